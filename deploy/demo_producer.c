@@ -1,0 +1,856 @@
+/*
+ * demo_producer.c - a simulated orchestrator and its workers, writing events
+ * to a Redis stream so busmon has something real to watch.
+ *
+ * Each transaction (`tx-<8 hex>`) runs 1-3 steps (fetch, analyze, summarize)
+ * one after the other. For each step the orchestrator sends a command to one
+ * of four workers; the worker answers after a simulated duration:
+ *
+ *   fast       10-50 ms
+ *   slow       0.5-2 s
+ *   flaky      20-400 ms, fails about 30 % (NetworkError, ValidationError, ...)
+ *   cpu_heavy  200-800 ms
+ *
+ * Nothing sleeps per command: answers wait in a min-heap ordered by due time,
+ * and the main loop wakes for whichever comes first, the next due answer or
+ * the next transaction start (paced to --rate events/s). Everything emitted in
+ * one wake-up goes out as one pipeline (redisAppendCommandArgv, then the
+ * replies). A failed step ends its transaction.
+ *
+ * Every event is written in one of the three encodings busmon reads (DESIGN
+ * §2), chosen per event: ~60 % msgpack field `m` (busmon's native keys),
+ * ~25 % JSON field `json` (the MultiAgents Framework's shape), ~15 % flat
+ * fields. So one transaction usually mixes encodings, as a real system in
+ * migration would.
+ *
+ * Not here: anything busmon itself does. This program only talks to Redis
+ * through hiredis and msgpack-c, on purpose: it is what a producer in another
+ * codebase would look like.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <msgpack.h>
+
+#define DEFAULT_URL    "redis://127.0.0.1:6379"
+#define DEFAULT_STREAM "busmon:events"
+#define MAX_PIPELINE   1000 /* commands appended before the replies are read */
+#define MAX_WAKE_START 5000 /* transactions started per wake-up, at most */
+
+/* ---- workers, steps, errors ---------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    int min_ms, max_ms;
+    double fail_rate;
+} worker_def;
+
+static const worker_def WORKERS[] = {
+    {"fast", 10, 50, 0.0},
+    {"slow", 500, 2000, 0.0},
+    {"flaky", 20, 400, 0.30},
+    {"cpu_heavy", 200, 800, 0.0},
+};
+#define N_WORKERS (sizeof(WORKERS) / sizeof(WORKERS[0]))
+
+static const char *const STEPS[] = {"fetch", "analyze", "summarize"};
+#define MAX_STEPS 3
+
+typedef struct {
+    const char *type;
+    const char *message;
+} error_def;
+
+static const error_def ERRORS[] = {
+    {"NetworkError", "Connection timeout"},
+    {"ValidationError", "Invalid input format"},
+    {"TimeoutError", "Upstream did not answer"},
+    {"NetworkError", "Connection reset by peer"},
+};
+#define N_ERRORS (sizeof(ERRORS) / sizeof(ERRORS[0]))
+
+/* ---- options --------------------------------------------------------------- */
+
+typedef struct {
+    const char *url;
+    const char *stream;
+    double rate_eps;   /* events per second, approximate */
+    long count_tx;     /* transactions to start; <0 = unlimited */
+    double duration_s; /* stop starting transactions after this; <=0 = unlimited */
+    uint64_t seed;
+    bool seed_given;
+    const char *ground_truth_path;
+    bool print_tx;
+    long maxlen; /* XADD MAXLEN ~ N; 0 = none */
+} options;
+
+/* ---- random ---------------------------------------------------------------- */
+
+static uint64_t rng_state;
+
+static uint64_t rng_next(void)
+{
+    /* splitmix64: small, fast, good enough for a simulation */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static double rng_unit(void)
+{
+    return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static int rng_range(int lo, int hi) /* inclusive */
+{
+    return lo + (int)(rng_next() % (uint64_t)(hi - lo + 1));
+}
+
+static void hex_random(char *out, size_t n_hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n_hex; i++)
+        out[i] = digits[rng_next() & 15];
+    out[n_hex] = '\0';
+}
+
+/* A uuid-shaped random id: 8-4-4-4-12 hex digits. */
+static void uuid_random(char out[37])
+{
+    hex_random(out, 36);
+    out[8] = out[13] = out[18] = out[23] = '-';
+    out[14] = '4';                    /* version 4: random */
+    out[19] = "89ab"[rng_next() & 3]; /* RFC 4122 variant */
+}
+
+/* ---- time ------------------------------------------------------------------ */
+
+static int64_t now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* "2026-11-22T10:30:00.123456", UTC, no zone (as the MultiAgents Framework writes it). */
+static void iso_time(int64_t ts_us, char out[32])
+{
+    time_t secs = (time_t)(ts_us / 1000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%06d", (int)(ts_us % 1000000));
+}
+
+/* ---- transactions and the answer schedule -------------------------------- */
+
+typedef struct {
+    char id[16]; /* tx-xxxxxxxx */
+    int n_steps;
+    int cur_step;
+    /* the command in flight */
+    char cmd_id[37];
+    int worker;
+    int duration_ms;
+    bool ok;
+    int error;
+    int64_t due_mono_us;
+} tx_state;
+
+/* Min-heap of in-flight transactions by due time: each has one command out. */
+typedef struct {
+    tx_state **items;
+    size_t len, cap;
+} due_heap;
+
+static int heap_push(due_heap *h, tx_state *tx)
+{
+    if (h->len == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 256;
+        tx_state **items = realloc(h->items, cap * sizeof(*items));
+        if (!items) return -1;
+        h->items = items;
+        h->cap = cap;
+    }
+    size_t i = h->len++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (h->items[parent]->due_mono_us <= tx->due_mono_us) break;
+        h->items[i] = h->items[parent];
+        i = parent;
+    }
+    h->items[i] = tx;
+    return 0;
+}
+
+static tx_state *heap_pop(due_heap *h)
+{
+    tx_state *top = h->items[0];
+    tx_state *last = h->items[--h->len];
+    size_t i = 0;
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= h->len) break;
+        if (child + 1 < h->len && h->items[child + 1]->due_mono_us < h->items[child]->due_mono_us)
+            child++;
+        if (last->due_mono_us <= h->items[child]->due_mono_us) break;
+        h->items[i] = h->items[child];
+        i = child;
+    }
+    if (h->len) h->items[i] = last;
+    return top;
+}
+
+/* ---- the producer ---------------------------------------------------------- */
+
+typedef enum { ENC_MSGPACK, ENC_JSON, ENC_FLAT } encoding;
+
+typedef enum { EV_COMMAND, EV_RESULT, EV_ERROR } event_kind;
+
+typedef struct {
+    options opt;
+    redisContext *redis;
+    FILE *ground_truth;
+    due_heap heap;
+    size_t pipelined; /* replies still to read */
+    long tx_started;
+    uint64_t events_budgeted; /* events planned by started transactions */
+    uint64_t events_sent;
+    uint64_t errors_sent;
+    msgpack_sbuffer sbuf;
+    char json[4096];
+} producer;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("busmon-demo-producer: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+/* Read every reply still due on the pipeline. @return 0, or -1 (message printed). */
+static int pipeline_flush(producer *p)
+{
+    while (p->pipelined > 0) {
+        void *reply = NULL;
+        if (redisGetReply(p->redis, &reply) != REDIS_OK) {
+            fprintf(stderr, "busmon-demo-producer: redis: %s\n", p->redis->errstr);
+            return -1;
+        }
+        p->pipelined--;
+        redisReply *r = reply;
+        if (r && r->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "busmon-demo-producer: XADD failed: %s\n", r->str);
+            freeReplyObject(r);
+            return -1;
+        }
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+/* XADD <stream> [MAXLEN ~ N] * f1 v1 ... : appended to the pipeline. */
+static int xadd(producer *p, size_t n_pairs, const char **fields, const size_t *field_lens,
+                const char **values, const size_t *value_lens)
+{
+    const char *argv[5 + 2 * 16];
+    size_t lens[5 + 2 * 16];
+    char maxlen[24];
+    size_t argc = 0;
+    argv[argc] = "XADD", lens[argc++] = 4;
+    argv[argc] = p->opt.stream, lens[argc++] = strlen(p->opt.stream);
+    if (p->opt.maxlen > 0) {
+        snprintf(maxlen, sizeof(maxlen), "%ld", p->opt.maxlen);
+        argv[argc] = "MAXLEN", lens[argc++] = 6;
+        argv[argc] = "~", lens[argc++] = 1;
+        argv[argc] = maxlen, lens[argc++] = strlen(maxlen);
+    }
+    argv[argc] = "*", lens[argc++] = 1;
+    for (size_t i = 0; i < n_pairs && i < 16; i++) {
+        argv[argc] = fields[i], lens[argc++] = field_lens[i];
+        argv[argc] = values[i], lens[argc++] = value_lens[i];
+    }
+    if (redisAppendCommandArgv(p->redis, (int)argc, argv, lens) != REDIS_OK) {
+        fprintf(stderr, "busmon-demo-producer: redis: %s\n", p->redis->errstr);
+        return -1;
+    }
+    p->pipelined++;
+    p->events_sent++;
+    if (p->pipelined >= MAX_PIPELINE) return pipeline_flush(p);
+    return 0;
+}
+
+/* --- msgpack: busmon's native keys --- */
+
+static void mp_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void mp_kv(msgpack_packer *pk, const char *k, const char *v)
+{
+    mp_str(pk, k);
+    mp_str(pk, v);
+}
+
+static int emit_msgpack(producer *p, const tx_state *tx, event_kind kind, const char *ev_id,
+                        int64_t ts_us)
+{
+    const char *step = STEPS[tx->cur_step];
+    const worker_def *w = &WORKERS[tx->worker];
+    char corr[64];
+    snprintf(corr, sizeof(corr), "%s.%s", tx->id, step);
+
+    msgpack_sbuffer_clear(&p->sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &p->sbuf, msgpack_sbuffer_write);
+
+    if (kind == EV_COMMAND) {
+        msgpack_pack_map(&pk, 10);
+        mp_kv(&pk, "type", "command");
+        mp_kv(&pk, "id", ev_id);
+        mp_kv(&pk, "tx", tx->id);
+        mp_kv(&pk, "corr", corr);
+        mp_kv(&pk, "worker", w->name);
+        mp_kv(&pk, "step", step);
+        mp_str(&pk, "ts");
+        msgpack_pack_int64(&pk, ts_us);
+        mp_kv(&pk, "source", "orchestrator");
+        mp_str(&pk, "attempt");
+        msgpack_pack_int(&pk, 1);
+        mp_str(&pk, "payload");
+        msgpack_pack_map(&pk, 2);
+        mp_kv(&pk, "query", "quarterly report");
+        mp_str(&pk, "max_items");
+        msgpack_pack_int(&pk, rng_range(10, 100));
+    } else {
+        bool failed = !tx->ok;
+        msgpack_pack_map(&pk, failed ? 12 : 11);
+        mp_kv(&pk, "type", kind == EV_ERROR ? "error" : "result");
+        mp_kv(&pk, "id", ev_id);
+        mp_kv(&pk, "tx", tx->id);
+        mp_kv(&pk, "corr", corr);
+        mp_kv(&pk, "cmd", tx->cmd_id);
+        mp_kv(&pk, "worker", w->name);
+        mp_kv(&pk, "step", step);
+        mp_str(&pk, "ts");
+        msgpack_pack_int64(&pk, ts_us);
+        mp_str(&pk, "duration_ms");
+        msgpack_pack_int(&pk, tx->duration_ms);
+        mp_str(&pk, "ok");
+        if (tx->ok)
+            msgpack_pack_true(&pk);
+        else
+            msgpack_pack_false(&pk);
+        if (failed) {
+            mp_str(&pk, "error");
+            msgpack_pack_map(&pk, 2);
+            mp_kv(&pk, "type", ERRORS[tx->error].type);
+            mp_kv(&pk, "message", ERRORS[tx->error].message);
+        }
+        mp_str(&pk, "payload");
+        msgpack_pack_map(&pk, 1);
+        mp_str(&pk, "items");
+        msgpack_pack_int(&pk, failed ? 0 : rng_range(1, 50));
+    }
+    const char *f[] = {"m"};
+    size_t fl[] = {1};
+    const char *v[] = {p->sbuf.data};
+    size_t vl[] = {p->sbuf.size};
+    return xadd(p, 1, f, fl, v, vl);
+}
+
+/* --- JSON: the MultiAgents Framework's wire shape --- */
+
+/* Every string this program writes is plain ASCII without quotes or
+ * backslashes, so no escaping is needed; keep it that way. */
+static int emit_json(producer *p, const tx_state *tx, event_kind kind, const char *ev_id,
+                     int64_t ts_us)
+{
+    const char *step = STEPS[tx->cur_step];
+    const worker_def *w = &WORKERS[tx->worker];
+    char iso[32];
+    iso_time(ts_us, iso);
+    int n;
+    if (kind == EV_COMMAND) {
+        n = snprintf(
+            p->json, sizeof(p->json),
+            "{\"id\":\"%s\",\"type\":\"command\","
+            "\"metadata\":{\"transaction_id\":\"%s\",\"correlation_id\":\"%s.%s\","
+            "\"timestamp\":\"%s\",\"source\":\"orchestrator\"},"
+            "\"step\":\"%s\",\"payload\":{\"query\":\"quarterly report\",\"max_items\":%d},"
+            "\"worker_type\":\"%s\",\"timeout_seconds\":30.0}",
+            ev_id, tx->id, tx->id, step, iso, step, rng_range(10, 100), w->name);
+    } else if (tx->ok) {
+        n = snprintf(p->json, sizeof(p->json),
+                     "{\"id\":\"%s\",\"type\":\"result\","
+                     "\"metadata\":{\"transaction_id\":\"%s\",\"correlation_id\":\"%s.%s\","
+                     "\"timestamp\":\"%s\",\"source\":\"%s\"},"
+                     "\"command_id\":\"%s\",\"step\":\"%s\",\"success\":true,"
+                     "\"duration_ms\":%d,\"payload\":{\"items\":%d}}",
+                     ev_id, tx->id, tx->id, step, iso, w->name, tx->cmd_id, step, tx->duration_ms,
+                     rng_range(1, 50));
+    } else {
+        n = snprintf(p->json, sizeof(p->json),
+                     "{\"id\":\"%s\",\"type\":\"result\","
+                     "\"metadata\":{\"transaction_id\":\"%s\",\"correlation_id\":\"%s.%s\","
+                     "\"timestamp\":\"%s\",\"source\":\"%s\"},"
+                     "\"command_id\":\"%s\",\"step\":\"%s\",\"success\":false,"
+                     "\"error_message\":\"%s\",\"error_details\":{\"error_type\":\"%s\"},"
+                     "\"duration_ms\":%d,\"payload\":{}}",
+                     ev_id, tx->id, tx->id, step, iso, w->name, tx->cmd_id, step,
+                     ERRORS[tx->error].message, ERRORS[tx->error].type, tx->duration_ms);
+    }
+    if (n < 0 || (size_t)n >= sizeof(p->json)) die("internal error: JSON event too long");
+    const char *f[] = {"json"};
+    size_t fl[] = {4};
+    const char *v[] = {p->json};
+    size_t vl[] = {(size_t)n};
+    return xadd(p, 1, f, fl, v, vl);
+}
+
+/* --- flat fields, as a person would type them with redis-cli XADD --- */
+
+static int emit_flat(producer *p, const tx_state *tx, event_kind kind, const char *ev_id,
+                     int64_t ts_us)
+{
+    const char *step = STEPS[tx->cur_step];
+    const worker_def *w = &WORKERS[tx->worker];
+    char ts[24], corr[64], dur[16], err[128];
+    snprintf(ts, sizeof(ts), "%" PRId64, ts_us);
+    snprintf(corr, sizeof(corr), "%s.%s", tx->id, step);
+    snprintf(dur, sizeof(dur), "%d", tx->duration_ms);
+
+    const char *f[16], *v[16];
+    size_t n = 0;
+    f[n] = "type", v[n++] = kind == EV_COMMAND ? "command" : kind == EV_ERROR ? "error" : "result";
+    f[n] = "id", v[n++] = ev_id;
+    f[n] = "tx", v[n++] = tx->id;
+    f[n] = "corr", v[n++] = corr;
+    f[n] = "worker", v[n++] = w->name;
+    f[n] = "step", v[n++] = step;
+    f[n] = "ts", v[n++] = ts;
+    if (kind == EV_COMMAND) {
+        f[n] = "source", v[n++] = "orchestrator";
+    } else {
+        f[n] = "cmd", v[n++] = tx->cmd_id;
+        f[n] = "duration_ms", v[n++] = dur;
+        f[n] = "ok", v[n++] = tx->ok ? "true" : "false";
+        if (!tx->ok) {
+            snprintf(err, sizeof(err), "%s: %s", ERRORS[tx->error].type, ERRORS[tx->error].message);
+            f[n] = "error", v[n++] = err;
+        }
+    }
+    size_t fl[16], vl[16];
+    for (size_t i = 0; i < n; i++) {
+        fl[i] = strlen(f[i]);
+        vl[i] = strlen(v[i]);
+    }
+    return xadd(p, n, f, fl, v, vl);
+}
+
+static encoding pick_encoding(void)
+{
+    double r = rng_unit();
+    return r < 0.60 ? ENC_MSGPACK : r < 0.85 ? ENC_JSON : ENC_FLAT;
+}
+
+static int emit_event(producer *p, const tx_state *tx, event_kind kind, const char *ev_id)
+{
+    int64_t ts_us = now_us();
+    switch (pick_encoding()) {
+    case ENC_MSGPACK:
+        return emit_msgpack(p, tx, kind, ev_id, ts_us);
+    case ENC_JSON:
+        if (kind == EV_ERROR) /* the framework reports a failure as a failed result */
+            kind = EV_RESULT;
+        return emit_json(p, tx, kind, ev_id, ts_us);
+    default:
+        return emit_flat(p, tx, kind, ev_id, ts_us);
+    }
+}
+
+/* Send the command for tx->cur_step and schedule its answer. */
+static int send_command(producer *p, tx_state *tx, int64_t mono)
+{
+    const worker_def *w;
+    tx->worker = rng_range(0, (int)N_WORKERS - 1);
+    w = &WORKERS[tx->worker];
+    tx->duration_ms = rng_range(w->min_ms, w->max_ms);
+    tx->ok = rng_unit() >= w->fail_rate;
+    tx->error = tx->ok ? 0 : rng_range(0, (int)N_ERRORS - 1);
+    tx->due_mono_us = mono + (int64_t)tx->duration_ms * 1000;
+    uuid_random(tx->cmd_id);
+    if (emit_event(p, tx, EV_COMMAND, tx->cmd_id) < 0) return -1;
+    if (heap_push(&p->heap, tx) < 0) die("out of memory");
+    return 0;
+}
+
+static int start_tx(producer *p, int64_t mono)
+{
+    tx_state *tx = calloc(1, sizeof(*tx));
+    if (!tx) die("out of memory");
+    memcpy(tx->id, "tx-", 3);
+    hex_random(tx->id + 3, 8);
+    tx->n_steps = rng_range(1, MAX_STEPS);
+    p->tx_started++;
+    p->events_budgeted += 2 * (uint64_t)tx->n_steps;
+    if (p->opt.print_tx) printf("%s\n", tx->id);
+    return send_command(p, tx, mono);
+}
+
+/* The answer to tx's command is due: send it, then the next step or finish. */
+static int answer(producer *p, tx_state *tx, int64_t mono)
+{
+    char ev_id[37];
+    uuid_random(ev_id);
+    /* Failures mostly travel as `error` events; some as a result with ok=false. */
+    event_kind kind = tx->ok ? EV_RESULT : (rng_unit() < 0.8 ? EV_ERROR : EV_RESULT);
+    if (emit_event(p, tx, kind, ev_id) < 0) return -1;
+    if (!tx->ok) p->errors_sent++;
+    if (p->ground_truth)
+        fprintf(p->ground_truth, "%s\t%s\t%d\n", WORKERS[tx->worker].name, tx->ok ? "ok" : "fail",
+                tx->duration_ms);
+    if (tx->ok && tx->cur_step + 1 < tx->n_steps) {
+        tx->cur_step++;
+        return send_command(p, tx, mono);
+    }
+    /* a failed step ends the transaction: its later steps are never sent */
+    p->events_budgeted -= 2 * (uint64_t)(tx->n_steps - tx->cur_step - 1);
+    free(tx);
+    return 0;
+}
+
+/* ---- Redis URL ------------------------------------------------------------- */
+
+typedef struct {
+    char host[256];
+    int port;
+    char path[512]; /* unix socket, or "" */
+    char password[256];
+    int db;
+} redis_target;
+
+/* redis://[[user]:password@]host[:port][/db] or unix:///path/to.sock
+ * @return 0, or -1 with *why set. */
+static int parse_url(const char *url, redis_target *t, const char **why)
+{
+    memset(t, 0, sizeof(*t));
+    t->port = 6379;
+    if (strncmp(url, "unix://", 7) == 0) {
+        const char *path = url + 7;
+        if (path[0] != '/' || strlen(path) >= sizeof(t->path)) {
+            *why = "expected unix:///absolute/path";
+            return -1;
+        }
+        strcpy(t->path, path);
+        return 0;
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        *why = "expected redis://host:port or unix:///path";
+        return -1;
+    }
+    const char *s = url + 8;
+    const char *at = strrchr(s, '@');
+    if (at) {
+        const char *colon = memchr(s, ':', (size_t)(at - s));
+        const char *pw = colon ? colon + 1 : s;
+        size_t n = (size_t)(at - pw);
+        if (n >= sizeof(t->password)) {
+            *why = "password too long";
+            return -1;
+        }
+        memcpy(t->password, pw, n);
+        t->password[n] = '\0';
+        s = at + 1;
+    }
+    const char *end = s + strcspn(s, ":/");
+    size_t hn = (size_t)(end - s);
+    if (hn == 0 || hn >= sizeof(t->host)) {
+        *why = "missing host";
+        return -1;
+    }
+    memcpy(t->host, s, hn);
+    t->host[hn] = '\0';
+    s = end;
+    if (*s == ':') {
+        char *e;
+        errno = 0;
+        long port = strtol(s + 1, &e, 10);
+        if (e == s + 1 || errno || port < 1 || port > 65535 || (*e && *e != '/')) {
+            *why = "bad port";
+            return -1;
+        }
+        t->port = (int)port;
+        s = e;
+    }
+    if (*s == '/' && s[1]) {
+        char *e;
+        long db = strtol(s + 1, &e, 10);
+        if (e == s + 1 || *e || db < 0 || db > 1000000) {
+            *why = "bad database number";
+            return -1;
+        }
+        t->db = (int)db;
+    } else if (*s && strcmp(s, "/") != 0) {
+        *why = "unexpected text after host";
+        return -1;
+    }
+    return 0;
+}
+
+static redisContext *connect_redis(const char *url)
+{
+    redis_target t;
+    const char *why = NULL;
+    if (parse_url(url, &t, &why) < 0) die("bad Redis URL '%s': %s", url, why);
+    struct timeval timeout = {5, 0};
+    redisContext *c = t.path[0] ? redisConnectUnixWithTimeout(t.path, timeout)
+                                : redisConnectWithTimeout(t.host, t.port, timeout);
+    if (!c) die("cannot connect to %s: out of memory", url);
+    if (c->err) die("cannot connect to %s: %s", url, c->errstr);
+    redisReply *r = NULL;
+    if (t.password[0]) {
+        r = redisCommand(c, "AUTH %s", t.password);
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            die("cannot authenticate to %s: %s", url, r ? r->str : c->errstr);
+        freeReplyObject(r);
+    }
+    if (t.db) {
+        r = redisCommand(c, "SELECT %d", t.db);
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            die("cannot select database on %s: %s", url, r ? r->str : c->errstr);
+        freeReplyObject(r);
+    }
+    r = redisCommand(c, "PING");
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        die("cannot talk to %s: %s", url, r ? r->str : c->errstr);
+    freeReplyObject(r);
+    return c;
+}
+
+/* ---- main loop --------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: busmon-demo-producer [options]\n"
+                 "\n"
+                 "A simulated orchestrator and four workers (fast 10-50 ms, slow 0.5-2 s,\n"
+                 "flaky failing ~30 %%, cpu_heavy 200-800 ms) writing command, result and error\n"
+                 "events to a Redis stream in busmon's three encodings (msgpack, JSON, flat).\n"
+                 "\n"
+                 "  --redis URL          redis://host:port[/db] or unix:///path\n"
+                 "                       (default: $BUSMON_REDIS_URL, else " DEFAULT_URL ")\n"
+                 "  --stream NAME        stream to write to (default " DEFAULT_STREAM ")\n"
+                 "  --rate N             about N events per second (default 50)\n"
+                 "  --count N            start N transactions, finish them, then exit\n"
+                 "  --duration S         start transactions for S seconds, finish them, then exit\n"
+                 "  --seed N             random seed (default: from the clock)\n"
+                 "  --maxlen N           cap the stream with XADD MAXLEN ~ N (default: no cap)\n"
+                 "  --ground-truth FILE  append 'worker<TAB>ok|fail<TAB>duration_ms' per answer\n"
+                 "  --print-tx           print each transaction id on stdout as it starts\n"
+                 "  -h, --help           this text\n"
+                 "\n"
+                 "SIGINT / SIGTERM stop it (exit 0).\n");
+}
+
+static double parse_number(const char *flag, const char *s, double min)
+{
+    char *e;
+    errno = 0;
+    double v = strtod(s, &e);
+    if (e == s || *e || errno || v < min) die("bad value for %s: '%s'", flag, s);
+    return v;
+}
+
+static void parse_options(int argc, char **argv, options *o)
+{
+    static const struct option longopts[] = {
+        {"redis", required_argument, NULL, 'r'},
+        {"stream", required_argument, NULL, 's'},
+        {"rate", required_argument, NULL, 'R'},
+        {"count", required_argument, NULL, 'c'},
+        {"duration", required_argument, NULL, 'd'},
+        {"seed", required_argument, NULL, 'S'},
+        {"maxlen", required_argument, NULL, 'm'},
+        {"ground-truth", required_argument, NULL, 'g'},
+        {"print-tx", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *env = getenv("BUSMON_REDIS_URL");
+    o->url = env && *env ? env : DEFAULT_URL;
+    o->stream = DEFAULT_STREAM;
+    o->rate_eps = 50;
+    o->count_tx = -1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            o->url = optarg;
+            break;
+        case 's':
+            if (!*optarg) die("--stream needs a name");
+            o->stream = optarg;
+            break;
+        case 'R':
+            o->rate_eps = parse_number("--rate", optarg, 0.001);
+            break;
+        case 'c':
+            o->count_tx = (long)parse_number("--count", optarg, 0);
+            break;
+        case 'd':
+            o->duration_s = parse_number("--duration", optarg, 0.001);
+            break;
+        case 'S':
+            o->seed = (uint64_t)parse_number("--seed", optarg, 0);
+            o->seed_given = true;
+            break;
+        case 'm':
+            o->maxlen = (long)parse_number("--maxlen", optarg, 0);
+            break;
+        case 'g':
+            o->ground_truth_path = optarg;
+            break;
+        case 'p':
+            o->print_tx = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            fputs("busmon-demo-producer: try --help\n", stderr);
+            exit(1);
+        }
+    }
+    if (optind < argc) die("unexpected argument '%s' (try --help)", argv[optind]);
+}
+
+int main(int argc, char **argv)
+{
+    producer p;
+    memset(&p, 0, sizeof(p));
+    parse_options(argc, argv, &p.opt);
+
+    rng_state = p.opt.seed_given ? p.opt.seed : (uint64_t)now_us() ^ ((uint64_t)getpid() << 32);
+
+    if (p.opt.ground_truth_path) {
+        p.ground_truth = fopen(p.opt.ground_truth_path, "a");
+        if (!p.ground_truth) die("cannot open %s: %s", p.opt.ground_truth_path, strerror(errno));
+    }
+    if (p.opt.print_tx) setvbuf(stdout, NULL, _IOLBF, 0);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    p.redis = connect_redis(p.opt.url);
+    msgpack_sbuffer_init(&p.sbuf);
+
+    const int64_t start = mono_us();
+    const int64_t end = p.opt.duration_s > 0 ? start + (int64_t)(p.opt.duration_s * 1e6) : -1;
+    int rc = 0;
+
+    while (!stop_requested) {
+        int64_t mono = mono_us();
+        bool starting =
+            (p.opt.count_tx < 0 || p.tx_started < p.opt.count_tx) && (end < 0 || mono < end);
+        if (!starting && p.heap.len == 0) break;
+
+        /* answers that are due */
+        while (p.heap.len && p.heap.items[0]->due_mono_us <= mono) {
+            if (answer(&p, heap_pop(&p.heap), mono) < 0) {
+                rc = 1;
+                goto out;
+            }
+        }
+        /* new transactions, paced so that planned events track rate x elapsed */
+        int64_t next_start = -1;
+        if (starting) {
+            double allowed = p.opt.rate_eps * (double)(mono - start) / 1e6 + 1;
+            int started_now = 0;
+            while ((double)p.events_budgeted < allowed && started_now < MAX_WAKE_START &&
+                   (p.opt.count_tx < 0 || p.tx_started < p.opt.count_tx)) {
+                if (start_tx(&p, mono) < 0) {
+                    rc = 1;
+                    goto out;
+                }
+                started_now++;
+            }
+            /* when rate x elapsed catches up with what is already planned */
+            double behind = (double)p.events_budgeted - allowed;
+            next_start = mono + (int64_t)(behind / p.opt.rate_eps * 1e6);
+            if (next_start <= mono) next_start = mono + 1000;
+        }
+        if (pipeline_flush(&p) < 0) {
+            rc = 1;
+            goto out;
+        }
+
+        /* sleep until the next due answer or the next start, at most 100 ms */
+        int64_t wake = mono + 100000;
+        if (p.heap.len && p.heap.items[0]->due_mono_us < wake) wake = p.heap.items[0]->due_mono_us;
+        if (next_start >= 0 && next_start < wake) wake = next_start;
+        if (end >= 0 && starting && end < wake) wake = end;
+        int64_t sleep_us = wake - mono_us();
+        if (sleep_us > 0) {
+            struct timespec ts = {(time_t)(sleep_us / 1000000), (long)(sleep_us % 1000000) * 1000};
+            nanosleep(&ts, NULL); /* a signal cuts it short, which is what we want */
+        }
+    }
+    if (pipeline_flush(&p) < 0) rc = 1;
+
+out:
+    fprintf(stderr,
+            "busmon-demo-producer: %ld transactions, %" PRIu64 " events (%" PRIu64
+            " failures) to %s\n",
+            p.tx_started, p.events_sent, p.errors_sent, p.opt.stream);
+    if (p.ground_truth && fclose(p.ground_truth) != 0) {
+        fprintf(stderr, "busmon-demo-producer: writing %s: %s\n", p.opt.ground_truth_path,
+                strerror(errno));
+        rc = 1;
+    }
+    while (p.heap.len)
+        free(heap_pop(&p.heap));
+    free(p.heap.items);
+    msgpack_sbuffer_destroy(&p.sbuf);
+    redisFree(p.redis);
+    return rc;
+}
