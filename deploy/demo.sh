@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# deploy/demo.sh - the README's first command: see busmon watch a live system.
+#
+# Installs what is missing (deploy/install-deps.sh), builds busmon, then starts:
+#   - a private redis-server on a free 127.0.0.1 port (unless a Redis is given),
+#   - build/busmon-agent reading the stream busmon:events,
+#   - build/busmon-demo-producer: a simulated orchestrator with fast, slow,
+#     flaky and cpu_heavy workers writing commands, results and errors there,
+# and prints the commands to look at what the agent sees. Ctrl-C stops
+# everything it started and removes its temporary directory.
+#
+#   ./deploy/demo.sh [--redis URL] [--rate N] [--no-build]
+#
+#   --redis URL   use this Redis instead of a private one (or BUSMON_REDIS_URL)
+#   --rate N      producer events per second (default 50)
+#   --no-build    skip installing and building; use what is in build/
+#   -h, --help    this text
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUSMON_BUILD_DIR:-$ROOT/build}
+STREAM=busmon:events
+REDIS_URL=${BUSMON_REDIS_URL:-}
+RATE=50
+DO_BUILD=1
+
+usage() { sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+say() { printf 'demo: %s\n' "$*"; }
+fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --redis) [ $# -ge 2 ] || fail "--redis needs a URL"; REDIS_URL=$2; shift 2 ;;
+        --redis=*) REDIS_URL=${1#--redis=}; shift ;;
+        --rate) [ $# -ge 2 ] || fail "--rate needs a number"; RATE=$2; shift 2 ;;
+        --rate=*) RATE=${1#--rate=}; shift ;;
+        --no-build) DO_BUILD=0; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) fail "unknown argument '$1' (try --help)" ;;
+    esac
+done
+[[ "$RATE" =~ ^[0-9]+([.][0-9]+)?$ ]] || fail "--rate: not a number: '$RATE'"
+
+# ---- everything started here is stopped here ---------------------------------
+#
+# Children run in their own session (setsid), so the terminal's Ctrl-C reaches
+# only this script, which then stops them in order: the producer first, then
+# the agent (SIGTERM: it flushes traces and acks), then redis-server.
+
+TMP=$(mktemp -d /tmp/busmon-demo.XXXXXX)
+PIDS=()     # started processes, in start order
+CLEANED=0
+
+stop_all() {
+    [ "$CLEANED" -eq 1 ] && return
+    CLEANED=1
+    local i p
+    # stop in reverse order: producer, agent (it flushes traces), then redis
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        p=${PIDS[i]}
+        kill -TERM "$p" 2>/dev/null || continue
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$p" 2>/dev/null; then
+            say "pid $p did not stop in 5 s; killing it"
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+        wait "$p" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+on_signal() {
+    echo
+    say "stopping"
+    stop_all
+    say "stopped; nothing left running"
+    exit 0
+}
+trap stop_all EXIT
+trap on_signal INT TERM
+
+# ---- build ---------------------------------------------------------------------
+
+if [ "$DO_BUILD" -eq 1 ]; then
+    "$ROOT/deploy/install-deps.sh" | sed 's/^/demo: /'
+    say "building in $BUILD (log: $BUILD/build.log)"
+    mkdir -p "$BUILD"
+    if ! { cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+        cmake --build "$BUILD" -j2; } >"$BUILD/build.log" 2>&1; then
+        tail -n 30 "$BUILD/build.log" >&2
+        fail "build failed (full log: $BUILD/build.log)"
+    fi
+fi
+for bin in busmon-agent busmon busmon-demo-producer; do
+    [ -x "$BUILD/$bin" ] || fail "$BUILD/$bin not found (run without --no-build)"
+done
+
+# ---- Redis ---------------------------------------------------------------------
+
+free_port() {
+    if [ -x /usr/bin/python3 ]; then
+        /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    else
+        local p
+        for _ in $(seq 100); do
+            p=$(((RANDOM % 20000) + 30000))
+            (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return 0; }
+        done
+        return 1
+    fi
+}
+
+# redis-cli arguments for a URL: -s PATH for unix://, else -u URL
+cli_args() {
+    case "$1" in
+        unix://*) printf -- '-s %s' "${1#unix://}" ;;
+        *) printf -- '-u %s' "$1" ;;
+    esac
+}
+rcli() {
+    # shellcheck disable=SC2046
+    redis-cli $(cli_args "$REDIS_URL") "$@"
+}
+
+if [ -z "$REDIS_URL" ]; then
+    command -v redis-server >/dev/null || fail "redis-server not found (run ./deploy/install-deps.sh)"
+    PORT=$(free_port) || fail "no free port found"
+    setsid redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$TMP" --daemonize no --loglevel warning >"$TMP/redis.log" 2>&1 &
+    PIDS+=($!)
+    REDIS_URL="redis://127.0.0.1:$PORT"
+    for _ in $(seq 50); do rcli ping >/dev/null 2>&1 && break; sleep 0.1; done
+    rcli ping >/dev/null 2>&1 || { cat "$TMP/redis.log" >&2; fail "redis-server did not start"; }
+    say "private redis-server on $REDIS_URL (pid ${PIDS[-1]}, data in $TMP)"
+else
+    [ "$(rcli ping 2>/dev/null)" = PONG ] || fail "cannot reach Redis at $REDIS_URL"
+    say "using Redis at $REDIS_URL"
+fi
+export BUSMON_REDIS_URL=$REDIS_URL
+
+# ---- agent and producer --------------------------------------------------------
+
+setsid "$BUILD/busmon-agent" --redis "$REDIS_URL" --stream "$STREAM" >"$TMP/agent.log" 2>&1 &
+PIDS+=($!)
+AGENT_PID=$!
+setsid "$BUILD/busmon-demo-producer" --redis "$REDIS_URL" --stream "$STREAM" --rate "$RATE" \
+    --print-tx >"$TMP/tx.log" 2>"$TMP/producer.log" &
+PIDS+=($!)
+PRODUCER_PID=$!
+say "busmon-agent (pid $AGENT_PID) and busmon-demo-producer (pid $PRODUCER_PID, $RATE events/s) started"
+
+check_alive() {
+    if ! kill -0 "$AGENT_PID" 2>/dev/null; then
+        say "busmon-agent exited; its log:" >&2
+        tail -n 20 "$TMP/agent.log" >&2
+        exit 1
+    fi
+    if ! kill -0 "$PRODUCER_PID" 2>/dev/null; then
+        say "busmon-demo-producer exited; its log:" >&2
+        tail -n 20 "$TMP/producer.log" >&2
+        exit 1
+    fi
+}
+
+# Let a few transactions finish, then pick one the agent has already traced
+# (the first ones started are the first to be complete).
+say "letting the system run for a few seconds..."
+sleep 3
+check_alive
+TX=""
+for _ in $(seq 20); do
+    mapfile -t first < <(head -n 20 "$TMP/tx.log")
+    if [ ${#first[@]} -gt 0 ]; then
+        mapfile -t exists < <(printf 'EXISTS busmon:trace:%s\n' "${first[@]}" | rcli 2>/dev/null)
+        for i in "${!first[@]}"; do
+            if [ "${exists[i]:-0}" = 1 ]; then TX=${first[i]}; break 2; fi
+        done
+    fi
+    sleep 0.25
+done
+if [ -z "$TX" ]; then
+    TX=$(head -n 1 "$TMP/tx.log")
+    say "(no trace stored yet for the first transactions; the agent may still be catching up)"
+fi
+check_alive
+
+CLI="$(cli_args "$REDIS_URL")"
+cat <<EOF
+
+busmon is watching a simulated multi-agent system. In another terminal:
+
+  # one transaction's timeline (status, steps, durations, errors)
+  BUSMON_REDIS_URL=$REDIS_URL $BUILD/busmon trace $TX
+  BUSMON_REDIS_URL=$REDIS_URL $BUILD/busmon trace $TX --json
+
+  # more transaction ids, as the producer starts them
+  tail -f $TMP/tx.log
+
+  # the raw bus
+  redis-cli $CLI XLEN $STREAM
+  redis-cli $CLI XRANGE $STREAM - + COUNT 5
+  redis-cli $CLI XRANGE busmon:deadletter - + COUNT 5
+  redis-cli $CLI XINFO GROUPS $STREAM
+
+Logs: $TMP/agent.log, $TMP/producer.log$([ -f "$TMP/redis.log" ] && echo ", $TMP/redis.log")
+(removed when the demo stops)
+
+Press Ctrl-C to stop everything.
+EOF
+
+while :; do
+    check_alive
+    sleep 1
+done
