@@ -1,0 +1,81 @@
+/*
+ * agent.h - the busmon-agent context: one libevent base, two Redis
+ * connections (a reader that may block in XREADGROUP, a writer for trace
+ * records, dead-letters and acks, so writes never wait behind a blocked
+ * read), the decoder, the trace store, counters. Passed explicitly
+ * everywhere (STYLE rule 9).
+ */
+#ifndef BM_AGENT_AGENT_H
+#define BM_AGENT_AGENT_H
+
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "lib/trace_store.h"
+#include "persist.h"
+#include "proto/event.h"
+#include "redis_url.h"
+
+typedef struct {
+    uint64_t entries_read;     /* stream entries received */
+    uint64_t events_applied;   /* kept in a trace */
+    uint64_t duplicates;       /* already seen (same id in the trace) */
+    uint64_t truncated;        /* trace full */
+    uint64_t untraced;         /* valid events with no transaction (custom) */
+    uint64_t deleted_entries;  /* pending entries whose content was trimmed away */
+    uint64_t deadletter;       /* entries copied to the dead-letter stream */
+    uint64_t deadletter_failed;/* ... that could not even be copied (still acked) */
+    uint64_t decode_errors[BM_DECODE__COUNT];
+    uint64_t acked;            /* XACK replies, summed */
+    uint64_t write_errors[BM_WRITE__COUNT];
+    uint64_t writes_lost;      /* commands lost with a connection */
+    uint64_t reads;            /* XREADGROUP calls answered */
+    uint64_t reconnects;
+    uint64_t paused_reads;     /* reads held back because writes were behind */
+} bm_agent_stats;
+
+typedef struct bm_agent {
+    bm_config *cfg;
+    bm_redis_url url;
+    struct event_base *base;
+    redisAsyncContext *reader;
+    redisAsyncContext *writer;
+    int reader_up, writer_up;
+    int read_in_flight;
+    int recovering;            /* reading our own pending entries (from id 0) first */
+    char (*pel_cursor)[64];    /* per stream: last pending id seen while recovering */
+    int stopping;
+    int exit_code;
+    long writes_pending;       /* commands sent on the writer, reply not yet in */
+    long writes_high_water;    /* pause reading above this */
+    int reconnect_delay_ms;
+    uint64_t last_write_error_log_us;
+    uint64_t write_errors_since_log;
+
+    bm_decoder *dec;
+    trace_store *store;
+    bm_persist *persist;
+
+    /* reused per batch: the field/value pointers of one entry */
+    const char **fv_ptr;
+    size_t *fv_len;
+    size_t fv_cap;
+
+    struct event *ev_sigint, *ev_sigterm, *ev_sweep, *ev_reconnect, *ev_stop_timeout;
+    int64_t started_us, first_entry_us, last_entry_us;
+    bm_agent_stats stats;
+} bm_agent;
+
+/* Wall clock in µs (the agent's clock; lib/ gets it passed in). */
+int64_t bm_now_us(void);
+
+/* Set up connections, timers and signals. @return 0, or -1 with the reason logged. */
+int bm_agent_start(bm_agent *a);
+/* Begin an orderly stop: stop reading, flush writes and acks, then leave the loop. */
+void bm_agent_stop(bm_agent *a, const char *why);
+/* Release everything bm_agent_start took. */
+void bm_agent_cleanup(bm_agent *a);
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * cli_trace.c - `busmon trace TX`: read busmon:trace:<tx> (a list of msgpack
+ * event records, proto/README.md) and print the timeline.
+ *
+ * The records are replayed into a lib/ trace, the same code the agent runs,
+ * so ordering, dedup, pairing, stage and status are computed one way only.
+ */
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lib/trace.h"
+#include "proto/event.h"
+#include "trace_json.h"
+
+#define TRACE_READ_MAX 100000 /* records read at most: a bound on the CLI's memory */
+
+static void trace_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: busmon trace [--json] [--redis URL] TX\n"
+            "\n"
+            "Print transaction TX's timeline: each event's time, type, worker, step,\n"
+            "stage, duration and error, then the transaction's status (running,\n"
+            "completed, failed) and total duration. Reads %s<TX> from Redis, so it\n"
+            "works while busmon-agent runs and after it stopped, until the trace's\n"
+            "retention (default 24 h) expires it.\n"
+            "\n"
+            "options:\n"
+            "  --json        print the trace as one JSON object\n"
+            "  --redis URL   Redis to read (default: $BUSMON_REDIS_URL, else redis://127.0.0.1:6379)\n"
+            "  -h, --help    this help\n"
+            "\n"
+            "exit codes: 0 found, 1 no such transaction, 2 usage error, 3 Redis unreachable\n",
+            "busmon:trace:");
+}
+
+static const char *dash(const char *s)
+{
+    return s && *s ? s : "-";
+}
+
+static void format_duration(int64_t us, char *buf, size_t n)
+{
+    if (us < 0) snprintf(buf, n, "-");
+    else if (us < 1000) snprintf(buf, n, "%lld us", (long long)us);
+    else if (us < 1000000) snprintf(buf, n, "%.1f ms", (double)us / 1000.0);
+    else snprintf(buf, n, "%.3f s", (double)us / 1e6);
+}
+
+static void print_text(const bm_cli_opts *o, const trace *t)
+{
+    trace_status st = trace_get_status(t);
+    const char *col = "", *rst = "";
+    if (o->color) {
+        rst = "\033[0m";
+        col = st == TRACE_FAILED ? "\033[31m" : st == TRACE_COMPLETED ? "\033[32m" : "\033[33m";
+    }
+    char dur[32], start[48];
+    format_duration(trace_duration_us(t), dur, sizeof dur);
+    bm_format_time_us(trace_first_ts_us(t), ' ', start, sizeof start);
+    printf("transaction %s\n", trace_tx(t));
+    printf("  status:   %s%s%s\n", col, trace_status_name(st), rst);
+    printf("  duration: %s\n", dur);
+    printf("  started:  %s\n", start);
+    printf("  events:   %zu\n\n", trace_count(t));
+    printf("%-27s %10s  %-12s %-12s %-14s %-14s %10s  %s\n", "TIME (UTC)", "+OFFSET", "TYPE", "STAGE",
+           "WORKER", "STEP", "DURATION", "ERROR");
+    int64_t first = trace_first_ts_us(t);
+    for (size_t i = 0; i < trace_count(t); i++) {
+        const trace_event *te = trace_at(t, i);
+        const bm_event *e = &te->ev;
+        char when[48], off[32], d[32];
+        bm_format_time_us(e->ts_us, ' ', when, sizeof when);
+        when[26] = '\0'; /* drop the Z: the header says UTC */
+        snprintf(off, sizeof off, "+%.3fs", (double)(e->ts_us - first) / 1e6);
+        format_duration(te->duration_us, d, sizeof d);
+        char err[600] = "";
+        if (e->error_type[0] && e->error_message[0])
+            snprintf(err, sizeof err, "%s: %s", e->error_type, e->error_message);
+        else if (e->error_type[0] || e->error_message[0])
+            snprintf(err, sizeof err, "%s%s", e->error_type, e->error_message);
+        else if (e->type == BM_EV_STATUS && e->message[0])
+            snprintf(err, sizeof err, "(%s)", e->message);
+        int failed = e->type == BM_EV_ERROR || (e->type == BM_EV_RESULT && e->ok == 0);
+        printf("%-27s %10s  %-12s %s%-12s%s %-14s %-14s %10s  %s\n", when, off,
+               bm_event_type_name(e->type), o->color && failed ? "\033[31m" : "",
+               trace_event_stage(te), o->color && failed ? rst : "", dash(e->worker), dash(e->step),
+               d, err);
+    }
+}
+
+int bm_cli_trace(const bm_cli_opts *opts, int argc, char **argv)
+{
+    bm_cli_opts o = *opts;
+    int json = 0;
+    const char *tx = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            trace_usage(stdout);
+            return BM_EXIT_OK;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--redis")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "busmon trace: --redis needs a value\n");
+                return BM_EXIT_USAGE;
+            }
+            o.redis_url = argv[++i];
+        } else if (!strcmp(a, "--") && i + 1 < argc && !tx) {
+            tx = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "busmon trace: unknown option '%s' (see busmon trace --help)\n", a);
+            return BM_EXIT_USAGE;
+        } else if (!tx) {
+            tx = a;
+        } else {
+            fprintf(stderr, "busmon trace: one transaction at a time ('%s' is extra)\n", a);
+            return BM_EXIT_USAGE;
+        }
+    }
+    if (!tx || !*tx) {
+        fprintf(stderr, "busmon trace: which transaction? usage: busmon trace [--json] TX\n");
+        return BM_EXIT_USAGE;
+    }
+    redisContext *c = bm_cli_connect(&o);
+    if (!c) return BM_EXIT_REDIS;
+    redisReply *r = redisCommand(c, "LRANGE %s%s 0 %d", o.trace_prefix, tx, TRACE_READ_MAX - 1);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "busmon trace: cannot read %s%s: %s\n", o.trace_prefix, tx,
+                r ? r->str : c->errstr);
+        if (r) freeReplyObject(r);
+        redisFree(c);
+        return BM_EXIT_REDIS;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        fprintf(stderr,
+                "busmon trace: no trace for transaction '%s' (never seen by busmon-agent, or "
+                "expired after the trace retention)\n",
+                tx);
+        freeReplyObject(r);
+        redisFree(c);
+        return BM_EXIT_NOT_FOUND;
+    }
+    bm_decoder *d = bm_decoder_new(NULL);
+    trace *t = trace_new(tx);
+    if (!d || !t) {
+        fprintf(stderr, "busmon trace: out of memory\n");
+        bm_decoder_free(d);
+        trace_free(t);
+        freeReplyObject(r);
+        redisFree(c);
+        return BM_EXIT_REDIS;
+    }
+    size_t unreadable = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *el = r->element[i];
+        bm_event ev;
+        if (el->type != REDIS_REPLY_STRING ||
+            bm_decode_msgpack(d, el->str, (size_t)el->len, &ev) != BM_DECODE_OK || !ev.id[0]) {
+            unreadable++;
+            continue;
+        }
+        trace_add(t, &ev, TRACE_READ_MAX, NULL);
+    }
+    if (unreadable)
+        fprintf(stderr, "busmon trace: %zu stored record(s) of %s could not be read and are not shown\n",
+                unreadable, tx);
+    if (json) {
+        json_t *j = bm_trace_json(t);
+        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (s) printf("%s\n", s);
+        free(s);
+        json_decref(j);
+    } else {
+        print_text(&o, t);
+    }
+    trace_free(t);
+    bm_decoder_free(d);
+    freeReplyObject(r);
+    redisFree(c);
+    return BM_EXIT_OK;
+}

@@ -1,0 +1,556 @@
+/*
+ * ingest.c - the agent's loop: connections, XREADGROUP batches, decode ->
+ * apply -> persist -> ack, reconnects, the orderly stop.
+ *
+ *            reader (may block)                    writer (never blocks)
+ *   XREADGROUP ... STREAMS s.. >  ──batch──▶ decode ─▶ trace_store_apply
+ *        ▲                                      │
+ *        │ next read at once (pipelined with    ▼
+ *        │ the writes), held back while more   RPUSH/EXPIRE per tx, XADD
+ *        └─ than writes_high_water replies ◀── deadletter, XACK per stream
+ *           are outstanding
+ *
+ * At-least-once: acks go out after the trace writes on the same connection.
+ * After any connection loss both connections are dropped and re-made, and
+ * the reader first re-reads this consumer's own pending entries (id 0):
+ * whatever was read but not acked comes back, and dedup in the trace store
+ * keeps it counted once (while recovering, duplicates are re-persisted,
+ * since their first write may be what was lost; readers dedup by id).
+ */
+#include <hiredis/adapters/libevent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "log.h"
+
+#define RECONNECT_MAX_MS 30000
+#define SWEEP_INTERVAL_S 60
+#define SWEEP_MAX_DROP 20000
+#define STOP_TIMEOUT_S 10
+
+static void issue_read(bm_agent *a);
+static void schedule_reset(bm_agent *a);
+static void maybe_finish_stop(bm_agent *a);
+
+int64_t bm_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A person-readable detail for each decode failure (the `error` field of a dead-letter). */
+static const char *decode_detail(bm_decode_status st)
+{
+    switch (st) {
+    case BM_DECODE_EMPTY: return "the entry has no fields";
+    case BM_DECODE_OVERSIZED: return "the entry is larger than streams.max_entry_bytes";
+    case BM_DECODE_NOT_MSGPACK: return "field m is not one complete msgpack object";
+    case BM_DECODE_NOT_MAP: return "field m is msgpack but not a map";
+    case BM_DECODE_NOT_JSON: return "the JSON field does not parse";
+    case BM_DECODE_JSON_NOT_OBJECT: return "the JSON field is not an object";
+    case BM_DECODE_MISSING_TYPE: return "no event type (type / event_type)";
+    case BM_DECODE_UNKNOWN_TYPE: return "the event type is not command, result, error, status, compensation or custom";
+    case BM_DECODE_MISSING_TX: return "no transaction id (tx / transaction_id / metadata.transaction_id)";
+    case BM_DECODE_MISSING_WORKER: return "no worker (worker / worker_name / worker_type)";
+    case BM_DECODE_BAD_FIELD: return "a known key has an unusable value (time, flag or an over-long id)";
+    case BM_DECODE_NOMEM: return "out of memory while decoding";
+    default: return "unusable entry";
+    }
+}
+
+/* ---- writer replies ------------------------------------------------------ */
+
+static void on_write_reply(bm_write_kind kind, redisReply *reply, void *arg)
+{
+    bm_agent *a = arg;
+    a->writes_pending--;
+    if (!reply) {
+        a->stats.writes_lost++;
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        a->stats.write_errors[kind]++;
+        a->write_errors_since_log++;
+        int64_t now = bm_now_us();
+        if (now - (int64_t)a->last_write_error_log_us > 10 * 1000000) {
+            bm_error("redis write failed (%llu errors since the last report): %s",
+                     (unsigned long long)a->write_errors_since_log, reply->str);
+            a->last_write_error_log_us = (uint64_t)now;
+            a->write_errors_since_log = 0;
+        }
+    } else if (kind == BM_WRITE_ACK && reply->type == REDIS_REPLY_INTEGER) {
+        a->stats.acked += (uint64_t)reply->integer;
+        a->last_entry_us = bm_now_us();
+    }
+    if (a->stopping) maybe_finish_stop(a);
+    else if (!a->read_in_flight && a->writes_pending <= a->writes_high_water / 2) issue_read(a);
+}
+
+/* ---- one entry ----------------------------------------------------------- */
+
+static int64_t entry_id_us(const char *id)
+{
+    int64_t ms = 0;
+    for (; *id >= '0' && *id <= '9'; id++) ms = ms * 10 + (*id - '0');
+    return ms * 1000;
+}
+
+static void deadletter(bm_agent *a, size_t sidx, redisReply *id, const char *reason,
+                       const char *detail, size_t n)
+{
+    const char *stream = a->cfg->streams[sidx];
+    if (a->writer &&
+        bm_persist_deadletter(a->persist, a->writer, stream, id->str, reason, detail, n,
+                              a->fv_ptr, a->fv_len, a->fv_ptr + n, a->fv_len + n) == 0) {
+        a->writes_pending++;
+        a->stats.deadletter++;
+    } else {
+        a->stats.deadletter_failed++;
+    }
+}
+
+static void process_entry(bm_agent *a, size_t sidx, redisReply *entry, int64_t now_us)
+{
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+        entry->element[0]->type != REDIS_REPLY_STRING)
+        return; /* not an entry: nothing to ack either */
+    redisReply *id = entry->element[0];
+    redisReply *fv = entry->element[1];
+    a->stats.entries_read++;
+    if (a->first_entry_us == 0) a->first_entry_us = now_us;
+
+    if (fv->type != REDIS_REPLY_ARRAY) {
+        /* a pending entry whose content was trimmed from the stream */
+        a->stats.deleted_entries++;
+        bm_persist_ack(a->persist, sidx, id->str, (size_t)id->len);
+        return;
+    }
+    size_t n = fv->elements / 2;
+    if (2 * n > a->fv_cap) {
+        size_t cap = a->fv_cap ? a->fv_cap : 64;
+        while (cap < 2 * n) cap *= 2;
+        const char **p = realloc(a->fv_ptr, cap * sizeof *p);
+        if (p) a->fv_ptr = p;
+        size_t *l = realloc(a->fv_len, cap * sizeof *l);
+        if (l) a->fv_len = l;
+        if (!p || !l) {
+            a->stats.decode_errors[BM_DECODE_NOMEM]++;
+            return; /* not acked: delivered again later */
+        }
+        a->fv_cap = cap;
+    }
+    /* fields first, then values: [f0..fn-1, v0..vn-1] */
+    for (size_t i = 0; i < n; i++) {
+        redisReply *f = fv->element[2 * i], *v = fv->element[2 * i + 1];
+        a->fv_ptr[i] = f->type == REDIS_REPLY_STRING ? f->str : "";
+        a->fv_len[i] = f->type == REDIS_REPLY_STRING ? (size_t)f->len : 0;
+        a->fv_ptr[n + i] = v->type == REDIS_REPLY_STRING ? v->str : "";
+        a->fv_len[n + i] = v->type == REDIS_REPLY_STRING ? (size_t)v->len : 0;
+    }
+    bm_event ev;
+    bm_decode_status st =
+        bm_decode_entry(a->dec, n, a->fv_ptr, a->fv_len, a->fv_ptr + n, a->fv_len + n, &ev);
+    if (st != BM_DECODE_OK) {
+        a->stats.decode_errors[st]++;
+        deadletter(a, sidx, id, bm_decode_status_name(st), decode_detail(st), n);
+        bm_persist_ack(a->persist, sidx, id->str, (size_t)id->len);
+        return;
+    }
+    if (!ev.id[0]) ev.id = id->str;
+    if (!ev.ts_us) ev.ts_us = entry_id_us(id->str);
+    if (!ev.tx[0]) {
+        a->stats.untraced++;
+        bm_persist_ack(a->persist, sidx, id->str, (size_t)id->len);
+        return;
+    }
+    const trace_event *added = NULL;
+    trace_store_result r = trace_store_apply(a->store, &ev, now_us, &added, NULL);
+    switch (r) {
+    case TRACE_STORE_APPLIED:
+        a->stats.events_applied++;
+        if (bm_persist_record(a->persist, &added->ev, added->duration_us)) return; /* re-delivered */
+        break;
+    case TRACE_STORE_DUPLICATE:
+        a->stats.duplicates++;
+        if (a->recovering && bm_persist_record(a->persist, &ev, ev.duration_us)) return;
+        break;
+    case TRACE_STORE_TRUNCATED:
+        a->stats.truncated++;
+        break;
+    case TRACE_STORE_NOMEM:
+        a->stats.decode_errors[BM_DECODE_NOMEM]++;
+        return; /* not acked: delivered again later */
+    }
+    bm_persist_ack(a->persist, sidx, id->str, (size_t)id->len);
+}
+
+static long stream_index(bm_agent *a, redisReply *name)
+{
+    for (size_t i = 0; i < a->cfg->n_streams; i++)
+        if (strlen(a->cfg->streams[i]) == (size_t)name->len &&
+            !memcmp(a->cfg->streams[i], name->str, (size_t)name->len))
+            return (long)i;
+    return -1;
+}
+
+/* ---- reads ----------------------------------------------------------------- */
+
+static void on_group_created(redisAsyncContext *c, void *reply, void *arg)
+{
+    (void)c;
+    bm_agent *a = arg;
+    a->writes_pending--;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))
+        bm_error("cannot create consumer group '%s': %s", a->cfg->group, r->str);
+    if (a->stopping) maybe_finish_stop(a);
+    else issue_read(a);
+}
+
+static void create_groups(bm_agent *a)
+{
+    if (!a->writer) return;
+    for (size_t i = 0; i < a->cfg->n_streams; i++) {
+        if (redisAsyncCommand(a->writer, on_group_created, a, "XGROUP CREATE %s %s 0 MKSTREAM",
+                              a->cfg->streams[i], a->cfg->group) == REDIS_OK)
+            a->writes_pending++;
+    }
+}
+
+static void on_read(redisAsyncContext *c, void *reply, void *arg)
+{
+    (void)c;
+    bm_agent *a = arg;
+    redisReply *r = reply;
+    a->read_in_flight = 0;
+    if (!r) return; /* connection gone: the reset path takes over */
+    a->stats.reads++;
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (!strncmp(r->str, "NOGROUP", 7)) {
+            bm_warn("consumer group '%s' is missing (stream deleted?): creating it", a->cfg->group);
+            create_groups(a);
+            return;
+        }
+        bm_error("XREADGROUP failed: %s; retrying", r->str);
+        schedule_reset(a);
+        return;
+    }
+    int64_t now = bm_now_us();
+    size_t total = 0;
+    if (r->type == REDIS_REPLY_ARRAY) {
+        for (size_t s = 0; s < r->elements; s++) {
+            redisReply *sr = r->element[s];
+            if (sr->type != REDIS_REPLY_ARRAY || sr->elements != 2) continue;
+            long sidx = stream_index(a, sr->element[0]);
+            redisReply *entries = sr->element[1];
+            if (sidx < 0 || entries->type != REDIS_REPLY_ARRAY) continue;
+            for (size_t e = 0; e < entries->elements; e++) {
+                redisReply *entry = entries->element[e];
+                process_entry(a, (size_t)sidx, entry, now);
+                total++;
+                if (a->recovering && entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 &&
+                    entry->element[0]->type == REDIS_REPLY_STRING)
+                    snprintf(a->pel_cursor[sidx], sizeof a->pel_cursor[sidx], "%s",
+                             entry->element[0]->str);
+            }
+        }
+    }
+    if (a->writer) {
+        long sent = bm_persist_flush(a->persist, a->writer);
+        if (sent > 0) a->writes_pending += sent;
+    } else {
+        bm_persist_reset(a->persist);
+    }
+    if (a->recovering && total == 0) {
+        a->recovering = 0;
+        bm_info("caught up with this consumer's pending entries; reading new entries");
+    } else if (!a->recovering && total == 0 && a->cfg->drain) {
+        bm_agent_stop(a, "streams drained");
+        return;
+    }
+    issue_read(a);
+}
+
+static void issue_read(bm_agent *a)
+{
+    if (a->stopping || !a->reader_up || !a->writer_up || a->read_in_flight) return;
+    if (a->writes_pending > a->writes_high_water) {
+        a->stats.paused_reads++;
+        return; /* on_write_reply resumes */
+    }
+    size_t ns = a->cfg->n_streams;
+    const char *argv[12 + 2 * BM_MAX_STREAMS];
+    size_t lens[12 + 2 * BM_MAX_STREAMS];
+    char count[24], block[24];
+    snprintf(count, sizeof count, "%zu", a->cfg->batch);
+    snprintf(block, sizeof block, "%d", a->cfg->block_ms);
+    int argc = 0;
+#define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
+    ARG("XREADGROUP");
+    ARG("GROUP");
+    ARG(a->cfg->group);
+    ARG(a->cfg->consumer);
+    ARG("COUNT");
+    ARG(count);
+    if (!a->recovering && !a->cfg->drain && a->cfg->block_ms > 0) {
+        ARG("BLOCK");
+        ARG(block);
+    }
+    ARG("STREAMS");
+    for (size_t i = 0; i < ns; i++) ARG(a->cfg->streams[i]);
+    for (size_t i = 0; i < ns; i++) ARG(a->recovering ? a->pel_cursor[i] : ">");
+#undef ARG
+    if (redisAsyncCommandArgv(a->reader, on_read, a, argc, argv, lens) == REDIS_OK)
+        a->read_in_flight = 1;
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+static void on_setup_reply(redisAsyncContext *c, void *reply, void *arg)
+{
+    bm_agent *a = arg;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        bm_error("redis %s refused the connection set-up: %s", a->url.display, r->str);
+        (void)c;
+        schedule_reset(a);
+    }
+}
+
+static void on_connect(const redisAsyncContext *c, int status)
+{
+    bm_agent *a = c->data;
+    int is_reader = c == a->reader;
+    if (!is_reader && c != a->writer) return; /* already let go of */
+    if (status != REDIS_OK) {
+        bm_error("cannot connect to Redis at %s: %s", a->url.display, c->errstr);
+        if (is_reader) a->reader = NULL;
+        else a->writer = NULL;
+        schedule_reset(a);
+        return;
+    }
+    if (is_reader) a->reader_up = 1;
+    else a->writer_up = 1;
+    if (a->reader_up && a->writer_up) {
+        a->reconnect_delay_ms = 0;
+        bm_info("connected to %s; reading %zu stream(s) as %s/%s", a->url.display, a->cfg->n_streams,
+                a->cfg->group, a->cfg->consumer);
+        issue_read(a);
+    }
+}
+
+static void on_disconnect(const redisAsyncContext *c, int status)
+{
+    bm_agent *a = c->data;
+    if (c == a->reader) {
+        a->reader = NULL;
+        a->reader_up = 0;
+        a->read_in_flight = 0;
+    } else if (c == a->writer) {
+        a->writer = NULL;
+        a->writer_up = 0;
+    } else {
+        return; /* let go of on purpose (reset or stop) */
+    }
+    if (a->stopping) {
+        if (!a->writer) event_base_loopexit(a->base, NULL);
+        return;
+    }
+    if (status != REDIS_OK) bm_error("lost the connection to Redis at %s: %s", a->url.display, c->errstr);
+    schedule_reset(a);
+}
+
+static redisAsyncContext *connect_one(bm_agent *a)
+{
+    redisAsyncContext *c = a->url.path[0] ? redisAsyncConnectUnix(a->url.path)
+                                          : redisAsyncConnect(a->url.host, a->url.port);
+    if (!c) return NULL;
+    if (c->err) {
+        bm_error("cannot connect to Redis at %s: %s", a->url.display, c->errstr);
+        redisAsyncFree(c);
+        return NULL;
+    }
+    c->data = a;
+    redisLibeventAttach(c, a->base);
+    redisAsyncSetConnectCallback(c, on_connect);
+    redisAsyncSetDisconnectCallback(c, on_disconnect);
+    if (a->url.password[0]) {
+        if (a->url.user[0])
+            redisAsyncCommand(c, on_setup_reply, a, "AUTH %s %s", a->url.user, a->url.password);
+        else redisAsyncCommand(c, on_setup_reply, a, "AUTH %s", a->url.password);
+    }
+    if (a->url.db) redisAsyncCommand(c, on_setup_reply, a, "SELECT %d", a->url.db);
+    return c;
+}
+
+static void connect_both(bm_agent *a)
+{
+    a->recovering = 1;
+    for (size_t i = 0; i < a->cfg->n_streams; i++) strcpy(a->pel_cursor[i], "0");
+    a->writes_pending = 0;
+    bm_persist_reset(a->persist);
+    a->reader = connect_one(a);
+    a->writer = a->reader ? connect_one(a) : NULL;
+    if (!a->reader || !a->writer) schedule_reset(a);
+}
+
+/* Outside any hiredis callback: drop what is left of both connections, then
+ * reconnect after a growing delay. */
+static void on_reconnect_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_agent *a = arg;
+    if (a->stopping) return;
+    if (a->reader) {
+        redisAsyncContext *c = a->reader;
+        a->reader = NULL;
+        a->reader_up = 0;
+        redisAsyncFree(c);
+    }
+    if (a->writer) {
+        redisAsyncContext *c = a->writer;
+        a->writer = NULL;
+        a->writer_up = 0;
+        redisAsyncFree(c);
+    }
+    a->read_in_flight = 0;
+    a->stats.reconnects++;
+    connect_both(a);
+}
+
+static void schedule_reset(bm_agent *a)
+{
+    if (a->stopping || evtimer_pending(a->ev_reconnect, NULL)) return;
+    a->reconnect_delay_ms = a->reconnect_delay_ms ? a->reconnect_delay_ms * 2 : 250;
+    if (a->reconnect_delay_ms > RECONNECT_MAX_MS) a->reconnect_delay_ms = RECONNECT_MAX_MS;
+    struct timeval tv = {a->reconnect_delay_ms / 1000, (a->reconnect_delay_ms % 1000) * 1000};
+    bm_warn("reconnecting to %s in %d ms", a->url.display, a->reconnect_delay_ms);
+    evtimer_add(a->ev_reconnect, &tv);
+}
+
+/* ---- timers, signals, stop ------------------------------------------------- */
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_agent *a = arg;
+    size_t dropped = trace_store_sweep(a->store, bm_now_us(), SWEEP_MAX_DROP);
+    if (dropped) bm_debug("retention: dropped %zu traces from memory", dropped);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    bm_agent_stop(arg, sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void maybe_finish_stop(bm_agent *a)
+{
+    if (a->writes_pending > 0) return;
+    if (a->writer) {
+        redisAsyncDisconnect(a->writer); /* graceful: on_disconnect leaves the loop */
+    } else {
+        event_base_loopexit(a->base, NULL);
+    }
+}
+
+static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_agent *a = arg;
+    bm_error("gave up waiting for %ld Redis write(s); their entries stay pending and are read again at the next start",
+             a->writes_pending);
+    a->exit_code = 1;
+    event_base_loopexit(a->base, NULL);
+}
+
+static void on_stop_now(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_agent *a = arg;
+    if (a->reader) {
+        redisAsyncContext *c = a->reader;
+        a->reader = NULL;
+        a->reader_up = 0;
+        redisAsyncFree(c); /* an in-flight read stays in our pending list: re-read at next start */
+    }
+    struct timeval tv = {STOP_TIMEOUT_S, 0};
+    evtimer_add(a->ev_stop_timeout, &tv);
+    maybe_finish_stop(a);
+}
+
+void bm_agent_stop(bm_agent *a, const char *why)
+{
+    if (a->stopping) return;
+    a->stopping = 1;
+    bm_info("stopping (%s): flushing %ld pending write(s)", why, a->writes_pending);
+    evtimer_del(a->ev_reconnect);
+    if (!a->writer_up && a->writer) {
+        /* never connected: nothing to flush */
+        redisAsyncContext *c = a->writer;
+        a->writer = NULL;
+        redisAsyncFree(c);
+    }
+    struct timeval now = {0, 0};
+    event_base_once(a->base, -1, EV_TIMEOUT, on_stop_now, a, &now);
+}
+
+int bm_agent_start(bm_agent *a)
+{
+    a->writes_high_water = 50000;
+    a->started_us = bm_now_us();
+    a->pel_cursor = calloc(a->cfg->n_streams, sizeof *a->pel_cursor);
+    trace_store_limits lim = {a->cfg->max_transactions, a->cfg->max_events_per_trace,
+                              a->cfg->trace_retention_s * 1000000};
+    bm_decode_limits dl = {a->cfg->max_entry_bytes, 0, 0};
+    a->store = trace_store_new(&lim);
+    a->dec = bm_decoder_new(&dl);
+    bm_persist_opts po = {a->cfg->trace_prefix, a->cfg->trace_retention_s, a->cfg->deadletter_stream,
+                          a->cfg->deadletter_maxlen, a->cfg->group,
+                          (const char *const *)a->cfg->streams, a->cfg->n_streams,
+                          on_write_reply, a};
+    a->persist = bm_persist_new(&po);
+    a->ev_sigint = evsignal_new(a->base, SIGINT, on_signal, a);
+    a->ev_sigterm = evsignal_new(a->base, SIGTERM, on_signal, a);
+    a->ev_sweep = event_new(a->base, -1, EV_PERSIST, on_sweep, a);
+    a->ev_reconnect = evtimer_new(a->base, on_reconnect_timer, a);
+    a->ev_stop_timeout = evtimer_new(a->base, on_stop_timeout, a);
+    if (!a->pel_cursor || !a->store || !a->dec || !a->persist || !a->ev_sigint || !a->ev_sigterm ||
+        !a->ev_sweep || !a->ev_reconnect || !a->ev_stop_timeout) {
+        bm_error("out of memory at start");
+        return -1;
+    }
+    evsignal_add(a->ev_sigint, NULL);
+    evsignal_add(a->ev_sigterm, NULL);
+    struct timeval sweep = {SWEEP_INTERVAL_S, 0};
+    evtimer_add(a->ev_sweep, &sweep);
+    connect_both(a);
+    return 0;
+}
+
+void bm_agent_cleanup(bm_agent *a)
+{
+    redisAsyncContext *r = a->reader, *w = a->writer;
+    a->reader = a->writer = NULL; /* callbacks run by the frees see nothing left to use */
+    a->stopping = 1;
+    if (r) redisAsyncFree(r);
+    if (w) redisAsyncFree(w);
+    if (a->ev_sigint) event_free(a->ev_sigint);
+    if (a->ev_sigterm) event_free(a->ev_sigterm);
+    if (a->ev_sweep) event_free(a->ev_sweep);
+    if (a->ev_reconnect) event_free(a->ev_reconnect);
+    if (a->ev_stop_timeout) event_free(a->ev_stop_timeout);
+    bm_persist_free(a->persist);
+    bm_decoder_free(a->dec);
+    trace_store_free(a->store);
+    free(a->pel_cursor);
+    free(a->fv_ptr);
+    free(a->fv_len);
+}

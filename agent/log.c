@@ -1,0 +1,90 @@
+/*
+ * log.c - the project logger: text on a terminal, JSON lines otherwise.
+ *
+ * Messages are formatted into a stack buffer and written with one write(2),
+ * so lines from one process never interleave. Not a log shipper: rotation
+ * and files come with the observability work (issue 6).
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *log_program = "busmon";
+static bm_log_level log_min = BM_LOG_INFO;
+static int log_json = -1; /* -1: decide on first use from isatty(2) */
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void bm_log_init(const char *program, bm_log_level level)
+{
+    log_program = program;
+    log_min = level;
+    log_json = isatty(STDERR_FILENO) ? 0 : 1;
+}
+
+int bm_log_level_parse(const char *s, bm_log_level *out)
+{
+    if (!strcasecmp(s, "debug")) *out = BM_LOG_DEBUG;
+    else if (!strcasecmp(s, "info")) *out = BM_LOG_INFO;
+    else if (!strcasecmp(s, "warn") || !strcasecmp(s, "warning")) *out = BM_LOG_WARN;
+    else if (!strcasecmp(s, "error")) *out = BM_LOG_ERROR;
+    else return -1;
+    return 0;
+}
+
+/* Append `s` to buf as JSON string content (no quotes). */
+static size_t json_escape(char *buf, size_t cap, size_t n, const char *s)
+{
+    for (; *s && n + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)snprintf(buf + n, cap - n, "\\u%04x", c);
+        } else {
+            buf[n++] = (char)c;
+        }
+    }
+    return n;
+}
+
+void bm_log(bm_log_level level, const char *fmt, ...)
+{
+    if (level < log_min) return;
+    if (log_json < 0) log_json = isatty(STDERR_FILENO) ? 0 : 1;
+
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    char stamp[40];
+    size_t k = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamp + k, sizeof stamp - k, ".%03ldZ", now.tv_nsec / 1000000);
+
+    char line[4400];
+    size_t n;
+    if (log_json) {
+        n = (size_t)snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"program\":\"%s\",\"msg\":\"",
+                             stamp, level_names[level], log_program);
+        n = json_escape(line, sizeof line, n, msg);
+        n += (size_t)snprintf(line + n, sizeof line - n, "\"}\n");
+    } else {
+        n = (size_t)snprintf(line, sizeof line, "%s %-5s %s: %s\n", stamp, level_names[level],
+                             log_program, msg);
+    }
+    if (n >= sizeof line) n = sizeof line - 1;
+    ssize_t w = write(STDERR_FILENO, line, n);
+    (void)w;
+}

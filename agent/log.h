@@ -1,0 +1,26 @@
+/*
+ * log.h - the project logger (agent/ only; lib/ and proto/ never log).
+ *
+ * One line per message on stderr: a timestamp, the level and the text on a
+ * terminal; a JSON object per line otherwise (for log shippers). The level
+ * and program name are the logger's only state (STYLE rule 9).
+ */
+#ifndef BM_AGENT_LOG_H
+#define BM_AGENT_LOG_H
+
+typedef enum { BM_LOG_DEBUG = 0, BM_LOG_INFO, BM_LOG_WARN, BM_LOG_ERROR } bm_log_level;
+
+/* Set the program name shown in messages and the minimum level. */
+void bm_log_init(const char *program, bm_log_level level);
+
+/* Parse "debug" / "info" / "warn" / "warning" / "error". @return 0 or -1. */
+int bm_log_level_parse(const char *s, bm_log_level *out);
+
+void bm_log(bm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define bm_debug(...) bm_log(BM_LOG_DEBUG, __VA_ARGS__)
+#define bm_info(...)  bm_log(BM_LOG_INFO, __VA_ARGS__)
+#define bm_warn(...)  bm_log(BM_LOG_WARN, __VA_ARGS__)
+#define bm_error(...) bm_log(BM_LOG_ERROR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * redis_url.c - parse redis:// and unix:// URLs; connect, authenticate and
+ * select a database with one clear error line on any failure.
+ */
+#include "redis_url.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *bm_redis_url_choose(const char *flag)
+{
+    if (flag && *flag) return flag;
+    const char *env = getenv("BUSMON_REDIS_URL");
+    if (env && *env) return env;
+    return BM_DEFAULT_REDIS_URL;
+}
+
+/* Copy [s, s+n) into dst (cap bytes). @return -1 when it does not fit. */
+static int copy_part(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (n >= cap) return -1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+static int parse_int(const char *s, size_t n, int lo, int hi, int *out)
+{
+    if (n == 0 || n > 9) return -1;
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int bm_redis_url_parse(const char *url, bm_redis_url *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->port = 6379;
+    if (!url || !*url) {
+        snprintf(err, errlen, "empty Redis URL");
+        return -1;
+    }
+    if (!strncmp(url, "rediss://", 9)) {
+        snprintf(err, errlen, "TLS (rediss://) is not supported: this hiredis has no TLS; use redis:// or unix://");
+        return -1;
+    }
+    if (!strncmp(url, "unix://", 7)) {
+        const char *p = url + 7;
+        const char *q = strchr(p, '?');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        if (n == 0 || p[0] != '/' || copy_part(out->path, sizeof out->path, p, n)) {
+            snprintf(err, errlen, "bad Redis URL '%s': expected unix:///absolute/path.sock", url);
+            return -1;
+        }
+        if (q) {
+            if (strncmp(q, "?db=", 4) || parse_int(q + 4, strlen(q + 4), 0, 100000, &out->db)) {
+                snprintf(err, errlen, "bad Redis URL '%s': the only option is ?db=N", url);
+                return -1;
+            }
+        }
+        snprintf(out->display, sizeof out->display, "%s", url);
+        return 0;
+    }
+    const char *p = url;
+    if (!strncmp(p, "redis://", 8)) p += 8;
+    else if (strstr(p, "://")) {
+        snprintf(err, errlen, "bad Redis URL '%s': scheme must be redis:// or unix://", url);
+        return -1;
+    }
+    /* userinfo */
+    const char *at = strrchr(p, '@');
+    const char *slash = strchr(p, '/');
+    if (at && (!slash || at < slash)) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon) {
+            if (copy_part(out->user, sizeof out->user, p, (size_t)(colon - p)) ||
+                copy_part(out->password, sizeof out->password, colon + 1, (size_t)(at - colon - 1))) {
+                snprintf(err, errlen, "bad Redis URL: user or password too long");
+                return -1;
+            }
+        } else if (copy_part(out->password, sizeof out->password, p, (size_t)(at - p))) {
+            snprintf(err, errlen, "bad Redis URL: password too long");
+            return -1;
+        }
+        p = at + 1;
+    }
+    slash = strchr(p, '/');
+    size_t hostport_len = slash ? (size_t)(slash - p) : strlen(p);
+    const char *hp = p;
+    const char *port_s = NULL;
+    size_t host_len;
+    if (hostport_len > 0 && hp[0] == '[') {
+        const char *rb = memchr(hp, ']', hostport_len);
+        if (!rb) goto bad;
+        host_len = (size_t)(rb - hp - 1);
+        if (copy_part(out->host, sizeof out->host, hp + 1, host_len)) goto bad;
+        if (rb + 1 < hp + hostport_len) {
+            if (rb[1] != ':') goto bad;
+            port_s = rb + 2;
+        }
+    } else {
+        const char *colon = memchr(hp, ':', hostport_len);
+        host_len = colon ? (size_t)(colon - hp) : hostport_len;
+        if (copy_part(out->host, sizeof out->host, hp, host_len)) goto bad;
+        if (colon) port_s = colon + 1;
+    }
+    if (!out->host[0]) goto bad;
+    if (port_s) {
+        size_t n = (size_t)(hp + hostport_len - port_s);
+        if (parse_int(port_s, n, 1, 65535, &out->port)) {
+            snprintf(err, errlen, "bad Redis URL '%s': port must be 1-65535", url);
+            return -1;
+        }
+    }
+    if (slash && slash[1]) {
+        if (parse_int(slash + 1, strlen(slash + 1), 0, 100000, &out->db)) {
+            snprintf(err, errlen, "bad Redis URL '%s': database must be a number after '/'", url);
+            return -1;
+        }
+    }
+    if (strchr(out->host, '?')) goto bad;
+    if (strchr(out->host, ':'))
+        snprintf(out->display, sizeof out->display, "redis://%s%s[%s]:%d/%d", out->password[0] ? "***" : "",
+                 out->password[0] ? "@" : "", out->host, out->port, out->db);
+    else
+        snprintf(out->display, sizeof out->display, "redis://%s%s%s:%d/%d", out->password[0] ? "***" : "",
+                 out->password[0] ? "@" : "", out->host, out->port, out->db);
+    return 0;
+bad:
+    snprintf(err, errlen, "bad Redis URL '%s': expected redis://host:port[/db] or unix:///path", url);
+    return -1;
+}
+
+redisContext *bm_redis_connect_sync(const bm_redis_url *u, int timeout_ms, char *err, size_t errlen)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    redisContext *c = u->path[0] ? redisConnectUnixWithTimeout(u->path, tv)
+                                 : redisConnectWithTimeout(u->host, u->port, tv);
+    if (!c) {
+        snprintf(err, errlen, "cannot connect to Redis at %s: out of memory", u->display);
+        return NULL;
+    }
+    if (c->err) {
+        snprintf(err, errlen, "cannot connect to Redis at %s: %s", u->display, c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    redisReply *r;
+    if (u->password[0]) {
+        r = u->user[0] ? redisCommand(c, "AUTH %s %s", u->user, u->password)
+                       : redisCommand(c, "AUTH %s", u->password);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "Redis at %s refused authentication: %s", u->display,
+                     r ? r->str : c->errstr);
+            if (r) freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    if (u->db) {
+        r = redisCommand(c, "SELECT %d", u->db);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            snprintf(err, errlen, "Redis at %s: cannot select database %d: %s", u->display, u->db,
+                     r ? r->str : c->errstr);
+            if (r) freeReplyObject(r);
+            redisFree(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    r = redisCommand(c, "PING");
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "Redis at %s does not answer PING: %s", u->display, r ? r->str : c->errstr);
+        if (r) freeReplyObject(r);
+        redisFree(c);
+        return NULL;
+    }
+    freeReplyObject(r);
+    return c;
+}

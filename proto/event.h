@@ -1,0 +1,153 @@
+/*
+ * event.h - the inbound event envelope and its decoder (DESIGN §2).
+ *
+ * One Redis stream entry (or one pub/sub message body) is one event. The
+ * decoder detects the encoding per entry:
+ *
+ *   1. msgpack  - a field `m` or `msgpack` holding a msgpack map;
+ *   2. JSON     - a field `json`, `data`, `event` or `envelope` holding a JSON
+ *                 object, in busmon's own key names or in the MultiAgents
+ *                 Framework's wire shape (nested `metadata`, `command_id`,
+ *                 `success`, `error_details.error_type`, ...);
+ *   3. flat     - the entry's own field/value pairs (`type`, `tx`, ...).
+ *
+ * and fills a bm_event whose strings live in the decoder's scratch memory.
+ * It is pure: no I/O, no clock, no logging. A failure returns a named reason
+ * (bm_decode_status) so the caller can count it and dead-letter the entry.
+ *
+ * Not here: what an event *means* for a trace (lib/trace.c) or where the
+ * entry came from (agent/).
+ */
+#ifndef BM_PROTO_EVENT_H
+#define BM_PROTO_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    BM_EV_COMMAND = 0,
+    BM_EV_RESULT,
+    BM_EV_ERROR,
+    BM_EV_STATUS,
+    BM_EV_COMPENSATION,
+    BM_EV_CUSTOM,
+    BM_EV__COUNT
+} bm_event_type;
+
+/* Why an entry could not be used. Stable names: they appear in the dead-letter
+ * stream's `reason` field and in metrics labels. */
+typedef enum {
+    BM_DECODE_OK = 0,
+    BM_DECODE_EMPTY,           /* "empty": no fields / empty body */
+    BM_DECODE_OVERSIZED,       /* "oversized": entry or a field above the size bound */
+    BM_DECODE_NOT_MSGPACK,     /* "not_msgpack": `m` is not one complete msgpack object */
+    BM_DECODE_NOT_MAP,         /* "msgpack_not_map": `m` decodes to something else than a map */
+    BM_DECODE_NOT_JSON,        /* "not_json": the JSON field does not parse */
+    BM_DECODE_JSON_NOT_OBJECT, /* "json_not_object": it parses, but is not an object */
+    BM_DECODE_MISSING_TYPE,    /* "missing_type" */
+    BM_DECODE_UNKNOWN_TYPE,    /* "unknown_type" */
+    BM_DECODE_MISSING_TX,      /* "missing_tx": command/result/error/... without a transaction */
+    BM_DECODE_MISSING_WORKER,  /* "missing_worker": command/error without a worker */
+    BM_DECODE_BAD_FIELD,       /* "bad_field": a known key has an unusable value (ts, ok, ...) */
+    BM_DECODE_NOMEM,           /* "nomem" */
+    BM_DECODE__COUNT
+} bm_decode_status;
+
+/* The stable lower-case name of a status ("ok", "not_msgpack", ...). */
+const char *bm_decode_status_name(bm_decode_status st);
+
+/* "command", "result", "error", "status", "compensation", "custom". */
+const char *bm_event_type_name(bm_event_type t);
+
+#define BM_EVENT_MAX_ATTRS 8
+
+typedef struct {
+    const char *key;
+    const char *value; /* already redacted ("[REDACTED]") when the key looks secret */
+} bm_attr;
+
+/*
+ * A decoded event. Every string is NUL-terminated and never NULL: an absent
+ * value is "". All strings are borrowed from the decoder (valid until the next
+ * decode call on it, or bm_decoder_free); copy what you keep.
+ *
+ * Where a result names no worker, `worker` is `metadata.source` when present,
+ * else "" (the trace fills it from the command it answers).
+ */
+typedef struct {
+    bm_event_type type;
+    const char *id;      /* event id; "" when absent (caller substitutes the stream id) */
+    const char *tx;      /* transaction id */
+    const char *corr;    /* correlation id */
+    const char *cmd;     /* result/error: id of the command answered */
+    const char *worker;  /* worker name / type */
+    const char *step;    /* workflow step or command name */
+    const char *source;  /* producer */
+    const char *status;  /* status events: the status text ("running", "completed", ...) */
+    const char *message; /* status events: free text */
+    const char *error_type;    /* "" unless an error / failed result */
+    const char *error_message; /* "" unless an error / failed result; bounded, may be cut */
+    int64_t ts_us;       /* event time, µs since epoch; 0 = absent (caller fills) */
+    int64_t duration_us; /* reported execution time; -1 = absent */
+    int ok;              /* results: 1 success, 0 failure, -1 not said */
+    int attempt;         /* retry count; -1 absent */
+    int priority;        /* -1 absent */
+    double timeout_s;    /* commands: timeout_seconds; 0 absent */
+    double progress;     /* status events: progress; -1 absent */
+    uint32_t payload_bytes; /* size of the opaque payload, 0 if none */
+    unsigned n_attrs;
+    bm_attr attrs[BM_EVENT_MAX_ATTRS]; /* other scalar keys, first ones kept */
+} bm_event;
+
+/* Bounds enforced while decoding. Zero means "use the default". */
+typedef struct {
+    size_t max_entry_bytes;  /* sum of all field and value lengths; default 1 MiB */
+    size_t max_string_bytes; /* ids, names: longer ones are refused as bad_field; default 512 */
+    size_t max_message_bytes; /* error/status messages: longer ones are cut; default 1024 */
+} bm_decode_limits;
+
+typedef struct bm_decoder bm_decoder;
+
+/* @return a decoder, or NULL when out of memory. Caller frees with bm_decoder_free. */
+bm_decoder *bm_decoder_new(const bm_decode_limits *limits);
+void bm_decoder_free(bm_decoder *d);
+
+/*
+ * Decode one stream entry given as `n` field/value pairs (borrowed).
+ * Detects the encoding: `m`/`msgpack` field -> msgpack; `json`/`data`/
+ * `event`/`envelope` -> JSON; else flat fields.
+ * @return BM_DECODE_OK and fills *ev (strings borrowed from d), or the reason.
+ */
+bm_decode_status bm_decode_entry(bm_decoder *d, size_t n, const char *const *fields,
+                                 const size_t *field_lens, const char *const *values,
+                                 const size_t *value_lens, bm_event *ev);
+
+/* Decode a msgpack map (the `m` field alone, or one stored trace record). */
+bm_decode_status bm_decode_msgpack(bm_decoder *d, const char *buf, size_t len, bm_event *ev);
+
+/* Decode a JSON object (the `json` field alone, or a pub/sub message body). */
+bm_decode_status bm_decode_json(bm_decoder *d, const char *buf, size_t len, bm_event *ev);
+
+/*
+ * Parse a time: ISO-8601 ("2024-01-15T10:30:00", optional fraction of any
+ * length, optional "Z" or "+hh:mm"/"-hh:mm"; no zone = UTC) or a decimal
+ * number. Numbers are read by magnitude: >= 1e17 ns, >= 1e14 µs, >= 1e11 ms,
+ * else seconds (fractions allowed), so a Python time.time() works as is.
+ * @return 0 and *ts_us, or -1 when the text is not a time.
+ */
+int bm_parse_time(const char *s, size_t len, int64_t *ts_us);
+
+/*
+ * Encode an event as a msgpack map in busmon's native key names (DESIGN §2):
+ * only present values are written. Used for stored trace records (with
+ * `duration_us` >= 0 written as `duration_ms`, a float) and by producers.
+ * `duration_us` overrides ev->duration_us when >= 0.
+ * @return 0, or -1 when out of memory. The buffer is appended to; caller owns it.
+ */
+struct msgpack_sbuffer;
+int bm_event_encode_msgpack(const bm_event *ev, int64_t duration_us, struct msgpack_sbuffer *out);
+
+/* True when `key` looks secret (password, token, api_key, secret, credit_card, ssn, ...). */
+int bm_key_is_secret(const char *key, size_t len);
+
+#endif

@@ -1,0 +1,102 @@
+# tests/integration/lib.sh - shared set-up for integration tests (sourced).
+#
+# Starts a private redis-server on a free loopback port in a temporary
+# directory, and cleans up everything the test started on exit. Every wait is
+# a bounded loop. Tests use a real Redis, never a mock.
+#
+#   source "$(dirname "$0")/lib.sh"
+#   bm_start_redis            # sets BM_PORT, BM_URL, BUSMON_REDIS_URL
+#   bm_cli XADD s '*' type command ...
+#   bm_bg ./build/busmon-agent ...   # started in the background, killed at exit
+#   bm_wait_for 10 'cmd that succeeds when ready'
+#   bm_check "what" test-expression...
+#   bm_finish                 # prints 'N passed, N failed' and exits
+set -u
+
+BM_BUILD=${BUSMON_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
+BM_SRC=${BUSMON_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BM_TMP=$(mktemp -d /tmp/busmon-test.XXXXXX)
+BM_PIDS=()
+BM_PASSED=0
+BM_FAILED=0
+
+bm_cleanup() {
+    local p
+    for p in "${BM_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${BM_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null
+    done
+    [ -n "${BM_KEEP_TMP:-}" ] || rm -rf "$BM_TMP"
+}
+trap bm_cleanup EXIT
+
+# A free TCP port on 127.0.0.1 (asks the kernel: bind to port 0).
+bm_free_port() {
+    if [ -x /usr/bin/python3 ]; then
+        /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    else
+        local p
+        for _ in $(seq 100); do
+            p=$(( (RANDOM % 20000) + 30000 ))
+            (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return; }
+        done
+        return 1
+    fi
+}
+
+bm_start_redis() {
+    BM_PORT=$(bm_free_port)
+    redis-server --port "$BM_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$BM_TMP" --daemonize no --loglevel warning >"$BM_TMP/redis.log" 2>&1 &
+    BM_PIDS+=($!)
+    BM_URL="redis://127.0.0.1:$BM_PORT"
+    export BUSMON_REDIS_URL="$BM_URL"
+    bm_wait_for 10 "redis-cli -p $BM_PORT ping" || { echo "redis-server did not start"; cat "$BM_TMP/redis.log"; exit 1; }
+}
+
+bm_cli() { redis-cli --no-raw -p "$BM_PORT" "$@"; }
+bm_cli_raw() { redis-cli --raw -p "$BM_PORT" "$@"; }
+
+# bm_bg CMD...: run in the background, output to $BM_TMP/<basename>.log
+bm_bg() {
+    local log="$BM_TMP/$(basename "$1").log"
+    "$@" >>"$log" 2>&1 &
+    BM_PIDS+=($!)
+    BM_LAST_PID=$!
+}
+
+# bm_wait_for SECONDS 'shell command': poll every 0.1 s until it succeeds.
+bm_wait_for() {
+    local limit=$(( $1 * 10 )) i
+    for ((i = 0; i < limit; i++)); do
+        eval "$2" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# bm_check "description" command...: one assertion.
+bm_check() {
+    local what=$1; shift
+    if "$@"; then
+        BM_PASSED=$((BM_PASSED + 1)); echo "ok   - $what"
+    else
+        BM_FAILED=$((BM_FAILED + 1)); echo "FAIL - $what"
+    fi
+}
+
+# bm_eq "description" expected actual
+bm_eq() {
+    if [ "$2" == "$3" ]; then
+        BM_PASSED=$((BM_PASSED + 1)); echo "ok   - $1"
+    else
+        BM_FAILED=$((BM_FAILED + 1)); echo "FAIL - $1: expected [$2], got [$3]"
+    fi
+}
+
+bm_finish() {
+    echo "$BM_PASSED passed, $BM_FAILED failed"
+    [ "$BM_FAILED" -eq 0 ]
+    exit $?
+}
