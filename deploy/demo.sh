@@ -184,13 +184,15 @@ fi
 check_alive
 
 CLI="$(cli_args "$REDIS_URL")"
+SHOW_BUILD=$BUILD # shorter to copy when run from the repository root
+[ "${BUILD#"$PWD"/}" != "$BUILD" ] && SHOW_BUILD=./${BUILD#"$PWD"/}
 cat <<EOF
 
 busmon is watching a simulated multi-agent system. In another terminal:
 
   # one transaction's timeline (status, steps, durations, errors)
-  BUSMON_REDIS_URL=$REDIS_URL $BUILD/busmon trace $TX
-  BUSMON_REDIS_URL=$REDIS_URL $BUILD/busmon trace $TX --json
+  BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon trace $TX
+  BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon trace $TX --json
 
   # more transaction ids, as the producer starts them
   tail -f $TMP/tx.log
