@@ -1,0 +1,131 @@
+/*
+ * decode_json.c - an event as a JSON object (jansson).
+ *
+ * Reads busmon's native keys and the MultiAgents Framework's wire shape:
+ *
+ *   {"id": "...", "type": "result",
+ *    "metadata": {"transaction_id": "...", "correlation_id": "...",
+ *                 "timestamp": "2024-01-15T10:30:00.123456", "source": "research"},
+ *    "payload": {...}, "command_id": "...", "success": false,
+ *    "error_message": "Connection timeout",
+ *    "error_details": {"error_type": "NetworkError"}}
+ *
+ * Nested objects are read one level deep where they mean something
+ * (`metadata`, `error`, `error_details`, `attrs`); `payload` is measured (its
+ * compact serialization's length), never kept. jansson allocates the tree;
+ * it is freed before returning, after the builder copied what it keeps.
+ *
+ * Not here: the key table and rules (event_fill.c).
+ */
+#include "proto/event_internal.h"
+
+#include <jansson.h>
+#include <string.h>
+
+static void json_to_value(json_t *j, bm_value *v)
+{
+    memset(v, 0, sizeof(*v));
+    switch (json_typeof(j)) {
+    case JSON_STRING:
+        v->kind = BM_V_STR;
+        v->str = json_string_value(j);
+        v->len = json_string_length(j);
+        break;
+    case JSON_INTEGER:
+        v->kind = BM_V_INT;
+        v->i = (int64_t)json_integer_value(j);
+        break;
+    case JSON_REAL:
+        v->kind = BM_V_FLOAT;
+        v->f = json_real_value(j);
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        v->kind = BM_V_BOOL;
+        v->b = json_is_true(j);
+        break;
+    case JSON_OBJECT:
+        v->kind = BM_V_MAP;
+        break;
+    case JSON_ARRAY:
+        v->kind = BM_V_ARRAY;
+        break;
+    default:
+        v->kind = BM_V_NIL;
+        break;
+    }
+}
+
+static bm_decode_status walk(bm_evb *b, json_t *obj, bm_scope scope)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val)
+    {
+        size_t key_len = strlen(key);
+        bm_value v;
+        json_to_value(val, &v);
+        if (scope == BM_SCOPE_ATTRS) {
+            bm_evb_add_attr(b, key, key_len, &v);
+            continue;
+        }
+        int rank;
+        bm_field f = bm_field_lookup(scope, key, key_len, &rank);
+        bm_decode_status st = BM_DECODE_OK;
+        switch (f) {
+        case BM_F_UNKNOWN:
+            if (scope == BM_SCOPE_TOP) bm_evb_add_attr(b, key, key_len, &v);
+            break;
+        case BM_F_PAYLOAD:
+            if (v.kind != BM_V_NIL)
+                bm_evb_set_payload(b, json_dumpb(val, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY),
+                                   rank);
+            break;
+        case BM_F_METADATA:
+        case BM_F_ERROR:
+        case BM_F_ERROR_DETAILS:
+        case BM_F_ATTRS:
+            if (v.kind == BM_V_MAP) {
+                bm_scope sub = f == BM_F_METADATA ? BM_SCOPE_METADATA
+                               : f == BM_F_ERROR  ? BM_SCOPE_ERROR
+                               : f == BM_F_ATTRS  ? BM_SCOPE_ATTRS
+                                                  : BM_SCOPE_ERROR_DETAILS;
+                st = walk(b, val, sub);
+            } else {
+                st = bm_evb_set(b, f, rank, &v);
+            }
+            break;
+        default:
+            st = bm_evb_set(b, f, rank, &v);
+            break;
+        }
+        if (st != BM_DECODE_OK) return st;
+    }
+    return BM_DECODE_OK;
+}
+
+/*
+ * `buf` is borrowed; it need not be NUL-terminated. Trailing text after the
+ * value makes it not_json; a value that is not an object is json_not_object.
+ */
+bm_decode_status bm_decode_json(bm_decoder *d, const char *buf, size_t len, bm_event *ev)
+{
+    bm_event_reset(ev);
+    if (!buf || len == 0) return BM_DECODE_EMPTY;
+    if (len > bm_limit_entry(d)) return BM_DECODE_OVERSIZED;
+
+    json_error_t err;
+    json_t *root = json_loadb(buf, len, JSON_DECODE_ANY, &err);
+    if (!root) return BM_DECODE_NOT_JSON;
+    bm_decode_status st;
+    if (!json_is_object(root)) {
+        st = BM_DECODE_JSON_NOT_OBJECT;
+    } else {
+        bm_evb b;
+        bm_evb_init(&b);
+        st = walk(&b, root, BM_SCOPE_TOP);
+        if (st == BM_DECODE_OK) st = bm_evb_finish(d, &b, ev);
+    }
+    json_decref(root);
+    return st;
+}

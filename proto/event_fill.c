@@ -1,0 +1,573 @@
+/*
+ * event_fill.c - the encoding-independent half of decoding: what each key
+ * means, how aliases rank, how values convert, what is required.
+ *
+ * Every decoder feeds the same builder (bm_evb, see event_internal.h), so a
+ * key means the same thing in msgpack, JSON and flat fields, and the rules of
+ * DESIGN §2 live in one place:
+ *
+ *   - alias ranks: `tx` (0) beats `transaction_id` (1) beats
+ *     `metadata.transaction_id` (2); the best-ranked present key wins
+ *     whatever the order of the keys;
+ *   - numbers and times are converted when offered (bad ones -> bad_field);
+ *   - strings stay references into the input until bm_evb_finish() copies
+ *     the kept ones into the decoder's scratch arena, sized in one step, so
+ *     a decode does at most one (grow-only) allocation of its own.
+ *
+ * Not here: the syntax of any encoding, and what an event means for a trace.
+ */
+#include "proto/event_internal.h"
+#include "proto/time_internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- key table ---------------------------------------------------------- */
+
+typedef struct {
+    bm_scope scope;
+    const char *name;
+    uint8_t len;
+    bm_field field;
+    uint8_t rank;
+} bm_key_def;
+
+#define K(scope, name, field, rank)                                                                \
+    {                                                                                              \
+        scope, name, sizeof(name) - 1, field, rank                                                 \
+    }
+
+/* Native keys first (rank 0), then the aliases, weaker as the rank grows. */
+static const bm_key_def key_defs[] = {
+    K(BM_SCOPE_TOP, "id", BM_F_ID, 0),
+    K(BM_SCOPE_TOP, "type", BM_F_TYPE, 0),
+    K(BM_SCOPE_TOP, "event_type", BM_F_TYPE, 1),
+    K(BM_SCOPE_TOP, "tx", BM_F_TX, 0),
+    K(BM_SCOPE_TOP, "transaction_id", BM_F_TX, 1),
+    K(BM_SCOPE_TOP, "corr", BM_F_CORR, 0),
+    K(BM_SCOPE_TOP, "correlation_id", BM_F_CORR, 1),
+    K(BM_SCOPE_TOP, "cmd", BM_F_CMD, 0),
+    K(BM_SCOPE_TOP, "command_id", BM_F_CMD, 1),
+    K(BM_SCOPE_TOP, "ok", BM_F_OK, 0),
+    K(BM_SCOPE_TOP, "success", BM_F_OK, 1),
+    K(BM_SCOPE_TOP, "worker", BM_F_WORKER, 0),
+    K(BM_SCOPE_TOP, "worker_name", BM_F_WORKER, 1),
+    K(BM_SCOPE_TOP, "worker_type", BM_F_WORKER, 2),
+    K(BM_SCOPE_TOP, "step", BM_F_STEP, 0),
+    K(BM_SCOPE_TOP, "command", BM_F_STEP, 1),
+    K(BM_SCOPE_TOP, "action", BM_F_STEP, 2),
+    K(BM_SCOPE_TOP, "source", BM_F_SOURCE, 0),
+    K(BM_SCOPE_TOP, "ts", BM_F_TS, 0),
+    K(BM_SCOPE_TOP, "timestamp", BM_F_TS, 1),
+    K(BM_SCOPE_TOP, "duration_ms", BM_F_DURATION_MS, 0),
+    K(BM_SCOPE_TOP, "execution_time_ms", BM_F_DURATION_MS, 1),
+    K(BM_SCOPE_TOP, "error", BM_F_ERROR, 0),
+    K(BM_SCOPE_TOP, "error_type", BM_F_ERROR_TYPE, 1),
+    K(BM_SCOPE_TOP, "error_message", BM_F_ERROR_MESSAGE, 1),
+    K(BM_SCOPE_TOP, "error_details", BM_F_ERROR_DETAILS, 0),
+    K(BM_SCOPE_TOP, "error_code", BM_F_ERROR_TYPE, 3),
+    K(BM_SCOPE_TOP, "status", BM_F_STATUS, 0),
+    K(BM_SCOPE_TOP, "progress", BM_F_PROGRESS, 0),
+    K(BM_SCOPE_TOP, "message", BM_F_MESSAGE, 0),
+    K(BM_SCOPE_TOP, "timeout_seconds", BM_F_TIMEOUT_S, 0),
+    K(BM_SCOPE_TOP, "attempt", BM_F_ATTEMPT, 0),
+    K(BM_SCOPE_TOP, "retry_count", BM_F_ATTEMPT, 1),
+    K(BM_SCOPE_TOP, "priority", BM_F_PRIORITY, 0),
+    K(BM_SCOPE_TOP, "payload", BM_F_PAYLOAD, 0),
+    K(BM_SCOPE_TOP, "payload_bytes", BM_F_PAYLOAD_BYTES, 1),
+    K(BM_SCOPE_TOP, "metadata", BM_F_METADATA, 0),
+    K(BM_SCOPE_TOP, "attrs", BM_F_ATTRS, 0),
+    K(BM_SCOPE_METADATA, "transaction_id", BM_F_TX, 2),
+    K(BM_SCOPE_METADATA, "correlation_id", BM_F_CORR, 2),
+    K(BM_SCOPE_METADATA, "timestamp", BM_F_TS, 2),
+    K(BM_SCOPE_METADATA, "source", BM_F_SOURCE, 1),
+    K(BM_SCOPE_ERROR, "type", BM_F_ERROR_TYPE, 0),
+    K(BM_SCOPE_ERROR, "error_type", BM_F_ERROR_TYPE, 0),
+    K(BM_SCOPE_ERROR, "message", BM_F_ERROR_MESSAGE, 0),
+    K(BM_SCOPE_ERROR, "error_message", BM_F_ERROR_MESSAGE, 0),
+    K(BM_SCOPE_ERROR_DETAILS, "error_type", BM_F_ERROR_TYPE, 2),
+    K(BM_SCOPE_ERROR_DETAILS, "type", BM_F_ERROR_TYPE, 2),
+};
+
+bm_field bm_field_lookup(bm_scope scope, const char *key, size_t key_len, int *rank)
+{
+    for (size_t i = 0; i < sizeof(key_defs) / sizeof(key_defs[0]); i++) {
+        const bm_key_def *k = &key_defs[i];
+        if (k->scope == scope && k->len == key_len && memcmp(k->name, key, key_len) == 0) {
+            *rank = k->rank;
+            return k->field;
+        }
+    }
+    *rank = BM_RANK_UNSET;
+    return BM_F_UNKNOWN;
+}
+
+/* ---- value conversion ----------------------------------------------------- */
+
+/* A number from any scalar: ints, floats, decimal text. */
+static int value_number(const bm_value *v, double *out)
+{
+    switch (v->kind) {
+    case BM_V_INT:
+        *out = (double)v->i;
+        return 0;
+    case BM_V_UINT:
+        *out = (double)v->u;
+        return 0;
+    case BM_V_FLOAT:
+        *out = v->f;
+        return isfinite(v->f) ? 0 : -1;
+    case BM_V_STR:
+        return bm_parse_number(v->str, v->len, out);
+    default:
+        return -1;
+    }
+}
+
+/* A non-negative int (attempt, priority): integral numbers only. */
+static int value_count(const bm_value *v, int *out)
+{
+    double d;
+    if (value_number(v, &d) < 0 || d < 0 || d > INT_MAX || d != floor(d)) return -1;
+    *out = (int)d;
+    return 0;
+}
+
+static int ascii_ieq(const char *a, size_t alen, const char *b)
+{
+    size_t blen = strlen(b);
+    if (alen != blen) return 0;
+    for (size_t i = 0; i < alen; i++) {
+        unsigned char ca = (unsigned char)a[i], cb = (unsigned char)b[i];
+        if (ca >= 'A' && ca <= 'Z') ca = (unsigned char)(ca - 'A' + 'a');
+        if (ca != cb) return 0;
+    }
+    return 1;
+}
+
+static int value_bool(const bm_value *v, int *out)
+{
+    switch (v->kind) {
+    case BM_V_BOOL:
+        *out = v->b ? 1 : 0;
+        return 0;
+    case BM_V_INT:
+        if (v->i != 0 && v->i != 1) return -1;
+        *out = (int)v->i;
+        return 0;
+    case BM_V_STR:
+        if (ascii_ieq(v->str, v->len, "true") || ascii_ieq(v->str, v->len, "1") ||
+            ascii_ieq(v->str, v->len, "yes")) {
+            *out = 1;
+            return 0;
+        }
+        if (ascii_ieq(v->str, v->len, "false") || ascii_ieq(v->str, v->len, "0") ||
+            ascii_ieq(v->str, v->len, "no")) {
+            *out = 0;
+            return 0;
+        }
+        return -1;
+    default:
+        return -1;
+    }
+}
+
+static int value_time(const bm_value *v, int64_t *ts_us)
+{
+    switch (v->kind) {
+    case BM_V_INT:
+        return bm_time_from_int(v->i, ts_us);
+    case BM_V_UINT:
+        return bm_time_from_uint(v->u, ts_us);
+    case BM_V_FLOAT:
+        return bm_time_from_double(v->f, ts_us);
+    case BM_V_STR:
+        return bm_parse_time(v->str, v->len, ts_us);
+    default:
+        return -1;
+    }
+}
+
+/* ---- builder ------------------------------------------------------------ */
+
+void bm_evb_init(bm_evb *b)
+{
+    memset(b, 0, sizeof(*b));
+    for (int i = 0; i < BM_F_STR__COUNT; i++)
+        b->str[i].rank = BM_RANK_UNSET;
+    b->rank_ok = b->rank_ts = b->rank_dur = b->rank_timeout = b->rank_progress = b->rank_attempt =
+        b->rank_prio = b->rank_payload = BM_RANK_UNSET;
+    b->ok = -1;
+    b->duration_us = -1;
+    b->progress = -1;
+    b->attempt = -1;
+    b->priority = -1;
+}
+
+/* True when `rank` improves on *cur. */
+static int better(uint8_t cur, int rank)
+{
+    return rank < cur;
+}
+
+/* "Type: message" -> the two error slots. A text whose head is not a plausible
+ * type name (empty, or containing a blank) is all message. */
+static void set_error_text(bm_evb *b, const bm_value *v, int rank)
+{
+    const char *s = v->str;
+    size_t n = v->len, colon = n;
+    for (size_t i = 0; i < n && i < 128; i++) {
+        if (s[i] == ':') {
+            colon = i;
+            break;
+        }
+        if (s[i] == ' ' || s[i] == '\t') break;
+    }
+    bm_value type = *v, msg = *v;
+    if (colon > 0 && colon < n) {
+        type.len = colon;
+        size_t m = colon + 1;
+        while (m < n && s[m] == ' ')
+            m++;
+        msg.str = s + m;
+        msg.len = n - m;
+    } else {
+        type.len = 0;
+    }
+    if (type.len > 0 && better(b->str[BM_F_ERROR_TYPE].rank, rank)) {
+        b->str[BM_F_ERROR_TYPE].v = type;
+        b->str[BM_F_ERROR_TYPE].rank = (uint8_t)rank;
+    }
+    if (msg.len > 0 && better(b->str[BM_F_ERROR_MESSAGE].rank, rank)) {
+        b->str[BM_F_ERROR_MESSAGE].v = msg;
+        b->str[BM_F_ERROR_MESSAGE].rank = (uint8_t)rank;
+    }
+}
+
+bm_decode_status bm_evb_set(bm_evb *b, bm_field f, int rank, const bm_value *v)
+{
+    if (v->kind == BM_V_NIL) return BM_DECODE_OK;
+
+    if (f > BM_F_UNKNOWN && f < BM_F_STR__COUNT) {
+        bm_evb_slot *slot = &b->str[f];
+        if ((v->kind == BM_V_MAP || v->kind == BM_V_ARRAY) && f != BM_F_TYPE)
+            return BM_DECODE_BAD_FIELD;
+        if (v->kind == BM_V_STR && v->len == 0)
+            return BM_DECODE_OK; /* "" is absent: lets an alias fill it */
+        if (better(slot->rank, rank)) {
+            slot->v = *v;
+            slot->rank = (uint8_t)rank;
+        }
+        return BM_DECODE_OK;
+    }
+
+    double d;
+    switch (f) {
+    case BM_F_OK: {
+        int ok;
+        if (value_bool(v, &ok) < 0) return BM_DECODE_BAD_FIELD;
+        if (better(b->rank_ok, rank)) {
+            b->ok = ok;
+            b->rank_ok = (uint8_t)rank;
+        }
+        return BM_DECODE_OK;
+    }
+    case BM_F_TS: {
+        int64_t ts;
+        if (v->kind == BM_V_STR && v->len == 0) return BM_DECODE_OK;
+        if (value_time(v, &ts) < 0 || ts < 0) return BM_DECODE_BAD_FIELD;
+        if (better(b->rank_ts, rank)) {
+            b->ts_us = ts;
+            b->rank_ts = (uint8_t)rank;
+        }
+        return BM_DECODE_OK;
+    }
+    case BM_F_DURATION_MS:
+        if (value_number(v, &d) < 0 || d < 0 || d > 1e12) return BM_DECODE_BAD_FIELD;
+        if (better(b->rank_dur, rank)) {
+            b->duration_us = v->kind == BM_V_INT ? v->i * 1000 : (int64_t)llround(d * 1000.0);
+            b->rank_dur = (uint8_t)rank;
+        }
+        return BM_DECODE_OK;
+    case BM_F_TIMEOUT_S:
+        if (value_number(v, &d) < 0 || d < 0 || d > 1e12) return BM_DECODE_BAD_FIELD;
+        if (better(b->rank_timeout, rank)) {
+            b->timeout_s = d;
+            b->rank_timeout = (uint8_t)rank;
+        }
+        return BM_DECODE_OK;
+    case BM_F_PROGRESS:
+        if (value_number(v, &d) < 0 || d < 0) return BM_DECODE_BAD_FIELD;
+        if (better(b->rank_progress, rank)) {
+            b->progress = d;
+            b->rank_progress = (uint8_t)rank;
+        }
+        return BM_DECODE_OK;
+    case BM_F_ATTEMPT:
+    case BM_F_PRIORITY: {
+        int n;
+        uint8_t *r = f == BM_F_ATTEMPT ? &b->rank_attempt : &b->rank_prio;
+        if (value_count(v, &n) < 0) return BM_DECODE_BAD_FIELD;
+        if (better(*r, rank)) {
+            *(f == BM_F_ATTEMPT ? &b->attempt : &b->priority) = n;
+            *r = (uint8_t)rank;
+        }
+        return BM_DECODE_OK;
+    }
+    case BM_F_PAYLOAD_BYTES:
+        if (value_number(v, &d) < 0 || d < 0 || d != floor(d)) return BM_DECODE_BAD_FIELD;
+        bm_evb_set_payload(b, (uint64_t)(d > 4294967295.0 ? 4294967295.0 : d), rank);
+        return BM_DECODE_OK;
+    case BM_F_ERROR:
+        if (v->kind == BM_V_STR) {
+            set_error_text(b, v, rank);
+            return BM_DECODE_OK;
+        }
+        if (v->kind == BM_V_BOOL) return BM_DECODE_OK; /* "error": false - nothing to say */
+        return BM_DECODE_BAD_FIELD;
+    case BM_F_METADATA:
+    case BM_F_ERROR_DETAILS:
+    case BM_F_ATTRS:
+        return BM_DECODE_OK; /* not an object: nothing nested to read */
+    default:
+        return BM_DECODE_OK;
+    }
+}
+
+void bm_evb_set_payload(bm_evb *b, uint64_t bytes, int rank)
+{
+    if (better(b->rank_payload, rank)) {
+        b->payload_bytes = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+        b->rank_payload = (uint8_t)rank;
+    }
+}
+
+void bm_evb_add_attr(bm_evb *b, const char *key, size_t key_len, const bm_value *v)
+{
+    if (b->n_attrs >= BM_EVENT_MAX_ATTRS || key_len == 0) return;
+    if (v->kind == BM_V_NIL || v->kind == BM_V_MAP || v->kind == BM_V_ARRAY) return;
+    bm_evb_attr *a = &b->attrs[b->n_attrs++];
+    a->key = key;
+    a->key_len = key_len;
+    a->v = *v;
+}
+
+/* ---- finish ------------------------------------------------------------- */
+
+static const char bm_empty[] = "";
+static const char bm_redacted[] = "[REDACTED]";
+
+/* Longest formatted non-string scalar, with its NUL. */
+#define BM_NUM_TEXT_MAX 40
+
+/* Parse a type name: "command", "Command", "CommandEvent", ... */
+static int type_from_text(const char *s, size_t n, bm_event_type *out)
+{
+    if (n > 5 && ascii_ieq(s + n - 5, 5, "event")) n -= 5;
+    for (int t = 0; t < BM_EV__COUNT; t++) {
+        if (ascii_ieq(s, n, bm_event_type_name((bm_event_type)t))) {
+            *out = (bm_event_type)t;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Cut to at most `max` bytes without splitting a UTF-8 sequence. */
+static size_t utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max) return n;
+    size_t cut = max;
+    for (int back = 0; back < 3 && cut > 0; back++) {
+        if (((unsigned char)s[cut] & 0xC0) != 0x80) break;
+        cut--;
+    }
+    if (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+        cut = max; /* not UTF-8 after all: cut bytes */
+    return cut;
+}
+
+static size_t value_text_need(const bm_value *v, size_t max)
+{
+    if (v->kind == BM_V_STR) return (v->len < max ? v->len : max) + 1;
+    return BM_NUM_TEXT_MAX;
+}
+
+/* Write `v` as text into the arena at *pos, at most `max` bytes (+ NUL). */
+static const char *put_text(char *arena, size_t *pos, const bm_value *v, size_t max)
+{
+    char *dst = arena + *pos;
+    size_t n;
+    switch (v->kind) {
+    case BM_V_STR:
+        n = utf8_cut(v->str, v->len, max);
+        memcpy(dst, v->str, n);
+        break;
+    case BM_V_BOOL:
+        n = (size_t)snprintf(dst, BM_NUM_TEXT_MAX, "%s", v->b ? "true" : "false");
+        break;
+    case BM_V_INT:
+        n = (size_t)snprintf(dst, BM_NUM_TEXT_MAX, "%lld", (long long)v->i);
+        break;
+    case BM_V_UINT:
+        n = (size_t)snprintf(dst, BM_NUM_TEXT_MAX, "%llu", (unsigned long long)v->u);
+        break;
+    case BM_V_FLOAT:
+        n = (size_t)snprintf(dst, BM_NUM_TEXT_MAX, "%.15g", v->f);
+        if (strtod(dst, NULL) != v->f) n = (size_t)snprintf(dst, BM_NUM_TEXT_MAX, "%.17g", v->f);
+        break;
+    default:
+        n = 0;
+        break;
+    }
+    dst[n] = '\0';
+    *pos += n + 1;
+    return dst;
+}
+
+/* Make room for `need` bytes; the arena only grows. */
+static int scratch_reserve(bm_decoder *d, size_t need)
+{
+    if (need <= d->scratch_cap) return 0;
+    size_t cap = d->scratch_cap ? d->scratch_cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(d->scratch, cap);
+    if (!p) return -1;
+    d->scratch = p;
+    d->scratch_cap = cap;
+    return 0;
+}
+
+static size_t limit_or(size_t v, size_t dflt)
+{
+    return v ? v : dflt;
+}
+
+size_t bm_limit_entry(const bm_decoder *d)
+{
+    return limit_or(d->limits.max_entry_bytes, BM_DEFAULT_MAX_ENTRY_BYTES);
+}
+
+bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
+{
+    const size_t max_str = limit_or(d->limits.max_string_bytes, BM_DEFAULT_MAX_STRING_BYTES);
+    const size_t max_msg = limit_or(d->limits.max_message_bytes, BM_DEFAULT_MAX_MESSAGE_BYTES);
+    bm_evb_slot s[BM_F_STR__COUNT];
+    memcpy(s, b->str, sizeof(s));
+
+#define HAS(f) (s[f].rank != BM_RANK_UNSET)
+
+    /* type */
+    bm_event_type type;
+    if (!HAS(BM_F_TYPE)) return BM_DECODE_MISSING_TYPE;
+    if (s[BM_F_TYPE].v.kind != BM_V_STR ||
+        type_from_text(s[BM_F_TYPE].v.str, s[BM_F_TYPE].v.len, &type) < 0)
+        return BM_DECODE_UNKNOWN_TYPE;
+
+    /* ids and names: too long is refused, not cut (a cut id pairs wrongly) */
+    static const bm_field bounded[] = {BM_F_ID,     BM_F_TX,   BM_F_CORR,  BM_F_CMD,
+                                       BM_F_WORKER, BM_F_STEP, BM_F_SOURCE};
+    for (size_t i = 0; i < sizeof(bounded) / sizeof(bounded[0]); i++) {
+        const bm_evb_slot *sl = &s[bounded[i]];
+        if (sl->rank != BM_RANK_UNSET && sl->v.kind == BM_V_STR && sl->v.len > max_str)
+            return BM_DECODE_BAD_FIELD;
+    }
+
+    /* a result (or error) that names no worker: its producer is the worker */
+    if (!HAS(BM_F_WORKER) && (type == BM_EV_RESULT || type == BM_EV_ERROR) && HAS(BM_F_SOURCE))
+        s[BM_F_WORKER] = s[BM_F_SOURCE];
+
+    if (type != BM_EV_CUSTOM && !HAS(BM_F_TX)) return BM_DECODE_MISSING_TX;
+    if ((type == BM_EV_COMMAND || type == BM_EV_ERROR) && !HAS(BM_F_WORKER))
+        return BM_DECODE_MISSING_WORKER;
+
+    int ok = b->ok;
+    int has_error = HAS(BM_F_ERROR_TYPE) || HAS(BM_F_ERROR_MESSAGE);
+    if (type == BM_EV_RESULT) {
+        if (ok < 0 && has_error) ok = 0; /* a failure travelling as a result */
+    } else {
+        ok = -1;
+    }
+    if (type == BM_EV_ERROR && !HAS(BM_F_ERROR_MESSAGE) && HAS(BM_F_MESSAGE))
+        s[BM_F_ERROR_MESSAGE] = s[BM_F_MESSAGE];
+    if (!(type == BM_EV_ERROR || (type == BM_EV_RESULT && ok == 0))) {
+        s[BM_F_ERROR_TYPE].rank = BM_RANK_UNSET;
+        s[BM_F_ERROR_MESSAGE].rank = BM_RANK_UNSET;
+    }
+
+    /* per-field text bound; ids were checked above, so max_str never cuts them */
+    size_t bound[BM_F_STR__COUNT];
+    for (int f = 0; f < BM_F_STR__COUNT; f++)
+        bound[f] = max_str;
+    bound[BM_F_MESSAGE] = bound[BM_F_ERROR_MESSAGE] = max_msg;
+
+    /* size the arena once: nothing below may realloc it */
+    size_t need = 0;
+    for (int f = BM_F_ID; f < BM_F_STR__COUNT; f++)
+        if (HAS(f) && f != BM_F_TYPE) need += value_text_need(&s[f].v, bound[f]);
+    for (unsigned i = 0; i < b->n_attrs; i++)
+        need += b->attrs[i].key_len + 1 + value_text_need(&b->attrs[i].v, max_msg) +
+                sizeof(bm_redacted);
+    if (scratch_reserve(d, need) < 0) return BM_DECODE_NOMEM;
+
+    size_t pos = 0;
+    const char *text[BM_F_STR__COUNT];
+    for (int f = 0; f < BM_F_STR__COUNT; f++)
+        text[f] =
+            (HAS(f) && f != BM_F_TYPE) ? put_text(d->scratch, &pos, &s[f].v, bound[f]) : bm_empty;
+#undef HAS
+
+    bm_event_reset(ev);
+    ev->type = type;
+    ev->id = text[BM_F_ID];
+    ev->tx = text[BM_F_TX];
+    ev->corr = text[BM_F_CORR];
+    ev->cmd = text[BM_F_CMD];
+    ev->worker = text[BM_F_WORKER];
+    ev->step = text[BM_F_STEP];
+    ev->source = text[BM_F_SOURCE];
+    ev->status = text[BM_F_STATUS];
+    ev->message = text[BM_F_MESSAGE];
+    ev->error_type = text[BM_F_ERROR_TYPE];
+    ev->error_message = text[BM_F_ERROR_MESSAGE];
+    ev->ts_us = b->ts_us;
+    ev->duration_us = b->duration_us;
+    ev->ok = ok;
+    ev->attempt = b->attempt;
+    ev->priority = b->priority;
+    ev->timeout_s = b->timeout_s;
+    ev->progress = b->progress;
+    ev->payload_bytes = b->payload_bytes;
+
+    for (unsigned i = 0; i < b->n_attrs; i++) {
+        const bm_evb_attr *a = &b->attrs[i];
+        if (a->key_len > max_str) continue;
+        char *key = d->scratch + pos;
+        memcpy(key, a->key, a->key_len);
+        key[a->key_len] = '\0';
+        pos += a->key_len + 1;
+        bm_attr *out = &ev->attrs[ev->n_attrs++];
+        out->key = key;
+        out->value = bm_key_is_secret(a->key, a->key_len)
+                         ? bm_redacted
+                         : put_text(d->scratch, &pos, &a->v, max_msg);
+    }
+    return BM_DECODE_OK;
+}
+
+void bm_event_reset(bm_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->type = BM_EV_CUSTOM;
+    ev->id = ev->tx = ev->corr = ev->cmd = ev->worker = ev->step = ev->source = bm_empty;
+    ev->status = ev->message = ev->error_type = ev->error_message = bm_empty;
+    ev->duration_us = -1;
+    ev->ok = -1;
+    ev->attempt = -1;
+    ev->priority = -1;
+    ev->progress = -1;
+}

@@ -1,0 +1,21 @@
+/*
+ * time_internal.h - numeric time conversions shared by proto/ decoders.
+ *
+ * bm_parse_time (event.h) reads text; these read numbers that arrive already
+ * typed (msgpack ints and floats, JSON numbers) with the same magnitude rule:
+ * >= 1e17 ns, >= 1e14 µs, >= 1e11 ms, else seconds.
+ */
+#ifndef BM_PROTO_TIME_INTERNAL_H
+#define BM_PROTO_TIME_INTERNAL_H
+
+#include <stdint.h>
+
+/* @return 0 and *ts_us, or -1 when negative, not finite or out of range. */
+int bm_time_from_int(int64_t v, int64_t *ts_us);
+int bm_time_from_uint(uint64_t v, int64_t *ts_us);
+int bm_time_from_double(double v, int64_t *ts_us);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
+int64_t bm_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+#endif
