@@ -1,0 +1,428 @@
+/*
+ * test_event_json.c - the JSON encoding: busmon keys, every alias, the
+ * MultiAgents Framework's wire shapes byte for byte, and the JSON failures.
+ */
+#include "proto/event.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bm_decoder *dec;
+static bm_event ev;
+
+static void setup(void)
+{
+    dec = bm_decoder_new(NULL);
+    cr_assert_not_null(dec);
+}
+
+static void teardown(void)
+{
+    bm_decoder_free(dec);
+}
+
+TestSuite(event_json, .init = setup, .fini = teardown);
+
+static bm_decode_status dj(const char *s)
+{
+    return bm_decode_json(dec, s, strlen(s), &ev);
+}
+
+static const char *attr(const char *key)
+{
+    for (unsigned i = 0; i < ev.n_attrs; i++)
+        if (strcmp(ev.attrs[i].key, key) == 0) return ev.attrs[i].value;
+    return NULL;
+}
+
+/* The framework's CommandEvent as it goes on the wire. */
+static const char mf_command[] =
+    "{\"id\":\"7d3c1f2e-5b6a-4c8d-9e0f-1a2b3c4d5e6f\",\"type\":\"command\","
+    "\"metadata\":{\"transaction_id\":\"wf-3f2a9c\",\"correlation_id\":\"wf-3f2a9c.research\","
+    "\"timestamp\":\"2024-01-15T10:30:00.123456\",\"source\":\"orchestrator\"},"
+    "\"payload\":{\"query\":\"quantum computing\",\"max_results\":10},"
+    "\"worker_type\":\"research\",\"timeout_seconds\":300.0,\"priority\":1}";
+
+Test(event_json, multiagents_command)
+{
+    cr_assert_eq(dj(mf_command), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_COMMAND);
+    cr_assert_str_eq(ev.id, "7d3c1f2e-5b6a-4c8d-9e0f-1a2b3c4d5e6f");
+    cr_assert_str_eq(ev.tx, "wf-3f2a9c");
+    cr_assert_str_eq(ev.corr, "wf-3f2a9c.research");
+    cr_assert_str_eq(ev.cmd, "");
+    cr_assert_str_eq(ev.worker, "research");
+    cr_assert_str_eq(ev.step, "");
+    cr_assert_str_eq(ev.source, "orchestrator");
+    cr_assert_eq(ev.ts_us, 1705314600123456LL);
+    cr_assert_eq(ev.duration_us, -1);
+    cr_assert_eq(ev.ok, -1);
+    cr_assert_eq(ev.priority, 1);
+    cr_assert_eq(ev.attempt, -1);
+    cr_assert_float_eq(ev.timeout_s, 300.0, 1e-9);
+    cr_assert_eq(ev.progress, -1);
+    cr_assert_eq(ev.payload_bytes, strlen("{\"query\":\"quantum computing\",\"max_results\":10}"));
+    cr_assert_str_eq(ev.error_type, "");
+    cr_assert_str_eq(ev.error_message, "");
+    cr_assert_eq(ev.n_attrs, 0);
+}
+
+Test(event_json, multiagents_result_success)
+{
+    const char *s = "{\"id\":\"c0ffee00-0000-4000-8000-000000000002\",\"type\":\"result\","
+                    "\"metadata\":{\"transaction_id\":\"wf-3f2a9c\","
+                    "\"correlation_id\":\"wf-3f2a9c.research\","
+                    "\"timestamp\":\"2024-01-15T10:30:02.5\",\"source\":\"research\"},"
+                    "\"payload\":{\"documents\":[\"a\",\"b\"]},"
+                    "\"command_id\":\"7d3c1f2e-5b6a-4c8d-9e0f-1a2b3c4d5e6f\",\"success\":true,"
+                    "\"error_message\":null,\"error_details\":null,\"execution_time_ms\":2376.5}";
+    cr_assert_eq(dj(s), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_RESULT);
+    cr_assert_str_eq(ev.id, "c0ffee00-0000-4000-8000-000000000002");
+    cr_assert_str_eq(ev.tx, "wf-3f2a9c");
+    cr_assert_str_eq(ev.corr, "wf-3f2a9c.research");
+    cr_assert_str_eq(ev.cmd, "7d3c1f2e-5b6a-4c8d-9e0f-1a2b3c4d5e6f");
+    cr_assert_str_eq(ev.worker, "research", "a result's worker is metadata.source");
+    cr_assert_str_eq(ev.source, "research");
+    cr_assert_eq(ev.ok, 1);
+    cr_assert_eq(ev.ts_us, 1705314602500000LL);
+    cr_assert_eq(ev.duration_us, 2376500);
+    cr_assert_eq(ev.payload_bytes, strlen("{\"documents\":[\"a\",\"b\"]}"));
+    cr_assert_str_eq(ev.error_type, "");
+    cr_assert_str_eq(ev.error_message, "");
+    cr_assert_eq(ev.n_attrs, 0);
+}
+
+Test(event_json, multiagents_result_failure)
+{
+    const char *s = "{\"id\":\"c0ffee00-0000-4000-8000-000000000003\",\"type\":\"result\","
+                    "\"metadata\":{\"transaction_id\":\"wf-3f2a9c\","
+                    "\"correlation_id\":\"wf-3f2a9c.research\","
+                    "\"timestamp\":\"2024-01-15T10:30:05\",\"source\":\"research\"},"
+                    "\"payload\":{},\"command_id\":\"7d3c1f2e\",\"success\":false,"
+                    "\"error_message\":\"Connection timeout\","
+                    "\"error_details\":{\"error_type\":\"NetworkError\",\"host\":\"api\"}}";
+    cr_assert_eq(dj(s), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_RESULT, "a failed result stays a result");
+    cr_assert_eq(ev.ok, 0);
+    cr_assert_str_eq(ev.cmd, "7d3c1f2e");
+    cr_assert_str_eq(ev.worker, "research");
+    cr_assert_str_eq(ev.error_type, "NetworkError");
+    cr_assert_str_eq(ev.error_message, "Connection timeout");
+    cr_assert_eq(ev.ts_us, 1705314605000000LL);
+    cr_assert_eq(ev.payload_bytes, 2);
+    cr_assert_eq(ev.n_attrs, 0, "error_details' other keys are not attributes");
+}
+
+Test(event_json, multiagents_error_event)
+{
+    const char *s = "{\"id\":\"e1\",\"type\":\"error\","
+                    "\"metadata\":{\"transaction_id\":\"wf-1\",\"correlation_id\":\"wf-1.analyze\","
+                    "\"timestamp\":\"2024-01-15T10:31:00Z\",\"source\":\"analysis\"},"
+                    "\"payload\":{},\"error_code\":\"WORKER_CRASH\","
+                    "\"error_message\":\"segfault in model\",\"recoverable\":true}";
+    cr_assert_eq(dj(s), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_ERROR);
+    cr_assert_str_eq(ev.tx, "wf-1");
+    cr_assert_str_eq(ev.worker, "analysis", "an error with no worker: its source");
+    cr_assert_str_eq(ev.error_type, "WORKER_CRASH");
+    cr_assert_str_eq(ev.error_message, "segfault in model");
+    cr_assert_eq(ev.ok, -1);
+    cr_assert_eq(ev.ts_us, 1705314660000000LL);
+    cr_assert_eq(ev.n_attrs, 1);
+    cr_assert_str_eq(attr("recoverable"), "true");
+}
+
+Test(event_json, multiagents_status)
+{
+    const char *s = "{\"id\":\"s1\",\"type\":\"status\","
+                    "\"metadata\":{\"transaction_id\":\"wf-1\",\"correlation_id\":\"wf-1\","
+                    "\"timestamp\":\"2024-01-15T10:30:01.000001\",\"source\":\"orchestrator\"},"
+                    "\"payload\":{},\"status\":\"running\",\"progress\":0.5,"
+                    "\"message\":\"step 2 of 4\"}";
+    cr_assert_eq(dj(s), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_STATUS);
+    cr_assert_str_eq(ev.tx, "wf-1");
+    cr_assert_str_eq(ev.status, "running");
+    cr_assert_str_eq(ev.message, "step 2 of 4");
+    cr_assert_float_eq(ev.progress, 0.5, 1e-12);
+    cr_assert_str_eq(ev.worker, "");
+    cr_assert_str_eq(ev.source, "orchestrator");
+    cr_assert_eq(ev.ts_us, 1705314601000001LL);
+    cr_assert_eq(ev.ok, -1);
+}
+
+Test(event_json, multiagents_compensation)
+{
+    const char *s = "{\"id\":\"k1\",\"type\":\"compensation\","
+                    "\"metadata\":{\"transaction_id\":\"wf-9\",\"correlation_id\":\"wf-9.book\","
+                    "\"timestamp\":\"2024-01-15T10:35:00.5+01:00\",\"source\":\"orchestrator\"},"
+                    "\"payload\":{\"undo\":\"book\"},\"worker_type\":\"booking\","
+                    "\"original_command_id\":\"c-77\",\"reason\":\"payment failed\"}";
+    cr_assert_eq(dj(s), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_COMPENSATION);
+    cr_assert_str_eq(ev.tx, "wf-9");
+    cr_assert_str_eq(ev.corr, "wf-9.book");
+    cr_assert_str_eq(ev.worker, "booking");
+    cr_assert_eq(ev.ts_us, 1705311300500000LL);
+    cr_assert_eq(ev.payload_bytes, strlen("{\"undo\":\"book\"}"));
+    cr_assert_eq(ev.n_attrs, 2);
+    cr_assert_str_eq(ev.attrs[0].key, "original_command_id");
+    cr_assert_str_eq(ev.attrs[0].value, "c-77");
+    cr_assert_str_eq(ev.attrs[1].key, "reason");
+    cr_assert_str_eq(ev.attrs[1].value, "payment failed");
+}
+
+Test(event_json, documented_event_type_names)
+{
+    const char *s = "{\"event_type\":\"CommandEvent\",\"transaction_id\":\"t1\","
+                    "\"correlation_id\":\"c1\",\"worker_name\":\"w1\",\"timestamp\":1705314600}";
+    cr_assert_eq(dj(s), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_COMMAND);
+    cr_assert_str_eq(ev.tx, "t1");
+    cr_assert_str_eq(ev.corr, "c1");
+    cr_assert_str_eq(ev.worker, "w1");
+    cr_assert_eq(ev.ts_us, 1705314600000000LL);
+
+    cr_assert_eq(dj("{\"event_type\":\"resultevent\",\"transaction_id\":\"t\"}"), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_RESULT);
+    cr_assert_eq(dj("{\"event_type\":\"ErrorEvent\",\"tx\":\"t\",\"worker\":\"w\"}"), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_ERROR);
+    cr_assert_eq(dj("{\"event_type\":\"StatusEvent\",\"tx\":\"t\"}"), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_STATUS);
+    cr_assert_eq(dj("{\"event_type\":\"CompensationEvent\",\"tx\":\"t\"}"), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_COMPENSATION);
+    cr_assert_eq(dj("{\"type\":\"CUSTOM\"}"), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_CUSTOM);
+}
+
+Test(event_json, native_keys_beat_aliases_in_any_order)
+{
+    const char *s = "{\"metadata\":{\"transaction_id\":\"meta-tx\",\"correlation_id\":\"meta-c\","
+                    "\"timestamp\":\"2024-01-15T00:00:00\",\"source\":\"meta-src\"},"
+                    "\"transaction_id\":\"alias-tx\",\"tx\":\"native-tx\","
+                    "\"correlation_id\":\"alias-c\",\"worker_type\":\"wt\",\"worker_name\":\"wn\","
+                    "\"action\":\"act\",\"command\":\"cmdname\","
+                    "\"timestamp\":1705363200.5,\"type\":\"command\","
+                    "\"event_type\":\"ResultEvent\",\"retry_count\":3,\"source\":\"top-src\"}";
+    cr_assert_eq(dj(s), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_COMMAND, "type beats event_type");
+    cr_assert_str_eq(ev.tx, "native-tx");
+    cr_assert_str_eq(ev.corr, "alias-c");
+    cr_assert_str_eq(ev.worker, "wn");
+    cr_assert_str_eq(ev.step, "cmdname");
+    cr_assert_str_eq(ev.source, "top-src");
+    cr_assert_eq(ev.ts_us, 1705363200500000LL, "top-level timestamp beats metadata.timestamp");
+    cr_assert_eq(ev.attempt, 3);
+}
+
+Test(event_json, every_native_key)
+{
+    const char *s = "{\"id\":\"i\",\"type\":\"result\",\"tx\":\"t\",\"corr\":\"c\",\"cmd\":\"k\","
+                    "\"ok\":false,\"worker\":\"w\",\"step\":\"s\",\"source\":\"src\","
+                    "\"ts\":1705314600123456,\"duration_ms\":12.345,"
+                    "\"error\":{\"type\":\"E\",\"message\":\"m\"},\"attempt\":2,\"priority\":7,"
+                    "\"status\":\"done\",\"message\":\"hello\",\"timeout_seconds\":1.5,"
+                    "\"progress\":100,\"payload\":\"abc\",\"extra\":42}";
+    cr_assert_eq(dj(s), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_RESULT);
+    cr_assert_str_eq(ev.id, "i");
+    cr_assert_str_eq(ev.tx, "t");
+    cr_assert_str_eq(ev.corr, "c");
+    cr_assert_str_eq(ev.cmd, "k");
+    cr_assert_eq(ev.ok, 0);
+    cr_assert_str_eq(ev.worker, "w");
+    cr_assert_str_eq(ev.step, "s");
+    cr_assert_str_eq(ev.source, "src");
+    cr_assert_eq(ev.ts_us, 1705314600123456LL);
+    cr_assert_eq(ev.duration_us, 12345);
+    cr_assert_str_eq(ev.error_type, "E");
+    cr_assert_str_eq(ev.error_message, "m");
+    cr_assert_eq(ev.attempt, 2);
+    cr_assert_eq(ev.priority, 7);
+    cr_assert_str_eq(ev.status, "done");
+    cr_assert_str_eq(ev.message, "hello");
+    cr_assert_float_eq(ev.timeout_s, 1.5, 1e-12);
+    cr_assert_float_eq(ev.progress, 100.0, 1e-12);
+    cr_assert_eq(ev.payload_bytes, 5, "a JSON string payload counts its quotes");
+    cr_assert_eq(ev.n_attrs, 1);
+    cr_assert_str_eq(ev.attrs[0].key, "extra");
+    cr_assert_str_eq(ev.attrs[0].value, "42");
+}
+
+Test(event_json, error_as_string_and_message_fallback)
+{
+    cr_assert_eq(dj("{\"type\":\"error\",\"tx\":\"t\",\"worker\":\"w\","
+                    "\"error\":\"ValueError: bad input: x\"}"),
+                 BM_DECODE_OK);
+    cr_assert_str_eq(ev.error_type, "ValueError");
+    cr_assert_str_eq(ev.error_message, "bad input: x");
+
+    cr_assert_eq(dj("{\"type\":\"error\",\"tx\":\"t\",\"worker\":\"w\","
+                    "\"error\":\"something went wrong: x\"}"),
+                 BM_DECODE_OK);
+    cr_assert_str_eq(ev.error_type, "", "a head with blanks is not a type");
+    cr_assert_str_eq(ev.error_message, "something went wrong: x");
+
+    cr_assert_eq(dj("{\"type\":\"error\",\"tx\":\"t\",\"worker\":\"w\",\"message\":\"oops\"}"),
+                 BM_DECODE_OK);
+    cr_assert_str_eq(ev.error_type, "");
+    cr_assert_str_eq(ev.error_message, "oops");
+    cr_assert_str_eq(ev.message, "oops");
+
+    cr_assert_eq(dj("{\"type\":\"error\",\"tx\":\"t\",\"worker\":\"w\"}"), BM_DECODE_OK,
+                 "an error with no error info is still an error");
+    cr_assert_str_eq(ev.error_type, "");
+    cr_assert_str_eq(ev.error_message, "");
+    cr_assert_eq(ev.ok, -1);
+}
+
+Test(event_json, error_details_ranks_below_error_object)
+{
+    cr_assert_eq(dj("{\"type\":\"error\",\"tx\":\"t\",\"worker\":\"w\",\"error_code\":\"C\","
+                    "\"error_details\":{\"error_type\":\"D\"},\"error_type\":\"T\","
+                    "\"error\":{\"error_type\":\"O\",\"error_message\":\"om\"},"
+                    "\"error_message\":\"tm\"}"),
+                 BM_DECODE_OK);
+    cr_assert_str_eq(ev.error_type, "O");
+    cr_assert_str_eq(ev.error_message, "om");
+    cr_assert_eq(dj("{\"type\":\"error\",\"tx\":\"t\",\"worker\":\"w\",\"error_code\":\"C\","
+                    "\"error_details\":{\"error_type\":\"D\"}}"),
+                 BM_DECODE_OK);
+    cr_assert_str_eq(ev.error_type, "D");
+    cr_assert_eq(dj("{\"type\":\"error\",\"tx\":\"t\",\"worker\":\"w\",\"error_code\":500}"),
+                 BM_DECODE_OK);
+    cr_assert_str_eq(ev.error_type, "500");
+}
+
+Test(event_json, success_result_drops_error_fields)
+{
+    cr_assert_eq(dj("{\"type\":\"result\",\"tx\":\"t\",\"success\":true,"
+                    "\"error_message\":\"ignored\"}"),
+                 BM_DECODE_OK);
+    cr_assert_eq(ev.ok, 1);
+    cr_assert_str_eq(ev.error_message, "");
+    cr_assert_str_eq(ev.worker, "");
+
+    cr_assert_eq(dj("{\"type\":\"result\",\"tx\":\"t\",\"error\":\"X: y\"}"), BM_DECODE_OK);
+    cr_assert_eq(ev.ok, 0, "a result carrying an error failed");
+    cr_assert_str_eq(ev.error_type, "X");
+
+    cr_assert_eq(dj("{\"type\":\"command\",\"tx\":\"t\",\"worker\":\"w\",\"ok\":true,"
+                    "\"error\":\"X: y\"}"),
+                 BM_DECODE_OK);
+    cr_assert_eq(ev.ok, -1, "ok only means something on results");
+    cr_assert_str_eq(ev.error_type, "");
+}
+
+Test(event_json, redaction_and_attr_bound)
+{
+    const char *s = "{\"type\":\"custom\",\"a1\":1,\"password\":\"hunter2\",\"X-Api-Key\":\"k\","
+                    "\"nested\":{\"x\":1},\"list\":[1],\"nul\":null,\"a2\":2.5,\"a3\":true,"
+                    "\"refreshToken\":\"t\",\"a4\":\"x\",\"a5\":\"y\",\"a6\":\"dropped\"}";
+    cr_assert_eq(dj(s), BM_DECODE_OK);
+    cr_assert_eq(ev.n_attrs, BM_EVENT_MAX_ATTRS);
+    cr_assert_str_eq(ev.attrs[0].key, "a1");
+    cr_assert_str_eq(ev.attrs[0].value, "1");
+    cr_assert_str_eq(ev.attrs[1].key, "password");
+    cr_assert_str_eq(ev.attrs[1].value, "[REDACTED]");
+    cr_assert_str_eq(ev.attrs[2].key, "X-Api-Key");
+    cr_assert_str_eq(ev.attrs[2].value, "[REDACTED]");
+    cr_assert_str_eq(ev.attrs[3].key, "a2");
+    cr_assert_str_eq(ev.attrs[3].value, "2.5");
+    cr_assert_str_eq(ev.attrs[4].key, "a3");
+    cr_assert_str_eq(ev.attrs[4].value, "true");
+    cr_assert_str_eq(ev.attrs[5].key, "refreshToken");
+    cr_assert_str_eq(ev.attrs[5].value, "[REDACTED]");
+    cr_assert_str_eq(ev.attrs[7].key, "a5");
+    cr_assert_null(attr("a6"));
+    cr_assert_null(attr("nested"));
+    cr_assert_null(attr("nul"));
+}
+
+Test(event_json, failures)
+{
+    cr_assert_eq(bm_decode_json(dec, "", 0, &ev), BM_DECODE_EMPTY);
+    cr_assert_eq(dj("{\"type\":"), BM_DECODE_NOT_JSON);
+    cr_assert_eq(dj("{} trailing"), BM_DECODE_NOT_JSON);
+    cr_assert_eq(dj("not json at all"), BM_DECODE_NOT_JSON);
+    cr_assert_eq(dj("[1,2,3]"), BM_DECODE_JSON_NOT_OBJECT);
+    cr_assert_eq(dj("\"a string\""), BM_DECODE_JSON_NOT_OBJECT);
+    cr_assert_eq(dj("42"), BM_DECODE_JSON_NOT_OBJECT);
+    cr_assert_eq(dj("null"), BM_DECODE_JSON_NOT_OBJECT);
+    cr_assert_eq(dj("{}"), BM_DECODE_MISSING_TYPE);
+    cr_assert_eq(dj("{\"type\":\"\"}"), BM_DECODE_MISSING_TYPE);
+    cr_assert_eq(dj("{\"type\":null}"), BM_DECODE_MISSING_TYPE);
+    cr_assert_eq(dj("{\"type\":\"heartbeat\"}"), BM_DECODE_UNKNOWN_TYPE);
+    cr_assert_eq(dj("{\"type\":3}"), BM_DECODE_UNKNOWN_TYPE);
+    cr_assert_eq(dj("{\"type\":\"command\",\"worker\":\"w\"}"), BM_DECODE_MISSING_TX);
+    cr_assert_eq(dj("{\"type\":\"status\"}"), BM_DECODE_MISSING_TX);
+    cr_assert_eq(dj("{\"type\":\"compensation\"}"), BM_DECODE_MISSING_TX);
+    cr_assert_eq(dj("{\"type\":\"result\",\"tx\":\"\"}"), BM_DECODE_MISSING_TX);
+    cr_assert_eq(dj("{\"type\":\"command\",\"tx\":\"t\"}"), BM_DECODE_MISSING_WORKER);
+    cr_assert_eq(dj("{\"type\":\"error\",\"tx\":\"t\"}"), BM_DECODE_MISSING_WORKER);
+    cr_assert_eq(dj("{\"type\":\"command\",\"tx\":\"t\",\"worker\":\"w\",\"ts\":\"yesterday\"}"),
+                 BM_DECODE_BAD_FIELD);
+    cr_assert_eq(dj("{\"type\":\"result\",\"tx\":\"t\",\"success\":\"maybe\"}"),
+                 BM_DECODE_BAD_FIELD);
+    cr_assert_eq(dj("{\"type\":\"result\",\"tx\":{\"a\":1}}"), BM_DECODE_BAD_FIELD);
+    cr_assert_eq(dj("{\"type\":\"result\",\"tx\":\"t\",\"duration_ms\":-1}"), BM_DECODE_BAD_FIELD);
+    cr_assert_eq(dj("{\"type\":\"result\",\"tx\":\"t\",\"attempt\":1.5}"), BM_DECODE_BAD_FIELD);
+    cr_assert_eq(dj("{\"type\":\"result\",\"tx\":\"t\",\"priority\":\"high\"}"),
+                 BM_DECODE_BAD_FIELD);
+    cr_assert_eq(dj("{\"type\":\"result\",\"tx\":\"t\",\"error\":12}"), BM_DECODE_BAD_FIELD);
+    cr_assert_eq(ev.n_attrs, 0, "a failed decode leaves a reset event");
+    cr_assert_str_eq(ev.tx, "");
+}
+
+Test(event_json, custom_needs_only_type)
+{
+    cr_assert_eq(dj("{\"type\":\"custom\"}"), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_CUSTOM);
+    cr_assert_str_eq(ev.tx, "");
+    cr_assert_eq(ev.ts_us, 0);
+    cr_assert_eq(ev.duration_us, -1);
+    cr_assert_eq(ev.payload_bytes, 0);
+}
+
+Test(event_json, string_bounds)
+{
+    bm_decode_limits lim = {.max_string_bytes = 8, .max_message_bytes = 5};
+    bm_decoder *d = bm_decoder_new(&lim);
+    const char *ok = "{\"type\":\"error\",\"tx\":\"12345678\",\"worker\":\"w\","
+                     "\"error\":\"E: \xc3\xa9\xc3\xa9\xc3\xa9\",\"status\":\"0123456789\"}";
+    cr_assert_eq(bm_decode_json(d, ok, strlen(ok), &ev), BM_DECODE_OK);
+    cr_assert_str_eq(ev.tx, "12345678");
+    cr_assert_str_eq(ev.error_message, "\xc3\xa9\xc3\xa9",
+                     "cut before 5 bytes, never inside a char");
+    cr_assert_str_eq(ev.status, "01234567");
+    const char *fields[] = {"id", "tx", "corr", "cmd", "worker", "step", "source"};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        char buf[256];
+        snprintf(buf, sizeof(buf),
+                 "{\"type\":\"command\",\"tx\":\"t\",\"worker\":\"w\",\"%s\":\"123456789\"}",
+                 fields[i]);
+        cr_assert_eq(bm_decode_json(d, buf, strlen(buf), &ev), BM_DECODE_BAD_FIELD, "%s",
+                     fields[i]);
+    }
+    bm_decoder_free(d);
+}
+
+Test(event_json, oversized)
+{
+    bm_decode_limits lim = {.max_entry_bytes = 16};
+    bm_decoder *d = bm_decoder_new(&lim);
+    const char *s = "{\"type\":\"custom\",\"x\":1}";
+    cr_assert_eq(bm_decode_json(d, s, strlen(s), &ev), BM_DECODE_OVERSIZED);
+    bm_decoder_free(d);
+}
+
+Test(event_json, strings_survive_until_next_decode)
+{
+    cr_assert_eq(dj(mf_command), BM_DECODE_OK);
+    bm_event first = ev;
+    cr_assert_str_eq(first.tx, "wf-3f2a9c", "borrowed from the decoder, not from jansson");
+    cr_assert_str_eq(first.worker, "research");
+}
