@@ -8,13 +8,15 @@
  * the event that was encoded:
  *
  *   map(n) { "type": str, "id": str, "tx": str, ..., "ok": bool,
- *            "ts": int µs, "duration_ms": float64,
+ *            "ts": int µs (ISO-8601 text before 1973 or after 5138),
+ *            "duration_ms": float64,
  *            "error": map { "type": str, "message": str },
  *            "attrs": map { key: str, ... } }
  *
  * Not here: the JSON rendering of traces (agent/) and the Redis commands.
  */
 #include "proto/event.h"
+#include "proto/time_internal.h"
 
 #include <msgpack.h>
 #include <string.h>
@@ -84,8 +86,17 @@ int bm_event_encode_msgpack(const bm_event *ev, int64_t duration_us, struct msgp
         e.err |= ev->ok ? msgpack_pack_true(&e.pk) : msgpack_pack_false(&e.pk);
     }
     if (ev->ts_us != 0) {
+        /* Integer µs where the decoder's magnitude rule reads it back as µs
+         * (1973..5138); ISO-8601 text outside that, so the record still
+         * decodes to the same time. */
+        char iso[32];
         put_key(&e, "ts");
-        e.err |= msgpack_pack_int64(&e.pk, ev->ts_us);
+        if (ev->ts_us >= 100000000000000LL && ev->ts_us < 100000000000000000LL)
+            e.err |= msgpack_pack_int64(&e.pk, ev->ts_us);
+        else if (bm_format_time_iso(ev->ts_us, iso) > 0)
+            put_str(&e, NULL, iso);
+        else
+            e.err |= msgpack_pack_int64(&e.pk, ev->ts_us); /* out of range: as is */
     }
     if (dur >= 0) {
         put_key(&e, "duration_ms");

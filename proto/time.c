@@ -19,6 +19,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 int64_t bm_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
@@ -28,6 +29,30 @@ int64_t bm_days_from_civil(int64_t y, unsigned m, unsigned d)
     const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
     const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
     return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* The inverse of bm_days_from_civil. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+int bm_format_time_iso(int64_t ts_us, char out[32])
+{
+    if (ts_us < 0 || ts_us > BM_TIME_MAX_US) return -1;
+    int64_t secs = ts_us / 1000000, y;
+    unsigned m, d, sod = (unsigned)(secs % 86400);
+    civil_from_days(secs / 86400, &y, &m, &d);
+    return snprintf(out, 32, "%04d-%02u-%02uT%02u:%02u:%02u.%06uZ", (int)y, m, d, sod / 3600,
+                    sod / 60 % 60, sod % 60, (unsigned)(ts_us % 1000000));
 }
 
 static bool is_leap(int64_t y)

@@ -18,4 +18,13 @@ int bm_time_from_double(double v, int64_t *ts_us);
 /* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
 int64_t bm_days_from_civil(int64_t y, unsigned m, unsigned d);
 
+/* The latest time an event may carry: 9999-12-31T23:59:59.999999Z. Later
+ * values are refused (bad_field) so every accepted time can be written back
+ * as ISO-8601. */
+#define BM_TIME_MAX_US 253402300799999999LL
+
+/* Format 0 <= ts_us <= BM_TIME_MAX_US as "YYYY-MM-DDThh:mm:ss.ffffffZ".
+ * @return the length written (27), or -1 when out of range. */
+int bm_format_time_iso(int64_t ts_us, char out[32]);
+
 #endif

@@ -197,3 +197,28 @@ Test(event_encode, appends_to_the_buffer)
     cr_assert_eq(sb.size, 2 * one);
     cr_assert_eq(memcmp(sb.data, sb.data + one, one), 0);
 }
+
+Test(event_encode, times_outside_the_integer_range_round_trip_as_text)
+{
+    const int64_t times[] = {1,
+                             1705000000,            /* "1705": read as seconds */
+                             99999999999999LL,      /* just before 1973 */
+                             100000000000000LL,     /* the first integer µs */
+                             99999999999999999LL,   /* the last integer µs (5138) */
+                             100000000000000000LL,  /* ns by magnitude if written as int */
+                             253402300799999999LL}; /* 9999-12-31T23:59:59.999999Z */
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        bm_event a, b;
+        const char *j = "{\"type\":\"custom\"}";
+        cr_assert_eq(bm_decode_json(dec, j, strlen(j), &a), BM_DECODE_OK);
+        a.ts_us = times[i];
+        msgpack_sbuffer_clear(&sb);
+        cr_assert_eq(bm_event_encode_msgpack(&a, -1, &sb), 0);
+        cr_assert_eq(bm_decode_msgpack(dec2, sb.data, sb.size, &b), BM_DECODE_OK);
+        cr_assert_eq(b.ts_us, times[i], "%lld", (long long)times[i]);
+    }
+    const char *late = "{\"type\":\"custom\",\"ts\":3e20}";
+    bm_event c;
+    cr_assert_eq(bm_decode_json(dec, late, strlen(late), &c), BM_DECODE_BAD_FIELD,
+                 "after year 9999");
+}
