@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh - busmon's ingest benchmark (see tests/bench/README.md).
+#
+# Fills a stream with N realistic events, drains it once with a bare hiredis
+# client (the yardstick) and once with busmon-agent --drain (full decoding,
+# trace building and persistence), and prints both rates and their ratio. The
+# last line is machine-readable:
+#
+#   ingest: agent N ev/s, bare M ev/s, ratio R
+#
+# A benchmark, not a test: missed targets print "target missed: ..." and the
+# run still exits 0. It exits non-zero only when the run itself is broken
+# (Redis unreachable, a program fails, the agent did not read/ack every entry,
+# the stored trace is wrong).
+set -euo pipefail
+
+usage() {
+    cat <<EOF
+usage: tests/bench/run.sh [--events N] [--redis URL]
+
+  --events N    events to fill and drain (default 1000000; 20000 for a smoke run)
+  --redis URL   use this Redis (also \$BUSMON_REDIS_URL) instead of a private
+                redis-server on a free 127.0.0.1 port. The benchmark stream is
+                deleted at exit; the agent's trace keys expire after 1 h.
+  -h, --help    this help
+
+environment:
+  BUSMON_BUILD_DIR     build directory (default <repo>/build); built with cmake
+                       when a binary is missing
+  BUSMON_BENCH_WRAP    command put in front of busmon-agent, e.g.
+                       "perf record -g -o /tmp/agent.perf --" (skews the figures)
+  BUSMON_BENCH_TIMEOUT seconds the agent may take before the run fails (default 900)
+EOF
+}
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+EVENTS=1000000
+URL=${BUSMON_REDIS_URL:-}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --events) [ $# -ge 2 ] || die "--events needs a value"; EVENTS=$2; shift 2 ;;
+        --events=*) EVENTS=${1#*=}; shift ;;
+        --redis) [ $# -ge 2 ] || die "--redis needs a value"; URL=$2; shift 2 ;;
+        --redis=*) URL=${1#*=}; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) die "unknown argument '$1' (see --help)" ;;
+    esac
+done
+[[ $EVENTS =~ ^[0-9]+$ ]] && [ "$EVENTS" -ge 2 ] || die "--events must be a number >= 2, not '$EVENTS'"
+for tool in jq redis-cli awk; do
+    command -v "$tool" >/dev/null || die "needs $tool (deploy/install-deps.sh installs it)"
+done
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUSMON_BUILD_DIR:-$SRC/build}
+case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+TIMEOUT=${BUSMON_BENCH_TIMEOUT:-900}
+
+TMP=$(mktemp -d /tmp/busmon-bench.XXXXXX)
+REDIS_PID=
+STREAM="busmon:bench:$$:$(date +%s)"
+OWN_REDIS=0
+
+cleanup() {
+    if [ "$OWN_REDIS" = 1 ] && [ -n "$REDIS_PID" ]; then
+        kill "$REDIS_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$REDIS_PID" 2>/dev/null || true
+    elif [ -n "$URL" ] && [ -n "${RCLI[*]:-}" ]; then
+        "${RCLI[@]}" DEL "$STREAM" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- binaries ---------------------------------------------------------------
+need=(bench-fill bench-bare-drain busmon-agent busmon)
+missing=()
+for b in "${need[@]}"; do [ -x "$BUILD/$b" ] || missing+=("$b"); done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "bench: building ${missing[*]} in $BUILD"
+    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$TMP/cmake.log" 2>&1 ||
+        { tail -20 "$TMP/cmake.log" >&2; die "cmake configure failed (log above)"; }
+    cmake --build "$BUILD" -j2 --target "${need[@]}" >>"$TMP/cmake.log" 2>&1 ||
+        { tail -30 "$TMP/cmake.log" >&2; die "build failed (log above)"; }
+fi
+
+# --- redis ------------------------------------------------------------------
+if [ -z "$URL" ]; then
+    command -v redis-server >/dev/null || die "needs redis-server, or --redis URL"
+    PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$TMP" --daemonize no --loglevel warning >"$TMP/redis.log" 2>&1 &
+    REDIS_PID=$!
+    OWN_REDIS=1
+    URL="redis://127.0.0.1:$PORT"
+    RCLI=(redis-cli -h 127.0.0.1 -p "$PORT")
+    for _ in $(seq 100); do "${RCLI[@]}" PING >/dev/null 2>&1 && break; sleep 0.1; done
+    "${RCLI[@]}" PING >/dev/null 2>&1 || { cat "$TMP/redis.log" >&2; die "redis-server did not start"; }
+    RETENTION=24h
+else
+    RCLI=(redis-cli -u "$URL")
+    case "$URL" in
+        unix://*) sock=${URL#unix://}; RCLI=(redis-cli -s "${sock%%\?*}") ;;
+    esac
+    "${RCLI[@]}" PING >/dev/null 2>&1 || die "cannot reach Redis at $URL"
+    RETENTION=1h
+fi
+"${RCLI[@]}" DEL "$STREAM" >/dev/null
+
+redis_version=$("${RCLI[@]}" INFO server | tr -d '\r' | awk -F: '$1=="redis_version"{print $2}')
+echo "bench: $EVENTS events, stream $STREAM, Redis $redis_version at $URL, $(nproc) CPUs"
+
+# --- 1. fill ----------------------------------------------------------------
+"$BUILD/bench-fill" --redis "$URL" --stream "$STREAM" --events "$EVENTS" | tee "$TMP/fill.out"
+SAMPLE_TX=$(awk '$1=="sample_tx:"{print $2}' "$TMP/fill.out")
+xlen=$("${RCLI[@]}" XLEN "$STREAM")
+[ "$xlen" = "$EVENTS" ] || die "the stream holds $xlen entries, not $EVENTS"
+used_before=$("${RCLI[@]}" INFO memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}')
+
+# --- 2. bare drain ----------------------------------------------------------
+"$BUILD/bench-bare-drain" --redis "$URL" --stream "$STREAM" --group bare | tee "$TMP/bare.out"
+BARE_RATE=$(awk '$1=="bare:" && $3=="events" {for (i=1;i<=NF;i++) if ($i=="ev/s") print $(i-1)}' "$TMP/bare.out")
+[ -n "$BARE_RATE" ] || die "bench-bare-drain printed no rate"
+
+# --- 3. agent drain ---------------------------------------------------------
+read -r -a WRAP <<<"${BUSMON_BENCH_WRAP:-}"
+SUMMARY=$TMP/agent-summary.json
+t0=$(date +%s.%N)
+set +e
+timeout "$TIMEOUT" "${WRAP[@]}" "$BUILD/busmon-agent" --redis "$URL" --stream "$STREAM" \
+    --group agent --consumer bench --drain --summary "$SUMMARY" --log-level warn \
+    --trace-retention "$RETENTION" >"$TMP/agent.log" 2>&1
+agent_rc=$?
+set -e
+t1=$(date +%s.%N)
+if [ $agent_rc -ne 0 ] || [ ! -s "$SUMMARY" ]; then
+    tail -20 "$TMP/agent.log" >&2
+    [ $agent_rc -eq 124 ] && die "busmon-agent did not finish within ${TIMEOUT}s"
+    die "busmon-agent exited with $agent_rc (log above)"
+fi
+if [ -s "$TMP/agent.log" ]; then
+    echo "agent: warnings (first 5):"
+    head -5 "$TMP/agent.log" | sed 's/^/  /'
+fi
+
+j() { jq -r "$1" "$SUMMARY"; }
+entries_read=$(j '.entries_read')
+acked=$(j '.acked')
+deadletter=$(j '.deadletter')
+[ "$entries_read" = "$EVENTS" ] || die "FAILED: the agent read $entries_read entries, not $EVENTS"
+[ "$acked" = "$EVENTS" ] || die "FAILED: the agent acknowledged $acked entries, not $EVENTS"
+[ "$deadletter" = 0 ] || echo "bench: warning: the agent dead-lettered $deadletter entries"
+pending=$("${RCLI[@]}" XPENDING "$STREAM" agent | head -1)
+[ "$pending" = 0 ] || die "FAILED: $pending entries still pending in group agent"
+
+# Spot check: the first transaction's trace is stored with both its events.
+trace_json=$("$BUILD/busmon" --redis "$URL" trace --json "$SAMPLE_TX" 2>"$TMP/cli.err") ||
+    { cat "$TMP/cli.err" >&2; die "FAILED: busmon trace $SAMPLE_TX failed"; }
+n_events=$(jq -r '.event_count' <<<"$trace_json")
+[ "$n_events" = 2 ] || die "FAILED: busmon trace $SAMPLE_TX shows $n_events events, not 2"
+
+AGENT_RATE=$(j '.events_per_s')
+wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
+used_after=$("${RCLI[@]}" INFO memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}')
+
+awk -v n="$EVENTS" -v s="$(j '.seconds')" -v r="$AGENT_RATE" -v w="$wall" \
+    -v rss="$(j '.peak_rss_bytes')" -v txm="$(j '.transactions_in_memory')" \
+    -v tsb="$(j '.trace_store_bytes')" -v bpt="$(j '.bytes_per_transaction')" \
+    -v ub="$used_before" -v ua="$used_after" -v dl="$deadletter" -v tx="$SAMPLE_TX" 'BEGIN {
+    printf "agent: %d events in %.3f s = %.0f ev/s (process wall time %.3f s = %.0f ev/s)\n", n, s, r, w, n / w
+    printf "agent: %d dead-lettered, spot check %s: 2 events stored\n", dl, tx
+    printf "agent: peak RSS %.1f MiB; %d transactions in memory, trace store %.1f MiB = %.0f bytes/transaction\n",
+        rss / 1048576, txm, tsb / 1048576, bpt
+    printf "redis: used_memory %.1f MiB after fill, %.1f MiB after the agent\n", ub / 1048576, ua / 1048576
+}'
+awk -v a="$AGENT_RATE" -v b="$BARE_RATE" 'BEGIN {
+    ratio = b > 0 ? a / b : 0
+    printf "ratio agent/bare: %.2f\n", ratio
+    if (a < 0.8 * b) printf "target missed: agent %.0f ev/s < 0.8 x bare (%.0f ev/s)\n", a, 0.8 * b
+    if (a < 250000) printf "target missed: agent %.0f ev/s < 250000 ev/s\n", a
+    printf "ingest: agent %d ev/s, bare %d ev/s, ratio %.2f\n", a + 0.5, b + 0.5, ratio
+}'
