@@ -247,8 +247,21 @@ static void set_error_text(bm_evb *b, const bm_value *v, int rank)
     }
 }
 
-bm_decode_status bm_evb_set(bm_evb *b, bm_field f, int rank, const bm_value *v)
+/* A C string ends at its first NUL: so does a string value, here, so that
+ * what is checked (empty? too long?) is what the event will hold. */
+static bm_value cut_at_nul(const bm_value *in)
 {
+    bm_value v = *in;
+    if (v.kind == BM_V_STR) {
+        const char *z = memchr(v.str, '\0', v.len);
+        if (z) v.len = (size_t)(z - v.str);
+    }
+    return v;
+}
+
+bm_decode_status bm_evb_set(bm_evb *b, bm_field f, int rank, const bm_value *in)
+{
+    const bm_value cut = cut_at_nul(in), *v = &cut;
     if (v->kind == BM_V_NIL) return BM_DECODE_OK;
 
     if (f > BM_F_UNKNOWN && f < BM_F_STR__COUNT) {
@@ -347,6 +360,8 @@ void bm_evb_set_payload(bm_evb *b, uint64_t bytes, int rank)
 
 void bm_evb_add_attr(bm_evb *b, const char *key, size_t key_len, const bm_value *v)
 {
+    const char *z = memchr(key, '\0', key_len);
+    if (z) key_len = (size_t)(z - key);
     if (b->n_attrs >= BM_EVENT_MAX_ATTRS || key_len == 0) return;
     if (v->kind == BM_V_NIL || v->kind == BM_V_MAP || v->kind == BM_V_ARRAY) return;
     bm_evb_attr *a = &b->attrs[b->n_attrs++];

@@ -310,3 +310,24 @@ Test(event_msgpack, strings_do_not_point_into_input)
     cr_assert_str_eq(ev.tx, "t-1");
     cr_assert_str_eq(ev.worker, "w");
 }
+
+Test(event_msgpack, strings_end_at_nul)
+{
+    msgpack_pack_map(&pk, 4);
+    kv("type", "custom");
+    msgpack_pack_str(&pk, 4);
+    msgpack_pack_str_body(&pk, "tx\0y", 4); /* key "tx\0y" reads as "tx" */
+    s("t-1");
+    msgpack_pack_str(&pk, 2);
+    msgpack_pack_str_body(&pk, "\0k", 2); /* an attribute key that is empty as a C string */
+    s("v");
+    s("worker");
+    msgpack_pack_str(&pk, 3);
+    msgpack_pack_str_body(&pk, "\0ab", 3);
+    cr_assert_eq(decode(), BM_DECODE_OK);
+    cr_assert_str_eq(ev.tx, "", "keys are compared with their full length");
+    cr_assert_eq(ev.n_attrs, 1);
+    cr_assert_str_eq(ev.attrs[0].key, "tx");
+    cr_assert_str_eq(ev.attrs[0].value, "t-1");
+    cr_assert_str_eq(ev.worker, "", "a value empty as a C string is absent");
+}
