@@ -1,0 +1,552 @@
+/*
+ * trace.c - one transaction's trace (lib/trace.h): events in time order,
+ * dedup by event id, answers paired with commands, status and stage.
+ *
+ * Not here: which traces are kept and for how long (lib/trace_store.c), and
+ * no proto/ code is called, so this file links on its own.
+ *
+ * Memory layout. Each kept event is ONE allocation: the node (the public
+ * trace_event plus a little private state) followed by the bytes of the
+ * strings it does not share:
+ *
+ *   +---------------------------+------------------------------------+
+ *   | trace_node                | "id\0" "corr\0" "worker\0" ...     |
+ *   |  te.ev.id ----------------+--^                                  |
+ *   |  te.ev.tx -------> trace->tx (shared, equal to the trace's tx)   |
+ *   |  te.ev.cmd ------> the previous event's id when equal            |
+ *   |  te.ev.step/worker/corr/source -> the previous event's copy      |
+ *   +---------------------------+------------------------------------+
+ *
+ * Events are never removed from a trace, only freed with it, so a string
+ * kept by one event may be pointed at by a later one; an absent value points
+ * at one static "". The trace itself is one allocation (header + tx) with
+ * room for two event pointers inline: a command + its result costs three
+ * allocations in all.
+ *
+ * Pairing is a one-to-one matching between commands and answers (result or
+ * error). Each pair remembers the rule that made it (1 cmd == id, 2 corr,
+ * 3 step + worker). A new event may take a partner that is already paired by
+ * a weaker rule (an exact `cmd` beats a step + worker guess made before the
+ * real command arrived); the partner it displaces looks again. Every such
+ * move makes the matching strictly stronger, so the loop ends; it is also
+ * capped. `paired` is an index and is fixed up when an insertion shifts
+ * positions.
+ */
+#include "trace.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MALLOC_OVERHEAD_BYTES 16 /* per allocation, an estimate for heap figures */
+#define INLINE_ITEMS          2
+#define N_STR_FIELDS          11
+#define MAX_STRS              (N_STR_FIELDS + 2 * BM_EVENT_MAX_ATTRS)
+#define MAX_INDEX             ((size_t)INT32_MAX - 1)
+
+static const char empty_str[] = "";
+
+typedef struct {
+    trace_event te;        /* first: a trace_event * is a trace_node * */
+    uint32_t id_hash;      /* fast reject for the dedup scan */
+    uint8_t pair_rule;     /* 1, 2, 3: the rule of the current pairing; 0 unpaired */
+    uint8_t worker_filled; /* answer's worker borrowed from its command */
+} trace_node;
+
+struct trace {
+    trace_node **items; /* ordered by ts_us; points at inline_items while small */
+    uint32_t n, cap;
+    const trace_node *last_added; /* the event added last: its strings are shared */
+    size_t heap_bytes;
+    trace_node *inline_items[INLINE_ITEMS];
+    char tx[]; /* NUL-terminated */
+};
+
+const char *trace_status_name(trace_status st)
+{
+    switch (st) {
+    case TRACE_RUNNING:
+        return "running";
+    case TRACE_COMPLETED:
+        return "completed";
+    case TRACE_FAILED:
+        return "failed";
+    }
+    return "unknown";
+}
+
+/* FNV-1a, 32 bits: ids are short, and this only filters the dedup scan. */
+static uint32_t id_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static int streq(const char *a, const char *b)
+{
+    return a == b || strcmp(a, b) == 0;
+}
+
+static const char *nz(const char *s)
+{
+    return s ? s : empty_str;
+}
+
+static int is_answer(const trace_node *n)
+{
+    return n->te.ev.type == BM_EV_RESULT || n->te.ev.type == BM_EV_ERROR;
+}
+
+static int is_command(const trace_node *n)
+{
+    return n->te.ev.type == BM_EV_COMMAND;
+}
+
+static int is_failure(const bm_event *e)
+{
+    return e->type == BM_EV_ERROR || (e->type == BM_EV_RESULT && e->ok == 0);
+}
+
+/* The string fields of an event, in a fixed order (see event_str_fields). */
+enum { F_ID = 0, F_TX, F_CORR, F_CMD, F_WORKER, F_STEP };
+
+static void event_str_fields(bm_event *e, const char **out[N_STR_FIELDS])
+{
+    out[0] = &e->id;
+    out[1] = &e->tx;
+    out[2] = &e->corr;
+    out[3] = &e->cmd;
+    out[4] = &e->worker;
+    out[5] = &e->step;
+    out[6] = &e->source;
+    out[7] = &e->status;
+    out[8] = &e->message;
+    out[9] = &e->error_type;
+    out[10] = &e->error_message;
+}
+
+trace *trace_new(const char *tx)
+{
+    tx = nz(tx);
+    size_t len = strlen(tx);
+    trace *t = malloc(sizeof *t + len + 1);
+    if (!t) return NULL;
+    t->items = t->inline_items;
+    t->n = 0;
+    t->cap = INLINE_ITEMS;
+    t->last_added = NULL;
+    t->heap_bytes = sizeof *t + len + 1 + MALLOC_OVERHEAD_BYTES;
+    memcpy(t->tx, tx, len + 1);
+    return t;
+}
+
+void trace_free(trace *t)
+{
+    if (!t) return;
+    for (uint32_t i = 0; i < t->n; i++)
+        free(t->items[i]);
+    if (t->items != t->inline_items) free(t->items);
+    free(t);
+}
+
+const char *trace_tx(const trace *t)
+{
+    return t->tx;
+}
+
+size_t trace_count(const trace *t)
+{
+    return t->n;
+}
+
+const trace_event *trace_at(const trace *t, size_t i)
+{
+    return i < t->n ? &t->items[i]->te : NULL;
+}
+
+size_t trace_heap_bytes(const trace *t)
+{
+    return t ? t->heap_bytes : 0;
+}
+
+int64_t trace_first_ts_us(const trace *t)
+{
+    return t->n ? t->items[0]->te.ev.ts_us : 0;
+}
+
+int64_t trace_last_ts_us(const trace *t)
+{
+    return t->n ? t->items[t->n - 1]->te.ev.ts_us : 0;
+}
+
+int64_t trace_duration_us(const trace *t)
+{
+    return t->n < 2 ? 0 : trace_last_ts_us(t) - trace_first_ts_us(t);
+}
+
+/* ---- one event, one allocation ------------------------------------------- */
+
+/*
+ * Copy `ev` into a new node. A string equal to the trace's tx, or to the same
+ * field of the event added last (or, for `cmd`, to its id), is shared rather
+ * than copied: the command + result of one step usually agree on worker,
+ * step, corr, and the result's cmd is the command's id.
+ */
+static trace_node *node_new(trace *t, const bm_event *ev)
+{
+    const char *src[MAX_STRS];
+    const char *use[MAX_STRS];
+    size_t len[MAX_STRS];
+    const char **prev[N_STR_FIELDS];
+    const trace_node *last = t->last_added;
+    unsigned n_attrs = ev->n_attrs < BM_EVENT_MAX_ATTRS ? ev->n_attrs : BM_EVENT_MAX_ATTRS;
+    size_t n_strs = N_STR_FIELDS + 2 * (size_t)n_attrs;
+
+    bm_event tmp = *ev;
+    const char **cur[N_STR_FIELDS];
+    event_str_fields(&tmp, cur);
+    if (last) event_str_fields((bm_event *)&last->te.ev, prev);
+    for (size_t i = 0; i < N_STR_FIELDS; i++)
+        src[i] = nz(*cur[i]);
+    for (unsigned a = 0; a < n_attrs; a++) {
+        src[N_STR_FIELDS + 2 * a] = nz(ev->attrs[a].key);
+        src[N_STR_FIELDS + 2 * a + 1] = nz(ev->attrs[a].value);
+    }
+
+    size_t total = 0;
+    for (size_t i = 0; i < n_strs; i++) {
+        len[i] = 0;
+        use[i] = NULL;
+        if (!src[i][0]) {
+            use[i] = empty_str;
+        } else if (i == F_TX && streq(src[i], t->tx)) {
+            use[i] = t->tx;
+        } else if (last && i != F_ID && i < N_STR_FIELDS && streq(src[i], *prev[i])) {
+            use[i] = *prev[i];
+        } else if (last && i == F_CMD && streq(src[i], last->te.ev.id)) {
+            use[i] = last->te.ev.id;
+        } else if (last && i >= N_STR_FIELDS && (i - N_STR_FIELDS) / 2 < last->te.ev.n_attrs) {
+            const bm_attr *la = &last->te.ev.attrs[(i - N_STR_FIELDS) / 2];
+            const char *cand = (i - N_STR_FIELDS) % 2 ? la->value : la->key;
+            if (cand && streq(src[i], cand)) use[i] = cand;
+        }
+        if (!use[i]) {
+            len[i] = strlen(src[i]) + 1;
+            total += len[i];
+        }
+    }
+
+    trace_node *n = malloc(sizeof *n + total);
+    if (!n) return NULL;
+    t->heap_bytes += sizeof *n + total + MALLOC_OVERHEAD_BYTES;
+    n->te.ev = *ev;
+    n->te.ev.n_attrs = n_attrs;
+    memset(n->te.ev.attrs, 0, sizeof n->te.ev.attrs);
+    char *p = (char *)(n + 1);
+    for (size_t i = 0; i < n_strs; i++) {
+        if (!use[i]) {
+            memcpy(p, src[i], len[i]);
+            use[i] = p;
+            p += len[i];
+        }
+    }
+    event_str_fields(&n->te.ev, cur);
+    for (size_t i = 0; i < N_STR_FIELDS; i++)
+        *cur[i] = use[i];
+    for (unsigned a = 0; a < n_attrs; a++) {
+        n->te.ev.attrs[a].key = use[N_STR_FIELDS + 2 * a];
+        n->te.ev.attrs[a].value = use[N_STR_FIELDS + 2 * a + 1];
+    }
+    n->te.duration_us = ev->duration_us >= 0 ? ev->duration_us : -1;
+    n->te.paired = -1;
+    n->id_hash = id_hash(n->te.ev.id);
+    n->pair_rule = 0;
+    n->worker_filled = 0;
+    return n;
+}
+
+/* ---- pairing -------------------------------------------------------------- */
+
+/* The answer's own worker: "" when it only borrowed its command's. */
+static const char *own_worker(const trace_node *a)
+{
+    return a->worker_filled ? empty_str : a->te.ev.worker;
+}
+
+/* The command whose id is `id`, or -1. */
+static int32_t find_command_by_id(const trace *t, const char *id)
+{
+    uint32_t h = id_hash(id);
+    for (uint32_t i = 0; i < t->n; i++) {
+        const trace_node *c = t->items[i];
+        if (c->id_hash == h && is_command(c) && streq(c->te.ev.id, id)) return (int32_t)i;
+    }
+    return -1;
+}
+
+/*
+ * The rule by which answer `a` may pair with command `c` (1, 2, 3), or 0.
+ * An answer that names a command present in the trace answers that one
+ * only (`named_present`).
+ */
+static int match_rule(const trace_node *a, const trace_node *c, int named_present)
+{
+    const bm_event *ae = &a->te.ev, *ce = &c->te.ev;
+    if (ae->cmd[0] && streq(ae->cmd, ce->id)) return 1;
+    if (named_present) return 0;
+    if (ae->corr[0] && streq(ae->corr, ce->corr)) return 2;
+    const char *w = own_worker(a);
+    if (streq(ae->step, ce->step) && (!w[0] || streq(w, ce->worker))) return 3;
+    return 0;
+}
+
+/*
+ * A candidate partner under `rule` is free, or paired by a strictly weaker
+ * rule (then taking it displaces its partner).
+ */
+static int can_take(const trace_node *x, int rule)
+{
+    return x->te.paired < 0 || x->pair_rule > rule;
+}
+
+/* The best command for answer `ai`: strongest rule, then free, then earliest. */
+static int32_t best_command_for(const trace *t, uint32_t ai, int *rule_out)
+{
+    const trace_node *a = t->items[ai];
+    if (a->te.ev.cmd[0]) {
+        int32_t ci = find_command_by_id(t, a->te.ev.cmd);
+        if (ci >= 0) {
+            *rule_out = 1;
+            return can_take(t->items[ci], 1) ? ci : -1;
+        }
+    }
+    int32_t best = -1;
+    int best_rule = 4, best_free = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
+        const trace_node *c = t->items[i];
+        if (!is_command(c)) continue;
+        int r = match_rule(a, c, 0);
+        if (!r || !can_take(c, r)) continue;
+        int is_free = c->te.paired < 0;
+        if (r < best_rule || (r == best_rule && is_free && !best_free)) {
+            best = (int32_t)i;
+            best_rule = r;
+            best_free = is_free;
+            if (r == 2 && is_free) break; /* nothing beats it further on */
+        }
+    }
+    *rule_out = best_rule;
+    return best;
+}
+
+/* The best answer for command `ci`, same preferences. */
+static int32_t best_answer_for(const trace *t, uint32_t ci, int *rule_out)
+{
+    const trace_node *c = t->items[ci];
+    int32_t best = -1;
+    int best_rule = 4, best_free = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
+        const trace_node *a = t->items[i];
+        if (!is_answer(a)) continue;
+        int named_present = 0;
+        if (a->te.ev.cmd[0] && !streq(a->te.ev.cmd, c->te.ev.id))
+            named_present = find_command_by_id(t, a->te.ev.cmd) >= 0;
+        int r = match_rule(a, c, named_present);
+        if (!r || !can_take(a, r)) continue;
+        int is_free = a->te.paired < 0;
+        if (r < best_rule || (r == best_rule && is_free && !best_free)) {
+            best = (int32_t)i;
+            best_rule = r;
+            best_free = is_free;
+            if (r == 1 && is_free) break;
+        }
+    }
+    *rule_out = best_rule;
+    return best;
+}
+
+static void unlink_node(trace_node *x)
+{
+    x->te.paired = -1;
+    x->pair_rule = 0;
+    if (is_answer(x)) {
+        if (x->worker_filled) {
+            x->te.ev.worker = empty_str;
+            x->worker_filled = 0;
+        }
+        x->te.duration_us = x->te.ev.duration_us >= 0 ? x->te.ev.duration_us : -1;
+    }
+}
+
+static void link_nodes(trace *t, uint32_t ai, uint32_t ci, int rule)
+{
+    trace_node *a = t->items[ai], *c = t->items[ci];
+    a->te.paired = (int32_t)ci;
+    c->te.paired = (int32_t)ai;
+    a->pair_rule = c->pair_rule = (uint8_t)rule;
+    if (!a->te.ev.worker[0] && c->te.ev.worker[0]) {
+        a->te.ev.worker = c->te.ev.worker;
+        a->worker_filled = 1;
+    }
+    a->te.duration_us =
+        a->te.ev.duration_us >= 0 ? a->te.ev.duration_us : a->te.ev.ts_us - c->te.ev.ts_us;
+}
+
+/* Pair the event at `start`, and re-pair whatever it displaces. */
+static void pair_from(trace *t, uint32_t start)
+{
+    int32_t pending = (int32_t)start;
+    for (uint32_t guard = 0; pending >= 0 && guard <= 2 * t->n + 8; guard++) {
+        trace_node *p = t->items[pending];
+        int rule = 0;
+        int32_t other;
+        if (is_answer(p))
+            other = best_command_for(t, (uint32_t)pending, &rule);
+        else if (is_command(p))
+            other = best_answer_for(t, (uint32_t)pending, &rule);
+        else
+            return;
+        if (other < 0) return;
+        int32_t displaced = t->items[other]->te.paired;
+        if (displaced >= 0) unlink_node(t->items[displaced]);
+        if (is_answer(p))
+            link_nodes(t, (uint32_t)pending, (uint32_t)other, rule);
+        else
+            link_nodes(t, (uint32_t)other, (uint32_t)pending, rule);
+        pending = displaced;
+    }
+}
+
+/* ---- add ------------------------------------------------------------------ */
+
+static int grow_items(trace *t)
+{
+    if (t->cap >= MAX_INDEX) return -1;
+    size_t cap = t->cap < 8 ? 8 : (size_t)t->cap * 2;
+    if (cap > MAX_INDEX) cap = MAX_INDEX;
+    trace_node **items;
+    if (t->items == t->inline_items) {
+        items = malloc(cap * sizeof *items);
+        if (!items) return -1;
+        memcpy(items, t->inline_items, t->n * sizeof *items);
+        t->heap_bytes += cap * sizeof *items + MALLOC_OVERHEAD_BYTES;
+    } else {
+        items = realloc(t->items, cap * sizeof *items);
+        if (!items) return -1;
+        t->heap_bytes += (cap - t->cap) * sizeof *items;
+    }
+    t->items = items;
+    t->cap = (uint32_t)cap;
+    return 0;
+}
+
+/*
+ * max_events 0 means no bound of our own (the index type still bounds it).
+ * A duplicate is reported before FULL: an entry delivered again to a full
+ * trace was seen, not lost.
+ */
+trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events,
+                           const trace_event **added_out)
+{
+    if (!t || !ev) return TRACE_ADD_NOMEM;
+    const char *id = nz(ev->id);
+    if (id[0]) {
+        uint32_t h = id_hash(id);
+        for (uint32_t i = t->n; i-- > 0;)
+            if (t->items[i]->id_hash == h && streq(t->items[i]->te.ev.id, id))
+                return TRACE_ADD_DUPLICATE;
+    }
+    if ((max_events && t->n >= max_events) || t->n >= MAX_INDEX) return TRACE_ADD_FULL;
+    if (t->n == t->cap && grow_items(t)) return TRACE_ADD_NOMEM;
+    trace_node *node = node_new(t, ev);
+    if (!node) return TRACE_ADD_NOMEM;
+
+    uint32_t pos = t->n;
+    while (pos > 0 && t->items[pos - 1]->te.ev.ts_us > ev->ts_us)
+        pos--;
+    if (pos < t->n) {
+        for (uint32_t i = 0; i < t->n; i++)
+            if (t->items[i]->te.paired >= (int32_t)pos) t->items[i]->te.paired++;
+        memmove(t->items + pos + 1, t->items + pos, (t->n - pos) * sizeof *t->items);
+    }
+    t->items[pos] = node;
+    t->n++;
+    t->last_added = node;
+    if (is_answer(node) || is_command(node)) pair_from(t, pos);
+    if (added_out) *added_out = &node->te;
+    return TRACE_ADD_OK;
+}
+
+/* ---- status and stage ----------------------------------------------------- */
+
+static int status_says_failed(const char *s)
+{
+    return !strcasecmp(s, "failed") || !strcasecmp(s, "error");
+}
+
+static int status_says_completed(const char *s)
+{
+    return !strcasecmp(s, "completed") || !strcasecmp(s, "success") || !strcasecmp(s, "done");
+}
+
+static int same_worker(const char *a, const char *b)
+{
+    return !a[0] || !b[0] || streq(a, b);
+}
+
+/* A failure at `i` not followed by a success of the same step and worker. */
+static int failure_stands(const trace *t, uint32_t i)
+{
+    const bm_event *f = &t->items[i]->te.ev;
+    for (uint32_t j = i + 1; j < t->n; j++) {
+        const bm_event *s = &t->items[j]->te.ev;
+        if (s->type == BM_EV_RESULT && s->ok != 0 && streq(s->step, f->step) &&
+            same_worker(s->worker, f->worker))
+            return 0;
+    }
+    return 1;
+}
+
+trace_status trace_get_status(const trace *t)
+{
+    int said_completed = 0;
+    size_t commands = 0, answered = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
+        const trace_node *n = t->items[i];
+        const bm_event *e = &n->te.ev;
+        if (e->type == BM_EV_STATUS) {
+            if (status_says_failed(e->status)) return TRACE_FAILED;
+            if (status_says_completed(e->status)) said_completed = 1;
+        } else if (is_command(n)) {
+            commands++;
+            if (n->te.paired >= 0) answered++;
+        } else if (is_failure(e) && failure_stands(t, i)) {
+            return TRACE_FAILED;
+        }
+    }
+    if (said_completed || (commands && answered == commands)) return TRACE_COMPLETED;
+    return TRACE_RUNNING;
+}
+
+const char *trace_event_stage(const trace_event *e)
+{
+    switch (e->ev.type) {
+    case BM_EV_COMMAND:
+        return "dispatched";
+    case BM_EV_RESULT:
+        return e->ev.ok == 0 ? "failed" : "completed";
+    case BM_EV_ERROR:
+        return "failed";
+    case BM_EV_STATUS:
+        return e->ev.status && e->ev.status[0] ? e->ev.status : "status";
+    case BM_EV_COMPENSATION:
+        return "compensating";
+    case BM_EV_CUSTOM:
+        return "custom";
+    case BM_EV__COUNT:
+        break;
+    }
+    return "unknown";
+}

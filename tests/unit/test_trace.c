@@ -1,0 +1,889 @@
+/*
+ * test_trace.c - lib/trace: ordering, dedup, bounds, the three pairing rules
+ * and their precedence in both arrival orders, durations, worker fill-in,
+ * index fix-ups on insertion, status, stage, ownership and heap figures.
+ *
+ * Events are built by hand (every string set, time set by hand, no clock).
+ */
+#include "lib/trace.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+static trace *t;
+
+static void setup(void)
+{
+    t = trace_new("tx1");
+    cr_assert_not_null(t);
+}
+
+static void teardown(void)
+{
+    trace_free(t);
+}
+
+TestSuite(trace, .init = setup, .fini = teardown);
+
+static bm_event mk(bm_event_type type, const char *id, int64_t ts_us)
+{
+    bm_event e;
+    memset(&e, 0, sizeof e);
+    e.type = type;
+    e.id = id;
+    e.tx = "tx1";
+    e.corr = e.cmd = e.worker = e.step = e.source = "";
+    e.status = e.message = e.error_type = e.error_message = "";
+    e.ts_us = ts_us;
+    e.duration_us = -1;
+    e.ok = -1;
+    e.attempt = -1;
+    e.priority = -1;
+    e.progress = -1;
+    return e;
+}
+
+static bm_event cmd_ev(const char *id, int64_t ts, const char *worker, const char *step)
+{
+    bm_event e = mk(BM_EV_COMMAND, id, ts);
+    e.worker = worker;
+    e.step = step;
+    return e;
+}
+
+static bm_event res_ev(const char *id, int64_t ts, const char *worker, const char *step)
+{
+    bm_event e = mk(BM_EV_RESULT, id, ts);
+    e.worker = worker;
+    e.step = step;
+    e.ok = 1;
+    return e;
+}
+
+static void add_ok(const bm_event *e)
+{
+    cr_assert_eq(trace_add(t, e, 512, NULL), TRACE_ADD_OK, "adding %s", e->id);
+}
+
+/* Position of the event with id `id`, or -1. */
+static int pos_of(const char *id)
+{
+    for (size_t i = 0; i < trace_count(t); i++)
+        if (strcmp(trace_at(t, i)->ev.id, id) == 0) return (int)i;
+    return -1;
+}
+
+static const trace_event *get(const char *id)
+{
+    int i = pos_of(id);
+    cr_assert_geq(i, 0, "no event %s", id);
+    return trace_at(t, (size_t)i);
+}
+
+/* Assert `a` and `b` are paired with each other. */
+static void assert_pair(const char *a, const char *b)
+{
+    cr_assert_eq(get(a)->paired, pos_of(b), "%s paired %d, want %s at %d", a, get(a)->paired, b,
+                 pos_of(b));
+    cr_assert_eq(get(b)->paired, pos_of(a), "%s paired %d, want %s at %d", b, get(b)->paired, a,
+                 pos_of(a));
+}
+
+static void assert_order(const char *const *ids, size_t n)
+{
+    cr_assert_eq(trace_count(t), n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_str_eq(trace_at(t, i)->ev.id, ids[i], "at %zu", i);
+}
+
+/* ---- basics ---------------------------------------------------------------- */
+
+Test(trace, empty)
+{
+    cr_assert_str_eq(trace_tx(t), "tx1");
+    cr_assert_eq(trace_count(t), 0);
+    cr_assert_null(trace_at(t, 0));
+    cr_assert_eq(trace_first_ts_us(t), 0);
+    cr_assert_eq(trace_last_ts_us(t), 0);
+    cr_assert_eq(trace_duration_us(t), 0);
+    cr_assert_eq(trace_get_status(t), TRACE_RUNNING);
+    cr_assert_gt(trace_heap_bytes(t), 0);
+}
+
+Test(trace, free_null_is_noop)
+{
+    trace_free(NULL);
+}
+
+Test(trace, status_names)
+{
+    cr_assert_str_eq(trace_status_name(TRACE_RUNNING), "running");
+    cr_assert_str_eq(trace_status_name(TRACE_COMPLETED), "completed");
+    cr_assert_str_eq(trace_status_name(TRACE_FAILED), "failed");
+}
+
+Test(trace, times)
+{
+    bm_event a = cmd_ev("a", 1000, "w", "s");
+    add_ok(&a);
+    cr_assert_eq(trace_first_ts_us(t), 1000);
+    cr_assert_eq(trace_last_ts_us(t), 1000);
+    cr_assert_eq(trace_duration_us(t), 0);
+    bm_event b = mk(BM_EV_CUSTOM, "b", 4500);
+    add_ok(&b);
+    bm_event c = mk(BM_EV_CUSTOM, "c", 500);
+    add_ok(&c);
+    cr_assert_eq(trace_first_ts_us(t), 500);
+    cr_assert_eq(trace_last_ts_us(t), 4500);
+    cr_assert_eq(trace_duration_us(t), 4000);
+}
+
+/* ---- ordering -------------------------------------------------------------- */
+
+Test(trace, ordered_by_ts_out_of_order_inserts)
+{
+    const int64_t ts[] = {30, 10, 20, 5, 40};
+    const char *ids[] = {"e30", "e10", "e20", "e5", "e40"};
+    for (int i = 0; i < 5; i++) {
+        bm_event e = mk(BM_EV_CUSTOM, ids[i], ts[i]);
+        add_ok(&e);
+    }
+    const char *want[] = {"e5", "e10", "e20", "e30", "e40"};
+    assert_order(want, 5);
+}
+
+Test(trace, ties_keep_arrival_order)
+{
+    bm_event a = mk(BM_EV_CUSTOM, "a", 10);
+    bm_event b = mk(BM_EV_CUSTOM, "b", 10);
+    bm_event c = mk(BM_EV_CUSTOM, "c", 20);
+    bm_event d = mk(BM_EV_CUSTOM, "d", 10); /* late, ties with a and b: goes after them */
+    bm_event e = mk(BM_EV_CUSTOM, "e", 5);
+    add_ok(&a);
+    add_ok(&b);
+    add_ok(&c);
+    add_ok(&d);
+    add_ok(&e);
+    const char *want[] = {"e", "a", "b", "d", "c"};
+    assert_order(want, 5);
+}
+
+Test(trace, added_out_is_the_kept_event)
+{
+    bm_event a = mk(BM_EV_CUSTOM, "a", 20);
+    bm_event b = mk(BM_EV_CUSTOM, "b", 10);
+    const trace_event *out = NULL;
+    cr_assert_eq(trace_add(t, &a, 512, &out), TRACE_ADD_OK);
+    cr_assert_eq(out, trace_at(t, 0));
+    cr_assert_eq(trace_add(t, &b, 512, &out), TRACE_ADD_OK);
+    cr_assert_eq(out, trace_at(t, 0));
+    cr_assert_str_eq(out->ev.id, "b");
+    cr_assert_eq(out->ev.ts_us, 10);
+}
+
+/* ---- dedup and bounds ------------------------------------------------------ */
+
+Test(trace, duplicate_id_changes_nothing)
+{
+    bm_event c = cmd_ev("c1", 100, "w", "s");
+    add_ok(&c);
+    size_t heap = trace_heap_bytes(t);
+    const trace_event *sentinel = (const trace_event *)&heap;
+    const trace_event *out = sentinel;
+    cr_assert_eq(trace_add(t, &c, 512, &out), TRACE_ADD_DUPLICATE);
+    cr_assert_eq(out, sentinel, "added_out untouched on duplicate");
+    /* same id, different content: still a duplicate */
+    bm_event r = res_ev("c1", 50, "other", "x");
+    cr_assert_eq(trace_add(t, &r, 512, NULL), TRACE_ADD_DUPLICATE);
+    cr_assert_eq(trace_count(t), 1);
+    cr_assert_eq(trace_heap_bytes(t), heap);
+    cr_assert_eq(trace_at(t, 0)->ev.type, BM_EV_COMMAND);
+    cr_assert_eq(trace_at(t, 0)->ev.ts_us, 100);
+    cr_assert_eq(trace_at(t, 0)->paired, -1);
+}
+
+Test(trace, dedup_is_exact_compare)
+{
+    bm_event a = mk(BM_EV_CUSTOM, "id-a", 1);
+    bm_event b = mk(BM_EV_CUSTOM, "ID-A", 2);
+    bm_event c = mk(BM_EV_CUSTOM, "id-a ", 3);
+    bm_event d = mk(BM_EV_CUSTOM, "id-", 4);
+    add_ok(&a);
+    add_ok(&b);
+    add_ok(&c);
+    add_ok(&d);
+    cr_assert_eq(trace_count(t), 4);
+}
+
+Test(trace, full_at_max_events)
+{
+    bm_event a = mk(BM_EV_CUSTOM, "a", 1);
+    bm_event b = mk(BM_EV_CUSTOM, "b", 2);
+    bm_event c = mk(BM_EV_CUSTOM, "c", 3);
+    cr_assert_eq(trace_add(t, &a, 2, NULL), TRACE_ADD_OK);
+    cr_assert_eq(trace_add(t, &b, 2, NULL), TRACE_ADD_OK);
+    size_t heap = trace_heap_bytes(t);
+    cr_assert_eq(trace_add(t, &c, 2, NULL), TRACE_ADD_FULL);
+    cr_assert_eq(trace_add(t, &a, 2, NULL), TRACE_ADD_DUPLICATE, "a duplicate is not a loss");
+    cr_assert_eq(trace_count(t), 2);
+    cr_assert_eq(trace_heap_bytes(t), heap);
+    cr_assert_eq(pos_of("c"), -1);
+}
+
+Test(trace, many_events_grow)
+{
+    char ids[600][16];
+    for (int i = 0; i < 600; i++) {
+        snprintf(ids[i], sizeof ids[i], "e%d", i);
+        bm_event e = mk(BM_EV_CUSTOM, ids[i], (i * 7919) % 600);
+        cr_assert_eq(trace_add(t, &e, 512, NULL), i < 512 ? TRACE_ADD_OK : TRACE_ADD_FULL);
+    }
+    cr_assert_eq(trace_count(t), 512);
+    for (size_t i = 1; i < 512; i++)
+        cr_assert_leq(trace_at(t, i - 1)->ev.ts_us, trace_at(t, i)->ev.ts_us);
+    for (int i = 0; i < 512; i++) {
+        bm_event e = mk(BM_EV_CUSTOM, ids[i], 0);
+        cr_assert_eq(trace_add(t, &e, 0, NULL), TRACE_ADD_DUPLICATE);
+    }
+}
+
+/* ---- ownership ------------------------------------------------------------- */
+
+Test(trace, keeps_its_own_copies)
+{
+    char buf[16][32];
+    const char *names[] = {"id",  "tx",    "corr", "cmd", "worker", "step", "source", "status",
+                           "msg", "etype", "emsg", "k1",  "v1",     "k2",   "v2",     "unused"};
+    for (int i = 0; i < 16; i++)
+        snprintf(buf[i], sizeof buf[i], "%s", names[i]);
+    bm_event e = mk(BM_EV_STATUS, buf[0], 7);
+    e.tx = buf[1];
+    e.corr = buf[2];
+    e.cmd = buf[3];
+    e.worker = buf[4];
+    e.step = buf[5];
+    e.source = buf[6];
+    e.status = buf[7];
+    e.message = buf[8];
+    e.error_type = buf[9];
+    e.error_message = buf[10];
+    e.attempt = 3;
+    e.priority = 2;
+    e.progress = 0.5;
+    e.payload_bytes = 99;
+    e.n_attrs = 2;
+    e.attrs[0] = (bm_attr){buf[11], buf[12]};
+    e.attrs[1] = (bm_attr){buf[13], buf[14]};
+    add_ok(&e);
+    for (int i = 0; i < 16; i++)
+        memset(buf[i], 'X', sizeof buf[i] - 1);
+    const bm_event *k = &trace_at(t, 0)->ev;
+    cr_assert_str_eq(k->id, "id");
+    cr_assert_str_eq(k->tx, "tx");
+    cr_assert_str_eq(k->corr, "corr");
+    cr_assert_str_eq(k->cmd, "cmd");
+    cr_assert_str_eq(k->worker, "worker");
+    cr_assert_str_eq(k->step, "step");
+    cr_assert_str_eq(k->source, "source");
+    cr_assert_str_eq(k->status, "status");
+    cr_assert_str_eq(k->message, "msg");
+    cr_assert_str_eq(k->error_type, "etype");
+    cr_assert_str_eq(k->error_message, "emsg");
+    cr_assert_eq(k->n_attrs, 2);
+    cr_assert_str_eq(k->attrs[0].key, "k1");
+    cr_assert_str_eq(k->attrs[0].value, "v1");
+    cr_assert_str_eq(k->attrs[1].key, "k2");
+    cr_assert_str_eq(k->attrs[1].value, "v2");
+    cr_assert_eq(k->attempt, 3);
+    cr_assert_eq(k->priority, 2);
+    cr_assert_float_eq(k->progress, 0.5, 1e-12);
+    cr_assert_eq(k->payload_bytes, 99);
+    cr_assert_eq(k->ts_us, 7);
+}
+
+Test(trace, shared_strings_stay_right)
+{
+    /* The result shares worker/step/corr with the command: the values seen
+     * through either must be right, including when they differ. */
+    char w[8] = "w1", s[8] = "s1", corr[8] = "k";
+    bm_event c = cmd_ev("c1", 10, w, s);
+    c.corr = corr;
+    add_ok(&c);
+    bm_event r = res_ev("r1", 20, w, s);
+    r.corr = corr;
+    r.cmd = "c1";
+    add_ok(&r);
+    bm_event r2 = res_ev("r2", 30, "w2", "s1");
+    r2.corr = "other";
+    add_ok(&r2);
+    strcpy(w, "XX");
+    strcpy(s, "YY");
+    cr_assert_str_eq(get("c1")->ev.worker, "w1");
+    cr_assert_str_eq(get("r1")->ev.worker, "w1");
+    cr_assert_str_eq(get("r1")->ev.step, "s1");
+    cr_assert_str_eq(get("r1")->ev.corr, "k");
+    cr_assert_str_eq(get("r1")->ev.cmd, "c1");
+    cr_assert_str_eq(get("r1")->ev.tx, "tx1");
+    cr_assert_str_eq(get("r2")->ev.worker, "w2");
+    cr_assert_str_eq(get("r2")->ev.corr, "other");
+    cr_assert_str_eq(get("r2")->ev.cmd, "");
+}
+
+Test(trace, heap_bytes_grow_with_events)
+{
+    size_t h0 = trace_heap_bytes(t);
+    bm_event c = cmd_ev("c1", 10, "worker-a", "step-a");
+    add_ok(&c);
+    size_t h1 = trace_heap_bytes(t);
+    cr_assert_geq(h1, h0 + sizeof(trace_event) + 3, "at least the event and its id");
+    bm_event r = res_ev("r1", 20, "worker-a", "step-a");
+    add_ok(&r);
+    size_t h2 = trace_heap_bytes(t);
+    cr_assert_gt(h2, h1);
+    bm_event x = mk(BM_EV_CUSTOM, "x", 30);
+    add_ok(&x); /* third event: the index leaves its inline room */
+    cr_assert_gt(trace_heap_bytes(t), h2 + sizeof(trace_event));
+}
+
+/* ---- pairing --------------------------------------------------------------- */
+
+Test(trace, rule1_exact_cmd_beats_earliest)
+{
+    bm_event c1 = cmd_ev("c1", 100, "w", "s");
+    bm_event c2 = cmd_ev("c2", 200, "w", "s");
+    bm_event r = res_ev("r", 350, "w", "s");
+    r.cmd = "c2";
+    add_ok(&c1);
+    add_ok(&c2);
+    const trace_event *out = NULL;
+    cr_assert_eq(trace_add(t, &r, 512, &out), TRACE_ADD_OK);
+    cr_assert_eq(out->paired, pos_of("c2"));
+    cr_assert_eq(out->duration_us, 150);
+    assert_pair("r", "c2");
+    cr_assert_eq(get("c1")->paired, -1);
+    cr_assert_eq(get("c2")->duration_us, -1, "commands carry no duration");
+}
+
+Test(trace, rule2_corr)
+{
+    bm_event c1 = cmd_ev("c1", 100, "w", "s");
+    c1.corr = "A";
+    bm_event c2 = cmd_ev("c2", 200, "w", "s");
+    c2.corr = "B";
+    bm_event r = res_ev("r", 260, "w", "s");
+    r.corr = "B";
+    add_ok(&c1);
+    add_ok(&c2);
+    add_ok(&r);
+    assert_pair("r", "c2");
+    cr_assert_eq(get("c1")->paired, -1);
+    cr_assert_eq(get("r")->duration_us, 60);
+}
+
+Test(trace, rule2_empty_corr_does_not_match)
+{
+    /* Both corr empty: rule 2 does not apply, rule 3 (step) does. */
+    bm_event c1 = cmd_ev("c1", 100, "w", "s1");
+    bm_event c2 = cmd_ev("c2", 200, "w", "s2");
+    bm_event r = res_ev("r", 300, "w", "s2");
+    add_ok(&c1);
+    add_ok(&c2);
+    add_ok(&r);
+    assert_pair("r", "c2");
+    cr_assert_eq(get("c1")->paired, -1);
+}
+
+Test(trace, rule3_step_worker_fifo)
+{
+    bm_event c1 = cmd_ev("c1", 100, "w", "s");
+    bm_event c2 = cmd_ev("c2", 110, "w", "s");
+    bm_event r1 = res_ev("r1", 200, "w", "s");
+    bm_event r2 = res_ev("r2", 300, "w", "s");
+    add_ok(&c1);
+    add_ok(&c2);
+    add_ok(&r1);
+    assert_pair("r1", "c1");
+    cr_assert_eq(get("c2")->paired, -1);
+    add_ok(&r2);
+    assert_pair("r2", "c2");
+    cr_assert_eq(get("r1")->duration_us, 100);
+    cr_assert_eq(get("r2")->duration_us, 190);
+}
+
+Test(trace, rule3_worker_must_match)
+{
+    bm_event c1 = cmd_ev("c1", 100, "w1", "s");
+    bm_event c2 = cmd_ev("c2", 110, "w2", "s");
+    bm_event r = res_ev("r", 200, "w2", "s");
+    bm_event other_step = res_ev("o", 210, "w1", "t");
+    add_ok(&c1);
+    add_ok(&c2);
+    add_ok(&r);
+    add_ok(&other_step);
+    assert_pair("r", "c2");
+    cr_assert_eq(get("c1")->paired, -1);
+    cr_assert_eq(get("o")->paired, -1);
+    cr_assert_eq(get("o")->duration_us, -1);
+}
+
+Test(trace, rule3_empty_worker_matches_any_and_is_filled)
+{
+    bm_event c1 = cmd_ev("c1", 100, "w1", "s");
+    bm_event r = res_ev("r", 250, "", "s");
+    add_ok(&c1);
+    const trace_event *out = NULL;
+    cr_assert_eq(trace_add(t, &r, 512, &out), TRACE_ADD_OK);
+    cr_assert_str_eq(out->ev.worker, "w1", "the added_out copy is filled");
+    cr_assert_str_eq(get("r")->ev.worker, "w1");
+    assert_pair("r", "c1");
+    cr_assert_eq(get("r")->duration_us, 150);
+}
+
+Test(trace, rule1_over_rule2)
+{
+    bm_event c1 = cmd_ev("c1", 100, "w", "s");
+    c1.corr = "X";
+    bm_event c2 = cmd_ev("c2", 110, "w", "s");
+    c2.corr = "Y";
+    bm_event r = res_ev("r", 200, "w", "s");
+    r.cmd = "c1";
+    r.corr = "Y";
+    add_ok(&c1);
+    add_ok(&c2);
+    add_ok(&r);
+    assert_pair("r", "c1");
+    cr_assert_eq(get("c2")->paired, -1);
+}
+
+Test(trace, rule2_over_rule3)
+{
+    bm_event c1 = cmd_ev("c1", 100, "w", "s");
+    c1.corr = "A";
+    bm_event c2 = cmd_ev("c2", 110, "w", "s");
+    c2.corr = "B";
+    bm_event r = res_ev("r", 200, "w", "s");
+    r.corr = "B";
+    add_ok(&c1);
+    add_ok(&c2);
+    add_ok(&r);
+    assert_pair("r", "c2");
+    cr_assert_eq(get("c1")->paired, -1, "rule 3 alone would have taken the earliest, c1");
+}
+
+Test(trace, rule1_falls_through_when_named_command_absent)
+{
+    bm_event c1 = cmd_ev("c1", 100, "w", "s");
+    bm_event r = res_ev("r", 200, "w", "s");
+    r.cmd = "not-here";
+    add_ok(&c1);
+    add_ok(&r);
+    assert_pair("r", "c1");
+}
+
+Test(trace, answer_naming_an_answered_command_stays_unpaired)
+{
+    bm_event c1 = cmd_ev("c1", 100, "w", "s");
+    bm_event c2 = cmd_ev("c2", 110, "w", "s");
+    bm_event r1 = res_ev("r1", 200, "w", "s");
+    r1.cmd = "c1";
+    bm_event e1 = mk(BM_EV_ERROR, "e1", 210);
+    e1.worker = "w";
+    e1.step = "s";
+    e1.cmd = "c1"; /* a second answer to c1: must not take c2 */
+    add_ok(&c1);
+    add_ok(&c2);
+    add_ok(&r1);
+    add_ok(&e1);
+    assert_pair("r1", "c1");
+    cr_assert_eq(get("e1")->paired, -1);
+    cr_assert_eq(get("c2")->paired, -1);
+    /* and c2's own answer still finds it */
+    bm_event r2 = res_ev("r2", 300, "w", "s");
+    add_ok(&r2);
+    assert_pair("r2", "c2");
+}
+
+Test(trace, command_after_answer_by_cmd)
+{
+    bm_event r = res_ev("r", 500, "", "s");
+    r.cmd = "c1";
+    add_ok(&r);
+    cr_assert_eq(get("r")->paired, -1);
+    cr_assert_eq(get("r")->duration_us, -1);
+    cr_assert_str_eq(get("r")->ev.worker, "");
+    bm_event c = cmd_ev("c1", 200, "w9", "s");
+    const trace_event *out = NULL;
+    cr_assert_eq(trace_add(t, &c, 512, &out), TRACE_ADD_OK);
+    cr_assert_eq(out->paired, 1);
+    const char *want[] = {"c1", "r"};
+    assert_order(want, 2);
+    assert_pair("r", "c1");
+    cr_assert_eq(get("r")->duration_us, 300);
+    cr_assert_str_eq(get("r")->ev.worker, "w9", "worker filled when the command arrives");
+}
+
+Test(trace, command_after_answer_by_corr_and_by_step)
+{
+    bm_event r1 = res_ev("r1", 500, "w", "a");
+    r1.corr = "K";
+    bm_event r2 = res_ev("r2", 600, "w", "b");
+    add_ok(&r1);
+    add_ok(&r2);
+    bm_event c1 = cmd_ev("c1", 100, "w", "zzz");
+    c1.corr = "K";
+    bm_event c2 = cmd_ev("c2", 150, "w", "b");
+    add_ok(&c1);
+    add_ok(&c2);
+    assert_pair("r1", "c1");
+    assert_pair("r2", "c2");
+    cr_assert_eq(get("r1")->duration_us, 400);
+    cr_assert_eq(get("r2")->duration_us, 450);
+}
+
+Test(trace, late_command_takes_its_answer_back)
+{
+    /* r2 names c2, which has not arrived: r2 pairs with c1 by step + worker.
+     * When c2 arrives, the exact match wins, and c1 is free again for r1. */
+    bm_event c1 = cmd_ev("c1", 100, "w", "s");
+    bm_event r2 = res_ev("r2", 400, "w", "s");
+    r2.cmd = "c2";
+    add_ok(&c1);
+    add_ok(&r2);
+    assert_pair("r2", "c1");
+    cr_assert_eq(get("r2")->duration_us, 300);
+    bm_event c2 = cmd_ev("c2", 200, "w", "s");
+    add_ok(&c2);
+    assert_pair("r2", "c2");
+    cr_assert_eq(get("c1")->paired, -1);
+    cr_assert_eq(get("r2")->duration_us, 200);
+    bm_event r1 = res_ev("r1", 450, "w", "s");
+    r1.cmd = "c1";
+    add_ok(&r1);
+    assert_pair("r1", "c1");
+    assert_pair("r2", "c2");
+}
+
+Test(trace, displaced_answer_finds_another_command)
+{
+    /* r (no ids) took c1 by step; r1 names c1 and takes it; r then moves to
+     * the free c2, and its borrowed worker and duration follow. */
+    bm_event c1 = cmd_ev("c1", 100, "wa", "s");
+    bm_event c2 = cmd_ev("c2", 200, "wa", "s");
+    bm_event r = res_ev("r", 300, "", "s");
+    add_ok(&c1);
+    add_ok(&r);
+    assert_pair("r", "c1");
+    cr_assert_eq(get("r")->duration_us, 200);
+    add_ok(&c2);
+    assert_pair("r", "c1");
+    bm_event r1 = res_ev("r1", 350, "wa", "s");
+    r1.cmd = "c1";
+    add_ok(&r1);
+    assert_pair("r1", "c1");
+    assert_pair("r", "c2");
+    cr_assert_eq(get("r")->duration_us, 100);
+    cr_assert_str_eq(get("r")->ev.worker, "wa");
+}
+
+Test(trace, unpaired_answer_loses_borrowed_worker)
+{
+    bm_event c1 = cmd_ev("c1", 100, "wa", "s");
+    bm_event r = res_ev("r", 300, "", "s");
+    add_ok(&c1);
+    add_ok(&r);
+    cr_assert_str_eq(get("r")->ev.worker, "wa");
+    bm_event r1 = res_ev("r1", 350, "wa", "s");
+    r1.cmd = "c1";
+    add_ok(&r1);
+    assert_pair("r1", "c1");
+    cr_assert_eq(get("r")->paired, -1);
+    cr_assert_str_eq(get("r")->ev.worker, "");
+    cr_assert_eq(get("r")->duration_us, -1);
+}
+
+Test(trace, error_event_pairs_too)
+{
+    bm_event c = cmd_ev("c1", 100, "w", "s");
+    bm_event e = mk(BM_EV_ERROR, "e1", 180);
+    e.worker = "w";
+    e.step = "s";
+    e.error_type = "Timeout";
+    add_ok(&c);
+    add_ok(&e);
+    assert_pair("e1", "c1");
+    cr_assert_eq(get("e1")->duration_us, 80);
+}
+
+Test(trace, status_and_custom_do_not_pair)
+{
+    bm_event c = cmd_ev("c1", 100, "w", "");
+    bm_event s = mk(BM_EV_STATUS, "st", 150);
+    bm_event x = mk(BM_EV_CUSTOM, "x", 160);
+    bm_event comp = mk(BM_EV_COMPENSATION, "comp", 170);
+    comp.worker = "w";
+    add_ok(&c);
+    add_ok(&s);
+    add_ok(&x);
+    add_ok(&comp);
+    cr_assert_eq(get("c1")->paired, -1);
+    cr_assert_eq(get("st")->paired, -1);
+    cr_assert_eq(get("x")->paired, -1);
+    cr_assert_eq(get("comp")->paired, -1);
+}
+
+/* ---- durations ------------------------------------------------------------- */
+
+Test(trace, duration_reported_wins)
+{
+    bm_event c = cmd_ev("c1", 1000, "w", "s");
+    bm_event r = res_ev("r1", 8000, "w", "s");
+    r.duration_us = 5000;
+    add_ok(&c);
+    add_ok(&r);
+    assert_pair("r1", "c1");
+    cr_assert_eq(get("r1")->duration_us, 5000);
+    cr_assert_eq(get("r1")->ev.duration_us, 5000);
+}
+
+Test(trace, duration_reported_zero_is_kept)
+{
+    bm_event c = cmd_ev("c1", 1000, "w", "s");
+    bm_event r = res_ev("r1", 8000, "w", "s");
+    r.duration_us = 0;
+    add_ok(&c);
+    add_ok(&r);
+    cr_assert_eq(get("r1")->duration_us, 0);
+}
+
+Test(trace, duration_unpaired)
+{
+    bm_event r = res_ev("r1", 8000, "w", "s");
+    r.duration_us = 1234;
+    bm_event r2 = res_ev("r2", 9000, "w", "t");
+    add_ok(&r);
+    add_ok(&r2);
+    cr_assert_eq(get("r1")->paired, -1);
+    cr_assert_eq(get("r1")->duration_us, 1234);
+    cr_assert_eq(get("r2")->paired, -1);
+    cr_assert_eq(get("r2")->duration_us, -1);
+}
+
+/* ---- indexes after insertions ---------------------------------------------- */
+
+Test(trace, paired_indexes_follow_insertions)
+{
+    bm_event c = cmd_ev("c1", 100, "w", "s");
+    bm_event r = res_ev("r1", 200, "w", "s");
+    add_ok(&c);
+    add_ok(&r);
+    cr_assert_eq(get("c1")->paired, 1);
+    cr_assert_eq(get("r1")->paired, 0);
+    bm_event early = mk(BM_EV_STATUS, "early", 50);
+    add_ok(&early);
+    cr_assert_eq(pos_of("c1"), 1);
+    cr_assert_eq(get("c1")->paired, 2);
+    cr_assert_eq(get("r1")->paired, 1);
+    bm_event mid = mk(BM_EV_CUSTOM, "mid", 150);
+    add_ok(&mid);
+    cr_assert_eq(get("c1")->paired, 3);
+    cr_assert_eq(get("r1")->paired, 1);
+    bm_event late = mk(BM_EV_CUSTOM, "late", 900);
+    add_ok(&late);
+    cr_assert_eq(get("c1")->paired, 3);
+    cr_assert_eq(get("r1")->paired, 1);
+    /* a second pair inserted between the first pair's events */
+    bm_event c2 = cmd_ev("c2", 120, "v", "s2");
+    bm_event r2 = res_ev("r2", 130, "v", "s2");
+    add_ok(&r2);
+    add_ok(&c2);
+    const char *want[] = {"early", "c1", "c2", "r2", "mid", "r1", "late"};
+    assert_order(want, 7);
+    assert_pair("c1", "r1");
+    assert_pair("c2", "r2");
+    cr_assert_eq(get("late")->paired, -1);
+    cr_assert_eq(get("mid")->paired, -1);
+}
+
+/* ---- status ---------------------------------------------------------------- */
+
+Test(trace, status_running_until_all_answered)
+{
+    bm_event c1 = cmd_ev("c1", 100, "w", "a");
+    bm_event c2 = cmd_ev("c2", 110, "w", "b");
+    bm_event r1 = res_ev("r1", 200, "w", "a");
+    bm_event r2 = res_ev("r2", 210, "w", "b");
+    add_ok(&c1);
+    cr_assert_eq(trace_get_status(t), TRACE_RUNNING);
+    add_ok(&c2);
+    add_ok(&r1);
+    cr_assert_eq(trace_get_status(t), TRACE_RUNNING);
+    add_ok(&r2);
+    cr_assert_eq(trace_get_status(t), TRACE_COMPLETED);
+}
+
+Test(trace, status_failed_result)
+{
+    bm_event c = cmd_ev("c1", 100, "w", "s");
+    bm_event r = res_ev("r1", 200, "w", "s");
+    r.ok = 0;
+    add_ok(&c);
+    add_ok(&r);
+    assert_pair("r1", "c1");
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+}
+
+Test(trace, status_result_ok_unsaid_is_success)
+{
+    bm_event c = cmd_ev("c1", 100, "w", "s");
+    bm_event r = res_ev("r1", 200, "w", "s");
+    r.ok = -1;
+    add_ok(&c);
+    add_ok(&r);
+    cr_assert_eq(trace_get_status(t), TRACE_COMPLETED);
+}
+
+Test(trace, status_error_event)
+{
+    bm_event c = cmd_ev("c1", 100, "w", "s");
+    bm_event e = mk(BM_EV_ERROR, "e1", 200);
+    e.worker = "w";
+    e.step = "s";
+    add_ok(&c);
+    add_ok(&e);
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+}
+
+Test(trace, status_unpaired_error_fails)
+{
+    bm_event e = mk(BM_EV_ERROR, "e1", 200);
+    e.worker = "w";
+    add_ok(&e);
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+}
+
+Test(trace, status_retry_success_completes)
+{
+    bm_event c1 = cmd_ev("c1", 100, "w", "s");
+    bm_event e1 = mk(BM_EV_ERROR, "e1", 200);
+    e1.worker = "w";
+    e1.step = "s";
+    bm_event c2 = cmd_ev("c2", 300, "w", "s");
+    bm_event r2 = res_ev("r2", 400, "w", "s");
+    add_ok(&c1);
+    add_ok(&e1);
+    add_ok(&c2);
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+    add_ok(&r2);
+    assert_pair("e1", "c1");
+    assert_pair("r2", "c2");
+    cr_assert_eq(trace_get_status(t), TRACE_COMPLETED);
+}
+
+Test(trace, status_success_of_other_worker_does_not_clear)
+{
+    bm_event c1 = cmd_ev("c1", 100, "w1", "s");
+    bm_event r1 = res_ev("r1", 200, "w1", "s");
+    r1.ok = 0;
+    bm_event c2 = cmd_ev("c2", 300, "w2", "s");
+    bm_event r2 = res_ev("r2", 400, "w2", "s");
+    add_ok(&c1);
+    add_ok(&r1);
+    add_ok(&c2);
+    add_ok(&r2);
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+}
+
+Test(trace, status_success_before_failure_does_not_clear)
+{
+    bm_event c1 = cmd_ev("c1", 100, "w", "s");
+    bm_event r1 = res_ev("r1", 200, "w", "s");
+    bm_event c2 = cmd_ev("c2", 300, "w", "s");
+    bm_event r2 = res_ev("r2", 400, "w", "s");
+    r2.ok = 0;
+    add_ok(&c1);
+    add_ok(&r1);
+    add_ok(&c2);
+    add_ok(&r2);
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+}
+
+static trace_status status_with(const char *text)
+{
+    trace *u = trace_new("tx");
+    cr_assert_not_null(u);
+    bm_event c = cmd_ev("c1", 100, "w", "s"); /* unanswered: running without a status */
+    bm_event s = mk(BM_EV_STATUS, "st", 200);
+    s.status = text;
+    cr_assert_eq(trace_add(u, &c, 512, NULL), TRACE_ADD_OK);
+    cr_assert_eq(trace_add(u, &s, 512, NULL), TRACE_ADD_OK);
+    trace_status st = trace_get_status(u);
+    trace_free(u);
+    return st;
+}
+
+Test(trace, status_events)
+{
+    cr_assert_eq(status_with("failed"), TRACE_FAILED);
+    cr_assert_eq(status_with("FAILED"), TRACE_FAILED);
+    cr_assert_eq(status_with("Error"), TRACE_FAILED);
+    cr_assert_eq(status_with("completed"), TRACE_COMPLETED);
+    cr_assert_eq(status_with("Success"), TRACE_COMPLETED);
+    cr_assert_eq(status_with("DONE"), TRACE_COMPLETED);
+    cr_assert_eq(status_with("running"), TRACE_RUNNING);
+    cr_assert_eq(status_with("in_progress"), TRACE_RUNNING);
+    cr_assert_eq(status_with(""), TRACE_RUNNING);
+    cr_assert_eq(status_with("failed-ish"), TRACE_RUNNING);
+}
+
+Test(trace, status_failed_status_beats_completed)
+{
+    bm_event a = mk(BM_EV_STATUS, "a", 100);
+    a.status = "completed";
+    bm_event b = mk(BM_EV_STATUS, "b", 200);
+    b.status = "failed";
+    add_ok(&a);
+    cr_assert_eq(trace_get_status(t), TRACE_COMPLETED);
+    add_ok(&b);
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+}
+
+Test(trace, status_step_failure_beats_completed_status)
+{
+    bm_event c = cmd_ev("c1", 100, "w", "s");
+    bm_event r = res_ev("r1", 200, "w", "s");
+    r.ok = 0;
+    bm_event s = mk(BM_EV_STATUS, "st", 300);
+    s.status = "completed";
+    add_ok(&c);
+    add_ok(&r);
+    add_ok(&s);
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+}
+
+/* ---- stage ----------------------------------------------------------------- */
+
+Test(trace, stages)
+{
+    bm_event c = cmd_ev("c", 1, "w", "s");
+    bm_event r = res_ev("r", 2, "w", "s");
+    bm_event rf = res_ev("rf", 3, "w", "s");
+    rf.ok = 0;
+    bm_event e = mk(BM_EV_ERROR, "e", 4);
+    bm_event st = mk(BM_EV_STATUS, "st", 5);
+    st.status = "validating";
+    bm_event st0 = mk(BM_EV_STATUS, "st0", 6);
+    bm_event comp = mk(BM_EV_COMPENSATION, "comp", 7);
+    bm_event cu = mk(BM_EV_CUSTOM, "cu", 8);
+    bm_event *all[] = {&c, &r, &rf, &e, &st, &st0, &comp, &cu};
+    for (int i = 0; i < 8; i++)
+        add_ok(all[i]);
+    cr_assert_str_eq(trace_event_stage(get("c")), "dispatched");
+    cr_assert_str_eq(trace_event_stage(get("r")), "completed");
+    cr_assert_str_eq(trace_event_stage(get("rf")), "failed");
+    cr_assert_str_eq(trace_event_stage(get("e")), "failed");
+    cr_assert_str_eq(trace_event_stage(get("st")), "validating");
+    cr_assert_str_eq(trace_event_stage(get("st0")), "status");
+    cr_assert_str_eq(trace_event_stage(get("comp")), "compensating");
+    cr_assert_str_eq(trace_event_stage(get("cu")), "custom");
+}
