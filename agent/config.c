@@ -200,7 +200,7 @@ typedef struct {
 
 static int fail_at(walk_ctx *w, yaml_node_t *n, const char *fmt, const char *a, const char *b)
 {
-    char what[512];
+    char what[2048];
     snprintf(what, sizeof what, fmt, a, b);
     snprintf(w->err, w->errlen, "%s:%zu: %s", w->file, n ? n->start_mark.line + 1 : 0, what);
     return -1;
@@ -284,7 +284,7 @@ static int walk(walk_ctx *w, yaml_node_t *map, const char *prefix)
         const known_key *k = NULL;
         for (size_t i = 0; i < sizeof known_keys / sizeof *known_keys; i++)
             if (!strcmp(known_keys[i].path, path)) k = &known_keys[i];
-        if (k) {
+        if (k && !(k->kind == K_STREAMS && vn->type == YAML_MAPPING_NODE)) {
             if (set_known(w, k, path, vn)) return -1;
         } else if (vn->type == YAML_MAPPING_NODE) {
             if (walk(w, vn, path)) return -1;

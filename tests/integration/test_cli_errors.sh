@@ -11,7 +11,7 @@ one_line_error() {
     local what=$1 re=$2; shift 2
     "$@" >/dev/null 2>"$BM_TMP/stderr"; local rc=$?
     local lines; lines=$(wc -l <"$BM_TMP/stderr")
-    if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && grep -Eq "$re" "$BM_TMP/stderr"; then
+    if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && grep -Eq -- "$re" "$BM_TMP/stderr"; then
         BM_PASSED=$((BM_PASSED + 1)); echo "ok   - $what"
     else
         BM_FAILED=$((BM_FAILED + 1)); echo "FAIL - $what (rc=$rc, $lines lines):"; cat "$BM_TMP/stderr"
