@@ -887,3 +887,62 @@ Test(trace, stages)
     cr_assert_str_eq(trace_event_stage(get("comp")), "compensating");
     cr_assert_str_eq(trace_event_stage(get("cu")), "custom");
 }
+
+Test(trace, late_command_does_not_take_an_answer_naming_another)
+{
+    /* e1 names c1, which r1 already answers exactly: a later command c2
+     * with the same step and worker must not take e1. */
+    bm_event c1 = cmd_ev("c1", 100, "w", "s");
+    bm_event r1 = res_ev("r1", 200, "w", "s");
+    r1.cmd = "c1";
+    bm_event e1 = mk(BM_EV_ERROR, "e1", 210);
+    e1.worker = "w";
+    e1.step = "s";
+    e1.cmd = "c1";
+    bm_event c2 = cmd_ev("c2", 300, "w", "s");
+    add_ok(&c1);
+    add_ok(&r1);
+    add_ok(&e1);
+    add_ok(&c2);
+    assert_pair("r1", "c1");
+    cr_assert_eq(get("e1")->paired, -1);
+    cr_assert_eq(get("c2")->paired, -1);
+}
+
+Test(trace, free_command_preferred_to_taking_one)
+{
+    /* x took c1 by step (rule 3). a matches c1 and c2 by corr (rule 2):
+     * it takes the free c2 rather than displacing x. */
+    bm_event c1 = cmd_ev("c1", 100, "w", "s");
+    c1.corr = "K";
+    bm_event x = res_ev("x", 150, "w", "s");
+    bm_event c2 = cmd_ev("c2", 200, "w", "t");
+    c2.corr = "K";
+    bm_event a = res_ev("a", 300, "w", "u");
+    a.corr = "K";
+    add_ok(&c1);
+    add_ok(&x);
+    add_ok(&c2);
+    assert_pair("x", "c1");
+    cr_assert_eq(get("c2")->paired, -1);
+    add_ok(&a);
+    assert_pair("x", "c1");
+    assert_pair("a", "c2");
+}
+
+Test(trace, status_later_failed_result_does_not_clear_a_failure)
+{
+    /* e1 (worker w) fails; r2 (no worker, so any) also fails; r3 succeeds
+     * for worker v: r3 clears r2 but not e1, and r2 cannot clear e1. */
+    bm_event e1 = mk(BM_EV_ERROR, "e1", 100);
+    e1.worker = "w";
+    e1.step = "s";
+    bm_event r2 = res_ev("r2", 200, "", "s");
+    r2.ok = 0;
+    bm_event r3 = res_ev("r3", 300, "v", "s");
+    add_ok(&e1);
+    add_ok(&r2);
+    add_ok(&r3);
+    cr_assert_eq(get("r2")->paired, -1);
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+}
