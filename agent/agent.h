@@ -43,7 +43,7 @@ typedef struct bm_agent {
     redisAsyncContext *reader;
     redisAsyncContext *writer;
     int reader_up, writer_up;
-    int read_in_flight;
+    int reads_in_flight;       /* XREADGROUP sent, reply not yet in (at most 2) */
     int recovering;            /* reading our own pending entries (from id 0) first */
     char (*pel_cursor)[64];    /* per stream: last pending id seen while recovering */
     int stopping;

@@ -31,6 +31,7 @@
 #define SWEEP_INTERVAL_S 60
 #define SWEEP_MAX_DROP 20000
 #define STOP_TIMEOUT_S 10
+#define READS_IN_FLIGHT_MAX 2 /* one being applied, one being served */
 
 static void issue_read(bm_agent *a);
 static void schedule_reset(bm_agent *a);
@@ -86,7 +87,7 @@ static void on_write_reply(bm_write_kind kind, redisReply *reply, void *arg)
         a->last_entry_us = bm_now_us();
     }
     if (a->stopping) maybe_finish_stop(a);
-    else if (!a->read_in_flight && a->writes_pending <= a->writes_high_water / 2) issue_read(a);
+    else if (!a->reads_in_flight && a->writes_pending <= a->writes_high_water / 2) issue_read(a);
 }
 
 /* ---- one entry ----------------------------------------------------------- */
@@ -225,7 +226,7 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
     (void)c;
     bm_agent *a = arg;
     redisReply *r = reply;
-    a->read_in_flight = 0;
+    if (a->reads_in_flight > 0) a->reads_in_flight--;
     if (!r) return; /* connection gone: the reset path takes over */
     a->stats.reads++;
     if (r->type == REDIS_REPLY_ERROR) {
@@ -237,6 +238,24 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
         bm_error("XREADGROUP failed: %s; retrying", r->str);
         schedule_reset(a);
         return;
+    }
+    /* A full batch means more is waiting: ask for the next one now, so Redis
+     * serves it while this one is decoded and applied (reads overlap work).
+     * Not while recovering: the next pending read starts after this one's
+     * last id. */
+    if (!a->recovering && r->type == REDIS_REPLY_ARRAY) {
+        size_t got = 0;
+        for (size_t s = 0; s < r->elements; s++) {
+            redisReply *sr = r->element[s];
+            if (sr->type == REDIS_REPLY_ARRAY && sr->elements == 2 && sr->element[1]->type == REDIS_REPLY_ARRAY)
+                got += sr->element[1]->elements;
+        }
+        if (got >= a->cfg->batch) {
+            issue_read(a);
+            /* hiredis would send it on the next loop turn, after this batch:
+             * push it onto the socket now so the overlap is real */
+            if (a->reader) redisAsyncHandleWrite(a->reader);
+        }
     }
     int64_t now = bm_now_us();
     size_t total = 0;
@@ -260,7 +279,10 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
     }
     if (a->writer) {
         long sent = bm_persist_flush(a->persist, a->writer);
-        if (sent > 0) a->writes_pending += sent;
+        if (sent > 0) {
+            a->writes_pending += sent;
+            redisAsyncHandleWrite(a->writer); /* out now, while the next batch is read */
+        }
     } else {
         bm_persist_reset(a->persist);
     }
@@ -276,7 +298,7 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
 
 static void issue_read(bm_agent *a)
 {
-    if (a->stopping || !a->reader_up || !a->writer_up || a->read_in_flight) return;
+    if (a->stopping || !a->reader_up || !a->writer_up || a->reads_in_flight >= READS_IN_FLIGHT_MAX) return;
     if (a->writes_pending > a->writes_high_water) {
         a->stats.paused_reads++;
         return; /* on_write_reply resumes */
@@ -304,7 +326,7 @@ static void issue_read(bm_agent *a)
     for (size_t i = 0; i < ns; i++) ARG(a->recovering ? a->pel_cursor[i] : ">");
 #undef ARG
     if (redisAsyncCommandArgv(a->reader, on_read, a, argc, argv, lens) == REDIS_OK)
-        a->read_in_flight = 1;
+        a->reads_in_flight++;
 }
 
 /* ---- connections ----------------------------------------------------------- */
@@ -348,7 +370,7 @@ static void on_disconnect(const redisAsyncContext *c, int status)
     if (c == a->reader) {
         a->reader = NULL;
         a->reader_up = 0;
-        a->read_in_flight = 0;
+        a->reads_in_flight = 0;
     } else if (c == a->writer) {
         a->writer = NULL;
         a->writer_up = 0;
@@ -417,7 +439,7 @@ static void on_reconnect_timer(evutil_socket_t fd, short what, void *arg)
         a->writer_up = 0;
         redisAsyncFree(c);
     }
-    a->read_in_flight = 0;
+    a->reads_in_flight = 0;
     a->stats.reconnects++;
     connect_both(a);
 }
