@@ -120,22 +120,33 @@ xlen=$("${RCLI[@]}" XLEN "$STREAM")
 [ "$xlen" = "$EVENTS" ] || die "the stream holds $xlen entries, not $EVENTS"
 used_before=$("${RCLI[@]}" INFO memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}')
 
+# CPU seconds (user + system) redis-server has used so far; empty when it is
+# not ours. Tells whether a drain was bound by the client or by Redis.
+redis_cpu_s() {
+    [ "$OWN_REDIS" = 1 ] || return 0
+    awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' \
+        "/proc/$REDIS_PID/stat"
+}
+
 # --- 2. bare drain ----------------------------------------------------------
-"$BUILD/bench-bare-drain" --redis "$URL" --stream "$STREAM" --group bare | tee "$TMP/bare.out"
+rc0=$(redis_cpu_s)
+TIMEFORMAT='%R %U %S'
+{ time "$BUILD/bench-bare-drain" --redis "$URL" --stream "$STREAM" --group bare >"$TMP/bare.out"; } 2>"$TMP/bare.time"
+cat "$TMP/bare.out"
+rc1=$(redis_cpu_s)
 BARE_RATE=$(awk '$1=="bare:" && $3=="events" {for (i=1;i<=NF;i++) if ($i=="ev/s") print $(i-1)}' "$TMP/bare.out")
 [ -n "$BARE_RATE" ] || die "bench-bare-drain printed no rate"
 
 # --- 3. agent drain ---------------------------------------------------------
 read -r -a WRAP <<<"${BUSMON_BENCH_WRAP:-}"
 SUMMARY=$TMP/agent-summary.json
-t0=$(date +%s.%N)
 set +e
-timeout "$TIMEOUT" "${WRAP[@]}" "$BUILD/busmon-agent" --redis "$URL" --stream "$STREAM" \
+{ time timeout "$TIMEOUT" "${WRAP[@]}" "$BUILD/busmon-agent" --redis "$URL" --stream "$STREAM" \
     --group agent --consumer bench --drain --summary "$SUMMARY" --log-level warn \
-    --trace-retention "$RETENTION" >"$TMP/agent.log" 2>&1
+    --trace-retention "$RETENTION" >"$TMP/agent.log" 2>&1; } 2>"$TMP/agent.time"
 agent_rc=$?
 set -e
-t1=$(date +%s.%N)
+rc2=$(redis_cpu_s)
 if [ $agent_rc -ne 0 ] || [ ! -s "$SUMMARY" ]; then
     tail -20 "$TMP/agent.log" >&2
     [ $agent_rc -eq 124 ] && die "busmon-agent did not finish within ${TIMEOUT}s"
@@ -163,7 +174,8 @@ n_events=$(jq -r '.event_count' <<<"$trace_json")
 [ "$n_events" = 2 ] || die "FAILED: busmon trace $SAMPLE_TX shows $n_events events, not 2"
 
 AGENT_RATE=$(j '.events_per_s')
-wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
+read -r wall agent_user agent_sys <"$TMP/agent.time"
+read -r bare_wall bare_user bare_sys <"$TMP/bare.time"
 used_after=$("${RCLI[@]}" INFO memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}')
 
 awk -v n="$EVENTS" -v s="$(j '.seconds')" -v r="$AGENT_RATE" -v w="$wall" \
@@ -175,6 +187,15 @@ awk -v n="$EVENTS" -v s="$(j '.seconds')" -v r="$AGENT_RATE" -v w="$wall" \
     printf "agent: peak RSS %.1f MiB; %d transactions in memory, trace store %.1f MiB = %.0f bytes/transaction\n",
         rss / 1048576, txm, tsb / 1048576, bpt
     printf "redis: used_memory %.1f MiB after fill, %.1f MiB after the agent\n", ub / 1048576, ua / 1048576
+}'
+# Who was busy: a process near 100 % of the wall time bounds the drain.
+awk -v bw="$bare_wall" -v bu="$bare_user" -v bs="$bare_sys" -v aw="$wall" -v au="$agent_user" \
+    -v as="$agent_sys" -v r0="$rc0" -v r1="$rc1" -v r2="$rc2" 'BEGIN {
+    printf "cpu: bare drain %.2f s wall: client %.0f %%", bw, 100 * (bu + bs) / bw
+    if (r0 != "") printf ", redis-server %.0f %%", 100 * (r1 - r0) / bw
+    printf "\ncpu: agent drain %.2f s wall: agent %.0f %%", aw, 100 * (au + as) / aw
+    if (r0 != "") printf ", redis-server %.0f %%", 100 * (r2 - r1) / aw
+    printf "\n"
 }'
 awk -v a="$AGENT_RATE" -v b="$BARE_RATE" 'BEGIN {
     ratio = b > 0 ? a / b : 0
