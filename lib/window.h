@@ -1,0 +1,74 @@
+/*
+ * window.h - a rolling time window of outcome counters and a duration
+ * histogram, kept as a ring of fixed periods.
+ *
+ *   period_us = 10 s, n_periods = 6  ->  "the last minute", to 10 s
+ *
+ *   ring: [p0][p1][p2][p3][p4][p5]      each period: start, counters, hist
+ *                   ^ head = the period now is in
+ *
+ * Adding at time `now` first rolls the ring forward: periods whose start is
+ * older than now - n_periods * period_us are cleared (their memory kept).
+ * Collecting merges the live periods, so the window's edge moves in steps of
+ * one period. Histograms merge exactly (lib/histogram.h).
+ *
+ * Pure: time comes in as `now_us`.
+ */
+#ifndef BM_LIB_WINDOW_H
+#define BM_LIB_WINDOW_H
+
+#include <stdint.h>
+
+#include "histogram.h"
+
+typedef enum { BM_OUTCOME_SUCCESS = 0, BM_OUTCOME_FAILURE, BM_OUTCOME_TIMEOUT } bm_outcome;
+
+typedef struct {
+    uint64_t executions; /* successes + failures + timeouts */
+    uint64_t successes, failures, timeouts;
+    uint64_t events;     /* other things counted in the window (commands sent, errors seen...) */
+} bm_counts;
+
+typedef struct {
+    int64_t start_us; /* period start (aligned to period_us); 0 = unused */
+    bm_counts counts;
+    bm_hist hist;     /* durations of executions with a known duration */
+} bm_period;
+
+typedef struct {
+    int64_t period_us;
+    unsigned n_periods;
+    bm_period *periods; /* ring of n_periods */
+} bm_window;
+
+/* @return 0, or -1 (out of memory). */
+int bm_window_init(bm_window *w, int64_t period_us, unsigned n_periods);
+void bm_window_deinit(bm_window *w);
+
+/* The window's length: period_us * n_periods. */
+int64_t bm_window_length_us(const bm_window *w);
+
+/*
+ * Count one execution at time now_us with its outcome and duration
+ * (duration_us < 0: unknown, counted but not in the histogram).
+ * @return 0, or -1 when the histogram could not grow (the count is kept).
+ */
+int bm_window_add_execution(bm_window *w, int64_t now_us, bm_outcome outcome, int64_t duration_us);
+
+/* Count one other event (counts.events) at now_us. */
+void bm_window_add_event(bm_window *w, int64_t now_us, uint64_t n);
+
+/*
+ * Sum of the live periods at now_us into *counts, and (when hist_out is not
+ * NULL) their histograms merged into *hist_out (which the caller inits, and
+ * which is reset first). @return 0 or -1 (out of memory while merging).
+ */
+int bm_window_collect(const bm_window *w, int64_t now_us, bm_counts *counts, bm_hist *hist_out);
+
+/* Largest sum of counts.executions + counts.events in any single live period
+ * (peak throughput per period). */
+uint64_t bm_window_peak_period(const bm_window *w, int64_t now_us);
+
+size_t bm_window_heap_bytes(const bm_window *w);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * worker_stats.h - every worker's performance and health, from the event
+ * stream alone (the WorkerMonitor of the Python monitoring guides).
+ *
+ * Per worker: three rolling windows (lib/window.h) of executions by outcome
+ * and duration histogram - 1 min (6 x 10 s), 5 min (10 x 30 s) and the
+ * performance window (12 periods, default 60 min) -, commands in flight,
+ * last seen / last execution / last error, and a health state with the
+ * issues that put it there.
+ *
+ * Health (evaluated by worker_stats_evaluate, every health interval):
+ *   unknown   fewer than min_executions in the 5 min window and never judged;
+ *   failed    error rate over 5 min >= failure_rate_threshold with at least
+ *             min_executions, or commands pending and no answer for
+ *             pending_failed_intervals health intervals;
+ *   degraded  error rate over 5 min > error_rate_threshold, or p95 over
+ *             5 min > slow_threshold, or commands pending with no answer for
+ *             longer than the slow threshold;
+ *   inactive  no activity for inactive_intervals health intervals and
+ *             nothing pending;
+ *   healthy   otherwise.
+ * A worker gets worse at once, but gets better only after the better state
+ * has held for `recovery_evaluations` evaluations in a row (no flapping).
+ * Every change is reported through the transition callback.
+ *
+ * Bounds: at most max_workers workers (refused ones are counted); per-worker
+ * memory is bounded by the windows (sparse histograms).
+ * Pure: time comes in as now_us; no I/O.
+ */
+#ifndef BM_LIB_WORKER_STATS_H
+#define BM_LIB_WORKER_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../proto/rollup.h"
+#include "window.h"
+
+typedef struct {
+    size_t max_workers;              /* default 1000 */
+    int64_t perf_window_us;          /* default 60 min (worker_monitoring.performance_window_minutes) */
+    double error_rate_threshold;     /* default 0.10 */
+    double failure_rate_threshold;   /* default 0.50 */
+    int64_t slow_threshold_us;       /* default 5000 ms (slow_execution_threshold_ms) */
+    int64_t health_interval_us;      /* default 30 s (health_check_interval_seconds) */
+    uint32_t min_executions;         /* default 5: fewer in 5 min -> no rate judgement */
+    uint32_t pending_failed_intervals; /* default 3 */
+    uint32_t inactive_intervals;     /* default 3 */
+    uint32_t recovery_evaluations;   /* default 2 */
+} worker_stats_config;
+
+/* Fill the defaults above. */
+void worker_stats_config_defaults(worker_stats_config *c);
+
+/* Called on every health change; `snap` is borrowed for the call. */
+typedef void (*worker_transition_cb)(const bm_worker_snapshot *snap, bm_health from, void *arg);
+
+typedef struct worker_stats worker_stats;
+
+/* @return the table, or NULL. cfg is copied. */
+worker_stats *worker_stats_new(const worker_stats_config *cfg);
+void worker_stats_free(worker_stats *ws);
+
+/* A command was sent to `worker` at event time ts_us (agent clock now_us).
+ * `pending` is 1 when it is not answered yet (counts in flight).
+ * @return 0, or -1 when the worker was refused (max_workers). */
+int worker_stats_command(worker_stats *ws, const char *worker, int pending, int64_t now_us);
+
+/*
+ * An answer: outcome, duration (-1 unknown), error text ("" none),
+ * `was_pending` = 1 when it answers a command counted in flight (in flight
+ * goes down by one). @return 0 or -1 (refused).
+ */
+int worker_stats_answer(worker_stats *ws, const char *worker, bm_outcome outcome,
+                        int64_t duration_us, const char *error_type, const char *error_message,
+                        int was_pending, int64_t now_us);
+
+/* A command counted in flight will never be answered here (its trace was
+ * evicted or expired): in flight goes down by one. */
+void worker_stats_forget_pending(worker_stats *ws, const char *worker);
+
+/* Any other event naming the worker (updates last seen). */
+void worker_stats_seen(worker_stats *ws, const char *worker, int64_t now_us);
+
+/* Judge every worker's health at now_us; calls cb for each change. */
+void worker_stats_evaluate(worker_stats *ws, int64_t now_us, worker_transition_cb cb, void *arg);
+
+size_t worker_stats_count(const worker_stats *ws);
+/* Workers refused because of max_workers. */
+uint64_t worker_stats_refused(const worker_stats *ws);
+
+/*
+ * Snapshot of every worker (sorted by name) into out[0..max): windows
+ * computed at now_us. @return the number written (<= max).
+ */
+size_t worker_stats_snapshot(const worker_stats *ws, int64_t now_us, bm_worker_snapshot *out,
+                             size_t max);
+
+/* Snapshot of one worker. @return 0, or -1 when unknown. */
+int worker_stats_snapshot_one(const worker_stats *ws, const char *worker, int64_t now_us,
+                              bm_worker_snapshot *out);
+
+/* Heap bytes held by one worker's state (-1 unknown), and by the whole table. */
+long worker_stats_worker_bytes(const worker_stats *ws, const char *worker);
+size_t worker_stats_heap_bytes(const worker_stats *ws);
+
+#endif

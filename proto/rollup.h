@@ -1,0 +1,120 @@
+/*
+ * rollup.h - what busmon publishes every rollup interval (DESIGN §3):
+ * the global event metrics, each worker's performance and health, and the
+ * error patterns, over three windows ("1m", "5m" and the performance window,
+ * "1h" by default). Plain data filled by lib/, encoded here as msgpack (field
+ * `m`) and JSON (field `json`); proto/README.md is the human spec.
+ *
+ * Pure: no I/O. JSON via jansson, msgpack via msgpack-c.
+ */
+#ifndef BM_PROTO_ROLLUP_H
+#define BM_PROTO_ROLLUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BM_WINDOWS 3 /* [0] 1 minute, [1] 5 minutes, [2] the performance window */
+#define BM_NAME_MAX 128
+#define BM_ISSUES_MAX 4
+#define BM_ISSUE_LEN 160
+#define BM_PATTERN_WORKERS_MAX 8
+
+typedef enum {
+    BM_HEALTH_UNKNOWN = 0,
+    BM_HEALTH_HEALTHY,
+    BM_HEALTH_DEGRADED,
+    BM_HEALTH_FAILED,
+    BM_HEALTH_INACTIVE,
+    BM_HEALTH__COUNT
+} bm_health;
+
+/* "unknown", "healthy", "degraded", "failed", "inactive". */
+const char *bm_health_name(bm_health h);
+/* @return the state, or -1 for an unknown name. */
+int bm_health_parse(const char *s);
+
+/* One window of one worker (or of all events). Rates are 0..1; 0 when no executions. */
+typedef struct {
+    char label[8];          /* "1m", "5m", "1h" */
+    int64_t window_us;
+    uint64_t executions, successes, failures, timeouts;
+    double success_rate, error_rate;
+    int64_t min_us, max_us; /* 0 when no durations */
+    double avg_us, p50_us, p95_us, p99_us;
+    double throughput_per_min;
+} bm_window_stats;
+
+typedef struct {
+    char name[BM_NAME_MAX];
+    bm_health health;
+    int64_t health_since_us;
+    unsigned n_issues;
+    char issues[BM_ISSUES_MAX][BM_ISSUE_LEN]; /* plain words: "error rate 34 % over 5m > 10 %" */
+    uint32_t in_flight;           /* commands sent, not answered */
+    int64_t last_seen_us;         /* any event naming this worker; 0 never */
+    int64_t last_execution_us;    /* last answer; 0 never */
+    int64_t last_error_us;        /* 0 never */
+    char last_error[256];         /* "Type: message" */
+    bm_window_stats win[BM_WINDOWS];
+} bm_worker_snapshot;
+
+/* Per event type over one window. */
+typedef struct {
+    uint64_t count, success, error;
+    double share; /* of all events in the window, 0..1 */
+} bm_type_stats;
+
+typedef struct {
+    char label[8];
+    int64_t window_us;
+    uint64_t total_events;
+    double success_rate, error_rate; /* over answers (results + errors) */
+    double avg_latency_us, p95_latency_us; /* command -> answer */
+    double throughput_per_min;       /* events per minute over the window */
+    double peak_throughput_per_min;  /* busiest period, scaled to a minute */
+    bm_type_stats by_type[4];        /* command, result, error, other */
+} bm_event_window;
+
+typedef enum { BM_TREND_STABLE = 0, BM_TREND_INCREASING, BM_TREND_DECREASING } bm_trend;
+const char *bm_trend_name(bm_trend t);
+
+typedef struct {
+    char type[BM_NAME_MAX];    /* error.type, else the text before the first ':' */
+    uint64_t count[BM_WINDOWS];
+    uint64_t total;            /* since first seen */
+    int64_t first_seen_us, last_seen_us;
+    char example[256];         /* one message */
+    unsigned n_workers;
+    char workers[BM_PATTERN_WORKERS_MAX][BM_NAME_MAX];
+    unsigned workers_more;     /* workers hit beyond the ones listed */
+    bm_trend trend;
+} bm_error_pattern;
+
+/* A whole rollup: borrowed arrays, filled by the agent from lib/. */
+typedef struct {
+    int64_t ts_us;               /* when it was made (agent clock) */
+    const char *agent;           /* consumer name of the agent that made it */
+    int64_t interval_us;         /* rollup interval */
+    bm_event_window events[BM_WINDOWS];
+    const bm_worker_snapshot *workers;
+    size_t n_workers;
+    const bm_error_pattern *patterns;
+    size_t n_patterns;
+    /* summary across workers (performance window) */
+    uint64_t total_commands;
+    double avg_success_rate, avg_duration_us;
+    /* counters of what the bounds refused */
+    uint64_t workers_refused, patterns_refused;
+} bm_rollup;
+
+struct json_t;
+struct msgpack_sbuffer;
+
+/* @return a new JSON object (caller json_decref's), or NULL. */
+struct json_t *bm_rollup_to_json(const bm_rollup *r);
+/* One worker alone (the value of the busmon:workers hash). */
+struct json_t *bm_worker_to_json(const bm_worker_snapshot *w);
+/* @return 0, or -1 (out of memory). Appends to out. */
+int bm_rollup_encode_msgpack(const bm_rollup *r, struct msgpack_sbuffer *out);
+
+#endif
