@@ -362,11 +362,11 @@ static int32_t best_answer_for(const trace *t, uint32_t ci, int *rule_out)
     for (uint32_t i = 0; i < t->n; i++) {
         const trace_node *a = t->items[i];
         if (!is_answer(a)) continue;
-        int named_present = 0;
-        if (a->te.ev.cmd[0] && !streq(a->te.ev.cmd, c->te.ev.id))
-            named_present = find_command_by_id(t, a->te.ev.cmd) >= 0;
-        int r = match_rule(a, c, named_present);
+        int r = match_rule(a, c, 0);
         if (!r || !can_take(a, r)) continue;
+        /* Only an answer that could move pays for this O(n) look-up: one
+         * that names another command present in the trace answers that one. */
+        if (r > 1 && a->te.ev.cmd[0] && find_command_by_id(t, a->te.ev.cmd) >= 0) continue;
         int is_free = a->te.paired < 0;
         if (r < best_rule || (r == best_rule && is_free && !best_free)) {
             best = (int32_t)i;
