@@ -110,6 +110,14 @@ static bm_decode_status walk(bm_evb *b, json_t *obj, bm_scope scope)
  */
 bm_decode_status bm_decode_json(bm_decoder *d, const char *buf, size_t len, bm_event *ev)
 {
+    return bm_decode_json_hinted(d, buf, len, NULL, ev);
+}
+
+/* The hints go in after the walk; their rank, not their order, keeps them
+ * below the object's own keys. */
+bm_decode_status bm_decode_json_hinted(bm_decoder *d, const char *buf, size_t len,
+                                       const bm_evb_hints *hints, bm_event *ev)
+{
     bm_event_reset(ev);
     if (!buf || len == 0) return BM_DECODE_EMPTY;
     if (len > bm_limit_entry(d)) return BM_DECODE_OVERSIZED;
@@ -124,7 +132,10 @@ bm_decode_status bm_decode_json(bm_decoder *d, const char *buf, size_t len, bm_e
         bm_evb b;
         bm_evb_init(&b);
         st = walk(&b, root, BM_SCOPE_TOP);
-        if (st == BM_DECODE_OK) st = bm_evb_finish(d, &b, ev);
+        if (st == BM_DECODE_OK) {
+            bm_evb_apply_hints(&b, hints);
+            st = bm_evb_finish(d, &b, ev);
+        }
     }
     json_decref(root);
     return st;

@@ -11,7 +11,11 @@
  *                 `success`, `error_details.error_type`, ...);
  *   3. flat     - the entry's own field/value pairs (`type`, `tx`, ...).
  *
- * and fills a bm_event whose strings live in the decoder's scratch memory.
+ * A pub/sub message is its JSON body plus the channel it arrived on; the
+ * channel name (`multiagent:result.<worker>`, ...) supplies the type and the
+ * worker where the body lacks them (bm_decode_pubsub, bm_channel_scheme).
+ *
+ * Each decoder fills a bm_event whose strings live in the decoder's scratch memory.
  * It is pure: no I/O, no clock, no logging. A failure returns a named reason
  * (bm_decode_status) so the caller can count it and dead-letter the entry.
  *
@@ -76,33 +80,33 @@ typedef struct {
  */
 typedef struct {
     bm_event_type type;
-    const char *id;      /* event id; "" when absent (caller substitutes the stream id) */
-    const char *tx;      /* transaction id */
-    const char *corr;    /* correlation id */
-    const char *cmd;     /* result/error: id of the command answered */
-    const char *worker;  /* worker name / type */
-    const char *step;    /* workflow step or command name */
-    const char *source;  /* producer */
-    const char *status;  /* status events: the status text ("running", "completed", ...) */
-    const char *message; /* status events: free text */
+    const char *id;            /* event id; "" when absent (caller substitutes the stream id) */
+    const char *tx;            /* transaction id */
+    const char *corr;          /* correlation id */
+    const char *cmd;           /* result/error: id of the command answered */
+    const char *worker;        /* worker name / type */
+    const char *step;          /* workflow step or command name */
+    const char *source;        /* producer */
+    const char *status;        /* status events: the status text ("running", "completed", ...) */
+    const char *message;       /* status events: free text */
     const char *error_type;    /* "" unless an error / failed result */
     const char *error_message; /* "" unless an error / failed result; bounded, may be cut */
-    int64_t ts_us;       /* event time, µs since epoch; 0 = absent (caller fills) */
-    int64_t duration_us; /* reported execution time; -1 = absent */
-    int ok;              /* results: 1 success, 0 failure, -1 not said */
-    int attempt;         /* retry count; -1 absent */
-    int priority;        /* -1 absent */
-    double timeout_s;    /* commands: timeout_seconds; 0 absent */
-    double progress;     /* status events: progress; -1 absent */
-    uint32_t payload_bytes; /* size of the opaque payload, 0 if none */
+    int64_t ts_us;             /* event time, µs since epoch; 0 = absent (caller fills) */
+    int64_t duration_us;       /* reported execution time; -1 = absent */
+    int ok;                    /* results: 1 success, 0 failure, -1 not said */
+    int attempt;               /* retry count; -1 absent */
+    int priority;              /* -1 absent */
+    double timeout_s;          /* commands: timeout_seconds; 0 absent */
+    double progress;           /* status events: progress; -1 absent */
+    uint32_t payload_bytes;    /* size of the opaque payload, 0 if none */
     unsigned n_attrs;
     bm_attr attrs[BM_EVENT_MAX_ATTRS]; /* other scalar keys, first ones kept */
 } bm_event;
 
 /* Bounds enforced while decoding. Zero means "use the default". */
 typedef struct {
-    size_t max_entry_bytes;  /* sum of all field and value lengths; default 1 MiB */
-    size_t max_string_bytes; /* ids, names: longer ones are refused as bad_field; default 512 */
+    size_t max_entry_bytes;   /* sum of all field and value lengths; default 1 MiB */
+    size_t max_string_bytes;  /* ids, names: longer ones are refused as bad_field; default 512 */
     size_t max_message_bytes; /* error/status messages: longer ones are cut; default 1024 */
 } bm_decode_limits;
 
@@ -127,6 +131,66 @@ bm_decode_status bm_decode_msgpack(bm_decoder *d, const char *buf, size_t len, b
 
 /* Decode a JSON object (the `json` field alone, or a pub/sub message body). */
 bm_decode_status bm_decode_json(bm_decoder *d, const char *buf, size_t len, bm_event *ev);
+
+/*
+ * Pub/sub channel naming (DESIGN §2). A framework that publishes on Redis
+ * pub/sub names the event in the channel:
+ *
+ *   <prefix><word>[<separator><name>]
+ *
+ *   multiagent:command.research       command for worker "research"
+ *   multiagent:result.research        result from worker "research"
+ *   multiagent:status.workflow        status (the name says nothing more)
+ *   multiagent:compensation.refund    compensation performed by "refund"
+ *
+ * `word` is one of the segment words below; `name` (everything after the
+ * first separator, dots included) is the worker for command, result, error
+ * and compensation channels and is ignored for status channels. Matching is
+ * byte-exact (case-sensitive). All strings are borrowed: they must outlive
+ * every call that uses the scheme. A NULL or "" word turns that mapping off;
+ * a NULL prefix is "" (every channel is tried).
+ */
+typedef struct {
+    const char *prefix;       /* "multiagent:" */
+    const char *separator;    /* between word and name: "." (NULL or "" = ".") */
+    const char *command;      /* "command" */
+    const char *result;       /* "result" */
+    const char *error;        /* "error" (the framework has no such channel; harmless) */
+    const char *status;       /* "status" */
+    const char *compensation; /* "compensation" */
+} bm_channel_scheme;
+
+/* Fill *s with the MultiAgents Framework's scheme (the values in the comments
+ * above). Change fields afterwards to follow another naming scheme. */
+void bm_channel_scheme_default(bm_channel_scheme *s);
+
+/*
+ * Read a channel name with a scheme (NULL = the default scheme).
+ * @return 1 when the channel matches: *type is set, and *name / *name_len
+ *         point into `channel` at the worker it names (length 0 when it names
+ *         none, and always 0 for status); 0 when it matches nothing (the
+ *         outputs are left untouched).
+ */
+int bm_channel_match(const bm_channel_scheme *scheme, const char *channel, size_t channel_len,
+                     bm_event_type *type, const char **name, size_t *name_len);
+
+/*
+ * Decode one pub/sub message: `body` is a JSON object (as bm_decode_json),
+ * `channel` the channel it arrived on (both borrowed; neither need be
+ * NUL-terminated; channel may be NULL). Where the body has no type, the
+ * channel's type is used; where the body names no worker (`worker`,
+ * `worker_name`, `worker_type`), the channel's name is the worker. The body
+ * always wins: a body type, even an unknown one, is never replaced. For a
+ * result or error the channel's worker ranks above the `metadata.source`
+ * fallback, since the channel names the worker type and `source` only the
+ * producer (in the framework they are the same). A channel that matches
+ * nothing is ignored: the body is decoded alone.
+ * @return as bm_decode_json: BM_DECODE_OK and fills *ev (strings borrowed
+ *         from d), or the reason (empty, oversized, not_json, missing_type...).
+ */
+bm_decode_status bm_decode_pubsub(bm_decoder *d, const bm_channel_scheme *scheme,
+                                  const char *channel, size_t channel_len, const char *body,
+                                  size_t body_len, bm_event *ev);
 
 /*
  * Parse a time: ISO-8601 ("2024-01-15T10:30:00", optional fraction of any

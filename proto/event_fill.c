@@ -370,6 +370,24 @@ void bm_evb_add_attr(bm_evb *b, const char *key, size_t key_len, const bm_value 
     a->v = *v;
 }
 
+void bm_evb_apply_hints(bm_evb *b, const bm_evb_hints *hints)
+{
+    if (!hints) return;
+    bm_value v;
+    memset(&v, 0, sizeof(v));
+    v.kind = BM_V_STR;
+    if (hints->type_len > 0) {
+        v.str = hints->type;
+        v.len = hints->type_len;
+        (void)bm_evb_set(b, BM_F_TYPE, BM_RANK_HINT, &v); /* a string is never bad_field */
+    }
+    if (hints->worker_len > 0) {
+        v.str = hints->worker;
+        v.len = hints->worker_len;
+        (void)bm_evb_set(b, BM_F_WORKER, BM_RANK_HINT, &v);
+    }
+}
+
 /* ---- finish ------------------------------------------------------------- */
 
 static const char bm_empty[] = "";

@@ -127,6 +127,24 @@ typedef struct {
 
 #define BM_RANK_UNSET 255
 
+/* Values that stand in where the event lacks its own, such as the type and
+ * worker a pub/sub channel name implies. They are offered at BM_RANK_HINT,
+ * weaker than every key of the event, so the event's own keys always win
+ * whatever the order. Strings are borrowed and not terminated; length 0 =
+ * no hint. */
+typedef struct {
+    const char *type;
+    size_t type_len;
+    const char *worker;
+    size_t worker_len;
+} bm_evb_hints;
+
+#define BM_RANK_HINT 254
+
+/* Offer the hints to the builder (after the event's own keys or before:
+ * the rank decides). */
+void bm_evb_apply_hints(bm_evb *b, const bm_evb_hints *hints);
+
 /* Meaning of `key` in `scope`; *rank receives its alias rank. */
 bm_field bm_field_lookup(bm_scope scope, const char *key, size_t key_len, int *rank);
 
@@ -163,6 +181,10 @@ size_t bm_limit_entry(const bm_decoder *d);
 bm_decode_status bm_decode_flat(bm_decoder *d, size_t n, const char *const *fields,
                                 const size_t *field_lens, const char *const *values,
                                 const size_t *value_lens, bm_event *ev);
+
+/* bm_decode_json with hints (NULL = none): the pub/sub decoder's core. */
+bm_decode_status bm_decode_json_hinted(bm_decoder *d, const char *buf, size_t len,
+                                       const bm_evb_hints *hints, bm_event *ev);
 
 /* Parse a decimal number ("12", "-3.5", "1e3"), locale-free.
  * @return 0 and *out, or -1. */
