@@ -80,33 +80,33 @@ typedef struct {
  */
 typedef struct {
     bm_event_type type;
-    const char *id;            /* event id; "" when absent (caller substitutes the stream id) */
-    const char *tx;            /* transaction id */
-    const char *corr;          /* correlation id */
-    const char *cmd;           /* result/error: id of the command answered */
-    const char *worker;        /* worker name / type */
-    const char *step;          /* workflow step or command name */
-    const char *source;        /* producer */
-    const char *status;        /* status events: the status text ("running", "completed", ...) */
-    const char *message;       /* status events: free text */
+    const char *id;      /* event id; "" when absent (caller substitutes the stream id) */
+    const char *tx;      /* transaction id */
+    const char *corr;    /* correlation id */
+    const char *cmd;     /* result/error: id of the command answered */
+    const char *worker;  /* worker name / type */
+    const char *step;    /* workflow step or command name */
+    const char *source;  /* producer */
+    const char *status;  /* status events: the status text ("running", "completed", ...) */
+    const char *message; /* status events: free text */
     const char *error_type;    /* "" unless an error / failed result */
     const char *error_message; /* "" unless an error / failed result; bounded, may be cut */
-    int64_t ts_us;             /* event time, µs since epoch; 0 = absent (caller fills) */
-    int64_t duration_us;       /* reported execution time; -1 = absent */
-    int ok;                    /* results: 1 success, 0 failure, -1 not said */
-    int attempt;               /* retry count; -1 absent */
-    int priority;              /* -1 absent */
-    double timeout_s;          /* commands: timeout_seconds; 0 absent */
-    double progress;           /* status events: progress; -1 absent */
-    uint32_t payload_bytes;    /* size of the opaque payload, 0 if none */
+    int64_t ts_us;       /* event time, µs since epoch; 0 = absent (caller fills) */
+    int64_t duration_us; /* reported execution time; -1 = absent */
+    int ok;              /* results: 1 success, 0 failure, -1 not said */
+    int attempt;         /* retry count; -1 absent */
+    int priority;        /* -1 absent */
+    double timeout_s;    /* commands: timeout_seconds; 0 absent */
+    double progress;     /* status events: progress; -1 absent */
+    uint32_t payload_bytes; /* size of the opaque payload, 0 if none */
     unsigned n_attrs;
     bm_attr attrs[BM_EVENT_MAX_ATTRS]; /* other scalar keys, first ones kept */
 } bm_event;
 
 /* Bounds enforced while decoding. Zero means "use the default". */
 typedef struct {
-    size_t max_entry_bytes;   /* sum of all field and value lengths; default 1 MiB */
-    size_t max_string_bytes;  /* ids, names: longer ones are refused as bad_field; default 512 */
+    size_t max_entry_bytes;  /* sum of all field and value lengths; default 1 MiB */
+    size_t max_string_bytes; /* ids, names: longer ones are refused as bad_field; default 512 */
     size_t max_message_bytes; /* error/status messages: longer ones are cut; default 1024 */
 } bm_decode_limits;
 
