@@ -180,11 +180,11 @@ int bm_channel_match(const bm_channel_scheme *scheme, const char *channel, size_
  * NUL-terminated; channel may be NULL). Where the body has no type, the
  * channel's type is used; where the body names no worker (`worker`,
  * `worker_name`, `worker_type`), the channel's name is the worker. The body
- * always wins: a body type, even an unknown one, is never replaced. For a
- * result or error the channel's worker ranks above the `metadata.source`
- * fallback, since the channel names the worker type and `source` only the
- * producer (in the framework they are the same). A channel that matches
- * nothing is ignored: the body is decoded alone.
+ * always wins: a body type, even an unknown one, is never replaced, and a
+ * result or error whose body names no worker but has a `source` (the
+ * framework's `metadata.source`) keeps `source` as its worker, as in every
+ * other encoding (in the framework the two are the same). A channel that
+ * matches nothing is ignored: the body is decoded alone.
  * @return as bm_decode_json: BM_DECODE_OK and fills *ev (strings borrowed
  *         from d), or the reason (empty, oversized, not_json, missing_type...).
  */

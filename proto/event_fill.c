@@ -510,8 +510,10 @@ bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
             return BM_DECODE_BAD_FIELD;
     }
 
-    /* a result (or error) that names no worker: its producer is the worker */
-    if (!HAS(BM_F_WORKER) && (type == BM_EV_RESULT || type == BM_EV_ERROR) && HAS(BM_F_SOURCE))
+    /* a result (or error) that names no worker: its producer is the worker.
+     * That is the event's own word, so it beats a hint (a channel name). */
+    if ((!HAS(BM_F_WORKER) || s[BM_F_WORKER].rank == BM_RANK_HINT) &&
+        (type == BM_EV_RESULT || type == BM_EV_ERROR) && HAS(BM_F_SOURCE))
         s[BM_F_WORKER] = s[BM_F_SOURCE];
 
     if (type != BM_EV_CUSTOM && !HAS(BM_F_TX)) return BM_DECODE_MISSING_TX;
