@@ -4,8 +4,10 @@
  * The input is read three ways: whole, as a msgpack map and as a JSON text;
  * split at NUL bytes into field/value pairs for bm_decode_entry (so the
  * fuzzer can reach msgpack in `m`, JSON in `json` and flat fields); and as a
- * time for bm_parse_time. Every decoded event is encoded again and decoded
- * back, which must succeed: the encoder writes only what the decoder reads.
+ * time for bm_parse_time; and as a pub/sub message, "channel\0body", with
+ * the default channel scheme or another one. Every decoded event is encoded
+ * again and decoded back, which must succeed: the encoder writes only what
+ * the decoder reads.
  *
  * Build with clang -fsanitize=fuzzer,address,undefined, or with
  * standalone_main.c to replay a corpus without clang (ctest does).
@@ -66,6 +68,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     int64_t ts;
     if (bm_parse_time(buf, size, &ts) == 0) sink += (size_t)ts;
+
+    /* pub/sub: "channel\0body" (no NUL: the whole input is the body) */
+    {
+        static const bm_channel_scheme other = {.prefix = "a/",
+                                                .separator = "::",
+                                                .command = "c",
+                                                .result = "r",
+                                                .error = NULL,
+                                                .status = "s",
+                                                .compensation = "comp"};
+        const char *nul = memchr(buf, '\0', size);
+        size_t channel_len = nul ? (size_t)(nul - buf) : 0;
+        const char *body = nul ? nul + 1 : buf;
+        size_t body_len = nul ? size - channel_len - 1 : size;
+        bm_decode_status pst = bm_decode_pubsub(d, size & 2 ? &other : NULL, nul ? buf : NULL,
+                                                channel_len, body, body_len, &ev);
+        if ((unsigned)pst >= BM_DECODE__COUNT) abort();
+        if (pst == BM_DECODE_OK) {
+            sink += touch(&ev);
+            check_roundtrip(&ev);
+        }
+        bm_event_type t;
+        const char *name;
+        size_t name_len;
+        if (bm_channel_match(NULL, buf, channel_len, &t, &name, &name_len) &&
+            (name < buf || name + name_len > buf + channel_len))
+            abort();
+    }
 
     /* fields: "f\0v\0f\0v..." */
     const char *fields[MAX_FIELDS], *values[MAX_FIELDS];
