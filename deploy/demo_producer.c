@@ -23,6 +23,27 @@
  * fields. So one transaction usually mixes encodings, as a real system in
  * migration would.
  *
+ * With --pubsub it is instead a MultiAgents Framework (0.1.x) deployment: it
+ * PUBLISHes every event as that framework's RedisEventBus does, on its own
+ * channels and byte for byte in its JSON (json.dumps of the pydantic event:
+ * model key order, ", " and ": " separators, naive ISO times):
+ *
+ *   <prefix>status.workflow          status: at the start ("running",
+ *                                    "Workflow started"), after each step,
+ *                                    and a final one ("completed" or
+ *                                    "compensated")
+ *   <prefix>command.<worker>         command, with worker_type, timeout_seconds
+ *   <prefix>result.<worker>          result: success true, or false with
+ *                                    error_details.error_type = the exception's
+ *                                    class ("WorkerException") or "timeout"
+ *   <prefix>compensation.<name>      after a failure, one per completed step
+ *                                    that has a compensation, latest first
+ *
+ * Some commands are never answered (a worker that died): their transaction
+ * stops there, so a monitor has to notice the timeout itself. The framework's
+ * orchestrator writes `progress: null`; this one writes the fraction of steps
+ * done, which the model allows (Optional[float]).
+ *
  * Not here: anything busmon itself does. This program only talks to Redis
  * through hiredis and msgpack-c, on purpose: it is what a producer in another
  * codebase would look like.
@@ -43,10 +64,14 @@
 #include <hiredis/hiredis.h>
 #include <msgpack.h>
 
-#define DEFAULT_URL    "redis://127.0.0.1:6379"
-#define DEFAULT_STREAM "busmon:events"
-#define MAX_PIPELINE   1000 /* commands appended before the replies are read */
-#define MAX_WAKE_START 5000 /* transactions started per wake-up, at most */
+#define DEFAULT_URL       "redis://127.0.0.1:6379"
+#define DEFAULT_STREAM    "busmon:events"
+#define DEFAULT_PREFIX    "multiagent:"
+#define DEFAULT_TIMEOUT_S 2
+#define DEFAULT_HANG_RATE 0.05
+#define WORKFLOW_ID       "demo_workflow" /* metadata.source of the orchestrator's events */
+#define MAX_PIPELINE      1000            /* commands appended before the replies are read */
+#define MAX_WAKE_START    5000            /* transactions started per wake-up, at most */
 
 /* ---- workers, steps, errors ---------------------------------------------- */
 
@@ -54,18 +79,22 @@ typedef struct {
     const char *name;
     int min_ms, max_ms;
     double fail_rate;
+    double overrun_rate; /* --pubsub: runs past its timeout_seconds (worker-side timeout) */
 } worker_def;
 
 static const worker_def WORKERS[] = {
-    {"fast", 10, 50, 0.0},
-    {"slow", 500, 2000, 0.0},
-    {"flaky", 20, 400, 0.30},
-    {"cpu_heavy", 200, 800, 0.0},
+    {"fast", 10, 50, 0.0, 0.0},
+    {"slow", 500, 2000, 0.0, 0.10},
+    {"flaky", 20, 400, 0.30, 0.0},
+    {"cpu_heavy", 200, 800, 0.0, 0.0},
 };
 #define N_WORKERS (sizeof(WORKERS) / sizeof(WORKERS[0]))
 
 static const char *const STEPS[] = {"fetch", "analyze", "summarize"};
 #define MAX_STEPS 3
+
+/* --pubsub: each step's compensation (WorkflowStep.compensation), or none */
+static const char *const STEP_COMPENSATIONS[MAX_STEPS] = {"undo_fetch", "undo_analyze", NULL};
 
 typedef struct {
     const char *type;
@@ -93,6 +122,11 @@ typedef struct {
     const char *ground_truth_path;
     bool print_tx;
     long maxlen; /* XADD MAXLEN ~ N; 0 = none */
+    /* --pubsub: the MultiAgents Framework's channels instead of a stream */
+    bool pubsub;
+    const char *channel_prefix;
+    int timeout_s;    /* every command's timeout_seconds */
+    double hang_rate; /* share of commands never answered */
 } options;
 
 /* ---- random ---------------------------------------------------------------- */
@@ -163,8 +197,16 @@ static void iso_time(int64_t ts_us, char out[32])
 
 /* ---- transactions and the answer schedule -------------------------------- */
 
+/* --pubsub: what becomes of a command */
+typedef enum {
+    ANSWER_OK,
+    ANSWER_FAIL,           /* the worker raised: success false, error_type = class name */
+    ANSWER_WORKER_TIMEOUT, /* the worker manager's wait_for fired: error_type "timeout" */
+    ANSWER_NONE,           /* never answered (the worker died) */
+} answer_kind;
+
 typedef struct {
-    char id[16]; /* tx-xxxxxxxx */
+    char id[40]; /* tx-xxxxxxxx, or a uuid with --pubsub (as the framework) */
     int n_steps;
     int cur_step;
     /* the command in flight */
@@ -174,6 +216,13 @@ typedef struct {
     bool ok;
     int error;
     int64_t due_mono_us;
+    /* --pubsub only */
+    answer_kind answer;
+    int max_items;                    /* the workflow's initial context */
+    int step_items[MAX_STEPS];        /* each completed step's result */
+    char step_cmd_ids[MAX_STEPS][37]; /* for compensations' original_command_id */
+    unsigned events;                  /* published for this transaction */
+    uint64_t planned;                 /* events budgeted for it at its start */
 } tx_state;
 
 /* Min-heap of in-flight transactions by due time: each has one command out. */
@@ -236,6 +285,8 @@ typedef struct {
     uint64_t events_budgeted; /* events planned by started transactions */
     uint64_t events_sent;
     uint64_t errors_sent;
+    uint64_t unanswered;    /* --pubsub */
+    uint64_t compensations; /* --pubsub */
     msgpack_sbuffer sbuf;
     char json[4096];
 } producer;
@@ -271,7 +322,8 @@ static int pipeline_flush(producer *p)
         p->pipelined--;
         redisReply *r = reply;
         if (r && r->type == REDIS_REPLY_ERROR) {
-            fprintf(stderr, "busmon-demo-producer: XADD failed: %s\n", r->str);
+            fprintf(stderr, "busmon-demo-producer: %s failed: %s\n",
+                    p->opt.pubsub ? "PUBLISH" : "XADD", r->str);
             freeReplyObject(r);
             return -1;
         }
@@ -554,6 +606,281 @@ static int answer(producer *p, tx_state *tx, int64_t mono)
     return 0;
 }
 
+/* ---- --pubsub: the MultiAgents Framework on its own channels ---------------- */
+
+/* datetime.isoformat() of a naive UTC datetime: "2026-11-22T10:30:00.123456",
+ * and no fraction at all when the microseconds are 0. */
+static void iso_time_py(int64_t ts_us, char out[32])
+{
+    time_t secs = (time_t)(ts_us / 1000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (ts_us % 1000000) snprintf(out + n, 32 - n, ".%06d", (int)(ts_us % 1000000));
+}
+
+/* repr() of a Python float as json.dumps writes it: the shortest text that
+ * reads back the same, with ".0" on whole numbers (0.5, 1.0, 0.3333333333333333). */
+static void py_float(double v, char out[32])
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, 32, "%.*g", prec, v);
+        if (strtod(out, NULL) == v) break;
+    }
+    if (!strpbrk(out, ".eEn")) strcat(out, ".0");
+}
+
+/* PUBLISH <prefix><kind>.<name> <body>: appended to the pipeline. */
+static int publish(producer *p, tx_state *tx, const char *kind, const char *name, const char *body,
+                   size_t body_len)
+{
+    char channel[256];
+    int n = snprintf(channel, sizeof(channel), "%s%s.%s", p->opt.channel_prefix, kind, name);
+    if (n < 0 || (size_t)n >= sizeof(channel)) die("channel prefix too long");
+    const char *argv[3] = {"PUBLISH", channel, body};
+    size_t lens[3] = {7, (size_t)n, body_len};
+    if (redisAppendCommandArgv(p->redis, 3, argv, lens) != REDIS_OK) {
+        fprintf(stderr, "busmon-demo-producer: redis: %s\n", p->redis->errstr);
+        return -1;
+    }
+    p->pipelined++;
+    p->events_sent++;
+    tx->events++;
+    if (p->pipelined >= MAX_PIPELINE) return pipeline_flush(p);
+    return 0;
+}
+
+/* The workflow's context.data: the initial context, updated with each result. */
+static int context_json(const tx_state *tx, int steps_done, char *out, size_t cap)
+{
+    int n =
+        snprintf(out, cap, "{\"query\": \"quarterly report\", \"max_items\": %d", tx->max_items);
+    if (steps_done > 0)
+        n += snprintf(out + n, cap - (size_t)n, ", \"items\": %d", tx->step_items[steps_done - 1]);
+    n += snprintf(out + n, cap - (size_t)n, "}");
+    return n;
+}
+
+/* EventMetadata, as the framework nests it. */
+static void metadata_json(const tx_state *tx, const char *corr, const char *source, char *out,
+                          size_t cap)
+{
+    char iso[32];
+    iso_time_py(now_us(), iso);
+    snprintf(out, cap,
+             "{\"transaction_id\": \"%s\", \"correlation_id\": \"%s\", \"timestamp\": \"%s\", "
+             "\"source\": \"%s\", \"version\": \"1.0\"}",
+             tx->id, corr, iso, source);
+}
+
+/* Every string this mode writes is plain ASCII without quotes or
+ * backslashes, so no escaping is needed; keep it that way. */
+#define JSON_FITS(n, p)                                                                            \
+    do {                                                                                           \
+        if ((n) < 0 || (size_t)(n) >= sizeof((p)->json)) die("internal error: event too long");    \
+    } while (0)
+
+/* StatusEvent on status.workflow (Orchestrator._publish_status_event). */
+static int ps_status(producer *p, tx_state *tx, const char *status, int steps_done,
+                     const char *current_step, const char *message)
+{
+    char id[37], md[512], progress[32], results[512];
+    uuid_random(id);
+    metadata_json(tx, tx->id, WORKFLOW_ID, md, sizeof(md));
+    py_float((double)steps_done / tx->n_steps, progress);
+    int n = snprintf(results, sizeof(results), "{");
+    for (int i = 0; i < steps_done; i++)
+        n += snprintf(results + n, sizeof(results) - (size_t)n, "%s\"%s\": {\"items\": %d}",
+                      i ? ", " : "", STEPS[i], tx->step_items[i]);
+    snprintf(results + n, sizeof(results) - (size_t)n, "}");
+    char step[64];
+    if (current_step)
+        snprintf(step, sizeof(step), "\"%s\"", current_step);
+    else
+        strcpy(step, "null");
+    n = snprintf(p->json, sizeof(p->json),
+                 "{\"id\": \"%s\", \"type\": \"status\", \"metadata\": %s, "
+                 "\"payload\": {\"workflow_id\": \"" WORKFLOW_ID "\", \"current_step\": %s, "
+                 "\"step_results\": %s}, \"status\": \"%s\", \"progress\": %s, "
+                 "\"message\": \"%s\"}",
+                 id, md, step, results, status, progress, message);
+    JSON_FITS(n, p);
+    return publish(p, tx, "status", "workflow", p->json, (size_t)n);
+}
+
+/* CommandEvent on command.<worker_type> (Orchestrator._execute_step). */
+static int ps_command(producer *p, tx_state *tx)
+{
+    const char *step = STEPS[tx->cur_step];
+    char corr[64], md[512], ctx[256];
+    snprintf(corr, sizeof(corr), "%s.%s", tx->id, step);
+    metadata_json(tx, corr, WORKFLOW_ID, md, sizeof(md));
+    context_json(tx, tx->cur_step, ctx, sizeof(ctx));
+    int n = snprintf(p->json, sizeof(p->json),
+                     "{\"id\": \"%s\", \"type\": \"command\", \"metadata\": %s, \"payload\": %s, "
+                     "\"worker_type\": \"%s\", \"timeout_seconds\": %d, \"retry_policy\": null}",
+                     tx->cmd_id, md, ctx, WORKERS[tx->worker].name, p->opt.timeout_s);
+    JSON_FITS(n, p);
+    return publish(p, tx, "command", WORKERS[tx->worker].name, p->json, (size_t)n);
+}
+
+/* ResultEvent on result.<worker_type> (WorkerManager._execute_worker_with_timeout). */
+static int ps_result(producer *p, tx_state *tx, int items)
+{
+    const worker_def *w = &WORKERS[tx->worker];
+    char id[37], corr[64], md[512], payload[64], err_msg[160], err_details[96];
+    uuid_random(id);
+    snprintf(corr, sizeof(corr), "%s.%s", tx->id, STEPS[tx->cur_step]);
+    metadata_json(tx, corr, w->name, md, sizeof(md));
+    bool ok = tx->answer == ANSWER_OK;
+    if (ok) {
+        snprintf(payload, sizeof(payload), "{\"items\": %d}", items);
+        strcpy(err_msg, "null");
+        strcpy(err_details, "null");
+    } else if (tx->answer == ANSWER_WORKER_TIMEOUT) {
+        strcpy(payload, "{}");
+        snprintf(err_msg, sizeof(err_msg), "\"Worker timeout after %ds\"", p->opt.timeout_s);
+        strcpy(err_details, "{\"error_type\": \"timeout\"}");
+    } else { /* BaseWorker.process wraps whatever the worker raised */
+        strcpy(payload, "{}");
+        snprintf(err_msg, sizeof(err_msg), "\"Worker %s failed: %s\"", w->name,
+                 ERRORS[tx->error].message);
+        strcpy(err_details, "{\"error_type\": \"WorkerException\"}");
+    }
+    int n = snprintf(p->json, sizeof(p->json),
+                     "{\"id\": \"%s\", \"type\": \"result\", \"metadata\": %s, \"payload\": %s, "
+                     "\"command_id\": \"%s\", \"success\": %s, \"error_message\": %s, "
+                     "\"error_details\": %s}",
+                     id, md, payload, tx->cmd_id, ok ? "true" : "false", err_msg, err_details);
+    JSON_FITS(n, p);
+    return publish(p, tx, "result", w->name, p->json, (size_t)n);
+}
+
+/* CompensationEvent on compensation.<name> (Orchestrator._trigger_compensations). */
+static int ps_compensation(producer *p, tx_state *tx, int step)
+{
+    const char *name = STEP_COMPENSATIONS[step];
+    char id[37], corr[96], md[512], ctx[256];
+    uuid_random(id);
+    snprintf(corr, sizeof(corr), "%s.comp.%s", tx->id, STEPS[step]);
+    metadata_json(tx, corr, WORKFLOW_ID, md, sizeof(md));
+    context_json(tx, tx->cur_step, ctx, sizeof(ctx));
+    int n = snprintf(p->json, sizeof(p->json),
+                     "{\"id\": \"%s\", \"type\": \"compensation\", \"metadata\": %s, "
+                     "\"payload\": %s, \"original_command_id\": \"%s\", "
+                     "\"compensation_type\": \"%s\"}",
+                     id, md, ctx, tx->step_cmd_ids[step], name);
+    JSON_FITS(n, p);
+    if (p->ground_truth)
+        fprintf(p->ground_truth, "compensation\t%s\t%s\t%s\n", tx->id, name,
+                tx->step_cmd_ids[step]);
+    p->compensations++;
+    return publish(p, tx, "compensation", name, p->json, (size_t)n);
+}
+
+/* Send the command for tx->cur_step and schedule what becomes of it. */
+static int ps_send_command(producer *p, tx_state *tx, int64_t mono)
+{
+    tx->worker = rng_range(0, (int)N_WORKERS - 1);
+    const worker_def *w = &WORKERS[tx->worker];
+    tx->duration_ms = rng_range(w->min_ms, w->max_ms);
+    tx->error = 0;
+    const int timeout_ms = p->opt.timeout_s * 1000;
+    if (rng_unit() < p->opt.hang_rate) {
+        tx->answer = ANSWER_NONE;
+        tx->duration_ms = timeout_ms; /* when the monitor should have noticed */
+    } else if (rng_unit() < w->fail_rate) {
+        tx->answer = ANSWER_FAIL;
+        tx->error = rng_range(0, (int)N_ERRORS - 1);
+    } else if (tx->duration_ms >= timeout_ms || rng_unit() < w->overrun_rate) {
+        tx->answer = ANSWER_WORKER_TIMEOUT;
+        tx->duration_ms = timeout_ms;
+    } else {
+        tx->answer = ANSWER_OK;
+    }
+    tx->ok = tx->answer == ANSWER_OK;
+    tx->due_mono_us = mono + (int64_t)tx->duration_ms * 1000;
+    uuid_random(tx->cmd_id);
+    memcpy(tx->step_cmd_ids[tx->cur_step], tx->cmd_id, sizeof(tx->cmd_id));
+    if (ps_command(p, tx) < 0) return -1;
+    if (heap_push(&p->heap, tx) < 0) die("out of memory");
+    return 0;
+}
+
+/* Events a transaction publishes when every step succeeds: a status at the
+ * start and after each step, a command and a result per step. */
+static uint64_t ps_planned(int n_steps)
+{
+    return 1 + 3 * (uint64_t)n_steps;
+}
+
+static int ps_start_tx(producer *p, int64_t mono)
+{
+    tx_state *tx = calloc(1, sizeof(*tx));
+    if (!tx) die("out of memory");
+    uuid_random(tx->id);
+    tx->n_steps = rng_range(1, MAX_STEPS);
+    tx->max_items = rng_range(10, 100);
+    tx->planned = ps_planned(tx->n_steps);
+    p->tx_started++;
+    p->events_budgeted += tx->planned;
+    if (p->opt.print_tx) printf("%s\n", tx->id);
+    if (ps_status(p, tx, "running", 0, NULL, "Workflow started") < 0) return -1;
+    return ps_send_command(p, tx, mono);
+}
+
+/* The transaction is over: its ground-truth line, its budget settled, freed. */
+static void ps_finish_tx(producer *p, tx_state *tx, const char *final_status)
+{
+    if (p->ground_truth)
+        fprintf(p->ground_truth, "tx\t%s\t%s\t%u\n", tx->id, final_status, tx->events);
+    p->events_budgeted = p->events_budgeted - tx->planned + tx->events;
+    free(tx);
+}
+
+/* tx's command is due: its result (or, for a lost one, the moment its
+ * timeout passed), then the next step, or the end of the transaction. */
+static int ps_answer(producer *p, tx_state *tx, int64_t mono)
+{
+    const char *worker = WORKERS[tx->worker].name;
+    if (tx->answer == ANSWER_NONE) {
+        /* nothing is published: the orchestrator waits forever */
+        p->unanswered++;
+        if (p->ground_truth) {
+            fprintf(p->ground_truth, "%s\ttimeout\t%d\n", worker, tx->duration_ms);
+            fprintf(p->ground_truth, "unanswered\t%s\t%s\t%s\n", tx->id, worker, tx->cmd_id);
+        }
+        ps_finish_tx(p, tx, "running");
+        return 0;
+    }
+    int items = tx->answer == ANSWER_OK ? rng_range(1, 50) : 0;
+    if (ps_result(p, tx, items) < 0) return -1;
+    if (p->ground_truth)
+        fprintf(p->ground_truth, "%s\t%s\t%d\n", worker, tx->ok ? "ok" : "fail", tx->duration_ms);
+    const char *step = STEPS[tx->cur_step];
+    if (!tx->ok) {
+        p->errors_sent++;
+        /* compensate the completed steps, latest first, then say so */
+        for (int i = tx->cur_step - 1; i >= 0; i--)
+            if (STEP_COMPENSATIONS[i] && ps_compensation(p, tx, i) < 0) return -1;
+        if (ps_status(p, tx, "compensated", tx->cur_step, step, "Workflow compensated") < 0)
+            return -1;
+        ps_finish_tx(p, tx, "compensated");
+        return 0;
+    }
+    tx->step_items[tx->cur_step] = items;
+    if (tx->cur_step + 1 == tx->n_steps) {
+        if (ps_status(p, tx, "completed", tx->n_steps, step, "Workflow completed") < 0) return -1;
+        ps_finish_tx(p, tx, "completed");
+        return 0;
+    }
+    char message[64];
+    snprintf(message, sizeof(message), "Step %s completed", step);
+    if (ps_status(p, tx, "running", tx->cur_step + 1, step, message) < 0) return -1;
+    tx->cur_step++;
+    return ps_send_command(p, tx, mono);
+}
+
 /* ---- Redis URL ------------------------------------------------------------- */
 
 typedef struct {
@@ -666,25 +993,63 @@ static redisContext *connect_redis(const char *url)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: busmon-demo-producer [options]\n"
-                 "\n"
-                 "A simulated orchestrator and four workers (fast 10-50 ms, slow 0.5-2 s,\n"
-                 "flaky failing ~30 %%, cpu_heavy 200-800 ms) writing command, result and error\n"
-                 "events to a Redis stream in busmon's three encodings (msgpack, JSON, flat).\n"
-                 "\n"
-                 "  --redis URL          redis://host:port[/db] or unix:///path\n"
-                 "                       (default: $BUSMON_REDIS_URL, else " DEFAULT_URL ")\n"
-                 "  --stream NAME        stream to write to (default " DEFAULT_STREAM ")\n"
-                 "  --rate N             about N events per second (default 50)\n"
-                 "  --count N            start N transactions, finish them, then exit\n"
-                 "  --duration S         start transactions for S seconds, finish them, then exit\n"
-                 "  --seed N             random seed (default: from the clock)\n"
-                 "  --maxlen N           cap the stream with XADD MAXLEN ~ N (default: no cap)\n"
-                 "  --ground-truth FILE  append 'worker<TAB>ok|fail<TAB>duration_ms' per answer\n"
-                 "  --print-tx           print each transaction id on stdout as it starts\n"
-                 "  -h, --help           this text\n"
-                 "\n"
-                 "SIGINT / SIGTERM stop it (exit 0).\n");
+    fprintf(out,
+            "usage: busmon-demo-producer [options]\n"
+            "\n"
+            "A simulated orchestrator and four workers (fast 10-50 ms, slow 0.5-2 s,\n"
+            "flaky failing ~30 %%, cpu_heavy 200-800 ms) writing command, result and error\n"
+            "events to a Redis stream in busmon's three encodings (msgpack, JSON, flat);\n"
+            "with --pubsub, publishing them on Redis pub/sub as the MultiAgents Framework does.\n"
+            "\n"
+            "  --redis URL          redis://host:port[/db] or unix:///path\n"
+            "                       (default: $BUSMON_REDIS_URL, else " DEFAULT_URL ")\n"
+            "  --stream NAME        stream to write to (default " DEFAULT_STREAM ")\n"
+            "  --rate N             about N events per second (default 50)\n"
+            "  --count N            start N transactions, finish them, then exit\n"
+            "  --duration S         start transactions for S seconds, finish them, then exit\n"
+            "  --seed N             random seed (default: from the clock)\n"
+            "  --maxlen N           cap the stream with XADD MAXLEN ~ N (default: no cap)\n"
+            "  --ground-truth FILE  append one tab-separated line per fact (below)\n"
+            "  --print-tx           print each transaction id on stdout as it starts\n"
+            "  -h, --help           this text\n"
+            "\n"
+            "Pub/sub mode (the MultiAgents Framework 0.1.x wire shape; --stream and --maxlen\n"
+            "are not used):\n"
+            "  --pubsub             PUBLISH each event as JSON, byte for byte as the framework's\n"
+            "                       RedisEventBus does, on <prefix>command.<worker>,\n"
+            "                       <prefix>result.<worker>, <prefix>status.workflow and\n"
+            "                       <prefix>compensation.<name>. Transaction ids are uuids.\n"
+            "                       Per transaction: a status at the start (running, progress\n"
+            "                       0.0), after each step and at the end (completed, or\n"
+            "                       compensated after a failure); failures are results with\n"
+            "                       success false and error_details.error_type WorkerException\n"
+            "                       (flaky) or timeout (slow overruns ~10 %%, and any answer\n"
+            "                       that would take timeout_seconds or more); a failure\n"
+            "                       compensates the steps already done that have one\n"
+            "                       (fetch: undo_fetch, analyze: undo_analyze), latest first;\n"
+            "                       some commands are never answered and their transaction\n"
+            "                       stops there. --count, --duration, --rate, --seed and\n"
+            "                       --print-tx work as in stream mode\n"
+            "  --channel-prefix P   channel prefix (default " DEFAULT_PREFIX ")\n"
+            "  --timeout-seconds N  every command's timeout_seconds (default %d)\n"
+            "  --hang-rate P        share of commands never answered (default %.2f)\n"
+            "\n"
+            "Ground truth lines (tab-separated), appended as things happen:\n"
+            "  <worker> ok|fail <duration_ms>   one per result (both modes); a worker-side\n"
+            "                                   timeout result is 'fail' with the timeout\n"
+            "  --pubsub only:\n"
+            "  <worker> timeout <timeout_ms>    a command never answered (written when its\n"
+            "                                   timeout has passed)\n"
+            "  unanswered <tx> <worker> <command_id>   the same command, for trace checks\n"
+            "  compensation <tx> <name> <original_command_id>   one per compensation sent\n"
+            "  tx <tx> <status> <events>        one per transaction when it ends: its last\n"
+            "                                   status (completed, compensated, or running\n"
+            "                                   when a command was never answered) and the\n"
+            "                                   number of events published for it\n"
+            "Worker names are never 'tx', 'unanswered' or 'compensation'.\n"
+            "\n"
+            "SIGINT / SIGTERM stop it (exit 0).\n",
+            DEFAULT_TIMEOUT_S, DEFAULT_HANG_RATE);
 }
 
 static double parse_number(const char *flag, const char *s, double min)
@@ -708,6 +1073,10 @@ static void parse_options(int argc, char **argv, options *o)
         {"maxlen", required_argument, NULL, 'm'},
         {"ground-truth", required_argument, NULL, 'g'},
         {"print-tx", no_argument, NULL, 'p'},
+        {"pubsub", no_argument, NULL, 'P'},
+        {"channel-prefix", required_argument, NULL, 'C'},
+        {"timeout-seconds", required_argument, NULL, 'T'},
+        {"hang-rate", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -716,6 +1085,10 @@ static void parse_options(int argc, char **argv, options *o)
     o->stream = DEFAULT_STREAM;
     o->rate_eps = 50;
     o->count_tx = -1;
+    o->channel_prefix = DEFAULT_PREFIX;
+    o->timeout_s = DEFAULT_TIMEOUT_S;
+    o->hang_rate = DEFAULT_HANG_RATE;
+    bool pubsub_option = false;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -748,6 +1121,27 @@ static void parse_options(int argc, char **argv, options *o)
         case 'p':
             o->print_tx = true;
             break;
+        case 'P':
+            o->pubsub = true;
+            break;
+        case 'C':
+            if (strlen(optarg) > 128 || strpbrk(optarg, "\"\\"))
+                die("--channel-prefix: at most 128 bytes, no quotes or backslashes");
+            o->channel_prefix = optarg;
+            pubsub_option = true;
+            break;
+        case 'T': {
+            double t = parse_number("--timeout-seconds", optarg, 1);
+            if (t != (int)t || t > 86400) die("--timeout-seconds: a whole number, 1..86400");
+            o->timeout_s = (int)t;
+            pubsub_option = true;
+            break;
+        }
+        case 'H':
+            o->hang_rate = parse_number("--hang-rate", optarg, 0);
+            if (o->hang_rate > 1) die("--hang-rate: between 0 and 1");
+            pubsub_option = true;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -757,6 +1151,8 @@ static void parse_options(int argc, char **argv, options *o)
         }
     }
     if (optind < argc) die("unexpected argument '%s' (try --help)", argv[optind]);
+    if (pubsub_option && !o->pubsub)
+        die("--channel-prefix, --timeout-seconds and --hang-rate need --pubsub");
 }
 
 int main(int argc, char **argv)
@@ -796,7 +1192,8 @@ int main(int argc, char **argv)
 
         /* answers that are due */
         while (p.heap.len && p.heap.items[0]->due_mono_us <= mono) {
-            if (answer(&p, heap_pop(&p.heap), mono) < 0) {
+            tx_state *tx = heap_pop(&p.heap);
+            if ((p.opt.pubsub ? ps_answer(&p, tx, mono) : answer(&p, tx, mono)) < 0) {
                 rc = 1;
                 goto out;
             }
@@ -808,7 +1205,7 @@ int main(int argc, char **argv)
             int started_now = 0;
             while ((double)p.events_budgeted < allowed && started_now < MAX_WAKE_START &&
                    (p.opt.count_tx < 0 || p.tx_started < p.opt.count_tx)) {
-                if (start_tx(&p, mono) < 0) {
+                if ((p.opt.pubsub ? ps_start_tx(&p, mono) : start_tx(&p, mono)) < 0) {
                     rc = 1;
                     goto out;
                 }
@@ -838,10 +1235,17 @@ int main(int argc, char **argv)
     if (pipeline_flush(&p) < 0) rc = 1;
 
 out:
-    fprintf(stderr,
-            "busmon-demo-producer: %ld transactions, %" PRIu64 " events (%" PRIu64
-            " failures) to %s\n",
-            p.tx_started, p.events_sent, p.errors_sent, p.opt.stream);
+    if (p.opt.pubsub)
+        fprintf(stderr,
+                "busmon-demo-producer: %ld transactions, %" PRIu64 " events (%" PRIu64
+                " failures, %" PRIu64 " unanswered, %" PRIu64 " compensations) on %s*\n",
+                p.tx_started, p.events_sent, p.errors_sent, p.unanswered, p.compensations,
+                p.opt.channel_prefix);
+    else
+        fprintf(stderr,
+                "busmon-demo-producer: %ld transactions, %" PRIu64 " events (%" PRIu64
+                " failures) to %s\n",
+                p.tx_started, p.events_sent, p.errors_sent, p.opt.stream);
     if (p.ground_truth && fclose(p.ground_truth) != 0) {
         fprintf(stderr, "busmon-demo-producer: writing %s: %s\n", p.opt.ground_truth_path,
                 strerror(errno));
