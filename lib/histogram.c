@@ -23,6 +23,12 @@
  * adding searches it in O(log n) and inserts with a memmove, which is cheap
  * because a stream of durations touches few distinct buckets. Merging is a
  * linear two-way merge done in place from the back.
+ *
+ * Bound. With max_buckets set, the array never grows past it: a new bucket
+ * that would pass the bound first folds the lowest bucket into its upper
+ * neighbour (or, when the new bucket is itself the lowest, goes into the
+ * lowest kept one). The top of the distribution, where latency alarms look,
+ * keeps its 1 %; everything folded reads as the lowest kept bucket.
  */
 #include "histogram.h"
 
@@ -66,6 +72,7 @@ void bm_hist_reset(bm_hist *h)
     h->clamped = 0;
     h->min_us = h->max_us = 0;
     h->sum_us = 0.0;
+    h->folded = 0;
 }
 
 double bm_hist_bucket_upper(uint16_t index)
@@ -113,6 +120,7 @@ static int reserve(bm_hist *h, uint32_t need)
     uint32_t cap = h->cap_buckets ? h->cap_buckets : HIST_MIN_CAP;
     while (cap < need)
         cap *= 2;
+    if (h->max_buckets && cap > h->max_buckets && need <= h->max_buckets) cap = h->max_buckets;
     bm_hist_bucket *b = realloc(h->buckets, (size_t)cap * sizeof *b);
     if (!b) return -1;
     h->buckets = b;
@@ -126,6 +134,39 @@ static uint32_t add_count(uint32_t a, uint64_t b)
 {
     uint64_t s = (uint64_t)a + b;
     return s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+}
+
+/* Fold the lowest buckets into the next one until at most `keep` remain
+ * (keep >= 1). */
+static void fold_to(bm_hist *h, uint32_t keep)
+{
+    if (h->n_buckets <= keep) return;
+    uint32_t k = h->n_buckets - keep; /* buckets 0..k-1 fold into bucket k */
+    uint32_t count = h->buckets[k].count;
+    for (uint32_t i = 0; i < k; i++)
+        count = add_count(count, h->buckets[i].count);
+    h->buckets[k].count = count;
+    memmove(&h->buckets[0], &h->buckets[k], (size_t)keep * sizeof *h->buckets);
+    h->n_buckets = keep;
+    h->folded += k;
+}
+
+/* Give back memory held beyond the bound (a failed shrink keeps it). */
+static void shrink_to_bound(bm_hist *h)
+{
+    if (!h->max_buckets || h->cap_buckets <= h->max_buckets) return;
+    bm_hist_bucket *b = realloc(h->buckets, (size_t)h->max_buckets * sizeof *b);
+    if (!b) return;
+    h->buckets = b;
+    h->cap_buckets = h->max_buckets;
+}
+
+void bm_hist_set_max_buckets(bm_hist *h, uint32_t max_buckets)
+{
+    h->max_buckets = max_buckets;
+    if (!max_buckets) return;
+    fold_to(h, max_buckets);
+    shrink_to_bound(h);
 }
 
 static void note_range(bm_hist *h, int64_t lo_us, int64_t hi_us)
@@ -146,13 +187,28 @@ int bm_hist_add(bm_hist *h, int64_t value_us, uint32_t n)
     uint32_t pos = lower_bound(h, index);
     if (pos < h->n_buckets && h->buckets[pos].index == index) {
         h->buckets[pos].count = add_count(h->buckets[pos].count, n);
+    } else if (h->max_buckets && h->n_buckets >= h->max_buckets && pos == 0) {
+        /* below every kept bucket: it folds into the lowest one */
+        h->buckets[0].count = add_count(h->buckets[0].count, n);
+        h->folded++;
     } else {
-        if (reserve(h, h->n_buckets + 1) != 0) return -1;
+        uint32_t carry = 0; /* the lowest bucket, folded to make room */
+        if (h->max_buckets && h->n_buckets >= h->max_buckets) {
+            carry = h->buckets[0].count;
+            memmove(&h->buckets[0], &h->buckets[1],
+                    (size_t)(h->n_buckets - 1) * sizeof *h->buckets);
+            h->n_buckets--;
+            pos--;
+            h->folded++;
+        } else if (reserve(h, h->n_buckets + 1) != 0) {
+            return -1;
+        }
         memmove(&h->buckets[pos + 1], &h->buckets[pos],
                 (size_t)(h->n_buckets - pos) * sizeof *h->buckets);
         h->buckets[pos].index = index;
         h->buckets[pos].count = n;
         h->n_buckets++;
+        if (carry) h->buckets[0].count = add_count(h->buckets[0].count, carry);
     }
     note_range(h, value_us, value_us);
     h->count += n;
@@ -165,7 +221,7 @@ int bm_hist_merge(bm_hist *dst, const bm_hist *src)
 {
     if (src->count == 0) return 0;
     /* Read src's figures first: src may be dst. */
-    const uint64_t src_count = src->count, src_clamped = src->clamped;
+    const uint64_t src_count = src->count, src_clamped = src->clamped, src_folded = src->folded;
     const int64_t src_min = src->min_us, src_max = src->max_us;
     const double src_sum = src->sum_us;
     const uint32_t nd = dst->n_buckets, ns = src->n_buckets;
@@ -207,9 +263,14 @@ int bm_hist_merge(bm_hist *dst, const bm_hist *src)
         }
     }
     dst->n_buckets = union_n;
+    if (dst->max_buckets) {
+        fold_to(dst, dst->max_buckets);
+        shrink_to_bound(dst);
+    }
     note_range(dst, src_min, src_max);
     dst->count += src_count;
     dst->clamped += src_clamped;
+    dst->folded += src_folded;
     dst->sum_us += src_sum;
     return 0;
 }

@@ -78,6 +78,12 @@ void bm_window_deinit(bm_window *w)
     memset(w, 0, sizeof *w);
 }
 
+void bm_window_set_max_buckets(bm_window *w, uint32_t max_buckets)
+{
+    for (unsigned i = 0; i < w->n_periods; i++)
+        bm_hist_set_max_buckets(&w->periods[i].hist, max_buckets);
+}
+
 int64_t bm_window_length_us(const bm_window *w)
 {
     return w->period_us * (int64_t)w->n_periods;

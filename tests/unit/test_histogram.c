@@ -421,3 +421,81 @@ Test(histogram, memory_is_per_used_bucket)
     bm_hist_deinit(&h); /* twice is harmless */
     bm_hist_init(&h);
 }
+
+/* --- bound -------------------------------------------------------------- */
+
+Test(histogram, bound_folds_the_lowest_buckets_and_keeps_the_top)
+{
+    static int64_t v[N_VALUES];
+    bm_hist_set_max_buckets(&h, 64);
+    rng_seed(6);
+    for (size_t i = 0; i < N_VALUES; i++) /* 1 µs .. ~1 h, spread on a log scale */
+        v[i] = (int64_t)floor(exp(rng_unit() * 22.0));
+    fill(v, N_VALUES);
+    cr_assert_eq(h.n_buckets, 64);
+    cr_assert_leq(bm_hist_heap_bytes(&h), 64 * sizeof(bm_hist_bucket));
+    cr_assert_gt(h.folded, 0);
+    cr_assert_eq(h.count, N_VALUES);
+    uint64_t total = 0;
+    for (uint32_t k = 0; k < h.n_buckets; k++)
+        total += h.buckets[k].count;
+    cr_assert_eq(total, N_VALUES, "folding moves counts, never drops them");
+    qsort(v, N_VALUES, sizeof *v, cmp_i64);
+    /* 64 buckets of 2 % cover the top factor of ~3.6: p95 and up stay exact to 1 % */
+    const double top[] = {0.95, 0.99, 0.999};
+    for (size_t k = 0; k < 3; k++) {
+        double exact = (double)exact_quantile(v, N_VALUES, top[k]);
+        double got = bm_hist_quantile(&h, top[k]);
+        cr_assert_leq(fabs(got - exact) / exact, REL_ERR_LIMIT, "q=%g", top[k]);
+    }
+    /* the bottom reads high, never below the truth */
+    cr_assert_geq(bm_hist_quantile(&h, 0.1), (double)exact_quantile(v, N_VALUES, 0.1));
+    cr_assert_eq(bm_hist_quantile(&h, 0.0), (double)v[0], "min stays exact");
+}
+
+Test(histogram, bound_set_later_folds_at_once_and_survives_reset)
+{
+    for (uint16_t i = 0; i < 100; i++)
+        bm_hist_add(&h, (int64_t)floor(bm_hist_bucket_upper((uint16_t)(200 + i * 3))), 1);
+    cr_assert_eq(h.n_buckets, 100);
+    bm_hist_set_max_buckets(&h, 10);
+    cr_assert_eq(h.n_buckets, 10);
+    cr_assert_eq(h.buckets[0].count, 91, "the 90 lowest went into the lowest kept");
+    cr_assert_eq(h.folded, 90);
+    cr_assert_leq(bm_hist_heap_bytes(&h), 10 * sizeof(bm_hist_bucket));
+    bm_hist_reset(&h);
+    cr_assert_eq(h.folded, 0);
+    cr_assert_eq(h.max_buckets, 10);
+    for (int64_t x = 1; x < 1000000; x = x * 2 + 1)
+        bm_hist_add(&h, x, 1);
+    cr_assert_eq(h.n_buckets, 10);
+}
+
+Test(histogram, bound_of_one_bucket)
+{
+    bm_hist_set_max_buckets(&h, 1);
+    bm_hist_add(&h, 1000, 2);
+    bm_hist_add(&h, 10, 1);     /* below: into the kept one */
+    bm_hist_add(&h, 100000, 3); /* above: the kept one folds into it */
+    cr_assert_eq(h.n_buckets, 1);
+    cr_assert_eq(h.buckets[0].index, bm_hist_bucket_of(100000));
+    cr_assert_eq(h.buckets[0].count, 6);
+    cr_assert_eq(h.count, 6);
+}
+
+Test(histogram, merge_into_a_bounded_histogram)
+{
+    bm_hist src;
+    bm_hist_init(&src);
+    for (uint16_t i = 0; i < 300; i++)
+        bm_hist_add(&src, (int64_t)floor(bm_hist_bucket_upper(i)), 1);
+    bm_hist_set_max_buckets(&h, 50);
+    bm_hist_add(&h, 5, 1);
+    cr_assert_eq(bm_hist_merge(&h, &src), 0);
+    cr_assert_eq(h.n_buckets, 50);
+    cr_assert_leq(bm_hist_heap_bytes(&h), 50 * sizeof(bm_hist_bucket));
+    cr_assert_eq(h.count, 301);
+    cr_assert_eq(h.buckets[49].index, 299, "the top is kept");
+    cr_assert_eq(h.buckets[0].count, 252);
+    bm_hist_deinit(&src);
+}

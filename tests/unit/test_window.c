@@ -189,3 +189,19 @@ Test(window, period_starting_at_zero_and_negative_times)
     cr_assert_eq(collect(60 * SEC - 1).executions, 2, "[-10 s, 0) left at 50 s");
     cr_assert_eq(collect(60 * SEC).executions, 0);
 }
+
+Test(window, bucket_bound_applies_to_every_period)
+{
+    bm_window_set_max_buckets(&w, 16);
+    for (int i = 0; i < PERIODS; i++)
+        for (int64_t d = 1; d < 1000000000; d = d * 11 / 10 + 1)
+            bm_window_add_execution(&w, T0 + i * PERIOD, BM_OUTCOME_SUCCESS, d);
+    for (unsigned i = 0; i < PERIODS; i++)
+        cr_assert_leq(w.periods[i].hist.n_buckets, 16);
+    cr_assert_leq(bm_window_heap_bytes(&w),
+                  PERIODS * (sizeof(bm_period) + 16 * sizeof(bm_hist_bucket)));
+    bm_counts c = collect(T0 + PERIODS * PERIOD - 1);
+    cr_assert_gt(c.executions, PERIODS * 100);
+    cr_assert_eq(out.count, c.executions);
+    cr_assert_eq(out.max_us, w.periods[0].hist.max_us);
+}
