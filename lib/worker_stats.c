@@ -57,11 +57,13 @@
 
 enum { WIN_1M = 0, WIN_5M = 1, WIN_PERF = 2 };
 
-/* A judgement: a state and the issues that put the worker there. */
+/* A judgement: a state and the issues that put the worker there, the
+ * worst first. */
 typedef struct {
     bm_health state;
     unsigned n_issues;
     char issues[BM_ISSUES_MAX][BM_ISSUE_LEN];
+    unsigned char issue_rank[BM_ISSUES_MAX];
 } verdict;
 
 typedef struct {
@@ -429,13 +431,23 @@ static int rank_of(bm_health h)
 static void issue(verdict *v, bm_health state, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Add an issue of the given state's rank after those of the same or a
+ * higher rank (so a failure reads before a slowness), and raise the state. */
 static void issue(verdict *v, bm_health state, const char *fmt, ...)
 {
-    if (rank_of(state) > rank_of(v->state)) v->state = state;
-    if (v->n_issues >= BM_ISSUES_MAX) return;
+    int rank = rank_of(state);
+    if (rank > rank_of(v->state)) v->state = state;
+    if (v->n_issues >= BM_ISSUES_MAX) return; /* three rules fire at most */
+    unsigned at = v->n_issues;
+    while (at > 0 && v->issue_rank[at - 1] < rank)
+        at--;
+    memmove(v->issues[at + 1], v->issues[at], (v->n_issues - at) * sizeof v->issues[0]);
+    memmove(&v->issue_rank[at + 1], &v->issue_rank[at], v->n_issues - at);
+    v->issue_rank[at] = (unsigned char)rank;
+    v->n_issues++;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(v->issues[v->n_issues++], BM_ISSUE_LEN, fmt, ap);
+    vsnprintf(v->issues[at], BM_ISSUE_LEN, fmt, ap);
     va_end(ap);
 }
 
@@ -458,7 +470,7 @@ static void judge(const worker_stats *ws, const worker *w, int64_t now_us, bm_hi
     double error_rate = n.executions ? (double)errors / (double)n.executions : 0.0;
     int enough = n.executions >= c->min_executions;
 
-    /* failed */
+    /* rates only with enough executions to mean something */
     if (enough && error_rate >= c->failure_rate_threshold) {
         fmt_rate(a, sizeof a, error_rate, c->failure_rate_threshold, 0);
         fmt_threshold(b, sizeof b, c->failure_rate_threshold);

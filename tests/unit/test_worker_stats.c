@@ -241,8 +241,19 @@ Test(worker_stats, several_issues_worst_first)
     cr_assert_eq(s.health, BM_HEALTH_FAILED);
     cr_assert_eq(s.n_issues, 3);
     cr_assert_str_eq(s.issues[0], "error rate 50 % over 5m >= failure threshold 50 %");
+    cr_assert_str_eq(s.issues[1], "no answer for 100 s with 1 command pending");
+    cr_assert_str_eq(s.issues[2], "p95 3 s > slow threshold 1 s");
+
+    /* a failure found after a slowness still reads first */
+    start();
+    ok("w", 10, T0, 3 * SEC);
+    cr_assert_eq(worker_stats_command(ws, "w", 1, T0), 0);
+    eval(T0 + 100 * SEC);
+    s = snap("w", T0 + 100 * SEC);
+    cr_assert_eq(s.health, BM_HEALTH_FAILED);
+    cr_assert_eq(s.n_issues, 2);
+    cr_assert_str_eq(s.issues[0], "no answer for 100 s with 1 command pending");
     cr_assert_str_eq(s.issues[1], "p95 3 s > slow threshold 1 s");
-    cr_assert_str_eq(s.issues[2], "no answer for 100 s with 1 command pending");
 }
 
 Test(worker_stats, no_flapping)
