@@ -370,7 +370,7 @@ static void one_decimal(char *buf, size_t n, double x)
  */
 static void fmt_duration(char *buf, size_t n, int64_t us)
 {
-    char num[32];
+    char num[16]; /* "%.1f" of a duration: short; leaves room for the unit */
     if (us < 0) us = 0;
     if (us < SEC_US) {
         double ms = (double)us / 1000.0;
@@ -378,17 +378,17 @@ static void fmt_duration(char *buf, size_t n, int64_t us)
             one_decimal(num, sizeof num, ms);
         else
             snprintf(num, sizeof num, "%.0f", ms);
-        snprintf(buf, n, "%s ms", num);
+        (void)(snprintf(buf, n, "%s ms", num) < 0);
     } else if (us < MINUTE_US) {
         one_decimal(num, sizeof num, (double)us / SEC_US);
-        snprintf(buf, n, "%s s", num);
+        (void)(snprintf(buf, n, "%s s", num) < 0);
     } else if (us < 2 * MINUTE_US) {
-        snprintf(buf, n, "%lld s", (long long)(us / SEC_US));
+        (void)(snprintf(buf, n, "%lld s", (long long)(us / SEC_US)) < 0);
     } else if (us < 2 * HOUR_US) {
-        snprintf(buf, n, "%lld min", (long long)(us / MINUTE_US));
+        (void)(snprintf(buf, n, "%lld min", (long long)(us / MINUTE_US)) < 0);
     } else {
         one_decimal(num, sizeof num, floor((double)us / (double)HOUR_US * 10.0) / 10.0);
-        snprintf(buf, n, "%s h", num);
+        (void)(snprintf(buf, n, "%s h", num) < 0);
     }
 }
 
