@@ -52,6 +52,8 @@ struct trace_store {
     uint32_t lru_head, lru_tail;
     size_t traces_heap_bytes;
     trace_store_stats st;
+    trace_store_drop_cb on_drop;
+    void *on_drop_arg;
 };
 
 static uint64_t load64(const unsigned char *p)
@@ -153,6 +155,7 @@ static void drop_entry(trace_store *s, uint32_t i)
         link = &s->entries[*link].chain_next;
     *link = e->chain_next;
     lru_unlink(s, i);
+    if (s->on_drop) s->on_drop(e->t, s->on_drop_arg);
     s->st.events -= trace_count(e->t);
     s->traces_heap_bytes -= trace_heap_bytes(e->t);
     trace_free(e->t);
@@ -160,6 +163,12 @@ static void drop_entry(trace_store *s, uint32_t i)
     e->chain_next = s->free_head;
     s->free_head = i;
     s->st.transactions--;
+}
+
+void trace_store_set_drop_cb(trace_store *s, trace_store_drop_cb cb, void *arg)
+{
+    s->on_drop = cb;
+    s->on_drop_arg = arg;
 }
 
 /* Grow the entry array (and the buckets with it). @return 0 or -1. */

@@ -77,6 +77,16 @@ const trace *trace_store_get(const trace_store *s, const char *tx);
  */
 size_t trace_store_sweep(trace_store *s, int64_t now_us, size_t max_drop);
 
+/*
+ * Called with each trace the store drops (evicted or expired), just before it
+ * is freed: `t` is borrowed for the call, and the callback must not call
+ * back into the store.
+ */
+typedef void (*trace_store_drop_cb)(const trace *t, void *arg);
+
+/* Set (or clear, with NULL) the drop callback. */
+void trace_store_set_drop_cb(trace_store *s, trace_store_drop_cb cb, void *arg);
+
 void trace_store_get_stats(const trace_store *s, trace_store_stats *out);
 
 /* Approximate heap bytes held by the store (table + traces). */

@@ -24,6 +24,15 @@
  * Not here: decoding entries (that is the agent's work being measured), or
  * blocking reads: the stream is filled before this starts, so an empty read
  * means the end.
+ *
+ * --write-traces DB adds the Redis half of busmon-agent's trace persistence,
+ * still without decoding: each entry's transaction id is found by a byte
+ * search for "tx-" + 16 hex digits (bench-fill's ids), the batch's entries are
+ * grouped by it, and each group is written as the agent writes a trace,
+ * `RPUSH busmon:trace:<tx> v... ; EXPIRE key 3600`, into database DB (so the
+ * agent's run later starts from the same key space), pipelined before the
+ * batch's XACK. It measures the ceiling that storing one key per transaction
+ * puts on any client of this Redis.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,6 +62,7 @@ typedef struct {
     const char *group;
     const char *consumer;
     int count;
+    int write_db; /* --write-traces DB; -1: off */
 } bare_opts;
 
 static void bare_usage(FILE *f)
@@ -73,6 +83,9 @@ static void bare_usage(FILE *f)
             "  --group G       consumer group to create; must not exist yet (default %s)\n"
             "  --consumer C    consumer name (default %s)\n"
             "  --count N       entries per XREADGROUP, 1-100000 (default %d)\n"
+            "  --write-traces DB\n"
+            "                  also write each batch's transactions as busmon-agent does\n"
+            "                  (RPUSH busmon:trace:<tx> + EXPIRE) into database DB, undecoded\n"
             "  -h, --help      this help\n"
             "\n"
             "exit codes: 0 drained, 2 usage error, 3 Redis error\n",
@@ -205,6 +218,7 @@ static int bare_parse_args(int argc, char **argv, bare_opts *o)
     o->group = BARE_DEFAULT_GROUP;
     o->consumer = BARE_DEFAULT_CONSUMER;
     o->count = BARE_DEFAULT_COUNT;
+    o->write_db = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -216,7 +230,7 @@ static int bare_parse_args(int argc, char **argv, bare_opts *o)
                             : !strcmp(a, "--group")    ? &o->group
                             : !strcmp(a, "--consumer") ? &o->consumer
                                                        : NULL;
-        if (!slot && strcmp(a, "--count")) {
+        if (!slot && strcmp(a, "--count") && strcmp(a, "--write-traces")) {
             fprintf(stderr, "bench-bare-drain: unknown argument '%s' (see --help)\n", a);
             return -1;
         }
@@ -232,6 +246,14 @@ static int bare_parse_args(int argc, char **argv, bare_opts *o)
         char *end;
         errno = 0;
         long n = strtol(v, &end, 10);
+        if (!strcmp(a, "--write-traces")) {
+            if (errno || *end || n < 0 || n > 15) {
+                fprintf(stderr, "bench-bare-drain: --write-traces must be a database 0-15, not '%s'\n", v);
+                return -1;
+            }
+            o->write_db = (int)n;
+            continue;
+        }
         if (errno || *end || n < 1 || n > 100000) {
             fprintf(stderr, "bench-bare-drain: --count must be 1-100000, not '%s'\n", v);
             return -1;
@@ -281,6 +303,79 @@ static int bare_append_read(redisContext *c, const bare_opts *o, const char *cou
     return redisAppendCommandArgv(c, 9, argv, NULL) == REDIS_OK ? 0 : -1;
 }
 
+/* One entry of a batch, for --write-traces: its transaction id and its bytes. */
+typedef struct {
+    const char *tx; /* "tx-" + 16 hex, inside the reply; NULL when not found */
+    const char *val;
+    size_t len;
+} bare_item;
+
+static int bare_item_cmp(const void *a, const void *b)
+{
+    const bare_item *x = a, *y = b;
+    if (!x->tx || !y->tx) return (x->tx == NULL) - (y->tx == NULL);
+    return memcmp(x->tx, y->tx, 19);
+}
+
+static const char *bare_find_tx(const char *s, size_t n)
+{
+    for (const char *p = s; (p = memmem(p, n - (size_t)(p - s), "tx-", 3)) != NULL; p++) {
+        if ((size_t)(s + n - p) < 19) return NULL;
+        size_t k = 3;
+        while (k < 19 && ((p[k] >= '0' && p[k] <= '9') || (p[k] >= 'a' && p[k] <= 'f'))) k++;
+        if (k == 19) return p;
+    }
+    return NULL;
+}
+
+/*
+ * Queue SELECT db, RPUSH + EXPIRE per transaction of the batch, SELECT back.
+ * @return the number of replies to read, or -1 (connection lost).
+ */
+static long bare_append_writes(redisContext *c, int db, int back_db, redisReply *entries,
+                               bare_item *items, const char **argv, size_t *lens)
+{
+    size_t n = entries->elements, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *fv = entries->element[i]->element[1];
+        if (fv->type != REDIS_REPLY_ARRAY || fv->elements < 2) continue;
+        redisReply *v = fv->element[1];
+        items[m].val = v->str;
+        items[m].len = v->len;
+        items[m].tx = bare_find_tx(v->str, v->len);
+        if (items[m].tx) m++;
+    }
+    qsort(items, m, sizeof *items, bare_item_cmp);
+    long replies = 0;
+    char sel[16];
+    snprintf(sel, sizeof sel, "SELECT %d", db);
+    if (redisAppendCommand(c, sel) != REDIS_OK) return -1;
+    replies++;
+    for (size_t i = 0; i < m;) {
+        size_t j = i;
+        char key[64];
+        snprintf(key, sizeof key, "busmon:trace:%.19s", items[i].tx);
+        argv[0] = "RPUSH";
+        lens[0] = 5;
+        argv[1] = key;
+        lens[1] = strlen(key);
+        size_t k = 2;
+        while (j < m && !memcmp(items[j].tx, items[i].tx, 19)) {
+            argv[k] = items[j].val;
+            lens[k++] = items[j].len;
+            j++;
+        }
+        if (redisAppendCommandArgv(c, (int)k, argv, lens) != REDIS_OK ||
+            redisAppendCommand(c, "EXPIRE %s 3600", key) != REDIS_OK)
+            return -1;
+        replies += 2;
+        i = j;
+    }
+    snprintf(sel, sizeof sel, "SELECT %d", back_db);
+    if (redisAppendCommand(c, sel) != REDIS_OK) return -1;
+    return replies + 1;
+}
+
 int main(int argc, char **argv)
 {
     bare_opts o;
@@ -305,7 +400,7 @@ int main(int argc, char **argv)
     char count[16];
     snprintf(count, sizeof count, "%d", o.count);
     /* XACK stream group id...: the argv is rebuilt per batch, pointing into the reply. */
-    size_t ack_cap = (size_t)o.count + 3;
+    size_t ack_cap = 2 * (size_t)o.count + 5; /* XACK argv, then room for one RPUSH argv */
     const char **ack_argv = malloc(ack_cap * sizeof *ack_argv);
     size_t *ack_lens = malloc(ack_cap * sizeof *ack_lens);
     if (!ack_argv || !ack_lens) {
@@ -318,6 +413,20 @@ int main(int argc, char **argv)
     ack_lens[1] = strlen(o.stream);
     ack_argv[2] = o.group;
     ack_lens[2] = strlen(o.group);
+    bare_item *items = NULL;
+    int url_db = 0;
+    if (o.write_db >= 0) {
+        items = malloc((size_t)o.count * sizeof *items);
+        bare_url u;
+        char err[8];
+        if (!items) {
+            fprintf(stderr, "bench-bare-drain: out of memory\n");
+            return 3;
+        }
+        if (!bare_url_parse(o.url, &u, err, sizeof err)) url_db = u.db;
+    }
+    unsigned long long writes = 0;
+    long write_replies = 0;
 
     unsigned long long events = 0, acked = 0, batches = 0;
     size_t last_batch = 0;
@@ -325,6 +434,17 @@ int main(int argc, char **argv)
     double t0 = bare_now_s();
     if (bare_append_read(c, &o, count)) goto lost;
     for (;;) {
+        for (; write_replies > 0; write_replies--) {
+            redisReply *w = NULL;
+            if (redisGetReply(c, (void **)&w) != REDIS_OK) goto lost;
+            if (w->type == REDIS_REPLY_ERROR) {
+                fprintf(stderr, "bench-bare-drain: trace write failed: %s\n", w->str);
+                freeReplyObject(w);
+                rc = 3;
+                goto done;
+            }
+            freeReplyObject(w);
+        }
         if (last_batch) {
             redisReply *ack = NULL;
             if (redisGetReply(c, (void **)&ack) != REDIS_OK) goto lost;
@@ -363,6 +483,15 @@ int main(int argc, char **argv)
             ack_argv[3 + i] = id->str;
             ack_lens[3 + i] = id->len;
         }
+        if (items) {
+            write_replies = bare_append_writes(c, o.write_db, url_db, entries, items, ack_argv + n + 3,
+                                               ack_lens + n + 3);
+            if (write_replies < 0) {
+                freeReplyObject(r);
+                goto lost;
+            }
+            writes += (unsigned long long)(write_replies - 2) / 2;
+        }
         /* hiredis formats the command into its output buffer now, so the reply
          * the ids point into can go right after. */
         if (redisAppendCommandArgv(c, (int)(3 + n), ack_argv, ack_lens) != REDIS_OK ||
@@ -375,7 +504,9 @@ int main(int argc, char **argv)
         batches++;
         last_batch = n;
     }
+done:;
     double secs = bare_now_s() - t0;
+    free(items);
     free(ack_argv);
     free(ack_lens);
     redisFree(c);
@@ -386,6 +517,7 @@ int main(int argc, char **argv)
         return 3;
     }
     printf("bare: %llu batches of up to %d, %llu acked\n", batches, o.count, acked);
+    if (items) printf("bare: %llu transactions written (RPUSH + EXPIRE) into db %d\n", writes, o.write_db);
     printf("bare: %llu events in %.3f s = %.0f ev/s\n", events, secs,
            secs > 0 ? (double)events / secs : 0.0);
     return 0;
@@ -393,6 +525,7 @@ int main(int argc, char **argv)
 lost:
     fprintf(stderr, "bench-bare-drain: lost the connection to %s: %s\n", o.url,
             c->errstr[0] ? c->errstr : "unknown error");
+    free(items);
     free(ack_argv);
     free(ack_lens);
     redisFree(c);

@@ -138,6 +138,7 @@ BARE_RATE=$(awk '$1=="bare:" && $3=="events" {for (i=1;i<=NF;i++) if ($i=="ev/s"
 [ -n "$BARE_RATE" ] || die "bench-bare-drain printed no rate"
 
 # --- 3. agent drain ---------------------------------------------------------
+rc1b=$(redis_cpu_s)
 read -r -a WRAP <<<"${BUSMON_BENCH_WRAP:-}"
 SUMMARY=$TMP/agent-summary.json
 set +e
@@ -173,6 +174,21 @@ trace_json=$("$BUILD/busmon" --redis "$URL" trace --json "$SAMPLE_TX" 2>"$TMP/cl
 n_events=$(jq -r '.event_count' <<<"$trace_json")
 [ "$n_events" = 2 ] || die "FAILED: busmon trace $SAMPLE_TX shows $n_events events, not 2"
 
+# --- 4. bare drain that also stores traces (own Redis only) ---------------
+# The same reads and acks plus one RPUSH + EXPIRE per transaction, undecoded,
+# serial (it waits for each batch's writes), into database 1 (flushed
+# afterwards). It runs after the agent so that the agent does not find the
+# memory for its keys already faulted in by it. A second yardstick: what a
+# plain client pays for the agent's Redis writes.
+BAREW_RATE=
+if [ "$OWN_REDIS" = 1 ]; then
+    "$BUILD/bench-bare-drain" --redis "$URL" --stream "$STREAM" --group bare-traces \
+        --write-traces 1 >"$TMP/barew.out"
+    sed 's/^bare:/bare+traces:/' "$TMP/barew.out"
+    "${RCLI[@]}" -n 1 FLUSHDB >/dev/null
+    BAREW_RATE=$(awk '$1=="bare:" && $3=="events" {for (i=1;i<=NF;i++) if ($i=="ev/s") print $(i-1)}' "$TMP/barew.out")
+fi
+
 AGENT_RATE=$(j '.events_per_s')
 read -r wall agent_user agent_sys <"$TMP/agent.time"
 read -r bare_wall bare_user bare_sys <"$TMP/bare.time"
@@ -190,13 +206,23 @@ awk -v n="$EVENTS" -v s="$(j '.seconds')" -v r="$AGENT_RATE" -v w="$wall" \
 }'
 # Who was busy: a process near 100 % of the wall time bounds the drain.
 awk -v bw="$bare_wall" -v bu="$bare_user" -v bs="$bare_sys" -v aw="$wall" -v au="$agent_user" \
-    -v as="$agent_sys" -v r0="$rc0" -v r1="$rc1" -v r2="$rc2" 'BEGIN {
+    -v as="$agent_sys" -v r0="$rc0" -v r1="$rc1" -v r1b="$rc1b" -v r2="$rc2" 'BEGIN {
     printf "cpu: bare drain %.2f s wall: client %.0f %%", bw, 100 * (bu + bs) / bw
     if (r0 != "") printf ", redis-server %.0f %%", 100 * (r1 - r0) / bw
     printf "\ncpu: agent drain %.2f s wall: agent %.0f %%", aw, 100 * (au + as) / aw
-    if (r0 != "") printf ", redis-server %.0f %%", 100 * (r2 - r1) / aw
+    if (r0 != "") printf ", redis-server %.0f %%", 100 * (r2 - r1b) / aw
     printf "\n"
 }'
+# Redis's own CPU per event: its single thread caps a drain at 1 / that.
+if [ -n "$rc0" ]; then
+    awk -v n="$EVENTS" -v r0="$rc0" -v r1="$rc1" -v r1b="$rc1b" -v r2="$rc2" -v a="$AGENT_RATE" \
+        -v bw="$BAREW_RATE" 'BEGIN {
+        ub = 1e6 * (r1 - r0) / n; ua = 1e6 * (r2 - r1b) / n
+        printf "redis: %.2f us of redis-server CPU per event for the bare drain, %.2f for the agent (reads, acks, trace writes)\n", ub, ua
+        if (ua > 0) printf "redis: at 100 %% of one core that caps the agent drain at %.0f ev/s\n", 1e6 / ua
+        if (bw > 0) printf "ratio agent/bare+traces: %.2f\n", a / bw
+    }'
+fi
 awk -v a="$AGENT_RATE" -v b="$BARE_RATE" 'BEGIN {
     ratio = b > 0 ? a / b : 0
     printf "ratio agent/bare: %.2f\n", ratio

@@ -295,3 +295,36 @@ Test(trace_store, heap_bytes_include_traces)
     cr_assert_gt(table, h0, "the entry array was allocated");
     cr_assert_lt(table, h0 + 16 * 64 + 64, "and is small");
 }
+
+/* What the drop callback saw: the tx and event count of each dropped trace. */
+static char dropped_log[256];
+
+static void record_drop(const trace *t, void *arg)
+{
+    int *calls = arg;
+    (*calls)++;
+    char one[32];
+    snprintf(one, sizeof one, "%s:%zu ", trace_tx(t), trace_count(t));
+    strncat(dropped_log, one, sizeof dropped_log - strlen(dropped_log) - 1);
+}
+
+Test(trace_store, drop_callback_sees_evicted_and_expired_traces_whole)
+{
+    s = mk_store(2, 0, 100);
+    int calls = 0;
+    dropped_log[0] = '\0';
+    trace_store_set_drop_cb(s, record_drop, &calls);
+    apply_ok("a", "a1", 10);
+    apply_ok("a", "a2", 11);
+    apply_ok("b", "b1", 20);
+    cr_assert_eq(calls, 0, "nothing dropped yet");
+    apply_ok("c", "c1", 30); /* evicts a, with its two events */
+    cr_assert_eq(calls, 1);
+    cr_assert_str_eq(dropped_log, "a:2 ");
+    cr_assert_eq(trace_store_sweep(s, 125, 0), 1); /* b (20) < 125 - 100 */
+    cr_assert_str_eq(dropped_log, "a:2 b:1 ");
+    trace_store_set_drop_cb(s, NULL, NULL);
+    cr_assert_eq(trace_store_sweep(s, 1000, 0), 1);
+    cr_assert_eq(calls, 2, "a cleared callback is not called");
+    assert_stats(4, 0, 0, 1, 2, 0, 0);
+}
