@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "lib/deadlines.h"
 #include "lib/trace_store.h"
 #include "monitor.h"
 #include "persist.h"
@@ -34,7 +35,10 @@ typedef struct {
     uint64_t writes_lost; /* commands lost with a connection */
     uint64_t reads;       /* XREADGROUP calls answered */
     uint64_t reconnects;
-    uint64_t paused_reads; /* reads held back because writes were behind */
+    uint64_t paused_reads;    /* reads held back because writes were behind */
+    uint64_t pubsub_messages; /* pub/sub messages received */
+    uint64_t pubsub_bad;      /* ... that could not be used (dead-lettered) */
+    uint64_t timeouts;        /* commands marked timed out (no answer within timeout_seconds) */
 } bm_agent_stats;
 
 typedef struct bm_agent {
@@ -65,6 +69,18 @@ typedef struct bm_agent {
     size_t fv_cap;
 
     bm_monitor mon; /* worker performance and health, event metrics, error patterns */
+
+    /* pub/sub input (pubsub.c): its own connection, read in the same loop */
+    redisAsyncContext *subscriber;
+    int subscriber_up;
+    int sub_reconnect_delay_ms;
+    struct event *ev_sub_reconnect;
+    bm_channel_scheme scheme;
+    uint64_t pubsub_seq; /* ids for messages that carry none */
+
+    /* commands with a timeout_seconds waiting for their answer */
+    deadlines *deadlines;
+    struct event *ev_timeouts, *ev_flush;
     struct event *ev_sigint, *ev_sigterm, *ev_sweep, *ev_reconnect, *ev_stop_timeout;
     struct event *ev_rollup, *ev_health;
     uint64_t rollups_published;
@@ -72,6 +88,30 @@ typedef struct bm_agent {
     int64_t started_us, first_entry_us, last_entry_us;
     bm_agent_stats stats;
 } bm_agent;
+
+/*
+ * Apply one decoded event (ts, id and tx already filled): keep it in its
+ * trace, feed the monitor, queue its trace record, track its timeout.
+ * `redelivered`: the entry may have been applied before (own pending list).
+ * @return 0 when done with it (kept, duplicate or truncated), -1 when it
+ *         could not be kept for lack of memory (do not ack: read it again).
+ */
+int bm_agent_apply(bm_agent *a, const bm_event *ev, int64_t now_us, int redelivered);
+
+/* Send queued trace records soon (after the current callbacks), coalesced. */
+void bm_agent_flush_soon(bm_agent *a);
+
+/* Copy an unusable pub/sub message to the dead-letter stream (counted). */
+void bm_agent_deadletter_message(bm_agent *a, const char *channel, size_t channel_len,
+                                 const char *body, size_t body_len, const char *reason,
+                                 const char *detail);
+
+/* A person-readable detail for a decode failure. */
+const char *bm_agent_decode_detail(bm_decode_status st);
+
+/* pubsub.c: start the pub/sub input when configured (0 / -1), stop it, free it. */
+int bm_pubsub_start(bm_agent *a);
+void bm_pubsub_stop(bm_agent *a);
 
 /* Wall clock in µs (the agent's clock; lib/ gets it passed in). */
 int64_t bm_now_us(void);

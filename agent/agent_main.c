@@ -45,6 +45,11 @@ static void usage(FILE *f)
         "  --block-ms MS        how long a read waits for new entries (default 1000)\n"
         "  --trace-retention D  how long traces are kept, e.g. 24h, 90m (default 24h)\n"
         "  --max-transactions N traces kept in memory (default 100000)\n"
+        "  --psubscribe PAT     also read events published on Redis pub/sub channels\n"
+        "                       matching PAT (repeatable; env BUSMON_PSUBSCRIBE=a,b); the\n"
+        "                       channel names type and worker (multiagent:command.<worker>,\n"
+        "                       result.<worker>, status.*, compensation.*); see pubsub: in\n"
+        "                       deploy/busmon.yaml\n"
         "  --rollup-interval D  how often rollups are published, e.g. 10s, 500ms (default 10s)\n"
         "  --health-interval D  how often worker health is judged (default 30s)\n"
         "  --log-level LEVEL    debug, info, warn, error (default info); env BUSMON_LOG_LEVEL\n"
@@ -83,7 +88,8 @@ enum {
     OPT_CHECK,
     OPT_VERSION,
     OPT_ROLLUP,
-    OPT_HEALTH
+    OPT_HEALTH,
+    OPT_PSUBSCRIBE
 };
 
 static const struct option long_opts[] = {
@@ -102,6 +108,7 @@ static const struct option long_opts[] = {
     {"check-config", no_argument, 0, OPT_CHECK},
     {"rollup-interval", required_argument, 0, OPT_ROLLUP},
     {"health-interval", required_argument, 0, OPT_HEALTH},
+    {"psubscribe", required_argument, 0, OPT_PSUBSCRIBE},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, OPT_VERSION},
     {0, 0, 0, 0},
@@ -139,6 +146,8 @@ static void write_summary(bm_agent *a)
         werr += a->stats.write_errors[k];
     json_object_set_new(j, "write_errors", json_integer((json_int_t)werr));
     json_object_set_new(j, "reconnects", json_integer((json_int_t)a->stats.reconnects));
+    json_object_set_new(j, "pubsub_messages", json_integer((json_int_t)a->stats.pubsub_messages));
+    json_object_set_new(j, "timeouts", json_integer((json_int_t)a->stats.timeouts));
     json_t *de = json_object();
     for (int s = 1; s < BM_DECODE__COUNT; s++)
         if (a->stats.decode_errors[s])
@@ -232,6 +241,12 @@ int main(int argc, char **argv)
                 goto out;
             }
             break;
+        case OPT_PSUBSCRIBE:
+            if (bm_config_add_pattern(&cfg, optarg, err, sizeof err)) {
+                rc = fail(EXIT_USAGE, "%s", err);
+                goto out;
+            }
+            break;
         case OPT_GROUP:
             bm_config_set_str(&cfg.group, optarg);
             break;
@@ -321,6 +336,15 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    if (cfg.pubsub_enabled && cfg.n_pubsub_patterns == 0) {
+        char def[300];
+        snprintf(def, sizeof def, "%s*", cfg.channel_prefix);
+        if (bm_config_add_pattern(&cfg, def, err, sizeof err)) {
+            rc = fail(EXIT_USAGE, "%s", err);
+            goto out;
+        }
+    }
+
     bm_agent a;
     memset(&a, 0, sizeof a);
     a.cfg = &cfg;
@@ -366,6 +390,9 @@ int main(int argc, char **argv)
     bm_info("busmon-agent %s started: %s, streams:", BUSMON_VERSION, a.url.display);
     for (size_t i = 0; i < cfg.n_streams; i++)
         bm_info("  stream %s", cfg.streams[i]);
+    if (cfg.pubsub_enabled)
+        for (size_t i = 0; i < cfg.n_pubsub_patterns; i++)
+            bm_info("  pub/sub pattern %s", cfg.pubsub_patterns[i]);
     event_base_dispatch(a.base);
     write_summary(&a);
     rc = a.exit_code;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -52,12 +53,20 @@ int bm_config_init(bm_config *c)
     c->max_error_types = 200;
     c->rollup_interval_ms = 10000;
     c->rollups_maxlen = 360;
+    c->max_timeouts = 100000;
     if (bm_config_set_str(&c->group, "busmon") || bm_config_set_str(&c->consumer, consumer) ||
         bm_config_set_str(&c->trace_prefix, "busmon:trace:") ||
         bm_config_set_str(&c->deadletter_stream, "busmon:deadletter") ||
         bm_config_set_str(&c->rollups_stream, "busmon:rollups") ||
         bm_config_set_str(&c->workers_hash, "busmon:workers") ||
-        bm_config_set_str(&c->health_stream, "busmon:health"))
+        bm_config_set_str(&c->health_stream, "busmon:health") ||
+        bm_config_set_str(&c->channel_prefix, "multiagent:") ||
+        bm_config_set_str(&c->channel_separator, ".") ||
+        bm_config_set_str(&c->channel_words[0], "command") ||
+        bm_config_set_str(&c->channel_words[1], "result") ||
+        bm_config_set_str(&c->channel_words[2], "error") ||
+        bm_config_set_str(&c->channel_words[3], "status") ||
+        bm_config_set_str(&c->channel_words[4], "compensation"))
         return -1;
     return 0;
 }
@@ -76,6 +85,12 @@ void bm_config_deinit(bm_config *c)
     free(c->workers_hash);
     free(c->health_stream);
     free(c->config_file);
+    for (size_t i = 0; i < c->n_pubsub_patterns; i++)
+        free(c->pubsub_patterns[i]);
+    free(c->channel_prefix);
+    free(c->channel_separator);
+    for (size_t i = 0; i < 5; i++)
+        free(c->channel_words[i]);
     memset(c, 0, sizeof *c);
 }
 
@@ -152,6 +167,28 @@ int bm_config_add_stream(bm_config *c, const char *name, char *err, size_t errle
     return 0;
 }
 
+int bm_config_add_pattern(bm_config *c, const char *pattern, char *err, size_t errlen)
+{
+    if (!valid_key_name(pattern)) {
+        snprintf(err, errlen, "bad pub/sub pattern '%.200s' (no spaces, 1-256 bytes)", pattern);
+        return -1;
+    }
+    for (size_t i = 0; i < c->n_pubsub_patterns; i++)
+        if (!strcmp(c->pubsub_patterns[i], pattern)) return 0;
+    if (c->n_pubsub_patterns >= BM_MAX_STREAMS) {
+        snprintf(err, errlen, "too many pub/sub patterns (at most %d)", BM_MAX_STREAMS);
+        return -1;
+    }
+    c->pubsub_patterns[c->n_pubsub_patterns] = strdup(pattern);
+    if (!c->pubsub_patterns[c->n_pubsub_patterns]) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    c->n_pubsub_patterns++;
+    c->pubsub_enabled = 1;
+    return 0;
+}
+
 int bm_config_set_streams_csv(bm_config *c, const char *csv, char *err, size_t errlen)
 {
     for (size_t i = 0; i < c->n_streams; i++)
@@ -183,6 +220,8 @@ typedef enum {
     K_MS,       /* a number of milliseconds (int64) */
     K_S_AS_MS,  /* a number of seconds, stored in ms (int64) */
     K_MIN_AS_S, /* a number of minutes, stored in s (int64) */
+    K_BOOL,     /* true/false/yes/no/on/off/1/0 (int) */
+    K_PATTERNS, /* pub/sub patterns: a list, or one comma-separated string */
 } key_kind;
 
 typedef struct {
@@ -224,6 +263,16 @@ static const known_key known_keys[] = {
     {"outputs.rollups_maxlen", K_SIZE, OFF(rollups_maxlen)},
     {"outputs.workers", K_STR, OFF(workers_hash)},
     {"outputs.health", K_STR, OFF(health_stream)},
+    {"pubsub.enabled", K_BOOL, OFF(pubsub_enabled)},
+    {"pubsub.patterns", K_PATTERNS, 0},
+    {"pubsub.prefix", K_STR, OFF(channel_prefix)},
+    {"pubsub.separator", K_STR, OFF(channel_separator)},
+    {"pubsub.channels.command", K_STR, OFF(channel_words[0])},
+    {"pubsub.channels.result", K_STR, OFF(channel_words[1])},
+    {"pubsub.channels.error", K_STR, OFF(channel_words[2])},
+    {"pubsub.channels.status", K_STR, OFF(channel_words[3])},
+    {"pubsub.channels.compensation", K_STR, OFF(channel_words[4])},
+    {"pubsub.max_timeouts", K_SIZE, OFF(max_timeouts)},
 };
 
 /* Sections read by features that come later, or keys of the Python monitors'
@@ -235,7 +284,6 @@ static const char *const quiet_prefixes[] = {
     "metrics.",
     "alerts.",
     "http.",
-    "pubsub.",
     "logging.",
     "outputs.",
     "system.",
@@ -290,6 +338,30 @@ static int set_known(walk_ctx *w, const known_key *k, const char *path, yaml_nod
             char e[300];
             if (bm_config_add_stream(w->c, s, e, sizeof e)) return fail_at(w, n, "%s%s", e, "");
         }
+        return 0;
+    }
+    if (k->kind == K_PATTERNS) {
+        int enabled = w->c->pubsub_enabled;
+        char e[300];
+        if (n->type == YAML_SCALAR_NODE) {
+            char buf[4096];
+            snprintf(buf, sizeof buf, "%s", scalar(n));
+            char *save = NULL;
+            for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+                if (bm_config_add_pattern(w->c, tok, e, sizeof e))
+                    return fail_at(w, n, "%s%s", e, "");
+        } else if (n->type == YAML_SEQUENCE_NODE) {
+            for (yaml_node_item_t *it = n->data.sequence.items.start;
+                 it < n->data.sequence.items.top; it++) {
+                const char *s = scalar(yaml_document_get_node(w->doc, *it));
+                if (!s) return fail_at(w, n, "'%s' must be a list of channel patterns%s", path, "");
+                if (bm_config_add_pattern(w->c, s, e, sizeof e))
+                    return fail_at(w, n, "%s%s", e, "");
+            }
+        } else {
+            return fail_at(w, n, "'%s' must be a list of channel patterns%s", path, "");
+        }
+        w->c->pubsub_enabled = enabled; /* patterns alone do not turn the input on */
         return 0;
     }
     const char *s = scalar(n);
@@ -349,6 +421,15 @@ static int set_known(walk_ctx *w, const known_key *k, const char *path, yaml_nod
         double mul = k->kind == K_S_AS_MS ? 1000.0 : k->kind == K_MIN_AS_S ? 60.0 : 1.0;
         *(int64_t *)(base + k->offset) = (int64_t)(v * mul + 0.5);
         return 0;
+    }
+    case K_BOOL: {
+        static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no",
+                                                                                    "off", "0"};
+        for (size_t i = 0; i < 4; i++) {
+            if (!strcasecmp(s, yes[i])) return *(int *)(base + k->offset) = 1, 0;
+            if (!strcasecmp(s, no[i])) return *(int *)(base + k->offset) = 0, 0;
+        }
+        return fail_at(w, n, "'%s' must be true or false, not '%s'", path, s);
     }
     case K_LOGLEVEL: {
         bm_log_level lv;
@@ -441,6 +522,13 @@ int bm_config_load_env(bm_config *c, char *err, size_t errlen)
         return -1;
     if ((v = getenv("BUSMON_GROUP")) && *v && bm_config_set_str(&c->group, v)) goto nomem;
     if ((v = getenv("BUSMON_CONSUMER")) && *v && bm_config_set_str(&c->consumer, v)) goto nomem;
+    if ((v = getenv("BUSMON_PSUBSCRIBE")) && *v) {
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%s", v);
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+            if (bm_config_add_pattern(c, tok, err, errlen)) return -1;
+    }
     if ((v = getenv("BUSMON_LOG_LEVEL")) && *v) {
         bm_log_level lv;
         if (bm_log_level_parse(v, &lv)) {

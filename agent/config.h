@@ -51,6 +51,15 @@ typedef struct {
     char *workers_hash;         /* outputs.workers: "busmon:workers" */
     char *health_stream; /* outputs.health: transitions, stream and channel, "busmon:health" */
 
+    /* pub/sub input (issue 4): frameworks that publish instead of XADD */
+    int pubsub_enabled;                    /* pubsub.enabled, or any --psubscribe */
+    char *pubsub_patterns[BM_MAX_STREAMS]; /* pubsub.patterns; none: "<prefix>*" */
+    size_t n_pubsub_patterns;
+    char *channel_prefix;    /* pubsub.prefix, "multiagent:" */
+    char *channel_separator; /* pubsub.separator, "." */
+    char *channel_words[5];  /* pubsub.channels.{command,result,error,status,compensation} */
+    size_t max_timeouts;     /* commands with a timeout waiting for their answer, 100000 */
+
     int log_level;      /* bm_log_level */
     int drain;          /* exit 0 once the streams are drained (batch jobs, benchmarks) */
     char *summary_file; /* write a JSON summary here at exit */
@@ -75,6 +84,9 @@ int bm_config_load_env(bm_config *c, char *err, size_t errlen);
 int bm_config_set_streams_csv(bm_config *c, const char *csv, char *err, size_t errlen);
 /* Add one stream (flags are repeatable). @return 0 or -1. */
 int bm_config_add_stream(bm_config *c, const char *name, char *err, size_t errlen);
+
+/* Add one pub/sub pattern (and enable the input). @return 0 or -1 with reason in err. */
+int bm_config_add_pattern(bm_config *c, const char *pattern, char *err, size_t errlen);
 
 /* Replace an owned string field. @return 0 or -1 (out of memory). */
 int bm_config_set_str(char **field, const char *value);

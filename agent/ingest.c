@@ -35,7 +35,8 @@
 #define SWEEP_INTERVAL_S    60
 #define SWEEP_MAX_DROP      20000
 #define STOP_TIMEOUT_S      10
-#define READS_IN_FLIGHT_MAX 2 /* one being applied, one being served */
+#define READS_IN_FLIGHT_MAX 2     /* one being applied, one being served */
+#define TIMEOUTS_PER_WAKE   10000 /* bounded work per wake-up of the timeout check */
 
 static void issue_read(bm_agent *a);
 static void schedule_reset(bm_agent *a);
@@ -49,7 +50,7 @@ int64_t bm_now_us(void)
 }
 
 /* A person-readable detail for each decode failure (the `error` field of a dead-letter). */
-static const char *decode_detail(bm_decode_status st)
+const char *bm_agent_decode_detail(bm_decode_status st)
 {
     switch (st) {
     case BM_DECODE_EMPTY:
@@ -107,6 +108,149 @@ static void on_write_reply(bm_write_kind kind, redisReply *reply, void *arg)
         maybe_finish_stop(a);
     else if (!a->reads_in_flight && a->writes_pending <= a->writes_high_water / 2)
         issue_read(a);
+}
+
+/* ---- applying an event (both inputs) ----------------------------------- */
+
+int bm_agent_apply(bm_agent *a, const bm_event *ev, int64_t now_us, int redelivered)
+{
+    const trace_event *added = NULL;
+    trace_store_result r = trace_store_apply(a->store, ev, now_us, &added, NULL);
+    switch (r) {
+    case TRACE_STORE_APPLIED:
+        a->stats.events_applied++;
+        bm_monitor_on_event(&a->mon, added, now_us);
+        if (added->ev.type == BM_EV_COMMAND && added->ev.timeout_s > 0 && added->paired < 0) {
+            /* from when the agent saw it, so a backlog read late does not time out
+             * before its answer further down the stream is read */
+            int64_t timeout_us = (int64_t)(added->ev.timeout_s * 1e6);
+            deadlines_add(a->deadlines, added->ev.tx, added->ev.id, now_us + timeout_us,
+                          timeout_us);
+        }
+        if (bm_persist_record(a->persist, &added->ev, added->duration_us)) return -1;
+        break;
+    case TRACE_STORE_DUPLICATE:
+        a->stats.duplicates++;
+        if (redelivered && bm_persist_record(a->persist, ev, ev->duration_us)) return -1;
+        break;
+    case TRACE_STORE_TRUNCATED:
+        a->stats.truncated++;
+        break;
+    case TRACE_STORE_NOMEM:
+        a->stats.decode_errors[BM_DECODE_NOMEM]++;
+        return -1;
+    }
+    return 0;
+}
+
+static void flush_writes(bm_agent *a)
+{
+    if (!a->writer) {
+        bm_persist_reset(a->persist);
+        return;
+    }
+    long sent = bm_persist_flush(a->persist, a->writer);
+    if (sent > 0) {
+        a->writes_pending += sent;
+        redisAsyncHandleWrite(a->writer);
+    }
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    flush_writes(arg);
+}
+
+void bm_agent_flush_soon(bm_agent *a)
+{
+    if (a->ev_flush && !event_pending(a->ev_flush, EV_TIMEOUT, NULL))
+        event_active(a->ev_flush, EV_TIMEOUT, 0);
+}
+
+void bm_agent_deadletter_message(bm_agent *a, const char *channel, size_t channel_len,
+                                 const char *body, size_t body_len, const char *reason,
+                                 const char *detail)
+{
+    char ch[512];
+    snprintf(ch, sizeof ch, "%.*s", (int)(channel_len < sizeof ch ? channel_len : sizeof ch - 1),
+             channel);
+    const char *f[2] = {"channel", "body"};
+    size_t fl[2] = {7, 4};
+    const char *v[2] = {ch, body};
+    size_t vl[2] = {strlen(ch), body_len};
+    if (a->writer && bm_persist_deadletter(a->persist, a->writer, ch, "pubsub", reason, detail, 2,
+                                           f, fl, v, vl) == 0) {
+        a->writes_pending++;
+        a->stats.deadletter++;
+    } else {
+        a->stats.deadletter_failed++;
+    }
+}
+
+/*
+ * A command whose timeout_seconds passed with no answer: an `error` event
+ * with error type "timeout" is added to its trace (so `busmon trace` shows
+ * the step timed out), and the worker is charged a timeout, not a failure.
+ */
+static void time_out(bm_agent *a, const deadline *d, int64_t now_us)
+{
+    const trace *t = trace_store_get(a->store, d->tx);
+    if (!t) return; /* evicted: nothing to mark (its in-flight count was forgotten) */
+    const trace_event *cmd = NULL;
+    for (size_t i = 0; i < trace_count(t); i++) {
+        const trace_event *te = trace_at(t, i);
+        if (te->ev.type == BM_EV_COMMAND && !strcmp(te->ev.id, d->cmd)) cmd = te;
+    }
+    if (!cmd || cmd->paired >= 0) return; /* answered in time */
+    char id[DEADLINE_ID_MAX + 16], corr[256], worker[256], step[256], msg[128];
+    snprintf(id, sizeof id, "%s:timeout", d->cmd);
+    snprintf(corr, sizeof corr, "%s", cmd->ev.corr);
+    snprintf(worker, sizeof worker, "%s", cmd->ev.worker);
+    snprintf(step, sizeof step, "%s", cmd->ev.step);
+    snprintf(msg, sizeof msg, "no answer within %g s (timeout_seconds; noticed by busmon)",
+             (double)d->timeout_us / 1e6);
+    bm_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = BM_EV_ERROR;
+    ev.id = id;
+    ev.tx = d->tx;
+    ev.corr = corr;
+    ev.cmd = d->cmd;
+    ev.worker = worker;
+    ev.step = step;
+    ev.source = "busmon";
+    ev.status = ev.message = "";
+    ev.error_type = "timeout";
+    ev.error_message = msg;
+    ev.ts_us = cmd->ev.ts_us + d->timeout_us;
+    ev.duration_us = d->timeout_us;
+    ev.ok = 0;
+    ev.attempt = ev.priority = -1;
+    ev.progress = -1;
+    const trace_event *added = NULL;
+    if (trace_store_apply(a->store, &ev, now_us, &added, NULL) != TRACE_STORE_APPLIED) return;
+    a->stats.timeouts++;
+    if (worker[0])
+        worker_stats_answer(a->mon.workers, worker, BM_OUTCOME_TIMEOUT, d->timeout_us, "timeout",
+                            msg, 1, now_us);
+    bm_debug("command %s of %s (worker %s) timed out after %g s", d->cmd, d->tx,
+             worker[0] ? worker : "?", (double)d->timeout_us / 1e6);
+    bm_persist_record(a->persist, &added->ev, added->duration_us);
+}
+
+static void on_timeouts(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_agent *a = arg;
+    if (a->stopping) return;
+    int64_t now = bm_now_us();
+    deadline d;
+    for (int n = 0; n < TIMEOUTS_PER_WAKE && deadlines_pop_due(a->deadlines, now, &d); n++)
+        time_out(a, &d, now);
+    flush_writes(a);
 }
 
 /* ---- one entry ----------------------------------------------------------- */
@@ -177,7 +321,7 @@ static void process_entry(bm_agent *a, size_t sidx, redisReply *entry, int64_t n
         bm_decode_entry(a->dec, n, a->fv_ptr, a->fv_len, a->fv_ptr + n, a->fv_len + n, &ev);
     if (st != BM_DECODE_OK) {
         a->stats.decode_errors[st]++;
-        deadletter(a, sidx, id, bm_decode_status_name(st), decode_detail(st), n);
+        deadletter(a, sidx, id, bm_decode_status_name(st), bm_agent_decode_detail(st), n);
         bm_persist_ack(a->persist, sidx, id->str, (size_t)id->len);
         return;
     }
@@ -188,26 +332,7 @@ static void process_entry(bm_agent *a, size_t sidx, redisReply *entry, int64_t n
         bm_persist_ack(a->persist, sidx, id->str, (size_t)id->len);
         return;
     }
-    const trace_event *added = NULL;
-    trace_store_result r = trace_store_apply(a->store, &ev, now_us, &added, NULL);
-    switch (r) {
-    case TRACE_STORE_APPLIED:
-        a->stats.events_applied++;
-        bm_monitor_on_event(&a->mon, added, now_us);
-        if (bm_persist_record(a->persist, &added->ev, added->duration_us))
-            return; /* re-delivered */
-        break;
-    case TRACE_STORE_DUPLICATE:
-        a->stats.duplicates++;
-        if (a->recovering && bm_persist_record(a->persist, &ev, ev.duration_us)) return;
-        break;
-    case TRACE_STORE_TRUNCATED:
-        a->stats.truncated++;
-        break;
-    case TRACE_STORE_NOMEM:
-        a->stats.decode_errors[BM_DECODE_NOMEM]++;
-        return; /* not acked: delivered again later */
-    }
+    if (bm_agent_apply(a, &ev, now_us, a->recovering)) return; /* not acked: read again */
     bm_persist_ack(a->persist, sidx, id->str, (size_t)id->len);
 }
 
@@ -303,15 +428,7 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
             }
         }
     }
-    if (a->writer) {
-        long sent = bm_persist_flush(a->persist, a->writer);
-        if (sent > 0) {
-            a->writes_pending += sent;
-            redisAsyncHandleWrite(a->writer); /* out now, while the next batch is read */
-        }
-    } else {
-        bm_persist_reset(a->persist);
-    }
+    flush_writes(a); /* out now, while the next batch is read */
     if (a->recovering && total == 0) {
         a->recovering = 0;
         bm_info("caught up with this consumer's pending entries; reading new entries");
@@ -671,6 +788,8 @@ static void on_stop_now(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     bm_agent *a = arg;
+    bm_pubsub_stop(a);
+    flush_writes(a); /* what pub/sub or the timeout check queued since */
     if (a->reader) {
         redisAsyncContext *c = a->reader;
         a->reader = NULL;
@@ -728,6 +847,9 @@ int bm_agent_start(bm_agent *a)
     a->ev_stop_timeout = evtimer_new(a->base, on_stop_timeout, a);
     a->ev_rollup = event_new(a->base, -1, EV_PERSIST, on_rollup, a);
     a->ev_health = event_new(a->base, -1, EV_PERSIST, on_health, a);
+    a->ev_timeouts = event_new(a->base, -1, EV_PERSIST, on_timeouts, a);
+    a->ev_flush = event_new(a->base, -1, 0, on_flush, a);
+    a->deadlines = deadlines_new(a->cfg->max_timeouts);
     worker_stats_config wcfg;
     worker_stats_config_defaults(&wcfg);
     wcfg.max_workers = a->cfg->max_workers;
@@ -741,9 +863,9 @@ int bm_agent_start(bm_agent *a)
         bm_error("out of memory at start");
         return -1;
     }
-    if (!a->ev_rollup || !a->ev_health || !a->pel_cursor || !a->store || !a->dec || !a->persist ||
-        !a->ev_sigint || !a->ev_sigterm || !a->ev_sweep || !a->ev_reconnect ||
-        !a->ev_stop_timeout) {
+    if (!a->ev_timeouts || !a->ev_flush || !a->deadlines || !a->ev_rollup || !a->ev_health ||
+        !a->pel_cursor || !a->store || !a->dec || !a->persist || !a->ev_sigint || !a->ev_sigterm ||
+        !a->ev_sweep || !a->ev_reconnect || !a->ev_stop_timeout) {
         bm_error("out of memory at start");
         return -1;
     }
@@ -758,7 +880,10 @@ int bm_agent_start(bm_agent *a)
     struct timeval health = {a->cfg->health_interval_ms / 1000,
                              (a->cfg->health_interval_ms % 1000) * 1000};
     evtimer_add(a->ev_health, &health);
+    struct timeval tick = {0, 250000};
+    evtimer_add(a->ev_timeouts, &tick);
     connect_both(a);
+    if (bm_pubsub_start(a)) return -1;
     return 0;
 }
 
@@ -776,6 +901,10 @@ void bm_agent_cleanup(bm_agent *a)
     if (a->ev_stop_timeout) event_free(a->ev_stop_timeout);
     if (a->ev_rollup) event_free(a->ev_rollup);
     if (a->ev_health) event_free(a->ev_health);
+    bm_pubsub_stop(a);
+    if (a->ev_timeouts) event_free(a->ev_timeouts);
+    if (a->ev_flush) event_free(a->ev_flush);
+    deadlines_free(a->deadlines);
     bm_monitor_deinit(&a->mon);
     bm_persist_free(a->persist);
     bm_decoder_free(a->dec);

@@ -495,7 +495,9 @@ trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events,
 
 static int status_says_failed(const char *s)
 {
-    return !strcasecmp(s, "failed") || !strcasecmp(s, "error");
+    /* the MultiAgents Framework's "compensated": a failed step was rolled back */
+    return !strcasecmp(s, "failed") || !strcasecmp(s, "error") || !strcasecmp(s, "compensated") ||
+           !strcasecmp(s, "cancelled") || !strcasecmp(s, "timeout");
 }
 
 static int status_says_completed(const char *s)
@@ -548,9 +550,10 @@ const char *trace_event_stage(const trace_event *e)
     case BM_EV_COMMAND:
         return "dispatched";
     case BM_EV_RESULT:
-        return e->ev.ok == 0 ? "failed" : "completed";
+        if (e->ev.ok != 0) return "completed";
+        return strcmp(e->ev.error_type, "timeout") ? "failed" : "timed_out";
     case BM_EV_ERROR:
-        return "failed";
+        return strcmp(e->ev.error_type, "timeout") ? "failed" : "timed_out";
     case BM_EV_STATUS:
         return e->ev.status && e->ev.status[0] ? e->ev.status : "status";
     case BM_EV_COMPENSATION:

@@ -85,7 +85,7 @@ int64_t trace_first_ts_us(const trace *t);
 int64_t trace_last_ts_us(const trace *t);
 
 /*
- * The lifecycle stage of one event, for people: command "dispatched",
+ * The lifecycle stage of one event, for people:  command "dispatched", a timeout (error type "timeout") "timed_out",
  * result "completed", failed result / error "failed", status events their
  * status text, compensation "compensating", custom "custom".
  */
