@@ -54,7 +54,9 @@ void bm_monitor_on_event(bm_monitor *m, const trace_event *te, int64_t now_us)
             m->workers_refused_events++;
         if (failed)
             error_patterns_add(m->errors, e->error_type, e->error_message, e->worker, now_us);
-    } else if (e->worker[0]) {
+    } else if (e->worker[0] && e->type != BM_EV_COMPENSATION) {
+        /* a compensation names the compensating action, not a worker that
+         * executes commands: it belongs to the trace, not to worker stats */
         worker_stats_seen(m->workers, e->worker, now_us);
     }
 }
