@@ -9,10 +9,12 @@
 # and prints the commands to look at what the agent sees. Ctrl-C stops
 # everything it started and removes its temporary directory.
 #
-#   ./deploy/demo.sh [--redis URL] [--rate N] [--no-build]
+#   ./deploy/demo.sh [--redis URL] [--rate N] [--pubsub] [--no-build]
 #
 #   --redis URL   use this Redis instead of a private one (or BUSMON_REDIS_URL)
 #   --rate N      producer events per second (default 50)
+#   --pubsub      the MultiAgents Framework's way: the producer PUBLISHes its
+#                 exact JSON on multiagent:* channels, the agent PSUBSCRIBEs
 #   --no-build    skip installing and building; use what is in build/
 #   -h, --help    this text
 set -euo pipefail
@@ -23,8 +25,9 @@ STREAM=busmon:events
 REDIS_URL=${BUSMON_REDIS_URL:-}
 RATE=50
 DO_BUILD=1
+PUBSUB=0
 
-usage() { sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 say() { printf 'demo: %s\n' "$*"; }
 fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
         --rate) [ $# -ge 2 ] || fail "--rate needs a number"; RATE=$2; shift 2 ;;
         --rate=*) RATE=${1#--rate=}; shift ;;
         --no-build) DO_BUILD=0; shift ;;
+        --pubsub) PUBSUB=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) fail "unknown argument '$1' (try --help)" ;;
     esac
@@ -139,10 +143,18 @@ export BUSMON_REDIS_URL=$REDIS_URL
 
 # ---- agent and producer --------------------------------------------------------
 
-setsid "$BUILD/busmon-agent" --redis "$REDIS_URL" --stream "$STREAM" >"$TMP/agent.log" 2>&1 &
+AGENT_ARGS=(--redis "$REDIS_URL" --stream "$STREAM")
+PRODUCER_ARGS=(--redis "$REDIS_URL" --stream "$STREAM")
+if [ "$PUBSUB" = 1 ]; then
+    AGENT_ARGS+=(--psubscribe 'multiagent:*')
+    PRODUCER_ARGS=(--redis "$REDIS_URL" --pubsub)
+fi
+setsid "$BUILD/busmon-agent" "${AGENT_ARGS[@]}" --rollup-interval 2s --health-interval 5s \
+    >"$TMP/agent.log" 2>&1 &
 PIDS+=($!)
 AGENT_PID=$!
-setsid "$BUILD/busmon-demo-producer" --redis "$REDIS_URL" --stream "$STREAM" --rate "$RATE" \
+sleep 0.3 # pub/sub keeps nothing: let the agent subscribe before the producer starts
+setsid "$BUILD/busmon-demo-producer" "${PRODUCER_ARGS[@]}" --rate "$RATE" \
     --print-tx >"$TMP/tx.log" 2>"$TMP/producer.log" &
 PIDS+=($!)
 PRODUCER_PID=$!
@@ -193,6 +205,12 @@ busmon is watching a simulated multi-agent system. In another terminal:
   # one transaction's timeline (status, steps, durations, errors)
   BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon trace $TX
   BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon trace $TX --json
+
+  # workers: health, executions, latency; one worker in detail; errors; event metrics
+  BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon workers
+  BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon worker flaky
+  BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon errors
+  BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon stats --window 1m
 
   # more transaction ids, as the producer starts them
   tail -f $TMP/tx.log
