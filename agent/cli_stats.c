@@ -235,10 +235,13 @@ static int cmd_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
         return BM_EXIT_OK;
     }
     json_t *sum = json_object_get(roll, "summary");
-    printf(
-        "workers over %s (rollup %s by %s): %.0f workers, %.0f commands, avg success %.1f %%\n\n",
-        s->window, str(roll, "ts"), str(roll, "agent"), num(sum, "total_workers"),
-        num(sum, "total_commands"), 100 * num(sum, "avg_success_rate"));
+    char avg_all[24];
+    fmt_ms(num(sum, "avg_duration_ms"), avg_all, sizeof avg_all);
+    printf("workers over %s (rollup %s by %s)\n"
+           "summary (performance window): %.0f workers, %.0f commands, avg success %.1f %%, "
+           "avg duration %s\n\n",
+           s->window, str(roll, "ts"), str(roll, "agent"), num(sum, "total_workers"),
+           num(sum, "total_commands"), 100 * num(sum, "avg_success_rate"), avg_all);
     printf("%-20s %-9s %8s %9s %10s %10s %10s %9s  %s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS",
            "AVG", "P95", "P99", "IN FLIGHT", "LAST SEEN");
     size_t i;
