@@ -544,13 +544,26 @@ json_t *bm_alert_body_json(bm_alert_body_format f, const bm_alert *a, const bm_a
     }
 }
 
-char *bm_alert_body(bm_alert_body_format f, const bm_alert *a, const bm_alert_body_opts *o,
-                    size_t *len)
+/* Compact, and 15 significant digits: 0.34 reads back as 0.34 to a person,
+ * where the default 17 would write 0.34000000000000002. */
+#define TEXT_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+static char *dump(json_t *j, size_t *len)
 {
-    json_t *j = bm_alert_body_json(f, a, o);
     if (!j) return NULL;
-    char *s = json_dumps(j, JSON_COMPACT);
+    char *s = json_dumps(j, TEXT_FLAGS);
     json_decref(j);
     if (s && len) *len = strlen(s);
     return s;
+}
+
+char *bm_alert_record_text(const bm_alert *a, const char *agent, size_t *len)
+{
+    return dump(bm_alert_to_json(a, agent), len);
+}
+
+char *bm_alert_body(bm_alert_body_format f, const bm_alert *a, const bm_alert_body_opts *o,
+                    size_t *len)
+{
+    return dump(bm_alert_body_json(f, a, o), len);
 }

@@ -113,6 +113,14 @@ struct msgpack_sbuffer;
  * @return a new object (caller json_decref's), or NULL (out of memory).
  */
 struct json_t *bm_alert_to_json(const bm_alert *a, const char *agent);
+/*
+ * The record as compact JSON text: the `json` field of a `busmon:alerts`
+ * entry and the channel's message. Numbers are written with 15 significant
+ * digits (0.34, not 0.34000000000000002); the msgpack record is exact.
+ * @return a NUL-terminated string (caller free()s) and its length in *len
+ * (when not NULL), or NULL (out of memory).
+ */
+char *bm_alert_record_text(const bm_alert *a, const char *agent, size_t *len);
 /* The same record as one msgpack map, appended to out. @return 0 or -1. */
 int bm_alert_encode_msgpack(const bm_alert *a, const char *agent, struct msgpack_sbuffer *out);
 
@@ -159,7 +167,8 @@ struct json_t *bm_alert_alertmanager_json(const bm_alert *alerts, size_t n,
                                           const bm_alert_body_opts *o);
 
 /*
- * bm_alert_body_json serialized compactly. @return a NUL-terminated string
+ * bm_alert_body_json serialized compactly, numbers with 15 significant
+ * digits (BM_ALERT_BODY_JSON gives bm_alert_record_text). @return a NUL-terminated string
  * (caller free()s) and its length in *len (when not NULL), or NULL.
  */
 char *bm_alert_body(bm_alert_body_format f, const bm_alert *a, const bm_alert_body_opts *o,
