@@ -624,8 +624,8 @@ static int parse_section(pctx *p, bm_alert_config *c, yaml_node_t *sec)
                          "1m), not '%s'",
                          s ? s : kind_name(vn));
     }
-    if ((vn = val[K_HISTORY]) && parse_count(scalar(vn), 1, 100000, &c->history))
-        return failf(p, vn, "'alerts.history' must be a number 1-100000, not '%s'",
+    if ((vn = val[K_HISTORY]) && parse_count(scalar(vn), 1, 10000, &c->history))
+        return failf(p, vn, "'alerts.history' must be a number 1-10000, not '%s'",
                      scalar(vn) ? scalar(vn) : kind_name(vn));
     if ((vn = val[K_MAX]) && parse_count(scalar(vn), 1, 1000000, &c->max_alerts))
         return failf(p, vn, "'alerts.max_alerts' must be a number 1-1000000, not '%s'",

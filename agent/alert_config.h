@@ -5,7 +5,7 @@
  *   alerts:
  *     enabled: true          # false: no evaluation at all
  *     interval: 30s          # how often the rules are evaluated
- *     history: 100           # transitions kept for `busmon alerts` (1..100000)
+ *     history: 100           # transitions kept for `busmon alerts` (1..10000; ~2 KiB each)
  *     max_alerts: 10000      # pending + firing alerts at once (1..1000000)
  *     builtins: true         # false: start from no rules instead of the seven built-ins
  *     disable: [critical_cpu]           # rules (built-in or not) kept but not evaluated
@@ -68,8 +68,9 @@ typedef void (*bm_alert_config_warn_cb)(const char *message, void *arg);
 
 /*
  * Read an `alerts:` value (`node`, a node of `doc`: a mapping, an empty
- * value for the defaults, or true / false for `enabled`) over the defaults.
- * `file` names the source in messages.
+ * value or NULL for the defaults, or true / false for `enabled`) over the
+ * defaults, and replace *c (initialised by bm_alert_config_init) with the
+ * result. `file` names the source in messages; `warn` may be NULL.
  * @return 0, or -1 with one line "FILE:LINE: reason" in err, *c unchanged.
  */
 int bm_alert_config_parse(bm_alert_config *c, yaml_document_t *doc, yaml_node_t *node,

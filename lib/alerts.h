@@ -48,7 +48,8 @@
  *   memory_percent      global                         0..100, of the agent's host
  *
  * ("worker" = each_worker or worker NAME, "stream" = each_stream or stream
- * NAME, "error type" = each_error_type or error_type NAME.)
+ * NAME, "error type" = each_error_type or error_type NAME.) For health,
+ * {value} and {threshold} in descriptions read "failed", "degraded", "ok".
  *
  * Pure: time comes in as now_us; no I/O.
  */

@@ -419,7 +419,7 @@ Test(alert_config, bad_rules_with_line_and_reason)
 Test(alert_config, bad_section_values)
 {
     expect_error("alerts:\n  history: 0\n",
-                 "busmon.yaml:2: 'alerts.history' must be a number 1-100000, not '0'");
+                 "busmon.yaml:2: 'alerts.history' must be a number 1-10000, not '0'");
     expect_error("alerts:\n  max_alerts: many\n",
                  "busmon.yaml:2: 'alerts.max_alerts' must be a number 1-1000000, not 'many'");
     expect_error("alerts:\n  interval: 1ms\n",
