@@ -514,7 +514,9 @@ static void wh_attempt_done(webhook *wh, wh_job *j, CURLcode rc)
     } else {
         /* keep the receiver's reason on one line */
         for (char *p = j->reply; *p; p++)
-            if (*p == '\n' || *p == '\r') *p = ' ';
+            if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+        while (j->reply_len && j->reply[j->reply_len - 1] == ' ')
+            j->reply[--j->reply_len] = '\0';
         snprintf(what, sizeof what, "HTTP %ld%s%s", status, j->reply_len ? ": " : "", j->reply);
         retryable = status >= 500 || status == 429 || status == 408;
     }
