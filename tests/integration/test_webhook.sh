@@ -58,6 +58,7 @@ ticks_ok() {
 
 # --- 1. receiver up: every format arrives intact -----------------------------
 start_receiver up
+UP_PORT=$PORT
 for fmt in generic slack pagerduty alertmanager; do
     url="http://127.0.0.1:$PORT/hook/$fmt"
     [ "$fmt" = alertmanager ] && url="http://127.0.0.1:$PORT"   # the sink adds /api/v2/alerts
@@ -163,6 +164,9 @@ refused "bad timeout" "'timeout' must be a duration" --url "$U" --timeout soon
 refused "bad queue" "'queue' must be 1-1000000" --url "$U" --queue 0
 refused "header injection" "a value on one line" --url "$U" --set "header.X-A=a
 b"
-send header --url "http://127.0.0.1:$PORT/hook" --name hdr --set header.Authorization=x --count 0 --deadline-ms 100
-bm_eq "a header key and a name are taken" "0 hdr" "$SEND_RC $(counters header sink)"
+send header --url "http://127.0.0.1:$UP_PORT/hook/header" --name hdr \
+    --set "header.Authorization=Bearer t0ken" --count 1 --deadline-ms 10000
+bm_eq "header.NAME and name are taken" "0 hdr 1" "$SEND_RC $(counters header sink sent)"
+bm_eq "the header arrives; no Expect: 100-continue" "Bearer t0ken null busmon" \
+    "$(jq -r 'select(.path == "/hook/header") | "\(.headers.Authorization) \(.headers.Expect) \(.headers["User-Agent"])"' "$BM_TMP/up.jsonl")"
 bm_finish

@@ -3,7 +3,7 @@
  * on 127.0.0.1 only, and appends each request it gets as one JSON line
  *
  *   {"n":1,"t_ms":12,"method":"POST","path":"/hook","content_type":"application/json",
- *    "body":"...","status":200}
+ *    "headers":{...},"body":"...","status":200}
  *
  * to --out (n counts from 1, t_ms since start, status = what it answers).
  * Modes: answer 200; answer --fail-status (500) to the first --fail-first N
@@ -134,6 +134,11 @@ static void on_request(struct evhttp_request *req, void *arg)
     json_object_set_new(line, "method", json_string(method_name(evhttp_request_get_command(req))));
     json_object_set_new(line, "path", json_string(uri ? uri : ""));
     json_object_set_new(line, "content_type", ct ? json_string(ct) : json_null());
+    json_t *headers = json_object();
+    struct evkeyvalq *hq = evhttp_request_get_input_headers(req);
+    for (struct evkeyval *h = hq->tqh_first; h; h = h->next.tqe_next)
+        json_object_set_new(headers, h->key, json_string(h->value));
+    json_object_set_new(line, "headers", headers);
     json_t *b = json_stringn(body, len);
     if (b) {
         json_object_set_new(line, "body", b);
