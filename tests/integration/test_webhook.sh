@@ -169,4 +169,12 @@ send header --url "http://127.0.0.1:$UP_PORT/hook/header" --name hdr \
 bm_eq "header.NAME and name are taken" "0 hdr 1" "$SEND_RC $(counters header sink sent)"
 bm_eq "the header arrives; no Expect: 100-continue" "Bearer t0ken null busmon" \
     "$(jq -r 'select(.path == "/hook/header") | "\(.headers.Authorization) \(.headers.Expect) \(.headers["User-Agent"])"' "$BM_TMP/up.jsonl")"
+
+# stop the receivers (they free everything on SIGTERM) and look for sanitizer reports
+for p in "${BM_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+for p in "${BM_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+done
+bm_eq "no sanitizer reports (driver, receivers)" "" \
+    "$(grep -l 'Sanitizer\|runtime error' "$BM_TMP"/*.err "$BM_TMP"/*.receiver.log 2>/dev/null)"
 bm_finish
