@@ -381,6 +381,11 @@ static int job_start(webhook *wh, wh_job *j)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)wh->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)wh->timeout_ms);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    /* a DNS lookup still running at the timeout: forget its resolver thread (it
+       ends and frees itself) instead of joining it, which would block the loop */
+    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_reply_data);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
