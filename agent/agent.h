@@ -14,26 +14,27 @@
 
 #include "config.h"
 #include "lib/trace_store.h"
+#include "monitor.h"
 #include "persist.h"
 #include "proto/event.h"
 #include "redis_url.h"
 
 typedef struct {
-    uint64_t entries_read;     /* stream entries received */
-    uint64_t events_applied;   /* kept in a trace */
-    uint64_t duplicates;       /* already seen (same id in the trace) */
-    uint64_t truncated;        /* trace full */
-    uint64_t untraced;         /* valid events with no transaction (custom) */
-    uint64_t deleted_entries;  /* pending entries whose content was trimmed away */
-    uint64_t deadletter;       /* entries copied to the dead-letter stream */
-    uint64_t deadletter_failed;/* ... that could not even be copied (still acked) */
+    uint64_t entries_read;      /* stream entries received */
+    uint64_t events_applied;    /* kept in a trace */
+    uint64_t duplicates;        /* already seen (same id in the trace) */
+    uint64_t truncated;         /* trace full */
+    uint64_t untraced;          /* valid events with no transaction (custom) */
+    uint64_t deleted_entries;   /* pending entries whose content was trimmed away */
+    uint64_t deadletter;        /* entries copied to the dead-letter stream */
+    uint64_t deadletter_failed; /* ... that could not even be copied (still acked) */
     uint64_t decode_errors[BM_DECODE__COUNT];
-    uint64_t acked;            /* XACK replies, summed */
+    uint64_t acked; /* XACK replies, summed */
     uint64_t write_errors[BM_WRITE__COUNT];
-    uint64_t writes_lost;      /* commands lost with a connection */
-    uint64_t reads;            /* XREADGROUP calls answered */
+    uint64_t writes_lost; /* commands lost with a connection */
+    uint64_t reads;       /* XREADGROUP calls answered */
     uint64_t reconnects;
-    uint64_t paused_reads;     /* reads held back because writes were behind */
+    uint64_t paused_reads; /* reads held back because writes were behind */
 } bm_agent_stats;
 
 typedef struct bm_agent {
@@ -43,13 +44,13 @@ typedef struct bm_agent {
     redisAsyncContext *reader;
     redisAsyncContext *writer;
     int reader_up, writer_up;
-    int reads_in_flight;       /* XREADGROUP sent, reply not yet in (at most 2) */
-    int recovering;            /* reading our own pending entries (from id 0) first */
-    char (*pel_cursor)[64];    /* per stream: last pending id seen while recovering */
+    int reads_in_flight;    /* XREADGROUP sent, reply not yet in (at most 2) */
+    int recovering;         /* reading our own pending entries (from id 0) first */
+    char (*pel_cursor)[64]; /* per stream: last pending id seen while recovering */
     int stopping;
     int exit_code;
-    long writes_pending;       /* commands sent on the writer, reply not yet in */
-    long writes_high_water;    /* pause reading above this */
+    long writes_pending;    /* commands sent on the writer, reply not yet in */
+    long writes_high_water; /* pause reading above this */
     int reconnect_delay_ms;
     uint64_t last_write_error_log_us;
     uint64_t write_errors_since_log;
@@ -63,7 +64,11 @@ typedef struct bm_agent {
     size_t *fv_len;
     size_t fv_cap;
 
+    bm_monitor mon; /* worker performance and health, event metrics, error patterns */
     struct event *ev_sigint, *ev_sigterm, *ev_sweep, *ev_reconnect, *ev_stop_timeout;
+    struct event *ev_rollup, *ev_health;
+    uint64_t rollups_published;
+    uint64_t health_transitions;
     int64_t started_us, first_entry_us, last_entry_us;
     bm_agent_stats stats;
 } bm_agent;

@@ -22,35 +22,41 @@ enum { EXIT_USAGE = 2, EXIT_REDIS = 3 };
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: busmon-agent [OPTIONS]\n"
-            "\n"
-            "Read multi-agent events from Redis Streams through a consumer group, rebuild\n"
-            "every transaction's trace and store it in Redis (busmon:trace:<tx>) for the\n"
-            "`busmon` CLI. Entries that cannot be used go to busmon:deadletter.\n"
-            "\n"
-            "options (flags override environment variables, which override the config file):\n"
-            "  --redis URL          Redis to read and write; env BUSMON_REDIS_URL\n"
-            "                       (default %s; redis://[:pw@]host:port[/db], unix:///path)\n"
-            "  --stream NAME        a stream to read; repeatable; env BUSMON_STREAMS=a,b\n"
-            "                       (default busmon:events)\n"
-            "  --group NAME         consumer group, created if missing (default busmon); env BUSMON_GROUP\n"
-            "  --consumer NAME      consumer name, stable across restarts (default busmon-<hostname>);\n"
-            "                       env BUSMON_CONSUMER\n"
-            "  --config FILE        YAML configuration (see deploy/busmon.yaml); env BUSMON_CONFIG\n"
-            "  --batch N            entries per XREADGROUP (default 1000)\n"
-            "  --block-ms MS        how long a read waits for new entries (default 1000)\n"
-            "  --trace-retention D  how long traces are kept, e.g. 24h, 90m (default 24h)\n"
-            "  --max-transactions N traces kept in memory (default 100000)\n"
-            "  --log-level LEVEL    debug, info, warn, error (default info); env BUSMON_LOG_LEVEL\n"
-            "  --drain              exit 0 once every stream is read to its end (batch jobs, benchmarks)\n"
-            "  --summary FILE       write a JSON summary of the run to FILE at exit\n"
-            "  --check-config       validate the configuration and Redis, then exit\n"
-            "  -h, --help           this help\n"
-            "  --version            print the version\n"
-            "\n"
-            "SIGINT / SIGTERM: stop reading, flush trace writes and acks, exit 0.\n",
-            BM_DEFAULT_REDIS_URL);
+    fprintf(
+        f,
+        "usage: busmon-agent [OPTIONS]\n"
+        "\n"
+        "Read multi-agent events from Redis Streams through a consumer group, rebuild\n"
+        "every transaction's trace and store it in Redis (busmon:trace:<tx>) for the\n"
+        "`busmon` CLI. Entries that cannot be used go to busmon:deadletter.\n"
+        "\n"
+        "options (flags override environment variables, which override the config file):\n"
+        "  --redis URL          Redis to read and write; env BUSMON_REDIS_URL\n"
+        "                       (default %s; redis://[:pw@]host:port[/db], unix:///path)\n"
+        "  --stream NAME        a stream to read; repeatable; env BUSMON_STREAMS=a,b\n"
+        "                       (default busmon:events)\n"
+        "  --group NAME         consumer group, created if missing (default busmon); env "
+        "BUSMON_GROUP\n"
+        "  --consumer NAME      consumer name, stable across restarts (default "
+        "busmon-<hostname>);\n"
+        "                       env BUSMON_CONSUMER\n"
+        "  --config FILE        YAML configuration (see deploy/busmon.yaml); env BUSMON_CONFIG\n"
+        "  --batch N            entries per XREADGROUP (default 1000)\n"
+        "  --block-ms MS        how long a read waits for new entries (default 1000)\n"
+        "  --trace-retention D  how long traces are kept, e.g. 24h, 90m (default 24h)\n"
+        "  --max-transactions N traces kept in memory (default 100000)\n"
+        "  --rollup-interval D  how often rollups are published, e.g. 10s, 500ms (default 10s)\n"
+        "  --health-interval D  how often worker health is judged (default 30s)\n"
+        "  --log-level LEVEL    debug, info, warn, error (default info); env BUSMON_LOG_LEVEL\n"
+        "  --drain              exit 0 once every stream is read to its end (batch jobs, "
+        "benchmarks)\n"
+        "  --summary FILE       write a JSON summary of the run to FILE at exit\n"
+        "  --check-config       validate the configuration and Redis, then exit\n"
+        "  -h, --help           this help\n"
+        "  --version            print the version\n"
+        "\n"
+        "SIGINT / SIGTERM: stop reading, flush trace writes and acks, exit 0.\n",
+        BM_DEFAULT_REDIS_URL);
 }
 
 static int fail(int code, const char *fmt, const char *a)
@@ -62,8 +68,22 @@ static int fail(int code, const char *fmt, const char *a)
 }
 
 enum {
-    OPT_REDIS = 256, OPT_STREAM, OPT_GROUP, OPT_CONSUMER, OPT_CONFIG, OPT_BATCH, OPT_BLOCK,
-    OPT_RETENTION, OPT_MAXTX, OPT_LOGLEVEL, OPT_DRAIN, OPT_SUMMARY, OPT_CHECK, OPT_VERSION
+    OPT_REDIS = 256,
+    OPT_STREAM,
+    OPT_GROUP,
+    OPT_CONSUMER,
+    OPT_CONFIG,
+    OPT_BATCH,
+    OPT_BLOCK,
+    OPT_RETENTION,
+    OPT_MAXTX,
+    OPT_LOGLEVEL,
+    OPT_DRAIN,
+    OPT_SUMMARY,
+    OPT_CHECK,
+    OPT_VERSION,
+    OPT_ROLLUP,
+    OPT_HEALTH
 };
 
 static const struct option long_opts[] = {
@@ -80,6 +100,8 @@ static const struct option long_opts[] = {
     {"drain", no_argument, 0, OPT_DRAIN},
     {"summary", required_argument, 0, OPT_SUMMARY},
     {"check-config", no_argument, 0, OPT_CHECK},
+    {"rollup-interval", required_argument, 0, OPT_ROLLUP},
+    {"health-interval", required_argument, 0, OPT_HEALTH},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, OPT_VERSION},
     {0, 0, 0, 0},
@@ -108,11 +130,13 @@ static void write_summary(bm_agent *a)
     json_object_set_new(j, "truncated", json_integer((json_int_t)a->stats.truncated));
     json_object_set_new(j, "untraced", json_integer((json_int_t)a->stats.untraced));
     json_object_set_new(j, "deadletter", json_integer((json_int_t)a->stats.deadletter));
-    json_object_set_new(j, "deadletter_failed", json_integer((json_int_t)a->stats.deadletter_failed));
+    json_object_set_new(j, "deadletter_failed",
+                        json_integer((json_int_t)a->stats.deadletter_failed));
     json_object_set_new(j, "acked", json_integer((json_int_t)a->stats.acked));
     json_object_set_new(j, "writes_lost", json_integer((json_int_t)a->stats.writes_lost));
     uint64_t werr = 0;
-    for (int k = 0; k < BM_WRITE__COUNT; k++) werr += a->stats.write_errors[k];
+    for (int k = 0; k < BM_WRITE__COUNT; k++)
+        werr += a->stats.write_errors[k];
     json_object_set_new(j, "write_errors", json_integer((json_int_t)werr));
     json_object_set_new(j, "reconnects", json_integer((json_int_t)a->stats.reconnects));
     json_t *de = json_object();
@@ -193,10 +217,13 @@ int main(int argc, char **argv)
         int64_t d;
         bm_log_level lv;
         switch (c) {
-        case OPT_REDIS: bm_config_set_str(&cfg.redis_url, optarg); break;
+        case OPT_REDIS:
+            bm_config_set_str(&cfg.redis_url, optarg);
+            break;
         case OPT_STREAM:
             if (!streams_from_flags) {
-                for (size_t i = 0; i < cfg.n_streams; i++) free(cfg.streams[i]);
+                for (size_t i = 0; i < cfg.n_streams; i++)
+                    free(cfg.streams[i]);
                 cfg.n_streams = 0;
                 streams_from_flags = 1;
             }
@@ -205,8 +232,12 @@ int main(int argc, char **argv)
                 goto out;
             }
             break;
-        case OPT_GROUP: bm_config_set_str(&cfg.group, optarg); break;
-        case OPT_CONSUMER: bm_config_set_str(&cfg.consumer, optarg); break;
+        case OPT_GROUP:
+            bm_config_set_str(&cfg.group, optarg);
+            break;
+        case OPT_CONSUMER:
+            bm_config_set_str(&cfg.consumer, optarg);
+            break;
         case OPT_BATCH:
             if (bm_parse_size(optarg, &n) || n == 0 || n > 100000) {
                 rc = fail(EXIT_USAGE, "--batch must be 1-100000, not '%s'", optarg);
@@ -223,29 +254,65 @@ int main(int argc, char **argv)
             break;
         case OPT_RETENTION:
             if (bm_parse_duration_s(optarg, &d) || d <= 0) {
-                rc = fail(EXIT_USAGE, "--trace-retention must be a duration like 24h or 90m, not '%s'", optarg);
+                rc = fail(EXIT_USAGE,
+                          "--trace-retention must be a duration like 24h or 90m, not '%s'", optarg);
                 goto out;
             }
             cfg.trace_retention_s = d;
             break;
         case OPT_MAXTX:
             if (bm_parse_size(optarg, &n) || n == 0) {
-                rc = fail(EXIT_USAGE, "--max-transactions must be a positive number, not '%s'", optarg);
+                rc = fail(EXIT_USAGE, "--max-transactions must be a positive number, not '%s'",
+                          optarg);
                 goto out;
             }
             cfg.max_transactions = n;
             break;
         case OPT_LOGLEVEL:
             if (bm_log_level_parse(optarg, &lv)) {
-                rc = fail(EXIT_USAGE, "--log-level must be debug, info, warn or error, not '%s'", optarg);
+                rc = fail(EXIT_USAGE, "--log-level must be debug, info, warn or error, not '%s'",
+                          optarg);
                 goto out;
             }
             cfg.log_level = (int)lv;
             break;
-        case OPT_DRAIN: cfg.drain = 1; break;
-        case OPT_SUMMARY: bm_config_set_str(&cfg.summary_file, optarg); break;
-        case OPT_CHECK: check_only = 1; break;
-        default: break;
+        case OPT_ROLLUP:
+        case OPT_HEALTH: {
+            double ms;
+            char *end;
+            ms = strtod(optarg, &end);
+            if (end == optarg || ms <= 0) goto bad_interval;
+            if (!strcmp(end, "ms"))
+                ms *= 1;
+            else if (!strcmp(end, "s") || !*end)
+                ms *= 1000;
+            else if (!strcmp(end, "m"))
+                ms *= 60000;
+            else
+                goto bad_interval;
+            if (ms < 10 || ms > 86400000) goto bad_interval;
+            if (c == OPT_ROLLUP)
+                cfg.rollup_interval_ms = (int64_t)ms;
+            else
+                cfg.health_interval_ms = (int64_t)ms;
+            break;
+        bad_interval:
+            rc = fail(EXIT_USAGE,
+                      "intervals are durations from 10ms to 24h like 10s or 500ms, not '%s'",
+                      optarg);
+            goto out;
+        }
+        case OPT_DRAIN:
+            cfg.drain = 1;
+            break;
+        case OPT_SUMMARY:
+            bm_config_set_str(&cfg.summary_file, optarg);
+            break;
+        case OPT_CHECK:
+            check_only = 1;
+            break;
+        default:
+            break;
         }
     }
     bm_log_init("busmon-agent", (bm_log_level)cfg.log_level);
@@ -269,10 +336,11 @@ int main(int argc, char **argv)
         goto out;
     }
     for (size_t i = 0; i < cfg.n_streams; i++) {
-        redisReply *r = redisCommand(sc, "XGROUP CREATE %s %s 0 MKSTREAM", cfg.streams[i], cfg.group);
+        redisReply *r =
+            redisCommand(sc, "XGROUP CREATE %s %s 0 MKSTREAM", cfg.streams[i], cfg.group);
         if (!r || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))) {
-            snprintf(err, sizeof err, "cannot create consumer group '%s' on stream '%s': %s", cfg.group,
-                     cfg.streams[i], r ? r->str : sc->errstr);
+            snprintf(err, sizeof err, "cannot create consumer group '%s' on stream '%s': %s",
+                     cfg.group, cfg.streams[i], r ? r->str : sc->errstr);
             if (r) freeReplyObject(r);
             redisFree(sc);
             rc = fail(EXIT_REDIS, "%s", err);
@@ -296,7 +364,8 @@ int main(int argc, char **argv)
         goto out;
     }
     bm_info("busmon-agent %s started: %s, streams:", BUSMON_VERSION, a.url.display);
-    for (size_t i = 0; i < cfg.n_streams; i++) bm_info("  stream %s", cfg.streams[i]);
+    for (size_t i = 0; i < cfg.n_streams; i++)
+        bm_info("  stream %s", cfg.streams[i]);
     event_base_dispatch(a.base);
     write_summary(&a);
     rc = a.exit_code;

@@ -21,5 +21,7 @@ typedef struct {
 redisContext *bm_cli_connect(const bm_cli_opts *o);
 
 int bm_cli_trace(const bm_cli_opts *o, int argc, char **argv);
+/* workers, worker NAME, errors, stats: argv[0] is the command. */
+int bm_cli_stats(const bm_cli_opts *o, int argc, char **argv);
 
 #endif

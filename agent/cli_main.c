@@ -24,6 +24,11 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  trace TX      a transaction's timeline (busmon trace --help)\n"
+            "  workers       every worker's health and performance\n"
+            "  worker NAME   one worker in detail, with the issues behind its health\n"
+            "  errors        error patterns: errors grouped by type, with trend\n"
+            "  stats         event metrics: rates, latency, throughput per type\n"
+            "                (each takes --json and --window 1m|5m|1h; see busmon CMD --help)\n"
             "\n"
             "options:\n"
             "  --redis URL          Redis to read (default: $BUSMON_REDIS_URL, else %s)\n"
@@ -68,8 +73,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "busmon: %s needs a value\n", a);
                 return BM_EXIT_USAGE;
             }
-            if (!strcmp(a, "--redis")) url_flag = argv[++i];
-            else o.trace_prefix = argv[++i];
+            if (!strcmp(a, "--redis"))
+                url_flag = argv[++i];
+            else
+                o.trace_prefix = argv[++i];
         } else if (!strncmp(a, "--redis=", 8)) {
             url_flag = a + 8;
         } else if (a[0] == '-') {
@@ -88,6 +95,9 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[i];
     if (!strcmp(cmd, "trace")) return bm_cli_trace(&o, argc - i, argv + i);
+    if (!strcmp(cmd, "workers") || !strcmp(cmd, "worker") || !strcmp(cmd, "errors") ||
+        !strcmp(cmd, "stats"))
+        return bm_cli_stats(&o, argc - i, argv + i);
     fprintf(stderr, "busmon: unknown command '%s' (see busmon --help)\n", cmd);
     return BM_EXIT_USAGE;
 }

@@ -42,9 +42,22 @@ int bm_config_init(bm_config *c)
     c->max_entry_bytes = 1024 * 1024;
     c->deadletter_maxlen = 100000;
     c->log_level = 1; /* info */
+    c->error_rate_threshold = 0.1;
+    c->failure_rate_threshold = 0.5;
+    c->slow_threshold_ms = 5000;
+    c->health_interval_ms = 30000;
+    c->perf_window_s = 3600;
+    c->min_executions = 5;
+    c->max_workers = 1000;
+    c->max_error_types = 200;
+    c->rollup_interval_ms = 10000;
+    c->rollups_maxlen = 360;
     if (bm_config_set_str(&c->group, "busmon") || bm_config_set_str(&c->consumer, consumer) ||
         bm_config_set_str(&c->trace_prefix, "busmon:trace:") ||
-        bm_config_set_str(&c->deadletter_stream, "busmon:deadletter"))
+        bm_config_set_str(&c->deadletter_stream, "busmon:deadletter") ||
+        bm_config_set_str(&c->rollups_stream, "busmon:rollups") ||
+        bm_config_set_str(&c->workers_hash, "busmon:workers") ||
+        bm_config_set_str(&c->health_stream, "busmon:health"))
         return -1;
     return 0;
 }
@@ -52,12 +65,16 @@ int bm_config_init(bm_config *c)
 void bm_config_deinit(bm_config *c)
 {
     free(c->redis_url);
-    for (size_t i = 0; i < c->n_streams; i++) free(c->streams[i]);
+    for (size_t i = 0; i < c->n_streams; i++)
+        free(c->streams[i]);
     free(c->group);
     free(c->consumer);
     free(c->trace_prefix);
     free(c->deadletter_stream);
     free(c->summary_file);
+    free(c->rollups_stream);
+    free(c->workers_hash);
+    free(c->health_stream);
     free(c->config_file);
     memset(c, 0, sizeof *c);
 }
@@ -70,8 +87,10 @@ int bm_parse_size(const char *s, size_t *out)
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s || s[0] == '-') return -1;
     unsigned long long mul = 1;
-    if (*end == 'k' || *end == 'K') mul = 1000, end++;
-    else if (*end == 'M') mul = 1000000, end++;
+    if (*end == 'k' || *end == 'K')
+        mul = 1000, end++;
+    else if (*end == 'M')
+        mul = 1000000, end++;
     if (*end) return -1;
     if (v > (unsigned long long)SIZE_MAX / mul) return -1;
     *out = (size_t)(v * mul);
@@ -86,12 +105,18 @@ int bm_parse_duration_s(const char *s, int64_t *out)
     double v = strtod(s, &end);
     if (errno || end == s || v < 0) return -1;
     double mul = 1;
-    if (!strcmp(end, "ms")) mul = 0.001;
-    else if (!strcmp(end, "s") || !*end) mul = 1;
-    else if (!strcmp(end, "m") || !strcmp(end, "min")) mul = 60;
-    else if (!strcmp(end, "h")) mul = 3600;
-    else if (!strcmp(end, "d")) mul = 86400;
-    else return -1;
+    if (!strcmp(end, "ms"))
+        mul = 0.001;
+    else if (!strcmp(end, "s") || !*end)
+        mul = 1;
+    else if (!strcmp(end, "m") || !strcmp(end, "min"))
+        mul = 60;
+    else if (!strcmp(end, "h"))
+        mul = 3600;
+    else if (!strcmp(end, "d"))
+        mul = 86400;
+    else
+        return -1;
     double r = v * mul;
     if (r > 1e12) return -1;
     *out = (int64_t)(r + 0.5);
@@ -129,7 +154,8 @@ int bm_config_add_stream(bm_config *c, const char *name, char *err, size_t errle
 
 int bm_config_set_streams_csv(bm_config *c, const char *csv, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < c->n_streams; i++) free(c->streams[i]);
+    for (size_t i = 0; i < c->n_streams; i++)
+        free(c->streams[i]);
     c->n_streams = 0;
     char buf[4096];
     if (strlen(csv) >= sizeof buf) {
@@ -145,12 +171,24 @@ int bm_config_set_streams_csv(bm_config *c, const char *csv, char *err, size_t e
 
 /* ---- YAML ---------------------------------------------------------------- */
 
-typedef enum { K_STR, K_SIZE, K_DURATION_S, K_HOURS, K_INT, K_STREAMS, K_LOGLEVEL } key_kind;
+typedef enum {
+    K_STR,
+    K_SIZE,
+    K_DURATION_S,
+    K_HOURS,
+    K_INT,
+    K_STREAMS,
+    K_LOGLEVEL,
+    K_RATE,     /* a fraction 0..1 (double) */
+    K_MS,       /* a number of milliseconds (int64) */
+    K_S_AS_MS,  /* a number of seconds, stored in ms (int64) */
+    K_MIN_AS_S, /* a number of minutes, stored in s (int64) */
+} key_kind;
 
 typedef struct {
     const char *path; /* dotted */
     key_kind kind;
-    size_t offset;    /* into bm_config */
+    size_t offset; /* into bm_config */
 } known_key;
 
 #define OFF(f) offsetof(bm_config, f)
@@ -173,14 +211,35 @@ static const known_key known_keys[] = {
     {"outputs.deadletter", K_STR, OFF(deadletter_stream)},
     {"outputs.deadletter_maxlen", K_SIZE, OFF(deadletter_maxlen)},
     {"logging.level", K_LOGLEVEL, OFF(log_level)},
+    {"worker_monitoring.error_rate_threshold", K_RATE, OFF(error_rate_threshold)},
+    {"worker_monitoring.failure_rate_threshold", K_RATE, OFF(failure_rate_threshold)},
+    {"worker_monitoring.slow_execution_threshold_ms", K_MS, OFF(slow_threshold_ms)},
+    {"worker_monitoring.health_check_interval_seconds", K_S_AS_MS, OFF(health_interval_ms)},
+    {"worker_monitoring.performance_window_minutes", K_MIN_AS_S, OFF(perf_window_s)},
+    {"worker_monitoring.min_executions", K_SIZE, OFF(min_executions)},
+    {"worker_monitoring.max_workers", K_SIZE, OFF(max_workers)},
+    {"event_monitoring.max_error_types", K_SIZE, OFF(max_error_types)},
+    {"outputs.rollup_interval_seconds", K_S_AS_MS, OFF(rollup_interval_ms)},
+    {"outputs.rollups", K_STR, OFF(rollups_stream)},
+    {"outputs.rollups_maxlen", K_SIZE, OFF(rollups_maxlen)},
+    {"outputs.workers", K_STR, OFF(workers_hash)},
+    {"outputs.health", K_STR, OFF(health_stream)},
 };
 
 /* Sections read by features that come later, or keys of the Python monitors'
  * files busmon accepts as they are: no warning for what is under them. */
 static const char *const quiet_prefixes[] = {
-    "event_monitoring.", "worker_monitoring.", "metrics_collection.", "metrics.",
-    "alerts.",           "http.",              "pubsub.",             "logging.",
-    "outputs.",          "system.",            "health.",
+    "event_monitoring.",
+    "worker_monitoring.",
+    "metrics_collection.",
+    "metrics.",
+    "alerts.",
+    "http.",
+    "pubsub.",
+    "logging.",
+    "outputs.",
+    "system.",
+    "health.",
 };
 
 static int is_quiet(const char *path)
@@ -215,12 +274,17 @@ static int set_known(walk_ctx *w, const known_key *k, const char *path, yaml_nod
 {
     char *base = (char *)w->c;
     if (k->kind == K_STREAMS) {
-        for (size_t i = 0; i < w->c->n_streams; i++) free(w->c->streams[i]);
+        for (size_t i = 0; i < w->c->n_streams; i++)
+            free(w->c->streams[i]);
         w->c->n_streams = 0;
         if (n->type == YAML_SCALAR_NODE)
-            return bm_config_set_streams_csv(w->c, scalar(n), w->err, w->errlen) ? fail_at(w, n, "%s%s", w->err, "") : 0;
-        if (n->type != YAML_SEQUENCE_NODE) return fail_at(w, n, "'%s' must be a list of stream names%s", path, "");
-        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            return bm_config_set_streams_csv(w->c, scalar(n), w->err, w->errlen)
+                       ? fail_at(w, n, "%s%s", w->err, "")
+                       : 0;
+        if (n->type != YAML_SEQUENCE_NODE)
+            return fail_at(w, n, "'%s' must be a list of stream names%s", path, "");
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+             it++) {
             const char *s = scalar(yaml_document_get_node(w->doc, *it));
             if (!s) return fail_at(w, n, "'%s' must be a list of stream names%s", path, "");
             char e[300];
@@ -229,41 +293,67 @@ static int set_known(walk_ctx *w, const known_key *k, const char *path, yaml_nod
         return 0;
     }
     const char *s = scalar(n);
-    if (!s) return fail_at(w, n, "'%s' must be a single value, not a %s", path,
-                           n->type == YAML_MAPPING_NODE ? "mapping" : "list");
+    if (!s)
+        return fail_at(w, n, "'%s' must be a single value, not a %s", path,
+                       n->type == YAML_MAPPING_NODE ? "mapping" : "list");
     switch (k->kind) {
     case K_STR:
         if (!*s) return fail_at(w, n, "'%s' must not be empty%s", path, "");
-        if (bm_config_set_str((char **)(base + k->offset), s)) return fail_at(w, n, "out of memory%s%s", "", "");
+        if (bm_config_set_str((char **)(base + k->offset), s))
+            return fail_at(w, n, "out of memory%s%s", "", "");
         return 0;
     case K_SIZE: {
         size_t v;
-        if (bm_parse_size(s, &v) || v == 0) return fail_at(w, n, "'%s' must be a positive number, not '%s'", path, s);
+        if (bm_parse_size(s, &v) || v == 0)
+            return fail_at(w, n, "'%s' must be a positive number, not '%s'", path, s);
         *(size_t *)(base + k->offset) = v;
         return 0;
     }
     case K_INT: {
         size_t v;
-        if (bm_parse_size(s, &v) || v > 3600000) return fail_at(w, n, "'%s' must be a number 0-3600000, not '%s'", path, s);
+        if (bm_parse_size(s, &v) || v > 3600000)
+            return fail_at(w, n, "'%s' must be a number 0-3600000, not '%s'", path, s);
         *(int *)(base + k->offset) = (int)v;
         return 0;
     }
     case K_DURATION_S: {
         int64_t v;
-        if (bm_parse_duration_s(s, &v) || v <= 0) return fail_at(w, n, "'%s' must be a duration like 30s, 15m, 24h, not '%s'", path, s);
+        if (bm_parse_duration_s(s, &v) || v <= 0)
+            return fail_at(w, n, "'%s' must be a duration like 30s, 15m, 24h, not '%s'", path, s);
         *(int64_t *)(base + k->offset) = v;
         return 0;
     }
     case K_HOURS: {
         char *end;
         double h = strtod(s, &end);
-        if (end == s || *end || h <= 0 || h > 24 * 365 * 10) return fail_at(w, n, "'%s' must be a positive number of hours, not '%s'", path, s);
+        if (end == s || *end || h <= 0 || h > 24 * 365 * 10)
+            return fail_at(w, n, "'%s' must be a positive number of hours, not '%s'", path, s);
         *(int64_t *)(base + k->offset) = (int64_t)(h * 3600 + 0.5);
+        return 0;
+    }
+    case K_RATE: {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || *end || v < 0 || v > 1)
+            return fail_at(w, n, "'%s' must be a fraction 0-1 (0.1 = 10 %%), not '%s'", path, s);
+        *(double *)(base + k->offset) = v;
+        return 0;
+    }
+    case K_MS:
+    case K_S_AS_MS:
+    case K_MIN_AS_S: {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || *end || v <= 0 || v > 1e9)
+            return fail_at(w, n, "'%s' must be a positive number, not '%s'", path, s);
+        double mul = k->kind == K_S_AS_MS ? 1000.0 : k->kind == K_MIN_AS_S ? 60.0 : 1.0;
+        *(int64_t *)(base + k->offset) = (int64_t)(v * mul + 0.5);
         return 0;
     }
     case K_LOGLEVEL: {
         bm_log_level lv;
-        if (bm_log_level_parse(s, &lv)) return fail_at(w, n, "'%s' must be debug, info, warn or error, not '%s'", path, s);
+        if (bm_log_level_parse(s, &lv))
+            return fail_at(w, n, "'%s' must be debug, info, warn or error, not '%s'", path, s);
         *(int *)(base + k->offset) = (int)lv;
         return 0;
     }
@@ -274,7 +364,8 @@ static int set_known(walk_ctx *w, const known_key *k, const char *path, yaml_nod
 
 static int walk(walk_ctx *w, yaml_node_t *map, const char *prefix)
 {
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
         yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
         const char *key = scalar(kn);
@@ -291,7 +382,8 @@ static int walk(walk_ctx *w, yaml_node_t *map, const char *prefix)
         } else if (vn->type == YAML_SCALAR_NODE && !*scalar(vn) && !*prefix) {
             /* an empty top-level section ("alerts:") is fine */
         } else if (!is_quiet(path)) {
-            bm_warn("config %s:%zu: unknown key '%s' (ignored)", w->file, kn->start_mark.line + 1, path);
+            bm_warn("config %s:%zu: unknown key '%s' (ignored)", w->file, kn->start_mark.line + 1,
+                    path);
         }
     }
     return 0;
@@ -325,7 +417,9 @@ int bm_config_load_file(bm_config *c, const char *path, char *err, size_t errlen
     if (!root) {
         /* an empty file: defaults */
     } else if (root->type != YAML_MAPPING_NODE) {
-        rc = fail_at(&w, root, "the top level must be a mapping of sections (redis:, streams:, ...)%s%s", "", "");
+        rc = fail_at(&w, root,
+                     "the top level must be a mapping of sections (redis:, streams:, ...)%s%s", "",
+                     "");
     } else {
         rc = walk(&w, root, "");
     }
@@ -343,13 +437,15 @@ int bm_config_load_env(bm_config *c, char *err, size_t errlen)
 {
     const char *v;
     if ((v = getenv("BUSMON_REDIS_URL")) && *v && bm_config_set_str(&c->redis_url, v)) goto nomem;
-    if ((v = getenv("BUSMON_STREAMS")) && *v && bm_config_set_streams_csv(c, v, err, errlen)) return -1;
+    if ((v = getenv("BUSMON_STREAMS")) && *v && bm_config_set_streams_csv(c, v, err, errlen))
+        return -1;
     if ((v = getenv("BUSMON_GROUP")) && *v && bm_config_set_str(&c->group, v)) goto nomem;
     if ((v = getenv("BUSMON_CONSUMER")) && *v && bm_config_set_str(&c->consumer, v)) goto nomem;
     if ((v = getenv("BUSMON_LOG_LEVEL")) && *v) {
         bm_log_level lv;
         if (bm_log_level_parse(v, &lv)) {
-            snprintf(err, errlen, "BUSMON_LOG_LEVEL must be debug, info, warn or error, not '%s'", v);
+            snprintf(err, errlen, "BUSMON_LOG_LEVEL must be debug, info, warn or error, not '%s'",
+                     v);
             return -1;
         }
         c->log_level = (int)lv;

@@ -20,24 +20,41 @@ typedef struct {
     char *redis_url;               /* NULL: BUSMON_REDIS_URL, else the default */
     char *streams[BM_MAX_STREAMS]; /* streams read through the consumer group */
     size_t n_streams;
-    char *group;                   /* consumer group, default "busmon" */
-    char *consumer;                /* consumer name, default "busmon-<hostname>" (stable across restarts) */
-    size_t batch;                  /* XREADGROUP COUNT, default 1000 */
-    int block_ms;                  /* XREADGROUP BLOCK, default 1000 */
+    char *group;    /* consumer group, default "busmon" */
+    char *consumer; /* consumer name, default "busmon-<hostname>" (stable across restarts) */
+    size_t batch;   /* XREADGROUP COUNT, default 1000 */
+    int block_ms;   /* XREADGROUP BLOCK, default 1000 */
 
-    int64_t trace_retention_s;     /* TTL of busmon:trace:<tx> and in-memory retention; 24 h */
-    size_t max_transactions;       /* traces in memory, default 100000 */
-    size_t max_events_per_trace;   /* default 512 */
-    size_t max_entry_bytes;        /* larger entries are dead-lettered; default 1 MiB */
+    int64_t trace_retention_s;   /* TTL of busmon:trace:<tx> and in-memory retention; 24 h */
+    size_t max_transactions;     /* traces in memory, default 100000 */
+    size_t max_events_per_trace; /* default 512 */
+    size_t max_entry_bytes;      /* larger entries are dead-lettered; default 1 MiB */
 
-    char *trace_prefix;            /* "busmon:trace:" */
-    char *deadletter_stream;       /* "busmon:deadletter" */
-    size_t deadletter_maxlen;      /* MAXLEN ~, default 100000 */
+    char *trace_prefix;       /* "busmon:trace:" */
+    char *deadletter_stream;  /* "busmon:deadletter" */
+    size_t deadletter_maxlen; /* MAXLEN ~, default 100000 */
 
-    int log_level;                 /* bm_log_level */
-    int drain;                     /* exit 0 once the streams are drained (batch jobs, benchmarks) */
-    char *summary_file;            /* write a JSON summary here at exit */
-    char *config_file;             /* the file that was read, if any */
+    /* worker performance and health (issue 3); the monitoring guides' keys */
+    double error_rate_threshold;   /* worker_monitoring.error_rate_threshold, 0.1 */
+    double failure_rate_threshold; /* worker_monitoring.failure_rate_threshold, 0.5 */
+    int64_t slow_threshold_ms;     /* worker_monitoring.slow_execution_threshold_ms, 5000 */
+    int64_t health_interval_ms;    /* worker_monitoring.health_check_interval_seconds, 30 s */
+    int64_t perf_window_s;         /* worker_monitoring.performance_window_minutes, 60 min */
+    size_t min_executions;         /* worker_monitoring.min_executions, 5 */
+    size_t max_workers;            /* worker_monitoring.max_workers, 1000 */
+    size_t max_error_types;        /* event_monitoring.max_error_types, 200 */
+
+    /* rollups */
+    int64_t rollup_interval_ms; /* outputs.rollup_interval_seconds, 10 s */
+    char *rollups_stream;       /* outputs.rollups: stream and channel, "busmon:rollups" */
+    size_t rollups_maxlen;      /* outputs.rollups_maxlen, 360 (1 h at 10 s) */
+    char *workers_hash;         /* outputs.workers: "busmon:workers" */
+    char *health_stream; /* outputs.health: transitions, stream and channel, "busmon:health" */
+
+    int log_level;      /* bm_log_level */
+    int drain;          /* exit 0 once the streams are drained (batch jobs, benchmarks) */
+    char *summary_file; /* write a JSON summary here at exit */
+    char *config_file;  /* the file that was read, if any */
 } bm_config;
 
 /* Fill defaults (owned strings). @return 0 or -1 (out of memory). */

@@ -24,13 +24,17 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+#include <msgpack.h>
+
 #include "agent.h"
 #include "log.h"
+#include "trace_json.h"
 
-#define RECONNECT_MAX_MS 30000
-#define SWEEP_INTERVAL_S 60
-#define SWEEP_MAX_DROP 20000
-#define STOP_TIMEOUT_S 10
+#define RECONNECT_MAX_MS    30000
+#define SWEEP_INTERVAL_S    60
+#define SWEEP_MAX_DROP      20000
+#define STOP_TIMEOUT_S      10
 #define READS_IN_FLIGHT_MAX 2 /* one being applied, one being served */
 
 static void issue_read(bm_agent *a);
@@ -48,19 +52,32 @@ int64_t bm_now_us(void)
 static const char *decode_detail(bm_decode_status st)
 {
     switch (st) {
-    case BM_DECODE_EMPTY: return "the entry has no fields";
-    case BM_DECODE_OVERSIZED: return "the entry is larger than streams.max_entry_bytes";
-    case BM_DECODE_NOT_MSGPACK: return "field m is not one complete msgpack object";
-    case BM_DECODE_NOT_MAP: return "field m is msgpack but not a map";
-    case BM_DECODE_NOT_JSON: return "the JSON field does not parse";
-    case BM_DECODE_JSON_NOT_OBJECT: return "the JSON field is not an object";
-    case BM_DECODE_MISSING_TYPE: return "no event type (type / event_type)";
-    case BM_DECODE_UNKNOWN_TYPE: return "the event type is not command, result, error, status, compensation or custom";
-    case BM_DECODE_MISSING_TX: return "no transaction id (tx / transaction_id / metadata.transaction_id)";
-    case BM_DECODE_MISSING_WORKER: return "no worker (worker / worker_name / worker_type)";
-    case BM_DECODE_BAD_FIELD: return "a known key has an unusable value (time, flag or an over-long id)";
-    case BM_DECODE_NOMEM: return "out of memory while decoding";
-    default: return "unusable entry";
+    case BM_DECODE_EMPTY:
+        return "the entry has no fields";
+    case BM_DECODE_OVERSIZED:
+        return "the entry is larger than streams.max_entry_bytes";
+    case BM_DECODE_NOT_MSGPACK:
+        return "field m is not one complete msgpack object";
+    case BM_DECODE_NOT_MAP:
+        return "field m is msgpack but not a map";
+    case BM_DECODE_NOT_JSON:
+        return "the JSON field does not parse";
+    case BM_DECODE_JSON_NOT_OBJECT:
+        return "the JSON field is not an object";
+    case BM_DECODE_MISSING_TYPE:
+        return "no event type (type / event_type)";
+    case BM_DECODE_UNKNOWN_TYPE:
+        return "the event type is not command, result, error, status, compensation or custom";
+    case BM_DECODE_MISSING_TX:
+        return "no transaction id (tx / transaction_id / metadata.transaction_id)";
+    case BM_DECODE_MISSING_WORKER:
+        return "no worker (worker / worker_name / worker_type)";
+    case BM_DECODE_BAD_FIELD:
+        return "a known key has an unusable value (time, flag or an over-long id)";
+    case BM_DECODE_NOMEM:
+        return "out of memory while decoding";
+    default:
+        return "unusable entry";
     }
 }
 
@@ -86,8 +103,10 @@ static void on_write_reply(bm_write_kind kind, redisReply *reply, void *arg)
         a->stats.acked += (uint64_t)reply->integer;
         a->last_entry_us = bm_now_us();
     }
-    if (a->stopping) maybe_finish_stop(a);
-    else if (!a->reads_in_flight && a->writes_pending <= a->writes_high_water / 2) issue_read(a);
+    if (a->stopping)
+        maybe_finish_stop(a);
+    else if (!a->reads_in_flight && a->writes_pending <= a->writes_high_water / 2)
+        issue_read(a);
 }
 
 /* ---- one entry ----------------------------------------------------------- */
@@ -95,7 +114,8 @@ static void on_write_reply(bm_write_kind kind, redisReply *reply, void *arg)
 static int64_t entry_id_us(const char *id)
 {
     int64_t ms = 0;
-    for (; *id >= '0' && *id <= '9'; id++) ms = ms * 10 + (*id - '0');
+    for (; *id >= '0' && *id <= '9'; id++)
+        ms = ms * 10 + (*id - '0');
     return ms * 1000;
 }
 
@@ -104,8 +124,8 @@ static void deadletter(bm_agent *a, size_t sidx, redisReply *id, const char *rea
 {
     const char *stream = a->cfg->streams[sidx];
     if (a->writer &&
-        bm_persist_deadletter(a->persist, a->writer, stream, id->str, reason, detail, n,
-                              a->fv_ptr, a->fv_len, a->fv_ptr + n, a->fv_len + n) == 0) {
+        bm_persist_deadletter(a->persist, a->writer, stream, id->str, reason, detail, n, a->fv_ptr,
+                              a->fv_len, a->fv_ptr + n, a->fv_len + n) == 0) {
         a->writes_pending++;
         a->stats.deadletter++;
     } else {
@@ -132,7 +152,8 @@ static void process_entry(bm_agent *a, size_t sidx, redisReply *entry, int64_t n
     size_t n = fv->elements / 2;
     if (2 * n > a->fv_cap) {
         size_t cap = a->fv_cap ? a->fv_cap : 64;
-        while (cap < 2 * n) cap *= 2;
+        while (cap < 2 * n)
+            cap *= 2;
         const char **p = realloc(a->fv_ptr, cap * sizeof *p);
         if (p) a->fv_ptr = p;
         size_t *l = realloc(a->fv_len, cap * sizeof *l);
@@ -172,7 +193,9 @@ static void process_entry(bm_agent *a, size_t sidx, redisReply *entry, int64_t n
     switch (r) {
     case TRACE_STORE_APPLIED:
         a->stats.events_applied++;
-        if (bm_persist_record(a->persist, &added->ev, added->duration_us)) return; /* re-delivered */
+        bm_monitor_on_event(&a->mon, added, now_us);
+        if (bm_persist_record(a->persist, &added->ev, added->duration_us))
+            return; /* re-delivered */
         break;
     case TRACE_STORE_DUPLICATE:
         a->stats.duplicates++;
@@ -207,8 +230,10 @@ static void on_group_created(redisAsyncContext *c, void *reply, void *arg)
     redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))
         bm_error("cannot create consumer group '%s': %s", a->cfg->group, r->str);
-    if (a->stopping) maybe_finish_stop(a);
-    else issue_read(a);
+    if (a->stopping)
+        maybe_finish_stop(a);
+    else
+        issue_read(a);
 }
 
 static void create_groups(bm_agent *a)
@@ -247,7 +272,8 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
         size_t got = 0;
         for (size_t s = 0; s < r->elements; s++) {
             redisReply *sr = r->element[s];
-            if (sr->type == REDIS_REPLY_ARRAY && sr->elements == 2 && sr->element[1]->type == REDIS_REPLY_ARRAY)
+            if (sr->type == REDIS_REPLY_ARRAY && sr->elements == 2 &&
+                sr->element[1]->type == REDIS_REPLY_ARRAY)
                 got += sr->element[1]->elements;
         }
         if (got >= a->cfg->batch) {
@@ -298,7 +324,8 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
 
 static void issue_read(bm_agent *a)
 {
-    if (a->stopping || !a->reader_up || !a->writer_up || a->reads_in_flight >= READS_IN_FLIGHT_MAX) return;
+    if (a->stopping || !a->reader_up || !a->writer_up || a->reads_in_flight >= READS_IN_FLIGHT_MAX)
+        return;
     if (a->writes_pending > a->writes_high_water) {
         a->stats.paused_reads++;
         return; /* on_write_reply resumes */
@@ -322,8 +349,10 @@ static void issue_read(bm_agent *a)
         ARG(block);
     }
     ARG("STREAMS");
-    for (size_t i = 0; i < ns; i++) ARG(a->cfg->streams[i]);
-    for (size_t i = 0; i < ns; i++) ARG(a->recovering ? a->pel_cursor[i] : ">");
+    for (size_t i = 0; i < ns; i++)
+        ARG(a->cfg->streams[i]);
+    for (size_t i = 0; i < ns; i++)
+        ARG(a->recovering ? a->pel_cursor[i] : ">");
 #undef ARG
     if (redisAsyncCommandArgv(a->reader, on_read, a, argc, argv, lens) == REDIS_OK)
         a->reads_in_flight++;
@@ -349,17 +378,21 @@ static void on_connect(const redisAsyncContext *c, int status)
     if (!is_reader && c != a->writer) return; /* already let go of */
     if (status != REDIS_OK) {
         bm_error("cannot connect to Redis at %s: %s", a->url.display, c->errstr);
-        if (is_reader) a->reader = NULL;
-        else a->writer = NULL;
+        if (is_reader)
+            a->reader = NULL;
+        else
+            a->writer = NULL;
         schedule_reset(a);
         return;
     }
-    if (is_reader) a->reader_up = 1;
-    else a->writer_up = 1;
+    if (is_reader)
+        a->reader_up = 1;
+    else
+        a->writer_up = 1;
     if (a->reader_up && a->writer_up) {
         a->reconnect_delay_ms = 0;
-        bm_info("connected to %s; reading %zu stream(s) as %s/%s", a->url.display, a->cfg->n_streams,
-                a->cfg->group, a->cfg->consumer);
+        bm_info("connected to %s; reading %zu stream(s) as %s/%s", a->url.display,
+                a->cfg->n_streams, a->cfg->group, a->cfg->consumer);
         issue_read(a);
     }
 }
@@ -381,7 +414,8 @@ static void on_disconnect(const redisAsyncContext *c, int status)
         if (!a->writer) event_base_loopexit(a->base, NULL);
         return;
     }
-    if (status != REDIS_OK) bm_error("lost the connection to Redis at %s: %s", a->url.display, c->errstr);
+    if (status != REDIS_OK)
+        bm_error("lost the connection to Redis at %s: %s", a->url.display, c->errstr);
     schedule_reset(a);
 }
 
@@ -402,7 +436,8 @@ static redisAsyncContext *connect_one(bm_agent *a)
     if (a->url.password[0]) {
         if (a->url.user[0])
             redisAsyncCommand(c, on_setup_reply, a, "AUTH %s %s", a->url.user, a->url.password);
-        else redisAsyncCommand(c, on_setup_reply, a, "AUTH %s", a->url.password);
+        else
+            redisAsyncCommand(c, on_setup_reply, a, "AUTH %s", a->url.password);
     }
     if (a->url.db) redisAsyncCommand(c, on_setup_reply, a, "SELECT %d", a->url.db);
     return c;
@@ -411,7 +446,8 @@ static redisAsyncContext *connect_one(bm_agent *a)
 static void connect_both(bm_agent *a)
 {
     a->recovering = 1;
-    for (size_t i = 0; i < a->cfg->n_streams; i++) strcpy(a->pel_cursor[i], "0");
+    for (size_t i = 0; i < a->cfg->n_streams; i++)
+        strcpy(a->pel_cursor[i], "0");
     a->writes_pending = 0;
     bm_persist_reset(a->persist);
     a->reader = connect_one(a);
@@ -465,6 +501,143 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     if (dropped) bm_debug("retention: dropped %zu traces from memory", dropped);
 }
 
+/* Send one command on the writer, counted like the trace writes. */
+static void send_other(bm_agent *a, int argc, const char **argv, const size_t *lens)
+{
+    if (!a->writer_up || !a->writer) return;
+    if (bm_persist_send(a->persist, a->writer, BM_WRITE_OTHER, argc, argv, lens) == 0)
+        a->writes_pending++;
+}
+
+/* HSET <workers hash> <name> <json> ... _updated <now>, for the given workers. */
+static void publish_workers(bm_agent *a, const bm_worker_snapshot *w, size_t n, int64_t now_us)
+{
+    if (n == 0) return;
+    const char **argv = calloc(2 * n + 4, sizeof *argv);
+    size_t *lens = calloc(2 * n + 4, sizeof *lens);
+    char **texts = calloc(n, sizeof *texts);
+    char when[48];
+    bm_format_time_us(now_us, 'T', when, sizeof when);
+    int argc = 0;
+    if (!argv || !lens || !texts) goto out;
+    argv[argc] = "HSET", lens[argc++] = 4;
+    argv[argc] = a->cfg->workers_hash, lens[argc] = strlen(argv[argc]), argc++;
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = bm_worker_to_json(&w[i]);
+        texts[i] = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (!texts[i]) continue;
+        argv[argc] = w[i].name, lens[argc] = strlen(w[i].name), argc++;
+        argv[argc] = texts[i], lens[argc] = strlen(texts[i]), argc++;
+    }
+    argv[argc] = "_updated", lens[argc++] = 8;
+    argv[argc] = when, lens[argc] = strlen(when), argc++;
+    send_other(a, argc, argv, lens);
+out:
+    if (texts)
+        for (size_t i = 0; i < n; i++)
+            free(texts[i]);
+    free(texts);
+    free(argv);
+    free(lens);
+}
+
+/* XADD <stream> MAXLEN ~ <maxlen> * [m <msgpack>] json <json>, then PUBLISH <stream> <json>. */
+static void publish_stream_and_channel(bm_agent *a, const char *stream, size_t maxlen,
+                                       const char *mp, size_t mp_len, const char *js)
+{
+    char ml[24];
+    snprintf(ml, sizeof ml, "%zu", maxlen);
+    const char *argv[10] = {"XADD", stream, "MAXLEN", "~", ml, "*"};
+    size_t lens[10] = {4, strlen(stream), 6, 1, strlen(ml), 1};
+    int argc = 6;
+    if (mp) argv[argc] = "m", lens[argc++] = 1, argv[argc] = mp, lens[argc++] = mp_len;
+    argv[argc] = "json", lens[argc++] = 4;
+    argv[argc] = js, lens[argc++] = strlen(js);
+    send_other(a, argc, argv, lens);
+    const char *pargv[3] = {"PUBLISH", stream, js};
+    size_t plens[3] = {7, strlen(stream), strlen(js)};
+    send_other(a, 3, pargv, plens);
+}
+
+static void on_rollup(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_agent *a = arg;
+    if (a->stopping || !a->writer_up) return;
+    int64_t now = bm_now_us();
+    bm_rollup r;
+    if (bm_monitor_rollup(&a->mon, now, a->cfg->rollup_interval_ms * 1000, a->cfg->consumer, &r)) {
+        bm_warn("rollup skipped: out of memory");
+        return;
+    }
+    json_t *j = bm_rollup_to_json(&r);
+    char *js = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    int mp_ok = bm_rollup_encode_msgpack(&r, &sb) == 0;
+    if (js) {
+        publish_stream_and_channel(a, a->cfg->rollups_stream, a->cfg->rollups_maxlen,
+                                   mp_ok ? sb.data : NULL, sb.size, js);
+        publish_workers(a, r.workers, r.n_workers, now);
+        a->rollups_published++;
+    }
+    msgpack_sbuffer_destroy(&sb);
+    free(js);
+    if (a->writer) redisAsyncHandleWrite(a->writer);
+}
+
+static void on_transition(const bm_worker_snapshot *w, bm_health from, void *arg)
+{
+    bm_agent *a = arg;
+    a->health_transitions++;
+    char issues[BM_ISSUES_MAX * (BM_ISSUE_LEN + 2) + 8] = "";
+    for (unsigned i = 0; i < w->n_issues; i++) {
+        if (i) strcat(issues, "; ");
+        strcat(issues, w->issues[i]);
+    }
+    bm_log(w->health == BM_HEALTH_FAILED || w->health == BM_HEALTH_DEGRADED ? BM_LOG_WARN
+                                                                            : BM_LOG_INFO,
+           "worker %s: %s -> %s%s%s", w->name, bm_health_name(from), bm_health_name(w->health),
+           w->n_issues ? ": " : "", issues);
+    json_t *j = json_object();
+    char when[48];
+    bm_format_time_us(w->health_since_us, 'T', when, sizeof when);
+    json_object_set_new(j, "worker", json_string(w->name));
+    json_object_set_new(j, "from", json_string(bm_health_name(from)));
+    json_object_set_new(j, "to", json_string(bm_health_name(w->health)));
+    json_object_set_new(j, "ts", json_string(when));
+    json_t *iss = json_array();
+    for (unsigned i = 0; i < w->n_issues; i++)
+        json_array_append_new(iss, json_string(w->issues[i]));
+    json_object_set_new(j, "issues", iss);
+    json_object_set_new(j, "agent", json_string(a->cfg->consumer));
+    char *js = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (js) publish_stream_and_channel(a, a->cfg->health_stream, 10000, NULL, 0, js);
+    free(js);
+    publish_workers(a, w, 1, bm_now_us());
+}
+
+/* A trace leaves memory: its unanswered commands stop counting in flight. */
+static void on_trace_dropped(const trace *t, void *arg)
+{
+    bm_agent *a = arg;
+    bm_monitor_on_trace_dropped(&a->mon, t);
+}
+
+static void on_health(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_agent *a = arg;
+    if (a->stopping) return;
+    worker_stats_evaluate(a->mon.workers, bm_now_us(), on_transition, a);
+    if (a->writer) redisAsyncHandleWrite(a->writer);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -486,7 +659,8 @@ static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     bm_agent *a = arg;
-    bm_error("gave up waiting for %ld Redis write(s); their entries stay pending and are read again at the next start",
+    bm_error("gave up waiting for %ld Redis write(s); their entries stay pending and are read "
+             "again at the next start",
              a->writes_pending);
     a->exit_code = 1;
     event_base_loopexit(a->base, NULL);
@@ -511,6 +685,9 @@ static void on_stop_now(evutil_socket_t fd, short what, void *arg)
 void bm_agent_stop(bm_agent *a, const char *why)
 {
     if (a->stopping) return;
+    /* a last health judgement and rollup, so what readers see is current */
+    on_health(-1, 0, a);
+    on_rollup(-1, 0, a);
     a->stopping = 1;
     bm_info("stopping (%s): flushing %ld pending write(s)", why, a->writes_pending);
     evtimer_del(a->ev_reconnect);
@@ -534,25 +711,53 @@ int bm_agent_start(bm_agent *a)
     bm_decode_limits dl = {a->cfg->max_entry_bytes, 0, 0};
     a->store = trace_store_new(&lim);
     a->dec = bm_decoder_new(&dl);
-    bm_persist_opts po = {a->cfg->trace_prefix, a->cfg->trace_retention_s, a->cfg->deadletter_stream,
-                          a->cfg->deadletter_maxlen, a->cfg->group,
-                          (const char *const *)a->cfg->streams, a->cfg->n_streams,
-                          on_write_reply, a};
+    bm_persist_opts po = {a->cfg->trace_prefix,
+                          a->cfg->trace_retention_s,
+                          a->cfg->deadletter_stream,
+                          a->cfg->deadletter_maxlen,
+                          a->cfg->group,
+                          (const char *const *)a->cfg->streams,
+                          a->cfg->n_streams,
+                          on_write_reply,
+                          a};
     a->persist = bm_persist_new(&po);
     a->ev_sigint = evsignal_new(a->base, SIGINT, on_signal, a);
     a->ev_sigterm = evsignal_new(a->base, SIGTERM, on_signal, a);
     a->ev_sweep = event_new(a->base, -1, EV_PERSIST, on_sweep, a);
     a->ev_reconnect = evtimer_new(a->base, on_reconnect_timer, a);
     a->ev_stop_timeout = evtimer_new(a->base, on_stop_timeout, a);
-    if (!a->pel_cursor || !a->store || !a->dec || !a->persist || !a->ev_sigint || !a->ev_sigterm ||
-        !a->ev_sweep || !a->ev_reconnect || !a->ev_stop_timeout) {
+    a->ev_rollup = event_new(a->base, -1, EV_PERSIST, on_rollup, a);
+    a->ev_health = event_new(a->base, -1, EV_PERSIST, on_health, a);
+    worker_stats_config wcfg;
+    worker_stats_config_defaults(&wcfg);
+    wcfg.max_workers = a->cfg->max_workers;
+    wcfg.perf_window_us = a->cfg->perf_window_s * 1000000;
+    wcfg.error_rate_threshold = a->cfg->error_rate_threshold;
+    wcfg.failure_rate_threshold = a->cfg->failure_rate_threshold;
+    wcfg.slow_threshold_us = a->cfg->slow_threshold_ms * 1000;
+    wcfg.health_interval_us = a->cfg->health_interval_ms * 1000;
+    wcfg.min_executions = (uint32_t)a->cfg->min_executions;
+    if (bm_monitor_init(&a->mon, &wcfg, a->cfg->max_error_types)) {
         bm_error("out of memory at start");
         return -1;
     }
+    if (!a->ev_rollup || !a->ev_health || !a->pel_cursor || !a->store || !a->dec || !a->persist ||
+        !a->ev_sigint || !a->ev_sigterm || !a->ev_sweep || !a->ev_reconnect ||
+        !a->ev_stop_timeout) {
+        bm_error("out of memory at start");
+        return -1;
+    }
+    trace_store_set_drop_cb(a->store, on_trace_dropped, a);
     evsignal_add(a->ev_sigint, NULL);
     evsignal_add(a->ev_sigterm, NULL);
     struct timeval sweep = {SWEEP_INTERVAL_S, 0};
     evtimer_add(a->ev_sweep, &sweep);
+    struct timeval roll = {a->cfg->rollup_interval_ms / 1000,
+                           (a->cfg->rollup_interval_ms % 1000) * 1000};
+    evtimer_add(a->ev_rollup, &roll);
+    struct timeval health = {a->cfg->health_interval_ms / 1000,
+                             (a->cfg->health_interval_ms % 1000) * 1000};
+    evtimer_add(a->ev_health, &health);
     connect_both(a);
     return 0;
 }
@@ -569,6 +774,9 @@ void bm_agent_cleanup(bm_agent *a)
     if (a->ev_sweep) event_free(a->ev_sweep);
     if (a->ev_reconnect) event_free(a->ev_reconnect);
     if (a->ev_stop_timeout) event_free(a->ev_stop_timeout);
+    if (a->ev_rollup) event_free(a->ev_rollup);
+    if (a->ev_health) event_free(a->ev_health);
+    bm_monitor_deinit(&a->mon);
     bm_persist_free(a->persist);
     bm_decoder_free(a->dec);
     trace_store_free(a->store);

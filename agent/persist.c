@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEADLETTER_VALUE_MAX (64 * 1024)
+#define DEADLETTER_VALUE_MAX  (64 * 1024)
 #define DEADLETTER_FIELDS_MAX 64
 
 typedef struct {
@@ -58,7 +58,8 @@ static int grow_append(growbuf *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
+        while (cap < b->len + n + 1)
+            cap *= 2;
         char *d = realloc(b->data, cap);
         if (!d) return -1;
         b->data = d;
@@ -74,7 +75,8 @@ static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return 0;
     size_t c = *cap ? *cap * 2 : 256;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     void *a = realloc(*arr, c * elem);
     if (!a) return -1;
     *arr = a;
@@ -86,7 +88,8 @@ static int reserve_argv(bm_persist *p, size_t need)
 {
     if (need <= p->cap_argv) return 0;
     size_t c = p->cap_argv ? p->cap_argv : 256;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     const char **a = realloc(p->argv, c * sizeof *a);
     if (!a) return -1;
     p->argv = a;
@@ -109,8 +112,10 @@ bm_persist *bm_persist_new(const bm_persist_opts *opts)
     bm_persist *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->o = *opts;
-    snprintf(p->ttl, sizeof p->ttl, "%lld", (long long)(opts->trace_ttl_s > 0 ? opts->trace_ttl_s : 86400));
-    snprintf(p->maxlen, sizeof p->maxlen, "%zu", opts->deadletter_maxlen ? opts->deadletter_maxlen : 100000);
+    snprintf(p->ttl, sizeof p->ttl, "%lld",
+             (long long)(opts->trace_ttl_s > 0 ? opts->trace_ttl_s : 86400));
+    snprintf(p->maxlen, sizeof p->maxlen, "%zu",
+             opts->deadletter_maxlen ? opts->deadletter_maxlen : 100000);
     msgpack_sbuffer_init(&p->recs);
     for (int k = 0; k < BM_WRITE__COUNT; k++) {
         p->tags[k].p = p;
@@ -211,9 +216,17 @@ int bm_persist_deadletter(bm_persist *p, redisAsyncContext *ac, const char *stre
         ARG(values[i], value_lens[i] > DEADLETTER_VALUE_MAX ? DEADLETTER_VALUE_MAX : value_lens[i]);
     }
 #undef ARG
-    return redisAsyncCommandArgv(ac, on_reply, &p->tags[BM_WRITE_DEADLETTER], argc, argv, lens) == REDIS_OK
+    return redisAsyncCommandArgv(ac, on_reply, &p->tags[BM_WRITE_DEADLETTER], argc, argv, lens) ==
+                   REDIS_OK
                ? 0
                : -1;
+}
+
+int bm_persist_send(bm_persist *p, redisAsyncContext *ac, bm_write_kind kind, int argc,
+                    const char **argv, const size_t *lens)
+{
+    return redisAsyncCommandArgv(ac, on_reply, &p->tags[kind], argc, argv, lens) == REDIS_OK ? 0
+                                                                                             : -1;
 }
 
 static int cmp_items(const void *a, const void *b, void *keys)
@@ -255,7 +268,8 @@ long bm_persist_flush(bm_persist *p, redisAsyncContext *ac)
                 redisAsyncCommandArgv(ac, on_reply, &p->tags[BM_WRITE_TRACE], 3, exp_argv,
                                       exp_lens) != REDIS_OK)
                 failed = 1;
-            else sent += 2;
+            else
+                sent += 2;
             i = j;
         }
     }
@@ -274,9 +288,11 @@ long bm_persist_flush(bm_persist *p, redisAsyncContext *ac)
             p->argvlen[argc++] = p->acks[a].len;
         }
         if (argc == 3) continue;
-        if (redisAsyncCommandArgv(ac, on_reply, &p->tags[BM_WRITE_ACK], argc, p->argv, p->argvlen) != REDIS_OK)
+        if (redisAsyncCommandArgv(ac, on_reply, &p->tags[BM_WRITE_ACK], argc, p->argv,
+                                  p->argvlen) != REDIS_OK)
             failed = 1;
-        else sent++;
+        else
+            sent++;
     }
     bm_persist_reset(p);
     return failed ? -1 : sent;

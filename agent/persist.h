@@ -62,10 +62,15 @@ int bm_persist_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_l
  * detail, and each original field as f.<name> (values cut to 64 KiB).
  * @return 0, or -1 when it could not be queued (counted by the caller).
  */
-int bm_persist_deadletter(bm_persist *p, redisAsyncContext *ac, const char *stream,
-                          const char *id, const char *reason, const char *detail, size_t n,
+int bm_persist_deadletter(bm_persist *p, redisAsyncContext *ac, const char *stream, const char *id,
+                          const char *reason, const char *detail, size_t n,
                           const char *const *fields, const size_t *field_lens,
                           const char *const *values, const size_t *value_lens);
+
+/* Send one command now on `ac` (argv borrowed for the call); its reply goes to
+ * on_reply with `kind`. @return 0, or -1 when the connection refused it. */
+int bm_persist_send(bm_persist *p, redisAsyncContext *ac, bm_write_kind kind, int argc,
+                    const char **argv, const size_t *lens);
 
 /* Send everything queued (records grouped by transaction, then the acks).
  * @return the number of commands sent, or -1 when the connection refused them. */

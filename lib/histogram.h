@@ -14,6 +14,12 @@
  * bucket by bucket, exactly: per-window and per-agent histograms add up to
  * the histogram of the union of their values.
  *
+ * A histogram may be bounded (bm_hist_set_max_buckets): past the bound, the
+ * lowest bucket folds into its upper neighbour, as DDSketch's collapsing
+ * store does. High quantiles stay within 1 %; the lowest ranks read high,
+ * and merges stop being exact once a fold happened (`folded` says so).
+ * Unbounded is the default.
+ *
  * Pure: no I/O, no clock.
  */
 #ifndef BM_LIB_HISTOGRAM_H
@@ -32,17 +38,27 @@ typedef struct {
 typedef struct {
     bm_hist_bucket *buckets; /* sorted by index, no zero counts */
     uint32_t n_buckets, cap_buckets;
-    uint64_t count;          /* values added (including clamped ones) */
-    uint64_t clamped;        /* values outside [1 µs, 2^40 µs] put in the end buckets */
-    int64_t min_us, max_us;  /* exact; 0 when empty */
-    double sum_us;           /* exact sum, for the average */
+    uint64_t count;         /* values added (including clamped ones) */
+    uint64_t clamped;       /* values outside [1 µs, 2^40 µs] put in the end buckets */
+    int64_t min_us, max_us; /* exact; 0 when empty */
+    double sum_us;          /* exact sum, for the average */
+    uint32_t max_buckets;   /* 0: no bound (default); see bm_hist_set_max_buckets */
+    uint64_t folded;        /* buckets folded into their upper neighbour by the bound */
 } bm_hist;
 
 /* Embedded lifecycle (STYLE rule 3). */
 void bm_hist_init(bm_hist *h);
 void bm_hist_deinit(bm_hist *h);
-/* Forget all values, keep the memory. */
+/* Forget all values, keep the memory (and the bound). */
 void bm_hist_reset(bm_hist *h);
+
+/*
+ * Hold at most max_buckets buckets (0: no bound), folding the lowest ones
+ * into their upper neighbour now and whenever a new bucket would pass the
+ * bound; memory stays at max_buckets buckets (bm_hist_merge into a bounded
+ * histogram may take more for the length of the call).
+ */
+void bm_hist_set_max_buckets(bm_hist *h, uint32_t max_buckets);
 
 /* The bucket index of a value (clamped), and a bucket's representative value. */
 uint16_t bm_hist_bucket_of(int64_t value_us);

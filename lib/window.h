@@ -45,6 +45,9 @@ typedef struct {
 int bm_window_init(bm_window *w, int64_t period_us, unsigned n_periods);
 void bm_window_deinit(bm_window *w);
 
+/* Bound every period's histogram to max_buckets (bm_hist_set_max_buckets). */
+void bm_window_set_max_buckets(bm_window *w, uint32_t max_buckets);
+
 /* The window's length: period_us * n_periods. */
 int64_t bm_window_length_us(const bm_window *w);
 

@@ -1,0 +1,445 @@
+/*
+ * cli_stats.c - `busmon workers`, `busmon worker NAME`, `busmon errors`,
+ * `busmon stats`: what busmon-agent published in Redis (the latest rollup on
+ * busmon:rollups, the busmon:workers hash), shown for people or as JSON.
+ *
+ * They read only Redis, so they work from any machine that reaches it. The
+ * JSON shapes are the rollup's (proto/README.md, "Rollups"), cut to the
+ * window asked for.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+typedef struct {
+    int json;
+    const char *window; /* "1m", "5m", "1h" */
+    const char *name;   /* worker NAME */
+    const char *rollups;
+    const char *workers_hash;
+} stats_args;
+
+static void stats_usage(FILE *f, const char *cmd)
+{
+    if (!strcmp(cmd, "worker"))
+        fprintf(f, "usage: busmon worker [--json] [--window 1m|5m|1h] [--redis URL] NAME\n\n"
+                   "One worker in detail: health and the issues behind it, in flight, last seen,\n"
+                   "last error, and its performance over each window.\n");
+    else if (!strcmp(cmd, "errors"))
+        fprintf(f, "usage: busmon errors [--json] [--window 1m|5m|1h] [--redis URL]\n\n"
+                   "Error patterns: errors grouped by type, with their count over the window,\n"
+                   "total, first and last seen, trend, the workers they hit and an example.\n");
+    else if (!strcmp(cmd, "stats"))
+        fprintf(f, "usage: busmon stats [--json] [--window 1m|5m|1h] [--redis URL]\n\n"
+                   "Event metrics over the window: events, success and error rate, latency\n"
+                   "(command -> answer), throughput and peak throughput, per event type.\n");
+    else
+        fprintf(f, "usage: busmon workers [--json] [--window 1m|5m|1h] [--redis URL]\n\n"
+                   "Every worker: health, executions, success %%, avg / p95 / p99 duration,\n"
+                   "commands in flight and last seen, over the window (default 5m).\n");
+    fprintf(f, "\noptions:\n"
+               "  --json              print JSON (the rollup's shapes, see proto/README.md)\n"
+               "  --window W          1m, 5m (default) or 1h (the performance window)\n"
+               "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
+               "redis://127.0.0.1:6379)\n"
+               "  --rollups KEY       the rollups stream (default busmon:rollups)\n"
+               "  -h, --help          this help\n"
+               "\nReads what busmon-agent publishes every rollup interval (default 10 s).\n"
+               "exit codes: 0 ok, 1 nothing published yet / no such worker, 2 usage, 3 Redis "
+               "unreachable\n");
+}
+
+static int parse_args(const char *cmd, int argc, char **argv, bm_cli_opts *o, stats_args *s)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            stats_usage(stdout, cmd);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            s->json = 1;
+        } else if (!strcmp(a, "--window") || !strcmp(a, "--redis") || !strcmp(a, "--rollups")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "busmon %s: %s needs a value\n", cmd, a);
+                return BM_EXIT_USAGE;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--window"))
+                s->window = v;
+            else if (!strcmp(a, "--redis"))
+                o->redis_url = v;
+            else
+                s->rollups = v;
+        } else if (!strncmp(a, "--window=", 9)) {
+            s->window = a + 9;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "busmon %s: unknown option '%s' (see busmon %s --help)\n", cmd, a, cmd);
+            return BM_EXIT_USAGE;
+        } else if (!strcmp(cmd, "worker") && !s->name) {
+            s->name = a;
+        } else {
+            fprintf(stderr, "busmon %s: unexpected argument '%s' (see busmon %s --help)\n", cmd, a,
+                    cmd);
+            return BM_EXIT_USAGE;
+        }
+    }
+    if (strcmp(s->window, "1m") && strcmp(s->window, "5m") && strcmp(s->window, "1h")) {
+        fprintf(stderr, "busmon %s: --window must be 1m, 5m or 1h, not '%s'\n", cmd, s->window);
+        return BM_EXIT_USAGE;
+    }
+    if (!strcmp(cmd, "worker") && (!s->name || !*s->name)) {
+        fprintf(stderr, "busmon worker: which worker? usage: busmon worker [--json] NAME\n");
+        return BM_EXIT_USAGE;
+    }
+    return -1; /* go on */
+}
+
+/* The window object: by label, or the performance window for "1h" whatever its label. */
+static json_t *pick_window(json_t *windows, const char *label)
+{
+    json_t *w = json_object_get(windows, label);
+    if (w || strcmp(label, "1h")) return w;
+    /* the third window: the one that is neither 1m nor 5m */
+    const char *k;
+    json_t *v;
+    json_object_foreach(windows, k, v) if (strcmp(k, "1m") && strcmp(k, "5m")) return v;
+    return NULL;
+}
+
+/* Latest rollup JSON, or NULL with the reason printed and *rc set. */
+static json_t *latest_rollup(redisContext *c, const char *stream, int *rc)
+{
+    redisReply *r = redisCommand(c, "XREVRANGE %s + - COUNT 1", stream);
+    json_t *root = NULL;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "busmon: cannot read %s: %s\n", stream, r ? r->str : c->errstr);
+        *rc = BM_EXIT_REDIS;
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        fprintf(stderr,
+                "busmon: nothing published on %s yet (is busmon-agent running? it publishes every "
+                "rollup interval, 10 s by default)\n",
+                stream);
+        *rc = BM_EXIT_NOT_FOUND;
+    } else {
+        redisReply *fv = r->element[0]->element[1];
+        for (size_t i = 0; i + 1 < fv->elements; i += 2) {
+            if (strcmp(fv->element[i]->str, "json")) continue;
+            json_error_t e;
+            root = json_loadb(fv->element[i + 1]->str, (size_t)fv->element[i + 1]->len, 0, &e);
+        }
+        if (!root) {
+            fprintf(stderr, "busmon: the latest entry of %s has no readable json field\n", stream);
+            *rc = BM_EXIT_NOT_FOUND;
+        }
+    }
+    if (r) freeReplyObject(r);
+    return root;
+}
+
+static double num(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : 0.0;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "-";
+}
+
+static void fmt_ms(double ms, char *buf, size_t n)
+{
+    if (ms <= 0)
+        snprintf(buf, n, "-");
+    else if (ms < 1)
+        snprintf(buf, n, "%.0f us", ms * 1000);
+    else if (ms < 1000)
+        snprintf(buf, n, "%.1f ms", ms);
+    else
+        snprintf(buf, n, "%.2f s", ms / 1000);
+}
+
+/* "12s ago" from an ISO time, relative to the rollup's time. */
+static void fmt_ago(const char *iso, double rollup_ts_us, char *buf, size_t n)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!iso || !strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm)) {
+        snprintf(buf, n, "never");
+        return;
+    }
+    double t = (double)timegm(&tm);
+    double ago = rollup_ts_us / 1e6 - t;
+    if (ago < 0) ago = 0;
+    if (ago < 120)
+        snprintf(buf, n, "%.0fs ago", ago);
+    else if (ago < 7200)
+        snprintf(buf, n, "%.0fm ago", ago / 60);
+    else
+        snprintf(buf, n, "%.1fh ago", ago / 3600);
+}
+
+static const char *health_color(const bm_cli_opts *o, const char *h)
+{
+    if (!o->color) return "";
+    if (!strcmp(h, "healthy")) return "\033[32m";
+    if (!strcmp(h, "degraded")) return "\033[33m";
+    if (!strcmp(h, "failed")) return "\033[31m";
+    return "\033[2m";
+}
+
+static void print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) printf("%s\n", s);
+    free(s);
+}
+
+/* A worker's JSON cut to one window: its own keys, plus the window's stats at top level. */
+static json_t *worker_in_window(json_t *w, const char *label)
+{
+    json_t *o = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(w, k, v) if (strcmp(k, "windows")) json_object_set(o, k, v);
+    json_t *win = pick_window(json_object_get(w, "windows"), label);
+    if (win) json_object_update(o, win);
+    json_object_set_new(o, "window", json_string(label));
+    return o;
+}
+
+static int cmd_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
+{
+    json_t *workers = json_object_get(roll, "workers");
+    double ts = num(roll, "ts_us");
+    if (s->json) {
+        json_t *out = json_object();
+        json_object_set_new(out, "window", json_string(s->window));
+        json_object_set(out, "ts", json_object_get(roll, "ts"));
+        json_object_set(out, "agent", json_object_get(roll, "agent"));
+        json_object_set(out, "summary", json_object_get(roll, "summary"));
+        json_t *arr = json_array();
+        size_t i;
+        json_t *w;
+        json_array_foreach(workers, i, w)
+            json_array_append_new(arr, worker_in_window(w, s->window));
+        json_object_set_new(out, "workers", arr);
+        print_json(out);
+        json_decref(out);
+        return BM_EXIT_OK;
+    }
+    json_t *sum = json_object_get(roll, "summary");
+    printf(
+        "workers over %s (rollup %s by %s): %.0f workers, %.0f commands, avg success %.1f %%\n\n",
+        s->window, str(roll, "ts"), str(roll, "agent"), num(sum, "total_workers"),
+        num(sum, "total_commands"), 100 * num(sum, "avg_success_rate"));
+    printf("%-20s %-9s %8s %9s %10s %10s %10s %9s  %s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS",
+           "AVG", "P95", "P99", "IN FLIGHT", "LAST SEEN");
+    size_t i;
+    json_t *w;
+    json_array_foreach(workers, i, w)
+    {
+        json_t *win = pick_window(json_object_get(w, "windows"), s->window);
+        char avg[24], p95[24], p99[24], ago[24], succ[16];
+        fmt_ms(num(win, "avg_ms"), avg, sizeof avg);
+        fmt_ms(num(win, "p95_ms"), p95, sizeof p95);
+        fmt_ms(num(win, "p99_ms"), p99, sizeof p99);
+        fmt_ago(json_string_value(json_object_get(w, "last_seen")), ts, ago, sizeof ago);
+        if (num(win, "executions") > 0)
+            snprintf(succ, sizeof succ, "%.1f %%", 100 * num(win, "success_rate"));
+        else
+            snprintf(succ, sizeof succ, "-");
+        const char *h = str(w, "health");
+        printf("%-20s %s%-9s%s %8.0f %9s %10s %10s %10s %9.0f  %s\n", str(w, "name"),
+               health_color(o, h), h, o->color ? "\033[0m" : "", num(win, "executions"), succ, avg,
+               p95, p99, num(w, "in_flight"), ago);
+    }
+    if (json_array_size(workers) == 0) printf("(no workers seen yet)\n");
+    return BM_EXIT_OK;
+}
+
+static int cmd_worker(const bm_cli_opts *o, redisContext *c, const stats_args *s)
+{
+    redisReply *r = redisCommand(c, "HGET %s %s", s->workers_hash, s->name);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "busmon worker: cannot read %s: %s\n", s->workers_hash,
+                r ? r->str : c->errstr);
+        if (r) freeReplyObject(r);
+        return BM_EXIT_REDIS;
+    }
+    if (r->type != REDIS_REPLY_STRING) {
+        fprintf(stderr, "busmon worker: no worker '%s' in %s (not seen by busmon-agent)\n", s->name,
+                s->workers_hash);
+        freeReplyObject(r);
+        return BM_EXIT_NOT_FOUND;
+    }
+    json_error_t e;
+    json_t *w = json_loadb(r->str, (size_t)r->len, 0, &e);
+    freeReplyObject(r);
+    if (!w) {
+        fprintf(stderr, "busmon worker: the entry for '%s' is not JSON\n", s->name);
+        return BM_EXIT_NOT_FOUND;
+    }
+    if (s->json) {
+        json_t *win = pick_window(json_object_get(w, "windows"), s->window);
+        json_object_set_new(w, "window", json_string(s->window));
+        if (win) json_object_set(w, "stats", win);
+        print_json(w);
+        json_decref(w);
+        return BM_EXIT_OK;
+    }
+    const char *h = str(w, "health");
+    printf("worker %s\n", str(w, "name"));
+    printf("  health:         %s%s%s since %s\n", health_color(o, h), h, o->color ? "\033[0m" : "",
+           str(w, "health_since"));
+    json_t *issues = json_object_get(w, "issues");
+    size_t i;
+    json_t *v;
+    json_array_foreach(issues, i, v) printf("  issue:          %s\n", json_string_value(v));
+    printf("  in flight:      %.0f\n", num(w, "in_flight"));
+    printf("  last seen:      %s\n", str(w, "last_seen"));
+    printf("  last execution: %s\n", str(w, "last_execution"));
+    printf("  last error:     %s%s%s\n", str(w, "last_error"),
+           json_is_string(json_object_get(w, "last_error_at")) ? " at " : "",
+           json_is_string(json_object_get(w, "last_error_at")) ? str(w, "last_error_at") : "");
+    printf("\n%-7s %8s %8s %8s %8s %10s %10s %10s %10s %10s %10s\n", "WINDOW", "EXEC", "OK",
+           "FAILED", "TIMEOUT", "SUCCESS", "MIN", "AVG", "P50", "P95", "P99");
+    const char *k;
+    json_t *win;
+    json_object_foreach(json_object_get(w, "windows"), k, win)
+    {
+        char mn[24], avg[24], p50[24], p95[24], p99[24], succ[16];
+        fmt_ms(num(win, "min_ms"), mn, sizeof mn);
+        fmt_ms(num(win, "avg_ms"), avg, sizeof avg);
+        fmt_ms(num(win, "p50_ms"), p50, sizeof p50);
+        fmt_ms(num(win, "p95_ms"), p95, sizeof p95);
+        fmt_ms(num(win, "p99_ms"), p99, sizeof p99);
+        if (num(win, "executions") > 0)
+            snprintf(succ, sizeof succ, "%.1f %%", 100 * num(win, "success_rate"));
+        else
+            snprintf(succ, sizeof succ, "-");
+        printf("%-7s %8.0f %8.0f %8.0f %8.0f %10s %10s %10s %10s %10s %10s\n", k,
+               num(win, "executions"), num(win, "successes"), num(win, "failures"),
+               num(win, "timeouts"), succ, mn, avg, p50, p95, p99);
+    }
+    json_decref(w);
+    return BM_EXIT_OK;
+}
+
+static int cmd_errors(const stats_args *s, json_t *roll)
+{
+    json_t *errors = json_object_get(roll, "errors");
+    if (s->json) {
+        json_t *out = json_object();
+        json_object_set_new(out, "window", json_string(s->window));
+        json_object_set(out, "ts", json_object_get(roll, "ts"));
+        json_t *arr = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(errors, i, e)
+        {
+            json_t *x = json_deep_copy(e);
+            json_t *count = pick_window(json_object_get(e, "count"), s->window);
+            json_object_set_new(x, "counts", json_deep_copy(json_object_get(e, "count")));
+            json_object_set_new(x, "count", count ? json_copy(count) : json_integer(0));
+            json_array_append_new(arr, x);
+        }
+        json_object_set_new(out, "errors", arr);
+        print_json(out);
+        json_decref(out);
+        return BM_EXIT_OK;
+    }
+    printf("error patterns over %s (rollup %s)\n\n", s->window, str(roll, "ts"));
+    printf("%-24s %7s %7s %-11s %-20s %-28s %s\n", "TYPE", "COUNT", "TOTAL", "TREND", "LAST SEEN",
+           "WORKERS", "EXAMPLE");
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e)
+    {
+        char workers[256] = "";
+        size_t j;
+        json_t *w;
+        json_array_foreach(json_object_get(e, "workers"), j, w)
+        {
+            if (j) strncat(workers, ",", sizeof workers - strlen(workers) - 1);
+            strncat(workers, json_string_value(w) ? json_string_value(w) : "?",
+                    sizeof workers - strlen(workers) - 1);
+        }
+        char last[24];
+        snprintf(last, sizeof last, "%.19s", str(e, "last_seen"));
+        json_t *count = pick_window(json_object_get(e, "count"), s->window);
+        printf("%-24s %7.0f %7.0f %-11s %-20s %-28s %s\n", str(e, "type"),
+               json_is_number(count) ? json_number_value(count) : 0.0, num(e, "total"),
+               str(e, "trend"), last, workers, str(e, "example"));
+    }
+    if (json_array_size(errors) == 0) printf("(no errors seen)\n");
+    return BM_EXIT_OK;
+}
+
+static int cmd_stats(const stats_args *s, json_t *roll)
+{
+    json_t *win = pick_window(json_object_get(roll, "events"), s->window);
+    if (!win) {
+        fprintf(stderr, "busmon stats: the rollup has no %s window\n", s->window);
+        return BM_EXIT_NOT_FOUND;
+    }
+    if (s->json) {
+        json_t *out = json_deep_copy(win);
+        json_object_set_new(out, "window", json_string(s->window));
+        json_object_set(out, "ts", json_object_get(roll, "ts"));
+        print_json(out);
+        json_decref(out);
+        return BM_EXIT_OK;
+    }
+    char avg[24], p95[24];
+    fmt_ms(num(win, "avg_latency_ms"), avg, sizeof avg);
+    fmt_ms(num(win, "p95_latency_ms"), p95, sizeof p95);
+    printf("events over %s (rollup %s)\n\n", s->window, str(roll, "ts"));
+    printf("  events:           %.0f\n", num(win, "total_events"));
+    printf("  success rate:     %.1f %%\n", 100 * num(win, "success_rate"));
+    printf("  error rate:       %.1f %%\n", 100 * num(win, "error_rate"));
+    printf("  latency avg/p95:  %s / %s\n", avg, p95);
+    printf("  throughput:       %.1f /min (peak %.1f /min)\n\n", num(win, "throughput_per_min"),
+           num(win, "peak_throughput_per_min"));
+    printf("  %-10s %9s %7s %9s %9s\n", "TYPE", "COUNT", "SHARE", "SUCCESS", "ERROR");
+    const char *k;
+    json_t *t;
+    json_object_foreach(json_object_get(win, "by_type"), k, t)
+        printf("  %-10s %9.0f %6.1f%% %9.0f %9.0f\n", k, num(t, "count"), 100 * num(t, "share"),
+               num(t, "success"), num(t, "error"));
+    return BM_EXIT_OK;
+}
+
+int bm_cli_stats(const bm_cli_opts *opts, int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    bm_cli_opts o = *opts;
+    stats_args s = {0, "5m", NULL, "busmon:rollups", "busmon:workers"};
+    int rc = parse_args(cmd, argc, argv, &o, &s);
+    if (rc >= 0) return rc;
+    redisContext *c = bm_cli_connect(&o);
+    if (!c) return BM_EXIT_REDIS;
+    if (!strcmp(cmd, "worker")) {
+        rc = cmd_worker(&o, c, &s);
+    } else {
+        rc = BM_EXIT_OK;
+        json_t *roll = latest_rollup(c, s.rollups, &rc);
+        if (roll) {
+            if (!strcmp(cmd, "workers"))
+                rc = cmd_workers(&o, &s, roll);
+            else if (!strcmp(cmd, "errors"))
+                rc = cmd_errors(&s, roll);
+            else
+                rc = cmd_stats(&s, roll);
+            json_decref(roll);
+        }
+    }
+    redisFree(c);
+    return rc;
+}

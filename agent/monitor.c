@@ -1,0 +1,113 @@
+/*
+ * monitor.c - feed lib/'s worker stats, event metrics and error patterns
+ * from kept trace events, and assemble rollups.
+ *
+ * Which worker an answer belongs to is the trace's business (an answer
+ * without a worker takes its command's), and so is its duration (reported,
+ * else answer - command). An answer paired when it arrives answers a command
+ * that was counted in flight; an answer that arrives before its command is
+ * counted when it arrives, and its command then is not counted in flight.
+ */
+#include "monitor.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int bm_monitor_init(bm_monitor *m, const worker_stats_config *cfg, size_t max_patterns)
+{
+    memset(m, 0, sizeof *m);
+    m->wcfg = *cfg;
+    m->workers = worker_stats_new(cfg);
+    m->events = event_metrics_new(cfg->perf_window_us);
+    m->errors = error_patterns_new(max_patterns, cfg->perf_window_us);
+    if (!m->workers || !m->events || !m->errors) {
+        bm_monitor_deinit(m);
+        return -1;
+    }
+    return 0;
+}
+
+void bm_monitor_deinit(bm_monitor *m)
+{
+    worker_stats_free(m->workers);
+    event_metrics_free(m->events);
+    error_patterns_free(m->errors);
+    free(m->snap_workers);
+    free(m->snap_patterns);
+    memset(m, 0, sizeof *m);
+}
+
+void bm_monitor_on_event(bm_monitor *m, const trace_event *te, int64_t now_us)
+{
+    const bm_event *e = &te->ev;
+    int is_answer = e->type == BM_EV_RESULT || e->type == BM_EV_ERROR;
+    int failed = e->type == BM_EV_ERROR || (e->type == BM_EV_RESULT && e->ok == 0);
+    event_metrics_add(m->events, e->type, failed, is_answer ? te->duration_us : -1, now_us);
+    if (e->type == BM_EV_COMMAND) {
+        if (e->worker[0] && worker_stats_command(m->workers, e->worker, te->paired < 0, now_us))
+            m->workers_refused_events++;
+    } else if (is_answer) {
+        if (e->worker[0] &&
+            worker_stats_answer(m->workers, e->worker,
+                                failed ? BM_OUTCOME_FAILURE : BM_OUTCOME_SUCCESS, te->duration_us,
+                                e->error_type, e->error_message, te->paired >= 0, now_us))
+            m->workers_refused_events++;
+        if (failed)
+            error_patterns_add(m->errors, e->error_type, e->error_message, e->worker, now_us);
+    } else if (e->worker[0]) {
+        worker_stats_seen(m->workers, e->worker, now_us);
+    }
+}
+
+void bm_monitor_on_trace_dropped(bm_monitor *m, const trace *t)
+{
+    for (size_t i = 0; i < trace_count(t); i++) {
+        const trace_event *te = trace_at(t, i);
+        if (te->ev.type == BM_EV_COMMAND && te->paired < 0 && te->ev.worker[0])
+            worker_stats_forget_pending(m->workers, te->ev.worker);
+    }
+}
+
+int bm_monitor_rollup(bm_monitor *m, int64_t now_us, int64_t interval_us, const char *agent,
+                      bm_rollup *r)
+{
+    memset(r, 0, sizeof *r);
+    size_t nw = worker_stats_count(m->workers);
+    if (nw > m->cap_workers) {
+        bm_worker_snapshot *p = realloc(m->snap_workers, nw * sizeof *p);
+        if (!p) return -1;
+        m->snap_workers = p;
+        m->cap_workers = nw;
+    }
+    size_t np = error_patterns_count(m->errors);
+    if (np > m->cap_patterns) {
+        bm_error_pattern *p = realloc(m->snap_patterns, np * sizeof *p);
+        if (!p) return -1;
+        m->snap_patterns = p;
+        m->cap_patterns = np;
+    }
+    r->ts_us = now_us;
+    r->agent = agent;
+    r->interval_us = interval_us;
+    event_metrics_snapshot(m->events, now_us, r->events);
+    r->n_workers = nw ? worker_stats_snapshot(m->workers, now_us, m->snap_workers, nw) : 0;
+    r->workers = m->snap_workers;
+    r->n_patterns = np ? error_patterns_snapshot(m->errors, now_us, m->snap_patterns, np) : 0;
+    r->patterns = m->snap_patterns;
+    /* summary over the performance window: averages over workers with executions */
+    double sum_rate = 0, sum_avg = 0;
+    size_t with_exec = 0;
+    for (size_t i = 0; i < r->n_workers; i++) {
+        const bm_window_stats *w = &r->workers[i].win[BM_WINDOWS - 1];
+        if (!w->executions) continue;
+        sum_rate += w->success_rate;
+        sum_avg += w->avg_us;
+        with_exec++;
+    }
+    r->total_commands = r->events[BM_WINDOWS - 1].by_type[0].count;
+    r->avg_success_rate = with_exec ? sum_rate / (double)with_exec : 0.0;
+    r->avg_duration_us = with_exec ? sum_avg / (double)with_exec : 0.0;
+    r->workers_refused = worker_stats_refused(m->workers);
+    r->patterns_refused = error_patterns_refused(m->errors);
+    return 0;
+}

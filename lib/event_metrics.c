@@ -1,0 +1,211 @@
+/*
+ * event_metrics.c - counts, rates, latency and throughput of all events over
+ * the three windows (lib/event_metrics.h).
+ *
+ * Not here: anything per worker (lib/worker_stats.c) or per error pattern
+ * (lib/error_patterns.c), and no I/O or clock.
+ *
+ * Layout. One rolling window (lib/window.h) per event class and window size,
+ * plus one per size over all events:
+ *
+ *              1m (6 x 10 s)   5m (10 x 30 s)   perf (12 x perf/12)
+ *   command    events          events           events
+ *   result     executions      executions       executions     success / failure + latency
+ *   error      executions      executions       executions     failure + latency
+ *   other      events          events           events         status, compensation, custom
+ *   all        events          events           events         only for the peak period
+ *
+ * The "all" row exists because the peak is the busiest period of the sum of
+ * the classes, which the classes' own peaks cannot give, and summing their
+ * periods by hand would read the ring's layout, which is window.c's business.
+ * An answer's latency goes into its window's histogram; the result and error
+ * histograms merge exactly into the window's latency figures. Memory is the
+ * 15 windows: bounded by their sparse histograms, not by the event count.
+ */
+#include "event_metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "window.h"
+
+#define DEFAULT_PERF_WINDOW_US (60LL * 60 * 1000000)
+#define MINUTE_US              (60LL * 1000000)
+#define HOUR_US                (60 * MINUTE_US)
+#define PERF_PERIODS           12
+#define P95                    0.95
+
+/* Rows of the table above; the first four are bm_event_window.by_type's order. */
+enum { ROW_COMMAND = 0, ROW_RESULT, ROW_ERROR, ROW_OTHER, ROW_ALL, ROW__COUNT };
+
+struct event_metrics {
+    bm_window win[ROW__COUNT][BM_WINDOWS];
+    uint64_t total[BM_EV__COUNT];
+    char perf_label[8];
+};
+
+static int row_of(bm_event_type type)
+{
+    switch (type) {
+    case BM_EV_COMMAND:
+        return ROW_COMMAND;
+    case BM_EV_RESULT:
+        return ROW_RESULT;
+    case BM_EV_ERROR:
+        return ROW_ERROR;
+    default:
+        return ROW_OTHER;
+    }
+}
+
+/* "1h", "90m", "45s": the largest whole unit, cut to fit label (8 bytes). */
+static void window_label(int64_t window_us, char label[8])
+{
+    char buf[32];
+    if (window_us % HOUR_US == 0)
+        snprintf(buf, sizeof buf, "%lldh", (long long)(window_us / HOUR_US));
+    else if (window_us % MINUTE_US == 0)
+        snprintf(buf, sizeof buf, "%lldm", (long long)(window_us / MINUTE_US));
+    else
+        snprintf(buf, sizeof buf, "%llds", (long long)(window_us / 1000000));
+    size_t len = strlen(buf);
+    if (len > 7) len = 7;
+    memcpy(label, buf, len);
+    label[len] = '\0';
+}
+
+event_metrics *event_metrics_new(int64_t perf_window_us)
+{
+    event_metrics *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    if (perf_window_us <= 0) perf_window_us = DEFAULT_PERF_WINDOW_US;
+    int64_t perf_period_us = perf_window_us / PERF_PERIODS;
+    if (perf_period_us < 1) perf_period_us = 1;
+    const int64_t period_us[BM_WINDOWS] = {10 * 1000000LL, 30 * 1000000LL, perf_period_us};
+    const unsigned n_periods[BM_WINDOWS] = {6, 10, PERF_PERIODS};
+    for (int r = 0; r < ROW__COUNT; r++)
+        for (int w = 0; w < BM_WINDOWS; w++)
+            if (bm_window_init(&m->win[r][w], period_us[w], n_periods[w]) != 0) {
+                /* free the windows initialised before this one */
+                for (int i = r * BM_WINDOWS + w - 1; i >= 0; i--)
+                    bm_window_deinit(&m->win[i / BM_WINDOWS][i % BM_WINDOWS]);
+                free(m);
+                return NULL;
+            }
+    window_label(perf_window_us, m->perf_label);
+    return m;
+}
+
+void event_metrics_free(event_metrics *m)
+{
+    if (!m) return;
+    for (int r = 0; r < ROW__COUNT; r++)
+        for (int w = 0; w < BM_WINDOWS; w++)
+            bm_window_deinit(&m->win[r][w]);
+    free(m);
+}
+
+/*
+ * Results count as executions, successful unless `failed`; errors as failed
+ * executions whatever `failed` says. Commands and other events count as
+ * events; a latency given with them is not a command -> answer latency and
+ * is ignored. A latency that could not enter a histogram (out of memory)
+ * leaves the counts right and the latency figures short of one value.
+ */
+void event_metrics_add(event_metrics *m, bm_event_type type, int failed, int64_t latency_us,
+                       int64_t now_us)
+{
+    if (!m) return;
+    if ((unsigned)type < BM_EV__COUNT) m->total[type]++;
+    int row = row_of(type);
+    int64_t duration_us = latency_us >= 0 ? latency_us : -1;
+    for (int w = 0; w < BM_WINDOWS; w++) {
+        bm_window *win = &m->win[row][w];
+        if (row == ROW_RESULT)
+            (void)bm_window_add_execution(
+                win, now_us, failed ? BM_OUTCOME_FAILURE : BM_OUTCOME_SUCCESS, duration_us);
+        else if (row == ROW_ERROR)
+            (void)bm_window_add_execution(win, now_us, BM_OUTCOME_FAILURE, duration_us);
+        else
+            bm_window_add_event(win, now_us, 1);
+        bm_window_add_event(&m->win[ROW_ALL][w], now_us, 1);
+    }
+}
+
+static double ratio(uint64_t num, uint64_t den)
+{
+    return den ? (double)num / (double)den : 0.0;
+}
+
+static void fill_window(const event_metrics *m, int w, int64_t now_us, bm_event_window *out)
+{
+    bm_counts c[ROW_OTHER + 1];
+    bm_hist lat, err_lat;
+    bm_hist_init(&lat);
+    bm_hist_init(&err_lat);
+    for (int r = ROW_COMMAND; r <= ROW_OTHER; r++) {
+        bm_hist *h = r == ROW_RESULT ? &lat : r == ROW_ERROR ? &err_lat : NULL;
+        memset(&c[r], 0, sizeof c[r]);
+        (void)bm_window_collect(&m->win[r][w], now_us, &c[r], h);
+    }
+    (void)bm_hist_merge(&lat, &err_lat);
+
+    const bm_window *all = &m->win[ROW_ALL][w];
+    memset(out, 0, sizeof *out);
+    if (w == 0)
+        memcpy(out->label, "1m", 3);
+    else if (w == 1)
+        memcpy(out->label, "5m", 3);
+    else
+        memcpy(out->label, m->perf_label, sizeof out->label);
+    out->window_us = bm_window_length_us(all);
+
+    bm_type_stats *t = out->by_type;
+    t[ROW_COMMAND].count = c[ROW_COMMAND].events;
+    t[ROW_RESULT].count = c[ROW_RESULT].executions;
+    t[ROW_RESULT].success = c[ROW_RESULT].successes;
+    t[ROW_RESULT].error = c[ROW_RESULT].failures + c[ROW_RESULT].timeouts;
+    t[ROW_ERROR].count = c[ROW_ERROR].executions;
+    t[ROW_ERROR].error = c[ROW_ERROR].executions;
+    t[ROW_OTHER].count = c[ROW_OTHER].events;
+    for (int r = ROW_COMMAND; r <= ROW_OTHER; r++)
+        out->total_events += t[r].count;
+    for (int r = ROW_COMMAND; r <= ROW_OTHER; r++)
+        t[r].share = ratio(t[r].count, out->total_events);
+
+    uint64_t answers = t[ROW_RESULT].count + t[ROW_ERROR].count;
+    out->success_rate = ratio(t[ROW_RESULT].success, answers);
+    out->error_rate = ratio(t[ROW_RESULT].error + t[ROW_ERROR].error, answers);
+    out->avg_latency_us = bm_hist_mean(&lat);
+    out->p95_latency_us = bm_hist_quantile(&lat, P95);
+
+    double window_min = (double)out->window_us / (double)MINUTE_US;
+    double period_min = (double)all->period_us / (double)MINUTE_US;
+    out->throughput_per_min = window_min > 0 ? (double)out->total_events / window_min : 0.0;
+    out->peak_throughput_per_min =
+        period_min > 0 ? (double)bm_window_peak_period(all, now_us) / period_min : 0.0;
+
+    bm_hist_deinit(&lat);
+    bm_hist_deinit(&err_lat);
+}
+
+/* Figures of each window as of now_us (a window's edge moves in steps of
+ * one period: see lib/window.h). Rates and shares are 0 when there is
+ * nothing to divide by; latency figures are 0 without a paired answer. */
+void event_metrics_snapshot(const event_metrics *m, int64_t now_us, bm_event_window out[BM_WINDOWS])
+{
+    if (!out) return;
+    if (!m) {
+        memset(out, 0, BM_WINDOWS * sizeof *out);
+        return;
+    }
+    for (int w = 0; w < BM_WINDOWS; w++)
+        fill_window(m, w, now_us, &out[w]);
+}
+
+uint64_t event_metrics_total(const event_metrics *m, bm_event_type type)
+{
+    if (!m || (unsigned)type >= BM_EV__COUNT) return 0;
+    return m->total[type];
+}

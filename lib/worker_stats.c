@@ -1,0 +1,674 @@
+/*
+ * worker_stats.c - every worker's performance and health from the event
+ * stream (lib/worker_stats.h).
+ *
+ * Not here: pairing answers with commands and computing durations (the
+ * trace's job), publishing, and no clock: time comes in as now_us.
+ *
+ * Layout. Workers are allocated one by one and listed twice: in `by_name`,
+ * an array of pointers kept sorted by name (snapshots walk it in order, a
+ * new worker is a memmove), and in `slots`, an open-addressing hash table
+ * (linear probing, power-of-two size at least twice the worker count) so an
+ * event finds its worker in O(1). Workers are never removed.
+ *
+ *   slots[hash & mask] --> worker <-- by_name[i]   (i in name order)
+ *
+ *   worker = { name, hash, windows 1m | 5m | perf, in flight, busy since,
+ *              last seen / execution / error, health, since, issues,
+ *              recovery streak }
+ *
+ * Memory per worker: the struct and its three windows, 28 periods in all.
+ * An unbounded period histogram could reach 1388 buckets (11 KB), so every
+ * period is bounded to WORKER_HIST_MAX_BUCKETS buckets: the lowest fold
+ * upward (lib/histogram.h), which keeps p95/p99 and the slow threshold
+ * exact to 1 % and costs precision only at the bottom of a distribution
+ * spread over more than a factor of 120 within one period.
+ *
+ * Pending. The pending rules need how long the worker has kept commands
+ * waiting without answering: the time since the later of its last answer
+ * and the moment its in-flight count last rose from zero. For a worker
+ * never answered that is the send time of its oldest pending command
+ * (unless that one was forgotten, when it is the older send time: the
+ * worker has not answered since either way). One timestamp, whatever the
+ * number of commands in flight.
+ *
+ * Health. Each evaluation computes a target state and its issues, then
+ * applies hysteresis by rank (unknown 0, healthy = inactive 1, degraded 2,
+ * failed 3): a higher rank (or another state of the same rank) is taken at
+ * once; a lower rank only when recovery_evaluations evaluations in a row
+ * all wanted a lower rank, and then the worst of what they wanted.
+ */
+#include "worker_stats.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MALLOC_OVERHEAD_BYTES   16
+#define WORKER_HIST_MAX_BUCKETS 240
+#define SEC_US                  1000000LL
+#define MINUTE_US               (60 * SEC_US)
+#define HOUR_US                 (60 * MINUTE_US)
+#define PERF_PERIODS            12
+#define MIN_SLOTS               16
+
+enum { WIN_1M = 0, WIN_5M = 1, WIN_PERF = 2 };
+
+/* A judgement: a state and the issues that put the worker there, the
+ * worst first. */
+typedef struct {
+    bm_health state;
+    unsigned n_issues;
+    char issues[BM_ISSUES_MAX][BM_ISSUE_LEN];
+    unsigned char issue_rank[BM_ISSUES_MAX];
+} verdict;
+
+typedef struct {
+    char name[BM_NAME_MAX];
+    uint64_t hash;
+    bm_window win[BM_WINDOWS];
+    uint32_t in_flight;
+    int64_t busy_since_us; /* when in_flight last rose from 0; 0 when idle */
+    int64_t last_seen_us, last_execution_us, last_error_us;
+    char last_error[256];
+    verdict health; /* the state held, and its issues */
+    int64_t health_since_us;
+    int judged;             /* has left unknown once */
+    uint32_t better_streak; /* evaluations in a row that wanted a lower rank */
+    verdict better_worst;   /* the worst of what they wanted */
+} worker;
+
+struct worker_stats {
+    worker_stats_config cfg;
+    char perf_label[8];
+    worker **by_name; /* sorted by name */
+    size_t count, cap;
+    worker **slots; /* hash table, n_slots a power of two */
+    size_t n_slots;
+    uint64_t refused;
+};
+
+/* ---- configuration ---------------------------------------------------- */
+
+void worker_stats_config_defaults(worker_stats_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->max_workers = 1000;
+    c->perf_window_us = 60 * MINUTE_US;
+    c->error_rate_threshold = 0.10;
+    c->failure_rate_threshold = 0.50;
+    c->slow_threshold_us = 5 * SEC_US;
+    c->health_interval_us = 30 * SEC_US;
+    c->min_executions = 5;
+    c->pending_failed_intervals = 3;
+    c->inactive_intervals = 3;
+    c->recovery_evaluations = 2;
+}
+
+/* "1h", "30m", "45s": the largest whole unit (as lib/event_metrics.c). */
+static void window_label(int64_t window_us, char label[8])
+{
+    char buf[32];
+    if (window_us % HOUR_US == 0)
+        snprintf(buf, sizeof buf, "%lldh", (long long)(window_us / HOUR_US));
+    else if (window_us % MINUTE_US == 0)
+        snprintf(buf, sizeof buf, "%lldm", (long long)(window_us / MINUTE_US));
+    else
+        snprintf(buf, sizeof buf, "%llds", (long long)(window_us / SEC_US));
+    size_t len = strlen(buf);
+    if (len > 7) len = 7;
+    memcpy(label, buf, len);
+    label[len] = '\0';
+}
+
+worker_stats *worker_stats_new(const worker_stats_config *cfg)
+{
+    worker_stats *ws = calloc(1, sizeof *ws);
+    if (!ws) return NULL;
+    worker_stats_config_defaults(&ws->cfg);
+    if (cfg) ws->cfg = *cfg;
+    /* Zeros where a zero makes no sense take the defaults. */
+    worker_stats_config d;
+    worker_stats_config_defaults(&d);
+    if (ws->cfg.max_workers == 0) ws->cfg.max_workers = d.max_workers;
+    if (ws->cfg.perf_window_us <= 0) ws->cfg.perf_window_us = d.perf_window_us;
+    if (ws->cfg.health_interval_us <= 0) ws->cfg.health_interval_us = d.health_interval_us;
+    if (ws->cfg.slow_threshold_us <= 0) ws->cfg.slow_threshold_us = d.slow_threshold_us;
+    if (ws->cfg.recovery_evaluations == 0) ws->cfg.recovery_evaluations = 1;
+    int64_t perf_period_us = ws->cfg.perf_window_us / PERF_PERIODS;
+    if (perf_period_us < 1) perf_period_us = 1;
+    window_label(perf_period_us * PERF_PERIODS, ws->perf_label);
+    return ws;
+}
+
+static void worker_free(worker *w)
+{
+    if (!w) return;
+    for (int i = 0; i < BM_WINDOWS; i++)
+        bm_window_deinit(&w->win[i]);
+    free(w);
+}
+
+void worker_stats_free(worker_stats *ws)
+{
+    if (!ws) return;
+    for (size_t i = 0; i < ws->count; i++)
+        worker_free(ws->by_name[i]);
+    free(ws->by_name);
+    free(ws->slots);
+    free(ws);
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+/* The name as kept: cut to BM_NAME_MAX - 1 bytes, on a UTF-8 boundary. */
+static size_t key_len(const char *name)
+{
+    size_t n = strnlen(name, BM_NAME_MAX);
+    if (n < BM_NAME_MAX) return n;
+    n = BM_NAME_MAX - 1;
+    while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+static uint64_t hash_name(const char *name, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a: names are short */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)name[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int same_name(const worker *w, uint64_t hash, const char *name, size_t len)
+{
+    return w->hash == hash && strncmp(w->name, name, len) == 0 && w->name[len] == '\0';
+}
+
+static worker *find(const worker_stats *ws, const char *name)
+{
+    if (!ws || !name || ws->n_slots == 0) return NULL;
+    size_t len = key_len(name);
+    uint64_t hash = hash_name(name, len);
+    size_t mask = ws->n_slots - 1;
+    for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
+        worker *w = ws->slots[i];
+        if (!w) return NULL;
+        if (same_name(w, hash, name, len)) return w;
+    }
+}
+
+static void slot_put(worker **slots, size_t n_slots, worker *w)
+{
+    size_t mask = n_slots - 1;
+    size_t i = (size_t)w->hash & mask;
+    while (slots[i])
+        i = (i + 1) & mask;
+    slots[i] = w;
+}
+
+/* Room for one more worker in both lists. @return 0 or -1. */
+static int grow(worker_stats *ws)
+{
+    if (ws->count + 1 > ws->cap) {
+        size_t cap = ws->cap ? ws->cap * 2 : MIN_SLOTS / 2;
+        if (cap > ws->cfg.max_workers) cap = ws->cfg.max_workers;
+        worker **p = realloc(ws->by_name, cap * sizeof *p);
+        if (!p) return -1;
+        ws->by_name = p;
+        ws->cap = cap;
+    }
+    if (2 * (ws->count + 1) > ws->n_slots) {
+        size_t n = ws->n_slots ? ws->n_slots * 2 : MIN_SLOTS;
+        worker **slots = calloc(n, sizeof *slots);
+        if (!slots) return -1;
+        for (size_t i = 0; i < ws->count; i++)
+            slot_put(slots, n, ws->by_name[i]);
+        free(ws->slots);
+        ws->slots = slots;
+        ws->n_slots = n;
+    }
+    return 0;
+}
+
+static worker *worker_new(const worker_stats *ws, const char *name, size_t len, uint64_t hash,
+                          int64_t now_us)
+{
+    worker *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    memcpy(w->name, name, len);
+    w->name[len] = '\0';
+    w->hash = hash;
+    int64_t perf_period_us = ws->cfg.perf_window_us / PERF_PERIODS;
+    if (perf_period_us < 1) perf_period_us = 1;
+    const int64_t period_us[BM_WINDOWS] = {10 * SEC_US, 30 * SEC_US, perf_period_us};
+    const unsigned n_periods[BM_WINDOWS] = {6, 10, PERF_PERIODS};
+    for (int i = 0; i < BM_WINDOWS; i++) {
+        if (bm_window_init(&w->win[i], period_us[i], n_periods[i]) != 0) {
+            worker_free(w);
+            return NULL;
+        }
+        bm_window_set_max_buckets(&w->win[i], WORKER_HIST_MAX_BUCKETS);
+    }
+    w->health.state = BM_HEALTH_UNKNOWN;
+    w->health_since_us = now_us;
+    return w;
+}
+
+/* The worker called `name`, created when new. NULL when refused (bound or
+ * out of memory: both counted) or when name is NULL or empty. */
+static worker *get(worker_stats *ws, const char *name, int64_t now_us)
+{
+    if (!ws || !name || !name[0]) return NULL;
+    worker *w = find(ws, name);
+    if (w) return w;
+    if (ws->count >= ws->cfg.max_workers || grow(ws) != 0) {
+        ws->refused++;
+        return NULL;
+    }
+    size_t len = key_len(name);
+    w = worker_new(ws, name, len, hash_name(name, len), now_us);
+    if (!w) {
+        ws->refused++;
+        return NULL;
+    }
+    size_t lo = 0, hi = ws->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(ws->by_name[mid]->name, w->name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(&ws->by_name[lo + 1], &ws->by_name[lo], (ws->count - lo) * sizeof *ws->by_name);
+    ws->by_name[lo] = w;
+    ws->count++;
+    slot_put(ws->slots, ws->n_slots, w);
+    return w;
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static void seen(worker *w, int64_t now_us)
+{
+    if (now_us > w->last_seen_us) w->last_seen_us = now_us;
+}
+
+int worker_stats_command(worker_stats *ws, const char *worker_name, int pending, int64_t now_us)
+{
+    worker *w = get(ws, worker_name, now_us);
+    if (!w) return -1;
+    seen(w, now_us);
+    if (pending) {
+        if (w->in_flight == 0) w->busy_since_us = now_us;
+        if (w->in_flight < UINT32_MAX) w->in_flight++;
+    }
+    return 0;
+}
+
+static void pending_done(worker *w)
+{
+    if (w->in_flight > 0) w->in_flight--;
+    if (w->in_flight == 0) w->busy_since_us = 0;
+}
+
+int worker_stats_answer(worker_stats *ws, const char *worker_name, bm_outcome outcome,
+                        int64_t duration_us, const char *error_type, const char *error_message,
+                        int was_pending, int64_t now_us)
+{
+    worker *w = get(ws, worker_name, now_us);
+    if (!w) return -1;
+    seen(w, now_us);
+    if (now_us > w->last_execution_us) w->last_execution_us = now_us;
+    /* A histogram that cannot grow leaves the counts right (lib/window.h). */
+    for (int i = 0; i < BM_WINDOWS; i++)
+        (void)bm_window_add_execution(&w->win[i], now_us, outcome, duration_us);
+    if (outcome != BM_OUTCOME_SUCCESS) {
+        const char *type = error_type ? error_type : "";
+        const char *msg = error_message ? error_message : "";
+        if (!type[0] && !msg[0]) type = outcome == BM_OUTCOME_TIMEOUT ? "timeout" : "failure";
+        snprintf(w->last_error, sizeof w->last_error, "%s%s%s", type, type[0] && msg[0] ? ": " : "",
+                 msg);
+        if (now_us > w->last_error_us) w->last_error_us = now_us;
+    }
+    if (was_pending) pending_done(w);
+    return 0;
+}
+
+void worker_stats_forget_pending(worker_stats *ws, const char *worker_name)
+{
+    worker *w = find(ws, worker_name);
+    if (w) pending_done(w);
+}
+
+void worker_stats_seen(worker_stats *ws, const char *worker_name, int64_t now_us)
+{
+    worker *w = get(ws, worker_name, now_us);
+    if (w) seen(w, now_us);
+}
+
+/* ---- words ---------------------------------------------------------- */
+
+/* "%.1f" without a trailing ".0": "2.1", "1". */
+static void one_decimal(char *buf, size_t n, double x)
+{
+    snprintf(buf, n, "%.1f", x);
+    size_t len = strlen(buf);
+    if (len > 2 && strcmp(buf + len - 2, ".0") == 0) buf[len - 2] = '\0';
+}
+
+/*
+ * A duration for people: "850 ms", "2.5 ms", "2.1 s", "95 s", "10 min",
+ * "3.5 h". Seconds stay whole from one to two minutes ("95 s" reads better
+ * than "1.6 min"); minutes and hours are cut down, not rounded up, so a
+ * silence is never said to be longer than it is.
+ */
+static void fmt_duration(char *buf, size_t n, int64_t us)
+{
+    char num[16]; /* "%.1f" of a duration: short; leaves room for the unit */
+    if (us < 0) us = 0;
+    if (us < SEC_US) {
+        double ms = (double)us / 1000.0;
+        if (ms < 10.0)
+            one_decimal(num, sizeof num, ms);
+        else
+            snprintf(num, sizeof num, "%.0f", ms);
+        (void)(snprintf(buf, n, "%s ms", num) < 0);
+    } else if (us < MINUTE_US) {
+        one_decimal(num, sizeof num, (double)us / SEC_US);
+        (void)(snprintf(buf, n, "%s s", num) < 0);
+    } else if (us < 2 * MINUTE_US) {
+        (void)(snprintf(buf, n, "%lld s", (long long)(us / SEC_US)) < 0);
+    } else if (us < 2 * HOUR_US) {
+        (void)(snprintf(buf, n, "%lld min", (long long)(us / MINUTE_US)) < 0);
+    } else {
+        one_decimal(num, sizeof num, floor((double)us / (double)HOUR_US * 10.0) / 10.0);
+        (void)(snprintf(buf, n, "%s h", num) < 0);
+    }
+}
+
+/* A threshold as a percentage: "10", "12.5". */
+static void fmt_threshold(char *buf, size_t n, double rate)
+{
+    snprintf(buf, n, "%g", round(rate * 1000.0) / 10.0);
+}
+
+/* A rate as a whole percentage, with as many decimals as it takes for the
+ * figure to keep its relation to the threshold ("10.4 % > 10 %", not
+ * "10 % > 10 %"). strict: the relation is ">", else ">=". */
+static void fmt_rate(char *buf, size_t n, double rate, double threshold, int strict)
+{
+    double pct = rate * 100.0, thr = round(threshold * 1000.0) / 10.0;
+    for (int decimals = 0; decimals <= 3; decimals++) {
+        snprintf(buf, n, "%.*f", decimals, pct);
+        double shown = strtod(buf, NULL);
+        if (strict ? shown > thr : shown >= thr) return;
+    }
+}
+
+/* ---- health ------------------------------------------------------------ */
+
+static int rank_of(bm_health h)
+{
+    switch (h) {
+    case BM_HEALTH_HEALTHY:
+    case BM_HEALTH_INACTIVE:
+        return 1;
+    case BM_HEALTH_DEGRADED:
+        return 2;
+    case BM_HEALTH_FAILED:
+        return 3;
+    default:
+        return 0;
+    }
+}
+
+static void issue(verdict *v, bm_health state, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Add an issue of the given state's rank after those of the same or a
+ * higher rank (so a failure reads before a slowness), and raise the state. */
+static void issue(verdict *v, bm_health state, const char *fmt, ...)
+{
+    int rank = rank_of(state);
+    if (rank > rank_of(v->state)) v->state = state;
+    if (v->n_issues >= BM_ISSUES_MAX) return; /* three rules fire at most */
+    unsigned at = v->n_issues;
+    while (at > 0 && v->issue_rank[at - 1] < rank)
+        at--;
+    memmove(v->issues[at + 1], v->issues[at], (v->n_issues - at) * sizeof v->issues[0]);
+    memmove(&v->issue_rank[at + 1], &v->issue_rank[at], v->n_issues - at);
+    v->issue_rank[at] = (unsigned char)rank;
+    v->n_issues++;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->issues[at], BM_ISSUE_LEN, fmt, ap);
+    va_end(ap);
+}
+
+/* What the worker's figures say at now_us, before hysteresis. `scratch`
+ * is a histogram the caller owns (reused across workers). */
+static void judge(const worker_stats *ws, const worker *w, int64_t now_us, bm_hist *scratch,
+                  verdict *v)
+{
+    const worker_stats_config *c = &ws->cfg;
+    memset(v, 0, sizeof *v);
+    v->state = BM_HEALTH_UNKNOWN;
+    char a[32], b[32];
+
+    bm_counts n;
+    if (bm_window_collect(&w->win[WIN_5M], now_us, &n, scratch) != 0) {
+        /* out of memory while merging: judge on the counts alone */
+        bm_hist_reset(scratch);
+    }
+    uint64_t errors = n.failures + n.timeouts;
+    double error_rate = n.executions ? (double)errors / (double)n.executions : 0.0;
+    int enough = n.executions >= c->min_executions;
+
+    /* rates only with enough executions to mean something */
+    if (enough && error_rate >= c->failure_rate_threshold) {
+        fmt_rate(a, sizeof a, error_rate, c->failure_rate_threshold, 0);
+        fmt_threshold(b, sizeof b, c->failure_rate_threshold);
+        issue(v, BM_HEALTH_FAILED, "error rate %s %% over 5m >= failure threshold %s %%", a, b);
+    } else if (enough && error_rate > c->error_rate_threshold) {
+        fmt_rate(a, sizeof a, error_rate, c->error_rate_threshold, 1);
+        fmt_threshold(b, sizeof b, c->error_rate_threshold);
+        issue(v, BM_HEALTH_DEGRADED, "error rate %s %% over 5m > %s %%", a, b);
+    }
+    if (scratch->count >= c->min_executions && scratch->count > 0) {
+        double p95 = bm_hist_quantile(scratch, 0.95);
+        if (p95 > (double)c->slow_threshold_us) {
+            fmt_duration(a, sizeof a, (int64_t)llround(p95));
+            fmt_duration(b, sizeof b, c->slow_threshold_us);
+            issue(v, BM_HEALTH_DEGRADED, "p95 %s > slow threshold %s", a, b);
+        }
+    }
+    if (w->in_flight > 0) {
+        int64_t since =
+            w->busy_since_us > w->last_execution_us ? w->busy_since_us : w->last_execution_us;
+        int64_t waiting_us = now_us - since;
+        bm_health s = BM_HEALTH_HEALTHY;
+        if (waiting_us >= (int64_t)c->pending_failed_intervals * c->health_interval_us)
+            s = BM_HEALTH_FAILED;
+        else if (waiting_us > c->slow_threshold_us)
+            s = BM_HEALTH_DEGRADED;
+        if (s != BM_HEALTH_HEALTHY) {
+            fmt_duration(a, sizeof a, waiting_us);
+            issue(v, s, "no answer for %s with %" PRIu32 " command%s pending", a, w->in_flight,
+                  w->in_flight == 1 ? "" : "s");
+        }
+    }
+    if (v->state != BM_HEALTH_UNKNOWN) return;
+
+    int64_t silent_us = now_us - w->last_seen_us;
+    if (w->in_flight == 0 && silent_us >= (int64_t)c->inactive_intervals * c->health_interval_us) {
+        fmt_duration(a, sizeof a, silent_us);
+        issue(v, BM_HEALTH_INACTIVE, "silent for %s", a);
+        v->state = BM_HEALTH_INACTIVE;
+        return;
+    }
+    v->state = (!enough && !w->judged) ? BM_HEALTH_UNKNOWN : BM_HEALTH_HEALTHY;
+}
+
+/* Hysteresis (see the top of the file). @return 1 when the state changed. */
+static int apply(const worker_stats *ws, worker *w, const verdict *v, int64_t now_us)
+{
+    int have = rank_of(w->health.state), want = rank_of(v->state);
+    const verdict *next = v;
+    if (want < have) {
+        if (w->better_streak == 0 || want >= rank_of(w->better_worst.state)) w->better_worst = *v;
+        w->better_streak++;
+        /* Until the streak is long enough, the state held keeps the issues
+         * that put it there. */
+        if (w->better_streak < ws->cfg.recovery_evaluations) return 0;
+        next = &w->better_worst;
+    }
+    w->better_streak = 0;
+    bm_health from = w->health.state;
+    if (next != &w->health) w->health = *next;
+    if (w->health.state == from) return 0;
+    w->health_since_us = now_us;
+    if (w->health.state != BM_HEALTH_UNKNOWN) w->judged = 1;
+    return 1;
+}
+
+/* ---- snapshots ------------------------------------------------------- */
+
+static void fill_window(const worker_stats *ws, const worker *w, int i, int64_t now_us,
+                        bm_hist *scratch, bm_window_stats *out)
+{
+    bm_counts n;
+    memset(out, 0, sizeof *out);
+    if (bm_window_collect(&w->win[i], now_us, &n, scratch) != 0) bm_hist_reset(scratch);
+    if (i == WIN_1M)
+        memcpy(out->label, "1m", 3);
+    else if (i == WIN_5M)
+        memcpy(out->label, "5m", 3);
+    else
+        memcpy(out->label, ws->perf_label, sizeof out->label);
+    out->window_us = bm_window_length_us(&w->win[i]);
+    out->executions = n.executions;
+    out->successes = n.successes;
+    out->failures = n.failures;
+    out->timeouts = n.timeouts;
+    if (n.executions) {
+        out->success_rate = (double)n.successes / (double)n.executions;
+        out->error_rate = (double)(n.failures + n.timeouts) / (double)n.executions;
+    }
+    if (scratch->count) {
+        out->min_us = scratch->min_us;
+        out->max_us = scratch->max_us;
+        out->avg_us = bm_hist_mean(scratch);
+        out->p50_us = bm_hist_quantile(scratch, 0.50);
+        out->p95_us = bm_hist_quantile(scratch, 0.95);
+        out->p99_us = bm_hist_quantile(scratch, 0.99);
+    }
+    double minutes = (double)out->window_us / (double)MINUTE_US;
+    out->throughput_per_min = minutes > 0 ? (double)n.executions / minutes : 0.0;
+}
+
+static void fill_snapshot(const worker_stats *ws, const worker *w, int64_t now_us, bm_hist *scratch,
+                          bm_worker_snapshot *out)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(out->name, w->name, sizeof out->name);
+    out->health = w->health.state;
+    out->health_since_us = w->health_since_us;
+    out->n_issues = w->health.n_issues;
+    memcpy(out->issues, w->health.issues, sizeof out->issues);
+    out->in_flight = w->in_flight;
+    out->last_seen_us = w->last_seen_us;
+    out->last_execution_us = w->last_execution_us;
+    out->last_error_us = w->last_error_us;
+    memcpy(out->last_error, w->last_error, sizeof out->last_error);
+    for (int i = 0; i < BM_WINDOWS; i++)
+        fill_window(ws, w, i, now_us, scratch, &out->win[i]);
+}
+
+void worker_stats_evaluate(worker_stats *ws, int64_t now_us, worker_transition_cb cb, void *arg)
+{
+    if (!ws) return;
+    bm_hist scratch;
+    bm_hist_init(&scratch);
+    /* By index, re-reading count: a callback that names a new worker
+     * reshuffles the list, which may skip or repeat one worker this round
+     * but never reads freed memory. */
+    for (size_t i = 0; i < ws->count; i++) {
+        worker *w = ws->by_name[i];
+        verdict v;
+        judge(ws, w, now_us, &scratch, &v);
+        bm_health from = w->health.state;
+        if (!apply(ws, w, &v, now_us) || !cb) continue;
+        bm_worker_snapshot snap;
+        fill_snapshot(ws, w, now_us, &scratch, &snap);
+        cb(&snap, from, arg);
+    }
+    bm_hist_deinit(&scratch);
+}
+
+size_t worker_stats_count(const worker_stats *ws)
+{
+    return ws ? ws->count : 0;
+}
+
+uint64_t worker_stats_refused(const worker_stats *ws)
+{
+    return ws ? ws->refused : 0;
+}
+
+size_t worker_stats_snapshot(const worker_stats *ws, int64_t now_us, bm_worker_snapshot *out,
+                             size_t max)
+{
+    if (!ws || !out) return 0;
+    bm_hist scratch;
+    bm_hist_init(&scratch);
+    size_t n = ws->count < max ? ws->count : max;
+    for (size_t i = 0; i < n; i++)
+        fill_snapshot(ws, ws->by_name[i], now_us, &scratch, &out[i]);
+    bm_hist_deinit(&scratch);
+    return n;
+}
+
+int worker_stats_snapshot_one(const worker_stats *ws, const char *worker_name, int64_t now_us,
+                              bm_worker_snapshot *out)
+{
+    const worker *w = find(ws, worker_name);
+    if (!w || !out) return -1;
+    bm_hist scratch;
+    bm_hist_init(&scratch);
+    fill_snapshot(ws, w, now_us, &scratch, out);
+    bm_hist_deinit(&scratch);
+    return 0;
+}
+
+static size_t worker_bytes(const worker *w)
+{
+    size_t bytes = sizeof *w + MALLOC_OVERHEAD_BYTES;
+    for (int i = 0; i < BM_WINDOWS; i++) {
+        bytes += bm_window_heap_bytes(&w->win[i]) + MALLOC_OVERHEAD_BYTES;
+        for (unsigned p = 0; p < w->win[i].n_periods; p++)
+            if (w->win[i].periods[p].hist.cap_buckets) bytes += MALLOC_OVERHEAD_BYTES;
+    }
+    return bytes;
+}
+
+long worker_stats_worker_bytes(const worker_stats *ws, const char *worker_name)
+{
+    const worker *w = find(ws, worker_name);
+    return w ? (long)worker_bytes(w) : -1;
+}
+
+size_t worker_stats_heap_bytes(const worker_stats *ws)
+{
+    if (!ws) return 0;
+    size_t bytes = sizeof *ws + MALLOC_OVERHEAD_BYTES;
+    bytes += ws->cap * sizeof *ws->by_name + ws->n_slots * sizeof *ws->slots;
+    for (size_t i = 0; i < ws->count; i++)
+        bytes += worker_bytes(ws->by_name[i]);
+    return bytes;
+}

@@ -1,0 +1,207 @@
+/*
+ * test_window.c - lib/window: roll-over at period edges, partial expiry,
+ * a gap longer than the window, the peak period, histograms merged over the
+ * live periods, memory kept across roll-overs, a clock that steps back.
+ *
+ * Time is driven by hand: a 6 x 10 s window ("the last minute").
+ */
+#include "lib/window.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#define SEC     1000000LL
+#define PERIOD  (10 * SEC)
+#define PERIODS 6
+#define T0      (1700000000LL * SEC) /* aligned to 10 s */
+
+static bm_window w;
+static bm_hist out;
+
+static void setup(void)
+{
+    cr_assert_eq(bm_window_init(&w, PERIOD, PERIODS), 0);
+    bm_hist_init(&out);
+}
+
+static void teardown(void)
+{
+    bm_window_deinit(&w);
+    bm_hist_deinit(&out);
+}
+
+TestSuite(window, .init = setup, .fini = teardown);
+
+static bm_counts collect(int64_t now_us)
+{
+    bm_counts c;
+    cr_assert_eq(bm_window_collect(&w, now_us, &c, &out), 0);
+    return c;
+}
+
+Test(window, init_rejects_bad_shapes)
+{
+    bm_window bad;
+    cr_assert_eq(bm_window_init(&bad, 0, 6), -1);
+    cr_assert_eq(bm_window_init(&bad, PERIOD, 0), -1);
+    bm_window_deinit(&bad); /* zeroed by the failed init: harmless */
+    bm_window_deinit(NULL);
+    cr_assert_eq(bm_window_length_us(&w), 60 * SEC);
+}
+
+Test(window, empty)
+{
+    bm_counts c = collect(T0);
+    cr_assert_eq(c.executions, 0);
+    cr_assert_eq(c.events, 0);
+    cr_assert_eq(out.count, 0);
+    cr_assert_eq(bm_window_peak_period(&w, T0), 0);
+}
+
+Test(window, counts_outcomes_and_durations)
+{
+    cr_assert_eq(bm_window_add_execution(&w, T0, BM_OUTCOME_SUCCESS, 1000), 0);
+    cr_assert_eq(bm_window_add_execution(&w, T0 + 1, BM_OUTCOME_FAILURE, 3000), 0);
+    cr_assert_eq(bm_window_add_execution(&w, T0 + 2, BM_OUTCOME_TIMEOUT, -1), 0);
+    bm_window_add_event(&w, T0 + 3, 4);
+    bm_counts c = collect(T0 + 5 * SEC);
+    cr_assert_eq(c.executions, 3);
+    cr_assert_eq(c.successes, 1);
+    cr_assert_eq(c.failures, 1);
+    cr_assert_eq(c.timeouts, 1);
+    cr_assert_eq(c.events, 4);
+    cr_assert_eq(out.count, 2, "an unknown duration is counted, not in the histogram");
+    cr_assert_eq(out.min_us, 1000);
+    cr_assert_eq(out.max_us, 3000);
+}
+
+Test(window, roll_over_at_period_edges)
+{
+    /* one execution in each of the six periods, at the last µs of each */
+    for (int i = 0; i < PERIODS; i++)
+        bm_window_add_execution(&w, T0 + (i + 1) * PERIOD - 1, BM_OUTCOME_SUCCESS, 100 * (i + 1));
+    int64_t last = T0 + PERIODS * PERIOD - 1;
+    cr_assert_eq(collect(last).executions, 6);
+    /* the first µs of the next period drops the oldest one */
+    cr_assert_eq(collect(last + 1).executions, 5);
+    cr_assert_eq(out.min_us, 200, "the 100 µs one left with its period");
+    /* and adding there reuses the oldest slot */
+    bm_window_add_execution(&w, last + 1, BM_OUTCOME_FAILURE, 50);
+    bm_counts c = collect(last + 1);
+    cr_assert_eq(c.executions, 6);
+    cr_assert_eq(c.failures, 1);
+    cr_assert_eq(out.min_us, 50);
+    cr_assert_eq(out.count, 6);
+}
+
+Test(window, collect_after_partial_expiry)
+{
+    for (int i = 0; i < PERIODS; i++) {
+        for (int k = 0; k <= i; k++) /* period i holds i + 1 executions */
+            bm_window_add_execution(&w, T0 + i * PERIOD + k, BM_OUTCOME_SUCCESS, 1000 * (i + 1));
+    }
+    cr_assert_eq(collect(T0 + PERIODS * PERIOD - 1).executions, 21);
+    /* 25 s later: periods 0, 1 and 2 are gone (the edge moves by whole periods) */
+    int64_t later = T0 + PERIODS * PERIOD - 1 + 25 * SEC;
+    bm_counts c = collect(later);
+    cr_assert_eq(c.executions, 4 + 5 + 6);
+    cr_assert_eq(out.count, 15);
+    cr_assert_eq(out.min_us, 4000);
+    cr_assert_eq(out.max_us, 6000);
+    cr_assert_eq(bm_window_peak_period(&w, later), 6);
+    /* collecting does not change the ring: an earlier time still sees it all */
+    cr_assert_eq(collect(T0 + PERIODS * PERIOD - 1).executions, 21);
+}
+
+Test(window, gap_longer_than_the_window_clears_everything)
+{
+    for (int i = 0; i < 100; i++)
+        bm_window_add_execution(&w, T0 + i * SEC / 2, BM_OUTCOME_FAILURE, 100 + i);
+    cr_assert_eq(collect(T0 + 49 * SEC).executions, 100);
+    int64_t later = T0 + 60 * SEC + 49 * SEC + PERIOD; /* more than a window after the last */
+    bm_counts c = collect(later);
+    cr_assert_eq(c.executions, 0);
+    cr_assert_eq(c.failures, 0);
+    cr_assert_eq(out.count, 0);
+    cr_assert_eq(bm_window_peak_period(&w, later), 0);
+
+    /* adding after the gap starts afresh, and no stale period survives */
+    bm_window_add_event(&w, later, 1);
+    c = collect(later);
+    cr_assert_eq(c.events, 1);
+    cr_assert_eq(c.executions, 0);
+    for (unsigned i = 0; i < PERIODS; i++)
+        if (w.periods[i].start_us != later - later % PERIOD)
+            cr_assert_eq(w.periods[i].counts.executions, 0, "slot %u cleared", i);
+}
+
+Test(window, peak_period)
+{
+    for (int i = 0; i < 3; i++)
+        bm_window_add_event(&w, T0 + 1, 1);
+    for (int i = 0; i < 7; i++)
+        bm_window_add_execution(&w, T0 + 2 * PERIOD + i, BM_OUTCOME_SUCCESS, 10);
+    bm_window_add_event(&w, T0 + 2 * PERIOD, 2);
+    bm_window_add_event(&w, T0 + 4 * PERIOD, 5);
+    cr_assert_eq(bm_window_peak_period(&w, T0 + 5 * PERIOD), 9, "executions + events");
+    /* when the busy period leaves the window, the next busiest is the peak */
+    cr_assert_eq(bm_window_peak_period(&w, T0 + 8 * PERIOD), 5);
+    cr_assert_eq(bm_window_peak_period(&w, T0 + 10 * PERIOD), 0);
+}
+
+Test(window, memory_is_kept_across_roll_overs)
+{
+    for (int i = 0; i < PERIODS; i++)
+        for (int64_t d = 1; d < 1000000; d *= 3)
+            bm_window_add_execution(&w, T0 + i * PERIOD, BM_OUTCOME_SUCCESS, d + i);
+    size_t bytes = bm_window_heap_bytes(&w);
+    cr_assert_gt(bytes, PERIODS * sizeof(bm_period));
+    /* a whole window later, the same load: no growth */
+    for (int i = 0; i < PERIODS; i++)
+        for (int64_t d = 1; d < 1000000; d *= 3)
+            bm_window_add_execution(&w, T0 + (PERIODS + i) * PERIOD, BM_OUTCOME_SUCCESS, d + i);
+    cr_assert_eq(bm_window_heap_bytes(&w), bytes);
+    cr_assert_eq(collect(T0 + (2 * PERIODS - 1) * PERIOD).executions, 6 * 13);
+}
+
+Test(window, clock_stepping_back_keeps_newer_data)
+{
+    bm_window_add_execution(&w, T0 + 3 * PERIOD, BM_OUTCOME_SUCCESS, 10);
+    /* a little back (within the window): its own period, the newer one kept */
+    bm_window_add_execution(&w, T0 + PERIOD, BM_OUTCOME_FAILURE, 20);
+    bm_counts c = collect(T0 + 3 * PERIOD);
+    cr_assert_eq(c.executions, 2);
+    cr_assert_eq(c.failures, 1);
+    /* far back (more than a window): counted, and still nothing lost */
+    bm_window_add_execution(&w, T0 + 3 * PERIOD - PERIODS * PERIOD, BM_OUTCOME_SUCCESS, 30);
+    c = collect(T0 + 3 * PERIOD);
+    cr_assert_eq(c.executions, 3);
+}
+
+Test(window, period_starting_at_zero_and_negative_times)
+{
+    bm_window_add_execution(&w, 0, BM_OUTCOME_SUCCESS, 5);
+    bm_window_add_execution(&w, 5 * SEC, BM_OUTCOME_SUCCESS, 6);
+    cr_assert_eq(collect(9 * SEC).executions, 2, "a period may really start at 0");
+    bm_window_add_execution(&w, -1, BM_OUTCOME_FAILURE, 7); /* period [-10 s, 0) */
+    cr_assert_eq(collect(9 * SEC).executions, 3);
+    cr_assert_eq(collect(-1).executions, 1);
+    cr_assert_eq(collect(60 * SEC - 1).executions, 2, "[-10 s, 0) left at 50 s");
+    cr_assert_eq(collect(60 * SEC).executions, 0);
+}
+
+Test(window, bucket_bound_applies_to_every_period)
+{
+    bm_window_set_max_buckets(&w, 16);
+    for (int i = 0; i < PERIODS; i++)
+        for (int64_t d = 1; d < 1000000000; d = d * 11 / 10 + 1)
+            bm_window_add_execution(&w, T0 + i * PERIOD, BM_OUTCOME_SUCCESS, d);
+    for (unsigned i = 0; i < PERIODS; i++)
+        cr_assert_leq(w.periods[i].hist.n_buckets, 16);
+    cr_assert_leq(bm_window_heap_bytes(&w),
+                  PERIODS * (sizeof(bm_period) + 16 * sizeof(bm_hist_bucket)));
+    bm_counts c = collect(T0 + PERIODS * PERIOD - 1);
+    cr_assert_gt(c.executions, PERIODS * 100);
+    cr_assert_eq(out.count, c.executions);
+    cr_assert_eq(out.max_us, w.periods[0].hist.max_us);
+}

@@ -1,0 +1,626 @@
+/*
+ * test_worker_stats.c - lib/worker_stats: health from unknown through
+ * healthy, degraded and failed and back with the issues in words, no
+ * flapping, recovery to the worst state of the streak, inactivity, the
+ * pending rules, in flight, the max_workers bound, snapshots (order,
+ * windows, figures) and the per-worker memory bound.
+ *
+ * Time is driven by hand from T0, which is aligned to every period used.
+ */
+#include "lib/worker_stats.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SEC    1000000LL
+#define MINUTE (60 * SEC)
+#define T0     (1699999800LL * SEC) /* a multiple of 5 min */
+
+static worker_stats *ws;
+static worker_stats_config cfg;
+
+/* Transitions seen by the callback. */
+#define MAX_SEEN 64
+typedef struct {
+    char name[BM_NAME_MAX];
+    bm_health from, to;
+    int64_t since_us;
+    unsigned n_issues;
+    char issue0[BM_ISSUE_LEN];
+} transition;
+static transition seen[MAX_SEEN];
+static int n_seen;
+
+static void on_transition(const bm_worker_snapshot *snap, bm_health from, void *arg)
+{
+    cr_assert_eq(arg, &n_seen);
+    cr_assert_lt(n_seen, MAX_SEEN);
+    transition *t = &seen[n_seen++];
+    snprintf(t->name, sizeof t->name, "%s", snap->name);
+    t->from = from;
+    t->to = snap->health;
+    t->since_us = snap->health_since_us;
+    t->n_issues = snap->n_issues;
+    snprintf(t->issue0, sizeof t->issue0, "%s", snap->n_issues ? snap->issues[0] : "");
+}
+
+static void start(void)
+{
+    if (ws) worker_stats_free(ws);
+    ws = worker_stats_new(&cfg);
+    cr_assert_not_null(ws);
+    n_seen = 0;
+}
+
+static void setup(void)
+{
+    worker_stats_config_defaults(&cfg);
+    ws = NULL;
+    start();
+}
+
+static void teardown(void)
+{
+    worker_stats_free(ws);
+    ws = NULL;
+}
+
+TestSuite(worker_stats, .init = setup, .fini = teardown);
+
+static void ok(const char *w, int n, int64_t at, int64_t duration_us)
+{
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(worker_stats_answer(ws, w, BM_OUTCOME_SUCCESS, duration_us, "", "", 0, at), 0);
+}
+
+static void fail(const char *w, int n, int64_t at)
+{
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(
+            worker_stats_answer(ws, w, BM_OUTCOME_FAILURE, 2000, "ValueError", "bad input", 0, at),
+            0);
+}
+
+static void eval(int64_t at)
+{
+    worker_stats_evaluate(ws, at, on_transition, &n_seen);
+}
+
+static bm_worker_snapshot snap(const char *w, int64_t at)
+{
+    bm_worker_snapshot s;
+    cr_assert_eq(worker_stats_snapshot_one(ws, w, at, &s), 0, "no worker %s", w);
+    return s;
+}
+
+static void assert_transition(int i, bm_health from, bm_health to, const char *issue0)
+{
+    cr_assert_gt(n_seen, i, "transition %d missing", i);
+    cr_assert_eq(seen[i].from, from, "transition %d from %s", i, bm_health_name(seen[i].from));
+    cr_assert_eq(seen[i].to, to, "transition %d to %s", i, bm_health_name(seen[i].to));
+    if (issue0)
+        cr_assert_str_eq(seen[i].issue0, issue0, "transition %d: \"%s\"", i, seen[i].issue0);
+}
+
+/* ---- health ------------------------------------------------------------- */
+
+Test(worker_stats, defaults)
+{
+    cr_assert_eq(cfg.max_workers, 1000);
+    cr_assert_eq(cfg.perf_window_us, 60 * MINUTE);
+    cr_assert_float_eq(cfg.error_rate_threshold, 0.10, 1e-12);
+    cr_assert_float_eq(cfg.failure_rate_threshold, 0.50, 1e-12);
+    cr_assert_eq(cfg.slow_threshold_us, 5 * SEC);
+    cr_assert_eq(cfg.health_interval_us, 30 * SEC);
+    cr_assert_eq(cfg.min_executions, 5);
+    cr_assert_eq(cfg.pending_failed_intervals, 3);
+    cr_assert_eq(cfg.inactive_intervals, 3);
+    cr_assert_eq(cfg.recovery_evaluations, 2);
+}
+
+Test(worker_stats, unknown_until_min_executions)
+{
+    ok("w", 4, T0, 1000);
+    eval(T0 + SEC);
+    cr_assert_eq(n_seen, 0);
+    bm_worker_snapshot s = snap("w", T0 + SEC);
+    cr_assert_eq(s.health, BM_HEALTH_UNKNOWN);
+    cr_assert_eq(s.health_since_us, T0, "since the worker was first seen");
+    cr_assert_eq(s.n_issues, 0);
+
+    ok("w", 1, T0 + 2 * SEC, 1000);
+    eval(T0 + 3 * SEC);
+    cr_assert_eq(n_seen, 1);
+    assert_transition(0, BM_HEALTH_UNKNOWN, BM_HEALTH_HEALTHY, "");
+    cr_assert_eq(seen[0].since_us, T0 + 3 * SEC);
+    cr_assert_str_eq(seen[0].name, "w");
+
+    /* judged once, a quiet 5 minutes is healthy, not unknown again */
+    ok("w", 1, T0 + 7 * MINUTE, 1000);
+    eval(T0 + 7 * MINUTE);
+    cr_assert_eq(snap("w", T0 + 7 * MINUTE).health, BM_HEALTH_HEALTHY);
+    cr_assert_eq(n_seen, 1);
+}
+
+Test(worker_stats, healthy_degraded_failed_healthy)
+{
+    ok("w", 33, T0, 1000);
+    eval(T0 + SEC);
+    assert_transition(0, BM_HEALTH_UNKNOWN, BM_HEALTH_HEALTHY, "");
+
+    fail("w", 17, T0 + 2 * SEC); /* 17 / 50 */
+    eval(T0 + 3 * SEC);
+    cr_assert_eq(n_seen, 2);
+    assert_transition(1, BM_HEALTH_HEALTHY, BM_HEALTH_DEGRADED, "error rate 34 % over 5m > 10 %");
+
+    fail("w", 45, T0 + 4 * SEC); /* 62 / 100 */
+    ok("w", 5, T0 + 4 * SEC, 1000);
+    eval(T0 + 5 * SEC);
+    cr_assert_eq(n_seen, 3);
+    assert_transition(2, BM_HEALTH_DEGRADED, BM_HEALTH_FAILED,
+                      "error rate 62 % over 5m >= failure threshold 50 %");
+    bm_worker_snapshot s = snap("w", T0 + 5 * SEC);
+    cr_assert_eq(s.health, BM_HEALTH_FAILED);
+    cr_assert_eq(s.n_issues, 1);
+    cr_assert_eq(s.health_since_us, T0 + 5 * SEC);
+    cr_assert_str_eq(s.last_error, "ValueError: bad input");
+
+    /* six minutes on, only successes in the 5 min window: better, but only
+     * after two evaluations in a row */
+    ok("w", 10, T0 + 6 * MINUTE, 1000);
+    eval(T0 + 6 * MINUTE + SEC);
+    cr_assert_eq(n_seen, 3, "one better evaluation is not enough");
+    s = snap("w", T0 + 6 * MINUTE + SEC);
+    cr_assert_eq(s.health, BM_HEALTH_FAILED);
+    cr_assert_str_eq(s.issues[0], "error rate 62 % over 5m >= failure threshold 50 %",
+                     "the held state keeps its issues");
+    eval(T0 + 6 * MINUTE + 2 * SEC);
+    cr_assert_eq(n_seen, 4);
+    assert_transition(3, BM_HEALTH_FAILED, BM_HEALTH_HEALTHY, "");
+    cr_assert_eq(seen[3].n_issues, 0);
+}
+
+Test(worker_stats, worse_at_once_skipping_degraded)
+{
+    ok("w", 10, T0, 1000);
+    eval(T0);
+    fail("w", 10, T0 + SEC);
+    eval(T0 + 2 * SEC);
+    cr_assert_eq(n_seen, 2);
+    assert_transition(1, BM_HEALTH_HEALTHY, BM_HEALTH_FAILED,
+                      "error rate 50 % over 5m >= failure threshold 50 %");
+}
+
+Test(worker_stats, error_rate_just_above_the_threshold_shows_a_decimal)
+{
+    ok("w", 112, T0, 1000);
+    fail("w", 13, T0); /* 13 / 125 = 10.4 % */
+    eval(T0 + SEC);
+    assert_transition(0, BM_HEALTH_UNKNOWN, BM_HEALTH_DEGRADED, "error rate 10.4 % over 5m > 10 %");
+    /* exactly at the threshold is not above it */
+    start();
+    ok("w", 9, T0, 1000);
+    fail("w", 1, T0);
+    eval(T0 + SEC);
+    assert_transition(0, BM_HEALTH_UNKNOWN, BM_HEALTH_HEALTHY, "");
+}
+
+Test(worker_stats, slow_p95)
+{
+    cfg.slow_threshold_us = 1 * SEC;
+    start();
+    ok("w", 20, T0, 2100 * 1000); /* 2.1 s */
+    eval(T0 + SEC);
+    assert_transition(0, BM_HEALTH_UNKNOWN, BM_HEALTH_DEGRADED, "p95 2.1 s > slow threshold 1 s");
+
+    cfg.slow_threshold_us = 500 * 1000;
+    start();
+    ok("w", 20, T0, 850 * 1000);
+    eval(T0 + SEC);
+    assert_transition(0, BM_HEALTH_UNKNOWN, BM_HEALTH_DEGRADED,
+                      "p95 850 ms > slow threshold 500 ms");
+
+    /* fewer durations than min_executions: no p95 judgement */
+    start();
+    ok("w", 4, T0, 850 * 1000);
+    eval(T0 + SEC);
+    cr_assert_eq(n_seen, 0);
+}
+
+Test(worker_stats, several_issues_worst_first)
+{
+    cfg.slow_threshold_us = 1 * SEC;
+    start();
+    ok("w", 5, T0, 3 * SEC);
+    fail("w", 5, T0);
+    cr_assert_eq(worker_stats_command(ws, "w", 1, T0), 0);
+    eval(T0 + 100 * SEC);
+    bm_worker_snapshot s = snap("w", T0 + 100 * SEC);
+    cr_assert_eq(s.health, BM_HEALTH_FAILED);
+    cr_assert_eq(s.n_issues, 3);
+    cr_assert_str_eq(s.issues[0], "error rate 50 % over 5m >= failure threshold 50 %");
+    cr_assert_str_eq(s.issues[1], "no answer for 100 s with 1 command pending");
+    cr_assert_str_eq(s.issues[2], "p95 3 s > slow threshold 1 s");
+
+    /* a failure found after a slowness still reads first */
+    start();
+    ok("w", 10, T0, 3 * SEC);
+    cr_assert_eq(worker_stats_command(ws, "w", 1, T0), 0);
+    eval(T0 + 100 * SEC);
+    s = snap("w", T0 + 100 * SEC);
+    cr_assert_eq(s.health, BM_HEALTH_FAILED);
+    cr_assert_eq(s.n_issues, 2);
+    cr_assert_str_eq(s.issues[0], "no answer for 100 s with 1 command pending");
+    cr_assert_str_eq(s.issues[1], "p95 3 s > slow threshold 1 s");
+}
+
+Test(worker_stats, no_flapping)
+{
+    ok("w", 10, T0, 1000);
+    eval(T0);
+    cr_assert_eq(n_seen, 1);
+    /* Every other evaluation a command waits 20 s (> the 5 s slow
+     * threshold: degraded); in between it has been answered (healthy). */
+    for (int k = 1; k <= 10; k++) {
+        int64_t t = T0 + k * 30 * SEC;
+        if (k % 2)
+            worker_stats_command(ws, "w", 1, t - 20 * SEC);
+        else
+            worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 1000, "", "", 1, t - 10 * SEC);
+        eval(t);
+        cr_assert_eq(snap("w", t).health, BM_HEALTH_DEGRADED, "evaluation %d", k);
+    }
+    cr_assert_eq(n_seen, 2, "one change, not ten");
+    assert_transition(1, BM_HEALTH_HEALTHY, BM_HEALTH_DEGRADED,
+                      "no answer for 20 s with 1 command pending");
+    /* a second healthy evaluation in a row: better */
+    eval(T0 + 310 * SEC);
+    cr_assert_eq(n_seen, 3);
+    assert_transition(2, BM_HEALTH_DEGRADED, BM_HEALTH_HEALTHY, "");
+}
+
+Test(worker_stats, recovery_goes_to_the_worst_state_of_the_streak)
+{
+    ok("w", 10, T0, 1000);
+    eval(T0);
+    worker_stats_command(ws, "w", 1, T0 + SEC);
+    eval(T0 + 100 * SEC);
+    assert_transition(1, BM_HEALTH_HEALTHY, BM_HEALTH_FAILED,
+                      "no answer for 99 s with 1 command pending");
+    /* answered; a new command waits 10 s: degraded wanted */
+    worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 1000, "", "", 1, T0 + 100 * SEC);
+    worker_stats_command(ws, "w", 1, T0 + 100 * SEC);
+    eval(T0 + 110 * SEC);
+    cr_assert_eq(n_seen, 2);
+    /* answered: healthy wanted; two better in a row, the worst was degraded */
+    worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 1000, "", "", 1, T0 + 111 * SEC);
+    eval(T0 + 112 * SEC);
+    cr_assert_eq(n_seen, 3);
+    assert_transition(2, BM_HEALTH_FAILED, BM_HEALTH_DEGRADED,
+                      "no answer for 10 s with 1 command pending");
+    eval(T0 + 113 * SEC);
+    cr_assert_eq(n_seen, 3);
+    eval(T0 + 114 * SEC);
+    assert_transition(3, BM_HEALTH_DEGRADED, BM_HEALTH_HEALTHY, "");
+}
+
+Test(worker_stats, recovery_evaluations_of_one_recovers_at_once)
+{
+    cfg.recovery_evaluations = 1;
+    start();
+    ok("w", 10, T0, 1000);
+    worker_stats_command(ws, "w", 1, T0);
+    eval(T0 + 10 * SEC);
+    assert_transition(0, BM_HEALTH_UNKNOWN, BM_HEALTH_DEGRADED, NULL);
+    worker_stats_forget_pending(ws, "w");
+    eval(T0 + 11 * SEC);
+    assert_transition(1, BM_HEALTH_DEGRADED, BM_HEALTH_HEALTHY, "");
+}
+
+Test(worker_stats, inactive_after_silence)
+{
+    ok("w", 10, T0, 1000);
+    eval(T0 + 30 * SEC);
+    eval(T0 + 89 * SEC);
+    cr_assert_eq(n_seen, 1);
+    cr_assert_eq(snap("w", T0 + 89 * SEC).health, BM_HEALTH_HEALTHY);
+    eval(T0 + 90 * SEC); /* three health intervals */
+    cr_assert_eq(n_seen, 2);
+    assert_transition(1, BM_HEALTH_HEALTHY, BM_HEALTH_INACTIVE, "silent for 90 s");
+    eval(T0 + 10 * MINUTE + 30 * SEC);
+    cr_assert_eq(n_seen, 2, "still inactive");
+    bm_worker_snapshot s = snap("w", T0 + 10 * MINUTE + 30 * SEC);
+    cr_assert_eq(s.health, BM_HEALTH_INACTIVE);
+    cr_assert_eq(s.health_since_us, T0 + 90 * SEC);
+    cr_assert_str_eq(s.issues[0], "silent for 10 min");
+    eval(T0 + 3 * 3600 * SEC);
+    cr_assert_str_eq(snap("w", T0 + 3 * 3600 * SEC).issues[0], "silent for 3 h");
+    /* any event naming it: active again at once */
+    worker_stats_seen(ws, "w", T0 + 3 * 3600 * SEC);
+    eval(T0 + 3 * 3600 * SEC + SEC);
+    cr_assert_eq(n_seen, 3);
+    assert_transition(2, BM_HEALTH_INACTIVE, BM_HEALTH_HEALTHY, "");
+}
+
+Test(worker_stats, a_silent_unknown_worker_is_inactive)
+{
+    worker_stats_seen(ws, "w", T0);
+    eval(T0 + 30 * SEC);
+    cr_assert_eq(n_seen, 0);
+    eval(T0 + 120 * SEC);
+    assert_transition(0, BM_HEALTH_UNKNOWN, BM_HEALTH_INACTIVE, "silent for 2 min");
+}
+
+/* ---- pending ------------------------------------------------------------ */
+
+Test(worker_stats, pending_never_answered)
+{
+    cr_assert_eq(worker_stats_command(ws, "w", 1, T0), 0);
+    eval(T0 + 5 * SEC);
+    cr_assert_eq(n_seen, 0, "5 s is not longer than the 5 s slow threshold");
+    eval(T0 + 6 * SEC);
+    assert_transition(0, BM_HEALTH_UNKNOWN, BM_HEALTH_DEGRADED,
+                      "no answer for 6 s with 1 command pending");
+    worker_stats_command(ws, "w", 1, T0 + 10 * SEC);
+    worker_stats_command(ws, "w", 1, T0 + 10 * SEC);
+    eval(T0 + 95 * SEC);
+    assert_transition(1, BM_HEALTH_DEGRADED, BM_HEALTH_FAILED,
+                      "no answer for 95 s with 3 commands pending");
+    /* silent for long, but with commands pending: failed, not inactive */
+    eval(T0 + 20 * MINUTE);
+    cr_assert_eq(n_seen, 2);
+    cr_assert_str_eq(snap("w", T0 + 20 * MINUTE).issues[0],
+                     "no answer for 20 min with 3 commands pending");
+}
+
+Test(worker_stats, pending_counts_from_the_last_answer)
+{
+    worker_stats_command(ws, "w", 1, T0);
+    worker_stats_command(ws, "w", 1, T0);
+    worker_stats_command(ws, "w", 1, T0);
+    eval(T0 + 95 * SEC);
+    assert_transition(0, BM_HEALTH_UNKNOWN, BM_HEALTH_FAILED, NULL);
+    /* one answer: the clock starts again, two still pending */
+    worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 100 * 1000, "", "", 1, T0 + 100 * SEC);
+    eval(T0 + 101 * SEC);
+    eval(T0 + 102 * SEC);
+    cr_assert_eq(n_seen, 2);
+    assert_transition(1, BM_HEALTH_FAILED, BM_HEALTH_HEALTHY, "");
+    eval(T0 + 108 * SEC);
+    assert_transition(2, BM_HEALTH_HEALTHY, BM_HEALTH_DEGRADED,
+                      "no answer for 8 s with 2 commands pending");
+    /* their traces are dropped: nothing pending any more */
+    worker_stats_forget_pending(ws, "w");
+    worker_stats_forget_pending(ws, "w");
+    cr_assert_eq(snap("w", T0 + 109 * SEC).in_flight, 0);
+    eval(T0 + 110 * SEC);
+    eval(T0 + 111 * SEC);
+    assert_transition(3, BM_HEALTH_DEGRADED, BM_HEALTH_HEALTHY, "");
+}
+
+Test(worker_stats, an_idle_worker_sent_a_command_is_not_late_at_once)
+{
+    ok("w", 10, T0, 1000);
+    eval(T0 + SEC);
+    worker_stats_command(ws, "w", 1, T0 + 80 * SEC);
+    eval(T0 + 81 * SEC);
+    cr_assert_eq(n_seen, 1);
+    cr_assert_eq(snap("w", T0 + 81 * SEC).health, BM_HEALTH_HEALTHY);
+    eval(T0 + 87 * SEC);
+    assert_transition(1, BM_HEALTH_HEALTHY, BM_HEALTH_DEGRADED,
+                      "no answer for 7 s with 1 command pending");
+}
+
+Test(worker_stats, in_flight_up_and_down)
+{
+    worker_stats_command(ws, "w", 1, T0);
+    worker_stats_command(ws, "w", 1, T0);
+    worker_stats_command(ws, "w", 1, T0);
+    worker_stats_command(ws, "w", 0, T0); /* answered before it arrived */
+    cr_assert_eq(snap("w", T0).in_flight, 3);
+    worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 10, "", "", 1, T0);
+    cr_assert_eq(snap("w", T0).in_flight, 2);
+    worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 10, "", "", 0, T0);
+    cr_assert_eq(snap("w", T0).in_flight, 2, "an answer to a command not counted");
+    worker_stats_forget_pending(ws, "w");
+    cr_assert_eq(snap("w", T0).in_flight, 1);
+    worker_stats_forget_pending(ws, "w");
+    worker_stats_forget_pending(ws, "w");
+    worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 10, "", "", 1, T0);
+    cr_assert_eq(snap("w", T0).in_flight, 0, "never below zero");
+    worker_stats_forget_pending(ws, "nobody");
+    worker_stats_forget_pending(ws, NULL);
+    cr_assert_eq(worker_stats_count(ws), 1, "forgetting creates no worker");
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+Test(worker_stats, max_workers_refused)
+{
+    cfg.max_workers = 3;
+    start();
+    cr_assert_eq(worker_stats_command(ws, "a", 1, T0), 0);
+    cr_assert_eq(worker_stats_answer(ws, "b", BM_OUTCOME_SUCCESS, 5, "", "", 0, T0), 0);
+    worker_stats_seen(ws, "c", T0);
+    cr_assert_eq(worker_stats_count(ws), 3);
+    cr_assert_eq(worker_stats_refused(ws), 0);
+    cr_assert_eq(worker_stats_command(ws, "d", 1, T0), -1);
+    cr_assert_eq(worker_stats_answer(ws, "e", BM_OUTCOME_FAILURE, 5, "X", "y", 0, T0), -1);
+    worker_stats_seen(ws, "f", T0);
+    cr_assert_eq(worker_stats_refused(ws), 3);
+    cr_assert_eq(worker_stats_count(ws), 3);
+    cr_assert_eq(worker_stats_command(ws, "a", 1, T0), 0, "known workers still count");
+    cr_assert_eq(worker_stats_worker_bytes(ws, "d"), -1);
+    bm_worker_snapshot s;
+    cr_assert_eq(worker_stats_snapshot_one(ws, "d", T0, &s), -1);
+    cr_assert_eq(worker_stats_command(ws, "", 1, T0), -1, "no name, no worker");
+    cr_assert_eq(worker_stats_refused(ws), 3);
+}
+
+Test(worker_stats, many_workers_and_lookups)
+{
+    char name[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof name, "worker-%04d", (i * 7919) % 1000);
+        cr_assert_eq(worker_stats_command(ws, name, 1, T0 + i), 0);
+    }
+    cr_assert_eq(worker_stats_count(ws), 1000);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof name, "worker-%04d", i);
+        cr_assert_eq(snap(name, T0 + 2000).in_flight, 1, "%s", name);
+    }
+    cr_assert_eq(worker_stats_command(ws, "one-too-many", 1, T0), -1);
+    cr_assert_eq(worker_stats_refused(ws), 1);
+    cr_assert_gt(worker_stats_heap_bytes(ws), 1000 * sizeof(bm_window));
+}
+
+Test(worker_stats, snapshot_sorted_by_name)
+{
+    const char *names[] = {"zeta", "alpha", "Mid", "beta", "alpha-2"};
+    for (int i = 0; i < 5; i++)
+        worker_stats_seen(ws, names[i], T0);
+    bm_worker_snapshot out[8];
+    cr_assert_eq(worker_stats_snapshot(ws, T0, out, 8), 5);
+    const char *want[] = {"Mid", "alpha", "alpha-2", "beta", "zeta"};
+    for (int i = 0; i < 5; i++)
+        cr_assert_str_eq(out[i].name, want[i]);
+    cr_assert_eq(worker_stats_snapshot(ws, T0, out, 2), 2, "at most max");
+    cr_assert_str_eq(out[1].name, "alpha");
+    cr_assert_eq(worker_stats_snapshot(ws, T0, out, 0), 0);
+}
+
+Test(worker_stats, long_names_are_cut_on_a_character_boundary)
+{
+    char name[300];
+    memset(name, 'x', sizeof name);
+    memcpy(name + 124, "\xc3\xa9\xc3\xa9", 4); /* the second é straddles the cut */
+    name[299] = '\0';
+    cr_assert_eq(worker_stats_command(ws, name, 1, T0), 0);
+    bm_worker_snapshot s;
+    cr_assert_eq(worker_stats_snapshot(ws, T0, &s, 1), 1);
+    cr_assert_eq(strlen(s.name), 126);
+    cr_assert_eq(memcmp(s.name + 124, "\xc3\xa9", 2), 0);
+    cr_assert_eq(worker_stats_command(ws, name, 1, T0), 0);
+    cr_assert_eq(worker_stats_count(ws), 1, "the same name finds the same worker");
+    cr_assert_eq(snap(name, T0).in_flight, 2);
+}
+
+/* ---- snapshot figures --------------------------------------------------- */
+
+Test(worker_stats, snapshot_windows_and_figures)
+{
+    cfg.perf_window_us = 30 * MINUTE;
+    start();
+    /* one answer a second for a minute, 1 ms .. 60 ms; every tenth fails */
+    for (int i = 0; i < 60; i++) {
+        int64_t at = T0 + i * SEC;
+        if (i % 10 == 0)
+            worker_stats_answer(ws, "w", BM_OUTCOME_FAILURE, (i + 1) * 1000, "KeyError",
+                                "missing id", 0, at);
+        else
+            worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, (i + 1) * 1000, "", "", 0, at);
+    }
+    worker_stats_seen(ws, "w", T0 + 59 * SEC + 500000);
+    bm_worker_snapshot s = snap("w", T0 + 59 * SEC + 999999);
+    cr_assert_str_eq(s.name, "w");
+    cr_assert_eq(s.last_seen_us, T0 + 59 * SEC + 500000);
+    cr_assert_eq(s.last_execution_us, T0 + 59 * SEC);
+    cr_assert_eq(s.last_error_us, T0 + 50 * SEC);
+    cr_assert_str_eq(s.last_error, "KeyError: missing id");
+    cr_assert_str_eq(s.win[0].label, "1m");
+    cr_assert_str_eq(s.win[1].label, "5m");
+    cr_assert_str_eq(s.win[2].label, "30m");
+    cr_assert_eq(s.win[0].window_us, MINUTE);
+    cr_assert_eq(s.win[1].window_us, 5 * MINUTE);
+    cr_assert_eq(s.win[2].window_us, 30 * MINUTE);
+    const double per_min[3] = {60.0, 12.0, 2.0};
+    for (int k = 0; k < 3; k++) {
+        const bm_window_stats *w = &s.win[k];
+        cr_assert_eq(w->executions, 60, "window %d", k);
+        cr_assert_eq(w->successes, 54);
+        cr_assert_eq(w->failures, 6);
+        cr_assert_eq(w->timeouts, 0);
+        cr_assert_float_eq(w->success_rate, 0.9, 1e-12);
+        cr_assert_float_eq(w->error_rate, 0.1, 1e-12);
+        cr_assert_eq(w->min_us, 1000);
+        cr_assert_eq(w->max_us, 60000);
+        cr_assert_float_eq(w->avg_us, 30500.0, 1e-9);
+        cr_assert_leq(fabs(w->p50_us - 30000.0) / 30000.0, 0.01 + 1e-9);
+        cr_assert_leq(fabs(w->p95_us - 57000.0) / 57000.0, 0.01 + 1e-9);
+        cr_assert_leq(fabs(w->p99_us - 60000.0) / 60000.0, 0.01 + 1e-9);
+        cr_assert_float_eq(w->throughput_per_min, per_min[k], 1e-9, "window %d", k);
+    }
+    /* two minutes on: the 1 min window is empty, the others are not */
+    s = snap("w", T0 + 3 * MINUTE);
+    cr_assert_eq(s.win[0].executions, 0);
+    cr_assert_eq(s.win[0].success_rate, 0.0);
+    cr_assert_eq(s.win[0].min_us, 0);
+    cr_assert_eq(s.win[0].p95_us, 0.0);
+    cr_assert_eq(s.win[1].executions, 60);
+    /* the default performance window is labelled 1h */
+    cfg.perf_window_us = 60 * MINUTE;
+    start();
+    worker_stats_seen(ws, "w", T0);
+    cr_assert_str_eq(snap("w", T0).win[2].label, "1h");
+}
+
+Test(worker_stats, error_text_forms)
+{
+    worker_stats_answer(ws, "w", BM_OUTCOME_FAILURE, -1, "OnlyType", "", 0, T0);
+    cr_assert_str_eq(snap("w", T0).last_error, "OnlyType");
+    worker_stats_answer(ws, "w", BM_OUTCOME_FAILURE, -1, NULL, "only a message", 0, T0 + 1);
+    cr_assert_str_eq(snap("w", T0 + 1).last_error, "only a message");
+    worker_stats_answer(ws, "w", BM_OUTCOME_TIMEOUT, -1, "", "", 0, T0 + 2);
+    bm_worker_snapshot s = snap("w", T0 + 2);
+    cr_assert_str_eq(s.last_error, "timeout");
+    cr_assert_eq(s.win[0].timeouts, 1);
+    cr_assert_eq(s.win[0].min_us, 0, "unknown durations are not in the histogram");
+    worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 5, "Ignored", "on success", 0, T0 + 3);
+    cr_assert_str_eq(snap("w", T0 + 3).last_error, "timeout");
+}
+
+/* ---- memory ------------------------------------------------------------- */
+
+Test(worker_stats, per_worker_memory_is_bounded)
+{
+    /* 100 answers a second for 70 minutes, durations spread evenly on a log
+     * scale from 1 µs to 1 h: every period of every window is full */
+    uint64_t x = 88172645463325252ULL;
+    for (int64_t t = 0; t < 70 * MINUTE; t += 10000) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double u = (double)(x >> 11) / 9007199254740992.0;
+        int64_t d = (int64_t)exp(u * 22.0);
+        worker_stats_answer(ws, "w", (x & 7) ? BM_OUTCOME_SUCCESS : BM_OUTCOME_FAILURE, d, "E", "m",
+                            0, T0 + t);
+    }
+    long bytes = worker_stats_worker_bytes(ws, "w");
+    fprintf(stderr, "per-worker bytes after 420000 answers spread over 1 us .. 1 h: %ld\n", bytes);
+    cr_assert_gt(bytes, 0);
+    cr_assert_leq(bytes, 64 * 1024);
+    cr_assert_geq(worker_stats_heap_bytes(ws), (size_t)bytes);
+    /* figures still sound: p99 of a log-uniform spread is near the top */
+    bm_worker_snapshot s = snap("w", T0 + 70 * MINUTE - 1);
+    cr_assert_gt(s.win[2].p99_us, 1e9);
+    cr_assert_eq(s.win[0].executions, 6000);
+    /* and it does not grow with more of the same */
+    for (int64_t t = 70 * MINUTE; t < 80 * MINUTE; t += 10000)
+        worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 1 + t % 3600000000LL, "", "", 0, T0 + t);
+    cr_assert_leq(worker_stats_worker_bytes(ws, "w"), 64 * 1024);
+}
+
+Test(worker_stats, null_and_empty_are_harmless)
+{
+    worker_stats_free(NULL);
+    cr_assert_eq(worker_stats_count(NULL), 0);
+    cr_assert_eq(worker_stats_refused(NULL), 0);
+    cr_assert_eq(worker_stats_worker_bytes(ws, "nobody"), -1);
+    bm_worker_snapshot out[1];
+    cr_assert_eq(worker_stats_snapshot(ws, T0, out, 1), 0);
+    eval(T0);
+    cr_assert_eq(n_seen, 0);
+    worker_stats_evaluate(ws, T0, NULL, NULL);
+}
