@@ -12,6 +12,8 @@
 #include <sys/resource.h>
 
 #include "agent.h"
+#include "alerting.h"
+#include "alerting_config.h"
 #include "log.h"
 
 #ifndef BUSMON_VERSION
@@ -47,6 +49,7 @@ static void usage(FILE *f)
         "  --max-transactions N traces kept in memory (default 100000)\n"
         "  --rollup-interval D  how often rollups are published, e.g. 10s, 500ms (default 10s)\n"
         "  --health-interval D  how often worker health is judged (default 30s)\n"
+        "  --alert-interval D   how often alert rules are evaluated (default 10s; alerts.interval)\n"
         "  --log-level LEVEL    debug, info, warn, error (default info); env BUSMON_LOG_LEVEL\n"
         "  --drain              exit 0 once every stream is read to its end (batch jobs, "
         "benchmarks)\n"
@@ -83,7 +86,8 @@ enum {
     OPT_CHECK,
     OPT_VERSION,
     OPT_ROLLUP,
-    OPT_HEALTH
+    OPT_HEALTH,
+    OPT_ALERT_INTERVAL
 };
 
 static const struct option long_opts[] = {
@@ -102,6 +106,7 @@ static const struct option long_opts[] = {
     {"check-config", no_argument, 0, OPT_CHECK},
     {"rollup-interval", required_argument, 0, OPT_ROLLUP},
     {"health-interval", required_argument, 0, OPT_HEALTH},
+    {"alert-interval", required_argument, 0, OPT_ALERT_INTERVAL},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, OPT_VERSION},
     {0, 0, 0, 0},
@@ -154,6 +159,7 @@ static void write_summary(bm_agent *a)
     json_object_set_new(j, "trace_store_bytes", json_integer((json_int_t)heap));
     json_object_set_new(j, "bytes_per_transaction",
                         json_real(ts.transactions ? (double)heap / (double)ts.transactions : 0.0));
+    bm_alerting_summary(a->alerting, j);
     bm_info("summary: %llu entries in %.3f s (%.0f ev/s), %llu applied, %llu duplicates, %llu "
             "dead-lettered, %llu acked, peak RSS %ld KiB",
             (unsigned long long)a->stats.entries_read, secs, rate,
@@ -277,7 +283,8 @@ int main(int argc, char **argv)
             cfg.log_level = (int)lv;
             break;
         case OPT_ROLLUP:
-        case OPT_HEALTH: {
+        case OPT_HEALTH:
+        case OPT_ALERT_INTERVAL: {
             double ms;
             char *end;
             ms = strtod(optarg, &end);
@@ -291,7 +298,13 @@ int main(int argc, char **argv)
             else
                 goto bad_interval;
             if (ms < 10 || ms > 86400000) goto bad_interval;
-            if (c == OPT_ROLLUP)
+            if (c == OPT_ALERT_INTERVAL && ms < 100) {
+                rc = fail(EXIT_USAGE, "--alert-interval must be at least 100ms, not '%s'", optarg);
+                goto out;
+            }
+            if (c == OPT_ALERT_INTERVAL)
+                cfg.alerting->rules.interval_us = (int64_t)(ms * 1000);
+            else if (c == OPT_ROLLUP)
                 cfg.rollup_interval_ms = (int64_t)ms;
             else
                 cfg.health_interval_ms = (int64_t)ms;
@@ -367,6 +380,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < cfg.n_streams; i++)
         bm_info("  stream %s", cfg.streams[i]);
     event_base_dispatch(a.base);
+    bm_alerting_finish(a.alerting); /* sinks deliver what they hold, within a deadline */
     write_summary(&a);
     rc = a.exit_code;
     bm_agent_cleanup(&a);

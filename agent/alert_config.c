@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define DEFAULT_INTERVAL_US (30 * 1000000LL)
+#define DEFAULT_INTERVAL_US (10 * 1000000LL)
 #define DEFAULT_HISTORY     100
 #define DEFAULT_MAX_ALERTS  10000
 #define MAX_DURATION_S      (366.0 * 86400) /* a year: longer is a typo */
@@ -484,7 +484,8 @@ static int apply_rule(pctx *p, const rule_tag *t, yaml_node_t *map, alert_rule *
 /* ---- the section --------------------------------------------------------- */
 
 /* Keys under `alerts:` read by the notification outputs, not here. */
-static const char *const others_keys[] = {"webhooks", "sinks", "stream", "channel", "maxlen"};
+static const char *const others_keys[] = {"webhooks", "sinks", "stream", "channel", "maxlen",
+                                          "firing"};
 
 static int parse_rules(pctx *p, bm_alert_config *c, yaml_node_t *seq)
 {

@@ -4,7 +4,7 @@
  *
  *   alerts:
  *     enabled: true          # false: no evaluation at all
- *     interval: 30s          # how often the rules are evaluated
+ *     interval: 10s          # how often the rules are evaluated
  *     history: 100           # transitions kept for `busmon alerts` (1..10000; ~2 KiB each)
  *     max_alerts: 10000      # pending + firing alerts at once (1..1000000)
  *     builtins: true         # false: start from no rules instead of the seven built-ins
@@ -32,8 +32,9 @@
  * global). Every bad rule is refused with "FILE:LINE: rule 'x': reason";
  * unknown keys in a rule are refused too (a typo must not silently disable
  * a condition). Unknown keys directly under `alerts:` are reported through
- * the warning callback, except `webhooks`, `sinks`, `stream`, `channel` and
- * `maxlen`, which belong to the notification outputs (agent/notify.c).
+ * the warning callback, except `webhooks`, `sinks`, `stream`, `channel`,
+ * `maxlen` and `firing`, which belong to the notification outputs
+ * (agent/alerting_config.h).
  *
  * Parsers stay silent (STYLE rule 5): errors come back in `err`.
  */
@@ -50,7 +51,7 @@
 
 typedef struct {
     int enabled;         /* default 1 */
-    int64_t interval_us; /* evaluation interval, default 30 s */
+    int64_t interval_us; /* evaluation interval, default 10 s */
     size_t history;      /* default 100 */
     size_t max_alerts;   /* default 10000 */
     int builtins;        /* the built-ins were included; default 1 */

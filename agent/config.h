@@ -16,6 +16,8 @@
 
 #define BM_MAX_STREAMS 64
 
+struct bm_alerting_config; /* alerting_config.h */
+
 typedef struct {
     char *redis_url;               /* NULL: BUSMON_REDIS_URL, else the default */
     char *streams[BM_MAX_STREAMS]; /* streams read through the consumer group */
@@ -50,6 +52,8 @@ typedef struct {
     size_t rollups_maxlen;      /* outputs.rollups_maxlen, 360 (1 h at 10 s) */
     char *workers_hash;         /* outputs.workers: "busmon:workers" */
     char *health_stream; /* outputs.health: transitions, stream and channel, "busmon:health" */
+
+    struct bm_alerting_config *alerting; /* the `alerts:` section (owned; never NULL after init) */
 
     int log_level;      /* bm_log_level */
     int drain;          /* exit 0 once the streams are drained (batch jobs, benchmarks) */

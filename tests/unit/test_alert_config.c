@@ -52,7 +52,7 @@ static void expect_error(const char *yaml, const char *message)
 Test(alert_config, defaults_hold_the_builtins)
 {
     cr_assert_eq(cfg.enabled, 1);
-    cr_assert_eq(cfg.interval_us, 30000000);
+    cr_assert_eq(cfg.interval_us, 10000000);
     cr_assert_eq(cfg.history, 100);
     cr_assert_eq(cfg.max_alerts, 10000);
     cr_assert_eq(cfg.n_rules, 7);
