@@ -4,10 +4,11 @@
  *
  * One evaluation is a small state machine driven by the loop:
  *
- *   tick ──▶ round n: XINFO GROUPS per stream (slots tagged with n) ──▶ replies fill gauges
+ *   tick ──▶ round n: XINFO GROUPS per stream (tokens tagged with n) ──▶ replies fill gauges
  *     │          no writer / no streams: evaluate at once            │ the last one: evaluate
  *     └─ next tick while round n is still out: evaluate it with what came back (gauge_late);
- *        replies tagged with an older round are ignored
+ *        replies tagged with an older round are ignored; a stream unanswered keeps its
+ *        last value for GAUGE_STALE_ROUNDS evaluations, then is unknown
  *
  * Everything an evaluation sends is built and handed over before it
  * returns: hiredis copies a command when it is queued, sinks copy bodies.
@@ -34,13 +35,22 @@
 #define DEADLETTER_RING_MAX 1024
 #define AM_VALID_MIN_US     (30 * 1000000LL)
 #define BODY_TEXT_FLAGS     (JSON_COMPACT | JSON_REAL_PRECISION(15))
+#define GAUGE_STALE_ROUNDS  3 /* a stream gauge unanswered this many evaluations is unknown */
 
-/* One XINFO GROUPS in flight: which stream, for which round. */
+/* One XINFO GROUPS in flight (its callback's privdata, freed there): which
+ * stream, for which round. hiredis calls back exactly once per command,
+ * with NULL when the connection goes. */
 typedef struct {
     bm_alerting *al;
     size_t stream;
     uint64_t round;
-} gauge_slot;
+} xinfo_token;
+
+/* Per stream, across rounds. */
+typedef struct {
+    int answered;           /* this round's answer is in */
+    unsigned rounds_missed; /* evaluations in a row without an answer */
+} gauge_state;
 
 typedef struct {
     int64_t t_us;
@@ -62,7 +72,7 @@ struct bm_alerting {
 
     /* gauges of the current round */
     alert_stream_gauge streams[BM_MAX_STREAMS];
-    gauge_slot slots[BM_MAX_STREAMS];
+    gauge_state gstate[BM_MAX_STREAMS];
     size_t n_streams;
     uint64_t round;
     size_t outstanding; /* XINFO replies of `round` not yet in */
@@ -295,6 +305,14 @@ static void evaluate(bm_alerting *al)
         bm_warn("alert evaluation skipped: out of memory");
         return;
     }
+    /* A stream whose XINFO is late (a long write backlog) keeps its last
+     * value for a few evaluations rather than flapping its alerts. */
+    for (size_t i = 0; i < al->n_streams; i++) {
+        gauge_state *sl = &al->gstate[i];
+        if (sl->answered) continue;
+        if (++sl->rounds_missed >= GAUGE_STALE_ROUNDS)
+            al->streams[i].consumer_lag = al->streams[i].pending = -1;
+    }
     alert_gauges g;
     alerts_gauges_init(&g);
     g.streams = al->streams;
@@ -333,7 +351,7 @@ static void evaluate(bm_alerting *al)
             if (is_alertmanager(al->sinks[i]))
                 bm_notify_sink_emit_built(al->sinks[i], build_body, release_body, &b);
     }
-    if (a->writer) redisAsyncHandleWrite(a->writer);
+    /* the writes leave on the loop's next turn (the adapter watches the socket) */
 }
 
 /* ---- gauges: XINFO GROUPS ---------------------------------------------------- */
@@ -374,15 +392,21 @@ static void read_groups(bm_alerting *al, const redisReply *r, alert_stream_gauge
 static void on_xinfo(redisAsyncContext *c, void *reply, void *privdata)
 {
     (void)c;
-    gauge_slot *slot = privdata;
-    bm_alerting *al = slot->al;
-    if (slot->round != al->round || al->evaluated) return; /* an older round */
+    xinfo_token tok = *(xinfo_token *)privdata;
+    free(privdata);
+    bm_alerting *al = tok.al;
+    if (tok.round != al->round || al->evaluated) return; /* an older round */
     redisReply *r = reply;
-    alert_stream_gauge *g = &al->streams[slot->stream];
-    if (r && r->type == REDIS_REPLY_ARRAY)
-        read_groups(al, r, g);
-    else if (r && r->type == REDIS_REPLY_ERROR)
-        al->stats.gauge_errors++;
+    alert_stream_gauge *g = &al->streams[tok.stream];
+    gauge_state *slot = &al->gstate[tok.stream];
+    if (r) {
+        /* an answer without our group, or an error (no such stream): unknown */
+        g->consumer_lag = g->pending = -1;
+        if (r->type == REDIS_REPLY_ARRAY) read_groups(al, r, g);
+        if (r->type == REDIS_REPLY_ERROR) al->stats.gauge_errors++;
+        slot->answered = 1;
+        slot->rounds_missed = 0;
+    }
     if (al->outstanding > 0) al->outstanding--;
     if (al->outstanding == 0 && !al->stopping) evaluate(al);
 }
@@ -393,17 +417,27 @@ static void start_round(bm_alerting *al)
     al->round++;
     al->evaluated = 0;
     al->outstanding = 0;
-    al->n_streams = a->cfg->n_streams < BM_MAX_STREAMS ? a->cfg->n_streams : BM_MAX_STREAMS;
-    for (size_t i = 0; i < al->n_streams; i++) {
+    size_t n = a->cfg->n_streams < BM_MAX_STREAMS ? a->cfg->n_streams : BM_MAX_STREAMS;
+    for (size_t i = 0; i < n; i++) {
         alert_stream_gauge *g = &al->streams[i];
-        snprintf(g->name, sizeof g->name, "%s", a->cfg->streams[i]);
-        g->consumer_lag = g->pending = -1;
-        al->slots[i] = (gauge_slot){al, i, al->round};
-        if (a->writer_up && a->writer &&
-            redisAsyncCommand(a->writer, on_xinfo, &al->slots[i], "XINFO GROUPS %s",
-                              a->cfg->streams[i]) == REDIS_OK)
+        gauge_state *sl = &al->gstate[i];
+        if (i >= al->n_streams || strcmp(g->name, a->cfg->streams[i])) { /* new */
+            snprintf(g->name, sizeof g->name, "%s", a->cfg->streams[i]);
+            g->consumer_lag = g->pending = -1;
+            sl->rounds_missed = 0;
+        }
+        sl->answered = 0;
+        if (!a->writer_up || !a->writer) continue;
+        xinfo_token *tok = malloc(sizeof *tok);
+        if (!tok) continue;
+        *tok = (xinfo_token){al, i, al->round};
+        if (redisAsyncCommand(a->writer, on_xinfo, tok, "XINFO GROUPS %s", a->cfg->streams[i]) ==
+            REDIS_OK)
             al->outstanding++;
+        else
+            free(tok);
     }
+    al->n_streams = n;
     if (al->outstanding == 0)
         evaluate(al);
     else

@@ -218,6 +218,12 @@ alerts:
       op: ">"
       threshold: 0
       cooldown: 1s
+    # the gauges: each rule below is true whenever its gauge is known
+    - {name: lag_known, metric: consumer_lag, scope: each_stream, op: ">=", threshold: 0}
+    - {name: pending_known, metric: pending, stream: bus2, op: ">=", threshold: 0}
+    - {name: cpu_known, metric: cpu_percent, op: ">=", threshold: 0}
+    - {name: memory_known, metric: memory_percent, op: ">", threshold: 0}
+    - {name: deadletters, metric: deadletter_rate, op: ">", threshold: 0}
   webhooks:
     - name: down
       url: http://127.0.0.1:$DEAD/hook
@@ -239,14 +245,22 @@ bm_eq "receiver down: the agent still traces events (busmon trace)" 0 \
     "$("$BUSMON" trace "$TX" >/dev/null 2>&1; echo $?)"
 bm_check "receiver down: the alert is still on busmon:alerts2" bm_wait_for 10 \
     "records busmon:alerts2 | jq -s -e 'any(.[]; .rule == \"any_failure\" and .labels.worker == \"flaky\")'"
-sleep 4 # repeats pile up behind the retries
+bm_cli XADD bus2 '*' note "not an event" >/dev/null # dead-lettered
+for r in lag_known:bus2 pending_known:bus2 cpu_known: memory_known: deadletters:; do
+    bm_check "gauge rule ${r%%:*} fires (its gauge is measured)" bm_wait_for 10 \
+        "records busmon:alerts2 | jq -s -e 'any(.[]; .rule == \"${r%%:*}\" and (.labels.stream // \"\") == \"${r#*:}\")'"
+done
+bm_check "memory_percent is a percentage" bm_wait_for 1 \
+    "records busmon:alerts2 | jq -s -e 'any(.[]; .rule == \"memory_known\" and .value > 0 and .value <= 100)'"
+sleep 3 # repeats pile up behind the retries
 t0=$SECONDS
 kill -INT "$A"; wait "$A"; rc=$?
 bm_eq "agent 2 exits 0 on SIGINT" 0 "$rc"
 bm_check "agent 2: the stop is bounded by the 5 s flush deadline ($((SECONDS - t0)) s)" \
     [ $((SECONDS - t0)) -le 9 ]
 S2="$BM_TMP/summary2.json"
-bm_eq "agent 2: every entry applied" "$(bm_cli_raw XLEN bus2)" "$(jq .events_applied "$S2")"
+bm_eq "agent 2: every entry applied (one dead-lettered)" "$(bm_cli_raw XLEN bus2)" \
+    "$(jq '.events_applied + .deadletter' "$S2")"
 bm_check "agent 2: retries counted ($(jq -c .alerts.sinks.down "$S2"))" \
     jqt '.alerts.sinks.down.retried > 0 and .alerts.sinks.down.attempt_errors > 0 and .alerts.sinks.down.sent == 0' "$S2"
 bm_check "agent 2: the queue bound dropped notifications, counted" \
