@@ -49,7 +49,7 @@ static void usage(FILE *f)
         "  --max-transactions N traces kept in memory (default 100000)\n"
         "  --rollup-interval D  how often rollups are published, e.g. 10s, 500ms (default 10s)\n"
         "  --health-interval D  how often worker health is judged (default 30s)\n"
-        "  --alert-interval D   how often alert rules are evaluated (default 10s; alerts.interval)\n"
+        "  --alert-interval D   how often alert rules are evaluated (default 10s)\n"
         "  --log-level LEVEL    debug, info, warn, error (default info); env BUSMON_LOG_LEVEL\n"
         "  --drain              exit 0 once every stream is read to its end (batch jobs, "
         "benchmarks)\n"
@@ -365,6 +365,9 @@ int main(int argc, char **argv)
     if (check_only) {
         printf("configuration ok: %s, %zu stream(s), group %s, consumer %s\n", a.url.display,
                cfg.n_streams, cfg.group, cfg.consumer);
+        printf("alerts: %s, %zu rule(s) every %.3g s, %zu sink(s)\n",
+               cfg.alerting->rules.enabled ? "enabled" : "disabled", cfg.alerting->rules.n_rules,
+               (double)cfg.alerting->rules.interval_us / 1e6, cfg.alerting->n_sinks);
         goto out;
     }
 

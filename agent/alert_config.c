@@ -484,8 +484,8 @@ static int apply_rule(pctx *p, const rule_tag *t, yaml_node_t *map, alert_rule *
 /* ---- the section --------------------------------------------------------- */
 
 /* Keys under `alerts:` read by the notification outputs, not here. */
-static const char *const others_keys[] = {"webhooks", "sinks", "stream", "channel", "maxlen",
-                                          "firing"};
+static const char *const others_keys[] = {"webhooks", "sinks",  "stream",
+                                          "channel",  "maxlen", "firing"};
 
 static int parse_rules(pctx *p, bm_alert_config *c, yaml_node_t *seq)
 {

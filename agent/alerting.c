@@ -89,6 +89,7 @@ struct bm_alerting {
     size_t cap_firing;
 
     bm_alerting_stats stats;
+    int redis_down_logged; /* once per burst of notifications not written */
 };
 
 /* ---- Redis ---------------------------------------------------------------- */
@@ -131,8 +132,16 @@ static void publish(bm_alerting *al, const bm_alert *alert)
     if (send_cmd(al, argc, argv, lens) == 0) {
         send_cmd(al, 3, pargv, plens);
         al->stats.published++;
+        if (al->redis_down_logged)
+            bm_info("alerts: writing notifications to %s again", al->cfg->stream);
+        al->redis_down_logged = 0;
     } else {
         al->stats.redis_skipped++;
+        if (!al->redis_down_logged)
+            bm_warn("alerts: Redis is not connected: notifications are not written to %s "
+                    "(sinks still get them; counted in redis_skipped)",
+                    al->cfg->stream);
+        al->redis_down_logged = 1;
     }
     msgpack_sbuffer_destroy(&sb);
     free(js);
