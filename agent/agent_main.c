@@ -12,6 +12,8 @@
 #include <sys/resource.h>
 
 #include "agent.h"
+#include "alerting.h"
+#include "alerting_config.h"
 #include "log.h"
 
 #ifndef BUSMON_VERSION
@@ -52,6 +54,7 @@ static void usage(FILE *f)
         "                       deploy/busmon.yaml\n"
         "  --rollup-interval D  how often rollups are published, e.g. 10s, 500ms (default 10s)\n"
         "  --health-interval D  how often worker health is judged (default 30s)\n"
+        "  --alert-interval D   how often alert rules are evaluated (default 10s)\n"
         "  --log-level LEVEL    debug, info, warn, error (default info); env BUSMON_LOG_LEVEL\n"
         "  --drain              exit 0 once every stream is read to its end (batch jobs, "
         "benchmarks)\n"
@@ -89,7 +92,8 @@ enum {
     OPT_VERSION,
     OPT_ROLLUP,
     OPT_HEALTH,
-    OPT_PSUBSCRIBE
+    OPT_PSUBSCRIBE,
+    OPT_ALERT_INTERVAL
 };
 
 static const struct option long_opts[] = {
@@ -109,6 +113,7 @@ static const struct option long_opts[] = {
     {"rollup-interval", required_argument, 0, OPT_ROLLUP},
     {"health-interval", required_argument, 0, OPT_HEALTH},
     {"psubscribe", required_argument, 0, OPT_PSUBSCRIBE},
+    {"alert-interval", required_argument, 0, OPT_ALERT_INTERVAL},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, OPT_VERSION},
     {0, 0, 0, 0},
@@ -163,6 +168,7 @@ static void write_summary(bm_agent *a)
     json_object_set_new(j, "trace_store_bytes", json_integer((json_int_t)heap));
     json_object_set_new(j, "bytes_per_transaction",
                         json_real(ts.transactions ? (double)heap / (double)ts.transactions : 0.0));
+    bm_alerting_summary(a->alerting, j);
     bm_info("summary: %llu entries in %.3f s (%.0f ev/s), %llu applied, %llu duplicates, %llu "
             "dead-lettered, %llu acked, peak RSS %ld KiB",
             (unsigned long long)a->stats.entries_read, secs, rate,
@@ -292,7 +298,8 @@ int main(int argc, char **argv)
             cfg.log_level = (int)lv;
             break;
         case OPT_ROLLUP:
-        case OPT_HEALTH: {
+        case OPT_HEALTH:
+        case OPT_ALERT_INTERVAL: {
             double ms;
             char *end;
             ms = strtod(optarg, &end);
@@ -306,7 +313,13 @@ int main(int argc, char **argv)
             else
                 goto bad_interval;
             if (ms < 10 || ms > 86400000) goto bad_interval;
-            if (c == OPT_ROLLUP)
+            if (c == OPT_ALERT_INTERVAL && ms < 100) {
+                rc = fail(EXIT_USAGE, "--alert-interval must be at least 100ms, not '%s'", optarg);
+                goto out;
+            }
+            if (c == OPT_ALERT_INTERVAL)
+                cfg.alerting->rules.interval_us = (int64_t)(ms * 1000);
+            else if (c == OPT_ROLLUP)
                 cfg.rollup_interval_ms = (int64_t)ms;
             else
                 cfg.health_interval_ms = (int64_t)ms;
@@ -376,6 +389,9 @@ int main(int argc, char **argv)
     if (check_only) {
         printf("configuration ok: %s, %zu stream(s), group %s, consumer %s\n", a.url.display,
                cfg.n_streams, cfg.group, cfg.consumer);
+        printf("alerts: %s, %zu rule(s) every %.3g s, %zu sink(s)\n",
+               cfg.alerting->rules.enabled ? "enabled" : "disabled", cfg.alerting->rules.n_rules,
+               (double)cfg.alerting->rules.interval_us / 1e6, cfg.alerting->n_sinks);
         goto out;
     }
 
@@ -394,6 +410,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < cfg.n_pubsub_patterns; i++)
             bm_info("  pub/sub pattern %s", cfg.pubsub_patterns[i]);
     event_base_dispatch(a.base);
+    bm_alerting_finish(a.alerting); /* sinks deliver what they hold, within a deadline */
     write_summary(&a);
     rc = a.exit_code;
     bm_agent_cleanup(&a);

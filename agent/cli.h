@@ -23,5 +23,7 @@ redisContext *bm_cli_connect(const bm_cli_opts *o);
 int bm_cli_trace(const bm_cli_opts *o, int argc, char **argv);
 /* workers, worker NAME, errors, stats: argv[0] is the command. */
 int bm_cli_stats(const bm_cli_opts *o, int argc, char **argv);
+/* alerts: firing now and recent notifications; --watch follows them live. */
+int bm_cli_alerts(const bm_cli_opts *o, int argc, char **argv);
 
 #endif

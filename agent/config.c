@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "alerting_config.h"
 #include "log.h"
 
 int bm_config_set_str(char **field, const char *value)
@@ -54,6 +55,12 @@ int bm_config_init(bm_config *c)
     c->rollup_interval_ms = 10000;
     c->rollups_maxlen = 360;
     c->max_timeouts = 100000;
+    c->alerting = malloc(sizeof *c->alerting);
+    if (!c->alerting || bm_alerting_config_init(c->alerting)) {
+        free(c->alerting);
+        c->alerting = NULL;
+        return -1;
+    }
     if (bm_config_set_str(&c->group, "busmon") || bm_config_set_str(&c->consumer, consumer) ||
         bm_config_set_str(&c->trace_prefix, "busmon:trace:") ||
         bm_config_set_str(&c->deadletter_stream, "busmon:deadletter") ||
@@ -91,6 +98,8 @@ void bm_config_deinit(bm_config *c)
     free(c->channel_separator);
     for (size_t i = 0; i < 5; i++)
         free(c->channel_words[i]);
+    if (c->alerting) bm_alerting_config_deinit(c->alerting);
+    free(c->alerting);
     memset(c, 0, sizeof *c);
 }
 
@@ -443,6 +452,12 @@ static int set_known(walk_ctx *w, const known_key *k, const char *path, yaml_nod
     }
 }
 
+static void alerts_warn(const char *message, void *arg)
+{
+    (void)arg;
+    bm_warn("config %s", message);
+}
+
 static int walk(walk_ctx *w, yaml_node_t *map, const char *prefix)
 {
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
@@ -451,6 +466,12 @@ static int walk(walk_ctx *w, yaml_node_t *map, const char *prefix)
         yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
         const char *key = scalar(kn);
         if (!key || !vn) return fail_at(w, kn, "keys must be plain names%s%s", "", "");
+        if (!*prefix && !strcmp(key, "alerts")) { /* rules and sinks: alerting_config.c */
+            if (bm_alerting_config_parse(w->c->alerting, w->doc, vn, w->file, w->err, w->errlen,
+                                         alerts_warn, NULL))
+                return -1;
+            continue;
+        }
         char path[512];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key);
         const known_key *k = NULL;

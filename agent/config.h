@@ -16,6 +16,8 @@
 
 #define BM_MAX_STREAMS 64
 
+struct bm_alerting_config; /* alerting_config.h */
+
 typedef struct {
     char *redis_url;               /* NULL: BUSMON_REDIS_URL, else the default */
     char *streams[BM_MAX_STREAMS]; /* streams read through the consumer group */
@@ -59,6 +61,7 @@ typedef struct {
     char *channel_separator; /* pubsub.separator, "." */
     char *channel_words[5];  /* pubsub.channels.{command,result,error,status,compensation} */
     size_t max_timeouts;     /* commands with a timeout waiting for their answer, 100000 */
+    struct bm_alerting_config *alerting; /* the `alerts:` section (owned; never NULL after init) */
 
     int log_level;      /* bm_log_level */
     int drain;          /* exit 0 once the streams are drained (batch jobs, benchmarks) */

@@ -28,6 +28,7 @@
 #include <msgpack.h>
 
 #include "agent.h"
+#include "alerting.h"
 #include "log.h"
 #include "trace_json.h"
 
@@ -808,6 +809,7 @@ void bm_agent_stop(bm_agent *a, const char *why)
     on_health(-1, 0, a);
     on_rollup(-1, 0, a);
     a->stopping = 1;
+    bm_alerting_stop(a->alerting); /* sinks begin delivering what they hold */
     bm_info("stopping (%s): flushing %ld pending write(s)", why, a->writes_pending);
     evtimer_del(a->ev_reconnect);
     if (!a->writer_up && a->writer) {
@@ -869,6 +871,8 @@ int bm_agent_start(bm_agent *a)
         bm_error("out of memory at start");
         return -1;
     }
+    a->alerting = bm_alerting_new(a);
+    if (!a->alerting) return -1;
     trace_store_set_drop_cb(a->store, on_trace_dropped, a);
     evsignal_add(a->ev_sigint, NULL);
     evsignal_add(a->ev_sigterm, NULL);
@@ -905,6 +909,8 @@ void bm_agent_cleanup(bm_agent *a)
     if (a->ev_timeouts) event_free(a->ev_timeouts);
     if (a->ev_flush) event_free(a->ev_flush);
     deadlines_free(a->deadlines);
+    bm_alerting_free(a->alerting); /* after the connections: their callbacks may name it */
+    a->alerting = NULL;
     bm_monitor_deinit(&a->mon);
     bm_persist_free(a->persist);
     bm_decoder_free(a->dec);

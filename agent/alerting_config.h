@@ -1,0 +1,77 @@
+/*
+ * alerting_config.h - everything under `alerts:` in busmon.yaml: the rule
+ * set and the engine's bounds (agent/alert_config.h reads those), and the
+ * notification outputs read here:
+ *
+ *   alerts:
+ *     stream: busmon:alerts        # XADD MAXLEN ~ of every notification (m + json)
+ *     channel: busmon:alerts       # PUBLISH of the same JSON; default: the stream's name
+ *     maxlen: 10000                # MAXLEN ~ of the stream
+ *     firing: busmon:alerts:firing # hash: fingerprint -> JSON of each alert firing now
+ *     webhooks:                    # sinks (agent/notify.h): one mapping each
+ *       - name: oncall
+ *         format: pagerduty        # generic | slack | pagerduty | alertmanager
+ *         url: https://events.pagerduty.com/v2/enqueue
+ *         routing_key: R0UT1NG
+ *         headers: {X-Team: search}  # short for header.X-Team: search
+ *
+ * (`sinks:` is read as more `webhooks:`.) Each sink is checked when the file
+ * is read, by making it once on a throw-away event base and freeing it, so a
+ * bad sink stops the agent at start (and `--check-config`) with its line,
+ * exactly like a bad rule. Nothing is sent and nothing blocks.
+ *
+ * Not here: evaluating, sending (agent/alerting.c). Silent (STYLE rule 5):
+ * errors come back in `err`, warnings through the callback.
+ */
+#ifndef BM_AGENT_ALERTING_CONFIG_H
+#define BM_AGENT_ALERTING_CONFIG_H
+
+#include <stddef.h>
+#include <yaml.h>
+
+#include "alert_config.h"
+#include "notify.h"
+
+#define BM_ALERTING_SINKS_MAX 32
+
+/* One configured sink: its key/value pairs as bm_notify_sink_new takes them. */
+typedef struct {
+    bm_notify_kv *kv; /* owned keys and values */
+    size_t n_kv;
+    size_t line; /* where it was written (0: not from a file) */
+} bm_alerting_sink_config;
+
+typedef struct bm_alerting_config {
+    bm_alert_config rules; /* enabled, interval, history, max_alerts, the rule set */
+    char *stream;          /* "busmon:alerts" */
+    char *channel;         /* "busmon:alerts" (the stream's name unless set) */
+    size_t maxlen;         /* 10000 */
+    char *firing_hash;     /* "<stream>:firing" unless set */
+    bm_alerting_sink_config *sinks;
+    size_t n_sinks;
+} bm_alerting_config;
+
+/* Defaults (the seven built-ins, no sinks). @return 0 or -1 (out of memory). */
+int bm_alerting_config_init(bm_alerting_config *c);
+void bm_alerting_config_deinit(bm_alerting_config *c);
+
+/*
+ * Read an `alerts:` value (`node` of `doc`; NULL or empty for the defaults)
+ * and replace *c with the result; *c is left as it was on error. `file`
+ * names the source in messages; `warn` (may be NULL) is told about keys
+ * that are ignored.
+ * @return 0, or -1 with one line "FILE:LINE: reason" in err.
+ */
+int bm_alerting_config_parse(bm_alerting_config *c, yaml_document_t *doc, yaml_node_t *node,
+                             const char *file, char *err, size_t errlen,
+                             bm_alert_config_warn_cb warn, void *warn_arg);
+
+/* The same from the text of a whole configuration file (tests). @return 0 or -1. */
+int bm_alerting_config_parse_string(bm_alerting_config *c, const char *yaml, size_t len,
+                                    const char *file, char *err, size_t errlen,
+                                    bm_alert_config_warn_cb warn, void *warn_arg);
+
+/* The value of `key` in sink i, or NULL. Borrowed. */
+const char *bm_alerting_sink_get(const bm_alerting_config *c, size_t i, const char *key);
+
+#endif

@@ -1,0 +1,491 @@
+/*
+ * cli_alerts.c - `busmon alerts`: the alerts firing now (the hash
+ * busmon:alerts:firing, rewritten by busmon-agent at every evaluation), then
+ * the recent notifications (the last entries of the busmon:alerts stream),
+ * for people or as JSON; `--watch` follows the busmon:alerts channel live
+ * until Ctrl-C.
+ *
+ * Reads only Redis, so it works from any machine that reaches it, while
+ * the agent runs and after. The records are proto/README.md's ("Alerts").
+ * Not here: evaluating anything (the agent does).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+#define HISTORY_DEFAULT 20
+#define HISTORY_MAX     10000
+
+typedef struct {
+    int json;
+    int watch;
+    long count;
+    const char *stream;
+    const char *channel; /* NULL: the stream's name */
+    const char *firing;  /* NULL: <stream>:firing */
+} alerts_args;
+
+static void alerts_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: busmon alerts [--json] [--watch] [--count N] [--redis URL]\n"
+            "                     [--stream KEY] [--channel NAME] [--firing KEY]\n"
+            "\n"
+            "The alerts firing now (worst first), then the most recent notifications\n"
+            "(firing, repeat, resolved; newest first), as busmon-agent published them.\n"
+            "\n"
+            "options:\n"
+            "  --json              print JSON: {\"firing\": [records], \"updated\", \"agent\",\n"
+            "                      \"history\": [records]} (records: proto/README.md, Alerts)\n"
+            "  --watch             follow the alerts channel: print each notification as it\n"
+            "                      comes (one JSON record a line with --json) until Ctrl-C\n"
+            "  --count N           notifications of history to show (default %d)\n"
+            "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
+            "redis://127.0.0.1:6379)\n"
+            "  --stream KEY        the alerts stream (default busmon:alerts; alerts.stream)\n"
+            "  --channel NAME      the alerts channel for --watch (default: the stream's name)\n"
+            "  --firing KEY        the firing hash (default <stream>:firing; alerts.firing)\n"
+            "  -h, --help          this help\n"
+            "\n"
+            "busmon-agent evaluates its rules every alerts.interval (default 10 s).\n"
+            "exit codes: 0 ok (also when nothing fires), 2 usage, 3 Redis unreachable\n",
+            HISTORY_DEFAULT);
+}
+
+static int parse_args(int argc, char **argv, bm_cli_opts *o, alerts_args *s)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            alerts_usage(stdout);
+            return BM_EXIT_OK;
+        } else if (!strcmp(a, "--json")) {
+            s->json = 1;
+        } else if (!strcmp(a, "--watch") || !strcmp(a, "-w")) {
+            s->watch = 1;
+        } else if (!strcmp(a, "--count") || !strcmp(a, "--redis") || !strcmp(a, "--stream") ||
+                   !strcmp(a, "--channel") || !strcmp(a, "--firing")) {
+            if (i + 1 >= argc || !*argv[i + 1]) {
+                fprintf(stderr, "busmon alerts: %s needs a value\n", a);
+                return BM_EXIT_USAGE;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--count")) {
+                char *end;
+                errno = 0;
+                long n = strtol(v, &end, 10);
+                if (errno || end == v || *end || n < 0 || n > HISTORY_MAX) {
+                    fprintf(stderr, "busmon alerts: --count must be 0-%d, not '%s'\n", HISTORY_MAX,
+                            v);
+                    return BM_EXIT_USAGE;
+                }
+                s->count = n;
+            } else if (!strcmp(a, "--redis")) {
+                o->redis_url = v;
+            } else if (!strcmp(a, "--stream")) {
+                s->stream = v;
+            } else if (!strcmp(a, "--channel")) {
+                s->channel = v;
+            } else {
+                s->firing = v;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "busmon alerts: unknown option '%s' (see busmon alerts --help)\n", a);
+            return BM_EXIT_USAGE;
+        } else {
+            fprintf(stderr, "busmon alerts: unexpected argument '%s' (see busmon alerts --help)\n",
+                    a);
+            return BM_EXIT_USAGE;
+        }
+    }
+    return -1; /* go on */
+}
+
+/* ---- records -------------------------------------------------------------- */
+
+static const char *str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "-";
+}
+
+static int severity_rank(const char *s)
+{
+    static const char *const order[] = {"info", "warning", "error", "critical"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, order[i])) return i;
+    return -1;
+}
+
+/* "worker=flaky,team=search", or "-" for none. */
+static void labels_text(json_t *rec, char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_object_get(rec, "labels"), key, v)
+    {
+        const char *val = json_string_value(v);
+        int w = snprintf(buf + k, n - k, "%s%s=%s", k ? "," : "", key, val ? val : "");
+        if (w < 0 || (size_t)w >= n - k) break;
+        k += (size_t)w;
+    }
+    if (!k) snprintf(buf, n, "-");
+}
+
+/* Worst first, then by rule, then by labels (the agent's own order). */
+static int firing_cmp(const void *x, const void *y)
+{
+    json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
+    int ra = severity_rank(str(a, "severity")), rb = severity_rank(str(b, "severity"));
+    if (ra != rb) return ra > rb ? -1 : 1;
+    int c = strcmp(str(a, "rule"), str(b, "rule"));
+    if (c) return c;
+    char la[512], lb[512];
+    labels_text(a, la, sizeof la);
+    labels_text(b, lb, sizeof lb);
+    return strcmp(la, lb);
+}
+
+/* "2026-01-15 10:30:00" (UTC) from a record's integer µs field. */
+static void fmt_time(json_t *rec, const char *key, char *buf, size_t n)
+{
+    json_t *v = json_object_get(rec, key);
+    if (!json_is_integer(v)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    time_t t = (time_t)(json_integer_value(v) / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* "12s", "5m", "3.2h" since a record's µs field, by this machine's clock. */
+static void fmt_for(json_t *rec, const char *key, char *buf, size_t n)
+{
+    json_t *v = json_object_get(rec, key);
+    if (!json_is_integer(v)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double ago = (double)ts.tv_sec - (double)json_integer_value(v) / 1e6;
+    if (ago < 0) ago = 0;
+    if (ago < 120)
+        snprintf(buf, n, "%.0fs", ago);
+    else if (ago < 7200)
+        snprintf(buf, n, "%.0fm", ago / 60);
+    else
+        snprintf(buf, n, "%.1fh", ago / 3600);
+}
+
+static void fmt_value(json_t *rec, char *buf, size_t n)
+{
+    json_t *v = json_object_get(rec, "value");
+    if (!json_is_number(v)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    double d = json_number_value(v);
+    if (!strcmp(str(rec, "metric"), "health"))
+        snprintf(buf, n, "%s", d >= 2 ? "failed" : d >= 1 ? "degraded" : "ok");
+    else if (d == (double)(long long)d && d < 1e15 && d > -1e15)
+        snprintf(buf, n, "%lld", (long long)d);
+    else if (d >= 100 || d <= -100)
+        snprintf(buf, n, "%.1f", d);
+    else
+        snprintf(buf, n, "%.4g", d);
+}
+
+static const char *severity_color(const bm_cli_opts *o, const char *sev, const char *state)
+{
+    if (!o->color) return "";
+    if (state && !strcmp(state, "resolved")) return "\033[32m";
+    switch (severity_rank(sev)) {
+    case 3:
+        return "\033[1;31m";
+    case 2:
+        return "\033[31m";
+    case 1:
+        return "\033[33m";
+    default:
+        return "\033[36m";
+    }
+}
+
+static void print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    if (s) printf("%s\n", s);
+    free(s);
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+/*
+ * The firing hash: its records sorted worst first, and its _updated and
+ * _agent fields. @return BM_EXIT_OK, or BM_EXIT_REDIS with the reason printed.
+ */
+static int read_firing(redisContext *c, const char *key, json_t *firing, json_t **updated,
+                       json_t **agent)
+{
+    redisReply *r = redisCommand(c, "HGETALL %s", key);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "busmon alerts: cannot read %s: %s\n", key, r ? r->str : c->errstr);
+        if (r) freeReplyObject(r);
+        return BM_EXIT_REDIS;
+    }
+    size_t n = 0;
+    json_t **recs = calloc(r->elements / 2 + 1, sizeof *recs);
+    for (size_t i = 0; recs && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+        if (!strcmp(f->str, "_updated")) {
+            *updated = json_string(v->str);
+        } else if (!strcmp(f->str, "_agent")) {
+            *agent = json_string(v->str);
+        } else if (f->str[0] != '_') {
+            json_error_t e;
+            json_t *rec = json_loadb(v->str, (size_t)v->len, 0, &e);
+            if (json_is_object(rec))
+                recs[n++] = rec;
+            else
+                json_decref(rec);
+        }
+    }
+    if (n) qsort(recs, n, sizeof *recs, firing_cmp);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(firing, recs[i]);
+    free(recs);
+    freeReplyObject(r);
+    return BM_EXIT_OK;
+}
+
+/* The json field of a stream entry, parsed, or NULL. */
+static json_t *entry_record(const redisReply *entry)
+{
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) return NULL;
+    const redisReply *fv = entry->element[1];
+    if (fv->type != REDIS_REPLY_ARRAY) return NULL;
+    for (size_t i = 0; i + 1 < fv->elements; i += 2) {
+        if (fv->element[i]->type != REDIS_REPLY_STRING || strcmp(fv->element[i]->str, "json"))
+            continue;
+        json_error_t e;
+        json_t *rec = json_loadb(fv->element[i + 1]->str, (size_t)fv->element[i + 1]->len, 0, &e);
+        if (json_is_object(rec)) return rec;
+        json_decref(rec);
+    }
+    return NULL;
+}
+
+/* The last `count` notifications, newest first. @return BM_EXIT_OK or BM_EXIT_REDIS. */
+static int read_history(redisContext *c, const char *stream, long count, json_t *history)
+{
+    if (count == 0) return BM_EXIT_OK;
+    redisReply *r = redisCommand(c, "XREVRANGE %s + - COUNT %ld", stream, count);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "busmon alerts: cannot read %s: %s\n", stream, r ? r->str : c->errstr);
+        if (r) freeReplyObject(r);
+        return BM_EXIT_REDIS;
+    }
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        json_t *rec = entry_record(r->element[i]);
+        if (rec) json_array_append_new(history, rec);
+    }
+    freeReplyObject(r);
+    return BM_EXIT_OK;
+}
+
+/* ---- printing ---------------------------------------------------------------- */
+
+static void print_firing(const bm_cli_opts *o, json_t *firing, json_t *updated, json_t *agent)
+{
+    size_t n = json_array_size(firing);
+    printf("alerts firing: %zu", n);
+    if (updated)
+        printf(" (as of %s by %s)", json_string_value(updated),
+               agent ? json_string_value(agent) : "?");
+    printf("\n\n");
+    if (!n) {
+        printf("(no alerts firing)\n");
+        return;
+    }
+    printf("%-9s %-22s %-24s %10s %7s  %s\n", "SEVERITY", "RULE", "LABELS", "VALUE", "FOR",
+           "DESCRIPTION");
+    size_t i;
+    json_t *rec;
+    json_array_foreach(firing, i, rec)
+    {
+        char labels[512], value[32], since[16];
+        labels_text(rec, labels, sizeof labels);
+        fmt_value(rec, value, sizeof value);
+        fmt_for(rec, "starts_at", since, sizeof since);
+        const char *sev = str(rec, "severity");
+        printf("%s%-9s%s %-22s %-24s %10s %7s  %s\n", severity_color(o, sev, NULL), sev,
+               o->color ? "\033[0m" : "", str(rec, "rule"), labels, value, since,
+               str(rec, "description"));
+    }
+}
+
+/* One notification on one line (history and --watch). */
+static void print_notification(const bm_cli_opts *o, json_t *rec)
+{
+    char when[32], labels[512], value[32];
+    fmt_time(rec, "ts", when, sizeof when);
+    labels_text(rec, labels, sizeof labels);
+    fmt_value(rec, value, sizeof value);
+    const char *sev = str(rec, "severity"), *state = str(rec, "state");
+    printf("%-19s %s%-8s %-9s%s %-22s %-24s %10s  %s\n", when, severity_color(o, sev, state), state,
+           sev, o->color ? "\033[0m" : "", str(rec, "rule"), labels, value,
+           str(rec, "description"));
+}
+
+static void print_history_header(void)
+{
+    printf("%-19s %-8s %-9s %-22s %-24s %10s  %s\n", "TIME (UTC)", "STATE", "SEVERITY", "RULE",
+           "LABELS", "VALUE", "DESCRIPTION");
+}
+
+/* ---- --watch ------------------------------------------------------------------- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/*
+ * SUBSCRIBE and print each message until SIGINT / SIGTERM. The wait is a
+ * poll() on the socket (hiredis would retry a read interrupted by the
+ * signal), so Ctrl-C ends it at once and cleanly.
+ */
+static int watch(const bm_cli_opts *o, redisContext *c, const alerts_args *s)
+{
+    const char *channel = s->channel ? s->channel : s->stream;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    redisReply *r = redisCommand(c, "SUBSCRIBE %s", channel);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "busmon alerts: cannot subscribe to %s: %s\n", channel,
+                r ? r->str : c->errstr);
+        if (r) freeReplyObject(r);
+        return BM_EXIT_REDIS;
+    }
+    freeReplyObject(r);
+    if (!s->json) {
+        fprintf(stderr, "watching channel %s (Ctrl-C to stop)\n", channel);
+        print_history_header();
+    }
+    fflush(stdout);
+    while (!interrupted) {
+        void *reply = NULL;
+        if (redisGetReplyFromReader(c, &reply) != REDIS_OK) break;
+        if (!reply) {
+            struct pollfd p = {c->fd, POLLIN, 0};
+            int rc = poll(&p, 1, 1000);
+            if (rc < 0 && errno != EINTR) break;
+            if (rc > 0 && redisBufferRead(c) != REDIS_OK) break;
+            continue;
+        }
+        redisReply *m = reply;
+        if (m->type == REDIS_REPLY_ARRAY && m->elements == 3 &&
+            m->element[0]->type == REDIS_REPLY_STRING && !strcmp(m->element[0]->str, "message") &&
+            m->element[2]->type == REDIS_REPLY_STRING) {
+            const redisReply *payload = m->element[2];
+            if (s->json) {
+                fwrite(payload->str, 1, (size_t)payload->len, stdout);
+                fputc('\n', stdout);
+            } else {
+                json_error_t e;
+                json_t *rec = json_loadb(payload->str, (size_t)payload->len, 0, &e);
+                if (json_is_object(rec))
+                    print_notification(o, rec);
+                else
+                    printf("(not a record: %.*s)\n", (int)payload->len, payload->str);
+                json_decref(rec);
+            }
+            fflush(stdout);
+        }
+        freeReplyObject(m);
+    }
+    if (interrupted) return BM_EXIT_OK;
+    fprintf(stderr, "busmon alerts: lost the connection to Redis: %s\n",
+            c->errstr[0] ? c->errstr : "closed");
+    return BM_EXIT_REDIS;
+}
+
+/* ---- the command ---------------------------------------------------------------- */
+
+int bm_cli_alerts(const bm_cli_opts *opts, int argc, char **argv)
+{
+    bm_cli_opts o = *opts;
+    alerts_args s = {0, 0, HISTORY_DEFAULT, "busmon:alerts", NULL, NULL};
+    int rc = parse_args(argc, argv, &o, &s);
+    if (rc >= 0) return rc;
+    char firing_key[512];
+    if (!s.firing) {
+        snprintf(firing_key, sizeof firing_key, "%s:firing", s.stream);
+        s.firing = firing_key;
+    }
+    redisContext *c = bm_cli_connect(&o);
+    if (!c) return BM_EXIT_REDIS;
+    if (s.watch) {
+        rc = watch(&o, c, &s);
+        redisFree(c);
+        return rc;
+    }
+    json_t *firing = json_array(), *history = json_array();
+    json_t *updated = NULL, *agent = NULL;
+    rc = read_firing(c, s.firing, firing, &updated, &agent);
+    if (rc == BM_EXIT_OK) rc = read_history(c, s.stream, s.count, history);
+    if (rc == BM_EXIT_OK && s.json) {
+        json_t *out = json_object();
+        json_object_set(out, "firing", firing);
+        json_object_set_new(out, "updated", updated ? json_incref(updated) : json_null());
+        json_object_set_new(out, "agent", agent ? json_incref(agent) : json_null());
+        json_object_set(out, "history", history);
+        print_json(out);
+        json_decref(out);
+    } else if (rc == BM_EXIT_OK) {
+        if (!updated && json_array_size(history) == 0)
+            fprintf(stderr,
+                    "busmon alerts: nothing published on %s yet (is busmon-agent running with "
+                    "alerts enabled? it evaluates every 10 s by default)\n",
+                    s.stream);
+        print_firing(&o, firing, updated, agent);
+        if (s.count > 0) {
+            printf("\nrecent notifications (%s, newest first): %zu\n\n", s.stream,
+                   json_array_size(history));
+            if (json_array_size(history)) {
+                print_history_header();
+                size_t i;
+                json_t *rec;
+                json_array_foreach(history, i, rec) print_notification(&o, rec);
+            } else {
+                printf("(none)\n");
+            }
+        }
+    }
+    json_decref(updated);
+    json_decref(agent);
+    json_decref(firing);
+    json_decref(history);
+    redisFree(c);
+    return rc;
+}

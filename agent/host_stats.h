@@ -1,0 +1,46 @@
+/*
+ * host_stats.h - the host's CPU and memory use, as the cpu_percent and
+ * memory_percent alert gauges read them: parsers for the text of
+ * /proc/stat and /proc/meminfo (pure, so tests feed them strings) and a
+ * reader that samples both files.
+ *
+ * CPU use is a rate: two samples are needed, and the percentage is the
+ * busy share of the jiffies that passed between them (all CPUs together,
+ * 0..100). Memory use is 100 x (MemTotal - MemAvailable) / MemTotal: what
+ * the kernel says could not be handed out without swapping.
+ *
+ * Not here: cgroup limits (a container sees its host's numbers), the
+ * agent's own usage.
+ */
+#ifndef BM_AGENT_HOST_STATS_H
+#define BM_AGENT_HOST_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Cumulative CPU time of all CPUs, in jiffies. */
+typedef struct {
+    uint64_t busy_jiffies;  /* user + nice + system + irq + softirq + steal */
+    uint64_t total_jiffies; /* busy + idle + iowait */
+} bm_cpu_times;
+
+/* From the text of /proc/stat (its first "cpu " line). @return 0, or -1: no such line. */
+int bm_host_parse_cpu(const char *proc_stat, bm_cpu_times *out);
+
+/* Busy share between two samples, 0..100. @return it, or -1 when no time passed
+ * (or the counters went back). */
+double bm_host_cpu_percent(const bm_cpu_times *before, const bm_cpu_times *after);
+
+/* From the text of /proc/meminfo (MemAvailable, else MemFree + Buffers + Cached).
+ * @return 0 and *percent (0..100), or -1: no MemTotal. */
+int bm_host_parse_memory_percent(const char *proc_meminfo, double *percent);
+
+/*
+ * Sample both files (paths: NULL for /proc/stat and /proc/meminfo): *cpu
+ * and *cpu_ok = 1, or *cpu_ok = 0 when it could not be read; *mem_percent,
+ * or -1. Reads two small /proc files, nothing more.
+ */
+void bm_host_sample(const char *stat_path, const char *meminfo_path, bm_cpu_times *cpu, int *cpu_ok,
+                    double *mem_percent);
+
+#endif

@@ -1,0 +1,1113 @@
+/*
+ * notify.c - notification sinks (see notify.h): the configured-sink wrapper
+ * (common keys, option lookup, builder helper) and the webhook transport.
+ *
+ * The webhook sink runs libcurl's multi interface on the caller's libevent
+ * base: curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION ->
+ * one event per socket) and when to wake it (CURLMOPT_TIMERFUNCTION -> one
+ * evtimer); each wake-up is one curl_multi_socket_action call, then the
+ * finished transfers are collected. Nothing here waits: no
+ * curl_multi_perform loop, no curl_easy_perform, no sleep. DNS is curl's
+ * asynchronous resolver (AsynchDNS in Debian's libcurl).
+ *
+ * A body (a job) is in exactly one list at a time:
+ *
+ *   emit --> waiting --pump--> in_flight --2xx--> sent, freed
+ *     |        (FIFO)            |   ^  \--4xx / attempts used up--> failed, freed
+ *     |                          v   |
+ *     |                        backoff (its own evtimer: backoff << (attempt - 1))
+ *     \--held >= queue--> dropped (never queued)
+ *
+ * held = waiting + in_flight + backoff is what `queue` bounds. A job in
+ * backoff keeps its concurrency slot, so with concurrency 1 (the default)
+ * bodies are delivered strictly in order: a PagerDuty resolve never
+ * overtakes its trigger.
+ *
+ * Not here: building bodies (proto/alert.c), deciding what to send
+ * (lib/alerts.c), reading YAML (the caller turns a mapping into key/value
+ * pairs).
+ */
+#include "notify.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval ms_to_tv(int64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    return tv;
+}
+
+/*
+ * A duration in milliseconds: "250ms", "5s", "1.5s", "2m", "1h", or a bare
+ * number of seconds ("5"), like the rest of busmon.yaml.
+ * @return 0, or -1 when it is not one.
+ */
+static int parse_duration_ms(const char *s, int64_t *out_ms)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !isfinite(v) || v < 0) return -1;
+    double scale;
+    if (!*end || !strcmp(end, "s"))
+        scale = 1000;
+    else if (!strcmp(end, "ms"))
+        scale = 1;
+    else if (!strcmp(end, "m"))
+        scale = 60e3;
+    else if (!strcmp(end, "h"))
+        scale = 3600e3;
+    else
+        return -1;
+    double ms = v * scale;
+    if (ms > 86400e3) return -1;
+    *out_ms = (int64_t)(ms + 0.5);
+    return 0;
+}
+
+/* A whole number in [lo, hi]. @return 0 or -1. */
+static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == '+') return -1;
+    unsigned long v = strtoul(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- the webhook sink --------------------------------------------------- */
+
+#define WH_HEADERS_MAX   16
+#define WH_REPLY_LOG_MAX 160 /* bytes of an answer's body kept for the log */
+
+typedef struct webhook webhook;
+typedef struct wh_job wh_job;
+
+typedef struct {
+    wh_job *head, *tail;
+    uint32_t n;
+} job_list;
+
+struct wh_job {
+    wh_job *prev, *next;
+    job_list *list; /* the list it is in */
+    webhook *wh;
+    char *body; /* owned copy; the content type follows it in the same block */
+    size_t len;
+    const char *content_type;
+    unsigned attempts; /* started so far */
+    CURL *easy;        /* while in flight */
+    struct curl_slist *headers;
+    struct event *retry_ev; /* while in backoff (made on first use) */
+    char errbuf[CURL_ERROR_SIZE];
+    char reply[WH_REPLY_LOG_MAX];
+    size_t reply_len;
+};
+
+/* A socket curl asked us to watch: its event, and where it is listed for free. */
+typedef struct wh_sock {
+    struct wh_sock *prev, *next;
+    webhook *wh;
+    curl_socket_t fd;
+    struct event *ev;
+} wh_sock;
+
+struct webhook {
+    struct event_base *base;
+    char *name;
+    char *url;
+    char *url_for_log; /* scheme://host[:port] only: paths and queries carry tokens (Slack) */
+    int64_t timeout_ms;
+    unsigned max_attempts;
+    int64_t backoff_ms, backoff_max_ms;
+    uint32_t queue_max;
+    uint32_t concurrency;
+    char *headers[WH_HEADERS_MAX]; /* "Name: value" */
+    size_t n_headers;
+
+    CURLM *multi;
+    struct event *curl_timer; /* curl's single timeout */
+    wh_sock *socks;           /* every socket event we made */
+    int curl_global;          /* curl_global_init succeeded (balanced in free) */
+
+    job_list waiting, in_flight, backoff;
+    bm_notify_stats stats;
+
+    /* failures logged once per burst */
+    int failing;
+    int64_t failing_since_ms;
+    uint64_t burst_attempt_errors, burst_failed, burst_dropped;
+    int drop_logged;
+
+    /* flush */
+    bm_notify_flush_cb flush_cb;
+    void *flush_arg;
+    int64_t flush_deadline_ms; /* monotonic */
+    struct event *flush_ev;    /* the deadline; moved to "now" once nothing is held */
+};
+
+static void list_push(job_list *l, wh_job *j)
+{
+    j->list = l;
+    j->next = NULL;
+    j->prev = l->tail;
+    if (l->tail)
+        l->tail->next = j;
+    else
+        l->head = j;
+    l->tail = j;
+    l->n++;
+}
+
+static void list_remove(wh_job *j)
+{
+    job_list *l = j->list;
+    if (!l) return;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        l->head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        l->tail = j->prev;
+    j->prev = j->next = NULL;
+    j->list = NULL;
+    l->n--;
+}
+
+static uint32_t wh_held(const webhook *wh)
+{
+    return wh->waiting.n + wh->in_flight.n + wh->backoff.n;
+}
+
+/* Take a job out of whatever it is doing and free it (the caller counts it). */
+static void job_free(wh_job *j)
+{
+    webhook *wh = j->wh;
+    list_remove(j);
+    if (j->easy) {
+        curl_multi_remove_handle(wh->multi, j->easy);
+        curl_easy_cleanup(j->easy);
+    }
+    curl_slist_free_all(j->headers);
+    if (j->retry_ev) event_free(j->retry_ev);
+    free(j->body);
+    free(j);
+}
+
+/* Drop everything held, counting it as failed. @return how many. */
+static uint64_t wh_abandon_all(webhook *wh)
+{
+    uint64_t n = 0;
+    job_list *lists[] = {&wh->in_flight, &wh->backoff, &wh->waiting};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        while (lists[i]->head) {
+            job_free(lists[i]->head);
+            n++;
+        }
+    wh->stats.failed += n;
+    return n;
+}
+
+/* -- curl <-> libevent ---------------------------------------------------- */
+
+static void wh_collect(webhook *wh);
+
+static void sock_free(webhook *wh, wh_sock *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        wh->socks = s->next;
+    if (s->next) s->next->prev = s->prev;
+    if (s->ev) event_free(s->ev);
+    free(s);
+}
+
+/* A watched socket is ready: tell curl which way, then collect what finished. */
+static void on_socket_ready(evutil_socket_t fd, short what, void *arg)
+{
+    webhook *wh = arg;
+    int flags = 0, running;
+    if (what & EV_READ) flags |= CURL_CSELECT_IN;
+    if (what & EV_WRITE) flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(wh->multi, fd, flags, &running);
+    wh_collect(wh);
+}
+
+/* curl's CURLMOPT_SOCKETFUNCTION: watch `fd` for `what`, or stop watching it. */
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    webhook *wh = userp;
+    wh_sock *s = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) sock_free(wh, s);
+        return 0;
+    }
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) return -1;
+        s->wh = wh;
+        s->fd = fd;
+        s->next = wh->socks;
+        if (wh->socks) wh->socks->prev = s;
+        wh->socks = s;
+        curl_multi_assign(wh->multi, fd, s);
+    }
+    short kind = EV_PERSIST;
+    if (what & CURL_POLL_IN) kind |= EV_READ;
+    if (what & CURL_POLL_OUT) kind |= EV_WRITE;
+    if (s->ev) event_free(s->ev);
+    s->ev = event_new(wh->base, fd, kind, on_socket_ready, wh);
+    if (!s->ev || event_add(s->ev, NULL) < 0) return -1;
+    return 0;
+}
+
+/* curl's timeout is due. */
+static void on_curl_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    webhook *wh = arg;
+    int running;
+    curl_multi_socket_action(wh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    wh_collect(wh);
+}
+
+/* curl's CURLMOPT_TIMERFUNCTION: wake it in timeout_ms (-1: never). */
+static int on_curl_timer_set(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    webhook *wh = userp;
+    if (timeout_ms < 0) {
+        evtimer_del(wh->curl_timer);
+        return 0;
+    }
+    struct timeval tv = ms_to_tv(timeout_ms);
+    return evtimer_add(wh->curl_timer, &tv) < 0 ? -1 : 0;
+}
+
+static size_t on_reply_data(char *data, size_t size, size_t nmemb, void *arg)
+{
+    wh_job *j = arg;
+    size_t n = size * nmemb, room = sizeof j->reply - 1 - j->reply_len;
+    size_t take = n < room ? n : room;
+    memcpy(j->reply + j->reply_len, data, take);
+    j->reply_len += take;
+    j->reply[j->reply_len] = '\0';
+    return n; /* the rest is read and thrown away */
+}
+
+/* -- jobs ----------------------------------------------------------------- */
+
+static int job_headers(wh_job *j)
+{
+    const webhook *wh = j->wh;
+    char ct[256];
+    snprintf(ct, sizeof ct, "Content-Type: %s", j->content_type);
+    /* "Expect:" drops the 100-continue round trip curl makes before larger bodies */
+    const char *lines[2 + WH_HEADERS_MAX] = {ct, "Expect:"};
+    size_t n = 2;
+    for (size_t i = 0; i < wh->n_headers; i++)
+        lines[n++] = wh->headers[i];
+    struct curl_slist *h = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct curl_slist *t = curl_slist_append(h, lines[i]);
+        if (!t) {
+            curl_slist_free_all(h);
+            return -1;
+        }
+        h = t;
+    }
+    j->headers = h;
+    return 0;
+}
+
+/* Start one attempt of j (in no list). @return 0, or -1 (out of memory). */
+static int job_start(webhook *wh, wh_job *j)
+{
+    if (!j->headers && job_headers(j) < 0) return -1;
+    CURL *e = curl_easy_init();
+    if (!e) return -1;
+    j->errbuf[0] = '\0';
+    j->reply_len = 0;
+    j->reply[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_URL, wh->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "busmon");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)wh->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)wh->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    /* a DNS lookup still running at the timeout: forget its resolver thread (it
+       ends and frees itself) instead of joining it, which would block the loop */
+    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_reply_data);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    if (curl_multi_add_handle(wh->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        return -1;
+    }
+    j->easy = e;
+    j->attempts++;
+    if (j->attempts > 1) wh->stats.retried++;
+    list_push(&wh->in_flight, j);
+    return 0;
+}
+
+static void wh_check_flush(webhook *wh)
+{
+    if (wh->flush_cb && wh_held(wh) == 0) {
+        struct timeval now = {0, 0};
+        evtimer_add(wh->flush_ev, &now);
+    }
+}
+
+/* Note a failed attempt (or a body given up), logging only the first of a burst. */
+static void wh_note_failure(webhook *wh, const char *what, int will_retry, int given_up)
+{
+    wh->stats.attempt_errors++;
+    if (!wh->failing) {
+        wh->failing = 1;
+        wh->failing_since_ms = mono_ms();
+        wh->burst_attempt_errors = wh->burst_failed = 0;
+        wh->burst_dropped = 0;
+        if (will_retry)
+            bm_warn("webhook '%s': POST %s: %s (retrying, up to %u attempts a notification; "
+                    "further failures are not logged until it recovers)",
+                    wh->name, wh->url_for_log, what, wh->max_attempts);
+        else
+            bm_warn("webhook '%s': POST %s: %s (notification given up; further failures are not "
+                    "logged until it recovers)",
+                    wh->name, wh->url_for_log, what);
+    }
+    wh->burst_attempt_errors++;
+    if (given_up) wh->burst_failed++;
+}
+
+static void wh_note_success(webhook *wh)
+{
+    wh->stats.sent++;
+    if (wh->failing) {
+        double s = (double)(mono_ms() - wh->failing_since_ms) / 1000.0;
+        bm_info("webhook '%s': POST %s delivers again after %.1f s: %llu attempt(s) failed, %llu "
+                "notification(s) given up, %llu dropped meanwhile",
+                wh->name, wh->url_for_log, s, (unsigned long long)wh->burst_attempt_errors,
+                (unsigned long long)wh->burst_failed, (unsigned long long)wh->burst_dropped);
+        wh->failing = 0;
+    }
+    wh->drop_logged = 0;
+}
+
+static void on_retry_due(evutil_socket_t fd, short what, void *arg);
+
+/* Start waiting jobs while there are free slots (a job in backoff keeps its slot). */
+static void wh_pump(webhook *wh)
+{
+    while (wh->waiting.head && wh->in_flight.n + wh->backoff.n < wh->concurrency) {
+        wh_job *j = wh->waiting.head;
+        list_remove(j);
+        if (job_start(wh, j) < 0) {
+            wh_note_failure(wh, "out of memory", 0, 1);
+            wh->stats.failed++;
+            job_free(j);
+        }
+    }
+    wh_check_flush(wh);
+}
+
+/* A curl error worth trying again? Configuration mistakes are not. */
+static int curl_error_retryable(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_LOGIN_DENIED:
+    case CURLE_TOO_MANY_REDIRECTS:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* The wait before attempt `attempts` + 1: backoff, doubled per attempt, capped. */
+static int64_t wh_backoff_ms(const webhook *wh, unsigned attempts, int64_t retry_after_ms)
+{
+    int64_t d = wh->backoff_ms;
+    for (unsigned i = 1; i < attempts && d < wh->backoff_max_ms; i++)
+        d *= 2;
+    if (retry_after_ms > d) d = retry_after_ms; /* a 429/503's Retry-After, when longer */
+    return d < wh->backoff_max_ms ? d : wh->backoff_max_ms;
+}
+
+/* One attempt of j finished with rc (and HTTP status when rc is CURLE_OK). */
+static void wh_attempt_done(webhook *wh, wh_job *j, CURLcode rc)
+{
+    long status = 0;
+    curl_off_t retry_after_s = 0;
+    curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+#if LIBCURL_VERSION_NUM >= 0x074200
+    curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after_s);
+#endif
+    list_remove(j);
+    curl_multi_remove_handle(wh->multi, j->easy);
+    curl_easy_cleanup(j->easy);
+    j->easy = NULL;
+
+    if (rc == CURLE_OK && status >= 200 && status < 300) {
+        wh_note_success(wh);
+        job_free(j);
+        return;
+    }
+
+    char what[CURL_ERROR_SIZE + WH_REPLY_LOG_MAX + 64];
+    int retryable;
+    if (rc != CURLE_OK) {
+        snprintf(what, sizeof what, "%s", j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc));
+        retryable = curl_error_retryable(rc);
+    } else {
+        /* keep the receiver's reason on one line */
+        for (char *p = j->reply; *p; p++)
+            if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+        while (j->reply_len && j->reply[j->reply_len - 1] == ' ')
+            j->reply[--j->reply_len] = '\0';
+        snprintf(what, sizeof what, "HTTP %ld%s%s", status, j->reply_len ? ": " : "", j->reply);
+        retryable = status >= 500 || status == 429 || status == 408;
+    }
+    int retry = retryable && j->attempts < wh->max_attempts;
+    wh_note_failure(wh, what, retry, !retry);
+    if (!retry) {
+        wh->stats.failed++;
+        job_free(j);
+        return;
+    }
+    if (!j->retry_ev) j->retry_ev = evtimer_new(wh->base, on_retry_due, j);
+    int64_t wait_ms = wh_backoff_ms(wh, j->attempts, (int64_t)retry_after_s * 1000);
+    struct timeval tv = ms_to_tv(wait_ms);
+    if (!j->retry_ev || evtimer_add(j->retry_ev, &tv) < 0) {
+        wh->stats.failed++;
+        job_free(j);
+        return;
+    }
+    list_push(&wh->backoff, j);
+}
+
+/* Collect every finished transfer, then start what waits. */
+static void wh_collect(webhook *wh)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(wh->multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        wh_job *j = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+        CURLcode rc = m->data.result; /* m is invalid once the handle is removed */
+        if (j) wh_attempt_done(wh, j, rc);
+    }
+    wh_pump(wh);
+}
+
+static void on_retry_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    wh_job *j = arg;
+    webhook *wh = j->wh;
+    list_remove(j);
+    if (job_start(wh, j) < 0) {
+        wh_note_failure(wh, "out of memory", 0, 1);
+        wh->stats.failed++;
+        job_free(j);
+    }
+    wh_pump(wh);
+}
+
+/* -- the table's functions ------------------------------------------------ */
+
+static const bm_notify_key webhook_keys[] = {
+    {"url", NULL,
+     "http(s) URL each body is POSTed to (required); for format alertmanager a URL without a "
+     "path gets /api/v2/alerts"},
+    {"timeout", "5s", "the longest one attempt may take, connecting included (250ms, 5s, 1m)"},
+    {"max_attempts", "5", "attempts per notification, the first included (1: never retry)"},
+    {"backoff", "1s", "wait before the first retry; doubled before each further one"},
+    {"backoff_max", "60s", "the longest wait between two attempts (also caps Retry-After)"},
+    {"queue", "1000",
+     "notifications held at most (waiting, on the wire or waiting to retry); more are dropped"},
+    {"concurrency", "1",
+     "requests at once; 1 delivers in order (a retrying notification holds back the rest)"},
+    {"header.", NULL, "header.NAME: VALUE adds a request header (e.g. header.Authorization)"},
+    {NULL, NULL, NULL},
+};
+
+static void wh_free(void *self);
+
+static int wh_set(webhook *wh, const char *key, const char *v, char *err, size_t errlen)
+{
+    unsigned long u;
+    int64_t ms;
+    if (!strcmp(key, "url")) {
+        if (strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8)) {
+            set_err(err, errlen, "'url' must start with http:// or https://, not '%s'", v);
+            return -1;
+        }
+        CURLU *u8 = curl_url();
+        char *scheme = NULL, *host = NULL, *port = NULL;
+        int bad = !u8 || curl_url_set(u8, CURLUPART_URL, v, 0) != CURLUE_OK ||
+                  curl_url_get(u8, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+                  curl_url_get(u8, CURLUPART_HOST, &host, 0) != CURLUE_OK;
+        if (!bad) curl_url_get(u8, CURLUPART_PORT, &port, 0);
+        if (!bad) {
+            char buf[512];
+            snprintf(buf, sizeof buf, "%s://%s%s%s", scheme, host, port ? ":" : "",
+                     port ? port : "");
+            free(wh->url);
+            free(wh->url_for_log);
+            wh->url = strdup(v);
+            wh->url_for_log = strdup(buf);
+            if (!wh->url || !wh->url_for_log) {
+                set_err(err, errlen, "out of memory");
+                bad = 2;
+            }
+        } else {
+            set_err(err, errlen, "'url' is not a usable URL: '%s'", v);
+        }
+        curl_free(scheme);
+        curl_free(host);
+        curl_free(port);
+        curl_url_cleanup(u8);
+        return bad ? -1 : 0;
+    }
+    if (!strcmp(key, "timeout") || !strcmp(key, "backoff") || !strcmp(key, "backoff_max")) {
+        if (parse_duration_ms(v, &ms) < 0 || ms < 1) {
+            set_err(err, errlen,
+                    "'%s' must be a duration of at least 1ms (250ms, 5s, 1m), not '%s'", key, v);
+            return -1;
+        }
+        if (key[0] == 't')
+            wh->timeout_ms = ms;
+        else if (!strcmp(key, "backoff"))
+            wh->backoff_ms = ms;
+        else
+            wh->backoff_max_ms = ms;
+        return 0;
+    }
+    if (!strcmp(key, "max_attempts")) {
+        if (parse_uint(v, 1, 100, &u) < 0) {
+            set_err(err, errlen, "'max_attempts' must be 1-100, not '%s'", v);
+            return -1;
+        }
+        wh->max_attempts = (unsigned)u;
+        return 0;
+    }
+    if (!strcmp(key, "queue")) {
+        if (parse_uint(v, 1, 1000000, &u) < 0) {
+            set_err(err, errlen, "'queue' must be 1-1000000, not '%s'", v);
+            return -1;
+        }
+        wh->queue_max = (uint32_t)u;
+        return 0;
+    }
+    if (!strcmp(key, "concurrency")) {
+        if (parse_uint(v, 1, 64, &u) < 0) {
+            set_err(err, errlen, "'concurrency' must be 1-64, not '%s'", v);
+            return -1;
+        }
+        wh->concurrency = (uint32_t)u;
+        return 0;
+    }
+    if (!strncmp(key, "header.", 7)) {
+        const char *hn = key + 7;
+        size_t hl = strlen(hn);
+        int ok = hl > 0 && hl < 128 && strcspn(v, "\r\n") == strlen(v);
+        for (const char *p = hn; ok && *p; p++)
+            ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+                 *p == '-' || *p == '_';
+        if (!ok) {
+            set_err(err, errlen,
+                    "'%s': a header needs a name of letters, digits, '-' and '_', "
+                    "and a value on one line",
+                    key);
+            return -1;
+        }
+        if (!strcasecmp(hn, "Content-Type") || !strcasecmp(hn, "Content-Length")) {
+            set_err(err, errlen, "'%s' is set by busmon", key);
+            return -1;
+        }
+        if (wh->n_headers == WH_HEADERS_MAX) {
+            set_err(err, errlen, "at most %d headers", WH_HEADERS_MAX);
+            return -1;
+        }
+        size_t n = hl + strlen(v) + 3;
+        char *h = malloc(n);
+        if (!h) {
+            set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        snprintf(h, n, "%s: %s", hn, v);
+        wh->headers[wh->n_headers++] = h;
+        return 0;
+    }
+    set_err(err, errlen, "unknown key '%s'", key);
+    return -1;
+}
+
+static void *wh_init(struct event_base *base, const char *name, const bm_notify_kv *kv, size_t n_kv,
+                     char *err, size_t errlen)
+{
+    webhook *wh = calloc(1, sizeof *wh);
+    if (!wh) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    wh->base = base;
+    wh->timeout_ms = 5000;
+    wh->max_attempts = 5;
+    wh->backoff_ms = 1000;
+    wh->backoff_max_ms = 60000;
+    wh->queue_max = 1000;
+    wh->concurrency = 1;
+    wh->name = strdup(name ? name : "webhook");
+    if (!wh->name) {
+        set_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n_kv; i++)
+        if (wh_set(wh, kv[i].key, kv[i].value ? kv[i].value : "", err, errlen) < 0) goto fail;
+    if (!wh->url) {
+        set_err(err, errlen, "'url' is required");
+        goto fail;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        set_err(err, errlen, "libcurl did not initialise");
+        goto fail;
+    }
+    wh->curl_global = 1;
+    wh->multi = curl_multi_init();
+    wh->curl_timer = evtimer_new(base, on_curl_timer, wh);
+    if (!wh->multi || !wh->curl_timer) {
+        set_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    curl_multi_setopt(wh->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(wh->multi, CURLMOPT_SOCKETDATA, wh);
+    curl_multi_setopt(wh->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer_set);
+    curl_multi_setopt(wh->multi, CURLMOPT_TIMERDATA, wh);
+    return wh;
+fail:
+    wh_free(wh);
+    return NULL;
+}
+
+static bm_notify_result wh_emit(void *self, const bm_notify_body *body)
+{
+    webhook *wh = self;
+    wh->stats.emitted++;
+    if (wh_held(wh) >= wh->queue_max) {
+        wh->stats.dropped++;
+        if (wh->failing) wh->burst_dropped++;
+        if (!wh->drop_logged) {
+            wh->drop_logged = 1;
+            bm_warn("webhook '%s': queue full (%u notifications held), dropping new ones "
+                    "(counted; not logged again until it delivers)",
+                    wh->name, wh->queue_max);
+        }
+        return BM_NOTIFY_DROPPED;
+    }
+    const char *ct = body->content_type ? body->content_type : "application/json";
+    size_t ct_len = strlen(ct);
+    if (ct_len > 200 || strcspn(ct, "\r\n") != ct_len || (!body->data && body->len)) {
+        wh->stats.dropped++;
+        return BM_NOTIFY_ERROR;
+    }
+    wh_job *j = calloc(1, sizeof *j);
+    char *copy = malloc(body->len + 1 + ct_len + 1);
+    if (!j || !copy) {
+        free(j);
+        free(copy);
+        wh->stats.dropped++;
+        return BM_NOTIFY_ERROR;
+    }
+    if (body->len) memcpy(copy, body->data, body->len);
+    copy[body->len] = '\0';
+    memcpy(copy + body->len + 1, ct, ct_len + 1);
+    j->wh = wh;
+    j->body = copy;
+    j->len = body->len;
+    j->content_type = copy + body->len + 1;
+    list_push(&wh->waiting, j);
+    wh_pump(wh);
+    return BM_NOTIFY_QUEUED;
+}
+
+/* The flush deadline (or "nothing left"): give up what is held, then tell the caller. */
+static void on_flush_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    webhook *wh = arg;
+    int64_t left_ms = wh->flush_deadline_ms - mono_ms();
+    if (wh_held(wh) && left_ms > 0) {
+        /* it was "nothing left", but bodies came in since: wait for them too */
+        struct timeval tv = ms_to_tv(left_ms);
+        evtimer_add(wh->flush_ev, &tv);
+        return;
+    }
+    uint64_t abandoned = wh_abandon_all(wh);
+    if (abandoned)
+        bm_warn("webhook '%s': %llu notification(s) not delivered before the flush deadline",
+                wh->name, (unsigned long long)abandoned);
+    bm_notify_flush_cb cb = wh->flush_cb;
+    void *cb_arg = wh->flush_arg;
+    wh->flush_cb = NULL;
+    if (cb) cb(wh, abandoned, cb_arg); /* last: the sink may be gone after this */
+}
+
+static void wh_flush(void *self, int64_t timeout_ms, bm_notify_flush_cb cb, void *arg)
+{
+    webhook *wh = self;
+    wh->flush_cb = cb;
+    wh->flush_arg = arg;
+    if (!wh->flush_ev) wh->flush_ev = evtimer_new(wh->base, on_flush_due, wh);
+    if (!wh->flush_ev) {
+        /* out of memory: give up now rather than never answer */
+        wh->flush_cb = NULL;
+        uint64_t abandoned = wh_abandon_all(wh);
+        if (cb) cb(wh, abandoned, arg);
+        return;
+    }
+    if (timeout_ms < 0) timeout_ms = 0;
+    wh->flush_deadline_ms = mono_ms() + timeout_ms;
+    struct timeval tv = ms_to_tv(timeout_ms);
+    evtimer_add(wh->flush_ev, &tv);
+    wh_check_flush(wh);
+}
+
+static void wh_stats(const void *self, bm_notify_stats *out)
+{
+    const webhook *wh = self;
+    *out = wh->stats;
+    out->in_flight = wh->in_flight.n;
+    out->queued = wh_held(wh);
+}
+
+static void wh_free(void *self)
+{
+    webhook *wh = self;
+    if (!wh) return;
+    if (wh->multi) wh_abandon_all(wh);
+    if (wh->multi) curl_multi_cleanup(wh->multi); /* may still report sockets it closes */
+    while (wh->socks)
+        sock_free(wh, wh->socks);
+    if (wh->curl_timer) event_free(wh->curl_timer);
+    if (wh->flush_ev) event_free(wh->flush_ev);
+    if (wh->curl_global) curl_global_cleanup();
+    for (size_t i = 0; i < wh->n_headers; i++)
+        free(wh->headers[i]);
+    free(wh->url);
+    free(wh->url_for_log);
+    free(wh->name);
+    free(wh);
+}
+
+const bm_notify_sink_type bm_notify_webhook = {
+    .name = "webhook",
+    .keys = webhook_keys,
+    .init = wh_init,
+    .emit = wh_emit,
+    .flush = wh_flush,
+    .stats = wh_stats,
+    .free = wh_free,
+};
+
+/* ---- configured sinks --------------------------------------------------- */
+
+const bm_notify_key bm_notify_common_keys[] = {
+    {"type", "webhook", "the sink type"},
+    {"name", NULL, "the sink's name in logs and counters (default: the type)"},
+    {"format", "generic", "body format: generic | slack | pagerduty | alertmanager"},
+    {"routing_key", NULL, "PagerDuty integration key (required for format pagerduty)"},
+    {NULL, NULL, NULL},
+};
+
+static const bm_notify_sink_type *const sink_types[] = {&bm_notify_webhook};
+
+const bm_notify_sink_type *bm_notify_type_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof sink_types / sizeof sink_types[0]; i++)
+        if (!strcmp(sink_types[i]->name, name)) return sink_types[i];
+    return NULL;
+}
+
+static const char *const formats[] = {"generic", "slack", "pagerduty", "alertmanager"};
+
+struct bm_notify_sink {
+    const bm_notify_sink_type *type;
+    void *self;
+    char *name;
+    const char *format; /* one of formats[] */
+    bm_notify_kv *kv;   /* every key as configured (owned copies) */
+    size_t n_kv;
+    uint64_t build_failed; /* bodies the builder could not make (added to `dropped`) */
+    bm_notify_flush_cb flush_cb;
+    void *flush_arg;
+};
+
+static int is_common_key(const char *k)
+{
+    for (const bm_notify_key *c = bm_notify_common_keys; c->name; c++)
+        if (!strcmp(c->name, k)) return 1;
+    return 0;
+}
+
+static int type_has_key(const bm_notify_sink_type *t, const char *k)
+{
+    for (const bm_notify_key *c = t->keys; c->name; c++) {
+        size_t n = strlen(c->name);
+        if (n && c->name[n - 1] == '.' ? !strncmp(c->name, k, n) && k[n] : !strcmp(c->name, k))
+            return 1;
+    }
+    return 0;
+}
+
+static const char *kv_get(const bm_notify_kv *kv, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(kv[i].key, key)) return kv[i].value;
+    return NULL;
+}
+
+/* Does an http(s) URL have a path beyond "/"? */
+static int url_has_path(const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    p += strcspn(p, "/?#");
+    return *p == '/' && p[1] && p[1] != '?' && p[1] != '#';
+}
+
+bm_notify_sink *bm_notify_sink_new(struct event_base *base, const bm_notify_kv *kv, size_t n_kv,
+                                   char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n_kv; i++)
+        if (!kv[i].key || !kv[i].value) {
+            set_err(err, errlen, "sink: a key without a value");
+            return NULL;
+        }
+    const char *type_name = kv_get(kv, n_kv, "type");
+    const char *name = kv_get(kv, n_kv, "name");
+    const char *format = kv_get(kv, n_kv, "format");
+    if (!type_name) type_name = "webhook";
+    const char *label = name ? name : type_name;
+    char why[256];
+
+    const bm_notify_sink_type *t = bm_notify_type_find(type_name);
+    if (!t) {
+        set_err(err, errlen, "sink '%s': unknown type '%s' (known: webhook)", label, type_name);
+        return NULL;
+    }
+    if (name && !*name) {
+        set_err(err, errlen, "sink '%s': 'name' is empty", label);
+        return NULL;
+    }
+    const char *canon = formats[0];
+    if (format) {
+        canon = NULL;
+        for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+            if (!strcasecmp(format, formats[i])) canon = formats[i];
+        if (!strcasecmp(format, "json")) canon = formats[0];
+        if (!canon) {
+            set_err(err, errlen,
+                    "sink '%s': 'format' must be generic, slack, pagerduty or alertmanager, not "
+                    "'%s'",
+                    label, format);
+            return NULL;
+        }
+    }
+    const char *rk = kv_get(kv, n_kv, "routing_key");
+    if (canon == formats[2] && (!rk || !*rk)) {
+        set_err(err, errlen, "sink '%s': format pagerduty needs a 'routing_key'", label);
+        return NULL;
+    }
+    for (size_t i = 0; i < n_kv; i++) {
+        if (kv_get(kv, i, kv[i].key)) {
+            set_err(err, errlen, "sink '%s': '%s' is given twice", label, kv[i].key);
+            return NULL;
+        }
+        if (!is_common_key(kv[i].key) && !type_has_key(t, kv[i].key)) {
+            size_t k = 0;
+            why[0] = '\0';
+            for (const bm_notify_key *c = t->keys; c->name && k + 1 < sizeof why; c++)
+                k += (size_t)snprintf(why + k, sizeof why - k, "%s%s%s", k ? ", " : "", c->name,
+                                      c->name[strlen(c->name) - 1] == '.' ? "NAME" : "");
+            set_err(err, errlen,
+                    "sink '%s': unknown key '%s' (%s takes type, name, format, "
+                    "routing_key, %s)",
+                    label, kv[i].key, t->name, why);
+            return NULL;
+        }
+    }
+
+    bm_notify_sink *s = calloc(1, sizeof *s);
+    bm_notify_kv *own = calloc(n_kv ? n_kv : 1, sizeof *own); /* the type's keys */
+    if (!s || !own) goto nomem;
+    s->type = t;
+    s->format = canon;
+    s->name = strdup(label);
+    s->kv = calloc(n_kv ? n_kv : 1, sizeof *s->kv);
+    if (!s->name || !s->kv) goto nomem;
+    size_t n_own = 0;
+    for (size_t i = 0; i < n_kv; i++) {
+        char *value = NULL;
+        if (!strcmp(kv[i].key, "url") && canon == formats[3] && !url_has_path(kv[i].value)) {
+            size_t n = strlen(kv[i].value);
+            while (n && kv[i].value[n - 1] == '/')
+                n--;
+            if (asprintf(&value, "%.*s/api/v2/alerts", (int)n, kv[i].value) < 0) value = NULL;
+        } else {
+            value = strdup(kv[i].value);
+        }
+        s->kv[s->n_kv].key = strdup(kv[i].key);
+        s->kv[s->n_kv].value = value;
+        s->n_kv++;
+        if (!s->kv[i].key || !value) goto nomem;
+        if (!is_common_key(kv[i].key)) own[n_own++] = s->kv[i];
+    }
+    why[0] = '\0';
+    s->self = t->init(base, s->name, own, n_own, why, sizeof why);
+    if (!s->self) {
+        set_err(err, errlen, "sink '%s': %s", label, why);
+        free(own);
+        bm_notify_sink_free(s);
+        return NULL;
+    }
+    free(own);
+    return s;
+nomem:
+    set_err(err, errlen, "sink '%s': out of memory", label);
+    free(own);
+    bm_notify_sink_free(s);
+    return NULL;
+}
+
+void bm_notify_sink_free(bm_notify_sink *s)
+{
+    if (!s) return;
+    if (s->self) s->type->free(s->self);
+    for (size_t i = 0; i < s->n_kv; i++) {
+        free((char *)s->kv[i].key);
+        free((char *)s->kv[i].value);
+    }
+    free(s->kv);
+    free(s->name);
+    free(s);
+}
+
+const char *bm_notify_sink_name(const bm_notify_sink *s)
+{
+    return s->name;
+}
+
+const char *bm_notify_sink_format(const bm_notify_sink *s)
+{
+    return s->format;
+}
+
+const char *bm_notify_sink_option(const bm_notify_sink *s, const char *key)
+{
+    return kv_get(s->kv, s->n_kv, key);
+}
+
+bm_notify_result bm_notify_sink_emit(bm_notify_sink *s, const bm_notify_body *body)
+{
+    return s->type->emit(s->self, body);
+}
+
+bm_notify_result bm_notify_sink_emit_built(bm_notify_sink *s, bm_notify_build_cb build,
+                                           bm_notify_release_cb release, void *arg)
+{
+    bm_notify_body body = {NULL, 0, NULL};
+    if (build(s, &body, arg) < 0) {
+        if (release) release(&body, arg);
+        s->build_failed++;
+        return BM_NOTIFY_ERROR;
+    }
+    bm_notify_result r = s->type->emit(s->self, &body);
+    if (release) release(&body, arg);
+    return r;
+}
+
+static void sink_flush_done(void *self, uint64_t abandoned, void *arg)
+{
+    (void)self;
+    bm_notify_sink *s = arg;
+    bm_notify_flush_cb cb = s->flush_cb;
+    void *cb_arg = s->flush_arg;
+    s->flush_cb = NULL;
+    if (cb) cb(s, abandoned, cb_arg);
+}
+
+void bm_notify_sink_flush(bm_notify_sink *s, int64_t timeout_ms, bm_notify_flush_cb cb, void *arg)
+{
+    s->flush_cb = cb;
+    s->flush_arg = arg;
+    s->type->flush(s->self, timeout_ms, sink_flush_done, s);
+}
+
+void bm_notify_sink_stats(const bm_notify_sink *s, bm_notify_stats *out)
+{
+    s->type->stats(s->self, out);
+    out->emitted += s->build_failed;
+    out->dropped += s->build_failed;
+}

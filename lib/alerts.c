@@ -1,0 +1,1068 @@
+/*
+ * alerts.c - the alert engine (lib/alerts.h): rule checks, built-in rules,
+ * metric extraction from a rollup and gauges, the instance lifecycle,
+ * notifications and the history ring.
+ *
+ * Instances live in a chained hash table keyed by (rule id, target):
+ *
+ *   buckets[hash & mask] -> instance -> instance -> NULL
+ *   instance: rule_id, target ("" global, else worker/stream/error type),
+ *             state (pending | firing), pending/firing/notified times,
+ *             `seen` = the evaluation number its condition was last true
+ *
+ * An instance exists only while pending or firing. Each evaluation bumps
+ * the evaluation number; a rule's sources (the rollup's workers, the
+ * gauges' streams, the patterns) mark the instances whose condition is
+ * true; an instance whose source is present and false is resolved (or
+ * dropped, when pending) at once, and a final sweep does the same for
+ * instances whose source was not seen at all (a worker gone from the
+ * rollup). Rule ids, not indexes, tie instances to rules, so replacing a
+ * rule orphans nothing.
+ *
+ * History is a ring of bm_alert records (firing and resolved), newest
+ * overwriting oldest.
+ */
+#include "lib/alerts.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_INSTANCES 10000
+#define DEFAULT_HISTORY       100
+#define MIN_US                60000000LL
+#define DEFAULT_COOLDOWN_US   (15 * MIN_US)
+
+/* ---- names --------------------------------------------------------------- */
+
+enum { S_GLOBAL = 1, S_WORKER = 2, S_STREAM = 4, S_ERRTYPE = 8 };
+
+static const struct {
+    const char *name;
+    int windowed;
+    unsigned scopes; /* S_* */
+} metric_info[ALERT_METRIC__COUNT] = {
+    [ALERT_METRIC_ERROR_RATE] = {"error_rate", 1, S_GLOBAL | S_WORKER},
+    [ALERT_METRIC_SUCCESS_RATE] = {"success_rate", 1, S_GLOBAL | S_WORKER},
+    [ALERT_METRIC_AVG_LATENCY_MS] = {"avg_latency_ms", 1, S_GLOBAL | S_WORKER},
+    [ALERT_METRIC_P95_LATENCY_MS] = {"p95_latency_ms", 1, S_GLOBAL | S_WORKER},
+    [ALERT_METRIC_P99_LATENCY_MS] = {"p99_latency_ms", 1, S_WORKER},
+    [ALERT_METRIC_THROUGHPUT_PER_MIN] = {"throughput_per_min", 1, S_GLOBAL | S_WORKER},
+    [ALERT_METRIC_ERROR_COUNT] = {"error_count", 1, S_GLOBAL | S_WORKER | S_ERRTYPE},
+    [ALERT_METRIC_IN_FLIGHT] = {"in_flight", 0, S_GLOBAL | S_WORKER},
+    [ALERT_METRIC_HEALTH] = {"health", 0, S_WORKER},
+    [ALERT_METRIC_CONSUMER_LAG] = {"consumer_lag", 0, S_GLOBAL | S_STREAM},
+    [ALERT_METRIC_PENDING] = {"pending", 0, S_GLOBAL | S_STREAM},
+    [ALERT_METRIC_DEADLETTER_RATE] = {"deadletter_rate", 0, S_GLOBAL},
+    [ALERT_METRIC_CPU_PERCENT] = {"cpu_percent", 0, S_GLOBAL},
+    [ALERT_METRIC_MEMORY_PERCENT] = {"memory_percent", 0, S_GLOBAL},
+};
+
+static const struct {
+    const char *name;
+    unsigned kind;     /* S_* */
+    int named;         /* needs a target */
+    const char *label; /* the instance's label key, NULL for global */
+} scope_info[ALERT_SCOPE__COUNT] = {
+    [ALERT_SCOPE_GLOBAL] = {"global", S_GLOBAL, 0, NULL},
+    [ALERT_SCOPE_EACH_WORKER] = {"each_worker", S_WORKER, 0, "worker"},
+    [ALERT_SCOPE_WORKER] = {"worker", S_WORKER, 1, "worker"},
+    [ALERT_SCOPE_EACH_STREAM] = {"each_stream", S_STREAM, 0, "stream"},
+    [ALERT_SCOPE_STREAM] = {"stream", S_STREAM, 1, "stream"},
+    [ALERT_SCOPE_EACH_ERROR_TYPE] = {"each_error_type", S_ERRTYPE, 0, "error_type"},
+    [ALERT_SCOPE_ERROR_TYPE] = {"error_type", S_ERRTYPE, 1, "error_type"},
+};
+
+static const char *const op_names[ALERT_OP__COUNT] = {">", ">=", "<", "<=", "==", "!="};
+static const char *const window_names[BM_WINDOWS] = {"1m", "5m", "1h"};
+
+const char *alerts_metric_name(alert_metric m)
+{
+    return (unsigned)m < ALERT_METRIC__COUNT ? metric_info[m].name : "unknown";
+}
+
+int alerts_metric_parse(const char *s)
+{
+    for (int i = 0; s && i < ALERT_METRIC__COUNT; i++)
+        if (!strcmp(s, metric_info[i].name)) return i;
+    return -1;
+}
+
+const char *alerts_scope_name(alert_scope s)
+{
+    return (unsigned)s < ALERT_SCOPE__COUNT ? scope_info[s].name : "unknown";
+}
+
+int alerts_scope_parse(const char *s)
+{
+    for (int i = 0; s && i < ALERT_SCOPE__COUNT; i++)
+        if (!strcmp(s, scope_info[i].name)) return i;
+    return -1;
+}
+
+const char *alerts_op_name(alert_op op)
+{
+    return (unsigned)op < ALERT_OP__COUNT ? op_names[op] : "?";
+}
+
+int alerts_op_parse(const char *s)
+{
+    if (!s) return -1;
+    if (!strcmp(s, "=")) return ALERT_OP_EQ;
+    for (int i = 0; i < ALERT_OP__COUNT; i++)
+        if (!strcmp(s, op_names[i])) return i;
+    return -1;
+}
+
+const char *alerts_window_name(int window)
+{
+    return window >= 0 && window < BM_WINDOWS ? window_names[window] : "";
+}
+
+int alerts_window_parse(const char *s)
+{
+    if (!s) return -1;
+    for (int i = 0; i < BM_WINDOWS; i++)
+        if (!strcmp(s, window_names[i])) return i;
+    if (!strcmp(s, "60m") || !strcmp(s, "perf") || !strcmp(s, "performance")) return 2;
+    return -1;
+}
+
+int alerts_metric_windowed(alert_metric m)
+{
+    return (unsigned)m < ALERT_METRIC__COUNT && metric_info[m].windowed;
+}
+
+alert_scope alerts_metric_default_scope(alert_metric m)
+{
+    if ((unsigned)m >= ALERT_METRIC__COUNT) return ALERT_SCOPE_GLOBAL;
+    if (!(metric_info[m].scopes & S_GLOBAL))
+        return metric_info[m].scopes & S_STREAM ? ALERT_SCOPE_EACH_STREAM : ALERT_SCOPE_EACH_WORKER;
+    if (m == ALERT_METRIC_CONSUMER_LAG || m == ALERT_METRIC_PENDING) return ALERT_SCOPE_EACH_STREAM;
+    return ALERT_SCOPE_GLOBAL;
+}
+
+int alerts_metric_allows_scope(alert_metric m, alert_scope s)
+{
+    if ((unsigned)m >= ALERT_METRIC__COUNT || (unsigned)s >= ALERT_SCOPE__COUNT) return 0;
+    return (metric_info[m].scopes & scope_info[s].kind) != 0;
+}
+
+/* ---- rules --------------------------------------------------------------- */
+
+void alerts_rule_init(alert_rule *r)
+{
+    memset(r, 0, sizeof *r);
+    r->enabled = 1;
+    r->metric = ALERT_METRIC_ERROR_RATE;
+    r->scope = ALERT_SCOPE_GLOBAL;
+    r->op = ALERT_OP_GT;
+    r->window = -1;
+    r->severity = BM_SEVERITY_WARNING;
+    r->cooldown_us = DEFAULT_COOLDOWN_US;
+}
+
+static int bounded_len(const char *s, size_t cap)
+{
+    return memchr(s, '\0', cap) != NULL;
+}
+
+static int valid_label_key(const char *k)
+{
+    if (!bounded_len(k, BM_ALERT_LABEL_KEY_MAX) || !k[0]) return 0;
+    if (!(isalpha((unsigned char)k[0]) || k[0] == '_')) return 0;
+    if (k[0] == '_' && k[1] == '_') return 0; /* reserved by Prometheus */
+    for (const char *p = k; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_')) return 0;
+    return 1;
+}
+
+static int reserved_label(const char *k)
+{
+    static const char *const reserved[] = {"alertname", "severity", "worker", "stream",
+                                           "error_type"};
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (!strcmp(k, reserved[i])) return 1;
+    return 0;
+}
+
+static int fail(char *why, size_t n, const char *fmt, const char *a, const char *b)
+{
+    if (why && n) snprintf(why, n, fmt, a, b);
+    return -1;
+}
+
+/* Placeholders that need no label: the name between the braces. */
+static int known_placeholder(const alert_rule *r, const char *name, size_t len)
+{
+    static const char *const names[] = {"value",  "threshold",  "op",       "metric",
+                                        "window", "rule",       "severity", "worker",
+                                        "stream", "error_type", "target"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strlen(names[i]) == len && !memcmp(names[i], name, len)) return 1;
+    if (len > 7 && !memcmp(name, "labels.", 7)) {
+        for (unsigned i = 0; i < r->n_labels && i < ALERT_RULE_LABELS_MAX; i++)
+            if (strlen(r->labels[i].key) == len - 7 && !memcmp(r->labels[i].key, name + 7, len - 7))
+                return 1;
+    }
+    return 0;
+}
+
+static int check_description(const alert_rule *r, char *why, size_t n)
+{
+    const char *d = r->description;
+    if (!bounded_len(d, sizeof r->description))
+        return fail(why, n, "description is longer than %s bytes%s", "511", "");
+    for (const char *p = d; *p; p++) {
+        if (*p != '{') continue;
+        if (p[1] == '{') {
+            p++;
+            continue;
+        }
+        const char *end = strchr(p, '}');
+        if (!end) return fail(why, n, "description: '{' without '}'%s%s", "", "");
+        if (!known_placeholder(r, p + 1, (size_t)(end - p - 1))) {
+            char name[80];
+            snprintf(name, sizeof name, "%.*s", (int)(end - p - 1), p + 1);
+            return fail(why, n,
+                        "description: unknown placeholder {%s} (known: {value} {threshold} {op} "
+                        "{metric} {window} {rule} {severity} {worker} {stream} {error_type} "
+                        "{target} {labels.KEY}%s)",
+                        name, "");
+        }
+        p = end;
+    }
+    return 0;
+}
+
+int alerts_rule_check(const alert_rule *r, char *why, size_t n)
+{
+    if (!bounded_len(r->name, sizeof r->name))
+        return fail(why, n, "name is longer than %s characters%s", "63", "");
+    if (!r->name[0]) return fail(why, n, "missing name%s%s", "", "");
+    for (const char *p = r->name; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.'))
+            return fail(why, n, "name '%s' may only hold letters, digits, '_', '-' and '.'%s",
+                        r->name, "");
+    if ((unsigned)r->metric >= ALERT_METRIC__COUNT)
+        return fail(why, n, "unknown metric%s%s", "", "");
+    if ((unsigned)r->scope >= ALERT_SCOPE__COUNT) return fail(why, n, "unknown scope%s%s", "", "");
+    if ((unsigned)r->op >= ALERT_OP__COUNT) return fail(why, n, "unknown comparator%s%s", "", "");
+    if ((unsigned)r->severity >= BM_SEVERITY__COUNT)
+        return fail(why, n, "unknown severity%s%s", "", "");
+    if (!alerts_metric_allows_scope(r->metric, r->scope)) {
+        char scopes[128] = "";
+        for (int s = 0; s < ALERT_SCOPE__COUNT; s++) {
+            if (!alerts_metric_allows_scope(r->metric, (alert_scope)s)) continue;
+            size_t at = strlen(scopes);
+            snprintf(scopes + at, sizeof scopes - at, "%s%s", at ? ", " : "", scope_info[s].name);
+        }
+        char what[200];
+        snprintf(what, sizeof what, "metric %s cannot be used with scope %s (it allows: %s)",
+                 metric_info[r->metric].name, scope_info[r->scope].name, scopes);
+        return fail(why, n, "%s%s", what, "");
+    }
+    if (!bounded_len(r->target, sizeof r->target))
+        return fail(why, n, "scope name is longer than %s bytes%s", "127", "");
+    if (scope_info[r->scope].named && !r->target[0])
+        return fail(why, n, "scope %s needs a name (%s: NAME)", scope_info[r->scope].name,
+                    scope_info[r->scope].name);
+    if (!scope_info[r->scope].named && r->target[0])
+        return fail(why, n, "scope %s takes no name ('%s')", scope_info[r->scope].name, r->target);
+    if (metric_info[r->metric].windowed && (r->window < 0 || r->window >= BM_WINDOWS))
+        return fail(why, n, "metric %s needs a window: 1m, 5m or 1h%s", metric_info[r->metric].name,
+                    "");
+    if (!metric_info[r->metric].windowed && r->window != -1)
+        return fail(why, n, "metric %s has no window (it is a current value)%s",
+                    metric_info[r->metric].name, "");
+    if (!isfinite(r->threshold))
+        return fail(why, n, "threshold must be a finite number%s%s", "", "");
+    if (r->for_us < 0) return fail(why, n, "'for' must not be negative%s%s", "", "");
+    if (r->cooldown_us < 0) return fail(why, n, "cooldown must not be negative%s%s", "", "");
+    if (r->n_labels > ALERT_RULE_LABELS_MAX)
+        return fail(why, n, "too many labels (at most %s)%s", "7", "");
+    for (unsigned i = 0; i < r->n_labels; i++) {
+        const bm_alert_label *l = &r->labels[i];
+        if (!valid_label_key(l->key))
+            return fail(why, n,
+                        "label '%s': keys are letters, digits and '_', not starting with a digit "
+                        "or '__', at most 63%s",
+                        bounded_len(l->key, sizeof l->key) ? l->key : "?", "");
+        if (reserved_label(l->key))
+            return fail(why, n, "label '%s' is reserved (busmon sets it)%s", l->key, "");
+        if (!bounded_len(l->value, sizeof l->value) || !l->value[0])
+            return fail(why, n, "label '%s': the value must have 1-127 bytes%s", l->key, "");
+        for (unsigned j = 0; j < i; j++)
+            if (!strcmp(r->labels[j].key, l->key))
+                return fail(why, n, "label '%s' is given twice%s", l->key, "");
+    }
+    return check_description(r, why, n);
+}
+
+/* ---- built-in rules ------------------------------------------------------ */
+
+#define BUILTIN(nm, met, sc, o, thr, win, forus, sev, desc)                                        \
+    {                                                                                              \
+        .name = nm, .enabled = 1, .metric = met, .scope = sc, .op = o, .threshold = thr,           \
+        .window = win, .for_us = forus, .severity = sev, .cooldown_us = DEFAULT_COOLDOWN_US,       \
+        .description = desc                                                                        \
+    }
+
+static const alert_rule builtins[] = {
+    BUILTIN("high_error_rate", ALERT_METRIC_ERROR_RATE, ALERT_SCOPE_EACH_WORKER, ALERT_OP_GT, 0.1,
+            1, MIN_US, BM_SEVERITY_WARNING,
+            "Worker {worker}: error rate {value} over {window} (threshold {threshold})"),
+    BUILTIN("high_latency", ALERT_METRIC_AVG_LATENCY_MS, ALERT_SCOPE_EACH_WORKER, ALERT_OP_GT, 5000,
+            1, MIN_US, BM_SEVERITY_WARNING,
+            "Worker {worker}: average latency {value} ms over {window} (threshold {threshold} ms)"),
+    BUILTIN("worker_failed", ALERT_METRIC_HEALTH, ALERT_SCOPE_EACH_WORKER, ALERT_OP_EQ,
+            ALERT_HEALTH_FAILED, -1, 0, BM_SEVERITY_CRITICAL, "Worker {worker} has failed"),
+    BUILTIN("worker_degraded", ALERT_METRIC_HEALTH, ALERT_SCOPE_EACH_WORKER, ALERT_OP_EQ,
+            ALERT_HEALTH_DEGRADED, -1, MIN_US, BM_SEVERITY_WARNING, "Worker {worker} is degraded"),
+    BUILTIN("error_spike", ALERT_METRIC_ERROR_COUNT, ALERT_SCOPE_GLOBAL, ALERT_OP_GT, 10, 1, 0,
+            BM_SEVERITY_ERROR, "{value} errors in the last {window} (threshold {threshold})"),
+    BUILTIN("consumer_lag", ALERT_METRIC_CONSUMER_LAG, ALERT_SCOPE_EACH_STREAM, ALERT_OP_GT, 10000,
+            -1, 2 * MIN_US, BM_SEVERITY_WARNING,
+            "Stream {stream}: consumer lag {value} entries (threshold {threshold})"),
+    BUILTIN("critical_cpu", ALERT_METRIC_CPU_PERCENT, ALERT_SCOPE_GLOBAL, ALERT_OP_GT, 90, -1,
+            2 * MIN_US, BM_SEVERITY_CRITICAL, "CPU at {value} % (threshold {threshold} %)"),
+};
+
+size_t alerts_builtin_rules(const alert_rule **out)
+{
+    if (out) *out = builtins;
+    return sizeof builtins / sizeof *builtins;
+}
+
+const alert_rule *alerts_builtin_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
+        if (!strcmp(builtins[i].name, name)) return &builtins[i];
+    return NULL;
+}
+
+void alerts_gauges_init(alert_gauges *g)
+{
+    memset(g, 0, sizeof *g);
+    g->deadletter_per_min = -1;
+    g->cpu_percent = -1;
+    g->memory_percent = -1;
+}
+
+/* ---- description --------------------------------------------------------- */
+
+typedef struct {
+    char *out;
+    size_t n, len;
+} sbuf;
+
+static void put(sbuf *b, const char *s, size_t len)
+{
+    if (b->len + 1 >= b->n) return;
+    size_t room = b->n - 1 - b->len;
+    if (len > room) len = room;
+    memcpy(b->out + b->len, s, len);
+    b->len += len;
+    b->out[b->len] = '\0';
+}
+
+static void put_s(sbuf *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
+static void put_value(sbuf *b, const alert_rule *r, double v)
+{
+    char num[32];
+    if (r->metric == ALERT_METRIC_HEALTH && v == floor(v) && v >= 0 && v <= 2) {
+        static const char *const health_words[] = {"ok", "degraded", "failed"};
+        put_s(b, health_words[(int)v]);
+        return;
+    }
+    bm_alert_format_value(v, num);
+    put_s(b, num);
+}
+
+/* Used when a rule has no template:
+ * "error_rate over {window} is {value} (> {threshold}) for worker {target}". */
+static void default_template(const alert_rule *r, char *out, size_t n)
+{
+    const char *lbl = scope_info[r->scope].label;
+    snprintf(out, n, "%s%s is {value} (%s {threshold})%s%s%s", metric_info[r->metric].name,
+             r->window >= 0 ? " over {window}" : "", op_names[r->op], lbl ? " for " : "",
+             lbl ? lbl : "", lbl ? " {target}" : "");
+}
+
+void alerts_render_description(const alert_rule *r, const char *target, const char *window_label,
+                               double value, char *out, size_t n)
+{
+    if (!n) return;
+    out[0] = '\0';
+    char deflt[BM_ALERT_DESC_MAX];
+    const char *t = r->description;
+    if (!t[0]) {
+        default_template(r, deflt, sizeof deflt);
+        t = deflt;
+    }
+    sbuf b = {out, n, 0};
+    const char *lbl = scope_info[r->scope < ALERT_SCOPE__COUNT ? r->scope : 0].label;
+    for (const char *p = t; *p;) {
+        const char *brace = strchr(p, '{');
+        if (!brace) {
+            put_s(&b, p);
+            break;
+        }
+        put(&b, p, (size_t)(brace - p));
+        if (brace[1] == '{') {
+            put(&b, "{", 1);
+            p = brace + 2;
+            continue;
+        }
+        const char *end = strchr(brace, '}');
+        if (!end) {
+            put_s(&b, brace);
+            break;
+        }
+        const char *name = brace + 1;
+        size_t len = (size_t)(end - name);
+#define IS(lit) (len == sizeof(lit) - 1 && !memcmp(name, lit, len))
+        if (IS("value")) {
+            put_value(&b, r, value);
+        } else if (IS("threshold")) {
+            put_value(&b, r, r->threshold);
+        } else if (IS("op")) {
+            put_s(&b, alerts_op_name(r->op));
+        } else if (IS("metric")) {
+            put_s(&b, alerts_metric_name(r->metric));
+        } else if (IS("window")) {
+            put_s(&b,
+                  window_label && window_label[0] ? window_label : alerts_window_name(r->window));
+        } else if (IS("rule")) {
+            put_s(&b, r->name);
+        } else if (IS("severity")) {
+            put_s(&b, bm_severity_name(r->severity));
+        } else if (IS("target")) {
+            put_s(&b, target ? target : "");
+        } else if (IS("worker") || IS("stream") || IS("error_type")) {
+            if (lbl && len == strlen(lbl) && !memcmp(name, lbl, len))
+                put_s(&b, target ? target : "");
+        } else if (len > 7 && !memcmp(name, "labels.", 7)) {
+            for (unsigned i = 0; i < r->n_labels && i < ALERT_RULE_LABELS_MAX; i++)
+                if (strlen(r->labels[i].key) == len - 7 &&
+                    !memcmp(r->labels[i].key, name + 7, len - 7))
+                    put_s(&b, r->labels[i].value);
+        } else {
+            put(&b, brace, len + 2); /* unknown: as written */
+        }
+#undef IS
+        p = end + 1;
+    }
+}
+
+/* ---- engine -------------------------------------------------------------- */
+
+typedef enum { INST_PENDING = 1, INST_FIRING } inst_state;
+
+typedef struct instance {
+    struct instance *next; /* hash chain */
+    uint32_t rule_id;
+    inst_state state;
+    uint64_t seen; /* evaluation number when its condition was last true */
+    int64_t pending_since_us, firing_since_us, notified_us, evaluated_us;
+    double value; /* last known */
+    char window_label[8];
+    char target[BM_NAME_MAX];
+} instance;
+
+typedef struct {
+    alert_rule rule;
+    uint32_t id;
+} rule_slot;
+
+struct alerts {
+    alerts_limits lim;
+    rule_slot *rules;
+    size_t n_rules, cap_rules;
+    uint32_t next_rule_id;
+
+    instance **buckets; /* n_buckets, a power of two */
+    size_t n_buckets;
+    size_t n_instances, n_pending, n_firing;
+    uint64_t epoch;
+
+    bm_alert *history; /* ring of lim.history */
+    size_t hist_next, hist_len;
+
+    alerts_stats counters;
+};
+
+alerts *alerts_new(const alerts_limits *limits)
+{
+    alerts *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->lim.max_instances =
+        limits && limits->max_instances ? limits->max_instances : DEFAULT_MAX_INSTANCES;
+    a->lim.history = limits && limits->history ? limits->history : DEFAULT_HISTORY;
+    a->next_rule_id = 1;
+    a->n_buckets = 64;
+    a->buckets = calloc(a->n_buckets, sizeof *a->buckets);
+    a->history = calloc(a->lim.history, sizeof *a->history);
+    if (!a->buckets || !a->history) {
+        alerts_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static void drop_all_instances(alerts *a)
+{
+    for (size_t i = 0; i < a->n_buckets; i++) {
+        for (instance *in = a->buckets[i], *next; in; in = next) {
+            next = in->next;
+            free(in);
+        }
+        a->buckets[i] = NULL;
+    }
+    a->n_instances = a->n_pending = a->n_firing = 0;
+}
+
+void alerts_free(alerts *a)
+{
+    if (!a) return;
+    if (a->buckets) drop_all_instances(a);
+    free(a->buckets);
+    free(a->history);
+    free(a->rules);
+    free(a);
+}
+
+static uint64_t instance_hash(uint32_t rule_id, const char *target)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ ((uint64_t)rule_id * 0x9e3779b97f4a7c15ULL);
+    for (const unsigned char *p = (const unsigned char *)target; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return h ^ (h >> 29);
+}
+
+static instance *find_instance(const alerts *a, uint32_t rule_id, const char *target)
+{
+    instance *in = a->buckets[instance_hash(rule_id, target) & (a->n_buckets - 1)];
+    for (; in; in = in->next)
+        if (in->rule_id == rule_id && !strcmp(in->target, target)) return in;
+    return NULL;
+}
+
+/* Double the table when it is fuller than one instance per bucket (best effort). */
+static void maybe_grow(alerts *a)
+{
+    if (a->n_instances < a->n_buckets) return;
+    size_t nb = a->n_buckets * 2;
+    instance **b = calloc(nb, sizeof *b);
+    if (!b) return; /* longer chains, still correct */
+    for (size_t i = 0; i < a->n_buckets; i++) {
+        for (instance *in = a->buckets[i], *next; in; in = next) {
+            next = in->next;
+            size_t k = instance_hash(in->rule_id, in->target) & (nb - 1);
+            in->next = b[k];
+            b[k] = in;
+        }
+    }
+    free(a->buckets);
+    a->buckets = b;
+    a->n_buckets = nb;
+}
+
+static instance *add_instance(alerts *a, uint32_t rule_id, const char *target)
+{
+    if (a->n_instances >= a->lim.max_instances) return NULL;
+    instance *in = calloc(1, sizeof *in);
+    if (!in) return NULL;
+    in->rule_id = rule_id;
+    snprintf(in->target, sizeof in->target, "%s", target);
+    size_t k = instance_hash(rule_id, in->target) & (a->n_buckets - 1);
+    in->next = a->buckets[k];
+    a->buckets[k] = in;
+    a->n_instances++;
+    maybe_grow(a);
+    return in;
+}
+
+static void remove_instance(alerts *a, instance *victim)
+{
+    instance **pp =
+        &a->buckets[instance_hash(victim->rule_id, victim->target) & (a->n_buckets - 1)];
+    for (; *pp; pp = &(*pp)->next) {
+        if (*pp != victim) continue;
+        *pp = victim->next;
+        if (victim->state == INST_FIRING)
+            a->n_firing--;
+        else
+            a->n_pending--;
+        a->n_instances--;
+        free(victim);
+        return;
+    }
+}
+
+static void drop_rule_instances(alerts *a, uint32_t rule_id)
+{
+    for (size_t i = 0; i < a->n_buckets; i++) {
+        for (instance *in = a->buckets[i], *next; in; in = next) {
+            next = in->next;
+            if (in->rule_id == rule_id) remove_instance(a, in);
+        }
+    }
+}
+
+static rule_slot *slot_by_name(const alerts *a, const char *name)
+{
+    for (size_t i = 0; i < a->n_rules; i++)
+        if (!strcmp(a->rules[i].rule.name, name)) return &a->rules[i];
+    return NULL;
+}
+
+static const rule_slot *slot_by_id(const alerts *a, uint32_t id)
+{
+    for (size_t i = 0; i < a->n_rules; i++)
+        if (a->rules[i].id == id) return &a->rules[i];
+    return NULL;
+}
+
+int alerts_set_rule(alerts *a, const alert_rule *r)
+{
+    if (alerts_rule_check(r, NULL, 0)) return -1;
+    rule_slot *s = slot_by_name(a, r->name);
+    if (s) {
+        drop_rule_instances(a, s->id);
+    } else {
+        if (a->n_rules == a->cap_rules) {
+            size_t cap = a->cap_rules ? a->cap_rules * 2 : 16;
+            rule_slot *grown = realloc(a->rules, cap * sizeof *grown);
+            if (!grown) return -1;
+            a->rules = grown;
+            a->cap_rules = cap;
+        }
+        s = &a->rules[a->n_rules++];
+    }
+    s->rule = *r;
+    s->id = a->next_rule_id++;
+    return 0;
+}
+
+int alerts_remove_rule(alerts *a, const char *name)
+{
+    rule_slot *s = slot_by_name(a, name);
+    if (!s) return -1;
+    drop_rule_instances(a, s->id);
+    size_t i = (size_t)(s - a->rules);
+    memmove(&a->rules[i], &a->rules[i + 1], (a->n_rules - i - 1) * sizeof *a->rules);
+    a->n_rules--;
+    return 0;
+}
+
+int alerts_add_builtins(alerts *a)
+{
+    for (size_t i = 0; i < sizeof builtins / sizeof *builtins; i++)
+        if (!slot_by_name(a, builtins[i].name) && alerts_set_rule(a, &builtins[i])) return -1;
+    return 0;
+}
+
+size_t alerts_rule_count(const alerts *a)
+{
+    return a->n_rules;
+}
+
+const alert_rule *alerts_rule_at(const alerts *a, size_t i)
+{
+    return i < a->n_rules ? &a->rules[i].rule : NULL;
+}
+
+const alert_rule *alerts_rule_find(const alerts *a, const char *name)
+{
+    const rule_slot *s = slot_by_name(a, name);
+    return s ? &s->rule : NULL;
+}
+
+/* ---- metric values ------------------------------------------------------- */
+
+enum { T_COMMAND = 0, T_RESULT = 1, T_ERROR = 2 };
+
+/* @return 1 and *v, or 0: no data. */
+static int global_value(const alert_rule *r, const bm_rollup *ro, const alert_gauges *g, double *v)
+{
+    const bm_event_window *ew = r->window >= 0 ? &ro->events[r->window] : NULL;
+    uint64_t answers = ew ? ew->by_type[T_RESULT].count + ew->by_type[T_ERROR].count : 0;
+    switch (r->metric) {
+    case ALERT_METRIC_ERROR_RATE:
+        *v = ew->error_rate;
+        return answers > 0;
+    case ALERT_METRIC_SUCCESS_RATE:
+        *v = ew->success_rate;
+        return answers > 0;
+    case ALERT_METRIC_AVG_LATENCY_MS:
+        *v = ew->avg_latency_us / 1000.0;
+        return answers > 0;
+    case ALERT_METRIC_P95_LATENCY_MS:
+        *v = ew->p95_latency_us / 1000.0;
+        return answers > 0;
+    case ALERT_METRIC_THROUGHPUT_PER_MIN:
+        *v = ew->throughput_per_min;
+        return 1;
+    case ALERT_METRIC_ERROR_COUNT: {
+        uint64_t errors = 0;
+        for (int t = 0; t < 4; t++)
+            errors += ew->by_type[t].error;
+        *v = (double)errors;
+        return 1;
+    }
+    case ALERT_METRIC_IN_FLIGHT: {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < ro->n_workers; i++)
+            sum += ro->workers[i].in_flight;
+        *v = (double)sum;
+        return 1;
+    }
+    case ALERT_METRIC_CONSUMER_LAG:
+    case ALERT_METRIC_PENDING: {
+        int have = 0;
+        double sum = 0;
+        for (size_t i = 0; g && i < g->n_streams; i++) {
+            int64_t x = r->metric == ALERT_METRIC_PENDING ? g->streams[i].pending
+                                                          : g->streams[i].consumer_lag;
+            if (x >= 0) sum += (double)x, have = 1;
+        }
+        *v = sum;
+        return have;
+    }
+    case ALERT_METRIC_DEADLETTER_RATE:
+        *v = g ? g->deadletter_per_min : -1;
+        return *v >= 0;
+    case ALERT_METRIC_CPU_PERCENT:
+        *v = g ? g->cpu_percent : -1;
+        return *v >= 0;
+    case ALERT_METRIC_MEMORY_PERCENT:
+        *v = g ? g->memory_percent : -1;
+        return *v >= 0;
+    default:
+        return 0;
+    }
+}
+
+static int worker_value(const alert_rule *r, const bm_worker_snapshot *w, double *v)
+{
+    const bm_window_stats *ws = r->window >= 0 ? &w->win[r->window] : NULL;
+    switch (r->metric) {
+    case ALERT_METRIC_ERROR_RATE:
+        *v = ws->error_rate;
+        return ws->executions > 0;
+    case ALERT_METRIC_SUCCESS_RATE:
+        *v = ws->success_rate;
+        return ws->executions > 0;
+    case ALERT_METRIC_AVG_LATENCY_MS:
+        *v = ws->avg_us / 1000.0;
+        return ws->executions > 0;
+    case ALERT_METRIC_P95_LATENCY_MS:
+        *v = ws->p95_us / 1000.0;
+        return ws->executions > 0;
+    case ALERT_METRIC_P99_LATENCY_MS:
+        *v = ws->p99_us / 1000.0;
+        return ws->executions > 0;
+    case ALERT_METRIC_THROUGHPUT_PER_MIN:
+        *v = ws->throughput_per_min;
+        return 1;
+    case ALERT_METRIC_ERROR_COUNT:
+        *v = (double)(ws->failures + ws->timeouts);
+        return 1;
+    case ALERT_METRIC_IN_FLIGHT:
+        *v = w->in_flight;
+        return 1;
+    case ALERT_METRIC_HEALTH:
+        *v = w->health == BM_HEALTH_FAILED     ? ALERT_HEALTH_FAILED
+             : w->health == BM_HEALTH_DEGRADED ? ALERT_HEALTH_DEGRADED
+                                               : ALERT_HEALTH_OTHER;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int stream_value(const alert_rule *r, const alert_stream_gauge *s, double *v)
+{
+    int64_t x = r->metric == ALERT_METRIC_PENDING ? s->pending : s->consumer_lag;
+    *v = (double)x;
+    return x >= 0;
+}
+
+static int compare(alert_op op, double v, double t)
+{
+    switch (op) {
+    case ALERT_OP_GT:
+        return v > t;
+    case ALERT_OP_GE:
+        return v >= t;
+    case ALERT_OP_LT:
+        return v < t;
+    case ALERT_OP_LE:
+        return v <= t;
+    case ALERT_OP_EQ:
+        return v == t;
+    case ALERT_OP_NE:
+        return v != t;
+    default:
+        return 0;
+    }
+}
+
+/* ---- notifications ------------------------------------------------------- */
+
+static int label_cmp(const void *x, const void *y)
+{
+    return strcmp(((const bm_alert_label *)x)->key, ((const bm_alert_label *)y)->key);
+}
+
+static void make_alert(const rule_slot *s, const instance *in, bm_alert_state st, int64_t ts_us,
+                       bm_alert *out)
+{
+    const alert_rule *r = &s->rule;
+    memset(out, 0, sizeof *out);
+    snprintf(out->rule, sizeof out->rule, "%s", r->name);
+    out->state = st;
+    out->severity = r->severity;
+    const char *lbl = scope_info[r->scope].label;
+    if (lbl) {
+        snprintf(out->labels[0].key, sizeof out->labels[0].key, "%s", lbl);
+        snprintf(out->labels[0].value, sizeof out->labels[0].value, "%s", in->target);
+        out->n_labels = 1;
+    }
+    for (unsigned i = 0; i < r->n_labels && out->n_labels < BM_ALERT_LABELS_MAX; i++)
+        out->labels[out->n_labels++] = r->labels[i];
+    qsort(out->labels, out->n_labels, sizeof *out->labels, label_cmp);
+    snprintf(out->metric, sizeof out->metric, "%s", alerts_metric_name(r->metric));
+    snprintf(out->op, sizeof out->op, "%s", alerts_op_name(r->op));
+    snprintf(out->window, sizeof out->window, "%s",
+             r->window < 0         ? ""
+             : in->window_label[0] ? in->window_label
+                                   : alerts_window_name(r->window));
+    out->value = in->value;
+    out->threshold = r->threshold;
+    alerts_render_description(r, in->target, out->window, in->value, out->description,
+                              sizeof out->description);
+    out->starts_at_us = in->firing_since_us;
+    out->ends_at_us = st == BM_ALERT_RESOLVED ? ts_us : 0;
+    out->ts_us = ts_us;
+    out->fingerprint = bm_alert_fingerprint(out->rule, out->labels, out->n_labels);
+}
+
+static void remember(alerts *a, const bm_alert *al)
+{
+    a->counters.transitions++;
+    if (!a->lim.history) return;
+    if (a->hist_len == a->lim.history) a->counters.history_evicted++;
+    a->history[a->hist_next] = *al;
+    a->hist_next = (a->hist_next + 1) % a->lim.history;
+    if (a->hist_len < a->lim.history) a->hist_len++;
+}
+
+typedef struct {
+    alerts *a;
+    int64_t now_us;
+    alerts_notify_cb cb;
+    void *arg;
+} eval_ctx;
+
+static void notify(eval_ctx *e, const rule_slot *s, const instance *in, bm_alert_state st)
+{
+    bm_alert al;
+    make_alert(s, in, st, e->now_us, &al);
+    e->a->counters.notifications++;
+    if (st != BM_ALERT_REPEAT) remember(e->a, &al);
+    if (e->cb) e->cb(e->a, &al, e->arg);
+}
+
+/* A firing instance ends; a pending one is forgotten silently. */
+static void end_instance(eval_ctx *e, const rule_slot *s, instance *in)
+{
+    if (in->state == INST_FIRING && s) notify(e, s, in, BM_ALERT_RESOLVED);
+    remove_instance(e->a, in);
+}
+
+/*
+ * One source of one rule: `have` = the metric has a value. Moves the
+ * instance (rule, target) one step.
+ */
+static void step(eval_ctx *e, const rule_slot *s, const char *target, int have, double value,
+                 const char *window_label)
+{
+    alerts *a = e->a;
+    const alert_rule *r = &s->rule;
+    int cond = have && compare(r->op, value, r->threshold);
+    instance *in = find_instance(a, s->id, target);
+    if (!cond) {
+        if (!in) return;
+        if (have) in->value = value; /* the resolve tells the value that ended it */
+        in->evaluated_us = e->now_us;
+        end_instance(e, s, in);
+        return;
+    }
+    if (!in) {
+        in = add_instance(a, s->id, target);
+        if (!in) {
+            a->counters.refused++;
+            return;
+        }
+        in->state = INST_PENDING;
+        in->pending_since_us = e->now_us;
+        a->n_pending++;
+    }
+    in->seen = a->epoch;
+    in->value = value;
+    in->evaluated_us = e->now_us;
+    snprintf(in->window_label, sizeof in->window_label, "%s", window_label ? window_label : "");
+    if (in->state == INST_PENDING) {
+        if (e->now_us - in->pending_since_us < r->for_us) return;
+        in->state = INST_FIRING;
+        in->firing_since_us = in->notified_us = e->now_us;
+        a->n_pending--;
+        a->n_firing++;
+        notify(e, s, in, BM_ALERT_FIRING);
+    } else if (r->cooldown_us > 0 && e->now_us - in->notified_us >= r->cooldown_us) {
+        in->notified_us = e->now_us;
+        notify(e, s, in, BM_ALERT_REPEAT);
+    }
+}
+
+static const char *label_or(const char *label, int window)
+{
+    return label && label[0] ? label : alerts_window_name(window);
+}
+
+static void eval_rule(eval_ctx *e, const rule_slot *s, const bm_rollup *ro, const alert_gauges *g)
+{
+    const alert_rule *r = &s->rule;
+    double v = 0;
+    int w = r->window;
+    switch (r->scope) {
+    case ALERT_SCOPE_GLOBAL: {
+        int have = global_value(r, ro, g, &v);
+        step(e, s, "", have, v, w >= 0 ? label_or(ro->events[w].label, w) : "");
+        break;
+    }
+    case ALERT_SCOPE_EACH_WORKER:
+    case ALERT_SCOPE_WORKER:
+        for (size_t i = 0; i < ro->n_workers; i++) {
+            const bm_worker_snapshot *ws = &ro->workers[i];
+            if (r->scope == ALERT_SCOPE_WORKER && strcmp(ws->name, r->target)) continue;
+            int have = worker_value(r, ws, &v);
+            step(e, s, ws->name, have, v, w >= 0 ? label_or(ws->win[w].label, w) : "");
+        }
+        break;
+    case ALERT_SCOPE_EACH_STREAM:
+    case ALERT_SCOPE_STREAM:
+        for (size_t i = 0; g && i < g->n_streams; i++) {
+            const alert_stream_gauge *sg = &g->streams[i];
+            if (r->scope == ALERT_SCOPE_STREAM && strcmp(sg->name, r->target)) continue;
+            int have = stream_value(r, sg, &v);
+            step(e, s, sg->name, have, v, "");
+        }
+        break;
+    case ALERT_SCOPE_EACH_ERROR_TYPE:
+    case ALERT_SCOPE_ERROR_TYPE: {
+        int found = 0;
+        for (size_t i = 0; i < ro->n_patterns; i++) {
+            const bm_error_pattern *p = &ro->patterns[i];
+            if (r->scope == ALERT_SCOPE_ERROR_TYPE && strcmp(p->type, r->target)) continue;
+            found = 1;
+            step(e, s, p->type, 1, (double)p->count[w], label_or(ro->events[w].label, w));
+        }
+        /* a named type with no pattern has had no errors: a count of 0 */
+        if (r->scope == ALERT_SCOPE_ERROR_TYPE && !found)
+            step(e, s, r->target, 1, 0, label_or(ro->events[w].label, w));
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void alerts_evaluate(alerts *a, const bm_rollup *r, const alert_gauges *g, int64_t now_us,
+                     alerts_notify_cb cb, void *arg)
+{
+    static const bm_rollup empty;
+    if (!r) r = &empty;
+    eval_ctx e = {a, now_us, cb, arg};
+    a->epoch++;
+    a->counters.evaluations++;
+    for (size_t i = 0; i < a->n_rules; i++)
+        if (a->rules[i].rule.enabled) eval_rule(&e, &a->rules[i], r, g);
+
+    /* instances whose worker / stream / pattern did not appear: gone */
+    for (size_t b = 0; b < a->n_buckets; b++) {
+        for (instance *in = a->buckets[b], *next; in; in = next) {
+            next = in->next;
+            if (in->seen == a->epoch) continue;
+            end_instance(&e, slot_by_id(a, in->rule_id), in);
+        }
+    }
+}
+
+/* ---- queries ------------------------------------------------------------- */
+
+typedef struct {
+    const instance *in;
+    const rule_slot *s;
+} firing_ref;
+
+static int firing_cmp(const void *x, const void *y)
+{
+    const firing_ref *p = x, *q = y;
+    if (p->s->rule.severity != q->s->rule.severity)
+        return p->s->rule.severity > q->s->rule.severity ? -1 : 1;
+    int c = strcmp(p->s->rule.name, q->s->rule.name);
+    return c ? c : strcmp(p->in->target, q->in->target);
+}
+
+size_t alerts_firing(const alerts *a, bm_alert *out, size_t max)
+{
+    if (!a->n_firing || !max) return 0;
+    firing_ref *refs = malloc(a->n_firing * sizeof *refs);
+    size_t n = 0;
+    for (size_t b = 0; b < a->n_buckets; b++) {
+        for (const instance *in = a->buckets[b]; in; in = in->next) {
+            if (in->state != INST_FIRING) continue;
+            const rule_slot *s = slot_by_id(a, in->rule_id);
+            if (!s) continue;
+            if (refs) {
+                refs[n++] = (firing_ref){in, s};
+            } else if (n < max) { /* no memory to sort: unsorted */
+                make_alert(s, in, BM_ALERT_FIRING, in->evaluated_us, &out[n++]);
+            }
+        }
+    }
+    if (!refs) return n;
+    qsort(refs, n, sizeof *refs, firing_cmp);
+    if (n > max) n = max;
+    for (size_t i = 0; i < n; i++)
+        make_alert(refs[i].s, refs[i].in, BM_ALERT_FIRING, refs[i].in->evaluated_us, &out[i]);
+    free(refs);
+    return n;
+}
+
+size_t alerts_history(const alerts *a, bm_alert *out, size_t max)
+{
+    size_t n = a->hist_len < max ? a->hist_len : max;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = (a->hist_next + a->lim.history - 1 - i) % a->lim.history;
+        out[i] = a->history[k];
+    }
+    return n;
+}
+
+void alerts_get_stats(const alerts *a, alerts_stats *out)
+{
+    *out = a->counters;
+    out->rules = a->n_rules;
+    out->pending = a->n_pending;
+    out->firing = a->n_firing;
+}
