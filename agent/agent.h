@@ -87,6 +87,7 @@ typedef struct bm_agent {
     uint64_t health_transitions;
     int64_t started_us, first_entry_us, last_entry_us;
     bm_agent_stats stats;
+    struct bm_http *http; /* http.c: /metrics, /health, /ready, /api; NULL when disabled */
 } bm_agent;
 
 /*

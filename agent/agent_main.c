@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include "agent.h"
+#include "http.h"
 #include "log.h"
 
 #ifndef BUSMON_VERSION
@@ -52,6 +53,9 @@ static void usage(FILE *f)
         "                       deploy/busmon.yaml\n"
         "  --rollup-interval D  how often rollups are published, e.g. 10s, 500ms (default 10s)\n"
         "  --health-interval D  how often worker health is judged (default 30s)\n"
+        "  --http ADDR          serve /metrics, /health, /ready and /api on ADDR (host:port,\n"
+        "                       default 127.0.0.1:9464; config http.listen)\n"
+        "  --no-http            do not serve HTTP (config http.enabled: false)\n"
         "  --log-level LEVEL    debug, info, warn, error (default info); env BUSMON_LOG_LEVEL\n"
         "  --drain              exit 0 once every stream is read to its end (batch jobs, "
         "benchmarks)\n"
@@ -89,7 +93,9 @@ enum {
     OPT_VERSION,
     OPT_ROLLUP,
     OPT_HEALTH,
-    OPT_PSUBSCRIBE
+    OPT_PSUBSCRIBE,
+    OPT_HTTP,
+    OPT_NO_HTTP
 };
 
 static const struct option long_opts[] = {
@@ -109,6 +115,8 @@ static const struct option long_opts[] = {
     {"rollup-interval", required_argument, 0, OPT_ROLLUP},
     {"health-interval", required_argument, 0, OPT_HEALTH},
     {"psubscribe", required_argument, 0, OPT_PSUBSCRIBE},
+    {"http", required_argument, 0, OPT_HTTP},
+    {"no-http", no_argument, 0, OPT_NO_HTTP},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, OPT_VERSION},
     {0, 0, 0, 0},
@@ -326,6 +334,13 @@ int main(int argc, char **argv)
         case OPT_CHECK:
             check_only = 1;
             break;
+        case OPT_HTTP:
+            bm_config_set_str(&cfg.http_listen, optarg);
+            cfg.http_enabled = 1;
+            break;
+        case OPT_NO_HTTP:
+            cfg.http_enabled = 0;
+            break;
         default:
             break;
         }
@@ -387,6 +402,12 @@ int main(int argc, char **argv)
         if (a.base) event_base_free(a.base);
         goto out;
     }
+    if (cfg.http_enabled && !(a.http = bm_http_new(&a, cfg.http_listen, err, sizeof err))) {
+        rc = fail(1, "%s", err);
+        bm_agent_cleanup(&a);
+        event_base_free(a.base);
+        goto out;
+    }
     bm_info("busmon-agent %s started: %s, streams:", BUSMON_VERSION, a.url.display);
     for (size_t i = 0; i < cfg.n_streams; i++)
         bm_info("  stream %s", cfg.streams[i]);
@@ -396,6 +417,7 @@ int main(int argc, char **argv)
     event_base_dispatch(a.base);
     write_summary(&a);
     rc = a.exit_code;
+    bm_http_free(a.http);
     bm_agent_cleanup(&a);
     event_base_free(a.base);
 out:

@@ -37,16 +37,16 @@
 #include "window.h"
 
 typedef struct {
-    size_t max_workers;              /* default 1000 */
-    int64_t perf_window_us;          /* default 60 min (worker_monitoring.performance_window_minutes) */
-    double error_rate_threshold;     /* default 0.10 */
-    double failure_rate_threshold;   /* default 0.50 */
-    int64_t slow_threshold_us;       /* default 5000 ms (slow_execution_threshold_ms) */
-    int64_t health_interval_us;      /* default 30 s (health_check_interval_seconds) */
-    uint32_t min_executions;         /* default 5: fewer in 5 min -> no rate judgement */
+    size_t max_workers;          /* default 1000 */
+    int64_t perf_window_us;      /* default 60 min (worker_monitoring.performance_window_minutes) */
+    double error_rate_threshold; /* default 0.10 */
+    double failure_rate_threshold;     /* default 0.50 */
+    int64_t slow_threshold_us;         /* default 5000 ms (slow_execution_threshold_ms) */
+    int64_t health_interval_us;        /* default 30 s (health_check_interval_seconds) */
+    uint32_t min_executions;           /* default 5: fewer in 5 min -> no rate judgement */
     uint32_t pending_failed_intervals; /* default 3 */
-    uint32_t inactive_intervals;     /* default 3 */
-    uint32_t recovery_evaluations;   /* default 2 */
+    uint32_t inactive_intervals;       /* default 3 */
+    uint32_t recovery_evaluations;     /* default 2 */
 } worker_stats_config;
 
 /* Fill the defaults above. */
@@ -99,6 +99,29 @@ size_t worker_stats_snapshot(const worker_stats *ws, int64_t now_us, bm_worker_s
 /* Snapshot of one worker. @return 0, or -1 when unknown. */
 int worker_stats_snapshot_one(const worker_stats *ws, const char *worker, int64_t now_us,
                               bm_worker_snapshot *out);
+
+/*
+ * Lifetime totals of one worker, for Prometheus counters and histograms
+ * (monotonic, unlike the windows). Duration buckets are fixed:
+ * worker_stats_duration_bounds_us; bucket i counts durations in
+ * (bound[i-1], bound[i]], the last one (index WORKER_DURATION_BOUNDS) the
+ * durations above the largest bound. Only executions with a known duration
+ * are in the buckets, duration_count and duration_sum_us.
+ */
+#define WORKER_DURATION_BOUNDS 14
+typedef struct {
+    char name[BM_NAME_MAX];
+    uint64_t successes, failures, timeouts;
+    uint64_t duration_buckets[WORKER_DURATION_BOUNDS + 1];
+    uint64_t duration_count;
+    double duration_sum_us;
+} worker_totals;
+
+/* The upper bounds (µs, ascending) of the duration buckets: 5 ms .. 60 s. */
+const int64_t *worker_stats_duration_bounds_us(void);
+
+/* Totals of every worker (sorted by name) into out[0..max). @return number written. */
+size_t worker_stats_totals(const worker_stats *ws, worker_totals *out, size_t max);
 
 /* Heap bytes held by one worker's state (-1 unknown), and by the whole table. */
 long worker_stats_worker_bytes(const worker_stats *ws, const char *worker);
