@@ -32,8 +32,7 @@ void event_metrics_add(event_metrics *m, bm_event_type type, int failed, int64_t
                        int64_t now_us);
 
 /* Fill the three windows at now_us. */
-void event_metrics_snapshot(const event_metrics *m, int64_t now_us,
-                            bm_event_window out[BM_WINDOWS]);
+void event_metrics_snapshot(const event_metrics *m, int64_t now_us, bm_event_window out[BM_WINDOWS]);
 
 /* Counts since start (for Prometheus counters later). */
 uint64_t event_metrics_total(const event_metrics *m, bm_event_type type);

@@ -37,16 +37,16 @@
 #include "window.h"
 
 typedef struct {
-    size_t max_workers;          /* default 1000 */
-    int64_t perf_window_us;      /* default 60 min (worker_monitoring.performance_window_minutes) */
-    double error_rate_threshold; /* default 0.10 */
-    double failure_rate_threshold;     /* default 0.50 */
-    int64_t slow_threshold_us;         /* default 5000 ms (slow_execution_threshold_ms) */
-    int64_t health_interval_us;        /* default 30 s (health_check_interval_seconds) */
-    uint32_t min_executions;           /* default 5: fewer in 5 min -> no rate judgement */
+    size_t max_workers;              /* default 1000 */
+    int64_t perf_window_us;          /* default 60 min (worker_monitoring.performance_window_minutes) */
+    double error_rate_threshold;     /* default 0.10 */
+    double failure_rate_threshold;   /* default 0.50 */
+    int64_t slow_threshold_us;       /* default 5000 ms (slow_execution_threshold_ms) */
+    int64_t health_interval_us;      /* default 30 s (health_check_interval_seconds) */
+    uint32_t min_executions;         /* default 5: fewer in 5 min -> no rate judgement */
     uint32_t pending_failed_intervals; /* default 3 */
-    uint32_t inactive_intervals;       /* default 3 */
-    uint32_t recovery_evaluations;     /* default 2 */
+    uint32_t inactive_intervals;     /* default 3 */
+    uint32_t recovery_evaluations;   /* default 2 */
 } worker_stats_config;
 
 /* Fill the defaults above. */
