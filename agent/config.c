@@ -543,6 +543,15 @@ int bm_config_load_env(bm_config *c, char *err, size_t errlen)
         }
         c->log_level = (int)lv;
     }
+    /* BUSMON_HTTP: host:port, or "off" (tests run several agents at once) */
+    if ((v = getenv("BUSMON_HTTP")) && *v) {
+        if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "false"))
+            c->http_enabled = 0;
+        else if (bm_config_set_str(&c->http_listen, v))
+            goto nomem;
+        else
+            c->http_enabled = 1;
+    }
     return 0;
 nomem:
     snprintf(err, errlen, "out of memory");
