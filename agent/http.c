@@ -32,16 +32,19 @@
 #include "agent.h"
 #include "http.h"
 #include "log.h"
+#include "sysmon.h"
 #include "trace_json.h"
 
 #define HTTP_MAX_HEADERS_BYTES 16384
 #define HTTP_MAX_BODY_BYTES    4096
 #define HTTP_MAX_URI_BYTES     2048
 #define HTTP_TIMEOUT_S         10
+#define SYSMON_INTERVAL_MS     5000
 
 struct bm_http {
     bm_agent *a;
     struct evhttp *http;
+    bm_sysmon *sysmon; /* host CPU, memory, load for /metrics */
     bm_http_stats stats;
 };
 
@@ -183,7 +186,9 @@ static json_t *api_errors(json_t *roll, const char *window)
 static void serve_metrics(bm_http *h, struct evhttp_request *req)
 {
     struct evbuffer *b = evbuffer_new();
-    if (!b || bm_metrics_render(h->a, b)) {
+    bm_sysmon_sample sys;
+    bm_sysmon_get(h->sysmon, &sys);
+    if (!b || bm_metrics_render(h->a, &sys, b)) {
         if (b) evbuffer_free(b);
         send_error(h, req, 500, "out of memory");
         return;
@@ -353,6 +358,7 @@ bm_http *bm_http_new(bm_agent *a, const char *listen, char *err, size_t errlen)
         return NULL;
     }
     h->a = a;
+    h->sysmon = bm_sysmon_new(a->base, SYSMON_INTERVAL_MS); /* NULL: no host figures */
     evhttp_set_max_headers_size(h->http, HTTP_MAX_HEADERS_BYTES);
     evhttp_set_max_body_size(h->http, HTTP_MAX_BODY_BYTES);
     evhttp_set_timeout(h->http, HTTP_TIMEOUT_S);
@@ -377,6 +383,7 @@ void bm_http_free(bm_http *h)
 {
     if (!h) return;
     if (h->http) evhttp_free(h->http);
+    bm_sysmon_free(h->sysmon);
     free(h);
 }
 

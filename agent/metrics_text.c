@@ -23,6 +23,7 @@
 
 #include "agent.h"
 #include "http.h"
+#include "sysmon.h"
 
 /* Label value escaping of the text format: backslash, double quote, newline. */
 static void put_label(struct evbuffer *out, const char *v)
@@ -163,7 +164,31 @@ static void errors_family(bm_agent *a, struct evbuffer *out, int64_t now_us)
                error_patterns_refused(a->mon.errors));
 }
 
-int bm_metrics_render(bm_agent *a, struct evbuffer *out)
+static void host_families(const bm_sysmon_sample *sys, struct evbuffer *out)
+{
+    if (!sys) return;
+    if (sys->cpu_percent >= 0) {
+        family(out, "busmon_host_cpu_percent", "gauge",
+               "Host CPU busy percentage over the last sample interval (/proc/stat).");
+        evbuffer_add_printf(out, "busmon_host_cpu_percent %.2f\n", sys->cpu_percent);
+    }
+    if (sys->memory_percent >= 0) {
+        family(out, "busmon_host_memory_percent", "gauge",
+               "Host memory in use, (MemTotal - MemAvailable) / MemTotal (/proc/meminfo).");
+        evbuffer_add_printf(out, "busmon_host_memory_percent %.2f\n", sys->memory_percent);
+        scalar_u64(out, "busmon_host_memory_total_bytes", "gauge", "Host memory (MemTotal).",
+                   sys->memory_total_bytes);
+    }
+    if (sys->load[0] >= 0) {
+        family(out, "busmon_host_load_average", "gauge", "Host load average (/proc/loadavg).");
+        const char *period[3] = {"1m", "5m", "15m"};
+        for (int i = 0; i < 3; i++)
+            evbuffer_add_printf(out, "busmon_host_load_average{period=\"%s\"} %.2f\n", period[i],
+                                sys->load[i]);
+    }
+}
+
+int bm_metrics_render(bm_agent *a, const bm_sysmon_sample *sys, struct evbuffer *out)
 {
     int64_t now_us = bm_now_us();
 
@@ -241,5 +266,6 @@ int bm_metrics_render(bm_agent *a, struct evbuffer *out)
     }
     family(out, "process_start_time_seconds", "gauge", "Start time of the process since epoch.");
     evbuffer_add_printf(out, "process_start_time_seconds %.3f\n", (double)a->started_us / 1e6);
+    host_families(sys, out);
     return 0;
 }

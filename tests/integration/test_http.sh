@@ -3,6 +3,7 @@
 # /health, /ready, /metrics (families, values against `busmon workers --json`,
 # histogram invariants, promtool), every /api route, bad requests (unknown
 # path, bad window, wrong method, long and huge query strings, garbage bytes),
+# host system metrics,
 # a bind failure at start, and the agent still alive at the end.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
@@ -78,6 +79,12 @@ if command -v promtool >/dev/null 2>&1; then
 else
     echo "note: promtool not installed (Debian package prometheus; deploy/install-deps.sh): check skipped"
 fi
+
+# host system metrics from /proc (sampled every 5 s; CPU needs two samples)
+bm_check "host memory % is in 0..100" awk '$1 == "busmon_host_memory_percent" && $2 > 0 && $2 <= 100 { ok = 1 } END { exit !ok }' "$M"
+bm_check "host load averages for 1m, 5m, 15m" bash -c "[ \$(grep -c '^busmon_host_load_average{period=' '$M') -eq 3 ]"
+bm_check "host CPU % appears after the second sample" bm_wait_for 12 \
+    "curl -s $BASE/metrics | awk '\$1 == \"busmon_host_cpu_percent\" && \$2 >= 0 && \$2 <= 100 { ok = 1 } END { exit !ok }'"
 
 # a label value that needs escaping, through a real event
 bm_cli XADD busmon:events '*' type command tx tx-esc worker 'we"ird\name' >/dev/null
