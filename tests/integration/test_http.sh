@@ -139,5 +139,12 @@ bm_check "the agent is alive after bad requests" kill -0 "$A"
 bm_eq "/health still 200" 200 "$(code $BASE/health)"
 bm_eq "/metrics still 200" 200 "$(code $BASE/metrics)"
 
+# Redis goes away: /ready says 503 and why, /health stays 200
+kill "${BM_PIDS[0]}"
+bm_check "/ready: 503 without Redis" bm_wait_for 10 "[ \$(code $BASE/ready) = 503 ]"
+bm_check "/ready names the reason" grep -q 'not connected' "$BM_TMP/body"
+bm_eq "/health: 200 without Redis" 200 "$(code $BASE/health)"
+bm_check "the agent is alive without Redis" kill -0 "$A"
+
 # /ready goes 503 when Redis goes away, with the reason
 bm_finish
