@@ -267,5 +267,13 @@ int bm_metrics_render(bm_agent *a, const bm_sysmon_sample *sys, struct evbuffer 
     family(out, "process_start_time_seconds", "gauge", "Start time of the process since epoch.");
     evbuffer_add_printf(out, "process_start_time_seconds %.3f\n", (double)a->started_us / 1e6);
     host_families(sys, out);
+    bm_http_stats hs;
+    bm_http_get_stats(a->http, &hs);
+    family(out, "busmon_http_requests_total", "counter",
+           "HTTP requests answered by busmon, by class (not this scrape; requests libevent refuses "
+           "before routing - oversized or unparsable - are not counted).");
+    evbuffer_add_printf(out, "busmon_http_requests_total{code=\"2xx\"} %llu\n", hs.ok);
+    evbuffer_add_printf(out, "busmon_http_requests_total{code=\"4xx\"} %llu\n", hs.client_errors);
+    evbuffer_add_printf(out, "busmon_http_requests_total{code=\"5xx\"} %llu\n", hs.server_errors);
     return 0;
 }

@@ -138,6 +138,8 @@ bm_eq "percent-escape garbage: 4xx, not a crash" 1 "$(c=$(code "$BASE/api/worker
 bm_check "the agent is alive after bad requests" kill -0 "$A"
 bm_eq "/health still 200" 200 "$(code $BASE/health)"
 bm_eq "/metrics still 200" 200 "$(code $BASE/metrics)"
+n4xx=$(grep -F 'busmon_http_requests_total{code="4xx"}' "$BM_TMP/body" | awk '{ print $2 }')
+bm_check "refused requests are counted (${n4xx:-none})" [ "${n4xx:-0}" -ge 7 ]
 
 # Redis goes away: /ready says 503 and why, /health stays 200
 kill "${BM_PIDS[0]}"
