@@ -88,6 +88,7 @@ typedef struct bm_agent {
     int64_t started_us, first_entry_us, last_entry_us;
     bm_agent_stats stats;
     struct bm_alerting *alerting; /* alert timer and notifications (alerting.h) */
+    struct bm_http *http; /* http.c: /metrics, /health, /ready, /api; NULL when disabled */
 } bm_agent;
 
 /*

@@ -14,6 +14,7 @@
 #include "agent.h"
 #include "alerting.h"
 #include "alerting_config.h"
+#include "http.h"
 #include "log.h"
 
 #ifndef BUSMON_VERSION
@@ -55,6 +56,10 @@ static void usage(FILE *f)
         "  --rollup-interval D  how often rollups are published, e.g. 10s, 500ms (default 10s)\n"
         "  --health-interval D  how often worker health is judged (default 30s)\n"
         "  --alert-interval D   how often alert rules are evaluated (default 10s)\n"
+        "  --http ADDR          serve /metrics, /health, /ready and /api on ADDR (host:port,\n"
+        "                       default 127.0.0.1:9464; config http.listen; env BUSMON_HTTP,\n"
+        "                       which also takes \"off\")\n"
+        "  --no-http            do not serve HTTP (config http.enabled: false)\n"
         "  --log-level LEVEL    debug, info, warn, error (default info); env BUSMON_LOG_LEVEL\n"
         "  --drain              exit 0 once every stream is read to its end (batch jobs, "
         "benchmarks)\n"
@@ -93,7 +98,9 @@ enum {
     OPT_ROLLUP,
     OPT_HEALTH,
     OPT_PSUBSCRIBE,
-    OPT_ALERT_INTERVAL
+    OPT_ALERT_INTERVAL,
+    OPT_HTTP,
+    OPT_NO_HTTP
 };
 
 static const struct option long_opts[] = {
@@ -114,6 +121,8 @@ static const struct option long_opts[] = {
     {"health-interval", required_argument, 0, OPT_HEALTH},
     {"psubscribe", required_argument, 0, OPT_PSUBSCRIBE},
     {"alert-interval", required_argument, 0, OPT_ALERT_INTERVAL},
+    {"http", required_argument, 0, OPT_HTTP},
+    {"no-http", no_argument, 0, OPT_NO_HTTP},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, OPT_VERSION},
     {0, 0, 0, 0},
@@ -339,6 +348,13 @@ int main(int argc, char **argv)
         case OPT_CHECK:
             check_only = 1;
             break;
+        case OPT_HTTP:
+            bm_config_set_str(&cfg.http_listen, optarg);
+            cfg.http_enabled = 1;
+            break;
+        case OPT_NO_HTTP:
+            cfg.http_enabled = 0;
+            break;
         default:
             break;
         }
@@ -403,6 +419,12 @@ int main(int argc, char **argv)
         if (a.base) event_base_free(a.base);
         goto out;
     }
+    if (cfg.http_enabled && !(a.http = bm_http_new(&a, cfg.http_listen, err, sizeof err))) {
+        rc = fail(1, "%s", err);
+        bm_agent_cleanup(&a);
+        event_base_free(a.base);
+        goto out;
+    }
     bm_info("busmon-agent %s started: %s, streams:", BUSMON_VERSION, a.url.display);
     for (size_t i = 0; i < cfg.n_streams; i++)
         bm_info("  stream %s", cfg.streams[i]);
@@ -413,6 +435,7 @@ int main(int argc, char **argv)
     bm_alerting_finish(a.alerting); /* sinks deliver what they hold, within a deadline */
     write_summary(&a);
     rc = a.exit_code;
+    bm_http_free(a.http);
     bm_agent_cleanup(&a);
     event_base_free(a.base);
 out:

@@ -61,12 +61,14 @@ int bm_config_init(bm_config *c)
         c->alerting = NULL;
         return -1;
     }
+    c->http_enabled = 1;
     if (bm_config_set_str(&c->group, "busmon") || bm_config_set_str(&c->consumer, consumer) ||
         bm_config_set_str(&c->trace_prefix, "busmon:trace:") ||
         bm_config_set_str(&c->deadletter_stream, "busmon:deadletter") ||
         bm_config_set_str(&c->rollups_stream, "busmon:rollups") ||
         bm_config_set_str(&c->workers_hash, "busmon:workers") ||
         bm_config_set_str(&c->health_stream, "busmon:health") ||
+        bm_config_set_str(&c->http_listen, "127.0.0.1:9464") ||
         bm_config_set_str(&c->channel_prefix, "multiagent:") ||
         bm_config_set_str(&c->channel_separator, ".") ||
         bm_config_set_str(&c->channel_words[0], "command") ||
@@ -91,6 +93,7 @@ void bm_config_deinit(bm_config *c)
     free(c->rollups_stream);
     free(c->workers_hash);
     free(c->health_stream);
+    free(c->http_listen);
     free(c->config_file);
     for (size_t i = 0; i < c->n_pubsub_patterns; i++)
         free(c->pubsub_patterns[i]);
@@ -282,6 +285,8 @@ static const known_key known_keys[] = {
     {"pubsub.channels.status", K_STR, OFF(channel_words[3])},
     {"pubsub.channels.compensation", K_STR, OFF(channel_words[4])},
     {"pubsub.max_timeouts", K_SIZE, OFF(max_timeouts)},
+    {"http.enabled", K_BOOL, OFF(http_enabled)},
+    {"http.listen", K_STR, OFF(http_listen)},
 };
 
 /* Sections read by features that come later, or keys of the Python monitors'
@@ -558,6 +563,15 @@ int bm_config_load_env(bm_config *c, char *err, size_t errlen)
             return -1;
         }
         c->log_level = (int)lv;
+    }
+    /* BUSMON_HTTP: host:port, or "off" (tests run several agents at once) */
+    if ((v = getenv("BUSMON_HTTP")) && *v) {
+        if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "false"))
+            c->http_enabled = 0;
+        else if (bm_config_set_str(&c->http_listen, v))
+            goto nomem;
+        else
+            c->http_enabled = 1;
     }
     return 0;
 nomem:

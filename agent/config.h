@@ -63,6 +63,10 @@ typedef struct {
     size_t max_timeouts;     /* commands with a timeout waiting for their answer, 100000 */
     struct bm_alerting_config *alerting; /* the `alerts:` section (owned; never NULL after init) */
 
+    /* HTTP (issue 6): /metrics, /health, /ready, /api (agent/http.c) */
+    int http_enabled;  /* http.enabled, default 1; --no-http */
+    char *http_listen; /* http.listen "host:port", default "127.0.0.1:9464"; --http */
+
     int log_level;      /* bm_log_level */
     int drain;          /* exit 0 once the streams are drained (batch jobs, benchmarks) */
     char *summary_file; /* write a JSON summary here at exit */

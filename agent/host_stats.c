@@ -4,75 +4,38 @@
  */
 #include "host_stats.h"
 
+#include "lib/sysstat.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The parsing is lib/sysstat's (shared with /metrics' host figures); these
+ * keep the alert gauges' busy/total view of it. */
 int bm_host_parse_cpu(const char *text, bm_cpu_times *out)
 {
-    const char *p = text;
-    while (p && strncmp(p, "cpu ", 4)) {
-        p = strchr(p, '\n');
-        if (p) p++;
-    }
-    if (!p) return -1;
-    p += 4;
-    /* user nice system idle iowait irq softirq steal (guest is inside user) */
-    uint64_t f[8] = {0};
-    int n = 0;
-    for (; n < 8; n++) {
-        char *end;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (end == p) break;
-        f[n] = v;
-        p = end;
-    }
-    if (n < 4) return -1;
-    out->busy_jiffies = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
-    out->total_jiffies = out->busy_jiffies + f[3] + f[4];
+    sysstat_cpu c;
+    if (sysstat_parse_cpu(text, &c)) return -1;
+    out->total_jiffies = c.total_ticks;
+    out->busy_jiffies = c.total_ticks - c.idle_ticks;
     return 0;
 }
 
 double bm_host_cpu_percent(const bm_cpu_times *before, const bm_cpu_times *after)
 {
-    if (after->total_jiffies <= before->total_jiffies || after->busy_jiffies < before->busy_jiffies)
-        return -1;
-    double total = (double)(after->total_jiffies - before->total_jiffies);
-    double busy = (double)(after->busy_jiffies - before->busy_jiffies);
-    double pct = 100.0 * busy / total;
-    return pct > 100 ? 100 : pct;
-}
-
-/* The kB value of "Key:   123 kB", or -1. */
-static long long meminfo_kb(const char *text, const char *key)
-{
-    size_t n = strlen(key);
-    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, key, n) || p[n] != ':') continue;
-        char *end;
-        long long v = strtoll(p + n + 1, &end, 10);
-        return end == p + n + 1 || v < 0 ? -1 : v;
-    }
-    return -1;
+    sysstat_cpu a = {before->total_jiffies, before->total_jiffies - before->busy_jiffies};
+    sysstat_cpu b = {after->total_jiffies, after->total_jiffies - after->busy_jiffies};
+    return sysstat_cpu_percent(&a, &b);
 }
 
 int bm_host_parse_memory_percent(const char *text, double *percent)
 {
-    long long total = meminfo_kb(text, "MemTotal");
-    if (total <= 0) return -1;
-    long long avail = meminfo_kb(text, "MemAvailable");
-    if (avail < 0) {
-        long long fr = meminfo_kb(text, "MemFree"), bu = meminfo_kb(text, "Buffers"),
-                  ca = meminfo_kb(text, "Cached");
-        if (fr < 0) return -1;
-        avail = fr + (bu > 0 ? bu : 0) + (ca > 0 ? ca : 0);
-    }
-    if (avail > total) avail = total;
-    *percent = 100.0 * (double)(total - avail) / (double)total;
+    uint64_t total_kb, available_kb;
+    if (sysstat_parse_meminfo(text, &total_kb, &available_kb)) return -1;
+    *percent = 100.0 * (double)(total_kb - available_kb) / (double)total_kb;
     return 0;
 }
 
-/* Read a small file whole into buf (NUL-terminated). @return 0 or -1. */
 static int read_small(const char *path, char *buf, size_t n)
 {
     FILE *f = fopen(path, "r");

@@ -18,6 +18,8 @@ PACKAGES=(
     libcriterion-dev
     # runtime: a Redis for the demo and the integration tests, and tools to look at it
     redis-server redis-tools jq
+    # tests: promtool (checks /metrics) and curl (the HTTP test)
+    prometheus curl
 )
 
 usage() {

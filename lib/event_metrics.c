@@ -42,6 +42,7 @@ enum { ROW_COMMAND = 0, ROW_RESULT, ROW_ERROR, ROW_OTHER, ROW_ALL, ROW__COUNT };
 struct event_metrics {
     bm_window win[ROW__COUNT][BM_WINDOWS];
     uint64_t total[BM_EV__COUNT];
+    uint64_t total_failed[BM_EV__COUNT];
     char perf_label[8];
 };
 
@@ -117,7 +118,10 @@ void event_metrics_add(event_metrics *m, bm_event_type type, int failed, int64_t
                        int64_t now_us)
 {
     if (!m) return;
-    if ((unsigned)type < BM_EV__COUNT) m->total[type]++;
+    if ((unsigned)type < BM_EV__COUNT) {
+        m->total[type]++;
+        if (failed) m->total_failed[type]++;
+    }
     int row = row_of(type);
     int64_t duration_us = latency_us >= 0 ? latency_us : -1;
     for (int w = 0; w < BM_WINDOWS; w++) {
@@ -208,4 +212,10 @@ uint64_t event_metrics_total(const event_metrics *m, bm_event_type type)
 {
     if (!m || (unsigned)type >= BM_EV__COUNT) return 0;
     return m->total[type];
+}
+
+uint64_t event_metrics_total_failed(const event_metrics *m, bm_event_type type)
+{
+    if (!m || (unsigned)type >= BM_EV__COUNT) return 0;
+    return m->total_failed[type];
 }

@@ -36,5 +36,7 @@ void event_metrics_snapshot(const event_metrics *m, int64_t now_us, bm_event_win
 
 /* Counts since start (for Prometheus counters later). */
 uint64_t event_metrics_total(const event_metrics *m, bm_event_type type);
+/* ... of which failed (results with ok=0, errors), since start. */
+uint64_t event_metrics_total_failed(const event_metrics *m, bm_event_type type);
 
 #endif

@@ -77,6 +77,7 @@ typedef struct {
     verdict health; /* the state held, and its issues */
     int64_t health_since_us;
     int judged;             /* has left unknown once */
+    worker_totals totals;   /* since first seen (name unused here) */
     uint32_t better_streak; /* evaluations in a row that wanted a lower rank */
     verdict better_worst;   /* the worst of what they wanted */
 } worker;
@@ -317,6 +318,32 @@ static void pending_done(worker *w)
     if (w->in_flight == 0) w->busy_since_us = 0;
 }
 
+static const int64_t duration_bounds_us[WORKER_DURATION_BOUNDS] = {
+    5000,    10000,   25000,   50000,    100000,   250000,   500000,
+    1000000, 2500000, 5000000, 10000000, 20000000, 30000000, 60000000};
+
+const int64_t *worker_stats_duration_bounds_us(void)
+{
+    return duration_bounds_us;
+}
+
+static void add_total(worker_totals *t, bm_outcome outcome, int64_t duration_us)
+{
+    if (outcome == BM_OUTCOME_SUCCESS)
+        t->successes++;
+    else if (outcome == BM_OUTCOME_FAILURE)
+        t->failures++;
+    else
+        t->timeouts++;
+    if (duration_us < 0) return;
+    int i = 0;
+    while (i < WORKER_DURATION_BOUNDS && duration_us > duration_bounds_us[i])
+        i++;
+    t->duration_buckets[i]++;
+    t->duration_count++;
+    t->duration_sum_us += (double)duration_us;
+}
+
 int worker_stats_answer(worker_stats *ws, const char *worker_name, bm_outcome outcome,
                         int64_t duration_us, const char *error_type, const char *error_message,
                         int was_pending, int64_t now_us)
@@ -328,6 +355,7 @@ int worker_stats_answer(worker_stats *ws, const char *worker_name, bm_outcome ou
     /* A histogram that cannot grow leaves the counts right (lib/window.h). */
     for (int i = 0; i < BM_WINDOWS; i++)
         (void)bm_window_add_execution(&w->win[i], now_us, outcome, duration_us);
+    add_total(&w->totals, outcome, duration_us);
     if (outcome != BM_OUTCOME_SUCCESS) {
         const char *type = error_type ? error_type : "";
         const char *msg = error_message ? error_message : "";
@@ -671,4 +699,15 @@ size_t worker_stats_heap_bytes(const worker_stats *ws)
     for (size_t i = 0; i < ws->count; i++)
         bytes += worker_bytes(ws->by_name[i]);
     return bytes;
+}
+
+size_t worker_stats_totals(const worker_stats *ws, worker_totals *out, size_t max)
+{
+    if (!ws || !out) return 0;
+    size_t n = ws->count < max ? ws->count : max;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = ws->by_name[i]->totals;
+        memcpy(out[i].name, ws->by_name[i]->name, sizeof out[i].name);
+    }
+    return n;
 }

@@ -100,6 +100,29 @@ size_t worker_stats_snapshot(const worker_stats *ws, int64_t now_us, bm_worker_s
 int worker_stats_snapshot_one(const worker_stats *ws, const char *worker, int64_t now_us,
                               bm_worker_snapshot *out);
 
+/*
+ * Lifetime totals of one worker, for Prometheus counters and histograms
+ * (monotonic, unlike the windows). Duration buckets are fixed:
+ * worker_stats_duration_bounds_us; bucket i counts durations in
+ * (bound[i-1], bound[i]], the last one (index WORKER_DURATION_BOUNDS) the
+ * durations above the largest bound. Only executions with a known duration
+ * are in the buckets, duration_count and duration_sum_us.
+ */
+#define WORKER_DURATION_BOUNDS 14
+typedef struct {
+    char name[BM_NAME_MAX];
+    uint64_t successes, failures, timeouts;
+    uint64_t duration_buckets[WORKER_DURATION_BOUNDS + 1];
+    uint64_t duration_count;
+    double duration_sum_us;
+} worker_totals;
+
+/* The upper bounds (µs, ascending) of the duration buckets: 5 ms .. 60 s. */
+const int64_t *worker_stats_duration_bounds_us(void);
+
+/* Totals of every worker (sorted by name) into out[0..max). @return number written. */
+size_t worker_stats_totals(const worker_stats *ws, worker_totals *out, size_t max);
+
 /* Heap bytes held by one worker's state (-1 unknown), and by the whole table. */
 long worker_stats_worker_bytes(const worker_stats *ws, const char *worker);
 size_t worker_stats_heap_bytes(const worker_stats *ws);

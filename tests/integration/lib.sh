@@ -16,6 +16,9 @@ set -u
 BM_BUILD=${BUSMON_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 BM_SRC=${BUSMON_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BM_TMP=$(mktemp -d /tmp/busmon-test.XXXXXX)
+# Agents serve no HTTP unless a test asks (--http ADDR): several agents run at
+# once and must not fight over the default port 9464.
+export BUSMON_HTTP=off
 BM_PIDS=()
 BM_PASSED=0
 BM_FAILED=0

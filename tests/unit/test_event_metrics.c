@@ -285,3 +285,16 @@ Test(event_metrics, null_is_harmless)
     event_metrics_snapshot(NULL, T0, win);
     cr_assert_eq(win[0].total_events, 0);
 }
+
+Test(event_metrics, lifetime_totals_by_status)
+{
+    add_n(3, BM_EV_RESULT, 0, 1000, 1000000);
+    add_n(2, BM_EV_RESULT, 1, 1000, 1000000);
+    add_n(4, BM_EV_ERROR, 1, -1, 1000000);
+    add_n(1, BM_EV_COMMAND, 0, -1, 1000000);
+    cr_assert_eq(event_metrics_total(em, BM_EV_RESULT), 5);
+    cr_assert_eq(event_metrics_total_failed(em, BM_EV_RESULT), 2);
+    cr_assert_eq(event_metrics_total_failed(em, BM_EV_ERROR), 4);
+    cr_assert_eq(event_metrics_total_failed(em, BM_EV_COMMAND), 0);
+    cr_assert_eq(event_metrics_total_failed(em, BM_EV__COUNT), 0);
+}

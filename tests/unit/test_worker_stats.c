@@ -624,3 +624,37 @@ Test(worker_stats, null_and_empty_are_harmless)
     cr_assert_eq(n_seen, 0);
     worker_stats_evaluate(ws, T0, NULL, NULL);
 }
+
+/* Lifetime totals (Prometheus counters): monotonic past the windows, fixed
+ * duration buckets with the boundary in the lower bucket, unknown durations
+ * counted as executions only. */
+Test(worker_stats, lifetime_totals_outlive_the_windows)
+{
+    start();
+    const int64_t *b = worker_stats_duration_bounds_us();
+    for (int i = 1; i < WORKER_DURATION_BOUNDS; i++)
+        cr_assert_gt(b[i], b[i - 1]);
+    worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 5000, "", "", 0, T0);     /* le 5 ms */
+    worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 5001, "", "", 0, T0);     /* le 10 ms */
+    worker_stats_answer(ws, "w", BM_OUTCOME_FAILURE, -1, "E", "x", 0, T0);     /* no duration */
+    worker_stats_answer(ws, "w", BM_OUTCOME_TIMEOUT, 90 * SEC, "", "", 0, T0); /* above 60 s */
+    worker_stats_answer(ws, "a", BM_OUTCOME_SUCCESS, 1, "", "", 0, T0 + 3 * 60 * MINUTE);
+    worker_totals t[4];
+    cr_assert_eq(worker_stats_totals(ws, t, 4), 2);
+    cr_assert_str_eq(t[0].name, "a");
+    cr_assert_str_eq(t[1].name, "w");
+    cr_assert_eq(t[1].successes, 2);
+    cr_assert_eq(t[1].failures, 1);
+    cr_assert_eq(t[1].timeouts, 1);
+    cr_assert_eq(t[1].duration_count, 3);
+    cr_assert_eq(t[1].duration_buckets[0], 1);
+    cr_assert_eq(t[1].duration_buckets[1], 1);
+    cr_assert_eq(t[1].duration_buckets[WORKER_DURATION_BOUNDS], 1);
+    cr_assert_float_eq(t[1].duration_sum_us, 5000.0 + 5001.0 + 90e6, 1e-3);
+    /* three hours later the windows are empty, the totals are not */
+    bm_worker_snapshot s;
+    cr_assert_eq(worker_stats_snapshot_one(ws, "w", T0 + 3 * 60 * MINUTE, &s), 0);
+    cr_assert_eq(s.win[2].executions, 0);
+    cr_assert_eq(t[0].successes, 1);
+    cr_assert_eq(worker_stats_totals(ws, t, 1), 1);
+}

@@ -1,0 +1,45 @@
+/*
+ * http.h - busmon-agent's HTTP surface on libevent's evhttp, in the agent's
+ * own loop: /metrics (Prometheus text, agent/metrics_text.c), /health,
+ * /ready and the JSON API (/api/stats, /api/workers, /api/workers/NAME,
+ * /api/errors, /api/traces/TX) in the shapes of the CLI's --json.
+ *
+ * Everything is answered from memory in the callback (a fresh rollup of
+ * the monitor, the in-memory trace store, the host figures sysmon.c samples
+ * every 5 s): no Redis round trip, so a scrape
+ * costs one rollup and never waits. Not here: the dashboard page, alerts.
+ */
+#ifndef BM_AGENT_HTTP_H
+#define BM_AGENT_HTTP_H
+
+#include <stddef.h>
+
+struct bm_agent;
+struct evbuffer;
+typedef struct bm_http bm_http;
+
+/*
+ * Bind `listen` ("host:port", "[v6]:port") on the agent's event base and
+ * serve. `a` is borrowed for the server's life.
+ * @return the server (free with bm_http_free), or NULL with the reason in err.
+ */
+bm_http *bm_http_new(struct bm_agent *a, const char *listen, char *err, size_t errlen);
+void bm_http_free(bm_http *h);
+
+/* Requests answered, by class (for /metrics). */
+typedef struct {
+    unsigned long long ok, client_errors, server_errors;
+} bm_http_stats;
+void bm_http_get_stats(const bm_http *h, bm_http_stats *out);
+
+struct bm_sysmon_sample_s;
+
+/*
+ * metrics_text.c: append the whole /metrics page (Prometheus text format
+ * 0.0.4) for agent `a`, with the host figures of `sys` (borrowed; NULL:
+ * none), to out. @return 0, or -1 (out of memory).
+ */
+int bm_metrics_render(struct bm_agent *a, const struct bm_sysmon_sample_s *sys,
+                      struct evbuffer *out);
+
+#endif

@@ -1,0 +1,279 @@
+/*
+ * metrics_text.c - the /metrics page: the agent's state in the Prometheus
+ * text exposition format 0.0.4, every family with # HELP and # TYPE.
+ *
+ * Counters are lifetime totals (monotonic since the agent started), never
+ * window values, so rate() works across scrapes. The worker duration
+ * histogram has fixed buckets (lib/worker_stats.h: 5 ms .. 60 s) counted at
+ * each execution, so its cumulative counts are exact and +Inf = _count.
+ *
+ * Series are bounded: per-worker families have one series per worker (and
+ * state / status / bucket), at most worker_monitoring.max_workers workers
+ * (default 1000; further workers are refused and counted in
+ * busmon_workers_refused_total); error types at most
+ * event_monitoring.max_error_types (default 200).
+ * Not here: the HTTP plumbing (http.c).
+ */
+#include <event2/buffer.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "http.h"
+#include "sysmon.h"
+
+/* Label value escaping of the text format: backslash, double quote, newline. */
+static void put_label(struct evbuffer *out, const char *v)
+{
+    const char *run = v;
+    for (const char *p = v; *p; p++) {
+        const char *esc = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
+        if (!esc) continue;
+        evbuffer_add(out, run, (size_t)(p - run));
+        evbuffer_add(out, esc, 2);
+        run = p + 1;
+    }
+    evbuffer_add(out, run, strlen(run));
+}
+
+static void family(struct evbuffer *out, const char *name, const char *type, const char *help)
+{
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void scalar_u64(struct evbuffer *out, const char *name, const char *type, const char *help,
+                       uint64_t v)
+{
+    family(out, name, type, help);
+    evbuffer_add_printf(out, "%s %" PRIu64 "\n", name, v);
+}
+
+/* utime + stime in seconds and RSS in bytes from /proc/self/stat. @return 0 / -1. */
+static int proc_self(double *cpu_s, double *rss_bytes)
+{
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f) return -1;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!p) return -1;
+    unsigned long utime = 0, stime = 0;
+    long rss_pages = 0;
+    /* fields after ')': 3 state ... 14 utime 15 stime ... 24 rss */
+    if (sscanf(p + 2,
+               "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %*u "
+               "%*u %ld",
+               &utime, &stime, &rss_pages) != 3)
+        return -1;
+    long tick = sysconf(_SC_CLK_TCK);
+    long page = sysconf(_SC_PAGESIZE);
+    *cpu_s = (double)(utime + stime) / (double)(tick > 0 ? tick : 100);
+    *rss_bytes = (double)rss_pages * (double)(page > 0 ? page : 4096);
+    return 0;
+}
+
+static void workers_families(bm_agent *a, struct evbuffer *out, int64_t now_us)
+{
+    size_t n = worker_stats_count(a->mon.workers);
+    worker_totals *t = n ? calloc(n, sizeof *t) : NULL;
+    bm_worker_snapshot *snap = n ? calloc(n, sizeof *snap) : NULL;
+    if (n && (!t || !snap)) n = 0;
+    n = worker_stats_totals(a->mon.workers, t, n);
+    size_t ns = worker_stats_snapshot(a->mon.workers, now_us, snap, n);
+
+    family(out, "busmon_worker_executions_total", "counter",
+           "Commands answered, by worker and outcome (success, failure, timeout), since start.");
+    for (size_t i = 0; i < n; i++) {
+        const char *st[3] = {"success", "failure", "timeout"};
+        uint64_t v[3] = {t[i].successes, t[i].failures, t[i].timeouts};
+        for (int k = 0; k < 3; k++) {
+            evbuffer_add_printf(out, "busmon_worker_executions_total{worker=\"");
+            put_label(out, t[i].name);
+            evbuffer_add_printf(out, "\",status=\"%s\"} %" PRIu64 "\n", st[k], v[k]);
+        }
+    }
+
+    family(out, "busmon_worker_duration_seconds", "histogram",
+           "Execution time of answered commands with a known duration, by worker.");
+    const int64_t *bounds = worker_stats_duration_bounds_us();
+    for (size_t i = 0; i < n; i++) {
+        uint64_t cum = 0;
+        for (int b = 0; b < WORKER_DURATION_BOUNDS; b++) {
+            cum += t[i].duration_buckets[b];
+            evbuffer_add_printf(out, "busmon_worker_duration_seconds_bucket{worker=\"");
+            put_label(out, t[i].name);
+            evbuffer_add_printf(out, "\",le=\"%g\"} %" PRIu64 "\n", (double)bounds[b] / 1e6, cum);
+        }
+        evbuffer_add_printf(out, "busmon_worker_duration_seconds_bucket{worker=\"");
+        put_label(out, t[i].name);
+        evbuffer_add_printf(out, "\",le=\"+Inf\"} %" PRIu64 "\n", t[i].duration_count);
+        evbuffer_add_printf(out, "busmon_worker_duration_seconds_sum{worker=\"");
+        put_label(out, t[i].name);
+        evbuffer_add_printf(out, "\"} %.6f\n", t[i].duration_sum_us / 1e6);
+        evbuffer_add_printf(out, "busmon_worker_duration_seconds_count{worker=\"");
+        put_label(out, t[i].name);
+        evbuffer_add_printf(out, "\"} %" PRIu64 "\n", t[i].duration_count);
+    }
+
+    family(out, "busmon_worker_health", "gauge",
+           "1 for the worker's current health state, 0 for the others.");
+    for (size_t i = 0; i < ns; i++)
+        for (int h = 0; h < BM_HEALTH__COUNT; h++) {
+            evbuffer_add_printf(out, "busmon_worker_health{worker=\"");
+            put_label(out, snap[i].name);
+            evbuffer_add_printf(out, "\",state=\"%s\"} %d\n", bm_health_name((bm_health)h),
+                                snap[i].health == (bm_health)h);
+        }
+    family(out, "busmon_worker_in_flight", "gauge",
+           "Commands sent to the worker, not answered yet.");
+    for (size_t i = 0; i < ns; i++) {
+        evbuffer_add_printf(out, "busmon_worker_in_flight{worker=\"");
+        put_label(out, snap[i].name);
+        evbuffer_add_printf(out, "\"} %u\n", snap[i].in_flight);
+    }
+    free(t);
+    free(snap);
+    scalar_u64(out, "busmon_workers", "gauge", "Workers tracked.",
+               worker_stats_count(a->mon.workers));
+    scalar_u64(out, "busmon_workers_refused_total", "counter",
+               "Events whose worker was refused by the max_workers bound.",
+               a->mon.workers_refused_events);
+}
+
+static void errors_family(bm_agent *a, struct evbuffer *out, int64_t now_us)
+{
+    size_t n = error_patterns_count(a->mon.errors);
+    bm_error_pattern *p = n ? calloc(n, sizeof *p) : NULL;
+    if (!p) n = 0;
+    n = error_patterns_snapshot(a->mon.errors, now_us, p, n);
+    family(out, "busmon_errors_total", "counter",
+           "Errors by type (error.type, else the message before ':'), since start.");
+    for (size_t i = 0; i < n; i++) {
+        evbuffer_add_printf(out, "busmon_errors_total{type=\"");
+        put_label(out, p[i].type);
+        evbuffer_add_printf(out, "\"} %" PRIu64 "\n", p[i].total);
+    }
+    free(p);
+    scalar_u64(out, "busmon_error_types_refused_total", "counter",
+               "Errors whose type was refused by the max_error_types bound.",
+               error_patterns_refused(a->mon.errors));
+}
+
+static void host_families(const bm_sysmon_sample *sys, struct evbuffer *out)
+{
+    if (!sys) return;
+    if (sys->cpu_percent >= 0) {
+        family(out, "busmon_host_cpu_percent", "gauge",
+               "Host CPU busy percentage over the last sample interval (/proc/stat).");
+        evbuffer_add_printf(out, "busmon_host_cpu_percent %.2f\n", sys->cpu_percent);
+    }
+    if (sys->memory_percent >= 0) {
+        family(out, "busmon_host_memory_percent", "gauge",
+               "Host memory in use, (MemTotal - MemAvailable) / MemTotal (/proc/meminfo).");
+        evbuffer_add_printf(out, "busmon_host_memory_percent %.2f\n", sys->memory_percent);
+        scalar_u64(out, "busmon_host_memory_total_bytes", "gauge", "Host memory (MemTotal).",
+                   sys->memory_total_bytes);
+    }
+    if (sys->load[0] >= 0) {
+        family(out, "busmon_host_load_average", "gauge", "Host load average (/proc/loadavg).");
+        const char *period[3] = {"1m", "5m", "15m"};
+        for (int i = 0; i < 3; i++)
+            evbuffer_add_printf(out, "busmon_host_load_average{period=\"%s\"} %.2f\n", period[i],
+                                sys->load[i]);
+    }
+}
+
+int bm_metrics_render(bm_agent *a, const bm_sysmon_sample *sys, struct evbuffer *out)
+{
+    int64_t now_us = bm_now_us();
+
+    family(out, "busmon_events_total", "counter",
+           "Events kept, by type and status (failed: results with ok=false and errors).");
+    for (int t = 0; t < BM_EV__COUNT; t++) {
+        uint64_t all = event_metrics_total(a->mon.events, (bm_event_type)t);
+        uint64_t failed = event_metrics_total_failed(a->mon.events, (bm_event_type)t);
+        const char *name = bm_event_type_name((bm_event_type)t);
+        evbuffer_add_printf(out, "busmon_events_total{type=\"%s\",status=\"ok\"} %" PRIu64 "\n",
+                            name, all - failed);
+        evbuffer_add_printf(out, "busmon_events_total{type=\"%s\",status=\"failed\"} %" PRIu64 "\n",
+                            name, failed);
+    }
+
+    workers_families(a, out, now_us);
+    errors_family(a, out, now_us);
+
+    trace_store_stats ts;
+    trace_store_get_stats(a->store, &ts);
+    scalar_u64(out, "busmon_traces_in_memory", "gauge", "Transaction traces held in memory.",
+               ts.transactions);
+    scalar_u64(out, "busmon_trace_events_in_memory", "gauge", "Events held in memory traces.",
+               ts.events);
+    scalar_u64(out, "busmon_traces_evicted_total", "counter",
+               "Traces dropped from memory to respect traces.max_transactions.", ts.evicted);
+    scalar_u64(out, "busmon_traces_expired_total", "counter",
+               "Traces dropped from memory by retention.", ts.expired);
+    scalar_u64(out, "busmon_trace_store_bytes", "gauge", "Heap bytes held by the trace store.",
+               trace_store_heap_bytes(a->store));
+    scalar_u64(out, "busmon_events_duplicate_total", "counter",
+               "Events already kept (redelivered), not counted twice.", a->stats.duplicates);
+    scalar_u64(out, "busmon_events_truncated_total", "counter",
+               "Events not kept because their trace was full.", a->stats.truncated);
+    scalar_u64(out, "busmon_deadletter_total", "counter",
+               "Entries copied to the dead-letter stream.", a->stats.deadletter);
+    family(out, "busmon_decode_errors_total", "counter",
+           "Entries that could not be decoded, by reason.");
+    for (int s = 1; s < BM_DECODE__COUNT; s++)
+        evbuffer_add_printf(out, "busmon_decode_errors_total{reason=\"%s\"} %" PRIu64 "\n",
+                            bm_decode_status_name((bm_decode_status)s), a->stats.decode_errors[s]);
+    scalar_u64(out, "busmon_entries_read_total", "counter",
+               "Stream entries read through the consumer group.", a->stats.entries_read);
+    scalar_u64(out, "busmon_entries_acked_total", "counter", "Stream entries acknowledged (XACK).",
+               a->stats.acked);
+    scalar_u64(out, "busmon_reads_total", "counter", "XREADGROUP calls answered.", a->stats.reads);
+    scalar_u64(out, "busmon_pubsub_messages_total", "counter", "Pub/sub messages received.",
+               a->stats.pubsub_messages);
+    scalar_u64(out, "busmon_command_timeouts_total", "counter",
+               "Commands marked timed out (no answer within timeout_seconds).", a->stats.timeouts);
+    scalar_u64(out, "busmon_pending_writes", "gauge",
+               "Commands sent on the Redis write connection, reply not yet in.",
+               a->writes_pending > 0 ? (uint64_t)a->writes_pending : 0);
+    uint64_t werr = 0;
+    for (int k = 0; k < BM_WRITE__COUNT; k++)
+        werr += a->stats.write_errors[k];
+    scalar_u64(out, "busmon_write_errors_total", "counter", "Redis write commands that failed.",
+               werr);
+    scalar_u64(out, "busmon_redis_reconnects_total", "counter", "Reconnections to Redis.",
+               a->stats.reconnects);
+    family(out, "busmon_redis_connected", "gauge", "1 when the Redis connection is up.");
+    evbuffer_add_printf(out, "busmon_redis_connected{connection=\"reader\"} %d\n", a->reader_up);
+    evbuffer_add_printf(out, "busmon_redis_connected{connection=\"writer\"} %d\n", a->writer_up);
+    scalar_u64(out, "busmon_rollups_published_total", "counter", "Rollups published.",
+               a->rollups_published);
+    scalar_u64(out, "busmon_health_transitions_total", "counter", "Worker health changes.",
+               a->health_transitions);
+
+    double cpu_s, rss;
+    if (proc_self(&cpu_s, &rss) == 0) {
+        family(out, "process_cpu_seconds_total", "counter", "User and system CPU time spent.");
+        evbuffer_add_printf(out, "process_cpu_seconds_total %.2f\n", cpu_s);
+        family(out, "process_resident_memory_bytes", "gauge", "Resident memory size.");
+        evbuffer_add_printf(out, "process_resident_memory_bytes %.0f\n", rss);
+    }
+    family(out, "process_start_time_seconds", "gauge", "Start time of the process since epoch.");
+    evbuffer_add_printf(out, "process_start_time_seconds %.3f\n", (double)a->started_us / 1e6);
+    host_families(sys, out);
+    bm_http_stats hs;
+    bm_http_get_stats(a->http, &hs);
+    family(out, "busmon_http_requests_total", "counter",
+           "HTTP requests answered by busmon, by class (not this scrape; requests libevent refuses "
+           "before routing - oversized or unparsable - are not counted).");
+    evbuffer_add_printf(out, "busmon_http_requests_total{code=\"2xx\"} %llu\n", hs.ok);
+    evbuffer_add_printf(out, "busmon_http_requests_total{code=\"4xx\"} %llu\n", hs.client_errors);
+    evbuffer_add_printf(out, "busmon_http_requests_total{code=\"5xx\"} %llu\n", hs.server_errors);
+    return 0;
+}

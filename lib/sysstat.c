@@ -1,0 +1,84 @@
+/*
+ * sysstat.c - parsers of /proc/stat, /proc/meminfo and /proc/loadavg text
+ * (see sysstat.h). Silent: they return -1 and let the caller decide.
+ */
+#include "sysstat.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sysstat_parse_cpu(const char *text, sysstat_cpu *out)
+{
+    const char *p = text;
+    while (p && strncmp(p, "cpu ", 4)) {
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    if (!p) return -1;
+    p += 4;
+    /* user nice system idle iowait irq softirq steal (guest fields are in user/nice) */
+    uint64_t v[8] = {0};
+    int n = 0;
+    for (; n < 8; n++) {
+        char *end;
+        while (*p == ' ')
+            p++;
+        if (*p < '0' || *p > '9') break;
+        v[n] = strtoull(p, &end, 10);
+        p = end;
+    }
+    if (n < 4) return -1;
+    out->total_ticks = 0;
+    for (int i = 0; i < n; i++)
+        out->total_ticks += v[i];
+    out->idle_ticks = v[3] + (n > 4 ? v[4] : 0);
+    return 0;
+}
+
+double sysstat_cpu_percent(const sysstat_cpu *prev, const sysstat_cpu *cur)
+{
+    if (cur->total_ticks <= prev->total_ticks) return -1;
+    double total = (double)(cur->total_ticks - prev->total_ticks);
+    double idle =
+        cur->idle_ticks >= prev->idle_ticks ? (double)(cur->idle_ticks - prev->idle_ticks) : 0.0;
+    double busy = 100.0 * (total - idle) / total;
+    return busy < 0 ? 0 : busy > 100 ? 100 : busy;
+}
+
+static int field_kb(const char *text, const char *key, uint64_t *out)
+{
+    size_t n = strlen(key);
+    for (const char *p = text; p && *p;) {
+        if (!strncmp(p, key, n) && p[n] == ':') {
+            unsigned long long v;
+            if (sscanf(p + n + 1, " %llu", &v) != 1) return -1;
+            *out = v;
+            return 0;
+        }
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    return -1;
+}
+
+int sysstat_parse_meminfo(const char *text, uint64_t *total_kb, uint64_t *available_kb)
+{
+    if (field_kb(text, "MemTotal", total_kb) || *total_kb == 0) return -1;
+    if (field_kb(text, "MemAvailable", available_kb)) {
+        /* kernels before 3.14: free + buffers + cached */
+        uint64_t f, b = 0, c = 0;
+        if (field_kb(text, "MemFree", &f)) return -1;
+        (void)field_kb(text, "Buffers", &b);
+        (void)field_kb(text, "Cached", &c);
+        *available_kb = f + b + c;
+    }
+    if (*available_kb > *total_kb) *available_kb = *total_kb;
+    return 0;
+}
+
+int sysstat_parse_loadavg(const char *text, double load[3])
+{
+    return sscanf(text, "%lf %lf %lf", &load[0], &load[1], &load[2]) == 3 ? 0 : -1;
+}

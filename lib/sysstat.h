@@ -1,0 +1,32 @@
+/*
+ * sysstat.h - parsers for the host figures busmon samples from /proc (the
+ * MetricsCollector's system metrics): CPU busy percentage between two
+ * samples of /proc/stat, memory used percentage from /proc/meminfo, load
+ * averages from /proc/loadavg.
+ *
+ * Pure: the caller reads the files and passes their text; nothing here
+ * opens a file or reads a clock (the sampling lives in agent/sysmon.c).
+ */
+#ifndef BM_LIB_SYSSTAT_H
+#define BM_LIB_SYSSTAT_H
+
+#include <stdint.h>
+
+typedef struct {
+    uint64_t total_ticks; /* all fields of the "cpu " line */
+    uint64_t idle_ticks;  /* idle + iowait */
+} sysstat_cpu;
+
+/* The aggregate "cpu " line of /proc/stat. @return 0, or -1 when absent/malformed. */
+int sysstat_parse_cpu(const char *proc_stat, sysstat_cpu *out);
+
+/* Busy percentage (0..100) between two samples; -1 when no time passed. */
+double sysstat_cpu_percent(const sysstat_cpu *prev, const sysstat_cpu *cur);
+
+/* MemTotal and MemAvailable of /proc/meminfo, in kB. @return 0, or -1. */
+int sysstat_parse_meminfo(const char *meminfo, uint64_t *total_kb, uint64_t *available_kb);
+
+/* The three load averages of /proc/loadavg. @return 0, or -1. */
+int sysstat_parse_loadavg(const char *loadavg, double load[3]);
+
+#endif
