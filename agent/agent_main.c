@@ -413,16 +413,19 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     a.base = event_base_new();
-    if (!a.base || bm_agent_start(&a)) {
-        rc = fail(1, "%s", "cannot start (out of memory?)");
-        bm_agent_cleanup(&a);
-        if (a.base) event_base_free(a.base);
+    /* HTTP first: a port in use is the one line the operator sees, before
+     * anything else starts and logs */
+    if (a.base && cfg.http_enabled &&
+        !(a.http = bm_http_new(&a, cfg.http_listen, err, sizeof err))) {
+        rc = fail(1, "%s", err);
+        event_base_free(a.base);
         goto out;
     }
-    if (cfg.http_enabled && !(a.http = bm_http_new(&a, cfg.http_listen, err, sizeof err))) {
-        rc = fail(1, "%s", err);
+    if (!a.base || bm_agent_start(&a)) {
+        rc = fail(1, "%s", "cannot start (out of memory?)");
+        bm_http_free(a.http);
         bm_agent_cleanup(&a);
-        event_base_free(a.base);
+        if (a.base) event_base_free(a.base);
         goto out;
     }
     bm_info("busmon-agent %s started: %s, streams:", BUSMON_VERSION, a.url.display);
