@@ -360,6 +360,9 @@ int main(int argc, char **argv)
         }
     }
     bm_log_init("busmon-agent", (bm_log_level)cfg.log_level);
+    if (bm_log_configure(cfg.log_json_format, cfg.log_file_path,
+                         (long)cfg.log_max_file_size_mb * 1024 * 1024, (int)cfg.log_backup_count))
+        bm_warn("cannot open logging.file_path %s; logging to stderr", cfg.log_file_path);
     if (cfg.n_streams == 0 && bm_config_add_stream(&cfg, "busmon:events", err, sizeof err)) {
         rc = fail(1, "%s", err);
         goto out;

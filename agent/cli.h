@@ -25,5 +25,7 @@ int bm_cli_trace(const bm_cli_opts *o, int argc, char **argv);
 int bm_cli_stats(const bm_cli_opts *o, int argc, char **argv);
 /* alerts: firing now and recent notifications; --watch follows them live. */
 int bm_cli_alerts(const bm_cli_opts *o, int argc, char **argv);
+/* top: a live dashboard; --once prints one frame. */
+int bm_cli_top(const bm_cli_opts *o, int argc, char **argv);
 
 #endif

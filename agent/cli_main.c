@@ -29,6 +29,7 @@ static void usage(FILE *f)
             "  errors        error patterns: errors grouped by type, with trend\n"
             "  stats         event metrics: rates, latency, throughput per type\n"
             "                (each takes --json and --window 1m|5m|1h; see busmon CMD --help)\n"
+            "  top           live dashboard: rates, workers, errors, alerts, lag\n"
             "  alerts        alerts firing now and recent notifications; --watch follows\n"
             "                them live (busmon alerts --help)\n"
             "\n"
@@ -101,6 +102,7 @@ int main(int argc, char **argv)
         !strcmp(cmd, "stats"))
         return bm_cli_stats(&o, argc - i, argv + i);
     if (!strcmp(cmd, "alerts")) return bm_cli_alerts(&o, argc - i, argv + i);
+    if (!strcmp(cmd, "top")) return bm_cli_top(&o, argc - i, argv + i);
     fprintf(stderr, "busmon: unknown command '%s' (see busmon --help)\n", cmd);
     return BM_EXIT_USAGE;
 }

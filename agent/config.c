@@ -44,6 +44,9 @@ int bm_config_init(bm_config *c)
     c->max_entry_bytes = 1024 * 1024;
     c->deadletter_maxlen = 100000;
     c->log_level = 1; /* info */
+    c->log_json_format = -1;
+    c->log_max_file_size_mb = 10;
+    c->log_backup_count = 5;
     c->error_rate_threshold = 0.1;
     c->failure_rate_threshold = 0.5;
     c->slow_threshold_ms = 5000;
@@ -90,6 +93,7 @@ void bm_config_deinit(bm_config *c)
     free(c->trace_prefix);
     free(c->deadletter_stream);
     free(c->summary_file);
+    free(c->log_file_path);
     free(c->rollups_stream);
     free(c->workers_hash);
     free(c->health_stream);
@@ -262,6 +266,10 @@ static const known_key known_keys[] = {
     {"outputs.deadletter", K_STR, OFF(deadletter_stream)},
     {"outputs.deadletter_maxlen", K_SIZE, OFF(deadletter_maxlen)},
     {"logging.level", K_LOGLEVEL, OFF(log_level)},
+    {"logging.json_format", K_BOOL, OFF(log_json_format)},
+    {"logging.file_path", K_STR, OFF(log_file_path)},
+    {"logging.max_file_size_mb", K_SIZE, OFF(log_max_file_size_mb)},
+    {"logging.backup_count", K_SIZE, OFF(log_backup_count)},
     {"worker_monitoring.error_rate_threshold", K_RATE, OFF(error_rate_threshold)},
     {"worker_monitoring.failure_rate_threshold", K_RATE, OFF(failure_rate_threshold)},
     {"worker_monitoring.slow_execution_threshold_ms", K_MS, OFF(slow_threshold_ms)},

@@ -67,10 +67,14 @@ typedef struct {
     int http_enabled;  /* http.enabled, default 1; --no-http */
     char *http_listen; /* http.listen "host:port", default "127.0.0.1:9464"; --http */
 
-    int log_level;      /* bm_log_level */
-    int drain;          /* exit 0 once the streams are drained (batch jobs, benchmarks) */
-    char *summary_file; /* write a JSON summary here at exit */
-    char *config_file;  /* the file that was read, if any */
+    int log_level;               /* bm_log_level */
+    int log_json_format;         /* logging.json_format; -1: JSON unless stderr is a tty */
+    char *log_file_path;         /* logging.file_path; NULL: stderr */
+    size_t log_max_file_size_mb; /* logging.max_file_size_mb; 0: never rotate */
+    size_t log_backup_count;     /* logging.backup_count */
+    int drain;                   /* exit 0 once the streams are drained (batch jobs, benchmarks) */
+    char *summary_file;          /* write a JSON summary here at exit */
+    char *config_file;           /* the file that was read, if any */
 } bm_config;
 
 /* Fill defaults (owned strings). @return 0 or -1 (out of memory). */

@@ -7,16 +7,25 @@
  */
 #include "log.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *log_program = "busmon";
 static bm_log_level log_min = BM_LOG_INFO;
 static int log_json = -1; /* -1: decide on first use from isatty(2) */
+
+static int log_fd = STDERR_FILENO;
+static char log_path[PATH_MAX];
+static long log_max_bytes;
+static int log_backups;
+static long log_size_bytes;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -29,12 +38,58 @@ void bm_log_init(const char *program, bm_log_level level)
 
 int bm_log_level_parse(const char *s, bm_log_level *out)
 {
-    if (!strcasecmp(s, "debug")) *out = BM_LOG_DEBUG;
-    else if (!strcasecmp(s, "info")) *out = BM_LOG_INFO;
-    else if (!strcasecmp(s, "warn") || !strcasecmp(s, "warning")) *out = BM_LOG_WARN;
-    else if (!strcasecmp(s, "error")) *out = BM_LOG_ERROR;
-    else return -1;
+    if (!strcasecmp(s, "debug"))
+        *out = BM_LOG_DEBUG;
+    else if (!strcasecmp(s, "info"))
+        *out = BM_LOG_INFO;
+    else if (!strcasecmp(s, "warn") || !strcasecmp(s, "warning"))
+        *out = BM_LOG_WARN;
+    else if (!strcasecmp(s, "error"))
+        *out = BM_LOG_ERROR;
+    else
+        return -1;
     return 0;
+}
+
+int bm_log_configure(int json_format, const char *file_path, long max_bytes, int backup_count)
+{
+    if (json_format >= 0) log_json = json_format ? 1 : 0;
+    if (!file_path || !*file_path) return 0;
+    int fd = open(file_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    if (log_fd != STDERR_FILENO) close(log_fd);
+    log_fd = fd;
+    snprintf(log_path, sizeof log_path, "%s", file_path);
+    log_max_bytes = max_bytes > 0 ? max_bytes : 0;
+    log_backups = backup_count > 0 ? backup_count : 0;
+    struct stat st;
+    log_size_bytes = fstat(fd, &st) == 0 ? (long)st.st_size : 0;
+    if (json_format < 0) log_json = 1;
+    return 0;
+}
+
+/* file.N-1 -> file.N ... file -> file.1, then reopen file empty. */
+static void log_rotate(void)
+{
+    char from[PATH_MAX + 16], to[PATH_MAX + 16];
+    if (log_backups == 0) {
+        if (ftruncate(log_fd, 0) == 0) log_size_bytes = 0;
+        return;
+    }
+    snprintf(to, sizeof to, "%s.%d", log_path, log_backups);
+    unlink(to);
+    for (int i = log_backups - 1; i >= 1; i--) {
+        snprintf(from, sizeof from, "%s.%d", log_path, i);
+        snprintf(to, sizeof to, "%s.%d", log_path, i + 1);
+        rename(from, to);
+    }
+    snprintf(to, sizeof to, "%s.1", log_path);
+    rename(log_path, to);
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return; /* keep writing to the renamed file */
+    close(log_fd);
+    log_fd = fd;
+    log_size_bytes = 0;
 }
 
 /* Append `s` to buf as JSON string content (no quotes). */
@@ -76,8 +131,9 @@ void bm_log(bm_log_level level, const char *fmt, ...)
     char line[4400];
     size_t n;
     if (log_json) {
-        n = (size_t)snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"%s\",\"program\":\"%s\",\"msg\":\"",
-                             stamp, level_names[level], log_program);
+        n = (size_t)snprintf(line, sizeof line,
+                             "{\"ts\":\"%s\",\"level\":\"%s\",\"program\":\"%s\",\"msg\":\"", stamp,
+                             level_names[level], log_program);
         n = json_escape(line, sizeof line, n, msg);
         n += (size_t)snprintf(line + n, sizeof line - n, "\"}\n");
     } else {
@@ -85,6 +141,9 @@ void bm_log(bm_log_level level, const char *fmt, ...)
                              log_program, msg);
     }
     if (n >= sizeof line) n = sizeof line - 1;
-    ssize_t w = write(STDERR_FILENO, line, n);
-    (void)w;
+    if (log_fd != STDERR_FILENO && log_max_bytes > 0 && log_size_bytes > 0 &&
+        log_size_bytes + (long)n > log_max_bytes)
+        log_rotate();
+    ssize_t w = write(log_fd, line, n);
+    if (w > 0) log_size_bytes += (long)w;
 }

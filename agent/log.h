@@ -16,6 +16,14 @@ void bm_log_init(const char *program, bm_log_level level);
 /* Parse "debug" / "info" / "warn" / "warning" / "error". @return 0 or -1. */
 int bm_log_level_parse(const char *s, bm_log_level *out);
 
+/* Where and how to log (the guides' logging.json_format, file_path,
+ * max_file_size_mb, backup_count). json_format -1 keeps the default (JSON
+ * when stderr is not a terminal). file_path NULL logs to stderr; otherwise
+ * lines are appended to the file, which rotates when a write would pass
+ * max_bytes (0: never): file -> file.1 -> ... -> file.N, the oldest dropped.
+ * @return 0, or -1 when the file cannot be opened (stderr stays in use). */
+int bm_log_configure(int json_format, const char *file_path, long max_bytes, int backup_count);
+
 void bm_log(bm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define bm_debug(...) bm_log(BM_LOG_DEBUG, __VA_ARGS__)

@@ -1,0 +1,305 @@
+/*
+ * cli_top.c - `busmon top`: a live terminal dashboard over what busmon-agent
+ * publishes (latest rollup on busmon:rollups, busmon:alerts:firing, consumer
+ * groups of busmon:events). On a terminal it redraws every interval and `q`
+ * quits (termios non-canonical mode, restored on exit and SIGINT/SIGTERM);
+ * otherwise it prints one plain frame per interval without escape codes.
+ * It reads only Redis; it is not an alerting or storage path.
+ */
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static volatile sig_atomic_t top_stop;
+static struct termios top_saved_tty;
+static int top_tty_raw;
+
+static void top_on_signal(int sig)
+{
+    (void)sig;
+    top_stop = 1;
+}
+
+static void top_restore_tty(void)
+{
+    if (top_tty_raw) tcsetattr(STDIN_FILENO, TCSANOW, &top_saved_tty);
+    top_tty_raw = 0;
+}
+
+static void top_usage(FILE *f)
+{
+    fprintf(f, "usage: busmon top [--interval D] [--window 1m|5m|1h] [--once] [--redis URL]\n\n"
+               "A live dashboard: events per second, success rate, p95 latency, each worker's\n"
+               "health, error patterns, firing alerts and consumer lag. `q` quits.\n\n"
+               "options:\n"
+               "  --interval D        refresh every D (e.g. 2s, 500ms; default 2s)\n"
+               "  --window W          1m (default), 5m or 1h\n"
+               "  --once              print one frame and exit\n"
+               "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
+               "redis://127.0.0.1:6379)\n"
+               "  -h, --help          this help\n"
+               "exit codes: 0 ok, 2 usage, 3 Redis unreachable\n");
+}
+
+/* Parse "2s", "500ms", "1m", "3" (seconds) into milliseconds; -1 if bad. */
+static long top_parse_duration_ms(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v <= 0) return -1;
+    if (!*end || !strcmp(end, "s")) return (long)(v * 1000);
+    if (!strcmp(end, "ms")) return (long)v;
+    if (!strcmp(end, "m")) return (long)(v * 60000);
+    return -1;
+}
+
+static double top_num(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : 0.0;
+}
+
+static const char *top_str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "-";
+}
+
+static json_t *top_pick_window(json_t *windows, const char *label)
+{
+    json_t *w = json_object_get(windows, label);
+    if (w || strcmp(label, "1h")) return w;
+    const char *k;
+    json_t *v;
+    json_object_foreach(windows, k, v) if (strcmp(k, "1m") && strcmp(k, "5m")) return v;
+    return NULL;
+}
+
+static double top_window_seconds(const char *w)
+{
+    return !strcmp(w, "5m") ? 300.0 : !strcmp(w, "1h") ? 3600.0 : 60.0;
+}
+
+/* Latest rollup or NULL; *redis_failed set when Redis itself failed. */
+static json_t *top_latest_rollup(redisContext *c, int *redis_failed)
+{
+    redisReply *r = redisCommand(c, "XREVRANGE busmon:rollups + - COUNT 1");
+    json_t *root = NULL;
+    if (!r || c->err) {
+        *redis_failed = 1;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+               r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
+        redisReply *fv = r->element[0]->element[1];
+        for (size_t i = 0; i + 1 < fv->elements; i += 2) {
+            if (fv->element[i]->type != REDIS_REPLY_STRING || strcmp(fv->element[i]->str, "json"))
+                continue;
+            json_error_t e;
+            root = json_loadb(fv->element[i + 1]->str, (size_t)fv->element[i + 1]->len, 0, &e);
+        }
+    }
+    if (r) freeReplyObject(r);
+    return root;
+}
+
+static const char *top_health_color(int color, const char *h)
+{
+    if (!color) return "";
+    if (!strcmp(h, "healthy")) return "\033[32m";
+    if (!strcmp(h, "degraded") || !strcmp(h, "warning")) return "\033[33m";
+    if (!strcmp(h, "unknown") || !strcmp(h, "idle")) return "";
+    return "\033[31m";
+}
+
+static void top_lag(redisContext *c, const char *stream)
+{
+    redisReply *r = redisCommand(c, "XINFO GROUPS %s", stream);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        printf("  %-24s (no stream)\n", stream);
+        if (r) freeReplyObject(r);
+        return;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *g = r->element[i];
+        const char *name = "-";
+        long long lag = -1, pending = 0;
+        for (size_t j = 0; j + 1 < g->elements; j += 2) {
+            const char *k = g->element[j]->str;
+            redisReply *v = g->element[j + 1];
+            if (!k) continue;
+            if (!strcmp(k, "name") && v->str) name = v->str;
+            if (!strcmp(k, "lag") && v->type == REDIS_REPLY_INTEGER) lag = v->integer;
+            if (!strcmp(k, "pending") && v->type == REDIS_REPLY_INTEGER) pending = v->integer;
+        }
+        if (lag >= 0)
+            printf("  %-24s group %-20s lag %lld  pending %lld\n", stream, name, lag, pending);
+        else
+            printf("  %-24s group %-20s lag ?  pending %lld\n", stream, name, pending);
+    }
+    if (r->elements == 0) printf("  %-24s (no consumer groups)\n", stream);
+    freeReplyObject(r);
+}
+
+/* Draw one frame; returns 0, or -1 when Redis failed. */
+static int top_frame(redisContext *c, const char *window, int color)
+{
+    int redis_failed = 0;
+    json_t *roll = top_latest_rollup(c, &redis_failed);
+    if (redis_failed) return -1;
+    const char *reset = color ? "\033[0m" : "";
+    if (color) printf("\033[H\033[2J");
+    if (!roll) {
+        printf("busmon top: nothing published on busmon:rollups yet (is busmon-agent running?)\n");
+    } else {
+        json_t *ev = top_pick_window(json_object_get(roll, "events"), window);
+        printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
+               top_str(roll, "ts"), top_str(roll, "agent"), window);
+        printf("events/s %.2f   success %.1f %%   p95 latency %.1f ms   events %.0f\n\n",
+               top_num(ev, "total_events") / top_window_seconds(window),
+               100 * top_num(ev, "success_rate"), top_num(ev, "p95_latency_ms"),
+               top_num(ev, "total_events"));
+        printf("%-20s %-10s %8s %9s %10s %9s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS", "P95",
+               "IN FLIGHT");
+        size_t i;
+        json_t *w;
+        json_array_foreach(json_object_get(roll, "workers"), i, w)
+        {
+            json_t *win = top_pick_window(json_object_get(w, "windows"), window);
+            const char *h = top_str(w, "health");
+            printf("%-20s %s%-10s%s %8.0f %8.1f%% %8.1fms %9.0f\n", top_str(w, "name"),
+                   top_health_color(color, h), h, color ? reset : "", top_num(win, "executions"),
+                   100 * top_num(win, "success_rate"), top_num(win, "p95_ms"),
+                   top_num(w, "in_flight"));
+        }
+        printf("\nTOP ERRORS\n");
+        json_t *e;
+        size_t shown = 0;
+        json_array_foreach(json_object_get(roll, "errors"), i, e)
+        {
+            if (shown++ >= 5) break;
+            json_t *cnt = top_pick_window(json_object_get(e, "count"), window);
+            printf("  %-30s %6.0f\n", top_str(e, "type"),
+                   json_is_number(cnt) ? json_number_value(cnt) : top_num(e, "total"));
+        }
+        if (!shown) printf("  (none)\n");
+    }
+    printf("\nFIRING ALERTS\n");
+    redisReply *a = redisCommand(c, "HGETALL busmon:alerts:firing");
+    if (!a || c->err) {
+        if (a) freeReplyObject(a);
+        json_decref(roll);
+        return -1;
+    }
+    if (a->type == REDIS_REPLY_ARRAY && a->elements >= 2)
+        for (size_t i = 0; i + 1 < a->elements; i += 2)
+            printf("  %s%s%s\n", color ? "\033[31m" : "", a->element[i]->str, reset);
+    else
+        printf("  (none)\n");
+    freeReplyObject(a);
+    printf("\nCONSUMER LAG\n");
+    json_t *streams = roll ? json_object_get(roll, "streams") : NULL;
+    if (json_is_array(streams) && json_array_size(streams) > 0) {
+        size_t i;
+        json_t *s;
+        json_array_foreach(streams, i, s)
+        {
+            const char *name = json_is_string(s) ? json_string_value(s) : top_str(s, "stream");
+            top_lag(c, name);
+        }
+    } else {
+        top_lag(c, "busmon:events");
+    }
+    if (!color) printf("----\n");
+    fflush(stdout);
+    json_decref(roll);
+    return c->err ? -1 : 0;
+}
+
+int bm_cli_top(const bm_cli_opts *o, int argc, char **argv)
+{
+    bm_cli_opts opts = *o;
+    long interval_ms = 2000;
+    const char *window = "1m";
+    int once = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            top_usage(stdout);
+            return BM_EXIT_OK;
+        } else if (!strcmp(a, "--once")) {
+            once = 1;
+        } else if (!strcmp(a, "--interval") || !strcmp(a, "--window") || !strcmp(a, "--redis")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "busmon top: %s needs a value\n", a);
+                return BM_EXIT_USAGE;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--interval")) {
+                interval_ms = top_parse_duration_ms(v);
+                if (interval_ms <= 0) {
+                    fprintf(stderr, "busmon top: bad --interval %s\n", v);
+                    return BM_EXIT_USAGE;
+                }
+            } else if (!strcmp(a, "--window")) {
+                if (strcmp(v, "1m") && strcmp(v, "5m") && strcmp(v, "1h")) {
+                    fprintf(stderr, "busmon top: --window must be 1m, 5m or 1h\n");
+                    return BM_EXIT_USAGE;
+                }
+                window = v;
+            } else {
+                opts.redis_url = v;
+            }
+        } else {
+            fprintf(stderr, "busmon top: unknown argument %s\n", a);
+            top_usage(stderr);
+            return BM_EXIT_USAGE;
+        }
+    }
+    redisContext *c = bm_cli_connect(&opts);
+    if (!c) return BM_EXIT_REDIS;
+    int tty = isatty(STDOUT_FILENO) && !once;
+    int color = tty && opts.color;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = top_on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (tty && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &top_saved_tty) == 0) {
+        struct termios raw = top_saved_tty;
+        raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+        raw.c_cc[VMIN] = 0;
+        raw.c_cc[VTIME] = 0;
+        if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) {
+            top_tty_raw = 1;
+            atexit(top_restore_tty);
+        }
+    }
+    int rc = BM_EXIT_OK;
+    while (!top_stop) {
+        if (top_frame(c, window, color) < 0) {
+            fprintf(stderr, "busmon top: Redis: %s\n", c->errstr[0] ? c->errstr : "error");
+            rc = BM_EXIT_REDIS;
+            break;
+        }
+        if (once || ferror(stdout)) break;
+        struct timeval tv = {interval_ms / 1000, (interval_ms % 1000) * 1000};
+        fd_set rd;
+        FD_ZERO(&rd);
+        if (top_tty_raw) FD_SET(STDIN_FILENO, &rd);
+        if (select(top_tty_raw ? STDIN_FILENO + 1 : 0, &rd, NULL, NULL, &tv) > 0 && top_tty_raw &&
+            FD_ISSET(STDIN_FILENO, &rd)) {
+            char ch;
+            if (read(STDIN_FILENO, &ch, 1) == 1 && (ch == 'q' || ch == 'Q')) break;
+        }
+    }
+    top_restore_tty();
+    redisFree(c);
+    return rc;
+}
