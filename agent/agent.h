@@ -20,6 +20,8 @@
 #include "proto/event.h"
 #include "redis_url.h"
 
+#define BM_BATCH_BUCKETS 5
+
 typedef struct {
     uint64_t entries_read;      /* stream entries received */
     uint64_t events_applied;    /* kept in a trace */
@@ -39,7 +41,22 @@ typedef struct {
     uint64_t pubsub_messages; /* pub/sub messages received */
     uint64_t pubsub_bad;      /* ... that could not be used (dead-lettered) */
     uint64_t timeouts;        /* commands marked timed out (no answer within timeout_seconds) */
+    /* entries per non-empty XREADGROUP reply: cumulative counts for le 1, 10, 100, 1000, 10000 */
+    uint64_t batch_le[BM_BATCH_BUCKETS];
+    uint64_t batches, batch_entries;
 } bm_agent_stats;
+
+/* The upper bounds of bm_agent_stats.batch_le. */
+extern const unsigned bm_batch_bounds[BM_BATCH_BUCKETS];
+
+/* Count one non-empty read of n entries. */
+static inline void bm_agent_count_batch(bm_agent_stats *st, size_t n)
+{
+    for (int i = 0; i < BM_BATCH_BUCKETS; i++)
+        if (n <= bm_batch_bounds[i]) st->batch_le[i]++;
+    st->batches++;
+    st->batch_entries += n;
+}
 
 typedef struct bm_agent {
     bm_config *cfg;
@@ -89,6 +106,7 @@ typedef struct bm_agent {
     bm_agent_stats stats;
     struct bm_alerting *alerting; /* alert timer and notifications (alerting.h) */
     struct bm_http *http; /* http.c: /metrics, /health, /ready, /api; NULL when disabled */
+    struct bm_sysmon *sysmon; /* sysmon.c: system metrics and their history */
 } bm_agent;
 
 /*

@@ -56,6 +56,8 @@ static void usage(FILE *f)
         "  --rollup-interval D  how often rollups are published, e.g. 10s, 500ms (default 10s)\n"
         "  --health-interval D  how often worker health is judged (default 30s)\n"
         "  --alert-interval D   how often alert rules are evaluated (default 10s)\n"
+        "  --system-interval D  how often system metrics are sampled (default 10s, at least\n"
+        "                       100ms; config system.interval_seconds)\n"
         "  --http ADDR          serve /metrics, /health, /ready and /api on ADDR (host:port,\n"
         "                       default 127.0.0.1:9464; config http.listen; env BUSMON_HTTP,\n"
         "                       which also takes \"off\")\n"
@@ -97,6 +99,7 @@ enum {
     OPT_VERSION,
     OPT_ROLLUP,
     OPT_HEALTH,
+    OPT_SYSTEM_INTERVAL,
     OPT_PSUBSCRIBE,
     OPT_ALERT_INTERVAL,
     OPT_HTTP,
@@ -119,6 +122,7 @@ static const struct option long_opts[] = {
     {"check-config", no_argument, 0, OPT_CHECK},
     {"rollup-interval", required_argument, 0, OPT_ROLLUP},
     {"health-interval", required_argument, 0, OPT_HEALTH},
+    {"system-interval", required_argument, 0, OPT_SYSTEM_INTERVAL},
     {"psubscribe", required_argument, 0, OPT_PSUBSCRIBE},
     {"alert-interval", required_argument, 0, OPT_ALERT_INTERVAL},
     {"http", required_argument, 0, OPT_HTTP},
@@ -308,6 +312,7 @@ int main(int argc, char **argv)
             break;
         case OPT_ROLLUP:
         case OPT_HEALTH:
+        case OPT_SYSTEM_INTERVAL:
         case OPT_ALERT_INTERVAL: {
             double ms;
             char *end;
@@ -322,14 +327,20 @@ int main(int argc, char **argv)
             else
                 goto bad_interval;
             if (ms < 10 || ms > 86400000) goto bad_interval;
-            if (c == OPT_ALERT_INTERVAL && ms < 100) {
-                rc = fail(EXIT_USAGE, "--alert-interval must be at least 100ms, not '%s'", optarg);
+            if ((c == OPT_ALERT_INTERVAL || c == OPT_SYSTEM_INTERVAL) && ms < 100) {
+                rc = fail(EXIT_USAGE,
+                          c == OPT_ALERT_INTERVAL
+                              ? "--alert-interval must be at least 100ms, not '%s'"
+                              : "--system-interval must be at least 100ms, not '%s'",
+                          optarg);
                 goto out;
             }
             if (c == OPT_ALERT_INTERVAL)
                 cfg.alerting->rules.interval_us = (int64_t)(ms * 1000);
             else if (c == OPT_ROLLUP)
                 cfg.rollup_interval_ms = (int64_t)ms;
+            else if (c == OPT_SYSTEM_INTERVAL)
+                cfg.system_interval_ms = (int64_t)ms;
             else
                 cfg.health_interval_ms = (int64_t)ms;
             break;

@@ -28,6 +28,7 @@
 #include "lib/alerts.h"
 #include "log.h"
 #include "notify.h"
+#include "sysmon.h"
 #include "trace_json.h"
 
 #define FLUSH_TIMEOUT_MS    5000
@@ -365,39 +366,6 @@ static void evaluate(bm_alerting *al)
 
 /* ---- gauges: XINFO GROUPS ---------------------------------------------------- */
 
-static int64_t reply_int(const redisReply *v)
-{
-    if (!v) return -1;
-    if (v->type == REDIS_REPLY_INTEGER) return v->integer;
-    if (v->type == REDIS_REPLY_STRING) return strtoll(v->str, NULL, 10);
-    return -1; /* nil: Redis does not know (lag after deletions), or older Redis */
-}
-
-/* Our group's pending and lag in one XINFO GROUPS reply (RESP2: flat key/value arrays). */
-static void read_groups(bm_alerting *al, const redisReply *r, alert_stream_gauge *g)
-{
-    const char *group = al->agent->cfg->group;
-    for (size_t i = 0; i < r->elements; i++) {
-        const redisReply *grp = r->element[i];
-        if (grp->type != REDIS_REPLY_ARRAY) continue;
-        const redisReply *name = NULL, *pending = NULL, *lag = NULL;
-        for (size_t k = 0; k + 1 < grp->elements; k += 2) {
-            const redisReply *key = grp->element[k], *val = grp->element[k + 1];
-            if (key->type != REDIS_REPLY_STRING && key->type != REDIS_REPLY_STATUS) continue;
-            if (!strcmp(key->str, "name"))
-                name = val;
-            else if (!strcmp(key->str, "pending"))
-                pending = val;
-            else if (!strcmp(key->str, "lag"))
-                lag = val;
-        }
-        if (!name || name->type != REDIS_REPLY_STRING || strcmp(name->str, group)) continue;
-        g->pending = reply_int(pending);
-        g->consumer_lag = reply_int(lag);
-        return;
-    }
-}
-
 static void on_xinfo(redisAsyncContext *c, void *reply, void *privdata)
 {
     (void)c;
@@ -411,7 +379,8 @@ static void on_xinfo(redisAsyncContext *c, void *reply, void *privdata)
     if (r) {
         /* an answer without our group, or an error (no such stream): unknown */
         g->consumer_lag = g->pending = -1;
-        if (r->type == REDIS_REPLY_ARRAY) read_groups(al, r, g);
+        if (r->type == REDIS_REPLY_ARRAY)
+            bm_xinfo_group(r, al->agent->cfg->group, &g->pending, &g->consumer_lag);
         if (r->type == REDIS_REPLY_ERROR) al->stats.gauge_errors++;
         slot->answered = 1;
         slot->rounds_missed = 0;

@@ -27,5 +27,7 @@ int bm_cli_stats(const bm_cli_opts *o, int argc, char **argv);
 int bm_cli_alerts(const bm_cli_opts *o, int argc, char **argv);
 /* top: a live dashboard; --once prints one frame. */
 int bm_cli_top(const bm_cli_opts *o, int argc, char **argv);
+/* system: system metrics with avg and peak over --window (busmon:system). */
+int bm_cli_system(const bm_cli_opts *o, int argc, char **argv);
 
 #endif

@@ -30,6 +30,8 @@ static void usage(FILE *f)
             "  stats         event metrics: rates, latency, throughput per type\n"
             "                (each takes --json and --window 1m|5m|1h; see busmon CMD --help)\n"
             "  top           live dashboard: rates, workers, errors, alerts, lag\n"
+            "  system        host, agent, Redis and stream metrics with avg and peak over\n"
+            "                --window (busmon system --help)\n"
             "  alerts        alerts firing now and recent notifications; --watch follows\n"
             "                them live (busmon alerts --help)\n"
             "\n"
@@ -103,6 +105,7 @@ int main(int argc, char **argv)
         return bm_cli_stats(&o, argc - i, argv + i);
     if (!strcmp(cmd, "alerts")) return bm_cli_alerts(&o, argc - i, argv + i);
     if (!strcmp(cmd, "top")) return bm_cli_top(&o, argc - i, argv + i);
+    if (!strcmp(cmd, "system")) return bm_cli_system(&o, argc - i, argv + i);
     fprintf(stderr, "busmon: unknown command '%s' (see busmon --help)\n", cmd);
     return BM_EXIT_USAGE;
 }

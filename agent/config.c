@@ -65,6 +65,10 @@ int bm_config_init(bm_config *c)
         return -1;
     }
     c->http_enabled = 1;
+    c->ready_max_lag = 100000;
+    c->system_interval_ms = 10000;
+    c->system_history_s = 24 * 3600;
+    c->system_maxlen = 8640;
     if (bm_config_set_str(&c->group, "busmon") || bm_config_set_str(&c->consumer, consumer) ||
         bm_config_set_str(&c->trace_prefix, "busmon:trace:") ||
         bm_config_set_str(&c->deadletter_stream, "busmon:deadletter") ||
@@ -72,6 +76,7 @@ int bm_config_init(bm_config *c)
         bm_config_set_str(&c->workers_hash, "busmon:workers") ||
         bm_config_set_str(&c->health_stream, "busmon:health") ||
         bm_config_set_str(&c->http_listen, "127.0.0.1:9464") ||
+        bm_config_set_str(&c->system_stream, "busmon:system") ||
         bm_config_set_str(&c->channel_prefix, "multiagent:") ||
         bm_config_set_str(&c->channel_separator, ".") ||
         bm_config_set_str(&c->channel_words[0], "command") ||
@@ -98,6 +103,8 @@ void bm_config_deinit(bm_config *c)
     free(c->workers_hash);
     free(c->health_stream);
     free(c->http_listen);
+    free(c->system_data_path);
+    free(c->system_stream);
     free(c->config_file);
     for (size_t i = 0; i < c->n_pubsub_patterns; i++)
         free(c->pubsub_patterns[i]);
@@ -295,6 +302,16 @@ static const known_key known_keys[] = {
     {"pubsub.max_timeouts", K_SIZE, OFF(max_timeouts)},
     {"http.enabled", K_BOOL, OFF(http_enabled)},
     {"http.listen", K_STR, OFF(http_listen)},
+    {"http.ready_max_lag", K_INT, OFF(ready_max_lag)},
+    {"system.interval_seconds", K_S_AS_MS, OFF(system_interval_ms)},
+    {"metrics_collection.collection_interval_seconds", K_S_AS_MS, OFF(system_interval_ms)},
+    {"metrics.collection_interval_seconds", K_S_AS_MS, OFF(system_interval_ms)},
+    {"system.history_hours", K_HOURS, OFF(system_history_s)},
+    {"metrics_collection.retention_hours", K_HOURS, OFF(system_history_s)},
+    {"metrics.retention_hours", K_HOURS, OFF(system_history_s)},
+    {"system.data_path", K_STR, OFF(system_data_path)},
+    {"outputs.system", K_STR, OFF(system_stream)},
+    {"outputs.system_maxlen", K_SIZE, OFF(system_maxlen)},
 };
 
 /* Sections read by features that come later, or keys of the Python monitors'

@@ -66,6 +66,14 @@ typedef struct {
     /* HTTP (issue 6): /metrics, /health, /ready, /api (agent/http.c) */
     int http_enabled;  /* http.enabled, default 1; --no-http */
     char *http_listen; /* http.listen "host:port", default "127.0.0.1:9464"; --http */
+    int ready_max_lag; /* http.ready_max_lag: /ready is 503 above this consumer lag; 0 no bound */
+
+    /* system metrics (issue 6, agent/sysmon.c): the guides' metrics_collection */
+    int64_t system_interval_ms; /* system.interval_seconds (metrics_collection.collection_interval_seconds), 10 s */
+    int64_t system_history_s;   /* system.history_hours (metrics_collection.retention_hours), 24 h in memory */
+    char *system_data_path;     /* system.data_path: disk % of this path; NULL: Redis's dir if local, else / */
+    char *system_stream;        /* outputs.system: "busmon:system" */
+    size_t system_maxlen;       /* outputs.system_maxlen, 8640 (24 h at 10 s) */
 
     int log_level;               /* bm_log_level */
     int log_json_format;         /* logging.json_format; -1: JSON unless stderr is a tty */

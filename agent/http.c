@@ -6,7 +6,12 @@
  *   /metrics               Prometheus text
  *   /health                200 {"status":"ok"} while the loop runs
  *   /ready                 200 when the Redis reader and writer are connected,
- *                          else 503 with the reasons
+ *                          our group exists on every stream and no stream's
+ *                          consumer lag is above http.ready_max_lag (as the
+ *                          last system sample saw them), else 503 with the
+ *                          reasons
+ *   /api/system            ?window=10m|1h|24h.. (default 1h): system metrics,
+ *                          latest sample, avg and peak, series (sysmon.c)
  *   /api/stats             ?window=1m|5m|1h (default 5m), as `busmon stats --json`
  *   /api/workers           as `busmon workers --json`
  *   /api/workers/NAME      as `busmon worker --json NAME`, 404 if unknown
@@ -39,12 +44,10 @@
 #define HTTP_MAX_BODY_BYTES    4096
 #define HTTP_MAX_URI_BYTES     2048
 #define HTTP_TIMEOUT_S         10
-#define SYSMON_INTERVAL_MS     5000
 
 struct bm_http {
     bm_agent *a;
     struct evhttp *http;
-    bm_sysmon *sysmon; /* host CPU, memory, load for /metrics */
     bm_http_stats stats;
 };
 
@@ -61,7 +64,7 @@ static void count(bm_http *h, int code)
 static void send_json(bm_http *h, struct evhttp_request *req, int code, json_t *j)
 {
     struct evbuffer *b = evbuffer_new();
-    char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
     if (!b || !s) {
         if (b) evbuffer_free(b);
         free(s);
@@ -186,9 +189,7 @@ static json_t *api_errors(json_t *roll, const char *window)
 static void serve_metrics(bm_http *h, struct evhttp_request *req)
 {
     struct evbuffer *b = evbuffer_new();
-    bm_sysmon_sample sys;
-    bm_sysmon_get(h->sysmon, &sys);
-    if (!b || bm_metrics_render(h->a, &sys, b)) {
+    if (!b || bm_metrics_render(h->a, b)) {
         if (b) evbuffer_free(b);
         send_error(h, req, 500, "out of memory");
         return;
@@ -204,12 +205,34 @@ static void serve_ready(bm_http *h, struct evhttp_request *req)
 {
     bm_agent *a = h->a;
     json_t *reasons = json_array();
+    char why[512];
     if (a->stopping) json_array_append_new(reasons, json_string("agent is stopping"));
     if (!a->reader_up) json_array_append_new(reasons, json_string("redis reader not connected"));
     if (!a->writer_up) json_array_append_new(reasons, json_string("redis writer not connected"));
+    /* the group and the lag as the last system sample saw them (unknown: no verdict) */
+    const bm_sys_sample *sys = bm_sysmon_latest(a->sysmon);
+    json_t *streams = json_array();
+    for (size_t i = 0; sys && i < sys->n_streams; i++) {
+        const bm_sys_stream *st = &sys->streams[i];
+        if (st->group == 0) {
+            snprintf(why, sizeof why, "consumer group '%s' missing on stream '%s'", a->cfg->group,
+                     st->name);
+            json_array_append_new(reasons, json_string(why));
+        }
+        if (a->cfg->ready_max_lag > 0 && st->lag > a->cfg->ready_max_lag) {
+            snprintf(why, sizeof why, "consumer lag %lld on stream '%s' > ready_max_lag %d",
+                     (long long)st->lag, st->name, a->cfg->ready_max_lag);
+            json_array_append_new(reasons, json_string(why));
+        }
+        json_array_append_new(streams,
+                              json_pack("{s:s, s:o, s:o}", "name", st->name, "group",
+                                        st->group < 0 ? json_null() : json_boolean(st->group),
+                                        "lag", st->lag < 0 ? json_null() : json_integer(st->lag)));
+    }
     int ready = json_array_size(reasons) == 0;
-    json_t *j = json_pack("{s:s, s:b, s:b, s:o}", "status", ready ? "ready" : "not ready", "reader",
-                          a->reader_up, "writer", a->writer_up, "reasons", reasons);
+    json_t *j = json_pack("{s:s, s:b, s:b, s:i, s:o, s:o}", "status", ready ? "ready" : "not ready",
+                          "reader", a->reader_up, "writer", a->writer_up, "max_lag",
+                          a->cfg->ready_max_lag, "streams", streams, "reasons", reasons);
     send_json(h, req, ready ? 200 : 503, j);
     json_decref(j);
 }
@@ -241,8 +264,10 @@ static void on_request(struct evhttp_request *req, void *arg)
         send_error(h, req, 405, "method not allowed: use GET or HEAD");
         return;
     }
-    /* ?window=1m|5m|1h: the only parameter; others are ignored */
+    /* ?window=: the only parameter (others are ignored); 1m|5m|1h for the
+     * rollup routes, any "<n>s|m|h|d" from 10 s to 7 d for /api/system */
     const char *window = "5m";
+    char window_buf[16] = "1h";
     struct evkeyvalq q;
     TAILQ_INIT(&q);
     const char *query = evhttp_uri_get_query(uri);
@@ -251,7 +276,15 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     const char *wv = evhttp_find_header(&q, "window");
-    if (wv) {
+    int64_t sys_window_us = 3600LL * 1000000;
+    if (!strcmp(path, "/api/system")) {
+        if (wv && (strlen(wv) >= sizeof window_buf || bm_sys_parse_window(wv, &sys_window_us))) {
+            evhttp_clear_headers(&q);
+            send_error(h, req, 400, "window must be a duration like 10m, 1h or 24h (10s to 7d)");
+            return;
+        }
+        if (wv) snprintf(window_buf, sizeof window_buf, "%s", wv);
+    } else if (wv) {
         if (!strcmp(wv, "1m") || !strcmp(wv, "5m") || !strcmp(wv, "1h")) {
             window = !strcmp(wv, "1m") ? "1m" : !strcmp(wv, "5m") ? "5m" : "1h";
         } else {
@@ -262,6 +295,16 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     evhttp_clear_headers(&q);
 
+    if (!strcmp(path, "/api/system")) {
+        json_t *j = h->a->sysmon ? bm_sysmon_window_json(h->a->sysmon, window_buf, sys_window_us)
+                                 : NULL;
+        if (j)
+            send_json(h, req, 200, j);
+        else
+            send_error(h, req, 500, "out of memory");
+        json_decref(j);
+        return;
+    }
     if (!strcmp(path, "/metrics")) {
         serve_metrics(h, req);
         return;
@@ -358,7 +401,6 @@ bm_http *bm_http_new(bm_agent *a, const char *listen, char *err, size_t errlen)
         return NULL;
     }
     h->a = a;
-    h->sysmon = bm_sysmon_new(a->base, SYSMON_INTERVAL_MS); /* NULL: no host figures */
     evhttp_set_max_headers_size(h->http, HTTP_MAX_HEADERS_BYTES);
     evhttp_set_max_body_size(h->http, HTTP_MAX_BODY_BYTES);
     evhttp_set_timeout(h->http, HTTP_TIMEOUT_S);
@@ -383,7 +425,6 @@ void bm_http_free(bm_http *h)
 {
     if (!h) return;
     if (h->http) evhttp_free(h->http);
-    bm_sysmon_free(h->sysmon);
     free(h);
 }
 

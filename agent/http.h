@@ -5,8 +5,8 @@
  * /api/errors, /api/traces/TX) in the shapes of the CLI's --json.
  *
  * Everything is answered from memory in the callback (a fresh rollup of
- * the monitor, the in-memory trace store, the host figures sysmon.c samples
- * every 5 s): no Redis round trip, so a scrape
+ * the monitor, the in-memory trace store, the latest system sample and
+ * history of sysmon.c): no Redis round trip, so a scrape
  * costs one rollup and never waits. Not here: the dashboard page, alerts.
  */
 #ifndef BM_AGENT_HTTP_H
@@ -32,14 +32,11 @@ typedef struct {
 } bm_http_stats;
 void bm_http_get_stats(const bm_http *h, bm_http_stats *out);
 
-struct bm_sysmon_sample_s;
-
 /*
  * metrics_text.c: append the whole /metrics page (Prometheus text format
- * 0.0.4) for agent `a`, with the host figures of `sys` (borrowed; NULL:
- * none), to out. @return 0, or -1 (out of memory).
+ * 0.0.4) for agent `a` (with the latest system sample of a->sysmon) to out.
+ * @return 0, or -1 (out of memory).
  */
-int bm_metrics_render(struct bm_agent *a, const struct bm_sysmon_sample_s *sys,
-                      struct evbuffer *out);
+int bm_metrics_render(struct bm_agent *a, struct evbuffer *out);
 
 #endif

@@ -29,6 +29,7 @@
 
 #include "agent.h"
 #include "alerting.h"
+#include "sysmon.h"
 #include "log.h"
 #include "trace_json.h"
 
@@ -362,6 +363,8 @@ static void on_group_created(redisAsyncContext *c, void *reply, void *arg)
         issue_read(a);
 }
 
+const unsigned bm_batch_bounds[BM_BATCH_BUCKETS] = {1, 10, 100, 1000, 10000};
+
 static void create_groups(bm_agent *a)
 {
     if (!a->writer) return;
@@ -430,6 +433,7 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
         }
     }
     flush_writes(a); /* out now, while the next batch is read */
+    if (total) bm_agent_count_batch(&a->stats, total);
     if (a->recovering && total == 0) {
         a->recovering = 0;
         bm_info("caught up with this consumer's pending entries; reading new entries");
@@ -873,6 +877,11 @@ int bm_agent_start(bm_agent *a)
     }
     a->alerting = bm_alerting_new(a);
     if (!a->alerting) return -1;
+    a->sysmon = bm_sysmon_new(a);
+    if (!a->sysmon) {
+        bm_error("out of memory at start (system metrics)");
+        return -1;
+    }
     trace_store_set_drop_cb(a->store, on_trace_dropped, a);
     evsignal_add(a->ev_sigint, NULL);
     evsignal_add(a->ev_sigterm, NULL);
@@ -911,6 +920,8 @@ void bm_agent_cleanup(bm_agent *a)
     deadlines_free(a->deadlines);
     bm_alerting_free(a->alerting); /* after the connections: their callbacks may name it */
     a->alerting = NULL;
+    bm_sysmon_free(a->sysmon); /* likewise */
+    a->sysmon = NULL;
     bm_monitor_deinit(&a->mon);
     bm_persist_free(a->persist);
     bm_decoder_free(a->dec);

@@ -16,6 +16,8 @@
  */
 #include <event2/buffer.h>
 #include <inttypes.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@
 
 #include "agent.h"
 #include "http.h"
+#include "lib/sysstat.h"
 #include "sysmon.h"
 
 /* Label value escaping of the text format: backslash, double quote, newline. */
@@ -60,19 +63,11 @@ static int proc_self(double *cpu_s, double *rss_bytes)
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-    if (!p) return -1;
-    unsigned long utime = 0, stime = 0;
-    long rss_pages = 0;
-    /* fields after ')': 3 state ... 14 utime 15 stime ... 24 rss */
-    if (sscanf(p + 2,
-               "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %*u "
-               "%*u %ld",
-               &utime, &stime, &rss_pages) != 3)
-        return -1;
+    uint64_t ticks, rss_pages;
+    if (sysstat_parse_proc_self(buf, &ticks, &rss_pages)) return -1;
     long tick = sysconf(_SC_CLK_TCK);
     long page = sysconf(_SC_PAGESIZE);
-    *cpu_s = (double)(utime + stime) / (double)(tick > 0 ? tick : 100);
+    *cpu_s = (double)ticks / (double)(tick > 0 ? tick : 100);
     *rss_bytes = (double)rss_pages * (double)(page > 0 ? page : 4096);
     return 0;
 }
@@ -164,31 +159,111 @@ static void errors_family(bm_agent *a, struct evbuffer *out, int64_t now_us)
                error_patterns_refused(a->mon.errors));
 }
 
-static void host_families(const bm_sysmon_sample *sys, struct evbuffer *out)
+/* One gauge from the system sample, when known. */
+static void sys_gauge(struct evbuffer *out, const bm_sys_sample *sys, bm_sys_field f,
+                      const char *name, const char *help, double scale)
 {
+    double v = sys->p.v[f];
+    if (isnan(v)) return;
+    family(out, name, "gauge", help);
+    evbuffer_add_printf(out, "%s %.15g\n", name, v * scale);
+}
+
+/* The system sample's families (sysmon.c, every system.interval_seconds). */
+static void system_families(bm_agent *a, struct evbuffer *out)
+{
+    const bm_sys_sample *sys = bm_sysmon_latest(a->sysmon);
+    bm_sysmon_stats ss;
+    bm_sysmon_get_stats(a->sysmon, &ss);
+    scalar_u64(out, "busmon_system_samples_total", "counter",
+               "System metrics samples taken (sysmon; late: before every Redis reply was in).",
+               ss.samples);
+    scalar_u64(out, "busmon_system_samples_late_total", "counter",
+               "System samples completed without every Redis reply.", ss.late);
     if (!sys) return;
-    if (sys->cpu_percent >= 0) {
-        family(out, "busmon_host_cpu_percent", "gauge",
-               "Host CPU busy percentage over the last sample interval (/proc/stat).");
-        evbuffer_add_printf(out, "busmon_host_cpu_percent %.2f\n", sys->cpu_percent);
-    }
-    if (sys->memory_percent >= 0) {
-        family(out, "busmon_host_memory_percent", "gauge",
-               "Host memory in use, (MemTotal - MemAvailable) / MemTotal (/proc/meminfo).");
-        evbuffer_add_printf(out, "busmon_host_memory_percent %.2f\n", sys->memory_percent);
+    sys_gauge(out, sys, BM_SYS_CPU, "busmon_host_cpu_percent",
+              "Host CPU busy percentage over the last sample interval (/proc/stat).", 1);
+    sys_gauge(out, sys, BM_SYS_MEMORY, "busmon_host_memory_percent",
+              "Host memory in use, (MemTotal - MemAvailable) / MemTotal (/proc/meminfo).", 1);
+    if (ss.memory_total_bytes)
         scalar_u64(out, "busmon_host_memory_total_bytes", "gauge", "Host memory (MemTotal).",
-                   sys->memory_total_bytes);
+                   ss.memory_total_bytes);
+    if (!isnan(sys->p.v[BM_SYS_DISK])) {
+        family(out, "busmon_host_disk_percent", "gauge",
+               "Used share of the file system holding the data path (system.data_path).");
+        evbuffer_add_printf(out, "busmon_host_disk_percent{path=\"");
+        put_label(out, sys->data_path);
+        evbuffer_add_printf(out, "\"} %.2f\n", sys->p.v[BM_SYS_DISK]);
     }
-    if (sys->load[0] >= 0) {
+    if (!isnan(sys->p.v[BM_SYS_LOAD1])) {
         family(out, "busmon_host_load_average", "gauge", "Host load average (/proc/loadavg).");
         const char *period[3] = {"1m", "5m", "15m"};
         for (int i = 0; i < 3; i++)
             evbuffer_add_printf(out, "busmon_host_load_average{period=\"%s\"} %.2f\n", period[i],
-                                sys->load[i]);
+                                sys->p.v[BM_SYS_LOAD1 + i]);
+    }
+    sys_gauge(out, sys, BM_SYS_AGENT_CPU, "busmon_agent_cpu_percent",
+              "busmon-agent CPU use over the last sample interval, percent of one core.", 1);
+    sys_gauge(out, sys, BM_SYS_EVENTS_PER_SEC, "busmon_ingest_events_per_second",
+              "Entries and messages read per second over the last sample interval.", 1);
+    sys_gauge(out, sys, BM_SYS_REDIS_RTT_MS, "busmon_redis_rtt_seconds",
+              "Round trip of a PING on the write connection (includes writes queued ahead).",
+              1e-3);
+    sys_gauge(out, sys, BM_SYS_REDIS_CLIENTS, "busmon_redis_connected_clients",
+              "Redis INFO connected_clients.", 1);
+    sys_gauge(out, sys, BM_SYS_REDIS_MEMORY, "busmon_redis_used_memory_bytes",
+              "Redis INFO used_memory.", 1);
+    const struct {
+        size_t off;
+        const char *name, *help;
+    } per_stream[] = {
+        {offsetof(bm_sys_stream, length), "busmon_stream_length", "Entries in the stream (XLEN)."},
+        {offsetof(bm_sys_stream, lag), "busmon_consumer_lag",
+         "Entries not yet delivered to the consumer group (XINFO GROUPS lag)."},
+        {offsetof(bm_sys_stream, pending), "busmon_consumer_pending",
+         "Entries delivered to the group and not acknowledged (XINFO GROUPS pending)."},
+    };
+    for (size_t k = 0; k < sizeof per_stream / sizeof *per_stream; k++) {
+        family(out, per_stream[k].name, "gauge", per_stream[k].help);
+        for (size_t i = 0; i < sys->n_streams; i++) {
+            int64_t v = *(const int64_t *)((const char *)&sys->streams[i] + per_stream[k].off);
+            if (v < 0) continue;
+            evbuffer_add_printf(out, "%s{stream=\"", per_stream[k].name);
+            put_label(out, sys->streams[i].name);
+            if (k > 0) {
+                evbuffer_add_printf(out, "\",group=\"");
+                put_label(out, a->cfg->group);
+            }
+            evbuffer_add_printf(out, "\"} %lld\n", (long long)v);
+        }
+    }
+    family(out, "busmon_consumer_group_present", "gauge",
+           "1 when the consumer group exists on the stream (XINFO GROUPS).");
+    for (size_t i = 0; i < sys->n_streams; i++) {
+        if (sys->streams[i].group < 0) continue;
+        evbuffer_add_printf(out, "busmon_consumer_group_present{stream=\"");
+        put_label(out, sys->streams[i].name);
+        evbuffer_add_printf(out, "\",group=\"");
+        put_label(out, a->cfg->group);
+        evbuffer_add_printf(out, "\"} %d\n", sys->streams[i].group);
     }
 }
 
-int bm_metrics_render(bm_agent *a, const bm_sysmon_sample *sys, struct evbuffer *out)
+/* Entries per non-empty XREADGROUP reply, as a histogram. */
+static void batch_family(const bm_agent_stats *st, struct evbuffer *out)
+{
+    family(out, "busmon_read_batch_size", "histogram",
+           "Entries per non-empty XREADGROUP reply (streams.batch caps it).");
+    for (int i = 0; i < BM_BATCH_BUCKETS; i++)
+        evbuffer_add_printf(out, "busmon_read_batch_size_bucket{le=\"%u\"} %" PRIu64 "\n",
+                            bm_batch_bounds[i], st->batch_le[i]);
+    evbuffer_add_printf(out, "busmon_read_batch_size_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+                        st->batches);
+    evbuffer_add_printf(out, "busmon_read_batch_size_sum %" PRIu64 "\n", st->batch_entries);
+    evbuffer_add_printf(out, "busmon_read_batch_size_count %" PRIu64 "\n", st->batches);
+}
+
+int bm_metrics_render(bm_agent *a, struct evbuffer *out)
 {
     int64_t now_us = bm_now_us();
 
@@ -266,7 +341,8 @@ int bm_metrics_render(bm_agent *a, const bm_sysmon_sample *sys, struct evbuffer 
     }
     family(out, "process_start_time_seconds", "gauge", "Start time of the process since epoch.");
     evbuffer_add_printf(out, "process_start_time_seconds %.3f\n", (double)a->started_us / 1e6);
-    host_families(sys, out);
+    system_families(a, out);
+    batch_family(&a->stats, out);
     bm_http_stats hs;
     bm_http_get_stats(a->http, &hs);
     family(out, "busmon_http_requests_total", "counter",

@@ -82,3 +82,38 @@ int sysstat_parse_loadavg(const char *text, double load[3])
 {
     return sscanf(text, "%lf %lf %lf", &load[0], &load[1], &load[2]) == 3 ? 0 : -1;
 }
+
+int sysstat_parse_proc_self(const char *text, uint64_t *cpu_ticks, uint64_t *rss_pages)
+{
+    const char *p = strrchr(text, ')'); /* the command name may hold spaces and ')' */
+    if (!p || p[1] != ' ') return -1;
+    unsigned long long utime = 0, stime = 0;
+    long long rss = 0;
+    /* fields after ')': 3 state ... 14 utime 15 stime ... 24 rss */
+    if (sscanf(p + 2,
+               "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %*u "
+               "%*u %lld",
+               &utime, &stime, &rss) != 3 ||
+        rss < 0)
+        return -1;
+    *cpu_ticks = utime + stime;
+    *rss_pages = (uint64_t)rss;
+    return 0;
+}
+
+int sysstat_info_field(const char *info, const char *key, double *out)
+{
+    size_t klen = strlen(key);
+    for (const char *p = info; p && *p;) {
+        if (!strncmp(p, key, klen) && p[klen] == ':') {
+            char *end;
+            double v = strtod(p + klen + 1, &end);
+            if (end == p + klen + 1 || (*end && *end != '\r' && *end != '\n')) return -1;
+            *out = v;
+            return 0;
+        }
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    return -1;
+}

@@ -2,7 +2,8 @@
  * sysstat.h - parsers for the host figures busmon samples from /proc (the
  * MetricsCollector's system metrics): CPU busy percentage between two
  * samples of /proc/stat, memory used percentage from /proc/meminfo, load
- * averages from /proc/loadavg.
+ * averages from /proc/loadavg, the process's own CPU time and RSS from
+ * /proc/self/stat, and numeric fields of Redis INFO text.
  *
  * Pure: the caller reads the files and passes their text; nothing here
  * opens a file or reads a clock (the sampling lives in agent/sysmon.c).
@@ -28,5 +29,17 @@ int sysstat_parse_meminfo(const char *meminfo, uint64_t *total_kb, uint64_t *ava
 
 /* The three load averages of /proc/loadavg. @return 0, or -1. */
 int sysstat_parse_loadavg(const char *loadavg, double load[3]);
+
+/*
+ * utime + stime (clock ticks) and RSS (pages) from the text of
+ * /proc/self/stat (or /proc/PID/stat). @return 0, or -1 when malformed.
+ */
+int sysstat_parse_proc_self(const char *proc_pid_stat, uint64_t *cpu_ticks, uint64_t *rss_pages);
+
+/*
+ * A numeric "key:value" line of Redis INFO text (e.g. "connected_clients",
+ * "used_memory"). @return 0 and *out, or -1 when absent or not a number.
+ */
+int sysstat_info_field(const char *info, const char *key, double *out);
 
 #endif

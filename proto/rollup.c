@@ -465,23 +465,32 @@ static int pack_json(msgpack_packer *pk, const json_t *j)
 }
 
 /*
+ * Any JSON tree as msgpack (maps, arrays, strings, integers, doubles, true,
+ * false, nil). On failure `out` is cut back to the size it had, so it never
+ * ends in half a value. @return 0, or -1 (out of memory).
+ */
+int bm_json_encode_msgpack(const json_t *j, struct msgpack_sbuffer *out)
+{
+    size_t before = out->size;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    if (pack_json(&pk, j)) {
+        out->size = before;
+        return -1;
+    }
+    return 0;
+}
+
+/*
  * The rollup as one msgpack map, the same tree as bm_rollup_to_json (it is
- * built from it). On failure `out` is cut back to the size it had, so it
- * never ends in half a map.
+ * built from it).
  * @return 0, or -1 (out of memory, or a rollup bm_rollup_to_json refuses).
  */
 int bm_rollup_encode_msgpack(const bm_rollup *r, struct msgpack_sbuffer *out)
 {
     json_t *j = bm_rollup_to_json(r);
     if (!j) return -1;
-    size_t before = out->size;
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    int rc = pack_json(&pk, j);
+    int rc = bm_json_encode_msgpack(j, out);
     json_decref(j);
-    if (rc) {
-        out->size = before;
-        return -1;
-    }
-    return 0;
+    return rc;
 }

@@ -53,3 +53,34 @@ Test(sysstat, loadavg)
     cr_assert_float_eq(l[2], 2.0, 1e-9);
     cr_assert_eq(sysstat_parse_loadavg("nope", l), -1);
 }
+
+Test(sysstat, proc_self_stat)
+{
+    uint64_t ticks, rss;
+    /* a command name with spaces and ')' in it: fields are read after the last ')' */
+    const char *stat = "4242 (busmon agent) x) S 1 4242 4242 0 -1 4194304 500 0 0 0 "
+                       "120 30 0 0 20 0 3 0 100 250000000 2048 18446744073709551615";
+    cr_assert_eq(sysstat_parse_proc_self(stat, &ticks, &rss), 0);
+    cr_assert_eq(ticks, 150);
+    cr_assert_eq(rss, 2048);
+    cr_assert_eq(sysstat_parse_proc_self("4242 (x) S 1 2", &ticks, &rss), -1);
+    cr_assert_eq(sysstat_parse_proc_self("no parenthesis", &ticks, &rss), -1);
+    cr_assert_eq(sysstat_parse_proc_self("", &ticks, &rss), -1);
+}
+
+Test(sysstat, redis_info_fields)
+{
+    const char *info = "# Clients\r\nconnected_clients:7\r\ncluster_connections:0\r\n"
+                       "# Memory\r\nused_memory:1508264\r\nused_memory_human:1.44M\r\n"
+                       "used_memory_rss:9000000\r\n";
+    double v;
+    cr_assert_eq(sysstat_info_field(info, "connected_clients", &v), 0);
+    cr_assert_float_eq(v, 7, 1e-9);
+    /* "used_memory" is not "used_memory_human" nor "used_memory_rss" */
+    cr_assert_eq(sysstat_info_field(info, "used_memory", &v), 0);
+    cr_assert_float_eq(v, 1508264, 1e-9);
+    cr_assert_eq(sysstat_info_field(info, "used_memory_human", &v), -1); /* "1.44M" */
+    cr_assert_eq(sysstat_info_field(info, "blocked_clients", &v), -1);
+    cr_assert_eq(sysstat_info_field("", "connected_clients", &v), -1);
+    cr_assert_eq(sysstat_info_field("connected_clients:\r\n", "connected_clients", &v), -1);
+}

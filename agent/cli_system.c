@@ -1,0 +1,254 @@
+/*
+ * cli_system.c - `busmon system [--window 1h] [--json]`: the system metrics
+ * busmon-agent samples (host CPU, memory, disk, load; its own CPU and RSS;
+ * ingest rate, p95 latency, success rate; Redis clients, memory and round
+ * trip; per stream length, lag and pending) with their average and peak
+ * over a window, read from the busmon:system stream.
+ *
+ * The JSON is proto/system.h's window summary, the same as /api/system.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "cli.h"
+#include "proto/system.h"
+
+#define MAX_ENTRIES 100000
+
+typedef struct {
+    int json;
+    const char *window;
+    const char *stream;
+} system_args;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: busmon system [--json] [--window W] [--redis URL] [--stream KEY]\n\n"
+               "System metrics as busmon-agent samples them (every 10 s by default): host\n"
+               "CPU, memory, disk of the data path and load; the agent's CPU and RSS;\n"
+               "events/s, p95 latency and success rate; Redis clients, memory and round\n"
+               "trip; per stream length, consumer lag and pending. Each with its latest\n"
+               "value and its average and peak over the window.\n"
+               "\noptions:\n"
+               "  --json              print JSON (the /api/system shape: latest, avg, peak,\n"
+               "                      series)\n"
+               "  --window W          how far back: 10m, 1h (default), 6h, 24h, 7d (10s..7d;\n"
+               "                      the agent keeps outputs.system_maxlen samples, 24 h)\n"
+               "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
+               "redis://127.0.0.1:6379)\n"
+               "  --stream KEY        the system stream (default busmon:system)\n"
+               "  -h, --help          this help\n"
+               "\nexit codes: 0 ok, 1 no sample in the window, 2 usage, 3 Redis unreachable\n");
+}
+
+static int parse_args(int argc, char **argv, bm_cli_opts *o, system_args *s)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return BM_EXIT_OK;
+        } else if (!strcmp(a, "--json")) {
+            s->json = 1;
+        } else if (!strcmp(a, "--window") || !strcmp(a, "--redis") || !strcmp(a, "--stream")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "busmon system: %s needs a value\n", a);
+                return BM_EXIT_USAGE;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--window"))
+                s->window = v;
+            else if (!strcmp(a, "--redis"))
+                o->redis_url = v;
+            else
+                s->stream = v;
+        } else if (!strncmp(a, "--window=", 9)) {
+            s->window = a + 9;
+        } else {
+            fprintf(stderr, "busmon system: unknown argument '%s' (see busmon system --help)\n",
+                    a);
+            return BM_EXIT_USAGE;
+        }
+    }
+    return -1; /* go on */
+}
+
+/* The `json` field of one stream entry ([id, [k, v, ...]]), or NULL. */
+static const redisReply *json_field(const redisReply *entry)
+{
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) return NULL;
+    const redisReply *kv = entry->element[1];
+    if (kv->type != REDIS_REPLY_ARRAY) return NULL;
+    for (size_t k = 0; k + 1 < kv->elements; k += 2)
+        if (kv->element[k]->type == REDIS_REPLY_STRING && !strcmp(kv->element[k]->str, "json") &&
+            kv->element[k + 1]->type == REDIS_REPLY_STRING)
+            return kv->element[k + 1];
+    return NULL;
+}
+
+static void fmt_bytes(double v, char *buf, size_t n)
+{
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+/* One figure for the table: "-" when unknown. */
+static void fmt(bm_sys_field f, double v, char *buf, size_t n)
+{
+    if (isnan(v)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    switch (f) {
+    case BM_SYS_AGENT_RSS:
+    case BM_SYS_REDIS_MEMORY: fmt_bytes(v, buf, n); break;
+    case BM_SYS_SUCCESS_RATE: snprintf(buf, n, "%.1f %%", v * 100); break;
+    case BM_SYS_REDIS_CLIENTS:
+    case BM_SYS_CONSUMER_LAG:
+    case BM_SYS_PENDING:
+    case BM_SYS_STREAM_LENGTH: snprintf(buf, n, "%.0f", v); break;
+    case BM_SYS_REDIS_RTT_MS: snprintf(buf, n, "%.2f ms", v); break;
+    case BM_SYS_P95_LATENCY_MS: snprintf(buf, n, "%.0f ms", v); break;
+    case BM_SYS_LOAD1:
+    case BM_SYS_LOAD5:
+    case BM_SYS_LOAD15: snprintf(buf, n, "%.2f", v); break;
+    case BM_SYS_EVENTS_PER_SEC: snprintf(buf, n, "%.1f", v); break;
+    default: snprintf(buf, n, "%.1f %%", v); break;
+    }
+}
+
+static const char *const row_label[BM_SYS__COUNT] = {
+    "host cpu",         "host memory",  "disk",          "load 1m",
+    "load 5m",          "load 15m",     "agent cpu",     "agent rss",
+    "events/s",         "p95 latency",  "success rate",  "redis clients",
+    "redis memory",     "redis rtt",    "consumer lag",  "pending",
+    "stream length",
+};
+
+static void print_text(const system_args *s, const bm_sys_sample *latest, const bm_sys_agg *agg)
+{
+    char when[32] = "?";
+    time_t t = (time_t)(latest->p.ts_us / 1000000);
+    struct tm tm;
+    if (localtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    printf("system metrics, last %s: %zu sample(s), latest %s from %s (every %.3g s)\n",
+           s->window, agg->samples, when, latest->agent[0] ? latest->agent : "?",
+           (double)latest->interval_us / 1e6);
+    printf("%-16s %14s %14s %14s\n", "", "latest", "avg", "peak");
+    for (int f = 0; f < BM_SYS__COUNT; f++) {
+        char l[32], av[32], pk[32];
+        fmt((bm_sys_field)f, latest->p.v[f], l, sizeof l);
+        fmt((bm_sys_field)f, bm_sys_agg_avg(agg, (bm_sys_field)f), av, sizeof av);
+        fmt((bm_sys_field)f, bm_sys_agg_peak(agg, (bm_sys_field)f), pk, sizeof pk);
+        printf("%-16s %14s %14s %14s\n", row_label[f], l, av, pk);
+    }
+    if (latest->data_path[0]) printf("disk is the file system of %s\n", latest->data_path);
+    if (latest->n_streams) printf("\nstreams (latest)\n");
+    for (size_t i = 0; i < latest->n_streams; i++) {
+        const bm_sys_stream *st = &latest->streams[i];
+        char len[24] = "?", lag[24] = "?", pend[24] = "?";
+        if (st->length >= 0) snprintf(len, sizeof len, "%lld", (long long)st->length);
+        if (st->lag >= 0) snprintf(lag, sizeof lag, "%lld", (long long)st->lag);
+        if (st->pending >= 0) snprintf(pend, sizeof pend, "%lld", (long long)st->pending);
+        printf("  %-28s length %-10s lag %-10s pending %-10s%s\n", st->name, len, lag, pend,
+               st->group == 0 ? "  (consumer group missing)" : "");
+    }
+}
+
+int bm_cli_system(const bm_cli_opts *o, int argc, char **argv)
+{
+    bm_cli_opts opts = *o;
+    system_args s = {0, "1h", "busmon:system"};
+    int rc = parse_args(argc, argv, &opts, &s);
+    if (rc >= 0) return rc;
+    int64_t window_us;
+    if (bm_sys_parse_window(s.window, &window_us)) {
+        fprintf(stderr,
+                "busmon system: --window must be a duration like 10m, 1h or 24h (10s to 7d), not "
+                "'%s'\n",
+                s.window);
+        return BM_EXIT_USAGE;
+    }
+    redisContext *c = bm_cli_connect(&opts);
+    if (!c) return BM_EXIT_REDIS;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    long long now_ms = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    long long from_ms = now_ms - window_us / 1000;
+    /* newest first, so the cap keeps the most recent samples */
+    redisReply *r = redisCommand(c, "XREVRANGE %s + %lld COUNT %d", s.stream, from_ms, MAX_ENTRIES);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "busmon system: cannot read %s: %s\n", s.stream, r ? r->str : c->errstr);
+        if (r) freeReplyObject(r);
+        redisFree(c);
+        return BM_EXIT_REDIS;
+    }
+    size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+    bm_sys_point *pts = n ? calloc(n, sizeof *pts) : NULL;
+    bm_sys_sample *latest = calloc(1, sizeof *latest), *one = calloc(1, sizeof *one);
+    if ((n && !pts) || !latest || !one) {
+        fprintf(stderr, "busmon system: out of memory\n");
+        rc = BM_EXIT_REDIS;
+        goto out;
+    }
+    size_t got = 0, bad = 0;
+    int have_latest = 0;
+    for (size_t i = n; i-- > 0;) { /* oldest first */
+        const redisReply *js = json_field(r->element[i]);
+        json_t *j = js ? json_loadb(js->str, js->len, 0, NULL) : NULL;
+        if (!j || bm_sys_sample_from_json(j, one)) {
+            bad++;
+            json_decref(j);
+            continue;
+        }
+        json_decref(j);
+        pts[got++] = one->p;
+        *latest = *one;
+        have_latest = 1;
+    }
+    if (bad) fprintf(stderr, "busmon system: %zu unreadable record(s) in %s skipped\n", bad, s.stream);
+    if (!have_latest) {
+        fprintf(stderr,
+                "busmon system: no system sample in %s over the last %s (is busmon-agent "
+                "running against this Redis?)\n",
+                s.stream, s.window);
+        rc = BM_EXIT_NOT_FOUND;
+        goto out;
+    }
+    if (s.json) {
+        json_t *j = bm_sys_window_json(s.window, window_us, latest->interval_us, pts, got, latest);
+        char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
+        json_decref(j);
+        if (!text) {
+            fprintf(stderr, "busmon system: out of memory\n");
+            rc = BM_EXIT_REDIS;
+            goto out;
+        }
+        puts(text);
+        free(text);
+    } else {
+        bm_sys_agg agg;
+        bm_sys_agg_init(&agg);
+        for (size_t i = 0; i < got; i++)
+            bm_sys_agg_add(&agg, &pts[i]);
+        print_text(&s, latest, &agg);
+    }
+    rc = BM_EXIT_OK;
+out:
+    free(pts);
+    free(latest);
+    free(one);
+    freeReplyObject(r);
+    redisFree(c);
+    return rc;
+}
