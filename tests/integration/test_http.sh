@@ -17,7 +17,8 @@ unset BUSMON_HTTP
 qjq() { jq -e "$@" >/dev/null; }
 code() { local u=$1; shift; curl -s -m 5 -o "$BM_TMP/body" -w '%{http_code}' "$@" "$u"; }
 
-bm_bg "$AGENT" --http "127.0.0.1:$HPORT" --block-ms 100 --rollup-interval 1 --health-interval 1
+bm_bg "$AGENT" --http "127.0.0.1:$HPORT" --block-ms 100 --rollup-interval 1 --health-interval 1 \
+    --system-interval 1s
 A=$BM_LAST_PID
 bm_check "HTTP answers /health" bm_wait_for 10 "curl -sf $BASE/health"
 bm_eq "/health: 200" 200 "$(code $BASE/health)"
@@ -80,7 +81,7 @@ else
     echo "note: promtool not installed (Debian package prometheus; deploy/install-deps.sh): check skipped"
 fi
 
-# host system metrics from /proc (sampled every 5 s; CPU needs two samples)
+# host system metrics from /proc (sampled every second here; CPU needs two samples)
 bm_check "host memory % is in 0..100" awk '$1 == "busmon_host_memory_percent" && $2 > 0 && $2 <= 100 { ok = 1 } END { exit !ok }' "$M"
 bm_check "host load averages for 1m, 5m, 15m" bash -c "[ \$(grep -c '^busmon_host_load_average{period=' '$M') -eq 3 ]"
 bm_check "host CPU % appears after the second sample" bm_wait_for 12 \
