@@ -146,6 +146,23 @@ static void top_lag(redisContext *c, const char *stream)
     freeReplyObject(r);
 }
 
+/* The latest busmon:system sample's JSON, or NULL (none yet, unreadable). */
+static json_t *top_latest_system(redisContext *c)
+{
+    redisReply *r = redisCommand(c, "XREVRANGE busmon:system + - COUNT 1");
+    json_t *j = NULL;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
+        const redisReply *kv = r->element[0]->element[1];
+        for (size_t k = 0; kv->type == REDIS_REPLY_ARRAY && k + 1 < kv->elements; k += 2)
+            if (kv->element[k]->type == REDIS_REPLY_STRING && !strcmp(kv->element[k]->str, "json") &&
+                kv->element[k + 1]->type == REDIS_REPLY_STRING)
+                j = json_loadb(kv->element[k + 1]->str, kv->element[k + 1]->len, 0, NULL);
+    }
+    if (r) freeReplyObject(r);
+    return j;
+}
+
 /* Draw one frame; returns 0, or -1 when Redis failed. */
 static int top_frame(redisContext *c, const char *window, int color)
 {
@@ -203,18 +220,21 @@ static int top_frame(redisContext *c, const char *window, int color)
         printf("  (none)\n");
     freeReplyObject(a);
     printf("\nCONSUMER LAG\n");
-    json_t *streams = roll ? json_object_get(roll, "streams") : NULL;
+    /* the streams the agent reads, as its latest system sample names them */
+    json_t *sys = top_latest_system(c);
+    json_t *streams = sys ? json_object_get(sys, "streams") : NULL;
     if (json_is_array(streams) && json_array_size(streams) > 0) {
         size_t i;
         json_t *s;
         json_array_foreach(streams, i, s)
         {
-            const char *name = json_is_string(s) ? json_string_value(s) : top_str(s, "stream");
-            top_lag(c, name);
+            const char *name = top_str(s, "name");
+            if (*name && strcmp(name, "-")) top_lag(c, name);
         }
     } else {
         top_lag(c, "busmon:events");
     }
+    json_decref(sys);
     if (!color) printf("----\n");
     fflush(stdout);
     json_decref(roll);
