@@ -213,11 +213,32 @@ static int top_frame(redisContext *c, const char *window, int color)
         json_decref(roll);
         return -1;
     }
-    if (a->type == REDIS_REPLY_ARRAY && a->elements >= 2)
-        for (size_t i = 0; i + 1 < a->elements; i += 2)
-            printf("  %s%s%s\n", color ? "\033[31m" : "", a->element[i]->str, reset);
-    else
-        printf("  (none)\n");
+    /* fields: one per firing alert (its fingerprint -> its JSON record), and
+     * _updated / _agent, which say when and by whom the hash was written */
+    size_t firing = 0;
+    for (size_t i = 0; a->type == REDIS_REPLY_ARRAY && i + 1 < a->elements; i += 2) {
+        const redisReply *k = a->element[i], *v = a->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || k->str[0] == '_' || v->type != REDIS_REPLY_STRING)
+            continue;
+        json_t *rec = json_loadb(v->str, v->len, 0, NULL);
+        if (!rec) continue;
+        char labels[256] = "";
+        size_t used = 0;
+        const char *lk;
+        json_t *lv;
+        json_object_foreach(json_object_get(rec, "labels"), lk, lv)
+        {
+            if (!json_is_string(lv) || used >= sizeof labels) continue;
+            int n = snprintf(labels + used, sizeof labels - used, "%s%s=%s", used ? " " : "", lk,
+                             json_string_value(lv));
+            if (n > 0) used += (size_t)n;
+        }
+        printf("  %s%-9s%s %-20s %-30s %s\n", color ? "\033[31m" : "", top_str(rec, "severity"),
+               reset, top_str(rec, "rule"), labels, top_str(rec, "description"));
+        json_decref(rec);
+        firing++;
+    }
+    if (!firing) printf("  (none)\n");
     freeReplyObject(a);
     printf("\nCONSUMER LAG\n");
     /* the streams the agent reads, as its latest system sample names them */
