@@ -3,7 +3,8 @@
 #
 # Installs what is missing (deploy/install-deps.sh), builds busmon, then starts:
 #   - a private redis-server on a free 127.0.0.1 port (unless a Redis is given),
-#   - build/busmon-agent reading the stream busmon:events,
+#   - build/busmon-agent reading the stream busmon:events, serving its
+#     dashboard, /metrics and /api on 127.0.0.1:9464 (a free port if taken),
 #   - build/busmon-demo-producer: a simulated orchestrator with fast, slow,
 #     flaky and cpu_heavy workers writing commands, results and errors there,
 # and prints the commands to look at what the agent sees. Ctrl-C stops
@@ -143,7 +144,13 @@ export BUSMON_REDIS_URL=$REDIS_URL
 
 # ---- agent and producer --------------------------------------------------------
 
-AGENT_ARGS=(--redis "$REDIS_URL" --stream "$STREAM")
+# HTTP (dashboard, /metrics, /api) on 9464 when it is free, else on a free port
+HTTP_PORT=9464
+if (exec 3<>/dev/tcp/127.0.0.1/$HTTP_PORT) 2>/dev/null; then
+    HTTP_PORT=$(free_port) || fail "no free port found for HTTP"
+fi
+HTTP_BASE="http://127.0.0.1:$HTTP_PORT"
+AGENT_ARGS=(--redis "$REDIS_URL" --stream "$STREAM" --http "127.0.0.1:$HTTP_PORT")
 PRODUCER_ARGS=(--redis "$REDIS_URL" --stream "$STREAM")
 if [ "$PUBSUB" = 1 ]; then
     AGENT_ARGS+=(--psubscribe 'multiagent:*')
@@ -211,6 +218,16 @@ busmon is watching a simulated multi-agent system. In another terminal:
   BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon worker flaky
   BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon errors
   BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon stats --window 1m
+
+  # live console dashboard (q quits); system metrics with avg and peak; alerts
+  BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon top
+  BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon system --window 10m
+  BUSMON_REDIS_URL=$REDIS_URL $SHOW_BUILD/busmon alerts
+
+  # in a browser: the dashboard; Prometheus metrics; the JSON API
+  $HTTP_BASE/
+  curl -s $HTTP_BASE/metrics | grep busmon_consumer_lag
+  curl -s '$HTTP_BASE/api/workers?window=1m'
 
   # more transaction ids, as the producer starts them
   tail -f $TMP/tx.log
