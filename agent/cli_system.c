@@ -24,11 +24,13 @@ typedef struct {
     int json;
     const char *window;
     const char *stream;
+    const char *agent; /* only this agent's samples; NULL: the agent of the newest one */
 } system_args;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: busmon system [--json] [--window W] [--redis URL] [--stream KEY]\n\n"
+    fprintf(f, "usage: busmon system [--json] [--window W] [--agent NAME] [--redis URL]\n"
+               "                     [--stream KEY]\n\n"
                "System metrics as busmon-agent samples them (every 10 s by default): host\n"
                "CPU, memory, disk of the data path and load; the agent's CPU and RSS;\n"
                "events/s, p95 latency and success rate; Redis clients, memory and round\n"
@@ -42,6 +44,9 @@ static void usage(FILE *f)
                "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
                "redis://127.0.0.1:6379)\n"
                "  --stream KEY        the system stream (default busmon:system)\n"
+               "  --agent NAME        the samples of this agent (consumer name); default: the\n"
+               "                      agent that wrote the newest sample (agents sharing a\n"
+               "                      group each write their own)\n"
                "  -h, --help          this help\n"
                "\nexit codes: 0 ok, 1 no sample in the window, 2 usage, 3 Redis unreachable\n");
 }
@@ -55,7 +60,8 @@ static int parse_args(int argc, char **argv, bm_cli_opts *o, system_args *s)
             return BM_EXIT_OK;
         } else if (!strcmp(a, "--json")) {
             s->json = 1;
-        } else if (!strcmp(a, "--window") || !strcmp(a, "--redis") || !strcmp(a, "--stream")) {
+        } else if (!strcmp(a, "--window") || !strcmp(a, "--redis") || !strcmp(a, "--stream") ||
+                   !strcmp(a, "--agent")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "busmon system: %s needs a value\n", a);
                 return BM_EXIT_USAGE;
@@ -65,6 +71,8 @@ static int parse_args(int argc, char **argv, bm_cli_opts *o, system_args *s)
                 s->window = v;
             else if (!strcmp(a, "--redis"))
                 o->redis_url = v;
+            else if (!strcmp(a, "--agent"))
+                s->agent = v;
             else
                 s->stream = v;
         } else if (!strncmp(a, "--window=", 9)) {
@@ -168,7 +176,7 @@ static void print_text(const system_args *s, const bm_sys_sample *latest, const 
 int bm_cli_system(const bm_cli_opts *o, int argc, char **argv)
 {
     bm_cli_opts opts = *o;
-    system_args s = {0, "1h", "busmon:system"};
+    system_args s = {0, "1h", "busmon:system", NULL};
     int rc = parse_args(argc, argv, &opts, &s);
     if (rc >= 0) return rc;
     int64_t window_us;
@@ -201,7 +209,16 @@ int bm_cli_system(const bm_cli_opts *o, int argc, char **argv)
         rc = BM_EXIT_REDIS;
         goto out;
     }
-    size_t got = 0, bad = 0;
+    /* whose samples: --agent, else the agent of the newest readable one */
+    char agent[sizeof one->agent] = "";
+    if (s.agent) snprintf(agent, sizeof agent, "%s", s.agent);
+    for (size_t i = 0; !agent[0] && i < n; i++) {
+        const redisReply *js = json_field(r->element[i]);
+        json_t *j = js ? json_loadb(js->str, js->len, 0, NULL) : NULL;
+        if (j && bm_sys_sample_from_json(j, one) == 0) snprintf(agent, sizeof agent, "%s", one->agent);
+        json_decref(j);
+    }
+    size_t got = 0, bad = 0, others = 0;
     int have_latest = 0;
     for (size_t i = n; i-- > 0;) { /* oldest first */
         const redisReply *js = json_field(r->element[i]);
@@ -212,16 +229,27 @@ int bm_cli_system(const bm_cli_opts *o, int argc, char **argv)
             continue;
         }
         json_decref(j);
+        if (strcmp(one->agent, agent)) {
+            others++;
+            continue;
+        }
         pts[got++] = one->p;
         *latest = *one;
         have_latest = 1;
     }
+    if (others && !s.json)
+        fprintf(stderr, "busmon system: %zu sample(s) of other agents in the window not shown (--agent NAME)\n",
+                others);
     if (bad) fprintf(stderr, "busmon system: %zu unreadable record(s) in %s skipped\n", bad, s.stream);
     if (!have_latest) {
-        fprintf(stderr,
-                "busmon system: no system sample in %s over the last %s (is busmon-agent "
-                "running against this Redis?)\n",
-                s.stream, s.window);
+        if (s.agent)
+            fprintf(stderr, "busmon system: no system sample of agent '%s' in %s over the last %s\n",
+                    s.agent, s.stream, s.window);
+        else
+            fprintf(stderr,
+                    "busmon system: no system sample in %s over the last %s (is busmon-agent "
+                    "running against this Redis?)\n",
+                    s.stream, s.window);
         rc = BM_EXIT_NOT_FOUND;
         goto out;
     }

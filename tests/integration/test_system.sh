@@ -95,6 +95,25 @@ bm_check "busmon:system is capped near outputs.system_maxlen (20)" \
 bm_check "records carry m (msgpack) and json" bash -c \
     "redis-cli -p $BM_PORT --raw XREVRANGE busmon:system + - COUNT 1 | grep -qx m"
 
+# another agent's sample and a garbage record in the same stream
+now=$(date +%s)
+bm_cli XADD busmon:system '*' json "{\"t\": $now.5, \"agent\": \"other-agent\", \"cpu_percent\": 99.5}" >/dev/null
+bm_cli XADD busmon:system '*' json 'not json at all' >/dev/null
+bm_cli XADD busmon:system '*' m x >/dev/null
+"$BUSMON" system --window 1m --agent other-agent --json >"$BM_TMP/other.json" 2>"$BM_TMP/other.err"; rc=$?
+bm_eq "--agent other-agent: exit 0" 0 "$rc"
+bm_eq "--agent other-agent: its one sample" "1 other-agent 99.5" \
+    "$(jq -r '"\(.samples) \(.latest.agent) \(.peak.cpu_percent)"' "$BM_TMP/other.json")"
+bm_check "unreadable records are skipped and said" grep -q "2 unreadable record(s)" "$BM_TMP/other.err"
+sleep 0.6 # the agent writes a newer sample (every 250 ms)
+"$BUSMON" system --window 1m >"$BM_TMP/mine.txt" 2>"$BM_TMP/mine.err"; rc=$?
+bm_eq "default: exit 0 with others in the stream" 0 "$rc"
+bm_check "default: the newest sample's agent, and a note on the others" \
+    bash -c "! grep -q other-agent '$BM_TMP/mine.txt' && grep -q 'other agents in the window not shown' '$BM_TMP/mine.err'"
+"$BUSMON" system --window 1m --agent nosuch >/dev/null 2>"$BM_TMP/nosuch.err"; rc=$?
+bm_eq "--agent nosuch: exit 1" 1 "$rc"
+bm_check "... naming the agent" grep -q "agent 'nosuch'" "$BM_TMP/nosuch.err"
+
 # a lag of exactly 1000: the group's read counter set 1000 behind the stream,
 # nothing left to deliver (the last id is the newest), so it stays
 len=$(bm_cli_raw XLEN busmon:events)
