@@ -91,6 +91,7 @@ struct bm_alerting {
 
     bm_alerting_stats stats;
     int redis_down_logged; /* once per burst of notifications not written */
+    int64_t last_eval_us;  /* the last evaluation (0 none) */
 };
 
 /* ---- Redis ---------------------------------------------------------------- */
@@ -310,6 +311,7 @@ static void evaluate(bm_alerting *al)
     bm_agent *a = al->agent;
     al->evaluated = 1;
     int64_t now = bm_now_us();
+    al->last_eval_us = now;
     bm_rollup r;
     if (bm_monitor_rollup(&a->mon, now, al->interval_us, a->cfg->consumer, &r)) {
         bm_warn("alert evaluation skipped: out of memory");
@@ -588,4 +590,64 @@ void bm_alerting_summary(const bm_alerting *al, json_t *summary)
     }
     json_object_set_new(j, "sinks", sinks);
     json_object_set_new(summary, "alerts", j);
+}
+
+/* The alerts of `list` as records in a new array (NULL: out of memory). */
+static json_t *records(const bm_alerting *al, const bm_alert *list, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *rec = bm_alert_to_json(&list[i], al->agent->cfg->consumer);
+        if (!rec || json_array_append_new(arr, rec)) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+json_t *bm_alerting_api_json(const bm_alerting *al, size_t history_max)
+{
+    json_t *j = json_object();
+    if (!j) return NULL;
+    bm_alert *buf = NULL;
+    json_t *firing = NULL, *history = NULL;
+    size_t n_firing = 0, n_history = 0;
+    if (al && al->engine) {
+        alerts_stats st;
+        alerts_get_stats(al->engine, &st);
+        size_t cap = st.firing > history_max ? st.firing : history_max;
+        buf = calloc(cap ? cap : 1, sizeof *buf);
+        if (!buf) goto fail;
+        n_firing = alerts_firing(al->engine, buf, st.firing);
+        firing = records(al, buf, n_firing);
+        n_history = alerts_history(al->engine, buf, history_max);
+        history = records(al, buf, n_history);
+    } else {
+        firing = json_array();
+        history = json_array();
+    }
+    if (!firing || !history) goto fail;
+    char when[48];
+    json_t *updated = json_null();
+    if (al && al->last_eval_us) {
+        bm_format_time_us(al->last_eval_us, 'T', when, sizeof when);
+        updated = json_string(when);
+    }
+    int err = json_object_set(j, "firing", firing) | json_object_set_new(j, "updated", updated) |
+              json_object_set_new(j, "agent", json_string(al ? al->agent->cfg->consumer : "")) |
+              json_object_set(j, "history", history) |
+              json_object_set_new(j, "enabled", json_boolean(al && al->engine));
+    json_decref(firing);
+    json_decref(history);
+    firing = history = NULL;
+    if (err) goto fail;
+    free(buf);
+    return j;
+fail:
+    json_decref(firing);
+    json_decref(history);
+    json_decref(j);
+    free(buf);
+    return NULL;
 }

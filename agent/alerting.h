@@ -35,6 +35,7 @@
 #ifndef BM_AGENT_ALERTING_H
 #define BM_AGENT_ALERTING_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct bm_agent;
@@ -80,6 +81,15 @@ void bm_alerting_finish(bm_alerting *al);
 void bm_alerting_free(bm_alerting *al);
 
 void bm_alerting_get_stats(const bm_alerting *al, bm_alerting_stats *out);
+
+/*
+ * /api/alerts, in the shape of `busmon alerts --json`: {"firing": [records,
+ * severity first], "updated": time of the last evaluation or null, "agent",
+ * "history": [the last history_max transitions, newest first; repeats are
+ * not kept in memory], "enabled"}. Records are proto/alert.c's. al may be
+ * NULL (nothing firing). @return a new object, or NULL (out of memory).
+ */
+struct json_t *bm_alerting_api_json(const bm_alerting *al, size_t history_max);
 
 /* Add "alerts": {counters, firing, sinks: {name: {sent, failed, ...}}} to a
  * JSON summary object. */

@@ -10,6 +10,7 @@
  *                          consumer lag is above http.ready_max_lag (as the
  *                          last system sample saw them), else 503 with the
  *                          reasons
+ *   /api/alerts            as `busmon alerts --json`, from the engine's memory
  *   /api/system            ?window=10m|1h|24h.. (default 1h): system metrics,
  *                          latest sample, avg and peak, series (sysmon.c)
  *   /api/stats             ?window=1m|5m|1h (default 5m), as `busmon stats --json`
@@ -35,6 +36,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "alerting.h"
 #include "http.h"
 #include "log.h"
 #include "sysmon.h"
@@ -44,6 +46,7 @@
 #define HTTP_MAX_BODY_BYTES    4096
 #define HTTP_MAX_URI_BYTES     2048
 #define HTTP_TIMEOUT_S         10
+#define ALERTS_HISTORY         20 /* transitions on /api/alerts, as `busmon alerts` */
 
 struct bm_http {
     bm_agent *a;
@@ -295,6 +298,15 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     evhttp_clear_headers(&q);
 
+    if (!strcmp(path, "/api/alerts")) {
+        json_t *j = bm_alerting_api_json(h->a->alerting, ALERTS_HISTORY);
+        if (j)
+            send_json(h, req, 200, j);
+        else
+            send_error(h, req, 500, "out of memory");
+        json_decref(j);
+        return;
+    }
     if (!strcmp(path, "/api/system")) {
         json_t *j = h->a->sysmon ? bm_sysmon_window_json(h->a->sysmon, window_buf, sys_window_us)
                                  : NULL;

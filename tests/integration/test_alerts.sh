@@ -98,8 +98,9 @@ fi
 bm_eq "--check-config accepts the alerts section" 0 \
     "$("$AGENT" --config "$BM_TMP/alerts.yaml" --check-config >/dev/null 2>&1; echo $?)"
 
+HP=$(bm_free_port)
 "$AGENT" --config "$BM_TMP/alerts.yaml" --block-ms 100 --rollup-interval 1 --health-interval 1 \
-    --alert-interval 500ms --consumer agent1 --summary "$BM_TMP/summary1.json" \
+    --alert-interval 500ms --consumer agent1 --summary "$BM_TMP/summary1.json" --http "127.0.0.1:$HP" \
     >"$BM_TMP/agent1.log" 2>&1 &
 A=$!
 BM_PIDS+=($A)
@@ -132,6 +133,16 @@ bm_eq "busmon alerts --json: firing now" "high_error_rate flaky $FP" \
 bm_eq "busmon alerts --json: in the history, by agent1" "firing agent1" \
     "$(jq -r '[.history[] | select(.rule == "high_error_rate")][0] | "\(.state) \(.agent)"' <<<"$J")"
 bm_eq "busmon alerts --json: updated by agent1" agent1 "$(jq -r .agent <<<"$J")"
+API=$(curl -s -m 5 "http://127.0.0.1:$HP/api/alerts")
+bm_eq "/api/alerts has the keys of busmon alerts --json (+ enabled)" \
+    "$(jq -c '. + {enabled: true} | keys' <<<"$J")" "$(jq -c keys <<<"$API")"
+bm_eq "/api/alerts: the same firing alerts as busmon alerts --json" \
+    "$(jq -c '[.firing[] | {rule, fingerprint, severity, labels}]' <<<"$J")" \
+    "$(jq -c '[.firing[] | {rule, fingerprint, severity, labels}]' <<<"$API")"
+bm_eq "/api/alerts: the firing record has every field of the stored one" \
+    "$(jq -c '.firing[0] | keys' <<<"$J")" "$(jq -c '.firing[0] | keys' <<<"$API")"
+bm_eq "/api/alerts: history newest first, agent1, enabled" "firing agent1 true" \
+    "$(jq -r '"\([.history[] | select(.rule == "high_error_rate")][0].state) \(.agent) \(.enabled)"' <<<"$API")"
 bm_eq "the firing hash holds it under its fingerprint" "high_error_rate" \
     "$(bm_cli_raw HGET busmon:alerts:firing "$FP" | jq -r .rule)"
 T=$("$BUSMON" alerts)
