@@ -3,6 +3,8 @@
  * limits and the JSON API. /metrics is rendered by metrics_text.c.
  *
  * Routes (GET and HEAD only; anything else is 405):
+ *   /, /index.html         the dashboard (agent/dashboard.html, embedded):
+ *                          one self-contained page polling the API below
  *   /metrics               Prometheus text
  *   /health                200 {"status":"ok"} while the loop runs
  *   /ready                 200 when the Redis reader and writer are connected,
@@ -240,6 +242,30 @@ static void serve_ready(bm_http *h, struct evhttp_request *req)
     json_decref(j);
 }
 
+/* build/dashboard_html.c, made from agent/dashboard.html by cmake/embed.cmake */
+extern const unsigned char bm_dashboard_html[];
+extern const size_t bm_dashboard_html_len;
+
+static void serve_dashboard(bm_http *h, struct evhttp_request *req)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        send_error(h, req, 500, "out of memory");
+        return;
+    }
+    evbuffer_add_reference(b, bm_dashboard_html, bm_dashboard_html_len, NULL, NULL);
+    struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
+    evhttp_add_header(hd, "Content-Type", "text/html; charset=utf-8");
+    /* nothing but this origin: the page is self-contained */
+    evhttp_add_header(hd, "Content-Security-Policy",
+                      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                      "connect-src 'self'; img-src 'self'");
+    evhttp_add_header(hd, "X-Content-Type-Options", "nosniff");
+    count(h, 200);
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
 /* The decoded path component after `prefix`, or NULL (caller frees). */
 static char *path_tail(const char *path, const char *prefix)
 {
@@ -298,6 +324,10 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     evhttp_clear_headers(&q);
 
+    if (!strcmp(path, "/") || !strcmp(path, "/index.html")) {
+        serve_dashboard(h, req);
+        return;
+    }
     if (!strcmp(path, "/api/alerts")) {
         json_t *j = bm_alerting_api_json(h->a->alerting, ALERTS_HISTORY);
         if (j)

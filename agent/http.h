@@ -7,7 +7,8 @@
  * Everything is answered from memory in the callback (a fresh rollup of
  * the monitor, the in-memory trace store, the latest system sample and
  * history of sysmon.c): no Redis round trip, so a scrape
- * costs one rollup and never waits. Not here: the dashboard page, alerts.
+ * costs one rollup and never waits. The dashboard page is
+ * agent/dashboard.html, embedded at build time.
  */
 #ifndef BM_AGENT_HTTP_H
 #define BM_AGENT_HTTP_H

@@ -18,8 +18,9 @@ PACKAGES=(
     libcriterion-dev
     # runtime: a Redis for the demo and the integration tests, and tools to look at it
     redis-server redis-tools jq
-    # tests: promtool (checks /metrics) and curl (the HTTP test)
-    prometheus curl
+    # tests: promtool (checks /metrics), curl (the HTTP test), headless chromium
+    # (renders the dashboard), script(1) from bsdutils (busmon top on a pty)
+    prometheus curl chromium bsdutils
 )
 
 usage() {
