@@ -15,6 +15,7 @@
 #include "alerting.h"
 #include "alerting_config.h"
 #include "http.h"
+#include "lib/redact.h"
 #include "log.h"
 
 #ifndef BUSMON_VERSION
@@ -74,11 +75,15 @@ static void usage(FILE *f)
         BM_DEFAULT_REDIS_URL);
 }
 
+/* One error line on stderr (secrets redacted, as in the log). */
 static int fail(int code, const char *fmt, const char *a)
 {
-    fprintf(stderr, "busmon-agent: ");
-    fprintf(stderr, fmt, a);
-    fputc('\n', stderr);
+    char raw[2048], clean[2048];
+    int n = snprintf(raw, sizeof raw, fmt, a);
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof raw) n = (int)sizeof raw - 1;
+    bm_redact(raw, (size_t)n, clean, sizeof clean);
+    fprintf(stderr, "busmon-agent: %s\n", clean);
     return code;
 }
 
@@ -372,8 +377,14 @@ int main(int argc, char **argv)
     }
     bm_log_init("busmon-agent", (bm_log_level)cfg.log_level);
     if (bm_log_configure(cfg.log_json_format, cfg.log_file_path,
-                         (long)cfg.log_max_file_size_mb * 1024 * 1024, (int)cfg.log_backup_count))
+                         (long)(cfg.log_max_file_size_mb * 1024 * 1024), (int)cfg.log_backup_count))
         bm_warn("cannot open logging.file_path %s; logging to stderr", cfg.log_file_path);
+    bm_debug("config: batch %zu, block %d ms, trace retention %lld s, max %zu transactions, "
+             "http %s, system sample every %lld ms, log file %s (rotate at %g MB, %zu backups)",
+             cfg.batch, cfg.block_ms, (long long)cfg.trace_retention_s, cfg.max_transactions,
+             cfg.http_enabled ? cfg.http_listen : "off", (long long)cfg.system_interval_ms,
+             cfg.log_file_path ? cfg.log_file_path : "-", cfg.log_max_file_size_mb,
+             cfg.log_backup_count);
     if (cfg.n_streams == 0 && bm_config_add_stream(&cfg, "busmon:events", err, sizeof err)) {
         rc = fail(1, "%s", err);
         goto out;

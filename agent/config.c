@@ -240,6 +240,7 @@ typedef enum {
     K_STREAMS,
     K_LOGLEVEL,
     K_RATE,     /* a fraction 0..1 (double) */
+    K_MB,       /* megabytes, fractions allowed, 0 = none (double) */
     K_MS,       /* a number of milliseconds (int64) */
     K_S_AS_MS,  /* a number of seconds, stored in ms (int64) */
     K_MIN_AS_S, /* a number of minutes, stored in s (int64) */
@@ -275,7 +276,8 @@ static const known_key known_keys[] = {
     {"logging.level", K_LOGLEVEL, OFF(log_level)},
     {"logging.json_format", K_BOOL, OFF(log_json_format)},
     {"logging.file_path", K_STR, OFF(log_file_path)},
-    {"logging.max_file_size_mb", K_SIZE, OFF(log_max_file_size_mb)},
+    {"logging.max_file_size_mb", K_MB, OFF(log_max_file_size_mb)},
+    {"logging.max_size_mb", K_MB, OFF(log_max_file_size_mb)},
     {"logging.backup_count", K_SIZE, OFF(log_backup_count)},
     {"worker_monitoring.error_rate_threshold", K_RATE, OFF(error_rate_threshold)},
     {"worker_monitoring.failure_rate_threshold", K_RATE, OFF(failure_rate_threshold)},
@@ -440,6 +442,15 @@ static int set_known(walk_ctx *w, const known_key *k, const char *path, yaml_nod
         if (end == s || *end || h <= 0 || h > 24 * 365 * 10)
             return fail_at(w, n, "'%s' must be a positive number of hours, not '%s'", path, s);
         *(int64_t *)(base + k->offset) = (int64_t)(h * 3600 + 0.5);
+        return 0;
+    }
+    case K_MB: {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || *end || !(v >= 0) || v > 1e6)
+            return fail_at(w, n, "'%s' must be a number of megabytes (0.5, 10; 0: no limit), not '%s'",
+                           path, s);
+        *(double *)(base + k->offset) = v;
         return 0;
     }
     case K_RATE: {

@@ -78,7 +78,7 @@ typedef struct {
     int log_level;               /* bm_log_level */
     int log_json_format;         /* logging.json_format; -1: JSON unless stderr is a tty */
     char *log_file_path;         /* logging.file_path; NULL: stderr */
-    size_t log_max_file_size_mb; /* logging.max_file_size_mb; 0: never rotate */
+    double log_max_file_size_mb; /* logging.max_file_size_mb (fractions allowed); 0: never rotate */
     size_t log_backup_count;     /* logging.backup_count */
     int drain;                   /* exit 0 once the streams are drained (batch jobs, benchmarks) */
     char *summary_file;          /* write a JSON summary here at exit */

@@ -2,10 +2,13 @@
  * log.c - the project logger: text on a terminal, JSON lines otherwise.
  *
  * Messages are formatted into a stack buffer and written with one write(2),
- * so lines from one process never interleave. Not a log shipper: rotation
- * and files come with the observability work (issue 6).
+ * so lines from one process never interleave. Every message passes
+ * through lib/redact first (URL passwords, tokens, keys named like secrets).
+ * Files rotate by size (bm_log_configure).
  */
 #include "log.h"
+
+#include "lib/redact.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -114,11 +117,14 @@ void bm_log(bm_log_level level, const char *fmt, ...)
     if (level < log_min) return;
     if (log_json < 0) log_json = isatty(STDERR_FILENO) ? 0 : 1;
 
-    char msg[2048];
+    char raw[2048], msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int len = vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    if (len < 0) len = 0;
+    if ((size_t)len >= sizeof raw) len = (int)sizeof raw - 1;
+    bm_redact(raw, (size_t)len, msg, sizeof msg); /* secrets never reach a log */
 
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);

@@ -4,6 +4,8 @@
  */
 #include "redis_url.h"
 
+#include "lib/redact.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,7 @@ static int parse_int(const char *s, size_t n, int lo, int hi, int *out)
     return 0;
 }
 
-int bm_redis_url_parse(const char *url, bm_redis_url *out, char *err, size_t errlen)
+static int parse(const char *url, bm_redis_url *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->port = 6379;
@@ -185,4 +187,15 @@ redisContext *bm_redis_connect_sync(const bm_redis_url *u, int timeout_ms, char 
     }
     freeReplyObject(r);
     return c;
+}
+
+int bm_redis_url_parse(const char *url, bm_redis_url *out, char *err, size_t errlen)
+{
+    int rc = parse(url, out, err, errlen);
+    if (rc && errlen) { /* the error quotes the URL: never its password */
+        char clean[1024];
+        bm_redact(err, strnlen(err, errlen), clean, sizeof clean);
+        snprintf(err, errlen, "%s", clean);
+    }
+    return rc;
 }
