@@ -17,6 +17,12 @@ typedef struct {
     int color;                /* stdout is a terminal and NO_COLOR unset */
 } bm_cli_opts;
 
+struct json_t;
+/* o[k] as a number (0 when absent or not a number). */
+double bm_cli_num(struct json_t *o, const char *k);
+/* o[k] as a string ("-" when absent or not a string). */
+const char *bm_cli_str(struct json_t *o, const char *k);
+
 /* Connect to the chosen Redis; on failure print one line and return NULL. */
 redisContext *bm_cli_connect(const bm_cli_opts *o);
 

@@ -110,12 +110,6 @@ static int parse_args(int argc, char **argv, bm_cli_opts *o, alerts_args *s)
 
 /* ---- records -------------------------------------------------------------- */
 
-static const char *str(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "-";
-}
-
 static int severity_rank(const char *s)
 {
     static const char *const order[] = {"info", "warning", "error", "critical"};
@@ -145,9 +139,9 @@ static void labels_text(json_t *rec, char *buf, size_t n)
 static int firing_cmp(const void *x, const void *y)
 {
     json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
-    int ra = severity_rank(str(a, "severity")), rb = severity_rank(str(b, "severity"));
+    int ra = severity_rank(bm_cli_str(a, "severity")), rb = severity_rank(bm_cli_str(b, "severity"));
     if (ra != rb) return ra > rb ? -1 : 1;
-    int c = strcmp(str(a, "rule"), str(b, "rule"));
+    int c = strcmp(bm_cli_str(a, "rule"), bm_cli_str(b, "rule"));
     if (c) return c;
     char la[512], lb[512];
     labels_text(a, la, sizeof la);
@@ -197,7 +191,7 @@ static void fmt_value(json_t *rec, char *buf, size_t n)
         return;
     }
     double d = json_number_value(v);
-    if (!strcmp(str(rec, "metric"), "health"))
+    if (!strcmp(bm_cli_str(rec, "metric"), "health"))
         snprintf(buf, n, "%s", d >= 2 ? "failed" : d >= 1 ? "degraded" : "ok");
     else if (d == (double)(long long)d && d < 1e15 && d > -1e15)
         snprintf(buf, n, "%lld", (long long)d);
@@ -330,10 +324,10 @@ static void print_firing(const bm_cli_opts *o, json_t *firing, json_t *updated, 
         labels_text(rec, labels, sizeof labels);
         fmt_value(rec, value, sizeof value);
         fmt_for(rec, "starts_at", since, sizeof since);
-        const char *sev = str(rec, "severity");
+        const char *sev = bm_cli_str(rec, "severity");
         printf("%s%-9s%s %-22s %-24s %10s %7s  %s\n", severity_color(o, sev, NULL), sev,
-               o->color ? "\033[0m" : "", str(rec, "rule"), labels, value, since,
-               str(rec, "description"));
+               o->color ? "\033[0m" : "", bm_cli_str(rec, "rule"), labels, value, since,
+               bm_cli_str(rec, "description"));
     }
 }
 
@@ -344,10 +338,10 @@ static void print_notification(const bm_cli_opts *o, json_t *rec)
     fmt_time(rec, "ts", when, sizeof when);
     labels_text(rec, labels, sizeof labels);
     fmt_value(rec, value, sizeof value);
-    const char *sev = str(rec, "severity"), *state = str(rec, "state");
+    const char *sev = bm_cli_str(rec, "severity"), *state = bm_cli_str(rec, "state");
     printf("%-19s %s%-8s %-9s%s %-22s %-24s %10s  %s\n", when, severity_color(o, sev, state), state,
-           sev, o->color ? "\033[0m" : "", str(rec, "rule"), labels, value,
-           str(rec, "description"));
+           sev, o->color ? "\033[0m" : "", bm_cli_str(rec, "rule"), labels, value,
+           bm_cli_str(rec, "description"));
 }
 
 static void print_history_header(void)

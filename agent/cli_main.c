@@ -2,6 +2,7 @@
  * cli_main.c - `busmon`: look at what busmon-agent sees, from any machine
  * that reaches Redis. Global options, then a subcommand.
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,18 @@ static void usage(FILE *f)
             "\n"
             "exit codes: 0 ok, 1 not found, 2 usage error, 3 Redis unreachable\n",
             BM_DEFAULT_REDIS_URL);
+}
+
+double bm_cli_num(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : 0.0;
+}
+
+const char *bm_cli_str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "-";
 }
 
 redisContext *bm_cli_connect(const bm_cli_opts *o)

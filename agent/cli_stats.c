@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "proto/rollup.h"
 
 typedef struct {
     int json;
@@ -99,18 +100,6 @@ static int parse_args(const char *cmd, int argc, char **argv, bm_cli_opts *o, st
     return -1; /* go on */
 }
 
-/* The window object: by label, or the performance window for "1h" whatever its label. */
-static json_t *pick_window(json_t *windows, const char *label)
-{
-    json_t *w = json_object_get(windows, label);
-    if (w || strcmp(label, "1h")) return w;
-    /* the third window: the one that is neither 1m nor 5m */
-    const char *k;
-    json_t *v;
-    json_object_foreach(windows, k, v) if (strcmp(k, "1m") && strcmp(k, "5m")) return v;
-    return NULL;
-}
-
 /* Latest rollup JSON, or NULL with the reason printed and *rc set. */
 static json_t *latest_rollup(redisContext *c, const char *stream, int *rc)
 {
@@ -139,18 +128,6 @@ static json_t *latest_rollup(redisContext *c, const char *stream, int *rc)
     }
     if (r) freeReplyObject(r);
     return root;
-}
-
-static double num(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_number(v) ? json_number_value(v) : 0.0;
-}
-
-static const char *str(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "-";
 }
 
 static void fmt_ms(double ms, char *buf, size_t n)
@@ -208,7 +185,7 @@ static json_t *worker_in_window(json_t *w, const char *label)
     const char *k;
     json_t *v;
     json_object_foreach(w, k, v) if (strcmp(k, "windows")) json_object_set(o, k, v);
-    json_t *win = pick_window(json_object_get(w, "windows"), label);
+    json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), label);
     if (win) json_object_update(o, win);
     json_object_set_new(o, "window", json_string(label));
     return o;
@@ -217,7 +194,7 @@ static json_t *worker_in_window(json_t *w, const char *label)
 static int cmd_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
 {
     json_t *workers = json_object_get(roll, "workers");
-    double ts = num(roll, "ts_us");
+    double ts = bm_cli_num(roll, "ts_us");
     if (s->json) {
         json_t *out = json_object();
         json_object_set_new(out, "window", json_string(s->window));
@@ -236,32 +213,32 @@ static int cmd_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     }
     json_t *sum = json_object_get(roll, "summary");
     char avg_all[24];
-    fmt_ms(num(sum, "avg_duration_ms"), avg_all, sizeof avg_all);
+    fmt_ms(bm_cli_num(sum, "avg_duration_ms"), avg_all, sizeof avg_all);
     printf("workers over %s (rollup %s by %s)\n"
            "summary (performance window): %.0f workers, %.0f commands, avg success %.1f %%, "
            "avg duration %s\n\n",
-           s->window, str(roll, "ts"), str(roll, "agent"), num(sum, "total_workers"),
-           num(sum, "total_commands"), 100 * num(sum, "avg_success_rate"), avg_all);
+           s->window, bm_cli_str(roll, "ts"), bm_cli_str(roll, "agent"), bm_cli_num(sum, "total_workers"),
+           bm_cli_num(sum, "total_commands"), 100 * bm_cli_num(sum, "avg_success_rate"), avg_all);
     printf("%-20s %-9s %8s %9s %10s %10s %10s %9s  %s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS",
            "AVG", "P95", "P99", "IN FLIGHT", "LAST SEEN");
     size_t i;
     json_t *w;
     json_array_foreach(workers, i, w)
     {
-        json_t *win = pick_window(json_object_get(w, "windows"), s->window);
+        json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), s->window);
         char avg[24], p95[24], p99[24], ago[24], succ[16];
-        fmt_ms(num(win, "avg_ms"), avg, sizeof avg);
-        fmt_ms(num(win, "p95_ms"), p95, sizeof p95);
-        fmt_ms(num(win, "p99_ms"), p99, sizeof p99);
+        fmt_ms(bm_cli_num(win, "avg_ms"), avg, sizeof avg);
+        fmt_ms(bm_cli_num(win, "p95_ms"), p95, sizeof p95);
+        fmt_ms(bm_cli_num(win, "p99_ms"), p99, sizeof p99);
         fmt_ago(json_string_value(json_object_get(w, "last_seen")), ts, ago, sizeof ago);
-        if (num(win, "executions") > 0)
-            snprintf(succ, sizeof succ, "%.1f %%", 100 * num(win, "success_rate"));
+        if (bm_cli_num(win, "executions") > 0)
+            snprintf(succ, sizeof succ, "%.1f %%", 100 * bm_cli_num(win, "success_rate"));
         else
             snprintf(succ, sizeof succ, "-");
-        const char *h = str(w, "health");
-        printf("%-20s %s%-9s%s %8.0f %9s %10s %10s %10s %9.0f  %s\n", str(w, "name"),
-               health_color(o, h), h, o->color ? "\033[0m" : "", num(win, "executions"), succ, avg,
-               p95, p99, num(w, "in_flight"), ago);
+        const char *h = bm_cli_str(w, "health");
+        printf("%-20s %s%-9s%s %8.0f %9s %10s %10s %10s %9.0f  %s\n", bm_cli_str(w, "name"),
+               health_color(o, h), h, o->color ? "\033[0m" : "", bm_cli_num(win, "executions"), succ, avg,
+               p95, p99, bm_cli_num(w, "in_flight"), ago);
     }
     if (json_array_size(workers) == 0) printf("(no workers seen yet)\n");
     return BM_EXIT_OK;
@@ -290,27 +267,27 @@ static int cmd_worker(const bm_cli_opts *o, redisContext *c, const stats_args *s
         return BM_EXIT_NOT_FOUND;
     }
     if (s->json) {
-        json_t *win = pick_window(json_object_get(w, "windows"), s->window);
+        json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), s->window);
         json_object_set_new(w, "window", json_string(s->window));
         if (win) json_object_set(w, "stats", win);
         print_json(w);
         json_decref(w);
         return BM_EXIT_OK;
     }
-    const char *h = str(w, "health");
-    printf("worker %s\n", str(w, "name"));
+    const char *h = bm_cli_str(w, "health");
+    printf("worker %s\n", bm_cli_str(w, "name"));
     printf("  health:         %s%s%s since %s\n", health_color(o, h), h, o->color ? "\033[0m" : "",
-           str(w, "health_since"));
+           bm_cli_str(w, "health_since"));
     json_t *issues = json_object_get(w, "issues");
     size_t i;
     json_t *v;
     json_array_foreach(issues, i, v) printf("  issue:          %s\n", json_string_value(v));
-    printf("  in flight:      %.0f\n", num(w, "in_flight"));
-    printf("  last seen:      %s\n", str(w, "last_seen"));
-    printf("  last execution: %s\n", str(w, "last_execution"));
-    printf("  last error:     %s%s%s\n", str(w, "last_error"),
+    printf("  in flight:      %.0f\n", bm_cli_num(w, "in_flight"));
+    printf("  last seen:      %s\n", bm_cli_str(w, "last_seen"));
+    printf("  last execution: %s\n", bm_cli_str(w, "last_execution"));
+    printf("  last error:     %s%s%s\n", bm_cli_str(w, "last_error"),
            json_is_string(json_object_get(w, "last_error_at")) ? " at " : "",
-           json_is_string(json_object_get(w, "last_error_at")) ? str(w, "last_error_at") : "");
+           json_is_string(json_object_get(w, "last_error_at")) ? bm_cli_str(w, "last_error_at") : "");
     printf("\n%-7s %8s %8s %8s %8s %10s %10s %10s %10s %10s %10s\n", "WINDOW", "EXEC", "OK",
            "FAILED", "TIMEOUT", "SUCCESS", "MIN", "AVG", "P50", "P95", "P99");
     const char *k;
@@ -318,18 +295,18 @@ static int cmd_worker(const bm_cli_opts *o, redisContext *c, const stats_args *s
     json_object_foreach(json_object_get(w, "windows"), k, win)
     {
         char mn[24], avg[24], p50[24], p95[24], p99[24], succ[16];
-        fmt_ms(num(win, "min_ms"), mn, sizeof mn);
-        fmt_ms(num(win, "avg_ms"), avg, sizeof avg);
-        fmt_ms(num(win, "p50_ms"), p50, sizeof p50);
-        fmt_ms(num(win, "p95_ms"), p95, sizeof p95);
-        fmt_ms(num(win, "p99_ms"), p99, sizeof p99);
-        if (num(win, "executions") > 0)
-            snprintf(succ, sizeof succ, "%.1f %%", 100 * num(win, "success_rate"));
+        fmt_ms(bm_cli_num(win, "min_ms"), mn, sizeof mn);
+        fmt_ms(bm_cli_num(win, "avg_ms"), avg, sizeof avg);
+        fmt_ms(bm_cli_num(win, "p50_ms"), p50, sizeof p50);
+        fmt_ms(bm_cli_num(win, "p95_ms"), p95, sizeof p95);
+        fmt_ms(bm_cli_num(win, "p99_ms"), p99, sizeof p99);
+        if (bm_cli_num(win, "executions") > 0)
+            snprintf(succ, sizeof succ, "%.1f %%", 100 * bm_cli_num(win, "success_rate"));
         else
             snprintf(succ, sizeof succ, "-");
         printf("%-7s %8.0f %8.0f %8.0f %8.0f %10s %10s %10s %10s %10s %10s\n", k,
-               num(win, "executions"), num(win, "successes"), num(win, "failures"),
-               num(win, "timeouts"), succ, mn, avg, p50, p95, p99);
+               bm_cli_num(win, "executions"), bm_cli_num(win, "successes"), bm_cli_num(win, "failures"),
+               bm_cli_num(win, "timeouts"), succ, mn, avg, p50, p95, p99);
     }
     json_decref(w);
     return BM_EXIT_OK;
@@ -348,7 +325,7 @@ static int cmd_errors(const stats_args *s, json_t *roll)
         json_array_foreach(errors, i, e)
         {
             json_t *x = json_deep_copy(e);
-            json_t *count = pick_window(json_object_get(e, "count"), s->window);
+            json_t *count = bm_rollup_pick_window(json_object_get(e, "count"), s->window);
             json_object_set_new(x, "counts", json_deep_copy(json_object_get(e, "count")));
             json_object_set_new(x, "count", count ? json_copy(count) : json_integer(0));
             json_array_append_new(arr, x);
@@ -358,7 +335,7 @@ static int cmd_errors(const stats_args *s, json_t *roll)
         json_decref(out);
         return BM_EXIT_OK;
     }
-    printf("error patterns over %s (rollup %s)\n\n", s->window, str(roll, "ts"));
+    printf("error patterns over %s (rollup %s)\n\n", s->window, bm_cli_str(roll, "ts"));
     printf("%-24s %7s %7s %-11s %-20s %-28s %s\n", "TYPE", "COUNT", "TOTAL", "TREND", "LAST SEEN",
            "WORKERS", "EXAMPLE");
     size_t i;
@@ -375,11 +352,11 @@ static int cmd_errors(const stats_args *s, json_t *roll)
                     sizeof workers - strlen(workers) - 1);
         }
         char last[24];
-        snprintf(last, sizeof last, "%.19s", str(e, "last_seen"));
-        json_t *count = pick_window(json_object_get(e, "count"), s->window);
-        printf("%-24s %7.0f %7.0f %-11s %-20s %-28s %s\n", str(e, "type"),
-               json_is_number(count) ? json_number_value(count) : 0.0, num(e, "total"),
-               str(e, "trend"), last, workers, str(e, "example"));
+        snprintf(last, sizeof last, "%.19s", bm_cli_str(e, "last_seen"));
+        json_t *count = bm_rollup_pick_window(json_object_get(e, "count"), s->window);
+        printf("%-24s %7.0f %7.0f %-11s %-20s %-28s %s\n", bm_cli_str(e, "type"),
+               json_is_number(count) ? json_number_value(count) : 0.0, bm_cli_num(e, "total"),
+               bm_cli_str(e, "trend"), last, workers, bm_cli_str(e, "example"));
     }
     if (json_array_size(errors) == 0) printf("(no errors seen)\n");
     return BM_EXIT_OK;
@@ -387,7 +364,7 @@ static int cmd_errors(const stats_args *s, json_t *roll)
 
 static int cmd_stats(const stats_args *s, json_t *roll)
 {
-    json_t *win = pick_window(json_object_get(roll, "events"), s->window);
+    json_t *win = bm_rollup_pick_window(json_object_get(roll, "events"), s->window);
     if (!win) {
         fprintf(stderr, "busmon stats: the rollup has no %s window\n", s->window);
         return BM_EXIT_NOT_FOUND;
@@ -401,21 +378,21 @@ static int cmd_stats(const stats_args *s, json_t *roll)
         return BM_EXIT_OK;
     }
     char avg[24], p95[24];
-    fmt_ms(num(win, "avg_latency_ms"), avg, sizeof avg);
-    fmt_ms(num(win, "p95_latency_ms"), p95, sizeof p95);
-    printf("events over %s (rollup %s)\n\n", s->window, str(roll, "ts"));
-    printf("  events:           %.0f\n", num(win, "total_events"));
-    printf("  success rate:     %.1f %%\n", 100 * num(win, "success_rate"));
-    printf("  error rate:       %.1f %%\n", 100 * num(win, "error_rate"));
+    fmt_ms(bm_cli_num(win, "avg_latency_ms"), avg, sizeof avg);
+    fmt_ms(bm_cli_num(win, "p95_latency_ms"), p95, sizeof p95);
+    printf("events over %s (rollup %s)\n\n", s->window, bm_cli_str(roll, "ts"));
+    printf("  events:           %.0f\n", bm_cli_num(win, "total_events"));
+    printf("  success rate:     %.1f %%\n", 100 * bm_cli_num(win, "success_rate"));
+    printf("  error rate:       %.1f %%\n", 100 * bm_cli_num(win, "error_rate"));
     printf("  latency avg/p95:  %s / %s\n", avg, p95);
-    printf("  throughput:       %.1f /min (peak %.1f /min)\n\n", num(win, "throughput_per_min"),
-           num(win, "peak_throughput_per_min"));
+    printf("  throughput:       %.1f /min (peak %.1f /min)\n\n", bm_cli_num(win, "throughput_per_min"),
+           bm_cli_num(win, "peak_throughput_per_min"));
     printf("  %-10s %9s %7s %9s %9s\n", "TYPE", "COUNT", "SHARE", "SUCCESS", "ERROR");
     const char *k;
     json_t *t;
     json_object_foreach(json_object_get(win, "by_type"), k, t)
-        printf("  %-10s %9.0f %6.1f%% %9.0f %9.0f\n", k, num(t, "count"), 100 * num(t, "share"),
-               num(t, "success"), num(t, "error"));
+        printf("  %-10s %9.0f %6.1f%% %9.0f %9.0f\n", k, bm_cli_num(t, "count"), 100 * bm_cli_num(t, "share"),
+               bm_cli_num(t, "success"), bm_cli_num(t, "error"));
     return BM_EXIT_OK;
 }
 

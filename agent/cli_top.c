@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "proto/rollup.h"
 
 static volatile sig_atomic_t top_stop;
 static struct termios top_saved_tty;
@@ -58,28 +59,6 @@ static long top_parse_duration_ms(const char *s)
     if (!strcmp(end, "ms")) return (long)v;
     if (!strcmp(end, "m")) return (long)(v * 60000);
     return -1;
-}
-
-static double top_num(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-    return json_is_number(v) ? json_number_value(v) : 0.0;
-}
-
-static const char *top_str(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "-";
-}
-
-static json_t *top_pick_window(json_t *windows, const char *label)
-{
-    json_t *w = json_object_get(windows, label);
-    if (w || strcmp(label, "1h")) return w;
-    const char *k;
-    json_t *v;
-    json_object_foreach(windows, k, v) if (strcmp(k, "1m") && strcmp(k, "5m")) return v;
-    return NULL;
 }
 
 static double top_window_seconds(const char *w)
@@ -174,25 +153,25 @@ static int top_frame(redisContext *c, const char *window, int color)
     if (!roll) {
         printf("busmon top: nothing published on busmon:rollups yet (is busmon-agent running?)\n");
     } else {
-        json_t *ev = top_pick_window(json_object_get(roll, "events"), window);
+        json_t *ev = bm_rollup_pick_window(json_object_get(roll, "events"), window);
         printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
-               top_str(roll, "ts"), top_str(roll, "agent"), window);
+               bm_cli_str(roll, "ts"), bm_cli_str(roll, "agent"), window);
         printf("events/s %.2f   success %.1f %%   p95 latency %.1f ms   events %.0f\n\n",
-               top_num(ev, "total_events") / top_window_seconds(window),
-               100 * top_num(ev, "success_rate"), top_num(ev, "p95_latency_ms"),
-               top_num(ev, "total_events"));
+               bm_cli_num(ev, "total_events") / top_window_seconds(window),
+               100 * bm_cli_num(ev, "success_rate"), bm_cli_num(ev, "p95_latency_ms"),
+               bm_cli_num(ev, "total_events"));
         printf("%-20s %-10s %8s %9s %10s %9s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS", "P95",
                "IN FLIGHT");
         size_t i;
         json_t *w;
         json_array_foreach(json_object_get(roll, "workers"), i, w)
         {
-            json_t *win = top_pick_window(json_object_get(w, "windows"), window);
-            const char *h = top_str(w, "health");
-            printf("%-20s %s%-10s%s %8.0f %8.1f%% %8.1fms %9.0f\n", top_str(w, "name"),
-                   top_health_color(color, h), h, color ? reset : "", top_num(win, "executions"),
-                   100 * top_num(win, "success_rate"), top_num(win, "p95_ms"),
-                   top_num(w, "in_flight"));
+            json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), window);
+            const char *h = bm_cli_str(w, "health");
+            printf("%-20s %s%-10s%s %8.0f %8.1f%% %8.1fms %9.0f\n", bm_cli_str(w, "name"),
+                   top_health_color(color, h), h, color ? reset : "", bm_cli_num(win, "executions"),
+                   100 * bm_cli_num(win, "success_rate"), bm_cli_num(win, "p95_ms"),
+                   bm_cli_num(w, "in_flight"));
         }
         printf("\nTOP ERRORS\n");
         json_t *e;
@@ -200,9 +179,9 @@ static int top_frame(redisContext *c, const char *window, int color)
         json_array_foreach(json_object_get(roll, "errors"), i, e)
         {
             if (shown++ >= 5) break;
-            json_t *cnt = top_pick_window(json_object_get(e, "count"), window);
-            printf("  %-30s %6.0f\n", top_str(e, "type"),
-                   json_is_number(cnt) ? json_number_value(cnt) : top_num(e, "total"));
+            json_t *cnt = bm_rollup_pick_window(json_object_get(e, "count"), window);
+            printf("  %-30s %6.0f\n", bm_cli_str(e, "type"),
+                   json_is_number(cnt) ? json_number_value(cnt) : bm_cli_num(e, "total"));
         }
         if (!shown) printf("  (none)\n");
     }
@@ -233,8 +212,8 @@ static int top_frame(redisContext *c, const char *window, int color)
                              json_string_value(lv));
             if (n > 0) used += (size_t)n;
         }
-        printf("  %s%-9s%s %-20s %-30s %s\n", color ? "\033[31m" : "", top_str(rec, "severity"),
-               reset, top_str(rec, "rule"), labels, top_str(rec, "description"));
+        printf("  %s%-9s%s %-20s %-30s %s\n", color ? "\033[31m" : "", bm_cli_str(rec, "severity"),
+               reset, bm_cli_str(rec, "rule"), labels, bm_cli_str(rec, "description"));
         json_decref(rec);
         firing++;
     }
@@ -249,7 +228,7 @@ static int top_frame(redisContext *c, const char *window, int color)
         json_t *s;
         json_array_foreach(streams, i, s)
         {
-            const char *name = top_str(s, "name");
+            const char *name = bm_cli_str(s, "name");
             if (*name && strcmp(name, "-")) top_lag(c, name);
         }
     } else {

@@ -95,17 +95,6 @@ static void send_error(bm_http *h, struct evhttp_request *req, int code, const c
     json_decref(j);
 }
 
-/* The window object: by label, or the performance window for "1h" whatever its label. */
-static json_t *pick_window(json_t *windows, const char *label)
-{
-    json_t *w = json_object_get(windows, label);
-    if (w || strcmp(label, "1h")) return w;
-    const char *k;
-    json_t *v;
-    json_object_foreach(windows, k, v) if (strcmp(k, "1m") && strcmp(k, "5m")) return v;
-    return NULL;
-}
-
 /* A worker's JSON cut to one window (as cli_stats.c). */
 static json_t *worker_in_window(json_t *w, const char *label)
 {
@@ -113,7 +102,7 @@ static json_t *worker_in_window(json_t *w, const char *label)
     const char *k;
     json_t *v;
     json_object_foreach(w, k, v) if (strcmp(k, "windows")) json_object_set(o, k, v);
-    json_t *win = pick_window(json_object_get(w, "windows"), label);
+    json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), label);
     if (win) json_object_update(o, win);
     json_object_set_new(o, "window", json_string(label));
     return o;
@@ -131,7 +120,7 @@ static json_t *fresh_rollup(bm_agent *a)
 
 static json_t *api_stats(json_t *roll, const char *window)
 {
-    json_t *win = pick_window(json_object_get(roll, "events"), window);
+    json_t *win = bm_rollup_pick_window(json_object_get(roll, "events"), window);
     json_t *out = win ? json_deep_copy(win) : json_object();
     json_object_set_new(out, "window", json_string(window));
     json_object_set(out, "ts", json_object_get(roll, "ts"));
@@ -163,7 +152,7 @@ static json_t *api_worker(json_t *roll, const char *window, const char *name)
         const char *n = json_string_value(json_object_get(w, "name"));
         if (!n || strcmp(n, name)) continue;
         json_t *out = json_deep_copy(w);
-        json_t *win = pick_window(json_object_get(out, "windows"), window);
+        json_t *win = bm_rollup_pick_window(json_object_get(out, "windows"), window);
         json_object_set_new(out, "window", json_string(window));
         if (win) json_object_set(out, "stats", win);
         return out;
@@ -182,7 +171,7 @@ static json_t *api_errors(json_t *roll, const char *window)
     json_array_foreach(json_object_get(roll, "errors"), i, e)
     {
         json_t *x = json_deep_copy(e);
-        json_t *c = pick_window(json_object_get(e, "count"), window);
+        json_t *c = bm_rollup_pick_window(json_object_get(e, "count"), window);
         json_object_set_new(x, "counts", json_deep_copy(json_object_get(e, "count")));
         json_object_set_new(x, "count", c ? json_copy(c) : json_integer(0));
         json_array_append_new(arr, x);
@@ -328,18 +317,11 @@ static void on_request(struct evhttp_request *req, void *arg)
         serve_dashboard(h, req);
         return;
     }
-    if (!strcmp(path, "/api/alerts")) {
-        json_t *j = bm_alerting_api_json(h->a->alerting, ALERTS_HISTORY);
-        if (j)
-            send_json(h, req, 200, j);
-        else
-            send_error(h, req, 500, "out of memory");
-        json_decref(j);
-        return;
-    }
-    if (!strcmp(path, "/api/system")) {
-        json_t *j = h->a->sysmon ? bm_sysmon_window_json(h->a->sysmon, window_buf, sys_window_us)
-                                 : NULL;
+    if (!strcmp(path, "/api/alerts") || !strcmp(path, "/api/system")) {
+        json_t *j = !strcmp(path, "/api/alerts")
+                        ? bm_alerting_api_json(h->a->alerting, ALERTS_HISTORY)
+                    : h->a->sysmon ? bm_sysmon_window_json(h->a->sysmon, window_buf, sys_window_us)
+                                   : NULL;
         if (j)
             send_json(h, req, 200, j);
         else

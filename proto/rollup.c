@@ -413,6 +413,17 @@ json_t *bm_rollup_to_json(const bm_rollup *r)
     return o;
 }
 
+/* The window object by label, or the performance window for "1h" whatever its label. */
+json_t *bm_rollup_pick_window(json_t *windows, const char *label)
+{
+    json_t *w = json_object_get(windows, label);
+    if (w || strcmp(label, "1h")) return w;
+    const char *k;
+    json_t *v;
+    json_object_foreach(windows, k, v) if (strcmp(k, "1m") && strcmp(k, "5m")) return v;
+    return NULL;
+}
+
 /* ---- msgpack ----------------------------------------------------------- */
 
 /* The generic walk: the msgpack twin of any JSON tree. @return 0, or

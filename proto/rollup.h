@@ -117,6 +117,13 @@ struct json_t *bm_worker_to_json(const bm_worker_snapshot *w);
 /* @return 0, or -1 (out of memory). Appends to out. */
 int bm_rollup_encode_msgpack(const bm_rollup *r, struct msgpack_sbuffer *out);
 
+/*
+ * In a rollup's JSON, the member of a per-window object ("windows",
+ * "events", "count") for label: by name, or for "1h" the performance
+ * window whatever its label. @return it (borrowed), or NULL.
+ */
+struct json_t *bm_rollup_pick_window(struct json_t *windows, const char *label);
+
 /* Any JSON tree as msgpack, appended to out (cut back on failure). @return 0, or -1. */
 int bm_json_encode_msgpack(const struct json_t *j, struct msgpack_sbuffer *out);
 
