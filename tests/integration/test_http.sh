@@ -3,6 +3,7 @@
 # /health, /ready, /metrics (families, values against `busmon workers --json`,
 # histogram invariants, promtool), every /api route, bad requests (unknown
 # path, bad window, wrong method, long and huge query strings, garbage bytes),
+# /api/alerts (shape, 404/405, alerting switched off),
 # host system metrics,
 # a bind failure at start, and the agent still alive at the end.
 source "$(dirname "$0")/lib.sh"
@@ -116,6 +117,16 @@ bm_eq "/api/traces/TX = busmon trace --json (tx, events)" \
     "$("$BUSMON" trace --json "$tx" | jq -c '[.tx, .event_count]')" "$(jq -c '[.tx, .event_count]' "$BM_TMP/body")"
 bm_eq "/api/traces/unknown: 404" 404 "$(code $BASE/api/traces/no-such-tx)"
 bm_check "/api/traces/unknown: JSON error" qjq .error "$BM_TMP/body"
+bm_eq "/api/alerts: 200" 200 "$(code $BASE/api/alerts)"
+bm_eq "/api/alerts: busmon alerts --json's keys and enabled" '["agent","enabled","firing","history","updated"]' \
+    "$(jq -c keys "$BM_TMP/body")"
+bm_eq "/api/alerts: alerting on by default, two arrays" "true array array" \
+    "$(jq -r '"\(.enabled) \(.firing | type) \(.history | type)"' "$BM_TMP/body")"
+bm_eq "/api/alerts/x: 404" 404 "$(code $BASE/api/alerts/x)"
+bm_eq "/api/alertsx: 404" 404 "$(code $BASE/api/alertsx)"
+bm_eq "POST /api/alerts: 405" 405 "$(code $BASE/api/alerts -X POST -d x=1)"
+bm_eq "HEAD /: 200" 200 "$(code $BASE/ -I)"
+bm_eq "POST /: 405" 405 "$(code $BASE/ -X POST -d x=1)"
 
 # bad requests
 bm_eq "unknown path: 404" 404 "$(code $BASE/nope)"
@@ -142,6 +153,15 @@ bm_eq "/metrics still 200" 200 "$(code $BASE/metrics)"
 n4xx=$(grep -F 'busmon_http_requests_total{code="4xx"}' "$BM_TMP/body" | awk '{ print $2 }')
 bm_check "refused requests are counted (${n4xx:-none})" [ "${n4xx:-0}" -ge 7 ]
 
+# alerting switched off: /api/alerts still answers 200, empty and says so
+printf 'alerts:\n  enabled: false\n' >"$BM_TMP/noalerts.yaml"
+HPORT2=$(bm_free_port)
+bm_bg "$AGENT" --config "$BM_TMP/noalerts.yaml" --http "127.0.0.1:$HPORT2" --consumer noalerts
+bm_check "agent without alerting: HTTP is up" bm_wait_for 10 "curl -sf http://127.0.0.1:$HPORT2/health"
+bm_eq "alerting off: /api/alerts 200" 200 "$(code http://127.0.0.1:$HPORT2/api/alerts)"
+bm_eq "alerting off: firing [], history [], enabled false" '[[],[],false]' \
+    "$(jq -c '[.firing, .history, .enabled]' "$BM_TMP/body")"
+
 # Redis goes away: /ready says 503 and why, /health stays 200
 kill "${BM_PIDS[0]}"
 bm_check "/ready: 503 without Redis" bm_wait_for 10 "[ \$(code $BASE/ready) = 503 ]"
@@ -149,5 +169,4 @@ bm_check "/ready names the reason" grep -q 'not connected' "$BM_TMP/body"
 bm_eq "/health: 200 without Redis" 200 "$(code $BASE/health)"
 bm_check "the agent is alive without Redis" kill -0 "$A"
 
-# /ready goes 503 when Redis goes away, with the reason
 bm_finish
