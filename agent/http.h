@@ -1,14 +1,14 @@
 /*
  * http.h - busmon-agent's HTTP surface on libevent's evhttp, in the agent's
- * own loop: /metrics (Prometheus text, agent/metrics_text.c), /health,
- * /ready and the JSON API (/api/stats, /api/workers, /api/workers/NAME,
- * /api/errors, /api/traces/TX) in the shapes of the CLI's --json.
+ * own loop: the dashboard page at / (agent/dashboard.html, embedded at build
+ * time), /metrics (Prometheus text, agent/metrics_text.c), /health, /ready
+ * and the JSON API (/api/stats, /api/workers, /api/workers/NAME, /api/errors,
+ * /api/alerts, /api/system, /api/traces/TX) in the shapes of the CLI's --json.
  *
  * Everything is answered from memory in the callback (a fresh rollup of
- * the monitor, the in-memory trace store, the latest system sample and
- * history of sysmon.c): no Redis round trip, so a scrape
- * costs one rollup and never waits. The dashboard page is
- * agent/dashboard.html, embedded at build time.
+ * the monitor, the in-memory trace store, the alert engine's firing set and
+ * history, the latest system sample and history of sysmon.c): no Redis round
+ * trip, so a scrape costs one rollup and never waits.
  */
 #ifndef BM_AGENT_HTTP_H
 #define BM_AGENT_HTTP_H

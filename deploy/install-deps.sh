@@ -19,8 +19,9 @@ PACKAGES=(
     # runtime: a Redis for the demo and the integration tests, and tools to look at it
     redis-server redis-tools jq
     # tests: promtool (checks /metrics), curl (the HTTP test), headless chromium
-    # (renders the dashboard), script(1) from bsdutils (busmon top on a pty)
-    prometheus curl chromium bsdutils
+    # (renders the dashboard), python3 (free ports; the dashboard's canned API),
+    # script(1) from bsdutils (busmon top on a pty)
+    prometheus curl chromium python3 bsdutils
 )
 
 usage() {
