@@ -52,7 +52,7 @@ typedef struct {
 
 static void put(out_text *o, const char *s, size_t len)
 {
-    if (o->n + 1 < o->cap) {
+    if (len && o->n + 1 < o->cap) { /* len 0: s may be NULL (empty input) */
         size_t room = o->cap - 1 - o->n;
         memcpy(o->buf + o->n, s, len < room ? len : room);
     }
