@@ -241,6 +241,7 @@ typedef enum {
     K_LOGLEVEL,
     K_RATE,     /* a fraction 0..1 (double) */
     K_MB,       /* megabytes, fractions allowed, 0 = none (double) */
+    K_COUNT,    /* a count 0-1000 (size_t) */
     K_MS,       /* a number of milliseconds (int64) */
     K_S_AS_MS,  /* a number of seconds, stored in ms (int64) */
     K_MIN_AS_S, /* a number of minutes, stored in s (int64) */
@@ -278,7 +279,7 @@ static const known_key known_keys[] = {
     {"logging.file_path", K_STR, OFF(log_file_path)},
     {"logging.max_file_size_mb", K_MB, OFF(log_max_file_size_mb)},
     {"logging.max_size_mb", K_MB, OFF(log_max_file_size_mb)},
-    {"logging.backup_count", K_SIZE, OFF(log_backup_count)},
+    {"logging.backup_count", K_COUNT, OFF(log_backup_count)},
     {"worker_monitoring.error_rate_threshold", K_RATE, OFF(error_rate_threshold)},
     {"worker_monitoring.failure_rate_threshold", K_RATE, OFF(failure_rate_threshold)},
     {"worker_monitoring.slow_execution_threshold_ms", K_MS, OFF(slow_threshold_ms)},
@@ -451,6 +452,13 @@ static int set_known(walk_ctx *w, const known_key *k, const char *path, yaml_nod
             return fail_at(w, n, "'%s' must be a number of megabytes (0.5, 10; 0: no limit), not '%s'",
                            path, s);
         *(double *)(base + k->offset) = v;
+        return 0;
+    }
+    case K_COUNT: {
+        size_t v;
+        if (bm_parse_size(s, &v) || v > 1000)
+            return fail_at(w, n, "'%s' must be a number 0-1000, not '%s'", path, s);
+        *(size_t *)(base + k->offset) = v;
         return 0;
     }
     case K_RATE: {

@@ -2,23 +2,28 @@
  * log.c - the project logger: text on a terminal, JSON lines otherwise.
  *
  * Messages are formatted into a stack buffer and written with one write(2),
- * so lines from one process never interleave. Every message passes
- * through lib/redact first (URL passwords, tokens, keys named like secrets).
- * Files rotate by size (bm_log_configure).
+ * so lines from one process never interleave. Every message goes through
+ * bm_redact (lib/redact.h) first, whatever the output (text or JSON, stderr
+ * or file): a Redis URL's password, a webhook token, an Authorization header
+ * never reach a log. Not a log shipper: one file, rotated by size.
  */
 #include "log.h"
-
-#include "lib/redact.h"
 
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "lib/redact.h"
+
+/* The longest message formatted whole before redaction (longer ones are cut first). */
+#define LOG_MSG_MAX_BYTES (1 << 20)
 
 static const char *log_program = "busmon";
 static bm_log_level log_min = BM_LOG_INFO;
@@ -95,9 +100,23 @@ static void log_rotate(void)
     log_size_bytes = 0;
 }
 
+/* The length of s[0..n) without a UTF-8 sequence cut off at its end, so a
+ * shortened line stays valid UTF-8 (and valid JSON). */
+static size_t utf8_whole(const char *s, size_t n)
+{
+    size_t k = n, cont = 0;
+    while (k > 0 && cont < 3 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
+        k--, cont++;
+    if (k == 0) return n;
+    unsigned char lead = (unsigned char)s[k - 1];
+    size_t need = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC0 ? 1 : 0;
+    return need > cont ? k - 1 : n;
+}
+
 /* Append `s` to buf as JSON string content (no quotes). */
 static size_t json_escape(char *buf, size_t cap, size_t n, const char *s)
 {
+    size_t start = n;
     for (; *s && n + 7 < cap; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\') {
@@ -109,7 +128,7 @@ static size_t json_escape(char *buf, size_t cap, size_t n, const char *s)
             buf[n++] = (char)c;
         }
     }
-    return n;
+    return *s ? start + utf8_whole(buf + start, n - start) : n;
 }
 
 void bm_log(bm_log_level level, const char *fmt, ...)
@@ -117,14 +136,32 @@ void bm_log(bm_log_level level, const char *fmt, ...)
     if (level < log_min) return;
     if (log_json < 0) log_json = isatty(STDERR_FILENO) ? 0 : 1;
 
-    char raw[2048], msg[2048];
-    va_list ap;
+    /* Format the whole message, redact it, then cut it to the line: a cut
+     * made before redacting could leave half a secret nothing recognises. */
+    char stack[2048];
+    va_list ap, again;
     va_start(ap, fmt);
-    int len = vsnprintf(raw, sizeof raw, fmt, ap);
+    va_copy(again, ap);
+    int len = vsnprintf(stack, sizeof stack, fmt, ap);
     va_end(ap);
-    if (len < 0) len = 0;
-    if ((size_t)len >= sizeof raw) len = (int)sizeof raw - 1;
-    bm_redact(raw, (size_t)len, msg, sizeof msg); /* secrets never reach a log */
+    char *text = stack, *heap = NULL;
+    size_t text_len = len < 0 ? 0 : (size_t)len;
+    if (text_len >= sizeof stack) {
+        if (text_len <= LOG_MSG_MAX_BYTES && (heap = malloc(text_len + 1))) {
+            vsnprintf(heap, text_len + 1, fmt, again);
+            text = heap;
+        } else {
+            /* no room for the whole message: drop its last, cut-off word */
+            text_len = sizeof stack - 1;
+            while (text_len > 0 && text[text_len - 1] != ' ')
+                text_len--;
+        }
+    }
+    va_end(again);
+    char msg[2048];
+    if (bm_redact(text, text_len, msg, sizeof msg) >= sizeof msg)
+        msg[utf8_whole(msg, sizeof msg - 1)] = '\0';
+    free(heap);
 
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);

@@ -2,8 +2,9 @@
  * log.h - the project logger (agent/ only; lib/ and proto/ never log).
  *
  * One line per message on stderr: a timestamp, the level and the text on a
- * terminal; a JSON object per line otherwise (for log shippers). The level
- * and program name are the logger's only state (STYLE rule 9).
+ * terminal; a JSON object per line otherwise (for log shippers). Secrets in
+ * messages are replaced by *** (lib/redact.h). The level, program name and
+ * output are the logger's only state (STYLE rule 9).
  */
 #ifndef BM_AGENT_LOG_H
 #define BM_AGENT_LOG_H

@@ -40,6 +40,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "lib/redact.h"
 #include "log.h"
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -49,10 +50,13 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen) return;
+    char text[2048]; /* errors echo values (a bad url): hide what is secret in them */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    if (n < 0) n = 0;
+    bm_redact(text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1, err, errlen);
 }
 
 static int64_t mono_ms(void)
