@@ -31,7 +31,7 @@
  * "worker auth: healthy" is ordinary text. A bare `key` (Redis key names),
  * dedup_key, max_tokens or token_count name no secret.
  *
- * Not here: event attribute keys (proto/redact.c), logging (agent/log.c).
+ * Not here: event attribute keys (proto/redact.c), logging (agent/core/log.c).
  */
 #include "lib/redact.h"
 

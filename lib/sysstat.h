@@ -6,7 +6,7 @@
  * /proc/self/stat, and numeric fields of Redis INFO text.
  *
  * Pure: the caller reads the files and passes their text; nothing here
- * opens a file or reads a clock (the sampling lives in agent/sysmon.c).
+ * opens a file or reads a clock (the sampling lives in agent/jobs/sysmon.c).
  */
 #ifndef BM_LIB_SYSSTAT_H
 #define BM_LIB_SYSSTAT_H

@@ -2,7 +2,7 @@
  * rollup.c - a bm_rollup (and a worker alone) as a JSON tree and as msgpack.
  *
  * The JSON tree is built once, in the key order proto/README.md ("Rollups")
- * documents and agent/cli_stats.c reads; the msgpack map is that same tree
+ * documents and agent/cli/stats.c reads; the msgpack map is that same tree
  * walked generically (objects -> map with str keys, arrays -> array, strings
  * -> str, integers -> int, reals -> float64, null -> nil), so the two fields
  * of a stream entry, `m` and `json`, can never disagree. Layout of one entry:

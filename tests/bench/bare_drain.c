@@ -93,7 +93,7 @@ static void bare_usage(FILE *f)
             BARE_DEFAULT_COUNT);
 }
 
-/* @return 0, or -1 with a reason in err. Same URL forms as busmon (agent/redis_url.h). */
+/* @return 0, or -1 with a reason in err. Same URL forms as busmon (agent/core/redis_url.h). */
 static int bare_url_parse(const char *s, bare_url *u, char *err, size_t errlen)
 {
     memset(u, 0, sizeof *u);

@@ -31,7 +31,7 @@ bm_eq "/: 200" 200 "$code"
 bm_check "/: text/html" grep -qi '^content-type: text/html; charset=utf-8' "$BM_TMP/headers"
 bm_check "/: a CSP that allows nothing from elsewhere" grep -qi "^content-security-policy: default-src 'none'" "$BM_TMP/headers"
 bm_eq "/index.html is the same page" "$(md5sum <"$BM_TMP/page.html")" "$(curl -s "$BASE/index.html" | md5sum)"
-bm_eq "the page is agent/dashboard.html" "$(md5sum <"$BM_SRC/agent/dashboard.html")" "$(md5sum <"$BM_TMP/page.html")"
+bm_eq "the page is agent/http/dashboard.html" "$(md5sum <"$BM_SRC/agent/http/dashboard.html")" "$(md5sum <"$BM_TMP/page.html")"
 # no external assets: no src/href at all, no URL but the SVG namespace
 bm_check "no src= or href= attributes" bash -c "! grep -Eiq '(src|href)=' '$BM_TMP/page.html'"
 bm_check "no URL other than the SVG namespace" \

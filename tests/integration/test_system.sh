@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# System metrics (agent/sysmon.c) against a real Redis: every figure of a
+# System metrics (agent/jobs/sysmon.c) against a real Redis: every figure of a
 # sample is filled (host CPU, memory, disk, load; the agent's CPU and RSS;
 # events/s, p95, success rate; Redis clients, memory, round trip; stream
 # length, lag, pending); /api/system and `busmon system --json` agree on the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Webhook notifications (issue 5): agent/notify.c's webhook sink, driven by
+# Webhook notifications (issue 5): agent/outputs/webhook.c's webhook sink, driven by
 # bm-webhook-send inside a libevent loop with a 10 ms timer, against
 # bm-webhook-receiver on 127.0.0.1 (which records every request):
 #   - receiver up: every body arrives intact, in order, with its content type,

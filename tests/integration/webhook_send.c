@@ -1,5 +1,5 @@
 /*
- * webhook_send.c - drives one webhook sink (agent/notify.c) the way the
+ * webhook_send.c - drives one webhook sink (agent/outputs/webhook.c) the way the
  * agent will: inside a libevent loop that also runs a 10 ms timer, it hands
  * the sink N alert notifications (bodies built by proto/alert.c in the
  * sink's format, through bm_notify_sink_emit_built), flushes with a
@@ -25,8 +25,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/log.h"
-#include "agent/notify.h"
+#include "agent/core/log.h"
+#include "agent/outputs/sink.h"
 #include "proto/alert.h"
 
 #define MAX_KV 64

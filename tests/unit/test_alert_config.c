@@ -3,7 +3,7 @@
  * good configuration, built-in overrides and disabling, and each kind of
  * bad rule refused with its line and reason.
  */
-#include "agent/alert_config.h"
+#include "agent/config/alert_rules.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
  * defaults, names that follow the stream, webhooks (names made unique,
  * headers), and each refusal with its line, the configuration unchanged.
  */
-#include "agent/alerting_config.h"
+#include "agent/config/alerting.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

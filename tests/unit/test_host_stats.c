@@ -3,7 +3,7 @@
  * the busy share between two samples, /proc/meminfo with and without
  * MemAvailable, and text they must refuse.
  */
-#include "agent/host_stats.h"
+#include "agent/core/host_stats.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

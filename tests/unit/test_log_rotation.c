@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../agent/config.h"
-#include "../../agent/log.h"
+#include "agent/config/config.h"
+#include "agent/core/log.h"
 
 static int exists(const char *dir, const char *name)
 {

@@ -2,7 +2,7 @@
  * host_stats.c - /proc/stat and /proc/meminfo read for the host gauges
  * (host_stats.h).
  */
-#include "host_stats.h"
+#include "agent/core/host_stats.h"
 
 #include "lib/sysstat.h"
 

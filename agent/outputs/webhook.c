@@ -27,7 +27,7 @@
  * (lib/alerts.c), reading YAML (the caller turns a mapping into key/value
  * pairs).
  */
-#include "notify.h"
+#include "agent/outputs/sink.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -41,7 +41,7 @@
 #include <time.h>
 
 #include "lib/redact.h"
-#include "log.h"
+#include "agent/core/log.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 

@@ -7,7 +7,7 @@
  * or file): a Redis URL's password, a webhook token, an Authorization header
  * never reach a log. Not a log shipper: one file, rotated by size.
  */
-#include "log.h"
+#include "agent/core/log.h"
 
 #include <fcntl.h>
 #include <limits.h>

@@ -11,7 +11,7 @@
  * per command, with NULL when the connection goes. Nothing is logged per
  * sample: what fails is counted (bm_sysmon_stats) and shows as unknown.
  */
-#include "sysmon.h"
+#include "agent/jobs/sysmon.h"
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -25,11 +25,11 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent/core/agent.h"
 #include "lib/event_metrics.h"
 #include "lib/syshist.h"
 #include "lib/sysstat.h"
-#include "log.h"
+#include "agent/core/log.h"
 
 #define HISTORY_MAX_POINTS 100000
 #define MIN_INTERVAL_US    100000

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
+#include "agent/cli/cli.h"
 
 #define HISTORY_DEFAULT 20
 #define HISTORY_MAX     10000

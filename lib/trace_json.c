@@ -9,7 +9,7 @@
  *
  * Absent values are JSON null, so a reader can rely on every key being there.
  */
-#include "trace_json.h"
+#include "lib/trace_json.h"
 
 #include <stdio.h>
 #include <time.h>

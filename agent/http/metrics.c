@@ -23,10 +23,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "http.h"
+#include "agent/core/agent.h"
+#include "agent/http/server.h"
 #include "lib/sysstat.h"
-#include "sysmon.h"
+#include "agent/jobs/sysmon.h"
 
 /* Label value escaping of the text format: backslash, double quote, newline. */
 static void put_label(struct evbuffer *out, const char *v)

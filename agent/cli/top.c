@@ -15,7 +15,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "agent/cli/cli.h"
 #include "proto/rollup.h"
 
 static volatile sig_atomic_t top_stop;

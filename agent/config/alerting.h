@@ -29,8 +29,8 @@
 #include <stddef.h>
 #include <yaml.h>
 
-#include "alert_config.h"
-#include "notify.h"
+#include "agent/config/alert_rules.h"
+#include "agent/outputs/sink.h"
 
 #define BM_ALERTING_SINKS_MAX 32
 

@@ -2,7 +2,7 @@
  * redis_url.c - parse redis:// and unix:// URLs; connect, authenticate and
  * select a database with one clear error line on any failure.
  */
-#include "redis_url.h"
+#include "agent/core/redis_url.h"
 
 #include "lib/redact.h"
 

@@ -11,7 +11,7 @@
  * with `metric` first (scope and window defaults follow from it), then
  * judged by alerts_rule_check(), whose reason is reported at the rule's line.
  */
-#include "alert_config.h"
+#include "agent/config/alert_rules.h"
 
 #include <errno.h>
 #include <math.h>

@@ -12,13 +12,13 @@
 #include <hiredis/async.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "agent/config/config.h"
 #include "lib/deadlines.h"
 #include "lib/trace_store.h"
-#include "monitor.h"
-#include "persist.h"
+#include "lib/monitor.h"
+#include "agent/state/persist.h"
 #include "proto/event.h"
-#include "redis_url.h"
+#include "agent/core/redis_url.h"
 
 #define BM_BATCH_BUCKETS 5
 

@@ -27,11 +27,11 @@
 #include <jansson.h>
 #include <msgpack.h>
 
-#include "agent.h"
-#include "alerting.h"
-#include "sysmon.h"
-#include "log.h"
-#include "trace_json.h"
+#include "agent/core/agent.h"
+#include "agent/jobs/alerting.h"
+#include "agent/jobs/sysmon.h"
+#include "agent/core/log.h"
+#include "lib/trace_json.h"
 
 #define RECONNECT_MAX_MS    30000
 #define SWEEP_INTERVAL_S    60

@@ -10,7 +10,7 @@
  *         (key, seq) so one RPUSH carries a transaction's records in order
  *   ids   "1700000000000-0\0..." with acks[{stream,off,len}]
  */
-#include "persist.h"
+#include "agent/state/persist.h"
 
 #include <msgpack.h>
 #include <stdio.h>

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
+#include "agent/cli/cli.h"
 #include "proto/rollup.h"
 
 typedef struct {

@@ -6,7 +6,7 @@
  * setter. Sections that later features read (worker_monitoring, alerts, ...)
  * are accepted without warnings; anything else unknown is warned about.
  */
-#include "config.h"
+#include "agent/config/config.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,8 +16,8 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "alerting_config.h"
-#include "log.h"
+#include "agent/config/alerting.h"
+#include "agent/core/log.h"
 
 int bm_config_set_str(char **field, const char *value)
 {

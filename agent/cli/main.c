@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "redis_url.h"
+#include "agent/cli/cli.h"
+#include "agent/core/redis_url.h"
 
 #ifndef BUSMON_VERSION
 #define BUSMON_VERSION "0.1.0"

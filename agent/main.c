@@ -11,12 +11,12 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "agent.h"
-#include "alerting.h"
-#include "alerting_config.h"
-#include "http.h"
+#include "agent/core/agent.h"
+#include "agent/jobs/alerting.h"
+#include "agent/config/alerting.h"
+#include "agent/http/server.h"
 #include "lib/redact.h"
-#include "log.h"
+#include "agent/core/log.h"
 
 #ifndef BUSMON_VERSION
 #define BUSMON_VERSION "0.1.0"

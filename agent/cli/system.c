@@ -15,7 +15,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "cli.h"
+#include "agent/cli/cli.h"
 #include "proto/system.h"
 
 #define MAX_ENTRIES 100000

@@ -13,7 +13,7 @@
  * Everything an evaluation sends is built and handed over before it
  * returns: hiredis copies a command when it is queued, sinks copy bodies.
  */
-#include "alerting.h"
+#include "agent/jobs/alerting.h"
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -22,14 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
-#include "alerting_config.h"
-#include "host_stats.h"
+#include "agent/core/agent.h"
+#include "agent/config/alerting.h"
+#include "agent/core/host_stats.h"
 #include "lib/alerts.h"
-#include "log.h"
-#include "notify.h"
-#include "sysmon.h"
-#include "trace_json.h"
+#include "agent/core/log.h"
+#include "agent/outputs/sink.h"
+#include "agent/jobs/sysmon.h"
+#include "lib/trace_json.h"
 
 #define FLUSH_TIMEOUT_MS    5000
 #define DEADLETTER_SPAN_US  (60 * 1000000LL) /* deadletter_rate: over the last minute */

@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent.h"
-#include "log.h"
+#include "agent/core/agent.h"
+#include "agent/core/log.h"
 
 #define SUB_RECONNECT_MAX_MS 30000
 

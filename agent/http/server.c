@@ -37,12 +37,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
-#include "alerting.h"
-#include "http.h"
-#include "log.h"
-#include "sysmon.h"
-#include "trace_json.h"
+#include "agent/core/agent.h"
+#include "agent/jobs/alerting.h"
+#include "agent/http/server.h"
+#include "agent/core/log.h"
+#include "agent/jobs/sysmon.h"
+#include "lib/trace_json.h"
 
 #define HTTP_MAX_HEADERS_BYTES 16384
 #define HTTP_MAX_BODY_BYTES    4096

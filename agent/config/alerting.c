@@ -7,7 +7,7 @@
  * Everything is read into a fresh configuration and swapped in only when
  * all of it is good.
  */
-#include "alerting_config.h"
+#include "agent/config/alerting.h"
 
 #include <errno.h>
 #include <event2/event.h>

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "agent/cli/cli.h"
 #include "lib/trace.h"
 #include "proto/event.h"
-#include "trace_json.h"
+#include "lib/trace_json.h"
 
 #define TRACE_READ_MAX 100000 /* records read at most: a bound on the CLI's memory */
 

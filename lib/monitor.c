@@ -8,7 +8,7 @@
  * that was counted in flight; an answer that arrives before its command is
  * counted when it arrives, and its command then is not counted in flight.
  */
-#include "monitor.h"
+#include "lib/monitor.h"
 
 #include <stdlib.h>
 #include <string.h>
