@@ -1,7 +1,11 @@
 /*
- * agent_main.c - `busmon-agent`: flags, configuration, start-up checks (one
- * clear line and a non-zero exit for a bad URL, an unreachable Redis or a bad
- * config file), the loop, and the exit summary.
+ * main.c - `busmon-agent`, as a table of contents: read the configuration,
+ * check Redis, build the parts (agent/parts.h) and wire them, run the loop,
+ * stop in order, write the summary.
+ *
+ *   config ─▶ loop, writer, session ─▶ persist, state ─▶ inputs (streams,
+ *   pub/sub) ─▶ outputs (sinks) ─▶ jobs (publisher, sampler: sysmon,
+ *   alerting) ─▶ http ─▶ run ─▶ stop hooks ─▶ outputs finish ─▶ summary
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -11,12 +15,27 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "agent/core/agent.h"
-#include "agent/jobs/alerting.h"
 #include "agent/config/alerting.h"
-#include "agent/http/server.h"
-#include "lib/redact.h"
+#include "agent/config/config.h"
+#include "agent/core/clock.h"
 #include "agent/core/log.h"
+#include "agent/core/loop.h"
+#include "agent/core/redis_url.h"
+#include "agent/core/sampler.h"
+#include "agent/core/session.h"
+#include "agent/core/writer.h"
+#include "agent/http/counters.h"
+#include "agent/http/server.h"
+#include "agent/inputs/pubsub.h"
+#include "agent/inputs/streams.h"
+#include "agent/jobs/alerting.h"
+#include "agent/jobs/publisher.h"
+#include "agent/jobs/sysmon.h"
+#include "agent/outputs/outputs.h"
+#include "agent/parts.h"
+#include "agent/state/persist.h"
+#include "agent/state/state.h"
+#include "lib/redact.h"
 
 #ifndef BUSMON_VERSION
 #define BUSMON_VERSION "0.1.0"
@@ -137,6 +156,216 @@ static const struct option long_opts[] = {
     {0, 0, 0, 0},
 };
 
+
+#define WRITES_HIGH_WATER 50000 /* pending writes above which reading pauses */
+#define STOP_DEADLINE_MS  10000 /* the writer's flush at stop */
+#define FLUSH_DEADLINE_MS 5000  /* the sinks' delivery at stop */
+
+/* Everything main builds, so teardown can free it in the right order. */
+typedef struct {
+    bm_config *cfg;
+    bm_redis_url url;
+    bm_parts p;
+    bm_channel_scheme scheme;
+    int stop_rc;
+} agent;
+
+/* ---- outputs: the defaults every agent writes, then the configured sinks ---- */
+
+/*
+ * Each built-in output is one sink row (outputs/sink.h), named by its config
+ * keys; `alerts.webhooks` and `alerts.sinks` add theirs after these.
+ */
+static int add_outputs(bm_outputs *o, const bm_config *c, char *err, size_t errlen)
+{
+    const bm_alerting_config *al = c->alerting;
+    char rollups_maxlen[24], system_maxlen[24], alerts_maxlen[24];
+    snprintf(rollups_maxlen, sizeof rollups_maxlen, "%zu", c->rollups_maxlen);
+    snprintf(system_maxlen, sizeof system_maxlen, "%zu", c->system_maxlen);
+    snprintf(alerts_maxlen, sizeof alerts_maxlen, "%zu", al->maxlen);
+    const bm_sink_kv rows[][6] = {
+        {{"name", "rollups"}, {"type", "redis_stream"}, {"topics", "rollup"},
+         {"stream", c->rollups_stream}, {"maxlen", rollups_maxlen}, {"channel", c->rollups_stream}},
+        {{"name", "workers"}, {"type", "redis_hash"}, {"topics", "workers"},
+         {"key", c->workers_hash}, {"mode", "merge"}},
+        {{"name", "health"}, {"type", "redis_stream"}, {"topics", "health"},
+         {"stream", c->health_stream}, {"maxlen", "10000"}, {"channel", c->health_stream}},
+        {{"name", "system"}, {"type", "redis_stream"}, {"topics", "system"},
+         {"stream", c->system_stream}, {"maxlen", system_maxlen}},
+        {{"name", "alerts"}, {"type", "redis_stream"}, {"topics", "alert"},
+         {"stream", al->stream}, {"maxlen", alerts_maxlen}, {"channel", al->channel}},
+        {{"name", "alerts_firing"}, {"type", "redis_hash"}, {"topics", "alerts_firing"},
+         {"key", al->firing_hash}, {"mode", "replace"}},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        size_t n = 0;
+        while (n < 6 && rows[i][n].key)
+            n++;
+        if (!al->rules.enabled && (i == 4 || i == 5)) continue; /* no alerts, no alert outputs */
+        if (bm_outputs_add(o, rows[i], n, err, errlen)) return -1;
+    }
+    for (size_t i = 0; al->rules.enabled && i < al->n_sinks; i++)
+        if (bm_outputs_add(o, al->sinks[i].kv, al->sinks[i].n_kv, err, errlen)) return -1;
+    return 0;
+}
+
+/* ---- the parts ---------------------------------------------------------------- */
+
+static uint64_t ingested(void *arg)
+{
+    agent *a = arg;
+    bm_stream_input_stats in;
+    bm_pubsub_input_stats ps;
+    bm_stream_input_get_stats(a->p.streams, &in);
+    bm_pubsub_input_get_stats(a->p.pubsub, &ps);
+    return in.entries_read + ps.messages;
+}
+
+static uint64_t deadletters(void *arg)
+{
+    agent *a = arg;
+    bm_persist_stats s;
+    bm_persist_get_stats(a->p.persist, &s);
+    return s.deadletter;
+}
+
+static int build_state(agent *a)
+{
+    bm_config *c = a->cfg;
+    bm_persist_opts po = {c->trace_prefix,       c->trace_retention_s, c->deadletter_stream,
+                          c->deadletter_maxlen,  c->group,             (const char *const *)c->streams,
+                          c->n_streams};
+    a->p.persist = bm_persist_new(&po, a->p.writer, bm_loop_base(a->p.loop));
+    bm_state_opts so;
+    memset(&so, 0, sizeof so);
+    so.traces = (trace_store_limits){c->max_transactions, c->max_events_per_trace,
+                                     c->trace_retention_s * 1000000};
+    worker_stats_config_defaults(&so.workers);
+    so.workers.max_workers = c->max_workers;
+    so.workers.perf_window_us = c->perf_window_s * 1000000;
+    so.workers.error_rate_threshold = c->error_rate_threshold;
+    so.workers.failure_rate_threshold = c->failure_rate_threshold;
+    so.workers.slow_threshold_us = c->slow_threshold_ms * 1000;
+    so.workers.health_interval_us = c->health_interval_ms * 1000;
+    so.workers.min_executions = (uint32_t)c->min_executions;
+    so.max_error_types = c->max_error_types;
+    so.max_timeouts = c->max_timeouts;
+    a->p.state = a->p.persist ? bm_state_new(&so, a->p.persist) : NULL;
+    return a->p.state && bm_state_start(a->p.state, a->p.loop) == 0 ? 0 : -1;
+}
+
+static int build_inputs(agent *a)
+{
+    bm_config *c = a->cfg;
+    bm_stream_input_opts io = {(const char *const *)c->streams, c->n_streams, c->group, c->consumer,
+                               c->batch, c->block_ms, c->drain, c->max_entry_bytes};
+    a->p.streams = bm_stream_input_new(&io, a->p.loop, a->p.session, a->p.writer, a->p.state,
+                                       a->p.persist);
+    if (!a->p.streams) return -1;
+    if (!c->pubsub_enabled || !c->n_pubsub_patterns) return 0;
+    bm_channel_scheme_default(&a->scheme);
+    a->scheme.prefix = c->channel_prefix;
+    a->scheme.separator = c->channel_separator;
+    a->scheme.command = c->channel_words[0];
+    a->scheme.result = c->channel_words[1];
+    a->scheme.error = c->channel_words[2];
+    a->scheme.status = c->channel_words[3];
+    a->scheme.compensation = c->channel_words[4];
+    bm_pubsub_input_opts po = {(const char *const *)c->pubsub_patterns, c->n_pubsub_patterns,
+                               a->scheme, c->max_entry_bytes};
+    a->p.pubsub = bm_pubsub_input_new(&po, a->p.loop, &a->url, a->p.state, a->p.persist);
+    return a->p.pubsub ? 0 : -1;
+}
+
+static int build_jobs(agent *a, char *err, size_t errlen)
+{
+    bm_config *c = a->cfg;
+    bm_sink_env env = {bm_loop_base(a->p.loop), a->p.writer};
+    a->p.outputs = bm_outputs_new(&env);
+    if (!a->p.outputs) return snprintf(err, errlen, "out of memory"), -1;
+    if (add_outputs(a->p.outputs, c, err, errlen)) return -1;
+    bm_monitor *mon = bm_state_monitor(a->p.state);
+    bm_publisher_opts pb = {c->rollup_interval_ms * 1000, c->health_interval_ms * 1000, c->consumer};
+    a->p.publisher = bm_publisher_new(&pb, a->p.loop, mon, a->p.outputs);
+    a->p.sampler = bm_sampler_new(a->p.loop, a->p.writer, c->group, (const char *const *)c->streams,
+                                  c->n_streams);
+    if (!a->p.publisher || !a->p.sampler || bm_publisher_start(a->p.publisher))
+        return snprintf(err, errlen, "out of memory"), -1;
+    bm_sysmon_opts so = {c->system_interval_ms * 1000, c->system_history_s * 1000000,
+                         c->system_data_path, c->consumer, ingested, a};
+    a->p.sysmon = bm_sysmon_new(&so, a->p.sampler, mon->events, a->p.outputs);
+    bm_alerting_opts ao = {&c->alerting->rules, c->consumer, deadletters, a};
+    a->p.alerting = bm_alerting_new(&ao, a->p.loop, a->p.sampler, mon, a->p.outputs);
+    if (!a->p.sysmon || !a->p.alerting || bm_sampler_start(a->p.sampler))
+        return snprintf(err, errlen, "out of memory"), -1;
+    return 0;
+}
+
+/* ---- the orderly stop ------------------------------------------------------------ */
+
+static void on_session_stopped(void *arg, int rc)
+{
+    agent *a = arg;
+    bm_loop_exit(a->p.loop, rc ? 1 : 0);
+}
+
+/* Stop hook: the order of a stop, first to last. */
+static void stop_in_order(void *arg, const char *why)
+{
+    agent *a = arg;
+    bm_publisher_final(a->p.publisher);  /* what readers see is current */
+    bm_alerting_stop(a->p.alerting);     /* no more evaluations */
+    bm_outputs_flush(a->p.outputs, FLUSH_DEADLINE_MS); /* sinks deliver what they hold */
+    bm_stream_input_stop(a->p.streams);  /* no more reads */
+    bm_pubsub_input_stop(a->p.pubsub);
+    bm_persist_flush(a->p.persist);      /* what pub/sub or the timeout check queued */
+    bm_info("stopping (%s): flushing %ld pending write(s)", why, bm_writer_pending(a->p.writer));
+    bm_session_stop(a->p.session, STOP_DEADLINE_MS, on_session_stopped, a);
+}
+
+static int build(agent *a, char *err, size_t errlen)
+{
+    bm_config *c = a->cfg;
+    a->p.agent = c->consumer;
+    a->p.group = c->group;
+    a->p.started_us = bm_now_us();
+    a->p.loop = bm_loop_new();
+    a->p.writer = bm_writer_new(WRITES_HIGH_WATER);
+    if (!a->p.loop || !a->p.writer) return snprintf(err, errlen, "out of memory"), -1;
+    /* HTTP first: a port in use is the one line the operator sees */
+    bm_http_opts ho = {c->rollup_interval_ms * 1000, c->ready_max_lag};
+    if (c->http_enabled &&
+        !(a->p.http = bm_http_new(bm_loop_base(a->p.loop), c->http_listen, &a->p, &ho, err, errlen)))
+        return -1;
+    a->p.session = bm_session_new(bm_loop_base(a->p.loop), &a->url, a->p.writer);
+    if (!a->p.session || build_state(a) || build_inputs(a))
+        return snprintf(err, errlen, "cannot start (out of memory?)"), -1;
+    if (build_jobs(a, err, errlen)) return -1;
+    if (bm_loop_on_stop(a->p.loop, stop_in_order, a)) return snprintf(err, errlen, "no hooks"), -1;
+    bm_session_start(a->p.session);
+    return 0;
+}
+
+/* Free in the reverse order: connections (their callbacks name the rest) first. */
+static void teardown(agent *a)
+{
+    bm_http_free(a->p.http);
+    bm_pubsub_input_free(a->p.pubsub);
+    bm_session_free(a->p.session);
+    bm_stream_input_free(a->p.streams);
+    bm_alerting_free(a->p.alerting);
+    bm_sysmon_free(a->p.sysmon);
+    bm_sampler_free(a->p.sampler);
+    bm_publisher_free(a->p.publisher);
+    bm_outputs_free(a->p.outputs);
+    bm_state_free(a->p.state);
+    bm_persist_free(a->p.persist);
+    bm_writer_free(a->p.writer);
+    bm_loop_free(a->p.loop);
+}
+
+/* ---- the summary ------------------------------------------------------------------- */
+
 static long peak_rss_bytes(void)
 {
     struct rusage ru;
@@ -144,58 +373,119 @@ static long peak_rss_bytes(void)
     return ru.ru_maxrss * 1024L;
 }
 
-static void write_summary(bm_agent *a)
+/* The outputs that take alerts, as the summary's alerts.sinks. */
+static json_t *alert_sinks_json(const bm_outputs *o)
 {
-    trace_store_stats ts;
-    trace_store_get_stats(a->store, &ts);
-    double secs = a->first_entry_us && a->last_entry_us > a->first_entry_us
-                      ? (double)(a->last_entry_us - a->first_entry_us) / 1e6
-                      : 0.0;
-    double rate = secs > 0 ? (double)a->stats.entries_read / secs : 0.0;
-    size_t heap = trace_store_heap_bytes(a->store);
+    json_t *sinks = json_object();
+    for (size_t i = 0; sinks && i < bm_outputs_count(o); i++) {
+        const bm_sink *s = bm_outputs_at(o, i);
+        if (!bm_sink_takes(s, BM_TOPIC_ALERT) && !bm_sink_takes(s, BM_TOPIC_ALERTS_FIRING))
+            continue;
+        bm_sink_stats st;
+        bm_sink_get_stats(s, &st);
+        json_object_set_new(
+            sinks, bm_sink_name(s),
+            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "type", bm_sink_type_name(s),
+                      "format", bm_sink_format(s), "emitted", (json_int_t)st.emitted, "sent",
+                      (json_int_t)st.sent, "failed", (json_int_t)st.failed, "retried",
+                      (json_int_t)st.retried, "dropped", (json_int_t)st.dropped,
+                      "attempt_errors", (json_int_t)st.attempt_errors));
+    }
+    return sinks;
+}
+
+static void write_summary(const agent *a)
+{
+    bm_counter_snapshot s;
+    bm_counters_collect(&a->p, &s);
+    int64_t first = bm_stream_input_first_entry_us(a->p.streams);
+    int64_t ps_first = bm_pubsub_input_first_us(a->p.pubsub);
+    if (ps_first && (!first || ps_first < first)) first = ps_first;
+    int64_t last = bm_persist_last_ack_us(a->p.persist);
+    if (bm_pubsub_input_last_us(a->p.pubsub) > last) last = bm_pubsub_input_last_us(a->p.pubsub);
+    double secs = first && last > first ? (double)(last - first) / 1e6 : 0.0;
+    uint64_t read = s.in.entries_read + s.ps.messages;
+    double rate = secs > 0 ? (double)s.in.entries_read / secs : 0.0;
     json_t *j = json_object();
-    json_object_set_new(j, "entries_read", json_integer((json_int_t)a->stats.entries_read));
-    json_object_set_new(j, "events_applied", json_integer((json_int_t)a->stats.events_applied));
-    json_object_set_new(j, "duplicates", json_integer((json_int_t)a->stats.duplicates));
-    json_object_set_new(j, "truncated", json_integer((json_int_t)a->stats.truncated));
-    json_object_set_new(j, "untraced", json_integer((json_int_t)a->stats.untraced));
-    json_object_set_new(j, "deadletter", json_integer((json_int_t)a->stats.deadletter));
-    json_object_set_new(j, "deadletter_failed",
-                        json_integer((json_int_t)a->stats.deadletter_failed));
-    json_object_set_new(j, "acked", json_integer((json_int_t)a->stats.acked));
-    json_object_set_new(j, "writes_lost", json_integer((json_int_t)a->stats.writes_lost));
-    uint64_t werr = 0;
-    for (int k = 0; k < BM_WRITE__COUNT; k++)
-        werr += a->stats.write_errors[k];
-    json_object_set_new(j, "write_errors", json_integer((json_int_t)werr));
-    json_object_set_new(j, "reconnects", json_integer((json_int_t)a->stats.reconnects));
-    json_object_set_new(j, "pubsub_messages", json_integer((json_int_t)a->stats.pubsub_messages));
-    json_object_set_new(j, "timeouts", json_integer((json_int_t)a->stats.timeouts));
-    json_t *de = json_object();
-    for (int s = 1; s < BM_DECODE__COUNT; s++)
-        if (a->stats.decode_errors[s])
-            json_object_set_new(de, bm_decode_status_name((bm_decode_status)s),
-                                json_integer((json_int_t)a->stats.decode_errors[s]));
-    json_object_set_new(j, "decode_errors", de);
+    bm_counters_to_json(&s, j);
+    json_object_set_new(json_object_get(j, "alerts"), "sinks", alert_sinks_json(a->p.outputs));
     json_object_set_new(j, "seconds", json_real(secs));
     json_object_set_new(j, "events_per_s", json_real(rate));
     json_object_set_new(j, "peak_rss_bytes", json_integer(peak_rss_bytes()));
-    json_object_set_new(j, "transactions_in_memory", json_integer((json_int_t)ts.transactions));
-    json_object_set_new(j, "events_in_memory", json_integer((json_int_t)ts.events));
-    json_object_set_new(j, "evicted", json_integer((json_int_t)ts.evicted));
-    json_object_set_new(j, "trace_store_bytes", json_integer((json_int_t)heap));
     json_object_set_new(j, "bytes_per_transaction",
-                        json_real(ts.transactions ? (double)heap / (double)ts.transactions : 0.0));
-    bm_alerting_summary(a->alerting, j);
+                        json_real(s.traces.transactions ? (double)s.trace_store_bytes /
+                                                              (double)s.traces.transactions
+                                                        : 0.0));
     bm_info("summary: %llu entries in %.3f s (%.0f ev/s), %llu applied, %llu duplicates, %llu "
             "dead-lettered, %llu acked, peak RSS %ld KiB",
-            (unsigned long long)a->stats.entries_read, secs, rate,
-            (unsigned long long)a->stats.events_applied, (unsigned long long)a->stats.duplicates,
-            (unsigned long long)a->stats.deadletter, (unsigned long long)a->stats.acked,
-            peak_rss_bytes() / 1024);
+            (unsigned long long)read, secs, rate, (unsigned long long)s.st.events_applied,
+            (unsigned long long)s.st.duplicates, (unsigned long long)s.persist.deadletter,
+            (unsigned long long)s.persist.acked, peak_rss_bytes() / 1024);
     if (a->cfg->summary_file && json_dump_file(j, a->cfg->summary_file, JSON_INDENT(2)))
         bm_error("cannot write the summary to %s", a->cfg->summary_file);
     json_decref(j);
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+
+/* Start-up check on a plain connection: reachable, authenticated, groups exist.
+ * @return 0, or an exit code with the line printed. */
+static int check_redis(const bm_config *cfg, const bm_redis_url *url)
+{
+    char err[1024];
+    redisContext *sc = bm_redis_connect_sync(url, 3000, err, sizeof err);
+    if (!sc) return fail(EXIT_REDIS, "%s", err);
+    for (size_t i = 0; i < cfg->n_streams; i++) {
+        redisReply *r =
+            redisCommand(sc, "XGROUP CREATE %s %s 0 MKSTREAM", cfg->streams[i], cfg->group);
+        if (!r || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))) {
+            snprintf(err, sizeof err, "cannot create consumer group '%s' on stream '%s': %s",
+                     cfg->group, cfg->streams[i], r ? r->str : sc->errstr);
+            if (r) freeReplyObject(r);
+            redisFree(sc);
+            return fail(EXIT_REDIS, "%s", err);
+        }
+        freeReplyObject(r);
+    }
+    redisFree(sc);
+    return 0;
+}
+
+static int run(bm_config *cfg)
+{
+    agent a;
+    memset(&a, 0, sizeof a);
+    a.cfg = cfg;
+    char err[1024];
+    const char *url = bm_redis_url_choose(cfg->redis_url);
+    if (bm_redis_url_parse(url, &a.url, err, sizeof err)) return fail(EXIT_USAGE, "%s", err);
+    int rc = check_redis(cfg, &a.url);
+    if (rc) return rc;
+    if (cfg->check_only) {
+        printf("configuration ok: %s, %zu stream(s), group %s, consumer %s\n", a.url.display,
+               cfg->n_streams, cfg->group, cfg->consumer);
+        printf("alerts: %s, %zu rule(s) every %.3g s, %zu sink(s)\n",
+               cfg->alerting->rules.enabled ? "enabled" : "disabled",
+               cfg->alerting->rules.n_rules, (double)cfg->alerting->rules.interval_us / 1e6,
+               cfg->alerting->n_sinks);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (build(&a, err, sizeof err)) {
+        rc = fail(1, "%s", err);
+        teardown(&a);
+        return rc;
+    }
+    bm_info("busmon-agent %s started: %s, streams:", BUSMON_VERSION, a.url.display);
+    for (size_t i = 0; i < cfg->n_streams; i++)
+        bm_info("  stream %s", cfg->streams[i]);
+    for (size_t i = 0; a.p.pubsub && i < cfg->n_pubsub_patterns; i++)
+        bm_info("  pub/sub pattern %s", cfg->pubsub_patterns[i]);
+    rc = bm_loop_run(a.p.loop);
+    bm_outputs_finish(a.p.outputs); /* sinks deliver what they hold, within the deadline */
+    write_summary(&a);
+    teardown(&a);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -243,7 +533,7 @@ int main(int argc, char **argv)
         goto out;
     }
     /* pass 2: the other flags */
-    int streams_from_flags = 0, check_only = 0;
+    int streams_from_flags = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         size_t n;
@@ -362,7 +652,7 @@ int main(int argc, char **argv)
             bm_config_set_str(&cfg.summary_file, optarg);
             break;
         case OPT_CHECK:
-            check_only = 1;
+            cfg.check_only = 1;
             break;
         case OPT_HTTP:
             bm_config_set_str(&cfg.http_listen, optarg);
@@ -389,7 +679,6 @@ int main(int argc, char **argv)
         rc = fail(1, "%s", err);
         goto out;
     }
-
     if (cfg.pubsub_enabled && cfg.n_pubsub_patterns == 0) {
         char def[300];
         snprintf(def, sizeof def, "%s*", cfg.channel_prefix);
@@ -398,74 +687,7 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-
-    bm_agent a;
-    memset(&a, 0, sizeof a);
-    a.cfg = &cfg;
-    const char *url = bm_redis_url_choose(cfg.redis_url);
-    if (bm_redis_url_parse(url, &a.url, err, sizeof err)) {
-        rc = fail(EXIT_USAGE, "%s", err);
-        goto out;
-    }
-    /* Start-up check on a plain connection: reachable, authenticated, groups exist. */
-    redisContext *sc = bm_redis_connect_sync(&a.url, 3000, err, sizeof err);
-    if (!sc) {
-        rc = fail(EXIT_REDIS, "%s", err);
-        goto out;
-    }
-    for (size_t i = 0; i < cfg.n_streams; i++) {
-        redisReply *r =
-            redisCommand(sc, "XGROUP CREATE %s %s 0 MKSTREAM", cfg.streams[i], cfg.group);
-        if (!r || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))) {
-            snprintf(err, sizeof err, "cannot create consumer group '%s' on stream '%s': %s",
-                     cfg.group, cfg.streams[i], r ? r->str : sc->errstr);
-            if (r) freeReplyObject(r);
-            redisFree(sc);
-            rc = fail(EXIT_REDIS, "%s", err);
-            goto out;
-        }
-        freeReplyObject(r);
-    }
-    redisFree(sc);
-    if (check_only) {
-        printf("configuration ok: %s, %zu stream(s), group %s, consumer %s\n", a.url.display,
-               cfg.n_streams, cfg.group, cfg.consumer);
-        printf("alerts: %s, %zu rule(s) every %.3g s, %zu sink(s)\n",
-               cfg.alerting->rules.enabled ? "enabled" : "disabled", cfg.alerting->rules.n_rules,
-               (double)cfg.alerting->rules.interval_us / 1e6, cfg.alerting->n_sinks);
-        goto out;
-    }
-
-    signal(SIGPIPE, SIG_IGN);
-    a.base = event_base_new();
-    /* HTTP first: a port in use is the one line the operator sees, before
-     * anything else starts and logs */
-    if (a.base && cfg.http_enabled &&
-        !(a.http = bm_http_new(&a, cfg.http_listen, err, sizeof err))) {
-        rc = fail(1, "%s", err);
-        event_base_free(a.base);
-        goto out;
-    }
-    if (!a.base || bm_agent_start(&a)) {
-        rc = fail(1, "%s", "cannot start (out of memory?)");
-        bm_http_free(a.http);
-        bm_agent_cleanup(&a);
-        if (a.base) event_base_free(a.base);
-        goto out;
-    }
-    bm_info("busmon-agent %s started: %s, streams:", BUSMON_VERSION, a.url.display);
-    for (size_t i = 0; i < cfg.n_streams; i++)
-        bm_info("  stream %s", cfg.streams[i]);
-    if (cfg.pubsub_enabled)
-        for (size_t i = 0; i < cfg.n_pubsub_patterns; i++)
-            bm_info("  pub/sub pattern %s", cfg.pubsub_patterns[i]);
-    event_base_dispatch(a.base);
-    bm_alerting_finish(a.alerting); /* sinks deliver what they hold, within a deadline */
-    write_summary(&a);
-    rc = a.exit_code;
-    bm_http_free(a.http);
-    bm_agent_cleanup(&a);
-    event_base_free(a.base);
+    rc = run(&cfg);
 out:
     bm_config_deinit(&cfg);
     return rc;

@@ -56,7 +56,7 @@ const char *bm_alert_state_name(bm_alert_state s)
     return "unknown";
 }
 
-static const char *const format_names[BM_ALERT_BODY__COUNT] = {"json", "slack", "pagerduty",
+static const char *const format_names[BM_ALERT_BODY__COUNT] = {"generic", "slack", "pagerduty",
                                                                "alertmanager"};
 
 const char *bm_alert_body_format_name(bm_alert_body_format f)
@@ -67,7 +67,7 @@ const char *bm_alert_body_format_name(bm_alert_body_format f)
 int bm_alert_body_format_parse(const char *s)
 {
     if (!s) return -1;
-    if (!strcasecmp(s, "generic")) return BM_ALERT_BODY_JSON;
+    if (!strcasecmp(s, "json") || !strcasecmp(s, "record")) return BM_ALERT_BODY_JSON;
     for (int i = 0; i < BM_ALERT_BODY__COUNT; i++)
         if (!strcasecmp(s, format_names[i])) return i;
     return -1;

@@ -133,9 +133,10 @@ typedef enum {
     BM_ALERT_BODY__COUNT
 } bm_alert_body_format;
 
-/* "json", "slack", "pagerduty", "alertmanager". */
+/* The one list of body format names every sink's `format:` takes:
+ * "generic" (busmon's own record), "slack", "pagerduty", "alertmanager". */
 const char *bm_alert_body_format_name(bm_alert_body_format f);
-/* Also accepts "generic". @return the format, or -1. */
+/* Case-insensitive; "json" and "record" also name the record. @return the format, or -1. */
 int bm_alert_body_format_parse(const char *s);
 
 /* What a body needs besides the alert (all borrowed, all optional unless said). */

@@ -157,3 +157,25 @@ int bm_parse_number(const char *s, size_t len, double *out)
     *out = neg ? -v : v;
     return 0;
 }
+
+const char *bm_decode_status_detail(bm_decode_status st)
+{
+    switch (st) {
+    case BM_DECODE_EMPTY: return "the entry has no fields";
+    case BM_DECODE_OVERSIZED: return "the entry is larger than streams.max_entry_bytes";
+    case BM_DECODE_NOT_MSGPACK: return "field m is not one complete msgpack object";
+    case BM_DECODE_NOT_MAP: return "field m is msgpack but not a map";
+    case BM_DECODE_NOT_JSON: return "the JSON field does not parse";
+    case BM_DECODE_JSON_NOT_OBJECT: return "the JSON field is not an object";
+    case BM_DECODE_MISSING_TYPE: return "no event type (type / event_type)";
+    case BM_DECODE_UNKNOWN_TYPE:
+        return "the event type is not command, result, error, status, compensation or custom";
+    case BM_DECODE_MISSING_TX:
+        return "no transaction id (tx / transaction_id / metadata.transaction_id)";
+    case BM_DECODE_MISSING_WORKER: return "no worker (worker / worker_name / worker_type)";
+    case BM_DECODE_BAD_FIELD:
+        return "a known key has an unusable value (time, flag or an over-long id)";
+    case BM_DECODE_NOMEM: return "out of memory while decoding";
+    default: return "unusable entry";
+    }
+}

@@ -59,6 +59,8 @@ typedef enum {
 
 /* The stable lower-case name of a status ("ok", "not_msgpack", ...). */
 const char *bm_decode_status_name(bm_decode_status st);
+/* A person-readable detail for a decode failure (the `error` field of a dead-letter). */
+const char *bm_decode_status_detail(bm_decode_status st);
 
 /* "command", "result", "error", "status", "compensation", "custom". */
 const char *bm_event_type_name(bm_event_type t);

@@ -138,7 +138,7 @@ static int push_kv(bm_alerting_sink_config *s, size_t *cap, const char *key, con
 {
     if (s->n_kv == *cap) {
         size_t n = *cap ? *cap * 2 : 8;
-        bm_notify_kv *kv = realloc(s->kv, n * sizeof *kv);
+        bm_sink_kv *kv = realloc(s->kv, n * sizeof *kv);
         if (!kv) return -1;
         s->kv = kv;
         *cap = n;
@@ -234,12 +234,9 @@ static int parse_sink(pctx *p, yaml_node_t *map, int index, const bm_alerting_si
 /* Make the sink once, on a throw-away base, to hear what is wrong with it. */
 static int check_sink(pctx *p, yaml_node_t *map, const bm_alerting_sink_config *s)
 {
-    if (!p->check_base) p->check_base = event_base_new();
-    if (!p->check_base) return failf(p, map, "out of memory");
     char why[512] = "";
-    bm_notify_sink *sink = bm_notify_sink_new(p->check_base, s->kv, s->n_kv, why, sizeof why);
-    if (!sink) return failf(p, map, "alerts.webhooks: %s", why);
-    bm_notify_sink_free(sink);
+    if (bm_sink_check(s->kv, s->n_kv, why, sizeof why))
+        return failf(p, map, "alerts.webhooks: %s", why);
     return 0;
 }
 

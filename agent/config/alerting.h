@@ -8,7 +8,7 @@
  *     channel: busmon:alerts       # PUBLISH of the same JSON; default: the stream's name
  *     maxlen: 10000                # MAXLEN ~ of the stream
  *     firing: busmon:alerts:firing # hash: fingerprint -> JSON of each alert firing now
- *     webhooks:                    # sinks (agent/notify.h): one mapping each
+ *     webhooks:                    # sinks (agent/outputs/sink.h): one mapping each
  *       - name: oncall
  *         format: pagerduty        # generic | slack | pagerduty | alertmanager
  *         url: https://events.pagerduty.com/v2/enqueue
@@ -34,9 +34,9 @@
 
 #define BM_ALERTING_SINKS_MAX 32
 
-/* One configured sink: its key/value pairs as bm_notify_sink_new takes them. */
+/* One configured sink: its key/value pairs as bm_sink_new takes them. */
 typedef struct {
-    bm_notify_kv *kv; /* owned keys and values */
+    bm_sink_kv *kv; /* owned keys and values */
     size_t n_kv;
     size_t line; /* where it was written (0: not from a file) */
 } bm_alerting_sink_config;

@@ -83,6 +83,7 @@ typedef struct {
     int drain;                   /* exit 0 once the streams are drained (batch jobs, benchmarks) */
     char *summary_file;          /* write a JSON summary here at exit */
     char *config_file;           /* the file that was read, if any */
+    int check_only;              /* --check-config: check, print, exit */
 } bm_config;
 
 /* Fill defaults (owned strings). @return 0 or -1 (out of memory). */

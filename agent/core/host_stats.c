@@ -36,7 +36,7 @@ int bm_host_parse_memory_percent(const char *text, double *percent)
     return 0;
 }
 
-static int read_small(const char *path, char *buf, size_t n)
+int bm_host_read(const char *path, char *buf, size_t n)
 {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
@@ -50,9 +50,9 @@ void bm_host_sample(const char *stat_path, const char *meminfo_path, bm_cpu_time
                     double *mem_percent)
 {
     char buf[8192]; /* the cpu line is first; meminfo's keys are in its first lines */
-    *cpu_ok = read_small(stat_path ? stat_path : "/proc/stat", buf, sizeof buf) == 0 &&
+    *cpu_ok = bm_host_read(stat_path ? stat_path : "/proc/stat", buf, sizeof buf) == 0 &&
               bm_host_parse_cpu(buf, cpu) == 0;
-    if (read_small(meminfo_path ? meminfo_path : "/proc/meminfo", buf, sizeof buf) ||
+    if (bm_host_read(meminfo_path ? meminfo_path : "/proc/meminfo", buf, sizeof buf) ||
         bm_host_parse_memory_percent(buf, mem_percent))
         *mem_percent = -1;
 }

@@ -1,6 +1,7 @@
 /*
- * host_stats.h - the host's CPU and memory use, as the cpu_percent and
- * memory_percent alert gauges read them: parsers for the text of
+ * host_stats.h - reading /proc for the agent (bm_host_read), and the host's
+ * CPU and memory use as the cpu_percent and memory_percent alert gauges
+ * read them: parsers for the text of
  * /proc/stat and /proc/meminfo (pure, so tests feed them strings) and a
  * reader that samples both files.
  *
@@ -34,6 +35,10 @@ double bm_host_cpu_percent(const bm_cpu_times *before, const bm_cpu_times *after
 /* From the text of /proc/meminfo (MemAvailable, else MemFree + Buffers + Cached).
  * @return 0 and *percent (0..100), or -1: no MemTotal. */
 int bm_host_parse_memory_percent(const char *proc_meminfo, double *percent);
+
+/* Read a small file (a /proc file) into buf, NUL-terminated.
+ * @return 0, or -1 when it cannot be read or is empty. */
+int bm_host_read(const char *path, char *buf, size_t n);
 
 /*
  * Sample both files (paths: NULL for /proc/stat and /proc/meminfo): *cpu

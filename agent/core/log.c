@@ -190,3 +190,15 @@ void bm_log(bm_log_level level, const char *fmt, ...)
     ssize_t w = write(log_fd, line, n);
     if (w > 0) log_size_bytes += (long)w;
 }
+
+void bm_set_error(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    char text[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    bm_redact(text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1, err, errlen);
+}

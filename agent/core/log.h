@@ -9,6 +9,8 @@
 #ifndef BM_AGENT_LOG_H
 #define BM_AGENT_LOG_H
 
+#include <stddef.h>
+
 typedef enum { BM_LOG_DEBUG = 0, BM_LOG_INFO, BM_LOG_WARN, BM_LOG_ERROR } bm_log_level;
 
 /* Set the program name shown in messages and the minimum level. */
@@ -26,6 +28,14 @@ int bm_log_level_parse(const char *s, bm_log_level *out);
 int bm_log_configure(int json_format, const char *file_path, long max_bytes, int backup_count);
 
 void bm_log(bm_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Format one error line into err (errlen bytes) with secrets hidden, for
+ * errors that echo a value (a bad URL, a header): parsers return reasons
+ * this way and the caller logs or prints them. err may be NULL.
+ */
+void bm_set_error(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #define bm_debug(...) bm_log(BM_LOG_DEBUG, __VA_ARGS__)
 #define bm_info(...)  bm_log(BM_LOG_INFO, __VA_ARGS__)

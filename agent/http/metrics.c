@@ -1,6 +1,9 @@
 /*
- * metrics_text.c - the /metrics page: the agent's state in the Prometheus
- * text exposition format 0.0.4, every family with # HELP and # TYPE.
+ * metrics.c - the /metrics page: the agent's state in the Prometheus
+ * text exposition format 0.0.4, every family with # HELP and # TYPE. The
+ * agent's own counters come from the counter table (counters.h); what is
+ * rendered here is state: events by type, workers, error types, the system
+ * sample, the outputs, the process.
  *
  * Counters are lifetime totals (monotonic since the agent started), never
  * window values, so rate() works across scrapes. The worker duration
@@ -12,7 +15,7 @@
  * (default 1000; further workers are refused and counted in
  * busmon_workers_refused_total); error types at most
  * event_monitoring.max_error_types (default 200).
- * Not here: the HTTP plumbing (http.c).
+ * Not here: the HTTP plumbing (server.c).
  */
 #include <event2/buffer.h>
 #include <inttypes.h>
@@ -23,10 +26,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/core/agent.h"
+#include "agent/core/clock.h"
+#include "agent/core/host_stats.h"
+#include "agent/http/counters.h"
 #include "agent/http/server.h"
-#include "lib/sysstat.h"
+#include "agent/outputs/outputs.h"
 #include "agent/jobs/sysmon.h"
+#include "agent/parts.h"
+#include "agent/state/state.h"
+#include "lib/sysstat.h"
 
 /* Label value escaping of the text format: backslash, double quote, newline. */
 static void put_label(struct evbuffer *out, const char *v)
@@ -47,24 +55,14 @@ static void family(struct evbuffer *out, const char *name, const char *type, con
     evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void scalar_u64(struct evbuffer *out, const char *name, const char *type, const char *help,
-                       uint64_t v)
-{
-    family(out, name, type, help);
-    evbuffer_add_printf(out, "%s %" PRIu64 "\n", name, v);
-}
-
 /* utime + stime in seconds and RSS in bytes from /proc/self/stat. @return 0 / -1. */
 static int proc_self(double *cpu_s, double *rss_bytes)
 {
-    FILE *f = fopen("/proc/self/stat", "r");
-    if (!f) return -1;
     char buf[1024];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
     uint64_t ticks, rss_pages;
-    if (sysstat_parse_proc_self(buf, &ticks, &rss_pages)) return -1;
+    if (bm_host_read("/proc/self/stat", buf, sizeof buf) ||
+        sysstat_parse_proc_self(buf, &ticks, &rss_pages))
+        return -1;
     long tick = sysconf(_SC_CLK_TCK);
     long page = sysconf(_SC_PAGESIZE);
     *cpu_s = (double)ticks / (double)(tick > 0 ? tick : 100);
@@ -72,14 +70,14 @@ static int proc_self(double *cpu_s, double *rss_bytes)
     return 0;
 }
 
-static void workers_families(bm_agent *a, struct evbuffer *out, int64_t now_us)
+static void workers_families(bm_monitor *mon, struct evbuffer *out, int64_t now_us)
 {
-    size_t n = worker_stats_count(a->mon.workers);
+    size_t n = worker_stats_count(mon->workers);
     worker_totals *t = n ? calloc(n, sizeof *t) : NULL;
     bm_worker_snapshot *snap = n ? calloc(n, sizeof *snap) : NULL;
     if (n && (!t || !snap)) n = 0;
-    n = worker_stats_totals(a->mon.workers, t, n);
-    size_t ns = worker_stats_snapshot(a->mon.workers, now_us, snap, n);
+    n = worker_stats_totals(mon->workers, t, n);
+    size_t ns = worker_stats_snapshot(mon->workers, now_us, snap, n);
 
     family(out, "busmon_worker_executions_total", "counter",
            "Commands answered, by worker and outcome (success, failure, timeout), since start.");
@@ -133,19 +131,14 @@ static void workers_families(bm_agent *a, struct evbuffer *out, int64_t now_us)
     }
     free(t);
     free(snap);
-    scalar_u64(out, "busmon_workers", "gauge", "Workers tracked.",
-               worker_stats_count(a->mon.workers));
-    scalar_u64(out, "busmon_workers_refused_total", "counter",
-               "Events whose worker was refused by the max_workers bound.",
-               a->mon.workers_refused_events);
 }
 
-static void errors_family(bm_agent *a, struct evbuffer *out, int64_t now_us)
+static void errors_family(bm_monitor *mon, struct evbuffer *out, int64_t now_us)
 {
-    size_t n = error_patterns_count(a->mon.errors);
+    size_t n = error_patterns_count(mon->errors);
     bm_error_pattern *p = n ? calloc(n, sizeof *p) : NULL;
     if (!p) n = 0;
-    n = error_patterns_snapshot(a->mon.errors, now_us, p, n);
+    n = error_patterns_snapshot(mon->errors, now_us, p, n);
     family(out, "busmon_errors_total", "counter",
            "Errors by type (error.type, else the message before ':'), since start.");
     for (size_t i = 0; i < n; i++) {
@@ -154,9 +147,6 @@ static void errors_family(bm_agent *a, struct evbuffer *out, int64_t now_us)
         evbuffer_add_printf(out, "\"} %" PRIu64 "\n", p[i].total);
     }
     free(p);
-    scalar_u64(out, "busmon_error_types_refused_total", "counter",
-               "Errors whose type was refused by the max_error_types bound.",
-               error_patterns_refused(a->mon.errors));
 }
 
 /* One gauge from the system sample, when known. */
@@ -169,25 +159,15 @@ static void sys_gauge(struct evbuffer *out, const bm_sys_sample *sys, bm_sys_fie
     evbuffer_add_printf(out, "%s %.15g\n", name, v * scale);
 }
 
-/* The system sample's families (sysmon.c, every system.interval_seconds). */
-static void system_families(bm_agent *a, struct evbuffer *out)
+/* The system sample's families (jobs/sysmon.c, every system.interval_seconds). */
+static void system_families(const bm_parts *pt, struct evbuffer *out)
 {
-    const bm_sys_sample *sys = bm_sysmon_latest(a->sysmon);
-    bm_sysmon_stats ss;
-    bm_sysmon_get_stats(a->sysmon, &ss);
-    scalar_u64(out, "busmon_system_samples_total", "counter",
-               "System metrics samples taken (sysmon; late: before every Redis reply was in).",
-               ss.samples);
-    scalar_u64(out, "busmon_system_samples_late_total", "counter",
-               "System samples completed without every Redis reply.", ss.late);
+    const bm_sys_sample *sys = bm_sysmon_latest(pt->sysmon);
     if (!sys) return;
     sys_gauge(out, sys, BM_SYS_CPU, "busmon_host_cpu_percent",
               "Host CPU busy percentage over the last sample interval (/proc/stat).", 1);
     sys_gauge(out, sys, BM_SYS_MEMORY, "busmon_host_memory_percent",
               "Host memory in use, (MemTotal - MemAvailable) / MemTotal (/proc/meminfo).", 1);
-    if (ss.memory_total_bytes)
-        scalar_u64(out, "busmon_host_memory_total_bytes", "gauge", "Host memory (MemTotal).",
-                   ss.memory_total_bytes);
     if (!isnan(sys->p.v[BM_SYS_DISK])) {
         family(out, "busmon_host_disk_percent", "gauge",
                "Used share of the file system holding the data path (system.data_path).");
@@ -232,7 +212,7 @@ static void system_families(bm_agent *a, struct evbuffer *out)
             put_label(out, sys->streams[i].name);
             if (k > 0) {
                 evbuffer_add_printf(out, "\",group=\"");
-                put_label(out, a->cfg->group);
+                put_label(out, pt->group);
             }
             evbuffer_add_printf(out, "\"} %lld\n", (long long)v);
         }
@@ -244,93 +224,78 @@ static void system_families(bm_agent *a, struct evbuffer *out)
         evbuffer_add_printf(out, "busmon_consumer_group_present{stream=\"");
         put_label(out, sys->streams[i].name);
         evbuffer_add_printf(out, "\",group=\"");
-        put_label(out, a->cfg->group);
+        put_label(out, pt->group);
         evbuffer_add_printf(out, "\"} %d\n", sys->streams[i].group);
     }
 }
 
-/* Entries per non-empty XREADGROUP reply, as a histogram. */
-static void batch_family(const bm_agent_stats *st, struct evbuffer *out)
+/* Each output (sink): its counters, labelled by its name and type. */
+static void sink_families(const bm_parts *pt, struct evbuffer *out)
 {
-    family(out, "busmon_read_batch_size", "histogram",
-           "Entries per non-empty XREADGROUP reply (streams.batch caps it).");
-    for (int i = 0; i < BM_BATCH_BUCKETS; i++)
-        evbuffer_add_printf(out, "busmon_read_batch_size_bucket{le=\"%u\"} %" PRIu64 "\n",
-                            bm_batch_bounds[i], st->batch_le[i]);
-    evbuffer_add_printf(out, "busmon_read_batch_size_bucket{le=\"+Inf\"} %" PRIu64 "\n",
-                        st->batches);
-    evbuffer_add_printf(out, "busmon_read_batch_size_sum %" PRIu64 "\n", st->batch_entries);
-    evbuffer_add_printf(out, "busmon_read_batch_size_count %" PRIu64 "\n", st->batches);
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } fam[] = {
+        {"busmon_output_emitted_total", "counter", "Messages offered to the output.",
+         offsetof(bm_sink_stats, emitted)},
+        {"busmon_output_sent_total", "counter", "Messages the output delivered.",
+         offsetof(bm_sink_stats, sent)},
+        {"busmon_output_failed_total", "counter",
+         "Messages the output gave up on (error reply, 4xx, attempts used, stop deadline).",
+         offsetof(bm_sink_stats, failed)},
+        {"busmon_output_retried_total", "counter", "Delivery attempts after the first.",
+         offsetof(bm_sink_stats, retried)},
+        {"busmon_output_dropped_total", "counter",
+         "Messages the output refused (queue full, not connected, no body).",
+         offsetof(bm_sink_stats, dropped)},
+    };
+    size_t n = bm_outputs_count(pt->outputs);
+    for (size_t k = 0; k < sizeof fam / sizeof fam[0]; k++) {
+        family(out, fam[k].name, fam[k].type, fam[k].help);
+        for (size_t i = 0; i < n; i++) {
+            const bm_sink *sk = bm_outputs_at(pt->outputs, i);
+            bm_sink_stats st;
+            bm_sink_get_stats(sk, &st);
+            evbuffer_add_printf(out, "%s{output=\"", fam[k].name);
+            put_label(out, bm_sink_name(sk));
+            evbuffer_add_printf(out, "\",type=\"%s\"} %" PRIu64 "\n", bm_sink_type_name(sk),
+                                *(const uint64_t *)((const char *)&st + fam[k].off));
+        }
+    }
+    family(out, "busmon_output_queued", "gauge", "Messages the output holds (waiting, in flight).");
+    for (size_t i = 0; i < n; i++) {
+        const bm_sink *sk = bm_outputs_at(pt->outputs, i);
+        bm_sink_stats st;
+        bm_sink_get_stats(sk, &st);
+        evbuffer_add_printf(out, "busmon_output_queued{output=\"");
+        put_label(out, bm_sink_name(sk));
+        evbuffer_add_printf(out, "\",type=\"%s\"} %u\n", bm_sink_type_name(sk), st.queued);
+    }
 }
 
-int bm_metrics_render(bm_agent *a, struct evbuffer *out)
+int bm_metrics_render(const bm_parts *pt, struct evbuffer *out)
 {
     int64_t now_us = bm_now_us();
+    bm_monitor *mon = bm_state_monitor(pt->state);
 
     family(out, "busmon_events_total", "counter",
            "Events kept, by type and status (failed: results with ok=false and errors).");
     for (int t = 0; t < BM_EV__COUNT; t++) {
-        uint64_t all = event_metrics_total(a->mon.events, (bm_event_type)t);
-        uint64_t failed = event_metrics_total_failed(a->mon.events, (bm_event_type)t);
+        uint64_t all = event_metrics_total(mon->events, (bm_event_type)t);
+        uint64_t failed = event_metrics_total_failed(mon->events, (bm_event_type)t);
         const char *name = bm_event_type_name((bm_event_type)t);
         evbuffer_add_printf(out, "busmon_events_total{type=\"%s\",status=\"ok\"} %" PRIu64 "\n",
                             name, all - failed);
         evbuffer_add_printf(out, "busmon_events_total{type=\"%s\",status=\"failed\"} %" PRIu64 "\n",
                             name, failed);
     }
+    workers_families(mon, out, now_us);
+    errors_family(mon, out, now_us);
 
-    workers_families(a, out, now_us);
-    errors_family(a, out, now_us);
-
-    trace_store_stats ts;
-    trace_store_get_stats(a->store, &ts);
-    scalar_u64(out, "busmon_traces_in_memory", "gauge", "Transaction traces held in memory.",
-               ts.transactions);
-    scalar_u64(out, "busmon_trace_events_in_memory", "gauge", "Events held in memory traces.",
-               ts.events);
-    scalar_u64(out, "busmon_traces_evicted_total", "counter",
-               "Traces dropped from memory to respect traces.max_transactions.", ts.evicted);
-    scalar_u64(out, "busmon_traces_expired_total", "counter",
-               "Traces dropped from memory by retention.", ts.expired);
-    scalar_u64(out, "busmon_trace_store_bytes", "gauge", "Heap bytes held by the trace store.",
-               trace_store_heap_bytes(a->store));
-    scalar_u64(out, "busmon_events_duplicate_total", "counter",
-               "Events already kept (redelivered), not counted twice.", a->stats.duplicates);
-    scalar_u64(out, "busmon_events_truncated_total", "counter",
-               "Events not kept because their trace was full.", a->stats.truncated);
-    scalar_u64(out, "busmon_deadletter_total", "counter",
-               "Entries copied to the dead-letter stream.", a->stats.deadletter);
-    family(out, "busmon_decode_errors_total", "counter",
-           "Entries that could not be decoded, by reason.");
-    for (int s = 1; s < BM_DECODE__COUNT; s++)
-        evbuffer_add_printf(out, "busmon_decode_errors_total{reason=\"%s\"} %" PRIu64 "\n",
-                            bm_decode_status_name((bm_decode_status)s), a->stats.decode_errors[s]);
-    scalar_u64(out, "busmon_entries_read_total", "counter",
-               "Stream entries read through the consumer group.", a->stats.entries_read);
-    scalar_u64(out, "busmon_entries_acked_total", "counter", "Stream entries acknowledged (XACK).",
-               a->stats.acked);
-    scalar_u64(out, "busmon_reads_total", "counter", "XREADGROUP calls answered.", a->stats.reads);
-    scalar_u64(out, "busmon_pubsub_messages_total", "counter", "Pub/sub messages received.",
-               a->stats.pubsub_messages);
-    scalar_u64(out, "busmon_command_timeouts_total", "counter",
-               "Commands marked timed out (no answer within timeout_seconds).", a->stats.timeouts);
-    scalar_u64(out, "busmon_pending_writes", "gauge",
-               "Commands sent on the Redis write connection, reply not yet in.",
-               a->writes_pending > 0 ? (uint64_t)a->writes_pending : 0);
-    uint64_t werr = 0;
-    for (int k = 0; k < BM_WRITE__COUNT; k++)
-        werr += a->stats.write_errors[k];
-    scalar_u64(out, "busmon_write_errors_total", "counter", "Redis write commands that failed.",
-               werr);
-    scalar_u64(out, "busmon_redis_reconnects_total", "counter", "Reconnections to Redis.",
-               a->stats.reconnects);
-    family(out, "busmon_redis_connected", "gauge", "1 when the Redis connection is up.");
-    evbuffer_add_printf(out, "busmon_redis_connected{connection=\"reader\"} %d\n", a->reader_up);
-    evbuffer_add_printf(out, "busmon_redis_connected{connection=\"writer\"} %d\n", a->writer_up);
-    scalar_u64(out, "busmon_rollups_published_total", "counter", "Rollups published.",
-               a->rollups_published);
-    scalar_u64(out, "busmon_health_transitions_total", "counter", "Worker health changes.",
-               a->health_transitions);
+    bm_counter_snapshot snap;
+    bm_counters_collect(pt, &snap);
+    if (bm_counters_render(&snap, out)) return -1;
+    bm_counters_render_batches(&snap, out);
 
     double cpu_s, rss;
     if (proc_self(&cpu_s, &rss) == 0) {
@@ -340,16 +305,8 @@ int bm_metrics_render(bm_agent *a, struct evbuffer *out)
         evbuffer_add_printf(out, "process_resident_memory_bytes %.0f\n", rss);
     }
     family(out, "process_start_time_seconds", "gauge", "Start time of the process since epoch.");
-    evbuffer_add_printf(out, "process_start_time_seconds %.3f\n", (double)a->started_us / 1e6);
-    system_families(a, out);
-    batch_family(&a->stats, out);
-    bm_http_stats hs;
-    bm_http_get_stats(a->http, &hs);
-    family(out, "busmon_http_requests_total", "counter",
-           "HTTP requests answered by busmon, by class (not this scrape; requests libevent refuses "
-           "before routing - oversized or unparsable - are not counted).");
-    evbuffer_add_printf(out, "busmon_http_requests_total{code=\"2xx\"} %llu\n", hs.ok);
-    evbuffer_add_printf(out, "busmon_http_requests_total{code=\"4xx\"} %llu\n", hs.client_errors);
-    evbuffer_add_printf(out, "busmon_http_requests_total{code=\"5xx\"} %llu\n", hs.server_errors);
+    evbuffer_add_printf(out, "process_start_time_seconds %.3f\n", (double)pt->started_us / 1e6);
+    system_families(pt, out);
+    sink_families(pt, out);
     return 0;
 }

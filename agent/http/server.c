@@ -1,6 +1,6 @@
 /*
- * http.c - the agent's HTTP server (evhttp, in the agent's loop): routing,
- * limits and the JSON API. /metrics is rendered by metrics_text.c.
+ * server.c - the agent's HTTP server (evhttp, in the agent's loop): the
+ * route table, limits and the JSON API. /metrics is rendered by metrics.c.
  *
  * Routes (GET and HEAD only; anything else is 405):
  *   /, /index.html         the dashboard (agent/dashboard.html, embedded):
@@ -15,7 +15,8 @@
  *   /api/alerts            as `busmon alerts --json`, from the engine's memory
  *   /api/system            ?window=10m|1h|24h.. (default 1h): system metrics,
  *                          latest sample, avg and peak, series (sysmon.c)
- *   /api/stats             ?window=1m|5m|1h (default 5m), as `busmon stats --json`
+ *   /api/stats             ?window=1m|5m|1h (default 5m), as `busmon stats --json`,
+ *                          with the agent's counters (http/counters.h)
  *   /api/workers           as `busmon workers --json`
  *   /api/workers/NAME      as `busmon worker --json NAME`, 404 if unknown
  *   /api/errors            as `busmon errors --json`
@@ -37,11 +38,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/core/agent.h"
-#include "agent/jobs/alerting.h"
-#include "agent/http/server.h"
+#include "agent/core/clock.h"
 #include "agent/core/log.h"
+#include "agent/core/loop.h"
+#include "agent/core/session.h"
+#include "agent/http/counters.h"
+#include "agent/http/server.h"
+#include "agent/jobs/alerting.h"
 #include "agent/jobs/sysmon.h"
+#include "agent/parts.h"
+#include "agent/state/state.h"
 #include "lib/trace_json.h"
 
 #define HTTP_MAX_HEADERS_BYTES 16384
@@ -51,10 +57,21 @@
 #define ALERTS_HISTORY         20 /* transitions on /api/alerts, as `busmon alerts` */
 
 struct bm_http {
-    bm_agent *a;
+    const bm_parts *p;
+    bm_http_opts o;
     struct evhttp *http;
     bm_http_stats stats;
 };
+
+/* What a handler gets: the request, the path's tail after a prefix route
+ * (decoded), and the query's window. */
+typedef struct {
+    struct evhttp_request *req;
+    const char *tail;
+    const char *window;     /* 1m | 5m | 1h */
+    const char *sys_window; /* /api/system: as given, default 1h */
+    int64_t sys_window_us;
+} request;
 
 static void count(bm_http *h, int code)
 {
@@ -109,21 +126,28 @@ static json_t *worker_in_window(json_t *w, const char *label)
 }
 
 /* A fresh rollup of the monitor as JSON, or NULL. */
-static json_t *fresh_rollup(bm_agent *a)
+static json_t *fresh_rollup(bm_http *h)
 {
     bm_rollup r;
-    if (bm_monitor_rollup(&a->mon, bm_now_us(), a->cfg->rollup_interval_ms * 1000, a->cfg->consumer,
-                          &r))
+    if (bm_monitor_rollup(bm_state_monitor(h->p->state), bm_now_us(), h->o.rollup_interval_us,
+                          h->p->agent, &r))
         return NULL;
     return bm_rollup_to_json(&r);
 }
 
-static json_t *api_stats(json_t *roll, const char *window)
+static json_t *api_stats(bm_http *h, json_t *roll, const char *window)
 {
     json_t *win = bm_rollup_pick_window(json_object_get(roll, "events"), window);
     json_t *out = win ? json_deep_copy(win) : json_object();
     json_object_set_new(out, "window", json_string(window));
     json_object_set(out, "ts", json_object_get(roll, "ts"));
+    bm_counter_snapshot snap;
+    bm_counters_collect(h->p, &snap);
+    json_t *counters = json_object();
+    if (counters && bm_counters_to_json(&snap, counters) == 0)
+        json_object_set_new(out, "counters", counters);
+    else
+        json_decref(counters);
     return out;
 }
 
@@ -180,10 +204,11 @@ static json_t *api_errors(json_t *roll, const char *window)
     return out;
 }
 
-static void serve_metrics(bm_http *h, struct evhttp_request *req)
+static void serve_metrics(bm_http *h, const request *rq)
 {
+    struct evhttp_request *req = rq->req;
     struct evbuffer *b = evbuffer_new();
-    if (!b || bm_metrics_render(h->a, b)) {
+    if (!b || bm_metrics_render(h->p, b)) {
         if (b) evbuffer_free(b);
         send_error(h, req, 500, "out of memory");
         return;
@@ -195,27 +220,29 @@ static void serve_metrics(bm_http *h, struct evhttp_request *req)
     evbuffer_free(b);
 }
 
-static void serve_ready(bm_http *h, struct evhttp_request *req)
+static void serve_ready(bm_http *h, const request *rq)
 {
-    bm_agent *a = h->a;
+    struct evhttp_request *req = rq->req;
+    const bm_parts *p = h->p;
+    int reader_up = bm_session_reader_up(p->session), writer_up = bm_session_writer_up(p->session);
     json_t *reasons = json_array();
     char why[512];
-    if (a->stopping) json_array_append_new(reasons, json_string("agent is stopping"));
-    if (!a->reader_up) json_array_append_new(reasons, json_string("redis reader not connected"));
-    if (!a->writer_up) json_array_append_new(reasons, json_string("redis writer not connected"));
+    if (bm_loop_stopping(p->loop)) json_array_append_new(reasons, json_string("agent is stopping"));
+    if (!reader_up) json_array_append_new(reasons, json_string("redis reader not connected"));
+    if (!writer_up) json_array_append_new(reasons, json_string("redis writer not connected"));
     /* the group and the lag as the last system sample saw them (unknown: no verdict) */
-    const bm_sys_sample *sys = bm_sysmon_latest(a->sysmon);
+    const bm_sys_sample *sys = bm_sysmon_latest(p->sysmon);
     json_t *streams = json_array();
     for (size_t i = 0; sys && i < sys->n_streams; i++) {
         const bm_sys_stream *st = &sys->streams[i];
         if (st->group == 0) {
-            snprintf(why, sizeof why, "consumer group '%s' missing on stream '%s'", a->cfg->group,
+            snprintf(why, sizeof why, "consumer group '%s' missing on stream '%s'", p->group,
                      st->name);
             json_array_append_new(reasons, json_string(why));
         }
-        if (a->cfg->ready_max_lag > 0 && st->lag > a->cfg->ready_max_lag) {
+        if (h->o.ready_max_lag > 0 && st->lag > h->o.ready_max_lag) {
             snprintf(why, sizeof why, "consumer lag %lld on stream '%s' > ready_max_lag %d",
-                     (long long)st->lag, st->name, a->cfg->ready_max_lag);
+                     (long long)st->lag, st->name, h->o.ready_max_lag);
             json_array_append_new(reasons, json_string(why));
         }
         json_array_append_new(streams,
@@ -225,8 +252,8 @@ static void serve_ready(bm_http *h, struct evhttp_request *req)
     }
     int ready = json_array_size(reasons) == 0;
     json_t *j = json_pack("{s:s, s:b, s:b, s:i, s:o, s:o}", "status", ready ? "ready" : "not ready",
-                          "reader", a->reader_up, "writer", a->writer_up, "max_lag",
-                          a->cfg->ready_max_lag, "streams", streams, "reasons", reasons);
+                          "reader", reader_up, "writer", writer_up, "max_lag",
+                          h->o.ready_max_lag, "streams", streams, "reasons", reasons);
     send_json(h, req, ready ? 200 : 503, j);
     json_decref(j);
 }
@@ -235,8 +262,9 @@ static void serve_ready(bm_http *h, struct evhttp_request *req)
 extern const unsigned char bm_dashboard_html[];
 extern const size_t bm_dashboard_html_len;
 
-static void serve_dashboard(bm_http *h, struct evhttp_request *req)
+static void serve_dashboard(bm_http *h, const request *rq)
 {
+    struct evhttp_request *req = rq->req;
     struct evbuffer *b = evbuffer_new();
     if (!b) {
         send_error(h, req, 500, "out of memory");
@@ -255,12 +283,148 @@ static void serve_dashboard(bm_http *h, struct evhttp_request *req)
     evbuffer_free(b);
 }
 
-/* The decoded path component after `prefix`, or NULL (caller frees). */
-static char *path_tail(const char *path, const char *prefix)
+static void serve_health(bm_http *h, const request *rq)
 {
-    size_t n = strlen(prefix);
-    if (strncmp(path, prefix, n) || !path[n] || strchr(path + n, '/')) return NULL;
-    return evhttp_uridecode(path + n, 0, NULL);
+    json_t *j = json_pack("{s:s}", "status", "ok");
+    send_json(h, rq->req, 200, j);
+    json_decref(j);
+}
+
+/* Send j (a new reference, NULL: out of memory) with 200, or 500. */
+static void send_made(bm_http *h, struct evhttp_request *req, json_t *j)
+{
+    if (j)
+        send_json(h, req, 200, j);
+    else
+        send_error(h, req, 500, "out of memory");
+    json_decref(j);
+}
+
+static void serve_alerts(bm_http *h, const request *rq)
+{
+    send_made(h, rq->req, bm_alerting_api_json(h->p->alerting, ALERTS_HISTORY));
+}
+
+static void serve_system(bm_http *h, const request *rq)
+{
+    send_made(h, rq->req,
+              h->p->sysmon ? bm_sysmon_window_json(h->p->sysmon, rq->sys_window, rq->sys_window_us)
+                           : NULL);
+}
+
+static void serve_trace(bm_http *h, const request *rq)
+{
+    const trace *t = trace_store_get(bm_state_traces(h->p->state), rq->tail);
+    if (!t) {
+        send_error(h, rq->req, 404, "no such transaction in memory (try `busmon trace TX`)");
+        return;
+    }
+    send_made(h, rq->req, bm_trace_json(t));
+}
+
+/* The rollup routes: /api/stats, /api/workers, /api/workers/NAME, /api/errors. */
+static void serve_rollup(bm_http *h, const request *rq, int which)
+{
+    json_t *roll = fresh_rollup(h);
+    if (!roll) {
+        send_error(h, rq->req, 500, "out of memory");
+        return;
+    }
+    json_t *out = which == 0   ? api_stats(h, roll, rq->window)
+                  : which == 1 ? api_workers(roll, rq->window)
+                  : which == 2 ? api_worker(roll, rq->window, rq->tail)
+                               : api_errors(roll, rq->window);
+    if (out)
+        send_json(h, rq->req, 200, out);
+    else
+        send_error(h, rq->req, 404, "no such worker");
+    json_decref(out);
+    json_decref(roll);
+}
+
+static void serve_stats(bm_http *h, const request *rq) { serve_rollup(h, rq, 0); }
+static void serve_workers(bm_http *h, const request *rq) { serve_rollup(h, rq, 1); }
+static void serve_worker(bm_http *h, const request *rq) { serve_rollup(h, rq, 2); }
+static void serve_errors(bm_http *h, const request *rq) { serve_rollup(h, rq, 3); }
+
+/* The routes: a path, or a prefix whose one remaining path segment is the
+ * handler's tail (decoded). Adding a route is one row and its handler. */
+static const struct route {
+    const char *path;
+    int prefix;
+    void (*serve)(bm_http *h, const request *rq);
+} routes[] = {
+    {"/", 0, serve_dashboard},
+    {"/index.html", 0, serve_dashboard},
+    {"/metrics", 0, serve_metrics},
+    {"/health", 0, serve_health},
+    {"/ready", 0, serve_ready},
+    {"/api/alerts", 0, serve_alerts},
+    {"/api/system", 0, serve_system},
+    {"/api/stats", 0, serve_stats},
+    {"/api/workers", 0, serve_workers},
+    {"/api/workers/", 1, serve_worker},
+    {"/api/errors", 0, serve_errors},
+    {"/api/traces/", 1, serve_trace},
+};
+
+/* The route for path, with its decoded tail in *tail (caller frees), or NULL. */
+static const struct route *find_route(const char *path, char **tail)
+{
+    *tail = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct route *r = &routes[i];
+        if (!r->prefix) {
+            if (!strcmp(path, r->path)) return r;
+            continue;
+        }
+        size_t n = strlen(r->path);
+        if (strncmp(path, r->path, n) || !path[n] || strchr(path + n, '/')) continue;
+        *tail = evhttp_uridecode(path + n, 0, NULL);
+        return *tail ? r : NULL;
+    }
+    return NULL;
+}
+
+/* ?window=: the only parameter (others are ignored); 1m|5m|1h for the
+ * rollup routes, any "<n>s|m|h|d" from 10 s to 7 d for /api/system.
+ * @return 0, or -1 with the 400 sent. */
+static int read_window(bm_http *h, struct evhttp_request *req, const char *path, request *rq,
+                       char *sys_buf, size_t sys_len)
+{
+    rq->window = "5m";
+    rq->sys_window = "1h";
+    rq->sys_window_us = 3600LL * 1000000;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *query = evhttp_uri_get_query(uri);
+    struct evkeyvalq q;
+    TAILQ_INIT(&q);
+    if (query && evhttp_parse_query_str(query, &q)) {
+        send_error(h, req, 400, "malformed query string");
+        return -1;
+    }
+    const char *wv = evhttp_find_header(&q, "window");
+    int rc = 0;
+    if (!strcmp(path, "/api/system")) {
+        if (wv && (strlen(wv) >= sys_len || bm_sys_parse_window(wv, &rq->sys_window_us))) {
+            send_error(h, req, 400, "window must be a duration like 10m, 1h or 24h (10s to 7d)");
+            rc = -1;
+        } else if (wv) {
+            snprintf(sys_buf, sys_len, "%s", wv);
+            rq->sys_window = sys_buf;
+        }
+    } else if (wv) {
+        static const char *const labels[] = {"1m", "5m", "1h"};
+        rq->window = NULL;
+        for (size_t i = 0; i < 3; i++)
+            if (!strcmp(wv, labels[i])) rq->window = labels[i];
+        if (!rq->window) {
+            send_error(h, req, 400, "window must be 1m, 5m or 1h");
+            rc = -1;
+        }
+    }
+    evhttp_clear_headers(&q);
+    return rc;
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -282,110 +446,18 @@ static void on_request(struct evhttp_request *req, void *arg)
         send_error(h, req, 405, "method not allowed: use GET or HEAD");
         return;
     }
-    /* ?window=: the only parameter (others are ignored); 1m|5m|1h for the
-     * rollup routes, any "<n>s|m|h|d" from 10 s to 7 d for /api/system */
-    const char *window = "5m";
-    char window_buf[16] = "1h";
-    struct evkeyvalq q;
-    TAILQ_INIT(&q);
-    const char *query = evhttp_uri_get_query(uri);
-    if (query && evhttp_parse_query_str(query, &q)) {
-        send_error(h, req, 400, "malformed query string");
-        return;
-    }
-    const char *wv = evhttp_find_header(&q, "window");
-    int64_t sys_window_us = 3600LL * 1000000;
-    if (!strcmp(path, "/api/system")) {
-        if (wv && (strlen(wv) >= sizeof window_buf || bm_sys_parse_window(wv, &sys_window_us))) {
-            evhttp_clear_headers(&q);
-            send_error(h, req, 400, "window must be a duration like 10m, 1h or 24h (10s to 7d)");
-            return;
-        }
-        if (wv) snprintf(window_buf, sizeof window_buf, "%s", wv);
-    } else if (wv) {
-        if (!strcmp(wv, "1m") || !strcmp(wv, "5m") || !strcmp(wv, "1h")) {
-            window = !strcmp(wv, "1m") ? "1m" : !strcmp(wv, "5m") ? "5m" : "1h";
-        } else {
-            evhttp_clear_headers(&q);
-            send_error(h, req, 400, "window must be 1m, 5m or 1h");
-            return;
-        }
-    }
-    evhttp_clear_headers(&q);
-
-    if (!strcmp(path, "/") || !strcmp(path, "/index.html")) {
-        serve_dashboard(h, req);
-        return;
-    }
-    if (!strcmp(path, "/api/alerts") || !strcmp(path, "/api/system")) {
-        json_t *j = !strcmp(path, "/api/alerts")
-                        ? bm_alerting_api_json(h->a->alerting, ALERTS_HISTORY)
-                    : h->a->sysmon ? bm_sysmon_window_json(h->a->sysmon, window_buf, sys_window_us)
-                                   : NULL;
-        if (j)
-            send_json(h, req, 200, j);
-        else
-            send_error(h, req, 500, "out of memory");
-        json_decref(j);
-        return;
-    }
-    if (!strcmp(path, "/metrics")) {
-        serve_metrics(h, req);
-        return;
-    }
-    if (!strcmp(path, "/health")) {
-        json_t *j = json_pack("{s:s}", "status", "ok");
-        send_json(h, req, 200, j);
-        json_decref(j);
-        return;
-    }
-    if (!strcmp(path, "/ready")) {
-        serve_ready(h, req);
-        return;
-    }
-    char *tx = path_tail(path, "/api/traces/");
-    if (tx) {
-        const trace *t = trace_store_get(h->a->store, tx);
-        json_t *j = t ? bm_trace_json(t) : NULL;
-        if (t && j)
-            send_json(h, req, 200, j);
-        else if (t)
-            send_error(h, req, 500, "out of memory");
-        else
-            send_error(h, req, 404, "no such transaction in memory (try `busmon trace TX`)");
-        json_decref(j);
-        free(tx);
-        return;
-    }
-    char *name = path_tail(path, "/api/workers/");
-    int is_api = !strcmp(path, "/api/stats") || !strcmp(path, "/api/workers") ||
-                 !strcmp(path, "/api/errors") || name;
-    if (!is_api) {
+    request rq = {req, NULL, NULL, NULL, 0};
+    char sys_buf[16];
+    if (read_window(h, req, path, &rq, sys_buf, sizeof sys_buf)) return;
+    char *tail;
+    const struct route *r = find_route(path, &tail);
+    if (!r) {
         send_error(h, req, 404, "no such path");
         return;
     }
-    json_t *roll = fresh_rollup(h->a);
-    if (!roll) {
-        free(name);
-        send_error(h, req, 500, "out of memory");
-        return;
-    }
-    json_t *out;
-    if (name)
-        out = api_worker(roll, window, name);
-    else if (!strcmp(path, "/api/stats"))
-        out = api_stats(roll, window);
-    else if (!strcmp(path, "/api/workers"))
-        out = api_workers(roll, window);
-    else
-        out = api_errors(roll, window);
-    if (out)
-        send_json(h, req, 200, out);
-    else
-        send_error(h, req, 404, "no such worker");
-    json_decref(out);
-    json_decref(roll);
-    free(name);
+    rq.tail = tail;
+    r->serve(h, &rq);
+    free(tail);
 }
 
 /* Split "host:port" / "[v6]:port". @return 0 or -1. */
@@ -409,7 +481,8 @@ static int split_listen(const char *listen, char *host, size_t hostlen, unsigned
     return 0;
 }
 
-bm_http *bm_http_new(bm_agent *a, const char *listen, char *err, size_t errlen)
+bm_http *bm_http_new(struct event_base *base, const char *listen, const bm_parts *parts,
+                     const bm_http_opts *o, char *err, size_t errlen)
 {
     char host[256];
     unsigned short port;
@@ -419,12 +492,13 @@ bm_http *bm_http_new(bm_agent *a, const char *listen, char *err, size_t errlen)
         return NULL;
     }
     bm_http *h = calloc(1, sizeof *h);
-    if (!h || !(h->http = evhttp_new(a->base))) {
+    if (!h || !(h->http = evhttp_new(base))) {
         free(h);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    h->a = a;
+    h->p = parts;
+    h->o = *o;
     evhttp_set_max_headers_size(h->http, HTTP_MAX_HEADERS_BYTES);
     evhttp_set_max_body_size(h->http, HTTP_MAX_BODY_BYTES);
     evhttp_set_timeout(h->http, HTTP_TIMEOUT_S);

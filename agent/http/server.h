@@ -1,43 +1,52 @@
 /*
- * http.h - busmon-agent's HTTP surface on libevent's evhttp, in the agent's
- * own loop: the dashboard page at / (agent/dashboard.html, embedded at build
- * time), /metrics (Prometheus text, agent/metrics_text.c), /health, /ready
- * and the JSON API (/api/stats, /api/workers, /api/workers/NAME, /api/errors,
- * /api/alerts, /api/system, /api/traces/TX) in the shapes of the CLI's --json.
+ * server.h - busmon-agent's HTTP surface on libevent's evhttp, in the
+ * agent's own loop: the dashboard page at / (http/dashboard.html, embedded
+ * at build time), /metrics (Prometheus text, http/metrics.c), /health,
+ * /ready and the JSON API (/api/stats, /api/workers, /api/workers/NAME,
+ * /api/errors, /api/alerts, /api/system, /api/traces/TX) in the shapes of
+ * the CLI's --json. The routes are one table in server.c.
  *
  * Everything is answered from memory in the callback (a fresh rollup of
  * the monitor, the in-memory trace store, the alert engine's firing set and
- * history, the latest system sample and history of sysmon.c): no Redis round
- * trip, so a scrape costs one rollup and never waits.
+ * history, the latest system sample and its history, the counter table):
+ * no Redis round trip, so a scrape costs one rollup and never waits.
  */
-#ifndef BM_AGENT_HTTP_H
-#define BM_AGENT_HTTP_H
+#ifndef BM_HTTP_SERVER_H
+#define BM_HTTP_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-struct bm_agent;
+struct bm_parts_tag;
+struct event_base;
 struct evbuffer;
 typedef struct bm_http bm_http;
 
+typedef struct {
+    int64_t rollup_interval_us; /* the rollups' interval, shown in /api answers */
+    int ready_max_lag;          /* /ready is 503 above this consumer lag (0: no bound) */
+} bm_http_opts;
+
 /*
- * Bind `listen` ("host:port", "[v6]:port") on the agent's event base and
- * serve. `a` is borrowed for the server's life.
+ * Bind `listen` ("host:port", "[v6]:port") on base and serve what `parts`
+ * (borrowed; filled in by the caller before the loop runs) shows.
  * @return the server (free with bm_http_free), or NULL with the reason in err.
  */
-bm_http *bm_http_new(struct bm_agent *a, const char *listen, char *err, size_t errlen);
+bm_http *bm_http_new(struct event_base *base, const char *listen, const struct bm_parts_tag *parts,
+                     const bm_http_opts *o, char *err, size_t errlen);
 void bm_http_free(bm_http *h);
 
 /* Requests answered, by class (for /metrics). */
 typedef struct {
     unsigned long long ok, client_errors, server_errors;
 } bm_http_stats;
+/* h may be NULL (all zero). */
 void bm_http_get_stats(const bm_http *h, bm_http_stats *out);
 
 /*
- * metrics_text.c: append the whole /metrics page (Prometheus text format
- * 0.0.4) for agent `a` (with the latest system sample of a->sysmon) to out.
- * @return 0, or -1 (out of memory).
+ * metrics.c: append the whole /metrics page (Prometheus text format 0.0.4)
+ * to out. @return 0, or -1 (out of memory).
  */
-int bm_metrics_render(struct bm_agent *a, struct evbuffer *out);
+int bm_metrics_render(const struct bm_parts_tag *p, struct evbuffer *out);
 
 #endif

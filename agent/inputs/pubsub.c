@@ -1,35 +1,53 @@
 /*
- * pubsub.c - the secondary input: events a framework PUBLISHes on Redis
- * pub/sub channels (the MultiAgents Framework's `multiagent:command.<worker>`,
- * `result.<worker>`, `status.workflow`, `compensation.<name>`), read with
- * PSUBSCRIBE on a connection of their own in the agent's loop.
- *
- * Each message is decoded with the channel's help (proto: bm_decode_pubsub,
- * the configured bm_channel_scheme) and applied exactly as a stream entry
- * is; an event seen on both inputs has the same id in the same trace and is
- * kept once. What pub/sub cannot give: nothing is kept while busmon is not
- * subscribed (down, reconnecting), and there is nothing to ack.
- *
- * Not here: the stream input and the writes (ingest.c).
+ * pubsub.c - PSUBSCRIBE, decode with the channel's help, apply
+ * (pubsub.h has the picture).
  */
-#include <hiredis/adapters/libevent.h>
+#include "agent/inputs/pubsub.h"
+
+#include <event2/event.h>
 #include <hiredis/async.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "agent/core/agent.h"
+#include "agent/core/backoff.h"
+#include "agent/core/clock.h"
+#include "agent/core/conn.h"
 #include "agent/core/log.h"
+#include "agent/core/loop.h"
+#include "agent/state/persist.h"
+#include "agent/state/state.h"
 
-#define SUB_RECONNECT_MAX_MS 30000
+#define RECONNECT_MIN_US (250 * 1000LL)
+#define RECONNECT_MAX_US (30 * 1000000LL)
+#define PATTERNS_MAX     64
 
-static void sub_connect(bm_agent *a);
+struct bm_pubsub_input {
+    bm_pubsub_input_opts o;
+    struct bm_loop *loop;
+    const bm_redis_url *url;
+    bm_state *state;
+    bm_persist *persist;
+    bm_decoder *dec;
+    bm_conn *conn;
+    struct event *ev_reconnect;
+    bm_backoff backoff;
+    int stopped;
+    int64_t started_us, first_us, last_us;
+    uint64_t seq;      /* ids for messages that carry none */
+    uint64_t attempts; /* connections tried */
+    bm_pubsub_input_stats stats;
+};
+
+static void schedule_connect(bm_pubsub_input *in, int at_once);
 
 static void on_message(redisAsyncContext *c, void *reply, void *arg)
 {
     (void)c;
-    bm_agent *a = arg;
+    bm_pubsub_input *in = arg;
     redisReply *r = reply;
-    if (!r || a->stopping) return;
+    if (!r || in->stopped) return;
     if (r->type == REDIS_REPLY_ERROR) {
         bm_error("pub/sub: PSUBSCRIBE refused: %s", r->str);
         return;
@@ -44,143 +62,146 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
     if (strcmp(r->element[0]->str, "pmessage") || r->elements != 4) return;
     redisReply *ch = r->element[2], *body = r->element[3];
     if (ch->type != REDIS_REPLY_STRING || body->type != REDIS_REPLY_STRING) return;
-    a->stats.pubsub_messages++;
+    in->stats.messages++;
     int64_t now = bm_now_us();
-    if (a->first_entry_us == 0) a->first_entry_us = now;
-    a->last_entry_us = now;
+    if (in->first_us == 0) in->first_us = now;
+    in->last_us = now;
     bm_event ev;
-    bm_decode_status st = bm_decode_pubsub(a->dec, &a->scheme, ch->str, (size_t)ch->len, body->str,
-                                           (size_t)body->len, &ev);
+    bm_decode_status st = bm_decode_pubsub(in->dec, &in->o.scheme, ch->str, (size_t)ch->len,
+                                           body->str, (size_t)body->len, &ev);
     if (st != BM_DECODE_OK) {
-        a->stats.decode_errors[st]++;
-        a->stats.pubsub_bad++;
-        bm_agent_deadletter_message(a, ch->str, (size_t)ch->len, body->str, (size_t)body->len,
-                                    bm_decode_status_name(st), bm_agent_decode_detail(st));
+        in->stats.decode_errors[st]++;
+        in->stats.bad++;
+        char chan[512];
+        snprintf(chan, sizeof chan, "%.*s",
+                 (int)((size_t)ch->len < sizeof chan ? (size_t)ch->len : sizeof chan - 1), ch->str);
+        const char *f[2] = {"channel", "body"}, *v[2] = {chan, body->str};
+        size_t fl[2] = {7, 4}, vl[2] = {strlen(chan), (size_t)body->len};
+        bm_persist_deadletter(in->persist, chan, "pubsub", bm_decode_status_name(st),
+                              bm_decode_status_detail(st), 2, f, fl, v, vl);
         return;
     }
     char id[48];
     if (!ev.id[0]) { /* no id to dedup on: unique per agent run */
-        snprintf(id, sizeof id, "pubsub-%lld-%llu", (long long)a->started_us,
-                 (unsigned long long)++a->pubsub_seq);
+        snprintf(id, sizeof id, "pubsub-%lld-%llu", (long long)in->started_us,
+                 (unsigned long long)++in->seq);
         ev.id = id;
     }
     if (!ev.ts_us) ev.ts_us = now;
     if (!ev.tx[0]) {
-        a->stats.untraced++;
+        bm_state_untraced(in->state);
         return;
     }
-    bm_agent_apply(a, &ev, now, 0); /* NOMEM is counted there; a message cannot be re-read */
-    bm_agent_flush_soon(a);
+    /* a message cannot be read again: out of memory is counted and it is gone */
+    if (bm_state_apply(in->state, &ev, now, 0)) in->stats.decode_errors[BM_DECODE_NOMEM]++;
+    bm_persist_flush_soon(in->persist);
 }
 
-static void on_sub_connect(const redisAsyncContext *c, int status)
+static void on_conn_state(bm_conn *c, int up, void *arg)
 {
-    bm_agent *a = c->data;
-    if (c != a->subscriber) return;
-    if (status != REDIS_OK) {
-        bm_error("pub/sub: cannot connect to Redis at %s: %s", a->url.display, c->errstr);
-        a->subscriber = NULL; /* hiredis frees it */
-        sub_connect(a);
+    bm_pubsub_input *in = arg;
+    if (in->stopped) return;
+    if (up) {
+        bm_backoff_reset(&in->backoff);
+        bm_info("pub/sub: subscribed to %zu pattern(s) on %s", in->o.n_patterns,
+                in->url->display);
+        const char *argv[1 + PATTERNS_MAX];
+        size_t lens[1 + PATTERNS_MAX];
+        int argc = 0;
+        argv[argc] = "PSUBSCRIBE", lens[argc++] = 10;
+        for (size_t i = 0; i < in->o.n_patterns && i < PATTERNS_MAX; i++)
+            argv[argc] = in->o.patterns[i], lens[argc] = strlen(argv[argc]), argc++;
+        redisAsyncCommandArgv(bm_conn_ctx(c), on_message, in, argc, argv, lens);
         return;
     }
-    a->subscriber_up = 1;
-    a->sub_reconnect_delay_ms = 0;
-    bm_info("pub/sub: subscribed to %zu pattern(s) on %s", a->cfg->n_pubsub_patterns,
-            a->url.display);
+    bm_error("pub/sub: lost the connection to %s; messages published until it is back are "
+             "not seen (pub/sub keeps nothing)",
+             in->url->display);
+    schedule_connect(in, 0);
 }
 
-static void on_sub_disconnect(const redisAsyncContext *c, int status)
-{
-    bm_agent *a = c->data;
-    if (c != a->subscriber) return; /* let go of on purpose */
-    a->subscriber = NULL;
-    a->subscriber_up = 0;
-    if (a->stopping) return;
-    bm_error("pub/sub: lost the connection to %s (%s); messages published until it is back "
-             "are not seen (pub/sub keeps nothing)",
-             a->url.display, status == REDIS_OK ? "closed" : c->errstr);
-    sub_connect(a);
-}
-
-static void on_sub_reconnect(evutil_socket_t fd, short what, void *arg)
+/* Outside the subscriber's callbacks: drop what is left, connect again. */
+static void on_reconnect(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    bm_agent *a = arg;
-    if (a->stopping || a->subscriber) return;
-    a->stats.reconnects++;
-    redisAsyncContext *c = a->url.path[0] ? redisAsyncConnectUnix(a->url.path)
-                                          : redisAsyncConnect(a->url.host, a->url.port);
-    if (!c || c->err) {
-        bm_error("pub/sub: cannot connect to Redis at %s: %s", a->url.display,
-                 c ? c->errstr : "out of memory");
-        if (c) redisAsyncFree(c);
-        sub_connect(a);
-        return;
-    }
-    c->data = a;
-    a->subscriber = c;
-    redisLibeventAttach(c, a->base);
-    redisAsyncSetConnectCallback(c, on_sub_connect);
-    redisAsyncSetDisconnectCallback(c, on_sub_disconnect);
-    if (a->url.password[0]) {
-        if (a->url.user[0])
-            redisAsyncCommand(c, NULL, NULL, "AUTH %s %s", a->url.user, a->url.password);
-        else
-            redisAsyncCommand(c, NULL, NULL, "AUTH %s", a->url.password);
-    }
-    const char *argv[1 + BM_MAX_STREAMS];
-    size_t lens[1 + BM_MAX_STREAMS];
-    int argc = 0;
-    argv[argc] = "PSUBSCRIBE", lens[argc++] = 10;
-    for (size_t i = 0; i < a->cfg->n_pubsub_patterns; i++)
-        argv[argc] = a->cfg->pubsub_patterns[i], lens[argc] = strlen(argv[argc]), argc++;
-    redisAsyncCommandArgv(c, on_message, a, argc, argv, lens);
+    bm_pubsub_input *in = arg;
+    if (in->stopped) return;
+    if (in->attempts++) in->stats.reconnects++;
+    bm_conn_drop(in->conn);
+    if (bm_conn_open(in->conn)) schedule_connect(in, 0);
 }
 
-/* (Re)connect after a delay that grows while Redis stays away; at once the first time. */
-static void sub_connect(bm_agent *a)
+static void schedule_connect(bm_pubsub_input *in, int at_once)
 {
-    if (a->stopping || evtimer_pending(a->ev_sub_reconnect, NULL)) return;
-    int ms = a->sub_reconnect_delay_ms;
-    a->sub_reconnect_delay_ms = ms ? ms * 2 : 250;
-    if (a->sub_reconnect_delay_ms > SUB_RECONNECT_MAX_MS)
-        a->sub_reconnect_delay_ms = SUB_RECONNECT_MAX_MS;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    evtimer_add(a->ev_sub_reconnect, &tv);
+    if (in->stopped || evtimer_pending(in->ev_reconnect, NULL)) return;
+    struct timeval tv = bm_tv_from_us(at_once ? 0 : bm_backoff_next(&in->backoff));
+    evtimer_add(in->ev_reconnect, &tv);
 }
 
-int bm_pubsub_start(bm_agent *a)
+bm_pubsub_input *bm_pubsub_input_new(const bm_pubsub_input_opts *o, struct bm_loop *loop,
+                                     const bm_redis_url *url, bm_state *state,
+                                     bm_persist *persist)
 {
-    if (!a->cfg->pubsub_enabled || a->cfg->n_pubsub_patterns == 0) return 0;
-    bm_channel_scheme_default(&a->scheme);
-    a->scheme.prefix = a->cfg->channel_prefix;
-    a->scheme.separator = a->cfg->channel_separator;
-    a->scheme.command = a->cfg->channel_words[0];
-    a->scheme.result = a->cfg->channel_words[1];
-    a->scheme.error = a->cfg->channel_words[2];
-    a->scheme.status = a->cfg->channel_words[3];
-    a->scheme.compensation = a->cfg->channel_words[4];
-    a->ev_sub_reconnect = evtimer_new(a->base, on_sub_reconnect, a);
-    if (!a->ev_sub_reconnect) {
-        bm_error("out of memory at start");
-        return -1;
+    bm_pubsub_input *in = calloc(1, sizeof *in);
+    if (!in) return NULL;
+    in->o = *o;
+    in->loop = loop;
+    in->url = url;
+    in->state = state;
+    in->persist = persist;
+    in->started_us = bm_now_us();
+    bm_decode_limits dl = {o->max_entry_bytes, 0, 0};
+    in->dec = bm_decoder_new(&dl);
+    in->conn = bm_conn_new(bm_loop_base(loop), url, "pub/sub", on_conn_state, in);
+    in->ev_reconnect = evtimer_new(bm_loop_base(loop), on_reconnect, in);
+    bm_backoff_init(&in->backoff, RECONNECT_MIN_US, RECONNECT_MAX_US,
+                    (uint64_t)bm_mono_us() ^ (uint64_t)getpid());
+    if (!in->dec || !in->conn || !in->ev_reconnect) {
+        bm_pubsub_input_free(in);
+        return NULL;
     }
-    sub_connect(a);
-    return 0;
+    schedule_connect(in, 1);
+    return in;
 }
 
-/* Outside the subscriber's own callbacks (a timer or the stop path). */
-void bm_pubsub_stop(bm_agent *a)
+void bm_pubsub_input_stop(bm_pubsub_input *in)
 {
-    if (a->subscriber) {
-        redisAsyncContext *c = a->subscriber;
-        a->subscriber = NULL;
-        a->subscriber_up = 0;
-        redisAsyncFree(c);
-    }
-    if (a->ev_sub_reconnect) {
-        event_free(a->ev_sub_reconnect);
-        a->ev_sub_reconnect = NULL;
-    }
+    if (!in) return;
+    in->stopped = 1;
+    if (in->ev_reconnect) evtimer_del(in->ev_reconnect);
+    bm_conn_drop(in->conn);
+}
+
+void bm_pubsub_input_free(bm_pubsub_input *in)
+{
+    if (!in) return;
+    in->stopped = 1;
+    bm_conn_free(in->conn);
+    if (in->ev_reconnect) event_free(in->ev_reconnect);
+    bm_decoder_free(in->dec);
+    free(in);
+}
+
+int bm_pubsub_input_up(const bm_pubsub_input *in)
+{
+    return in && bm_conn_is_up(in->conn);
+}
+
+void bm_pubsub_input_get_stats(const bm_pubsub_input *in, bm_pubsub_input_stats *out)
+{
+    if (in)
+        *out = in->stats;
+    else
+        memset(out, 0, sizeof *out);
+}
+
+int64_t bm_pubsub_input_first_us(const bm_pubsub_input *in)
+{
+    return in ? in->first_us : 0;
+}
+
+int64_t bm_pubsub_input_last_us(const bm_pubsub_input *in)
+{
+    return in ? in->last_us : 0;
 }

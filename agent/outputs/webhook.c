@@ -1,8 +1,7 @@
 /*
- * notify.c - notification sinks (see notify.h): the configured-sink wrapper
- * (common keys, option lookup, builder helper) and the webhook transport.
+ * webhook.c - the webhook sink type (sink.h): HTTP(S) POST of each body.
  *
- * The webhook sink runs libcurl's multi interface on the caller's libevent
+ * It runs libcurl's multi interface on the caller's libevent
  * base: curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION ->
  * one event per socket) and when to wake it (CURLMOPT_TIMERFUNCTION -> one
  * evtimer); each wake-up is one curl_multi_socket_action call, then the
@@ -23,9 +22,9 @@
  * bodies are delivered strictly in order: a PagerDuty resolve never
  * overtakes its trigger.
  *
+ * Its keys, with defaults and a line of help each, are webhook_keys below.
  * Not here: building bodies (proto/alert.c), deciding what to send
- * (lib/alerts.c), reading YAML (the caller turns a mapping into key/value
- * pairs).
+ * (lib/alerts.c), the common keys (sink.c), reading YAML (agent/config/).
  */
 #include "agent/outputs/sink.h"
 
@@ -40,24 +39,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "lib/redact.h"
 #include "agent/core/log.h"
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    char text[2048]; /* errors echo values (a bad url): hide what is secret in them */
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    if (n < 0) n = 0;
-    bm_redact(text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1, err, errlen);
-}
 
 static int64_t mono_ms(void)
 {
@@ -168,7 +152,7 @@ struct webhook {
     int curl_global;          /* curl_global_init succeeded (balanced in free) */
 
     job_list waiting, in_flight, backoff;
-    bm_notify_stats stats;
+    bm_sink_stats stats;
 
     /* failures logged once per burst */
     int failing;
@@ -177,7 +161,7 @@ struct webhook {
     int drop_logged;
 
     /* flush */
-    bm_notify_flush_cb flush_cb;
+    bm_sink_flush_cb flush_cb;
     void *flush_arg;
     int64_t flush_deadline_ms; /* monotonic */
     struct event *flush_ev;    /* the deadline; moved to "now" once nothing is held */
@@ -579,7 +563,7 @@ static void on_retry_due(evutil_socket_t fd, short what, void *arg)
 
 /* -- the table's functions ------------------------------------------------ */
 
-static const bm_notify_key webhook_keys[] = {
+static const bm_sink_key webhook_keys[] = {
     {"url", NULL,
      "http(s) URL each body is POSTed to (required); for format alertmanager a URL without a "
      "path gets /api/v2/alerts"},
@@ -603,7 +587,7 @@ static int wh_set(webhook *wh, const char *key, const char *v, char *err, size_t
     int64_t ms;
     if (!strcmp(key, "url")) {
         if (strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8)) {
-            set_err(err, errlen, "'url' must start with http:// or https://, not '%s'", v);
+            bm_set_error(err, errlen, "'url' must start with http:// or https://, not '%s'", v);
             return -1;
         }
         CURLU *u8 = curl_url();
@@ -621,11 +605,11 @@ static int wh_set(webhook *wh, const char *key, const char *v, char *err, size_t
             wh->url = strdup(v);
             wh->url_for_log = strdup(buf);
             if (!wh->url || !wh->url_for_log) {
-                set_err(err, errlen, "out of memory");
+                bm_set_error(err, errlen, "out of memory");
                 bad = 2;
             }
         } else {
-            set_err(err, errlen, "'url' is not a usable URL: '%s'", v);
+            bm_set_error(err, errlen, "'url' is not a usable URL: '%s'", v);
         }
         curl_free(scheme);
         curl_free(host);
@@ -635,7 +619,7 @@ static int wh_set(webhook *wh, const char *key, const char *v, char *err, size_t
     }
     if (!strcmp(key, "timeout") || !strcmp(key, "backoff") || !strcmp(key, "backoff_max")) {
         if (parse_duration_ms(v, &ms) < 0 || ms < 1) {
-            set_err(err, errlen,
+            bm_set_error(err, errlen,
                     "'%s' must be a duration of at least 1ms (250ms, 5s, 1m), not '%s'", key, v);
             return -1;
         }
@@ -649,7 +633,7 @@ static int wh_set(webhook *wh, const char *key, const char *v, char *err, size_t
     }
     if (!strcmp(key, "max_attempts")) {
         if (parse_uint(v, 1, 100, &u) < 0) {
-            set_err(err, errlen, "'max_attempts' must be 1-100, not '%s'", v);
+            bm_set_error(err, errlen, "'max_attempts' must be 1-100, not '%s'", v);
             return -1;
         }
         wh->max_attempts = (unsigned)u;
@@ -657,7 +641,7 @@ static int wh_set(webhook *wh, const char *key, const char *v, char *err, size_t
     }
     if (!strcmp(key, "queue")) {
         if (parse_uint(v, 1, 1000000, &u) < 0) {
-            set_err(err, errlen, "'queue' must be 1-1000000, not '%s'", v);
+            bm_set_error(err, errlen, "'queue' must be 1-1000000, not '%s'", v);
             return -1;
         }
         wh->queue_max = (uint32_t)u;
@@ -665,7 +649,7 @@ static int wh_set(webhook *wh, const char *key, const char *v, char *err, size_t
     }
     if (!strcmp(key, "concurrency")) {
         if (parse_uint(v, 1, 64, &u) < 0) {
-            set_err(err, errlen, "'concurrency' must be 1-64, not '%s'", v);
+            bm_set_error(err, errlen, "'concurrency' must be 1-64, not '%s'", v);
             return -1;
         }
         wh->concurrency = (uint32_t)u;
@@ -679,43 +663,43 @@ static int wh_set(webhook *wh, const char *key, const char *v, char *err, size_t
             ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
                  *p == '-' || *p == '_';
         if (!ok) {
-            set_err(err, errlen,
+            bm_set_error(err, errlen,
                     "'%s': a header needs a name of letters, digits, '-' and '_', "
                     "and a value on one line",
                     key);
             return -1;
         }
         if (!strcasecmp(hn, "Content-Type") || !strcasecmp(hn, "Content-Length")) {
-            set_err(err, errlen, "'%s' is set by busmon", key);
+            bm_set_error(err, errlen, "'%s' is set by busmon", key);
             return -1;
         }
         if (wh->n_headers == WH_HEADERS_MAX) {
-            set_err(err, errlen, "at most %d headers", WH_HEADERS_MAX);
+            bm_set_error(err, errlen, "at most %d headers", WH_HEADERS_MAX);
             return -1;
         }
         size_t n = hl + strlen(v) + 3;
         char *h = malloc(n);
         if (!h) {
-            set_err(err, errlen, "out of memory");
+            bm_set_error(err, errlen, "out of memory");
             return -1;
         }
         snprintf(h, n, "%s: %s", hn, v);
         wh->headers[wh->n_headers++] = h;
         return 0;
     }
-    set_err(err, errlen, "unknown key '%s'", key);
+    bm_set_error(err, errlen, "unknown key '%s'", key);
     return -1;
 }
 
-static void *wh_init(struct event_base *base, const char *name, const bm_notify_kv *kv, size_t n_kv,
+static void *wh_init(const bm_sink_env *env, const char *name, const bm_sink_kv *kv, size_t n_kv,
                      char *err, size_t errlen)
 {
     webhook *wh = calloc(1, sizeof *wh);
     if (!wh) {
-        set_err(err, errlen, "out of memory");
+        bm_set_error(err, errlen, "out of memory");
         return NULL;
     }
-    wh->base = base;
+    wh->base = env->base;
     wh->timeout_ms = 5000;
     wh->max_attempts = 5;
     wh->backoff_ms = 1000;
@@ -724,24 +708,24 @@ static void *wh_init(struct event_base *base, const char *name, const bm_notify_
     wh->concurrency = 1;
     wh->name = strdup(name ? name : "webhook");
     if (!wh->name) {
-        set_err(err, errlen, "out of memory");
+        bm_set_error(err, errlen, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < n_kv; i++)
         if (wh_set(wh, kv[i].key, kv[i].value ? kv[i].value : "", err, errlen) < 0) goto fail;
     if (!wh->url) {
-        set_err(err, errlen, "'url' is required");
+        bm_set_error(err, errlen, "'url' is required");
         goto fail;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        set_err(err, errlen, "libcurl did not initialise");
+        bm_set_error(err, errlen, "libcurl did not initialise");
         goto fail;
     }
     wh->curl_global = 1;
     wh->multi = curl_multi_init();
-    wh->curl_timer = evtimer_new(base, on_curl_timer, wh);
+    wh->curl_timer = evtimer_new(wh->base, on_curl_timer, wh);
     if (!wh->multi || !wh->curl_timer) {
-        set_err(err, errlen, "out of memory");
+        bm_set_error(err, errlen, "out of memory");
         goto fail;
     }
     curl_multi_setopt(wh->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
@@ -754,8 +738,9 @@ fail:
     return NULL;
 }
 
-static bm_notify_result wh_emit(void *self, const bm_notify_body *body)
+static bm_sink_result wh_emit(void *self, bm_topic topic, const bm_sink_body *body)
 {
+    (void)topic;
     webhook *wh = self;
     wh->stats.emitted++;
     if (wh_held(wh) >= wh->queue_max) {
@@ -767,13 +752,13 @@ static bm_notify_result wh_emit(void *self, const bm_notify_body *body)
                     "(counted; not logged again until it delivers)",
                     wh->name, wh->queue_max);
         }
-        return BM_NOTIFY_DROPPED;
+        return BM_SINK_DROPPED;
     }
     const char *ct = body->content_type ? body->content_type : "application/json";
     size_t ct_len = strlen(ct);
     if (ct_len > 200 || strcspn(ct, "\r\n") != ct_len || (!body->data && body->len)) {
         wh->stats.dropped++;
-        return BM_NOTIFY_ERROR;
+        return BM_SINK_ERROR;
     }
     wh_job *j = calloc(1, sizeof *j);
     char *copy = malloc(body->len + 1 + ct_len + 1);
@@ -781,7 +766,7 @@ static bm_notify_result wh_emit(void *self, const bm_notify_body *body)
         free(j);
         free(copy);
         wh->stats.dropped++;
-        return BM_NOTIFY_ERROR;
+        return BM_SINK_ERROR;
     }
     if (body->len) memcpy(copy, body->data, body->len);
     copy[body->len] = '\0';
@@ -792,7 +777,7 @@ static bm_notify_result wh_emit(void *self, const bm_notify_body *body)
     j->content_type = copy + body->len + 1;
     list_push(&wh->waiting, j);
     wh_pump(wh);
-    return BM_NOTIFY_QUEUED;
+    return BM_SINK_QUEUED;
 }
 
 /* The flush deadline (or "nothing left"): give up what is held, then tell the caller. */
@@ -812,13 +797,13 @@ static void on_flush_due(evutil_socket_t fd, short what, void *arg)
     if (abandoned)
         bm_warn("webhook '%s': %llu notification(s) not delivered before the flush deadline",
                 wh->name, (unsigned long long)abandoned);
-    bm_notify_flush_cb cb = wh->flush_cb;
+    bm_sink_flush_cb cb = wh->flush_cb;
     void *cb_arg = wh->flush_arg;
     wh->flush_cb = NULL;
     if (cb) cb(wh, abandoned, cb_arg); /* last: the sink may be gone after this */
 }
 
-static void wh_flush(void *self, int64_t timeout_ms, bm_notify_flush_cb cb, void *arg)
+static void wh_flush(void *self, int64_t timeout_ms, bm_sink_flush_cb cb, void *arg)
 {
     webhook *wh = self;
     wh->flush_cb = cb;
@@ -838,7 +823,7 @@ static void wh_flush(void *self, int64_t timeout_ms, bm_notify_flush_cb cb, void
     wh_check_flush(wh);
 }
 
-static void wh_stats(const void *self, bm_notify_stats *out)
+static void wh_stats(const void *self, bm_sink_stats *out)
 {
     const webhook *wh = self;
     *out = wh->stats;
@@ -865,7 +850,7 @@ static void wh_free(void *self)
     free(wh);
 }
 
-const bm_notify_sink_type bm_notify_webhook = {
+const bm_sink_type bm_sink_webhook = {
     .name = "webhook",
     .keys = webhook_keys,
     .init = wh_init,
@@ -877,241 +862,3 @@ const bm_notify_sink_type bm_notify_webhook = {
 
 /* ---- configured sinks --------------------------------------------------- */
 
-const bm_notify_key bm_notify_common_keys[] = {
-    {"type", "webhook", "the sink type"},
-    {"name", NULL, "the sink's name in logs and counters (default: the type)"},
-    {"format", "generic", "body format: generic | slack | pagerduty | alertmanager"},
-    {"routing_key", NULL, "PagerDuty integration key (required for format pagerduty)"},
-    {NULL, NULL, NULL},
-};
-
-static const bm_notify_sink_type *const sink_types[] = {&bm_notify_webhook};
-
-const bm_notify_sink_type *bm_notify_type_find(const char *name)
-{
-    for (size_t i = 0; i < sizeof sink_types / sizeof sink_types[0]; i++)
-        if (!strcmp(sink_types[i]->name, name)) return sink_types[i];
-    return NULL;
-}
-
-static const char *const formats[] = {"generic", "slack", "pagerduty", "alertmanager"};
-
-struct bm_notify_sink {
-    const bm_notify_sink_type *type;
-    void *self;
-    char *name;
-    const char *format; /* one of formats[] */
-    bm_notify_kv *kv;   /* every key as configured (owned copies) */
-    size_t n_kv;
-    uint64_t build_failed; /* bodies the builder could not make (added to `dropped`) */
-    bm_notify_flush_cb flush_cb;
-    void *flush_arg;
-};
-
-static int is_common_key(const char *k)
-{
-    for (const bm_notify_key *c = bm_notify_common_keys; c->name; c++)
-        if (!strcmp(c->name, k)) return 1;
-    return 0;
-}
-
-static int type_has_key(const bm_notify_sink_type *t, const char *k)
-{
-    for (const bm_notify_key *c = t->keys; c->name; c++) {
-        size_t n = strlen(c->name);
-        if (n && c->name[n - 1] == '.' ? !strncmp(c->name, k, n) && k[n] : !strcmp(c->name, k))
-            return 1;
-    }
-    return 0;
-}
-
-static const char *kv_get(const bm_notify_kv *kv, size_t n, const char *key)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(kv[i].key, key)) return kv[i].value;
-    return NULL;
-}
-
-/* Does an http(s) URL have a path beyond "/"? */
-static int url_has_path(const char *url)
-{
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 : url;
-    p += strcspn(p, "/?#");
-    return *p == '/' && p[1] && p[1] != '?' && p[1] != '#';
-}
-
-bm_notify_sink *bm_notify_sink_new(struct event_base *base, const bm_notify_kv *kv, size_t n_kv,
-                                   char *err, size_t errlen)
-{
-    for (size_t i = 0; i < n_kv; i++)
-        if (!kv[i].key || !kv[i].value) {
-            set_err(err, errlen, "sink: a key without a value");
-            return NULL;
-        }
-    const char *type_name = kv_get(kv, n_kv, "type");
-    const char *name = kv_get(kv, n_kv, "name");
-    const char *format = kv_get(kv, n_kv, "format");
-    if (!type_name) type_name = "webhook";
-    const char *label = name ? name : type_name;
-    char why[256];
-
-    const bm_notify_sink_type *t = bm_notify_type_find(type_name);
-    if (!t) {
-        set_err(err, errlen, "sink '%s': unknown type '%s' (known: webhook)", label, type_name);
-        return NULL;
-    }
-    if (name && !*name) {
-        set_err(err, errlen, "sink '%s': 'name' is empty", label);
-        return NULL;
-    }
-    const char *canon = formats[0];
-    if (format) {
-        canon = NULL;
-        for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
-            if (!strcasecmp(format, formats[i])) canon = formats[i];
-        if (!strcasecmp(format, "json")) canon = formats[0];
-        if (!canon) {
-            set_err(err, errlen,
-                    "sink '%s': 'format' must be generic, slack, pagerduty or alertmanager, not "
-                    "'%s'",
-                    label, format);
-            return NULL;
-        }
-    }
-    const char *rk = kv_get(kv, n_kv, "routing_key");
-    if (canon == formats[2] && (!rk || !*rk)) {
-        set_err(err, errlen, "sink '%s': format pagerduty needs a 'routing_key'", label);
-        return NULL;
-    }
-    for (size_t i = 0; i < n_kv; i++) {
-        if (kv_get(kv, i, kv[i].key)) {
-            set_err(err, errlen, "sink '%s': '%s' is given twice", label, kv[i].key);
-            return NULL;
-        }
-        if (!is_common_key(kv[i].key) && !type_has_key(t, kv[i].key)) {
-            size_t k = 0;
-            why[0] = '\0';
-            for (const bm_notify_key *c = t->keys; c->name && k + 1 < sizeof why; c++)
-                k += (size_t)snprintf(why + k, sizeof why - k, "%s%s%s", k ? ", " : "", c->name,
-                                      c->name[strlen(c->name) - 1] == '.' ? "NAME" : "");
-            set_err(err, errlen,
-                    "sink '%s': unknown key '%s' (%s takes type, name, format, "
-                    "routing_key, %s)",
-                    label, kv[i].key, t->name, why);
-            return NULL;
-        }
-    }
-
-    bm_notify_sink *s = calloc(1, sizeof *s);
-    bm_notify_kv *own = calloc(n_kv ? n_kv : 1, sizeof *own); /* the type's keys */
-    if (!s || !own) goto nomem;
-    s->type = t;
-    s->format = canon;
-    s->name = strdup(label);
-    s->kv = calloc(n_kv ? n_kv : 1, sizeof *s->kv);
-    if (!s->name || !s->kv) goto nomem;
-    size_t n_own = 0;
-    for (size_t i = 0; i < n_kv; i++) {
-        char *value = NULL;
-        if (!strcmp(kv[i].key, "url") && canon == formats[3] && !url_has_path(kv[i].value)) {
-            size_t n = strlen(kv[i].value);
-            while (n && kv[i].value[n - 1] == '/')
-                n--;
-            if (asprintf(&value, "%.*s/api/v2/alerts", (int)n, kv[i].value) < 0) value = NULL;
-        } else {
-            value = strdup(kv[i].value);
-        }
-        s->kv[s->n_kv].key = strdup(kv[i].key);
-        s->kv[s->n_kv].value = value;
-        s->n_kv++;
-        if (!s->kv[i].key || !value) goto nomem;
-        if (!is_common_key(kv[i].key)) own[n_own++] = s->kv[i];
-    }
-    why[0] = '\0';
-    s->self = t->init(base, s->name, own, n_own, why, sizeof why);
-    if (!s->self) {
-        set_err(err, errlen, "sink '%s': %s", label, why);
-        free(own);
-        bm_notify_sink_free(s);
-        return NULL;
-    }
-    free(own);
-    return s;
-nomem:
-    set_err(err, errlen, "sink '%s': out of memory", label);
-    free(own);
-    bm_notify_sink_free(s);
-    return NULL;
-}
-
-void bm_notify_sink_free(bm_notify_sink *s)
-{
-    if (!s) return;
-    if (s->self) s->type->free(s->self);
-    for (size_t i = 0; i < s->n_kv; i++) {
-        free((char *)s->kv[i].key);
-        free((char *)s->kv[i].value);
-    }
-    free(s->kv);
-    free(s->name);
-    free(s);
-}
-
-const char *bm_notify_sink_name(const bm_notify_sink *s)
-{
-    return s->name;
-}
-
-const char *bm_notify_sink_format(const bm_notify_sink *s)
-{
-    return s->format;
-}
-
-const char *bm_notify_sink_option(const bm_notify_sink *s, const char *key)
-{
-    return kv_get(s->kv, s->n_kv, key);
-}
-
-bm_notify_result bm_notify_sink_emit(bm_notify_sink *s, const bm_notify_body *body)
-{
-    return s->type->emit(s->self, body);
-}
-
-bm_notify_result bm_notify_sink_emit_built(bm_notify_sink *s, bm_notify_build_cb build,
-                                           bm_notify_release_cb release, void *arg)
-{
-    bm_notify_body body = {NULL, 0, NULL};
-    if (build(s, &body, arg) < 0) {
-        if (release) release(&body, arg);
-        s->build_failed++;
-        return BM_NOTIFY_ERROR;
-    }
-    bm_notify_result r = s->type->emit(s->self, &body);
-    if (release) release(&body, arg);
-    return r;
-}
-
-static void sink_flush_done(void *self, uint64_t abandoned, void *arg)
-{
-    (void)self;
-    bm_notify_sink *s = arg;
-    bm_notify_flush_cb cb = s->flush_cb;
-    void *cb_arg = s->flush_arg;
-    s->flush_cb = NULL;
-    if (cb) cb(s, abandoned, cb_arg);
-}
-
-void bm_notify_sink_flush(bm_notify_sink *s, int64_t timeout_ms, bm_notify_flush_cb cb, void *arg)
-{
-    s->flush_cb = cb;
-    s->flush_arg = arg;
-    s->type->flush(s->self, timeout_ms, sink_flush_done, s);
-}
-
-void bm_notify_sink_stats(const bm_notify_sink *s, bm_notify_stats *out)
-{
-    s->type->stats(s->self, out);
-    out->emitted += s->build_failed;
-    out->dropped += s->build_failed;
-}

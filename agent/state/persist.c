@@ -12,6 +12,9 @@
  */
 #include "agent/state/persist.h"
 
+#include <event2/event.h>
+#include "agent/core/clock.h"
+
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,15 +36,12 @@ typedef struct {
     size_t len, cap;
 } growbuf;
 
-struct reply_tag {
-    bm_persist *p;
-    bm_write_kind kind;
-};
-
 struct bm_persist {
     bm_persist_opts o;
-    char ttl[32];
-    char maxlen[32];
+    bm_writer *w;
+    struct event *ev_flush;
+    bm_persist_stats stats;
+    int64_t last_ack_us;
     growbuf keys, ids;
     msgpack_sbuffer recs;
     rec_item *items;
@@ -51,7 +51,6 @@ struct bm_persist {
     const char **argv;
     size_t *argvlen;
     size_t cap_argv;
-    struct reply_tag tags[BM_WRITE__COUNT];
 };
 
 static int grow_append(growbuf *b, const char *s, size_t n)
@@ -100,26 +99,25 @@ static int reserve_argv(bm_persist *p, size_t need)
     return 0;
 }
 
-static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+static void on_flush_soon(evutil_socket_t fd, short what, void *arg)
 {
-    (void)ac;
-    struct reply_tag *tag = privdata;
-    if (tag->p->o.on_reply) tag->p->o.on_reply(tag->kind, reply, tag->p->o.arg);
+    (void)fd;
+    (void)what;
+    bm_persist_flush(arg);
 }
 
-bm_persist *bm_persist_new(const bm_persist_opts *opts)
+bm_persist *bm_persist_new(const bm_persist_opts *opts, bm_writer *w, struct event_base *base)
 {
     bm_persist *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->o = *opts;
-    snprintf(p->ttl, sizeof p->ttl, "%lld",
-             (long long)(opts->trace_ttl_s > 0 ? opts->trace_ttl_s : 86400));
-    snprintf(p->maxlen, sizeof p->maxlen, "%zu",
-             opts->deadletter_maxlen ? opts->deadletter_maxlen : 100000);
+    if (p->o.trace_ttl_s <= 0) p->o.trace_ttl_s = 86400;
+    if (!p->o.deadletter_maxlen) p->o.deadletter_maxlen = 100000;
+    p->w = w;
     msgpack_sbuffer_init(&p->recs);
-    for (int k = 0; k < BM_WRITE__COUNT; k++) {
-        p->tags[k].p = p;
-        p->tags[k].kind = (bm_write_kind)k;
+    if (base && !(p->ev_flush = event_new(base, -1, 0, on_flush_soon, p))) {
+        bm_persist_free(p);
+        return NULL;
     }
     return p;
 }
@@ -134,6 +132,7 @@ void bm_persist_free(bm_persist *p)
     free(p->acks);
     free(p->argv);
     free(p->argvlen);
+    if (p->ev_flush) event_free(p->ev_flush);
     free(p);
 }
 
@@ -183,50 +182,43 @@ int bm_persist_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_l
     return 0;
 }
 
-int bm_persist_deadletter(bm_persist *p, redisAsyncContext *ac, const char *stream, const char *id,
-                          const char *reason, const char *detail, size_t n,
-                          const char *const *fields, const size_t *field_lens,
-                          const char *const *values, const size_t *value_lens)
+void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, const char *reason,
+                           const char *detail, size_t n, const char *const *fields,
+                           const size_t *field_lens, const char *const *values,
+                           const size_t *value_lens)
 {
     if (n > DEADLETTER_FIELDS_MAX) n = DEADLETTER_FIELDS_MAX;
-    const char *argv[14 + 2 * DEADLETTER_FIELDS_MAX];
-    size_t lens[14 + 2 * DEADLETTER_FIELDS_MAX];
+    const char *f[4 + DEADLETTER_FIELDS_MAX], *v[4 + DEADLETTER_FIELDS_MAX];
+    size_t fl[4 + DEADLETTER_FIELDS_MAX], vl[4 + DEADLETTER_FIELDS_MAX];
     char names[DEADLETTER_FIELDS_MAX][260];
-    int argc = 0;
-#define ARG(s, l) (argv[argc] = (s), lens[argc] = (l), argc++)
-    ARG("XADD", 4);
-    ARG(p->o.deadletter_stream, strlen(p->o.deadletter_stream));
-    ARG("MAXLEN", 6);
-    ARG("~", 1);
-    ARG(p->maxlen, strlen(p->maxlen));
-    ARG("*", 1);
-    ARG("reason", 6);
-    ARG(reason, strlen(reason));
-    ARG("stream", 6);
-    ARG(stream, strlen(stream));
-    ARG("id", 2);
-    ARG(id, strlen(id));
-    ARG("error", 5);
-    ARG(detail, strlen(detail));
+    size_t k = 0;
+#define PAIR(a, al, b, bl) (f[k] = (a), fl[k] = (al), v[k] = (b), vl[k] = (bl), k++)
+    PAIR("reason", 6, reason, strlen(reason));
+    PAIR("stream", 6, stream, strlen(stream));
+    PAIR("id", 2, id, strlen(id));
+    PAIR("error", 5, detail, strlen(detail));
     for (size_t i = 0; i < n; i++) {
-        size_t fl = field_lens[i] > 250 ? 250 : field_lens[i];
+        size_t nl = field_lens[i] > 250 ? 250 : field_lens[i];
         memcpy(names[i], "f.", 2);
-        memcpy(names[i] + 2, fields[i], fl);
-        ARG(names[i], fl + 2);
-        ARG(values[i], value_lens[i] > DEADLETTER_VALUE_MAX ? DEADLETTER_VALUE_MAX : value_lens[i]);
+        memcpy(names[i] + 2, fields[i], nl);
+        PAIR(names[i], nl + 2, values[i],
+             value_lens[i] > DEADLETTER_VALUE_MAX ? DEADLETTER_VALUE_MAX : value_lens[i]);
     }
-#undef ARG
-    return redisAsyncCommandArgv(ac, on_reply, &p->tags[BM_WRITE_DEADLETTER], argc, argv, lens) ==
-                   REDIS_OK
-               ? 0
-               : -1;
+#undef PAIR
+    if (bm_writer_xadd(p->w, BM_WRITE_DEADLETTER, p->o.deadletter_stream, p->o.deadletter_maxlen,
+                       k, f, fl, v, vl, NULL, NULL) == 0)
+        p->stats.deadletter++;
+    else
+        p->stats.deadletter_failed++;
 }
 
-int bm_persist_send(bm_persist *p, redisAsyncContext *ac, bm_write_kind kind, int argc,
-                    const char **argv, const size_t *lens)
+static void on_acked(const redisReply *r, void *arg)
 {
-    return redisAsyncCommandArgv(ac, on_reply, &p->tags[kind], argc, argv, lens) == REDIS_OK ? 0
-                                                                                             : -1;
+    bm_persist *p = arg;
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        p->stats.acked += (uint64_t)r->integer;
+        p->last_ack_us = bm_now_us();
+    }
 }
 
 static int cmp_items(const void *a, const void *b, void *keys)
@@ -240,60 +232,69 @@ static int cmp_items(const void *a, const void *b, void *keys)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-long bm_persist_flush(bm_persist *p, redisAsyncContext *ac)
+long bm_persist_flush(bm_persist *p)
 {
     long sent = 0;
     int failed = 0;
     if (p->n_items) {
         qsort_r(p->items, p->n_items, sizeof *p->items, cmp_items, p->keys.data);
-        if (reserve_argv(p, p->n_items + 2)) failed = 1;
+        if (reserve_argv(p, p->n_items)) failed = 1;
         size_t i = 0;
         while (!failed && i < p->n_items) {
             const char *key = p->keys.data + p->items[i].key_off;
             size_t klen = p->items[i].key_len;
-            int argc = 0;
-            p->argv[argc] = "RPUSH", p->argvlen[argc++] = 5;
-            p->argv[argc] = key, p->argvlen[argc++] = klen;
-            size_t j = i;
+            size_t n = 0, j = i;
             for (; j < p->n_items && p->items[j].key_len == klen &&
                    !memcmp(p->keys.data + p->items[j].key_off, key, klen);
-                 j++) {
-                p->argv[argc] = p->recs.data + p->items[j].rec_off;
-                p->argvlen[argc++] = p->items[j].rec_len;
+                 j++, n++) {
+                p->argv[n] = p->recs.data + p->items[j].rec_off;
+                p->argvlen[n] = p->items[j].rec_len;
             }
-            const char *exp_argv[3] = {"EXPIRE", key, p->ttl};
-            size_t exp_lens[3] = {6, klen, strlen(p->ttl)};
-            if (redisAsyncCommandArgv(ac, on_reply, &p->tags[BM_WRITE_TRACE], argc, p->argv,
-                                      p->argvlen) != REDIS_OK ||
-                redisAsyncCommandArgv(ac, on_reply, &p->tags[BM_WRITE_TRACE], 3, exp_argv,
-                                      exp_lens) != REDIS_OK)
+            if (bm_writer_rpush_expire(p->w, BM_WRITE_TRACE, key, klen, n, p->argv, p->argvlen,
+                                       p->o.trace_ttl_s, NULL, NULL))
                 failed = 1;
             else
-                sent += 2;
+                sent += 2, p->stats.records += n;
             i = j;
         }
     }
     for (size_t s = 0; !failed && p->n_acks && s < p->o.n_streams; s++) {
-        if (reserve_argv(p, p->n_acks + 3)) {
+        if (reserve_argv(p, p->n_acks)) {
             failed = 1;
             break;
         }
-        int argc = 0;
-        p->argv[argc] = "XACK", p->argvlen[argc++] = 4;
-        p->argv[argc] = p->o.streams[s], p->argvlen[argc++] = strlen(p->o.streams[s]);
-        p->argv[argc] = p->o.group, p->argvlen[argc++] = strlen(p->o.group);
+        size_t n = 0;
         for (size_t a = 0; a < p->n_acks; a++) {
             if (p->acks[a].stream != s) continue;
-            p->argv[argc] = p->ids.data + p->acks[a].off;
-            p->argvlen[argc++] = p->acks[a].len;
+            p->argv[n] = p->ids.data + p->acks[a].off;
+            p->argvlen[n++] = p->acks[a].len;
         }
-        if (argc == 3) continue;
-        if (redisAsyncCommandArgv(ac, on_reply, &p->tags[BM_WRITE_ACK], argc, p->argv,
-                                  p->argvlen) != REDIS_OK)
+        if (!n) continue;
+        if (bm_writer_xack(p->w, p->o.streams[s], p->o.group, n, p->argv, p->argvlen, on_acked, p))
             failed = 1;
         else
             sent++;
     }
     bm_persist_reset(p);
+    if (sent > 0) {
+        p->stats.batches++;
+        bm_writer_push(p->w);
+    }
     return failed ? -1 : sent;
+}
+
+void bm_persist_flush_soon(bm_persist *p)
+{
+    if (p->ev_flush && !event_pending(p->ev_flush, EV_TIMEOUT, NULL))
+        event_active(p->ev_flush, EV_TIMEOUT, 0);
+}
+
+void bm_persist_get_stats(const bm_persist *p, bm_persist_stats *out)
+{
+    *out = p->stats;
+}
+
+int64_t bm_persist_last_ack_us(const bm_persist *p)
+{
+    return p->last_ack_us;
 }

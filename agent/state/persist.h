@@ -1,5 +1,6 @@
 /*
- * persist.h - what one ingest batch writes back to Redis, in order:
+ * persist.h - the ingest path's write-back: what one batch writes to Redis,
+ * in order, through the agent's writer (core/writer.h):
  *
  *   RPUSH <trace_prefix><tx> rec1 rec2 ...   one per transaction touched,
  *   EXPIRE <trace_prefix><tx> <retention>    records in arrival order
@@ -11,28 +12,19 @@
  * trace dedup (and the CLI's dedup on read) keeps them counted once.
  *
  * The batch buffers are reused: no allocation per event once warmed up.
- * Not here: decoding (proto/) and trace state (lib/).
+ * Not here: decoding (proto/), trace state (lib/, state/state.h), which
+ * entries to ack (inputs/).
  */
-#ifndef BM_AGENT_PERSIST_H
-#define BM_AGENT_PERSIST_H
+#ifndef BM_STATE_PERSIST_H
+#define BM_STATE_PERSIST_H
 
-#include <hiredis/async.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/core/writer.h"
 #include "proto/event.h"
 
-typedef enum {
-    BM_WRITE_TRACE = 0, /* RPUSH / EXPIRE of trace records */
-    BM_WRITE_ACK,
-    BM_WRITE_DEADLETTER,
-    BM_WRITE_OTHER,
-    BM_WRITE__COUNT
-} bm_write_kind;
-
-/* Called for each reply on the write connection (reply NULL: connection lost). */
-typedef void (*bm_write_reply_cb)(bm_write_kind kind, redisReply *reply, void *arg);
-
+struct event_base;
 typedef struct bm_persist bm_persist;
 
 typedef struct {
@@ -43,12 +35,19 @@ typedef struct {
     const char *group;
     const char *const *streams; /* borrowed, n_streams names */
     size_t n_streams;
-    bm_write_reply_cb on_reply;
-    void *arg;
 } bm_persist_opts;
 
-/* @return a persister (caller frees), or NULL. opts' strings are borrowed for its life. */
-bm_persist *bm_persist_new(const bm_persist_opts *opts);
+typedef struct {
+    uint64_t acked;             /* entries acknowledged (XACK replies, summed) */
+    uint64_t deadletter;        /* copies sent to the dead-letter stream */
+    uint64_t deadletter_failed; /* ... that could not even be sent (the entry is still acked) */
+    uint64_t records;           /* trace records sent */
+    uint64_t batches;           /* flushes that sent something */
+} bm_persist_stats;
+
+/* @return a persister (caller frees), or NULL. opts' strings and w are
+ * borrowed for its life; base runs bm_persist_flush_soon. */
+bm_persist *bm_persist_new(const bm_persist_opts *opts, bm_writer *w, struct event_base *base);
 void bm_persist_free(bm_persist *p);
 
 /* Queue one trace record for `ev` (encoded now; ev may be freed after). @return 0 / -1 nomem. */
@@ -58,26 +57,31 @@ int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us);
 int bm_persist_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_len);
 
 /*
- * Send a dead-letter copy now: reason, source stream and id, a human
- * detail, and each original field as f.<name> (values cut to 64 KiB).
- * @return 0, or -1 when it could not be queued (counted by the caller).
+ * Send a dead-letter copy now: reason, source stream and id (a pub/sub
+ * message: its channel and "pubsub"), a human detail, and each original field as f.<name>
+ * (names cut to 250 bytes, values to 64 KiB, at most 64 fields). Counted in
+ * deadletter or deadletter_failed.
  */
-int bm_persist_deadletter(bm_persist *p, redisAsyncContext *ac, const char *stream, const char *id,
-                          const char *reason, const char *detail, size_t n,
-                          const char *const *fields, const size_t *field_lens,
-                          const char *const *values, const size_t *value_lens);
-
-/* Send one command now on `ac` (argv borrowed for the call); its reply goes to
- * on_reply with `kind`. @return 0, or -1 when the connection refused it. */
-int bm_persist_send(bm_persist *p, redisAsyncContext *ac, bm_write_kind kind, int argc,
-                    const char **argv, const size_t *lens);
+void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, const char *reason,
+                           const char *detail, size_t n, const char *const *fields,
+                           const size_t *field_lens, const char *const *values,
+                           const size_t *value_lens);
 
 /* Send everything queued (records grouped by transaction, then the acks).
- * @return the number of commands sent, or -1 when the connection refused them. */
-long bm_persist_flush(bm_persist *p, redisAsyncContext *ac);
+ * @return the number of commands sent, or -1 when some were refused (the
+ * entries not acked are delivered again). */
+long bm_persist_flush(bm_persist *p);
+
+/* Flush after the callbacks now running (coalesced): for inputs without batches. */
+void bm_persist_flush_soon(bm_persist *p);
 
 /* Drop what is queued (after a lost connection: the entries are re-delivered). */
 void bm_persist_reset(bm_persist *p);
+
+void bm_persist_get_stats(const bm_persist *p, bm_persist_stats *out);
+
+/* Wall-clock µs of the last ack reply (0: none yet). */
+int64_t bm_persist_last_ack_us(const bm_persist *p);
 
 /* Heap bytes held by the batch buffers. */
 size_t bm_persist_heap_bytes(const bm_persist *p);

@@ -2,7 +2,7 @@
  * webhook_send.c - drives one webhook sink (agent/outputs/webhook.c) the way the
  * agent will: inside a libevent loop that also runs a 10 ms timer, it hands
  * the sink N alert notifications (bodies built by proto/alert.c in the
- * sink's format, through bm_notify_sink_emit_built), flushes with a
+ * sink's format, through bm_sink_emit_built), flushes with a
  * deadline, and prints one JSON line of the sink's counters and the timer's
  * ticks on stdout. The ticks prove the loop never blocked: a blocked loop
  * shows fewer ticks than elapsed_ms / 10 and a large max_tick_gap_ms.
@@ -33,7 +33,7 @@
 
 typedef struct {
     struct event_base *base;
-    bm_notify_sink *sink;
+    bm_sink *sink;
     long count;
     long next_seq;
     int64_t deadline_ms;
@@ -42,7 +42,7 @@ typedef struct {
     uint64_t ticks;
     int64_t last_tick_ms, max_tick_gap_ms, started_ms, ended_ms;
     long accepted, refused;
-    bm_notify_stats after_emit;
+    bm_sink_stats after_emit;
     uint64_t abandoned;
     int flushed;
 } driver;
@@ -66,8 +66,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The builder: the alert numbered d->next_seq, in the sink's format. */
-static int build_body(const bm_notify_sink *sink, bm_notify_body *out, void *arg)
+static int build_body(const bm_sink *sink, bm_topic topic, bm_sink_body *out, void *arg)
 {
+    (void)topic;
     driver *d = arg;
     bm_alert a;
     memset(&a, 0, sizeof a);
@@ -87,10 +88,10 @@ static int build_body(const bm_notify_sink *sink, bm_notify_body *out, void *arg
     a.ts_us = a.starts_at_us + d->next_seq * 1000000LL;
     a.fingerprint = bm_alert_fingerprint(a.rule, a.labels, a.n_labels);
 
-    int f = bm_alert_body_format_parse(bm_notify_sink_format(sink));
+    int f = bm_alert_body_format_parse(bm_sink_format(sink));
     if (f < 0) return -1;
     bm_alert_body_opts o = {.agent = "webhook-send",
-                            .routing_key = bm_notify_sink_option(sink, "routing_key")};
+                            .routing_key = bm_sink_option(sink, "routing_key")};
     size_t len = 0;
     char *body = bm_alert_body((bm_alert_body_format)f, &a, &o, &len);
     if (!body) return -1;
@@ -101,7 +102,7 @@ static int build_body(const bm_notify_sink *sink, bm_notify_body *out, void *arg
     return 0;
 }
 
-static void release_body(bm_notify_body *body, void *arg)
+static void release_body(bm_sink_body *body, void *arg)
 {
     (void)arg;
     free((char *)body->data);
@@ -123,14 +124,14 @@ static void on_start(evutil_socket_t fd, short what, void *arg)
     (void)what;
     driver *d = arg;
     for (d->next_seq = 1; d->next_seq <= d->count; d->next_seq++) {
-        if (bm_notify_sink_emit_built(d->sink, build_body, release_body, d) == BM_NOTIFY_QUEUED)
+        if (bm_sink_emit_built(d->sink, BM_TOPIC_ALERT, build_body, release_body, d) == BM_SINK_QUEUED)
             d->accepted++;
         else
             d->refused++;
     }
     if (d->sent_file) fflush(d->sent_file);
-    bm_notify_sink_stats(d->sink, &d->after_emit);
-    bm_notify_sink_flush(d->sink, d->deadline_ms, on_flushed, d);
+    bm_sink_get_stats(d->sink, &d->after_emit);
+    bm_sink_flush(d->sink, d->deadline_ms, on_flushed, d);
 }
 
 static void on_hard_limit(evutil_socket_t fd, short what, void *arg)
@@ -166,7 +167,7 @@ int main(int argc, char **argv)
         {"--routing-key", "routing_key"},
         {"--name", "name"},
     };
-    bm_notify_kv kv[MAX_KV];
+    bm_sink_kv kv[MAX_KV];
     char *owned[MAX_KV];
     size_t n_kv = 0, n_owned = 0;
     driver d = {.count = 10, .deadline_ms = 10000};
@@ -184,7 +185,7 @@ int main(int argc, char **argv)
         for (k = 0; k < sizeof direct / sizeof direct[0]; k++)
             if (!strcmp(a, direct[k].flag)) break;
         if (k < sizeof direct / sizeof direct[0]) {
-            kv[n_kv++] = (bm_notify_kv){direct[k].key, v};
+            kv[n_kv++] = (bm_sink_kv){direct[k].key, v};
         } else if (!strcmp(a, "--set")) {
             char *copy = strdup(v), *eq = copy ? strchr(copy, '=') : NULL;
             if (!eq) {
@@ -194,7 +195,7 @@ int main(int argc, char **argv)
             }
             *eq = '\0';
             owned[n_owned++] = copy;
-            kv[n_kv++] = (bm_notify_kv){copy, eq + 1};
+            kv[n_kv++] = (bm_sink_kv){copy, eq + 1};
         } else if (!strcmp(a, "--count")) {
             d.count = atol(v);
         } else if (!strcmp(a, "--deadline-ms")) {
@@ -215,7 +216,8 @@ int main(int argc, char **argv)
     char err[512];
     d.base = event_base_new();
     if (!d.base) return 1;
-    d.sink = bm_notify_sink_new(d.base, kv, n_kv, err, sizeof err);
+    bm_sink_env env = {d.base, NULL};
+    d.sink = bm_sink_new(&env, kv, n_kv, err, sizeof err);
     if (!d.sink) {
         fprintf(stderr, "webhook-send: %s\n", err);
         goto out;
@@ -238,15 +240,15 @@ int main(int argc, char **argv)
     event_base_dispatch(d.base);
     if (!d.ended_ms) d.ended_ms = mono_ms();
 
-    bm_notify_stats st;
-    bm_notify_sink_stats(d.sink, &st);
+    bm_sink_stats st;
+    bm_sink_get_stats(d.sink, &st);
     int64_t elapsed = d.ended_ms - d.started_ms;
     printf("{\"sink\":\"%s\",\"format\":\"%s\",\"count\":%ld,\"accepted\":%ld,\"refused\":%ld,"
            "\"held_after_emit\":%u,\"emitted\":%llu,\"sent\":%llu,\"failed\":%llu,"
            "\"retried\":%llu,\"dropped\":%llu,\"attempt_errors\":%llu,\"in_flight\":%u,"
            "\"queued\":%u,\"abandoned\":%llu,\"flushed\":%s,\"ticks\":%llu,\"elapsed_ms\":%lld,"
            "\"max_tick_gap_ms\":%lld}\n",
-           bm_notify_sink_name(d.sink), bm_notify_sink_format(d.sink), d.count, d.accepted,
+           bm_sink_name(d.sink), bm_sink_format(d.sink), d.count, d.accepted,
            d.refused, d.after_emit.queued, (unsigned long long)st.emitted,
            (unsigned long long)st.sent, (unsigned long long)st.failed,
            (unsigned long long)st.retried, (unsigned long long)st.dropped,
@@ -259,7 +261,7 @@ int main(int argc, char **argv)
     event_free(ev_limit);
 out:
     if (d.sent_file) fclose(d.sent_file);
-    bm_notify_sink_free(d.sink);
+    bm_sink_free(d.sink);
     event_base_free(d.base);
     for (size_t i = 0; i < n_owned; i++)
         free(owned[i]);

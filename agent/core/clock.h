@@ -1,0 +1,25 @@
+/*
+ * clock.h - the agent's one clock. Everything in agent/ that needs "now"
+ * asks here, and hands the value down: lib/ and proto/ never read a clock,
+ * so their tests drive time by hand.
+ *
+ * Two readings: the wall clock (event times, windows, retention: what a
+ * person and the producers agree on) and a monotonic one (deadlines,
+ * backoff, round trips: what must not jump when the wall clock is set).
+ */
+#ifndef BM_CORE_CLOCK_H
+#define BM_CORE_CLOCK_H
+
+#include <stdint.h>
+#include <sys/time.h>
+
+/* Wall clock, µs since the epoch. */
+int64_t bm_now_us(void);
+
+/* Monotonic clock, µs since an arbitrary start. */
+int64_t bm_mono_us(void);
+
+/* A duration in µs as a struct timeval (negative: zero), for libevent timers. */
+struct timeval bm_tv_from_us(int64_t us);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * conn.h - one asynchronous Redis connection (hiredis on the agent's
+ * libevent base) and its life: connect, AUTH and SELECT as the URL says,
+ * then tell the owner it is up; tell the owner once when it is lost.
+ *
+ *   bm_conn_open ──▶ connecting ──AUTH/SELECT queued──▶ up ──▶ (commands)
+ *        ▲                │ refused / lost                  │ lost, or a
+ *        │                ▼                                 ▼ set-up error
+ *        └── owner ◀── on_state(c, 0): the owner decides when to open again
+ *
+ * Reconnecting is the owner's business (a reader and a writer are reset
+ * together; the pub/sub input alone): this module only reports. Following
+ * hiredis' rule, a connection is never freed from inside its own
+ * callbacks: owners drop it from a timer or from the stop path.
+ */
+#ifndef BM_CORE_CONN_H
+#define BM_CORE_CONN_H
+
+#include <hiredis/async.h>
+
+#include "agent/core/redis_url.h"
+
+struct event_base;
+typedef struct bm_conn bm_conn;
+
+/* Told when the connection comes up (up = 1) or is lost (up = 0, once per open). */
+typedef void (*bm_conn_state_cb)(bm_conn *c, int up, void *arg);
+
+/*
+ * A connection object for `url` (borrowed for its life) on `base`. `role`
+ * ("reader", "writer", "pub/sub") names it in log lines. Nothing is opened.
+ * @return the object (caller bm_conn_free's), or NULL (out of memory).
+ */
+bm_conn *bm_conn_new(struct event_base *base, const bm_redis_url *url, const char *role,
+                     bm_conn_state_cb on_state, void *arg);
+
+/* Drop the connection if any (see bm_conn_drop), then free. NULL is a no-op. */
+void bm_conn_free(bm_conn *c);
+
+/*
+ * Start connecting (a no-op while a connection exists). The outcome comes
+ * through on_state. @return 0, or -1 when not even the socket could be made
+ * (logged; on_state is not called).
+ */
+int bm_conn_open(bm_conn *c);
+
+/*
+ * Close now: replies still due are delivered as NULL to their callbacks;
+ * on_state is not called. Not from inside this connection's own callbacks.
+ */
+void bm_conn_drop(bm_conn *c);
+
+/* Close once every reply due has arrived; then on_state(c, 0). */
+void bm_conn_close_when_idle(bm_conn *c);
+
+/* The hiredis context while connected (commands may be sent), else NULL. */
+redisAsyncContext *bm_conn_ctx(const bm_conn *c);
+
+/* 1 while connected and set up. */
+int bm_conn_is_up(const bm_conn *c);
+
+#endif

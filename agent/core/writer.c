@@ -1,0 +1,317 @@
+/*
+ * writer.c - the Redis write path (writer.h).
+ *
+ * Each command carries a small tag (kind, callback, argument) as hiredis
+ * privdata. Tags come from a free list, so a warmed-up writer allocates
+ * nothing per command; argv arrays are grow-only scratch space.
+ */
+#include "agent/core/writer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/clock.h"
+#include "agent/core/log.h"
+
+#define ERROR_LOG_EVERY_US (10 * 1000000LL)
+
+typedef struct wtag {
+    struct wtag *next; /* in the free list */
+    bm_writer *w;
+    bm_write_kind kind;
+    bm_write_cb cb;
+    void *arg;
+} wtag;
+
+struct bm_writer {
+    redisAsyncContext *ac;
+    long pending;
+    long high_water;
+    bm_writer_stats stats;
+    void (*drain_cb)(void *);
+    void *drain_arg;
+    wtag *free_tags;
+    const char **argv;
+    size_t *lens;
+    size_t cap;
+    int64_t last_error_log_us;
+    uint64_t errors_since_log;
+};
+
+static const char *const kind_names[BM_WRITE__COUNT] = {"trace",  "ack",   "deadletter",
+                                                        "output", "query", "setup"};
+
+const char *bm_write_kind_name(bm_write_kind k)
+{
+    return k < BM_WRITE__COUNT ? kind_names[k] : "?";
+}
+
+bm_writer *bm_writer_new(long high_water)
+{
+    bm_writer *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->high_water = high_water > 0 ? high_water : 50000;
+    return w;
+}
+
+void bm_writer_free(bm_writer *w)
+{
+    if (!w) return;
+    while (w->free_tags) {
+        wtag *t = w->free_tags;
+        w->free_tags = t->next;
+        free(t);
+    }
+    free(w->argv);
+    free(w->lens);
+    free(w);
+}
+
+void bm_writer_attach(bm_writer *w, redisAsyncContext *ac)
+{
+    w->ac = ac;
+}
+
+int bm_writer_up(const bm_writer *w)
+{
+    return w->ac != NULL;
+}
+
+long bm_writer_pending(const bm_writer *w)
+{
+    return w->pending;
+}
+
+int bm_writer_congested(const bm_writer *w)
+{
+    return w->pending > w->high_water;
+}
+
+void bm_writer_set_drain_cb(bm_writer *w, void (*cb)(void *arg), void *arg)
+{
+    w->drain_cb = cb;
+    w->drain_arg = arg;
+}
+
+void bm_writer_push(bm_writer *w)
+{
+    if (w->ac) redisAsyncHandleWrite(w->ac);
+}
+
+void bm_writer_get_stats(const bm_writer *w, bm_writer_stats *out)
+{
+    *out = w->stats;
+}
+
+static int is_expected_error(bm_write_kind kind, const redisReply *r)
+{
+    return kind == BM_WRITE_SETUP && !strncmp(r->str, "BUSYGROUP", 9);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)ac;
+    wtag *t = privdata;
+    bm_writer *w = t->w;
+    const redisReply *r = reply;
+    w->pending--;
+    if (!r) {
+        w->stats.lost++;
+    } else if (r->type == REDIS_REPLY_ERROR && !is_expected_error(t->kind, r)) {
+        w->stats.errors[t->kind]++;
+        w->errors_since_log++;
+        int64_t now = bm_mono_us();
+        if (!w->last_error_log_us || now - w->last_error_log_us > ERROR_LOG_EVERY_US) {
+            bm_error("redis write failed (%llu errors since the last report): %s",
+                     (unsigned long long)w->errors_since_log, r->str);
+            w->last_error_log_us = now;
+            w->errors_since_log = 0;
+        }
+    }
+    bm_write_cb cb = t->cb;
+    void *arg = t->arg;
+    t->next = w->free_tags;
+    w->free_tags = t;
+    if (cb) cb(r, arg);
+    if (w->drain_cb && w->pending <= w->high_water / 2) w->drain_cb(w->drain_arg);
+}
+
+static int send_argv(bm_writer *w, bm_write_kind kind, int argc, const char **argv,
+                     const size_t *lens, bm_write_cb cb, void *arg)
+{
+    if (!w->ac) {
+        w->stats.refused++;
+        return -1;
+    }
+    wtag *t = w->free_tags;
+    if (t)
+        w->free_tags = t->next;
+    else if (!(t = malloc(sizeof *t))) {
+        w->stats.refused++;
+        return -1;
+    }
+    *t = (wtag){NULL, w, kind, cb, arg};
+    if (redisAsyncCommandArgv(w->ac, on_reply, t, argc, argv, lens) != REDIS_OK) {
+        t->next = w->free_tags;
+        w->free_tags = t;
+        w->stats.refused++;
+        return -1;
+    }
+    w->pending++;
+    w->stats.sent[kind]++;
+    return 0;
+}
+
+/* Scratch argv for `need` arguments. @return 0 or -1 (out of memory). */
+static int reserve(bm_writer *w, size_t need)
+{
+    if (need <= w->cap) return 0;
+    size_t cap = w->cap ? w->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    const char **a = realloc(w->argv, cap * sizeof *a);
+    if (!a) return -1;
+    w->argv = a;
+    size_t *l = realloc(w->lens, cap * sizeof *l);
+    if (!l) return -1;
+    w->lens = l;
+    w->cap = cap;
+    return 0;
+}
+
+#define ARG(p, n) (w->argv[argc] = (p), w->lens[argc] = (n), argc++)
+#define ARGS(s)   ARG((s), strlen(s))
+
+/* Append n field/value pairs. */
+static int put_pairs(bm_writer *w, int argc, size_t n, const char *const *f, const size_t *fl,
+                     const char *const *v, const size_t *vl)
+{
+    for (size_t i = 0; i < n; i++) {
+        ARG(f[i], fl ? fl[i] : strlen(f[i]));
+        ARG(v[i], vl ? vl[i] : strlen(v[i]));
+    }
+    return argc;
+}
+
+int bm_writer_xadd(bm_writer *w, bm_write_kind kind, const char *stream, size_t maxlen, size_t n,
+                   const char *const *f, const size_t *fl, const char *const *v, const size_t *vl,
+                   bm_write_cb cb, void *arg)
+{
+    if (reserve(w, 2 * n + 8)) return w->stats.refused++, -1;
+    char ml[24];
+    int argc = 0;
+    ARG("XADD", 4);
+    ARGS(stream);
+    if (maxlen) {
+        snprintf(ml, sizeof ml, "%zu", maxlen);
+        ARG("MAXLEN", 6);
+        ARG("~", 1);
+        ARGS(ml);
+    }
+    ARG("*", 1);
+    argc = put_pairs(w, argc, n, f, fl, v, vl);
+    return send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
+}
+
+int bm_writer_publish(bm_writer *w, bm_write_kind kind, const char *channel, const char *data,
+                      size_t len, bm_write_cb cb, void *arg)
+{
+    const char *argv[3] = {"PUBLISH", channel, data};
+    size_t lens[3] = {7, strlen(channel), len};
+    return send_argv(w, kind, 3, argv, lens, cb, arg);
+}
+
+int bm_writer_hset(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
+                   const char *const *f, const size_t *fl, const char *const *v, const size_t *vl,
+                   bm_write_cb cb, void *arg)
+{
+    if (n == 0) return 0;
+    if (reserve(w, 2 * n + 2)) return w->stats.refused++, -1;
+    int argc = 0;
+    ARG("HSET", 4);
+    ARGS(key);
+    argc = put_pairs(w, argc, n, f, fl, v, vl);
+    return send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
+}
+
+int bm_writer_hash_replace(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
+                           const char *const *f, const size_t *fl, const char *const *v,
+                           const size_t *vl, bm_write_cb cb, void *arg)
+{
+    const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
+    size_t multi_len[1] = {5}, exec_len[1] = {4};
+    const char *del[2] = {"DEL", key};
+    size_t del_len[2] = {3, strlen(key)};
+    if (send_argv(w, kind, 1, multi, multi_len, NULL, NULL)) return -1;
+    send_argv(w, kind, 2, del, del_len, NULL, NULL);
+    if (n) bm_writer_hset(w, kind, key, n, f, fl, v, vl, NULL, NULL);
+    return send_argv(w, kind, 1, exec, exec_len, cb, arg);
+}
+
+int bm_writer_rpush_expire(bm_writer *w, bm_write_kind kind, const char *key, size_t klen,
+                           size_t n, const char *const *v, const size_t *vl, int64_t ttl_s,
+                           bm_write_cb cb, void *arg)
+{
+    if (reserve(w, n + 2)) return w->stats.refused++, -1;
+    int argc = 0;
+    ARG("RPUSH", 5);
+    ARG(key, klen);
+    for (size_t i = 0; i < n; i++)
+        ARG(v[i], vl[i]);
+    if (send_argv(w, kind, argc, w->argv, w->lens, cb, arg)) return -1;
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_s);
+    const char *exp[3] = {"EXPIRE", key, ttl};
+    size_t exp_len[3] = {6, klen, strlen(ttl)};
+    return send_argv(w, kind, 3, exp, exp_len, cb, arg);
+}
+
+int bm_writer_xack(bm_writer *w, const char *stream, const char *group, size_t n,
+                   const char *const *ids, const size_t *id_lens, bm_write_cb cb, void *arg)
+{
+    if (n == 0) return 0;
+    if (reserve(w, n + 3)) return w->stats.refused++, -1;
+    int argc = 0;
+    ARG("XACK", 4);
+    ARGS(stream);
+    ARGS(group);
+    for (size_t i = 0; i < n; i++)
+        ARG(ids[i], id_lens[i]);
+    return send_argv(w, BM_WRITE_ACK, argc, w->argv, w->lens, cb, arg);
+}
+
+int bm_writer_xgroup_create(bm_writer *w, const char *stream, const char *group, bm_write_cb cb,
+                            void *arg)
+{
+    const char *argv[6] = {"XGROUP", "CREATE", stream, group, "0", "MKSTREAM"};
+    size_t lens[6] = {6, 6, strlen(stream), strlen(group), 1, 8};
+    return send_argv(w, BM_WRITE_SETUP, 6, argv, lens, cb, arg);
+}
+
+int bm_writer_query(bm_writer *w, bm_query q, const char *operand, bm_write_cb cb, void *arg)
+{
+    const char *argv[3];
+    size_t lens[3];
+    int argc = 0;
+    switch (q) {
+    case BM_QUERY_PING: argv[argc++] = "PING"; break;
+    case BM_QUERY_INFO: argv[argc++] = "INFO"; break;
+    case BM_QUERY_XLEN: argv[argc++] = "XLEN"; break;
+    case BM_QUERY_XINFO_GROUPS:
+        argv[argc++] = "XINFO";
+        argv[argc++] = "GROUPS";
+        break;
+    case BM_QUERY_CONFIG_GET:
+        argv[argc++] = "CONFIG";
+        argv[argc++] = "GET";
+        break;
+    }
+    if (q == BM_QUERY_XLEN || q == BM_QUERY_XINFO_GROUPS || q == BM_QUERY_CONFIG_GET) {
+        if (!operand) return w->stats.refused++, -1;
+        argv[argc++] = operand;
+    }
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return send_argv(w, BM_WRITE_QUERY, argc, argv, lens, cb, arg);
+}

@@ -1,0 +1,119 @@
+/*
+ * writer.h - the one place Redis write commands are built and sent.
+ *
+ * Everything busmon writes goes out on one connection, pipelined: trace
+ * records, dead-letters and acks of the ingest path, and the outputs
+ * (alert, rollup, health and system streams and channels, the workers and
+ * firing hashes). Redis applies a connection's commands in order, which is
+ * what makes "records before their acks" hold. The writer also carries the
+ * small read queries of the sampler (PING, INFO, XLEN, XINFO GROUPS), so
+ * their round trip measures what the writes see.
+ *
+ *   caller ──bm_writer_xadd/hset/rpush/xack/...──▶ pending ──▶ Redis
+ *      ▲                                                      │ reply
+ *      └────────── cb(reply, arg) (NULL: lost) ◀── counted by kind, errors
+ *                                                  logged once per burst
+ *
+ * Pending commands are counted; above `high_water` the writer is
+ * congested and the stream input stops reading until the replies catch up
+ * (bm_writer_set_drain_cb tells it). Commands sent while no connection is
+ * attached are refused (-1) and the caller counts them.
+ *
+ * Not here: which connection (core/session.h attaches and detaches it),
+ * what the records mean (state/, outputs/).
+ */
+#ifndef BM_CORE_WRITER_H
+#define BM_CORE_WRITER_H
+
+#include <hiredis/async.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    BM_WRITE_TRACE = 0,  /* RPUSH / EXPIRE of trace records */
+    BM_WRITE_ACK,        /* XACK */
+    BM_WRITE_DEADLETTER, /* XADD to the dead-letter stream */
+    BM_WRITE_OUTPUT,     /* outputs: streams, channels, hashes */
+    BM_WRITE_QUERY,      /* the sampler's PING / INFO / XLEN / XINFO / CONFIG GET */
+    BM_WRITE_SETUP,      /* XGROUP CREATE */
+    BM_WRITE__COUNT
+} bm_write_kind;
+
+/* "trace", "ack", "deadletter", "output", "query", "setup". */
+const char *bm_write_kind_name(bm_write_kind k);
+
+/* A reply to one command: borrowed for the call; NULL when the connection went first. */
+typedef void (*bm_write_cb)(const redisReply *reply, void *arg);
+
+typedef struct {
+    uint64_t sent[BM_WRITE__COUNT];   /* commands handed to the connection */
+    uint64_t errors[BM_WRITE__COUNT]; /* error replies */
+    uint64_t lost;                    /* commands whose connection went before the reply */
+    uint64_t refused;                 /* commands not sent: no connection (or out of memory) */
+} bm_writer_stats;
+
+typedef struct bm_writer bm_writer;
+
+/* @return a writer with no connection (caller bm_writer_free's), or NULL. */
+bm_writer *bm_writer_new(long high_water);
+void bm_writer_free(bm_writer *w);
+
+/* Use `ac` (borrowed; the session owns it) from now on; NULL detaches. Replies
+ * due on a detached connection arrive as NULL (counted lost). */
+void bm_writer_attach(bm_writer *w, redisAsyncContext *ac);
+/* A connection is attached. */
+int bm_writer_up(const bm_writer *w);
+
+/* Commands sent whose reply is not in yet. */
+long bm_writer_pending(const bm_writer *w);
+/* More than high_water commands are pending: readers should wait. */
+int bm_writer_congested(const bm_writer *w);
+
+/* Told after each reply once pending is at or below high_water / 2 (and when
+ * nothing is pending): where a paused reader resumes and a stop finishes. */
+void bm_writer_set_drain_cb(bm_writer *w, void (*cb)(void *arg), void *arg);
+
+/* Put what is queued on the socket now rather than at the loop's next turn. */
+void bm_writer_push(bm_writer *w);
+
+void bm_writer_get_stats(const bm_writer *w, bm_writer_stats *out);
+
+/*
+ * The commands. Each returns 0 when sent (its cb, if any, will be called
+ * exactly once), or -1 when it was not (no connection, out of memory;
+ * counted in `refused`; cb is not called). Strings are copied by hiredis
+ * before the call returns. A field/value list is n pairs: f[i], v[i].
+ */
+
+/* XADD stream [MAXLEN ~ maxlen] * f1 v1 ... (maxlen 0: no trimming). */
+int bm_writer_xadd(bm_writer *w, bm_write_kind kind, const char *stream, size_t maxlen, size_t n,
+                   const char *const *f, const size_t *fl, const char *const *v, const size_t *vl,
+                   bm_write_cb cb, void *arg);
+/* PUBLISH channel data. */
+int bm_writer_publish(bm_writer *w, bm_write_kind kind, const char *channel, const char *data,
+                      size_t len, bm_write_cb cb, void *arg);
+/* HSET key f1 v1 ... (merge into the hash). */
+int bm_writer_hset(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
+                   const char *const *f, const size_t *fl, const char *const *v, const size_t *vl,
+                   bm_write_cb cb, void *arg);
+/* MULTI; DEL key; HSET key f1 v1 ...; EXEC: the hash replaced whole, never
+ * seen half done. cb gets EXEC's reply. */
+int bm_writer_hash_replace(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
+                           const char *const *f, const size_t *fl, const char *const *v,
+                           const size_t *vl, bm_write_cb cb, void *arg);
+/* RPUSH key v1 ... then EXPIRE key ttl_s (two commands; cb gets each reply). */
+int bm_writer_rpush_expire(bm_writer *w, bm_write_kind kind, const char *key, size_t klen,
+                           size_t n, const char *const *v, const size_t *vl, int64_t ttl_s,
+                           bm_write_cb cb, void *arg);
+/* XACK stream group id1 ... */
+int bm_writer_xack(bm_writer *w, const char *stream, const char *group, size_t n,
+                   const char *const *ids, const size_t *id_lens, bm_write_cb cb, void *arg);
+/* XGROUP CREATE stream group 0 MKSTREAM (BUSYGROUP is not an error to count). */
+int bm_writer_xgroup_create(bm_writer *w, const char *stream, const char *group, bm_write_cb cb,
+                            void *arg);
+
+/* The sampler's queries: PING, INFO, XLEN stream, XINFO GROUPS stream, CONFIG GET name. */
+typedef enum { BM_QUERY_PING, BM_QUERY_INFO, BM_QUERY_XLEN, BM_QUERY_XINFO_GROUPS, BM_QUERY_CONFIG_GET } bm_query;
+int bm_writer_query(bm_writer *w, bm_query q, const char *operand, bm_write_cb cb, void *arg);
+
+#endif

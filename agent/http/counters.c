@@ -1,0 +1,274 @@
+/*
+ * counters.c - the agent's counter table and its renderings (counters.h).
+ */
+#include "agent/http/counters.h"
+
+#include <event2/buffer.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define S(field) offsetof(bm_counter_snapshot, field)
+
+/* Label values of the array rows (NULL: that slot is not shown). */
+static const char *reason(size_t i)
+{
+    return i ? bm_decode_status_name((bm_decode_status)i) : NULL; /* 0 is "ok" */
+}
+static const char *connection(size_t i)
+{
+    static const char *const names[BM_CONNECTIONS] = {"reader", "writer", "pubsub"};
+    return names[i];
+}
+static const char *http_class(size_t i)
+{
+    static const char *const names[BM_HTTP_CLASSES] = {"2xx", "4xx", "5xx"};
+    return names[i];
+}
+
+#define SCALAR(n, t, h, k, f) {n, t, h, k, S(f), NULL, NULL, 0}
+#define ARRAY(n, t, h, k, f, l, v, c) {n, t, h, k, S(f), l, v, c}
+#define TOTAL BM_COUNTER_TOTAL
+#define GAUGE BM_COUNTER_GAUGE
+
+static const bm_counter_row table[] = {
+    /* the stream input */
+    SCALAR("busmon_entries_read_total", TOTAL, "Stream entries read through the consumer group.",
+           "entries_read", in.entries_read),
+    SCALAR("busmon_entries_acked_total", TOTAL, "Stream entries acknowledged (XACK).", "acked",
+           persist.acked),
+    SCALAR("busmon_entries_deleted_total", TOTAL,
+           "Pending entries whose content was trimmed from the stream (acked, not applied).",
+           "deleted_entries", in.deleted_entries),
+    SCALAR("busmon_reads_total", TOTAL, "XREADGROUP calls answered.", "reads", in.reads),
+    SCALAR("busmon_reads_paused_total", TOTAL,
+           "Reads held back because too many writes were pending.", "paused_reads",
+           in.paused_reads),
+    ARRAY("busmon_decode_errors_total", TOTAL, "Entries that could not be decoded, by reason.",
+          "decode_errors", decode_errors, "reason", reason, BM_DECODE__COUNT),
+    /* the pub/sub input */
+    SCALAR("busmon_pubsub_messages_total", TOTAL, "Pub/sub messages received.",
+           "pubsub_messages", ps.messages),
+    SCALAR("busmon_pubsub_bad_total", TOTAL,
+           "Pub/sub messages that could not be used (dead-lettered).", "pubsub_bad", ps.bad),
+    /* the state */
+    SCALAR("busmon_events_applied_total", TOTAL, "Events kept in a trace.", "events_applied",
+           st.events_applied),
+    SCALAR("busmon_events_duplicate_total", TOTAL,
+           "Events already kept (redelivered), not counted twice.", "duplicates", st.duplicates),
+    SCALAR("busmon_events_truncated_total", TOTAL, "Events not kept because their trace was full.",
+           "truncated", st.truncated),
+    SCALAR("busmon_events_untraced_total", TOTAL,
+           "Valid events that name no transaction (custom events).", "untraced", st.untraced),
+    SCALAR("busmon_events_nomem_total", TOTAL,
+           "Events not kept for lack of memory (stream entries are read again).", "nomem",
+           st.nomem),
+    SCALAR("busmon_command_timeouts_total", TOTAL,
+           "Commands marked timed out (no answer within timeout_seconds).", "timeouts",
+           st.timeouts),
+    /* traces in memory */
+    SCALAR("busmon_traces_in_memory", GAUGE, "Transaction traces held in memory.",
+           "transactions_in_memory", traces.transactions),
+    SCALAR("busmon_trace_events_in_memory", GAUGE, "Events held in memory traces.",
+           "events_in_memory", traces.events),
+    SCALAR("busmon_traces_evicted_total", TOTAL,
+           "Traces dropped from memory to respect traces.max_transactions.", "evicted",
+           traces.evicted),
+    SCALAR("busmon_traces_expired_total", TOTAL, "Traces dropped from memory by retention.",
+           "expired", traces.expired),
+    SCALAR("busmon_trace_store_bytes", GAUGE, "Heap bytes held by the trace store.",
+           "trace_store_bytes", trace_store_bytes),
+    /* writes */
+    SCALAR("busmon_trace_records_written_total", TOTAL, "Trace records sent to Redis.",
+           "trace_records", persist.records),
+    SCALAR("busmon_deadletter_total", TOTAL, "Entries copied to the dead-letter stream.",
+           "deadletter", persist.deadletter),
+    SCALAR("busmon_deadletter_failed_total", TOTAL,
+           "Dead-letter copies that could not be sent (the entry is still acked).",
+           "deadletter_failed", persist.deadletter_failed),
+    SCALAR("busmon_pending_writes", GAUGE,
+           "Commands sent on the Redis write connection, reply not yet in.", "pending_writes",
+           writes_pending),
+    SCALAR("busmon_write_errors_total", TOTAL, "Redis write commands that failed.",
+           "write_errors", write_errors),
+    SCALAR("busmon_writes_lost_total", TOTAL,
+           "Redis commands whose connection went before their reply.", "writes_lost",
+           writer.lost),
+    SCALAR("busmon_writes_refused_total", TOTAL,
+           "Redis commands not sent: no connection, or out of memory.", "writes_refused",
+           writer.refused),
+    SCALAR("busmon_redis_reconnects_total", TOTAL, "Reconnections to Redis.", "reconnects",
+           reconnects),
+    ARRAY("busmon_redis_connected", GAUGE, "1 when the Redis connection is up.", "connected",
+          connected, "connection", connection, BM_CONNECTIONS),
+    /* the monitor */
+    SCALAR("busmon_workers", GAUGE, "Workers tracked.", "workers", workers),
+    SCALAR("busmon_workers_refused_total", TOTAL,
+           "Events whose worker was refused by the max_workers bound.", "workers_refused",
+           workers_refused),
+    SCALAR("busmon_error_types_refused_total", TOTAL,
+           "Errors whose type was refused by the max_error_types bound.", "error_types_refused",
+           error_types_refused),
+    /* the publisher */
+    SCALAR("busmon_rollups_published_total", TOTAL, "Rollups published.", "rollups_published",
+           pub.rollups_published),
+    SCALAR("busmon_rollups_skipped_total", TOTAL,
+           "Rollups not made (out of memory) or taken by no output.", "rollups_skipped",
+           pub.rollups_skipped),
+    SCALAR("busmon_health_transitions_total", TOTAL, "Worker health changes.",
+           "health_transitions", pub.health_transitions),
+    /* alerting */
+    SCALAR("busmon_alerting_enabled", GAUGE, "1 when alert rules are evaluated.",
+           "alerts.enabled", alerts_enabled),
+    SCALAR("busmon_alert_evaluations_total", TOTAL, "Alert rule evaluations.",
+           "alerts.evaluations", al.evaluations),
+    SCALAR("busmon_alert_notifications_total", TOTAL,
+           "Alert notifications (firing, repeat, resolved).", "alerts.notifications",
+           al.notifications),
+    SCALAR("busmon_alert_notifications_published_total", TOTAL,
+           "Alert notifications every Redis output took.", "alerts.published", al.published),
+    SCALAR("busmon_alert_notifications_redis_skipped_total", TOTAL,
+           "Alert notifications a Redis output refused (not connected).", "alerts.redis_skipped",
+           al.redis_skipped),
+    SCALAR("busmon_alert_evaluations_late_total", TOTAL,
+           "Evaluations made before every stream gauge was in.", "alerts.gauge_late",
+           al.gauge_late),
+    SCALAR("busmon_alert_stream_figure_errors_total", TOTAL,
+           "Stream gauges Redis could not give (no stream, no group).", "alerts.gauge_errors",
+           al.gauge_errors),
+    SCALAR("busmon_alert_body_errors_total", TOTAL, "Notification bodies that could not be made.",
+           "alerts.sink_build_errors", al.sink_build_errors),
+    SCALAR("busmon_alerts_pending", GAUGE, "Alerts pending (true, not yet for long enough).",
+           "alerts.pending", alerts_pending),
+    SCALAR("busmon_alerts_firing", GAUGE, "Alerts firing.", "alerts.firing", alerts_firing),
+    SCALAR("busmon_alerts_refused_total", TOTAL,
+           "Alert instances refused by the alerts.max_alerts bound.", "alerts.refused",
+           alerts_refused),
+    /* system metrics and the shared Redis sampler */
+    SCALAR("busmon_system_samples_total", TOTAL,
+           "System metrics samples taken (late: before every Redis reply was in).",
+           "system.samples", sys.samples),
+    SCALAR("busmon_system_samples_late_total", TOTAL,
+           "System samples completed without every Redis reply.", "system.late", sys.late),
+    SCALAR("busmon_system_samples_published_total", TOTAL,
+           "System samples taken by an output (busmon:system).", "system.published",
+           sys.published),
+    SCALAR("busmon_system_samples_not_published_total", TOTAL,
+           "System samples no output took (no Redis, out of memory).", "system.not_published",
+           sys.not_published),
+    SCALAR("busmon_system_history_overwritten_total", TOTAL,
+           "System history points dropped to keep system.history_hours (oldest first).",
+           "system.history_overwritten", sys.history_overwritten),
+    SCALAR("busmon_host_memory_total_bytes", GAUGE, "Host memory (MemTotal); 0 unknown.",
+           "system.memory_total_bytes", sys.memory_total_bytes),
+    SCALAR("busmon_redis_sample_rounds_total", TOTAL,
+           "Rounds of Redis figures (PING, INFO, XLEN, XINFO GROUPS) completed.",
+           "sampler.rounds", sampler.rounds),
+    SCALAR("busmon_redis_sample_rounds_late_total", TOTAL,
+           "Rounds of Redis figures closed before every reply was in.", "sampler.late",
+           sampler.late),
+    SCALAR("busmon_redis_sample_errors_total", TOTAL,
+           "Error replies to the Redis figures' queries.", "sampler.redis_errors",
+           sampler.redis_errors),
+    /* HTTP */
+    ARRAY("busmon_http_requests_total", TOTAL,
+          "HTTP requests answered by busmon, by class (not this scrape; requests libevent refuses "
+          "before routing - oversized or unparsable - are not counted).",
+          "http_requests", http_requests, "code", http_class, BM_HTTP_CLASSES),
+};
+
+const bm_counter_row *bm_counter_table(size_t *n)
+{
+    *n = sizeof table / sizeof table[0];
+    return table;
+}
+
+static uint64_t value(const bm_counter_snapshot *s, const bm_counter_row *r, size_t i)
+{
+    const uint64_t *p = (const uint64_t *)((const char *)s + r->offset);
+    return p[i];
+}
+
+int bm_counters_render(const bm_counter_snapshot *s, struct evbuffer *out)
+{
+    for (size_t k = 0; k < sizeof table / sizeof table[0]; k++) {
+        const bm_counter_row *r = &table[k];
+        const char *type = r->type == BM_COUNTER_TOTAL ? "counter" : "gauge";
+        if (evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", r->name, r->help, r->name,
+                                type) < 0)
+            return -1;
+        if (!r->label_of) {
+            evbuffer_add_printf(out, "%s %" PRIu64 "\n", r->name, value(s, r, 0));
+            continue;
+        }
+        for (size_t i = 0; i < r->n_labels; i++)
+            if (r->label_of(i))
+                evbuffer_add_printf(out, "%s{%s=\"%s\"} %" PRIu64 "\n", r->name, r->label,
+                                    r->label_of(i), value(s, r, i));
+    }
+    return 0;
+}
+
+/* obj[key], made an object when missing ("a.b": obj["a"]["b"]). */
+static json_t *parent_of(json_t *obj, const char *key, const char **leaf)
+{
+    const char *dot = strchr(key, '.');
+    if (!dot) {
+        *leaf = key;
+        return obj;
+    }
+    char head[64];
+    snprintf(head, sizeof head, "%.*s", (int)(dot - key), key);
+    json_t *child = json_object_get(obj, head);
+    if (!json_is_object(child)) {
+        child = json_object();
+        if (!child || json_object_set_new(obj, head, child)) return NULL;
+    }
+    return parent_of(child, dot + 1, leaf);
+}
+
+int bm_counters_to_json(const bm_counter_snapshot *s, json_t *obj)
+{
+    for (size_t k = 0; k < sizeof table / sizeof table[0]; k++) {
+        const bm_counter_row *r = &table[k];
+        const char *leaf;
+        json_t *parent = parent_of(obj, r->summary, &leaf);
+        if (!parent) return -1;
+        json_t *v;
+        if (!r->label_of) {
+            v = json_integer((json_int_t)value(s, r, 0));
+        } else {
+            v = json_object();
+            for (size_t i = 0; v && i < r->n_labels; i++)
+                if (r->label_of(i))
+                    json_object_set_new(v, r->label_of(i), json_integer((json_int_t)value(s, r, i)));
+        }
+        if (!v || json_object_set_new(parent, leaf, v)) return -1;
+    }
+    json_t *h = json_object();
+    if (!h) return -1;
+    char le[16];
+    for (int i = 0; i < BM_BATCH_BUCKETS; i++) {
+        snprintf(le, sizeof le, "%u", bm_batch_bounds[i]);
+        json_object_set_new(h, le, json_integer((json_int_t)s->in.batch_le[i]));
+    }
+    json_object_set_new(h, "+Inf", json_integer((json_int_t)s->in.batches));
+    json_object_set_new(h, "sum", json_integer((json_int_t)s->in.batch_entries));
+    return json_object_set_new(obj, "read_batch_size", h);
+}
+
+void bm_counters_render_batches(const bm_counter_snapshot *s, struct evbuffer *out)
+{
+    evbuffer_add_printf(out, "# HELP busmon_read_batch_size Entries per non-empty XREADGROUP "
+                             "reply (streams.batch caps it).\n"
+                             "# TYPE busmon_read_batch_size histogram\n");
+    for (int i = 0; i < BM_BATCH_BUCKETS; i++)
+        evbuffer_add_printf(out, "busmon_read_batch_size_bucket{le=\"%u\"} %" PRIu64 "\n",
+                            bm_batch_bounds[i], s->in.batch_le[i]);
+    evbuffer_add_printf(out, "busmon_read_batch_size_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+                        s->in.batches);
+    evbuffer_add_printf(out, "busmon_read_batch_size_sum %" PRIu64 "\n", s->in.batch_entries);
+    evbuffer_add_printf(out, "busmon_read_batch_size_count %" PRIu64 "\n", s->in.batches);
+}

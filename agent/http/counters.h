@@ -1,0 +1,95 @@
+/*
+ * counters.h - the agent's own counters and gauges as one table of rows
+ * {name, type, help, label, summary key, where the value is}. The table
+ * renders three surfaces, so a new counter is one row and none can be
+ * forgotten by one of them:
+ *
+ *   /metrics          # HELP / # TYPE and one sample per row (or per label)
+ *   --summary FILE    the JSON summary at exit ({"entries_read": ..., "alerts": {...}})
+ *   /api/stats        its "counters" object (the same keys as the summary)
+ *
+ * Values come from a snapshot (bm_counter_snapshot) filled in one go from
+ * the components' own stats structs (snapshot.c), so the rendering here is
+ * pure and testable with a hand-filled snapshot. What is not a counter of
+ * the agent (workers, error types, events by type, system figures) is
+ * rendered next to the table by http/metrics.c.
+ */
+#ifndef BM_HTTP_COUNTERS_H
+#define BM_HTTP_COUNTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/core/sampler.h"
+#include "agent/core/writer.h"
+#include "agent/inputs/pubsub.h"
+#include "agent/inputs/streams.h"
+#include "agent/jobs/alerting.h"
+#include "agent/jobs/publisher.h"
+#include "agent/jobs/sysmon.h"
+#include "agent/state/persist.h"
+#include "agent/state/state.h"
+#include "lib/trace_store.h"
+
+struct evbuffer;
+struct json_t;
+struct bm_parts_tag;
+
+#define BM_HTTP_CLASSES 3 /* 2xx, 4xx, 5xx */
+#define BM_CONNECTIONS  3 /* reader, writer, pub/sub */
+
+/* Every value the table reads, taken at one moment. */
+typedef struct {
+    bm_stream_input_stats in;
+    bm_pubsub_input_stats ps;
+    bm_state_stats st;
+    bm_persist_stats persist;
+    bm_writer_stats writer;
+    bm_publisher_stats pub;
+    bm_alerting_stats al;
+    bm_sysmon_stats sys;
+    bm_sampler_stats sampler;
+    trace_store_stats traces;
+    /* derived or read from several places */
+    uint64_t decode_errors[BM_DECODE__COUNT]; /* both inputs */
+    uint64_t write_errors;                    /* all kinds */
+    uint64_t writes_pending;
+    uint64_t reconnects; /* the session and the pub/sub input */
+    uint64_t connected[BM_CONNECTIONS];
+    uint64_t trace_store_bytes;
+    uint64_t workers, workers_refused, error_types_refused;
+    uint64_t alerts_enabled, alerts_pending, alerts_firing, alerts_refused;
+    uint64_t http_requests[BM_HTTP_CLASSES];
+} bm_counter_snapshot;
+
+typedef enum { BM_COUNTER_TOTAL, BM_COUNTER_GAUGE } bm_counter_type;
+
+/* One row: a scalar, or (label_of != NULL) an array of n_labels values. */
+typedef struct {
+    const char *name; /* Prometheus family name */
+    bm_counter_type type;
+    const char *help;
+    const char *summary;      /* key in the summary and /api/stats "counters"; dotted = nested */
+    size_t offset;            /* of the uint64_t (or the array's first) in the snapshot */
+    const char *label;                /* the label's name for an array row, else NULL */
+    const char *(*label_of)(size_t i); /* the label value of slot i (NULL: not shown) */
+    size_t n_labels;
+} bm_counter_row;
+
+/* Fill *s from every component in p (agent/parts.h), at once (snapshot.c). */
+void bm_counters_collect(const struct bm_parts_tag *p, bm_counter_snapshot *s);
+
+/* The table. @return its rows; *n gets the count. */
+const bm_counter_row *bm_counter_table(size_t *n);
+
+/* Append every row as Prometheus text (format 0.0.4). @return 0 or -1. */
+int bm_counters_render(const bm_counter_snapshot *s, struct evbuffer *out);
+
+/* Set every row into obj by its summary key (nested objects for dotted
+ * keys; array rows as {label: value}). @return 0 or -1 (out of memory). */
+int bm_counters_to_json(const bm_counter_snapshot *s, struct json_t *obj);
+
+/* The read batch histogram (streams), rendered beside the table. */
+void bm_counters_render_batches(const bm_counter_snapshot *s, struct evbuffer *out);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * snapshot.c - fill the counter table's snapshot (counters.h) from every
+ * component's stats, at one moment.
+ */
+#include <string.h>
+
+#include "agent/core/session.h"
+#include "agent/http/counters.h"
+#include "agent/http/server.h"
+#include "agent/parts.h"
+
+void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
+{
+    memset(s, 0, sizeof *s);
+    bm_stream_input_get_stats(p->streams, &s->in);
+    bm_pubsub_input_get_stats(p->pubsub, &s->ps);
+    bm_state_get_stats(p->state, &s->st);
+    bm_persist_get_stats(p->persist, &s->persist);
+    bm_writer_get_stats(p->writer, &s->writer);
+    bm_publisher_get_stats(p->publisher, &s->pub);
+    if (p->alerting) bm_alerting_get_stats(p->alerting, &s->al);
+    bm_sysmon_get_stats(p->sysmon, &s->sys);
+    bm_sampler_get_stats(p->sampler, &s->sampler);
+    trace_store_get_stats(bm_state_traces(p->state), &s->traces);
+    s->trace_store_bytes = trace_store_heap_bytes(bm_state_traces(p->state));
+    for (int i = 0; i < BM_DECODE__COUNT; i++)
+        s->decode_errors[i] = s->in.decode_errors[i] + s->ps.decode_errors[i];
+    for (int k = 0; k < BM_WRITE__COUNT; k++)
+        s->write_errors += s->writer.errors[k];
+    long pending = bm_writer_pending(p->writer);
+    s->writes_pending = pending > 0 ? (uint64_t)pending : 0;
+    s->reconnects = bm_session_reconnects(p->session) + s->ps.reconnects;
+    s->connected[0] = (uint64_t)bm_session_reader_up(p->session);
+    s->connected[1] = (uint64_t)bm_session_writer_up(p->session);
+    s->connected[2] = (uint64_t)bm_pubsub_input_up(p->pubsub);
+    bm_monitor *mon = bm_state_monitor(p->state);
+    s->workers = worker_stats_count(mon->workers);
+    s->workers_refused = mon->workers_refused_events;
+    s->error_types_refused = error_patterns_refused(mon->errors);
+    s->alerts_enabled = (uint64_t)bm_alerting_enabled(p->alerting);
+    bm_alerting_get_counts(p->alerting, &s->alerts_pending, &s->alerts_firing, &s->alerts_refused);
+    bm_http_stats hs;
+    bm_http_get_stats(p->http, &hs);
+    s->http_requests[0] = hs.ok;
+    s->http_requests[1] = hs.client_errors;
+    s->http_requests[2] = hs.server_errors;
+}

@@ -1,0 +1,80 @@
+/*
+ * streams.h - the main input: Redis Streams read through a consumer group.
+ *
+ *            reader (may block)                    writer (never blocks)
+ *   XREADGROUP ... STREAMS s.. >  ──batch──▶ decode ─▶ bm_state_apply
+ *        ▲                                      │
+ *        │ next read at once (pipelined with    ▼
+ *        │ the writes), held back while the    persist: RPUSH/EXPIRE per tx,
+ *        └─ writer is congested  ◀──────────── XADD deadletter, XACK per stream
+ *
+ * At-least-once: acks go out after the trace writes on the same connection.
+ * After any connection loss the session (core/session.h) re-makes both
+ * connections, and this input first re-reads this consumer's own pending
+ * entries (id 0): whatever was read but not acked comes back, and dedup in
+ * the trace store keeps it counted once. An entry that cannot be decoded
+ * is copied to the dead-letter stream with the reason, and acked.
+ *
+ * With `drain`, the loop is asked to stop once every stream is read to its end.
+ */
+#ifndef BM_INPUTS_STREAMS_H
+#define BM_INPUTS_STREAMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/event.h"
+
+struct bm_loop;
+struct bm_session;
+struct bm_writer;
+struct bm_state;
+struct bm_persist;
+
+#define BM_BATCH_BUCKETS 5
+
+/* The upper bounds of the read batch histogram: 1, 10, 100, 1000, 10000. */
+extern const unsigned bm_batch_bounds[BM_BATCH_BUCKETS];
+
+typedef struct {
+    uint64_t entries_read;    /* stream entries received */
+    uint64_t deleted_entries; /* pending entries whose content was trimmed away (acked) */
+    uint64_t reads;           /* XREADGROUP calls answered */
+    uint64_t paused_reads;    /* reads held back because writes were behind */
+    uint64_t decode_errors[BM_DECODE__COUNT]; /* entries not decoded, by reason */
+    /* entries per non-empty XREADGROUP reply: cumulative counts for le 1, 10, 100, 1000, 10000 */
+    uint64_t batch_le[BM_BATCH_BUCKETS];
+    uint64_t batches, batch_entries;
+} bm_stream_input_stats;
+
+typedef struct {
+    const char *const *streams; /* borrowed for the input's life */
+    size_t n_streams;
+    const char *group, *consumer;
+    size_t batch;           /* XREADGROUP COUNT */
+    int block_ms;           /* XREADGROUP BLOCK (0: none) */
+    int drain;              /* stop the loop once the streams are read to their end */
+    size_t max_entry_bytes; /* larger entries are dead-lettered */
+} bm_stream_input_opts;
+
+typedef struct bm_stream_input bm_stream_input;
+
+/*
+ * The input on `session` (it sets the session's hooks), applying to `state`
+ * and acking through `persist`. Everything is borrowed for its life.
+ * @return the input (caller frees after the session), or NULL (out of memory).
+ */
+bm_stream_input *bm_stream_input_new(const bm_stream_input_opts *o, struct bm_loop *loop,
+                                     struct bm_session *session, struct bm_writer *writer,
+                                     struct bm_state *state, struct bm_persist *persist);
+void bm_stream_input_free(bm_stream_input *in);
+
+/* No more reads (the stop path). */
+void bm_stream_input_stop(bm_stream_input *in);
+
+void bm_stream_input_get_stats(const bm_stream_input *in, bm_stream_input_stats *out);
+
+/* Wall-clock µs of the first entry read (0: none yet). */
+int64_t bm_stream_input_first_entry_us(const bm_stream_input *in);
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * publisher.c - rollups and health transitions to the outputs
+ * (publisher.h has the picture).
+ */
+#include "agent/jobs/publisher.h"
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/clock.h"
+#include "agent/core/log.h"
+#include "agent/core/loop.h"
+#include "agent/outputs/outputs.h"
+#include "lib/trace_json.h"
+#include "proto/alert.h"
+
+struct bm_publisher {
+    bm_publisher_opts o;
+    struct bm_loop *loop;
+    bm_monitor *mon;
+    bm_outputs *outputs;
+    bm_publisher_stats stats;
+};
+
+/* ---- bodies ----------------------------------------------------------------- */
+
+/* A JSON text (+ msgpack) made once, given to every sink in format generic. */
+typedef struct {
+    const char *json;
+    size_t json_len;
+    const char *mp;
+    size_t mp_len;
+    const bm_sink_field *fields;
+    size_t n_fields;
+} prebuilt;
+
+static int build_prebuilt(const bm_sink *sink, bm_topic topic, bm_sink_body *out, void *arg)
+{
+    (void)topic;
+    const prebuilt *b = arg;
+    if (strcmp(bm_sink_format(sink), bm_alert_body_format_name(BM_ALERT_BODY_JSON)))
+        return -1; /* slack, pagerduty, alertmanager bodies are for alerts */
+    out->data = b->json;
+    out->len = b->json_len;
+    out->mp = b->mp;
+    out->mp_len = b->mp_len;
+    out->fields = b->fields;
+    out->n_fields = b->n_fields;
+    out->content_type = "application/json";
+    return 0;
+}
+
+/* topic workers: <name> <json> ... _updated <now>, for the given workers. */
+static void emit_workers(bm_publisher *p, const bm_worker_snapshot *w, size_t n, int64_t now_us)
+{
+    if (n == 0 || !bm_outputs_wants(p->outputs, BM_TOPIC_WORKERS)) return;
+    bm_sink_field *f = calloc(n + 1, sizeof *f);
+    char **texts = calloc(n, sizeof *texts);
+    char when[48];
+    bm_format_time_us(now_us, 'T', when, sizeof when);
+    size_t k = 0;
+    if (!f || !texts) goto out;
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = bm_worker_to_json(&w[i]);
+        texts[i] = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (!texts[i]) continue;
+        f[k++] = (bm_sink_field){w[i].name, strlen(w[i].name), texts[i], strlen(texts[i])};
+    }
+    f[k++] = (bm_sink_field){"_updated", 8, when, strlen(when)};
+    prebuilt b = {NULL, 0, NULL, 0, f, k};
+    bm_outputs_emit(p->outputs, BM_TOPIC_WORKERS, build_prebuilt, NULL, &b);
+out:
+    if (texts)
+        for (size_t i = 0; i < n; i++)
+            free(texts[i]);
+    free(texts);
+    free(f);
+}
+
+/* ---- rollups ----------------------------------------------------------------- */
+
+static void rollup(bm_publisher *p)
+{
+    int64_t now = bm_now_us();
+    bm_rollup r;
+    if (bm_monitor_rollup(p->mon, now, p->o.rollup_interval_us, p->o.agent, &r)) {
+        bm_warn("rollup skipped: out of memory");
+        p->stats.rollups_skipped++;
+        return;
+    }
+    json_t *j = bm_rollup_to_json(&r);
+    char *js = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    int mp_ok = bm_rollup_encode_msgpack(&r, &sb) == 0;
+    if (js) {
+        prebuilt b = {js, strlen(js), mp_ok ? sb.data : NULL, mp_ok ? sb.size : 0, NULL, 0};
+        bm_emit_result er = bm_outputs_emit(p->outputs, BM_TOPIC_ROLLUP, build_prebuilt, NULL, &b);
+        if (er.refused < er.offered)
+            p->stats.rollups_published++;
+        else
+            p->stats.rollups_skipped++;
+        emit_workers(p, r.workers, r.n_workers, now);
+    } else {
+        p->stats.rollups_skipped++;
+    }
+    msgpack_sbuffer_destroy(&sb);
+    free(js);
+}
+
+static void on_rollup(void *arg)
+{
+    bm_publisher *p = arg;
+    if (!bm_loop_stopping(p->loop)) rollup(p);
+}
+
+/* ---- health ------------------------------------------------------------------- */
+
+static void on_transition(const bm_worker_snapshot *w, bm_health from, void *arg)
+{
+    bm_publisher *p = arg;
+    p->stats.health_transitions++;
+    char issues[BM_ISSUES_MAX * (BM_ISSUE_LEN + 2) + 8] = "";
+    for (unsigned i = 0; i < w->n_issues; i++) {
+        if (i) strcat(issues, "; ");
+        strcat(issues, w->issues[i]);
+    }
+    bm_log(w->health == BM_HEALTH_FAILED || w->health == BM_HEALTH_DEGRADED ? BM_LOG_WARN
+                                                                            : BM_LOG_INFO,
+           "worker %s: %s -> %s%s%s", w->name, bm_health_name(from), bm_health_name(w->health),
+           w->n_issues ? ": " : "", issues);
+    json_t *j = json_object();
+    char when[48];
+    bm_format_time_us(w->health_since_us, 'T', when, sizeof when);
+    json_object_set_new(j, "worker", json_string(w->name));
+    json_object_set_new(j, "from", json_string(bm_health_name(from)));
+    json_object_set_new(j, "to", json_string(bm_health_name(w->health)));
+    json_object_set_new(j, "ts", json_string(when));
+    json_t *iss = json_array();
+    for (unsigned i = 0; i < w->n_issues; i++)
+        json_array_append_new(iss, json_string(w->issues[i]));
+    json_object_set_new(j, "issues", iss);
+    json_object_set_new(j, "agent", json_string(p->o.agent));
+    char *js = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (js) {
+        prebuilt b = {js, strlen(js), NULL, 0, NULL, 0};
+        bm_outputs_emit(p->outputs, BM_TOPIC_HEALTH, build_prebuilt, NULL, &b);
+    }
+    free(js);
+    emit_workers(p, w, 1, bm_now_us());
+}
+
+static void judge(bm_publisher *p)
+{
+    worker_stats_evaluate(p->mon->workers, bm_now_us(), on_transition, p);
+}
+
+static void on_health(void *arg)
+{
+    bm_publisher *p = arg;
+    if (!bm_loop_stopping(p->loop)) judge(p);
+}
+
+/* ---- life --------------------------------------------------------------------- */
+
+bm_publisher *bm_publisher_new(const bm_publisher_opts *o, struct bm_loop *loop, bm_monitor *mon,
+                               bm_outputs *outputs)
+{
+    bm_publisher *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->o = *o;
+    p->loop = loop;
+    p->mon = mon;
+    p->outputs = outputs;
+    return p;
+}
+
+void bm_publisher_free(bm_publisher *p)
+{
+    free(p);
+}
+
+int bm_publisher_start(bm_publisher *p)
+{
+    if (!bm_loop_every(p->loop, p->o.rollup_interval_us, on_rollup, p) ||
+        !bm_loop_every(p->loop, p->o.health_interval_us, on_health, p))
+        return -1;
+    return 0;
+}
+
+void bm_publisher_final(bm_publisher *p)
+{
+    judge(p);
+    rollup(p);
+}
+
+void bm_publisher_get_stats(const bm_publisher *p, bm_publisher_stats *out)
+{
+    *out = p->stats;
+}

@@ -1,0 +1,52 @@
+/*
+ * publisher.h - the rollup and health timers: what the monitor knows,
+ * published through the outputs (outputs/outputs.h) for the CLI, the
+ * dashboard and anything else that reads Redis.
+ *
+ *   every rollup interval (10 s)   rollup  ──▶ topic rollup  (busmon:rollups)
+ *                                  workers ──▶ topic workers (busmon:workers)
+ *   every health interval (30 s)   judge every worker; each change of health
+ *                                  is logged and goes to topic health
+ *                                  (busmon:health) and topic workers
+ *
+ * At stop, one last judgement and rollup (bm_publisher_final), so what
+ * readers see is current.
+ */
+#ifndef BM_JOBS_PUBLISHER_H
+#define BM_JOBS_PUBLISHER_H
+
+#include <stdint.h>
+
+#include "lib/monitor.h"
+
+struct bm_loop;
+struct bm_outputs;
+
+typedef struct {
+    int64_t rollup_interval_us;
+    int64_t health_interval_us;
+    const char *agent; /* the consumer name, in every record (borrowed) */
+} bm_publisher_opts;
+
+typedef struct {
+    uint64_t rollups_published;  /* rollups taken by at least one output */
+    uint64_t rollups_skipped;    /* rollups not made (out of memory) or taken by no output */
+    uint64_t health_transitions; /* worker health changes */
+} bm_publisher_stats;
+
+typedef struct bm_publisher bm_publisher;
+
+/* On loop, reading mon, writing to outputs (all borrowed). @return or NULL. */
+bm_publisher *bm_publisher_new(const bm_publisher_opts *o, struct bm_loop *loop, bm_monitor *mon,
+                               struct bm_outputs *outputs);
+void bm_publisher_free(bm_publisher *p);
+
+/* Start both timers. @return 0 or -1. */
+int bm_publisher_start(bm_publisher *p);
+
+/* A last health judgement and rollup (the stop path). */
+void bm_publisher_final(bm_publisher *p);
+
+void bm_publisher_get_stats(const bm_publisher *p, bm_publisher_stats *out);
+
+#endif

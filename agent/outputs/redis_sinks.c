@@ -1,0 +1,264 @@
+/*
+ * redis_sinks.c - the two Redis sink types (sink.h), writing through the
+ * agent's one writer (core/writer.h), so their commands are pipelined with
+ * everything else and counted in its pending writes:
+ *
+ *   redis_stream   XADD <stream> [MAXLEN ~ <maxlen>] * [m <msgpack>] json <json>
+ *                  then PUBLISH <channel> <json> when a channel is set
+ *   redis_hash     mode merge:   HSET <key> f1 v1 ...
+ *                  mode replace: MULTI; DEL <key>; HSET <key> f1 v1 ...; EXEC
+ *                  (a reader never sees it half done; stale fields go away)
+ *
+ * While Redis is not connected a body is refused (dropped, counted) and
+ * that is logged once per burst, with one line when writing works again:
+ * Redis keeps no queue here, the next message carries the current state.
+ * Flushing is the writer's business (the session drains it at stop), so
+ * flush reports done at once.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/log.h"
+#include "agent/core/writer.h"
+#include "agent/outputs/sink.h"
+
+typedef struct {
+    struct event_base *base;
+    bm_writer *w;
+    char *name;
+    char *target;  /* stream or key */
+    char *channel; /* redis_stream: NULL none */
+    size_t maxlen; /* redis_stream: 0 none */
+    int replace;   /* redis_hash: mode replace */
+    int is_hash;
+    bm_sink_stats stats;
+    int down_logged;
+    bm_sink_flush_cb flush_cb;
+    void *flush_arg;
+    struct event *flush_ev;
+} redis_sink;
+
+static const bm_sink_key stream_keys[] = {
+    {"stream", NULL, "the stream written (XADD), required"},
+    {"maxlen", "10000", "XADD MAXLEN ~ (0: no trimming)"},
+    {"channel", NULL, "also PUBLISH the JSON on this channel (default: none)"},
+    {NULL, NULL, NULL},
+};
+
+static const bm_sink_key hash_keys[] = {
+    {"key", NULL, "the hash written, required"},
+    {"mode", "merge", "merge (HSET the fields) | replace (the hash becomes exactly the fields)"},
+    {NULL, NULL, NULL},
+};
+
+static void rs_free(void *self)
+{
+    redis_sink *s = self;
+    if (!s) return;
+    if (s->flush_ev) event_free(s->flush_ev);
+    free(s->name);
+    free(s->target);
+    free(s->channel);
+    free(s);
+}
+
+static int set_str(char **field, const char *v, char *err, size_t errlen, const char *key)
+{
+    if (!*v) {
+        bm_set_error(err, errlen, "'%s' must not be empty", key);
+        return -1;
+    }
+    free(*field);
+    if (!(*field = strdup(v))) {
+        bm_set_error(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void *rs_init_common(const bm_sink_env *env, const char *name, const bm_sink_kv *kv,
+                            size_t n_kv, int is_hash, char *err, size_t errlen)
+{
+    redis_sink *s = calloc(1, sizeof *s);
+    if (!s || !(s->name = strdup(name))) {
+        bm_set_error(err, errlen, "out of memory");
+        rs_free(s);
+        return NULL;
+    }
+    s->base = env->base;
+    s->w = env->writer;
+    s->is_hash = is_hash;
+    s->maxlen = 10000;
+    for (size_t i = 0; i < n_kv; i++) {
+        const char *k = kv[i].key, *v = kv[i].value;
+        if (!strcmp(k, "stream") || !strcmp(k, "key")) {
+            if (set_str(&s->target, v, err, errlen, k)) goto fail;
+        } else if (!strcmp(k, "channel")) {
+            if (*v && set_str(&s->channel, v, err, errlen, k)) goto fail;
+        } else if (!strcmp(k, "maxlen")) {
+            char *end;
+            unsigned long long n = strtoull(v, &end, 10);
+            if (end == v || *end || *v == '-' || n > 1000000000ULL) {
+                bm_set_error(err, errlen, "'maxlen' must be a number 0-1000000000, not '%s'", v);
+                goto fail;
+            }
+            s->maxlen = (size_t)n;
+        } else if (!strcmp(k, "mode")) {
+            if (strcmp(v, "merge") && strcmp(v, "replace")) {
+                bm_set_error(err, errlen, "'mode' must be merge or replace, not '%s'", v);
+                goto fail;
+            }
+            s->replace = !strcmp(v, "replace");
+        }
+    }
+    if (!s->target) {
+        bm_set_error(err, errlen, "'%s' is required", is_hash ? "key" : "stream");
+        goto fail;
+    }
+    return s;
+fail:
+    rs_free(s);
+    return NULL;
+}
+
+static void *stream_init(const bm_sink_env *env, const char *name, const bm_sink_kv *kv,
+                         size_t n_kv, char *err, size_t errlen)
+{
+    return rs_init_common(env, name, kv, n_kv, 0, err, errlen);
+}
+
+static void *hash_init(const bm_sink_env *env, const char *name, const bm_sink_kv *kv,
+                       size_t n_kv, char *err, size_t errlen)
+{
+    return rs_init_common(env, name, kv, n_kv, 1, err, errlen);
+}
+
+static void on_written(const redisReply *r, void *arg)
+{
+    redis_sink *s = arg;
+    if (s->stats.in_flight) s->stats.in_flight--;
+    if (r && r->type != REDIS_REPLY_ERROR)
+        s->stats.sent++;
+    else
+        s->stats.failed++;
+}
+
+/* Writer state changes, logged once per burst. @return 1 when it can be written. */
+static int writable(redis_sink *s)
+{
+    if (s->w && bm_writer_up(s->w)) {
+        if (s->down_logged)
+            bm_info("output %s: writing to %s again", s->name, s->target);
+        s->down_logged = 0;
+        return 1;
+    }
+    if (!s->down_logged)
+        bm_warn("output %s: Redis is not connected: messages are not written to %s (counted "
+                "as dropped)",
+                s->name, s->target);
+    s->down_logged = 1;
+    return 0;
+}
+
+static bm_sink_result stream_emit(void *self, bm_topic topic, const bm_sink_body *b)
+{
+    (void)topic;
+    redis_sink *s = self;
+    s->stats.emitted++;
+    if (!b->data || !writable(s)) {
+        s->stats.dropped++;
+        return b->data ? BM_SINK_DROPPED : BM_SINK_ERROR;
+    }
+    const char *f[2], *v[2];
+    size_t fl[2], vl[2], n = 0;
+    if (b->mp) f[n] = "m", fl[n] = 1, v[n] = b->mp, vl[n] = b->mp_len, n++;
+    f[n] = "json", fl[n] = 4, v[n] = b->data, vl[n] = b->len, n++;
+    if (bm_writer_xadd(s->w, BM_WRITE_OUTPUT, s->target, s->maxlen, n, f, fl, v, vl, on_written,
+                       s)) {
+        s->stats.dropped++;
+        return BM_SINK_DROPPED;
+    }
+    s->stats.in_flight++;
+    if (s->channel) bm_writer_publish(s->w, BM_WRITE_OUTPUT, s->channel, b->data, b->len, NULL, NULL);
+    return BM_SINK_QUEUED;
+}
+
+static bm_sink_result hash_emit(void *self, bm_topic topic, const bm_sink_body *b)
+{
+    (void)topic;
+    redis_sink *s = self;
+    s->stats.emitted++;
+    if (!writable(s)) {
+        s->stats.dropped++;
+        return BM_SINK_DROPPED;
+    }
+    size_t n = b->n_fields;
+    const char **f = calloc(n ? n : 1, sizeof *f), **v = calloc(n ? n : 1, sizeof *v);
+    size_t *fl = calloc(n ? n : 1, sizeof *fl), *vl = calloc(n ? n : 1, sizeof *vl);
+    int rc = -1;
+    if (f && v && fl && vl) {
+        for (size_t i = 0; i < n; i++) {
+            f[i] = b->fields[i].field, fl[i] = b->fields[i].field_len;
+            v[i] = b->fields[i].value, vl[i] = b->fields[i].value_len;
+        }
+        rc = s->replace ? bm_writer_hash_replace(s->w, BM_WRITE_OUTPUT, s->target, n, f, fl, v,
+                                                 vl, on_written, s)
+             : n        ? bm_writer_hset(s->w, BM_WRITE_OUTPUT, s->target, n, f, fl, v, vl,
+                                         on_written, s)
+                        : 1;
+    }
+    free(f);
+    free(v);
+    free(fl);
+    free(vl);
+    if (rc < 0) {
+        s->stats.dropped++;
+        return BM_SINK_DROPPED;
+    }
+    if (rc == 0)
+        s->stats.in_flight++;
+    else
+        s->stats.sent++; /* nothing to merge */
+    return BM_SINK_QUEUED;
+}
+
+static void on_flush_now(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    redis_sink *s = arg;
+    bm_sink_flush_cb cb = s->flush_cb;
+    s->flush_cb = NULL;
+    if (cb) cb(s, 0, s->flush_arg);
+}
+
+static void rs_flush(void *self, int64_t timeout_ms, bm_sink_flush_cb cb, void *arg)
+{
+    (void)timeout_ms;
+    redis_sink *s = self;
+    s->flush_cb = cb;
+    s->flush_arg = arg;
+    if (!s->flush_ev) s->flush_ev = evtimer_new(s->base, on_flush_now, s);
+    struct timeval now = {0, 0};
+    if (s->flush_ev)
+        evtimer_add(s->flush_ev, &now);
+    else
+        on_flush_now(-1, 0, s); /* out of memory: the contract bends rather than hangs */
+}
+
+static void rs_stats(const void *self, bm_sink_stats *out)
+{
+    const redis_sink *s = self;
+    *out = s->stats;
+    out->queued = out->in_flight;
+}
+
+const bm_sink_type bm_sink_redis_stream = {
+    "redis_stream", stream_keys, stream_init, stream_emit, rs_flush, rs_stats, rs_free,
+};
+
+const bm_sink_type bm_sink_redis_hash = {
+    "redis_hash", hash_keys, hash_init, hash_emit, rs_flush, rs_stats, rs_free,
+};

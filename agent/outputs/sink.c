@@ -1,0 +1,333 @@
+/*
+ * sink.c - the sink table and the configured sink (sink.h): common keys,
+ * topics, formats, option lookup, the build-emit-release helper.
+ */
+#include "agent/outputs/sink.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "agent/core/log.h"
+#include "proto/alert.h"
+
+const bm_sink_key bm_sink_common_keys[] = {
+    {"type", "webhook", "the sink type: webhook, redis_stream, redis_hash"},
+    {"name", NULL, "the sink's name in logs and counters (default: the type)"},
+    {"format", "generic", "body format: generic | slack | pagerduty | alertmanager"},
+    {"routing_key", NULL, "PagerDuty integration key (required for format pagerduty)"},
+    {"topics", NULL,
+     "what it takes, a comma list: alert, alerts_firing, rollup, workers, health, system "
+     "(default alert; alerts_firing for format alertmanager)"},
+    {NULL, NULL, NULL},
+};
+
+static const bm_sink_type *const sink_types[] = {&bm_sink_webhook, &bm_sink_redis_stream,
+                                                 &bm_sink_redis_hash};
+
+static const char *const topic_names[BM_TOPIC__COUNT] = {"alert",   "alerts_firing", "rollup",
+                                                         "workers", "health",        "system"};
+
+const char *bm_topic_name(bm_topic t)
+{
+    return (unsigned)t < BM_TOPIC__COUNT ? topic_names[t] : "?";
+}
+
+int bm_topic_parse(const char *s)
+{
+    for (int i = 0; i < BM_TOPIC__COUNT; i++)
+        if (!strcmp(s, topic_names[i])) return i;
+    return -1;
+}
+
+const bm_sink_type *bm_sink_type_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof sink_types / sizeof sink_types[0]; i++)
+        if (!strcmp(sink_types[i]->name, name)) return sink_types[i];
+    return NULL;
+}
+
+struct bm_sink {
+    const bm_sink_type *type;
+    void *self;
+    char *name;
+    int format;        /* bm_alert_body_format */
+    unsigned topics;   /* 1 << bm_topic */
+    bm_sink_kv *kv;    /* every key as configured (owned copies) */
+    size_t n_kv;
+    uint64_t build_failed; /* bodies the builder could not make (added to `dropped`) */
+    bm_sink_flush_cb flush_cb;
+    void *flush_arg;
+};
+
+static int is_common_key(const char *k)
+{
+    for (const bm_sink_key *c = bm_sink_common_keys; c->name; c++)
+        if (!strcmp(c->name, k)) return 1;
+    return 0;
+}
+
+static int type_has_key(const bm_sink_type *t, const char *k)
+{
+    for (const bm_sink_key *c = t->keys; c->name; c++) {
+        size_t n = strlen(c->name);
+        if (n && c->name[n - 1] == '.' ? !strncmp(c->name, k, n) && k[n] : !strcmp(c->name, k))
+            return 1;
+    }
+    return 0;
+}
+
+static const char *kv_get(const bm_sink_kv *kv, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(kv[i].key, key)) return kv[i].value;
+    return NULL;
+}
+
+/* Does an http(s) URL have a path beyond "/"? */
+static int url_has_path(const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    p += strcspn(p, "/?#");
+    return *p == '/' && p[1] && p[1] != '?' && p[1] != '#';
+}
+
+/* "alert, rollup" -> a topic mask. @return 0, or -1 with the bad word in err. */
+static int parse_topics(const char *label, const char *list, unsigned *mask, char *err,
+                        size_t errlen)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", list);
+    *mask = 0;
+    char *save = NULL;
+    for (char *w = strtok_r(buf, ", []", &save); w; w = strtok_r(NULL, ", []", &save)) {
+        int t = bm_topic_parse(w);
+        if (t < 0) {
+            bm_set_error(err, errlen,
+                         "sink '%s': unknown topic '%s' (alert, alerts_firing, rollup, workers, "
+                         "health, system)",
+                         label, w);
+            return -1;
+        }
+        *mask |= 1u << t;
+    }
+    if (!*mask) {
+        bm_set_error(err, errlen, "sink '%s': 'topics' names no topic", label);
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything but the type's own init. @return the sink with its own keys in
+ * *own (n_own of them; borrowed from the sink), or NULL with err set. */
+static bm_sink *configure(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **own, size_t *n_own,
+                          char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n_kv; i++)
+        if (!kv[i].key || !kv[i].value) {
+            bm_set_error(err, errlen, "sink: a key without a value");
+            return NULL;
+        }
+    const char *type_name = kv_get(kv, n_kv, "type");
+    const char *name = kv_get(kv, n_kv, "name");
+    const char *format = kv_get(kv, n_kv, "format");
+    const char *topics = kv_get(kv, n_kv, "topics");
+    if (!type_name) type_name = "webhook";
+    const char *label = name ? name : type_name;
+    char why[256];
+
+    const bm_sink_type *t = bm_sink_type_find(type_name);
+    if (!t) {
+        bm_set_error(err, errlen,
+                     "sink '%s': unknown type '%s' (known: webhook, redis_stream, redis_hash)",
+                     label, type_name);
+        return NULL;
+    }
+    if (name && !*name) {
+        bm_set_error(err, errlen, "sink '%s': 'name' is empty", label);
+        return NULL;
+    }
+    int fmt = format ? bm_alert_body_format_parse(format) : BM_ALERT_BODY_JSON;
+    if (fmt < 0) {
+        bm_set_error(err, errlen,
+                     "sink '%s': 'format' must be generic, slack, pagerduty or alertmanager, not "
+                     "'%s'",
+                     label, format);
+        return NULL;
+    }
+    const char *rk = kv_get(kv, n_kv, "routing_key");
+    if (fmt == BM_ALERT_BODY_PAGERDUTY && (!rk || !*rk)) {
+        bm_set_error(err, errlen, "sink '%s': format pagerduty needs a 'routing_key'", label);
+        return NULL;
+    }
+    unsigned mask = 1u << (fmt == BM_ALERT_BODY_ALERTMANAGER ? BM_TOPIC_ALERTS_FIRING
+                                                              : BM_TOPIC_ALERT);
+    if (topics && parse_topics(label, topics, &mask, err, errlen)) return NULL;
+    for (size_t i = 0; i < n_kv; i++) {
+        if (kv_get(kv, i, kv[i].key)) {
+            bm_set_error(err, errlen, "sink '%s': '%s' is given twice", label, kv[i].key);
+            return NULL;
+        }
+        if (!is_common_key(kv[i].key) && !type_has_key(t, kv[i].key)) {
+            size_t k = 0;
+            why[0] = '\0';
+            for (const bm_sink_key *c = t->keys; c->name && k + 1 < sizeof why; c++)
+                k += (size_t)snprintf(why + k, sizeof why - k, "%s%s%s", k ? ", " : "", c->name,
+                                      c->name[strlen(c->name) - 1] == '.' ? "NAME" : "");
+            bm_set_error(err, errlen,
+                         "sink '%s': unknown key '%s' (%s takes type, name, format, "
+                         "routing_key, topics, %s)",
+                         label, kv[i].key, t->name, why);
+            return NULL;
+        }
+    }
+
+    bm_sink *s = calloc(1, sizeof *s);
+    *own = calloc(n_kv ? n_kv : 1, sizeof **own);
+    if (!s || !*own) goto nomem;
+    s->type = t;
+    s->format = fmt;
+    s->topics = mask;
+    s->name = strdup(label);
+    s->kv = calloc(n_kv ? n_kv : 1, sizeof *s->kv);
+    if (!s->name || !s->kv) goto nomem;
+    *n_own = 0;
+    for (size_t i = 0; i < n_kv; i++) {
+        char *value = NULL;
+        if (!strcmp(kv[i].key, "url") && fmt == BM_ALERT_BODY_ALERTMANAGER &&
+            !url_has_path(kv[i].value)) {
+            size_t n = strlen(kv[i].value);
+            while (n && kv[i].value[n - 1] == '/')
+                n--;
+            if (asprintf(&value, "%.*s/api/v2/alerts", (int)n, kv[i].value) < 0) value = NULL;
+        } else {
+            value = strdup(kv[i].value);
+        }
+        s->kv[s->n_kv].key = strdup(kv[i].key);
+        s->kv[s->n_kv].value = value;
+        s->n_kv++;
+        if (!s->kv[i].key || !value) goto nomem;
+        if (!is_common_key(kv[i].key)) (*own)[(*n_own)++] = s->kv[i];
+    }
+    return s;
+nomem:
+    bm_set_error(err, errlen, "sink '%s': out of memory", label);
+    free(*own);
+    *own = NULL;
+    bm_sink_free(s);
+    return NULL;
+}
+
+bm_sink *bm_sink_new(const bm_sink_env *env, const bm_sink_kv *kv, size_t n_kv, char *err,
+                     size_t errlen)
+{
+    bm_sink_kv *own = NULL;
+    size_t n_own = 0;
+    bm_sink *s = configure(kv, n_kv, &own, &n_own, err, errlen);
+    if (!s) return NULL;
+    char why[256] = "";
+    s->self = s->type->init(env, s->name, own, n_own, why, sizeof why);
+    free(own);
+    if (!s->self) {
+        bm_set_error(err, errlen, "sink '%s': %s", s->name, why);
+        bm_sink_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int bm_sink_check(const bm_sink_kv *kv, size_t n_kv, char *err, size_t errlen)
+{
+    struct event_base *base = event_base_new();
+    if (!base) {
+        bm_set_error(err, errlen, "out of memory");
+        return -1;
+    }
+    bm_sink_env env = {base, NULL};
+    bm_sink *s = bm_sink_new(&env, kv, n_kv, err, errlen);
+    bm_sink_free(s);
+    event_base_free(base);
+    return s ? 0 : -1;
+}
+
+void bm_sink_free(bm_sink *s)
+{
+    if (!s) return;
+    if (s->self) s->type->free(s->self);
+    for (size_t i = 0; i < s->n_kv; i++) {
+        free((char *)s->kv[i].key);
+        free((char *)s->kv[i].value);
+    }
+    free(s->kv);
+    free(s->name);
+    free(s);
+}
+
+const char *bm_sink_name(const bm_sink *s)
+{
+    return s->name;
+}
+
+const char *bm_sink_type_name(const bm_sink *s)
+{
+    return s->type->name;
+}
+
+const char *bm_sink_format(const bm_sink *s)
+{
+    return bm_alert_body_format_name((bm_alert_body_format)s->format);
+}
+
+const char *bm_sink_option(const bm_sink *s, const char *key)
+{
+    return kv_get(s->kv, s->n_kv, key);
+}
+
+int bm_sink_takes(const bm_sink *s, bm_topic t)
+{
+    return (s->topics >> t) & 1u;
+}
+
+bm_sink_result bm_sink_emit_built(bm_sink *s, bm_topic topic, bm_sink_build_cb build,
+                                  bm_sink_release_cb release, void *arg)
+{
+    bm_sink_body body;
+    memset(&body, 0, sizeof body);
+    int rc = build(s, topic, &body, arg);
+    if (rc != 0) {
+        if (release) release(&body, arg);
+        if (rc > 0) return BM_SINK_QUEUED; /* nothing for this sink */
+        s->build_failed++;
+        return BM_SINK_ERROR;
+    }
+    bm_sink_result r = s->type->emit(s->self, topic, &body);
+    if (release) release(&body, arg);
+    return r;
+}
+
+static void sink_flush_done(void *self, uint64_t abandoned, void *arg)
+{
+    (void)self;
+    bm_sink *s = arg;
+    bm_sink_flush_cb cb = s->flush_cb;
+    void *cb_arg = s->flush_arg;
+    s->flush_cb = NULL;
+    if (cb) cb(s, abandoned, cb_arg);
+}
+
+void bm_sink_flush(bm_sink *s, int64_t timeout_ms, bm_sink_flush_cb cb, void *arg)
+{
+    s->flush_cb = cb;
+    s->flush_arg = arg;
+    s->type->flush(s->self, timeout_ms, sink_flush_done, s);
+}
+
+void bm_sink_get_stats(const bm_sink *s, bm_sink_stats *out)
+{
+    s->type->stats(s->self, out);
+    out->emitted += s->build_failed;
+    out->dropped += s->build_failed;
+}

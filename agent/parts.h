@@ -1,0 +1,45 @@
+/*
+ * parts.h - the agent's components, as main.c wires them. Only the
+ * surfaces that show everything (http/: /metrics, /api, /ready; the counter
+ * table and the --summary) read through it, and only to read: components
+ * themselves get their narrow dependencies one by one, never this.
+ */
+#ifndef BM_AGENT_PARTS_H
+#define BM_AGENT_PARTS_H
+
+#include <stdint.h>
+
+struct bm_loop;
+struct bm_writer;
+struct bm_session;
+struct bm_persist;
+struct bm_state;
+struct bm_stream_input;
+struct bm_pubsub_input;
+struct bm_sampler;
+struct bm_outputs;
+struct bm_publisher;
+struct bm_alerting;
+struct bm_sysmon;
+struct bm_http;
+
+typedef struct bm_parts_tag {
+    struct bm_loop *loop;
+    struct bm_writer *writer;
+    struct bm_session *session;
+    struct bm_persist *persist;
+    struct bm_state *state;
+    struct bm_stream_input *streams;
+    struct bm_pubsub_input *pubsub; /* NULL: no pub/sub input */
+    struct bm_sampler *sampler;
+    struct bm_outputs *outputs;
+    struct bm_publisher *publisher;
+    struct bm_alerting *alerting;
+    struct bm_sysmon *sysmon;
+    struct bm_http *http; /* NULL: HTTP off */
+    const char *agent;    /* the consumer name */
+    const char *group;
+    int64_t started_us;
+} bm_parts;
+
+#endif

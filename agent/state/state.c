@@ -1,0 +1,190 @@
+/*
+ * state.c - events into the monitoring state, timeouts, retention
+ * (state.h has the picture).
+ */
+#include "agent/state/state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/clock.h"
+#include "agent/core/log.h"
+#include "agent/core/loop.h"
+#include "lib/deadlines.h"
+
+#define TIMEOUT_CHECK_US  (250 * 1000LL)
+#define SWEEP_INTERVAL_US (60 * 1000000LL)
+#define SWEEP_MAX_DROP    20000
+#define TIMEOUTS_PER_WAKE 10000 /* bounded work per wake-up of the timeout check */
+
+struct bm_state {
+    trace_store *store;
+    bm_monitor mon;
+    int mon_ready;
+    deadlines *deadlines;
+    bm_persist *persist;
+    struct bm_loop *loop;
+    bm_state_stats stats;
+};
+
+/* A trace leaves memory: its unanswered commands stop counting in flight. */
+static void on_trace_dropped(const trace *t, void *arg)
+{
+    bm_state *st = arg;
+    bm_monitor_on_trace_dropped(&st->mon, t);
+}
+
+bm_state *bm_state_new(const bm_state_opts *o, bm_persist *p)
+{
+    bm_state *st = calloc(1, sizeof *st);
+    if (!st) return NULL;
+    st->persist = p;
+    st->store = trace_store_new(&o->traces);
+    st->deadlines = deadlines_new(o->max_timeouts);
+    if (!st->store || !st->deadlines || bm_monitor_init(&st->mon, &o->workers, o->max_error_types)) {
+        bm_state_free(st);
+        return NULL;
+    }
+    st->mon_ready = 1;
+    trace_store_set_drop_cb(st->store, on_trace_dropped, st);
+    return st;
+}
+
+void bm_state_free(bm_state *st)
+{
+    if (!st) return;
+    deadlines_free(st->deadlines);
+    trace_store_free(st->store); /* before the monitor: its drop callback names it */
+    if (st->mon_ready) bm_monitor_deinit(&st->mon);
+    free(st);
+}
+
+int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redelivered)
+{
+    const trace_event *added = NULL;
+    switch (trace_store_apply(st->store, ev, now_us, &added, NULL)) {
+    case TRACE_STORE_APPLIED:
+        st->stats.events_applied++;
+        bm_monitor_on_event(&st->mon, added, now_us);
+        if (added->ev.type == BM_EV_COMMAND && added->ev.timeout_s > 0 && added->paired < 0) {
+            /* from when the agent saw it, so a backlog read late does not time out
+             * before its answer further down the stream is read */
+            int64_t timeout_us = (int64_t)(added->ev.timeout_s * 1e6);
+            deadlines_add(st->deadlines, added->ev.tx, added->ev.id, now_us + timeout_us,
+                          timeout_us);
+        }
+        if (bm_persist_record(st->persist, &added->ev, added->duration_us)) return -1;
+        break;
+    case TRACE_STORE_DUPLICATE:
+        st->stats.duplicates++;
+        if (redelivered && bm_persist_record(st->persist, ev, ev->duration_us)) return -1;
+        break;
+    case TRACE_STORE_TRUNCATED:
+        st->stats.truncated++;
+        break;
+    case TRACE_STORE_NOMEM:
+        st->stats.nomem++;
+        return -1;
+    }
+    return 0;
+}
+
+void bm_state_untraced(bm_state *st)
+{
+    st->stats.untraced++;
+}
+
+/*
+ * A command whose timeout_seconds passed with no answer: an `error` event
+ * with error type "timeout" is added to its trace (so `busmon trace` shows
+ * the step timed out), and the worker is charged a timeout, not a failure.
+ */
+static void time_out(bm_state *st, const deadline *d, int64_t now_us)
+{
+    const trace *t = trace_store_get(st->store, d->tx);
+    if (!t) return; /* evicted: nothing to mark (its in-flight count was forgotten) */
+    const trace_event *cmd = NULL;
+    for (size_t i = 0; i < trace_count(t); i++) {
+        const trace_event *te = trace_at(t, i);
+        if (te->ev.type == BM_EV_COMMAND && !strcmp(te->ev.id, d->cmd)) cmd = te;
+    }
+    if (!cmd || cmd->paired >= 0) return; /* answered in time */
+    char id[DEADLINE_ID_MAX + 16], corr[256], worker[256], step[256], msg[128];
+    snprintf(id, sizeof id, "%s:timeout", d->cmd);
+    snprintf(corr, sizeof corr, "%s", cmd->ev.corr);
+    snprintf(worker, sizeof worker, "%s", cmd->ev.worker);
+    snprintf(step, sizeof step, "%s", cmd->ev.step);
+    snprintf(msg, sizeof msg, "no answer within %g s (timeout_seconds; noticed by busmon)",
+             (double)d->timeout_us / 1e6);
+    bm_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = BM_EV_ERROR;
+    ev.id = id;
+    ev.tx = d->tx;
+    ev.corr = corr;
+    ev.cmd = d->cmd;
+    ev.worker = worker;
+    ev.step = step;
+    ev.source = "busmon";
+    ev.status = ev.message = "";
+    ev.error_type = "timeout";
+    ev.error_message = msg;
+    ev.ts_us = cmd->ev.ts_us + d->timeout_us;
+    ev.duration_us = d->timeout_us;
+    ev.ok = 0;
+    ev.attempt = ev.priority = -1;
+    ev.progress = -1;
+    const trace_event *added = NULL;
+    if (trace_store_apply(st->store, &ev, now_us, &added, NULL) != TRACE_STORE_APPLIED) return;
+    st->stats.timeouts++;
+    if (worker[0])
+        worker_stats_answer(st->mon.workers, worker, BM_OUTCOME_TIMEOUT, d->timeout_us, "timeout",
+                            msg, 1, now_us);
+    bm_debug("command %s of %s (worker %s) timed out after %g s", d->cmd, d->tx,
+             worker[0] ? worker : "?", (double)d->timeout_us / 1e6);
+    bm_persist_record(st->persist, &added->ev, added->duration_us);
+}
+
+static void on_timeouts(void *arg)
+{
+    bm_state *st = arg;
+    if (bm_loop_stopping(st->loop)) return;
+    int64_t now = bm_now_us();
+    deadline d;
+    size_t n = 0;
+    for (; n < TIMEOUTS_PER_WAKE && deadlines_pop_due(st->deadlines, now, &d); n++)
+        time_out(st, &d, now);
+    if (n) bm_persist_flush(st->persist);
+}
+
+static void on_sweep(void *arg)
+{
+    bm_state *st = arg;
+    size_t dropped = trace_store_sweep(st->store, bm_now_us(), SWEEP_MAX_DROP);
+    if (dropped) bm_debug("retention: dropped %zu traces from memory", dropped);
+}
+
+int bm_state_start(bm_state *st, struct bm_loop *loop)
+{
+    st->loop = loop;
+    if (!bm_loop_every(loop, TIMEOUT_CHECK_US, on_timeouts, st) ||
+        !bm_loop_every(loop, SWEEP_INTERVAL_US, on_sweep, st))
+        return -1;
+    return 0;
+}
+
+const trace_store *bm_state_traces(const bm_state *st)
+{
+    return st->store;
+}
+
+bm_monitor *bm_state_monitor(bm_state *st)
+{
+    return &st->mon;
+}
+
+void bm_state_get_stats(const bm_state *st, bm_state_stats *out)
+{
+    *out = st->stats;
+}

@@ -1,0 +1,75 @@
+/*
+ * state.h - the agent's monitoring state and how an event enters it:
+ * the trace store (lib/trace_store.h), the monitor beside it (worker
+ * stats, event metrics, error patterns: lib/monitor.h) and the commands
+ * waiting for an answer within their timeout_seconds (lib/deadlines.h).
+ *
+ *   input ──bm_state_apply(ev)──▶ trace_store_apply ──kept──▶ monitor
+ *                                        │                 └▶ deadline (commands)
+ *                                        └──▶ persist: its trace record
+ *   every 250 ms: commands past their deadline get a "timeout" error
+ *   event in their trace (stage timed_out) and a timeout for their worker
+ *   every 60 s: traces past retention leave memory
+ *
+ * Both inputs (streams, pub/sub) apply events here; readers (HTTP, the
+ * publisher, alerting) borrow the store and the monitor. No I/O here but
+ * the records handed to persist.
+ */
+#ifndef BM_STATE_STATE_H
+#define BM_STATE_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/state/persist.h"
+#include "lib/monitor.h"
+#include "lib/trace_store.h"
+#include "proto/event.h"
+
+struct bm_loop;
+typedef struct bm_state bm_state;
+
+typedef struct {
+    trace_store_limits traces;
+    worker_stats_config workers;
+    size_t max_error_types; /* 0: default */
+    size_t max_timeouts;    /* commands awaiting an answer */
+} bm_state_opts;
+
+typedef struct {
+    uint64_t events_applied; /* kept in a trace */
+    uint64_t duplicates;     /* already seen (same id in the trace) */
+    uint64_t truncated;      /* trace full */
+    uint64_t untraced;       /* valid events with no transaction (custom) */
+    uint64_t timeouts;       /* commands marked timed out (no answer within timeout_seconds) */
+    uint64_t nomem;          /* events not kept for lack of memory (read again) */
+} bm_state_stats;
+
+/* @return the state (caller frees), or NULL (out of memory). p is borrowed. */
+bm_state *bm_state_new(const bm_state_opts *o, bm_persist *p);
+void bm_state_free(bm_state *st);
+
+/* Start the timeout check (250 ms) and the retention sweep (60 s) on loop. @return 0 / -1. */
+int bm_state_start(bm_state *st, struct bm_loop *loop);
+
+/*
+ * Apply one decoded event (ts, id and tx already filled): keep it in its
+ * trace, feed the monitor, queue its trace record, track its timeout.
+ * `redelivered`: the entry may have been applied before (own pending list),
+ * so a duplicate's record is written again (its first write may be what
+ * was lost; readers drop duplicate ids).
+ * @return 0 when done with it (kept, duplicate or truncated), -1 when it
+ *         could not be kept for lack of memory (do not ack: read it again).
+ */
+int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redelivered);
+
+/* Count a valid event that names no transaction. */
+void bm_state_untraced(bm_state *st);
+
+/* Borrowed views for readers. */
+const trace_store *bm_state_traces(const bm_state *st);
+bm_monitor *bm_state_monitor(bm_state *st);
+
+void bm_state_get_stats(const bm_state *st, bm_state_stats *out);
+
+#endif
