@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent/cli/cli.h"
+#include "agent/cli/options.h"
 #include "proto/rollup.h"
 
 static volatile sig_atomic_t top_stop;
@@ -34,7 +35,7 @@ static void top_restore_tty(void)
     top_tty_raw = 0;
 }
 
-static void top_usage(FILE *f)
+void bm_cli_top_help(FILE *f)
 {
     fprintf(f, "usage: busmon top [--interval D] [--window 1m|5m|1h] [--once] [--redis URL]\n\n"
                "A live dashboard: events per second, success rate, p95 latency, each worker's\n"
@@ -241,48 +242,30 @@ static int top_frame(redisContext *c, const char *window, int color)
     return c->err ? -1 : 0;
 }
 
-int bm_cli_top(const bm_cli_opts *o, int argc, char **argv)
+int bm_cli_top(const bm_cli_command *self, const bm_cli_opts *o, int argc, char **argv)
 {
     bm_cli_opts opts = *o;
-    long interval_ms = 2000;
-    const char *window = "1m";
+    const char *interval = NULL, *window = "1m";
     int once = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            top_usage(stdout);
-            return BM_EXIT_OK;
-        } else if (!strcmp(a, "--once")) {
-            once = 1;
-        } else if (!strcmp(a, "--interval") || !strcmp(a, "--window") || !strcmp(a, "--redis")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "busmon top: %s needs a value\n", a);
-                return BM_EXIT_USAGE;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--interval")) {
-                interval_ms = top_parse_duration_ms(v);
-                if (interval_ms <= 0) {
-                    fprintf(stderr, "busmon top: bad --interval %s\n", v);
-                    return BM_EXIT_USAGE;
-                }
-            } else if (!strcmp(a, "--window")) {
-                if (strcmp(v, "1m") && strcmp(v, "5m") && strcmp(v, "1h")) {
-                    fprintf(stderr, "busmon top: --window must be 1m, 5m or 1h\n");
-                    return BM_EXIT_USAGE;
-                }
-                window = v;
-            } else {
-                opts.redis_url = v;
-            }
-        } else {
-            fprintf(stderr, "busmon top: unknown argument %s\n", a);
-            top_usage(stderr);
-            return BM_EXIT_USAGE;
-        }
+    const bm_cli_optdef options[] = {
+        {"interval", 0, NULL, &interval, 0},
+        {"window", 0, NULL, &window, 0},
+        {"once", 0, &once, NULL, 0},
+        {NULL, 0, NULL, NULL, 0},
+    };
+    int rc = bm_cli_parse(self, options, &opts, argc, argv, NULL);
+    if (rc != BM_CLI_GO_ON) return rc;
+    long interval_ms = interval ? top_parse_duration_ms(interval) : 2000;
+    if (interval_ms <= 0) {
+        fprintf(stderr, "busmon top: bad --interval %s\n", interval);
+        return BM_EXIT_USAGE;
     }
-    redisContext *c = bm_cli_connect(&opts);
-    if (!c) return BM_EXIT_REDIS;
+    if (strcmp(window, "1m") && strcmp(window, "5m") && strcmp(window, "1h")) {
+        fprintf(stderr, "busmon top: --window must be 1m, 5m or 1h\n");
+        return BM_EXIT_USAGE;
+    }
+    redisContext *c = bm_cli_connect(&opts, &rc);
+    if (!c) return rc;
     int tty = isatty(STDOUT_FILENO) && !once;
     int color = tty && opts.color;
     struct sigaction sa;
@@ -301,7 +284,7 @@ int bm_cli_top(const bm_cli_opts *o, int argc, char **argv)
             atexit(top_restore_tty);
         }
     }
-    int rc = BM_EXIT_OK;
+    rc = BM_EXIT_OK;
     while (!top_stop) {
         if (top_frame(c, window, color) < 0) {
             fprintf(stderr, "busmon top: Redis: %s\n", c->errstr[0] ? c->errstr : "error");
