@@ -1,5 +1,5 @@
 /*
- * cli_alerts.c - `busmon alerts`: the alerts firing now (the hash
+ * alerts.c - `busmon alerts`: the alerts firing now (the hash
  * busmon:alerts:firing, rewritten by busmon-agent at every evaluation), then
  * the recent notifications (the last entries of the busmon:alerts stream),
  * for people or as JSON; `--watch` follows the busmon:alerts channel live

@@ -1,5 +1,5 @@
 /*
- * cli_stats.c - `busmon workers`, `busmon worker NAME`, `busmon errors`,
+ * stats.c - `busmon workers`, `busmon worker NAME`, `busmon errors`,
  * `busmon stats`: what busmon-agent published in Redis (the latest rollup on
  * busmon:rollups, the busmon:workers hash), shown for people or as JSON.
  *

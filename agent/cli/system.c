@@ -1,5 +1,5 @@
 /*
- * cli_system.c - `busmon system [--window 1h] [--json]`: the system metrics
+ * system.c - `busmon system [--window 1h] [--json]`: the system metrics
  * busmon-agent samples (host CPU, memory, disk, load; its own CPU and RSS;
  * ingest rate, p95 latency, success rate; Redis clients, memory and round
  * trip; per stream length, lag and pending) with their average and peak

@@ -1,9 +1,10 @@
 /*
- * cli_top.c - `busmon top`: a live terminal dashboard over what busmon-agent
+ * top.c - `busmon top`: a live terminal dashboard over what busmon-agent
  * publishes (latest rollup on busmon:rollups, busmon:alerts:firing, consumer
  * groups of busmon:events). On a terminal it redraws every interval and `q`
- * quits (termios non-canonical mode, restored on exit and SIGINT/SIGTERM);
- * otherwise it prints one plain frame per interval without escape codes.
+ * quits (termios non-canonical mode, restored when top ends: q, SIGINT,
+ * SIGTERM); otherwise it prints one plain frame per interval without escape
+ * codes.
  * It reads only Redis; it is not an alerting or storage path.
  */
 #include <jansson.h>
@@ -19,9 +20,8 @@
 #include "agent/cli/options.h"
 #include "proto/rollup.h"
 
+/* Set by SIGINT / SIGTERM: a signal handler has nowhere else to say it. */
 static volatile sig_atomic_t top_stop;
-static struct termios top_saved_tty;
-static int top_tty_raw;
 
 static void top_on_signal(int sig)
 {
@@ -29,10 +29,40 @@ static void top_on_signal(int sig)
     top_stop = 1;
 }
 
-static void top_restore_tty(void)
+/* The terminal top reads `q` from: non-canonical, no echo, while top runs. */
+typedef struct {
+    struct termios saved;
+    int raw; /* switched, to be restored */
+} top_tty;
+
+static void top_tty_raw(top_tty *t)
 {
-    if (top_tty_raw) tcsetattr(STDIN_FILENO, TCSANOW, &top_saved_tty);
-    top_tty_raw = 0;
+    t->raw = 0;
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t->saved) != 0) return;
+    struct termios raw = t->saved;
+    raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+    raw.c_cc[VMIN] = 0;
+    raw.c_cc[VTIME] = 0;
+    t->raw = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+}
+
+static void top_tty_restore(top_tty *t)
+{
+    if (t->raw) tcsetattr(STDIN_FILENO, TCSANOW, &t->saved);
+    t->raw = 0;
+}
+
+/* Wait interval_ms, or less when a key comes. @return 1 when it was q. */
+static int top_wait_for_q(const top_tty *t, long interval_ms)
+{
+    struct timeval tv = {interval_ms / 1000, (interval_ms % 1000) * 1000};
+    fd_set rd;
+    FD_ZERO(&rd);
+    if (t->raw) FD_SET(STDIN_FILENO, &rd);
+    char ch;
+    return select(t->raw ? STDIN_FILENO + 1 : 0, &rd, NULL, NULL, &tv) > 0 && t->raw &&
+           FD_ISSET(STDIN_FILENO, &rd) && read(STDIN_FILENO, &ch, 1) == 1 &&
+           (ch == 'q' || ch == 'Q');
 }
 
 void bm_cli_top_help(FILE *f)
@@ -242,48 +272,58 @@ static int top_frame(redisContext *c, const char *window, int color)
     return c->err ? -1 : 0;
 }
 
-int bm_cli_top(const bm_cli_command *self, const bm_cli_opts *o, int argc, char **argv)
+/*
+ * The options, into *o (a copy of opts), *interval_ms, *window and *once.
+ * @return BM_CLI_GO_ON, or the exit code (help printed, usage error said).
+ */
+static int top_parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
+                          char **argv, bm_cli_opts *o, long *interval_ms, const char **window,
+                          int *once)
 {
-    bm_cli_opts opts = *o;
-    const char *interval = NULL, *window = "1m";
-    int once = 0;
+    *o = *opts;
+    const char *interval = NULL;
+    *window = "1m";
+    *once = 0;
     const bm_cli_optdef options[] = {
         {"interval", 0, NULL, &interval, 0},
-        {"window", 0, NULL, &window, 0},
-        {"once", 0, &once, NULL, 0},
+        {"window", 0, NULL, window, 0},
+        {"once", 0, once, NULL, 0},
         {NULL, 0, NULL, NULL, 0},
     };
-    int rc = bm_cli_parse(self, options, &opts, argc, argv, NULL);
+    int rc = bm_cli_parse(self, options, o, argc, argv, NULL);
     if (rc != BM_CLI_GO_ON) return rc;
-    long interval_ms = interval ? top_parse_duration_ms(interval) : 2000;
-    if (interval_ms <= 0) {
+    *interval_ms = interval ? top_parse_duration_ms(interval) : 2000;
+    if (*interval_ms <= 0) {
         fprintf(stderr, "busmon top: bad --interval %s\n", interval);
         return BM_EXIT_USAGE;
     }
-    if (strcmp(window, "1m") && strcmp(window, "5m") && strcmp(window, "1h")) {
+    if (strcmp(*window, "1m") && strcmp(*window, "5m") && strcmp(*window, "1h")) {
         fprintf(stderr, "busmon top: --window must be 1m, 5m or 1h\n");
         return BM_EXIT_USAGE;
     }
-    redisContext *c = bm_cli_connect(&opts, &rc);
+    return BM_CLI_GO_ON;
+}
+
+int bm_cli_top(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
+{
+    bm_cli_opts o;
+    long interval_ms;
+    const char *window;
+    int once;
+    int rc = top_parse_args(self, opts, argc, argv, &o, &interval_ms, &window, &once);
+    if (rc != BM_CLI_GO_ON) return rc;
+    redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;
     int tty = isatty(STDOUT_FILENO) && !once;
-    int color = tty && opts.color;
+    int color = tty && o.color;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = top_on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (tty && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &top_saved_tty) == 0) {
-        struct termios raw = top_saved_tty;
-        raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-        raw.c_cc[VMIN] = 0;
-        raw.c_cc[VTIME] = 0;
-        if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) {
-            top_tty_raw = 1;
-            atexit(top_restore_tty);
-        }
-    }
+    top_tty keys = {.raw = 0};
+    if (tty) top_tty_raw(&keys);
     rc = BM_EXIT_OK;
     while (!top_stop) {
         if (top_frame(c, window, color) < 0) {
@@ -291,18 +331,9 @@ int bm_cli_top(const bm_cli_command *self, const bm_cli_opts *o, int argc, char 
             rc = BM_EXIT_REDIS;
             break;
         }
-        if (once || ferror(stdout)) break;
-        struct timeval tv = {interval_ms / 1000, (interval_ms % 1000) * 1000};
-        fd_set rd;
-        FD_ZERO(&rd);
-        if (top_tty_raw) FD_SET(STDIN_FILENO, &rd);
-        if (select(top_tty_raw ? STDIN_FILENO + 1 : 0, &rd, NULL, NULL, &tv) > 0 && top_tty_raw &&
-            FD_ISSET(STDIN_FILENO, &rd)) {
-            char ch;
-            if (read(STDIN_FILENO, &ch, 1) == 1 && (ch == 'q' || ch == 'Q')) break;
-        }
+        if (once || ferror(stdout) || top_wait_for_q(&keys, interval_ms)) break;
     }
-    top_restore_tty();
+    top_tty_restore(&keys);
     redisFree(c);
     return rc;
 }

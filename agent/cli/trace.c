@@ -1,5 +1,5 @@
 /*
- * cli_trace.c - `busmon trace TX`: read busmon:trace:<tx> (a list of msgpack
+ * trace.c - `busmon trace TX`: read busmon:trace:<tx> (a list of msgpack
  * event records, proto/README.md) and print the timeline.
  *
  * The records are replayed into a lib/ trace, the same code the agent runs,
