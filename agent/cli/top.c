@@ -173,54 +173,54 @@ static json_t *top_latest_system(redisContext *c)
     return j;
 }
 
-/* Draw one frame; returns 0, or -1 when Redis failed. */
-static int top_frame(redisContext *c, const char *window, int color)
+/* The rollup's part of a frame: headline figures, workers, top errors. */
+static void top_print_rollup(json_t *roll, const char *window, int color)
 {
-    int redis_failed = 0;
-    json_t *roll = top_latest_rollup(c, &redis_failed);
-    if (redis_failed) return -1;
     const char *reset = color ? "\033[0m" : "";
-    if (color) printf("\033[H\033[2J");
     if (!roll) {
         printf("busmon top: nothing published on busmon:rollups yet (is busmon-agent running?)\n");
-    } else {
-        json_t *ev = bm_rollup_pick_window(json_object_get(roll, "events"), window);
-        printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
-               bm_cli_str(roll, "ts"), bm_cli_str(roll, "agent"), window);
-        printf("events/s %.2f   success %.1f %%   p95 latency %.1f ms   events %.0f\n\n",
-               bm_cli_num(ev, "total_events") / top_window_seconds(window),
-               100 * bm_cli_num(ev, "success_rate"), bm_cli_num(ev, "p95_latency_ms"),
-               bm_cli_num(ev, "total_events"));
-        printf("%-20s %-10s %8s %9s %10s %9s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS", "P95",
-               "IN FLIGHT");
-        size_t i;
-        json_t *w;
-        json_array_foreach(json_object_get(roll, "workers"), i, w)
-        {
-            json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), window);
-            const char *h = bm_cli_str(w, "health");
-            printf("%-20s %s%-10s%s %8.0f %8.1f%% %8.1fms %9.0f\n", bm_cli_str(w, "name"),
-                   top_health_color(color, h), h, color ? reset : "", bm_cli_num(win, "executions"),
-                   100 * bm_cli_num(win, "success_rate"), bm_cli_num(win, "p95_ms"),
-                   bm_cli_num(w, "in_flight"));
-        }
-        printf("\nTOP ERRORS\n");
-        json_t *e;
-        size_t shown = 0;
-        json_array_foreach(json_object_get(roll, "errors"), i, e)
-        {
-            if (shown++ >= 5) break;
-            json_t *cnt = bm_rollup_pick_window(json_object_get(e, "count"), window);
-            printf("  %-30s %6.0f\n", bm_cli_str(e, "type"),
-                   json_is_number(cnt) ? json_number_value(cnt) : bm_cli_num(e, "total"));
-        }
-        if (!shown) printf("  (none)\n");
+        return;
     }
+    json_t *ev = bm_rollup_pick_window(json_object_get(roll, "events"), window);
+    printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
+           bm_cli_str(roll, "ts"), bm_cli_str(roll, "agent"), window);
+    printf("events/s %.2f   success %.1f %%   p95 latency %.1f ms   events %.0f\n\n",
+           bm_cli_num(ev, "total_events") / top_window_seconds(window),
+           100 * bm_cli_num(ev, "success_rate"), bm_cli_num(ev, "p95_latency_ms"),
+           bm_cli_num(ev, "total_events"));
+    printf("%-20s %-10s %8s %9s %10s %9s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS", "P95",
+           "IN FLIGHT");
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(roll, "workers"), i, w)
+    {
+        json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), window);
+        const char *h = bm_cli_str(w, "health");
+        printf("%-20s %s%-10s%s %8.0f %8.1f%% %8.1fms %9.0f\n", bm_cli_str(w, "name"),
+               top_health_color(color, h), h, color ? reset : "", bm_cli_num(win, "executions"),
+               100 * bm_cli_num(win, "success_rate"), bm_cli_num(win, "p95_ms"),
+               bm_cli_num(w, "in_flight"));
+    }
+    printf("\nTOP ERRORS\n");
+    json_t *e;
+    size_t shown = 0;
+    json_array_foreach(json_object_get(roll, "errors"), i, e)
+    {
+        if (shown++ >= 5) break;
+        json_t *cnt = bm_rollup_pick_window(json_object_get(e, "count"), window);
+        printf("  %-30s %6.0f\n", bm_cli_str(e, "type"),
+               json_is_number(cnt) ? json_number_value(cnt) : bm_cli_num(e, "total"));
+    }
+    if (!shown) printf("  (none)\n");
+}
+
+/* The FIRING ALERTS part of a frame. @return 0, or -1 when Redis failed. */
+static int top_print_firing(redisContext *c, int color)
+{
     printf("\nFIRING ALERTS\n");
     redisReply *a = redisCommand(c, "HGETALL busmon:alerts:firing");
     if (!a || c->err) {
         if (a) freeReplyObject(a);
-        json_decref(roll);
         return -1;
     }
     /* fields: one per firing alert (its fingerprint -> its JSON record), and
@@ -244,14 +244,21 @@ static int top_frame(redisContext *c, const char *window, int color)
             if (n > 0) used += (size_t)n;
         }
         printf("  %s%-9s%s %-20s %-30s %s\n", color ? "\033[31m" : "", bm_cli_str(rec, "severity"),
-               reset, bm_cli_str(rec, "rule"), labels, bm_cli_str(rec, "description"));
+               color ? "\033[0m" : "", bm_cli_str(rec, "rule"), labels,
+               bm_cli_str(rec, "description"));
         json_decref(rec);
         firing++;
     }
     if (!firing) printf("  (none)\n");
     freeReplyObject(a);
+    return 0;
+}
+
+/* The CONSUMER LAG part of a frame: the streams the agent reads, as its latest system sample
+ * names them (busmon:events when there is none). */
+static void top_print_lag(redisContext *c)
+{
     printf("\nCONSUMER LAG\n");
-    /* the streams the agent reads, as its latest system sample names them */
     json_t *sys = top_latest_system(c);
     json_t *streams = sys ? json_object_get(sys, "streams") : NULL;
     if (json_is_array(streams) && json_array_size(streams) > 0) {
@@ -266,9 +273,21 @@ static int top_frame(redisContext *c, const char *window, int color)
         top_lag(c, "busmon:events");
     }
     json_decref(sys);
+}
+
+/* Draw one frame; returns 0, or -1 when Redis failed. */
+static int top_frame(redisContext *c, const char *window, int color)
+{
+    int redis_failed = 0;
+    json_t *roll = top_latest_rollup(c, &redis_failed);
+    if (redis_failed) return -1;
+    if (color) printf("\033[H\033[2J");
+    top_print_rollup(roll, window, color);
+    json_decref(roll);
+    if (top_print_firing(c, color) < 0) return -1;
+    top_print_lag(c);
     if (!color) printf("----\n");
     fflush(stdout);
-    json_decref(roll);
     return c->err ? -1 : 0;
 }
 
