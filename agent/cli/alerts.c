@@ -1,5 +1,5 @@
 /*
- * cli_alerts.c - `busmon alerts`: the alerts firing now (the hash
+ * alerts.c - `busmon alerts`: the alerts firing now (the hash
  * busmon:alerts:firing, rewritten by busmon-agent at every evaluation), then
  * the recent notifications (the last entries of the busmon:alerts stream),
  * for people or as JSON; `--watch` follows the busmon:alerts channel live
@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "agent/cli/cli.h"
+#include "agent/cli/options.h"
 
 #define HISTORY_DEFAULT 20
 #define HISTORY_MAX     10000
@@ -32,7 +33,7 @@ typedef struct {
     const char *firing;  /* NULL: <stream>:firing */
 } alerts_args;
 
-static void alerts_usage(FILE *f)
+void bm_cli_alerts_help(FILE *f)
 {
     fprintf(f,
             "usage: busmon alerts [--json] [--watch] [--count N] [--redis URL]\n"
@@ -59,53 +60,36 @@ static void alerts_usage(FILE *f)
             HISTORY_DEFAULT);
 }
 
-static int parse_args(int argc, char **argv, bm_cli_opts *o, alerts_args *s)
+/*
+ * The options, into *o (a copy of opts) and *s. @return BM_CLI_GO_ON, or the
+ * exit code (help printed, usage error said).
+ */
+static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv,
+                      bm_cli_opts *o, alerts_args *s)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            alerts_usage(stdout);
-            return BM_EXIT_OK;
-        } else if (!strcmp(a, "--json")) {
-            s->json = 1;
-        } else if (!strcmp(a, "--watch") || !strcmp(a, "-w")) {
-            s->watch = 1;
-        } else if (!strcmp(a, "--count") || !strcmp(a, "--redis") || !strcmp(a, "--stream") ||
-                   !strcmp(a, "--channel") || !strcmp(a, "--firing")) {
-            if (i + 1 >= argc || !*argv[i + 1]) {
-                fprintf(stderr, "busmon alerts: %s needs a value\n", a);
-                return BM_EXIT_USAGE;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--count")) {
-                char *end;
-                errno = 0;
-                long n = strtol(v, &end, 10);
-                if (errno || end == v || *end || n < 0 || n > HISTORY_MAX) {
-                    fprintf(stderr, "busmon alerts: --count must be 0-%d, not '%s'\n", HISTORY_MAX,
-                            v);
-                    return BM_EXIT_USAGE;
-                }
-                s->count = n;
-            } else if (!strcmp(a, "--redis")) {
-                o->redis_url = v;
-            } else if (!strcmp(a, "--stream")) {
-                s->stream = v;
-            } else if (!strcmp(a, "--channel")) {
-                s->channel = v;
-            } else {
-                s->firing = v;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "busmon alerts: unknown option '%s' (see busmon alerts --help)\n", a);
-            return BM_EXIT_USAGE;
-        } else {
-            fprintf(stderr, "busmon alerts: unexpected argument '%s' (see busmon alerts --help)\n",
-                    a);
-            return BM_EXIT_USAGE;
-        }
+    *o = *opts;
+    *s = (alerts_args){0, 0, HISTORY_DEFAULT, "busmon:alerts", NULL, NULL};
+    const char *count = NULL;
+    const bm_cli_optdef options[] = {
+        {"json", 0, &s->json, NULL, 0},
+        {"watch", 'w', &s->watch, NULL, 0},
+        {"count", 0, NULL, &count, 1},
+        {"stream", 0, NULL, &s->stream, 1},
+        {"channel", 0, NULL, &s->channel, 1},
+        {"firing", 0, NULL, &s->firing, 1},
+        {NULL, 0, NULL, NULL, 0},
+    };
+    int rc = bm_cli_parse(self, options, o, argc, argv, NULL);
+    if (rc != BM_CLI_GO_ON || !count) return rc;
+    char *end;
+    errno = 0;
+    long n = strtol(count, &end, 10);
+    if (errno || end == count || *end || n < 0 || n > HISTORY_MAX) {
+        fprintf(stderr, "busmon alerts: --count must be 0-%d, not '%s'\n", HISTORY_MAX, count);
+        return BM_EXIT_USAGE;
     }
-    return -1; /* go on */
+    s->count = n;
+    return BM_CLI_GO_ON;
 }
 
 /* ---- records -------------------------------------------------------------- */
@@ -426,19 +410,19 @@ static int watch(const bm_cli_opts *o, redisContext *c, const alerts_args *s)
 
 /* ---- the command ---------------------------------------------------------------- */
 
-int bm_cli_alerts(const bm_cli_opts *opts, int argc, char **argv)
+int bm_cli_alerts(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
 {
-    bm_cli_opts o = *opts;
-    alerts_args s = {0, 0, HISTORY_DEFAULT, "busmon:alerts", NULL, NULL};
-    int rc = parse_args(argc, argv, &o, &s);
-    if (rc >= 0) return rc;
+    bm_cli_opts o;
+    alerts_args s;
+    int rc = parse_args(self, opts, argc, argv, &o, &s);
+    if (rc != BM_CLI_GO_ON) return rc;
     char firing_key[512];
     if (!s.firing) {
         snprintf(firing_key, sizeof firing_key, "%s:firing", s.stream);
         s.firing = firing_key;
     }
-    redisContext *c = bm_cli_connect(&o);
-    if (!c) return BM_EXIT_REDIS;
+    redisContext *c = bm_cli_connect(&o, &rc);
+    if (!c) return rc;
     if (s.watch) {
         rc = watch(&o, c, &s);
         redisFree(c);

@@ -1,21 +1,55 @@
 /*
- * cli.h - the `busmon` command line: shared options and the subcommands.
+ * cli.h - the `busmon` command line: the options given before the command,
+ * a row of the command table (commands.c), and the commands.
  *
- * Exit codes (all subcommands): 0 success, 1 not found (e.g. unknown
- * transaction), 2 usage error, 3 Redis unreachable or refused.
+ * Exit codes (all commands): 0 success, 1 not found (e.g. unknown
+ * transaction), 2 usage error (a bad Redis URL too), 3 Redis unreachable
+ * or refused.
  */
 #ifndef BM_AGENT_CLI_H
 #define BM_AGENT_CLI_H
 
 #include <hiredis/hiredis.h>
+#include <stdio.h>
 
 enum { BM_EXIT_OK = 0, BM_EXIT_NOT_FOUND = 1, BM_EXIT_USAGE = 2, BM_EXIT_REDIS = 3 };
 
 typedef struct {
-    const char *redis_url;    /* chosen: --redis, BUSMON_REDIS_URL, default */
+    const char *redis_url;    /* --redis; NULL or "": $BUSMON_REDIS_URL, else the default */
     const char *trace_prefix; /* "busmon:trace:" unless --trace-prefix */
     int color;                /* stdout is a terminal and NO_COLOR unset */
 } bm_cli_opts;
+
+typedef struct bm_cli_command bm_cli_command;
+
+/*
+ * A command's handler: `self` is its row of the table, `o` the options given
+ * before it, argv[0] the word typed and argv[1..argc) its arguments (parsed
+ * with bm_cli_parse, options.h). @return the exit code.
+ */
+typedef int bm_cli_handler(const bm_cli_command *self, const bm_cli_opts *o, int argc, char **argv);
+
+/* A row of the command table: `busmon NAME ...`. */
+struct bm_cli_command {
+    const char *name;
+    const char *const *aliases; /* other words for it, NULL-terminated; NULL: none */
+    const char *operand;        /* its one operand ("TX"), or NULL: it takes none */
+    const char *summary;        /* one line, for the list in busmon --help */
+    void (*help)(FILE *f);      /* busmon NAME --help, busmon help NAME */
+    bm_cli_handler *run;
+};
+
+/* The row whose name or alias is `word`, or NULL. */
+const bm_cli_command *bm_cli_command_find(const char *word);
+
+/* Print the command list of busmon --help, a line per row, on f. */
+void bm_cli_command_list(FILE *f);
+
+/* Print busmon's own help (usage, commands, options) on f. */
+void bm_cli_overview(FILE *f);
+
+/* Print "busmon VERSION" on f. */
+void bm_cli_version(FILE *f);
 
 struct json_t;
 /* o[k] as a number (0 when absent or not a number). */
@@ -23,17 +57,36 @@ double bm_cli_num(struct json_t *o, const char *k);
 /* o[k] as a string ("-" when absent or not a string). */
 const char *bm_cli_str(struct json_t *o, const char *k);
 
-/* Connect to the chosen Redis; on failure print one line and return NULL. */
-redisContext *bm_cli_connect(const bm_cli_opts *o);
+/*
+ * Connect to the Redis of o->redis_url (else $BUSMON_REDIS_URL, else the
+ * default). @return the context, or NULL with one line on stderr and
+ * *exit_code set: BM_EXIT_USAGE for a bad URL, BM_EXIT_REDIS when Redis is
+ * unreachable or refuses.
+ */
+redisContext *bm_cli_connect(const bm_cli_opts *o, int *exit_code);
 
-int bm_cli_trace(const bm_cli_opts *o, int argc, char **argv);
-/* workers, worker NAME, errors, stats: argv[0] is the command. */
-int bm_cli_stats(const bm_cli_opts *o, int argc, char **argv);
-/* alerts: firing now and recent notifications; --watch follows them live. */
-int bm_cli_alerts(const bm_cli_opts *o, int argc, char **argv);
-/* top: a live dashboard; --once prints one frame. */
-int bm_cli_top(const bm_cli_opts *o, int argc, char **argv);
-/* system: system metrics with avg and peak over --window (busmon:system). */
-int bm_cli_system(const bm_cli_opts *o, int argc, char **argv);
+/* The commands: handler and help of each row of the table (commands.c). */
+
+/* trace TX: a transaction's timeline (trace.c). */
+bm_cli_handler bm_cli_trace;
+void bm_cli_trace_help(FILE *f);
+/* workers, worker NAME, errors, stats: the latest rollup, cut to a window (stats.c). */
+bm_cli_handler bm_cli_workers, bm_cli_worker, bm_cli_errors, bm_cli_stats;
+void bm_cli_workers_help(FILE *f);
+void bm_cli_worker_help(FILE *f);
+void bm_cli_errors_help(FILE *f);
+void bm_cli_stats_help(FILE *f);
+/* top: a live dashboard; --once prints one frame (top.c). */
+bm_cli_handler bm_cli_top;
+void bm_cli_top_help(FILE *f);
+/* system: system metrics with avg and peak over --window (system.c). */
+bm_cli_handler bm_cli_system;
+void bm_cli_system_help(FILE *f);
+/* alerts: firing now and recent notifications; --watch follows them live (alerts.c). */
+bm_cli_handler bm_cli_alerts;
+void bm_cli_alerts_help(FILE *f);
+/* help [CMD]: a command's help, or busmon's (help.c). */
+bm_cli_handler bm_cli_help;
+void bm_cli_help_help(FILE *f);
 
 #endif

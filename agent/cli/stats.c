@@ -1,5 +1,5 @@
 /*
- * cli_stats.c - `busmon workers`, `busmon worker NAME`, `busmon errors`,
+ * stats.c - `busmon workers`, `busmon worker NAME`, `busmon errors`,
  * `busmon stats`: what busmon-agent published in Redis (the latest rollup on
  * busmon:rollups, the busmon:workers hash), shown for people or as JSON.
  *
@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "agent/cli/cli.h"
+#include "agent/cli/options.h"
 #include "proto/rollup.h"
 
 typedef struct {
@@ -25,24 +26,10 @@ typedef struct {
     const char *workers_hash;
 } stats_args;
 
-static void stats_usage(FILE *f, const char *cmd)
+/* A command's help: its usage line and what it shows, then the options all four take. */
+static void rollup_help(FILE *f, const char *usage, const char *about)
 {
-    if (!strcmp(cmd, "worker"))
-        fprintf(f, "usage: busmon worker [--json] [--window 1m|5m|1h] [--redis URL] NAME\n\n"
-                   "One worker in detail: health and the issues behind it, in flight, last seen,\n"
-                   "last error, and its performance over each window.\n");
-    else if (!strcmp(cmd, "errors"))
-        fprintf(f, "usage: busmon errors [--json] [--window 1m|5m|1h] [--redis URL]\n\n"
-                   "Error patterns: errors grouped by type, with their count over the window,\n"
-                   "total, first and last seen, trend, the workers they hit and an example.\n");
-    else if (!strcmp(cmd, "stats"))
-        fprintf(f, "usage: busmon stats [--json] [--window 1m|5m|1h] [--redis URL]\n\n"
-                   "Event metrics over the window: events, success and error rate, latency\n"
-                   "(command -> answer), throughput and peak throughput, per event type.\n");
-    else
-        fprintf(f, "usage: busmon workers [--json] [--window 1m|5m|1h] [--redis URL]\n\n"
-                   "Every worker: health, executions, success %%, avg / p95 / p99 duration,\n"
-                   "commands in flight and last seen, over the window (default 5m).\n");
+    fprintf(f, "usage: busmon %s\n\n%s", usage, about);
     fprintf(f, "\noptions:\n"
                "  --json              print JSON (the rollup's shapes, see proto/README.md)\n"
                "  --window W          1m, 5m (default) or 1h (the performance window)\n"
@@ -55,49 +42,57 @@ static void stats_usage(FILE *f, const char *cmd)
                "unreachable\n");
 }
 
-static int parse_args(const char *cmd, int argc, char **argv, bm_cli_opts *o, stats_args *s)
+void bm_cli_workers_help(FILE *f)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            stats_usage(stdout, cmd);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            s->json = 1;
-        } else if (!strcmp(a, "--window") || !strcmp(a, "--redis") || !strcmp(a, "--rollups")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "busmon %s: %s needs a value\n", cmd, a);
-                return BM_EXIT_USAGE;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--window"))
-                s->window = v;
-            else if (!strcmp(a, "--redis"))
-                o->redis_url = v;
-            else
-                s->rollups = v;
-        } else if (!strncmp(a, "--window=", 9)) {
-            s->window = a + 9;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "busmon %s: unknown option '%s' (see busmon %s --help)\n", cmd, a, cmd);
-            return BM_EXIT_USAGE;
-        } else if (!strcmp(cmd, "worker") && !s->name) {
-            s->name = a;
-        } else {
-            fprintf(stderr, "busmon %s: unexpected argument '%s' (see busmon %s --help)\n", cmd, a,
-                    cmd);
-            return BM_EXIT_USAGE;
-        }
-    }
+    rollup_help(f, "workers [--json] [--window 1m|5m|1h] [--redis URL]",
+                "Every worker: health, executions, success %, avg / p95 / p99 duration,\n"
+                "commands in flight and last seen, over the window (default 5m).\n");
+}
+
+void bm_cli_worker_help(FILE *f)
+{
+    rollup_help(f, "worker [--json] [--window 1m|5m|1h] [--redis URL] NAME",
+                "One worker in detail: health and the issues behind it, in flight, last seen,\n"
+                "last error, and its performance over each window.\n");
+}
+
+void bm_cli_errors_help(FILE *f)
+{
+    rollup_help(f, "errors [--json] [--window 1m|5m|1h] [--redis URL]",
+                "Error patterns: errors grouped by type, with their count over the window,\n"
+                "total, first and last seen, trend, the workers they hit and an example.\n");
+}
+
+void bm_cli_stats_help(FILE *f)
+{
+    rollup_help(f, "stats [--json] [--window 1m|5m|1h] [--redis URL]",
+                "Event metrics over the window: events, success and error rate, latency\n"
+                "(command -> answer), throughput and peak throughput, per event type.\n");
+}
+
+/*
+ * The options all four take, into *o (a copy of opts) and *s; worker's NAME
+ * too. @return BM_CLI_GO_ON, or the exit code (help printed, usage error said).
+ */
+static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv,
+                      bm_cli_opts *o, stats_args *s)
+{
+    *o = *opts;
+    *s = (stats_args){0, "5m", NULL, "busmon:rollups", "busmon:workers"};
+    const bm_cli_optdef options[] = {
+        {"json", 0, &s->json, NULL, 0},
+        {"window", 0, NULL, &s->window, 0},
+        {"rollups", 0, NULL, &s->rollups, 0},
+        {NULL, 0, NULL, NULL, 0},
+    };
+    int rc = bm_cli_parse(self, options, o, argc, argv, &s->name);
+    if (rc != BM_CLI_GO_ON) return rc;
     if (strcmp(s->window, "1m") && strcmp(s->window, "5m") && strcmp(s->window, "1h")) {
-        fprintf(stderr, "busmon %s: --window must be 1m, 5m or 1h, not '%s'\n", cmd, s->window);
+        fprintf(stderr, "busmon %s: --window must be 1m, 5m or 1h, not '%s'\n", self->name,
+                s->window);
         return BM_EXIT_USAGE;
     }
-    if (!strcmp(cmd, "worker") && (!s->name || !*s->name)) {
-        fprintf(stderr, "busmon worker: which worker? usage: busmon worker [--json] NAME\n");
-        return BM_EXIT_USAGE;
-    }
-    return -1; /* go on */
+    return BM_CLI_GO_ON;
 }
 
 /* Latest rollup JSON, or NULL with the reason printed and *rc set. */
@@ -191,7 +186,7 @@ static json_t *worker_in_window(json_t *w, const char *label)
     return o;
 }
 
-static int cmd_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
+static int show_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
 {
     json_t *workers = json_object_get(roll, "workers");
     double ts = bm_cli_num(roll, "ts_us");
@@ -244,7 +239,7 @@ static int cmd_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     return BM_EXIT_OK;
 }
 
-static int cmd_worker(const bm_cli_opts *o, redisContext *c, const stats_args *s)
+static int show_worker(const bm_cli_opts *o, redisContext *c, const stats_args *s)
 {
     redisReply *r = redisCommand(c, "HGET %s %s", s->workers_hash, s->name);
     if (!r || r->type == REDIS_REPLY_ERROR) {
@@ -312,8 +307,9 @@ static int cmd_worker(const bm_cli_opts *o, redisContext *c, const stats_args *s
     return BM_EXIT_OK;
 }
 
-static int cmd_errors(const stats_args *s, json_t *roll)
+static int show_errors(const bm_cli_opts *o, const stats_args *s, json_t *roll)
 {
+    (void)o;
     json_t *errors = json_object_get(roll, "errors");
     if (s->json) {
         json_t *out = json_object();
@@ -362,8 +358,9 @@ static int cmd_errors(const stats_args *s, json_t *roll)
     return BM_EXIT_OK;
 }
 
-static int cmd_stats(const stats_args *s, json_t *roll)
+static int show_stats(const bm_cli_opts *o, const stats_args *s, json_t *roll)
 {
+    (void)o;
     json_t *win = bm_rollup_pick_window(json_object_get(roll, "events"), s->window);
     if (!win) {
         fprintf(stderr, "busmon stats: the rollup has no %s window\n", s->window);
@@ -396,30 +393,56 @@ static int cmd_stats(const stats_args *s, json_t *roll)
     return BM_EXIT_OK;
 }
 
-int bm_cli_stats(const bm_cli_opts *opts, int argc, char **argv)
+/* workers, errors, stats: one view of the latest rollup. */
+typedef int rollup_view(const bm_cli_opts *o, const stats_args *s, json_t *roll);
+
+static int run_rollup_view(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
+                           char **argv, rollup_view *view)
 {
-    const char *cmd = argv[0];
-    bm_cli_opts o = *opts;
-    stats_args s = {0, "5m", NULL, "busmon:rollups", "busmon:workers"};
-    int rc = parse_args(cmd, argc, argv, &o, &s);
-    if (rc >= 0) return rc;
-    redisContext *c = bm_cli_connect(&o);
-    if (!c) return BM_EXIT_REDIS;
-    if (!strcmp(cmd, "worker")) {
-        rc = cmd_worker(&o, c, &s);
-    } else {
-        rc = BM_EXIT_OK;
-        json_t *roll = latest_rollup(c, s.rollups, &rc);
-        if (roll) {
-            if (!strcmp(cmd, "workers"))
-                rc = cmd_workers(&o, &s, roll);
-            else if (!strcmp(cmd, "errors"))
-                rc = cmd_errors(&s, roll);
-            else
-                rc = cmd_stats(&s, roll);
-            json_decref(roll);
-        }
+    bm_cli_opts o;
+    stats_args s;
+    int rc = parse_args(self, opts, argc, argv, &o, &s);
+    if (rc != BM_CLI_GO_ON) return rc;
+    redisContext *c = bm_cli_connect(&o, &rc);
+    if (!c) return rc;
+    rc = BM_EXIT_OK;
+    json_t *roll = latest_rollup(c, s.rollups, &rc);
+    if (roll) {
+        rc = view(&o, &s, roll);
+        json_decref(roll);
     }
+    redisFree(c);
+    return rc;
+}
+
+int bm_cli_workers(const bm_cli_command *self, const bm_cli_opts *o, int argc, char **argv)
+{
+    return run_rollup_view(self, o, argc, argv, show_workers);
+}
+
+int bm_cli_errors(const bm_cli_command *self, const bm_cli_opts *o, int argc, char **argv)
+{
+    return run_rollup_view(self, o, argc, argv, show_errors);
+}
+
+int bm_cli_stats(const bm_cli_command *self, const bm_cli_opts *o, int argc, char **argv)
+{
+    return run_rollup_view(self, o, argc, argv, show_stats);
+}
+
+int bm_cli_worker(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
+{
+    bm_cli_opts o;
+    stats_args s;
+    int rc = parse_args(self, opts, argc, argv, &o, &s);
+    if (rc != BM_CLI_GO_ON) return rc;
+    if (!s.name || !*s.name) {
+        fprintf(stderr, "busmon worker: which worker? usage: busmon worker [--json] NAME\n");
+        return BM_EXIT_USAGE;
+    }
+    redisContext *c = bm_cli_connect(&o, &rc);
+    if (!c) return rc;
+    rc = show_worker(&o, c, &s);
     redisFree(c);
     return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * cli_system.c - `busmon system [--window 1h] [--json]`: the system metrics
+ * system.c - `busmon system [--window 1h] [--json]`: the system metrics
  * busmon-agent samples (host CPU, memory, disk, load; its own CPU and RSS;
  * ingest rate, p95 latency, success rate; Redis clients, memory and round
  * trip; per stream length, lag and pending) with their average and peak
@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "agent/cli/cli.h"
+#include "agent/cli/options.h"
 #include "proto/system.h"
 
 #define MAX_ENTRIES 100000
@@ -27,7 +28,7 @@ typedef struct {
     const char *agent; /* only this agent's samples; NULL: the agent of the newest one */
 } system_args;
 
-static void usage(FILE *f)
+void bm_cli_system_help(FILE *f)
 {
     fprintf(f, "usage: busmon system [--json] [--window W] [--agent NAME] [--redis URL]\n"
                "                     [--stream KEY]\n\n"
@@ -51,39 +52,33 @@ static void usage(FILE *f)
                "\nexit codes: 0 ok, 1 no sample in the window, 2 usage, 3 Redis unreachable\n");
 }
 
-static int parse_args(int argc, char **argv, bm_cli_opts *o, system_args *s)
+/*
+ * The options, into *o (a copy of opts) and *s, the window checked into
+ * *window_us. @return BM_CLI_GO_ON, or the exit code (help printed, usage
+ * error said).
+ */
+static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv,
+                      bm_cli_opts *o, system_args *s, int64_t *window_us)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return BM_EXIT_OK;
-        } else if (!strcmp(a, "--json")) {
-            s->json = 1;
-        } else if (!strcmp(a, "--window") || !strcmp(a, "--redis") || !strcmp(a, "--stream") ||
-                   !strcmp(a, "--agent")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "busmon system: %s needs a value\n", a);
-                return BM_EXIT_USAGE;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--window"))
-                s->window = v;
-            else if (!strcmp(a, "--redis"))
-                o->redis_url = v;
-            else if (!strcmp(a, "--agent"))
-                s->agent = v;
-            else
-                s->stream = v;
-        } else if (!strncmp(a, "--window=", 9)) {
-            s->window = a + 9;
-        } else {
-            fprintf(stderr, "busmon system: unknown argument '%s' (see busmon system --help)\n",
-                    a);
-            return BM_EXIT_USAGE;
-        }
+    *o = *opts;
+    *s = (system_args){0, "1h", "busmon:system", NULL};
+    const bm_cli_optdef options[] = {
+        {"json", 0, &s->json, NULL, 0},
+        {"window", 0, NULL, &s->window, 0},
+        {"stream", 0, NULL, &s->stream, 0},
+        {"agent", 0, NULL, &s->agent, 0},
+        {NULL, 0, NULL, NULL, 0},
+    };
+    int rc = bm_cli_parse(self, options, o, argc, argv, NULL);
+    if (rc != BM_CLI_GO_ON) return rc;
+    if (bm_sys_parse_window(s->window, window_us)) {
+        fprintf(stderr,
+                "busmon system: --window must be a duration like 10m, 1h or 24h (10s to 7d), not "
+                "'%s'\n",
+                s->window);
+        return BM_EXIT_USAGE;
     }
-    return -1; /* go on */
+    return BM_CLI_GO_ON;
 }
 
 /* The `json` field of one stream entry ([id, [k, v, ...]]), or NULL. */
@@ -173,110 +168,144 @@ static void print_text(const system_args *s, const bm_sys_sample *latest, const 
     }
 }
 
-int bm_cli_system(const bm_cli_opts *o, int argc, char **argv)
+/* The samples of the window, newest first (XREVRANGE), or NULL with the reason said. */
+static redisReply *read_window(redisContext *c, const system_args *s, int64_t window_us)
 {
-    bm_cli_opts opts = *o;
-    system_args s = {0, "1h", "busmon:system", NULL};
-    int rc = parse_args(argc, argv, &opts, &s);
-    if (rc >= 0) return rc;
-    int64_t window_us;
-    if (bm_sys_parse_window(s.window, &window_us)) {
-        fprintf(stderr,
-                "busmon system: --window must be a duration like 10m, 1h or 24h (10s to 7d), not "
-                "'%s'\n",
-                s.window);
-        return BM_EXIT_USAGE;
-    }
-    redisContext *c = bm_cli_connect(&opts);
-    if (!c) return BM_EXIT_REDIS;
     struct timeval tv;
     gettimeofday(&tv, NULL);
     long long now_ms = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
     long long from_ms = now_ms - window_us / 1000;
     /* newest first, so the cap keeps the most recent samples */
-    redisReply *r = redisCommand(c, "XREVRANGE %s + %lld COUNT %d", s.stream, from_ms, MAX_ENTRIES);
+    redisReply *r =
+        redisCommand(c, "XREVRANGE %s + %lld COUNT %d", s->stream, from_ms, MAX_ENTRIES);
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        fprintf(stderr, "busmon system: cannot read %s: %s\n", s.stream, r ? r->str : c->errstr);
+        fprintf(stderr, "busmon system: cannot read %s: %s\n", s->stream, r ? r->str : c->errstr);
         if (r) freeReplyObject(r);
-        redisFree(c);
-        return BM_EXIT_REDIS;
+        return NULL;
     }
-    size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
-    bm_sys_point *pts = n ? calloc(n, sizeof *pts) : NULL;
-    bm_sys_sample *latest = calloc(1, sizeof *latest), *one = calloc(1, sizeof *one);
-    if ((n && !pts) || !latest || !one) {
-        fprintf(stderr, "busmon system: out of memory\n");
-        rc = BM_EXIT_REDIS;
-        goto out;
-    }
-    /* whose samples: --agent, else the agent of the newest readable one */
-    char agent[sizeof one->agent] = "";
-    if (s.agent) snprintf(agent, sizeof agent, "%s", s.agent);
+    return r;
+}
+
+/* One agent's samples out of a window's entries. */
+typedef struct {
+    bm_sys_point *pts;     /* `got` of them, oldest first */
+    size_t got;
+    size_t bad, others;    /* entries unreadable, and of other agents */
+    bm_sys_sample *latest; /* the newest of them, when got > 0 */
+    bm_sys_sample *one;    /* room to read an entry into */
+} samples;
+
+/*
+ * Whose samples, into agent (agent_len bytes): --agent, else the agent of
+ * the newest readable of the n entries.
+ */
+static void pick_agent(const system_args *s, redisReply *const *entries, size_t n,
+                       bm_sys_sample *one, char *agent, size_t agent_len)
+{
+    snprintf(agent, agent_len, "%s", s->agent ? s->agent : "");
     for (size_t i = 0; !agent[0] && i < n; i++) {
-        const redisReply *js = json_field(r->element[i]);
+        const redisReply *js = json_field(entries[i]);
         json_t *j = js ? json_loadb(js->str, js->len, 0, NULL) : NULL;
-        if (j && bm_sys_sample_from_json(j, one) == 0) snprintf(agent, sizeof agent, "%s", one->agent);
+        if (j && bm_sys_sample_from_json(j, one) == 0)
+            snprintf(agent, agent_len, "%s", one->agent);
         json_decref(j);
     }
-    size_t got = 0, bad = 0, others = 0;
-    int have_latest = 0;
+}
+
+/* Read the n entries (newest first) into sm: agent's samples; the others counted. */
+static void collect(redisReply *const *entries, size_t n, const char *agent, samples *sm)
+{
     for (size_t i = n; i-- > 0;) { /* oldest first */
-        const redisReply *js = json_field(r->element[i]);
+        const redisReply *js = json_field(entries[i]);
         json_t *j = js ? json_loadb(js->str, js->len, 0, NULL) : NULL;
-        if (!j || bm_sys_sample_from_json(j, one)) {
-            bad++;
+        if (!j || bm_sys_sample_from_json(j, sm->one)) {
+            sm->bad++;
             json_decref(j);
             continue;
         }
         json_decref(j);
-        if (strcmp(one->agent, agent)) {
-            others++;
+        if (strcmp(sm->one->agent, agent)) {
+            sm->others++;
             continue;
         }
-        pts[got++] = one->p;
-        *latest = *one;
-        have_latest = 1;
+        sm->pts[sm->got++] = sm->one->p;
+        *sm->latest = *sm->one;
     }
-    if (others && !s.json)
+}
+
+/* Say on stderr what was left out, or that nothing is left. @return BM_EXIT_OK or _NOT_FOUND. */
+static int report(const system_args *s, const samples *sm)
+{
+    if (sm->others && !s->json)
         fprintf(stderr, "busmon system: %zu sample(s) of other agents in the window not shown (--agent NAME)\n",
-                others);
-    if (bad) fprintf(stderr, "busmon system: %zu unreadable record(s) in %s skipped\n", bad, s.stream);
-    if (!have_latest) {
-        if (s.agent)
-            fprintf(stderr, "busmon system: no system sample of agent '%s' in %s over the last %s\n",
-                    s.agent, s.stream, s.window);
-        else
-            fprintf(stderr,
-                    "busmon system: no system sample in %s over the last %s (is busmon-agent "
-                    "running against this Redis?)\n",
-                    s.stream, s.window);
-        rc = BM_EXIT_NOT_FOUND;
-        goto out;
-    }
-    if (s.json) {
-        json_t *j = bm_sys_window_json(s.window, window_us, latest->interval_us, pts, got, latest);
+                sm->others);
+    if (sm->bad)
+        fprintf(stderr, "busmon system: %zu unreadable record(s) in %s skipped\n", sm->bad,
+                s->stream);
+    if (sm->got) return BM_EXIT_OK;
+    if (s->agent)
+        fprintf(stderr, "busmon system: no system sample of agent '%s' in %s over the last %s\n",
+                s->agent, s->stream, s->window);
+    else
+        fprintf(stderr,
+                "busmon system: no system sample in %s over the last %s (is busmon-agent "
+                "running against this Redis?)\n",
+                s->stream, s->window);
+    return BM_EXIT_NOT_FOUND;
+}
+
+/* Print the window's summary, as JSON or a table. @return BM_EXIT_OK, or _REDIS (out of memory). */
+static int print_window(const system_args *s, int64_t window_us, const samples *sm)
+{
+    if (s->json) {
+        json_t *j = bm_sys_window_json(s->window, window_us, sm->latest->interval_us, sm->pts,
+                                       sm->got, sm->latest);
         char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
         json_decref(j);
         if (!text) {
             fprintf(stderr, "busmon system: out of memory\n");
-            rc = BM_EXIT_REDIS;
-            goto out;
+            return BM_EXIT_REDIS;
         }
         puts(text);
         free(text);
-    } else {
-        bm_sys_agg agg;
-        bm_sys_agg_init(&agg);
-        for (size_t i = 0; i < got; i++)
-            bm_sys_agg_add(&agg, &pts[i]);
-        print_text(&s, latest, &agg);
+        return BM_EXIT_OK;
     }
-    rc = BM_EXIT_OK;
-out:
-    free(pts);
-    free(latest);
-    free(one);
-    freeReplyObject(r);
+    bm_sys_agg agg;
+    bm_sys_agg_init(&agg);
+    for (size_t i = 0; i < sm->got; i++)
+        bm_sys_agg_add(&agg, &sm->pts[i]);
+    print_text(s, sm->latest, &agg);
+    return BM_EXIT_OK;
+}
+
+int bm_cli_system(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
+{
+    bm_cli_opts o;
+    system_args s;
+    int64_t window_us;
+    int rc = parse_args(self, opts, argc, argv, &o, &s, &window_us);
+    if (rc != BM_CLI_GO_ON) return rc;
+    redisContext *c = bm_cli_connect(&o, &rc);
+    if (!c) return rc;
+    redisReply *r = read_window(c, &s, window_us);
     redisFree(c);
+    if (!r) return BM_EXIT_REDIS;
+    size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+    samples sm = {n ? calloc(n, sizeof *sm.pts) : NULL, 0, 0, 0, calloc(1, sizeof *sm.latest),
+                  calloc(1, sizeof *sm.one)};
+    if ((n && !sm.pts) || !sm.latest || !sm.one) {
+        fprintf(stderr, "busmon system: out of memory\n");
+        rc = BM_EXIT_REDIS;
+    } else {
+        char agent[sizeof sm.one->agent];
+        pick_agent(&s, r->element, n, sm.one, agent, sizeof agent);
+        collect(r->element, n, agent, &sm);
+        rc = report(&s, &sm);
+        if (rc == BM_EXIT_OK) rc = print_window(&s, window_us, &sm);
+    }
+    free(sm.pts);
+    free(sm.latest);
+    free(sm.one);
+    freeReplyObject(r);
     return rc;
 }

@@ -1,9 +1,10 @@
 /*
- * cli_top.c - `busmon top`: a live terminal dashboard over what busmon-agent
+ * top.c - `busmon top`: a live terminal dashboard over what busmon-agent
  * publishes (latest rollup on busmon:rollups, busmon:alerts:firing, consumer
  * groups of busmon:events). On a terminal it redraws every interval and `q`
- * quits (termios non-canonical mode, restored on exit and SIGINT/SIGTERM);
- * otherwise it prints one plain frame per interval without escape codes.
+ * quits (termios non-canonical mode, restored when top ends: q, SIGINT,
+ * SIGTERM); otherwise it prints one plain frame per interval without escape
+ * codes.
  * It reads only Redis; it is not an alerting or storage path.
  */
 #include <jansson.h>
@@ -16,11 +17,11 @@
 #include <unistd.h>
 
 #include "agent/cli/cli.h"
+#include "agent/cli/options.h"
 #include "proto/rollup.h"
 
+/* Set by SIGINT / SIGTERM: a signal handler has nowhere else to say it. */
 static volatile sig_atomic_t top_stop;
-static struct termios top_saved_tty;
-static int top_tty_raw;
 
 static void top_on_signal(int sig)
 {
@@ -28,13 +29,43 @@ static void top_on_signal(int sig)
     top_stop = 1;
 }
 
-static void top_restore_tty(void)
+/* The terminal top reads `q` from: non-canonical, no echo, while top runs. */
+typedef struct {
+    struct termios saved;
+    int raw; /* switched, to be restored */
+} top_tty;
+
+static void top_tty_raw(top_tty *t)
 {
-    if (top_tty_raw) tcsetattr(STDIN_FILENO, TCSANOW, &top_saved_tty);
-    top_tty_raw = 0;
+    t->raw = 0;
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t->saved) != 0) return;
+    struct termios raw = t->saved;
+    raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+    raw.c_cc[VMIN] = 0;
+    raw.c_cc[VTIME] = 0;
+    t->raw = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
 }
 
-static void top_usage(FILE *f)
+static void top_tty_restore(top_tty *t)
+{
+    if (t->raw) tcsetattr(STDIN_FILENO, TCSANOW, &t->saved);
+    t->raw = 0;
+}
+
+/* Wait interval_ms, or less when a key comes. @return 1 when it was q. */
+static int top_wait_for_q(const top_tty *t, long interval_ms)
+{
+    struct timeval tv = {interval_ms / 1000, (interval_ms % 1000) * 1000};
+    fd_set rd;
+    FD_ZERO(&rd);
+    if (t->raw) FD_SET(STDIN_FILENO, &rd);
+    char ch;
+    return select(t->raw ? STDIN_FILENO + 1 : 0, &rd, NULL, NULL, &tv) > 0 && t->raw &&
+           FD_ISSET(STDIN_FILENO, &rd) && read(STDIN_FILENO, &ch, 1) == 1 &&
+           (ch == 'q' || ch == 'Q');
+}
+
+void bm_cli_top_help(FILE *f)
 {
     fprintf(f, "usage: busmon top [--interval D] [--window 1m|5m|1h] [--once] [--redis URL]\n\n"
                "A live dashboard: events per second, success rate, p95 latency, each worker's\n"
@@ -142,54 +173,54 @@ static json_t *top_latest_system(redisContext *c)
     return j;
 }
 
-/* Draw one frame; returns 0, or -1 when Redis failed. */
-static int top_frame(redisContext *c, const char *window, int color)
+/* The rollup's part of a frame: headline figures, workers, top errors. */
+static void top_print_rollup(json_t *roll, const char *window, int color)
 {
-    int redis_failed = 0;
-    json_t *roll = top_latest_rollup(c, &redis_failed);
-    if (redis_failed) return -1;
     const char *reset = color ? "\033[0m" : "";
-    if (color) printf("\033[H\033[2J");
     if (!roll) {
         printf("busmon top: nothing published on busmon:rollups yet (is busmon-agent running?)\n");
-    } else {
-        json_t *ev = bm_rollup_pick_window(json_object_get(roll, "events"), window);
-        printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
-               bm_cli_str(roll, "ts"), bm_cli_str(roll, "agent"), window);
-        printf("events/s %.2f   success %.1f %%   p95 latency %.1f ms   events %.0f\n\n",
-               bm_cli_num(ev, "total_events") / top_window_seconds(window),
-               100 * bm_cli_num(ev, "success_rate"), bm_cli_num(ev, "p95_latency_ms"),
-               bm_cli_num(ev, "total_events"));
-        printf("%-20s %-10s %8s %9s %10s %9s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS", "P95",
-               "IN FLIGHT");
-        size_t i;
-        json_t *w;
-        json_array_foreach(json_object_get(roll, "workers"), i, w)
-        {
-            json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), window);
-            const char *h = bm_cli_str(w, "health");
-            printf("%-20s %s%-10s%s %8.0f %8.1f%% %8.1fms %9.0f\n", bm_cli_str(w, "name"),
-                   top_health_color(color, h), h, color ? reset : "", bm_cli_num(win, "executions"),
-                   100 * bm_cli_num(win, "success_rate"), bm_cli_num(win, "p95_ms"),
-                   bm_cli_num(w, "in_flight"));
-        }
-        printf("\nTOP ERRORS\n");
-        json_t *e;
-        size_t shown = 0;
-        json_array_foreach(json_object_get(roll, "errors"), i, e)
-        {
-            if (shown++ >= 5) break;
-            json_t *cnt = bm_rollup_pick_window(json_object_get(e, "count"), window);
-            printf("  %-30s %6.0f\n", bm_cli_str(e, "type"),
-                   json_is_number(cnt) ? json_number_value(cnt) : bm_cli_num(e, "total"));
-        }
-        if (!shown) printf("  (none)\n");
+        return;
     }
+    json_t *ev = bm_rollup_pick_window(json_object_get(roll, "events"), window);
+    printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
+           bm_cli_str(roll, "ts"), bm_cli_str(roll, "agent"), window);
+    printf("events/s %.2f   success %.1f %%   p95 latency %.1f ms   events %.0f\n\n",
+           bm_cli_num(ev, "total_events") / top_window_seconds(window),
+           100 * bm_cli_num(ev, "success_rate"), bm_cli_num(ev, "p95_latency_ms"),
+           bm_cli_num(ev, "total_events"));
+    printf("%-20s %-10s %8s %9s %10s %9s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS", "P95",
+           "IN FLIGHT");
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(roll, "workers"), i, w)
+    {
+        json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), window);
+        const char *h = bm_cli_str(w, "health");
+        printf("%-20s %s%-10s%s %8.0f %8.1f%% %8.1fms %9.0f\n", bm_cli_str(w, "name"),
+               top_health_color(color, h), h, color ? reset : "", bm_cli_num(win, "executions"),
+               100 * bm_cli_num(win, "success_rate"), bm_cli_num(win, "p95_ms"),
+               bm_cli_num(w, "in_flight"));
+    }
+    printf("\nTOP ERRORS\n");
+    json_t *e;
+    size_t shown = 0;
+    json_array_foreach(json_object_get(roll, "errors"), i, e)
+    {
+        if (shown++ >= 5) break;
+        json_t *cnt = bm_rollup_pick_window(json_object_get(e, "count"), window);
+        printf("  %-30s %6.0f\n", bm_cli_str(e, "type"),
+               json_is_number(cnt) ? json_number_value(cnt) : bm_cli_num(e, "total"));
+    }
+    if (!shown) printf("  (none)\n");
+}
+
+/* The FIRING ALERTS part of a frame. @return 0, or -1 when Redis failed. */
+static int top_print_firing(redisContext *c, int color)
+{
     printf("\nFIRING ALERTS\n");
     redisReply *a = redisCommand(c, "HGETALL busmon:alerts:firing");
     if (!a || c->err) {
         if (a) freeReplyObject(a);
-        json_decref(roll);
         return -1;
     }
     /* fields: one per firing alert (its fingerprint -> its JSON record), and
@@ -213,14 +244,21 @@ static int top_frame(redisContext *c, const char *window, int color)
             if (n > 0) used += (size_t)n;
         }
         printf("  %s%-9s%s %-20s %-30s %s\n", color ? "\033[31m" : "", bm_cli_str(rec, "severity"),
-               reset, bm_cli_str(rec, "rule"), labels, bm_cli_str(rec, "description"));
+               color ? "\033[0m" : "", bm_cli_str(rec, "rule"), labels,
+               bm_cli_str(rec, "description"));
         json_decref(rec);
         firing++;
     }
     if (!firing) printf("  (none)\n");
     freeReplyObject(a);
+    return 0;
+}
+
+/* The CONSUMER LAG part of a frame: the streams the agent reads, as its latest system sample
+ * names them (busmon:events when there is none). */
+static void top_print_lag(redisContext *c)
+{
     printf("\nCONSUMER LAG\n");
-    /* the streams the agent reads, as its latest system sample names them */
     json_t *sys = top_latest_system(c);
     json_t *streams = sys ? json_object_get(sys, "streams") : NULL;
     if (json_is_array(streams) && json_array_size(streams) > 0) {
@@ -235,91 +273,86 @@ static int top_frame(redisContext *c, const char *window, int color)
         top_lag(c, "busmon:events");
     }
     json_decref(sys);
+}
+
+/* Draw one frame; returns 0, or -1 when Redis failed. */
+static int top_frame(redisContext *c, const char *window, int color)
+{
+    int redis_failed = 0;
+    json_t *roll = top_latest_rollup(c, &redis_failed);
+    if (redis_failed) return -1;
+    if (color) printf("\033[H\033[2J");
+    top_print_rollup(roll, window, color);
+    json_decref(roll);
+    if (top_print_firing(c, color) < 0) return -1;
+    top_print_lag(c);
     if (!color) printf("----\n");
     fflush(stdout);
-    json_decref(roll);
     return c->err ? -1 : 0;
 }
 
-int bm_cli_top(const bm_cli_opts *o, int argc, char **argv)
+/*
+ * The options, into *o (a copy of opts), *interval_ms, *window and *once.
+ * @return BM_CLI_GO_ON, or the exit code (help printed, usage error said).
+ */
+static int top_parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
+                          char **argv, bm_cli_opts *o, long *interval_ms, const char **window,
+                          int *once)
 {
-    bm_cli_opts opts = *o;
-    long interval_ms = 2000;
-    const char *window = "1m";
-    int once = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            top_usage(stdout);
-            return BM_EXIT_OK;
-        } else if (!strcmp(a, "--once")) {
-            once = 1;
-        } else if (!strcmp(a, "--interval") || !strcmp(a, "--window") || !strcmp(a, "--redis")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "busmon top: %s needs a value\n", a);
-                return BM_EXIT_USAGE;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--interval")) {
-                interval_ms = top_parse_duration_ms(v);
-                if (interval_ms <= 0) {
-                    fprintf(stderr, "busmon top: bad --interval %s\n", v);
-                    return BM_EXIT_USAGE;
-                }
-            } else if (!strcmp(a, "--window")) {
-                if (strcmp(v, "1m") && strcmp(v, "5m") && strcmp(v, "1h")) {
-                    fprintf(stderr, "busmon top: --window must be 1m, 5m or 1h\n");
-                    return BM_EXIT_USAGE;
-                }
-                window = v;
-            } else {
-                opts.redis_url = v;
-            }
-        } else {
-            fprintf(stderr, "busmon top: unknown argument %s\n", a);
-            top_usage(stderr);
-            return BM_EXIT_USAGE;
-        }
+    *o = *opts;
+    const char *interval = NULL;
+    *window = "1m";
+    *once = 0;
+    const bm_cli_optdef options[] = {
+        {"interval", 0, NULL, &interval, 0},
+        {"window", 0, NULL, window, 0},
+        {"once", 0, once, NULL, 0},
+        {NULL, 0, NULL, NULL, 0},
+    };
+    int rc = bm_cli_parse(self, options, o, argc, argv, NULL);
+    if (rc != BM_CLI_GO_ON) return rc;
+    *interval_ms = interval ? top_parse_duration_ms(interval) : 2000;
+    if (*interval_ms <= 0) {
+        fprintf(stderr, "busmon top: bad --interval %s\n", interval);
+        return BM_EXIT_USAGE;
     }
-    redisContext *c = bm_cli_connect(&opts);
-    if (!c) return BM_EXIT_REDIS;
+    if (strcmp(*window, "1m") && strcmp(*window, "5m") && strcmp(*window, "1h")) {
+        fprintf(stderr, "busmon top: --window must be 1m, 5m or 1h\n");
+        return BM_EXIT_USAGE;
+    }
+    return BM_CLI_GO_ON;
+}
+
+int bm_cli_top(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
+{
+    bm_cli_opts o;
+    long interval_ms;
+    const char *window;
+    int once;
+    int rc = top_parse_args(self, opts, argc, argv, &o, &interval_ms, &window, &once);
+    if (rc != BM_CLI_GO_ON) return rc;
+    redisContext *c = bm_cli_connect(&o, &rc);
+    if (!c) return rc;
     int tty = isatty(STDOUT_FILENO) && !once;
-    int color = tty && opts.color;
+    int color = tty && o.color;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = top_on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (tty && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &top_saved_tty) == 0) {
-        struct termios raw = top_saved_tty;
-        raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-        raw.c_cc[VMIN] = 0;
-        raw.c_cc[VTIME] = 0;
-        if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) {
-            top_tty_raw = 1;
-            atexit(top_restore_tty);
-        }
-    }
-    int rc = BM_EXIT_OK;
+    top_tty keys = {.raw = 0};
+    if (tty) top_tty_raw(&keys);
+    rc = BM_EXIT_OK;
     while (!top_stop) {
         if (top_frame(c, window, color) < 0) {
             fprintf(stderr, "busmon top: Redis: %s\n", c->errstr[0] ? c->errstr : "error");
             rc = BM_EXIT_REDIS;
             break;
         }
-        if (once || ferror(stdout)) break;
-        struct timeval tv = {interval_ms / 1000, (interval_ms % 1000) * 1000};
-        fd_set rd;
-        FD_ZERO(&rd);
-        if (top_tty_raw) FD_SET(STDIN_FILENO, &rd);
-        if (select(top_tty_raw ? STDIN_FILENO + 1 : 0, &rd, NULL, NULL, &tv) > 0 && top_tty_raw &&
-            FD_ISSET(STDIN_FILENO, &rd)) {
-            char ch;
-            if (read(STDIN_FILENO, &ch, 1) == 1 && (ch == 'q' || ch == 'Q')) break;
-        }
+        if (once || ferror(stdout) || top_wait_for_q(&keys, interval_ms)) break;
     }
-    top_restore_tty();
+    top_tty_restore(&keys);
     redisFree(c);
     return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * cli_trace.c - `busmon trace TX`: read busmon:trace:<tx> (a list of msgpack
+ * trace.c - `busmon trace TX`: read busmon:trace:<tx> (a list of msgpack
  * event records, proto/README.md) and print the timeline.
  *
  * The records are replayed into a lib/ trace, the same code the agent runs,
@@ -11,13 +11,14 @@
 #include <string.h>
 
 #include "agent/cli/cli.h"
+#include "agent/cli/options.h"
 #include "lib/trace.h"
 #include "proto/event.h"
 #include "lib/trace_json.h"
 
 #define TRACE_READ_MAX 100000 /* records read at most: a bound on the CLI's memory */
 
-static void trace_usage(FILE *f)
+void bm_cli_trace_help(FILE *f)
 {
     fprintf(f,
             "usage: busmon trace [--json] [--redis URL] TX\n"
@@ -92,48 +93,18 @@ static void print_text(const bm_cli_opts *o, const trace *t)
     }
 }
 
-int bm_cli_trace(const bm_cli_opts *opts, int argc, char **argv)
+/*
+ * Read the stored records of tx into a new trace (*out; NULL when there are
+ * none). @return BM_EXIT_OK, BM_EXIT_NOT_FOUND or BM_EXIT_REDIS, said on stderr.
+ */
+static int read_trace(redisContext *c, const bm_cli_opts *o, const char *tx, trace **out)
 {
-    bm_cli_opts o = *opts;
-    int json = 0;
-    const char *tx = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            trace_usage(stdout);
-            return BM_EXIT_OK;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--redis")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "busmon trace: --redis needs a value\n");
-                return BM_EXIT_USAGE;
-            }
-            o.redis_url = argv[++i];
-        } else if (!strcmp(a, "--") && i + 1 < argc && !tx) {
-            tx = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "busmon trace: unknown option '%s' (see busmon trace --help)\n", a);
-            return BM_EXIT_USAGE;
-        } else if (!tx) {
-            tx = a;
-        } else {
-            fprintf(stderr, "busmon trace: one transaction at a time ('%s' is extra)\n", a);
-            return BM_EXIT_USAGE;
-        }
-    }
-    if (!tx || !*tx) {
-        fprintf(stderr, "busmon trace: which transaction? usage: busmon trace [--json] TX\n");
-        return BM_EXIT_USAGE;
-    }
-    redisContext *c = bm_cli_connect(&o);
-    if (!c) return BM_EXIT_REDIS;
-    redisReply *r = redisCommand(c, "LRANGE %s%s 0 %d", o.trace_prefix, tx, TRACE_READ_MAX - 1);
+    *out = NULL;
+    redisReply *r = redisCommand(c, "LRANGE %s%s 0 %d", o->trace_prefix, tx, TRACE_READ_MAX - 1);
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        fprintf(stderr, "busmon trace: cannot read %s%s: %s\n", o.trace_prefix, tx,
+        fprintf(stderr, "busmon trace: cannot read %s%s: %s\n", o->trace_prefix, tx,
                 r ? r->str : c->errstr);
         if (r) freeReplyObject(r);
-        redisFree(c);
         return BM_EXIT_REDIS;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
@@ -142,7 +113,6 @@ int bm_cli_trace(const bm_cli_opts *opts, int argc, char **argv)
                 "expired after the trace retention)\n",
                 tx);
         freeReplyObject(r);
-        redisFree(c);
         return BM_EXIT_NOT_FOUND;
     }
     bm_decoder *d = bm_decoder_new(NULL);
@@ -152,7 +122,6 @@ int bm_cli_trace(const bm_cli_opts *opts, int argc, char **argv)
         bm_decoder_free(d);
         trace_free(t);
         freeReplyObject(r);
-        redisFree(c);
         return BM_EXIT_REDIS;
     }
     size_t unreadable = 0;
@@ -169,6 +138,33 @@ int bm_cli_trace(const bm_cli_opts *opts, int argc, char **argv)
     if (unreadable)
         fprintf(stderr, "busmon trace: %zu stored record(s) of %s could not be read and are not shown\n",
                 unreadable, tx);
+    bm_decoder_free(d);
+    freeReplyObject(r);
+    *out = t;
+    return BM_EXIT_OK;
+}
+
+int bm_cli_trace(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
+{
+    bm_cli_opts o = *opts;
+    int json = 0;
+    const char *tx = NULL;
+    const bm_cli_optdef options[] = {
+        {"json", 0, &json, NULL, 0},
+        {NULL, 0, NULL, NULL, 0},
+    };
+    int rc = bm_cli_parse(self, options, &o, argc, argv, &tx);
+    if (rc != BM_CLI_GO_ON) return rc;
+    if (!tx || !*tx) {
+        fprintf(stderr, "busmon trace: which transaction? usage: busmon trace [--json] TX\n");
+        return BM_EXIT_USAGE;
+    }
+    redisContext *c = bm_cli_connect(&o, &rc);
+    if (!c) return rc;
+    trace *t;
+    rc = read_trace(c, &o, tx, &t);
+    redisFree(c);
+    if (rc != BM_EXIT_OK) return rc;
     if (json) {
         json_t *j = bm_trace_json(t);
         char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -179,8 +175,5 @@ int bm_cli_trace(const bm_cli_opts *opts, int argc, char **argv)
         print_text(&o, t);
     }
     trace_free(t);
-    bm_decoder_free(d);
-    freeReplyObject(r);
-    redisFree(c);
     return BM_EXIT_OK;
 }

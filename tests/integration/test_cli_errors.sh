@@ -45,6 +45,73 @@ for flag in --redis --stream --group --consumer --config; do
 done
 bm_check "busmon --help lists trace" bash -c "'$BUSMON' --help | grep -q 'trace TX'"
 
+# busmon's usage errors: exit 2 and exactly one stderr line that names the
+# mistake and where to look, "(see busmon CMD --help)"; nothing on stdout.
+usage_error() {
+    local what=$1 line=$2; shift 2
+    "$@" >"$BM_TMP/stdout" 2>"$BM_TMP/stderr"; local rc=$?
+    if [ "$rc" -eq 2 ] && [ "$(cat "$BM_TMP/stderr")" == "$line" ] && [ ! -s "$BM_TMP/stdout" ]; then
+        BM_PASSED=$((BM_PASSED + 1)); echo "ok   - $what"
+    else
+        BM_FAILED=$((BM_FAILED + 1)); echo "FAIL - $what (rc=$rc), stderr:"; cat "$BM_TMP/stderr"
+        echo "  wanted: $line"
+    fi
+}
+COMMANDS="trace workers worker errors stats top system alerts help"
+export BUSMON_REDIS_URL="redis://127.0.0.1:$DEAD_PORT" # a usage error never gets as far as Redis
+usage_error "cli: unknown command: exit 2" "busmon: unknown command 'frobnicate' (see busmon --help)" \
+    "$BUSMON" frobnicate
+usage_error "cli: unknown option before the command" "busmon: unknown option '--bogus' (see busmon --help)" \
+    "$BUSMON" --bogus workers
+usage_error "cli: global option without its value" "busmon: --redis needs a value (see busmon --help)" \
+    "$BUSMON" --redis
+for cmd in $COMMANDS; do
+    usage_error "cli: $cmd --bogus" "busmon $cmd: unknown option '--bogus' (see busmon $cmd --help)" \
+        "$BUSMON" "$cmd" --bogus
+    usage_error "cli: $cmd --redis without its value" \
+        "busmon $cmd: --redis needs a value (see busmon $cmd --help)" "$BUSMON" "$cmd" --redis
+done
+usage_error "cli: unknown short option" "busmon alerts: unknown option '-x' (see busmon alerts --help)" \
+    "$BUSMON" alerts -x
+usage_error "cli: a long name is taken whole (--win is not --window)" \
+    "busmon workers: unknown option '--win' (see busmon workers --help)" "$BUSMON" workers --win 1m
+usage_error "cli: a flag given a value" "busmon trace: --json takes no value (see busmon trace --help)" \
+    "$BUSMON" trace --json=1 tx-1
+usage_error "cli: --window without its value" \
+    "busmon system: --window needs a value (see busmon system --help)" "$BUSMON" system --window
+usage_error "cli: unexpected argument" "busmon workers: unexpected argument 'x' (see busmon workers --help)" \
+    "$BUSMON" workers x
+usage_error "cli: a second transaction" "busmon trace: unexpected argument 'tx-2' (see busmon trace --help)" \
+    "$BUSMON" trace tx-1 tx-2
+usage_error "cli: help for an unknown command" "busmon help: unknown command 'nope' (see busmon --help)" \
+    "$BUSMON" help nope
+usage_error "cli: --window=2h is checked like --window 2h" \
+    "busmon workers: --window must be 1m, 5m or 1h, not '2h'" "$BUSMON" workers --window=2h
+
+# a Redis URL that cannot be one is a usage error (2), wherever it comes from
+usage_error "cli: bad URL scheme, --redis: exit 2" \
+    "busmon: bad Redis URL 'http://x': scheme must be redis:// or unix://" "$BUSMON" --redis http://x workers
+usage_error "cli: bad URL scheme, --redis= after the command: exit 2" \
+    "busmon: bad Redis URL 'ftp://x': scheme must be redis:// or unix://" "$BUSMON" trace tx-1 --redis=ftp://x
+BUSMON_REDIS_URL=http://x usage_error "cli: bad URL scheme, BUSMON_REDIS_URL: exit 2" \
+    "busmon: bad Redis URL 'http://x': scheme must be redis:// or unix://" "$BUSMON" alerts
+"$BUSMON" --redis="redis://127.0.0.1:$DEAD_PORT" system >/dev/null 2>&1
+bm_eq "cli: --redis=URL of an unreachable Redis: exit 3" 3 "$?"
+
+# help: busmon help CMD = busmon CMD --help = busmon CMD -h, for every command in busmon --help
+"$BUSMON" --help >"$BM_TMP/overview"
+bm_eq "busmon help = busmon --help" "$(cat "$BM_TMP/overview")" "$("$BUSMON" help)"
+for cmd in $COMMANDS; do
+    bm_check "busmon --help lists $cmd" grep -Eq "^  $cmd( [A-Z]+)? +[a-z]" "$BM_TMP/overview"
+    "$BUSMON" help "$cmd" >"$BM_TMP/help.txt"; rc=$?
+    bm_check "busmon help $cmd: exit 0, its usage" \
+        bash -c "[ $rc -eq 0 ] && grep -q '^usage: busmon $cmd' '$BM_TMP/help.txt'"
+    bm_eq "busmon $cmd --help = busmon help $cmd" "$(cat "$BM_TMP/help.txt")" "$("$BUSMON" "$cmd" --help)"
+    bm_eq "busmon $cmd -h = busmon help $cmd" "$(cat "$BM_TMP/help.txt")" "$("$BUSMON" "$cmd" -h)"
+done
+bm_check "busmon help trace explains the timeline" bash -c "'$BUSMON' help trace | grep -q 'timeline'"
+unset BUSMON_REDIS_URL
+
 # a good config file is used, and flags override it
 bm_start_redis
 cat > "$BM_TMP/good.yaml" <<YAML
@@ -65,4 +132,19 @@ bm_check "config file: unknown keys are warned about" grep -q "unknown key 'unkn
 bm_eq "config file: group created on each stream" "cfg-group" "$(redis-cli -p "$BM_PORT" --raw XINFO GROUPS from-config-b | sed -n 2p)"
 out=$("$AGENT" --config "$BM_TMP/good.yaml" --stream flag-stream --group flag-group --check-config 2>/dev/null)
 bm_check "flags override the config file" grep -q "1 stream(s), group flag-group" <<<"$out"
+
+# --opt=VALUE: --redis=URL before and after the command, --window=1m
+export BUSMON_REDIS_URL="redis://127.0.0.1:$DEAD_PORT" # only the flags find the live Redis
+redis-cli -p "$BM_PORT" XADD busmon:rollups '*' json \
+    '{"ts":"2026-01-15T10:30:00Z","agent":"t1","summary":{},"workers":[],"errors":[]}' >/dev/null
+out=$("$BUSMON" --redis="$BM_URL" workers --window=1m)
+bm_eq "busmon --redis=URL workers --window=1m" "workers over 1m (rollup 2026-01-15T10:30:00Z by t1)" \
+    "$(head -1 <<<"$out")"
+out=$("$BUSMON" errors --window=1h --redis="$BM_URL")
+bm_eq "busmon errors --window=1h --redis=URL" "error patterns over 1h (rollup 2026-01-15T10:30:00Z)" \
+    "$(head -1 <<<"$out")"
+out=$("$BUSMON" top --once --window=5m --interval=1s --redis="$BM_URL")
+bm_check "busmon top --window=5m --redis=URL" grep -q 'by t1  window 5m$' <<<"$out"
+"$BUSMON" trace --redis="$BM_URL" no-such-tx >/dev/null 2>&1
+bm_eq "busmon trace --redis=URL reaches Redis (no such tx: exit 1)" 1 "$?"
 bm_finish

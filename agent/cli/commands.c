@@ -1,0 +1,55 @@
+/*
+ * commands.c - the command table: what `busmon WORD` runs, and the command
+ * list of busmon --help. A new command is a row here, its handler and help
+ * in a file of its own, and their two declarations in cli.h.
+ */
+#include <string.h>
+
+#include "agent/cli/cli.h"
+
+/* clang-format off */
+static const bm_cli_command commands[] = {
+    /* name     aliases operand  summary (busmon --help), then help and handler */
+    {"trace",   NULL,   "TX",    "a transaction's timeline",
+                                 bm_cli_trace_help, bm_cli_trace},
+    {"workers", NULL,   NULL,    "every worker's health and performance",
+                                 bm_cli_workers_help, bm_cli_workers},
+    {"worker",  NULL,   "NAME",  "one worker in detail, with the issues behind its health",
+                                 bm_cli_worker_help, bm_cli_worker},
+    {"errors",  NULL,   NULL,    "error patterns: errors grouped by type, with trend",
+                                 bm_cli_errors_help, bm_cli_errors},
+    {"stats",   NULL,   NULL,    "event metrics: rates, latency, throughput per type",
+                                 bm_cli_stats_help, bm_cli_stats},
+    {"top",     NULL,   NULL,    "live dashboard: rates, workers, errors, alerts, lag",
+                                 bm_cli_top_help, bm_cli_top},
+    {"system",  NULL,   NULL,    "host, agent, Redis and stream metrics with avg and peak",
+                                 bm_cli_system_help, bm_cli_system},
+    {"alerts",  NULL,   NULL,    "alerts firing now and recent notifications; --watch follows them",
+                                 bm_cli_alerts_help, bm_cli_alerts},
+    {"help",    NULL,   "CMD",   "what CMD shows and its options (as busmon CMD --help)",
+                                 bm_cli_help_help, bm_cli_help},
+};
+/* clang-format on */
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+const bm_cli_command *bm_cli_command_find(const char *word)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (!strcmp(word, commands[i].name)) return &commands[i];
+        for (const char *const *a = commands[i].aliases; a && *a; a++)
+            if (!strcmp(word, *a)) return &commands[i];
+    }
+    return NULL;
+}
+
+void bm_cli_command_list(FILE *f)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const bm_cli_command *c = &commands[i];
+        char call[64];
+        snprintf(call, sizeof call, "%s%s%s", c->name, c->operand ? " " : "",
+                 c->operand ? c->operand : "");
+        fprintf(f, "  %-13s %s\n", call, c->summary);
+    }
+}
