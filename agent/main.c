@@ -229,6 +229,19 @@ static uint64_t deadletters(void *arg)
     return s.deadletter;
 }
 
+static json_t *counters_json(void *arg)
+{
+    agent *a = arg;
+    bm_counter_snapshot s;
+    bm_counters_collect(&a->p, &s);
+    json_t *j = json_object();
+    if (j && bm_counters_to_json(&s, j)) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
 static int build_state(agent *a)
 {
     bm_config *c = a->cfg;
@@ -285,7 +298,8 @@ static int build_jobs(agent *a, char *err, size_t errlen)
     if (!a->p.outputs) return snprintf(err, errlen, "out of memory"), -1;
     if (add_outputs(a->p.outputs, c, err, errlen)) return -1;
     bm_monitor *mon = bm_state_monitor(a->p.state);
-    bm_publisher_opts pb = {c->rollup_interval_ms * 1000, c->health_interval_ms * 1000, c->consumer};
+    bm_publisher_opts pb = {c->rollup_interval_ms * 1000, c->health_interval_ms * 1000,
+                            c->consumer, counters_json, a};
     a->p.publisher = bm_publisher_new(&pb, a->p.loop, mon, a->p.outputs);
     a->p.sampler = bm_sampler_new(a->p.loop, a->p.writer, c->group, (const char *const *)c->streams,
                                   c->n_streams);

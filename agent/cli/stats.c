@@ -370,6 +370,8 @@ static int show_stats(const bm_cli_opts *o, const stats_args *s, json_t *roll)
         json_t *out = json_deep_copy(win);
         json_object_set_new(out, "window", json_string(s->window));
         json_object_set(out, "ts", json_object_get(roll, "ts"));
+        json_t *counters = json_object_get(roll, "counters"); /* the agent's, as /api/stats */
+        json_object_set_new(out, "counters", counters ? json_deep_copy(counters) : json_object());
         print_json(out);
         json_decref(out);
         return BM_EXIT_OK;
@@ -390,6 +392,11 @@ static int show_stats(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     json_object_foreach(json_object_get(win, "by_type"), k, t)
         printf("  %-10s %9.0f %6.1f%% %9.0f %9.0f\n", k, bm_cli_num(t, "count"), 100 * bm_cli_num(t, "share"),
                bm_cli_num(t, "success"), bm_cli_num(t, "error"));
+    json_t *c = json_object_get(roll, "counters");
+    if (json_is_object(c))
+        printf("\n  agent %s: %.0f entries read, %.0f acked, %.0f dead-lettered, %.0f reconnects\n",
+               bm_cli_str(roll, "agent"), bm_cli_num(c, "entries_read"), bm_cli_num(c, "acked"),
+               bm_cli_num(c, "deadletter"), bm_cli_num(c, "reconnects"));
     return BM_EXIT_OK;
 }
 

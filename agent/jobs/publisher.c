@@ -93,11 +93,14 @@ static void rollup(bm_publisher *p)
         return;
     }
     json_t *j = bm_rollup_to_json(&r);
+    json_t *counters = p->o.counters ? p->o.counters(p->o.counters_arg) : NULL;
+    if (j && counters) json_object_set(j, "counters", counters);
+    json_decref(counters);
     char *js = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    int mp_ok = bm_rollup_encode_msgpack(&r, &sb) == 0;
+    int mp_ok = j && bm_json_encode_msgpack(j, &sb) == 0; /* m and json from one tree */
+    json_decref(j);
     if (js) {
         prebuilt b = {js, strlen(js), mp_ok ? sb.data : NULL, mp_ok ? sb.size : 0, NULL, 0};
         bm_emit_result er = bm_outputs_emit(p->outputs, BM_TOPIC_ROLLUP, build_prebuilt, NULL, &b);

@@ -21,11 +21,15 @@
 
 struct bm_loop;
 struct bm_outputs;
+struct json_t;
 
 typedef struct {
     int64_t rollup_interval_us;
     int64_t health_interval_us;
     const char *agent; /* the consumer name, in every record (borrowed) */
+    /* the agent's counters, added to each rollup as "counters" (may be NULL) */
+    struct json_t *(*counters)(void *arg);
+    void *counters_arg;
 } bm_publisher_opts;
 
 typedef struct {
