@@ -427,9 +427,9 @@ static void write_summary(const agent *a)
     json_object_set_new(j, "events_per_s", json_real(rate));
     json_object_set_new(j, "peak_rss_bytes", json_integer(peak_rss_bytes()));
     json_object_set_new(j, "bytes_per_transaction",
-                        json_real(s.traces.transactions ? (double)s.trace_store_bytes /
-                                                              (double)s.traces.transactions
-                                                        : 0.0));
+                        json_real(s.traces_in_memory ? (double)s.trace_store_bytes /
+                                                           (double)s.traces_in_memory
+                                                     : 0.0));
     bm_info("summary: %llu entries in %.3f s (%.0f ev/s), %llu applied, %llu duplicates, %llu "
             "dead-lettered, %llu acked, peak RSS %ld KiB",
             (unsigned long long)read, secs, rate, (unsigned long long)s.st.events_applied,
@@ -449,20 +449,10 @@ static int check_redis(const bm_config *cfg, const bm_redis_url *url)
     char err[1024];
     redisContext *sc = bm_redis_connect_sync(url, 3000, err, sizeof err);
     if (!sc) return fail(EXIT_REDIS, "%s", err);
-    for (size_t i = 0; i < cfg->n_streams; i++) {
-        redisReply *r =
-            redisCommand(sc, "XGROUP CREATE %s %s 0 MKSTREAM", cfg->streams[i], cfg->group);
-        if (!r || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))) {
-            snprintf(err, sizeof err, "cannot create consumer group '%s' on stream '%s': %s",
-                     cfg->group, cfg->streams[i], r ? r->str : sc->errstr);
-            if (r) freeReplyObject(r);
-            redisFree(sc);
-            return fail(EXIT_REDIS, "%s", err);
-        }
-        freeReplyObject(r);
-    }
+    int rc = bm_redis_ensure_groups(sc, (const char *const *)cfg->streams, cfg->n_streams,
+                                    cfg->group, err, sizeof err);
     redisFree(sc);
-    return 0;
+    return rc ? fail(EXIT_REDIS, "%s", err) : 0;
 }
 
 static int run(bm_config *cfg)

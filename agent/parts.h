@@ -37,7 +37,8 @@ typedef struct bm_parts_tag {
     struct bm_alerting *alerting;
     struct bm_sysmon *sysmon;
     struct bm_http *http; /* NULL: HTTP off */
-    const char *agent;    /* the consumer name */
+    uint64_t http_requests[3]; /* answered by class 2xx, 4xx, 5xx (http/server.c counts) */
+    const char *agent;         /* the consumer name */
     const char *group;
     int64_t started_us;
 } bm_parts;

@@ -22,6 +22,10 @@ static const char *connection(size_t i)
     static const char *const names[BM_CONNECTIONS] = {"reader", "writer", "pubsub"};
     return names[i];
 }
+static const char *write_kind(size_t i)
+{
+    return bm_write_kind_name((bm_write_kind)i);
+}
 static const char *http_class(size_t i)
 {
     static const char *const names[BM_HTTP_CLASSES] = {"2xx", "4xx", "5xx"};
@@ -70,14 +74,14 @@ static const bm_counter_row table[] = {
            st.timeouts),
     /* traces in memory */
     SCALAR("busmon_traces_in_memory", GAUGE, "Transaction traces held in memory.",
-           "transactions_in_memory", traces.transactions),
+           "transactions_in_memory", traces_in_memory),
     SCALAR("busmon_trace_events_in_memory", GAUGE, "Events held in memory traces.",
-           "events_in_memory", traces.events),
+           "events_in_memory", trace_events_in_memory),
     SCALAR("busmon_traces_evicted_total", TOTAL,
            "Traces dropped from memory to respect traces.max_transactions.", "evicted",
-           traces.evicted),
+           traces_evicted),
     SCALAR("busmon_traces_expired_total", TOTAL, "Traces dropped from memory by retention.",
-           "expired", traces.expired),
+           "expired", traces_expired),
     SCALAR("busmon_trace_store_bytes", GAUGE, "Heap bytes held by the trace store.",
            "trace_store_bytes", trace_store_bytes),
     /* writes */
@@ -91,8 +95,13 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_pending_writes", GAUGE,
            "Commands sent on the Redis write connection, reply not yet in.", "pending_writes",
            writes_pending),
-    SCALAR("busmon_write_errors_total", TOTAL, "Redis write commands that failed.",
-           "write_errors", write_errors),
+    ARRAY("busmon_writes_total", TOTAL, "Redis commands sent on the write connection, by kind.",
+          "writes", writer.sent, "kind", write_kind, BM_WRITE__COUNT),
+    ARRAY("busmon_write_errors_total", TOTAL, "Redis write commands that failed, by kind.",
+          "write_errors", writer.errors, "kind", write_kind, BM_WRITE__COUNT),
+    SCALAR("busmon_write_batches_total", TOTAL,
+           "Ingest batches whose trace records and acks were sent.", "write_batches",
+           persist.batches),
     SCALAR("busmon_writes_lost_total", TOTAL,
            "Redis commands whose connection went before their reply.", "writes_lost",
            writer.lost),
@@ -177,6 +186,13 @@ static const bm_counter_row table[] = {
           "HTTP requests answered by busmon, by class (not this scrape; requests libevent refuses "
           "before routing - oversized or unparsable - are not counted).",
           "http_requests", http_requests, "code", http_class, BM_HTTP_CLASSES),
+};
+
+const bm_counter_folded bm_counters_folded[] = {
+    {S(in.decode_errors), BM_DECODE__COUNT},
+    {S(ps.decode_errors), BM_DECODE__COUNT},
+    {S(ps.reconnects), 1},
+    {0, 0},
 };
 
 const bm_counter_row *bm_counter_table(size_t *n)

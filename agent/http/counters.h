@@ -49,13 +49,12 @@ typedef struct {
     bm_alerting_stats al;
     bm_sysmon_stats sys;
     bm_sampler_stats sampler;
-    trace_store_stats traces;
     /* derived or read from several places */
     uint64_t decode_errors[BM_DECODE__COUNT]; /* both inputs */
-    uint64_t write_errors;                    /* all kinds */
     uint64_t writes_pending;
     uint64_t reconnects; /* the session and the pub/sub input */
     uint64_t connected[BM_CONNECTIONS];
+    uint64_t traces_in_memory, trace_events_in_memory, traces_evicted, traces_expired;
     uint64_t trace_store_bytes;
     uint64_t workers, workers_refused, error_types_refused;
     uint64_t alerts_enabled, alerts_pending, alerts_firing, alerts_refused;
@@ -78,6 +77,14 @@ typedef struct {
 
 /* Fill *s from every component in p (agent/parts.h), at once (snapshot.c). */
 void bm_counters_collect(const struct bm_parts_tag *p, bm_counter_snapshot *s);
+
+/* Snapshot fields shown only folded into another row (both inputs' decode
+ * errors into decode_errors, the pub/sub input's reconnects into
+ * reconnects): {offset, count of uint64_t}, ending with {0, 0}. */
+typedef struct {
+    size_t offset, n;
+} bm_counter_folded;
+extern const bm_counter_folded bm_counters_folded[];
 
 /* The table. @return its rows; *n gets the count. */
 const bm_counter_row *bm_counter_table(size_t *n);

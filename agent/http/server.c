@@ -58,9 +58,9 @@
 
 struct bm_http {
     const bm_parts *p;
+    uint64_t *requests; /* by class: 2xx, 4xx, 5xx */
     bm_http_opts o;
     struct evhttp *http;
-    bm_http_stats stats;
 };
 
 /* What a handler gets: the request, the path's tail after a prefix route
@@ -75,12 +75,7 @@ typedef struct {
 
 static void count(bm_http *h, int code)
 {
-    if (code < 400)
-        h->stats.ok++;
-    else if (code < 500)
-        h->stats.client_errors++;
-    else
-        h->stats.server_errors++;
+    h->requests[code < 400 ? 0 : code < 500 ? 1 : 2]++;
 }
 
 static void send_json(bm_http *h, struct evhttp_request *req, int code, json_t *j)
@@ -481,7 +476,7 @@ static int split_listen(const char *listen, char *host, size_t hostlen, unsigned
     return 0;
 }
 
-bm_http *bm_http_new(struct event_base *base, const char *listen, const bm_parts *parts,
+bm_http *bm_http_new(struct event_base *base, const char *listen, bm_parts *parts,
                      const bm_http_opts *o, char *err, size_t errlen)
 {
     char host[256];
@@ -498,6 +493,7 @@ bm_http *bm_http_new(struct event_base *base, const char *listen, const bm_parts
         return NULL;
     }
     h->p = parts;
+    h->requests = parts->http_requests;
     h->o = *o;
     evhttp_set_max_headers_size(h->http, HTTP_MAX_HEADERS_BYTES);
     evhttp_set_max_body_size(h->http, HTTP_MAX_BODY_BYTES);
@@ -524,12 +520,4 @@ void bm_http_free(bm_http *h)
     if (!h) return;
     if (h->http) evhttp_free(h->http);
     free(h);
-}
-
-void bm_http_get_stats(const bm_http *h, bm_http_stats *out)
-{
-    if (h)
-        *out = h->stats;
-    else
-        memset(out, 0, sizeof *out);
 }

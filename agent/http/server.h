@@ -29,19 +29,13 @@ typedef struct {
 
 /*
  * Bind `listen` ("host:port", "[v6]:port") on base and serve what `parts`
- * (borrowed; filled in by the caller before the loop runs) shows.
+ * (borrowed; filled in by the caller before the loop runs) shows; requests
+ * answered are counted in parts->http_requests.
  * @return the server (free with bm_http_free), or NULL with the reason in err.
  */
-bm_http *bm_http_new(struct event_base *base, const char *listen, const struct bm_parts_tag *parts,
+bm_http *bm_http_new(struct event_base *base, const char *listen, struct bm_parts_tag *parts,
                      const bm_http_opts *o, char *err, size_t errlen);
 void bm_http_free(bm_http *h);
-
-/* Requests answered, by class (for /metrics). */
-typedef struct {
-    unsigned long long ok, client_errors, server_errors;
-} bm_http_stats;
-/* h may be NULL (all zero). */
-void bm_http_get_stats(const bm_http *h, bm_http_stats *out);
 
 /*
  * metrics.c: append the whole /metrics page (Prometheus text format 0.0.4)

@@ -6,7 +6,6 @@
 
 #include "agent/core/session.h"
 #include "agent/http/counters.h"
-#include "agent/http/server.h"
 #include "agent/parts.h"
 
 void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
@@ -21,12 +20,15 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     if (p->alerting) bm_alerting_get_stats(p->alerting, &s->al);
     bm_sysmon_get_stats(p->sysmon, &s->sys);
     bm_sampler_get_stats(p->sampler, &s->sampler);
-    trace_store_get_stats(bm_state_traces(p->state), &s->traces);
+    trace_store_stats ts;
+    trace_store_get_stats(bm_state_traces(p->state), &ts);
+    s->traces_in_memory = ts.transactions;
+    s->trace_events_in_memory = ts.events;
+    s->traces_evicted = ts.evicted;
+    s->traces_expired = ts.expired;
     s->trace_store_bytes = trace_store_heap_bytes(bm_state_traces(p->state));
     for (int i = 0; i < BM_DECODE__COUNT; i++)
         s->decode_errors[i] = s->in.decode_errors[i] + s->ps.decode_errors[i];
-    for (int k = 0; k < BM_WRITE__COUNT; k++)
-        s->write_errors += s->writer.errors[k];
     long pending = bm_writer_pending(p->writer);
     s->writes_pending = pending > 0 ? (uint64_t)pending : 0;
     s->reconnects = bm_session_reconnects(p->session) + s->ps.reconnects;
@@ -39,9 +41,6 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     s->error_types_refused = error_patterns_refused(mon->errors);
     s->alerts_enabled = (uint64_t)bm_alerting_enabled(p->alerting);
     bm_alerting_get_counts(p->alerting, &s->alerts_pending, &s->alerts_firing, &s->alerts_refused);
-    bm_http_stats hs;
-    bm_http_get_stats(p->http, &hs);
-    s->http_requests[0] = hs.ok;
-    s->http_requests[1] = hs.client_errors;
-    s->http_requests[2] = hs.server_errors;
+    for (int i = 0; i < BM_HTTP_CLASSES; i++)
+        s->http_requests[i] = p->http_requests[i];
 }
