@@ -188,7 +188,7 @@ size_t alerts_builtin_rules(const alert_rule **out);
 /* The built-in called `name`, or NULL. */
 const alert_rule *alerts_builtin_find(const char *name);
 
-/* What the rollup does not carry, sampled by the agent (STYLE rule 8). */
+/* What the rollup does not carry, sampled by the agent (lib/ reads no /proc and no Redis). */
 typedef struct {
     char name[BM_NAME_MAX];
     int64_t consumer_lag; /* XINFO GROUPS lag; < 0 unknown */

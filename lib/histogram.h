@@ -46,7 +46,7 @@ typedef struct {
     uint64_t folded;        /* buckets folded into their upper neighbour by the bound */
 } bm_hist;
 
-/* Embedded lifecycle (STYLE rule 3). */
+/* Embedded lifecycle: init / deinit for a histogram inside another struct. */
 void bm_hist_init(bm_hist *h);
 void bm_hist_deinit(bm_hist *h);
 /* Forget all values, keep the memory (and the bound). */

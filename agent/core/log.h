@@ -4,7 +4,8 @@
  * One line per message on stderr: a timestamp, the level and the text on a
  * terminal; a JSON object per line otherwise (for log shippers). Secrets in
  * messages are replaced by *** (lib/redact.h). The level, program name and
- * output are the logger's only state (STYLE rule 9).
+ * output are the logger's only state (the one mutable global besides the parsed
+ * configuration).
  */
 #ifndef BM_AGENT_LOG_H
 #define BM_AGENT_LOG_H
