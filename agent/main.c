@@ -7,6 +7,7 @@
  *   pub/sub) ─▶ outputs (sinks) ─▶ jobs (publisher, sampler: sysmon,
  *   alerting) ─▶ http ─▶ run ─▶ stop hooks ─▶ outputs finish ─▶ summary
  */
+#include <event2/event.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -160,6 +161,7 @@ static const struct option long_opts[] = {
 #define WRITES_HIGH_WATER 50000 /* pending writes above which reading pauses */
 #define STOP_DEADLINE_MS  10000 /* the writer's flush at stop */
 #define FLUSH_DEADLINE_MS 5000  /* the sinks' delivery at stop */
+#define STOP_HARD_LIMIT_S 20    /* the whole stop, whatever hangs */
 
 /* Everything main builds, so teardown can free it in the right order. */
 typedef struct {
@@ -245,10 +247,17 @@ static json_t *counters_json(void *arg)
 static int build_state(agent *a)
 {
     bm_config *c = a->cfg;
-    bm_persist_opts po = {c->trace_prefix,       c->trace_retention_s, c->deadletter_stream,
-                          c->deadletter_maxlen,  c->group,             (const char *const *)c->streams,
-                          c->n_streams};
+    bm_persist_opts po;
+    memset(&po, 0, sizeof po);
+    po.trace_prefix = c->trace_prefix;
+    po.trace_ttl_s = c->trace_retention_s;
+    po.deadletter_stream = c->deadletter_stream;
+    po.deadletter_maxlen = c->deadletter_maxlen;
+    po.group = c->group;
+    po.streams = (const char *const *)c->streams;
+    po.n_streams = c->n_streams;
     a->p.persist = bm_persist_new(&po, a->p.writer, bm_loop_base(a->p.loop));
+    if (!a->p.persist || bm_persist_start(a->p.persist)) return -1;
     bm_state_opts so;
     memset(&so, 0, sizeof so);
     so.traces = (trace_store_limits){c->max_transactions, c->max_events_per_trace,
@@ -320,21 +329,46 @@ static int build_jobs(agent *a, char *err, size_t errlen)
 static void on_session_stopped(void *arg, int rc)
 {
     agent *a = arg;
-    bm_loop_exit(a->p.loop, rc ? 1 : 0);
+    bm_loop_exit(a->p.loop, rc || a->stop_rc ? 1 : 0);
+}
+
+/* The last checkpoint and its acks are in (or could not be): flush the writer. */
+static void on_persist_finished(void *arg, int rc)
+{
+    agent *a = arg;
+    if (rc)
+        bm_warn("stopping: the last writes or checkpoint were not confirmed; their entries stay "
+                "pending and are read again at the next start");
+    bm_info("stopping: flushing %ld pending write(s)", bm_writer_pending(a->p.writer));
+    bm_session_stop(a->p.session, STOP_DEADLINE_MS, on_session_stopped, a);
+}
+
+static void on_stop_limit(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    agent *a = arg;
+    bm_error("the stop took more than %d s; leaving with writes unconfirmed (their entries stay "
+             "pending and are read again at the next start)",
+             STOP_HARD_LIMIT_S);
+    bm_loop_exit(a->p.loop, 1);
 }
 
 /* Stop hook: the order of a stop, first to last. */
 static void stop_in_order(void *arg, const char *why)
 {
     agent *a = arg;
+    struct timeval limit = {STOP_HARD_LIMIT_S, 0};
+    event_base_once(bm_loop_base(a->p.loop), -1, EV_TIMEOUT, on_stop_limit, a, &limit);
     bm_publisher_final(a->p.publisher);  /* what readers see is current */
     bm_alerting_stop(a->p.alerting);     /* no more evaluations */
     bm_outputs_flush(a->p.outputs, FLUSH_DEADLINE_MS); /* sinks deliver what they hold */
     bm_stream_input_stop(a->p.streams);  /* no more reads */
     bm_pubsub_input_stop(a->p.pubsub);
-    bm_persist_flush(a->p.persist);      /* what pub/sub or the timeout check queued */
-    bm_info("stopping (%s): flushing %ld pending write(s)", why, bm_writer_pending(a->p.writer));
-    bm_session_stop(a->p.session, STOP_DEADLINE_MS, on_session_stopped, a);
+    bm_session_drop_reader(a->p.session); /* a read in flight stays pending: read next start */
+    bm_info("stopping (%s): %ld pending write(s), last checkpoint and acks next", why,
+            bm_writer_pending(a->p.writer));
+    bm_persist_finish(a->p.persist, on_persist_finished, a); /* stored, checkpoint, acks */
 }
 
 static int build(agent *a, char *err, size_t errlen)

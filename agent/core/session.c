@@ -179,7 +179,7 @@ static void close_writer_when_idle(void *arg)
 void bm_session_stop(bm_session *s, int64_t deadline_ms, void (*done)(void *arg, int rc),
                      void *arg)
 {
-    if (s->stopping) return;
+    if (s->done) return;
     s->stopping = 1;
     s->done = done;
     s->done_arg = arg;
@@ -195,6 +195,13 @@ void bm_session_stop(bm_session *s, int64_t deadline_ms, void (*done)(void *arg,
     evtimer_add(s->ev_deadline, &tv);
     bm_writer_set_drain_cb(s->writer, close_writer_when_idle, s);
     close_writer_when_idle(s);
+}
+
+void bm_session_drop_reader(bm_session *s)
+{
+    s->stopping = 1; /* its loss is not a reason to reset */
+    evtimer_del(s->ev_reset);
+    bm_conn_drop(s->reader_conn);
 }
 
 uint64_t bm_session_reconnects(const bm_session *s)

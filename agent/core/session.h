@@ -68,6 +68,10 @@ void bm_session_fail(bm_session *s);
 void bm_session_stop(bm_session *s, int64_t deadline_ms, void (*done)(void *arg, int rc),
                      void *arg);
 
+/* Drop the reader now (the stop path, outside the reader's callbacks): a
+ * read in flight stays in the group's pending list. No reset follows. */
+void bm_session_drop_reader(bm_session *s);
+
 /* Connection resets since start. */
 uint64_t bm_session_reconnects(const bm_session *s);
 

@@ -39,8 +39,8 @@ struct bm_writer {
     uint64_t errors_since_log;
 };
 
-static const char *const kind_names[BM_WRITE__COUNT] = {"trace",  "ack",   "deadletter",
-                                                        "output", "query", "setup"};
+static const char *const kind_names[BM_WRITE__COUNT] = {
+    "trace", "ack", "deadletter", "output", "query", "setup", "state"};
 
 const char *bm_write_kind_name(bm_write_kind k)
 {
@@ -287,6 +287,21 @@ int bm_writer_xgroup_create(bm_writer *w, const char *stream, const char *group,
     const char *argv[6] = {"XGROUP", "CREATE", stream, group, "0", "MKSTREAM"};
     size_t lens[6] = {6, 6, strlen(stream), strlen(group), 1, 8};
     return send_argv(w, BM_WRITE_SETUP, 6, argv, lens, cb, arg);
+}
+
+int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char *value,
+                  size_t len, bm_write_cb cb, void *arg)
+{
+    const char *argv[3] = {"SET", key, value};
+    size_t lens[3] = {3, strlen(key), len};
+    return send_argv(w, kind, 3, argv, lens, cb, arg);
+}
+
+int bm_writer_get(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb, void *arg)
+{
+    const char *argv[2] = {"GET", key};
+    size_t lens[2] = {3, strlen(key)};
+    return send_argv(w, kind, 2, argv, lens, cb, arg);
 }
 
 int bm_writer_query(bm_writer *w, bm_query q, const char *operand, bm_write_cb cb, void *arg)

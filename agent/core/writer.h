@@ -36,10 +36,11 @@ typedef enum {
     BM_WRITE_OUTPUT,     /* outputs: streams, channels, hashes */
     BM_WRITE_QUERY,      /* the sampler's PING / INFO / XLEN / XINFO / CONFIG GET */
     BM_WRITE_SETUP,      /* XGROUP CREATE */
+    BM_WRITE_STATE,      /* the checkpoint: SET / GET busmon:state:<consumer> */
     BM_WRITE__COUNT
 } bm_write_kind;
 
-/* "trace", "ack", "deadletter", "output", "query", "setup". */
+/* "trace", "ack", "deadletter", "output", "query", "setup", "state". */
 const char *bm_write_kind_name(bm_write_kind k);
 
 /* A reply to one command: borrowed for the call; NULL when the connection went first. */
@@ -111,6 +112,12 @@ int bm_writer_xack(bm_writer *w, const char *stream, const char *group, size_t n
 /* XGROUP CREATE stream group 0 MKSTREAM (BUSYGROUP is not an error to count). */
 int bm_writer_xgroup_create(bm_writer *w, const char *stream, const char *group, bm_write_cb cb,
                             void *arg);
+
+/* SET key value (the checkpoint). */
+int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char *value,
+                  size_t len, bm_write_cb cb, void *arg);
+/* GET key (restoring the checkpoint). */
+int bm_writer_get(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb, void *arg);
 
 /* The sampler's queries: PING, INFO, XLEN stream, XINFO GROUPS stream, CONFIG GET name. */
 typedef enum { BM_QUERY_PING, BM_QUERY_INFO, BM_QUERY_XLEN, BM_QUERY_XINFO_GROUPS, BM_QUERY_CONFIG_GET } bm_query;

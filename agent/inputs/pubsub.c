@@ -79,6 +79,7 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
         size_t fl[2] = {7, 4}, vl[2] = {strlen(chan), (size_t)body->len};
         bm_persist_deadletter(in->persist, chan, "pubsub", bm_decode_status_name(st),
                               bm_decode_status_detail(st), 2, f, fl, v, vl);
+        bm_persist_flush_soon(in->persist);
         return;
     }
     char id[48];

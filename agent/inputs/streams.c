@@ -62,22 +62,29 @@ static int64_t entry_id_us(const char *id)
 
 /* ---- one entry ----------------------------------------------------------- */
 
-static void process_entry(bm_stream_input *in, size_t sidx, const redisReply *entry,
-                          int64_t now_us)
+/* @return 0, or -1 when it could not be applied for lack of memory (the rest
+ * of the batch must wait: it is read again). */
+static int process_entry(bm_stream_input *in, size_t sidx, const redisReply *entry,
+                         int64_t now_us)
 {
     if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
         entry->element[0]->type != REDIS_REPLY_STRING)
-        return; /* not an entry: nothing to ack either */
+        return 0; /* not an entry: nothing to ack either */
     const redisReply *id = entry->element[0];
     const redisReply *fv = entry->element[1];
     in->stats.entries_read++;
     if (in->first_entry_us == 0) in->first_entry_us = now_us;
+    if (in->recovering && bm_persist_covered(in->persist, sidx, id->str)) {
+        /* applied before a restart or a reset, and counted in the checkpoint */
+        bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+        return 0;
+    }
 
     if (fv->type != REDIS_REPLY_ARRAY) {
         /* a pending entry whose content was trimmed from the stream */
         in->stats.deleted_entries++;
         bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
-        return;
+        return 0;
     }
     size_t n = fv->elements / 2;
     if (2 * n > in->fv_cap) {
@@ -90,7 +97,7 @@ static void process_entry(bm_stream_input *in, size_t sidx, const redisReply *en
         if (l) in->fv_len = l;
         if (!p || !l) {
             in->stats.decode_errors[BM_DECODE_NOMEM]++;
-            return; /* not acked: delivered again later */
+            return -1; /* not acked: delivered again later */
         }
         in->fv_cap = cap;
     }
@@ -111,20 +118,20 @@ static void process_entry(bm_stream_input *in, size_t sidx, const redisReply *en
                               bm_decode_status_detail(st), n, in->fv_ptr, in->fv_len,
                               in->fv_ptr + n, in->fv_len + n);
         bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
-        return;
+        return 0;
     }
     if (!ev.id[0]) ev.id = id->str;
     if (!ev.ts_us) ev.ts_us = entry_id_us(id->str);
     if (!ev.tx[0]) {
         bm_state_untraced(in->state);
         bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
-        return;
+        return 0;
     }
     if (bm_state_apply(in->state, &ev, now_us, in->recovering)) {
         in->stats.decode_errors[BM_DECODE_NOMEM]++;
-        return; /* not acked: read again */
+        return -1; /* not acked: read again */
     }
-    bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+    return bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
 }
 
 static long stream_index(const bm_stream_input *in, const redisReply *name)
@@ -196,7 +203,8 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
     }
     int64_t now = bm_now_us();
     size_t total = 0;
-    for (size_t s = 0; r->type == REDIS_REPLY_ARRAY && s < r->elements; s++) {
+    int nomem = 0;
+    for (size_t s = 0; !nomem && r->type == REDIS_REPLY_ARRAY && s < r->elements; s++) {
         const redisReply *sr = r->element[s];
         if (sr->type != REDIS_REPLY_ARRAY || sr->elements != 2) continue;
         long sidx = stream_index(in, sr->element[0]);
@@ -204,7 +212,10 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
         if (sidx < 0 || entries->type != REDIS_REPLY_ARRAY) continue;
         for (size_t e = 0; e < entries->elements; e++) {
             const redisReply *entry = entries->element[e];
-            process_entry(in, (size_t)sidx, entry, now);
+            if (process_entry(in, (size_t)sidx, entry, now)) {
+                nomem = 1; /* nothing after it may be acked before it */
+                break;
+            }
             total++;
             if (in->recovering && entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 &&
                 entry->element[0]->type == REDIS_REPLY_STRING)
@@ -214,6 +225,12 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
     }
     bm_persist_flush(in->persist); /* out now, while the next batch is read */
     if (total) count_batch(&in->stats, total);
+    bm_persist_poke(in->persist);
+    if (nomem) {
+        bm_error("out of memory applying a batch; reading this consumer's pending entries again");
+        bm_session_fail(in->session);
+        return;
+    }
     if (in->recovering && total == 0) {
         in->recovering = 0;
         bm_info("caught up with this consumer's pending entries; reading new entries");
@@ -230,9 +247,9 @@ static void issue_read(bm_stream_input *in)
     if (in->stopped || !rd || !bm_writer_up(in->writer) ||
         in->reads_in_flight >= READS_IN_FLIGHT_MAX)
         return;
-    if (bm_writer_congested(in->writer)) {
+    if (bm_writer_congested(in->writer) || !bm_persist_reads_allowed(in->persist)) {
         in->stats.paused_reads++;
-        return; /* the writer's drain callback resumes */
+        return; /* the writer's drain callback or persist's resume goes on */
     }
     size_t ns = in->o.n_streams;
     const char *argv[12 + 2 * STREAMS_MAX];
@@ -279,7 +296,12 @@ static void on_session_reset(void *arg)
     in->recovering = 1;
     for (size_t i = 0; i < in->o.n_streams; i++)
         strcpy(in->pel_cursor[i], "0");
-    bm_persist_reset(in->persist);
+}
+
+static int reads_in_flight(void *arg)
+{
+    bm_stream_input *in = arg;
+    return in->reads_in_flight;
 }
 
 static void on_writer_drained(void *arg)
@@ -312,6 +334,8 @@ bm_stream_input *bm_stream_input_new(const bm_stream_input_opts *o, struct bm_lo
     bm_session_hooks hooks = {on_session_up, on_session_reset};
     bm_session_set_hooks(session, &hooks, in);
     bm_writer_set_drain_cb(writer, on_writer_drained, in);
+    bm_persist_reader pr = {reads_in_flight, on_writer_drained};
+    bm_persist_set_reader(persist, &pr, in);
     return in;
 }
 
@@ -328,6 +352,7 @@ void bm_stream_input_free(bm_stream_input *in)
 void bm_stream_input_stop(bm_stream_input *in)
 {
     in->stopped = 1;
+    in->reads_in_flight = 0; /* the reader is dropped next: what was in flight stays pending */
 }
 
 void bm_stream_input_get_stats(const bm_stream_input *in, bm_stream_input_stats *out)

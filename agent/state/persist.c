@@ -1,27 +1,45 @@
 /*
- * persist.c - batch the trace records, acks and dead-letters of one ingest
- * batch into pipelined Redis commands (see persist.h for the order and why).
+ * persist.c - groups of writes, their confirmation, checkpoints and acks
+ * (persist.h has the order and why).
  *
- * Layout of the batch buffers (all grow-only, reused across batches):
+ * A group is one batch's writes. Its buffers are grow-only and groups are
+ * recycled, so a warmed-up agent allocates nothing per batch:
  *
  *   keys  "busmon:trace:tx-1\0busmon:trace:tx-2\0..."   one key per record
  *   recs  msgpack bytes of each record, back to back
- *   items [{key_off,key_len,rec_off,rec_len,seq}...]   sorted at flush by
+ *   items [{key_off,key_len,rec_off,rec_len,seq}...]   sorted at close by
  *         (key, seq) so one RPUSH carries a transaction's records in order
+ *   txs   [{first item, n items, pending, failed}...]  one RPUSH+EXPIRE each
+ *   dls   dead-letter copies: their field/value bytes in `dlbytes`
  *   ids   "1700000000000-0\0..." with acks[{stream,off,len}]
+ *
+ *   open ──close──▶ sent ──every write OK──▶ stored ──checkpoint OK──▶ acked, recycled
+ *                    │  ▲ error / lost: sent again by the retry timer
+ *                    └──┘
  */
 #include "agent/state/persist.h"
 
 #include <event2/event.h>
-#include "agent/core/clock.h"
-
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/core/backoff.h"
+#include "agent/core/clock.h"
+#include "agent/core/log.h"
+
 #define DEADLETTER_VALUE_MAX  (64 * 1024)
 #define DEADLETTER_FIELDS_MAX 64
+#define ACK_IDS_PER_COMMAND   10000
+#define RETRY_MIN_US          (250 * 1000LL)
+#define RETRY_MAX_US          (30 * 1000000LL)
+#define IDLE_CHECKPOINTS      10 /* with nothing new, checkpoint every 10 intervals */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} growbuf;
 
 typedef struct {
     size_t key_off, key_len, rec_off, rec_len, seq;
@@ -31,27 +49,80 @@ typedef struct {
     size_t stream, off, len;
 } ack_item;
 
+typedef struct group group;
+
+/* One write of a group: a transaction's RPUSH + EXPIRE, or one dead-letter XADD. */
 typedef struct {
-    char *data;
-    size_t len, cap;
-} growbuf;
+    group *g;
+    size_t first, n;      /* items (RPUSH) or pairs (XADD) */
+    unsigned pending;     /* replies due */
+    unsigned char failed; /* an error reply or a lost reply: send again */
+    unsigned char is_dl;
+} wr;
+
+typedef struct {
+    size_t f_off, f_len, v_off, v_len;
+} dl_pair;
+
+struct group {
+    group *next;
+    bm_persist *p;
+    uint64_t seq;
+    growbuf keys, ids, dlbytes;
+    msgpack_sbuffer recs;
+    rec_item *items;
+    size_t n_items, cap_items;
+    wr *wrs;
+    size_t n_wrs, cap_wrs;
+    dl_pair *pairs;
+    size_t n_pairs, cap_pairs;
+    ack_item *acks;
+    size_t n_acks, cap_acks;
+    size_t outstanding; /* writes with replies due */
+    size_t failed;      /* writes to send again */
+};
 
 struct bm_persist {
     bm_persist_opts o;
     bm_writer *w;
-    struct event *ev_flush;
+    struct event_base *base;
+    struct event *ev_flush, *ev_retry, *ev_checkpoint, *ev_ready;
+    bm_backoff retry_backoff;
+    bm_persist_reader reader;
+    void *reader_arg;
     bm_persist_stats stats;
     int64_t last_ack_us;
-    growbuf keys, ids;
-    msgpack_sbuffer recs;
-    rec_item *items;
-    size_t n_items, cap_items;
-    ack_item *acks;
-    size_t n_acks, cap_acks;
+    char last_error[256];
+
+    group *open;               /* filling */
+    group *sent, *sent_tail;   /* closed, oldest first */
+    group *free_groups;
+    uint64_t next_seq;
+
+    char (*applied)[BM_STREAM_ID_MAX];   /* per stream: last entry id applied */
+    char (*confirmed)[BM_STREAM_ID_MAX]; /* per stream: last id the confirmed checkpoint covers */
+    char (*ck_ids)[BM_STREAM_ID_MAX];    /* per stream: what the checkpoint in flight covers */
+    uint64_t closed_since_checkpoint;
+    unsigned idle_ticks;
+
+    int barrier;         /* a checkpoint waits: no new reads */
+    int in_checkpoint;   /* its SET is out */
+    uint64_t ck_seq;     /* the groups it covers: seq <= ck_seq */
+    int64_t ck_started_us;
+    msgpack_sbuffer ck_buf;
+    int finishing;
+    void (*done)(void *, int);
+    void *done_arg;
+
     const char **argv;
     size_t *argvlen;
     size_t cap_argv;
 };
+
+static void try_checkpoint(bm_persist *p);
+static void ack_upto(bm_persist *p, uint64_t upto);
+
+/* ---- buffers ------------------------------------------------------------ */
 
 static int grow_append(growbuf *b, const char *s, size_t n)
 {
@@ -73,7 +144,7 @@ static int grow_append(growbuf *b, const char *s, size_t n)
 static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return 0;
-    size_t c = *cap ? *cap * 2 : 256;
+    size_t c = *cap ? *cap * 2 : 64;
     while (c < need)
         c *= 2;
     void *a = realloc(*arr, c * elem);
@@ -99,117 +170,120 @@ static int reserve_argv(bm_persist *p, size_t need)
     return 0;
 }
 
-static void on_flush_soon(evutil_socket_t fd, short what, void *arg)
+/* ---- stream ids ------------------------------------------------------------- */
+
+/* "ms-seq" into its two numbers (a bare "ms" has seq 0). */
+static void id_parts(const char *id, unsigned long long *ms, unsigned long long *seq)
 {
-    (void)fd;
-    (void)what;
-    bm_persist_flush(arg);
+    char *end;
+    *ms = strtoull(id, &end, 10);
+    *seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
 }
 
-bm_persist *bm_persist_new(const bm_persist_opts *opts, bm_writer *w, struct event_base *base)
+int bm_stream_id_cmp(const char *a, const char *b)
 {
-    bm_persist *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
-    p->o = *opts;
-    if (p->o.trace_ttl_s <= 0) p->o.trace_ttl_s = 86400;
-    if (!p->o.deadletter_maxlen) p->o.deadletter_maxlen = 100000;
-    p->w = w;
-    msgpack_sbuffer_init(&p->recs);
-    if (base && !(p->ev_flush = event_new(base, -1, 0, on_flush_soon, p))) {
-        bm_persist_free(p);
-        return NULL;
+    if (!*a || !*b) return *a ? 1 : *b ? -1 : 0; /* "" is below everything */
+    unsigned long long am, as, bmv, bs;
+    id_parts(a, &am, &as);
+    id_parts(b, &bmv, &bs);
+    if (am != bmv) return am < bmv ? -1 : 1;
+    return as < bs ? -1 : as > bs;
+}
+
+/* ---- groups ---------------------------------------------------------------------- */
+
+static group *group_get(bm_persist *p)
+{
+    group *g = p->free_groups;
+    if (g) {
+        p->free_groups = g->next;
+    } else {
+        g = calloc(1, sizeof *g);
+        if (!g) return NULL;
+        msgpack_sbuffer_init(&g->recs);
+        g->p = p;
     }
-    return p;
+    g->next = NULL;
+    g->seq = ++p->next_seq;
+    g->keys.len = g->ids.len = g->dlbytes.len = 0;
+    g->recs.size = 0;
+    g->n_items = g->n_wrs = g->n_pairs = g->n_acks = 0;
+    g->outstanding = g->failed = 0;
+    return g;
 }
 
-void bm_persist_free(bm_persist *p)
+static void group_free(group *g)
 {
-    if (!p) return;
-    free(p->keys.data);
-    free(p->ids.data);
-    msgpack_sbuffer_destroy(&p->recs);
-    free(p->items);
-    free(p->acks);
-    free(p->argv);
-    free(p->argvlen);
-    if (p->ev_flush) event_free(p->ev_flush);
-    free(p);
+    free(g->keys.data);
+    free(g->ids.data);
+    free(g->dlbytes.data);
+    msgpack_sbuffer_destroy(&g->recs);
+    free(g->items);
+    free(g->wrs);
+    free(g->pairs);
+    free(g->acks);
+    free(g);
 }
 
-void bm_persist_reset(bm_persist *p)
+static group *open_group(bm_persist *p)
 {
-    p->keys.len = 0;
-    p->ids.len = 0;
-    p->recs.size = 0;
-    p->n_items = 0;
-    p->n_acks = 0;
+    if (!p->open) p->open = group_get(p);
+    return p->open;
 }
 
-size_t bm_persist_heap_bytes(const bm_persist *p)
+static int group_stored(const group *g)
 {
-    return sizeof *p + p->keys.cap + p->ids.cap + p->recs.alloc + p->cap_items * sizeof(rec_item) +
-           p->cap_acks * sizeof(ack_item) + p->cap_argv * (sizeof(char *) + sizeof(size_t));
+    return g->outstanding == 0 && g->failed == 0;
 }
 
-int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us)
+static uint64_t count_unacked(const bm_persist *p)
 {
-    if (reserve((void **)&p->items, &p->cap_items, p->n_items + 1, sizeof(rec_item))) return -1;
-    rec_item *it = &p->items[p->n_items];
-    it->key_off = p->keys.len;
-    size_t plen = strlen(p->o.trace_prefix), tlen = strlen(ev->tx);
-    /* key = prefix + tx, written in two pieces then NUL */
-    if (grow_append(&p->keys, p->o.trace_prefix, plen)) return -1;
-    p->keys.len--; /* drop the NUL, append tx */
-    if (grow_append(&p->keys, ev->tx, tlen)) return -1;
-    it->key_len = plen + tlen;
-    it->rec_off = p->recs.size;
-    if (bm_event_encode_msgpack(ev, duration_us, &p->recs)) return -1;
-    it->rec_len = p->recs.size - it->rec_off;
-    it->seq = p->n_items;
-    p->n_items++;
-    return 0;
+    uint64_t n = p->open ? p->open->n_acks : 0;
+    for (const group *g = p->sent; g; g = g->next)
+        n += g->n_acks;
+    return n;
 }
 
-int bm_persist_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_len)
+static size_t count_unstored(const bm_persist *p)
 {
-    if (reserve((void **)&p->acks, &p->cap_acks, p->n_acks + 1, sizeof(ack_item))) return -1;
-    ack_item *a = &p->acks[p->n_acks];
-    a->stream = stream_idx;
-    a->off = p->ids.len;
-    a->len = id_len;
-    if (grow_append(&p->ids, id, id_len)) return -1;
-    p->n_acks++;
-    return 0;
+    size_t n = 0;
+    for (const group *g = p->sent; g; g = g->next)
+        n += !group_stored(g);
+    return n;
 }
 
-void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, const char *reason,
-                           const char *detail, size_t n, const char *const *fields,
-                           const size_t *field_lens, const char *const *values,
-                           const size_t *value_lens)
+/* ---- replies ---------------------------------------------------------------------- */
+
+static void note_failure(bm_persist *p, const redisReply *r)
 {
-    if (n > DEADLETTER_FIELDS_MAX) n = DEADLETTER_FIELDS_MAX;
-    const char *f[4 + DEADLETTER_FIELDS_MAX], *v[4 + DEADLETTER_FIELDS_MAX];
-    size_t fl[4 + DEADLETTER_FIELDS_MAX], vl[4 + DEADLETTER_FIELDS_MAX];
-    char names[DEADLETTER_FIELDS_MAX][260];
-    size_t k = 0;
-#define PAIR(a, al, b, bl) (f[k] = (a), fl[k] = (al), v[k] = (b), vl[k] = (bl), k++)
-    PAIR("reason", 6, reason, strlen(reason));
-    PAIR("stream", 6, stream, strlen(stream));
-    PAIR("id", 2, id, strlen(id));
-    PAIR("error", 5, detail, strlen(detail));
-    for (size_t i = 0; i < n; i++) {
-        size_t nl = field_lens[i] > 250 ? 250 : field_lens[i];
-        memcpy(names[i], "f.", 2);
-        memcpy(names[i] + 2, fields[i], nl);
-        PAIR(names[i], nl + 2, values[i],
-             value_lens[i] > DEADLETTER_VALUE_MAX ? DEADLETTER_VALUE_MAX : value_lens[i]);
+    snprintf(p->last_error, sizeof p->last_error, "%s",
+             r ? r->str : "the connection to Redis was lost");
+    if (!evtimer_pending(p->ev_retry, NULL)) {
+        struct timeval tv = bm_tv_from_us(bm_backoff_next(&p->retry_backoff));
+        evtimer_add(p->ev_retry, &tv);
     }
-#undef PAIR
-    if (bm_writer_xadd(p->w, BM_WRITE_DEADLETTER, p->o.deadletter_stream, p->o.deadletter_maxlen,
-                       k, f, fl, v, vl, NULL, NULL) == 0)
-        p->stats.deadletter++;
-    else
-        p->stats.deadletter_failed++;
+}
+
+static void on_write(const redisReply *r, void *arg)
+{
+    wr *x = arg;
+    group *g = x->g;
+    bm_persist *p = g->p;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        if (!x->failed) g->failed++;
+        x->failed = 1;
+        note_failure(p, r);
+    }
+    if (--x->pending == 0) {
+        g->outstanding--;
+        if (group_stored(g)) {
+            bm_backoff_reset(&p->retry_backoff);
+            p->last_error[0] = '\0';
+            if (!p->o.encode || !p->o.state_key) ack_upto(p, UINT64_MAX); /* no checkpoint */
+            try_checkpoint(p);
+            if (p->reader.resume && bm_persist_reads_allowed(p)) p->reader.resume(p->reader_arg);
+        }
+    }
 }
 
 static void on_acked(const redisReply *r, void *arg)
@@ -219,6 +293,50 @@ static void on_acked(const redisReply *r, void *arg)
         p->stats.acked += (uint64_t)r->integer;
         p->last_ack_us = bm_now_us();
     }
+}
+
+/* ---- sending ----------------------------------------------------------------------- */
+
+/* Send one write of g. @return 0, or -1 (refused: marked failed). */
+static int send_wr(bm_persist *p, group *g, wr *x)
+{
+    int rc;
+    if (x->is_dl) {
+        size_t n = x->n;
+        const char *f[4 + DEADLETTER_FIELDS_MAX], *v[4 + DEADLETTER_FIELDS_MAX];
+        size_t fl[4 + DEADLETTER_FIELDS_MAX], vl[4 + DEADLETTER_FIELDS_MAX];
+        for (size_t i = 0; i < n; i++) {
+            const dl_pair *d = &g->pairs[x->first + i];
+            f[i] = g->dlbytes.data + d->f_off, fl[i] = d->f_len;
+            v[i] = g->dlbytes.data + d->v_off, vl[i] = d->v_len;
+        }
+        rc = bm_writer_xadd(p->w, BM_WRITE_DEADLETTER, p->o.deadletter_stream,
+                            p->o.deadletter_maxlen, n, f, fl, v, vl, on_write, x);
+        x->pending = rc == 0 ? 1 : 0;
+    } else {
+        if (reserve_argv(p, x->n)) return -1;
+        for (size_t j = 0; j < x->n; j++) {
+            const rec_item *it = &g->items[x->first + j];
+            p->argv[j] = g->recs.data + it->rec_off;
+            p->argvlen[j] = it->rec_len;
+        }
+        const rec_item *it = &g->items[x->first];
+        rc = bm_writer_rpush_expire(p->w, BM_WRITE_TRACE, g->keys.data + it->key_off, it->key_len,
+                                    x->n, p->argv, p->argvlen, p->o.trace_ttl_s, on_write, x);
+        x->pending = rc == 0 ? 2 : 0;
+        if (rc == 0) p->stats.records += x->n;
+    }
+    if (rc) {
+        if (!x->failed) g->failed++;
+        x->failed = 1;
+        return -1;
+    }
+    if (x->failed) {
+        x->failed = 0;
+        g->failed--;
+    }
+    g->outstanding++;
+    return 0;
 }
 
 static int cmp_items(const void *a, const void *b, void *keys)
@@ -232,55 +350,350 @@ static int cmp_items(const void *a, const void *b, void *keys)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-long bm_persist_flush(bm_persist *p)
+/* Group the records by transaction: one write each. @return 0 or -1. */
+static int plan_records(group *g)
 {
-    long sent = 0;
-    int failed = 0;
-    if (p->n_items) {
-        qsort_r(p->items, p->n_items, sizeof *p->items, cmp_items, p->keys.data);
-        if (reserve_argv(p, p->n_items)) failed = 1;
-        size_t i = 0;
-        while (!failed && i < p->n_items) {
-            const char *key = p->keys.data + p->items[i].key_off;
-            size_t klen = p->items[i].key_len;
-            size_t n = 0, j = i;
-            for (; j < p->n_items && p->items[j].key_len == klen &&
-                   !memcmp(p->keys.data + p->items[j].key_off, key, klen);
-                 j++, n++) {
-                p->argv[n] = p->recs.data + p->items[j].rec_off;
-                p->argvlen[n] = p->items[j].rec_len;
-            }
-            if (bm_writer_rpush_expire(p->w, BM_WRITE_TRACE, key, klen, n, p->argv, p->argvlen,
-                                       p->o.trace_ttl_s, NULL, NULL))
-                failed = 1;
-            else
-                sent += 2, p->stats.records += n;
-            i = j;
-        }
+    if (!g->n_items) return 0;
+    qsort_r(g->items, g->n_items, sizeof *g->items, cmp_items, g->keys.data);
+    size_t i = 0;
+    while (i < g->n_items) {
+        const char *key = g->keys.data + g->items[i].key_off;
+        size_t klen = g->items[i].key_len, j = i;
+        while (j < g->n_items && g->items[j].key_len == klen &&
+               !memcmp(g->keys.data + g->items[j].key_off, key, klen))
+            j++;
+        if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) return -1;
+        g->wrs[g->n_wrs++] = (wr){g, i, j - i, 0, 0, 0};
+        i = j;
     }
-    for (size_t s = 0; !failed && p->n_acks && s < p->o.n_streams; s++) {
-        if (reserve_argv(p, p->n_acks)) {
-            failed = 1;
-            break;
-        }
+    return 0;
+}
+
+/* ---- acks and checkpoints ------------------------------------------------------------ */
+
+static void send_acks(bm_persist *p, group *g)
+{
+    for (size_t s = 0; s < p->o.n_streams; s++) {
         size_t n = 0;
-        for (size_t a = 0; a < p->n_acks; a++) {
-            if (p->acks[a].stream != s) continue;
-            p->argv[n] = p->ids.data + p->acks[a].off;
-            p->argvlen[n++] = p->acks[a].len;
+        for (size_t a = 0; a <= g->n_acks; a++) {
+            if (a < g->n_acks && g->acks[a].stream == s) {
+                if (reserve_argv(p, n + 1)) return;
+                p->argv[n] = g->ids.data + g->acks[a].off;
+                p->argvlen[n++] = g->acks[a].len;
+            }
+            if (n && (n == ACK_IDS_PER_COMMAND || a == g->n_acks)) {
+                bm_writer_xack(p->w, p->o.streams[s], p->o.group, n, p->argv, p->argvlen,
+                               on_acked, p);
+                n = 0;
+            }
         }
-        if (!n) continue;
-        if (bm_writer_xack(p->w, p->o.streams[s], p->o.group, n, p->argv, p->argvlen, on_acked, p))
-            failed = 1;
-        else
-            sent++;
     }
-    bm_persist_reset(p);
-    if (sent > 0) {
-        p->stats.batches++;
-        bm_writer_push(p->w);
+}
+
+/* Ack and recycle every stored group with seq <= upto, oldest first. */
+static void ack_upto(bm_persist *p, uint64_t upto)
+{
+    while (p->sent && p->sent->seq <= upto && group_stored(p->sent)) {
+        group *g = p->sent;
+        p->sent = g->next;
+        if (!p->sent) p->sent_tail = NULL;
+        send_acks(p, g);
+        g->next = p->free_groups;
+        p->free_groups = g;
     }
-    return failed ? -1 : sent;
+    bm_writer_push(p->w);
+}
+
+static void finish_done(bm_persist *p, int rc)
+{
+    if (!p->done) return;
+    void (*done)(void *, int) = p->done;
+    p->done = NULL;
+    done(p->done_arg, rc);
+}
+
+static void on_checkpoint_set(const redisReply *r, void *arg)
+{
+    bm_persist *p = arg;
+    p->in_checkpoint = 0;
+    if (r && r->type != REDIS_REPLY_ERROR) {
+        p->stats.checkpoints++;
+        p->stats.checkpoint_us = (uint64_t)(bm_mono_us() - p->ck_started_us);
+        memcpy(p->confirmed, p->ck_ids, p->o.n_streams * sizeof *p->confirmed);
+        ack_upto(p, p->ck_seq);
+    } else {
+        p->stats.checkpoint_failed++;
+        note_failure(p, r);
+        bm_warn("checkpoint not written to %s: %s; entries stay pending until the next one",
+                p->o.state_key, r ? r->str : "the connection to Redis was lost");
+    }
+    if (p->finishing) finish_done(p, r && r->type != REDIS_REPLY_ERROR ? 0 : -1);
+}
+
+/* Everything is stored and no read is in flight: encode the state, SET it. */
+static void try_checkpoint(bm_persist *p)
+{
+    if (!p->barrier || p->in_checkpoint) return;
+    if (p->reader.reads_in_flight && p->reader.reads_in_flight(p->reader_arg) && !p->finishing)
+        return;
+    if (p->open && (p->open->n_wrs || p->open->n_items || p->open->n_acks || p->open->n_pairs))
+        bm_persist_flush(p);
+    for (group *g = p->sent; g; g = g->next)
+        if (!group_stored(g)) return;
+    p->barrier = 0;
+    p->ck_seq = p->next_seq;
+    p->closed_since_checkpoint = 0;
+    if (!p->o.encode || !p->o.state_key) { /* no checkpoint: stored is enough */
+        ack_upto(p, p->ck_seq);
+        if (p->finishing) finish_done(p, 0);
+        goto resume;
+    }
+    p->ck_started_us = bm_mono_us();
+    p->ck_buf.size = 0;
+    memcpy(p->ck_ids, p->applied, p->o.n_streams * sizeof *p->ck_ids);
+    if (p->o.encode(p->applied, p->o.n_streams, &p->ck_buf, p->o.encode_arg) ||
+        bm_writer_set(p->w, BM_WRITE_STATE, p->o.state_key, p->ck_buf.data, p->ck_buf.size,
+                      on_checkpoint_set, p)) {
+        p->stats.checkpoint_failed++;
+        if (p->finishing) finish_done(p, -1);
+        goto resume;
+    }
+    p->stats.checkpoint_bytes = p->ck_buf.size;
+    p->in_checkpoint = 1;
+    bm_writer_push(p->w);
+resume:
+    if (p->reader.resume && bm_persist_reads_allowed(p)) p->reader.resume(p->reader_arg);
+}
+
+static void on_checkpoint_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_persist *p = arg;
+    if (p->finishing || p->barrier || p->in_checkpoint) return;
+    int nothing_new = !p->closed_since_checkpoint && !(p->open && p->open->n_acks);
+    if (nothing_new && ++p->idle_ticks < IDLE_CHECKPOINTS) return;
+    p->idle_ticks = 0;
+    if (!bm_writer_up(p->w)) return;
+    p->barrier = 1;
+    try_checkpoint(p);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_persist *p = arg;
+    if (!bm_writer_up(p->w)) {
+        note_failure(p, NULL); /* again later */
+        return;
+    }
+    for (group *g = p->sent; g; g = g->next)
+        for (size_t i = 0; g->failed && i < g->n_wrs; i++)
+            if (g->wrs[i].failed && !g->wrs[i].pending) {
+                p->stats.retried++;
+                if (send_wr(p, g, &g->wrs[i])) note_failure(p, NULL);
+            }
+    bm_writer_push(p->w);
+}
+
+static void on_flush_soon(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_persist_flush(arg);
+}
+
+static void on_ready(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    try_checkpoint(arg);
+}
+
+/* ---- the public side ---------------------------------------------------------------- */
+
+bm_persist *bm_persist_new(const bm_persist_opts *opts, bm_writer *w, struct event_base *base)
+{
+    bm_persist *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->o = *opts;
+    if (p->o.trace_ttl_s <= 0) p->o.trace_ttl_s = 86400;
+    if (!p->o.deadletter_maxlen) p->o.deadletter_maxlen = 100000;
+    if (!p->o.max_unstored) p->o.max_unstored = 64;
+    p->w = w;
+    p->base = base;
+    msgpack_sbuffer_init(&p->ck_buf);
+    bm_backoff_init(&p->retry_backoff, RETRY_MIN_US, RETRY_MAX_US, (uint64_t)bm_mono_us());
+    size_t ns = p->o.n_streams ? p->o.n_streams : 1;
+    p->applied = calloc(ns, sizeof *p->applied);
+    p->confirmed = calloc(ns, sizeof *p->confirmed);
+    p->ck_ids = calloc(ns, sizeof *p->ck_ids);
+    if (!p->applied || !p->confirmed || !p->ck_ids) goto fail;
+    if (base) {
+        p->ev_flush = event_new(base, -1, 0, on_flush_soon, p);
+        p->ev_retry = evtimer_new(base, on_retry, p);
+        p->ev_checkpoint = event_new(base, -1, EV_PERSIST, on_checkpoint_tick, p);
+        p->ev_ready = event_new(base, -1, 0, on_ready, p);
+        if (!p->ev_flush || !p->ev_retry || !p->ev_checkpoint || !p->ev_ready) goto fail;
+    }
+    return p;
+fail:
+    bm_persist_free(p);
+    return NULL;
+}
+
+void bm_persist_free(bm_persist *p)
+{
+    if (!p) return;
+    group *lists[3] = {p->open, p->sent, p->free_groups};
+    for (int k = 0; k < 3; k++)
+        for (group *g = lists[k]; g;) {
+            group *next = k == 0 ? NULL : g->next;
+            group_free(g);
+            g = next;
+        }
+    if (p->ev_flush) event_free(p->ev_flush);
+    if (p->ev_retry) event_free(p->ev_retry);
+    if (p->ev_checkpoint) event_free(p->ev_checkpoint);
+    if (p->ev_ready) event_free(p->ev_ready);
+    msgpack_sbuffer_destroy(&p->ck_buf);
+    free(p->applied);
+    free(p->confirmed);
+    free(p->ck_ids);
+    free(p->argv);
+    free(p->argvlen);
+    free(p);
+}
+
+void bm_persist_set_reader(bm_persist *p, const bm_persist_reader *r, void *arg)
+{
+    p->reader = *r;
+    p->reader_arg = arg;
+}
+
+int bm_persist_start(bm_persist *p)
+{
+    if (!p->ev_checkpoint) return -1;
+    int64_t every = p->o.checkpoint_interval_us > 0 ? p->o.checkpoint_interval_us : 1000000;
+    struct timeval tv = bm_tv_from_us(every);
+    return evtimer_add(p->ev_checkpoint, &tv);
+}
+
+int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us)
+{
+    group *g = open_group(p);
+    if (!g || reserve((void **)&g->items, &g->cap_items, g->n_items + 1, sizeof(rec_item)))
+        return -1;
+    rec_item *it = &g->items[g->n_items];
+    it->key_off = g->keys.len;
+    size_t plen = strlen(p->o.trace_prefix), tlen = strlen(ev->tx);
+    /* key = prefix + tx, written in two pieces then NUL */
+    if (grow_append(&g->keys, p->o.trace_prefix, plen)) return -1;
+    g->keys.len--; /* drop the NUL, append tx */
+    if (grow_append(&g->keys, ev->tx, tlen)) return -1;
+    it->key_len = plen + tlen;
+    it->rec_off = g->recs.size;
+    if (bm_event_encode_msgpack(ev, duration_us, &g->recs)) return -1;
+    it->rec_len = g->recs.size - it->rec_off;
+    it->seq = g->n_items;
+    g->n_items++;
+    return 0;
+}
+
+int bm_persist_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_len)
+{
+    group *g = open_group(p);
+    if (!g || id_len >= BM_STREAM_ID_MAX ||
+        reserve((void **)&g->acks, &g->cap_acks, g->n_acks + 1, sizeof(ack_item)))
+        return -1;
+    ack_item *a = &g->acks[g->n_acks];
+    a->stream = stream_idx;
+    a->off = g->ids.len;
+    a->len = id_len;
+    if (grow_append(&g->ids, id, id_len)) return -1;
+    g->n_acks++;
+    if (stream_idx < p->o.n_streams && bm_stream_id_cmp(id, p->applied[stream_idx]) > 0)
+        memcpy(p->applied[stream_idx], id, id_len + 1);
+    return 0;
+}
+
+void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, const char *reason,
+                           const char *detail, size_t n, const char *const *fields,
+                           const size_t *field_lens, const char *const *values,
+                           const size_t *value_lens)
+{
+    group *g = open_group(p);
+    if (n > DEADLETTER_FIELDS_MAX) n = DEADLETTER_FIELDS_MAX;
+    if (!g || reserve((void **)&g->pairs, &g->cap_pairs, g->n_pairs + n + 4, sizeof(dl_pair)) ||
+        reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) {
+        p->stats.deadletter_failed++;
+        return;
+    }
+    size_t first = g->n_pairs;
+    int bad = 0;
+#define PAIR(a, al, b, bl)                                                                         \
+    do {                                                                                           \
+        dl_pair *d = &g->pairs[g->n_pairs];                                                        \
+        d->f_off = g->dlbytes.len, d->f_len = (al);                                                \
+        bad |= grow_append(&g->dlbytes, (a), (al));                                                \
+        d->v_off = g->dlbytes.len, d->v_len = (bl);                                                \
+        bad |= grow_append(&g->dlbytes, (b), (bl));                                                \
+        g->n_pairs++;                                                                              \
+    } while (0)
+    PAIR("reason", 6, reason, strlen(reason));
+    PAIR("stream", 6, stream, strlen(stream));
+    PAIR("id", 2, id, strlen(id));
+    PAIR("error", 5, detail, strlen(detail));
+    for (size_t i = 0; i < n; i++) {
+        char name[260];
+        size_t nl = field_lens[i] > 250 ? 250 : field_lens[i];
+        memcpy(name, "f.", 2);
+        memcpy(name + 2, fields[i], nl);
+        PAIR(name, nl + 2, values[i],
+             value_lens[i] > DEADLETTER_VALUE_MAX ? DEADLETTER_VALUE_MAX : value_lens[i]);
+    }
+#undef PAIR
+    if (bad) {
+        g->n_pairs = first;
+        p->stats.deadletter_failed++;
+        return;
+    }
+    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1};
+    p->stats.deadletter++;
+}
+
+int bm_persist_flush(bm_persist *p)
+{
+    group *g = p->open;
+    if (!g || (!g->n_items && !g->n_wrs && !g->n_acks)) return 0;
+    p->open = NULL;
+    size_t n_dl = g->n_wrs; /* dead-letters so far; records are planned after them */
+    if (plan_records(g)) {
+        /* out of memory: the records cannot be grouped; the entries are not
+         * acked (this group is dropped) and are read again */
+        g->n_acks = 0;
+        g->n_wrs = n_dl;
+    }
+    if (p->sent_tail)
+        p->sent_tail->next = g;
+    else
+        p->sent = g;
+    p->sent_tail = g;
+    p->stats.batches++;
+    p->closed_since_checkpoint++;
+    int failed = 0;
+    for (size_t i = 0; i < g->n_wrs; i++)
+        if (send_wr(p, g, &g->wrs[i])) failed = 1;
+    if (failed) note_failure(p, NULL);
+    bm_writer_push(p->w);
+    if (group_stored(g)) { /* nothing to write: stored already */
+        if (p->barrier)
+            event_active(p->ev_ready, EV_TIMEOUT, 0);
+        else if (!p->o.encode || !p->o.state_key)
+            ack_upto(p, g->seq);
+    }
+    return failed ? -1 : 0;
 }
 
 void bm_persist_flush_soon(bm_persist *p)
@@ -289,9 +702,62 @@ void bm_persist_flush_soon(bm_persist *p)
         event_active(p->ev_flush, EV_TIMEOUT, 0);
 }
 
+int bm_persist_reads_allowed(bm_persist *p)
+{
+    if (p->barrier || p->finishing) return 0;
+    return count_unstored(p) <= p->o.max_unstored;
+}
+
+void bm_persist_poke(bm_persist *p)
+{
+    if (p->barrier) try_checkpoint(p);
+}
+
+int bm_persist_covered(bm_persist *p, size_t stream_idx, const char *id)
+{
+    int covered = stream_idx < p->o.n_streams && p->confirmed[stream_idx][0] &&
+                  bm_stream_id_cmp(id, p->confirmed[stream_idx]) <= 0;
+    p->stats.covered += covered;
+    return covered;
+}
+
+void bm_persist_restore_ids(bm_persist *p, const char (*last_ids)[BM_STREAM_ID_MAX], size_t n)
+{
+    for (size_t i = 0; i < n && i < p->o.n_streams; i++) {
+        memcpy(p->confirmed[i], last_ids[i], BM_STREAM_ID_MAX);
+        p->confirmed[i][BM_STREAM_ID_MAX - 1] = '\0';
+        memcpy(p->applied[i], p->confirmed[i], BM_STREAM_ID_MAX);
+    }
+}
+
+void bm_persist_finish(bm_persist *p, void (*done)(void *arg, int rc), void *arg)
+{
+    if (p->finishing) return;
+    p->finishing = 1;
+    p->done = done;
+    p->done_arg = arg;
+    evtimer_del(p->ev_checkpoint);
+    if (!bm_writer_up(p->w)) {
+        finish_done(p, -1);
+        return;
+    }
+    if (p->in_checkpoint) return; /* its reply finishes */
+    p->barrier = 1;
+    try_checkpoint(p);
+}
+
+int bm_persist_failing(const bm_persist *p, char *buf, size_t n)
+{
+    if (!p->last_error[0]) return 0;
+    snprintf(buf, n, "%s", p->last_error);
+    return 1;
+}
+
 void bm_persist_get_stats(const bm_persist *p, bm_persist_stats *out)
 {
     *out = p->stats;
+    out->unstored = count_unstored(p);
+    out->unacked = count_unacked(p);
 }
 
 int64_t bm_persist_last_ack_us(const bm_persist *p)

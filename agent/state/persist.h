@@ -1,19 +1,33 @@
 /*
- * persist.h - the ingest path's write-back: what one batch writes to Redis,
- * in order, through the agent's writer (core/writer.h):
+ * persist.h - the ingest path's write-back and its commit order: nothing is
+ * acked before Redis has confirmed the writes that carry its effects and
+ * the checkpoint that covers it.
  *
- *   RPUSH <trace_prefix><tx> rec1 rec2 ...   one per transaction touched,
- *   EXPIRE <trace_prefix><tx> <retention>    records in arrival order
- *   XADD <deadletter> MAXLEN ~ N * ...       (sent at once, as they happen)
- *   XACK <stream> <group> id1 id2 ...        one per stream, after the rest
+ *   one batch = one group                       Redis (writer connection, pipelined)
+ *   ───────────────────────                     ───────────────────────────────────
+ *   records: RPUSH <prefix><tx> r.. ; EXPIRE    ──▶ every reply OK: the group is stored;
+ *   dead-letters: XADD <deadletter> MAXLEN ~ N      an error reply or a lost connection:
+ *   acks: ids per stream, kept                      the write is sent again after a
+ *                                                   backoff (250 ms .. 30 s), until OK
+ *   every checkpoint interval (1 s):
+ *     reads pause; once no read is in flight and every group is stored, the
+ *     state is encoded (the caller's encoder, with the last entry id of each
+ *     stream applied so far) and SET <state key>; reads go on
+ *     SET OK ──▶ XACK the ids of every group it covers (10,000 per command)
  *
- * all on one connection and pipelined, so Redis applies the trace writes
- * before the acks: a crash between the two re-delivers the entries, and the
- * trace dedup (and the CLI's dedup on read) keeps them counted once.
+ * With no checkpoint (interval 0) a group's ids are acked once it is stored.
+ * Reading also pauses while more than max_unstored groups are not stored
+ * (Redis refusing writes: OOM, a read-only replica), so memory stays bounded
+ * and nothing is acked that is not stored.
  *
- * The batch buffers are reused: no allocation per event once warmed up.
- * Not here: decoding (proto/), trace state (lib/, state/state.h), which
- * entries to ack (inputs/).
+ * After a crash the entries read but not acked come back: those at or below
+ * the confirmed checkpoint's id of their stream are covered by it and are
+ * acked without being applied again (bm_persist_covered); the others are
+ * applied (their trace records may be written twice; readers drop
+ * duplicate event ids).
+ *
+ * Not here: decoding (proto/), what the state is (state/state.h, the
+ * encoder), which entries to read (inputs/).
  */
 #ifndef BM_STATE_PERSIST_H
 #define BM_STATE_PERSIST_H
@@ -25,7 +39,15 @@
 #include "proto/event.h"
 
 struct event_base;
+struct msgpack_sbuffer;
 typedef struct bm_persist bm_persist;
+
+#define BM_STREAM_ID_MAX 48 /* "18446744073709551615-18446744073709551615" fits */
+
+/* Encode the state as of now into out; last_ids[i] is stream i's last entry
+ * id whose effects it holds ("" none). @return 0 or -1 (not written). */
+typedef int (*bm_persist_encode_cb)(const char (*last_ids)[BM_STREAM_ID_MAX], size_t n_streams,
+                                    struct msgpack_sbuffer *out, void *arg);
 
 typedef struct {
     const char *trace_prefix;
@@ -35,55 +57,100 @@ typedef struct {
     const char *group;
     const char *const *streams; /* borrowed, n_streams names */
     size_t n_streams;
+    const char *state_key;          /* where the checkpoint goes (NULL: no checkpoint) */
+    int64_t checkpoint_interval_us; /* 0: no checkpoint, ack once stored */
+    size_t max_unstored;            /* groups not yet stored above which reading pauses */
+    bm_persist_encode_cb encode;
+    void *encode_arg;
 } bm_persist_opts;
+
+/* What the stream input tells persist, and is told. */
+typedef struct {
+    int (*reads_in_flight)(void *arg); /* reads sent whose reply is not applied yet */
+    void (*resume)(void *arg);         /* reading may go on */
+} bm_persist_reader;
 
 typedef struct {
     uint64_t acked;             /* entries acknowledged (XACK replies, summed) */
     uint64_t deadletter;        /* copies sent to the dead-letter stream */
-    uint64_t deadletter_failed; /* ... that could not even be sent (the entry is still acked) */
-    uint64_t records;           /* trace records sent */
-    uint64_t batches;           /* flushes that sent something */
+    uint64_t deadletter_failed; /* ... that could not be queued (out of memory) */
+    uint64_t records;           /* trace records sent (again on retries) */
+    uint64_t batches;           /* groups closed */
+    uint64_t retried;           /* writes sent again after a failure */
+    uint64_t checkpoints;       /* checkpoints Redis confirmed */
+    uint64_t checkpoint_failed; /* ... refused (the next one tries again) */
+    uint64_t checkpoint_bytes;  /* gauge: the last checkpoint's size */
+    uint64_t checkpoint_us;     /* gauge: the last one's encode + round trip, µs */
+    uint64_t unstored;          /* gauge: groups not yet stored */
+    uint64_t unacked;           /* gauge: entries applied, not yet acked */
+    uint64_t covered;           /* entries redelivered that a checkpoint covered (acked only) */
 } bm_persist_stats;
 
 /* @return a persister (caller frees), or NULL. opts' strings and w are
- * borrowed for its life; base runs bm_persist_flush_soon. */
+ * borrowed for its life; its timers run on base. */
 bm_persist *bm_persist_new(const bm_persist_opts *opts, bm_writer *w, struct event_base *base);
 void bm_persist_free(bm_persist *p);
+
+/* The stream input's hooks (borrowed arg). */
+void bm_persist_set_reader(bm_persist *p, const bm_persist_reader *r, void *arg);
 
 /* Queue one trace record for `ev` (encoded now; ev may be freed after). @return 0 / -1 nomem. */
 int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us);
 
-/* Queue the ack of entry `id` of stream number `stream_idx`. @return 0 / -1. */
+/* Entry `id` of stream `stream_idx` is applied (its effects are queued): ack
+ * it once its group is stored and a checkpoint covers it. @return 0 / -1. */
 int bm_persist_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_len);
 
 /*
- * Send a dead-letter copy now: reason, source stream and id (a pub/sub
- * message: its channel and "pubsub"), a human detail, and each original field as f.<name>
- * (names cut to 250 bytes, values to 64 KiB, at most 64 fields). Counted in
- * deadletter or deadletter_failed.
+ * Queue a dead-letter copy: reason, source stream and id (a pub/sub
+ * message: its channel and "pubsub"), a human detail, and each original
+ * field as f.<name> (names cut to 250 bytes, values to 64 KiB, at most 64
+ * fields). Counted in deadletter or deadletter_failed.
  */
 void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, const char *reason,
                            const char *detail, size_t n, const char *const *fields,
                            const size_t *field_lens, const char *const *values,
                            const size_t *value_lens);
 
-/* Send everything queued (records grouped by transaction, then the acks).
- * @return the number of commands sent, or -1 when some were refused (the
- * entries not acked are delivered again). */
-long bm_persist_flush(bm_persist *p);
+/* Close the current group and send its writes. @return 0, or -1 when the
+ * writer refused them (they are sent again by the retry timer). */
+int bm_persist_flush(bm_persist *p);
 
 /* Flush after the callbacks now running (coalesced): for inputs without batches. */
 void bm_persist_flush_soon(bm_persist *p);
 
-/* Drop what is queued (after a lost connection: the entries are re-delivered). */
-void bm_persist_reset(bm_persist *p);
+/* Reading may go on (no checkpoint waiting for reads, unstored groups under the bound). */
+int bm_persist_reads_allowed(bm_persist *p);
+
+/* A read's reply was applied: a waiting checkpoint may go now. */
+void bm_persist_poke(bm_persist *p);
+
+/* Is entry id of stream i covered by the confirmed checkpoint (applied before
+ * and counted in it)? Counted in `covered` when it is. */
+int bm_persist_covered(bm_persist *p, size_t stream_idx, const char *id);
+
+/* A restored checkpoint covers these ids (at start). */
+void bm_persist_restore_ids(bm_persist *p, const char (*last_ids)[BM_STREAM_ID_MAX], size_t n);
+
+/* Start the checkpoint and retry timers. @return 0 or -1. */
+int bm_persist_start(bm_persist *p);
+
+/*
+ * The stop: close the current group, then a last checkpoint once every
+ * group is stored (reads must have stopped), its acks, then done(arg, 0);
+ * done(arg, -1) when the writer is gone. Calls done at most once.
+ */
+void bm_persist_finish(bm_persist *p, void (*done)(void *arg, int rc), void *arg);
+
+/* Writes are failing now: why (the last error reply) into buf. @return 1, or 0. */
+int bm_persist_failing(const bm_persist *p, char *buf, size_t n);
 
 void bm_persist_get_stats(const bm_persist *p, bm_persist_stats *out);
 
 /* Wall-clock µs of the last ack reply (0: none yet). */
 int64_t bm_persist_last_ack_us(const bm_persist *p);
 
-/* Heap bytes held by the batch buffers. */
-size_t bm_persist_heap_bytes(const bm_persist *p);
+/* Compare two stream entry ids ("ms-seq"): <0, 0, >0. */
+int bm_stream_id_cmp(const char *a, const char *b);
 
 #endif
