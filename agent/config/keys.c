@@ -335,9 +335,9 @@ static const bm_config_key agent_keys[] = {
      .metavar = "PAT",
      .group = G_PUBSUB,
      .also_sets = "pubsub.enabled",
-     .help = "channel patterns to PSUBSCRIBE; from a flag or the environment they also turn the "
-             "pub/sub input on (the channel names type and worker: multiagent:command.<worker>, "
-             "result.<worker>, status.*, compensation.*)"},
+     .help = "channel patterns to PSUBSCRIBE (the channel names type and worker: "
+             "multiagent:command.<worker>, result.<worker>, status.*); from a flag or the "
+             "environment they turn the pub/sub input on"},
     {.path = "pubsub.prefix",
      .type = BM_KEY_STRING,
      .def = "multiagent:",

@@ -12,6 +12,7 @@
 
 #define WIDTH  79
 #define INDENT 24
+#define NBSP   '\x1f' /* a space wrap() does not break at */
 
 /* Words of text from column `col` (the cursor's), wrapped at WIDTH with INDENT. */
 static void wrap(FILE *f, size_t col, const char *text)
@@ -26,7 +27,8 @@ static void wrap(FILE *f, size_t col, const char *text)
             fputc(' ', f);
             col++;
         }
-        fprintf(f, "%.*s", (int)len, p);
+        for (size_t i = 0; i < len; i++)
+            fputc(p[i] == NBSP ? ' ' : p[i], f);
         col += len;
         p += len;
         while (*p == ' ')
@@ -77,8 +79,8 @@ static void flag_entry(FILE *f, const bm_config_key *k)
     int in_file = !(k->flags & BM_KEY_F_NO_YAML);
     if (!has_env && !in_file) return;
     char where[256];
-    snprintf(where, sizeof where, "%s%s%s%s%s%s%s", in_file ? "config " : "",
-             in_file ? k->path : "", in_file && has_env ? "; " : "", has_env ? "env " : "",
+    snprintf(where, sizeof where, "%s%s%s%s%s%s%s", in_file ? "config\x1f" : "",
+             in_file ? k->path : "", in_file && has_env ? "; " : "", has_env ? "env\x1f" : "",
              has_env ? env : "", has_env && k->env_alias ? " or " : "",
              has_env && k->env_alias ? k->env_alias : "");
     fprintf(f, "%*s", INDENT, "");
