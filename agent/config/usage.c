@@ -48,9 +48,9 @@ static void bounds_and_default(const bm_config_key *k, char *buf, size_t len)
         snprintf(range, sizeof range, "%.0f-%.0f", k->lo, k->hi);
     const char *def = k->def && k->type != BM_KEY_ACTION ? k->def : NULL;
     if (k->type == BM_KEY_STREAMS || k->type == BM_KEY_PATTERNS)
-        snprintf(buf, len, "(repeatable%s%s)", def ? ", default " : "", def ? def : "");
+        snprintf(buf, len, "(repeatable%s%s)", def ? ", default\x1f" : "", def ? def : "");
     else if (*range || def)
-        snprintf(buf, len, "(%s%s%s%s)", range, *range && def ? ", " : "", def ? "default " : "",
+        snprintf(buf, len, "(%s%s%s%s)", range, *range && def ? ", " : "", def ? "default\x1f" : "",
                  def ? def : "");
     else
         buf[0] = '\0';
