@@ -287,9 +287,15 @@ static int rule_description(bm_walk *w, const bm_walk_pair *p)
     return 0;
 }
 
+/* clang-format off */
 #define RULE_YAML(p, fn, h)                                                                        \
     {                                                                                              \
         .path = p, .type = BM_KEY_YAML, .base = BM_BASE_RULE, .yaml = fn, .help = h                \
+    }
+#define RULE_SHORT(p, fn, h)                                                                       \
+    {                                                                                              \
+        .path = p, .type = BM_KEY_YAML, .base = BM_BASE_RULE, .yaml = fn,                          \
+        .flags = BM_KEY_F_UNLISTED, .help = h                                                      \
     }
 #define RULE_DURATION(p, f, h)                                                                     \
     {                                                                                              \
@@ -315,31 +321,12 @@ static const bm_config_key rule_keys[] = {
      .base = BM_BASE_RULE,
      .offset = offsetof(alert_rule, enabled),
      .help = "false: kept, not evaluated"},
-    {.path = "worker",
-     .type = BM_KEY_YAML,
-     .base = BM_BASE_RULE,
-     .yaml = rule_shorthand,
-     .flags = BM_KEY_F_UNLISTED,
-     .help = "short for scope: worker:NAME"},
-    {.path = "stream",
-     .type = BM_KEY_YAML,
-     .base = BM_BASE_RULE,
-     .yaml = rule_shorthand,
-     .flags = BM_KEY_F_UNLISTED,
-     .help = "short for scope: stream:NAME"},
-    {.path = "error_type",
-     .type = BM_KEY_YAML,
-     .base = BM_BASE_RULE,
-     .yaml = rule_shorthand,
-     .flags = BM_KEY_F_UNLISTED,
-     .help = "short for scope: error_type:NAME"},
-    {.path = "comparator",
-     .type = BM_KEY_YAML,
-     .base = BM_BASE_RULE,
-     .yaml = rule_op,
-     .flags = BM_KEY_F_UNLISTED,
-     .help = "another name of op"},
+    RULE_SHORT("worker", rule_shorthand, "short for scope: worker:NAME"),
+    RULE_SHORT("stream", rule_shorthand, "short for scope: stream:NAME"),
+    RULE_SHORT("error_type", rule_shorthand, "short for scope: error_type:NAME"),
+    RULE_SHORT("comparator", rule_op, "another name of op"),
 };
+/* clang-format on */
 
 /*
  * Read rule mapping `map` into *r (already holding its starting values).

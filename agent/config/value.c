@@ -28,45 +28,29 @@ static const bm_config_key *resolve(const bm_config_key *k, bm_config_key *tmp)
 /* What a value of k must be, in words (the reason when the text is unreadable). */
 static void what(const bm_config_key *k, char *buf, size_t len)
 {
-    switch (k->type) {
-    case BM_KEY_NAME:
-        snprintf(buf, len, "a key name (1-256 characters, no spaces)");
-        break;
-    case BM_KEY_LISTEN:
-        snprintf(buf, len, "host:port like 127.0.0.1:9464, or off");
-        break;
-    case BM_KEY_SIZE:
+    static const char *const words[] = {
+        [BM_KEY_NAME] = "a key name (1-256 characters, no spaces)",
+        [BM_KEY_LISTEN] = "host:port like 127.0.0.1:9464, or off",
+        [BM_KEY_FRACTION] = "a fraction 0-1 (0.1 = 10 %)",
+        [BM_KEY_MEGABYTES] = "a number of megabytes (0.5, 10; 0: no limit)",
+        [BM_KEY_LOGLEVEL] = "debug, info, warn or error",
+        [BM_KEY_STREAMS] = "a list of stream names",
+        [BM_KEY_PATTERNS] = "a list of channel patterns",
+    };
+    if (k->type == BM_KEY_SIZE)
         snprintf(buf, len, "%s", k->lo >= 1 ? "a positive number" : "a number");
-        break;
-    case BM_KEY_COUNT:
+    else if (k->type == BM_KEY_COUNT)
         snprintf(buf, len, "a number %.0f-%.0f", k->lo, k->hi);
-        break;
-    case BM_KEY_BOOL:
+    else if (k->type == BM_KEY_BOOL)
         snprintf(buf, len, "%s",
                  k->flags & BM_KEY_F_AUTO ? "true, false or auto" : "true or false");
-        break;
-    case BM_KEY_FRACTION:
-        snprintf(buf, len, "a fraction 0-1 (0.1 = 10 %%)");
-        break;
-    case BM_KEY_MEGABYTES:
-        snprintf(buf, len, "a number of megabytes (0.5, 10; 0: no limit)");
-        break;
-    case BM_KEY_DURATION:
+    else if (k->type == BM_KEY_DURATION)
         snprintf(buf, len, "a duration like 30s, 5m, 1h or %s", bm_duration_unit_name(k->bare_us));
-        break;
-    case BM_KEY_LOGLEVEL:
-        snprintf(buf, len, "debug, info, warn or error");
-        break;
-    case BM_KEY_STREAMS:
-        snprintf(buf, len, "a list of stream names");
-        break;
-    case BM_KEY_PATTERNS:
-        snprintf(buf, len, "a list of channel patterns");
-        break;
-    default:
-        snprintf(buf, len, "a single value");
-        break;
-    }
+    else
+        snprintf(buf, len, "%s",
+                 (size_t)k->type < sizeof words / sizeof *words && words[k->type]
+                     ? words[k->type]
+                     : "a single value");
 }
 
 /* "SUBJECT must be WHAT, not 'VALUE'" (booleans: without the value). @return -1. */
