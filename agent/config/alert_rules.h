@@ -91,7 +91,7 @@ int bm_alert_config_parse_string(bm_alert_config *c, const char *yaml, size_t le
                                  char *err, size_t errlen, bm_alert_config_warn_cb warn,
                                  void *warn_arg);
 
-/* The rule called `name`, or NULL. */
+/* @return the rule called `name`, or NULL. */
 const alert_rule *bm_alert_config_find(const bm_alert_config *c, const char *name);
 
 /*

@@ -86,7 +86,7 @@ int bm_alerting_config_finish(bm_alerting_config *c);
 int bm_alerting_yaml_section(bm_walk *w, const bm_walk_pair *p);
 int bm_alerting_yaml_sinks(bm_walk *w, const bm_walk_pair *p);
 
-/* The value of `key` in sink i, or NULL. Borrowed. */
+/* @return the value of `key` in sink i, or NULL. Borrowed. */
 const char *bm_alerting_sink_get(const bm_alerting_config *c, size_t i, const char *key);
 
 #endif

@@ -122,7 +122,7 @@ void bm_config_deinit(bm_config *c);
 int bm_config_from_args(bm_config *c, int argc, char **argv, bm_config_action *action, char *err,
                         size_t errlen);
 
-/* The --help text, made from the key table's flags. */
+/* Print the --help text, made from the key table's flags, to f (no return value). */
 void bm_config_usage(FILE *f);
 
 /*
@@ -135,8 +135,9 @@ void bm_config_usage(FILE *f);
 int bm_config_finish(bm_config *c, char *err, size_t errlen);
 
 /*
- * The effective configuration, as --check-config prints it: Redis, streams,
- * group and consumer; alerts; and whether Redis was checked.
+ * Print the effective configuration to f, as --check-config does: Redis,
+ * streams, group and consumer; alerts; and whether Redis was checked (no
+ * return value).
  */
 void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_display,
                              int redis_checked);
@@ -147,7 +148,7 @@ void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_disp
  */
 int bm_config_get(const bm_config *c, const char *path, char *buf, size_t len);
 
-/* The default warning callback: the line to the logger as a warning. */
+/* The default warning callback: the line to the logger as a warning (no return value). */
 void bm_config_log_warning(const char *message, void *arg);
 
 /*

@@ -115,10 +115,10 @@ struct bm_config_key {
 const bm_config_key *bm_config_keys(size_t *n);
 
 /* The row of a config file path in a table (aliases included; not flag-only
- * or internal rows), or NULL. */
+ * or internal rows). @return the row, or NULL. */
 const bm_config_key *bm_keys_find(const bm_config_key *keys, size_t n, const char *path);
 
-/* The same in the agent's table. */
+/* The same in the agent's table. @return the row, or NULL. */
 const bm_config_key *bm_config_key_find(const char *path);
 
 /* Whether `path` is a section of the table: some row's path starts with

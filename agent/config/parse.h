@@ -43,7 +43,7 @@ int bm_parse_duration_us(const char *s, int64_t bare_unit_us, int64_t *out);
  * "seconds", "minutes", ...). @return its length in µs, or 0 (no such unit). */
 int64_t bm_duration_unit_us(const char *name);
 
-/* The long name of a unit ("seconds" for BM_US_PER_S); "seconds" for none. */
+/* @return the long name of a unit ("seconds" for BM_US_PER_S); "seconds" for none. */
 const char *bm_duration_unit_name(int64_t us);
 
 /*

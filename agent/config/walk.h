@@ -68,9 +68,10 @@ int bm_walk_check_keys(bm_walk *w, yaml_node_t *map);
 int bm_walk_set(bm_walk *w, const bm_config_key *k, const char *path, yaml_node_t *value);
 
 /*
- * Whether p's value is a list to read: 1 (a YAML list), 0 (empty: nothing
- * to read), or -1 with "'PATH' must be a list of <of_what>, not ..." in
- * w->err. `of_what` reads like "rules (- name: ...)".
+ * Whether p's value is a list to read. `of_what` reads like
+ * "rules (- name: ...)".
+ * @return 1 (a YAML list), 0 (empty: nothing to read), or -1 with
+ * "'PATH' must be a list of <of_what>, not ..." in w->err.
  */
 int bm_walk_list(bm_walk *w, const bm_walk_pair *p, const char *of_what);
 
@@ -78,26 +79,27 @@ int bm_walk_list(bm_walk *w, const bm_walk_pair *p, const char *of_what);
 int bm_walk_fail(bm_walk *w, const yaml_node_t *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* "FILE:LINE: <what>" to w->warn, if any. */
+/* "FILE:LINE: <what>" to w->warn, if any (nothing is returned: a warning never stops a walk). */
 void bm_walk_warn(bm_walk *w, const yaml_node_t *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The node `id` of the walk's document, or NULL. */
+/* @return the node `id` of the walk's document, or NULL. */
 yaml_node_t *bm_walk_node(const bm_walk *w, int id);
 
-/* The text of a scalar node; NULL for anything else. */
+/* @return the text of a scalar node; NULL for anything else. */
 const char *bm_yaml_scalar(const yaml_node_t *n);
 
 /* An empty value: no node, or a plain "", "~" or "null". @return 1 or 0. */
 int bm_yaml_is_null(const yaml_node_t *n);
 
-/* What a node is, for messages: "a mapping", "a list", "a value", "nothing". */
+/* @return what a node is, for messages: "a mapping", "a list", "a value", "nothing". */
 const char *bm_yaml_kind(const yaml_node_t *n);
 
-/* The 1-based line a node starts on (0 for none). */
+/* @return the 1-based line a node starts on (0 for none). */
 size_t bm_yaml_line(const yaml_node_t *n);
 
-/* The value of `key` in mapping `map` (and its key node in *key_node), or NULL. */
+/* The value of `key` in mapping `map`, its key node in *key_node (may be NULL).
+ * @return the value node, or NULL. */
 yaml_node_t *bm_yaml_get(yaml_document_t *doc, const yaml_node_t *map, const char *key,
                          yaml_node_t **key_node);
 
