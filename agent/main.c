@@ -8,7 +8,6 @@
  *   alerting) ─▶ http ─▶ run ─▶ stop hooks ─▶ outputs finish ─▶ summary
  */
 #include <event2/event.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -44,57 +43,6 @@
 
 enum { EXIT_USAGE = 2, EXIT_REDIS = 3 };
 
-static void usage(FILE *f)
-{
-    fprintf(
-        f,
-        "usage: busmon-agent [OPTIONS]\n"
-        "\n"
-        "Read multi-agent events from Redis Streams through a consumer group, rebuild\n"
-        "every transaction's trace and store it in Redis (busmon:trace:<tx>) for the\n"
-        "`busmon` CLI. Entries that cannot be used go to busmon:deadletter.\n"
-        "\n"
-        "options (flags override environment variables, which override the config file):\n"
-        "  --redis URL          Redis to read and write; env BUSMON_REDIS_URL\n"
-        "                       (default %s; redis://[:pw@]host:port[/db], unix:///path)\n"
-        "  --stream NAME        a stream to read; repeatable; env BUSMON_STREAMS=a,b\n"
-        "                       (default busmon:events)\n"
-        "  --group NAME         consumer group, created if missing (default busmon); env "
-        "BUSMON_GROUP\n"
-        "  --consumer NAME      consumer name, stable across restarts (default "
-        "busmon-<hostname>);\n"
-        "                       env BUSMON_CONSUMER\n"
-        "  --config FILE        YAML configuration (see deploy/busmon.yaml); env BUSMON_CONFIG\n"
-        "  --batch N            entries per XREADGROUP (default 1000)\n"
-        "  --block-ms MS        how long a read waits for new entries (default 1000)\n"
-        "  --trace-retention D  how long traces are kept, e.g. 24h, 90m (default 24h)\n"
-        "  --max-transactions N traces kept in memory (default 100000)\n"
-        "  --psubscribe PAT     also read events published on Redis pub/sub channels\n"
-        "                       matching PAT (repeatable; env BUSMON_PSUBSCRIBE=a,b); the\n"
-        "                       channel names type and worker (multiagent:command.<worker>,\n"
-        "                       result.<worker>, status.*, compensation.*); see pubsub: in\n"
-        "                       deploy/busmon.yaml\n"
-        "  --rollup-interval D  how often rollups are published, e.g. 10s, 500ms (default 10s)\n"
-        "  --health-interval D  how often worker health is judged (default 30s)\n"
-        "  --alert-interval D   how often alert rules are evaluated (default 10s)\n"
-        "  --system-interval D  how often system metrics are sampled (default 10s, at least\n"
-        "                       100ms; config system.interval_seconds)\n"
-        "  --http ADDR          serve /metrics, /health, /ready and /api on ADDR (host:port,\n"
-        "                       default 127.0.0.1:9464; config http.listen; env BUSMON_HTTP,\n"
-        "                       which also takes \"off\")\n"
-        "  --no-http            do not serve HTTP (config http.enabled: false)\n"
-        "  --log-level LEVEL    debug, info, warn, error (default info); env BUSMON_LOG_LEVEL\n"
-        "  --drain              exit 0 once every stream is read to its end (batch jobs, "
-        "benchmarks)\n"
-        "  --summary FILE       write a JSON summary of the run to FILE at exit\n"
-        "  --check-config       validate the configuration and Redis, then exit\n"
-        "  -h, --help           this help\n"
-        "  --version            print the version\n"
-        "\n"
-        "SIGINT / SIGTERM: stop reading, flush trace writes and acks, exit 0.\n",
-        BM_DEFAULT_REDIS_URL);
-}
-
 /* One error line on stderr (secrets redacted, as in the log). */
 static int fail(int code, const char *fmt, const char *a)
 {
@@ -106,57 +54,6 @@ static int fail(int code, const char *fmt, const char *a)
     fprintf(stderr, "busmon-agent: %s\n", clean);
     return code;
 }
-
-enum {
-    OPT_REDIS = 256,
-    OPT_STREAM,
-    OPT_GROUP,
-    OPT_CONSUMER,
-    OPT_CONFIG,
-    OPT_BATCH,
-    OPT_BLOCK,
-    OPT_RETENTION,
-    OPT_MAXTX,
-    OPT_LOGLEVEL,
-    OPT_DRAIN,
-    OPT_SUMMARY,
-    OPT_CHECK,
-    OPT_VERSION,
-    OPT_ROLLUP,
-    OPT_HEALTH,
-    OPT_SYSTEM_INTERVAL,
-    OPT_PSUBSCRIBE,
-    OPT_ALERT_INTERVAL,
-    OPT_HTTP,
-    OPT_NO_HTTP
-};
-
-static const struct option long_opts[] = {
-    {"redis", required_argument, 0, OPT_REDIS},
-    {"stream", required_argument, 0, OPT_STREAM},
-    {"group", required_argument, 0, OPT_GROUP},
-    {"consumer", required_argument, 0, OPT_CONSUMER},
-    {"config", required_argument, 0, OPT_CONFIG},
-    {"batch", required_argument, 0, OPT_BATCH},
-    {"block-ms", required_argument, 0, OPT_BLOCK},
-    {"trace-retention", required_argument, 0, OPT_RETENTION},
-    {"max-transactions", required_argument, 0, OPT_MAXTX},
-    {"log-level", required_argument, 0, OPT_LOGLEVEL},
-    {"drain", no_argument, 0, OPT_DRAIN},
-    {"summary", required_argument, 0, OPT_SUMMARY},
-    {"check-config", no_argument, 0, OPT_CHECK},
-    {"rollup-interval", required_argument, 0, OPT_ROLLUP},
-    {"health-interval", required_argument, 0, OPT_HEALTH},
-    {"system-interval", required_argument, 0, OPT_SYSTEM_INTERVAL},
-    {"psubscribe", required_argument, 0, OPT_PSUBSCRIBE},
-    {"alert-interval", required_argument, 0, OPT_ALERT_INTERVAL},
-    {"http", required_argument, 0, OPT_HTTP},
-    {"no-http", no_argument, 0, OPT_NO_HTTP},
-    {"help", no_argument, 0, 'h'},
-    {"version", no_argument, 0, OPT_VERSION},
-    {0, 0, 0, 0},
-};
-
 
 #define WRITES_HIGH_WATER 50000 /* pending writes above which reading pauses */
 #define STOP_DEADLINE_MS  10000 /* the writer's flush at stop */
@@ -170,13 +67,15 @@ typedef struct {
     bm_parts p;
     bm_channel_scheme scheme;
     int stop_rc;
+    int config_error; /* build failed on the configuration: exit 2 */
 } agent;
 
 /* ---- outputs: the defaults every agent writes, then the configured sinks ---- */
 
 /*
  * Each built-in output is one sink row (outputs/sink.h), named by its config
- * keys; `alerts.webhooks` and `alerts.sinks` add theirs after these.
+ * keys; `alerts.webhooks` / `alerts.sinks` (when alerting is on) and
+ * `outputs.sinks` add theirs after these.
  */
 static int add_outputs(bm_outputs *o, const bm_config *c, char *err, size_t errlen)
 {
@@ -208,6 +107,9 @@ static int add_outputs(bm_outputs *o, const bm_config *c, char *err, size_t errl
     }
     for (size_t i = 0; al->rules.enabled && i < al->n_sinks; i++)
         if (bm_outputs_add(o, al->sinks[i].kv, al->sinks[i].n_kv, err, errlen)) return -1;
+    for (size_t i = 0; i < al->n_output_sinks; i++)
+        if (bm_outputs_add(o, al->output_sinks[i].kv, al->output_sinks[i].n_kv, err, errlen))
+            return -1;
     return 0;
 }
 
@@ -305,7 +207,7 @@ static int build_jobs(agent *a, char *err, size_t errlen)
     bm_sink_env env = {bm_loop_base(a->p.loop), a->p.writer};
     a->p.outputs = bm_outputs_new(&env);
     if (!a->p.outputs) return snprintf(err, errlen, "out of memory"), -1;
-    if (add_outputs(a->p.outputs, c, err, errlen)) return -1;
+    if (add_outputs(a->p.outputs, c, err, errlen)) return a->config_error = 1, -1;
     bm_monitor *mon = bm_state_monitor(a->p.state);
     bm_publisher_opts pb = {c->rollup_interval_ms * 1000, c->health_interval_ms * 1000,
                             c->consumer, counters_json, a};
@@ -489,7 +391,7 @@ static int check_redis(const bm_config *cfg, const bm_redis_url *url)
     return rc ? fail(EXIT_REDIS, "%s", err) : 0;
 }
 
-static int run(bm_config *cfg)
+static int run(bm_config *cfg, bm_config_action action)
 {
     agent a;
     memset(&a, 0, sizeof a);
@@ -497,20 +399,19 @@ static int run(bm_config *cfg)
     char err[1024];
     const char *url = bm_redis_url_choose(cfg->redis_url);
     if (bm_redis_url_parse(url, &a.url, err, sizeof err)) return fail(EXIT_USAGE, "%s", err);
+    if (action == BM_CONFIG_CHECK_OFFLINE) {
+        bm_config_print_summary(stdout, cfg, a.url.display, 0);
+        return 0;
+    }
     int rc = check_redis(cfg, &a.url);
     if (rc) return rc;
-    if (cfg->check_only) {
-        printf("configuration ok: %s, %zu stream(s), group %s, consumer %s\n", a.url.display,
-               cfg->n_streams, cfg->group, cfg->consumer);
-        printf("alerts: %s, %zu rule(s) every %.3g s, %zu sink(s)\n",
-               cfg->alerting->rules.enabled ? "enabled" : "disabled",
-               cfg->alerting->rules.n_rules, (double)cfg->alerting->rules.interval_us / 1e6,
-               cfg->alerting->n_sinks);
+    if (action == BM_CONFIG_CHECK) {
+        bm_config_print_summary(stdout, cfg, a.url.display, 1);
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
     if (build(&a, err, sizeof err)) {
-        rc = fail(1, "%s", err);
+        rc = fail(a.config_error ? EXIT_USAGE : 1, "%s", err);
         teardown(&a);
         return rc;
     }
@@ -532,201 +433,29 @@ int main(int argc, char **argv)
     char err[1024];
     if (bm_config_init(&cfg)) return fail(1, "%s", "out of memory");
     bm_log_init("busmon-agent", BM_LOG_INFO);
-
-    /* pass 1: --help, --version, --config (the file is read before other flags apply) */
-    const char *config_path = getenv("BUSMON_CONFIG");
-    int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        if (c == 'h') {
-            usage(stdout);
-            bm_config_deinit(&cfg);
-            return 0;
-        }
-        if (c == OPT_VERSION) {
-            printf("busmon-agent %s\n", BUSMON_VERSION);
-            bm_config_deinit(&cfg);
-            return 0;
-        }
-        if (c == OPT_CONFIG) config_path = optarg;
-        if (c == '?') {
-            fprintf(stderr, "busmon-agent: unknown or incomplete option '%s' (see --help)\n",
-                    argv[optind - 1]);
-            bm_config_deinit(&cfg);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "busmon-agent: unexpected argument '%s' (see --help)\n", argv[optind]);
-        bm_config_deinit(&cfg);
-        return EXIT_USAGE;
-    }
+    bm_config_action action;
     int rc = 0;
-    if (config_path && *config_path && bm_config_load_file(&cfg, config_path, err, sizeof err)) {
+    if (bm_config_from_args(&cfg, argc, argv, &action, err, sizeof err)) {
         rc = fail(EXIT_USAGE, "%s", err);
-        goto out;
+    } else if (action == BM_CONFIG_HELP) {
+        bm_config_usage(stdout);
+    } else if (action == BM_CONFIG_VERSION) {
+        printf("busmon-agent %s\n", BUSMON_VERSION);
+    } else {
+        bm_log_init("busmon-agent", (bm_log_level)cfg.log_level);
+        if (bm_log_configure(cfg.log_json_format, cfg.log_file_path,
+                             (long)(cfg.log_max_file_size_mb * 1024 * 1024),
+                             (int)cfg.log_backup_count))
+            bm_warn("cannot open logging.file_path %s; logging to stderr", cfg.log_file_path);
+        bm_debug("config: batch %zu, block %d ms, trace retention %lld s, max %zu transactions, "
+                 "http %s, system sample every %lld ms, log file %s (rotate at %g MB, %zu "
+                 "backups)",
+                 cfg.batch, cfg.block_ms, (long long)cfg.trace_retention_s, cfg.max_transactions,
+                 cfg.http_enabled ? cfg.http_listen : "off", (long long)cfg.system_interval_ms,
+                 cfg.log_file_path ? cfg.log_file_path : "-", cfg.log_max_file_size_mb,
+                 cfg.log_backup_count);
+        rc = run(&cfg, action);
     }
-    if (bm_config_load_env(&cfg, err, sizeof err)) {
-        rc = fail(EXIT_USAGE, "%s", err);
-        goto out;
-    }
-    /* pass 2: the other flags */
-    int streams_from_flags = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        size_t n;
-        int64_t d;
-        bm_log_level lv;
-        switch (c) {
-        case OPT_REDIS:
-            bm_config_set_str(&cfg.redis_url, optarg);
-            break;
-        case OPT_STREAM:
-            if (!streams_from_flags) {
-                for (size_t i = 0; i < cfg.n_streams; i++)
-                    free(cfg.streams[i]);
-                cfg.n_streams = 0;
-                streams_from_flags = 1;
-            }
-            if (bm_config_add_stream(&cfg, optarg, err, sizeof err)) {
-                rc = fail(EXIT_USAGE, "%s", err);
-                goto out;
-            }
-            break;
-        case OPT_PSUBSCRIBE:
-            if (bm_config_add_pattern(&cfg, optarg, err, sizeof err)) {
-                rc = fail(EXIT_USAGE, "%s", err);
-                goto out;
-            }
-            break;
-        case OPT_GROUP:
-            bm_config_set_str(&cfg.group, optarg);
-            break;
-        case OPT_CONSUMER:
-            bm_config_set_str(&cfg.consumer, optarg);
-            break;
-        case OPT_BATCH:
-            if (bm_parse_size(optarg, &n) || n == 0 || n > 100000) {
-                rc = fail(EXIT_USAGE, "--batch must be 1-100000, not '%s'", optarg);
-                goto out;
-            }
-            cfg.batch = n;
-            break;
-        case OPT_BLOCK:
-            if (bm_parse_size(optarg, &n) || n > 3600000) {
-                rc = fail(EXIT_USAGE, "--block-ms must be 0-3600000, not '%s'", optarg);
-                goto out;
-            }
-            cfg.block_ms = (int)n;
-            break;
-        case OPT_RETENTION:
-            if (bm_parse_duration_s(optarg, &d) || d <= 0) {
-                rc = fail(EXIT_USAGE,
-                          "--trace-retention must be a duration like 24h or 90m, not '%s'", optarg);
-                goto out;
-            }
-            cfg.trace_retention_s = d;
-            break;
-        case OPT_MAXTX:
-            if (bm_parse_size(optarg, &n) || n == 0) {
-                rc = fail(EXIT_USAGE, "--max-transactions must be a positive number, not '%s'",
-                          optarg);
-                goto out;
-            }
-            cfg.max_transactions = n;
-            break;
-        case OPT_LOGLEVEL:
-            if (bm_log_level_parse(optarg, &lv)) {
-                rc = fail(EXIT_USAGE, "--log-level must be debug, info, warn or error, not '%s'",
-                          optarg);
-                goto out;
-            }
-            cfg.log_level = (int)lv;
-            break;
-        case OPT_ROLLUP:
-        case OPT_HEALTH:
-        case OPT_SYSTEM_INTERVAL:
-        case OPT_ALERT_INTERVAL: {
-            double ms;
-            char *end;
-            ms = strtod(optarg, &end);
-            if (end == optarg || ms <= 0) goto bad_interval;
-            if (!strcmp(end, "ms"))
-                ms *= 1;
-            else if (!strcmp(end, "s") || !*end)
-                ms *= 1000;
-            else if (!strcmp(end, "m"))
-                ms *= 60000;
-            else
-                goto bad_interval;
-            if (ms < 10 || ms > 86400000) goto bad_interval;
-            if ((c == OPT_ALERT_INTERVAL || c == OPT_SYSTEM_INTERVAL) && ms < 100) {
-                rc = fail(EXIT_USAGE,
-                          c == OPT_ALERT_INTERVAL
-                              ? "--alert-interval must be at least 100ms, not '%s'"
-                              : "--system-interval must be at least 100ms, not '%s'",
-                          optarg);
-                goto out;
-            }
-            if (c == OPT_ALERT_INTERVAL)
-                cfg.alerting->rules.interval_us = (int64_t)(ms * 1000);
-            else if (c == OPT_ROLLUP)
-                cfg.rollup_interval_ms = (int64_t)ms;
-            else if (c == OPT_SYSTEM_INTERVAL)
-                cfg.system_interval_ms = (int64_t)ms;
-            else
-                cfg.health_interval_ms = (int64_t)ms;
-            break;
-        bad_interval:
-            rc = fail(EXIT_USAGE,
-                      "intervals are durations from 10ms to 24h like 10s or 500ms, not '%s'",
-                      optarg);
-            goto out;
-        }
-        case OPT_DRAIN:
-            cfg.drain = 1;
-            break;
-        case OPT_SUMMARY:
-            bm_config_set_str(&cfg.summary_file, optarg);
-            break;
-        case OPT_CHECK:
-            cfg.check_only = 1;
-            break;
-        case OPT_HTTP:
-            bm_config_set_str(&cfg.http_listen, optarg);
-            cfg.http_enabled = 1;
-            break;
-        case OPT_NO_HTTP:
-            cfg.http_enabled = 0;
-            break;
-        default:
-            break;
-        }
-    }
-    bm_log_init("busmon-agent", (bm_log_level)cfg.log_level);
-    if (bm_log_configure(cfg.log_json_format, cfg.log_file_path,
-                         (long)(cfg.log_max_file_size_mb * 1024 * 1024), (int)cfg.log_backup_count))
-        bm_warn("cannot open logging.file_path %s; logging to stderr", cfg.log_file_path);
-    bm_debug("config: batch %zu, block %d ms, trace retention %lld s, max %zu transactions, "
-             "http %s, system sample every %lld ms, log file %s (rotate at %g MB, %zu backups)",
-             cfg.batch, cfg.block_ms, (long long)cfg.trace_retention_s, cfg.max_transactions,
-             cfg.http_enabled ? cfg.http_listen : "off", (long long)cfg.system_interval_ms,
-             cfg.log_file_path ? cfg.log_file_path : "-", cfg.log_max_file_size_mb,
-             cfg.log_backup_count);
-    if (cfg.n_streams == 0 && bm_config_add_stream(&cfg, "busmon:events", err, sizeof err)) {
-        rc = fail(1, "%s", err);
-        goto out;
-    }
-    if (cfg.pubsub_enabled && cfg.n_pubsub_patterns == 0) {
-        char def[300];
-        snprintf(def, sizeof def, "%s*", cfg.channel_prefix);
-        if (bm_config_add_pattern(&cfg, def, err, sizeof err)) {
-            rc = fail(EXIT_USAGE, "%s", err);
-            goto out;
-        }
-    }
-    rc = run(&cfg);
-out:
     bm_config_deinit(&cfg);
     return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * alert_config.h - the `alerts:` section of busmon.yaml: the rule set the
+ * alert_rules.h - the `alerts:` section of busmon.yaml: the rule set the
  * alert engine (lib/alerts.h) runs, and the engine's bounds.
  *
  *   alerts:
@@ -31,12 +31,14 @@
  * default (health: each_worker; consumer_lag, pending: each_stream; else
  * global). Every bad rule is refused with "FILE:LINE: rule 'x': reason";
  * unknown keys in a rule are refused too (a typo must not silently disable
- * a condition). Unknown keys directly under `alerts:` are reported through
- * the warning callback, except `webhooks`, `sinks`, `stream`, `channel`,
- * `maxlen` and `firing`, which belong to the notification outputs
- * (agent/alerting_config.h).
+ * a condition). The section's keys are rows of the key table (keys.h), read
+ * by the config walker (walk.h); a rule's keys are a table of their own,
+ * read by the same walker in its strict mode. Unknown keys directly under
+ * `alerts:` are reported through the warning callback; `webhooks`, `sinks`,
+ * `stream`, `channel`, `maxlen` and `firing` belong to the notification
+ * outputs (alerting.h) and are passed over here.
  *
- * Parsers stay silent (STYLE rule 5): errors come back in `err`.
+ * Parsers stay silent: errors come back in `err`.
  */
 #ifndef BM_AGENT_ALERT_CONFIG_H
 #define BM_AGENT_ALERT_CONFIG_H
@@ -45,6 +47,8 @@
 #include <stdint.h>
 #include <yaml.h>
 
+#include "agent/config/config.h"
+#include "agent/config/walk.h"
 #include "lib/alerts.h"
 
 #define BM_ALERT_RULES_MAX 256
@@ -65,7 +69,7 @@ int bm_alert_config_init(bm_alert_config *c);
 void bm_alert_config_deinit(bm_alert_config *c);
 
 /* Told about each ignorable problem ("FILE:LINE: unknown key 'alerts.x' (ignored)"). */
-typedef void (*bm_alert_config_warn_cb)(const char *message, void *arg);
+typedef bm_config_warn_cb bm_alert_config_warn_cb;
 
 /*
  * Read an `alerts:` value (`node`, a node of `doc`: a mapping, an empty
@@ -87,7 +91,7 @@ int bm_alert_config_parse_string(bm_alert_config *c, const char *yaml, size_t le
                                  char *err, size_t errlen, bm_alert_config_warn_cb warn,
                                  void *warn_arg);
 
-/* The rule called `name`, or NULL. */
+/* @return the rule called `name`, or NULL. */
 const alert_rule *bm_alert_config_find(const bm_alert_config *c, const char *name);
 
 /*
@@ -95,5 +99,18 @@ const alert_rule *bm_alert_config_find(const bm_alert_config *c, const char *nam
  * @return the engine (caller alerts_free's), or NULL (out of memory).
  */
 alerts *bm_alert_config_new_engine(const bm_alert_config *c);
+
+/*
+ * Walk an `alerts:` value in w (a mapping; empty; or true / false, which is
+ * `enabled`) into the rows' bases, w->base[BM_BASE_RULES] at least.
+ * @return 0, or -1 with the reason in w->err.
+ */
+int bm_alert_rules_walk_section(bm_walk *w, yaml_node_t *section);
+
+/* The key table's readers of alerts.builtins, alerts.rules and alerts.disable
+ * (bm_key_yaml_fn). @return 0, or -1 with the reason in w->err. */
+int bm_alert_rules_yaml_builtins(bm_walk *w, const bm_walk_pair *p);
+int bm_alert_rules_yaml_rules(bm_walk *w, const bm_walk_pair *p);
+int bm_alert_rules_yaml_disable(bm_walk *w, const bm_walk_pair *p);
 
 #endif

@@ -1,33 +1,22 @@
 /*
- * alerting_config.c - the `alerts:` section (alerting_config.h): the rules
- * through alert_config.c, then the outputs (stream, channel, maxlen, firing
- * hash) and the sinks (webhooks:, sinks:), each sink checked by making it
- * once on a throw-away event base.
+ * alerting.c - the `alerts:` section (alerting.h): the rules through
+ * alert_rules.c, the outputs (stream, channel, maxlen, firing hash) as rows
+ * of the key table, and the sinks (webhooks:, sinks:), each sink checked by
+ * making it once on a throw-away event base.
  *
  * Everything is read into a fresh configuration and swapped in only when
  * all of it is good.
  */
 #include "agent/config/alerting.h"
 
-#include <errno.h>
 #include <event2/event.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_STREAM "busmon:alerts"
-#define DEFAULT_MAXLEN 10000
-#define FIRING_SUFFIX  ":firing"
+#include "agent/config/keys.h"
 
-static int set_str(char **field, const char *value)
-{
-    char *copy = strdup(value);
-    if (!copy) return -1;
-    free(*field);
-    *field = copy;
-    return 0;
-}
+#define FIRING_SUFFIX ":firing"
 
 static void free_sinks(bm_alerting_sink_config *s, size_t n)
 {
@@ -44,13 +33,26 @@ static void free_sinks(bm_alerting_sink_config *s, size_t n)
 int bm_alerting_config_init(bm_alerting_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->maxlen = DEFAULT_MAXLEN;
-    if (bm_alert_config_init(&c->rules) || set_str(&c->stream, DEFAULT_STREAM) ||
-        set_str(&c->channel, DEFAULT_STREAM) ||
-        set_str(&c->firing_hash, DEFAULT_STREAM FIRING_SUFFIX)) {
+    char why[256];
+    void *base[BM_BASE__COUNT] = {[BM_BASE_ALERTING] = c};
+    if (bm_alert_config_init(&c->rules) || bm_config_keys_defaults(base, why, sizeof why) ||
+        bm_alerting_config_finish(c)) {
         bm_alerting_config_deinit(c);
         return -1;
     }
+    return 0;
+}
+
+int bm_alerting_config_finish(bm_alerting_config *c)
+{
+    if (!c->channel_set && bm_config_set_str(&c->channel, c->stream)) return -1;
+    if (c->firing_set) return 0;
+    char *h = malloc(strlen(c->stream) + sizeof FIRING_SUFFIX);
+    if (!h) return -1;
+    strcpy(h, c->stream);
+    strcat(h, FIRING_SUFFIX);
+    free(c->firing_hash);
+    c->firing_hash = h;
     return 0;
 }
 
@@ -61,6 +63,7 @@ void bm_alerting_config_deinit(bm_alerting_config *c)
     free(c->channel);
     free(c->firing_hash);
     free_sinks(c->sinks, c->n_sinks);
+    free_sinks(c->output_sinks, c->n_output_sinks);
     memset(c, 0, sizeof *c);
 }
 
@@ -72,67 +75,7 @@ const char *bm_alerting_sink_get(const bm_alerting_config *c, size_t i, const ch
     return NULL;
 }
 
-/* ---- parsing ------------------------------------------------------------- */
-
-typedef struct {
-    yaml_document_t *doc;
-    const char *file;
-    char *err;
-    size_t errlen;
-    struct event_base *check_base; /* made on the first sink, for checking sinks */
-} pctx;
-
-static size_t line_of(const yaml_node_t *n)
-{
-    return n ? n->start_mark.line + 1 : 0;
-}
-
-static int failf(pctx *p, const yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int failf(pctx *p, const yaml_node_t *n, const char *fmt, ...)
-{
-    char what[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    snprintf(p->err, p->errlen, "%s:%zu: %s", p->file, line_of(n), what);
-    return -1;
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static int is_null(const yaml_node_t *n)
-{
-    const char *s = scalar(n);
-    return !n || (s && (!*s || !strcmp(s, "~") || !strcmp(s, "null")));
-}
-
-static const char *kind_name(const yaml_node_t *n)
-{
-    return !n                              ? "nothing"
-           : n->type == YAML_MAPPING_NODE  ? "a mapping"
-           : n->type == YAML_SEQUENCE_NODE ? "a list"
-                                           : "a value";
-}
-
-/* A Redis key name: 1-256 bytes, no spaces or control characters. */
-static int parse_key_name(pctx *p, yaml_node_t *vn, const char *what, char **out)
-{
-    const char *s = scalar(vn);
-    int ok = s && *s && strlen(s) <= 256;
-    for (const char *q = s; ok && *q; q++)
-        if ((unsigned char)*q <= ' ') ok = 0;
-    if (!ok)
-        return failf(p, vn,
-                     "'alerts.%s' must be a key name (1-256 characters, no spaces), not '%s'", what,
-                     s ? s : kind_name(vn));
-    if (set_str(out, s)) return failf(p, vn, "out of memory");
-    return 0;
-}
+/* ---- sinks --------------------------------------------------------------- */
 
 static int push_kv(bm_alerting_sink_config *s, size_t *cap, const char *key, const char *value)
 {
@@ -166,52 +109,51 @@ static const char *kv_find(const bm_alerting_sink_config *s, const char *key)
  * One sink mapping into *out: scalars as they are, `headers:` (a mapping)
  * as header.NAME pairs. Every sink gets a name: without one, its format
  * ("slack"), made unique with "-2", "-3", ... among the sinks before it.
+ * `list` is the key as written (alerts.webhooks), for messages.
  */
-static int parse_sink(pctx *p, yaml_node_t *map, int index, const bm_alerting_sink_config *before,
-                      size_t n_before, bm_alerting_sink_config *out)
+static int parse_sink(bm_walk *w, const char *list, yaml_node_t *map, int index,
+                      const bm_alerting_sink_config *before, size_t n_before,
+                      bm_alerting_sink_config *out)
 {
     size_t cap = 0;
     memset(out, 0, sizeof *out);
-    out->line = line_of(map);
+    out->line = bm_yaml_line(map);
     if (!map || map->type != YAML_MAPPING_NODE)
-        return failf(p, map,
-                     "alerts.webhooks #%d: must be a mapping (url: ..., format: ...), not %s",
-                     index, kind_name(map));
+        return bm_walk_fail(w, map, "%s #%d: must be a mapping (url: ..., format: ...), not %s",
+                            list, index, bm_yaml_kind(map));
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
-        yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
-        yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
-        const char *k = scalar(kn);
-        if (!k || !vn) return failf(p, kn, "alerts.webhooks #%d: keys must be plain names", index);
+        yaml_node_t *kn = bm_walk_node(w, pr->key), *vn = bm_walk_node(w, pr->value);
+        const char *k = bm_yaml_scalar(kn);
+        if (!k || !vn) return bm_walk_fail(w, kn, "%s #%d: keys must be plain names", list, index);
         if (!strcmp(k, "headers") && vn->type == YAML_MAPPING_NODE) {
             for (yaml_node_pair_t *h = vn->data.mapping.pairs.start; h < vn->data.mapping.pairs.top;
                  h++) {
-                const char *hk = scalar(yaml_document_get_node(p->doc, h->key));
-                yaml_node_t *hvn = yaml_document_get_node(p->doc, h->value);
-                const char *hv = scalar(hvn);
+                const char *hk = bm_yaml_scalar(bm_walk_node(w, h->key));
+                yaml_node_t *hvn = bm_walk_node(w, h->value);
+                const char *hv = bm_yaml_scalar(hvn);
                 if (!hk || !hv)
-                    return failf(p, hvn ? hvn : vn,
-                                 "alerts.webhooks #%d: headers must map names to values", index);
+                    return bm_walk_fail(w, hvn ? hvn : vn,
+                                        "%s #%d: headers must map names to values", list, index);
                 char name[300];
                 snprintf(name, sizeof name, "header.%s", hk);
-                if (push_kv(out, &cap, name, hv)) return failf(p, vn, "out of memory");
+                if (push_kv(out, &cap, name, hv)) return bm_walk_fail(w, vn, "out of memory");
             }
             continue;
         }
-        const char *v = scalar(vn);
+        const char *v = bm_yaml_scalar(vn);
         if (!v)
-            return failf(p, vn, "alerts.webhooks #%d: '%s' must be a single value, not %s", index,
-                         k, kind_name(vn));
-        if (push_kv(out, &cap, k, v)) return failf(p, vn, "out of memory");
+            return bm_walk_fail(w, vn, "%s #%d: '%s' must be a single value, not %s", list, index,
+                                k, bm_yaml_kind(vn));
+        if (push_kv(out, &cap, k, v)) return bm_walk_fail(w, vn, "out of memory");
     }
     const char *name = kv_find(out, "name");
     if (name) {
         for (size_t i = 0; i < n_before; i++) {
             const char *other = kv_find(&before[i], "name");
             if (other && !strcmp(other, name))
-                return failf(p, map,
-                             "alerts.webhooks: sink '%s' is defined twice (first at line %zu)",
-                             name, before[i].line);
+                return bm_walk_fail(w, map, "%s: sink '%s' is defined twice (first at line %zu)",
+                                    list, name, before[i].line);
         }
         return 0;
     }
@@ -227,135 +169,143 @@ static int parse_sink(pctx *p, yaml_node_t *map, int index, const bm_alerting_si
         if (i == n_before) break;
         snprintf(made, sizeof made, "%.100s-%d", base, n);
     }
-    if (push_kv(out, &cap, "name", made)) return failf(p, map, "out of memory");
+    if (push_kv(out, &cap, "name", made)) return bm_walk_fail(w, map, "out of memory");
     return 0;
 }
 
-/* Make the sink once, on a throw-away base, to hear what is wrong with it. */
-static int check_sink(pctx *p, yaml_node_t *map, const bm_alerting_sink_config *s)
+/* Check the sink as bm_sink_new would make it, to hear what is wrong with it. */
+static int check_sink(bm_walk *w, const char *list, yaml_node_t *map,
+                      const bm_alerting_sink_config *s)
 {
     char why[512] = "";
     if (bm_sink_check(s->kv, s->n_kv, why, sizeof why))
-        return failf(p, map, "alerts.webhooks: %s", why);
+        return bm_walk_fail(w, map, "%s: %s", list, why);
     return 0;
 }
 
-static int parse_sinks(pctx *p, bm_alerting_config *c, yaml_node_t *seq, const char *key)
+/* A list of sinks into *list (grown; refused ones are kept to be freed). */
+static int read_sinks(bm_walk *w, const bm_walk_pair *p, bm_alerting_sink_config **list,
+                      size_t *n_list)
 {
-    if (is_null(seq)) return 0;
-    if (seq->type != YAML_SEQUENCE_NODE)
-        return failf(p, seq, "'alerts.%s' must be a list of sinks (- url: ...), not %s", key,
-                     kind_name(seq));
+    int rc = bm_walk_list(w, p, "sinks (- url: ...)");
+    if (rc <= 0) return rc;
     int index = 0;
-    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
-         it++) {
-        yaml_node_t *map = yaml_document_get_node(p->doc, *it);
+    rc = 0;
+    for (yaml_node_item_t *it = p->value->data.sequence.items.start;
+         !rc && it < p->value->data.sequence.items.top; it++) {
+        yaml_node_t *map = bm_walk_node(w, *it);
         index++;
-        if (c->n_sinks == BM_ALERTING_SINKS_MAX)
-            return failf(p, map, "too many sinks (at most %d)", BM_ALERTING_SINKS_MAX);
-        bm_alerting_sink_config *grown = realloc(c->sinks, (c->n_sinks + 1) * sizeof *grown);
-        if (!grown) return failf(p, map, "out of memory");
-        c->sinks = grown;
-        bm_alerting_sink_config *s = &c->sinks[c->n_sinks];
-        int rc = parse_sink(p, map, index, c->sinks, c->n_sinks, s);
-        c->n_sinks++; /* even when refused: freed with the rest */
-        if (rc || check_sink(p, map, s)) return -1;
+        if (*n_list == BM_ALERTING_SINKS_MAX) {
+            rc = bm_walk_fail(w, map, "too many sinks (at most %d)", BM_ALERTING_SINKS_MAX);
+            break;
+        }
+        bm_alerting_sink_config *grown = realloc(*list, (*n_list + 1) * sizeof *grown);
+        if (!grown) {
+            rc = bm_walk_fail(w, map, "out of memory");
+            break;
+        }
+        *list = grown;
+        bm_alerting_sink_config *s = &grown[*n_list];
+        rc = parse_sink(w, p->path, map, index, grown, *n_list, s);
+        (*n_list)++; /* even when refused: freed with the rest */
+        if (!rc) rc = check_sink(w, p->path, map, s);
     }
+    return rc;
+}
+
+int bm_alerting_yaml_sinks(bm_walk *w, const bm_walk_pair *p)
+{
+    bm_alerting_config *c = w->base[BM_BASE_ALERTING];
+    return read_sinks(w, p, &c->sinks, &c->n_sinks);
+}
+
+int bm_outputs_yaml_sinks(bm_walk *w, const bm_walk_pair *p)
+{
+    bm_alerting_config *c = w->base[BM_BASE_ALERTING];
+    return read_sinks(w, p, &c->output_sinks, &c->n_output_sinks);
+}
+
+/* ---- the section ------------------------------------------------------------- */
+
+/*
+ * The `alerts:` value into a fresh configuration, swapped in when all of it
+ * is good: into *all (rules, outputs and sinks), or, when all is NULL, into
+ * *rules alone (the outputs' keys passed over).
+ */
+static int parse_section(bm_alerting_config *all, bm_alert_config *rules, yaml_document_t *doc,
+                         yaml_node_t *node, const char *file, char *err, size_t errlen,
+                         bm_alert_config_warn_cb warn, void *warn_arg)
+{
+    bm_alerting_config fresh;
+    if (bm_alerting_config_init(&fresh)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    bm_walk w = bm_walk_of_agent(doc, file, warn, warn_arg, err, errlen);
+    w.base[BM_BASE_ALERTING] = all ? &fresh : NULL;
+    w.base[BM_BASE_RULES] = &fresh.rules;
+    int rc = bm_alert_rules_walk_section(&w, node);
+    if (!rc && bm_alerting_config_finish(&fresh)) rc = -1, snprintf(err, errlen, "out of memory");
+    if (rc) {
+        bm_alerting_config_deinit(&fresh);
+        return -1;
+    }
+    if (all) {
+        bm_alerting_config_deinit(all);
+        *all = fresh;
+        return 0;
+    }
+    bm_alert_config_deinit(rules);
+    *rules = fresh.rules;
+    memset(&fresh.rules, 0, sizeof fresh.rules);
+    bm_alerting_config_deinit(&fresh);
     return 0;
 }
 
-static int parse_outputs(pctx *p, bm_alerting_config *c, yaml_node_t *sec)
+/* The same from the text of a whole configuration (its `alerts:` key). */
+static int parse_text(bm_alerting_config *all, bm_alert_config *rules, const char *yaml, size_t len,
+                      const char *file, char *err, size_t errlen, bm_alert_config_warn_cb warn,
+                      void *warn_arg)
 {
-    yaml_node_t *channel = NULL, *firing = NULL;
-    for (yaml_node_pair_t *pr = sec->data.mapping.pairs.start; pr < sec->data.mapping.pairs.top;
-         pr++) {
-        yaml_node_t *kn = yaml_document_get_node(p->doc, pr->key);
-        yaml_node_t *vn = yaml_document_get_node(p->doc, pr->value);
-        const char *k = scalar(kn);
-        if (!k || !vn) continue; /* alert_config.c has refused it already */
-        if (!strcmp(k, "stream")) {
-            if (parse_key_name(p, vn, k, &c->stream)) return -1;
-        } else if (!strcmp(k, "channel")) {
-            channel = vn;
-        } else if (!strcmp(k, "firing")) {
-            firing = vn;
-        } else if (!strcmp(k, "maxlen")) {
-            const char *s = scalar(vn);
-            char *end = NULL;
-            errno = 0;
-            unsigned long long v = s && *s != '-' ? strtoull(s, &end, 10) : 0;
-            if (!s || end == s || *end || errno || v < 1 || v > 100000000)
-                return failf(p, vn, "'alerts.maxlen' must be a number 1-100000000, not '%s'",
-                             s ? s : kind_name(vn));
-            c->maxlen = (size_t)v;
-        } else if (!strcmp(k, "webhooks") || !strcmp(k, "sinks")) {
-            if (parse_sinks(p, c, vn, k)) return -1;
-        }
-    }
-    /* channel and firing hash follow the stream's name unless given */
-    if (channel ? parse_key_name(p, channel, "channel", &c->channel)
-                : set_str(&c->channel, c->stream))
-        return channel ? -1 : failf(p, sec, "out of memory");
-    if (firing) return parse_key_name(p, firing, "firing", &c->firing_hash);
-    char *h = malloc(strlen(c->stream) + sizeof FIRING_SUFFIX);
-    if (!h) return failf(p, sec, "out of memory");
-    strcpy(h, c->stream);
-    strcat(h, FIRING_SUFFIX);
-    free(c->firing_hash);
-    c->firing_hash = h;
-    return 0;
+    yaml_document_t doc;
+    yaml_node_t *sec;
+    if (!file) file = "config";
+    if (bm_yaml_load_section(&doc, file, yaml, len, "alerts", &sec, err, errlen)) return -1;
+    int rc = parse_section(all, rules, &doc, sec, file, err, errlen, warn, warn_arg);
+    yaml_document_delete(&doc);
+    return rc;
 }
 
 int bm_alerting_config_parse(bm_alerting_config *c, yaml_document_t *doc, yaml_node_t *node,
                              const char *file, char *err, size_t errlen,
                              bm_alert_config_warn_cb warn, void *warn_arg)
 {
-    pctx p = {doc, file ? file : "config", err, errlen, NULL};
-    bm_alerting_config fresh;
-    if (bm_alerting_config_init(&fresh)) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    int rc = bm_alert_config_parse(&fresh.rules, doc, node, p.file, err, errlen, warn, warn_arg);
-    if (!rc && node && node->type == YAML_MAPPING_NODE) rc = parse_outputs(&p, &fresh, node);
-    if (p.check_base) event_base_free(p.check_base);
-    if (rc) {
-        bm_alerting_config_deinit(&fresh);
-        return -1;
-    }
-    bm_alerting_config_deinit(c);
-    *c = fresh;
-    return 0;
+    return parse_section(c, NULL, doc, node, file, err, errlen, warn, warn_arg);
+}
+
+int bm_alert_config_parse(bm_alert_config *c, yaml_document_t *doc, yaml_node_t *node,
+                          const char *file, char *err, size_t errlen, bm_alert_config_warn_cb warn,
+                          void *warn_arg)
+{
+    return parse_section(NULL, c, doc, node, file, err, errlen, warn, warn_arg);
 }
 
 int bm_alerting_config_parse_string(bm_alerting_config *c, const char *yaml, size_t len,
                                     const char *file, char *err, size_t errlen,
                                     bm_alert_config_warn_cb warn, void *warn_arg)
 {
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    if (!file) file = "config";
-    if (!yaml_parser_initialize(&parser)) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        snprintf(err, errlen, "%s:%zu: invalid YAML: %s", file, parser.problem_mark.line + 1,
-                 parser.problem ? parser.problem : "parse error");
-        yaml_parser_delete(&parser);
-        return -1;
-    }
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    yaml_node_t *sec = NULL;
-    if (root && root->type == YAML_MAPPING_NODE)
-        for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
-             pr < root->data.mapping.pairs.top; pr++) {
-            const char *k = scalar(yaml_document_get_node(&doc, pr->key));
-            if (k && !strcmp(k, "alerts")) sec = yaml_document_get_node(&doc, pr->value);
-        }
-    int rc = bm_alerting_config_parse(c, &doc, sec, file, err, errlen, warn, warn_arg);
-    yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
-    return rc;
+    return parse_text(c, NULL, yaml, len, file, err, errlen, warn, warn_arg);
+}
+
+int bm_alert_config_parse_string(bm_alert_config *c, const char *yaml, size_t len, const char *file,
+                                 char *err, size_t errlen, bm_alert_config_warn_cb warn,
+                                 void *warn_arg)
+{
+    return parse_text(NULL, c, yaml, len, file, err, errlen, warn, warn_arg);
+}
+
+int bm_alerting_yaml_section(bm_walk *w, const bm_walk_pair *p)
+{
+    return bm_alerting_config_parse(w->base[BM_BASE_ALERTING], w->doc, p->value, w->file, w->err,
+                                    w->errlen, w->warn, w->warn_arg);
 }

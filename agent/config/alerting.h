@@ -1,7 +1,7 @@
 /*
- * alerting_config.h - everything under `alerts:` in busmon.yaml: the rule
- * set and the engine's bounds (agent/alert_config.h reads those), and the
- * notification outputs read here:
+ * alerting.h - everything under `alerts:` in busmon.yaml: the rule set and
+ * the engine's bounds (alert_rules.h reads those), and the notification
+ * outputs read here:
  *
  *   alerts:
  *     stream: busmon:alerts        # XADD MAXLEN ~ of every notification (m + json)
@@ -20,8 +20,11 @@
  * bad sink stops the agent at start (and `--check-config`) with its line,
  * exactly like a bad rule. Nothing is sent and nothing blocks.
  *
- * Not here: evaluating, sending (agent/alerting.c). Silent (STYLE rule 5):
- * errors come back in `err`, warnings through the callback.
+ * The channel and the firing hash follow the stream's name unless they are
+ * given (from any source); bm_alerting_config_finish applies that.
+ *
+ * Not here: evaluating, sending (agent/jobs/alerting.c). Silent: errors come
+ * back in `err`, warnings through the callback.
  */
 #ifndef BM_AGENT_ALERTING_CONFIG_H
 #define BM_AGENT_ALERTING_CONFIG_H
@@ -47,8 +50,12 @@ typedef struct bm_alerting_config {
     char *channel;         /* "busmon:alerts" (the stream's name unless set) */
     size_t maxlen;         /* 10000 */
     char *firing_hash;     /* "<stream>:firing" unless set */
-    bm_alerting_sink_config *sinks;
+    bm_alerting_sink_config *sinks; /* alerts.webhooks, alerts.sinks: made when alerting is on */
     size_t n_sinks;
+    bm_alerting_sink_config *output_sinks; /* outputs.sinks: any topic, always made */
+    size_t n_output_sinks;
+    int channel_set; /* alerts.channel was given: it does not follow the stream */
+    int firing_set;  /* alerts.firing was given */
 } bm_alerting_config;
 
 /* Defaults (the seven built-ins, no sinks). @return 0 or -1 (out of memory). */
@@ -71,7 +78,20 @@ int bm_alerting_config_parse_string(bm_alerting_config *c, const char *yaml, siz
                                     const char *file, char *err, size_t errlen,
                                     bm_alert_config_warn_cb warn, void *warn_arg);
 
-/* The value of `key` in sink i, or NULL. Borrowed. */
+/* Name the channel and the firing hash after the stream unless they were
+ * given. @return 0 or -1 (out of memory). */
+int bm_alerting_config_finish(bm_alerting_config *c);
+
+/* The key table's readers of `alerts` (the whole section, into a fresh
+ * configuration swapped in when all of it is good) and of alerts.webhooks /
+ * alerts.sinks (bm_key_yaml_fn). @return 0, or -1 with the reason in w->err. */
+int bm_alerting_yaml_section(bm_walk *w, const bm_walk_pair *p);
+int bm_alerting_yaml_sinks(bm_walk *w, const bm_walk_pair *p);
+/* The same for outputs.sinks (sinks of any topic: rollups to a webhook, a
+ * copy of the health stream, ...), kept in output_sinks. */
+int bm_outputs_yaml_sinks(bm_walk *w, const bm_walk_pair *p);
+
+/* @return the value of `key` in sink i, or NULL. Borrowed. */
 const char *bm_alerting_sink_get(const bm_alerting_config *c, size_t i, const char *key);
 
 #endif

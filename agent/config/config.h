@@ -2,21 +2,29 @@
  * config.h - busmon-agent's configuration: defaults, then a YAML file, then
  * environment variables, then command-line flags (each overriding the last).
  *
- * The parsed configuration is one of the two allowed globals-by-convention
- * (STYLE rule 9), but it is passed explicitly: nothing here is global.
- * Unknown YAML keys are warned about, not fatal (a monitoring.yaml written
- * for the Python monitors carries sections busmon does not use yet); a key
- * busmon knows with an unusable value is fatal, with the line and the reason.
+ * Every setting is one row of the key table (keys.h), which all four
+ * sources and --help read, so a value means the same and is checked the
+ * same wherever it is written. The configuration is passed explicitly:
+ * nothing here is global. Unknown YAML keys are warned about, with a
+ * suggestion when a known key is close, not fatal (a monitoring.yaml written
+ * for the Python monitors can sit in the same file); a key busmon knows
+ * with an unusable value is fatal, with the line and the reason.
  */
 #ifndef BM_AGENT_CONFIG_H
 #define BM_AGENT_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "agent/core/parse.h"
 
 #define BM_MAX_STREAMS 64
 
-struct bm_alerting_config; /* alerting_config.h */
+struct bm_alerting_config; /* alerting.h */
+
+/* Told about each ignorable problem, one line ("FILE:LINE: unknown key 'x' (ignored)"). */
+typedef void (*bm_config_warn_cb)(const char *message, void *arg);
 
 typedef struct {
     char *redis_url;               /* NULL: BUSMON_REDIS_URL, else the default */
@@ -69,11 +77,14 @@ typedef struct {
     int ready_max_lag; /* http.ready_max_lag: /ready is 503 above this consumer lag; 0 no bound */
 
     /* system metrics (issue 6, agent/sysmon.c): the guides' metrics_collection */
-    int64_t system_interval_ms; /* system.interval_seconds (metrics_collection.collection_interval_seconds), 10 s */
-    int64_t system_history_s;   /* system.history_hours (metrics_collection.retention_hours), 24 h in memory */
-    char *system_data_path;     /* system.data_path: disk % of this path; NULL: Redis's dir if local, else / */
-    char *system_stream;        /* outputs.system: "busmon:system" */
-    size_t system_maxlen;       /* outputs.system_maxlen, 8640 (24 h at 10 s) */
+    int64_t system_interval_ms; /* system.interval_seconds
+                                   (metrics_collection.collection_interval_seconds), 10 s */
+    int64_t system_history_s; /* system.history_hours (metrics_collection.retention_hours), 24 h in
+                                 memory */
+    char *system_data_path;   /* system.data_path: disk % of this path; NULL: Redis's dir if local,
+                                 else / */
+    char *system_stream;      /* outputs.system: "busmon:system" */
+    size_t system_maxlen;     /* outputs.system_maxlen, 8640 (24 h at 10 s) */
 
     int log_level;               /* bm_log_level */
     int log_json_format;         /* logging.json_format; -1: JSON unless stderr is a tty */
@@ -83,21 +94,74 @@ typedef struct {
     int drain;                   /* exit 0 once the streams are drained (batch jobs, benchmarks) */
     char *summary_file;          /* write a JSON summary here at exit */
     char *config_file;           /* the file that was read, if any */
-    int check_only;              /* --check-config: check, print, exit */
+
+    bm_config_warn_cb warn; /* warnings of the config file; default: the logger (bm_warn) */
+    void *warn_arg;
 } bm_config;
 
-/* Fill defaults (owned strings). @return 0 or -1 (out of memory). */
+/* What bm_config_from_args asks the caller to do. */
+typedef enum {
+    BM_CONFIG_RUN,
+    BM_CONFIG_HELP,         /* -h, --help: print bm_config_usage, exit 0 */
+    BM_CONFIG_VERSION,      /* --version */
+    BM_CONFIG_CHECK,        /* --check-config: the configuration is good; check Redis, exit */
+    BM_CONFIG_CHECK_OFFLINE /* --check-config --offline: the configuration is good; exit */
+} bm_config_action;
+
+/* Fill the defaults of the key table (owned strings). @return 0 or -1 (out of memory). */
 int bm_config_init(bm_config *c);
 void bm_config_deinit(bm_config *c);
 
 /*
+ * Defaults are already in c (bm_config_init). Reads --config FILE (or
+ * BUSMON_CONFIG), then the environment, then the flags, then finishes
+ * (bm_config_finish). Warnings go to c->warn.
+ * @return 0 with *action, or -1 with one line in err (usage and config
+ * errors: the caller exits 2).
+ */
+int bm_config_from_args(bm_config *c, int argc, char **argv, bm_config_action *action, char *err,
+                        size_t errlen);
+
+/* Print the --help text, made from the key table's flags, to f (no return value). */
+void bm_config_usage(FILE *f);
+
+/*
+ * What follows from the settings once every source is read: the stream
+ * busmon:events when none is given, the pub/sub pattern "<prefix>*" when
+ * pub/sub is on with none, the alerts channel and firing hash named after
+ * the alerts stream unless given.
+ * @return 0 or -1 with the reason in err.
+ */
+int bm_config_finish(bm_config *c, char *err, size_t errlen);
+
+/*
+ * Print the effective configuration to f, as --check-config does: Redis,
+ * streams, group and consumer; alerts; and whether Redis was checked (no
+ * return value).
+ */
+void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_display,
+                             int redis_checked);
+
+/*
+ * The value of the key at `path` (a YAML path of the key table) as it
+ * would be written ("10s", "a,b"). @return 0, or -1 (no such key or value).
+ */
+int bm_config_get(const bm_config *c, const char *path, char *buf, size_t len);
+
+/* The default warning callback: the line to the logger as a warning (no return value). */
+void bm_config_log_warning(const char *message, void *arg);
+
+/*
  * Read a YAML config file over the current values.
  * @return 0, or -1 with one line "FILE:LINE: reason" in err.
- * Warnings for unknown keys go to the logger.
+ * Warnings for unknown keys go to c->warn.
  */
 int bm_config_load_file(bm_config *c, const char *path, char *err, size_t errlen);
 
-/* Apply BUSMON_* environment variables. @return 0 or -1 with reason in err. */
+/*
+ * Apply the BUSMON_* environment variables of the key table (each key's
+ * own name, and its older short name). @return 0 or -1 with reason in err.
+ */
 int bm_config_load_env(bm_config *c, char *err, size_t errlen);
 
 /* Replace the stream list with a comma-separated list. @return 0 or -1. */
@@ -110,9 +174,5 @@ int bm_config_add_pattern(bm_config *c, const char *pattern, char *err, size_t e
 
 /* Replace an owned string field. @return 0 or -1 (out of memory). */
 int bm_config_set_str(char **field, const char *value);
-
-/* Parse a positive integer with optional suffix (k, M) / duration (s, m, h, d into seconds). */
-int bm_parse_size(const char *s, size_t *out);
-int bm_parse_duration_s(const char *s, int64_t *out);
 
 #endif

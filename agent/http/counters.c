@@ -32,8 +32,9 @@ static const char *http_class(size_t i)
     return names[i];
 }
 
-#define SCALAR(n, t, h, k, f) {n, t, h, k, S(f), NULL, NULL, 0}
-#define ARRAY(n, t, h, k, f, l, v, c) {n, t, h, k, S(f), l, v, c}
+#define SCALAR(n, t, h, k, f) {n, t, h, k, S(f), NULL, NULL, 0, 0}
+#define SCALED(n, t, h, k, f, x) {n, t, h, k, S(f), NULL, NULL, 0, x}
+#define ARRAY(n, t, h, k, f, l, v, c) {n, t, h, k, S(f), l, v, c, 0}
 #define TOTAL BM_COUNTER_TOTAL
 #define GAUGE BM_COUNTER_GAUGE
 
@@ -122,9 +123,9 @@ static const bm_counter_row table[] = {
            "checkpoints_failed", persist.checkpoint_failed),
     SCALAR("busmon_checkpoint_bytes", GAUGE, "Size of the last state checkpoint.",
            "checkpoint_bytes", persist.checkpoint_bytes),
-    SCALAR("busmon_checkpoint_duration_microseconds", GAUGE,
-           "The last checkpoint's encoding and round trip.", "checkpoint_us",
-           persist.checkpoint_us),
+    SCALED("busmon_checkpoint_duration_seconds", GAUGE,
+           "The last checkpoint's encoding and round trip (the summary: checkpoint_us).",
+           "checkpoint_us", persist.checkpoint_us, 1e-6),
     SCALAR("busmon_writes_lost_total", TOTAL,
            "Redis commands whose connection went before their reply.", "writes_lost",
            writer.lost),
@@ -239,7 +240,10 @@ int bm_counters_render(const bm_counter_snapshot *s, struct evbuffer *out)
                                 type) < 0)
             return -1;
         if (!r->label_of) {
-            evbuffer_add_printf(out, "%s %" PRIu64 "\n", r->name, value(s, r, 0));
+            if (r->scale)
+                evbuffer_add_printf(out, "%s %.9g\n", r->name, (double)value(s, r, 0) * r->scale);
+            else
+                evbuffer_add_printf(out, "%s %" PRIu64 "\n", r->name, value(s, r, 0));
             continue;
         }
         for (size_t i = 0; i < r->n_labels; i++)

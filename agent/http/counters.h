@@ -73,6 +73,7 @@ typedef struct {
     const char *label;                /* the label's name for an array row, else NULL */
     const char *(*label_of)(size_t i); /* the label value of slot i (NULL: not shown) */
     size_t n_labels;
+    double scale; /* /metrics shows value x scale (µs as seconds: 1e-6); 0: the integer */
 } bm_counter_row;
 
 /* Fill *s from every component in p (agent/parts.h), at once (snapshot.c). */

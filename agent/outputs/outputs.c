@@ -44,6 +44,14 @@ int bm_outputs_add(bm_outputs *o, const bm_sink_kv *kv, size_t n_kv, char *err, 
     }
     bm_sink *s = bm_sink_new(&o->env, kv, n_kv, err, errlen);
     if (!s) return -1;
+    for (size_t i = 0; i < o->n; i++)
+        if (!strcmp(bm_sink_name(o->sinks[i]), bm_sink_name(s))) {
+            bm_set_error(err, errlen,
+                         "sink '%s': the name is taken by another output (name them apart)",
+                         bm_sink_name(s));
+            bm_sink_free(s);
+            return -1;
+        }
     o->sinks[o->n++] = s;
     return 0;
 }

@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "agent/core/log.h"
+#include "agent/core/parse.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -56,43 +57,12 @@ static struct timeval ms_to_tv(int64_t ms)
     return tv;
 }
 
-/*
- * A duration in milliseconds: "250ms", "5s", "1.5s", "2m", "1h", or a bare
- * number of seconds ("5"), like the rest of busmon.yaml.
- * @return 0, or -1 when it is not one.
- */
-static int parse_duration_ms(const char *s, int64_t *out_ms)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || !isfinite(v) || v < 0) return -1;
-    double scale;
-    if (!*end || !strcmp(end, "s"))
-        scale = 1000;
-    else if (!strcmp(end, "ms"))
-        scale = 1;
-    else if (!strcmp(end, "m"))
-        scale = 60e3;
-    else if (!strcmp(end, "h"))
-        scale = 3600e3;
-    else
-        return -1;
-    double ms = v * scale;
-    if (ms > 86400e3) return -1;
-    *out_ms = (int64_t)(ms + 0.5);
-    return 0;
-}
-
-/* A whole number in [lo, hi]. @return 0 or -1. */
+/* A whole number in [lo, hi] (k / M suffixes allowed). @return 0 or -1. */
 static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
 {
-    char *end;
-    errno = 0;
-    if (*s == '-' || *s == '+') return -1;
-    unsigned long v = strtoul(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi) return -1;
-    *out = v;
+    size_t v;
+    if (bm_parse_size(s, &v) || v < lo || v > hi) return -1;
+    *out = (unsigned long)v;
     return 0;
 }
 
@@ -618,11 +588,14 @@ static int wh_set(webhook *wh, const char *key, const char *v, char *err, size_t
         return bad ? -1 : 0;
     }
     if (!strcmp(key, "timeout") || !strcmp(key, "backoff") || !strcmp(key, "backoff_max")) {
-        if (parse_duration_ms(v, &ms) < 0 || ms < 1) {
+        int64_t us;
+        if (bm_parse_duration_us(v, BM_US_PER_S, &us) != BM_PARSE_OK || us < 1000 ||
+            us > BM_US_PER_DAY) {
             bm_set_error(err, errlen,
                     "'%s' must be a duration of at least 1ms (250ms, 5s, 1m), not '%s'", key, v);
             return -1;
         }
+        ms = (us + 500) / 1000;
         if (key[0] == 't')
             wh->timeout_ms = ms;
         else if (!strcmp(key, "backoff"))

@@ -77,7 +77,12 @@ Test(counters, every_row_on_metrics_with_its_value)
             cr_assert(strlen(t[k].name) > 6 && !strcmp(t[k].name + strlen(t[k].name) - 6, "_total"),
                       "counter %s does not end in _total", t[k].name);
         if (!t[k].label_of) {
-            snprintf(want, sizeof want, "\n%s %" PRIu64 "\n", t[k].name, slot(&s, t[k].offset, 0));
+            if (t[k].scale)
+                snprintf(want, sizeof want, "\n%s %.9g\n", t[k].name,
+                         (double)slot(&s, t[k].offset, 0) * t[k].scale);
+            else
+                snprintf(want, sizeof want, "\n%s %" PRIu64 "\n", t[k].name,
+                         slot(&s, t[k].offset, 0));
             cr_assert_not_null(strstr(text, want), "%s: value missing", t[k].name);
             continue;
         }

@@ -1,0 +1,409 @@
+/*
+ * keys.c - the agent's settings, one row each (keys.h), and the look-ups
+ * over a table: by path, sections, environment names, suggestions for
+ * unknown keys.
+ *
+ * Order matters twice: --help lists flags in the order of their rows within
+ * each group, and when two rows could apply (a key and its alias in one
+ * file) the walker applies them in file order.
+ */
+#include "agent/config/keys.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/config/alerting.h"
+#include "agent/config/config.h"
+#include "agent/core/parse.h"
+#include "agent/core/redis_url.h"
+
+#define CFG(f) .base = BM_BASE_CONFIG, .offset = offsetof(bm_config, f)
+#define ALR(f) .base = BM_BASE_ALERTING, .offset = offsetof(bm_alerting_config, f)
+#define RUL(f) .base = BM_BASE_RULES, .offset = offsetof(bm_alert_config, f)
+#define MS     BM_US_PER_MS
+#define SEC    BM_US_PER_S
+#define HOUR   BM_US_PER_H
+#define DAY    BM_US_PER_DAY
+
+/* clang-format off */
+/* A key of the Python monitoring guides that busmon accepts and ignores. */
+#define GUIDE(p, why)                                                                              \
+    {.path = p, .type = BM_KEY_GUIDE, .help = "guide key, accepted and ignored: " why}
+
+/* --help groups */
+#define G_INPUT    "Redis and streams"
+#define G_PUBSUB   "Pub/sub input"
+#define G_TRACES   "Traces"
+#define G_INTERVAL "Intervals (durations: 500ms, 10s, 1m; a bare number is seconds)"
+#define G_HTTP     "HTTP"
+#define G_LOG      "Logging"
+#define G_RUN      "Running"
+
+/* a row takes as few lines as it needs */
+static const bm_config_key agent_keys[] = {
+    /* redis, streams */
+    {.path = "redis.url", .type = BM_KEY_STRING, .def = BM_DEFAULT_REDIS_URL,
+     .flags = BM_KEY_F_COMPUTED, CFG(redis_url), .flag = "redis", .metavar = "URL",
+     .group = G_INPUT,
+     .help = "Redis to read and write: redis://[[user]:password@]host[:port][/db] or "
+             "unix:///path"},
+    {.path = "streams", .alias_of = "streams.names"},
+    {.path = "streams.names", .type = BM_KEY_STREAMS, .def = "busmon:events",
+     .flags = BM_KEY_F_COMPUTED, CFG(streams), .env_alias = "BUSMON_STREAMS", .flag = "stream",
+     .metavar = "NAME", .group = G_INPUT, .help = "the streams read through the consumer group"},
+    {.path = "streams.group", .type = BM_KEY_STRING, .def = "busmon", CFG(group),
+     .env_alias = "BUSMON_GROUP", .flag = "group", .metavar = "NAME", .group = G_INPUT,
+     .help = "consumer group, created when missing"},
+    {.path = "streams.consumer", .type = BM_KEY_STRING, .def = "busmon-<hostname>",
+     .flags = BM_KEY_F_COMPUTED, CFG(consumer), .env_alias = "BUSMON_CONSUMER", .flag = "consumer",
+     .metavar = "NAME", .group = G_INPUT, .help = "consumer name, stable across restarts"},
+    {.path = "streams.batch", .type = BM_KEY_SIZE, .def = "1000", .lo = 1, .hi = 100000, CFG(batch),
+     .flag = "batch", .metavar = "N", .group = G_INPUT, .help = "entries per XREADGROUP"},
+    {.path = "streams.block_ms", .type = BM_KEY_DURATION, .def = "1000", .lo = 0, .hi = HOUR,
+     .unit_us = MS, .flags = BM_KEY_F_INT, CFG(block_ms), .flag = "block-ms", .metavar = "MS",
+     .group = G_INPUT, .help = "how long one read waits for new entries"},
+    {.path = "streams.max_entry_bytes", .type = BM_KEY_SIZE, .def = "1048576", .lo = 1,
+     CFG(max_entry_bytes), .help = "larger entries are dead-lettered"},
+
+    /* traces */
+    {.path = "traces.retention", .type = BM_KEY_DURATION, .def = "24h", .lo = SEC,
+     .hi = 3650.0 * DAY, .unit_us = SEC, CFG(trace_retention_s), .flag = "trace-retention",
+     .metavar = "D", .group = G_TRACES,
+     .help = "how long traces are kept (TTL of busmon:trace:<tx>, and in memory), e.g. 24h, 90m"},
+    {.path = "traces.retention_hours", .alias_of = "traces.retention"},
+    {.path = "event_monitoring.trace_retention_hours", .alias_of = "traces.retention",
+     .help = "guide key, read as traces.retention"},
+    {.path = "traces.max_transactions", .type = BM_KEY_SIZE, .def = "100000", .lo = 1,
+     CFG(max_transactions), .flag = "max-transactions", .metavar = "N", .group = G_TRACES,
+     .help = "traces kept in memory; the oldest are evicted"},
+    {.path = "event_monitoring.max_trace_history", .alias_of = "traces.max_transactions",
+     .help = "the guides' code's name of traces.max_transactions"},
+    {.path = "traces.max_events", .type = BM_KEY_SIZE, .def = "512", .lo = 1,
+     CFG(max_events_per_trace), .help = "events kept per trace; later ones are counted"},
+
+    /* outputs */
+    {.path = "outputs.trace_prefix", .type = BM_KEY_NAME, .def = "busmon:trace:", CFG(trace_prefix),
+     .help = "one key per transaction: <prefix><tx>"},
+    {.path = "outputs.deadletter", .type = BM_KEY_NAME, .def = "busmon:deadletter",
+     CFG(deadletter_stream), .help = "stream of the entries that could not be used"},
+    {.path = "outputs.deadletter_maxlen", .type = BM_KEY_SIZE, .def = "100000", .lo = 1,
+     CFG(deadletter_maxlen), .help = "XADD MAXLEN ~ of the dead-letter stream"},
+    {.path = "outputs.rollup_interval_seconds", .type = BM_KEY_DURATION, .def = "10s",
+     .lo = 10 * MS, .hi = DAY, .unit_us = MS, CFG(rollup_interval_ms), .flag = "rollup-interval",
+     .metavar = "D", .group = G_INTERVAL, .help = "how often rollups are published"},
+    {.path = "outputs.rollups", .type = BM_KEY_NAME, .def = "busmon:rollups", CFG(rollups_stream),
+     .help = "stream and channel of the rollups"},
+    {.path = "outputs.rollups_maxlen", .type = BM_KEY_SIZE, .def = "360", .lo = 1,
+     CFG(rollups_maxlen), .help = "XADD MAXLEN ~ of the rollups stream"},
+    {.path = "outputs.workers", .type = BM_KEY_NAME, .def = "busmon:workers", CFG(workers_hash),
+     .help = "hash: worker -> its current state"},
+    {.path = "outputs.health", .type = BM_KEY_NAME, .def = "busmon:health", CFG(health_stream),
+     .help = "stream and channel of health transitions"},
+    {.path = "outputs.system", .type = BM_KEY_NAME, .def = "busmon:system", CFG(system_stream),
+     .help = "stream of the system samples"},
+    {.path = "outputs.system_maxlen", .type = BM_KEY_SIZE, .def = "8640", .lo = 1,
+     CFG(system_maxlen), .help = "XADD MAXLEN ~ of the system stream"},
+
+    /* logging */
+    {.path = "logging.level", .type = BM_KEY_LOGLEVEL, .def = "info", CFG(log_level),
+     .env_alias = "BUSMON_LOG_LEVEL", .flag = "log-level", .metavar = "LEVEL", .group = G_LOG,
+     .help = "debug, info, warn or error"},
+    {.path = "logging.json_format", .type = BM_KEY_BOOL, .def = "auto", .flags = BM_KEY_F_AUTO,
+     CFG(log_json_format), .help = "JSON lines; auto: unless stderr is a terminal"},
+    {.path = "logging.file_path", .type = BM_KEY_STRING, CFG(log_file_path),
+     .help = "log to this file instead of stderr"},
+    {.path = "logging.max_file_size_mb", .type = BM_KEY_MEGABYTES, .def = "10", .lo = 0, .hi = 1e6,
+     CFG(log_max_file_size_mb), .help = "rotate the log file at this size; 0: never"},
+    {.path = "logging.max_size_mb", .alias_of = "logging.max_file_size_mb",
+     .help = "the guides' code's name of logging.max_file_size_mb"},
+    {.path = "logging.backup_count", .type = BM_KEY_COUNT, .def = "5", .lo = 0, .hi = 1000,
+     CFG(log_backup_count), .help = "rotated log files kept"},
+    GUIDE("logging.default_logger", "busmon-agent has one logger"),
+    GUIDE("logging.include_caller_info", "busmon's lines name the program, not a source line"),
+
+    /* worker monitoring: the guides' keys, read as they are */
+    {.path = "worker_monitoring.error_rate_threshold", .type = BM_KEY_FRACTION, .def = "0.1",
+     CFG(error_rate_threshold), .help = "a worker is degraded above this error rate (5 min)"},
+    {.path = "worker_monitoring.failure_rate_threshold", .type = BM_KEY_FRACTION, .def = "0.5",
+     CFG(failure_rate_threshold), .help = "a worker has failed at or above this failure rate"},
+    {.path = "worker_monitoring.slow_execution_threshold_ms", .type = BM_KEY_DURATION,
+     .def = "5000", .lo = MS, .hi = DAY, .unit_us = MS, CFG(slow_threshold_ms),
+     .help = "a worker is degraded when its p95 duration is above this"},
+    {.path = "worker_monitoring.health_check_interval_seconds", .type = BM_KEY_DURATION,
+     .def = "30s", .lo = 10 * MS, .hi = DAY, .unit_us = MS, CFG(health_interval_ms),
+     .flag = "health-interval", .metavar = "D", .group = G_INTERVAL,
+     .help = "how often worker health is judged"},
+    {.path = "worker_monitoring.performance_window_minutes", .type = BM_KEY_DURATION, .def = "60",
+     .lo = SEC, .hi = 30.0 * DAY, .unit_us = SEC, CFG(perf_window_s),
+     .help = "window of the per-worker performance figures"},
+    {.path = "worker_monitoring.min_executions", .type = BM_KEY_SIZE, .def = "5", .lo = 1,
+     CFG(min_executions), .help = "executions needed before a worker's health is judged"},
+    {.path = "worker_monitoring.max_workers", .type = BM_KEY_SIZE, .def = "1000", .lo = 1,
+     CFG(max_workers), .help = "workers tracked; more are refused and counted"},
+    GUIDE("worker_monitoring.enabled", "workers are always monitored"),
+    GUIDE("worker_monitoring.alert_on_high_error_rate",
+          "the alert rule high_error_rate decides (alerts.rules, alerts.disable)"),
+    GUIDE("worker_monitoring.track_resource_usage", "system metrics are always sampled (system:)"),
+
+    /* event monitoring */
+    {.path = "event_monitoring.max_error_types", .type = BM_KEY_SIZE, .def = "200", .lo = 1,
+     CFG(max_error_types), .help = "error types tracked"},
+    GUIDE("event_monitoring.enabled", "events are always monitored"),
+    GUIDE("event_monitoring.cleanup_interval_minutes",
+          "traces expire by themselves (traces.retention)"),
+    GUIDE("event_monitoring.track_payload_size",
+          "entry sizes are bounded by streams.max_entry_bytes, not tracked"),
+    GUIDE("event_monitoring.detailed_timing", "timings are always kept"),
+    GUIDE("event_monitoring.max_traces_per_transaction",
+          "events per trace are bounded by traces.max_events"),
+
+    /* pub/sub input */
+    {.path = "pubsub.enabled", .type = BM_KEY_BOOL, .def = "false", CFG(pubsub_enabled),
+     .help = "also read events published on Redis pub/sub"},
+    {.path = "pubsub.patterns", .type = BM_KEY_PATTERNS, .def = "<pubsub.prefix>*",
+     .flags = BM_KEY_F_COMPUTED | BM_KEY_F_ARGS_SETS, CFG(pubsub_patterns),
+     .env_alias = "BUSMON_PSUBSCRIBE", .flag = "psubscribe", .metavar = "PAT", .group = G_PUBSUB,
+     .also_sets = "pubsub.enabled",
+     .help = "channel patterns to PSUBSCRIBE (the channel names type and worker: "
+             "multiagent:command.<worker>, result.<worker>, status.*); from a flag or the "
+             "environment they turn the pub/sub input on"},
+    {.path = "pubsub.prefix", .type = BM_KEY_STRING, .def = "multiagent:", CFG(channel_prefix),
+     .help = "channel names: <prefix><word><separator><worker>"},
+    {.path = "pubsub.separator", .type = BM_KEY_STRING, .def = ".", CFG(channel_separator),
+     .help = "between the word and the worker in channel names"},
+    {.path = "pubsub.channels.command", .type = BM_KEY_STRING, .def = "command",
+     CFG(channel_words[0]), .help = "the word of command channels"},
+    {.path = "pubsub.channels.result", .type = BM_KEY_STRING, .def = "result",
+     CFG(channel_words[1]), .help = "the word of result channels"},
+    {.path = "pubsub.channels.error", .type = BM_KEY_STRING, .def = "error", CFG(channel_words[2]),
+     .help = "the word of error channels"},
+    {.path = "pubsub.channels.status", .type = BM_KEY_STRING, .def = "status",
+     CFG(channel_words[3]), .help = "the word of status channels"},
+    {.path = "pubsub.channels.compensation", .type = BM_KEY_STRING, .def = "compensation",
+     CFG(channel_words[4]), .help = "the word of compensation channels"},
+    {.path = "pubsub.max_timeouts", .type = BM_KEY_SIZE, .def = "100000", .lo = 1,
+     CFG(max_timeouts), .help = "commands with a timeout awaiting their answer (more: counted)"},
+
+    /* HTTP */
+    {.path = "http.enabled", .type = BM_KEY_BOOL, .def = "true", CFG(http_enabled),
+     .help = "serve /metrics, /health, /ready and /api"},
+    {.path = "http.listen", .type = BM_KEY_LISTEN, .def = "127.0.0.1:9464",
+     .flags = BM_KEY_F_ARGS_SETS, CFG(http_listen), .env_alias = "BUSMON_HTTP", .flag = "http",
+     .metavar = "ADDR", .group = G_HTTP, .also_sets = "http.enabled",
+     .help = "serve /metrics, /health, /ready and /api on host:port; off: do not serve"},
+    {.path = "http.enabled", .type = BM_KEY_BOOL, .fixed = "false",
+     .flags = BM_KEY_F_NO_YAML | BM_KEY_F_NO_ENV, CFG(http_enabled), .flag = "no-http",
+     .group = G_HTTP, .help = "do not serve HTTP (http.enabled: false)"},
+    {.path = "http.ready_max_lag", .type = BM_KEY_COUNT, .def = "100000", .lo = 0, .hi = 3600000,
+     .flags = BM_KEY_F_INT, CFG(ready_max_lag),
+     .help = "/ready answers 503 above this consumer lag; 0: no bound"},
+
+    /* system metrics */
+    {.path = "system.interval_seconds", .type = BM_KEY_DURATION, .def = "10s", .lo = 100 * MS,
+     .hi = DAY, .unit_us = MS, CFG(system_interval_ms), .flag = "system-interval", .metavar = "D",
+     .group = G_INTERVAL, .help = "how often system metrics are sampled"},
+    {.path = "system.history_hours", .type = BM_KEY_DURATION, .def = "24", .lo = SEC,
+     .hi = 3650.0 * DAY, .unit_us = SEC, CFG(system_history_s),
+     .help = "system samples kept in memory for /api/system"},
+    {.path = "system.data_path", .type = BM_KEY_STRING, CFG(system_data_path),
+     .help = "disk use of this path; default: Redis's dir when local, else /"},
+    {.path = "metrics_collection.collection_interval_seconds",
+     .alias_of = "system.interval_seconds", .help = "guide key, read as system.interval_seconds"},
+    {.path = "metrics_collection.retention_hours", .alias_of = "system.history_hours",
+     .help = "guide key, read as system.history_hours"},
+    GUIDE("metrics_collection.enabled", "system metrics are always sampled"),
+    GUIDE("metrics_collection.include_system_metrics", "system metrics are always sampled"),
+    GUIDE("metrics_collection.custom_metrics_enabled", "busmon has no custom metrics"),
+    GUIDE("metrics_collection.export_prometheus", "/metrics is served with HTTP (http.enabled)"),
+    GUIDE("metrics_collection.export_port", "the HTTP address is http.listen"),
+    {.path = "metrics", .type = BM_KEY_SECTION, .alias_of = "metrics_collection",
+     .help = "the guides' code reads metrics_collection under this name"},
+
+    /* alerts: the rules (alert_rules.c), the outputs and sinks (alerting.c) */
+    {.path = "alerts", .type = BM_KEY_YAML, .yaml = bm_alerting_yaml_section,
+     .base = BM_BASE_ALERTING, .help = "alert rules and where notifications go"},
+    {.path = "alerts.enabled", .type = BM_KEY_BOOL, .def = "true", RUL(enabled),
+     .help = "evaluate the alert rules"},
+    {.path = "alerts.interval", .type = BM_KEY_DURATION, .def = "10s", .lo = 100 * MS, .hi = DAY,
+     .unit_us = 1, .bare_us = SEC, RUL(interval_us), .flag = "alert-interval", .metavar = "D",
+     .group = G_INTERVAL, .help = "how often alert rules are evaluated"},
+    {.path = "alerts.history", .type = BM_KEY_COUNT, .def = "100", .lo = 1, .hi = 10000,
+     RUL(history), .help = "alert transitions kept in memory"},
+    {.path = "alerts.max_alerts", .type = BM_KEY_COUNT, .def = "10000", .lo = 1, .hi = 1000000,
+     RUL(max_alerts), .help = "pending and firing alerts at once"},
+    {.path = "alerts.builtins", .type = BM_KEY_BOOL, .def = "true", RUL(builtins), .phase = -1,
+     .flags = BM_KEY_F_NO_ENV, .yaml = bm_alert_rules_yaml_builtins,
+     .help = "start from the seven built-in rules"},
+    {.path = "alerts.rules", .type = BM_KEY_YAML, .yaml = bm_alert_rules_yaml_rules,
+     .base = BM_BASE_RULES, .help = "rules: built-ins changed, or new ones"},
+    {.path = "alerts.disable", .type = BM_KEY_YAML, .yaml = bm_alert_rules_yaml_disable,
+     .base = BM_BASE_RULES, .phase = 1, .help = "rules kept but not evaluated"},
+    {.path = "alerts.stream", .type = BM_KEY_NAME, .def = "busmon:alerts", ALR(stream),
+     .help = "stream of every notification"},
+    {.path = "alerts.channel", .type = BM_KEY_NAME, .def = "<alerts.stream>",
+     .flags = BM_KEY_F_COMPUTED, ALR(channel), .also_sets = "alerts.channel_set",
+     .help = "channel every notification is published on"},
+    {.path = "alerts.channel_set", .type = BM_KEY_BOOL, .flags = BM_KEY_F_INTERNAL,
+     ALR(channel_set)},
+    {.path = "alerts.maxlen", .type = BM_KEY_COUNT, .def = "10000", .lo = 1, .hi = 100000000,
+     ALR(maxlen), .help = "XADD MAXLEN ~ of the alerts stream"},
+    {.path = "alerts.firing", .type = BM_KEY_NAME, .def = "<alerts.stream>:firing",
+     .flags = BM_KEY_F_COMPUTED, ALR(firing_hash), .also_sets = "alerts.firing_set",
+     .help = "hash of the alerts firing now"},
+    {.path = "alerts.firing_set", .type = BM_KEY_BOOL, .flags = BM_KEY_F_INTERNAL, ALR(firing_set)},
+    {.path = "alerts.webhooks", .type = BM_KEY_YAML, .yaml = bm_alerting_yaml_sinks,
+     .base = BM_BASE_ALERTING, .help = "notification sinks, one mapping each"},
+    {.path = "alerts.sinks", .type = BM_KEY_YAML, .yaml = bm_alerting_yaml_sinks,
+     .base = BM_BASE_ALERTING, .help = "more sinks, read as alerts.webhooks"},
+    {.path = "outputs.sinks", .type = BM_KEY_YAML, .yaml = bm_outputs_yaml_sinks,
+     .base = BM_BASE_ALERTING,
+     .help = "sinks of any topic (type, topics: rollup, health, system, ...), one mapping each"},
+
+    /* flags that are not config file keys */
+    {.path = "config", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML, .env = "BUSMON_CONFIG",
+     .flag = "config", .metavar = "FILE", .group = G_RUN,
+     .help = "YAML configuration (see deploy/busmon.yaml)"},
+    {.path = "drain", .type = BM_KEY_BOOL, .fixed = "true",
+     .flags = BM_KEY_F_NO_YAML | BM_KEY_F_NO_ENV, CFG(drain), .flag = "drain", .group = G_RUN,
+     .help = "exit 0 once every stream is read to its end (batch jobs, benchmarks)"},
+    {.path = "summary", .type = BM_KEY_STRING, .flags = BM_KEY_F_NO_YAML | BM_KEY_F_NO_ENV,
+     CFG(summary_file), .flag = "summary", .metavar = "FILE", .group = G_RUN,
+     .help = "write a JSON summary of the run to FILE at exit"},
+    {.path = "check-config", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML,
+     .flag = "check-config", .group = G_RUN,
+     .help = "check the configuration, and Redis (exit 3 when unreachable), then exit"},
+    {.path = "offline", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML, .flag = "offline",
+     .group = G_RUN, .help = "with --check-config: check the configuration only, not Redis"},
+    {.path = "help", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML, .flag = "help",
+     .short_flag = 'h', .group = G_RUN, .help = "this help"},
+    {.path = "version", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML, .flag = "version",
+     .group = G_RUN, .help = "print the version"},
+};
+/* clang-format on */
+
+const bm_config_key *bm_config_keys(size_t *n)
+{
+    if (n) *n = sizeof agent_keys / sizeof *agent_keys;
+    return agent_keys;
+}
+
+static int in_file(const bm_config_key *k)
+{
+    return !(k->flags & (BM_KEY_F_NO_YAML | BM_KEY_F_INTERNAL));
+}
+
+const bm_config_key *bm_keys_find(const bm_config_key *keys, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (in_file(&keys[i]) && !strcmp(keys[i].path, path)) return &keys[i];
+    return NULL;
+}
+
+const bm_config_key *bm_config_key_find(const char *path)
+{
+    size_t n;
+    const bm_config_key *keys = bm_config_keys(&n);
+    return bm_keys_find(keys, n, path);
+}
+
+int bm_keys_is_section(const bm_config_key *keys, size_t n, const char *path)
+{
+    size_t len = strlen(path);
+    for (size_t i = 0; i < n; i++)
+        if (in_file(&keys[i]) && !strncmp(keys[i].path, path, len) && keys[i].path[len] == '.')
+            return 1;
+    return 0;
+}
+
+int bm_config_key_env(const bm_config_key *k, char *buf, size_t len)
+{
+    if (k->env) {
+        snprintf(buf, len, "%s", k->env);
+        return 0;
+    }
+    if (k->alias_of || (k->flags & (BM_KEY_F_NO_ENV | BM_KEY_F_NO_YAML | BM_KEY_F_INTERNAL)) ||
+        k->type == BM_KEY_YAML || k->type == BM_KEY_SECTION || k->type == BM_KEY_GUIDE ||
+        k->type == BM_KEY_ACTION)
+        return -1;
+    int n = snprintf(buf, len, "BUSMON_%s", k->path);
+    if (n < 0 || (size_t)n >= len) return -1;
+    for (char *p = buf; *p; p++)
+        *p = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+    return 0;
+}
+
+int64_t bm_config_key_bare_us(const bm_config_key *k)
+{
+    if (k->bare_us > 0) return k->bare_us;
+    /* a key named for its unit: block_ms, interval_seconds, window_minutes, retention_hours */
+    const char *under = strrchr(k->path, '_'), *dot = strrchr(k->path, '.');
+    int64_t us = under && under > dot ? bm_duration_unit_us(under + 1) : 0;
+    if (us > 0) return us;
+    const bm_config_key *c = k->alias_of ? bm_config_key_find(k->alias_of) : NULL;
+    return c && c != k ? bm_config_key_bare_us(c) : BM_KEY_BARE_DEFAULT_US;
+}
+
+/* Edits from a to b, an adjacent swap counting one (optimal string alignment). */
+static size_t distance(const char *a, const char *b)
+{
+    enum { MAXLEN = 128 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la >= MAXLEN || lb >= MAXLEN) return (size_t)-1;
+    size_t rows[3][MAXLEN], *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
+            if (prev[j - 1] + cost < best) best = prev[j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
+            cur[j] = best;
+        }
+        size_t *t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[lb];
+}
+
+/* The part of a path after its last '.'. */
+static const char *leaf(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot ? dot + 1 : path;
+}
+
+const bm_config_key *bm_keys_suggest(const bm_config_key *keys, size_t n, const char *path)
+{
+    const bm_config_key *best = NULL;
+    size_t best_score = 5;
+    size_t section = (size_t)(leaf(path) - path);
+    const char *name = leaf(path);
+    for (size_t i = 0; i < n; i++) {
+        const bm_config_key *k = &keys[i];
+        if (!in_file(k) || k->type == BM_KEY_GUIDE || k->type == BM_KEY_SECTION) continue;
+        size_t score = distance(path, k->path);
+        if (score > 2) {
+            const char *kname = leaf(k->path);
+            size_t kl = strlen(kname), nl = strlen(name);
+            int same_section =
+                (size_t)(kname - k->path) == section && !strncmp(k->path, path, section);
+            int starts_alike = nl >= 4 && kl >= 4 && !strncmp(kname, name, nl < kl ? nl : kl);
+            if (same_section && starts_alike)
+                score = 3;
+            else if (!same_section && !strcmp(kname, name))
+                score = 4;
+            else
+                continue;
+        }
+        if (score < best_score) best = k, best_score = score;
+    }
+    return best;
+}

@@ -1,0 +1,325 @@
+/*
+ * value.c - one setting set from text, whatever the source (keys.h): the
+ * text is read by its row's type, checked against the row's bounds, and
+ * stored at the row's offset. Every reason has the same shape, "SUBJECT
+ * must be WHAT, not 'VALUE'", the subject being what the person wrote
+ * ('streams.batch', --batch or BUSMON_STREAMS_BATCH).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/config/config.h"
+#include "agent/config/keys.h"
+#include "agent/core/parse.h"
+#include "agent/core/log.h"
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+/* k, or the key k is another name of (same field, k's own bare unit). */
+static const bm_config_key *resolve(const bm_config_key *k, bm_config_key *tmp)
+{
+    const bm_config_key *c = k->alias_of ? bm_config_key_find(k->alias_of) : NULL;
+    *tmp = c && c->type != BM_KEY_SECTION ? *c : *k;
+    tmp->bare_us = bm_config_key_bare_us(k);
+    return tmp;
+}
+
+/* What a value of k must be, in words (the reason when the text is unreadable). */
+static void what(const bm_config_key *k, char *buf, size_t len)
+{
+    static const char *const words[] = {
+        [BM_KEY_NAME] = "a key name (1-256 characters, no spaces)",
+        [BM_KEY_LISTEN] = "host:port like 127.0.0.1:9464, or off",
+        [BM_KEY_FRACTION] = "a fraction 0-1 (0.1 = 10 %)",
+        [BM_KEY_MEGABYTES] = "a number of megabytes (0.5, 10; 0: no limit)",
+        [BM_KEY_LOGLEVEL] = "debug, info, warn or error",
+        [BM_KEY_STREAMS] = "a list of stream names",
+        [BM_KEY_PATTERNS] = "a list of channel patterns",
+    };
+    if (k->type == BM_KEY_SIZE)
+        snprintf(buf, len, "%s", k->lo >= 1 ? "a positive number" : "a number");
+    else if (k->type == BM_KEY_COUNT)
+        snprintf(buf, len, "a number %.0f-%.0f", k->lo, k->hi);
+    else if (k->type == BM_KEY_BOOL)
+        snprintf(buf, len, "%s",
+                 k->flags & BM_KEY_F_AUTO ? "true, false or auto" : "true or false");
+    else if (k->type == BM_KEY_DURATION)
+        snprintf(buf, len, "a duration like 30s, 5m, 1h or %s", bm_duration_unit_name(k->bare_us));
+    else
+        snprintf(buf, len, "%s",
+                 (size_t)k->type < sizeof words / sizeof *words && words[k->type]
+                     ? words[k->type]
+                     : "a single value");
+}
+
+/* "SUBJECT must be WHAT, not 'VALUE'" (booleans: without the value). @return -1. */
+static int must_be(const bm_config_key *k, const char *subject, const char *value,
+                   const char *words, char *why, size_t whylen)
+{
+    char w[160];
+    if (!words) what(k, w, sizeof w), words = w;
+    if (k->type == BM_KEY_BOOL)
+        snprintf(why, whylen, "%s must be %s", subject, words);
+    else
+        snprintf(why, whylen, "%s must be %s, not '%.200s'", subject, words, value);
+    return -1;
+}
+
+int bm_config_key_refuse(const bm_config_key *k, const char *subject, const char *shown, char *why,
+                         size_t whylen)
+{
+    bm_config_key tmp;
+    k = resolve(k, &tmp);
+    if (k->type == BM_KEY_STREAMS || k->type == BM_KEY_PATTERNS) {
+        char w[160];
+        what(k, w, sizeof w);
+        snprintf(why, whylen, "%s must be %s", subject, w);
+        return -1;
+    }
+    return must_be(k, subject, shown, NULL, why, whylen);
+}
+
+/* host:port or [v6]:port, port 0-65535. @return 1 or 0. */
+static int is_listen(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || !colon[1] || strlen(colon + 1) > 5) return 0;
+    if (strspn(colon + 1, "0123456789") != strlen(colon + 1)) return 0;
+    if (*s == '[' && colon[-1] != ']') return 0;
+    return atoi(colon + 1) <= 65535;
+}
+
+/* Replace the list of k with the items of text (separated by ',' or ' '), or add text as one. */
+static int set_list(const bm_config_key *k, bm_config *c, const char *text, int how, char *why,
+                    size_t whylen)
+{
+    int streams = k->type == BM_KEY_STREAMS;
+    int enabled =
+        c->pubsub_enabled; /* bm_config_add_pattern turns the input on; also_sets decides */
+    if (!(how & BM_SET_APPEND)) {
+        char **items = streams ? c->streams : c->pubsub_patterns;
+        size_t *n = streams ? &c->n_streams : &c->n_pubsub_patterns;
+        for (size_t i = 0; i < *n; i++)
+            free(items[i]);
+        *n = 0;
+    }
+    int rc = 0;
+    if (how & BM_SET_APPEND) {
+        rc = streams ? bm_config_add_stream(c, text, why, whylen)
+                     : bm_config_add_pattern(c, text, why, whylen);
+    } else {
+        char buf[4096];
+        if (strlen(text) >= sizeof buf) {
+            snprintf(why, whylen, "%s: the list is longer than %zu bytes", k->path, sizeof buf - 1);
+            return -1;
+        }
+        strcpy(buf, text);
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, ", ", &save); tok && !rc; tok = strtok_r(NULL, ", ", &save))
+            rc = streams ? bm_config_add_stream(c, tok, why, whylen)
+                         : bm_config_add_pattern(c, tok, why, whylen);
+    }
+    c->pubsub_enabled = enabled;
+    return rc;
+}
+
+static int set_duration(const bm_config_key *k, char *field, const char *text, const char *subject,
+                        char *why, size_t whylen)
+{
+    int64_t us;
+    char bound[32], words[96];
+    int r = bm_parse_duration_us(text, k->bare_us, &us);
+    if (r == BM_PARSE_NEGATIVE) {
+        snprintf(why, whylen, "%s must not be negative ('%.200s')", subject, text);
+        return -1;
+    }
+    if (r != BM_PARSE_OK) return must_be(k, subject, text, NULL, why, whylen);
+    if ((double)us < k->lo) {
+        snprintf(words, sizeof words, "a duration of at least %s (30s, 1m)",
+                 bm_format_duration_us((int64_t)k->lo, bound, sizeof bound));
+        return must_be(k, subject, text, words, why, whylen);
+    }
+    if (k->hi > 0 && (double)us > k->hi) {
+        snprintf(why, whylen, "%s is longer than %s ('%.200s')", subject,
+                 bm_format_duration_us((int64_t)k->hi, bound, sizeof bound), text);
+        return -1;
+    }
+    int64_t unit = k->unit_us > 0 ? k->unit_us : 1;
+    int64_t v = (us + unit / 2) / unit;
+    if (k->flags & BM_KEY_F_INT)
+        *(int *)field = (int)v;
+    else
+        *(int64_t *)field = v;
+    return 0;
+}
+
+static int set_number(const bm_config_key *k, char *field, const char *text, const char *subject,
+                      char *why, size_t whylen)
+{
+    char words[96];
+    if (k->type == BM_KEY_FRACTION || k->type == BM_KEY_MEGABYTES) {
+        double v;
+        double hi = k->type == BM_KEY_FRACTION ? 1 : k->hi;
+        if (bm_parse_decimal(text, &v) || v < k->lo || v > hi)
+            return must_be(k, subject, text, NULL, why, whylen);
+        *(double *)field = v;
+        return 0;
+    }
+    size_t v;
+    if (bm_parse_size(text, &v)) return must_be(k, subject, text, NULL, why, whylen);
+    if ((double)v < k->lo || (k->hi > 0 && (double)v > k->hi)) {
+        if (k->type == BM_KEY_SIZE && k->hi > 0)
+            snprintf(words, sizeof words, "%.0f-%.0f", k->lo, k->hi);
+        return must_be(k, subject, text, k->type == BM_KEY_SIZE && k->hi > 0 ? words : NULL, why,
+                       whylen);
+    }
+    if (k->flags & BM_KEY_F_INT)
+        *(int *)field = (int)v;
+    else
+        *(size_t *)field = v;
+    return 0;
+}
+
+/* Set the BOOL row `path` of the agent's table (internal rows included). */
+static void set_flag(void *const base[BM_BASE__COUNT], const char *path, int on)
+{
+    size_t n;
+    const bm_config_key *keys = bm_config_keys(&n);
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].type == BM_KEY_BOOL && !strcmp(keys[i].path, path) && base[keys[i].base])
+            *(int *)((char *)base[keys[i].base] + keys[i].offset) = on;
+}
+
+int bm_config_key_set(const bm_config_key *k, void *const base[BM_BASE__COUNT], const char *text,
+                      const char *subject, int how, char *why, size_t whylen)
+{
+    bm_config_key tmp;
+    k = resolve(k, &tmp);
+    if (!base[k->base]) return 0;
+    char *field = (char *)base[k->base] + k->offset;
+    int on = 1, b;
+    bm_log_level lv;
+    switch (k->type) {
+    case BM_KEY_STRING:
+    case BM_KEY_NAME:
+    case BM_KEY_LISTEN:
+        if (k->type == BM_KEY_STRING && !*text) {
+            snprintf(why, whylen, "%s must not be empty", subject);
+            return -1;
+        }
+        if (k->type == BM_KEY_LISTEN && !bm_parse_bool(text, &b) && !b) {
+            on = 0; /* "off": the address stays, the server does not run */
+            break;
+        }
+        if ((k->type == BM_KEY_NAME && !bm_is_key_name(text)) ||
+            (k->type == BM_KEY_LISTEN && !is_listen(text)))
+            return must_be(k, subject, text, NULL, why, whylen);
+        if (bm_config_set_str((char **)field, text)) {
+            snprintf(why, whylen, "out of memory");
+            return -1;
+        }
+        break;
+    case BM_KEY_SIZE:
+    case BM_KEY_COUNT:
+    case BM_KEY_FRACTION:
+    case BM_KEY_MEGABYTES:
+        if (set_number(k, field, text, subject, why, whylen)) return -1;
+        break;
+    case BM_KEY_BOOL:
+        if ((k->flags & BM_KEY_F_AUTO) && !strcmp(text, "auto"))
+            b = -1;
+        else if (bm_parse_bool(text, &b))
+            return must_be(k, subject, text, NULL, why, whylen);
+        *(int *)field = b;
+        break;
+    case BM_KEY_DURATION:
+        if (set_duration(k, field, text, subject, why, whylen)) return -1;
+        break;
+    case BM_KEY_LOGLEVEL:
+        if (bm_log_level_parse(text, &lv)) return must_be(k, subject, text, NULL, why, whylen);
+        *(int *)field = (int)lv;
+        break;
+    case BM_KEY_STREAMS:
+    case BM_KEY_PATTERNS:
+        if (set_list(k, (bm_config *)base[k->base], text, how, why, whylen)) return -1;
+        if (!*text) return 0; /* emptied: nothing turned on */
+        break;
+    default:
+        return 0;
+    }
+    if (k->also_sets && (on == 0 || !((how & BM_SET_FROM_FILE) && (k->flags & BM_KEY_F_ARGS_SETS))))
+        set_flag(base, k->also_sets, on);
+    return 0;
+}
+
+int bm_config_key_format(const bm_config_key *k, void *const base[BM_BASE__COUNT], char *buf,
+                         size_t len)
+{
+    bm_config_key tmp;
+    k = resolve(k, &tmp);
+    if (!base[k->base] || len == 0) return -1;
+    const char *field = (const char *)base[k->base] + k->offset;
+    const bm_config *c = base[k->base];
+    buf[0] = '\0';
+    switch (k->type) {
+    case BM_KEY_STRING:
+    case BM_KEY_NAME:
+    case BM_KEY_LISTEN: {
+        const char *s = *(char *const *)field;
+        snprintf(buf, len, "%s", s ? s : "");
+        return 0;
+    }
+    case BM_KEY_SIZE:
+    case BM_KEY_COUNT:
+        if (k->flags & BM_KEY_F_INT)
+            snprintf(buf, len, "%d", *(const int *)field);
+        else
+            snprintf(buf, len, "%zu", *(const size_t *)field);
+        return 0;
+    case BM_KEY_BOOL: {
+        int v = *(const int *)field;
+        snprintf(buf, len, "%s", v < 0 ? "auto" : v ? "true" : "false");
+        return 0;
+    }
+    case BM_KEY_FRACTION:
+    case BM_KEY_MEGABYTES:
+        snprintf(buf, len, "%g", *(const double *)field);
+        return 0;
+    case BM_KEY_DURATION: {
+        int64_t v = k->flags & BM_KEY_F_INT ? *(const int *)field : *(const int64_t *)field;
+        bm_format_duration_us(v * (k->unit_us > 0 ? k->unit_us : 1), buf, len);
+        return 0;
+    }
+    case BM_KEY_LOGLEVEL: {
+        int v = *(const int *)field;
+        snprintf(buf, len, "%s", v >= 0 && v < 4 ? level_names[v] : "?");
+        return 0;
+    }
+    case BM_KEY_STREAMS:
+    case BM_KEY_PATTERNS: {
+        char *const *items = k->type == BM_KEY_STREAMS ? c->streams : c->pubsub_patterns;
+        size_t n = k->type == BM_KEY_STREAMS ? c->n_streams : c->n_pubsub_patterns, at = 0;
+        for (size_t i = 0; i < n && at < len; i++) {
+            int w = snprintf(buf + at, len - at, "%s%s", i ? "," : "", items[i]);
+            if (w < 0) break;
+            at += (size_t)w;
+        }
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+int bm_config_keys_defaults(void *const base[BM_BASE__COUNT], char *why, size_t whylen)
+{
+    size_t n;
+    const bm_config_key *keys = bm_config_keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        const bm_config_key *k = &keys[i];
+        if (!k->def || k->alias_of || (k->flags & BM_KEY_F_COMPUTED) || !base[k->base]) continue;
+        if (bm_config_key_set(k, base, k->def, k->path, BM_SET_FROM_FILE, why, whylen)) return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# busmon-agent's configuration end to end, through the built binary:
+# --check-config --offline checks the configuration without Redis, plain
+# --check-config says whether it reached Redis (exit 3 when it cannot);
+# deploy/busmon.yaml and a file in the Python guides' shape load without a
+# warning; typos are warned about with their line and a suggestion; a value
+# out of bounds is refused with the same reason from the file, the
+# environment and a flag; every flag of --help is accepted.
+source "$(dirname "$0")/lib.sh"
+AGENT="$BM_BUILD/busmon-agent"
+DEAD_PORT=$(bm_free_port) # nothing listens there
+unset BUSMON_REDIS_URL
+
+# --- --check-config, with and without Redis -------------------------------------------
+out=$("$AGENT" --config "$BM_SRC/deploy/busmon.yaml" --redis "redis://127.0.0.1:$DEAD_PORT" \
+    --check-config --offline 2>"$BM_TMP/err"); rc=$?
+bm_eq "--check-config --offline: exit 0 with Redis down" 0 "$rc"
+bm_eq "deploy/busmon.yaml: nothing on stderr" "" "$(cat "$BM_TMP/err")"
+bm_check "... the summary: streams, group, consumer" grep -q "configuration ok: .*1 stream(s), group busmon, consumer " <<<"$out"
+bm_check "... the alerts line" grep -q "^alerts: enabled, 7 rule(s) every 10 s, 0 sink(s)$" <<<"$out"
+bm_check "... and that Redis was not checked" grep -q "^redis: not checked (--offline)$" <<<"$out"
+
+"$AGENT" --redis "redis://127.0.0.1:$DEAD_PORT" --check-config >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "--check-config, Redis unreachable: exit 3" 3 "$rc"
+bm_check "... with the reason" grep -q "cannot connect to Redis at redis://127.0.0.1:$DEAD_PORT" "$BM_TMP/err"
+
+bm_start_redis
+out=$("$AGENT" --check-config --stream cfg-test 2>"$BM_TMP/err"); rc=$?
+bm_eq "--check-config with Redis: exit 0" 0 "$rc"
+bm_check "... says Redis was checked" grep -q "^redis: checked" <<<"$out"
+bm_eq "... and created the group" "busmon" "$(bm_cli_raw XINFO GROUPS cfg-test | sed -n 2p)"
+
+# --- the guides' shape, typos -------------------------------------------------------------
+cat >"$BM_TMP/guides.yaml" <<'YAML'
+logging:
+  default_logger: "composite"
+  level: "INFO"
+  max_size_mb: 100
+  include_caller_info: true
+event_monitoring:
+  enabled: true
+  trace_retention_hours: 24
+  cleanup_interval_minutes: 60
+  max_trace_history: 5000
+worker_monitoring:
+  alert_on_high_error_rate: true
+  track_resource_usage: true
+metrics:
+  collection_interval_seconds: 60
+  export_prometheus: true
+  export_port: 9090
+YAML
+"$AGENT" --config "$BM_TMP/guides.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "the guides' keys: exit 0" 0 "$rc"
+bm_eq "... and no warning" "" "$(cat "$BM_TMP/err")"
+
+cat >"$BM_TMP/typos.yaml" <<'YAML'
+worker_monitoring:
+  error_rate_treshold: 0.2
+logging:
+  levle: debug
+http:
+  lisen: 127.0.0.1:1
+YAML
+"$AGENT" --config "$BM_TMP/typos.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "typos are not fatal" 0 "$rc"
+for want in \
+    "typos.yaml:2: unknown key 'worker_monitoring.error_rate_treshold' (ignored); did you mean 'worker_monitoring.error_rate_threshold'?" \
+    "typos.yaml:4: unknown key 'logging.levle' (ignored); did you mean 'logging.level'?" \
+    "typos.yaml:6: unknown key 'http.lisen' (ignored); did you mean 'http.listen'?"; do
+    bm_check "warned: ${want%% (ignored)*}" grep -qF -- "$want" "$BM_TMP/err"
+done
+
+# --- one reason from every source ----------------------------------------------------------
+# reason SUBJECT FILE: what follows SUBJECT on the error line
+reason() { sed -n "s/.*$1//p" "$2"; }
+printf 'streams:\n  batch: 0\n' >"$BM_TMP/batch.yaml"
+"$AGENT" --config "$BM_TMP/batch.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/file.err"
+BUSMON_STREAMS_BATCH=0 "$AGENT" --check-config --offline >/dev/null 2>"$BM_TMP/env.err"; rc=$?
+"$AGENT" --batch 0 --check-config --offline >/dev/null 2>"$BM_TMP/flag.err"
+bm_eq "BUSMON_STREAMS_BATCH=0: exit 2" 2 "$rc"
+bm_eq "the file's reason" " must be 1-100000, not '0'" "$(reason "'streams.batch'" "$BM_TMP/file.err")"
+bm_eq "... is the environment's" " must be 1-100000, not '0'" "$(reason BUSMON_STREAMS_BATCH "$BM_TMP/env.err")"
+bm_eq "... and the flag's" " must be 1-100000, not '0'" "$(reason "--batch" "$BM_TMP/flag.err")"
+bm_check "the file's names its line" grep -q "batch.yaml:2: 'streams.batch'" "$BM_TMP/file.err"
+
+printf 'system:\n  interval_seconds: 50ms\n' >"$BM_TMP/sys.yaml"
+"$AGENT" --config "$BM_TMP/sys.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/file.err"
+BUSMON_SYSTEM_INTERVAL_SECONDS=50ms "$AGENT" --check-config --offline >/dev/null 2>"$BM_TMP/env.err"
+"$AGENT" --system-interval 50ms --check-config --offline >/dev/null 2>"$BM_TMP/flag.err"; rc=$?
+bm_eq "--system-interval 50ms: exit 2" 2 "$rc"
+want=" must be a duration of at least 100ms (30s, 1m), not '50ms'"
+bm_eq "system.interval_seconds: the same reason from the file" "$want" "$(reason "'system.interval_seconds'" "$BM_TMP/file.err")"
+bm_eq "... the environment" "$want" "$(reason BUSMON_SYSTEM_INTERVAL_SECONDS "$BM_TMP/env.err")"
+bm_eq "... and the flag" "$want" "$(reason "--system-interval" "$BM_TMP/flag.err")"
+
+# --- every flag of --help is accepted ---------------------------------------------------------
+"$AGENT" --help >"$BM_TMP/help.txt"
+flags=$(grep -oE '^  (-h, )?--[a-z-]+( [A-Z]+)?' "$BM_TMP/help.txt" | sed 's/^  //; s/^-h, //')
+bm_check "--help lists at least the 23 flags" [ "$(wc -l <<<"$flags")" -ge 23 ]
+while read -r flag meta; do
+    case "$flag" in
+    --help | --version | --check-config | --offline) continue ;;
+    --config) value="$BM_SRC/deploy/busmon.yaml" ;;
+    --redis) value="$BM_URL" ;;
+    --http) value="127.0.0.1:$(bm_free_port)" ;;
+    --log-level) value=warn ;;
+    --summary) value="$BM_TMP/summary.json" ;;
+    --psubscribe) value='x:*' ;;
+    --trace-retention) value=90m ;;
+    --stream | --group | --consumer) value=cfg-flags ;;
+    *) value=200ms ;; # intervals; --block-ms, --batch and --max-transactions below
+    esac
+    case "$flag" in --batch | --max-transactions) value=10 ;; --block-ms) value=100 ;; esac
+    [ -n "$meta" ] || value=""
+    "$AGENT" $flag ${value:+"$value"} --check-config --offline >/dev/null 2>"$BM_TMP/flag.err"
+    bm_eq "$flag ${value:+$value }is accepted" "0 " "$? $(cat "$BM_TMP/flag.err")"
+done <<<"$flags"
+bm_finish

@@ -1,0 +1,877 @@
+/*
+ * test_config.c - the key table (agent/config/keys.h) and every source it
+ * drives: each key set from the config file, from its environment variable
+ * (and its older short name) and from its flag gives the same value; a
+ * value out of bounds is refused by every source with the same reason;
+ * unknown keys are warned about with their line and a suggestion; the
+ * monitoring guides' keys are accepted silently; deploy/busmon.yaml loads
+ * with no warning and sets only keys of the table; --help names every flag;
+ * precedence, actions, the finishing step, and the value parsers.
+ */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "agent/config/alerting.h"
+#include "agent/config/config.h"
+#include "agent/config/keys.h"
+#include "agent/core/parse.h"
+
+extern char **environ;
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+#define MAX_WARNINGS 16
+static char warnings[MAX_WARNINGS][512];
+static size_t n_warnings;
+static char yaml_path[64];
+
+static void collect(const char *message, void *arg)
+{
+    cr_assert_eq(arg, &n_warnings);
+    if (n_warnings < MAX_WARNINGS)
+        snprintf(warnings[n_warnings], sizeof warnings[0], "%s", message);
+    n_warnings++;
+}
+
+/* Every BUSMON_* variable unset: the tests' own environment must not leak in. */
+static void clear_env(void)
+{
+    char names[64][128];
+    size_t n = 0;
+    for (char **e = environ; *e && n < 64; e++)
+        if (!strncmp(*e, "BUSMON_", 7)) {
+            size_t len = strcspn(*e, "=");
+            snprintf(names[n++], sizeof names[0], "%.*s", (int)len, *e);
+        }
+    for (size_t i = 0; i < n; i++)
+        unsetenv(names[i]);
+}
+
+static void setup(void)
+{
+    clear_env();
+    n_warnings = 0;
+    snprintf(yaml_path, sizeof yaml_path, "/tmp/bm_test_config_%d.yaml", (int)getpid());
+}
+
+static void teardown(void)
+{
+    unlink(yaml_path);
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+static void fresh(bm_config *c)
+{
+    cr_assert_eq(bm_config_init(c), 0);
+    c->warn = collect;
+    c->warn_arg = &n_warnings;
+}
+
+static void write_yaml(const char *text)
+{
+    FILE *f = fopen(yaml_path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Load YAML text over a fresh c. @return bm_config_load_file's. */
+static int load(bm_config *c, const char *text, char *err, size_t errlen)
+{
+    fresh(c);
+    write_yaml(text);
+    return bm_config_load_file(c, yaml_path, err, errlen);
+}
+
+/* "a:\n  b:\n    c: \"v\"\n" for path a.b.c */
+static void nested(const char *path, const char *value, char *out, size_t len)
+{
+    size_t at = 0, depth = 0;
+    const char *p = path;
+    while (*p) {
+        size_t seg = strcspn(p, ".");
+        int last = p[seg] == '\0';
+        at += (size_t)snprintf(out + at, len - at, "%*s%.*s:%s", (int)(2 * depth), "", (int)seg, p,
+                               last ? "" : "\n");
+        if (last) at += (size_t)snprintf(out + at, len - at, " \"%s\"\n", value);
+        p += seg + !last;
+        depth++;
+    }
+}
+
+/* bm_config_from_args over a fresh c with argv "busmon-agent" + the given words. */
+static int from_args(bm_config *c, bm_config_action *action, char *err, size_t errlen, ...)
+{
+    char *argv[16] = {"busmon-agent"};
+    int argc = 1;
+    va_list ap;
+    va_start(ap, errlen);
+    for (char *a; argc < 15 && (a = va_arg(ap, char *));)
+        argv[argc++] = a;
+    va_end(ap);
+    fresh(c);
+    return bm_config_from_args(c, argc, argv, action, err, errlen);
+}
+
+static void value_of(const bm_config *c, const char *path, char *buf, size_t len)
+{
+    cr_assert_eq(bm_config_get(c, path, buf, len), 0, "no value for %s", path);
+}
+
+/* A row every source sets (a setting with a value, in the file, not an alias). */
+static int is_setting(const bm_config_key *k)
+{
+    return !k->alias_of && !(k->flags & (BM_KEY_F_NO_YAML | BM_KEY_F_INTERNAL)) &&
+           k->type != BM_KEY_YAML && k->type != BM_KEY_SECTION && k->type != BM_KEY_GUIDE &&
+           k->type != BM_KEY_ACTION;
+}
+
+/* A good value of k other than its default. */
+static const char *sample(const bm_config_key *k, const bm_config *c)
+{
+    char def[128];
+    switch (k->type) {
+    case BM_KEY_STRING:
+        return "sample-text";
+    case BM_KEY_NAME:
+        return "sample:name";
+    case BM_KEY_LISTEN:
+        return "127.0.0.1:1234";
+    case BM_KEY_SIZE:
+    case BM_KEY_COUNT:
+        return "7";
+    case BM_KEY_BOOL:
+        value_of(c, k->path, def, sizeof def);
+        return strcmp(def, "true") ? "true" : "false";
+    case BM_KEY_FRACTION:
+        return "0.25";
+    case BM_KEY_MEGABYTES:
+        return "2.5";
+    case BM_KEY_DURATION:
+        return "90s";
+    case BM_KEY_LOGLEVEL:
+        return "warn";
+    case BM_KEY_STREAMS:
+        return "s1";
+    case BM_KEY_PATTERNS:
+        return "p1:*";
+    default:
+        return NULL;
+    }
+}
+
+/* ---- one value, three sources ------------------------------------------------ */
+
+Test(config, every_key_is_the_same_from_file_environment_and_flag)
+{
+    size_t n, checked = 0;
+    const bm_config_key *keys = bm_config_keys(&n);
+    char err[512], yaml[512], env[128];
+    for (size_t i = 0; i < n; i++) {
+        const bm_config_key *k = &keys[i];
+        if (!is_setting(k)) continue;
+        bm_config c;
+        fresh(&c);
+        const char *v = sample(k, &c);
+        cr_assert_not_null(v, "no sample for %s", k->path);
+        char dflt[256], from_file[256], from_env[256], from_flag[256];
+        value_of(&c, k->path, dflt, sizeof dflt);
+        bm_config_deinit(&c);
+
+        nested(k->path, v, yaml, sizeof yaml);
+        cr_assert_eq(load(&c, yaml, err, sizeof err), 0, "%s: %s", k->path, err);
+        value_of(&c, k->path, from_file, sizeof from_file);
+        bm_config_deinit(&c);
+        cr_expect_str_neq(from_file, dflt, "%s: the sample is the default", k->path);
+
+        int has_env = !bm_config_key_env(k, env, sizeof env);
+        cr_assert(has_env || (k->flags & BM_KEY_F_NO_ENV), "%s has no variable", k->path);
+        const char *names[2] = {has_env ? env : NULL, k->env_alias};
+        for (size_t j = 0; j < 2 && names[j]; j++) {
+            setenv(names[j], v, 1);
+            fresh(&c);
+            cr_assert_eq(bm_config_load_env(&c, err, sizeof err), 0, "%s: %s", names[j], err);
+            value_of(&c, k->path, from_env, sizeof from_env);
+            bm_config_deinit(&c);
+            unsetenv(names[j]);
+            cr_expect_str_eq(from_env, from_file, "%s from %s", k->path, names[j]);
+        }
+
+        if (k->flag && k->metavar) {
+            char flag[80];
+            snprintf(flag, sizeof flag, "--%s", k->flag);
+            bm_config_action action;
+            cr_assert_eq(from_args(&c, &action, err, sizeof err, flag, v, NULL), 0, "%s: %s", flag,
+                         err);
+            value_of(&c, k->path, from_flag, sizeof from_flag);
+            bm_config_deinit(&c);
+            cr_expect_str_eq(from_flag, from_file, "%s from %s", k->path, flag);
+        }
+        checked++;
+    }
+    cr_assert_geq(checked, 50, "only %zu keys checked", checked);
+}
+
+/* The reason after the subject: "f.yaml:2: 'a.b' R", "BUSMON_A_B R", "--a R" -> "R". */
+static const char *reason_after(const char *message, const char *subject)
+{
+    const char *at = strstr(message, subject);
+    cr_assert_not_null(at, "'%s' does not name %s", message, subject);
+    return at + strlen(subject);
+}
+
+/* A value of k outside its bounds, or NULL when k has none worth testing. */
+static const char *out_of_bounds(const bm_config_key *k, char *buf, size_t len)
+{
+    switch (k->type) {
+    case BM_KEY_SIZE:
+    case BM_KEY_COUNT:
+        if (k->hi > 0)
+            snprintf(buf, len, "%.0f", k->hi + 1);
+        else if (k->lo >= 1)
+            snprintf(buf, len, "0");
+        else
+            return NULL;
+        return buf;
+    case BM_KEY_DURATION:
+        if (k->lo > 0) return bm_format_duration_us((int64_t)(k->lo / 2), buf, len);
+        return k->hi > 0 ? bm_format_duration_us((int64_t)(k->hi * 2), buf, len) : NULL;
+    case BM_KEY_FRACTION:
+        return "1.5";
+    case BM_KEY_MEGABYTES:
+        return "-1";
+    default:
+        return NULL;
+    }
+}
+
+Test(config, bounds_are_refused_alike_by_every_source)
+{
+    size_t n, checked = 0;
+    const bm_config_key *keys = bm_config_keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        const bm_config_key *k = &keys[i];
+        char buf[64], yaml[512], file_err[512], env_err[512], flag_err[512], env[128], subj[160];
+        const char *bad = is_setting(k) ? out_of_bounds(k, buf, sizeof buf) : NULL;
+        if (!bad) continue;
+        bm_config c;
+        nested(k->path, bad, yaml, sizeof yaml);
+        cr_assert_eq(load(&c, yaml, file_err, sizeof file_err), -1, "%s: '%s' accepted", k->path,
+                     bad);
+        bm_config_deinit(&c);
+        snprintf(subj, sizeof subj, "'%s'", k->path);
+        const char *want = reason_after(file_err, subj);
+        cr_expect(strstr(file_err, yaml_path) == file_err, "%s", file_err);
+
+        if (bm_config_key_env(k, env, sizeof env)) continue;
+        setenv(env, bad, 1);
+        fresh(&c);
+        cr_assert_eq(bm_config_load_env(&c, env_err, sizeof env_err), -1, "%s accepted", env);
+        bm_config_deinit(&c);
+        unsetenv(env);
+        cr_expect_str_eq(reason_after(env_err, env), want, "%s", env);
+
+        if (k->flag && k->metavar) {
+            snprintf(subj, sizeof subj, "--%s", k->flag);
+            bm_config_action action;
+            cr_assert_eq(from_args(&c, &action, flag_err, sizeof flag_err, subj, bad, NULL), -1,
+                         "%s %s accepted", subj, bad);
+            bm_config_deinit(&c);
+            cr_expect_str_eq(reason_after(flag_err, subj), want, "%s", subj);
+        }
+        checked++;
+    }
+    cr_assert_geq(checked, 25, "only %zu keys checked", checked);
+}
+
+Test(config, messages_keep_their_shapes)
+{
+    bm_config c;
+    bm_config_action action;
+    char err[512], want[512];
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--batch", "0", NULL), -1);
+    cr_expect_str_eq(err, "--batch must be 1-100000, not '0'");
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--alert-interval", "50ms", NULL), -1);
+    cr_expect_str_eq(err, "--alert-interval must be a duration of at least 100ms (30s, 1m), not "
+                          "'50ms'");
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--system-interval", "99ms", NULL), -1);
+    cr_expect_str_eq(err, "--system-interval must be a duration of at least 100ms (30s, 1m), not "
+                          "'99ms'");
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--rollup-interval", "2d", NULL), -1);
+    cr_expect_str_eq(err, "--rollup-interval is longer than 1d ('2d')");
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--health-interval", "soon", NULL), -1);
+    cr_expect_str_eq(err, "--health-interval must be a duration like 30s, 5m, 1h or seconds, not "
+                          "'soon'");
+    bm_config_deinit(&c);
+
+    cr_assert_eq(load(&c, "streams:\n  batch: lots\n", err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s:2: 'streams.batch' must be a positive number, not 'lots'",
+             yaml_path);
+    cr_expect_str_eq(err, want);
+    bm_config_deinit(&c);
+    cr_assert_eq(load(&c, "pubsub:\n  enabled: maybe\n", err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s:2: 'pubsub.enabled' must be true or false", yaml_path);
+    cr_expect_str_eq(err, want);
+    bm_config_deinit(&c);
+    cr_assert_eq(load(&c, "streams:\n  group: {a: 1}\n", err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s:2: 'streams.group' must be a single value, not 'a mapping'",
+             yaml_path);
+    cr_expect_str_eq(err, want);
+    bm_config_deinit(&c);
+    cr_assert_eq(load(&c, "streams:\n  batch: 1\n  batch: 2\n", err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s:3: 'streams.batch' is given twice", yaml_path);
+    cr_expect_str_eq(err, want);
+    bm_config_deinit(&c);
+    cr_assert_eq(load(&c, "redis: localhost\n", err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s:1: 'redis' is a section (redis.KEY: value), not a value",
+             yaml_path);
+    cr_expect_str_eq(err, want);
+    bm_config_deinit(&c);
+
+    setenv("BUSMON_LOG_LEVEL", "loud", 1);
+    fresh(&c);
+    cr_assert_eq(bm_config_load_env(&c, err, sizeof err), -1);
+    cr_expect_str_eq(err, "BUSMON_LOG_LEVEL must be debug, info, warn or error, not 'loud'");
+    bm_config_deinit(&c);
+}
+
+/* ---- unknown keys and the guides' keys --------------------------------------------- */
+
+Test(config, unknown_keys_are_warned_with_line_and_suggestion)
+{
+    bm_config c;
+    char err[512];
+    cr_assert_eq(load(&c,
+                      "worker_monitoring:\n"
+                      "  error_rate_treshold: 0.2\n"
+                      "logging:\n"
+                      "  levle: debug\n"
+                      "http:\n"
+                      "  lisen: 0.0.0.0:1\n"
+                      "streams:\n"
+                      "  block: 5\n"
+                      "  retention_hours: 3\n"
+                      "unknown_section:\n"
+                      "  whatever: 1\n"
+                      "alerts:\n"
+                      "  intervall: 5s\n"
+                      "  evaluation: 1\n"
+                      "metrics:\n"
+                      "  retention_hour: 1\n",
+                      err, sizeof err),
+                 0, "%s", err);
+    static const char *const want[] = {
+        "%s:2: unknown key 'worker_monitoring.error_rate_treshold' (ignored); did you mean "
+        "'worker_monitoring.error_rate_threshold'?",
+        "%s:4: unknown key 'logging.levle' (ignored); did you mean 'logging.level'?",
+        "%s:6: unknown key 'http.lisen' (ignored); did you mean 'http.listen'?",
+        "%s:8: unknown key 'streams.block' (ignored); did you mean 'streams.block_ms'?",
+        "%s:9: unknown key 'streams.retention_hours' (ignored); did you mean "
+        "'traces.retention_hours'?",
+        "%s:11: unknown key 'unknown_section.whatever' (ignored)",
+        "%s:13: unknown key 'alerts.intervall' (ignored); did you mean 'alerts.interval'?",
+        "%s:14: unknown key 'alerts.evaluation' (ignored)",
+        "%s:16: unknown key 'metrics.retention_hour' (ignored); did you mean "
+        "'metrics_collection.retention_hours'?",
+    };
+    size_t n = sizeof want / sizeof *want;
+    cr_assert_eq(n_warnings, n, "%zu warnings, first: %s", n_warnings, warnings[0]);
+    for (size_t i = 0; i < n; i++) {
+        char line[512];
+        snprintf(line, sizeof line, want[i], yaml_path);
+        cr_expect_str_eq(warnings[i], line);
+    }
+    /* known keys beside them were read */
+    cr_expect_eq(c.alerting->rules.interval_us, 10000000);
+    bm_config_deinit(&c);
+
+    /* unknown keys inside a rule stay fatal */
+    cr_assert_eq(load(&c, "alerts:\n  rules:\n    - name: high_error_rate\n      treshold: 0.2\n",
+                      err, sizeof err),
+                 -1);
+    cr_expect(strstr(err, ":4: rule 'high_error_rate': unknown key 'treshold' (known: name, "
+                          "metric, scope, op, threshold,"),
+              "%s", err);
+    bm_config_deinit(&c);
+}
+
+/* The guides' monitoring.yaml, as the guides print it (written here, not copied). */
+static const char guide_yaml[] = "# monitoring.yaml\n"
+                                 "logging:\n"
+                                 "  default_logger: \"composite\"\n"
+                                 "  level: \"INFO\"\n"
+                                 "  file_path: \"./logs/multiagents.log\"\n"
+                                 "  max_file_size_mb: 100\n"
+                                 "  backup_count: 5\n"
+                                 "  json_format: true\n"
+                                 "  include_caller_info: true\n"
+                                 "\n"
+                                 "event_monitoring:\n"
+                                 "  enabled: true\n"
+                                 "  trace_retention_hours: 24\n"
+                                 "  cleanup_interval_minutes: 60\n"
+                                 "  track_payload_size: true\n"
+                                 "  detailed_timing: true\n"
+                                 "  max_traces_per_transaction: 1000\n"
+                                 "\n"
+                                 "worker_monitoring:\n"
+                                 "  enabled: true\n"
+                                 "  health_check_interval_seconds: 30\n"
+                                 "  performance_window_minutes: 60\n"
+                                 "  alert_on_high_error_rate: true\n"
+                                 "  error_rate_threshold: 0.1\n"
+                                 "  slow_execution_threshold_ms: 5000\n"
+                                 "  track_resource_usage: true\n"
+                                 "\n"
+                                 "metrics_collection:\n"
+                                 "  enabled: true\n"
+                                 "  collection_interval_seconds: 60\n"
+                                 "  retention_hours: 168  # 7 days\n"
+                                 "  include_system_metrics: true\n"
+                                 "  custom_metrics_enabled: true\n"
+                                 "  export_prometheus: true\n"
+                                 "  export_port: 9090\n";
+
+Test(config, the_guides_monitoring_yaml_loads_without_a_warning)
+{
+    bm_config c;
+    char err[512];
+    cr_assert_eq(load(&c, guide_yaml, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(n_warnings, 0, "%s", warnings[0]);
+    cr_expect_eq(c.log_level, 1);
+    cr_expect_str_eq(c.log_file_path, "./logs/multiagents.log");
+    cr_expect_float_eq(c.log_max_file_size_mb, 100, 1e-9);
+    cr_expect_eq(c.log_json_format, 1);
+    cr_expect_eq(c.trace_retention_s, 24 * 3600);
+    cr_expect_eq(c.health_interval_ms, 30000);
+    cr_expect_eq(c.perf_window_s, 3600);
+    cr_expect_float_eq(c.error_rate_threshold, 0.1, 1e-9);
+    cr_expect_eq(c.slow_threshold_ms, 5000);
+    cr_expect_eq(c.system_interval_ms, 60000);
+    cr_expect_eq(c.system_history_s, 168 * 3600);
+    cr_expect_eq(c.max_events_per_trace, 512, "max_traces_per_transaction is ignored");
+    bm_config_deinit(&c);
+
+    /* the names the guides' code reads */
+    cr_assert_eq(load(&c,
+                      "metrics:\n  collection_interval_seconds: 5\n  export_port: 1\n"
+                      "logging:\n  max_size_mb: 0.5\n"
+                      "event_monitoring:\n  max_trace_history: 42\n",
+                      err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(n_warnings, 0, "%s", warnings[0]);
+    cr_expect_eq(c.system_interval_ms, 5000);
+    cr_expect_float_eq(c.log_max_file_size_mb, 0.5, 1e-9);
+    cr_expect_eq(c.max_transactions, 42);
+    bm_config_deinit(&c);
+
+    /* every guide key is a row that says why it is ignored */
+    size_t n, guides = 0;
+    const bm_config_key *keys = bm_config_keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].type != BM_KEY_GUIDE) continue;
+        guides++;
+        cr_expect(!strncmp(keys[i].help, "guide key, accepted and ignored: ", 33), "%s",
+                  keys[i].path);
+        cr_expect_gt(strlen(keys[i].help), 40, "%s: no reason", keys[i].path);
+    }
+    cr_expect_geq(guides, 15);
+}
+
+/* ---- deploy/busmon.yaml ------------------------------------------------------------ */
+
+/* Every leaf path the document sets (scalars and lists) under `prefix`. */
+static void leaves(yaml_document_t *doc, yaml_node_t *map, const char *prefix, char (*out)[128],
+                   size_t *n)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(doc, p->value);
+        char path[128];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "",
+                 (const char *)kn->data.scalar.value);
+        if (vn->type == YAML_MAPPING_NODE && strcmp(path, "alerts"))
+            leaves(doc, vn, path, out, n);
+        else if (*n < 128)
+            snprintf(out[(*n)++], 128, "%s", path);
+    }
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+Test(config, the_example_config_loads_clean_and_uses_only_table_keys)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/deploy/busmon.yaml", BM_SOURCE_DIR);
+    bm_config c;
+    fresh(&c);
+    cr_assert_eq(bm_config_load_file(&c, path, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(n_warnings, 0, "%s", warnings[0]);
+    bm_config_deinit(&c);
+
+    char *text = read_file(path);
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    cr_assert(yaml_parser_initialize(&parser));
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    cr_assert(yaml_parser_load(&parser, &doc));
+    static char found[128][128];
+    size_t n = 0;
+    leaves(&doc, yaml_document_get_root_node(&doc), "", found, &n);
+    cr_expect_geq(n, 30);
+    for (size_t i = 0; i < n; i++) {
+        const bm_config_key *k = bm_config_key_find(found[i]);
+        cr_expect_not_null(k, "deploy/busmon.yaml sets %s, which is not in the table", found[i]);
+        cr_expect(!k || k->type != BM_KEY_GUIDE, "%s is an ignored guide key", found[i]);
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+
+    /* the commented-out alerts example, uncommented, loads too */
+    static char uncommented[65536];
+    size_t at = 0;
+    int in_alerts = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strncmp(line, "# alerts:", 9)) in_alerts = 1;
+        if (in_alerts && strncmp(line, "#", 1)) in_alerts = 0;
+        if (in_alerts)
+            at += (size_t)snprintf(uncommented + at, sizeof uncommented - at, "%s\n",
+                                   line + (line[1] == ' ' ? 2 : 1));
+    }
+    cr_assert_gt(at, 200, "no commented alerts example found");
+    cr_assert_eq(load(&c, uncommented, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(n_warnings, 0, "%s", warnings[0]);
+    cr_expect_eq(c.alerting->n_sinks, 3);
+    cr_expect_eq(c.alerting->rules.n_rules, 8);
+    bm_config_deinit(&c);
+}
+
+/* ---- --help ---------------------------------------------------------------------------- */
+
+Test(config, help_names_every_flag_with_its_default_and_variables)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cr_assert_not_null(f);
+    bm_config_usage(f);
+    fclose(f);
+    size_t n, flags = 0;
+    const bm_config_key *keys = bm_config_keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        const bm_config_key *k = &keys[i];
+        if (!k->flag) continue;
+        char want[160];
+        snprintf(want, sizeof want, "--%s%s%s", k->flag, k->metavar ? " " : "",
+                 k->metavar ? k->metavar : "");
+        cr_expect_not_null(strstr(text, want), "--help lacks %s", want);
+        if (k->def && k->type != BM_KEY_ACTION) {
+            snprintf(want, sizeof want, "default %s", k->def);
+            cr_expect_not_null(strstr(text, want), "--help lacks %s's %s", k->flag, want);
+        }
+        if (!bm_config_key_env(k, want, sizeof want))
+            cr_expect_not_null(strstr(text, want), "--help lacks %s", want);
+        if (k->env_alias) cr_expect_not_null(strstr(text, k->env_alias));
+        flags++;
+    }
+    /* every flag the agent had before the table */
+    static const char *const old[] = {"--redis",          "--stream",          "--group",
+                                      "--consumer",       "--config",          "--batch",
+                                      "--block-ms",       "--trace-retention", "--max-transactions",
+                                      "--psubscribe",     "--rollup-interval", "--health-interval",
+                                      "--alert-interval", "--system-interval", "--http",
+                                      "--no-http",        "--log-level",       "--drain",
+                                      "--summary",        "--check-config",    "-h, --help",
+                                      "--version",        "--offline"};
+    for (size_t i = 0; i < sizeof old / sizeof *old; i++)
+        cr_expect_not_null(strstr(text, old[i]), "--help lacks %s", old[i]);
+    cr_expect_geq(flags, 23);
+    free(text);
+}
+
+/* ---- precedence, actions, finishing ----------------------------------------------------- */
+
+Test(config, defaults_then_file_then_environment_then_flags)
+{
+    bm_config c;
+    bm_config_action action;
+    char err[512];
+    write_yaml("streams:\n  batch: 10\n  group: from-file\n  names: [f1, f2]\n");
+    setenv("BUSMON_CONFIG", yaml_path, 1);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, NULL), 0, "%s", err);
+    cr_expect_eq(c.batch, 10);
+    cr_expect_str_eq(c.group, "from-file");
+    cr_expect_eq(c.n_streams, 2);
+    bm_config_deinit(&c);
+
+    setenv("BUSMON_STREAMS_BATCH", "20", 1);
+    setenv("BUSMON_GROUP", "from-short-env", 1);
+    setenv("BUSMON_STREAMS", "e1", 1);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, NULL), 0, "%s", err);
+    cr_expect_eq(c.batch, 20);
+    cr_expect_str_eq(c.group, "from-short-env");
+    cr_expect_eq(c.n_streams, 1);
+    bm_config_deinit(&c);
+
+    setenv("BUSMON_STREAMS_GROUP", "from-env", 1); /* the key's own name wins over the short one */
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--batch", "30", "--stream", "a",
+                           "--stream", "b", "--stream", "c", NULL),
+                 0, "%s", err);
+    cr_expect_eq(c.batch, 30);
+    cr_expect_str_eq(c.group, "from-env");
+    char v[256];
+    value_of(&c, "streams.names", v, sizeof v);
+    cr_expect_str_eq(v, "a,b,c");
+    cr_expect_str_eq(c.config_file, yaml_path);
+    bm_config_deinit(&c);
+
+    /* --config beats BUSMON_CONFIG */
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--config", "/nonexistent/x.yaml", NULL),
+                 -1);
+    cr_expect(strstr(err, "cannot read config /nonexistent/x.yaml"), "%s", err);
+    bm_config_deinit(&c);
+}
+
+Test(config, actions_and_usage_errors)
+{
+    bm_config c;
+    bm_config_action action;
+    char err[512];
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, NULL), 0);
+    cr_expect_eq(action, BM_CONFIG_RUN);
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--batch", "x", "--help", NULL), 0);
+    cr_expect_eq(action, BM_CONFIG_HELP, "--help wins before values are read");
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "-h", NULL), 0);
+    cr_expect_eq(action, BM_CONFIG_HELP);
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--version", NULL), 0);
+    cr_expect_eq(action, BM_CONFIG_VERSION);
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--check-config", NULL), 0);
+    cr_expect_eq(action, BM_CONFIG_CHECK);
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--offline", "--check-config", NULL), 0);
+    cr_expect_eq(action, BM_CONFIG_CHECK_OFFLINE);
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--offline", NULL), -1);
+    cr_expect_str_eq(err, "--offline goes with --check-config");
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--frobnicate", NULL), -1);
+    cr_expect_str_eq(err, "unknown or incomplete option '--frobnicate' (see --help)");
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--batch", NULL), -1);
+    cr_expect_str_eq(err, "unknown or incomplete option '--batch' (see --help)");
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "stray", NULL), -1);
+    cr_expect_str_eq(err, "unexpected argument 'stray' (see --help)");
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--drain", "--summary", "/tmp/s.json",
+                           "--no-http", NULL),
+                 0, "%s", err);
+    cr_expect_eq(c.drain, 1);
+    cr_expect_str_eq(c.summary_file, "/tmp/s.json");
+    cr_expect_eq(c.http_enabled, 0);
+    bm_config_deinit(&c);
+}
+
+Test(config, the_finishing_step)
+{
+    bm_config c;
+    bm_config_action action;
+    char err[512];
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, NULL), 0, "%s", err);
+    cr_expect_eq(c.n_streams, 1);
+    cr_expect_str_eq(c.streams[0], "busmon:events");
+    cr_expect_eq(c.pubsub_enabled, 0);
+    cr_expect_eq(c.n_pubsub_patterns, 0);
+    cr_expect_eq(c.http_enabled, 1);
+    cr_expect_str_eq(c.alerting->channel, "busmon:alerts");
+    cr_expect_str_eq(c.alerting->firing_hash, "busmon:alerts:firing");
+    bm_config_deinit(&c);
+
+    /* pub/sub on in the file: "<prefix>*"; patterns alone in the file do not turn it on */
+    write_yaml("pubsub:\n  enabled: true\n  prefix: \"shop:\"\n");
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--config", yaml_path, NULL), 0, "%s",
+                 err);
+    cr_expect_eq(c.n_pubsub_patterns, 1);
+    cr_expect_str_eq(c.pubsub_patterns[0], "shop:*");
+    bm_config_deinit(&c);
+    write_yaml("pubsub:\n  patterns: [\"a:*\"]\n");
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--config", yaml_path, NULL), 0, "%s",
+                 err);
+    cr_expect_eq(c.pubsub_enabled, 0);
+    bm_config_deinit(&c);
+    /* ... a flag or the environment does */
+    cr_assert_eq(
+        from_args(&c, &action, err, sizeof err, "--psubscribe", "m:*", "--psubscribe", "n:*", NULL),
+        0, "%s", err);
+    cr_expect_eq(c.pubsub_enabled, 1);
+    cr_expect_eq(c.n_pubsub_patterns, 2);
+    bm_config_deinit(&c);
+    setenv("BUSMON_PSUBSCRIBE", "x:*,y:*", 1);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, NULL), 0, "%s", err);
+    cr_expect_eq(c.pubsub_enabled, 1);
+    cr_expect_eq(c.n_pubsub_patterns, 2);
+    bm_config_deinit(&c);
+    unsetenv("BUSMON_PSUBSCRIBE");
+
+    /* HTTP: off from the environment; an address from a flag turns it back on */
+    setenv("BUSMON_HTTP", "off", 1);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, NULL), 0, "%s", err);
+    cr_expect_eq(c.http_enabled, 0);
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--http", "127.0.0.1:1", NULL), 0);
+    cr_expect_eq(c.http_enabled, 1);
+    cr_expect_str_eq(c.http_listen, "127.0.0.1:1");
+    bm_config_deinit(&c);
+    unsetenv("BUSMON_HTTP");
+    write_yaml("http:\n  enabled: false\n  listen: 0.0.0.0:9\n");
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--config", yaml_path, NULL), 0);
+    cr_expect_eq(c.http_enabled, 0, "an address in the file does not turn HTTP on");
+    bm_config_deinit(&c);
+
+    /* the alerts channel and hash follow the stream, from any source, unless given */
+    setenv("BUSMON_ALERTS_STREAM", "ops:alerts", 1);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, NULL), 0, "%s", err);
+    cr_expect_str_eq(c.alerting->channel, "ops:alerts");
+    cr_expect_str_eq(c.alerting->firing_hash, "ops:alerts:firing");
+    bm_config_deinit(&c);
+    write_yaml("alerts:\n  channel: chan\n");
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--config", yaml_path, NULL), 0);
+    cr_expect_str_eq(c.alerting->channel, "chan");
+    cr_expect_str_eq(c.alerting->firing_hash, "ops:alerts:firing");
+    bm_config_deinit(&c);
+}
+
+Test(config, bare_numbers_are_in_the_keys_unit)
+{
+    bm_config c;
+    char err[512];
+    cr_assert_eq(load(&c,
+                      "streams:\n  block_ms: 250\n"
+                      "outputs:\n  rollup_interval_seconds: 2\n"
+                      "worker_monitoring:\n  performance_window_minutes: 2\n"
+                      "  slow_execution_threshold_ms: 1.5s\n"
+                      "traces:\n  retention_hours: 2\n"
+                      "system:\n  interval_seconds: 1.5\n  history_hours: 0.5\n"
+                      "alerts:\n  interval: 2\n",
+                      err, sizeof err),
+                 0, "%s", err);
+    cr_expect_eq(c.block_ms, 250);
+    cr_expect_eq(c.rollup_interval_ms, 2000);
+    cr_expect_eq(c.perf_window_s, 120);
+    cr_expect_eq(c.slow_threshold_ms, 1500);
+    cr_expect_eq(c.trace_retention_s, 7200);
+    cr_expect_eq(c.system_interval_ms, 1500);
+    cr_expect_eq(c.system_history_s, 1800);
+    cr_expect_eq(c.alerting->rules.interval_us, 2000000);
+    bm_config_deinit(&c);
+    cr_assert_eq(load(&c, "traces:\n  retention: 90\n", err, sizeof err), 0, "%s", err);
+    cr_expect_eq(c.trace_retention_s, 90);
+    bm_config_deinit(&c);
+}
+
+/* ---- the value parsers ---------------------------------------------------------------- */
+
+Test(parse, durations)
+{
+    static const struct {
+        const char *text;
+        int64_t bare, want;
+    } good[] = {
+        {"250ms", BM_US_PER_S, 250000},     {"5s", BM_US_PER_S, 5000000},
+        {"1.5s", BM_US_PER_S, 1500000},     {"2m", BM_US_PER_S, 120000000},
+        {"2min", BM_US_PER_S, 120000000},   {"1h", BM_US_PER_S, 3600000000LL},
+        {"1d", BM_US_PER_S, 86400000000LL}, {"10", BM_US_PER_S, 10000000},
+        {"10", BM_US_PER_MS, 10000},        {"3", BM_US_PER_MIN, 180000000},
+        {"0.5", BM_US_PER_H, 1800000000LL}, {"0", BM_US_PER_S, 0},
+        {"1e3ms", BM_US_PER_S, 1000000},    {"7us", BM_US_PER_S, 7},
+        {"2seconds", BM_US_PER_S, 2000000},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        int64_t v = -1;
+        cr_expect_eq(bm_parse_duration_us(good[i].text, good[i].bare, &v), BM_PARSE_OK, "%s",
+                     good[i].text);
+        cr_expect_eq(v, good[i].want, "%s: %lld", good[i].text, (long long)v);
+    }
+    static const char *const bad[] = {"",    "s",    "5x", "5 s", " 5s", "1M",       "nan",
+                                      "inf", "0x10", "5e", "--1", "1s2", "1000000d", NULL};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int64_t v;
+        cr_expect_eq(bm_parse_duration_us(bad[i], BM_US_PER_S, &v), BM_PARSE_BAD, "%s",
+                     bad[i] ? bad[i] : "NULL");
+    }
+    int64_t v;
+    cr_expect_eq(bm_parse_duration_us("-5m", BM_US_PER_S, &v), BM_PARSE_NEGATIVE);
+    cr_expect_eq(bm_parse_duration_s("90m", &v), 0);
+    cr_expect_eq(v, 5400);
+
+    char buf[32];
+    cr_expect_str_eq(bm_format_duration_us(250000, buf, sizeof buf), "250ms");
+    cr_expect_str_eq(bm_format_duration_us(1500000, buf, sizeof buf), "1500ms");
+    cr_expect_str_eq(bm_format_duration_us(86400000000LL, buf, sizeof buf), "1d");
+    cr_expect_str_eq(bm_format_duration_us(0, buf, sizeof buf), "0s");
+    cr_expect_str_eq(bm_format_duration_us(7, buf, sizeof buf), "7us");
+    cr_expect_eq(bm_duration_unit_us("minutes"), BM_US_PER_MIN);
+    cr_expect_eq(bm_duration_unit_us("y"), 0);
+    cr_expect_str_eq(bm_duration_unit_name(BM_US_PER_MS), "milliseconds");
+}
+
+Test(parse, sizes_booleans_numbers_names)
+{
+    size_t n;
+    cr_expect_eq(bm_parse_size("1000", &n), 0);
+    cr_expect_eq(n, 1000);
+    cr_expect_eq(bm_parse_size("10k", &n), 0);
+    cr_expect_eq(n, 10000);
+    cr_expect_eq(bm_parse_size("2M", &n), 0);
+    cr_expect_eq(n, 2000000);
+    static const char *const bad_sizes[] = {
+        "", "-1", "+1", " 1", "1.5", "1m", "1e3", "k", "99999999999999999999999", NULL};
+    for (size_t i = 0; i < sizeof bad_sizes / sizeof *bad_sizes; i++)
+        cr_expect_eq(bm_parse_size(bad_sizes[i], &n), -1, "%s",
+                     bad_sizes[i] ? bad_sizes[i] : "NULL");
+
+    int b;
+    static const char *const yes[] = {"true", "Yes", "ON", "1"}, *const no[] = {"false", "NO",
+                                                                                "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        cr_expect(bm_parse_bool(yes[i], &b) == 0 && b == 1, "%s", yes[i]);
+        cr_expect(bm_parse_bool(no[i], &b) == 0 && b == 0, "%s", no[i]);
+    }
+    cr_expect_eq(bm_parse_bool("maybe", &b), -1);
+
+    double d;
+    cr_expect(bm_parse_decimal("0.1", &d) == 0 && d == 0.1);
+    cr_expect(bm_parse_decimal("1e5", &d) == 0 && d == 1e5);
+    cr_expect(bm_parse_decimal("-3", &d) == 0 && d == -3);
+    cr_expect_eq(bm_parse_decimal("nan", &d), -1);
+    cr_expect_eq(bm_parse_decimal("0x1p3", &d), -1);
+    cr_expect_eq(bm_parse_decimal("1 ", &d), -1);
+
+    cr_expect(bm_is_key_name("busmon:events"));
+    cr_expect(!bm_is_key_name("a b"));
+    cr_expect(!bm_is_key_name(""));
+}
