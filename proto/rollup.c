@@ -505,3 +505,15 @@ int bm_rollup_encode_msgpack(const bm_rollup *r, struct msgpack_sbuffer *out)
     json_decref(j);
     return rc;
 }
+
+json_t *bm_rollup_worker_in_window(json_t *w, const char *label)
+{
+    json_t *o = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(w, k, v) if (strcmp(k, "windows")) json_object_set(o, k, v);
+    json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), label);
+    if (win) json_object_update(o, win);
+    json_object_set_new(o, "window", json_string(label));
+    return o;
+}

@@ -124,6 +124,12 @@ int bm_rollup_encode_msgpack(const bm_rollup *r, struct msgpack_sbuffer *out);
  */
 struct json_t *bm_rollup_pick_window(struct json_t *windows, const char *label);
 
+/* A worker of a rollup (its JSON) cut to one window: its own keys, minus
+ * "windows", plus the window's stats at top level and "window": label.
+ * The shape of `busmon workers --json` and /api/workers. @return a new
+ * object (caller json_decref's). */
+struct json_t *bm_rollup_worker_in_window(struct json_t *w, const char *label);
+
 /* Any JSON tree as msgpack, appended to out (cut back on failure). @return 0, or -1. */
 int bm_json_encode_msgpack(const struct json_t *j, struct msgpack_sbuffer *out);
 

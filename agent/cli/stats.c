@@ -173,19 +173,6 @@ static void print_json(json_t *j)
     free(s);
 }
 
-/* A worker's JSON cut to one window: its own keys, plus the window's stats at top level. */
-static json_t *worker_in_window(json_t *w, const char *label)
-{
-    json_t *o = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(w, k, v) if (strcmp(k, "windows")) json_object_set(o, k, v);
-    json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), label);
-    if (win) json_object_update(o, win);
-    json_object_set_new(o, "window", json_string(label));
-    return o;
-}
-
 static int show_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
 {
     json_t *workers = json_object_get(roll, "workers");
@@ -200,7 +187,7 @@ static int show_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
         size_t i;
         json_t *w;
         json_array_foreach(workers, i, w)
-            json_array_append_new(arr, worker_in_window(w, s->window));
+            json_array_append_new(arr, bm_rollup_worker_in_window(w, s->window));
         json_object_set_new(out, "workers", arr);
         print_json(out);
         json_decref(out);

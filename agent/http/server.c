@@ -107,19 +107,6 @@ static void send_error(bm_http *h, struct evhttp_request *req, int code, const c
     json_decref(j);
 }
 
-/* A worker's JSON cut to one window (as cli_stats.c). */
-static json_t *worker_in_window(json_t *w, const char *label)
-{
-    json_t *o = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(w, k, v) if (strcmp(k, "windows")) json_object_set(o, k, v);
-    json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), label);
-    if (win) json_object_update(o, win);
-    json_object_set_new(o, "window", json_string(label));
-    return o;
-}
-
 /* A fresh rollup of the monitor as JSON, or NULL. */
 static json_t *fresh_rollup(bm_http *h)
 {
@@ -157,7 +144,7 @@ static json_t *api_workers(json_t *roll, const char *window)
     size_t i;
     json_t *w;
     json_array_foreach(json_object_get(roll, "workers"), i, w)
-        json_array_append_new(arr, worker_in_window(w, window));
+        json_array_append_new(arr, bm_rollup_worker_in_window(w, window));
     json_object_set_new(out, "workers", arr);
     return out;
 }

@@ -15,7 +15,6 @@
 #include "agent/core/loop.h"
 #include "agent/outputs/outputs.h"
 #include "lib/trace_json.h"
-#include "proto/alert.h"
 
 struct bm_publisher {
     bm_publisher_opts o;
@@ -26,32 +25,6 @@ struct bm_publisher {
 };
 
 /* ---- bodies ----------------------------------------------------------------- */
-
-/* A JSON text (+ msgpack) made once, given to every sink in format generic. */
-typedef struct {
-    const char *json;
-    size_t json_len;
-    const char *mp;
-    size_t mp_len;
-    const bm_sink_field *fields;
-    size_t n_fields;
-} prebuilt;
-
-static int build_prebuilt(const bm_sink *sink, bm_topic topic, bm_sink_body *out, void *arg)
-{
-    (void)topic;
-    const prebuilt *b = arg;
-    if (strcmp(bm_sink_format(sink), bm_alert_body_format_name(BM_ALERT_BODY_JSON)))
-        return -1; /* slack, pagerduty, alertmanager bodies are for alerts */
-    out->data = b->json;
-    out->len = b->json_len;
-    out->mp = b->mp;
-    out->mp_len = b->mp_len;
-    out->fields = b->fields;
-    out->n_fields = b->n_fields;
-    out->content_type = "application/json";
-    return 0;
-}
 
 /* topic workers: <name> <json> ... _updated <now>, for the given workers. */
 static void emit_workers(bm_publisher *p, const bm_worker_snapshot *w, size_t n, int64_t now_us)
@@ -71,8 +44,8 @@ static void emit_workers(bm_publisher *p, const bm_worker_snapshot *w, size_t n,
         f[k++] = (bm_sink_field){w[i].name, strlen(w[i].name), texts[i], strlen(texts[i])};
     }
     f[k++] = (bm_sink_field){"_updated", 8, when, strlen(when)};
-    prebuilt b = {NULL, 0, NULL, 0, f, k};
-    bm_outputs_emit(p->outputs, BM_TOPIC_WORKERS, build_prebuilt, NULL, &b);
+    bm_record b = {NULL, 0, NULL, 0, f, k};
+    bm_outputs_emit(p->outputs, BM_TOPIC_WORKERS, bm_record_build, NULL, &b);
 out:
     if (texts)
         for (size_t i = 0; i < n; i++)
@@ -102,8 +75,8 @@ static void rollup(bm_publisher *p)
     int mp_ok = j && bm_json_encode_msgpack(j, &sb) == 0; /* m and json from one tree */
     json_decref(j);
     if (js) {
-        prebuilt b = {js, strlen(js), mp_ok ? sb.data : NULL, mp_ok ? sb.size : 0, NULL, 0};
-        bm_emit_result er = bm_outputs_emit(p->outputs, BM_TOPIC_ROLLUP, build_prebuilt, NULL, &b);
+        bm_record b = {js, strlen(js), mp_ok ? sb.data : NULL, mp_ok ? sb.size : 0, NULL, 0};
+        bm_emit_result er = bm_outputs_emit(p->outputs, BM_TOPIC_ROLLUP, bm_record_build, NULL, &b);
         if (er.refused < er.offered)
             p->stats.rollups_published++;
         else
@@ -152,8 +125,8 @@ static void on_transition(const bm_worker_snapshot *w, bm_health from, void *arg
     char *js = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (js) {
-        prebuilt b = {js, strlen(js), NULL, 0, NULL, 0};
-        bm_outputs_emit(p->outputs, BM_TOPIC_HEALTH, build_prebuilt, NULL, &b);
+        bm_record b = {js, strlen(js), NULL, 0, NULL, 0};
+        bm_outputs_emit(p->outputs, BM_TOPIC_HEALTH, bm_record_build, NULL, &b);
     }
     free(js);
     emit_workers(p, w, 1, bm_now_us());

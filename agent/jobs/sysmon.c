@@ -26,7 +26,6 @@
 #include "agent/outputs/outputs.h"
 #include "lib/syshist.h"
 #include "lib/sysstat.h"
-#include "proto/alert.h"
 
 #define HISTORY_MAX_POINTS 100000
 #define MIN_INTERVAL_US    100000
@@ -124,25 +123,6 @@ static void sample_local(bm_sysmon *s, bm_sys_sample *x, int64_t now_us)
 
 /* ---- publishing ------------------------------------------------------------------ */
 
-typedef struct {
-    const char *json;
-    size_t json_len;
-    const char *mp;
-    size_t mp_len;
-} sample_body;
-
-static int build_sample(const bm_sink *sink, bm_topic topic, bm_sink_body *out, void *arg)
-{
-    (void)topic;
-    const sample_body *b = arg;
-    if (strcmp(bm_sink_format(sink), bm_alert_body_format_name(BM_ALERT_BODY_JSON))) return -1;
-    out->data = b->json;
-    out->len = b->json_len;
-    out->mp = b->mp;
-    out->mp_len = b->mp_len;
-    return 0;
-}
-
 static void publish(bm_sysmon *s)
 {
     if (!bm_outputs_wants(s->outputs, BM_TOPIC_SYSTEM)) return;
@@ -154,8 +134,8 @@ static void publish(bm_sysmon *s)
     if (!js || bm_sys_sample_encode_msgpack(&s->latest, &sb)) {
         s->stats.not_published++;
     } else {
-        sample_body b = {js, strlen(js), sb.data, sb.size};
-        bm_emit_result r = bm_outputs_emit(s->outputs, BM_TOPIC_SYSTEM, build_sample, NULL, &b);
+        bm_record b = {js, strlen(js), sb.data, sb.size, NULL, 0};
+        bm_emit_result r = bm_outputs_emit(s->outputs, BM_TOPIC_SYSTEM, bm_record_build, NULL, &b);
         if (r.refused < r.offered)
             s->stats.published++;
         else

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent/core/log.h"
+#include "proto/alert.h"
 
 #define SINKS_MAX 64
 
@@ -128,4 +129,19 @@ void bm_outputs_finish(bm_outputs *o)
                 (unsigned long long)s.sent, (unsigned long long)s.failed,
                 (unsigned long long)s.retried, (unsigned long long)s.dropped);
     }
+}
+
+int bm_record_build(const bm_sink *sink, bm_topic topic, bm_sink_body *out, void *arg)
+{
+    (void)topic;
+    const bm_record *b = arg;
+    if (strcmp(bm_sink_format(sink), bm_alert_body_format_name(BM_ALERT_BODY_JSON))) return -1;
+    out->data = b->json;
+    out->len = b->json_len;
+    out->mp = b->mp;
+    out->mp_len = b->mp_len;
+    out->fields = b->fields;
+    out->n_fields = b->n_fields;
+    out->content_type = "application/json";
+    return 0;
 }

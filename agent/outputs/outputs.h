@@ -44,6 +44,23 @@ typedef struct {
 bm_emit_result bm_outputs_emit(bm_outputs *o, bm_topic topic, bm_sink_build_cb build,
                                bm_sink_release_cb release, void *arg);
 
+/*
+ * A message made once for every sink in format generic (busmon's own
+ * record): its JSON text, its msgpack form (may be NULL), its hash fields
+ * (for a redis_hash). Emit it with bm_record_build as the builder: a sink in
+ * another format (Slack, PagerDuty, Alertmanager are for alerts) gets
+ * nothing it could use, and that is counted.
+ */
+typedef struct {
+    const char *json;
+    size_t json_len;
+    const char *mp;
+    size_t mp_len;
+    const bm_sink_field *fields;
+    size_t n_fields;
+} bm_record;
+int bm_record_build(const bm_sink *sink, bm_topic topic, bm_sink_body *out, void *arg);
+
 size_t bm_outputs_count(const bm_outputs *o);
 const bm_sink *bm_outputs_at(const bm_outputs *o, size_t i);
 
