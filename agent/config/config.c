@@ -55,6 +55,7 @@ void bm_config_deinit(bm_config *c)
     free(c->group);
     free(c->consumer);
     free(c->trace_prefix);
+    free(c->state_prefix);
     free(c->deadletter_stream);
     free(c->summary_file);
     free(c->log_file_path);

@@ -39,6 +39,12 @@ typedef struct {
     size_t max_transactions;     /* traces in memory, default 100000 */
     size_t max_events_per_trace; /* default 512 */
     size_t max_entry_bytes;      /* larger entries are dead-lettered; default 1 MiB */
+    size_t max_read_bytes;       /* streams.max_read_bytes: one read's reply at most about this */
+    int64_t checkpoint_interval_ms; /* state.checkpoint_interval, 1 s; 0: none */
+    char *state_prefix;             /* state.key_prefix, "busmon:state:" */
+    int64_t reclaim_interval_ms;    /* reclaim.interval, 30 s; 0: never */
+    int64_t reclaim_min_idle_ms;    /* reclaim.min_idle, 60 s */
+    size_t reclaim_max_deliveries;  /* reclaim.max_deliveries, 5 */
 
     char *trace_prefix;       /* "busmon:trace:" */
     char *deadletter_stream;  /* "busmon:deadletter" */

@@ -65,6 +65,27 @@ static const bm_config_key agent_keys[] = {
      .group = G_INPUT, .help = "how long one read waits for new entries"},
     {.path = "streams.max_entry_bytes", .type = BM_KEY_SIZE, .def = "1048576", .lo = 1,
      CFG(max_entry_bytes), .help = "larger entries are dead-lettered"},
+    {.path = "streams.max_read_bytes", .type = BM_KEY_SIZE, .def = "32M", .lo = 65536,
+     .hi = 1024000000, CFG(max_read_bytes),
+     .help = "one read's reply at most about this: COUNT shrinks after large entries"},
+
+    /* durable state and reclaim */
+    {.path = "state.checkpoint_interval", .type = BM_KEY_DURATION, .def = "1s", .lo = 0,
+     .hi = HOUR, .unit_us = BM_US_PER_MS, CFG(checkpoint_interval_ms),
+     .flag = "checkpoint-interval", .metavar = "D", .group = G_INTERVAL,
+     .help = "how often the state is checkpointed to Redis (busmon:state:<consumer>); entries "
+             "are acked after it; 0: no checkpoint, ack once stored"},
+    {.path = "state.key_prefix", .type = BM_KEY_NAME, .def = "busmon:state:", CFG(state_prefix),
+     .help = "the checkpoint key is this prefix and the consumer name"},
+    {.path = "reclaim.interval", .type = BM_KEY_DURATION, .def = "30s", .lo = 0, .hi = DAY,
+     .unit_us = BM_US_PER_MS, CFG(reclaim_interval_ms), .group = G_INTERVAL,
+     .help = "how often entries idle in the group are claimed from other consumers (0: never)"},
+    {.path = "reclaim.min_idle", .type = BM_KEY_DURATION, .def = "60s", .lo = 100 * MS,
+     .hi = 7 * DAY, .unit_us = BM_US_PER_MS, CFG(reclaim_min_idle_ms),
+     .help = "an entry pending this long for another consumer is claimed"},
+    {.path = "reclaim.max_deliveries", .type = BM_KEY_COUNT, .def = "5", .lo = 1, .hi = 1000,
+     CFG(reclaim_max_deliveries),
+     .help = "an entry delivered more often is dead-lettered as poison, not applied"},
 
     /* traces */
     {.path = "traces.retention", .type = BM_KEY_DURATION, .def = "24h", .lo = SEC,

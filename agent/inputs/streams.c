@@ -39,6 +39,7 @@ struct bm_stream_input {
     size_t *fv_len;
     size_t fv_cap;
     int64_t first_entry_us;
+    size_t count; /* COUNT of the next read: grows to batch, shrinks under the byte budget */
     bm_stream_input_stats stats;
 };
 
@@ -114,9 +115,17 @@ static int process_entry(bm_stream_input *in, size_t sidx, const redisReply *ent
         bm_decode_entry(in->dec, n, in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n, &ev);
     if (st != BM_DECODE_OK) {
         in->stats.decode_errors[st]++;
+        char detail[160];
+        snprintf(detail, sizeof detail, "%s", bm_decode_status_detail(st));
+        if (st == BM_DECODE_OVERSIZED) {
+            size_t size = 0;
+            for (size_t i = 0; i < 2 * n; i++)
+                size += in->fv_len[i];
+            snprintf(detail, sizeof detail, "the entry is %zu bytes, more than "
+                     "streams.max_entry_bytes (%zu)", size, in->o.max_entry_bytes);
+        }
         bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str, bm_decode_status_name(st),
-                              bm_decode_status_detail(st), n, in->fv_ptr, in->fv_len,
-                              in->fv_ptr + n, in->fv_len + n);
+                              detail, n, in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n);
         bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
         return 0;
     }
@@ -159,17 +168,48 @@ static void create_groups(bm_stream_input *in)
         bm_writer_xgroup_create(in->writer, in->o.streams[i], in->o.group, on_group_created, in);
 }
 
-/* Entries in a reply, counted before applying it. */
-static size_t entries_in(const redisReply *r)
+/* Entries in a reply and their bytes (fields and values), before applying it. */
+static size_t entries_in(const redisReply *r, size_t *bytes)
 {
     size_t got = 0;
+    *bytes = 0;
     for (size_t s = 0; r->type == REDIS_REPLY_ARRAY && s < r->elements; s++) {
         const redisReply *sr = r->element[s];
-        if (sr->type == REDIS_REPLY_ARRAY && sr->elements == 2 &&
-            sr->element[1]->type == REDIS_REPLY_ARRAY)
-            got += sr->element[1]->elements;
+        if (sr->type != REDIS_REPLY_ARRAY || sr->elements != 2 ||
+            sr->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        const redisReply *entries = sr->element[1];
+        got += entries->elements;
+        for (size_t e = 0; e < entries->elements; e++) {
+            const redisReply *en = entries->element[e];
+            if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 ||
+                en->element[1]->type != REDIS_REPLY_ARRAY)
+                continue;
+            for (size_t k = 0; k < en->element[1]->elements; k++)
+                *bytes += (size_t)en->element[1]->element[k]->len;
+        }
     }
     return got;
+}
+
+/*
+ * The byte budget: the next read's COUNT. A read is a whole reply in
+ * memory, so COUNT starts at 1 and doubles while replies stay under half
+ * the budget, and is cut to what fits when they do not: a stream of 10 MB
+ * entries is read one entry at a time. Memory per read stays within the
+ * budget plus one entry (the largest; entries above max_entry_bytes are
+ * dead-lettered, not decoded).
+ */
+static void adapt_count(bm_stream_input *in, size_t got, size_t bytes)
+{
+    size_t budget = in->o.read_budget_bytes;
+    if (bytes > budget / 2 && got > 0) {
+        size_t per = bytes / got + 1;
+        size_t fit = budget / 2 / per;
+        in->count = fit > 0 ? fit : 1;
+    } else if (got >= in->count && in->count < in->o.batch) {
+        in->count = in->count * 2 < in->o.batch ? in->count * 2 : in->o.batch;
+    }
 }
 
 static void on_read(redisAsyncContext *c, void *reply, void *arg)
@@ -194,7 +234,11 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
      * serves it while this one is decoded and applied (reads overlap work).
      * Not while recovering: the next pending read starts after this one's
      * last id. */
-    if (!in->recovering && entries_in(r) >= in->o.batch) {
+    size_t bytes, got = entries_in(r, &bytes);
+    size_t asked = in->count;
+    adapt_count(in, got, bytes);
+    if (bytes > in->stats.largest_read_bytes) in->stats.largest_read_bytes = bytes;
+    if (!in->recovering && got >= asked && bytes <= in->o.read_budget_bytes / 2) {
         issue_read(in);
         /* hiredis would send it on the next loop turn, after this batch:
          * push it onto the socket now so the overlap is real */
@@ -255,7 +299,7 @@ static void issue_read(bm_stream_input *in)
     const char *argv[12 + 2 * STREAMS_MAX];
     size_t lens[12 + 2 * STREAMS_MAX];
     char count[24], block[24];
-    snprintf(count, sizeof count, "%zu", in->o.batch);
+    snprintf(count, sizeof count, "%zu", in->count);
     snprintf(block, sizeof block, "%d", in->o.block_ms);
     int argc = 0;
 #define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
@@ -318,6 +362,8 @@ bm_stream_input *bm_stream_input_new(const bm_stream_input_opts *o, struct bm_lo
     bm_stream_input *in = calloc(1, sizeof *in);
     if (!in) return NULL;
     in->o = *o;
+    if (!in->o.read_budget_bytes) in->o.read_budget_bytes = 32u << 20;
+    in->count = 1;
     in->loop = loop;
     in->session = session;
     in->writer = writer;

@@ -45,6 +45,7 @@ typedef struct {
     /* entries per non-empty XREADGROUP reply: cumulative counts for le 1, 10, 100, 1000, 10000 */
     uint64_t batch_le[BM_BATCH_BUCKETS];
     uint64_t batches, batch_entries;
+    uint64_t largest_read_bytes; /* gauge: the largest reply read so far (fields and values) */
 } bm_stream_input_stats;
 
 typedef struct {
@@ -54,7 +55,8 @@ typedef struct {
     size_t batch;           /* XREADGROUP COUNT */
     int block_ms;           /* XREADGROUP BLOCK (0: none) */
     int drain;              /* stop the loop once the streams are read to their end */
-    size_t max_entry_bytes; /* larger entries are dead-lettered */
+    size_t max_entry_bytes;   /* larger entries are dead-lettered */
+    size_t read_budget_bytes; /* one read's reply at most about this (0: 32 MiB) */
 } bm_stream_input_opts;
 
 typedef struct bm_stream_input bm_stream_input;

@@ -27,6 +27,8 @@
 #include "proto/event.h"
 
 struct bm_loop;
+struct alerts;
+struct msgpack_sbuffer;
 typedef struct bm_state bm_state;
 
 typedef struct {
@@ -71,5 +73,28 @@ const trace_store *bm_state_traces(const bm_state *st);
 bm_monitor *bm_state_monitor(bm_state *st);
 
 void bm_state_get_stats(const bm_state *st, bm_state_stats *out);
+
+/*
+ * The checkpoint (lib/checkpoint.h) of the state as of now_us: worker
+ * figures and health, event metrics, error patterns, the commands awaiting
+ * an answer (their trace records, for pairing and timeouts), and the alert
+ * engine `al` (may be NULL), covering streams[i] up to ids[i], appended to
+ * out. @return 0 or -1 (out of memory).
+ */
+int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *al,
+                               const char *const *streams,
+                               const char (*ids)[BM_STREAM_ID_MAX], size_t n, int64_t now_us,
+                               struct msgpack_sbuffer *out);
+
+/*
+ * Load a checkpoint into the state (and `al`, may be NULL), all or nothing;
+ * ids_out[i] gets the last entry id of streams[i] it covers ("" for a
+ * stream it does not name). *agent_out and *ts_out say who wrote it, when.
+ * @return 0, or -1 with the reason in err (the state is unchanged).
+ */
+int bm_state_load_checkpoint(bm_state *st, struct alerts *al, const void *data, size_t len,
+                             const char *const *streams, char (*ids_out)[BM_STREAM_ID_MAX],
+                             size_t n, char *agent_out, size_t agent_len, int64_t *ts_out,
+                             char *err, size_t errlen);
 
 #endif
