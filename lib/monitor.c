@@ -169,6 +169,8 @@ int bm_monitor_load(bm_monitor *m, const msgpack_object *o, char *err, size_t er
     if (!rc) {
         tmp.workers_refused_events = refused;
         bm_monitor_swap(m, &tmp);
+    } else {
+        bm_sc_wrap(err, errlen, "monitor");
     }
     bm_monitor_deinit(&tmp);
     return rc;
