@@ -494,6 +494,12 @@ size_t error_patterns_snapshot(const error_patterns *p, int64_t now_us, bm_error
 
 #define HASH_BYTES 8
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int save_pattern(msgpack_packer *pk, const error_patterns *p, const pattern *pt)
 {
     int e = msgpack_pack_map(pk, 8);
@@ -507,14 +513,16 @@ static int save_pattern(msgpack_packer *pk, const error_patterns *p, const patte
     for (unsigned i = 0; i < pt->n_workers; i++)
         e |= bm_sc_str(pk, pt->workers[i]);
 
+    /* sorted, so a state saves to the same bytes whatever its set's layout */
+    uint64_t hashes[MORE_WORKERS_TRACKED_MAX];
     uint8_t more[MORE_WORKERS_TRACKED_MAX * HASH_BYTES];
-    size_t n = 0;
-    for (uint32_t i = 0; pt->more_set && i < pt->more_cap; i++) {
-        uint64_t v = pt->more_set[i];
-        if (!v || n + HASH_BYTES > sizeof more) continue;
+    size_t nh = 0, n = 0;
+    for (uint32_t i = 0; pt->more_set && i < pt->more_cap; i++)
+        if (pt->more_set[i] && nh < MORE_WORKERS_TRACKED_MAX) hashes[nh++] = pt->more_set[i];
+    qsort(hashes, nh, sizeof *hashes, cmp_u64);
+    for (size_t i = 0; i < nh; i++)
         for (int b = HASH_BYTES - 1; b >= 0; b--)
-            more[n++] = (uint8_t)(v >> (8 * b));
-    }
+            more[n++] = (uint8_t)(hashes[i] >> (8 * b));
     e |= bm_sc_key(pk, "more");
     e |= msgpack_pack_bin(pk, n);
     e |= msgpack_pack_bin_body(pk, more, n);
