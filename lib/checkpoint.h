@@ -9,26 +9,30 @@
  * spec for other languages.
  *
  *   { "v": 1, "kind": "busmon-state",
- *     "agent": str,                        the consumer name that wrote it
- *     "ts_us": int,                        when (agent clock, µs)
- *     "streams": { name: "ms-seq", ... },  last entry id applied, per stream
- *     "monitor": {                                              lib/monitor.h
- *        "workers": { "refused", "workers": [worker, ...] },    lib/worker_stats.h
- *        "events":  { "windows": {...}, "totals": {...} },      lib/event_metrics.h
- *        "errors":  { "refused", "started_us", "rings_us", "patterns": [...] },
- *        "refused_events": int } | nil,                         lib/error_patterns.h
- *     "deadlines": { "refused", "entries": [[due, timeout, tx, cmd], ...] } | nil,
- *     "alerts": { "instances": [...], "history": [...], "counters": {...} } | nil }
+ *     "agent":   str,                     the consumer name that wrote it
+ *     "ts_us":   int,                     when (agent clock, µs)
+ *     "streams": { name: "ms-seq", ... }, the last entry id applied, per stream
+ *     "monitor": {                                                 lib/monitor.h
+ *         "workers": { "refused", "workers": [worker, ...] },      lib/worker_stats.h
+ *         "events":  { "windows": {...}, "totals": {...} },        lib/event_metrics.h
+ *         "errors":  { "refused", "started_us", "rings_us",        lib/error_patterns.h
+ *                      "patterns": [...] },
+ *         "refused_events": int }                       | nil,
+ *     "deadlines": { "refused", "entries": [[due_us, timeout_us, tx, cmd], ...] }
+ *                                                       | nil,     lib/deadlines.h
+ *     "alerts":  { "instances": [...], "history": [alert record, ...],
+ *                  "counters": {...} }                  | nil }    lib/alerts.h
  *
- *   worker  = { "name", "in_flight", "busy_since", "last_seen", "last_execution",
- *               "last_error_at", "last_error", "health": {...}, "totals": {...},
- *               "windows": [window, window, window] }
- *   window  = [period_us, n_periods, [period, ...]]                lib/window.h
- *   period  = [start_us, executions, successes, failures, timeouts, events, hist]
- *   hist    = [count, clamped, min_us, max_us, sum_us, folded, bin]  lib/histogram.h
+ *   worker = { "name", "in_flight", "busy_since", "last_seen", "last_execution",
+ *              "last_error_at", "last_error", "health": {...}, "totals": {...},
+ *              "windows": [window 1m, window 5m, window perf] }
+ *   window = [period_us, n_periods, [period, ...]]                 lib/window.h
+ *   period = [start_us, executions, successes, failures, timeouts, events, hist]
+ *   hist   = [count, clamped, min_us, max_us, sum_us, folded, bin] lib/histogram.h
  *
  * nil: that part was not written (alerting off, say); loading leaves the
- * target as it is. Readers skip map keys they do not know, so a key can be
+ * target as it is. Readers skip map keys they do not know and array
+ * elements past the ones they read, so a key or a trailing field can be
  * added without a new version; anything else changes "v".
  *
  * Why lib/ and not proto/: the body is lib/'s state, which each module
@@ -41,7 +45,10 @@
  * bytes unpacked), nesting at most BM_CHECKPOINT_DEPTH_MAX deep, at most
  * BM_CHECKPOINT_STREAMS_MAX streams; workers, error patterns, deadlines and
  * alert instances are bounded by the targets' own configuration (what they
- * refuse is counted), histograms by their bucket range.
+ * refuse is counted), histograms by their bucket range. The default limits
+ * hold 1,000 workers with full windows (7-12 MiB, ~0.6 M objects:
+ * tests/bench/checkpoint.c) five times over; a configuration with more
+ * workers passes limits of its own.
  *
  * Pure: no I/O, no clock (ts_us is given).
  */
