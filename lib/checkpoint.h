@@ -111,10 +111,15 @@ typedef enum {
  * "nomem". */
 const char *bm_checkpoint_status_name(bm_checkpoint_status st);
 
-/* Every stream's name and last id are strings that fit their fields (cut
- * otherwise, by the caller that fills them). @return 0, or -1 (out of
- * memory; out is as it was). Appends to out. */
 struct msgpack_sbuffer;
+
+/*
+ * Append c as one checkpoint (layout above) to out: the envelope, the first
+ * BM_CHECKPOINT_STREAMS_MAX streams (the caller cuts names and ids to their
+ * fields; a decoder refuses ids that are not "<ms>-<seq>"), and each part
+ * whose pointer is set (nil for the others). Reads the parts, changes
+ * nothing. @return 0, or -1 (out of memory; out is as it was).
+ */
 int bm_checkpoint_encode(const bm_checkpoint *c, struct msgpack_sbuffer *out);
 
 /*
