@@ -26,8 +26,8 @@
 
 #include <ctype.h>
 #include <math.h>
-#include <stdio.h>
 #include <msgpack.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
