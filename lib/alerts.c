@@ -26,9 +26,12 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lib/state_codec.h"
 
 #define DEFAULT_MAX_INSTANCES 10000
 #define DEFAULT_HISTORY       100
@@ -1065,4 +1068,225 @@ void alerts_get_stats(const alerts *a, alerts_stats *out)
     out->rules = a->n_rules;
     out->pending = a->n_pending;
     out->firing = a->n_firing;
+}
+
+/* ---- state --------------------------------------------------------------- */
+
+typedef struct {
+    const instance *in;
+    const char *rule;
+} saved_ref;
+
+static int saved_cmp(const void *x, const void *y)
+{
+    const saved_ref *p = x, *q = y;
+    int c = strcmp(p->rule, q->rule);
+    return c ? c : strcmp(p->in->target, q->in->target);
+}
+
+/* Raw bytes of one complete msgpack object into the packer's stream. */
+static int put_raw(msgpack_packer *pk, const char *buf, size_t len)
+{
+    return pk->callback(pk->data, buf, len) ? -1 : 0;
+}
+
+int alerts_save(const alerts *a, msgpack_packer *pk)
+{
+    saved_ref *refs = malloc((a->n_instances ? a->n_instances : 1) * sizeof *refs);
+    if (!refs) return -1;
+    size_t n = 0;
+    for (size_t b = 0; b < a->n_buckets; b++)
+        for (const instance *in = a->buckets[b]; in; in = in->next) {
+            const rule_slot *s = slot_by_id(a, in->rule_id);
+            if (s && n < a->n_instances) refs[n++] = (saved_ref){in, s->rule.name};
+        }
+    qsort(refs, n, sizeof *refs, saved_cmp);
+
+    int e = msgpack_pack_map(pk, 3);
+    e |= bm_sc_key(pk, "instances");
+    e |= msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n && !e; i++) {
+        const instance *in = refs[i].in;
+        e |= msgpack_pack_map(pk, 9);
+        e |= bm_sc_key_str(pk, "rule", refs[i].rule);
+        e |= bm_sc_key_str(pk, "target", in->target);
+        e |= bm_sc_key_str(pk, "state", in->state == INST_FIRING ? "firing" : "pending");
+        e |= bm_sc_key_i64(pk, "pending_since", in->pending_since_us);
+        e |= bm_sc_key_i64(pk, "firing_since", in->firing_since_us);
+        e |= bm_sc_key_i64(pk, "notified", in->notified_us);
+        e |= bm_sc_key_i64(pk, "evaluated", in->evaluated_us);
+        e |= bm_sc_key(pk, "value");
+        e |= msgpack_pack_double(pk, in->value);
+        e |= bm_sc_key_str(pk, "window", in->window_label);
+    }
+    free(refs);
+
+    e |= bm_sc_key(pk, "history");
+    e |= msgpack_pack_array(pk, a->hist_len);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    for (size_t i = a->hist_len; i-- > 0 && !e;) { /* oldest first */
+        size_t k = (a->hist_next + a->lim.history - 1 - i) % a->lim.history;
+        sb.size = 0;
+        e |= bm_alert_encode_msgpack(&a->history[k], NULL, &sb);
+        if (!e) e |= put_raw(pk, sb.data, sb.size);
+    }
+    msgpack_sbuffer_destroy(&sb);
+
+    e |= bm_sc_key(pk, "counters");
+    e |= msgpack_pack_map(pk, 5);
+    e |= bm_sc_key_u64(pk, "evaluations", a->counters.evaluations);
+    e |= bm_sc_key_u64(pk, "notifications", a->counters.notifications);
+    e |= bm_sc_key_u64(pk, "refused", a->counters.refused);
+    e |= bm_sc_key_u64(pk, "transitions", a->counters.transitions);
+    e |= bm_sc_key_u64(pk, "history_evicted", a->counters.history_evicted);
+    return e ? -1 : 0;
+}
+
+/* An instance's value: any float (a metric may have been NaN), or an integer. */
+static int as_value(const msgpack_object *o, double *v)
+{
+    if (o && (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32)) {
+        *v = o->via.f64;
+        return 0;
+    }
+    return bm_sc_as_f64(o, v);
+}
+
+/* One saved instance into *in (rule_id set from the held rule). @return 0,
+ * 1 when its rule is not held, or BM_LOAD_CORRUPT. */
+static int parse_instance(const alerts *a, const msgpack_object *o, instance *in, char *err,
+                          size_t errlen)
+{
+    char rule[BM_ALERT_NAME_MAX], state[16];
+    memset(in, 0, sizeof *in);
+    if (o->type != MSGPACK_OBJECT_MAP) return bm_sc_fail(err, errlen, "not a map");
+    int rc = bm_sc_need_str(o, "rule", rule, sizeof rule, err, errlen);
+    if (!rc) rc = bm_sc_need_str(o, "target", in->target, sizeof in->target, err, errlen);
+    if (!rc) rc = bm_sc_need_str(o, "state", state, sizeof state, err, errlen);
+    if (!rc) rc = bm_sc_need_time(o, "pending_since", &in->pending_since_us, err, errlen);
+    if (!rc) rc = bm_sc_need_time(o, "firing_since", &in->firing_since_us, err, errlen);
+    if (!rc) rc = bm_sc_need_time(o, "notified", &in->notified_us, err, errlen);
+    if (!rc) rc = bm_sc_need_time(o, "evaluated", &in->evaluated_us, err, errlen);
+    if (!rc)
+        rc = bm_sc_need_str(o, "window", in->window_label, sizeof in->window_label, err, errlen);
+    if (rc) return rc;
+    if (as_value(bm_sc_get(o, "value"), &in->value))
+        return bm_sc_fail(err, errlen, "'value' is not a number");
+    if (!strcmp(state, "pending"))
+        in->state = INST_PENDING;
+    else if (!strcmp(state, "firing"))
+        in->state = INST_FIRING;
+    else
+        return bm_sc_fail(err, errlen, "'state' is '%s', not pending or firing", state);
+    const rule_slot *s = slot_by_name(a, rule);
+    if (!s) return 1;
+    in->rule_id = s->id;
+    return 0;
+}
+
+static int instance_cmp(const void *x, const void *y)
+{
+    const instance *p = *(const instance *const *)x, *q = *(const instance *const *)y;
+    if (p->rule_id != q->rule_id) return p->rule_id < q->rule_id ? -1 : 1;
+    return strcmp(p->target, q->target);
+}
+
+static int load_counters(const msgpack_object *o, alerts_stats *c, char *err, size_t errlen)
+{
+    const msgpack_object *m = bm_sc_need(o, "counters", MSGPACK_OBJECT_MAP, err, errlen);
+    if (!m) return BM_LOAD_CORRUPT;
+    int rc = bm_sc_need_u64(m, "evaluations", &c->evaluations, err, errlen);
+    if (!rc) rc = bm_sc_need_u64(m, "notifications", &c->notifications, err, errlen);
+    if (!rc) rc = bm_sc_need_u64(m, "refused", &c->refused, err, errlen);
+    if (!rc) rc = bm_sc_need_u64(m, "transitions", &c->transitions, err, errlen);
+    if (!rc) rc = bm_sc_need_u64(m, "history_evicted", &c->history_evicted, err, errlen);
+    return rc;
+}
+
+static int load_parts(alerts *a, const msgpack_object *o, instance **nodes, size_t *n_nodes,
+                      bm_alert *hist, size_t *n_hist, alerts_stats *c, char *err, size_t errlen)
+{
+    int rc = load_counters(o, c, err, errlen);
+    if (rc) return rc;
+    const msgpack_object *insts = bm_sc_need(o, "instances", MSGPACK_OBJECT_ARRAY, err, errlen);
+    const msgpack_object *h =
+        insts ? bm_sc_need(o, "history", MSGPACK_OBJECT_ARRAY, err, errlen) : NULL;
+    if (!h) return BM_LOAD_CORRUPT;
+    for (uint32_t i = 0; i < insts->via.array.size; i++) {
+        instance in;
+        rc = parse_instance(a, &insts->via.array.ptr[i], &in, err, errlen);
+        if (rc == 1) continue;
+        if (rc) {
+            bm_sc_wrap(err, errlen, "instances[%u]", (unsigned)i);
+            return rc;
+        }
+        if (*n_nodes >= a->lim.max_instances) {
+            c->refused++;
+            continue;
+        }
+        instance *node = malloc(sizeof *node);
+        if (!node) {
+            bm_sc_fail(err, errlen, "out of memory");
+            return BM_LOAD_NOMEM;
+        }
+        *node = in;
+        nodes[(*n_nodes)++] = node;
+    }
+    qsort(nodes, *n_nodes, sizeof *nodes, instance_cmp);
+    for (size_t i = 1; i < *n_nodes; i++)
+        if (!instance_cmp(&nodes[i - 1], &nodes[i]))
+            return bm_sc_fail(err, errlen, "instances: one of '%s' saved twice", nodes[i]->target);
+    size_t total = h->via.array.size, from = total > a->lim.history ? total - a->lim.history : 0;
+    for (size_t i = from; i < total; i++) {
+        if (bm_alert_decode_msgpack(&h->via.array.ptr[i], &hist[*n_hist], err, errlen)) {
+            bm_sc_wrap(err, errlen, "history[%zu]", i);
+            return BM_LOAD_CORRUPT;
+        }
+        (*n_hist)++;
+    }
+    return BM_LOAD_OK;
+}
+
+int alerts_load(alerts *a, const msgpack_object *o, char *err, size_t errlen)
+{
+    if (!a || !o || o->type != MSGPACK_OBJECT_MAP)
+        return bm_sc_fail(err, errlen, "alerts: not a map");
+    const msgpack_object *insts = bm_sc_get(o, "instances");
+    size_t cap = insts && insts->type == MSGPACK_OBJECT_ARRAY ? insts->via.array.size : 0;
+    instance **nodes = calloc(cap ? cap : 1, sizeof *nodes);
+    bm_alert *hist = calloc(a->lim.history, sizeof *hist);
+    size_t n_nodes = 0, n_hist = 0;
+    alerts_stats c = a->counters;
+    int rc = (!nodes || !hist) ? BM_LOAD_NOMEM
+                               : load_parts(a, o, nodes, &n_nodes, hist, &n_hist, &c, err, errlen);
+    if (rc == BM_LOAD_NOMEM && (!nodes || !hist)) bm_sc_fail(err, errlen, "out of memory");
+    if (rc == BM_LOAD_OK) {
+        drop_all_instances(a);
+        for (size_t i = 0; i < n_nodes; i++) {
+            instance *in = nodes[i];
+            size_t k = instance_hash(in->rule_id, in->target) & (a->n_buckets - 1);
+            in->next = a->buckets[k];
+            in->seen = a->epoch;
+            a->buckets[k] = in;
+            a->n_instances++;
+            if (in->state == INST_FIRING)
+                a->n_firing++;
+            else
+                a->n_pending++;
+            maybe_grow(a);
+        }
+        n_nodes = 0; /* owned by the table now */
+        memcpy(a->history, hist, n_hist * sizeof *hist);
+        a->hist_len = n_hist;
+        a->hist_next = n_hist % a->lim.history;
+        a->counters = c;
+    } else {
+        bm_sc_wrap(err, errlen, "alerts");
+    }
+    for (size_t i = 0; i < n_nodes; i++)
+        free(nodes[i]);
+    free(nodes);
+    free(hist);
+    return rc;
 }

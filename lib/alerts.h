@@ -51,6 +51,21 @@
  * NAME, "error type" = each_error_type or error_type NAME.) For health,
  * {value} and {threshold} in descriptions read "failed", "degraded", "ok".
  *
+ * State (alerts_save / alerts_load): what the lifecycle needs to go on
+ * after a restart, not the rules (they come from the configuration):
+ *
+ *   { "instances": [ { "rule": str, "target": str ("" global),
+ *                      "state": "pending" | "firing",
+ *                      "pending_since", "firing_since",      µs (0 while pending)
+ *                      "notified",                           µs, the last notification (cooldown)
+ *                      "evaluated": µs, "value": number,     as of the last evaluation
+ *                      "window": str } ... ],                the window's label ("" none)
+ *     "history":  [ record, ... ],       oldest first; proto/alert.h's record (`m`)
+ *     "counters": { "evaluations", "notifications", "refused", "transitions",
+ *                   "history_evicted": uint } }
+ *
+ * Instances are keyed by rule name, sorted by rule and target.
+ *
  * Pure: time comes in as now_us; no I/O.
  */
 #ifndef BM_LIB_ALERTS_H
@@ -273,6 +288,25 @@ size_t alerts_firing(const alerts *a, bm_alert *out, size_t max);
 size_t alerts_history(const alerts *a, bm_alert *out, size_t max);
 
 void alerts_get_stats(const alerts *a, alerts_stats *out);
+
+struct msgpack_packer;
+struct msgpack_object;
+
+/* Write the instances, history and counters (layout above).
+ * @return 0, or -1 (out of memory, or the packer's writer failed). */
+int alerts_save(const alerts *a, struct msgpack_packer *pk);
+
+/*
+ * Replace the instances, history and counters with those saved in o; the
+ * rules stay as they are. An instance of a rule not held (removed from the
+ * configuration) is left out, as alerts_remove_rule would have dropped it;
+ * instances past max_instances are refused and counted; only the newest
+ * `history` records are kept. Nothing is notified: a firing alert loaded
+ * goes on firing (its next notification is a repeat after the cooldown, or
+ * its resolve). @return 0, or a bm_load_status (lib/state_codec.h) with the
+ * reason in err; a is unchanged then.
+ */
+int alerts_load(alerts *a, const struct msgpack_object *o, char *err, size_t errlen);
 
 /*
  * Fill rule r's description template for one instance into out (used by

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state_codec.h"
+
 struct deadlines {
     deadline *heap;
     size_t n, cap, max;
@@ -94,4 +96,82 @@ size_t deadlines_count(const deadlines *d)
 uint64_t deadlines_refused(const deadlines *d)
 {
     return d->refused;
+}
+
+size_t deadlines_max(const deadlines *d)
+{
+    return d->max;
+}
+
+void deadlines_swap(deadlines *a, deadlines *b)
+{
+    deadlines t = *a;
+    *a = *b;
+    *b = t;
+}
+
+int deadlines_save(const deadlines *d, msgpack_packer *pk)
+{
+    int e = msgpack_pack_map(pk, 2);
+    e |= bm_sc_key_u64(pk, "refused", d->refused);
+    e |= bm_sc_key(pk, "entries");
+    e |= msgpack_pack_array(pk, d->n);
+    for (size_t i = 0; i < d->n && !e; i++) {
+        const deadline *x = &d->heap[i];
+        e |= msgpack_pack_array(pk, 4);
+        e |= msgpack_pack_int64(pk, x->due_us);
+        e |= msgpack_pack_int64(pk, x->timeout_us);
+        e |= bm_sc_str(pk, x->tx);
+        e |= bm_sc_str(pk, x->cmd);
+    }
+    return e ? -1 : 0;
+}
+
+int deadlines_load(deadlines *d, const msgpack_object *o, char *err, size_t errlen)
+{
+    uint64_t refused;
+    if (!d || !o || o->type != MSGPACK_OBJECT_MAP)
+        return bm_sc_fail(err, errlen, "deadlines: not a map");
+    int rc = bm_sc_need_u64(o, "refused", &refused, err, errlen);
+    const msgpack_object *list =
+        rc ? NULL : bm_sc_need(o, "entries", MSGPACK_OBJECT_ARRAY, err, errlen);
+    if (!list) {
+        bm_sc_wrap(err, errlen, "deadlines");
+        return BM_LOAD_CORRUPT;
+    }
+    deadlines *tmp = deadlines_new(d->max);
+    if (!tmp) {
+        bm_sc_fail(err, errlen, "deadlines: out of memory");
+        return BM_LOAD_NOMEM;
+    }
+    for (uint32_t i = 0; i < list->via.array.size && rc == BM_LOAD_OK; i++) {
+        const msgpack_object *e = &list->via.array.ptr[i];
+        int64_t due, timeout;
+        char tx[DEADLINE_ID_MAX], cmd[DEADLINE_ID_MAX];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 4 ||
+            bm_sc_as_time(&e->via.array.ptr[0], &due) ||
+            bm_sc_as_time(&e->via.array.ptr[1], &timeout) || timeout < 0 ||
+            bm_sc_as_str(&e->via.array.ptr[2], tx, sizeof tx) ||
+            bm_sc_as_str(&e->via.array.ptr[3], cmd, sizeof cmd)) {
+            rc = bm_sc_fail(err, errlen,
+                            "deadlines: entry %u is not [due_us, timeout_us >= 0, tx, cmd] "
+                            "with ids of < %d bytes",
+                            (unsigned)i, DEADLINE_ID_MAX);
+            break;
+        }
+        if (tmp->n >= tmp->max) {
+            tmp->refused++;
+            continue;
+        }
+        if (deadlines_add(tmp, tx, cmd, due, timeout) != 0) {
+            rc = BM_LOAD_NOMEM;
+            bm_sc_fail(err, errlen, "deadlines: out of memory");
+        }
+    }
+    if (rc == BM_LOAD_OK) {
+        tmp->refused += refused;
+        deadlines_swap(d, tmp);
+    }
+    deadlines_free(tmp);
+    return rc;
 }

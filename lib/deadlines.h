@@ -9,6 +9,11 @@
  * command with a timeout still in the future: its bound (max_entries,
  * default 100000) refuses more and counts them.
  *
+ * State (deadlines_save / _load): the entries in heap order and the refused
+ * count, so the commands awaiting an answer survive a restart:
+ *
+ *   { "refused": uint, "entries": [[due_us, timeout_us, tx, cmd], ...] }
+ *
  * Pure: time comes in as a parameter; no I/O.
  */
 #ifndef BM_LIB_DEADLINES_H
@@ -45,5 +50,25 @@ int deadlines_pop_due(deadlines *d, int64_t now_us, deadline *out);
 
 size_t deadlines_count(const deadlines *d);
 uint64_t deadlines_refused(const deadlines *d);
+/* The bound (max_entries as made). */
+size_t deadlines_max(const deadlines *d);
+
+struct msgpack_packer;
+struct msgpack_object;
+
+/* Write the heap (layout above). @return 0, or -1 (the packer's writer failed). */
+int deadlines_save(const deadlines *d, struct msgpack_packer *pk);
+
+/*
+ * Replace the entries and the refused count with those saved in o. Entries
+ * past the bound are refused and counted; an id of DEADLINE_ID_MAX bytes or
+ * more, or a time beyond ±2^61 µs, is BM_LOAD_CORRUPT. @return 0, or a
+ * bm_load_status (lib/state_codec.h) with the reason in err; d is unchanged
+ * then.
+ */
+int deadlines_load(deadlines *d, const struct msgpack_object *o, char *err, size_t errlen);
+
+/* Exchange the entries, counters and bounds of a and b. */
+void deadlines_swap(deadlines *a, deadlines *b);
 
 #endif

@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state_codec.h"
+
 #define DEFAULT_MAX_PATTERNS     200
 #define DEFAULT_PERF_WINDOW_US   (60LL * 60 * 1000000)
 #define SECOND_US                1000000LL
@@ -348,6 +350,23 @@ static void note_worker(pattern *pt, const char *worker)
     more_add(pt, h);
 }
 
+/* A new, empty pattern for key (hash h; not in the table), first and last
+ * seen at now_us. @return it, or NULL (the bound, or out of memory). */
+static pattern *new_pattern(error_patterns *p, const char *key, uint64_t h, int64_t now_us)
+{
+    if (p->n_patterns >= p->max_patterns || reserve_one(p) != 0) return NULL;
+    pattern *pt = &p->patterns[p->n_patterns];
+    memset(pt, 0, sizeof *pt);
+    pt->key_hash = h;
+    copy_cut(pt->key, sizeof pt->key, key, strlen(key));
+    pt->first_seen_us = pt->last_seen_us = now_us;
+    for (unsigned i = 0; i < SLOTS_TOTAL; i++)
+        pt->slots[i].period_no = INT64_MIN;
+    index_put(p->index, p->index_mask, h, (uint32_t)(p->n_patterns + 1));
+    p->n_patterns++;
+    return pt;
+}
+
 int error_patterns_add(error_patterns *p, const char *error_type, const char *message,
                        const char *worker, int64_t now_us)
 {
@@ -360,19 +379,11 @@ int error_patterns_add(error_patterns *p, const char *error_type, const char *me
     uint64_t h = hash_bytes(key, strlen(key));
     pattern *pt = find(p, key, h);
     if (!pt) {
-        if (p->n_patterns >= p->max_patterns || reserve_one(p) != 0) {
+        pt = new_pattern(p, key, h, now_us);
+        if (!pt) {
             p->refused++;
             return -1;
         }
-        pt = &p->patterns[p->n_patterns];
-        memset(pt, 0, sizeof *pt);
-        pt->key_hash = h;
-        memcpy(pt->key, key, sizeof key);
-        pt->first_seen_us = pt->last_seen_us = now_us;
-        for (unsigned i = 0; i < SLOTS_TOTAL; i++)
-            pt->slots[i].period_no = INT64_MIN;
-        index_put(p->index, p->index_mask, h, (uint32_t)(p->n_patterns + 1));
-        p->n_patterns++;
     }
 
     pt->total++;
@@ -477,4 +488,274 @@ size_t error_patterns_snapshot(const error_patterns *p, int64_t now_us, bm_error
         fill(p, &p->patterns[rank[i].pos], now_us, &out[i]);
     free(rank);
     return n;
+}
+
+/* ---- state ------------------------------------------------------------- */
+
+#define HASH_BYTES 8
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int save_pattern(msgpack_packer *pk, const error_patterns *p, const pattern *pt)
+{
+    int e = msgpack_pack_map(pk, 8);
+    e |= bm_sc_key_str(pk, "key", pt->key);
+    e |= bm_sc_key_u64(pk, "total", pt->total);
+    e |= bm_sc_key_i64(pk, "first_seen", pt->first_seen_us);
+    e |= bm_sc_key_i64(pk, "last_seen", pt->last_seen_us);
+    e |= bm_sc_key_str(pk, "example", pt->example);
+    e |= bm_sc_key(pk, "workers");
+    e |= msgpack_pack_array(pk, pt->n_workers);
+    for (unsigned i = 0; i < pt->n_workers; i++)
+        e |= bm_sc_str(pk, pt->workers[i]);
+
+    /* sorted, so a state saves to the same bytes whatever its set's layout */
+    uint64_t hashes[MORE_WORKERS_TRACKED_MAX];
+    uint8_t more[MORE_WORKERS_TRACKED_MAX * HASH_BYTES];
+    size_t nh = 0, n = 0;
+    for (uint32_t i = 0; pt->more_set && i < pt->more_cap; i++)
+        if (pt->more_set[i] && nh < MORE_WORKERS_TRACKED_MAX) hashes[nh++] = pt->more_set[i];
+    qsort(hashes, nh, sizeof *hashes, cmp_u64);
+    for (size_t i = 0; i < nh; i++)
+        for (int b = HASH_BYTES - 1; b >= 0; b--)
+            more[n++] = (uint8_t)(hashes[i] >> (8 * b));
+    e |= bm_sc_key(pk, "more");
+    e |= msgpack_pack_bin(pk, n);
+    e |= msgpack_pack_bin_body(pk, more, n);
+
+    e |= bm_sc_key(pk, "rings");
+    e |= msgpack_pack_array(pk, RING__COUNT);
+    for (unsigned r = 0; r < RING__COUNT; r++) {
+        const ring_spec *rs = &p->ring[r];
+        unsigned used = 0;
+        for (unsigned i = 0; i < rs->n; i++)
+            used += pt->slots[rs->offset + i].period_no != INT64_MIN;
+        e |= msgpack_pack_array(pk, 2 * used);
+        for (unsigned i = 0; i < rs->n; i++) {
+            const ring_slot *sl = &pt->slots[rs->offset + i];
+            if (sl->period_no == INT64_MIN) continue;
+            e |= msgpack_pack_int64(pk, sl->period_no);
+            e |= msgpack_pack_uint64(pk, sl->count);
+        }
+    }
+    return e;
+}
+
+int error_patterns_save(const error_patterns *p, msgpack_packer *pk)
+{
+    int e = msgpack_pack_map(pk, 4);
+    e |= bm_sc_key_u64(pk, "refused", p->refused);
+    e |= bm_sc_key(pk, "started_us");
+    e |= p->started ? msgpack_pack_int64(pk, p->started_us) : msgpack_pack_nil(pk);
+    e |= bm_sc_key(pk, "rings_us");
+    e |= msgpack_pack_array(pk, RING__COUNT);
+    for (unsigned r = 0; r < RING__COUNT; r++)
+        e |= msgpack_pack_int64(pk, p->ring[r].period_us);
+    e |= bm_sc_key(pk, "patterns");
+    e |= msgpack_pack_array(pk, p->n_patterns);
+    for (size_t i = 0; i < p->n_patterns && !e; i++)
+        e |= save_pattern(pk, p, &p->patterns[i]);
+    return e ? -1 : 0;
+}
+
+/* Count `count` in period pn of ring rs: equal periods add, the newer
+ * period of a slot wins. @return -1 when `dup` and the period is there. */
+static int ring_put(const ring_spec *rs, ring_slot *slots, int64_t pn, uint64_t count, int dup)
+{
+    ring_slot *s = &slots[ring_pos(rs, pn)];
+    if (s->period_no == pn) {
+        if (dup) return -1;
+        s->count += count;
+    } else if (s->period_no == INT64_MIN || s->period_no < pn) {
+        s->period_no = pn;
+        s->count = count;
+    }
+    return 0;
+}
+
+static int load_rings(const error_patterns *p, pattern *pt, const msgpack_object *o, char *err,
+                      size_t errlen)
+{
+    if (!o || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != RING__COUNT)
+        return bm_sc_fail(err, errlen, "'rings' is not an array of %d", RING__COUNT);
+    for (unsigned r = 0; r < RING__COUNT; r++) {
+        const msgpack_object *ring = &o->via.array.ptr[r];
+        if (ring->type != MSGPACK_OBJECT_ARRAY || ring->via.array.size % 2)
+            return bm_sc_fail(err, errlen, "ring %u is not [period_no, count, ...]", r);
+        for (uint32_t i = 0; i < ring->via.array.size; i += 2) {
+            int64_t pn;
+            uint64_t count;
+            if (bm_sc_as_time(&ring->via.array.ptr[i], &pn) ||
+                bm_sc_as_u64(&ring->via.array.ptr[i + 1], &count))
+                return bm_sc_fail(err, errlen, "ring %u: slot %u is not [period_no, count]", r,
+                                  (unsigned)i / 2);
+            if (ring_put(&p->ring[r], pt->slots, pn, count, 1))
+                return bm_sc_fail(err, errlen, "ring %u: period %lld saved twice", r,
+                                  (long long)pn);
+        }
+    }
+    return BM_LOAD_OK;
+}
+
+static void add_more_hash(pattern *pt, uint64_t h)
+{
+    for (unsigned i = 0; i < pt->n_workers; i++)
+        if (pt->worker_hash[i] == h) return;
+    more_add(pt, h);
+}
+
+static int load_pattern(error_patterns *p, const msgpack_object *o, char *err, size_t errlen)
+{
+    char key[BM_NAME_MAX];
+    if (o->type != MSGPACK_OBJECT_MAP) return bm_sc_fail(err, errlen, "not a map");
+    int rc = bm_sc_need_str(o, "key", key, sizeof key, err, errlen);
+    if (rc) return rc;
+    if (!key[0]) return bm_sc_fail(err, errlen, "empty key");
+    uint64_t h = hash_bytes(key, strlen(key));
+    if (find(p, key, h)) return bm_sc_fail(err, errlen, "'%s' saved twice", key);
+    uint64_t total;
+    int64_t first, last;
+    char example[EXAMPLE_MAX];
+    rc = bm_sc_need_u64(o, "total", &total, err, errlen);
+    if (!rc) rc = bm_sc_need_time(o, "first_seen", &first, err, errlen);
+    if (!rc) rc = bm_sc_need_time(o, "last_seen", &last, err, errlen);
+    if (!rc) rc = bm_sc_need_str(o, "example", example, sizeof example, err, errlen);
+    if (rc) return rc;
+    const msgpack_object *workers = bm_sc_need(o, "workers", MSGPACK_OBJECT_ARRAY, err, errlen);
+    const msgpack_object *more =
+        workers ? bm_sc_need(o, "more", MSGPACK_OBJECT_BIN, err, errlen) : NULL;
+    if (!more) return BM_LOAD_CORRUPT;
+    if (more->via.bin.size % HASH_BYTES)
+        return bm_sc_fail(err, errlen, "'more' is not a list of 8-byte hashes");
+
+    if (p->n_patterns >= p->max_patterns) {
+        p->refused += total;
+        return BM_LOAD_OK;
+    }
+    pattern *pt = new_pattern(p, key, h, first);
+    if (!pt) {
+        bm_sc_fail(err, errlen, "out of memory");
+        return BM_LOAD_NOMEM;
+    }
+    pt->total = total;
+    pt->last_seen_us = last;
+    memcpy(pt->example, example, sizeof pt->example);
+    for (uint32_t i = 0; i < workers->via.array.size; i++) {
+        char name[BM_NAME_MAX];
+        if (bm_sc_as_str(&workers->via.array.ptr[i], name, sizeof name) || !name[0])
+            return bm_sc_fail(err, errlen, "worker %u is not a name of 1..%d bytes", (unsigned)i,
+                              BM_NAME_MAX - 1);
+        note_worker(pt, name);
+    }
+    const uint8_t *b = (const uint8_t *)more->via.bin.ptr;
+    for (uint32_t i = 0; i + HASH_BYTES <= more->via.bin.size; i += HASH_BYTES) {
+        uint64_t v = 0;
+        for (int k = 0; k < HASH_BYTES; k++)
+            v = v << 8 | b[i + k];
+        if (v) add_more_hash(pt, v);
+    }
+    return load_rings(p, pt, bm_sc_get(o, "rings"), err, errlen);
+}
+
+static int load_into(error_patterns *tmp, const msgpack_object *o, char *err, size_t errlen)
+{
+    uint64_t refused;
+    int rc = bm_sc_need_u64(o, "refused", &refused, err, errlen);
+    if (rc) return rc;
+    tmp->refused = refused;
+    const msgpack_object *st = bm_sc_get(o, "started_us");
+    if (st && st->type != MSGPACK_OBJECT_NIL) {
+        if (bm_sc_as_time(st, &tmp->started_us))
+            return bm_sc_fail(err, errlen, "'started_us' is not a time or nil");
+        tmp->started = 1;
+    }
+    const msgpack_object *rings = bm_sc_need(o, "rings_us", MSGPACK_OBJECT_ARRAY, err, errlen);
+    if (!rings) return BM_LOAD_CORRUPT;
+    int same = rings->via.array.size == RING__COUNT;
+    for (unsigned r = 0; same && r < RING__COUNT; r++) {
+        int64_t us;
+        same = bm_sc_as_i64(&rings->via.array.ptr[r], &us) == 0 && us == tmp->ring[r].period_us;
+    }
+    if (!same) {
+        bm_sc_fail(err, errlen, "rings of other periods (another performance window)");
+        return BM_LOAD_MISMATCH;
+    }
+    const msgpack_object *list = bm_sc_need(o, "patterns", MSGPACK_OBJECT_ARRAY, err, errlen);
+    if (!list) return BM_LOAD_CORRUPT;
+    for (uint32_t i = 0; i < list->via.array.size; i++) {
+        rc = load_pattern(tmp, &list->via.array.ptr[i], err, errlen);
+        if (rc) {
+            bm_sc_wrap(err, errlen, "patterns[%u]", (unsigned)i);
+            return rc;
+        }
+    }
+    return BM_LOAD_OK;
+}
+
+int error_patterns_load(error_patterns *p, const msgpack_object *o, char *err, size_t errlen)
+{
+    if (!p || !o || o->type != MSGPACK_OBJECT_MAP)
+        return bm_sc_fail(err, errlen, "errors: not a map");
+    error_patterns *tmp = error_patterns_new(p->max_patterns, p->ring[RING_PERF].period_us * 12);
+    if (!tmp) {
+        bm_sc_fail(err, errlen, "errors: out of memory");
+        return BM_LOAD_NOMEM;
+    }
+    int rc = load_into(tmp, o, err, errlen);
+    if (rc == BM_LOAD_OK) {
+        error_patterns swap = *p;
+        *p = *tmp;
+        *tmp = swap;
+    } else {
+        bm_sc_wrap(err, errlen, "errors");
+    }
+    error_patterns_free(tmp);
+    return rc;
+}
+
+int error_patterns_merge(error_patterns *dst, const error_patterns *src)
+{
+    if (!dst || !src || dst == src) return -1;
+    for (unsigned r = 0; r < RING__COUNT; r++)
+        if (dst->ring[r].period_us != src->ring[r].period_us) return -1;
+    dst->refused += src->refused;
+    if (src->started && (!dst->started || src->started_us < dst->started_us)) {
+        dst->started_us = src->started_us;
+        dst->started = 1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < src->n_patterns; i++) {
+        const pattern *s = &src->patterns[i];
+        pattern *d = find(dst, s->key, s->key_hash);
+        if (!d) {
+            d = new_pattern(dst, s->key, s->key_hash, s->first_seen_us);
+            if (!d) {
+                if (dst->n_patterns < dst->max_patterns) rc = -1; /* out of memory */
+                dst->refused += s->total;
+                continue;
+            }
+            d->last_seen_us = s->last_seen_us;
+        }
+        if (s->example[0] && (!d->example[0] || s->first_seen_us < d->first_seen_us))
+            memcpy(d->example, s->example, sizeof d->example);
+        d->total += s->total;
+        if (s->first_seen_us < d->first_seen_us) d->first_seen_us = s->first_seen_us;
+        if (s->last_seen_us > d->last_seen_us) d->last_seen_us = s->last_seen_us;
+        for (unsigned w = 0; w < s->n_workers; w++)
+            note_worker(d, s->workers[w]);
+        for (uint32_t k = 0; s->more_set && k < s->more_cap; k++)
+            if (s->more_set[k]) add_more_hash(d, s->more_set[k]);
+        for (unsigned r = 0; r < RING__COUNT; r++) {
+            const ring_spec *rs = &dst->ring[r];
+            for (unsigned k = 0; k < rs->n; k++) {
+                const ring_slot *sl = &s->slots[rs->offset + k];
+                if (sl->period_no != INT64_MIN) ring_put(rs, d->slots, sl->period_no, sl->count, 0);
+            }
+        }
+    }
+    return rc;
 }

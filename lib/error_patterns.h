@@ -12,6 +12,24 @@
  *   stable      otherwise (or too little history).
  * Bounds: at most max_patterns patterns (refused ones counted), at most
  * BM_PATTERN_WORKERS_MAX worker names kept per pattern (the rest counted).
+ *
+ * State (error_patterns_save / _load / _merge):
+ *
+ *   { "refused": uint, "started_us": µs | nil (no error yet),
+ *     "rings_us": [10 s, 30 s, perf / 12, 1 h],        the rings' periods
+ *     "patterns": [ { "key": str, "total": uint, "first_seen", "last_seen": µs,
+ *                     "example": str, "workers": [str, ...]   (the listed ones),
+ *                     "more": bin,   8-byte big-endian hashes of the workers not listed
+ *                     "rings": [[period_no, count, period_no, count, ...] x 4] } ] }
+ *
+ * period_no = floor(t / ring period): a ring slot is saved with its absolute
+ * period, so it ages out after a load as it would have without one.
+ * Merging adds totals and the counts of equal periods (the newer period of
+ * a ring slot wins, as when counting), takes the earliest first seen, the
+ * latest last seen, the example of the pattern seen first (the first
+ * non-empty one), and the union of the workers (listed while there is
+ * room, the rest counted in workers_more by hash, as when counting).
+ *
  * Pure: time comes in as now_us.
  */
 #ifndef BM_LIB_ERROR_PATTERNS_H
@@ -38,6 +56,29 @@ uint64_t error_patterns_refused(const error_patterns *p);
 /* Snapshot sorted by count over the performance window, descending. @return number written. */
 size_t error_patterns_snapshot(const error_patterns *p, int64_t now_us, bm_error_pattern *out,
                                size_t max);
+
+struct msgpack_packer;
+struct msgpack_object;
+
+/* Write the table (layout above). @return 0, or -1 (the packer's writer failed). */
+int error_patterns_save(const error_patterns *p, struct msgpack_packer *pk);
+
+/*
+ * Replace every pattern with those saved in o (rings of the same periods,
+ * else BM_LOAD_MISMATCH). Patterns past max_patterns are refused: their
+ * errors (`total`) are counted in refused. @return 0, or a bm_load_status
+ * (lib/state_codec.h) with the reason in err; p is unchanged then.
+ */
+int error_patterns_load(error_patterns *p, const struct msgpack_object *o, char *err,
+                        size_t errlen);
+
+/*
+ * dst += src (rules above; dst != src, same configuration). A new pattern
+ * that max_patterns refuses counts its errors in dst's refused, which also
+ * gets src's. @return 0, or -1 (rings of other periods; out of memory:
+ * dst holds part of src).
+ */
+int error_patterns_merge(error_patterns *dst, const error_patterns *src);
 
 /* The group key of an error ("NetworkError" for type "NetworkError" or
  * message "NetworkError: Connection timeout"). Writes into buf. */

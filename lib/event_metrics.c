@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state_codec.h"
 #include "window.h"
 
 #define DEFAULT_PERF_WINDOW_US (60LL * 60 * 1000000)
@@ -218,4 +219,103 @@ uint64_t event_metrics_total_failed(const event_metrics *m, bm_event_type type)
 {
     if (!m || (unsigned)type >= BM_EV__COUNT) return 0;
     return m->total_failed[type];
+}
+
+/* ---- state ------------------------------------------------------------- */
+
+static const char *const row_names[ROW__COUNT] = {"command", "result", "error", "other", "all"};
+
+int event_metrics_save(const event_metrics *m, msgpack_packer *pk)
+{
+    int e = msgpack_pack_map(pk, 2);
+    e |= bm_sc_key(pk, "windows");
+    e |= msgpack_pack_map(pk, ROW__COUNT);
+    for (int r = 0; r < ROW__COUNT && !e; r++) {
+        e |= bm_sc_key(pk, row_names[r]);
+        e |= msgpack_pack_array(pk, BM_WINDOWS);
+        for (int w = 0; w < BM_WINDOWS && !e; w++)
+            e |= bm_window_save(&m->win[r][w], pk);
+    }
+    e |= bm_sc_key(pk, "totals");
+    e |= msgpack_pack_map(pk, BM_EV__COUNT);
+    for (int t = 0; t < BM_EV__COUNT; t++) {
+        e |= bm_sc_key(pk, bm_event_type_name((bm_event_type)t));
+        e |= msgpack_pack_array(pk, 2);
+        e |= msgpack_pack_uint64(pk, m->total[t]);
+        e |= msgpack_pack_uint64(pk, m->total_failed[t]);
+    }
+    return e ? -1 : 0;
+}
+
+static int load_into(event_metrics *tmp, const msgpack_object *o, char *err, size_t errlen)
+{
+    const msgpack_object *wins = bm_sc_need(o, "windows", MSGPACK_OBJECT_MAP, err, errlen);
+    if (!wins) return BM_LOAD_CORRUPT;
+    for (int r = 0; r < ROW__COUNT; r++) {
+        const msgpack_object *row = bm_sc_get(wins, row_names[r]);
+        if (!row || row->type != MSGPACK_OBJECT_ARRAY || row->via.array.size != BM_WINDOWS)
+            return bm_sc_fail(err, errlen, "windows: '%s' is not an array of %d windows",
+                              row_names[r], BM_WINDOWS);
+        for (int w = 0; w < BM_WINDOWS; w++) {
+            int rc = bm_window_load(&tmp->win[r][w], &row->via.array.ptr[w], err, errlen);
+            if (rc) {
+                bm_sc_wrap(err, errlen, "windows: %s[%d]", row_names[r], w);
+                return rc;
+            }
+        }
+    }
+    const msgpack_object *tot = bm_sc_need(o, "totals", MSGPACK_OBJECT_MAP, err, errlen);
+    if (!tot) return BM_LOAD_CORRUPT;
+    for (int t = 0; t < BM_EV__COUNT; t++) {
+        const char *name = bm_event_type_name((bm_event_type)t);
+        const msgpack_object *v = bm_sc_get(tot, name);
+        if (!v) continue; /* a type the saving build did not have: 0 */
+        if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size < 2 ||
+            bm_sc_as_u64(&v->via.array.ptr[0], &tmp->total[t]) ||
+            bm_sc_as_u64(&v->via.array.ptr[1], &tmp->total_failed[t]))
+            return bm_sc_fail(err, errlen, "totals: '%s' is not [total, failed]", name);
+    }
+    return BM_LOAD_OK;
+}
+
+int event_metrics_load(event_metrics *m, const msgpack_object *o, char *err, size_t errlen)
+{
+    if (!m || !o || o->type != MSGPACK_OBJECT_MAP)
+        return bm_sc_fail(err, errlen, "events: not a map");
+    event_metrics *tmp =
+        event_metrics_new(m->win[ROW_ALL][BM_WINDOWS - 1].period_us * PERF_PERIODS);
+    if (!tmp) {
+        bm_sc_fail(err, errlen, "events: out of memory");
+        return BM_LOAD_NOMEM;
+    }
+    int rc = load_into(tmp, o, err, errlen);
+    if (rc == BM_LOAD_OK) {
+        /* swap the state, keep m's label */
+        for (int r = 0; r < ROW__COUNT; r++)
+            for (int w = 0; w < BM_WINDOWS; w++) {
+                bm_window t = m->win[r][w];
+                m->win[r][w] = tmp->win[r][w];
+                tmp->win[r][w] = t;
+            }
+        memcpy(m->total, tmp->total, sizeof m->total);
+        memcpy(m->total_failed, tmp->total_failed, sizeof m->total_failed);
+    } else {
+        bm_sc_wrap(err, errlen, "events");
+    }
+    event_metrics_free(tmp);
+    return rc;
+}
+
+int event_metrics_merge(event_metrics *dst, const event_metrics *src)
+{
+    if (!dst || !src || dst == src) return -1;
+    int rc = 0;
+    for (int r = 0; r < ROW__COUNT; r++)
+        for (int w = 0; w < BM_WINDOWS; w++)
+            if (bm_window_merge(&dst->win[r][w], &src->win[r][w]) != 0) rc = -1;
+    for (int t = 0; t < BM_EV__COUNT; t++) {
+        dst->total[t] += src->total[t];
+        dst->total_failed[t] += src->total_failed[t];
+    }
+    return rc;
 }

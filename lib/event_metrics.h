@@ -7,6 +7,18 @@
  * other) count, share, success and error counts; success / error rate over
  * answers; average and p95 command -> answer latency; throughput per minute
  * and peak throughput (the busiest period, scaled to a minute).
+ *
+ * State (event_metrics_save / _load / _merge): the windows of each class
+ * (lib/window.h's layout) and the totals since start, per event type:
+ *
+ *   { "windows": { "command" | "result" | "error" | "other" | "all":
+ *                    [window 1m, window 5m, window perf] },
+ *     "totals":  { "<event type name>": [total, failed], ... } }
+ *
+ * Merging adds the totals and merges the windows period by period, so the
+ * merged metrics are those of one table fed both streams of events (the
+ * peak period too: the "all" windows merge like the others).
+ *
  * Pure: time comes in as now_us. Memory does not grow with the number of events.
  */
 #ifndef BM_LIB_EVENT_METRICS_H
@@ -38,5 +50,23 @@ void event_metrics_snapshot(const event_metrics *m, int64_t now_us, bm_event_win
 uint64_t event_metrics_total(const event_metrics *m, bm_event_type type);
 /* ... of which failed (results with ok=0, errors), since start. */
 uint64_t event_metrics_total_failed(const event_metrics *m, bm_event_type type);
+
+struct msgpack_packer;
+struct msgpack_object;
+
+/* Write the metrics (layout above). @return 0, or -1 (the packer's writer failed). */
+int event_metrics_save(const event_metrics *m, struct msgpack_packer *pk);
+
+/*
+ * Replace the metrics with those saved in o (made with the same performance
+ * window, else BM_LOAD_MISMATCH). A type name this build does not know is
+ * left out. @return 0, or a bm_load_status (lib/state_codec.h) with the
+ * reason in err; m is unchanged then.
+ */
+int event_metrics_load(event_metrics *m, const struct msgpack_object *o, char *err, size_t errlen);
+
+/* dst += src (dst != src). @return 0, or -1 (out of memory or windows of
+ * another shape: dst holds part of src). */
+int event_metrics_merge(event_metrics *dst, const event_metrics *src);
 
 #endif

@@ -36,9 +36,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state_codec.h"
+
 #define HIST_MIN_VALUE_US 1
 #define HIST_MAX_VALUE_US ((int64_t)1 << 40)
 #define HIST_MIN_CAP      8
+#define HIST_INDEX_SLOTS  1400 /* > the largest index (1387): no histogram holds more buckets */
+#define VARINT_PAIR_MAX   8    /* an index delta (<= 3 bytes) and a uint32 count (<= 5 bytes) */
 /* q * count may land a hair above an integer through rounding (0.07 * 100
  * is 7.000000000000001): ranks are taken after removing that hair. */
 #define RANK_EPSILON 1e-9
@@ -306,4 +310,96 @@ double bm_hist_mean(const bm_hist *h)
 size_t bm_hist_heap_bytes(const bm_hist *h)
 {
     return (size_t)h->cap_buckets * sizeof(bm_hist_bucket);
+}
+
+/* ---- state ------------------------------------------------------------- */
+
+uint16_t bm_hist_max_index(void)
+{
+    return bm_hist_bucket_of(HIST_MAX_VALUE_US);
+}
+
+int bm_hist_save(const bm_hist *h, msgpack_packer *pk)
+{
+    uint8_t buf[HIST_INDEX_SLOTS * VARINT_PAIR_MAX];
+    size_t n = 0;
+    uint16_t prev = 0;
+    if (h->n_buckets > HIST_INDEX_SLOTS) return -1; /* cannot happen: indices are distinct */
+    for (uint32_t i = 0; i < h->n_buckets; i++) {
+        n += bm_sc_put_varint(buf + n, (uint64_t)(h->buckets[i].index - prev));
+        n += bm_sc_put_varint(buf + n, h->buckets[i].count);
+        prev = h->buckets[i].index;
+    }
+    int e = msgpack_pack_array(pk, 7);
+    e |= msgpack_pack_uint64(pk, h->count);
+    e |= msgpack_pack_uint64(pk, h->clamped);
+    e |= msgpack_pack_int64(pk, h->min_us);
+    e |= msgpack_pack_int64(pk, h->max_us);
+    e |= bm_sc_real(pk, h->sum_us);
+    e |= msgpack_pack_uint64(pk, h->folded);
+    e |= msgpack_pack_bin(pk, n);
+    e |= msgpack_pack_bin_body(pk, buf, n);
+    return e ? -1 : 0;
+}
+
+int bm_hist_load(bm_hist *h, const msgpack_object *o, char *err, size_t errlen)
+{
+    if (!o || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 7)
+        return bm_sc_fail(err, errlen, "histogram is not an array of 7");
+    const msgpack_object *a = o->via.array.ptr;
+    uint64_t count, clamped, folded;
+    int64_t min_us, max_us;
+    double sum_us;
+    if (bm_sc_as_u64(&a[0], &count) || bm_sc_as_u64(&a[1], &clamped) ||
+        bm_sc_as_i64(&a[2], &min_us) || bm_sc_as_i64(&a[3], &max_us) ||
+        bm_sc_as_f64(&a[4], &sum_us) || bm_sc_as_u64(&a[5], &folded))
+        return bm_sc_fail(err, errlen,
+                          "histogram: count, clamped, min, max, sum or folded is "
+                          "not a number of its kind");
+    if (a[6].type != MSGPACK_OBJECT_BIN)
+        return bm_sc_fail(err, errlen, "histogram: buckets are not a bin");
+
+    bm_hist_bucket tmp[HIST_INDEX_SLOTS];
+    const uint8_t *p = (const uint8_t *)a[6].via.bin.ptr, *end = p + a[6].via.bin.size;
+    const uint16_t max_index = bm_hist_max_index();
+    uint32_t n = 0;
+    uint64_t prev = 0, total = 0;
+    while (p < end) {
+        uint64_t d, c;
+        if (bm_sc_get_varint(&p, end, &d) || bm_sc_get_varint(&p, end, &c))
+            return bm_sc_fail(err, errlen, "histogram: buckets end inside a varint");
+        if ((n > 0 && d == 0) || d > max_index || prev + d > max_index)
+            return bm_sc_fail(err, errlen, "histogram: bucket indices not ascending within 0..%u",
+                              (unsigned)max_index);
+        if (c == 0 || c > UINT32_MAX)
+            return bm_sc_fail(err, errlen, "histogram: a bucket count is 0 or above 2^32-1");
+        prev += d;
+        tmp[n].index = (uint16_t)prev;
+        tmp[n].count = (uint32_t)c;
+        total += c;
+        n++;
+    }
+    if (total > count || (n == 0) != (count == 0) || clamped > count)
+        return bm_sc_fail(err, errlen,
+                          "histogram: count %llu disagrees with its buckets (%llu in %u)",
+                          (unsigned long long)count, (unsigned long long)total, (unsigned)n);
+    if (count ? min_us > max_us : (min_us != 0 || max_us != 0))
+        return bm_sc_fail(err, errlen, "histogram: min above max, or set when empty");
+    if (reserve(h, n) != 0) {
+        bm_sc_fail(err, errlen, "histogram: out of memory");
+        return BM_LOAD_NOMEM;
+    }
+    if (n) memcpy(h->buckets, tmp, (size_t)n * sizeof *tmp);
+    h->n_buckets = n;
+    h->count = count;
+    h->clamped = clamped;
+    h->min_us = min_us;
+    h->max_us = max_us;
+    h->sum_us = sum_us;
+    h->folded = folded;
+    if (h->max_buckets) {
+        fold_to(h, h->max_buckets);
+        shrink_to_bound(h);
+    }
+    return BM_LOAD_OK;
 }

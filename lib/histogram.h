@@ -20,6 +20,21 @@
  * and merges stop being exact once a fold happened (`folded` says so).
  * Unbounded is the default.
  *
+ * State: bm_hist_save writes a histogram as msgpack and bm_hist_load reads
+ * it back exactly (lib/checkpoint.h has the whole checkpoint):
+ *
+ *   [count, clamped, min_us, max_us, sum_us, folded, buckets]
+ *
+ *   buckets: bin, LEB128 varint pairs (index - previous index, count), the
+ *            previous index starting at 0, indices strictly ascending:
+ *
+ *      +--------+-------+--------+-------+----
+ *      | d0=i0  | c0    | d1     | c1    | ...      i_k = i_(k-1) + d_k
+ *      +--------+-------+--------+-------+----
+ *
+ * sum_us is an integer when it is one (it is a sum of integer durations),
+ * else a float64.
+ *
  * Pure: no I/O, no clock.
  */
 #ifndef BM_LIB_HISTOGRAM_H
@@ -84,5 +99,22 @@ double bm_hist_mean(const bm_hist *h);
 
 /* Heap bytes held. */
 size_t bm_hist_heap_bytes(const bm_hist *h);
+
+struct msgpack_packer;
+struct msgpack_object;
+
+/* The largest bucket index (that of 2^40 µs and above). */
+uint16_t bm_hist_max_index(void);
+
+/* Write h (layout above). @return 0, or -1 (the packer's writer failed). */
+int bm_hist_save(const bm_hist *h, struct msgpack_packer *pk);
+
+/*
+ * Replace h's values with those saved in o; h keeps its bound (more buckets
+ * than the bound fold, as bm_hist_set_max_buckets does).
+ * @return 0 (BM_LOAD_OK), or a bm_load_status (lib/state_codec.h) with the
+ * reason in err; h is unchanged then.
+ */
+int bm_hist_load(bm_hist *h, const struct msgpack_object *o, char *err, size_t errlen);
 
 #endif

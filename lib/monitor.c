@@ -10,13 +10,17 @@
  */
 #include "lib/monitor.h"
 
+#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lib/state_codec.h"
 
 int bm_monitor_init(bm_monitor *m, const worker_stats_config *cfg, size_t max_patterns)
 {
     memset(m, 0, sizeof *m);
     m->wcfg = *cfg;
+    m->max_patterns = max_patterns;
     m->workers = worker_stats_new(cfg);
     m->events = event_metrics_new(cfg->perf_window_us);
     m->errors = error_patterns_new(max_patterns, cfg->perf_window_us);
@@ -112,4 +116,72 @@ int bm_monitor_rollup(bm_monitor *m, int64_t now_us, int64_t interval_us, const 
     r->workers_refused = worker_stats_refused(m->workers);
     r->patterns_refused = error_patterns_refused(m->errors);
     return 0;
+}
+
+/* ---- state ------------------------------------------------------------- */
+
+int bm_monitor_save(const bm_monitor *m, msgpack_packer *pk)
+{
+    int e = msgpack_pack_map(pk, 4);
+    e |= bm_sc_key(pk, "workers");
+    e |= worker_stats_save(m->workers, pk);
+    e |= bm_sc_key(pk, "events");
+    e |= event_metrics_save(m->events, pk);
+    e |= bm_sc_key(pk, "errors");
+    e |= error_patterns_save(m->errors, pk);
+    e |= bm_sc_key_u64(pk, "refused_events", m->workers_refused_events);
+    return e ? -1 : 0;
+}
+
+void bm_monitor_swap(bm_monitor *a, bm_monitor *b)
+{
+    worker_stats *w = a->workers;
+    event_metrics *e = a->events;
+    error_patterns *p = a->errors;
+    uint64_t r = a->workers_refused_events;
+    a->workers = b->workers;
+    a->events = b->events;
+    a->errors = b->errors;
+    a->workers_refused_events = b->workers_refused_events;
+    b->workers = w;
+    b->events = e;
+    b->errors = p;
+    b->workers_refused_events = r;
+}
+
+int bm_monitor_load(bm_monitor *m, const msgpack_object *o, char *err, size_t errlen)
+{
+    if (!o || o->type != MSGPACK_OBJECT_MAP) return bm_sc_fail(err, errlen, "monitor: not a map");
+    uint64_t refused;
+    int rc = bm_sc_need_u64(o, "refused_events", &refused, err, errlen);
+    if (rc) {
+        bm_sc_wrap(err, errlen, "monitor");
+        return rc;
+    }
+    bm_monitor tmp;
+    if (bm_monitor_init(&tmp, &m->wcfg, m->max_patterns) != 0) {
+        bm_sc_fail(err, errlen, "monitor: out of memory");
+        return BM_LOAD_NOMEM;
+    }
+    rc = worker_stats_load(tmp.workers, bm_sc_get(o, "workers"), err, errlen);
+    if (!rc) rc = event_metrics_load(tmp.events, bm_sc_get(o, "events"), err, errlen);
+    if (!rc) rc = error_patterns_load(tmp.errors, bm_sc_get(o, "errors"), err, errlen);
+    if (!rc) {
+        tmp.workers_refused_events = refused;
+        bm_monitor_swap(m, &tmp);
+    } else {
+        bm_sc_wrap(err, errlen, "monitor");
+    }
+    bm_monitor_deinit(&tmp);
+    return rc;
+}
+
+int bm_monitor_merge(bm_monitor *dst, const bm_monitor *src)
+{
+    if (!dst || !src || dst == src) return -1;
+    int rc = worker_stats_merge(dst->workers, src->workers);
+    rc |= event_metrics_merge(dst->events, src->events);
+    rc |= error_patterns_merge(dst->errors, src->errors);
+    dst->workers_refused_events += src->workers_refused_events;
+    return rc ? -1 : 0;
 }

@@ -3,6 +3,18 @@
  * performance and health, event metrics, error patterns (lib/), fed from
  * each event the trace store kept, and turned into a rollup (proto/rollup.h)
  * on the rollup timer. No I/O here: publishing is ingest.c's job.
+ *
+ * State (bm_monitor_save / _load / _merge): the three parts and the
+ * monitor's own counter, each part in its module's layout:
+ *
+ *   { "workers": lib/worker_stats.h, "events": lib/event_metrics.h,
+ *     "errors": lib/error_patterns.h, "refused_events": uint }
+ *
+ * A merge of monitors each fed part of the events (whole transactions on
+ * one side: pairing is per transaction) gives the figures of one monitor
+ * fed every event: counts and sums add, sketches merge bucket by bucket,
+ * min / max combine, last seen is the latest. Health is judged again by the
+ * next worker_stats_evaluate (lib/worker_stats.h has the rule).
  */
 #ifndef BM_AGENT_MONITOR_H
 #define BM_AGENT_MONITOR_H
@@ -26,6 +38,7 @@ typedef struct {
     bm_error_pattern *snap_patterns;
     size_t cap_patterns;
     uint64_t workers_refused_events; /* events whose worker was refused (bound) */
+    size_t max_patterns;             /* as given to bm_monitor_init (0 = default) */
 } bm_monitor;
 
 /* @return 0, or -1 (out of memory). cfg copied. max_patterns 0 = default. */
@@ -38,6 +51,29 @@ void bm_monitor_on_event(bm_monitor *m, const trace_event *te, int64_t now_us);
 /* A trace leaves memory (evicted or expired): its unanswered commands will
  * never be answered here, so they stop counting in flight. */
 void bm_monitor_on_trace_dropped(bm_monitor *m, const trace *t);
+
+struct msgpack_packer;
+struct msgpack_object;
+
+/* Write the state (layout above). @return 0, or -1 (the packer's writer failed). */
+int bm_monitor_save(const bm_monitor *m, struct msgpack_packer *pk);
+
+/*
+ * Replace m's state with the one saved in o. m must be made with the
+ * configuration of the monitor that saved it (the windows' shapes, else
+ * BM_LOAD_MISMATCH); the bounds are m's (what they refuse is counted).
+ * @return 0, or a bm_load_status (lib/state_codec.h) with the reason in
+ * err; m is unchanged then.
+ */
+int bm_monitor_load(bm_monitor *m, const struct msgpack_object *o, char *err, size_t errlen);
+
+/* dst += src (dst != src, same configuration; rules above).
+ * @return 0, or -1 (out of memory: dst holds part of src). */
+int bm_monitor_merge(bm_monitor *dst, const bm_monitor *src);
+
+/* Exchange the states (workers, events, errors, counters) of two monitors
+ * made with the same configuration; each keeps its rollup buffers. */
+void bm_monitor_swap(bm_monitor *a, bm_monitor *b);
 
 /* Build a rollup at now_us into *r (arrays borrowed from m until the next call).
  * @return 0, or -1 (out of memory). */

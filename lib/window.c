@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state_codec.h"
+
 static int64_t period_start(const bm_window *w, int64_t now_us)
 {
     int64_t r = now_us % w->period_us;
@@ -169,4 +171,130 @@ size_t bm_window_heap_bytes(const bm_window *w)
     for (unsigned i = 0; i < w->n_periods; i++)
         bytes += bm_hist_heap_bytes(&w->periods[i].hist);
     return bytes;
+}
+
+/* ---- state ------------------------------------------------------------- */
+
+static int has_data(const bm_period *p)
+{
+    return p->counts.executions || p->counts.events || p->hist.count;
+}
+
+int bm_window_save(const bm_window *w, msgpack_packer *pk)
+{
+    unsigned used = 0;
+    for (unsigned i = 0; i < w->n_periods; i++)
+        used += has_data(&w->periods[i]) != 0;
+    int e = msgpack_pack_array(pk, 3);
+    e |= msgpack_pack_int64(pk, w->period_us);
+    e |= msgpack_pack_uint32(pk, w->n_periods);
+    e |= msgpack_pack_array(pk, used);
+    for (unsigned i = 0; i < w->n_periods && !e; i++) {
+        const bm_period *p = &w->periods[i];
+        if (!has_data(p)) continue;
+        e |= msgpack_pack_array(pk, 7);
+        e |= msgpack_pack_int64(pk, p->start_us);
+        e |= msgpack_pack_uint64(pk, p->counts.executions);
+        e |= msgpack_pack_uint64(pk, p->counts.successes);
+        e |= msgpack_pack_uint64(pk, p->counts.failures);
+        e |= msgpack_pack_uint64(pk, p->counts.timeouts);
+        e |= msgpack_pack_uint64(pk, p->counts.events);
+        e |= bm_hist_save(&p->hist, pk);
+    }
+    return e ? -1 : 0;
+}
+
+/* One saved period into tmp (a window of w's shape), keeping the newer of
+ * two in one slot. `filled` marks the slots taken. */
+static int load_period(bm_window *tmp, unsigned char *filled, const msgpack_object *o, char *err,
+                       size_t errlen)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 7)
+        return bm_sc_fail(err, errlen, "not an array of 7");
+    const msgpack_object *a = o->via.array.ptr;
+    int64_t start;
+    bm_counts c;
+    if (bm_sc_as_time(&a[0], &start))
+        return bm_sc_fail(err, errlen, "start is not a time in µs (|t| <= 2^61)");
+    if (period_start(tmp, start) != start)
+        return bm_sc_fail(err, errlen, "start %lld is not aligned to the period (%lld µs)",
+                          (long long)start, (long long)tmp->period_us);
+    if (bm_sc_as_u64(&a[1], &c.executions) || bm_sc_as_u64(&a[2], &c.successes) ||
+        bm_sc_as_u64(&a[3], &c.failures) || bm_sc_as_u64(&a[4], &c.timeouts) ||
+        bm_sc_as_u64(&a[5], &c.events))
+        return bm_sc_fail(err, errlen, "a count is not an integer >= 0");
+    unsigned slot = slot_of(tmp, start);
+    bm_period *p = &tmp->periods[slot];
+    if (filled[slot]) {
+        if (p->start_us == start)
+            return bm_sc_fail(err, errlen, "two periods start at %lld", (long long)start);
+        if (p->start_us > start) return BM_LOAD_OK; /* out of the newer one's window */
+    }
+    int rc = bm_hist_load(&p->hist, &a[6], err, errlen);
+    if (rc != BM_LOAD_OK) return rc;
+    p->start_us = start;
+    p->counts = c;
+    filled[slot] = 1;
+    return BM_LOAD_OK;
+}
+
+int bm_window_load(bm_window *w, const msgpack_object *o, char *err, size_t errlen)
+{
+    if (!o || o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 3)
+        return bm_sc_fail(err, errlen, "window is not an array of 3");
+    const msgpack_object *a = o->via.array.ptr;
+    int64_t period_us;
+    uint32_t n_periods;
+    if (bm_sc_as_i64(&a[0], &period_us) || bm_sc_as_u32(&a[1], &n_periods) ||
+        a[2].type != MSGPACK_OBJECT_ARRAY)
+        return bm_sc_fail(err, errlen, "window: [period_us, n_periods, periods] expected");
+    if (period_us != w->period_us || n_periods != w->n_periods) {
+        bm_sc_fail(err, errlen, "window of %u x %lld µs saved, this one is %u x %lld µs",
+                   (unsigned)n_periods, (long long)period_us, w->n_periods,
+                   (long long)w->period_us);
+        return BM_LOAD_MISMATCH;
+    }
+    const msgpack_object *ps = &a[2];
+    bm_window tmp;
+    unsigned char *filled = calloc(w->n_periods, 1);
+    if (!filled || bm_window_init(&tmp, w->period_us, w->n_periods) != 0) {
+        free(filled);
+        bm_sc_fail(err, errlen, "window: out of memory");
+        return BM_LOAD_NOMEM;
+    }
+    bm_window_set_max_buckets(&tmp, w->periods[0].hist.max_buckets);
+    int rc = BM_LOAD_OK;
+    for (uint32_t i = 0; i < ps->via.array.size && rc == BM_LOAD_OK; i++) {
+        rc = load_period(&tmp, filled, &ps->via.array.ptr[i], err, errlen);
+        if (rc != BM_LOAD_OK) bm_sc_wrap(err, errlen, "period %u", (unsigned)i);
+    }
+    free(filled);
+    if (rc == BM_LOAD_OK) {
+        bm_period *old = w->periods;
+        w->periods = tmp.periods;
+        tmp.periods = old;
+    }
+    bm_window_deinit(&tmp);
+    return rc;
+}
+
+int bm_window_merge(bm_window *dst, const bm_window *src)
+{
+    if (dst == src || dst->period_us != src->period_us || dst->n_periods != src->n_periods)
+        return -1;
+    int rc = 0;
+    for (unsigned i = 0; i < src->n_periods; i++) {
+        const bm_period *s = &src->periods[i];
+        if (!has_data(s)) continue;
+        bm_period *d = &dst->periods[slot_of(dst, s->start_us)];
+        if (has_data(d) && d->start_us > s->start_us) continue;
+        if (!has_data(d) || d->start_us < s->start_us) clear_period(d, s->start_us);
+        d->counts.executions += s->counts.executions;
+        d->counts.successes += s->counts.successes;
+        d->counts.failures += s->counts.failures;
+        d->counts.timeouts += s->counts.timeouts;
+        d->counts.events += s->counts.events;
+        if (bm_hist_merge(&d->hist, &s->hist) != 0) rc = -1;
+    }
+    return rc;
 }

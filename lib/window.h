@@ -12,6 +12,16 @@
  * Collecting merges the live periods, so the window's edge moves in steps of
  * one period. Histograms merge exactly (lib/histogram.h).
  *
+ * State: a window is saved with its shape and the periods holding counts,
+ * each with its absolute start, so a window loaded later (or merged) puts
+ * every period back in the slot of its start: a period older than the
+ * window is not live, and the next add rolls it out (it never lands in the
+ * current period).
+ *
+ *   [period_us, n_periods, [period, ...]]      periods in slot order
+ *   period = [start_us, executions, successes, failures, timeouts, events, hist]
+ *   hist   = lib/histogram.h's layout
+ *
  * Pure: time comes in as `now_us`.
  */
 #ifndef BM_LIB_WINDOW_H
@@ -73,5 +83,34 @@ int bm_window_collect(const bm_window *w, int64_t now_us, bm_counts *counts, bm_
 uint64_t bm_window_peak_period(const bm_window *w, int64_t now_us);
 
 size_t bm_window_heap_bytes(const bm_window *w);
+
+struct msgpack_packer;
+struct msgpack_object;
+
+/* Write w (layout above). @return 0, or -1 (the packer's writer failed). */
+int bm_window_save(const bm_window *w, struct msgpack_packer *pk);
+
+/*
+ * Replace w's periods with those saved in o. The saved shape must be w's
+ * (else BM_LOAD_MISMATCH); periods keep their histogram bound. Two saved
+ * periods of one slot: the newer is kept. A start not aligned to the period,
+ * or two periods with one start, is BM_LOAD_CORRUPT.
+ * @return 0, or a bm_load_status (lib/state_codec.h) with the reason in
+ * err; w is unchanged then.
+ */
+int bm_window_load(bm_window *w, const struct msgpack_object *o, char *err, size_t errlen);
+
+/*
+ * dst += src, period by period, aligned by absolute start: counts add,
+ * histograms merge (exactly, unless a bound folds). A src period whose slot
+ * in dst holds an older period replaces it (the older one is out of the
+ * window of the newer); one older than dst's period in that slot is out of
+ * dst's window and left out. For adds in time order, the result collects,
+ * at any time from the newest add of either on, what one window fed both
+ * streams of adds collects. dst != src.
+ * @return 0, or -1: the shapes differ (nothing changed), or out of memory
+ * (dst holds part of src).
+ */
+int bm_window_merge(bm_window *dst, const bm_window *src);
 
 #endif

@@ -47,6 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state_codec.h"
+
 #define MALLOC_OVERHEAD_BYTES   16
 #define WORKER_HIST_MAX_BUCKETS 240
 #define SEC_US                  1000000LL
@@ -710,4 +712,294 @@ size_t worker_stats_totals(const worker_stats *ws, worker_totals *out, size_t ma
         memcpy(out[i].name, ws->by_name[i]->name, sizeof out[i].name);
     }
     return n;
+}
+
+/* ---- state ------------------------------------------------------------- */
+
+static int save_verdict(msgpack_packer *pk, const verdict *v)
+{
+    int e = bm_sc_key_str(pk, "state", bm_health_name(v->state));
+    e |= bm_sc_key(pk, "issues");
+    e |= msgpack_pack_array(pk, v->n_issues);
+    for (unsigned i = 0; i < v->n_issues; i++) {
+        e |= msgpack_pack_array(pk, 2);
+        e |= msgpack_pack_uint8(pk, v->issue_rank[i]);
+        e |= bm_sc_str(pk, v->issues[i]);
+    }
+    return e;
+}
+
+static int save_worker(msgpack_packer *pk, const worker *w)
+{
+    const worker_totals *t = &w->totals;
+    int e = msgpack_pack_map(pk, 10);
+    e |= bm_sc_key_str(pk, "name", w->name);
+    e |= bm_sc_key_u64(pk, "in_flight", w->in_flight);
+    e |= bm_sc_key_i64(pk, "busy_since", w->busy_since_us);
+    e |= bm_sc_key_i64(pk, "last_seen", w->last_seen_us);
+    e |= bm_sc_key_i64(pk, "last_execution", w->last_execution_us);
+    e |= bm_sc_key_i64(pk, "last_error_at", w->last_error_us);
+    e |= bm_sc_key_str(pk, "last_error", w->last_error);
+
+    e |= bm_sc_key(pk, "health");
+    e |= msgpack_pack_map(pk, 6);
+    e |= save_verdict(pk, &w->health);
+    e |= bm_sc_key_i64(pk, "since", w->health_since_us);
+    e |= bm_sc_key_bool(pk, "judged", w->judged);
+    e |= bm_sc_key_u64(pk, "streak", w->better_streak);
+    e |= bm_sc_key(pk, "streak_worst");
+    e |= msgpack_pack_map(pk, 2);
+    e |= save_verdict(pk, &w->better_worst);
+
+    e |= bm_sc_key(pk, "totals");
+    e |= msgpack_pack_map(pk, 6);
+    e |= bm_sc_key_u64(pk, "successes", t->successes);
+    e |= bm_sc_key_u64(pk, "failures", t->failures);
+    e |= bm_sc_key_u64(pk, "timeouts", t->timeouts);
+    e |= bm_sc_key(pk, "duration_buckets");
+    e |= msgpack_pack_array(pk, WORKER_DURATION_BOUNDS + 1);
+    for (int i = 0; i <= WORKER_DURATION_BOUNDS; i++)
+        e |= msgpack_pack_uint64(pk, t->duration_buckets[i]);
+    e |= bm_sc_key_u64(pk, "duration_count", t->duration_count);
+    e |= bm_sc_key_real(pk, "duration_sum_us", t->duration_sum_us);
+
+    e |= bm_sc_key(pk, "windows");
+    e |= msgpack_pack_array(pk, BM_WINDOWS);
+    for (int i = 0; i < BM_WINDOWS && !e; i++)
+        e |= bm_window_save(&w->win[i], pk);
+    return e;
+}
+
+int worker_stats_save(const worker_stats *ws, msgpack_packer *pk)
+{
+    int e = msgpack_pack_map(pk, 2);
+    e |= bm_sc_key_u64(pk, "refused", ws->refused);
+    e |= bm_sc_key(pk, "workers");
+    e |= msgpack_pack_array(pk, ws->count);
+    for (size_t i = 0; i < ws->count && !e; i++)
+        e |= save_worker(pk, ws->by_name[i]);
+    return e ? -1 : 0;
+}
+
+static int load_verdict(const msgpack_object *o, verdict *v, char *err, size_t errlen)
+{
+    char name[16];
+    memset(v, 0, sizeof *v);
+    if (!o || o->type != MSGPACK_OBJECT_MAP) return bm_sc_fail(err, errlen, "not a map");
+    int rc = bm_sc_need_str(o, "state", name, sizeof name, err, errlen);
+    if (rc) return rc;
+    int h = bm_health_parse(name);
+    if (h < 0) return bm_sc_fail(err, errlen, "unknown health state '%s'", name);
+    v->state = (bm_health)h;
+    const msgpack_object *is = bm_sc_need(o, "issues", MSGPACK_OBJECT_ARRAY, err, errlen);
+    if (!is) return BM_LOAD_CORRUPT;
+    if (is->via.array.size > BM_ISSUES_MAX)
+        return bm_sc_fail(err, errlen, "more than %d issues", BM_ISSUES_MAX);
+    for (uint32_t i = 0; i < is->via.array.size; i++) {
+        const msgpack_object *it = &is->via.array.ptr[i];
+        uint32_t rank;
+        if (it->type != MSGPACK_OBJECT_ARRAY || it->via.array.size < 2 ||
+            bm_sc_as_u32(&it->via.array.ptr[0], &rank) || rank > 3 ||
+            bm_sc_as_str(&it->via.array.ptr[1], v->issues[i], BM_ISSUE_LEN))
+            return bm_sc_fail(err, errlen, "issue %u is not [rank 0..3, text of < %d bytes]",
+                              (unsigned)i, BM_ISSUE_LEN);
+        v->issue_rank[i] = (unsigned char)rank;
+    }
+    v->n_issues = is->via.array.size;
+    return BM_LOAD_OK;
+}
+
+static int load_totals(const msgpack_object *o, worker_totals *t, char *err, size_t errlen)
+{
+    if (!o || o->type != MSGPACK_OBJECT_MAP) return bm_sc_fail(err, errlen, "not a map");
+    int rc = bm_sc_need_u64(o, "successes", &t->successes, err, errlen);
+    if (!rc) rc = bm_sc_need_u64(o, "failures", &t->failures, err, errlen);
+    if (!rc) rc = bm_sc_need_u64(o, "timeouts", &t->timeouts, err, errlen);
+    if (!rc) rc = bm_sc_need_u64(o, "duration_count", &t->duration_count, err, errlen);
+    if (!rc) rc = bm_sc_need_f64(o, "duration_sum_us", &t->duration_sum_us, err, errlen);
+    if (rc) return rc;
+    const msgpack_object *b = bm_sc_need(o, "duration_buckets", MSGPACK_OBJECT_ARRAY, err, errlen);
+    if (!b) return BM_LOAD_CORRUPT;
+    if (b->via.array.size != WORKER_DURATION_BOUNDS + 1)
+        return bm_sc_fail(err, errlen, "%u duration buckets, this build has %d",
+                          (unsigned)b->via.array.size, WORKER_DURATION_BOUNDS + 1);
+    for (int i = 0; i <= WORKER_DURATION_BOUNDS; i++)
+        if (bm_sc_as_u64(&b->via.array.ptr[i], &t->duration_buckets[i]))
+            return bm_sc_fail(err, errlen, "duration bucket %d is not an integer >= 0", i);
+    return BM_LOAD_OK;
+}
+
+/* One saved worker into ws (a fresh table). */
+static int load_worker(worker_stats *ws, const msgpack_object *o, char *err, size_t errlen)
+{
+    char name[BM_NAME_MAX];
+    if (o->type != MSGPACK_OBJECT_MAP) return bm_sc_fail(err, errlen, "not a map");
+    int rc = bm_sc_need_str(o, "name", name, sizeof name, err, errlen);
+    if (rc) return rc;
+    if (!name[0]) return bm_sc_fail(err, errlen, "empty name");
+    if (find(ws, name)) return bm_sc_fail(err, errlen, "'%s' saved twice", name);
+
+    worker w; /* parsed first, so a refused worker is still checked */
+    memset(&w, 0, sizeof w);
+    uint32_t in_flight;
+    uint64_t streak;
+    rc = bm_sc_need_u32(o, "in_flight", &in_flight, err, errlen);
+    if (!rc) rc = bm_sc_need_time(o, "busy_since", &w.busy_since_us, err, errlen);
+    if (!rc) rc = bm_sc_need_time(o, "last_seen", &w.last_seen_us, err, errlen);
+    if (!rc) rc = bm_sc_need_time(o, "last_execution", &w.last_execution_us, err, errlen);
+    if (!rc) rc = bm_sc_need_time(o, "last_error_at", &w.last_error_us, err, errlen);
+    if (!rc) rc = bm_sc_need_str(o, "last_error", w.last_error, sizeof w.last_error, err, errlen);
+    if (rc) return rc;
+    w.in_flight = in_flight;
+
+    const msgpack_object *h = bm_sc_need(o, "health", MSGPACK_OBJECT_MAP, err, errlen);
+    if (!h) return BM_LOAD_CORRUPT;
+    rc = load_verdict(h, &w.health, err, errlen);
+    if (!rc) rc = bm_sc_need_time(h, "since", &w.health_since_us, err, errlen);
+    if (!rc) rc = bm_sc_need_bool(h, "judged", &w.judged, err, errlen);
+    if (!rc) rc = bm_sc_need_u64(h, "streak", &streak, err, errlen);
+    if (!rc && streak > UINT32_MAX) rc = bm_sc_fail(err, errlen, "'streak' above 2^32-1");
+    if (!rc) rc = load_verdict(bm_sc_get(h, "streak_worst"), &w.better_worst, err, errlen);
+    if (rc) {
+        bm_sc_wrap(err, errlen, "health");
+        return rc;
+    }
+    w.better_streak = (uint32_t)streak;
+    rc = load_totals(bm_sc_get(o, "totals"), &w.totals, err, errlen);
+    if (rc) {
+        bm_sc_wrap(err, errlen, "totals");
+        return rc;
+    }
+    const msgpack_object *wins = bm_sc_need(o, "windows", MSGPACK_OBJECT_ARRAY, err, errlen);
+    if (!wins) return BM_LOAD_CORRUPT;
+    if (wins->via.array.size != BM_WINDOWS)
+        return bm_sc_fail(err, errlen, "%u windows, not %d", (unsigned)wins->via.array.size,
+                          BM_WINDOWS);
+
+    if (ws->count >= ws->cfg.max_workers) {
+        ws->refused++;
+        return BM_LOAD_OK;
+    }
+    worker *nw = get(ws, name, w.health_since_us);
+    if (!nw) {
+        bm_sc_fail(err, errlen, "out of memory");
+        return BM_LOAD_NOMEM;
+    }
+    for (int i = 0; i < BM_WINDOWS; i++) {
+        rc = bm_window_load(&nw->win[i], &wins->via.array.ptr[i], err, errlen);
+        if (rc) {
+            bm_sc_wrap(err, errlen, "windows[%d]", i);
+            return rc;
+        }
+    }
+    nw->in_flight = w.in_flight;
+    nw->busy_since_us = w.busy_since_us;
+    nw->last_seen_us = w.last_seen_us;
+    nw->last_execution_us = w.last_execution_us;
+    nw->last_error_us = w.last_error_us;
+    memcpy(nw->last_error, w.last_error, sizeof nw->last_error);
+    nw->health = w.health;
+    nw->health_since_us = w.health_since_us;
+    nw->judged = w.judged;
+    nw->totals = w.totals;
+    nw->better_streak = w.better_streak;
+    nw->better_worst = w.better_worst;
+    return BM_LOAD_OK;
+}
+
+int worker_stats_load(worker_stats *ws, const msgpack_object *o, char *err, size_t errlen)
+{
+    if (!ws || !o || o->type != MSGPACK_OBJECT_MAP)
+        return bm_sc_fail(err, errlen, "workers: not a map");
+    uint64_t refused;
+    int rc = bm_sc_need_u64(o, "refused", &refused, err, errlen);
+    const msgpack_object *list =
+        rc ? NULL : bm_sc_need(o, "workers", MSGPACK_OBJECT_ARRAY, err, errlen);
+    if (!list) {
+        bm_sc_wrap(err, errlen, "workers");
+        return BM_LOAD_CORRUPT;
+    }
+    worker_stats *tmp = worker_stats_new(&ws->cfg);
+    if (!tmp) {
+        bm_sc_fail(err, errlen, "workers: out of memory");
+        return BM_LOAD_NOMEM;
+    }
+    tmp->refused = refused;
+    for (uint32_t i = 0; i < list->via.array.size && rc == BM_LOAD_OK; i++) {
+        rc = load_worker(tmp, &list->via.array.ptr[i], err, errlen);
+        if (rc) bm_sc_wrap(err, errlen, "workers[%u]", (unsigned)i);
+    }
+    if (rc == BM_LOAD_OK) {
+        worker_stats swap = *ws;
+        *ws = *tmp;
+        *tmp = swap;
+    }
+    worker_stats_free(tmp);
+    return rc;
+}
+
+static void merge_health(worker *d, const worker *s)
+{
+    int rd = rank_of(d->health.state), rs = rank_of(s->health.state);
+    if (rs > rd || (rs == rd && s->health.state != d->health.state &&
+                    s->health_since_us > d->health_since_us)) {
+        d->health = s->health;
+        d->health_since_us = s->health_since_us;
+    } else if (s->health.state == d->health.state && s->health_since_us < d->health_since_us) {
+        d->health_since_us = s->health_since_us;
+    }
+    d->judged |= s->judged;
+    d->better_streak = 0;
+}
+
+static void merge_worker(worker *d, const worker *s, int fresh)
+{
+    worker_totals *t = &d->totals;
+    t->successes += s->totals.successes;
+    t->failures += s->totals.failures;
+    t->timeouts += s->totals.timeouts;
+    for (int i = 0; i <= WORKER_DURATION_BOUNDS; i++)
+        t->duration_buckets[i] += s->totals.duration_buckets[i];
+    t->duration_count += s->totals.duration_count;
+    t->duration_sum_us += s->totals.duration_sum_us;
+
+    if (s->in_flight) {
+        if (!d->in_flight || s->busy_since_us < d->busy_since_us)
+            d->busy_since_us = s->busy_since_us;
+        uint64_t sum = (uint64_t)d->in_flight + s->in_flight;
+        d->in_flight = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+    }
+    if (s->last_seen_us > d->last_seen_us) d->last_seen_us = s->last_seen_us;
+    if (s->last_execution_us > d->last_execution_us) d->last_execution_us = s->last_execution_us;
+    if (s->last_error[0] && (s->last_error_us > d->last_error_us || !d->last_error[0])) {
+        d->last_error_us = s->last_error_us;
+        memcpy(d->last_error, s->last_error, sizeof d->last_error);
+    }
+    if (fresh) {
+        d->health = s->health;
+        d->health_since_us = s->health_since_us;
+        d->judged = s->judged;
+        d->better_streak = s->better_streak;
+        d->better_worst = s->better_worst;
+    } else {
+        merge_health(d, s);
+    }
+}
+
+int worker_stats_merge(worker_stats *dst, const worker_stats *src)
+{
+    if (!dst || !src || dst == src) return -1;
+    int rc = 0;
+    dst->refused += src->refused;
+    for (size_t i = 0; i < src->count; i++) {
+        const worker *s = src->by_name[i];
+        worker *d = find(dst, s->name);
+        int fresh = !d;
+        if (!d) d = get(dst, s->name, s->health_since_us); /* a refusal is counted */
+        if (!d) continue;
+        for (int k = 0; k < BM_WINDOWS; k++)
+            if (bm_window_merge(&d->win[k], &s->win[k]) != 0) rc = -1;
+        merge_worker(d, s, fresh);
+    }
+    return rc;
 }

@@ -25,6 +25,32 @@
  *
  * Bounds: at most max_workers workers (refused ones are counted); per-worker
  * memory is bounded by the windows (sparse histograms).
+ *
+ * State (worker_stats_save / _load / _merge): everything a restart would
+ * lose, workers sorted by name:
+ *
+ *   { "refused": uint,
+ *     "workers": [ { "name": str, "in_flight": uint, "busy_since": µs (0 idle),
+ *                    "last_seen", "last_execution", "last_error_at": µs (0 never),
+ *                    "last_error": str,
+ *                    "health": { "state": "healthy"|..., "since": µs, "judged": bool,
+ *                                "issues": [[rank, text], ...],
+ *                                "streak": uint,        evaluations in a row that wanted better
+ *                                "streak_worst": { "state", "issues" } },  the worst of those
+ *                    "totals": { "successes", "failures", "timeouts": uint,
+ *                                "duration_buckets": [15 x uint], "duration_count": uint,
+ *                                "duration_sum_us": number },
+ *                    "windows": [window 1m, window 5m, window perf] } ] }   (lib/window.h)
+ *
+ * Merging two tables (one per agent, each fed part of the events) adds
+ * counts, sums, in flight and totals, merges windows period by period
+ * (lib/window.h), takes the latest last seen / execution / error (with the
+ * error's text), and the earlier busy-since of two busy workers. Health is
+ * a judgement, not a sum: the merged worker holds the worse of the two
+ * states (by rank, its issues and since; the same state keeps the earlier
+ * since), has been judged if either was, and restarts its recovery streak;
+ * the next worker_stats_evaluate judges the merged figures.
+ *
  * Pure: time comes in as now_us; no I/O.
  */
 #ifndef BM_LIB_WORKER_STATS_H
@@ -126,5 +152,28 @@ size_t worker_stats_totals(const worker_stats *ws, worker_totals *out, size_t ma
 /* Heap bytes held by one worker's state (-1 unknown), and by the whole table. */
 long worker_stats_worker_bytes(const worker_stats *ws, const char *worker);
 size_t worker_stats_heap_bytes(const worker_stats *ws);
+
+struct msgpack_packer;
+struct msgpack_object;
+
+/* Write the table (layout above). @return 0, or -1 (the packer's writer failed). */
+int worker_stats_save(const worker_stats *ws, struct msgpack_packer *pk);
+
+/*
+ * Replace every worker with those saved in o. ws must be made with the
+ * configuration of the table that saved them (the windows' shapes, else
+ * BM_LOAD_MISMATCH). Workers past max_workers are refused and counted.
+ * @return 0, or a bm_load_status (lib/state_codec.h) with the reason in
+ * err; ws is unchanged then.
+ */
+int worker_stats_load(worker_stats *ws, const struct msgpack_object *o, char *err, size_t errlen);
+
+/*
+ * dst += src (rules above; dst != src, same configuration). A worker that
+ * max_workers refuses is counted once in dst's refused, which also gets
+ * src's. @return 0, or -1 (out of memory or windows of another shape: dst
+ * holds part of src).
+ */
+int worker_stats_merge(worker_stats *dst, const worker_stats *src);
 
 #endif

@@ -124,6 +124,20 @@ char *bm_alert_record_text(const bm_alert *a, const char *agent, size_t *len);
 /* The same record as one msgpack map, appended to out. @return 0 or -1. */
 int bm_alert_encode_msgpack(const bm_alert *a, const char *agent, struct msgpack_sbuffer *out);
 
+struct msgpack_object;
+
+/*
+ * The msgpack record back into *out, from msgpack-c's object tree (the
+ * `m` field of a `busmon:alerts` entry, or an alert of the state
+ * checkpoint's history). `agent` is not kept. Unknown keys are skipped; a
+ * missing key, a string longer than its field, an unknown state or
+ * severity, more than BM_ALERT_LABELS_MAX labels, or a fingerprint that is
+ * not the one of rule + labels is refused.
+ * @return 0, or -1 with the reason in err (silent).
+ */
+int bm_alert_decode_msgpack(const struct msgpack_object *o, bm_alert *out, char *err,
+                            size_t errlen);
+
 /* Webhook body formats. */
 typedef enum {
     BM_ALERT_BODY_JSON = 0,     /* the record above */

@@ -1,7 +1,8 @@
 /*
  * test_alert_encode.c - proto/alert.c: the alerts stream record (JSON and
  * msgpack) and each webhook body (generic, Slack, PagerDuty v2,
- * Alertmanager v2), field by field; fingerprints, names, value formatting.
+ * Alertmanager v2), field by field; fingerprints, names, value formatting;
+ * the msgpack record read back (bm_alert_decode_msgpack) and its refusals.
  */
 #include "proto/alert.h"
 
@@ -470,4 +471,108 @@ Test(alert_encode, alertmanager_resolved_and_batches)
     cr_assert_eq(body[0], '[');
     cr_assert_null(strchr(body, '\n')); /* compact */
     free(body);
+}
+
+/* ---- reading the record back --------------------------------------------- */
+
+static msgpack_sbuffer rec_buf;
+static msgpack_unpacked rec_obj;
+
+static const msgpack_object *record_of(const bm_alert *a, const char *agent)
+{
+    size_t off = 0;
+    msgpack_sbuffer_init(&rec_buf);
+    cr_assert_eq(bm_alert_encode_msgpack(a, agent, &rec_buf), 0);
+    msgpack_unpacked_init(&rec_obj);
+    cr_assert_eq(msgpack_unpack_next(&rec_obj, rec_buf.data, rec_buf.size, &off),
+                 MSGPACK_UNPACK_SUCCESS);
+    return &rec_obj.data;
+}
+
+static void record_done(void)
+{
+    msgpack_unpacked_destroy(&rec_obj);
+    msgpack_sbuffer_destroy(&rec_buf);
+}
+
+static void same_alert(const bm_alert *a, const bm_alert *b)
+{
+    cr_assert_str_eq(a->rule, b->rule);
+    cr_assert_eq(a->state, b->state);
+    cr_assert_eq(a->severity, b->severity);
+    cr_assert_eq(a->n_labels, b->n_labels);
+    for (unsigned i = 0; i < a->n_labels; i++) {
+        cr_assert_str_eq(a->labels[i].key, b->labels[i].key);
+        cr_assert_str_eq(a->labels[i].value, b->labels[i].value);
+    }
+    cr_assert_str_eq(a->metric, b->metric);
+    cr_assert_str_eq(a->op, b->op);
+    cr_assert_str_eq(a->window, b->window);
+    cr_assert_eq(a->value, b->value);
+    cr_assert_eq(a->threshold, b->threshold);
+    cr_assert_str_eq(a->description, b->description);
+    cr_assert_eq(a->starts_at_us, b->starts_at_us);
+    cr_assert_eq(a->ends_at_us, b->ends_at_us);
+    cr_assert_eq(a->ts_us, b->ts_us);
+    cr_assert_eq(a->fingerprint, b->fingerprint);
+}
+
+Test(alert_encode, record_msgpack_reads_back)
+{
+    bm_alert back;
+    char err[128] = "";
+    cr_assert_eq(bm_alert_decode_msgpack(record_of(&al, "agent-1"), &back, err, sizeof err), 0,
+                 "%s", err);
+    record_done();
+    same_alert(&al, &back);
+
+    bm_alert r = al; /* resolved, no window, an exact value */
+    r.state = BM_ALERT_RESOLVED;
+    r.window[0] = '\0';
+    r.value = 0.1 + 0.2;
+    r.ends_at_us = T_RESOLVE;
+    r.ts_us = T_RESOLVE;
+    cr_assert_eq(bm_alert_decode_msgpack(record_of(&r, NULL), &back, err, sizeof err), 0, "%s",
+                 err);
+    record_done();
+    same_alert(&r, &back);
+}
+
+Test(alert_encode, record_msgpack_refusals)
+{
+    bm_alert back;
+    char err[128];
+    const msgpack_object *o = record_of(&al, NULL);
+    msgpack_object_kv kv[16];
+    cr_assert_leq(o->via.map.size, 16);
+    static const struct {
+        const char *key, *value, *says;
+    } bad[] = {
+        {"state", "burning", "unknown 'state'"},
+        {"severity", "meh", "unknown 'severity'"},
+        {"fingerprint", "0000000000000000", "'fingerprint' is not the one"},
+        {"rule", NULL, "'rule' missing"},
+        {"value", NULL, "'value' or 'threshold' is not a number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memcpy(kv, o->via.map.ptr, o->via.map.size * sizeof *kv);
+        for (uint32_t k = 0; k < o->via.map.size; k++) {
+            if (strlen(bad[i].key) != kv[k].key.via.str.size ||
+                memcmp(kv[k].key.via.str.ptr, bad[i].key, kv[k].key.via.str.size))
+                continue;
+            if (bad[i].value) {
+                kv[k].val.type = MSGPACK_OBJECT_STR;
+                kv[k].val.via.str.ptr = bad[i].value;
+                kv[k].val.via.str.size = (uint32_t)strlen(bad[i].value);
+            } else {
+                kv[k].val.type = MSGPACK_OBJECT_NIL;
+            }
+        }
+        msgpack_object m = *o;
+        m.via.map.ptr = kv;
+        cr_assert_eq(bm_alert_decode_msgpack(&m, &back, err, sizeof err), -1, "case %zu", i);
+        cr_assert(strstr(err, bad[i].says), "case %zu: %s", i, err);
+    }
+    record_done();
+    cr_assert_eq(bm_alert_decode_msgpack(NULL, &back, err, sizeof err), -1);
 }

@@ -2,11 +2,17 @@
  * test_alerts.c - the alert engine with injected time: rule checks,
  * built-ins, every lifecycle edge (for, cooldown repeats, resolve, flapping,
  * per-worker instances, a worker leaving the rollup), the instance bound,
- * the history ring and the firing list. Rollups are built by hand.
+ * the history ring and the firing list. Rollups are built by hand. Saved
+ * and loaded: a pending alert fires after its `for`, a firing one repeats
+ * after its cooldown and resolves, history and counters carry on; instances
+ * of rules not held are left out, the bound holds, corrupt saves change
+ * nothing.
  */
 #include "lib/alerts.h"
+#include "lib/state_codec.h"
 
 #include <criterion/criterion.h>
+#include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -884,4 +890,185 @@ Test(alerts, named_worker_scope_and_window_labels)
     cr_assert_str_eq(bm_alert_label_get(&seen[0], "worker"), "research");
     cr_assert_str_eq(seen[0].window, "30m");
     cr_assert_eq(seen[0].value, 300);
+}
+
+/* ---- save / load --------------------------------------------------------- */
+
+static msgpack_sbuffer saved_buf;
+static msgpack_unpacked saved_obj;
+
+static const msgpack_object *save(const alerts *x)
+{
+    msgpack_packer pk;
+    size_t off = 0;
+    msgpack_sbuffer_init(&saved_buf);
+    msgpack_packer_init(&pk, &saved_buf, msgpack_sbuffer_write);
+    cr_assert_eq(alerts_save(x, &pk), 0);
+    msgpack_unpacked_init(&saved_obj);
+    cr_assert_eq(msgpack_unpack_next(&saved_obj, saved_buf.data, saved_buf.size, &off),
+                 MSGPACK_UNPACK_SUCCESS);
+    return &saved_obj.data;
+}
+
+static void saved_done(void)
+{
+    msgpack_unpacked_destroy(&saved_obj);
+    msgpack_sbuffer_destroy(&saved_buf);
+}
+
+/* eng replaced by an engine with `rules` loaded from eng's save (a restart
+ * with the same configuration). */
+static void restart(const alert_rule *rules, size_t n)
+{
+    alerts *back = alerts_new(NULL);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(alerts_set_rule(back, &rules[i]), 0);
+    char err[256] = "";
+    cr_assert_eq(alerts_load(back, save(eng), err, sizeof err), BM_LOAD_OK, "%s", err);
+    saved_done();
+    alerts_free(eng);
+    eng = back;
+}
+
+Test(alerts, a_restart_keeps_pending_for_since_and_the_cooldown)
+{
+    alert_rule r = rate_rule("high", 60 * S, 5 * M);
+    alerts_set_rule(eng, &r);
+    rollup_reset();
+    worker(0, "w1", 10, 5);
+    eval(T0);
+    cr_assert_eq(stats().pending, 1);
+    restart(&r, 1);
+    cr_assert_eq(stats().pending, 1);
+    eval(T0 + 59 * S);
+    cr_assert_eq(n_seen, 0);
+    eval(T0 + 60 * S); /* pending since T0, not since the restart */
+    cr_assert_eq(n_seen, 1);
+    cr_assert_eq(seen[0].state, BM_ALERT_FIRING);
+    cr_assert_eq(seen[0].starts_at_us, T0 + 60 * S);
+
+    restart(&r, 1);
+    alerts_stats st = stats();
+    cr_assert_eq(st.firing, 1);
+    cr_assert_eq(st.notifications, 1);
+    cr_assert_eq(st.transitions, 1);
+    cr_assert_eq(st.evaluations, 3);
+    bm_alert f[2];
+    cr_assert_eq(alerts_firing(eng, f, 2), 1);
+    cr_assert_eq(f[0].fingerprint, seen[0].fingerprint);
+    cr_assert_eq(f[0].value, 0.5);
+    cr_assert_str_eq(f[0].window, "5m");
+    cr_assert_eq(f[0].ts_us, T0 + 60 * S);
+    eval(T0 + 5 * M + 59 * S);
+    cr_assert_eq(n_seen, 1, "inside the cooldown: silent, not FIRING again");
+    eval(T0 + 6 * M); /* cooldown from the last notification, before the restart */
+    cr_assert_eq(n_seen, 2);
+    cr_assert_eq(seen[1].state, BM_ALERT_REPEAT);
+    cr_assert_eq(seen[1].starts_at_us, T0 + 60 * S);
+
+    restart(&r, 1);
+    worker(0, "w1", 10, 0);
+    eval(T0 + 7 * M);
+    cr_assert_eq(n_seen, 3);
+    cr_assert_eq(seen[2].state, BM_ALERT_RESOLVED);
+    cr_assert_eq(seen[2].starts_at_us, T0 + 60 * S);
+    cr_assert_eq(seen[2].ends_at_us, T0 + 7 * M);
+
+    restart(&r, 1);
+    bm_alert h[4];
+    cr_assert_eq(alerts_history(eng, h, 4), 2);
+    cr_assert_eq(h[0].state, BM_ALERT_RESOLVED);
+    cr_assert_eq(h[1].state, BM_ALERT_FIRING);
+    cr_assert_eq(h[1].ts_us, T0 + 60 * S);
+    cr_assert_eq(stats().transitions, 2);
+    cr_assert_eq(stats().notifications, 3);
+}
+
+Test(alerts, a_restart_that_lost_a_vanished_worker_resolves_it)
+{
+    alert_rule r = rate_rule("high", 0, 0);
+    alerts_set_rule(eng, &r);
+    rollup_reset();
+    worker(0, "w1", 10, 5);
+    eval(T0);
+    restart(&r, 1);
+    rollup_reset(); /* the worker is gone after the restart */
+    eval(T0 + M);
+    cr_assert_eq(n_seen, 2);
+    cr_assert_eq(seen[1].state, BM_ALERT_RESOLVED);
+    cr_assert_eq(stats().firing, 0);
+}
+
+Test(alerts, load_leaves_out_rules_not_held_and_keeps_the_bound)
+{
+    alert_rule a = rate_rule("a", 0, 0), b = rate_rule("b", 0, 0);
+    alerts_set_rule(eng, &a);
+    alerts_set_rule(eng, &b);
+    rollup_reset();
+    worker(0, "w1", 10, 5);
+    worker(1, "w2", 10, 5);
+    worker(2, "w3", 10, 5);
+    eval(T0);
+    cr_assert_eq(stats().firing, 6);
+    restart(&b, 1); /* rule a removed from the configuration */
+    cr_assert_eq(stats().firing, 3);
+    cr_assert_eq(stats().rules, 1);
+
+    alerts_limits lim = {.max_instances = 2, .history = 2};
+    alerts *small = alerts_new(&lim);
+    alerts_set_rule(small, &b);
+    cr_assert_eq(alerts_load(small, save(eng), NULL, 0), BM_LOAD_OK);
+    saved_done();
+    alerts_stats st;
+    alerts_get_stats(small, &st);
+    cr_assert_eq(st.firing, 2);
+    cr_assert_eq(st.refused, 1);
+    bm_alert h[8];
+    cr_assert_eq(alerts_history(small, h, 8), 2, "the newest of 6");
+    alerts_free(small);
+}
+
+Test(alerts, load_refuses_corrupt_saves_and_changes_nothing)
+{
+    alert_rule r = rate_rule("high", 0, 0);
+    alerts_set_rule(eng, &r);
+    rollup_reset();
+    worker(0, "w1", 10, 5);
+    worker(1, "w2", 10, 5);
+    eval(T0);
+    const msgpack_object *o = save(eng);
+    const msgpack_object *insts = bm_sc_get(o, "instances");
+    cr_assert_eq(insts->via.array.size, 2);
+    msgpack_object_kv top[4];
+    char err[256];
+
+    /* one instance twice */
+    msgpack_object twice[2] = {insts->via.array.ptr[0], insts->via.array.ptr[0]};
+    memcpy(top, o->via.map.ptr, o->via.map.size * sizeof *top);
+    for (uint32_t i = 0; i < o->via.map.size; i++)
+        if (&o->via.map.ptr[i].val == insts) top[i].val.via.array.ptr = twice;
+    msgpack_object bad = *o;
+    bad.via.map.ptr = top;
+    alerts *other = alerts_new(NULL);
+    alerts_set_rule(other, &r);
+    cr_assert_eq(alerts_load(other, &bad, err, sizeof err), BM_LOAD_CORRUPT);
+    cr_assert(strstr(err, "saved twice"), "%s", err);
+
+    /* a state that is neither pending nor firing */
+    msgpack_object_kv ik[16];
+    const msgpack_object *i0 = &insts->via.array.ptr[0];
+    memcpy(ik, i0->via.map.ptr, i0->via.map.size * sizeof *ik);
+    for (uint32_t i = 0; i < i0->via.map.size; i++)
+        if (ik[i].key.via.str.size == 5 && !memcmp(ik[i].key.via.str.ptr, "state", 5))
+            ik[i].val.via.str = (msgpack_object_str){7, "resting"};
+    twice[0] = *i0;
+    twice[0].via.map.ptr = ik;
+    cr_assert_eq(alerts_load(other, &bad, err, sizeof err), BM_LOAD_CORRUPT);
+    cr_assert(strstr(err, "alerts: instances[0]: 'state' is 'resting'"), "%s", err);
+    saved_done();
+
+    alerts_stats st;
+    alerts_get_stats(other, &st);
+    cr_assert_eq(st.firing + st.pending + st.evaluations, 0, "unchanged");
+    alerts_free(other);
 }

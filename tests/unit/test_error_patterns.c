@@ -2,14 +2,19 @@
  * test_error_patterns.c - lib/error_patterns: the group key (type, message
  * prefix, "unknown"), the example message, the workers list and its
  * overflow counter, the bound on patterns, per-window counts rolling out,
- * the snapshot's order, and the hourly trend.
+ * the snapshot's order, and the hourly trend; saved and loaded (windows
+ * and trend age on after a load), merged (counts, first / last seen, the
+ * first example, the union of workers counted exactly past the list), the
+ * bound on a load and a merge, corrupt and mismatched saves refused.
  *
  * Time is driven by hand from T0, a whole hour (so also a whole 10 s, 30 s
  * and minute); nothing reads a clock.
  */
 #include "lib/error_patterns.h"
+#include "lib/state_codec.h"
 
 #include <criterion/criterion.h>
+#include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -409,4 +414,181 @@ Test(error_patterns, null_table_is_harmless)
     cr_assert_eq(error_patterns_refused(NULL), 0);
     cr_assert_eq(error_patterns_add(NULL, "E", "", "w", T0), -1);
     cr_assert_eq(error_patterns_snapshot(NULL, T0, snap, 16), 0);
+}
+
+/* ---- save / load / merge ------------------------------------------------- */
+
+static msgpack_sbuffer saved_buf;
+static msgpack_unpacked saved_obj;
+
+static const msgpack_object *save(const error_patterns *x)
+{
+    msgpack_packer pk;
+    size_t off = 0;
+    msgpack_sbuffer_init(&saved_buf);
+    msgpack_packer_init(&pk, &saved_buf, msgpack_sbuffer_write);
+    cr_assert_eq(error_patterns_save(x, &pk), 0);
+    msgpack_unpacked_init(&saved_obj);
+    cr_assert_eq(msgpack_unpack_next(&saved_obj, saved_buf.data, saved_buf.size, &off),
+                 MSGPACK_UNPACK_SUCCESS);
+    return &saved_obj.data;
+}
+
+static void saved_done(void)
+{
+    msgpack_unpacked_destroy(&saved_obj);
+    msgpack_sbuffer_destroy(&saved_buf);
+}
+
+static void same_snapshots(error_patterns *a, error_patterns *b, int64_t now_us)
+{
+    static bm_error_pattern x[16], y[16];
+    size_t n = error_patterns_snapshot(a, now_us, x, 16);
+    cr_assert_eq(error_patterns_snapshot(b, now_us, y, 16), n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_eq(x[i].type, y[i].type);
+        cr_assert_eq(memcmp(x[i].count, y[i].count, sizeof x[i].count), 0, "%s", x[i].type);
+        cr_assert_eq(x[i].total, y[i].total);
+        cr_assert_eq(x[i].first_seen_us, y[i].first_seen_us);
+        cr_assert_eq(x[i].last_seen_us, y[i].last_seen_us);
+        cr_assert_str_eq(x[i].example, y[i].example);
+        cr_assert_eq(x[i].n_workers, y[i].n_workers);
+        for (unsigned k = 0; k < x[i].n_workers; k++)
+            cr_assert_str_eq(x[i].workers[k], y[i].workers[k]);
+        cr_assert_eq(x[i].workers_more, y[i].workers_more);
+        cr_assert_eq(x[i].trend, y[i].trend, "%s trend at %lld", x[i].type,
+                     (long long)(now_us - T0));
+    }
+}
+
+/* Errors over `hours` hours from T0: a steady one, one growing, and one
+ * with many workers. */
+static void history(error_patterns *p, int hours)
+{
+    char name[32];
+    for (int h = 0; h < hours; h++)
+        for (int i = 0; i < 6 + (h > hours - 3 ? 20 : 0); i++) {
+            int64_t t = T0 + h * HOUR + i * 97 * SEC;
+            snprintf(name, sizeof name, "worker-%d", (h * 7 + i) % 30);
+            cr_assert_eq(error_patterns_add(p, "Steady", "Steady: tick", "w", t), 0);
+            if (h > hours - 3)
+                cr_assert_eq(error_patterns_add(p, "", "Growing: more", name, t + SEC), 0);
+        }
+}
+
+Test(error_patterns, save_load_round_trip_ages_on_the_same)
+{
+    history(ep, 6);
+    error_patterns *back = error_patterns_new(0, 0);
+    char err[256] = "";
+    cr_assert_eq(error_patterns_load(back, save(ep), err, sizeof err), BM_LOAD_OK, "%s", err);
+    saved_done();
+    cr_assert_eq(get("Growing", T0 + 6 * HOUR)->trend, BM_TREND_INCREASING);
+    for (int64_t t = T0 + 5 * HOUR; t < T0 + 30 * HOUR; t += 47 * MIN)
+        same_snapshots(ep, back, t);
+    cr_assert_eq(error_patterns_add(back, "Steady", "", "w", T0 + 7 * HOUR), 0);
+    cr_assert_eq(error_patterns_add(ep, "Steady", "", "w", T0 + 7 * HOUR), 0);
+    same_snapshots(ep, back, T0 + 7 * HOUR);
+    error_patterns_free(back);
+}
+
+Test(error_patterns, merge_equals_one_table_fed_both)
+{
+    error_patterns *a = error_patterns_new(0, 0), *b = error_patterns_new(0, 0);
+    char name[32];
+    /* the same errors, alternately to a and b; 20 workers hit "Boom" */
+    for (int i = 0; i < 400; i++) {
+        int64_t t = T0 + 2 * HOUR + i * 37 * SEC;
+        snprintf(name, sizeof name, "worker-%02d", i % 20);
+        char msg[32];
+        snprintf(msg, sizeof msg, "Boom: number %d", i);
+        const char *type = i % 3 ? "Boom" : "Bang";
+        cr_assert_eq(error_patterns_add(ep, type, msg, name, t), 0);
+        cr_assert_eq(error_patterns_add(i % 2 ? b : a, type, msg, name, t), 0);
+    }
+    cr_assert_eq(error_patterns_merge(b, a), 0); /* b saw the first error second */
+    const int64_t end = T0 + 2 * HOUR + 400 * 37 * SEC;
+    static bm_error_pattern x[4], y[4];
+    for (int64_t t = end; t < end + 26 * HOUR; t += 29 * MIN) {
+        size_t n = error_patterns_snapshot(ep, t, x, 4);
+        cr_assert_eq(error_patterns_snapshot(b, t, y, 4), n);
+        for (size_t i = 0; i < n; i++) {
+            cr_assert_str_eq(x[i].type, y[i].type);
+            cr_assert_eq(memcmp(x[i].count, y[i].count, sizeof x[i].count), 0);
+            cr_assert_eq(x[i].total, y[i].total);
+            cr_assert_eq(x[i].first_seen_us, y[i].first_seen_us);
+            cr_assert_eq(x[i].last_seen_us, y[i].last_seen_us);
+            cr_assert_str_eq(x[i].example, y[i].example, "the first example overall");
+            cr_assert_eq(x[i].n_workers, BM_PATTERN_WORKERS_MAX);
+            cr_assert_eq(y[i].n_workers, BM_PATTERN_WORKERS_MAX);
+            cr_assert_eq(x[i].workers_more, y[i].workers_more, "%s", x[i].type);
+            cr_assert_eq(x[i].trend, y[i].trend);
+        }
+    }
+    cr_assert_eq(get("Boom", end)->workers_more, 20 - BM_PATTERN_WORKERS_MAX);
+    cr_assert_eq(error_patterns_merge(b, b), -1);
+    error_patterns_free(a);
+    error_patterns_free(b);
+}
+
+Test(error_patterns, merge_and_load_keep_the_bound_and_count_refused_errors)
+{
+    error_patterns *small = error_patterns_new(2, 0);
+    add_ok("A", "", "w", T0);
+    add_ok("B", "", "w", T0);
+    add_ok("C", "", "w", T0);
+    add_ok("C", "", "w", T0 + SEC);
+    cr_assert_eq(error_patterns_add(small, "Z", "", "w", T0), 0);
+    cr_assert_eq(error_patterns_merge(small, ep), 0);
+    cr_assert_eq(error_patterns_count(small), 2);
+    cr_assert_eq(error_patterns_refused(small), 1 + 2, "B's error and C's two");
+
+    error_patterns *loaded = error_patterns_new(1, 0);
+    cr_assert_eq(error_patterns_load(loaded, save(ep), NULL, 0), BM_LOAD_OK);
+    saved_done();
+    cr_assert_eq(error_patterns_count(loaded), 1);
+    cr_assert_eq(error_patterns_refused(loaded), 3);
+    error_patterns_free(small);
+    error_patterns_free(loaded);
+}
+
+Test(error_patterns, load_refuses_other_rings_and_corrupt_saves)
+{
+    add_ok("A", "A: x", "w", T0);
+    error_patterns *other = error_patterns_new(0, 2 * HOUR);
+    char err[256];
+    cr_assert_eq(error_patterns_load(other, save(ep), err, sizeof err), BM_LOAD_MISMATCH);
+    saved_done();
+    cr_assert(strstr(err, "rings of other periods"), "%s", err);
+    cr_assert_eq(error_patterns_count(other), 0);
+    error_patterns_free(other);
+
+    /* a pattern saved twice, a "more" that is not whole hashes */
+    const msgpack_object *o = save(ep);
+    const msgpack_object *list = bm_sc_get(o, "patterns");
+    msgpack_object twice[2] = {list->via.array.ptr[0], list->via.array.ptr[0]};
+    msgpack_object_kv kv[8];
+    memcpy(kv, o->via.map.ptr, o->via.map.size * sizeof *kv);
+    for (uint32_t i = 0; i < o->via.map.size; i++)
+        if (kv[i].val.type == MSGPACK_OBJECT_ARRAY && &o->via.map.ptr[i].val == list)
+            kv[i].val.via.array = (msgpack_object_array){2, twice};
+    msgpack_object bad = *o;
+    bad.via.map.ptr = kv;
+    error_patterns *back = error_patterns_new(0, 0);
+    cr_assert_eq(error_patterns_load(back, &bad, err, sizeof err), BM_LOAD_CORRUPT);
+    cr_assert(strstr(err, "'A' saved twice"), "%s", err);
+    msgpack_object_kv pk[8];
+    const msgpack_object *p0 = &list->via.array.ptr[0];
+    memcpy(pk, p0->via.map.ptr, p0->via.map.size * sizeof *pk);
+    for (uint32_t i = 0; i < p0->via.map.size; i++)
+        if (pk[i].val.type == MSGPACK_OBJECT_BIN) pk[i].val.via.bin.size = 5;
+    twice[0] = *p0;
+    twice[0].via.map.ptr = pk;
+    for (uint32_t i = 0; i < o->via.map.size; i++)
+        if (&o->via.map.ptr[i].val == list) kv[i].val.via.array.size = 1;
+    cr_assert_eq(error_patterns_load(back, &bad, err, sizeof err), BM_LOAD_CORRUPT);
+    cr_assert(strstr(err, "'more' is not a list of 8-byte hashes"), "%s", err);
+    saved_done();
+    cr_assert_eq(error_patterns_count(back), 0);
+    error_patterns_free(back);
 }

@@ -2,14 +2,17 @@
  * test_event_metrics.c - lib/event_metrics: per-type counts and shares,
  * success / error rates over answers, command -> answer latency (average
  * and p95, merged over results and errors), throughput and peak, labels,
- * windows rolling over, and the counts since start.
+ * windows rolling over, and the counts since start; saved and loaded, and
+ * merged into the metrics of both streams of events (peak included).
  *
  * Time is driven by hand from T0, a whole hour; nothing reads a clock.
  */
 #include "lib/event_metrics.h"
+#include "lib/state_codec.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <msgpack.h>
 #include <string.h>
 
 #define SEC  1000000LL
@@ -297,4 +300,90 @@ Test(event_metrics, lifetime_totals_by_status)
     cr_assert_eq(event_metrics_total_failed(em, BM_EV_ERROR), 4);
     cr_assert_eq(event_metrics_total_failed(em, BM_EV_COMMAND), 0);
     cr_assert_eq(event_metrics_total_failed(em, BM_EV__COUNT), 0);
+}
+
+/* ---- save / load / merge ------------------------------------------------- */
+
+static msgpack_sbuffer saved_buf;
+static msgpack_unpacked saved_obj;
+
+static const msgpack_object *save(const event_metrics *x)
+{
+    msgpack_packer pk;
+    size_t off = 0;
+    msgpack_sbuffer_init(&saved_buf);
+    msgpack_packer_init(&pk, &saved_buf, msgpack_sbuffer_write);
+    cr_assert_eq(event_metrics_save(x, &pk), 0);
+    msgpack_unpacked_init(&saved_obj);
+    cr_assert_eq(msgpack_unpack_next(&saved_obj, saved_buf.data, saved_buf.size, &off),
+                 MSGPACK_UNPACK_SUCCESS);
+    return &saved_obj.data;
+}
+
+static void saved_done(void)
+{
+    msgpack_unpacked_destroy(&saved_obj);
+    msgpack_sbuffer_destroy(&saved_buf);
+}
+
+static void same(const event_metrics *a, const event_metrics *b, int64_t now_us)
+{
+    bm_event_window x[BM_WINDOWS], y[BM_WINDOWS];
+    event_metrics_snapshot(a, now_us, x);
+    event_metrics_snapshot(b, now_us, y);
+    /* every field is written from the same arithmetic: equal to the bit */
+    cr_assert_eq(memcmp(x, y, sizeof x), 0, "windows at T0 + %lld s",
+                 (long long)((now_us - T0) / SEC));
+    for (int t = 0; t < BM_EV__COUNT; t++) {
+        cr_assert_eq(event_metrics_total(a, t), event_metrics_total(b, t));
+        cr_assert_eq(event_metrics_total_failed(a, t), event_metrics_total_failed(b, t));
+    }
+}
+
+/* Event i of a mixed stream, at T0 + i * 1.3 s, into m. */
+static void event_i(event_metrics *m, int i)
+{
+    static const bm_event_type types[] = {BM_EV_COMMAND, BM_EV_RESULT, BM_EV_COMMAND,
+                                          BM_EV_ERROR,   BM_EV_STATUS, BM_EV_CUSTOM};
+    bm_event_type t = types[i % 6];
+    int answer = t == BM_EV_RESULT || t == BM_EV_ERROR;
+    event_metrics_add(m, t, t == BM_EV_ERROR || (t == BM_EV_RESULT && i % 4 == 1),
+                      answer ? 1000 + (i * 7919) % 900000 : -1, T0 + i * 1300000LL);
+}
+
+Test(event_metrics, save_load_round_trip)
+{
+    for (int i = 0; i < 3000; i++)
+        event_i(em, i);
+    event_metrics *back = event_metrics_new(0);
+    char err[256] = "";
+    cr_assert_eq(event_metrics_load(back, save(em), err, sizeof err), BM_LOAD_OK, "%s", err);
+    saved_done();
+    for (int64_t t = T0 + 3900 * SEC; t < T0 + 2 * HOUR; t += 7 * MIN + 3)
+        same(em, back, t);
+    event_metrics_free(back);
+
+    event_metrics *other = event_metrics_new(30 * MIN);
+    cr_assert_eq(event_metrics_load(other, save(em), err, sizeof err), BM_LOAD_MISMATCH);
+    saved_done();
+    cr_assert(strstr(err, "events: windows: command[2]: window of 12 x"), "%s", err);
+    cr_assert_eq(event_metrics_total(other, BM_EV_COMMAND), 0);
+    event_metrics_free(other);
+}
+
+Test(event_metrics, merge_equals_the_metrics_of_both_streams)
+{
+    event_metrics *a = event_metrics_new(0), *b = event_metrics_new(0);
+    for (int i = 0; i < 3000; i++) {
+        event_i(em, i);
+        event_i(i % 3 ? a : b, i);
+    }
+    cr_assert_eq(event_metrics_merge(a, b), 0);
+    for (int64_t t = T0 + 3900 * SEC; t < T0 + 2 * HOUR; t += 5 * MIN + 1)
+        same(em, a, t);
+    snap(T0 + 3900 * SEC);
+    cr_assert_gt(win[0].peak_throughput_per_min, 0);
+    cr_assert_eq(event_metrics_merge(a, a), -1);
+    event_metrics_free(a);
+    event_metrics_free(b);
 }

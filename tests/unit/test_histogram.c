@@ -1,14 +1,18 @@
 /*
  * test_histogram.c - lib/histogram: bucket edges, quantiles against the
  * exact sorted quantiles (uniform, log-normal, bimodal, all-equal and
- * adversarial data), exact merges, empty and reset histograms.
+ * adversarial data), exact merges, empty and reset histograms; saved and
+ * loaded exactly (msgpack), into a bounded histogram, and corrupt saves
+ * refused with the histogram unchanged.
  *
  * Data comes from a fixed-seed generator, so every run sees the same values.
  */
 #include "lib/histogram.h"
+#include "lib/state_codec.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -498,4 +502,172 @@ Test(histogram, merge_into_a_bounded_histogram)
     cr_assert_eq(h.buckets[49].index, 299, "the top is kept");
     cr_assert_eq(h.buckets[0].count, 252);
     bm_hist_deinit(&src);
+}
+
+/* ---- save / load --------------------------------------------------------- */
+
+static msgpack_sbuffer saved_buf;
+static msgpack_unpacked saved_obj;
+
+/* The msgpack object of whatever the packer got from fn. */
+static const msgpack_object *unpack_saved(void)
+{
+    size_t off = 0;
+    msgpack_unpacked_init(&saved_obj);
+    cr_assert_eq(msgpack_unpack_next(&saved_obj, saved_buf.data, saved_buf.size, &off),
+                 MSGPACK_UNPACK_SUCCESS);
+    cr_assert_eq(off, saved_buf.size);
+    return &saved_obj.data;
+}
+
+static const msgpack_object *save(const bm_hist *x)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&saved_buf);
+    msgpack_packer_init(&pk, &saved_buf, msgpack_sbuffer_write);
+    cr_assert_eq(bm_hist_save(x, &pk), 0);
+    return unpack_saved();
+}
+
+static void saved_done(void)
+{
+    msgpack_unpacked_destroy(&saved_obj);
+    msgpack_sbuffer_destroy(&saved_buf);
+}
+
+static void assert_same_hist(const bm_hist *a, const bm_hist *b)
+{
+    cr_assert_eq(a->count, b->count);
+    cr_assert_eq(a->clamped, b->clamped);
+    cr_assert_eq(a->min_us, b->min_us);
+    cr_assert_eq(a->max_us, b->max_us);
+    cr_assert_eq(a->sum_us, b->sum_us);
+    cr_assert_eq(a->folded, b->folded);
+    cr_assert_eq(a->n_buckets, b->n_buckets);
+    for (uint32_t i = 0; i < a->n_buckets; i++) {
+        cr_assert_eq(a->buckets[i].index, b->buckets[i].index, "bucket %u", i);
+        cr_assert_eq(a->buckets[i].count, b->buckets[i].count, "bucket %u", i);
+    }
+    for (double q = 0; q <= 1.0; q += 0.01)
+        cr_assert_eq(bm_hist_quantile(a, q), bm_hist_quantile(b, q), "q %g", q);
+}
+
+Test(histogram, save_load_round_trip_is_exact)
+{
+    rng_seed(7);
+    bm_hist_add(&h, 0, 3);                 /* clamped low */
+    bm_hist_add(&h, -5, 1);                /* clamped low, exact min */
+    bm_hist_add(&h, (int64_t)1 << 41, 2);  /* clamped high */
+    bm_hist_add(&h, 7, 4000000000u);       /* a count near the uint32 edge */
+    for (int i = 0; i < N_VALUES; i++)
+        bm_hist_add(&h, (int64_t)exp(8.0 + 2.5 * rng_normal()), 1);
+    h.sum_us += 0.5; /* a sum that is not an integer is written as a float */
+
+    bm_hist back;
+    bm_hist_init(&back);
+    bm_hist_add(&back, 123, 1); /* replaced, not added to */
+    cr_assert_eq(bm_hist_load(&back, save(&h), NULL, 0), BM_LOAD_OK);
+    assert_same_hist(&h, &back);
+    saved_done();
+
+    bm_hist empty;
+    bm_hist_init(&empty);
+    cr_assert_eq(bm_hist_load(&back, save(&empty), NULL, 0), BM_LOAD_OK);
+    assert_same_hist(&empty, &back);
+    saved_done();
+    bm_hist_deinit(&back);
+}
+
+Test(histogram, save_is_compact)
+{
+    for (int64_t v = 1000; v < 2000; v += 7)
+        bm_hist_add(&h, v, 1);
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&saved_buf);
+    msgpack_packer_init(&pk, &saved_buf, msgpack_sbuffer_write);
+    cr_assert_eq(bm_hist_save(&h, &pk), 0);
+    /* ~35 buckets: about 2 bytes each, plus the fixed fields */
+    cr_assert_lt(saved_buf.size, 30 + 3 * h.n_buckets, "%zu bytes for %u buckets",
+                 saved_buf.size, h.n_buckets);
+    msgpack_sbuffer_destroy(&saved_buf);
+}
+
+Test(histogram, load_into_a_bounded_histogram_folds_the_lowest)
+{
+    for (int64_t v = 1; v < 10000000; v = v * 21 / 20 + 1)
+        bm_hist_add(&h, v, 1);
+    cr_assert_gt(h.n_buckets, 100);
+    bm_hist small;
+    bm_hist_init(&small);
+    bm_hist_set_max_buckets(&small, 40);
+    cr_assert_eq(bm_hist_load(&small, save(&h), NULL, 0), BM_LOAD_OK);
+    saved_done();
+    cr_assert_eq(small.n_buckets, 40);
+    cr_assert_eq(small.count, h.count);
+    cr_assert_eq(small.max_us, h.max_us);
+    cr_assert_eq(bm_hist_quantile(&small, 0.99), bm_hist_quantile(&h, 0.99));
+    cr_assert_gt(small.folded, 0);
+    bm_hist_deinit(&small);
+}
+
+/* A hand-made histogram save: the fields, then the bucket bytes. */
+static const msgpack_object *forged(uint64_t count, int64_t min_us, int64_t max_us,
+                                    const uint8_t *bytes, size_t n)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&saved_buf);
+    msgpack_packer_init(&pk, &saved_buf, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 7);
+    msgpack_pack_uint64(&pk, count);
+    msgpack_pack_uint64(&pk, 0);
+    msgpack_pack_int64(&pk, min_us);
+    msgpack_pack_int64(&pk, max_us);
+    msgpack_pack_int64(&pk, 100);
+    msgpack_pack_uint64(&pk, 0);
+    msgpack_pack_bin(&pk, n);
+    msgpack_pack_bin_body(&pk, bytes, n);
+    return unpack_saved();
+}
+
+Test(histogram, load_refuses_what_save_never_writes)
+{
+    bm_hist_add(&h, 50, 3);
+    char err[256];
+    static const struct {
+        uint64_t count;
+        int64_t min, max;
+        uint8_t bytes[8];
+        size_t n;
+        const char *says;
+    } bad[] = {
+        {2, 10, 20, {5, 1, 0, 1}, 4, "ascending"},       /* second index equal to the first */
+        {1, 10, 20, {0xec, 0x0a, 1}, 3, "ascending"},     /* index 1388: past the last */
+        {2, 10, 20, {0xff, 0x0a, 1}, 3, "ascending"},     /* index 1407 */
+        {1, 10, 20, {5, 0}, 2, "count is 0"},
+        {1, 10, 20, {5, 2}, 2, "disagrees"},             /* buckets hold more than count */
+        {1, 10, 20, {}, 0, "disagrees"},                  /* a count without buckets */
+        {1, 10, 20, {5, 0x80}, 2, "varint"},              /* cut inside a varint */
+        {1, 30, 20, {5, 1}, 2, "min above max"},
+        {0, 30, 20, {}, 0, "min above max"},              /* empty with a range */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = '\0';
+        cr_assert_eq(bm_hist_load(&h, forged(bad[i].count, bad[i].min, bad[i].max, bad[i].bytes,
+                                             bad[i].n),
+                                  err, sizeof err),
+                     BM_LOAD_CORRUPT, "case %zu", i);
+        cr_assert(strstr(err, bad[i].says), "case %zu: %s", i, err);
+        saved_done();
+        cr_assert_eq(h.count, 3, "case %zu: unchanged", i);
+        cr_assert_eq(h.n_buckets, 1);
+    }
+    static const uint8_t last[] = {0xeb, 0x0a, 1}; /* index 1387: the last one */
+    cr_assert_eq(bm_hist_load(&h, forged(1, 10, 20, last, 3), err, sizeof err), BM_LOAD_OK, "%s",
+                 err);
+    saved_done();
+    cr_assert_eq(h.buckets[0].index, MAX_INDEX);
+    msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
+    cr_assert_eq(bm_hist_load(&h, &nil, err, sizeof err), BM_LOAD_CORRUPT);
+    cr_assert_eq(bm_hist_load(&h, NULL, err, sizeof err), BM_LOAD_CORRUPT);
+    cr_assert_eq(bm_hist_max_index(), MAX_INDEX);
 }

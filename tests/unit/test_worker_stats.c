@@ -3,14 +3,18 @@
  * healthy, degraded and failed and back with the issues in words, no
  * flapping, recovery to the worst state of the streak, inactivity, the
  * pending rules, in flight, the max_workers bound, snapshots (order,
- * windows, figures) and the per-worker memory bound.
+ * windows, figures) and the per-worker memory bound; saved and loaded
+ * mid-recovery and mid-wait, merged (health: the worse, then judged again;
+ * busy since the earlier; refusals counted), corrupt saves refused.
  *
  * Time is driven by hand from T0, which is aligned to every period used.
  */
 #include "lib/worker_stats.h"
+#include "lib/state_codec.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -657,4 +661,245 @@ Test(worker_stats, lifetime_totals_outlive_the_windows)
     cr_assert_eq(s.win[2].executions, 0);
     cr_assert_eq(t[0].successes, 1);
     cr_assert_eq(worker_stats_totals(ws, t, 1), 1);
+}
+
+/* ---- save / load / merge ----------------------------------------------- */
+
+static msgpack_sbuffer saved_buf;
+static msgpack_unpacked saved_obj;
+
+static const msgpack_object *save(const worker_stats *x)
+{
+    msgpack_packer pk;
+    size_t off = 0;
+    msgpack_sbuffer_init(&saved_buf);
+    msgpack_packer_init(&pk, &saved_buf, msgpack_sbuffer_write);
+    cr_assert_eq(worker_stats_save(x, &pk), 0);
+    msgpack_unpacked_init(&saved_obj);
+    cr_assert_eq(msgpack_unpack_next(&saved_obj, saved_buf.data, saved_buf.size, &off),
+                 MSGPACK_UNPACK_SUCCESS);
+    return &saved_obj.data;
+}
+
+static void saved_done(void)
+{
+    msgpack_unpacked_destroy(&saved_obj);
+    msgpack_sbuffer_destroy(&saved_buf);
+}
+
+/* ws replaced by a table loaded from its save (transitions from here on are
+ * the loaded table's). */
+static void reload(void)
+{
+    worker_stats *back = worker_stats_new(&cfg);
+    char err[256] = "";
+    cr_assert_eq(worker_stats_load(back, save(ws), err, sizeof err), BM_LOAD_OK, "%s", err);
+    saved_done();
+    worker_stats_free(ws);
+    ws = back;
+}
+
+Test(worker_stats, a_reload_mid_recovery_keeps_the_streak_and_the_wait)
+{
+    /* recovery_goes_to_the_worst_state_of_the_streak, reloaded at every step */
+    ok("w", 10, T0, 1000);
+    eval(T0);
+    worker_stats_command(ws, "w", 1, T0 + SEC);
+    reload();
+    eval(T0 + 100 * SEC);
+    assert_transition(1, BM_HEALTH_HEALTHY, BM_HEALTH_FAILED,
+                      "no answer for 99 s with 1 command pending");
+    worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 1000, "", "", 1, T0 + 100 * SEC);
+    worker_stats_command(ws, "w", 1, T0 + 100 * SEC);
+    reload();
+    eval(T0 + 110 * SEC);
+    cr_assert_eq(n_seen, 2);
+    worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 1000, "", "", 1, T0 + 111 * SEC);
+    reload();
+    eval(T0 + 112 * SEC);
+    assert_transition(2, BM_HEALTH_FAILED, BM_HEALTH_DEGRADED,
+                      "no answer for 10 s with 1 command pending");
+    eval(T0 + 113 * SEC); /* one better evaluation of the two needed */
+    cr_assert_eq(n_seen, 3);
+    reload();
+    eval(T0 + 114 * SEC);
+    cr_assert_eq(n_seen, 4, "the streak survived the reload");
+    assert_transition(3, BM_HEALTH_DEGRADED, BM_HEALTH_HEALTHY, "");
+    bm_worker_snapshot s = snap("w", T0 + 114 * SEC);
+    cr_assert_eq(s.health_since_us, T0 + 114 * SEC);
+    cr_assert_eq(s.win[0].executions, 2);
+    cr_assert_eq(s.win[1].executions, 12);
+    cr_assert_eq(s.last_execution_us, T0 + 111 * SEC);
+}
+
+Test(worker_stats, a_reload_keeps_totals_errors_and_refusals)
+{
+    cfg.max_workers = 2;
+    start();
+    ok("a", 3, T0, 7000);
+    fail("a", 2, T0 + SEC);
+    worker_stats_answer(ws, "b", BM_OUTCOME_TIMEOUT, 30 * SEC, "timeout", "no answer", 0, T0);
+    worker_stats_seen(ws, "c", T0); /* refused */
+    reload();
+    cr_assert_eq(worker_stats_refused(ws), 1);
+    worker_totals t[2];
+    cr_assert_eq(worker_stats_totals(ws, t, 2), 2);
+    cr_assert_eq(t[0].successes, 3);
+    cr_assert_eq(t[0].failures, 2);
+    cr_assert_eq(t[0].duration_buckets[1], 3); /* 7 ms: (5, 10] */
+    cr_assert_eq(t[0].duration_count, 5);
+    cr_assert_eq(t[0].duration_sum_us, 3 * 7000 + 2 * 2000);
+    cr_assert_eq(t[1].timeouts, 1);
+    bm_worker_snapshot s = snap("a", T0 + SEC);
+    cr_assert_str_eq(s.last_error, "ValueError: bad input");
+    cr_assert_eq(s.last_error_us, T0 + SEC);
+    worker_stats_seen(ws, "d", T0);
+    cr_assert_eq(worker_stats_refused(ws), 2, "still bounded after a load");
+}
+
+Test(worker_stats, merge_health_is_the_worse_then_judged_again)
+{
+    worker_stats *other = worker_stats_new(&cfg);
+    ok("w", 10, T0, 1000); /* healthy here */
+    eval(T0);
+    for (int i = 0; i < 10; i++) /* degraded there: 30 % errors */
+        worker_stats_answer(other, "w", i < 3 ? BM_OUTCOME_FAILURE : BM_OUTCOME_SUCCESS, 1000, "E",
+                            "x", 0, T0 + SEC);
+    worker_stats_evaluate(other, T0 + 2 * SEC, NULL, NULL);
+    cr_assert_eq(worker_stats_merge(ws, other), 0);
+    bm_worker_snapshot s = snap("w", T0 + 2 * SEC);
+    cr_assert_eq(s.health, BM_HEALTH_DEGRADED);
+    cr_assert_eq(s.health_since_us, T0 + 2 * SEC);
+    cr_assert_str_eq(s.issues[0], "error rate 30 % over 5m > 10 %");
+    cr_assert_eq(s.win[1].executions, 20);
+    /* judged again on the merged figures: 15 % errors */
+    eval(T0 + 3 * SEC);
+    cr_assert_str_eq(snap("w", T0 + 3 * SEC).issues[0], "error rate 15 % over 5m > 10 %");
+    worker_stats_free(other);
+
+    /* the same state on both sides keeps the earlier since */
+    other = worker_stats_new(&cfg);
+    worker_stats_answer(other, "w", BM_OUTCOME_FAILURE, 1000, "E", "x", 0, T0 + 4 * SEC);
+    for (int i = 0; i < 9; i++)
+        worker_stats_answer(other, "w", BM_OUTCOME_SUCCESS, 1000, "", "", 0, T0 + 4 * SEC);
+    worker_stats_evaluate(other, T0 + 5 * SEC, NULL, NULL);
+    cr_assert_eq(worker_stats_snapshot_one(other, "w", T0 + 5 * SEC, &s), 0);
+    cr_assert_eq(s.health, BM_HEALTH_HEALTHY);
+    cr_assert_eq(worker_stats_merge(other, ws), 0); /* healthy (T0 + 5 s) += degraded (T0 + 2 s) */
+    cr_assert_eq(worker_stats_snapshot_one(other, "w", T0 + 5 * SEC, &s), 0);
+    cr_assert_eq(s.health, BM_HEALTH_DEGRADED);
+    cr_assert_eq(s.health_since_us, T0 + 2 * SEC);
+    cr_assert_str_eq(s.last_error, "E: x");
+    cr_assert_eq(s.last_error_us, T0 + 4 * SEC, "the latest error");
+    worker_stats_free(other);
+}
+
+Test(worker_stats, merge_busy_since_is_the_earlier_of_two_busy_workers)
+{
+    worker_stats *other = worker_stats_new(&cfg);
+    worker_stats_command(ws, "w", 1, T0);
+    worker_stats_command(other, "w", 1, T0 + 50 * SEC);
+    worker_stats_command(other, "idle", 0, T0 + 50 * SEC);
+    cr_assert_eq(worker_stats_merge(ws, other), 0);
+    eval(T0 + 95 * SEC);
+    assert_transition(0, BM_HEALTH_UNKNOWN, BM_HEALTH_FAILED,
+                      "no answer for 95 s with 2 commands pending");
+    cr_assert_eq(snap("idle", T0 + 95 * SEC).in_flight, 0);
+    cr_assert_eq(snap("idle", T0 + 95 * SEC).last_seen_us, T0 + 50 * SEC);
+    worker_stats_free(other);
+}
+
+Test(worker_stats, merge_bound_counts_each_refused_worker_once)
+{
+    cfg.max_workers = 3;
+    start();
+    worker_stats_config big = cfg;
+    big.max_workers = 10;
+    worker_stats *other = worker_stats_new(&big);
+    char name[8];
+    for (int i = 0; i < 6; i++) {
+        snprintf(name, sizeof name, "w%d", i);
+        cr_assert_eq(worker_stats_answer(ws, name, BM_OUTCOME_SUCCESS, 1000, "", "", 0, T0),
+                     i < 3 ? 0 : -1);
+        for (int k = 0; k < 5; k++)
+            worker_stats_answer(other, name, BM_OUTCOME_SUCCESS, 1000, "", "", 0, T0);
+    }
+    cr_assert_eq(worker_stats_refused(ws), 3 * 1);
+    cr_assert_eq(worker_stats_merge(ws, other), 0);
+    cr_assert_eq(worker_stats_count(ws), 3);
+    cr_assert_eq(worker_stats_refused(ws), 3 + 3);
+    cr_assert_eq(snap("w0", T0).win[0].executions, 6);
+    cr_assert_eq(worker_stats_merge(ws, ws), -1);
+    worker_stats_free(other);
+}
+
+/* o's map with key `key` given `val` instead (pointers into o and val). */
+static msgpack_object with_key(const msgpack_object *o, msgpack_object_kv *kv, const char *key,
+                               msgpack_object val)
+{
+    msgpack_object m = *o;
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        kv[i] = o->via.map.ptr[i];
+        if (kv[i].key.via.str.size == strlen(key) &&
+            !memcmp(kv[i].key.via.str.ptr, key, strlen(key)))
+            kv[i].val = val;
+    }
+    m.via.map.ptr = kv;
+    return m;
+}
+
+Test(worker_stats, load_refuses_corrupt_saves_and_changes_nothing)
+{
+    ok("a", 3, T0, 1000);
+    ok("b", 3, T0, 1000);
+    const msgpack_object *o = save(ws);
+    const msgpack_object *list = &o->via.map.ptr[1].val; /* "workers" */
+    cr_assert_eq(list->type, MSGPACK_OBJECT_ARRAY);
+    msgpack_object_kv top[2], wk[16];
+    char err[256];
+
+    /* the same worker twice */
+    msgpack_object twice[2] = {list->via.array.ptr[0], list->via.array.ptr[0]};
+    msgpack_object arr = {.type = MSGPACK_OBJECT_ARRAY, .via.array = {2, twice}};
+    msgpack_object bad = with_key(o, top, "workers", arr);
+    cr_assert_eq(worker_stats_load(ws, &bad, err, sizeof err), BM_LOAD_CORRUPT);
+    cr_assert(strstr(err, "'a' saved twice"), "%s", err);
+
+    /* a bad health state, an in-flight count past 32 bits */
+    const msgpack_object *w0 = &list->via.array.ptr[0];
+    msgpack_object health = *bm_sc_get(w0, "health");
+    msgpack_object_kv hk[8];
+    msgpack_object word = {.type = MSGPACK_OBJECT_STR, .via.str = {4, "sick"}};
+    msgpack_object bad_health = with_key(&health, hk, "state", word);
+    msgpack_object one[1] = {with_key(w0, wk, "health", bad_health)};
+    arr.via.array = (msgpack_object_array){1, one};
+    bad = with_key(o, top, "workers", arr);
+    cr_assert_eq(worker_stats_load(ws, &bad, err, sizeof err), BM_LOAD_CORRUPT);
+    cr_assert_str_eq(err, "workers[0]: health: unknown health state 'sick'");
+
+    msgpack_object big = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 1ULL << 32};
+    one[0] = with_key(w0, wk, "in_flight", big);
+    bad = with_key(o, top, "workers", arr);
+    cr_assert_eq(worker_stats_load(ws, &bad, err, sizeof err), BM_LOAD_CORRUPT);
+    cr_assert(strstr(err, "'in_flight' is not an integer 0..2^32-1"), "%s", err);
+
+    msgpack_object far = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 1ULL << 62};
+    one[0] = with_key(w0, wk, "last_seen", far);
+    bad = with_key(o, top, "workers", arr);
+    cr_assert_eq(worker_stats_load(ws, &bad, err, sizeof err), BM_LOAD_CORRUPT);
+    cr_assert(strstr(err, "'last_seen' is not a time"), "%s", err);
+
+    cr_assert_eq(worker_stats_count(ws), 2, "unchanged");
+    cr_assert_eq(snap("a", T0).win[0].executions, 3);
+    saved_done();
+
+    /* another performance window */
+    worker_stats_config other = cfg;
+    other.perf_window_us = 2 * 60 * MINUTE;
+    worker_stats *o2 = worker_stats_new(&other);
+    cr_assert_eq(worker_stats_load(o2, save(ws), err, sizeof err), BM_LOAD_MISMATCH);
+    saved_done();
+    cr_assert(strstr(err, "workers[0]: windows[2]: window of 12 x"), "%s", err);
+    cr_assert_eq(worker_stats_count(o2), 0);
+    worker_stats_free(o2);
 }

@@ -1,0 +1,262 @@
+/*
+ * checkpoint.c - the state checkpoint's envelope (lib/checkpoint.h has the
+ * layout): encode the parts each module saves, decode within bounds and
+ * load all parts or none.
+ *
+ * Not here: any part's layout (each module's *_save), Redis (agent/).
+ *
+ * Decoding, in order, so nothing is allocated for a hostile input before it
+ * is known to be small enough and well formed:
+ *
+ *   len <= max_bytes ─▶ bm_sc_scan (one complete object, depth, object
+ *   count) ─▶ msgpack_unpack_next ─▶ kind ─▶ v ─▶ envelope ─▶ monitor and
+ *   deadlines into fresh objects of the targets' configuration ─▶ alerts
+ *   (loaded in place, all or nothing) ─▶ swap the fresh objects in.
+ *
+ * The swap cannot fail, so a decode that fails anywhere leaves the
+ * targets as they were.
+ */
+#include "lib/checkpoint.h"
+
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/state_codec.h"
+
+#define DEFAULT_MAX_BYTES   (64u << 20)
+#define DEFAULT_MAX_OBJECTS (4u << 20)
+
+const char *bm_checkpoint_status_name(bm_checkpoint_status st)
+{
+    static const char *const names[BM_CHECKPOINT__COUNT] = {
+        "ok",      "truncated", "corrupt", "wrong_kind", "wrong_version",
+        "too_big", "mismatch",  "nomem"};
+    return (unsigned)st < BM_CHECKPOINT__COUNT ? names[st] : "unknown";
+}
+
+/* ---- encoding ------------------------------------------------------------- */
+
+int bm_checkpoint_encode(const bm_checkpoint *c, msgpack_sbuffer *out)
+{
+    size_t start = out->size;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    size_t n_streams =
+        c->n_streams < BM_CHECKPOINT_STREAMS_MAX ? c->n_streams : BM_CHECKPOINT_STREAMS_MAX;
+    int e = msgpack_pack_map(&pk, 8);
+    e |= bm_sc_key_i64(&pk, "v", BM_CHECKPOINT_VERSION);
+    e |= bm_sc_key_str(&pk, "kind", BM_CHECKPOINT_KIND);
+    e |= bm_sc_key(&pk, "agent");
+    e |= msgpack_pack_str(&pk, strnlen(c->agent, sizeof c->agent));
+    e |= msgpack_pack_str_body(&pk, c->agent, strnlen(c->agent, sizeof c->agent));
+    e |= bm_sc_key_i64(&pk, "ts_us", c->ts_us);
+    e |= bm_sc_key(&pk, "streams");
+    e |= msgpack_pack_map(&pk, n_streams);
+    for (size_t i = 0; i < n_streams; i++) {
+        const bm_checkpoint_stream *s = &c->streams[i];
+        size_t nl = strnlen(s->name, sizeof s->name), il = strnlen(s->last_id, sizeof s->last_id);
+        e |= msgpack_pack_str(&pk, nl);
+        e |= msgpack_pack_str_body(&pk, s->name, nl);
+        e |= msgpack_pack_str(&pk, il);
+        e |= msgpack_pack_str_body(&pk, s->last_id, il);
+    }
+    e |= bm_sc_key(&pk, "monitor");
+    e |= c->monitor ? bm_monitor_save(c->monitor, &pk) : msgpack_pack_nil(&pk);
+    e |= bm_sc_key(&pk, "deadlines");
+    e |= c->deadlines ? deadlines_save(c->deadlines, &pk) : msgpack_pack_nil(&pk);
+    e |= bm_sc_key(&pk, "alerts");
+    e |= c->alerts ? alerts_save(c->alerts, &pk) : msgpack_pack_nil(&pk);
+    if (e) {
+        out->size = start;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- decoding ------------------------------------------------------------- */
+
+static bm_checkpoint_status say(bm_checkpoint_status st, char *err, size_t errlen, const char *fmt,
+                                ...) __attribute__((format(printf, 4, 5)));
+
+static bm_checkpoint_status say(bm_checkpoint_status st, char *err, size_t errlen, const char *fmt,
+                                ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+static bm_checkpoint_status of_load(int rc)
+{
+    switch (rc) {
+    case BM_LOAD_OK:
+        return BM_CHECKPOINT_OK;
+    case BM_LOAD_MISMATCH:
+        return BM_CHECKPOINT_MISMATCH;
+    case BM_LOAD_NOMEM:
+        return BM_CHECKPOINT_NOMEM;
+    default:
+        return BM_CHECKPOINT_CORRUPT;
+    }
+}
+
+/* "<digits>-<digits>", as Redis writes stream entry ids. */
+static int is_entry_id(const char *s)
+{
+    const char *p = s;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p == s || *p != '-') return 0;
+    const char *q = ++p;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return p != q && *p == '\0';
+}
+
+/* The envelope's own fields into env (agent, ts_us, streams). */
+static bm_checkpoint_status read_envelope(const msgpack_object *root, bm_checkpoint *env, char *err,
+                                          size_t errlen)
+{
+    if (bm_sc_need_str(root, "agent", env->agent, sizeof env->agent, err, errlen) ||
+        bm_sc_need_i64(root, "ts_us", &env->ts_us, err, errlen))
+        return BM_CHECKPOINT_CORRUPT;
+    const msgpack_object *st = bm_sc_need(root, "streams", MSGPACK_OBJECT_MAP, err, errlen);
+    if (!st) return BM_CHECKPOINT_CORRUPT;
+    if (st->via.map.size > BM_CHECKPOINT_STREAMS_MAX)
+        return say(BM_CHECKPOINT_TOO_BIG, err, errlen, "%u streams, at most %d are read",
+                   (unsigned)st->via.map.size, BM_CHECKPOINT_STREAMS_MAX);
+    for (uint32_t i = 0; i < st->via.map.size; i++) {
+        bm_checkpoint_stream *s = &env->streams[i];
+        if (bm_sc_as_str(&st->via.map.ptr[i].key, s->name, sizeof s->name) || !s->name[0])
+            return say(BM_CHECKPOINT_CORRUPT, err, errlen,
+                       "streams: name %u is not a string of 1..%d bytes", (unsigned)i,
+                       BM_CHECKPOINT_STREAM_NAME_MAX - 1);
+        if (bm_sc_as_str(&st->via.map.ptr[i].val, s->last_id, sizeof s->last_id) ||
+            !is_entry_id(s->last_id))
+            return say(BM_CHECKPOINT_CORRUPT, err, errlen,
+                       "streams: '%s': the last id is not \"<ms>-<seq>\"", s->name);
+    }
+    env->n_streams = st->via.map.size;
+    return BM_CHECKPOINT_OK;
+}
+
+/* A part of the root: NULL when nil (not written), else it (any type: the
+ * loader checks it). Missing is corrupt: every writer writes every key. */
+static int part(const msgpack_object *root, const char *key, const msgpack_object **out, char *err,
+                size_t errlen)
+{
+    const msgpack_object *v = bm_sc_get(root, key);
+    if (!v) return bm_sc_fail(err, errlen, "'%s' missing", key);
+    *out = v->type == MSGPACK_OBJECT_NIL ? NULL : v;
+    return 0;
+}
+
+/* Everything after the root is known to be a busmon-state map of this version. */
+static bm_checkpoint_status load_all(const msgpack_object *root, bm_checkpoint *c,
+                                     bm_checkpoint *env, char *err, size_t errlen)
+{
+    bm_checkpoint_status st = read_envelope(root, env, err, errlen);
+    if (st != BM_CHECKPOINT_OK) return st;
+    const msgpack_object *mon = NULL, *dl = NULL, *al = NULL;
+    if (part(root, "monitor", &mon, err, errlen) || part(root, "deadlines", &dl, err, errlen) ||
+        part(root, "alerts", &al, err, errlen))
+        return BM_CHECKPOINT_CORRUPT;
+
+    bm_monitor tmp_mon;
+    int have_mon = 0;
+    deadlines *tmp_dl = NULL;
+    int rc = BM_LOAD_OK;
+    if (c->monitor && mon) {
+        if (bm_monitor_init(&tmp_mon, &c->monitor->wcfg, c->monitor->max_patterns) != 0)
+            return say(BM_CHECKPOINT_NOMEM, err, errlen, "out of memory");
+        have_mon = 1;
+        rc = bm_monitor_load(&tmp_mon, mon, err, errlen);
+    }
+    if (rc == BM_LOAD_OK && c->deadlines && dl) {
+        tmp_dl = deadlines_new(deadlines_max(c->deadlines));
+        rc = tmp_dl ? deadlines_load(tmp_dl, dl, err, errlen)
+                    : (bm_sc_fail(err, errlen, "out of memory"), BM_LOAD_NOMEM);
+    }
+    if (rc == BM_LOAD_OK && c->alerts && al) rc = alerts_load(c->alerts, al, err, errlen);
+    if (rc == BM_LOAD_OK) {
+        /* commit: nothing below can fail */
+        if (have_mon) bm_monitor_swap(c->monitor, &tmp_mon);
+        if (tmp_dl) deadlines_swap(c->deadlines, tmp_dl);
+    }
+    if (have_mon) bm_monitor_deinit(&tmp_mon);
+    deadlines_free(tmp_dl);
+    return of_load(rc);
+}
+
+bm_checkpoint_status bm_checkpoint_decode(const void *data, size_t len,
+                                          const bm_checkpoint_limits *lim, bm_checkpoint *c,
+                                          char *err, size_t errlen)
+{
+    size_t max_bytes = lim && lim->max_bytes ? lim->max_bytes : DEFAULT_MAX_BYTES;
+    size_t max_objects = lim && lim->max_objects ? lim->max_objects : DEFAULT_MAX_OBJECTS;
+    if (err && errlen) err[0] = '\0';
+    if (!data || !len) return say(BM_CHECKPOINT_TRUNCATED, err, errlen, "empty");
+    if (len > max_bytes)
+        return say(BM_CHECKPOINT_TOO_BIG, err, errlen, "%zu bytes, at most %zu are read", len,
+                   max_bytes);
+    size_t objects = 0;
+    switch (bm_sc_scan(data, len, BM_CHECKPOINT_DEPTH_MAX, max_objects, &objects)) {
+    case BM_SC_SCAN_OK:
+        break;
+    case BM_SC_SCAN_TRUNCATED:
+        return say(BM_CHECKPOINT_TRUNCATED, err, errlen, "truncated: %zu bytes end inside a value",
+                   len);
+    case BM_SC_SCAN_TOO_DEEP:
+        return say(BM_CHECKPOINT_CORRUPT, err, errlen, "nested deeper than %d",
+                   BM_CHECKPOINT_DEPTH_MAX);
+    case BM_SC_SCAN_TOO_MANY:
+        return say(BM_CHECKPOINT_TOO_BIG, err, errlen, "more than %zu msgpack objects",
+                   max_objects);
+    default:
+        return say(BM_CHECKPOINT_CORRUPT, err, errlen, "not one msgpack value");
+    }
+
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    msgpack_unpack_return ur = msgpack_unpack_next(&u, data, len, &off);
+    bm_checkpoint_status st;
+    const msgpack_object *root = &u.data;
+    bm_checkpoint *env = NULL;
+    int64_t v;
+    if (ur == MSGPACK_UNPACK_NOMEM_ERROR) {
+        st = say(BM_CHECKPOINT_NOMEM, err, errlen, "out of memory unpacking %zu objects", objects);
+    } else if (ur != MSGPACK_UNPACK_SUCCESS || off != len) {
+        st = say(BM_CHECKPOINT_CORRUPT, err, errlen, "not one msgpack value");
+    } else if (root->type != MSGPACK_OBJECT_MAP) {
+        st = say(BM_CHECKPOINT_CORRUPT, err, errlen, "not a map");
+    } else if (!bm_sc_str_is(bm_sc_get(root, "kind"), BM_CHECKPOINT_KIND)) {
+        st = say(BM_CHECKPOINT_WRONG_KIND, err, errlen,
+                 "not a busmon state checkpoint (kind is not \"%s\")", BM_CHECKPOINT_KIND);
+    } else if (bm_sc_as_i64(bm_sc_get(root, "v"), &v)) {
+        st = say(BM_CHECKPOINT_CORRUPT, err, errlen, "no format version ('v')");
+    } else if (v != BM_CHECKPOINT_VERSION) {
+        st = say(BM_CHECKPOINT_WRONG_VERSION, err, errlen,
+                 "format version %lld, this build reads %d", (long long)v, BM_CHECKPOINT_VERSION);
+    } else if (!(env = calloc(1, sizeof *env))) {
+        st = say(BM_CHECKPOINT_NOMEM, err, errlen, "out of memory");
+    } else {
+        st = load_all(root, c, env, err, errlen);
+        if (st == BM_CHECKPOINT_OK) {
+            memcpy(c->agent, env->agent, sizeof c->agent);
+            c->ts_us = env->ts_us;
+            c->n_streams = env->n_streams;
+            memcpy(c->streams, env->streams, env->n_streams * sizeof *env->streams);
+        }
+    }
+    free(env);
+    msgpack_unpacked_destroy(&u);
+    return st;
+}
