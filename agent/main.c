@@ -9,6 +9,7 @@
  */
 #include <event2/event.h>
 #include <jansson.h>
+#include <msgpack.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@
 #include "agent/state/persist.h"
 #include "agent/state/state.h"
 #include "lib/redact.h"
+#include "lib/trace_json.h"
 
 #ifndef BUSMON_VERSION
 #define BUSMON_VERSION "0.1.0"
@@ -68,6 +70,8 @@ typedef struct {
     bm_channel_scheme scheme;
     int stop_rc;
     int config_error; /* build failed on the configuration: exit 2 */
+    char state_key[512]; /* busmon:state:<consumer> */
+    bm_pubsub_input_opts pubsub_opts;
 } agent;
 
 /* ---- outputs: the defaults every agent writes, then the configured sinks ---- */
@@ -146,6 +150,87 @@ static json_t *counters_json(void *arg)
     return j;
 }
 
+/* persist's checkpoint: the state and the alert engine, covering ids. */
+static int encode_checkpoint(const char (*ids)[BM_STREAM_ID_MAX], size_t n,
+                             struct msgpack_sbuffer *out, void *arg)
+{
+    agent *a = arg;
+    return bm_state_encode_checkpoint(a->p.state, a->cfg->consumer,
+                                      bm_alerting_engine(a->p.alerting),
+                                      (const char *const *)a->cfg->streams, ids, n, bm_now_us(),
+                                      out);
+}
+
+static int start_pubsub(agent *a);
+
+/* The checkpoint came back (or did not): load it, then let reading start. */
+typedef struct {
+    agent *a;
+    struct bm_stream_input *in;
+    void (*done)(struct bm_stream_input *in, int ok);
+} restore_ctx;
+
+static void on_checkpoint_read(const redisReply *r, void *arg)
+{
+    restore_ctx ctx = *(restore_ctx *)arg;
+    free(arg);
+    agent *a = ctx.a;
+    if (!r) { /* the connection went: again at the next one */
+        ctx.done(ctx.in, 0);
+        return;
+    }
+    if (r->type == REDIS_REPLY_NIL) {
+        bm_info("no checkpoint at %s: starting with an empty state", a->state_key);
+    } else if (r->type != REDIS_REPLY_STRING) {
+        bm_warn("checkpoint %s could not be read (%s): starting with an empty state",
+                a->state_key, r->type == REDIS_REPLY_ERROR ? r->str : "not a string");
+    } else {
+        char err[256] = "", who[128] = "";
+        int64_t ts = 0;
+        char(*ids)[BM_STREAM_ID_MAX] = calloc(a->cfg->n_streams + 1, sizeof *ids);
+        if (ids && bm_state_load_checkpoint(a->p.state, bm_alerting_engine(a->p.alerting), r->str,
+                                            (size_t)r->len, (const char *const *)a->cfg->streams,
+                                            ids, a->cfg->n_streams, who, sizeof who, &ts, err,
+                                            sizeof err) == 0) {
+            bm_persist_restore_ids(a->p.persist, (const char(*)[BM_STREAM_ID_MAX])ids,
+                                   a->cfg->n_streams);
+            char when[48];
+            bm_format_time_us(ts, 'T', when, sizeof when);
+            bm_info("restored the state from %s (%lld bytes, written %s by %s)", a->state_key,
+                    (long long)r->len, when, who);
+        } else {
+            bm_warn("checkpoint %s not restored: %s; starting with an empty state (its entries "
+                    "still pending are applied again)",
+                    a->state_key, ids ? err : "out of memory");
+        }
+        free(ids);
+    }
+    if (!a->p.pubsub && start_pubsub(a)) bm_error("pub/sub input not started (out of memory)");
+    ctx.done(ctx.in, 1);
+}
+
+static void restore_checkpoint(void *arg, struct bm_stream_input *in,
+                               void (*done)(struct bm_stream_input *in, int ok))
+{
+    agent *a = arg;
+    restore_ctx *ctx = malloc(sizeof *ctx);
+    if (!a->cfg->checkpoint_interval_ms) { /* no checkpoints: nothing to restore */
+        free(ctx);
+        if (!a->p.pubsub) start_pubsub(a);
+        done(in, 1);
+        return;
+    }
+    if (!ctx) {
+        done(in, 0);
+        return;
+    }
+    *ctx = (restore_ctx){a, in, done};
+    if (bm_writer_get(a->p.writer, BM_WRITE_STATE, a->state_key, on_checkpoint_read, ctx)) {
+        free(ctx);
+        done(in, 0);
+    }
+}
+
 static int build_state(agent *a)
 {
     bm_config *c = a->cfg;
@@ -158,6 +243,11 @@ static int build_state(agent *a)
     po.group = c->group;
     po.streams = (const char *const *)c->streams;
     po.n_streams = c->n_streams;
+    snprintf(a->state_key, sizeof a->state_key, "%s%s", c->state_prefix, c->consumer);
+    po.state_key = c->checkpoint_interval_ms ? a->state_key : NULL;
+    po.checkpoint_interval_us = c->checkpoint_interval_ms * 1000;
+    po.encode = encode_checkpoint;
+    po.encode_arg = a;
     a->p.persist = bm_persist_new(&po, a->p.writer, bm_loop_base(a->p.loop));
     if (!a->p.persist || bm_persist_start(a->p.persist)) return -1;
     bm_state_opts so;
@@ -181,8 +271,17 @@ static int build_state(agent *a)
 static int build_inputs(agent *a)
 {
     bm_config *c = a->cfg;
-    bm_stream_input_opts io = {(const char *const *)c->streams, c->n_streams, c->group, c->consumer,
-                               c->batch, c->block_ms, c->drain, c->max_entry_bytes};
+    bm_stream_input_opts io = {(const char *const *)c->streams,
+                               c->n_streams,
+                               c->group,
+                               c->consumer,
+                               c->batch,
+                               c->block_ms,
+                               c->drain,
+                               c->max_entry_bytes,
+                               c->max_read_bytes,
+                               restore_checkpoint,
+                               a};
     a->p.streams = bm_stream_input_new(&io, a->p.loop, a->p.session, a->p.writer, a->p.state,
                                        a->p.persist);
     if (!a->p.streams) return -1;
@@ -197,8 +296,20 @@ static int build_inputs(agent *a)
     a->scheme.compensation = c->channel_words[4];
     bm_pubsub_input_opts po = {(const char *const *)c->pubsub_patterns, c->n_pubsub_patterns,
                                a->scheme, c->max_entry_bytes};
-    a->p.pubsub = bm_pubsub_input_new(&po, a->p.loop, &a->url, a->p.state, a->p.persist);
-    return a->p.pubsub ? 0 : -1;
+    a->pubsub_opts = po; /* started once the state is restored: nothing applied before */
+    return 0;
+}
+
+static int start_pubsub(agent *a)
+{
+    if (!a->cfg->pubsub_enabled || !a->cfg->n_pubsub_patterns || bm_loop_stopping(a->p.loop))
+        return 0;
+    a->p.pubsub =
+        bm_pubsub_input_new(&a->pubsub_opts, a->p.loop, &a->url, a->p.state, a->p.persist);
+    if (!a->p.pubsub) return -1;
+    for (size_t i = 0; i < a->cfg->n_pubsub_patterns; i++)
+        bm_info("  pub/sub pattern %s", a->cfg->pubsub_patterns[i]);
+    return 0;
 }
 
 static int build_jobs(agent *a, char *err, size_t errlen)
@@ -403,9 +514,9 @@ static int run(bm_config *cfg, bm_config_action action)
         bm_config_print_summary(stdout, cfg, a.url.display, 0);
         return 0;
     }
-    int rc = check_redis(cfg, &a.url);
-    if (rc) return rc;
+    int rc;
     if (action == BM_CONFIG_CHECK) {
+        if ((rc = check_redis(cfg, &a.url))) return rc;
         bm_config_print_summary(stdout, cfg, a.url.display, 1);
         return 0;
     }
@@ -418,8 +529,6 @@ static int run(bm_config *cfg, bm_config_action action)
     bm_info("busmon-agent %s started: %s, streams:", BUSMON_VERSION, a.url.display);
     for (size_t i = 0; i < cfg->n_streams; i++)
         bm_info("  stream %s", cfg->streams[i]);
-    for (size_t i = 0; a.p.pubsub && i < cfg->n_pubsub_patterns; i++)
-        bm_info("  pub/sub pattern %s", cfg->pubsub_patterns[i]);
     rc = bm_loop_run(a.p.loop);
     bm_outputs_finish(a.p.outputs); /* sinks deliver what they hold, within the deadline */
     write_summary(&a);

@@ -39,6 +39,58 @@ const char *bm_checkpoint_status_name(bm_checkpoint_status st)
 
 /* ---- encoding ------------------------------------------------------------- */
 
+typedef struct {
+    msgpack_sbuffer buf; /* the records, back to back */
+    size_t *ends;        /* where each one ends */
+    size_t n, cap;
+    int failed;
+} pending_acc;
+
+/* Every command of t not answered yet, as its trace record. */
+static void collect_pending(const trace *t, void *arg)
+{
+    pending_acc *acc = arg;
+    for (size_t i = 0; !acc->failed && i < trace_count(t); i++) {
+        const trace_event *te = trace_at(t, i);
+        if (te->ev.type != BM_EV_COMMAND || te->paired >= 0) continue;
+        if (acc->n == acc->cap) {
+            size_t cap = acc->cap ? acc->cap * 2 : 64;
+            size_t *p = realloc(acc->ends, cap * sizeof *p);
+            if (!p) {
+                acc->failed = 1;
+                return;
+            }
+            acc->ends = p;
+            acc->cap = cap;
+        }
+        if (bm_event_encode_msgpack(&te->ev, te->duration_us, &acc->buf)) {
+            acc->failed = 1;
+            return;
+        }
+        acc->ends[acc->n++] = acc->buf.size;
+    }
+}
+
+/* "pending": [bin record, ...]. @return 0 or -1. */
+static int pack_pending(const trace_store *s, msgpack_packer *pk, size_t *n_out)
+{
+    pending_acc acc = {0};
+    msgpack_sbuffer_init(&acc.buf);
+    trace_store_foreach(s, collect_pending, &acc);
+    int e = acc.failed;
+    e |= bm_sc_key(pk, "pending");
+    e |= msgpack_pack_array(pk, acc.n);
+    for (size_t i = 0; !e && i < acc.n; i++) {
+        size_t from = i ? acc.ends[i - 1] : 0;
+        e |= msgpack_pack_bin(pk, acc.ends[i] - from);
+        e |= msgpack_pack_bin_body(pk, acc.buf.data + from, acc.ends[i] - from);
+    }
+    *n_out = acc.n;
+    msgpack_sbuffer_destroy(&acc.buf);
+    free(acc.ends);
+    return e ? -1 : 0;
+}
+
 int bm_checkpoint_encode(const bm_checkpoint *c, msgpack_sbuffer *out)
 {
     size_t start = out->size;
@@ -46,7 +98,7 @@ int bm_checkpoint_encode(const bm_checkpoint *c, msgpack_sbuffer *out)
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     size_t n_streams =
         c->n_streams < BM_CHECKPOINT_STREAMS_MAX ? c->n_streams : BM_CHECKPOINT_STREAMS_MAX;
-    int e = msgpack_pack_map(&pk, 8);
+    int e = msgpack_pack_map(&pk, c->traces ? 9 : 8);
     e |= bm_sc_key_i64(&pk, "v", BM_CHECKPOINT_VERSION);
     e |= bm_sc_key_str(&pk, "kind", BM_CHECKPOINT_KIND);
     e |= bm_sc_key(&pk, "agent");
@@ -69,6 +121,8 @@ int bm_checkpoint_encode(const bm_checkpoint *c, msgpack_sbuffer *out)
     e |= c->deadlines ? deadlines_save(c->deadlines, &pk) : msgpack_pack_nil(&pk);
     e |= bm_sc_key(&pk, "alerts");
     e |= c->alerts ? alerts_save(c->alerts, &pk) : msgpack_pack_nil(&pk);
+    size_t pending = 0;
+    if (c->traces) e |= pack_pending(c->traces, &pk, &pending);
     if (e) {
         out->size = start;
         return -1;
@@ -158,6 +212,25 @@ static int part(const msgpack_object *root, const char *key, const msgpack_objec
     return 0;
 }
 
+/* The pending commands back into the trace store (a record that does not
+ * decode, or a trace store that refuses it, is skipped). @return how many. */
+static size_t unpack_pending(trace_store *s, const msgpack_object *arr, int64_t now_us)
+{
+    bm_decoder *d = bm_decoder_new(NULL);
+    size_t n = 0;
+    for (uint32_t i = 0; d && i < arr->via.array.size; i++) {
+        const msgpack_object *o = &arr->via.array.ptr[i];
+        if (o->type != MSGPACK_OBJECT_BIN && o->type != MSGPACK_OBJECT_STR) continue;
+        bm_event ev;
+        if (bm_decode_msgpack(d, o->via.bin.ptr, o->via.bin.size, &ev) != BM_DECODE_OK) continue;
+        if (ev.type != BM_EV_COMMAND || !ev.tx[0]) continue;
+        const trace_event *added = NULL;
+        if (trace_store_apply(s, &ev, now_us, &added, NULL) == TRACE_STORE_APPLIED) n++;
+    }
+    bm_decoder_free(d);
+    return n;
+}
+
 /* Everything after the root is known to be a busmon-state map of this version. */
 static bm_checkpoint_status load_all(const msgpack_object *root, bm_checkpoint *c,
                                      bm_checkpoint *env, char *err, size_t errlen)
@@ -185,10 +258,17 @@ static bm_checkpoint_status load_all(const msgpack_object *root, bm_checkpoint *
                     : (bm_sc_fail(err, errlen, "out of memory"), BM_LOAD_NOMEM);
     }
     if (rc == BM_LOAD_OK && c->alerts && al) rc = alerts_load(c->alerts, al, err, errlen);
+    const msgpack_object *pend = bm_sc_get(root, "pending");
+    if (rc == BM_LOAD_OK && pend && pend->type != MSGPACK_OBJECT_ARRAY &&
+        pend->type != MSGPACK_OBJECT_NIL)
+        rc = (bm_sc_fail(err, errlen, "'pending' is not a list"), BM_LOAD_CORRUPT);
     if (rc == BM_LOAD_OK) {
         /* commit: nothing below can fail */
         if (have_mon) bm_monitor_swap(c->monitor, &tmp_mon);
         if (tmp_dl) deadlines_swap(c->deadlines, tmp_dl);
+        c->pending = 0;
+        if (c->traces && pend && pend->type == MSGPACK_OBJECT_ARRAY)
+            c->pending = unpack_pending(c->traces, pend, c->now_us);
     }
     if (have_mon) bm_monitor_deinit(&tmp_mon);
     deadlines_free(tmp_dl);

@@ -61,6 +61,7 @@
 #include "lib/alerts.h"
 #include "lib/deadlines.h"
 #include "lib/monitor.h"
+#include "lib/trace_store.h"
 
 #define BM_CHECKPOINT_VERSION         1
 #define BM_CHECKPOINT_KIND            "busmon-state"
@@ -87,6 +88,10 @@ typedef struct {
     bm_monitor *monitor;
     deadlines *deadlines;
     alerts *alerts;
+    trace_store *traces;   /* encode: its commands awaiting an answer go in "pending";
+                              decode: they are put back in it (for pairing and timeouts) */
+    int64_t now_us;        /* decode: the time given to the trace store for them */
+    size_t pending;        /* decode: how many such commands were put back */
 } bm_checkpoint;
 
 /* Bounds of what decode accepts. Zero fields take the defaults. */

@@ -317,3 +317,9 @@ size_t trace_store_heap_bytes(const trace_store *s)
         bytes += (size_t)s->entries_cap * sizeof *s->entries + MALLOC_OVERHEAD_BYTES;
     return bytes + s->traces_heap_bytes;
 }
+
+void trace_store_foreach(const trace_store *s, void (*cb)(const trace *t, void *arg), void *arg)
+{
+    for (uint32_t i = s->lru_head; i != NIL; i = s->entries[i].lru_next)
+        if (s->entries[i].t) cb(s->entries[i].t, arg);
+}

@@ -89,6 +89,10 @@ void trace_store_set_drop_cb(trace_store *s, trace_store_drop_cb cb, void *arg);
 
 void trace_store_get_stats(const trace_store *s, trace_store_stats *out);
 
+/* Call cb for every trace, least recently updated first (cb must not change
+ * the store). */
+void trace_store_foreach(const trace_store *s, void (*cb)(const trace *t, void *arg), void *arg);
+
 /* Approximate heap bytes held by the store (table + traces). */
 size_t trace_store_heap_bytes(const trace_store *s);
 

@@ -26,6 +26,8 @@ struct bm_session {
     struct event *ev_reset, *ev_deadline;
     bm_backoff backoff;
     uint64_t reconnects;
+    int ever_up;      /* both connections were up once */
+    int told_waiting; /* "waiting for Redis" said */
     int stopping;
     void (*done)(void *, int);
     void *done_arg;
@@ -59,10 +61,17 @@ static void on_conn_state(bm_conn *c, int up, void *arg)
         return;
     }
     if (!up) {
+        if (!s->ever_up && !s->told_waiting) {
+            bm_warn("Redis at %s is not reachable yet: waiting for it, retrying with backoff "
+                    "(/health answers, /ready says why it is not ready)",
+                    s->url->display);
+            s->told_waiting = 1;
+        }
         schedule_reset(s);
         return;
     }
     if (bm_conn_is_up(s->reader_conn) && bm_conn_is_up(s->writer_conn)) {
+        s->ever_up = 1;
         bm_backoff_reset(&s->backoff);
         if (s->hooks.on_up) s->hooks.on_up(s->hooks_arg);
     }

@@ -51,6 +51,10 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_reads_paused_total", TOTAL,
            "Reads held back because too many writes were pending.", "paused_reads",
            in.paused_reads),
+    SCALAR("busmon_read_largest_bytes", GAUGE,
+           "The largest XREADGROUP reply so far, in field and value bytes (streams.max_read_bytes "
+           "bounds what one read asks for).",
+           "largest_read_bytes", in.largest_read_bytes),
     ARRAY("busmon_decode_errors_total", TOTAL, "Entries that could not be decoded, by reason.",
           "decode_errors", decode_errors, "reason", reason, BM_DECODE__COUNT),
     /* the pub/sub input */

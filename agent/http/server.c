@@ -47,6 +47,7 @@
 #include "agent/jobs/alerting.h"
 #include "agent/jobs/sysmon.h"
 #include "agent/parts.h"
+#include "agent/state/persist.h"
 #include "agent/state/state.h"
 #include "lib/trace_json.h"
 
@@ -212,6 +213,11 @@ static void serve_ready(bm_http *h, const request *rq)
     if (bm_loop_stopping(p->loop)) json_array_append_new(reasons, json_string("agent is stopping"));
     if (!reader_up) json_array_append_new(reasons, json_string("redis reader not connected"));
     if (!writer_up) json_array_append_new(reasons, json_string("redis writer not connected"));
+    char failing[256];
+    if (bm_persist_failing(p->persist, failing, sizeof failing)) {
+        snprintf(why, sizeof why, "redis refuses writes, entries are not acked: %s", failing);
+        json_array_append_new(reasons, json_string(why));
+    }
     /* the group and the lag as the last system sample saw them (unknown: no verdict) */
     const bm_sys_sample *sys = bm_sysmon_latest(p->sysmon);
     json_t *streams = json_array();

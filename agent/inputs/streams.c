@@ -40,6 +40,9 @@ struct bm_stream_input {
     size_t fv_cap;
     int64_t first_entry_us;
     size_t count; /* COUNT of the next read: grows to batch, shrinks under the byte budget */
+    enum { SETUP_NONE, SETUP_GROUPS, SETUP_RESTORE, SETUP_READY } setup;
+    size_t groups_out;  /* XGROUP CREATE replies due */
+    int groups_lost;    /* ... one came back NULL (connection lost) */
     bm_stream_input_stats stats;
 };
 
@@ -288,7 +291,7 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
 static void issue_read(bm_stream_input *in)
 {
     redisAsyncContext *rd = bm_session_reader(in->session);
-    if (in->stopped || !rd || !bm_writer_up(in->writer) ||
+    if (in->stopped || in->setup != SETUP_READY || !rd || !bm_writer_up(in->writer) ||
         in->reads_in_flight >= READS_IN_FLIGHT_MAX)
         return;
     if (bm_writer_congested(in->writer) || !bm_persist_reads_allowed(in->persist)) {
@@ -325,12 +328,53 @@ static void issue_read(bm_stream_input *in)
 
 /* ---- the session's hooks ------------------------------------------------------ */
 
+static void on_restored(bm_stream_input *in, int ok)
+{
+    if (!ok) {
+        in->setup = SETUP_NONE; /* again at the next connection */
+        return;
+    }
+    in->setup = SETUP_READY;
+    bm_info("reading %zu stream(s) as %s/%s", in->o.n_streams, in->o.group, in->o.consumer);
+    issue_read(in);
+}
+
+static void on_setup_group(const redisReply *r, void *arg)
+{
+    bm_stream_input *in = arg;
+    if (!r)
+        in->groups_lost = 1;
+    else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))
+        bm_error("cannot create consumer group '%s': %s", in->o.group, r->str);
+    if (--in->groups_out) return;
+    if (in->groups_lost) {
+        in->setup = SETUP_NONE;
+        return;
+    }
+    in->setup = SETUP_RESTORE;
+    if (in->o.restore)
+        in->o.restore(in->o.restore_arg, in, on_restored);
+    else
+        on_restored(in, 1);
+}
+
 static void on_session_up(void *arg)
 {
     bm_stream_input *in = arg;
-    bm_info("connected; reading %zu stream(s) as %s/%s", in->o.n_streams, in->o.group,
-            in->o.consumer);
-    issue_read(in);
+    bm_info("connected to Redis");
+    if (in->setup == SETUP_READY) {
+        issue_read(in);
+        return;
+    }
+    if (in->setup != SETUP_NONE) return; /* under way */
+    in->setup = SETUP_GROUPS;
+    in->groups_out = 0;
+    in->groups_lost = 0;
+    for (size_t i = 0; i < in->o.n_streams; i++)
+        if (bm_writer_xgroup_create(in->writer, in->o.streams[i], in->o.group, on_setup_group, in) ==
+            0)
+            in->groups_out++;
+    if (!in->groups_out) in->setup = SETUP_NONE;
 }
 
 static void on_session_reset(void *arg)

@@ -15,6 +15,10 @@
  * the trace store keeps it counted once. An entry that cannot be decoded
  * is copied to the dead-letter stream with the reason, and acked.
  *
+ * At the first connection (Redis may come up after the agent: the session
+ * waits for it) the consumer groups are made (XGROUP CREATE ... MKSTREAM)
+ * and the checkpoint is restored, then reading starts.
+ *
  * With `drain`, the loop is asked to stop once every stream is read to its end.
  */
 #ifndef BM_INPUTS_STREAMS_H
@@ -48,6 +52,8 @@ typedef struct {
     uint64_t largest_read_bytes; /* gauge: the largest reply read so far (fields and values) */
 } bm_stream_input_stats;
 
+struct bm_stream_input;
+
 typedef struct {
     const char *const *streams; /* borrowed for the input's life */
     size_t n_streams;
@@ -57,6 +63,15 @@ typedef struct {
     int drain;              /* stop the loop once the streams are read to their end */
     size_t max_entry_bytes;   /* larger entries are dead-lettered */
     size_t read_budget_bytes; /* one read's reply at most about this (0: 32 MiB) */
+    /*
+     * Before the first read (after the consumer groups are made): restore
+     * what a checkpoint holds, then call done(in, 1); done(in, 0) when the
+     * connection went meanwhile (tried again at the next connection).
+     * NULL: nothing to restore.
+     */
+    void (*restore)(void *arg, struct bm_stream_input *in,
+                    void (*done)(struct bm_stream_input *in, int ok));
+    void *restore_arg;
 } bm_stream_input_opts;
 
 typedef struct bm_stream_input bm_stream_input;

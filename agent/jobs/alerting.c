@@ -402,6 +402,11 @@ void bm_alerting_get_counts(const bm_alerting *al, uint64_t *pending, uint64_t *
     *refused = st.refused;
 }
 
+struct alerts *bm_alerting_engine(bm_alerting *al)
+{
+    return al ? al->engine : NULL;
+}
+
 int bm_alerting_enabled(const bm_alerting *al)
 {
     return al && al->engine;

@@ -77,6 +77,9 @@ void bm_alerting_get_counts(const bm_alerting *al, uint64_t *pending, uint64_t *
                             uint64_t *refused);
 int bm_alerting_enabled(const bm_alerting *al);
 
+/* The engine, for the checkpoint (NULL when alerting is off). Borrowed. */
+struct alerts *bm_alerting_engine(bm_alerting *al);
+
 /*
  * /api/alerts, in the shape of `busmon alerts --json`: {"firing": [records,
  * severity first], "updated": time of the last evaluation or null, "agent",

@@ -11,6 +11,7 @@
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
+#include "lib/checkpoint.h"
 #include "lib/deadlines.h"
 
 #define TIMEOUT_CHECK_US  (250 * 1000LL)
@@ -187,4 +188,57 @@ bm_monitor *bm_state_monitor(bm_state *st)
 void bm_state_get_stats(const bm_state *st, bm_state_stats *out)
 {
     *out = st->stats;
+}
+
+int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *al,
+                               const char *const *streams,
+                               const char (*ids)[BM_STREAM_ID_MAX], size_t n, int64_t now_us,
+                               struct msgpack_sbuffer *out)
+{
+    bm_checkpoint *c = calloc(1, sizeof *c);
+    if (!c) return -1;
+    snprintf(c->agent, sizeof c->agent, "%s", agent);
+    c->ts_us = now_us;
+    c->n_streams = n < BM_CHECKPOINT_STREAMS_MAX ? n : BM_CHECKPOINT_STREAMS_MAX;
+    for (size_t i = 0; i < c->n_streams; i++) {
+        snprintf(c->streams[i].name, sizeof c->streams[i].name, "%s", streams[i]);
+        snprintf(c->streams[i].last_id, sizeof c->streams[i].last_id, "%s", ids[i]);
+    }
+    c->monitor = &st->mon;
+    c->deadlines = st->deadlines;
+    c->alerts = al;
+    c->traces = st->store;
+    int rc = bm_checkpoint_encode(c, out);
+    free(c);
+    return rc;
+}
+
+int bm_state_load_checkpoint(bm_state *st, struct alerts *al, const void *data, size_t len,
+                             const char *const *streams, char (*ids_out)[BM_STREAM_ID_MAX],
+                             size_t n, char *agent_out, size_t agent_len, int64_t *ts_out,
+                             char *err, size_t errlen)
+{
+    bm_checkpoint *c = calloc(1, sizeof *c);
+    if (!c) return snprintf(err, errlen, "out of memory"), -1;
+    c->monitor = &st->mon;
+    c->deadlines = st->deadlines;
+    c->alerts = al;
+    c->traces = st->store;
+    c->now_us = bm_now_us();
+    bm_checkpoint_status rc = bm_checkpoint_decode(data, len, NULL, c, err, errlen);
+    if (rc == BM_CHECKPOINT_OK) {
+        for (size_t i = 0; i < n; i++) {
+            ids_out[i][0] = '\0';
+            for (size_t k = 0; k < c->n_streams; k++)
+                if (!strcmp(c->streams[k].name, streams[i]))
+                    snprintf(ids_out[i], BM_STREAM_ID_MAX, "%s", c->streams[k].last_id);
+        }
+        snprintf(agent_out, agent_len, "%s", c->agent);
+        *ts_out = c->ts_us;
+        bm_debug("checkpoint: %zu command(s) awaiting an answer put back", c->pending);
+    } else if (err && !err[0]) {
+        snprintf(err, errlen, "%s", bm_checkpoint_status_name(rc));
+    }
+    free(c);
+    return rc == BM_CHECKPOINT_OK ? 0 : -1;
 }

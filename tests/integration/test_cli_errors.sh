@@ -22,8 +22,9 @@ DEAD_PORT=$(bm_free_port)   # nothing listens there
 one_line_error "agent: wrong URL scheme" "bad Redis URL" "$AGENT" --redis http://localhost:1
 one_line_error "agent: bad port" "port must be 1-65535" "$AGENT" --redis redis://127.0.0.1:99999
 one_line_error "agent: TLS refused with the reason" "TLS" "$AGENT" --redis rediss://127.0.0.1:6379
-one_line_error "agent: unreachable Redis" "cannot connect to Redis at redis://127.0.0.1:$DEAD_PORT" "$AGENT" --redis "redis://127.0.0.1:$DEAD_PORT"
-BUSMON_REDIS_URL="redis://127.0.0.1:$DEAD_PORT" one_line_error "agent: BUSMON_REDIS_URL is read" "127.0.0.1:$DEAD_PORT" "$AGENT"
+# the agent itself waits for Redis (tests/integration/test_durable.sh); --check-config does not
+one_line_error "agent --check-config: unreachable Redis" "cannot connect to Redis at redis://127.0.0.1:$DEAD_PORT" "$AGENT" --redis "redis://127.0.0.1:$DEAD_PORT" --check-config
+BUSMON_REDIS_URL="redis://127.0.0.1:$DEAD_PORT" one_line_error "agent --check-config: BUSMON_REDIS_URL is read" "127.0.0.1:$DEAD_PORT" "$AGENT" --check-config
 one_line_error "agent: unknown flag" "unknown or incomplete option" "$AGENT" --no-such-flag
 one_line_error "agent: missing config file" "cannot read config" "$AGENT" --config /nonexistent/busmon.yaml
 printf 'redis:\n  url: [unclosed\n' > "$BM_TMP/bad.yaml"

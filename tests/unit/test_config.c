@@ -144,8 +144,11 @@ static const char *sample(const bm_config_key *k, const bm_config *c)
     case BM_KEY_LISTEN:
         return "127.0.0.1:1234";
     case BM_KEY_SIZE:
-    case BM_KEY_COUNT:
-        return "7";
+    case BM_KEY_COUNT: {
+        static char buf[32]; /* the lowest bound when 7 is below it */
+        snprintf(buf, sizeof buf, "%lld", k->lo > 7 ? (long long)k->lo : 7LL);
+        return buf;
+    }
     case BM_KEY_BOOL:
         value_of(c, k->path, def, sizeof def);
         return strcmp(def, "true") ? "true" : "false";
