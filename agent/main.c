@@ -28,6 +28,7 @@
 #include "agent/http/counters.h"
 #include "agent/http/server.h"
 #include "agent/inputs/pubsub.h"
+#include "agent/inputs/reclaim.h"
 #include "agent/inputs/streams.h"
 #include "agent/jobs/alerting.h"
 #include "agent/jobs/publisher.h"
@@ -72,6 +73,7 @@ typedef struct {
     int config_error; /* build failed on the configuration: exit 2 */
     char state_key[512]; /* busmon:state:<consumer> */
     bm_pubsub_input_opts pubsub_opts;
+    bm_reclaim *reclaim;
 } agent;
 
 /* ---- outputs: the defaults every agent writes, then the configured sinks ---- */
@@ -285,6 +287,11 @@ static int build_inputs(agent *a)
     a->p.streams = bm_stream_input_new(&io, a->p.loop, a->p.session, a->p.writer, a->p.state,
                                        a->p.persist);
     if (!a->p.streams) return -1;
+    bm_reclaim_opts ro = {(const char *const *)c->streams, c->n_streams, c->group, c->consumer,
+                          c->state_prefix, c->reclaim_interval_ms, c->reclaim_min_idle_ms,
+                          c->reclaim_max_deliveries};
+    if (!(a->reclaim = bm_reclaim_new(&ro, a->p.loop, a->p.writer, a->p.persist, a->p.streams)))
+        return -1;
     if (!c->pubsub_enabled || !c->n_pubsub_patterns) return 0;
     bm_channel_scheme_default(&a->scheme);
     a->scheme.prefix = c->channel_prefix;
@@ -413,6 +420,7 @@ static void teardown(agent *a)
     bm_http_free(a->p.http);
     bm_pubsub_input_free(a->p.pubsub);
     bm_session_free(a->p.session);
+    bm_reclaim_free(a->reclaim);
     bm_stream_input_free(a->p.streams);
     bm_alerting_free(a->p.alerting);
     bm_sysmon_free(a->p.sysmon);

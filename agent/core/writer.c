@@ -40,7 +40,7 @@ struct bm_writer {
 };
 
 static const char *const kind_names[BM_WRITE__COUNT] = {
-    "trace", "ack", "deadletter", "output", "query", "setup", "state"};
+    "trace", "ack", "deadletter", "output", "query", "setup", "state", "reclaim"};
 
 const char *bm_write_kind_name(bm_write_kind k)
 {
@@ -302,6 +302,37 @@ int bm_writer_get(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb
     const char *argv[2] = {"GET", key};
     size_t lens[2] = {3, strlen(key)};
     return send_argv(w, kind, 2, argv, lens, cb, arg);
+}
+
+int bm_writer_xpending_idle(bm_writer *w, const char *stream, const char *group,
+                            int64_t min_idle_ms, size_t count, bm_write_cb cb, void *arg)
+{
+    char idle[24], cnt[24];
+    snprintf(idle, sizeof idle, "%lld", (long long)min_idle_ms);
+    snprintf(cnt, sizeof cnt, "%zu", count);
+    const char *argv[8] = {"XPENDING", stream, group, "IDLE", idle, "-", "+", cnt};
+    size_t lens[8];
+    for (int i = 0; i < 8; i++)
+        lens[i] = strlen(argv[i]);
+    return send_argv(w, BM_WRITE_RECLAIM, 8, argv, lens, cb, arg);
+}
+
+int bm_writer_xclaim(bm_writer *w, const char *stream, const char *group, const char *consumer,
+                     int64_t min_idle_ms, size_t n, const char *const *ids, bm_write_cb cb,
+                     void *arg)
+{
+    if (n == 0 || reserve(w, n + 5)) return w->stats.refused++, -1;
+    char idle[24];
+    snprintf(idle, sizeof idle, "%lld", (long long)min_idle_ms);
+    int argc = 0;
+    ARG("XCLAIM", 6);
+    ARGS(stream);
+    ARGS(group);
+    ARGS(consumer);
+    ARGS(idle);
+    for (size_t i = 0; i < n; i++)
+        ARGS(ids[i]);
+    return send_argv(w, BM_WRITE_RECLAIM, argc, w->argv, w->lens, cb, arg);
 }
 
 int bm_writer_query(bm_writer *w, bm_query q, const char *operand, bm_write_cb cb, void *arg)

@@ -37,10 +37,11 @@ typedef enum {
     BM_WRITE_QUERY,      /* the sampler's PING / INFO / XLEN / XINFO / CONFIG GET */
     BM_WRITE_SETUP,      /* XGROUP CREATE */
     BM_WRITE_STATE,      /* the checkpoint: SET / GET busmon:state:<consumer> */
+    BM_WRITE_RECLAIM,    /* XPENDING / XCLAIM of entries idle for other consumers */
     BM_WRITE__COUNT
 } bm_write_kind;
 
-/* "trace", "ack", "deadletter", "output", "query", "setup", "state". */
+/* "trace", "ack", "deadletter", "output", "query", "setup", "state", "reclaim". */
 const char *bm_write_kind_name(bm_write_kind k);
 
 /* A reply to one command: borrowed for the call; NULL when the connection went first. */
@@ -118,6 +119,14 @@ int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char 
                   size_t len, bm_write_cb cb, void *arg);
 /* GET key (restoring the checkpoint). */
 int bm_writer_get(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb, void *arg);
+
+/* XPENDING stream group IDLE min_idle_ms - + count: entries idle that long. */
+int bm_writer_xpending_idle(bm_writer *w, const char *stream, const char *group,
+                            int64_t min_idle_ms, size_t count, bm_write_cb cb, void *arg);
+/* XCLAIM stream group consumer min_idle_ms id... : they become consumer's (with their content). */
+int bm_writer_xclaim(bm_writer *w, const char *stream, const char *group, const char *consumer,
+                     int64_t min_idle_ms, size_t n, const char *const *ids, bm_write_cb cb,
+                     void *arg);
 
 /* The sampler's queries: PING, INFO, XLEN stream, XINFO GROUPS stream, CONFIG GET name. */
 typedef enum { BM_QUERY_PING, BM_QUERY_INFO, BM_QUERY_XLEN, BM_QUERY_XINFO_GROUPS, BM_QUERY_CONFIG_GET } bm_query;

@@ -3,6 +3,7 @@
  * picture).
  */
 #include "agent/inputs/streams.h"
+#include "agent/inputs/streams_internal.h"
 
 #include <hiredis/async.h>
 #include <stdio.h>
@@ -68,8 +69,8 @@ static int64_t entry_id_us(const char *id)
 
 /* @return 0, or -1 when it could not be applied for lack of memory (the rest
  * of the batch must wait: it is read again). */
-static int process_entry(bm_stream_input *in, size_t sidx, const redisReply *entry,
-                         int64_t now_us)
+int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *entry,
+                            int64_t now_us, int redelivered)
 {
     if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
         entry->element[0]->type != REDIS_REPLY_STRING)
@@ -139,7 +140,7 @@ static int process_entry(bm_stream_input *in, size_t sidx, const redisReply *ent
         bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
         return 0;
     }
-    if (bm_state_apply(in->state, &ev, now_us, in->recovering)) {
+    if (bm_state_apply(in->state, &ev, now_us, redelivered)) {
         in->stats.decode_errors[BM_DECODE_NOMEM]++;
         return -1; /* not acked: read again */
     }
@@ -259,7 +260,7 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
         if (sidx < 0 || entries->type != REDIS_REPLY_ARRAY) continue;
         for (size_t e = 0; e < entries->elements; e++) {
             const redisReply *entry = entries->element[e];
-            if (process_entry(in, (size_t)sidx, entry, now)) {
+            if (bm_stream_input_process(in, (size_t)sidx, entry, now, in->recovering)) {
                 nomem = 1; /* nothing after it may be acked before it */
                 break;
             }
@@ -437,6 +438,16 @@ void bm_stream_input_free(bm_stream_input *in)
     free(in->fv_ptr);
     free(in->fv_len);
     free(in);
+}
+
+int bm_stream_input_reading(const bm_stream_input *in)
+{
+    return in->setup == SETUP_READY && !in->stopped;
+}
+
+bm_stream_input_stats *bm_stream_input_stats_of(bm_stream_input *in)
+{
+    return &in->stats;
 }
 
 void bm_stream_input_stop(bm_stream_input *in)

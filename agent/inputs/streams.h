@@ -50,6 +50,10 @@ typedef struct {
     uint64_t batch_le[BM_BATCH_BUCKETS];
     uint64_t batches, batch_entries;
     uint64_t largest_read_bytes; /* gauge: the largest reply read so far (fields and values) */
+    uint64_t reclaim_rounds;     /* reclaim rounds run */
+    uint64_t reclaimed;          /* entries claimed from other consumers, applied */
+    uint64_t reclaimed_covered;  /* ... their owner's checkpoint had them: acked, not applied */
+    uint64_t poison;             /* entries delivered too often: dead-lettered, not applied */
 } bm_stream_input_stats;
 
 struct bm_stream_input;

@@ -1,0 +1,265 @@
+/*
+ * reclaim.c - entries stranded in the group's pending list by a consumer
+ * that went away are claimed and applied here (reclaim.h).
+ *
+ *   every reclaim.interval, per stream, on the writer connection:
+ *     XPENDING <stream> <group> IDLE <min_idle> - + 100  (other consumers only)
+ *     ──▶ GET <state prefix><owner> for each owner: what its checkpoint covers
+ *     ──▶ XCLAIM <stream> <group> <us> <min_idle> id...  (they become ours)
+ *     ──▶ each claimed entry:
+ *           delivered more than max_deliveries   dead-letter "poison", ack
+ *           at or below its owner's checkpoint   ack (its effects are in the
+ *                                                owner's state)
+ *           else                                 apply, ack (as a read does)
+ *
+ * One stream's round is at most 100 entries; the next interval takes the
+ * next 100. XCLAIM's own min-idle makes a race with a live owner harmless:
+ * an entry it touched meanwhile is not claimed.
+ */
+#include "agent/inputs/reclaim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/clock.h"
+#include "agent/core/log.h"
+#include "agent/core/loop.h"
+#include "agent/core/writer.h"
+#include "agent/inputs/streams_internal.h"
+#include "agent/state/persist.h"
+#include "lib/checkpoint.h"
+
+#define ROUND_MAX  100 /* entries per stream per round */
+#define OWNERS_MAX 16  /* distinct owners looked up per round */
+
+typedef struct {
+    char id[BM_STREAM_ID_MAX];
+    char owner[128];
+    long long deliveries;
+} candidate;
+
+typedef struct {
+    char name[128];
+    char covered[BM_STREAM_ID_MAX]; /* its checkpoint's last id for this stream ("" none) */
+} owner;
+
+typedef struct round round;
+
+struct bm_reclaim {
+    bm_reclaim_opts o;
+    struct bm_loop *loop;
+    bm_writer *w;
+    bm_persist *persist;
+    bm_stream_input *in;
+    round *busy; /* the stream's round in flight (one at a time) */
+    size_t next_stream;
+};
+
+struct round {
+    bm_reclaim *r;
+    size_t sidx;
+    candidate c[ROUND_MAX];
+    size_t n;
+    owner owners[OWNERS_MAX];
+    size_t n_owners, owners_out;
+};
+
+static void finish_round(round *rd)
+{
+    bm_reclaim *r = rd->r;
+    r->busy = NULL;
+    free(rd);
+}
+
+static const candidate *find(const round *rd, const char *id)
+{
+    for (size_t i = 0; i < rd->n; i++)
+        if (!strcmp(rd->c[i].id, id)) return &rd->c[i];
+    return NULL;
+}
+
+static const owner *owner_of(const round *rd, const char *name)
+{
+    for (size_t i = 0; i < rd->n_owners; i++)
+        if (!strcmp(rd->owners[i].name, name)) return &rd->owners[i];
+    return NULL;
+}
+
+/* The entries claimed: poison, covered or applied, then flushed. */
+static void on_claimed(const redisReply *r, void *arg)
+{
+    round *rd = arg;
+    bm_reclaim *rc = rd->r;
+    bm_stream_input_stats *st = bm_stream_input_stats_of(rc->in);
+    const char *stream = rc->o.streams[rd->sidx];
+    if (!r || r->type != REDIS_REPLY_ARRAY || !bm_stream_input_reading(rc->in)) {
+        finish_round(rd);
+        return;
+    }
+    int64_t now = bm_now_us();
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        const char *id = e->element[0]->str;
+        const candidate *c = find(rd, id);
+        const owner *ow = c ? owner_of(rd, c->owner) : NULL;
+        if (c && c->deliveries > (long long)rc->o.max_deliveries) {
+            const redisReply *fv = e->element[1];
+            size_t n = fv->type == REDIS_REPLY_ARRAY ? fv->elements / 2 : 0;
+            const char *f[64], *v[64];
+            size_t fl[64], vl[64];
+            if (n > 64) n = 64;
+            for (size_t k = 0; k < n; k++) {
+                f[k] = fv->element[2 * k]->str ? fv->element[2 * k]->str : "";
+                fl[k] = (size_t)fv->element[2 * k]->len;
+                v[k] = fv->element[2 * k + 1]->str ? fv->element[2 * k + 1]->str : "";
+                vl[k] = (size_t)fv->element[2 * k + 1]->len;
+            }
+            char detail[256];
+            snprintf(detail, sizeof detail,
+                     "delivered %lld times, more than reclaim.max_deliveries (%zu); last "
+                     "consumer %s",
+                     c->deliveries, rc->o.max_deliveries, c->owner);
+            bm_persist_deadletter(rc->persist, stream, id, "poison", detail, n, f, fl, v, vl);
+            bm_persist_ack(rc->persist, rd->sidx, id, strlen(id));
+            st->poison++;
+            bm_warn("entry %s of %s dead-lettered as poison: %s", id, stream, detail);
+        } else if (ow && ow->covered[0] && bm_stream_id_cmp(id, ow->covered) <= 0) {
+            bm_persist_ack(rc->persist, rd->sidx, id, strlen(id)); /* in its owner's state */
+            st->reclaimed_covered++;
+        } else if (bm_stream_input_process(rc->in, rd->sidx, e, now, 1) == 0) {
+            st->reclaimed++;
+        } else {
+            break; /* out of memory: the rest stays ours and pending; read at our next reset */
+        }
+    }
+    bm_persist_flush(rc->persist);
+    bm_persist_poke(rc->persist);
+    finish_round(rd);
+}
+
+static void claim(round *rd)
+{
+    bm_reclaim *r = rd->r;
+    const char *ids[ROUND_MAX];
+    for (size_t i = 0; i < rd->n; i++)
+        ids[i] = rd->c[i].id;
+    if (!rd->n || bm_writer_xclaim(r->w, r->o.streams[rd->sidx], r->o.group, r->o.consumer,
+                                   r->o.min_idle_ms, rd->n, ids, on_claimed, rd))
+        finish_round(rd);
+}
+
+/* One owner's checkpoint: only its envelope (the stream ids) is read. */
+typedef struct {
+    round *rd;
+    size_t k;
+} owner_req;
+
+static void on_owner_state(const redisReply *r, void *arg)
+{
+    owner_req q = *(owner_req *)arg;
+    free(arg);
+    round *rd = q.rd;
+    owner *ow = &rd->owners[q.k];
+    if (r && r->type == REDIS_REPLY_STRING) {
+        bm_checkpoint *c = calloc(1, sizeof *c);
+        char err[128];
+        if (c && bm_checkpoint_decode(r->str, (size_t)r->len, NULL, c, err, sizeof err) ==
+                     BM_CHECKPOINT_OK) {
+            const char *stream = rd->r->o.streams[rd->sidx];
+            for (size_t i = 0; i < c->n_streams; i++)
+                if (!strcmp(c->streams[i].name, stream))
+                    snprintf(ow->covered, sizeof ow->covered, "%s", c->streams[i].last_id);
+        }
+        free(c);
+    }
+    if (--rd->owners_out == 0) claim(rd);
+}
+
+static void on_pending(const redisReply *r, void *arg)
+{
+    round *rd = arg;
+    bm_reclaim *rc = rd->r;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        finish_round(rd);
+        return;
+    }
+    /* [[id, consumer, idle_ms, deliveries], ...] */
+    for (size_t i = 0; i < r->elements && rd->n < ROUND_MAX; i++) {
+        const redisReply *p = r->element[i];
+        if (p->type != REDIS_REPLY_ARRAY || p->elements < 4 ||
+            p->element[0]->type != REDIS_REPLY_STRING ||
+            p->element[1]->type != REDIS_REPLY_STRING || !strcmp(p->element[1]->str, rc->o.consumer))
+            continue;
+        candidate *c = &rd->c[rd->n++];
+        snprintf(c->id, sizeof c->id, "%s", p->element[0]->str);
+        snprintf(c->owner, sizeof c->owner, "%s", p->element[1]->str);
+        c->deliveries = p->element[3]->integer;
+        if (!owner_of(rd, c->owner) && rd->n_owners < OWNERS_MAX) {
+            owner *ow = &rd->owners[rd->n_owners++];
+            memcpy(ow->name, c->owner, sizeof ow->name);
+        }
+    }
+    if (!rd->n) {
+        finish_round(rd);
+        return;
+    }
+    bm_stream_input_stats_of(rc->in)->reclaim_rounds++;
+    rd->owners_out = rd->n_owners;
+    for (size_t k = 0; k < rd->n_owners; k++) {
+        owner_req *q = malloc(sizeof *q);
+        char key[512];
+        snprintf(key, sizeof key, "%s%s", rc->o.state_prefix, rd->owners[k].name);
+        if (q) *q = (owner_req){rd, k};
+        if (!q || bm_writer_get(rc->w, BM_WRITE_RECLAIM, key, on_owner_state, q)) {
+            free(q);
+            rd->owners_out--;
+        }
+    }
+    if (rd->owners_out == 0) claim(rd);
+}
+
+static void on_tick(void *arg)
+{
+    bm_reclaim *r = arg;
+    if (r->busy || bm_loop_stopping(r->loop) || !bm_writer_up(r->w) ||
+        !bm_stream_input_reading(r->in) || !r->o.n_streams)
+        return;
+    round *rd = calloc(1, sizeof *rd);
+    if (!rd) return;
+    rd->r = r;
+    rd->sidx = r->next_stream++ % r->o.n_streams;
+    r->busy = rd;
+    if (bm_writer_xpending_idle(r->w, r->o.streams[rd->sidx], r->o.group, r->o.min_idle_ms,
+                                ROUND_MAX, on_pending, rd))
+        finish_round(rd);
+}
+
+bm_reclaim *bm_reclaim_new(const bm_reclaim_opts *o, struct bm_loop *loop, bm_writer *w,
+                           bm_persist *persist, bm_stream_input *in)
+{
+    bm_reclaim *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->o = *o;
+    r->loop = loop;
+    r->w = w;
+    r->persist = persist;
+    r->in = in;
+    if (o->interval_ms > 0 && o->n_streams) {
+        /* each tick takes one stream, so every stream comes round once an interval */
+        int64_t every_us = o->interval_ms * 1000 / (int64_t)o->n_streams;
+        if (!bm_loop_every(loop, every_us > 1000 ? every_us : 1000, on_tick, r)) {
+            free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+void bm_reclaim_free(bm_reclaim *r)
+{
+    free(r); /* a round in flight belongs to its callbacks: freed when they run (NULL replies) */
+}
