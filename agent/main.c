@@ -336,7 +336,7 @@ static int build_jobs(agent *a, char *err, size_t errlen)
         return snprintf(err, errlen, "out of memory"), -1;
     bm_sysmon_opts so = {c->system_interval_ms * 1000, c->system_history_s * 1000000,
                          c->system_data_path, c->consumer, ingested, a};
-    a->p.sysmon = bm_sysmon_new(&so, a->p.sampler, mon->events, a->p.outputs);
+    a->p.sysmon = bm_sysmon_new(&so, a->p.sampler, mon, a->p.outputs);
     bm_alerting_opts ao = {&c->alerting->rules, c->consumer, deadletters, a};
     a->p.alerting = bm_alerting_new(&ao, a->p.loop, a->p.sampler, mon, a->p.outputs);
     if (!a->p.sysmon || !a->p.alerting || bm_sampler_start(a->p.sampler))

@@ -65,7 +65,7 @@ static const bm_config_key agent_keys[] = {
      .group = G_INPUT, .help = "how long one read waits for new entries"},
     {.path = "streams.max_entry_bytes", .type = BM_KEY_SIZE, .def = "1048576", .lo = 1,
      CFG(max_entry_bytes), .help = "larger entries are dead-lettered"},
-    {.path = "streams.max_read_bytes", .type = BM_KEY_SIZE, .def = "32M", .lo = 65536,
+    {.path = "streams.max_read_bytes", .type = BM_KEY_SIZE, .def = "16M", .lo = 65536,
      .hi = 1024000000, CFG(max_read_bytes),
      .help = "one read's reply at most about this: COUNT shrinks after large entries"},
 

@@ -12,12 +12,14 @@
  *                                                owner's state)
  *           else                                 apply, ack (as a read does)
  *
- * One stream's round is at most 100 entries; the next interval takes the
- * next 100. XCLAIM's own min-idle makes a race with a live owner harmless:
+ * One stream's round is at most 500 entries (bounded work per wake-up); a
+ * full round is followed at once by the next, so a dead consumer's whole
+ * backlog is claimed within min_idle + interval. XCLAIM's own min-idle makes a race with a live owner harmless:
  * an entry it touched meanwhile is not claimed.
  */
 #include "agent/inputs/reclaim.h"
 
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,7 @@
 #include "agent/state/persist.h"
 #include "lib/checkpoint.h"
 
-#define ROUND_MAX  100 /* entries per stream per round */
+#define ROUND_MAX  500 /* entries per stream per round; a full round goes on at once */
 #define OWNERS_MAX 16  /* distinct owners looked up per round */
 
 typedef struct {
@@ -63,12 +65,27 @@ struct round {
     size_t n;
     owner owners[OWNERS_MAX];
     size_t n_owners, owners_out;
+    int claimed; /* XCLAIM answered */
 };
+
+static void on_tick(void *arg);
+
+static void on_again(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    on_tick(arg);
+}
 
 static void finish_round(round *rd)
 {
     bm_reclaim *r = rd->r;
     r->busy = NULL;
+    if (rd->n == ROUND_MAX && rd->claimed) { /* more may be waiting: the same stream again */
+        r->next_stream = rd->sidx;
+        struct timeval now = {0, 0};
+        event_base_once(bm_loop_base(r->loop), -1, EV_TIMEOUT, on_again, r, &now);
+    }
     free(rd);
 }
 
@@ -97,6 +114,7 @@ static void on_claimed(const redisReply *r, void *arg)
         finish_round(rd);
         return;
     }
+    rd->claimed = 1;
     int64_t now = bm_now_us();
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply *e = r->element[i];

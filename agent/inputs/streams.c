@@ -407,7 +407,7 @@ bm_stream_input *bm_stream_input_new(const bm_stream_input_opts *o, struct bm_lo
     bm_stream_input *in = calloc(1, sizeof *in);
     if (!in) return NULL;
     in->o = *o;
-    if (!in->o.read_budget_bytes) in->o.read_budget_bytes = 32u << 20;
+    if (!in->o.read_budget_bytes) in->o.read_budget_bytes = 16u << 20;
     in->count = 1;
     in->loop = loop;
     in->session = session;

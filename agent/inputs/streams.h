@@ -66,7 +66,7 @@ typedef struct {
     int block_ms;           /* XREADGROUP BLOCK (0: none) */
     int drain;              /* stop the loop once the streams are read to their end */
     size_t max_entry_bytes;   /* larger entries are dead-lettered */
-    size_t read_budget_bytes; /* one read's reply at most about this (0: 32 MiB) */
+    size_t read_budget_bytes; /* one read's reply at most about this (0: 16 MiB) */
     /*
      * Before the first read (after the consumer groups are made): restore
      * what a checkpoint holds, then call done(in, 1); done(in, 0) when the

@@ -32,7 +32,7 @@
 
 struct bm_sysmon {
     bm_sysmon_opts o;
-    const event_metrics *events;
+    const bm_monitor *mon;
     bm_outputs *outputs;
     syshist *hist;
     bm_sys_point *window_buf; /* scratch for window queries, history-sized */
@@ -110,9 +110,9 @@ static void sample_local(bm_sysmon *s, bm_sys_sample *x, int64_t now_us)
     s->prev_ingested = ingested;
     s->prev_ingest_us = now_us;
     s->have_prev_ingest = 1;
-    if (s->events) {
+    if (s->mon && s->mon->events) {
         bm_event_window w[BM_WINDOWS];
-        event_metrics_snapshot(s->events, now_us, w);
+        event_metrics_snapshot(s->mon->events, now_us, w);
         uint64_t answers = w[0].by_type[BM_EV_RESULT].count + w[0].by_type[BM_EV_ERROR].count;
         if (answers) {
             v[BM_SYS_SUCCESS_RATE] = w[0].success_rate;
@@ -209,12 +209,12 @@ static void on_figures(const bm_redis_figures *f, void *arg)
 /* ---- life ------------------------------------------------------------------------- */
 
 bm_sysmon *bm_sysmon_new(const bm_sysmon_opts *o, struct bm_sampler *sampler,
-                         const event_metrics *events, bm_outputs *outputs)
+                         const bm_monitor *mon, bm_outputs *outputs)
 {
     bm_sysmon *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->o = *o;
-    s->events = events;
+    s->mon = mon;
     s->outputs = outputs;
     if (s->o.interval_us < MIN_INTERVAL_US) s->o.interval_us = MIN_INTERVAL_US;
     int64_t points = s->o.history_us / s->o.interval_us;

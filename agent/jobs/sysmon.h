@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "lib/event_metrics.h"
+#include "lib/monitor.h"
 #include "proto/system.h"
 
 struct bm_loop;
@@ -51,11 +51,13 @@ typedef struct {
 
 /*
  * A collector subscribed to `sampler` (start the sampler after), reading
- * `events` (borrowed), publishing to `outputs`.
+ * the monitor's event metrics (mon borrowed: its parts may be swapped by a
+ * checkpoint restore, so they are looked up each time), publishing to
+ * `outputs`.
  * @return the collector, or NULL (out of memory).
  */
 bm_sysmon *bm_sysmon_new(const bm_sysmon_opts *o, struct bm_sampler *sampler,
-                         const event_metrics *events, struct bm_outputs *outputs);
+                         const bm_monitor *mon, struct bm_outputs *outputs);
 void bm_sysmon_free(bm_sysmon *s);
 
 /* The latest complete sample, or NULL before the first (or when s is NULL). */
