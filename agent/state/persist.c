@@ -35,6 +35,7 @@
 #define RETRY_MIN_US          (250 * 1000LL)
 #define RETRY_MAX_US          (30 * 1000000LL)
 #define IDLE_CHECKPOINTS      10 /* with nothing new, checkpoint every 10 intervals */
+#define FREE_GROUPS_MAX       8  /* recycled groups kept (their buffers warm) */
 
 typedef struct {
     char *data;
@@ -236,6 +237,40 @@ static int group_stored(const group *g)
     return g->outstanding == 0 && g->failed == 0;
 }
 
+/* A stored group waits for its checkpoint with its ack ids only: the
+ * records' buffers go (they can be large; hiredis had its own copy). */
+static void group_drop_records(group *g)
+{
+    free(g->keys.data);
+    free(g->dlbytes.data);
+    msgpack_sbuffer_destroy(&g->recs);
+    msgpack_sbuffer_init(&g->recs);
+    free(g->items);
+    free(g->wrs);
+    free(g->pairs);
+    g->keys = (growbuf){0};
+    g->dlbytes = (growbuf){0};
+    g->items = NULL;
+    g->wrs = NULL;
+    g->pairs = NULL;
+    g->cap_items = g->cap_wrs = g->cap_pairs = 0;
+    g->n_items = g->n_wrs = g->n_pairs = 0;
+}
+
+/* Back to the free list, or freed when the list is full. */
+static void group_recycle(bm_persist *p, group *g)
+{
+    size_t n = 0;
+    for (group *f = p->free_groups; f; f = f->next)
+        n++;
+    if (n >= FREE_GROUPS_MAX) {
+        group_free(g);
+        return;
+    }
+    g->next = p->free_groups;
+    p->free_groups = g;
+}
+
 static uint64_t count_unacked(const bm_persist *p)
 {
     uint64_t n = p->open ? p->open->n_acks : 0;
@@ -277,6 +312,7 @@ static void on_write(const redisReply *r, void *arg)
     if (--x->pending == 0) {
         g->outstanding--;
         if (group_stored(g)) {
+            group_drop_records(g);
             bm_backoff_reset(&p->retry_backoff);
             p->last_error[0] = '\0';
             if (!p->o.encode || !p->o.state_key) ack_upto(p, UINT64_MAX); /* no checkpoint */
@@ -398,8 +434,7 @@ static void ack_upto(bm_persist *p, uint64_t upto)
         p->sent = g->next;
         if (!p->sent) p->sent_tail = NULL;
         send_acks(p, g);
-        g->next = p->free_groups;
-        p->free_groups = g;
+        group_recycle(p, g);
     }
     bm_writer_push(p->w);
 }
@@ -520,7 +555,7 @@ bm_persist *bm_persist_new(const bm_persist_opts *opts, bm_writer *w, struct eve
     p->o = *opts;
     if (p->o.trace_ttl_s <= 0) p->o.trace_ttl_s = 86400;
     if (!p->o.deadletter_maxlen) p->o.deadletter_maxlen = 100000;
-    if (!p->o.max_unstored) p->o.max_unstored = 64;
+    if (!p->o.max_unstored) p->o.max_unstored = 16;
     p->w = w;
     p->base = base;
     msgpack_sbuffer_init(&p->ck_buf);
@@ -688,6 +723,7 @@ int bm_persist_flush(bm_persist *p)
     if (failed) note_failure(p, NULL);
     bm_writer_push(p->w);
     if (group_stored(g)) { /* nothing to write: stored already */
+        group_drop_records(g);
         if (p->barrier)
             event_active(p->ev_ready, EV_TIMEOUT, 0);
         else if (!p->o.encode || !p->o.state_key)
