@@ -18,6 +18,10 @@
  */
 #include "lib/state_codec.h"
 
+#include "proto/rollup.h"
+
+#include "../proto/rollup.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -102,15 +106,7 @@ int bm_sc_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 
 const msgpack_object *bm_sc_get(const msgpack_object *o, const char *key)
 {
-    if (!o || o->type != MSGPACK_OBJECT_MAP) return NULL;
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object *k = &o->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-            memcmp(k->via.str.ptr, key, n) == 0)
-            return &o->via.map.ptr[i].val;
-    }
-    return NULL;
+    return bm_msgpack_map_get(o, key);
 }
 
 int bm_sc_as_i64(const msgpack_object *o, int64_t *out)

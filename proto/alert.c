@@ -17,6 +17,7 @@
  * Not here: which alerts exist (lib/alerts.c) and sending (agent/).
  */
 #include "proto/alert.h"
+#include "proto/rollup.h"
 #include "proto/time_internal.h"
 
 #include <jansson.h>
@@ -320,18 +321,6 @@ int bm_alert_encode_msgpack(const bm_alert *a, const char *agent, msgpack_sbuffe
 
 /* ---- reading the record back --------------------------------------------- */
 
-static const msgpack_object *mp_get(const msgpack_object *o, const char *key)
-{
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object *k = &o->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-            memcmp(k->via.str.ptr, key, n) == 0)
-            return &o->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 /* A str without NUL that fits cap with its NUL. @return 0 or -1. */
 static int mp_str(const msgpack_object *v, char *buf, size_t cap)
 {
@@ -384,9 +373,9 @@ int bm_alert_decode_msgpack(const msgpack_object *o, bm_alert *out, char *err, s
     char word[16], fp[17];
     memset(out, 0, sizeof *out);
     if (!o || o->type != MSGPACK_OBJECT_MAP) return refuse(err, errlen, "not a map");
-    if (mp_str(mp_get(o, "rule"), out->rule, sizeof out->rule))
+    if (mp_str(bm_msgpack_map_get(o, "rule"), out->rule, sizeof out->rule))
         return refuse(err, errlen, "'rule' missing or too long");
-    if (mp_str(mp_get(o, "state"), word, sizeof word)) return refuse(err, errlen, "no 'state'");
+    if (mp_str(bm_msgpack_map_get(o, "state"), word, sizeof word)) return refuse(err, errlen, "no 'state'");
     if (!strcmp(word, "firing"))
         out->state = BM_ALERT_FIRING;
     else if (!strcmp(word, "resolved"))
@@ -395,10 +384,10 @@ int bm_alert_decode_msgpack(const msgpack_object *o, bm_alert *out, char *err, s
         out->state = BM_ALERT_REPEAT;
     else
         return refuse(err, errlen, "unknown 'state'");
-    int sev = mp_str(mp_get(o, "severity"), word, sizeof word) ? -1 : bm_severity_parse(word);
+    int sev = mp_str(bm_msgpack_map_get(o, "severity"), word, sizeof word) ? -1 : bm_severity_parse(word);
     if (sev < 0) return refuse(err, errlen, "unknown 'severity'");
     out->severity = (bm_severity)sev;
-    const msgpack_object *labels = mp_get(o, "labels");
+    const msgpack_object *labels = bm_msgpack_map_get(o, "labels");
     if (!labels || labels->type != MSGPACK_OBJECT_MAP || labels->via.map.size > BM_ALERT_LABELS_MAX)
         return refuse(err, errlen, "'labels' is not a map of at most 8");
     for (uint32_t i = 0; i < labels->via.map.size; i++) {
@@ -409,24 +398,24 @@ int bm_alert_decode_msgpack(const msgpack_object *o, bm_alert *out, char *err, s
     }
     out->n_labels = labels->via.map.size;
     qsort(out->labels, out->n_labels, sizeof *out->labels, label_key_cmp);
-    if (mp_str(mp_get(o, "metric"), out->metric, sizeof out->metric) ||
-        mp_str(mp_get(o, "op"), out->op, sizeof out->op) ||
-        mp_str(mp_get(o, "description"), out->description, sizeof out->description))
+    if (mp_str(bm_msgpack_map_get(o, "metric"), out->metric, sizeof out->metric) ||
+        mp_str(bm_msgpack_map_get(o, "op"), out->op, sizeof out->op) ||
+        mp_str(bm_msgpack_map_get(o, "description"), out->description, sizeof out->description))
         return refuse(err, errlen, "'metric', 'op' or 'description' missing or too long");
-    const msgpack_object *window = mp_get(o, "window");
+    const msgpack_object *window = bm_msgpack_map_get(o, "window");
     if (window && mp_str(window, out->window, sizeof out->window))
         return refuse(err, errlen, "'window' too long");
-    if (mp_f64(mp_get(o, "value"), &out->value) || mp_f64(mp_get(o, "threshold"), &out->threshold))
+    if (mp_f64(bm_msgpack_map_get(o, "value"), &out->value) || mp_f64(bm_msgpack_map_get(o, "threshold"), &out->threshold))
         return refuse(err, errlen, "'value' or 'threshold' is not a number");
-    if (mp_i64(mp_get(o, "starts_at"), &out->starts_at_us) || mp_i64(mp_get(o, "ts"), &out->ts_us))
+    if (mp_i64(bm_msgpack_map_get(o, "starts_at"), &out->starts_at_us) || mp_i64(bm_msgpack_map_get(o, "ts"), &out->ts_us))
         return refuse(err, errlen, "'starts_at' or 'ts' is not an integer");
-    const msgpack_object *ends = mp_get(o, "ends_at");
+    const msgpack_object *ends = bm_msgpack_map_get(o, "ends_at");
     if (ends && mp_i64(ends, &out->ends_at_us))
         return refuse(err, errlen, "'ends_at' is not an integer");
     out->fingerprint = bm_alert_fingerprint(out->rule, out->labels, out->n_labels);
     bm_alert_fingerprint_hex(out->fingerprint, fp);
     char given[17];
-    if (mp_str(mp_get(o, "fingerprint"), given, sizeof given) || strcmp(given, fp))
+    if (mp_str(bm_msgpack_map_get(o, "fingerprint"), given, sizeof given) || strcmp(given, fp))
         return refuse(err, errlen, "'fingerprint' is not the one of its rule and labels");
     return 0;
 }

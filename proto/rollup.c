@@ -517,3 +517,32 @@ json_t *bm_rollup_worker_in_window(json_t *w, const char *label)
     json_object_set_new(o, "window", json_string(label));
     return o;
 }
+
+json_t *bm_rollup_workers_view(json_t *roll, const char *label)
+{
+    json_t *out = json_object();
+    json_object_set_new(out, "window", json_string(label));
+    json_object_set(out, "ts", json_object_get(roll, "ts"));
+    json_object_set(out, "agent", json_object_get(roll, "agent"));
+    json_object_set(out, "summary", json_object_get(roll, "summary"));
+    json_t *arr = json_array();
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(roll, "workers"), i, w)
+        json_array_append_new(arr, bm_rollup_worker_in_window(w, label));
+    json_object_set_new(out, "workers", arr);
+    return out;
+}
+
+const msgpack_object *bm_msgpack_map_get(const msgpack_object *o, const char *key)
+{
+    if (!o || o->type != MSGPACK_OBJECT_MAP) return NULL;
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+            memcmp(k->via.str.ptr, key, n) == 0)
+            return &o->via.map.ptr[i].val;
+    }
+    return NULL;
+}

@@ -130,6 +130,16 @@ struct json_t *bm_rollup_pick_window(struct json_t *windows, const char *label);
  * object (caller json_decref's). */
 struct json_t *bm_rollup_worker_in_window(struct json_t *w, const char *label);
 
+/* `busmon workers --json` and /api/workers from a rollup's JSON: {"window",
+ * "ts", "agent", "summary", "workers": [each cut to the window]}.
+ * @return a new object. */
+struct json_t *bm_rollup_workers_view(struct json_t *roll, const char *label);
+
+/* The value under `key` (a str key) of a msgpack map, or NULL (not a map,
+ * no such key). Borrowed from o. */
+struct msgpack_object;
+const struct msgpack_object *bm_msgpack_map_get(const struct msgpack_object *o, const char *key);
+
 /* Any JSON tree as msgpack, appended to out (cut back on failure). @return 0, or -1. */
 int bm_json_encode_msgpack(const struct json_t *j, struct msgpack_sbuffer *out);
 

@@ -178,17 +178,7 @@ static int show_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     json_t *workers = json_object_get(roll, "workers");
     double ts = bm_cli_num(roll, "ts_us");
     if (s->json) {
-        json_t *out = json_object();
-        json_object_set_new(out, "window", json_string(s->window));
-        json_object_set(out, "ts", json_object_get(roll, "ts"));
-        json_object_set(out, "agent", json_object_get(roll, "agent"));
-        json_object_set(out, "summary", json_object_get(roll, "summary"));
-        json_t *arr = json_array();
-        size_t i;
-        json_t *w;
-        json_array_foreach(workers, i, w)
-            json_array_append_new(arr, bm_rollup_worker_in_window(w, s->window));
-        json_object_set_new(out, "workers", arr);
+        json_t *out = bm_rollup_workers_view(roll, s->window);
         print_json(out);
         json_decref(out);
         return BM_EXIT_OK;

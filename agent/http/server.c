@@ -134,22 +134,6 @@ static json_t *api_stats(bm_http *h, json_t *roll, const char *window)
     return out;
 }
 
-static json_t *api_workers(json_t *roll, const char *window)
-{
-    json_t *out = json_object();
-    json_object_set_new(out, "window", json_string(window));
-    json_object_set(out, "ts", json_object_get(roll, "ts"));
-    json_object_set(out, "agent", json_object_get(roll, "agent"));
-    json_object_set(out, "summary", json_object_get(roll, "summary"));
-    json_t *arr = json_array();
-    size_t i;
-    json_t *w;
-    json_array_foreach(json_object_get(roll, "workers"), i, w)
-        json_array_append_new(arr, bm_rollup_worker_in_window(w, window));
-    json_object_set_new(out, "workers", arr);
-    return out;
-}
-
 static json_t *api_worker(json_t *roll, const char *window, const char *name)
 {
     size_t i;
@@ -319,7 +303,7 @@ static void serve_rollup(bm_http *h, const request *rq, int which)
         return;
     }
     json_t *out = which == 0   ? api_stats(h, roll, rq->window)
-                  : which == 1 ? api_workers(roll, rq->window)
+                  : which == 1 ? bm_rollup_workers_view(roll, rq->window)
                   : which == 2 ? api_worker(roll, rq->window, rq->tail)
                                : api_errors(roll, rq->window);
     if (out)
