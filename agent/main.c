@@ -31,6 +31,7 @@
 #include "agent/inputs/reclaim.h"
 #include "agent/inputs/streams.h"
 #include "agent/jobs/alerting.h"
+#include "agent/jobs/cluster.h"
 #include "agent/jobs/publisher.h"
 #include "agent/jobs/sysmon.h"
 #include "agent/outputs/outputs.h"
@@ -74,6 +75,7 @@ typedef struct {
     char state_key[512]; /* busmon:state:<consumer> */
     bm_pubsub_input_opts pubsub_opts;
     bm_reclaim *reclaim;
+    long handoff_idx; /* this agent's hand-off stream in cfg->streams (-1: none) */
 } agent;
 
 /* ---- outputs: the defaults every agent writes, then the configured sinks ---- */
@@ -233,6 +235,55 @@ static void restore_checkpoint(void *arg, struct bm_stream_input *in,
     }
 }
 
+/* How long a partial counts after its agent's last heartbeat: the largest
+ * window (the performance window, at least the 1 h rollup window) and a margin. */
+static int64_t forget_us(const bm_config *c)
+{
+    int64_t w = c->perf_window_s * 1000000;
+    if (w < 3600LL * 1000000) w = 3600LL * 1000000;
+    return w + 600LL * 1000000;
+}
+
+/* Without the cluster: the own monitor, and this agent judges. */
+static bm_monitor *own_acquire(void *arg)
+{
+    agent *a = arg;
+    return bm_state_monitor(a->p.state);
+}
+static void own_release(void *arg, bm_monitor *m)
+{
+    (void)arg;
+    (void)m;
+}
+static int own_judge(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+static bm_view own_view(agent *a)
+{
+    bm_view v = {own_acquire, own_release, own_judge, NULL, a};
+    return v;
+}
+
+static const char *route_tx(void *arg, const char *tx)
+{
+    agent *a = arg;
+    return bm_cluster_owner(a->p.cluster, tx);
+}
+
+static void checkpoint_soon(void *arg)
+{
+    agent *a = arg;
+    bm_persist_checkpoint_soon(a->p.persist);
+}
+
+static json_t *agents_json(void *arg)
+{
+    agent *a = arg;
+    return a->p.cluster ? bm_cluster_agents_json(a->p.cluster) : json_array();
+}
+
 static int build_state(agent *a)
 {
     bm_config *c = a->cfg;
@@ -250,6 +301,7 @@ static int build_state(agent *a)
     po.checkpoint_interval_us = c->checkpoint_interval_ms * 1000;
     po.encode = encode_checkpoint;
     po.encode_arg = a;
+    po.state_ttl_ms = forget_us(c) / 1000; /* a gone agent's figures count until they age out */
     a->p.persist = bm_persist_new(&po, a->p.writer, bm_loop_base(a->p.loop));
     if (!a->p.persist || bm_persist_start(a->p.persist)) return -1;
     bm_state_opts so;
@@ -267,7 +319,30 @@ static int build_state(agent *a)
     so.max_error_types = c->max_error_types;
     so.max_timeouts = c->max_timeouts;
     a->p.state = a->p.persist ? bm_state_new(&so, a->p.persist) : NULL;
-    return a->p.state && bm_state_start(a->p.state, a->p.loop) == 0 ? 0 : -1;
+    if (!a->p.state || bm_state_start(a->p.state, a->p.loop)) return -1;
+    /* several agents, one monitor: the cluster gives the view every reader reads */
+    bm_cluster_opts co = {c->consumer,
+                          c->group,
+                          c->cluster_registry,
+                          c->cluster_leader_key,
+                          c->state_prefix,
+                          c->cluster_handoff_prefix,
+                          c->cluster_heartbeat_ms * 1000,
+                          c->cluster_stale_ms * 1000,
+                          forget_us(c),
+                          c->cluster_lease_ms * 1000,
+                          c->cluster_refresh_ms * 1000,
+                          so.workers,
+                          so.max_error_types};
+    if (c->cluster_enabled) {
+        a->p.cluster = bm_cluster_new(&co, a->p.loop, a->p.writer, bm_state_monitor(a->p.state),
+                                      NULL);
+        if (!a->p.cluster || bm_cluster_start(a->p.cluster)) return -1;
+        a->p.view = bm_cluster_view(a->p.cluster);
+    } else {
+        a->p.view = own_view(a);
+    }
+    return 0;
 }
 
 static int build_inputs(agent *a)
@@ -283,7 +358,11 @@ static int build_inputs(agent *a)
                                c->max_entry_bytes,
                                c->max_read_bytes,
                                restore_checkpoint,
-                               a};
+                               a,
+                               a->p.cluster ? route_tx : NULL,
+                               a,
+                               c->cluster_handoff_prefix,
+                               a->handoff_idx};
     a->p.streams = bm_stream_input_new(&io, a->p.loop, a->p.session, a->p.writer, a->p.state,
                                        a->p.persist);
     if (!a->p.streams) return -1;
@@ -302,7 +381,8 @@ static int build_inputs(agent *a)
     a->scheme.status = c->channel_words[3];
     a->scheme.compensation = c->channel_words[4];
     bm_pubsub_input_opts po = {(const char *const *)c->pubsub_patterns, c->n_pubsub_patterns,
-                               a->scheme, c->max_entry_bytes};
+                               a->scheme, c->max_entry_bytes,
+                               a->p.cluster ? route_tx : NULL, a};
     a->pubsub_opts = po; /* started once the state is restored: nothing applied before */
     return 0;
 }
@@ -328,8 +408,8 @@ static int build_jobs(agent *a, char *err, size_t errlen)
     if (add_outputs(a->p.outputs, c, err, errlen)) return a->config_error = 1, -1;
     bm_monitor *mon = bm_state_monitor(a->p.state);
     bm_publisher_opts pb = {c->rollup_interval_ms * 1000, c->health_interval_ms * 1000,
-                            c->consumer, counters_json, a};
-    a->p.publisher = bm_publisher_new(&pb, a->p.loop, mon, a->p.outputs);
+                            c->consumer, counters_json, a, agents_json, a};
+    a->p.publisher = bm_publisher_new(&pb, a->p.loop, &a->p.view, a->p.outputs);
     a->p.sampler = bm_sampler_new(a->p.loop, a->p.writer, c->group, (const char *const *)c->streams,
                                   c->n_streams);
     if (!a->p.publisher || !a->p.sampler || bm_publisher_start(a->p.publisher))
@@ -337,10 +417,11 @@ static int build_jobs(agent *a, char *err, size_t errlen)
     bm_sysmon_opts so = {c->system_interval_ms * 1000, c->system_history_s * 1000000,
                          c->system_data_path, c->consumer, ingested, a};
     a->p.sysmon = bm_sysmon_new(&so, a->p.sampler, mon, a->p.outputs);
-    bm_alerting_opts ao = {&c->alerting->rules, c->consumer, deadletters, a};
-    a->p.alerting = bm_alerting_new(&ao, a->p.loop, a->p.sampler, mon, a->p.outputs);
+    bm_alerting_opts ao = {&c->alerting->rules, c->consumer, deadletters, a, checkpoint_soon, a};
+    a->p.alerting = bm_alerting_new(&ao, a->p.loop, a->p.sampler, &a->p.view, a->p.outputs);
     if (!a->p.sysmon || !a->p.alerting || bm_sampler_start(a->p.sampler))
         return snprintf(err, errlen, "out of memory"), -1;
+    if (a->p.cluster) bm_cluster_set_engine(a->p.cluster, bm_alerting_engine(a->p.alerting));
     return 0;
 }
 
@@ -382,6 +463,7 @@ static void stop_in_order(void *arg, const char *why)
     event_base_once(bm_loop_base(a->p.loop), -1, EV_TIMEOUT, on_stop_limit, a, &limit);
     bm_publisher_final(a->p.publisher);  /* what readers see is current */
     bm_alerting_stop(a->p.alerting);     /* no more evaluations */
+    bm_cluster_leave(a->p.cluster);      /* lease given up, no more hand-offs to us */
     bm_outputs_flush(a->p.outputs, FLUSH_DEADLINE_MS); /* sinks deliver what they hold */
     bm_stream_input_stop(a->p.streams);  /* no more reads */
     bm_pubsub_input_stop(a->p.pubsub);
@@ -405,6 +487,14 @@ static int build(agent *a, char *err, size_t errlen)
     if (c->http_enabled &&
         !(a->p.http = bm_http_new(bm_loop_base(a->p.loop), c->http_listen, &a->p, &ho, err, errlen)))
         return -1;
+    a->handoff_idx = -1;
+    if (c->cluster_enabled) { /* this agent's hand-off stream is read like the others */
+        char handoff[512];
+        snprintf(handoff, sizeof handoff, "%s%s", c->cluster_handoff_prefix, c->consumer);
+        if (bm_config_add_stream(c, handoff, err, errlen)) return -1;
+        for (size_t i = 0; i < c->n_streams; i++)
+            if (!strcmp(c->streams[i], handoff)) a->handoff_idx = (long)i;
+    }
     a->p.session = bm_session_new(bm_loop_base(a->p.loop), &a->url, a->p.writer);
     if (!a->p.session || build_state(a) || build_inputs(a))
         return snprintf(err, errlen, "cannot start (out of memory?)"), -1;
@@ -427,6 +517,7 @@ static void teardown(agent *a)
     bm_sampler_free(a->p.sampler);
     bm_publisher_free(a->p.publisher);
     bm_outputs_free(a->p.outputs);
+    bm_cluster_free(a->p.cluster);
     bm_state_free(a->p.state);
     bm_persist_free(a->p.persist);
     bm_writer_free(a->p.writer);

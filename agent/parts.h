@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "agent/state/view.h"
+
 struct bm_loop;
 struct bm_writer;
 struct bm_session;
@@ -22,6 +24,7 @@ struct bm_publisher;
 struct bm_alerting;
 struct bm_sysmon;
 struct bm_http;
+struct bm_cluster;
 
 typedef struct bm_parts_tag {
     struct bm_loop *loop;
@@ -37,6 +40,8 @@ typedef struct bm_parts_tag {
     struct bm_alerting *alerting;
     struct bm_sysmon *sysmon;
     struct bm_http *http; /* NULL: HTTP off */
+    struct bm_cluster *cluster;
+    bm_view view; /* what readers read: the own monitor, or the merge of every agent's */
     uint64_t http_requests[3]; /* answered by class 2xx, 4xx, 5xx (http/server.c counts) */
     const char *agent;         /* the consumer name */
     const char *group;

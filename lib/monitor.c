@@ -185,3 +185,8 @@ int bm_monitor_merge(bm_monitor *dst, const bm_monitor *src)
     dst->workers_refused_events += src->workers_refused_events;
     return rc ? -1 : 0;
 }
+
+void bm_monitor_adopt_health(bm_monitor *dst, const bm_monitor *src)
+{
+    if (dst && src && dst != src) worker_stats_adopt_health(dst->workers, src->workers);
+}

@@ -71,6 +71,9 @@ int bm_monitor_load(bm_monitor *m, const struct msgpack_object *o, char *err, si
  * @return 0, or -1 (out of memory: dst holds part of src). */
 int bm_monitor_merge(bm_monitor *dst, const bm_monitor *src);
 
+/* Workers' health from the judge's monitor (worker_stats_adopt_health). */
+void bm_monitor_adopt_health(bm_monitor *dst, const bm_monitor *src);
+
 /* Exchange the states (workers, events, errors, counters) of two monitors
  * made with the same configuration; each keeps its rollup buffers. */
 void bm_monitor_swap(bm_monitor *a, bm_monitor *b);

@@ -1003,3 +1003,19 @@ int worker_stats_merge(worker_stats *dst, const worker_stats *src)
     }
     return rc;
 }
+
+void worker_stats_adopt_health(worker_stats *dst, const worker_stats *src)
+{
+    if (!dst || !src || dst == src) return;
+    for (size_t i = 0; i < src->count; i++) {
+        const worker *s = src->by_name[i];
+        worker *d = find(dst, s->name);
+        if (!d) d = get(dst, s->name, s->health_since_us); /* the verdict needs a place */
+        if (!d) continue;
+        d->health = s->health;
+        d->health_since_us = s->health_since_us;
+        d->judged = s->judged;
+        d->better_streak = s->better_streak;
+        d->better_worst = s->better_worst;
+    }
+}

@@ -176,4 +176,13 @@ int worker_stats_load(worker_stats *ws, const struct msgpack_object *o, char *er
  */
 int worker_stats_merge(worker_stats *dst, const worker_stats *src);
 
+/*
+ * The judge's health into dst: every worker of src takes, in dst, src's
+ * health state, issues, since-time and recovery bookkeeping (made in dst,
+ * with no figures, when dst lacks it, within max_workers), so a merged table
+ * shows, and goes on judging from, the verdict of the one agent that judges.
+ * Workers src lacks keep theirs. dst != src.
+ */
+void worker_stats_adopt_health(worker_stats *dst, const worker_stats *src);
+
 #endif

@@ -349,6 +349,8 @@ static int show_stats(const bm_cli_opts *o, const stats_args *s, json_t *roll)
         json_object_set(out, "ts", json_object_get(roll, "ts"));
         json_t *counters = json_object_get(roll, "counters"); /* the agent's, as /api/stats */
         json_object_set_new(out, "counters", counters ? json_deep_copy(counters) : json_object());
+        json_t *agents = json_object_get(roll, "agents"); /* whose figures are merged in */
+        json_object_set_new(out, "agents", agents ? json_deep_copy(agents) : json_array());
         print_json(out);
         json_decref(out);
         return BM_EXIT_OK;
@@ -369,6 +371,17 @@ static int show_stats(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     json_object_foreach(json_object_get(win, "by_type"), k, t)
         printf("  %-10s %9.0f %6.1f%% %9.0f %9.0f\n", k, bm_cli_num(t, "count"), 100 * bm_cli_num(t, "share"),
                bm_cli_num(t, "success"), bm_cli_num(t, "error"));
+    size_t ai;
+    json_t *ag;
+    json_array_foreach(json_object_get(roll, "agents"), ai, ag)
+    {
+        if (!ai) printf("\n  agents:");
+        int live = json_is_true(json_object_get(ag, "live"));
+        printf(" %s%s%s", bm_cli_str(ag, "name"),
+               json_is_true(json_object_get(ag, "leader")) ? " (leader)" : "",
+               live ? "" : " (stale)");
+    }
+    if (json_array_size(json_object_get(roll, "agents"))) printf("\n");
     json_t *c = json_object_get(roll, "counters");
     if (json_is_object(c))
         printf("\n  agent %s: %.0f entries read, %.0f acked, %.0f dead-lettered, %.0f reconnects\n",

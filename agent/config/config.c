@@ -56,6 +56,9 @@ void bm_config_deinit(bm_config *c)
     free(c->consumer);
     free(c->trace_prefix);
     free(c->state_prefix);
+    free(c->cluster_registry);
+    free(c->cluster_leader_key);
+    free(c->cluster_handoff_prefix);
     free(c->deadletter_stream);
     free(c->summary_file);
     free(c->log_file_path);

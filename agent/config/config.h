@@ -45,6 +45,11 @@ typedef struct {
     int64_t reclaim_interval_ms;    /* reclaim.interval, 30 s; 0: never */
     int64_t reclaim_min_idle_ms;    /* reclaim.min_idle, 60 s */
     size_t reclaim_max_deliveries;  /* reclaim.max_deliveries, 5 */
+    int cluster_enabled;            /* cluster.enabled */
+    char *cluster_registry;         /* "busmon:agents" */
+    char *cluster_leader_key;       /* "busmon:leader" */
+    char *cluster_handoff_prefix;   /* "busmon:handoff:" */
+    int64_t cluster_heartbeat_ms, cluster_stale_ms, cluster_lease_ms, cluster_refresh_ms;
 
     char *trace_prefix;       /* "busmon:trace:" */
     char *deadletter_stream;  /* "busmon:deadletter" */

@@ -40,7 +40,8 @@ struct bm_writer {
 };
 
 static const char *const kind_names[BM_WRITE__COUNT] = {
-    "trace", "ack", "deadletter", "output", "query", "setup", "state", "reclaim"};
+    "trace", "ack", "deadletter", "output", "query", "setup", "state", "reclaim", "cluster",
+    "handoff"};
 
 const char *bm_write_kind_name(bm_write_kind k)
 {
@@ -290,11 +291,76 @@ int bm_writer_xgroup_create(bm_writer *w, const char *stream, const char *group,
 }
 
 int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char *value,
-                  size_t len, bm_write_cb cb, void *arg)
+                  size_t len, int64_t px_ms, bm_write_cb cb, void *arg)
 {
-    const char *argv[3] = {"SET", key, value};
-    size_t lens[3] = {3, strlen(key), len};
+    char px[24];
+    snprintf(px, sizeof px, "%lld", (long long)px_ms);
+    const char *argv[5] = {"SET", key, value, "PX", px};
+    size_t lens[5] = {3, strlen(key), len, 2, strlen(px)};
+    return send_argv(w, kind, px_ms > 0 ? 5 : 3, argv, lens, cb, arg);
+}
+
+int bm_writer_hgetall(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb,
+                      void *arg)
+{
+    const char *argv[2] = {"HGETALL", key};
+    size_t lens[2] = {7, strlen(key)};
+    return send_argv(w, kind, 2, argv, lens, cb, arg);
+}
+
+int bm_writer_hdel(bm_writer *w, bm_write_kind kind, const char *key, const char *field,
+                   bm_write_cb cb, void *arg)
+{
+    const char *argv[3] = {"HDEL", key, field};
+    size_t lens[3] = {4, strlen(key), strlen(field)};
     return send_argv(w, kind, 3, argv, lens, cb, arg);
+}
+
+int bm_writer_del(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb, void *arg)
+{
+    const char *argv[2] = {"DEL", key};
+    size_t lens[2] = {3, strlen(key)};
+    return send_argv(w, kind, 2, argv, lens, cb, arg);
+}
+
+int bm_writer_eval1(bm_writer *w, bm_write_kind kind, const char *script, const char *key,
+                    size_t n, const char *const *args, bm_write_cb cb, void *arg)
+{
+    if (reserve(w, n + 4)) return w->stats.refused++, -1;
+    int argc = 0;
+    ARG("EVAL", 4);
+    ARGS(script);
+    ARG("1", 1);
+    ARGS(key);
+    for (size_t i = 0; i < n; i++)
+        ARGS(args[i]);
+    return send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
+}
+
+int bm_writer_xrange(bm_writer *w, bm_write_kind kind, const char *stream, const char *start,
+                     const char *end, size_t count, bm_write_cb cb, void *arg)
+{
+    char cnt[24];
+    snprintf(cnt, sizeof cnt, "%zu", count);
+    const char *argv[6] = {"XRANGE", stream, start, end, "COUNT", cnt};
+    size_t lens[6];
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    return send_argv(w, kind, 6, argv, lens, cb, arg);
+}
+
+int bm_writer_xreadgroup(bm_writer *w, bm_write_kind kind, const char *group,
+                         const char *consumer, size_t count, const char *stream, const char *id,
+                         bm_write_cb cb, void *arg)
+{
+    char cnt[24];
+    snprintf(cnt, sizeof cnt, "%zu", count);
+    const char *argv[9] = {"XREADGROUP", "GROUP", group, consumer, "COUNT", cnt, "STREAMS",
+                           stream,       id};
+    size_t lens[9];
+    for (int i = 0; i < 9; i++)
+        lens[i] = strlen(argv[i]);
+    return send_argv(w, kind, 9, argv, lens, cb, arg);
 }
 
 int bm_writer_get(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb, void *arg)

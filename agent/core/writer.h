@@ -38,10 +38,12 @@ typedef enum {
     BM_WRITE_SETUP,      /* XGROUP CREATE */
     BM_WRITE_STATE,      /* the checkpoint: SET / GET busmon:state:<consumer> */
     BM_WRITE_RECLAIM,    /* XPENDING / XCLAIM of entries idle for other consumers */
+    BM_WRITE_CLUSTER,    /* several agents: registry, leader lease, partials, janitor */
+    BM_WRITE_HANDOFF,    /* an entry handed to the agent that owns its transaction */
     BM_WRITE__COUNT
 } bm_write_kind;
 
-/* "trace", "ack", "deadletter", "output", "query", "setup", "state", "reclaim". */
+/* "trace", "ack", "deadletter", "output", "query", "setup", "state", "reclaim", "cluster", "handoff". */
 const char *bm_write_kind_name(bm_write_kind k);
 
 /* A reply to one command: borrowed for the call; NULL when the connection went first. */
@@ -114,9 +116,27 @@ int bm_writer_xack(bm_writer *w, const char *stream, const char *group, size_t n
 int bm_writer_xgroup_create(bm_writer *w, const char *stream, const char *group, bm_write_cb cb,
                             void *arg);
 
-/* SET key value (the checkpoint). */
+/* SET key value [PX px_ms] (the checkpoint; px_ms 0: no expiry). */
 int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char *value,
-                  size_t len, bm_write_cb cb, void *arg);
+                  size_t len, int64_t px_ms, bm_write_cb cb, void *arg);
+/* HGETALL key. */
+int bm_writer_hgetall(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb,
+                      void *arg);
+/* HDEL key field. */
+int bm_writer_hdel(bm_writer *w, bm_write_kind kind, const char *key, const char *field,
+                   bm_write_cb cb, void *arg);
+/* DEL key. */
+int bm_writer_del(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb, void *arg);
+/* EVAL script 1 key arg... (one key: a script never spans keys). */
+int bm_writer_eval1(bm_writer *w, bm_write_kind kind, const char *script, const char *key,
+                    size_t n, const char *const *args, bm_write_cb cb, void *arg);
+/* XRANGE stream start end COUNT count. */
+int bm_writer_xrange(bm_writer *w, bm_write_kind kind, const char *stream, const char *start,
+                     const char *end, size_t count, bm_write_cb cb, void *arg);
+/* XREADGROUP GROUP group consumer COUNT count STREAMS stream id (no BLOCK). */
+int bm_writer_xreadgroup(bm_writer *w, bm_write_kind kind, const char *group,
+                         const char *consumer, size_t count, const char *stream, const char *id,
+                         bm_write_cb cb, void *arg);
 /* GET key (restoring the checkpoint). */
 int bm_writer_get(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb, void *arg);
 

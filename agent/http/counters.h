@@ -25,6 +25,7 @@
 #include "agent/inputs/pubsub.h"
 #include "agent/inputs/streams.h"
 #include "agent/jobs/alerting.h"
+#include "agent/jobs/cluster.h"
 #include "agent/jobs/publisher.h"
 #include "agent/jobs/sysmon.h"
 #include "agent/state/persist.h"
@@ -49,6 +50,7 @@ typedef struct {
     bm_alerting_stats al;
     bm_sysmon_stats sys;
     bm_sampler_stats sampler;
+    bm_cluster_stats cluster;
     /* derived or read from several places */
     uint64_t decode_errors[BM_DECODE__COUNT]; /* both inputs */
     uint64_t writes_pending;

@@ -45,6 +45,7 @@
 #include "agent/http/counters.h"
 #include "agent/http/server.h"
 #include "agent/jobs/alerting.h"
+#include "agent/jobs/cluster.h"
 #include "agent/jobs/sysmon.h"
 #include "agent/parts.h"
 #include "agent/state/persist.h"
@@ -111,11 +112,15 @@ static void send_error(bm_http *h, struct evhttp_request *req, int code, const c
 /* A fresh rollup of the monitor as JSON, or NULL. */
 static json_t *fresh_rollup(bm_http *h)
 {
+    const bm_view *v = &h->p->view;
+    bm_monitor *mon = v->acquire(v->arg); /* every agent's figures, when there are several */
     bm_rollup r;
-    if (bm_monitor_rollup(bm_state_monitor(h->p->state), bm_now_us(), h->o.rollup_interval_us,
-                          h->p->agent, &r))
-        return NULL;
-    return bm_rollup_to_json(&r);
+    json_t *j = mon && bm_monitor_rollup(mon, bm_now_us(), h->o.rollup_interval_us, h->p->agent,
+                                         &r) == 0
+                    ? bm_rollup_to_json(&r)
+                    : NULL;
+    v->release(v->arg, mon);
+    return j;
 }
 
 static json_t *api_stats(bm_http *h, json_t *roll, const char *window)
@@ -124,6 +129,8 @@ static json_t *api_stats(bm_http *h, json_t *roll, const char *window)
     json_t *out = win ? json_deep_copy(win) : json_object();
     json_object_set_new(out, "window", json_string(window));
     json_object_set(out, "ts", json_object_get(roll, "ts"));
+    json_object_set_new(out, "agents", h->p->cluster ? bm_cluster_agents_json(h->p->cluster)
+                                                     : json_array());
     bm_counter_snapshot snap;
     bm_counters_collect(h->p, &snap);
     json_t *counters = json_object();

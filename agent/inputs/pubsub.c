@@ -93,6 +93,10 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
         bm_state_untraced(in->state);
         return;
     }
+    if (in->o.route && in->o.route(in->o.route_arg, ev.tx)) {
+        in->stats.not_owned++; /* its owner got it too */
+        return;
+    }
     /* a message cannot be read again: out of memory is counted and it is gone */
     if (bm_state_apply(in->state, &ev, now, 0)) in->stats.decode_errors[BM_DECODE_NOMEM]++;
     bm_persist_flush_soon(in->persist);

@@ -27,6 +27,7 @@ typedef struct {
     uint64_t messages;   /* pub/sub messages received */
     uint64_t bad;        /* ... that could not be used (dead-lettered) */
     uint64_t reconnects; /* subscriber connections re-made */
+    uint64_t not_owned;  /* messages left to the agent that owns their transaction */
     uint64_t decode_errors[BM_DECODE__COUNT];
 } bm_pubsub_input_stats;
 
@@ -35,6 +36,10 @@ typedef struct {
     size_t n_patterns;
     bm_channel_scheme scheme; /* its strings borrowed */
     size_t max_entry_bytes;
+    /* Several agents: every agent gets every message; only the owner of its
+     * transaction applies it (route returns NULL for this agent). */
+    const char *(*route)(void *arg, const char *tx);
+    void *route_arg;
 } bm_pubsub_input_opts;
 
 typedef struct bm_pubsub_input bm_pubsub_input;

@@ -140,6 +140,17 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
         bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
         return 0;
     }
+    const char *owner = in->o.route && (long)sidx != in->o.handoff_idx
+                            ? in->o.route(in->o.route_arg, ev.tx)
+                            : NULL;
+    if (owner) { /* another agent's transaction: to its hand-off stream */
+        char target[512];
+        snprintf(target, sizeof target, "%s%s", in->o.handoff_prefix, owner);
+        if (bm_persist_forward(in->persist, target, n, in->fv_ptr, in->fv_len, in->fv_ptr + n,
+                               in->fv_len + n))
+            return -1;
+        return bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+    }
     if (bm_state_apply(in->state, &ev, now_us, redelivered)) {
         in->stats.decode_errors[BM_DECODE_NOMEM]++;
         return -1; /* not acked: read again */

@@ -76,6 +76,17 @@ typedef struct {
     void (*restore)(void *arg, struct bm_stream_input *in,
                     void (*done)(struct bm_stream_input *in, int ok));
     void *restore_arg;
+    /*
+     * Several agents (jobs/cluster.h): the agent that owns transaction tx,
+     * or NULL when it is this one. An entry of another's transaction is
+     * handed to <handoff_prefix><owner> (and acked once that is stored),
+     * except entries of stream handoff_idx (this agent's own hand-off
+     * stream: always applied here). route NULL: everything is applied here.
+     */
+    const char *(*route)(void *arg, const char *tx);
+    void *route_arg;
+    const char *handoff_prefix;
+    long handoff_idx; /* -1: none */
 } bm_stream_input_opts;
 
 typedef struct bm_stream_input bm_stream_input;

@@ -37,7 +37,7 @@ typedef struct {
 struct bm_alerting {
     bm_alerting_opts o;
     struct bm_loop *loop;
-    bm_monitor *mon;
+    bm_view view;
     bm_outputs *outputs;
     alerts *engine; /* NULL: alerting disabled */
     int64_t interval_us;
@@ -271,13 +271,17 @@ static void evaluate(const bm_redis_figures *f, void *arg)
     bm_alerting *al = arg;
     if (al->stopping || bm_loop_stopping(al->loop)) return;
     int64_t now = bm_now_us();
-    al->last_eval_us = now;
     take_streams(al, f);
+    if (!al->view.judge(al->view.arg)) return; /* one judge evaluates, on the merged figures */
+    al->last_eval_us = now;
     bm_rollup r;
-    if (bm_monitor_rollup(al->mon, now, al->interval_us, al->o.agent, &r)) {
+    bm_monitor *mon = al->view.acquire(al->view.arg);
+    if (!mon || bm_monitor_rollup(mon, now, al->interval_us, al->o.agent, &r)) {
         bm_warn("alert evaluation skipped: out of memory");
+        al->view.release(al->view.arg, mon);
         return;
     }
+    uint64_t notified_before = al->stats.notifications;
     alert_gauges g;
     alerts_gauges_init(&g);
     g.streams = al->streams;
@@ -293,6 +297,9 @@ static void evaluate(const bm_redis_figures *f, void *arg)
     al->n_resolved = 0;
     alerts_evaluate(al->engine, &r, &g, now, on_notify, al);
     al->stats.evaluations++;
+    al->view.release(al->view.arg, mon);
+    if (al->stats.notifications != notified_before && al->o.notified)
+        al->o.notified(al->o.notified_arg);
 
     /* alerts_firing: every alert firing now, then those that just resolved */
     alerts_stats st;
@@ -322,7 +329,8 @@ static void evaluate(const bm_redis_figures *f, void *arg)
 /* ---- life ------------------------------------------------------------------- */
 
 bm_alerting *bm_alerting_new(const bm_alerting_opts *o, struct bm_loop *loop,
-                             struct bm_sampler *sampler, bm_monitor *mon, bm_outputs *outputs)
+                             struct bm_sampler *sampler, const bm_view *view,
+                             bm_outputs *outputs)
 {
     bm_alerting *al = calloc(1, sizeof *al);
     if (!al) {
@@ -331,7 +339,7 @@ bm_alerting *bm_alerting_new(const bm_alerting_opts *o, struct bm_loop *loop,
     }
     al->o = *o;
     al->loop = loop;
-    al->mon = mon;
+    al->view = *view;
     al->outputs = outputs;
     al->interval_us = o->rules->interval_us;
     if (!o->rules->enabled) {

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "agent/config/alert_rules.h"
+#include "agent/state/view.h"
 #include "lib/monitor.h"
 
 struct bm_loop;
@@ -55,16 +56,21 @@ typedef struct {
     /* dead-lettered entries so far (the deadletter_rate gauge) */
     uint64_t (*deadletters)(void *arg);
     void *deadletters_arg;
+    /* told after an evaluation that notified (a checkpoint soon keeps a
+     * successor from notifying it again); may be NULL */
+    void (*notified)(void *arg);
+    void *notified_arg;
 } bm_alerting_opts;
 
 /*
  * The engine from the rules, subscribed to `sampler` (start it after),
- * reading `mon`, notifying through `outputs` (all borrowed). With
+ * reading the view (state/view.h; only the judge evaluates), notifying
+ * through `outputs` (all borrowed). With
  * rules->enabled false, an object that does nothing.
  * @return the alerting (caller frees), or NULL with the reason logged.
  */
 bm_alerting *bm_alerting_new(const bm_alerting_opts *o, struct bm_loop *loop,
-                             struct bm_sampler *sampler, bm_monitor *mon,
+                             struct bm_sampler *sampler, const bm_view *view,
                              struct bm_outputs *outputs);
 void bm_alerting_free(bm_alerting *al);
 

@@ -19,7 +19,7 @@
 struct bm_publisher {
     bm_publisher_opts o;
     struct bm_loop *loop;
-    bm_monitor *mon;
+    bm_view view;
     bm_outputs *outputs;
     bm_publisher_stats stats;
 };
@@ -58,17 +58,23 @@ out:
 
 static void rollup(bm_publisher *p)
 {
+    if (!p->view.judge(p->view.arg)) return; /* another agent publishes the merged rollups */
     int64_t now = bm_now_us();
     bm_rollup r;
-    if (bm_monitor_rollup(p->mon, now, p->o.rollup_interval_us, p->o.agent, &r)) {
+    bm_monitor *mon = p->view.acquire(p->view.arg);
+    if (!mon || bm_monitor_rollup(mon, now, p->o.rollup_interval_us, p->o.agent, &r)) {
         bm_warn("rollup skipped: out of memory");
         p->stats.rollups_skipped++;
+        p->view.release(p->view.arg, mon);
         return;
     }
     json_t *j = bm_rollup_to_json(&r);
     json_t *counters = p->o.counters ? p->o.counters(p->o.counters_arg) : NULL;
     if (j && counters) json_object_set(j, "counters", counters);
     json_decref(counters);
+    json_t *agents = p->o.agents ? p->o.agents(p->o.agents_arg) : NULL;
+    if (j && agents) json_object_set(j, "agents", agents);
+    json_decref(agents);
     char *js = j ? json_dumps(j, JSON_COMPACT) : NULL;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -87,6 +93,7 @@ static void rollup(bm_publisher *p)
     }
     msgpack_sbuffer_destroy(&sb);
     free(js);
+    p->view.release(p->view.arg, mon); /* r's arrays are the view's: released after use */
 }
 
 static void on_rollup(void *arg)
@@ -134,7 +141,12 @@ static void on_transition(const bm_worker_snapshot *w, bm_health from, void *arg
 
 static void judge(bm_publisher *p)
 {
-    worker_stats_evaluate(p->mon->workers, bm_now_us(), on_transition, p);
+    if (!p->view.judge(p->view.arg)) return; /* one judge */
+    bm_monitor *mon = p->view.acquire(p->view.arg);
+    if (!mon) return;
+    worker_stats_evaluate(mon->workers, bm_now_us(), on_transition, p);
+    if (p->view.judged) p->view.judged(p->view.arg, mon);
+    p->view.release(p->view.arg, mon);
 }
 
 static void on_health(void *arg)
@@ -145,14 +157,14 @@ static void on_health(void *arg)
 
 /* ---- life --------------------------------------------------------------------- */
 
-bm_publisher *bm_publisher_new(const bm_publisher_opts *o, struct bm_loop *loop, bm_monitor *mon,
-                               bm_outputs *outputs)
+bm_publisher *bm_publisher_new(const bm_publisher_opts *o, struct bm_loop *loop,
+                               const bm_view *view, bm_outputs *outputs)
 {
     bm_publisher *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->o = *o;
     p->loop = loop;
-    p->mon = mon;
+    p->view = *view;
     p->outputs = outputs;
     return p;
 }

@@ -9,14 +9,16 @@
  *                                  is logged and goes to topic health
  *                                  (busmon:health) and topic workers
  *
- * At stop, one last judgement and rollup (bm_publisher_final), so what
- * readers see is current.
+ * With several agents only the judge (the leader) publishes, from the
+ * merged view. At stop, one last judgement and rollup (bm_publisher_final),
+ * so what readers see is current.
  */
 #ifndef BM_JOBS_PUBLISHER_H
 #define BM_JOBS_PUBLISHER_H
 
 #include <stdint.h>
 
+#include "agent/state/view.h"
 #include "lib/monitor.h"
 
 struct bm_loop;
@@ -30,6 +32,9 @@ typedef struct {
     /* the agent's counters, added to each rollup as "counters" (may be NULL) */
     struct json_t *(*counters)(void *arg);
     void *counters_arg;
+    /* the agents whose partials are in the rollup, added as "agents" (may be NULL) */
+    struct json_t *(*agents)(void *arg);
+    void *agents_arg;
 } bm_publisher_opts;
 
 typedef struct {
@@ -40,9 +45,10 @@ typedef struct {
 
 typedef struct bm_publisher bm_publisher;
 
-/* On loop, reading mon, writing to outputs (all borrowed). @return or NULL. */
-bm_publisher *bm_publisher_new(const bm_publisher_opts *o, struct bm_loop *loop, bm_monitor *mon,
-                               struct bm_outputs *outputs);
+/* On loop, reading the view (state/view.h: the merged monitor; only the
+ * judge publishes), writing to outputs (all borrowed). @return or NULL. */
+bm_publisher *bm_publisher_new(const bm_publisher_opts *o, struct bm_loop *loop,
+                               const bm_view *view, struct bm_outputs *outputs);
 void bm_publisher_free(bm_publisher *p);
 
 /* Start both timers. @return 0 or -1. */

@@ -36,6 +36,7 @@
 #define RETRY_MAX_US          (30 * 1000000LL)
 #define IDLE_CHECKPOINTS      10 /* with nothing new, checkpoint every 10 intervals */
 #define FREE_GROUPS_MAX       8  /* recycled groups kept (their buffers warm) */
+#define HANDOFF_MAXLEN        1000000
 
 typedef struct {
     char *data;
@@ -58,7 +59,8 @@ typedef struct {
     size_t first, n;      /* items (RPUSH) or pairs (XADD) */
     unsigned pending;     /* replies due */
     unsigned char failed; /* an error reply or a lost reply: send again */
-    unsigned char is_dl;
+    unsigned char is_dl; /* 0 records; 1 a dead-letter XADD; 2 a hand-off XADD (its first
+                            pair names the stream) */
 } wr;
 
 typedef struct {
@@ -338,16 +340,23 @@ static int send_wr(bm_persist *p, group *g, wr *x)
 {
     int rc;
     if (x->is_dl) {
-        size_t n = x->n;
+        size_t first = x->first, n = x->n;
+        const char *stream = p->o.deadletter_stream;
+        size_t maxlen = p->o.deadletter_maxlen;
+        if (x->is_dl == 2) { /* hand-off: the stream first */
+            stream = g->dlbytes.data + g->pairs[first].f_off;
+            maxlen = HANDOFF_MAXLEN;
+            first++, n--;
+        }
         const char *f[4 + DEADLETTER_FIELDS_MAX], *v[4 + DEADLETTER_FIELDS_MAX];
         size_t fl[4 + DEADLETTER_FIELDS_MAX], vl[4 + DEADLETTER_FIELDS_MAX];
         for (size_t i = 0; i < n; i++) {
-            const dl_pair *d = &g->pairs[x->first + i];
+            const dl_pair *d = &g->pairs[first + i];
             f[i] = g->dlbytes.data + d->f_off, fl[i] = d->f_len;
             v[i] = g->dlbytes.data + d->v_off, vl[i] = d->v_len;
         }
-        rc = bm_writer_xadd(p->w, BM_WRITE_DEADLETTER, p->o.deadletter_stream,
-                            p->o.deadletter_maxlen, n, f, fl, v, vl, on_write, x);
+        rc = bm_writer_xadd(p->w, x->is_dl == 2 ? BM_WRITE_HANDOFF : BM_WRITE_DEADLETTER, stream,
+                            maxlen, n, f, fl, v, vl, on_write, x);
         x->pending = rc == 0 ? 1 : 0;
     } else {
         if (reserve_argv(p, x->n)) return -1;
@@ -488,7 +497,7 @@ static void try_checkpoint(bm_persist *p)
     memcpy(p->ck_ids, p->applied, p->o.n_streams * sizeof *p->ck_ids);
     if (p->o.encode(p->applied, p->o.n_streams, &p->ck_buf, p->o.encode_arg) ||
         bm_writer_set(p->w, BM_WRITE_STATE, p->o.state_key, p->ck_buf.data, p->ck_buf.size,
-                      on_checkpoint_set, p)) {
+                      p->o.state_ttl_ms, on_checkpoint_set, p)) {
         p->stats.checkpoint_failed++;
         if (p->finishing) finish_done(p, -1);
         goto resume;
@@ -698,6 +707,38 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
     p->stats.deadletter++;
 }
 
+int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *const *fields,
+                       const size_t *field_lens, const char *const *values,
+                       const size_t *value_lens)
+{
+    group *g = open_group(p);
+    if (n > DEADLETTER_FIELDS_MAX) return -1;
+    if (!g || reserve((void **)&g->pairs, &g->cap_pairs, g->n_pairs + n + 1, sizeof(dl_pair)) ||
+        reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs))
+        return -1;
+    size_t first = g->n_pairs;
+    int bad = 0;
+    dl_pair *d = &g->pairs[g->n_pairs++];
+    d->f_off = g->dlbytes.len, d->f_len = strlen(stream);
+    bad |= grow_append(&g->dlbytes, stream, d->f_len);
+    d->v_off = g->dlbytes.len, d->v_len = 0;
+    bad |= grow_append(&g->dlbytes, "", 0);
+    for (size_t i = 0; i < n; i++) {
+        d = &g->pairs[g->n_pairs++];
+        d->f_off = g->dlbytes.len, d->f_len = field_lens[i];
+        bad |= grow_append(&g->dlbytes, fields[i], field_lens[i]);
+        d->v_off = g->dlbytes.len, d->v_len = value_lens[i];
+        bad |= grow_append(&g->dlbytes, values[i], value_lens[i]);
+    }
+    if (bad) {
+        g->n_pairs = first;
+        return -1;
+    }
+    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 2};
+    p->stats.forwarded++;
+    return 0;
+}
+
 int bm_persist_flush(bm_persist *p)
 {
     group *g = p->open;
@@ -780,6 +821,16 @@ void bm_persist_finish(bm_persist *p, void (*done)(void *arg, int rc), void *arg
     if (p->in_checkpoint) return; /* its reply finishes */
     p->barrier = 1;
     try_checkpoint(p);
+}
+
+void bm_persist_checkpoint_soon(bm_persist *p)
+{
+    if (p->finishing || p->barrier || p->in_checkpoint || !bm_writer_up(p->w) || !p->o.encode ||
+        !p->o.state_key)
+        return;
+    p->idle_ticks = 0;
+    p->barrier = 1;
+    event_active(p->ev_ready, EV_TIMEOUT, 0);
 }
 
 int bm_persist_failing(const bm_persist *p, char *buf, size_t n)

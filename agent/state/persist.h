@@ -60,6 +60,8 @@ typedef struct {
     const char *state_key;          /* where the checkpoint goes (NULL: no checkpoint) */
     int64_t checkpoint_interval_us; /* 0: no checkpoint, ack once stored */
     size_t max_unstored;            /* groups not yet stored above which reading pauses */
+    int64_t state_ttl_ms;           /* the checkpoint key expires after this (0: never); it
+                                       outlives the agent while its periods are in the window */
     bm_persist_encode_cb encode;
     void *encode_arg;
 } bm_persist_opts;
@@ -84,6 +86,7 @@ typedef struct {
     uint64_t unstored;          /* gauge: groups not yet stored */
     uint64_t unacked;           /* gauge: entries applied, not yet acked */
     uint64_t covered;           /* entries redelivered that a checkpoint covered (acked only) */
+    uint64_t forwarded;         /* entries handed to the agent that owns their transaction */
 } bm_persist_stats;
 
 /* @return a persister (caller frees), or NULL. opts' strings and w are
@@ -111,6 +114,16 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
                            const char *detail, size_t n, const char *const *fields,
                            const size_t *field_lens, const char *const *values,
                            const size_t *value_lens);
+
+/*
+ * Queue a hand-off: XADD <stream> MAXLEN ~ 1000000 * with the entry's own
+ * fields (names and values copied), part of the current group, so the
+ * entry it came from is acked only once the hand-off is stored.
+ * @return 0, or -1 (out of memory, more than 64 fields).
+ */
+int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *const *fields,
+                       const size_t *field_lens, const char *const *values,
+                       const size_t *value_lens);
 
 /* Close the current group and send its writes. @return 0, or -1 when the
  * writer refused them (they are sent again by the retry timer). */
@@ -141,6 +154,10 @@ int bm_persist_start(bm_persist *p);
  * done(arg, -1) when the writer is gone. Calls done at most once.
  */
 void bm_persist_finish(bm_persist *p, void (*done)(void *arg, int rc), void *arg);
+
+/* Write a checkpoint now rather than at the next interval (the leader, after
+ * notifications: a successor must not notify them again). */
+void bm_persist_checkpoint_soon(bm_persist *p);
 
 /* Writes are failing now: why (the last error reply) into buf. @return 1, or 0. */
 int bm_persist_failing(const bm_persist *p, char *buf, size_t n);

@@ -199,10 +199,11 @@ int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *a
     if (!c) return -1;
     snprintf(c->agent, sizeof c->agent, "%s", agent);
     c->ts_us = now_us;
-    c->n_streams = n < BM_CHECKPOINT_STREAMS_MAX ? n : BM_CHECKPOINT_STREAMS_MAX;
-    for (size_t i = 0; i < c->n_streams; i++) {
-        snprintf(c->streams[i].name, sizeof c->streams[i].name, "%s", streams[i]);
-        snprintf(c->streams[i].last_id, sizeof c->streams[i].last_id, "%s", ids[i]);
+    for (size_t i = 0; i < n && c->n_streams < BM_CHECKPOINT_STREAMS_MAX; i++) {
+        if (!ids[i][0]) continue; /* nothing applied from it yet */
+        bm_checkpoint_stream *cs = &c->streams[c->n_streams++];
+        snprintf(cs->name, sizeof cs->name, "%s", streams[i]);
+        snprintf(cs->last_id, sizeof cs->last_id, "%s", ids[i]);
     }
     c->monitor = &st->mon;
     c->deadlines = st->deadlines;

@@ -16,9 +16,14 @@ set -euo pipefail
 
 usage() {
     cat <<EOF
-usage: tests/bench/run.sh [--events N] [--redis URL]
+usage: tests/bench/run.sh [--events N] [--redis URL] [--agents LIST]
 
   --events N    events to fill and drain (default 1000000; 20000 for a smoke run)
+  --agents LIST scale-out mode instead: for each N in LIST (e.g. 1,2,3), N agents
+                share one consumer group and drain the same N events; prints the
+                aggregate ev/s, Redis and agent CPU per event, and checks the
+                merged figures (busmon workers: executions = events / 2).
+                Needs the private redis-server (no --redis).
   --redis URL   use this Redis (also \$BUSMON_REDIS_URL) instead of a private
                 redis-server on a free 127.0.0.1 port. The benchmark stream is
                 deleted at exit; the agent's trace keys expire after 1 h.
@@ -37,12 +42,15 @@ die() { echo "bench: $*" >&2; exit 1; }
 
 EVENTS=1000000
 URL=${BUSMON_REDIS_URL:-}
+AGENTS_LIST=
 while [ $# -gt 0 ]; do
     case "$1" in
         --events) [ $# -ge 2 ] || die "--events needs a value"; EVENTS=$2; shift 2 ;;
         --events=*) EVENTS=${1#*=}; shift ;;
         --redis) [ $# -ge 2 ] || die "--redis needs a value"; URL=$2; shift 2 ;;
         --redis=*) URL=${1#*=}; shift ;;
+        --agents) [ $# -ge 2 ] || die "--agents needs a list"; AGENTS_LIST=$2; URL=; shift 2 ;;
+        --agents=*) AGENTS_LIST=${1#*=}; URL=; shift ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
@@ -113,13 +121,6 @@ fi
 redis_version=$("${RCLI[@]}" INFO server | tr -d '\r' | awk -F: '$1=="redis_version"{print $2}')
 echo "bench: $EVENTS events, stream $STREAM, Redis $redis_version at $URL, $(nproc) CPUs"
 
-# --- 1. fill ----------------------------------------------------------------
-"$BUILD/bench-fill" --redis "$URL" --stream "$STREAM" --events "$EVENTS" | tee "$TMP/fill.out"
-SAMPLE_TX=$(awk '$1=="sample_tx:"{print $2}' "$TMP/fill.out")
-xlen=$("${RCLI[@]}" XLEN "$STREAM")
-[ "$xlen" = "$EVENTS" ] || die "the stream holds $xlen entries, not $EVENTS"
-used_before=$("${RCLI[@]}" INFO memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}')
-
 # CPU seconds (user + system) redis-server has used so far; empty when it is
 # not ours. Tells whether a drain was bound by the client or by Redis.
 redis_cpu_s() {
@@ -127,6 +128,65 @@ redis_cpu_s() {
     awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' \
         "/proc/$REDIS_PID/stat"
 }
+
+# --- scale-out mode: N agents on one group -----------------------------------
+# process_cpu_s PID: user + system seconds a process has used
+process_cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' "/proc/$1/stat"; }
+if [ -n "$AGENTS_LIST" ]; then
+    [ "$OWN_REDIS" = 1 ] || die "--agents needs the private redis-server"
+    IFS=, read -r -a NS <<<"$AGENTS_LIST"
+    for N in "${NS[@]}"; do
+        [[ $N =~ ^[1-9]$ ]] || die "--agents: 1 to 9 agents, not '$N'"
+        "${RCLI[@]}" FLUSHALL >/dev/null
+        "$BUILD/bench-fill" --redis "$URL" --stream "$STREAM" --events "$EVENTS" >"$TMP/fill.out"
+        pids=()
+        handoffs=()
+        for i in $(seq 1 "$N"); do handoffs+=("busmon:handoff:b$i"); done
+        rc0=$(redis_cpu_s)
+        t0=$(date +%s%N)
+        for i in $(seq 1 "$N"); do
+            BUSMON_CLUSTER_HEARTBEAT=250ms BUSMON_CLUSTER_STALE=3s BUSMON_CLUSTER_REFRESH=500ms \
+                "$BUILD/busmon-agent" --redis "$URL" --stream "$STREAM" --group agents \
+                --consumer "b$i" --no-http --log-level warn --rollup-interval 500ms --checkpoint-interval 200ms \
+                --trace-retention "$RETENTION" >"$TMP/agent-$i.log" 2>&1 &
+            pids+=($!)
+        done
+        # done: every stream (the events and each hand-off stream) read and acked
+        done_all() {
+            local s info
+            for s in "$STREAM" "${handoffs[@]}"; do
+                info=$("${RCLI[@]}" XINFO GROUPS "$s" 2>/dev/null | tr '\n' ' ')
+                [ -n "$info" ] || continue # an output stream: no group reads it
+                [[ $info =~ pending\ 0\ .*lag\ 0 ]] || return 1
+            done
+        }
+        for _ in $(seq $((TIMEOUT * 20))); do done_all && break; sleep 0.05; done
+        t1=$(date +%s%N)
+        rc1=$(redis_cpu_s)
+        acpu=0
+        for p in "${pids[@]}"; do acpu=$(awk -v a="$acpu" -v b="$(process_cpu_s "$p")" 'BEGIN { print a + b }'); done
+        sleep 2 # a merged rollup after the drain
+        execs=$("$BUILD/busmon" --redis "$URL" workers --json --window 1h | jq '[.workers[].executions] | add // 0')
+        handed=$(for k in "${handoffs[@]}"; do "${RCLI[@]}" XLEN "$k"; done | awk '{ s += $1 } END { print s + 0 }')
+        for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null; done
+        for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+        awk -v n="$EVENTS" -v N="$N" -v t0="$t0" -v t1="$t1" -v r0="$rc0" -v r1="$rc1" -v ac="$acpu" \
+            -v ex="$execs" -v h="$handed" 'BEGIN {
+            s = (t1 - t0) / 1e9
+            printf "scale-out: %d agent(s): %d events in %.2f s = %.0f ev/s; redis %.2f us CPU/event, agents %.2f us CPU/event; %d handed off; merged executions %d of %d %s\n",
+                N, n, s, n / s, 1e6 * (r1 - r0) / n, 1e6 * ac / n, h, ex, n / 2, (ex == n / 2 ? "(exact)" : "(WRONG)")
+        }'
+    done
+    exit 0
+fi
+
+# --- 1. fill ----------------------------------------------------------------
+"$BUILD/bench-fill" --redis "$URL" --stream "$STREAM" --events "$EVENTS" | tee "$TMP/fill.out"
+SAMPLE_TX=$(awk '$1=="sample_tx:"{print $2}' "$TMP/fill.out")
+xlen=$("${RCLI[@]}" XLEN "$STREAM")
+[ "$xlen" = "$EVENTS" ] || die "the stream holds $xlen entries, not $EVENTS"
+used_before=$("${RCLI[@]}" INFO memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}')
+
 
 # --- 2. bare drain ----------------------------------------------------------
 rc0=$(redis_cpu_s)

@@ -1,0 +1,610 @@
+/*
+ * cluster.c - several agents, one monitor (cluster.h has the picture).
+ *
+ * Everything here runs on the writer connection from two timers:
+ *
+ *   heartbeat (1 s)  HSET registry me {...}; HGETALL registry -> agents[];
+ *                    EVAL lease script -> the holder (me: judge)
+ *   refresh          GET <state prefix><agent> for every other counted agent
+ *                    -> decode its monitor (and, from the leader's partial,
+ *                    its alert instances while this agent does not judge)
+ *                    -> merged into a fresh `others` once every reply is in;
+ *                    the leader also runs one janitor round
+ *
+ * Replies carry tokens freed in their callbacks; a round whose replies come
+ * back NULL (the connection went) is simply dropped: the next tick retries.
+ */
+#include "agent/jobs/cluster.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/clock.h"
+#include "agent/core/log.h"
+#include "agent/core/loop.h"
+#include "agent/core/writer.h"
+#include "lib/checkpoint.h"
+#include "lib/trace_json.h"
+#include "proto/event.h"
+
+#define JANITOR_BATCH 500
+
+/* The lease: take it when free, renew it when ours; the reply is the holder. */
+static const char *const LEASE_SCRIPT =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return ARGV[1] end "
+    "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
+    "return v";
+/* Give it up when ours. */
+static const char *const LEAVE_SCRIPT =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+    "return 0";
+
+typedef struct {
+    char name[128];
+    int64_t heartbeat_us;
+    int stopped;
+} agent_entry;
+
+typedef struct refresh refresh;
+
+struct bm_cluster {
+    bm_cluster_opts o;
+    struct bm_loop *loop;
+    bm_writer *w;
+    bm_monitor *own;
+    struct alerts *engine;
+    char leader[128];
+    int is_leader;
+    agent_entry agents[BM_CLUSTER_AGENTS_MAX];
+    size_t n_agents;
+    int have_registry;
+    bm_monitor others; /* every other counted agent's partial, merged */
+    int have_others;
+    size_t n_others;
+    bm_monitor leader_mon; /* the leader's partial alone (when it is another agent) */
+    int have_leader_mon;
+    refresh *busy;
+    int left;
+    /* the janitor: one gone agent at a time */
+    char jan_agent[128];
+    char jan_next[80]; /* XRANGE from here (exclusive) */
+    int jan_busy;
+    bm_cluster_stats stats;
+};
+
+/* ---- registry ---------------------------------------------------------------- */
+
+static int64_t now_us(void)
+{
+    return bm_now_us();
+}
+
+/* Counted: its partial is in the view (not forgotten); live: it reads now. */
+static int counted(const bm_cluster *c, const agent_entry *a)
+{
+    return now_us() - a->heartbeat_us <= c->o.forget_us;
+}
+
+static int live(const bm_cluster *c, const agent_entry *a)
+{
+    return !a->stopped && now_us() - a->heartbeat_us <= c->o.stale_us;
+}
+
+static void on_registry(const redisReply *r, void *arg)
+{
+    bm_cluster *c = arg;
+    if (!r || r->type != REDIS_REPLY_ARRAY) return;
+    size_t n = 0;
+    int64_t t = now_us();
+    uint64_t n_live = 0, n_counted = 0;
+    for (size_t i = 0; i + 1 < r->elements && n < BM_CLUSTER_AGENTS_MAX; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+        json_t *j = json_loadb(v->str, (size_t)v->len, 0, NULL);
+        agent_entry *a = &c->agents[n];
+        snprintf(a->name, sizeof a->name, "%s", k->str);
+        a->heartbeat_us = (int64_t)json_integer_value(json_object_get(j, "heartbeat_us"));
+        a->stopped = json_is_true(json_object_get(j, "stopped"));
+        json_decref(j);
+        if (t - a->heartbeat_us > c->o.forget_us && c->is_leader) {
+            /* its periods have left every window: forget it */
+            bm_writer_hdel(c->w, BM_WRITE_CLUSTER, c->o.registry_key, a->name, NULL, NULL);
+            continue;
+        }
+        n_live += live(c, a);
+        n_counted += counted(c, a);
+        n++;
+    }
+    c->n_agents = n;
+    c->have_registry = 1;
+    c->stats.agents_live = n_live;
+    c->stats.agents_counted = n_counted;
+}
+
+static void on_lease(const redisReply *r, void *arg)
+{
+    bm_cluster *c = arg;
+    if (!r) return;
+    int was = c->is_leader;
+    if (r->type == REDIS_REPLY_STRING)
+        snprintf(c->leader, sizeof c->leader, "%s", r->str);
+    else if (r->type == REDIS_REPLY_ERROR)
+        bm_warn("leader lease: %s", r->str);
+    c->is_leader = !c->left && !strcmp(c->leader, c->o.agent);
+    c->stats.is_leader = (uint64_t)c->is_leader;
+    if (c->is_leader && !was) {
+        c->stats.leader_terms++;
+        /* carry on from the last judge: its verdicts (its alert instances are
+         * in the engine already, read with its partial) */
+        if (c->have_leader_mon) bm_monitor_adopt_health(c->own, &c->leader_mon);
+        bm_info("leader: %s judges health and alerts and publishes rollups now", c->o.agent);
+    } else if (!c->is_leader && was) {
+        bm_warn("leader: lost the lease to %s", c->leader[0] ? c->leader : "nobody");
+    }
+}
+
+static void on_heartbeat(void *arg)
+{
+    bm_cluster *c = arg;
+    if (c->left || !bm_writer_up(c->w)) return;
+    char v[160];
+    snprintf(v, sizeof v, "{\"heartbeat_us\":%lld,\"stopped\":false}", (long long)now_us());
+    const char *f[1] = {c->o.agent}, *vv[1] = {v};
+    bm_writer_hset(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, f, NULL, vv, NULL, NULL, NULL);
+    c->stats.heartbeats++;
+    bm_writer_hgetall(c->w, BM_WRITE_CLUSTER, c->o.registry_key, on_registry, c);
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(c->o.lease_us / 1000));
+    const char *args[2] = {c->o.agent, ttl};
+    bm_writer_eval1(c->w, BM_WRITE_CLUSTER, LEASE_SCRIPT, c->o.leader_key, 2, args, on_lease, c);
+}
+
+/* ---- partials ------------------------------------------------------------------- */
+
+struct refresh {
+    bm_cluster *c;
+    size_t out;
+    int lost;
+    bm_monitor merged;
+    bm_monitor leader_mon;
+    int have_leader_mon;
+    size_t n;
+};
+
+typedef struct {
+    refresh *rf;
+    char name[128];
+} partial_req;
+
+static int monitor_like(const bm_cluster *c, bm_monitor *m)
+{
+    return bm_monitor_init(m, &c->o.wcfg, c->o.max_patterns);
+}
+
+static void refresh_done(refresh *rf)
+{
+    bm_cluster *c = rf->c;
+    c->busy = NULL;
+    if (!rf->lost) {
+        if (c->have_others) bm_monitor_deinit(&c->others);
+        c->others = rf->merged;
+        c->have_others = 1;
+        c->n_others = rf->n;
+        if (c->have_leader_mon) bm_monitor_deinit(&c->leader_mon);
+        c->have_leader_mon = rf->have_leader_mon;
+        if (rf->have_leader_mon) c->leader_mon = rf->leader_mon;
+        c->stats.refreshes++;
+    } else {
+        bm_monitor_deinit(&rf->merged);
+        if (rf->have_leader_mon) bm_monitor_deinit(&rf->leader_mon);
+    }
+    free(rf);
+}
+
+static void on_partial(const redisReply *r, void *arg)
+{
+    partial_req q = *(partial_req *)arg;
+    free(arg);
+    refresh *rf = q.rf;
+    bm_cluster *c = rf->c;
+    if (!r) {
+        rf->lost = 1;
+    } else if (r->type == REDIS_REPLY_STRING) {
+        int is_leader_partial = !strcmp(q.name, c->leader);
+        bm_monitor tmp;
+        bm_checkpoint *ck = calloc(1, sizeof *ck);
+        char err[160];
+        if (ck && monitor_like(c, &tmp) == 0) {
+            ck->monitor = &tmp;
+            /* the judge's alert instances, for /api/alerts and a takeover */
+            ck->alerts = is_leader_partial && !c->is_leader ? c->engine : NULL;
+            if (bm_checkpoint_decode(r->str, (size_t)r->len, NULL, ck, err, sizeof err) ==
+                BM_CHECKPOINT_OK) {
+                bm_monitor_merge(&rf->merged, &tmp);
+                c->stats.partials_read++;
+                rf->n++;
+                if (is_leader_partial && !rf->have_leader_mon) {
+                    rf->leader_mon = tmp;
+                    rf->have_leader_mon = 1;
+                } else {
+                    bm_monitor_deinit(&tmp);
+                }
+            } else {
+                c->stats.partials_refused++;
+                bm_debug("partial of %s not merged: %s", q.name, err);
+                bm_monitor_deinit(&tmp);
+            }
+        }
+        free(ck);
+    }
+    if (--rf->out == 0) refresh_done(rf);
+}
+
+/* ---- the janitor ------------------------------------------------------------------- */
+
+static const char *owner_of(const bm_cluster *c, const char *tx);
+
+typedef struct {
+    bm_cluster *c;
+    char agent[128];
+    char last[64];
+    size_t out;
+    int failed;
+} jan_batch;
+
+static void jan_batch_done(jan_batch *b)
+{
+    bm_cluster *c = b->c;
+    if (!b->failed && !strcmp(c->jan_agent, b->agent))
+        snprintf(c->jan_next, sizeof c->jan_next, "(%s", b->last);
+    c->jan_busy = 0;
+    free(b);
+}
+
+static void on_moved(const redisReply *r, void *arg)
+{
+    jan_batch *b = arg;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        b->failed = 1;
+    else
+        b->c->stats.handoff_moved++;
+    if (--b->out == 0) jan_batch_done(b);
+}
+
+static void on_gone_stream(const redisReply *r, void *arg);
+
+/* What its checkpoint holds was applied by it: move what is after. */
+static void on_gone_state(const redisReply *r, void *arg)
+{
+    bm_cluster *c = arg;
+    char stream[512];
+    snprintf(stream, sizeof stream, "%s%s", c->o.handoff_prefix, c->jan_agent);
+    snprintf(c->jan_next, sizeof c->jan_next, "-");
+    if (!r) {
+        c->jan_busy = 0;
+        return;
+    }
+    if (r->type == REDIS_REPLY_STRING) {
+        bm_checkpoint *ck = calloc(1, sizeof *ck);
+        char err[128];
+        if (ck && bm_checkpoint_decode(r->str, (size_t)r->len, NULL, ck, err, sizeof err) ==
+                      BM_CHECKPOINT_OK)
+            for (size_t i = 0; i < ck->n_streams; i++)
+                if (!strcmp(ck->streams[i].name, stream) && ck->streams[i].last_id[0])
+                    snprintf(c->jan_next, sizeof c->jan_next, "(%s", ck->streams[i].last_id);
+        free(ck);
+    }
+    if (bm_writer_xrange(c->w, BM_WRITE_CLUSTER, stream, c->jan_next, "+", JANITOR_BATCH,
+                         on_gone_stream, c))
+        c->jan_busy = 0;
+}
+
+static void on_gone_stream(const redisReply *r, void *arg)
+{
+    bm_cluster *c = arg;
+    char stream[512];
+    snprintf(stream, sizeof stream, "%s%s", c->o.handoff_prefix, c->jan_agent);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        c->jan_busy = 0;
+        return;
+    }
+    if (r->elements == 0) { /* all moved: the stream goes */
+        bm_writer_del(c->w, BM_WRITE_CLUSTER, stream, NULL, NULL);
+        c->jan_agent[0] = '\0';
+        c->jan_busy = 0;
+        return;
+    }
+    jan_batch *b = calloc(1, sizeof *b);
+    bm_decoder *d = bm_decoder_new(NULL);
+    if (!b || !d) {
+        free(b);
+        bm_decoder_free(d);
+        c->jan_busy = 0;
+        return;
+    }
+    b->c = c;
+    snprintf(b->agent, sizeof b->agent, "%s", c->jan_agent);
+    b->out = 1; /* held until every XADD is sent */
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        snprintf(b->last, sizeof b->last, "%s", e->element[0]->str);
+        const redisReply *fv = e->element[1];
+        size_t n = fv->elements / 2;
+        if (n == 0 || n > 16) continue;
+        const char *f[16], *v[16];
+        size_t fl[16], vl[16];
+        for (size_t k = 0; k < n; k++) {
+            f[k] = fv->element[2 * k]->str, fl[k] = (size_t)fv->element[2 * k]->len;
+            v[k] = fv->element[2 * k + 1]->str, vl[k] = (size_t)fv->element[2 * k + 1]->len;
+        }
+        bm_event ev;
+        if (bm_decode_entry(d, n, f, fl, v, vl, &ev) != BM_DECODE_OK) continue;
+        const char *owner = owner_of(c, ev.tx);
+        char target[512];
+        snprintf(target, sizeof target, "%s%s", c->o.handoff_prefix, owner ? owner : c->o.agent);
+        if (bm_writer_xadd(c->w, BM_WRITE_CLUSTER, target, 1000000, n, f, fl, v, vl, on_moved,
+                           b) == 0)
+            b->out++;
+        else
+            b->failed = 1;
+    }
+    bm_decoder_free(d);
+    if (--b->out == 0) jan_batch_done(b);
+}
+
+/* One round: the first gone agent with a hand-off stream, one batch. */
+static void janitor(bm_cluster *c)
+{
+    if (c->jan_busy) return;
+    for (size_t i = 0; c->jan_agent[0] && i < c->n_agents; i++)
+        if (!strcmp(c->agents[i].name, c->jan_agent) && live(c, &c->agents[i]))
+            c->jan_agent[0] = '\0'; /* it came back: its stream is its own again */
+    if (!c->jan_agent[0]) {
+        for (size_t i = 0; i < c->n_agents; i++)
+            if (!live(c, &c->agents[i]) && strcmp(c->agents[i].name, c->o.agent)) {
+                snprintf(c->jan_agent, sizeof c->jan_agent, "%s", c->agents[i].name);
+                c->jan_next[0] = '\0';
+                break;
+            }
+        if (!c->jan_agent[0]) return;
+    }
+    c->jan_busy = 1;
+    if (!c->jan_next[0]) { /* first: where its checkpoint stops */
+        char key[512];
+        snprintf(key, sizeof key, "%s%s", c->o.state_prefix, c->jan_agent);
+        if (bm_writer_get(c->w, BM_WRITE_CLUSTER, key, on_gone_state, c)) c->jan_busy = 0;
+        return;
+    }
+    char stream[512];
+    snprintf(stream, sizeof stream, "%s%s", c->o.handoff_prefix, c->jan_agent);
+    if (bm_writer_xrange(c->w, BM_WRITE_CLUSTER, stream, c->jan_next, "+", JANITOR_BATCH,
+                         on_gone_stream, c))
+        c->jan_busy = 0;
+}
+
+static void on_refresh(void *arg)
+{
+    bm_cluster *c = arg;
+    if (c->left || c->busy || !bm_writer_up(c->w) || !c->have_registry) return;
+    if (c->is_leader) janitor(c);
+    size_t others = 0;
+    for (size_t i = 0; i < c->n_agents; i++)
+        others += strcmp(c->agents[i].name, c->o.agent) && counted(c, &c->agents[i]);
+    if (!others) {
+        if (c->have_others) bm_monitor_deinit(&c->others);
+        if (c->have_leader_mon) bm_monitor_deinit(&c->leader_mon);
+        c->have_others = c->have_leader_mon = 0;
+        c->n_others = 0;
+        return;
+    }
+    refresh *rf = calloc(1, sizeof *rf);
+    if (!rf) return;
+    rf->c = c;
+    if (monitor_like(c, &rf->merged)) {
+        free(rf);
+        return;
+    }
+    c->busy = rf;
+    rf->out = 1;
+    for (size_t i = 0; i < c->n_agents; i++) {
+        const agent_entry *a = &c->agents[i];
+        if (!strcmp(a->name, c->o.agent) || !counted(c, a)) continue;
+        partial_req *q = malloc(sizeof *q);
+        char key[512];
+        snprintf(key, sizeof key, "%s%s", c->o.state_prefix, a->name);
+        if (!q) continue;
+        q->rf = rf;
+        snprintf(q->name, sizeof q->name, "%s", a->name);
+        if (bm_writer_get(c->w, BM_WRITE_CLUSTER, key, on_partial, q) == 0)
+            rf->out++;
+        else
+            free(q);
+    }
+    if (--rf->out == 0) refresh_done(rf);
+}
+
+/* ---- ownership ---------------------------------------------------------------------- */
+
+/* FNV-1a over the agent's name, a NUL and the transaction id. */
+static uint64_t weight(const char *agent, const char *tx)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)agent;; p++) {
+        h = (h ^ *p) * 0x100000001b3ULL;
+        if (!*p) break;
+    }
+    for (const unsigned char *p = (const unsigned char *)tx; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static const char *owner_of(const bm_cluster *c, const char *tx)
+{
+    const char *best = c->o.agent;
+    uint64_t best_w = weight(c->o.agent, tx);
+    for (size_t i = 0; i < c->n_agents; i++) {
+        const agent_entry *a = &c->agents[i];
+        if (!strcmp(a->name, c->o.agent) || !live(c, a)) continue;
+        uint64_t wgt = weight(a->name, tx);
+        if (wgt > best_w || (wgt == best_w && strcmp(a->name, best) < 0)) {
+            best = a->name;
+            best_w = wgt;
+        }
+    }
+    return best == c->o.agent ? NULL : best;
+}
+
+const char *bm_cluster_owner(const bm_cluster *c, const char *tx)
+{
+    return c && !c->left ? owner_of(c, tx) : NULL;
+}
+
+/* ---- the view ------------------------------------------------------------------------ */
+
+static bm_monitor *view_acquire(void *arg)
+{
+    bm_cluster *c = arg;
+    if (!c->have_others) return c->own; /* alone: the own monitor as it is */
+    bm_monitor *t = malloc(sizeof *t);
+    if (!t || monitor_like(c, t)) {
+        free(t);
+        return NULL;
+    }
+    bm_monitor_merge(t, &c->others);
+    bm_monitor_merge(t, c->own);
+    /* the health the judge gave: mine when I judge, else the leader's partial's */
+    if (c->is_leader)
+        bm_monitor_adopt_health(t, c->own);
+    else if (c->have_leader_mon)
+        bm_monitor_adopt_health(t, &c->leader_mon);
+    return t;
+}
+
+static void view_release(void *arg, bm_monitor *m)
+{
+    bm_cluster *c = arg;
+    if (!m || m == c->own) return;
+    bm_monitor_deinit(m);
+    free(m);
+}
+
+/* The lease holder judges; before any lease is known (no Redis yet), an
+ * agent judges its own figures as a lone agent would. */
+static int view_judge(void *arg)
+{
+    bm_cluster *c = arg;
+    return !c->left && (c->is_leader || !c->leader[0]);
+}
+
+static void view_judged(void *arg, bm_monitor *m)
+{
+    bm_cluster *c = arg;
+    if (m && m != c->own) bm_monitor_adopt_health(c->own, m); /* kept in my checkpoint */
+}
+
+bm_view bm_cluster_view(bm_cluster *c)
+{
+    bm_view v = {view_acquire, view_release, view_judge, view_judged, c};
+    return v;
+}
+
+/* ---- life ----------------------------------------------------------------------------- */
+
+bm_cluster *bm_cluster_new(const bm_cluster_opts *o, struct bm_loop *loop, bm_writer *w,
+                           bm_monitor *own, struct alerts *engine)
+{
+    bm_cluster *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->o = *o;
+    c->loop = loop;
+    c->w = w;
+    c->own = own;
+    c->engine = engine;
+    return c;
+}
+
+void bm_cluster_set_engine(bm_cluster *c, struct alerts *engine)
+{
+    c->engine = engine;
+}
+
+int bm_cluster_start(bm_cluster *c)
+{
+    /* the lease is renewed with the heartbeat: at least three times per lease */
+    int64_t beat = c->o.heartbeat_us < c->o.lease_us / 3 ? c->o.heartbeat_us : c->o.lease_us / 3;
+    if (!bm_loop_every(c->loop, beat, on_heartbeat, c) ||
+        !bm_loop_every(c->loop, c->o.refresh_us, on_refresh, c))
+        return -1;
+    return 0;
+}
+
+void bm_cluster_free(bm_cluster *c)
+{
+    if (!c) return;
+    if (c->have_others) bm_monitor_deinit(&c->others);
+    if (c->have_leader_mon) bm_monitor_deinit(&c->leader_mon);
+    free(c);
+}
+
+void bm_cluster_leave(bm_cluster *c)
+{
+    if (!c || c->left) return;
+    c->left = 1;
+    c->is_leader = 0;
+    c->stats.is_leader = 0;
+    if (!bm_writer_up(c->w)) return;
+    char v[160];
+    snprintf(v, sizeof v, "{\"heartbeat_us\":%lld,\"stopped\":true}", (long long)now_us());
+    const char *f[1] = {c->o.agent}, *vv[1] = {v};
+    bm_writer_hset(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, f, NULL, vv, NULL, NULL, NULL);
+    const char *args[1] = {c->o.agent};
+    bm_writer_eval1(c->w, BM_WRITE_CLUSTER, LEAVE_SCRIPT, c->o.leader_key, 1, args, NULL, NULL);
+}
+
+const char *bm_cluster_leader(const bm_cluster *c)
+{
+    return c ? c->leader : "";
+}
+
+int bm_cluster_is_leader(const bm_cluster *c)
+{
+    return c && c->is_leader;
+}
+
+json_t *bm_cluster_agents_json(const bm_cluster *c)
+{
+    json_t *arr = json_array();
+    int64_t t = now_us();
+    int me_listed = 0;
+    for (size_t i = 0; c && arr && i < c->n_agents; i++) {
+        const agent_entry *a = &c->agents[i];
+        if (!counted(c, a)) continue;
+        char when[48];
+        bm_format_time_us(a->heartbeat_us, 'T', when, sizeof when);
+        int me = !strcmp(a->name, c->o.agent);
+        me_listed |= me;
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:f, s:b, s:b, s:b}", "name", a->name, "heartbeat", when,
+                           "age_s", (double)(t - a->heartbeat_us) / 1e6, "live", live(c, a),
+                           "leader", !strcmp(a->name, c->leader), "me", me));
+    }
+    if (c && arr && !me_listed)
+        json_array_append_new(arr, json_pack("{s:s, s:n, s:f, s:b, s:b, s:b}", "name", c->o.agent,
+                                             "heartbeat", "age_s", 0.0, "live", 1, "leader",
+                                             c->is_leader, "me", 1));
+    return arr;
+}
+
+void bm_cluster_get_stats(const bm_cluster *c, bm_cluster_stats *out)
+{
+    *out = c->stats;
+}

@@ -1,0 +1,108 @@
+/*
+ * cluster.h - several agents on one consumer group, one monitor.
+ *
+ * Each agent's state is a partial: its checkpoint (busmon:state:<consumer>,
+ * state/persist.h), which outlives the agent while its periods are in the
+ * window. This module makes the agents one:
+ *
+ *   registry   every second HSET busmon:agents <me> {heartbeat}; HGETALL it:
+ *              live agents (heartbeat within cluster.stale), and every agent
+ *              whose partial still counts (within the largest window)
+ *   partials   every refresh, each other agent's checkpoint is read and its
+ *              monitor merged into `others` (counts add, sketches merge
+ *              bucket by bucket, min/max combine, last seen the latest)
+ *   view       others + my own live monitor, with the judge's health: what
+ *              the publisher, alerting and the HTTP API read (state/view.h)
+ *   leader     one judge: SET busmon:leader <me> NX PX lease, renewed by a
+ *              one-key script every lease/3; the holder judges health,
+ *              evaluates alerts and publishes the merged rollups; another
+ *              agent takes over within two lease periods, with the alert
+ *              instances and the health verdicts of the last leader's partial
+ *   ownership  a transaction belongs to one live agent (rendezvous hashing of
+ *              its id over the live agents' names): an event read by another
+ *              agent is handed to the owner through busmon:handoff:<owner>,
+ *              so a command and its answer always meet (durations, in-flight
+ *              counts, timeouts); a pub/sub event is applied by its owner only
+ *   janitor    the leader moves what waits in a gone agent's hand-off stream
+ *              (after what its checkpoint holds) to the transactions' owners
+ *
+ * Alone (no other agent in the registry) every shortcut applies: the view is
+ * the own monitor, everything is owned, nothing is read from Redis.
+ */
+#ifndef BM_JOBS_CLUSTER_H
+#define BM_JOBS_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/state/view.h"
+#include "lib/monitor.h"
+
+struct bm_loop;
+struct bm_writer;
+struct alerts;
+struct json_t;
+
+#define BM_CLUSTER_AGENTS_MAX 64
+
+typedef struct {
+    const char *agent;          /* me: the consumer name (borrowed) */
+    const char *group;          /* the consumer group (hand-off streams too) */
+    const char *registry_key;   /* "busmon:agents" */
+    const char *leader_key;     /* "busmon:leader" */
+    const char *state_prefix;   /* "busmon:state:" */
+    const char *handoff_prefix; /* "busmon:handoff:" */
+    int64_t heartbeat_us;       /* 1 s */
+    int64_t stale_us;           /* not live after this without a heartbeat: 5 s */
+    int64_t forget_us;          /* a partial counts this long after its last heartbeat */
+    int64_t lease_us;           /* the leader's lease: 10 s */
+    int64_t refresh_us;         /* partials read again this often */
+    worker_stats_config wcfg;   /* to make monitors like the own one */
+    size_t max_patterns;
+} bm_cluster_opts;
+
+typedef struct {
+    uint64_t heartbeats;        /* registry writes */
+    uint64_t refreshes;         /* rounds of partials read */
+    uint64_t partials_read;     /* other agents' checkpoints merged */
+    uint64_t partials_refused;  /* ... that did not decode (another version, corrupt) */
+    uint64_t leader_terms;      /* times this agent became the leader */
+    uint64_t handoff_moved;     /* entries the janitor moved from gone agents' hand-off streams */
+    uint64_t agents_live;       /* gauge */
+    uint64_t agents_counted;    /* gauge: agents whose partial is in the view (me included) */
+    uint64_t is_leader;         /* gauge */
+} bm_cluster_stats;
+
+typedef struct bm_cluster bm_cluster;
+
+/* On loop, through w, with the own monitor `own` and the alert engine
+ * `engine` (may be NULL), all borrowed. @return or NULL (out of memory). */
+bm_cluster *bm_cluster_new(const bm_cluster_opts *o, struct bm_loop *loop, struct bm_writer *w,
+                           bm_monitor *own, struct alerts *engine);
+/* The alert engine, once alerting is made (it reads the view). */
+void bm_cluster_set_engine(bm_cluster *c, struct alerts *engine);
+/* Free after the writer's connection is gone (replies name it). */
+void bm_cluster_free(bm_cluster *c);
+int bm_cluster_start(bm_cluster *c);
+
+/* The view of state/view.h over this cluster. */
+bm_view bm_cluster_view(bm_cluster *c);
+
+/* The live agent that owns transaction tx, or NULL when it is this one. */
+const char *bm_cluster_owner(const bm_cluster *c, const char *tx);
+
+/* The current lease holder ("" unknown), and whether it is this agent. */
+const char *bm_cluster_leader(const bm_cluster *c);
+int bm_cluster_is_leader(const bm_cluster *c);
+
+/* The stop: give up the lease and say so in the registry (others stop
+ * handing transactions to this agent at once). */
+void bm_cluster_leave(bm_cluster *c);
+
+/* [{"name", "heartbeat", "age_s", "live", "leader", "me"}] for the rollup
+ * and /api/stats. @return a new array, or NULL. */
+struct json_t *bm_cluster_agents_json(const bm_cluster *c);
+
+void bm_cluster_get_stats(const bm_cluster *c, bm_cluster_stats *out);
+
+#endif
