@@ -186,7 +186,10 @@ for d in 'Type=simple' 'DynamicUser=yes' 'ProtectSystem=strict' 'NoNewPrivileges
     'Restart=on-failure' 'EnvironmentFile=-/etc/default/busmon-agent'; do
     grep -qx "$d" "$ROOT/deploy/busmon-agent.service" || fail "busmon-agent.service lacks $d"
 done
-bash -n "$TMP/usr/share/bash-completion/completions/busmon" || fail "the bash completion does not parse"
+completed=$(PATH=$TMP/usr/bin:$PATH bash -c 'source "$1"; COMP_WORDS=(busmon w); COMP_CWORD=1; _busmon
+    echo "${COMPREPLY[*]}"' - "$TMP/usr/share/bash-completion/completions/busmon" 2>&1)
+[ "$completed" = "workers worker" ] || fail "bash completion of 'busmon w' gives '$completed'"
+ok "the unit's directives are there; bash completion completes 'busmon w'"
 
 # ---- 4. the .deb ------------------------------------------------------------------------------
 rm -rf "$BUILD/packages"
