@@ -83,6 +83,6 @@ rm -f "$log"
 # what an image should not carry: package caches and lists, logs
 rm -rf "$work"/root/var/cache/apt/archives/*.deb "$work"/root/var/lib/apt/lists/* \
     "$work"/root/var/log/*.log "$work"/root/var/log/apt/*
-tar -C "$work/root" -c . | podman import --change 'CMD ["/bin/bash"]' - localhost/debian:bookworm >/dev/null
+tar -C "$work/root" -c . | podman import --quiet --change 'CMD ["/bin/bash"]' - localhost/debian:bookworm >/dev/null
 podman tag localhost/debian:bookworm "$BASE_IMAGE"
 say "base image $BASE_IMAGE built"
