@@ -212,6 +212,10 @@ BUSMON_REDIS_PORT=$(free_port)
 BUSMON_PROMETHEUS_PORT=$(free_port)
 BUSMON_ALERTMANAGER_PORT=$(free_port)
 t0=$SECONDS
+# The build stage, tagged, so that the layer cache survives the prune of old
+# busmon images at the end (an untagged stage image would be pruned with it).
+timeout 1500 podman build --target build -t localhost/busmon-build:latest -f "$ROOT/deploy/Dockerfile" \
+    "$ROOT" >"$TMP/build-stage.log" 2>&1 || { show "$TMP/build-stage.log" 40; fail "podman build --target build"; }
 STACK_UP=1
 (cd "$ROOT" && timeout 1500 "${PC[@]}" up -d --build) >"$TMP/up.log" 2>&1 ||
     { show "$TMP/up.log" 40; fail "podman-compose up -d --build"; }
@@ -337,5 +341,7 @@ if [ "$keep" -eq 0 ]; then
     podman network exists "${PROJECT}_default" && fail "the network is left"
     [ -z "$(podman volume ls -q --filter "label=io.podman.compose.project=$PROJECT")" ] || fail "volumes are left"
     ok "torn down: no container, volume or network of $PROJECT left ($((SECONDS - t0))s)"
+    # busmon images of earlier builds (untagged since); the current ones stay as the cache
+    podman image prune -f --filter label=io.busmon.image >/dev/null 2>&1
 fi
 say "PASS - $CHECKS checks ($((SECONDS - START))s)"
