@@ -23,11 +23,12 @@
 #   8. tear-down: `podman-compose down -t 2 -v`, the network removed, nothing
 #      left running (also on failure or Ctrl-C).
 #
-# About 2-3 minutes when the images are cached (the agent's image is rebuilt
-# when the sources change: ~1.5 min more); about 8 minutes on a fresh machine
-# (base image, four image builds). Prints one line per check; the last line is
-# "stack: PASS ..." or "stack: FAIL ...". Exit 0 pass, 1 fail, 77 skipped
-# (one line saying why: not root, or containers cannot run here).
+# Measured on the 2-core reference machine: about 2 minutes with the images
+# built; about 4 when the sources changed (the agent's image recompiles); about
+# 6.5 on a fresh machine (debootstrap, then four images from Debian's mirror).
+# Prints one line per check; the last line is "stack: PASS ..." or
+# "stack: FAIL ...". Exit 0 pass, 1 fail, 77 skipped (one line saying why:
+# not root, or containers cannot run here).
 #
 #   tests/stack/run.sh [--keep]
 #
