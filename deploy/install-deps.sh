@@ -22,6 +22,12 @@ PACKAGES=(
     # (renders the dashboard), python3 (free ports; the dashboard's canned API),
     # script(1) from bsdutils (busmon top on a pty)
     prometheus curl chromium python3 bsdutils
+    # tests/stack/: the compose stack, the image and the .deb under podman (runc
+    # and netavark as tests/stack/containers.conf sets them; debootstrap makes
+    # the base image), docker-compose for `config -q`, file for cpack's
+    # dpkg-shlibdeps, systemd-analyze and man for `verify` on the unit
+    podman podman-compose runc conmon netavark aardvark-dns iptables slirp4netns uidmap
+    catatonit debootstrap docker-compose file systemd man-db
 )
 
 usage() {

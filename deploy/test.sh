@@ -6,13 +6,16 @@
 #                     (unit, integration against a private redis-server each,
 #                     fuzz corpus replays);
 #   3. build-asan/  : AddressSanitizer + UBSan (-DBUSMON_SANITIZE=ON); the unit
-#                     tests and fuzz corpus replays again.
+#                     tests and fuzz corpus replays again;
+#   4. tests/stack/ : the compose stack, the image, the .deb and the systemd
+#                     unit under podman (root only; 2-4 min, ~6.5 the first time).
 #
 # Exits non-zero when any step fails; the last line is a one-line summary.
 #
-#   ./deploy/test.sh [--no-asan] [-j N]
+#   ./deploy/test.sh [--no-asan] [--no-stack] [-j N]
 #
 #   --no-asan   skip the sanitizer build (faster, for a quick local check)
+#   --no-stack  skip step 4
 #   -j N        build jobs (default 2)
 #   -h, --help  this text
 set -uo pipefail
@@ -20,12 +23,14 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 JOBS=2
 ASAN=1
+STACK=1
 
-usage() { sed -n '2,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
         --no-asan) ASAN=0; shift ;;
+        --no-stack) STACK=0; shift ;;
         -j) [ $# -ge 2 ] || { echo "test.sh: -j needs a number" >&2; exit 2; }; JOBS=$2; shift 2 ;;
         -j*) JOBS=${1#-j}; shift ;;
         -h | --help) usage; exit 0 ;;
@@ -96,6 +101,17 @@ if [ "$ASAN" -eq 1 ]; then
     export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     ctest_run "asan" build-asan -R '^unit\.|^fuzz\.' || finish 1 "sanitizer tests in build-asan/"
+fi
+
+# ---- 4. containers: compose stack, image, .deb, systemd unit ----------------------------
+if [ "$STACK" -eq 1 ]; then
+    step "stack (tests/stack/run.sh)"
+    BUSMON_BUILD_DIR="$ROOT/build" tests/stack/run.sh
+    case $? in
+        0) SUMMARY+=("stack passed") ;;
+        77) SUMMARY+=("stack skipped") ;;
+        *) finish 1 "tests/stack/run.sh" ;;
+    esac
 fi
 
 finish 0 ""
