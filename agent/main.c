@@ -318,6 +318,7 @@ static int build_state(agent *a)
     so.workers.min_executions = (uint32_t)c->min_executions;
     so.max_error_types = c->max_error_types;
     so.max_timeouts = c->max_timeouts;
+    so.timeout_grace_us = c->timeout_grace_ms * 1000;
     a->p.state = a->p.persist ? bm_state_new(&so, a->p.persist) : NULL;
     if (!a->p.state || bm_state_start(a->p.state, a->p.loop)) return -1;
     /* several agents, one monitor: the cluster gives the view every reader reads */

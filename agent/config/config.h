@@ -61,6 +61,7 @@ typedef struct {
     int64_t slow_threshold_ms;     /* worker_monitoring.slow_execution_threshold_ms, 5000 */
     int64_t health_interval_ms;    /* worker_monitoring.health_check_interval_seconds, 30 s */
     int64_t perf_window_s;         /* worker_monitoring.performance_window_minutes, 60 min */
+    int64_t timeout_grace_ms;      /* worker_monitoring.timeout_grace, 1 s past timeout_seconds */
     size_t min_executions;         /* worker_monitoring.min_executions, 5 */
     size_t max_workers;            /* worker_monitoring.max_workers, 1000 */
     size_t max_error_types;        /* event_monitoring.max_error_types, 200 */

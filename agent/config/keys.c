@@ -177,6 +177,10 @@ static const bm_config_key agent_keys[] = {
      .def = "30s", .lo = 10 * MS, .hi = DAY, .unit_us = MS, CFG(health_interval_ms),
      .flag = "health-interval", .metavar = "D", .group = G_INTERVAL,
      .help = "how often worker health is judged"},
+    {.path = "worker_monitoring.timeout_grace", .type = BM_KEY_DURATION, .def = "1s", .lo = 0,
+     .hi = HOUR, .unit_us = MS, CFG(timeout_grace_ms),
+     .help = "busmon calls a command timed out this long after its timeout_seconds with no "
+             "answer (the framework's own timeout answer comes at timeout_seconds)"},
     {.path = "worker_monitoring.performance_window_minutes", .type = BM_KEY_DURATION, .def = "60",
      .lo = SEC, .hi = 30.0 * DAY, .unit_us = SEC, CFG(perf_window_s),
      .help = "window of the per-worker performance figures"},

@@ -25,6 +25,7 @@ struct bm_state {
     int mon_ready;
     deadlines *deadlines;
     bm_persist *persist;
+    int64_t timeout_grace_us; /* past timeout_seconds before a timeout is called */
     struct bm_loop *loop;
     bm_state_stats stats;
 };
@@ -41,6 +42,7 @@ bm_state *bm_state_new(const bm_state_opts *o, bm_persist *p)
     bm_state *st = calloc(1, sizeof *st);
     if (!st) return NULL;
     st->persist = p;
+    st->timeout_grace_us = o->timeout_grace_us;
     st->store = trace_store_new(&o->traces);
     st->deadlines = deadlines_new(o->max_timeouts);
     if (!st->store || !st->deadlines || bm_monitor_init(&st->mon, &o->workers, o->max_error_types)) {
@@ -70,10 +72,12 @@ int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redeliv
         bm_monitor_on_event(&st->mon, added, now_us);
         if (added->ev.type == BM_EV_COMMAND && added->ev.timeout_s > 0 && added->paired < 0) {
             /* from when the agent saw it, so a backlog read late does not time out
-             * before its answer further down the stream is read */
+             * before its answer further down the stream is read; and a grace
+             * later, because the framework's own timeout answer is sent at
+             * timeout_seconds and must win the race against ours */
             int64_t timeout_us = (int64_t)(added->ev.timeout_s * 1e6);
-            deadlines_add(st->deadlines, added->ev.tx, added->ev.id, now_us + timeout_us,
-                          timeout_us);
+            deadlines_add(st->deadlines, added->ev.tx, added->ev.id,
+                          now_us + timeout_us + st->timeout_grace_us, timeout_us);
         }
         if (bm_persist_record(st->persist, &added->ev, added->duration_us)) return -1;
         break;

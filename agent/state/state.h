@@ -36,6 +36,7 @@ typedef struct {
     worker_stats_config workers;
     size_t max_error_types; /* 0: default */
     size_t max_timeouts;    /* commands awaiting an answer */
+    int64_t timeout_grace_us; /* a timeout is called this long after timeout_seconds */
 } bm_state_opts;
 
 typedef struct {
