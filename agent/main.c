@@ -283,7 +283,9 @@ static int build_inputs(agent *a)
                                c->max_entry_bytes,
                                c->max_read_bytes,
                                restore_checkpoint,
-                               a};
+                               a,
+                               c->max_id_bytes,
+                               c->max_clock_skew_ms * 1000};
     a->p.streams = bm_stream_input_new(&io, a->p.loop, a->p.session, a->p.writer, a->p.state,
                                        a->p.persist);
     if (!a->p.streams) return -1;
@@ -302,7 +304,8 @@ static int build_inputs(agent *a)
     a->scheme.status = c->channel_words[3];
     a->scheme.compensation = c->channel_words[4];
     bm_pubsub_input_opts po = {(const char *const *)c->pubsub_patterns, c->n_pubsub_patterns,
-                               a->scheme, c->max_entry_bytes};
+                               a->scheme, c->max_entry_bytes, c->max_id_bytes,
+                               c->max_clock_skew_ms * 1000};
     a->pubsub_opts = po; /* started once the state is restored: nothing applied before */
     return 0;
 }

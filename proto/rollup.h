@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define BM_WINDOWS 3 /* [0] 1 minute, [1] 5 minutes, [2] the performance window */
-#define BM_NAME_MAX 128
+#define BM_NAME_MAX 257 /* a name of BM_ID_MAX (256) bytes and its NUL: names are never cut */
 #define BM_ISSUES_MAX 4
 #define BM_ISSUE_LEN 160
 #define BM_PATTERN_WORKERS_MAX 8

@@ -50,6 +50,9 @@ int bm_config_init(bm_config *c)
 void bm_config_deinit(bm_config *c)
 {
     free(c->redis_url);
+    free(c->redis_password_file);
+    free(c->redis_username);
+    free(c->http_token_file);
     for (size_t i = 0; i < c->n_streams; i++)
         free(c->streams[i]);
     free(c->group);

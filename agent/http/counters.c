@@ -69,6 +69,10 @@ static const bm_counter_row table[] = {
            "largest_read_bytes", in.largest_read_bytes),
     ARRAY("busmon_decode_errors_total", TOTAL, "Entries that could not be decoded, by reason.",
           "decode_errors", decode_errors, "reason", reason, BM_DECODE__COUNT),
+    SCALAR("busmon_clock_skew_events_total", TOTAL,
+           "Events whose time was further than limits.max_clock_skew from the agent's clock: "
+           "given their entry id's time (pub/sub: the receive time).",
+           "clock_skew_events", clock_skew),
     /* the pub/sub input */
     SCALAR("busmon_pubsub_messages_total", TOTAL, "Pub/sub messages received.",
            "pubsub_messages", ps.messages),
@@ -232,6 +236,8 @@ const bm_counter_folded bm_counters_folded[] = {
     {S(in.decode_errors), BM_DECODE__COUNT},
     {S(ps.decode_errors), BM_DECODE__COUNT},
     {S(ps.reconnects), 1},
+    {S(in.clock_skew), 1},
+    {S(ps.clock_skew), 1},
     {0, 0},
 };
 

@@ -32,6 +32,7 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     long pending = bm_writer_pending(p->writer);
     s->writes_pending = pending > 0 ? (uint64_t)pending : 0;
     s->reconnects = bm_session_reconnects(p->session) + s->ps.reconnects;
+    s->clock_skew = s->in.clock_skew + s->ps.clock_skew;
     s->connected[0] = (uint64_t)bm_session_reader_up(p->session);
     s->connected[1] = (uint64_t)bm_session_writer_up(p->session);
     s->connected[2] = (uint64_t)bm_pubsub_input_up(p->pubsub);

@@ -28,6 +28,7 @@ typedef struct {
     uint64_t bad;        /* ... that could not be used (dead-lettered) */
     uint64_t reconnects; /* subscriber connections re-made */
     uint64_t decode_errors[BM_DECODE__COUNT];
+    uint64_t clock_skew; /* event times further than max_clock_skew from the clock: set to it */
 } bm_pubsub_input_stats;
 
 typedef struct {
@@ -35,6 +36,9 @@ typedef struct {
     size_t n_patterns;
     bm_channel_scheme scheme; /* its strings borrowed */
     size_t max_entry_bytes;
+    size_t max_id_bytes;        /* longer ids and channels are dead-lettered (0: 256) */
+    int64_t max_clock_skew_us;  /* event times further from the clock become the receive
+                                   time (0: none) */
 } bm_pubsub_input_opts;
 
 typedef struct bm_pubsub_input bm_pubsub_input;

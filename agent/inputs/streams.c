@@ -119,8 +119,8 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
         bm_decode_entry(in->dec, n, in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n, &ev);
     if (st != BM_DECODE_OK) {
         in->stats.decode_errors[st]++;
-        char detail[160];
-        snprintf(detail, sizeof detail, "%s", bm_decode_status_detail(st));
+        char detail[200];
+        snprintf(detail, sizeof detail, "%s", bm_decoder_detail(in->dec, st));
         if (st == BM_DECODE_OVERSIZED) {
             size_t size = 0;
             for (size_t i = 0; i < 2 * n; i++)
@@ -135,6 +135,8 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
     }
     if (!ev.id[0]) ev.id = id->str;
     if (!ev.ts_us) ev.ts_us = entry_id_us(id->str);
+    if (bm_time_clamp(&ev.ts_us, entry_id_us(id->str), now_us, in->o.max_clock_skew_us))
+        in->stats.clock_skew++;
     if (!ev.tx[0]) {
         bm_state_untraced(in->state);
         bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
@@ -414,7 +416,7 @@ bm_stream_input *bm_stream_input_new(const bm_stream_input_opts *o, struct bm_lo
     in->writer = writer;
     in->state = state;
     in->persist = persist;
-    bm_decode_limits dl = {o->max_entry_bytes, 0, 0};
+    bm_decode_limits dl = {o->max_entry_bytes, 0, 0, o->max_id_bytes};
     in->dec = bm_decoder_new(&dl);
     in->pel_cursor = calloc(o->n_streams ? o->n_streams : 1, sizeof *in->pel_cursor);
     if (!in->dec || !in->pel_cursor) {
