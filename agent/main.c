@@ -264,6 +264,7 @@ static int build_state(agent *a)
     so.workers.slow_threshold_us = c->slow_threshold_ms * 1000;
     so.workers.health_interval_us = c->health_interval_ms * 1000;
     so.workers.min_executions = (uint32_t)c->min_executions;
+    so.workers.max_idle_us = c->max_idle_ms * 1000;
     so.max_error_types = c->max_error_types;
     so.max_timeouts = c->max_timeouts;
     a->p.state = a->p.persist ? bm_state_new(&so, a->p.persist) : NULL;

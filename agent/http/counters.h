@@ -58,6 +58,7 @@ typedef struct {
     uint64_t traces_in_memory, trace_events_in_memory, traces_evicted, traces_expired;
     uint64_t trace_store_bytes;
     uint64_t workers, workers_refused, error_types_refused;
+    uint64_t workers_evicted, error_types_evicted;
     uint64_t alerts_enabled, alerts_pending, alerts_firing, alerts_refused;
     uint64_t http_requests[BM_HTTP_CLASSES];
 } bm_counter_snapshot;

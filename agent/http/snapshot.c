@@ -40,6 +40,8 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     s->workers = worker_stats_count(mon->workers);
     s->workers_refused = mon->workers_refused_events;
     s->error_types_refused = error_patterns_refused(mon->errors);
+    s->workers_evicted = worker_stats_evicted(mon->workers);
+    s->error_types_evicted = error_patterns_evicted(mon->errors);
     s->alerts_enabled = (uint64_t)bm_alerting_enabled(p->alerting);
     bm_alerting_get_counts(p->alerting, &s->alerts_pending, &s->alerts_firing, &s->alerts_refused);
     for (int i = 0; i < BM_HTTP_CLASSES; i++)

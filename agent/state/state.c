@@ -18,6 +18,7 @@
 #define SWEEP_INTERVAL_US (60 * 1000000LL)
 #define SWEEP_MAX_DROP    20000
 #define TIMEOUTS_PER_WAKE 10000 /* bounded work per wake-up of the timeout check */
+#define REFUSALS_LOG_US   (60 * 1000000LL) /* a burst of refusals: one line a minute at most */
 
 struct bm_state {
     trace_store *store;
@@ -27,7 +28,31 @@ struct bm_state {
     bm_persist *persist;
     struct bm_loop *loop;
     bm_state_stats stats;
+    uint64_t refusals_told;  /* worker and error type refusals already logged */
+    int64_t refusals_log_us; /* when the last line was */
 };
+
+/* A full table refuses: one line per burst (a minute at most), naming the
+ * last one refused and how many since the last line. */
+static void tell_refusals(bm_state *st, int64_t now_us)
+{
+    const bm_monitor *m = &st->mon;
+    uint64_t w = m->workers_refused_events, e = error_patterns_refused(m->errors);
+    if (w + e == st->refusals_told || now_us - st->refusals_log_us < REFUSALS_LOG_US) return;
+    uint64_t n = w + e - st->refusals_told;
+    if (w && worker_stats_count(m->workers) >= m->wcfg.max_workers)
+        bm_warn("worker table full: %zu; refused '%s' (%llu event(s) refused since the last "
+                "report; workers idle longer than limits.max_idle are evicted to make room)",
+                worker_stats_count(m->workers), worker_stats_last_refused(m->workers),
+                (unsigned long long)n);
+    else
+        bm_warn("error type table full: %zu; refused '%s' (%llu refused since the last report; "
+                "types idle longer than limits.max_idle are evicted to make room)",
+                error_patterns_count(m->errors), error_patterns_last_refused(m->errors),
+                (unsigned long long)n);
+    st->refusals_told = w + e;
+    st->refusals_log_us = now_us;
+}
 
 /* A trace leaves memory: its unanswered commands stop counting in flight. */
 static void on_trace_dropped(const trace *t, void *arg)
@@ -68,6 +93,7 @@ int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redeliv
     case TRACE_STORE_APPLIED:
         st->stats.events_applied++;
         bm_monitor_on_event(&st->mon, added, now_us);
+        tell_refusals(st, now_us);
         if (added->ev.type == BM_EV_COMMAND && added->ev.timeout_s > 0 && added->paired < 0) {
             /* from when the agent saw it, so a backlog read late does not time out
              * before its answer further down the stream is read */
