@@ -332,7 +332,7 @@ static int build_jobs(agent *a, char *err, size_t errlen)
     if (add_outputs(a->p.outputs, c, err, errlen)) return a->config_error = 1, -1;
     bm_monitor *mon = bm_state_monitor(a->p.state);
     bm_publisher_opts pb = {c->rollup_interval_ms * 1000, c->health_interval_ms * 1000,
-                            c->consumer, counters_json, a};
+                            c->consumer, counters_json, a, c->rollup_max_bytes};
     a->p.publisher = bm_publisher_new(&pb, a->p.loop, mon, a->p.outputs);
     a->p.sampler = bm_sampler_new(a->p.loop, a->p.writer, c->group, (const char *const *)c->streams,
                                   c->n_streams);

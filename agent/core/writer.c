@@ -235,6 +235,19 @@ int bm_writer_hset(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
     return send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
 }
 
+int bm_writer_hdel(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
+                   const char *const *f, const size_t *fl, bm_write_cb cb, void *arg)
+{
+    if (n == 0) return 0;
+    if (reserve(w, n + 2)) return w->stats.refused++, -1;
+    int argc = 0;
+    ARG("HDEL", 4);
+    ARGS(key);
+    for (size_t i = 0; i < n; i++)
+        ARG(f[i], fl ? fl[i] : strlen(f[i]));
+    return send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
+}
+
 int bm_writer_hash_replace(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
                            const char *const *f, const size_t *fl, const char *const *v,
                            const size_t *vl, bm_write_cb cb, void *arg)

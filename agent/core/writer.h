@@ -98,6 +98,9 @@ int bm_writer_publish(bm_writer *w, bm_write_kind kind, const char *channel, con
 int bm_writer_hset(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
                    const char *const *f, const size_t *fl, const char *const *v, const size_t *vl,
                    bm_write_cb cb, void *arg);
+/* HDEL key f1 ... (fields that left the hash's set). */
+int bm_writer_hdel(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
+                   const char *const *f, const size_t *fl, bm_write_cb cb, void *arg);
 /* MULTI; DEL key; HSET key f1 v1 ...; EXEC: the hash replaced whole, never
  * seen half done. cb gets EXEC's reply. */
 int bm_writer_hash_replace(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
