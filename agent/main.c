@@ -521,15 +521,24 @@ static int run(bm_config *cfg, bm_config_action action)
     a.cfg = cfg;
     char err[1024];
     const char *url = bm_redis_url_choose(cfg->redis_url);
-    if (bm_redis_url_parse(url, &a.url, err, sizeof err)) return fail(EXIT_USAGE, "%s", err);
+    bm_redis_password_from pw_from;
+    if (bm_redis_url_parse(url, &a.url, err, sizeof err) ||
+        bm_redis_url_credentials(&a.url, cfg->redis_username, cfg->redis_password_file, &pw_from,
+                                 err, sizeof err))
+        return fail(EXIT_USAGE, "%s", err);
+    char exposed[256];
+    if (bm_config_http_exposed(cfg, exposed, sizeof exposed) && action == BM_CONFIG_RUN)
+        bm_warn("%s", exposed);
     if (action == BM_CONFIG_CHECK_OFFLINE) {
         bm_config_print_summary(stdout, cfg, a.url.display, 0);
+        printf("redis password: %s\n", bm_redis_password_from_name(pw_from));
         return 0;
     }
     int rc;
     if (action == BM_CONFIG_CHECK) {
         if ((rc = check_redis(cfg, &a.url))) return rc;
         bm_config_print_summary(stdout, cfg, a.url.display, 1);
+        printf("redis password: %s\n", bm_redis_password_from_name(pw_from));
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -556,6 +565,7 @@ int main(int argc, char **argv)
     bm_log_init("busmon-agent", BM_LOG_INFO);
     bm_config_action action;
     int rc = 0;
+    int hidden = 0;
     if (bm_config_from_args(&cfg, argc, argv, &action, err, sizeof err)) {
         rc = fail(EXIT_USAGE, "%s", err);
     } else if (action == BM_CONFIG_HELP) {
@@ -563,11 +573,17 @@ int main(int argc, char **argv)
     } else if (action == BM_CONFIG_VERSION) {
         printf("busmon-agent %s\n", BUSMON_VERSION);
     } else {
+        hidden = bm_argv_hide_passwords(argc, argv); /* copied: ps shows it no longer */
         bm_log_init("busmon-agent", (bm_log_level)cfg.log_level);
         if (bm_log_configure(cfg.log_json_format, cfg.log_file_path,
                              (long)(cfg.log_max_file_size_mb * 1024 * 1024),
                              (int)cfg.log_backup_count))
             bm_warn("cannot open logging.file_path %s; logging to stderr", cfg.log_file_path);
+        if (hidden)
+            bm_warn("the Redis password was given in a URL on the command line, where every "
+                    "local user can read it (ps, /proc/PID/cmdline) until busmon hides it at "
+                    "start; give it with --redis-password-file FILE (redis.password_file) or "
+                    "BUSMON_REDIS_PASSWORD instead");
         bm_debug("config: batch %zu, block %d ms, trace retention %lld s, max %zu transactions, "
                  "http %s, system sample every %lld ms, log file %s (rotate at %g MB, %zu "
                  "backups)",

@@ -163,6 +163,14 @@ void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_disp
  */
 int bm_config_get(const bm_config *c, const char *path, char *buf, size_t len);
 
+/*
+ * Is HTTP served beyond this host without a token? http.enabled, an
+ * http.listen host that is not a loopback address (127.0.0.0/8, ::1,
+ * localhost), and no http.token_file. @return 1 with the warning in buf,
+ * else 0.
+ */
+int bm_config_http_exposed(const bm_config *c, char *buf, size_t len);
+
 /* The default warning callback: the line to the logger as a warning (no return value). */
 void bm_config_log_warning(const char *message, void *arg);
 
