@@ -405,7 +405,8 @@ static int build(agent *a, char *err, size_t errlen)
     a->p.writer = bm_writer_new(WRITES_HIGH_WATER);
     if (!a->p.loop || !a->p.writer) return snprintf(err, errlen, "out of memory"), -1;
     /* HTTP first: a port in use is the one line the operator sees */
-    bm_http_opts ho = {c->rollup_interval_ms * 1000, c->ready_max_lag};
+    bm_http_opts ho = {c->rollup_interval_ms * 1000, c->ready_max_lag, c->http_max_connections,
+                       c->http_header_timeout_ms * 1000LL, c->http_token_file};
     if (c->http_enabled &&
         !(a->p.http = bm_http_new(bm_loop_base(a->p.loop), c->http_listen, &a->p, &ho, err, errlen)))
         return -1;

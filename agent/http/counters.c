@@ -234,9 +234,43 @@ static const bm_counter_row table[] = {
            sampler.redis_errors),
     /* HTTP */
     ARRAY("busmon_http_requests_total", TOTAL,
-          "HTTP requests answered by busmon, by class (not this scrape; requests libevent refuses "
-          "before routing - oversized or unparsable - are not counted).",
+          "HTTP answers by class, those refused before routing (400, 408, 413, 431, 503) "
+          "included (not this scrape).",
           "http_requests", http_requests, "code", http_class, BM_HTTP_CLASSES),
+    SCALAR("busmon_http_connections_accepted_total", TOTAL, "HTTP connections accepted.",
+           "http.accepted", http.conn.accepted),
+    SCALAR("busmon_http_connections", GAUGE, "HTTP connections open.", "http.open",
+           http.conn.open),
+    SCALAR("busmon_http_connections_max", GAUGE,
+           "HTTP connections allowed at once (http.max_connections, lowered under a small fd "
+           "limit).",
+           "http.bound", http.conn.bound),
+    SCALAR("busmon_http_connections_evicted_total", TOTAL,
+           "HTTP connections closed at the bound for a newer one, or when out of descriptors "
+           "(the oldest still sending its request).",
+           "http.evicted", http.conn.evicted),
+    SCALAR("busmon_http_connections_refused_total", TOTAL,
+           "HTTP connections refused with 503 at the bound (every open one being answered).",
+           "http.refused", http.conn.refused),
+    SCALAR("busmon_http_request_timeouts_total", TOTAL,
+           "HTTP requests not received within http.header_timeout (408, closed).",
+           "http.timeouts", http.conn.timeouts),
+    SCALAR("busmon_http_write_timeouts_total", TOTAL,
+           "HTTP answers the client did not take within 10 s (closed).", "http.write_timeouts",
+           http.conn.write_timeouts),
+    SCALAR("busmon_http_bad_requests_total", TOTAL,
+           "HTTP requests refused before routing: malformed (400), head too large (431), body "
+           "too large (413), no length (411), another version (505).",
+           "http.bad_requests", http.conn.bad_requests),
+    SCALAR("busmon_http_accept_errors_total", TOTAL,
+           "accept() failures on the HTTP socket (EMFILE: out of file descriptors, ...).",
+           "http.accept_errors", http.conn.accept_errors),
+    SCALAR("busmon_http_accept_pauses_total", TOTAL,
+           "Times accepting HTTP connections was paused (back-off) after accept() failures.",
+           "http.accept_pauses", http.conn.accept_pauses),
+    SCALAR("busmon_http_unauthorized_total", TOTAL,
+           "HTTP requests without the bearer token of http.token_file (401).",
+           "http.unauthorized", http.unauthorized),
 };
 
 const bm_counter_folded bm_counters_folded[] = {

@@ -22,6 +22,7 @@
 
 #include "agent/core/sampler.h"
 #include "agent/core/writer.h"
+#include "agent/http/server.h"
 #include "agent/inputs/pubsub.h"
 #include "agent/inputs/streams.h"
 #include "agent/jobs/alerting.h"
@@ -49,6 +50,7 @@ typedef struct {
     bm_alerting_stats al;
     bm_sysmon_stats sys;
     bm_sampler_stats sampler;
+    bm_http_stats http;
     /* derived or read from several places */
     uint64_t decode_errors[BM_DECODE__COUNT]; /* both inputs */
     uint64_t writes_pending;

@@ -20,6 +20,7 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     if (p->alerting) bm_alerting_get_stats(p->alerting, &s->al);
     bm_sysmon_get_stats(p->sysmon, &s->sys);
     bm_sampler_get_stats(p->sampler, &s->sampler);
+    bm_http_get_stats(p->http, &s->http);
     trace_store_stats ts;
     trace_store_get_stats(bm_state_traces(p->state), &ts);
     s->traces_in_memory = ts.transactions;
