@@ -18,6 +18,7 @@
 
 #include "agent/config/alerting.h"
 #include "agent/config/config.h"
+#include "agent/core/acl.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
@@ -74,6 +75,7 @@ typedef struct {
     char state_key[512]; /* busmon:state:<consumer> */
     bm_pubsub_input_opts pubsub_opts;
     bm_reclaim *reclaim;
+    bm_acl *acl; /* what Redis's ACL denied (core/acl.h) */
 } agent;
 
 /* ---- outputs: the defaults every agent writes, then the configured sinks ---- */
@@ -306,7 +308,7 @@ static int build_inputs(agent *a)
     a->scheme.compensation = c->channel_words[4];
     bm_pubsub_input_opts po = {(const char *const *)c->pubsub_patterns, c->n_pubsub_patterns,
                                a->scheme, c->max_entry_bytes, c->max_id_bytes,
-                               c->max_clock_skew_ms * 1000};
+                               c->max_clock_skew_ms * 1000, a->acl};
     a->pubsub_opts = po; /* started once the state is restored: nothing applied before */
     return 0;
 }
@@ -403,7 +405,11 @@ static int build(agent *a, char *err, size_t errlen)
     a->p.started_us = bm_now_us();
     a->p.loop = bm_loop_new();
     a->p.writer = bm_writer_new(WRITES_HIGH_WATER);
-    if (!a->p.loop || !a->p.writer) return snprintf(err, errlen, "out of memory"), -1;
+    char line[4096];
+    bm_config_acl_line(c, a->url.user[0] ? a->url.user : "busmon", 0, line, sizeof line);
+    a->acl = bm_acl_new(a->url.user[0] ? a->url.user : "default", line);
+    if (!a->p.loop || !a->p.writer || !a->acl) return snprintf(err, errlen, "out of memory"), -1;
+    bm_writer_set_acl(a->p.writer, a->acl);
     /* HTTP first: a port in use is the one line the operator sees */
     bm_http_opts ho = {c->rollup_interval_ms * 1000, c->ready_max_lag, c->http_max_connections,
                        c->http_header_timeout_ms * 1000LL, c->http_token_file};
@@ -435,6 +441,7 @@ static void teardown(agent *a)
     bm_state_free(a->p.state);
     bm_persist_free(a->p.persist);
     bm_writer_free(a->p.writer);
+    bm_acl_free(a->acl);
     bm_loop_free(a->p.loop);
 }
 
@@ -530,6 +537,15 @@ static int run(bm_config *cfg, bm_config_action action)
     char exposed[256];
     if (bm_config_http_exposed(cfg, exposed, sizeof exposed) && action == BM_CONFIG_RUN)
         bm_warn("%s", exposed);
+    if (action == BM_CONFIG_PRINT_ACL) {
+        char line[4096];
+        bm_config_acl_line(cfg, a.url.user[0] ? a.url.user : "busmon", 0, line, sizeof line);
+        printf("# busmon-agent: exactly the commands it sends, on its keys and channels\n%s\n",
+               line);
+        bm_config_acl_line(cfg, "busmon-cli", 1, line, sizeof line);
+        printf("# the busmon CLI: read-only\n%s\n", line);
+        return 0;
+    }
     if (action == BM_CONFIG_CHECK_OFFLINE) {
         bm_config_print_summary(stdout, cfg, a.url.display, 0);
         printf("redis password: %s\n", bm_redis_password_from_name(pw_from));

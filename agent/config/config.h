@@ -120,7 +120,8 @@ typedef enum {
     BM_CONFIG_HELP,         /* -h, --help: print bm_config_usage, exit 0 */
     BM_CONFIG_VERSION,      /* --version */
     BM_CONFIG_CHECK,        /* --check-config: the configuration is good; check Redis, exit */
-    BM_CONFIG_CHECK_OFFLINE /* --check-config --offline: the configuration is good; exit */
+    BM_CONFIG_CHECK_OFFLINE, /* --check-config --offline: the configuration is good; exit */
+    BM_CONFIG_PRINT_ACL      /* --print-acl: print the Redis ACL lines it needs; exit */
 } bm_config_action;
 
 /* Fill the defaults of the key table (owned strings). @return 0 or -1 (out of memory). */
@@ -170,6 +171,16 @@ int bm_config_get(const bm_config *c, const char *path, char *buf, size_t len);
  * else 0.
  */
 int bm_config_http_exposed(const bm_config *c, char *buf, size_t len);
+
+/*
+ * The Redis ACL line this configuration needs (config/acl.c, core/acl.h):
+ * ACL SETUSER <user> on >PASSWORD, its keys and channels, -@all and exactly
+ * the commands busmon-agent sends; with `readonly`, the `busmon` CLI's line
+ * (read-only keys, its few read commands). Into buf (len bytes).
+ * @return the length (as snprintf: >= len means cut).
+ */
+size_t bm_config_acl_line(const bm_config *c, const char *user, int readonly, char *buf,
+                          size_t len);
 
 /* The default warning callback: the line to the logger as a warning (no return value). */
 void bm_config_log_warning(const char *message, void *arg);

@@ -330,6 +330,10 @@ static const bm_config_key agent_keys[] = {
     {.path = "check-config", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML,
      .flag = "check-config", .group = G_RUN,
      .help = "check the configuration, and Redis (exit 3 when unreachable), then exit"},
+    {.path = "print-acl", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML, .flag = "print-acl",
+     .group = G_RUN,
+     .help = "print the Redis ACL SETUSER lines this configuration needs (the agent's: "
+             "exactly the commands it sends; the CLI's: read-only), then exit"},
     {.path = "offline", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML, .flag = "offline",
      .group = G_RUN, .help = "with --check-config: check the configuration only, not Redis"},
     {.path = "help", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML, .flag = "help",

@@ -226,8 +226,10 @@ int bm_redis_ensure_groups(redisContext *c, const char *const *streams, size_t n
     for (size_t i = 0; i < n; i++) {
         redisReply *r = redisCommand(c, "XGROUP CREATE %s %s 0 MKSTREAM", streams[i], group);
         if (!r || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))) {
-            snprintf(err, errlen, "cannot create consumer group '%s' on stream '%s': %s", group,
-                     streams[i], r ? r->str : c->errstr);
+            int noperm = r && !strncmp(r->str, "NOPERM", 6);
+            snprintf(err, errlen, "cannot create consumer group '%s' on stream '%s': %s%s", group,
+                     streams[i], r ? r->str : c->errstr,
+                     noperm ? " (busmon-agent --print-acl prints the ACL line busmon needs)" : "");
             if (r) freeReplyObject(r);
             return -1;
         }

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct bm_acl;
+
 typedef enum {
     BM_WRITE_TRACE = 0,  /* RPUSH / EXPIRE of trace records */
     BM_WRITE_ACK,        /* XACK */
@@ -79,6 +81,12 @@ void bm_writer_set_drain_cb(bm_writer *w, void (*cb)(void *arg), void *arg);
 void bm_writer_push(bm_writer *w);
 
 void bm_writer_get_stats(const bm_writer *w, bm_writer_stats *out);
+
+/* Tell `acl` (borrowed; core/acl.h) of every NOPERM reply: counted by
+ * command and logged once each, instead of the writer's error line. */
+void bm_writer_set_acl(bm_writer *w, struct bm_acl *acl);
+/* The tracker set, or NULL (for the connections beside the writer's). */
+struct bm_acl *bm_writer_acl(const bm_writer *w);
 
 /*
  * The commands. Each returns 0 when sent (its cb, if any, will be called

@@ -26,6 +26,10 @@ static const char *write_kind(size_t i)
 {
     return bm_write_kind_name((bm_write_kind)i);
 }
+static const char *acl_command(size_t i)
+{
+    return bm_acl_command_name((bm_acl_command)i);
+}
 static const char *http_class(size_t i)
 {
     static const char *const names[BM_HTTP_CLASSES] = {"2xx", "4xx", "5xx"};
@@ -154,6 +158,10 @@ static const bm_counter_row table[] = {
            writer.refused),
     SCALAR("busmon_redis_reconnects_total", TOTAL, "Reconnections to Redis.", "reconnects",
            reconnects),
+    ARRAY("busmon_redis_denied_total", TOTAL,
+          "Commands Redis's ACL denied (NOPERM), by command: each one is logged once with the "
+          "ACL SETUSER words that allow it, and named on /ready (busmon-agent --print-acl).",
+          "redis_denied", redis_denied, "command", acl_command, BM_ACL__COUNT),
     ARRAY("busmon_redis_connected", GAUGE, "1 when the Redis connection is up.", "connected",
           connected, "connection", connection, BM_CONNECTIONS),
     /* the monitor */

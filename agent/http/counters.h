@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/core/acl.h"
 #include "agent/core/sampler.h"
 #include "agent/core/writer.h"
 #include "agent/http/server.h"
@@ -63,6 +64,7 @@ typedef struct {
     uint64_t workers_evicted, error_types_evicted;
     uint64_t alerts_enabled, alerts_pending, alerts_firing, alerts_refused;
     uint64_t http_requests[BM_HTTP_CLASSES];
+    uint64_t redis_denied[BM_ACL__COUNT]; /* NOPERM replies by command (core/acl.h) */
 } bm_counter_snapshot;
 
 typedef enum { BM_COUNTER_TOTAL, BM_COUNTER_GAUGE } bm_counter_type;

@@ -8,9 +8,10 @@
  *   /metrics               Prometheus text
  *   /health                200 {"status":"ok"} while the loop runs
  *   /ready                 200 when the Redis reader and writer are connected,
- *                          our group exists on every stream and no stream's
+ *                          our group exists on every stream, no stream's
  *                          consumer lag is above http.ready_max_lag (as the
- *                          last system sample saw them), else 503 with the
+ *                          last system sample saw them) and Redis's ACL has
+ *                          denied no command (core/acl.h), else 503 with the
  *                          reasons
  *   /api/alerts            as `busmon alerts --json`, from the engine's memory
  *   /api/system            ?window=10m|1h|24h.. (default 1h): system metrics,
@@ -40,10 +41,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "agent/core/acl.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
 #include "agent/core/secret_file.h"
+#include "agent/core/writer.h"
 #include "agent/core/session.h"
 #include "agent/http/counters.h"
 #include "agent/http/httpd.h"
@@ -208,6 +211,10 @@ static void serve_ready(bm_http *h, const request *rq)
     if (bm_loop_stopping(p->loop)) json_array_append_new(reasons, json_string("agent is stopping"));
     if (!reader_up) json_array_append_new(reasons, json_string("redis reader not connected"));
     if (!writer_up) json_array_append_new(reasons, json_string("redis writer not connected"));
+    char denials[BM_ACL__COUNT][256];
+    size_t nd = bm_acl_reasons(bm_writer_acl(p->writer), denials, BM_ACL__COUNT);
+    for (size_t i = 0; i < nd; i++) /* a denied command: something does not work */
+        json_array_append_new(reasons, json_string(denials[i]));
     char failing[256];
     if (bm_persist_failing(p->persist, failing, sizeof failing)) {
         snprintf(why, sizeof why, "redis refuses writes, entries are not acked: %s", failing);

@@ -47,4 +47,5 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     bm_alerting_get_counts(p->alerting, &s->alerts_pending, &s->alerts_firing, &s->alerts_refused);
     for (int i = 0; i < BM_HTTP_CLASSES; i++)
         s->http_requests[i] = p->http_requests[i];
+    bm_acl_counts(bm_writer_acl(p->writer), s->redis_denied);
 }

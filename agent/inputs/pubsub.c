@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/core/acl.h"
 #include "agent/core/backoff.h"
 #include "agent/core/clock.h"
 #include "agent/core/conn.h"
@@ -49,7 +50,10 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
     redisReply *r = reply;
     if (!r || in->stopped) return;
     if (r->type == REDIS_REPLY_ERROR) {
-        bm_error("pub/sub: PSUBSCRIBE refused: %s", r->str);
+        if (bm_acl_is_denial(r->str)) /* said once, counted, on /ready (core/acl.h) */
+            bm_acl_denied(in->o.acl, BM_ACL_PSUBSCRIBE, r->str);
+        else
+            bm_error("pub/sub: PSUBSCRIBE refused: %s", r->str);
         return;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||

@@ -19,6 +19,7 @@
 #include "agent/core/redis_url.h"
 #include "proto/event.h"
 
+struct bm_acl;
 struct bm_loop;
 struct bm_state;
 struct bm_persist;
@@ -39,6 +40,7 @@ typedef struct {
     size_t max_id_bytes;        /* longer ids and channels are dead-lettered (0: 256) */
     int64_t max_clock_skew_us;  /* event times further from the clock become the receive
                                    time (0: none) */
+    struct bm_acl *acl;         /* told of a PSUBSCRIBE denied (borrowed; NULL: not told) */
 } bm_pubsub_input_opts;
 
 typedef struct bm_pubsub_input bm_pubsub_input;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/core/acl.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
@@ -232,7 +233,10 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
             create_groups(in);
             return;
         }
-        bm_error("XREADGROUP failed: %s; retrying", r->str);
+        if (bm_acl_is_denial(r->str)) /* said once, counted, on /ready (core/acl.h) */
+            bm_acl_denied(bm_writer_acl(in->writer), BM_ACL_XREADGROUP, r->str);
+        else
+            bm_error("XREADGROUP failed: %s; retrying", r->str);
         bm_session_fail(in->session);
         return;
     }
