@@ -253,6 +253,14 @@ static int parse_section(bm_alerting_config *all, bm_alert_config *rules, yaml_d
         return -1;
     }
     if (all) {
+        /* outputs.sinks is not the alerts: section's own: it stays, whichever of the
+         * two the file writes first (it was lost when outputs: came before alerts:) */
+        bm_alerting_sink_config *os = fresh.output_sinks;
+        size_t nos = fresh.n_output_sinks;
+        fresh.output_sinks = all->output_sinks;
+        fresh.n_output_sinks = all->n_output_sinks;
+        all->output_sinks = os;
+        all->n_output_sinks = nos;
         bm_alerting_config_deinit(all);
         *all = fresh;
         return 0;
