@@ -28,30 +28,32 @@ struct bm_state {
     bm_persist *persist;
     struct bm_loop *loop;
     bm_state_stats stats;
-    uint64_t refusals_told;  /* worker and error type refusals already logged */
-    int64_t refusals_log_us; /* when the last line was */
+    uint64_t told[2];    /* refusals already logged: workers, error types */
+    int64_t told_us[2];  /* when the last line of each was */
 };
 
-/* A full table refuses: one line per burst (a minute at most), naming the
- * last one refused and how many since the last line. */
+/* A full table refuses: one line per burst (a minute at most) of each table,
+ * naming the last one refused and how many since the last line. */
 static void tell_refusals(bm_state *st, int64_t now_us)
 {
     const bm_monitor *m = &st->mon;
-    uint64_t w = m->workers_refused_events, e = error_patterns_refused(m->errors);
-    if (w + e == st->refusals_told || now_us - st->refusals_log_us < REFUSALS_LOG_US) return;
-    uint64_t n = w + e - st->refusals_told;
-    if (w && worker_stats_count(m->workers) >= m->wcfg.max_workers)
-        bm_warn("worker table full: %zu; refused '%s' (%llu event(s) refused since the last "
-                "report; workers idle longer than limits.max_idle are evicted to make room)",
-                worker_stats_count(m->workers), worker_stats_last_refused(m->workers),
-                (unsigned long long)n);
-    else
-        bm_warn("error type table full: %zu; refused '%s' (%llu refused since the last report; "
-                "types idle longer than limits.max_idle are evicted to make room)",
-                error_patterns_count(m->errors), error_patterns_last_refused(m->errors),
-                (unsigned long long)n);
-    st->refusals_told = w + e;
-    st->refusals_log_us = now_us;
+    const uint64_t n[2] = {m->workers_refused_events, error_patterns_refused(m->errors)};
+    for (int i = 0; i < 2; i++) {
+        if (n[i] == st->told[i] || now_us - st->told_us[i] < REFUSALS_LOG_US) continue;
+        if (i == 0)
+            bm_warn("worker table full: %zu; refused '%s' (%llu event(s) refused since the last "
+                    "report; workers idle longer than limits.max_idle are evicted to make room)",
+                    worker_stats_count(m->workers), worker_stats_last_refused(m->workers),
+                    (unsigned long long)(n[i] - st->told[i]));
+        else
+            bm_warn("error type table full: %zu; refused '%s' (%llu error(s) refused since the "
+                    "last report; types idle longer than limits.max_idle are evicted to make "
+                    "room)",
+                    error_patterns_count(m->errors), error_patterns_last_refused(m->errors),
+                    (unsigned long long)(n[i] - st->told[i]));
+        st->told[i] = n[i];
+        st->told_us[i] = now_us;
+    }
 }
 
 /* A trace leaves memory: its unanswered commands stop counting in flight. */
