@@ -1,6 +1,7 @@
 /*
- * server.c - the agent's HTTP server (evhttp, in the agent's loop): the
- * route table, limits and the JSON API. /metrics is rendered by metrics.c.
+ * server.c - the agent's HTTP routes, on httpd.c's connections in the
+ * agent's loop: the route table, the bearer token and the JSON API.
+ * /metrics is rendered by metrics.c.
  *
  * Routes (GET and HEAD only; anything else is 405):
  *   /, /index.html         the dashboard (agent/dashboard.html, embedded):

@@ -1,5 +1,5 @@
 /*
- * server.h - busmon-agent's HTTP surface on libevent's evhttp, in the
+ * server.h - busmon-agent's HTTP surface (connections: httpd.h), in the
  * agent's own loop: the dashboard page at / (http/dashboard.html, embedded
  * at build time), /metrics (Prometheus text, http/metrics.c), /health,
  * /ready and the JSON API (/api/stats, /api/workers, /api/workers/NAME,
