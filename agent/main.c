@@ -18,6 +18,7 @@
 
 #include "agent/config/alerting.h"
 #include "agent/config/config.h"
+#include "agent/core/acl.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
@@ -76,6 +77,7 @@ typedef struct {
     bm_pubsub_input_opts pubsub_opts;
     bm_reclaim *reclaim;
     long handoff_idx; /* this agent's hand-off stream in cfg->streams (-1: none) */
+    bm_acl *acl; /* what Redis's ACL denied (core/acl.h) */
 } agent;
 
 /* ---- outputs: the defaults every agent writes, then the configured sinks ---- */
@@ -316,6 +318,7 @@ static int build_state(agent *a)
     so.workers.slow_threshold_us = c->slow_threshold_ms * 1000;
     so.workers.health_interval_us = c->health_interval_ms * 1000;
     so.workers.min_executions = (uint32_t)c->min_executions;
+    so.workers.max_idle_us = c->max_idle_ms * 1000;
     so.max_error_types = c->max_error_types;
     so.max_timeouts = c->max_timeouts;
     so.timeout_grace_us = c->timeout_grace_ms * 1000;
@@ -363,7 +366,9 @@ static int build_inputs(agent *a)
                                a->p.cluster ? route_tx : NULL,
                                a,
                                c->cluster_handoff_prefix,
-                               a->handoff_idx};
+                               a->handoff_idx,
+                               c->max_id_bytes,
+                               c->max_clock_skew_ms * 1000};
     a->p.streams = bm_stream_input_new(&io, a->p.loop, a->p.session, a->p.writer, a->p.state,
                                        a->p.persist);
     if (!a->p.streams) return -1;
@@ -383,7 +388,8 @@ static int build_inputs(agent *a)
     a->scheme.compensation = c->channel_words[4];
     bm_pubsub_input_opts po = {(const char *const *)c->pubsub_patterns, c->n_pubsub_patterns,
                                a->scheme, c->max_entry_bytes,
-                               a->p.cluster ? route_tx : NULL, a};
+                               a->p.cluster ? route_tx : NULL, a, c->max_id_bytes,
+                               c->max_clock_skew_ms * 1000, a->acl};
     a->pubsub_opts = po; /* started once the state is restored: nothing applied before */
     return 0;
 }
@@ -409,7 +415,7 @@ static int build_jobs(agent *a, char *err, size_t errlen)
     if (add_outputs(a->p.outputs, c, err, errlen)) return a->config_error = 1, -1;
     bm_monitor *mon = bm_state_monitor(a->p.state);
     bm_publisher_opts pb = {c->rollup_interval_ms * 1000, c->health_interval_ms * 1000,
-                            c->consumer, counters_json, a, agents_json, a};
+                            c->consumer, counters_json, a, agents_json, a, c->rollup_max_bytes};
     a->p.publisher = bm_publisher_new(&pb, a->p.loop, &a->p.view, a->p.outputs);
     a->p.sampler = bm_sampler_new(a->p.loop, a->p.writer, c->group, (const char *const *)c->streams,
                                   c->n_streams);
@@ -482,9 +488,14 @@ static int build(agent *a, char *err, size_t errlen)
     a->p.started_us = bm_now_us();
     a->p.loop = bm_loop_new();
     a->p.writer = bm_writer_new(WRITES_HIGH_WATER);
-    if (!a->p.loop || !a->p.writer) return snprintf(err, errlen, "out of memory"), -1;
+    char line[4096];
+    bm_config_acl_line(c, a->url.user[0] ? a->url.user : "busmon", 0, line, sizeof line);
+    a->acl = bm_acl_new(a->url.user[0] ? a->url.user : "default", line);
+    if (!a->p.loop || !a->p.writer || !a->acl) return snprintf(err, errlen, "out of memory"), -1;
+    bm_writer_set_acl(a->p.writer, a->acl);
     /* HTTP first: a port in use is the one line the operator sees */
-    bm_http_opts ho = {c->rollup_interval_ms * 1000, c->ready_max_lag};
+    bm_http_opts ho = {c->rollup_interval_ms * 1000, c->ready_max_lag, c->http_max_connections,
+                       c->http_header_timeout_ms * 1000LL, c->http_token_file};
     if (c->http_enabled &&
         !(a->p.http = bm_http_new(bm_loop_base(a->p.loop), c->http_listen, &a->p, &ho, err, errlen)))
         return -1;
@@ -522,6 +533,7 @@ static void teardown(agent *a)
     bm_state_free(a->p.state);
     bm_persist_free(a->p.persist);
     bm_writer_free(a->p.writer);
+    bm_acl_free(a->acl);
     bm_loop_free(a->p.loop);
 }
 
@@ -609,15 +621,33 @@ static int run(bm_config *cfg, bm_config_action action)
     a.cfg = cfg;
     char err[1024];
     const char *url = bm_redis_url_choose(cfg->redis_url);
-    if (bm_redis_url_parse(url, &a.url, err, sizeof err)) return fail(EXIT_USAGE, "%s", err);
+    bm_redis_password_from pw_from;
+    if (bm_redis_url_parse(url, &a.url, err, sizeof err) ||
+        bm_redis_url_credentials(&a.url, cfg->redis_username, cfg->redis_password_file, &pw_from,
+                                 err, sizeof err))
+        return fail(EXIT_USAGE, "%s", err);
+    char exposed[256];
+    if (bm_config_http_exposed(cfg, exposed, sizeof exposed) && action == BM_CONFIG_RUN)
+        bm_warn("%s", exposed);
+    if (action == BM_CONFIG_PRINT_ACL) {
+        char line[4096];
+        bm_config_acl_line(cfg, a.url.user[0] ? a.url.user : "busmon", 0, line, sizeof line);
+        printf("# busmon-agent: exactly the commands it sends, on its keys and channels\n%s\n",
+               line);
+        bm_config_acl_line(cfg, "busmon-cli", 1, line, sizeof line);
+        printf("# the busmon CLI: read-only\n%s\n", line);
+        return 0;
+    }
     if (action == BM_CONFIG_CHECK_OFFLINE) {
         bm_config_print_summary(stdout, cfg, a.url.display, 0);
+        printf("redis password: %s\n", bm_redis_password_from_name(pw_from));
         return 0;
     }
     int rc;
     if (action == BM_CONFIG_CHECK) {
         if ((rc = check_redis(cfg, &a.url))) return rc;
         bm_config_print_summary(stdout, cfg, a.url.display, 1);
+        printf("redis password: %s\n", bm_redis_password_from_name(pw_from));
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -644,6 +674,7 @@ int main(int argc, char **argv)
     bm_log_init("busmon-agent", BM_LOG_INFO);
     bm_config_action action;
     int rc = 0;
+    int hidden = 0;
     if (bm_config_from_args(&cfg, argc, argv, &action, err, sizeof err)) {
         rc = fail(EXIT_USAGE, "%s", err);
     } else if (action == BM_CONFIG_HELP) {
@@ -651,11 +682,17 @@ int main(int argc, char **argv)
     } else if (action == BM_CONFIG_VERSION) {
         printf("busmon-agent %s\n", BUSMON_VERSION);
     } else {
+        hidden = bm_argv_hide_passwords(argc, argv); /* copied: ps shows it no longer */
         bm_log_init("busmon-agent", (bm_log_level)cfg.log_level);
         if (bm_log_configure(cfg.log_json_format, cfg.log_file_path,
                              (long)(cfg.log_max_file_size_mb * 1024 * 1024),
                              (int)cfg.log_backup_count))
             bm_warn("cannot open logging.file_path %s; logging to stderr", cfg.log_file_path);
+        if (hidden)
+            bm_warn("the Redis password was given in a URL on the command line, where every "
+                    "local user can read it (ps, /proc/PID/cmdline) until busmon hides it at "
+                    "start; give it with --redis-password-file FILE (redis.password_file) or "
+                    "BUSMON_REDIS_PASSWORD instead");
         bm_debug("config: batch %zu, block %d ms, trace retention %lld s, max %zu transactions, "
                  "http %s, system sample every %lld ms, log file %s (rotate at %g MB, %zu "
                  "backups)",

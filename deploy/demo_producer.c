@@ -46,7 +46,9 @@
  *
  * Not here: anything busmon itself does. This program only talks to Redis
  * through hiredis and msgpack-c, on purpose: it is what a producer in another
- * codebase would look like.
+ * codebase would look like. It finds Redis as busmon's programs do
+ * (agent/core/redis_url.c: the URL, a password file or BUSMON_REDIS_PASSWORD,
+ * a username), and its messages hide secrets (lib/redact.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -63,6 +65,9 @@
 
 #include <hiredis/hiredis.h>
 #include <msgpack.h>
+
+#include "agent/core/redis_url.h"
+#include "lib/redact.h"
 
 #define DEFAULT_URL       "redis://127.0.0.1:6379"
 #define DEFAULT_STREAM    "busmon:events"
@@ -113,6 +118,8 @@ static const error_def ERRORS[] = {
 
 typedef struct {
     const char *url;
+    const char *password_file; /* --redis-password-file, else $BUSMON_REDIS_PASSWORD_FILE */
+    const char *username;      /* --redis-username, else $BUSMON_REDIS_USERNAME */
     const char *stream;
     double rate_eps;   /* events per second, approximate */
     long count_tx;     /* transactions to start; <0 = unlimited */
@@ -299,14 +306,18 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
+/* One line on stderr, secrets redacted (a URL's password, a token), then exit 1. */
 static void die(const char *fmt, ...)
 {
+    char raw[1024], clean[1024];
     va_list ap;
     va_start(ap, fmt);
-    fputs("busmon-demo-producer: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int n = vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof raw) n = (int)sizeof raw - 1;
+    bm_redact(raw, (size_t)n, clean, sizeof clean);
+    fprintf(stderr, "busmon-demo-producer: %s\n", clean);
     exit(1);
 }
 
@@ -881,111 +892,19 @@ static int ps_answer(producer *p, tx_state *tx, int64_t mono)
     return ps_send_command(p, tx, mono);
 }
 
-/* ---- Redis URL ------------------------------------------------------------- */
+/* ---- Redis -------------------------------------------------------------------- */
 
-typedef struct {
-    char host[256];
-    int port;
-    char path[512]; /* unix socket, or "" */
-    char password[256];
-    int db;
-} redis_target;
-
-/* redis://[[user]:password@]host[:port][/db] or unix:///path/to.sock
- * @return 0, or -1 with *why set. */
-static int parse_url(const char *url, redis_target *t, const char **why)
+/* Connect as busmon's programs do: the URL, then a password file or
+ * BUSMON_REDIS_PASSWORD, and a username (agent/core/redis_url.h). */
+static redisContext *connect_redis(const options *o)
 {
-    memset(t, 0, sizeof(*t));
-    t->port = 6379;
-    if (strncmp(url, "unix://", 7) == 0) {
-        const char *path = url + 7;
-        if (path[0] != '/' || strlen(path) >= sizeof(t->path)) {
-            *why = "expected unix:///absolute/path";
-            return -1;
-        }
-        strcpy(t->path, path);
-        return 0;
-    }
-    if (strncmp(url, "redis://", 8) != 0) {
-        *why = "expected redis://host:port or unix:///path";
-        return -1;
-    }
-    const char *s = url + 8;
-    const char *at = strrchr(s, '@');
-    if (at) {
-        const char *colon = memchr(s, ':', (size_t)(at - s));
-        const char *pw = colon ? colon + 1 : s;
-        size_t n = (size_t)(at - pw);
-        if (n >= sizeof(t->password)) {
-            *why = "password too long";
-            return -1;
-        }
-        memcpy(t->password, pw, n);
-        t->password[n] = '\0';
-        s = at + 1;
-    }
-    const char *end = s + strcspn(s, ":/");
-    size_t hn = (size_t)(end - s);
-    if (hn == 0 || hn >= sizeof(t->host)) {
-        *why = "missing host";
-        return -1;
-    }
-    memcpy(t->host, s, hn);
-    t->host[hn] = '\0';
-    s = end;
-    if (*s == ':') {
-        char *e;
-        errno = 0;
-        long port = strtol(s + 1, &e, 10);
-        if (e == s + 1 || errno || port < 1 || port > 65535 || (*e && *e != '/')) {
-            *why = "bad port";
-            return -1;
-        }
-        t->port = (int)port;
-        s = e;
-    }
-    if (*s == '/' && s[1]) {
-        char *e;
-        long db = strtol(s + 1, &e, 10);
-        if (e == s + 1 || *e || db < 0 || db > 1000000) {
-            *why = "bad database number";
-            return -1;
-        }
-        t->db = (int)db;
-    } else if (*s && strcmp(s, "/") != 0) {
-        *why = "unexpected text after host";
-        return -1;
-    }
-    return 0;
-}
-
-static redisContext *connect_redis(const char *url)
-{
-    redis_target t;
-    const char *why = NULL;
-    if (parse_url(url, &t, &why) < 0) die("bad Redis URL '%s': %s", url, why);
-    struct timeval timeout = {5, 0};
-    redisContext *c = t.path[0] ? redisConnectUnixWithTimeout(t.path, timeout)
-                                : redisConnectWithTimeout(t.host, t.port, timeout);
-    if (!c) die("cannot connect to %s: out of memory", url);
-    if (c->err) die("cannot connect to %s: %s", url, c->errstr);
-    redisReply *r = NULL;
-    if (t.password[0]) {
-        r = redisCommand(c, "AUTH %s", t.password);
-        if (!r || r->type == REDIS_REPLY_ERROR)
-            die("cannot authenticate to %s: %s", url, r ? r->str : c->errstr);
-        freeReplyObject(r);
-    }
-    if (t.db) {
-        r = redisCommand(c, "SELECT %d", t.db);
-        if (!r || r->type == REDIS_REPLY_ERROR)
-            die("cannot select database on %s: %s", url, r ? r->str : c->errstr);
-        freeReplyObject(r);
-    }
-    r = redisCommand(c, "PING");
-    if (!r || r->type == REDIS_REPLY_ERROR)
-        die("cannot talk to %s: %s", url, r ? r->str : c->errstr);
-    freeReplyObject(r);
+    bm_redis_url u;
+    char err[1024];
+    if (bm_redis_url_parse(o->url, &u, err, sizeof err) ||
+        bm_redis_url_credentials(&u, o->username, o->password_file, NULL, err, sizeof err))
+        die("%s", err);
+    redisContext *c = bm_redis_connect_sync(&u, 5000, err, sizeof err);
+    if (!c) die("%s", err);
     return c;
 }
 
@@ -1001,8 +920,13 @@ static void usage(FILE *out)
             "events to a Redis stream in busmon's three encodings (msgpack, JSON, flat);\n"
             "with --pubsub, publishing them on Redis pub/sub as the MultiAgents Framework does.\n"
             "\n"
-            "  --redis URL          redis://host:port[/db] or unix:///path\n"
+            "  --redis URL          redis://[[user]:password@]host:port[/db] or unix:///path\n"
             "                       (default: $BUSMON_REDIS_URL, else " DEFAULT_URL ")\n"
+            "  --redis-password-file FILE\n"
+            "                       the Redis password, from FILE's first line (also\n"
+            "                       $BUSMON_REDIS_PASSWORD_FILE, or $BUSMON_REDIS_PASSWORD):\n"
+            "                       not on the command line, which every local user can read\n"
+            "  --redis-username NAME the ACL user (also $BUSMON_REDIS_USERNAME)\n"
             "  --stream NAME        stream to write to (default " DEFAULT_STREAM ")\n"
             "  --rate N             about N events per second (default 50)\n"
             "  --count N            start N transactions, finish them, then exit\n"
@@ -1065,6 +989,8 @@ static void parse_options(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
         {"redis", required_argument, NULL, 'r'},
+        {"redis-password-file", required_argument, NULL, 'F'},
+        {"redis-username", required_argument, NULL, 'U'},
         {"stream", required_argument, NULL, 's'},
         {"rate", required_argument, NULL, 'R'},
         {"count", required_argument, NULL, 'c'},
@@ -1082,6 +1008,10 @@ static void parse_options(int argc, char **argv, options *o)
     };
     const char *env = getenv("BUSMON_REDIS_URL");
     o->url = env && *env ? env : DEFAULT_URL;
+    env = getenv("BUSMON_REDIS_PASSWORD_FILE");
+    o->password_file = env && *env ? env : NULL;
+    env = getenv("BUSMON_REDIS_USERNAME");
+    o->username = env && *env ? env : NULL;
     o->stream = DEFAULT_STREAM;
     o->rate_eps = 50;
     o->count_tx = -1;
@@ -1094,6 +1024,12 @@ static void parse_options(int argc, char **argv, options *o)
         switch (c) {
         case 'r':
             o->url = optarg;
+            break;
+        case 'F':
+            o->password_file = optarg;
+            break;
+        case 'U':
+            o->username = optarg;
             break;
         case 's':
             if (!*optarg) die("--stream needs a name");
@@ -1177,7 +1113,11 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    p.redis = connect_redis(p.opt.url);
+    p.redis = connect_redis(&p.opt);
+    if (bm_argv_hide_passwords(argc, argv)) /* connected: ps shows it no longer */
+        fprintf(stderr, "busmon-demo-producer: warning: the Redis password in --redis is visible "
+                        "to every local user (ps) while it starts; use --redis-password-file FILE "
+                        "or BUSMON_REDIS_PASSWORD\n");
     msgpack_sbuffer_init(&p.sbuf);
 
     const int64_t start = mono_us();

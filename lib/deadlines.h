@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DEADLINE_ID_MAX 128
+#define DEADLINE_ID_MAX 257 /* an id of BM_ID_MAX bytes (proto/event.h) and its NUL */
 
 typedef struct {
     int64_t due_us;

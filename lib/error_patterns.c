@@ -8,7 +8,7 @@
  *
  * Layout. Patterns live in one array (doubling, capped at max_patterns),
  * found by key through an open-addressing index of array positions + 1
- * (0 = empty slot; patterns are never removed, so no tombstones):
+ * (0 = empty slot; no tombstones: a removal rebuilds the index):
  *
  *   index[hash(key) & mask] --> patterns[i] = { key, counts, workers, slots }
  *
@@ -27,6 +27,13 @@
  * The example message is the first non-empty one seen: it never changes, so
  * a rollup reader sees the same example from one interval to the next.
  *
+ * Eviction. A full table makes room for a new pattern by evicting the one
+ * seen least recently, when it has been idle for max_idle_us (the last one
+ * moves into its place; the index is rebuilt: at most max_patterns entries,
+ * and only when the table is full). When none is idle, the earliest time
+ * one can be is kept, so refusals cost O(1) until then. Loads and merges
+ * never evict.
+ *
  * Workers: the first BM_PATTERN_WORKERS_MAX distinct names are listed; the
  * others are counted exactly (workers_more) through a small set of 64-bit
  * name hashes, allocated on first overflow and bounded at
@@ -34,6 +41,7 @@
  */
 #include "error_patterns.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +102,10 @@ struct error_patterns {
     uint64_t refused;
     int64_t started_us; /* time of the first add: where the trend's history begins */
     int started;
+    int64_t max_idle_us;    /* evictable when idle this long (0: never) */
+    int64_t evict_after_us; /* no pattern is evictable before this (0: unknown) */
+    uint64_t evicted;
+    char last_refused[BM_NAME_MAX];
 };
 
 /* FNV-1a, 64 bits: keys and worker names are short and this is not a hot path
@@ -225,6 +237,7 @@ error_patterns *error_patterns_new(size_t max_patterns, int64_t perf_window_us)
     int64_t perf_period_us = perf_window_us / 12;
     if (perf_period_us < 1) perf_period_us = 1;
     p->max_patterns = max_patterns;
+    p->max_idle_us = HOUR_US;
     p->ring[RING_1M] = (ring_spec){10 * SECOND_US, 6, 0};
     p->ring[RING_5M] = (ring_spec){30 * SECOND_US, 10, 6};
     p->ring[RING_PERF] = (ring_spec){perf_period_us, 12, 16};
@@ -250,6 +263,21 @@ size_t error_patterns_count(const error_patterns *p)
 uint64_t error_patterns_refused(const error_patterns *p)
 {
     return p ? p->refused : 0;
+}
+
+uint64_t error_patterns_evicted(const error_patterns *p)
+{
+    return p ? p->evicted : 0;
+}
+
+const char *error_patterns_last_refused(const error_patterns *p)
+{
+    return p ? p->last_refused : "";
+}
+
+void error_patterns_set_max_idle(error_patterns *p, int64_t max_idle_us)
+{
+    if (p) p->max_idle_us = max_idle_us > 0 ? max_idle_us : 0;
 }
 
 static pattern *find(const error_patterns *p, const char *key, uint64_t h)
@@ -350,11 +378,37 @@ static void note_worker(pattern *pt, const char *worker)
     more_add(pt, h);
 }
 
-/* A new, empty pattern for key (hash h; not in the table), first and last
- * seen at now_us. @return it, or NULL (the bound, or out of memory). */
-static pattern *new_pattern(error_patterns *p, const char *key, uint64_t h, int64_t now_us)
+/* Remove the pattern seen least recently when it has been idle for
+ * max_idle at now_us. @return 1 when one was evicted, else 0. */
+static int evict_idle(error_patterns *p, int64_t now_us)
 {
-    if (p->n_patterns >= p->max_patterns || reserve_one(p) != 0) return NULL;
+    if (p->max_idle_us <= 0 || p->n_patterns == 0 || now_us < p->evict_after_us) return 0;
+    size_t victim = 0;
+    for (size_t i = 1; i < p->n_patterns; i++)
+        if (p->patterns[i].last_seen_us < p->patterns[victim].last_seen_us) victim = i;
+    pattern *pt = &p->patterns[victim];
+    if (now_us - pt->last_seen_us < p->max_idle_us) {
+        p->evict_after_us = pt->last_seen_us + p->max_idle_us;
+        return 0;
+    }
+    free(pt->more_set);
+    p->n_patterns--;
+    if (victim != p->n_patterns) *pt = p->patterns[p->n_patterns];
+    memset(p->index, 0, (p->index_mask + 1) * sizeof *p->index);
+    for (size_t i = 0; i < p->n_patterns; i++)
+        index_put(p->index, p->index_mask, p->patterns[i].key_hash, (uint32_t)(i + 1));
+    p->evicted++;
+    return 1;
+}
+
+/* A new, empty pattern for key (hash h; not in the table), first and last
+ * seen at now_us; a full table evicts an idle one first when `may_evict`.
+ * @return it, or NULL (the bound, or out of memory). */
+static pattern *new_pattern(error_patterns *p, const char *key, uint64_t h, int64_t now_us,
+                            int may_evict)
+{
+    if (p->n_patterns >= p->max_patterns && !(may_evict && evict_idle(p, now_us))) return NULL;
+    if (reserve_one(p) != 0) return NULL;
     pattern *pt = &p->patterns[p->n_patterns];
     memset(pt, 0, sizeof *pt);
     pt->key_hash = h;
@@ -379,9 +433,10 @@ int error_patterns_add(error_patterns *p, const char *error_type, const char *me
     uint64_t h = hash_bytes(key, strlen(key));
     pattern *pt = find(p, key, h);
     if (!pt) {
-        pt = new_pattern(p, key, h, now_us);
+        pt = new_pattern(p, key, h, now_us, 1);
         if (!pt) {
             p->refused++;
+            snprintf(p->last_refused, sizeof p->last_refused, "%s", key);
             return -1;
         }
     }
@@ -547,7 +602,7 @@ static int save_pattern(msgpack_packer *pk, const error_patterns *p, const patte
 
 int error_patterns_save(const error_patterns *p, msgpack_packer *pk)
 {
-    int e = msgpack_pack_map(pk, 4);
+    int e = msgpack_pack_map(pk, 5);
     e |= bm_sc_key_u64(pk, "refused", p->refused);
     e |= bm_sc_key(pk, "started_us");
     e |= p->started ? msgpack_pack_int64(pk, p->started_us) : msgpack_pack_nil(pk);
@@ -559,6 +614,7 @@ int error_patterns_save(const error_patterns *p, msgpack_packer *pk)
     e |= msgpack_pack_array(pk, p->n_patterns);
     for (size_t i = 0; i < p->n_patterns && !e; i++)
         e |= save_pattern(pk, p, &p->patterns[i]);
+    e |= bm_sc_key_u64(pk, "evicted", p->evicted);
     return e ? -1 : 0;
 }
 
@@ -636,7 +692,7 @@ static int load_pattern(error_patterns *p, const msgpack_object *o, char *err, s
         p->refused += total;
         return BM_LOAD_OK;
     }
-    pattern *pt = new_pattern(p, key, h, first);
+    pattern *pt = new_pattern(p, key, h, first, 0);
     if (!pt) {
         bm_sc_fail(err, errlen, "out of memory");
         return BM_LOAD_NOMEM;
@@ -667,6 +723,9 @@ static int load_into(error_patterns *tmp, const msgpack_object *o, char *err, si
     int rc = bm_sc_need_u64(o, "refused", &refused, err, errlen);
     if (rc) return rc;
     tmp->refused = refused;
+    const msgpack_object *ev = bm_sc_get(o, "evicted"); /* absent before eviction existed */
+    if (ev && bm_sc_as_u64(ev, &tmp->evicted))
+        return bm_sc_fail(err, errlen, "'evicted' is not an integer >= 0");
     const msgpack_object *st = bm_sc_get(o, "started_us");
     if (st && st->type != MSGPACK_OBJECT_NIL) {
         if (bm_sc_as_time(st, &tmp->started_us))
@@ -705,6 +764,7 @@ int error_patterns_load(error_patterns *p, const msgpack_object *o, char *err, s
         bm_sc_fail(err, errlen, "errors: out of memory");
         return BM_LOAD_NOMEM;
     }
+    tmp->max_idle_us = p->max_idle_us;
     int rc = load_into(tmp, o, err, errlen);
     if (rc == BM_LOAD_OK) {
         error_patterns swap = *p;
@@ -723,6 +783,8 @@ int error_patterns_merge(error_patterns *dst, const error_patterns *src)
     for (unsigned r = 0; r < RING__COUNT; r++)
         if (dst->ring[r].period_us != src->ring[r].period_us) return -1;
     dst->refused += src->refused;
+    dst->evicted += src->evicted;
+    dst->evict_after_us = 0; /* older last-seen times may have come in */
     if (src->started && (!dst->started || src->started_us < dst->started_us)) {
         dst->started_us = src->started_us;
         dst->started = 1;
@@ -732,7 +794,7 @@ int error_patterns_merge(error_patterns *dst, const error_patterns *src)
         const pattern *s = &src->patterns[i];
         pattern *d = find(dst, s->key, s->key_hash);
         if (!d) {
-            d = new_pattern(dst, s->key, s->key_hash, s->first_seen_us);
+            d = new_pattern(dst, s->key, s->key_hash, s->first_seen_us, 0);
             if (!d) {
                 if (dst->n_patterns < dst->max_patterns) rc = -1; /* out of memory */
                 dst->refused += s->total;

@@ -10,8 +10,12 @@
  *   increasing  current rate > 1.5 x the average of the previous hours (and >= 3 errors),
  *   decreasing  current rate < 0.5 x that average,
  *   stable      otherwise (or too little history).
- * Bounds: at most max_patterns patterns (refused ones counted), at most
- * BM_PATTERN_WORKERS_MAX worker names kept per pattern (the rest counted).
+ * Bounds: at most max_patterns patterns, at most BM_PATTERN_WORKERS_MAX
+ * worker names kept per pattern (the rest counted). A full table makes room
+ * for a new pattern by evicting the one seen least recently when it has been
+ * idle for max_idle (default 1 h; counted in evicted); when none has, the
+ * error is refused (counted, its key kept as the last refused). Loads and
+ * merges never evict: they refuse what does not fit.
  *
  * State (error_patterns_save / _load / _merge):
  *
@@ -20,11 +24,12 @@
  *     "patterns": [ { "key": str, "total": uint, "first_seen", "last_seen": µs,
  *                     "example": str, "workers": [str, ...]   (the listed ones),
  *                     "more": bin,   8-byte big-endian hashes of the workers not listed
- *                     "rings": [[period_no, count, period_no, count, ...] x 4] } ] }
+ *                     "rings": [[period_no, count, period_no, count, ...] x 4] } ],
+ *     "evicted": uint }   (absent in saves made before eviction: 0)
  *
  * period_no = floor(t / ring period): a ring slot is saved with its absolute
  * period, so it ages out after a load as it would have without one.
- * Merging adds totals and the counts of equal periods (the newer period of
+ * Merging adds refused, evicted, totals and the counts of equal periods (the newer period of
  * a ring slot wins, as when counting), takes the earliest first seen, the
  * latest last seen, the example of the pattern seen first (the first
  * non-empty one), and the union of the workers (listed while there is
@@ -52,6 +57,12 @@ int error_patterns_add(error_patterns *p, const char *error_type, const char *me
 
 size_t error_patterns_count(const error_patterns *p);
 uint64_t error_patterns_refused(const error_patterns *p);
+/* Idle patterns evicted to make room for new ones. */
+uint64_t error_patterns_evicted(const error_patterns *p);
+/* The key last refused ("" none), borrowed until the next refusal. */
+const char *error_patterns_last_refused(const error_patterns *p);
+/* Patterns idle this long may be evicted for a new one (0: never; default 1 h). */
+void error_patterns_set_max_idle(error_patterns *p, int64_t max_idle_us);
 
 /* Snapshot sorted by count over the performance window, descending. @return number written. */
 size_t error_patterns_snapshot(const error_patterns *p, int64_t now_us, bm_error_pattern *out,

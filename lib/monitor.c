@@ -28,6 +28,7 @@ int bm_monitor_init(bm_monitor *m, const worker_stats_config *cfg, size_t max_pa
         bm_monitor_deinit(m);
         return -1;
     }
+    error_patterns_set_max_idle(m->errors, cfg->max_idle_us); /* the workers' bound, too */
     return 0;
 }
 

@@ -41,7 +41,8 @@ typedef struct {
     size_t max_patterns;             /* as given to bm_monitor_init (0 = default) */
 } bm_monitor;
 
-/* @return 0, or -1 (out of memory). cfg copied. max_patterns 0 = default. */
+/* @return 0, or -1 (out of memory). cfg copied; its max_idle_us bounds the
+ * error patterns' idleness too. max_patterns 0 = default. */
 int bm_monitor_init(bm_monitor *m, const worker_stats_config *cfg, size_t max_patterns);
 void bm_monitor_deinit(bm_monitor *m);
 

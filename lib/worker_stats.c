@@ -9,9 +9,20 @@
  * an array of pointers kept sorted by name (snapshots walk it in order, a
  * new worker is a memmove), and in `slots`, an open-addressing hash table
  * (linear probing, power-of-two size at least twice the worker count) so an
- * event finds its worker in O(1). Workers are never removed.
+ * event finds its worker in O(1).
  *
  *   slots[hash & mask] --> worker <-- by_name[i]   (i in name order)
+ *
+ * Eviction. A full table makes room for a new worker by evicting the one
+ * seen least recently, when it has been idle for max_idle_us: junk names
+ * (a bug, an attack) fill the table once but cannot keep real workers out
+ * once they go quiet. A live event may evict; a load or a merge never does
+ * (no clock of its own: what does not fit is refused and counted). Finding
+ * the least recent one is a scan of the table, done only when the table is
+ * full; when nobody is idle yet, the earliest time somebody can be
+ * (`evict_after_us`) is kept, so a flood of refusals costs O(1) each until
+ * then (a last-seen time only grows, so that bound stays true). Removal
+ * from the hash table is a backward shift (linear probing, no tombstones).
  *
  *   worker = { name, hash, windows 1m | 5m | perf, in flight, busy since,
  *              last seen / execution / error, health, since, issues,
@@ -92,6 +103,9 @@ struct worker_stats {
     worker **slots; /* hash table, n_slots a power of two */
     size_t n_slots;
     uint64_t refused;
+    uint64_t evicted;        /* idle workers removed to make room */
+    int64_t evict_after_us;  /* nobody is evictable before this (0: unknown) */
+    char last_refused[BM_NAME_MAX];
 };
 
 /* ---- configuration ---------------------------------------------------- */
@@ -109,6 +123,7 @@ void worker_stats_config_defaults(worker_stats_config *c)
     c->pending_failed_intervals = 3;
     c->inactive_intervals = 3;
     c->recovery_evaluations = 2;
+    c->max_idle_us = HOUR_US;
 }
 
 /* "1h", "30m", "45s": the largest whole unit (as lib/event_metrics.c). */
@@ -263,21 +278,73 @@ static worker *worker_new(const worker_stats *ws, const char *name, size_t len, 
     return w;
 }
 
-/* The worker called `name`, created when new. NULL when refused (bound or
- * out of memory: both counted) or when name is NULL or empty. */
-static worker *get(worker_stats *ws, const char *name, int64_t now_us)
+/* Take w out of the hash table: backward-shift deletion keeps every other
+ * worker reachable from its home slot without tombstones. */
+static void slot_remove(worker_stats *ws, const worker *w)
+{
+    size_t mask = ws->n_slots - 1, i = (size_t)w->hash & mask;
+    while (ws->slots[i] != w)
+        i = (i + 1) & mask;
+    size_t hole = i;
+    for (size_t j = (hole + 1) & mask; ws->slots[j]; j = (j + 1) & mask) {
+        size_t home = (size_t)ws->slots[j]->hash & mask;
+        /* j's entry may move to the hole when its home is not in (hole, j] */
+        int stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (stays) continue;
+        ws->slots[hole] = ws->slots[j];
+        hole = j;
+    }
+    ws->slots[hole] = NULL;
+}
+
+/* Remove the worker seen least recently if it has been idle for max_idle
+ * at now_us. @return 1 when one was evicted, else 0. */
+static int evict_idle(worker_stats *ws, int64_t now_us)
+{
+    if (ws->cfg.max_idle_us <= 0 || ws->count == 0 || now_us < ws->evict_after_us) return 0;
+    size_t victim = 0;
+    for (size_t i = 1; i < ws->count; i++)
+        if (ws->by_name[i]->last_seen_us < ws->by_name[victim]->last_seen_us) victim = i;
+    worker *w = ws->by_name[victim];
+    if (now_us - w->last_seen_us < ws->cfg.max_idle_us) {
+        ws->evict_after_us = w->last_seen_us + ws->cfg.max_idle_us;
+        return 0;
+    }
+    slot_remove(ws, w);
+    memmove(&ws->by_name[victim], &ws->by_name[victim + 1],
+            (ws->count - victim - 1) * sizeof *ws->by_name);
+    ws->count--;
+    worker_free(w);
+    ws->evicted++;
+    return 1;
+}
+
+static void refuse(worker_stats *ws, const char *name)
+{
+    ws->refused++;
+    snprintf(ws->last_refused, sizeof ws->last_refused, "%s", name);
+}
+
+/* The worker called `name`, created when new (a full table evicts an idle
+ * worker first when `may_evict`). NULL when refused (bound or out of memory:
+ * both counted) or when name is NULL or empty. */
+static worker *get(worker_stats *ws, const char *name, int64_t now_us, int may_evict)
 {
     if (!ws || !name || !name[0]) return NULL;
     worker *w = find(ws, name);
     if (w) return w;
-    if (ws->count >= ws->cfg.max_workers || grow(ws) != 0) {
-        ws->refused++;
+    if (ws->count >= ws->cfg.max_workers && !(may_evict && evict_idle(ws, now_us))) {
+        refuse(ws, name);
+        return NULL;
+    }
+    if (grow(ws) != 0) {
+        refuse(ws, name);
         return NULL;
     }
     size_t len = key_len(name);
     w = worker_new(ws, name, len, hash_name(name, len), now_us);
     if (!w) {
-        ws->refused++;
+        refuse(ws, name);
         return NULL;
     }
     size_t lo = 0, hi = ws->count;
@@ -304,7 +371,7 @@ static void seen(worker *w, int64_t now_us)
 
 int worker_stats_command(worker_stats *ws, const char *worker_name, int pending, int64_t now_us)
 {
-    worker *w = get(ws, worker_name, now_us);
+    worker *w = get(ws, worker_name, now_us, 1);
     if (!w) return -1;
     seen(w, now_us);
     if (pending) {
@@ -350,7 +417,7 @@ int worker_stats_answer(worker_stats *ws, const char *worker_name, bm_outcome ou
                         int64_t duration_us, const char *error_type, const char *error_message,
                         int was_pending, int64_t now_us)
 {
-    worker *w = get(ws, worker_name, now_us);
+    worker *w = get(ws, worker_name, now_us, 1);
     if (!w) return -1;
     seen(w, now_us);
     if (now_us > w->last_execution_us) w->last_execution_us = now_us;
@@ -378,7 +445,7 @@ void worker_stats_forget_pending(worker_stats *ws, const char *worker_name)
 
 void worker_stats_seen(worker_stats *ws, const char *worker_name, int64_t now_us)
 {
-    worker *w = get(ws, worker_name, now_us);
+    worker *w = get(ws, worker_name, now_us, 1);
     if (w) seen(w, now_us);
 }
 
@@ -651,6 +718,16 @@ uint64_t worker_stats_refused(const worker_stats *ws)
     return ws ? ws->refused : 0;
 }
 
+uint64_t worker_stats_evicted(const worker_stats *ws)
+{
+    return ws ? ws->evicted : 0;
+}
+
+const char *worker_stats_last_refused(const worker_stats *ws)
+{
+    return ws ? ws->last_refused : "";
+}
+
 size_t worker_stats_snapshot(const worker_stats *ws, int64_t now_us, bm_worker_snapshot *out,
                              size_t max)
 {
@@ -772,12 +849,13 @@ static int save_worker(msgpack_packer *pk, const worker *w)
 
 int worker_stats_save(const worker_stats *ws, msgpack_packer *pk)
 {
-    int e = msgpack_pack_map(pk, 2);
+    int e = msgpack_pack_map(pk, 3);
     e |= bm_sc_key_u64(pk, "refused", ws->refused);
     e |= bm_sc_key(pk, "workers");
     e |= msgpack_pack_array(pk, ws->count);
     for (size_t i = 0; i < ws->count && !e; i++)
         e |= save_worker(pk, ws->by_name[i]);
+    e |= bm_sc_key_u64(pk, "evicted", ws->evicted);
     return e ? -1 : 0;
 }
 
@@ -877,10 +955,10 @@ static int load_worker(worker_stats *ws, const msgpack_object *o, char *err, siz
                           BM_WINDOWS);
 
     if (ws->count >= ws->cfg.max_workers) {
-        ws->refused++;
+        refuse(ws, name);
         return BM_LOAD_OK;
     }
-    worker *nw = get(ws, name, w.health_since_us);
+    worker *nw = get(ws, name, w.health_since_us, 0);
     if (!nw) {
         bm_sc_fail(err, errlen, "out of memory");
         return BM_LOAD_NOMEM;
@@ -925,6 +1003,11 @@ int worker_stats_load(worker_stats *ws, const msgpack_object *o, char *err, size
         return BM_LOAD_NOMEM;
     }
     tmp->refused = refused;
+    const msgpack_object *ev = bm_sc_get(o, "evicted"); /* absent before eviction existed */
+    if (ev && bm_sc_as_u64(ev, &tmp->evicted)) {
+        bm_sc_fail(err, errlen, "workers: 'evicted' is not an integer >= 0");
+        rc = BM_LOAD_CORRUPT;
+    }
     for (uint32_t i = 0; i < list->via.array.size && rc == BM_LOAD_OK; i++) {
         rc = load_worker(tmp, &list->via.array.ptr[i], err, errlen);
         if (rc) bm_sc_wrap(err, errlen, "workers[%u]", (unsigned)i);
@@ -991,11 +1074,13 @@ int worker_stats_merge(worker_stats *dst, const worker_stats *src)
     if (!dst || !src || dst == src) return -1;
     int rc = 0;
     dst->refused += src->refused;
+    dst->evicted += src->evicted;
+    dst->evict_after_us = 0; /* older last-seen times may have come in */
     for (size_t i = 0; i < src->count; i++) {
         const worker *s = src->by_name[i];
         worker *d = find(dst, s->name);
         int fresh = !d;
-        if (!d) d = get(dst, s->name, s->health_since_us); /* a refusal is counted */
+        if (!d) d = get(dst, s->name, s->health_since_us, 0); /* a refusal is counted */
         if (!d) continue;
         for (int k = 0; k < BM_WINDOWS; k++)
             if (bm_window_merge(&d->win[k], &s->win[k]) != 0) rc = -1;
@@ -1010,7 +1095,7 @@ void worker_stats_adopt_health(worker_stats *dst, const worker_stats *src)
     for (size_t i = 0; i < src->count; i++) {
         const worker *s = src->by_name[i];
         worker *d = find(dst, s->name);
-        if (!d) d = get(dst, s->name, s->health_since_us); /* the verdict needs a place */
+        if (!d) d = get(dst, s->name, s->health_since_us, 0); /* the verdict needs a place */
         if (!d) continue;
         d->health = s->health;
         d->health_since_us = s->health_since_us;

@@ -23,8 +23,12 @@
  * has held for `recovery_evaluations` evaluations in a row (no flapping).
  * Every change is reported through the transition callback.
  *
- * Bounds: at most max_workers workers (refused ones are counted); per-worker
- * memory is bounded by the windows (sparse histograms).
+ * Bounds: at most max_workers workers; per-worker memory is bounded by the
+ * windows (sparse histograms). A full table makes room for a new worker by
+ * evicting the one seen least recently when it has been idle for
+ * max_idle_us (counted in evicted); when none has, the new one is refused
+ * (counted in refused, its name kept as the last refused). Loads and merges
+ * never evict: they refuse what does not fit.
  *
  * State (worker_stats_save / _load / _merge): everything a restart would
  * lose, workers sorted by name:
@@ -40,10 +44,11 @@
  *                    "totals": { "successes", "failures", "timeouts": uint,
  *                                "duration_buckets": [15 x uint], "duration_count": uint,
  *                                "duration_sum_us": number },
- *                    "windows": [window 1m, window 5m, window perf] } ] }   (lib/window.h)
+ *                    "windows": [window 1m, window 5m, window perf] } ],   (lib/window.h)
+ *     "evicted": uint }   (absent in saves made before eviction: 0)
  *
  * Merging two tables (one per agent, each fed part of the events) adds
- * counts, sums, in flight and totals, merges windows period by period
+ * refused and evicted, counts, sums, in flight and totals, merges windows period by period
  * (lib/window.h), takes the latest last seen / execution / error (with the
  * error's text), and the earlier busy-since of two busy workers. Health is
  * a judgement, not a sum: the merged worker holds the worse of the two
@@ -73,6 +78,8 @@ typedef struct {
     uint32_t pending_failed_intervals; /* default 3 */
     uint32_t inactive_intervals;     /* default 3 */
     uint32_t recovery_evaluations;   /* default 2 */
+    int64_t max_idle_us;             /* default 1 h: a full table evicts a worker idle this
+                                        long for a new one; 0: never evict */
 } worker_stats_config;
 
 /* Fill the defaults above. */
@@ -112,8 +119,12 @@ void worker_stats_seen(worker_stats *ws, const char *worker, int64_t now_us);
 void worker_stats_evaluate(worker_stats *ws, int64_t now_us, worker_transition_cb cb, void *arg);
 
 size_t worker_stats_count(const worker_stats *ws);
-/* Workers refused because of max_workers. */
+/* Workers refused because of max_workers (events naming them: each is counted). */
 uint64_t worker_stats_refused(const worker_stats *ws);
+/* Idle workers evicted to make room for new ones. */
+uint64_t worker_stats_evicted(const worker_stats *ws);
+/* The name last refused ("" none), borrowed until the next refusal. */
+const char *worker_stats_last_refused(const worker_stats *ws);
 
 /*
  * Snapshot of every worker (sorted by name) into out[0..max): windows

@@ -20,6 +20,7 @@
 #include "proto/event_internal.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 static void json_to_value(json_t *j, bm_value *v)
@@ -119,12 +120,21 @@ bm_decode_status bm_decode_json_hinted(bm_decoder *d, const char *buf, size_t le
                                        const bm_evb_hints *hints, bm_event *ev)
 {
     bm_event_reset(ev);
+    d->detail[0] = '\0';
     if (!buf || len == 0) return BM_DECODE_EMPTY;
     if (len > bm_limit_entry(d)) return BM_DECODE_OVERSIZED;
 
     json_error_t err;
-    json_t *root = json_loadb(buf, len, JSON_DECODE_ANY, &err);
-    if (!root) return BM_DECODE_NOT_JSON;
+    /* \u0000 is allowed in strings so that an id holding one is refused as
+     * such (bad_id), not as "not JSON"; invalid UTF-8 is not JSON at all */
+    json_t *root = json_loadb(buf, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (!root) {
+        int n = snprintf(d->detail, sizeof d->detail, "the JSON field does not parse: %.100s",
+                         err.text);
+        if (n > 0 && (size_t)n < sizeof d->detail)
+            snprintf(d->detail + n, sizeof d->detail - (size_t)n, " (at byte %d)", err.position);
+        return BM_DECODE_NOT_JSON;
+    }
     bm_decode_status st;
     if (!json_is_object(root)) {
         st = BM_DECODE_JSON_NOT_OBJECT;

@@ -258,6 +258,7 @@ static bm_decode_status walk(bm_evb *b, mp_cursor *c, uint32_t pairs, bm_scope s
 bm_decode_status bm_decode_msgpack(bm_decoder *d, const char *buf, size_t len, bm_event *ev)
 {
     bm_event_reset(ev);
+    d->detail[0] = '\0';
     if (!buf || len == 0) return BM_DECODE_EMPTY;
     if (len > bm_limit_entry(d)) return BM_DECODE_OVERSIZED;
 

@@ -29,6 +29,7 @@ static const char *const status_names[BM_DECODE__COUNT] = {
     [BM_DECODE_MISSING_TX] = "missing_tx",
     [BM_DECODE_MISSING_WORKER] = "missing_worker",
     [BM_DECODE_BAD_FIELD] = "bad_field",
+    [BM_DECODE_BAD_ID] = "bad_id",
     [BM_DECODE_NOMEM] = "nomem",
 };
 
@@ -61,7 +62,14 @@ bm_decoder *bm_decoder_new(const bm_decode_limits *limits)
     bm_decoder *d = calloc(1, sizeof(*d));
     if (!d) return NULL;
     if (limits) d->limits = *limits;
+    if (d->limits.max_id_bytes == 0) d->limits.max_id_bytes = BM_DEFAULT_MAX_ID_BYTES;
+    if (d->limits.max_id_bytes > BM_ID_MAX) d->limits.max_id_bytes = BM_ID_MAX;
     return d;
+}
+
+const char *bm_decoder_detail(const bm_decoder *d, bm_decode_status st)
+{
+    return d && d->detail[0] ? d->detail : bm_decode_status_detail(st);
 }
 
 /* Frees the decoder and its arena: every event it filled becomes invalid. */
@@ -83,6 +91,7 @@ bm_decode_status bm_decode_entry(bm_decoder *d, size_t n, const char *const *fie
                                  const size_t *value_lens, bm_event *ev)
 {
     bm_event_reset(ev);
+    d->detail[0] = '\0';
     if (n == 0) return BM_DECODE_EMPTY;
 
     const size_t max_entry = bm_limit_entry(d);
@@ -173,8 +182,10 @@ const char *bm_decode_status_detail(bm_decode_status st)
     case BM_DECODE_MISSING_TX:
         return "no transaction id (tx / transaction_id / metadata.transaction_id)";
     case BM_DECODE_MISSING_WORKER: return "no worker (worker / worker_name / worker_type)";
-    case BM_DECODE_BAD_FIELD:
-        return "a known key has an unusable value (time, flag or an over-long id)";
+    case BM_DECODE_BAD_FIELD: return "a known key has an unusable value (a time, a flag, a number)";
+    case BM_DECODE_BAD_ID:
+        return "an id or name holds a NUL byte, a control character or invalid UTF-8, or is "
+               "longer than max_id_bytes";
     case BM_DECODE_NOMEM: return "out of memory while decoding";
     default: return "unusable entry";
     }

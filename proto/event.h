@@ -53,6 +53,9 @@ typedef enum {
     BM_DECODE_MISSING_TX,      /* "missing_tx": command/result/error/... without a transaction */
     BM_DECODE_MISSING_WORKER,  /* "missing_worker": command/error without a worker */
     BM_DECODE_BAD_FIELD,       /* "bad_field": a known key has an unusable value (ts, ok, ...) */
+    BM_DECODE_BAD_ID,          /* "bad_id": an id or name (tx, worker, step, type, id, error type,
+                                  a pub/sub channel...) is not text: NUL, control character,
+                                  invalid UTF-8, or longer than max_id_bytes (text.c) */
     BM_DECODE_NOMEM,           /* "nomem" */
     BM_DECODE__COUNT
 } bm_decode_status;
@@ -108,15 +111,44 @@ typedef struct {
 /* Bounds enforced while decoding. Zero means "use the default". */
 typedef struct {
     size_t max_entry_bytes;  /* sum of all field and value lengths; default 1 MiB */
-    size_t max_string_bytes; /* ids, names: longer ones are refused as bad_field; default 512 */
+    size_t max_string_bytes; /* status words, attribute keys: cut to this; default 512 */
     size_t max_message_bytes; /* error/status messages: longer ones are cut; default 1024 */
+    size_t max_id_bytes;      /* ids and names (bm_identity_check): longer ones are refused
+                                 as bad_id; default 256, at most BM_ID_MAX */
 } bm_decode_limits;
+
+/* The largest max_id_bytes: every name busmon keeps fits BM_NAME_MAX (proto/rollup.h). */
+#define BM_ID_MAX 256
 
 typedef struct bm_decoder bm_decoder;
 
-/* @return a decoder, or NULL when out of memory. Caller frees with bm_decoder_free. */
+/* @return a decoder, or NULL when out of memory. Caller frees with bm_decoder_free.
+ * max_id_bytes above BM_ID_MAX is taken as BM_ID_MAX. */
 bm_decoder *bm_decoder_new(const bm_decode_limits *limits);
 void bm_decoder_free(bm_decoder *d);
+
+/*
+ * Why the last decode on d failed with st, for a dead-letter's `error`
+ * field: the particular reason when the decoder knows it ("worker holds a
+ * NUL byte at byte 3"), else bm_decode_status_detail(st).
+ * @return a string borrowed from d (valid until its next decode).
+ */
+const char *bm_decoder_detail(const bm_decoder *d, bm_decode_status st);
+
+/*
+ * Is [s, s+len) an identity (text.c): valid UTF-8, no control character
+ * (NUL included), at most max_bytes bytes (0: no bound)? `what` names it in
+ * the reason ("worker").
+ * @return 0, or -1 with "WHAT holds a NUL byte at byte 3" in why (NULL: none).
+ */
+int bm_identity_check(const char *what, const char *s, size_t len, size_t max_bytes, char *why,
+                      size_t whylen);
+
+/*
+ * Copy len bytes of free text from src to dst (room for len bytes) with
+ * every byte of an invalid UTF-8 sequence as '?'. @return len.
+ */
+size_t bm_text_scrub(char *dst, const char *src, size_t len);
 
 /*
  * Decode one stream entry given as `n` field/value pairs (borrowed).
@@ -202,6 +234,15 @@ bm_decode_status bm_decode_pubsub(bm_decoder *d, const bm_channel_scheme *scheme
  * @return 0 and *ts_us, or -1 when the text is not a time.
  */
 int bm_parse_time(const char *s, size_t len, int64_t *ts_us);
+
+/*
+ * Time sanity: an event time further than max_skew_us from now_us (the
+ * agent's clock) is not believed. It becomes fallback_us (the stream entry
+ * id's time; the receive time for pub/sub) when that one is within the
+ * skew, else now_us. max_skew_us 0: every time is believed.
+ * @return 1 when *ts_us was replaced (the caller counts it), else 0.
+ */
+int bm_time_clamp(int64_t *ts_us, int64_t fallback_us, int64_t now_us, int64_t max_skew_us);
 
 /*
  * Encode an event as a msgpack map in busmon's native key names (DESIGN §2):

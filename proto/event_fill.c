@@ -247,8 +247,39 @@ static void set_error_text(bm_evb *b, const bm_value *v, int rank)
     }
 }
 
-/* A C string ends at its first NUL: so does a string value, here, so that
- * what is checked (empty? too long?) is what the event will hold. */
+/* Ids and names: checked whole in bm_evb_finish (text.c), never cut. */
+static int is_identity(bm_field f)
+{
+    switch (f) {
+    case BM_F_ID:
+    case BM_F_TYPE:
+    case BM_F_TX:
+    case BM_F_CORR:
+    case BM_F_CMD:
+    case BM_F_WORKER:
+    case BM_F_STEP:
+    case BM_F_SOURCE:
+    case BM_F_ERROR_TYPE: return 1;
+    default: return 0;
+    }
+}
+
+/* The key a field is known by in reasons ("worker"). */
+static const char *field_name(bm_field f)
+{
+    static const char *const names[BM_F_STR__COUNT] = {
+        [BM_F_ID] = "id",         [BM_F_TYPE] = "type",     [BM_F_TX] = "tx",
+        [BM_F_CORR] = "corr",     [BM_F_CMD] = "cmd",       [BM_F_WORKER] = "worker",
+        [BM_F_STEP] = "step",     [BM_F_SOURCE] = "source", [BM_F_STATUS] = "status",
+        [BM_F_MESSAGE] = "message", [BM_F_ERROR_TYPE] = "error_type",
+        [BM_F_ERROR_MESSAGE] = "error_message",
+    };
+    return f > BM_F_UNKNOWN && f < BM_F_STR__COUNT && names[f] ? names[f] : "field";
+}
+
+/* Free text ends at its first NUL, as a C string would: so does a string
+ * value here, so that what is checked (empty? too long?) is what the event
+ * will hold. Identities are not cut: a NUL in one refuses it (bad_id). */
 static bm_value cut_at_nul(const bm_value *in)
 {
     bm_value v = *in;
@@ -261,7 +292,7 @@ static bm_value cut_at_nul(const bm_value *in)
 
 bm_decode_status bm_evb_set(bm_evb *b, bm_field f, int rank, const bm_value *in)
 {
-    const bm_value cut = cut_at_nul(in), *v = &cut;
+    const bm_value cut = is_identity(f) ? *in : cut_at_nul(in), *v = &cut;
     if (v->kind == BM_V_NIL) return BM_DECODE_OK;
 
     if (f > BM_F_UNKNOWN && f < BM_F_STR__COUNT) {
@@ -429,7 +460,8 @@ static size_t value_text_need(const bm_value *v, size_t max)
     return BM_NUM_TEXT_MAX;
 }
 
-/* Write `v` as text into the arena at *pos, at most `max` bytes (+ NUL). */
+/* Write `v` as text into the arena at *pos, at most `max` bytes (+ NUL);
+ * invalid UTF-8 becomes '?' (identities were checked before: they are valid). */
 static const char *put_text(char *arena, size_t *pos, const bm_value *v, size_t max)
 {
     char *dst = arena + *pos;
@@ -437,7 +469,7 @@ static const char *put_text(char *arena, size_t *pos, const bm_value *v, size_t 
     switch (v->kind) {
     case BM_V_STR:
         n = utf8_cut(v->str, v->len, max);
-        memcpy(dst, v->str, n);
+        bm_text_scrub(dst, v->str, n);
         break;
     case BM_V_BOOL:
         n = (size_t)snprintf(dst, BM_NUM_TEXT_MAX, "%s", v->b ? "true" : "false");
@@ -489,6 +521,7 @@ bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
 {
     const size_t max_str = limit_or(d->limits.max_string_bytes, BM_DEFAULT_MAX_STRING_BYTES);
     const size_t max_msg = limit_or(d->limits.max_message_bytes, BM_DEFAULT_MAX_MESSAGE_BYTES);
+    const size_t max_id = d->limits.max_id_bytes; /* set by bm_decoder_new */
     bm_evb_slot s[BM_F_STR__COUNT];
     memcpy(s, b->str, sizeof(s));
 
@@ -497,17 +530,23 @@ bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
     /* type */
     bm_event_type type;
     if (!HAS(BM_F_TYPE)) return BM_DECODE_MISSING_TYPE;
+    if (s[BM_F_TYPE].v.kind == BM_V_STR &&
+        bm_identity_check("type", s[BM_F_TYPE].v.str, s[BM_F_TYPE].v.len, max_id, d->detail,
+                          sizeof d->detail))
+        return BM_DECODE_BAD_ID;
     if (s[BM_F_TYPE].v.kind != BM_V_STR ||
         type_from_text(s[BM_F_TYPE].v.str, s[BM_F_TYPE].v.len, &type) < 0)
         return BM_DECODE_UNKNOWN_TYPE;
 
-    /* ids and names: too long is refused, not cut (a cut id pairs wrongly) */
-    static const bm_field bounded[] = {BM_F_ID,     BM_F_TX,   BM_F_CORR,  BM_F_CMD,
-                                       BM_F_WORKER, BM_F_STEP, BM_F_SOURCE};
-    for (size_t i = 0; i < sizeof(bounded) / sizeof(bounded[0]); i++) {
-        const bm_evb_slot *sl = &s[bounded[i]];
-        if (sl->rank != BM_RANK_UNSET && sl->v.kind == BM_V_STR && sl->v.len > max_str)
-            return BM_DECODE_BAD_FIELD;
+    /* ids and names are text, refused whole, never cut or merged (text.c) */
+    for (int f = BM_F_ID; f < BM_F_STR__COUNT; f++) {
+        const bm_evb_slot *sl = &s[f];
+        if (!is_identity((bm_field)f) || f == BM_F_TYPE || f == BM_F_ERROR_TYPE || sl->rank == BM_RANK_UNSET ||
+            sl->v.kind != BM_V_STR)
+            continue;
+        if (bm_identity_check(field_name((bm_field)f), sl->v.str, sl->v.len, max_id, d->detail,
+                              sizeof d->detail))
+            return BM_DECODE_BAD_ID;
     }
 
     /* a result (or error) that names no worker: its producer is the worker.
@@ -533,11 +572,16 @@ bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
         s[BM_F_ERROR_TYPE].rank = BM_RANK_UNSET;
         s[BM_F_ERROR_MESSAGE].rank = BM_RANK_UNSET;
     }
+    /* the error type names an error pattern: checked when it is kept */
+    if (HAS(BM_F_ERROR_TYPE) && s[BM_F_ERROR_TYPE].v.kind == BM_V_STR &&
+        bm_identity_check("error_type", s[BM_F_ERROR_TYPE].v.str, s[BM_F_ERROR_TYPE].v.len,
+                          max_id, d->detail, sizeof d->detail))
+        return BM_DECODE_BAD_ID;
 
-    /* per-field text bound; ids were checked above, so max_str never cuts them */
+    /* per-field text bound; ids were checked above, so their bound never cuts them */
     size_t bound[BM_F_STR__COUNT];
     for (int f = 0; f < BM_F_STR__COUNT; f++)
-        bound[f] = max_str;
+        bound[f] = is_identity((bm_field)f) ? BM_ID_MAX : max_str;
     bound[BM_F_MESSAGE] = bound[BM_F_ERROR_MESSAGE] = max_msg;
 
     /* size the arena once: nothing below may realloc it */

@@ -22,14 +22,16 @@
 #define BM_DEFAULT_MAX_ENTRY_BYTES   (1024u * 1024u)
 #define BM_DEFAULT_MAX_STRING_BYTES  512u
 #define BM_DEFAULT_MAX_MESSAGE_BYTES 1024u
+#define BM_DEFAULT_MAX_ID_BYTES      256u
 
 /* The decoder: limits plus a grow-only scratch arena holding the strings of
  * the last decoded event. Its capacity never exceeds what the largest
  * accepted entry needs (bounded by max_entry_bytes plus a constant). */
 struct bm_decoder {
-    bm_decode_limits limits;
+    bm_decode_limits limits; /* max_id_bytes always set (1..BM_ID_MAX) */
     char *scratch;
     size_t scratch_cap;
+    char detail[192]; /* why the last decode failed, when more is known than its status */
 };
 
 /* A value as any encoding delivers it. Strings are borrowed, not terminated. */

@@ -22,6 +22,10 @@
  * overrides the body: it is offered to the event builder at a rank below
  * every key (BM_RANK_HINT, event_internal.h).
  *
+ * A channel is an identity (text.c): one holding a NUL, a control character
+ * or invalid UTF-8, or longer than max_id_bytes, refuses the message
+ * (bad_id), whether it matches the scheme or not.
+ *
  * Not here: subscribing (agent/), JSON syntax (decode_json.c).
  */
 #include "proto/event_internal.h"
@@ -99,6 +103,13 @@ bm_decode_status bm_decode_pubsub(bm_decoder *d, const bm_channel_scheme *scheme
 {
     bm_evb_hints hints;
     memset(&hints, 0, sizeof(hints));
+    /* the channel is an identity too: refused whole (its name would be a worker) */
+    d->detail[0] = '\0';
+    if (channel && bm_identity_check("channel", channel, channel_len, d->limits.max_id_bytes,
+                                     d->detail, sizeof d->detail)) {
+        bm_event_reset(ev);
+        return BM_DECODE_BAD_ID;
+    }
     bm_event_type type;
     const char *name;
     size_t name_len;

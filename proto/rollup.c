@@ -475,6 +475,22 @@ static int pack_json(msgpack_packer *pk, const json_t *j)
     return rc;
 }
 
+static int count_write(void *data, const char *buf, size_t len)
+{
+    (void)buf;
+    *(size_t *)data += len;
+    return 0;
+}
+
+size_t bm_json_msgpack_size(const json_t *j)
+{
+    size_t n = 0;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &n, count_write);
+    pack_json(&pk, j);
+    return n;
+}
+
 /*
  * Any JSON tree as msgpack (maps, arrays, strings, integers, doubles, true,
  * false, nil). On failure `out` is cut back to the size it had, so it never
@@ -525,6 +541,8 @@ json_t *bm_rollup_workers_view(json_t *roll, const char *label)
     json_object_set(out, "ts", json_object_get(roll, "ts"));
     json_object_set(out, "agent", json_object_get(roll, "agent"));
     json_object_set(out, "summary", json_object_get(roll, "summary"));
+    if (json_object_get(roll, "omitted")) /* a rollup cut to its budget (bm_rollup_fit) */
+        json_object_set(out, "omitted", json_object_get(roll, "omitted"));
     json_t *arr = json_array();
     size_t i;
     json_t *w;

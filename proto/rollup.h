@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define BM_WINDOWS 3 /* [0] 1 minute, [1] 5 minutes, [2] the performance window */
-#define BM_NAME_MAX 128
+#define BM_NAME_MAX 257 /* a name of BM_ID_MAX (256) bytes and its NUL: names are never cut */
 #define BM_ISSUES_MAX 4
 #define BM_ISSUE_LEN 160
 #define BM_PATTERN_WORKERS_MAX 8
@@ -131,7 +131,8 @@ struct json_t *bm_rollup_pick_window(struct json_t *windows, const char *label);
 struct json_t *bm_rollup_worker_in_window(struct json_t *w, const char *label);
 
 /* `busmon workers --json` and /api/workers from a rollup's JSON: {"window",
- * "ts", "agent", "summary", "workers": [each cut to the window]}.
+ * "ts", "agent", "summary", "omitted" (a rollup cut to its budget), "workers":
+ * [each cut to the window]}.
  * @return a new object. */
 struct json_t *bm_rollup_workers_view(struct json_t *roll, const char *label);
 
@@ -142,5 +143,29 @@ const struct msgpack_object *bm_msgpack_map_get(const struct msgpack_object *o, 
 
 /* Any JSON tree as msgpack, appended to out (cut back on failure). @return 0, or -1. */
 int bm_json_encode_msgpack(const struct json_t *j, struct msgpack_sbuffer *out);
+
+/* The size bm_json_encode_msgpack would write for j, without writing it. @return bytes. */
+size_t bm_json_msgpack_size(const struct json_t *j);
+
+/*
+ * Bound a rollup entry (rollup_fit.c): cut the "workers" and "errors" arrays
+ * of `roll` (a rollup's JSON, whatever else the caller added) so that its
+ * compact JSON and its msgpack (bm_json_encode_msgpack) together take at
+ * most max_bytes. The most active are kept (workers by executions over the
+ * performance window, then in flight, then last seen; errors by their
+ * count there, the snapshot's order), in their original order; what is cut
+ * is summarised in an "omitted" object (always present, zeros when nothing
+ * was cut):
+ *
+ *   "omitted": { "workers": int, "errors": int,
+ *                "workers_health": { "unknown", "healthy", ...: int },
+ *                "workers_executions": { "<label>": int } x3, "workers_failures": {...},
+ *                "workers_in_flight": int, "errors_count": { "<label>": int } x3 }
+ *
+ * When even an entry with no worker and no error is larger, it keeps none.
+ * @return 0, or -1 (out of memory: roll is left as it was, or without its
+ * arrays' elements).
+ */
+int bm_rollup_fit(struct json_t *roll, size_t max_bytes);
 
 #endif

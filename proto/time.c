@@ -12,6 +12,10 @@
  * Hinnant) rather than with timegm/mktime: no locale, no TZ, no libc state.
  * Fractions beyond µs are truncated, never rounded.
  *
+ * bm_time_clamp is the sanity rule for times far from the agent's clock
+ * (1970-01-01T00:00:01 and 9999-12-31 are valid times, not believable ones):
+ * the caller passes its clock and the fallback.
+ *
  * Not here: which clock a missing time falls back to (the caller's choice).
  */
 #include "proto/event.h"
@@ -225,4 +229,16 @@ int bm_parse_time(const char *s, size_t len, int64_t *ts_us)
     if (p == end) return -1;
     if (end - p >= 10 && p[4] == '-') return parse_iso(p, end, ts_us);
     return parse_epoch(p, end, ts_us);
+}
+
+static int64_t distance_us(int64_t a, int64_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
+int bm_time_clamp(int64_t *ts_us, int64_t fallback_us, int64_t now_us, int64_t max_skew_us)
+{
+    if (max_skew_us <= 0 || distance_us(*ts_us, now_us) <= max_skew_us) return 0;
+    *ts_us = distance_us(fallback_us, now_us) <= max_skew_us ? fallback_us : now_us;
+    return 1;
 }

@@ -16,6 +16,8 @@ enum { BM_EXIT_OK = 0, BM_EXIT_NOT_FOUND = 1, BM_EXIT_USAGE = 2, BM_EXIT_REDIS =
 
 typedef struct {
     const char *redis_url;    /* --redis; NULL or "": $BUSMON_REDIS_URL, else the default */
+    const char *redis_password_file; /* --redis-password-file; NULL: $BUSMON_REDIS_PASSWORD_FILE */
+    const char *redis_username;      /* --redis-username; NULL: $BUSMON_REDIS_USERNAME */
     const char *trace_prefix; /* "busmon:trace:" unless --trace-prefix */
     int color;                /* stdout is a terminal and NO_COLOR unset */
 } bm_cli_opts;
@@ -59,8 +61,12 @@ const char *bm_cli_str(struct json_t *o, const char *k);
 
 /*
  * Connect to the Redis of o->redis_url (else $BUSMON_REDIS_URL, else the
- * default). @return the context, or NULL with one line on stderr and
- * *exit_code set: BM_EXIT_USAGE for a bad URL, BM_EXIT_REDIS when Redis is
+ * default), with the password of o->redis_password_file (else
+ * $BUSMON_REDIS_PASSWORD_FILE, else $BUSMON_REDIS_PASSWORD, else the URL's)
+ * and o->redis_username (else $BUSMON_REDIS_USERNAME). A password in a
+ * --redis URL is hidden from ps once read, with a warning on stderr.
+ * @return the context, or NULL with one line on stderr and *exit_code set:
+ * BM_EXIT_USAGE for a bad URL or password file, BM_EXIT_REDIS when Redis is
  * unreachable or refuses.
  */
 redisContext *bm_cli_connect(const bm_cli_opts *o, int *exit_code);

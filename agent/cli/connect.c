@@ -5,19 +5,36 @@
  * (exit 2); a Redis that does not answer is not (exit 3).
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "agent/cli/cli.h"
 #include "agent/core/redis_url.h"
+
+static const char *flag_or_env(const char *flag, const char *env)
+{
+    if (flag && *flag) return flag;
+    const char *v = getenv(env);
+    return v && *v ? v : NULL;
+}
 
 redisContext *bm_cli_connect(const bm_cli_opts *o, int *exit_code)
 {
     bm_redis_url u;
     char err[512];
-    if (bm_redis_url_parse(bm_redis_url_choose(o->redis_url), &u, err, sizeof err)) {
+    if (bm_redis_url_parse(bm_redis_url_choose(o->redis_url), &u, err, sizeof err) ||
+        bm_redis_url_credentials(&u, flag_or_env(o->redis_username, "BUSMON_REDIS_USERNAME"),
+                                 flag_or_env(o->redis_password_file,
+                                             "BUSMON_REDIS_PASSWORD_FILE"),
+                                 NULL, err, sizeof err)) {
         fprintf(stderr, "busmon: %s\n", err);
         *exit_code = BM_EXIT_USAGE;
         return NULL;
     }
+    /* o->redis_url points into argv: what ps shows */
+    if (o->redis_url && *o->redis_url && bm_redis_url_hide_password((char *)o->redis_url))
+        fprintf(stderr, "busmon: warning: the Redis password in --redis is visible to every "
+                        "local user (ps) while busmon starts; use --redis-password-file FILE or "
+                        "BUSMON_REDIS_PASSWORD\n");
     redisContext *c = bm_redis_connect_sync(&u, 3000, err, sizeof err);
     if (!c) {
         fprintf(stderr, "busmon: %s\n", err);

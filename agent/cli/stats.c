@@ -213,6 +213,11 @@ static int show_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
                p95, p99, bm_cli_num(w, "in_flight"), ago);
     }
     if (json_array_size(workers) == 0) printf("(no workers seen yet)\n");
+    double more = bm_cli_num(json_object_get(roll, "omitted"), "workers");
+    if (more > 0)
+        printf("... and %.0f less active worker(s) not in this rollup (outputs.rollup_max_bytes); "
+               "`busmon worker NAME` shows any of them\n",
+               more);
     return BM_EXIT_OK;
 }
 
@@ -332,6 +337,11 @@ static int show_errors(const bm_cli_opts *o, const stats_args *s, json_t *roll)
                bm_cli_str(e, "trend"), last, workers, bm_cli_str(e, "example"));
     }
     if (json_array_size(errors) == 0) printf("(no errors seen)\n");
+    double more = bm_cli_num(json_object_get(roll, "omitted"), "errors");
+    if (more > 0)
+        printf("... and %.0f less frequent error type(s) not in this rollup "
+               "(outputs.rollup_max_bytes)\n",
+               more);
     return BM_EXIT_OK;
 }
 

@@ -107,7 +107,8 @@ static const char *kv_find(const bm_alerting_sink_config *s, const char *key)
 
 /*
  * One sink mapping into *out: scalars as they are, `headers:` (a mapping)
- * as header.NAME pairs. Every sink gets a name: without one, its format
+ * as header.NAME pairs, `header_files:` as header_file.NAME pairs (the
+ * values read from those files by the sink, outputs/sink.c). Every sink gets a name: without one, its format
  * ("slack"), made unique with "-2", "-3", ... among the sinks before it.
  * `list` is the key as written (alerts.webhooks), for messages.
  */
@@ -126,7 +127,8 @@ static int parse_sink(bm_walk *w, const char *list, yaml_node_t *map, int index,
         yaml_node_t *kn = bm_walk_node(w, pr->key), *vn = bm_walk_node(w, pr->value);
         const char *k = bm_yaml_scalar(kn);
         if (!k || !vn) return bm_walk_fail(w, kn, "%s #%d: keys must be plain names", list, index);
-        if (!strcmp(k, "headers") && vn->type == YAML_MAPPING_NODE) {
+        int files = !strcmp(k, "header_files"); /* NAME: PATH of the value's file */
+        if ((files || !strcmp(k, "headers")) && vn->type == YAML_MAPPING_NODE) {
             for (yaml_node_pair_t *h = vn->data.mapping.pairs.start; h < vn->data.mapping.pairs.top;
                  h++) {
                 const char *hk = bm_yaml_scalar(bm_walk_node(w, h->key));
@@ -136,7 +138,7 @@ static int parse_sink(bm_walk *w, const char *list, yaml_node_t *map, int index,
                     return bm_walk_fail(w, hvn ? hvn : vn,
                                         "%s #%d: headers must map names to values", list, index);
                 char name[300];
-                snprintf(name, sizeof name, "header.%s", hk);
+                snprintf(name, sizeof name, "%s.%s", files ? "header_file" : "header", hk);
                 if (push_kv(out, &cap, name, hv)) return bm_walk_fail(w, vn, "out of memory");
             }
             continue;
@@ -251,6 +253,14 @@ static int parse_section(bm_alerting_config *all, bm_alert_config *rules, yaml_d
         return -1;
     }
     if (all) {
+        /* outputs.sinks is not the alerts: section's own: it stays, whichever of the
+         * two the file writes first (it was lost when outputs: came before alerts:) */
+        bm_alerting_sink_config *os = fresh.output_sinks;
+        size_t nos = fresh.n_output_sinks;
+        fresh.output_sinks = all->output_sinks;
+        fresh.n_output_sinks = all->n_output_sinks;
+        all->output_sinks = os;
+        all->n_output_sinks = nos;
         bm_alerting_config_deinit(all);
         *all = fresh;
         return 0;

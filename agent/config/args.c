@@ -1,7 +1,7 @@
 /*
  * args.c - bm_config_from_args: the flags of the key table (keys.h) read
  * with getopt_long in two passes. The first finds the actions (--help,
- * --version, --check-config, --offline) and --config, and refuses unknown
+ * --version, --check-config, --offline, --print-acl) and --config, and refuses unknown
  * flags before anything is read; then the file, then the environment, then
  * the second pass sets the flags' keys over them, then the finishing step.
  *
@@ -60,7 +60,7 @@ static int is_action(const bm_config_key *k, const char *name)
 static int find_actions(const flag_set *fs, int argc, char **argv, bm_config_action *action,
                         const char **config_path, char *err, size_t errlen)
 {
-    int check = 0, offline = 0, o;
+    int check = 0, offline = 0, acl = 0, o;
     optind = 0; /* a full restart of getopt (callers may read argv more than once) */
     opterr = 0;
     while ((o = getopt_long(argc, argv, fs->shorts, fs->opts, NULL)) != -1) {
@@ -77,6 +77,7 @@ static int find_actions(const flag_set *fs, int argc, char **argv, bm_config_act
         if (is_action(k, "config")) *config_path = optarg;
         check |= is_action(k, "check-config");
         offline |= is_action(k, "offline");
+        acl |= is_action(k, "print-acl");
     }
     if (optind < argc) {
         snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
@@ -86,7 +87,10 @@ static int find_actions(const flag_set *fs, int argc, char **argv, bm_config_act
         snprintf(err, errlen, "--offline goes with --check-config");
         return -1;
     }
-    *action = !check ? BM_CONFIG_RUN : offline ? BM_CONFIG_CHECK_OFFLINE : BM_CONFIG_CHECK;
+    *action = acl      ? BM_CONFIG_PRINT_ACL
+              : !check ? BM_CONFIG_RUN
+              : offline ? BM_CONFIG_CHECK_OFFLINE
+                        : BM_CONFIG_CHECK;
     return 0;
 }
 

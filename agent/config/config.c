@@ -6,6 +6,8 @@
  */
 #include "agent/config/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,9 @@ int bm_config_init(bm_config *c)
 void bm_config_deinit(bm_config *c)
 {
     free(c->redis_url);
+    free(c->redis_password_file);
+    free(c->redis_username);
+    free(c->http_token_file);
     for (size_t i = 0; i < c->n_streams; i++)
         free(c->streams[i]);
     free(c->group);
@@ -183,11 +188,47 @@ int bm_config_get(const bm_config *c, const char *path, char *buf, size_t len)
     return k ? bm_config_key_format(k, base, buf, len) : -1;
 }
 
+/* Is `host` ("127.0.0.1", "::1", "localhost") a loopback address? */
+static int is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!strcmp(host, "localhost")) return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
+
+int bm_config_http_exposed(const bm_config *c, char *buf, size_t len)
+{
+    if (!c->http_enabled || !c->http_listen || (c->http_token_file && *c->http_token_file))
+        return 0;
+    char host[256];
+    const char *colon = strrchr(c->http_listen, ':');
+    size_t n = colon ? (size_t)(colon - c->http_listen) : strlen(c->http_listen);
+    const char *h = c->http_listen;
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') h++, n -= 2;
+    snprintf(host, sizeof host, "%.*s", (int)(n < sizeof host ? n : sizeof host - 1), h);
+    if (is_loopback(host)) return 0;
+    snprintf(buf, len,
+             "HTTP listens on %s, beyond this host, without a token: /metrics and /api are open "
+             "to the network; set http.token_file (a bearer token) or listen on 127.0.0.1",
+             c->http_listen);
+    return 1;
+}
+
 void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_display,
                              int redis_checked)
 {
     fprintf(f, "configuration ok: %s, %zu stream(s), group %s, consumer %s\n", redis_display,
             c->n_streams, c->group, c->consumer);
+    char exposed[256];
+    if (c->http_enabled)
+        fprintf(f, "http: %s, at most %d connection(s), headers within %.3g s, %s\n",
+                c->http_listen, c->http_max_connections, c->http_header_timeout_ms / 1000.0,
+                c->http_token_file ? "a bearer token required (http.token_file)"
+                                   : "no token");
+    if (bm_config_http_exposed(c, exposed, sizeof exposed)) fprintf(f, "warning: %s\n", exposed);
     fprintf(f, "alerts: %s, %zu rule(s) every %.3g s, %zu sink(s)\n",
             c->alerting->rules.enabled ? "enabled" : "disabled", c->alerting->rules.n_rules,
             (double)c->alerting->rules.interval_us / 1e6, c->alerting->n_sinks);

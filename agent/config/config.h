@@ -28,6 +28,8 @@ typedef void (*bm_config_warn_cb)(const char *message, void *arg);
 
 typedef struct {
     char *redis_url;               /* NULL: BUSMON_REDIS_URL, else the default */
+    char *redis_password_file;     /* redis.password_file: the password's file (NULL: none) */
+    char *redis_username;          /* redis.username: the ACL user (NULL: the URL's, if any) */
     char *streams[BM_MAX_STREAMS]; /* streams read through the consumer group */
     size_t n_streams;
     char *group;    /* consumer group, default "busmon" */
@@ -40,6 +42,9 @@ typedef struct {
     size_t max_events_per_trace; /* default 512 */
     size_t max_entry_bytes;      /* larger entries are dead-lettered; default 1 MiB */
     size_t max_read_bytes;       /* streams.max_read_bytes: one read's reply at most about this */
+    size_t max_id_bytes;            /* limits.max_id_bytes, 256: longer ids are dead-lettered */
+    int64_t max_clock_skew_ms;      /* limits.max_clock_skew, 24 h; 0: none */
+    int64_t max_idle_ms;            /* limits.max_idle, 1 h: evictable when the table is full */
     int64_t checkpoint_interval_ms; /* state.checkpoint_interval, 1 s; 0: none */
     char *state_prefix;             /* state.key_prefix, "busmon:state:" */
     int64_t reclaim_interval_ms;    /* reclaim.interval, 30 s; 0: never */
@@ -70,6 +75,7 @@ typedef struct {
     int64_t rollup_interval_ms; /* outputs.rollup_interval_seconds, 10 s */
     char *rollups_stream;       /* outputs.rollups: stream and channel, "busmon:rollups" */
     size_t rollups_maxlen;      /* outputs.rollups_maxlen, 360 (1 h at 10 s) */
+    size_t rollup_max_bytes;    /* outputs.rollup_max_bytes, 128 KiB per entry */
     char *workers_hash;         /* outputs.workers: "busmon:workers" */
     char *health_stream; /* outputs.health: transitions, stream and channel, "busmon:health" */
 
@@ -87,6 +93,9 @@ typedef struct {
     int http_enabled;  /* http.enabled, default 1; --no-http */
     char *http_listen; /* http.listen "host:port", default "127.0.0.1:9464"; --http */
     int ready_max_lag; /* http.ready_max_lag: /ready is 503 above this consumer lag; 0 no bound */
+    int http_max_connections;   /* http.max_connections, 256 */
+    int http_header_timeout_ms; /* http.header_timeout, 5 s */
+    char *http_token_file;      /* http.token_file: bearer token required (NULL: none) */
 
     /* system metrics (issue 6, agent/sysmon.c): the guides' metrics_collection */
     int64_t system_interval_ms; /* system.interval_seconds
@@ -117,7 +126,8 @@ typedef enum {
     BM_CONFIG_HELP,         /* -h, --help: print bm_config_usage, exit 0 */
     BM_CONFIG_VERSION,      /* --version */
     BM_CONFIG_CHECK,        /* --check-config: the configuration is good; check Redis, exit */
-    BM_CONFIG_CHECK_OFFLINE /* --check-config --offline: the configuration is good; exit */
+    BM_CONFIG_CHECK_OFFLINE, /* --check-config --offline: the configuration is good; exit */
+    BM_CONFIG_PRINT_ACL      /* --print-acl: print the Redis ACL lines it needs; exit */
 } bm_config_action;
 
 /* Fill the defaults of the key table (owned strings). @return 0 or -1 (out of memory). */
@@ -159,6 +169,24 @@ void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_disp
  * would be written ("10s", "a,b"). @return 0, or -1 (no such key or value).
  */
 int bm_config_get(const bm_config *c, const char *path, char *buf, size_t len);
+
+/*
+ * Is HTTP served beyond this host without a token? http.enabled, an
+ * http.listen host that is not a loopback address (127.0.0.0/8, ::1,
+ * localhost), and no http.token_file. @return 1 with the warning in buf,
+ * else 0.
+ */
+int bm_config_http_exposed(const bm_config *c, char *buf, size_t len);
+
+/*
+ * The Redis ACL line this configuration needs (config/acl.c, core/acl.h):
+ * ACL SETUSER <user> on >PASSWORD, its keys and channels, -@all and exactly
+ * the commands busmon-agent sends; with `readonly`, the `busmon` CLI's line
+ * (read-only keys, its few read commands). Into buf (len bytes).
+ * @return the length (as snprintf: >= len means cut).
+ */
+size_t bm_config_acl_line(const bm_config *c, const char *user, int readonly, char *buf,
+                          size_t len);
 
 /* The default warning callback: the line to the logger as a warning (no return value). */
 void bm_config_log_warning(const char *message, void *arg);

@@ -48,6 +48,14 @@ static const bm_config_key agent_keys[] = {
      .group = G_INPUT,
      .help = "Redis to read and write: redis://[[user]:password@]host[:port][/db] or "
              "unix:///path"},
+    {.path = "redis.password_file", .type = BM_KEY_STRING, CFG(redis_password_file),
+     .flag = "redis-password-file", .metavar = "FILE", .group = G_INPUT,
+     .help = "read the Redis password from FILE (its first line), never from argv; "
+             "BUSMON_REDIS_PASSWORD also works (read, then cleared from the environment)"},
+    {.path = "redis.username", .type = BM_KEY_STRING, CFG(redis_username),
+     .flag = "redis-username", .metavar = "NAME", .group = G_INPUT,
+     .help = "the Redis ACL user to AUTH as (with the password from the file or the "
+             "environment)"},
     {.path = "streams", .alias_of = "streams.names"},
     {.path = "streams.names", .type = BM_KEY_STREAMS, .def = "busmon:events",
      .flags = BM_KEY_F_COMPUTED, CFG(streams), .env_alias = "BUSMON_STREAMS", .flag = "stream",
@@ -68,6 +76,21 @@ static const bm_config_key agent_keys[] = {
     {.path = "streams.max_read_bytes", .type = BM_KEY_SIZE, .def = "16M", .lo = 65536,
      .hi = 1024000000, CFG(max_read_bytes),
      .help = "one read's reply at most about this: COUNT shrinks after large entries"},
+
+    /* what hostile input may cost */
+    {.path = "limits.max_id_bytes", .type = BM_KEY_COUNT, .def = "256", .lo = 1, .hi = 256,
+     CFG(max_id_bytes),
+     .help = "ids and names (tx, worker, step, type, id, error type, pub/sub channel) longer "
+             "than this are dead-lettered (bad_id), as are those holding NUL, a control "
+             "character or invalid UTF-8"},
+    {.path = "limits.max_clock_skew", .type = BM_KEY_DURATION, .def = "24h", .lo = 0,
+     .hi = 3650.0 * DAY, .unit_us = MS, CFG(max_clock_skew_ms),
+     .help = "an event time further than this from the agent's clock becomes its entry id's "
+             "time (pub/sub: the receive time), counted; 0: believe every time"},
+    {.path = "limits.max_idle", .type = BM_KEY_DURATION, .def = "1h", .lo = SEC,
+     .hi = 365.0 * DAY, .unit_us = MS, CFG(max_idle_ms),
+     .help = "workers and error types idle this long are evicted when their table is full "
+             "and a new one arrives"},
 
     /* durable state and reclaim */
     {.path = "state.checkpoint_interval", .type = BM_KEY_DURATION, .def = "1s", .lo = 0,
@@ -139,6 +162,10 @@ static const bm_config_key agent_keys[] = {
      .help = "stream and channel of the rollups"},
     {.path = "outputs.rollups_maxlen", .type = BM_KEY_SIZE, .def = "360", .lo = 1,
      CFG(rollups_maxlen), .help = "XADD MAXLEN ~ of the rollups stream"},
+    {.path = "outputs.rollup_max_bytes", .type = BM_KEY_SIZE, .def = "128k", .lo = 16384,
+     .hi = 67108864, CFG(rollup_max_bytes),
+     .help = "a rollup entry (m + json) at most this big: the most active workers and error "
+             "types that fit, the rest summarised"},
     {.path = "outputs.workers", .type = BM_KEY_NAME, .def = "busmon:workers", CFG(workers_hash),
      .help = "hash: worker -> its current state"},
     {.path = "outputs.health", .type = BM_KEY_NAME, .def = "busmon:health", CFG(health_stream),
@@ -245,6 +272,15 @@ static const bm_config_key agent_keys[] = {
     {.path = "http.ready_max_lag", .type = BM_KEY_COUNT, .def = "100000", .lo = 0, .hi = 3600000,
      .flags = BM_KEY_F_INT, CFG(ready_max_lag),
      .help = "/ready answers 503 above this consumer lag; 0: no bound"},
+    {.path = "http.max_connections", .type = BM_KEY_COUNT, .def = "256", .lo = 1, .hi = 65536,
+     .flags = BM_KEY_F_INT, CFG(http_max_connections),
+     .help = "HTTP connections at once (fewer when the fd limit is lower); at the bound the "
+             "oldest one still sending its request is closed for a new one"},
+    {.path = "http.header_timeout", .type = BM_KEY_DURATION, .def = "5s", .lo = 100 * MS,
+     .hi = HOUR, .unit_us = MS, .flags = BM_KEY_F_INT, CFG(http_header_timeout_ms),
+     .help = "a request's headers and body must arrive within this, from the connection"},
+    {.path = "http.token_file", .type = BM_KEY_STRING, CFG(http_token_file),
+     .help = "a bearer token (the file's first line) every route but /health requires"},
 
     /* system metrics */
     {.path = "system.interval_seconds", .type = BM_KEY_DURATION, .def = "10s", .lo = 100 * MS,
@@ -320,6 +356,10 @@ static const bm_config_key agent_keys[] = {
     {.path = "check-config", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML,
      .flag = "check-config", .group = G_RUN,
      .help = "check the configuration, and Redis (exit 3 when unreachable), then exit"},
+    {.path = "print-acl", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML, .flag = "print-acl",
+     .group = G_RUN,
+     .help = "print the Redis ACL SETUSER lines this configuration needs (the agent's: "
+             "exactly the commands it sends; the CLI's: read-only), then exit"},
     {.path = "offline", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML, .flag = "offline",
      .group = G_RUN, .help = "with --check-config: check the configuration only, not Redis"},
     {.path = "help", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML, .flag = "help",

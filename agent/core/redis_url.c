@@ -4,8 +4,10 @@
  */
 #include "agent/core/redis_url.h"
 
+#include "agent/core/secret_file.h"
 #include "lib/redact.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,29 @@ static int parse_int(const char *s, size_t n, int lo, int hi, int *out)
     return 0;
 }
 
+/* u->display: the URL with the password as *** (safe to log). */
+static void make_display(bm_redis_url *u)
+{
+    char who[160] = "";
+    if (u->user[0] || u->password[0])
+        snprintf(who, sizeof who, "%s%s%s@", u->user, u->user[0] ? ":" : "",
+                 u->password[0] ? "***" : "");
+    if (u->path[0]) {
+        snprintf(u->display, sizeof u->display, "unix://%s%s%s", who, u->path,
+                 u->db ? "?db=" : "");
+        if (u->db) {
+            size_t n = strlen(u->display);
+            snprintf(u->display + n, sizeof u->display - n, "%d", u->db);
+        }
+    } else if (strchr(u->host, ':')) {
+        snprintf(u->display, sizeof u->display, "redis://%s[%s]:%d/%d", who, u->host, u->port,
+                 u->db);
+    } else {
+        snprintf(u->display, sizeof u->display, "redis://%s%s:%d/%d", who, u->host, u->port,
+                 u->db);
+    }
+}
+
 static int parse(const char *url, bm_redis_url *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -66,7 +91,7 @@ static int parse(const char *url, bm_redis_url *out, char *err, size_t errlen)
                 return -1;
             }
         }
-        snprintf(out->display, sizeof out->display, "%s", url);
+        make_display(out);
         return 0;
     }
     const char *p = url;
@@ -127,12 +152,7 @@ static int parse(const char *url, bm_redis_url *out, char *err, size_t errlen)
         }
     }
     if (strchr(out->host, '?')) goto bad;
-    if (strchr(out->host, ':'))
-        snprintf(out->display, sizeof out->display, "redis://%s%s[%s]:%d/%d", out->password[0] ? "***" : "",
-                 out->password[0] ? "@" : "", out->host, out->port, out->db);
-    else
-        snprintf(out->display, sizeof out->display, "redis://%s%s%s:%d/%d", out->password[0] ? "***" : "",
-                 out->password[0] ? "@" : "", out->host, out->port, out->db);
+    make_display(out);
     return 0;
 bad:
     snprintf(err, errlen, "bad Redis URL '%s': expected redis://host:port[/db] or unix:///path", url);
@@ -206,12 +226,91 @@ int bm_redis_ensure_groups(redisContext *c, const char *const *streams, size_t n
     for (size_t i = 0; i < n; i++) {
         redisReply *r = redisCommand(c, "XGROUP CREATE %s %s 0 MKSTREAM", streams[i], group);
         if (!r || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))) {
-            snprintf(err, errlen, "cannot create consumer group '%s' on stream '%s': %s", group,
-                     streams[i], r ? r->str : c->errstr);
+            int noperm = r && !strncmp(r->str, "NOPERM", 6);
+            snprintf(err, errlen, "cannot create consumer group '%s' on stream '%s': %s%s", group,
+                     streams[i], r ? r->str : c->errstr,
+                     noperm ? " (busmon-agent --print-acl prints the ACL line busmon needs)" : "");
             if (r) freeReplyObject(r);
             return -1;
         }
         freeReplyObject(r);
     }
     return 0;
+}
+
+/* ---- credentials beside the URL --------------------------------------------- */
+
+#define PASSWORD_ENV "BUSMON_REDIS_PASSWORD"
+
+const char *bm_redis_password_from_name(bm_redis_password_from from)
+{
+    switch (from) {
+    case BM_REDIS_PASSWORD_URL: return "the URL";
+    case BM_REDIS_PASSWORD_FILE: return "a file";
+    case BM_REDIS_PASSWORD_ENV: return PASSWORD_ENV;
+    default: return "none";
+    }
+}
+
+int bm_redis_url_credentials(bm_redis_url *u, const char *username, const char *password_file,
+                             bm_redis_password_from *from, char *err, size_t errlen)
+{
+    bm_redis_password_from got = u->password[0] ? BM_REDIS_PASSWORD_URL : BM_REDIS_PASSWORD_NONE;
+    char *env = getenv(PASSWORD_ENV);
+    char env_pw[sizeof u->password] = "";
+    int env_long = 0;
+    if (env) {
+        size_t n = strlen(env);
+        env_long = n >= sizeof env_pw;
+        if (!env_long) memcpy(env_pw, env, n + 1);
+        memset(env, 0, n); /* the value wiped where /proc/PID/environ reads it */
+        unsetenv(PASSWORD_ENV);
+    }
+    int rc = 0;
+    if (password_file && *password_file) {
+        rc = bm_secret_file_read(password_file, "the Redis password", u->password,
+                                 sizeof u->password, err, errlen);
+        got = BM_REDIS_PASSWORD_FILE;
+    } else if (env_long) {
+        snprintf(err, errlen, "%s is longer than %zu bytes", PASSWORD_ENV, sizeof env_pw - 1);
+        rc = -1;
+    } else if (env_pw[0]) {
+        memcpy(u->password, env_pw, sizeof u->password);
+        got = BM_REDIS_PASSWORD_ENV;
+    }
+    memset(env_pw, 0, sizeof env_pw);
+    if (!rc && username && *username) {
+        if (strlen(username) >= sizeof u->user) {
+            snprintf(err, errlen, "the Redis username is longer than %zu bytes",
+                     sizeof u->user - 1);
+            rc = -1;
+        } else {
+            snprintf(u->user, sizeof u->user, "%s", username);
+        }
+    }
+    if (!rc) make_display(u);
+    if (from) *from = rc ? BM_REDIS_PASSWORD_NONE : got;
+    return rc;
+}
+
+int bm_redis_url_hide_password(char *url)
+{
+    if (!url || strncmp(url, "redis://", 8)) return 0;
+    char *p = url + 8, *slash = strchr(p, '/'), *at = strrchr(p, '@');
+    if (!at || (slash && at > slash)) return 0;
+    char *colon = memchr(p, ':', (size_t)(at - p));
+    char *pw = colon ? colon + 1 : p; /* "redis://pw@host": all of the user info */
+    if (pw == at) return 0;
+    memset(pw, '*', (size_t)(at - pw));
+    return 1;
+}
+
+int bm_argv_hide_passwords(int argc, char **argv)
+{
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        char *u = strstr(argv[i], "redis://");
+        if (u) n += bm_redis_url_hide_password(u);
+    }
+    return n;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/core/acl.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 
@@ -20,6 +21,7 @@ typedef struct wtag {
     struct wtag *next; /* in the free list */
     bm_writer *w;
     bm_write_kind kind;
+    const char *command; /* argv[0], a literal: which command a denial was for */
     bm_write_cb cb;
     void *arg;
 } wtag;
@@ -37,6 +39,7 @@ struct bm_writer {
     size_t cap;
     int64_t last_error_log_us;
     uint64_t errors_since_log;
+    bm_acl *acl; /* ACL denials (NULL: not tracked) */
 };
 
 static const char *const kind_names[BM_WRITE__COUNT] = {
@@ -105,6 +108,16 @@ void bm_writer_get_stats(const bm_writer *w, bm_writer_stats *out)
     *out = w->stats;
 }
 
+void bm_writer_set_acl(bm_writer *w, bm_acl *acl)
+{
+    w->acl = acl;
+}
+
+bm_acl *bm_writer_acl(const bm_writer *w)
+{
+    return w ? w->acl : NULL;
+}
+
 static int is_expected_error(bm_write_kind kind, const redisReply *r)
 {
     return kind == BM_WRITE_SETUP && !strncmp(r->str, "BUSYGROUP", 9);
@@ -119,6 +132,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     w->pending--;
     if (!r) {
         w->stats.lost++;
+    } else if (r->type == REDIS_REPLY_ERROR && bm_acl_is_denial(r->str)) {
+        w->stats.errors[t->kind]++; /* logged once per command by the ACL tracker */
+        bm_acl_denied(w->acl, bm_acl_command_of(t->command, NULL), r->str);
     } else if (r->type == REDIS_REPLY_ERROR && !is_expected_error(t->kind, r)) {
         w->stats.errors[t->kind]++;
         w->errors_since_log++;
@@ -152,7 +168,7 @@ static int send_argv(bm_writer *w, bm_write_kind kind, int argc, const char **ar
         w->stats.refused++;
         return -1;
     }
-    *t = (wtag){NULL, w, kind, cb, arg};
+    *t = (wtag){NULL, w, kind, argv[0], cb, arg};
     if (redisAsyncCommandArgv(w->ac, on_reply, t, argc, argv, lens) != REDIS_OK) {
         t->next = w->free_tags;
         w->free_tags = t;
@@ -236,6 +252,19 @@ int bm_writer_hset(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
     return send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
 }
 
+int bm_writer_hdel(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
+                   const char *const *f, const size_t *fl, bm_write_cb cb, void *arg)
+{
+    if (n == 0) return 0;
+    if (reserve(w, n + 2)) return w->stats.refused++, -1;
+    int argc = 0;
+    ARG("HDEL", 4);
+    ARGS(key);
+    for (size_t i = 0; i < n; i++)
+        ARG(f[i], fl ? fl[i] : strlen(f[i]));
+    return send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
+}
+
 int bm_writer_hash_replace(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
                            const char *const *f, const size_t *fl, const char *const *v,
                            const size_t *vl, bm_write_cb cb, void *arg)
@@ -306,14 +335,6 @@ int bm_writer_hgetall(bm_writer *w, bm_write_kind kind, const char *key, bm_writ
     const char *argv[2] = {"HGETALL", key};
     size_t lens[2] = {7, strlen(key)};
     return send_argv(w, kind, 2, argv, lens, cb, arg);
-}
-
-int bm_writer_hdel(bm_writer *w, bm_write_kind kind, const char *key, const char *field,
-                   bm_write_cb cb, void *arg)
-{
-    const char *argv[3] = {"HDEL", key, field};
-    size_t lens[3] = {4, strlen(key), strlen(field)};
-    return send_argv(w, kind, 3, argv, lens, cb, arg);
 }
 
 int bm_writer_del(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb, void *arg)

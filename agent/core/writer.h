@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct bm_acl;
+
 typedef enum {
     BM_WRITE_TRACE = 0,  /* RPUSH / EXPIRE of trace records */
     BM_WRITE_ACK,        /* XACK */
@@ -82,6 +84,12 @@ void bm_writer_push(bm_writer *w);
 
 void bm_writer_get_stats(const bm_writer *w, bm_writer_stats *out);
 
+/* Tell `acl` (borrowed; core/acl.h) of every NOPERM reply: counted by
+ * command and logged once each, instead of the writer's error line. */
+void bm_writer_set_acl(bm_writer *w, struct bm_acl *acl);
+/* The tracker set, or NULL (for the connections beside the writer's). */
+struct bm_acl *bm_writer_acl(const bm_writer *w);
+
 /*
  * The commands. Each returns 0 when sent (its cb, if any, will be called
  * exactly once), or -1 when it was not (no connection, out of memory;
@@ -100,6 +108,9 @@ int bm_writer_publish(bm_writer *w, bm_write_kind kind, const char *channel, con
 int bm_writer_hset(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
                    const char *const *f, const size_t *fl, const char *const *v, const size_t *vl,
                    bm_write_cb cb, void *arg);
+/* HDEL key f1 ... (fields that left the hash's set). */
+int bm_writer_hdel(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
+                   const char *const *f, const size_t *fl, bm_write_cb cb, void *arg);
 /* MULTI; DEL key; HSET key f1 v1 ...; EXEC: the hash replaced whole, never
  * seen half done. cb gets EXEC's reply. */
 int bm_writer_hash_replace(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
@@ -122,9 +133,6 @@ int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char 
 /* HGETALL key. */
 int bm_writer_hgetall(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb,
                       void *arg);
-/* HDEL key field. */
-int bm_writer_hdel(bm_writer *w, bm_write_kind kind, const char *key, const char *field,
-                   bm_write_cb cb, void *arg);
 /* DEL key. */
 int bm_writer_del(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb, void *arg);
 /* EVAL script 1 key arg... (one key: a script never spans keys). */

@@ -26,6 +26,10 @@ static const char *write_kind(size_t i)
 {
     return bm_write_kind_name((bm_write_kind)i);
 }
+static const char *acl_command(size_t i)
+{
+    return bm_acl_command_name((bm_acl_command)i);
+}
 static const char *http_class(size_t i)
 {
     static const char *const names[BM_HTTP_CLASSES] = {"2xx", "4xx", "5xx"};
@@ -72,6 +76,10 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_entries_handed_off_total", TOTAL,
            "Entries of another agent's transaction handed to its hand-off stream.",
            "handed_off", persist.forwarded),
+    SCALAR("busmon_clock_skew_events_total", TOTAL,
+           "Events whose time was further than limits.max_clock_skew from the agent's clock: "
+           "given their entry id's time (pub/sub: the receive time).",
+           "clock_skew_events", clock_skew),
     /* the pub/sub input */
     SCALAR("busmon_pubsub_messages_total", TOTAL, "Pub/sub messages received.",
            "pubsub_messages", ps.messages),
@@ -156,16 +164,27 @@ static const bm_counter_row table[] = {
            writer.refused),
     SCALAR("busmon_redis_reconnects_total", TOTAL, "Reconnections to Redis.", "reconnects",
            reconnects),
+    ARRAY("busmon_redis_denied_total", TOTAL,
+          "Commands Redis's ACL denied (NOPERM), by command: each one is logged once with the "
+          "ACL SETUSER words that allow it, and named on /ready (busmon-agent --print-acl).",
+          "redis_denied", redis_denied, "command", acl_command, BM_ACL__COUNT),
     ARRAY("busmon_redis_connected", GAUGE, "1 when the Redis connection is up.", "connected",
           connected, "connection", connection, BM_CONNECTIONS),
     /* the monitor */
     SCALAR("busmon_workers", GAUGE, "Workers tracked.", "workers", workers),
     SCALAR("busmon_workers_refused_total", TOTAL,
-           "Events whose worker was refused by the max_workers bound.", "workers_refused",
+           "Events whose worker was refused by the max_workers bound (the table full, none "
+           "idle longer than limits.max_idle).", "workers_refused",
            workers_refused),
     SCALAR("busmon_error_types_refused_total", TOTAL,
            "Errors whose type was refused by the max_error_types bound.", "error_types_refused",
            error_types_refused),
+    SCALAR("busmon_workers_evicted_total", TOTAL,
+           "Workers idle longer than limits.max_idle evicted to make room for new ones.",
+           "workers_evicted", workers_evicted),
+    SCALAR("busmon_error_types_evicted_total", TOTAL,
+           "Error types idle longer than limits.max_idle evicted to make room for new ones.",
+           "error_types_evicted", error_types_evicted),
     /* the publisher */
     SCALAR("busmon_rollups_published_total", TOTAL, "Rollups published.", "rollups_published",
            pub.rollups_published),
@@ -252,15 +271,51 @@ static const bm_counter_row table[] = {
            "cluster.is_leader", cluster.is_leader),
     /* HTTP */
     ARRAY("busmon_http_requests_total", TOTAL,
-          "HTTP requests answered by busmon, by class (not this scrape; requests libevent refuses "
-          "before routing - oversized or unparsable - are not counted).",
+          "HTTP answers by class, those refused before routing (400, 408, 413, 431, 503) "
+          "included (not this scrape).",
           "http_requests", http_requests, "code", http_class, BM_HTTP_CLASSES),
+    SCALAR("busmon_http_connections_accepted_total", TOTAL, "HTTP connections accepted.",
+           "http.accepted", http.conn.accepted),
+    SCALAR("busmon_http_connections", GAUGE, "HTTP connections open.", "http.open",
+           http.conn.open),
+    SCALAR("busmon_http_connections_max", GAUGE,
+           "HTTP connections allowed at once (http.max_connections, lowered under a small fd "
+           "limit).",
+           "http.bound", http.conn.bound),
+    SCALAR("busmon_http_connections_evicted_total", TOTAL,
+           "HTTP connections closed at the bound for a newer one, or when out of descriptors "
+           "(the oldest still sending its request).",
+           "http.evicted", http.conn.evicted),
+    SCALAR("busmon_http_connections_refused_total", TOTAL,
+           "HTTP connections refused with 503 at the bound (every open one being answered).",
+           "http.refused", http.conn.refused),
+    SCALAR("busmon_http_request_timeouts_total", TOTAL,
+           "HTTP requests not received within http.header_timeout (408, closed).",
+           "http.timeouts", http.conn.timeouts),
+    SCALAR("busmon_http_write_timeouts_total", TOTAL,
+           "HTTP answers the client did not take within 10 s (closed).", "http.write_timeouts",
+           http.conn.write_timeouts),
+    SCALAR("busmon_http_bad_requests_total", TOTAL,
+           "HTTP requests refused before routing: malformed (400), head too large (431), body "
+           "too large (413), no length (411), another version (505).",
+           "http.bad_requests", http.conn.bad_requests),
+    SCALAR("busmon_http_accept_errors_total", TOTAL,
+           "accept() failures on the HTTP socket (EMFILE: out of file descriptors, ...).",
+           "http.accept_errors", http.conn.accept_errors),
+    SCALAR("busmon_http_accept_pauses_total", TOTAL,
+           "Times accepting HTTP connections was paused (back-off) after accept() failures.",
+           "http.accept_pauses", http.conn.accept_pauses),
+    SCALAR("busmon_http_unauthorized_total", TOTAL,
+           "HTTP requests without the bearer token of http.token_file (401).",
+           "http.unauthorized", http.unauthorized),
 };
 
 const bm_counter_folded bm_counters_folded[] = {
     {S(in.decode_errors), BM_DECODE__COUNT},
     {S(ps.decode_errors), BM_DECODE__COUNT},
     {S(ps.reconnects), 1},
+    {S(in.clock_skew), 1},
+    {S(ps.clock_skew), 1},
     {0, 0},
 };
 

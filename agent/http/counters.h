@@ -20,8 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/core/acl.h"
 #include "agent/core/sampler.h"
 #include "agent/core/writer.h"
+#include "agent/http/server.h"
 #include "agent/inputs/pubsub.h"
 #include "agent/inputs/streams.h"
 #include "agent/jobs/alerting.h"
@@ -51,16 +53,20 @@ typedef struct {
     bm_sysmon_stats sys;
     bm_sampler_stats sampler;
     bm_cluster_stats cluster;
+    bm_http_stats http;
     /* derived or read from several places */
     uint64_t decode_errors[BM_DECODE__COUNT]; /* both inputs */
     uint64_t writes_pending;
     uint64_t reconnects; /* the session and the pub/sub input */
+    uint64_t clock_skew; /* both inputs */
     uint64_t connected[BM_CONNECTIONS];
     uint64_t traces_in_memory, trace_events_in_memory, traces_evicted, traces_expired;
     uint64_t trace_store_bytes;
     uint64_t workers, workers_refused, error_types_refused;
+    uint64_t workers_evicted, error_types_evicted;
     uint64_t alerts_enabled, alerts_pending, alerts_firing, alerts_refused;
     uint64_t http_requests[BM_HTTP_CLASSES];
+    uint64_t redis_denied[BM_ACL__COUNT]; /* NOPERM replies by command (core/acl.h) */
 } bm_counter_snapshot;
 
 typedef enum { BM_COUNTER_TOTAL, BM_COUNTER_GAUGE } bm_counter_type;

@@ -1,6 +1,7 @@
 /*
- * server.c - the agent's HTTP server (evhttp, in the agent's loop): the
- * route table, limits and the JSON API. /metrics is rendered by metrics.c.
+ * server.c - the agent's HTTP routes, on httpd.c's connections in the
+ * agent's loop: the route table, the bearer token and the JSON API.
+ * /metrics is rendered by metrics.c.
  *
  * Routes (GET and HEAD only; anything else is 405):
  *   /, /index.html         the dashboard (agent/dashboard.html, embedded):
@@ -8,9 +9,10 @@
  *   /metrics               Prometheus text
  *   /health                200 {"status":"ok"} while the loop runs
  *   /ready                 200 when the Redis reader and writer are connected,
- *                          our group exists on every stream and no stream's
+ *                          our group exists on every stream, no stream's
  *                          consumer lag is above http.ready_max_lag (as the
- *                          last system sample saw them), else 503 with the
+ *                          last system sample saw them) and Redis's ACL has
+ *                          denied no command (core/acl.h), else 503 with the
  *                          reasons
  *   /api/alerts            as `busmon alerts --json`, from the engine's memory
  *   /api/system            ?window=10m|1h|24h.. (default 1h): system metrics,
@@ -25,10 +27,11 @@
  *                          expired, or read by another agent: the CLI reads
  *                          Redis and still finds it)
  * Errors are JSON {"error": "..."}: 404 unknown path, 400 bad parameter or
- * over-long URI, 405 wrong method. Limits: request headers 16 KiB, body
- * 4 KiB, URI 2 KiB, 10 s timeout per connection.
+ * over-long URI, 405 wrong method, 401 without the bearer token when
+ * http.token_file is set (every route but /health). Connections (httpd.c):
+ * at most http.max_connections, a request's head (16 KiB) and body (4 KiB)
+ * within http.header_timeout, the answer written within 10 s; URI 2 KiB.
  */
-#include <errno.h>
 #include <sys/queue.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -37,12 +40,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "agent/core/acl.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
+#include "agent/core/secret_file.h"
+#include "agent/core/writer.h"
 #include "agent/core/session.h"
 #include "agent/http/counters.h"
+#include "agent/http/httpd.h"
 #include "agent/http/server.h"
 #include "agent/jobs/alerting.h"
 #include "agent/jobs/cluster.h"
@@ -55,56 +63,65 @@
 #define HTTP_MAX_HEADERS_BYTES 16384
 #define HTTP_MAX_BODY_BYTES    4096
 #define HTTP_MAX_URI_BYTES     2048
-#define HTTP_TIMEOUT_S         10
+#define HTTP_WRITE_TIMEOUT_US  (10 * 1000000LL)
+#define HTTP_TOKEN_MAX         1024
 #define ALERTS_HISTORY         20 /* transitions on /api/alerts, as `busmon alerts` */
 
 struct bm_http {
     const bm_parts *p;
-    uint64_t *requests; /* by class: 2xx, 4xx, 5xx */
     bm_http_opts o;
-    struct evhttp *http;
+    bm_httpd *httpd;
+    char token[HTTP_TOKEN_MAX]; /* "" : none required */
+    uint64_t unauthorized;      /* requests refused for want of the token */
 };
 
 /* What a handler gets: the request, the path's tail after a prefix route
  * (decoded), and the query's window. */
 typedef struct {
-    struct evhttp_request *req;
+    bm_http_req *req;
     const char *tail;
     const char *window;     /* 1m | 5m | 1h */
     const char *sys_window; /* /api/system: as given, default 1h */
     int64_t sys_window_us;
 } request;
 
-static void count(bm_http *h, int code)
+static const char *reason_of(int code)
 {
-    h->requests[code < 400 ? 0 : code < 500 ? 1 : 2]++;
+    switch (code) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 503: return "Service Unavailable";
+    default: return code < 400 ? "OK" : code < 500 ? "Client Error" : "Internal Server Error";
+    }
 }
 
-static void send_json(bm_http *h, struct evhttp_request *req, int code, json_t *j)
+static void send_json(bm_http *h, bm_http_req *req, int code, json_t *j)
 {
+    (void)h;
     struct evbuffer *b = evbuffer_new();
     char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
     if (!b || !s) {
         if (b) evbuffer_free(b);
         free(s);
-        count(h, 500);
-        evhttp_send_error(req, 500, "out of memory");
+        bm_http_reply(req, 500, "out of memory", NULL);
         return;
     }
     evbuffer_add(b, s, strlen(s));
     evbuffer_add(b, "\n", 1);
     free(s);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    count(h, code);
-    evhttp_send_reply(req, code, code == 200 ? "OK" : NULL, b);
+    bm_http_req_add_header(req, "Content-Type", "application/json");
+    bm_http_reply(req, code, reason_of(code), b);
     evbuffer_free(b);
 }
 
-static void send_error(bm_http *h, struct evhttp_request *req, int code, const char *msg)
+static void send_error(bm_http *h, bm_http_req *req, int code, const char *msg)
 {
     json_t *j = json_pack("{s:s, s:i}", "error", msg, "status", code);
-    if (code == 405)
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+    if (code == 405) bm_http_req_add_header(req, "Allow", "GET, HEAD");
+    if (code == 401) bm_http_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"busmon\"");
     send_json(h, req, code, j);
     json_decref(j);
 }
@@ -180,23 +197,21 @@ static json_t *api_errors(json_t *roll, const char *window)
 
 static void serve_metrics(bm_http *h, const request *rq)
 {
-    struct evhttp_request *req = rq->req;
+    bm_http_req *req = rq->req;
     struct evbuffer *b = evbuffer_new();
     if (!b || bm_metrics_render(h->p, b)) {
         if (b) evbuffer_free(b);
         send_error(h, req, 500, "out of memory");
         return;
     }
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "text/plain; version=0.0.4; charset=utf-8");
-    count(h, 200);
-    evhttp_send_reply(req, 200, "OK", b);
+    bm_http_req_add_header(req, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    bm_http_reply(req, 200, "OK", b);
     evbuffer_free(b);
 }
 
 static void serve_ready(bm_http *h, const request *rq)
 {
-    struct evhttp_request *req = rq->req;
+    bm_http_req *req = rq->req;
     const bm_parts *p = h->p;
     int reader_up = bm_session_reader_up(p->session), writer_up = bm_session_writer_up(p->session);
     json_t *reasons = json_array();
@@ -204,6 +219,10 @@ static void serve_ready(bm_http *h, const request *rq)
     if (bm_loop_stopping(p->loop)) json_array_append_new(reasons, json_string("agent is stopping"));
     if (!reader_up) json_array_append_new(reasons, json_string("redis reader not connected"));
     if (!writer_up) json_array_append_new(reasons, json_string("redis writer not connected"));
+    char denials[BM_ACL__COUNT][256];
+    size_t nd = bm_acl_reasons(bm_writer_acl(p->writer), denials, BM_ACL__COUNT);
+    for (size_t i = 0; i < nd; i++) /* a denied command: something does not work */
+        json_array_append_new(reasons, json_string(denials[i]));
     char failing[256];
     if (bm_persist_failing(p->persist, failing, sizeof failing)) {
         snprintf(why, sizeof why, "redis refuses writes, entries are not acked: %s", failing);
@@ -243,22 +262,20 @@ extern const size_t bm_dashboard_html_len;
 
 static void serve_dashboard(bm_http *h, const request *rq)
 {
-    struct evhttp_request *req = rq->req;
+    bm_http_req *req = rq->req;
     struct evbuffer *b = evbuffer_new();
     if (!b) {
         send_error(h, req, 500, "out of memory");
         return;
     }
     evbuffer_add_reference(b, bm_dashboard_html, bm_dashboard_html_len, NULL, NULL);
-    struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
-    evhttp_add_header(hd, "Content-Type", "text/html; charset=utf-8");
+    bm_http_req_add_header(req, "Content-Type", "text/html; charset=utf-8");
     /* nothing but this origin: the page is self-contained */
-    evhttp_add_header(hd, "Content-Security-Policy",
-                      "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                      "connect-src 'self'; img-src 'self'");
-    evhttp_add_header(hd, "X-Content-Type-Options", "nosniff");
-    count(h, 200);
-    evhttp_send_reply(req, 200, "OK", b);
+    bm_http_req_add_header(req, "Content-Security-Policy",
+                           "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                           "'unsafe-inline'; connect-src 'self'; img-src 'self'");
+    bm_http_req_add_header(req, "X-Content-Type-Options", "nosniff");
+    bm_http_reply(req, 200, "OK", b);
     evbuffer_free(b);
 }
 
@@ -270,7 +287,7 @@ static void serve_health(bm_http *h, const request *rq)
 }
 
 /* Send j (a new reference, NULL: out of memory) with 200, or 500. */
-static void send_made(bm_http *h, struct evhttp_request *req, json_t *j)
+static void send_made(bm_http *h, bm_http_req *req, json_t *j)
 {
     if (j)
         send_json(h, req, 200, j);
@@ -368,13 +385,12 @@ static const struct route *find_route(const char *path, char **tail)
 /* ?window=: the only parameter (others are ignored); 1m|5m|1h for the
  * rollup routes, any "<n>s|m|h|d" from 10 s to 7 d for /api/system.
  * @return 0, or -1 with the 400 sent. */
-static int read_window(bm_http *h, struct evhttp_request *req, const char *path, request *rq,
-                       char *sys_buf, size_t sys_len)
+static int read_window(bm_http *h, bm_http_req *req, const struct evhttp_uri *uri,
+                       const char *path, request *rq, char *sys_buf, size_t sys_len)
 {
     rq->window = "5m";
     rq->sys_window = "1h";
     rq->sys_window_us = 3600LL * 1000000;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *query = evhttp_uri_get_query(uri);
     struct evkeyvalq q;
     TAILQ_INIT(&q);
@@ -406,37 +422,64 @@ static int read_window(bm_http *h, struct evhttp_request *req, const char *path,
     return rc;
 }
 
-static void on_request(struct evhttp_request *req, void *arg)
+/* Does the request carry "Authorization: Bearer <token>"? Compared in
+ * time independent of where the first difference is. */
+static int authorized(const bm_http *h, bm_http_req *req)
+{
+    if (!h->token[0]) return 1;
+    const char *a = bm_http_req_header(req, "Authorization");
+    if (!a || strncasecmp(a, "Bearer ", 7)) return 0;
+    a += 7;
+    while (*a == ' ')
+        a++;
+    size_t n = strlen(a), m = strlen(h->token);
+    unsigned diff = (unsigned)(n ^ m);
+    for (size_t i = 0; i < m; i++)
+        diff |= (unsigned char)h->token[i] ^ (unsigned char)(i < n ? a[i] : 0);
+    return diff == 0;
+}
+
+static void on_request(bm_http_req *req, void *arg)
 {
     bm_http *h = arg;
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    const char *uri_s = evhttp_request_get_uri(req);
+    const char *method = bm_http_req_method(req);
+    const char *uri_s = bm_http_req_target(req);
     if (!uri_s || strlen(uri_s) > HTTP_MAX_URI_BYTES) {
         send_error(h, req, 400, "request URI too long");
         return;
     }
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    struct evhttp_uri *uri = evhttp_uri_parse(uri_s);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!path || !*path) {
         send_error(h, req, 400, "malformed request URI");
+        if (uri) evhttp_uri_free(uri); /* libevent 2.1's free takes no NULL */
         return;
     }
-    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+    if (strcmp(path, "/health") && !authorized(h, req)) {
+        h->unauthorized++;
+        send_error(h, req, 401, "a bearer token is required (Authorization: Bearer ...)");
+        evhttp_uri_free(uri);
+        return;
+    }
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
         send_error(h, req, 405, "method not allowed: use GET or HEAD");
+        evhttp_uri_free(uri);
         return;
     }
     request rq = {req, NULL, NULL, NULL, 0};
     char sys_buf[16];
-    if (read_window(h, req, path, &rq, sys_buf, sizeof sys_buf)) return;
-    char *tail;
-    const struct route *r = find_route(path, &tail);
-    if (!r) {
-        send_error(h, req, 404, "no such path");
-        return;
+    char *tail = NULL;
+    const struct route *r = NULL;
+    if (read_window(h, req, uri, path, &rq, sys_buf, sizeof sys_buf) == 0) {
+        r = find_route(path, &tail);
+        if (!r) send_error(h, req, 404, "no such path");
     }
-    rq.tail = tail;
-    r->serve(h, &rq);
+    if (r) {
+        rq.tail = tail;
+        r->serve(h, &rq);
+    }
     free(tail);
+    evhttp_uri_free(uri);
 }
 
 /* Split "host:port" / "[v6]:port". @return 0 or -1. */
@@ -463,7 +506,7 @@ static int split_listen(const char *listen, char *host, size_t hostlen, unsigned
 bm_http *bm_http_new(struct event_base *base, const char *listen, bm_parts *parts,
                      const bm_http_opts *o, char *err, size_t errlen)
 {
-    char host[256];
+    char host[256], port_s[8];
     unsigned short port;
     if (split_listen(listen, host, sizeof host, &port)) {
         snprintf(err, errlen, "http.listen must be host:port like 127.0.0.1:9464, not '%s'",
@@ -471,37 +514,53 @@ bm_http *bm_http_new(struct event_base *base, const char *listen, bm_parts *part
         return NULL;
     }
     bm_http *h = calloc(1, sizeof *h);
-    if (!h || !(h->http = evhttp_new(base))) {
-        free(h);
+    if (!h) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     h->p = parts;
-    h->requests = parts->http_requests;
     h->o = *o;
-    evhttp_set_max_headers_size(h->http, HTTP_MAX_HEADERS_BYTES);
-    evhttp_set_max_body_size(h->http, HTTP_MAX_BODY_BYTES);
-    evhttp_set_timeout(h->http, HTTP_TIMEOUT_S);
-    /* every method reaches on_request, which answers 405 as JSON */
-    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-                                            EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-    evhttp_set_gencb(h->http, on_request, h);
-    errno = 0;
-    if (!evhttp_bind_socket_with_handle(h->http, host, port)) {
-        snprintf(err, errlen, "cannot listen for HTTP on %s: %s", listen,
-                 errno ? strerror(errno) : "bad address");
+    if (o->token_file && *o->token_file &&
+        bm_secret_file_read(o->token_file, "the HTTP bearer token (http.token_file)", h->token,
+                            sizeof h->token, err, errlen)) {
         bm_http_free(h);
         return NULL;
     }
-    bm_info("HTTP on http://%s/ (/metrics, /health, /ready, /api/...)", listen);
+    snprintf(port_s, sizeof port_s, "%u", port);
+    bm_httpd_opts ho = {o->max_connections,
+                        o->header_timeout_us,
+                        HTTP_WRITE_TIMEOUT_US,
+                        HTTP_MAX_HEADERS_BYTES,
+                        HTTP_MAX_BODY_BYTES,
+                        parts->http_requests};
+    char why[512];
+    h->httpd = bm_httpd_new(base, host, port_s, &ho, on_request, h, why, sizeof why);
+    if (!h->httpd) {
+        /* "cannot listen for HTTP on HOST:PORT: reason", as written in http.listen */
+        const char *reason = strstr(why, ": ");
+        reason = reason ? strstr(reason + 2, ": ") : NULL;
+        snprintf(err, errlen, "cannot listen for HTTP on %s: %s", listen,
+                 reason ? reason + 2 : why);
+        bm_http_free(h);
+        return NULL;
+    }
+    bm_info("HTTP on http://%s/ (/metrics, /health, /ready, /api/...)%s", listen,
+            h->token[0] ? "; a bearer token is required but on /health" : "");
     return h;
 }
 
 void bm_http_free(bm_http *h)
 {
     if (!h) return;
-    if (h->http) evhttp_free(h->http);
+    bm_httpd_free(h->httpd);
+    memset(h->token, 0, sizeof h->token);
     free(h);
+}
+
+void bm_http_get_stats(const bm_http *h, bm_http_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!h) return;
+    bm_httpd_get_stats(h->httpd, &out->conn);
+    out->unauthorized = h->unauthorized;
 }

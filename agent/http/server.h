@@ -1,5 +1,5 @@
 /*
- * server.h - busmon-agent's HTTP surface on libevent's evhttp, in the
+ * server.h - busmon-agent's HTTP surface (connections: httpd.h), in the
  * agent's own loop: the dashboard page at / (http/dashboard.html, embedded
  * at build time), /metrics (Prometheus text, http/metrics.c), /health,
  * /ready and the JSON API (/api/stats, /api/workers, /api/workers/NAME,
@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/http/httpd.h"
+
 struct bm_parts_tag;
 struct event_base;
 struct evbuffer;
@@ -25,17 +27,31 @@ typedef struct bm_http bm_http;
 typedef struct {
     int64_t rollup_interval_us; /* the rollups' interval, shown in /api answers */
     int ready_max_lag;          /* /ready is 503 above this consumer lag (0: no bound) */
+    int max_connections;        /* http.max_connections (httpd.h) */
+    int64_t header_timeout_us;  /* http.header_timeout */
+    const char *token_file;     /* http.token_file: the bearer token's file (NULL: none) */
 } bm_http_opts;
+
+/* The HTTP surface's counters (the counter table shows them). */
+typedef struct {
+    bm_httpd_stats conn;   /* connections: accepted, bound, evicted, timeouts, ... */
+    uint64_t unauthorized; /* requests without the bearer token (401) */
+} bm_http_stats;
 
 /*
  * Bind `listen` ("host:port", "[v6]:port") on base and serve what `parts`
- * (borrowed; filled in by the caller before the loop runs) shows; requests
- * answered are counted in parts->http_requests.
- * @return the server (free with bm_http_free), or NULL with the reason in err.
+ * (borrowed; filled in by the caller before the loop runs) shows; every
+ * answer is counted in parts->http_requests. With o->token_file, its first
+ * line is the bearer token every route but /health requires.
+ * @return the server (free with bm_http_free), or NULL with the reason in
+ * err (a port that cannot be bound, an unreadable token file).
  */
 bm_http *bm_http_new(struct event_base *base, const char *listen, struct bm_parts_tag *parts,
                      const bm_http_opts *o, char *err, size_t errlen);
 void bm_http_free(bm_http *h);
+
+/* Fill *out (zeros when h is NULL: HTTP off). */
+void bm_http_get_stats(const bm_http *h, bm_http_stats *out);
 
 /*
  * metrics.c: append the whole /metrics page (Prometheus text format 0.0.4)

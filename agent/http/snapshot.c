@@ -21,6 +21,7 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     bm_sysmon_get_stats(p->sysmon, &s->sys);
     bm_sampler_get_stats(p->sampler, &s->sampler);
     if (p->cluster) bm_cluster_get_stats(p->cluster, &s->cluster);
+    bm_http_get_stats(p->http, &s->http);
     trace_store_stats ts;
     trace_store_get_stats(bm_state_traces(p->state), &ts);
     s->traces_in_memory = ts.transactions;
@@ -33,6 +34,7 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     long pending = bm_writer_pending(p->writer);
     s->writes_pending = pending > 0 ? (uint64_t)pending : 0;
     s->reconnects = bm_session_reconnects(p->session) + s->ps.reconnects;
+    s->clock_skew = s->in.clock_skew + s->ps.clock_skew;
     s->connected[0] = (uint64_t)bm_session_reader_up(p->session);
     s->connected[1] = (uint64_t)bm_session_writer_up(p->session);
     s->connected[2] = (uint64_t)bm_pubsub_input_up(p->pubsub);
@@ -40,8 +42,11 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     s->workers = worker_stats_count(mon->workers);
     s->workers_refused = mon->workers_refused_events;
     s->error_types_refused = error_patterns_refused(mon->errors);
+    s->workers_evicted = worker_stats_evicted(mon->workers);
+    s->error_types_evicted = error_patterns_evicted(mon->errors);
     s->alerts_enabled = (uint64_t)bm_alerting_enabled(p->alerting);
     bm_alerting_get_counts(p->alerting, &s->alerts_pending, &s->alerts_firing, &s->alerts_refused);
     for (int i = 0; i < BM_HTTP_CLASSES; i++)
         s->http_requests[i] = p->http_requests[i];
+    bm_acl_counts(bm_writer_acl(p->writer), s->redis_denied);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/core/acl.h"
 #include "agent/core/backoff.h"
 #include "agent/core/clock.h"
 #include "agent/core/conn.h"
@@ -49,7 +50,10 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
     redisReply *r = reply;
     if (!r || in->stopped) return;
     if (r->type == REDIS_REPLY_ERROR) {
-        bm_error("pub/sub: PSUBSCRIBE refused: %s", r->str);
+        if (bm_acl_is_denial(r->str)) /* said once, counted, on /ready (core/acl.h) */
+            bm_acl_denied(in->o.acl, BM_ACL_PSUBSCRIBE, r->str);
+        else
+            bm_error("pub/sub: PSUBSCRIBE refused: %s", r->str);
         return;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
@@ -78,7 +82,7 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
         const char *f[2] = {"channel", "body"}, *v[2] = {chan, body->str};
         size_t fl[2] = {7, 4}, vl[2] = {strlen(chan), (size_t)body->len};
         bm_persist_deadletter(in->persist, chan, "pubsub", bm_decode_status_name(st),
-                              bm_decode_status_detail(st), 2, f, fl, v, vl);
+                              bm_decoder_detail(in->dec, st), 2, f, fl, v, vl);
         bm_persist_flush_soon(in->persist);
         return;
     }
@@ -89,6 +93,7 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
         ev.id = id;
     }
     if (!ev.ts_us) ev.ts_us = now;
+    if (bm_time_clamp(&ev.ts_us, now, now, in->o.max_clock_skew_us)) in->stats.clock_skew++;
     if (!ev.tx[0]) {
         bm_state_untraced(in->state);
         return;
@@ -156,7 +161,7 @@ bm_pubsub_input *bm_pubsub_input_new(const bm_pubsub_input_opts *o, struct bm_lo
     in->state = state;
     in->persist = persist;
     in->started_us = bm_now_us();
-    bm_decode_limits dl = {o->max_entry_bytes, 0, 0};
+    bm_decode_limits dl = {o->max_entry_bytes, 0, 0, o->max_id_bytes};
     in->dec = bm_decoder_new(&dl);
     in->conn = bm_conn_new(bm_loop_base(loop), url, "pub/sub", on_conn_state, in);
     in->ev_reconnect = evtimer_new(bm_loop_base(loop), on_reconnect, in);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/core/acl.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
@@ -119,8 +120,8 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
         bm_decode_entry(in->dec, n, in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n, &ev);
     if (st != BM_DECODE_OK) {
         in->stats.decode_errors[st]++;
-        char detail[160];
-        snprintf(detail, sizeof detail, "%s", bm_decode_status_detail(st));
+        char detail[200];
+        snprintf(detail, sizeof detail, "%s", bm_decoder_detail(in->dec, st));
         if (st == BM_DECODE_OVERSIZED) {
             size_t size = 0;
             for (size_t i = 0; i < 2 * n; i++)
@@ -135,6 +136,8 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
     }
     if (!ev.id[0]) ev.id = id->str;
     if (!ev.ts_us) ev.ts_us = entry_id_us(id->str);
+    if (bm_time_clamp(&ev.ts_us, entry_id_us(id->str), now_us, in->o.max_clock_skew_us))
+        in->stats.clock_skew++;
     if (!ev.tx[0]) {
         bm_state_untraced(in->state);
         bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
@@ -241,7 +244,10 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
             create_groups(in);
             return;
         }
-        bm_error("XREADGROUP failed: %s; retrying", r->str);
+        if (bm_acl_is_denial(r->str)) /* said once, counted, on /ready (core/acl.h) */
+            bm_acl_denied(bm_writer_acl(in->writer), BM_ACL_XREADGROUP, r->str);
+        else
+            bm_error("XREADGROUP failed: %s; retrying", r->str);
         bm_session_fail(in->session);
         return;
     }
@@ -425,7 +431,7 @@ bm_stream_input *bm_stream_input_new(const bm_stream_input_opts *o, struct bm_lo
     in->writer = writer;
     in->state = state;
     in->persist = persist;
-    bm_decode_limits dl = {o->max_entry_bytes, 0, 0};
+    bm_decode_limits dl = {o->max_entry_bytes, 0, 0, o->max_id_bytes};
     in->dec = bm_decoder_new(&dl);
     in->pel_cursor = calloc(o->n_streams ? o->n_streams : 1, sizeof *in->pel_cursor);
     if (!in->dec || !in->pel_cursor) {

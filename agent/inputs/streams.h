@@ -54,6 +54,7 @@ typedef struct {
     uint64_t reclaimed;          /* entries claimed from other consumers, applied */
     uint64_t reclaimed_covered;  /* ... their owner's checkpoint had them: acked, not applied */
     uint64_t poison;             /* entries delivered too often: dead-lettered, not applied */
+    uint64_t clock_skew; /* event times further than max_clock_skew from the clock: the entry's */
 } bm_stream_input_stats;
 
 struct bm_stream_input;
@@ -87,6 +88,9 @@ typedef struct {
     void *route_arg;
     const char *handoff_prefix;
     long handoff_idx; /* -1: none */
+    size_t max_id_bytes;       /* longer ids and names are dead-lettered (0: 256) */
+    int64_t max_clock_skew_us; /* event times further from the clock become the entry id's
+                                  time (0: none) */
 } bm_stream_input_opts;
 
 typedef struct bm_stream_input bm_stream_input;

@@ -111,7 +111,8 @@ static void on_registry(const redisReply *r, void *arg)
         json_decref(j);
         if (t - a->heartbeat_us > c->o.forget_us && c->is_leader) {
             /* its periods have left every window: forget it */
-            bm_writer_hdel(c->w, BM_WRITE_CLUSTER, c->o.registry_key, a->name, NULL, NULL);
+            const char *gone = a->name;
+            bm_writer_hdel(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, &gone, NULL, NULL, NULL);
             continue;
         }
         n_live += live(c, a);

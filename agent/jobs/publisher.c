@@ -22,16 +22,62 @@ struct bm_publisher {
     bm_view view;
     bm_outputs *outputs;
     bm_publisher_stats stats;
+    char **written; /* names given to topic workers since the last rollup, sorted */
+    size_t n_written, cap_written;
 };
+
+/* ---- the names in the workers hash -------------------------------------------- */
+
+/* Remember that `name` was written (sorted insert, once). */
+static void note_written(bm_publisher *p, const char *name)
+{
+    size_t lo = 0, hi = p->n_written;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(p->written[mid], name);
+        if (!c) return;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (p->n_written == p->cap_written) {
+        size_t cap = p->cap_written ? 2 * p->cap_written : 64;
+        char **w = realloc(p->written, cap * sizeof *w);
+        if (!w) return; /* not remembered: stays in the hash (an evicted worker's last state) */
+        p->written = w;
+        p->cap_written = cap;
+    }
+    char *copy = strdup(name);
+    if (!copy) return;
+    memmove(&p->written[lo + 1], &p->written[lo], (p->n_written - lo) * sizeof *p->written);
+    p->written[lo] = copy;
+    p->n_written++;
+}
+
+static void forget_written(bm_publisher *p)
+{
+    for (size_t i = 0; i < p->n_written; i++)
+        free(p->written[i]);
+    p->n_written = 0;
+}
 
 /* ---- bodies ----------------------------------------------------------------- */
 
-/* topic workers: <name> <json> ... _updated <now>, for the given workers. */
-static void emit_workers(bm_publisher *p, const bm_worker_snapshot *w, size_t n, int64_t now_us)
+/*
+ * topic workers: <name> <json> ... _updated <now>, for the given workers.
+ * `whole`: w is every worker (sorted by name), so a name written since the
+ * last whole set and missing from it is gone (evicted): it goes out without
+ * a value, which a merge-mode hash removes (HDEL). The hash thus holds the
+ * workers the agent tracks, however many names came and went.
+ */
+static void emit_workers(bm_publisher *p, const bm_worker_snapshot *w, size_t n, int64_t now_us,
+                         int whole)
 {
-    if (n == 0 || !bm_outputs_wants(p->outputs, BM_TOPIC_WORKERS)) return;
-    bm_sink_field *f = calloc(n + 1, sizeof *f);
-    char **texts = calloc(n, sizeof *texts);
+    if ((n == 0 && !whole) || !bm_outputs_wants(p->outputs, BM_TOPIC_WORKERS)) return;
+    size_t gone_max = whole ? p->n_written : 0;
+    bm_sink_field *f = calloc(n + gone_max + 1, sizeof *f);
+    char **texts = calloc(n + 1, sizeof *texts);
     char when[48];
     bm_format_time_us(now_us, 'T', when, sizeof when);
     size_t k = 0;
@@ -43,9 +89,18 @@ static void emit_workers(bm_publisher *p, const bm_worker_snapshot *w, size_t n,
         if (!texts[i]) continue;
         f[k++] = (bm_sink_field){w[i].name, strlen(w[i].name), texts[i], strlen(texts[i])};
     }
+    for (size_t i = 0, j = 0; i < gone_max; i++) { /* both sorted: one merge pass */
+        while (j < n && strcmp(w[j].name, p->written[i]) < 0)
+            j++;
+        if (j < n && !strcmp(w[j].name, p->written[i])) continue;
+        f[k++] = (bm_sink_field){p->written[i], strlen(p->written[i]), NULL, 0};
+    }
     f[k++] = (bm_sink_field){"_updated", 8, when, strlen(when)};
     bm_record b = {NULL, 0, NULL, 0, f, k};
     bm_outputs_emit(p->outputs, BM_TOPIC_WORKERS, bm_record_build, NULL, &b);
+    if (whole) forget_written(p);
+    for (size_t i = 0; i < n; i++)
+        note_written(p, w[i].name);
 out:
     if (texts)
         for (size_t i = 0; i < n; i++)
@@ -75,6 +130,8 @@ static void rollup(bm_publisher *p)
     json_t *agents = p->o.agents ? p->o.agents(p->o.agents_arg) : NULL;
     if (j && agents) json_object_set(j, "agents", agents);
     json_decref(agents);
+    if (j && p->o.rollup_max_bytes && bm_rollup_fit(j, p->o.rollup_max_bytes))
+        bm_warn("rollup: could not cut it to outputs.rollup_max_bytes (out of memory)");
     char *js = j ? json_dumps(j, JSON_COMPACT) : NULL;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -87,7 +144,7 @@ static void rollup(bm_publisher *p)
             p->stats.rollups_published++;
         else
             p->stats.rollups_skipped++;
-        emit_workers(p, r.workers, r.n_workers, now);
+        emit_workers(p, r.workers, r.n_workers, now, 1);
     } else {
         p->stats.rollups_skipped++;
     }
@@ -136,7 +193,7 @@ static void on_transition(const bm_worker_snapshot *w, bm_health from, void *arg
         bm_outputs_emit(p->outputs, BM_TOPIC_HEALTH, bm_record_build, NULL, &b);
     }
     free(js);
-    emit_workers(p, w, 1, bm_now_us());
+    emit_workers(p, w, 1, bm_now_us(), 0);
 }
 
 static void judge(bm_publisher *p)
@@ -171,6 +228,9 @@ bm_publisher *bm_publisher_new(const bm_publisher_opts *o, struct bm_loop *loop,
 
 void bm_publisher_free(bm_publisher *p)
 {
+    if (!p) return;
+    forget_written(p);
+    free(p->written);
     free(p);
 }
 

@@ -3,8 +3,11 @@
  * published through the outputs (outputs/outputs.h) for the CLI, the
  * dashboard and anything else that reads Redis.
  *
- *   every rollup interval (10 s)   rollup  ──▶ topic rollup  (busmon:rollups)
- *                                  workers ──▶ topic workers (busmon:workers)
+ *   every rollup interval (10 s)   rollup  ──▶ topic rollup  (busmon:rollups), cut
+ *                                              to rollup_max_bytes (proto: bm_rollup_fit)
+ *                                  workers ──▶ topic workers (busmon:workers): every
+ *                                              worker, and the names gone since (evicted)
+ *                                              as fields without a value (HDEL)
  *   every health interval (30 s)   judge every worker; each change of health
  *                                  is logged and goes to topic health
  *                                  (busmon:health) and topic workers
@@ -35,6 +38,7 @@ typedef struct {
     /* the agents whose partials are in the rollup, added as "agents" (may be NULL) */
     struct json_t *(*agents)(void *arg);
     void *agents_arg;
+    size_t rollup_max_bytes; /* one rollup entry (m + json) at most this (0: no bound) */
 } bm_publisher_opts;
 
 typedef struct {

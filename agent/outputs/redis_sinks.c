@@ -5,7 +5,8 @@
  *
  *   redis_stream   XADD <stream> [MAXLEN ~ <maxlen>] * [m <msgpack>] json <json>
  *                  then PUBLISH <channel> <json> when a channel is set
- *   redis_hash     mode merge:   HSET <key> f1 v1 ...
+ *   redis_hash     mode merge:   HSET <key> f1 v1 ...; HDEL <key> g1 ... (fields given
+ *                                without a value: gone from the set, e.g. evicted workers)
  *                  mode replace: MULTI; DEL <key>; HSET <key> f1 v1 ...; EXEC
  *                  (a reader never sees it half done; stale fields go away)
  *
@@ -194,21 +195,33 @@ static bm_sink_result hash_emit(void *self, bm_topic topic, const bm_sink_body *
         s->stats.dropped++;
         return BM_SINK_DROPPED;
     }
-    size_t n = b->n_fields;
-    const char **f = calloc(n ? n : 1, sizeof *f), **v = calloc(n ? n : 1, sizeof *v);
-    size_t *fl = calloc(n ? n : 1, sizeof *fl), *vl = calloc(n ? n : 1, sizeof *vl);
+    size_t total = b->n_fields, n = 0, n_gone = 0;
+    size_t cap = total ? total : 1;
+    const char **f = calloc(cap, sizeof *f), **v = calloc(cap, sizeof *v);
+    size_t *fl = calloc(cap, sizeof *fl), *vl = calloc(cap, sizeof *vl);
+    const char **g = calloc(cap, sizeof *g);
+    size_t *gl = calloc(cap, sizeof *gl);
     int rc = -1;
-    if (f && v && fl && vl) {
-        for (size_t i = 0; i < n; i++) {
-            f[i] = b->fields[i].field, fl[i] = b->fields[i].field_len;
-            v[i] = b->fields[i].value, vl[i] = b->fields[i].value_len;
+    if (f && v && fl && vl && g && gl) {
+        for (size_t i = 0; i < total; i++) {
+            const bm_sink_field *x = &b->fields[i];
+            if (!x->value) { /* gone from the set */
+                g[n_gone] = x->field, gl[n_gone++] = x->field_len;
+                continue;
+            }
+            f[n] = x->field, fl[n] = x->field_len;
+            v[n] = x->value, vl[n++] = x->value_len;
         }
         rc = s->replace ? bm_writer_hash_replace(s->w, BM_WRITE_OUTPUT, s->target, n, f, fl, v,
                                                  vl, on_written, s)
              : n        ? bm_writer_hset(s->w, BM_WRITE_OUTPUT, s->target, n, f, fl, v, vl,
                                          on_written, s)
                         : 1;
+        if (rc >= 0 && !s->replace && n_gone)
+            bm_writer_hdel(s->w, BM_WRITE_OUTPUT, s->target, n_gone, g, gl, NULL, NULL);
     }
+    free(g);
+    free(gl);
     free(f);
     free(v);
     free(fl);

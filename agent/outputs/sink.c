@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "agent/core/log.h"
+#include "agent/core/secret_file.h"
 #include "proto/alert.h"
 
 const bm_sink_key bm_sink_common_keys[] = {
@@ -18,6 +19,9 @@ const bm_sink_key bm_sink_common_keys[] = {
     {"name", NULL, "the sink's name in logs and counters (default: the type)"},
     {"format", "generic", "body format: generic | slack | pagerduty | alertmanager"},
     {"routing_key", NULL, "PagerDuty integration key (required for format pagerduty)"},
+    {"routing_key_file", NULL,
+     "the routing key from a file's first line (also url_file, header_file.NAME: any secret "
+     "key of a sink can be K_file: PATH)"},
     {"topics", NULL,
      "what it takes, a comma list: alert, alerts_firing, rollup, workers, health, system "
      "(default alert; alerts_firing for format alertmanager)"},
@@ -121,6 +125,73 @@ static int parse_topics(const char *label, const char *list, unsigned *mask, cha
     return 0;
 }
 
+/* ---- secrets from files ------------------------------------------------------ */
+
+#define SECRET_MAX 4096
+
+/*
+ * The key a "_file" key stands for: routing_key_file -> routing_key,
+ * url_file -> url, header_file.NAME -> header.NAME (into buf). @return buf,
+ * or NULL when `key` is not one.
+ */
+static const char *file_key_target(const char *key, char *buf, size_t len)
+{
+    size_t n = strlen(key);
+    if (!strncmp(key, "header_file.", 12) && key[12]) {
+        snprintf(buf, len, "header.%s", key + 12);
+        return buf;
+    }
+    if (n > 5 && !strcmp(key + n - 5, "_file")) {
+        snprintf(buf, len, "%.*s", (int)(n - 5), key);
+        return buf;
+    }
+    return NULL;
+}
+
+/*
+ * kv with every "K_file: PATH" (and "header_file.NAME: PATH") replaced by
+ * "K: <the file's first line>" (agent/core/secret_file.h), so the secret is
+ * checked and used as if written in place, and the configuration holds a
+ * path only. *out and its strings are the caller's (free_kv).
+ * @return 0, or -1 with err set.
+ */
+static int resolve_files(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **out, const char *label,
+                         char *err, size_t errlen)
+{
+    *out = calloc(n_kv ? n_kv : 1, sizeof **out);
+    if (!*out) return bm_set_error(err, errlen, "sink '%s': out of memory", label), -1;
+    for (size_t i = 0; i < n_kv; i++) {
+        char target[256], what[300];
+        const char *k = file_key_target(kv[i].key, target, sizeof target);
+        char *value = NULL;
+        if (k) {
+            char secret[SECRET_MAX];
+            snprintf(what, sizeof what, "sink '%s': '%s'", label, k);
+            if (bm_secret_file_read(kv[i].value, what, secret, sizeof secret, err, errlen))
+                return -1;
+            value = strdup(secret);
+            memset(secret, 0, sizeof secret);
+        } else {
+            value = strdup(kv[i].value);
+        }
+        (*out)[i].key = strdup(k ? k : kv[i].key);
+        (*out)[i].value = value;
+        if (!(*out)[i].key || !value)
+            return bm_set_error(err, errlen, "sink '%s': out of memory", label), -1;
+    }
+    return 0;
+}
+
+static void free_kv(bm_sink_kv *kv, size_t n)
+{
+    for (size_t i = 0; kv && i < n; i++) {
+        free((char *)kv[i].key);
+        if (kv[i].value) memset((char *)kv[i].value, 0, strlen(kv[i].value));
+        free((char *)kv[i].value);
+    }
+    free(kv);
+}
+
 /* Everything but the type's own init. @return the sink with its own keys in
  * *own (n_own of them; borrowed from the sink), or NULL with err set. */
 static bm_sink *configure(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **own, size_t *n_own,
@@ -221,12 +292,19 @@ nomem:
     return NULL;
 }
 
-bm_sink *bm_sink_new(const bm_sink_env *env, const bm_sink_kv *kv, size_t n_kv, char *err,
+bm_sink *bm_sink_new(const bm_sink_env *env, const bm_sink_kv *given, size_t n_kv, char *err,
                      size_t errlen)
 {
-    bm_sink_kv *own = NULL;
+    bm_sink_kv *own = NULL, *kv = NULL;
     size_t n_own = 0;
+    const char *label = kv_get(given, n_kv, "name");
+    if (!label) label = kv_get(given, n_kv, "type");
+    if (resolve_files(given, n_kv, &kv, label ? label : "webhook", err, errlen)) {
+        free_kv(kv, n_kv);
+        return NULL;
+    }
     bm_sink *s = configure(kv, n_kv, &own, &n_own, err, errlen);
+    free_kv(kv, n_kv);
     if (!s) return NULL;
     char why[256] = "";
     s->self = s->type->init(env, s->name, own, n_own, why, sizeof why);

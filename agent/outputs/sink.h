@@ -7,8 +7,9 @@
  *   ----           ------                                  ---------
  *   redis_stream   XADD <stream> MAXLEN ~ N * m <msgpack>  the alerts, rollups,
  *                  json <json>; PUBLISH <channel> <json>   health and system outputs
- *   redis_hash     HSET <key> field value ... (merge), or  busmon:workers,
- *                  MULTI DEL HSET EXEC (replace)           busmon:alerts:firing
+ *   redis_hash     HSET <key> field value ... and HDEL     busmon:workers,
+ *                  <key> gone... (merge), or MULTI DEL     busmon:alerts:firing
+ *                  HSET EXEC (replace)
  *   webhook        HTTP POST of the body (libcurl multi    alerts.webhooks,
  *                  in the loop; retries, backoff, bounded  outputs.sinks
  *                  queue; generic, Slack, PagerDuty or
@@ -69,7 +70,8 @@ const char *bm_topic_name(bm_topic t);
 /* @return the topic, or -1. */
 int bm_topic_parse(const char *s);
 
-/* One hash field and its value (bytes, not NUL-terminated). */
+/* One hash field and its value (bytes, not NUL-terminated). A NULL value
+ * removes the field (HDEL) from a merge-mode hash: what left the set. */
 typedef struct {
     const char *field;
     size_t field_len;

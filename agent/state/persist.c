@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/core/acl.h"
 #include "agent/core/backoff.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
@@ -301,12 +302,20 @@ static void note_failure(bm_persist *p, const redisReply *r)
     }
 }
 
+/* An ACL denial (NOPERM) is not retried: it lasts until someone changes the
+ * ACL, and retrying would stop ingest for good. The writer counts and logs
+ * it (core/acl.h); what it refused is given up and the batch goes on. */
+static int denied(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && bm_acl_is_denial(r->str);
+}
+
 static void on_write(const redisReply *r, void *arg)
 {
     wr *x = arg;
     group *g = x->g;
     bm_persist *p = g->p;
-    if (!r || r->type == REDIS_REPLY_ERROR) {
+    if ((!r || r->type == REDIS_REPLY_ERROR) && !denied(r)) {
         if (!x->failed) g->failed++;
         x->failed = 1;
         note_failure(p, r);
@@ -460,7 +469,10 @@ static void on_checkpoint_set(const redisReply *r, void *arg)
 {
     bm_persist *p = arg;
     p->in_checkpoint = 0;
-    if (r && r->type != REDIS_REPLY_ERROR) {
+    if (denied(r)) { /* SET denied: ack as without checkpoints rather than never */
+        p->stats.checkpoint_failed++;
+        ack_upto(p, p->ck_seq);
+    } else if (r && r->type != REDIS_REPLY_ERROR) {
         p->stats.checkpoints++;
         p->stats.checkpoint_us = (uint64_t)(bm_mono_us() - p->ck_started_us);
         memcpy(p->confirmed, p->ck_ids, p->o.n_streams * sizeof *p->confirmed);

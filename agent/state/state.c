@@ -18,6 +18,7 @@
 #define SWEEP_INTERVAL_US (60 * 1000000LL)
 #define SWEEP_MAX_DROP    20000
 #define TIMEOUTS_PER_WAKE 10000 /* bounded work per wake-up of the timeout check */
+#define REFUSALS_LOG_US   (60 * 1000000LL) /* a burst of refusals: one line a minute at most */
 
 struct bm_state {
     trace_store *store;
@@ -28,7 +29,33 @@ struct bm_state {
     int64_t timeout_grace_us; /* past timeout_seconds before a timeout is called */
     struct bm_loop *loop;
     bm_state_stats stats;
+    uint64_t told[2];    /* refusals already logged: workers, error types */
+    int64_t told_us[2];  /* when the last line of each was */
 };
+
+/* A full table refuses: one line per burst (a minute at most) of each table,
+ * naming the last one refused and how many since the last line. */
+static void tell_refusals(bm_state *st, int64_t now_us)
+{
+    const bm_monitor *m = &st->mon;
+    const uint64_t n[2] = {m->workers_refused_events, error_patterns_refused(m->errors)};
+    for (int i = 0; i < 2; i++) {
+        if (n[i] == st->told[i] || now_us - st->told_us[i] < REFUSALS_LOG_US) continue;
+        if (i == 0)
+            bm_warn("worker table full: %zu; refused '%s' (%llu event(s) refused since the last "
+                    "report; workers idle longer than limits.max_idle are evicted to make room)",
+                    worker_stats_count(m->workers), worker_stats_last_refused(m->workers),
+                    (unsigned long long)(n[i] - st->told[i]));
+        else
+            bm_warn("error type table full: %zu; refused '%s' (%llu error(s) refused since the "
+                    "last report; types idle longer than limits.max_idle are evicted to make "
+                    "room)",
+                    error_patterns_count(m->errors), error_patterns_last_refused(m->errors),
+                    (unsigned long long)(n[i] - st->told[i]));
+        st->told[i] = n[i];
+        st->told_us[i] = now_us;
+    }
+}
 
 /* A trace leaves memory: its unanswered commands stop counting in flight. */
 static void on_trace_dropped(const trace *t, void *arg)
@@ -70,6 +97,7 @@ int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redeliv
     case TRACE_STORE_APPLIED:
         st->stats.events_applied++;
         bm_monitor_on_event(&st->mon, added, now_us);
+        tell_refusals(st, now_us);
         if (added->ev.type == BM_EV_COMMAND && added->ev.timeout_s > 0 && added->paired < 0) {
             /* from when the agent saw it, so a backlog read late does not time out
              * before its answer further down the stream is read; and a grace

@@ -7,7 +7,9 @@
  * time for bm_parse_time; and as a pub/sub message, "channel\0body", with
  * the default channel scheme or another one. Every decoded event is encoded
  * again and decoded back, which must succeed: the encoder writes only what
- * the decoder reads.
+ * the decoder reads. Every decoded event's ids and names must be identities
+ * (proto/text.c: valid UTF-8, no control character, within max_id_bytes),
+ * its free text valid UTF-8, and a bad_id must come with its detail.
  *
  * Build with clang -fsanitize=fuzzer,address,undefined, or with
  * standalone_main.c to replay a corpus without clang (ctest does).
@@ -37,6 +39,34 @@ static void check_roundtrip(const bm_event *ev)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Ids and names are identities within max_id; the rest is valid UTF-8 text. */
+static void check_text(const bm_event *ev, size_t max_id)
+{
+    const char *ids[] = {ev->id,   ev->tx,     ev->corr,   ev->cmd,
+                         ev->worker, ev->step, ev->source, ev->error_type};
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+        if (bm_identity_check("id", ids[i], strlen(ids[i]), max_id, NULL, 0)) abort();
+    const char *text[] = {ev->status, ev->message, ev->error_message};
+    for (size_t i = 0; i < sizeof text / sizeof *text; i++) {
+        /* valid UTF-8: the identity check without its control-character rule */
+        char buf[4096];
+        size_t n = strlen(text[i]);
+        if (n > sizeof buf) abort();
+        for (size_t k = 0; k < n; k++)
+            buf[k] = (unsigned char)text[i][k] < 0x20 || text[i][k] == 0x7f ? 'x' : text[i][k];
+        if (bm_identity_check("text", buf, n, 0, NULL, 0)) abort();
+    }
+}
+
+/* A refusal as bad_id says why. */
+static void check_status(const bm_decoder *d, bm_decode_status st)
+{
+    if ((unsigned)st >= BM_DECODE__COUNT) abort();
+    if (st == BM_DECODE_BAD_ID &&
+        !strcmp(bm_decoder_detail(d, st), bm_decode_status_detail(st)))
+        abort();
+}
+
 /* Touch every string so ASan sees a dangling one. */
 static size_t touch(const bm_event *ev)
 {
@@ -51,19 +81,27 @@ static size_t touch(const bm_event *ev)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const bm_decode_limits small = {
-        .max_entry_bytes = 4096, .max_string_bytes = 16, .max_message_bytes = 8};
+        .max_entry_bytes = 4096, .max_string_bytes = 16, .max_message_bytes = 8,
+        .max_id_bytes = 12};
     bm_decoder *d = bm_decoder_new(size & 1 ? &small : NULL);
+    const size_t max_id = size & 1 ? small.max_id_bytes : BM_ID_MAX;
     if (!d) return 0;
     const char *buf = (const char *)data;
     bm_event ev;
     volatile size_t sink = 0;
 
-    if (bm_decode_msgpack(d, buf, size, &ev) == BM_DECODE_OK) {
+    bm_decode_status mst = bm_decode_msgpack(d, buf, size, &ev);
+    check_status(d, mst);
+    if (mst == BM_DECODE_OK) {
         sink += touch(&ev);
+        check_text(&ev, max_id);
         check_roundtrip(&ev);
     }
-    if (bm_decode_json(d, buf, size, &ev) == BM_DECODE_OK) {
+    bm_decode_status jst = bm_decode_json(d, buf, size, &ev);
+    check_status(d, jst);
+    if (jst == BM_DECODE_OK) {
         sink += touch(&ev);
+        check_text(&ev, max_id);
         check_roundtrip(&ev);
     }
     int64_t ts;
@@ -84,9 +122,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t body_len = nul ? size - channel_len - 1 : size;
         bm_decode_status pst = bm_decode_pubsub(d, size & 2 ? &other : NULL, nul ? buf : NULL,
                                                 channel_len, body, body_len, &ev);
-        if ((unsigned)pst >= BM_DECODE__COUNT) abort();
+        check_status(d, pst);
         if (pst == BM_DECODE_OK) {
             sink += touch(&ev);
+            check_text(&ev, max_id);
             check_roundtrip(&ev);
         }
         bm_event_type t;
@@ -117,9 +156,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         n++;
     }
     bm_decode_status st = bm_decode_entry(d, n, fields, field_lens, values, value_lens, &ev);
-    if ((unsigned)st >= BM_DECODE__COUNT) abort();
+    check_status(d, st);
     if (st == BM_DECODE_OK) {
         sink += touch(&ev);
+        check_text(&ev, max_id);
         check_roundtrip(&ev);
     }
     (void)sink;

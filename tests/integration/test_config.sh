@@ -103,6 +103,8 @@ while read -r flag meta; do
     --help | --version | --check-config | --offline) continue ;;
     --config) value="$BM_SRC/deploy/busmon.yaml" ;;
     --redis) value="$BM_URL" ;;
+    --redis-password-file) echo pw >"$BM_TMP/pw" && value="$BM_TMP/pw" ;;
+    --redis-username) value=busmon ;;
     --http) value="127.0.0.1:$(bm_free_port)" ;;
     --log-level) value=warn ;;
     --summary) value="$BM_TMP/summary.json" ;;

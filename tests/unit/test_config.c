@@ -878,3 +878,23 @@ Test(parse, sizes_booleans_numbers_names)
     cr_expect(!bm_is_key_name("a b"));
     cr_expect(!bm_is_key_name(""));
 }
+
+Test(config, output_sinks_survive_an_alerts_section_after_them)
+{
+    /* outputs.sinks and alerts: live in one struct; alerts: is read whole and
+     * swapped in, which once dropped the sinks written before it */
+    const char *orders[] = {
+        "outputs:\n  sinks:\n    - name: copy\n      type: redis_hash\n      key: k\n"
+        "alerts:\n  interval: 2s\n",
+        "alerts:\n  interval: 2s\n"
+        "outputs:\n  sinks:\n    - name: copy\n      type: redis_hash\n      key: k\n",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        bm_config c;
+        char err[256] = "";
+        cr_assert_eq(load(&c, orders[i], err, sizeof err), 0, "%s", err);
+        cr_assert_eq(c.alerting->n_output_sinks, 1, "order %zu", i);
+        cr_assert_eq(c.alerting->rules.interval_us, 2000000, "order %zu", i);
+        bm_config_deinit(&c);
+    }
+}

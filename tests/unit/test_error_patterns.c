@@ -39,6 +39,9 @@ static void teardown(void)
 
 TestSuite(error_patterns, .init = setup, .fini = teardown);
 
+static const msgpack_object *save(const error_patterns *x);
+static void saved_done(void);
+
 static void add_ok(const char *type, const char *msg, const char *worker, int64_t now_us)
 {
     cr_assert_eq(error_patterns_add(ep, type, msg, worker, now_us), 0, "adding %s / %s", type, msg);
@@ -188,6 +191,47 @@ Test(error_patterns, refuses_new_patterns_at_bound)
     cr_assert_eq(error_patterns_snapshot(small, T0 + SEC, out, 4), 3);
     cr_assert_str_eq(out[0].type, "A");
     cr_assert_eq(out[0].total, 2);
+    error_patterns_free(small);
+}
+
+Test(error_patterns, a_full_table_evicts_the_longest_idle_pattern)
+{
+    error_patterns *small = error_patterns_new(3, 0);
+    error_patterns_set_max_idle(small, HOUR);
+    cr_assert_eq(error_patterns_add(small, "A", "", "w", T0), 0);
+    cr_assert_eq(error_patterns_add(small, "B", "", "w", T0 + MIN), 0);
+    cr_assert_eq(error_patterns_add(small, "C", "", "w", T0 + 2 * MIN), 0);
+    cr_assert_eq(error_patterns_add(small, "D", "", "w", T0 + 59 * MIN), -1);
+    cr_assert_str_eq(error_patterns_last_refused(small), "D");
+    cr_assert_eq(error_patterns_add(small, "D", "", "w", T0 + HOUR), 0, "A idle 1 h: evicted");
+    cr_assert_eq(error_patterns_evicted(small), 1);
+    cr_assert_eq(error_patterns_add(small, "B", "", "w", T0 + HOUR), 0, "B still there");
+    cr_assert_eq(error_patterns_count(small), 3);
+    cr_assert_eq(error_patterns_add(small, "E", "", "w", T0 + HOUR + 3 * MIN), 0, "C went");
+    bm_error_pattern out[4];
+    size_t n = error_patterns_snapshot(small, T0 + HOUR + 3 * MIN, out, 4);
+    cr_assert_eq(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_neq(out[i].type, "A");
+        cr_assert_str_neq(out[i].type, "C");
+    }
+    cr_assert_eq(error_patterns_evicted(small), 2);
+    cr_assert_eq(error_patterns_refused(small), 1);
+
+    /* saved and loaded with its counter; a merge refuses, never evicts */
+    const msgpack_object *o = save(small);
+    error_patterns *back = error_patterns_new(3, 0);
+    char err[256] = "";
+    cr_assert_eq(error_patterns_load(back, o, err, sizeof err), BM_LOAD_OK, "%s", err);
+    saved_done();
+    cr_assert_eq(error_patterns_evicted(back), 2);
+    error_patterns *other = error_patterns_new(3, 0);
+    error_patterns_add(other, "Z", "", "w", T0);
+    cr_assert_eq(error_patterns_merge(back, other), 0);
+    cr_assert_eq(error_patterns_count(back), 3);
+    cr_assert_eq(error_patterns_refused(back), 2);
+    error_patterns_free(other);
+    error_patterns_free(back);
     error_patterns_free(small);
 }
 

@@ -167,6 +167,7 @@ Test(event_flat, names_are_stable)
                           "missing_tx",
                           "missing_worker",
                           "bad_field",
+                          "bad_id",
                           "nomem"};
     cr_assert_eq(sizeof(want) / sizeof(want[0]), BM_DECODE__COUNT);
     for (int i = 0; i < BM_DECODE__COUNT; i++)

@@ -389,7 +389,7 @@ Test(event_json, custom_needs_only_type)
 
 Test(event_json, string_bounds)
 {
-    bm_decode_limits lim = {.max_string_bytes = 8, .max_message_bytes = 5};
+    bm_decode_limits lim = {.max_string_bytes = 8, .max_message_bytes = 5, .max_id_bytes = 8};
     bm_decoder *d = bm_decoder_new(&lim);
     const char *ok = "{\"type\":\"error\",\"tx\":\"12345678\",\"worker\":\"w\","
                      "\"error\":\"E: \xc3\xa9\xc3\xa9\xc3\xa9\",\"status\":\"0123456789\"}";
@@ -404,8 +404,11 @@ Test(event_json, string_bounds)
         snprintf(buf, sizeof(buf),
                  "{\"type\":\"command\",\"tx\":\"t\",\"worker\":\"w\",\"%s\":\"123456789\"}",
                  fields[i]);
-        cr_assert_eq(bm_decode_json(d, buf, strlen(buf), &ev), BM_DECODE_BAD_FIELD, "%s",
+        cr_assert_eq(bm_decode_json(d, buf, strlen(buf), &ev), BM_DECODE_BAD_ID, "%s",
                      fields[i]);
+        char want[96];
+        snprintf(want, sizeof want, "%s is 9 bytes, more than max_id_bytes (8)", fields[i]);
+        cr_assert_str_eq(bm_decoder_detail(d, BM_DECODE_BAD_ID), want);
     }
     bm_decoder_free(d);
 }

@@ -321,7 +321,7 @@ Test(event_msgpack, strings_end_at_nul)
     msgpack_pack_str(&pk, 2);
     msgpack_pack_str_body(&pk, "\0k", 2); /* an attribute key that is empty as a C string */
     s("v");
-    s("worker");
+    s("message");
     msgpack_pack_str(&pk, 3);
     msgpack_pack_str_body(&pk, "\0ab", 3);
     cr_assert_eq(decode(), BM_DECODE_OK);
@@ -329,5 +329,18 @@ Test(event_msgpack, strings_end_at_nul)
     cr_assert_eq(ev.n_attrs, 1);
     cr_assert_str_eq(ev.attrs[0].key, "tx");
     cr_assert_str_eq(ev.attrs[0].value, "t-1");
-    cr_assert_str_eq(ev.worker, "", "a value empty as a C string is absent");
+    cr_assert_str_eq(ev.message, "", "free text empty as a C string is absent");
+}
+
+Test(event_msgpack, identities_with_nul_are_refused_not_cut)
+{
+    msgpack_pack_map(&pk, 3);
+    kv("type", "command");
+    kv("tx", "t-1");
+    s("worker");
+    msgpack_pack_str(&pk, 10);
+    msgpack_pack_str_body(&pk, "nul\0worker", 10);
+    cr_assert_eq(decode(), BM_DECODE_BAD_ID, "never 'nul'");
+    cr_assert_str_eq(bm_decoder_detail(dec, BM_DECODE_BAD_ID), "worker holds a NUL byte at byte 3");
+    cr_assert_str_eq(ev.worker, "", "a refused decode leaves a reset event");
 }

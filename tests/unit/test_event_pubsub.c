@@ -485,13 +485,15 @@ Test(event_pubsub, failures)
     cr_assert_eq(ev.n_attrs, 0, "a failed decode leaves a reset event");
     cr_assert_str_eq(ev.tx, "");
 
-    /* a worker name from the channel obeys the same bound as one in the body */
-    bm_decode_limits lim = {.max_string_bytes = 8};
+    /* the channel is an identity: bounded by max_id_bytes, so the worker it names is too */
+    bm_decode_limits lim = {.max_id_bytes = 27};
     bm_decoder *d = bm_decoder_new(&lim);
     const char *body = "{\"tx\": \"t\"}";
     const char *longer = "multiagent:command.123456789";
     cr_assert_eq(bm_decode_pubsub(d, NULL, longer, strlen(longer), body, strlen(body), &ev),
-                 BM_DECODE_BAD_FIELD);
+                 BM_DECODE_BAD_ID);
+    cr_assert_str_eq(bm_decoder_detail(d, BM_DECODE_BAD_ID),
+                     "channel is 28 bytes, more than max_id_bytes (27)");
     const char *fits = "multiagent:command.12345678";
     cr_assert_eq(bm_decode_pubsub(d, NULL, fits, strlen(fits), body, strlen(body), &ev),
                  BM_DECODE_OK);

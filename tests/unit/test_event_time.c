@@ -113,3 +113,23 @@ Test(event_time, not_a_time)
     cr_assert_eq(bm_parse_time("2024-01-15T10:30:00Z", 10, &us), 0, "only len bytes are read");
     cr_assert_eq(us, BASE - (10 * 3600 + 30 * 60) * 1000000LL);
 }
+
+Test(event_time, clamp_to_the_clock)
+{
+    const int64_t H = 3600 * 1000000LL, now = BASE, skew = 24 * H;
+    int64_t ts = now - 23 * H;
+    cr_assert_eq(bm_time_clamp(&ts, now - 5, now, skew), 0, "within the skew: believed");
+    cr_assert_eq(ts, now - 23 * H);
+    ts = 1000000; /* 1970-01-01T00:00:01 */
+    cr_assert_eq(bm_time_clamp(&ts, now - 5, now, skew), 1);
+    cr_assert_eq(ts, now - 5, "the entry id's time");
+    ts = t("9999-12-31T23:59:59");
+    cr_assert_eq(bm_time_clamp(&ts, now - 7, now, skew), 1, "never the year 9999");
+    cr_assert_eq(ts, now - 7);
+    ts = now + 25 * H;
+    cr_assert_eq(bm_time_clamp(&ts, now + 26 * H, now, skew), 1);
+    cr_assert_eq(ts, now, "an entry id as far off: the clock itself");
+    ts = 1000000;
+    cr_assert_eq(bm_time_clamp(&ts, now, now, 0), 0, "0: every time believed");
+    cr_assert_eq(ts, 1000000);
+}

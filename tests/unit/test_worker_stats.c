@@ -2,7 +2,8 @@
  * test_worker_stats.c - lib/worker_stats: health from unknown through
  * healthy, degraded and failed and back with the issues in words, no
  * flapping, recovery to the worst state of the streak, inactivity, the
- * pending rules, in flight, the max_workers bound, snapshots (order,
+ * pending rules, in flight, the max_workers bound and the eviction of idle
+ * workers (junk names cannot lock real ones out), snapshots (order,
  * windows, figures) and the per-worker memory bound; saved and loaded
  * mid-recovery and mid-wait, merged (health: the worse, then judged again;
  * busy since the earlier; refusals counted), corrupt saves refused.
@@ -480,6 +481,102 @@ Test(worker_stats, many_workers_and_lookups)
     cr_assert_gt(worker_stats_heap_bytes(ws), 1000 * sizeof(bm_window));
 }
 
+Test(worker_stats, a_full_table_evicts_the_longest_idle_worker)
+{
+    cfg.max_workers = 3;
+    cfg.max_idle_us = 60 * MINUTE;
+    start();
+    worker_stats_seen(ws, "a", T0);
+    worker_stats_seen(ws, "b", T0 + 10 * SEC);
+    worker_stats_seen(ws, "c", T0 + 20 * SEC);
+    cr_assert_eq(worker_stats_command(ws, "d", 1, T0 + 59 * MINUTE), -1, "nobody idle 1 h yet");
+    cr_assert_str_eq(worker_stats_last_refused(ws), "d");
+    cr_assert_eq(worker_stats_command(ws, "d", 1, T0 + 60 * MINUTE), 0, "a idle 1 h: evicted");
+    cr_assert_eq(worker_stats_evicted(ws), 1);
+    cr_assert_eq(worker_stats_count(ws), 3);
+    bm_worker_snapshot s;
+    cr_assert_eq(worker_stats_snapshot_one(ws, "a", T0 + 60 * MINUTE, &s), -1, "a is gone");
+    cr_assert_eq(worker_stats_snapshot_one(ws, "b", T0 + 60 * MINUTE, &s), 0);
+    cr_assert_eq(worker_stats_snapshot_one(ws, "d", T0 + 60 * MINUTE, &s), 0);
+    worker_stats_seen(ws, "b", T0 + 60 * MINUTE); /* b busy again: c is the idlest */
+    cr_assert_eq(worker_stats_command(ws, "e", 1, T0 + 61 * MINUTE), 0);
+    cr_assert_eq(worker_stats_snapshot_one(ws, "c", T0 + 61 * MINUTE, &s), -1);
+    cr_assert_eq(worker_stats_snapshot_one(ws, "b", T0 + 61 * MINUTE, &s), 0);
+    cr_assert_eq(worker_stats_refused(ws), 1);
+    cr_assert_eq(worker_stats_evicted(ws), 2);
+
+    cfg.max_idle_us = 0; /* never */
+    start();
+    worker_stats_seen(ws, "a", T0);
+    worker_stats_seen(ws, "b", T0);
+    worker_stats_seen(ws, "c", T0);
+    cr_assert_eq(worker_stats_command(ws, "d", 1, T0 + 365LL * 24 * 60 * MINUTE), -1);
+}
+
+Test(worker_stats, junk_names_cannot_lock_real_workers_out)
+{
+    /* the issue's case: 100,000 junk names fill the 1,000-worker table; once
+     * they are quiet for max_idle, real workers get in and are tracked */
+    cfg.max_idle_us = 60 * MINUTE;
+    start();
+    char name[32];
+    for (int i = 0; i < 100000; i++) {
+        snprintf(name, sizeof name, "junk-%d", i);
+        worker_stats_seen(ws, name, T0 + i);
+    }
+    cr_assert_eq(worker_stats_count(ws), 1000);
+    cr_assert_eq(worker_stats_refused(ws), 99000);
+    for (int i = 0; i < 4; i++) { /* while the junk is fresh: refused, in O(1) */
+        snprintf(name, sizeof name, "real-%d", i);
+        cr_assert_eq(worker_stats_command(ws, name, 1, T0 + 30 * MINUTE), -1);
+    }
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "real-%d", i);
+        cr_assert_eq(worker_stats_command(ws, name, 1, T0 + 61 * MINUTE), 0, "%s", name);
+        ok(name, 5, T0 + 61 * MINUTE, 1000);
+    }
+    cr_assert_eq(worker_stats_evicted(ws), 4);
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "real-%d", i);
+        bm_worker_snapshot s = snap(name, T0 + 61 * MINUTE);
+        cr_assert_eq(s.win[0].executions, 5, "%s is tracked", name);
+    }
+    /* the table kept the first 1000 names (the rest were refused while it was
+     * full and fresh); every one left is still found after the removals */
+    size_t found = 0;
+    bm_worker_snapshot s;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof name, "junk-%d", i);
+        found += worker_stats_snapshot_one(ws, name, T0 + 61 * MINUTE, &s) == 0;
+    }
+    cr_assert_eq(found, 996, "the 4 least recent went");
+}
+
+Test(worker_stats, evictions_keep_the_hash_table_whole)
+{
+    /* many removals in a crowded table: every worker left is found, none twice */
+    cfg.max_workers = 64;
+    cfg.max_idle_us = SEC;
+    start();
+    char name[32];
+    int64_t t = T0;
+    for (int round = 0; round < 50; round++)
+        for (int i = 0; i < 64; i++) {
+            snprintf(name, sizeof name, "w%d-%d", round, (i * 37) % 64);
+            worker_stats_seen(ws, name, t);
+            t += 2 * SEC / 64 + 1;
+        }
+    cr_assert_eq(worker_stats_count(ws), 64);
+    bm_worker_snapshot s;
+    for (int i = 0; i < 64; i++) {
+        snprintf(name, sizeof name, "w49-%d", i);
+        cr_assert_eq(worker_stats_snapshot_one(ws, name, t, &s), 0, "%s", name);
+        worker_stats_seen(ws, name, t); /* no new worker: the same one */
+    }
+    cr_assert_eq(worker_stats_count(ws), 64);
+    cr_assert_eq(worker_stats_evicted(ws), 49 * 64);
+}
+
 Test(worker_stats, snapshot_sorted_by_name)
 {
     const char *names[] = {"zeta", "alpha", "Mid", "beta", "alpha-2"};
@@ -497,15 +594,16 @@ Test(worker_stats, snapshot_sorted_by_name)
 
 Test(worker_stats, long_names_are_cut_on_a_character_boundary)
 {
+    /* the decoder refuses ids above BM_ID_MAX (bad_id); below it a longer name is cut */
     char name[300];
     memset(name, 'x', sizeof name);
-    memcpy(name + 124, "\xc3\xa9\xc3\xa9", 4); /* the second é straddles the cut */
+    memcpy(name + 253, "\xc3\xa9\xc3\xa9", 4); /* the second é straddles the cut */
     name[299] = '\0';
     cr_assert_eq(worker_stats_command(ws, name, 1, T0), 0);
     bm_worker_snapshot s;
     cr_assert_eq(worker_stats_snapshot(ws, T0, &s, 1), 1);
-    cr_assert_eq(strlen(s.name), 126);
-    cr_assert_eq(memcmp(s.name + 124, "\xc3\xa9", 2), 0);
+    cr_assert_eq(strlen(s.name), 255);
+    cr_assert_eq(memcmp(s.name + 253, "\xc3\xa9", 2), 0);
     cr_assert_eq(worker_stats_command(ws, name, 1, T0), 0);
     cr_assert_eq(worker_stats_count(ws), 1, "the same name finds the same worker");
     cr_assert_eq(snap(name, T0).in_flight, 2);
@@ -757,6 +855,42 @@ Test(worker_stats, a_reload_keeps_totals_errors_and_refusals)
     cr_assert_eq(worker_stats_refused(ws), 2, "still bounded after a load");
 }
 
+Test(worker_stats, evictions_survive_a_reload_and_a_merge_never_evicts)
+{
+    cfg.max_workers = 2;
+    cfg.max_idle_us = MINUTE;
+    start();
+    worker_stats_seen(ws, "a", T0);
+    worker_stats_seen(ws, "b", T0);
+    worker_stats_seen(ws, "c", T0 + 2 * MINUTE); /* evicts a */
+    cr_assert_eq(worker_stats_evicted(ws), 1);
+    reload();
+    cr_assert_eq(worker_stats_evicted(ws), 1, "saved and loaded");
+    worker_stats_seen(ws, "d", T0 + 4 * MINUTE); /* still evicts after a load: b */
+    cr_assert_eq(worker_stats_evicted(ws), 2);
+
+    worker_stats *other = worker_stats_new(&cfg);
+    worker_stats_seen(other, "x", T0);
+    worker_stats_seen(other, "y", T0);
+    cr_assert_eq(worker_stats_merge(ws, other), 0);
+    cr_assert_eq(worker_stats_count(ws), 2, "a merge refuses, never evicts");
+    cr_assert_eq(worker_stats_refused(ws), 2);
+    cr_assert_eq(worker_stats_evicted(ws), 2);
+    worker_stats_free(other);
+
+    /* a save made before eviction existed has no "evicted": it loads as 0 */
+    const msgpack_object *o = save(ws);
+    msgpack_object old = *o;
+    old.via.map.size = 2; /* "refused", "workers": "evicted" is the last key */
+    worker_stats *back = worker_stats_new(&cfg);
+    char err[256] = "";
+    cr_assert_eq(worker_stats_load(back, &old, err, sizeof err), BM_LOAD_OK, "%s", err);
+    cr_assert_eq(worker_stats_evicted(back), 0);
+    cr_assert_eq(worker_stats_count(back), 2);
+    worker_stats_free(back);
+    saved_done();
+}
+
 Test(worker_stats, merge_health_is_the_worse_then_judged_again)
 {
     worker_stats *other = worker_stats_new(&cfg);
@@ -855,7 +989,7 @@ Test(worker_stats, load_refuses_corrupt_saves_and_changes_nothing)
     const msgpack_object *o = save(ws);
     const msgpack_object *list = &o->via.map.ptr[1].val; /* "workers" */
     cr_assert_eq(list->type, MSGPACK_OBJECT_ARRAY);
-    msgpack_object_kv top[2], wk[16];
+    msgpack_object_kv top[3], wk[16];
     char err[256];
 
     /* the same worker twice */

@@ -1,0 +1,206 @@
+/*
+ * rollup_fit.c - a rollup entry within a byte budget (rollup.h,
+ * bm_rollup_fit).
+ *
+ * A rollup carries every worker and error pattern; with 1,000 workers an
+ * entry is ~1.8 MB (m + json), and the stream keeps MAXLEN ~ 360 of them.
+ * The entry is therefore cut to its budget: the most active workers and
+ * patterns that fit, the rest summarised in "omitted". Nothing is lost for
+ * a reader who wants one worker: the busmon:workers hash holds them all
+ * (one field each), and /api reads memory, not the stream.
+ *
+ * Sizes are measured, not guessed: each element's compact JSON
+ * (json_dumpb) plus its msgpack twin (bm_json_msgpack_size) plus a comma,
+ * over a base of the entry with empty arrays and a full "omitted" object,
+ * with slack for the array headers and the omitted figures' digits.
+ *
+ *   budget = max_bytes - base
+ *   workers, most active first, while they fit in 3/4 of the budget
+ *   errors, most counted first, in what is left
+ *   workers again, in what is left after that
+ *
+ * Not here: what the figures mean (lib/), publishing (agent/jobs).
+ */
+#include "proto/rollup.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLACK_BYTES 160 /* array headers (5 + 5 bytes each side) and up to 20-digit counts */
+
+typedef struct {
+    size_t idx;
+    size_t cost;
+    uint64_t executions, in_flight;
+    const char *last_seen, *name;
+} item;
+
+static uint64_t num_of(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
+static const char *str_of(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* Most active first: executions over the performance window, in flight,
+ * last seen (ISO text sorts as time; null as ""), then the name. */
+static int by_activity(const void *a, const void *b)
+{
+    const item *x = a, *y = b;
+    if (x->executions != y->executions) return x->executions > y->executions ? -1 : 1;
+    if (x->in_flight != y->in_flight) return x->in_flight > y->in_flight ? -1 : 1;
+    int c = strcmp(y->last_seen, x->last_seen);
+    if (c) return c;
+    c = strcmp(x->name, y->name);
+    return c ? c : (x->idx < y->idx ? -1 : x->idx > y->idx);
+}
+
+static size_t cost_of(json_t *v)
+{
+    return json_dumpb(v, NULL, 0, JSON_COMPACT) + 1 + bm_json_msgpack_size(v);
+}
+
+/* Add n to obj[key] (an integer). */
+static void add_to(json_t *obj, const char *key, uint64_t n)
+{
+    json_t *v = json_object_get(obj, key);
+    json_int_t cur = json_is_integer(v) ? json_integer_value(v) : 0;
+    json_object_set_new(obj, key, json_integer(cur + (json_int_t)n));
+}
+
+/* The "omitted" object with zeros, its window keys those of the rollup's "events". */
+static json_t *omitted_zero(json_t *roll)
+{
+    static const char *const healths[] = {"unknown", "healthy", "degraded", "failed",
+                                          "inactive"};
+    json_t *o = json_object(), *h = json_object(), *ex = json_object(), *fa = json_object(),
+           *ec = json_object();
+    if (!o || !h || !ex || !fa || !ec) {
+        json_decref(o), json_decref(h), json_decref(ex), json_decref(fa), json_decref(ec);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof healths / sizeof *healths; i++)
+        json_object_set_new(h, healths[i], json_integer(0));
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(roll, "events"), k, v)
+    {
+        json_object_set_new(ex, k, json_integer(0));
+        json_object_set_new(fa, k, json_integer(0));
+        json_object_set_new(ec, k, json_integer(0));
+    }
+    json_object_set_new(o, "workers", json_integer(0));
+    json_object_set_new(o, "errors", json_integer(0));
+    json_object_set_new(o, "workers_health", h);
+    json_object_set_new(o, "workers_executions", ex);
+    json_object_set_new(o, "workers_failures", fa);
+    json_object_set_new(o, "workers_in_flight", json_integer(0));
+    json_object_set_new(o, "errors_count", ec);
+    return o;
+}
+
+/* Take items in order while they fit in *left (skipping those that do not). */
+static void take(item *it, size_t n, char *kept, size_t *left, size_t cap)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (kept[it[i].idx] || it[i].cost > *left || it[i].cost > cap) continue;
+        kept[it[i].idx] = 1;
+        *left -= it[i].cost;
+        cap -= it[i].cost;
+    }
+}
+
+/* The kept elements of arr, in their order, as a new array. */
+static json_t *kept_of(json_t *arr, const char *kept)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) if (out && kept[i]) json_array_append(out, v);
+    return out;
+}
+
+int bm_rollup_fit(json_t *roll, size_t max_bytes)
+{
+    json_t *workers = json_incref(json_object_get(roll, "workers"));
+    json_t *errors = json_incref(json_object_get(roll, "errors"));
+    json_t *omitted = omitted_zero(roll);
+    size_t nw = json_array_size(workers), ne = json_array_size(errors);
+    item *wi = calloc(nw + 1, sizeof *wi), *ei = calloc(ne + 1, sizeof *ei);
+    char *wk = calloc(nw + 1, 1), *ek = calloc(ne + 1, 1);
+    int rc = -1;
+    if (!omitted || !wi || !ei || !wk || !ek ||
+        json_object_set_new(roll, "workers", json_array()) ||
+        json_object_set_new(roll, "errors", json_array()) ||
+        json_object_set(roll, "omitted", omitted))
+        goto out;
+
+    size_t base = json_dumpb(roll, NULL, 0, JSON_COMPACT) + bm_json_msgpack_size(roll) +
+                  SLACK_BYTES;
+    size_t left = base < max_bytes ? max_bytes - base : 0;
+    for (size_t i = 0; i < nw; i++) {
+        json_t *w = json_array_get(workers, i);
+        json_t *perf = bm_rollup_pick_window(json_object_get(w, "windows"), "1h");
+        wi[i] = (item){i, cost_of(w), num_of(perf, "executions"), num_of(w, "in_flight"),
+                       str_of(w, "last_seen"), str_of(w, "name")};
+    }
+    for (size_t i = 0; i < ne; i++)
+        ei[i] = (item){i, cost_of(json_array_get(errors, i)), 0, 0, "", ""};
+    qsort(wi, nw, sizeof *wi, by_activity);
+    take(wi, nw, wk, &left, left - left / 4);
+    take(ei, ne, ek, &left, left); /* errors are in the snapshot's order: most counted first */
+    take(wi, nw, wk, &left, left);
+
+    /* what was cut, summarised */
+    json_t *h = json_object_get(omitted, "workers_health");
+    json_t *ex = json_object_get(omitted, "workers_executions");
+    json_t *fa = json_object_get(omitted, "workers_failures");
+    json_t *ec = json_object_get(omitted, "errors_count");
+    for (size_t i = 0; i < nw; i++) {
+        if (wk[i]) continue;
+        json_t *w = json_array_get(workers, i);
+        add_to(omitted, "workers", 1);
+        add_to(h, str_of(w, "health"), 1);
+        add_to(omitted, "workers_in_flight", num_of(w, "in_flight"));
+        const char *k;
+        json_t *win;
+        json_object_foreach(json_object_get(w, "windows"), k, win)
+        {
+            if (json_object_get(ex, k)) add_to(ex, k, num_of(win, "executions"));
+            if (json_object_get(fa, k)) add_to(fa, k, num_of(win, "failures"));
+        }
+    }
+    for (size_t i = 0; i < ne; i++) {
+        if (ek[i]) continue;
+        json_t *e = json_array_get(errors, i);
+        add_to(omitted, "errors", 1);
+        const char *k;
+        json_t *c;
+        json_object_foreach(json_object_get(e, "count"), k, c) if (json_object_get(ec, k))
+            add_to(ec, k, num_of(json_object_get(e, "count"), k));
+    }
+    json_t *kw = kept_of(workers, wk), *ke = kept_of(errors, ek);
+    if (!kw || !ke) {
+        json_decref(kw);
+        json_decref(ke);
+        goto out;
+    }
+    json_object_set_new(roll, "workers", kw);
+    json_object_set_new(roll, "errors", ke);
+    rc = 0;
+out:
+    json_decref(omitted);
+    json_decref(workers);
+    json_decref(errors);
+    free(wi);
+    free(ei);
+    free(wk);
+    free(ek);
+    return rc;
+}

@@ -1,0 +1,101 @@
+/*
+ * text.c - what counts as text: identities (ids and names) and free text.
+ *
+ * An identity (a transaction id, a worker, a step, a type, an event id, an
+ * error type, a pub/sub channel) is a key: it names a trace, a table row, a
+ * metrics series, a hash field. Two different byte strings must never
+ * become one, so an identity is checked whole and refused whole, never cut
+ * or cleaned:
+ *
+ *   - valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF):
+ *     JSON, Prometheus labels and the dashboard all need it;
+ *   - no C0 control character and no DEL (0x00-0x1f, 0x7f): a NUL would end
+ *     the C string early ("nul\0tx-1" and "nul\0tx-2" both read "nul"), a
+ *     newline would forge log lines;
+ *   - at most max_bytes bytes.
+ *
+ * Free text (messages, status words, attribute values) is kept, cut to its
+ * bound elsewhere; here its invalid UTF-8 sequences become '?' one byte each,
+ * so what is shown is always valid UTF-8 and never longer than what came.
+ *
+ * Pure: no allocation, no I/O.
+ */
+#include "proto/event.h"
+
+#include <stdio.h>
+
+/* Length of the valid UTF-8 sequence at s[0] (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0) lo = 0xA0;      /* no overlong forms */
+        if (c == 0xED) hi = 0x9F;      /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0) lo = 0x90;      /* no overlong forms */
+        if (c == 0xF4) hi = 0x8F;      /* nothing above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi) return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    return len;
+}
+
+int bm_identity_check(const char *what, const char *s, size_t len, size_t max_bytes, char *why,
+                      size_t whylen)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (max_bytes && len > max_bytes) {
+        if (why && whylen)
+            snprintf(why, whylen, "%s is %zu bytes, more than max_id_bytes (%zu)", what, len,
+                     max_bytes);
+        return -1;
+    }
+    for (size_t i = 0; i < len;) {
+        if (p[i] == 0) {
+            if (why && whylen) snprintf(why, whylen, "%s holds a NUL byte at byte %zu", what, i);
+            return -1;
+        }
+        if (p[i] < 0x20 || p[i] == 0x7f) {
+            if (why && whylen)
+                snprintf(why, whylen, "%s holds control character 0x%02x at byte %zu", what, p[i],
+                         i);
+            return -1;
+        }
+        size_t n = utf8_seq(p + i, len - i);
+        if (!n) {
+            if (why && whylen)
+                snprintf(why, whylen, "%s is not valid UTF-8 (byte 0x%02x at byte %zu)", what,
+                         p[i], i);
+            return -1;
+        }
+        i += n;
+    }
+    return 0;
+}
+
+size_t bm_text_scrub(char *dst, const char *src, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)src;
+    size_t i = 0;
+    while (i < len) {
+        size_t n = utf8_seq(p + i, len - i);
+        if (n) {
+            for (size_t k = 0; k < n; k++)
+                dst[i + k] = (char)p[i + k];
+            i += n;
+        } else {
+            dst[i++] = '?';
+        }
+    }
+    return len;
+}
