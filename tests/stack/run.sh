@@ -31,9 +31,10 @@
 #   9. tear-down: `podman-compose down -t 2 -v`, the network removed, nothing
 #      left running (also on failure or Ctrl-C).
 #
-# Measured on the 2-core reference machine: about 2 minutes with the images
-# built; about 4 when the sources changed (the agent's image recompiles); about
-# 6.5 on a fresh machine (debootstrap, then four images from Debian's mirror).
+# Measured on the 2-core reference machine: about 2.5 minutes with the images
+# built (step 8 about half a minute); about 5 when the sources changed (the
+# agent's image recompiles); about 7 on a fresh machine (debootstrap, then four
+# images from Debian's mirror; 6.5 measured before step 8).
 # Prints one line per check; the last line is "stack: PASS ..." or
 # "stack: FAIL ...". Exit 0 pass, 1 fail, 77 skipped (one line saying why:
 # not root, or containers cannot run here).
@@ -55,7 +56,7 @@ KEEP=0
 
 case "${1:-}" in
     --keep) KEEP=1 ;;
-    -h | --help) sed -n '2,47s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h | --help) sed -n '2,48s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     "") ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 esac
@@ -350,6 +351,7 @@ done
 ok "Redis AOF on a named volume; agents non-root with a restart policy; ports on 127.0.0.1 only"
 
 # ---- 8. two agents, one monitor; the takeover ----------------------------------------------------
+t8=$SECONDS
 LEASE_S=$(awk '/^cluster:/ { c = 1; next } /^[^ #]/ { c = 0 }
     c && $1 == "lease:" { sub(/s$/, "", $2); print $2; exit }' "$ROOT/deploy/compose/busmon.yaml")
 [[ "$LEASE_S" =~ ^[0-9]+$ ]] || fail "deploy/compose/busmon.yaml sets no cluster.lease in seconds"
@@ -386,12 +388,18 @@ for u in "$HTTP" "$HTTP2"; do
 done
 ok "both agents read the group: entries read $(metric "$HTTP" busmon_entries_read_total) (agent-1), $(metric "$HTTP2" busmon_entries_read_total) (agent-2)"
 if [ "$(holder)" = agent-2 ]; then
-    # agent2 leads already: restart it so that agent leads and the stop below is a takeover
-    (cd "$ROOT" && timeout 60 "${PC[@]}" restart agent2) >"$TMP/restart.log" 2>&1 ||
-        { show "$TMP/restart.log"; fail "podman-compose restart agent2"; }
+    # agent2 leads already (it usually starts second): stop it until agent-1
+    # holds the lease (a stop gives it up), then start it again, so that the
+    # stop of agent below is a takeover
+    (cd "$ROOT" && timeout 60 "${PC[@]}" stop agent2) >"$TMP/restart.log" 2>&1 ||
+        { show "$TMP/restart.log"; fail "podman-compose stop agent2"; }
+    agent1_holds() { [ "$(holder)" = agent-1 ]; }
+    wait_for 30 "agent-1 holding $LEADER_KEY" agent1_holds || fail "agent-1 does not lead after agent2 stopped: holder '$(holder)'"
+    (cd "$ROOT" && timeout 60 "${PC[@]}" start agent2) >>"$TMP/restart.log" 2>&1 ||
+        { show "$TMP/restart.log"; fail "podman-compose start agent2"; }
     wait_for 30 "agent-1 leading, both live" leads agent-1 ||
-        fail "agent-1 does not lead after agent2 restarted: '$(json_agents)', holder '$(holder)'"
-    ok "agent2 led first; restarted it: agent-1 leads"
+        fail "agent-1 does not lead after agent2 started again: '$(json_agents)', holder '$(holder)'"
+    ok "agent2 led first; stopped and started it: agent-1 leads"
 fi
 pttl=$(redis-cli -u "$REDIS" PTTL "$LEADER_KEY")
 [ "$pttl" -gt 0 ] && [ "$pttl" -le $((LEASE_S * 1000)) ] || fail "$LEADER_KEY expires in $pttl ms, not within the ${LEASE_S} s lease"
@@ -475,7 +483,7 @@ wait_for 60 "agent healthy again" healthy agent || fail "healthcheck of agent af
 wait_for 60 "the agent ready again" ready "$HTTP" || fail "agent: /ready is not 200 after its start: $(curl -s "$HTTP/ready")"
 wait_for 30 "busmon stats naming both agents again" both_live agent ||
     fail "busmon stats (exec agent) after the start: '$(agents_line agent)'"
-ok "podman-compose start agent: '$(agents_line agent)'; $LEADER_KEY stays agent-2"
+ok "podman-compose start agent: '$(agents_line agent)'; $LEADER_KEY stays agent-2 (step 8: $((SECONDS - t8))s)"
 
 # ---- 9. tear-down -----------------------------------------------------------------------------------
 t0=$SECONDS
