@@ -31,8 +31,8 @@
 #   9. tear-down: `podman-compose down -t 2 -v`, the network removed, nothing
 #      left running (also on failure or Ctrl-C).
 #
-# Measured on the 2-core reference machine: about 2.5 minutes with the images
-# built (step 8 about half a minute); about 5 when the sources changed (the
+# Measured on the 2-core reference machine: 2.5 to 3 minutes with the images
+# built (step 8: 15 s); about 5 when the sources changed (the
 # agent's image recompiles); about 7 on a fresh machine (debootstrap, then four
 # images from Debian's mirror; 6.5 measured before step 8).
 # Prints one line per check; the last line is "stack: PASS ..." or
