@@ -32,9 +32,10 @@
 #      left running (also on failure or Ctrl-C).
 #
 # Measured on the 2-core reference machine: 2.5 to 3 minutes with the images
-# built (step 8: 15 s); about 5 when the sources changed (the
-# agent's image recompiles); about 7 on a fresh machine (debootstrap, then four
-# images from Debian's mirror; 6.5 measured before step 8).
+# built (step 8: 15-18 s); 5 to 7 when the sources changed (the agent's image
+# recompiles; 7 with other builds on the machine); about 7 on a fresh machine
+# (debootstrap, then four images from Debian's mirror; 6.5 measured before
+# step 8).
 # Prints one line per check; the last line is "stack: PASS ..." or
 # "stack: FAIL ...". Exit 0 pass, 1 fail, 77 skipped (one line saying why:
 # not root, or containers cannot run here).
@@ -56,7 +57,7 @@ KEEP=0
 
 case "${1:-}" in
     --keep) KEEP=1 ;;
-    -h | --help) sed -n '2,48s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h | --help) sed -n '2,49s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     "") ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 esac
