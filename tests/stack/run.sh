@@ -16,16 +16,26 @@
 #      `busmon --help`, the example config checked, purge;
 #   7. the stack from outside: healthchecks (`podman healthcheck run`), a
 #      producer transaction traced (`busmon trace` through `exec` and through
-#      the published Redis port, stream and pub/sub), Prometheus's target up,
-#      a PromQL query on busmon_worker_duration_seconds and the recording
-#      rule, the flaky worker's alert in Alertmanager (from the agent's sink
-#      and from Prometheus), the dashboard, AOF, non-root, 127.0.0.1 only;
-#   8. tear-down: `podman-compose down -t 2 -v`, the network removed, nothing
+#      the published Redis port, stream and pub/sub), Prometheus's targets
+#      (both agents) up, a PromQL query on busmon_worker_duration_seconds and
+#      the recording rule, the flaky worker's alert in Alertmanager (from the
+#      agent's sink and from Prometheus), the dashboard, AOF, non-root,
+#      127.0.0.1 only;
+#   8. two agents, one monitor: `busmon stats` (exec) names agent-1 and
+#      agent-2 and one leader, both read; `podman-compose stop agent` (as the
+#      README says), then from outside: agent2 holds busmon:leader within two
+#      leases (redis-cli), the merged figures keep growing and a transaction
+#      started after the stop is traced through agent2, `busmon stats` names
+#      agent-1 stale; `podman-compose start agent`: agent-1 live again, the
+#      lease stays with agent2;
+#   9. tear-down: `podman-compose down -t 2 -v`, the network removed, nothing
 #      left running (also on failure or Ctrl-C).
 #
-# Measured on the 2-core reference machine: about 2 minutes with the images
-# built; about 4 when the sources changed (the agent's image recompiles); about
-# 6.5 on a fresh machine (debootstrap, then four images from Debian's mirror).
+# Measured on the 2-core reference machine: 2.5 to 3 minutes with the images
+# built (step 8: 15-18 s); 5 to 7 when the sources changed (the agent's image
+# recompiles; 7 with other builds on the machine); about 7 on a fresh machine
+# (debootstrap, then four images from Debian's mirror; 6.5 measured before
+# step 8).
 # Prints one line per check; the last line is "stack: PASS ..." or
 # "stack: FAIL ...". Exit 0 pass, 1 fail, 77 skipped (one line saying why:
 # not root, or containers cannot run here).
@@ -47,7 +57,7 @@ KEEP=0
 
 case "${1:-}" in
     --keep) KEEP=1 ;;
-    -h | --help) sed -n '2,39s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h | --help) sed -n '2,49s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     "") ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 esac
@@ -88,7 +98,7 @@ teardown() {
         return 0
     fi
     if [ "$FAILED" -eq 1 ] && [ -n "$TMP" ]; then
-        for s in agent producer prometheus alertmanager; do
+        for s in agent agent2 producer prometheus alertmanager; do
             echo "    --- logs of $s"
             podman logs --tail 15 "$(ctr "$s")" 2>&1 | cut -c1-240 | sed 's/^/    | /'
         done
@@ -207,8 +217,9 @@ grep -qx /etc/busmon/busmon.yaml <<<"$(dpkg-deb -I "$deb" conffiles)" || fail "/
 ok "cpack -G DEB: $(basename "$deb"), Depends: $depends"
 
 # ---- 5. the stack up ---------------------------------------------------------------------------
-export BUSMON_HTTP_PORT BUSMON_REDIS_PORT BUSMON_PROMETHEUS_PORT BUSMON_ALERTMANAGER_PORT
+export BUSMON_HTTP_PORT BUSMON_AGENT2_HTTP_PORT BUSMON_REDIS_PORT BUSMON_PROMETHEUS_PORT BUSMON_ALERTMANAGER_PORT
 BUSMON_HTTP_PORT=$(free_port)
+BUSMON_AGENT2_HTTP_PORT=$(free_port)
 BUSMON_REDIS_PORT=$(free_port)
 BUSMON_PROMETHEUS_PORT=$(free_port)
 BUSMON_ALERTMANAGER_PORT=$(free_port)
@@ -220,11 +231,11 @@ timeout 1500 podman build --target build -t localhost/busmon-build:latest -f "$R
 STACK_UP=1
 (cd "$ROOT" && timeout 1500 "${PC[@]}" up -d --build) >"$TMP/up.log" 2>&1 ||
     { show "$TMP/up.log" 40; fail "podman-compose up -d --build"; }
-for s in redis agent producer producer-pubsub prometheus alertmanager; do
+for s in redis agent agent2 producer producer-pubsub prometheus alertmanager; do
     [ "$(podman inspect -f '{{.State.Running}}' "$(ctr "$s")" 2>/dev/null)" = true ] ||
         { show "$TMP/up.log" 40; fail "container $s is not running"; }
 done
-ok "podman-compose up --build: 6 containers running ($((SECONDS - t0))s)"
+ok "podman-compose up --build: 7 containers running ($((SECONDS - t0))s)"
 
 # ---- 6. the .deb in a clean Debian 12 root ------------------------------------------------------
 cat >"$TMP/deb-test.sh" <<'EOF'
@@ -260,18 +271,20 @@ ok ".deb: dpkg -i in a clean container, busmon-agent --version, busmon --help, p
 # ---- 7. the stack from outside ------------------------------------------------------------------
 REDIS="redis://127.0.0.1:$BUSMON_REDIS_PORT"
 HTTP="http://127.0.0.1:$BUSMON_HTTP_PORT"
+HTTP2="http://127.0.0.1:$BUSMON_AGENT2_HTTP_PORT"
 PROM="http://127.0.0.1:$BUSMON_PROMETHEUS_PORT"
 AM="http://127.0.0.1:$BUSMON_ALERTMANAGER_PORT"
 
 healthy() { podman healthcheck run "$(ctr "$1")" >/dev/null 2>&1; }
-for s in redis agent prometheus alertmanager; do
+for s in redis agent agent2 prometheus alertmanager; do
     wait_for 60 "$s healthy" healthy "$s" || fail "healthcheck of $s"
 done
-ok "healthchecks (podman healthcheck run): redis, agent, prometheus, alertmanager healthy"
+ok "healthchecks (podman healthcheck run): redis, agent, agent2, prometheus, alertmanager healthy"
 
-ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$HTTP/ready")" = 200 ]; }
-wait_for 60 "the agent ready" ready || fail "/ready is not 200: $(curl -s "$HTTP/ready")"
-ok "agent /ready 200 through 127.0.0.1:$BUSMON_HTTP_PORT"
+ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$1/ready")" = 200 ]; }
+wait_for 60 "the agent ready" ready "$HTTP" || fail "agent: /ready is not 200: $(curl -s "$HTTP/ready")"
+wait_for 60 "agent2 ready" ready "$HTTP2" || fail "agent2: /ready is not 200: $(curl -s "$HTTP2/ready")"
+ok "/ready 200: agent through 127.0.0.1:$BUSMON_HTTP_PORT, agent2 through 127.0.0.1:$BUSMON_AGENT2_HTTP_PORT"
 
 # a transaction of each producer, once the agent has stored its trace
 trace_key() { redis-cli -u "$REDIS" --raw SCAN 0 MATCH "busmon:trace:$1" COUNT 100000 | sed -n '2p'; }
@@ -298,10 +311,14 @@ done
 ok "exec agent busmon workers lists the four workers"
 
 target_up() {
-    curl -s "$PROM/api/v1/targets" | jq -e '.data.activeTargets[] | select(.labels.job == "busmon" and .health == "up")' >/dev/null
+    curl -s "$PROM/api/v1/targets" | jq -e --arg i "$1" \
+        '.data.activeTargets[] | select(.labels.job == "busmon" and .labels.instance == $i and .health == "up")' >/dev/null
 }
-wait_for 60 "Prometheus's busmon target up" target_up || fail "Prometheus: busmon target not up: $(curl -s "$PROM/api/v1/targets" | head -c 400)"
-ok "Prometheus: target busmon (agent:9464) up"
+for i in agent:9464 agent2:9464; do
+    wait_for 60 "Prometheus's busmon target $i up" target_up "$i" ||
+        fail "Prometheus: busmon target $i not up: $(curl -s "$PROM/api/v1/targets" | head -c 400)"
+done
+ok "Prometheus: job busmon, targets agent:9464 and agent2:9464 up"
 promql() { curl -s "$PROM/api/v1/query" --data-urlencode "query=$1"; }
 q_p95='histogram_quantile(0.95, sum by (worker, le) (rate(busmon_worker_duration_seconds_bucket[1m])))'
 has_flaky() { promql "$1" | jq -e '.data.result[] | select(.metric.worker == "flaky") | .value[1] | tonumber > 0' >/dev/null; }
@@ -323,16 +340,153 @@ ok "dashboard: $HTTP/ answers 200 text/html"
 
 [ "$(redis-cli -u "$REDIS" CONFIG GET appendonly | tail -n 1)" = yes ] || fail "Redis runs without AOF"
 podman volume exists "${PROJECT}_redis-data" || fail "no named volume for Redis"
-[ "$(podman exec "$(ctr agent)" id -u)" != 0 ] || fail "the agent runs as root"
-[ "$(podman inspect -f '{{.HostConfig.RestartPolicy.Name}}' "$(ctr agent)")" = unless-stopped ] || fail "the agent has no restart policy"
-for s in redis agent prometheus alertmanager; do
+for s in agent agent2; do
+    [ "$(podman exec "$(ctr "$s")" id -u)" != 0 ] || fail "$s runs as root"
+    [ "$(podman inspect -f '{{.HostConfig.RestartPolicy.Name}}' "$(ctr "$s")")" = unless-stopped ] || fail "$s has no restart policy"
+done
+for s in redis agent agent2 prometheus alertmanager; do
     ports=$(podman port "$(ctr "$s")")
     [ -n "$ports" ] && ! grep -v -- '-> 127\.0\.0\.1:' <<<"$ports" | grep -q . ||
         fail "$s: its ports are not published on 127.0.0.1 only: $ports"
 done
-ok "Redis AOF on a named volume; agent non-root with a restart policy; ports on 127.0.0.1 only"
+ok "Redis AOF on a named volume; agents non-root with a restart policy; ports on 127.0.0.1 only"
 
-# ---- 8. tear-down -----------------------------------------------------------------------------------
+# ---- 8. two agents, one monitor; the takeover ----------------------------------------------------
+t8=$SECONDS
+LEASE_S=$(awk '/^cluster:/ { c = 1; next } /^[^ #]/ { c = 0 }
+    c && $1 == "lease:" { sub(/s$/, "", $2); print $2; exit }' "$ROOT/deploy/compose/busmon.yaml")
+[[ "$LEASE_S" =~ ^[0-9]+$ ]] || fail "deploy/compose/busmon.yaml sets no cluster.lease in seconds"
+LEADER_KEY=busmon:leader
+
+# the "agents:" line of `busmon stats`, through exec in service $1
+agents_line() { (cd "$ROOT" && timeout 30 "${PC[@]}" exec -T "$1" busmon stats 2>/dev/null) | grep -m 1 '^ *agents:' | sed 's/^ *//'; }
+# `busmon stats --json` (1 h window: everything since the stack started) from outside
+stats_json() { timeout 10 "$BUILD/busmon" --redis "$REDIS" stats --window 1h --json 2>/dev/null; }
+holder() { timeout 5 redis-cli -u "$REDIS" --raw GET "$LEADER_KEY"; }
+metric() { curl -s --max-time 5 "$1/metrics" | awk -v n="$2" '$1 == n { print $2; exit }'; }
+# the live agents and the leader in `busmon stats --json`: "agent-1,agent-2 agent-1"
+json_agents() {
+    stats_json | jq -r '([.agents[] | select(.live) | .name] | sort | join(",")) + " " +
+        ([.agents[] | select(.leader) | .name] | join(","))'
+}
+both_live() {
+    local line
+    line=$(agents_line "$1")
+    [[ "$line" == *agent-1* && "$line" == *agent-2* && "$line" != *stale* ]] &&
+        [ "$(grep -o '(leader)' <<<"$line" | wc -l)" -eq 1 ]
+}
+# $1 holds busmon:leader, and the latest rollup names agent-1 and agent-2 live and $1 leader
+leads() { [ -n "$1" ] && [ "$(holder)" = "$1" ] && [ "$(json_agents)" = "agent-1,agent-2 $1" ]; }
+agree() { leads "$(holder)"; }
+
+wait_for 30 "busmon stats naming both agents and one leader" both_live agent ||
+    fail "busmon stats (exec agent) does not name both agents and one leader: '$(agents_line agent)'"
+wait_for 10 "the leader in busmon stats --json and busmon:leader to agree" agree ||
+    fail "busmon stats --json and $LEADER_KEY disagree: '$(json_agents)', holder '$(holder)'"
+ok "exec agent busmon stats: '$(agents_line agent)'; $LEADER_KEY = $(holder)"
+for u in "$HTTP" "$HTTP2"; do
+    [ "$(metric "$u" busmon_entries_read_total)" -gt 0 ] 2>/dev/null || fail "$u: the agent has read no entries"
+done
+ok "both agents read the group: entries read $(metric "$HTTP" busmon_entries_read_total) (agent-1), $(metric "$HTTP2" busmon_entries_read_total) (agent-2)"
+if [ "$(holder)" = agent-2 ]; then
+    # agent2 leads already (it usually starts second): stop it until agent-1
+    # holds the lease (a stop gives it up), then start it again, so that the
+    # stop of agent below is a takeover
+    (cd "$ROOT" && timeout 60 "${PC[@]}" stop agent2) >"$TMP/restart.log" 2>&1 ||
+        { show "$TMP/restart.log"; fail "podman-compose stop agent2"; }
+    agent1_holds() { [ "$(holder)" = agent-1 ]; }
+    wait_for 30 "agent-1 holding $LEADER_KEY" agent1_holds || fail "agent-1 does not lead after agent2 stopped: holder '$(holder)'"
+    (cd "$ROOT" && timeout 60 "${PC[@]}" start agent2) >>"$TMP/restart.log" 2>&1 ||
+        { show "$TMP/restart.log"; fail "podman-compose start agent2"; }
+    wait_for 30 "agent-1 leading, both live" leads agent-1 ||
+        fail "agent-1 does not lead after agent2 started again: '$(json_agents)', holder '$(holder)'"
+    ok "agent2 led first; stopped and started it: agent-1 leads"
+fi
+pttl=$(redis-cli -u "$REDIS" PTTL "$LEADER_KEY")
+[ "$pttl" -gt 0 ] && [ "$pttl" -le $((LEASE_S * 1000)) ] || fail "$LEADER_KEY expires in $pttl ms, not within the ${LEASE_S} s lease"
+
+total0=$(stats_json | jq -e '.total_events') || fail "busmon stats --json has no total_events"
+applied0=$(metric "$HTTP2" busmon_events_applied_total)
+# The stop runs in the background while $LEADER_KEY is polled, so the hand-over
+# is timed from the stop's start, whatever podman-compose itself takes.
+t0=$SECONDS
+t_stop=$(date +%s%N)
+(cd "$ROOT" && timeout 60 "${PC[@]}" stop agent) >"$TMP/stop.log" 2>&1 &
+stop_pid=$!
+deadline=$((t_stop + 2 * LEASE_S * 1000000000))
+took_ms=""
+while [ "$(date +%s%N)" -lt "$deadline" ]; do
+    if [ "$(holder)" = agent-2 ]; then
+        took_ms=$((($(date +%s%N) - t_stop) / 1000000))
+        break
+    fi
+    sleep 0.1
+done
+wait "$stop_pid" || { show "$TMP/stop.log"; fail "podman-compose stop agent"; }
+stop_s=$((SECONDS - t0))
+[ "$(podman inspect -f '{{.State.Running}}' "$(ctr agent)")" = false ] || fail "agent still runs after podman-compose stop agent"
+[ -n "$took_ms" ] || fail "agent2 does not hold $LEADER_KEY within 2 x ${LEASE_S} s of the stop (holder: '$(holder)')"
+ok "podman-compose stop agent (${stop_s}s): $LEADER_KEY = agent-2 $(awk -v m="$took_ms" 'BEGIN { printf "%.1f", m / 1000 }') s after the stop began (limit 2 x ${LEASE_S} s)"
+
+# the merged figures keep growing, from a rollup of the new leader
+grown() {
+    stats_json | jq -e --argjson t0 "$total0" '.total_events > $t0 and
+        ([.agents[] | select(.leader) | .name] == ["agent-2"]) and
+        ([.agents[] | select(.name == "agent-1" and .live == false)] | length == 1)' >/dev/null
+}
+wait_for 30 "the figures to grow under agent-2" grown ||
+    fail "busmon stats --json after the stop: $(stats_json | jq -c '{total_events, agents}') (before: $total0 events)"
+applied1=$(metric "$HTTP2" busmon_events_applied_total)
+[ "${applied1:-0}" -gt "${applied0:-0}" ] || fail "agent2 applied no event since the stop ($applied0 -> $applied1)"
+[ "$(metric "$HTTP2" busmon_cluster_leader)" = 1 ] || fail "agent2's busmon_cluster_leader is not 1"
+ok "figures keep growing: $total0 -> $(stats_json | jq .total_events) events (busmon stats --json, 1h); agent2 applied $applied0 -> $applied1, busmon_cluster_leader 1"
+
+# a transaction the producer started after agent-1 stopped, traced through agent2
+stream_txs() { timeout 10 redis-cli -u "$REDIS" --raw "$@" | grep -aoE 'tx-[0-9a-f]{8}' | sort -u; }
+mark=$(redis-cli -u "$REDIS" --raw XREVRANGE busmon:events + - COUNT 1 | head -n 1)
+[[ "$mark" =~ ^[0-9]+-[0-9]+$ ]] || fail "no entry in busmon:events (XREVRANGE: '$mark')"
+new_tx() {
+    comm -13 <(stream_txs XREVRANGE busmon:events "$mark" - COUNT 5000) \
+        <(stream_txs XRANGE busmon:events "($mark" + COUNT 1000) | head -n 1
+}
+traced() {
+    local tx
+    tx=$(new_tx)
+    [ -n "$tx" ] || return 1
+    traced_tx=$tx
+    # whole: its first event after the stop began, and ended (completed or
+    # failed), so agent2 alone paired its commands and answers
+    traced_json=$(cd "$ROOT" && timeout 30 "${PC[@]}" exec -T agent2 busmon trace --json "$tx" 2>/dev/null | grep '^{')
+    jq -e --arg tx "$tx" --argjson since $((t_stop / 1000)) '.tx == $tx and .event_count >= 2 and
+        ([.events[].ts_us] | min) >= $since and (.status == "completed" or .status == "failed")' \
+        <<<"$traced_json" >/dev/null 2>&1
+}
+traced_tx="" traced_json=""
+wait_for 45 "a transaction started after the stop traced whole through agent2" traced ||
+    fail "no whole trace of a transaction started after the stop (tx '$traced_tx': $(jq -c '{tx, status, event_count, started_at}' <<<"$traced_json" 2>/dev/null || echo no trace); stream mark $mark)"
+ok "exec agent2 busmon trace $traced_tx (started after the stop): $(jq -r '.status + ", " + (.event_count|tostring) + " events"' <<<"$traced_json")"
+
+stale_shown() {
+    local line
+    line=$(agents_line agent2)
+    [[ "$line" == *"agent-1 (stale)"* && "$line" == *"agent-2 (leader)"* ]]
+}
+wait_for 30 "busmon stats naming agent-1 stale" stale_shown ||
+    fail "busmon stats (exec agent2) after the stop: '$(agents_line agent2)'"
+ok "exec agent2 busmon stats: '$(agents_line agent2)'"
+
+# agent back: it joins as a follower, the lease stays with agent2
+(cd "$ROOT" && timeout 60 "${PC[@]}" start agent) >"$TMP/start.log" 2>&1 ||
+    { show "$TMP/start.log"; fail "podman-compose start agent"; }
+wait_for 30 "agent-1 live again under agent-2" leads agent-2 ||
+    fail "after podman-compose start agent: '$(json_agents)', holder '$(holder)'"
+wait_for 60 "agent healthy again" healthy agent || fail "healthcheck of agent after its start"
+wait_for 60 "the agent ready again" ready "$HTTP" || fail "agent: /ready is not 200 after its start: $(curl -s "$HTTP/ready")"
+wait_for 30 "busmon stats naming both agents again" both_live agent ||
+    fail "busmon stats (exec agent) after the start: '$(agents_line agent)'"
+ok "podman-compose start agent: '$(agents_line agent)'; $LEADER_KEY stays agent-2 (step 8: $((SECONDS - t8))s)"
+
+# ---- 9. tear-down -----------------------------------------------------------------------------------
 t0=$SECONDS
 keep=$KEEP
 teardown
