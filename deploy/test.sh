@@ -8,7 +8,7 @@
 #   3. build-asan/  : AddressSanitizer + UBSan (-DBUSMON_SANITIZE=ON); the unit
 #                     tests and fuzz corpus replays again;
 #   4. tests/stack/ : the compose stack, the image, the .deb and the systemd
-#                     unit under podman (root only; 2-4 min, ~6.5 the first time).
+#                     unit under podman (root only; 2.5-3 min with the images built, 5-7 min after a source change).
 #
 # Exits non-zero when any step fails; the last line is a one-line summary.
 #
