@@ -152,7 +152,7 @@ static void apply(bm_monitor *m, const wev *e)
         ev->type = BM_EV_COMPENSATION;
         break;
     }
-    bm_monitor_on_event(m, &te, e->t);
+    bm_monitor_on_event(m, NULL, &te, e->t);
 }
 
 /* Feed events [0, n) to a and b (side by transaction; b may be a or NULL =
