@@ -71,15 +71,15 @@
 #include <hiredis/hiredis.h>
 #include <msgpack.h>
 
-#define DEFAULT_URL       "redis://127.0.0.1:6379"
-#define DEFAULT_STREAM    "busmon:events"
-#define DEFAULT_PREFIX    "multiagent:"
-#define DEFAULT_TIMEOUT_S 2
-#define DEFAULT_HANG_RATE 0.05
+#define DEFAULT_URL         "redis://127.0.0.1:6379"
+#define DEFAULT_STREAM      "busmon:events"
+#define DEFAULT_PREFIX      "multiagent:"
+#define DEFAULT_TIMEOUT_S   2
+#define DEFAULT_HANG_RATE   0.05
 #define DEFAULT_CANCEL_RATE 0.05
-#define WORKFLOW_ID       "demo_workflow" /* metadata.source of the orchestrator's events */
-#define MAX_PIPELINE      1000            /* commands appended before the replies are read */
-#define MAX_WAKE_START    5000            /* transactions started per wake-up, at most */
+#define WORKFLOW_ID         "demo_workflow" /* metadata.source of the orchestrator's events */
+#define MAX_PIPELINE        1000            /* commands appended before the replies are read */
+#define MAX_WAKE_START      5000            /* transactions started per wake-up, at most */
 
 /* ---- workers, steps, errors ---------------------------------------------- */
 
@@ -810,7 +810,7 @@ static int ps_send_command(producer *p, tx_state *tx, int64_t mono)
         tx->answer = ANSWER_NONE;
         tx->duration_ms = timeout_ms; /* when the monitor should have noticed */
     } else if (rng_unit() < p->opt.cancel_rate) {
-        tx->answer = ANSWER_CANCELLED;  /* the cancel comes before the timeout */
+        tx->answer = ANSWER_CANCELLED; /* the cancel comes before the timeout */
         tx->duration_ms = rng_range(timeout_ms / 10, timeout_ms / 2);
     } else if (rng_unit() < w->fail_rate) {
         tx->answer = ANSWER_FAIL;
@@ -826,8 +826,8 @@ static int ps_send_command(producer *p, tx_state *tx, int64_t mono)
     uuid_random(tx->cmd_id);
     memcpy(tx->step_cmd_ids[tx->cur_step], tx->cmd_id, sizeof(tx->cmd_id));
     if (p->ground_truth)
-        fprintf(p->ground_truth, "step\t%s\t%s\t%s\t%s\n", tx->id, tx->cmd_id,
-                STEPS[tx->cur_step], w->name);
+        fprintf(p->ground_truth, "step\t%s\t%s\t%s\t%s\n", tx->id, tx->cmd_id, STEPS[tx->cur_step],
+                w->name);
     if (ps_command(p, tx) < 0) return -1;
     if (heap_push(&p->heap, tx) < 0) die("out of memory");
     return 0;
@@ -896,9 +896,9 @@ static int ps_answer(producer *p, tx_state *tx, int64_t mono)
     if (ps_result(p, tx, items) < 0) return -1;
     if (p->ground_truth) /* the worker manager's timeout is a timeout, not a failure */
         fprintf(p->ground_truth, "%s\t%s\t%d\n", worker,
-                tx->ok                                   ? "ok"
+                tx->ok                                ? "ok"
                 : tx->answer == ANSWER_WORKER_TIMEOUT ? "timeout"
-                                                         : "fail",
+                                                      : "fail",
                 tx->duration_ms);
     if (!tx->ok) {
         p->errors_sent++;

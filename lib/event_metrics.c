@@ -43,7 +43,7 @@ enum { ROW_COMMAND = 0, ROW_RESULT, ROW_ERROR, ROW_OTHER, ROW_ALL, ROW__COUNT };
 struct event_metrics {
     bm_window win[ROW__COUNT][BM_WINDOWS];
     uint64_t total[BM_EV__COUNT];
-    uint64_t total_failed[BM_EV__COUNT];   /* failures, timeouts apart */
+    uint64_t total_failed[BM_EV__COUNT]; /* failures, timeouts apart */
     uint64_t total_timeouts[BM_EV__COUNT];
     uint64_t total_late[BM_EV__COUNT];
     char perf_label[8];
@@ -303,7 +303,8 @@ static int load_into(event_metrics *tmp, const msgpack_object *o, char *err, siz
         if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size < 2 ||
             bm_sc_as_u64(&v->via.array.ptr[0], &tmp->total[t]) ||
             bm_sc_as_u64(&v->via.array.ptr[1], &tmp->total_failed[t]) ||
-            (v->via.array.size > 2 && bm_sc_as_u64(&v->via.array.ptr[2], &tmp->total_timeouts[t])) ||
+            (v->via.array.size > 2 &&
+             bm_sc_as_u64(&v->via.array.ptr[2], &tmp->total_timeouts[t])) ||
             (v->via.array.size > 3 && bm_sc_as_u64(&v->via.array.ptr[3], &tmp->total_late[t])))
             return bm_sc_fail(err, errlen, "totals: '%s' is not [total, failed, timeouts, late]",
                               name);

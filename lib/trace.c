@@ -577,7 +577,13 @@ const trace_event *trace_closed_by(const trace *t)
 /* ---- status and stage ----------------------------------------------------- */
 
 /* What a status event's word says about the end of the transaction. */
-typedef enum { SAYS_NOTHING = 0, SAYS_COMPLETED, SAYS_FAILED, SAYS_COMPENSATED, SAYS_CANCELLED } says;
+typedef enum {
+    SAYS_NOTHING = 0,
+    SAYS_COMPLETED,
+    SAYS_FAILED,
+    SAYS_COMPENSATED,
+    SAYS_CANCELLED
+} says;
 
 static says status_says(const char *s)
 {
@@ -585,9 +591,15 @@ static says status_says(const char *s)
         const char *word;
         says what;
     } words[] = {
-        {"completed", SAYS_COMPLETED}, {"success", SAYS_COMPLETED},     {"done", SAYS_COMPLETED},
-        {"failed", SAYS_FAILED},       {"error", SAYS_FAILED},          {"timeout", SAYS_FAILED},
-        {"compensated", SAYS_COMPENSATED}, {"cancelled", SAYS_CANCELLED}, {"canceled", SAYS_CANCELLED},
+        {"completed", SAYS_COMPLETED},
+        {"success", SAYS_COMPLETED},
+        {"done", SAYS_COMPLETED},
+        {"failed", SAYS_FAILED},
+        {"error", SAYS_FAILED},
+        {"timeout", SAYS_FAILED},
+        {"compensated", SAYS_COMPENSATED},
+        {"cancelled", SAYS_CANCELLED},
+        {"canceled", SAYS_CANCELLED},
     };
     if (!s) return SAYS_NOTHING;
     for (size_t i = 0; i < sizeof words / sizeof *words; i++)
@@ -659,7 +671,9 @@ const char *trace_event_stage(const trace_event *e)
         if (e->late) return "late";
         if (e->answers_compensation)
             return o == BM_OUTCOME_SUCCESS ? "compensated" : "compensation_failed";
-        return o == BM_OUTCOME_SUCCESS ? "completed" : o == BM_OUTCOME_TIMEOUT ? "timed_out" : "failed";
+        return o == BM_OUTCOME_SUCCESS   ? "completed"
+               : o == BM_OUTCOME_TIMEOUT ? "timed_out"
+                                         : "failed";
     }
     case BM_EV_STATUS:
         return e->ev.status && e->ev.status[0] ? e->ev.status : "status";

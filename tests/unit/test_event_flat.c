@@ -76,8 +76,8 @@ Test(event_flat, step_from_correlation_id)
                        "fetcher"),
                  BM_DECODE_OK);
     cr_assert_str_eq(ev.step, "fetch");
-    cr_assert_eq(ENTRY("type", "compensation", "id", "k-1", "tx", "t-42", "corr",
-                       "t-42.comp.fetch", "worker", "undo_fetch"),
+    cr_assert_eq(ENTRY("type", "compensation", "id", "k-1", "tx", "t-42", "corr", "t-42.comp.fetch",
+                       "worker", "undo_fetch"),
                  BM_DECODE_OK);
     cr_assert_str_eq(ev.step, "fetch");
     cr_assert_eq(ENTRY("type", "command", "id", "c-2", "tx", "t-42", "corr", "t-4.fetch", "worker",

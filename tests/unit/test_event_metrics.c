@@ -386,8 +386,7 @@ static void event_i(event_metrics *m, int i)
     int outcome = t == BM_EV_ERROR || (t == BM_EV_RESULT && i % 4 == 1);
     if (answer && i % 5 == 2) outcome = BM_OUTCOME_TIMEOUT;
     if (answer && i % 17 == 3) outcome = EVENT_METRICS_LATE;
-    event_metrics_add(m, t, outcome, answer ? 1000 + (i * 7919) % 900000 : -1,
-                      T0 + i * 1300000LL);
+    event_metrics_add(m, t, outcome, answer ? 1000 + (i * 7919) % 900000 : -1, T0 + i * 1300000LL);
 }
 
 Test(event_metrics, save_load_round_trip)
