@@ -149,6 +149,7 @@ static int is_request(const trace_node *n)
 int trace_event_outcome(const bm_event *e)
 {
     if (e->type != BM_EV_RESULT && e->type != BM_EV_ERROR) return -1;
+    if (e->type == BM_EV_RESULT && e->ok > 0) return BM_OUTCOME_SUCCESS; /* it said so */
     if (e->error_type && !strcasecmp(e->error_type, "timeout")) return BM_OUTCOME_TIMEOUT;
     if (e->type == BM_EV_ERROR || e->ok == 0) return BM_OUTCOME_FAILURE;
     return BM_OUTCOME_SUCCESS;

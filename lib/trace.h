@@ -76,9 +76,10 @@ typedef struct {
 
 /*
  * The outcome an event reports, for every count of outcomes (worker stats,
- * event metrics, error patterns, status): a result or error whose error
- * type is "timeout" (any case; the MultiAgents Framework's own timeout, and
- * busmon's) is BM_OUTCOME_TIMEOUT; any other error, or a result with ok=0,
+ * event metrics, error patterns, status): a result with ok=1 is
+ * BM_OUTCOME_SUCCESS; else a result or error whose error type is "timeout"
+ * (any case; the MultiAgents Framework's own timeout, and busmon's) is
+ * BM_OUTCOME_TIMEOUT; any other error, or a result with ok=0,
  * BM_OUTCOME_FAILURE; any other result BM_OUTCOME_SUCCESS. -1 for events
  * that are not answers. ("TimeoutError" is an exception's class: a failure.)
  */

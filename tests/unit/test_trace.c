@@ -966,6 +966,9 @@ Test(trace, outcomes)
     cr_assert_eq(trace_event_outcome(&r), BM_OUTCOME_TIMEOUT);
     r.error_type = "TimeoutError"; /* an exception's class: what the worker raised */
     cr_assert_eq(trace_event_outcome(&r), BM_OUTCOME_FAILURE);
+    r.ok = 1;
+    r.error_type = "timeout";
+    cr_assert_eq(trace_event_outcome(&r), BM_OUTCOME_SUCCESS, "success: true is a success");
     bm_event e = mk(BM_EV_ERROR, "e", 2);
     cr_assert_eq(trace_event_outcome(&e), BM_OUTCOME_FAILURE);
     e.error_type = "timeout";
