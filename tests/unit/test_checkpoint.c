@@ -1141,8 +1141,8 @@ Test(checkpoint, pending_commands_of_open_transactions_only)
     c->traces = back;
     c->now_us = T0 + MIN;
     char err[256] = "";
-    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, c, err, sizeof err),
-                 BM_CHECKPOINT_OK, "%s", err);
+    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, c, err, sizeof err), BM_CHECKPOINT_OK,
+                 "%s", err);
     cr_assert_eq(c->pending, 2);
     cr_assert_not_null(trace_store_get(back, "tx-open"));
     cr_assert_not_null(trace_store_get(back, "tx-running"), "running closes nothing");
