@@ -37,12 +37,19 @@
  *                                    error_details.error_type = the exception's
  *                                    class ("WorkerException") or "timeout"
  *   <prefix>compensation.<name>      after a failure, one per completed step
- *                                    that has a compensation, latest first
+ *                                    that has a compensation, latest first;
+ *                                    nobody answers them (the framework's
+ *                                    worker manager does not subscribe)
  *
  * Some commands are never answered (a worker that died): their transaction
- * stops there, so a monitor has to notice the timeout itself. The framework's
- * orchestrator writes `progress: null`; this one writes the fraction of steps
- * done, which the model allows (Optional[float]).
+ * stops there, so a monitor has to notice the timeout itself. Some
+ * transactions are cancelled while a command is out (Orchestrator.
+ * cancel_workflow): the completed steps are compensated, then two status
+ * events say "compensated" ("Workflow compensated", then "Workflow
+ * cancelled": the saga's state is compensated by then), and the command out
+ * is never answered: the transaction has ended, nothing waits for it. The
+ * framework's orchestrator writes `progress: null`; this one writes the
+ * fraction of steps done, which the model allows (Optional[float]).
  *
  * Not here: anything busmon itself does. This program only talks to Redis
  * through hiredis and msgpack-c, on purpose: it is what a producer in another
@@ -69,14 +76,15 @@
 #include "agent/core/redis_url.h"
 #include "lib/redact.h"
 
-#define DEFAULT_URL       "redis://127.0.0.1:6379"
-#define DEFAULT_STREAM    "busmon:events"
-#define DEFAULT_PREFIX    "multiagent:"
-#define DEFAULT_TIMEOUT_S 2
-#define DEFAULT_HANG_RATE 0.05
-#define WORKFLOW_ID       "demo_workflow" /* metadata.source of the orchestrator's events */
-#define MAX_PIPELINE      1000            /* commands appended before the replies are read */
-#define MAX_WAKE_START    5000            /* transactions started per wake-up, at most */
+#define DEFAULT_URL         "redis://127.0.0.1:6379"
+#define DEFAULT_STREAM      "busmon:events"
+#define DEFAULT_PREFIX      "multiagent:"
+#define DEFAULT_TIMEOUT_S   2
+#define DEFAULT_HANG_RATE   0.05
+#define DEFAULT_CANCEL_RATE 0.05
+#define WORKFLOW_ID         "demo_workflow" /* metadata.source of the orchestrator's events */
+#define MAX_PIPELINE        1000            /* commands appended before the replies are read */
+#define MAX_WAKE_START      5000            /* transactions started per wake-up, at most */
 
 /* ---- workers, steps, errors ---------------------------------------------- */
 
@@ -132,8 +140,9 @@ typedef struct {
     /* --pubsub: the MultiAgents Framework's channels instead of a stream */
     bool pubsub;
     const char *channel_prefix;
-    int timeout_s;    /* every command's timeout_seconds */
-    double hang_rate; /* share of commands never answered */
+    int timeout_s;      /* every command's timeout_seconds */
+    double hang_rate;   /* share of commands never answered */
+    double cancel_rate; /* share of commands during which the workflow is cancelled */
 } options;
 
 /* ---- random ---------------------------------------------------------------- */
@@ -210,6 +219,7 @@ typedef enum {
     ANSWER_FAIL,           /* the worker raised: success false, error_type = class name */
     ANSWER_WORKER_TIMEOUT, /* the worker manager's wait_for fired: error_type "timeout" */
     ANSWER_NONE,           /* never answered (the worker died) */
+    ANSWER_CANCELLED,      /* the workflow is cancelled while it is out; never answered */
 } answer_kind;
 
 typedef struct {
@@ -294,6 +304,7 @@ typedef struct {
     uint64_t errors_sent;
     uint64_t unanswered;    /* --pubsub */
     uint64_t compensations; /* --pubsub */
+    uint64_t cancelled;     /* --pubsub */
     msgpack_sbuffer sbuf;
     char json[4096];
 } producer;
@@ -789,6 +800,15 @@ static int ps_compensation(producer *p, tx_state *tx, int step)
     return publish(p, tx, "compensation", name, p->json, (size_t)n);
 }
 
+/* Orchestrator._trigger_compensations: the completed steps that have a
+ * compensation, latest first, then the status "compensated". */
+static int ps_compensate(producer *p, tx_state *tx, const char *step)
+{
+    for (int i = tx->cur_step - 1; i >= 0; i--)
+        if (STEP_COMPENSATIONS[i] && ps_compensation(p, tx, i) < 0) return -1;
+    return ps_status(p, tx, "compensated", tx->cur_step, step, "Workflow compensated");
+}
+
 /* Send the command for tx->cur_step and schedule what becomes of it. */
 static int ps_send_command(producer *p, tx_state *tx, int64_t mono)
 {
@@ -800,6 +820,9 @@ static int ps_send_command(producer *p, tx_state *tx, int64_t mono)
     if (rng_unit() < p->opt.hang_rate) {
         tx->answer = ANSWER_NONE;
         tx->duration_ms = timeout_ms; /* when the monitor should have noticed */
+    } else if (rng_unit() < p->opt.cancel_rate) {
+        tx->answer = ANSWER_CANCELLED; /* the cancel comes before the timeout */
+        tx->duration_ms = rng_range(timeout_ms / 10, timeout_ms / 2);
     } else if (rng_unit() < w->fail_rate) {
         tx->answer = ANSWER_FAIL;
         tx->error = rng_range(0, (int)N_ERRORS - 1);
@@ -813,6 +836,9 @@ static int ps_send_command(producer *p, tx_state *tx, int64_t mono)
     tx->due_mono_us = mono + (int64_t)tx->duration_ms * 1000;
     uuid_random(tx->cmd_id);
     memcpy(tx->step_cmd_ids[tx->cur_step], tx->cmd_id, sizeof(tx->cmd_id));
+    if (p->ground_truth)
+        fprintf(p->ground_truth, "step\t%s\t%s\t%s\t%s\n", tx->id, tx->cmd_id, STEPS[tx->cur_step],
+                w->name);
     if (ps_command(p, tx) < 0) return -1;
     if (heap_push(&p->heap, tx) < 0) die("out of memory");
     return 0;
@@ -864,18 +890,30 @@ static int ps_answer(producer *p, tx_state *tx, int64_t mono)
         ps_finish_tx(p, tx, "running");
         return 0;
     }
+    const char *step = STEPS[tx->cur_step];
+    if (tx->answer == ANSWER_CANCELLED) {
+        /* cancel_workflow: compensations and "compensated", then its own
+         * status, still "compensated"; the command out stays unanswered */
+        p->cancelled++;
+        if (p->ground_truth)
+            fprintf(p->ground_truth, "cancelled\t%s\t%s\t%s\n", tx->id, worker, tx->cmd_id);
+        if (ps_compensate(p, tx, step) < 0 ||
+            ps_status(p, tx, "compensated", tx->cur_step, step, "Workflow cancelled") < 0)
+            return -1;
+        ps_finish_tx(p, tx, "compensated");
+        return 0;
+    }
     int items = tx->answer == ANSWER_OK ? rng_range(1, 50) : 0;
     if (ps_result(p, tx, items) < 0) return -1;
-    if (p->ground_truth)
-        fprintf(p->ground_truth, "%s\t%s\t%d\n", worker, tx->ok ? "ok" : "fail", tx->duration_ms);
-    const char *step = STEPS[tx->cur_step];
+    if (p->ground_truth) /* the worker manager's timeout is a timeout, not a failure */
+        fprintf(p->ground_truth, "%s\t%s\t%d\n", worker,
+                tx->ok                                ? "ok"
+                : tx->answer == ANSWER_WORKER_TIMEOUT ? "timeout"
+                                                      : "fail",
+                tx->duration_ms);
     if (!tx->ok) {
         p->errors_sent++;
-        /* compensate the completed steps, latest first, then say so */
-        for (int i = tx->cur_step - 1; i >= 0; i--)
-            if (STEP_COMPENSATIONS[i] && ps_compensation(p, tx, i) < 0) return -1;
-        if (ps_status(p, tx, "compensated", tx->cur_step, step, "Workflow compensated") < 0)
-            return -1;
+        if (ps_compensate(p, tx, step) < 0) return -1;
         ps_finish_tx(p, tx, "compensated");
         return 0;
     }
@@ -951,29 +989,43 @@ static void usage(FILE *out)
             "                       that would take timeout_seconds or more); a failure\n"
             "                       compensates the steps already done that have one\n"
             "                       (fetch: undo_fetch, analyze: undo_analyze), latest first;\n"
-            "                       some commands are never answered and their transaction\n"
-            "                       stops there. --count, --duration, --rate, --seed and\n"
+            "                       nobody answers a compensation; some commands are never\n"
+            "                       answered and their transaction stops there; some\n"
+            "                       workflows are cancelled while a command is out\n"
+            "                       (compensations, then status compensated twice: \"Workflow\n"
+            "                       compensated\", \"Workflow cancelled\"; the command is never\n"
+            "                       answered). --count, --duration, --rate, --seed and\n"
             "                       --print-tx work as in stream mode\n"
             "  --channel-prefix P   channel prefix (default " DEFAULT_PREFIX ")\n"
             "  --timeout-seconds N  every command's timeout_seconds (default %d)\n"
             "  --hang-rate P        share of commands never answered (default %.2f)\n"
+            "  --cancel-rate P      share of commands during which the workflow is cancelled\n"
+            "                       (default %.2f)\n"
             "\n"
             "Ground truth lines (tab-separated), appended as things happen:\n"
-            "  <worker> ok|fail <duration_ms>   one per result (both modes); a worker-side\n"
-            "                                   timeout result is 'fail' with the timeout\n"
+            "  <worker> ok|fail <duration_ms>   one per result (both modes)\n"
             "  --pubsub only:\n"
-            "  <worker> timeout <timeout_ms>    a command never answered (written when its\n"
-            "                                   timeout has passed)\n"
-            "  unanswered <tx> <worker> <command_id>   the same command, for trace checks\n"
+            "  <worker> timeout <timeout_ms>    a result that says timeout (the worker manager's:\n"
+            "                                   success false, error_type timeout), or a command\n"
+            "                                   never answered (written when its timeout has\n"
+            "                                   passed: a monitor must notice it)\n"
+            "  unanswered <tx> <worker> <command_id>   the command never answered\n"
+            "  cancelled <tx> <worker> <command_id>    the command out when its workflow was\n"
+            "                                   cancelled: never answered, not awaited (no\n"
+            "                                   success, failure or timeout)\n"
+            "  step <tx> <command_id> <step> <worker>  one per command sent (its step is the\n"
+            "                                   correlation id's suffix, <tx>.<step>)\n"
             "  compensation <tx> <name> <original_command_id>   one per compensation sent\n"
+            "                                   (correlation id <tx>.comp.<step of the original>)\n"
             "  tx <tx> <status> <events>        one per transaction when it ends: its last\n"
-            "                                   status (completed, compensated, or running\n"
-            "                                   when a command was never answered) and the\n"
-            "                                   number of events published for it\n"
-            "Worker names are never 'tx', 'unanswered' or 'compensation'.\n"
+            "                                   status (completed, compensated - after a failure\n"
+            "                                   or a cancel -, or running when a command was\n"
+            "                                   never answered) and the number of events\n"
+            "                                   published for it\n"
+            "Worker names are never 'tx', 'unanswered', 'cancelled', 'step' or 'compensation'.\n"
             "\n"
             "SIGINT / SIGTERM stop it (exit 0).\n",
-            DEFAULT_TIMEOUT_S, DEFAULT_HANG_RATE);
+            DEFAULT_TIMEOUT_S, DEFAULT_HANG_RATE, DEFAULT_CANCEL_RATE);
 }
 
 static double parse_number(const char *flag, const char *s, double min)
@@ -1003,6 +1055,7 @@ static void parse_options(int argc, char **argv, options *o)
         {"channel-prefix", required_argument, NULL, 'C'},
         {"timeout-seconds", required_argument, NULL, 'T'},
         {"hang-rate", required_argument, NULL, 'H'},
+        {"cancel-rate", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1018,6 +1071,7 @@ static void parse_options(int argc, char **argv, options *o)
     o->channel_prefix = DEFAULT_PREFIX;
     o->timeout_s = DEFAULT_TIMEOUT_S;
     o->hang_rate = DEFAULT_HANG_RATE;
+    o->cancel_rate = DEFAULT_CANCEL_RATE;
     bool pubsub_option = false;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -1078,6 +1132,11 @@ static void parse_options(int argc, char **argv, options *o)
             if (o->hang_rate > 1) die("--hang-rate: between 0 and 1");
             pubsub_option = true;
             break;
+        case 'X':
+            o->cancel_rate = parse_number("--cancel-rate", optarg, 0);
+            if (o->cancel_rate > 1) die("--cancel-rate: between 0 and 1");
+            pubsub_option = true;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -1088,7 +1147,7 @@ static void parse_options(int argc, char **argv, options *o)
     }
     if (optind < argc) die("unexpected argument '%s' (try --help)", argv[optind]);
     if (pubsub_option && !o->pubsub)
-        die("--channel-prefix, --timeout-seconds and --hang-rate need --pubsub");
+        die("--channel-prefix, --timeout-seconds, --hang-rate and --cancel-rate need --pubsub");
 }
 
 int main(int argc, char **argv)
@@ -1178,9 +1237,10 @@ out:
     if (p.opt.pubsub)
         fprintf(stderr,
                 "busmon-demo-producer: %ld transactions, %" PRIu64 " events (%" PRIu64
-                " failures, %" PRIu64 " unanswered, %" PRIu64 " compensations) on %s*\n",
-                p.tx_started, p.events_sent, p.errors_sent, p.unanswered, p.compensations,
-                p.opt.channel_prefix);
+                " failures, %" PRIu64 " unanswered, %" PRIu64 " cancelled, %" PRIu64
+                " compensations) on %s*\n",
+                p.tx_started, p.events_sent, p.errors_sent, p.unanswered, p.cancelled,
+                p.compensations, p.opt.channel_prefix);
     else
         fprintf(stderr,
                 "busmon-demo-producer: %ld transactions, %" PRIu64 " events (%" PRIu64

@@ -46,10 +46,12 @@ typedef struct {
     int failed;
 } pending_acc;
 
-/* Every command of t not answered yet, as its trace record. */
+/* Every command of t not answered yet, as its trace record; none of a
+ * closed trace (its commands are no longer awaited). */
 static void collect_pending(const trace *t, void *arg)
 {
     pending_acc *acc = arg;
+    if (trace_closed_by(t)) return;
     for (size_t i = 0; !acc->failed && i < trace_count(t); i++) {
         const trace_event *te = trace_at(t, i);
         if (te->ev.type != BM_EV_COMMAND || te->paired >= 0) continue;

@@ -43,7 +43,9 @@ enum { ROW_COMMAND = 0, ROW_RESULT, ROW_ERROR, ROW_OTHER, ROW_ALL, ROW__COUNT };
 struct event_metrics {
     bm_window win[ROW__COUNT][BM_WINDOWS];
     uint64_t total[BM_EV__COUNT];
-    uint64_t total_failed[BM_EV__COUNT];
+    uint64_t total_failed[BM_EV__COUNT]; /* failures, timeouts apart */
+    uint64_t total_timeouts[BM_EV__COUNT];
+    uint64_t total_late[BM_EV__COUNT];
     char perf_label[8];
 };
 
@@ -109,29 +111,41 @@ void event_metrics_free(event_metrics *m)
 }
 
 /*
- * Results count as executions, successful unless `failed`; errors as failed
- * executions whatever `failed` says. Commands and other events count as
+ * Results count as executions of their outcome; errors as failed
+ * executions unless they say timeout. Commands and other events count as
  * events; a latency given with them is not a command -> answer latency and
- * is ignored. A latency that could not enter a histogram (out of memory)
- * leaves the counts right and the latency figures short of one value.
+ * is ignored. A late answer counts in the totals only. A latency that could
+ * not enter a histogram (out of memory) leaves the counts right and the
+ * latency figures short of one value.
  */
-void event_metrics_add(event_metrics *m, bm_event_type type, int failed, int64_t latency_us,
+void event_metrics_add(event_metrics *m, bm_event_type type, int outcome, int64_t latency_us,
                        int64_t now_us)
 {
     if (!m) return;
+    int row = row_of(type);
+    int answer = row == ROW_RESULT || row == ROW_ERROR;
+    bm_outcome oc = BM_OUTCOME_SUCCESS;
+    if (answer) {
+        if (outcome == BM_OUTCOME_TIMEOUT)
+            oc = BM_OUTCOME_TIMEOUT;
+        else if (outcome == BM_OUTCOME_FAILURE || row == ROW_ERROR)
+            oc = BM_OUTCOME_FAILURE;
+    }
     if ((unsigned)type < BM_EV__COUNT) {
         m->total[type]++;
-        if (failed) m->total_failed[type]++;
+        if (answer && outcome == EVENT_METRICS_LATE)
+            m->total_late[type]++;
+        else if (answer && oc == BM_OUTCOME_FAILURE)
+            m->total_failed[type]++;
+        else if (answer && oc == BM_OUTCOME_TIMEOUT)
+            m->total_timeouts[type]++;
     }
-    int row = row_of(type);
+    if (answer && outcome == EVENT_METRICS_LATE) return;
     int64_t duration_us = latency_us >= 0 ? latency_us : -1;
     for (int w = 0; w < BM_WINDOWS; w++) {
         bm_window *win = &m->win[row][w];
-        if (row == ROW_RESULT)
-            (void)bm_window_add_execution(
-                win, now_us, failed ? BM_OUTCOME_FAILURE : BM_OUTCOME_SUCCESS, duration_us);
-        else if (row == ROW_ERROR)
-            (void)bm_window_add_execution(win, now_us, BM_OUTCOME_FAILURE, duration_us);
+        if (answer)
+            (void)bm_window_add_execution(win, now_us, oc, duration_us);
         else
             bm_window_add_event(win, now_us, 1);
         bm_window_add_event(&m->win[ROW_ALL][w], now_us, 1);
@@ -171,8 +185,10 @@ static void fill_window(const event_metrics *m, int w, int64_t now_us, bm_event_
     t[ROW_RESULT].count = c[ROW_RESULT].executions;
     t[ROW_RESULT].success = c[ROW_RESULT].successes;
     t[ROW_RESULT].error = c[ROW_RESULT].failures + c[ROW_RESULT].timeouts;
+    t[ROW_RESULT].timeouts = c[ROW_RESULT].timeouts;
     t[ROW_ERROR].count = c[ROW_ERROR].executions;
     t[ROW_ERROR].error = c[ROW_ERROR].executions;
+    t[ROW_ERROR].timeouts = c[ROW_ERROR].timeouts;
     t[ROW_OTHER].count = c[ROW_OTHER].events;
     for (int r = ROW_COMMAND; r <= ROW_OTHER; r++)
         out->total_events += t[r].count;
@@ -221,6 +237,18 @@ uint64_t event_metrics_total_failed(const event_metrics *m, bm_event_type type)
     return m->total_failed[type];
 }
 
+uint64_t event_metrics_total_timeouts(const event_metrics *m, bm_event_type type)
+{
+    if (!m || (unsigned)type >= BM_EV__COUNT) return 0;
+    return m->total_timeouts[type];
+}
+
+uint64_t event_metrics_total_late(const event_metrics *m, bm_event_type type)
+{
+    if (!m || (unsigned)type >= BM_EV__COUNT) return 0;
+    return m->total_late[type];
+}
+
 /* ---- state ------------------------------------------------------------- */
 
 static const char *const row_names[ROW__COUNT] = {"command", "result", "error", "other", "all"};
@@ -240,9 +268,11 @@ int event_metrics_save(const event_metrics *m, msgpack_packer *pk)
     e |= msgpack_pack_map(pk, BM_EV__COUNT);
     for (int t = 0; t < BM_EV__COUNT; t++) {
         e |= bm_sc_key(pk, bm_event_type_name((bm_event_type)t));
-        e |= msgpack_pack_array(pk, 2);
+        e |= msgpack_pack_array(pk, 4);
         e |= msgpack_pack_uint64(pk, m->total[t]);
         e |= msgpack_pack_uint64(pk, m->total_failed[t]);
+        e |= msgpack_pack_uint64(pk, m->total_timeouts[t]);
+        e |= msgpack_pack_uint64(pk, m->total_late[t]);
     }
     return e ? -1 : 0;
 }
@@ -272,8 +302,12 @@ static int load_into(event_metrics *tmp, const msgpack_object *o, char *err, siz
         if (!v) continue; /* a type the saving build did not have: 0 */
         if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size < 2 ||
             bm_sc_as_u64(&v->via.array.ptr[0], &tmp->total[t]) ||
-            bm_sc_as_u64(&v->via.array.ptr[1], &tmp->total_failed[t]))
-            return bm_sc_fail(err, errlen, "totals: '%s' is not [total, failed]", name);
+            bm_sc_as_u64(&v->via.array.ptr[1], &tmp->total_failed[t]) ||
+            (v->via.array.size > 2 &&
+             bm_sc_as_u64(&v->via.array.ptr[2], &tmp->total_timeouts[t])) ||
+            (v->via.array.size > 3 && bm_sc_as_u64(&v->via.array.ptr[3], &tmp->total_late[t])))
+            return bm_sc_fail(err, errlen, "totals: '%s' is not [total, failed, timeouts, late]",
+                              name);
     }
     return BM_LOAD_OK;
 }
@@ -299,6 +333,8 @@ int event_metrics_load(event_metrics *m, const msgpack_object *o, char *err, siz
             }
         memcpy(m->total, tmp->total, sizeof m->total);
         memcpy(m->total_failed, tmp->total_failed, sizeof m->total_failed);
+        memcpy(m->total_timeouts, tmp->total_timeouts, sizeof m->total_timeouts);
+        memcpy(m->total_late, tmp->total_late, sizeof m->total_late);
     } else {
         bm_sc_wrap(err, errlen, "events");
     }
@@ -316,6 +352,8 @@ int event_metrics_merge(event_metrics *dst, const event_metrics *src)
     for (int t = 0; t < BM_EV__COUNT; t++) {
         dst->total[t] += src->total[t];
         dst->total_failed[t] += src->total_failed[t];
+        dst->total_timeouts[t] += src->total_timeouts[t];
+        dst->total_late[t] += src->total_late[t];
     }
     return rc;
 }

@@ -4,16 +4,22 @@
  *
  * Per window (1 min, 5 min, performance window - the same periods as
  * lib/worker_stats.h): total events; per type (command, result, error,
- * other) count, share, success and error counts; success / error rate over
+ * other) count, share, success and error counts (errors are failures and
+ * timeouts; the timeouts are also counted apart); success / error rate over
  * answers; average and p95 command -> answer latency; throughput per minute
- * and peak throughput (the busiest period, scaled to a minute).
+ * and peak throughput (the busiest period, scaled to a minute). A late
+ * answer (EVENT_METRICS_LATE) is in the totals only: its command's outcome
+ * was counted already.
  *
  * State (event_metrics_save / _load / _merge): the windows of each class
  * (lib/window.h's layout) and the totals since start, per event type:
  *
  *   { "windows": { "command" | "result" | "error" | "other" | "all":
  *                    [window 1m, window 5m, window perf] },
- *     "totals":  { "<event type name>": [total, failed], ... } }
+ *     "totals":  { "<event type name>": [total, failed, timeouts, late], ... } }
+ *
+ * (A checkpoint written before timeouts and late answers were apart has
+ * [total, failed]: its timeouts are among the failed and its late are 0.)
  *
  * Merging adds the totals and merges the windows period by period, so the
  * merged metrics are those of one table fed both streams of events (the
@@ -28,6 +34,7 @@
 
 #include "../proto/event.h"
 #include "../proto/rollup.h"
+#include "window.h"
 
 typedef struct event_metrics event_metrics;
 
@@ -35,21 +42,31 @@ typedef struct event_metrics event_metrics;
 event_metrics *event_metrics_new(int64_t perf_window_us);
 void event_metrics_free(event_metrics *m);
 
+/* An answer that is not an outcome (came after busmon called its command
+ * timed out): counted in the totals only, as "late". */
+#define EVENT_METRICS_LATE (-1)
+
 /*
- * Count one event at now_us. `failed`: for results, 1 when ok=0; errors are
- * failed by type. `latency_us` >= 0 when the event is an answer paired with
+ * Count one event at now_us. `outcome`, for results and errors: a
+ * bm_outcome (lib/window.h: 0 success, 1 failure, 2 timeout; an error is a
+ * failure unless it says timeout), or EVENT_METRICS_LATE; ignored for the
+ * other types. `latency_us` >= 0 when the event is an answer paired with
  * its command (its duration), else -1.
  */
-void event_metrics_add(event_metrics *m, bm_event_type type, int failed, int64_t latency_us,
+void event_metrics_add(event_metrics *m, bm_event_type type, int outcome, int64_t latency_us,
                        int64_t now_us);
 
 /* Fill the three windows at now_us. */
 void event_metrics_snapshot(const event_metrics *m, int64_t now_us, bm_event_window out[BM_WINDOWS]);
 
-/* Counts since start (for Prometheus counters later). */
+/* Counts since start (for Prometheus counters). */
 uint64_t event_metrics_total(const event_metrics *m, bm_event_type type);
-/* ... of which failed (results with ok=0, errors), since start. */
+/* ... of which failures (results with ok=0, errors), timeouts apart, since start. */
 uint64_t event_metrics_total_failed(const event_metrics *m, bm_event_type type);
+/* ... of which timeouts (error type "timeout"), since start. */
+uint64_t event_metrics_total_timeouts(const event_metrics *m, bm_event_type type);
+/* ... of which late answers (EVENT_METRICS_LATE), since start. */
+uint64_t event_metrics_total_late(const event_metrics *m, bm_event_type type);
 
 struct msgpack_packer;
 struct msgpack_object;

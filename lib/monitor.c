@@ -4,8 +4,10 @@
  *
  * Which worker an answer belongs to is the trace's business (an answer
  * without a worker takes its command's), and so is its duration (reported,
- * else answer - command). An answer paired when it arrives answers a command
- * that was counted in flight; an answer that arrives before its command is
+ * else answer - command), its outcome, whether it is late and whether the
+ * trace is closed. An answer paired when it arrives answers a command that
+ * was counted in flight (unless the trace closed since: closing took its
+ * commands out of flight); an answer that arrives before its command is
  * counted when it arrives, and its command then is not counted in flight.
  */
 #include "lib/monitor.h"
@@ -42,37 +44,52 @@ void bm_monitor_deinit(bm_monitor *m)
     memset(m, 0, sizeof *m);
 }
 
-void bm_monitor_on_event(bm_monitor *m, const trace_event *te, int64_t now_us)
-{
-    const bm_event *e = &te->ev;
-    int is_answer = e->type == BM_EV_RESULT || e->type == BM_EV_ERROR;
-    int failed = e->type == BM_EV_ERROR || (e->type == BM_EV_RESULT && e->ok == 0);
-    event_metrics_add(m->events, e->type, failed, is_answer ? te->duration_us : -1, now_us);
-    if (e->type == BM_EV_COMMAND) {
-        if (e->worker[0] && worker_stats_command(m->workers, e->worker, te->paired < 0, now_us))
-            m->workers_refused_events++;
-    } else if (is_answer) {
-        if (e->worker[0] &&
-            worker_stats_answer(m->workers, e->worker,
-                                failed ? BM_OUTCOME_FAILURE : BM_OUTCOME_SUCCESS, te->duration_us,
-                                e->error_type, e->error_message, te->paired >= 0, now_us))
-            m->workers_refused_events++;
-        if (failed)
-            error_patterns_add(m->errors, e->error_type, e->error_message, e->worker, now_us);
-    } else if (e->worker[0] && e->type != BM_EV_COMPENSATION) {
-        /* a compensation names the compensating action, not a worker that
-         * executes commands: it belongs to the trace, not to worker stats */
-        worker_stats_seen(m->workers, e->worker, now_us);
-    }
-}
-
-void bm_monitor_on_trace_dropped(bm_monitor *m, const trace *t)
+/* t's unanswered commands stop counting in flight (t closed or dropped). */
+static void forget_pending(bm_monitor *m, const trace *t)
 {
     for (size_t i = 0; i < trace_count(t); i++) {
         const trace_event *te = trace_at(t, i);
         if (te->ev.type == BM_EV_COMMAND && te->paired < 0 && te->ev.worker[0])
             worker_stats_forget_pending(m->workers, te->ev.worker);
     }
+}
+
+void bm_monitor_on_event(bm_monitor *m, const trace *t, const trace_event *te, int64_t now_us)
+{
+    const bm_event *e = &te->ev;
+    const trace_event *closer = trace_closed_by(t);
+    int outcome = trace_event_outcome(e); /* -1: not an answer */
+    if (outcome >= 0 && te->late) {
+        event_metrics_add(m->events, e->type, EVENT_METRICS_LATE, -1, now_us);
+        if (e->worker[0]) worker_stats_seen(m->workers, e->worker, now_us);
+        return;
+    }
+    event_metrics_add(m->events, e->type, outcome, outcome >= 0 ? te->duration_us : -1, now_us);
+    if (e->type == BM_EV_COMMAND) {
+        int pending = te->paired < 0 && !closer;
+        if (e->worker[0] && worker_stats_command(m->workers, e->worker, pending, now_us))
+            m->workers_refused_events++;
+    } else if (outcome >= 0) {
+        /* the command it answers was counted in flight when it arrived
+         * unanswered in an open trace, and the trace is open still */
+        int was_pending = te->paired >= 0 && !te->answers_compensation && !closer;
+        if (e->worker[0] &&
+            worker_stats_answer(m->workers, e->worker, (bm_outcome)outcome, te->duration_us,
+                                e->error_type, e->error_message, was_pending, now_us))
+            m->workers_refused_events++;
+        if (outcome != BM_OUTCOME_SUCCESS)
+            error_patterns_add(m->errors, e->error_type, e->error_message, e->worker, now_us);
+    } else if (e->type != BM_EV_COMPENSATION) {
+        /* a compensation names the compensating action, not a worker that
+         * executes commands: it belongs to the trace, not to worker stats */
+        if (e->worker[0]) worker_stats_seen(m->workers, e->worker, now_us);
+        if (closer == te) forget_pending(m, t);
+    }
+}
+
+void bm_monitor_on_trace_dropped(bm_monitor *m, const trace *t)
+{
+    if (!trace_closed_by(t)) forget_pending(m, t);
 }
 
 int bm_monitor_rollup(bm_monitor *m, int64_t now_us, int64_t interval_us, const char *agent,

@@ -46,11 +46,34 @@ typedef struct {
 int bm_monitor_init(bm_monitor *m, const worker_stats_config *cfg, size_t max_patterns);
 void bm_monitor_deinit(bm_monitor *m);
 
-/* An event the trace store kept (APPLIED), with its pairing as of now. */
-void bm_monitor_on_event(bm_monitor *m, const trace_event *te, int64_t now_us);
+/*
+ * An event the trace store kept (APPLIED) in trace t, with its pairing as
+ * of now (busmon's own timeouts too: they are error events of t). What it
+ * counts:
+ *   command       in flight for its worker while unanswered, unless t is
+ *                 closed (trace_closed_by: nothing of a closed trace is
+ *                 awaited);
+ *   result/error  one execution of its outcome (trace_event_outcome: the
+ *                 framework's and busmon's timeouts are timeouts, not
+ *                 failures) for its worker, the event metrics, and the
+ *                 error patterns (failures and timeouts); in flight goes
+ *                 down when it answers a command counted there. A late
+ *                 answer (te->late: first outcome wins) is no execution:
+ *                 it counts in the event totals as late and as seen for
+ *                 its worker. An answer to a compensation is an execution
+ *                 of its worker, never one it had in flight;
+ *   compensation  nothing for any worker (its name is the undoing action,
+ *                 and no answer is awaited);
+ *   status        seen for its worker; the one that closes t (the first
+ *                 final status) takes t's unanswered commands out of
+ *                 flight.
+ * t may be NULL (an event counted outside any trace: nothing is closed).
+ */
+void bm_monitor_on_event(bm_monitor *m, const trace *t, const trace_event *te, int64_t now_us);
 
 /* A trace leaves memory (evicted or expired): its unanswered commands will
- * never be answered here, so they stop counting in flight. */
+ * never be answered here, so they stop counting in flight (those of a
+ * closed trace stopped when it closed). */
 void bm_monitor_on_trace_dropped(bm_monitor *m, const trace *t);
 
 struct msgpack_packer;

@@ -23,14 +23,21 @@
  * room for two event pointers inline: a command + its result costs three
  * allocations in all.
  *
- * Pairing is a one-to-one matching between commands and answers (result or
- * error). Each pair remembers the rule that made it (1 cmd == id, 2 corr,
- * 3 step + worker). A new event may take a partner that is already paired by
+ * Pairing is a one-to-one matching between requests (commands and
+ * compensations) and answers (result or error). Each pair remembers the
+ * rule that made it (1 cmd == id, 2 corr, 3 step + worker; a compensation
+ * by 1 and 2 only). A new event may take a partner that is already paired by
  * a weaker rule (an exact `cmd` beats a step + worker guess made before the
  * real command arrived); the partner it displaces looks again. Every such
  * move makes the matching strictly stronger, so the loop ends; it is also
  * capped. `paired` is an index and is fixed up when an insertion shifts
  * positions.
+ *
+ * Two flags follow the pairing: `late` (an unpaired answer whose command
+ * holds busmon's own timeout: first outcome wins) is decided when the
+ * answer is added and cleared if it pairs later; `answers_compensation` is
+ * set and cleared with the link. `closed_by` is the first final status
+ * event added, and stays.
  */
 #include "trace.h"
 
@@ -57,6 +64,7 @@ struct trace {
     trace_node **items; /* ordered by ts_us; points at inline_items while small */
     uint32_t n, cap;
     const trace_node *last_added; /* the event added last: its strings are shared */
+    const trace_node *closed_by;  /* the first final status event added; NULL while open */
     size_t heap_bytes;
     trace_node *inline_items[INLINE_ITEMS];
     char tx[]; /* NUL-terminated */
@@ -71,8 +79,24 @@ const char *trace_status_name(trace_status st)
         return "completed";
     case TRACE_FAILED:
         return "failed";
+    case TRACE_COMPENSATED:
+        return "compensated";
+    case TRACE_CANCELLED:
+        return "cancelled";
     }
     return "unknown";
+}
+
+trace_status trace_status_group(trace_status st)
+{
+    return st == TRACE_COMPENSATED || st == TRACE_CANCELLED ? TRACE_FAILED : st;
+}
+
+int trace_status_matches(trace_status st, const char *want)
+{
+    if (!want) return 0;
+    if (!strcmp(want, "failed")) return trace_status_group(st) == TRACE_FAILED;
+    return !strcmp(want, trace_status_name(st));
 }
 
 /*
@@ -116,9 +140,32 @@ static int is_command(const trace_node *n)
     return n->te.ev.type == BM_EV_COMMAND;
 }
 
+/* What an answer pairs with: a command, or a compensation. */
+static int is_request(const trace_node *n)
+{
+    return n->te.ev.type == BM_EV_COMMAND || n->te.ev.type == BM_EV_COMPENSATION;
+}
+
+int trace_event_outcome(const bm_event *e)
+{
+    if (e->type != BM_EV_RESULT && e->type != BM_EV_ERROR) return -1;
+    if (e->type == BM_EV_RESULT && e->ok > 0) return BM_OUTCOME_SUCCESS; /* it said so */
+    if (e->error_type && !strcasecmp(e->error_type, "timeout")) return BM_OUTCOME_TIMEOUT;
+    if (e->type == BM_EV_ERROR || e->ok == 0) return BM_OUTCOME_FAILURE;
+    return BM_OUTCOME_SUCCESS;
+}
+
+int trace_event_is_busmon_timeout(const bm_event *e)
+{
+    return e->type == BM_EV_ERROR && e->source && !strcmp(e->source, "busmon") &&
+           trace_event_outcome(e) == BM_OUTCOME_TIMEOUT;
+}
+
+/* An unsuccessful outcome: a failure or a timeout. */
 static int is_failure(const bm_event *e)
 {
-    return e->type == BM_EV_ERROR || (e->type == BM_EV_RESULT && e->ok == 0);
+    int o = trace_event_outcome(e);
+    return o == BM_OUTCOME_FAILURE || o == BM_OUTCOME_TIMEOUT;
 }
 
 /* The string fields of an event, in a fixed order (see event_str_fields). */
@@ -149,6 +196,7 @@ trace *trace_new(const char *tx)
     t->n = 0;
     t->cap = INLINE_ITEMS;
     t->last_added = NULL;
+    t->closed_by = NULL;
     t->heap_bytes = sizeof *t + len + 1 + MALLOC_OVERHEAD_BYTES;
     memcpy(t->tx, tx, len + 1);
     return t;
@@ -273,6 +321,8 @@ static trace_node *node_new(trace *t, const bm_event *ev, uint32_t ev_id_hash)
     }
     n->te.duration_us = ev->duration_us >= 0 ? ev->duration_us : -1;
     n->te.paired = -1;
+    n->te.late = 0;
+    n->te.answers_compensation = 0;
     n->id_hash = ev_id_hash;
     n->pair_rule = 0;
     n->worker_filled = 0;
@@ -287,21 +337,21 @@ static const char *own_worker(const trace_node *a)
     return a->worker_filled ? empty_str : a->te.ev.worker;
 }
 
-/* The command whose id is `id`, or -1. */
+/* The request (command or compensation) whose id is `id`, or -1. */
 static int32_t find_command_by_id(const trace *t, const char *id)
 {
     uint32_t h = id_hash(id);
     for (uint32_t i = 0; i < t->n; i++) {
         const trace_node *c = t->items[i];
-        if (c->id_hash == h && is_command(c) && streq(c->te.ev.id, id)) return (int32_t)i;
+        if (c->id_hash == h && is_request(c) && streq(c->te.ev.id, id)) return (int32_t)i;
     }
     return -1;
 }
 
 /*
- * The rule by which answer `a` may pair with command `c` (1, 2, 3), or 0.
- * An answer that names a command present in the trace answers that one
- * only (`named_present`).
+ * The rule by which answer `a` may pair with request `c` (1, 2, 3), or 0.
+ * An answer that names a request present in the trace answers that one
+ * only (`named_present`). A compensation pairs by id or corr only.
  */
 static int match_rule(const trace_node *a, const trace_node *c, int named_present)
 {
@@ -309,6 +359,7 @@ static int match_rule(const trace_node *a, const trace_node *c, int named_presen
     if (ae->cmd[0] && streq(ae->cmd, ce->id)) return 1;
     if (named_present) return 0;
     if (ae->corr[0] && streq(ae->corr, ce->corr)) return 2;
+    if (ce->type == BM_EV_COMPENSATION) return 0;
     const char *w = own_worker(a);
     if (streq(ae->step, ce->step) && (!w[0] || streq(w, ce->worker))) return 3;
     return 0;
@@ -338,7 +389,7 @@ static int32_t best_command_for(const trace *t, uint32_t ai, int *rule_out)
     int best_rule = 4, best_free = 0;
     for (uint32_t i = 0; i < t->n; i++) {
         const trace_node *c = t->items[i];
-        if (!is_command(c)) continue;
+        if (!is_request(c)) continue;
         int r = match_rule(a, c, 0);
         if (!r || !can_take(c, r)) continue;
         int is_free = c->te.paired < 0;
@@ -353,7 +404,7 @@ static int32_t best_command_for(const trace *t, uint32_t ai, int *rule_out)
     return best;
 }
 
-/* The best answer for command `ci`, same preferences. */
+/* The best answer for request `ci`, same preferences. */
 static int32_t best_answer_for(const trace *t, uint32_t ci, int *rule_out)
 {
     const trace_node *c = t->items[ci];
@@ -383,6 +434,7 @@ static void unlink_node(trace_node *x)
 {
     x->te.paired = -1;
     x->pair_rule = 0;
+    x->te.answers_compensation = 0;
     if (is_answer(x)) {
         if (x->worker_filled) {
             x->te.ev.worker = empty_str;
@@ -398,6 +450,8 @@ static void link_nodes(trace *t, uint32_t ai, uint32_t ci, int rule)
     a->te.paired = (int32_t)ci;
     c->te.paired = (int32_t)ai;
     a->pair_rule = c->pair_rule = (uint8_t)rule;
+    a->te.late = 0;
+    a->te.answers_compensation = c->te.ev.type == BM_EV_COMPENSATION;
     if (!a->te.ev.worker[0] && c->te.ev.worker[0]) {
         a->te.ev.worker = c->te.ev.worker;
         a->worker_filled = 1;
@@ -416,7 +470,7 @@ static void pair_from(trace *t, uint32_t start)
         int32_t other;
         if (is_answer(p))
             other = best_command_for(t, (uint32_t)pending, &rule);
-        else if (is_command(p))
+        else if (is_request(p))
             other = best_answer_for(t, (uint32_t)pending, &rule);
         else
             return;
@@ -431,7 +485,29 @@ static void pair_from(trace *t, uint32_t start)
     }
 }
 
+/*
+ * Whether unpaired answer `a` answers a command whose outcome busmon already
+ * called: the command it names (rule 1), else one with its correlation id
+ * (rule 2), holds busmon's own timeout. A step + worker guess (rule 3) is
+ * not enough to call an answer late.
+ */
+static int answers_timed_out(const trace *t, const trace_node *a)
+{
+    const bm_event *ae = &a->te.ev;
+    int32_t named = ae->cmd[0] ? find_command_by_id(t, ae->cmd) : -1;
+    for (uint32_t i = 0; i < t->n; i++) {
+        const trace_node *c = t->items[i];
+        if (!is_command(c) || c->te.paired < 0) continue;
+        if (named >= 0 ? (int32_t)i != named : !(ae->corr[0] && streq(ae->corr, c->te.ev.corr)))
+            continue;
+        if (trace_event_is_busmon_timeout(&t->items[c->te.paired]->te.ev)) return 1;
+    }
+    return 0;
+}
+
 /* ---- add ------------------------------------------------------------------ */
+
+static int status_is_final(const char *s);
 
 static int grow_items(trace *t)
 {
@@ -486,28 +562,66 @@ trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events,
     t->items[pos] = node;
     t->n++;
     t->last_added = node;
-    if (is_answer(node) || is_command(node)) pair_from(t, pos);
+    if (is_answer(node) || is_request(node)) pair_from(t, pos);
+    if (is_answer(node) && node->te.paired < 0 && answers_timed_out(t, node)) node->te.late = 1;
+    if (!t->closed_by && node->te.ev.type == BM_EV_STATUS && status_is_final(node->te.ev.status))
+        t->closed_by = node;
     if (added_out) *added_out = &node->te;
     return TRACE_ADD_OK;
 }
 
-/* ---- status and stage ----------------------------------------------------- */
-
-static int status_says_failed(const char *s)
+const trace_event *trace_closed_by(const trace *t)
 {
-    /* the MultiAgents Framework's "compensated": a failed step was rolled back */
-    return !strcasecmp(s, "failed") || !strcasecmp(s, "error") || !strcasecmp(s, "compensated") ||
-           !strcasecmp(s, "cancelled") || !strcasecmp(s, "timeout");
+    return t && t->closed_by ? &t->closed_by->te : NULL;
 }
 
-static int status_says_completed(const char *s)
+/* ---- status and stage ----------------------------------------------------- */
+
+/* What a status event's word says about the end of the transaction. */
+typedef enum {
+    SAYS_NOTHING = 0,
+    SAYS_COMPLETED,
+    SAYS_FAILED,
+    SAYS_COMPENSATED,
+    SAYS_CANCELLED
+} says;
+
+static says status_says(const char *s)
 {
-    return !strcasecmp(s, "completed") || !strcasecmp(s, "success") || !strcasecmp(s, "done");
+    static const struct {
+        const char *word;
+        says what;
+    } words[] = {
+        {"completed", SAYS_COMPLETED},
+        {"success", SAYS_COMPLETED},
+        {"done", SAYS_COMPLETED},
+        {"failed", SAYS_FAILED},
+        {"error", SAYS_FAILED},
+        {"timeout", SAYS_FAILED},
+        {"compensated", SAYS_COMPENSATED},
+        {"cancelled", SAYS_CANCELLED},
+        {"canceled", SAYS_CANCELLED},
+    };
+    if (!s) return SAYS_NOTHING;
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        if (!strcasecmp(s, words[i].word)) return words[i].what;
+    return SAYS_NOTHING;
+}
+
+static int status_is_final(const char *s)
+{
+    return status_says(s) != SAYS_NOTHING;
 }
 
 static int same_worker(const char *a, const char *b)
 {
     return !a[0] || !b[0] || streq(a, b);
+}
+
+/* An answer that is a step's outcome: not late, not a compensation's. */
+static int is_step_outcome(const trace_node *n)
+{
+    return is_answer(n) && !n->te.late && !n->te.answers_compensation;
 }
 
 /* A failure at `i` not followed by a success of the same step and worker. */
@@ -516,8 +630,8 @@ static int failure_stands(const trace *t, uint32_t i)
     const bm_event *f = &t->items[i]->te.ev;
     for (uint32_t j = i + 1; j < t->n; j++) {
         const bm_event *s = &t->items[j]->te.ev;
-        if (s->type == BM_EV_RESULT && s->ok != 0 && streq(s->step, f->step) &&
-            same_worker(s->worker, f->worker))
+        if (is_step_outcome(t->items[j]) && trace_event_outcome(s) == BM_OUTCOME_SUCCESS &&
+            streq(s->step, f->step) && same_worker(s->worker, f->worker))
             return 0;
     }
     return 1;
@@ -525,22 +639,25 @@ static int failure_stands(const trace *t, uint32_t i)
 
 trace_status trace_get_status(const trace *t)
 {
-    int said_completed = 0;
+    int said[SAYS_CANCELLED + 1] = {0};
+    int failure = 0;
     size_t commands = 0, answered = 0;
     for (uint32_t i = 0; i < t->n; i++) {
         const trace_node *n = t->items[i];
         const bm_event *e = &n->te.ev;
         if (e->type == BM_EV_STATUS) {
-            if (status_says_failed(e->status)) return TRACE_FAILED;
-            if (status_says_completed(e->status)) said_completed = 1;
+            said[status_says(e->status)] = 1;
         } else if (is_command(n)) {
             commands++;
             if (n->te.paired >= 0) answered++;
-        } else if (is_failure(e) && failure_stands(t, i)) {
-            return TRACE_FAILED;
+        } else if (!failure && is_step_outcome(n) && is_failure(e) && failure_stands(t, i)) {
+            failure = 1;
         }
     }
-    if (said_completed || (commands && answered == commands)) return TRACE_COMPLETED;
+    if (said[SAYS_CANCELLED]) return TRACE_CANCELLED;
+    if (said[SAYS_COMPENSATED]) return TRACE_COMPENSATED;
+    if (said[SAYS_FAILED] || failure) return TRACE_FAILED;
+    if (said[SAYS_COMPLETED] || (commands && answered == commands)) return TRACE_COMPLETED;
     return TRACE_RUNNING;
 }
 
@@ -550,14 +667,19 @@ const char *trace_event_stage(const trace_event *e)
     case BM_EV_COMMAND:
         return "dispatched";
     case BM_EV_RESULT:
-        if (e->ev.ok != 0) return "completed";
-        return strcmp(e->ev.error_type, "timeout") ? "failed" : "timed_out";
-    case BM_EV_ERROR:
-        return strcmp(e->ev.error_type, "timeout") ? "failed" : "timed_out";
+    case BM_EV_ERROR: {
+        int o = trace_event_outcome(&e->ev);
+        if (e->late) return "late";
+        if (e->answers_compensation)
+            return o == BM_OUTCOME_SUCCESS ? "compensated" : "compensation_failed";
+        return o == BM_OUTCOME_SUCCESS   ? "completed"
+               : o == BM_OUTCOME_TIMEOUT ? "timed_out"
+                                         : "failed";
+    }
     case BM_EV_STATUS:
         return e->ev.status && e->ev.status[0] ? e->ev.status : "status";
     case BM_EV_COMPENSATION:
-        return "compensating";
+        return "requested";
     case BM_EV_CUSTOM:
         return "custom";
     case BM_EV__COUNT:

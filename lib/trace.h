@@ -18,6 +18,20 @@
  * answer is paired when it arrives. A paired answer's duration is the
  * reported `duration_us` when the worker gave one, else answer.ts - command.ts.
  * An answer without a worker takes the worker of the command it answers.
+ *
+ * A compensation is a request too: an answer pairs with it by rules 1 and 2
+ * only (its step is the step it undoes, so a step + worker guess would
+ * take the forward step's answers). Nobody has to answer a compensation:
+ * unanswered, it is a request (stage "requested"), never awaited.
+ *
+ * First outcome wins: an answer to a command whose outcome busmon already
+ * called (its own "timeout" error event, source "busmon") pairs with
+ * nothing and is marked `late` (rules 1 and 2 decide which command it
+ * answers): it is shown, but it is not the command's outcome.
+ *
+ * A trace is closed by its first status event with a final status
+ * (completed, failed, compensated, cancelled and their synonyms, see
+ * trace_get_status): from then on none of its commands is awaited.
  */
 #ifndef BM_LIB_TRACE_H
 #define BM_LIB_TRACE_H
@@ -26,18 +40,55 @@
 #include <stdint.h>
 
 #include "../proto/event.h"
+#include "window.h"
 
-typedef enum { TRACE_RUNNING = 0, TRACE_COMPLETED, TRACE_FAILED } trace_status;
+typedef enum {
+    TRACE_RUNNING = 0,
+    TRACE_COMPLETED,
+    TRACE_FAILED,
+    TRACE_COMPENSATED,
+    TRACE_CANCELLED
+} trace_status;
 
-/* "running", "completed", "failed". */
+/* "running", "completed", "failed", "compensated", "cancelled". */
 const char *trace_status_name(trace_status st);
+
+/*
+ * The group a status belongs to, for filters and colours: TRACE_FAILED for
+ * every unsuccessful end (failed, compensated, cancelled), else st itself.
+ * A filter on "failed" matches the whole group (trace_status_matches).
+ */
+trace_status trace_status_group(trace_status st);
+
+/* Whether st matches the filter word `want` ("running", "completed",
+ * "failed", "compensated", "cancelled"): "failed" matches the failed
+ * group, any other word its own status only; an unknown word nothing. */
+int trace_status_matches(trace_status st, const char *want);
 
 /* One event kept in a trace. `ev`'s strings are owned by the trace. */
 typedef struct {
     bm_event ev;
     int64_t duration_us; /* answers: step duration once paired (or reported); -1 unknown */
     int32_t paired;      /* index in the trace of the command / answer it pairs with; -1 */
+    uint8_t late;        /* answers: came after busmon called its command timed out */
+    uint8_t answers_compensation; /* answers: paired with a compensation, not a command */
 } trace_event;
+
+/*
+ * The outcome an event reports, for every count of outcomes (worker stats,
+ * event metrics, error patterns, status): a result with ok=1 is
+ * BM_OUTCOME_SUCCESS; else a result or error whose error type is "timeout"
+ * (any case; the MultiAgents Framework's own timeout, and busmon's) is
+ * BM_OUTCOME_TIMEOUT; any other error, or a result with ok=0,
+ * BM_OUTCOME_FAILURE; any other result BM_OUTCOME_SUCCESS. -1 for events
+ * that are not answers. ("TimeoutError" is an exception's class: a failure.)
+ */
+int trace_event_outcome(const bm_event *e);
+
+/* Whether e is busmon's own timeout: the error event it adds to a trace
+ * when a command's timeout_seconds passed with no answer (source "busmon",
+ * error type "timeout"). */
+int trace_event_is_busmon_timeout(const bm_event *e);
 
 typedef enum {
     TRACE_ADD_OK = 0,
@@ -71,13 +122,28 @@ size_t trace_count(const trace *t);
 const trace_event *trace_at(const trace *t, size_t i);
 
 /*
- * The status: `failed` when a status event said failed, or when a step's
- * latest outcome is a failure (error, result with ok=0, timeout) not followed
- * by a success of the same step and worker; `completed` when a status event
- * said completed, or every command is answered and none failed; else
- * `running`.
+ * The status, the first rule that applies:
+ *   cancelled    a status event said cancelled (or canceled);
+ *   compensated  a status event said compensated;
+ *   failed       a status event said failed (error, timeout), or a step's
+ *                outcome is a failure or a timeout not followed by a
+ *                success of the same step and worker (late answers and
+ *                answers to compensations are not a step's outcome);
+ *   completed    a status event said completed (success, done), or every
+ *                command is answered;
+ *   running      otherwise.
+ * Status words are case-insensitive. The order makes the status the same
+ * whatever order the events arrived in.
  */
 trace_status trace_get_status(const trace *t);
+
+/*
+ * The event that closed the trace: the first status event kept whose status
+ * is final (any of the words above), or NULL while it is open. Commands of a
+ * closed trace are no longer awaited (no timeout, not in flight). Borrowed,
+ * like trace_at; it stays the same event once set.
+ */
+const trace_event *trace_closed_by(const trace *t);
 
 /* Last event time - first event time, µs; 0 for fewer than two events. */
 int64_t trace_duration_us(const trace *t);
@@ -85,9 +151,13 @@ int64_t trace_first_ts_us(const trace *t);
 int64_t trace_last_ts_us(const trace *t);
 
 /*
- * The lifecycle stage of one event, for people:  command "dispatched", a timeout (error type "timeout") "timed_out",
- * result "completed", failed result / error "failed", status events their
- * status text, compensation "compensating", custom "custom".
+ * The lifecycle stage of one event, for people: command "dispatched";
+ * an answer "completed", "failed" or "timed_out" by its outcome, "late"
+ * when it came after busmon called its command timed out, and
+ * "compensated" / "compensation_failed" when it answers a compensation;
+ * status events their status text; compensation "requested" (no answer is
+ * expected: the MultiAgents Framework's workers never answer one); custom
+ * "custom".
  */
 const char *trace_event_stage(const trace_event *e);
 

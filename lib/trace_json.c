@@ -1,11 +1,16 @@
 /*
  * trace_json.c - render a lib/ trace as a JSON object (jansson).
  *
- *   {"tx", "status", "duration_ms", "started_at", "ended_at", "event_count",
+ *   {"tx", "status", "status_group", "duration_ms", "started_at", "ended_at",
+ *    "event_count",
  *    "events": [{"id", "ts", "ts_us", "offset_ms", "type", "stage", "worker",
  *                "step", "corr", "cmd", "ok", "duration_ms", "error",
- *                "status", "message", "source", "attempt", "paired_with",
- *                "attrs"}]}
+ *                "status", "message", "source", "attempt", "timeout_seconds",
+ *                "payload_bytes", "paired_with", "attrs"}]}
+ *
+ * "status" is the transaction's own (lib/trace.h: running, completed,
+ * failed, compensated, cancelled); "status_group" folds every unsuccessful
+ * end into "failed", as a filter on failed does.
  *
  * Absent values are JSON null, so a reader can rely on every key being there.
  */
@@ -54,7 +59,10 @@ json_t *bm_trace_json(const trace *t)
     int64_t first = trace_first_ts_us(t);
     char when[48];
     json_object_set_new(root, "tx", text(trace_tx(t)));
-    json_object_set_new(root, "status", json_string(trace_status_name(trace_get_status(t))));
+    trace_status st = trace_get_status(t);
+    json_object_set_new(root, "status", json_string(trace_status_name(st)));
+    json_object_set_new(root, "status_group",
+                        json_string(trace_status_name(trace_status_group(st))));
     json_object_set_new(root, "duration_ms", json_real((double)trace_duration_us(t) / 1000.0));
     bm_format_time_us(first, 'T', when, sizeof when);
     json_object_set_new(root, "started_at", n ? json_string(when) : json_null());

@@ -517,6 +517,22 @@ size_t bm_limit_entry(const bm_decoder *d)
     return limit_or(d->limits.max_entry_bytes, BM_DEFAULT_MAX_ENTRY_BYTES);
 }
 
+/*
+ * The step a correlation id names, when it is "<tx>.<step>" (the MultiAgents
+ * Framework's command and result), or "<tx>.comp.<step>" (its compensation
+ * of <step>, and an answer to one): a pointer into corr, or "" when corr
+ * does not start with tx and a dot or names nothing after them.
+ */
+static const char *step_from_corr(const char *tx, const char *corr)
+{
+    static const char comp[] = "comp.";
+    size_t n = strlen(tx);
+    if (!n || strncmp(corr, tx, n) || corr[n] != '.') return bm_empty;
+    const char *step = corr + n + 1;
+    if (!strncmp(step, comp, sizeof comp - 1) && step[sizeof comp - 1]) step += sizeof comp - 1;
+    return step;
+}
+
 bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
 {
     const size_t max_str = limit_or(d->limits.max_string_bytes, BM_DEFAULT_MAX_STRING_BYTES);
@@ -608,6 +624,7 @@ bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
     ev->cmd = text[BM_F_CMD];
     ev->worker = text[BM_F_WORKER];
     ev->step = text[BM_F_STEP];
+    if (!ev->step[0]) ev->step = step_from_corr(ev->tx, ev->corr);
     ev->source = text[BM_F_SOURCE];
     ev->status = text[BM_F_STATUS];
     ev->message = text[BM_F_MESSAGE];

@@ -299,6 +299,7 @@ static json_t *event_window(const bm_event_window *e, int *err)
         set(t, "share", num(e->by_type[i].share), err);
         set(t, "success", count(e->by_type[i].success), err);
         set(t, "error", count(e->by_type[i].error), err);
+        set(t, "timeouts", count(e->by_type[i].timeouts), err);
         set(by_type, type_names[i], t, err);
     }
     set(o, "by_type", by_type, err);

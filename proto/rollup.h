@@ -61,7 +61,8 @@ typedef struct {
 /* Per event type over one window. */
 typedef struct {
     uint64_t count, success, error;
-    double share; /* of all events in the window, 0..1 */
+    uint64_t timeouts; /* of the errors, those that timed out */
+    double share;      /* of all events in the window, 0..1 */
 } bm_type_stats;
 
 typedef struct {

@@ -375,12 +375,13 @@ static int show_stats(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     printf("  latency avg/p95:  %s / %s\n", avg, p95);
     printf("  throughput:       %.1f /min (peak %.1f /min)\n\n", bm_cli_num(win, "throughput_per_min"),
            bm_cli_num(win, "peak_throughput_per_min"));
-    printf("  %-10s %9s %7s %9s %9s\n", "TYPE", "COUNT", "SHARE", "SUCCESS", "ERROR");
+    printf("  %-10s %9s %7s %9s %9s %9s\n", "TYPE", "COUNT", "SHARE", "SUCCESS", "ERROR", "TIMEOUTS");
     const char *k;
     json_t *t;
     json_object_foreach(json_object_get(win, "by_type"), k, t)
-        printf("  %-10s %9.0f %6.1f%% %9.0f %9.0f\n", k, bm_cli_num(t, "count"), 100 * bm_cli_num(t, "share"),
-               bm_cli_num(t, "success"), bm_cli_num(t, "error"));
+        printf("  %-10s %9.0f %6.1f%% %9.0f %9.0f %9.0f\n", k, bm_cli_num(t, "count"),
+               100 * bm_cli_num(t, "share"), bm_cli_num(t, "success"), bm_cli_num(t, "error"),
+               bm_cli_num(t, "timeouts"));
     size_t ai;
     json_t *ag;
     json_array_foreach(json_object_get(roll, "agents"), ai, ag)

@@ -25,9 +25,11 @@ void bm_cli_trace_help(FILE *f)
             "\n"
             "Print transaction TX's timeline: each event's time, type, worker, step,\n"
             "stage, duration and error, then the transaction's status (running,\n"
-            "completed, failed) and total duration. Reads %s<TX> from Redis, so it\n"
-            "works while busmon-agent runs and after it stopped, until the trace's\n"
-            "retention (default 24 h) expires it.\n"
+            "completed, failed, compensated or cancelled: a final status event of\n"
+            "the framework's wins, else it is derived from the answers) and total\n"
+            "duration. Reads %s<TX> from Redis, so it works while busmon-agent runs\n"
+            "and after it stopped, until the trace's retention (default 24 h)\n"
+            "expires it.\n"
             "\n"
             "options:\n"
             "  --json        print the trace as one JSON object\n"
@@ -57,7 +59,8 @@ static void print_text(const bm_cli_opts *o, const trace *t)
     const char *col = "", *rst = "";
     if (o->color) {
         rst = "\033[0m";
-        col = st == TRACE_FAILED ? "\033[31m" : st == TRACE_COMPLETED ? "\033[32m" : "\033[33m";
+        trace_status g = trace_status_group(st);
+        col = g == TRACE_FAILED ? "\033[31m" : g == TRACE_COMPLETED ? "\033[32m" : "\033[33m";
     }
     char dur[32], start[48];
     format_duration(trace_duration_us(t), dur, sizeof dur);
@@ -67,7 +70,7 @@ static void print_text(const bm_cli_opts *o, const trace *t)
     printf("  duration: %s\n", dur);
     printf("  started:  %s\n", start);
     printf("  events:   %zu\n\n", trace_count(t));
-    printf("%-27s %10s  %-12s %-12s %-14s %-14s %10s  %s\n", "TIME (UTC)", "+OFFSET", "TYPE", "STAGE",
+    printf("%-27s %10s  %-12s %-19s %-14s %-14s %10s  %s\n", "TIME (UTC)", "+OFFSET", "TYPE", "STAGE",
            "WORKER", "STEP", "DURATION", "ERROR");
     int64_t first = trace_first_ts_us(t);
     for (size_t i = 0; i < trace_count(t); i++) {
@@ -85,8 +88,9 @@ static void print_text(const bm_cli_opts *o, const trace *t)
             snprintf(err, sizeof err, "%s%s", e->error_type, e->error_message);
         else if (e->type == BM_EV_STATUS && e->message[0])
             snprintf(err, sizeof err, "(%s)", e->message);
-        int failed = e->type == BM_EV_ERROR || (e->type == BM_EV_RESULT && e->ok == 0);
-        printf("%-27s %10s  %-12s %s%-12s%s %-14s %-14s %10s  %s\n", when, off,
+        int outcome = trace_event_outcome(e);
+        int failed = !te->late && (outcome == BM_OUTCOME_FAILURE || outcome == BM_OUTCOME_TIMEOUT);
+        printf("%-27s %10s  %-12s %s%-19s%s %-14s %-14s %10s  %s\n", when, off,
                bm_event_type_name(e->type), o->color && failed ? "\033[31m" : "",
                trace_event_stage(te), o->color && failed ? rst : "", dash(e->worker), dash(e->step),
                d, err);

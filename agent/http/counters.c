@@ -101,8 +101,16 @@ static const bm_counter_row table[] = {
            "Events not kept for lack of memory (stream entries are read again).", "nomem",
            st.nomem),
     SCALAR("busmon_command_timeouts_total", TOTAL,
-           "Commands marked timed out (no answer within timeout_seconds).", "timeouts",
-           st.timeouts),
+           "Commands timed out: timeout answers (error type timeout, as the MultiAgents "
+           "Framework sends) and those busmon noticed.",
+           "timeouts", st.timeouts),
+    SCALAR("busmon_command_timeouts_noticed_total", TOTAL,
+           "Commands busmon called timed out itself (no answer within timeout_seconds + "
+           "worker_monitoring.timeout_grace, transaction not ended).",
+           "timeouts_noticed", st.timeouts_noticed),
+    SCALAR("busmon_late_answers_total", TOTAL,
+           "Answers that came after busmon called their command timed out (not counted again).",
+           "late_answers", st.late_answers),
     /* traces in memory */
     SCALAR("busmon_traces_in_memory", GAUGE, "Transaction traces held in memory.",
            "transactions_in_memory", traces_in_memory),

@@ -279,15 +279,19 @@ int bm_metrics_render(const bm_parts *pt, struct evbuffer *out)
     bm_monitor *mon = bm_state_monitor(pt->state);
 
     family(out, "busmon_events_total", "counter",
-           "Events kept, by type and status (failed: results with ok=false and errors).");
+           "Events kept, by type and status (failed: results with ok=false and errors; timeout: "
+           "those whose error type is timeout, the framework's and busmon's own; late: answers "
+           "after busmon called their command timed out).");
     for (int t = 0; t < BM_EV__COUNT; t++) {
-        uint64_t all = event_metrics_total(mon->events, (bm_event_type)t);
-        uint64_t failed = event_metrics_total_failed(mon->events, (bm_event_type)t);
-        const char *name = bm_event_type_name((bm_event_type)t);
-        evbuffer_add_printf(out, "busmon_events_total{type=\"%s\",status=\"ok\"} %" PRIu64 "\n",
-                            name, all - failed);
-        evbuffer_add_printf(out, "busmon_events_total{type=\"%s\",status=\"failed\"} %" PRIu64 "\n",
-                            name, failed);
+        static const char *const status[4] = {"ok", "failed", "timeout", "late"};
+        uint64_t v[4];
+        v[1] = event_metrics_total_failed(mon->events, (bm_event_type)t);
+        v[2] = event_metrics_total_timeouts(mon->events, (bm_event_type)t);
+        v[3] = event_metrics_total_late(mon->events, (bm_event_type)t);
+        v[0] = event_metrics_total(mon->events, (bm_event_type)t) - v[1] - v[2] - v[3];
+        for (int k = 0; k < 4; k++)
+            evbuffer_add_printf(out, "busmon_events_total{type=\"%s\",status=\"%s\"} %" PRIu64 "\n",
+                                bm_event_type_name((bm_event_type)t), status[k], v[k]);
     }
     workers_families(mon, out, now_us);
     errors_family(mon, out, now_us);

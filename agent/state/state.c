@@ -90,15 +90,27 @@ void bm_state_free(bm_state *st)
     free(st);
 }
 
+/* What an applied event adds to the state's own counts. */
+static void count_outcome(bm_state *st, const trace_event *te)
+{
+    if (te->late)
+        st->stats.late_answers++;
+    else if (trace_event_outcome(&te->ev) == BM_OUTCOME_TIMEOUT)
+        st->stats.timeouts++;
+}
+
 int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redelivered)
 {
     const trace_event *added = NULL;
-    switch (trace_store_apply(st->store, ev, now_us, &added, NULL)) {
+    const trace *t = NULL;
+    switch (trace_store_apply(st->store, ev, now_us, &added, &t)) {
     case TRACE_STORE_APPLIED:
         st->stats.events_applied++;
-        bm_monitor_on_event(&st->mon, added, now_us);
+        bm_monitor_on_event(&st->mon, t, added, now_us);
+        count_outcome(st, added);
         tell_refusals(st, now_us);
-        if (added->ev.type == BM_EV_COMMAND && added->ev.timeout_s > 0 && added->paired < 0) {
+        if (added->ev.type == BM_EV_COMMAND && added->ev.timeout_s > 0 && added->paired < 0 &&
+            !trace_closed_by(t)) {
             /* from when the agent saw it, so a backlog read late does not time out
              * before its answer further down the stream is read; and a grace
              * later, because the framework's own timeout answer is sent at
@@ -130,13 +142,18 @@ void bm_state_untraced(bm_state *st)
 
 /*
  * A command whose timeout_seconds passed with no answer: an `error` event
- * with error type "timeout" is added to its trace (so `busmon trace` shows
- * the step timed out), and the worker is charged a timeout, not a failure.
+ * with error type "timeout" and source "busmon" is added to its trace (so
+ * `busmon trace` shows the step timed out) and goes through the monitor
+ * like any answer: a timeout for its worker, the event metrics and the
+ * error patterns (so `busmon errors` and error_spike see it). A command of
+ * a closed transaction (its final status came) is no longer awaited: no
+ * timeout. An answer that still comes later is late (first outcome wins).
  */
 static void time_out(bm_state *st, const deadline *d, int64_t now_us)
 {
     const trace *t = trace_store_get(st->store, d->tx);
     if (!t) return; /* evicted: nothing to mark (its in-flight count was forgotten) */
+    if (trace_closed_by(t)) return; /* ended: its commands are not awaited */
     const trace_event *cmd = NULL;
     for (size_t i = 0; i < trace_count(t); i++) {
         const trace_event *te = trace_at(t, i);
@@ -169,11 +186,10 @@ static void time_out(bm_state *st, const deadline *d, int64_t now_us)
     ev.attempt = ev.priority = -1;
     ev.progress = -1;
     const trace_event *added = NULL;
-    if (trace_store_apply(st->store, &ev, now_us, &added, NULL) != TRACE_STORE_APPLIED) return;
-    st->stats.timeouts++;
-    if (worker[0])
-        worker_stats_answer(st->mon.workers, worker, BM_OUTCOME_TIMEOUT, d->timeout_us, "timeout",
-                            msg, 1, now_us);
+    if (trace_store_apply(st->store, &ev, now_us, &added, &t) != TRACE_STORE_APPLIED) return;
+    st->stats.timeouts_noticed++;
+    bm_monitor_on_event(&st->mon, t, added, now_us);
+    count_outcome(st, added);
     bm_debug("command %s of %s (worker %s) timed out after %g s", d->cmd, d->tx,
              worker[0] ? worker : "?", (double)d->timeout_us / 1e6);
     bm_persist_record(st->persist, &added->ev, added->duration_us);

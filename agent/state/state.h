@@ -7,8 +7,9 @@
  *   input ──bm_state_apply(ev)──▶ trace_store_apply ──kept──▶ monitor
  *                                        │                 └▶ deadline (commands)
  *                                        └──▶ persist: its trace record
- *   every 250 ms: commands past their deadline get a "timeout" error
- *   event in their trace (stage timed_out) and a timeout for their worker
+ *   every 250 ms: commands past their deadline (unless their transaction
+ *   closed) get a "timeout" error event in their trace (stage timed_out),
+ *   fed to the monitor like any answer
  *   every 60 s: traces past retention leave memory
  *
  * Both inputs (streams, pub/sub) apply events here; readers (HTTP, the
@@ -44,7 +45,9 @@ typedef struct {
     uint64_t duplicates;     /* already seen (same id in the trace) */
     uint64_t truncated;      /* trace full */
     uint64_t untraced;       /* valid events with no transaction (custom) */
-    uint64_t timeouts;       /* commands marked timed out (no answer within timeout_seconds) */
+    uint64_t timeouts;         /* answers that are timeouts: the framework's and busmon's own */
+    uint64_t timeouts_noticed; /* of which busmon called (no answer within timeout_seconds + grace) */
+    uint64_t late_answers;     /* answers after busmon called their command timed out */
     uint64_t nomem;          /* events not kept for lack of memory (read again) */
 } bm_state_stats;
 

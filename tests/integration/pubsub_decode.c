@@ -9,7 +9,7 @@
  *
  * Output (stdout): one tab-separated line per message:
  *
- *   decode-status channel type worker tx cmd ok error_type status progress timeout_s
+ *   decode-status channel type worker tx cmd ok error_type status progress timeout_s id step
  *
  * with "-" for an empty string, ok as 1 / 0 / -1, progress and timeout_s
  * with %g (-1 / 0 when absent).
@@ -80,10 +80,10 @@ int main(int argc, char **argv)
         bm_event ev;
         bm_decode_status st =
             bm_decode_pubsub(d, &scheme, channel, channel_len, body, body_len, &ev);
-        printf("%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%g\t%g\n", bm_decode_status_name(st), channel,
-               st == BM_DECODE_OK ? bm_event_type_name(ev.type) : "-", or_dash(ev.worker),
+        printf("%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%g\t%g\t%s\t%s\n", bm_decode_status_name(st),
+               channel, st == BM_DECODE_OK ? bm_event_type_name(ev.type) : "-", or_dash(ev.worker),
                or_dash(ev.tx), or_dash(ev.cmd), ev.ok, or_dash(ev.error_type), or_dash(ev.status),
-               ev.progress, ev.timeout_s);
+               ev.progress, ev.timeout_s, or_dash(ev.id), or_dash(ev.step));
         free(pattern);
         free(channel);
         free(body);

@@ -3,9 +3,9 @@
 # is captured with `redis-cli PSUBSCRIBE` and checked message by message -
 # channels, the MultiAgents Framework's key order and separators, field
 # types - then against the producer's ground truth (results, failures,
-# unanswered commands, compensations, final statuses), and decoded with
-# bm_decode_pubsub (bm-pubsub-decode) as busmon will read it. A second run
-# checks --channel-prefix.
+# unanswered commands, cancelled workflows, compensations, steps, final
+# statuses), and decoded with bm_decode_pubsub (bm-pubsub-decode) as busmon
+# will read it. A second run checks --channel-prefix.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 PRODUCER="$BM_BUILD/busmon-demo-producer"
@@ -18,9 +18,9 @@ redis-cli -p "$BM_PORT" PSUBSCRIBE 'multiagent:*' 'acme:*' >"$CAP" 2>&1 &
 BM_PIDS+=($!)
 bm_check "subscriber is listening" bm_wait_for 10 '[ "$(redis-cli -p $BM_PORT PUBSUB NUMPAT)" = 2 ]'
 
-# --- a workload: failures, worker-side timeouts, unanswered commands, compensations
-timeout 120 "$PRODUCER" --redis "$BM_URL" --pubsub --count 40 --rate 2000 --seed 4 \
-    --timeout-seconds 1 --hang-rate 0.1 --ground-truth "$GT" --print-tx \
+# --- a workload: failures, worker-side timeouts, unanswered commands, cancels, compensations
+timeout 120 "$PRODUCER" --redis "$BM_URL" --pubsub --count 80 --rate 2000 --seed 4 \
+    --timeout-seconds 1 --hang-rate 0.1 --cancel-rate 0.2 --ground-truth "$GT" --print-tx \
     >"$BM_TMP/txs.txt" 2>"$BM_TMP/producer.err"
 bm_eq "producer exits 0" 0 "$?"
 EVENTS=$(sed -n 's/.* transactions, \([0-9]*\) events.*/\1/p' "$BM_TMP/producer.err")
@@ -82,19 +82,32 @@ bm_eq "statuses: string status and message, number progress" true \
 
 # --- against the ground truth
 gt() { awk -F'\t' "$1" "$GT"; }
-bm_eq "one command per answer or unanswered command" \
-    "$(gt '$2=="ok"||$2=="fail"||$2=="timeout"' | wc -l)" "$n_command"
+n_cancel=$(gt '$1=="cancelled"' | wc -l)
+n_unanswered=$(gt '$1=="unanswered"' | wc -l)
+bm_eq "one command per answer, unanswered or cancelled command" \
+    "$(($(gt 'NF==3&&($2=="ok"||$2=="fail"||$2=="timeout")' | wc -l) + n_cancel))" "$n_command"
+bm_eq "one step line per command" "$n_command" "$(gt '$1=="step"' | wc -l)"
 bm_eq "successful results" "$(gt '$2=="ok"' | wc -l)" "$n_ok"
-bm_eq "failed results" "$(gt '$2=="fail"' | wc -l)" "$n_fail"
+bm_eq "failed results: the worker raised, or the worker manager timed out" \
+    "$(($(gt 'NF==3&&($2=="fail"||$2=="timeout")' | wc -l) - n_unanswered))" "$n_fail"
+bm_eq "raised: WorkerException results" "$(gt 'NF==3&&$2=="fail"' | wc -l)" \
+    "$(grep -c '"error_type": "WorkerException"' "$BM_TMP/messages.tsv")"
+bm_eq "timed out: timeout results ('timeout' lines but the unanswered ones)" \
+    "$(($(gt 'NF==3&&$2=="timeout"' | wc -l) - n_unanswered))" \
+    "$(grep -c '"error_type": "timeout"' "$BM_TMP/messages.tsv")"
 bm_eq "compensations" "$(gt '$1=="compensation"' | wc -l)" "$n_comp"
-bm_eq "a status per start, per answer and per failure" \
-    "$(($(wc -l <"$BM_TMP/txs.txt") + n_ok + n_fail))" "$n_status"
+bm_eq "a status per start, per answer and per failure, two per cancel" \
+    "$(($(wc -l <"$BM_TMP/txs.txt") + n_ok + n_fail + 2 * n_cancel))" "$n_status"
 bm_eq "one transaction line per started transaction" "$(wc -l <"$BM_TMP/txs.txt")" "$(gt '$1=="tx"' | wc -l)"
 bm_eq "events per transaction add up" "$EVENTS" "$(gt '$1=="tx"{n+=$4} END{print n}')"
 bm_check "the workload has failures with a class name" grep -q '"error_type": "WorkerException"' "$BM_TMP/messages.tsv"
 bm_check "the workload has worker-side timeouts" grep -q '"error_type": "timeout"' "$BM_TMP/messages.tsv"
 bm_check "the workload has unanswered commands" grep -q '^unanswered' "$GT"
 bm_check "the workload has compensations" [ "$n_comp" -gt 0 ]
+bm_check "the workload has cancelled workflows ($n_cancel)" [ "$n_cancel" -gt 0 ]
+n_cancel_comp=$(gt '$1=="cancelled" {c[$2]=1} $1=="compensation" && c[$2] {n++} END {print n+0}')
+bm_check "the workload has cancelled workflows with compensations ($n_cancel_comp)" \
+    [ "$n_cancel_comp" -gt 0 ]
 bm_check "the workload has completed and compensated transactions" \
     bash -c "grep -q 'completed' '$GT' && grep -q 'compensated' '$GT'"
 
@@ -111,6 +124,23 @@ while IFS=$'\t' read -r _ tx worker cmd; do
     fi
 done < <(gt '$1=="unanswered"')
 bm_eq "unanswered commands were sent to their worker and never answered or closed" 0 "$unanswered_bad"
+
+# cancelled workflows (cancel_workflow): the command out is never answered;
+# compensations, then "compensated" twice, the last one "Workflow cancelled"
+cancel_bad=0
+while IFS=$'\t' read -r _ tx worker cmd; do
+    statuses=$(grep -F "\"transaction_id\": \"$tx\"" "$BM_TMP/messages.tsv" | grep '^multiagent:status\.' |
+        cut -f2- | jq -r '"\(.status) \(.message)"' | tail -2 | paste -sd'|')
+    if grep -qP "^multiagent:command\\.$worker\t.*\"id\": \"$cmd\"" "$BM_TMP/messages.tsv" &&
+        ! grep -qF "\"command_id\": \"$cmd\"" "$BM_TMP/messages.tsv" &&
+        [ "$statuses" = "compensated Workflow compensated|compensated Workflow cancelled" ]; then
+        :
+    else
+        cancel_bad=$((cancel_bad + 1))
+        [ "$cancel_bad" -le 2 ] && echo "  cancelled $tx: statuses '$statuses'"
+    fi
+done < <(gt '$1=="cancelled"')
+bm_eq "cancelled workflows: command never answered, compensated, then cancelled" 0 "$cancel_bad"
 
 # each transaction's last status is the ground truth's
 last_bad=0
@@ -140,8 +170,19 @@ bm_eq "decoded commands and results name the channel's worker" 0 \
 bm_eq "decoded successes" "$n_ok" "$(awk -F'\t' '$3=="result" && $7==1' "$BM_TMP/decoded.tsv" | wc -l)"
 bm_eq "decoded failures" "$n_fail" "$(awk -F'\t' '$3=="result" && $7==0 && $8!="-"' "$BM_TMP/decoded.tsv" | wc -l)"
 bm_eq "decoded command timeouts" "$n_command" "$(awk -F'\t' '$3=="command" && $11==1' "$BM_TMP/decoded.tsv" | wc -l)"
-bm_eq "decoded final statuses" "$(gt '$3=="completed"||$3=="compensated"' | wc -l)" \
+bm_eq "decoded final statuses" "$(($(gt '$1=="tx"&&($3=="completed"||$3=="compensated")' | wc -l) + n_cancel))" \
     "$(awk -F'\t' '$3=="status" && ($9=="completed"||$9=="compensated")' "$BM_TMP/decoded.tsv" | wc -l)"
+
+# steps: a command's is its correlation id's suffix, a compensation's the
+# step it undoes (<tx>.comp.<step>), as the ground truth says
+bm_eq "decoded commands carry the ground truth's step" 0 \
+    "$(awk -F'\t' 'FNR == NR { if ($1 == "step") s[$3] = $4; next }
+        $3 == "command" && s[$12] != $13 { n++ } END { print n + 0 }' "$GT" "$BM_TMP/decoded.tsv")"
+bm_eq "decoded compensations carry the step they undo" "$n_comp" \
+    "$(paste <(grep -P '^ok\tmultiagent:compensation\.' "$BM_TMP/decoded.tsv") \
+        <(mp compensation | cut -f2- | jq -r .original_command_id) |
+        awk -F'\t' 'FNR == NR { if ($1 == "step") s[$3] = $4; next } s[$14] == $13 { n++ } END { print n + 0 }' \
+            "$GT" -)"
 
 # --- another prefix
 before=$(captured)

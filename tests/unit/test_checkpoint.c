@@ -152,7 +152,7 @@ static void apply(bm_monitor *m, const wev *e)
         ev->type = BM_EV_COMPENSATION;
         break;
     }
-    bm_monitor_on_event(m, &te, e->t);
+    bm_monitor_on_event(m, NULL, &te, e->t);
 }
 
 /* Feed events [0, n) to a and b (side by transaction; b may be a or NULL =
@@ -1088,4 +1088,67 @@ Test(checkpoint, seed_corpus_decodes_to_the_state_that_wrote_it)
     free(seed);
     free_targets(&t, td, ta);
     free_targets(&m, d, a);
+}
+
+/* ---- commands awaiting an answer ------------------------------------------ */
+
+static bm_event pending_ev(bm_event_type type, const char *id, const char *tx, int64_t ts)
+{
+    bm_event e;
+    memset(&e, 0, sizeof e);
+    e.type = type;
+    e.id = id;
+    e.tx = tx;
+    e.corr = e.cmd = e.step = e.source = e.status = e.message = "";
+    e.error_type = e.error_message = "";
+    e.worker = type == BM_EV_COMMAND ? "w" : "";
+    e.ts_us = ts;
+    e.duration_us = -1;
+    e.ok = -1;
+    e.attempt = e.priority = -1;
+    e.progress = -1;
+    return e;
+}
+
+/* "pending" holds the unanswered commands of transactions still open: a
+ * command of one that ended (its final status came) is no longer awaited,
+ * so it is not put back after a restart. */
+Test(checkpoint, pending_commands_of_open_transactions_only)
+{
+    trace_store *s = trace_store_new(NULL);
+    bm_event open_cmd = pending_ev(BM_EV_COMMAND, "c-open", "tx-open", T0);
+    bm_event ended_cmd = pending_ev(BM_EV_COMMAND, "c-ended", "tx-ended", T0);
+    bm_event ended = pending_ev(BM_EV_STATUS, "s-ended", "tx-ended", T0 + 1);
+    ended.status = "compensated";
+    bm_event running_cmd = pending_ev(BM_EV_COMMAND, "c-running", "tx-running", T0);
+    bm_event running = pending_ev(BM_EV_STATUS, "s-running", "tx-running", T0 + 1);
+    running.status = "running";
+    const bm_event *all[] = {&open_cmd, &ended_cmd, &ended, &running_cmd, &running};
+    for (size_t i = 0; i < 5; i++)
+        cr_assert_eq(trace_store_apply(s, all[i], T0, NULL, NULL), TRACE_STORE_APPLIED);
+
+    bm_checkpoint *c = calloc(1, sizeof *c);
+    cr_assert_not_null(c);
+    snprintf(c->agent, sizeof c->agent, "busmon-a");
+    c->ts_us = T0;
+    c->traces = s;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    cr_assert_eq(bm_checkpoint_encode(c, &sb), 0);
+
+    trace_store *back = trace_store_new(NULL);
+    memset(c, 0, sizeof *c);
+    c->traces = back;
+    c->now_us = T0 + MIN;
+    char err[256] = "";
+    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, c, err, sizeof err), BM_CHECKPOINT_OK,
+                 "%s", err);
+    cr_assert_eq(c->pending, 2);
+    cr_assert_not_null(trace_store_get(back, "tx-open"));
+    cr_assert_not_null(trace_store_get(back, "tx-running"), "running closes nothing");
+    cr_assert_null(trace_store_get(back, "tx-ended"));
+    free(c);
+    msgpack_sbuffer_destroy(&sb);
+    trace_store_free(s);
+    trace_store_free(back);
 }

@@ -68,6 +68,24 @@ Test(event_flat, command_with_native_keys)
     cr_assert_str_eq(ev.attrs[0].value, "eu");
 }
 
+/* The step comes from the correlation id when no step is given, in every
+ * encoding (the rule lives in bm_evb_finish). */
+Test(event_flat, step_from_correlation_id)
+{
+    cr_assert_eq(ENTRY("type", "command", "id", "c-1", "tx", "t-42", "corr", "t-42.fetch", "worker",
+                       "fetcher"),
+                 BM_DECODE_OK);
+    cr_assert_str_eq(ev.step, "fetch");
+    cr_assert_eq(ENTRY("type", "compensation", "id", "k-1", "tx", "t-42", "corr", "t-42.comp.fetch",
+                       "worker", "undo_fetch"),
+                 BM_DECODE_OK);
+    cr_assert_str_eq(ev.step, "fetch");
+    cr_assert_eq(ENTRY("type", "command", "id", "c-2", "tx", "t-42", "corr", "t-4.fetch", "worker",
+                       "fetcher"),
+                 BM_DECODE_OK);
+    cr_assert_str_eq(ev.step, "");
+}
+
 Test(event_flat, result_ok_texts)
 {
     const char *yes[] = {"true", "TRUE", "1", "yes"};

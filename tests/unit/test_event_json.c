@@ -54,7 +54,7 @@ Test(event_json, multiagents_command)
     cr_assert_str_eq(ev.corr, "wf-3f2a9c.research");
     cr_assert_str_eq(ev.cmd, "");
     cr_assert_str_eq(ev.worker, "research");
-    cr_assert_str_eq(ev.step, "");
+    cr_assert_str_eq(ev.step, "research"); /* the correlation id's suffix */
     cr_assert_str_eq(ev.source, "orchestrator");
     cr_assert_eq(ev.ts_us, 1705314600123456LL);
     cr_assert_eq(ev.duration_us, -1);
@@ -165,6 +165,7 @@ Test(event_json, multiagents_compensation)
     cr_assert_eq(ev.type, BM_EV_COMPENSATION);
     cr_assert_str_eq(ev.tx, "wf-9");
     cr_assert_str_eq(ev.corr, "wf-9.book");
+    cr_assert_str_eq(ev.step, "book");
     cr_assert_str_eq(ev.worker, "booking");
     cr_assert_eq(ev.ts_us, 1705311300500000LL);
     cr_assert_eq(ev.payload_bytes, strlen("{\"undo\":\"book\"}"));
@@ -173,6 +174,32 @@ Test(event_json, multiagents_compensation)
     cr_assert_str_eq(ev.attrs[0].value, "c-77");
     cr_assert_str_eq(ev.attrs[1].key, "reason");
     cr_assert_str_eq(ev.attrs[1].value, "payment failed");
+}
+
+/* The framework carries the step in correlation_id: "<tx>.<step>", and
+ * "<tx>.comp.<step>" for the compensation of <step>. */
+static const char *step_of(const char *tx, const char *corr, const char *step)
+{
+    static char s[512];
+    snprintf(s, sizeof s,
+             "{\"type\":\"result\",\"id\":\"r\",\"metadata\":{\"transaction_id\":\"%s\","
+             "\"correlation_id\":\"%s\",\"source\":\"w\"}%s%s%s}",
+             tx, corr, step ? ",\"step\":\"" : "", step ? step : "", step ? "\"" : "");
+    cr_assert_eq(dj(s), BM_DECODE_OK, "%s", s);
+    return ev.step;
+}
+
+Test(event_json, step_from_correlation_id)
+{
+    cr_assert_str_eq(step_of("tx-1", "tx-1.charge", NULL), "charge");
+    cr_assert_str_eq(step_of("tx-1", "tx-1.comp.reserve", NULL), "reserve");
+    cr_assert_str_eq(step_of("tx-1", "tx-1.charge.retry", NULL), "charge.retry");
+    cr_assert_str_eq(step_of("tx-1", "tx-1.charge", "pay"), "pay", "the body's step wins");
+    cr_assert_str_eq(step_of("tx-1", "tx-1", NULL), "", "a correlation id that is the tx");
+    cr_assert_str_eq(step_of("tx-1", "tx-1.", NULL), "", "nothing after the dot");
+    cr_assert_str_eq(step_of("tx-1", "tx-10.charge", NULL), "", "another tx's prefix");
+    cr_assert_str_eq(step_of("tx-1", "other.charge", NULL), "", "not the tx");
+    cr_assert_str_eq(step_of("tx-1", "tx-1:charge", NULL), "", "no dot");
 }
 
 Test(event_json, documented_event_type_names)

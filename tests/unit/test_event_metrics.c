@@ -302,6 +302,40 @@ Test(event_metrics, lifetime_totals_by_status)
     cr_assert_eq(event_metrics_total_failed(em, BM_EV__COUNT), 0);
 }
 
+/* The framework's timeout answers (and busmon's own, error events) are
+ * timeouts: counted apart from failures, and among the window's errors. A
+ * late answer is in the totals only. */
+Test(event_metrics, timeouts_and_late_answers)
+{
+    add_n(3, BM_EV_RESULT, BM_OUTCOME_SUCCESS, 1000, T0 + SEC);
+    add_n(2, BM_EV_RESULT, BM_OUTCOME_FAILURE, 1000, T0 + SEC);
+    add_n(4, BM_EV_RESULT, BM_OUTCOME_TIMEOUT, 1000000, T0 + SEC);
+    add_n(5, BM_EV_ERROR, BM_OUTCOME_TIMEOUT, 1000000, T0 + SEC);
+    add_n(1, BM_EV_ERROR, BM_OUTCOME_FAILURE, -1, T0 + SEC);
+    add_n(6, BM_EV_RESULT, EVENT_METRICS_LATE, -1, T0 + SEC);
+    add_n(1, BM_EV_ERROR, EVENT_METRICS_LATE, -1, T0 + SEC);
+    cr_assert_eq(event_metrics_total(em, BM_EV_RESULT), 15);
+    cr_assert_eq(event_metrics_total_failed(em, BM_EV_RESULT), 2);
+    cr_assert_eq(event_metrics_total_timeouts(em, BM_EV_RESULT), 4);
+    cr_assert_eq(event_metrics_total_late(em, BM_EV_RESULT), 6);
+    cr_assert_eq(event_metrics_total(em, BM_EV_ERROR), 7);
+    cr_assert_eq(event_metrics_total_failed(em, BM_EV_ERROR), 1);
+    cr_assert_eq(event_metrics_total_timeouts(em, BM_EV_ERROR), 5);
+    cr_assert_eq(event_metrics_total_late(em, BM_EV_ERROR), 1);
+    cr_assert_eq(event_metrics_total_timeouts(em, BM_EV__COUNT), 0);
+    snap(T0 + SEC);
+    cr_assert_eq(win[0].by_type[T_RESULT].count, 9, "late answers are no executions");
+    cr_assert_eq(win[0].by_type[T_RESULT].success, 3);
+    cr_assert_eq(win[0].by_type[T_RESULT].error, 6);
+    cr_assert_eq(win[0].by_type[T_RESULT].timeouts, 4);
+    cr_assert_eq(win[0].by_type[T_ERROR].count, 6);
+    cr_assert_eq(win[0].by_type[T_ERROR].error, 6);
+    cr_assert_eq(win[0].by_type[T_ERROR].timeouts, 5);
+    cr_assert_eq(win[0].by_type[T_COMMAND].timeouts, 0);
+    cr_assert_eq(win[0].total_events, 15);
+    near(win[0].error_rate, 12.0 / 15.0, 1e-12, "error rate counts timeouts");
+}
+
 /* ---- save / load / merge ------------------------------------------------- */
 
 static msgpack_sbuffer saved_buf;
@@ -337,6 +371,8 @@ static void same(const event_metrics *a, const event_metrics *b, int64_t now_us)
     for (int t = 0; t < BM_EV__COUNT; t++) {
         cr_assert_eq(event_metrics_total(a, t), event_metrics_total(b, t));
         cr_assert_eq(event_metrics_total_failed(a, t), event_metrics_total_failed(b, t));
+        cr_assert_eq(event_metrics_total_timeouts(a, t), event_metrics_total_timeouts(b, t));
+        cr_assert_eq(event_metrics_total_late(a, t), event_metrics_total_late(b, t));
     }
 }
 
@@ -347,8 +383,10 @@ static void event_i(event_metrics *m, int i)
                                           BM_EV_ERROR,   BM_EV_STATUS, BM_EV_CUSTOM};
     bm_event_type t = types[i % 6];
     int answer = t == BM_EV_RESULT || t == BM_EV_ERROR;
-    event_metrics_add(m, t, t == BM_EV_ERROR || (t == BM_EV_RESULT && i % 4 == 1),
-                      answer ? 1000 + (i * 7919) % 900000 : -1, T0 + i * 1300000LL);
+    int outcome = t == BM_EV_ERROR || (t == BM_EV_RESULT && i % 4 == 1);
+    if (answer && i % 5 == 2) outcome = BM_OUTCOME_TIMEOUT;
+    if (answer && i % 17 == 3) outcome = EVENT_METRICS_LATE;
+    event_metrics_add(m, t, outcome, answer ? 1000 + (i * 7919) % 900000 : -1, T0 + i * 1300000LL);
 }
 
 Test(event_metrics, save_load_round_trip)
@@ -369,6 +407,43 @@ Test(event_metrics, save_load_round_trip)
     cr_assert(strstr(err, "events: windows: command[2]: window of 12 x"), "%s", err);
     cr_assert_eq(event_metrics_total(other, BM_EV_COMMAND), 0);
     event_metrics_free(other);
+}
+
+/* A checkpoint written before timeouts and late answers were apart has
+ * [total, failed] per type: it loads, with no timeouts and no late. */
+Test(event_metrics, loads_totals_of_two)
+{
+    for (int i = 0; i < 300; i++)
+        event_i(em, i);
+    cr_assert_gt(event_metrics_total_timeouts(em, BM_EV_RESULT), 0);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    cr_assert_eq(event_metrics_save(em, &pk), 0);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    cr_assert_eq(msgpack_unpack_next(&u, buf.data, buf.size, &off), MSGPACK_UNPACK_SUCCESS);
+    const msgpack_object *tot = bm_sc_get(&u.data, "totals");
+    cr_assert_not_null(tot);
+    for (uint32_t k = 0; k < tot->via.map.size; k++) {
+        msgpack_object *v = &tot->via.map.ptr[k].val;
+        cr_assert_eq(v->via.array.size, 4);
+        v->via.array.size = 2; /* as the older writer wrote them */
+    }
+    event_metrics *back = event_metrics_new(0);
+    char err[256] = "";
+    cr_assert_eq(event_metrics_load(back, &u.data, err, sizeof err), BM_LOAD_OK, "%s", err);
+    for (int t = 0; t < BM_EV__COUNT; t++) {
+        cr_assert_eq(event_metrics_total(back, t), event_metrics_total(em, t));
+        cr_assert_eq(event_metrics_total_failed(back, t), event_metrics_total_failed(em, t));
+        cr_assert_eq(event_metrics_total_timeouts(back, t), 0);
+        cr_assert_eq(event_metrics_total_late(back, t), 0);
+    }
+    event_metrics_free(back);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&buf);
 }
 
 Test(event_metrics, merge_equals_the_metrics_of_both_streams)

@@ -62,6 +62,7 @@ static void fill_events(bm_event_window *e, const char *label, int64_t window_us
         e->by_type[t].count = n / 4 + t;
         e->by_type[t].success = t == 1 ? 3 : 0;
         e->by_type[t].error = t == 2 ? 1 : 0;
+        e->by_type[t].timeouts = t == 2 ? 1 : 0;
         e->by_type[t].share = 0.25;
     }
 }
@@ -301,7 +302,7 @@ Test(rollup, events_keyed_by_label)
                                      "by_type",
                                      NULL};
     static const char *const types[] = {"command", "result", "error", "other", NULL};
-    static const char *const tk[] = {"count", "share", "success", "error", NULL};
+    static const char *const tk[] = {"count", "share", "success", "error", "timeouts", NULL};
     const double window_s[] = {60, 300, 3600};
     const json_int_t totals[] = {100, 400, 4000};
     for (int i = 0; i < 3; i++) {
@@ -324,6 +325,7 @@ Test(rollup, events_keyed_by_label)
             real_is(o, "share", 0.25);
             int_is(o, "success", t == 1 ? 3 : 0);
             int_is(o, "error", t == 2 ? 1 : 0);
+            int_is(o, "timeouts", t == 2 ? 1 : 0);
         }
     }
 }

@@ -1,7 +1,10 @@
 /*
  * test_trace.c - lib/trace: ordering, dedup, bounds, the three pairing rules
  * and their precedence in both arrival orders, durations, worker fill-in,
- * index fix-ups on insertion, status, stage, ownership and heap figures.
+ * index fix-ups on insertion, status, stage, ownership and heap figures;
+ * the MultiAgents Framework's semantics: outcomes (its timeouts are
+ * timeouts), its final statuses and the trace they close, compensations as
+ * requests, and late answers after busmon's own timeout.
  *
  * Events are built by hand (every string set, time set by hand, no clock).
  */
@@ -884,7 +887,7 @@ Test(trace, stages)
     cr_assert_str_eq(trace_event_stage(get("e")), "failed");
     cr_assert_str_eq(trace_event_stage(get("st")), "validating");
     cr_assert_str_eq(trace_event_stage(get("st0")), "status");
-    cr_assert_str_eq(trace_event_stage(get("comp")), "compensating");
+    cr_assert_str_eq(trace_event_stage(get("comp")), "requested");
     cr_assert_str_eq(trace_event_stage(get("cu")), "custom");
 }
 
@@ -945,4 +948,286 @@ Test(trace, status_later_failed_result_does_not_clear_a_failure)
     add_ok(&r3);
     cr_assert_eq(get("r2")->paired, -1);
     cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+}
+
+/* ---- outcomes, final statuses, compensations, late answers -------------- */
+
+Test(trace, outcomes)
+{
+    bm_event r = res_ev("r", 1, "w", "s");
+    cr_assert_eq(trace_event_outcome(&r), BM_OUTCOME_SUCCESS);
+    r.ok = -1;
+    cr_assert_eq(trace_event_outcome(&r), BM_OUTCOME_SUCCESS, "ok unsaid is a success");
+    r.ok = 0;
+    cr_assert_eq(trace_event_outcome(&r), BM_OUTCOME_FAILURE);
+    r.error_type = "timeout"; /* the framework's worker manager: success false, timeout */
+    cr_assert_eq(trace_event_outcome(&r), BM_OUTCOME_TIMEOUT);
+    r.error_type = "Timeout";
+    cr_assert_eq(trace_event_outcome(&r), BM_OUTCOME_TIMEOUT);
+    r.error_type = "TimeoutError"; /* an exception's class: what the worker raised */
+    cr_assert_eq(trace_event_outcome(&r), BM_OUTCOME_FAILURE);
+    r.ok = 1;
+    r.error_type = "timeout";
+    cr_assert_eq(trace_event_outcome(&r), BM_OUTCOME_SUCCESS, "success: true is a success");
+    bm_event e = mk(BM_EV_ERROR, "e", 2);
+    cr_assert_eq(trace_event_outcome(&e), BM_OUTCOME_FAILURE);
+    e.error_type = "timeout";
+    cr_assert_eq(trace_event_outcome(&e), BM_OUTCOME_TIMEOUT);
+    cr_assert_not(trace_event_is_busmon_timeout(&e), "not from busmon");
+    e.source = "busmon";
+    cr_assert(trace_event_is_busmon_timeout(&e));
+    e.error_type = "NetworkError";
+    cr_assert_not(trace_event_is_busmon_timeout(&e));
+    bm_event c = cmd_ev("c", 3, "w", "s");
+    cr_assert_eq(trace_event_outcome(&c), -1);
+    bm_event k = mk(BM_EV_COMPENSATION, "k", 4);
+    cr_assert_eq(trace_event_outcome(&k), -1);
+}
+
+Test(trace, timeout_stage_and_status)
+{
+    bm_event c = cmd_ev("c1", 100, "w", "s");
+    bm_event r = res_ev("r1", 200, "w", "s");
+    r.ok = 0;
+    r.cmd = "c1";
+    r.error_type = "timeout";
+    add_ok(&c);
+    add_ok(&r);
+    assert_pair("r1", "c1");
+    cr_assert_str_eq(trace_event_stage(get("r1")), "timed_out");
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+}
+
+Test(trace, status_names_groups_and_filters)
+{
+    cr_assert_str_eq(trace_status_name(TRACE_COMPENSATED), "compensated");
+    cr_assert_str_eq(trace_status_name(TRACE_CANCELLED), "cancelled");
+    cr_assert_eq(trace_status_group(TRACE_RUNNING), TRACE_RUNNING);
+    cr_assert_eq(trace_status_group(TRACE_COMPLETED), TRACE_COMPLETED);
+    cr_assert_eq(trace_status_group(TRACE_FAILED), TRACE_FAILED);
+    cr_assert_eq(trace_status_group(TRACE_COMPENSATED), TRACE_FAILED);
+    cr_assert_eq(trace_status_group(TRACE_CANCELLED), TRACE_FAILED);
+    /* "failed" matches every unsuccessful end; other words their own status */
+    cr_assert(trace_status_matches(TRACE_FAILED, "failed"));
+    cr_assert(trace_status_matches(TRACE_COMPENSATED, "failed"));
+    cr_assert(trace_status_matches(TRACE_CANCELLED, "failed"));
+    cr_assert_not(trace_status_matches(TRACE_COMPLETED, "failed"));
+    cr_assert_not(trace_status_matches(TRACE_RUNNING, "failed"));
+    cr_assert(trace_status_matches(TRACE_COMPENSATED, "compensated"));
+    cr_assert_not(trace_status_matches(TRACE_FAILED, "compensated"));
+    cr_assert_not(trace_status_matches(TRACE_CANCELLED, "compensated"));
+    cr_assert(trace_status_matches(TRACE_CANCELLED, "cancelled"));
+    cr_assert(trace_status_matches(TRACE_COMPLETED, "completed"));
+    cr_assert(trace_status_matches(TRACE_RUNNING, "running"));
+    cr_assert_not(trace_status_matches(TRACE_RUNNING, "bogus"));
+    cr_assert_not(trace_status_matches(TRACE_FAILED, NULL));
+}
+
+Test(trace, final_statuses)
+{
+    cr_assert_eq(status_with("compensated"), TRACE_COMPENSATED);
+    cr_assert_eq(status_with("Compensated"), TRACE_COMPENSATED);
+    cr_assert_eq(status_with("cancelled"), TRACE_CANCELLED);
+    cr_assert_eq(status_with("canceled"), TRACE_CANCELLED);
+    cr_assert_eq(status_with("timeout"), TRACE_FAILED);
+    cr_assert_eq(status_with("compensating"), TRACE_RUNNING, "not a final status");
+}
+
+/* The framework's failed step then its compensation: the trace ends
+ * compensated, not failed, although the failure stands. */
+Test(trace, compensated_beats_a_standing_failure)
+{
+    bm_event c = cmd_ev("c1", 100, "w", "s");
+    bm_event r = res_ev("r1", 200, "w", "s");
+    r.ok = 0;
+    r.error_type = "WorkerException";
+    bm_event k = mk(BM_EV_COMPENSATION, "k1", 250);
+    k.worker = "undo_s";
+    bm_event st = mk(BM_EV_STATUS, "st", 300);
+    st.status = "compensated";
+    add_ok(&c);
+    add_ok(&r);
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+    add_ok(&k);
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED, "a compensation alone decides nothing");
+    add_ok(&st);
+    cr_assert_eq(trace_get_status(t), TRACE_COMPENSATED);
+}
+
+/* Precedence does not depend on arrival order: cancelled > compensated >
+ * failed > completed. */
+Test(trace, final_status_precedence)
+{
+    const char *words[] = {"completed", "failed", "compensated", "cancelled"};
+    const trace_status want[] = {TRACE_COMPLETED, TRACE_FAILED, TRACE_COMPENSATED, TRACE_CANCELLED};
+    for (int hi = 1; hi < 4; hi++)
+        for (int lo = 0; lo < hi; lo++)
+            for (int order = 0; order < 2; order++) {
+                trace *u = trace_new("tx");
+                bm_event a = mk(BM_EV_STATUS, "a", 100);
+                bm_event b = mk(BM_EV_STATUS, "b", order ? 50 : 200);
+                a.status = words[lo];
+                b.status = words[hi];
+                cr_assert_eq(trace_add(u, &a, 0, NULL), TRACE_ADD_OK);
+                cr_assert_eq(trace_add(u, &b, 0, NULL), TRACE_ADD_OK);
+                cr_assert_eq(trace_get_status(u), want[hi], "%s and %s (order %d)", words[lo],
+                             words[hi], order);
+                trace_free(u);
+            }
+}
+
+Test(trace, closed_by_the_first_final_status)
+{
+    cr_assert_null(trace_closed_by(NULL));
+    bm_event c = cmd_ev("c1", 100, "w", "s");
+    bm_event run = mk(BM_EV_STATUS, "run", 50);
+    run.status = "running";
+    bm_event comp = mk(BM_EV_STATUS, "comp", 300);
+    comp.status = "compensated";
+    bm_event canc = mk(BM_EV_STATUS, "canc", 200); /* earlier in time, added later */
+    canc.status = "compensated";
+    add_ok(&run);
+    add_ok(&c);
+    cr_assert_null(trace_closed_by(t), "running is not final");
+    add_ok(&comp);
+    cr_assert_not_null(trace_closed_by(t));
+    cr_assert_str_eq(trace_closed_by(t)->ev.id, "comp");
+    add_ok(&canc);
+    cr_assert_str_eq(trace_closed_by(t)->ev.id, "comp", "the first one added stays");
+    cr_assert_eq(get("c1")->paired, -1, "its command stays unanswered");
+}
+
+Test(trace, compensation_answered_by_id_or_corr)
+{
+    bm_event c = cmd_ev("c1", 100, "shop", "reserve");
+    c.corr = "tx1.reserve";
+    bm_event r = res_ev("r1", 200, "shop", "reserve");
+    r.cmd = "c1";
+    r.corr = "tx1.reserve";
+    bm_event k = mk(BM_EV_COMPENSATION, "k1", 300);
+    k.worker = "release";
+    k.step = "reserve";
+    k.corr = "tx1.comp.reserve";
+    bm_event ka = res_ev("ka", 400, "release", "reserve");
+    ka.cmd = "k1";
+    ka.corr = "tx1.comp.reserve";
+    add_ok(&c);
+    add_ok(&r);
+    add_ok(&k);
+    cr_assert_str_eq(trace_event_stage(get("k1")), "requested");
+    cr_assert_eq(get("k1")->paired, -1);
+    cr_assert_eq(trace_get_status(t), TRACE_COMPLETED, "an unanswered compensation is not awaited");
+    add_ok(&ka);
+    assert_pair("ka", "k1");
+    assert_pair("r1", "c1");
+    cr_assert(get("ka")->answers_compensation);
+    cr_assert_not(get("r1")->answers_compensation);
+    cr_assert_eq(get("ka")->duration_us, 100);
+    cr_assert_str_eq(trace_event_stage(get("ka")), "compensated");
+    cr_assert_str_eq(trace_event_stage(get("k1")), "requested");
+    cr_assert_eq(trace_get_status(t), TRACE_COMPLETED);
+
+    /* by correlation id alone, and a failed one */
+    trace *u = trace_new("tx1");
+    bm_event kb = res_ev("kb", 400, "release", "");
+    kb.corr = "tx1.comp.reserve";
+    kb.ok = 0;
+    kb.error_type = "WorkerException";
+    cr_assert_eq(trace_add(u, &k, 0, NULL), TRACE_ADD_OK);
+    cr_assert_eq(trace_add(u, &kb, 0, NULL), TRACE_ADD_OK);
+    cr_assert_eq(trace_at(u, 1)->paired, 0);
+    cr_assert(trace_at(u, 1)->answers_compensation);
+    cr_assert_str_eq(trace_event_stage(trace_at(u, 1)), "compensation_failed");
+    trace_free(u);
+}
+
+Test(trace, compensation_not_paired_by_step_and_worker)
+{
+    /* an answer with neither cmd nor corr takes a command by step +
+     * worker; never a compensation of that step */
+    bm_event k = mk(BM_EV_COMPENSATION, "k1", 100);
+    k.worker = "w";
+    k.step = "s";
+    bm_event r = res_ev("r1", 200, "w", "s");
+    add_ok(&k);
+    add_ok(&r);
+    cr_assert_eq(get("r1")->paired, -1);
+    cr_assert_eq(get("k1")->paired, -1);
+    bm_event c = cmd_ev("c1", 150, "w", "s");
+    add_ok(&c);
+    assert_pair("r1", "c1");
+    cr_assert_not(get("r1")->answers_compensation);
+}
+
+/* busmon's own timeout for command c1, as agent/state/state.c adds it. */
+static bm_event busmon_timeout(const char *cmd, int64_t ts)
+{
+    static char id[64];
+    snprintf(id, sizeof id, "%s:timeout", cmd);
+    bm_event e = mk(BM_EV_ERROR, id, ts);
+    e.cmd = cmd;
+    e.worker = "w";
+    e.step = "s";
+    e.corr = "tx1.s";
+    e.source = "busmon";
+    e.error_type = "timeout";
+    e.error_message = "no answer within 1 s";
+    return e;
+}
+
+Test(trace, late_answer_after_busmon_timeout)
+{
+    bm_event c = cmd_ev("c1", 100, "w", "s");
+    c.corr = "tx1.s";
+    bm_event to = busmon_timeout("c1", 1100);
+    bm_event r = res_ev("r1", 1500, "w", "s");
+    r.cmd = "c1";
+    r.corr = "tx1.s";
+    add_ok(&c);
+    add_ok(&to);
+    assert_pair("c1:timeout", "c1");
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+    const trace_event *added = NULL;
+    cr_assert_eq(trace_add(t, &r, 0, &added), TRACE_ADD_OK);
+    cr_assert(added->late, "reported late when added");
+    assert_pair("c1:timeout", "c1"); /* first outcome wins */
+    cr_assert_eq(get("r1")->paired, -1);
+    cr_assert_str_eq(trace_event_stage(get("r1")), "late");
+    cr_assert_str_eq(trace_event_stage(get("c1:timeout")), "timed_out");
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED, "a late success does not clear the timeout");
+}
+
+Test(trace, late_answer_by_corr_and_not_by_step)
+{
+    bm_event c = cmd_ev("c1", 100, "w", "s");
+    c.corr = "tx1.s";
+    bm_event to = busmon_timeout("c1", 1100);
+    bm_event by_corr = res_ev("r1", 1500, "w", "s");
+    by_corr.corr = "tx1.s";
+    bm_event by_step = res_ev("r2", 1600, "w", "s"); /* no cmd, no corr: a guess only */
+    add_ok(&c);
+    add_ok(&to);
+    add_ok(&by_corr);
+    add_ok(&by_step);
+    cr_assert(get("r1")->late);
+    cr_assert_not(get("r2")->late);
+    cr_assert_str_eq(trace_event_stage(get("r2")), "completed");
+}
+
+Test(trace, second_answer_after_a_real_one_is_not_late)
+{
+    /* only busmon's own timeout makes a later answer late */
+    bm_event c = cmd_ev("c1", 100, "w", "s");
+    bm_event e = mk(BM_EV_ERROR, "e1", 200);
+    e.cmd = "c1";
+    e.worker = "w";
+    e.error_type = "timeout"; /* the framework's, not busmon's */
+    bm_event r = res_ev("r1", 300, "w", "s");
+    r.cmd = "c1";
+    add_ok(&c);
+    add_ok(&e);
+    add_ok(&r);
+    assert_pair("e1", "c1");
+    cr_assert_not(get("r1")->late);
+    cr_assert_eq(get("r1")->paired, -1);
 }

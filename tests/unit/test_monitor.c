@@ -1,0 +1,276 @@
+/*
+ * test_monitor.c - lib/monitor: what one kept event counts, with the
+ * MultiAgents Framework's semantics: its timeout answers are timeouts (worker
+ * stats, event metrics, error patterns) as busmon's own are; a final status
+ * closes the transaction (its unanswered commands leave flight, later
+ * commands never enter it); an answer after busmon's timeout is late
+ * (first outcome wins); compensations are no worker's and never in flight.
+ *
+ * Events go through a real lib/trace (pairing, late, closed) and then the
+ * monitor, as agent/state/state.c does. Time is set by hand.
+ */
+#include "lib/monitor.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#define T0  1795341600000000LL
+#define SEC 1000000LL
+
+static bm_monitor mon;
+static trace *tr;
+
+static void setup(void)
+{
+    worker_stats_config cfg;
+    worker_stats_config_defaults(&cfg);
+    cr_assert_eq(bm_monitor_init(&mon, &cfg, 0), 0);
+    tr = trace_new("tx1");
+    cr_assert_not_null(tr);
+}
+
+static void teardown(void)
+{
+    trace_free(tr);
+    bm_monitor_deinit(&mon);
+}
+
+TestSuite(monitor, .init = setup, .fini = teardown);
+
+static bm_event mk(bm_event_type type, const char *id, int64_t ts)
+{
+    bm_event e;
+    memset(&e, 0, sizeof e);
+    e.type = type;
+    e.id = id;
+    e.tx = "tx1";
+    e.corr = e.cmd = e.worker = e.step = e.source = "";
+    e.status = e.message = e.error_type = e.error_message = "";
+    e.ts_us = ts;
+    e.duration_us = -1;
+    e.ok = -1;
+    e.attempt = e.priority = -1;
+    e.progress = -1;
+    return e;
+}
+
+static bm_event command(const char *id, const char *worker, int64_t ts)
+{
+    bm_event e = mk(BM_EV_COMMAND, id, ts);
+    e.worker = worker;
+    e.step = "s";
+    return e;
+}
+
+/* A framework result answering command `cmd`: ok, "fail" or "timeout". */
+static bm_event answer(const char *id, const char *cmd, const char *worker, const char *how,
+                       int64_t ts)
+{
+    bm_event e = mk(BM_EV_RESULT, id, ts);
+    e.cmd = cmd;
+    e.worker = worker;
+    e.step = "s";
+    e.ok = !strcmp(how, "ok");
+    if (!strcmp(how, "fail")) {
+        e.error_type = "WorkerException";
+        e.error_message = "Worker w failed: boom";
+    } else if (!strcmp(how, "timeout")) {
+        e.error_type = "timeout";
+        e.error_message = "Worker timeout after 1s";
+    }
+    return e;
+}
+
+static bm_event status(const char *id, const char *word, int64_t ts)
+{
+    bm_event e = mk(BM_EV_STATUS, id, ts);
+    e.status = word;
+    return e;
+}
+
+/* Keep e in the trace and feed the monitor, at event time. */
+static const trace_event *feed(const bm_event *e)
+{
+    const trace_event *added = NULL;
+    cr_assert_eq(trace_add(tr, e, 0, &added), TRACE_ADD_OK, "adding %s", e->id);
+    bm_monitor_on_event(&mon, tr, added, e->ts_us);
+    return added;
+}
+
+static worker_totals totals_of(const char *worker)
+{
+    worker_totals t[8];
+    size_t n = worker_stats_totals(mon.workers, t, 8);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(t[i].name, worker)) return t[i];
+    cr_assert_fail("no worker %s", worker);
+    return t[0];
+}
+
+static uint32_t in_flight(const char *worker)
+{
+    bm_worker_snapshot s;
+    cr_assert_eq(worker_stats_snapshot_one(mon.workers, worker, T0 + 60 * SEC, &s), 0);
+    return s.in_flight;
+}
+
+/* The total of error pattern `type` (0 when absent). */
+static uint64_t pattern_total(const char *type)
+{
+    bm_error_pattern p[8];
+    size_t n = error_patterns_snapshot(mon.errors, T0 + 60 * SEC, p, 8);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(p[i].type, type)) return p[i].total;
+    return 0;
+}
+
+Test(monitor, framework_timeout_is_a_timeout_everywhere)
+{
+    bm_event c = command("c1", "slow", T0);
+    bm_event r = answer("r1", "c1", "slow", "timeout", T0 + SEC);
+    feed(&c);
+    cr_assert_eq(in_flight("slow"), 1);
+    feed(&r);
+    worker_totals w = totals_of("slow");
+    cr_assert_eq(w.timeouts, 1);
+    cr_assert_eq(w.failures, 0);
+    cr_assert_eq(w.successes, 0);
+    cr_assert_eq(in_flight("slow"), 0);
+    cr_assert_eq(event_metrics_total_timeouts(mon.events, BM_EV_RESULT), 1);
+    cr_assert_eq(event_metrics_total_failed(mon.events, BM_EV_RESULT), 0);
+    cr_assert_eq(pattern_total("timeout"), 1);
+    bm_event_window ew[BM_WINDOWS];
+    event_metrics_snapshot(mon.events, T0 + SEC, ew);
+    cr_assert_eq(ew[0].by_type[1].timeouts, 1);
+    cr_assert_eq(ew[0].by_type[1].error, 1, "a timeout is an error (error rate, error_spike)");
+    cr_assert_eq(ew[0].by_type[1].success, 0);
+}
+
+Test(monitor, failure_is_a_failure)
+{
+    bm_event c = command("c1", "flaky", T0);
+    bm_event r = answer("r1", "c1", "flaky", "fail", T0 + SEC);
+    feed(&c);
+    feed(&r);
+    worker_totals w = totals_of("flaky");
+    cr_assert_eq(w.failures, 1);
+    cr_assert_eq(w.timeouts, 0);
+    cr_assert_eq(event_metrics_total_failed(mon.events, BM_EV_RESULT), 1);
+    cr_assert_eq(event_metrics_total_timeouts(mon.events, BM_EV_RESULT), 0);
+    cr_assert_eq(pattern_total("WorkerException"), 1);
+}
+
+/* busmon's own timeout (the error event state.c adds) counts like the
+ * framework's: worker stats, event metrics (error_spike) and patterns. */
+Test(monitor, busmon_timeout_counts_everywhere)
+{
+    bm_event c = command("c1", "w", T0);
+    c.corr = "tx1.s";
+    feed(&c);
+    bm_event to = mk(BM_EV_ERROR, "c1:timeout", T0 + SEC);
+    to.cmd = "c1";
+    to.worker = "w";
+    to.corr = "tx1.s";
+    to.source = "busmon";
+    to.error_type = "timeout";
+    to.error_message = "no answer within 1 s (timeout_seconds; noticed by busmon)";
+    to.duration_us = SEC;
+    feed(&to);
+    worker_totals w = totals_of("w");
+    cr_assert_eq(w.timeouts, 1);
+    cr_assert_eq(w.failures, 0);
+    cr_assert_eq(in_flight("w"), 0);
+    cr_assert_eq(event_metrics_total_timeouts(mon.events, BM_EV_ERROR), 1);
+    cr_assert_eq(pattern_total("timeout"), 1);
+    bm_event_window ew[BM_WINDOWS];
+    event_metrics_snapshot(mon.events, T0 + SEC, ew);
+    cr_assert_eq(ew[0].by_type[2].error, 1);
+    cr_assert_eq(ew[0].by_type[2].timeouts, 1);
+
+    /* the real answer comes after: late, not counted again */
+    bm_event r = answer("r1", "c1", "w", "ok", T0 + 3 * SEC);
+    r.corr = "tx1.s";
+    const trace_event *late = feed(&r);
+    cr_assert(late->late);
+    w = totals_of("w");
+    cr_assert_eq(w.timeouts, 1);
+    cr_assert_eq(w.successes, 0, "first outcome wins");
+    cr_assert_eq(in_flight("w"), 0);
+    cr_assert_eq(event_metrics_total_late(mon.events, BM_EV_RESULT), 1);
+    cr_assert_eq(event_metrics_total(mon.events, BM_EV_RESULT), 1);
+    event_metrics_snapshot(mon.events, T0 + 3 * SEC, ew);
+    cr_assert_eq(ew[0].by_type[1].count, 0, "not an execution");
+}
+
+Test(monitor, final_status_takes_commands_out_of_flight)
+{
+    bm_event c1 = command("c1", "w", T0);
+    bm_event c2 = command("c2", "v", T0 + 1);
+    feed(&c1);
+    feed(&c2);
+    cr_assert_eq(in_flight("w"), 1);
+    cr_assert_eq(in_flight("v"), 1);
+    bm_event run = status("s0", "running", T0 + 2);
+    feed(&run);
+    cr_assert_eq(in_flight("w"), 1, "running closes nothing");
+    bm_event end = status("s1", "compensated", T0 + 3);
+    feed(&end);
+    cr_assert_eq(in_flight("w"), 0);
+    cr_assert_eq(in_flight("v"), 0);
+    bm_event again = status("s2", "compensated", T0 + 4); /* cancel_workflow's second status */
+    feed(&again);
+    /* a command after the end is not awaited; an answer after the end takes
+     * nothing out of flight that is not there */
+    bm_event c3 = command("c3", "w", T0 + 5);
+    feed(&c3);
+    cr_assert_eq(in_flight("w"), 0);
+    bm_event other = command("o1", "w", T0 + 6);
+    trace *u = trace_new("tx2");
+    const trace_event *added = NULL;
+    other.tx = "tx2";
+    cr_assert_eq(trace_add(u, &other, 0, &added), TRACE_ADD_OK);
+    bm_monitor_on_event(&mon, u, added, T0 + 6);
+    cr_assert_eq(in_flight("w"), 1, "another transaction's command");
+    bm_event r = answer("r1", "c1", "w", "ok", T0 + 7);
+    feed(&r);
+    cr_assert_eq(in_flight("w"), 1, "the late answer to c1 leaves tx2's command in flight");
+    cr_assert_eq(totals_of("w").successes, 1, "an answer after the end still counts");
+    /* dropping the closed trace forgets nothing more */
+    bm_monitor_on_trace_dropped(&mon, tr);
+    cr_assert_eq(in_flight("w"), 1);
+    bm_monitor_on_trace_dropped(&mon, u);
+    cr_assert_eq(in_flight("w"), 0);
+    trace_free(u);
+}
+
+Test(monitor, compensations_are_no_workers)
+{
+    bm_event c = command("c1", "shop", T0);
+    bm_event r = answer("r1", "c1", "shop", "ok", T0 + 1);
+    feed(&c);
+    feed(&r);
+    bm_event k = mk(BM_EV_COMPENSATION, "k1", T0 + 2);
+    k.worker = "release_inventory";
+    k.corr = "tx1.comp.s";
+    k.step = "s";
+    feed(&k);
+    cr_assert_eq(worker_stats_count(mon.workers), 1, "the compensation's name is no worker");
+    cr_assert_eq(in_flight("shop"), 0);
+    /* someone answers it after all: an execution of that worker, never one
+     * it had in flight */
+    bm_event ka = answer("ka", "k1", "release_inventory", "ok", T0 + 3);
+    ka.corr = "tx1.comp.s";
+    const trace_event *added = feed(&ka);
+    cr_assert(added->answers_compensation);
+    cr_assert_eq(totals_of("release_inventory").successes, 1);
+    cr_assert_eq(in_flight("release_inventory"), 0);
+    cr_assert_eq(totals_of("shop").successes, 1);
+}
+
+Test(monitor, event_outside_a_trace)
+{
+    bm_event c = command("c1", "w", T0);
+    trace_event te = {.ev = c, .duration_us = -1, .paired = -1};
+    bm_monitor_on_event(&mon, NULL, &te, T0);
+    cr_assert_eq(in_flight("w"), 1);
+}
