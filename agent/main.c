@@ -319,6 +319,12 @@ static int build_state(agent *a)
     so.workers.health_interval_us = c->health_interval_ms * 1000;
     so.workers.min_executions = (uint32_t)c->min_executions;
     so.workers.max_idle_us = c->max_idle_ms * 1000;
+    _Static_assert(BM_MAX_DURATION_BUCKETS == WORKER_DURATION_BOUNDS_MAX, "duration buckets");
+    if (c->n_duration_buckets) { /* else the default the table fills in */
+        so.workers.n_duration_bounds = c->n_duration_buckets;
+        memcpy(so.workers.duration_bounds_us, c->duration_buckets_us,
+               c->n_duration_buckets * sizeof *c->duration_buckets_us);
+    }
     so.max_error_types = c->max_error_types;
     so.max_timeouts = c->max_timeouts;
     so.timeout_grace_us = c->timeout_grace_ms * 1000;

@@ -269,6 +269,12 @@ static const bm_config_key agent_keys[] = {
     {.path = "http.enabled", .type = BM_KEY_BOOL, .fixed = "false",
      .flags = BM_KEY_F_NO_YAML | BM_KEY_F_NO_ENV, CFG(http_enabled), .flag = "no-http",
      .group = G_HTTP, .help = "do not serve HTTP (http.enabled: false)"},
+    {.path = "http.duration_buckets", .type = BM_KEY_DURATIONS,
+     .def = "ten per decade, 1ms..100s",
+     .flags = BM_KEY_F_COMPUTED, .lo = 1, .hi = DAY, CFG(duration_buckets_us),
+     .help = "le bounds of busmon_worker_duration_seconds, ascending, at most 64 (0.005 or "
+             "5ms); default: ten per decade (R10) from 1ms to 100s, 51 bounds; a change "
+             "restarts the histogram (counts cannot be re-binned)"},
     {.path = "http.ready_max_lag", .type = BM_KEY_COUNT, .def = "100000", .lo = 0, .hi = 3600000,
      .flags = BM_KEY_F_INT, CFG(ready_max_lag),
      .help = "/ready answers 503 above this consumer lag; 0: no bound"},

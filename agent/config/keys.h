@@ -38,6 +38,8 @@ typedef enum {
     BM_KEY_LOGLEVEL,  /* debug, info, warn, error (int bm_log_level) */
     BM_KEY_STREAMS,   /* the stream list: a YAML list, or names separated by ',' or ' ' */
     BM_KEY_PATTERNS,  /* the pub/sub patterns, likewise */
+    BM_KEY_DURATIONS, /* ascending durations (a YAML list, or ',' / ' ' separated; a bare
+                         number in seconds); bm_config's duration_buckets_us */
     BM_KEY_YAML,      /* YAML only, read by the row's `yaml` function (rules, sinks); without
                          one, by the caller of the walk (a rule's name) */
     BM_KEY_SECTION,   /* a section read as another (`alias_of`): metrics: for metrics_collection: */

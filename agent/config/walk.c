@@ -172,7 +172,7 @@ static const bm_config_key *canonical(const bm_walk *w, const bm_config_key *k)
 
 static int is_list(const bm_config_key *k)
 {
-    return k->type == BM_KEY_STREAMS || k->type == BM_KEY_PATTERNS;
+    return k->type == BM_KEY_STREAMS || k->type == BM_KEY_PATTERNS || k->type == BM_KEY_DURATIONS;
 }
 
 int bm_walk_set(bm_walk *w, const bm_config_key *k, const char *path, yaml_node_t *vn)

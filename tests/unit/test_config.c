@@ -162,6 +162,8 @@ static const char *sample(const bm_config_key *k, const bm_config *c)
         return "warn";
     case BM_KEY_STREAMS:
         return "s1";
+    case BM_KEY_DURATIONS:
+        return "1s,2s";
     case BM_KEY_PATTERNS:
         return "p1:*";
     default:
