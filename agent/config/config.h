@@ -97,6 +97,9 @@ typedef struct {
        none: the default (lib/worker_stats.h, R10 1 ms .. 100 s) */
     int64_t duration_buckets_us[BM_MAX_DURATION_BUCKETS];
     size_t n_duration_buckets;
+    /* the guides' metrics_collection: export_prometheus and enabled (either false: no
+       /metrics), export_port (the HTTP port unless http.listen is another address; 0 none) */
+    int metrics_export, metrics_collection_enabled, metrics_export_port;
     int ready_max_lag; /* http.ready_max_lag: /ready is 503 above this consumer lag; 0 no bound */
     int http_max_connections;   /* http.max_connections, 256 */
     int http_header_timeout_ms; /* http.header_timeout, 5 s */

@@ -111,6 +111,8 @@ struct bm_config_key {
     int phase;             /* config file: applied by phase, then file order */
     int flags;             /* BM_KEY_F_* */
     bm_key_yaml_fn yaml;
+    const char *quiet_if;  /* BM_KEY_GUIDE: the value busmon does anyway ("true"); any other
+                              value is warned about once, with the reason (NULL: always) */
 };
 
 /* The agent's table, in a fixed order. @return the rows; *n their number. */
