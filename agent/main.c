@@ -7,6 +7,7 @@
  *   pub/sub) ─▶ outputs (sinks) ─▶ jobs (publisher, sampler: sysmon,
  *   alerting) ─▶ http ─▶ run ─▶ stop hooks ─▶ outputs finish ─▶ summary
  */
+#include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <msgpack.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "agent/config/alerting.h"
 #include "agent/config/config.h"
@@ -319,6 +321,12 @@ static int build_state(agent *a)
     so.workers.health_interval_us = c->health_interval_ms * 1000;
     so.workers.min_executions = (uint32_t)c->min_executions;
     so.workers.max_idle_us = c->max_idle_ms * 1000;
+    _Static_assert(BM_MAX_DURATION_BUCKETS == WORKER_DURATION_BOUNDS_MAX, "duration buckets");
+    if (c->n_duration_buckets) { /* else the default the table fills in */
+        so.workers.n_duration_bounds = c->n_duration_buckets;
+        memcpy(so.workers.duration_bounds_us, c->duration_buckets_us,
+               c->n_duration_buckets * sizeof *c->duration_buckets_us);
+    }
     so.max_error_types = c->max_error_types;
     so.max_timeouts = c->max_timeouts;
     so.timeout_grace_us = c->timeout_grace_ms * 1000;
@@ -495,7 +503,8 @@ static int build(agent *a, char *err, size_t errlen)
     bm_writer_set_acl(a->p.writer, a->acl);
     /* HTTP first: a port in use is the one line the operator sees */
     bm_http_opts ho = {c->rollup_interval_ms * 1000, c->ready_max_lag, c->http_max_connections,
-                       c->http_header_timeout_ms * 1000LL, c->http_token_file};
+                       c->http_header_timeout_ms * 1000LL, c->http_token_file,
+                       !c->metrics_export || !c->metrics_collection_enabled};
     if (c->http_enabled &&
         !(a->p.http = bm_http_new(bm_loop_base(a->p.loop), c->http_listen, &a->p, &ho, err, errlen)))
         return -1;
@@ -666,6 +675,31 @@ static int run(bm_config *cfg, bm_config_action action)
     return rc;
 }
 
+/* mkdir -p of the directory holding `path` (0755). @return 0, or -1 with why. */
+static int make_parent_dirs(const char *path, char *why, size_t whylen)
+{
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return snprintf(why, whylen, "path too long"), -1;
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return 0; /* the working directory, or / */
+    *slash = '\0';
+    for (char *p = dir + 1;; p++) {
+        if (*p && *p != '/') continue;
+        char keep = *p;
+        *p = '\0';
+        struct stat st;
+        if (mkdir(dir, 0755) && errno != EEXIST)
+            return snprintf(why, whylen, "cannot create directory %.300s: %s", dir, strerror(errno)),
+                   -1;
+        if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+            return snprintf(why, whylen, "%.300s is not a directory", dir), -1;
+        if (!keep) break;
+        *p = keep;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     bm_config cfg;
@@ -684,10 +718,24 @@ int main(int argc, char **argv)
     } else {
         hidden = bm_argv_hide_passwords(argc, argv); /* copied: ps shows it no longer */
         bm_log_init("busmon-agent", (bm_log_level)cfg.log_level);
-        if (bm_log_configure(cfg.log_json_format, cfg.log_file_path,
-                             (long)(cfg.log_max_file_size_mb * 1024 * 1024),
-                             (int)cfg.log_backup_count))
-            bm_warn("cannot open logging.file_path %s; logging to stderr", cfg.log_file_path);
+        /* the guides write file_path: ./logs/x.log with no logs/ yet: it is made; a
+         * directory that cannot be made (or a file that cannot be opened) is a bad
+         * configuration, exit 2, not a quiet fall back to stderr */
+        char why[1024];
+        if (cfg.log_file_path && make_parent_dirs(cfg.log_file_path, err, sizeof err)) {
+            snprintf(why, sizeof why, "logging.file_path %.300s: %.400s", cfg.log_file_path, err);
+            rc = fail(EXIT_USAGE, "%s", why);
+        } else if (bm_log_configure(cfg.log_json_format, cfg.log_file_path,
+                                    (long)(cfg.log_max_file_size_mb * 1024 * 1024),
+                                    (int)cfg.log_backup_count)) {
+            snprintf(why, sizeof why, "logging.file_path %.300s: cannot open it for appending: %s",
+                     cfg.log_file_path, strerror(errno));
+            rc = fail(EXIT_USAGE, "%s", why);
+        }
+        if (rc) {
+            bm_config_deinit(&cfg);
+            return rc;
+        }
         if (hidden)
             bm_warn("the Redis password was given in a URL on the command line, where every "
                     "local user can read it (ps, /proc/PID/cmdline) until busmon hides it at "

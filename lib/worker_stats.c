@@ -124,6 +124,19 @@ void worker_stats_config_defaults(worker_stats_config *c)
     c->inactive_intervals = 3;
     c->recovery_evaluations = 2;
     c->max_idle_us = HOUR_US;
+    c->n_duration_bounds = worker_stats_default_duration_bounds(c->duration_bounds_us);
+}
+
+size_t worker_stats_default_duration_bounds(int64_t *out)
+{
+    /* R10 mantissas in ms, times 10^k for k = 0..4, then 100 s */
+    static const int64_t r10_us[10] = {1000, 1250, 1600, 2000, 2500, 3150, 4000, 5000, 6300, 8000};
+    size_t n = 0;
+    for (int64_t scale = 1; scale <= 10000; scale *= 10)
+        for (int i = 0; i < 10; i++)
+            out[n++] = r10_us[i] * scale;
+    out[n++] = 100 * SEC_US;
+    return n;
 }
 
 /* "1h", "30m", "45s": the largest whole unit (as lib/event_metrics.c). */
@@ -154,6 +167,10 @@ worker_stats *worker_stats_new(const worker_stats_config *cfg)
     if (ws->cfg.max_workers == 0) ws->cfg.max_workers = d.max_workers;
     if (ws->cfg.perf_window_us <= 0) ws->cfg.perf_window_us = d.perf_window_us;
     if (ws->cfg.health_interval_us <= 0) ws->cfg.health_interval_us = d.health_interval_us;
+    if (ws->cfg.n_duration_bounds == 0 || ws->cfg.n_duration_bounds > WORKER_DURATION_BOUNDS_MAX) {
+        ws->cfg.n_duration_bounds = d.n_duration_bounds;
+        memcpy(ws->cfg.duration_bounds_us, d.duration_bounds_us, sizeof d.duration_bounds_us);
+    }
     if (ws->cfg.slow_threshold_us <= 0) ws->cfg.slow_threshold_us = d.slow_threshold_us;
     if (ws->cfg.recovery_evaluations == 0) ws->cfg.recovery_evaluations = 1;
     int64_t perf_period_us = ws->cfg.perf_window_us / PERF_PERIODS;
@@ -387,16 +404,21 @@ static void pending_done(worker *w)
     if (w->in_flight == 0) w->busy_since_us = 0;
 }
 
-static const int64_t duration_bounds_us[WORKER_DURATION_BOUNDS] = {
-    5000,    10000,   25000,   50000,    100000,   250000,   500000,
-    1000000, 2500000, 5000000, 10000000, 20000000, 30000000, 60000000};
+/* The fixed bounds of the builds before they were configurable: a save without
+ * "duration_bounds_us" was made with these. */
+static const int64_t legacy_bounds_us[] = {5000,     10000,    25000,    50000,   100000,
+                                           250000,   500000,   1000000,  2500000, 5000000,
+                                           10000000, 20000000, 30000000, 60000000};
+#define LEGACY_BOUNDS (sizeof legacy_bounds_us / sizeof *legacy_bounds_us)
 
-const int64_t *worker_stats_duration_bounds_us(void)
+const int64_t *worker_stats_duration_bounds_us(const worker_stats *ws, size_t *n)
 {
-    return duration_bounds_us;
+    *n = ws->cfg.n_duration_bounds;
+    return ws->cfg.duration_bounds_us;
 }
 
-static void add_total(worker_totals *t, bm_outcome outcome, int64_t duration_us)
+static void add_total(const worker_stats_config *cfg, worker_totals *t, bm_outcome outcome,
+                      int64_t duration_us)
 {
     if (outcome == BM_OUTCOME_SUCCESS)
         t->successes++;
@@ -405,9 +427,16 @@ static void add_total(worker_totals *t, bm_outcome outcome, int64_t duration_us)
     else
         t->timeouts++;
     if (duration_us < 0) return;
-    int i = 0;
-    while (i < WORKER_DURATION_BOUNDS && duration_us > duration_bounds_us[i])
-        i++;
+    /* binary search: the first bound >= duration (n when none) */
+    size_t lo = 0, hi = cfg->n_duration_bounds;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (duration_us > cfg->duration_bounds_us[mid])
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t i = lo;
     t->duration_buckets[i]++;
     t->duration_count++;
     t->duration_sum_us += (double)duration_us;
@@ -424,7 +453,7 @@ int worker_stats_answer(worker_stats *ws, const char *worker_name, bm_outcome ou
     /* A histogram that cannot grow leaves the counts right (lib/window.h). */
     for (int i = 0; i < BM_WINDOWS; i++)
         (void)bm_window_add_execution(&w->win[i], now_us, outcome, duration_us);
-    add_total(&w->totals, outcome, duration_us);
+    add_total(&ws->cfg, &w->totals, outcome, duration_us);
     if (outcome != BM_OUTCOME_SUCCESS) {
         const char *type = error_type ? error_type : "";
         const char *msg = error_message ? error_message : "";
@@ -806,7 +835,7 @@ static int save_verdict(msgpack_packer *pk, const verdict *v)
     return e;
 }
 
-static int save_worker(msgpack_packer *pk, const worker *w)
+static int save_worker(msgpack_packer *pk, const worker *w, size_t n_bounds)
 {
     const worker_totals *t = &w->totals;
     int e = msgpack_pack_map(pk, 10);
@@ -834,8 +863,8 @@ static int save_worker(msgpack_packer *pk, const worker *w)
     e |= bm_sc_key_u64(pk, "failures", t->failures);
     e |= bm_sc_key_u64(pk, "timeouts", t->timeouts);
     e |= bm_sc_key(pk, "duration_buckets");
-    e |= msgpack_pack_array(pk, WORKER_DURATION_BOUNDS + 1);
-    for (int i = 0; i <= WORKER_DURATION_BOUNDS; i++)
+    e |= msgpack_pack_array(pk, n_bounds + 1);
+    for (size_t i = 0; i <= n_bounds; i++)
         e |= msgpack_pack_uint64(pk, t->duration_buckets[i]);
     e |= bm_sc_key_u64(pk, "duration_count", t->duration_count);
     e |= bm_sc_key_real(pk, "duration_sum_us", t->duration_sum_us);
@@ -849,13 +878,17 @@ static int save_worker(msgpack_packer *pk, const worker *w)
 
 int worker_stats_save(const worker_stats *ws, msgpack_packer *pk)
 {
-    int e = msgpack_pack_map(pk, 3);
+    int e = msgpack_pack_map(pk, 4);
     e |= bm_sc_key_u64(pk, "refused", ws->refused);
     e |= bm_sc_key(pk, "workers");
     e |= msgpack_pack_array(pk, ws->count);
     for (size_t i = 0; i < ws->count && !e; i++)
-        e |= save_worker(pk, ws->by_name[i]);
+        e |= save_worker(pk, ws->by_name[i], ws->cfg.n_duration_bounds);
     e |= bm_sc_key_u64(pk, "evicted", ws->evicted);
+    e |= bm_sc_key(pk, "duration_bounds_us");
+    e |= msgpack_pack_array(pk, ws->cfg.n_duration_bounds);
+    for (size_t i = 0; i < ws->cfg.n_duration_bounds; i++)
+        e |= msgpack_pack_int64(pk, ws->cfg.duration_bounds_us[i]);
     return e ? -1 : 0;
 }
 
@@ -887,7 +920,13 @@ static int load_verdict(const msgpack_object *o, verdict *v, char *err, size_t e
     return BM_LOAD_OK;
 }
 
-static int load_totals(const msgpack_object *o, worker_totals *t, char *err, size_t errlen)
+/*
+ * A worker's totals, saved with n_bounds duration bounds; `same` says the
+ * save's bounds are the table's, else the duration histogram is left at zero
+ * (it cannot be re-binned).
+ */
+static int load_totals(const msgpack_object *o, worker_totals *t, size_t n_bounds, int same,
+                       char *err, size_t errlen)
 {
     if (!o || o->type != MSGPACK_OBJECT_MAP) return bm_sc_fail(err, errlen, "not a map");
     int rc = bm_sc_need_u64(o, "successes", &t->successes, err, errlen);
@@ -898,17 +937,24 @@ static int load_totals(const msgpack_object *o, worker_totals *t, char *err, siz
     if (rc) return rc;
     const msgpack_object *b = bm_sc_need(o, "duration_buckets", MSGPACK_OBJECT_ARRAY, err, errlen);
     if (!b) return BM_LOAD_CORRUPT;
-    if (b->via.array.size != WORKER_DURATION_BOUNDS + 1)
-        return bm_sc_fail(err, errlen, "%u duration buckets, this build has %d",
-                          (unsigned)b->via.array.size, WORKER_DURATION_BOUNDS + 1);
-    for (int i = 0; i <= WORKER_DURATION_BOUNDS; i++)
+    if (b->via.array.size != n_bounds + 1)
+        return bm_sc_fail(err, errlen, "%u duration buckets for %zu bounds",
+                          (unsigned)b->via.array.size, n_bounds);
+    for (size_t i = 0; i <= n_bounds; i++)
         if (bm_sc_as_u64(&b->via.array.ptr[i], &t->duration_buckets[i]))
-            return bm_sc_fail(err, errlen, "duration bucket %d is not an integer >= 0", i);
+            return bm_sc_fail(err, errlen, "duration bucket %zu is not an integer >= 0", i);
+    if (!same) {
+        memset(t->duration_buckets, 0, sizeof t->duration_buckets);
+        t->duration_count = 0;
+        t->duration_sum_us = 0;
+    }
     return BM_LOAD_OK;
 }
 
-/* One saved worker into ws (a fresh table). */
-static int load_worker(worker_stats *ws, const msgpack_object *o, char *err, size_t errlen)
+/* One saved worker into ws (a fresh table); its totals have n_bounds duration
+ * bounds, `same` as the table's or not. */
+static int load_worker(worker_stats *ws, const msgpack_object *o, size_t n_bounds, int same,
+                       char *err, size_t errlen)
 {
     char name[BM_NAME_MAX];
     if (o->type != MSGPACK_OBJECT_MAP) return bm_sc_fail(err, errlen, "not a map");
@@ -943,7 +989,7 @@ static int load_worker(worker_stats *ws, const msgpack_object *o, char *err, siz
         return rc;
     }
     w.better_streak = (uint32_t)streak;
-    rc = load_totals(bm_sc_get(o, "totals"), &w.totals, err, errlen);
+    rc = load_totals(bm_sc_get(o, "totals"), &w.totals, n_bounds, same, err, errlen);
     if (rc) {
         bm_sc_wrap(err, errlen, "totals");
         return rc;
@@ -1008,8 +1054,30 @@ int worker_stats_load(worker_stats *ws, const msgpack_object *o, char *err, size
         bm_sc_fail(err, errlen, "workers: 'evicted' is not an integer >= 0");
         rc = BM_LOAD_CORRUPT;
     }
+    /* the save's duration bounds: its own, or the fixed ones of older builds */
+    int64_t saved[WORKER_DURATION_BOUNDS_MAX];
+    size_t n_saved = LEGACY_BOUNDS;
+    memcpy(saved, legacy_bounds_us, sizeof legacy_bounds_us);
+    const msgpack_object *bo = bm_sc_get(o, "duration_bounds_us");
+    if (rc == BM_LOAD_OK && bo) {
+        if (bo->type != MSGPACK_OBJECT_ARRAY || bo->via.array.size == 0 ||
+            bo->via.array.size > WORKER_DURATION_BOUNDS_MAX) {
+            bm_sc_fail(err, errlen, "workers: 'duration_bounds_us' is not a list of 1-%d bounds",
+                       WORKER_DURATION_BOUNDS_MAX);
+            rc = BM_LOAD_CORRUPT;
+        } else {
+            n_saved = bo->via.array.size;
+            for (size_t i = 0; i < n_saved && rc == BM_LOAD_OK; i++)
+                if (bm_sc_as_i64(&bo->via.array.ptr[i], &saved[i])) {
+                    bm_sc_fail(err, errlen, "workers: duration bound %zu is not an integer", i);
+                    rc = BM_LOAD_CORRUPT;
+                }
+        }
+    }
+    int same = n_saved == ws->cfg.n_duration_bounds &&
+               !memcmp(saved, ws->cfg.duration_bounds_us, n_saved * sizeof *saved);
     for (uint32_t i = 0; i < list->via.array.size && rc == BM_LOAD_OK; i++) {
-        rc = load_worker(tmp, &list->via.array.ptr[i], err, errlen);
+        rc = load_worker(tmp, &list->via.array.ptr[i], n_saved, same, err, errlen);
         if (rc) bm_sc_wrap(err, errlen, "workers[%u]", (unsigned)i);
     }
     if (rc == BM_LOAD_OK) {
@@ -1041,7 +1109,7 @@ static void merge_worker(worker *d, const worker *s, int fresh)
     t->successes += s->totals.successes;
     t->failures += s->totals.failures;
     t->timeouts += s->totals.timeouts;
-    for (int i = 0; i <= WORKER_DURATION_BOUNDS; i++)
+    for (size_t i = 0; i <= WORKER_DURATION_BOUNDS_MAX; i++)
         t->duration_buckets[i] += s->totals.duration_buckets[i];
     t->duration_count += s->totals.duration_count;
     t->duration_sum_us += s->totals.duration_sum_us;

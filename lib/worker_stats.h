@@ -42,10 +42,17 @@
  *                                "streak": uint,        evaluations in a row that wanted better
  *                                "streak_worst": { "state", "issues" } },  the worst of those
  *                    "totals": { "successes", "failures", "timeouts": uint,
- *                                "duration_buckets": [15 x uint], "duration_count": uint,
+ *                                "duration_buckets": [n + 1 x uint], "duration_count": uint,
  *                                "duration_sum_us": number },
  *                    "windows": [window 1m, window 5m, window perf] } ],   (lib/window.h)
- *     "evicted": uint }   (absent in saves made before eviction: 0)
+ *     "evicted": uint,   (absent in saves made before eviction: 0)
+ *     "duration_bounds_us": [n x int] }   the totals' bucket bounds (absent in saves made
+ *                                         before they were configurable: the 14 bounds
+ *                                         5 ms .. 60 s of those builds)
+ *
+ * A save whose duration bounds differ from the table's is loaded with every
+ * worker's duration histogram (buckets, count, sum) at zero: its counts
+ * cannot be re-binned, and Prometheus reads the zeros as a counter reset.
  *
  * Merging two tables (one per agent, each fed part of the events) adds
  * refused and evicted, counts, sums, in flight and totals, merges windows period by period
@@ -67,6 +74,17 @@
 #include "../proto/rollup.h"
 #include "window.h"
 
+/*
+ * The lifetime duration histogram's bounds are configurable, up to this
+ * many. The default is the Renard series R10 (ten per decade: 1, 1.25, 1.6,
+ * 2, 2.5, 3.15, 4, 5, 6.3, 8) from 1 ms to 100 s, 51 bounds: a quantile read
+ * by linear interpolation inside one bucket (Prometheus's
+ * histogram_quantile) is off by at most a bucket's width, 26 %, and by far
+ * less where the distribution is smooth across the bucket.
+ */
+#define WORKER_DURATION_BOUNDS_MAX 64
+#define WORKER_DURATION_DEFAULT_BOUNDS 51
+
 typedef struct {
     size_t max_workers;              /* default 1000 */
     int64_t perf_window_us;          /* default 60 min (worker_monitoring.performance_window_minutes) */
@@ -80,6 +98,10 @@ typedef struct {
     uint32_t recovery_evaluations;   /* default 2 */
     int64_t max_idle_us;             /* default 1 h: a full table evicts a worker idle this
                                         long for a new one; 0: never evict */
+    /* upper bounds (µs, strictly ascending) of the lifetime duration histogram
+     * (worker_totals); default: WORKER_DURATION_DEFAULT_BOUNDS, 1 ms .. 100 s */
+    int64_t duration_bounds_us[WORKER_DURATION_BOUNDS_MAX];
+    size_t n_duration_bounds; /* 1..WORKER_DURATION_BOUNDS_MAX; 0 takes the default */
 } worker_stats_config;
 
 /* Fill the defaults above. */
@@ -139,23 +161,27 @@ int worker_stats_snapshot_one(const worker_stats *ws, const char *worker, int64_
 
 /*
  * Lifetime totals of one worker, for Prometheus counters and histograms
- * (monotonic, unlike the windows). Duration buckets are fixed:
- * worker_stats_duration_bounds_us; bucket i counts durations in
- * (bound[i-1], bound[i]], the last one (index WORKER_DURATION_BOUNDS) the
- * durations above the largest bound. Only executions with a known duration
- * are in the buckets, duration_count and duration_sum_us.
+ * (monotonic, unlike the windows). Duration buckets are the table's
+ * (worker_stats_duration_bounds_us, n of them): bucket i counts durations
+ * in (bound[i-1], bound[i]], bucket n the durations above the largest
+ * bound. Only executions with a known duration are in the buckets,
+ * duration_count and duration_sum_us.
  */
-#define WORKER_DURATION_BOUNDS 14
 typedef struct {
     char name[BM_NAME_MAX];
     uint64_t successes, failures, timeouts;
-    uint64_t duration_buckets[WORKER_DURATION_BOUNDS + 1];
+    uint64_t duration_buckets[WORKER_DURATION_BOUNDS_MAX + 1];
     uint64_t duration_count;
     double duration_sum_us;
 } worker_totals;
 
-/* The upper bounds (µs, ascending) of the duration buckets: 5 ms .. 60 s. */
-const int64_t *worker_stats_duration_bounds_us(void);
+/* The upper bounds (µs, ascending) of the table's duration buckets, borrowed
+ * for the table's life; *n their number. */
+const int64_t *worker_stats_duration_bounds_us(const worker_stats *ws, size_t *n);
+
+/* The default bounds (R10, 1 ms .. 100 s) into out[WORKER_DURATION_BOUNDS_MAX].
+ * @return their number, WORKER_DURATION_DEFAULT_BOUNDS. */
+size_t worker_stats_default_duration_bounds(int64_t *out);
 
 /* Totals of every worker (sorted by name) into out[0..max). @return number written. */
 size_t worker_stats_totals(const worker_stats *ws, worker_totals *out, size_t max);

@@ -227,6 +227,36 @@ int bm_outputs_yaml_sinks(bm_walk *w, const bm_walk_pair *p)
     return read_sinks(w, p, &c->output_sinks, &c->n_output_sinks);
 }
 
+int bm_alerting_add_sink(bm_alerting_config *c, const bm_sink_kv *kv, size_t n, size_t line,
+                         char *why, size_t whylen)
+{
+    if (bm_sink_check(kv, n, why, whylen)) return -1;
+    const char *name = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(kv[i].key, "name")) name = kv[i].value;
+    for (size_t i = 0; name && i < c->n_sinks; i++) {
+        const char *other = kv_find(&c->sinks[i], "name");
+        if (other && !strcmp(other, name)) {
+            snprintf(why, whylen, "sink '%s' is defined twice", name);
+            return -1;
+        }
+    }
+    if (c->n_sinks == BM_ALERTING_SINKS_MAX) {
+        snprintf(why, whylen, "too many sinks (at most %d)", BM_ALERTING_SINKS_MAX);
+        return -1;
+    }
+    bm_alerting_sink_config *grown = realloc(c->sinks, (c->n_sinks + 1) * sizeof *grown);
+    if (!grown) return snprintf(why, whylen, "out of memory"), -1;
+    c->sinks = grown;
+    bm_alerting_sink_config *s = &grown[c->n_sinks++];
+    memset(s, 0, sizeof *s);
+    s->line = line;
+    size_t cap = 0;
+    for (size_t i = 0; i < n; i++)
+        if (push_kv(s, &cap, kv[i].key, kv[i].value)) return snprintf(why, whylen, "out of memory"), -1;
+    return 0;
+}
+
 /* ---- the section ------------------------------------------------------------- */
 
 /*

@@ -91,6 +91,18 @@ int bm_alerting_yaml_sinks(bm_walk *w, const bm_walk_pair *p);
  * copy of the health stream, ...), kept in output_sinks. */
 int bm_outputs_yaml_sinks(bm_walk *w, const bm_walk_pair *p);
 
+/*
+ * Append a sink made of the n pairs of kv (copied) to the alerts' sinks,
+ * after the sink's own check (bm_sink_check); its `name` must be new.
+ * `line` is where it was written. @return 0, or -1 with the reason in why.
+ */
+int bm_alerting_add_sink(bm_alerting_config *c, const bm_sink_kv *kv, size_t n, size_t line,
+                         char *why, size_t whylen);
+
+/* The guides' `alerting:` section (guide_alerting.c, bm_key_yaml_fn): its rules
+ * and channels, added to the alerts' rules and sinks. */
+int bm_guide_alerting_yaml(bm_walk *w, const bm_walk_pair *p);
+
 /* @return the value of `key` in sink i, or NULL. Borrowed. */
 const char *bm_alerting_sink_get(const bm_alerting_config *c, size_t i, const char *key);
 

@@ -18,6 +18,7 @@
 #include "agent/config/keys.h"
 #include "agent/config/walk.h"
 #include "agent/core/log.h"
+#include "lib/redact.h"
 
 int bm_config_set_str(char **field, const char *value)
 {
@@ -172,6 +173,16 @@ int bm_config_finish(bm_config *c, char *err, size_t errlen)
         snprintf(def, sizeof def, "%s*", c->channel_prefix);
         if (bm_config_add_pattern(c, def, err, errlen)) return -1;
     }
+    /* the guides' export_port moves HTTP (and /metrics with it) when http.listen is
+     * the default address; an http.listen of its own wins */
+    if (c->metrics_export_port > 0 && c->http_listen && !strcmp(c->http_listen, "127.0.0.1:9464")) {
+        char listen[32];
+        snprintf(listen, sizeof listen, "127.0.0.1:%d", c->metrics_export_port);
+        if (bm_config_set_str(&c->http_listen, listen)) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
     if (bm_alerting_config_finish(c->alerting)) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -229,9 +240,43 @@ void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_disp
                 c->http_token_file ? "a bearer token required (http.token_file)"
                                    : "no token");
     if (bm_config_http_exposed(c, exposed, sizeof exposed)) fprintf(f, "warning: %s\n", exposed);
+    fprintf(f, "metrics: %s\n",
+            c->metrics_export && c->metrics_collection_enabled
+                ? (c->http_enabled ? "/metrics served with HTTP" : "HTTP off: no /metrics")
+                : "/metrics off (metrics_collection.export_prometheus or .enabled: false)");
+    const bm_alert_config *ac = &c->alerting->rules;
     fprintf(f, "alerts: %s, %zu rule(s) every %.3g s, %zu sink(s)\n",
-            c->alerting->rules.enabled ? "enabled" : "disabled", c->alerting->rules.n_rules,
-            (double)c->alerting->rules.interval_us / 1e6, c->alerting->n_sinks);
+            ac->enabled ? "enabled" : "disabled", ac->n_rules, (double)ac->interval_us / 1e6,
+            c->alerting->n_sinks);
+    /* the effective rules and sinks, one line each */
+    for (size_t i = 0; i < ac->n_rules; i++) {
+        const alert_rule *r = &ac->rules[i];
+        char forb[32], cool[32], thr[32];
+        if (r->metric == ALERT_METRIC_HEALTH)
+            snprintf(thr, sizeof thr, "%s",
+                     r->threshold >= ALERT_HEALTH_FAILED     ? "failed"
+                     : r->threshold >= ALERT_HEALTH_DEGRADED ? "degraded"
+                                                             : "ok");
+        else
+            snprintf(thr, sizeof thr, "%g", r->threshold);
+        fprintf(f, "  rule %s: %s%s%s%s %s %s, scope %s%s%s, for %s, %s, cooldown %s%s\n", r->name,
+                alerts_metric_name(r->metric), r->window >= 0 ? " over " : "",
+                alerts_window_name(r->window), "", alerts_op_name(r->op), thr,
+                alerts_scope_name(r->scope), r->target[0] ? ":" : "", r->target,
+                bm_format_duration_us(r->for_us, forb, sizeof forb), bm_severity_name(r->severity),
+                bm_format_duration_us(r->cooldown_us, cool, sizeof cool),
+                r->enabled ? "" : " (disabled)");
+    }
+    for (size_t i = 0; i < c->alerting->n_sinks; i++) {
+        const char *url = bm_alerting_sink_get(c->alerting, i, "url");
+        const char *format = bm_alerting_sink_get(c->alerting, i, "format");
+        const char *type = bm_alerting_sink_get(c->alerting, i, "type");
+        char shown[512] = "";
+        if (url) bm_redact(url, strlen(url), shown, sizeof shown); /* a webhook's secret path */
+        fprintf(f, "  sink %s: %s%s%s%s%s\n", bm_alerting_sink_get(c->alerting, i, "name"),
+                type ? type : "webhook", format ? " " : "", format ? format : "",
+                url ? " " : "", shown);
+    }
     fprintf(f, "%s\n",
             redis_checked ? "redis: checked (reachable; consumer groups exist or were created)"
                           : "redis: not checked (--offline)");

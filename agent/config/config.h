@@ -20,6 +20,7 @@
 #include "agent/core/parse.h"
 
 #define BM_MAX_STREAMS 64
+#define BM_MAX_DURATION_BUCKETS 64 /* WORKER_DURATION_BOUNDS_MAX (lib/worker_stats.h) */
 
 struct bm_alerting_config; /* alerting.h */
 
@@ -92,6 +93,13 @@ typedef struct {
     /* HTTP (issue 6): /metrics, /health, /ready, /api (agent/http.c) */
     int http_enabled;  /* http.enabled, default 1; --no-http */
     char *http_listen; /* http.listen "host:port", default "127.0.0.1:9464"; --http */
+    /* http.duration_buckets: le bounds (µs, ascending) of busmon_worker_duration_seconds;
+       none: the default (lib/worker_stats.h, R10 1 ms .. 100 s) */
+    int64_t duration_buckets_us[BM_MAX_DURATION_BUCKETS];
+    size_t n_duration_buckets;
+    /* the guides' metrics_collection: export_prometheus and enabled (either false: no
+       /metrics), export_port (the HTTP port unless http.listen is another address; 0 none) */
+    int metrics_export, metrics_collection_enabled, metrics_export_port;
     int ready_max_lag; /* http.ready_max_lag: /ready is 503 above this consumer lag; 0 no bound */
     int http_max_connections;   /* http.max_connections, 256 */
     int http_header_timeout_ms; /* http.header_timeout, 5 s */

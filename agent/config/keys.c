@@ -27,9 +27,12 @@
 #define DAY    BM_US_PER_DAY
 
 /* clang-format off */
-/* A key of the Python monitoring guides that busmon accepts and ignores. */
-#define GUIDE(p, why)                                                                              \
-    {.path = p, .type = BM_KEY_GUIDE, .help = "guide key, accepted and ignored: " why}
+/* A key of the Python monitoring guides that busmon accepts and ignores: a
+ * value other than `quiet` (what busmon does anyway; NULL: any value) is
+ * warned about once, with the reason. */
+#define GUIDE(p, quiet, why)                                                                       \
+    {.path = p, .type = BM_KEY_GUIDE, .quiet_if = quiet,                                           \
+     .help = "guide key, accepted and ignored: " why}
 
 /* --help groups */
 #define G_INPUT    "Redis and streams"
@@ -189,8 +192,8 @@ static const bm_config_key agent_keys[] = {
      .help = "the guides' code's name of logging.max_file_size_mb"},
     {.path = "logging.backup_count", .type = BM_KEY_COUNT, .def = "5", .lo = 0, .hi = 1000,
      CFG(log_backup_count), .help = "rotated log files kept"},
-    GUIDE("logging.default_logger", "busmon-agent has one logger"),
-    GUIDE("logging.include_caller_info", "busmon's lines name the program, not a source line"),
+    GUIDE("logging.default_logger", NULL, "busmon-agent has one logger (logging.file_path, else stderr)"),
+    GUIDE("logging.include_caller_info", "false", "busmon's lines name the program, not a source line"),
 
     /* worker monitoring: the guides' keys, read as they are */
     {.path = "worker_monitoring.error_rate_threshold", .type = BM_KEY_FRACTION, .def = "0.1",
@@ -215,22 +218,22 @@ static const bm_config_key agent_keys[] = {
      CFG(min_executions), .help = "executions needed before a worker's health is judged"},
     {.path = "worker_monitoring.max_workers", .type = BM_KEY_SIZE, .def = "1000", .lo = 1,
      CFG(max_workers), .help = "workers tracked; more are refused and counted"},
-    GUIDE("worker_monitoring.enabled", "workers are always monitored"),
-    GUIDE("worker_monitoring.alert_on_high_error_rate",
-          "the alert rule high_error_rate decides (alerts.rules, alerts.disable)"),
-    GUIDE("worker_monitoring.track_resource_usage", "system metrics are always sampled (system:)"),
+    GUIDE("worker_monitoring.enabled", "true", "workers are always monitored (health drives alerts and /ready)"),
+    GUIDE("worker_monitoring.alert_on_high_error_rate", "true",
+          "the alert rule high_error_rate decides: alerts.disable: [high_error_rate]"),
+    GUIDE("worker_monitoring.track_resource_usage", "true", "system metrics are always sampled (system:)"),
 
     /* event monitoring */
     {.path = "event_monitoring.max_error_types", .type = BM_KEY_SIZE, .def = "200", .lo = 1,
      CFG(max_error_types), .help = "error types tracked"},
-    GUIDE("event_monitoring.enabled", "events are always monitored"),
-    GUIDE("event_monitoring.cleanup_interval_minutes",
-          "traces expire by themselves (traces.retention)"),
-    GUIDE("event_monitoring.track_payload_size",
-          "entry sizes are bounded by streams.max_entry_bytes, not tracked"),
-    GUIDE("event_monitoring.detailed_timing", "timings are always kept"),
-    GUIDE("event_monitoring.max_traces_per_transaction",
-          "events per trace are bounded by traces.max_events"),
+    GUIDE("event_monitoring.enabled", "true", "events are always monitored: busmon is an event monitor"),
+    GUIDE("event_monitoring.cleanup_interval_minutes", NULL,
+          "traces expire by themselves (traces.retention: a TTL in Redis, a sweep in memory)"),
+    GUIDE("event_monitoring.track_payload_size", "false",
+          "payload sizes are not tracked (entries are bounded by streams.max_entry_bytes)"),
+    GUIDE("event_monitoring.detailed_timing", "true", "timings are always kept"),
+    {.path = "event_monitoring.max_traces_per_transaction", .alias_of = "traces.max_events",
+     .help = "guide key, read as traces.max_events (trace entries kept per transaction)"},
 
     /* pub/sub input */
     {.path = "pubsub.enabled", .type = BM_KEY_BOOL, .def = "false", CFG(pubsub_enabled),
@@ -269,6 +272,12 @@ static const bm_config_key agent_keys[] = {
     {.path = "http.enabled", .type = BM_KEY_BOOL, .fixed = "false",
      .flags = BM_KEY_F_NO_YAML | BM_KEY_F_NO_ENV, CFG(http_enabled), .flag = "no-http",
      .group = G_HTTP, .help = "do not serve HTTP (http.enabled: false)"},
+    {.path = "http.duration_buckets", .type = BM_KEY_DURATIONS,
+     .def = "ten per decade, 1ms..100s",
+     .flags = BM_KEY_F_COMPUTED, .lo = 1, .hi = DAY, CFG(duration_buckets_us),
+     .help = "le bounds of busmon_worker_duration_seconds, ascending, at most 64 (0.005 or "
+             "5ms); default: ten per decade (R10) from 1ms to 100s, 51 bounds; a change "
+             "restarts the histogram (counts cannot be re-binned)"},
     {.path = "http.ready_max_lag", .type = BM_KEY_COUNT, .def = "100000", .lo = 0, .hi = 3600000,
      .flags = BM_KEY_F_INT, CFG(ready_max_lag),
      .help = "/ready answers 503 above this consumer lag; 0: no bound"},
@@ -295,17 +304,30 @@ static const bm_config_key agent_keys[] = {
      .alias_of = "system.interval_seconds", .help = "guide key, read as system.interval_seconds"},
     {.path = "metrics_collection.retention_hours", .alias_of = "system.history_hours",
      .help = "guide key, read as system.history_hours"},
-    GUIDE("metrics_collection.enabled", "system metrics are always sampled"),
-    GUIDE("metrics_collection.include_system_metrics", "system metrics are always sampled"),
-    GUIDE("metrics_collection.custom_metrics_enabled", "busmon has no custom metrics"),
-    GUIDE("metrics_collection.export_prometheus", "/metrics is served with HTTP (http.enabled)"),
-    GUIDE("metrics_collection.export_port", "the HTTP address is http.listen"),
+    {.path = "metrics_collection.enabled", .type = BM_KEY_BOOL, .def = "true",
+     CFG(metrics_collection_enabled),
+     .help = "guide key; false: /metrics is not served (404), like export_prometheus: false; "
+             "system samples are still taken (alerts, /api/system)"},
+    GUIDE("metrics_collection.include_system_metrics", "true", "system metrics are always sampled (alerts and /api/system use them)"),
+    GUIDE("metrics_collection.custom_metrics_enabled", "false", "busmon has no custom metrics"),
+    {.path = "metrics_collection.export_prometheus", .type = BM_KEY_BOOL, .def = "true",
+     CFG(metrics_export),
+     .help = "guide key; false: /metrics is not served (404); the rest of HTTP is"},
+    {.path = "metrics_collection.export_port", .type = BM_KEY_COUNT, .def = "0", .lo = 0,
+     .hi = 65535, .flags = BM_KEY_F_INT, CFG(metrics_export_port),
+     .help = "guide key; the port HTTP (/metrics and the rest) listens on, on http.listen's "
+             "host, unless http.listen names another address; 0: http.listen's port"},
     {.path = "metrics", .type = BM_KEY_SECTION, .alias_of = "metrics_collection",
      .help = "the guides' code reads metrics_collection under this name"},
 
     /* alerts: the rules (alert_rules.c), the outputs and sinks (alerting.c) */
     {.path = "alerts", .type = BM_KEY_YAML, .yaml = bm_alerting_yaml_section,
      .base = BM_BASE_ALERTING, .help = "alert rules and where notifications go"},
+    {.path = "alerting", .type = BM_KEY_YAML, .yaml = bm_guide_alerting_yaml,
+     .base = BM_BASE_ALERTING, .phase = 1,
+     .help = "the guides' alerting: rules (name, condition: <metric> <op> <value>, severity, "
+             "description, cooldown_minutes) and channels (webhook, slack, pagerduty), read as "
+             "busmon rules and sinks"},
     {.path = "alerts.enabled", .type = BM_KEY_BOOL, .def = "true", RUL(enabled),
      .help = "evaluate the alert rules"},
     {.path = "alerts.interval", .type = BM_KEY_DURATION, .def = "10s", .lo = 100 * MS, .hi = DAY,

@@ -38,6 +38,8 @@ typedef enum {
     BM_KEY_LOGLEVEL,  /* debug, info, warn, error (int bm_log_level) */
     BM_KEY_STREAMS,   /* the stream list: a YAML list, or names separated by ',' or ' ' */
     BM_KEY_PATTERNS,  /* the pub/sub patterns, likewise */
+    BM_KEY_DURATIONS, /* ascending durations (a YAML list, or ',' / ' ' separated; a bare
+                         number in seconds); bm_config's duration_buckets_us */
     BM_KEY_YAML,      /* YAML only, read by the row's `yaml` function (rules, sinks); without
                          one, by the caller of the walk (a rule's name) */
     BM_KEY_SECTION,   /* a section read as another (`alias_of`): metrics: for metrics_collection: */
@@ -109,6 +111,8 @@ struct bm_config_key {
     int phase;             /* config file: applied by phase, then file order */
     int flags;             /* BM_KEY_F_* */
     bm_key_yaml_fn yaml;
+    const char *quiet_if;  /* BM_KEY_GUIDE: the value busmon does anyway ("true"); any other
+                              value is warned about once, with the reason (NULL: always) */
 };
 
 /* The agent's table, in a fixed order. @return the rows; *n their number. */

@@ -36,6 +36,7 @@ static void what(const bm_config_key *k, char *buf, size_t len)
         [BM_KEY_LOGLEVEL] = "debug, info, warn or error",
         [BM_KEY_STREAMS] = "a list of stream names",
         [BM_KEY_PATTERNS] = "a list of channel patterns",
+        [BM_KEY_DURATIONS] = "a list of ascending durations (0.005, 5ms, 1s)",
     };
     if (k->type == BM_KEY_SIZE)
         snprintf(buf, len, "%s", k->lo >= 1 ? "a positive number" : "a number");
@@ -71,7 +72,7 @@ int bm_config_key_refuse(const bm_config_key *k, const char *subject, const char
 {
     bm_config_key tmp;
     k = resolve(k, &tmp);
-    if (k->type == BM_KEY_STREAMS || k->type == BM_KEY_PATTERNS) {
+    if (k->type == BM_KEY_STREAMS || k->type == BM_KEY_PATTERNS || k->type == BM_KEY_DURATIONS) {
         char w[160];
         what(k, w, sizeof w);
         snprintf(why, whylen, "%s must be %s", subject, w);
@@ -122,6 +123,47 @@ static int set_list(const bm_config_key *k, bm_config *c, const char *text, int 
     }
     c->pubsub_enabled = enabled;
     return rc;
+}
+
+/* One bound added to the duration list: within the row's bounds, above the last. */
+static int add_bucket(const bm_config_key *k, bm_config *c, const char *text, const char *subject,
+                      char *why, size_t whylen)
+{
+    int64_t us;
+    char bound[32];
+    if (bm_parse_duration_us(text, k->bare_us, &us) != BM_PARSE_OK || (double)us < k->lo ||
+        (double)us > k->hi)
+        return must_be(k, subject, text, NULL, why, whylen);
+    if (c->n_duration_buckets == BM_MAX_DURATION_BUCKETS) {
+        snprintf(why, whylen, "%s: more than %d bounds", subject, BM_MAX_DURATION_BUCKETS);
+        return -1;
+    }
+    if (c->n_duration_buckets && us <= c->duration_buckets_us[c->n_duration_buckets - 1]) {
+        snprintf(why, whylen, "%s must be ascending: '%.200s' is not above %s", subject, text,
+                 bm_format_duration_us(c->duration_buckets_us[c->n_duration_buckets - 1], bound,
+                                       sizeof bound));
+        return -1;
+    }
+    c->duration_buckets_us[c->n_duration_buckets++] = us;
+    return 0;
+}
+
+/* Replace the duration list with the items of text (',' or ' '), or add text as one. */
+static int set_buckets(const bm_config_key *k, bm_config *c, const char *text, const char *subject,
+                       int how, char *why, size_t whylen)
+{
+    if (how & BM_SET_APPEND) return add_bucket(k, c, text, subject, why, whylen);
+    c->n_duration_buckets = 0;
+    char buf[4096];
+    if (strlen(text) >= sizeof buf) {
+        snprintf(why, whylen, "%s: the list is longer than %zu bytes", subject, sizeof buf - 1);
+        return -1;
+    }
+    strcpy(buf, text);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+        if (add_bucket(k, c, tok, subject, why, whylen)) return -1;
+    return 0;
 }
 
 static int set_duration(const bm_config_key *k, char *field, const char *text, const char *subject,
@@ -245,6 +287,9 @@ int bm_config_key_set(const bm_config_key *k, void *const base[BM_BASE__COUNT], 
         if (set_list(k, (bm_config *)base[k->base], text, how, why, whylen)) return -1;
         if (!*text) return 0; /* emptied: nothing turned on */
         break;
+    case BM_KEY_DURATIONS:
+        if (set_buckets(k, (bm_config *)base[k->base], text, subject, how, why, whylen)) return -1;
+        break;
     default:
         return 0;
     }
@@ -302,6 +347,17 @@ int bm_config_key_format(const bm_config_key *k, void *const base[BM_BASE__COUNT
         size_t n = k->type == BM_KEY_STREAMS ? c->n_streams : c->n_pubsub_patterns, at = 0;
         for (size_t i = 0; i < n && at < len; i++) {
             int w = snprintf(buf + at, len - at, "%s%s", i ? "," : "", items[i]);
+            if (w < 0) break;
+            at += (size_t)w;
+        }
+        return 0;
+    }
+    case BM_KEY_DURATIONS: {
+        size_t at = 0;
+        char one[32];
+        for (size_t i = 0; i < c->n_duration_buckets && at < len; i++) {
+            int w = snprintf(buf + at, len - at, "%s%s", i ? "," : "",
+                             bm_format_duration_us(c->duration_buckets_us[i], one, sizeof one));
             if (w < 0) break;
             at += (size_t)w;
         }

@@ -6,6 +6,7 @@
  * with its keys looked up under the other name and shown as written.
  */
 #include "agent/config/walk.h"
+#include "agent/core/parse.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -172,7 +173,7 @@ static const bm_config_key *canonical(const bm_walk *w, const bm_config_key *k)
 
 static int is_list(const bm_config_key *k)
 {
-    return k->type == BM_KEY_STREAMS || k->type == BM_KEY_PATTERNS;
+    return k->type == BM_KEY_STREAMS || k->type == BM_KEY_PATTERNS || k->type == BM_KEY_DURATIONS;
 }
 
 int bm_walk_set(bm_walk *w, const bm_config_key *k, const char *path, yaml_node_t *vn)
@@ -295,7 +296,20 @@ static int apply(bm_walk *w, item *it)
     case ITEM_ROW:
     default: {
         const bm_config_key *t = canonical(w, it->k);
-        if (t->type == BM_KEY_GUIDE || !w->base[t->base]) return 0; /* ignored, or read elsewhere */
+        if (t->type == BM_KEY_GUIDE) {
+            /* said once, with the reason, unless the value is what busmon does anyway */
+            const char *v = bm_yaml_scalar(vn);
+            int b, q;
+            if (t->quiet_if && v &&
+                (!strcmp(v, t->quiet_if) ||
+                 (!bm_parse_bool(v, &b) && !bm_parse_bool(t->quiet_if, &q) && b == q)))
+                return 0;
+            const char *why = strstr(t->help, ": ");
+            bm_walk_warn(w, it->kn, "'%s: %s' is not used (ignored): %s", it->path,
+                         v ? v : bm_yaml_kind(vn), why ? why + 2 : t->help);
+            return 0;
+        }
+        if (!w->base[t->base]) return 0; /* read elsewhere */
         if (t->yaml) return t->yaml(w, &(bm_walk_pair){t, it->path, it->kn, vn});
         if (t->type == BM_KEY_YAML) return 0; /* read by the walk's caller */
         return bm_walk_set(w, it->k, it->path, vn);

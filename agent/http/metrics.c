@@ -7,8 +7,15 @@
  *
  * Counters are lifetime totals (monotonic since the agent started), never
  * window values, so rate() works across scrapes. The worker duration
- * histogram has fixed buckets (lib/worker_stats.h: 5 ms .. 60 s) counted at
- * each execution, so its cumulative counts are exact and +Inf = _count.
+ * histogram has the configured buckets (http.duration_buckets; default R10,
+ * 1 ms .. 100 s, lib/worker_stats.h) counted at each execution, so its
+ * cumulative counts are exact and +Inf = _count.
+ *
+ * Conventions: base units (seconds, bytes, ratios 0..1); the *_percent
+ * gauges of earlier releases are rendered beside their *_ratio for one more
+ * release, "DEPRECATED" in their help; no label value is a file system path
+ * (the data path's disk is mount="data"); busmon_build_info says the
+ * version and git revision.
  *
  * Series are bounded: per-worker families have one series per worker (and
  * state / status / bucket), at most worker_monitoring.max_workers workers
@@ -35,6 +42,13 @@
 #include "agent/parts.h"
 #include "agent/state/state.h"
 #include "lib/sysstat.h"
+
+#ifndef BUSMON_VERSION /* CMakeLists.txt sets both, from main.c and git */
+#define BUSMON_VERSION "unknown"
+#endif
+#ifndef BUSMON_REVISION
+#define BUSMON_REVISION "unknown"
+#endif
 
 /* Label value escaping of the text format: backslash, double quote, newline. */
 static void put_label(struct evbuffer *out, const char *v)
@@ -93,10 +107,11 @@ static void workers_families(bm_monitor *mon, struct evbuffer *out, int64_t now_
 
     family(out, "busmon_worker_duration_seconds", "histogram",
            "Execution time of answered commands with a known duration, by worker.");
-    const int64_t *bounds = worker_stats_duration_bounds_us();
+    size_t n_bounds;
+    const int64_t *bounds = worker_stats_duration_bounds_us(mon->workers, &n_bounds);
     for (size_t i = 0; i < n; i++) {
         uint64_t cum = 0;
-        for (int b = 0; b < WORKER_DURATION_BOUNDS; b++) {
+        for (size_t b = 0; b < n_bounds; b++) {
             cum += t[i].duration_buckets[b];
             evbuffer_add_printf(out, "busmon_worker_duration_seconds_bucket{worker=\"");
             put_label(out, t[i].name);
@@ -159,22 +174,51 @@ static void sys_gauge(struct evbuffer *out, const bm_sys_sample *sys, bm_sys_fie
     evbuffer_add_printf(out, "%s %.15g\n", name, v * scale);
 }
 
+/* A percent gauge of an earlier release, kept one more release beside its ratio. */
+static void deprecated_percent(struct evbuffer *out, const bm_sys_sample *sys, bm_sys_field f,
+                               const char *name, const char *ratio_name)
+{
+    double v = sys->p.v[f];
+    if (isnan(v)) return;
+    evbuffer_add_printf(out,
+                        "# HELP %s DEPRECATED: %s x 100; use %s, this name goes in the next "
+                        "release.\n# TYPE %s gauge\n%s %.15g\n",
+                        name, ratio_name, ratio_name, name, name, v);
+}
+
 /* The system sample's families (jobs/sysmon.c, every system.interval_seconds). */
 static void system_families(const bm_parts *pt, struct evbuffer *out)
 {
     const bm_sys_sample *sys = bm_sysmon_latest(pt->sysmon);
     if (!sys) return;
-    sys_gauge(out, sys, BM_SYS_CPU, "busmon_host_cpu_percent",
-              "Host CPU busy percentage over the last sample interval (/proc/stat).", 1);
-    sys_gauge(out, sys, BM_SYS_MEMORY, "busmon_host_memory_percent",
-              "Host memory in use, (MemTotal - MemAvailable) / MemTotal (/proc/meminfo).", 1);
+    sys_gauge(out, sys, BM_SYS_CPU, "busmon_host_cpu_ratio",
+              "Host CPU busy share over the last sample interval, 0..1 (/proc/stat).", 0.01);
+    sys_gauge(out, sys, BM_SYS_MEMORY, "busmon_host_memory_ratio",
+              "Host memory in use, (MemTotal - MemAvailable) / MemTotal, 0..1 (/proc/meminfo).",
+              0.01);
     if (!isnan(sys->p.v[BM_SYS_DISK])) {
-        family(out, "busmon_host_disk_percent", "gauge",
-               "Used share of the file system holding the data path (system.data_path).");
-        evbuffer_add_printf(out, "busmon_host_disk_percent{path=\"");
-        put_label(out, sys->data_path);
-        evbuffer_add_printf(out, "\"} %.2f\n", sys->p.v[BM_SYS_DISK]);
+        /* the path itself is in /api/system and `busmon system`, not a label value */
+        family(out, "busmon_host_disk_ratio", "gauge",
+               "Used share, 0..1, of the file system holding the data path (system.data_path; "
+               "default Redis's dir): mount=\"data\".");
+        evbuffer_add_printf(out, "busmon_host_disk_ratio{mount=\"data\"} %.4f\n",
+                            sys->p.v[BM_SYS_DISK] / 100);
     }
+    sys_gauge(out, sys, BM_SYS_AGENT_CPU, "busmon_agent_cpu_ratio",
+              "busmon-agent CPU use over the last sample interval, share of one core.", 0.01);
+    deprecated_percent(out, sys, BM_SYS_CPU, "busmon_host_cpu_percent", "busmon_host_cpu_ratio");
+    deprecated_percent(out, sys, BM_SYS_MEMORY, "busmon_host_memory_percent",
+                       "busmon_host_memory_ratio");
+    if (!isnan(sys->p.v[BM_SYS_DISK]))
+        evbuffer_add_printf(out,
+                            "# HELP busmon_host_disk_percent DEPRECATED: busmon_host_disk_ratio x "
+                            "100; use busmon_host_disk_ratio, this name goes in the next release "
+                            "(its label is mount=\"data\" now, no longer the path).\n"
+                            "# TYPE busmon_host_disk_percent gauge\n"
+                            "busmon_host_disk_percent{mount=\"data\"} %.2f\n",
+                            sys->p.v[BM_SYS_DISK]);
+    deprecated_percent(out, sys, BM_SYS_AGENT_CPU, "busmon_agent_cpu_percent",
+                       "busmon_agent_cpu_ratio");
     if (!isnan(sys->p.v[BM_SYS_LOAD1])) {
         family(out, "busmon_host_load_average", "gauge", "Host load average (/proc/loadavg).");
         const char *period[3] = {"1m", "5m", "15m"};
@@ -182,8 +226,6 @@ static void system_families(const bm_parts *pt, struct evbuffer *out)
             evbuffer_add_printf(out, "busmon_host_load_average{period=\"%s\"} %.2f\n", period[i],
                                 sys->p.v[BM_SYS_LOAD1 + i]);
     }
-    sys_gauge(out, sys, BM_SYS_AGENT_CPU, "busmon_agent_cpu_percent",
-              "busmon-agent CPU use over the last sample interval, percent of one core.", 1);
     sys_gauge(out, sys, BM_SYS_EVENTS_PER_SEC, "busmon_ingest_events_per_second",
               "Entries and messages read per second over the last sample interval.", 1);
     sys_gauge(out, sys, BM_SYS_REDIS_RTT_MS, "busmon_redis_rtt_seconds",
@@ -277,6 +319,12 @@ int bm_metrics_render(const bm_parts *pt, struct evbuffer *out)
 {
     int64_t now_us = bm_now_us();
     bm_monitor *mon = bm_state_monitor(pt->state);
+
+    family(out, "busmon_build_info", "gauge",
+           "Always 1: the version of busmon-agent and the git revision it was built from "
+           "(unknown outside git).");
+    evbuffer_add_printf(out, "busmon_build_info{version=\"%s\",revision=\"%s\"} 1\n",
+                        BUSMON_VERSION, BUSMON_REVISION);
 
     family(out, "busmon_events_total", "counter",
            "Events kept, by type and status (failed: results with ok=false and errors; timeout: "

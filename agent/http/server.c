@@ -198,6 +198,11 @@ static json_t *api_errors(json_t *roll, const char *window)
 static void serve_metrics(bm_http *h, const request *rq)
 {
     bm_http_req *req = rq->req;
+    if (h->o.metrics_off) {
+        send_error(h, req, 404,
+                   "/metrics is off (metrics_collection.export_prometheus or .enabled: false)");
+        return;
+    }
     struct evbuffer *b = evbuffer_new();
     if (!b || bm_metrics_render(h->p, b)) {
         if (b) evbuffer_free(b);

@@ -30,6 +30,8 @@ typedef struct {
     int max_connections;        /* http.max_connections (httpd.h) */
     int64_t header_timeout_us;  /* http.header_timeout */
     const char *token_file;     /* http.token_file: the bearer token's file (NULL: none) */
+    int metrics_off;            /* the guides' metrics_collection.export_prometheus (or
+                                   .enabled) false: /metrics answers 404 */
 } bm_http_opts;
 
 /* The HTTP surface's counters (the counter table shows them). */

@@ -727,15 +727,32 @@ Test(worker_stats, null_and_empty_are_harmless)
     worker_stats_evaluate(ws, T0, NULL, NULL);
 }
 
-/* Lifetime totals (Prometheus counters): monotonic past the windows, fixed
- * duration buckets with the boundary in the lower bucket, unknown durations
- * counted as executions only. */
-Test(worker_stats, lifetime_totals_outlive_the_windows)
+/* The default duration bounds: R10 from 1 ms to 100 s, ascending. */
+Test(worker_stats, default_duration_bounds_are_r10_from_1ms_to_100s)
 {
     start();
-    const int64_t *b = worker_stats_duration_bounds_us();
-    for (int i = 1; i < WORKER_DURATION_BOUNDS; i++)
+    size_t n;
+    const int64_t *b = worker_stats_duration_bounds_us(ws, &n);
+    cr_assert_eq(n, WORKER_DURATION_DEFAULT_BOUNDS);
+    cr_assert_eq(b[0], 1000);
+    cr_assert_eq(b[1], 1250);
+    cr_assert_eq(b[5], 3150);
+    cr_assert_eq(b[10], 10000);
+    cr_assert_eq(b[n - 1], 100 * SEC);
+    for (size_t i = 1; i < n; i++)
         cr_assert_gt(b[i], b[i - 1]);
+}
+
+/* Lifetime totals (Prometheus counters): monotonic past the windows, the
+ * configured duration buckets with the boundary in the lower bucket, unknown
+ * durations counted as executions only. */
+Test(worker_stats, lifetime_totals_outlive_the_windows)
+{
+    cfg.n_duration_bounds = 3;
+    cfg.duration_bounds_us[0] = 5000;
+    cfg.duration_bounds_us[1] = 10000;
+    cfg.duration_bounds_us[2] = 60 * SEC;
+    start();
     worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 5000, "", "", 0, T0);     /* le 5 ms */
     worker_stats_answer(ws, "w", BM_OUTCOME_SUCCESS, 5001, "", "", 0, T0);     /* le 10 ms */
     worker_stats_answer(ws, "w", BM_OUTCOME_FAILURE, -1, "E", "x", 0, T0);     /* no duration */
@@ -751,7 +768,7 @@ Test(worker_stats, lifetime_totals_outlive_the_windows)
     cr_assert_eq(t[1].duration_count, 3);
     cr_assert_eq(t[1].duration_buckets[0], 1);
     cr_assert_eq(t[1].duration_buckets[1], 1);
-    cr_assert_eq(t[1].duration_buckets[WORKER_DURATION_BOUNDS], 1);
+    cr_assert_eq(t[1].duration_buckets[3], 1);
     cr_assert_float_eq(t[1].duration_sum_us, 5000.0 + 5001.0 + 90e6, 1e-3);
     /* three hours later the windows are empty, the totals are not */
     bm_worker_snapshot s;
@@ -830,6 +847,47 @@ Test(worker_stats, a_reload_mid_recovery_keeps_the_streak_and_the_wait)
     cr_assert_eq(s.last_execution_us, T0 + 111 * SEC);
 }
 
+/* A save made with other duration bounds (or with none: the fixed ones of
+ * older builds) loads with every worker's duration histogram at zero and the
+ * rest kept; with the same bounds, exactly. */
+Test(worker_stats, a_reload_with_other_duration_bounds_restarts_the_histogram)
+{
+    static const int64_t legacy[] = {5000,    10000,   25000,    50000,    100000,
+                                     250000,  500000,  1000000,  2500000,  5000000,
+                                     10000000, 20000000, 30000000, 60000000};
+    cfg.n_duration_bounds = 14;
+    memcpy(cfg.duration_bounds_us, legacy, sizeof legacy);
+    start();
+    ok("a", 3, T0, 7000);
+    /* a save of an older build: the same, without its last key "duration_bounds_us" */
+    msgpack_object old = *save(ws);
+    cr_assert_eq(old.via.map.size, 4);
+    cr_assert(bm_sc_str_is(&old.via.map.ptr[3].key, "duration_bounds_us"));
+    old.via.map.size = 3;
+    char err[256] = "";
+    worker_stats *same = worker_stats_new(&cfg);
+    cr_assert_eq(worker_stats_load(same, &old, err, sizeof err), BM_LOAD_OK, "%s", err);
+    saved_done();
+    worker_stats_config dflt;
+    worker_stats_config_defaults(&dflt);
+    dflt.max_workers = cfg.max_workers;
+    worker_stats *other = worker_stats_new(&dflt);
+    cr_assert_eq(worker_stats_load(other, save(ws), err, sizeof err), BM_LOAD_OK, "%s", err);
+    saved_done();
+    worker_totals t;
+    cr_assert_eq(worker_stats_totals(same, &t, 1), 1);
+    cr_assert_eq(t.duration_count, 3);
+    cr_assert_eq(t.duration_buckets[1], 3); /* 7 ms: (5, 10] */
+    cr_assert_eq(worker_stats_totals(other, &t, 1), 1);
+    cr_assert_eq(t.successes, 3);
+    cr_assert_eq(t.duration_count, 0);
+    cr_assert_eq(t.duration_sum_us, 0);
+    for (int i = 0; i <= WORKER_DURATION_BOUNDS_MAX; i++)
+        cr_assert_eq(t.duration_buckets[i], 0);
+    worker_stats_free(same);
+    worker_stats_free(other);
+}
+
 Test(worker_stats, a_reload_keeps_totals_errors_and_refusals)
 {
     cfg.max_workers = 2;
@@ -844,7 +902,7 @@ Test(worker_stats, a_reload_keeps_totals_errors_and_refusals)
     cr_assert_eq(worker_stats_totals(ws, t, 2), 2);
     cr_assert_eq(t[0].successes, 3);
     cr_assert_eq(t[0].failures, 2);
-    cr_assert_eq(t[0].duration_buckets[1], 3); /* 7 ms: (5, 10] */
+    cr_assert_eq(t[0].duration_buckets[9], 3); /* 7 ms: (6.3, 8] */
     cr_assert_eq(t[0].duration_count, 5);
     cr_assert_eq(t[0].duration_sum_us, 3 * 7000 + 2 * 2000);
     cr_assert_eq(t[1].timeouts, 1);
@@ -881,7 +939,10 @@ Test(worker_stats, evictions_survive_a_reload_and_a_merge_never_evicts)
     /* a save made before eviction existed has no "evicted": it loads as 0 */
     const msgpack_object *o = save(ws);
     msgpack_object old = *o;
-    old.via.map.size = 2; /* "refused", "workers": "evicted" is the last key */
+    cr_assert(bm_sc_str_is(&o->via.map.ptr[2].key, "evicted"));
+    msgpack_object_kv without[3] = {o->via.map.ptr[0], o->via.map.ptr[1], o->via.map.ptr[3]};
+    old.via.map.ptr = without; /* "refused", "workers", "duration_bounds_us" */
+    old.via.map.size = 3;
     worker_stats *back = worker_stats_new(&cfg);
     char err[256] = "";
     cr_assert_eq(worker_stats_load(back, &old, err, sizeof err), BM_LOAD_OK, "%s", err);
