@@ -1029,10 +1029,11 @@ Test(worker_stats, merge_bound_counts_each_refused_worker_once)
 }
 
 /* o's map with key `key` given `val` instead (pointers into o and val). */
-static msgpack_object with_key(const msgpack_object *o, msgpack_object_kv *kv, const char *key,
-                               msgpack_object val)
+static msgpack_object with_key(const msgpack_object *o, msgpack_object_kv *kv, size_t cap,
+                               const char *key, msgpack_object val)
 {
     msgpack_object m = *o;
+    cr_assert_leq(o->via.map.size, cap, "with_key: %u keys, room for %zu", o->via.map.size, cap);
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         kv[i] = o->via.map.ptr[i];
         if (kv[i].key.via.str.size == strlen(key) &&
@@ -1050,13 +1051,13 @@ Test(worker_stats, load_refuses_corrupt_saves_and_changes_nothing)
     const msgpack_object *o = save(ws);
     const msgpack_object *list = &o->via.map.ptr[1].val; /* "workers" */
     cr_assert_eq(list->type, MSGPACK_OBJECT_ARRAY);
-    msgpack_object_kv top[3], wk[16];
+    msgpack_object_kv top[16], wk[16];
     char err[256];
 
     /* the same worker twice */
     msgpack_object twice[2] = {list->via.array.ptr[0], list->via.array.ptr[0]};
     msgpack_object arr = {.type = MSGPACK_OBJECT_ARRAY, .via.array = {2, twice}};
-    msgpack_object bad = with_key(o, top, "workers", arr);
+    msgpack_object bad = with_key(o, top, sizeof top / sizeof *top, "workers", arr);
     cr_assert_eq(worker_stats_load(ws, &bad, err, sizeof err), BM_LOAD_CORRUPT);
     cr_assert(strstr(err, "'a' saved twice"), "%s", err);
 
@@ -1065,22 +1066,22 @@ Test(worker_stats, load_refuses_corrupt_saves_and_changes_nothing)
     msgpack_object health = *bm_sc_get(w0, "health");
     msgpack_object_kv hk[8];
     msgpack_object word = {.type = MSGPACK_OBJECT_STR, .via.str = {4, "sick"}};
-    msgpack_object bad_health = with_key(&health, hk, "state", word);
-    msgpack_object one[1] = {with_key(w0, wk, "health", bad_health)};
+    msgpack_object bad_health = with_key(&health, hk, sizeof hk / sizeof *hk, "state", word);
+    msgpack_object one[1] = {with_key(w0, wk, sizeof wk / sizeof *wk, "health", bad_health)};
     arr.via.array = (msgpack_object_array){1, one};
-    bad = with_key(o, top, "workers", arr);
+    bad = with_key(o, top, sizeof top / sizeof *top, "workers", arr);
     cr_assert_eq(worker_stats_load(ws, &bad, err, sizeof err), BM_LOAD_CORRUPT);
     cr_assert_str_eq(err, "workers[0]: health: unknown health state 'sick'");
 
     msgpack_object big = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 1ULL << 32};
-    one[0] = with_key(w0, wk, "in_flight", big);
-    bad = with_key(o, top, "workers", arr);
+    one[0] = with_key(w0, wk, sizeof wk / sizeof *wk, "in_flight", big);
+    bad = with_key(o, top, sizeof top / sizeof *top, "workers", arr);
     cr_assert_eq(worker_stats_load(ws, &bad, err, sizeof err), BM_LOAD_CORRUPT);
     cr_assert(strstr(err, "'in_flight' is not an integer 0..2^32-1"), "%s", err);
 
     msgpack_object far = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 1ULL << 62};
-    one[0] = with_key(w0, wk, "last_seen", far);
-    bad = with_key(o, top, "workers", arr);
+    one[0] = with_key(w0, wk, sizeof wk / sizeof *wk, "last_seen", far);
+    bad = with_key(o, top, sizeof top / sizeof *top, "workers", arr);
     cr_assert_eq(worker_stats_load(ws, &bad, err, sizeof err), BM_LOAD_CORRUPT);
     cr_assert(strstr(err, "'last_seen' is not a time"), "%s", err);
 
