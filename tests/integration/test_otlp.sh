@@ -98,4 +98,112 @@ BUSMON_OTLP_SERVICE_NAME=shop start_agent hand $S --otlp-endpoint "http://127.0.
 bm_check "1: both transactions' spans arrive" bm_wait_for 20 '[ "$(spans hand | wc -l)" -ge 5 ]'
 bm_check "1: metrics arrive" bm_wait_for 10 '[ "$(bodies hand /v1/metrics | wc -l)" -ge 1 ]'
 kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+
+bm_check "1: every traces request is a valid OTLP JSON ExportTraceServiceRequest" \
+    bash -c "jq -c 'select(.path == \"/v1/traces\") | .body | fromjson' '$BM_TMP/hand.jsonl' | jq -e '$VALID_TRACES' | grep -qv false"
+bm_check "1: every metrics request is a valid ExportMetricsServiceRequest" \
+    bash -c "jq -c 'select(.path == \"/v1/metrics\") | .body | fromjson' '$BM_TMP/hand.jsonl' | jq -e '$VALID_METRICS' | grep -qv false"
+spans hand >"$BM_TMP/hand.spans"
+HEX=${TX//-/}
+bm_eq "1: the UUID transaction: 3 spans, one trace id = the UUID's hex" "3 $HEX" \
+    "$(jq -s -r --arg h "$HEX" '[.[] | select(.traceId == $h)] | "\(length) \(map(.traceId) | unique | join(","))"' "$BM_TMP/hand.spans")"
+ROOT=$(jq -r --arg h "$HEX" 'select(.traceId == $h and .name == "transaction") | .spanId' "$BM_TMP/hand.spans")
+bm_eq "1: root: no parent, INTERNAL, ERROR, failed, compensated, first..last event" "null 1 2 failed true ${NOW}000 $((NOW + 90000))000" \
+    "$(jq -r --arg h "$HEX" 'select(.traceId == $h and .name == "transaction") | [.parentSpanId, .kind, .status.code, (.attributes[] | select(.key == "busmon.status") | .value.stringValue), (.attributes[] | select(.key == "busmon.compensated") | .value.boolValue), .startTimeUnixNano, .endTimeUnixNano] | map(tostring) | join(" ")' "$BM_TMP/hand.spans")"
+bm_eq "1: root events: the compensation" "compensation" \
+    "$(jq -r --arg h "$HEX" 'select(.traceId == $h and .name == "transaction") | [.events[].name] | join(",")' "$BM_TMP/hand.spans")"
+bm_eq "1: steps: children of the root, CONSUMER, command..answer times, statuses" \
+    "fetcher/fetch $ROOT 5 ${NOW}000 $((NOW + 20000))000 1 c1 fetcher fetch redis|flaky/analyze $ROOT 5 $((NOW + 30000))000 $((NOW + 80000))000 2 c2 flaky analyze redis" \
+    "$(jq -s -r --arg h "$HEX" '[.[] | select(.traceId == $h and .name != "transaction")] | sort_by(.startTimeUnixNano) | map(. as $s | ([.attributes[] | {(.key): (.value | to_entries[0].value)}] | add) as $a | [$s.name, $s.parentSpanId, $s.kind, $s.startTimeUnixNano, $s.endTimeUnixNano, $s.status.code, $a["busmon.command_id"], $a["busmon.worker"], $a["busmon.step"], $a["messaging.system"]] | map(tostring) | join(" ")) | join("|")' "$BM_TMP/hand.spans")"
+bm_eq "1: the failed step: error type, message, exception event" "NetworkError|NetworkError: connection reset|exception" \
+    "$(jq -r --arg h "$HEX" 'select(.traceId == $h and .name == "flaky/analyze") | [(.attributes[] | select(.key == "error.type") | .value.stringValue), .status.message, .events[0].name] | join("|")' "$BM_TMP/hand.spans")"
+bm_eq "1: span ids are distinct" 5 "$(jq -s '[.[].spanId] | unique | length' "$BM_TMP/hand.spans")"
+bm_eq "1: resource: service.name shop, service.instance.id hand" "shop hand" \
+    "$(jq -s -r '.[0].resource.attributes | map({(.key): .value.stringValue}) | add | "\(.["service.name"]) \(.["service.instance.id"])"' "$BM_TMP/hand.spans")"
+bm_eq "1: tx-plain: its trace id is the same on every export (hash of the id)" 1 \
+    "$(jq -s '[.[] | select(.attributes[]? | .value.stringValue == "tx-plain") | .traceId] | unique | length' "$BM_TMP/hand.spans")"
+M=$(bodies hand /v1/metrics | tail -1)
+bm_eq "1: metrics: executions fetcher success 2, flaky failure 1" "2 1" \
+    "$(jq -r '[.resourceMetrics[0].scopeMetrics[0].metrics[] | select(.name == "busmon.worker.executions") | .sum.dataPoints[] | select(([.attributes[].value.stringValue] | join("/")) as $k | $k == "fetcher/success" or $k == "flaky/failure") | .asInt] | join(" ")' <<<"$M")"
+bm_eq "1: metrics: duration histogram counts fetcher 2, flaky 1; names of all four" "2 1 busmon.worker.duration,busmon.worker.executions,busmon.worker.health,busmon.worker.in_flight" \
+    "$(jq -r '.resourceMetrics[0].scopeMetrics[0].metrics as $m | ([$m[] | select(.name == "busmon.worker.duration") | .exponentialHistogram.dataPoints[].count] | join(" ")) + " " + ([$m[].name] | sort | join(","))' <<<"$M")"
+
+# --- 2. the demo producer's workload against its ground truth ------------------------
+start_receiver demo
+rm -f "$BM_TMP/truth.tsv"
+"$PRODUCER" --redis "$BM_URL" --stream demo --count 150 --rate 3000 --seed 16 --ground-truth "$BM_TMP/truth.tsv" >/dev/null 2>&1
+start_agent demo demo --otlp-endpoint "http://127.0.0.1:$PORT"
+bm_check "2: every entry acked" bm_wait_for 30 '[ "$(pending demo g-demo)" = 0 ]'
+bm_check "2: 150 transactions exported" bm_wait_for 20 '[ "$(metric $HTTP_PORT busmon_otlp_transactions_exported_total)" = 150 ]'
+sleep 1.5   # the last batch and a metrics export
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+spans demo >"$BM_TMP/demo.spans"
+truth=$(awk -F'\t' 'NF == 3 && ($2 == "ok" || $2 == "fail") {n[$1 " " ($2 == "ok" ? 1 : 2)]++} END {for (k in n) print k, n[k]}' "$BM_TMP/truth.tsv" | sort)
+got=$(jq -r 'select(.name != "transaction") | "\(.attributes[] | select(.key == "busmon.worker") | .value.stringValue) \(.status.code)"' "$BM_TMP/demo.spans" | sort | uniq -c | awk '{print $2, $3, $1}' | sort)
+bm_eq "2: step spans per worker and status = the ground truth's results" "$truth" "$got"
+bm_eq "2: one root per transaction, each step's parent is its root" "150 0" \
+    "$(jq -s '[.[] | select(.name == "transaction")] as $r | ($r | map({(.traceId): .spanId}) | add) as $root | "\($r | length) \([.[] | select(.name != "transaction" and .parentSpanId != $root[.traceId])] | length)"' -r "$BM_TMP/demo.spans")"
+hist=$(bodies demo /v1/metrics | tail -1 | jq -r '.resourceMetrics[0].scopeMetrics[0].metrics[] | select(.name == "busmon.worker.duration") | .exponentialHistogram.dataPoints[] | "\(.attributes[0].value.stringValue) \(.count)"' | sort)
+bm_eq "2: histogram counts per worker = the ground truth's results" \
+    "$(awk -F'\t' 'NF == 3 && ($2 == "ok" || $2 == "fail") {n[$1]++} END {for (k in n) print k, n[k]}' "$BM_TMP/truth.tsv" | sort)" "$hist"
+
+# --- 3. 503 with Retry-After, then 200 ---------------------------------------------------
+start_receiver retry --fail-first 1 --fail-status 503 --retry-after 1
+bm_cli XADD retry '*' type command id rc1 tx tx-retry worker w step s ts "$NOW" >/dev/null
+bm_cli XADD retry '*' type result id rr1 tx tx-retry cmd rc1 worker w step s ts $((NOW + 1000)) ok true >/dev/null
+BUSMON_OTLP_METRICS=false start_agent retry retry --otlp-endpoint "http://127.0.0.1:$PORT"
+bm_check "3: the spans arrive after the 503" bm_wait_for 20 '[ "$(jq -s "map(select(.status == 200 and .path == \"/v1/traces\")) | length" "$BM_TMP/retry.jsonl")" = 1 ]'
+bm_eq "3: one 503 then one 200, at least the Retry-After second apart" "503 200 true" \
+    "$(jq -s -r 'map(select(.path == "/v1/traces")) | "\(.[0].status) \(.[1].status) \(.[1].t_ms - .[0].t_ms >= 950)"' "$BM_TMP/retry.jsonl")"
+bm_eq "3: counted: 1 retried, 0 failed" "1 0" \
+    "$(curl -sf http://127.0.0.1:$HTTP_PORT/metrics | awk '/^busmon_output_retried_total\{output="otlp"/ {r=$2} /^busmon_output_failed_total\{output="otlp"/ {f=$2} END {print r+0, f+0}')"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+
+# --- 4. receiver down: ingest unaffected, drops counted at the bound ------------------------
+DOWN=$(bm_free_port)
+"$PRODUCER" --redis "$BM_URL" --stream down --count 300 --rate 5000 --seed 4 >/dev/null 2>&1
+BUSMON_OTLP_QUEUE=2 BUSMON_OTLP_BATCH_SIZE=10 BUSMON_OTLP_MAX_ATTEMPTS=100 BUSMON_OTLP_SETTLE=0 \
+    start_agent down down --otlp-endpoint "http://127.0.0.1:$DOWN"
+bm_check "4: every entry acked with the receiver down" bm_wait_for 30 '[ "$(pending down g-down)" = 0 ]'
+bm_check "4: all 300 transactions finished" bm_wait_for 20 '[ "$(metric $HTTP_PORT busmon_transactions_finished_total)" = 300 ]'
+bm_check "4: spans dropped at the bound, counted" \
+    bash -c "[ \"\$(curl -sf http://127.0.0.1:$HTTP_PORT/metrics | awk '\$1 == \"busmon_otlp_spans_dropped_total\" {print \$2}')\" -gt 0 ]"
+bm_check "4: the sink holds at most its queues (2 span requests + 4 metrics requests)" \
+    bash -c "[ \"\$(curl -sf http://127.0.0.1:$HTTP_PORT/metrics | awk '/^busmon_output_queued\{output=\"otlp\"/ {print \$2}')\" -le 6 ]"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+
+# --- 5. tail sampling: rate 0.1, known failures, two agents agree ---------------------------
+rm -f "$BM_TMP/truth5.tsv"
+"$PRODUCER" --redis "$BM_URL" --stream samp --count 2000 --rate 20000 --seed 5 --print-tx \
+    --ground-truth "$BM_TMP/truth5.tsv" >"$BM_TMP/samp.tx" 2>/dev/null
+for a in s1 s2; do
+    BUSMON_OUTPUTS_TRACE_PREFIX="t$a:" BUSMON_OTLP_SETTLE=0 start_agent $a samp --sampling-rate 0.1
+    eval "PORT_$a=$HTTP_PORT PID_$a=$AGENT_PID"
+done
+bm_check "5: both agents finish all 2000" bm_wait_for 60 \
+    '[ "$(metric $PORT_s1 busmon_transactions_finished_total)" = 2000 ] && [ "$(metric $PORT_s2 busmon_transactions_finished_total)" = 2000 ]'
+sleep 1
+kill "$PID_s1" "$PID_s2"; wait "$PID_s1" "$PID_s2" 2>/dev/null
+# kept = the list's first record is not the marker
+kept() { for tx in $(cat "$BM_TMP/samp.tx"); do
+    redis-cli -p "$BM_PORT" --raw LINDEX "t$1:$tx" 0 | grep -q busmon_sampled_out || echo "$tx"; done; }
+kept s1 >"$BM_TMP/kept1"; kept s2 >"$BM_TMP/kept2"
+bm_check "5: two agents keep exactly the same transactions" cmp -s "$BM_TMP/kept1" "$BM_TMP/kept2"
+# the known failures: a failed step ends its transaction, one "fail" line each
+failed=$(awk -F'\t' 'NF == 3 && $2 == "fail"' "$BM_TMP/truth5.tsv" | wc -l)
+failed_kept=0
+for tx in $(cat "$BM_TMP/kept1"); do
+    st=$("$BUSMON" --redis "$BM_URL" --trace-prefix ts1: trace --json "$tx" 2>/dev/null | jq -r .status)
+    [ "$st" = failed ] && failed_kept=$((failed_kept + 1))
+done
+total=$(wc -l <"$BM_TMP/samp.tx"); kept=$(wc -l <"$BM_TMP/kept1")
+ordinary=$((total - failed)); ordinary_kept=$((kept - failed_kept))
+echo "# sampling: $failed failed (kept $failed_kept), $ordinary ordinary (kept $ordinary_kept)"
+bm_check "5: the workload has failures" [ "$failed" -gt 50 ]
+bm_eq "5: every failed transaction is stored" "$failed" "$failed_kept"
+bm_check "5: 10 % +- 2 points of the rest are stored" \
+    awk -v k=$ordinary_kept -v n=$ordinary 'BEGIN {exit !(n > 0 && k / n >= 0.08 && k / n <= 0.12)}'
+TXO=$(comm -23 <(sort "$BM_TMP/samp.tx") <(sort "$BM_TMP/kept1") | head -1)
+out=$("$BUSMON" --redis "$BM_URL" --trace-prefix ts1: trace "$TXO" 2>&1)
+bm_check "5: busmon trace says a dropped one was sampled out" grep -q "sampled out" <<<"$out"
 bm_finish
