@@ -184,18 +184,26 @@ bm_check "5: both agents finish all 2000" bm_wait_for 60 \
     '[ "$(metric $PORT_s1 busmon_transactions_finished_total)" = 2000 ] && [ "$(metric $PORT_s2 busmon_transactions_finished_total)" = 2000 ]'
 sleep 1
 kill "$PID_s1" "$PID_s2"; wait "$PID_s1" "$PID_s2" 2>/dev/null
-# kept = the list's first record is not the marker
-kept() { for tx in $(cat "$BM_TMP/samp.tx"); do
-    redis-cli -p "$BM_PORT" --raw LINDEX "t$1:$tx" 0 | grep -q busmon_sampled_out || echo "$tx"; done; }
+# kept = the list's first record is not the marker. One redis-cli for all 2000
+# keys (commands on stdin, one quoted reply a line, in order), not one each.
+kept() {
+    sed "s/^/LINDEX t$1:/; s/\$/ 0/" "$BM_TMP/samp.tx" | redis-cli --no-raw -p "$BM_PORT" >"$BM_TMP/lindex-$1"
+    paste -d' ' "$BM_TMP/samp.tx" "$BM_TMP/lindex-$1" | awk '$2 !~ /busmon_sampled_out/ {print $1}'
+}
 kept s1 >"$BM_TMP/kept1"; kept s2 >"$BM_TMP/kept2"
+bm_eq "5: one LINDEX reply per transaction, for both agents" "2000 2000" \
+    "$(wc -l <"$BM_TMP/lindex-s1") $(wc -l <"$BM_TMP/lindex-s2")"
 bm_check "5: two agents keep exactly the same transactions" cmp -s "$BM_TMP/kept1" "$BM_TMP/kept2"
 # the known failures: a failed step ends its transaction, one "fail" line each
 failed=$(awk -F'\t' 'NF == 3 && $2 == "fail"' "$BM_TMP/truth5.tsv" | wc -l)
-failed_kept=0
-for tx in $(cat "$BM_TMP/kept1"); do
-    st=$("$BUSMON" --redis "$BM_URL" --trace-prefix ts1: trace --json "$tx" 2>/dev/null | jq -r .status)
-    [ "$st" = failed ] && failed_kept=$((failed_kept + 1))
-done
+# each kept transaction's status as `busmon trace` reads it, four at a time, one
+# file each (parallel writers to one pipe could interleave)
+mkdir -p "$BM_TMP/kept-json"
+xargs -P 4 -I{} sh -c '"$0" --redis "$1" --trace-prefix ts1: trace --json "$2" >"$3/$2" 2>/dev/null' \
+    "$BUSMON" "$BM_URL" {} "$BM_TMP/kept-json" <"$BM_TMP/kept1"
+cat "$BM_TMP/kept-json"/* 2>/dev/null | jq -r .status >"$BM_TMP/kept-status"
+bm_eq "5: busmon trace reads every kept transaction" "$(wc -l <"$BM_TMP/kept1")" "$(grep -c . "$BM_TMP/kept-status")"
+failed_kept=$(grep -c '^failed$' "$BM_TMP/kept-status")
 total=$(wc -l <"$BM_TMP/samp.tx"); kept=$(wc -l <"$BM_TMP/kept1")
 ordinary=$((total - failed)); ordinary_kept=$((kept - failed_kept))
 echo "# sampling: $failed failed (kept $failed_kept), $ordinary ordinary (kept $ordinary_kept)"
