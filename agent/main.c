@@ -455,7 +455,7 @@ static int build_finisher(agent *a, char *err, size_t errlen)
     if (bm_outputs_wants(a->p.outputs, BM_TOPIC_METRICS)) {
         a->p.otlp_metrics =
             bm_otlp_metrics_new(c->otlp_metrics_interval_ms * 1000, c->max_workers, a->p.loop,
-                                mon->workers, a->p.outputs);
+                                mon, a->p.outputs);
         if (!a->p.otlp_metrics) return snprintf(err, errlen, "out of memory"), -1;
     }
     bm_finisher_opts fo = {
@@ -474,7 +474,7 @@ static int build_finisher(agent *a, char *err, size_t errlen)
         !a->p.otlp_metrics)
         return 0; /* nothing to do at a transaction's end */
     a->p.finisher = bm_finisher_new(&fo, a->p.loop, a->p.persist, bm_state_traces(a->p.state),
-                                    mon->workers, a->p.writer, a->p.outputs);
+                                    mon, a->p.writer, a->p.outputs);
     if (!a->p.finisher) return snprintf(err, errlen, "out of memory"), -1;
     if (bm_sampling_active(&fo.sampling))
         bm_info("tail sampling of stored traces: rate %g (failed, timed-out, compensated%s kept)",

@@ -66,7 +66,7 @@ struct bm_finisher {
     bm_loop *loop;
     struct event *tick;
     const trace_store *store;
-    const worker_stats *ws;
+    const bm_monitor *mon; /* its workers read at each use (swapped on restore) */
     bm_writer *w;
     bm_outputs *outputs;
     entry **table;
@@ -140,14 +140,14 @@ static void forget(bm_finisher *f, entry *e)
 static double worker_p99(const char *worker, void *arg)
 {
     bm_finisher *f = arg;
-    if (!f->ws) return 0;
+    if (!f->mon) return 0;
     p99_slot *s = &f->p99[hash_tx(worker) % P99_CACHE];
     if (strcmp(s->worker, worker) || f->now_us - s->at_us > P99_TTL_US) {
         bm_worker_snapshot snap;
         snprintf(s->worker, sizeof s->worker, "%s", worker);
         s->at_us = f->now_us;
         s->p99_us = 0;
-        if (!worker_stats_snapshot_one(f->ws, worker, f->now_us, &snap) &&
+        if (!worker_stats_snapshot_one(f->mon->workers, worker, f->now_us, &snap) &&
             snap.win[1].executions >= P99_MIN_EXECUTIONS)
             s->p99_us = snap.win[1].p99_us;
     }
@@ -335,7 +335,7 @@ static int on_record(const bm_event *ev, int64_t duration_us, void *arg)
 /* ---- life ---------------------------------------------------------------------------- */
 
 bm_finisher *bm_finisher_new(const bm_finisher_opts *o, bm_loop *loop, bm_persist *p,
-                             const trace_store *store, const worker_stats *ws, bm_writer *w,
+                             const trace_store *store, const bm_monitor *mon, bm_writer *w,
                              bm_outputs *outputs)
 {
     bm_finisher *f = calloc(1, sizeof *f);
@@ -347,7 +347,7 @@ bm_finisher *bm_finisher_new(const bm_finisher_opts *o, bm_loop *loop, bm_persis
     f->o.trace_prefix = f->trace_prefix;
     f->loop = loop;
     f->store = store;
-    f->ws = ws;
+    f->mon = mon;
     f->w = w;
     f->outputs = outputs;
     f->n_buckets = 1024;

@@ -29,13 +29,13 @@
 #include <stdint.h>
 
 #include "agent/state/persist.h"
+#include "lib/monitor.h"
 #include "lib/sampling.h"
 
 struct bm_loop;
 struct bm_writer;
 struct bm_outputs;
 struct trace_store;
-struct worker_stats;
 
 typedef struct {
     int64_t settle_us;        /* quiet after a completion or failure before it is finished */
@@ -71,12 +71,13 @@ typedef struct {
 typedef struct bm_finisher bm_finisher;
 
 /*
- * A finisher reading traces from `store` (borrowed), worker p99s from `ws`
- * (borrowed; NULL: no p99 rule), writing markers through w, spans through
+ * A finisher reading traces from `store` (borrowed), worker p99s from
+ * `mon->workers` (mon borrowed, its workers read at each use: a checkpoint
+ * restore swaps them; NULL: no p99 rule), writing markers through w, spans through
  * outputs. Registers itself as p's record observer. @return it, or NULL.
  */
 bm_finisher *bm_finisher_new(const bm_finisher_opts *o, struct bm_loop *loop, bm_persist *p,
-                             const struct trace_store *store, const struct worker_stats *ws,
+                             const struct trace_store *store, const bm_monitor *mon,
                              struct bm_writer *w, struct bm_outputs *outputs);
 void bm_finisher_free(bm_finisher *f);
 

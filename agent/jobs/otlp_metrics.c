@@ -22,7 +22,7 @@ typedef struct {
 struct bm_otlp_metrics {
     bm_loop *loop;
     struct event *tick;
-    const worker_stats *ws;
+    const bm_monitor *mon; /* its workers, read at each export (swapped on restore) */
     bm_outputs *outputs;
     int64_t started_us;
     worker_fig *w; /* sorted by name */
@@ -108,7 +108,7 @@ void bm_otlp_metrics_export(bm_otlp_metrics *m)
         pts[i].failures = m->w[i].failures;
         pts[i].timeouts = m->w[i].timeouts;
         pts[i].duration = &m->w[i].duration;
-        if (m->ws && !worker_stats_snapshot_one(m->ws, m->w[i].name, now, &snap)) {
+        if (m->mon && !worker_stats_snapshot_one(m->mon->workers, m->w[i].name, now, &snap)) {
             pts[i].in_flight = snap.in_flight;
             pts[i].health = (int)snap.health;
         }
@@ -129,12 +129,12 @@ static void on_tick(void *arg)
 }
 
 bm_otlp_metrics *bm_otlp_metrics_new(int64_t interval_us, size_t max_workers, bm_loop *loop,
-                                     const worker_stats *ws, bm_outputs *outputs)
+                                     const bm_monitor *mon, bm_outputs *outputs)
 {
     bm_otlp_metrics *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->loop = loop;
-    m->ws = ws;
+    m->mon = mon;
     m->outputs = outputs;
     m->max = max_workers ? max_workers : 1000;
     m->started_us = bm_now_us();

@@ -21,11 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/monitor.h"
 #include "proto/event.h"
 
 struct bm_loop;
 struct bm_outputs;
-struct worker_stats;
 
 typedef struct {
     uint64_t exports;         /* metrics bodies offered to the OTLP sinks */
@@ -36,9 +36,11 @@ typedef struct {
 
 typedef struct bm_otlp_metrics bm_otlp_metrics;
 
-/* @return the job (caller frees), or NULL. ws and outputs are borrowed. */
+/* @return the job (caller frees), or NULL. mon and outputs are borrowed; in-flight
+ * and health come from mon->workers, read at each export: a checkpoint restore
+ * swaps a new worker_stats into the monitor (bm_monitor_swap) and frees the old. */
 bm_otlp_metrics *bm_otlp_metrics_new(int64_t interval_us, size_t max_workers, struct bm_loop *loop,
-                                     const struct worker_stats *ws, struct bm_outputs *outputs);
+                                     const bm_monitor *mon, struct bm_outputs *outputs);
 void bm_otlp_metrics_free(bm_otlp_metrics *m);
 
 /* A trace record (a persist observer: bm_persist_observe_cb). @return 0. */
