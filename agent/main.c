@@ -35,6 +35,8 @@
 #include "agent/inputs/streams.h"
 #include "agent/jobs/alerting.h"
 #include "agent/jobs/cluster.h"
+#include "agent/jobs/finisher.h"
+#include "agent/jobs/otlp_metrics.h"
 #include "agent/jobs/publisher.h"
 #include "agent/jobs/sysmon.h"
 #include "agent/outputs/outputs.h"
@@ -84,6 +86,45 @@ typedef struct {
 
 /* ---- outputs: the defaults every agent writes, then the configured sinks ---- */
 
+/* The `otlp:` section as one sink of type otlp (outputs/otlp.c), named "otlp". */
+static int add_otlp(bm_outputs *o, const bm_config *c, char *err, size_t errlen)
+{
+    if (!c->otlp_endpoint || (!c->otlp_traces && !c->otlp_metrics)) return 0;
+    char timeout[24], attempts[24], backoff[24], backoff_max[24], batch[24], interval[24],
+        queue[24], hname[16][160];
+    snprintf(timeout, sizeof timeout, "%dms", c->otlp_timeout_ms);
+    snprintf(attempts, sizeof attempts, "%zu", c->otlp_max_attempts);
+    snprintf(backoff, sizeof backoff, "%dms", c->otlp_backoff_ms);
+    snprintf(backoff_max, sizeof backoff_max, "%dms", c->otlp_backoff_max_ms);
+    snprintf(batch, sizeof batch, "%zu", c->otlp_batch_size);
+    snprintf(interval, sizeof interval, "%dms", c->otlp_flush_interval_ms);
+    snprintf(queue, sizeof queue, "%zu", c->otlp_queue);
+    bm_sink_kv kv[16 + 16];
+    size_t n = 0;
+    kv[n++] = (bm_sink_kv){"type", "otlp"};
+    kv[n++] = (bm_sink_kv){"name", "otlp"};
+    kv[n++] = (bm_sink_kv){"topics", c->otlp_traces && c->otlp_metrics ? "spans,metrics"
+                                     : c->otlp_traces                 ? "spans"
+                                                                      : "metrics"};
+    kv[n++] = (bm_sink_kv){"endpoint", c->otlp_endpoint};
+    kv[n++] = (bm_sink_kv){"encoding", c->otlp_encoding ? c->otlp_encoding : "json"};
+    kv[n++] = (bm_sink_kv){"service_name", c->otlp_service_name ? c->otlp_service_name : "busmon"};
+    kv[n++] = (bm_sink_kv){"service_instance_id", c->consumer};
+    kv[n++] = (bm_sink_kv){"timeout", timeout};
+    kv[n++] = (bm_sink_kv){"max_attempts", attempts};
+    kv[n++] = (bm_sink_kv){"backoff", backoff};
+    kv[n++] = (bm_sink_kv){"backoff_max", backoff_max};
+    kv[n++] = (bm_sink_kv){"batch_size", batch};
+    kv[n++] = (bm_sink_kv){"flush_interval", interval};
+    kv[n++] = (bm_sink_kv){"queue", queue};
+    for (size_t i = 0; i < c->n_otlp_headers && i < 16; i++) {
+        snprintf(hname[i], sizeof hname[i], "%s.%s",
+                 c->otlp_headers[i].is_file ? "header_file" : "header", c->otlp_headers[i].name);
+        kv[n++] = (bm_sink_kv){hname[i], c->otlp_headers[i].value};
+    }
+    return bm_outputs_add(o, kv, n, err, errlen);
+}
+
 /*
  * Each built-in output is one sink row (outputs/sink.h), named by its config
  * keys; `alerts.webhooks` / `alerts.sinks` (when alerting is on) and
@@ -122,7 +163,7 @@ static int add_outputs(bm_outputs *o, const bm_config *c, char *err, size_t errl
     for (size_t i = 0; i < al->n_output_sinks; i++)
         if (bm_outputs_add(o, al->output_sinks[i].kv, al->output_sinks[i].n_kv, err, errlen))
             return -1;
-    return 0;
+    return add_otlp(o, c, err, errlen);
 }
 
 /* ---- the parts ---------------------------------------------------------------- */
@@ -414,6 +455,42 @@ static int start_pubsub(agent *a)
     return 0;
 }
 
+/* Transactions judged over (sampling, OTLP spans) and the OTLP metrics, when asked for. */
+static int build_finisher(agent *a, char *err, size_t errlen)
+{
+    bm_config *c = a->cfg;
+    bm_monitor *mon = bm_state_monitor(a->p.state);
+    if (bm_outputs_wants(a->p.outputs, BM_TOPIC_METRICS)) {
+        a->p.otlp_metrics =
+            bm_otlp_metrics_new(c->otlp_metrics_interval_ms * 1000, c->max_workers, a->p.loop,
+                                mon, a->p.outputs);
+        if (!a->p.otlp_metrics) return snprintf(err, errlen, "out of memory"), -1;
+    }
+    bm_finisher_opts fo = {
+        .settle_us = c->otlp_settle_ms * 1000,
+        .idle_flush_us = c->otlp_idle_flush_ms * 1000,
+        .max_open = c->max_transactions,
+        .sampling = {c->sampling_rate, c->sampling_slow_ms * 1000, c->sampling_slow_p99},
+        .sample_stored = 1,
+        .sample_export = c->otlp_sampled,
+        .trace_prefix = c->trace_prefix,
+        .trace_ttl_s = c->trace_retention_s,
+        .also = a->p.otlp_metrics ? bm_otlp_metrics_observe : NULL,
+        .also_arg = a->p.otlp_metrics,
+    };
+    if (!bm_sampling_active(&fo.sampling) && !bm_outputs_wants(a->p.outputs, BM_TOPIC_SPANS) &&
+        !a->p.otlp_metrics)
+        return 0; /* nothing to do at a transaction's end */
+    a->p.finisher = bm_finisher_new(&fo, a->p.loop, a->p.persist, bm_state_traces(a->p.state),
+                                    mon, a->p.writer, a->p.outputs);
+    if (!a->p.finisher) return snprintf(err, errlen, "out of memory"), -1;
+    if (bm_sampling_active(&fo.sampling))
+        bm_info("tail sampling of stored traces: rate %g (failed, timed-out, compensated%s kept)",
+                c->sampling_rate,
+                c->sampling_slow_ms || c->sampling_slow_p99 ? ", slow" : "");
+    return 0;
+}
+
 static int build_jobs(agent *a, char *err, size_t errlen)
 {
     bm_config *c = a->cfg;
@@ -437,7 +514,7 @@ static int build_jobs(agent *a, char *err, size_t errlen)
     if (!a->p.sysmon || !a->p.alerting || bm_sampler_start(a->p.sampler))
         return snprintf(err, errlen, "out of memory"), -1;
     if (a->p.cluster) bm_cluster_set_engine(a->p.cluster, bm_alerting_engine(a->p.alerting));
-    return 0;
+    return build_finisher(a, err, errlen);
 }
 
 /* ---- the orderly stop ------------------------------------------------------------ */
@@ -479,6 +556,8 @@ static void stop_in_order(void *arg, const char *why)
     bm_publisher_final(a->p.publisher);  /* what readers see is current */
     bm_alerting_stop(a->p.alerting);     /* no more evaluations */
     bm_cluster_leave(a->p.cluster);      /* lease given up, no more hand-offs to us */
+    bm_finisher_final(a->p.finisher);    /* ended transactions: sampled, exported */
+    if (a->p.otlp_metrics) bm_otlp_metrics_export(a->p.otlp_metrics);
     bm_outputs_flush(a->p.outputs, FLUSH_DEADLINE_MS); /* sinks deliver what they hold */
     bm_stream_input_stop(a->p.streams);  /* no more reads */
     bm_pubsub_input_stop(a->p.pubsub);
@@ -537,6 +616,8 @@ static void teardown(agent *a)
     bm_sysmon_free(a->p.sysmon);
     bm_sampler_free(a->p.sampler);
     bm_publisher_free(a->p.publisher);
+    bm_finisher_free(a->p.finisher);
+    bm_otlp_metrics_free(a->p.otlp_metrics);
     bm_outputs_free(a->p.outputs);
     bm_cluster_free(a->p.cluster);
     bm_state_free(a->p.state);

@@ -25,6 +25,8 @@ struct bm_alerting;
 struct bm_sysmon;
 struct bm_http;
 struct bm_cluster;
+struct bm_finisher;
+struct bm_otlp_metrics;
 
 typedef struct bm_parts_tag {
     struct bm_loop *loop;
@@ -41,6 +43,8 @@ typedef struct bm_parts_tag {
     struct bm_sysmon *sysmon;
     struct bm_http *http; /* NULL: HTTP off */
     struct bm_cluster *cluster;
+    struct bm_finisher *finisher;         /* NULL: no sampling, no OTLP */
+    struct bm_otlp_metrics *otlp_metrics; /* NULL: no OTLP metrics */
     bm_view view; /* what readers read: the own monitor, or the merge of every agent's */
     uint64_t http_requests[3]; /* answered by class 2xx, 4xx, 5xx (http/server.c counts) */
     const char *agent;         /* the consumer name */

@@ -30,6 +30,14 @@ PACKAGES=(
     catatonit debootstrap docker-compose file systemd man-db
 )
 
+# tests/integration/test_otlp.sh: node + npm for the OTLP decoder (tests/otlp/,
+# its node_modules from the npm registry by `npm ci`). Only when missing: a
+# Node.js from elsewhere (NodeSource's nodejs bundles npm) is as good, and
+# Debian's npm package would conflict with it.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PACKAGES+=(nodejs npm)
+fi
+
 usage() {
     sed -n '2,10s/^# \{0,1\}//p' "$0"
 }

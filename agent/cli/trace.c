@@ -12,6 +12,7 @@
 
 #include "agent/cli/cli.h"
 #include "agent/cli/options.h"
+#include "lib/sampling.h"
 #include "lib/trace.h"
 #include "proto/event.h"
 #include "lib/trace_json.h"
@@ -116,6 +117,19 @@ static int read_trace(redisContext *c, const bm_cli_opts *o, const char *tx, tra
                 "busmon trace: no trace for transaction '%s' (never seen by busmon-agent, or "
                 "expired after the trace retention)\n",
                 tx);
+        freeReplyObject(r);
+        return BM_EXIT_NOT_FOUND;
+    }
+    bm_sampling_marker m;
+    redisReply *first = r->element[0];
+    if (first->type == REDIS_REPLY_STRING &&
+        bm_sampling_marker_parse(first->str, (size_t)first->len, &m)) {
+        fprintf(stderr,
+                "busmon trace: transaction '%s' was sampled out by tail sampling "
+                "(traces.sampling.rate %g: it did not fail, time out, compensate nor run slow); "
+                "its %llu event(s) were not kept%s\n",
+                tx, m.rate, (unsigned long long)m.events,
+                r->elements > 1 ? " (later records follow the marker)" : "");
         freeReplyObject(r);
         return BM_EXIT_NOT_FOUND;
     }

@@ -61,6 +61,15 @@ void bm_config_deinit(bm_config *c)
     free(c->group);
     free(c->consumer);
     free(c->trace_prefix);
+    free(c->otlp_endpoint);
+    free(c->otlp_encoding);
+    free(c->otlp_service_name);
+    for (size_t i = 0; i < c->n_otlp_headers; i++) {
+        free(c->otlp_headers[i].name);
+        if (c->otlp_headers[i].value)
+            memset(c->otlp_headers[i].value, 0, strlen(c->otlp_headers[i].value));
+        free(c->otlp_headers[i].value);
+    }
     free(c->state_prefix);
     free(c->cluster_registry);
     free(c->cluster_leader_key);

@@ -90,6 +90,24 @@ typedef struct {
     size_t max_timeouts;     /* commands with a timeout waiting for their answer, 100000 */
     struct bm_alerting_config *alerting; /* the `alerts:` section (owned; never NULL after init) */
 
+    /* OpenTelemetry export (issue 16, jobs/finisher.c, outputs/otlp.c) */
+    char *otlp_endpoint;      /* otlp.endpoint: NULL, no OTLP export */
+    char *otlp_encoding;      /* "json" */
+    char *otlp_service_name;  /* "busmon" */
+    int otlp_timeout_ms, otlp_flush_interval_ms, otlp_backoff_ms, otlp_backoff_max_ms;
+    size_t otlp_batch_size, otlp_queue, otlp_max_attempts;
+    int64_t otlp_idle_flush_ms, otlp_settle_ms, otlp_metrics_interval_ms;
+    int otlp_traces, otlp_metrics, otlp_sampled;
+    size_t n_otlp_headers;
+    struct {
+        char *name, *value; /* value: the header's value, or (is_file) its file */
+        int is_file;
+    } otlp_headers[16];
+    /* tail sampling of stored traces (traces.sampling) */
+    double sampling_rate;         /* 1: keep everything */
+    int64_t sampling_slow_ms;     /* 0: no fixed threshold */
+    int sampling_slow_p99;
+
     /* HTTP (issue 6): /metrics, /health, /ready, /api (agent/http.c) */
     int http_enabled;  /* http.enabled, default 1; --no-http */
     char *http_listen; /* http.listen "host:port", default "127.0.0.1:9464"; --http */

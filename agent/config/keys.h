@@ -115,6 +115,9 @@ struct bm_config_key {
                               value is warned about once, with the reason (NULL: always) */
 };
 
+/* otlp.headers / otlp.header_files: NAME: VALUE (or FILE) into bm_config (otlp_headers.c). */
+int bm_otlp_yaml_headers(struct bm_walk *w, const bm_walk_pair *p);
+
 /* The agent's table, in a fixed order. @return the rows; *n their number. */
 const bm_config_key *bm_config_keys(size_t *n);
 

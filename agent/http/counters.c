@@ -30,6 +30,10 @@ static const char *acl_command(size_t i)
 {
     return bm_acl_command_name((bm_acl_command)i);
 }
+static const char *sample_reason(size_t i)
+{
+    return bm_sample_reason_name((bm_sample_reason)i);
+}
 static const char *http_class(size_t i)
 {
     static const char *const names[BM_HTTP_CLASSES] = {"2xx", "4xx", "5xx"};
@@ -126,6 +130,62 @@ static const bm_counter_row table[] = {
     /* writes */
     SCALAR("busmon_trace_records_written_total", TOTAL, "Trace records sent to Redis.",
            "trace_records", persist.records),
+    SCALAR("busmon_trace_records_skipped_total", TOTAL,
+           "Trace records of sampled-out transactions, not written.", "trace_records_skipped",
+           persist.records_skipped),
+
+    /* transactions finished: tail sampling and OpenTelemetry export */
+    SCALAR("busmon_transactions_finished_total", TOTAL,
+           "Transactions judged over (completed or failed and settled, or idle).",
+           "finisher.finished", fin.finished),
+    SCALAR("busmon_transactions_finished_idle_total", TOTAL,
+           "Transactions finished after otlp.idle_flush without an end.", "finisher.idle",
+           fin.finished_idle),
+    SCALAR("busmon_transactions_finished_early_total", TOTAL,
+           "Transactions finished early to make room (traces.max_transactions followed).",
+           "finisher.early", fin.finished_early),
+    SCALAR("busmon_transactions_finished_missing_total", TOTAL,
+           "Transactions finished whose trace had left memory: not judged nor exported.",
+           "finisher.not_in_memory", fin.not_in_memory),
+    SCALAR("busmon_transactions_late_events_total", TOTAL,
+           "Events of a transaction already finished (stored, not exported again).",
+           "finisher.late_events", fin.late_events),
+    SCALAR("busmon_transactions_open", GAUGE, "Transactions followed until they finish.",
+           "finisher.open", fin.open),
+    SCALAR("busmon_transactions_remembered", GAUGE,
+           "Finished transactions remembered (so each is finished once).", "finisher.remembered",
+           fin.remembered),
+    ARRAY("busmon_sampling_decisions_total", TOTAL,
+          "Tail sampling decisions by reason: kept (all, timeout, failed, compensated, slow, "
+          "rate) or dropped (sampled_out).",
+          "sampling.decisions", fin.sampled, "reason", sample_reason, BM_SAMPLE__COUNT),
+    SCALAR("busmon_sampling_late_skipped_total", TOTAL,
+           "Events of sampled-out transactions that came later, not written.",
+           "sampling.late_skipped", fin.late_skipped),
+    SCALAR("busmon_sampling_markers_total", TOTAL,
+           "Stored traces replaced by the sampled-out marker.", "sampling.markers", fin.markers),
+    SCALAR("busmon_sampling_markers_failed_total", TOTAL,
+           "Sampled-out traces that could not be replaced (Redis not connected).",
+           "sampling.markers_failed", fin.markers_failed),
+    SCALAR("busmon_otlp_transactions_exported_total", TOTAL,
+           "Transactions whose spans were offered to the OTLP sinks.", "otlp.transactions",
+           fin.exported),
+    SCALAR("busmon_otlp_spans_total", TOTAL, "Spans offered to the OTLP sinks.", "otlp.spans",
+           fin.spans),
+    SCALAR("busmon_otlp_spans_dropped_total", TOTAL,
+           "Spans an OTLP sink refused (its queue full) or that could not be built.",
+           "otlp.spans_dropped", fin.spans_dropped),
+    SCALAR("busmon_otlp_metrics_exports_total", TOTAL,
+           "Worker metrics exports offered to the OTLP sinks.", "otlp.metrics_exports",
+           om.exports),
+    SCALAR("busmon_otlp_metrics_exports_refused_total", TOTAL,
+           "Worker metrics exports an OTLP sink refused (its queue full).",
+           "otlp.metrics_refused", om.exports_refused),
+    SCALAR("busmon_otlp_metrics_workers_refused_total", TOTAL,
+           "Answers of workers past worker_monitoring.max_workers, not in the OTLP metrics.",
+           "otlp.metrics_workers_refused", om.workers_refused),
+    SCALAR("busmon_otlp_metrics_workers", GAUGE, "Workers in the last OTLP metrics export.",
+           "otlp.metrics_workers", om.workers),
     SCALAR("busmon_deadletter_total", TOTAL, "Entries copied to the dead-letter stream.",
            "deadletter", persist.deadletter),
     SCALAR("busmon_deadletter_failed_total", TOTAL,

@@ -28,6 +28,8 @@
 #include "agent/inputs/streams.h"
 #include "agent/jobs/alerting.h"
 #include "agent/jobs/cluster.h"
+#include "agent/jobs/finisher.h"
+#include "agent/jobs/otlp_metrics.h"
 #include "agent/jobs/publisher.h"
 #include "agent/jobs/sysmon.h"
 #include "agent/state/persist.h"
@@ -54,6 +56,8 @@ typedef struct {
     bm_sampler_stats sampler;
     bm_cluster_stats cluster;
     bm_http_stats http;
+    bm_finisher_stats fin;
+    bm_otlp_metrics_stats om;
     /* derived or read from several places */
     uint64_t decode_errors[BM_DECODE__COUNT]; /* both inputs */
     uint64_t writes_pending;

@@ -22,6 +22,8 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     bm_sampler_get_stats(p->sampler, &s->sampler);
     if (p->cluster) bm_cluster_get_stats(p->cluster, &s->cluster);
     bm_http_get_stats(p->http, &s->http);
+    bm_finisher_get_stats(p->finisher, &s->fin);
+    bm_otlp_metrics_get_stats(p->otlp_metrics, &s->om);
     trace_store_stats ts;
     trace_store_get_stats(bm_state_traces(p->state), &ts);
     s->traces_in_memory = ts.transactions;

@@ -15,7 +15,7 @@
 #include "proto/alert.h"
 
 const bm_sink_key bm_sink_common_keys[] = {
-    {"type", "webhook", "the sink type: webhook, redis_stream, redis_hash"},
+    {"type", "webhook", "the sink type: webhook, redis_stream, redis_hash, otlp"},
     {"name", NULL, "the sink's name in logs and counters (default: the type)"},
     {"format", "generic", "body format: generic | slack | pagerduty | alertmanager"},
     {"routing_key", NULL, "PagerDuty integration key (required for format pagerduty)"},
@@ -23,16 +23,17 @@ const bm_sink_key bm_sink_common_keys[] = {
      "the routing key from a file's first line (also url_file, header_file.NAME: any secret "
      "key of a sink can be K_file: PATH)"},
     {"topics", NULL,
-     "what it takes, a comma list: alert, alerts_firing, rollup, workers, health, system "
-     "(default alert; alerts_firing for format alertmanager)"},
+     "what it takes, a comma list: alert, alerts_firing, rollup, workers, health, system, "
+     "spans, metrics (default alert; alerts_firing for format alertmanager; spans,metrics "
+     "for type otlp)"},
     {NULL, NULL, NULL},
 };
 
 static const bm_sink_type *const sink_types[] = {&bm_sink_webhook, &bm_sink_redis_stream,
-                                                 &bm_sink_redis_hash};
+                                                 &bm_sink_redis_hash, &bm_sink_otlp};
 
-static const char *const topic_names[BM_TOPIC__COUNT] = {"alert",   "alerts_firing", "rollup",
-                                                         "workers", "health",        "system"};
+static const char *const topic_names[BM_TOPIC__COUNT] = {
+    "alert", "alerts_firing", "rollup", "workers", "health", "system", "spans", "metrics"};
 
 const char *bm_topic_name(bm_topic t)
 {
@@ -112,7 +113,7 @@ static int parse_topics(const char *label, const char *list, unsigned *mask, cha
         if (t < 0) {
             bm_set_error(err, errlen,
                          "sink '%s': unknown topic '%s' (alert, alerts_firing, rollup, workers, "
-                         "health, system)",
+                         "health, system, spans, metrics)",
                          label, w);
             return -1;
         }
@@ -213,7 +214,7 @@ static bm_sink *configure(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **own, s
     const bm_sink_type *t = bm_sink_type_find(type_name);
     if (!t) {
         bm_set_error(err, errlen,
-                     "sink '%s': unknown type '%s' (known: webhook, redis_stream, redis_hash)",
+                     "sink '%s': unknown type '%s' (known: webhook, redis_stream, redis_hash, otlp)",
                      label, type_name);
         return NULL;
     }
@@ -236,6 +237,7 @@ static bm_sink *configure(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **own, s
     }
     unsigned mask = 1u << (fmt == BM_ALERT_BODY_ALERTMANAGER ? BM_TOPIC_ALERTS_FIRING
                                                               : BM_TOPIC_ALERT);
+    if (t == &bm_sink_otlp) mask = 1u << BM_TOPIC_SPANS | 1u << BM_TOPIC_METRICS;
     if (topics && parse_topics(label, topics, &mask, err, errlen)) return NULL;
     for (size_t i = 0; i < n_kv; i++) {
         if (kv_get(kv, i, kv[i].key)) {

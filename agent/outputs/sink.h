@@ -14,6 +14,10 @@
  *                  in the loop; retries, backoff, bounded  outputs.sinks
  *                  queue; generic, Slack, PagerDuty or
  *                  Alertmanager bodies)
+ *   otlp           OTLP/HTTP JSON: spans batched into      otlp:, outputs.sinks
+ *                  POST <endpoint>/v1/traces, metrics
+ *                  into POST <endpoint>/v1/metrics (the
+ *                  same delivery as webhook: http_post.h)
  *
  * Topics say what a message is; a sink takes the topics its configuration
  * names (`topics:`), and each producer (jobs/publisher.c, jobs/alerting.c,
@@ -27,6 +31,10 @@
  *   workers        worker name -> its state (hash fields)
  *   health         one worker health transition
  *   system         one system metrics sample
+ *   spans          one finished transaction's OTLP spans (JSON objects separated
+ *                  by commas; jobs/finisher.c), for the otlp sink to batch
+ *   metrics        the workers' OTLP metrics (JSON Metric objects separated by
+ *                  commas; jobs/otlp_metrics.c), every otlp.metrics_interval
  *
  * Bodies are never built by a sink: the producer's builder makes the body
  * in the sink's `format` (proto/alert.h has the one list of format names:
@@ -62,10 +70,12 @@ typedef enum {
     BM_TOPIC_WORKERS,
     BM_TOPIC_HEALTH,
     BM_TOPIC_SYSTEM,
+    BM_TOPIC_SPANS,
+    BM_TOPIC_METRICS,
     BM_TOPIC__COUNT
 } bm_topic;
 
-/* "alert", "alerts_firing", "rollup", "workers", "health", "system". */
+/* "alert", "alerts_firing", "rollup", "workers", "health", "system", "spans", "metrics". */
 const char *bm_topic_name(bm_topic t);
 /* @return the topic, or -1. */
 int bm_topic_parse(const char *s);
@@ -89,6 +99,7 @@ typedef struct {
     size_t mp_len;
     const bm_sink_field *fields; /* a hash sink's fields */
     size_t n_fields;
+    uint32_t n_items;            /* topic spans: the spans in data */
 } bm_sink_body;
 
 /* One configuration key and its value, as written. */
@@ -145,6 +156,7 @@ typedef struct {
 extern const bm_sink_type bm_sink_webhook;      /* outputs/webhook.c */
 extern const bm_sink_type bm_sink_redis_stream; /* outputs/redis_sinks.c */
 extern const bm_sink_type bm_sink_redis_hash;   /* outputs/redis_sinks.c */
+extern const bm_sink_type bm_sink_otlp;         /* outputs/otlp.c */
 
 /* The common keys every sink takes: type, name, format, routing_key, topics. */
 extern const bm_sink_key bm_sink_common_keys[];

@@ -94,6 +94,8 @@ struct bm_persist {
     bm_backoff retry_backoff;
     bm_persist_reader reader;
     void *reader_arg;
+    bm_persist_observe_cb observe; /* jobs/finisher.c: follows transactions, skips sampled-out ones */
+    void *observe_arg;
     bm_persist_stats stats;
     int64_t last_ack_us;
     char last_error[256];
@@ -636,8 +638,18 @@ int bm_persist_start(bm_persist *p)
     return evtimer_add(p->ev_checkpoint, &tv);
 }
 
+void bm_persist_set_observer(bm_persist *p, bm_persist_observe_cb cb, void *arg)
+{
+    p->observe = cb;
+    p->observe_arg = arg;
+}
+
 int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us)
 {
+    if (p->observe && p->observe(ev, duration_us, p->observe_arg)) {
+        p->stats.records_skipped++;
+        return 0; /* its transaction's stored trace is gone (sampled out): not written */
+    }
     group *g = open_group(p);
     if (!g || reserve((void **)&g->items, &g->cap_items, g->n_items + 1, sizeof(rec_item)))
         return -1;

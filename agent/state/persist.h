@@ -77,6 +77,7 @@ typedef struct {
     uint64_t deadletter;        /* copies sent to the dead-letter stream */
     uint64_t deadletter_failed; /* ... that could not be queued (out of memory) */
     uint64_t records;           /* trace records sent (again on retries) */
+    uint64_t records_skipped;   /* records of sampled-out transactions, not written */
     uint64_t batches;           /* groups closed */
     uint64_t retried;           /* writes sent again after a failure */
     uint64_t checkpoints;       /* checkpoints Redis confirmed */
@@ -96,6 +97,15 @@ void bm_persist_free(bm_persist *p);
 
 /* The stream input's hooks (borrowed arg). */
 void bm_persist_set_reader(bm_persist *p, const bm_persist_reader *r, void *arg);
+
+/*
+ * Told of every trace record before it is queued (ev borrowed for the call):
+ * jobs/finisher.c follows transactions this way. @return 1 to leave the
+ * record unwritten (its transaction was sampled out; counted in
+ * records_skipped), 0 to write it.
+ */
+typedef int (*bm_persist_observe_cb)(const bm_event *ev, int64_t duration_us, void *arg);
+void bm_persist_set_observer(bm_persist *p, bm_persist_observe_cb cb, void *arg);
 
 /* Queue one trace record for `ev` (encoded now; ev may be freed after). @return 0 / -1 nomem. */
 int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us);

@@ -114,6 +114,8 @@ while read -r flag meta; do
     --summary) value="$BM_TMP/summary.json" ;;
     --psubscribe) value='x:*' ;;
     --trace-retention) value=90m ;;
+    --sampling-rate) value=0.1 ;;
+    --otlp-endpoint) value=http://127.0.0.1:4318 ;;
     --stream | --group | --consumer) value=cfg-flags ;;
     *) value=200ms ;; # intervals; --block-ms, --batch and --max-transactions below
     esac

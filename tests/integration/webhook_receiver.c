@@ -7,12 +7,12 @@
  *
  * to --out (n counts from 1, t_ms since start, status = what it answers).
  * Modes: answer 200; answer --fail-status (500) to the first --fail-first N
- * requests; answer only after --delay-ms D. It exits by itself after
+ * requests (with Retry-After: S when --retry-after S); answer only after --delay-ms D. It exits by itself after
  * --max-seconds (default 30), or on SIGTERM / SIGINT, so a test can never
  * leave it behind. Not a general server: no TLS, no keep-alive tuning.
  *
  *   bm-webhook-receiver --out FILE [--port P | --port 0] [--port-file F]
- *                       [--fail-first N] [--fail-status CODE] [--delay-ms D]
+ *                       [--fail-first N] [--fail-status CODE] [--retry-after S] [--delay-ms D]
  *                       [--max-seconds S]
  *
  * With --port 0 (the default) the kernel picks a free port; it is printed
@@ -38,6 +38,7 @@ typedef struct {
     FILE *out;
     long fail_first;
     int fail_status;
+    long retry_after_s; /* > 0: a failure answer carries Retry-After: this many seconds */
     long delay_ms;
     long n_requests;
     struct timespec started;
@@ -85,11 +86,16 @@ static const char *method_name(enum evhttp_cmd_type c)
     return "?";
 }
 
-static void answer(struct evhttp_request *req, int status)
+static void answer(const receiver *r, struct evhttp_request *req, int status)
 {
     struct evbuffer *b = evbuffer_new();
     if (b) evbuffer_add_printf(b, "%s\n", status / 100 == 2 ? "ok" : "failing on purpose");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
+    if (status / 100 != 2 && r->retry_after_s > 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%ld", r->retry_after_s);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
+    }
     evhttp_send_reply(req, status, status / 100 == 2 ? "OK" : "Test Failure", b);
     if (b) evbuffer_free(b);
 }
@@ -111,7 +117,7 @@ static void on_delay_over(evutil_socket_t fd, short what, void *arg)
     pending *p = arg;
     pending_unlink(p);
     /* a client that gave up meanwhile is fine: libevent frees the request then */
-    answer(p->req, p->status);
+    answer(p->r, p->req, p->status);
     event_free(p->ev);
     free(p);
 }
@@ -156,14 +162,14 @@ static void on_request(struct evhttp_request *req, void *arg)
     json_decref(line);
 
     if (r->delay_ms <= 0) {
-        answer(req, status);
+        answer(r, req, status);
         return;
     }
     pending *p = calloc(1, sizeof *p);
     if (p) p->ev = evtimer_new(r->base, on_delay_over, p);
     if (!p || !p->ev) {
         free(p);
-        answer(req, 503);
+        answer(r, req, 503);
         return;
     }
     p->r = r;
@@ -186,7 +192,8 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void usage(void)
 {
     fprintf(stderr, "usage: bm-webhook-receiver --out FILE [--port P] [--port-file F] "
-                    "[--fail-first N] [--fail-status CODE] [--delay-ms D] [--max-seconds S]\n");
+                    "[--fail-first N] [--fail-status CODE] [--retry-after S] [--delay-ms D] "
+                    "[--max-seconds S]\n");
 }
 
 int main(int argc, char **argv)
@@ -210,6 +217,8 @@ int main(int argc, char **argv)
             r.fail_first = atol(v);
         else if (!strcmp(a, "--fail-status"))
             r.fail_status = atoi(v);
+        else if (!strcmp(a, "--retry-after"))
+            r.retry_after_s = atol(v);
         else if (!strcmp(a, "--delay-ms"))
             r.delay_ms = atol(v);
         else if (!strcmp(a, "--max-seconds"))
@@ -277,7 +286,7 @@ int main(int argc, char **argv)
     while (r.pending) {
         pending *p = r.pending;
         pending_unlink(p);
-        answer(p->req, 503);
+        answer(p->r, p->req, 503);
         event_free(p->ev);
         free(p);
     }

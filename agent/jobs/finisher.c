@@ -1,0 +1,404 @@
+/*
+ * finisher.c - transactions judged over once: tail sampling of the stored
+ * trace and OTLP spans (finisher.h has the picture).
+ *
+ * Each transaction followed is one entry, in a hash table by id and in one
+ * of three lists, each ordered by the time it entered it:
+ *
+ *   open     (by last activity) ──settle passed, status final──▶ finish ──▶ done
+ *      │                         └─settle passed, running───▶ idle
+ *      ◀──────── any new event ───────────────────────────────────┘
+ *   idle     (by last activity) ──idle_flush passed──▶ finish ──▶ done
+ *   done     (by finish time)   ──forget_us, or the table full──▶ forgotten
+ *
+ * So a tick looks only at list heads: bounded work per wake-up.
+ */
+#include "agent/jobs/finisher.h"
+
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/clock.h"
+#include "agent/core/log.h"
+#include "agent/core/loop.h"
+#include "agent/core/writer.h"
+#include "agent/outputs/outputs.h"
+#include "lib/otlp.h"
+#include "lib/trace_store.h"
+#include "lib/worker_stats.h"
+
+#define TICK_US        (250 * 1000LL)
+#define FINISH_PER_TICK 5000 /* bounded work per wake-up */
+#define P99_CACHE      256  /* workers whose p99 is remembered for a second */
+#define P99_TTL_US     (1000 * 1000LL)
+#define P99_MIN_EXECUTIONS 20 /* fewer in the 5 min window: no p99 to compare with */
+
+enum { LIST_OPEN = 0, LIST_IDLE, LIST_DONE, LIST__COUNT };
+enum { DONE_KEPT = 1, DONE_DROPPED = 2 };
+
+typedef struct entry entry;
+struct entry {
+    entry *chain;       /* hash chain */
+    entry *prev, *next; /* in its list */
+    int list;
+    int done;           /* 0 open, DONE_KEPT, DONE_DROPPED */
+    int64_t since_us;   /* last activity (open, idle), finish time (done) */
+    uint64_t hash;
+    char tx[];
+};
+
+typedef struct {
+    entry *head, *tail;
+    size_t n;
+} entry_list;
+
+typedef struct {
+    char worker[BM_NAME_MAX];
+    double p99_us;
+    int64_t at_us;
+} p99_slot;
+
+struct bm_finisher {
+    bm_finisher_opts o;
+    char *trace_prefix;
+    bm_loop *loop;
+    struct event *tick;
+    const trace_store *store;
+    const bm_monitor *mon; /* its workers read at each use (swapped on restore) */
+    bm_writer *w;
+    bm_outputs *outputs;
+    entry **table;
+    size_t n_buckets; /* a power of two */
+    entry_list lists[LIST__COUNT];
+    bm_finisher_stats stats;
+    bm_otlp_buf spans;
+    p99_slot p99[P99_CACHE];
+    int64_t now_us; /* of the decision being made */
+    int warned_markers;
+};
+
+/* ---- the table --------------------------------------------------------------- */
+
+static uint64_t hash_tx(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static entry *find(const bm_finisher *f, const char *tx, uint64_t h)
+{
+    for (entry *e = f->table[h & (f->n_buckets - 1)]; e; e = e->chain)
+        if (e->hash == h && !strcmp(e->tx, tx)) return e;
+    return NULL;
+}
+
+static void list_push(bm_finisher *f, entry *e, int list)
+{
+    entry_list *l = &f->lists[list];
+    e->list = list;
+    e->next = NULL;
+    e->prev = l->tail;
+    if (l->tail)
+        l->tail->next = e;
+    else
+        l->head = e;
+    l->tail = e;
+    l->n++;
+}
+
+static void list_remove(bm_finisher *f, entry *e)
+{
+    entry_list *l = &f->lists[e->list];
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        l->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        l->tail = e->prev;
+    e->prev = e->next = NULL;
+    l->n--;
+}
+
+static void forget(bm_finisher *f, entry *e)
+{
+    list_remove(f, e);
+    entry **pp = &f->table[e->hash & (f->n_buckets - 1)];
+    while (*pp != e)
+        pp = &(*pp)->chain;
+    *pp = e->chain;
+    free(e);
+}
+
+/* ---- the p99 rule -------------------------------------------------------------- */
+
+static double worker_p99(const char *worker, void *arg)
+{
+    bm_finisher *f = arg;
+    if (!f->mon) return 0;
+    p99_slot *s = &f->p99[hash_tx(worker) % P99_CACHE];
+    if (strcmp(s->worker, worker) || f->now_us - s->at_us > P99_TTL_US) {
+        bm_worker_snapshot snap;
+        snprintf(s->worker, sizeof s->worker, "%s", worker);
+        s->at_us = f->now_us;
+        s->p99_us = 0;
+        if (!worker_stats_snapshot_one(f->mon->workers, worker, f->now_us, &snap) &&
+            snap.win[1].executions >= P99_MIN_EXECUTIONS)
+            s->p99_us = snap.win[1].p99_us;
+    }
+    return s->p99_us;
+}
+
+/* ---- finishing ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *data;
+    size_t len;
+    uint32_t n;
+} spans_body;
+
+static int build_spans(const bm_sink *sink, bm_topic topic, bm_sink_body *out, void *arg)
+{
+    (void)sink;
+    (void)topic;
+    const spans_body *b = arg;
+    out->data = b->data;
+    out->len = b->len;
+    out->n_items = b->n;
+    out->content_type = "application/json";
+    return 0;
+}
+
+/* Replace the stored trace with the marker: DEL, RPUSH, EXPIRE (one connection, in order). */
+static void write_marker(bm_finisher *f, const trace *t)
+{
+    char key[600];
+    int kl = snprintf(key, sizeof key, "%s%s", f->trace_prefix, trace_tx(t));
+    if (kl < 0 || (size_t)kl >= sizeof key) return;
+    bm_sampling_marker m = {f->o.sampling.rate, trace_count(t), f->now_us};
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    int rc = bm_sampling_marker_encode(&m, &sb);
+    const char *v[1] = {sb.data};
+    size_t vl[1] = {sb.size};
+    if (!rc) rc = bm_writer_del(f->w, BM_WRITE_TRACE, key, NULL, NULL);
+    if (!rc)
+        rc = bm_writer_rpush_expire(f->w, BM_WRITE_TRACE, key, (size_t)kl, 1, v, vl,
+                                    f->o.trace_ttl_s, NULL, NULL);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc) {
+        f->stats.markers_failed++;
+        if (!f->warned_markers++)
+            bm_warn("sampling: the stored trace of a sampled-out transaction could not be "
+                    "replaced (Redis not connected); it stays whole (counted in "
+                    "sampling_markers_failed; not logged again)");
+        return;
+    }
+    f->stats.markers++;
+}
+
+static void finish(bm_finisher *f, entry *e, int why_idle)
+{
+    const trace *t = trace_store_get(f->store, e->tx);
+    list_remove(f, e);
+    f->stats.finished++;
+    if (why_idle) f->stats.finished_idle++;
+    e->done = DONE_KEPT;
+    if (!t) {
+        f->stats.not_in_memory++;
+    } else {
+        bm_sample_reason r = bm_sampling_decide(&f->o.sampling, t, worker_p99, f);
+        int kept = r != BM_SAMPLE_SAMPLED_OUT;
+        f->stats.sampled[r]++;
+        if (!kept && f->o.sample_stored) {
+            e->done = DONE_DROPPED;
+            write_marker(f, t);
+        }
+        if (bm_outputs_wants(f->outputs, BM_TOPIC_SPANS) && (kept || !f->o.sample_export)) {
+            bm_otlp_span_count c = {0, 0};
+            bm_otlp_buf_reset(&f->spans);
+            int rc = bm_otlp_trace_spans(t, bm_sample_reason_name(r), &f->spans, &c);
+            spans_body b = {f->spans.data, f->spans.len, (uint32_t)c.spans};
+            bm_emit_result er = {0, 0, 0, 0};
+            if (!rc) er = bm_outputs_emit(f->outputs, BM_TOPIC_SPANS, build_spans, NULL, &b);
+            f->stats.exported++;
+            f->stats.spans += c.spans;
+            if (rc || er.refused) f->stats.spans_dropped += c.spans;
+        }
+    }
+    e->since_us = f->now_us;
+    list_push(f, e, LIST_DONE);
+}
+
+static void forget_done(bm_finisher *f, size_t keep)
+{
+    entry_list *d = &f->lists[LIST_DONE];
+    while (d->head && (d->n > keep || f->now_us - d->head->since_us > f->o.forget_us))
+        forget(f, d->head);
+}
+
+static void on_tick(void *arg)
+{
+    bm_finisher *f = arg;
+    f->now_us = bm_now_us();
+    size_t work = 0;
+    entry *e;
+    while ((e = f->lists[LIST_OPEN].head) && work < FINISH_PER_TICK &&
+           f->now_us - e->since_us >= f->o.settle_us) {
+        work++;
+        const trace *t = trace_store_get(f->store, e->tx);
+        if (!t || trace_get_status(t) != TRACE_RUNNING ||
+            f->now_us - e->since_us >= f->o.idle_flush_us) {
+            finish(f, e, t && trace_get_status(t) == TRACE_RUNNING);
+        } else {
+            list_remove(f, e);
+            list_push(f, e, LIST_IDLE); /* in order of last activity still */
+        }
+    }
+    while ((e = f->lists[LIST_IDLE].head) && work < FINISH_PER_TICK &&
+           f->now_us - e->since_us >= f->o.idle_flush_us) {
+        work++;
+        finish(f, e, 1);
+    }
+    forget_done(f, f->o.max_open);
+    f->stats.open = f->lists[LIST_OPEN].n + f->lists[LIST_IDLE].n;
+    f->stats.remembered = f->lists[LIST_DONE].n;
+}
+
+/* ---- following records ------------------------------------------------------------- */
+
+static int grow_table(bm_finisher *f)
+{
+    size_t n = f->n_buckets * 2;
+    entry **t = calloc(n, sizeof *t);
+    if (!t) return -1;
+    for (size_t i = 0; i < f->n_buckets; i++)
+        for (entry *e = f->table[i], *next; e; e = next) {
+            next = e->chain;
+            e->chain = t[e->hash & (n - 1)];
+            t[e->hash & (n - 1)] = e;
+        }
+    free(f->table);
+    f->table = t;
+    f->n_buckets = n;
+    return 0;
+}
+
+static int on_record(const bm_event *ev, int64_t duration_us, void *arg)
+{
+    bm_finisher *f = arg;
+    if (f->o.also) f->o.also(ev, duration_us, f->o.also_arg);
+    if (!ev->tx || !ev->tx[0]) return 0;
+    uint64_t h = hash_tx(ev->tx);
+    entry *e = find(f, ev->tx, h);
+    int64_t now = bm_now_us();
+    if (e && e->done) {
+        if (e->done == DONE_DROPPED) {
+            f->stats.late_skipped++;
+            return 1; /* its stored trace is the marker now */
+        }
+        f->stats.late_events++;
+        return 0;
+    }
+    if (e) {
+        list_remove(f, e);
+    } else {
+        size_t open = f->lists[LIST_OPEN].n + f->lists[LIST_IDLE].n;
+        if (open >= f->o.max_open) {
+            /* full: the quietest goes now, as it is */
+            entry *q = f->lists[LIST_IDLE].head ? f->lists[LIST_IDLE].head
+                                                : f->lists[LIST_OPEN].head;
+            f->now_us = now;
+            f->stats.finished_early++;
+            finish(f, q, 0);
+            forget_done(f, f->o.max_open);
+        }
+        if (open + f->lists[LIST_DONE].n + 1 > f->n_buckets) grow_table(f);
+        size_t len = strlen(ev->tx);
+        e = calloc(1, sizeof *e + len + 1);
+        if (!e) return 0; /* not followed: stored, never exported */
+        memcpy(e->tx, ev->tx, len + 1);
+        e->hash = h;
+        e->chain = f->table[h & (f->n_buckets - 1)];
+        f->table[h & (f->n_buckets - 1)] = e;
+    }
+    e->since_us = now;
+    list_push(f, e, LIST_OPEN);
+    return 0;
+}
+
+/* ---- life ---------------------------------------------------------------------------- */
+
+bm_finisher *bm_finisher_new(const bm_finisher_opts *o, bm_loop *loop, bm_persist *p,
+                             const trace_store *store, const bm_monitor *mon, bm_writer *w,
+                             bm_outputs *outputs)
+{
+    bm_finisher *f = calloc(1, sizeof *f);
+    if (!f) return NULL;
+    f->o = *o;
+    if (!f->o.max_open) f->o.max_open = 100000;
+    if (f->o.forget_us <= 0) f->o.forget_us = 3600 * 1000000LL;
+    f->trace_prefix = strdup(o->trace_prefix ? o->trace_prefix : "busmon:trace:");
+    f->o.trace_prefix = f->trace_prefix;
+    f->loop = loop;
+    f->store = store;
+    f->mon = mon;
+    f->w = w;
+    f->outputs = outputs;
+    f->n_buckets = 1024;
+    f->table = calloc(f->n_buckets, sizeof *f->table);
+    bm_otlp_buf_init(&f->spans);
+    if (!f->trace_prefix || !f->table || !(f->tick = bm_loop_every(loop, TICK_US, on_tick, f))) {
+        bm_finisher_free(f);
+        return NULL;
+    }
+    bm_persist_set_observer(p, on_record, f);
+    return f;
+}
+
+void bm_finisher_final(bm_finisher *f)
+{
+    if (!f) return;
+    f->now_us = bm_now_us();
+    /* what has ended goes out now, settled or not; running ones stay running */
+    for (int l = LIST_OPEN; l <= LIST_IDLE; l++) {
+        entry *e = f->lists[l].head;
+        while (e) {
+            entry *next = e->next;
+            const trace *t = trace_store_get(f->store, e->tx);
+            if (t && trace_get_status(t) != TRACE_RUNNING) finish(f, e, 0);
+            e = next;
+        }
+    }
+}
+
+void bm_finisher_free(bm_finisher *f)
+{
+    if (!f) return;
+    if (f->tick) bm_loop_timer_del(f->tick);
+    for (size_t i = 0; f->table && i < f->n_buckets; i++)
+        for (entry *e = f->table[i], *next; e; e = next) {
+            next = e->chain;
+            free(e);
+        }
+    free(f->table);
+    bm_otlp_buf_deinit(&f->spans);
+    free(f->trace_prefix);
+    free(f);
+}
+
+void bm_finisher_get_stats(const bm_finisher *f, bm_finisher_stats *out)
+{
+    if (!f) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    *out = f->stats;
+    out->open = f->lists[LIST_OPEN].n + f->lists[LIST_IDLE].n;
+    out->remembered = f->lists[LIST_DONE].n;
+}

@@ -1,0 +1,89 @@
+/*
+ * finisher.h - when a transaction is over, and what happens then: tail
+ * sampling of its stored trace (lib/sampling.h) and its OTLP spans (topic
+ * spans, lib/otlp.h). Each transaction is finished once.
+ *
+ *   persist record (every kept event) ──observe──▶ open: last activity now
+ *   every 250 ms, oldest activity first:
+ *     quiet >= settle and completed or failed ──▶ finish
+ *     quiet >= idle_flush (still running)     ──▶ finish (busmon.status running)
+ *   finish: sampling decision ──dropped──▶ DEL <trace key>; RPUSH the marker; EXPIRE
+ *                              └──────────▶ spans on topic spans (all, or the kept
+ *                                           ones with otlp.sampled)
+ *   an event of a finished transaction: kept ──▶ written, not exported again;
+ *                                        sampled out ──▶ not written (counted)
+ *
+ * `settle` lets the events that follow a completion or a failure (a
+ * compensation, a final status) join the transaction before it is judged.
+ * Open and finished transactions are bounded (max_open each): a full open
+ * table finishes its quietest transaction early; finished ones are
+ * forgotten oldest first, or after forget_us.
+ *
+ * Not here: how a trace is built (lib/trace.c, state/), the span and
+ * sampling rules (lib/), delivery (outputs/otlp.c).
+ */
+#ifndef BM_JOBS_FINISHER_H
+#define BM_JOBS_FINISHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/state/persist.h"
+#include "lib/monitor.h"
+#include "lib/sampling.h"
+
+struct bm_loop;
+struct bm_writer;
+struct bm_outputs;
+struct trace_store;
+
+typedef struct {
+    int64_t settle_us;        /* quiet after a completion or failure before it is finished */
+    int64_t idle_flush_us;    /* quiet with no end before it is finished anyway */
+    int64_t forget_us;        /* a finished transaction is remembered this long */
+    size_t max_open;          /* transactions followed at once (and finished ones remembered) */
+    bm_sampling_policy sampling;
+    int sample_stored;        /* the policy applies to stored traces */
+    int sample_export;        /* ... and to what is exported (otlp.sampled) */
+    const char *trace_prefix; /* busmon:trace: */
+    int64_t trace_ttl_s;      /* the marker's TTL */
+    bm_persist_observe_cb also; /* told of every record too (the OTLP metrics); may be NULL */
+    void *also_arg;
+} bm_finisher_opts;
+
+typedef struct {
+    uint64_t finished;       /* transactions judged over */
+    uint64_t finished_idle;  /* ... after idle_flush, still running */
+    uint64_t finished_early; /* ... early, to make room in the table */
+    uint64_t not_in_memory;  /* ... whose trace had left memory: nothing to judge or export */
+    uint64_t late_events;    /* events of a finished transaction (written, not exported again) */
+    uint64_t late_skipped;   /* ... of a sampled-out one: not written */
+    uint64_t sampled[BM_SAMPLE__COUNT]; /* decisions by reason (sampled_out: dropped) */
+    uint64_t markers;        /* stored traces replaced by the sampled-out marker */
+    uint64_t markers_failed; /* ... whose writes were refused (no connection) */
+    uint64_t exported;       /* transactions whose spans went to the OTLP sinks */
+    uint64_t spans;          /* spans offered */
+    uint64_t spans_dropped;  /* spans refused (a sink's queue full, out of memory) */
+    uint64_t open;           /* gauge: transactions followed now */
+    uint64_t remembered;     /* gauge: finished transactions remembered */
+} bm_finisher_stats;
+
+typedef struct bm_finisher bm_finisher;
+
+/*
+ * A finisher reading traces from `store` (borrowed), worker p99s from
+ * `mon->workers` (mon borrowed, its workers read at each use: a checkpoint
+ * restore swaps them; NULL: no p99 rule), writing markers through w, spans through
+ * outputs. Registers itself as p's record observer. @return it, or NULL.
+ */
+bm_finisher *bm_finisher_new(const bm_finisher_opts *o, struct bm_loop *loop, bm_persist *p,
+                             const struct trace_store *store, const bm_monitor *mon,
+                             struct bm_writer *w, struct bm_outputs *outputs);
+void bm_finisher_free(bm_finisher *f);
+
+/* Finish every open transaction now (the stop: what is known goes out). */
+void bm_finisher_final(bm_finisher *f);
+
+void bm_finisher_get_stats(const bm_finisher *f, bm_finisher_stats *out);
+
+#endif

@@ -1,0 +1,169 @@
+/*
+ * otlp_metrics.c - the workers' figures on topic metrics (otlp_metrics.h).
+ */
+#include "agent/jobs/otlp_metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/clock.h"
+#include "agent/core/loop.h"
+#include "agent/outputs/outputs.h"
+#include "lib/histogram.h"
+#include "lib/otlp.h"
+#include "lib/worker_stats.h"
+
+typedef struct {
+    char *name;
+    uint64_t successes, failures, timeouts;
+    bm_hist duration;
+} worker_fig;
+
+struct bm_otlp_metrics {
+    bm_loop *loop;
+    struct event *tick;
+    const bm_monitor *mon; /* its workers, read at each export (swapped on restore) */
+    bm_outputs *outputs;
+    int64_t started_us;
+    worker_fig *w; /* sorted by name */
+    size_t n, max;
+    bm_otlp_metrics_stats stats;
+    bm_otlp_buf body;
+};
+
+
+/* The worker's figures, added in order when new. @return them, or NULL (full, out of memory). */
+static worker_fig *fig_of(bm_otlp_metrics *m, const char *name)
+{
+    size_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(name, m->w[mid].name);
+        if (!c) return &m->w[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    if (m->n >= m->max) return NULL;
+    worker_fig *grown = realloc(m->w, (m->n + 1) * sizeof *m->w);
+    if (!grown) return NULL;
+    m->w = grown;
+    char *copy = strdup(name);
+    if (!copy) return NULL;
+    memmove(&m->w[lo + 1], &m->w[lo], (m->n - lo) * sizeof *m->w);
+    memset(&m->w[lo], 0, sizeof m->w[lo]);
+    m->w[lo].name = copy;
+    bm_hist_init(&m->w[lo].duration);
+    m->n++;
+    return &m->w[lo];
+}
+
+int bm_otlp_metrics_observe(const bm_event *ev, int64_t duration_us, void *arg)
+{
+    bm_otlp_metrics *m = arg;
+    if ((ev->type != BM_EV_RESULT && ev->type != BM_EV_ERROR) || !ev->worker[0]) return 0;
+    worker_fig *w = fig_of(m, ev->worker);
+    if (!w) {
+        m->stats.workers_refused++;
+        return 0;
+    }
+    int failed = ev->type == BM_EV_ERROR || ev->ok == 0;
+    if (!failed)
+        w->successes++;
+    else if (!strcmp(ev->error_type, "timeout"))
+        w->timeouts++;
+    else
+        w->failures++;
+    if (duration_us >= 0) bm_hist_add(&w->duration, duration_us, 1);
+    return 0;
+}
+
+typedef struct {
+    const char *data;
+    size_t len;
+} metrics_body;
+
+static int build(const bm_sink *sink, bm_topic topic, bm_sink_body *out, void *arg)
+{
+    (void)sink;
+    (void)topic;
+    const metrics_body *b = arg;
+    out->data = b->data;
+    out->len = b->len;
+    out->content_type = "application/json";
+    return 0;
+}
+
+void bm_otlp_metrics_export(bm_otlp_metrics *m)
+{
+    if (!m->n || !bm_outputs_wants(m->outputs, BM_TOPIC_METRICS)) return;
+    int64_t now = bm_now_us();
+    bm_otlp_worker_point *pts = calloc(m->n, sizeof *pts);
+    if (!pts) return;
+    for (size_t i = 0; i < m->n; i++) {
+        bm_worker_snapshot snap;
+        pts[i].worker = m->w[i].name;
+        pts[i].successes = m->w[i].successes;
+        pts[i].failures = m->w[i].failures;
+        pts[i].timeouts = m->w[i].timeouts;
+        pts[i].duration = &m->w[i].duration;
+        if (m->mon && !worker_stats_snapshot_one(m->mon->workers, m->w[i].name, now, &snap)) {
+            pts[i].in_flight = snap.in_flight;
+            pts[i].health = (int)snap.health;
+        }
+    }
+    bm_otlp_buf_reset(&m->body);
+    int rc = bm_otlp_metrics_fragment(pts, m->n, m->started_us, now, &m->body);
+    free(pts);
+    m->stats.exports++;
+    m->stats.workers = m->n;
+    metrics_body b = {m->body.data, m->body.len};
+    if (rc || bm_outputs_emit(m->outputs, BM_TOPIC_METRICS, build, NULL, &b).refused)
+        m->stats.exports_refused++;
+}
+
+static void on_tick(void *arg)
+{
+    bm_otlp_metrics_export(arg);
+}
+
+bm_otlp_metrics *bm_otlp_metrics_new(int64_t interval_us, size_t max_workers, bm_loop *loop,
+                                     const bm_monitor *mon, bm_outputs *outputs)
+{
+    bm_otlp_metrics *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->loop = loop;
+    m->mon = mon;
+    m->outputs = outputs;
+    m->max = max_workers ? max_workers : 1000;
+    m->started_us = bm_now_us();
+    bm_otlp_buf_init(&m->body);
+    if (!(m->tick = bm_loop_every(loop, interval_us, on_tick, m))) {
+        bm_otlp_metrics_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void bm_otlp_metrics_free(bm_otlp_metrics *m)
+{
+    if (!m) return;
+    if (m->tick) bm_loop_timer_del(m->tick);
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->w[i].name);
+        bm_hist_deinit(&m->w[i].duration);
+    }
+    free(m->w);
+    bm_otlp_buf_deinit(&m->body);
+    free(m);
+}
+
+void bm_otlp_metrics_get_stats(const bm_otlp_metrics *m, bm_otlp_metrics_stats *out)
+{
+    if (!m) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    *out = m->stats;
+}

@@ -1,0 +1,54 @@
+/*
+ * otlp_metrics.h - the workers' figures as OTLP metrics (lib/otlp.h), on
+ * topic metrics every otlp.metrics_interval:
+ *
+ *   executions by worker and outcome   Sum, monotonic, cumulative
+ *   duration by worker                 ExponentialHistogram, cumulative
+ *   in flight, health by worker        Gauge
+ *
+ * Executions and durations are counted here from the trace records
+ * (persist's observer, through jobs/finisher.c), since this agent started:
+ * that is the start time of every cumulative point, and the histogram's
+ * count is the executions with a known duration. In flight and health are
+ * the monitor's (lib/worker_stats.h). Each agent exports its own share, as
+ * its own service.instance.id; a backend adds them up.
+ *
+ * Bounded: at most max_workers workers (more are refused and counted).
+ */
+#ifndef BM_JOBS_OTLP_METRICS_H
+#define BM_JOBS_OTLP_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/monitor.h"
+#include "proto/event.h"
+
+struct bm_loop;
+struct bm_outputs;
+
+typedef struct {
+    uint64_t exports;         /* metrics bodies offered to the OTLP sinks */
+    uint64_t exports_refused; /* ... refused by one (queue full) */
+    uint64_t workers_refused; /* answers of workers past max_workers, not counted */
+    uint64_t workers;         /* gauge: workers exported */
+} bm_otlp_metrics_stats;
+
+typedef struct bm_otlp_metrics bm_otlp_metrics;
+
+/* @return the job (caller frees), or NULL. mon and outputs are borrowed; in-flight
+ * and health come from mon->workers, read at each export: a checkpoint restore
+ * swaps a new worker_stats into the monitor (bm_monitor_swap) and frees the old. */
+bm_otlp_metrics *bm_otlp_metrics_new(int64_t interval_us, size_t max_workers, struct bm_loop *loop,
+                                     const bm_monitor *mon, struct bm_outputs *outputs);
+void bm_otlp_metrics_free(bm_otlp_metrics *m);
+
+/* A trace record (a persist observer: bm_persist_observe_cb). @return 0. */
+int bm_otlp_metrics_observe(const bm_event *ev, int64_t duration_us, void *arg);
+
+/* Export now (the stop). */
+void bm_otlp_metrics_export(bm_otlp_metrics *m);
+
+void bm_otlp_metrics_get_stats(const bm_otlp_metrics *m, bm_otlp_metrics_stats *out);
+
+#endif

@@ -1,0 +1,839 @@
+/*
+ * http_post.c - HTTP(S) POST delivery on the loop (http_post.h), shared by
+ * the sinks that talk HTTP: webhook.c and otlp.c.
+ *
+ * It runs libcurl's multi interface on the caller's libevent base: curl
+ * tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION -> one event per
+ * socket) and when to wake it (CURLMOPT_TIMERFUNCTION -> one evtimer); each
+ * wake-up is one curl_multi_socket_action call, then the finished transfers
+ * are collected. Nothing here waits: no curl_multi_perform loop, no
+ * curl_easy_perform, no sleep. DNS is curl's asynchronous resolver
+ * (AsynchDNS in Debian's libcurl).
+ *
+ * A body (a job) is in exactly one list at a time; http_post.h has the
+ * picture. Not here: what is sent, the sink table, the sinks' own keys.
+ */
+#include "agent/outputs/http_post.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "agent/core/log.h"
+#include "agent/core/parse.h"
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval ms_to_tv(int64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    return tv;
+}
+
+/* A whole number in [lo, hi] (k / M suffixes allowed). @return 0 or -1. */
+static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+    size_t v;
+    if (bm_parse_size(s, &v) || v < lo || v > hi) return -1;
+    *out = (unsigned long)v;
+    return 0;
+}
+
+
+#define BM_HTTP_POST_HEADERS_MAX   16
+#define HP_REPLY_LOG_MAX 160 /* bytes of an answer's body kept for the log */
+
+typedef struct hp_job hp_job;
+
+typedef struct {
+    hp_job *head, *tail;
+    uint32_t n;
+} job_list;
+
+struct hp_job {
+    hp_job *prev, *next;
+    job_list *list; /* the list it is in */
+    bm_http_post *p;
+    char *body; /* owned copy; the content type follows it in the same block */
+    size_t len;
+    const char *content_type;
+    unsigned attempts; /* started so far */
+    CURL *easy;        /* while in flight */
+    struct curl_slist *headers;
+    struct event *retry_ev; /* while in backoff (made on first use) */
+    char errbuf[CURL_ERROR_SIZE];
+    char reply[HP_REPLY_LOG_MAX];
+    size_t reply_len;
+};
+
+/* A socket curl asked us to watch: its event, and where it is listed for free. */
+typedef struct hp_sock {
+    struct hp_sock *prev, *next;
+    bm_http_post *p;
+    curl_socket_t fd;
+    struct event *ev;
+} hp_sock;
+
+struct bm_http_post {
+    struct event_base *base;
+    char *kind; /* "webhook", "otlp": log lines */
+    char *name;
+    char *what; /* one body in log lines: "notification", "request" */
+    char *url;
+    char *url_for_log; /* scheme://host[:port] only: paths and queries carry tokens (Slack) */
+    int64_t timeout_ms;
+    unsigned max_attempts;
+    int64_t backoff_ms, backoff_max_ms;
+    uint32_t queue_max;
+    uint32_t concurrency;
+    char *headers[BM_HTTP_POST_HEADERS_MAX]; /* "Name: value" */
+    size_t n_headers;
+
+    CURLM *multi;
+    struct event *curl_timer; /* curl's single timeout */
+    hp_sock *socks;           /* every socket event we made */
+    int curl_global;          /* curl_global_init succeeded (balanced in free) */
+
+    job_list waiting, in_flight, backoff;
+    bm_sink_stats stats;
+
+    /* failures logged once per burst */
+    int failing;
+    int64_t failing_since_ms;
+    uint64_t burst_attempt_errors, burst_failed, burst_dropped;
+    int drop_logged;
+
+    /* flush */
+    bm_sink_flush_cb flush_cb;
+    void *flush_arg, *flush_self;
+    int64_t flush_deadline_ms; /* monotonic */
+    struct event *flush_ev;    /* the deadline; moved to "now" once nothing is held */
+};
+
+static void list_push(job_list *l, hp_job *j)
+{
+    j->list = l;
+    j->next = NULL;
+    j->prev = l->tail;
+    if (l->tail)
+        l->tail->next = j;
+    else
+        l->head = j;
+    l->tail = j;
+    l->n++;
+}
+
+static void list_remove(hp_job *j)
+{
+    job_list *l = j->list;
+    if (!l) return;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        l->head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else
+        l->tail = j->prev;
+    j->prev = j->next = NULL;
+    j->list = NULL;
+    l->n--;
+}
+
+static uint32_t hp_held(const bm_http_post *p)
+{
+    return p->waiting.n + p->in_flight.n + p->backoff.n;
+}
+
+/* Take a job out of whatever it is doing and free it (the caller counts it). */
+static void job_free(hp_job *j)
+{
+    bm_http_post *p = j->p;
+    list_remove(j);
+    if (j->easy) {
+        curl_multi_remove_handle(p->multi, j->easy);
+        curl_easy_cleanup(j->easy);
+    }
+    curl_slist_free_all(j->headers);
+    if (j->retry_ev) event_free(j->retry_ev);
+    free(j->body);
+    free(j);
+}
+
+/* Drop everything held, counting it as failed. @return how many. */
+static uint64_t hp_abandon_all(bm_http_post *p)
+{
+    uint64_t n = 0;
+    job_list *lists[] = {&p->in_flight, &p->backoff, &p->waiting};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        while (lists[i]->head) {
+            job_free(lists[i]->head);
+            n++;
+        }
+    p->stats.failed += n;
+    return n;
+}
+
+/* -- curl <-> libevent ---------------------------------------------------- */
+
+static void hp_collect(bm_http_post *p);
+
+static void sock_free(bm_http_post *p, hp_sock *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        p->socks = s->next;
+    if (s->next) s->next->prev = s->prev;
+    if (s->ev) event_free(s->ev);
+    free(s);
+}
+
+/* A watched socket is ready: tell curl which way, then collect what finished. */
+static void on_socket_ready(evutil_socket_t fd, short what, void *arg)
+{
+    bm_http_post *p = arg;
+    int flags = 0, running;
+    if (what & EV_READ) flags |= CURL_CSELECT_IN;
+    if (what & EV_WRITE) flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(p->multi, fd, flags, &running);
+    hp_collect(p);
+}
+
+/* curl's CURLMOPT_SOCKETFUNCTION: watch `fd` for `what`, or stop watching it. */
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    bm_http_post *p = userp;
+    hp_sock *s = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) sock_free(p, s);
+        return 0;
+    }
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) return -1;
+        s->p = p;
+        s->fd = fd;
+        s->next = p->socks;
+        if (p->socks) p->socks->prev = s;
+        p->socks = s;
+        curl_multi_assign(p->multi, fd, s);
+    }
+    short kind = EV_PERSIST;
+    if (what & CURL_POLL_IN) kind |= EV_READ;
+    if (what & CURL_POLL_OUT) kind |= EV_WRITE;
+    if (s->ev) event_free(s->ev);
+    s->ev = event_new(p->base, fd, kind, on_socket_ready, p);
+    if (!s->ev || event_add(s->ev, NULL) < 0) return -1;
+    return 0;
+}
+
+/* curl's timeout is due. */
+static void on_curl_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_http_post *p = arg;
+    int running;
+    curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    hp_collect(p);
+}
+
+/* curl's CURLMOPT_TIMERFUNCTION: wake it in timeout_ms (-1: never). */
+static int on_curl_timer_set(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    bm_http_post *p = userp;
+    if (timeout_ms < 0) {
+        evtimer_del(p->curl_timer);
+        return 0;
+    }
+    struct timeval tv = ms_to_tv(timeout_ms);
+    return evtimer_add(p->curl_timer, &tv) < 0 ? -1 : 0;
+}
+
+static size_t on_reply_data(char *data, size_t size, size_t nmemb, void *arg)
+{
+    hp_job *j = arg;
+    size_t n = size * nmemb, room = sizeof j->reply - 1 - j->reply_len;
+    size_t take = n < room ? n : room;
+    memcpy(j->reply + j->reply_len, data, take);
+    j->reply_len += take;
+    j->reply[j->reply_len] = '\0';
+    return n; /* the rest is read and thrown away */
+}
+
+/* -- jobs ----------------------------------------------------------------- */
+
+static int job_headers(hp_job *j)
+{
+    const bm_http_post *p = j->p;
+    char ct[256];
+    snprintf(ct, sizeof ct, "Content-Type: %s", j->content_type);
+    /* "Expect:" drops the 100-continue round trip curl makes before larger bodies */
+    const char *lines[2 + BM_HTTP_POST_HEADERS_MAX] = {ct, "Expect:"};
+    size_t n = 2;
+    for (size_t i = 0; i < p->n_headers; i++)
+        lines[n++] = p->headers[i];
+    struct curl_slist *h = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct curl_slist *t = curl_slist_append(h, lines[i]);
+        if (!t) {
+            curl_slist_free_all(h);
+            return -1;
+        }
+        h = t;
+    }
+    j->headers = h;
+    return 0;
+}
+
+/* Start one attempt of j (in no list). @return 0, or -1 (out of memory). */
+static int job_start(bm_http_post *p, hp_job *j)
+{
+    if (!j->headers && job_headers(j) < 0) return -1;
+    CURL *e = curl_easy_init();
+    if (!e) return -1;
+    j->errbuf[0] = '\0';
+    j->reply_len = 0;
+    j->reply[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_URL, p->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "busmon");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)p->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    /* a DNS lookup still running at the timeout: forget its resolver thread (it
+       ends and frees itself) instead of joining it, which would block the loop */
+    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_reply_data);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    if (curl_multi_add_handle(p->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        return -1;
+    }
+    j->easy = e;
+    j->attempts++;
+    if (j->attempts > 1) p->stats.retried++;
+    list_push(&p->in_flight, j);
+    return 0;
+}
+
+static void hp_check_flush(bm_http_post *p)
+{
+    if (p->flush_cb && hp_held(p) == 0) {
+        struct timeval now = {0, 0};
+        evtimer_add(p->flush_ev, &now);
+    }
+}
+
+/* Note a failed attempt (or a body given up), logging only the first of a burst. */
+static void hp_note_failure(bm_http_post *p, const char *what, int will_retry, int given_up)
+{
+    p->stats.attempt_errors++;
+    if (!p->failing) {
+        p->failing = 1;
+        p->failing_since_ms = mono_ms();
+        p->burst_attempt_errors = p->burst_failed = 0;
+        p->burst_dropped = 0;
+        if (will_retry)
+            bm_warn("%s '%s': POST %s: %s (retrying, up to %u attempts a %s; further failures "
+                    "are not logged until it recovers)",
+                    p->kind, p->name, p->url_for_log, what, p->max_attempts, p->what);
+        else
+            bm_warn("%s '%s': POST %s: %s (%s given up; further failures are not logged until "
+                    "it recovers)",
+                    p->kind, p->name, p->url_for_log, what, p->what);
+    }
+    p->burst_attempt_errors++;
+    if (given_up) p->burst_failed++;
+}
+
+static void hp_note_success(bm_http_post *p)
+{
+    p->stats.sent++;
+    if (p->failing) {
+        double s = (double)(mono_ms() - p->failing_since_ms) / 1000.0;
+        bm_info("%s '%s': POST %s delivers again after %.1f s: %llu attempt(s) failed, %llu "
+                "%s(s) given up, %llu dropped meanwhile",
+                p->kind, p->name, p->url_for_log, s, (unsigned long long)p->burst_attempt_errors,
+                (unsigned long long)p->burst_failed, p->what, (unsigned long long)p->burst_dropped);
+        p->failing = 0;
+    }
+    p->drop_logged = 0;
+}
+
+static void on_retry_due(evutil_socket_t fd, short what, void *arg);
+
+/* Start waiting jobs while there are free slots (a job in backoff keeps its slot). */
+static void hp_pump(bm_http_post *p)
+{
+    while (p->waiting.head && p->in_flight.n + p->backoff.n < p->concurrency) {
+        hp_job *j = p->waiting.head;
+        list_remove(j);
+        if (job_start(p, j) < 0) {
+            hp_note_failure(p, "out of memory", 0, 1);
+            p->stats.failed++;
+            job_free(j);
+        }
+    }
+    hp_check_flush(p);
+}
+
+/* A curl error worth trying again? Configuration mistakes are not. */
+static int curl_error_retryable(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_LOGIN_DENIED:
+    case CURLE_TOO_MANY_REDIRECTS:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* The wait before attempt `attempts` + 1: backoff, doubled per attempt, capped. */
+static int64_t hp_backoff_ms(const bm_http_post *p, unsigned attempts, int64_t retry_after_ms)
+{
+    int64_t d = p->backoff_ms;
+    for (unsigned i = 1; i < attempts && d < p->backoff_max_ms; i++)
+        d *= 2;
+    if (retry_after_ms > d) d = retry_after_ms; /* a 429/503's Retry-After, when longer */
+    return d < p->backoff_max_ms ? d : p->backoff_max_ms;
+}
+
+/* One attempt of j finished with rc (and HTTP status when rc is CURLE_OK). */
+static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
+{
+    long status = 0;
+    curl_off_t retry_after_s = 0;
+    curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+#if LIBCURL_VERSION_NUM >= 0x074200
+    curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after_s);
+#endif
+    list_remove(j);
+    curl_multi_remove_handle(p->multi, j->easy);
+    curl_easy_cleanup(j->easy);
+    j->easy = NULL;
+
+    if (rc == CURLE_OK && status >= 200 && status < 300) {
+        hp_note_success(p);
+        job_free(j);
+        return;
+    }
+
+    char what[CURL_ERROR_SIZE + HP_REPLY_LOG_MAX + 64];
+    int retryable;
+    if (rc != CURLE_OK) {
+        snprintf(what, sizeof what, "%s", j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc));
+        retryable = curl_error_retryable(rc);
+    } else {
+        /* keep the receiver's reason on one line */
+        for (char *p = j->reply; *p; p++)
+            if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+        while (j->reply_len && j->reply[j->reply_len - 1] == ' ')
+            j->reply[--j->reply_len] = '\0';
+        snprintf(what, sizeof what, "HTTP %ld%s%s", status, j->reply_len ? ": " : "", j->reply);
+        retryable = status >= 500 || status == 429 || status == 408;
+    }
+    int retry = retryable && j->attempts < p->max_attempts;
+    hp_note_failure(p, what, retry, !retry);
+    if (!retry) {
+        p->stats.failed++;
+        job_free(j);
+        return;
+    }
+    if (!j->retry_ev) j->retry_ev = evtimer_new(p->base, on_retry_due, j);
+    int64_t wait_ms = hp_backoff_ms(p, j->attempts, (int64_t)retry_after_s * 1000);
+    struct timeval tv = ms_to_tv(wait_ms);
+    if (!j->retry_ev || evtimer_add(j->retry_ev, &tv) < 0) {
+        p->stats.failed++;
+        job_free(j);
+        return;
+    }
+    list_push(&p->backoff, j);
+}
+
+/* Collect every finished transfer, then start what waits. */
+static void hp_collect(bm_http_post *p)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(p->multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        hp_job *j = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+        CURLcode rc = m->data.result; /* m is invalid once the handle is removed */
+        if (j) hp_attempt_done(p, j, rc);
+    }
+    hp_pump(p);
+}
+
+static void on_retry_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hp_job *j = arg;
+    bm_http_post *p = j->p;
+    list_remove(j);
+    if (job_start(p, j) < 0) {
+        hp_note_failure(p, "out of memory", 0, 1);
+        p->stats.failed++;
+        job_free(j);
+    }
+    hp_pump(p);
+}
+
+/* -- options -------------------------------------------------------------- */
+
+void bm_http_post_opts_init(bm_http_post_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->timeout_ms = 5000;
+    o->max_attempts = 5;
+    o->backoff_ms = 1000;
+    o->backoff_max_ms = 60000;
+    o->queue_max = 1000;
+    o->concurrency = 1;
+}
+
+void bm_http_post_opts_deinit(bm_http_post_opts *o)
+{
+    for (size_t i = 0; i < o->n_headers; i++) {
+        memset(o->headers[i], 0, strlen(o->headers[i])); /* header values are secrets */
+        free(o->headers[i]);
+    }
+    free(o->url);
+    free(o->url_for_log);
+    bm_http_post_opts_init(o);
+}
+
+int bm_http_post_opts_set_url(bm_http_post_opts *o, const char *url_key, const char *v, char *err,
+                              size_t errlen)
+{
+    if (strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8)) {
+        bm_set_error(err, errlen, "'%s' must start with http:// or https://, not '%s'", url_key,
+                     v);
+        return -1;
+    }
+    CURLU *u8 = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    int bad = !u8 || curl_url_set(u8, CURLUPART_URL, v, 0) != CURLUE_OK ||
+              curl_url_get(u8, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+              curl_url_get(u8, CURLUPART_HOST, &host, 0) != CURLUE_OK;
+    if (!bad) curl_url_get(u8, CURLUPART_PORT, &port, 0);
+    if (!bad) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s://%s%s%s", scheme, host, port ? ":" : "", port ? port : "");
+        free(o->url);
+        free(o->url_for_log);
+        o->url = strdup(v);
+        o->url_for_log = strdup(buf);
+        if (!o->url || !o->url_for_log) {
+            bm_set_error(err, errlen, "out of memory");
+            bad = 2;
+        }
+    } else {
+        bm_set_error(err, errlen, "'%s' is not a usable URL: '%s'", url_key, v);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u8);
+    return bad ? -1 : 0;
+}
+
+int bm_http_post_opts_set(bm_http_post_opts *o, const char *url_key, const char *key,
+                          const char *v, char *err, size_t errlen)
+{
+    unsigned long u;
+    if (!strcmp(key, url_key)) return bm_http_post_opts_set_url(o, url_key, v, err, errlen);
+    if (!strcmp(key, "timeout") || !strcmp(key, "backoff") || !strcmp(key, "backoff_max")) {
+        int64_t us;
+        if (bm_parse_duration_us(v, BM_US_PER_S, &us) != BM_PARSE_OK || us < 1000 ||
+            us > BM_US_PER_DAY) {
+            bm_set_error(err, errlen,
+                         "'%s' must be a duration of at least 1ms (250ms, 5s, 1m), not '%s'", key,
+                         v);
+            return -1;
+        }
+        int64_t ms = (us + 500) / 1000;
+        if (key[0] == 't')
+            o->timeout_ms = ms;
+        else if (!strcmp(key, "backoff"))
+            o->backoff_ms = ms;
+        else
+            o->backoff_max_ms = ms;
+        return 0;
+    }
+    if (!strcmp(key, "max_attempts")) {
+        if (parse_uint(v, 1, 100, &u) < 0) {
+            bm_set_error(err, errlen, "'max_attempts' must be 1-100, not '%s'", v);
+            return -1;
+        }
+        o->max_attempts = (unsigned)u;
+        return 0;
+    }
+    if (!strcmp(key, "queue")) {
+        if (parse_uint(v, 1, 1000000, &u) < 0) {
+            bm_set_error(err, errlen, "'queue' must be 1-1000000, not '%s'", v);
+            return -1;
+        }
+        o->queue_max = (uint32_t)u;
+        return 0;
+    }
+    if (!strcmp(key, "concurrency")) {
+        if (parse_uint(v, 1, 64, &u) < 0) {
+            bm_set_error(err, errlen, "'concurrency' must be 1-64, not '%s'", v);
+            return -1;
+        }
+        o->concurrency = (uint32_t)u;
+        return 0;
+    }
+    if (!strncmp(key, "header.", 7)) {
+        const char *hn = key + 7;
+        size_t hl = strlen(hn);
+        int ok = hl > 0 && hl < 128 && strcspn(v, "\r\n") == strlen(v);
+        for (const char *c = hn; ok && *c; c++)
+            ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+                 *c == '-' || *c == '_';
+        if (!ok) {
+            bm_set_error(err, errlen,
+                         "'%s': a header needs a name of letters, digits, '-' and '_', and a "
+                         "value on one line",
+                         key);
+            return -1;
+        }
+        if (!strcasecmp(hn, "Content-Type") || !strcasecmp(hn, "Content-Length")) {
+            bm_set_error(err, errlen, "'%s' is set by busmon", key);
+            return -1;
+        }
+        if (o->n_headers == BM_HTTP_POST_HEADERS_MAX) {
+            bm_set_error(err, errlen, "at most %d headers", BM_HTTP_POST_HEADERS_MAX);
+            return -1;
+        }
+        size_t n = hl + strlen(v) + 3;
+        char *h = malloc(n);
+        if (!h) {
+            bm_set_error(err, errlen, "out of memory");
+            return -1;
+        }
+        snprintf(h, n, "%s: %s", hn, v);
+        o->headers[o->n_headers++] = h;
+        return 0;
+    }
+    return 1;
+}
+
+/* -- the poster ----------------------------------------------------------- */
+
+bm_http_post *bm_http_post_new(struct event_base *base, const char *kind, const char *name,
+                               const char *what, bm_http_post_opts *o, char *err, size_t errlen)
+{
+    if (!o->url) {
+        bm_set_error(err, errlen, "no URL");
+        return NULL;
+    }
+    bm_http_post *p = calloc(1, sizeof *p);
+    if (!p) {
+        bm_set_error(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->base = base;
+    p->kind = strdup(kind);
+    p->name = strdup(name);
+    p->what = strdup(what);
+    if (!p->kind || !p->name || !p->what) {
+        bm_set_error(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        bm_set_error(err, errlen, "libcurl did not initialise");
+        goto fail;
+    }
+    p->curl_global = 1;
+    p->multi = curl_multi_init();
+    p->curl_timer = evtimer_new(p->base, on_curl_timer, p);
+    if (!p->multi || !p->curl_timer) {
+        bm_set_error(err, errlen, "out of memory");
+        goto fail;
+    }
+    curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
+    curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer_set);
+    curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
+    /* the options move in */
+    p->url = o->url;
+    p->url_for_log = o->url_for_log;
+    p->timeout_ms = o->timeout_ms;
+    p->max_attempts = o->max_attempts;
+    p->backoff_ms = o->backoff_ms;
+    p->backoff_max_ms = o->backoff_max_ms;
+    p->queue_max = o->queue_max;
+    p->concurrency = o->concurrency;
+    memcpy(p->headers, o->headers, sizeof p->headers);
+    p->n_headers = o->n_headers;
+    o->url = o->url_for_log = NULL;
+    o->n_headers = 0;
+    bm_http_post_opts_deinit(o);
+    return p;
+fail:
+    bm_http_post_free(p);
+    return NULL;
+}
+
+bm_sink_result bm_http_post_send(bm_http_post *p, const char *body, size_t len,
+                                 const char *content_type)
+{
+    p->stats.emitted++;
+    if (hp_held(p) >= p->queue_max) {
+        p->stats.dropped++;
+        if (p->failing) p->burst_dropped++;
+        if (!p->drop_logged) {
+            p->drop_logged = 1;
+            bm_warn("%s '%s': queue full (%u %ss held), dropping new ones (counted; not logged "
+                    "again until it delivers)",
+                    p->kind, p->name, p->queue_max, p->what);
+        }
+        return BM_SINK_DROPPED;
+    }
+    const char *ct = content_type ? content_type : "application/json";
+    size_t ct_len = strlen(ct);
+    if (ct_len > 200 || strcspn(ct, "\r\n") != ct_len || (!body && len)) {
+        p->stats.dropped++;
+        return BM_SINK_ERROR;
+    }
+    hp_job *j = calloc(1, sizeof *j);
+    char *copy = malloc(len + 1 + ct_len + 1);
+    if (!j || !copy) {
+        free(j);
+        free(copy);
+        p->stats.dropped++;
+        return BM_SINK_ERROR;
+    }
+    if (len) memcpy(copy, body, len);
+    copy[len] = '\0';
+    memcpy(copy + len + 1, ct, ct_len + 1);
+    j->p = p;
+    j->body = copy;
+    j->len = len;
+    j->content_type = copy + len + 1;
+    list_push(&p->waiting, j);
+    hp_pump(p);
+    return BM_SINK_QUEUED;
+}
+
+uint32_t bm_http_post_held(const bm_http_post *p)
+{
+    return hp_held(p);
+}
+
+uint32_t bm_http_post_queue_max(const bm_http_post *p)
+{
+    return p->queue_max;
+}
+
+/* The flush deadline (or "nothing left"): give up what is held, then tell the caller. */
+static void on_flush_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_http_post *p = arg;
+    int64_t left_ms = p->flush_deadline_ms - mono_ms();
+    if (hp_held(p) && left_ms > 0) {
+        /* it was "nothing left", but bodies came in since: wait for them too */
+        struct timeval tv = ms_to_tv(left_ms);
+        evtimer_add(p->flush_ev, &tv);
+        return;
+    }
+    uint64_t abandoned = hp_abandon_all(p);
+    if (abandoned)
+        bm_warn("%s '%s': %llu %s(s) not delivered before the flush deadline", p->kind, p->name,
+                (unsigned long long)abandoned, p->what);
+    bm_sink_flush_cb cb = p->flush_cb;
+    void *cb_arg = p->flush_arg, *self = p->flush_self;
+    p->flush_cb = NULL;
+    if (cb) cb(self, abandoned, cb_arg); /* last: the sink may be gone after this */
+}
+
+void bm_http_post_flush(bm_http_post *p, int64_t timeout_ms, bm_sink_flush_cb cb,
+                        void *self_for_cb, void *arg)
+{
+    p->flush_cb = cb;
+    p->flush_arg = arg;
+    p->flush_self = self_for_cb;
+    if (!p->flush_ev) p->flush_ev = evtimer_new(p->base, on_flush_due, p);
+    if (!p->flush_ev) {
+        /* out of memory: give up now rather than never answer */
+        p->flush_cb = NULL;
+        uint64_t abandoned = hp_abandon_all(p);
+        if (cb) cb(self_for_cb, abandoned, arg);
+        return;
+    }
+    if (timeout_ms < 0) timeout_ms = 0;
+    p->flush_deadline_ms = mono_ms() + timeout_ms;
+    struct timeval tv = ms_to_tv(timeout_ms);
+    evtimer_add(p->flush_ev, &tv);
+    hp_check_flush(p);
+}
+
+void bm_http_post_stats(const bm_http_post *p, bm_sink_stats *out)
+{
+    *out = p->stats;
+    out->in_flight = p->in_flight.n;
+    out->queued = hp_held(p);
+}
+
+void bm_http_post_free(bm_http_post *p)
+{
+    if (!p) return;
+    if (p->multi) hp_abandon_all(p);
+    if (p->multi) curl_multi_cleanup(p->multi); /* may still report sockets it closes */
+    while (p->socks)
+        sock_free(p, p->socks);
+    if (p->curl_timer) event_free(p->curl_timer);
+    if (p->flush_ev) event_free(p->flush_ev);
+    if (p->curl_global) curl_global_cleanup();
+    for (size_t i = 0; i < p->n_headers; i++) {
+        memset(p->headers[i], 0, strlen(p->headers[i]));
+        free(p->headers[i]);
+    }
+    free(p->url);
+    free(p->url_for_log);
+    free(p->kind);
+    free(p->name);
+    free(p->what);
+    free(p);
+}

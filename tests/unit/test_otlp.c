@@ -1,0 +1,104 @@
+/*
+ * test_otlp.c - lib/otlp.c: trace ids, and the mapping of busmon's sketch
+ * onto OTLP's ExponentialHistogram, with its error proved value by value:
+ * every value counted in OTLP bucket k lies in (base^k / (1+a), base^(k+1) / (1-a)],
+ * and the bucket's midpoint is within bm_otlp_exphist_error(scale) of it.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/otlp.h"
+
+Test(otlp, trace_id_of_a_uuid_is_its_hex_and_others_are_stable)
+{
+    uint8_t a[16], b[16];
+    char hex[33];
+    bm_otlp_trace_id("6f9619ff-8b86-d011-b42d-00c04fc964ff", a);
+    bm_otlp_hex(a, 16, hex);
+    cr_assert_str_eq(hex, "6f9619ff8b86d011b42d00c04fc964ff");
+    bm_otlp_trace_id("tx-1", a);
+    bm_otlp_trace_id("tx-1", b);
+    cr_assert(!memcmp(a, b, 16));
+    bm_otlp_trace_id("tx-2", b);
+    cr_assert(memcmp(a, b, 16));
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* values from lo to hi µs, log-uniform; checks every rank against its OTLP bucket */
+static void check_mapping(int64_t lo, int64_t hi, uint32_t max_buckets, int32_t want_scale)
+{
+    enum { N = 20000 };
+    int64_t *v = malloc(N * sizeof *v);
+    bm_hist h;
+    bm_hist_init(&h);
+    srand(16);
+    for (int i = 0; i < N; i++) {
+        double u = (double)rand() / RAND_MAX;
+        v[i] = (int64_t)llround(exp(log((double)lo) + u * (log((double)hi) - log((double)lo))));
+        bm_hist_add(&h, v[i], 1);
+    }
+    qsort(v, N, sizeof *v, cmp_i64);
+    bm_otlp_exphist e;
+    cr_assert_eq(bm_otlp_exphist_from(&h, 1e6, max_buckets, &e), 0);
+    cr_assert_eq(e.scale, want_scale, "scale %d, expected %d", e.scale, want_scale);
+    cr_assert(e.n <= max_buckets);
+    uint64_t total = 0;
+    for (uint32_t k = 0; k < e.n; k++)
+        total += e.counts[k];
+    cr_assert_eq(total, (uint64_t)N);
+    cr_assert_eq(e.count, (uint64_t)N);
+    double base = pow(2.0, ldexp(1.0, -e.scale)), a = BM_HIST_RELATIVE_ERROR;
+    double bound = bm_otlp_exphist_error(e.scale), worst = 0;
+    /* the i-th smallest value sits, rank by rank, in the bucket holding rank i */
+    uint32_t k = 0;
+    uint64_t below = 0;
+    for (int i = 0; i < N; i++) {
+        while (below + e.counts[k] <= (uint64_t)i)
+            below += e.counts[k++];
+        int32_t idx = e.offset + (int32_t)k;
+        double lower = pow(base, idx), upper = pow(base, idx + 1), x = (double)v[i] / 1e6;
+        cr_assert(x > lower / (1 + a) * (1 - 1e-12) && x <= upper / (1 - a) * (1 + 1e-12),
+                  "value %g s outside bucket %d (%g, %g] widened by 1 %%", x, idx, lower, upper);
+        double mid = 2 * upper / (base + 1), err = fabs(mid - x) / x;
+        if (err > worst) worst = err;
+    }
+    cr_assert(worst <= bound + 1e-12, "worst %g > bound %g at scale %d", worst, bound, e.scale);
+    cr_log_info("scale %d: %u buckets, worst midpoint error %.3f %% (bound %.3f %%)", e.scale, e.n,
+                worst * 100, bound * 100);
+    bm_otlp_exphist_deinit(&e);
+    bm_hist_deinit(&h);
+    free(v);
+}
+
+Test(otlp, exphist_narrow_range_keeps_the_finest_scale)
+{
+    /* 10 ms .. 50 ms: log2(5) * 64 = 149 buckets at scale 6 */
+    check_mapping(10000, 50000, 160, 6);
+}
+
+Test(otlp, exphist_wide_range_scales_down)
+{
+    /* 1 µs .. 1 h: 31.7 doublings; 160 buckets hold them at scale 2 */
+    check_mapping(1, 3600LL * 1000000, 160, 2);
+}
+
+Test(otlp, exphist_error_bounds)
+{
+    cr_assert(fabs(bm_otlp_exphist_error(6) - 0.0155) < 0.001);
+    cr_assert(bm_otlp_exphist_error(2) < 0.1);
+}
+
+Test(otlp, exphist_index_boundaries)
+{
+    /* (base^k, base^(k+1)]: 1 is the top of bucket -1, 2 the top of bucket 2^s - 1 */
+    cr_assert_eq(bm_otlp_exphist_index(1.0, 3), -1);
+    cr_assert_eq(bm_otlp_exphist_index(2.0, 3), 7);
+    cr_assert_eq(bm_otlp_exphist_index(2.0001, 3), 8);
+}
