@@ -61,6 +61,7 @@ void bm_config_deinit(bm_config *c)
     free(c->group);
     free(c->consumer);
     free(c->trace_prefix);
+    free(c->trace_index_key);
     free(c->state_prefix);
     free(c->cluster_registry);
     free(c->cluster_leader_key);
