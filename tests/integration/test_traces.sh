@@ -4,8 +4,9 @@
 # transaction's final status). `busmon traces --status failed` finds every
 # failed transaction and nothing else; --worker and --min-duration give
 # exactly the transactions the unfiltered list says; --since bounds by start
-# time; --limit; bad input exits 2; the index is bounded (a cap, counted) and
-# expires with the retention.
+# time; --limit; bad input exits 2; /api/traces (the agent's memory, the
+# same filter) answers as the CLI does, and refuses bad parameters with
+# 400; the index is bounded (a cap, counted) and expires with the retention.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -32,6 +33,42 @@ bm_eq "the unfiltered list holds every transaction" "$n_tx" "$(jq '.count' "$ALL
 want=$(gt '$1 == "unanswered" { hung[$2] = 1 } $1 == "tx" && (hung[$2] || $3 != "completed") { print $2 }' | sort)
 got=$("$BUSMON" traces --status failed --limit 10000 --json | jq -r '.traces[].tx' | sort)
 bm_check "--status failed: $(wc -l <<<"$want") failed transactions, found exactly" [ -n "$want" -a "$want" == "$got" ]
+
+# /api/traces: the agent's memory through the same filter, the same answer
+# as the index in Redis (every transaction of this workload is in memory)
+API="http://127.0.0.1:$HP/api/traces"
+fields='[.traces[] | [.tx, .status, .timed_out, .start, .start_unix_ms, .end, .duration_ms, .steps, .events, .errors, .workers, .error_type, .error]]'
+# same_answer CLI-ARGS -- QUERY: the CLI's and the API's lists, in order, the
+# same (read one after the other: a summary a batch is still writing may
+# differ for a moment, so bm_wait_for retries)
+same_answer() {
+    local q=${*: -1} cli api
+    cli=$("$BUSMON" traces "${@:1:$#-2}" --limit 1000 --json | jq -c "$fields")
+    api=$(curl -s "$API?$q&limit=1000" | jq -c "$fields")
+    [ "$cli" == "$api" ] && [ "$(jq length <<<"$api")" -gt 0 ] && return 0
+    diff <(jq -c '.[]' <<<"$cli") <(jq -c '.[]' <<<"$api") | head -4 >&2
+    return 1
+}
+bm_check "/api/traces?status=failed = busmon traces --status failed --json (every field, in order)" \
+    bm_wait_for 10 "same_answer --status failed -- status=failed" || same_answer --status failed -- status=failed
+bm_eq "/api/traces?status=failed: exactly the failed transactions" "$(echo "$want")" \
+    "$(curl -s "$API?status=failed&limit=1000" | jq -r '.traces[].tx' | sort)"
+for q in "worker=flaky" "min_duration=1.5s" "status=completed" "status=timed_out"; do
+    k=${q%%=*}
+    bm_check "/api/traces?$q = busmon traces --${k//_/-} ${q#*=}" \
+        bm_wait_for 10 "same_answer --${k//_/-} ${q#*=} -- $q" || same_answer --${k//_/-} ${q#*=} -- $q
+done
+R=$(curl -s "$API")
+bm_eq "/api/traces: 50 by default, newest first" "50 true" \
+    "$(jq -r '[(.traces | length), ([.traces[].start_unix_ms] == ([.traces[].start_unix_ms] | sort | reverse))] | join(" ")' <<<"$R")"
+bm_check "/api/traces: RFC 3339 times" bash -c "jq -e '.traces | all(.start | test(\"^20[0-9-]{8}T[0-9:]{8}[.][0-9]{3}Z$\"))' <<<'$R' >/dev/null"
+bm_eq "/api/traces?limit=3" 3 "$(curl -s "$API?limit=3" | jq '.traces | length')"
+for q in "min_duration=abc" "status=bogus" "limit=0" "limit=1001" "limit=x" "since=-1h" "since=0" "window=2h"; do
+    code=$(curl -s -o "$BM_TMP/body" -w '%{http_code}' "$API?$q")
+    bm_check "/api/traces?$q: 400 with a JSON reason ($(jq -r .error "$BM_TMP/body"))" \
+        [ "$code" = 400 -a -n "$(jq -r '.error // empty' "$BM_TMP/body")" ]
+done
+
 want=$(gt '$1 == "tx" && $3 == "completed" { print $2 }' | sort)
 got=$("$BUSMON" traces --status=completed --limit=10000 --json | jq -r '.traces[].tx' | sort)
 want=$(comm -23 <(echo "$want") <(gt '$1 == "unanswered" { print $2 }' | sort))
