@@ -349,6 +349,20 @@ typedef struct {
     int nomem;
 } trace_search;
 
+/* Whether t can match f, from the figures a summary copies as they are
+ * (status, start, duration): most traces are left out without building a
+ * summary, which walks every event. Exact, never a wrong "no": the full
+ * filter on the summary still decides what passes. */
+static int may_match(const trace *t, const trace_filter *f)
+{
+    if (f->status && strcmp(f->status, "timed_out") &&
+        !trace_status_matches(trace_get_status(t), f->status))
+        return 0;
+    if (f->since_us > 0 && trace_first_ts_us(t) < f->since_us) return 0;
+    if (f->min_duration_us > 0 && trace_duration_us(t) < f->min_duration_us) return 0;
+    return 1;
+}
+
 /* Summarize each trace as state.c does for the index, and keep it when the
  * filter (the CLI's) accepts the summary. */
 static void collect_trace(const trace *t, void *arg)
@@ -356,6 +370,7 @@ static void collect_trace(const trace *t, void *arg)
     trace_search *s = arg;
     trace_summary sum;
     s->scanned++;
+    if (!may_match(t, s->f)) return;
     trace_index_summarize(t, &sum);
     if (s->nomem || !trace_index_matches(&sum, s->f)) return;
     if (s->n == s->cap) {
