@@ -76,6 +76,9 @@ redisContext *bm_cli_connect(const bm_cli_opts *o, int *exit_code);
 /* trace TX: a transaction's timeline (trace.c). */
 bm_cli_handler bm_cli_trace;
 void bm_cli_trace_help(FILE *f);
+
+bm_cli_handler bm_cli_traces;
+void bm_cli_traces_help(FILE *f);
 /* workers, worker NAME, errors, stats: the latest rollup, cut to a window (stats.c). */
 bm_cli_handler bm_cli_workers, bm_cli_worker, bm_cli_errors, bm_cli_stats;
 void bm_cli_workers_help(FILE *f);

@@ -12,6 +12,8 @@ static const bm_cli_command commands[] = {
     /* name     aliases operand  summary (busmon --help), then help and handler */
     {"trace",   NULL,   "TX",    "a transaction's timeline",
                                  bm_cli_trace_help, bm_cli_trace},
+    {"traces",  NULL,   NULL,    "find transactions by status, worker, duration, time, error type",
+                                 bm_cli_traces_help, bm_cli_traces},
     {"workers", NULL,   NULL,    "every worker's health and performance",
                                  bm_cli_workers_help, bm_cli_workers},
     {"worker",  NULL,   "NAME",  "one worker in detail, with the issues behind its health",

@@ -87,6 +87,7 @@ size_t bm_config_acl_line(const bm_config *c, const char *user, int readonly, ch
     const bm_alerting_config *al = c->alerting;
     /* what the agent writes and the CLI reads */
     add_prefix(&keys, c->trace_prefix);
+    if (c->trace_index_max) add_prefix(&keys, c->trace_index_key);
     add(&keys, c->rollups_stream);
     add(&keys, c->workers_hash);
     add(&keys, c->system_stream);

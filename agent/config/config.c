@@ -70,6 +70,7 @@ void bm_config_deinit(bm_config *c)
             memset(c->otlp_headers[i].value, 0, strlen(c->otlp_headers[i].value));
         free(c->otlp_headers[i].value);
     }
+    free(c->trace_index_key);
     free(c->state_prefix);
     free(c->cluster_registry);
     free(c->cluster_leader_key);

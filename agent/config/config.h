@@ -58,6 +58,8 @@ typedef struct {
     int64_t cluster_heartbeat_ms, cluster_stale_ms, cluster_lease_ms, cluster_refresh_ms;
 
     char *trace_prefix;       /* "busmon:trace:" */
+    char *trace_index_key;    /* traces.index_key, "busmon:traces" (the search index) */
+    size_t trace_index_max;   /* traces.index_max, 100000; 0: no index */
     char *deadletter_stream;  /* "busmon:deadletter" */
     size_t deadletter_maxlen; /* MAXLEN ~, default 100000 */
 

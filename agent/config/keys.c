@@ -150,6 +150,13 @@ static const bm_config_key agent_keys[] = {
      .help = "the guides' code's name of traces.max_transactions"},
     {.path = "traces.max_events", .type = BM_KEY_SIZE, .def = "512", .lo = 1,
      CFG(max_events_per_trace), .help = "events kept per trace; later ones are counted"},
+    {.path = "traces.index_key", .type = BM_KEY_NAME, .def = "busmon:traces",
+     CFG(trace_index_key),
+     .help = "the trace search index: sorted sets <key>, <key>:failed, <key>:w:<worker> and "
+             "summaries <key>:tx:<tx>"},
+    {.path = "traces.index_max", .type = BM_KEY_SIZE, .def = "100000", .lo = 0, .hi = 10000000,
+     CFG(trace_index_max),
+     .help = "transactions kept in each index set (the oldest dropped, counted); 0: no index"},
 
     {.path = "traces.sampling.rate", .type = BM_KEY_FRACTION, .def = "1", CFG(sampling_rate),
      .flag = "sampling-rate", .metavar = "R", .group = G_TRACES,

@@ -45,10 +45,16 @@ static const struct {
     [BM_ACL_PEXPIRE] = {"pexpire", "PEXPIRE", NULL, "renews the leader's lease (in EVAL)"},
     [BM_ACL_HGETALL] = {"hgetall", "HGETALL", NULL, "reads the agents' registry"},
     [BM_ACL_XRANGE] = {"xrange", "XRANGE", NULL, "reads a gone agent's hand-off stream"},
+    [BM_ACL_ZADD] = {"zadd", "ZADD", NULL, "indexes transactions for trace search"},
+    [BM_ACL_ZREMRANGEBYSCORE] = {"zremrangebyscore", "ZREMRANGEBYSCORE", NULL,
+                                 "drops index entries older than the trace retention"},
+    [BM_ACL_ZREMRANGEBYRANK] = {"zremrangebyrank", "ZREMRANGEBYRANK", NULL,
+                                "keeps the trace search index under its cap"},
 };
 
 const char *const bm_acl_cli_commands[] = {
-    "xrevrange", "lrange", "hget", "hgetall", "xinfo|groups", "subscribe", "ping", "select", NULL,
+    "xrevrange", "lrange", "hget", "hgetall", "xinfo|groups", "subscribe", "ping", "select",
+    "zrevrangebyscore", "mget", NULL,
 };
 
 const char *bm_acl_command_name(bm_acl_command c)

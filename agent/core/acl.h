@@ -52,6 +52,9 @@ typedef enum {
     BM_ACL_PEXPIRE,
     BM_ACL_HGETALL,
     BM_ACL_XRANGE,
+    BM_ACL_ZADD,
+    BM_ACL_ZREMRANGEBYSCORE,
+    BM_ACL_ZREMRANGEBYRANK,
     BM_ACL__COUNT
 } bm_acl_command;
 

@@ -44,7 +44,7 @@ struct bm_writer {
 
 static const char *const kind_names[BM_WRITE__COUNT] = {
     "trace", "ack", "deadletter", "output", "query", "setup", "state", "reclaim", "cluster",
-    "handoff"};
+    "handoff", "index"};
 
 const char *bm_write_kind_name(bm_write_kind k)
 {
@@ -327,6 +327,34 @@ int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char 
     const char *argv[5] = {"SET", key, value, "PX", px};
     size_t lens[5] = {3, strlen(key), len, 2, strlen(px)};
     return send_argv(w, kind, px_ms > 0 ? 5 : 3, argv, lens, cb, arg);
+}
+
+int bm_writer_zadd(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, int64_t score,
+                   const char *member, size_t mlen, bm_write_cb cb, void *arg)
+{
+    char sc[24];
+    snprintf(sc, sizeof sc, "%lld", (long long)score);
+    const char *argv[4] = {"ZADD", key, sc, member};
+    size_t lens[4] = {4, klen, strlen(sc), mlen};
+    return send_argv(w, kind, 4, argv, lens, cb, arg);
+}
+
+int bm_writer_ztrim(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, int64_t below,
+                    size_t keep, int64_t ttl_s, bm_write_cb cb, void *arg)
+{
+    char max[32], stop[32], ttl[24];
+    snprintf(max, sizeof max, "(%lld", (long long)below);
+    snprintf(stop, sizeof stop, "-%llu", (unsigned long long)keep + 1);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_s);
+    const char *by_score[4] = {"ZREMRANGEBYSCORE", key, "-inf", max};
+    size_t by_score_len[4] = {16, klen, 4, strlen(max)};
+    const char *by_rank[4] = {"ZREMRANGEBYRANK", key, "0", stop};
+    size_t by_rank_len[4] = {15, klen, 1, strlen(stop)};
+    const char *exp[3] = {"EXPIRE", key, ttl};
+    size_t exp_len[3] = {6, klen, strlen(ttl)};
+    if (send_argv(w, kind, 4, by_score, by_score_len, cb, arg)) return -1;
+    if (send_argv(w, kind, 4, by_rank, by_rank_len, cb, arg)) return -1;
+    return send_argv(w, kind, 3, exp, exp_len, cb, arg);
 }
 
 int bm_writer_hgetall(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb,

@@ -42,10 +42,11 @@ typedef enum {
     BM_WRITE_RECLAIM,    /* XPENDING / XCLAIM of entries idle for other consumers */
     BM_WRITE_CLUSTER,    /* several agents: registry, leader lease, partials, janitor */
     BM_WRITE_HANDOFF,    /* an entry handed to the agent that owns its transaction */
+    BM_WRITE_INDEX,      /* the trace search index: SET summary, ZADD, trims */
     BM_WRITE__COUNT
 } bm_write_kind;
 
-/* "trace", "ack", "deadletter", "output", "query", "setup", "state", "reclaim", "cluster", "handoff". */
+/* "trace", "ack", "deadletter", "output", "query", "setup", "state", "reclaim", "cluster", "handoff", "index". */
 const char *bm_write_kind_name(bm_write_kind k);
 
 /* A reply to one command: borrowed for the call; NULL when the connection went first. */
@@ -130,6 +131,14 @@ int bm_writer_xgroup_create(bm_writer *w, const char *stream, const char *group,
 /* SET key value [PX px_ms] (the checkpoint; px_ms 0: no expiry). */
 int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char *value,
                   size_t len, int64_t px_ms, bm_write_cb cb, void *arg);
+/* ZADD key score member (the trace search index). */
+int bm_writer_zadd(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, int64_t score,
+                   const char *member, size_t mlen, bm_write_cb cb, void *arg);
+/* ZREMRANGEBYSCORE key -inf (below; ZREMRANGEBYRANK key 0 -(keep+1); EXPIRE key ttl_s:
+ * a sorted set cut to what is recent and to `keep` members (three commands;
+ * cb gets each reply, in that order). */
+int bm_writer_ztrim(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, int64_t below,
+                    size_t keep, int64_t ttl_s, bm_write_cb cb, void *arg);
 /* HGETALL key. */
 int bm_writer_hgetall(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb,
                       void *arg);

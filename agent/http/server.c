@@ -22,6 +22,11 @@
  *   /api/workers           as `busmon workers --json`
  *   /api/workers/NAME      as `busmon worker --json NAME`, 404 if unknown
  *   /api/errors            as `busmon errors --json`
+ *   /api/traces            ?status=&worker=&min_duration=&since=&error_type=&limit=
+ *                          the transactions held in memory that lib/trace_index.c's
+ *                          filter keeps (the one `busmon traces` applies to the
+ *                          index in Redis), newest first, at most limit (1..1000,
+ *                          default 50); 400 with the reason on a bad parameter
  *   /api/traces/TX         the trace held in memory (`busmon trace --json`
  *                          shape), 404 when it is not in memory (evicted,
  *                          expired, or read by another agent: the CLI reads
@@ -44,6 +49,7 @@
 
 #include "agent/core/acl.h"
 #include "agent/core/clock.h"
+#include "agent/core/parse.h"
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
 #include "agent/core/secret_file.h"
@@ -58,6 +64,7 @@
 #include "agent/parts.h"
 #include "agent/state/persist.h"
 #include "agent/state/state.h"
+#include "lib/trace_index.h"
 #include "lib/trace_json.h"
 
 #define HTTP_MAX_HEADERS_BYTES 16384
@@ -66,6 +73,8 @@
 #define HTTP_WRITE_TIMEOUT_US  (10 * 1000000LL)
 #define HTTP_TOKEN_MAX         1024
 #define ALERTS_HISTORY         20 /* transitions on /api/alerts, as `busmon alerts` */
+#define TRACES_LIMIT_DEFAULT   50 /* /api/traces without ?limit= */
+#define TRACES_LIMIT_MAX       1000
 
 struct bm_http {
     const bm_parts *p;
@@ -80,6 +89,7 @@ struct bm_http {
 typedef struct {
     bm_http_req *req;
     const char *tail;
+    const char *query;      /* the raw query string, or NULL */
     const char *window;     /* 1m | 5m | 1h */
     const char *sys_window; /* /api/system: as given, default 1h */
     int64_t sys_window_us;
@@ -323,6 +333,145 @@ static void serve_trace(bm_http *h, const request *rq)
     send_made(h, rq->req, bm_trace_json(t));
 }
 
+/* /api/traces: one match, kept by start time (newest first) until the
+ * limit is applied. The trace is borrowed: the store does not change while
+ * a handler runs (the loop is single-threaded). */
+typedef struct {
+    int64_t start_us;
+    const trace *t;
+} trace_hit;
+
+typedef struct {
+    const trace_filter *f;
+    trace_hit *hits;
+    size_t n, cap;
+    size_t scanned;
+    int nomem;
+} trace_search;
+
+/* Whether t can match f, from the figures a summary copies as they are
+ * (status, start, duration): most traces are left out without building a
+ * summary, which walks every event. Exact, never a wrong "no": the full
+ * filter on the summary still decides what passes. */
+static int may_match(const trace *t, const trace_filter *f)
+{
+    if (f->status && strcmp(f->status, "timed_out") &&
+        !trace_status_matches(trace_get_status(t), f->status))
+        return 0;
+    if (f->since_us > 0 && trace_first_ts_us(t) < f->since_us) return 0;
+    if (f->min_duration_us > 0 && trace_duration_us(t) < f->min_duration_us) return 0;
+    return 1;
+}
+
+/* Summarize each trace as state.c does for the index, and keep it when the
+ * filter (the CLI's) accepts the summary. */
+static void collect_trace(const trace *t, void *arg)
+{
+    trace_search *s = arg;
+    trace_summary sum;
+    s->scanned++;
+    if (!may_match(t, s->f)) return;
+    trace_index_summarize(t, &sum);
+    if (s->nomem || !trace_index_matches(&sum, s->f)) return;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        trace_hit *h = realloc(s->hits, cap * sizeof *h);
+        if (!h) {
+            s->nomem = 1;
+            return;
+        }
+        s->hits = h, s->cap = cap;
+    }
+    s->hits[s->n++] = (trace_hit){sum.start_us, t};
+}
+
+/* Newest first; the same start: the greater id first (as ZREVRANGEBYSCORE). */
+static int hit_newest_first(const void *a, const void *b)
+{
+    const trace_hit *x = a, *y = b;
+    if (x->start_us != y->start_us) return x->start_us < y->start_us ? 1 : -1;
+    return -strcmp(trace_tx(x->t), trace_tx(y->t));
+}
+
+/* The parameters of /api/traces into f and *limit, durations as the CLI
+ * reads them (a bare number is seconds). @return NULL, or the reason for
+ * a 400. */
+static const char *read_trace_filter(const struct evkeyvalq *q, trace_filter *f, size_t *limit,
+                                     int64_t now_us)
+{
+    const char *v;
+    memset(f, 0, sizeof *f);
+    *limit = TRACES_LIMIT_DEFAULT;
+    if ((v = evhttp_find_header(q, "status")) && *v) {
+        if (!trace_index_status_valid(v))
+            return "status must be running, completed, failed, compensated, cancelled or "
+                   "timed_out";
+        f->status = v;
+    }
+    if ((v = evhttp_find_header(q, "worker")) && *v) {
+        if (strlen(v) > TRACE_INDEX_TEXT_MAX) return "worker is too long";
+        f->worker = v;
+    }
+    if ((v = evhttp_find_header(q, "error_type")) && *v) {
+        if (strlen(v) > TRACE_INDEX_TEXT_MAX) return "error_type is too long";
+        f->error_type = v;
+    }
+    if ((v = evhttp_find_header(q, "min_duration")) && *v &&
+        bm_parse_duration_us(v, BM_US_PER_S, &f->min_duration_us) != BM_PARSE_OK)
+        return "min_duration must be a duration like 500ms, 2s or 1m";
+    int64_t since_us = 0;
+    if ((v = evhttp_find_header(q, "since")) && *v) {
+        if (bm_parse_duration_us(v, BM_US_PER_S, &since_us) != BM_PARSE_OK || since_us <= 0)
+            return "since must be a duration like 15m, 1h or 2d";
+        f->since_us = now_us - since_us;
+    }
+    if ((v = evhttp_find_header(q, "limit")) && *v) {
+        char *end;
+        long long n = strtoll(v, &end, 10);
+        if (*end || end == v || n < 1 || n > TRACES_LIMIT_MAX)
+            return "limit must be a whole number from 1 to 1000";
+        *limit = (size_t)n;
+    }
+    return NULL;
+}
+
+static void serve_traces(bm_http *h, const request *rq)
+{
+    struct evkeyvalq q;
+    TAILQ_INIT(&q);
+    if (rq->query && evhttp_parse_query_str(rq->query, &q)) {
+        send_error(h, rq->req, 400, "malformed query string");
+        return;
+    }
+    trace_filter f;
+    size_t limit;
+    const char *bad = read_trace_filter(&q, &f, &limit, bm_now_us());
+    if (bad) {
+        send_error(h, rq->req, 400, bad);
+        evhttp_clear_headers(&q);
+        return;
+    }
+    trace_search s = {&f, NULL, 0, 0, 0, 0};
+    trace_store_foreach(bm_state_traces(h->p->state), collect_trace, &s);
+    json_t *arr = s.nomem ? NULL : json_array();
+    if (arr) {
+        qsort(s.hits, s.n, sizeof *s.hits, hit_newest_first);
+        for (size_t i = 0; i < s.n && i < limit; i++) {
+            trace_summary sum;
+            trace_index_summarize(s.hits[i].t, &sum);
+            json_array_append_new(arr, trace_index_json(&sum));
+        }
+    }
+    free(s.hits);
+    evhttp_clear_headers(&q);
+    send_made(h, rq->req,
+              arr ? json_pack("{s:o, s:I, s:I, s:I, s:b, s:s}", "traces", arr, "count",
+                              (json_int_t)json_array_size(arr), "matched", (json_int_t)s.n,
+                              "scanned", (json_int_t)s.scanned, "limited", s.n > limit,
+                              "source", "memory")
+                  : NULL);
+}
+
 /* The rollup routes: /api/stats, /api/workers, /api/workers/NAME, /api/errors. */
 static void serve_rollup(bm_http *h, const request *rq, int which)
 {
@@ -366,6 +515,7 @@ static const struct route {
     {"/api/workers", 0, serve_workers},
     {"/api/workers/", 1, serve_worker},
     {"/api/errors", 0, serve_errors},
+    {"/api/traces", 0, serve_traces},
     {"/api/traces/", 1, serve_trace},
 };
 
@@ -471,7 +621,7 @@ static void on_request(bm_http_req *req, void *arg)
         evhttp_uri_free(uri);
         return;
     }
-    request rq = {req, NULL, NULL, NULL, 0};
+    request rq = {req, NULL, evhttp_uri_get_query(uri), NULL, NULL, 0};
     char sys_buf[16];
     char *tail = NULL;
     const struct route *r = NULL;

@@ -20,6 +20,7 @@
 #include "agent/state/persist.h"
 
 #include <event2/event.h>
+#include <jansson.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,8 @@
 #define IDLE_CHECKPOINTS      10 /* with nothing new, checkpoint every 10 intervals */
 #define FREE_GROUPS_MAX       8  /* recycled groups kept (their buffers warm) */
 #define HANDOFF_MAXLEN        1000000
+#define INDEX_TRIM_KEYS_MAX   64 /* index sets trimmed per group (the rest: by a later one) */
+#define INDEX_KEY_MAX         (TRACE_INDEX_TEXT_MAX + 300)
 
 typedef struct {
     char *data;
@@ -52,6 +55,14 @@ typedef struct {
     size_t stream, off, len;
 } ack_item;
 
+/* One transaction summary for the search index: tx, json and workers are
+ * NUL-terminated strings in the group's ixbytes. */
+typedef struct {
+    size_t tx_off, tx_len, json_off, json_len, w_off, n_workers, seq;
+    int64_t score_ms;
+    int failed, superseded;
+} ix_item;
+
 typedef struct group group;
 
 /* One write of a group: a transaction's RPUSH + EXPIRE, or one dead-letter XADD. */
@@ -61,7 +72,9 @@ typedef struct {
     unsigned pending;     /* replies due */
     unsigned char failed; /* an error reply or a lost reply: send again */
     unsigned char is_dl; /* 0 records; 1 a dead-letter XADD; 2 a hand-off XADD (its first
-                            pair names the stream) */
+                            pair names the stream); 3 a summary's index writes (first: its
+                            ix_item); 4 the index trims of the group */
+    unsigned sent_cmds;  /* commands sent by the last send (index writes) */
 } wr;
 
 typedef struct {
@@ -82,6 +95,9 @@ struct group {
     size_t n_pairs, cap_pairs;
     ack_item *acks;
     size_t n_acks, cap_acks;
+    growbuf ixbytes;
+    ix_item *ix;
+    size_t n_ix, cap_ix;
     size_t outstanding; /* writes with replies due */
     size_t failed;      /* writes to send again */
 };
@@ -213,7 +229,8 @@ static group *group_get(bm_persist *p)
     g->seq = ++p->next_seq;
     g->keys.len = g->ids.len = g->dlbytes.len = 0;
     g->recs.size = 0;
-    g->n_items = g->n_wrs = g->n_pairs = g->n_acks = 0;
+    g->n_items = g->n_wrs = g->n_pairs = g->n_acks = g->n_ix = 0;
+    g->ixbytes.len = 0;
     g->outstanding = g->failed = 0;
     return g;
 }
@@ -228,6 +245,8 @@ static void group_free(group *g)
     free(g->wrs);
     free(g->pairs);
     free(g->acks);
+    free(g->ixbytes.data);
+    free(g->ix);
     free(g);
 }
 
@@ -253,6 +272,11 @@ static void group_drop_records(group *g)
     free(g->items);
     free(g->wrs);
     free(g->pairs);
+    free(g->ixbytes.data);
+    free(g->ix);
+    g->ixbytes = (growbuf){0};
+    g->ix = NULL;
+    g->cap_ix = g->n_ix = 0;
     g->keys = (growbuf){0};
     g->dlbytes = (growbuf){0};
     g->items = NULL;
@@ -317,6 +341,11 @@ static void on_write(const redisReply *r, void *arg)
     wr *x = arg;
     group *g = x->g;
     bm_persist *p = g->p;
+    if (x->is_dl == 4 && r && r->type == REDIS_REPLY_INTEGER) {
+        unsigned at = x->sent_cmds - x->pending; /* replies come in order: which command */
+        if (at % 3 == 0) p->stats.index_expired += (uint64_t)r->integer;
+        if (at % 3 == 1) p->stats.index_dropped += (uint64_t)r->integer;
+    }
     if ((!r || r->type == REDIS_REPLY_ERROR) && !denied(r)) {
         if (!x->failed) g->failed++;
         x->failed = 1;
@@ -346,11 +375,91 @@ static void on_acked(const redisReply *r, void *arg)
 
 /* ---- sending ----------------------------------------------------------------------- */
 
+/* "<index><suffix><name>" into buf. @return its length. */
+static size_t index_key(const bm_persist *p, const char *suffix, const char *name, char *buf)
+{
+    int n = snprintf(buf, INDEX_KEY_MAX, "%s%s%s", p->o.index_key, suffix, name);
+    return n < 0 ? 0 : (size_t)n >= INDEX_KEY_MAX ? INDEX_KEY_MAX - 1 : (size_t)n;
+}
+
+/* A summary's index writes (is_dl 3) or the group's trims (is_dl 4).
+ * x->pending is the number of commands sent. @return 0, or -1 (none sent). */
+static int send_index(bm_persist *p, group *g, wr *x)
+{
+    char key[INDEX_KEY_MAX];
+    size_t klen;
+    unsigned sent = 0;
+    int rc = 0;
+    int64_t ttl_s = p->o.trace_ttl_s;
+    if (x->is_dl == 3) {
+        const ix_item *it = &g->ix[x->first];
+        const char *b = g->ixbytes.data, *tx = b + it->tx_off;
+        klen = index_key(p, ":tx:", tx, key);
+        rc = bm_writer_set(p->w, BM_WRITE_INDEX, key, b + it->json_off, it->json_len,
+                           ttl_s * 1000, on_write, x);
+        sent += rc == 0;
+        klen = index_key(p, "", "", key);
+        if (!rc) rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, it->score_ms, tx,
+                                     it->tx_len, on_write, x);
+        sent += rc == 0;
+        if (!rc && it->failed) {
+            klen = index_key(p, ":failed", "", key);
+            rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, it->score_ms, tx, it->tx_len,
+                                on_write, x);
+            sent += rc == 0;
+        }
+        const char *wk = b + it->w_off;
+        for (size_t i = 0; !rc && i < it->n_workers; i++, wk += strlen(wk) + 1) {
+            klen = index_key(p, ":w:", wk, key);
+            rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, it->score_ms, tx, it->tx_len,
+                                on_write, x);
+            sent += rc == 0;
+        }
+        if (!rc) p->stats.index_writes++;
+    } else {
+        /* the sets this group touched: the index, failed, and each worker's */
+        const char *names[INDEX_TRIM_KEYS_MAX];
+        size_t n_names = 0;
+        for (size_t i = 0; i < g->n_ix; i++) {
+            const ix_item *it = &g->ix[i];
+            const char *wk = g->ixbytes.data + it->w_off;
+            for (size_t j = 0; !it->superseded && j < it->n_workers; j++, wk += strlen(wk) + 1) {
+                size_t k = 0;
+                while (k < n_names && strcmp(names[k], wk))
+                    k++;
+                if (k == n_names && n_names < INDEX_TRIM_KEYS_MAX - 2) names[n_names++] = wk;
+            }
+        }
+        int64_t below_ms = bm_now_us() / 1000 - ttl_s * 1000;
+        for (size_t k = 0; !rc && k < n_names + 2; k++) {
+            klen = k == 0   ? index_key(p, "", "", key)
+                   : k == 1 ? index_key(p, ":failed", "", key)
+                            : index_key(p, ":w:", names[k - 2], key);
+            rc = bm_writer_ztrim(p->w, BM_WRITE_INDEX, key, klen, below_ms, p->o.index_max, ttl_s,
+                                 on_write, x);
+            sent += rc == 0 ? 3 : 0;
+        }
+    }
+    /* some commands may be out when a later one was refused: their replies
+     * still come; the write is failed and sent again whole (idempotent) */
+    x->pending = sent;
+    x->sent_cmds = sent;
+    if (rc && sent) {
+        if (!x->failed) g->failed++;
+        x->failed = 1;
+        g->outstanding++;
+        return 1;
+    }
+    return rc;
+}
+
 /* Send one write of g. @return 0, or -1 (refused: marked failed). */
 static int send_wr(bm_persist *p, group *g, wr *x)
 {
     int rc;
-    if (x->is_dl) {
+    if (x->is_dl == 3 || x->is_dl == 4) {
+        rc = send_index(p, g, x);
+    } else if (x->is_dl) {
         size_t first = x->first, n = x->n;
         const char *stream = p->o.deadletter_stream;
         size_t maxlen = p->o.deadletter_maxlen;
@@ -382,6 +491,7 @@ static int send_wr(bm_persist *p, group *g, wr *x)
         x->pending = rc == 0 ? 2 : 0;
         if (rc == 0) p->stats.records += x->n;
     }
+    if (rc == 1) return -1; /* partly sent: failed, its replies due (send_index) */
     if (rc) {
         if (!x->failed) g->failed++;
         x->failed = 1;
@@ -419,9 +529,34 @@ static int plan_records(group *g)
                !memcmp(g->keys.data + g->items[j].key_off, key, klen))
             j++;
         if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) return -1;
-        g->wrs[g->n_wrs++] = (wr){g, i, j - i, 0, 0, 0};
+        g->wrs[g->n_wrs++] = (wr){g, i, j - i, 0, 0, 0, 0};
         i = j;
     }
+    return 0;
+}
+
+static int cmp_ix(const void *a, const void *b, void *bytes)
+{
+    const ix_item *x = a, *y = b;
+    int c = strcmp((const char *)bytes + x->tx_off, (const char *)bytes + y->tx_off);
+    if (c) return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* One index write per transaction (its last summary), then the trims. @return 0 or -1. */
+static int plan_index(group *g)
+{
+    if (!g->n_ix) return 0;
+    qsort_r(g->ix, g->n_ix, sizeof *g->ix, cmp_ix, g->ixbytes.data);
+    for (size_t i = 0; i < g->n_ix; i++) {
+        ix_item *it = &g->ix[i];
+        it->superseded = i + 1 < g->n_ix && !strcmp(g->ixbytes.data + it->tx_off,
+                                                     g->ixbytes.data + g->ix[i + 1].tx_off);
+        if (it->superseded) continue;
+        if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 2, sizeof *g->wrs)) return -1;
+        g->wrs[g->n_wrs++] = (wr){g, i, 1, 0, 0, 3, 0};
+    }
+    g->wrs[g->n_wrs++] = (wr){g, 0, 0, 0, 0, 4, 0};
     return 0;
 }
 
@@ -669,6 +804,35 @@ int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us)
     return 0;
 }
 
+int bm_persist_index(bm_persist *p, const trace_summary *s)
+{
+    if (!p->o.index_key || !*p->o.index_key || !s->tx[0]) return 0;
+    group *g = open_group(p);
+    if (!g || reserve((void **)&g->ix, &g->cap_ix, g->n_ix + 1, sizeof *g->ix)) return -1;
+    json_t *j = trace_index_json(s);
+    char *js = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    if (!js) return -1;
+    ix_item *it = &g->ix[g->n_ix];
+    memset(it, 0, sizeof *it);
+    it->tx_off = g->ixbytes.len;
+    it->tx_len = strlen(s->tx);
+    int bad = grow_append(&g->ixbytes, s->tx, it->tx_len);
+    it->json_off = g->ixbytes.len;
+    it->json_len = strlen(js);
+    bad |= grow_append(&g->ixbytes, js, it->json_len);
+    free(js);
+    it->w_off = g->ixbytes.len;
+    for (size_t i = 0; i < s->n_workers; i++)
+        bad |= grow_append(&g->ixbytes, s->workers[i], strlen(s->workers[i]));
+    if (bad) return -1;
+    it->n_workers = s->n_workers;
+    it->score_ms = s->start_us / 1000;
+    it->failed = trace_index_is_failed(s);
+    it->seq = g->n_ix++;
+    return 0;
+}
+
 int bm_persist_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_len)
 {
     group *g = open_group(p);
@@ -727,7 +891,7 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
         p->stats.deadletter_failed++;
         return;
     }
-    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1};
+    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1, 0};
     p->stats.deadletter++;
 }
 
@@ -758,7 +922,7 @@ int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *
         g->n_pairs = first;
         return -1;
     }
-    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 2};
+    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 2, 0};
     p->stats.forwarded++;
     return 0;
 }
@@ -766,10 +930,10 @@ int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *
 int bm_persist_flush(bm_persist *p)
 {
     group *g = p->open;
-    if (!g || (!g->n_items && !g->n_wrs && !g->n_acks)) return 0;
+    if (!g || (!g->n_items && !g->n_wrs && !g->n_acks && !g->n_ix)) return 0;
     p->open = NULL;
     size_t n_dl = g->n_wrs; /* dead-letters so far; records are planned after them */
-    if (plan_records(g)) {
+    if (plan_records(g) || plan_index(g)) {
         /* out of memory: the records cannot be grouped; the entries are not
          * acked (this group is dropped) and are read again */
         g->n_acks = 0;

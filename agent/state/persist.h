@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "agent/core/writer.h"
+#include "lib/trace_index.h"
 #include "proto/event.h"
 
 struct event_base;
@@ -64,6 +65,8 @@ typedef struct {
                                        outlives the agent while its periods are in the window */
     bm_persist_encode_cb encode;
     void *encode_arg;
+    const char *index_key; /* the trace search index's sorted set (NULL: no index) */
+    size_t index_max;      /* members kept per index set; the oldest are dropped */
 } bm_persist_opts;
 
 /* What the stream input tells persist, and is told. */
@@ -88,6 +91,9 @@ typedef struct {
     uint64_t unacked;           /* gauge: entries applied, not yet acked */
     uint64_t covered;           /* entries redelivered that a checkpoint covered (acked only) */
     uint64_t forwarded;         /* entries handed to the agent that owns their transaction */
+    uint64_t index_writes;      /* transaction summaries written to the search index */
+    uint64_t index_dropped;     /* index entries dropped by the cap (index_max) */
+    uint64_t index_expired;     /* index entries dropped for being older than the retention */
 } bm_persist_stats;
 
 /* @return a persister (caller frees), or NULL. opts' strings and w are
@@ -109,6 +115,17 @@ void bm_persist_set_observer(bm_persist *p, bm_persist_observe_cb cb, void *arg)
 
 /* Queue one trace record for `ev` (encoded now; ev may be freed after). @return 0 / -1 nomem. */
 int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us);
+
+/*
+ * Queue transaction s->tx's summary for the trace search index (copied):
+ * SET <index>:tx:<tx> <json> PX retention, ZADD <index> <start ms> <tx>,
+ * ZADD <index>:failed when it failed or timed out, ZADD <index>:w:<worker>
+ * per worker; the last summary of a transaction in a group wins. A group
+ * with index writes ends with the trims of the sets it touched (retention,
+ * index_max). Part of the group: acked only once stored. No-op without
+ * index_key. @return 0 / -1 nomem.
+ */
+int bm_persist_index(bm_persist *p, const trace_summary *s);
 
 /* Entry `id` of stream `stream_idx` is applied (its effects are queued): ack
  * it once its group is stored and a checkpoint covers it. @return 0 / -1. */

@@ -13,6 +13,7 @@
 #include "agent/core/loop.h"
 #include "lib/checkpoint.h"
 #include "lib/deadlines.h"
+#include "lib/trace_index.h"
 
 #define TIMEOUT_CHECK_US  (250 * 1000LL)
 #define SWEEP_INTERVAL_US (60 * 1000000LL)
@@ -99,6 +100,15 @@ static void count_outcome(bm_state *st, const trace_event *te)
         st->stats.timeouts++;
 }
 
+/* The transaction changed: its summary for the trace search index (the
+ * last one of a batch is written, with the batch). */
+static int index_trace(bm_state *st, const trace *t)
+{
+    trace_summary s;
+    trace_index_summarize(t, &s);
+    return bm_persist_index(st->persist, &s);
+}
+
 int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redelivered)
 {
     const trace_event *added = NULL;
@@ -120,6 +130,7 @@ int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redeliv
                           now_us + timeout_us + st->timeout_grace_us, timeout_us);
         }
         if (bm_persist_record(st->persist, &added->ev, added->duration_us)) return -1;
+        if (index_trace(st, t)) return -1;
         break;
     case TRACE_STORE_DUPLICATE:
         st->stats.duplicates++;
@@ -193,6 +204,7 @@ static void time_out(bm_state *st, const deadline *d, int64_t now_us)
     bm_debug("command %s of %s (worker %s) timed out after %g s", d->cmd, d->tx,
              worker[0] ? worker : "?", (double)d->timeout_us / 1e6);
     bm_persist_record(st->persist, &added->ev, added->duration_us);
+    index_trace(st, t);
 }
 
 static void on_timeouts(void *arg)

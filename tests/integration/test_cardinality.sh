@@ -37,7 +37,11 @@ python3 "$JUNK" "$BM_PORT" busmon:events workers 100000 >/dev/null
 bm_check "100,000 junk events ingested" bm_wait_for 120 acked
 echo "note: 100,000 junk events written and ingested in $((($(date +%s%N) - start) / 1000000)) ms"
 bm_eq "the table is full: 1,000 workers" 1000 "$(metric busmon_workers)"
-bm_eq "99,000 refused and counted" 99000 "$(metric busmon_workers_refused_total)"
+# every junk name past the first 1,000 is refused, unless ingest took longer
+# than max_idle (a loaded machine): then the idle ones made room, each counted
+refused=$(metric busmon_workers_refused_total) evicted=$(metric busmon_workers_evicted_total)
+[ "${evicted:-0}" = 0 ] || echo "note: ingest outlasted max_idle: $evicted junk workers evicted for later ones"
+bm_eq "99,000 refused, or let in by evicting an idle one, all counted" 99000 "$((refused + evicted))"
 lines=$(grep -c 'worker table full: 1000; refused .junk-' "$LOG")
 bm_check "one log line per burst, naming one refused ($lines)" [ "$lines" -ge 1 -a "$lines" -le 2 ]
 bm_check "the line says what heals it" grep -q 'idle longer than limits.max_idle are evicted' "$LOG"

@@ -1,0 +1,289 @@
+/*
+ * traces.c - `busmon traces`: find transactions by status, worker,
+ * duration, time and error type in the trace search index the agent keeps
+ * (proto/README.md §7.2), newest first.
+ *
+ * The index's sorted sets propose candidates newest first (the worker's
+ * set, else the failed set for a failed-group status, else every
+ * transaction); each candidate's summary is read and the filter
+ * (lib/trace_index.c, the same as /api/traces) decides. A candidate whose
+ * summary expired is skipped. Not here: a transaction's events (`busmon trace`).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "agent/cli/cli.h"
+#include "agent/cli/options.h"
+#include "lib/trace_index.h"
+
+#define LIMIT_DEFAULT 20
+#define LIMIT_MAX     10000
+#define PAGE          500
+#define SCAN_MAX      2000000 /* candidates read at most (the index's cap bounds it first) */
+
+void bm_cli_traces_help(FILE *f)
+{
+    fprintf(f,
+            "usage: busmon traces [--status S] [--worker W] [--min-duration D] [--since D]\n"
+            "                     [--error-type T] [--limit N] [--json] [--redis URL]\n"
+            "\n"
+            "Find recent transactions in the trace search index busmon-agent keeps\n"
+            "(busmon:traces, proto/README.md 7.2), newest first: start time (UTC),\n"
+            "status, duration, steps, workers, first error and transaction id. Every\n"
+            "filter given must hold. `busmon trace TX` then shows one of them.\n"
+            "\n"
+            "options:\n"
+            "  --status S        running, completed, failed, compensated, cancelled or\n"
+            "                    timed_out; failed also matches compensated and cancelled,\n"
+            "                    timed_out is a transaction with a step that timed out\n"
+            "  --worker W        a transaction with a step on worker W\n"
+            "  --min-duration D  lasted at least D (e.g. 500ms, 2s, 1m)\n"
+            "  --since D         started within the last D (e.g. 15m, 1h, 2d)\n"
+            "  --error-type T    its first failed step's error type is T (exact)\n"
+            "  --limit N         at most N transactions (default %d, at most %d)\n"
+            "  --index-key K     the index's key (default busmon:traces, traces.index_key)\n"
+            "  --json            one JSON object: {\"traces\": [...], \"count\": N, ...}\n"
+            "  --redis URL       Redis to read (default: $BUSMON_REDIS_URL, else redis://127.0.0.1:6379)\n"
+            "  -h, --help        this help\n"
+            "\n"
+            "exit codes: 0 found, 1 none matched, 2 usage error, 3 Redis unreachable\n",
+            LIMIT_DEFAULT, LIMIT_MAX);
+}
+
+/* "2s", "500ms", "1.5m", "1h", "2d" (a bare number is seconds) into µs. @return 0 or -1. */
+static int parse_duration_us(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || v < 0 || !isdigit((unsigned char)*s)) return -1;
+    double unit = 1e6;
+    if (!strcmp(end, "ms")) unit = 1e3;
+    else if (!strcmp(end, "s") || !*end) unit = 1e6;
+    else if (!strcmp(end, "m")) unit = 60e6;
+    else if (!strcmp(end, "h")) unit = 3600e6;
+    else if (!strcmp(end, "d")) unit = 86400e6;
+    else return -1;
+    if (v * unit > 9e18) return -1;
+    *out = (int64_t)(v * unit);
+    return 0;
+}
+
+static int64_t now_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void format_duration(int64_t us, char *buf, size_t n)
+{
+    if (us < 1000000) snprintf(buf, n, "%.1f ms", (double)us / 1000.0);
+    else snprintf(buf, n, "%.3f s", (double)us / 1e6);
+}
+
+typedef struct {
+    trace_summary *found;
+    size_t n, limit, scanned, stale;
+} search;
+
+/* Read one page of candidates' summaries and keep the matches.
+ * @return the number of candidates in the page, or -1 (Redis said no). */
+static long read_page(redisContext *c, const char *index, const char *set, const char *min,
+                      size_t offset, const trace_filter *f, search *s, char *err, size_t errlen)
+{
+    char off[24];
+    snprintf(off, sizeof off, "%zu", offset);
+    redisReply *r = redisCommand(c, "ZREVRANGEBYSCORE %s +inf %s LIMIT %s %d", set, min, off, PAGE);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errlen, "cannot read %s: %s", set,
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    long n = (long)r->elements;
+    if (n == 0) {
+        freeReplyObject(r);
+        return 0;
+    }
+    size_t argc = (size_t)n + 1;
+    const char **argv = calloc(argc, sizeof *argv);
+    size_t *lens = calloc(argc, sizeof *lens);
+    char **keys = calloc(argc, sizeof *keys);
+    long rc = n;
+    if (!argv || !lens || !keys) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+        goto out;
+    }
+    argv[0] = "MGET", lens[0] = 4;
+    for (long i = 0; i < n; i++) {
+        size_t kl = strlen(index) + 4 + (size_t)r->element[i]->len + 1;
+        keys[i + 1] = malloc(kl);
+        if (!keys[i + 1]) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            goto out;
+        }
+        snprintf(keys[i + 1], kl, "%s:tx:%s", index, r->element[i]->str);
+        argv[i + 1] = keys[i + 1], lens[i + 1] = strlen(keys[i + 1]);
+    }
+    redisReply *m = redisCommandArgv(c, (int)argc, argv, lens);
+    if (!m || m->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errlen, "cannot read the summaries: %s",
+                 m && m->type == REDIS_REPLY_ERROR ? m->str : c->errstr);
+        if (m) freeReplyObject(m);
+        rc = -1;
+        goto out;
+    }
+    for (size_t i = 0; i < m->elements && s->n < s->limit; i++) {
+        redisReply *el = m->element[i];
+        s->scanned++;
+        trace_summary sum;
+        if (el->type != REDIS_REPLY_STRING ||
+            trace_index_parse(el->str, (size_t)el->len, &sum)) {
+            s->stale++; /* expired with the retention, or not a summary */
+            continue;
+        }
+        if (trace_index_matches(&sum, f)) s->found[s->n++] = sum;
+    }
+    freeReplyObject(m);
+out:
+    for (size_t i = 1; keys && i < argc; i++)
+        free(keys[i]);
+    free(keys);
+    free(argv);
+    free(lens);
+    freeReplyObject(r);
+    return rc;
+}
+
+static void print_text(const bm_cli_opts *o, const search *s)
+{
+    printf("%-24s %-11s %11s %5s  %-24s %-28s %s\n", "START (UTC)", "STATUS", "DURATION", "STEPS",
+           "WORKERS", "ERROR", "TX");
+    for (size_t i = 0; i < s->n; i++) {
+        const trace_summary *t = &s->found[i];
+        char start[40], dur[32], workers[256] = "", error[256];
+        trace_index_format_ms(t->start_us, start, sizeof start);
+        format_duration(t->duration_us, dur, sizeof dur);
+        for (size_t w = 0; w < t->n_workers; w++) {
+            size_t len = strlen(workers);
+            snprintf(workers + len, sizeof workers - len, "%s%s", w ? "," : "", t->workers[w]);
+        }
+        snprintf(error, sizeof error, "%s", t->error_type[0] ? t->error_type : "-");
+        int bad = trace_index_is_failed(t);
+        const char *col = o->color && bad ? "\033[31m" : "", *rst = o->color && bad ? "\033[0m" : "";
+        char status[24];
+        snprintf(status, sizeof status, "%s%s", trace_status_name(t->status),
+                 t->timed_out ? "*" : "");
+        printf("%-24s %s%-11s%s %11s %5zu  %-24s %-28s %s\n", start, col, status, rst, dur,
+               t->steps, workers[0] ? workers : "-", error, t->tx);
+    }
+    if (!s->n) printf("(no transaction matches)\n");
+    else if (s->n == s->limit) printf("(first %zu; --limit for more)\n", s->n);
+}
+
+int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
+{
+    bm_cli_opts o = *opts;
+    int json = 0;
+    const char *status = NULL, *worker = NULL, *min_dur = NULL, *since = NULL, *etype = NULL,
+               *limit_s = NULL, *index = "busmon:traces";
+    const bm_cli_optdef options[] = {
+        {"status", 0, NULL, &status, 1},       {"worker", 0, NULL, &worker, 1},
+        {"min-duration", 0, NULL, &min_dur, 1}, {"since", 0, NULL, &since, 1},
+        {"error-type", 0, NULL, &etype, 1},    {"limit", 0, NULL, &limit_s, 1},
+        {"index-key", 0, NULL, &index, 1},     {"json", 0, &json, NULL, 0},
+        {NULL, 0, NULL, NULL, 0},
+    };
+    int rc = bm_cli_parse(self, options, &o, argc, argv, NULL);
+    if (rc != BM_CLI_GO_ON) return rc;
+    trace_filter f = {status, worker, 0, 0, etype};
+    if (status && !trace_index_status_valid(status)) {
+        fprintf(stderr,
+                "busmon traces: --status must be running, completed, failed, compensated, "
+                "cancelled or timed_out, not '%s'\n",
+                status);
+        return BM_EXIT_USAGE;
+    }
+    if (min_dur && parse_duration_us(min_dur, &f.min_duration_us)) {
+        fprintf(stderr, "busmon traces: --min-duration wants a duration like 500ms, 2s or 1m, not '%s'\n",
+                min_dur);
+        return BM_EXIT_USAGE;
+    }
+    int64_t since_us = 0;
+    if (since && (parse_duration_us(since, &since_us) || since_us <= 0)) {
+        fprintf(stderr, "busmon traces: --since wants a duration like 15m, 1h or 2d, not '%s'\n",
+                since);
+        return BM_EXIT_USAGE;
+    }
+    size_t limit = LIMIT_DEFAULT;
+    if (limit_s) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(limit_s, &end, 10);
+        if (*end || errno || v < 1 || v > LIMIT_MAX || !isdigit((unsigned char)*limit_s)) {
+            fprintf(stderr, "busmon traces: --limit must be a whole number from 1 to %d, not '%s'\n",
+                    LIMIT_MAX, limit_s);
+            return BM_EXIT_USAGE;
+        }
+        limit = (size_t)v;
+    }
+    char min[32] = "-inf";
+    if (since_us) {
+        f.since_us = now_us() - since_us;
+        snprintf(min, sizeof min, "%lld", (long long)(f.since_us / 1000));
+    }
+    char set[600];
+    if (worker)
+        snprintf(set, sizeof set, "%s:w:%s", index, worker);
+    else if (status && strcmp(status, "running") && strcmp(status, "completed"))
+        /* the failed group and timed_out: all in <index>:failed */
+        snprintf(set, sizeof set, "%s:failed", index);
+    else
+        snprintf(set, sizeof set, "%s", index);
+
+    redisContext *c = bm_cli_connect(&o, &rc);
+    if (!c) return rc;
+    search s = {calloc(limit, sizeof(trace_summary)), 0, limit, 0, 0};
+    if (!s.found) {
+        fprintf(stderr, "busmon traces: out of memory\n");
+        redisFree(c);
+        return BM_EXIT_REDIS;
+    }
+    char err[1024];
+    size_t offset = 0;
+    long got;
+    do {
+        got = read_page(c, index, set, min, offset, &f, &s, err, sizeof err);
+        offset += got > 0 ? (size_t)got : 0;
+    } while (got == PAGE && s.n < limit && offset < SCAN_MAX);
+    redisFree(c);
+    if (got < 0) {
+        fprintf(stderr, "busmon traces: %s\n", err);
+        free(s.found);
+        return BM_EXIT_REDIS;
+    }
+    if (json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < s.n; i++)
+            json_array_append_new(arr, trace_index_json(&s.found[i]));
+        json_t *out = json_pack("{s:o, s:I, s:I, s:b}", "traces", arr, "count", (json_int_t)s.n,
+                                "scanned", (json_int_t)s.scanned, "limited", s.n == limit);
+        char *txt = out ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (txt) printf("%s\n", txt);
+        free(txt);
+        json_decref(out);
+    } else {
+        print_text(&o, &s);
+    }
+    rc = s.n ? BM_EXIT_OK : BM_EXIT_NOT_FOUND;
+    free(s.found);
+    return rc;
+}

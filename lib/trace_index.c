@@ -1,0 +1,154 @@
+/*
+ * trace_index.c - a transaction's summary for the trace search index, its
+ * JSON and the filter (trace_index.h).
+ */
+#include "trace_index.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void copy_cut(char *dst, const char *src)
+{
+    snprintf(dst, TRACE_INDEX_TEXT_MAX + 1, "%s", src ? src : "");
+}
+
+static void add_worker(trace_summary *s, const char *w)
+{
+    if (!w || !*w) return;
+    for (size_t i = 0; i < s->n_workers; i++)
+        if (!strncmp(s->workers[i], w, TRACE_INDEX_TEXT_MAX)) return;
+    if (s->n_workers < TRACE_INDEX_WORKERS_MAX) copy_cut(s->workers[s->n_workers++], w);
+}
+
+void trace_index_summarize(const trace *t, trace_summary *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->tx, sizeof out->tx, "%s", trace_tx(t));
+    out->status = trace_get_status(t);
+    out->start_us = trace_first_ts_us(t);
+    out->end_us = trace_last_ts_us(t);
+    out->duration_us = trace_duration_us(t);
+    out->events = trace_count(t);
+    for (size_t i = 0; i < trace_count(t); i++) {
+        const trace_event *te = trace_at(t, i);
+        const bm_event *e = &te->ev;
+        if (e->type == BM_EV_COMMAND || e->type == BM_EV_COMPENSATION) out->steps++;
+        if (e->type == BM_EV_COMMAND || e->type == BM_EV_RESULT || e->type == BM_EV_ERROR)
+            add_worker(out, e->worker);
+        int outcome = trace_event_outcome(e);
+        if (te->late || te->answers_compensation) continue;
+        if (outcome == BM_OUTCOME_TIMEOUT) out->timed_out = 1;
+        if (outcome == BM_OUTCOME_FAILURE || outcome == BM_OUTCOME_TIMEOUT) {
+            if (!out->errors++) {
+                copy_cut(out->error_type,
+                         e->error_type[0] ? e->error_type
+                                          : outcome == BM_OUTCOME_TIMEOUT ? "timeout" : "");
+                copy_cut(out->error, e->error_message);
+            }
+        }
+    }
+}
+
+int trace_index_is_failed(const trace_summary *s)
+{
+    return trace_status_group(s->status) == TRACE_FAILED || s->timed_out;
+}
+
+void trace_index_format_ms(int64_t ts_us, char *buf, size_t n)
+{
+    time_t sec = (time_t)(ts_us / 1000000);
+    int ms = (int)((ts_us % 1000000) / 1000);
+    if (ts_us < 0) sec = 0, ms = 0;
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char day[32];
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, n, "%s.%03dZ", day, ms);
+}
+
+json_t *trace_index_json(const trace_summary *s)
+{
+    char start[40], end[40];
+    trace_index_format_ms(s->start_us, start, sizeof start);
+    trace_index_format_ms(s->end_us, end, sizeof end);
+    json_t *w = json_array();
+    for (size_t i = 0; w && i < s->n_workers; i++)
+        json_array_append_new(w, json_string(s->workers[i]));
+    return json_pack("{s:s, s:s, s:b, s:s, s:I, s:s, s:I, s:f, s:I, s:I, s:I, s:o, s:s, s:s}",
+                     "tx", s->tx, "status", trace_status_name(s->status), "timed_out",
+                     s->timed_out, "start", start, "start_unix_ms",
+                     (json_int_t)(s->start_us / 1000), "end", end, "end_unix_ms",
+                     (json_int_t)(s->end_us / 1000), "duration_ms",
+                     (double)s->duration_us / 1000.0, "steps", (json_int_t)s->steps, "events",
+                     (json_int_t)s->events, "errors", (json_int_t)s->errors, "workers",
+                     w ? w : json_array(), "error_type", s->error_type, "error", s->error);
+}
+
+static trace_status status_from(const char *name)
+{
+    for (int st = TRACE_RUNNING; st <= TRACE_CANCELLED; st++)
+        if (!strcmp(name, trace_status_name((trace_status)st))) return (trace_status)st;
+    return TRACE_RUNNING;
+}
+
+int trace_index_parse(const char *json, size_t len, trace_summary *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *j = json_loadb(json, len, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return -1;
+    }
+    const char *tx = json_string_value(json_object_get(j, "tx"));
+    const char *status = json_string_value(json_object_get(j, "status"));
+    if (!tx || !status) {
+        json_decref(j);
+        return -1;
+    }
+    snprintf(out->tx, sizeof out->tx, "%s", tx);
+    out->status = status_from(status);
+    out->timed_out = json_is_true(json_object_get(j, "timed_out"));
+    out->start_us = json_integer_value(json_object_get(j, "start_unix_ms")) * 1000;
+    out->end_us = json_integer_value(json_object_get(j, "end_unix_ms")) * 1000;
+    out->duration_us = (int64_t)(json_number_value(json_object_get(j, "duration_ms")) * 1000.0 + 0.5);
+    out->steps = (size_t)json_integer_value(json_object_get(j, "steps"));
+    out->events = (size_t)json_integer_value(json_object_get(j, "events"));
+    out->errors = (size_t)json_integer_value(json_object_get(j, "errors"));
+    json_t *w = json_object_get(j, "workers");
+    for (size_t i = 0; i < json_array_size(w) && out->n_workers < TRACE_INDEX_WORKERS_MAX; i++)
+        add_worker(out, json_string_value(json_array_get(w, i)));
+    copy_cut(out->error_type, json_string_value(json_object_get(j, "error_type")));
+    copy_cut(out->error, json_string_value(json_object_get(j, "error")));
+    json_decref(j);
+    return 0;
+}
+
+int trace_index_status_valid(const char *want)
+{
+    if (!strcmp(want, "timed_out")) return 1;
+    for (int st = TRACE_RUNNING; st <= TRACE_CANCELLED; st++)
+        if (!strcmp(want, trace_status_name((trace_status)st))) return 1;
+    return 0;
+}
+
+int trace_index_matches(const trace_summary *s, const trace_filter *f)
+{
+    if (f->status && *f->status) {
+        if (!strcmp(f->status, "timed_out")) {
+            if (!s->timed_out) return 0;
+        } else if (!trace_status_matches(s->status, f->status)) {
+            return 0;
+        }
+    }
+    if (f->worker && *f->worker) {
+        int found = 0;
+        for (size_t i = 0; i < s->n_workers && !found; i++)
+            found = !strcmp(s->workers[i], f->worker);
+        if (!found) return 0;
+    }
+    if (f->min_duration_us > 0 && s->duration_us < f->min_duration_us) return 0;
+    if (f->since_us > 0 && s->start_us < f->since_us) return 0;
+    if (f->error_type && *f->error_type && strcmp(s->error_type, f->error_type)) return 0;
+    return 1;
+}
