@@ -1,13 +1,8 @@
 /*
  * webhook.c - the webhook sink type (sink.h): HTTP(S) POST of each body.
  *
- * It runs libcurl's multi interface on the caller's libevent
- * base: curl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION ->
- * one event per socket) and when to wake it (CURLMOPT_TIMERFUNCTION -> one
- * evtimer); each wake-up is one curl_multi_socket_action call, then the
- * finished transfers are collected. Nothing here waits: no
- * curl_multi_perform loop, no curl_easy_perform, no sleep. DNS is curl's
- * asynchronous resolver (AsynchDNS in Debian's libcurl).
+ * It runs libcurl's multi interface on the caller's libevent base
+ * (curl_loop.h): nothing here waits.
  *
  * A body (a job) is in exactly one list at a time:
  *
@@ -27,6 +22,7 @@
  * (lib/alerts.c), the common keys (sink.c), reading YAML (agent/config/).
  */
 #include "agent/outputs/sink.h"
+#include "agent/outputs/curl_loop.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -95,14 +91,6 @@ struct wh_job {
     size_t reply_len;
 };
 
-/* A socket curl asked us to watch: its event, and where it is listed for free. */
-typedef struct wh_sock {
-    struct wh_sock *prev, *next;
-    webhook *wh;
-    curl_socket_t fd;
-    struct event *ev;
-} wh_sock;
-
 struct webhook {
     struct event_base *base;
     char *name;
@@ -116,10 +104,7 @@ struct webhook {
     char *headers[WH_HEADERS_MAX]; /* "Name: value" */
     size_t n_headers;
 
-    CURLM *multi;
-    struct event *curl_timer; /* curl's single timeout */
-    wh_sock *socks;           /* every socket event we made */
-    int curl_global;          /* curl_global_init succeeded (balanced in free) */
+    bm_curl_loop *curl; /* libcurl multi on the loop */
 
     job_list waiting, in_flight, backoff;
     bm_sink_stats stats;
@@ -178,7 +163,7 @@ static void job_free(wh_job *j)
     webhook *wh = j->wh;
     list_remove(j);
     if (j->easy) {
-        curl_multi_remove_handle(wh->multi, j->easy);
+        bm_curl_loop_remove(wh->curl, j->easy);
         curl_easy_cleanup(j->easy);
     }
     curl_slist_free_all(j->headers);
@@ -199,85 +184,6 @@ static uint64_t wh_abandon_all(webhook *wh)
         }
     wh->stats.failed += n;
     return n;
-}
-
-/* -- curl <-> libevent ---------------------------------------------------- */
-
-static void wh_collect(webhook *wh);
-
-static void sock_free(webhook *wh, wh_sock *s)
-{
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        wh->socks = s->next;
-    if (s->next) s->next->prev = s->prev;
-    if (s->ev) event_free(s->ev);
-    free(s);
-}
-
-/* A watched socket is ready: tell curl which way, then collect what finished. */
-static void on_socket_ready(evutil_socket_t fd, short what, void *arg)
-{
-    webhook *wh = arg;
-    int flags = 0, running;
-    if (what & EV_READ) flags |= CURL_CSELECT_IN;
-    if (what & EV_WRITE) flags |= CURL_CSELECT_OUT;
-    curl_multi_socket_action(wh->multi, fd, flags, &running);
-    wh_collect(wh);
-}
-
-/* curl's CURLMOPT_SOCKETFUNCTION: watch `fd` for `what`, or stop watching it. */
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    webhook *wh = userp;
-    wh_sock *s = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) sock_free(wh, s);
-        return 0;
-    }
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s) return -1;
-        s->wh = wh;
-        s->fd = fd;
-        s->next = wh->socks;
-        if (wh->socks) wh->socks->prev = s;
-        wh->socks = s;
-        curl_multi_assign(wh->multi, fd, s);
-    }
-    short kind = EV_PERSIST;
-    if (what & CURL_POLL_IN) kind |= EV_READ;
-    if (what & CURL_POLL_OUT) kind |= EV_WRITE;
-    if (s->ev) event_free(s->ev);
-    s->ev = event_new(wh->base, fd, kind, on_socket_ready, wh);
-    if (!s->ev || event_add(s->ev, NULL) < 0) return -1;
-    return 0;
-}
-
-/* curl's timeout is due. */
-static void on_curl_timer(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    webhook *wh = arg;
-    int running;
-    curl_multi_socket_action(wh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    wh_collect(wh);
-}
-
-/* curl's CURLMOPT_TIMERFUNCTION: wake it in timeout_ms (-1: never). */
-static int on_curl_timer_set(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    webhook *wh = userp;
-    if (timeout_ms < 0) {
-        evtimer_del(wh->curl_timer);
-        return 0;
-    }
-    struct timeval tv = ms_to_tv(timeout_ms);
-    return evtimer_add(wh->curl_timer, &tv) < 0 ? -1 : 0;
 }
 
 static size_t on_reply_data(char *data, size_t size, size_t nmemb, void *arg)
@@ -348,7 +254,7 @@ static int job_start(webhook *wh, wh_job *j)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, j);
-    if (curl_multi_add_handle(wh->multi, e) != CURLM_OK) {
+    if (bm_curl_loop_add(wh->curl, e) < 0) {
         curl_easy_cleanup(e);
         return -1;
     }
@@ -459,7 +365,7 @@ static void wh_attempt_done(webhook *wh, wh_job *j, CURLcode rc)
     curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after_s);
 #endif
     list_remove(j);
-    curl_multi_remove_handle(wh->multi, j->easy);
+    bm_curl_loop_remove(wh->curl, j->easy);
     curl_easy_cleanup(j->easy);
     j->easy = NULL;
 
@@ -501,19 +407,18 @@ static void wh_attempt_done(webhook *wh, wh_job *j, CURLcode rc)
     list_push(&wh->backoff, j);
 }
 
-/* Collect every finished transfer, then start what waits. */
-static void wh_collect(webhook *wh)
+/* curl_loop: one transfer finished. */
+static void on_transfer_done(CURL *easy, CURLcode rc, void *arg)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(wh->multi, &left))) {
-        if (m->msg != CURLMSG_DONE) continue;
-        wh_job *j = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
-        CURLcode rc = m->data.result; /* m is invalid once the handle is removed */
-        if (j) wh_attempt_done(wh, j, rc);
-    }
-    wh_pump(wh);
+    wh_job *j = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
+    if (j) wh_attempt_done(arg, j, rc);
+}
+
+/* curl_loop: after the finished transfers, start what waits. */
+static void on_curl_round(void *arg)
+{
+    wh_pump(arg);
 }
 
 static void on_retry_due(evutil_socket_t fd, short what, void *arg)
@@ -690,21 +595,11 @@ static void *wh_init(const bm_sink_env *env, const char *name, const bm_sink_kv 
         bm_set_error(err, errlen, "'url' is required");
         goto fail;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    wh->curl = bm_curl_loop_new(wh->base, on_transfer_done, on_curl_round, wh);
+    if (!wh->curl) {
         bm_set_error(err, errlen, "libcurl did not initialise");
         goto fail;
     }
-    wh->curl_global = 1;
-    wh->multi = curl_multi_init();
-    wh->curl_timer = evtimer_new(wh->base, on_curl_timer, wh);
-    if (!wh->multi || !wh->curl_timer) {
-        bm_set_error(err, errlen, "out of memory");
-        goto fail;
-    }
-    curl_multi_setopt(wh->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(wh->multi, CURLMOPT_SOCKETDATA, wh);
-    curl_multi_setopt(wh->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer_set);
-    curl_multi_setopt(wh->multi, CURLMOPT_TIMERDATA, wh);
     return wh;
 fail:
     wh_free(wh);
@@ -808,13 +703,9 @@ static void wh_free(void *self)
 {
     webhook *wh = self;
     if (!wh) return;
-    if (wh->multi) wh_abandon_all(wh);
-    if (wh->multi) curl_multi_cleanup(wh->multi); /* may still report sockets it closes */
-    while (wh->socks)
-        sock_free(wh, wh->socks);
-    if (wh->curl_timer) event_free(wh->curl_timer);
+    if (wh->curl) wh_abandon_all(wh);
+    bm_curl_loop_free(wh->curl);
     if (wh->flush_ev) event_free(wh->flush_ev);
-    if (wh->curl_global) curl_global_cleanup();
     for (size_t i = 0; i < wh->n_headers; i++)
         free(wh->headers[i]);
     free(wh->url);
