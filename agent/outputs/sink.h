@@ -14,6 +14,9 @@
  *                  in the loop; retries, backoff, bounded  outputs.sinks
  *                  queue; generic, Slack, PagerDuty or
  *                  Alertmanager bodies)
+ *   email          one mail per alert over SMTP (libcurl      alerts.sinks, the guides'
+ *                  multi in the loop; STARTTLS, AUTH, rate    alerting.channels
+ *                  limit with a summary mail, retries)
  *
  * Topics say what a message is; a sink takes the topics its configuration
  * names (`topics:`), and each producer (jobs/publisher.c, jobs/alerting.c,
@@ -118,6 +121,7 @@ typedef struct {
     uint64_t retried;        /* attempts after the first */
     uint64_t dropped;        /* refused by emit */
     uint64_t attempt_errors; /* attempts that failed, retried or not */
+    uint64_t rate_limited;   /* taken but not sent: over the sink's rate limit (e-mail) */
     uint32_t in_flight;      /* gauge: on the wire now */
     uint32_t queued;         /* gauge: held (waiting, in flight, waiting to retry) */
 } bm_sink_stats;
@@ -143,6 +147,7 @@ typedef struct {
 } bm_sink_type;
 
 extern const bm_sink_type bm_sink_webhook;      /* outputs/webhook.c */
+extern const bm_sink_type bm_sink_email;        /* outputs/email.c */
 extern const bm_sink_type bm_sink_redis_stream; /* outputs/redis_sinks.c */
 extern const bm_sink_type bm_sink_redis_hash;   /* outputs/redis_sinks.c */
 
