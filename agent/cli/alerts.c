@@ -133,7 +133,7 @@ static int firing_cmp(const void *x, const void *y)
     return strcmp(la, lb);
 }
 
-/* "2026-01-15 10:30:00" (UTC) from a record's integer µs field. */
+/* "2026-01-15T10:30:00.123Z" from a record's integer µs field. */
 static void fmt_time(json_t *rec, const char *key, char *buf, size_t n)
 {
     json_t *v = json_object_get(rec, key);
@@ -141,10 +141,7 @@ static void fmt_time(json_t *rec, const char *key, char *buf, size_t n)
         snprintf(buf, n, "-");
         return;
     }
-    time_t t = (time_t)(json_integer_value(v) / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+    bm_cli_time(json_integer_value(v), buf, n);
 }
 
 /* "12s", "5m", "3.2h" since a record's µs field, by this machine's clock. */
@@ -290,8 +287,9 @@ static void print_firing(const bm_cli_opts *o, json_t *firing, json_t *updated, 
 {
     size_t n = json_array_size(firing);
     printf("alerts firing: %zu", n);
+    char as_of[40];
     if (updated)
-        printf(" (as of %s by %s)", json_string_value(updated),
+        printf(" (as of %s by %s)", bm_cli_time_str(json_string_value(updated), as_of, sizeof as_of),
                agent ? json_string_value(agent) : "?");
     printf("\n\n");
     if (!n) {
@@ -323,14 +321,14 @@ static void print_notification(const bm_cli_opts *o, json_t *rec)
     labels_text(rec, labels, sizeof labels);
     fmt_value(rec, value, sizeof value);
     const char *sev = bm_cli_str(rec, "severity"), *state = bm_cli_str(rec, "state");
-    printf("%-19s %s%-8s %-9s%s %-22s %-24s %10s  %s\n", when, severity_color(o, sev, state), state,
+    printf("%-24s %s%-8s %-9s%s %-22s %-24s %10s  %s\n", when, severity_color(o, sev, state), state,
            sev, o->color ? "\033[0m" : "", bm_cli_str(rec, "rule"), labels, value,
            bm_cli_str(rec, "description"));
 }
 
 static void print_history_header(void)
 {
-    printf("%-19s %-8s %-9s %-22s %-24s %10s  %s\n", "TIME (UTC)", "STATE", "SEVERITY", "RULE",
+    printf("%-24s %-8s %-9s %-22s %-24s %10s  %s\n", "TIME (UTC)", "STATE", "SEVERITY", "RULE",
            "LABELS", "VALUE", "DESCRIPTION");
 }
 
