@@ -297,7 +297,7 @@ static int read_email(bm_walk *w, yaml_node_t *map, const char *name, int index)
         "type",          "name",     "enabled",    "url",       "smtp_host",
         "smtp_port",     "username", "password",   "password_file", "from",
         "from_email",    "to",       "to_emails",  "use_tls",   "tls",
-        "dashboard_url", "max_per_minute"};
+        "dashboard_url", "rate_limit"};
     warn_unused(w, map, used, sizeof used / sizeof *used, name,
                 "an e-mail channel takes smtp_host, smtp_port, username, password(_file), "
                 "from_email, to_emails, use_tls; more options under alerts.sinks (type: email)");
@@ -320,7 +320,7 @@ static int read_email(bm_walk *w, yaml_node_t *map, const char *name, int index)
     if ((v = scalar_or_list(w, map, "to_emails", "to", to, sizeof to)))
         kv[n++] = (bm_sink_kv){"to", v};
     static const char *const same[] = {"username", "password", "password_file", "tls",
-                                       "dashboard_url", "max_per_minute"};
+                                       "dashboard_url", "rate_limit"};
     for (size_t i = 0; i < sizeof same / sizeof *same; i++)
         if ((v = bm_yaml_scalar(bm_yaml_get(w->doc, map, same[i], NULL))))
             kv[n++] = (bm_sink_kv){same[i], v};

@@ -19,7 +19,8 @@
  * threshold, the start (and end) time in ISO-8601 UTC and the dashboard's
  * URL when configured.
  *
- * The rate limit: at most `max_per_minute` mails in any 60 s. What comes
+ * The rate limit: at most N mails in any period (`rate_limit: N/PERIOD`,
+ * default 10/1m). What comes
  * beyond it is not mailed, counted (`rate_limited`), and listed in one
  * summary mail sent as soon as the limit allows.
  *
@@ -76,7 +77,9 @@ typedef struct {
     int64_t timeout_ms, backoff_ms, backoff_max_ms;
     unsigned max_attempts;
     uint32_t queue_max;
-    uint32_t max_per_minute; /* 0: no limit */
+    uint32_t rate_max; /* mails per rate period; 0: no limit */
+    int64_t rate_period_ms;
+    char rate_text[40]; /* as configured, for messages: "10/1m" */
 
     bm_curl_loop *curl;
     struct curl_slist *rcpt;
@@ -87,7 +90,7 @@ typedef struct {
     struct event *retry_ev;
     char errbuf[CURL_ERROR_SIZE];
 
-    /* the rate limit: the start times of the mails of the last minute (a ring) */
+    /* the rate limit: the start times of the mails of the last period (a ring) */
     int64_t *sent_at_ms;
     uint32_t ring_at, ring_n;
     struct event *limit_ev;   /* when the oldest leaves the minute */
@@ -130,12 +133,12 @@ static void job_free(em_job *j)
 
 /* ---- the rate limit ------------------------------------------------------- */
 
-/* Forget the start times older than a minute. @return mails in the last minute. */
-static uint32_t rate_in_minute(email *m, int64_t now_ms)
+/* Forget the start times older than the period. @return mails in the last period. */
+static uint32_t rate_in_period(email *m, int64_t now_ms)
 {
     while (m->ring_n) {
-        uint32_t oldest = (m->ring_at + m->max_per_minute - m->ring_n) % m->max_per_minute;
-        if (now_ms - m->sent_at_ms[oldest] < 60000) break;
+        uint32_t oldest = (m->ring_at + m->rate_max - m->ring_n) % m->rate_max;
+        if (now_ms - m->sent_at_ms[oldest] < m->rate_period_ms) break;
         m->ring_n--;
     }
     return m->ring_n;
@@ -143,21 +146,21 @@ static uint32_t rate_in_minute(email *m, int64_t now_ms)
 
 static int rate_take(email *m)
 {
-    if (!m->max_per_minute) return 1;
+    if (!m->rate_max) return 1;
     int64_t now = mono_ms();
-    if (rate_in_minute(m, now) >= m->max_per_minute) return 0;
+    if (rate_in_period(m, now) >= m->rate_max) return 0;
     m->sent_at_ms[m->ring_at] = now;
-    m->ring_at = (m->ring_at + 1) % m->max_per_minute;
+    m->ring_at = (m->ring_at + 1) % m->rate_max;
     m->ring_n++;
     return 1;
 }
 
-/* Wake when the oldest mail of the minute leaves it (to send the summary). */
+/* Wake when the oldest mail of the period leaves it (to send the summary). */
 static void rate_arm(email *m)
 {
     if (!m->ring_n || evtimer_pending(m->limit_ev, NULL)) return;
-    uint32_t oldest = (m->ring_at + m->max_per_minute - m->ring_n) % m->max_per_minute;
-    int64_t wait = m->sent_at_ms[oldest] + 60000 - mono_ms();
+    uint32_t oldest = (m->ring_at + m->rate_max - m->ring_n) % m->rate_max;
+    int64_t wait = m->sent_at_ms[oldest] + m->rate_period_ms - mono_ms();
     struct timeval tv = ms_tv(wait > 0 ? wait + 1 : 1);
     evtimer_add(m->limit_ev, &tv);
 }
@@ -339,15 +342,14 @@ static char *alert_mail(const email *m, const char *body, size_t len, size_t *ou
 static char *summary_mail(email *m, size_t *out_len)
 {
     char subject[256];
-    snprintf(subject, sizeof subject,
-             "%s %llu alert notification(s) not mailed (rate limit %u a minute)", m->subject_prefix,
-             (unsigned long long)m->limited_pending, m->max_per_minute);
+    snprintf(subject, sizeof subject, "%s %llu alert notification(s) not mailed (rate limit %s)",
+             m->subject_prefix, (unsigned long long)m->limited_pending, m->rate_text);
     text t = {0};
     put_headers(m, &t, subject);
     put(&t,
-        "The e-mail sink '%s' sends at most %u mails a minute. These %llu notification(s) "
+        "The e-mail sink '%s' sends at most %s (mails/period). These %llu notification(s) "
         "were not mailed:\r\n\r\n",
-        m->name, m->max_per_minute, (unsigned long long)m->limited_pending);
+        m->name, m->rate_text, (unsigned long long)m->limited_pending);
     if (m->limited_len) put(&t, "%.*s", (int)m->limited_len, m->limited_lines);
     if (m->limited_pending > EM_SUMMARY_LINES)
         put(&t, "  ... and %llu more\r\n",
@@ -566,9 +568,9 @@ static const bm_sink_key email_keys[] = {
     {"to", NULL, "the recipients, a comma list (required)"},
     {"dashboard_url", NULL, "a link to the dashboard, written into every mail"},
     {"subject_prefix", "[busmon]", "the start of every subject"},
-    {"max_per_minute", "10",
-     "mails in any 60 s at most (0: no limit); the rest are counted and listed in one summary "
-     "mail when the limit allows"},
+    {"rate_limit", "10/1m",
+     "N/PERIOD: at most N mails in any PERIOD (N alone: a minute; 0: no limit); the rest are "
+     "counted and listed in one summary mail when the limit allows"},
     {"timeout", "30s", "the longest one attempt may take, connecting included"},
     {"max_attempts", "5", "attempts per mail, the first included"},
     {"backoff", "5s", "wait before the first retry; doubled before each further one"},
@@ -683,10 +685,29 @@ static int em_set(email *m, const char *key, const char *v, char *err, size_t er
             m->backoff_max_ms = ms;
         return 0;
     }
+    if (!strcmp(key, "rate_limit")) {
+        char n[32];
+        const char *slash = strchr(v, '/');
+        size_t nl = slash ? (size_t)(slash - v) : strlen(v);
+        int64_t per_us = BM_US_PER_MIN;
+        snprintf(n, sizeof n, "%.*s", (int)(nl < sizeof n ? nl : sizeof n - 1), v);
+        if (bm_parse_size(n, &u) || u > EM_RATE_MAX ||
+            (slash && (bm_parse_duration_us(slash + 1, BM_US_PER_S, &per_us) != BM_PARSE_OK ||
+                       per_us < BM_US_PER_S || per_us > BM_US_PER_DAY)))
+            return bm_set_error(err, errlen,
+                                "'rate_limit' must be N/PERIOD (10/1m, 100/1h; N 0-%d, PERIOD "
+                                "1s-1d) or N (a minute), not '%s'",
+                                EM_RATE_MAX, v),
+                   -1;
+        m->rate_max = (uint32_t)u;
+        m->rate_period_ms = per_us / 1000;
+        snprintf(m->rate_text, sizeof m->rate_text, "%s%s", v, slash ? "" : "/1m");
+        return 0;
+    }
     struct {
         const char *key;
         size_t lo, hi;
-    } nums[] = {{"max_attempts", 1, 100}, {"queue", 1, 100000}, {"max_per_minute", 0, EM_RATE_MAX}};
+    } nums[] = {{"max_attempts", 1, 100}, {"queue", 1, 100000}};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (strcmp(key, nums[i].key)) continue;
         if (bm_parse_size(v, &u) || u < nums[i].lo || u > nums[i].hi)
@@ -695,7 +716,6 @@ static int em_set(email *m, const char *key, const char *v, char *err, size_t er
                    -1;
         if (i == 0) m->max_attempts = (unsigned)u;
         if (i == 1) m->queue_max = (uint32_t)u;
-        if (i == 2) m->max_per_minute = (uint32_t)u;
         return 0;
     }
     return bm_set_error(err, errlen, "unknown key '%s'", key), -1;
@@ -713,7 +733,9 @@ static void *em_init(const bm_sink_env *env, const char *name, const bm_sink_kv 
     m->backoff_ms = 5000;
     m->backoff_max_ms = 300000;
     m->queue_max = 100;
-    m->max_per_minute = 10;
+    m->rate_max = 10;
+    m->rate_period_ms = 60000;
+    snprintf(m->rate_text, sizeof m->rate_text, "10/1m");
     m->name = strdup(name ? name : "email");
     m->subject_prefix = strdup("[busmon]");
     if (!m->name || !m->subject_prefix) {
@@ -744,7 +766,7 @@ static void *em_init(const bm_sink_env *env, const char *name, const bm_sink_kv 
         if (!r) goto nomem;
         m->rcpt = r;
     }
-    m->sent_at_ms = calloc(m->max_per_minute ? m->max_per_minute : 1, sizeof *m->sent_at_ms);
+    m->sent_at_ms = calloc(m->rate_max ? m->rate_max : 1, sizeof *m->sent_at_ms);
     m->curl = bm_curl_loop_new(m->base, on_transfer_done, on_curl_round, m);
     m->retry_ev = evtimer_new(m->base, on_retry_due, m);
     m->limit_ev = evtimer_new(m->base, on_limit_free, m);
@@ -780,9 +802,9 @@ static bm_sink_result em_emit(void *self, bm_topic topic, const bm_sink_body *bo
         m->limited_pending++;
         if (!m->limit_logged) {
             m->limit_logged = 1;
-            bm_warn("email '%s': more than %u mails a minute: the rest are counted and listed "
-                    "in one summary mail when the limit allows",
-                    m->name, m->max_per_minute);
+            bm_warn("email '%s': over its rate limit of %s mails: the rest are counted and "
+                    "listed in one summary mail when the limit allows",
+                    m->name, m->rate_text);
         }
         rate_arm(m);
         return BM_SINK_QUEUED;
