@@ -35,6 +35,7 @@
  */
 #include "agent/outputs/curl_loop.h"
 #include "agent/outputs/sink.h"
+#include "agent/outputs/sink_flush.h"
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -102,10 +103,7 @@ typedef struct {
     bm_sink_stats stats;
     int failing;
 
-    bm_sink_flush_cb flush_cb;
-    void *flush_arg;
-    int64_t flush_deadline_ms;
-    struct event *flush_ev;
+    bm_sink_flusher flush;
 } email;
 
 static int64_t mono_ms(void)
@@ -122,6 +120,17 @@ static struct timeval ms_tv(int64_t ms)
 static uint32_t em_held(const email *m)
 {
     return m->n_waiting + (m->current != NULL);
+}
+
+static uint32_t em_held_of(void *self)
+{
+    return em_held(self);
+}
+
+static uint64_t em_abandon_all(email *m);
+static uint64_t em_abandon_of(void *self)
+{
+    return em_abandon_all(self);
 }
 
 static void job_free(em_job *j)
@@ -378,10 +387,7 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *arg)
 
 static void em_check_flush(email *m)
 {
-    if (m->flush_cb && em_held(m) == 0) {
-        struct timeval now = {0, 0};
-        evtimer_add(m->flush_ev, &now);
-    }
+    bm_sink_flusher_check(&m->flush);
 }
 
 /* Start the current job's next attempt. @return 0 or -1. */
@@ -767,6 +773,8 @@ static void *em_init(const bm_sink_env *env, const char *name, const bm_sink_kv 
         m->rcpt = r;
     }
     m->sent_at_ms = calloc(m->rate_max ? m->rate_max : 1, sizeof *m->sent_at_ms);
+    m->flush = (bm_sink_flusher){
+        m, em_held_of, em_abandon_of, "email", m->name, "mail(s)", m->base, NULL, 0, NULL, NULL};
     m->curl = bm_curl_loop_new(m->base, on_transfer_done, on_curl_round, m);
     m->retry_ev = evtimer_new(m->base, on_retry_due, m);
     m->limit_ev = evtimer_new(m->base, on_limit_free, m);
@@ -843,44 +851,10 @@ static uint64_t em_abandon_all(email *m)
     return n;
 }
 
-static void on_flush_due(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    email *m = arg;
-    int64_t left_ms = m->flush_deadline_ms - mono_ms();
-    if (em_held(m) && left_ms > 0) {
-        struct timeval tv = ms_tv(left_ms);
-        evtimer_add(m->flush_ev, &tv);
-        return;
-    }
-    uint64_t abandoned = em_abandon_all(m);
-    if (abandoned)
-        bm_warn("email '%s': %llu mail(s) not delivered before the flush deadline", m->name,
-                (unsigned long long)abandoned);
-    bm_sink_flush_cb cb = m->flush_cb;
-    void *cb_arg = m->flush_arg;
-    m->flush_cb = NULL;
-    if (cb) cb(m, abandoned, cb_arg);
-}
-
 static void em_flush(void *self, int64_t timeout_ms, bm_sink_flush_cb cb, void *arg)
 {
     email *m = self;
-    m->flush_cb = cb;
-    m->flush_arg = arg;
-    if (!m->flush_ev) m->flush_ev = evtimer_new(m->base, on_flush_due, m);
-    if (!m->flush_ev) {
-        m->flush_cb = NULL;
-        uint64_t abandoned = em_abandon_all(m);
-        if (cb) cb(m, abandoned, arg);
-        return;
-    }
-    if (timeout_ms < 0) timeout_ms = 0;
-    m->flush_deadline_ms = mono_ms() + timeout_ms;
-    struct timeval tv = ms_tv(timeout_ms);
-    evtimer_add(m->flush_ev, &tv);
-    em_check_flush(m);
+    bm_sink_flusher_start(&m->flush, timeout_ms, cb, arg);
 }
 
 static void em_stats(const void *self, bm_sink_stats *out)
@@ -899,7 +873,7 @@ static void em_free(void *self)
     bm_curl_loop_free(m->curl);
     if (m->retry_ev) event_free(m->retry_ev);
     if (m->limit_ev) event_free(m->limit_ev);
-    if (m->flush_ev) event_free(m->flush_ev);
+    bm_sink_flusher_deinit(&m->flush);
     curl_slist_free_all(m->rcpt);
     for (size_t i = 0; i < m->n_to; i++)
         free(m->to[i]);

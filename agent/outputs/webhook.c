@@ -23,6 +23,7 @@
  */
 #include "agent/outputs/sink.h"
 #include "agent/outputs/curl_loop.h"
+#include "agent/outputs/sink_flush.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -115,11 +116,7 @@ struct webhook {
     uint64_t burst_attempt_errors, burst_failed, burst_dropped;
     int drop_logged;
 
-    /* flush */
-    bm_sink_flush_cb flush_cb;
-    void *flush_arg;
-    int64_t flush_deadline_ms; /* monotonic */
-    struct event *flush_ev;    /* the deadline; moved to "now" once nothing is held */
+    bm_sink_flusher flush;
 };
 
 static void list_push(job_list *l, wh_job *j)
@@ -170,6 +167,17 @@ static void job_free(wh_job *j)
     if (j->retry_ev) event_free(j->retry_ev);
     free(j->body);
     free(j);
+}
+
+static uint32_t wh_held_of(void *self)
+{
+    return wh_held(self);
+}
+
+static uint64_t wh_abandon_all(webhook *wh);
+static uint64_t wh_abandon_of(void *self)
+{
+    return wh_abandon_all(self);
 }
 
 /* Drop everything held, counting it as failed. @return how many. */
@@ -267,10 +275,7 @@ static int job_start(webhook *wh, wh_job *j)
 
 static void wh_check_flush(webhook *wh)
 {
-    if (wh->flush_cb && wh_held(wh) == 0) {
-        struct timeval now = {0, 0};
-        evtimer_add(wh->flush_ev, &now);
-    }
+    bm_sink_flusher_check(&wh->flush);
 }
 
 /* Note a failed attempt (or a body given up), logging only the first of a burst. */
@@ -595,6 +600,8 @@ static void *wh_init(const bm_sink_env *env, const char *name, const bm_sink_kv 
         bm_set_error(err, errlen, "'url' is required");
         goto fail;
     }
+    wh->flush = (bm_sink_flusher){wh, wh_held_of, wh_abandon_of, "webhook", wh->name,
+                                  "notification(s)", wh->base, NULL, 0, NULL, NULL};
     wh->curl = bm_curl_loop_new(wh->base, on_transfer_done, on_curl_round, wh);
     if (!wh->curl) {
         bm_set_error(err, errlen, "libcurl did not initialise");
@@ -648,47 +655,10 @@ static bm_sink_result wh_emit(void *self, bm_topic topic, const bm_sink_body *bo
     return BM_SINK_QUEUED;
 }
 
-/* The flush deadline (or "nothing left"): give up what is held, then tell the caller. */
-static void on_flush_due(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    webhook *wh = arg;
-    int64_t left_ms = wh->flush_deadline_ms - mono_ms();
-    if (wh_held(wh) && left_ms > 0) {
-        /* it was "nothing left", but bodies came in since: wait for them too */
-        struct timeval tv = ms_to_tv(left_ms);
-        evtimer_add(wh->flush_ev, &tv);
-        return;
-    }
-    uint64_t abandoned = wh_abandon_all(wh);
-    if (abandoned)
-        bm_warn("webhook '%s': %llu notification(s) not delivered before the flush deadline",
-                wh->name, (unsigned long long)abandoned);
-    bm_sink_flush_cb cb = wh->flush_cb;
-    void *cb_arg = wh->flush_arg;
-    wh->flush_cb = NULL;
-    if (cb) cb(wh, abandoned, cb_arg); /* last: the sink may be gone after this */
-}
-
 static void wh_flush(void *self, int64_t timeout_ms, bm_sink_flush_cb cb, void *arg)
 {
     webhook *wh = self;
-    wh->flush_cb = cb;
-    wh->flush_arg = arg;
-    if (!wh->flush_ev) wh->flush_ev = evtimer_new(wh->base, on_flush_due, wh);
-    if (!wh->flush_ev) {
-        /* out of memory: give up now rather than never answer */
-        wh->flush_cb = NULL;
-        uint64_t abandoned = wh_abandon_all(wh);
-        if (cb) cb(wh, abandoned, arg);
-        return;
-    }
-    if (timeout_ms < 0) timeout_ms = 0;
-    wh->flush_deadline_ms = mono_ms() + timeout_ms;
-    struct timeval tv = ms_to_tv(timeout_ms);
-    evtimer_add(wh->flush_ev, &tv);
-    wh_check_flush(wh);
+    bm_sink_flusher_start(&wh->flush, timeout_ms, cb, arg);
 }
 
 static void wh_stats(const void *self, bm_sink_stats *out)
@@ -705,7 +675,7 @@ static void wh_free(void *self)
     if (!wh) return;
     if (wh->curl) wh_abandon_all(wh);
     bm_curl_loop_free(wh->curl);
-    if (wh->flush_ev) event_free(wh->flush_ev);
+    bm_sink_flusher_deinit(&wh->flush);
     for (size_t i = 0; i < wh->n_headers; i++)
         free(wh->headers[i]);
     free(wh->url);
