@@ -232,11 +232,13 @@ busmon is watching a simulated multi-agent system. In another terminal:
   # more transaction ids, as the producer starts them
   tail -f $TMP/tx.log
 
-  # the raw bus
+  # the raw bus: its events are mostly msgpack (bytes); busmon trace TX --json
+  # shows them decoded. What busmon writes has a json field beside the msgpack one:
   redis-cli $CLI XLEN $STREAM
-  redis-cli $CLI XRANGE $STREAM - + COUNT 5
-  redis-cli $CLI XRANGE busmon:deadletter - + COUNT 5
   redis-cli $CLI XINFO GROUPS $STREAM
+  redis-cli $CLI --raw XRANGE busmon:alerts - + COUNT 5 | grep -a '^{'
+  redis-cli $CLI --raw XREVRANGE busmon:rollups + - COUNT 1 | grep -a '^{'
+  redis-cli $CLI --raw XRANGE busmon:deadletter - + COUNT 5 | grep -a -A1 -x 'reason\|error'
 
 Logs: $TMP/agent.log, $TMP/producer.log$([ -f "$TMP/redis.log" ] && echo ", $TMP/redis.log")
 (removed when the demo stops)

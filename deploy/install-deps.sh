@@ -22,6 +22,8 @@ PACKAGES=(
     # (renders the dashboard), python3 (free ports; the dashboard's canned API),
     # script(1) from bsdutils (busmon top on a pty)
     prometheus curl chromium python3 bsdutils
+    # tests: an SMTP server on loopback for the e-mail sink (run with /usr/bin/python3)
+    python3-aiosmtpd
     # tests/stack/: the compose stack, the image and the .deb under podman (runc
     # and netavark as tests/stack/containers.conf sets them; debootstrap makes
     # the base image), docker-compose for `config -q`, file for cpack's

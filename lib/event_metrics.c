@@ -201,7 +201,8 @@ static void fill_window(const event_metrics *m, int w, int64_t now_us, bm_event_
     out->avg_latency_us = bm_hist_mean(&lat);
     out->p95_latency_us = bm_hist_quantile(&lat, P95);
 
-    double window_min = (double)out->window_us / (double)MINUTE_US;
+    out->covered_us = bm_window_covered_us(all, now_us);
+    double window_min = (double)out->covered_us / (double)MINUTE_US;
     double period_min = (double)all->period_us / (double)MINUTE_US;
     out->throughput_per_min = window_min > 0 ? (double)out->total_events / window_min : 0.0;
     out->peak_throughput_per_min =

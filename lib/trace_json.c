@@ -33,6 +33,17 @@ void bm_format_time_us(int64_t ts_us, char sep, char *buf, size_t n)
              tm.tm_mday, sep, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
+void bm_format_time_ms(int64_t ts_us, char *buf, size_t n)
+{
+    int64_t ms = ts_us >= 0 ? ts_us / 1000 : -((-ts_us + 999) / 1000);
+    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+    long frac = (long)(ms - (int64_t)secs * 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
 /* json_string fails on invalid UTF-8: fall back to a lossy copy. */
 static json_t *text(const char *s)
 {

@@ -17,4 +17,8 @@ json_t *bm_trace_json(const trace *t);
 /* Format µs since epoch as "2026-11-22T20:40:00.123456Z" (sep 'T') or with a space. */
 void bm_format_time_us(int64_t ts_us, char sep, char *buf, size_t n);
 
+/* Format µs since epoch as "2026-11-30T03:11:20.960Z": milliseconds, UTC,
+ * the one form every human output of busmon shows (CLI, e-mail). */
+void bm_format_time_ms(int64_t ts_us, char *buf, size_t n);
+
 #endif

@@ -152,6 +152,21 @@ int bm_window_collect(const bm_window *w, int64_t now_us, bm_counts *counts, bm_
     return rc;
 }
 
+int64_t bm_window_covered_us(const bm_window *w, int64_t now_us)
+{
+    int64_t now_start = period_start(w, now_us), oldest = 0;
+    for (unsigned i = 0; i < w->n_periods; i++) {
+        const bm_period *p = &w->periods[i];
+        if (!is_live(w, p, now_start)) continue;
+        if (!p->counts.executions && !p->counts.events) continue;
+        if (!oldest || p->start_us < oldest) oldest = p->start_us;
+    }
+    if (!oldest) return 0;
+    int64_t covered = now_us - oldest, len = bm_window_length_us(w);
+    if (covered > len) covered = len;
+    return covered < w->period_us / 10 ? w->period_us / 10 : covered; /* never a tiny divisor */
+}
+
 uint64_t bm_window_peak_period(const bm_window *w, int64_t now_us)
 {
     int64_t now_start = period_start(w, now_us);

@@ -78,6 +78,14 @@ void bm_window_add_event(bm_window *w, int64_t now_us, uint64_t n);
  */
 int bm_window_collect(const bm_window *w, int64_t now_us, bm_counts *counts, bm_hist *hist_out);
 
+/*
+ * The part of the window that holds data at now_us: from the start of the
+ * oldest live period that counted anything, to now_us; at most the
+ * window's length, 0 when nothing is live. Rates divide by this, not by the
+ * length, so a window younger than its length (the first minute after a
+ * start) does not read low. */
+int64_t bm_window_covered_us(const bm_window *w, int64_t now_us);
+
 /* Largest sum of counts.executions + counts.events in any single live period
  * (peak throughput per period). */
 uint64_t bm_window_peak_period(const bm_window *w, int64_t now_us);

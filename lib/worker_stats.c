@@ -58,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/event.h"
 #include "state_codec.h"
 
 #define MALLOC_OVERHEAD_BYTES   16
@@ -458,8 +459,7 @@ int worker_stats_answer(worker_stats *ws, const char *worker_name, bm_outcome ou
         const char *type = error_type ? error_type : "";
         const char *msg = error_message ? error_message : "";
         if (!type[0] && !msg[0]) type = outcome == BM_OUTCOME_TIMEOUT ? "timeout" : "failure";
-        snprintf(w->last_error, sizeof w->last_error, "%s%s%s", type, type[0] && msg[0] ? ": " : "",
-                 msg);
+        bm_error_text(type, msg, w->last_error, sizeof w->last_error);
         if (now_us > w->last_error_us) w->last_error_us = now_us;
     }
     if (was_pending) pending_done(w);
@@ -694,7 +694,8 @@ static void fill_window(const worker_stats *ws, const worker *w, int i, int64_t 
         out->p95_us = bm_hist_quantile(scratch, 0.95);
         out->p99_us = bm_hist_quantile(scratch, 0.99);
     }
-    double minutes = (double)out->window_us / (double)MINUTE_US;
+    out->covered_us = bm_window_covered_us(&w->win[i], now_us);
+    double minutes = (double)out->covered_us / (double)MINUTE_US;
     out->throughput_per_min = minutes > 0 ? (double)n.executions / minutes : 0.0;
 }
 
@@ -707,6 +708,16 @@ static void fill_snapshot(const worker_stats *ws, const worker *w, int64_t now_u
     out->health_since_us = w->health_since_us;
     out->n_issues = w->health.n_issues;
     memcpy(out->issues, w->health.issues, sizeof out->issues);
+    if (w->health.n_issues) {
+        /* the issues in today's figures, so they read as the windows below do (the
+           state keeps its hysteresis; what put it there is said as it stands now) */
+        verdict now;
+        judge(ws, w, now_us, scratch, &now);
+        if (now.n_issues) {
+            out->n_issues = now.n_issues;
+            memcpy(out->issues, now.issues, sizeof out->issues);
+        }
+    }
     out->in_flight = w->in_flight;
     out->last_seen_us = w->last_seen_us;
     out->last_execution_us = w->last_execution_us;
@@ -1021,7 +1032,14 @@ static int load_worker(worker_stats *ws, const msgpack_object *o, size_t n_bound
     nw->last_seen_us = w.last_seen_us;
     nw->last_execution_us = w.last_execution_us;
     nw->last_error_us = w.last_error_us;
-    memcpy(nw->last_error, w.last_error, sizeof nw->last_error);
+    /* written before the type was said once: "T: T: message" reads "T: message" */
+    char *colon = strstr(w.last_error, ": ");
+    if (colon) {
+        *colon = '\0';
+        bm_error_text(w.last_error, colon + 2, nw->last_error, sizeof nw->last_error);
+    } else {
+        memcpy(nw->last_error, w.last_error, sizeof nw->last_error);
+    }
     nw->health = w.health;
     nw->health_since_us = w.health_since_us;
     nw->judged = w.judged;

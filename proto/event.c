@@ -12,6 +12,7 @@
  */
 #include "proto/event_internal.h"
 
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,19 @@ static const char *const type_names[BM_EV__COUNT] = {
 };
 
 /* @return the lower-case name, or "unknown" for a value outside the enum. */
+int bm_error_text(const char *type, const char *message, char *buf, size_t n)
+{
+    if (!type) type = "";
+    if (!message) message = "";
+    size_t tl = strlen(type);
+    if (tl && !strncmp(message, type, tl) && message[tl] == ':') {
+        message += tl + 1;
+        while (*message == ' ')
+            message++;
+    }
+    return snprintf(buf, n, "%s%s%s", type, tl && *message ? ": " : "", message);
+}
+
 const char *bm_event_type_name(bm_event_type t)
 {
     if ((unsigned)t >= BM_EV__COUNT) return "unknown";

@@ -68,6 +68,15 @@ const char *bm_decode_status_detail(bm_decode_status st);
 /* "command", "result", "error", "status", "compensation", "custom". */
 const char *bm_event_type_name(bm_event_type t);
 
+/*
+ * An error as one text, "Type: message", for people: the type once even
+ * when the message already starts with it (the MultiAgents Framework
+ * writes "RateLimitError: simulated failure" as the message of a
+ * RateLimitError); either part may be empty or NULL. @return the length it
+ * needed (snprintf rule).
+ */
+int bm_error_text(const char *type, const char *message, char *buf, size_t n);
+
 #define BM_EVENT_MAX_ATTRS 8
 
 typedef struct {

@@ -224,6 +224,7 @@ static json_t *worker_window(const bm_window_stats *s, int *err)
         return NULL;
     }
     set(o, "window_s", num((double)s->window_us / 1e6), err);
+    set(o, "covered_s", num((double)s->covered_us / 1e6), err);
     set(o, "executions", count(s->executions), err);
     set(o, "successes", count(s->successes), err);
     set(o, "failures", count(s->failures), err);
@@ -282,6 +283,7 @@ static json_t *event_window(const bm_event_window *e, int *err)
         return NULL;
     }
     set(o, "window_s", num((double)e->window_us / 1e6), err);
+    set(o, "covered_s", num((double)e->covered_us / 1e6), err);
     set(o, "total_events", count(e->total_events), err);
     set(o, "success_rate", num(e->success_rate), err);
     set(o, "error_rate", num(e->error_rate), err);

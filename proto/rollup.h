@@ -37,6 +37,7 @@ int bm_health_parse(const char *s);
 typedef struct {
     char label[8];          /* "1m", "5m", "1h" */
     int64_t window_us;
+    int64_t covered_us;     /* the part of the window holding data (rates divide by it) */
     uint64_t executions, successes, failures, timeouts;
     double success_rate, error_rate;
     int64_t min_us, max_us; /* 0 when no durations */
@@ -68,6 +69,7 @@ typedef struct {
 typedef struct {
     char label[8];
     int64_t window_us;
+    int64_t covered_us;              /* the part of the window holding data */
     uint64_t total_events;
     double success_rate, error_rate; /* over answers (results + errors) */
     double avg_latency_us, p95_latency_us; /* command -> answer */

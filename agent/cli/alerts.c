@@ -44,7 +44,9 @@ void bm_cli_alerts_help(FILE *f)
             "\n"
             "options:\n"
             "  --json              print JSON: {\"firing\": [records], \"updated\", \"agent\",\n"
-            "                      \"history\": [records]} (records: proto/README.md, Alerts)\n"
+            "                      \"history\": [records]} (records: proto/README.md, Alerts,\n"
+            "                      with starts_at, ends_at and ts as RFC 3339 strings and\n"
+            "                      their epoch seconds as starts_at_unix, ends_at_unix, ts_unix)\n"
             "  --watch             follow the alerts channel: print each notification as it\n"
             "                      comes (one JSON record a line with --json) until Ctrl-C\n"
             "  --count N           notifications of history to show (default %d)\n"
@@ -123,7 +125,8 @@ static void labels_text(json_t *rec, char *buf, size_t n)
 static int firing_cmp(const void *x, const void *y)
 {
     json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
-    int ra = severity_rank(bm_cli_str(a, "severity")), rb = severity_rank(bm_cli_str(b, "severity"));
+    int ra = severity_rank(bm_cli_str(a, "severity")),
+        rb = severity_rank(bm_cli_str(b, "severity"));
     if (ra != rb) return ra > rb ? -1 : 1;
     int c = strcmp(bm_cli_str(a, "rule"), bm_cli_str(b, "rule"));
     if (c) return c;
@@ -133,7 +136,7 @@ static int firing_cmp(const void *x, const void *y)
     return strcmp(la, lb);
 }
 
-/* "2026-01-15 10:30:00" (UTC) from a record's integer µs field. */
+/* "2026-01-15T10:30:00.123Z" from a record's integer µs field. */
 static void fmt_time(json_t *rec, const char *key, char *buf, size_t n)
 {
     json_t *v = json_object_get(rec, key);
@@ -141,10 +144,7 @@ static void fmt_time(json_t *rec, const char *key, char *buf, size_t n)
         snprintf(buf, n, "-");
         return;
     }
-    time_t t = (time_t)(json_integer_value(v) / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+    bm_cli_time(json_integer_value(v), buf, n);
 }
 
 /* "12s", "5m", "3.2h" since a record's µs field, by this machine's clock. */
@@ -199,6 +199,34 @@ static const char *severity_color(const bm_cli_opts *o, const char *sev, const c
     default:
         return "\033[36m";
     }
+}
+
+/*
+ * A record in the CLI's JSON dialect: its times (starts_at, ends_at, ts: µs
+ * since the epoch as stored) become RFC 3339 strings, with the epoch in
+ * seconds beside each as <name>_unix. The stored record (busmon:alerts,
+ * /api/alerts) keeps its integers.
+ */
+static void record_times_rfc3339(json_t *rec)
+{
+    static const char *const keys[] = {"starts_at", "ends_at", "ts"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *v = json_object_get(rec, keys[i]);
+        if (!json_is_integer(v)) continue;
+        json_int_t us = json_integer_value(v);
+        char iso[40], unix_key[24];
+        bm_cli_time(us, iso, sizeof iso);
+        snprintf(unix_key, sizeof unix_key, "%s_unix", keys[i]);
+        json_object_set_new(rec, unix_key, json_real((double)us / 1e6));
+        json_object_set_new(rec, keys[i], json_string(iso));
+    }
+}
+
+static void records_times_rfc3339(json_t *records)
+{
+    size_t i;
+    json_t *rec;
+    json_array_foreach(records, i, rec) record_times_rfc3339(rec);
 }
 
 static void print_json(json_t *j)
@@ -290,8 +318,10 @@ static void print_firing(const bm_cli_opts *o, json_t *firing, json_t *updated, 
 {
     size_t n = json_array_size(firing);
     printf("alerts firing: %zu", n);
+    char as_of[40];
     if (updated)
-        printf(" (as of %s by %s)", json_string_value(updated),
+        printf(" (as of %s by %s)",
+               bm_cli_time_str(json_string_value(updated), as_of, sizeof as_of),
                agent ? json_string_value(agent) : "?");
     printf("\n\n");
     if (!n) {
@@ -323,14 +353,14 @@ static void print_notification(const bm_cli_opts *o, json_t *rec)
     labels_text(rec, labels, sizeof labels);
     fmt_value(rec, value, sizeof value);
     const char *sev = bm_cli_str(rec, "severity"), *state = bm_cli_str(rec, "state");
-    printf("%-19s %s%-8s %-9s%s %-22s %-24s %10s  %s\n", when, severity_color(o, sev, state), state,
+    printf("%-24s %s%-8s %-9s%s %-22s %-24s %10s  %s\n", when, severity_color(o, sev, state), state,
            sev, o->color ? "\033[0m" : "", bm_cli_str(rec, "rule"), labels, value,
            bm_cli_str(rec, "description"));
 }
 
 static void print_history_header(void)
 {
-    printf("%-19s %-8s %-9s %-22s %-24s %10s  %s\n", "TIME (UTC)", "STATE", "SEVERITY", "RULE",
+    printf("%-24s %-8s %-9s %-22s %-24s %10s  %s\n", "TIME (UTC)", "STATE", "SEVERITY", "RULE",
            "LABELS", "VALUE", "DESCRIPTION");
 }
 
@@ -386,18 +416,23 @@ static int watch(const bm_cli_opts *o, redisContext *c, const alerts_args *s)
             m->element[0]->type == REDIS_REPLY_STRING && !strcmp(m->element[0]->str, "message") &&
             m->element[2]->type == REDIS_REPLY_STRING) {
             const redisReply *payload = m->element[2];
-            if (s->json) {
+            json_error_t e;
+            json_t *rec = json_loadb(payload->str, (size_t)payload->len, 0, &e);
+            if (s->json && json_is_object(rec)) {
+                record_times_rfc3339(rec);
+                char *line =
+                    json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+                if (line) printf("%s\n", line);
+                free(line);
+            } else if (s->json) {
                 fwrite(payload->str, 1, (size_t)payload->len, stdout);
                 fputc('\n', stdout);
+            } else if (json_is_object(rec)) {
+                print_notification(o, rec);
             } else {
-                json_error_t e;
-                json_t *rec = json_loadb(payload->str, (size_t)payload->len, 0, &e);
-                if (json_is_object(rec))
-                    print_notification(o, rec);
-                else
-                    printf("(not a record: %.*s)\n", (int)payload->len, payload->str);
-                json_decref(rec);
+                printf("(not a record: %.*s)\n", (int)payload->len, payload->str);
             }
+            json_decref(rec);
             fflush(stdout);
         }
         freeReplyObject(m);
@@ -433,9 +468,17 @@ int bm_cli_alerts(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     rc = read_firing(c, s.firing, firing, &updated, &agent);
     if (rc == BM_EXIT_OK) rc = read_history(c, s.stream, s.count, history);
     if (rc == BM_EXIT_OK && s.json) {
+        records_times_rfc3339(firing);
+        records_times_rfc3339(history);
         json_t *out = json_object();
         json_object_set(out, "firing", firing);
-        json_object_set_new(out, "updated", updated ? json_incref(updated) : json_null());
+        char upd[40];
+        json_object_set_new(
+            out, "updated",
+            json_is_string(updated)
+                ? json_string(bm_cli_time_str(json_string_value(updated), upd, sizeof upd))
+            : updated ? json_incref(updated)
+                      : json_null());
         json_object_set_new(out, "agent", agent ? json_incref(agent) : json_null());
         json_object_set(out, "history", history);
         print_json(out);

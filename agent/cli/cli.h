@@ -10,6 +10,7 @@
 #define BM_AGENT_CLI_H
 
 #include <hiredis/hiredis.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum { BM_EXIT_OK = 0, BM_EXIT_NOT_FOUND = 1, BM_EXIT_USAGE = 2, BM_EXIT_REDIS = 3 };
@@ -58,6 +59,20 @@ struct json_t;
 double bm_cli_num(struct json_t *o, const char *k);
 /* o[k] as a string ("-" when absent or not a string). */
 const char *bm_cli_str(struct json_t *o, const char *k);
+
+/*
+ * The one dialect of every command's output. Human output: times are UTC,
+ * ISO-8601 with milliseconds and a Z ("2026-11-30T03:11:20.960Z"). JSON
+ * output: RFC 3339 strings; an epoch number, when kept, is beside it under
+ * the name + "_unix". Every view shows the same window unless --window
+ * says: $BUSMON_WINDOW, else BM_CLI_WINDOW.
+ */
+#define BM_CLI_WINDOW "5m"
+const char *bm_cli_window_default(void);
+/* µs since the epoch as "2026-11-30T03:11:20.960Z" ("-" for 0). */
+void bm_cli_time(int64_t ts_us, char *buf, size_t n);
+/* An ISO-8601 UTC string of any precision, as the above. @return buf. */
+const char *bm_cli_time_str(const char *iso, char *buf, size_t n);
 
 /*
  * Connect to the Redis of o->redis_url (else $BUSMON_REDIS_URL, else the

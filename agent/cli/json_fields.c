@@ -4,8 +4,12 @@
  * print as 0 or "-" instead of failing.
  */
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "agent/cli/cli.h"
+#include "lib/trace_json.h"
 
 double bm_cli_num(json_t *o, const char *k)
 {
@@ -17,4 +21,34 @@ const char *bm_cli_str(json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "-";
+}
+
+const char *bm_cli_window_default(void)
+{
+    const char *w = getenv("BUSMON_WINDOW");
+    return w && *w ? w : BM_CLI_WINDOW;
+}
+
+void bm_cli_time(int64_t ts_us, char *buf, size_t n)
+{
+    if (ts_us <= 0)
+        snprintf(buf, n, "-");
+    else
+        bm_format_time_ms(ts_us, buf, n);
+}
+
+const char *bm_cli_time_str(const char *iso, char *buf, size_t n)
+{
+    /* "2026-11-30T03:11:20.960673Z" -> "2026-11-30T03:11:20.960Z"; "...:20Z" -> "...:20.000Z" */
+    size_t len = iso ? strlen(iso) : 0;
+    if (len < 20 || iso[10] != 'T' || iso[len - 1] != 'Z') {
+        snprintf(buf, n, "%s", iso && *iso ? iso : "-");
+        return buf;
+    }
+    char frac[4] = "000";
+    if (iso[19] == '.')
+        for (int i = 0; i < 3 && iso[20 + i] >= '0' && iso[20 + i] <= '9'; i++)
+            frac[i] = iso[20 + i];
+    snprintf(buf, n, "%.19s.%sZ", iso, frac);
+    return buf;
 }

@@ -32,7 +32,8 @@ static void rollup_help(FILE *f, const char *usage, const char *about)
     fprintf(f, "usage: busmon %s\n\n%s", usage, about);
     fprintf(f, "\noptions:\n"
                "  --json              print JSON (the rollup's shapes, see proto/README.md)\n"
-               "  --window W          1m, 5m (default) or 1h (the performance window)\n"
+               "  --window W          1m, 5m or 1h (the performance window); default\n"
+               "                      $BUSMON_WINDOW, else 5m (the same in every view)\n"
                "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
                "redis://127.0.0.1:6379)\n"
                "  --rollups KEY       the rollups stream (default busmon:rollups)\n"
@@ -46,7 +47,7 @@ void bm_cli_workers_help(FILE *f)
 {
     rollup_help(f, "workers [--json] [--window 1m|5m|1h] [--redis URL]",
                 "Every worker: health, executions, success %, avg / p95 / p99 duration,\n"
-                "commands in flight and last seen, over the window (default 5m).\n");
+                "commands in flight and last seen, over the window.\n");
 }
 
 void bm_cli_worker_help(FILE *f)
@@ -78,7 +79,7 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
                       bm_cli_opts *o, stats_args *s)
 {
     *o = *opts;
-    *s = (stats_args){0, "5m", NULL, "busmon:rollups", "busmon:workers"};
+    *s = (stats_args){0, bm_cli_window_default(), NULL, "busmon:rollups", "busmon:workers"};
     const bm_cli_optdef options[] = {
         {"json", 0, &s->json, NULL, 0},
         {"window", 0, NULL, &s->window, 0},
@@ -314,7 +315,7 @@ static int show_errors(const bm_cli_opts *o, const stats_args *s, json_t *roll)
         return BM_EXIT_OK;
     }
     printf("error patterns over %s (rollup %s)\n\n", s->window, bm_cli_str(roll, "ts"));
-    printf("%-24s %7s %7s %-11s %-20s %-28s %s\n", "TYPE", "COUNT", "TOTAL", "TREND", "LAST SEEN",
+    printf("%-24s %7s %7s %-11s %-24s %-28s %s\n", "TYPE", "COUNT", "TOTAL", "TREND", "LAST SEEN",
            "WORKERS", "EXAMPLE");
     size_t i;
     json_t *e;
@@ -329,10 +330,10 @@ static int show_errors(const bm_cli_opts *o, const stats_args *s, json_t *roll)
             strncat(workers, json_string_value(w) ? json_string_value(w) : "?",
                     sizeof workers - strlen(workers) - 1);
         }
-        char last[24];
-        snprintf(last, sizeof last, "%.19s", bm_cli_str(e, "last_seen"));
+        char last[40];
+        bm_cli_time_str(bm_cli_str(e, "last_seen"), last, sizeof last);
         json_t *count = bm_rollup_pick_window(json_object_get(e, "count"), s->window);
-        printf("%-24s %7.0f %7.0f %-11s %-20s %-28s %s\n", bm_cli_str(e, "type"),
+        printf("%-24s %7.0f %7.0f %-11s %-24s %-28s %s\n", bm_cli_str(e, "type"),
                json_is_number(count) ? json_number_value(count) : 0.0, bm_cli_num(e, "total"),
                bm_cli_str(e, "trend"), last, workers, bm_cli_str(e, "example"));
     }

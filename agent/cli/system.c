@@ -39,9 +39,11 @@ void bm_cli_system_help(FILE *f)
                "value and its average and peak over the window.\n"
                "\noptions:\n"
                "  --json              print JSON (the /api/system shape: latest, avg, peak,\n"
-               "                      series)\n"
-               "  --window W          how far back: 10m, 1h (default), 6h, 24h, 7d (10s..7d;\n"
-               "                      the agent keeps outputs.system_maxlen samples, 24 h)\n"
+               "                      series; times as RFC 3339 strings, t_unix, from_unix\n"
+               "                      and to_unix beside them in seconds)\n"
+               "  --window W          how far back: 5m, 1h, 6h, 24h, 7d (10s..7d; the agent\n"
+               "                      keeps outputs.system_maxlen samples, 24 h); default\n"
+               "                      $BUSMON_WINDOW, else 5m (the same in every view)\n"
                "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
                "redis://127.0.0.1:6379)\n"
                "  --stream KEY        the system stream (default busmon:system)\n"
@@ -61,7 +63,7 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
                       bm_cli_opts *o, system_args *s, int64_t *window_us)
 {
     *o = *opts;
-    *s = (system_args){0, "1h", "busmon:system", NULL};
+    *s = (system_args){0, bm_cli_window_default(), "busmon:system", NULL};
     const bm_cli_optdef options[] = {
         {"json", 0, &s->json, NULL, 0},
         {"window", 0, NULL, &s->window, 0},
@@ -140,10 +142,8 @@ static const char *const row_label[BM_SYS__COUNT] = {
 
 static void print_text(const system_args *s, const bm_sys_sample *latest, const bm_sys_agg *agg)
 {
-    char when[32] = "?";
-    time_t t = (time_t)(latest->p.ts_us / 1000000);
-    struct tm tm;
-    if (localtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    char when[40];
+    bm_cli_time(latest->p.ts_us, when, sizeof when);
     printf("system metrics, last %s: %zu sample(s), latest %s from %s (every %.3g s)\n",
            s->window, agg->samples, when, latest->agent[0] ? latest->agent : "?",
            (double)latest->interval_us / 1e6);
@@ -254,12 +254,47 @@ static int report(const system_args *s, const samples *sm)
     return BM_EXIT_NOT_FOUND;
 }
 
+/*
+ * The CLI's dialect on /api/system's shape: each epoch-seconds time ("t",
+ * "from", "to", at any depth) becomes an RFC 3339 string, and the number
+ * stays beside it as "<name>_unix". @return 0, or -1 (out of memory).
+ */
+static int times_as_rfc3339(json_t *j)
+{
+    static const char *const keys[] = {"t", "from", "to"};
+    if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) if (times_as_rfc3339(v)) return -1;
+        return 0;
+    }
+    if (!json_is_object(j)) return 0;
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(j, tmp, k, v) if (times_as_rfc3339(v)) return -1;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *t = json_object_get(j, keys[i]);
+        if (!json_is_number(t)) continue;
+        char iso[40], unix_key[16];
+        bm_cli_time((int64_t)llround(json_number_value(t) * 1e6), iso, sizeof iso);
+        snprintf(unix_key, sizeof unix_key, "%s_unix", keys[i]);
+        if (json_object_set(j, unix_key, t) || json_object_set_new(j, keys[i], json_string(iso)))
+            return -1;
+    }
+    return 0;
+}
+
 /* Print the window's summary, as JSON or a table. @return BM_EXIT_OK, or _REDIS (out of memory). */
 static int print_window(const system_args *s, int64_t window_us, const samples *sm)
 {
     if (s->json) {
         json_t *j = bm_sys_window_json(s->window, window_us, sm->latest->interval_us, sm->pts,
                                        sm->got, sm->latest);
+        if (j && times_as_rfc3339(j)) {
+            json_decref(j);
+            j = NULL;
+        }
         char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
         json_decref(j);
         if (!text) {

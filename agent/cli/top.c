@@ -72,7 +72,8 @@ void bm_cli_top_help(FILE *f)
                "health, error patterns, firing alerts and consumer lag. `q` quits.\n\n"
                "options:\n"
                "  --interval D        refresh every D (e.g. 2s, 500ms; default 2s)\n"
-               "  --window W          1m (default), 5m or 1h\n"
+               "  --window W          1m, 5m or 1h; default $BUSMON_WINDOW, else 5m (the same\n"
+               "                      in every view); rates are over the time it covers\n"
                "  --once              print one frame and exit\n"
                "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
                "redis://127.0.0.1:6379)\n"
@@ -90,11 +91,6 @@ static long top_parse_duration_ms(const char *s)
     if (!strcmp(end, "ms")) return (long)v;
     if (!strcmp(end, "m")) return (long)(v * 60000);
     return -1;
-}
-
-static double top_window_seconds(const char *w)
-{
-    return !strcmp(w, "5m") ? 300.0 : !strcmp(w, "1h") ? 3600.0 : 60.0;
 }
 
 /* Latest rollup or NULL; *redis_failed set when Redis itself failed. */
@@ -185,7 +181,7 @@ static void top_print_rollup(json_t *roll, const char *window, int color)
     printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
            bm_cli_str(roll, "ts"), bm_cli_str(roll, "agent"), window);
     printf("events/s %.2f   success %.1f %%   p95 latency %.1f ms   events %.0f\n\n",
-           bm_cli_num(ev, "total_events") / top_window_seconds(window),
+           bm_cli_num(ev, "throughput_per_min") / 60.0, /* over the time the window covers */
            100 * bm_cli_num(ev, "success_rate"), bm_cli_num(ev, "p95_latency_ms"),
            bm_cli_num(ev, "total_events"));
     printf("%-20s %-10s %8s %9s %10s %9s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS", "P95",
@@ -301,7 +297,7 @@ static int top_parse_args(const bm_cli_command *self, const bm_cli_opts *opts, i
 {
     *o = *opts;
     const char *interval = NULL;
-    *window = "1m";
+    *window = bm_cli_window_default();
     *once = 0;
     const bm_cli_optdef options[] = {
         {"interval", 0, NULL, &interval, 0},

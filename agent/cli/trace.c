@@ -65,33 +65,30 @@ static void print_text(const bm_cli_opts *o, const trace *t)
     }
     char dur[32], start[48];
     format_duration(trace_duration_us(t), dur, sizeof dur);
-    bm_format_time_us(trace_first_ts_us(t), ' ', start, sizeof start);
+    bm_cli_time(trace_first_ts_us(t), start, sizeof start);
     printf("transaction %s\n", trace_tx(t));
     printf("  status:   %s%s%s\n", col, trace_status_name(st), rst);
     printf("  duration: %s\n", dur);
     printf("  started:  %s\n", start);
     printf("  events:   %zu\n\n", trace_count(t));
-    printf("%-27s %10s  %-12s %-19s %-14s %-14s %10s  %s\n", "TIME (UTC)", "+OFFSET", "TYPE", "STAGE",
+    printf("%-24s %10s  %-12s %-19s %-14s %-14s %10s  %s\n", "TIME (UTC)", "+OFFSET", "TYPE", "STAGE",
            "WORKER", "STEP", "DURATION", "ERROR");
     int64_t first = trace_first_ts_us(t);
     for (size_t i = 0; i < trace_count(t); i++) {
         const trace_event *te = trace_at(t, i);
         const bm_event *e = &te->ev;
         char when[48], off[32], d[32];
-        bm_format_time_us(e->ts_us, ' ', when, sizeof when);
-        when[26] = '\0'; /* drop the Z: the header says UTC */
+        bm_cli_time(e->ts_us, when, sizeof when);
         snprintf(off, sizeof off, "+%.3fs", (double)(e->ts_us - first) / 1e6);
         format_duration(te->duration_us, d, sizeof d);
         char err[600] = "";
-        if (e->error_type[0] && e->error_message[0])
-            snprintf(err, sizeof err, "%s: %s", e->error_type, e->error_message);
-        else if (e->error_type[0] || e->error_message[0])
-            snprintf(err, sizeof err, "%s%s", e->error_type, e->error_message);
+        if (e->error_type[0] || e->error_message[0])
+            bm_error_text(e->error_type, e->error_message, err, sizeof err);
         else if (e->type == BM_EV_STATUS && e->message[0])
             snprintf(err, sizeof err, "(%s)", e->message);
         int outcome = trace_event_outcome(e);
         int failed = !te->late && (outcome == BM_OUTCOME_FAILURE || outcome == BM_OUTCOME_TIMEOUT);
-        printf("%-27s %10s  %-12s %s%-19s%s %-14s %-14s %10s  %s\n", when, off,
+        printf("%-24s %10s  %-12s %s%-19s%s %-14s %-14s %10s  %s\n", when, off,
                bm_event_type_name(e->type), o->color && failed ? "\033[31m" : "",
                trace_event_stage(te), o->color && failed ? rst : "", dash(e->worker), dash(e->step),
                d, err);

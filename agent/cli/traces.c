@@ -48,7 +48,8 @@ void bm_cli_traces_help(FILE *f)
             "  --limit N         at most N transactions (default %d, at most %d)\n"
             "  --index-key K     the index's key (default busmon:traces, traces.index_key)\n"
             "  --json            one JSON object: {\"traces\": [...], \"count\": N, ...}\n"
-            "  --redis URL       Redis to read (default: $BUSMON_REDIS_URL, else redis://127.0.0.1:6379)\n"
+            "  --redis URL       Redis to read (default: $BUSMON_REDIS_URL, else "
+            "redis://127.0.0.1:6379)\n"
             "  -h, --help        this help\n"
             "\n"
             "exit codes: 0 found, 1 none matched, 2 usage error, 3 Redis unreachable\n",
@@ -63,12 +64,18 @@ static int parse_duration_us(const char *s, int64_t *out)
     double v = strtod(s, &end);
     if (end == s || errno || v < 0 || !isdigit((unsigned char)*s)) return -1;
     double unit = 1e6;
-    if (!strcmp(end, "ms")) unit = 1e3;
-    else if (!strcmp(end, "s") || !*end) unit = 1e6;
-    else if (!strcmp(end, "m")) unit = 60e6;
-    else if (!strcmp(end, "h")) unit = 3600e6;
-    else if (!strcmp(end, "d")) unit = 86400e6;
-    else return -1;
+    if (!strcmp(end, "ms"))
+        unit = 1e3;
+    else if (!strcmp(end, "s") || !*end)
+        unit = 1e6;
+    else if (!strcmp(end, "m"))
+        unit = 60e6;
+    else if (!strcmp(end, "h"))
+        unit = 3600e6;
+    else if (!strcmp(end, "d"))
+        unit = 86400e6;
+    else
+        return -1;
     if (v * unit > 9e18) return -1;
     *out = (int64_t)(v * unit);
     return 0;
@@ -83,8 +90,10 @@ static int64_t now_us(void)
 
 static void format_duration(int64_t us, char *buf, size_t n)
 {
-    if (us < 1000000) snprintf(buf, n, "%.1f ms", (double)us / 1000.0);
-    else snprintf(buf, n, "%.3f s", (double)us / 1e6);
+    if (us < 1000000)
+        snprintf(buf, n, "%.1f ms", (double)us / 1000.0);
+    else
+        snprintf(buf, n, "%.3f s", (double)us / 1e6);
 }
 
 typedef struct {
@@ -145,8 +154,7 @@ static long read_page(redisContext *c, const char *index, const char *set, const
         redisReply *el = m->element[i];
         s->scanned++;
         trace_summary sum;
-        if (el->type != REDIS_REPLY_STRING ||
-            trace_index_parse(el->str, (size_t)el->len, &sum)) {
+        if (el->type != REDIS_REPLY_STRING || trace_index_parse(el->str, (size_t)el->len, &sum)) {
             s->stale++; /* expired with the retention, or not a summary */
             continue;
         }
@@ -178,15 +186,18 @@ static void print_text(const bm_cli_opts *o, const search *s)
         }
         snprintf(error, sizeof error, "%s", t->error_type[0] ? t->error_type : "-");
         int bad = trace_index_is_failed(t);
-        const char *col = o->color && bad ? "\033[31m" : "", *rst = o->color && bad ? "\033[0m" : "";
+        const char *col = o->color && bad ? "\033[31m" : "",
+                   *rst = o->color && bad ? "\033[0m" : "";
         char status[24];
         snprintf(status, sizeof status, "%s%s", trace_status_name(t->status),
                  t->timed_out ? "*" : "");
         printf("%-24s %s%-11s%s %11s %5zu  %-24s %-28s %s\n", start, col, status, rst, dur,
                t->steps, workers[0] ? workers : "-", error, t->tx);
     }
-    if (!s->n) printf("(no transaction matches)\n");
-    else if (s->n == s->limit) printf("(first %zu; --limit for more)\n", s->n);
+    if (!s->n)
+        printf("(no transaction matches)\n");
+    else if (s->n == s->limit)
+        printf("(first %zu; --limit for more)\n", s->n);
 }
 
 int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
@@ -196,10 +207,14 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     const char *status = NULL, *worker = NULL, *min_dur = NULL, *since = NULL, *etype = NULL,
                *limit_s = NULL, *index = "busmon:traces";
     const bm_cli_optdef options[] = {
-        {"status", 0, NULL, &status, 1},       {"worker", 0, NULL, &worker, 1},
-        {"min-duration", 0, NULL, &min_dur, 1}, {"since", 0, NULL, &since, 1},
-        {"error-type", 0, NULL, &etype, 1},    {"limit", 0, NULL, &limit_s, 1},
-        {"index-key", 0, NULL, &index, 1},     {"json", 0, &json, NULL, 0},
+        {"status", 0, NULL, &status, 1},
+        {"worker", 0, NULL, &worker, 1},
+        {"min-duration", 0, NULL, &min_dur, 1},
+        {"since", 0, NULL, &since, 1},
+        {"error-type", 0, NULL, &etype, 1},
+        {"limit", 0, NULL, &limit_s, 1},
+        {"index-key", 0, NULL, &index, 1},
+        {"json", 0, &json, NULL, 0},
         {NULL, 0, NULL, NULL, 0},
     };
     int rc = bm_cli_parse(self, options, &o, argc, argv, NULL);
@@ -213,7 +228,8 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
         return BM_EXIT_USAGE;
     }
     if (min_dur && parse_duration_us(min_dur, &f.min_duration_us)) {
-        fprintf(stderr, "busmon traces: --min-duration wants a duration like 500ms, 2s or 1m, not '%s'\n",
+        fprintf(stderr,
+                "busmon traces: --min-duration wants a duration like 500ms, 2s or 1m, not '%s'\n",
                 min_dur);
         return BM_EXIT_USAGE;
     }
@@ -229,7 +245,8 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
         errno = 0;
         long long v = strtoll(limit_s, &end, 10);
         if (*end || errno || v < 1 || v > LIMIT_MAX || !isdigit((unsigned char)*limit_s)) {
-            fprintf(stderr, "busmon traces: --limit must be a whole number from 1 to %d, not '%s'\n",
+            fprintf(stderr,
+                    "busmon traces: --limit must be a whole number from 1 to %d, not '%s'\n",
                     LIMIT_MAX, limit_s);
             return BM_EXIT_USAGE;
         }
@@ -276,7 +293,9 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
             json_array_append_new(arr, trace_index_json(&s.found[i]));
         json_t *out = json_pack("{s:o, s:I, s:I, s:b}", "traces", arr, "count", (json_int_t)s.n,
                                 "scanned", (json_int_t)s.scanned, "limited", s.n == limit);
-        char *txt = out ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        char *txt =
+            out ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+                : NULL;
         if (txt) printf("%s\n", txt);
         free(txt);
         json_decref(out);

@@ -26,8 +26,9 @@
  * A rule becomes an alert_rule of the same name (replacing a built-in of
  * that name whole: the guide's condition is the one meant), its metric
  * mapped by guide_metrics[] below; a channel becomes a webhook sink of the
- * matching format taking the topic `alert`. `email` is warned about and
- * skipped: busmon has no e-mail sink yet. Not here: busmon's own `alerts:`
+ * matching format taking the topic `alert`; `email` an e-mail sink
+ * (read_email: the guides' smtp_host, smtp_port, from_email, to_emails,
+ * use_tls, username, password). Not here: busmon's own `alerts:`
  * section (alert_rules.c, alerting.c), which says the same in more words.
  */
 #include <ctype.h>
@@ -157,6 +158,14 @@ static int parse_condition(const char *cond, alert_rule *r, char *why, size_t wh
     return 0;
 }
 
+/* k is one of list[0..n). */
+static int known_key(const char *k, const char *const *list, size_t n)
+{
+    for (size_t i = 0; k && i < n; i++)
+        if (!strcmp(k, list[i])) return 1;
+    return 0;
+}
+
 /* The rule keys of the guides' AlertRule. */
 static const char *const rule_keys[] = {"name",     "condition",        "severity",
                                         "description", "cooldown_minutes", "enabled"};
@@ -170,10 +179,7 @@ static int read_rule(bm_walk *w, yaml_node_t *map, int index)
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
         const char *k = bm_yaml_scalar(bm_walk_node(w, pr->key));
-        size_t i = 0;
-        while (i < sizeof rule_keys / sizeof *rule_keys && (!k || strcmp(k, rule_keys[i])))
-            i++;
-        if (i == sizeof rule_keys / sizeof *rule_keys)
+        if (!known_key(k, rule_keys, sizeof rule_keys / sizeof *rule_keys))
             return bm_walk_fail(w, bm_walk_node(w, pr->key),
                                 "alerting.rules #%d: unknown key '%s' (known: name, condition, "
                                 "severity, description, cooldown_minutes, enabled)",
@@ -246,6 +252,90 @@ static const char *either(bm_walk *w, yaml_node_t *map, const char *a, const cha
     return v ? v : bm_yaml_scalar(bm_yaml_get(w->doc, map, b, NULL));
 }
 
+/* Warn about each key of a channel that is not in used[] (`takes` says what is). */
+static void warn_unused(bm_walk *w, yaml_node_t *map, const char *const *used, size_t n_used,
+                        const char *name, const char *takes)
+{
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+         pr++) {
+        const char *k = bm_yaml_scalar(bm_walk_node(w, pr->key));
+        if (!known_key(k, used, n_used))
+            bm_walk_warn(w, bm_walk_node(w, pr->key),
+                         "alerting.channels: '%s' of channel '%s' is not used (ignored): %s",
+                         k ? k : "?", name, takes);
+    }
+}
+
+/* A scalar, or a sequence of scalars joined with ", " into buf. @return NULL when absent. */
+static const char *scalar_or_list(bm_walk *w, yaml_node_t *map, const char *a, const char *b,
+                                  char *buf, size_t len)
+{
+    yaml_node_t *n = bm_yaml_get(w->doc, map, a, NULL);
+    if (!n) n = bm_yaml_get(w->doc, map, b, NULL);
+    if (!n || n->type != YAML_SEQUENCE_NODE) return n ? bm_yaml_scalar(n) : NULL;
+    size_t at = 0;
+    buf[0] = '\0';
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        const char *s = bm_yaml_scalar(bm_walk_node(w, *it));
+        if (s && at < len)
+            at += (size_t)snprintf(buf + at, len - at, "%s%s", at ? ", " : "", s);
+    }
+    return buf;
+}
+
+/*
+ * An e-mail channel in the guides' EmailAlertHandler terms -- smtp_host,
+ * smtp_port (587; 465 is smtps), username, password (or password_file),
+ * from_email, to_emails (a list), use_tls (true: STARTTLS required) -- or
+ * busmon's own (url, from, to, tls, ...): an e-mail sink (outputs/email.c).
+ */
+static int read_email(bm_walk *w, yaml_node_t *map, const char *name, int index)
+{
+    bm_alerting_config *c = w->base[BM_BASE_ALERTING];
+    static const char *const used[] = {
+        "type",          "name",     "enabled",    "url",       "smtp_host",
+        "smtp_port",     "username", "password",   "password_file", "from",
+        "from_email",    "to",       "to_emails",  "use_tls",   "tls",
+        "dashboard_url", "rate_limit"};
+    warn_unused(w, map, used, sizeof used / sizeof *used, name,
+                "an e-mail channel takes smtp_host, smtp_port, username, password(_file), "
+                "from_email, to_emails, use_tls; more options under alerts.sinks (type: email)");
+    char url[512], to[2048];
+    const char *u = bm_yaml_scalar(bm_yaml_get(w->doc, map, "url", NULL));
+    const char *host = bm_yaml_scalar(bm_yaml_get(w->doc, map, "smtp_host", NULL));
+    const char *port = bm_yaml_scalar(bm_yaml_get(w->doc, map, "smtp_port", NULL));
+    if (!u && host) {
+        snprintf(url, sizeof url, "%s://%s:%s", port && !strcmp(port, "465") ? "smtps" : "smtp",
+                 host, port ? port : "587");
+        u = url;
+    }
+    bm_sink_kv kv[16];
+    size_t n = 0;
+    kv[n++] = (bm_sink_kv){"name", name};
+    kv[n++] = (bm_sink_kv){"type", "email"};
+    if (u) kv[n++] = (bm_sink_kv){"url", u};
+    const char *v;
+    if ((v = either(w, map, "from_email", "from"))) kv[n++] = (bm_sink_kv){"from", v};
+    if ((v = scalar_or_list(w, map, "to_emails", "to", to, sizeof to)))
+        kv[n++] = (bm_sink_kv){"to", v};
+    static const char *const same[] = {"username", "password", "password_file", "tls",
+                                       "dashboard_url", "rate_limit"};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++)
+        if ((v = bm_yaml_scalar(bm_yaml_get(w->doc, map, same[i], NULL))))
+            kv[n++] = (bm_sink_kv){same[i], v};
+    int tls_on = 0;
+    const char *ut = bm_yaml_scalar(bm_yaml_get(w->doc, map, "use_tls", NULL));
+    if (ut && bm_parse_bool(ut, &tls_on))
+        return bm_walk_fail(w, map, "alerting.channels #%d: use_tls must be true or false", index);
+    if (ut && !bm_yaml_get(w->doc, map, "tls", NULL))
+        kv[n++] = (bm_sink_kv){"tls", tls_on ? "required" : "try"};
+    char why[512];
+    if (bm_alerting_add_sink(c, kv, n, bm_yaml_line(map), why, sizeof why))
+        return bm_walk_fail(w, map, "alerting.channels: e-mail channel '%s': %s", name, why);
+    return 0;
+}
+
 /* One channel; `type` from its key when the channels are a mapping. */
 static int read_channel(bm_walk *w, yaml_node_t *map, const char *type, int index, yaml_node_t *at)
 {
@@ -273,14 +363,7 @@ static int read_channel(bm_walk *w, yaml_node_t *map, const char *type, int inde
         }
         name = made;
     }
-    if (!strcmp(type, "email")) {
-        bm_walk_warn(w, map,
-                     "alerting.channels: e-mail channel '%s' is not supported yet (busmon has no "
-                     "SMTP sink; ignored): send alerts to Alertmanager (format: alertmanager) and "
-                     "let it mail them",
-                     name);
-        return 0;
-    }
+    if (!strcmp(type, "email")) return read_email(w, map, name, index);
     bm_sink_kv kv[6];
     size_t n = 0;
     kv[n++] = (bm_sink_kv){"name", name};
@@ -302,21 +385,11 @@ static int read_channel(bm_walk *w, yaml_node_t *map, const char *type, int inde
                             index, type);
     }
     if (url) kv[n++] = (bm_sink_kv){"url", url};
-    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
-         pr++) {
-        const char *k = bm_yaml_scalar(bm_walk_node(w, pr->key));
-        static const char *const used[] = {"type", "name",        "enabled",         "url",
-                                           "webhook_url", "routing_key", "integration_key"};
-        size_t i = 0;
-        while (i < sizeof used / sizeof *used && (!k || strcmp(k, used[i])))
-            i++;
-        if (i == sizeof used / sizeof *used)
-            bm_walk_warn(w, bm_walk_node(w, pr->key),
-                         "alerting.channels: '%s' of channel '%s' is not used (ignored): a "
-                         "channel takes url (webhook_url), routing_key (integration_key); more "
-                         "options under alerts.webhooks",
-                         k ? k : "?", name);
-    }
+    static const char *const used[] = {"type",        "name",        "enabled",        "url",
+                                       "webhook_url", "routing_key", "integration_key"};
+    warn_unused(w, map, used, sizeof used / sizeof *used, name,
+                "a channel takes url (webhook_url), routing_key (integration_key); more options "
+                "under alerts.webhooks");
     char why[512];
     if (bm_alerting_add_sink(c, kv, n, bm_yaml_line(map), why, sizeof why))
         return bm_walk_fail(w, map, "alerting.channels: channel '%s': %s", name, why);

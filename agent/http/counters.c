@@ -291,6 +291,10 @@ static const bm_counter_row table[] = {
            al.gauge_errors),
     SCALAR("busmon_alert_body_errors_total", TOTAL, "Notification bodies that could not be made.",
            "alerts.sink_build_errors", al.sink_build_errors),
+    SCALAR("busmon_email_rate_limited_total", TOTAL,
+           "Notifications an output took but did not send because of its rate limit (e-mail "
+           "max_per_minute; listed in a summary mail instead).",
+           "outputs.rate_limited", outputs_rate_limited),
     SCALAR("busmon_alerts_pending", GAUGE, "Alerts pending (true, not yet for long enough).",
            "alerts.pending", alerts_pending),
     SCALAR("busmon_alerts_firing", GAUGE, "Alerts firing.", "alerts.firing", alerts_firing),

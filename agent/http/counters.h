@@ -70,6 +70,7 @@ typedef struct {
     uint64_t workers_evicted, error_types_evicted;
     uint64_t alerts_enabled, alerts_pending, alerts_firing, alerts_refused;
     uint64_t http_requests[BM_HTTP_CLASSES];
+    uint64_t outputs_rate_limited; /* every sink's rate_limited (e-mail) */
     uint64_t redis_denied[BM_ACL__COUNT]; /* NOPERM replies by command (core/acl.h) */
 } bm_counter_snapshot;
 

@@ -6,6 +6,7 @@
 
 #include "agent/core/session.h"
 #include "agent/http/counters.h"
+#include "agent/outputs/outputs.h"
 #include "agent/parts.h"
 
 void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
@@ -51,4 +52,9 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     for (int i = 0; i < BM_HTTP_CLASSES; i++)
         s->http_requests[i] = p->http_requests[i];
     bm_acl_counts(bm_writer_acl(p->writer), s->redis_denied);
+    for (size_t i = 0; p->outputs && i < bm_outputs_count(p->outputs); i++) {
+        bm_sink_stats ss;
+        bm_sink_get_stats(bm_outputs_at(p->outputs, i), &ss);
+        s->outputs_rate_limited += ss.rate_limited;
+    }
 }

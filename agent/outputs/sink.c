@@ -15,7 +15,7 @@
 #include "proto/alert.h"
 
 const bm_sink_key bm_sink_common_keys[] = {
-    {"type", "webhook", "the sink type: webhook, redis_stream, redis_hash, otlp"},
+    {"type", "webhook", "the sink type: webhook, email, redis_stream, redis_hash, otlp"},
     {"name", NULL, "the sink's name in logs and counters (default: the type)"},
     {"format", "generic", "body format: generic | slack | pagerduty | alertmanager"},
     {"routing_key", NULL, "PagerDuty integration key (required for format pagerduty)"},
@@ -29,8 +29,9 @@ const bm_sink_key bm_sink_common_keys[] = {
     {NULL, NULL, NULL},
 };
 
-static const bm_sink_type *const sink_types[] = {&bm_sink_webhook, &bm_sink_redis_stream,
-                                                 &bm_sink_redis_hash, &bm_sink_otlp};
+static const bm_sink_type *const sink_types[] = {&bm_sink_webhook, &bm_sink_email,
+                                                 &bm_sink_redis_stream, &bm_sink_redis_hash,
+                                                 &bm_sink_otlp};
 
 static const char *const topic_names[BM_TOPIC__COUNT] = {
     "alert", "alerts_firing", "rollup", "workers", "health", "system", "spans", "metrics"};
@@ -214,7 +215,8 @@ static bm_sink *configure(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **own, s
     const bm_sink_type *t = bm_sink_type_find(type_name);
     if (!t) {
         bm_set_error(err, errlen,
-                     "sink '%s': unknown type '%s' (known: webhook, redis_stream, redis_hash, otlp)",
+                     "sink '%s': unknown type '%s' (known: webhook, email, redis_stream, redis_hash, "
+                     "otlp)",
                      label, type_name);
         return NULL;
     }
@@ -228,6 +230,11 @@ static bm_sink *configure(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **own, s
                      "sink '%s': 'format' must be generic, slack, pagerduty or alertmanager, not "
                      "'%s'",
                      label, format);
+        return NULL;
+    }
+    if (t == &bm_sink_email && fmt != BM_ALERT_BODY_JSON) {
+        bm_set_error(err, errlen, "sink '%s': an e-mail sink makes its mail from format generic, "
+                     "not '%s'", label, format);
         return NULL;
     }
     const char *rk = kv_get(kv, n_kv, "routing_key");

@@ -18,6 +18,9 @@
  *                  POST <endpoint>/v1/traces, metrics
  *                  into POST <endpoint>/v1/metrics (the
  *                  same delivery as webhook: http_post.h)
+ *   email          one mail per alert over SMTP (libcurl      alerts.sinks, the guides'
+ *                  multi in the loop; STARTTLS, AUTH, rate    alerting.channels
+ *                  limit with a summary mail, retries)
  *
  * Topics say what a message is; a sink takes the topics its configuration
  * names (`topics:`), and each producer (jobs/publisher.c, jobs/alerting.c,
@@ -129,6 +132,7 @@ typedef struct {
     uint64_t retried;        /* attempts after the first */
     uint64_t dropped;        /* refused by emit */
     uint64_t attempt_errors; /* attempts that failed, retried or not */
+    uint64_t rate_limited;   /* taken but not sent: over the sink's rate limit (e-mail) */
     uint32_t in_flight;      /* gauge: on the wire now */
     uint32_t queued;         /* gauge: held (waiting, in flight, waiting to retry) */
 } bm_sink_stats;
@@ -154,6 +158,7 @@ typedef struct {
 } bm_sink_type;
 
 extern const bm_sink_type bm_sink_webhook;      /* outputs/webhook.c */
+extern const bm_sink_type bm_sink_email;        /* outputs/email.c */
 extern const bm_sink_type bm_sink_redis_stream; /* outputs/redis_sinks.c */
 extern const bm_sink_type bm_sink_redis_hash;   /* outputs/redis_sinks.c */
 extern const bm_sink_type bm_sink_otlp;         /* outputs/otlp.c */

@@ -139,8 +139,13 @@ bm_eq "/api/alerts has the keys of busmon alerts --json (+ enabled)" \
 bm_eq "/api/alerts: the same firing alerts as busmon alerts --json" \
     "$(jq -c '[.firing[] | {rule, fingerprint, severity, labels}]' <<<"$J")" \
     "$(jq -c '[.firing[] | {rule, fingerprint, severity, labels}]' <<<"$API")"
-bm_eq "/api/alerts: the firing record has every field of the stored one" \
-    "$(jq -c '.firing[0] | keys' <<<"$J")" "$(jq -c '.firing[0] | keys' <<<"$API")"
+bm_eq "/api/alerts: the firing record has every field of the stored one (+ *_unix in the CLI)" \
+    "$(jq -c '.firing[0] | keys | map(select(endswith("_unix") | not))' <<<"$J")" "$(jq -c '.firing[0] | keys' <<<"$API")"
+iso='test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")'
+bm_check "busmon alerts --json: times are RFC 3339 strings, epoch seconds beside them as *_unix" \
+    jqt "all(.firing[], .history[]; (.starts_at | $iso) and (.ts | $iso) and (.starts_at_unix | type == \"number\") and (.ts_unix | type == \"number\")) and (.updated | $iso)" <<<"$J"
+bm_check "busmon alerts --json: the string and the epoch are the same time" \
+    jqt --argjson api "$API" '(.firing[0].starts_at_unix * 1000000 - $api.firing[0].starts_at | fabs) < 20 and (.firing[0].starts_at | startswith($api.firing[0].starts_at / 1000000 | floor | todate | sub("Z$"; "")))' <<<"$J"
 bm_eq "/api/alerts: history newest first, agent1, enabled" "firing agent1 true" \
     "$(jq -r '"\([.history[] | select(.rule == "high_error_rate")][0].state) \(.agent) \(.enabled)"' <<<"$API")"
 bm_eq "the firing hash holds it under its fingerprint" "high_error_rate" \
@@ -191,6 +196,8 @@ bm_eq "busmon alerts --json: resolved is the latest of it in the history" resolv
     "$(jq -r '[.history[] | select(.rule == "high_error_rate")][0].state' <<<"$J")"
 bm_eq "the firing hash lost it" "" "$(bm_cli_raw HGET busmon:alerts:firing "$FP")"
 bm_check "the watcher printed the resolve" bm_wait_for 5 "jq -s -e '$is_resolved' '$BM_TMP/watch.jsonl'"
+bm_check "the watcher's records: RFC 3339 times, ends_at on the resolve" \
+    jq -s -e "all(.[]; (.ts | $iso) and (.ts_unix | type == \"number\")) and any(.[]; .state == \"resolved\" and (.ends_at | $iso))" "$BM_TMP/watch.jsonl"
 bm_check "generic: the resolve arrives" bm_wait_for 10 \
     "bodies /hook/generic | jq -s -e 'any(.[]; .fingerprint == \"$FP\" and .state == \"resolved\")'"
 bm_eq "slack: resolved text and green" "[RESOLVED] high_error_rate worker=flaky #2eb886" \

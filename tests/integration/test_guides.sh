@@ -83,6 +83,12 @@ alerting:
       webhook_url: https://hooks.slack.com/services/T000/B000/XXXXSECRET
     - type: email
       smtp_host: smtp.example.org
+      smtp_port: 587
+      username: alerts
+      password: MA1LPASSW0RD
+      from_email: busmon@example.org
+      to_emails: [oncall@example.org, team@example.org]
+      use_tls: true
     - type: pagerduty
       integration_key: R0UT1NGKEY
     - type: webhook
@@ -104,11 +110,12 @@ for line in \
     "  rule flaky_failing: error_rate over 5m > 0.2, scope each_worker, for 0s, error, cooldown 1m" \
     "  sink slack: webhook slack https://hooks.slack.com/services/T000/B000/***" \
     "  sink pagerduty: webhook pagerduty https://events.pagerduty.com/v2/enqueue" \
-    "  sink webhook: webhook generic http://127.0.0.1:$HOOK_PORT/hook"; do
+    "  sink webhook: webhook generic http://127.0.0.1:$HOOK_PORT/hook" \
+    "  sink email: email smtp://smtp.example.org:587"; do
     bm_check "effective: '${line#  }'" grep -qxF -- "$line" check.out
 done
-bm_check "no e-mail sink, no secret in the output" bash -c "! grep -q 'sink email\|XXXXSECRET\|R0UT1NGKEY' check.out"
-bm_eq "alerts: 3 sinks (slack, pagerduty, webhook)" 1 "$(grep -c '^alerts: enabled, .* 3 sink(s)$' check.out)"
+bm_check "no secret in the output" bash -c "! grep -q 'XXXXSECRET\|R0UT1NGKEY\|MA1LPASSW0RD' check.out check.err"
+bm_eq "alerts: 4 sinks (slack, email, pagerduty, webhook)" 1 "$(grep -c '^alerts: enabled, .* 4 sink(s)$' check.out)"
 # warnings come while the file is read, on stderr (where --check-config is read)
 log=check.err
 bm_check "the missing logs/ directory was made, the log file opened" test -f logs/multiagents.log
@@ -116,8 +123,8 @@ for key in logging.default_logger logging.include_caller_info event_monitoring.c
     event_monitoring.track_payload_size metrics_collection.custom_metrics_enabled; do
     bm_eq "'$key' warned about once, with its reason" 1 "$(grep -c "'$key: [^']*' is not used (ignored): ." "$log")"
 done
-bm_eq "e-mail channel warned about once: not supported yet" 1 "$(grep -c "e-mail channel 'email' is not supported yet" "$log")"
-bm_eq "no other warning" 6 "$(grep -c '"level":"warn"' "$log")"
+bm_eq "the e-mail channel is an e-mail sink, not warned about" 0 "$(grep -c "e-mail" "$log")"
+bm_eq "no other warning" 5 "$(grep -c '"level":"warn"' "$log")"
 
 # ---- a log directory that cannot be made: exit 2 with the reason --------------
 touch notadir

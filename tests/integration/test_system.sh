@@ -77,12 +77,20 @@ bm_check "events/s was seen above zero during the run" qjq '.peak.events_per_sec
 # the CLI reads the same samples back from busmon:system
 "$BUSMON" system --window 10m --json >"$BM_TMP/cli.json"; rc=$?
 bm_eq "busmon system --json: exit 0" 0 "$rc"
-bm_eq "busmon system --json has the /api/system keys" "$(jq -c 'keys' "$S")" "$(jq -c 'keys' "$BM_TMP/cli.json")"
-bm_eq "same figure names in latest" "$(jq -c '.latest | keys' "$S")" "$(jq -c '.latest | keys' "$BM_TMP/cli.json")"
+nounix='map(select(endswith("_unix") | not))'
+bm_eq "busmon system --json has the /api/system keys (+ *_unix)" "$(jq -c 'keys' "$S")" "$(jq -c "keys | $nounix" "$BM_TMP/cli.json")"
+bm_eq "same figure names in latest (+ t_unix)" "$(jq -c '.latest | keys' "$S")" "$(jq -c ".latest | keys | $nounix" "$BM_TMP/cli.json")"
+rfc3339='test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")'
+bm_check "the JSON's times are RFC 3339 strings, the epoch beside them as *_unix" qjq \
+    "(.from | $rfc3339) and (.to | $rfc3339) and (.latest.t | $rfc3339) and (.from_unix | type == \"number\") and (.latest.t_unix | type == \"number\") and all(.series[]; (.t | $rfc3339) and (.t_unix | type == \"number\"))" "$BM_TMP/cli.json"
+bm_check "the epoch and the string are the same time" qjq \
+    '(.latest.t_unix * 1000 | round) == (.latest.t | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601 * 1000) + ((.latest.t | capture("\\.(?<ms>[0-9]{3})Z$").ms | tonumber))' "$BM_TMP/cli.json"
 bm_check "the CLI's peak memory matches the API's within the stream cap" \
     qjq --slurpfile a "$S" '.peak.redis_used_memory_bytes > 0 and .latest.agent == $a[0].latest.agent' "$BM_TMP/cli.json"
 "$BUSMON" system --window 10m >"$BM_TMP/cli.txt"; rc=$?
 bm_eq "busmon system (text): exit 0" 0 "$rc"
+bm_check "text: latest time in ISO-8601 UTC with ms" \
+    grep -Eq '^system metrics, last 10m: [0-9]+ sample\(s\), latest [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z from ' "$BM_TMP/cli.txt"
 for row in "host cpu" "host memory" "disk" "load 1m" "agent rss" "events/s" "p95 latency" \
     "redis clients" "redis memory" "redis rtt" "consumer lag" "pending" "stream length"; do
     bm_check "text has a '$row' row with latest, avg, peak" \

@@ -176,15 +176,16 @@ Test(event_metrics, throughput_and_peak)
     add_n(1, BM_EV_COMPENSATION, 0, -1, T0 + 39 * SEC); /* same */
     snap(T0 + 39 * SEC);
 
-    /* 1m: 21 events over 1 min; busiest 10 s period 12 -> 72/min */
+    /* 1m: 21 events over the 39 s it covers (not 60); busiest 10 s period 12 -> 72/min */
     cr_assert_eq(win[0].total_events, 21);
-    near(win[0].throughput_per_min, 21.0, 1e-9, "1m throughput");
+    cr_assert_eq(win[0].covered_us, 39 * SEC);
+    near(win[0].throughput_per_min, 21.0 * 60 / 39, 1e-9, "1m throughput");
     near(win[0].peak_throughput_per_min, 72.0, 1e-9, "1m peak");
     /* 5m: 21 over 5 min; busiest 30 s period [T0, T0+30s) holds 18 -> 36/min */
-    near(win[1].throughput_per_min, 21.0 / 5, 1e-9, "5m throughput");
+    near(win[1].throughput_per_min, 21.0 * 60 / 39, 1e-9, "5m throughput: the same 39 s");
     near(win[1].peak_throughput_per_min, 36.0, 1e-9, "5m peak");
     /* perf: 21 over 60 min; busiest 5 min period holds 21 -> 4.2/min */
-    near(win[2].throughput_per_min, 21.0 / 60, 1e-9, "perf throughput");
+    near(win[2].throughput_per_min, 21.0 * 60 / 39, 1e-9, "perf throughput: the same 39 s");
     near(win[2].peak_throughput_per_min, 21.0 / 5, 1e-9, "perf peak");
 
     /* the peak is of all types together: 6 in [T0+10s, T0+20s) is not 3 + 3 apart */
@@ -260,7 +261,10 @@ Test(event_metrics, labels_and_lengths)
         event_metrics_snapshot(m, T0, win);
         cr_assert_str_eq(win[2].label, cases[i].label);
         cr_assert_eq(win[2].window_us, cases[i].perf_us);
-        near(win[2].throughput_per_min, 1.0 / ((double)cases[i].perf_us / MIN), 1e-9,
+        /* one event, no time covered yet: over a tenth of a period, not the window */
+        cr_assert_gt(win[2].covered_us, 0);
+        cr_assert_leq(win[2].covered_us, cases[i].perf_us);
+        near(win[2].throughput_per_min, 1.0 / ((double)win[2].covered_us / MIN), 1e-9,
              "perf throughput");
         event_metrics_free(m);
     }

@@ -32,6 +32,7 @@ static void fill_window(bm_window_stats *w, const char *label, int64_t window_us
 {
     snprintf(w->label, sizeof w->label, "%s", label);
     w->window_us = window_us;
+    w->covered_us = window_us / 2;
     w->executions = 10 * scale;
     w->successes = 8 * scale;
     w->failures = 2 * scale;
@@ -51,6 +52,7 @@ static void fill_events(bm_event_window *e, const char *label, int64_t window_us
 {
     snprintf(e->label, sizeof e->label, "%s", label);
     e->window_us = window_us;
+    e->covered_us = window_us / 2;
     e->total_events = n;
     e->success_rate = 0.75;
     e->error_rate = 0.25;
@@ -213,7 +215,7 @@ static json_t *build(void)
 static const char *const worker_keys[] = {
     "name",           "health",     "health_since",  "issues",  "in_flight", "last_seen",
     "last_execution", "last_error", "last_error_at", "windows", NULL};
-static const char *const worker_window_keys[] = {"window_s",   "executions",
+static const char *const worker_window_keys[] = {"window_s",   "covered_s", "executions",
                                                  "successes",  "failures",
                                                  "timeouts",   "success_rate",
                                                  "error_rate", "min_ms",
@@ -292,6 +294,7 @@ Test(rollup, events_keyed_by_label)
     json_t *ev = get(j, "events");
     keys_are(ev, labels);
     static const char *const ek[] = {"window_s",
+                                     "covered_s",
                                      "total_events",
                                      "success_rate",
                                      "error_rate",
@@ -309,6 +312,7 @@ Test(rollup, events_keyed_by_label)
         json_t *w = get(ev, labels[i]);
         keys_are(w, ek);
         real_is(w, "window_s", window_s[i]);
+        real_is(w, "covered_s", window_s[i] / 2);
         int_is(w, "total_events", totals[i]);
         real_is(w, "success_rate", 0.75);
         real_is(w, "error_rate", 0.25);
