@@ -78,6 +78,8 @@ curl -s "$BASE/api/workers?window=5m" >"$BM_TMP/workers.json"
 curl -s "$BASE/api/alerts" >"$BM_TMP/alerts-after.json"
 D=$BM_TMP/dom.html
 bm_check "the page loaded data (data-loaded)" grep -q 'data-loaded="1"' "$D"
+bm_check "'updated' in the CLI's dialect (ISO-8601 UTC, ms, Z)" \
+    grep -qE '<span id="updated">[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z</span>' "$D"
 bm_check "no 'cannot reach' banner shown" bash -c "! grep -q 'id=\"banner\" style=\"display: block' '$D'"
 for n in $(jq -r '.workers[].name' "$BM_TMP/workers.json"); do
     bm_check "worker $n rendered" grep -q "data-worker=\"$n\"" "$D"
