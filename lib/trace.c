@@ -66,6 +66,7 @@ struct trace {
     const trace_node *last_added; /* the event added last: its strings are shared */
     const trace_node *closed_by;  /* the first final status event added; NULL while open */
     size_t heap_bytes;
+    trace_index_mark index_mark; /* the agent's memo (trace.h) */
     trace_node *inline_items[INLINE_ITEMS];
     char tx[]; /* NUL-terminated */
 };
@@ -197,6 +198,7 @@ trace *trace_new(const char *tx)
     t->cap = INLINE_ITEMS;
     t->last_added = NULL;
     t->closed_by = NULL;
+    memset(&t->index_mark, 0, sizeof t->index_mark);
     t->heap_bytes = sizeof *t + len + 1 + MALLOC_OVERHEAD_BYTES;
     memcpy(t->tx, tx, len + 1);
     return t;
@@ -209,6 +211,11 @@ void trace_free(trace *t)
         free(t->items[i]);
     if (t->items != t->inline_items) free(t->items);
     free(t);
+}
+
+trace_index_mark *trace_index_mark_of(const trace *t)
+{
+    return (trace_index_mark *)&t->index_mark; /* a memo beside the trace (trace.h) */
 }
 
 const char *trace_tx(const trace *t)

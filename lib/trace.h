@@ -161,6 +161,24 @@ int64_t trace_last_ts_us(const trace *t);
  */
 const char *trace_event_stage(const trace_event *e);
 
+/*
+ * What the agent last queued of this trace for the trace search index
+ * (lib/trace_index.c decides with it, agent/state/persist.c keeps it up to
+ * date): a memo kept with the trace so it is bounded by the store and gone
+ * with the trace. It is not part of what the trace says, so it is writable
+ * through a const trace; zeroed by trace_new.
+ */
+typedef struct {
+    uint64_t summary_hash; /* of the summary JSON last written */
+    uint64_t workers_hash; /* of the first n_workers names of the summary, in order */
+    int64_t score_ms;      /* the start time the sets have it under */
+    uint8_t n_workers;     /* the summary's workers added to their sets */
+    uint8_t indexed;       /* in the index set */
+    uint8_t failed;        /* the summary was in the failed group */
+} trace_index_mark;
+
+trace_index_mark *trace_index_mark_of(const trace *t);
+
 /* Approximate heap bytes held by the trace (for the memory figures). */
 size_t trace_heap_bytes(const trace *t);
 

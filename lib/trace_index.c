@@ -55,6 +55,52 @@ int trace_index_is_failed(const trace_summary *s)
     return trace_status_group(s->status) == TRACE_FAILED || s->timed_out;
 }
 
+uint64_t trace_index_hash(const void *data, size_t n)
+{
+    const unsigned char *b = data;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* The first n workers of s, in order (a name and its end both hashed). */
+static uint64_t workers_hash(const trace_summary *s, size_t n)
+{
+    uint64_t h = n;
+    for (size_t i = 0; i < n; i++)
+        h = h * 0x9E3779B97F4A7C15ULL ^ trace_index_hash(s->workers[i], strlen(s->workers[i]));
+    return h;
+}
+
+unsigned trace_index_plan(trace_index_mark *m, const trace_summary *s, uint64_t json_hash,
+                          size_t *workers_from)
+{
+    unsigned w = 0;
+    int failed = trace_index_is_failed(s);
+    int64_t score_ms = s->start_us / 1000;
+    uint64_t wh = workers_hash(s, s->n_workers);
+    int moved = !m->indexed || m->score_ms != score_ms;
+    *workers_from = 0;
+    if (!m->indexed || m->summary_hash != json_hash) w |= TRACE_INDEX_W_SUMMARY;
+    if (moved) w |= TRACE_INDEX_W_SET;
+    if (failed && (moved || !m->failed)) w |= TRACE_INDEX_W_FAILED;
+    if (s->n_workers && (moved || m->n_workers != s->n_workers || m->workers_hash != wh)) {
+        w |= TRACE_INDEX_W_WORKERS;
+        /* the names added before still first, in order: only the new ones */
+        if (!moved && m->n_workers < s->n_workers &&
+            workers_hash(s, m->n_workers) == m->workers_hash)
+            *workers_from = m->n_workers;
+    }
+    m->summary_hash = json_hash;
+    m->workers_hash = wh;
+    m->n_workers = (uint8_t)s->n_workers;
+    m->score_ms = score_ms;
+    m->indexed = 1;
+    m->failed = (uint8_t)failed;
+    return w;
+}
+
 void trace_index_format_ms(int64_t ts_us, char *buf, size_t n)
 {
     time_t sec = (time_t)(ts_us / 1000000);

@@ -50,6 +50,31 @@ int trace_index_is_failed(const trace_summary *s);
  * Times are RFC 3339 with milliseconds and Z, with *_unix_ms beside them. */
 json_t *trace_index_json(const trace_summary *s);
 
+/*
+ * What a summary's index writes must carry, given what was queued for the
+ * transaction before (its mark, trace_index_mark_of): bits of
+ *   TRACE_INDEX_W_SUMMARY  the summary changed (its JSON's hash): SET it
+ *   TRACE_INDEX_W_SET      not in the index set yet, or its start time moved
+ *   TRACE_INDEX_W_FAILED   newly failed (or its start moved): ZADD :failed
+ *   TRACE_INDEX_W_WORKERS  its workers changed (or its start moved): ZADD
+ *                          :w:<worker> for workers[*workers_from..] (from
+ *                          0 unless the names before are the ones added
+ *                          before, in the same order: the usual append)
+ * 0: nothing to write. The mark is updated to s as if the writes were done
+ * (they are queued with the batch and sent again until stored).
+ */
+enum {
+    TRACE_INDEX_W_SUMMARY = 1,
+    TRACE_INDEX_W_SET = 2,
+    TRACE_INDEX_W_FAILED = 4,
+    TRACE_INDEX_W_WORKERS = 8,
+};
+unsigned trace_index_plan(trace_index_mark *mark, const trace_summary *s, uint64_t json_hash,
+                          size_t *workers_from);
+
+/* 64-bit FNV-1a of n bytes (the summary JSON's hash for trace_index_plan). */
+uint64_t trace_index_hash(const void *data, size_t n);
+
 /* Parse what trace_index_json wrote. @return 0, or -1 (not a summary). */
 int trace_index_parse(const char *json, size_t len, trace_summary *out);
 

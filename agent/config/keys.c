@@ -157,6 +157,10 @@ static const bm_config_key agent_keys[] = {
     {.path = "traces.index_max", .type = BM_KEY_SIZE, .def = "100000", .lo = 0, .hi = 10000000,
      CFG(trace_index_max),
      .help = "transactions kept in each index set (the oldest dropped, counted); 0: no index"},
+    {.path = "traces.index_trim_interval", .type = BM_KEY_DURATION, .def = "1s", .lo = 0,
+     .hi = HOUR, .unit_us = BM_US_PER_MS, CFG(trace_index_trim_interval_ms),
+     .help = "an index set written is trimmed (retention, index_max) and its TTL renewed at "
+             "most this often; 0: with every batch"},
 
     {.path = "traces.sampling.rate", .type = BM_KEY_FRACTION, .def = "1", CFG(sampling_rate),
      .flag = "sampling-rate", .metavar = "R", .group = G_TRACES,

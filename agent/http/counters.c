@@ -40,9 +40,18 @@ static const char *http_class(size_t i)
     return names[i];
 }
 
-#define SCALAR(n, t, h, k, f) {n, t, h, k, S(f), NULL, NULL, 0, 0}
-#define SCALED(n, t, h, k, f, x) {n, t, h, k, S(f), NULL, NULL, 0, x}
-#define ARRAY(n, t, h, k, f, l, v, c) {n, t, h, k, S(f), l, v, c, 0}
+#define SCALAR(n, t, h, k, f)                                                                      \
+    {                                                                                              \
+        n, t, h, k, S(f), NULL, NULL, 0, 0                                                         \
+    }
+#define SCALED(n, t, h, k, f, x)                                                                   \
+    {                                                                                              \
+        n, t, h, k, S(f), NULL, NULL, 0, x                                                         \
+    }
+#define ARRAY(n, t, h, k, f, l, v, c)                                                              \
+    {                                                                                              \
+        n, t, h, k, S(f), l, v, c, 0                                                               \
+    }
 #define TOTAL BM_COUNTER_TOTAL
 #define GAUGE BM_COUNTER_GAUGE
 
@@ -78,11 +87,12 @@ static const bm_counter_row table[] = {
     ARRAY("busmon_decode_errors_total", TOTAL, "Entries that could not be decoded, by reason.",
           "decode_errors", decode_errors, "reason", reason, BM_DECODE__COUNT),
     SCALAR("busmon_entries_handed_off_total", TOTAL,
-           "Entries of another agent's transaction handed to its hand-off stream.",
-           "handed_off", persist.forwarded),
+           "Entries of another agent's transaction handed to its hand-off stream.", "handed_off",
+           persist.forwarded),
     SCALAR("busmon_trace_index_writes_total", TOTAL,
-           "Transaction summaries written to the trace search index.", "trace_index_writes",
-           persist.index_writes),
+           "Index writes sent for a transaction (its summary and/or the sets it joins), only what "
+           "changed.",
+           "trace_index_writes", persist.index_writes),
     SCALAR("busmon_trace_index_dropped_total", TOTAL,
            "Trace search index entries dropped by its cap (traces.index_max).",
            "trace_index_dropped", persist.index_dropped),
@@ -94,8 +104,8 @@ static const bm_counter_row table[] = {
            "given their entry id's time (pub/sub: the receive time).",
            "clock_skew_events", clock_skew),
     /* the pub/sub input */
-    SCALAR("busmon_pubsub_messages_total", TOTAL, "Pub/sub messages received.",
-           "pubsub_messages", ps.messages),
+    SCALAR("busmon_pubsub_messages_total", TOTAL, "Pub/sub messages received.", "pubsub_messages",
+           ps.messages),
     SCALAR("busmon_pubsub_bad_total", TOTAL,
            "Pub/sub messages that could not be used (dead-lettered).", "pubsub_bad", ps.bad),
     SCALAR("busmon_pubsub_not_owned_total", TOTAL,
@@ -185,11 +195,10 @@ static const bm_counter_row table[] = {
            "Spans an OTLP sink refused (its queue full) or that could not be built.",
            "otlp.spans_dropped", fin.spans_dropped),
     SCALAR("busmon_otlp_metrics_exports_total", TOTAL,
-           "Worker metrics exports offered to the OTLP sinks.", "otlp.metrics_exports",
-           om.exports),
+           "Worker metrics exports offered to the OTLP sinks.", "otlp.metrics_exports", om.exports),
     SCALAR("busmon_otlp_metrics_exports_refused_total", TOTAL,
-           "Worker metrics exports an OTLP sink refused (its queue full).",
-           "otlp.metrics_refused", om.exports_refused),
+           "Worker metrics exports an OTLP sink refused (its queue full).", "otlp.metrics_refused",
+           om.exports_refused),
     SCALAR("busmon_otlp_metrics_workers_refused_total", TOTAL,
            "Answers of workers past worker_monitoring.max_workers, not in the OTLP metrics.",
            "otlp.metrics_workers_refused", om.workers_refused),
@@ -223,8 +232,8 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_entries_covered_total", TOTAL,
            "Entries read again that a checkpoint already covered (acked, not applied again).",
            "entries_covered", persist.covered),
-    SCALAR("busmon_checkpoints_total", TOTAL, "State checkpoints Redis confirmed.",
-           "checkpoints", persist.checkpoints),
+    SCALAR("busmon_checkpoints_total", TOTAL, "State checkpoints Redis confirmed.", "checkpoints",
+           persist.checkpoints),
     SCALAR("busmon_checkpoints_failed_total", TOTAL,
            "State checkpoints not written (encoding or Redis refused; the next one tries again).",
            "checkpoints_failed", persist.checkpoint_failed),
@@ -234,8 +243,7 @@ static const bm_counter_row table[] = {
            "The last checkpoint's encoding and round trip (the summary: checkpoint_us).",
            "checkpoint_us", persist.checkpoint_us, 1e-6),
     SCALAR("busmon_writes_lost_total", TOTAL,
-           "Redis commands whose connection went before their reply.", "writes_lost",
-           writer.lost),
+           "Redis commands whose connection went before their reply.", "writes_lost", writer.lost),
     SCALAR("busmon_writes_refused_total", TOTAL,
            "Redis commands not sent: no connection, or out of memory.", "writes_refused",
            writer.refused),
@@ -251,8 +259,8 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_workers", GAUGE, "Workers tracked.", "workers", workers),
     SCALAR("busmon_workers_refused_total", TOTAL,
            "Events whose worker was refused by the max_workers bound (the table full, none "
-           "idle longer than limits.max_idle).", "workers_refused",
-           workers_refused),
+           "idle longer than limits.max_idle).",
+           "workers_refused", workers_refused),
     SCALAR("busmon_error_types_refused_total", TOTAL,
            "Errors whose type was refused by the max_error_types bound.", "error_types_refused",
            error_types_refused),
@@ -268,13 +276,13 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_rollups_skipped_total", TOTAL,
            "Rollups not made (out of memory) or taken by no output.", "rollups_skipped",
            pub.rollups_skipped),
-    SCALAR("busmon_health_transitions_total", TOTAL, "Worker health changes.",
-           "health_transitions", pub.health_transitions),
+    SCALAR("busmon_health_transitions_total", TOTAL, "Worker health changes.", "health_transitions",
+           pub.health_transitions),
     /* alerting */
-    SCALAR("busmon_alerting_enabled", GAUGE, "1 when alert rules are evaluated.",
-           "alerts.enabled", alerts_enabled),
-    SCALAR("busmon_alert_evaluations_total", TOTAL, "Alert rule evaluations.",
-           "alerts.evaluations", al.evaluations),
+    SCALAR("busmon_alerting_enabled", GAUGE, "1 when alert rules are evaluated.", "alerts.enabled",
+           alerts_enabled),
+    SCALAR("busmon_alert_evaluations_total", TOTAL, "Alert rule evaluations.", "alerts.evaluations",
+           al.evaluations),
     SCALAR("busmon_alert_notifications_total", TOTAL,
            "Alert notifications (firing, repeat, resolved).", "alerts.notifications",
            al.notifications),
@@ -308,8 +316,7 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_system_samples_late_total", TOTAL,
            "System samples completed without every Redis reply.", "system.late", sys.late),
     SCALAR("busmon_system_samples_published_total", TOTAL,
-           "System samples taken by an output (busmon:system).", "system.published",
-           sys.published),
+           "System samples taken by an output (busmon:system).", "system.published", sys.published),
     SCALAR("busmon_system_samples_not_published_total", TOTAL,
            "System samples no output took (no Redis, out of memory).", "system.not_published",
            sys.not_published),
@@ -319,8 +326,8 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_host_memory_total_bytes", GAUGE, "Host memory (MemTotal); 0 unknown.",
            "system.memory_total_bytes", sys.memory_total_bytes),
     SCALAR("busmon_redis_sample_rounds_total", TOTAL,
-           "Rounds of Redis figures (PING, INFO, XLEN, XINFO GROUPS) completed.",
-           "sampler.rounds", sampler.rounds),
+           "Rounds of Redis figures (PING, INFO, XLEN, XINFO GROUPS) completed.", "sampler.rounds",
+           sampler.rounds),
     SCALAR("busmon_redis_sample_rounds_late_total", TOTAL,
            "Rounds of Redis figures closed before every reply was in.", "sampler.late",
            sampler.late),
@@ -331,8 +338,8 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_cluster_heartbeats_total", TOTAL, "Heartbeats written to the agents' registry.",
            "cluster.heartbeats", cluster.heartbeats),
     SCALAR("busmon_cluster_refreshes_total", TOTAL,
-           "Rounds in which the other agents' partials were read and merged.",
-           "cluster.refreshes", cluster.refreshes),
+           "Rounds in which the other agents' partials were read and merged.", "cluster.refreshes",
+           cluster.refreshes),
     SCALAR("busmon_cluster_partials_read_total", TOTAL, "Other agents' checkpoints merged.",
            "cluster.partials_read", cluster.partials_read),
     SCALAR("busmon_cluster_partials_refused_total", TOTAL,
@@ -343,8 +350,9 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_cluster_handoff_moved_total", TOTAL,
            "Entries moved from gone agents' hand-off streams to their transactions' owners.",
            "cluster.handoff_moved", cluster.handoff_moved),
-    SCALAR("busmon_cluster_agents_live", GAUGE, "Agents reading now (heartbeat within cluster.stale).",
-           "cluster.agents_live", cluster.agents_live),
+    SCALAR("busmon_cluster_agents_live", GAUGE,
+           "Agents reading now (heartbeat within cluster.stale).", "cluster.agents_live",
+           cluster.agents_live),
     SCALAR("busmon_cluster_agents_counted", GAUGE,
            "Agents whose partial figures are in the merged view.", "cluster.agents_counted",
            cluster.agents_counted),
@@ -357,8 +365,7 @@ static const bm_counter_row table[] = {
           "http_requests", http_requests, "code", http_class, BM_HTTP_CLASSES),
     SCALAR("busmon_http_connections_accepted_total", TOTAL, "HTTP connections accepted.",
            "http.accepted", http.conn.accepted),
-    SCALAR("busmon_http_connections", GAUGE, "HTTP connections open.", "http.open",
-           http.conn.open),
+    SCALAR("busmon_http_connections", GAUGE, "HTTP connections open.", "http.open", http.conn.open),
     SCALAR("busmon_http_connections_max", GAUGE,
            "HTTP connections allowed at once (http.max_connections, lowered under a small fd "
            "limit).",
@@ -371,8 +378,8 @@ static const bm_counter_row table[] = {
            "HTTP connections refused with 503 at the bound (every open one being answered).",
            "http.refused", http.conn.refused),
     SCALAR("busmon_http_request_timeouts_total", TOTAL,
-           "HTTP requests not received within http.header_timeout (408, closed).",
-           "http.timeouts", http.conn.timeouts),
+           "HTTP requests not received within http.header_timeout (408, closed).", "http.timeouts",
+           http.conn.timeouts),
     SCALAR("busmon_http_write_timeouts_total", TOTAL,
            "HTTP answers the client did not take within 10 s (closed).", "http.write_timeouts",
            http.conn.write_timeouts),
@@ -387,8 +394,8 @@ static const bm_counter_row table[] = {
            "Times accepting HTTP connections was paused (back-off) after accept() failures.",
            "http.accept_pauses", http.conn.accept_pauses),
     SCALAR("busmon_http_unauthorized_total", TOTAL,
-           "HTTP requests without the bearer token of http.token_file (401).",
-           "http.unauthorized", http.unauthorized),
+           "HTTP requests without the bearer token of http.token_file (401).", "http.unauthorized",
+           http.unauthorized),
 };
 
 const bm_counter_folded bm_counters_folded[] = {
@@ -467,7 +474,8 @@ int bm_counters_to_json(const bm_counter_snapshot *s, json_t *obj)
             v = json_object();
             for (size_t i = 0; v && i < r->n_labels; i++)
                 if (r->label_of(i))
-                    json_object_set_new(v, r->label_of(i), json_integer((json_int_t)value(s, r, i)));
+                    json_object_set_new(v, r->label_of(i),
+                                        json_integer((json_int_t)value(s, r, i)));
         }
         if (!v || json_object_set_new(parent, leaf, v)) return -1;
     }

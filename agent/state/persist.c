@@ -11,6 +11,9 @@
  *         (key, seq) so one RPUSH carries a transaction's records in order
  *   txs   [{first item, n items, pending, failed}...]  one RPUSH+EXPIRE each
  *   dls   dead-letter copies: their field/value bytes in `dlbytes`
+ *   ix    index writes [{tx, json, workers, what to write}...] in `ixbytes`,
+ *         one per transaction at close; then maybe the index trims, of the
+ *         sets written since the last trim (their names copied to `ixbytes`)
  *   ids   "1700000000000-0\0..." with acks[{stream,off,len}]
  *
  *   open ──close──▶ sent ──every write OK──▶ stored ──checkpoint OK──▶ acked, recycled
@@ -39,7 +42,7 @@
 #define IDLE_CHECKPOINTS      10 /* with nothing new, checkpoint every 10 intervals */
 #define FREE_GROUPS_MAX       8  /* recycled groups kept (their buffers warm) */
 #define HANDOFF_MAXLEN        1000000
-#define INDEX_TRIM_KEYS_MAX   64 /* index sets trimmed per group (the rest: by a later one) */
+#define INDEX_TRIM_KEYS_MAX   64 /* worker sets waiting for a trim: trimmed now, whatever the interval */
 #define INDEX_KEY_MAX         (TRACE_INDEX_TEXT_MAX + 300)
 
 typedef struct {
@@ -56,11 +59,14 @@ typedef struct {
 } ack_item;
 
 /* One transaction summary for the search index: tx, json and workers are
- * NUL-terminated strings in the group's ixbytes. */
+ * NUL-terminated strings in the group's ixbytes; `writes` the
+ * TRACE_INDEX_W_* bits of what the index lacks (trace_index_plan), the
+ * workers' sets from workers[w_from]. */
 typedef struct {
-    size_t tx_off, tx_len, json_off, json_len, w_off, n_workers, seq;
+    size_t tx_off, tx_len, json_off, json_len, w_off, n_workers, w_from, seq;
     int64_t score_ms;
-    int failed, superseded;
+    unsigned writes;
+    int superseded;
 } ix_item;
 
 typedef struct group group;
@@ -98,6 +104,8 @@ struct group {
     growbuf ixbytes;
     ix_item *ix;
     size_t n_ix, cap_ix;
+    size_t trim_off, n_trim_names; /* the trims' worker names in ixbytes */
+    unsigned char trim_set, trim_failed; /* ... and whether the index / :failed set */
     size_t outstanding; /* writes with replies due */
     size_t failed;      /* writes to send again */
 };
@@ -139,6 +147,13 @@ struct bm_persist {
     const char **argv;
     size_t *argvlen;
     size_t cap_argv;
+
+    /* the index sets written since their last trim: trimmed together, with
+     * their EXPIRE, at most every index_trim_interval_us (trim_due) */
+    unsigned char trim_set, trim_failed;
+    growbuf trim_names; /* worker names, NUL-terminated, back to back */
+    size_t n_trim_names;
+    int64_t last_trim_us;
 };
 
 static void try_checkpoint(bm_persist *p);
@@ -231,6 +246,8 @@ static group *group_get(bm_persist *p)
     g->recs.size = 0;
     g->n_items = g->n_wrs = g->n_pairs = g->n_acks = g->n_ix = 0;
     g->ixbytes.len = 0;
+    g->n_trim_names = 0;
+    g->trim_set = g->trim_failed = 0;
     g->outstanding = g->failed = 0;
     return g;
 }
@@ -394,22 +411,28 @@ static int send_index(bm_persist *p, group *g, wr *x)
     if (x->is_dl == 3) {
         const ix_item *it = &g->ix[x->first];
         const char *b = g->ixbytes.data, *tx = b + it->tx_off;
-        klen = index_key(p, ":tx:", tx, key);
-        rc = bm_writer_set(p->w, BM_WRITE_INDEX, key, b + it->json_off, it->json_len,
-                           ttl_s * 1000, on_write, x);
-        sent += rc == 0;
-        klen = index_key(p, "", "", key);
-        if (!rc) rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, it->score_ms, tx,
-                                     it->tx_len, on_write, x);
-        sent += rc == 0;
-        if (!rc && it->failed) {
+        if (it->writes & TRACE_INDEX_W_SUMMARY) {
+            klen = index_key(p, ":tx:", tx, key);
+            rc = bm_writer_set(p->w, BM_WRITE_INDEX, key, b + it->json_off, it->json_len,
+                               ttl_s * 1000, on_write, x);
+            sent += rc == 0;
+        }
+        if (!rc && (it->writes & TRACE_INDEX_W_SET)) {
+            klen = index_key(p, "", "", key);
+            rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, it->score_ms, tx, it->tx_len,
+                                on_write, x);
+            sent += rc == 0;
+        }
+        if (!rc && (it->writes & TRACE_INDEX_W_FAILED)) {
             klen = index_key(p, ":failed", "", key);
             rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, it->score_ms, tx, it->tx_len,
                                 on_write, x);
             sent += rc == 0;
         }
         const char *wk = b + it->w_off;
-        for (size_t i = 0; !rc && i < it->n_workers; i++, wk += strlen(wk) + 1) {
+        for (size_t i = 0; !rc && (it->writes & TRACE_INDEX_W_WORKERS) && i < it->n_workers;
+             i++, wk += strlen(wk) + 1) {
+            if (i < it->w_from) continue;
             klen = index_key(p, ":w:", wk, key);
             rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, it->score_ms, tx, it->tx_len,
                                 on_write, x);
@@ -417,24 +440,18 @@ static int send_index(bm_persist *p, group *g, wr *x)
         }
         if (!rc) p->stats.index_writes++;
     } else {
-        /* the sets this group touched: the index, failed, and each worker's */
-        const char *names[INDEX_TRIM_KEYS_MAX];
-        size_t n_names = 0;
-        for (size_t i = 0; i < g->n_ix; i++) {
-            const ix_item *it = &g->ix[i];
-            const char *wk = g->ixbytes.data + it->w_off;
-            for (size_t j = 0; !it->superseded && j < it->n_workers; j++, wk += strlen(wk) + 1) {
-                size_t k = 0;
-                while (k < n_names && strcmp(names[k], wk))
-                    k++;
-                if (k == n_names && n_names < INDEX_TRIM_KEYS_MAX - 2) names[n_names++] = wk;
-            }
-        }
+        /* the sets written since the last trim: the index, failed, each worker's */
         int64_t below_ms = bm_now_us() / 1000 - ttl_s * 1000;
-        for (size_t k = 0; !rc && k < n_names + 2; k++) {
-            klen = k == 0   ? index_key(p, "", "", key)
-                   : k == 1 ? index_key(p, ":failed", "", key)
-                            : index_key(p, ":w:", names[k - 2], key);
+        const char *name = g->ixbytes.data + g->trim_off;
+        for (size_t k = 0; !rc && k < g->n_trim_names + 2; k++) {
+            if (k == 0 && !g->trim_set) continue;
+            if (k == 1 && !g->trim_failed) continue;
+            if (k >= 2) {
+                klen = index_key(p, ":w:", name, key);
+                name += strlen(name) + 1;
+            } else {
+                klen = index_key(p, k == 0 ? "" : ":failed", "", key);
+            }
             rc = bm_writer_ztrim(p->w, BM_WRITE_INDEX, key, klen, below_ms, p->o.index_max, ttl_s,
                                  on_write, x);
             sent += rc == 0 ? 3 : 0;
@@ -543,7 +560,8 @@ static int cmp_ix(const void *a, const void *b, void *bytes)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* One index write per transaction (its last summary), then the trims. @return 0 or -1. */
+/* One index write per transaction: its last summary, with what the earlier
+ * ones of the group needed written (a set they were to be added to). @return 0 or -1. */
 static int plan_index(group *g)
 {
     if (!g->n_ix) return 0;
@@ -552,11 +570,63 @@ static int plan_index(group *g)
         ix_item *it = &g->ix[i];
         it->superseded = i + 1 < g->n_ix && !strcmp(g->ixbytes.data + it->tx_off,
                                                      g->ixbytes.data + g->ix[i + 1].tx_off);
-        if (it->superseded) continue;
-        if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 2, sizeof *g->wrs)) return -1;
+        if (it->superseded) {
+            ix_item *next = &g->ix[i + 1];
+            /* the workers a superseded one was to add: from the same
+             * position of the next one's list, unless that list is not
+             * the same up to there (then every worker) */
+            if ((it->writes & TRACE_INDEX_W_WORKERS) &&
+                (!(next->writes & TRACE_INDEX_W_WORKERS) || it->w_from < next->w_from))
+                next->w_from = next->n_workers >= it->n_workers ? it->w_from : 0;
+            next->writes |= it->writes;
+            continue;
+        }
+        if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) return -1;
         g->wrs[g->n_wrs++] = (wr){g, i, 1, 0, 0, 3, 0};
     }
+    return 0;
+}
+
+/* Whether the index sets written since the last trim are to be trimmed now:
+ * the interval passed, the worker names waiting fill their table, or the
+ * agent finishes (so every set written has its EXPIRE). */
+static int trim_due(const bm_persist *p, int64_t now_us)
+{
+    if (!p->trim_set && !p->trim_failed && !p->n_trim_names) return 0;
+    return p->finishing || p->n_trim_names >= INDEX_TRIM_KEYS_MAX ||
+           now_us - p->last_trim_us >= p->o.index_trim_interval_us;
+}
+
+/* The trims of the sets written since the last ones, as a write of g (its
+ * names copied to g). @return 0 or -1 (nomem: they wait for a later group). */
+static int plan_trims(bm_persist *p, group *g)
+{
+    if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) return -1;
+    size_t off = g->ixbytes.len;
+    if (p->trim_names.len) {
+        /* the names are NUL-terminated back to back: append them whole */
+        if (grow_append(&g->ixbytes, p->trim_names.data, p->trim_names.len - 1)) return -1;
+    }
+    g->trim_off = off;
+    g->n_trim_names = p->n_trim_names;
+    g->trim_set = p->trim_set;
+    g->trim_failed = p->trim_failed;
     g->wrs[g->n_wrs++] = (wr){g, 0, 0, 0, 0, 4, 0};
+    p->trim_set = p->trim_failed = 0;
+    p->trim_names.len = 0;
+    p->n_trim_names = 0;
+    p->last_trim_us = bm_mono_us();
+    return 0;
+}
+
+/* A worker's set written: to be trimmed (once, whatever the writes). @return 0 or -1. */
+static int trim_later(bm_persist *p, const char *worker)
+{
+    const char *n = p->trim_names.data;
+    for (size_t i = 0; i < p->n_trim_names; i++, n += strlen(n) + 1)
+        if (!strcmp(n, worker)) return 0;
+    if (grow_append(&p->trim_names, worker, strlen(worker))) return -1;
+    p->n_trim_names++;
     return 0;
 }
 
@@ -629,7 +699,9 @@ static void try_checkpoint(bm_persist *p)
     if (!p->barrier || p->in_checkpoint) return;
     if (p->reader.reads_in_flight && p->reader.reads_in_flight(p->reader_arg) && !p->finishing)
         return;
-    if (p->open && (p->open->n_wrs || p->open->n_items || p->open->n_acks || p->open->n_pairs))
+    if ((p->open && (p->open->n_wrs || p->open->n_items || p->open->n_acks || p->open->n_pairs ||
+                     p->open->n_ix)) ||
+        trim_due(p, bm_mono_us()))
         bm_persist_flush(p);
     for (group *g = p->sent; g; g = g->next)
         if (!group_stored(g)) return;
@@ -663,6 +735,8 @@ static void on_checkpoint_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     bm_persist *p = arg;
+    /* index sets written and no group since to trim them: one of their own */
+    if (!p->finishing && trim_due(p, bm_mono_us()) && bm_writer_up(p->w)) bm_persist_flush(p);
     if (p->finishing || p->barrier || p->in_checkpoint) return;
     int nothing_new = !p->closed_since_checkpoint && !(p->open && p->open->n_acks);
     if (nothing_new && ++p->idle_ticks < IDLE_CHECKPOINTS) return;
@@ -756,6 +830,7 @@ void bm_persist_free(bm_persist *p)
     free(p->ck_ids);
     free(p->argv);
     free(p->argvlen);
+    free(p->trim_names.data);
     free(p);
 }
 
@@ -804,33 +879,50 @@ int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us)
     return 0;
 }
 
-int bm_persist_index(bm_persist *p, const trace_summary *s)
+int bm_persist_index(bm_persist *p, const trace_summary *s, trace_index_mark *mark)
 {
     if (!p->o.index_key || !*p->o.index_key || !s->tx[0]) return 0;
-    group *g = open_group(p);
-    if (!g || reserve((void **)&g->ix, &g->cap_ix, g->n_ix + 1, sizeof *g->ix)) return -1;
     json_t *j = trace_index_json(s);
     char *js = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (!js) return -1;
+    size_t json_len = strlen(js);
+    trace_index_mark before = *mark;
+    size_t w_from = 0;
+    unsigned writes = trace_index_plan(mark, s, trace_index_hash(js, json_len), &w_from);
+    if (!writes) {
+        free(js);
+        return 0; /* the index has it all */
+    }
+    group *g = open_group(p);
+    if (!g || reserve((void **)&g->ix, &g->cap_ix, g->n_ix + 1, sizeof *g->ix)) goto nomem;
     ix_item *it = &g->ix[g->n_ix];
     memset(it, 0, sizeof *it);
     it->tx_off = g->ixbytes.len;
     it->tx_len = strlen(s->tx);
     int bad = grow_append(&g->ixbytes, s->tx, it->tx_len);
     it->json_off = g->ixbytes.len;
-    it->json_len = strlen(js);
+    it->json_len = json_len;
     bad |= grow_append(&g->ixbytes, js, it->json_len);
-    free(js);
     it->w_off = g->ixbytes.len;
     for (size_t i = 0; i < s->n_workers; i++)
         bad |= grow_append(&g->ixbytes, s->workers[i], strlen(s->workers[i]));
-    if (bad) return -1;
+    for (size_t i = w_from; (writes & TRACE_INDEX_W_WORKERS) && i < s->n_workers; i++)
+        bad |= trim_later(p, s->workers[i]);
+    if (bad) goto nomem;
+    free(js);
     it->n_workers = s->n_workers;
     it->score_ms = s->start_us / 1000;
-    it->failed = trace_index_is_failed(s);
+    it->writes = writes;
+    it->w_from = w_from;
     it->seq = g->n_ix++;
+    p->trim_set |= (writes & TRACE_INDEX_W_SET) != 0;
+    p->trim_failed |= (writes & TRACE_INDEX_W_FAILED) != 0;
     return 0;
+nomem:
+    free(js);
+    *mark = before; /* not queued: still lacking */
+    return -1;
 }
 
 int bm_persist_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_len)
@@ -930,7 +1022,9 @@ int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *
 int bm_persist_flush(bm_persist *p)
 {
     group *g = p->open;
-    if (!g || (!g->n_items && !g->n_wrs && !g->n_acks && !g->n_ix)) return 0;
+    int trims = trim_due(p, bm_mono_us());
+    if (!trims && (!g || (!g->n_items && !g->n_wrs && !g->n_acks && !g->n_ix))) return 0;
+    if (!g && !(g = open_group(p))) return -1;
     p->open = NULL;
     size_t n_dl = g->n_wrs; /* dead-letters so far; records are planned after them */
     if (plan_records(g) || plan_index(g)) {
@@ -938,6 +1032,8 @@ int bm_persist_flush(bm_persist *p)
          * acked (this group is dropped) and are read again */
         g->n_acks = 0;
         g->n_wrs = n_dl;
+    } else if (trims) {
+        plan_trims(p, g); /* out of memory: by a later group */
     }
     if (p->sent_tail)
         p->sent_tail->next = g;

@@ -67,6 +67,8 @@ typedef struct {
     void *encode_arg;
     const char *index_key; /* the trace search index's sorted set (NULL: no index) */
     size_t index_max;      /* members kept per index set; the oldest are dropped */
+    int64_t index_trim_interval_us; /* a written index set is trimmed at most this often
+                                       (0: with every group) */
 } bm_persist_opts;
 
 /* What the stream input tells persist, and is told. */
@@ -117,15 +119,21 @@ void bm_persist_set_observer(bm_persist *p, bm_persist_observe_cb cb, void *arg)
 int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us);
 
 /*
- * Queue transaction s->tx's summary for the trace search index (copied):
- * SET <index>:tx:<tx> <json> PX retention, ZADD <index> <start ms> <tx>,
- * ZADD <index>:failed when it failed or timed out, ZADD <index>:w:<worker>
- * per worker; the last summary of a transaction in a group wins. A group
- * with index writes ends with the trims of the sets it touched (retention,
- * index_max). Part of the group: acked only once stored. No-op without
+ * Queue what the trace search index lacks of transaction s->tx's summary
+ * (copied), as far as `mark` (its trace's, trace_index_mark_of; used during
+ * the call only, and updated) says this agent queued before
+ * (trace_index_plan): SET <index>:tx:<tx> <json> PX retention when the
+ * summary changed; ZADD <index> <start ms> <tx> when it is not there yet or
+ * its start moved; ZADD <index>:failed when it became failed; ZADD
+ * <index>:w:<worker> for every worker when its workers changed. The last
+ * summary of a transaction in a group is the one written, with what every
+ * earlier one of the group needed. Part of the group: acked only once
+ * stored. The sets written are trimmed (retention, index_max) and given
+ * their EXPIRE at most every index_trim_interval_us, by the group flushed
+ * then (or by the checkpoint timer's, or at the finish). No-op without
  * index_key. @return 0 / -1 nomem.
  */
-int bm_persist_index(bm_persist *p, const trace_summary *s);
+int bm_persist_index(bm_persist *p, const trace_summary *s, trace_index_mark *mark);
 
 /* Entry `id` of stream `stream_idx` is applied (its effects are queued): ack
  * it once its group is stored and a checkpoint covers it. @return 0 / -1. */

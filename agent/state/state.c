@@ -100,13 +100,14 @@ static void count_outcome(bm_state *st, const trace_event *te)
         st->stats.timeouts++;
 }
 
-/* The transaction changed: its summary for the trace search index (the
- * last one of a batch is written, with the batch). */
+/* The transaction changed: its summary for the trace search index (what
+ * the index lacks of the last one of a batch is written, with the batch;
+ * the trace's mark remembers what was). */
 static int index_trace(bm_state *st, const trace *t)
 {
     trace_summary s;
     trace_index_summarize(t, &s);
-    return bm_persist_index(st->persist, &s);
+    return bm_persist_index(st->persist, &s, trace_index_mark_of(t));
 }
 
 int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redelivered)

@@ -4,7 +4,8 @@
  * capped, cut), the failed set (failed group or a timed-out step), the JSON
  * and its parse (round trip, RFC 3339 times, what is not a summary), the
  * status words, and the filter on each field with its bounds (the same
- * filter for `busmon traces` and /api/traces).
+ * filter for `busmon traces` and /api/traces), and what of a summary the
+ * index still needs written (trace_index_plan with the trace's mark).
  *
  * Traces are built by hand (every string set, time set by hand, no clock).
  */
@@ -12,6 +13,7 @@
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define T0 1796008280960000LL /* 2026-11-30T03:11:20.960Z */
@@ -62,6 +64,21 @@ static trace_summary summarize(void)
     trace_summary s;
     trace_index_summarize(t, &s);
     return s;
+}
+
+/* The plan for the trace as it is now, with its JSON hashed as the agent does. */
+static size_t workers_from;
+
+static unsigned plan(void)
+{
+    trace_summary s = summarize();
+    json_t *j = trace_index_json(&s);
+    char *js = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    unsigned w = trace_index_plan(trace_index_mark_of(t), &s, trace_index_hash(js, strlen(js)),
+                                  &workers_from);
+    free(js);
+    json_decref(j);
+    return w;
 }
 
 /* ---- the summary ------------------------------------------------------------ */
@@ -437,4 +454,44 @@ Test(trace_index, parsed_summary_filters_as_the_original)
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
         cr_assert_eq(trace_index_matches(&back, &fs[i]), trace_index_matches(&s, &fs[i]),
                      "filter %zu", i);
+}
+
+/* ---- what the index still needs --------------------------------------------- */
+
+Test(trace_index, plan_adds_once_then_only_what_changed)
+{
+    add(mk(BM_EV_COMMAND, "c1", T0, "a", "one"));
+    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY | TRACE_INDEX_W_SET | TRACE_INDEX_W_WORKERS,
+                 "first: summary, the set, the worker's set");
+    cr_assert_eq(plan(), 0, "nothing changed: nothing written");
+    add(mk(BM_EV_RESULT, "r1", T0 + 10, "a", "one"));
+    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY, "same start, same worker: the summary only");
+    add(mk(BM_EV_COMMAND, "c2", T0 + 20, "b", "two"));
+    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY | TRACE_INDEX_W_WORKERS, "a new worker");
+    cr_assert_eq(workers_from, 1, "only the new one");
+    bm_event e = mk(BM_EV_ERROR, "e2", T0 + 30, "b", "two");
+    e.error_type = "KeyError";
+    add(e);
+    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY | TRACE_INDEX_W_FAILED, "became failed");
+    add(mk(BM_EV_COMMAND, "c3", T0 + 40, "b", "three"));
+    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY, "still failed: not added again");
+    add(mk(BM_EV_COMMAND, "c0", T0 - 1000, "a", "zero"));
+    cr_assert_eq(plan(),
+                 TRACE_INDEX_W_SUMMARY | TRACE_INDEX_W_SET | TRACE_INDEX_W_FAILED |
+                     TRACE_INDEX_W_WORKERS,
+                 "an earlier event came late: every set again, under the new start");
+    cr_assert_eq(workers_from, 0);
+}
+
+Test(trace_index, plan_adds_every_worker_when_their_order_changed)
+{
+    add(mk(BM_EV_COMMAND, "c1", T0 + 10, "a", "one"));
+    plan();
+    add(mk(BM_EV_RESULT, "r1", T0 + 20, "a", "one"));
+    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY, "same workers");
+    /* a worker before "a", same start (the same ms): "b" first now */
+    add(mk(BM_EV_COMMAND, "c0", T0 + 5, "b", "zero"));
+    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY | TRACE_INDEX_W_WORKERS);
+    cr_assert_eq(workers_from, 0, "not the usual append: every worker");
+    cr_assert_neq(trace_index_hash("a", 1), trace_index_hash("b", 1));
 }
