@@ -74,6 +74,7 @@ typedef struct {
     char *to[EM_RCPT_MAX];
     size_t n_to;
     char *dashboard_url;
+    char *ca_file; /* CA bundle (PEM) to verify the server with; NULL: the system's */
     char *subject_prefix;
     int64_t timeout_ms, backoff_ms, backoff_max_ms;
     unsigned max_attempts;
@@ -405,6 +406,7 @@ static int em_start(email *m)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
 #endif
     curl_easy_setopt(e, CURLOPT_USE_SSL, m->use_ssl);
+    if (m->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, m->ca_file);
     if (m->username) curl_easy_setopt(e, CURLOPT_USERNAME, m->username);
     if (m->password) curl_easy_setopt(e, CURLOPT_PASSWORD, m->password);
     curl_easy_setopt(e, CURLOPT_MAIL_FROM, m->from);
@@ -573,6 +575,9 @@ static const bm_sink_key email_keys[] = {
     {"from", NULL, "the sender address (required)"},
     {"to", NULL, "the recipients, a comma list (required)"},
     {"dashboard_url", NULL, "a link to the dashboard, written into every mail"},
+    {"ca_cert", NULL,
+     "a path: a CA bundle (PEM) to verify the server's certificate with, instead of the "
+     "system's (a private CA, a self-signed server)"},
     {"subject_prefix", "[busmon]", "the start of every subject"},
     {"rate_limit", "10/1m",
      "N/PERIOD: at most N mails in any PERIOD (N alone: a minute; 0: no limit); the rest are "
@@ -646,6 +651,7 @@ static int em_set(email *m, const char *key, const char *v, char *err, size_t er
     char **str = !strcmp(key, "username")         ? &m->username
                  : !strcmp(key, "password")       ? &m->password
                  : !strcmp(key, "dashboard_url")  ? &m->dashboard_url
+                 : !strcmp(key, "ca_cert")        ? &m->ca_file
                  : !strcmp(key, "subject_prefix") ? &m->subject_prefix
                  : !strcmp(key, "from")           ? &m->from
                                                   : NULL;
@@ -884,6 +890,7 @@ static void em_free(void *self)
     free(m->url);
     free(m->url_for_log);
     free(m->dashboard_url);
+    free(m->ca_file);
     free(m->subject_prefix);
     free(m->sent_at_ms);
     free(m->limited_lines);

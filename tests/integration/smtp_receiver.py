@@ -5,12 +5,15 @@ Debian's python3-aiosmtpd (run with /usr/bin/python3). Every message it
 accepts is one JSON line in --out: {"from", "to", "user", "data"} (data: the
 message as received, headers and body). With --user and --password it
 offers AUTH (PLAIN, LOGIN) without TLS and refuses any other login; with
---reject-rcpt ADDR it answers 550 to that recipient. It writes its port to
---port-file and exits by itself after --max-seconds.
+--reject-rcpt ADDR it answers 550 to that recipient; with --tls-cert and
+--tls-key it offers STARTTLS and requires it before AUTH and MAIL (each
+record then says "tls": true). It writes its port to --port-file and exits
+by itself after --max-seconds.
 """
 import argparse
 import json
 import socket
+import ssl
 import time
 
 from aiosmtpd.controller import Controller
@@ -32,6 +35,7 @@ class Handler:
         ad = session.auth_data
         user = ad.login.decode() if isinstance(ad, LoginPassword) else None
         rec = {"from": envelope.mail_from, "to": envelope.rcpt_tos, "user": user,
+               "tls": session.ssl is not None,
                "data": envelope.content.decode("utf-8", "replace")}
         with open(self.out, "a") as f:
             f.write(json.dumps(rec) + "\n")
@@ -46,6 +50,8 @@ def main():
     ap.add_argument("--user")
     ap.add_argument("--password")
     ap.add_argument("--reject-rcpt")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     a = ap.parse_args()
 
     def auth(server, session, envelope, mechanism, data):
@@ -59,7 +65,11 @@ def main():
     s.close()
     kw = {}
     if a.user:
-        kw = dict(authenticator=auth, auth_require_tls=False, auth_required=True)
+        kw = dict(authenticator=auth, auth_require_tls=bool(a.tls_cert), auth_required=True)
+    if a.tls_cert:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        kw.update(tls_context=ctx, require_starttls=True)
     ctl = Controller(Handler(a.out, a.reject_rcpt), hostname="127.0.0.1", port=port, **kw)
     ctl.start()
     with open(a.port_file + ".tmp", "w") as f:

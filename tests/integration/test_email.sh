@@ -11,7 +11,9 @@
 #      (busmon_email_rate_limited_total), and listed in one summary mail;
 #   3. the password (from password_file) is never in the log or the summary;
 #   4. a recipient the server refuses (550): given up, not retried; a server
-#      without STARTTLS and `tls: required`: given up;
+#      without STARTTLS and `tls: required`: given up; a second server that
+#      requires STARTTLS (a self-signed certificate given as `ca_cert`): the
+#      mail arrives over TLS, logged in, none in clear;
 #   5. bad keys are refused with the reason.
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
@@ -41,6 +43,17 @@ mail_to() {
 BM_PIDS+=($!)
 bm_wait_for 15 "[ -s '$BM_TMP/smtp.port' ]" || { echo "the SMTP server did not start"; cat "$BM_TMP/smtp.log"; exit 1; }
 SPORT=$(cat "$BM_TMP/smtp.port")
+# a second server that offers STARTTLS and requires it (a self-signed certificate
+# for 127.0.0.1, given to the sink as ca_cert)
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$BM_TMP/tls.key" -out "$BM_TMP/tls.crt" 2>/dev/null ||
+    echo "FAIL - openssl could not make a certificate"
+"$PY" "$RECV" --out "$BM_TMP/tls-mail.jsonl" --port-file "$BM_TMP/tls.port" --max-seconds 200 \
+    --user alerts --password "$PASS" --tls-cert "$BM_TMP/tls.crt" --tls-key "$BM_TMP/tls.key" \
+    >"$BM_TMP/tls-smtp.log" 2>&1 &
+BM_PIDS+=($!)
+bm_wait_for 15 "[ -s '$BM_TMP/tls.port' ]" || { echo "the STARTTLS server did not start"; cat "$BM_TMP/tls-smtp.log"; exit 1; }
+TPORT=$(cat "$BM_TMP/tls.port")
 printf '%s\n' "$PASS" >"$BM_TMP/smtp.pass"
 chmod 600 "$BM_TMP/smtp.pass"
 HP=$(bm_free_port)
@@ -77,6 +90,15 @@ alerts:
       from: busmon@example.org
       to: nobody@example.org
       backoff: 100ms
+    - name: mail-starttls
+      type: email
+      url: smtp://127.0.0.1:$TPORT
+      tls: required
+      ca_cert: $BM_TMP/tls.crt
+      username: alerts
+      password_file: $BM_TMP/smtp.pass
+      from: busmon@example.org
+      to: starttls@example.org
     - name: mail-tls
       type: email
       url: smtp://127.0.0.1:$SPORT
@@ -157,6 +179,9 @@ bm_eq "... never retried" 0 \
 bm_check "tls: required against a server without STARTTLS: given up" bm_wait_for 10 \
     "curl -s -m 5 http://127.0.0.1:$HP/metrics | grep -q '^busmon_output_failed_total{output=\"mail-tls\",type=\"email\"} [1-9]'"
 bm_eq "nothing was mailed without TLS" 0 "$(mails | jq -r 'select(.to | index("tls@example.org")) | 1' | wc -l)"
+bm_check "STARTTLS (tls: required, ca_cert): the FIRING mail arrives over TLS, logged in" bm_wait_for 20 \
+    "jq -s -e 'any(.[]; (.to | index(\"starttls@example.org\")) and .tls == true and .user == \"alerts\" and (.data | contains(\"] FIRING \")))' '$BM_TMP/tls-mail.jsonl' >/dev/null 2>&1"
+bm_eq "no mail reached the STARTTLS server in clear" 0 "$(jq -r 'select(.tls != true) | 1' "$BM_TMP/tls-mail.jsonl" 2>/dev/null | wc -l)"
 
 kill -TERM "$A"
 bm_wait_for 15 "! kill -0 $A 2>/dev/null" || echo "FAIL - the agent did not stop"
