@@ -1,6 +1,7 @@
 /*
  * curl_loop.h - libcurl's multi interface on a libevent base, shared by
- * the sinks that deliver with libcurl (webhook.c: HTTP POST; email.c:
+ * the sinks that deliver with libcurl (http_post.c: HTTP POST for the
+ * webhook and otlp sinks; email.c:
  * SMTP). curl says which sockets to watch (CURLMOPT_SOCKETFUNCTION -> one
  * event per socket) and when to wake it (CURLMOPT_TIMERFUNCTION -> one
  * evtimer); each wake-up is one curl_multi_socket_action call, then every

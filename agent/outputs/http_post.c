@@ -2,18 +2,18 @@
  * http_post.c - HTTP(S) POST delivery on the loop (http_post.h), shared by
  * the sinks that talk HTTP: webhook.c and otlp.c.
  *
- * It runs libcurl's multi interface on the caller's libevent base: curl
- * tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION -> one event per
- * socket) and when to wake it (CURLMOPT_TIMERFUNCTION -> one evtimer); each
- * wake-up is one curl_multi_socket_action call, then the finished transfers
- * are collected. Nothing here waits: no curl_multi_perform loop, no
- * curl_easy_perform, no sleep. DNS is curl's asynchronous resolver
- * (AsynchDNS in Debian's libcurl).
+ * It runs libcurl's multi interface on the caller's libevent base through
+ * curl_loop.h (shared with the e-mail sink): each finished transfer comes
+ * back to hp_on_done, then hp_pump starts what waits. Nothing here waits:
+ * no curl_multi_perform loop, no curl_easy_perform, no sleep. DNS is curl's
+ * asynchronous resolver (AsynchDNS in Debian's libcurl).
  *
  * A body (a job) is in exactly one list at a time; http_post.h has the
  * picture. Not here: what is sent, the sink table, the sinks' own keys.
  */
 #include "agent/outputs/http_post.h"
+
+#include "agent/outputs/curl_loop.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -78,14 +78,6 @@ struct hp_job {
     size_t reply_len;
 };
 
-/* A socket curl asked us to watch: its event, and where it is listed for free. */
-typedef struct hp_sock {
-    struct hp_sock *prev, *next;
-    bm_http_post *p;
-    curl_socket_t fd;
-    struct event *ev;
-} hp_sock;
-
 struct bm_http_post {
     struct event_base *base;
     char *kind; /* "webhook", "otlp": log lines */
@@ -101,10 +93,7 @@ struct bm_http_post {
     char *headers[BM_HTTP_POST_HEADERS_MAX]; /* "Name: value" */
     size_t n_headers;
 
-    CURLM *multi;
-    struct event *curl_timer; /* curl's single timeout */
-    hp_sock *socks;           /* every socket event we made */
-    int curl_global;          /* curl_global_init succeeded (balanced in free) */
+    bm_curl_loop *curl; /* libcurl multi on the base (curl_loop.h) */
 
     job_list waiting, in_flight, backoff;
     bm_sink_stats stats;
@@ -163,7 +152,7 @@ static void job_free(hp_job *j)
     bm_http_post *p = j->p;
     list_remove(j);
     if (j->easy) {
-        curl_multi_remove_handle(p->multi, j->easy);
+        bm_curl_loop_remove(p->curl, j->easy);
         curl_easy_cleanup(j->easy);
     }
     curl_slist_free_all(j->headers);
@@ -184,85 +173,6 @@ static uint64_t hp_abandon_all(bm_http_post *p)
         }
     p->stats.failed += n;
     return n;
-}
-
-/* -- curl <-> libevent ---------------------------------------------------- */
-
-static void hp_collect(bm_http_post *p);
-
-static void sock_free(bm_http_post *p, hp_sock *s)
-{
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        p->socks = s->next;
-    if (s->next) s->next->prev = s->prev;
-    if (s->ev) event_free(s->ev);
-    free(s);
-}
-
-/* A watched socket is ready: tell curl which way, then collect what finished. */
-static void on_socket_ready(evutil_socket_t fd, short what, void *arg)
-{
-    bm_http_post *p = arg;
-    int flags = 0, running;
-    if (what & EV_READ) flags |= CURL_CSELECT_IN;
-    if (what & EV_WRITE) flags |= CURL_CSELECT_OUT;
-    curl_multi_socket_action(p->multi, fd, flags, &running);
-    hp_collect(p);
-}
-
-/* curl's CURLMOPT_SOCKETFUNCTION: watch `fd` for `what`, or stop watching it. */
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    (void)easy;
-    bm_http_post *p = userp;
-    hp_sock *s = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) sock_free(p, s);
-        return 0;
-    }
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s) return -1;
-        s->p = p;
-        s->fd = fd;
-        s->next = p->socks;
-        if (p->socks) p->socks->prev = s;
-        p->socks = s;
-        curl_multi_assign(p->multi, fd, s);
-    }
-    short kind = EV_PERSIST;
-    if (what & CURL_POLL_IN) kind |= EV_READ;
-    if (what & CURL_POLL_OUT) kind |= EV_WRITE;
-    if (s->ev) event_free(s->ev);
-    s->ev = event_new(p->base, fd, kind, on_socket_ready, p);
-    if (!s->ev || event_add(s->ev, NULL) < 0) return -1;
-    return 0;
-}
-
-/* curl's timeout is due. */
-static void on_curl_timer(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    bm_http_post *p = arg;
-    int running;
-    curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    hp_collect(p);
-}
-
-/* curl's CURLMOPT_TIMERFUNCTION: wake it in timeout_ms (-1: never). */
-static int on_curl_timer_set(CURLM *multi, long timeout_ms, void *userp)
-{
-    (void)multi;
-    bm_http_post *p = userp;
-    if (timeout_ms < 0) {
-        evtimer_del(p->curl_timer);
-        return 0;
-    }
-    struct timeval tv = ms_to_tv(timeout_ms);
-    return evtimer_add(p->curl_timer, &tv) < 0 ? -1 : 0;
 }
 
 static size_t on_reply_data(char *data, size_t size, size_t nmemb, void *arg)
@@ -333,7 +243,7 @@ static int job_start(bm_http_post *p, hp_job *j)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, j);
-    if (curl_multi_add_handle(p->multi, e) != CURLM_OK) {
+    if (bm_curl_loop_add(p->curl, e) < 0) {
         curl_easy_cleanup(e);
         return -1;
     }
@@ -444,7 +354,7 @@ static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
     curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after_s);
 #endif
     list_remove(j);
-    curl_multi_remove_handle(p->multi, j->easy);
+    bm_curl_loop_remove(p->curl, j->easy);
     curl_easy_cleanup(j->easy);
     j->easy = NULL;
 
@@ -486,19 +396,18 @@ static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
     list_push(&p->backoff, j);
 }
 
-/* Collect every finished transfer, then start what waits. */
-static void hp_collect(bm_http_post *p)
+/* A transfer finished (curl_loop.h's done). */
+static void hp_on_done(CURL *easy, CURLcode rc, void *arg)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(p->multi, &left))) {
-        if (m->msg != CURLMSG_DONE) continue;
-        hp_job *j = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
-        CURLcode rc = m->data.result; /* m is invalid once the handle is removed */
-        if (j) hp_attempt_done(p, j, rc);
-    }
-    hp_pump(p);
+    hp_job *j = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
+    if (j) hp_attempt_done(arg, j, rc);
+}
+
+/* After each wake-up's finished transfers (curl_loop.h's round): start what waits. */
+static void hp_on_round(void *arg)
+{
+    hp_pump(arg);
 }
 
 static void on_retry_due(evutil_socket_t fd, short what, void *arg)
@@ -679,21 +588,11 @@ bm_http_post *bm_http_post_new(struct event_base *base, const char *kind, const 
         bm_set_error(err, errlen, "out of memory");
         goto fail;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        bm_set_error(err, errlen, "libcurl did not initialise");
+    p->curl = bm_curl_loop_new(p->base, hp_on_done, hp_on_round, p);
+    if (!p->curl) {
+        bm_set_error(err, errlen, "libcurl did not initialise (or out of memory)");
         goto fail;
     }
-    p->curl_global = 1;
-    p->multi = curl_multi_init();
-    p->curl_timer = evtimer_new(p->base, on_curl_timer, p);
-    if (!p->multi || !p->curl_timer) {
-        bm_set_error(err, errlen, "out of memory");
-        goto fail;
-    }
-    curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
-    curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer_set);
-    curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
     /* the options move in */
     p->url = o->url;
     p->url_for_log = o->url_for_log;
@@ -819,13 +718,9 @@ void bm_http_post_stats(const bm_http_post *p, bm_sink_stats *out)
 void bm_http_post_free(bm_http_post *p)
 {
     if (!p) return;
-    if (p->multi) hp_abandon_all(p);
-    if (p->multi) curl_multi_cleanup(p->multi); /* may still report sockets it closes */
-    while (p->socks)
-        sock_free(p, p->socks);
-    if (p->curl_timer) event_free(p->curl_timer);
+    if (p->curl) hp_abandon_all(p);
+    bm_curl_loop_free(p->curl);
     if (p->flush_ev) event_free(p->flush_ev);
-    if (p->curl_global) curl_global_cleanup();
     for (size_t i = 0; i < p->n_headers; i++) {
         memset(p->headers[i], 0, strlen(p->headers[i]));
         free(p->headers[i]);
