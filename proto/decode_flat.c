@@ -22,15 +22,24 @@ bm_decode_status bm_decode_flat(bm_decoder *d, size_t n, const char *const *fiel
     for (size_t i = 0; i < n; i++) {
         bm_value v = {.kind = BM_V_STR, .str = values[i], .len = value_lens[i]};
         int rank;
-        bm_field f = bm_field_lookup(BM_SCOPE_TOP, fields[i], field_lens[i], &rank);
-        if (f == BM_F_UNKNOWN) {
-            bm_evb_add_attr(&b, fields[i], field_lens[i], &v);
-        } else if (f == BM_F_PAYLOAD) {
+        bm_field f;
+        bm_scope sub;
+        bm_decode_status st = BM_DECODE_OK;
+        switch (bm_key_plan(BM_SCOPE_TOP, fields[i], field_lens[i], v.kind, &f, &rank, &sub)) {
+        case BM_PLAN_FIELD:
+        case BM_PLAN_DESCEND: /* a flat value is a string: never a map */
+            st = bm_evb_set(&b, f, rank, &v);
+            break;
+        case BM_PLAN_PAYLOAD:
             bm_evb_set_payload(&b, value_lens[i], rank);
-        } else {
-            bm_decode_status st = bm_evb_set(&b, f, rank, &v);
-            if (st != BM_DECODE_OK) return st;
+            break;
+        case BM_PLAN_COLLECT:
+            bm_evb_collect(&b, BM_SCOPE_TOP, fields[i], field_lens[i], &v);
+            break;
+        case BM_PLAN_SKIP:
+            break;
         }
+        if (st != BM_DECODE_OK) return st;
     }
     return bm_evb_finish(d, &b, ev);
 }

@@ -66,38 +66,24 @@ static bm_decode_status walk(bm_evb *b, json_t *obj, bm_scope scope)
         size_t key_len = strlen(key);
         bm_value v;
         json_to_value(val, &v);
-        if (scope == BM_SCOPE_ATTRS) {
-            bm_evb_add_attr(b, key, key_len, &v);
-            continue;
-        }
+        bm_field f;
         int rank;
-        bm_field f = bm_field_lookup(scope, key, key_len, &rank);
+        bm_scope sub;
         bm_decode_status st = BM_DECODE_OK;
-        switch (f) {
-        case BM_F_UNKNOWN:
-            if (scope == BM_SCOPE_TOP) bm_evb_add_attr(b, key, key_len, &v);
-            break;
-        case BM_F_PAYLOAD:
-            if (v.kind != BM_V_NIL)
-                bm_evb_set_payload(b, json_dumpb(val, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY),
-                                   rank);
-            break;
-        case BM_F_METADATA:
-        case BM_F_ERROR:
-        case BM_F_ERROR_DETAILS:
-        case BM_F_ATTRS:
-            if (v.kind == BM_V_MAP) {
-                bm_scope sub = f == BM_F_METADATA ? BM_SCOPE_METADATA
-                               : f == BM_F_ERROR  ? BM_SCOPE_ERROR
-                               : f == BM_F_ATTRS  ? BM_SCOPE_ATTRS
-                                                  : BM_SCOPE_ERROR_DETAILS;
-                st = walk(b, val, sub);
-            } else {
-                st = bm_evb_set(b, f, rank, &v);
-            }
-            break;
-        default:
+        switch (bm_key_plan(scope, key, key_len, v.kind, &f, &rank, &sub)) {
+        case BM_PLAN_FIELD:
             st = bm_evb_set(b, f, rank, &v);
+            break;
+        case BM_PLAN_DESCEND:
+            st = walk(b, val, sub);
+            break;
+        case BM_PLAN_PAYLOAD:
+            bm_evb_set_payload(b, json_dumpb(val, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY), rank);
+            break;
+        case BM_PLAN_COLLECT:
+            bm_evb_collect(b, scope, key, key_len, &v);
+            break;
+        case BM_PLAN_SKIP:
             break;
         }
         if (st != BM_DECODE_OK) return st;

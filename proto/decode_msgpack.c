@@ -225,26 +225,20 @@ static bm_decode_status walk(bm_evb *b, mp_cursor *c, uint32_t pairs, bm_scope s
             continue;
         }
         int rank = 0;
-        bm_field f = scope == BM_SCOPE_ATTRS ? BM_F_UNKNOWN
-                                             : bm_field_lookup(scope, key.str, key.len, &rank);
+        bm_field f;
+        bm_scope sub;
         bm_decode_status st = BM_DECODE_OK;
-        if (v.kind == BM_V_MAP &&
-            (f == BM_F_METADATA || f == BM_F_ERROR || f == BM_F_ERROR_DETAILS || f == BM_F_ATTRS)) {
-            bm_scope sub = f == BM_F_METADATA ? BM_SCOPE_METADATA
-                           : f == BM_F_ERROR  ? BM_SCOPE_ERROR
-                           : f == BM_F_ATTRS  ? BM_SCOPE_ATTRS
-                                              : BM_SCOPE_ERROR_DETAILS;
+        bm_plan plan = bm_key_plan(scope, key.str, key.len, v.kind, &f, &rank, &sub);
+        if (plan == BM_PLAN_DESCEND) {
             st = walk(b, c, count, sub);
         } else {
             if (mp_skip(c, children(&v, count)) < 0) return BM_DECODE_NOT_MSGPACK;
-            if (f == BM_F_PAYLOAD) {
-                if (v.kind != BM_V_NIL) bm_evb_set_payload(b, (uint64_t)(c->p - start), rank);
-            } else if (f == BM_F_UNKNOWN) {
-                if (scope == BM_SCOPE_TOP || scope == BM_SCOPE_ATTRS)
-                    bm_evb_add_attr(b, key.str, key.len, &v);
-            } else {
+            if (plan == BM_PLAN_PAYLOAD)
+                bm_evb_set_payload(b, (uint64_t)(c->p - start), rank);
+            else if (plan == BM_PLAN_COLLECT)
+                bm_evb_collect(b, scope, key.str, key.len, &v);
+            else if (plan == BM_PLAN_FIELD)
                 st = bm_evb_set(b, f, rank, &v);
-            }
         }
         if (st != BM_DECODE_OK) return st;
     }

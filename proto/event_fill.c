@@ -105,6 +105,35 @@ bm_field bm_field_lookup(bm_scope scope, const char *key, size_t key_len, int *r
     return BM_F_UNKNOWN;
 }
 
+bm_plan bm_key_plan(bm_scope scope, const char *key, size_t key_len, bm_value_kind kind,
+                    bm_field *f, int *rank, bm_scope *sub)
+{
+    if (scope == BM_SCOPE_ATTRS) {
+        *f = BM_F_UNKNOWN;
+        *rank = 0;
+        return BM_PLAN_COLLECT;
+    }
+    *f = bm_field_lookup(scope, key, key_len, rank);
+    switch (*f) {
+    case BM_F_UNKNOWN:
+        return scope == BM_SCOPE_TOP ? BM_PLAN_COLLECT : BM_PLAN_SKIP;
+    case BM_F_PAYLOAD:
+        return kind == BM_V_NIL ? BM_PLAN_SKIP : BM_PLAN_PAYLOAD;
+    case BM_F_METADATA:
+    case BM_F_ERROR:
+    case BM_F_ERROR_DETAILS:
+    case BM_F_ATTRS:
+        if (kind != BM_V_MAP) return BM_PLAN_FIELD;
+        *sub = *f == BM_F_METADATA ? BM_SCOPE_METADATA
+               : *f == BM_F_ERROR  ? BM_SCOPE_ERROR
+               : *f == BM_F_ATTRS  ? BM_SCOPE_ATTRS
+                                   : BM_SCOPE_ERROR_DETAILS;
+        return BM_PLAN_DESCEND;
+    default:
+        return BM_PLAN_FIELD;
+    }
+}
+
 /* ---- value conversion ----------------------------------------------------- */
 
 /* A number from any scalar: ints, floats, decimal text. */
@@ -399,6 +428,12 @@ void bm_evb_add_attr(bm_evb *b, const char *key, size_t key_len, const bm_value 
     a->key = key;
     a->key_len = key_len;
     a->v = *v;
+}
+
+void bm_evb_collect(bm_evb *b, bm_scope scope, const char *key, size_t key_len,
+                    const bm_value *v)
+{
+    if (scope == BM_SCOPE_TOP || scope == BM_SCOPE_ATTRS) bm_evb_add_attr(b, key, key_len, v);
 }
 
 void bm_evb_apply_hints(bm_evb *b, const bm_evb_hints *hints)

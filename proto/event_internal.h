@@ -150,6 +150,25 @@ void bm_evb_apply_hints(bm_evb *b, const bm_evb_hints *hints);
 /* Meaning of `key` in `scope`; *rank receives its alias rank. */
 bm_field bm_field_lookup(bm_scope scope, const char *key, size_t key_len, int *rank);
 
+/*
+ * What a decoder does with one key/value pair: the one place that says which
+ * keys are containers to walk, which are measured, which are collected. Each
+ * decoder's walk is a switch over this, so a new field or scope is a change
+ * to event_fill.c only.
+ */
+typedef enum {
+    BM_PLAN_FIELD,   /* bm_evb_set(b, *f, *rank, value) (skip the value's children) */
+    BM_PLAN_DESCEND, /* a map: walk its pairs with scope *sub */
+    BM_PLAN_PAYLOAD, /* measure the value, bm_evb_set_payload(b, bytes, *rank) */
+    BM_PLAN_COLLECT, /* bm_evb_collect(b, scope, key, value) (skip the children) */
+    BM_PLAN_SKIP,    /* nothing (skip the value and its children) */
+} bm_plan;
+
+/* The plan for `key` in `scope` whose value has kind `kind`; fills *f,
+ * *rank and, for BM_PLAN_DESCEND, *sub. */
+bm_plan bm_key_plan(bm_scope scope, const char *key, size_t key_len, bm_value_kind kind,
+                    bm_field *f, int *rank, bm_scope *sub);
+
 void bm_evb_init(bm_evb *b);
 
 /*
@@ -165,6 +184,11 @@ void bm_evb_set_payload(bm_evb *b, uint64_t bytes, int rank);
 /* Keep an unknown scalar key as an attribute (first BM_EVENT_MAX_ATTRS;
  * containers and NIL are skipped). */
 void bm_evb_add_attr(bm_evb *b, const char *key, size_t key_len, const bm_value *v);
+
+/* Keep a key of a collecting scope (top-level unknown keys and `attrs`
+ * become attributes): what BM_PLAN_COLLECT asks for. */
+void bm_evb_collect(bm_evb *b, bm_scope scope, const char *key, size_t key_len,
+                    const bm_value *v);
 
 /*
  * Validate (type, required keys, string bounds), copy the kept strings into
