@@ -108,6 +108,10 @@ static const bm_counter_row table[] = {
            ps.messages),
     SCALAR("busmon_pubsub_bad_total", TOTAL,
            "Pub/sub messages that could not be used (dead-lettered).", "pubsub_bad", ps.bad),
+    SCALAR("busmon_pubsub_disconnects_total", TOTAL,
+           "Pub/sub subscriptions lost (messages published until the new one were not seen): "
+           "Redis closes a subscriber that falls behind past client-output-buffer-limit pubsub.",
+           "pubsub_disconnects", ps.disconnects),
     SCALAR("busmon_pubsub_not_owned_total", TOTAL,
            "Pub/sub messages left to the agent that owns their transaction.", "pubsub_not_owned",
            ps.not_owned),

@@ -35,6 +35,7 @@ struct bm_pubsub_input {
     struct event *ev_reconnect;
     bm_backoff backoff;
     int stopped;
+    int subscribed; /* PSUBSCRIBE confirmed on the current connection */
     int64_t started_us, first_us, last_us;
     uint64_t seq;      /* ids for messages that carry none */
     uint64_t attempts; /* connections tried */
@@ -60,6 +61,7 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
         r->element[0]->type != REDIS_REPLY_STRING)
         return;
     if (!strcmp(r->element[0]->str, "psubscribe")) {
+        in->subscribed = 1;
         bm_debug("pub/sub: subscribed to %s", r->element[1]->str ? r->element[1]->str : "?");
         return;
     }
@@ -113,8 +115,7 @@ static void on_conn_state(bm_conn *c, int up, void *arg)
     if (in->stopped) return;
     if (up) {
         bm_backoff_reset(&in->backoff);
-        bm_info("pub/sub: subscribed to %zu pattern(s) on %s", in->o.n_patterns,
-                in->url->display);
+        bm_info("pub/sub: subscribed to %zu pattern(s) on %s", in->o.n_patterns, in->url->display);
         const char *argv[1 + PATTERNS_MAX];
         size_t lens[1 + PATTERNS_MAX];
         int argc = 0;
@@ -124,9 +125,15 @@ static void on_conn_state(bm_conn *c, int up, void *arg)
         redisAsyncCommandArgv(bm_conn_ctx(c), on_message, in, argc, argv, lens);
         return;
     }
-    bm_error("pub/sub: lost the connection to %s; messages published until it is back are "
-             "not seen (pub/sub keeps nothing)",
-             in->url->display);
+    if (in->subscribed) {
+        in->subscribed = 0;
+        in->stats.disconnects++;
+        bm_error("pub/sub: lost the subscription on %s (%llu so far); messages published until "
+                 "it is back are not seen (pub/sub keeps nothing). When Redis closed it, the "
+                 "usual cause is client-output-buffer-limit pubsub: busmon fell behind the "
+                 "publishers (raise the limit, or see the README's performance figures)",
+                 in->url->display, (unsigned long long)in->stats.disconnects);
+    }
     schedule_connect(in, 0);
 }
 
@@ -150,8 +157,7 @@ static void schedule_connect(bm_pubsub_input *in, int at_once)
 }
 
 bm_pubsub_input *bm_pubsub_input_new(const bm_pubsub_input_opts *o, struct bm_loop *loop,
-                                     const bm_redis_url *url, bm_state *state,
-                                     bm_persist *persist)
+                                     const bm_redis_url *url, bm_state *state, bm_persist *persist)
 {
     bm_pubsub_input *in = calloc(1, sizeof *in);
     if (!in) return NULL;

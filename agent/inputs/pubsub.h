@@ -25,10 +25,12 @@ struct bm_state;
 struct bm_persist;
 
 typedef struct {
-    uint64_t messages;   /* pub/sub messages received */
-    uint64_t bad;        /* ... that could not be used (dead-lettered) */
-    uint64_t reconnects; /* subscriber connections re-made */
-    uint64_t not_owned;  /* messages left to the agent that owns their transaction */
+    uint64_t messages;    /* pub/sub messages received */
+    uint64_t bad;         /* ... that could not be used (dead-lettered) */
+    uint64_t reconnects;  /* subscriber connections re-made */
+    uint64_t disconnects; /* subscriber connections lost while subscribed (Redis closed it, e.g.
+                             past client-output-buffer-limit pubsub: messages were lost) */
+    uint64_t not_owned;   /* messages left to the agent that owns their transaction */
     uint64_t decode_errors[BM_DECODE__COUNT];
     uint64_t clock_skew; /* event times further than max_clock_skew from the clock: set to it */
 } bm_pubsub_input_stats;
@@ -42,10 +44,10 @@ typedef struct {
      * transaction applies it (route returns NULL for this agent). */
     const char *(*route)(void *arg, const char *tx);
     void *route_arg;
-    size_t max_id_bytes;        /* longer ids and channels are dead-lettered (0: 256) */
-    int64_t max_clock_skew_us;  /* event times further from the clock become the receive
-                                   time (0: none) */
-    struct bm_acl *acl;         /* told of a PSUBSCRIBE denied (borrowed; NULL: not told) */
+    size_t max_id_bytes;       /* longer ids and channels are dead-lettered (0: 256) */
+    int64_t max_clock_skew_us; /* event times further from the clock become the receive
+                                  time (0: none) */
+    struct bm_acl *acl;        /* told of a PSUBSCRIBE denied (borrowed; NULL: not told) */
 } bm_pubsub_input_opts;
 
 typedef struct bm_pubsub_input bm_pubsub_input;
