@@ -696,3 +696,20 @@ Test(event_json, attrs_scope_is_walked_by_the_plan)
     cr_assert_str_eq(ev.attrs[1].key, "x");
     cr_assert_str_eq(ev.attrs[2].key, "after");
 }
+
+Test(event_json, numeric_ids_are_bounded_as_text)
+{
+    bm_decode_limits lim = {.max_id_bytes = 8};
+    bm_decoder *d = bm_decoder_new(&lim);
+    const char *s = "{\"type\":\"result\",\"tx\":8446744073709551615}"; /* found by fuzz_decode */
+    cr_assert_eq(bm_decode_json(d, s, strlen(s), &ev), BM_DECODE_BAD_ID);
+    cr_assert_str_eq(bm_decoder_detail(d, BM_DECODE_BAD_ID),
+                     "tx is 19 bytes, more than max_id_bytes (8)");
+    s = "{\"type\":\"error\",\"tx\":12345678,\"worker\":\"w\",\"error_code\":123456789}";
+    cr_assert_eq(bm_decode_json(d, s, strlen(s), &ev), BM_DECODE_BAD_ID);
+    s = "{\"type\":\"error\",\"tx\":12345678,\"worker\":\"w\",\"error_code\":500}";
+    cr_assert_eq(bm_decode_json(d, s, strlen(s), &ev), BM_DECODE_OK);
+    cr_assert_str_eq(ev.tx, "12345678");
+    cr_assert_str_eq(ev.error_type, "500");
+    bm_decoder_free(d);
+}
