@@ -16,7 +16,7 @@
  * from the repository (the corpus copied, so the finds stay out of it):
  *
  *   clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
- *       -D_GNU_SOURCE -I. $(pkg-config --cflags msgpack jansson) proto/*.c \
+ *       -D_GNU_SOURCE -I. $(pkg-config --cflags msgpack jansson) $(find proto -name '*.c') \
  *       tests/fuzz/fuzz_decode.c $(pkg-config --libs msgpack jansson) -lm -o /tmp/fuzz_decode
  *   cp -r tests/fuzz/corpus /tmp/fuzz-work
  *   nice -n 10 /tmp/fuzz_decode -max_total_time=720 -max_len=16384 /tmp/fuzz-work
