@@ -91,6 +91,7 @@ void bm_decoder_free(bm_decoder *d)
 {
     if (!d) return;
     free(d->scratch);
+    bm_json_work_free(d->json);
     free(d);
 }
 

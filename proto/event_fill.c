@@ -528,6 +528,18 @@ static const char *put_text(char *arena, size_t *pos, const bm_value *v, size_t 
     return dst;
 }
 
+/* An id or name (text.c), checked as the text it will be: a number's too
+ * (a 20-digit integer tx is longer than a small max_id_bytes). */
+static int identity_refused(bm_decoder *d, const char *name, const bm_value *v, size_t max_id)
+{
+    if (v->kind == BM_V_STR)
+        return bm_identity_check(name, v->str, v->len, max_id, d->detail, sizeof d->detail);
+    char num[BM_NUM_TEXT_MAX];
+    size_t n = 0;
+    put_text(num, &n, v, BM_NUM_TEXT_MAX);
+    return bm_identity_check(name, num, n ? n - 1 : 0, max_id, d->detail, sizeof d->detail);
+}
+
 /* Make room for `need` bytes; the arena only grows. */
 static int scratch_reserve(bm_decoder *d, size_t need)
 {
@@ -592,11 +604,9 @@ bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
     /* ids and names are text, refused whole, never cut or merged (text.c) */
     for (int f = BM_F_ID; f < BM_F_STR__COUNT; f++) {
         const bm_evb_slot *sl = &s[f];
-        if (!is_identity((bm_field)f) || f == BM_F_TYPE || f == BM_F_ERROR_TYPE || sl->rank == BM_RANK_UNSET ||
-            sl->v.kind != BM_V_STR)
+        if (!is_identity((bm_field)f) || f == BM_F_TYPE || f == BM_F_ERROR_TYPE || sl->rank == BM_RANK_UNSET)
             continue;
-        if (bm_identity_check(field_name((bm_field)f), sl->v.str, sl->v.len, max_id, d->detail,
-                              sizeof d->detail))
+        if (identity_refused(d, field_name((bm_field)f), &sl->v, max_id))
             return BM_DECODE_BAD_ID;
     }
 
@@ -624,9 +634,7 @@ bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
         s[BM_F_ERROR_MESSAGE].rank = BM_RANK_UNSET;
     }
     /* the error type names an error pattern: checked when it is kept */
-    if (HAS(BM_F_ERROR_TYPE) && s[BM_F_ERROR_TYPE].v.kind == BM_V_STR &&
-        bm_identity_check("error_type", s[BM_F_ERROR_TYPE].v.str, s[BM_F_ERROR_TYPE].v.len,
-                          max_id, d->detail, sizeof d->detail))
+    if (HAS(BM_F_ERROR_TYPE) && identity_refused(d, "error_type", &s[BM_F_ERROR_TYPE].v, max_id))
         return BM_DECODE_BAD_ID;
 
     /* per-field text bound; ids were checked above, so their bound never cuts them */

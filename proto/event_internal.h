@@ -31,6 +31,7 @@ struct bm_decoder {
     bm_decode_limits limits; /* max_id_bytes always set (1..BM_ID_MAX) */
     char *scratch;
     size_t scratch_cap;
+    struct bm_json_work *json; /* the JSON scanner's grow-only work area (decode_json.c) */
     char detail[192]; /* why the last decode failed, when more is known than its status */
 };
 
@@ -207,6 +208,9 @@ size_t bm_limit_entry(const bm_decoder *d);
 bm_decode_status bm_decode_flat(bm_decoder *d, size_t n, const char *const *fields,
                                 const size_t *field_lens, const char *const *values,
                                 const size_t *value_lens, bm_event *ev);
+
+/* Free the JSON scanner's work area (NULL is a no-op). */
+void bm_json_work_free(struct bm_json_work *w);
 
 /* bm_decode_json with hints (NULL = none): the pub/sub decoder's core. */
 bm_decode_status bm_decode_json_hinted(bm_decoder *d, const char *buf, size_t len,

@@ -17,15 +17,27 @@
  *   error:   {type:"error", id, tx, corr, cmd, worker, step, ts, duration_ms,
  *             error:{type, message}}
  *
+ * --shape multiagents writes the same transactions as the MultiAgents
+ * Framework's JSON events instead (ma_shape.c), one field `json` each:
+ * commands with timeout_seconds, results with command_id and success, the
+ * ~10 % failures as results with success false and error_details.
+ *
  * The content is deterministic for a given --seed. It encodes with msgpack-c
  * directly rather than through proto/ so the benchmark's input does not move
  * when the encoder does.
+ *
+ * What the agent must find, per worker, is printed as the ground truth:
+ *
+ *   truth: <worker> executions N failures F p95_us P
+ *
+ * (executions: answers; p95: the duration of rank ceil(0.95 N), exact).
  *
  * Not here: reading the stream back (bare_drain.c, busmon-agent), timing the
  * agent, or any check of what the agent made of the events (run.sh).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +45,8 @@
 
 #include <hiredis/hiredis.h>
 #include <msgpack.h>
+
+#include "ma_shape.h"
 
 #define FILL_DEFAULT_URL    "redis://127.0.0.1:6379"
 #define FILL_DEFAULT_STREAM "busmon:bench"
@@ -69,12 +83,14 @@ typedef struct {
     long events;
     int chunk;
     uint64_t seed;
+    int multiagents; /* --shape multiagents: JSON in field `json` */
 } fill_opts;
 
 static void fill_usage(FILE *f)
 {
     fprintf(f,
             "usage: bench-fill [--redis URL] [--stream S] [--events N] [--chunk N] [--seed N]\n"
+            "                  [--shape native|multiagents]\n"
             "\n"
             "Append N realistic busmon events (command + result/error pairs, ~10 %% errors,\n"
             "~200 bytes each, one msgpack field `m`) to stream S with pipelined XADDs, then\n"
@@ -87,9 +103,12 @@ static void fill_usage(FILE *f)
             "  --events N    number of entries, >= 1 (default %ld)\n"
             "  --chunk N     XADDs per pipeline round trip, 1-100000 (default %d)\n"
             "  --seed N      seed of the deterministic content (default 1)\n"
+            "  --shape S     native: msgpack maps in field m (default); multiagents: the\n"
+            "                MultiAgents Framework's JSON events in field json (~420 bytes)\n"
             "  -h, --help    this help\n"
             "\n"
-            "output: one line per figure; `sample_tx: <tx>` names the first transaction.\n",
+            "output: one line per figure; `sample_tx: <tx>` names the first transaction;\n"
+            "`truth: <worker> executions N failures F p95_us P` per worker.\n",
             FILL_DEFAULT_URL, FILL_DEFAULT_STREAM, FILL_DEFAULT_EVENTS, FILL_DEFAULT_CHUNK);
 }
 
@@ -251,6 +270,7 @@ typedef struct {
     char cmd_id[37];
     const char *worker;
     const char *step;
+    size_t worker_idx;
     int64_t ts_us;
 } fill_tx;
 
@@ -274,8 +294,9 @@ static void fill_encode_command(const fill_tx *t, uint64_t *rng, msgpack_packer 
     msgpack_pack_uint32(pk, (uint32_t)(fill_rand(rng) % 100000));
 }
 
-/* A result, or an error when is_error. @return nothing; writes into pk. */
-static void fill_encode_answer(const fill_tx *t, int is_error, uint64_t *rng, msgpack_packer *pk)
+/* A result, or an error when is_error, into pk. @return its duration in µs, as
+ * the agent will read it. */
+static int64_t fill_encode_answer(const fill_tx *t, int is_error, uint64_t *rng, msgpack_packer *pk)
 {
     char id[37];
     fill_uuid(rng, id);
@@ -301,6 +322,52 @@ static void fill_encode_answer(const fill_tx *t, int is_error, uint64_t *rng, ms
     } else {
         pack_str(pk, "payload_bytes");
         msgpack_pack_uint32(pk, (uint32_t)(fill_rand(rng) % 20000));
+    }
+    return llround(duration_ms * 1000.0);
+}
+
+/* The same transaction as the MultiAgents Framework's JSON (ma_shape.c).
+ * @return the text's length (0: it did not fit); the answer's duration
+ * (µs) in *duration_us. */
+static size_t fill_multiagents(const fill_tx *t, int answer, int is_error, uint64_t *rng, char *buf,
+                               size_t cap, int64_t *duration_us)
+{
+    ma_tx m = {t->tx, t->step, t->worker, t->cmd_id, t->ts_us};
+    uint64_t salt = fill_rand(rng);
+    if (!answer) return ma_command_json(buf, cap, &m, 30.0 + (double)(salt % 5) * 15.0, salt);
+    char id[37];
+    fill_uuid(rng, id);
+    *duration_us = (int64_t)(fill_rand(rng) % 250000) + 500;
+    return ma_answer_json(buf, cap, &m, id, (double)*duration_us / 1000.0,
+                          is_error ? (int)(salt % 3) : -1, salt);
+}
+
+/* ---- the ground truth: what the agent must find per worker ----------------- */
+
+typedef struct {
+    long executions, failures;
+    int64_t *durations_us; /* every answer's */
+} fill_truth;
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void fill_truth_print(fill_truth *truth)
+{
+    for (size_t w = 0; w < FILL_COUNT(fill_workers); w++) {
+        fill_truth *t = &truth[w];
+        int64_t p95 = 0;
+        if (t->executions > 0) {
+            qsort(t->durations_us, (size_t)t->executions, sizeof(int64_t), cmp_i64);
+            long rank = (long)ceil(0.95 * (double)t->executions);
+            p95 = t->durations_us[rank > 0 ? rank - 1 : 0];
+        }
+        printf("truth: %s executions %ld failures %ld p95_us %" PRId64 "\n", fill_workers[w],
+               t->executions, t->failures, p95);
+        free(t->durations_us);
     }
 }
 
@@ -330,6 +397,7 @@ static int fill_parse_args(int argc, char **argv, fill_opts *o)
     o->events = FILL_DEFAULT_EVENTS;
     o->chunk = FILL_DEFAULT_CHUNK;
     o->seed = 1;
+    o->multiagents = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -337,7 +405,7 @@ static int fill_parse_args(int argc, char **argv, fill_opts *o)
             exit(0);
         }
         int known = !strcmp(a, "--redis") || !strcmp(a, "--stream") || !strcmp(a, "--events") ||
-                    !strcmp(a, "--chunk") || !strcmp(a, "--seed");
+                    !strcmp(a, "--chunk") || !strcmp(a, "--seed") || !strcmp(a, "--shape");
         if (!known) {
             fprintf(stderr, "bench-fill: unknown argument '%s' (see --help)\n", a);
             return -1;
@@ -370,6 +438,12 @@ static int fill_parse_args(int argc, char **argv, fill_opts *o)
                 return -1;
             }
             o->chunk = (int)n;
+        } else if (!strcmp(a, "--shape")) {
+            if (strcmp(v, "native") && strcmp(v, "multiagents")) {
+                fprintf(stderr, "bench-fill: --shape is native or multiagents, not '%s'\n", v);
+                return -1;
+            }
+            o->multiagents = !strcmp(v, "multiagents");
         } else {
             o->seed = strtoull(v, &end, 10);
             if (errno || *end || end == v) {
@@ -409,8 +483,18 @@ int main(int argc, char **argv)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 
-    const char *argv_xadd[5] = {"XADD", o.stream, "*", "m", NULL};
-    size_t argl_xadd[5] = {4, strlen(o.stream), 1, 1, 0};
+    const char *argv_xadd[5] = {"XADD", o.stream, "*", o.multiagents ? "json" : "m", NULL};
+    size_t argl_xadd[5] = {4, strlen(o.stream), 1, o.multiagents ? 4 : 1, 0};
+    char json[1024];
+    fill_truth truth[FILL_COUNT(fill_workers)];
+    for (size_t w = 0; w < FILL_COUNT(fill_workers); w++) {
+        truth[w].executions = truth[w].failures = 0;
+        truth[w].durations_us = malloc(sizeof(int64_t) * (size_t)(o.events / 2 + 1));
+        if (!truth[w].durations_us) {
+            fprintf(stderr, "bench-fill: out of memory\n");
+            return 3;
+        }
+    }
     fill_tx t;
     char sample_tx[24] = "";
     long errors = 0, pending = 0;
@@ -422,20 +506,35 @@ int main(int argc, char **argv)
         if (i % 2 == 0) {
             snprintf(t.tx, sizeof t.tx, "tx-%016" PRIx64, fill_rand(&rng));
             t.step = fill_steps[fill_rand(&rng) % FILL_COUNT(fill_steps)];
-            t.worker = fill_workers[fill_rand(&rng) % FILL_COUNT(fill_workers)];
+            t.worker_idx = fill_rand(&rng) % FILL_COUNT(fill_workers);
+            t.worker = fill_workers[t.worker_idx];
             snprintf(t.corr, sizeof t.corr, "%s.%s", t.tx, t.step);
             fill_uuid(&rng, t.cmd_id);
             t.ts_us = ts_us + i * 100;
             if (!sample_tx[0]) memcpy(sample_tx, t.tx, sizeof sample_tx);
-            fill_encode_command(&t, &rng, &pk);
+            if (o.multiagents)
+                argl_xadd[4] = fill_multiagents(&t, 0, 0, &rng, json, sizeof json, NULL);
+            else
+                fill_encode_command(&t, &rng, &pk);
         } else {
             int is_error = fill_rand(&rng) % 10 == 0;
             errors += is_error;
-            fill_encode_answer(&t, is_error, &rng, &pk);
+            int64_t us;
+            if (o.multiagents)
+                argl_xadd[4] = fill_multiagents(&t, 1, is_error, &rng, json, sizeof json, &us);
+            else
+                us = fill_encode_answer(&t, is_error, &rng, &pk);
+            fill_truth *tr = &truth[t.worker_idx];
+            tr->durations_us[tr->executions++] = us;
+            tr->failures += is_error;
         }
-        argv_xadd[4] = sb.data;
-        argl_xadd[4] = sb.size;
-        stored_bytes += 1 + sb.size;
+        if (o.multiagents) {
+            argv_xadd[4] = json;
+        } else {
+            argv_xadd[4] = sb.data;
+            argl_xadd[4] = sb.size;
+        }
+        stored_bytes += argl_xadd[3] + argl_xadd[4];
         if (redisAppendCommandArgv(c, 5, argv_xadd, argl_xadd) != REDIS_OK) {
             fprintf(stderr, "bench-fill: cannot queue XADD: %s\n", c->errstr);
             rc = 3;
@@ -453,7 +552,11 @@ int main(int argc, char **argv)
     double secs = fill_now_s() - t0;
     msgpack_sbuffer_destroy(&sb);
     redisFree(c);
-    if (rc) return rc;
+    if (rc) {
+        for (size_t w = 0; w < FILL_COUNT(fill_workers); w++)
+            free(truth[w].durations_us);
+        return rc;
+    }
 
     printf("fill: %ld events (%ld transactions, %ld errors) into %s in %.2f s (%.0f ev/s)\n",
            o.events, (o.events + 1) / 2, errors, o.stream, secs,
@@ -461,5 +564,6 @@ int main(int argc, char **argv)
     printf("fill: average stored entry %.1f bytes (field + value)\n",
            (double)stored_bytes / (double)o.events);
     printf("sample_tx: %s\n", sample_tx);
+    fill_truth_print(truth);
     return 0;
 }

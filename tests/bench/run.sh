@@ -16,7 +16,7 @@ set -euo pipefail
 
 usage() {
     cat <<EOF
-usage: tests/bench/run.sh [--events N] [--redis URL] [--agents LIST]
+usage: tests/bench/run.sh [--events N] [--redis URL] [--agents LIST] [--shapes]
 
   --events N    events to fill and drain (default 1000000; 20000 for a smoke run)
   --agents LIST scale-out mode instead: for each N in LIST (e.g. 1,2,3), N agents
@@ -24,6 +24,12 @@ usage: tests/bench/run.sh [--events N] [--redis URL] [--agents LIST]
                 aggregate ev/s, Redis and agent CPU per event, and checks the
                 merged figures (busmon workers: executions = events / 2).
                 Needs the private redis-server (no --redis).
+  --shapes      JSON against msgpack instead: the agent drains N events of busmon's
+                msgpack and N of the MultiAgents Framework's JSON (field json), one
+                after the other on a flushed private Redis; checks each drain (per-worker
+                executions and failures exact, p95 within 1 %) and prints the JSON
+                mode's ingest line and the ratio JSON/msgpack. Needs the private
+                redis-server (no --redis).
   --redis URL   use this Redis (also \$BUSMON_REDIS_URL) instead of a private
                 redis-server on a free 127.0.0.1 port. The benchmark stream is
                 deleted at exit; the agent's trace keys expire after 1 h.
@@ -43,6 +49,7 @@ die() { echo "bench: $*" >&2; exit 1; }
 EVENTS=1000000
 URL=${BUSMON_REDIS_URL:-}
 AGENTS_LIST=
+SHAPES=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --events) [ $# -ge 2 ] || die "--events needs a value"; EVENTS=$2; shift 2 ;;
@@ -51,6 +58,7 @@ while [ $# -gt 0 ]; do
         --redis=*) URL=${1#*=}; shift ;;
         --agents) [ $# -ge 2 ] || die "--agents needs a list"; AGENTS_LIST=$2; URL=; shift 2 ;;
         --agents=*) AGENTS_LIST=${1#*=}; URL=; shift ;;
+        --shapes) SHAPES=1; URL=; shift ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
@@ -179,6 +187,83 @@ if [ -n "$AGENTS_LIST" ]; then
     done
     exit 0
 fi
+
+# --- shapes mode: MultiAgents JSON against msgpack (issue 15) ----------------
+# One function, called only with --shapes; it touches nothing outside itself.
+#
+# shape_drain SHAPE LABEL: fill N events of SHAPE (native | multiagents) into a
+# flushed Redis, drain them with one agent, check what it found against the
+# fill's ground truth (per worker: executions and failures exact, p95 within
+# 1 %, the histogram's bound), print the figures; sets SHAPE_RATE.
+shape_drain() {
+    local shape=$1 label=$2 out=$TMP/shape-$1
+    "${RCLI[@]}" FLUSHALL >/dev/null
+    "$BUILD/bench-fill" --redis "$URL" --stream "$STREAM" --events "$EVENTS" --shape "$shape" >"$out.fill" ||
+        die "bench-fill --shape $shape failed"
+    sed -n "s/^fill:/$label fill:/p" "$out.fill"
+    local rc0 rc1 rc TIMEFORMAT='%R %U %S'
+    rc0=$(redis_cpu_s)
+    set +e
+    { time timeout "$TIMEOUT" "${WRAP[@]}" "$BUILD/busmon-agent" --redis "$URL" --stream "$STREAM" \
+        --group "agent-$shape" --consumer "bench-$shape" --drain --summary "$out.json" \
+        --log-level error --trace-retention "$RETENTION" >"$out.log" 2>&1; } 2>"$out.time"
+    rc=$?
+    set -e
+    rc1=$(redis_cpu_s)
+    [ $rc -eq 0 ] && [ -s "$out.json" ] || { tail -20 "$out.log" >&2; die "$label: busmon-agent exited with $rc"; }
+    local read acked dl pending
+    read=$(jq -r .entries_read "$out.json"); acked=$(jq -r .acked "$out.json"); dl=$(jq -r .deadletter "$out.json")
+    [ "$read" = "$EVENTS" ] && [ "$acked" = "$EVENTS" ] || die "FAILED: $label: read $read, acked $acked, not $EVENTS"
+    [ "$dl" = 0 ] || die "FAILED: $label: $dl entries dead-lettered"
+    pending=$("${RCLI[@]}" XPENDING "$STREAM" "agent-$shape" | head -1)
+    [ "$pending" = 0 ] || die "FAILED: $label: $pending entries still pending"
+    # what the agent's last rollup says per worker, against the fill's truth
+    "$BUILD/busmon" --redis "$URL" workers --json --window 1h 2>/dev/null |
+        jq -r '.workers[] | "\(.name) \(.executions) \(.failures) \(.p95_ms)"' >"$out.workers" ||
+        die "FAILED: $label: busmon workers --json"
+    local check
+    check=$(awk 'NR == FNR { if ($1 == "truth:") { ex[$2] = $4; fa[$2] = $6; p95[$2] = $8 / 1000 }; next }
+        { got[$1] = 1; if (!($1 in ex)) { bad = bad " unexpected worker " $1; next }
+          if ($2 != ex[$1] || $3 != fa[$1]) bad = bad sprintf(" %s: %d/%d executions/failures, want %d/%d", $1, $2, $3, ex[$1], fa[$1])
+          d = p95[$1] > 0 ? ($4 - p95[$1]) / p95[$1] : 0; if (d < 0) d = -d
+          if (d > 0.01) bad = bad sprintf(" %s: p95 %.3f ms, want %.3f (%.2f %%)", $1, $4, p95[$1], 100 * d)
+          if (d > maxd) maxd = d; n++ }
+        END { for (w in ex) if (!(w in got)) bad = bad " missing worker " w
+              if (bad != "") { print "WRONG:" bad; exit }
+              printf "%d workers: executions and failures exact, p95 within %.2f %%\n", n, 100 * maxd }' \
+        "$out.fill" "$out.workers")
+    case "$check" in WRONG:*) die "FAILED: $label: $check" ;; esac
+    local wall user sys
+    read -r wall user sys <"$out.time"
+    SHAPE_RATE=$(jq -r .events_per_s "$out.json")
+    awk -v l="$label" -v n="$EVENTS" -v s="$(jq -r .seconds "$out.json")" -v r="$SHAPE_RATE" -v w="$wall" \
+        -v c="$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" -v r0="$rc0" -v r1="$rc1" 'BEGIN {
+        printf "%s agent: %d events in %.3f s = %.0f ev/s; agent CPU %.2f us/event (%.0f %% of %.2f s wall)", l, n, s, r, 1e6 * c / n, 100 * c / w, w
+        if (r0 != "") printf ", redis-server %.2f us/event", 1e6 * (r1 - r0) / n
+        printf "\n"
+    }'
+    echo "$label check: $check"
+}
+shape_compare() {
+    [ "$OWN_REDIS" = 1 ] || die "--shapes needs the private redis-server"
+    read -r -a WRAP <<<"${BUSMON_BENCH_WRAP:-}"
+    shape_drain native msgpack
+    local mp_rate=$SHAPE_RATE
+    echo "ingest: msgpack $(awk -v r="$mp_rate" 'BEGIN { printf "%d", r + 0.5 }') ev/s"
+    shape_drain multiagents json
+    local js_rate=$SHAPE_RATE
+    awk -v j="$js_rate" -v m="$mp_rate" 'BEGIN {
+        ratio = m > 0 ? j / m : 0
+        if (j < 250000) printf "target missed: json %.0f ev/s < 250000 ev/s\n", j
+        if (ratio < 0.8) printf "target missed: json %.0f ev/s < 0.8 x msgpack (%.0f ev/s)\n", j, 0.8 * m
+        printf "ingest: json %d ev/s, msgpack %d ev/s, ratio json/msgpack %.2f\n", j + 0.5, m + 0.5, ratio
+    }'
+}
+if [ "$SHAPES" = 1 ]; then
+    shape_compare
+    exit 0
+fi
+# --- end of the shapes mode ---------------------------------------------------
 
 # --- 1. fill ----------------------------------------------------------------
 "$BUILD/bench-fill" --redis "$URL" --stream "$STREAM" --events "$EVENTS" | tee "$TMP/fill.out"

@@ -12,7 +12,17 @@
  * its free text valid UTF-8, and a bad_id must come with its detail.
  *
  * Build with clang -fsanitize=fuzzer,address,undefined, or with
- * standalone_main.c to replay a corpus without clang (ctest does).
+ * standalone_main.c to replay a corpus without clang (ctest does). A run,
+ * from the repository (the corpus copied, so the finds stay out of it):
+ *
+ *   clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+ *       -D_GNU_SOURCE -I. $(pkg-config --cflags msgpack jansson) $(find proto -name '*.c') \
+ *       tests/fuzz/fuzz_decode.c $(pkg-config --libs msgpack jansson) -lm -o /tmp/fuzz_decode
+ *   cp -r tests/fuzz/corpus /tmp/fuzz-work
+ *   nice -n 10 /tmp/fuzz_decode -max_total_time=720 -max_len=16384 /tmp/fuzz-work
+ *
+ * The JSON seeds (json_*, entry_json_*) hold the MultiAgents Framework's
+ * shapes, deep nesting, escapes, repeated keys and huge numbers.
  */
 #include "proto/event.h"
 

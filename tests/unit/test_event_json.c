@@ -431,8 +431,7 @@ Test(event_json, string_bounds)
         snprintf(buf, sizeof(buf),
                  "{\"type\":\"command\",\"tx\":\"t\",\"worker\":\"w\",\"%s\":\"123456789\"}",
                  fields[i]);
-        cr_assert_eq(bm_decode_json(d, buf, strlen(buf), &ev), BM_DECODE_BAD_ID, "%s",
-                     fields[i]);
+        cr_assert_eq(bm_decode_json(d, buf, strlen(buf), &ev), BM_DECODE_BAD_ID, "%s", fields[i]);
         char want[96];
         snprintf(want, sizeof want, "%s is 9 bytes, more than max_id_bytes (8)", fields[i]);
         cr_assert_str_eq(bm_decoder_detail(d, BM_DECODE_BAD_ID), want);
@@ -455,4 +454,262 @@ Test(event_json, strings_survive_until_next_decode)
     bm_event first = ev;
     cr_assert_str_eq(first.tx, "wf-3f2a9c", "borrowed from the decoder, not from jansson");
     cr_assert_str_eq(first.worker, "research");
+}
+
+/* ---- the one-pass scanner: escapes, duplicates, bounds, refusals ---------- */
+
+static bm_decode_status djn(const char *s, size_t n)
+{
+    return bm_decode_json(dec, s, n, &ev);
+}
+
+Test(event_json, escapes_are_unescaped)
+{
+    const char *s = "{\"type\":\"error\",\"tx\":\"t\\u002d1\",\"worker\":\"w\\/x\","
+                    "\"error_message\":\"line\\none \\\"q\\\" \\u00e9 \\ud83d\\ude00\\t\","
+                    "\"n\\u00f8te\":\"caf\\u00e9\"}";
+    cr_assert_eq(dj(s), BM_DECODE_OK);
+    cr_assert_str_eq(ev.tx, "t-1");
+    cr_assert_str_eq(ev.worker, "w/x");
+    cr_assert_str_eq(ev.error_message, "line\none \"q\" \xc3\xa9 \xf0\x9f\x98\x80\t");
+    cr_assert_eq(ev.n_attrs, 1);
+    cr_assert_str_eq(ev.attrs[0].key, "n\xc3\xb8te");
+    cr_assert_str_eq(ev.attrs[0].value, "caf\xc3\xa9");
+    /* an escaped key means what it spells */
+    cr_assert_eq(dj("{\"\\u0074ype\":\"custom\"}"), BM_DECODE_OK);
+    cr_assert_eq(ev.type, BM_EV_CUSTOM);
+}
+
+Test(event_json, nul_escape_in_an_id_is_bad_id_in_a_key_not_json)
+{
+    cr_assert_eq(dj("{\"type\":\"result\",\"tx\":\"a\\u0000b\"}"), BM_DECODE_BAD_ID);
+    cr_assert_str_eq(bm_decoder_detail(dec, BM_DECODE_BAD_ID), "tx holds a NUL byte at byte 1");
+    cr_assert_eq(dj("{\"type\":\"custom\",\"k\\u0000\":1}"), BM_DECODE_NOT_JSON);
+    cr_assert_eq(dj("{\"type\":\"custom\",\"payload\":{\"k\\u0000\":1}}"), BM_DECODE_NOT_JSON,
+                 "in a skipped object too");
+}
+
+Test(event_json, bad_escapes_and_surrogates_are_not_json)
+{
+    cr_assert_eq(dj("{\"type\":\"custom\",\"a\":\"\\x\"}"), BM_DECODE_NOT_JSON);
+    cr_assert_eq(dj("{\"type\":\"custom\",\"a\":\"\\u12g4\"}"), BM_DECODE_NOT_JSON);
+    cr_assert_eq(dj("{\"type\":\"custom\",\"a\":\"\\ud83d\"}"), BM_DECODE_NOT_JSON);
+    cr_assert(strstr(bm_decoder_detail(dec, BM_DECODE_NOT_JSON), "surrogate"));
+    cr_assert_eq(dj("{\"type\":\"custom\",\"a\":\"\\ude00\\ud83d\"}"), BM_DECODE_NOT_JSON);
+    cr_assert_eq(dj("{\"type\":\"custom\",\"payload\":[\"\\ud83dx\"]}"), BM_DECODE_NOT_JSON);
+    cr_assert_eq(dj("{\"type\":\"custom\",\"a\":\"tab\there\"}"), BM_DECODE_NOT_JSON,
+                 "a raw control character");
+}
+
+Test(event_json, invalid_utf8_anywhere_is_not_json)
+{
+    const char *bad[] = {
+        "{\"type\":\"custom\",\"payload\":{\"q\":\"ab\xff\"}}",     /* skipped payload */
+        "{\"type\":\"custom\",\"payload\":[[\"\xc0\x80\"]]}",       /* overlong NUL */
+        "{\"type\":\"custom\",\"x\":{\"y\":\"\xed\xa0\x80\"}}",     /* encoded surrogate */
+        "{\"type\":\"custom\",\"k\xe2\x82\":1}",                    /* cut sequence in a key */
+        "{\"type\":\"custom\",\"m\":\"\xf4\x90\x80\x80\"}",         /* above U+10FFFF */
+        "{\"type\":\"custom\",\"metadata\":{\"source\":\"\x80\"}}", /* lone continuation */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_assert_eq(dj(bad[i]), BM_DECODE_NOT_JSON, "%zu", i);
+        cr_assert(strstr(bm_decoder_detail(dec, BM_DECODE_NOT_JSON), "invalid UTF-8"), "%s",
+                  bm_decoder_detail(dec, BM_DECODE_NOT_JSON));
+    }
+    cr_assert_eq(dj("{\"type\":\"custom\",\"m\":\"\xf0\x9f\x98\x80 \xe2\x82\xac\"}"), BM_DECODE_OK);
+}
+
+/* 100,000 levels of [ or { inside the payload: refused with a clear detail,
+ * no stack spent on them (the skip is iterative). */
+static void deep(char open, char close, size_t levels, bm_decode_status want, const char *detail)
+{
+    const char *head = "{\"type\":\"custom\",\"payload\":";
+    size_t hl = strlen(head), n = hl + 2 * levels * 6 + 2;
+    char *s = malloc(n);
+    cr_assert_not_null(s);
+    memcpy(s, head, hl);
+    size_t at = hl;
+    for (size_t i = 0; i < levels; i++) {
+        if (open == '{') {
+            memcpy(s + at, "{\"a\":", 5);
+            at += 5;
+        } else {
+            s[at++] = open;
+        }
+    }
+    s[at++] = '1';
+    for (size_t i = 0; i < levels; i++)
+        s[at++] = close;
+    s[at++] = '}';
+    cr_assert_eq(djn(s, at), want, "%c x %zu", open, levels);
+    if (detail) cr_assert_str_eq(bm_decoder_detail(dec, want), detail);
+    free(s);
+}
+
+Test(event_json, deep_nesting_is_bounded)
+{
+    deep('[', ']', 100000, BM_DECODE_NOT_JSON,
+         "the JSON field does not parse: nesting deeper than 2048 (at byte 2074)");
+    deep('{', '}', 100000, BM_DECODE_NOT_JSON, NULL);
+    cr_assert(strstr(bm_decoder_detail(dec, BM_DECODE_NOT_JSON), "nesting deeper than 2048"));
+    deep('[', ']', 2047, BM_DECODE_OK, NULL); /* the top object is the 2048th */
+    cr_assert_eq(ev.payload_bytes, 2 * 2047 + 1);
+    deep('[', ']', 2048, BM_DECODE_NOT_JSON, NULL);
+    cr_assert_eq(dj("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["),
+                 BM_DECODE_NOT_JSON, "an unclosed non-object");
+}
+
+Test(event_json, huge_numbers)
+{
+    static const char big[] =
+        "1234567890123456789012345678901234567890123456789012345678901234567890"
+        "123456789012345678901234567890";
+    char s[512];
+    /* known numeric keys: bad_field */
+    const char *keys[] = {"timeout_seconds", "duration_ms", "priority", "attempt",
+                          "progress",        "ts",          "success"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        snprintf(s, sizeof s, "{\"type\":\"result\",\"tx\":\"t\",\"%s\":1e400}", keys[i]);
+        cr_assert_eq(dj(s), BM_DECODE_BAD_FIELD, "%s 1e400", keys[i]);
+        snprintf(s, sizeof s, "{\"type\":\"result\",\"tx\":\"t\",\"%s\":%s}", keys[i], big);
+        /* progress has no upper bound: 1.2e99 is a (silly) finite progress */
+        cr_assert_eq(dj(s), strcmp(keys[i], "progress") ? BM_DECODE_BAD_FIELD : BM_DECODE_OK,
+                     "%s 100 digits", keys[i]);
+        snprintf(s, sizeof s, "{\"type\":\"result\",\"tx\":\"t\",\"%s\":-%s}", keys[i], big);
+        cr_assert_eq(dj(s), BM_DECODE_BAD_FIELD, "%s -100 digits", keys[i]);
+    }
+    /* attributes keep the number as written; the payload is only measured */
+    snprintf(s, sizeof s,
+             "{\"type\":\"custom\",\"big\":%s,\"huge\":-1e400,\"tiny\":1e-400,"
+             "\"u\":18446744073709551615,\"payload\":[1e400,%s]}",
+             big, big);
+    cr_assert_eq(dj(s), BM_DECODE_OK);
+    cr_assert_str_eq(attr("big"), big);
+    cr_assert_str_eq(attr("huge"), "-1e400");
+    cr_assert_str_eq(attr("tiny"), "0");
+    cr_assert_str_eq(attr("u"), "18446744073709551615");
+    cr_assert_eq(ev.payload_bytes, 2 + 5 + 1 + 100);
+    /* numbers read exactly: the fast path and strtod agree with the text */
+    cr_assert_eq(dj("{\"type\":\"custom\",\"a\":0.1,\"b\":-2.5e-3,\"c\":123456789012345678.5,"
+                    "\"d\":1E2,\"e\":-0,\"f\":9223372036854775807,\"g\":-9223372036854775808}"),
+                 BM_DECODE_OK);
+    cr_assert_str_eq(attr("a"), "0.1");
+    cr_assert_str_eq(attr("b"), "-0.0025");
+    cr_assert_str_eq(attr("c"), "1.2345678901234568e+17");
+    cr_assert_str_eq(attr("d"), "100");
+    cr_assert_str_eq(attr("e"), "0");
+    cr_assert_str_eq(attr("f"), "9223372036854775807");
+    cr_assert_str_eq(attr("g"), "-9223372036854775808");
+    cr_assert_eq(dj("{\"type\":\"custom\",\"a\":01}"), BM_DECODE_NOT_JSON, "a leading zero");
+    cr_assert_eq(dj("{\"type\":\"custom\",\"a\":1.}"), BM_DECODE_NOT_JSON);
+    cr_assert_eq(dj("{\"type\":\"custom\",\"a\":-}"), BM_DECODE_NOT_JSON);
+    cr_assert_eq(dj("{\"type\":\"custom\",\"a\":0x10}"), BM_DECODE_NOT_JSON);
+    cr_assert_eq(dj("{\"type\":\"custom\",\"a\":1e}"), BM_DECODE_NOT_JSON);
+}
+
+Test(event_json, repeated_key_counts_once_with_its_last_value)
+{
+    cr_assert_eq(dj("{\"type\":\"result\",\"tx\":\"first\",\"a\":1,\"tx\":\"last\",\"a\":2,"
+                    "\"b\":3}"),
+                 BM_DECODE_OK);
+    cr_assert_str_eq(ev.tx, "last");
+    cr_assert_eq(ev.n_attrs, 2);
+    cr_assert_str_eq(ev.attrs[0].key, "a", "at its first place");
+    cr_assert_str_eq(ev.attrs[0].value, "2");
+    cr_assert_str_eq(ev.attrs[1].key, "b");
+    cr_assert_eq(dj("{\"type\":\"result\",\"metadata\":{\"transaction_id\":\"m1\"},"
+                    "\"metadata\":{\"correlation_id\":\"c2\"},\"tx\":\"t\"}"),
+                 BM_DECODE_OK);
+    cr_assert_str_eq(ev.tx, "t");
+    cr_assert_str_eq(ev.corr, "c2", "the last metadata object, whole");
+    cr_assert_eq(dj("{\"type\":\"result\",\"metadata\":{\"transaction_id\":\"m1\"},"
+                    "\"metadata\":null}"),
+                 BM_DECODE_MISSING_TX, "a later null replaces the object");
+    cr_assert_eq(dj("{\"type\":\"result\",\"tx\":\"t\",\"payload\":[1,2,3],\"payload\":{}}"),
+                 BM_DECODE_OK);
+    cr_assert_eq(ev.payload_bytes, 2);
+}
+
+Test(event_json, payload_size_leaves_out_whitespace)
+{
+    cr_assert_eq(dj("{ \"type\" : \"custom\" , \"payload\" : { \"a\" : [ 1 , \"x y\" ] ,\n"
+                    "\t\"b\" : { } } }"),
+                 BM_DECODE_OK);
+    cr_assert_eq(ev.payload_bytes, strlen("{\"a\":[1,\"x y\"],\"b\":{}}"));
+    cr_assert_eq(dj("{\"type\":\"custom\",\"payload\":\"\\u00e9\"}"), BM_DECODE_OK);
+    cr_assert_eq(ev.payload_bytes, 8, "escapes count as written");
+    cr_assert_eq(dj("{\"type\":\"custom\",\"payload\":12.50}"), BM_DECODE_OK);
+    cr_assert_eq(ev.payload_bytes, 5, "numbers count as written");
+    cr_assert_eq(dj("{\"type\":\"custom\",\"payload\":true}"), BM_DECODE_OK);
+    cr_assert_eq(ev.payload_bytes, 4);
+}
+
+Test(event_json, syntax_refusals)
+{
+    const char *bad[] = {
+        "{\"type\":\"custom\",}",
+        "{\"type\":\"custom\" \"a\":1}",
+        "{\"type\" \"custom\"}",
+        "{\"type\":\"custom\",\"a\":[1,]}",
+        "{\"type\":\"custom\",\"a\":[1 2]}",
+        "{\"type\":\"custom\",\"a\":tru}",
+        "{\"type\":\"custom\",\"a\":nul}",
+        "{'type':'custom'}",
+        "{\"type\":\"custom\"}}",
+        "{\"type\":\"custom\"",
+        "{\"type\":\"custom\",\"a\":{\"b\":1]}",
+        "{\"type\":\"custom\",\"a\":\"x}",
+        "\xef\xbb\xbf{\"type\":\"custom\"}",
+        "{\"type\":\"custom\"} {}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_assert_eq(dj(bad[i]), BM_DECODE_NOT_JSON, "%s", bad[i]);
+    cr_assert_eq(dj("  \r\n\t{\"type\":\"custom\"}\n "), BM_DECODE_OK, "whitespace around");
+    cr_assert_eq(dj("{\"type\":\"custom\"} x"), BM_DECODE_NOT_JSON);
+    cr_assert(strstr(bm_decoder_detail(dec, BM_DECODE_NOT_JSON), "text after the value"));
+    cr_assert_eq(dj("[1,2"), BM_DECODE_NOT_JSON, "a broken non-object is not JSON");
+    cr_assert_eq(dj("{\"type\":\"result\",\"tx\":\"t\",\"duration_ms\":-1,"), BM_DECODE_NOT_JSON,
+                 "a text that does not parse is not_json whatever its keys say");
+}
+
+Test(event_json, strings_with_escapes_survive_until_next_decode)
+{
+    cr_assert_eq(dj("{\"type\":\"command\",\"tx\":\"t\\u00e9\",\"worker\":\"w\\n\","
+                    "\"status\":\"\\\"s\\\"\"}"),
+                 BM_DECODE_BAD_ID, "a newline in a worker name");
+    cr_assert_eq(dj("{\"type\":\"command\",\"tx\":\"t\\u00e9\",\"worker\":\"w\\/1\","
+                    "\"status\":\"\\\"s\\\"\"}"),
+                 BM_DECODE_OK);
+    bm_event first = ev;
+    cr_assert_str_eq(first.tx, "t\xc3\xa9");
+    cr_assert_str_eq(first.worker, "w/1");
+    cr_assert_str_eq(first.status, "\"s\"");
+}
+
+Test(event_json, attrs_scope_is_walked_by_the_plan)
+{
+    cr_assert_eq(dj("{\"type\":\"custom\",\"attrs\":{\"k\":\"v\",\"n\":{\"deep\":1},\"x\":2},"
+                    "\"after\":true}"),
+                 BM_DECODE_OK);
+    cr_assert_eq(ev.n_attrs, 3);
+    cr_assert_str_eq(ev.attrs[0].key, "k");
+    cr_assert_str_eq(ev.attrs[1].key, "x");
+    cr_assert_str_eq(ev.attrs[2].key, "after");
+}
+
+Test(event_json, numeric_ids_are_bounded_as_text)
+{
+    bm_decode_limits lim = {.max_id_bytes = 8};
+    bm_decoder *d = bm_decoder_new(&lim);
+    const char *s = "{\"type\":\"result\",\"tx\":8446744073709551615}"; /* found by fuzz_decode */
+    cr_assert_eq(bm_decode_json(d, s, strlen(s), &ev), BM_DECODE_BAD_ID);
+    cr_assert_str_eq(bm_decoder_detail(d, BM_DECODE_BAD_ID),
+                     "tx is 19 bytes, more than max_id_bytes (8)");
+    s = "{\"type\":\"error\",\"tx\":12345678,\"worker\":\"w\",\"error_code\":123456789}";
+    cr_assert_eq(bm_decode_json(d, s, strlen(s), &ev), BM_DECODE_BAD_ID);
+    s = "{\"type\":\"error\",\"tx\":12345678,\"worker\":\"w\",\"error_code\":500}";
+    cr_assert_eq(bm_decode_json(d, s, strlen(s), &ev), BM_DECODE_OK);
+    cr_assert_str_eq(ev.tx, "12345678");
+    cr_assert_str_eq(ev.error_type, "500");
+    bm_decoder_free(d);
 }
