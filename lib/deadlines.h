@@ -4,10 +4,11 @@
  * A min-heap of (due time, transaction id, command id): the agent adds each
  * command that carries a timeout when it is kept, and on a timer pops the
  * ones whose time has come; it then checks the trace and marks a command
- * still unanswered as timed out. Answered commands are not removed here (the
- * check at pop time skips them), so the heap holds at most one entry per
- * command with a timeout still in the future: its bound (max_entries,
- * default 100000) refuses more and counts them.
+ * still unanswered as timed out. An answer takes its command out at once
+ * (deadlines_cancel), so the heap holds the commands still awaiting an
+ * answer within their timeout: its bound (max_entries, default 100000)
+ * refuses more and counts them. (The check at pop time stays: a command
+ * answered while the agent was down is only known from its trace.)
  *
  * State (deadlines_save / _load): the entries in heap order and the refused
  * count, so the commands awaiting an answer survive a restart:
@@ -44,6 +45,9 @@ void deadlines_free(deadlines *d);
  */
 int deadlines_add(deadlines *d, const char *tx, const char *cmd, int64_t due_us,
                   int64_t timeout_us);
+
+/* Forget command `cmd` of `tx` (it was answered). @return 1, or 0 when it was not there. */
+int deadlines_cancel(deadlines *d, const char *tx, const char *cmd);
 
 /* Pop the earliest entry due at or before now_us into *out. @return 1, or 0 when none is due. */
 int deadlines_pop_due(deadlines *d, int64_t now_us, deadline *out);

@@ -130,6 +130,11 @@ int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redeliv
             deadlines_add(st->deadlines, added->ev.tx, added->ev.id,
                           now_us + timeout_us + st->timeout_grace_us, timeout_us);
         }
+        if ((added->ev.type == BM_EV_RESULT || added->ev.type == BM_EV_ERROR) &&
+            added->paired >= 0 && !added->answers_compensation)
+            /* answered: its deadline goes now, not when it falls due */
+            deadlines_cancel(st->deadlines, added->ev.tx,
+                             trace_at(t, (size_t)added->paired)->ev.id);
         if (bm_persist_record(st->persist, &added->ev, added->duration_us)) return -1;
         if (index_trace(st, t)) return -1;
         break;

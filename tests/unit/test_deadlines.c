@@ -2,7 +2,9 @@
  * test_deadlines.c - lib/deadlines: pops in due order, only when due, ties,
  * the bound and long ids refused and counted, reuse after emptying; saved
  * and loaded (same pops, refused kept), the bound on a load, corrupt saves
- * refused with the heap unchanged, swap.
+ * refused with the heap unchanged, swap; an answered command cancelled at
+ * once (found by its ids among thousands, the rest still popping in order,
+ * its slot reused, the bound freed).
  */
 #include "lib/deadlines.h"
 #include "lib/state_codec.h"
@@ -53,6 +55,77 @@ Test(deadlines, random_order_comes_out_sorted)
         n++;
     }
     cr_assert_eq(n, 5000);
+    deadlines_free(d);
+}
+
+Test(deadlines, cancel_takes_out_exactly_that_command)
+{
+    deadlines *d = deadlines_new(0);
+    cr_assert_eq(deadlines_add(d, "tx1", "c1", 100, 1), 0);
+    cr_assert_eq(deadlines_add(d, "tx1", "c2", 200, 1), 0);
+    cr_assert_eq(deadlines_add(d, "tx2", "c1", 300, 1), 0);
+    cr_assert_eq(deadlines_cancel(d, "tx1", "c3"), 0, "not there");
+    cr_assert_eq(deadlines_cancel(d, "tx3", "c1"), 0, "same cmd, other tx");
+    cr_assert_eq(deadlines_cancel(d, "tx1c", "1"), 0, "the ids are not one string");
+    cr_assert_eq(deadlines_cancel(d, "tx1", "c1"), 1);
+    cr_assert_eq(deadlines_cancel(d, "tx1", "c1"), 0, "already gone");
+    cr_assert_eq(deadlines_count(d), 2);
+    deadline e;
+    cr_assert_eq(deadlines_pop_due(d, 1000, &e), 1);
+    cr_assert_str_eq(e.cmd, "c2");
+    cr_assert_eq(deadlines_pop_due(d, 1000, &e), 1);
+    cr_assert_str_eq(e.tx, "tx2");
+    cr_assert_eq(deadlines_pop_due(d, 1000, &e), 0);
+    cr_assert_eq(deadlines_cancel(d, "tx2", "c1"), 0, "popped is gone");
+    deadlines_free(d);
+}
+
+Test(deadlines, cancel_among_thousands_keeps_the_order_and_frees_the_bound)
+{
+    enum { N = 3000 };
+    deadlines *d = deadlines_new(N);
+    static int64_t due[N];
+    static char alive[N];
+    srand(11);
+    char id[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "c%d", i);
+        due[i] = rand() % 100000;
+        alive[i] = 1;
+        cr_assert_eq(deadlines_add(d, "tx", id, due[i], 1), 0);
+    }
+    cr_assert_eq(deadlines_add(d, "tx", "one-more", 1, 1), -1, "full");
+    for (int i = 0; i < N; i += 3) { /* cancel every third, in add order */
+        snprintf(id, sizeof id, "c%d", i);
+        cr_assert_eq(deadlines_cancel(d, "tx", id), 1, "%s", id);
+        alive[i] = 0;
+    }
+    cr_assert_eq(deadlines_count(d), N - (N + 2) / 3);
+    /* the freed room takes new commands (slots reused) */
+    for (int i = 0; i < N; i += 3) {
+        snprintf(id, sizeof id, "n%d", i);
+        cr_assert_eq(deadlines_add(d, "tx2", id, 50000, 1), 0, "%s", id);
+    }
+    cr_assert_eq(deadlines_count(d), N);
+    deadline e;
+    int64_t last = -1;
+    size_t n_old = 0, n_new = 0;
+    while (deadlines_pop_due(d, 1000000, &e)) {
+        cr_assert_geq(e.due_us, last, "in due order");
+        last = e.due_us;
+        if (!strcmp(e.tx, "tx2")) {
+            n_new++;
+            continue;
+        }
+        int i = atoi(e.cmd + 1);
+        cr_assert(alive[i], "c%d was cancelled but popped", i);
+        cr_assert_eq(e.due_us, due[i]);
+        alive[i] = 0;
+        n_old++;
+    }
+    cr_assert_eq(n_old, N - (N + 2) / 3);
+    cr_assert_eq(n_new, (N + 2) / 3);
+    cr_assert_eq(deadlines_refused(d), 1);
     deadlines_free(d);
 }
 
