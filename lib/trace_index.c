@@ -8,9 +8,19 @@
 #include <string.h>
 #include <time.h>
 
+/* The first TRACE_INDEX_TEXT_MAX bytes of src, never ending inside a UTF-8
+ * sequence (a cut one would make the summary not JSON). */
 static void copy_cut(char *dst, const char *src)
 {
-    snprintf(dst, TRACE_INDEX_TEXT_MAX + 1, "%s", src ? src : "");
+    int n = snprintf(dst, TRACE_INDEX_TEXT_MAX + 1, "%s", src ? src : "");
+    if (n <= TRACE_INDEX_TEXT_MAX) return;
+    size_t len = TRACE_INDEX_TEXT_MAX, lead = len;
+    while (lead > 0 && ((uint8_t)dst[lead - 1] & 0xC0) == 0x80)
+        lead--; /* back over continuation bytes to the sequence's lead byte */
+    if (lead == 0) return;
+    uint8_t c = (uint8_t)dst[lead - 1];
+    size_t need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (len - (lead - 1) < need) dst[lead - 1] = '\0'; /* incomplete: drop it */
 }
 
 static void add_worker(trace_summary *s, const char *w)
@@ -41,9 +51,9 @@ void trace_index_summarize(const trace *t, trace_summary *out)
         if (outcome == BM_OUTCOME_TIMEOUT) out->timed_out = 1;
         if (outcome == BM_OUTCOME_FAILURE || outcome == BM_OUTCOME_TIMEOUT) {
             if (!out->errors++) {
-                copy_cut(out->error_type,
-                         e->error_type[0] ? e->error_type
-                                          : outcome == BM_OUTCOME_TIMEOUT ? "timeout" : "");
+                copy_cut(out->error_type, e->error_type[0]                ? e->error_type
+                                          : outcome == BM_OUTCOME_TIMEOUT ? "timeout"
+                                                                          : "");
                 copy_cut(out->error, e->error_message);
             }
         }
@@ -121,14 +131,140 @@ json_t *trace_index_json(const trace_summary *s)
     json_t *w = json_array();
     for (size_t i = 0; w && i < s->n_workers; i++)
         json_array_append_new(w, json_string(s->workers[i]));
-    return json_pack("{s:s, s:s, s:b, s:s, s:I, s:s, s:I, s:f, s:I, s:I, s:I, s:o, s:s, s:s}",
-                     "tx", s->tx, "status", trace_status_name(s->status), "timed_out",
-                     s->timed_out, "start", start, "start_unix_ms",
-                     (json_int_t)(s->start_us / 1000), "end", end, "end_unix_ms",
-                     (json_int_t)(s->end_us / 1000), "duration_ms",
+    return json_pack("{s:s, s:s, s:b, s:s, s:I, s:s, s:I, s:f, s:I, s:I, s:I, s:o, s:s, s:s}", "tx",
+                     s->tx, "status", trace_status_name(s->status), "timed_out", s->timed_out,
+                     "start", start, "start_unix_ms", (json_int_t)(s->start_us / 1000), "end", end,
+                     "end_unix_ms", (json_int_t)(s->end_us / 1000), "duration_ms",
                      (double)s->duration_us / 1000.0, "steps", (json_int_t)s->steps, "events",
                      (json_int_t)s->events, "errors", (json_int_t)s->errors, "workers",
                      w ? w : json_array(), "error_type", s->error_type, "error", s->error);
+}
+
+/* ---- the summary's JSON, written by hand (the agent writes one per event) ---- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} jbuf;
+
+static void put(jbuf *b, const char *s, size_t n)
+{
+    if (b->len < b->cap) memcpy(b->p + b->len, s, b->len + n <= b->cap ? n : b->cap - b->len);
+    b->len += n;
+}
+
+static void put_s(jbuf *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
+/* A JSON string as jansson writes it by default: ", \ and control
+ * characters escaped (\b \f \n \r \t, else \u00XX), UTF-8 as is. */
+static void put_str(jbuf *b, const char *s)
+{
+    put(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        uint8_t c = (uint8_t)*s;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        put(b, run, (size_t)(s - run));
+        char esc[8];
+        switch (c) {
+        case '"':
+            put(b, "\\\"", 2);
+            break;
+        case '\\':
+            put(b, "\\\\", 2);
+            break;
+        case '\b':
+            put(b, "\\b", 2);
+            break;
+        case '\f':
+            put(b, "\\f", 2);
+            break;
+        case '\n':
+            put(b, "\\n", 2);
+            break;
+        case '\r':
+            put(b, "\\r", 2);
+            break;
+        case '\t':
+            put(b, "\\t", 2);
+            break;
+        default:
+            put(b, esc, (size_t)snprintf(esc, sizeof esc, "\\u%04X", c));
+            break;
+        }
+        run = s + 1;
+    }
+    put(b, run, (size_t)(s - run));
+    put(b, "\"", 1);
+}
+
+static void put_int(jbuf *b, const char *key, long long v)
+{
+    char t[64];
+    put(b, t, (size_t)snprintf(t, sizeof t, ",\"%s\":%lld", key, v));
+}
+
+/* A real as jansson writes it: %.17g, ".0" when it would read as an
+ * integer, the exponent without '+' or leading zeros. */
+static void put_real(jbuf *b, double v)
+{
+    char t[64];
+    int n = snprintf(t, sizeof t, "%.17g", v);
+    if (n < 0 || n >= (int)sizeof t - 3) n = snprintf(t, sizeof t, "0.0");
+    if (!strchr(t, '.') && !strchr(t, 'e')) {
+        memcpy(t + n, ".0", 3);
+        n += 2;
+    }
+    char *e = strchr(t, 'e');
+    if (e) {
+        char *start = e + 1, *end = start + 1;
+        if (*start == '-') start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, (size_t)(t + n - end) + 1);
+            n -= (int)(end - start);
+        }
+    }
+    put(b, t, (size_t)n);
+}
+
+size_t trace_index_dump(const trace_summary *s, char *buf, size_t cap)
+{
+    jbuf b = {buf, 0, cap};
+    char start[40], end[40];
+    trace_index_format_ms(s->start_us, start, sizeof start);
+    trace_index_format_ms(s->end_us, end, sizeof end);
+    put_s(&b, "{\"tx\":");
+    put_str(&b, s->tx);
+    put_s(&b, ",\"status\":");
+    put_str(&b, trace_status_name(s->status));
+    put_s(&b, s->timed_out ? ",\"timed_out\":true,\"start\":" : ",\"timed_out\":false,\"start\":");
+    put_str(&b, start);
+    put_int(&b, "start_unix_ms", (long long)(s->start_us / 1000));
+    put_s(&b, ",\"end\":");
+    put_str(&b, end);
+    put_int(&b, "end_unix_ms", (long long)(s->end_us / 1000));
+    put_s(&b, ",\"duration_ms\":");
+    put_real(&b, (double)s->duration_us / 1000.0);
+    put_int(&b, "steps", (long long)s->steps);
+    put_int(&b, "events", (long long)s->events);
+    put_int(&b, "errors", (long long)s->errors);
+    put_s(&b, ",\"workers\":[");
+    for (size_t i = 0; i < s->n_workers; i++) {
+        if (i) put(&b, ",", 1);
+        put_str(&b, s->workers[i]);
+    }
+    put_s(&b, "],\"error_type\":");
+    put_str(&b, s->error_type);
+    put_s(&b, ",\"error\":");
+    put_str(&b, s->error);
+    put(&b, "}", 1);
+    if (cap) buf[b.len < cap ? b.len : cap - 1] = '\0';
+    return b.len;
 }
 
 static trace_status status_from(const char *name)
@@ -157,7 +293,8 @@ int trace_index_parse(const char *json, size_t len, trace_summary *out)
     out->timed_out = json_is_true(json_object_get(j, "timed_out"));
     out->start_us = json_integer_value(json_object_get(j, "start_unix_ms")) * 1000;
     out->end_us = json_integer_value(json_object_get(j, "end_unix_ms")) * 1000;
-    out->duration_us = (int64_t)(json_number_value(json_object_get(j, "duration_ms")) * 1000.0 + 0.5);
+    out->duration_us =
+        (int64_t)(json_number_value(json_object_get(j, "duration_ms")) * 1000.0 + 0.5);
     out->steps = (size_t)json_integer_value(json_object_get(j, "steps"));
     out->events = (size_t)json_integer_value(json_object_get(j, "events"));
     out->errors = (size_t)json_integer_value(json_object_get(j, "errors"));

@@ -51,6 +51,17 @@ int trace_index_is_failed(const trace_summary *s);
 json_t *trace_index_json(const trace_summary *s);
 
 /*
+ * The same JSON as json_dumps(trace_index_json(s), JSON_COMPACT |
+ * JSON_PRESERVE_ORDER), byte for byte, written into buf without allocating
+ * (the agent writes one per changed transaction). @return its length; when
+ * that is >= cap the text was cut (buf holds cap - 1 bytes and a NUL), so
+ * call again with more room. TRACE_INDEX_DUMP_MAX always suffices.
+ */
+size_t trace_index_dump(const trace_summary *s, char *buf, size_t cap);
+#define TRACE_INDEX_DUMP_MAX                                                                       \
+    (6 * (256 + (TRACE_INDEX_WORKERS_MAX + 2) * (TRACE_INDEX_TEXT_MAX + 1)) + 512)
+
+/*
  * What a summary's index writes must carry, given what was queued for the
  * transaction before (its mark, trace_index_mark_of): bits of
  *   TRACE_INDEX_W_SUMMARY  the summary changed (its JSON's hash): SET it

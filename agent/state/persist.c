@@ -882,16 +882,17 @@ int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us)
 int bm_persist_index(bm_persist *p, const trace_summary *s, trace_index_mark *mark)
 {
     if (!p->o.index_key || !*p->o.index_key || !s->tx[0]) return 0;
-    json_t *j = trace_index_json(s);
-    char *js = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(j);
-    if (!js) return -1;
-    size_t json_len = strlen(js);
+    char small[4096], *js = small; /* a summary is ~300 bytes; the longest ~14 KB */
+    size_t json_len = trace_index_dump(s, small, sizeof small);
+    if (json_len >= sizeof small) {
+        if (!(js = malloc(json_len + 1))) return -1;
+        trace_index_dump(s, js, json_len + 1);
+    }
     trace_index_mark before = *mark;
     size_t w_from = 0;
     unsigned writes = trace_index_plan(mark, s, trace_index_hash(js, json_len), &w_from);
     if (!writes) {
-        free(js);
+        if (js != small) free(js);
         return 0; /* the index has it all */
     }
     group *g = open_group(p);
@@ -910,7 +911,7 @@ int bm_persist_index(bm_persist *p, const trace_summary *s, trace_index_mark *ma
     for (size_t i = w_from; (writes & TRACE_INDEX_W_WORKERS) && i < s->n_workers; i++)
         bad |= trim_later(p, s->workers[i]);
     if (bad) goto nomem;
-    free(js);
+    if (js != small) free(js);
     it->n_workers = s->n_workers;
     it->score_ms = s->start_us / 1000;
     it->writes = writes;
@@ -920,7 +921,7 @@ int bm_persist_index(bm_persist *p, const trace_summary *s, trace_index_mark *ma
     p->trim_failed |= (writes & TRACE_INDEX_W_FAILED) != 0;
     return 0;
 nomem:
-    free(js);
+    if (js != small) free(js);
     *mark = before; /* not queued: still lacking */
     return -1;
 }

@@ -495,3 +495,78 @@ Test(trace_index, plan_adds_every_worker_when_their_order_changed)
     cr_assert_eq(workers_from, 0, "not the usual append: every worker");
     cr_assert_neq(trace_index_hash("a", 1), trace_index_hash("b", 1));
 }
+
+/* ---- the hand-written JSON is jansson's, byte for byte ------------------------ */
+
+static void same_as_jansson(const trace_summary *s)
+{
+    json_t *j = trace_index_json(s);
+    cr_assert_not_null(j, "jansson takes the summary (valid UTF-8)");
+    char *want = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    static char got[TRACE_INDEX_DUMP_MAX];
+    size_t n = trace_index_dump(s, got, sizeof got);
+    cr_assert_eq(n, strlen(want), "length %zu vs jansson's %zu:\n%s\n%s", n, strlen(want), got,
+                 want);
+    cr_assert_str_eq(got, want);
+    /* too small a buffer: cut, terminated, the full length said */
+    char tiny[16];
+    cr_assert_eq(trace_index_dump(s, tiny, sizeof tiny), n);
+    cr_assert_eq(strlen(tiny), sizeof tiny - 1);
+    cr_assert_eq(memcmp(tiny, want, sizeof tiny - 1), 0);
+    free(want);
+}
+
+Test(trace_index, dump_is_jansson_byte_for_byte)
+{
+    add(mk(BM_EV_COMMAND, "c1", T0, "fetcher", "fetch"));
+    add(mk(BM_EV_RESULT, "r1", T0 + 100000, "fetcher", "fetch"));
+    add(mk(BM_EV_COMMAND, "c2", T0 + 110000, "writer", "write"));
+    bm_event e = mk(BM_EV_ERROR, "e1", T0 + 1234567, "writer", "write");
+    e.error_type = "Quote\"Back\\slash";
+    e.error_message = "tab\there, nl\nthere, bell\a, del\x7f, é ü 中文, slash /";
+    add(e);
+    trace_summary s = summarize();
+    same_as_jansson(&s);
+
+    trace_summary z;
+    memset(&z, 0, sizeof z);
+    snprintf(z.tx, sizeof z.tx, "%s", "zero");
+    same_as_jansson(&z); /* no workers, empty texts, 0.0 ms */
+    double durations_ms[] = {0.001, 12.345, 1234.0, 1e15, 123456789012.5, 3e18};
+    for (size_t i = 0; i < sizeof durations_ms / sizeof durations_ms[0]; i++) {
+        z.duration_us = (int64_t)(durations_ms[i] * 1000.0);
+        z.timed_out = (int)(i % 2);
+        z.status = (trace_status)(i % (TRACE_CANCELLED + 1));
+        z.start_us = T0 + (int64_t)i * 1001;
+        z.end_us = z.start_us + z.duration_us;
+        same_as_jansson(&z);
+    }
+    /* the longest summary: every text full of characters that escape */
+    trace_summary big;
+    memset(&big, 0, sizeof big);
+    memset(big.tx, '"', sizeof big.tx - 1);
+    for (size_t i = 0; i < TRACE_INDEX_WORKERS_MAX; i++)
+        memset(big.workers[i], '\x01', TRACE_INDEX_TEXT_MAX);
+    big.n_workers = TRACE_INDEX_WORKERS_MAX;
+    memset(big.error_type, '\x1f', TRACE_INDEX_TEXT_MAX);
+    memset(big.error, '\\', TRACE_INDEX_TEXT_MAX);
+    big.duration_us = INT64_MAX;
+    same_as_jansson(&big);
+    cr_assert_lt(trace_index_dump(&big, NULL, 0), (size_t)TRACE_INDEX_DUMP_MAX);
+}
+
+Test(trace_index, a_long_text_is_cut_between_utf8_characters)
+{
+    add(mk(BM_EV_COMMAND, "c1", T0, "w", "one"));
+    bm_event e = mk(BM_EV_ERROR, "e1", T0 + 1000, "w", "one");
+    char msg[TRACE_INDEX_TEXT_MAX + 10];
+    memset(msg, 'a', TRACE_INDEX_TEXT_MAX - 1);
+    strcpy(msg + TRACE_INDEX_TEXT_MAX - 1, "\xe4\xb8\xad\xe6\x96\x87"); /* 中 starts at byte 199 */
+    e.error_type = "E";
+    e.error_message = msg;
+    add(e);
+    trace_summary s = summarize();
+    cr_assert_eq(strlen(s.error), TRACE_INDEX_TEXT_MAX - 1, "the cut 中 is dropped whole");
+    same_as_jansson(&s); /* jansson refuses invalid UTF-8: it would be NULL */
+}
