@@ -132,6 +132,13 @@ void baselines_free(baselines *b)
     free(b);
 }
 
+void baselines_swap(baselines *a, baselines *b)
+{
+    baselines t = *a;
+    *a = *b;
+    *b = t;
+}
+
 const baseline_config *baselines_config(const baselines *b)
 {
     return &b->cfg;
@@ -639,10 +646,7 @@ int baselines_load(baselines *b, const msgpack_object *o, char *err, size_t errl
     tmp->refused += refused;
     tmp->evicted += evicted;
     tmp->ctl_seq = ctl_seq;
-    /* swap contents */
-    baselines old = *b;
-    *b = *tmp;
-    *tmp = old;
+    baselines_swap(b, tmp);
     baselines_free(tmp);
     return 0;
 }

@@ -140,6 +140,8 @@ typedef struct baselines baselines;
 /* @return the table, or NULL. cfg copied (a zero alpha or max_keys takes the default). */
 baselines *baselines_new(const baseline_config *cfg);
 void baselines_free(baselines *b);
+/* Exchange the contents of a and b (both made with the same configuration). */
+void baselines_swap(baselines *a, baselines *b);
 const baseline_config *baselines_config(const baselines *b);
 
 /*
