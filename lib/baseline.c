@@ -439,6 +439,28 @@ void baseline_describe(const baseline_figure *f, baseline_series s, double value
     }
 }
 
+bm_health baselines_health_hook(const char *worker, const bm_window_stats *last_minute,
+                                int64_t now_us, char *issue, size_t issue_len, const void *arg)
+{
+    const baseline_health *h = arg;
+    baseline_view v;
+    if (!h || !h->table || h->degrade_ratio <= 0 || last_minute->executions == 0 ||
+        last_minute->executions < h->min_executions ||
+        baselines_get(h->table, worker, now_us, &v) || !v.ready)
+        return BM_HEALTH_UNKNOWN;
+    double worst = 0;
+    for (int s = BASELINE_P95; s <= BASELINE_ERROR_RATE; s++) {
+        double now = s == BASELINE_P95 ? last_minute->p95_us : last_minute->error_rate;
+        if (s == BASELINE_P95 && last_minute->max_us <= 0) continue; /* no durations */
+        double d = baseline_deviation(&v.fig[s], (baseline_series)s, now, BASELINE_MODE_RATIO);
+        if (isnan(d) || d < h->degrade_ratio || d <= worst) continue;
+        worst = d;
+        baseline_describe(&v.fig[s], (baseline_series)s, now, BASELINE_MODE_RATIO, issue,
+                          issue_len);
+    }
+    return worst > 0 ? BM_HEALTH_DEGRADED : BM_HEALTH_UNKNOWN;
+}
+
 /* ---- state ------------------------------------------------------------ */
 
 static void put_u32(uint8_t *p, uint32_t v)

@@ -187,6 +187,23 @@ void baseline_describe(const baseline_figure *f, baseline_series s, double value
 /* A value of series s in words: "410 ms", "34 %", "12 /min". */
 void baseline_format_value(baseline_series s, double value, char *out, size_t n);
 
+/*
+ * Worker health from the baselines (a worker_judge_hook of
+ * lib/worker_stats.h; arg: a baseline_health). With a ready baseline and
+ * at least min_executions in the last minute: degraded when its p95 or its
+ * error rate is at least degrade_ratio x the baseline (ratio mode, the
+ * floors above), the issue naming the deviation ("p95 410 ms is 8.2 × its
+ * baseline 50 ms"). Otherwise nothing (BM_HEALTH_UNKNOWN).
+ */
+typedef struct {
+    const baselines *table; /* borrowed; NULL: nothing */
+    double degrade_ratio;   /* 0: nothing */
+    uint32_t min_executions;
+} baseline_health;
+
+bm_health baselines_health_hook(const char *worker, const bm_window_stats *last_minute,
+                                int64_t now_us, char *issue, size_t issue_len, const void *arg);
+
 struct msgpack_packer;
 struct msgpack_object;
 

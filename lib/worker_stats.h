@@ -16,6 +16,8 @@
  *   degraded  error rate over 5 min > error_rate_threshold, or p95 over
  *             5 min > slow_threshold, or commands pending with no answer for
  *             longer than the slow threshold;
+ *   (hook)    whatever the configuration's judge_hook says of the last
+ *             minute (degraded at k x a learned baseline: lib/baseline.h);
  *   inactive  no activity for inactive_intervals health intervals and
  *             nothing pending;
  *   healthy   otherwise.
@@ -82,26 +84,39 @@
  * histogram_quantile) is off by at most a bucket's width, 26 %, and by far
  * less where the distribution is smooth across the bucket.
  */
-#define WORKER_DURATION_BOUNDS_MAX 64
+#define WORKER_DURATION_BOUNDS_MAX     64
 #define WORKER_DURATION_DEFAULT_BOUNDS 51
 
+/*
+ * An extra judgement after the built-in ones (the learned baselines:
+ * baselines_health_hook, lib/baseline.h): given the worker's last-minute
+ * figures, @return the state they ask for (BM_HEALTH_DEGRADED or
+ * BM_HEALTH_FAILED) with its issue written into `issue`, or
+ * BM_HEALTH_UNKNOWN for nothing to say. `arg` is the config's judge_arg.
+ */
+typedef bm_health (*worker_judge_hook)(const char *worker, const bm_window_stats *last_minute,
+                                       int64_t now_us, char *issue, size_t issue_len,
+                                       const void *arg);
+
 typedef struct {
-    size_t max_workers;              /* default 1000 */
-    int64_t perf_window_us;          /* default 60 min (worker_monitoring.performance_window_minutes) */
-    double error_rate_threshold;     /* default 0.10 */
-    double failure_rate_threshold;   /* default 0.50 */
-    int64_t slow_threshold_us;       /* default 5000 ms (slow_execution_threshold_ms) */
-    int64_t health_interval_us;      /* default 30 s (health_check_interval_seconds) */
-    uint32_t min_executions;         /* default 5: fewer in 5 min -> no rate judgement */
+    size_t max_workers;          /* default 1000 */
+    int64_t perf_window_us;      /* default 60 min (worker_monitoring.performance_window_minutes) */
+    double error_rate_threshold; /* default 0.10 */
+    double failure_rate_threshold;     /* default 0.50 */
+    int64_t slow_threshold_us;         /* default 5000 ms (slow_execution_threshold_ms) */
+    int64_t health_interval_us;        /* default 30 s (health_check_interval_seconds) */
+    uint32_t min_executions;           /* default 5: fewer in 5 min -> no rate judgement */
     uint32_t pending_failed_intervals; /* default 3 */
-    uint32_t inactive_intervals;     /* default 3 */
-    uint32_t recovery_evaluations;   /* default 2 */
-    int64_t max_idle_us;             /* default 1 h: a full table evicts a worker idle this
-                                        long for a new one; 0: never evict */
+    uint32_t inactive_intervals;       /* default 3 */
+    uint32_t recovery_evaluations;     /* default 2 */
+    int64_t max_idle_us;               /* default 1 h: a full table evicts a worker idle this
+                                          long for a new one; 0: never evict */
     /* upper bounds (µs, strictly ascending) of the lifetime duration histogram
      * (worker_totals); default: WORKER_DURATION_DEFAULT_BOUNDS, 1 ms .. 100 s */
     int64_t duration_bounds_us[WORKER_DURATION_BOUNDS_MAX];
-    size_t n_duration_bounds; /* 1..WORKER_DURATION_BOUNDS_MAX; 0 takes the default */
+    size_t n_duration_bounds;     /* 1..WORKER_DURATION_BOUNDS_MAX; 0 takes the default */
+    worker_judge_hook judge_hook; /* NULL: none (the default) */
+    const void *judge_arg;        /* borrowed; outlives every table made with this config */
 } worker_stats_config;
 
 /* Fill the defaults above. */

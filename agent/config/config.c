@@ -18,6 +18,7 @@
 #include "agent/config/keys.h"
 #include "agent/config/walk.h"
 #include "agent/core/log.h"
+#include "lib/baseline.h"
 #include "lib/redact.h"
 
 int bm_config_set_str(char **field, const char *value)
@@ -61,6 +62,8 @@ void bm_config_deinit(bm_config *c)
     free(c->group);
     free(c->consumer);
     free(c->trace_prefix);
+    free(c->baselines_slots);
+    free(c->baselines_control_key);
     free(c->otlp_endpoint);
     free(c->otlp_encoding);
     free(c->otlp_service_name);
@@ -193,6 +196,12 @@ int bm_config_finish(bm_config *c, char *err, size_t errlen)
             return -1;
         }
     }
+    if (c->baselines_slots && baseline_slots_parse(c->baselines_slots) < 0) {
+        snprintf(err, errlen,
+                 "baselines.slots: unknown '%.64s' (use none, hour_of_day or hour_of_week)",
+                 c->baselines_slots);
+        return -1;
+    }
     if (bm_alerting_config_finish(c->alerting)) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -247,8 +256,7 @@ void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_disp
     if (c->http_enabled)
         fprintf(f, "http: %s, at most %d connection(s), headers within %.3g s, %s\n",
                 c->http_listen, c->http_max_connections, c->http_header_timeout_ms / 1000.0,
-                c->http_token_file ? "a bearer token required (http.token_file)"
-                                   : "no token");
+                c->http_token_file ? "a bearer token required (http.token_file)" : "no token");
     if (bm_config_http_exposed(c, exposed, sizeof exposed)) fprintf(f, "warning: %s\n", exposed);
     fprintf(f, "metrics: %s\n",
             c->metrics_export && c->metrics_collection_enabled
@@ -284,8 +292,8 @@ void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_disp
         char shown[512] = "";
         if (url) bm_redact(url, strlen(url), shown, sizeof shown); /* a webhook's secret path */
         fprintf(f, "  sink %s: %s%s%s%s%s\n", bm_alerting_sink_get(c->alerting, i, "name"),
-                type ? type : "webhook", format ? " " : "", format ? format : "",
-                url ? " " : "", shown);
+                type ? type : "webhook", format ? " " : "", format ? format : "", url ? " " : "",
+                shown);
     }
     fprintf(f, "%s\n",
             redis_checked ? "redis: checked (reachable; consumer groups exist or were created)"

@@ -313,3 +313,31 @@ Test(baseline, load_refuses_a_corrupt_save)
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&buf);
 }
+
+Test(baseline, health_hook_degrades_at_k_times_a_ready_baseline)
+{
+    cfg.min_samples = 2;
+    cfg.min_learning_us = 0;
+    baselines *b = baselines_new(&cfg);
+    baseline_health h = {b, 5.0, 5};
+    bm_window_stats w;
+    memset(&w, 0, sizeof w);
+    w.executions = 10;
+    w.max_us = 500000;
+    w.p95_us = 410000;
+    char text[160] = "";
+    cr_assert_eq(baselines_health_hook("w", &w, MONDAY, text, sizeof text, &h), BM_HEALTH_UNKNOWN,
+                 "no baseline");
+    sample(b, "w", 50, 0, MONDAY);
+    cr_assert_eq(baselines_health_hook("w", &w, MONDAY, text, sizeof text, &h), BM_HEALTH_UNKNOWN,
+                 "not ready");
+    sample(b, "w", 50, 0, MONDAY + SEC);
+    cr_assert_eq(baselines_health_hook("w", &w, MONDAY, text, sizeof text, &h), BM_HEALTH_DEGRADED);
+    cr_assert_str_eq(text, "p95 410 ms is 8.2 \xc3\x97 its baseline 50 ms");
+    w.p95_us = 200000; /* 4 x: under the ratio */
+    cr_assert_eq(baselines_health_hook("w", &w, MONDAY, text, sizeof text, &h), BM_HEALTH_UNKNOWN);
+    w.executions = 4; /* too few to judge */
+    w.p95_us = 410000;
+    cr_assert_eq(baselines_health_hook("w", &w, MONDAY, text, sizeof text, &h), BM_HEALTH_UNKNOWN);
+    baselines_free(b);
+}
