@@ -43,7 +43,8 @@ static const struct {
                      "takes and renews the leader's lease (several agents; its script sends GET, "
                      "SET PX, PEXPIRE, DEL)"},
     [BM_ACL_PEXPIRE] = {"pexpire", "PEXPIRE", NULL, "renews the leader's lease (in EVAL)"},
-    [BM_ACL_HGETALL] = {"hgetall", "HGETALL", NULL, "reads the agents' registry"},
+    [BM_ACL_HGETALL] = {"hgetall", "HGETALL", NULL,
+                        "reads the agents' registry and the baselines' control hash"},
     [BM_ACL_XRANGE] = {"xrange", "XRANGE", NULL, "reads a gone agent's hand-off stream"},
     [BM_ACL_ZADD] = {"zadd", "ZADD", NULL, "indexes transactions for trace search"},
     [BM_ACL_ZREMRANGEBYSCORE] = {"zremrangebyscore", "ZREMRANGEBYSCORE", NULL,
@@ -53,8 +54,8 @@ static const struct {
 };
 
 const char *const bm_acl_cli_commands[] = {
-    "xrevrange", "lrange", "hget", "hgetall", "xinfo|groups", "subscribe", "ping", "select",
-    "zrevrangebyscore", "mget", NULL,
+    "xrevrange", "lrange",           "hget", "hgetall", "xinfo|groups", "subscribe", "ping",
+    "select",    "zrevrangebyscore", "mget", NULL,
 };
 
 const char *bm_acl_command_name(bm_acl_command c)
@@ -85,8 +86,7 @@ static void put(char *buf, size_t len, size_t *at, const char *fmt, const char *
 }
 
 size_t bm_acl_format(char *buf, size_t len, const char *user, const char *const *keys,
-                     size_t n_keys, const char *const *channels, size_t n_channels,
-                     int readonly)
+                     size_t n_keys, const char *const *channels, size_t n_channels, int readonly)
 {
     size_t at = 0;
     if (len) buf[0] = '\0';

@@ -18,7 +18,7 @@
 #define TIMEOUT_CHECK_US  (250 * 1000LL)
 #define SWEEP_INTERVAL_US (60 * 1000000LL)
 #define SWEEP_MAX_DROP    20000
-#define TIMEOUTS_PER_WAKE 10000 /* bounded work per wake-up of the timeout check */
+#define TIMEOUTS_PER_WAKE 10000            /* bounded work per wake-up of the timeout check */
 #define REFUSALS_LOG_US   (60 * 1000000LL) /* a burst of refusals: one line a minute at most */
 
 struct bm_state {
@@ -30,8 +30,8 @@ struct bm_state {
     int64_t timeout_grace_us; /* past timeout_seconds before a timeout is called */
     struct bm_loop *loop;
     bm_state_stats stats;
-    uint64_t told[2];    /* refusals already logged: workers, error types */
-    int64_t told_us[2];  /* when the last line of each was */
+    uint64_t told[2];   /* refusals already logged: workers, error types */
+    int64_t told_us[2]; /* when the last line of each was */
 };
 
 /* A full table refuses: one line per burst (a minute at most) of each table,
@@ -73,7 +73,8 @@ bm_state *bm_state_new(const bm_state_opts *o, bm_persist *p)
     st->timeout_grace_us = o->timeout_grace_us;
     st->store = trace_store_new(&o->traces);
     st->deadlines = deadlines_new(o->max_timeouts);
-    if (!st->store || !st->deadlines || bm_monitor_init(&st->mon, &o->workers, o->max_error_types)) {
+    if (!st->store || !st->deadlines ||
+        bm_monitor_init(&st->mon, &o->workers, o->max_error_types)) {
         bm_state_free(st);
         return NULL;
     }
@@ -252,7 +253,7 @@ void bm_state_get_stats(const bm_state *st, bm_state_stats *out)
 }
 
 int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *al,
-                               const char *const *streams,
+                               struct baselines *bl, const char *const *streams,
                                const char (*ids)[BM_STREAM_ID_MAX], size_t n, int64_t now_us,
                                struct msgpack_sbuffer *out)
 {
@@ -269,22 +270,24 @@ int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *a
     c->monitor = &st->mon;
     c->deadlines = st->deadlines;
     c->alerts = al;
+    c->baselines = bl;
     c->traces = st->store;
     int rc = bm_checkpoint_encode(c, out);
     free(c);
     return rc;
 }
 
-int bm_state_load_checkpoint(bm_state *st, struct alerts *al, const void *data, size_t len,
-                             const char *const *streams, char (*ids_out)[BM_STREAM_ID_MAX],
-                             size_t n, char *agent_out, size_t agent_len, int64_t *ts_out,
-                             char *err, size_t errlen)
+int bm_state_load_checkpoint(bm_state *st, struct alerts *al, struct baselines *bl,
+                             const void *data, size_t len, const char *const *streams,
+                             char (*ids_out)[BM_STREAM_ID_MAX], size_t n, char *agent_out,
+                             size_t agent_len, int64_t *ts_out, char *err, size_t errlen)
 {
     bm_checkpoint *c = calloc(1, sizeof *c);
     if (!c) return snprintf(err, errlen, "out of memory"), -1;
     c->monitor = &st->mon;
     c->deadlines = st->deadlines;
     c->alerts = al;
+    c->baselines = bl;
     c->traces = st->store;
     c->now_us = bm_now_us();
     bm_checkpoint_status rc = bm_checkpoint_decode(data, len, NULL, c, err, errlen);

@@ -29,14 +29,15 @@
 
 struct bm_loop;
 struct alerts;
+struct baselines;
 struct msgpack_sbuffer;
 typedef struct bm_state bm_state;
 
 typedef struct {
     trace_store_limits traces;
     worker_stats_config workers;
-    size_t max_error_types; /* 0: default */
-    size_t max_timeouts;    /* commands awaiting an answer */
+    size_t max_error_types;   /* 0: default */
+    size_t max_timeouts;      /* commands awaiting an answer */
     int64_t timeout_grace_us; /* a timeout is called this long after timeout_seconds */
 } bm_state_opts;
 
@@ -45,10 +46,11 @@ typedef struct {
     uint64_t duplicates;     /* already seen (same id in the trace) */
     uint64_t truncated;      /* trace full */
     uint64_t untraced;       /* valid events with no transaction (custom) */
-    uint64_t timeouts;         /* answers that are timeouts: the framework's and busmon's own */
-    uint64_t timeouts_noticed; /* of which busmon called (no answer within timeout_seconds + grace) */
-    uint64_t late_answers;     /* answers after busmon called their command timed out */
-    uint64_t nomem;          /* events not kept for lack of memory (read again) */
+    uint64_t timeouts;       /* answers that are timeouts: the framework's and busmon's own */
+    uint64_t
+        timeouts_noticed;  /* of which busmon called (no answer within timeout_seconds + grace) */
+    uint64_t late_answers; /* answers after busmon called their command timed out */
+    uint64_t nomem;        /* events not kept for lack of memory (read again) */
 } bm_state_stats;
 
 /* @return the state (caller frees), or NULL (out of memory). p is borrowed. */
@@ -86,7 +88,7 @@ void bm_state_get_stats(const bm_state *st, bm_state_stats *out);
  * out. @return 0 or -1 (out of memory).
  */
 int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *al,
-                               const char *const *streams,
+                               struct baselines *bl, const char *const *streams,
                                const char (*ids)[BM_STREAM_ID_MAX], size_t n, int64_t now_us,
                                struct msgpack_sbuffer *out);
 
@@ -96,9 +98,9 @@ int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *a
  * stream it does not name). *agent_out and *ts_out say who wrote it, when.
  * @return 0, or -1 with the reason in err (the state is unchanged).
  */
-int bm_state_load_checkpoint(bm_state *st, struct alerts *al, const void *data, size_t len,
-                             const char *const *streams, char (*ids_out)[BM_STREAM_ID_MAX],
-                             size_t n, char *agent_out, size_t agent_len, int64_t *ts_out,
-                             char *err, size_t errlen);
+int bm_state_load_checkpoint(bm_state *st, struct alerts *al, struct baselines *bl,
+                             const void *data, size_t len, const char *const *streams,
+                             char (*ids_out)[BM_STREAM_ID_MAX], size_t n, char *agent_out,
+                             size_t agent_len, int64_t *ts_out, char *err, size_t errlen);
 
 #endif
