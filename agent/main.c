@@ -77,12 +77,12 @@ typedef struct {
     bm_parts p;
     bm_channel_scheme scheme;
     int stop_rc;
-    int config_error;    /* build failed on the configuration: exit 2 */
+    int config_error; /* build failed on the configuration: exit 2 */
     char state_key[512]; /* busmon:state:<consumer> */
     bm_pubsub_input_opts pubsub_opts;
     bm_reclaim *reclaim;
-    long handoff_idx;                /* this agent's hand-off stream in cfg->streams (-1: none) */
-    bm_acl *acl;                     /* what Redis's ACL denied (core/acl.h) */
+    long handoff_idx; /* this agent's hand-off stream in cfg->streams (-1: none) */
+    bm_acl *acl; /* what Redis's ACL denied (core/acl.h) */
     baseline_health baseline_health; /* the worker table's judge hook reads it */
 } agent;
 
@@ -106,8 +106,8 @@ static int add_otlp(bm_outputs *o, const bm_config *c, char *err, size_t errlen)
     kv[n++] = (bm_sink_kv){"type", "otlp"};
     kv[n++] = (bm_sink_kv){"name", "otlp"};
     kv[n++] = (bm_sink_kv){"topics", c->otlp_traces && c->otlp_metrics ? "spans,metrics"
-                                     : c->otlp_traces                  ? "spans"
-                                                                       : "metrics"};
+                                     : c->otlp_traces                 ? "spans"
+                                                                      : "metrics"};
     kv[n++] = (bm_sink_kv){"endpoint", c->otlp_endpoint};
     kv[n++] = (bm_sink_kv){"encoding", c->otlp_encoding ? c->otlp_encoding : "json"};
     kv[n++] = (bm_sink_kv){"service_name", c->otlp_service_name ? c->otlp_service_name : "busmon"};
@@ -140,39 +140,18 @@ static int add_outputs(bm_outputs *o, const bm_config *c, char *err, size_t errl
     snprintf(system_maxlen, sizeof system_maxlen, "%zu", c->system_maxlen);
     snprintf(alerts_maxlen, sizeof alerts_maxlen, "%zu", al->maxlen);
     const bm_sink_kv rows[][6] = {
-        {{"name", "rollups"},
-         {"type", "redis_stream"},
-         {"topics", "rollup"},
-         {"stream", c->rollups_stream},
-         {"maxlen", rollups_maxlen},
-         {"channel", c->rollups_stream}},
-        {{"name", "workers"},
-         {"type", "redis_hash"},
-         {"topics", "workers"},
-         {"key", c->workers_hash},
-         {"mode", "merge"}},
-        {{"name", "health"},
-         {"type", "redis_stream"},
-         {"topics", "health"},
-         {"stream", c->health_stream},
-         {"maxlen", "10000"},
-         {"channel", c->health_stream}},
-        {{"name", "system"},
-         {"type", "redis_stream"},
-         {"topics", "system"},
-         {"stream", c->system_stream},
-         {"maxlen", system_maxlen}},
-        {{"name", "alerts"},
-         {"type", "redis_stream"},
-         {"topics", "alert"},
-         {"stream", al->stream},
-         {"maxlen", alerts_maxlen},
-         {"channel", al->channel}},
-        {{"name", "alerts_firing"},
-         {"type", "redis_hash"},
-         {"topics", "alerts_firing"},
-         {"key", al->firing_hash},
-         {"mode", "replace"}},
+        {{"name", "rollups"}, {"type", "redis_stream"}, {"topics", "rollup"},
+         {"stream", c->rollups_stream}, {"maxlen", rollups_maxlen}, {"channel", c->rollups_stream}},
+        {{"name", "workers"}, {"type", "redis_hash"}, {"topics", "workers"},
+         {"key", c->workers_hash}, {"mode", "merge"}},
+        {{"name", "health"}, {"type", "redis_stream"}, {"topics", "health"},
+         {"stream", c->health_stream}, {"maxlen", "10000"}, {"channel", c->health_stream}},
+        {{"name", "system"}, {"type", "redis_stream"}, {"topics", "system"},
+         {"stream", c->system_stream}, {"maxlen", system_maxlen}},
+        {{"name", "alerts"}, {"type", "redis_stream"}, {"topics", "alert"},
+         {"stream", al->stream}, {"maxlen", alerts_maxlen}, {"channel", al->channel}},
+        {{"name", "alerts_firing"}, {"type", "redis_hash"}, {"topics", "alerts_firing"},
+         {"key", al->firing_hash}, {"mode", "replace"}},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         size_t n = 0;
@@ -253,8 +232,8 @@ static void on_checkpoint_read(const redisReply *r, void *arg)
     if (r->type == REDIS_REPLY_NIL) {
         bm_info("no checkpoint at %s: starting with an empty state", a->state_key);
     } else if (r->type != REDIS_REPLY_STRING) {
-        bm_warn("checkpoint %s could not be read (%s): starting with an empty state", a->state_key,
-                r->type == REDIS_REPLY_ERROR ? r->str : "not a string");
+        bm_warn("checkpoint %s could not be read (%s): starting with an empty state",
+                a->state_key, r->type == REDIS_REPLY_ERROR ? r->str : "not a string");
     } else {
         char err[256] = "", who[128] = "";
         int64_t ts = 0;
@@ -429,8 +408,8 @@ static int build_state(agent *a)
                           so.workers,
                           so.max_error_types};
     if (c->cluster_enabled) {
-        a->p.cluster =
-            bm_cluster_new(&co, a->p.loop, a->p.writer, bm_state_monitor(a->p.state), NULL);
+        a->p.cluster = bm_cluster_new(&co, a->p.loop, a->p.writer, bm_state_monitor(a->p.state),
+                                      NULL);
         if (!a->p.cluster || bm_cluster_start(a->p.cluster)) return -1;
         a->p.view = bm_cluster_view(a->p.cluster);
     } else {
@@ -459,16 +438,11 @@ static int build_inputs(agent *a)
                                a->handoff_idx,
                                c->max_id_bytes,
                                c->max_clock_skew_ms * 1000};
-    a->p.streams =
-        bm_stream_input_new(&io, a->p.loop, a->p.session, a->p.writer, a->p.state, a->p.persist);
+    a->p.streams = bm_stream_input_new(&io, a->p.loop, a->p.session, a->p.writer, a->p.state,
+                                       a->p.persist);
     if (!a->p.streams) return -1;
-    bm_reclaim_opts ro = {(const char *const *)c->streams,
-                          c->n_streams,
-                          c->group,
-                          c->consumer,
-                          c->state_prefix,
-                          c->reclaim_interval_ms,
-                          c->reclaim_min_idle_ms,
+    bm_reclaim_opts ro = {(const char *const *)c->streams, c->n_streams, c->group, c->consumer,
+                          c->state_prefix, c->reclaim_interval_ms, c->reclaim_min_idle_ms,
                           c->reclaim_max_deliveries};
     if (!(a->reclaim = bm_reclaim_new(&ro, a->p.loop, a->p.writer, a->p.persist, a->p.streams)))
         return -1;
@@ -481,15 +455,10 @@ static int build_inputs(agent *a)
     a->scheme.error = c->channel_words[2];
     a->scheme.status = c->channel_words[3];
     a->scheme.compensation = c->channel_words[4];
-    bm_pubsub_input_opts po = {(const char *const *)c->pubsub_patterns,
-                               c->n_pubsub_patterns,
-                               a->scheme,
-                               c->max_entry_bytes,
-                               a->p.cluster ? route_tx : NULL,
-                               a,
-                               c->max_id_bytes,
-                               c->max_clock_skew_ms * 1000,
-                               a->acl};
+    bm_pubsub_input_opts po = {(const char *const *)c->pubsub_patterns, c->n_pubsub_patterns,
+                               a->scheme, c->max_entry_bytes,
+                               a->p.cluster ? route_tx : NULL, a, c->max_id_bytes,
+                               c->max_clock_skew_ms * 1000, a->acl};
     a->pubsub_opts = po; /* started once the state is restored: nothing applied before */
     return 0;
 }
@@ -512,8 +481,9 @@ static int build_finisher(agent *a, char *err, size_t errlen)
     bm_config *c = a->cfg;
     bm_monitor *mon = bm_state_monitor(a->p.state);
     if (bm_outputs_wants(a->p.outputs, BM_TOPIC_METRICS)) {
-        a->p.otlp_metrics = bm_otlp_metrics_new(c->otlp_metrics_interval_ms * 1000, c->max_workers,
-                                                a->p.loop, mon, a->p.outputs);
+        a->p.otlp_metrics =
+            bm_otlp_metrics_new(c->otlp_metrics_interval_ms * 1000, c->max_workers, a->p.loop,
+                                mon, a->p.outputs);
         if (!a->p.otlp_metrics) return snprintf(err, errlen, "out of memory"), -1;
     }
     bm_finisher_opts fo = {
@@ -531,12 +501,13 @@ static int build_finisher(agent *a, char *err, size_t errlen)
     if (!bm_sampling_active(&fo.sampling) && !bm_outputs_wants(a->p.outputs, BM_TOPIC_SPANS) &&
         !a->p.otlp_metrics)
         return 0; /* nothing to do at a transaction's end */
-    a->p.finisher = bm_finisher_new(&fo, a->p.loop, a->p.persist, bm_state_traces(a->p.state), mon,
-                                    a->p.writer, a->p.outputs);
+    a->p.finisher = bm_finisher_new(&fo, a->p.loop, a->p.persist, bm_state_traces(a->p.state),
+                                    mon, a->p.writer, a->p.outputs);
     if (!a->p.finisher) return snprintf(err, errlen, "out of memory"), -1;
     if (bm_sampling_active(&fo.sampling))
         bm_info("tail sampling of stored traces: rate %g (failed, timed-out, compensated%s kept)",
-                c->sampling_rate, c->sampling_slow_ms || c->sampling_slow_p99 ? ", slow" : "");
+                c->sampling_rate,
+                c->sampling_slow_ms || c->sampling_slow_p99 ? ", slow" : "");
     return 0;
 }
 
@@ -548,25 +519,15 @@ static int build_jobs(agent *a, char *err, size_t errlen)
     if (!a->p.outputs) return snprintf(err, errlen, "out of memory"), -1;
     if (add_outputs(a->p.outputs, c, err, errlen)) return a->config_error = 1, -1;
     bm_monitor *mon = bm_state_monitor(a->p.state);
-    bm_publisher_opts pb = {c->rollup_interval_ms * 1000,
-                            c->health_interval_ms * 1000,
-                            c->consumer,
-                            counters_json,
-                            a,
-                            agents_json,
-                            a,
-                            c->rollup_max_bytes};
+    bm_publisher_opts pb = {c->rollup_interval_ms * 1000, c->health_interval_ms * 1000,
+                            c->consumer, counters_json, a, agents_json, a, c->rollup_max_bytes};
     a->p.publisher = bm_publisher_new(&pb, a->p.loop, &a->p.view, a->p.outputs);
     a->p.sampler = bm_sampler_new(a->p.loop, a->p.writer, c->group, (const char *const *)c->streams,
                                   c->n_streams);
     if (!a->p.publisher || !a->p.sampler || bm_publisher_start(a->p.publisher))
         return snprintf(err, errlen, "out of memory"), -1;
-    bm_sysmon_opts so = {c->system_interval_ms * 1000,
-                         c->system_history_s * 1000000,
-                         c->system_data_path,
-                         c->consumer,
-                         ingested,
-                         a};
+    bm_sysmon_opts so = {c->system_interval_ms * 1000, c->system_history_s * 1000000,
+                         c->system_data_path, c->consumer, ingested, a};
     a->p.sysmon = bm_sysmon_new(&so, a->p.sampler, mon, a->p.outputs);
     if (a->p.baselines) {
         bm_baseline_job_opts bo = {c->health_interval_ms * 1000, c->baselines_control_key};
@@ -574,8 +535,8 @@ static int build_jobs(agent *a, char *err, size_t errlen)
             bm_baseline_job_new(&bo, a->p.loop, a->p.writer, &a->p.view, a->p.baselines);
         if (!a->p.baseline_job) return snprintf(err, errlen, "out of memory"), -1;
     }
-    bm_alerting_opts ao = {&c->alerting->rules, c->consumer, deadletters,   a,
-                           checkpoint_soon,     a,           a->p.baselines};
+    bm_alerting_opts ao = {&c->alerting->rules, c->consumer, deadletters, a, checkpoint_soon, a,
+                           a->p.baselines};
     a->p.alerting = bm_alerting_new(&ao, a->p.loop, a->p.sampler, &a->p.view, a->p.outputs);
     if (!a->p.sysmon || !a->p.alerting || bm_sampler_start(a->p.sampler))
         return snprintf(err, errlen, "out of memory"), -1;
@@ -619,13 +580,13 @@ static void stop_in_order(void *arg, const char *why)
     agent *a = arg;
     struct timeval limit = {STOP_HARD_LIMIT_S, 0};
     event_base_once(bm_loop_base(a->p.loop), -1, EV_TIMEOUT, on_stop_limit, a, &limit);
-    bm_publisher_final(a->p.publisher); /* what readers see is current */
-    bm_alerting_stop(a->p.alerting);    /* no more evaluations */
-    bm_cluster_leave(a->p.cluster);     /* lease given up, no more hand-offs to us */
-    bm_finisher_final(a->p.finisher);   /* ended transactions: sampled, exported */
+    bm_publisher_final(a->p.publisher);  /* what readers see is current */
+    bm_alerting_stop(a->p.alerting);     /* no more evaluations */
+    bm_cluster_leave(a->p.cluster);      /* lease given up, no more hand-offs to us */
+    bm_finisher_final(a->p.finisher);    /* ended transactions: sampled, exported */
     if (a->p.otlp_metrics) bm_otlp_metrics_export(a->p.otlp_metrics);
     bm_outputs_flush(a->p.outputs, FLUSH_DEADLINE_MS); /* sinks deliver what they hold */
-    bm_stream_input_stop(a->p.streams);                /* no more reads */
+    bm_stream_input_stop(a->p.streams);  /* no more reads */
     bm_pubsub_input_stop(a->p.pubsub);
     bm_session_drop_reader(a->p.session); /* a read in flight stays pending: read next start */
     bm_info("stopping (%s): %ld pending write(s), last checkpoint and acks next", why,
@@ -647,12 +608,11 @@ static int build(agent *a, char *err, size_t errlen)
     if (!a->p.loop || !a->p.writer || !a->acl) return snprintf(err, errlen, "out of memory"), -1;
     bm_writer_set_acl(a->p.writer, a->acl);
     /* HTTP first: a port in use is the one line the operator sees */
-    bm_http_opts ho = {
-        c->rollup_interval_ms * 1000, c->ready_max_lag,
-        c->http_max_connections,      c->http_header_timeout_ms * 1000LL,
-        c->http_token_file,           !c->metrics_export || !c->metrics_collection_enabled};
-    if (c->http_enabled && !(a->p.http = bm_http_new(bm_loop_base(a->p.loop), c->http_listen, &a->p,
-                                                     &ho, err, errlen)))
+    bm_http_opts ho = {c->rollup_interval_ms * 1000, c->ready_max_lag, c->http_max_connections,
+                       c->http_header_timeout_ms * 1000LL, c->http_token_file,
+                       !c->metrics_export || !c->metrics_collection_enabled};
+    if (c->http_enabled &&
+        !(a->p.http = bm_http_new(bm_loop_base(a->p.loop), c->http_listen, &a->p, &ho, err, errlen)))
         return -1;
     a->handoff_idx = -1;
     if (c->cluster_enabled) { /* this agent's hand-off stream is read like the others */
@@ -715,13 +675,13 @@ static json_t *alert_sinks_json(const bm_outputs *o)
             continue;
         bm_sink_stats st;
         bm_sink_get_stats(s, &st);
-        json_object_set_new(sinks, bm_sink_name(s),
-                            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "type",
-                                      bm_sink_type_name(s), "format", bm_sink_format(s), "emitted",
-                                      (json_int_t)st.emitted, "sent", (json_int_t)st.sent, "failed",
-                                      (json_int_t)st.failed, "retried", (json_int_t)st.retried,
-                                      "dropped", (json_int_t)st.dropped, "attempt_errors",
-                                      (json_int_t)st.attempt_errors));
+        json_object_set_new(
+            sinks, bm_sink_name(s),
+            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "type", bm_sink_type_name(s),
+                      "format", bm_sink_format(s), "emitted", (json_int_t)st.emitted, "sent",
+                      (json_int_t)st.sent, "failed", (json_int_t)st.failed, "retried",
+                      (json_int_t)st.retried, "dropped", (json_int_t)st.dropped,
+                      "attempt_errors", (json_int_t)st.attempt_errors));
     }
     return sinks;
 }
@@ -745,9 +705,9 @@ static void write_summary(const agent *a)
     json_object_set_new(j, "events_per_s", json_real(rate));
     json_object_set_new(j, "peak_rss_bytes", json_integer(peak_rss_bytes()));
     json_object_set_new(j, "bytes_per_transaction",
-                        json_real(s.traces_in_memory
-                                      ? (double)s.trace_store_bytes / (double)s.traces_in_memory
-                                      : 0.0));
+                        json_real(s.traces_in_memory ? (double)s.trace_store_bytes /
+                                                           (double)s.traces_in_memory
+                                                     : 0.0));
     bm_info("summary: %llu entries in %.3f s (%.0f ev/s), %llu applied, %llu duplicates, %llu "
             "dead-lettered, %llu acked, peak RSS %ld KiB",
             (unsigned long long)read, secs, rate, (unsigned long long)s.st.events_applied,
@@ -840,8 +800,7 @@ static int make_parent_dirs(const char *path, char *why, size_t whylen)
         *p = '\0';
         struct stat st;
         if (mkdir(dir, 0755) && errno != EEXIST)
-            return snprintf(why, whylen, "cannot create directory %.300s: %s", dir,
-                            strerror(errno)),
+            return snprintf(why, whylen, "cannot create directory %.300s: %s", dir, strerror(errno)),
                    -1;
         if (stat(dir, &st) || !S_ISDIR(st.st_mode))
             return snprintf(why, whylen, "%.300s is not a directory", dir), -1;

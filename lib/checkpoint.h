@@ -94,11 +94,11 @@ typedef struct {
     bm_monitor *monitor;
     deadlines *deadlines;
     alerts *alerts;
-    baselines *baselines; /* learned baselines (lib/baseline.h); encode: written when set */
-    trace_store *traces;  /* encode: its commands awaiting an answer go in "pending";
-                             decode: they are put back in it (for pairing and timeouts) */
-    int64_t now_us;       /* decode: the time given to the trace store for them */
-    size_t pending;       /* decode: how many such commands were put back */
+    baselines *baselines;  /* learned baselines (lib/baseline.h); encode: written when set */
+    trace_store *traces;   /* encode: its commands awaiting an answer go in "pending";
+                              decode: they are put back in it (for pairing and timeouts) */
+    int64_t now_us;        /* decode: the time given to the trace store for them */
+    size_t pending;        /* decode: how many such commands were put back */
 } bm_checkpoint;
 
 /* Bounds of what decode accepts. Zero fields take the defaults. */

@@ -104,8 +104,8 @@ struct worker_stats {
     worker **slots; /* hash table, n_slots a power of two */
     size_t n_slots;
     uint64_t refused;
-    uint64_t evicted;       /* idle workers removed to make room */
-    int64_t evict_after_us; /* nobody is evictable before this (0: unknown) */
+    uint64_t evicted;        /* idle workers removed to make room */
+    int64_t evict_after_us;  /* nobody is evictable before this (0: unknown) */
     char last_refused[BM_NAME_MAX];
 };
 

@@ -84,7 +84,7 @@
  * histogram_quantile) is off by at most a bucket's width, 26 %, and by far
  * less where the distribution is smooth across the bucket.
  */
-#define WORKER_DURATION_BOUNDS_MAX     64
+#define WORKER_DURATION_BOUNDS_MAX 64
 #define WORKER_DURATION_DEFAULT_BOUNDS 51
 
 /*
@@ -99,18 +99,18 @@ typedef bm_health (*worker_judge_hook)(const char *worker, const bm_window_stats
                                        const void *arg);
 
 typedef struct {
-    size_t max_workers;          /* default 1000 */
-    int64_t perf_window_us;      /* default 60 min (worker_monitoring.performance_window_minutes) */
-    double error_rate_threshold; /* default 0.10 */
-    double failure_rate_threshold;     /* default 0.50 */
-    int64_t slow_threshold_us;         /* default 5000 ms (slow_execution_threshold_ms) */
-    int64_t health_interval_us;        /* default 30 s (health_check_interval_seconds) */
-    uint32_t min_executions;           /* default 5: fewer in 5 min -> no rate judgement */
+    size_t max_workers;              /* default 1000 */
+    int64_t perf_window_us;          /* default 60 min (worker_monitoring.performance_window_minutes) */
+    double error_rate_threshold;     /* default 0.10 */
+    double failure_rate_threshold;   /* default 0.50 */
+    int64_t slow_threshold_us;       /* default 5000 ms (slow_execution_threshold_ms) */
+    int64_t health_interval_us;      /* default 30 s (health_check_interval_seconds) */
+    uint32_t min_executions;         /* default 5: fewer in 5 min -> no rate judgement */
     uint32_t pending_failed_intervals; /* default 3 */
-    uint32_t inactive_intervals;       /* default 3 */
-    uint32_t recovery_evaluations;     /* default 2 */
-    int64_t max_idle_us;               /* default 1 h: a full table evicts a worker idle this
-                                          long for a new one; 0: never evict */
+    uint32_t inactive_intervals;     /* default 3 */
+    uint32_t recovery_evaluations;   /* default 2 */
+    int64_t max_idle_us;             /* default 1 h: a full table evicts a worker idle this
+                                        long for a new one; 0: never evict */
     /* upper bounds (µs, strictly ascending) of the lifetime duration histogram
      * (worker_totals); default: WORKER_DURATION_DEFAULT_BOUNDS, 1 ms .. 100 s */
     int64_t duration_bounds_us[WORKER_DURATION_BOUNDS_MAX];

@@ -78,7 +78,8 @@ static size_t finish(names *ns, const char **out)
     return n;
 }
 
-size_t bm_config_acl_line(const bm_config *c, const char *user, int readonly, char *buf, size_t len)
+size_t bm_config_acl_line(const bm_config *c, const char *user, int readonly, char *buf,
+                          size_t len)
 {
     names keys, channels;
     memset(&keys, 0, sizeof keys);

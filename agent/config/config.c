@@ -256,7 +256,8 @@ void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_disp
     if (c->http_enabled)
         fprintf(f, "http: %s, at most %d connection(s), headers within %.3g s, %s\n",
                 c->http_listen, c->http_max_connections, c->http_header_timeout_ms / 1000.0,
-                c->http_token_file ? "a bearer token required (http.token_file)" : "no token");
+                c->http_token_file ? "a bearer token required (http.token_file)"
+                                   : "no token");
     if (bm_config_http_exposed(c, exposed, sizeof exposed)) fprintf(f, "warning: %s\n", exposed);
     fprintf(f, "metrics: %s\n",
             c->metrics_export && c->metrics_collection_enabled
@@ -292,8 +293,8 @@ void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_disp
         char shown[512] = "";
         if (url) bm_redact(url, strlen(url), shown, sizeof shown); /* a webhook's secret path */
         fprintf(f, "  sink %s: %s%s%s%s%s\n", bm_alerting_sink_get(c->alerting, i, "name"),
-                type ? type : "webhook", format ? " " : "", format ? format : "", url ? " " : "",
-                shown);
+                type ? type : "webhook", format ? " " : "", format ? format : "",
+                url ? " " : "", shown);
     }
     fprintf(f, "%s\n",
             redis_checked ? "redis: checked (reachable; consumer groups exist or were created)"

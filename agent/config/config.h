@@ -19,7 +19,7 @@
 
 #include "agent/core/parse.h"
 
-#define BM_MAX_STREAMS          64
+#define BM_MAX_STREAMS 64
 #define BM_MAX_DURATION_BUCKETS 64 /* WORKER_DURATION_BOUNDS_MAX (lib/worker_stats.h) */
 
 struct bm_alerting_config; /* alerting.h */
@@ -43,9 +43,9 @@ typedef struct {
     size_t max_events_per_trace; /* default 512 */
     size_t max_entry_bytes;      /* larger entries are dead-lettered; default 1 MiB */
     size_t max_read_bytes;       /* streams.max_read_bytes: one read's reply at most about this */
-    size_t max_id_bytes;         /* limits.max_id_bytes, 256: longer ids are dead-lettered */
-    int64_t max_clock_skew_ms;   /* limits.max_clock_skew, 24 h; 0: none */
-    int64_t max_idle_ms;         /* limits.max_idle, 1 h: evictable when the table is full */
+    size_t max_id_bytes;            /* limits.max_id_bytes, 256: longer ids are dead-lettered */
+    int64_t max_clock_skew_ms;      /* limits.max_clock_skew, 24 h; 0: none */
+    int64_t max_idle_ms;            /* limits.max_idle, 1 h: evictable when the table is full */
     int64_t checkpoint_interval_ms; /* state.checkpoint_interval, 1 s; 0: none */
     char *state_prefix;             /* state.key_prefix, "busmon:state:" */
     int64_t reclaim_interval_ms;    /* reclaim.interval, 30 s; 0: never */
@@ -57,12 +57,12 @@ typedef struct {
     char *cluster_handoff_prefix;   /* "busmon:handoff:" */
     int64_t cluster_heartbeat_ms, cluster_stale_ms, cluster_lease_ms, cluster_refresh_ms;
 
-    char *trace_prefix;                   /* "busmon:trace:" */
-    char *trace_index_key;                /* traces.index_key, "busmon:traces" (the search index) */
-    size_t trace_index_max;               /* traces.index_max, 100000; 0: no index */
+    char *trace_prefix;       /* "busmon:trace:" */
+    char *trace_index_key;    /* traces.index_key, "busmon:traces" (the search index) */
+    size_t trace_index_max;   /* traces.index_max, 100000; 0: no index */
     int64_t trace_index_trim_interval_ms; /* traces.index_trim_interval, 1 s */
-    char *deadletter_stream;              /* "busmon:deadletter" */
-    size_t deadletter_maxlen;             /* MAXLEN ~, default 100000 */
+    char *deadletter_stream;  /* "busmon:deadletter" */
+    size_t deadletter_maxlen; /* MAXLEN ~, default 100000 */
 
     /* worker performance and health (issue 3); the monitoring guides' keys */
     double error_rate_threshold;   /* worker_monitoring.error_rate_threshold, 0.1 */
@@ -106,9 +106,9 @@ typedef struct {
     struct bm_alerting_config *alerting; /* the `alerts:` section (owned; never NULL after init) */
 
     /* OpenTelemetry export (issue 16, jobs/finisher.c, outputs/otlp.c) */
-    char *otlp_endpoint;     /* otlp.endpoint: NULL, no OTLP export */
-    char *otlp_encoding;     /* "json" */
-    char *otlp_service_name; /* "busmon" */
+    char *otlp_endpoint;      /* otlp.endpoint: NULL, no OTLP export */
+    char *otlp_encoding;      /* "json" */
+    char *otlp_service_name;  /* "busmon" */
     int otlp_timeout_ms, otlp_flush_interval_ms, otlp_backoff_ms, otlp_backoff_max_ms;
     size_t otlp_batch_size, otlp_queue, otlp_max_attempts;
     int64_t otlp_idle_flush_ms, otlp_settle_ms, otlp_metrics_interval_ms;
@@ -119,8 +119,8 @@ typedef struct {
         int is_file;
     } otlp_headers[16];
     /* tail sampling of stored traces (traces.sampling) */
-    double sampling_rate;     /* 1: keep everything */
-    int64_t sampling_slow_ms; /* 0: no fixed threshold */
+    double sampling_rate;         /* 1: keep everything */
+    int64_t sampling_slow_ms;     /* 0: no fixed threshold */
     int sampling_slow_p99;
 
     /* HTTP (issue 6): /metrics, /health, /ready, /api (agent/http.c) */
@@ -164,9 +164,9 @@ typedef struct {
 /* What bm_config_from_args asks the caller to do. */
 typedef enum {
     BM_CONFIG_RUN,
-    BM_CONFIG_HELP,          /* -h, --help: print bm_config_usage, exit 0 */
-    BM_CONFIG_VERSION,       /* --version */
-    BM_CONFIG_CHECK,         /* --check-config: the configuration is good; check Redis, exit */
+    BM_CONFIG_HELP,         /* -h, --help: print bm_config_usage, exit 0 */
+    BM_CONFIG_VERSION,      /* --version */
+    BM_CONFIG_CHECK,        /* --check-config: the configuration is good; check Redis, exit */
     BM_CONFIG_CHECK_OFFLINE, /* --check-config --offline: the configuration is good; exit */
     BM_CONFIG_PRINT_ACL      /* --print-acl: print the Redis ACL lines it needs; exit */
 } bm_config_action;

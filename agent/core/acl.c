@@ -54,8 +54,8 @@ static const struct {
 };
 
 const char *const bm_acl_cli_commands[] = {
-    "xrevrange", "lrange",           "hget", "hgetall", "xinfo|groups", "subscribe", "ping",
-    "select",    "zrevrangebyscore", "mget", NULL,
+    "xrevrange", "lrange", "hget", "hgetall", "xinfo|groups", "subscribe", "ping", "select",
+    "zrevrangebyscore", "mget", NULL,
 };
 
 const char *bm_acl_command_name(bm_acl_command c)
@@ -86,7 +86,8 @@ static void put(char *buf, size_t len, size_t *at, const char *fmt, const char *
 }
 
 size_t bm_acl_format(char *buf, size_t len, const char *user, const char *const *keys,
-                     size_t n_keys, const char *const *channels, size_t n_channels, int readonly)
+                     size_t n_keys, const char *const *channels, size_t n_channels,
+                     int readonly)
 {
     size_t at = 0;
     if (len) buf[0] = '\0';

@@ -330,7 +330,8 @@ static void evaluate(const bm_redis_figures *f, void *arg)
 /* ---- life ------------------------------------------------------------------- */
 
 bm_alerting *bm_alerting_new(const bm_alerting_opts *o, struct bm_loop *loop,
-                             struct bm_sampler *sampler, const bm_view *view, bm_outputs *outputs)
+                             struct bm_sampler *sampler, const bm_view *view,
+                             bm_outputs *outputs)
 {
     bm_alerting *al = calloc(1, sizeof *al);
     if (!al) {
@@ -372,7 +373,8 @@ bm_alerting *bm_alerting_new(const bm_alerting_opts *o, struct bm_loop *loop,
     for (size_t i = 0; i < bm_outputs_count(outputs); i++) {
         const bm_sink *s = bm_outputs_at(outputs, i);
         if (bm_sink_takes(s, BM_TOPIC_ALERT) || bm_sink_takes(s, BM_TOPIC_ALERTS_FIRING))
-            bm_info("  sink %s (%s, %s)", bm_sink_name(s), bm_sink_type_name(s), bm_sink_format(s));
+            bm_info("  sink %s (%s, %s)", bm_sink_name(s), bm_sink_type_name(s),
+                    bm_sink_format(s));
     }
     return al;
 }

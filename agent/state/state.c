@@ -18,7 +18,7 @@
 #define TIMEOUT_CHECK_US  (250 * 1000LL)
 #define SWEEP_INTERVAL_US (60 * 1000000LL)
 #define SWEEP_MAX_DROP    20000
-#define TIMEOUTS_PER_WAKE 10000            /* bounded work per wake-up of the timeout check */
+#define TIMEOUTS_PER_WAKE 10000 /* bounded work per wake-up of the timeout check */
 #define REFUSALS_LOG_US   (60 * 1000000LL) /* a burst of refusals: one line a minute at most */
 
 struct bm_state {
@@ -30,8 +30,8 @@ struct bm_state {
     int64_t timeout_grace_us; /* past timeout_seconds before a timeout is called */
     struct bm_loop *loop;
     bm_state_stats stats;
-    uint64_t told[2];   /* refusals already logged: workers, error types */
-    int64_t told_us[2]; /* when the last line of each was */
+    uint64_t told[2];    /* refusals already logged: workers, error types */
+    int64_t told_us[2];  /* when the last line of each was */
 };
 
 /* A full table refuses: one line per burst (a minute at most) of each table,
@@ -73,8 +73,7 @@ bm_state *bm_state_new(const bm_state_opts *o, bm_persist *p)
     st->timeout_grace_us = o->timeout_grace_us;
     st->store = trace_store_new(&o->traces);
     st->deadlines = deadlines_new(o->max_timeouts);
-    if (!st->store || !st->deadlines ||
-        bm_monitor_init(&st->mon, &o->workers, o->max_error_types)) {
+    if (!st->store || !st->deadlines || bm_monitor_init(&st->mon, &o->workers, o->max_error_types)) {
         bm_state_free(st);
         return NULL;
     }

@@ -36,8 +36,8 @@ typedef struct bm_state bm_state;
 typedef struct {
     trace_store_limits traces;
     worker_stats_config workers;
-    size_t max_error_types;   /* 0: default */
-    size_t max_timeouts;      /* commands awaiting an answer */
+    size_t max_error_types; /* 0: default */
+    size_t max_timeouts;    /* commands awaiting an answer */
     int64_t timeout_grace_us; /* a timeout is called this long after timeout_seconds */
 } bm_state_opts;
 
@@ -46,11 +46,10 @@ typedef struct {
     uint64_t duplicates;     /* already seen (same id in the trace) */
     uint64_t truncated;      /* trace full */
     uint64_t untraced;       /* valid events with no transaction (custom) */
-    uint64_t timeouts;       /* answers that are timeouts: the framework's and busmon's own */
-    uint64_t
-        timeouts_noticed;  /* of which busmon called (no answer within timeout_seconds + grace) */
-    uint64_t late_answers; /* answers after busmon called their command timed out */
-    uint64_t nomem;        /* events not kept for lack of memory (read again) */
+    uint64_t timeouts;         /* answers that are timeouts: the framework's and busmon's own */
+    uint64_t timeouts_noticed; /* of which busmon called (no answer within timeout_seconds + grace) */
+    uint64_t late_answers;     /* answers after busmon called their command timed out */
+    uint64_t nomem;          /* events not kept for lack of memory (read again) */
 } bm_state_stats;
 
 /* @return the state (caller frees), or NULL (out of memory). p is borrowed. */

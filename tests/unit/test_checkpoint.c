@@ -297,9 +297,9 @@ static void same_monitor(bm_monitor *a, bm_monitor *b, int64_t now_us, int healt
         cr_assert_eq(ta[i].timeouts, tb[i].timeouts, "%s totals", ta[i].name);
         if (b_histogram_restarted) {
             static const worker_totals zero;
-            cr_assert_eq(
-                memcmp(tb[i].duration_buckets, zero.duration_buckets, sizeof zero.duration_buckets),
-                0, "%s duration buckets", ta[i].name);
+            cr_assert_eq(memcmp(tb[i].duration_buckets, zero.duration_buckets,
+                                sizeof zero.duration_buckets),
+                         0, "%s duration buckets", ta[i].name);
             cr_assert_eq(tb[i].duration_count, 0);
             cr_assert_eq(tb[i].duration_sum_us, 0);
             continue;

@@ -879,8 +879,8 @@ Test(worker_stats, a_reload_mid_recovery_keeps_the_streak_and_the_wait)
  * rest kept; with the same bounds, exactly. */
 Test(worker_stats, a_reload_with_other_duration_bounds_restarts_the_histogram)
 {
-    static const int64_t legacy[] = {5000,     10000,    25000,    50000,   100000,
-                                     250000,   500000,   1000000,  2500000, 5000000,
+    static const int64_t legacy[] = {5000,    10000,   25000,    50000,    100000,
+                                     250000,  500000,  1000000,  2500000,  5000000,
                                      10000000, 20000000, 30000000, 60000000};
     cfg.n_duration_bounds = 14;
     memcpy(cfg.duration_bounds_us, legacy, sizeof legacy);
