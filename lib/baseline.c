@@ -461,6 +461,38 @@ bm_health baselines_health_hook(const char *worker, const bm_window_stats *last_
     return worst > 0 ? BM_HEALTH_DEGRADED : BM_HEALTH_UNKNOWN;
 }
 
+/* ---- control requests -------------------------------------------------- */
+
+const char *baseline_request_name(baseline_request_op op)
+{
+    return op == BASELINE_REQUEST_CLEAR ? "clear" : "freeze";
+}
+
+void baseline_request_format(baseline_request_op op, uint64_t seq, int64_t at_us, char *out,
+                             size_t n)
+{
+    snprintf(out, n, "%s %llu %lld", baseline_request_name(op), (unsigned long long)seq,
+             (long long)at_us);
+}
+
+int baseline_request_parse(const char *value, baseline_request_op *op, uint64_t *seq,
+                           int64_t *at_us)
+{
+    char word[16];
+    unsigned long long s;
+    long long at;
+    if (!value || sscanf(value, "%15s %llu %lld", word, &s, &at) != 3) return -1;
+    if (!strcmp(word, "freeze"))
+        *op = BASELINE_REQUEST_FREEZE;
+    else if (!strcmp(word, "clear"))
+        *op = BASELINE_REQUEST_CLEAR;
+    else
+        return -1;
+    *seq = s;
+    *at_us = at;
+    return 0;
+}
+
 /* ---- state ------------------------------------------------------------ */
 
 static void put_u32(uint8_t *p, uint32_t v)
@@ -543,8 +575,11 @@ int baselines_save(const baselines *b, msgpack_packer *pk)
 {
     uint8_t *buf = NULL;
     if (b->n_slots && !(buf = malloc(b->n_slots * BASELINE__SERIES * SLOT_BYTES))) return -1;
-    int r = msgpack_pack_map(pk, 5);
+    int r = msgpack_pack_map(pk, 8);
     r |= bm_sc_key_u64(pk, "slots", b->n_slots);
+    r |= bm_sc_key_u64(pk, "min_samples", b->cfg.min_samples);
+    r |= bm_sc_key_i64(pk, "min_learning_us", b->cfg.min_learning_us);
+    r |= bm_sc_key_u64(pk, "slot_min_samples", b->cfg.slot_min_samples);
     r |= bm_sc_key_u64(pk, "refused", b->refused);
     r |= bm_sc_key_u64(pk, "evicted", b->evicted);
     r |= bm_sc_key_u64(pk, "ctl_seq", b->ctl_seq);
@@ -615,6 +650,37 @@ static int load_entry(const msgpack_object *o, entry *e, size_t n_slots, size_t 
         }
     }
     return 0;
+}
+
+baselines *baselines_from_save(const msgpack_object *o, char *err, size_t errlen)
+{
+    baseline_config c;
+    baseline_config_defaults(&c);
+    uint64_t slots = 0, n = 0;
+    int64_t t = 0;
+    const msgpack_object *v;
+    if ((v = bm_sc_get(o, "slots")) && !bm_sc_as_u64(v, &slots))
+        c.slots = slots == 168  ? BASELINE_SLOTS_HOUR_OF_WEEK
+                  : slots == 24 ? BASELINE_SLOTS_HOUR_OF_DAY
+                                : BASELINE_SLOTS_NONE;
+    if ((v = bm_sc_get(o, "min_samples")) && !bm_sc_as_u64(v, &n) && n <= UINT32_MAX)
+        c.min_samples = (uint32_t)n;
+    if ((v = bm_sc_get(o, "min_learning_us")) && !bm_sc_as_time(v, &t)) c.min_learning_us = t;
+    if ((v = bm_sc_get(o, "slot_min_samples")) && !bm_sc_as_u64(v, &n) && n <= UINT32_MAX)
+        c.slot_min_samples = (uint32_t)n;
+    const msgpack_object *keys = bm_sc_get(o, "keys");
+    if (keys && keys->type == MSGPACK_OBJECT_ARRAY && keys->via.array.size > c.max_keys)
+        c.max_keys = keys->via.array.size;
+    baselines *b = baselines_new(&c);
+    if (!b) {
+        bm_sc_fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (baselines_load(b, o, err, errlen)) {
+        baselines_free(b);
+        return NULL;
+    }
+    return b;
 }
 
 int baselines_load(baselines *b, const msgpack_object *o, char *err, size_t errlen)

@@ -56,6 +56,7 @@
  * State (baselines_save / _load): every key, sorted by key:
  *
  *   { "slots": uint (0, 24 or 168), "refused": uint, "evicted": uint,
+ *     "min_samples", "slot_min_samples": uint, "min_learning_us": µs,   (readers: the CLI)
  *     "ctl_seq": uint,              the last control request applied (agent)
  *     "keys": [ { "key": str, "first_us", "last_us": µs, "samples", "outliers": uint,
  *                 "frozen_us": µs (0 not frozen),
@@ -204,8 +205,29 @@ typedef struct {
 bm_health baselines_health_hook(const char *worker, const bm_window_stats *last_minute,
                                 int64_t now_us, char *issue, size_t issue_len, const void *arg);
 
+/*
+ * A freeze / clear request as the CLI leaves it in the agent's control hash
+ * (agent/jobs/baseline.h), field = the key: "<op> <seq> <unix µs>".
+ */
+typedef enum { BASELINE_REQUEST_FREEZE = 0, BASELINE_REQUEST_CLEAR } baseline_request_op;
+/* "freeze" / "clear"; parse @return the op or -1. */
+const char *baseline_request_name(baseline_request_op op);
+/* The value into out. */
+void baseline_request_format(baseline_request_op op, uint64_t seq, int64_t at_us, char *out,
+                             size_t n);
+/* @return 0 and the parts, or -1 (not such a value). */
+int baseline_request_parse(const char *value, baseline_request_op *op, uint64_t *seq,
+                           int64_t *at_us);
+
 struct msgpack_packer;
 struct msgpack_object;
+
+/*
+ * A table as saved, with the saved configuration's slots and readiness
+ * (for readers of a checkpoint, the CLI): every key the save holds.
+ * @return it (caller frees), or NULL with the reason in err.
+ */
+baselines *baselines_from_save(const struct msgpack_object *o, char *err, size_t errlen);
 
 /* Write the table (layout above). @return 0, or -1 (the packer's writer failed). */
 int baselines_save(const baselines *b, struct msgpack_packer *pk);

@@ -60,26 +60,9 @@ static void learn(bm_baseline_job *j, int64_t now)
 
 /* ---- requests ---------------------------------------------------------------- */
 
-int bm_baseline_parse_request(const char *value, int *op, uint64_t *seq, int64_t *at_us)
-{
-    char word[16];
-    unsigned long long s;
-    long long at;
-    if (!value || sscanf(value, "%15s %llu %lld", word, &s, &at) != 3) return -1;
-    if (!strcmp(word, "freeze"))
-        *op = 0;
-    else if (!strcmp(word, "clear"))
-        *op = 1;
-    else
-        return -1;
-    *seq = s;
-    *at_us = at;
-    return 0;
-}
-
 typedef struct {
     uint64_t seq;
-    int op;
+    baseline_request_op op;
     const char *worker;
 } request;
 
@@ -102,10 +85,10 @@ static void on_control(const redisReply *r, void *arg)
         const redisReply *f = r->element[i], *v = r->element[i + 1];
         if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
         if (!strcmp(f->str, "_seq")) continue;
-        int op;
+        baseline_request_op op;
         uint64_t seq;
         int64_t at;
-        if (bm_baseline_parse_request(v->str, &op, &seq, &at)) {
+        if (baseline_request_parse(v->str, &op, &seq, &at)) {
             j->stats.unknown++;
             continue;
         }
@@ -124,16 +107,18 @@ static void on_control(const redisReply *r, void *arg)
     qsort(req, n, sizeof *req, by_seq);
     int64_t now = bm_now_us();
     for (size_t i = 0; i < n; i++) {
-        int rc = req[i].op == 0 ? baselines_freeze(j->table, req[i].worker, now)
-                                : baselines_clear(j->table, req[i].worker);
-        if (rc && req[i].op == 0) {
+        int rc = req[i].op == BASELINE_REQUEST_FREEZE
+                     ? baselines_freeze(j->table, req[i].worker, now)
+                     : baselines_clear(j->table, req[i].worker);
+        if (rc && req[i].op == BASELINE_REQUEST_FREEZE) {
             j->stats.unknown++;
             bm_warn("baselines: freeze %s (request %" PRIu64 "): no baseline learned yet",
                     req[i].worker, req[i].seq);
         } else {
             j->stats.requests++;
-            bm_info("baselines: %s %s (request %" PRIu64 ")", req[i].op == 0 ? "froze" : "cleared",
-                    req[i].worker, req[i].seq);
+            bm_info("baselines: %s %s (request %" PRIu64 ")",
+                    req[i].op == BASELINE_REQUEST_FREEZE ? "froze" : "cleared", req[i].worker,
+                    req[i].seq);
         }
         baselines_set_ctl_seq(j->table, req[i].seq);
     }

@@ -61,10 +61,4 @@ bm_baseline_job *bm_baseline_job_new(const bm_baseline_job_opts *o, struct bm_lo
 void bm_baseline_job_free(bm_baseline_job *j);
 void bm_baseline_job_get_stats(const bm_baseline_job *j, bm_baseline_job_stats *out);
 
-/*
- * One control request's value, "<op> <seq> <unix µs>". @return 0 and the
- * parts (op: 0 freeze, 1 clear), or -1. Exposed for the CLI's tests.
- */
-int bm_baseline_parse_request(const char *value, int *op, uint64_t *seq, int64_t *at_us);
-
 #endif

@@ -341,3 +341,51 @@ Test(baseline, health_hook_degrades_at_k_times_a_ready_baseline)
     cr_assert_eq(baselines_health_hook("w", &w, MONDAY, text, sizeof text, &h), BM_HEALTH_UNKNOWN);
     baselines_free(b);
 }
+
+Test(baseline, from_save_takes_the_saved_configuration)
+{
+    cfg.slots = BASELINE_SLOTS_HOUR_OF_DAY;
+    cfg.min_samples = 2;
+    cfg.min_learning_us = HOUR;
+    baselines *b = baselines_new(&cfg);
+    sample(b, "w", 50, 0, MONDAY);
+    sample(b, "w", 50, 0, MONDAY + MIN);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    cr_assert_eq(baselines_save(b, &pk), 0);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    msgpack_unpack_next(&u, buf.data, buf.size, &off);
+    char err[128];
+    baselines *c = baselines_from_save(&u.data, err, sizeof err);
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_eq(baselines_config(c)->slots, BASELINE_SLOTS_HOUR_OF_DAY);
+    baseline_view v;
+    baselines_get(c, "w", MONDAY + 30 * MIN, &v);
+    cr_assert_not(v.ready, "the saved min_learning: an hour");
+    baselines_get(c, "w", MONDAY + HOUR, &v);
+    cr_assert(v.ready);
+    baselines_free(b);
+    baselines_free(c);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&buf);
+}
+
+Test(baseline, control_requests_round_trip)
+{
+    char v[64];
+    baseline_request_format(BASELINE_REQUEST_CLEAR, 12, MONDAY, v, sizeof v);
+    cr_assert_str_eq(v, "clear 12 1699833600000000");
+    baseline_request_op op;
+    uint64_t seq;
+    int64_t at;
+    cr_assert_eq(baseline_request_parse(v, &op, &seq, &at), 0);
+    cr_assert_eq(op, BASELINE_REQUEST_CLEAR);
+    cr_assert_eq(seq, 12);
+    cr_assert_eq(at, MONDAY);
+    cr_assert_eq(baseline_request_parse("thaw 1 2", &op, &seq, &at), -1);
+    cr_assert_eq(baseline_request_parse("freeze x", &op, &seq, &at), -1);
+}
