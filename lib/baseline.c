@@ -8,6 +8,7 @@
  */
 #include "lib/baseline.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "lib/state_codec.h"
+#include "lib/trace_json.h"
 
 #define HOUR_US         (3600LL * 1000000LL)
 #define MONDAY_OFFSET_H 72 /* 1970-01-01 was a Thursday: Monday 00:00 is 72 h before */
@@ -491,6 +493,67 @@ int baseline_request_parse(const char *value, baseline_request_op *op, uint64_t 
     *seq = s;
     *at_us = at;
     return 0;
+}
+
+/* ---- JSON ------------------------------------------------------------- */
+
+static const char *const json_keys[BASELINE__SERIES] = {"p50_ms", "p95_ms", "error_rate",
+                                                        "throughput_per_min"};
+static const double json_scale[BASELINE__SERIES] = {1000.0, 1000.0, 1.0, 1.0};
+
+static json_t *num_or_null(double v)
+{
+    return isnan(v) || !isfinite(v) ? json_null() : json_real(v);
+}
+
+/* An RFC 3339 string, or null for 0. */
+static json_t *time_or_null(int64_t us)
+{
+    char t[48];
+    if (!us) return json_null();
+    bm_format_time_ms(us, t, sizeof t);
+    return json_string(t);
+}
+
+json_t *baseline_view_json(const baseline_view *v, const double now[BASELINE__SERIES])
+{
+    json_t *o = json_object(), *issues = json_array();
+    if (!o || !issues) {
+        json_decref(o);
+        json_decref(issues);
+        return NULL;
+    }
+    json_object_set_new(o, "name", json_string(v->key));
+    json_object_set_new(o, "ready", json_boolean(v->ready));
+    json_object_set_new(o, "frozen", json_boolean(v->frozen));
+    json_object_set_new(o, "frozen_at", time_or_null(v->frozen_us));
+    json_object_set_new(o, "learning_since", time_or_null(v->first_us));
+    json_object_set_new(o, "samples", json_integer((json_int_t)v->samples));
+    json_object_set_new(o, "outliers", json_integer((json_int_t)v->outliers));
+    json_object_set_new(o, "slot", v->slot >= 0 ? json_integer(v->slot) : json_null());
+    for (int k = 0; k < BASELINE__SERIES; k++) {
+        const baseline_figure *f = &v->fig[k];
+        double x = now ? now[k] : NAN, scale = json_scale[k];
+        json_t *s = json_object();
+        json_object_set_new(s, "now", num_or_null(x / scale));
+        json_object_set_new(s, "baseline", f->n ? json_real(f->mean / scale) : json_null());
+        json_object_set_new(s, "stddev", f->n ? json_real(f->stddev / scale) : json_null());
+        json_object_set_new(s, "samples", json_integer(f->n));
+        json_object_set_new(s, "from_slot", json_boolean(f->from_slot));
+        double ratio = baseline_deviation(f, (baseline_series)k, x, BASELINE_MODE_RATIO);
+        json_object_set_new(s, "ratio", num_or_null(ratio));
+        json_object_set_new(
+            s, "stddevs",
+            num_or_null(baseline_deviation(f, (baseline_series)k, x, BASELINE_MODE_STDDEV)));
+        json_object_set_new(o, json_keys[k], s);
+        if (!isnan(ratio) && (k == BASELINE_P95 || k == BASELINE_ERROR_RATE)) {
+            char text[BM_ISSUE_LEN];
+            baseline_describe(f, (baseline_series)k, x, BASELINE_MODE_RATIO, text, sizeof text);
+            json_array_append_new(issues, json_string(text));
+        }
+    }
+    json_object_set_new(o, "deviations", issues);
+    return o;
 }
 
 /* ---- state ------------------------------------------------------------ */

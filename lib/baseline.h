@@ -219,6 +219,20 @@ void baseline_request_format(baseline_request_op op, uint64_t seq, int64_t at_us
 int baseline_request_parse(const char *value, baseline_request_op *op, uint64_t *seq,
                            int64_t *at_us);
 
+struct json_t;
+/*
+ * A key's baseline beside its values now (series units, NAN: none), the
+ * shape of `busmon baseline --json` and /api/baseline's workers:
+ *   { "name", "ready", "frozen", "frozen_at", "learning_since" (RFC 3339, or null),
+ *     "samples", "outliers", "slot" (null: none),
+ *     "p50_ms" | "p95_ms" | "error_rate" | "throughput_per_min":
+ *         { "now", "baseline", "stddev" (null: none), "samples", "from_slot",
+ *           "ratio", "stddevs" (null: no value now) },
+ *     "deviations": ["p95 410 ms is 8.2 × its baseline 50 ms", ...] }   p95, error rate
+ * @return a new object (caller json_decref's), or NULL.
+ */
+struct json_t *baseline_view_json(const baseline_view *v, const double now[BASELINE__SERIES]);
+
 struct msgpack_packer;
 struct msgpack_object;
 

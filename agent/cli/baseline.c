@@ -118,82 +118,36 @@ static json_t *worker_now(json_t *roll, const char *name)
 
 /* ---- showing ---------------------------------------------------------------- */
 
+/* The rollup's keys of the four series, and their unit -> the series' unit. */
 static const struct {
-    baseline_series s;
-    const char *key;  /* the JSON key, the rollup's */
-    double to_series; /* rollup unit -> series unit */
-} shown[] = {
-    {BASELINE_P50, "p50_ms", 1000.0},
-    {BASELINE_P95, "p95_ms", 1000.0},
-    {BASELINE_ERROR_RATE, "error_rate", 1.0},
-    {BASELINE_THROUGHPUT, "throughput_per_min", 1.0},
-};
-#define N_SHOWN (sizeof shown / sizeof *shown)
+    const char *key;
+    double to_series;
+} rollup_keys[BASELINE__SERIES] = {
+    {"p50_ms", 1000.0}, {"p95_ms", 1000.0}, {"error_rate", 1.0}, {"throughput_per_min", 1.0}};
 
-/* A series' value now (series unit), NAN when the minute has none. */
-static double now_value(json_t *now, size_t k)
+/* The last minute's values (series units; NAN: none) from the rollup's worker. */
+static void now_values(json_t *now, double out[BASELINE__SERIES])
 {
-    if (!now || bm_cli_num(now, "executions") <= 0) return NAN;
-    json_t *v = json_object_get(now, shown[k].key);
-    return json_is_number(v) ? json_number_value(v) * shown[k].to_series : NAN;
-}
-
-static json_t *num_or_null(double v)
-{
-    return isnan(v) || !isfinite(v) ? json_null() : json_real(v);
-}
-
-static json_t *worker_json(const baseline_view *v, json_t *now)
-{
-    char t[48];
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(v->key));
-    json_object_set_new(o, "ready", json_boolean(v->ready));
-    json_object_set_new(o, "frozen", json_boolean(v->frozen));
-    bm_cli_time(v->frozen_us, t, sizeof t);
-    json_object_set_new(o, "frozen_at", v->frozen ? json_string(t) : json_null());
-    bm_cli_time(v->first_us, t, sizeof t);
-    json_object_set_new(o, "learning_since", v->first_us ? json_string(t) : json_null());
-    json_object_set_new(o, "samples", json_integer((json_int_t)v->samples));
-    json_object_set_new(o, "outliers", json_integer((json_int_t)v->outliers));
-    json_object_set_new(o, "slot", v->slot >= 0 ? json_integer(v->slot) : json_null());
-    json_t *issues = json_array();
-    for (size_t k = 0; k < N_SHOWN; k++) {
-        const baseline_figure *f = &v->fig[shown[k].s];
-        double x = now_value(now, k), scale = shown[k].to_series;
-        json_t *s = json_object();
-        json_object_set_new(s, "now", num_or_null(x / scale));
-        json_object_set_new(s, "baseline", f->n ? json_real(f->mean / scale) : json_null());
-        json_object_set_new(s, "stddev", f->n ? json_real(f->stddev / scale) : json_null());
-        json_object_set_new(s, "samples", json_integer(f->n));
-        json_object_set_new(s, "from_slot", json_boolean(f->from_slot));
-        double ratio = baseline_deviation(f, shown[k].s, x, BASELINE_MODE_RATIO);
-        json_object_set_new(s, "ratio", num_or_null(ratio));
-        json_object_set_new(
-            s, "stddevs", num_or_null(baseline_deviation(f, shown[k].s, x, BASELINE_MODE_STDDEV)));
-        json_object_set_new(o, shown[k].key, s);
-        if (!isnan(ratio) && f->n &&
-            (shown[k].s == BASELINE_P95 || shown[k].s == BASELINE_ERROR_RATE)) {
-            char text[BM_ISSUE_LEN];
-            baseline_describe(f, shown[k].s, x, BASELINE_MODE_RATIO, text, sizeof text);
-            json_array_append_new(issues, json_string(text));
-        }
+    for (int k = 0; k < BASELINE__SERIES; k++) {
+        json_t *v = now && bm_cli_num(now, "executions") > 0
+                        ? json_object_get(now, rollup_keys[k].key)
+                        : NULL;
+        out[k] = json_is_number(v) ? json_number_value(v) * rollup_keys[k].to_series : NAN;
+        if (k <= BASELINE_P95 && now && bm_cli_num(now, "max_ms") <= 0) out[k] = NAN;
     }
-    json_object_set_new(o, "deviations", issues);
-    return o;
 }
 
-static void print_worker(const baseline_view *v, json_t *now)
+static void print_worker(const baseline_view *v, const double now[BASELINE__SERIES])
 {
     char a[32], b[32];
     const char *state = v->frozen ? "frozen" : v->ready ? "ready" : "learning";
     printf("%-24s %-9s %7llu", v->key, state, (unsigned long long)v->samples);
-    for (size_t k = 1; k <= 2; k++) { /* p95, error rate */
-        const baseline_figure *f = &v->fig[shown[k].s];
-        double x = now_value(now, k);
-        baseline_format_value(shown[k].s, x, a, sizeof a);
-        baseline_format_value(shown[k].s, f->n ? f->mean : NAN, b, sizeof b);
-        double r = baseline_deviation(f, shown[k].s, x, BASELINE_MODE_RATIO);
+    for (int k = BASELINE_P95; k <= BASELINE_ERROR_RATE; k++) {
+        const baseline_figure *f = &v->fig[k];
+        double x = now[k];
+        baseline_format_value((baseline_series)k, x, a, sizeof a);
+        baseline_format_value((baseline_series)k, f->n ? f->mean : NAN, b, sizeof b);
+        double r = baseline_deviation(f, (baseline_series)k, x, BASELINE_MODE_RATIO);
         char dev[16] = "-";
         if (!isnan(r)) snprintf(dev, sizeof dev, "%.1fx", r);
         printf("  %9s %9s %6s", a, b, dev);
@@ -233,14 +187,17 @@ static int show(redisContext *c, const baseline_args *s)
         if (s->worker && strcmp(name, s->worker)) continue;
         baseline_view v;
         if (baselines_get(b, name, ts_us, &v)) continue;
-        json_t *now = worker_now(roll, name);
+        json_t *now_json = worker_now(roll, name);
+        double now[BASELINE__SERIES];
+        now_values(now_json, now);
+        json_decref(now_json);
         found++;
         if (s->json) {
-            json_array_append_new(arr, worker_json(&v, now));
+            json_array_append_new(arr, baseline_view_json(&v, now));
         } else {
             print_worker(&v, now);
             if (s->worker) {
-                json_t *w = worker_json(&v, now), *d;
+                json_t *w = baseline_view_json(&v, now), *d;
                 size_t k;
                 json_array_foreach(json_object_get(w, "deviations"), k, d)
                 {
@@ -249,7 +206,6 @@ static int show(redisContext *c, const baseline_args *s)
                 json_decref(w);
             }
         }
-        json_decref(now);
     }
     json_object_set_new(out, "workers", arr);
     if (s->json) {

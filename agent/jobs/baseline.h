@@ -47,7 +47,6 @@ typedef struct {
 
 typedef struct {
     uint64_t samples;  /* worker samples given to the table */
-    uint64_t refused;  /* ... the table refused (bound) */
     uint64_t requests; /* control requests applied */
     uint64_t unknown;  /* ... naming a worker without a baseline, or unreadable */
 } bm_baseline_job_stats;

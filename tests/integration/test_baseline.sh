@@ -110,6 +110,8 @@ bm_check "busmon baseline --json: p95 now ~400 ms, ratio > 5" \
     jqe '.workers[] | select(.name == "steady") | .p95_ms.now > 300 and .p95_ms.ratio > 5 and (.deviations | length) > 0' <<<"$J"
 bm_check "... the 400 ms samples are outliers, not learned" \
     jqe '.workers[] | select(.name == "steady") | .outliers > 0 and .p95_ms.baseline < 60' <<<"$J"
+bm_check "/api/baseline shows the same deviation" \
+    bash -c "curl -sf http://127.0.0.1:$HP/api/baseline | jq -e '.workers[] | select(.name == \"steady\") | .p95_ms.ratio > 5 and .ready' >/dev/null"
 out=$("$BUSMON" baseline steady)
 bm_check "busmon baseline steady (text) says it" grep -q "× its baseline" <<<"$out"
 
