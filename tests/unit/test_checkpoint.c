@@ -1210,6 +1210,8 @@ Test(checkpoint, baselines_ride_along_and_an_older_checkpoint_without_them_resto
         cr_assert_eq(baselines_observe(b, "w", v, 1700000000LL * 1000000 + i), 0);
     baselines_freeze(b, "w", 1700000001LL * 1000000);
     msgpack_sbuffer sb = encode_baselines(b);
+    if (getenv("BUSMON_WRITE_CORPUS")) /* a seed of the fuzz target */
+        write_file(CORPUS "checkpoint_v1_baselines.mp", sb.data, sb.size);
     decode_baselines(&sb, into);
     baseline_view x, y;
     cr_assert_eq(baselines_get(into, "w", 1700000002LL * 1000000, &y), 0);
