@@ -92,8 +92,11 @@ bm_check "... and at 50 ms it is about 1 x its baseline" bm_wait_for 10 \
 echo 400 >"$BM_TMP/lat_steady"
 t0=$(date +%s.%N)
 bm_check "latency_anomaly goes pending" bm_wait_for 15 '[ "$(pending)" -ge 1 ]'
+tp=$(date +%s.%N)
 bm_check "... then firing" bm_wait_for 10 '[ "$(firing latency_anomaly)" = 1 ]'
 t1=$(date +%s.%N)
+bm_check "... within for (3 s) + an evaluation (0.5 s) of going pending ($(awk -v a="$tp" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s, polling included)" \
+    awk -v a="$tp" -v b="$t1" 'BEGIN { exit !(b - a <= 3.5 + 1.5) }'
 A=$("$BUSMON" alerts --json)
 echo "$A" >"$BM_TMP/alerts.json"
 desc=$(jq -r '.firing[] | select(.rule == "latency_anomaly") | .description' <<<"$A")
