@@ -19,8 +19,8 @@
 #include "lib/trace_json.h"
 
 #define HOUR_US         (3600LL * 1000000LL)
-#define MONDAY_OFFSET_H 72 /* 1970-01-01 was a Thursday: Monday 00:00 is 72 h before */
-#define SLOT_BYTES      (4 + 8 + 8)
+#define MONDAY_OFFSET_H 72              /* 1970-01-01 was a Thursday: Monday 00:00 is 72 h before */
+#define SLOT_BYTES      (2 + 4 + 8 + 8) /* u16 index, u32 n, f64 mean, f64 var */
 
 typedef struct {
     double mean, var;
@@ -619,12 +619,16 @@ static int save_entry(msgpack_packer *pk, const entry *e, size_t n_slots, uint8_
         r |= bm_sc_real(pk, e->global[s].var);
     }
     r |= bm_sc_key(pk, "slots");
-    if (e->slots && n_slots) {
-        size_t len = n_slots * BASELINE__SERIES * SLOT_BYTES;
+    if (e->slots && n_slots) { /* sparse: only the (slot, series) that have samples */
+        size_t len = 0;
         for (size_t i = 0; i < n_slots * BASELINE__SERIES; i++) {
-            put_u32(buf + i * SLOT_BYTES, e->slots[i].n);
-            put_f64(buf + i * SLOT_BYTES + 4, e->slots[i].mean);
-            put_f64(buf + i * SLOT_BYTES + 12, e->slots[i].var);
+            if (!e->slots[i].n) continue;
+            buf[len] = (uint8_t)(i & 0xff);
+            buf[len + 1] = (uint8_t)(i >> 8);
+            put_u32(buf + len + 2, e->slots[i].n);
+            put_f64(buf + len + 6, e->slots[i].mean);
+            put_f64(buf + len + 14, e->slots[i].var);
+            len += SLOT_BYTES;
         }
         r |= msgpack_pack_bin(pk, len);
         r |= msgpack_pack_bin_body(pk, buf, len);
@@ -699,16 +703,22 @@ static int load_entry(const msgpack_object *o, entry *e, size_t n_slots, size_t 
     }
     const msgpack_object *sl = bm_sc_get(o, "slots");
     if (n_slots && sl && sl->type == MSGPACK_OBJECT_BIN && saved_slots == n_slots) {
-        size_t len = n_slots * BASELINE__SERIES * SLOT_BYTES;
-        if (sl->via.bin.size != len)
-            return bm_sc_fail(err, errlen, "'slots' is %u bytes, not %zu", sl->via.bin.size, len);
+        size_t len = sl->via.bin.size, cells = n_slots * BASELINE__SERIES;
+        if (len % SLOT_BYTES || len / SLOT_BYTES > cells)
+            return bm_sc_fail(err, errlen, "'slots' is %zu bytes, not records of %d", len,
+                              SLOT_BYTES);
         const uint8_t *q = (const uint8_t *)sl->via.bin.ptr;
-        for (size_t i = 0; i < n_slots * BASELINE__SERIES; i++) {
+        long prev = -1;
+        for (size_t at = 0; at < len; at += SLOT_BYTES) {
+            long i = (long)q[at] | (long)q[at + 1] << 8;
+            if (i <= prev || (size_t)i >= cells)
+                return bm_sc_fail(err, errlen, "'slots': record %ld out of order or range", i);
+            prev = i;
             ewma *m = &e->slots[i];
-            m->n = get_u32(q + i * SLOT_BYTES);
-            m->mean = get_f64(q + i * SLOT_BYTES + 4);
-            m->var = get_f64(q + i * SLOT_BYTES + 12);
-            if (!isfinite(m->mean) || !isfinite(m->var) || m->var < 0)
+            m->n = get_u32(q + at + 2);
+            m->mean = get_f64(q + at + 6);
+            m->var = get_f64(q + at + 14);
+            if (!m->n || !isfinite(m->mean) || !isfinite(m->var) || m->var < 0)
                 return bm_sc_fail(err, errlen, "'slots' holds a figure that is not finite");
         }
     }

@@ -62,8 +62,9 @@
  *                 "frozen_us": µs (0 not frozen),
  *                 "pinned": [[mean, stddev] x 4],     (frozen only; else nil)
  *                 "global": [[n, mean, var] x 4],
- *                 "slots": bin: slots x 4 x (u32 n, f64 mean, f64 var), little endian,
- *                          or nil } ... ] }
+ *                 "slots": bin: records (u16 slot x 4 + series, u32 n, f64 mean,
+ *                          f64 var), little endian, ascending, only those with
+ *                          samples; or nil } ... ] }
  *
  * A save made with another slot count loads its global figures only.
  * Not merged across agents: each agent learns from the view it reads (the

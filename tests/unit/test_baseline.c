@@ -389,3 +389,34 @@ Test(baseline, control_requests_round_trip)
     cr_assert_eq(baseline_request_parse("thaw 1 2", &op, &seq, &at), -1);
     cr_assert_eq(baseline_request_parse("freeze x", &op, &seq, &at), -1);
 }
+
+Test(baseline, only_slots_with_samples_are_saved)
+{
+    baselines *b = baselines_new(&cfg);
+    sample(b, "w", 50, 0, MONDAY + 9 * HOUR); /* one slot, four series */
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    cr_assert_eq(baselines_save(b, &pk), 0);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    msgpack_unpack_next(&u, buf.data, buf.size, &off);
+    const msgpack_object *keys = bm_sc_get(&u.data, "keys");
+    const msgpack_object *slots = bm_sc_get(&keys->via.array.ptr[0], "slots");
+    cr_assert_eq(slots->type, MSGPACK_OBJECT_BIN);
+    cr_assert_eq(slots->via.bin.size, 4 * 22, "4 records of 22 bytes");
+    /* records out of order are refused */
+    char *p = (char *)slots->via.bin.ptr;
+    char first[22];
+    memcpy(first, p, 22);
+    memcpy(p, p + 22, 22);
+    memcpy(p + 22, first, 22);
+    char err[160] = "";
+    cr_assert_eq(baselines_load(b, &u.data, err, sizeof err), BM_LOAD_CORRUPT);
+    cr_assert(strstr(err, "out of order"), "%s", err);
+    baselines_free(b);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&buf);
+}
