@@ -239,17 +239,23 @@ Test(baseline, names)
     cr_assert_str_eq(baseline_series_name(BASELINE_ERROR_RATE), "error_rate");
 }
 
+/* b saved into buf and unpacked into u (both destroyed by the caller). */
+static void save_unpack(baselines *b, msgpack_sbuffer *buf, msgpack_unpacked *u)
+{
+    msgpack_sbuffer_init(buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    cr_assert_eq(baselines_save(b, &pk), 0);
+    msgpack_unpacked_init(u);
+    size_t off = 0;
+    cr_assert_eq(msgpack_unpack_next(u, buf->data, buf->size, &off), MSGPACK_UNPACK_SUCCESS);
+}
+
 static void roundtrip(baselines *from, baselines *to, int expect_rc)
 {
     msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    cr_assert_eq(baselines_save(from, &pk), 0);
     msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    cr_assert_eq(msgpack_unpack_next(&u, buf.data, buf.size, &off), MSGPACK_UNPACK_SUCCESS);
+    save_unpack(from, &buf, &u);
     char err[256] = "";
     cr_assert_eq(baselines_load(to, &u.data, err, sizeof err), expect_rc, "%s", err);
     msgpack_unpacked_destroy(&u);
@@ -351,14 +357,8 @@ Test(baseline, from_save_takes_the_saved_configuration)
     sample(b, "w", 50, 0, MONDAY);
     sample(b, "w", 50, 0, MONDAY + MIN);
     msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    cr_assert_eq(baselines_save(b, &pk), 0);
     msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    msgpack_unpack_next(&u, buf.data, buf.size, &off);
+    save_unpack(b, &buf, &u);
     char err[128];
     baselines *c = baselines_from_save(&u.data, err, sizeof err);
     cr_assert_not_null(c, "%s", err);
@@ -395,14 +395,8 @@ Test(baseline, only_slots_with_samples_are_saved)
     baselines *b = baselines_new(&cfg);
     sample(b, "w", 50, 0, MONDAY + 9 * HOUR); /* one slot, four series */
     msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-    cr_assert_eq(baselines_save(b, &pk), 0);
     msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    msgpack_unpack_next(&u, buf.data, buf.size, &off);
+    save_unpack(b, &buf, &u);
     const msgpack_object *keys = bm_sc_get(&u.data, "keys");
     const msgpack_object *slots = bm_sc_get(&keys->via.array.ptr[0], "slots");
     cr_assert_eq(slots->type, MSGPACK_OBJECT_BIN);
