@@ -979,7 +979,7 @@ static int anomaly_value(eval_ctx *e, const alert_rule *r, const bm_worker_snaps
 {
     const bm_window_stats *ws = &w->win[r->window];
     baseline_view bv;
-    if (!g || !g->baselines || ws->executions == 0 ||
+    if (!g || !g->baselines || ws->executions == 0 || ws->executions < g->anomaly_min_executions ||
         baselines_get(g->baselines, w->name, e->now_us, &bv) || !bv.ready)
         return 0;
     baseline_series s =

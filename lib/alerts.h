@@ -54,7 +54,9 @@
  *
  * The two anomaly metrics have no data while the worker's baseline is not
  * ready (too few samples, too little time) or while no baselines are given
- * (alert_gauges.baselines NULL), nor in a window without executions; their
+ * (alert_gauges.baselines NULL), nor in a window with fewer than
+ * alert_gauges.anomaly_min_executions executions (one error in two is not
+ * an error rate to compare); their
  * {detail} placeholder reads "p95 410 ms is 8.2 × its baseline 50 ms".
  *
  * ("worker" = each_worker or worker NAME, "stream" = each_stream or stream
@@ -233,11 +235,12 @@ typedef struct {
 typedef struct {
     const alert_stream_gauge *streams; /* borrowed for the call */
     size_t n_streams;
-    double deadletter_per_min;  /* < 0 unknown */
-    double cpu_percent;         /* < 0 unknown */
-    double memory_percent;      /* < 0 unknown */
-    const baselines *baselines; /* the learned baselines (borrowed); NULL: none, the anomaly
-                                   metrics have no data */
+    double deadletter_per_min;       /* < 0 unknown */
+    double cpu_percent;              /* < 0 unknown */
+    double memory_percent;           /* < 0 unknown */
+    const baselines *baselines;      /* the learned baselines (borrowed); NULL: none, the anomaly
+                                        metrics have no data */
+    uint32_t anomaly_min_executions; /* fewer in the rule's window: no data (0 takes 1) */
 } alert_gauges;
 
 /* All unknown (negative), no streams. */

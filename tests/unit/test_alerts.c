@@ -1142,6 +1142,12 @@ Test(alerts, error_rate_anomaly_in_standard_deviations)
     worker(0, "w1", 10, 5); /* 50 % */
     double v[BASELINE__SERIES] = {40000, 50000, 0.10, 10};
     baselines_observe(b, "w1", v, T0);
+    alert_gauges g;
+    alerts_gauges_init(&g);
+    g.baselines = b;
+    g.anomaly_min_executions = 11; /* 10 executions: too few to judge a rate */
+    alerts_evaluate(eng, &ro, &g, T0 + S, record, &n_seen);
+    cr_assert_eq(stats().firing, 0);
     eval_with(b, T0 + S);
     cr_assert_eq(stats().firing, 1);
     /* (0.5 - 0.1) / max(0, 10 % of 0.1) = 40 standard deviations */
