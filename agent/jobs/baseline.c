@@ -16,8 +16,6 @@
 #include "agent/core/loop.h"
 #include "agent/core/writer.h"
 
-#define REQUESTS_MAX 1024 /* applied per poll; the rest at the next */
-
 struct bm_baseline_job {
     bm_baseline_job_opts o;
     struct bm_loop *loop;
@@ -77,21 +75,19 @@ static void on_control(const redisReply *r, void *arg)
     bm_baseline_job *j = arg;
     j->polling = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY) return;
-    request *req = calloc(REQUESTS_MAX, sizeof *req);
+    /* as many as the reply holds (one field per worker asked about) */
+    request *req = calloc(r->elements / 2 + 1, sizeof *req);
     if (!req) return;
     size_t n = 0;
     uint64_t last = baselines_ctl_seq(j->table), top = last;
-    for (size_t i = 0; i + 1 < r->elements && n < REQUESTS_MAX; i += 2) {
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
         const redisReply *f = r->element[i], *v = r->element[i + 1];
         if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
         if (!strcmp(f->str, "_seq")) continue;
         baseline_request_op op;
         uint64_t seq;
         int64_t at;
-        if (baseline_request_parse(v->str, &op, &seq, &at)) {
-            j->stats.unknown++;
-            continue;
-        }
+        if (baseline_request_parse(v->str, &op, &seq, &at)) continue; /* not ours */
         if (seq > top) top = seq;
         if (seq > last) req[n++] = (request){seq, op, f->str};
     }

@@ -48,7 +48,7 @@ typedef struct {
 typedef struct {
     uint64_t samples;  /* worker samples given to the table */
     uint64_t requests; /* control requests applied */
-    uint64_t unknown;  /* ... naming a worker without a baseline, or unreadable */
+    uint64_t unknown;  /* freezes of a worker without a baseline (not applied) */
 } bm_baseline_job_stats;
 
 typedef struct bm_baseline_job bm_baseline_job;
