@@ -34,6 +34,7 @@
 #include "agent/inputs/reclaim.h"
 #include "agent/inputs/streams.h"
 #include "agent/jobs/alerting.h"
+#include "agent/jobs/baseline.h"
 #include "agent/jobs/cluster.h"
 #include "agent/jobs/finisher.h"
 #include "agent/jobs/otlp_metrics.h"
@@ -82,6 +83,7 @@ typedef struct {
     bm_reclaim *reclaim;
     long handoff_idx; /* this agent's hand-off stream in cfg->streams (-1: none) */
     bm_acl *acl; /* what Redis's ACL denied (core/acl.h) */
+    baseline_health baseline_health; /* the worker table's judge hook reads it */
 } agent;
 
 /* ---- outputs: the defaults every agent writes, then the configured sinks ---- */
@@ -204,10 +206,9 @@ static int encode_checkpoint(const char (*ids)[BM_STREAM_ID_MAX], size_t n,
                              struct msgpack_sbuffer *out, void *arg)
 {
     agent *a = arg;
-    return bm_state_encode_checkpoint(a->p.state, a->cfg->consumer,
-                                      bm_alerting_engine(a->p.alerting),
-                                      (const char *const *)a->cfg->streams, ids, n, bm_now_us(),
-                                      out);
+    return bm_state_encode_checkpoint(
+        a->p.state, a->cfg->consumer, bm_alerting_engine(a->p.alerting), a->p.baselines,
+        (const char *const *)a->cfg->streams, ids, n, bm_now_us(), out);
 }
 
 static int start_pubsub(agent *a);
@@ -237,10 +238,10 @@ static void on_checkpoint_read(const redisReply *r, void *arg)
         char err[256] = "", who[128] = "";
         int64_t ts = 0;
         char(*ids)[BM_STREAM_ID_MAX] = calloc(a->cfg->n_streams + 1, sizeof *ids);
-        if (ids && bm_state_load_checkpoint(a->p.state, bm_alerting_engine(a->p.alerting), r->str,
-                                            (size_t)r->len, (const char *const *)a->cfg->streams,
-                                            ids, a->cfg->n_streams, who, sizeof who, &ts, err,
-                                            sizeof err) == 0) {
+        if (ids && bm_state_load_checkpoint(
+                       a->p.state, bm_alerting_engine(a->p.alerting), a->p.baselines, r->str,
+                       (size_t)r->len, (const char *const *)a->cfg->streams, ids, a->cfg->n_streams,
+                       who, sizeof who, &ts, err, sizeof err) == 0) {
             bm_persist_restore_ids(a->p.persist, (const char(*)[BM_STREAM_ID_MAX])ids,
                                    a->cfg->n_streams);
             char when[48];
@@ -370,6 +371,22 @@ static int build_state(agent *a)
         so.workers.n_duration_bounds = c->n_duration_buckets;
         memcpy(so.workers.duration_bounds_us, c->duration_buckets_us,
                c->n_duration_buckets * sizeof *c->duration_buckets_us);
+    }
+    if (c->baselines_enabled) { /* learned baselines: health (the hook) and alerts read them */
+        baseline_config bc;
+        baseline_config_defaults(&bc);
+        bc.max_keys = c->baselines_max_keys;
+        bc.alpha = c->baselines_alpha;
+        bc.min_samples = (uint32_t)c->baselines_min_samples;
+        bc.min_learning_us = c->baselines_min_learning_ms * 1000;
+        bc.slots = (baseline_slots)baseline_slots_parse(c->baselines_slots);
+        bc.slot_min_samples = (uint32_t)c->baselines_slot_min_samples;
+        bc.outlier_factor = (double)c->baselines_outlier_factor;
+        if (!(a->p.baselines = baselines_new(&bc))) return -1;
+        a->baseline_health = (baseline_health){a->p.baselines, (double)c->baselines_degrade_ratio,
+                                               (uint32_t)c->min_executions};
+        so.workers.judge_hook = baselines_health_hook;
+        so.workers.judge_arg = &a->baseline_health;
     }
     so.max_error_types = c->max_error_types;
     so.max_timeouts = c->max_timeouts;
@@ -512,7 +529,14 @@ static int build_jobs(agent *a, char *err, size_t errlen)
     bm_sysmon_opts so = {c->system_interval_ms * 1000, c->system_history_s * 1000000,
                          c->system_data_path, c->consumer, ingested, a};
     a->p.sysmon = bm_sysmon_new(&so, a->p.sampler, mon, a->p.outputs);
-    bm_alerting_opts ao = {&c->alerting->rules, c->consumer, deadletters, a, checkpoint_soon, a};
+    if (a->p.baselines) {
+        bm_baseline_job_opts bo = {c->health_interval_ms * 1000, c->baselines_control_key};
+        a->p.baseline_job =
+            bm_baseline_job_new(&bo, a->p.loop, a->p.writer, &a->p.view, a->p.baselines);
+        if (!a->p.baseline_job) return snprintf(err, errlen, "out of memory"), -1;
+    }
+    bm_alerting_opts ao = {&c->alerting->rules, c->consumer, deadletters, a, checkpoint_soon, a,
+                           a->p.baselines};
     a->p.alerting = bm_alerting_new(&ao, a->p.loop, a->p.sampler, &a->p.view, a->p.outputs);
     if (!a->p.sysmon || !a->p.alerting || bm_sampler_start(a->p.sampler))
         return snprintf(err, errlen, "out of memory"), -1;
@@ -622,8 +646,10 @@ static void teardown(agent *a)
     bm_finisher_free(a->p.finisher);
     bm_otlp_metrics_free(a->p.otlp_metrics);
     bm_outputs_free(a->p.outputs);
+    bm_baseline_job_free(a->p.baseline_job);
     bm_cluster_free(a->p.cluster);
     bm_state_free(a->p.state);
+    baselines_free(a->p.baselines);
     bm_persist_free(a->p.persist);
     bm_writer_free(a->p.writer);
     bm_acl_free(a->acl);
@@ -790,6 +816,9 @@ int main(int argc, char **argv)
     char err[1024];
     if (bm_config_init(&cfg)) return fail(1, "%s", "out of memory");
     bm_log_init("busmon-agent", BM_LOG_INFO);
+    /* tests move the agent's wall clock through a file (core/clock.h) */
+    if (getenv("BUSMON_TEST_CLOCK_FILE"))
+        bm_clock_set_offset_file(getenv("BUSMON_TEST_CLOCK_FILE"));
     bm_config_action action;
     int rc = 0;
     int hidden = 0;

@@ -27,6 +27,8 @@ struct bm_http;
 struct bm_cluster;
 struct bm_finisher;
 struct bm_otlp_metrics;
+struct baselines;
+struct bm_baseline_job;
 
 typedef struct bm_parts_tag {
     struct bm_loop *loop;
@@ -45,6 +47,8 @@ typedef struct bm_parts_tag {
     struct bm_cluster *cluster;
     struct bm_finisher *finisher;         /* NULL: no sampling, no OTLP */
     struct bm_otlp_metrics *otlp_metrics; /* NULL: no OTLP metrics */
+    struct baselines *baselines;          /* learned baselines; NULL: baselines.enabled false */
+    struct bm_baseline_job *baseline_job; /* NULL likewise */
     bm_view view; /* what readers read: the own monitor, or the merge of every agent's */
     uint64_t http_requests[3]; /* answered by class 2xx, 4xx, 5xx (http/server.c counts) */
     const char *agent;         /* the consumer name */

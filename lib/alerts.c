@@ -61,6 +61,8 @@ static const struct {
     [ALERT_METRIC_DEADLETTER_RATE] = {"deadletter_rate", 0, S_GLOBAL},
     [ALERT_METRIC_CPU_PERCENT] = {"cpu_percent", 0, S_GLOBAL},
     [ALERT_METRIC_MEMORY_PERCENT] = {"memory_percent", 0, S_GLOBAL},
+    [ALERT_METRIC_LATENCY_ANOMALY] = {"latency_anomaly", 1, S_WORKER},
+    [ALERT_METRIC_ERROR_RATE_ANOMALY] = {"error_rate_anomaly", 1, S_WORKER},
 };
 
 static const struct {
@@ -202,7 +204,7 @@ static int known_placeholder(const alert_rule *r, const char *name, size_t len)
 {
     static const char *const names[] = {"value",  "threshold",  "op",       "metric",
                                         "window", "rule",       "severity", "worker",
-                                        "stream", "error_type", "target"};
+                                        "stream", "error_type", "target",   "detail"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strlen(names[i]) == len && !memcmp(names[i], name, len)) return 1;
     if (len > 7 && !memcmp(name, "labels.", 7)) {
@@ -232,7 +234,7 @@ static int check_description(const alert_rule *r, char *why, size_t n)
             return fail(why, n,
                         "description: unknown placeholder {%s} (known: {value} {threshold} {op} "
                         "{metric} {window} {rule} {severity} {worker} {stream} {error_type} "
-                        "{target} {labels.KEY}%s)",
+                        "{target} {detail} {labels.KEY}%s)",
                         name, "");
         }
         p = end;
@@ -331,6 +333,12 @@ static const alert_rule builtins[] = {
             "Stream {stream}: consumer lag {value} entries (threshold {threshold})"),
     BUILTIN("critical_cpu", ALERT_METRIC_CPU_PERCENT, ALERT_SCOPE_GLOBAL, ALERT_OP_GT, 90, -1,
             2 * MIN_US, BM_SEVERITY_CRITICAL, "CPU at {value} % (threshold {threshold} %)"),
+    BUILTIN("latency_anomaly", ALERT_METRIC_LATENCY_ANOMALY, ALERT_SCOPE_EACH_WORKER, ALERT_OP_GT,
+            5, 0, 2 * MIN_US, BM_SEVERITY_WARNING,
+            "Worker {worker}: {detail} over {window} (threshold {threshold})"),
+    BUILTIN("error_rate_anomaly", ALERT_METRIC_ERROR_RATE_ANOMALY, ALERT_SCOPE_EACH_WORKER,
+            ALERT_OP_GT, 5, 0, 2 * MIN_US, BM_SEVERITY_WARNING,
+            "Worker {worker}: {detail} over {window} (threshold {threshold})"),
 };
 
 size_t alerts_builtin_rules(const alert_rule **out)
@@ -398,8 +406,17 @@ static void default_template(const alert_rule *r, char *out, size_t n)
              lbl ? lbl : "", lbl ? " {target}" : "");
 }
 
+static void render(const alert_rule *r, const char *target, const char *window_label, double value,
+                   const char *detail, char *out, size_t n);
+
 void alerts_render_description(const alert_rule *r, const char *target, const char *window_label,
                                double value, char *out, size_t n)
+{
+    render(r, target, window_label, value, "", out, n);
+}
+
+static void render(const alert_rule *r, const char *target, const char *window_label, double value,
+                   const char *detail, char *out, size_t n)
 {
     if (!n) return;
     out[0] = '\0';
@@ -448,6 +465,8 @@ void alerts_render_description(const alert_rule *r, const char *target, const ch
             put_s(&b, bm_severity_name(r->severity));
         } else if (IS("target")) {
             put_s(&b, target ? target : "");
+        } else if (IS("detail")) {
+            put_s(&b, detail ? detail : "");
         } else if (IS("worker") || IS("stream") || IS("error_type")) {
             if (lbl && len == strlen(lbl) && !memcmp(name, lbl, len))
                 put_s(&b, target ? target : "");
@@ -477,6 +496,7 @@ typedef struct instance {
     double value; /* last known */
     char window_label[8];
     char target[BM_NAME_MAX];
+    char detail[BM_ISSUE_LEN]; /* anomaly metrics: the deviation in words (not saved) */
 } instance;
 
 typedef struct {
@@ -850,8 +870,8 @@ static void make_alert(const rule_slot *s, const instance *in, bm_alert_state st
                                    : alerts_window_name(r->window));
     out->value = in->value;
     out->threshold = r->threshold;
-    alerts_render_description(r, in->target, out->window, in->value, out->description,
-                              sizeof out->description);
+    render(r, in->target, out->window, in->value, in->detail, out->description,
+           sizeof out->description);
     out->starts_at_us = in->firing_since_us;
     out->ends_at_us = st == BM_ALERT_RESOLVED ? ts_us : 0;
     out->ts_us = ts_us;
@@ -873,6 +893,7 @@ typedef struct {
     int64_t now_us;
     alerts_notify_cb cb;
     void *arg;
+    char detail[BM_ISSUE_LEN]; /* the value's words for step(), "" none */
 } eval_ctx;
 
 static void notify(eval_ctx *e, const rule_slot *s, const instance *in, bm_alert_state st)
@@ -904,7 +925,10 @@ static void step(eval_ctx *e, const rule_slot *s, const char *target, int have, 
     instance *in = find_instance(a, s->id, target);
     if (!cond) {
         if (!in) return;
-        if (have) in->value = value; /* the resolve tells the value that ended it */
+        if (have) { /* the resolve tells the value that ended it */
+            in->value = value;
+            snprintf(in->detail, sizeof in->detail, "%s", e->detail);
+        }
         in->evaluated_us = e->now_us;
         end_instance(e, s, in);
         return;
@@ -921,6 +945,7 @@ static void step(eval_ctx *e, const rule_slot *s, const char *target, int have, 
     }
     in->seen = a->epoch;
     in->value = value;
+    snprintf(in->detail, sizeof in->detail, "%s", e->detail);
     in->evaluated_us = e->now_us;
     snprintf(in->window_label, sizeof in->window_label, "%s", window_label ? window_label : "");
     if (in->state == INST_PENDING) {
@@ -941,6 +966,31 @@ static const char *label_or(const char *label, int window)
     return label && label[0] ? label : alerts_window_name(window);
 }
 
+static int anomaly_metric(alert_metric m)
+{
+    return m == ALERT_METRIC_LATENCY_ANOMALY || m == ALERT_METRIC_ERROR_RATE_ANOMALY;
+}
+
+/* The deviation of the worker's window figure from its learned baseline, its
+ * words into e->detail. @return 1 when there is one (a ready baseline, a
+ * window with executions). */
+static int anomaly_value(eval_ctx *e, const alert_rule *r, const bm_worker_snapshot *w,
+                         const alert_gauges *g, double *v)
+{
+    const bm_window_stats *ws = &w->win[r->window];
+    baseline_view bv;
+    if (!g || !g->baselines || ws->executions == 0 || ws->executions < g->anomaly_min_executions ||
+        baselines_get(g->baselines, w->name, e->now_us, &bv) || !bv.ready)
+        return 0;
+    baseline_series s =
+        r->metric == ALERT_METRIC_LATENCY_ANOMALY ? BASELINE_P95 : BASELINE_ERROR_RATE;
+    double now = s == BASELINE_P95 ? ws->p95_us : ws->error_rate;
+    *v = baseline_deviation(&bv.fig[s], s, now, r->baseline_mode);
+    if (isnan(*v)) return 0;
+    baseline_describe(&bv.fig[s], s, now, r->baseline_mode, e->detail, sizeof e->detail);
+    return 1;
+}
+
 static void eval_rule(eval_ctx *e, const rule_slot *s, const bm_rollup *ro, const alert_gauges *g)
 {
     const alert_rule *r = &s->rule;
@@ -957,8 +1007,10 @@ static void eval_rule(eval_ctx *e, const rule_slot *s, const bm_rollup *ro, cons
         for (size_t i = 0; i < ro->n_workers; i++) {
             const bm_worker_snapshot *ws = &ro->workers[i];
             if (r->scope == ALERT_SCOPE_WORKER && strcmp(ws->name, r->target)) continue;
-            int have = worker_value(r, ws, &v);
+            int have = anomaly_metric(r->metric) ? anomaly_value(e, r, ws, g, &v)
+                                                 : worker_value(r, ws, &v);
             step(e, s, ws->name, have, v, w >= 0 ? label_or(ws->win[w].label, w) : "");
+            e->detail[0] = '\0';
         }
         break;
     case ALERT_SCOPE_EACH_STREAM:
@@ -994,7 +1046,7 @@ void alerts_evaluate(alerts *a, const bm_rollup *r, const alert_gauges *g, int64
 {
     static const bm_rollup empty;
     if (!r) r = &empty;
-    eval_ctx e = {a, now_us, cb, arg};
+    eval_ctx e = {a, now_us, cb, arg, ""};
     a->epoch++;
     a->counters.evaluations++;
     for (size_t i = 0; i < a->n_rules; i++)

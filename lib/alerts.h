@@ -46,6 +46,18 @@
  *   deadletter_rate     global                         dead-lettered entries per minute
  *   cpu_percent         global                         0..100, of the agent's host
  *   memory_percent      global                         0..100, of the agent's host
+ *   latency_anomaly  W  worker                         the window's p95 against the worker's
+ *                                                      learned p95 (lib/baseline.h): a ratio
+ *                                                      (x baseline) or standard deviations
+ *                                                      above it (the rule's baseline_mode)
+ *   error_rate_anomaly W worker                        the same for the error rate
+ *
+ * The two anomaly metrics have no data while the worker's baseline is not
+ * ready (too few samples, too little time) or while no baselines are given
+ * (alert_gauges.baselines NULL), nor in a window with fewer than
+ * alert_gauges.anomaly_min_executions executions (one error in two is not
+ * an error rate to compare); their
+ * {detail} placeholder reads "p95 410 ms is 8.2 × its baseline 50 ms".
  *
  * ("worker" = each_worker or worker NAME, "stream" = each_stream or stream
  * NAME, "error type" = each_error_type or error_type NAME.) For health,
@@ -76,6 +88,7 @@
 
 #include "../proto/alert.h"
 #include "../proto/rollup.h"
+#include "baseline.h"
 
 typedef enum {
     ALERT_METRIC_ERROR_RATE = 0,
@@ -92,6 +105,8 @@ typedef enum {
     ALERT_METRIC_DEADLETTER_RATE,
     ALERT_METRIC_CPU_PERCENT,
     ALERT_METRIC_MEMORY_PERCENT,
+    ALERT_METRIC_LATENCY_ANOMALY,    /* p95 against its learned baseline (lib/baseline.h) */
+    ALERT_METRIC_ERROR_RATE_ANOMALY, /* error rate against its learned baseline */
     ALERT_METRIC__COUNT
 } alert_metric;
 
@@ -139,14 +154,16 @@ typedef struct {
     int window;     /* 0 "1m", 1 "5m", 2 "1h" (the performance window); -1 none */
     int64_t for_us; /* how long the condition must hold before firing */
     bm_severity severity;
-    int64_t cooldown_us; /* least time between notifications while firing; 0 never repeat */
+    int64_t cooldown_us;         /* least time between notifications while firing; 0 never repeat */
+    baseline_mode baseline_mode; /* anomaly metrics: value = ratio (default) or stddevs */
     unsigned n_labels;
     bm_alert_label labels[ALERT_RULE_LABELS_MAX];
     /*
      * Template of the notification's description; "" = a default built from
      * the rule. Placeholders: {value} {threshold} {op} {metric} {window}
      * {rule} {severity} {worker} {stream} {error_type} {target} (the scope's
-     * name, "" for global) and {labels.KEY}; "{{" is a literal "{".
+     * name, "" for global), {detail} (the anomaly metrics' deviation in
+     * words, "" for the others) and {labels.KEY}; "{{" is a literal "{".
      */
     char description[BM_ALERT_DESC_MAX];
 } alert_rule;
@@ -193,6 +210,11 @@ int alerts_metric_allows_scope(alert_metric m, alert_scope s);
  *   error_spike      global       error_count 5m > 10          0     error
  *   consumer_lag     each_stream  consumer_lag > 10000         2m    warning
  *   critical_cpu     global       cpu_percent > 90             2m    critical
+ *   latency_anomaly  each_worker  latency_anomaly 1m > 5       2m    warning
+ *   error_rate_anomaly each_worker error_rate_anomaly 1m > 5   2m    warning
+ *
+ * (the anomaly rules: 5 x the learned baseline, the 1 minute window being
+ * what the baselines learn from; quiet until a worker's baseline is ready)
  *
  * Every one with cooldown 15 min. worker_failed fires at once because
  * worker health already has its own hysteresis; error_spike because it
@@ -213,9 +235,12 @@ typedef struct {
 typedef struct {
     const alert_stream_gauge *streams; /* borrowed for the call */
     size_t n_streams;
-    double deadletter_per_min; /* < 0 unknown */
-    double cpu_percent;        /* < 0 unknown */
-    double memory_percent;     /* < 0 unknown */
+    double deadletter_per_min;       /* < 0 unknown */
+    double cpu_percent;              /* < 0 unknown */
+    double memory_percent;           /* < 0 unknown */
+    const baselines *baselines;      /* the learned baselines (borrowed); NULL: none, the anomaly
+                                        metrics have no data */
+    uint32_t anomaly_min_executions; /* fewer in the rule's window: no data (0 takes 1) */
 } alert_gauges;
 
 /* All unknown (negative), no streams. */

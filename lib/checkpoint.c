@@ -100,7 +100,7 @@ int bm_checkpoint_encode(const bm_checkpoint *c, msgpack_sbuffer *out)
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     size_t n_streams =
         c->n_streams < BM_CHECKPOINT_STREAMS_MAX ? c->n_streams : BM_CHECKPOINT_STREAMS_MAX;
-    int e = msgpack_pack_map(&pk, c->traces ? 9 : 8);
+    int e = msgpack_pack_map(&pk, (c->traces ? 9 : 8) + (c->baselines ? 1 : 0));
     e |= bm_sc_key_i64(&pk, "v", BM_CHECKPOINT_VERSION);
     e |= bm_sc_key_str(&pk, "kind", BM_CHECKPOINT_KIND);
     e |= bm_sc_key(&pk, "agent");
@@ -123,6 +123,10 @@ int bm_checkpoint_encode(const bm_checkpoint *c, msgpack_sbuffer *out)
     e |= c->deadlines ? deadlines_save(c->deadlines, &pk) : msgpack_pack_nil(&pk);
     e |= bm_sc_key(&pk, "alerts");
     e |= c->alerts ? alerts_save(c->alerts, &pk) : msgpack_pack_nil(&pk);
+    if (c->baselines) { /* absent rather than nil: older readers skip it either way */
+        e |= bm_sc_key(&pk, "baselines");
+        e |= baselines_save(c->baselines, &pk);
+    }
     size_t pending = 0;
     if (c->traces) e |= pack_pending(c->traces, &pk, &pending);
     if (e) {
@@ -259,6 +263,15 @@ static bm_checkpoint_status load_all(const msgpack_object *root, bm_checkpoint *
         rc = tmp_dl ? deadlines_load(tmp_dl, dl, err, errlen)
                     : (bm_sc_fail(err, errlen, "out of memory"), BM_LOAD_NOMEM);
     }
+    /* baselines: optional (checkpoints written before them have none; the
+     * table is left as it is) */
+    const msgpack_object *bl = bm_sc_get(root, "baselines");
+    baselines *tmp_bl = NULL;
+    if (rc == BM_LOAD_OK && c->baselines && bl && bl->type != MSGPACK_OBJECT_NIL) {
+        tmp_bl = baselines_new(baselines_config(c->baselines));
+        rc = tmp_bl ? baselines_load(tmp_bl, bl, err, errlen)
+                    : (bm_sc_fail(err, errlen, "out of memory"), BM_LOAD_NOMEM);
+    }
     if (rc == BM_LOAD_OK && c->alerts && al) rc = alerts_load(c->alerts, al, err, errlen);
     const msgpack_object *pend = bm_sc_get(root, "pending");
     if (rc == BM_LOAD_OK && pend && pend->type != MSGPACK_OBJECT_ARRAY &&
@@ -268,12 +281,14 @@ static bm_checkpoint_status load_all(const msgpack_object *root, bm_checkpoint *
         /* commit: nothing below can fail */
         if (have_mon) bm_monitor_swap(c->monitor, &tmp_mon);
         if (tmp_dl) deadlines_swap(c->deadlines, tmp_dl);
+        if (tmp_bl) baselines_swap(c->baselines, tmp_bl);
         c->pending = 0;
         if (c->traces && pend && pend->type == MSGPACK_OBJECT_ARRAY)
             c->pending = unpack_pending(c->traces, pend, c->now_us);
     }
     if (have_mon) bm_monitor_deinit(&tmp_mon);
     deadlines_free(tmp_dl);
+    baselines_free(tmp_bl);
     return of_load(rc);
 }
 

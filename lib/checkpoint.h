@@ -21,7 +21,10 @@
  *     "deadlines": { "refused", "entries": [[due_us, timeout_us, tx, cmd], ...] }
  *                                                       | nil,     lib/deadlines.h
  *     "alerts":  { "instances": [...], "history": [alert record, ...],
- *                  "counters": {...} }                  | nil }    lib/alerts.h
+ *                  "counters": {...} }                  | nil,     lib/alerts.h
+ *     "baselines": { "slots", "refused", "evicted", "ctl_seq",
+ *                    "keys": [...] }                    (absent)   lib/baseline.h
+ *   }
  *
  *   worker = { "name", "in_flight", "busy_since", "last_seen", "last_execution",
  *              "last_error_at", "last_error", "health": {...}, "totals": {...},
@@ -31,7 +34,9 @@
  *   hist   = [count, clamped, min_us, max_us, sum_us, folded, bin] lib/histogram.h
  *
  * nil: that part was not written (alerting off, say); loading leaves the
- * target as it is. Readers skip map keys they do not know and array
+ * target as it is. "baselines" came later, in the same version: a
+ * checkpoint without it (written before, or by an agent that learns none)
+ * leaves the target as it is. Readers skip map keys they do not know and array
  * elements past the ones they read, so a key or a trailing field can be
  * added without a new version; anything else changes "v".
  *
@@ -59,6 +64,7 @@
 #include <stdint.h>
 
 #include "lib/alerts.h"
+#include "lib/baseline.h"
 #include "lib/deadlines.h"
 #include "lib/monitor.h"
 #include "lib/trace_store.h"
@@ -88,6 +94,7 @@ typedef struct {
     bm_monitor *monitor;
     deadlines *deadlines;
     alerts *alerts;
+    baselines *baselines;  /* learned baselines (lib/baseline.h); encode: written when set */
     trace_store *traces;   /* encode: its commands awaiting an answer go in "pending";
                               decode: they are put back in it (for pairing and timeouts) */
     int64_t now_us;        /* decode: the time given to the trace store for them */

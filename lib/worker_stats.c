@@ -577,6 +577,9 @@ static void issue(verdict *v, bm_health state, const char *fmt, ...)
     va_end(ap);
 }
 
+static void fill_window(const worker_stats *ws, const worker *w, int i, int64_t now_us,
+                        bm_hist *scratch, bm_window_stats *out);
+
 /* What the worker's figures say at now_us, before hysteresis. `scratch`
  * is a histogram the caller owns (reused across workers). */
 static void judge(const worker_stats *ws, const worker *w, int64_t now_us, bm_hist *scratch,
@@ -613,6 +616,14 @@ static void judge(const worker_stats *ws, const worker *w, int64_t now_us, bm_hi
             fmt_duration(b, sizeof b, c->slow_threshold_us);
             issue(v, BM_HEALTH_DEGRADED, "p95 %s > slow threshold %s", a, b);
         }
+    }
+    if (c->judge_hook) {
+        bm_window_stats last_minute;
+        char text[BM_ISSUE_LEN];
+        fill_window(ws, w, WIN_1M, now_us, scratch, &last_minute);
+        text[0] = '\0';
+        bm_health h = c->judge_hook(w->name, &last_minute, now_us, text, sizeof text, c->judge_arg);
+        if (h == BM_HEALTH_DEGRADED || h == BM_HEALTH_FAILED) issue(v, h, "%s", text);
     }
     if (w->in_flight > 0) {
         int64_t since =

@@ -16,6 +16,8 @@
  *   degraded  error rate over 5 min > error_rate_threshold, or p95 over
  *             5 min > slow_threshold, or commands pending with no answer for
  *             longer than the slow threshold;
+ *   (hook)    whatever the configuration's judge_hook says of the last
+ *             minute (degraded at k x a learned baseline: lib/baseline.h);
  *   inactive  no activity for inactive_intervals health intervals and
  *             nothing pending;
  *   healthy   otherwise.
@@ -85,6 +87,17 @@
 #define WORKER_DURATION_BOUNDS_MAX 64
 #define WORKER_DURATION_DEFAULT_BOUNDS 51
 
+/*
+ * An extra judgement after the built-in ones (the learned baselines:
+ * baselines_health_hook, lib/baseline.h): given the worker's last-minute
+ * figures, @return the state they ask for (BM_HEALTH_DEGRADED or
+ * BM_HEALTH_FAILED) with its issue written into `issue`, or
+ * BM_HEALTH_UNKNOWN for nothing to say. `arg` is the config's judge_arg.
+ */
+typedef bm_health (*worker_judge_hook)(const char *worker, const bm_window_stats *last_minute,
+                                       int64_t now_us, char *issue, size_t issue_len,
+                                       const void *arg);
+
 typedef struct {
     size_t max_workers;              /* default 1000 */
     int64_t perf_window_us;          /* default 60 min (worker_monitoring.performance_window_minutes) */
@@ -101,7 +114,9 @@ typedef struct {
     /* upper bounds (µs, strictly ascending) of the lifetime duration histogram
      * (worker_totals); default: WORKER_DURATION_DEFAULT_BOUNDS, 1 ms .. 100 s */
     int64_t duration_bounds_us[WORKER_DURATION_BOUNDS_MAX];
-    size_t n_duration_bounds; /* 1..WORKER_DURATION_BOUNDS_MAX; 0 takes the default */
+    size_t n_duration_bounds;     /* 1..WORKER_DURATION_BOUNDS_MAX; 0 takes the default */
+    worker_judge_hook judge_hook; /* NULL: none (the default) */
+    const void *judge_arg;        /* borrowed; outlives every table made with this config */
 } worker_stats_config;
 
 /* Fill the defaults above. */

@@ -100,6 +100,12 @@ void bm_cli_workers_help(FILE *f);
 void bm_cli_worker_help(FILE *f);
 void bm_cli_errors_help(FILE *f);
 void bm_cli_stats_help(FILE *f);
+/* The latest rollup's JSON on `stream` (caller json_decref's), or NULL with
+ * the reason said on stderr and *rc set (stats.c). */
+struct json_t *bm_cli_latest_rollup(redisContext *c, const char *stream, int *rc);
+/* baseline [WORKER], baseline freeze|clear WORKER: learned baselines (baseline.c). */
+bm_cli_handler bm_cli_baseline;
+void bm_cli_baseline_help(FILE *f);
 /* top: a live dashboard; --once prints one frame (top.c). */
 bm_cli_handler bm_cli_top;
 void bm_cli_top_help(FILE *f);

@@ -28,6 +28,8 @@ static const bm_cli_command commands[] = {
                                  bm_cli_system_help, bm_cli_system},
     {"alerts",  NULL,   NULL,    "alerts firing now and recent notifications; --watch follows them",
                                  bm_cli_alerts_help, bm_cli_alerts},
+    {"baseline", NULL,  "WORKER", "learned baselines vs now; freeze WORKER, clear WORKER",
+                                 bm_cli_baseline_help, bm_cli_baseline},
     {"help",    NULL,   "CMD",   "what CMD shows and its options (as busmon CMD --help)",
                                  bm_cli_help_help, bm_cli_help},
 };

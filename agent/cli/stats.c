@@ -126,6 +126,11 @@ static json_t *latest_rollup(redisContext *c, const char *stream, int *rc)
     return root;
 }
 
+json_t *bm_cli_latest_rollup(redisContext *c, const char *stream, int *rc)
+{
+    return latest_rollup(c, stream, rc);
+}
+
 static void fmt_ms(double ms, char *buf, size_t n)
 {
     if (ms <= 0)

@@ -101,6 +101,7 @@ size_t bm_config_acl_line(const bm_config *c, const char *user, int readonly, ch
         add(&keys, c->deadletter_stream);
         add(&keys, c->health_stream);
         add_prefix(&keys, c->state_prefix);
+        if (c->baselines_enabled) add(&keys, c->baselines_control_key); /* jobs/baseline.c */
         if (c->cluster_enabled) { /* several agents: jobs/cluster.c */
             add(&keys, c->cluster_registry);
             add(&keys, c->cluster_leader_key);

@@ -246,6 +246,16 @@ static int rule_severity(bm_walk *w, const bm_walk_pair *p)
     return 0;
 }
 
+static int rule_baseline(bm_walk *w, const bm_walk_pair *p)
+{
+    int m = baseline_mode_parse(bm_yaml_scalar(p->value));
+    if (m < 0)
+        return bm_walk_fail(w, p->value, "unknown baseline mode '%s' (use ratio or stddev)",
+                            shown(p->value));
+    state_of(w)->r->baseline_mode = (baseline_mode)m;
+    return 0;
+}
+
 static int rule_labels(bm_walk *w, const bm_walk_pair *p)
 {
     alert_rule *r = state_of(w)->r;
@@ -314,6 +324,8 @@ static const bm_config_key rule_keys[] = {
     RULE_DURATION("for", for_us, "how long the condition holds before the alert fires"),
     RULE_YAML("severity", rule_severity, "info, warning, error or critical"),
     RULE_DURATION("cooldown", cooldown_us, "least time between notifications; 0: once"),
+    RULE_YAML("baseline", rule_baseline,
+              "anomaly metrics: ratio (x the baseline) or stddev (standard deviations above)"),
     RULE_YAML("labels", rule_labels, "labels added to the notification"),
     RULE_YAML("description", rule_description, "the notification's text, with {placeholders}"),
     {.path = "enabled",

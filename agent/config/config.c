@@ -18,6 +18,7 @@
 #include "agent/config/keys.h"
 #include "agent/config/walk.h"
 #include "agent/core/log.h"
+#include "lib/baseline.h"
 #include "lib/redact.h"
 
 int bm_config_set_str(char **field, const char *value)
@@ -61,6 +62,8 @@ void bm_config_deinit(bm_config *c)
     free(c->group);
     free(c->consumer);
     free(c->trace_prefix);
+    free(c->baselines_slots);
+    free(c->baselines_control_key);
     free(c->otlp_endpoint);
     free(c->otlp_encoding);
     free(c->otlp_service_name);
@@ -192,6 +195,12 @@ int bm_config_finish(bm_config *c, char *err, size_t errlen)
             snprintf(err, errlen, "out of memory");
             return -1;
         }
+    }
+    if (c->baselines_slots && baseline_slots_parse(c->baselines_slots) < 0) {
+        snprintf(err, errlen,
+                 "baselines.slots: unknown '%.64s' (use none, hour_of_day or hour_of_week)",
+                 c->baselines_slots);
+        return -1;
     }
     if (bm_alerting_config_finish(c->alerting)) {
         snprintf(err, errlen, "out of memory");

@@ -75,6 +75,18 @@ typedef struct {
     size_t max_workers;            /* worker_monitoring.max_workers, 1000 */
     size_t max_error_types;        /* event_monitoring.max_error_types, 200 */
 
+    /* learned baselines (lib/baseline.h, jobs/baseline.h) */
+    int baselines_enabled;             /* baselines.enabled, true */
+    char *baselines_slots;             /* baselines.slots, "hour_of_week" */
+    double baselines_alpha;            /* baselines.alpha, 0.05 */
+    size_t baselines_min_samples;      /* baselines.min_samples, 20 */
+    int64_t baselines_min_learning_ms; /* baselines.min_learning, 1 h */
+    size_t baselines_slot_min_samples; /* baselines.slot_min_samples, 10 */
+    size_t baselines_outlier_factor;   /* baselines.outlier_factor, 3; 0: learn everything */
+    size_t baselines_degrade_ratio;    /* baselines.degrade_ratio, 5; 0: health ignores them */
+    size_t baselines_max_keys;         /* baselines.max_keys, 1000 */
+    char *baselines_control_key;       /* baselines.control_key, "busmon:baseline:ctl" */
+
     /* rollups */
     int64_t rollup_interval_ms; /* outputs.rollup_interval_seconds, 10 s */
     char *rollups_stream;       /* outputs.rollups: stream and channel, "busmon:rollups" */

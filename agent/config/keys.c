@@ -294,6 +294,38 @@ static const bm_config_key agent_keys[] = {
           "the alert rule high_error_rate decides: alerts.disable: [high_error_rate]"),
     GUIDE("worker_monitoring.track_resource_usage", "true", "system metrics are always sampled (system:)"),
 
+    /* learned baselines */
+    {.path = "baselines.enabled", .type = BM_KEY_BOOL, .def = "true", CFG(baselines_enabled),
+     .help = "learn each worker's normal p50, p95, error rate and throughput (the anomaly "
+             "rules and health compare with them)"},
+    {.path = "baselines.slots", .type = BM_KEY_STRING, .def = "hour_of_week",
+     CFG(baselines_slots),
+     .help = "a baseline per hour of the week, per hour of the day, or none (one for all "
+             "times): none, hour_of_day or hour_of_week"},
+    {.path = "baselines.alpha", .type = BM_KEY_FRACTION, .def = "0.05", CFG(baselines_alpha),
+     .help = "weight of a new sample in the moving mean and variance (0: the default)"},
+    {.path = "baselines.min_samples", .type = BM_KEY_SIZE, .def = "20", .lo = 1,
+     CFG(baselines_min_samples),
+     .help = "samples (one per health interval with executions) before a baseline is used"},
+    {.path = "baselines.min_learning", .type = BM_KEY_DURATION, .def = "1h", .lo = 0,
+     .hi = 30.0 * DAY, .unit_us = MS, CFG(baselines_min_learning_ms),
+     .help = "time since a worker's first sample before its baseline is used"},
+    {.path = "baselines.slot_min_samples", .type = BM_KEY_SIZE, .def = "10", .lo = 1,
+     CFG(baselines_slot_min_samples),
+     .help = "samples an hour slot needs before it is used instead of the overall baseline"},
+    {.path = "baselines.outlier_factor", .type = BM_KEY_COUNT, .def = "3", .lo = 0, .hi = 1000,
+     CFG(baselines_outlier_factor),
+     .help = "a sample over this many times a ready baseline is not learned; 0: learn all"},
+    {.path = "baselines.degrade_ratio", .type = BM_KEY_COUNT, .def = "5", .lo = 0, .hi = 1000,
+     CFG(baselines_degrade_ratio),
+     .help = "a worker is degraded at this many times its baseline p95 or error rate "
+             "(1m window); 0: health ignores baselines"},
+    {.path = "baselines.max_keys", .type = BM_KEY_SIZE, .def = "1000", .lo = 1,
+     CFG(baselines_max_keys), .help = "baselines kept; an idle one makes room, else refused"},
+    {.path = "baselines.control_key", .type = BM_KEY_NAME, .def = "busmon:baseline:ctl",
+     CFG(baselines_control_key),
+     .help = "hash the CLI writes freeze / clear requests to (busmon baseline freeze W)"},
+
     /* event monitoring */
     {.path = "event_monitoring.max_error_types", .type = BM_KEY_SIZE, .def = "200", .lo = 1,
      CFG(max_error_types), .help = "error types tracked"},

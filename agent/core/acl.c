@@ -43,7 +43,8 @@ static const struct {
                      "takes and renews the leader's lease (several agents; its script sends GET, "
                      "SET PX, PEXPIRE, DEL)"},
     [BM_ACL_PEXPIRE] = {"pexpire", "PEXPIRE", NULL, "renews the leader's lease (in EVAL)"},
-    [BM_ACL_HGETALL] = {"hgetall", "HGETALL", NULL, "reads the agents' registry"},
+    [BM_ACL_HGETALL] = {"hgetall", "HGETALL", NULL,
+                        "reads the agents' registry and the baselines' control hash"},
     [BM_ACL_XRANGE] = {"xrange", "XRANGE", NULL, "reads a gone agent's hand-off stream"},
     [BM_ACL_ZADD] = {"zadd", "ZADD", NULL, "indexes transactions for trace search"},
     [BM_ACL_ZREMRANGEBYSCORE] = {"zremrangebyscore", "ZREMRANGEBYSCORE", NULL,

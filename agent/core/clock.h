@@ -13,8 +13,18 @@
 #include <stdint.h>
 #include <sys/time.h>
 
-/* Wall clock, µs since the epoch. */
+/* Wall clock, µs since the epoch (plus the test offset, below). */
 int64_t bm_now_us(void);
+
+/*
+ * Tests only: the wall clock reads `offset` seconds ahead, where offset is
+ * the number in the file at `path` (re-read at most every 100 ms; absent or
+ * unreadable: 0). main() calls it when BUSMON_TEST_CLOCK_FILE is set, so an
+ * integration test can move the agent's time (a baseline's learning hour,
+ * a window's minute) without waiting. The monotonic clock never moves.
+ * Not thread-safe (the agent has one thread). NULL: off.
+ */
+void bm_clock_set_offset_file(const char *path);
 
 /* Monotonic clock, µs since an arbitrary start. */
 int64_t bm_mono_us(void);

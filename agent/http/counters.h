@@ -27,6 +27,7 @@
 #include "agent/inputs/pubsub.h"
 #include "agent/inputs/streams.h"
 #include "agent/jobs/alerting.h"
+#include "agent/jobs/baseline.h"
 #include "agent/jobs/cluster.h"
 #include "agent/jobs/finisher.h"
 #include "agent/jobs/otlp_metrics.h"
@@ -58,6 +59,7 @@ typedef struct {
     bm_http_stats http;
     bm_finisher_stats fin;
     bm_otlp_metrics_stats om;
+    bm_baseline_job_stats bl;
     /* derived or read from several places */
     uint64_t decode_errors[BM_DECODE__COUNT]; /* both inputs */
     uint64_t writes_pending;
@@ -69,6 +71,7 @@ typedef struct {
     uint64_t workers, workers_refused, error_types_refused;
     uint64_t workers_evicted, error_types_evicted;
     uint64_t alerts_enabled, alerts_pending, alerts_firing, alerts_refused;
+    uint64_t baselines, baselines_refused, baselines_evicted;
     uint64_t http_requests[BM_HTTP_CLASSES];
     uint64_t outputs_rate_limited; /* every sink's rate_limited (e-mail) */
     uint64_t redis_denied[BM_ACL__COUNT]; /* NOPERM replies by command (core/acl.h) */

@@ -42,6 +42,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@
 #include "agent/parts.h"
 #include "agent/state/persist.h"
 #include "agent/state/state.h"
+#include "lib/baseline.h"
 #include "lib/trace_index.h"
 #include "lib/trace_json.h"
 
@@ -316,6 +318,44 @@ static void serve_alerts(bm_http *h, const request *rq)
     send_made(h, rq->req, bm_alerting_api_json(h->p->alerting, ALERTS_HISTORY));
 }
 
+/* /api/baseline: every learned baseline beside the worker's last minute, in
+ * the shape of `busmon baseline --json` (lib/baseline.h baseline_view_json). */
+static void serve_baseline(bm_http *h, const request *rq)
+{
+    const baselines *b = h->p->baselines;
+    if (!b) {
+        send_error(h, rq->req, 404, "no baselines (baselines.enabled: false)");
+        return;
+    }
+    int64_t now = bm_now_us();
+    json_t *out = json_object(), *arr = json_array();
+    const bm_view *v = &h->p->view;
+    bm_monitor *mon = v->acquire(v->arg);
+    for (size_t i = 0; out && arr && i < baselines_count(b); i++) {
+        baseline_view bv;
+        if (baselines_get(b, baselines_key_at(b, i), now, &bv)) continue;
+        double x[BASELINE__SERIES] = {NAN, NAN, NAN, NAN};
+        bm_worker_snapshot w;
+        if (mon && !worker_stats_snapshot_one(mon->workers, bv.key, now, &w) &&
+            w.win[0].executions) {
+            const bm_window_stats *m = &w.win[0];
+            if (m->max_us > 0) x[BASELINE_P50] = m->p50_us, x[BASELINE_P95] = m->p95_us;
+            x[BASELINE_ERROR_RATE] = m->error_rate;
+            x[BASELINE_THROUGHPUT] = m->throughput_per_min;
+        }
+        json_array_append_new(arr, baseline_view_json(&bv, x));
+    }
+    v->release(v->arg, mon);
+    char t[48];
+    bm_format_time_ms(now, t, sizeof t);
+    json_object_set_new(out, "agent", json_string(h->p->agent));
+    json_object_set_new(out, "ts", json_string(t));
+    json_object_set_new(out, "slots", json_string(baseline_slots_name(baselines_config(b)->slots)));
+    json_object_set_new(out, "window", json_string("1m"));
+    json_object_set_new(out, "workers", arr);
+    send_made(h, rq->req, out);
+}
+
 static void serve_system(bm_http *h, const request *rq)
 {
     send_made(h, rq->req,
@@ -510,6 +550,7 @@ static const struct route {
     {"/health", 0, serve_health},
     {"/ready", 0, serve_ready},
     {"/api/alerts", 0, serve_alerts},
+    {"/api/baseline", 0, serve_baseline},
     {"/api/system", 0, serve_system},
     {"/api/stats", 0, serve_stats},
     {"/api/workers", 0, serve_workers},

@@ -8,6 +8,7 @@
 #include "agent/http/counters.h"
 #include "agent/outputs/outputs.h"
 #include "agent/parts.h"
+#include "lib/baseline.h"
 
 void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
 {
@@ -25,6 +26,10 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     bm_http_get_stats(p->http, &s->http);
     bm_finisher_get_stats(p->finisher, &s->fin);
     bm_otlp_metrics_get_stats(p->otlp_metrics, &s->om);
+    bm_baseline_job_get_stats(p->baseline_job, &s->bl);
+    s->baselines = baselines_count(p->baselines);
+    s->baselines_refused = baselines_refused(p->baselines);
+    s->baselines_evicted = baselines_evicted(p->baselines);
     trace_store_stats ts;
     trace_store_get_stats(bm_state_traces(p->state), &ts);
     s->traces_in_memory = ts.transactions;

@@ -36,6 +36,7 @@ struct bm_loop;
 struct bm_sampler;
 struct bm_outputs;
 struct json_t;
+struct baselines;
 
 typedef struct bm_alerting bm_alerting;
 
@@ -60,6 +61,8 @@ typedef struct {
      * successor from notifying it again); may be NULL */
     void (*notified)(void *arg);
     void *notified_arg;
+    /* the learned baselines, for the anomaly rules (borrowed; NULL: none) */
+    const struct baselines *baselines;
 } bm_alerting_opts;
 
 /*

@@ -257,7 +257,7 @@ void bm_state_get_stats(const bm_state *st, bm_state_stats *out)
 }
 
 int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *al,
-                               const char *const *streams,
+                               struct baselines *bl, const char *const *streams,
                                const char (*ids)[BM_STREAM_ID_MAX], size_t n, int64_t now_us,
                                struct msgpack_sbuffer *out)
 {
@@ -274,22 +274,24 @@ int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *a
     c->monitor = &st->mon;
     c->deadlines = st->deadlines;
     c->alerts = al;
+    c->baselines = bl;
     c->traces = st->store;
     int rc = bm_checkpoint_encode(c, out);
     free(c);
     return rc;
 }
 
-int bm_state_load_checkpoint(bm_state *st, struct alerts *al, const void *data, size_t len,
-                             const char *const *streams, char (*ids_out)[BM_STREAM_ID_MAX],
-                             size_t n, char *agent_out, size_t agent_len, int64_t *ts_out,
-                             char *err, size_t errlen)
+int bm_state_load_checkpoint(bm_state *st, struct alerts *al, struct baselines *bl,
+                             const void *data, size_t len, const char *const *streams,
+                             char (*ids_out)[BM_STREAM_ID_MAX], size_t n, char *agent_out,
+                             size_t agent_len, int64_t *ts_out, char *err, size_t errlen)
 {
     bm_checkpoint *c = calloc(1, sizeof *c);
     if (!c) return snprintf(err, errlen, "out of memory"), -1;
     c->monitor = &st->mon;
     c->deadlines = st->deadlines;
     c->alerts = al;
+    c->baselines = bl;
     c->traces = st->store;
     c->now_us = bm_now_us();
     bm_checkpoint_status rc = bm_checkpoint_decode(data, len, NULL, c, err, errlen);

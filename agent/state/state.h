@@ -29,6 +29,7 @@
 
 struct bm_loop;
 struct alerts;
+struct baselines;
 struct msgpack_sbuffer;
 typedef struct bm_state bm_state;
 
@@ -86,7 +87,7 @@ void bm_state_get_stats(const bm_state *st, bm_state_stats *out);
  * out. @return 0 or -1 (out of memory).
  */
 int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *al,
-                               const char *const *streams,
+                               struct baselines *bl, const char *const *streams,
                                const char (*ids)[BM_STREAM_ID_MAX], size_t n, int64_t now_us,
                                struct msgpack_sbuffer *out);
 
@@ -96,9 +97,9 @@ int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *a
  * stream it does not name). *agent_out and *ts_out say who wrote it, when.
  * @return 0, or -1 with the reason in err (the state is unchanged).
  */
-int bm_state_load_checkpoint(bm_state *st, struct alerts *al, const void *data, size_t len,
-                             const char *const *streams, char (*ids_out)[BM_STREAM_ID_MAX],
-                             size_t n, char *agent_out, size_t agent_len, int64_t *ts_out,
-                             char *err, size_t errlen);
+int bm_state_load_checkpoint(bm_state *st, struct alerts *al, struct baselines *bl,
+                             const void *data, size_t len, const char *const *streams,
+                             char (*ids_out)[BM_STREAM_ID_MAX], size_t n, char *agent_out,
+                             size_t agent_len, int64_t *ts_out, char *err, size_t errlen);
 
 #endif

@@ -34,6 +34,7 @@ typedef struct {
     bm_monitor mon;
     deadlines *dl;
     alerts *al;
+    baselines *bl;
     bm_checkpoint c;
 } state;
 
@@ -47,7 +48,12 @@ static int state_init(state *s, int tight)
     if (bm_monitor_init(&s->mon, &cfg, tight ? 1 : 0) != 0) return -1;
     s->dl = deadlines_new(tight ? 1 : 0);
     s->al = alerts_new(&lim);
-    if (!s->dl || !s->al || alerts_add_builtins(s->al) != 0) return -1;
+    baseline_config bc;
+    baseline_config_defaults(&bc);
+    if (tight) bc.max_keys = 2;
+    s->bl = baselines_new(&bc);
+    if (!s->dl || !s->al || !s->bl || alerts_add_builtins(s->al) != 0) return -1;
+    s->c.baselines = s->bl;
     s->c.monitor = &s->mon;
     s->c.deadlines = s->dl;
     s->c.alerts = s->al;
@@ -59,6 +65,7 @@ static void state_free(state *s)
     bm_monitor_deinit(&s->mon);
     deadlines_free(s->dl);
     alerts_free(s->al);
+    baselines_free(s->bl);
 }
 
 /* Rollups, judgements and alert evaluations on whatever was loaded. */
@@ -69,7 +76,16 @@ static void exercise(state *s)
         worker_stats_evaluate(s->mon.workers, now, NULL, NULL);
         bm_rollup r;
         if (bm_monitor_rollup(&s->mon, now, 10000000, "fuzz", &r) != 0) continue;
-        alerts_evaluate(s->al, &r, NULL, now, NULL, NULL);
+        alert_gauges g;
+        alerts_gauges_init(&g);
+        g.baselines = s->bl;
+        alerts_evaluate(s->al, &r, &g, now, NULL, NULL);
+        for (size_t i = 0; i < baselines_count(s->bl); i++) {
+            baseline_view v;
+            double x[BASELINE__SERIES] = {1000, 2000, 0.5, 1};
+            if (baselines_get(s->bl, baselines_key_at(s->bl, i), now, &v)) abort();
+            json_decref(baseline_view_json(&v, x));
+        }
         json_decref(bm_rollup_to_json(&r));
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);

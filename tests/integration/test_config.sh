@@ -17,7 +17,7 @@ out=$("$AGENT" --config "$BM_SRC/deploy/busmon.yaml" --redis "redis://127.0.0.1:
 bm_eq "--check-config --offline: exit 0 with Redis down" 0 "$rc"
 bm_eq "deploy/busmon.yaml: nothing on stderr" "" "$(cat "$BM_TMP/err")"
 bm_check "... the summary: streams, group, consumer" grep -q "configuration ok: .*1 stream(s), group busmon, consumer " <<<"$out"
-bm_check "... the alerts line" grep -q "^alerts: enabled, 7 rule(s) every 10 s, 0 sink(s)$" <<<"$out"
+bm_check "... the alerts line" grep -q "^alerts: enabled, 9 rule(s) every 10 s, 0 sink(s)$" <<<"$out"
 bm_check "... and that Redis was not checked" grep -q "^redis: not checked (--offline)$" <<<"$out"
 
 "$AGENT" --redis "redis://127.0.0.1:$DEAD_PORT" --check-config >/dev/null 2>"$BM_TMP/err"; rc=$?

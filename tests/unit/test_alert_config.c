@@ -55,14 +55,14 @@ Test(alert_config, defaults_hold_the_builtins)
     cr_assert_eq(cfg.interval_us, 10000000);
     cr_assert_eq(cfg.history, 100);
     cr_assert_eq(cfg.max_alerts, 10000);
-    cr_assert_eq(cfg.n_rules, 7);
+    cr_assert_eq(cfg.n_rules, 9);
     cr_assert_not_null(bm_alert_config_find(&cfg, "high_error_rate"));
     cr_assert_not_null(bm_alert_config_find(&cfg, "critical_cpu"));
 
     cr_assert_eq(parse("redis:\n  url: redis://x\n"), 0, "%s", err); /* no alerts: section */
-    cr_assert_eq(cfg.n_rules, 7);
+    cr_assert_eq(cfg.n_rules, 9);
     cr_assert_eq(parse("alerts:\n"), 0, "%s", err);
-    cr_assert_eq(cfg.n_rules, 7);
+    cr_assert_eq(cfg.n_rules, 9);
     cr_assert_eq(parse("alerts: false\n"), 0, "%s", err);
     cr_assert_eq(cfg.enabled, 0);
     cr_assert_eq(parse(""), 0, "%s", err);
@@ -115,11 +115,11 @@ Test(alert_config, good_configuration)
     cr_assert_eq(cfg.interval_us, 15000000);
     cr_assert_eq(cfg.history, 500);
     cr_assert_eq(cfg.max_alerts, 2000);
-    cr_assert_eq(cfg.n_rules, 12);
+    cr_assert_eq(cfg.n_rules, 14);
 
     const alert_rule *r = bm_alert_config_find(&cfg, "research_slow");
     cr_assert_not_null(r);
-    cr_assert_eq(r, &cfg.rules[7]); /* after the built-ins, in file order */
+    cr_assert_eq(r, &cfg.rules[9]); /* after the built-ins, in file order */
     cr_assert_eq(r->metric, ALERT_METRIC_P95_LATENCY_MS);
     cr_assert_eq(r->scope, ALERT_SCOPE_WORKER);
     cr_assert_str_eq(r->target, "research");
@@ -162,7 +162,7 @@ Test(alert_config, good_configuration)
 
     alerts *eng = bm_alert_config_new_engine(&cfg);
     cr_assert_not_null(eng);
-    cr_assert_eq(alerts_rule_count(eng), 12);
+    cr_assert_eq(alerts_rule_count(eng), 14);
     alerts_free(eng);
 }
 
@@ -183,7 +183,7 @@ Test(alert_config, overriding_and_disabling_builtins)
                        "      metric: cpu_percent\n"
                        "      threshold: 50\n";
     cr_assert_eq(parse(yaml), 0, "%s", err);
-    cr_assert_eq(cfg.n_rules, 8);
+    cr_assert_eq(cfg.n_rules, 10);
 
     const alert_rule *r = bm_alert_config_find(&cfg, "high_error_rate");
     cr_assert_eq(r, &cfg.rules[0]); /* in place */
@@ -241,18 +241,19 @@ Test(alert_config, bad_rules_with_line_and_reason)
                  "    - metric: error_rate\n"
                  "      threshold: 1\n",
                  "busmon.yaml:3: rule #1: missing name");
-    expect_error("alerts:\n"
-                 "  rules:\n"
-                 "    - name: a\n"
-                 "      metric: cpu_percent\n"
-                 "      threshold: 1\n"
-                 "    - name: b\n"
-                 "      metric: latency\n"
-                 "      threshold: 1\n",
-                 "busmon.yaml:7: rule 'b': unknown metric 'latency' (known: error_rate, "
-                 "success_rate, avg_latency_ms, p95_latency_ms, p99_latency_ms, "
-                 "throughput_per_min, error_count, in_flight, health, consumer_lag, pending, "
-                 "deadletter_rate, cpu_percent, memory_percent)");
+    expect_error(
+        "alerts:\n"
+        "  rules:\n"
+        "    - name: a\n"
+        "      metric: cpu_percent\n"
+        "      threshold: 1\n"
+        "    - name: b\n"
+        "      metric: latency\n"
+        "      threshold: 1\n",
+        "busmon.yaml:7: rule 'b': unknown metric 'latency' (known: error_rate, "
+        "success_rate, avg_latency_ms, p95_latency_ms, p99_latency_ms, "
+        "throughput_per_min, error_count, in_flight, health, consumer_lag, pending, "
+        "deadletter_rate, cpu_percent, memory_percent, latency_anomaly, error_rate_anomaly)");
     expect_error("alerts:\n"
                  "  rules:\n"
                  "    - name: x\n"
@@ -310,7 +311,7 @@ Test(alert_config, bad_rules_with_line_and_reason)
                  "      metric: error_rate\n"
                  "      treshold: 0.1\n",
                  "busmon.yaml:5: rule 'x': unknown key 'treshold' (known: name, metric, scope, "
-                 "op, threshold, window, for, severity, cooldown, labels, description, "
+                 "op, threshold, window, for, severity, cooldown, baseline, labels, description, "
                  "enabled)");
     expect_error("alerts:\n"
                  "  rules:\n"
@@ -364,7 +365,7 @@ Test(alert_config, bad_rules_with_line_and_reason)
                  "      description: \"{value} vs {limit}\"\n",
                  "busmon.yaml:3: rule 'x': description: unknown placeholder {limit} (known: "
                  "{value} {threshold} {op} {metric} {window} {rule} {severity} {worker} "
-                 "{stream} {error_type} {target} {labels.KEY})");
+                 "{stream} {error_type} {target} {detail} {labels.KEY})");
     expect_error("alerts:\n"
                  "  rules:\n"
                  "    - name: bad name\n"
@@ -462,7 +463,7 @@ Test(alert_config, node_api_on_a_loaded_document)
     yaml_node_t *sec = yaml_document_get_node(&doc, root->data.mapping.pairs.start->value);
     cr_assert_eq(bm_alert_config_parse(&cfg, &doc, sec, "f.yaml", err, sizeof err, NULL, NULL), 0,
                  "%s", err);
-    cr_assert_eq(cfg.n_rules, 8);
+    cr_assert_eq(cfg.n_rules, 10);
     cr_assert_eq(bm_alert_config_find(&cfg, "q")->severity, BM_SEVERITY_CRITICAL);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);

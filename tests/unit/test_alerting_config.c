@@ -57,7 +57,7 @@ Test(alerting_config, defaults)
     cr_assert_eq(cfg.maxlen, 10000);
     cr_assert_eq(cfg.n_sinks, 0);
     cr_assert_eq(cfg.rules.interval_us, 10000000);
-    cr_assert_eq(cfg.rules.n_rules, 7);
+    cr_assert_eq(cfg.rules.n_rules, 9);
     cr_assert_eq(parse("redis: {url: redis://x}\n"), 0, "%s", err);
     cr_assert_str_eq(cfg.stream, "busmon:alerts");
 }
@@ -145,10 +145,11 @@ Test(alerting_config, bad_outputs_and_rules)
                  "busmon.yaml:2: 'alerts.channel' must be a key name (1-256 characters, no "
                  "spaces), not 'a mapping'");
     /* a bad rule is reported by the rules' parser, the outputs untouched */
-    expect_error("alerts:\n  stream: x\n  rules:\n    - name: r\n      metric: nope\n"
-                 "      threshold: 1\n",
-                 "busmon.yaml:5: rule 'r': unknown metric 'nope' (known: error_rate, "
-                 "success_rate, avg_latency_ms, p95_latency_ms, p99_latency_ms, "
-                 "throughput_per_min, error_count, in_flight, health, consumer_lag, pending, "
-                 "deadletter_rate, cpu_percent, memory_percent)");
+    expect_error(
+        "alerts:\n  stream: x\n  rules:\n    - name: r\n      metric: nope\n"
+        "      threshold: 1\n",
+        "busmon.yaml:5: rule 'r': unknown metric 'nope' (known: error_rate, "
+        "success_rate, avg_latency_ms, p95_latency_ms, p99_latency_ms, "
+        "throughput_per_min, error_count, in_flight, health, consumer_lag, pending, "
+        "deadletter_rate, cpu_percent, memory_percent, latency_anomaly, error_rate_anomaly)");
 }

@@ -144,7 +144,7 @@ Test(alerts, builtins_are_valid_and_as_documented)
 {
     const alert_rule *b;
     size_t n = alerts_builtin_rules(&b);
-    cr_assert_eq(n, 7);
+    cr_assert_eq(n, 9);
     char why[256];
     for (size_t i = 0; i < n; i++)
         cr_assert_eq(alerts_rule_check(&b[i], why, sizeof why), 0, "%s: %s", b[i].name, why);
@@ -169,9 +169,9 @@ Test(alerts, builtins_are_valid_and_as_documented)
     cr_assert_null(alerts_builtin_find("nope"));
 
     cr_assert_eq(alerts_add_builtins(eng), 0);
-    cr_assert_eq(alerts_rule_count(eng), 7);
+    cr_assert_eq(alerts_rule_count(eng), 9);
     cr_assert_eq(alerts_add_builtins(eng), 0); /* idempotent */
-    cr_assert_eq(alerts_rule_count(eng), 7);
+    cr_assert_eq(alerts_rule_count(eng), 9);
 }
 
 static void expect_bad(const alert_rule *r, const char *fragment)
@@ -1071,4 +1071,86 @@ Test(alerts, load_refuses_corrupt_saves_and_changes_nothing)
     alerts_get_stats(other, &st);
     cr_assert_eq(st.firing + st.pending + st.evaluations, 0, "unchanged");
     alerts_free(other);
+}
+
+/* ---- anomaly rules against learned baselines -------------------------------- */
+
+static void eval_with(const baselines *b, int64_t now)
+{
+    alert_gauges g;
+    alerts_gauges_init(&g);
+    g.baselines = b;
+    alerts_evaluate(eng, &ro, &g, now, record, &n_seen);
+}
+
+Test(alerts, latency_anomaly_quiet_until_ready_then_pending_firing_resolved)
+{
+    baseline_config bc;
+    baseline_config_defaults(&bc);
+    bc.min_samples = 5;
+    bc.min_learning_us = 5 * M;
+    baselines *b = baselines_new(&bc);
+    const alert_rule *builtin = alerts_builtin_find("latency_anomaly");
+    cr_assert_not_null(builtin);
+    alert_rule r = *builtin;
+    r.for_us = 20 * S;
+    cr_assert_eq(alerts_set_rule(eng, &r), 0);
+    rollup_reset();
+    bm_worker_snapshot *w = worker(0, "w1", 10, 0);
+    double v[BASELINE__SERIES] = {40000, 50000, 0, 10};
+    for (int i = 0; i < 5; i++)
+        baselines_observe(b, "w1", v, T0 + i * S);
+    /* 400 ms now, the baseline not ready (5 s of the 5 min learned): no data */
+    w->win[0].p95_us = 400000;
+    eval_with(b, T0 + 10 * S);
+    cr_assert_eq(stats().pending, 0);
+    eval_with(NULL, T0 + 6 * M);
+    cr_assert_eq(stats().pending, 0, "no baselines given: no data");
+    /* ready: pending, then firing after `for` */
+    eval_with(b, T0 + 6 * M);
+    cr_assert_eq(stats().pending, 1);
+    eval_with(b, T0 + 6 * M + 20 * S);
+    cr_assert_eq(stats().firing, 1);
+    cr_assert_eq(n_seen, 1);
+    cr_assert_eq(seen[0].state, BM_ALERT_FIRING);
+    cr_assert_float_eq(seen[0].value, 8.0, 1e-9);
+    cr_assert_str_eq(seen[0].description,
+                     "Worker w1: p95 400 ms is 8.0 \xc3\x97 its baseline 50 ms over 1m "
+                     "(threshold 5)");
+    /* back to 50 ms: resolved */
+    w->win[0].p95_us = 50000;
+    eval_with(b, T0 + 7 * M);
+    cr_assert_eq(n_seen, 2);
+    cr_assert_eq(seen[1].state, BM_ALERT_RESOLVED);
+    cr_assert_eq(stats().firing, 0);
+    baselines_free(b);
+}
+
+Test(alerts, error_rate_anomaly_in_standard_deviations)
+{
+    baseline_config bc;
+    baseline_config_defaults(&bc);
+    bc.min_samples = 1;
+    bc.min_learning_us = 0;
+    baselines *b = baselines_new(&bc);
+    alert_rule r = *alerts_builtin_find("error_rate_anomaly");
+    r.baseline_mode = BASELINE_MODE_STDDEV;
+    r.threshold = 3;
+    r.for_us = 0;
+    cr_assert_eq(alerts_set_rule(eng, &r), 0);
+    rollup_reset();
+    worker(0, "w1", 10, 5); /* 50 % */
+    double v[BASELINE__SERIES] = {40000, 50000, 0.10, 10};
+    baselines_observe(b, "w1", v, T0);
+    alert_gauges g;
+    alerts_gauges_init(&g);
+    g.baselines = b;
+    g.anomaly_min_executions = 11; /* 10 executions: too few to judge a rate */
+    alerts_evaluate(eng, &ro, &g, T0 + S, record, &n_seen);
+    cr_assert_eq(stats().firing, 0);
+    eval_with(b, T0 + S);
+    cr_assert_eq(stats().firing, 1);
+    /* (0.5 - 0.1) / max(0, 10 % of 0.1) = 40 standard deviations */
+    cr_assert_float_eq(seen[0].value, 40.0, 1e-9);
+    baselines_free(b);
 }

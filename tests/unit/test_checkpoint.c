@@ -1170,3 +1170,67 @@ Test(checkpoint, pending_commands_of_open_transactions_only)
     trace_store_free(s);
     trace_store_free(back);
 }
+
+/* ---- baselines ------------------------------------------------------------- */
+
+static msgpack_sbuffer encode_baselines(baselines *b)
+{
+    bm_checkpoint *c = calloc(1, sizeof *c);
+    cr_assert_not_null(c);
+    snprintf(c->agent, sizeof c->agent, "busmon-a");
+    c->baselines = b;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    cr_assert_eq(bm_checkpoint_encode(c, &sb), 0);
+    free(c);
+    return sb;
+}
+
+static bm_checkpoint_status decode_baselines(const msgpack_sbuffer *sb, baselines *b)
+{
+    bm_checkpoint *c = calloc(1, sizeof *c);
+    cr_assert_not_null(c);
+    c->baselines = b;
+    char err[256] = "";
+    bm_checkpoint_status st = bm_checkpoint_decode(sb->data, sb->size, NULL, c, err, sizeof err);
+    cr_assert_eq(st, BM_CHECKPOINT_OK, "%s", err);
+    free(c);
+    return st;
+}
+
+Test(checkpoint, baselines_ride_along_and_an_older_checkpoint_without_them_restores)
+{
+    baseline_config bc;
+    baseline_config_defaults(&bc);
+    bc.min_samples = 2;
+    bc.min_learning_us = 0;
+    baselines *b = baselines_new(&bc), *into = baselines_new(&bc);
+    double v[BASELINE__SERIES] = {40000, 50000, 0.01, 60};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(baselines_observe(b, "w", v, 1700000000LL * 1000000 + i), 0);
+    baselines_freeze(b, "w", 1700000001LL * 1000000);
+    msgpack_sbuffer sb = encode_baselines(b);
+    if (getenv("BUSMON_WRITE_CORPUS")) /* a seed of the fuzz target */
+        write_file(CORPUS "checkpoint_v1_baselines.mp", sb.data, sb.size);
+    decode_baselines(&sb, into);
+    baseline_view x, y;
+    cr_assert_eq(baselines_get(into, "w", 1700000002LL * 1000000, &y), 0);
+    baselines_get(b, "w", 1700000002LL * 1000000, &x);
+    cr_assert_eq(memcmp(&x, &y, sizeof x), 0);
+    cr_assert(y.frozen && y.ready);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* a checkpoint written without baselines (as before them): the table stays */
+    sb = encode_baselines(NULL);
+    cr_assert_null(memmem(sb.data, sb.size, "baselines", 9));
+    decode_baselines(&sb, into);
+    cr_assert_eq(baselines_count(into), 1);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* a checkpoint with baselines read by a reader that wants none */
+    sb = encode_baselines(b);
+    decode_baselines(&sb, NULL);
+    msgpack_sbuffer_destroy(&sb);
+    baselines_free(b);
+    baselines_free(into);
+}

@@ -585,7 +585,7 @@ Test(config, the_example_config_loads_clean_and_uses_only_table_keys)
     cr_assert_eq(load(&c, uncommented, err, sizeof err), 0, "%s", err);
     cr_expect_eq(n_warnings, 0, "%s", warnings[0]);
     cr_expect_eq(c.alerting->n_sinks, 4);
-    cr_expect_eq(c.alerting->rules.n_rules, 8);
+    cr_expect_eq(c.alerting->rules.n_rules, 10);
     bm_config_deinit(&c);
 }
 

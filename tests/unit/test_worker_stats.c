@@ -234,6 +234,31 @@ Test(worker_stats, slow_p95)
     cr_assert_eq(n_seen, 0);
 }
 
+static bm_health hook_over_100ms(const char *worker, const bm_window_stats *last_minute,
+                                 int64_t now_us, char *issue, size_t len, const void *arg)
+{
+    (void)now_us;
+    cr_assert_str_eq(worker, "w");
+    cr_assert_str_eq(arg, "arg");
+    cr_assert_str_eq(last_minute->label, "1m");
+    if (last_minute->p95_us <= 100000) return BM_HEALTH_UNKNOWN;
+    snprintf(issue, len, "p95 over its baseline");
+    return BM_HEALTH_DEGRADED;
+}
+
+Test(worker_stats, the_judge_hook_adds_its_issue)
+{
+    cfg.judge_hook = hook_over_100ms;
+    cfg.judge_arg = "arg";
+    start();
+    ok("w", 20, T0, 50 * 1000);
+    eval(T0 + SEC);
+    assert_transition(0, BM_HEALTH_UNKNOWN, BM_HEALTH_HEALTHY, NULL);
+    ok("w", 20, T0 + 2 * SEC, 400 * 1000);
+    eval(T0 + 3 * SEC);
+    assert_transition(1, BM_HEALTH_HEALTHY, BM_HEALTH_DEGRADED, "p95 over its baseline");
+}
+
 Test(worker_stats, several_issues_worst_first)
 {
     cfg.slow_threshold_us = 1 * SEC;

@@ -1,0 +1,287 @@
+/*
+ * baseline.c - `busmon baseline [WORKER] [--json]`: each worker's learned
+ * baseline (p50, p95, error rate, throughput) beside its last minute, and
+ * how far it is from it ("p95 410 ms is 8.2 × its baseline 50 ms");
+ * `busmon baseline freeze WORKER` pins a worker's baseline (stop learning,
+ * keep the values: "establish a baseline" after a deploy); `busmon baseline
+ * clear WORKER` forgets it (learning starts again).
+ *
+ * Where it reads: the baselines are part of the judging agent's checkpoint
+ * (busmon:state:<agent>, lib/checkpoint.h), the agent named by the latest
+ * rollup; "now" is that rollup's 1 minute window. Both are the agent's
+ * figures at its own time: readiness and the hour slot are judged at the
+ * checkpoint's time, not this machine's.
+ *
+ * Where it writes (freeze, clear only): a request in the agent's control
+ * hash (busmon:baseline:ctl, agent/jobs/baseline.h): HINCRBY _seq, then
+ * HSET <worker> "<op> <seq> <unix µs>". Every agent applies it at its next
+ * health interval.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "agent/cli/cli.h"
+#include "agent/cli/options.h"
+#include "lib/baseline.h"
+#include "proto/rollup.h"
+
+typedef struct {
+    int json;
+    const char *worker;
+    const char *rollups;
+    const char *state_prefix;
+    const char *control_key;
+} baseline_args;
+
+void bm_cli_baseline_help(FILE *f)
+{
+    fprintf(f, "usage: busmon baseline [--json] [WORKER]\n"
+               "       busmon baseline freeze WORKER\n"
+               "       busmon baseline clear WORKER\n\n"
+               "Each worker's learned baseline (what is normal for it: p50, p95, error rate and\n"
+               "throughput, per hour of the week once that hour has enough samples) beside its\n"
+               "last minute, and the deviation: \"p95 410 ms is 8.2 x its baseline 50 ms\".\n"
+               "A baseline is used (by health and the anomaly alert rules) once it is ready:\n"
+               "baselines.min_samples samples over baselines.min_learning.\n\n"
+               "  freeze WORKER   stop learning and keep the current values (after a deploy)\n"
+               "  clear WORKER    forget the baseline; learning starts again\n"
+               "(applied by busmon-agent at its next health interval)\n"
+               "\noptions:\n"
+               "  --json              print JSON\n"
+               "  --redis URL         Redis (default: $BUSMON_REDIS_URL, else "
+               "redis://127.0.0.1:6379)\n"
+               "  --rollups KEY       the rollups stream (default busmon:rollups)\n"
+               "  --state-prefix P    the agents' checkpoints (default busmon:state:)\n"
+               "  --control-key KEY   the agent's control hash (default busmon:baseline:ctl)\n"
+               "  -h, --help          this help\n"
+               "\nexit codes: 0 ok, 1 nothing published yet / no baseline for WORKER, 2 usage, "
+               "3 Redis unreachable\n");
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+/* The baselines of the agent's checkpoint, its time in *ts_us. NULL: said, *rc set. */
+static baselines *read_baselines(redisContext *c, const char *key, int64_t *ts_us, int *rc)
+{
+    redisReply *r = redisCommand(c, "MGET %s", key);
+    baselines *b = NULL;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 1) {
+        fprintf(stderr, "busmon: cannot read %s: %s\n", key,
+                r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+        *rc = BM_EXIT_REDIS;
+    } else if (r->element[0]->type != REDIS_REPLY_STRING) {
+        fprintf(stderr, "busmon: no checkpoint at %s (has the agent run a second?)\n", key);
+        *rc = BM_EXIT_NOT_FOUND;
+    } else {
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        size_t off = 0;
+        const redisReply *v = r->element[0];
+        if (msgpack_unpack_next(&u, v->str, (size_t)v->len, &off) == MSGPACK_UNPACK_SUCCESS) {
+            const msgpack_object *ts = bm_msgpack_map_get(&u.data, "ts_us");
+            if (ts && ts->type == MSGPACK_OBJECT_POSITIVE_INTEGER) *ts_us = (int64_t)ts->via.u64;
+            const msgpack_object *bo = bm_msgpack_map_get(&u.data, "baselines");
+            char err[256] = "";
+            if (!bo)
+                fprintf(stderr,
+                        "busmon: the checkpoint %s holds no baselines (baselines.enabled: false, "
+                        "or an agent older than them)\n",
+                        key);
+            else if (!(b = baselines_from_save(bo, err, sizeof err)))
+                fprintf(stderr, "busmon: the baselines in %s cannot be read: %s\n", key, err);
+        } else {
+            fprintf(stderr, "busmon: the checkpoint %s is not msgpack\n", key);
+        }
+        msgpack_unpacked_destroy(&u);
+        if (!b) *rc = BM_EXIT_NOT_FOUND;
+    }
+    if (r) freeReplyObject(r);
+    return b;
+}
+
+/* The rollup's worker `name` in its 1 minute window (a new object), or NULL. */
+static json_t *worker_now(json_t *roll, const char *name)
+{
+    json_t *ws = json_object_get(roll, "workers"), *w;
+    size_t i;
+    json_array_foreach(ws, i, w)
+    {
+        if (!strcmp(bm_cli_str(w, "name"), name)) return bm_rollup_worker_in_window(w, "1m");
+    }
+    return NULL;
+}
+
+/* ---- showing ---------------------------------------------------------------- */
+
+/* The rollup's keys of the four series, and their unit -> the series' unit. */
+static const struct {
+    const char *key;
+    double to_series;
+} rollup_keys[BASELINE__SERIES] = {
+    {"p50_ms", 1000.0}, {"p95_ms", 1000.0}, {"error_rate", 1.0}, {"throughput_per_min", 1.0}};
+
+/* The last minute's values (series units; NAN: none) from the rollup's worker. */
+static void now_values(json_t *now, double out[BASELINE__SERIES])
+{
+    for (int k = 0; k < BASELINE__SERIES; k++) {
+        json_t *v = now && bm_cli_num(now, "executions") > 0
+                        ? json_object_get(now, rollup_keys[k].key)
+                        : NULL;
+        out[k] = json_is_number(v) ? json_number_value(v) * rollup_keys[k].to_series : NAN;
+        if (k <= BASELINE_P95 && now && bm_cli_num(now, "max_ms") <= 0) out[k] = NAN;
+    }
+}
+
+static void print_worker(const baseline_view *v, const double now[BASELINE__SERIES])
+{
+    char a[32], b[32];
+    const char *state = v->frozen ? "frozen" : v->ready ? "ready" : "learning";
+    printf("%-24s %-9s %7llu", v->key, state, (unsigned long long)v->samples);
+    for (int k = BASELINE_P95; k <= BASELINE_ERROR_RATE; k++) {
+        const baseline_figure *f = &v->fig[k];
+        double x = now[k];
+        baseline_format_value((baseline_series)k, x, a, sizeof a);
+        baseline_format_value((baseline_series)k, f->n ? f->mean : NAN, b, sizeof b);
+        double r = baseline_deviation(f, (baseline_series)k, x, BASELINE_MODE_RATIO);
+        char dev[16] = "-";
+        if (!isnan(r)) snprintf(dev, sizeof dev, "%.1fx", r);
+        printf("  %9s %9s %6s", a, b, dev);
+    }
+    printf("\n");
+}
+
+static int show(redisContext *c, const baseline_args *s)
+{
+    int rc = BM_EXIT_OK;
+    json_t *roll = bm_cli_latest_rollup(c, s->rollups, &rc);
+    if (!roll) return rc;
+    const char *agent = bm_cli_str(roll, "agent");
+    char key[512];
+    snprintf(key, sizeof key, "%s%s", s->state_prefix, agent);
+    int64_t ts_us = 0;
+    baselines *b = read_baselines(c, key, &ts_us, &rc);
+    if (!b) {
+        json_decref(roll);
+        return rc;
+    }
+    json_t *out = json_object(), *arr = json_array();
+    char t[48];
+    bm_cli_time(ts_us, t, sizeof t);
+    json_object_set_new(out, "agent", json_string(agent));
+    json_object_set_new(out, "ts", json_string(t));
+    json_object_set_new(out, "slots", json_string(baseline_slots_name(baselines_config(b)->slots)));
+    json_object_set_new(out, "window", json_string("1m"));
+    if (!s->json) {
+        printf("baselines of agent %s at %s (now: the last minute)\n", agent, t);
+        printf("%-24s %-9s %7s  %9s %9s %6s  %9s %9s %6s\n", "WORKER", "STATE", "SAMPLES",
+               "P95 NOW", "BASELINE", "DEV", "ERR NOW", "BASELINE", "DEV");
+    }
+    size_t found = 0;
+    for (size_t i = 0; i < baselines_count(b); i++) {
+        const char *name = baselines_key_at(b, i);
+        if (s->worker && strcmp(name, s->worker)) continue;
+        baseline_view v;
+        if (baselines_get(b, name, ts_us, &v)) continue;
+        json_t *now_json = worker_now(roll, name);
+        double now[BASELINE__SERIES];
+        now_values(now_json, now);
+        json_decref(now_json);
+        found++;
+        if (s->json) {
+            json_array_append_new(arr, baseline_view_json(&v, now));
+        } else {
+            print_worker(&v, now);
+            if (s->worker) {
+                json_t *w = baseline_view_json(&v, now), *d;
+                size_t k;
+                json_array_foreach(json_object_get(w, "deviations"), k, d)
+                {
+                    printf("  %s\n", json_string_value(d));
+                }
+                json_decref(w);
+            }
+        }
+    }
+    json_object_set_new(out, "workers", arr);
+    if (s->json) {
+        char *text = json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        if (text) printf("%s\n", text);
+        free(text);
+    }
+    if (s->worker && !found) {
+        fprintf(stderr, "busmon: no baseline for worker %s\n", s->worker);
+        rc = BM_EXIT_NOT_FOUND;
+    }
+    json_decref(out);
+    json_decref(roll);
+    baselines_free(b);
+    return rc;
+}
+
+/* ---- requests ----------------------------------------------------------------- */
+
+static int request(redisContext *c, const baseline_args *s, baseline_request_op op)
+{
+    redisReply *r = redisCommand(c, "HINCRBY %s _seq 1", s->control_key);
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+        fprintf(stderr, "busmon: cannot write %s: %s\n", s->control_key,
+                r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+        if (r) freeReplyObject(r);
+        return BM_EXIT_REDIS;
+    }
+    unsigned long long seq = (unsigned long long)r->integer;
+    freeReplyObject(r);
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    char value[64];
+    baseline_request_format(op, seq, (int64_t)tv.tv_sec * 1000000 + tv.tv_usec, value,
+                            sizeof value);
+    r = redisCommand(c, "HSET %s %s %s", s->control_key, s->worker, value);
+    int ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (!ok)
+        fprintf(stderr, "busmon: cannot write %s: %s\n", s->control_key,
+                r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+    if (r) freeReplyObject(r);
+    if (!ok) return BM_EXIT_REDIS;
+    printf("%s %s: request %llu in %s (busmon-agent applies it at its next health interval)\n",
+           baseline_request_name(op), s->worker, seq, s->control_key);
+    return BM_EXIT_OK;
+}
+
+int bm_cli_baseline(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
+{
+    bm_cli_opts o = *opts;
+    baseline_args s = {0, NULL, "busmon:rollups", "busmon:state:", "busmon:baseline:ctl"};
+    /* a verb first: freeze WORKER, clear WORKER */
+    int op = -1;
+    if (argc > 1 && !strcmp(argv[1], "freeze")) op = BASELINE_REQUEST_FREEZE;
+    if (argc > 1 && !strcmp(argv[1], "clear")) op = BASELINE_REQUEST_CLEAR;
+    if (op >= 0) {
+        argc--;
+        argv++;
+    }
+    const bm_cli_optdef options[] = {
+        {"json", 0, &s.json, NULL, 0},
+        {"rollups", 0, NULL, &s.rollups, 1},
+        {"state-prefix", 0, NULL, &s.state_prefix, 1},
+        {"control-key", 0, NULL, &s.control_key, 1},
+        {NULL, 0, NULL, NULL, 0},
+    };
+    int rc = bm_cli_parse(self, options, &o, argc, argv, &s.worker);
+    if (rc != BM_CLI_GO_ON) return rc;
+    if (op >= 0 && (!s.worker || !s.worker[0])) {
+        fprintf(stderr, "busmon baseline %s: which worker? (see busmon baseline --help)\n",
+                baseline_request_name((baseline_request_op)op));
+        return BM_EXIT_USAGE;
+    }
+    redisContext *c = bm_cli_connect(&o, &rc);
+    if (!c) return rc;
+    rc = op >= 0 ? request(c, &s, (baseline_request_op)op) : show(c, &s);
+    redisFree(c);
+    return rc;
+}

@@ -1,0 +1,171 @@
+/*
+ * baseline.c - learning the baselines and applying the CLI's requests
+ * (baseline.h has the picture).
+ */
+#include "agent/jobs/baseline.h"
+
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/core/clock.h"
+#include "agent/core/log.h"
+#include "agent/core/loop.h"
+#include "agent/core/writer.h"
+
+struct bm_baseline_job {
+    bm_baseline_job_opts o;
+    struct bm_loop *loop;
+    bm_writer *w;
+    bm_view view;
+    baselines *table;
+    bm_worker_snapshot *snap;
+    size_t cap;
+    int primed;  /* the control hash has been read once */
+    int polling; /* an HGETALL is out */
+    bm_baseline_job_stats stats;
+};
+
+/* ---- learning -------------------------------------------------------------- */
+
+static void learn(bm_baseline_job *j, int64_t now)
+{
+    bm_monitor *mon = j->view.acquire(j->view.arg);
+    if (!mon) return;
+    size_t n = worker_stats_count(mon->workers);
+    if (n > j->cap) {
+        bm_worker_snapshot *p = realloc(j->snap, n * sizeof *p);
+        if (p) {
+            j->snap = p;
+            j->cap = n;
+        }
+    }
+    n = worker_stats_snapshot(mon->workers, now, j->snap, j->cap);
+    j->view.release(j->view.arg, mon);
+    for (size_t i = 0; i < n; i++) {
+        const bm_window_stats *m = &j->snap[i].win[0]; /* the last minute */
+        if (!m->executions) continue;
+        int durations = m->max_us > 0;
+        double v[BASELINE__SERIES] = {durations ? m->p50_us : NAN, durations ? m->p95_us : NAN,
+                                      m->error_rate, m->throughput_per_min};
+        j->stats.samples++;
+        baselines_observe(j->table, j->snap[i].name, v, now); /* refusals: the table counts */
+    }
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t seq;
+    baseline_request_op op;
+    const char *worker;
+} request;
+
+static int by_seq(const void *a, const void *b)
+{
+    const request *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void on_control(const redisReply *r, void *arg)
+{
+    bm_baseline_job *j = arg;
+    j->polling = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY) return;
+    /* as many as the reply holds (one field per worker asked about) */
+    request *req = calloc(r->elements / 2 + 1, sizeof *req);
+    if (!req) return;
+    size_t n = 0;
+    uint64_t last = baselines_ctl_seq(j->table), top = last;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+        if (!strcmp(f->str, "_seq")) continue;
+        baseline_request_op op;
+        uint64_t seq;
+        int64_t at;
+        if (baseline_request_parse(v->str, &op, &seq, &at)) continue; /* not ours */
+        if (seq > top) top = seq;
+        if (seq > last) req[n++] = (request){seq, op, f->str};
+    }
+    if (!j->primed && last == 0) {
+        /* a table without history: what is there was asked of an earlier one */
+        if (top) bm_info("baselines: %zu earlier request(s) in the control hash taken as done", n);
+        baselines_set_ctl_seq(j->table, top);
+        j->primed = 1;
+        free(req);
+        return;
+    }
+    j->primed = 1;
+    qsort(req, n, sizeof *req, by_seq);
+    int64_t now = bm_now_us();
+    for (size_t i = 0; i < n; i++) {
+        int rc = req[i].op == BASELINE_REQUEST_FREEZE
+                     ? baselines_freeze(j->table, req[i].worker, now)
+                     : baselines_clear(j->table, req[i].worker);
+        if (rc && req[i].op == BASELINE_REQUEST_FREEZE) {
+            j->stats.unknown++;
+            bm_warn("baselines: freeze %s (request %" PRIu64 "): no baseline learned yet",
+                    req[i].worker, req[i].seq);
+        } else {
+            j->stats.requests++;
+            bm_info("baselines: %s %s (request %" PRIu64 ")",
+                    req[i].op == BASELINE_REQUEST_FREEZE ? "froze" : "cleared", req[i].worker,
+                    req[i].seq);
+        }
+        baselines_set_ctl_seq(j->table, req[i].seq);
+    }
+    free(req);
+}
+
+static void tick(void *arg)
+{
+    bm_baseline_job *j = arg;
+    if (bm_loop_stopping(j->loop)) return;
+    learn(j, bm_now_us());
+    if (!j->polling && bm_writer_up(j->w) &&
+        bm_writer_hgetall(j->w, BM_WRITE_QUERY, j->o.control_key, on_control, j) == 0)
+        j->polling = 1;
+}
+
+/* ---- life ----------------------------------------------------------------------- */
+
+bm_baseline_job *bm_baseline_job_new(const bm_baseline_job_opts *o, struct bm_loop *loop,
+                                     bm_writer *w, const bm_view *view, baselines *table)
+{
+    bm_baseline_job *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    j->o = *o;
+    j->loop = loop;
+    j->w = w;
+    j->view = *view;
+    j->table = table;
+    if (!bm_loop_every(loop, o->interval_us, tick, j)) {
+        free(j);
+        return NULL;
+    }
+    const baseline_config *c = baselines_config(table);
+    bm_info("baselines: learning every %.3g s, %s slots, ready after %u sample(s) and %.3g s; "
+            "requests from %s",
+            (double)o->interval_us / 1e6, baseline_slots_name(c->slots), c->min_samples,
+            (double)c->min_learning_us / 1e6, o->control_key);
+    return j;
+}
+
+void bm_baseline_job_free(bm_baseline_job *j)
+{
+    if (!j) return;
+    free(j->snap);
+    free(j);
+}
+
+void bm_baseline_job_get_stats(const bm_baseline_job *j, bm_baseline_job_stats *out)
+{
+    if (j)
+        *out = j->stats;
+    else
+        memset(out, 0, sizeof *out);
+}
