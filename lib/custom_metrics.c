@@ -58,8 +58,7 @@ typedef struct {
 } cm_series;
 
 struct custom_metrics {
-    custom_metrics_config cfg; /* list pointers into lists[] */
-    char lists[2][CUSTOM_METRICS_LIST_MAX][BM_ID_MAX + 1];
+    custom_metrics_config cfg;
     int64_t period_us[CUSTOM_METRICS_WINDOWS];
     unsigned n_periods[CUSTOM_METRICS_WINDOWS];
     char perf_label[16];
@@ -77,6 +76,30 @@ void custom_metrics_config_defaults(custom_metrics_config *c)
     c->perf_window_us = 60 * MINUTE_US;
 }
 
+int custom_metrics_config_list(custom_metrics_config *c, int deny, const char *text, char *err,
+                               size_t errlen)
+{
+    char(*list)[CUSTOM_METRICS_LIST_KEY_MAX] = deny ? c->tag_deny : c->tag_allow;
+    size_t *n = deny ? &c->n_tag_deny : &c->n_tag_allow;
+    *n = 0;
+    for (const char *p = text ? text : ""; *p;) {
+        size_t len = strcspn(p, ", \t");
+        if (len) {
+            if (*n >= CUSTOM_METRICS_LIST_MAX)
+                return snprintf(err, errlen, "more than %d tag keys", CUSTOM_METRICS_LIST_MAX), -1;
+            if (len >= CUSTOM_METRICS_LIST_KEY_MAX)
+                return snprintf(err, errlen, "tag key '%.*s...' is longer than %d bytes", 20, p,
+                                CUSTOM_METRICS_LIST_KEY_MAX - 1),
+                       -1;
+            memcpy(list[*n], p, len);
+            list[(*n)++][len] = '\0';
+        }
+        p += len;
+        p += strspn(p, ", \t");
+    }
+    return 0;
+}
+
 custom_metrics *custom_metrics_new(const custom_metrics_config *cfg)
 {
     custom_metrics *cm = calloc(1, sizeof *cm);
@@ -89,15 +112,9 @@ custom_metrics *custom_metrics_new(const custom_metrics_config *cfg)
         cm->cfg.max_tags_per_series =
             cm->cfg.max_tags_per_series ? CUSTOM_METRICS_TAGS_MAX : d.max_tags_per_series;
     if (cm->cfg.perf_window_us <= 0) cm->cfg.perf_window_us = d.perf_window_us;
-    for (int l = 0; l < 2; l++) {
-        const char **src = l ? cm->cfg.tag_deny : cm->cfg.tag_allow;
-        size_t *n = l ? &cm->cfg.n_tag_deny : &cm->cfg.n_tag_allow;
-        if (*n > CUSTOM_METRICS_LIST_MAX) *n = CUSTOM_METRICS_LIST_MAX;
-        for (size_t i = 0; i < *n; i++) {
-            snprintf(cm->lists[l][i], sizeof cm->lists[l][i], "%s", src[i] ? src[i] : "");
-            src[i] = cm->lists[l][i];
-        }
-    }
+    if (cm->cfg.n_tag_allow > CUSTOM_METRICS_LIST_MAX)
+        cm->cfg.n_tag_allow = CUSTOM_METRICS_LIST_MAX;
+    if (cm->cfg.n_tag_deny > CUSTOM_METRICS_LIST_MAX) cm->cfg.n_tag_deny = CUSTOM_METRICS_LIST_MAX;
     cm->period_us[0] = 10 * 1000000LL;
     cm->n_periods[0] = 6;
     cm->period_us[1] = 30 * 1000000LL;
@@ -157,7 +174,7 @@ static int tag_cmp(const void *a, const void *b)
     return strcmp(((const tag_ref *)a)->k, ((const tag_ref *)b)->k);
 }
 
-static int in_list(const char *const *list, size_t n, const char *k)
+static int in_list(const char (*list)[CUSTOM_METRICS_LIST_KEY_MAX], size_t n, const char *k)
 {
     for (size_t i = 0; i < n; i++)
         if (!strcmp(list[i], k)) return 1;

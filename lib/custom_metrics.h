@@ -51,26 +51,35 @@
 
 #include "../proto/event.h"
 
-#define CUSTOM_METRICS_WINDOWS  3 /* 1m, 5m, performance window */
-#define CUSTOM_METRICS_TAGS_MAX BM_EVENT_MAX_TAGS
-#define CUSTOM_METRICS_LIST_MAX 32 /* keys in an allow or deny list */
+#define CUSTOM_METRICS_WINDOWS      3 /* 1m, 5m, performance window */
+#define CUSTOM_METRICS_TAGS_MAX     BM_EVENT_MAX_TAGS
+#define CUSTOM_METRICS_LIST_MAX     32 /* keys in an allow or deny list */
+#define CUSTOM_METRICS_LIST_KEY_MAX 64 /* a listed key's bytes, with its NUL */
 
 typedef struct {
     size_t max_series;            /* default 10000 */
     unsigned max_tags_per_series; /* default 8, at most CUSTOM_METRICS_TAGS_MAX */
     int64_t perf_window_us;       /* default 60 min */
     /* tag keys: when allow has any, only those are kept; deny ones are dropped */
-    const char *tag_allow[CUSTOM_METRICS_LIST_MAX];
+    char tag_allow[CUSTOM_METRICS_LIST_MAX][CUSTOM_METRICS_LIST_KEY_MAX];
     size_t n_tag_allow;
-    const char *tag_deny[CUSTOM_METRICS_LIST_MAX];
+    char tag_deny[CUSTOM_METRICS_LIST_MAX][CUSTOM_METRICS_LIST_KEY_MAX];
     size_t n_tag_deny;
 } custom_metrics_config;
 
 void custom_metrics_config_defaults(custom_metrics_config *c);
 
+/*
+ * Fill the allow (deny = 0) or deny (deny = 1) list from text: keys
+ * separated by ',' or blanks (NULL or "": an empty list).
+ * @return 0, or -1 with the reason in err (too many keys, a key too long).
+ */
+int custom_metrics_config_list(custom_metrics_config *c, int deny, const char *text, char *err,
+                               size_t errlen);
+
 typedef struct custom_metrics custom_metrics;
 
-/* @return the table, or NULL. cfg is copied (the list strings too). */
+/* @return the table, or NULL. cfg is copied. */
 custom_metrics *custom_metrics_new(const custom_metrics_config *cfg);
 void custom_metrics_free(custom_metrics *cm);
 

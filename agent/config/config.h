@@ -75,6 +75,13 @@ typedef struct {
     size_t max_workers;            /* worker_monitoring.max_workers, 1000 */
     size_t max_error_types;        /* event_monitoring.max_error_types, 200 */
 
+    /* business metrics (metric events); YAML `metrics:` is metrics_collection: */
+    int custom_metrics_enabled; /* metrics_collection.custom_metrics_enabled, true */
+    size_t metrics_max_series;  /* metrics_collection.max_series, 10000 */
+    size_t metrics_max_tags;    /* metrics_collection.max_tags_per_series, 8 */
+    char *metrics_tag_allow;    /* metrics_collection.tag_allow: keys, ',' or ' ' separated */
+    char *metrics_tag_deny;     /* metrics_collection.tag_deny */
+
     /* rollups */
     int64_t rollup_interval_ms; /* outputs.rollup_interval_seconds, 10 s */
     char *rollups_stream;       /* outputs.rollups: stream and channel, "busmon:rollups" */

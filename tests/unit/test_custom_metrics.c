@@ -227,8 +227,9 @@ Test(custom_metrics, allow_deny_and_tag_bound)
 {
     custom_metrics_config c;
     custom_metrics_config_defaults(&c);
-    c.tag_deny[0] = "user_id";
-    c.n_tag_deny = 1;
+    char err[100];
+    cr_assert_eq(custom_metrics_config_list(&c, 1, "user_id, session_id", err, sizeof err), 0);
+    cr_assert_eq(c.n_tag_deny, 2);
     c.max_tags_per_series = 2;
     custom_metrics *cm = custom_metrics_new(&c);
     char uid[16];
@@ -248,8 +249,8 @@ Test(custom_metrics, allow_deny_and_tag_bound)
     custom_metrics_free(cm);
 
     custom_metrics_config_defaults(&c);
-    c.tag_allow[0] = "tier";
-    c.n_tag_allow = 1;
+    cr_assert_eq(custom_metrics_config_list(&c, 0, " tier ", err, sizeof err), 0);
+    cr_assert_eq(c.n_tag_allow, 1);
     cm = custom_metrics_new(&c);
     bm_event ev = mk("x", 1, BM_METRIC_HISTOGRAM, TAGS("user_id", "9", "tier", "gold"));
     custom_metrics_add(cm, &ev, T0);
