@@ -54,6 +54,8 @@ typedef struct {
     const char *tk[CUSTOM_METRICS_TAGS_MAX], *tv[CUSTOM_METRICS_TAGS_MAX];
     bm_metric_kind kind;
     int64_t last_seen_us;
+    uint64_t total_count; /* since the series began (Prometheus counters) */
+    double total_sum;
     cm_window win[CUSTOM_METRICS_WINDOWS];
 } cm_series;
 
@@ -414,6 +416,8 @@ custom_metrics_result custom_metrics_add(custom_metrics *cm, const bm_event *ev,
         }
     }
     s->last_seen_us = now_us;
+    s->total_count++;
+    s->total_sum += ev->metric_value;
     for (int w = 0; w < CUSTOM_METRICS_WINDOWS; w++) {
         cm_window *win = &s->win[w];
         int64_t start = period_start(win->period_us, now_us);
@@ -534,6 +538,8 @@ int custom_metrics_foreach(const custom_metrics *cm, int window, const custom_me
             st.rate_per_s = st.sum / secs;
         }
         st.last_seen_us = s->last_seen_us;
+        st.total_count = s->total_count;
+        st.total_sum = s->total_sum;
         cb(&st, arg);
         n++;
     }
@@ -594,8 +600,10 @@ int custom_metrics_save(const custom_metrics *cm, msgpack_packer *pk)
     e |= msgpack_pack_array(pk, (uint32_t)cm->n);
     for (size_t i = 0; i < cm->n && !e; i++) {
         const cm_series *s = cm->s[i];
-        e |= msgpack_pack_map(pk, 5);
+        e |= msgpack_pack_map(pk, 7);
         e |= bm_sc_key_str(pk, "name", s->name);
+        e |= bm_sc_key_u64(pk, "total_count", s->total_count);
+        e |= bm_sc_key_real(pk, "total_sum", s->total_sum);
         e |= bm_sc_key_str(pk, "kind", bm_metric_kind_name(s->kind));
         e |= bm_sc_key(pk, "tags");
         e |= msgpack_pack_array(pk, s->n_tags);
@@ -693,6 +701,8 @@ static int load_series(const custom_metrics *cm, const msgpack_object *o, cm_ser
     cm_series *s = series_new(cm, key, name, t, n, (bm_metric_kind)kind);
     if (!s) return BM_LOAD_NOMEM;
     s->last_seen_us = last_seen;
+    rc = bm_sc_need_u64(o, "total_count", &s->total_count, err, errlen);
+    if (!rc) rc = bm_sc_need_f64(o, "total_sum", &s->total_sum, err, errlen);
     for (int w = 0; w < CUSTOM_METRICS_WINDOWS && !rc; w++)
         rc = load_window(&s->win[w], &wins->via.array.ptr[w], err, errlen);
     if (rc) {
@@ -771,6 +781,8 @@ int custom_metrics_merge(custom_metrics *dst, const custom_metrics *src)
             }
         }
         if (s->last_seen_us > d->last_seen_us) d->last_seen_us = s->last_seen_us;
+        d->total_count += s->total_count;
+        d->total_sum += s->total_sum;
         for (int w = 0; w < CUSTOM_METRICS_WINDOWS; w++)
             for (unsigned k = 0; k < s->win[w].n; k++)
                 if (window_merge_period(&d->win[w], &s->win[w].p[k]) < 0) return -1;

@@ -28,6 +28,7 @@
  *
  *   { "refused": uint, "evicted": uint, "tags_dropped": uint, "kind_conflicts": uint,
  *     "series": [ { "name": str, "kind": "histogram"|"counter"|"gauge",
+ *                   "total_count": uint, "total_sum": number,  since the series began
  *                   "tags": [[key, value], ...],   sorted by key
  *                   "last_seen": µs,
  *                   "windows": [w1m, w5m, wperf] } ] }
@@ -113,6 +114,8 @@ typedef struct {
     double rate_per_s;               /* histogram: count / s; counter: sum / s; gauge: 0 */
     int64_t covered_us;              /* the time the figures cover */
     int64_t last_seen_us;
+    uint64_t total_count; /* since the series began: values counted, their sum */
+    double total_sum;
 } custom_metrics_stat;
 
 /* A filter: name "" or NULL = any; every tag given must be present with that value. */

@@ -643,6 +643,13 @@ const char *bm_metric_kind_name(bm_metric_kind k)
     return (unsigned)k < BM_METRIC__COUNT ? metric_kind_names[k] : "unknown";
 }
 
+/* "nan", "inf", "-Infinity", ... (any case): what Python's str() of a float prints. */
+static int is_nan_or_inf_text(const char *s, size_t n)
+{
+    if (n && (s[0] == '+' || s[0] == '-')) s++, n--;
+    return ascii_ieq(s, n, "nan") || ascii_ieq(s, n, "inf") || ascii_ieq(s, n, "infinity");
+}
+
 /*
  * A metric event's own rules: a name (an identity), a finite number as its
  * value, a known kind, tags whose keys and values are identities. What is
@@ -667,7 +674,9 @@ static bm_decode_status metric_check(bm_decoder *d, const bm_evb *b, const bm_ev
     }
     int num =
         v->kind == BM_V_INT || v->kind == BM_V_UINT || v->kind == BM_V_FLOAT || v->kind == BM_V_STR;
-    if (!num || (v->kind == BM_V_FLOAT ? (*value = v->f, 0) : value_number(v, value)) < 0) {
+    if (v->kind == BM_V_STR && is_nan_or_inf_text(v->str, v->len))
+        *value = NAN;
+    else if (!num || (v->kind == BM_V_FLOAT ? (*value = v->f, 0) : value_number(v, value)) < 0) {
         snprintf(d->detail, sizeof d->detail, "metric '%.*s': value is not a number",
                  (int)name->v.len, name->v.str);
         return BM_DECODE_BAD_FIELD;

@@ -100,6 +100,12 @@ void bm_cli_workers_help(FILE *f);
 void bm_cli_worker_help(FILE *f);
 void bm_cli_errors_help(FILE *f);
 void bm_cli_stats_help(FILE *f);
+/* The latest rollup's JSON on `stream`, or NULL with the reason printed
+ * and *rc set (BM_EXIT_REDIS, BM_EXIT_NOT_FOUND) (stats.c). */
+struct json_t *bm_cli_latest_rollup(redisContext *c, const char *stream, int *rc);
+/* metrics [NAME] [--tag K=V]...: business metrics from the latest rollup (metrics.c). */
+bm_cli_handler bm_cli_metrics;
+void bm_cli_metrics_help(FILE *f);
 /* top: a live dashboard; --once prints one frame (top.c). */
 bm_cli_handler bm_cli_top;
 void bm_cli_top_help(FILE *f);

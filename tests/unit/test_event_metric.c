@@ -184,7 +184,7 @@ Test(event_metric, refusals)
             "not a number");
     refused("{\"type\":\"metric\",\"name\":\"m\",\"value\":[1]}", BM_DECODE_BAD_FIELD,
             "not a number");
-    refused("{\"type\":\"metric\",\"name\":\"m\",\"value\":\"nan\"}", BM_DECODE_BAD_FIELD, "");
+    refused("{\"type\":\"metric\",\"name\":\"m\",\"value\":\"nan\"}", BM_DECODE_BAD_FIELD, "NaN");
     refused("{\"type\":\"metric\",\"name\":\"m\",\"value\":1e999}", BM_DECODE_NOT_JSON, "");
     refused("{\"type\":\"metric\",\"name\":\"m\",\"value\":1,\"kind\":\"summary\"}",
             BM_DECODE_BAD_FIELD, "kind must be");
