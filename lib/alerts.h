@@ -46,6 +46,13 @@
  *   deadletter_rate     global                         dead-lettered entries per minute
  *   cpu_percent         global                         0..100, of the agent's host
  *   memory_percent      global                         0..100, of the agent's host
+ *   metric:NAME      W  global, each_tag KEY           the business metric NAME's `stat`
+ *                                                      (count, sum, min, max, avg, p50, p95,
+ *                                                      p99, rate, last; default avg) over the
+ *                                                      window: global over every series of
+ *                                                      NAME, each_tag one instance per value
+ *                                                      of tag KEY (label KEY=value) over the
+ *                                                      series holding it; no series: no data
  *
  * ("worker" = each_worker or worker NAME, "stream" = each_stream or stream
  * NAME, "error type" = each_error_type or error_type NAME.) For health,
@@ -76,6 +83,7 @@
 
 #include "../proto/alert.h"
 #include "../proto/rollup.h"
+#include "custom_metrics.h"
 
 typedef enum {
     ALERT_METRIC_ERROR_RATE = 0,
@@ -92,6 +100,7 @@ typedef enum {
     ALERT_METRIC_DEADLETTER_RATE,
     ALERT_METRIC_CPU_PERCENT,
     ALERT_METRIC_MEMORY_PERCENT,
+    ALERT_METRIC_CUSTOM, /* metric:NAME - a business metric's stat (lib/custom_metrics.h) */
     ALERT_METRIC__COUNT
 } alert_metric;
 
@@ -103,6 +112,7 @@ typedef enum {
     ALERT_SCOPE_STREAM, /* target = the stream's name */
     ALERT_SCOPE_EACH_ERROR_TYPE,
     ALERT_SCOPE_ERROR_TYPE, /* target = the error type */
+    ALERT_SCOPE_EACH_TAG,   /* metric:NAME, one instance per value of the tag `target` */
     ALERT_SCOPE__COUNT
 } alert_scope;
 
@@ -115,6 +125,24 @@ typedef enum {
     ALERT_OP_NE,     /* != */
     ALERT_OP__COUNT
 } alert_op;
+
+/* What a metric:NAME rule compares. */
+typedef enum {
+    ALERT_STAT_AVG = 0,
+    ALERT_STAT_COUNT,
+    ALERT_STAT_SUM,
+    ALERT_STAT_MIN,
+    ALERT_STAT_MAX,
+    ALERT_STAT_P50,
+    ALERT_STAT_P95,
+    ALERT_STAT_P99,
+    ALERT_STAT_RATE,
+    ALERT_STAT_LAST,
+    ALERT_STAT__COUNT
+} alert_metric_stat;
+
+const char *alerts_stat_name(alert_metric_stat s);
+int alerts_stat_parse(const char *s); /* @return the stat or -1 */
 
 /* Values of the health metric (thresholds "failed", "degraded" in config). */
 #define ALERT_HEALTH_FAILED   2
@@ -149,6 +177,9 @@ typedef struct {
      * name, "" for global) and {labels.KEY}; "{{" is a literal "{".
      */
     char description[BM_ALERT_DESC_MAX];
+    /* metric:NAME rules (ALERT_METRIC_CUSTOM) */
+    char metric_name[BM_NAME_MAX];
+    alert_metric_stat stat;
 } alert_rule;
 
 /* Defaults: enabled, global, ">", threshold 0, no window, for 0, warning,
@@ -216,6 +247,7 @@ typedef struct {
     double deadletter_per_min; /* < 0 unknown */
     double cpu_percent;        /* < 0 unknown */
     double memory_percent;     /* < 0 unknown */
+    const custom_metrics *metrics; /* business metrics for metric:NAME rules; NULL: none */
 } alert_gauges;
 
 /* All unknown (negative), no streams. */

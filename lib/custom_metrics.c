@@ -481,71 +481,138 @@ static int matches(const cm_series *s, const custom_metrics_filter *f)
     return 1;
 }
 
+/* Figures being summed over one window of one or more series. */
+typedef struct {
+    custom_metrics_stat st;
+    bm_hist pos, neg;
+    uint64_t zeros;
+    int64_t oldest, last_ts;
+    int64_t len_us; /* the window's length */
+} acc;
+
+static void acc_init(acc *a)
+{
+    memset(a, 0, sizeof *a);
+    bm_hist_init(&a->pos);
+    bm_hist_init(&a->neg);
+}
+
+static void acc_reset(acc *a)
+{
+    memset(&a->st, 0, sizeof a->st);
+    bm_hist_reset(&a->pos);
+    bm_hist_reset(&a->neg);
+    a->zeros = 0;
+    a->oldest = a->last_ts = 0;
+}
+
+/* a += s's live periods of window w. @return 0 or -1 (out of memory). */
+static int acc_add(acc *a, const cm_series *s, int window, int64_t now_us)
+{
+    const cm_window *w = &s->win[window];
+    a->len_us = w->period_us * (int64_t)w->n;
+    for (unsigned k = 0; k < w->n; k++) {
+        const cm_period *p = &w->p[k];
+        if (!is_live(w, p, now_us)) continue;
+        if (bm_hist_merge(&a->pos, &p->pos) < 0 || bm_hist_merge(&a->neg, &p->neg) < 0) return -1;
+        if (!a->st.count || p->min < a->st.min) a->st.min = p->min;
+        if (!a->st.count || p->max > a->st.max) a->st.max = p->max;
+        if (!a->st.count || p->last_ts_us >= a->last_ts) {
+            a->st.last = p->last;
+            a->last_ts = p->last_ts_us;
+        }
+        if (!a->oldest || p->start_us < a->oldest) a->oldest = p->start_us;
+        a->st.count += p->count;
+        a->st.sum += p->sum;
+        a->zeros += p->zeros;
+    }
+    if (s->last_seen_us > a->st.last_seen_us) a->st.last_seen_us = s->last_seen_us;
+    a->st.total_count += s->total_count;
+    a->st.total_sum += s->total_sum;
+    return 0;
+}
+
+/* The derived figures (avg, quantiles, rate) of what a holds, of `kind`. */
+static void acc_finish(acc *a, bm_metric_kind kind, int64_t now_us)
+{
+    custom_metrics_stat *st = &a->st;
+    st->kind = kind;
+    st->avg = st->sum / (double)st->count;
+    st->covered_us = now_us - a->oldest;
+    if (st->covered_us > a->len_us) st->covered_us = a->len_us;
+    if (st->covered_us < 1) st->covered_us = 1;
+    double secs = (double)st->covered_us / 1e6;
+    if (kind == BM_METRIC_HISTOGRAM) {
+        st->p50 = quantile(&a->pos, &a->neg, a->zeros, 0.50, st->min, st->max);
+        st->p95 = quantile(&a->pos, &a->neg, a->zeros, 0.95, st->min, st->max);
+        st->p99 = quantile(&a->pos, &a->neg, a->zeros, 0.99, st->min, st->max);
+        st->rate_per_s = (double)st->count / secs;
+    } else if (kind == BM_METRIC_COUNTER) {
+        st->rate_per_s = st->sum / secs;
+    }
+}
+
+static void acc_deinit(acc *a)
+{
+    bm_hist_deinit(&a->pos);
+    bm_hist_deinit(&a->neg);
+}
+
 int custom_metrics_foreach(const custom_metrics *cm, int window, const custom_metrics_filter *f,
                            int64_t now_us, custom_metrics_cb cb, void *arg)
 {
     if (window < 0 || window >= CUSTOM_METRICS_WINDOWS) return 0;
-    bm_hist pos, neg;
-    bm_hist_init(&pos);
-    bm_hist_init(&neg);
+    acc a;
+    acc_init(&a);
     int n = 0;
-    for (size_t i = 0; i < cm->n; i++) {
+    for (size_t i = 0; i < cm->n && n >= 0; i++) {
         const cm_series *s = cm->s[i];
         if (!matches(s, f)) continue;
-        const cm_window *w = &s->win[window];
-        custom_metrics_stat st;
-        memset(&st, 0, sizeof st);
-        bm_hist_reset(&pos);
-        bm_hist_reset(&neg);
-        uint64_t zeros = 0;
-        int64_t oldest = 0, last_ts = 0;
-        for (unsigned k = 0; k < w->n; k++) {
-            const cm_period *p = &w->p[k];
-            if (!is_live(w, p, now_us)) continue;
-            if (bm_hist_merge(&pos, &p->pos) < 0 || bm_hist_merge(&neg, &p->neg) < 0) {
-                n = -1;
-                goto out;
-            }
-            if (!st.count || p->min < st.min) st.min = p->min;
-            if (!st.count || p->max > st.max) st.max = p->max;
-            if (!st.count || p->last_ts_us >= last_ts) {
-                st.last = p->last;
-                last_ts = p->last_ts_us;
-            }
-            if (!oldest || p->start_us < oldest) oldest = p->start_us;
-            st.count += p->count;
-            st.sum += p->sum;
-            zeros += p->zeros;
+        acc_reset(&a);
+        if (acc_add(&a, s, window, now_us) < 0) {
+            n = -1;
+            break;
         }
-        if (!st.count) continue;
-        st.name = s->name;
-        st.kind = s->kind;
-        st.n_tags = s->n_tags;
+        if (!a.st.count) continue;
+        acc_finish(&a, s->kind, now_us);
+        a.st.name = s->name;
+        a.st.n_tags = s->n_tags;
         for (unsigned k = 0; k < s->n_tags; k++)
-            st.tags[k] = (custom_metrics_tag){s->tk[k], s->tv[k]};
-        st.avg = st.sum / (double)st.count;
-        st.covered_us = now_us - oldest;
-        int64_t len = w->period_us * (int64_t)w->n;
-        if (st.covered_us > len) st.covered_us = len;
-        if (st.covered_us < 1) st.covered_us = 1;
-        double secs = (double)st.covered_us / 1e6;
-        if (s->kind == BM_METRIC_HISTOGRAM) {
-            st.p50 = quantile(&pos, &neg, zeros, 0.50, st.min, st.max);
-            st.p95 = quantile(&pos, &neg, zeros, 0.95, st.min, st.max);
-            st.p99 = quantile(&pos, &neg, zeros, 0.99, st.min, st.max);
-            st.rate_per_s = (double)st.count / secs;
-        } else if (s->kind == BM_METRIC_COUNTER) {
-            st.rate_per_s = st.sum / secs;
-        }
-        st.last_seen_us = s->last_seen_us;
-        st.total_count = s->total_count;
-        st.total_sum = s->total_sum;
-        cb(&st, arg);
+            a.st.tags[k] = (custom_metrics_tag){s->tk[k], s->tv[k]};
+        cb(&a.st, arg);
         n++;
     }
-out:
-    bm_hist_deinit(&pos);
-    bm_hist_deinit(&neg);
+    acc_deinit(&a);
+    return n;
+}
+
+int custom_metrics_aggregate(const custom_metrics *cm, int window, const custom_metrics_filter *f,
+                             int64_t now_us, custom_metrics_stat *out)
+{
+    memset(out, 0, sizeof *out);
+    if (window < 0 || window >= CUSTOM_METRICS_WINDOWS) return 0;
+    acc a;
+    acc_init(&a);
+    int n = 0;
+    const cm_series *first = NULL;
+    for (size_t i = 0; i < cm->n; i++) {
+        const cm_series *s = cm->s[i];
+        if (!matches(s, f) || (first && s->kind != first->kind)) continue;
+        uint64_t before = a.st.count;
+        if (acc_add(&a, s, window, now_us) < 0) {
+            acc_deinit(&a);
+            return -1;
+        }
+        if (a.st.count == before) continue;
+        if (!first) first = s;
+        n++;
+    }
+    if (n) {
+        acc_finish(&a, first->kind, now_us);
+        *out = a.st;
+        out->name = first->name;
+    }
+    acc_deinit(&a);
     return n;
 }
 

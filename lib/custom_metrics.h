@@ -141,6 +141,16 @@ typedef void (*custom_metrics_cb)(const custom_metrics_stat *s, void *arg);
 int custom_metrics_foreach(const custom_metrics *cm, int window, const custom_metrics_filter *f,
                            int64_t now_us, custom_metrics_cb cb, void *arg);
 
+/*
+ * The series matching f (NULL: all) over `window` at now_us summed into one
+ * *out, exactly (sketches merged): count, sum, min, max, avg, quantiles,
+ * rate, the newest last; of the kind of the first matching series (others
+ * left out); no tags. @return how many series it sums (0: no data), or -1
+ * (out of memory).
+ */
+int custom_metrics_aggregate(const custom_metrics *cm, int window, const custom_metrics_filter *f,
+                             int64_t now_us, custom_metrics_stat *out);
+
 typedef struct {
     size_t series;
     uint64_t refused, evicted, tags_dropped, kind_conflicts;

@@ -287,6 +287,7 @@ static void evaluate(const bm_redis_figures *f, void *arg)
     g.streams = al->streams;
     g.n_streams = al->n_streams;
     g.deadletter_per_min = deadletter_rate(al, now);
+    g.metrics = mon->metrics; /* metric:NAME rules */
     bm_cpu_times cpu;
     int cpu_ok = 0;
     bm_host_sample(NULL, NULL, &cpu, &cpu_ok, &g.memory_percent);
