@@ -22,10 +22,26 @@ cat >"$BM_TMP/agent.yaml" <<YAML
 metrics:
   max_series: 12
   tag_deny: user_id
+alerts:
+  rules:
+    - name: big_orders          # fires for premium only (p95 ~475 vs ~76)
+      metric: metric:order_value
+      stat: p95
+      each_tag: customer_tier
+      op: '>'
+      threshold: 200
+      window: 5m
+      severity: warning
+    - name: many_logins         # global over every series of logins
+      metric: metric:logins
+      stat: sum
+      op: '>='
+      threshold: 100
+      window: 5m
 YAML
 start_agent() {
     bm_bg "$AGENT" --config "$BM_TMP/agent.yaml" --http "127.0.0.1:$HPORT" --block-ms 100 \
-        --rollup-interval 1 --checkpoint-interval 1s
+        --rollup-interval 1 --checkpoint-interval 1s --alert-interval 500ms
     A=$BM_LAST_PID
     bm_check "HTTP up" bm_wait_for 10 "curl -sf $BASE/health"
 }
@@ -88,6 +104,17 @@ bm_check "busmon metrics: a table with every name" bash -c "grep -q '^order_valu
 bm_eq "busmon metrics NAME that has no series: exit 1" 1 "$?"
 "$BUSMON" --redis "redis://127.0.0.1:$BM_PORT" metrics --tag nonsense >/dev/null 2>&1
 bm_eq "busmon metrics --tag without '=': exit 2" 2 "$?"
+
+# ---- alert rules on metric:NAME ----------------------------------------------------------------
+records() { bm_cli_raw XRANGE busmon:alerts - + | grep -a '^{"rule"'; }
+bm_check "big_orders fires on busmon:alerts" bm_wait_for 10 \
+    "records | jq -s -e 'map(select(.rule == \"big_orders\" and .state == \"firing\")) | length > 0'"
+bm_eq "big_orders fires per tag value: premium only" premium \
+    "$(records | jq -s -r '[.[] | select(.rule == "big_orders") | .labels.customer_tier] | unique | join(",")')"
+bm_check "many_logins (global) fires" bm_wait_for 10 \
+    "records | jq -s -e 'map(select(.rule == \"many_logins\")) | length > 0'"
+bm_check "its metric reads metric:logins sum" bash -c \
+    "redis-cli -p $BM_PORT --raw XRANGE busmon:alerts - + | grep -a '^{\"rule\"' | grep -q 'metric:logins sum'"
 
 # ---- /metrics --------------------------------------------------------------------------------
 curl -sf -m 5 "$BASE/metrics" >"$BM_TMP/metrics.txt"
