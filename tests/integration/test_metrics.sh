@@ -129,6 +129,22 @@ else
     echo "note: promtool not installed (Debian package prometheus): check skipped"
 fi
 
+# ---- the dashboard's panel, in headless Chromium ---------------------------------------------
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+if [ -n "$CHROMIUM" ]; then
+    timeout 90 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+        --no-first-run --user-data-dir="$BM_TMP/chrome" --window-size=1280,2400 \
+        --virtual-time-budget=6000 --dump-dom "$BASE/" >"$BM_TMP/dom.html" 2>"$BM_TMP/chromium.log"
+    row=$(grep -o '<tr data-metric="order_value">.*' "$BM_TMP/dom.html" | sed 's#</tr>.*##')
+    bm_check "the dashboard lists the business metrics" grep -q 'data-metric="logins"' "$BM_TMP/dom.html"
+    bm_check "an order_value row with its tier tag and kind" bash -c \
+        "grep -o '<tr data-metric=\"order_value\">[^\n]*' '$BM_TMP/dom.html' | grep -q 'customer_tier=basic'"
+    [ -n "$row" ] && grep -q '<td>histogram</td>' <<<"$row"
+    bm_eq "the order_value row says histogram" 0 "$?"
+else
+    echo "note: chromium not installed: the dashboard panel check skipped"
+fi
+
 # ---- a restart: the figures come back from the checkpoint ---------------------------------------
 sleep 1.5 # a checkpoint after the last event
 kill -TERM "$A"
