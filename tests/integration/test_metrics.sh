@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Business metrics (metric events) end to end against a real Redis: a
 # ground-truth workload (metric_workload.py: several names, tags, kinds,
-# bad events) through flat fields and JSON; exact counts / sums / min / max
+# bad events) through flat fields and JSON, then msgpack and pub/sub; exact counts / sums / min / max
 # and p95 within 1 % per tag set on /api/metrics and `busmon metrics`; tag
 # filtering; the user_id tag denied (no series per user); the
 # metrics.max_series bound with its counters; the bad events dead-lettered
 # with their reasons; /metrics with busmon_custom_* through
-# `promtool check metrics`; the figures survive a restart (checkpoint).
+# `promtool check metrics`; alert rules on metric:NAME (each_tag, global);
+# the dashboard's panel in headless Chromium; the figures survive a restart
+# (checkpoint).
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 AGENT="$BM_BUILD/busmon-agent"
@@ -41,7 +43,7 @@ alerts:
 YAML
 start_agent() {
     bm_bg "$AGENT" --config "$BM_TMP/agent.yaml" --http "127.0.0.1:$HPORT" --block-ms 100 \
-        --rollup-interval 1 --checkpoint-interval 1s --alert-interval 500ms
+        --rollup-interval 1 --checkpoint-interval 1s --alert-interval 500ms --psubscribe 'metrics:*'
     A=$BM_LAST_PID
     bm_check "HTTP up" bm_wait_for 10 "curl -sf $BASE/health"
 }
@@ -128,6 +130,18 @@ if command -v promtool >/dev/null 2>&1; then
 else
     echo "note: promtool not installed (Debian package prometheus): check skipped"
 fi
+
+# ---- msgpack (field m) and pub/sub: the same series ----------------------------------------------
+for i in 1 2 3 4 5; do
+    echo '{"type":"metric","name":"logins","value":2,"kind":"counter"}' |
+        "$BM_BUILD/bm-json2msgpack" | redis-cli -p "$BM_PORT" -x XADD busmon:events '*' m >/dev/null
+    bm_cli PUBLISH metrics:app '{"type":"metric","name":"logins","value":2,"kind":"counter"}' >/dev/null
+done
+bm_check "5 msgpack and 5 pub/sub increments of 2: logins sum 120" bm_wait_for 10 \
+    "[ \"\$(curl -sf '$BASE/api/metrics?name=logins' | jq '.series[0].sum')\" = 120 ]"
+bm_cli PUBLISH metrics:app '{"type":"metric","name":"logins","value":"NaN"}' >/dev/null
+bm_check "a bad metric on pub/sub is dead-lettered too" bm_wait_for 10 \
+    "[ \"\$(bm_cli_raw XLEN busmon:deadletter)\" = 5 ]"
 
 # ---- the dashboard's panel, in headless Chromium ---------------------------------------------
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
