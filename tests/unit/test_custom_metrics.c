@@ -347,3 +347,35 @@ Test(custom_metrics, merge_of_halves_is_the_whole)
     custom_metrics_free(a);
     custom_metrics_free(b);
 }
+
+/* Summing series: exact counts, sums, extremes; quantiles of the merged
+ * sketches, the same as one series fed every value. */
+Test(custom_metrics, aggregate_is_one_series_of_all_values)
+{
+    custom_metrics *tagged = custom_metrics_new(NULL), *one = custom_metrics_new(NULL);
+    const char *tiers[] = {"a", "b", "c"};
+    for (int i = 0; i < 300; i++) {
+        bm_event ev = mk("v", 1.0 + i * 1.7, BM_METRIC_HISTOGRAM, TAGS("tier", tiers[i % 3]));
+        custom_metrics_add(tagged, &ev, T0);
+        bm_event plain = mk("v", 1.0 + i * 1.7, BM_METRIC_HISTOGRAM, NULL);
+        custom_metrics_add(one, &plain, T0);
+    }
+    custom_metrics_filter f = {.name = "v"};
+    custom_metrics_stat a, b;
+    cr_assert_eq(custom_metrics_aggregate(tagged, 1, &f, T0, &a), 3);
+    cr_assert_eq(custom_metrics_aggregate(one, 1, &f, T0, &b), 1);
+    cr_assert_eq(a.count, 300);
+    cr_assert_float_eq(a.sum, b.sum, 1e-6);
+    cr_assert_eq(a.min, b.min);
+    cr_assert_eq(a.max, b.max);
+    cr_assert_eq(a.p95, b.p95);
+    cr_assert_eq(a.p50, b.p50);
+    f.tags[0] = (custom_metrics_tag){"tier", "b"};
+    f.n_tags = 1;
+    cr_assert_eq(custom_metrics_aggregate(tagged, 1, &f, T0, &a), 1);
+    cr_assert_eq(a.count, 100);
+    f.name = "nothing";
+    cr_assert_eq(custom_metrics_aggregate(tagged, 1, &f, T0, &a), 0);
+    custom_metrics_free(tagged);
+    custom_metrics_free(one);
+}
