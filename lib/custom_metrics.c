@@ -629,15 +629,13 @@ const char *custom_metrics_last_refused(const custom_metrics *cm)
 
 /* ---- state -------------------------------------------------------------- */
 
-static int save_window(const cm_window *w, msgpack_packer *pk)
+/* The live periods of w as msgpack [period, ...] into pk. */
+static int save_periods(const cm_window *w, msgpack_packer *pk)
 {
     unsigned used = 0;
     for (unsigned i = 0; i < w->n; i++)
         used += w->p[i].count > 0;
-    int e = msgpack_pack_array(pk, 3);
-    e |= msgpack_pack_int64(pk, w->period_us);
-    e |= msgpack_pack_uint32(pk, w->n);
-    e |= msgpack_pack_array(pk, used);
+    int e = msgpack_pack_array(pk, used);
     for (unsigned i = 0; i < w->n; i++) {
         const cm_period *p = &w->p[i];
         if (!p->count) continue;
@@ -650,9 +648,28 @@ static int save_window(const cm_window *w, msgpack_packer *pk)
         e |= bm_sc_real(pk, p->last);
         e |= msgpack_pack_int64(pk, p->last_ts_us);
         e |= msgpack_pack_uint64(pk, p->zeros);
-        e |= bm_hist_save(&p->pos, pk);
-        e |= bm_hist_save(&p->neg, pk);
+        e |= p->pos.count ? bm_hist_save(&p->pos, pk) : msgpack_pack_nil(pk);
+        e |= p->neg.count ? bm_hist_save(&p->neg, pk) : msgpack_pack_nil(pk);
     }
+    return e ? -1 : 0;
+}
+
+/* [period_us, n_periods, bin]: the periods packed in one bin, so that a
+ * checkpoint of 10,000 busy series is some 30 msgpack objects a series, not
+ * 700, well within what a checkpoint's reader accepts (lib/checkpoint.c). */
+static int save_window(const cm_window *w, msgpack_packer *pk)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer inner;
+    msgpack_packer_init(&inner, &sb, msgpack_sbuffer_write);
+    int e = save_periods(w, &inner);
+    e |= msgpack_pack_array(pk, 3);
+    e |= msgpack_pack_int64(pk, w->period_us);
+    e |= msgpack_pack_uint32(pk, w->n);
+    e |= msgpack_pack_bin(pk, sb.size);
+    e |= msgpack_pack_bin_body(pk, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
     return e ? -1 : 0;
 }
 
@@ -698,10 +715,12 @@ static int load_period(cm_period *p, const msgpack_object *o, char *err, size_t 
         bm_sc_as_f64(&a[4], &p->max) || bm_sc_as_f64(&a[5], &p->last) ||
         bm_sc_as_time(&a[6], &p->last_ts_us) || bm_sc_as_u64(&a[7], &p->zeros) || !p->count)
         return bm_sc_fail(err, errlen, "a period holds a value of the wrong type");
-    int rc = bm_hist_load(&p->pos, &a[8], err, errlen);
-    if (!rc) rc = bm_hist_load(&p->neg, &a[9], err, errlen);
+    int rc = a[8].type == MSGPACK_OBJECT_NIL ? 0 : bm_hist_load(&p->pos, &a[8], err, errlen);
+    if (!rc && a[9].type != MSGPACK_OBJECT_NIL) rc = bm_hist_load(&p->neg, &a[9], err, errlen);
     return rc;
 }
+
+#define PERIOD_OBJECTS_MAX 64 /* a period: 11 objects and two sketches of 8 */
 
 static int load_window(cm_window *w, const msgpack_object *o, char *err, size_t errlen)
 {
@@ -709,17 +728,26 @@ static int load_window(cm_window *w, const msgpack_object *o, char *err, size_t 
     uint32_t n;
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3 ||
         bm_sc_as_i64(&o->via.array.ptr[0], &period_us) || bm_sc_as_u32(&o->via.array.ptr[1], &n) ||
-        o->via.array.ptr[2].type != MSGPACK_OBJECT_ARRAY)
-        return bm_sc_fail(err, errlen, "a window is not [period_us, n_periods, [period...]]");
+        o->via.array.ptr[2].type != MSGPACK_OBJECT_BIN)
+        return bm_sc_fail(err, errlen, "a window is not [period_us, n_periods, bin]");
     if (period_us != w->period_us || n != w->n)
         return bm_sc_fail(err, errlen, "a window of another shape"), BM_LOAD_MISMATCH;
-    const msgpack_object_array *ps = &o->via.array.ptr[2].via.array;
-    if (ps->size > n) return bm_sc_fail(err, errlen, "a window with more periods than slots");
+    const msgpack_object_bin *bin = &o->via.array.ptr[2].via.bin;
+    if (bm_sc_scan(bin->ptr, bin->size, 4, (size_t)n * PERIOD_OBJECTS_MAX + 1, NULL) !=
+        BM_SC_SCAN_OK)
+        return bm_sc_fail(err, errlen, "a window's periods are not one msgpack array of them");
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    int rc = 0;
+    if (msgpack_unpack_next(&u, bin->ptr, bin->size, NULL) != MSGPACK_UNPACK_SUCCESS ||
+        u.data.type != MSGPACK_OBJECT_ARRAY)
+        rc = bm_sc_fail(err, errlen, "a window's periods are not an array");
+    const msgpack_object_array *ps = rc ? NULL : &u.data.via.array;
+    if (!rc && ps->size > n) rc = bm_sc_fail(err, errlen, "a window with more periods than slots");
     cm_period tmp;
     bm_hist_init(&tmp.pos);
     bm_hist_init(&tmp.neg);
-    int rc = 0;
-    for (uint32_t i = 0; i < ps->size && !rc; i++) {
+    for (uint32_t i = 0; !rc && i < ps->size; i++) {
         period_clear(&tmp, 0);
         rc = load_period(&tmp, &ps->ptr[i], err, errlen);
         if (!rc && tmp.start_us % w->period_us)
@@ -728,6 +756,7 @@ static int load_window(cm_window *w, const msgpack_object *o, char *err, size_t 
     }
     bm_hist_deinit(&tmp.pos);
     bm_hist_deinit(&tmp.neg);
+    msgpack_unpacked_destroy(&u);
     return rc;
 }
 

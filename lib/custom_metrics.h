@@ -32,10 +32,12 @@
  *                   "tags": [[key, value], ...],   sorted by key
  *                   "last_seen": µs,
  *                   "windows": [w1m, w5m, wperf] } ] }
- *   window = [period_us, n_periods, [period, ...]]   live periods only
+ *   window = [period_us, n_periods, bin]   bin: msgpack [period, ...], the live
+ *                                          periods (one object for the checkpoint's
+ *                                          reader, however many periods)
  *   period = [start_us, count, sum, min, max, last, last_ts_us, zeros,
  *             positive hist, negative hist]          hist: lib/histogram.h
- *                                                    of |value| x 1000
+ *                                                    of |value| x 1000; nil when empty
  *
  * Merging (one table per agent): series meet by key; periods align by
  * absolute start (same start: counts and sums add, sketches merge, min /
