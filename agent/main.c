@@ -391,6 +391,16 @@ static int build_state(agent *a)
     so.max_error_types = c->max_error_types;
     so.max_timeouts = c->max_timeouts;
     so.timeout_grace_us = c->timeout_grace_ms * 1000;
+    so.metrics_enabled = c->custom_metrics_enabled;
+    custom_metrics_config_defaults(&so.metrics);
+    so.metrics.max_series = c->metrics_max_series;
+    so.metrics.max_tags_per_series = (unsigned)c->metrics_max_tags;
+    char why[160];
+    if (custom_metrics_config_list(&so.metrics, 0, c->metrics_tag_allow, why, sizeof why) ||
+        custom_metrics_config_list(&so.metrics, 1, c->metrics_tag_deny, why, sizeof why)) {
+        bm_error("metrics.tag_allow / tag_deny: %s", why);
+        return -1;
+    }
     a->p.state = a->p.persist ? bm_state_new(&so, a->p.persist) : NULL;
     if (!a->p.state || bm_state_start(a->p.state, a->p.loop)) return -1;
     /* several agents, one monitor: the cluster gives the view every reader reads */
@@ -406,7 +416,8 @@ static int build_state(agent *a)
                           c->cluster_lease_ms * 1000,
                           c->cluster_refresh_ms * 1000,
                           so.workers,
-                          so.max_error_types};
+                          so.max_error_types,
+                          so.metrics};
     if (c->cluster_enabled) {
         a->p.cluster = bm_cluster_new(&co, a->p.loop, a->p.writer, bm_state_monitor(a->p.state),
                                       NULL);

@@ -40,7 +40,7 @@
 
 /* ---- names --------------------------------------------------------------- */
 
-enum { S_GLOBAL = 1, S_WORKER = 2, S_STREAM = 4, S_ERRTYPE = 8 };
+enum { S_GLOBAL = 1, S_WORKER = 2, S_STREAM = 4, S_ERRTYPE = 8, S_TAG = 16 };
 
 static const struct {
     const char *name;
@@ -63,6 +63,7 @@ static const struct {
     [ALERT_METRIC_MEMORY_PERCENT] = {"memory_percent", 0, S_GLOBAL},
     [ALERT_METRIC_LATENCY_ANOMALY] = {"latency_anomaly", 1, S_WORKER},
     [ALERT_METRIC_ERROR_RATE_ANOMALY] = {"error_rate_anomaly", 1, S_WORKER},
+    [ALERT_METRIC_CUSTOM] = {"metric", 1, S_GLOBAL | S_TAG},
 };
 
 static const struct {
@@ -78,7 +79,40 @@ static const struct {
     [ALERT_SCOPE_STREAM] = {"stream", S_STREAM, 1, "stream"},
     [ALERT_SCOPE_EACH_ERROR_TYPE] = {"each_error_type", S_ERRTYPE, 0, "error_type"},
     [ALERT_SCOPE_ERROR_TYPE] = {"error_type", S_ERRTYPE, 1, "error_type"},
+    [ALERT_SCOPE_EACH_TAG] = {"each_tag", S_TAG, 1, NULL}, /* label: the tag key (target) */
 };
+
+static const char *const stat_names[ALERT_STAT__COUNT] = {
+    "avg", "count", "sum", "min", "max", "p50", "p95", "p99", "rate", "last",
+};
+
+const char *alerts_stat_name(alert_metric_stat st)
+{
+    return (unsigned)st < ALERT_STAT__COUNT ? stat_names[st] : "unknown";
+}
+
+int alerts_stat_parse(const char *s)
+{
+    for (int i = 0; s && i < ALERT_STAT__COUNT; i++)
+        if (!strcmp(s, stat_names[i])) return i;
+    return -1;
+}
+
+/* What a rule compares, for people: "error_rate", "metric:order_value p95". */
+static void metric_text(const alert_rule *r, char *buf, size_t n)
+{
+    if (r->metric == ALERT_METRIC_CUSTOM)
+        snprintf(buf, n, "metric:%s %s", r->metric_name, alerts_stat_name(r->stat));
+    else
+        snprintf(buf, n, "%s", alerts_metric_name(r->metric));
+}
+
+/* The instance's label key of a rule: the scope's, or an each_tag rule's tag key. */
+static const char *label_of(const alert_rule *r)
+{
+    if (r->scope == ALERT_SCOPE_EACH_TAG) return r->target;
+    return scope_info[(unsigned)r->scope < ALERT_SCOPE__COUNT ? r->scope : 0].label;
+}
 
 static const char *const op_names[ALERT_OP__COUNT] = {">", ">=", "<", "<=", "==", "!="};
 static const char *const window_names[BM_WINDOWS] = {"1m", "5m", "1h"};
@@ -282,6 +316,17 @@ int alerts_rule_check(const alert_rule *r, char *why, size_t n)
     if (!metric_info[r->metric].windowed && r->window != -1)
         return fail(why, n, "metric %s has no window (it is a current value)%s",
                     metric_info[r->metric].name, "");
+    if (r->metric == ALERT_METRIC_CUSTOM) {
+        if (!bounded_len(r->metric_name, sizeof r->metric_name) || !r->metric_name[0])
+            return fail(why, n, "metric:NAME needs a name (metric:order_value)%s%s", "", "");
+        if ((unsigned)r->stat >= ALERT_STAT__COUNT) return fail(why, n, "unknown stat%s%s", "", "");
+        if (r->scope == ALERT_SCOPE_EACH_TAG &&
+            (!valid_label_key(r->target) || reserved_label(r->target)))
+            return fail(why, n,
+                        "each_tag '%s': a tag key usable as a label (letters, digits, '_'; not "
+                        "alertname, severity, worker, stream, error_type)%s",
+                        r->target, "");
+    }
     if (!isfinite(r->threshold))
         return fail(why, n, "threshold must be a finite number%s%s", "", "");
     if (r->for_us < 0) return fail(why, n, "'for' must not be negative%s%s", "", "");
@@ -400,8 +445,10 @@ static void put_value(sbuf *b, const alert_rule *r, double v)
  * "error_rate over {window} is {value} (> {threshold}) for worker {target}". */
 static void default_template(const alert_rule *r, char *out, size_t n)
 {
-    const char *lbl = scope_info[r->scope].label;
-    snprintf(out, n, "%s%s is {value} (%s {threshold})%s%s%s", metric_info[r->metric].name,
+    const char *lbl = label_of(r);
+    char what[BM_NAME_MAX + 32];
+    metric_text(r, what, sizeof what);
+    snprintf(out, n, "%.200s%s is {value} (%s {threshold})%s%.63s%s", what,
              r->window >= 0 ? " over {window}" : "", op_names[r->op], lbl ? " for " : "",
              lbl ? lbl : "", lbl ? " {target}" : "");
 }
@@ -427,7 +474,7 @@ static void render(const alert_rule *r, const char *target, const char *window_l
         t = deflt;
     }
     sbuf b = {out, n, 0};
-    const char *lbl = scope_info[r->scope < ALERT_SCOPE__COUNT ? r->scope : 0].label;
+    const char *lbl = label_of(r);
     for (const char *p = t; *p;) {
         const char *brace = strchr(p, '{');
         if (!brace) {
@@ -455,7 +502,9 @@ static void render(const alert_rule *r, const char *target, const char *window_l
         } else if (IS("op")) {
             put_s(&b, alerts_op_name(r->op));
         } else if (IS("metric")) {
-            put_s(&b, alerts_metric_name(r->metric));
+            char what[BM_NAME_MAX + 32];
+            metric_text(r, what, sizeof what);
+            put_s(&b, what);
         } else if (IS("window")) {
             put_s(&b,
                   window_label && window_label[0] ? window_label : alerts_window_name(r->window));
@@ -853,16 +902,17 @@ static void make_alert(const rule_slot *s, const instance *in, bm_alert_state st
     snprintf(out->rule, sizeof out->rule, "%s", r->name);
     out->state = st;
     out->severity = r->severity;
-    const char *lbl = scope_info[r->scope].label;
+    const char *lbl = label_of(r);
     if (lbl) {
-        snprintf(out->labels[0].key, sizeof out->labels[0].key, "%s", lbl);
+        snprintf(out->labels[0].key, sizeof out->labels[0].key, "%.*s",
+                 (int)sizeof out->labels[0].key - 1, lbl); /* a label key: checked to fit */
         snprintf(out->labels[0].value, sizeof out->labels[0].value, "%s", in->target);
         out->n_labels = 1;
     }
     for (unsigned i = 0; i < r->n_labels && out->n_labels < BM_ALERT_LABELS_MAX; i++)
         out->labels[out->n_labels++] = r->labels[i];
     qsort(out->labels, out->n_labels, sizeof *out->labels, label_cmp);
-    snprintf(out->metric, sizeof out->metric, "%s", alerts_metric_name(r->metric));
+    metric_text(r, out->metric, sizeof out->metric);
     snprintf(out->op, sizeof out->op, "%s", alerts_op_name(r->op));
     snprintf(out->window, sizeof out->window, "%s",
              r->window < 0         ? ""
@@ -991,6 +1041,63 @@ static int anomaly_value(eval_ctx *e, const alert_rule *r, const bm_worker_snaps
     return 1;
 }
 
+/* A metric:NAME rule's stat of what f matches. @return 1 and *v, or 0: no data. */
+static int custom_value(const alert_rule *r, const alert_gauges *g, const custom_metrics_filter *f,
+                        int64_t now_us, double *v)
+{
+    custom_metrics_stat st;
+    if (!g || !g->metrics || custom_metrics_aggregate(g->metrics, r->window, f, now_us, &st) <= 0)
+        return 0;
+    const double by_stat[ALERT_STAT__COUNT] = {
+        [ALERT_STAT_AVG] = st.avg,         [ALERT_STAT_COUNT] = (double)st.count,
+        [ALERT_STAT_SUM] = st.sum,         [ALERT_STAT_MIN] = st.min,
+        [ALERT_STAT_MAX] = st.max,         [ALERT_STAT_P50] = st.p50,
+        [ALERT_STAT_P95] = st.p95,         [ALERT_STAT_P99] = st.p99,
+        [ALERT_STAT_RATE] = st.rate_per_s, [ALERT_STAT_LAST] = st.last,
+    };
+    *v = by_stat[r->stat];
+    return 1;
+}
+
+#define TAG_VALUES_MAX 1000 /* instances one each_tag rule looks at per evaluation */
+
+typedef struct {
+    const char *key;
+    const char *values[TAG_VALUES_MAX];
+    size_t n;
+} tag_values;
+
+/* Collect the distinct values of tag `key` (series come in key order: a value may repeat). */
+static void note_tag_value(const custom_metrics_stat *st, void *arg)
+{
+    tag_values *tv = arg;
+    for (unsigned i = 0; i < st->n_tags; i++) {
+        if (strcmp(st->tags[i].key, tv->key)) continue;
+        for (size_t k = 0; k < tv->n; k++)
+            if (!strcmp(tv->values[k], st->tags[i].value)) return;
+        if (tv->n < TAG_VALUES_MAX) tv->values[tv->n++] = st->tags[i].value;
+    }
+}
+
+/* metric:NAME each_tag KEY: one instance per value of KEY among NAME's series. */
+static void eval_each_tag(eval_ctx *e, const rule_slot *s, const alert_gauges *g, int w)
+{
+    const alert_rule *r = &s->rule;
+    if (!g || !g->metrics) return;
+    static tag_values tv; /* large; evaluations never nest */
+    tv.key = r->target;
+    tv.n = 0;
+    custom_metrics_filter all = {.name = r->metric_name};
+    custom_metrics_foreach(g->metrics, w, &all, e->now_us, note_tag_value, &tv);
+    for (size_t i = 0; i < tv.n; i++) {
+        custom_metrics_filter f = {.name = r->metric_name, .n_tags = 1};
+        f.tags[0] = (custom_metrics_tag){r->target, tv.values[i]};
+        double v = 0;
+        int have = custom_value(r, g, &f, e->now_us, &v);
+        step(e, s, tv.values[i], have, v, alerts_window_name(w));
+    }
+}
+
 static void eval_rule(eval_ctx *e, const rule_slot *s, const bm_rollup *ro, const alert_gauges *g)
 {
     const alert_rule *r = &s->rule;
@@ -998,7 +1105,9 @@ static void eval_rule(eval_ctx *e, const rule_slot *s, const bm_rollup *ro, cons
     int w = r->window;
     switch (r->scope) {
     case ALERT_SCOPE_GLOBAL: {
-        int have = global_value(r, ro, g, &v);
+        custom_metrics_filter all = {.name = r->metric_name};
+        int have = r->metric == ALERT_METRIC_CUSTOM ? custom_value(r, g, &all, e->now_us, &v)
+                                                    : global_value(r, ro, g, &v);
         step(e, s, "", have, v, w >= 0 ? label_or(ro->events[w].label, w) : "");
         break;
     }
@@ -1036,6 +1145,9 @@ static void eval_rule(eval_ctx *e, const rule_slot *s, const bm_rollup *ro, cons
             step(e, s, r->target, 1, 0, label_or(ro->events[w].label, w));
         break;
     }
+    case ALERT_SCOPE_EACH_TAG:
+        eval_each_tag(e, s, g, w);
+        break;
     default:
         break;
     }

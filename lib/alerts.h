@@ -51,6 +51,13 @@
  *                                                      (x baseline) or standard deviations
  *                                                      above it (the rule's baseline_mode)
  *   error_rate_anomaly W worker                        the same for the error rate
+ *   metric:NAME      W  global, each_tag KEY           the business metric NAME's `stat`
+ *                                                      (count, sum, min, max, avg, p50, p95,
+ *                                                      p99, rate, last; default avg) over the
+ *                                                      window: global over every series of
+ *                                                      NAME, each_tag one instance per value
+ *                                                      of tag KEY (label KEY=value) over the
+ *                                                      series holding it; no series: no data
  *
  * The two anomaly metrics have no data while the worker's baseline is not
  * ready (too few samples, too little time) or while no baselines are given
@@ -89,6 +96,7 @@
 #include "../proto/alert.h"
 #include "../proto/rollup.h"
 #include "baseline.h"
+#include "custom_metrics.h"
 
 typedef enum {
     ALERT_METRIC_ERROR_RATE = 0,
@@ -107,6 +115,7 @@ typedef enum {
     ALERT_METRIC_MEMORY_PERCENT,
     ALERT_METRIC_LATENCY_ANOMALY,    /* p95 against its learned baseline (lib/baseline.h) */
     ALERT_METRIC_ERROR_RATE_ANOMALY, /* error rate against its learned baseline */
+    ALERT_METRIC_CUSTOM, /* metric:NAME - a business metric's stat (lib/custom_metrics.h) */
     ALERT_METRIC__COUNT
 } alert_metric;
 
@@ -118,6 +127,7 @@ typedef enum {
     ALERT_SCOPE_STREAM, /* target = the stream's name */
     ALERT_SCOPE_EACH_ERROR_TYPE,
     ALERT_SCOPE_ERROR_TYPE, /* target = the error type */
+    ALERT_SCOPE_EACH_TAG,   /* metric:NAME, one instance per value of the tag `target` */
     ALERT_SCOPE__COUNT
 } alert_scope;
 
@@ -130,6 +140,24 @@ typedef enum {
     ALERT_OP_NE,     /* != */
     ALERT_OP__COUNT
 } alert_op;
+
+/* What a metric:NAME rule compares. */
+typedef enum {
+    ALERT_STAT_AVG = 0,
+    ALERT_STAT_COUNT,
+    ALERT_STAT_SUM,
+    ALERT_STAT_MIN,
+    ALERT_STAT_MAX,
+    ALERT_STAT_P50,
+    ALERT_STAT_P95,
+    ALERT_STAT_P99,
+    ALERT_STAT_RATE,
+    ALERT_STAT_LAST,
+    ALERT_STAT__COUNT
+} alert_metric_stat;
+
+const char *alerts_stat_name(alert_metric_stat s);
+int alerts_stat_parse(const char *s); /* @return the stat or -1 */
 
 /* Values of the health metric (thresholds "failed", "degraded" in config). */
 #define ALERT_HEALTH_FAILED   2
@@ -166,6 +194,9 @@ typedef struct {
      * words, "" for the others) and {labels.KEY}; "{{" is a literal "{".
      */
     char description[BM_ALERT_DESC_MAX];
+    /* metric:NAME rules (ALERT_METRIC_CUSTOM) */
+    char metric_name[BM_NAME_MAX];
+    alert_metric_stat stat;
 } alert_rule;
 
 /* Defaults: enabled, global, ">", threshold 0, no window, for 0, warning,
@@ -241,6 +272,7 @@ typedef struct {
     const baselines *baselines;      /* the learned baselines (borrowed); NULL: none, the anomaly
                                         metrics have no data */
     uint32_t anomaly_min_executions; /* fewer in the rule's window: no data (0 takes 1) */
+    const custom_metrics *metrics; /* business metrics for metric:NAME rules; NULL: none */
 } alert_gauges;
 
 /* All unknown (negative), no streams. */

@@ -255,6 +255,10 @@ static bm_checkpoint_status load_all(const msgpack_object *root, bm_checkpoint *
     if (c->monitor && mon) {
         if (bm_monitor_init(&tmp_mon, &c->monitor->wcfg, c->monitor->max_patterns) != 0)
             return say(BM_CHECKPOINT_NOMEM, err, errlen, "out of memory");
+        if (bm_monitor_set_metrics(&tmp_mon, &c->monitor->mcfg) != 0) {
+            bm_monitor_deinit(&tmp_mon);
+            return say(BM_CHECKPOINT_NOMEM, err, errlen, "out of memory");
+        }
         have_mon = 1;
         rc = bm_monitor_load(&tmp_mon, mon, err, errlen);
     }

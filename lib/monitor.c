@@ -26,7 +26,10 @@ int bm_monitor_init(bm_monitor *m, const worker_stats_config *cfg, size_t max_pa
     m->workers = worker_stats_new(cfg);
     m->events = event_metrics_new(cfg->perf_window_us);
     m->errors = error_patterns_new(max_patterns, cfg->perf_window_us);
-    if (!m->workers || !m->events || !m->errors) {
+    custom_metrics_config_defaults(&m->mcfg);
+    m->mcfg.perf_window_us = cfg->perf_window_us;
+    m->metrics = custom_metrics_new(&m->mcfg);
+    if (!m->workers || !m->events || !m->errors || !m->metrics) {
         bm_monitor_deinit(m);
         return -1;
     }
@@ -39,9 +42,27 @@ void bm_monitor_deinit(bm_monitor *m)
     worker_stats_free(m->workers);
     event_metrics_free(m->events);
     error_patterns_free(m->errors);
+    custom_metrics_free(m->metrics);
     free(m->snap_workers);
     free(m->snap_patterns);
     memset(m, 0, sizeof *m);
+}
+
+int bm_monitor_set_metrics(bm_monitor *m, const custom_metrics_config *mc)
+{
+    custom_metrics_config c = *mc;
+    c.perf_window_us = m->wcfg.perf_window_us;
+    custom_metrics *t = custom_metrics_new(&c);
+    if (!t) return -1;
+    custom_metrics_free(m->metrics);
+    m->metrics = t;
+    m->mcfg = c;
+    return 0;
+}
+
+custom_metrics_result bm_monitor_on_metric(bm_monitor *m, const bm_event *ev, int64_t now_us)
+{
+    return custom_metrics_add(m->metrics, ev, now_us);
 }
 
 /* t's unanswered commands stop counting in flight (t closed or dropped). */
@@ -140,7 +161,7 @@ int bm_monitor_rollup(bm_monitor *m, int64_t now_us, int64_t interval_us, const 
 
 int bm_monitor_save(const bm_monitor *m, msgpack_packer *pk)
 {
-    int e = msgpack_pack_map(pk, 4);
+    int e = msgpack_pack_map(pk, 5);
     e |= bm_sc_key(pk, "workers");
     e |= worker_stats_save(m->workers, pk);
     e |= bm_sc_key(pk, "events");
@@ -148,6 +169,8 @@ int bm_monitor_save(const bm_monitor *m, msgpack_packer *pk)
     e |= bm_sc_key(pk, "errors");
     e |= error_patterns_save(m->errors, pk);
     e |= bm_sc_key_u64(pk, "refused_events", m->workers_refused_events);
+    e |= bm_sc_key(pk, "metrics");
+    e |= custom_metrics_save(m->metrics, pk);
     return e ? -1 : 0;
 }
 
@@ -157,6 +180,7 @@ void bm_monitor_swap(bm_monitor *a, bm_monitor *b)
     event_metrics *e = a->events;
     error_patterns *p = a->errors;
     uint64_t r = a->workers_refused_events;
+    custom_metrics_swap(a->metrics, b->metrics);
     a->workers = b->workers;
     a->events = b->events;
     a->errors = b->errors;
@@ -177,13 +201,17 @@ int bm_monitor_load(bm_monitor *m, const msgpack_object *o, char *err, size_t er
         return rc;
     }
     bm_monitor tmp;
-    if (bm_monitor_init(&tmp, &m->wcfg, m->max_patterns) != 0) {
+    if (bm_monitor_init(&tmp, &m->wcfg, m->max_patterns) != 0 ||
+        bm_monitor_set_metrics(&tmp, &m->mcfg) != 0) {
+        bm_monitor_deinit(&tmp);
         bm_sc_fail(err, errlen, "monitor: out of memory");
         return BM_LOAD_NOMEM;
     }
     rc = worker_stats_load(tmp.workers, bm_sc_get(o, "workers"), err, errlen);
     if (!rc) rc = event_metrics_load(tmp.events, bm_sc_get(o, "events"), err, errlen);
     if (!rc) rc = error_patterns_load(tmp.errors, bm_sc_get(o, "errors"), err, errlen);
+    const msgpack_object *metrics = bm_sc_get(o, "metrics");
+    if (!rc && metrics) rc = custom_metrics_load(tmp.metrics, metrics, err, errlen);
     if (!rc) {
         tmp.workers_refused_events = refused;
         bm_monitor_swap(m, &tmp);
@@ -200,6 +228,7 @@ int bm_monitor_merge(bm_monitor *dst, const bm_monitor *src)
     int rc = worker_stats_merge(dst->workers, src->workers);
     rc |= event_metrics_merge(dst->events, src->events);
     rc |= error_patterns_merge(dst->errors, src->errors);
+    rc |= custom_metrics_merge(dst->metrics, src->metrics);
     dst->workers_refused_events += src->workers_refused_events;
     return rc ? -1 : 0;
 }

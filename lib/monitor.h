@@ -8,7 +8,9 @@
  * monitor's own counter, each part in its module's layout:
  *
  *   { "workers": lib/worker_stats.h, "events": lib/event_metrics.h,
- *     "errors": lib/error_patterns.h, "refused_events": uint }
+ *     "errors": lib/error_patterns.h, "refused_events": uint,
+ *     "metrics": lib/custom_metrics.h }   (absent in saves made before
+ *                                          metric events: none)
  *
  * A merge of monitors each fed part of the events (whole transactions on
  * one side: pairing is per transaction) gives the figures of one monitor
@@ -21,6 +23,7 @@
 
 #include <stdint.h>
 
+#include "lib/custom_metrics.h"
 #include "lib/error_patterns.h"
 #include "lib/event_metrics.h"
 #include "lib/trace.h"
@@ -32,6 +35,8 @@ typedef struct {
     worker_stats *workers;
     event_metrics *events;
     error_patterns *errors;
+    custom_metrics *metrics;    /* business metrics (metric events) */
+    custom_metrics_config mcfg; /* its configuration */
     /* rollup buffers, reused */
     bm_worker_snapshot *snap_workers;
     size_t cap_workers;
@@ -42,8 +47,18 @@ typedef struct {
 } bm_monitor;
 
 /* @return 0, or -1 (out of memory). cfg copied; its max_idle_us bounds the
- * error patterns' idleness too. max_patterns 0 = default. */
+ * error patterns' idleness too. max_patterns 0 = default. The metrics
+ * table has the defaults of lib/custom_metrics.h with cfg's performance
+ * window, until bm_monitor_set_metrics. */
 int bm_monitor_init(bm_monitor *m, const worker_stats_config *cfg, size_t max_patterns);
+
+/* Configure the business metrics table (before anything is counted: what
+ * it held is dropped). mc's perf_window_us is the workers'. @return 0 / -1. */
+int bm_monitor_set_metrics(bm_monitor *m, const custom_metrics_config *mc);
+
+/* A metric event (ev->metric_name not ""): counted in the metrics table at
+ * now_us. @return what the table did with it. */
+custom_metrics_result bm_monitor_on_metric(bm_monitor *m, const bm_event *ev, int64_t now_us);
 void bm_monitor_deinit(bm_monitor *m);
 
 /*

@@ -78,6 +78,19 @@ const char *bm_event_type_name(bm_event_type t);
 int bm_error_text(const char *type, const char *message, char *buf, size_t n);
 
 #define BM_EVENT_MAX_ATTRS 8
+/* Tags a metric event keeps; further ones are dropped and counted (tags_dropped). */
+#define BM_EVENT_MAX_TAGS 16
+
+/* What a metric event measures (proto/README.md "Metric events"). */
+typedef enum {
+    BM_METRIC_HISTOGRAM = 0, /* a value per observation: count, sum, min, max, quantiles */
+    BM_METRIC_COUNTER,       /* an increment: sum and rate */
+    BM_METRIC_GAUGE,         /* a level: last, min, max */
+    BM_METRIC__COUNT
+} bm_metric_kind;
+
+/* "histogram", "counter", "gauge". */
+const char *bm_metric_kind_name(bm_metric_kind k);
 
 typedef struct {
     const char *key;
@@ -115,6 +128,14 @@ typedef struct {
     uint32_t payload_bytes; /* size of the opaque payload, 0 if none */
     unsigned n_attrs;
     bm_attr attrs[BM_EVENT_MAX_ATTRS]; /* other scalar keys, first ones kept */
+    /* A metric event (type `metric`, or `custom` with a `name` or `value`):
+     * metric_name is not "" exactly then. */
+    const char *metric_name;      /* an identity (text.c), like a worker name */
+    double metric_value;          /* finite */
+    bm_metric_kind metric_kind;   /* default histogram */
+    unsigned n_tags;              /* tags kept, in the order met */
+    bm_attr tags[BM_EVENT_MAX_TAGS]; /* key -> value, both identities, keys distinct */
+    unsigned tags_dropped;        /* tags past BM_EVENT_MAX_TAGS, or not scalars */
 } bm_event;
 
 /* Bounds enforced while decoding. Zero means "use the default". */

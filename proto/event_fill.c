@@ -80,6 +80,15 @@ static const bm_key_def key_defs[] = {
     K(BM_SCOPE_TOP, "payload_bytes", BM_F_PAYLOAD_BYTES, 1),
     K(BM_SCOPE_TOP, "metadata", BM_F_METADATA, 0),
     K(BM_SCOPE_TOP, "attrs", BM_F_ATTRS, 0),
+    K(BM_SCOPE_TOP, "name", BM_F_METRIC_NAME, 0),
+    K(BM_SCOPE_TOP, "metric", BM_F_METRIC_NAME, 1),
+    K(BM_SCOPE_TOP, "metric_name", BM_F_METRIC_NAME, 1),
+    K(BM_SCOPE_TOP, "value", BM_F_METRIC_VALUE, 0),
+    K(BM_SCOPE_TOP, "metric_value", BM_F_METRIC_VALUE, 1),
+    K(BM_SCOPE_TOP, "kind", BM_F_METRIC_KIND, 0),
+    K(BM_SCOPE_TOP, "metric_type", BM_F_METRIC_KIND, 1),
+    K(BM_SCOPE_TOP, "tags", BM_F_TAGS, 0),
+    K(BM_SCOPE_TOP, "labels", BM_F_TAGS, 1),
     K(BM_SCOPE_METADATA, "transaction_id", BM_F_TX, 2),
     K(BM_SCOPE_METADATA, "correlation_id", BM_F_CORR, 2),
     K(BM_SCOPE_METADATA, "timestamp", BM_F_TS, 2),
@@ -108,7 +117,7 @@ bm_field bm_field_lookup(bm_scope scope, const char *key, size_t key_len, int *r
 bm_plan bm_key_plan(bm_scope scope, const char *key, size_t key_len, bm_value_kind kind,
                     bm_field *f, int *rank, bm_scope *sub)
 {
-    if (scope == BM_SCOPE_ATTRS) {
+    if (scope == BM_SCOPE_ATTRS || scope == BM_SCOPE_TAGS) {
         *f = BM_F_UNKNOWN;
         *rank = 0;
         return BM_PLAN_COLLECT;
@@ -123,10 +132,12 @@ bm_plan bm_key_plan(bm_scope scope, const char *key, size_t key_len, bm_value_ki
     case BM_F_ERROR:
     case BM_F_ERROR_DETAILS:
     case BM_F_ATTRS:
+    case BM_F_TAGS:
         if (kind != BM_V_MAP) return BM_PLAN_FIELD;
         *sub = *f == BM_F_METADATA ? BM_SCOPE_METADATA
                : *f == BM_F_ERROR  ? BM_SCOPE_ERROR
                : *f == BM_F_ATTRS  ? BM_SCOPE_ATTRS
+               : *f == BM_F_TAGS   ? BM_SCOPE_TAGS
                                    : BM_SCOPE_ERROR_DETAILS;
         return BM_PLAN_DESCEND;
     default:
@@ -228,7 +239,7 @@ void bm_evb_init(bm_evb *b)
     for (int i = 0; i < BM_F_STR__COUNT; i++)
         b->str[i].rank = BM_RANK_UNSET;
     b->rank_ok = b->rank_ts = b->rank_dur = b->rank_timeout = b->rank_progress = b->rank_attempt =
-        b->rank_prio = b->rank_payload = BM_RANK_UNSET;
+        b->rank_prio = b->rank_payload = b->metric_value.rank = BM_RANK_UNSET;
     b->ok = -1;
     b->duration_us = -1;
     b->progress = -1;
@@ -288,8 +299,10 @@ static int is_identity(bm_field f)
     case BM_F_WORKER:
     case BM_F_STEP:
     case BM_F_SOURCE:
-    case BM_F_ERROR_TYPE: return 1;
-    default: return 0;
+    case BM_F_ERROR_TYPE:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -297,11 +310,20 @@ static int is_identity(bm_field f)
 static const char *field_name(bm_field f)
 {
     static const char *const names[BM_F_STR__COUNT] = {
-        [BM_F_ID] = "id",         [BM_F_TYPE] = "type",     [BM_F_TX] = "tx",
-        [BM_F_CORR] = "corr",     [BM_F_CMD] = "cmd",       [BM_F_WORKER] = "worker",
-        [BM_F_STEP] = "step",     [BM_F_SOURCE] = "source", [BM_F_STATUS] = "status",
-        [BM_F_MESSAGE] = "message", [BM_F_ERROR_TYPE] = "error_type",
+        [BM_F_ID] = "id",
+        [BM_F_TYPE] = "type",
+        [BM_F_TX] = "tx",
+        [BM_F_CORR] = "corr",
+        [BM_F_CMD] = "cmd",
+        [BM_F_WORKER] = "worker",
+        [BM_F_STEP] = "step",
+        [BM_F_SOURCE] = "source",
+        [BM_F_STATUS] = "status",
+        [BM_F_MESSAGE] = "message",
+        [BM_F_ERROR_TYPE] = "error_type",
         [BM_F_ERROR_MESSAGE] = "error_message",
+        [BM_F_METRIC_NAME] = "name",
+        [BM_F_METRIC_KIND] = "kind",
     };
     return f > BM_F_UNKNOWN && f < BM_F_STR__COUNT && names[f] ? names[f] : "field";
 }
@@ -324,6 +346,16 @@ bm_decode_status bm_evb_set(bm_evb *b, bm_field f, int rank, const bm_value *in)
     const bm_value cut = is_identity(f) ? *in : cut_at_nul(in), *v = &cut;
     if (v->kind == BM_V_NIL) return BM_DECODE_OK;
 
+    if (f == BM_F_METRIC_VALUE) { /* judged in bm_evb_finish, for metric events only */
+        if (better(b->metric_value.rank, rank)) {
+            b->metric_value.v = *v;
+            b->metric_value.rank = (uint8_t)rank;
+        }
+        return BM_DECODE_OK;
+    }
+    if ((f == BM_F_METRIC_NAME || f == BM_F_METRIC_KIND) &&
+        (v->kind == BM_V_MAP || v->kind == BM_V_ARRAY))
+        return BM_DECODE_OK; /* not a name: a metric event without one is refused at finish */
     if (f > BM_F_UNKNOWN && f < BM_F_STR__COUNT) {
         bm_evb_slot *slot = &b->str[f];
         if ((v->kind == BM_V_MAP || v->kind == BM_V_ARRAY) && f != BM_F_TYPE)
@@ -404,6 +436,7 @@ bm_decode_status bm_evb_set(bm_evb *b, bm_field f, int rank, const bm_value *in)
     case BM_F_METADATA:
     case BM_F_ERROR_DETAILS:
     case BM_F_ATTRS:
+    case BM_F_TAGS:
         return BM_DECODE_OK; /* not an object: nothing nested to read */
     default:
         return BM_DECODE_OK;
@@ -430,10 +463,35 @@ void bm_evb_add_attr(bm_evb *b, const char *key, size_t key_len, const bm_value 
     a->v = *v;
 }
 
-void bm_evb_collect(bm_evb *b, bm_scope scope, const char *key, size_t key_len,
-                    const bm_value *v)
+/* A tag: the first value of a key is kept; a container, NIL, an empty key
+ * or one past the bound is dropped and counted. */
+static void add_tag(bm_evb *b, const char *key, size_t key_len, const bm_value *v)
 {
-    if (scope == BM_SCOPE_TOP || scope == BM_SCOPE_ATTRS) bm_evb_add_attr(b, key, key_len, v);
+    if (v->kind == BM_V_NIL || v->kind == BM_V_MAP || v->kind == BM_V_ARRAY || key_len == 0) {
+        b->tags_dropped++;
+        return;
+    }
+    for (unsigned i = 0; i < b->n_tags; i++)
+        if (b->tags[i].key_len == key_len && !memcmp(b->tags[i].key, key, key_len)) return;
+    if (b->n_tags >= BM_EVENT_MAX_TAGS) {
+        b->tags_dropped++;
+        return;
+    }
+    b->tags[b->n_tags++] = (bm_evb_attr){.key = key, .key_len = key_len, .v = *v};
+}
+
+/* The flat spelling of a tag: a top-level key "tag.K" (redis-cli XADD ... tag.tier gold). */
+static const char tag_prefix[] = "tag.";
+
+void bm_evb_collect(bm_evb *b, bm_scope scope, const char *key, size_t key_len, const bm_value *v)
+{
+    const size_t np = sizeof tag_prefix - 1;
+    if (scope == BM_SCOPE_TAGS)
+        add_tag(b, key, key_len, v);
+    else if (scope == BM_SCOPE_TOP && key_len > np && !memcmp(key, tag_prefix, np))
+        add_tag(b, key + np, key_len - np, v);
+    else if (scope == BM_SCOPE_TOP || scope == BM_SCOPE_ATTRS)
+        bm_evb_add_attr(b, key, key_len, v);
 }
 
 void bm_evb_apply_hints(bm_evb *b, const bm_evb_hints *hints)
@@ -462,10 +520,16 @@ static const char bm_redacted[] = "[REDACTED]";
 /* Longest formatted non-string scalar, with its NUL. */
 #define BM_NUM_TEXT_MAX 40
 
-/* Parse a type name: "command", "Command", "CommandEvent", ... */
-static int type_from_text(const char *s, size_t n, bm_event_type *out)
+/* Parse a type name: "command", "Command", "CommandEvent", ...; "metric"
+ * is a custom event that must be a metric (*metric = 1). */
+static int type_from_text(const char *s, size_t n, bm_event_type *out, int *metric)
 {
     if (n > 5 && ascii_ieq(s + n - 5, 5, "event")) n -= 5;
+    *metric = ascii_ieq(s, n, "metric");
+    if (*metric) {
+        *out = BM_EV_CUSTOM;
+        return 0;
+    }
     for (int t = 0; t < BM_EV__COUNT; t++) {
         if (ascii_ieq(s, n, bm_event_type_name((bm_event_type)t))) {
             *out = (bm_event_type)t;
@@ -580,6 +644,86 @@ static const char *step_from_corr(const char *tx, const char *corr)
     return step;
 }
 
+static const char *const metric_kind_names[BM_METRIC__COUNT] = {
+    [BM_METRIC_HISTOGRAM] = "histogram",
+    [BM_METRIC_COUNTER] = "counter",
+    [BM_METRIC_GAUGE] = "gauge",
+};
+
+const char *bm_metric_kind_name(bm_metric_kind k)
+{
+    return (unsigned)k < BM_METRIC__COUNT ? metric_kind_names[k] : "unknown";
+}
+
+/* "nan", "inf", "-Infinity", ... (any case): what Python's str() of a float prints. */
+static int is_nan_or_inf_text(const char *s, size_t n)
+{
+    if (n && (s[0] == '+' || s[0] == '-')) s++, n--;
+    return ascii_ieq(s, n, "nan") || ascii_ieq(s, n, "inf") || ascii_ieq(s, n, "infinity");
+}
+
+/*
+ * A metric event's own rules: a name (an identity), a finite number as its
+ * value, a known kind, tags whose keys and values are identities. What is
+ * wrong is said in d->detail (bad_field / bad_id).
+ */
+static bm_decode_status metric_check(bm_decoder *d, const bm_evb *b, const bm_evb_slot *s,
+                                     size_t max_id, bm_metric_kind *kind, double *value)
+{
+    const bm_evb_slot *name = &s[BM_F_METRIC_NAME], *k = &s[BM_F_METRIC_KIND];
+    if (name->rank == BM_RANK_UNSET || name->v.kind != BM_V_STR) {
+        snprintf(d->detail, sizeof d->detail, "a metric event needs a name (a string)");
+        return BM_DECODE_BAD_FIELD;
+    }
+    if (bm_identity_check("metric name", name->v.str, name->v.len, max_id, d->detail,
+                          sizeof d->detail))
+        return BM_DECODE_BAD_ID;
+    const bm_value *v = &b->metric_value.v;
+    if (b->metric_value.rank == BM_RANK_UNSET || v->kind == BM_V_NIL) {
+        snprintf(d->detail, sizeof d->detail, "metric '%.*s' has no value", (int)name->v.len,
+                 name->v.str);
+        return BM_DECODE_BAD_FIELD;
+    }
+    int num =
+        v->kind == BM_V_INT || v->kind == BM_V_UINT || v->kind == BM_V_FLOAT || v->kind == BM_V_STR;
+    if (v->kind == BM_V_STR && is_nan_or_inf_text(v->str, v->len))
+        *value = NAN;
+    else if (!num || (v->kind == BM_V_FLOAT ? (*value = v->f, 0) : value_number(v, value)) < 0) {
+        snprintf(d->detail, sizeof d->detail, "metric '%.*s': value is not a number",
+                 (int)name->v.len, name->v.str);
+        return BM_DECODE_BAD_FIELD;
+    }
+    if (!isfinite(*value)) {
+        snprintf(d->detail, sizeof d->detail, "metric '%.*s': value is NaN or infinite",
+                 (int)name->v.len, name->v.str);
+        return BM_DECODE_BAD_FIELD;
+    }
+    *kind = BM_METRIC_HISTOGRAM;
+    if (k->rank != BM_RANK_UNSET) {
+        int found = 0;
+        for (int i = 0; i < BM_METRIC__COUNT && k->v.kind == BM_V_STR; i++)
+            if (ascii_ieq(k->v.str, k->v.len, metric_kind_names[i])) {
+                *kind = (bm_metric_kind)i;
+                found = 1;
+            }
+        if (!found) {
+            snprintf(d->detail, sizeof d->detail,
+                     "metric '%.*s': kind must be counter, gauge or histogram", (int)name->v.len,
+                     name->v.str);
+            return BM_DECODE_BAD_FIELD;
+        }
+    }
+    for (unsigned i = 0; i < b->n_tags; i++) {
+        const bm_evb_attr *t = &b->tags[i];
+        if (bm_identity_check("tag key", t->key, t->key_len, max_id, d->detail, sizeof d->detail))
+            return BM_DECODE_BAD_ID;
+        if (t->v.kind == BM_V_STR &&
+            bm_identity_check("tag value", t->v.str, t->v.len, max_id, d->detail, sizeof d->detail))
+            return BM_DECODE_BAD_ID;
+    }
+    return BM_DECODE_OK;
+}
+
 bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
 {
     const size_t max_str = limit_or(d->limits.max_string_bytes, BM_DEFAULT_MAX_STRING_BYTES);
@@ -592,19 +736,46 @@ bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
 
     /* type */
     bm_event_type type;
+    int metric;
     if (!HAS(BM_F_TYPE)) return BM_DECODE_MISSING_TYPE;
     if (s[BM_F_TYPE].v.kind == BM_V_STR &&
         bm_identity_check("type", s[BM_F_TYPE].v.str, s[BM_F_TYPE].v.len, max_id, d->detail,
                           sizeof d->detail))
         return BM_DECODE_BAD_ID;
     if (s[BM_F_TYPE].v.kind != BM_V_STR ||
-        type_from_text(s[BM_F_TYPE].v.str, s[BM_F_TYPE].v.len, &type) < 0)
+        type_from_text(s[BM_F_TYPE].v.str, s[BM_F_TYPE].v.len, &type, &metric) < 0)
         return BM_DECODE_UNKNOWN_TYPE;
+    /* a custom event that names a metric or gives a value is one (and is checked as one) */
+    if (type == BM_EV_CUSTOM && (HAS(BM_F_METRIC_NAME) || b->metric_value.rank != BM_RANK_UNSET))
+        metric = 1;
+    bm_metric_kind kind = BM_METRIC_HISTOGRAM;
+    double value = 0;
+    if (metric) {
+        bm_decode_status mst = metric_check(d, b, s, max_id, &kind, &value);
+        if (mst != BM_DECODE_OK) return mst;
+    }
+    /* elsewhere name / value / kind are attributes, as any other key */
+    bm_evb_attr attrs[BM_EVENT_MAX_ATTRS];
+    unsigned n_attrs = b->n_attrs;
+    memcpy(attrs, b->attrs, sizeof attrs);
+    if (!metric) {
+        const bm_evb_slot *extra[] = {&s[BM_F_METRIC_NAME], &b->metric_value, &s[BM_F_METRIC_KIND]};
+        static const char *const extra_key[] = {"name", "value", "kind"};
+        for (int i = 0; i < 3; i++) {
+            if (extra[i]->rank != BM_RANK_UNSET && n_attrs < BM_EVENT_MAX_ATTRS &&
+                extra[i]->v.kind != BM_V_MAP && extra[i]->v.kind != BM_V_ARRAY &&
+                extra[i]->v.kind != BM_V_NIL)
+                attrs[n_attrs++] = (bm_evb_attr){extra_key[i], strlen(extra_key[i]), extra[i]->v};
+        }
+        s[BM_F_METRIC_NAME].rank = s[BM_F_METRIC_KIND].rank = BM_RANK_UNSET;
+    }
+    s[BM_F_METRIC_KIND].rank = BM_RANK_UNSET; /* read: kind */
 
     /* ids and names are text, refused whole, never cut or merged (text.c) */
     for (int f = BM_F_ID; f < BM_F_STR__COUNT; f++) {
         const bm_evb_slot *sl = &s[f];
-        if (!is_identity((bm_field)f) || f == BM_F_TYPE || f == BM_F_ERROR_TYPE || sl->rank == BM_RANK_UNSET)
+        if (!is_identity((bm_field)f) || f == BM_F_TYPE || f == BM_F_ERROR_TYPE ||
+            sl->rank == BM_RANK_UNSET)
             continue;
         if (identity_refused(d, field_name((bm_field)f), &sl->v, max_id))
             return BM_DECODE_BAD_ID;
@@ -641,15 +812,18 @@ bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
     size_t bound[BM_F_STR__COUNT];
     for (int f = 0; f < BM_F_STR__COUNT; f++)
         bound[f] = is_identity((bm_field)f) ? BM_ID_MAX : max_str;
+    bound[BM_F_METRIC_NAME] = BM_ID_MAX; /* checked in metric_check: never cut */
     bound[BM_F_MESSAGE] = bound[BM_F_ERROR_MESSAGE] = max_msg;
 
     /* size the arena once: nothing below may realloc it */
     size_t need = 0;
     for (int f = BM_F_ID; f < BM_F_STR__COUNT; f++)
         if (HAS(f) && f != BM_F_TYPE) need += value_text_need(&s[f].v, bound[f]);
-    for (unsigned i = 0; i < b->n_attrs; i++)
-        need += b->attrs[i].key_len + 1 + value_text_need(&b->attrs[i].v, max_msg) +
-                sizeof(bm_redacted);
+    for (unsigned i = 0; i < n_attrs; i++)
+        need += attrs[i].key_len + 1 + value_text_need(&attrs[i].v, max_msg) + sizeof(bm_redacted);
+    if (metric)
+        for (unsigned i = 0; i < b->n_tags; i++)
+            need += b->tags[i].key_len + 1 + value_text_need(&b->tags[i].v, BM_ID_MAX);
     if (scratch_reserve(d, need) < 0) return BM_DECODE_NOMEM;
 
     size_t pos = 0;
@@ -682,8 +856,23 @@ bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
     ev->progress = b->progress;
     ev->payload_bytes = b->payload_bytes;
 
-    for (unsigned i = 0; i < b->n_attrs; i++) {
-        const bm_evb_attr *a = &b->attrs[i];
+    if (metric) {
+        ev->metric_name = text[BM_F_METRIC_NAME];
+        ev->metric_value = value;
+        ev->metric_kind = kind;
+        ev->tags_dropped = b->tags_dropped;
+        for (unsigned i = 0; i < b->n_tags; i++) {
+            const bm_evb_attr *t = &b->tags[i];
+            char *key = d->scratch + pos;
+            memcpy(key, t->key, t->key_len);
+            key[t->key_len] = '\0';
+            pos += t->key_len + 1;
+            ev->tags[ev->n_tags].key = key;
+            ev->tags[ev->n_tags++].value = put_text(d->scratch, &pos, &t->v, BM_ID_MAX);
+        }
+    }
+    for (unsigned i = 0; i < n_attrs; i++) {
+        const bm_evb_attr *a = &attrs[i];
         if (a->key_len > max_str) continue;
         char *key = d->scratch + pos;
         memcpy(key, a->key, a->key_len);
@@ -703,7 +892,7 @@ void bm_event_reset(bm_event *ev)
     memset(ev, 0, sizeof(*ev));
     ev->type = BM_EV_CUSTOM;
     ev->id = ev->tx = ev->corr = ev->cmd = ev->worker = ev->step = ev->source = bm_empty;
-    ev->status = ev->message = ev->error_type = ev->error_message = bm_empty;
+    ev->status = ev->message = ev->error_type = ev->error_message = ev->metric_name = bm_empty;
     ev->duration_us = -1;
     ev->ok = -1;
     ev->attempt = -1;

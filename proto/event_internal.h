@@ -64,6 +64,7 @@ typedef enum {
     BM_SCOPE_ERROR,         /* an `error` object: {type, message} */
     BM_SCOPE_ERROR_DETAILS, /* the framework's `error_details` object */
     BM_SCOPE_ATTRS,         /* busmon's `attrs` map (stored trace records) */
+    BM_SCOPE_TAGS,          /* a metric event's `tags` map: every scalar is a tag */
 } bm_scope;
 
 /* What a key means. BM_F_UNKNOWN keys become attributes (top level and
@@ -83,6 +84,8 @@ typedef enum {
     BM_F_MESSAGE,
     BM_F_ERROR_TYPE,
     BM_F_ERROR_MESSAGE,
+    BM_F_METRIC_NAME, /* metric events only; elsewhere the key stays an attribute */
+    BM_F_METRIC_KIND,
     BM_F_STR__COUNT, /* fields above are kept as string references */
     BM_F_OK,
     BM_F_TS,
@@ -97,6 +100,8 @@ typedef enum {
     BM_F_METADATA,
     BM_F_ERROR_DETAILS,
     BM_F_ATTRS,
+    BM_F_METRIC_VALUE, /* kept as offered; converted (and checked) for metric events only */
+    BM_F_TAGS,         /* map -> BM_SCOPE_TAGS */
 } bm_field;
 
 /* A string slot: the best-ranked value seen so far for one field. */
@@ -126,6 +131,9 @@ typedef struct {
     uint32_t payload_bytes;
     unsigned n_attrs;
     bm_evb_attr attrs[BM_EVENT_MAX_ATTRS];
+    bm_evb_slot metric_value; /* the value as offered (any kind) */
+    unsigned n_tags, tags_dropped;
+    bm_evb_attr tags[BM_EVENT_MAX_TAGS];
 } bm_evb;
 
 #define BM_RANK_UNSET 255
@@ -186,8 +194,10 @@ void bm_evb_set_payload(bm_evb *b, uint64_t bytes, int rank);
  * containers and NIL are skipped). */
 void bm_evb_add_attr(bm_evb *b, const char *key, size_t key_len, const bm_value *v);
 
-/* Keep a key of a collecting scope (top-level unknown keys and `attrs`
- * become attributes): what BM_PLAN_COLLECT asks for. */
+/* Keep a key of a collecting scope: what BM_PLAN_COLLECT asks for.
+ * Top-level unknown keys and `attrs` become attributes, except a top-level
+ * `tag.K` (the flat spelling of a tag); `tags` keys become tags (scalars,
+ * first BM_EVENT_MAX_TAGS distinct keys; the rest counted in tags_dropped). */
 void bm_evb_collect(bm_evb *b, bm_scope scope, const char *key, size_t key_len,
                     const bm_value *v);
 

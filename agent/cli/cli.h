@@ -106,6 +106,9 @@ struct json_t *bm_cli_latest_rollup(redisContext *c, const char *stream, int *rc
 /* baseline [WORKER], baseline freeze|clear WORKER: learned baselines (baseline.c). */
 bm_cli_handler bm_cli_baseline;
 void bm_cli_baseline_help(FILE *f);
+/* metrics [NAME] [--tag K=V]...: business metrics from the latest rollup (metrics.c). */
+bm_cli_handler bm_cli_metrics;
+void bm_cli_metrics_help(FILE *f);
 /* top: a live dashboard; --once prints one frame (top.c). */
 bm_cli_handler bm_cli_top;
 void bm_cli_top_help(FILE *f);

@@ -22,6 +22,8 @@ static const bm_cli_command commands[] = {
                                  bm_cli_errors_help, bm_cli_errors},
     {"stats",   NULL,   NULL,    "event metrics: rates, latency, throughput per type",
                                  bm_cli_stats_help, bm_cli_stats},
+    {"metrics", NULL,   "NAME",  "business metrics (metric events) per name and tags, over a window",
+                                 bm_cli_metrics_help, bm_cli_metrics},
     {"top",     NULL,   NULL,    "live dashboard: rates, workers, errors, alerts, lag",
                                  bm_cli_top_help, bm_cli_top},
     {"system",  NULL,   NULL,    "host, agent, Redis and stream metrics with avg and peak",

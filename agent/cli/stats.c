@@ -96,8 +96,7 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
     return BM_CLI_GO_ON;
 }
 
-/* Latest rollup JSON, or NULL with the reason printed and *rc set. */
-static json_t *latest_rollup(redisContext *c, const char *stream, int *rc)
+json_t *bm_cli_latest_rollup(redisContext *c, const char *stream, int *rc)
 {
     redisReply *r = redisCommand(c, "XREVRANGE %s + - COUNT 1", stream);
     json_t *root = NULL;
@@ -124,11 +123,6 @@ static json_t *latest_rollup(redisContext *c, const char *stream, int *rc)
     }
     if (r) freeReplyObject(r);
     return root;
-}
-
-json_t *bm_cli_latest_rollup(redisContext *c, const char *stream, int *rc)
-{
-    return latest_rollup(c, stream, rc);
 }
 
 static void fmt_ms(double ms, char *buf, size_t n)
@@ -420,7 +414,7 @@ static int run_rollup_view(const bm_cli_command *self, const bm_cli_opts *opts, 
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;
     rc = BM_EXIT_OK;
-    json_t *roll = latest_rollup(c, s.rollups, &rc);
+    json_t *roll = bm_cli_latest_rollup(c, s.rollups, &rc);
     if (roll) {
         rc = view(&o, &s, roll);
         json_decref(roll);

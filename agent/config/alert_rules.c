@@ -97,10 +97,21 @@ static const char *shown(const yaml_node_t *n)
 static int rule_metric(bm_walk *w, const bm_walk_pair *p)
 {
     rule_state *st = state_of(w);
-    int m = alerts_metric_parse(bm_yaml_scalar(p->value));
-    if (m < 0) {
+    const char *text = bm_yaml_scalar(p->value);
+    if (text && !strncmp(text, "metric:", 7)) { /* a business metric: metric:NAME */
+        if (!text[7] || strlen(text + 7) >= sizeof st->r->metric_name)
+            return bm_walk_fail(w, p->value, "metric:NAME needs a name of 1-%zu bytes",
+                                sizeof st->r->metric_name - 1);
+        st->r->metric = ALERT_METRIC_CUSTOM;
+        snprintf(st->r->metric_name, sizeof st->r->metric_name, "%s", text + 7);
+        st->metric_given = 1;
+        return 0;
+    }
+    int m = alerts_metric_parse(text);
+    if (m < 0 || m == ALERT_METRIC_CUSTOM) {
         char known[400] = "";
         for (int i = 0; i < ALERT_METRIC__COUNT; i++) {
+            if (i == ALERT_METRIC_CUSTOM) continue; /* metric:NAME, said in the help */
             size_t at = strlen(known);
             snprintf(known + at, sizeof known - at, "%s%s", i ? ", " : "",
                      alerts_metric_name((alert_metric)i));
@@ -158,7 +169,8 @@ static int rule_scope(bm_walk *w, const bm_walk_pair *p)
         yaml_node_pair_t *pr = p->value->data.mapping.pairs.start;
         const char *key = bm_yaml_scalar(bm_walk_node(w, pr->key));
         int sc = key ? alerts_scope_parse(key) : -1;
-        if (sc != ALERT_SCOPE_WORKER && sc != ALERT_SCOPE_STREAM && sc != ALERT_SCOPE_ERROR_TYPE)
+        if (sc != ALERT_SCOPE_WORKER && sc != ALERT_SCOPE_STREAM && sc != ALERT_SCOPE_ERROR_TYPE &&
+            sc != ALERT_SCOPE_EACH_TAG)
             return bm_walk_fail(w, p->value, "unknown scope (use %s)", scope_help);
         if (set_target(w, bm_walk_node(w, pr->value), key, st->r)) return -1;
     } else if (!s || parse_scope(s, st->r)) {
@@ -190,6 +202,19 @@ static int rule_op(bm_walk *w, const bm_walk_pair *p)
                             shown(p->value));
     st->r->op = (alert_op)o;
     st->op_given = 1;
+    return 0;
+}
+
+/* stat: what a metric:NAME rule compares */
+static int rule_stat(bm_walk *w, const bm_walk_pair *p)
+{
+    int st = alerts_stat_parse(bm_yaml_scalar(p->value));
+    if (st < 0)
+        return bm_walk_fail(w, p->value,
+                            "unknown stat '%s' (use avg, count, sum, min, max, p50, p95, p99, "
+                            "rate or last)",
+                            shown(p->value));
+    state_of(w)->r->stat = (alert_metric_stat)st;
     return 0;
 }
 
@@ -316,7 +341,7 @@ static int rule_description(bm_walk *w, const bm_walk_pair *p)
 /* A rule's keys, in the order they are read and listed ("known: ..."). */
 static const bm_config_key rule_keys[] = {
     RULE_YAML("name", NULL, "a built-in's name changes it; another name is a new rule"),
-    RULE_YAML("metric", rule_metric, "what is compared (error_rate, p95_latency_ms, ...)"),
+    RULE_YAML("metric", rule_metric, "what is compared (error_rate, p95_latency_ms, ..., metric:NAME)"),
     RULE_YAML("scope", rule_scope, "global, each_worker, worker:NAME, each_stream, ..."),
     RULE_YAML("op", rule_op, ">, >=, <, <=, == or !="),
     RULE_YAML("threshold", rule_threshold, "a number; for health: failed, degraded or ok"),
@@ -336,6 +361,8 @@ static const bm_config_key rule_keys[] = {
     RULE_SHORT("worker", rule_shorthand, "short for scope: worker:NAME"),
     RULE_SHORT("stream", rule_shorthand, "short for scope: stream:NAME"),
     RULE_SHORT("error_type", rule_shorthand, "short for scope: error_type:NAME"),
+    RULE_SHORT("stat", rule_stat, "metric:NAME rules: avg (default), count, sum, min, max, p50, p95, p99, rate, last"),
+    RULE_SHORT("each_tag", rule_shorthand, "metric:NAME rules: short for scope: each_tag:KEY"),
     RULE_SHORT("comparator", rule_op, "another name of op"),
 };
 /* clang-format on */

@@ -86,6 +86,8 @@ void bm_config_deinit(bm_config *c)
     free(c->health_stream);
     free(c->http_listen);
     free(c->system_data_path);
+    free(c->metrics_tag_allow);
+    free(c->metrics_tag_deny);
     free(c->system_stream);
     free(c->config_file);
     for (size_t i = 0; i < c->n_pubsub_patterns; i++)

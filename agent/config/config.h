@@ -86,6 +86,12 @@ typedef struct {
     size_t baselines_degrade_ratio;    /* baselines.degrade_ratio, 5; 0: health ignores them */
     size_t baselines_max_keys;         /* baselines.max_keys, 1000 */
     char *baselines_control_key;       /* baselines.control_key, "busmon:baseline:ctl" */
+    /* business metrics (metric events); YAML `metrics:` is metrics_collection: */
+    int custom_metrics_enabled; /* metrics_collection.custom_metrics_enabled, true */
+    size_t metrics_max_series;  /* metrics_collection.max_series, 10000 */
+    size_t metrics_max_tags;    /* metrics_collection.max_tags_per_series, 8 */
+    char *metrics_tag_allow;    /* metrics_collection.tag_allow: keys, ',' or ' ' separated */
+    char *metrics_tag_deny;     /* metrics_collection.tag_deny */
 
     /* rollups */
     int64_t rollup_interval_ms; /* outputs.rollup_interval_seconds, 10 s */

@@ -70,6 +70,8 @@ typedef struct {
     uint64_t trace_store_bytes;
     uint64_t workers, workers_refused, error_types_refused;
     uint64_t workers_evicted, error_types_evicted;
+    uint64_t metric_series, metric_series_refused, metric_series_evicted; /* lib/custom_metrics */
+    uint64_t metric_tags_dropped, metric_kind_conflicts;
     uint64_t alerts_enabled, alerts_pending, alerts_firing, alerts_refused;
     uint64_t baselines, baselines_refused, baselines_evicted;
     uint64_t http_requests[BM_HTTP_CLASSES];

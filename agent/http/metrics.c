@@ -26,6 +26,7 @@
  */
 #include <event2/buffer.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -67,6 +68,117 @@ static void put_label(struct evbuffer *out, const char *v)
 static void family(struct evbuffer *out, const char *name, const char *type, const char *help)
 {
     evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* ---- business metrics ----------------------------------------------------- */
+
+/* A Prometheus name from text: [a-zA-Z0-9_] kept, anything else '_'. */
+static void prom_name(char *dst, size_t n, const char *prefix, const char *src)
+{
+    size_t at = (size_t)snprintf(dst, n, "%s", prefix);
+    for (; *src && at + 1 < n; src++)
+        dst[at++] = ((*src >= 'a' && *src <= 'z') || (*src >= 'A' && *src <= 'Z') ||
+                     (*src >= '0' && *src <= '9') || *src == '_')
+                        ? *src
+                        : '_';
+    dst[at] = '\0';
+}
+
+typedef struct {
+    struct evbuffer *out;
+    json_t *families; /* family name -> the metric name and kind that took it */
+} custom_ctx;
+
+/* {k="v",...} with a tag's key made a label name (tag_ in front of one that
+ * starts with a digit or "__", or is "quantile"); a second tag of the same
+ * label name is left out. `extra` (NULL: none) goes last. */
+static void custom_labels(struct evbuffer *out, const custom_metrics_stat *s, const char *extra)
+{
+    char names[CUSTOM_METRICS_TAGS_MAX][BM_ID_MAX + 8];
+    unsigned n = 0;
+    if (!s->n_tags && !extra) return; /* no labels: no braces */
+    evbuffer_add(out, "{", 1);
+    for (unsigned i = 0; i < s->n_tags; i++) {
+        const char *k = s->tags[i].key;
+        int prefix = (k[0] >= '0' && k[0] <= '9') || !strncmp(k, "__", 2) || !strcmp(k, "quantile");
+        prom_name(names[n], sizeof names[n], prefix ? "tag_" : "", k);
+        int dup = 0;
+        for (unsigned j = 0; j < n && !dup; j++)
+            dup = !strcmp(names[j], names[n]);
+        if (dup) continue;
+        evbuffer_add_printf(out, "%s%s=\"", n ? "," : "", names[n]);
+        put_label(out, s->tags[i].value);
+        evbuffer_add(out, "\"", 1);
+        n++;
+    }
+    if (extra) evbuffer_add_printf(out, "%s%s", n ? "," : "", extra);
+    evbuffer_add(out, "}", 1);
+}
+
+static void custom_series(const custom_metrics_stat *s, void *arg)
+{
+    custom_ctx *c = arg;
+    char fam[BM_ID_MAX + 32];
+    prom_name(fam, sizeof fam, "busmon_custom_", s->name);
+    if (s->kind == BM_METRIC_COUNTER) strcat(fam, "_total");
+    /* one family, one metric of one kind: a name that sanitises to another's, or a kind
+     * other than the first series', is left out (it stays on /api/metrics) */
+    char owner[BM_ID_MAX + 16];
+    snprintf(owner, sizeof owner, "%s/%s", s->name, bm_metric_kind_name(s->kind));
+    const char *took = json_string_value(json_object_get(c->families, fam));
+    if (took && strcmp(took, owner)) return;
+    if (!took) {
+        json_object_set_new(c->families, fam, json_string(owner));
+        static const char *const type[BM_METRIC__COUNT] = {
+            [BM_METRIC_HISTOGRAM] = "summary",
+            [BM_METRIC_COUNTER] = "counter",
+            [BM_METRIC_GAUGE] = "gauge",
+        };
+        char plain[BM_ID_MAX + 1]; /* HELP escapes only \\ and newline: say it sanitised */
+        prom_name(plain, sizeof plain, "", s->name);
+        evbuffer_add_printf(c->out, "# HELP %s Business metric %s", fam, plain);
+        evbuffer_add_printf(c->out,
+                            " (%s; quantiles and gauges over 5m, sums and counts since "
+                            "the series began).\n# TYPE %s %s\n",
+                            bm_metric_kind_name(s->kind), fam, type[s->kind]);
+    }
+    switch (s->kind) {
+    case BM_METRIC_HISTOGRAM: {
+        const double q[3] = {s->p50, s->p95, s->p99};
+        static const char *const ql[3] = {"quantile=\"0.5\"", "quantile=\"0.95\"",
+                                          "quantile=\"0.99\""};
+        for (int i = 0; i < 3; i++) {
+            evbuffer_add(c->out, fam, strlen(fam));
+            custom_labels(c->out, s, ql[i]);
+            evbuffer_add_printf(c->out, " %.17g\n", q[i]);
+        }
+        evbuffer_add_printf(c->out, "%s_sum", fam);
+        custom_labels(c->out, s, NULL);
+        evbuffer_add_printf(c->out, " %.17g\n%s_count", s->total_sum, fam);
+        custom_labels(c->out, s, NULL);
+        evbuffer_add_printf(c->out, " %" PRIu64 "\n", s->total_count);
+        break;
+    }
+    case BM_METRIC_COUNTER:
+        evbuffer_add(c->out, fam, strlen(fam));
+        custom_labels(c->out, s, NULL);
+        evbuffer_add_printf(c->out, " %.17g\n", s->total_sum);
+        break;
+    default:
+        evbuffer_add(c->out, fam, strlen(fam));
+        custom_labels(c->out, s, NULL);
+        evbuffer_add_printf(c->out, " %.17g\n", s->last);
+        break;
+    }
+}
+
+/* busmon_custom_<name>: every series seen over 5m (at most metrics.max_series). */
+static void custom_families(bm_monitor *mon, struct evbuffer *out, int64_t now_us)
+{
+    custom_ctx c = {out, json_object()};
+    if (!c.families) return;
+    custom_metrics_foreach(mon->metrics, 1, NULL, now_us, custom_series, &c);
+    json_decref(c.families);
 }
 
 /* utime + stime in seconds and RSS in bytes from /proc/self/stat. @return 0 / -1. */
@@ -343,6 +455,7 @@ int bm_metrics_render(const bm_parts *pt, struct evbuffer *out)
     }
     workers_families(mon, out, now_us);
     errors_family(mon, out, now_us);
+    custom_families(mon, out, now_us);
 
     bm_counter_snapshot snap;
     bm_counters_collect(pt, &snap);

@@ -66,6 +66,7 @@
 #include "agent/state/persist.h"
 #include "agent/state/state.h"
 #include "lib/baseline.h"
+#include "lib/custom_metrics_json.h"
 #include "lib/trace_index.h"
 #include "lib/trace_json.h"
 
@@ -512,6 +513,62 @@ static void serve_traces(bm_http *h, const request *rq)
                   : NULL);
 }
 
+/*
+ * /api/metrics?name=N&tag=k=v&tag=...&window=1m|5m|1h&limit=L: business
+ * metric series over the window (custom_metrics_json.h), every agent's
+ * figures merged when there are several.
+ */
+static void serve_metrics_api(bm_http *h, const request *rq)
+{
+    struct evkeyvalq q;
+    TAILQ_INIT(&q);
+    if (rq->query && evhttp_parse_query_str(rq->query, &q)) {
+        send_error(h, rq->req, 400, "malformed query string");
+        return;
+    }
+    custom_metrics_filter f = {.name = evhttp_find_header(&q, "name")};
+    size_t limit = 0;
+    const char *bad = NULL;
+    struct evkeyval *kv;
+    TAILQ_FOREACH(kv, &q, next)
+    {
+        if (!strcmp(kv->key, "tag")) {
+            char *eq = strchr(kv->value, '=');
+            if (!eq || eq == kv->value || f.n_tags >= CUSTOM_METRICS_TAGS_MAX) {
+                bad = "tag must be KEY=VALUE (16 at most)";
+                break;
+            }
+            *eq = '\0';
+            f.tags[f.n_tags++] = (custom_metrics_tag){kv->value, eq + 1};
+        } else if (!strcmp(kv->key, "limit")) {
+            char *end;
+            long long n = strtoll(kv->value, &end, 10);
+            if (*end || end == kv->value || n < 1 || n > 100000) {
+                bad = "limit must be a whole number from 1 to 100000";
+                break;
+            }
+            limit = (size_t)n;
+        }
+    }
+    if (bad) {
+        send_error(h, rq->req, 400, bad);
+        evhttp_clear_headers(&q);
+        return;
+    }
+    const bm_view *v = &h->p->view;
+    bm_monitor *mon = v->acquire(v->arg);
+    json_t *out = NULL;
+    if (mon) {
+        int w = custom_metrics_window_index(mon->metrics, rq->window);
+        if (w < 0) w = CUSTOM_METRICS_WINDOWS - 1; /* "1h": the performance window, any length */
+        out = custom_metrics_json(mon->metrics, w, &f, bm_now_us(), limit);
+    }
+    v->release(v->arg, mon);
+    evhttp_clear_headers(&q);
+    if (out) json_object_set_new(out, "source", json_string("memory"));
+    send_made(h, rq->req, out);
+}
+
 /* The rollup routes: /api/stats, /api/workers, /api/workers/NAME, /api/errors. */
 static void serve_rollup(bm_http *h, const request *rq, int which)
 {
@@ -556,6 +613,7 @@ static const struct route {
     {"/api/workers", 0, serve_workers},
     {"/api/workers/", 1, serve_worker},
     {"/api/errors", 0, serve_errors},
+    {"/api/metrics", 0, serve_metrics_api},
     {"/api/traces", 0, serve_traces},
     {"/api/traces/", 1, serve_trace},
 };

@@ -52,6 +52,13 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     s->error_types_refused = error_patterns_refused(mon->errors);
     s->workers_evicted = worker_stats_evicted(mon->workers);
     s->error_types_evicted = error_patterns_evicted(mon->errors);
+    custom_metrics_stats ms;
+    custom_metrics_get_stats(mon->metrics, &ms);
+    s->metric_series = ms.series;
+    s->metric_series_refused = ms.refused;
+    s->metric_series_evicted = ms.evicted;
+    s->metric_tags_dropped = ms.tags_dropped;
+    s->metric_kind_conflicts = ms.kind_conflicts;
     s->alerts_enabled = (uint64_t)bm_alerting_enabled(p->alerting);
     bm_alerting_get_counts(p->alerting, &s->alerts_pending, &s->alerts_firing, &s->alerts_refused);
     for (int i = 0; i < BM_HTTP_CLASSES; i++)

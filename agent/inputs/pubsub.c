@@ -96,6 +96,13 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
     }
     if (!ev.ts_us) ev.ts_us = now;
     if (bm_time_clamp(&ev.ts_us, now, now, in->o.max_clock_skew_us)) in->stats.clock_skew++;
+    if (ev.metric_name[0]) { /* every agent hears it: only one that owns no routing counts it */
+        if (!in->o.route || in->o.route(in->o.route_arg, ev.metric_name) == NULL)
+            (void)bm_state_metric(in->state, &ev, now); /* out of memory: counted, gone */
+        else
+            in->stats.not_owned++;
+        return;
+    }
     if (!ev.tx[0]) {
         bm_state_untraced(in->state);
         return;

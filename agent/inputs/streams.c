@@ -138,6 +138,11 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
     if (!ev.ts_us) ev.ts_us = entry_id_us(id->str);
     if (bm_time_clamp(&ev.ts_us, entry_id_us(id->str), now_us, in->o.max_clock_skew_us))
         in->stats.clock_skew++;
+    if (ev.metric_name[0]) { /* a metric event: no trace, every agent counts its own share */
+        if (bm_state_metric(in->state, &ev, now_us)) return -1; /* not acked: read again */
+        bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+        return 0;
+    }
     if (!ev.tx[0]) {
         bm_state_untraced(in->state);
         bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);

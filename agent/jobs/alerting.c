@@ -289,6 +289,7 @@ static void evaluate(const bm_redis_figures *f, void *arg)
     g.deadletter_per_min = deadletter_rate(al, now);
     g.baselines = al->o.baselines;
     g.anomaly_min_executions = mon->wcfg.min_executions; /* as health judges rates */
+    g.metrics = mon->metrics; /* metric:NAME rules */
     bm_cpu_times cpu;
     int cpu_ok = 0;
     bm_host_sample(NULL, NULL, &cpu, &cpu_ok, &g.memory_percent);

@@ -182,7 +182,12 @@ typedef struct {
 
 static int monitor_like(const bm_cluster *c, bm_monitor *m)
 {
-    return bm_monitor_init(m, &c->o.wcfg, c->o.max_patterns);
+    if (bm_monitor_init(m, &c->o.wcfg, c->o.max_patterns)) return -1;
+    if (bm_monitor_set_metrics(m, &c->o.mcfg)) {
+        bm_monitor_deinit(m);
+        return -1;
+    }
+    return 0;
 }
 
 static void refresh_done(refresh *rf)

@@ -59,6 +59,7 @@ typedef struct {
     int64_t refresh_us;         /* partials read again this often */
     worker_stats_config wcfg;   /* to make monitors like the own one */
     size_t max_patterns;
+    custom_metrics_config mcfg; /* the business metrics table's (lib/custom_metrics.h) */
 } bm_cluster_opts;
 
 typedef struct {

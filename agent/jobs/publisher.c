@@ -14,7 +14,10 @@
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
 #include "agent/outputs/outputs.h"
+#include "lib/custom_metrics_json.h"
 #include "lib/trace_json.h"
+
+#define ROLLUP_METRICS_MAX 50 /* business metric series in one rollup (all: /api/metrics) */
 
 struct bm_publisher {
     bm_publisher_opts o;
@@ -124,6 +127,9 @@ static void rollup(bm_publisher *p)
         return;
     }
     json_t *j = bm_rollup_to_json(&r);
+    /* business metrics: the first ROLLUP_METRICS_MAX series (all of them: /api/metrics) */
+    json_t *metrics = j ? custom_metrics_rollup_json(mon->metrics, now, ROLLUP_METRICS_MAX) : NULL;
+    if (metrics) json_object_set_new(j, "metrics", metrics);
     json_t *counters = p->o.counters ? p->o.counters(p->o.counters_arg) : NULL;
     if (j && counters) json_object_set(j, "counters", counters);
     json_decref(counters);

@@ -32,6 +32,8 @@ struct bm_state {
     bm_state_stats stats;
     uint64_t told[2];    /* refusals already logged: workers, error types */
     int64_t told_us[2];  /* when the last line of each was */
+    int metrics_enabled;
+    int64_t metrics_told_us; /* the last line about a refused metric */
 };
 
 /* A full table refuses: one line per burst (a minute at most) of each table,
@@ -77,6 +79,11 @@ bm_state *bm_state_new(const bm_state_opts *o, bm_persist *p)
         bm_state_free(st);
         return NULL;
     }
+    if (bm_monitor_set_metrics(&st->mon, &o->metrics)) {
+        bm_state_free(st);
+        return NULL;
+    }
+    st->metrics_enabled = o->metrics_enabled;
     st->mon_ready = 1;
     trace_store_set_drop_cb(st->store, on_trace_dropped, st);
     return st;
@@ -155,6 +162,35 @@ int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redeliv
 void bm_state_untraced(bm_state *st)
 {
     st->stats.untraced++;
+}
+
+int bm_state_metric(bm_state *st, const bm_event *ev, int64_t now_us)
+{
+    if (!st->metrics_enabled) {
+        st->stats.untraced++;
+        return 0;
+    }
+    switch (bm_monitor_on_metric(&st->mon, ev, now_us)) {
+    case CUSTOM_METRICS_ADDED:
+        st->stats.metric_events++;
+        break;
+    case CUSTOM_METRICS_NOMEM:
+        st->stats.nomem++;
+        return -1;
+    default:
+        st->stats.metric_refused++;
+        if (now_us - st->metrics_told_us >= REFUSALS_LOG_US) {
+            custom_metrics_stats ms;
+            custom_metrics_get_stats(st->mon.metrics, &ms);
+            bm_warn("business metrics: '%s' refused (%zu series, metrics.max_series; %llu refused, "
+                    "%llu of another kind than their series, so far)",
+                    ev->metric_name, ms.series, (unsigned long long)ms.refused,
+                    (unsigned long long)ms.kind_conflicts);
+            st->metrics_told_us = now_us;
+        }
+        break;
+    }
+    return 0;
 }
 
 /*

@@ -39,6 +39,8 @@ typedef struct {
     size_t max_error_types; /* 0: default */
     size_t max_timeouts;    /* commands awaiting an answer */
     int64_t timeout_grace_us; /* a timeout is called this long after timeout_seconds */
+    int metrics_enabled;      /* metric events aggregated (else untraced only) */
+    custom_metrics_config metrics;
 } bm_state_opts;
 
 typedef struct {
@@ -50,6 +52,8 @@ typedef struct {
     uint64_t timeouts_noticed; /* of which busmon called (no answer within timeout_seconds + grace) */
     uint64_t late_answers;     /* answers after busmon called their command timed out */
     uint64_t nomem;          /* events not kept for lack of memory (read again) */
+    uint64_t metric_events;  /* metric events counted in a series */
+    uint64_t metric_refused; /* ... refused: series bound, or a kind other than its series' */
 } bm_state_stats;
 
 /* @return the state (caller frees), or NULL (out of memory). p is borrowed. */
@@ -72,6 +76,14 @@ int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redeliv
 
 /* Count a valid event that names no transaction. */
 void bm_state_untraced(bm_state *st);
+
+/*
+ * A metric event (ev->metric_name not "", ts filled): into the business
+ * metrics table at now_us (when enabled; untraced otherwise). A refused
+ * one is counted and logged once per burst.
+ * @return 0, or -1 out of memory (not kept: read it again).
+ */
+int bm_state_metric(bm_state *st, const bm_event *ev, int64_t now_us);
 
 /* Borrowed views for readers. */
 const trace_store *bm_state_traces(const bm_state *st);

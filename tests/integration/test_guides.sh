@@ -120,11 +120,11 @@ bm_eq "alerts: 4 sinks (slack, email, pagerduty, webhook)" 1 "$(grep -c '^alerts
 log=check.err
 bm_check "the missing logs/ directory was made, the log file opened" test -f logs/multiagents.log
 for key in logging.default_logger logging.include_caller_info event_monitoring.cleanup_interval_minutes \
-    event_monitoring.track_payload_size metrics_collection.custom_metrics_enabled; do
+    event_monitoring.track_payload_size; do
     bm_eq "'$key' warned about once, with its reason" 1 "$(grep -c "'$key: [^']*' is not used (ignored): ." "$log")"
 done
 bm_eq "the e-mail channel is an e-mail sink, not warned about" 0 "$(grep -c "e-mail" "$log")"
-bm_eq "no other warning" 5 "$(grep -c '"level":"warn"' "$log")"
+bm_eq "no other warning" 4 "$(grep -c '"level":"warn"' "$log")"
 
 # ---- a log directory that cannot be made: exit 2 with the reason --------------
 touch notadir

@@ -448,7 +448,7 @@ static const char guide_yaml[] = "# monitoring.yaml\n"
                                  "  export_port: 9090\n";
 
 /* Every key of the guides' file is honoured, or warned about once with the
- * reason: exactly these five are not used. */
+ * reason: exactly these four are not used. */
 Test(config, the_guides_monitoring_yaml_is_honoured_or_warned_about_once)
 {
     bm_config c;
@@ -459,11 +459,9 @@ Test(config, the_guides_monitoring_yaml_is_honoured_or_warned_about_once)
         ":9: 'logging.include_caller_info: true' is not used (ignored): busmon's lines name",
         ":14: 'event_monitoring.cleanup_interval_minutes: 60' is not used (ignored): traces "
         "expire",
-        ":15: 'event_monitoring.track_payload_size: true' is not used (ignored): payload sizes",
-        ":33: 'metrics_collection.custom_metrics_enabled: true' is not used (ignored): busmon "
-        "has no custom metrics"};
-    cr_assert_eq(n_warnings, 5, "%zu warnings: %s", n_warnings, warnings[0]);
-    for (int i = 0; i < 5; i++)
+        ":15: 'event_monitoring.track_payload_size: true' is not used (ignored): payload sizes"};
+    cr_assert_eq(n_warnings, 4, "%zu warnings: %s", n_warnings, warnings[0]);
+    for (int i = 0; i < 4; i++)
         cr_expect(strstr(warnings[i], unused[i]), "%s", warnings[i]);
     cr_expect_eq(c.metrics_export, 1);
     cr_expect_eq(c.metrics_collection_enabled, 1);

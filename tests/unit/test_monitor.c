@@ -12,6 +12,7 @@
 #include "lib/monitor.h"
 
 #include <criterion/criterion.h>
+#include <msgpack.h>
 #include <string.h>
 
 #define T0  1795341600000000LL
@@ -273,4 +274,73 @@ Test(monitor, event_outside_a_trace)
     trace_event te = {.ev = c, .duration_us = -1, .paired = -1};
     bm_monitor_on_event(&mon, NULL, &te, T0);
     cr_assert_eq(in_flight("w"), 1);
+}
+
+/* Count how many business metric series a monitor shows over 1m. */
+static void count_series(const custom_metrics_stat *s, void *arg)
+{
+    (void)s;
+    (*(int *)arg)++;
+}
+
+static int series_of(const bm_monitor *m)
+{
+    int n = 0;
+    custom_metrics_foreach(m->metrics, 0, NULL, T0, count_series, &n);
+    return n;
+}
+
+static void sum_count(const custom_metrics_stat *s, void *arg)
+{
+    *(uint64_t *)arg += s->count;
+}
+
+/* Metric events are in the monitor's save ("metrics"), restored and merged;
+ * a save made before metric events (no "metrics" key) still loads. */
+Test(monitor, metrics_saved_loaded_merged_and_old_saves_load)
+{
+    bm_event e;
+    memset(&e, 0, sizeof e);
+    e.type = BM_EV_CUSTOM;
+    e.metric_name = "order_value";
+    e.metric_value = 10;
+    e.ts_us = T0;
+    cr_assert_eq(bm_monitor_on_metric(&mon, &e, T0), CUSTOM_METRICS_ADDED);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    cr_assert_eq(bm_monitor_save(&mon, &pk), 0);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    cr_assert_eq(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+
+    worker_stats_config cfg;
+    worker_stats_config_defaults(&cfg);
+    bm_monitor back;
+    cr_assert_eq(bm_monitor_init(&back, &cfg, 0), 0);
+    char err[200] = "";
+    cr_assert_eq(bm_monitor_load(&back, &u.data, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(series_of(&back), 1);
+    cr_assert_eq(bm_monitor_merge(&back, &mon), 0);
+    uint64_t count = 0;
+    custom_metrics_foreach(back.metrics, 0, NULL, T0, sum_count, &count);
+    cr_assert_eq(count, 2, "the merge adds the other agent's observation");
+
+    /* the same save without its "metrics" member: an older agent's */
+    msgpack_object_map *m = &u.data.via.map;
+    for (uint32_t i = 0; i < m->size; i++)
+        if (m->ptr[i].key.type == MSGPACK_OBJECT_STR && m->ptr[i].key.via.str.size == 7 &&
+            !memcmp(m->ptr[i].key.via.str.ptr, "metrics", 7)) {
+            m->ptr[i] = m->ptr[m->size - 1];
+            m->size--;
+        }
+    bm_monitor old;
+    cr_assert_eq(bm_monitor_init(&old, &cfg, 0), 0);
+    cr_assert_eq(bm_monitor_load(&old, &u.data, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(series_of(&old), 0);
+    bm_monitor_deinit(&old);
+    bm_monitor_deinit(&back);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
 }
