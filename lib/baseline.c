@@ -500,6 +500,9 @@ int baseline_request_parse(const char *value, baseline_request_op *op, uint64_t 
 static const char *const json_keys[BASELINE__SERIES] = {"p50_ms", "p95_ms", "error_rate",
                                                         "throughput_per_min"};
 static const double json_scale[BASELINE__SERIES] = {1000.0, 1000.0, 1.0, 1.0};
+/* a business metric's baseline ("metric:NAME"): its values in its own unit */
+static const char *const metric_json_keys[BASELINE__SERIES] = {"p50", "p95", "error_rate",
+                                                               "throughput_per_min"};
 
 static json_t *num_or_null(double v)
 {
@@ -533,7 +536,8 @@ json_t *baseline_view_json(const baseline_view *v, const double now[BASELINE__SE
     json_object_set_new(o, "slot", v->slot >= 0 ? json_integer(v->slot) : json_null());
     for (int k = 0; k < BASELINE__SERIES; k++) {
         const baseline_figure *f = &v->fig[k];
-        double x = now ? now[k] : NAN, scale = json_scale[k];
+        int metric = !strncmp(v->key, "metric:", 7);
+        double x = now ? now[k] : NAN, scale = metric ? 1.0 : json_scale[k];
         json_t *s = json_object();
         json_object_set_new(s, "now", num_or_null(x / scale));
         json_object_set_new(s, "baseline", f->n ? json_real(f->mean / scale) : json_null());
@@ -545,7 +549,7 @@ json_t *baseline_view_json(const baseline_view *v, const double now[BASELINE__SE
         json_object_set_new(
             s, "stddevs",
             num_or_null(baseline_deviation(f, (baseline_series)k, x, BASELINE_MODE_STDDEV)));
-        json_object_set_new(o, json_keys[k], s);
+        json_object_set_new(o, metric ? metric_json_keys[k] : json_keys[k], s);
         if (!isnan(ratio) && (k == BASELINE_P95 || k == BASELINE_ERROR_RATE)) {
             char text[BM_ISSUE_LEN];
             baseline_describe(f, (baseline_series)k, x, BASELINE_MODE_RATIO, text, sizeof text);

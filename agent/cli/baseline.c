@@ -145,8 +145,13 @@ static void print_worker(const baseline_view *v, const double now[BASELINE__SERI
     for (int k = BASELINE_P95; k <= BASELINE_ERROR_RATE; k++) {
         const baseline_figure *f = &v->fig[k];
         double x = now[k];
-        baseline_format_value((baseline_series)k, x, a, sizeof a);
-        baseline_format_value((baseline_series)k, f->n ? f->mean : NAN, b, sizeof b);
+        if (!strncmp(v->key, "metric:", 7)) { /* a business metric: its own unit */
+            snprintf(a, sizeof a, isnan(x) ? "-" : "%.4g", x);
+            snprintf(b, sizeof b, f->n ? "%.4g" : "-", f->mean);
+        } else {
+            baseline_format_value((baseline_series)k, x, a, sizeof a);
+            baseline_format_value((baseline_series)k, f->n ? f->mean : NAN, b, sizeof b);
+        }
         double r = baseline_deviation(f, (baseline_series)k, x, BASELINE_MODE_RATIO);
         char dev[16] = "-";
         if (!isnan(r)) snprintf(dev, sizeof dev, "%.1fx", r);

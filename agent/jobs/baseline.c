@@ -15,6 +15,10 @@
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
 #include "agent/core/writer.h"
+#include "lib/custom_metrics.h"
+#include "proto/rollup.h"
+
+#define METRIC_NAMES_MAX 256 /* business metrics baselined per tick (the first names) */
 
 struct bm_baseline_job {
     bm_baseline_job_opts o;
@@ -31,6 +35,47 @@ struct bm_baseline_job {
 
 /* ---- learning -------------------------------------------------------------- */
 
+/* The distinct metric names of the last minute (series come in name order). */
+typedef struct {
+    char names[METRIC_NAMES_MAX][BM_NAME_MAX];
+    size_t n;
+} metric_names;
+
+static void note_name(const custom_metrics_stat *st, void *arg)
+{
+    metric_names *mn = arg;
+    if (mn->n && !strcmp(mn->names[mn->n - 1], st->name)) return;
+    if (mn->n < METRIC_NAMES_MAX) snprintf(mn->names[mn->n++], BM_NAME_MAX, "%s", st->name);
+}
+
+/*
+ * Each business metric's last minute, all its tag sets together, is a
+ * sample of the baseline "metric:NAME": a histogram's p50 and p95 and its
+ * values per minute; a counter's sum per minute as its throughput; a
+ * gauge's average and maximum in the p50 and p95 places. (No error rate: a
+ * metric has none.)
+ */
+static void learn_metrics(bm_baseline_job *j, const custom_metrics *cm, int64_t now)
+{
+    static metric_names mn; /* large; ticks never nest */
+    mn.n = 0;
+    if (custom_metrics_foreach(cm, 0, NULL, now, note_name, &mn) <= 0) return;
+    for (size_t i = 0; i < mn.n; i++) {
+        custom_metrics_filter f = {.name = mn.names[i]};
+        custom_metrics_stat st;
+        if (custom_metrics_aggregate(cm, 0, &f, now, &st) <= 0 || !st.count) continue;
+        double v[BASELINE__SERIES] = {NAN, NAN, NAN, st.rate_per_s * 60.0};
+        if (st.kind == BM_METRIC_HISTOGRAM)
+            v[BASELINE_P50] = st.p50, v[BASELINE_P95] = st.p95;
+        else if (st.kind == BM_METRIC_GAUGE)
+            v[BASELINE_P50] = st.avg, v[BASELINE_P95] = st.max, v[BASELINE_THROUGHPUT] = NAN;
+        char key[BM_NAME_MAX + 8];
+        snprintf(key, sizeof key, "metric:%s", mn.names[i]);
+        j->stats.samples++;
+        baselines_observe(j->table, key, v, now); /* refusals: the table counts */
+    }
+}
+
 static void learn(bm_baseline_job *j, int64_t now)
 {
     bm_monitor *mon = j->view.acquire(j->view.arg);
@@ -44,6 +89,7 @@ static void learn(bm_baseline_job *j, int64_t now)
         }
     }
     n = worker_stats_snapshot(mon->workers, now, j->snap, j->cap);
+    if (mon->metrics) learn_metrics(j, mon->metrics, now);
     j->view.release(j->view.arg, mon);
     for (size_t i = 0; i < n; i++) {
         const bm_window_stats *m = &j->snap[i].win[0]; /* the last minute */

@@ -44,6 +44,8 @@ produce() {
             printf 'XADD busmon:events * type command tx %s-%d worker %s\nXADD busmon:events * type result tx %s-%d worker %s duration_ms %s\n' \
                 "$w" "$i" "$w" "$w" "$i" "$w" "$lat" | redis-cli -p "$BM_PORT" >/dev/null
         done
+        # a business metric beside them: its baseline is "metric:order_value"
+        redis-cli -p "$BM_PORT" XADD busmon:events '*' type metric name order_value value 42 >/dev/null
         sleep 0.05
     done
 }
@@ -59,6 +61,8 @@ firing() { "$BUSMON" alerts --json 2>/dev/null | jq -r --arg r "$1" '[.firing[] 
 # --- learning: 5 samples, not an hour yet -------------------------------------------
 bm_check "both workers have 5 samples" bm_wait_for 20 \
     '[ "$(blw steady .samples)" -ge 5 ] && [ "$(blw young .samples)" -ge 5 ]'
+bm_check "a business metric has its baseline too (metric:order_value, p95 42 in its own unit)" \
+    bm_wait_for 10 "\"$BUSMON\" baseline --json | jq -e '.workers[] | select(.name == \"metric:order_value\") | .samples >= 3 and .p95.baseline > 41.5 and .p95.baseline < 42.5' >/dev/null"
 J=$(bl)
 echo "$J" >"$BM_TMP/learning.json"
 bm_eq "... not ready: the hour has not passed" "false" "$(jq -r '.workers[] | select(.name == "steady") | .ready' <<<"$J")"
