@@ -145,7 +145,8 @@ struct bm_persist {
     unsigned idle_ticks;
 
     int barrier;         /* a checkpoint waits: no new reads */
-    int in_checkpoint;   /* its SET is out */
+    int in_checkpoint;   /* one is encoded: its SET waits for its groups, or is out */
+    int ck_waiting;      /* ... its SET waits for the groups up to ck_seq to be stored */
     uint64_t ck_seq;     /* the groups it covers: seq <= ck_seq */
     int64_t ck_started_us;
     msgpack_sbuffer ck_buf;
@@ -166,6 +167,7 @@ struct bm_persist {
 };
 
 static void try_checkpoint(bm_persist *p);
+static void send_checkpoint(bm_persist *p);
 static void ack_upto(bm_persist *p, uint64_t upto);
 
 /* ---- buffers ------------------------------------------------------------ */
@@ -390,6 +392,7 @@ static void on_write(const redisReply *r, void *arg)
             bm_backoff_reset(&p->retry_backoff);
             p->last_error[0] = '\0';
             if (!p->o.encode || !p->o.state_key) ack_upto(p, UINT64_MAX); /* no checkpoint */
+            send_checkpoint(p);
             try_checkpoint(p);
             if (p->reader.resume && bm_persist_reads_allowed(p)) p->reader.resume(p->reader_arg);
         }
@@ -772,10 +775,40 @@ static void on_checkpoint_set(const redisReply *r, void *arg)
         bm_warn("checkpoint not written to %s: %s; entries stay pending until the next one",
                 p->o.state_key, r ? r->str : "the connection to Redis was lost");
     }
-    if (p->finishing) finish_done(p, r && r->type != REDIS_REPLY_ERROR ? 0 : -1);
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (p->finishing && ok && (p->sent || (p->open && p->open->n_acks))) {
+        /* read while this one waited for its groups: the last one covers them */
+        p->barrier = 1;
+        try_checkpoint(p);
+        return;
+    }
+    if (p->finishing) finish_done(p, ok ? 0 : -1);
 }
 
-/* Everything is stored and no read is in flight: encode the state, SET it. */
+/* The encoded checkpoint's SET, once every group it covers is stored. */
+static void send_checkpoint(bm_persist *p)
+{
+    if (!p->ck_waiting) return;
+    for (const group *g = p->sent; g && g->seq <= p->ck_seq; g = g->next)
+        if (!group_stored(g)) return;
+    p->ck_waiting = 0;
+    if (bm_writer_set(p->w, BM_WRITE_STATE, p->o.state_key, p->ck_buf.data, p->ck_buf.size,
+                      p->o.state_ttl_ms, on_checkpoint_set, p)) {
+        p->in_checkpoint = 0;
+        p->stats.checkpoint_failed++;
+        if (p->finishing) finish_done(p, -1);
+        return;
+    }
+    bm_writer_push(p->w);
+}
+
+/*
+ * No read in flight: close the open group, encode the state as of now (the
+ * effects of the groups up to ck_seq) and let reads go on into a new group;
+ * the SET goes once those groups are stored (send_checkpoint), so reading
+ * does not wait for a flush interval's writes. At the finish, and without a
+ * checkpoint, every group is stored first.
+ */
 static void try_checkpoint(bm_persist *p)
 {
     if (!p->barrier || p->in_checkpoint) return;
@@ -785,8 +818,9 @@ static void try_checkpoint(bm_persist *p)
                      p->open->n_ix)) ||
         trim_due(p, bm_mono_us()))
         bm_persist_flush(p);
-    for (group *g = p->sent; g; g = g->next)
-        if (!group_stored(g)) return;
+    if (p->finishing || !p->o.encode || !p->o.state_key)
+        for (group *g = p->sent; g; g = g->next)
+            if (!group_stored(g)) return;
     p->barrier = 0;
     p->ck_seq = p->next_seq;
     p->closed_since_checkpoint = 0;
@@ -798,16 +832,15 @@ static void try_checkpoint(bm_persist *p)
     p->ck_started_us = bm_mono_us();
     p->ck_buf.size = 0;
     memcpy(p->ck_ids, p->applied, p->o.n_streams * sizeof *p->ck_ids);
-    if (p->o.encode(p->applied, p->o.n_streams, &p->ck_buf, p->o.encode_arg) ||
-        bm_writer_set(p->w, BM_WRITE_STATE, p->o.state_key, p->ck_buf.data, p->ck_buf.size,
-                      p->o.state_ttl_ms, on_checkpoint_set, p)) {
+    if (p->o.encode(p->applied, p->o.n_streams, &p->ck_buf, p->o.encode_arg)) {
         p->stats.checkpoint_failed++;
         if (p->finishing) finish_done(p, -1);
         goto resume;
     }
     p->stats.checkpoint_bytes = p->ck_buf.size;
     p->in_checkpoint = 1;
-    bm_writer_push(p->w);
+    p->ck_waiting = 1;
+    send_checkpoint(p);
 resume:
     if (p->reader.resume && bm_persist_reads_allowed(p)) p->reader.resume(p->reader_arg);
 }

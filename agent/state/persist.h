@@ -10,9 +10,10 @@
  *   acks: ids per stream, kept                      the write is sent again after a
  *                                                   backoff (250 ms .. 30 s), until OK
  *   every checkpoint interval (1 s):
- *     reads pause; once no read is in flight and every group is stored, the
+ *     reads pause; once no read is in flight the open group is closed, the
  *     state is encoded (the caller's encoder, with the last entry id of each
- *     stream applied so far) and SET <state key>; reads go on
+ *     stream applied so far) and reads go on; once every group it covers is
+ *     stored, SET <state key> (at the stop: every group stored first)
  *     SET OK ──▶ XACK the ids of every group it covers (10,000 per command)
  *
  * A group stays open across batches (bm_persist_batch_end) until it is
