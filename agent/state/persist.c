@@ -47,7 +47,7 @@
 #define HANDOFF_MAXLEN        1000000
 #define INDEX_TRIM_KEYS_MAX   64 /* worker sets waiting for a trim: trimmed now, whatever the interval */
 #define INDEX_KEY_MAX         (TRACE_INDEX_TEXT_MAX + 300)
-#define GROUP_BYTES_MAX       (4u << 20) /* records + index bytes: an open group is written */
+#define GROUP_BYTES_MAX       (1u << 20) /* records + index bytes: an open group is written */
 #define GROUP_ACKS_MAX        200000     /* entries waiting in an open group, at most */
 
 typedef struct {

@@ -17,7 +17,7 @@
  *     SET OK ──▶ XACK the ids of every group it covers (10,000 per command)
  *
  * A group stays open across batches (bm_persist_batch_end) until it is
- * flush_interval old, holds GROUP_BYTES_MAX (4 MiB) of writes or GROUP_ACKS_MAX
+ * flush_interval old, holds GROUP_BYTES_MAX (1 MiB) of writes or GROUP_ACKS_MAX
  * entries, carries a hand-off, or a checkpoint needs it closed: a
  * transaction's records of that time go out as one RPUSH, its summary as one
  * SET, the index's new members as one ZADD per set. EXPIRE goes with a
