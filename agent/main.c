@@ -350,6 +350,7 @@ static int build_state(agent *a)
     po.index_key = c->trace_index_max ? c->trace_index_key : NULL;
     po.index_max = c->trace_index_max;
     po.index_trim_interval_us = c->trace_index_trim_interval_ms * 1000;
+    po.flush_interval_us = c->trace_flush_interval_ms * 1000;
     po.state_ttl_ms = forget_us(c) / 1000; /* a gone agent's figures count until they age out */
     a->p.persist = bm_persist_new(&po, a->p.writer, bm_loop_base(a->p.loop));
     if (!a->p.persist || bm_persist_start(a->p.persist)) return -1;

@@ -5,9 +5,11 @@
  * Not here: which traces are kept and for how long (lib/trace_store.c), and
  * no proto/ code is called, so this file links on its own.
  *
- * Memory layout. Each kept event is ONE allocation: the node (the public
- * trace_event plus a little private state) followed by the bytes of the
- * strings it does not share:
+ * Memory layout. Each kept event is ONE allocation: the node (a little
+ * private state, then the public trace_event, whose bm_event is last and
+ * cut after its n_attrs attributes: an event without attributes does not
+ * carry the 8 empty slots) followed by the bytes of the strings it does not
+ * share:
  *
  *   +---------------------------+------------------------------------+
  *   | trace_node                | "id\0" "corr\0" "worker\0" ...     |
@@ -54,11 +56,18 @@
 static const char empty_str[] = "";
 
 typedef struct {
-    trace_event te;        /* first: a trace_event * is a trace_node * */
     uint32_t id_hash;      /* fast reject for the dedup scan */
     uint8_t pair_rule;     /* 1, 2, 3: the rule of the current pairing; 0 unpaired */
     uint8_t worker_filled; /* answer's worker borrowed from its command */
+    trace_event te;        /* last: its ev.attrs cut to ev.n_attrs (node_size) */
 } trace_node;
+
+/* A node's bytes up to its strings: the attributes it has, aligned for the strings after. */
+static size_t node_size(unsigned n_attrs)
+{
+    size_t n = offsetof(trace_node, te.ev.attrs) + n_attrs * sizeof(bm_attr);
+    return (n + 7) & ~(size_t)7;
+}
 
 struct trace {
     trace_node **items; /* ordered by ts_us; points at inline_items while small */
@@ -305,13 +314,13 @@ static trace_node *node_new(trace *t, const bm_event *ev, uint32_t ev_id_hash)
         }
     }
 
-    trace_node *n = malloc(sizeof *n + total);
+    size_t head = node_size(n_attrs);
+    trace_node *n = malloc(head + total);
     if (!n) return NULL;
-    t->heap_bytes += sizeof *n + total + MALLOC_OVERHEAD_BYTES;
-    n->te.ev = *ev;
+    t->heap_bytes += head + total + MALLOC_OVERHEAD_BYTES;
+    memcpy(&n->te.ev, ev, offsetof(bm_event, attrs)); /* the attributes: below */
     n->te.ev.n_attrs = n_attrs;
-    memset(n->te.ev.attrs, 0, sizeof n->te.ev.attrs);
-    char *p = (char *)(n + 1);
+    char *p = (char *)n + head;
     for (size_t i = 0; i < n_strs; i++) {
         if (!use[i]) {
             memcpy(p, src[i], len[i]);

@@ -67,11 +67,13 @@ int trace_status_matches(trace_status st, const char *want);
 
 /* One event kept in a trace. `ev`'s strings are owned by the trace. */
 typedef struct {
-    bm_event ev;
     int64_t duration_us; /* answers: step duration once paired (or reported); -1 unknown */
     int32_t paired;      /* index in the trace of the command / answer it pairs with; -1 */
     uint8_t late;        /* answers: came after busmon called its command timed out */
     uint8_t answers_compensation; /* answers: paired with a compensation, not a command */
+    /* last: a kept event's ev.attrs holds its ev.n_attrs entries only (the
+     * rest is not allocated): read attrs below n_attrs, never copy ev whole */
+    bm_event ev;
 } trace_event;
 
 /*

@@ -61,6 +61,7 @@ typedef struct {
     char *trace_index_key;    /* traces.index_key, "busmon:traces" (the search index) */
     size_t trace_index_max;   /* traces.index_max, 100000; 0: no index */
     int64_t trace_index_trim_interval_ms; /* traces.index_trim_interval, 1 s */
+    int64_t trace_flush_interval_ms;      /* traces.flush_interval, 1 s */
     char *deadletter_stream;  /* "busmon:deadletter" */
     size_t deadletter_maxlen; /* MAXLEN ~, default 100000 */
 

@@ -157,6 +157,12 @@ static const bm_config_key agent_keys[] = {
     {.path = "traces.index_max", .type = BM_KEY_SIZE, .def = "100000", .lo = 0, .hi = 10000000,
      CFG(trace_index_max),
      .help = "transactions kept in each index set (the oldest dropped, counted); 0: no index"},
+    {.path = "traces.flush_interval", .type = BM_KEY_DURATION, .def = "1s", .lo = 0,
+     .hi = HOUR, .unit_us = BM_US_PER_MS, CFG(trace_flush_interval_ms),
+     .flag = "trace-flush-interval", .metavar = "D", .group = G_TRACES,
+     .help = "trace records, summaries and index members are written at most this long after "
+             "their event is read (one write per transaction per interval; a checkpoint writes "
+             "them sooner); the entries are acked after; 0: with every batch"},
     {.path = "traces.index_trim_interval", .type = BM_KEY_DURATION, .def = "1s", .lo = 0,
      .hi = HOUR, .unit_us = BM_US_PER_MS, CFG(trace_index_trim_interval_ms),
      .help = "an index set written is trimmed (retention, index_max) and its TTL renewed at "

@@ -290,6 +290,7 @@ int bm_writer_rpush_expire(bm_writer *w, bm_write_kind kind, const char *key, si
     for (size_t i = 0; i < n; i++)
         ARG(v[i], vl[i]);
     if (send_argv(w, kind, argc, w->argv, w->lens, cb, arg)) return -1;
+    if (ttl_s <= 0) return 0;
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_s);
     const char *exp[3] = {"EXPIRE", key, ttl};
@@ -329,14 +330,28 @@ int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char 
     return send_argv(w, kind, px_ms > 0 ? 5 : 3, argv, lens, cb, arg);
 }
 
-int bm_writer_zadd(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, int64_t score,
-                   const char *member, size_t mlen, bm_write_cb cb, void *arg)
+int bm_writer_zadd(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, size_t n,
+                   const int64_t *scores, const char *const *members, const size_t *mlens,
+                   bm_write_cb cb, void *arg)
 {
-    char sc[24];
-    snprintf(sc, sizeof sc, "%lld", (long long)score);
-    const char *argv[4] = {"ZADD", key, sc, member};
-    size_t lens[4] = {4, klen, strlen(sc), mlen};
-    return send_argv(w, kind, 4, argv, lens, cb, arg);
+    if (n == 0) return 0;
+    /* the scores' text: hiredis copies the command when it is queued */
+    char *sc = malloc(n * 24);
+    if (!sc || reserve(w, 2 * n + 2)) {
+        free(sc);
+        return w->stats.refused++, -1;
+    }
+    int argc = 0;
+    ARG("ZADD", 4);
+    ARG(key, klen);
+    for (size_t i = 0; i < n; i++) {
+        int l = snprintf(sc + 24 * i, 24, "%lld", (long long)scores[i]);
+        ARG(sc + 24 * i, (size_t)l);
+        ARG(members[i], mlens[i]);
+    }
+    int rc = send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
+    free(sc);
+    return rc;
 }
 
 int bm_writer_ztrim(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, int64_t below,

@@ -117,7 +117,8 @@ int bm_writer_hdel(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
 int bm_writer_hash_replace(bm_writer *w, bm_write_kind kind, const char *key, size_t n,
                            const char *const *f, const size_t *fl, const char *const *v,
                            const size_t *vl, bm_write_cb cb, void *arg);
-/* RPUSH key v1 ... then EXPIRE key ttl_s (two commands; cb gets each reply). */
+/* RPUSH key v1 ... then EXPIRE key ttl_s (two commands; cb gets each reply);
+ * ttl_s <= 0: RPUSH only (the key was given its TTL when first written). */
 int bm_writer_rpush_expire(bm_writer *w, bm_write_kind kind, const char *key, size_t klen,
                            size_t n, const char *const *v, const size_t *vl, int64_t ttl_s,
                            bm_write_cb cb, void *arg);
@@ -131,9 +132,11 @@ int bm_writer_xgroup_create(bm_writer *w, const char *stream, const char *group,
 /* SET key value [PX px_ms] (the checkpoint; px_ms 0: no expiry). */
 int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char *value,
                   size_t len, int64_t px_ms, bm_write_cb cb, void *arg);
-/* ZADD key score member (the trace search index). */
-int bm_writer_zadd(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, int64_t score,
-                   const char *member, size_t mlen, bm_write_cb cb, void *arg);
+/* ZADD key score1 member1 ... (the trace search index: every member a
+ * group adds to one set in one command). n 0: nothing sent. */
+int bm_writer_zadd(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, size_t n,
+                   const int64_t *scores, const char *const *members, const size_t *mlens,
+                   bm_write_cb cb, void *arg);
 /* ZREMRANGEBYSCORE key -inf (below; ZREMRANGEBYRANK key 0 -(keep+1); EXPIRE key ttl_s:
  * a sorted set cut to what is recent and to `keep` members (three commands;
  * cb gets each reply, in that order). */

@@ -293,7 +293,7 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
                          entry->element[0]->str);
         }
     }
-    bm_persist_flush(in->persist); /* out now, while the next batch is read */
+    bm_persist_batch_end(in->persist); /* out once its group is due (flush interval) */
     if (total) count_batch(&in->stats, total);
     bm_persist_poke(in->persist);
     if (nomem) {

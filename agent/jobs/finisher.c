@@ -77,6 +77,8 @@ struct bm_finisher {
     p99_slot p99[P99_CACHE];
     int64_t now_us; /* of the decision being made */
     int warned_markers;
+    bm_persist *persist;
+    int flushed; /* the open group of records went out this tick (before a marker) */
 };
 
 /* ---- the table --------------------------------------------------------------- */
@@ -186,6 +188,10 @@ static void write_marker(bm_finisher *f, const trace *t)
     int rc = bm_sampling_marker_encode(&m, &sb);
     const char *v[1] = {sb.data};
     size_t vl[1] = {sb.size};
+    /* records of it may wait in persist's open group (traces.flush_interval):
+     * out first, once a tick, so the marker replaces them, not the reverse */
+    if (!f->flushed) bm_persist_flush(f->persist);
+    f->flushed = 1;
     if (!rc) rc = bm_writer_del(f->w, BM_WRITE_TRACE, key, NULL, NULL);
     if (!rc)
         rc = bm_writer_rpush_expire(f->w, BM_WRITE_TRACE, key, (size_t)kl, 1, v, vl,
@@ -246,6 +252,7 @@ static void on_tick(void *arg)
 {
     bm_finisher *f = arg;
     f->now_us = bm_now_us();
+    f->flushed = 0;
     size_t work = 0;
     entry *e;
     while ((e = f->lists[LIST_OPEN].head) && work < FINISH_PER_TICK &&
@@ -350,6 +357,7 @@ bm_finisher *bm_finisher_new(const bm_finisher_opts *o, bm_loop *loop, bm_persis
     f->mon = mon;
     f->w = w;
     f->outputs = outputs;
+    f->persist = p;
     f->n_buckets = 1024;
     f->table = calloc(f->n_buckets, sizeof *f->table);
     bm_otlp_buf_init(&f->spans);
@@ -365,6 +373,7 @@ void bm_finisher_final(bm_finisher *f)
 {
     if (!f) return;
     f->now_us = bm_now_us();
+    f->flushed = 0;
     /* what has ended goes out now, settled or not; running ones stay running */
     for (int l = LIST_OPEN; l <= LIST_IDLE; l++) {
         entry *e = f->lists[l].head;

@@ -2,17 +2,20 @@
  * persist.c - groups of writes, their confirmation, checkpoints and acks
  * (persist.h has the order and why).
  *
- * A group is one batch's writes. Its buffers are grow-only and groups are
- * recycled, so a warmed-up agent allocates nothing per batch:
+ * A group is the writes of the batches of one flush interval (persist.h).
+ * Its buffers are grow-only and groups are recycled, so a warmed-up agent
+ * allocates nothing per batch:
  *
  *   keys  "busmon:trace:tx-1\0busmon:trace:tx-2\0..."   one key per record
  *   recs  msgpack bytes of each record, back to back
  *   items [{key_off,key_len,rec_off,rec_len,seq}...]   sorted at close by
  *         (key, seq) so one RPUSH carries a transaction's records in order
- *   txs   [{first item, n items, pending, failed}...]  one RPUSH+EXPIRE each
+ *   txs   [{first item, n items, pending, failed}...]  one RPUSH each (+ EXPIRE
+ *         when one of its records is the key's first)
  *   dls   dead-letter copies: their field/value bytes in `dlbytes`
  *   ix    index writes [{tx, json, workers, what to write}...] in `ixbytes`,
- *         one per transaction at close; then maybe the index trims, of the
+ *         one SET per transaction at close, and one write of the group's
+ *         ZADDs (one command per set, every member); then maybe the index trims, of the
  *         sets written since the last trim (their names copied to `ixbytes`)
  *   ids   "1700000000000-0\0..." with acks[{stream,off,len}]
  *
@@ -44,6 +47,8 @@
 #define HANDOFF_MAXLEN        1000000
 #define INDEX_TRIM_KEYS_MAX   64 /* worker sets waiting for a trim: trimmed now, whatever the interval */
 #define INDEX_KEY_MAX         (TRACE_INDEX_TEXT_MAX + 300)
+#define GROUP_BYTES_MAX       (1u << 20) /* records + index bytes: an open group is written */
+#define GROUP_ACKS_MAX        200000     /* entries waiting in an open group, at most */
 
 typedef struct {
     char *data;
@@ -52,6 +57,7 @@ typedef struct {
 
 typedef struct {
     size_t key_off, key_len, rec_off, rec_len, seq;
+    int first; /* the key may not exist yet: EXPIRE it */
 } rec_item;
 
 typedef struct {
@@ -77,10 +83,11 @@ typedef struct {
     size_t first, n;      /* items (RPUSH) or pairs (XADD) */
     unsigned pending;     /* replies due */
     unsigned char failed; /* an error reply or a lost reply: send again */
-    unsigned char is_dl; /* 0 records; 1 a dead-letter XADD; 2 a hand-off XADD (its first
-                            pair names the stream); 3 a summary's index writes (first: its
-                            ix_item); 4 the index trims of the group */
+    unsigned char is_dl;  /* 0 records; 1 a dead-letter XADD; 2 a hand-off XADD (its first
+                              pair names the stream); 3 a summary's SET (first: its
+                              ix_item); 4 the index trims of the group; 5 the group's ZADDs */
     unsigned sent_cmds;  /* commands sent by the last send (index writes) */
+    unsigned char expire; /* records: EXPIRE after the RPUSH (the key's first write) */
 } wr;
 
 typedef struct {
@@ -108,13 +115,15 @@ struct group {
     unsigned char trim_set, trim_failed; /* ... and whether the index / :failed set */
     size_t outstanding; /* writes with replies due */
     size_t failed;      /* writes to send again */
+    int64_t opened_us;  /* when its first write or ack came (mono) */
+    unsigned char has_handoff; /* a hand-off in it: written at the batch's end */
 };
 
 struct bm_persist {
     bm_persist_opts o;
     bm_writer *w;
     struct event_base *base;
-    struct event *ev_flush, *ev_retry, *ev_checkpoint, *ev_ready;
+    struct event *ev_flush, *ev_retry, *ev_checkpoint, *ev_ready, *ev_due;
     bm_backoff retry_backoff;
     bm_persist_reader reader;
     void *reader_arg;
@@ -136,7 +145,8 @@ struct bm_persist {
     unsigned idle_ticks;
 
     int barrier;         /* a checkpoint waits: no new reads */
-    int in_checkpoint;   /* its SET is out */
+    int in_checkpoint;   /* one is encoded: its SET waits for its groups, or is out */
+    int ck_waiting;      /* ... its SET waits for the groups up to ck_seq to be stored */
     uint64_t ck_seq;     /* the groups it covers: seq <= ck_seq */
     int64_t ck_started_us;
     msgpack_sbuffer ck_buf;
@@ -157,6 +167,7 @@ struct bm_persist {
 };
 
 static void try_checkpoint(bm_persist *p);
+static void send_checkpoint(bm_persist *p);
 static void ack_upto(bm_persist *p, uint64_t upto);
 
 /* ---- buffers ------------------------------------------------------------ */
@@ -249,6 +260,8 @@ static group *group_get(bm_persist *p)
     g->n_trim_names = 0;
     g->trim_set = g->trim_failed = 0;
     g->outstanding = g->failed = 0;
+    g->has_handoff = 0;
+    g->opened_us = bm_mono_us();
     return g;
 }
 
@@ -269,7 +282,11 @@ static void group_free(group *g)
 
 static group *open_group(bm_persist *p)
 {
-    if (!p->open) p->open = group_get(p);
+    if (!p->open && (p->open = group_get(p)) && p->ev_due && p->o.flush_interval_us > 0) {
+        /* written when the interval passes, whatever the batches */
+        struct timeval tv = bm_tv_from_us(p->o.flush_interval_us);
+        evtimer_add(p->ev_due, &tv);
+    }
     return p->open;
 }
 
@@ -375,6 +392,7 @@ static void on_write(const redisReply *r, void *arg)
             bm_backoff_reset(&p->retry_backoff);
             p->last_error[0] = '\0';
             if (!p->o.encode || !p->o.state_key) ack_upto(p, UINT64_MAX); /* no checkpoint */
+            send_checkpoint(p);
             try_checkpoint(p);
             if (p->reader.resume && bm_persist_reads_allowed(p)) p->reader.resume(p->reader_arg);
         }
@@ -399,7 +417,81 @@ static size_t index_key(const bm_persist *p, const char *suffix, const char *nam
     return n < 0 ? 0 : (size_t)n >= INDEX_KEY_MAX ? INDEX_KEY_MAX - 1 : (size_t)n;
 }
 
-/* A summary's index writes (is_dl 3) or the group's trims (is_dl 4).
+/* One (worker name, member) pair of the group's ZADDs to the workers' sets. */
+typedef struct {
+    const char *worker, *tx;
+    size_t tx_len;
+    int64_t score_ms;
+} worker_member;
+
+static int cmp_worker_member(const void *a, const void *b)
+{
+    return strcmp(((const worker_member *)a)->worker, ((const worker_member *)b)->worker);
+}
+
+/* The group's index members (is_dl 5): one ZADD for the index set, one for
+ * :failed, one per worker's set, every member of the group in it (a
+ * superseded summary's sets are its successor's, plan_index). *sent counts
+ * the commands sent. @return 0 or -1 (refused: nothing more sent). */
+static int send_zadds(bm_persist *p, group *g, const wr *x, unsigned *sent)
+{
+    size_t n = 0, n_w = 0;
+    for (size_t i = x->first; i < x->first + x->n; i++) {
+        const ix_item *it = &g->ix[i];
+        if (it->superseded) continue;
+        n++;
+        if (it->writes & TRACE_INDEX_W_WORKERS) n_w += it->n_workers - it->w_from;
+    }
+    int64_t *scores = malloc((n + n_w + 1) * sizeof *scores);
+    const char **members = malloc((n + n_w + 1) * sizeof *members);
+    size_t *lens = malloc((n + n_w + 1) * sizeof *lens);
+    worker_member *wm = malloc((n_w + 1) * sizeof *wm);
+    int rc = !scores || !members || !lens || !wm ? -1 : 0;
+    const char *b = g->ixbytes.data;
+    char key[INDEX_KEY_MAX];
+    size_t klen;
+    for (int set = 0; !rc && set < 2; set++) { /* the index, then :failed */
+        unsigned bit = set == 0 ? TRACE_INDEX_W_SET : TRACE_INDEX_W_FAILED;
+        size_t k = 0;
+        for (size_t i = x->first; i < x->first + x->n; i++) {
+            const ix_item *it = &g->ix[i];
+            if (it->superseded || !(it->writes & bit)) continue;
+            scores[k] = it->score_ms, members[k] = b + it->tx_off, lens[k++] = it->tx_len;
+        }
+        if (!k) continue;
+        klen = index_key(p, set == 0 ? "" : ":failed", "", key);
+        rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, k, scores, members, lens, on_write,
+                            (void *)x);
+        *sent += rc == 0;
+    }
+    size_t k = 0;
+    for (size_t i = x->first; !rc && i < x->first + x->n; i++) {
+        const ix_item *it = &g->ix[i];
+        if (it->superseded || !(it->writes & TRACE_INDEX_W_WORKERS)) continue;
+        const char *wk = b + it->w_off;
+        for (size_t w = 0; w < it->n_workers; w++, wk += strlen(wk) + 1)
+            if (w >= it->w_from)
+                wm[k++] = (worker_member){wk, b + it->tx_off, it->tx_len, it->score_ms};
+    }
+    if (!rc && k) qsort(wm, k, sizeof *wm, cmp_worker_member);
+    for (size_t i = 0; !rc && i < k;) {
+        size_t j = i, m = 0;
+        for (; j < k && !strcmp(wm[j].worker, wm[i].worker); j++)
+            scores[m] = wm[j].score_ms, members[m] = wm[j].tx, lens[m++] = wm[j].tx_len;
+        klen = index_key(p, ":w:", wm[i].worker, key);
+        rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, m, scores, members, lens, on_write,
+                            (void *)x);
+        *sent += rc == 0;
+        i = j;
+    }
+    free(scores);
+    free(members);
+    free(lens);
+    free(wm);
+    return rc;
+}
+
+/* A summary's SET (is_dl 3), the group's ZADDs (is_dl 5) or its trims (is_dl 4).
  * x->pending is the number of commands sent. @return 0, or -1 (none sent). */
 static int send_index(bm_persist *p, group *g, wr *x)
 {
@@ -417,28 +509,9 @@ static int send_index(bm_persist *p, group *g, wr *x)
                                ttl_s * 1000, on_write, x);
             sent += rc == 0;
         }
-        if (!rc && (it->writes & TRACE_INDEX_W_SET)) {
-            klen = index_key(p, "", "", key);
-            rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, it->score_ms, tx, it->tx_len,
-                                on_write, x);
-            sent += rc == 0;
-        }
-        if (!rc && (it->writes & TRACE_INDEX_W_FAILED)) {
-            klen = index_key(p, ":failed", "", key);
-            rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, it->score_ms, tx, it->tx_len,
-                                on_write, x);
-            sent += rc == 0;
-        }
-        const char *wk = b + it->w_off;
-        for (size_t i = 0; !rc && (it->writes & TRACE_INDEX_W_WORKERS) && i < it->n_workers;
-             i++, wk += strlen(wk) + 1) {
-            if (i < it->w_from) continue;
-            klen = index_key(p, ":w:", wk, key);
-            rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, it->score_ms, tx, it->tx_len,
-                                on_write, x);
-            sent += rc == 0;
-        }
         if (!rc) p->stats.index_writes++;
+    } else if (x->is_dl == 5) {
+        rc = send_zadds(p, g, x, &sent);
     } else {
         /* the sets written since the last trim: the index, failed, each worker's */
         int64_t below_ms = bm_now_us() / 1000 - ttl_s * 1000;
@@ -474,7 +547,7 @@ static int send_index(bm_persist *p, group *g, wr *x)
 static int send_wr(bm_persist *p, group *g, wr *x)
 {
     int rc;
-    if (x->is_dl == 3 || x->is_dl == 4) {
+    if (x->is_dl >= 3) {
         rc = send_index(p, g, x);
     } else if (x->is_dl) {
         size_t first = x->first, n = x->n;
@@ -504,8 +577,9 @@ static int send_wr(bm_persist *p, group *g, wr *x)
         }
         const rec_item *it = &g->items[x->first];
         rc = bm_writer_rpush_expire(p->w, BM_WRITE_TRACE, g->keys.data + it->key_off, it->key_len,
-                                    x->n, p->argv, p->argvlen, p->o.trace_ttl_s, on_write, x);
-        x->pending = rc == 0 ? 2 : 0;
+                                    x->n, p->argv, p->argvlen, x->expire ? p->o.trace_ttl_s : 0,
+                                    on_write, x);
+        x->pending = rc == 0 ? 1u + x->expire : 0;
         if (rc == 0) p->stats.records += x->n;
     }
     if (rc == 1) return -1; /* partly sent: failed, its replies due (send_index) */
@@ -546,7 +620,10 @@ static int plan_records(group *g)
                !memcmp(g->keys.data + g->items[j].key_off, key, klen))
             j++;
         if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) return -1;
-        g->wrs[g->n_wrs++] = (wr){g, i, j - i, 0, 0, 0, 0};
+        unsigned char expire = 0;
+        for (size_t k = i; k < j; k++)
+            expire |= g->items[k].first != 0;
+        g->wrs[g->n_wrs++] = (wr){g, i, j - i, 0, 0, 0, 0, expire};
         i = j;
     }
     return 0;
@@ -561,10 +638,12 @@ static int cmp_ix(const void *a, const void *b, void *bytes)
 }
 
 /* One index write per transaction: its last summary, with what the earlier
- * ones of the group needed written (a set they were to be added to). @return 0 or -1. */
+ * ones of the group needed written (a set they were to be added to); the
+ * sets' members in one write of the group (ZADD per set). @return 0 or -1. */
 static int plan_index(group *g)
 {
     if (!g->n_ix) return 0;
+    unsigned zadds = 0;
     qsort_r(g->ix, g->n_ix, sizeof *g->ix, cmp_ix, g->ixbytes.data);
     for (size_t i = 0; i < g->n_ix; i++) {
         ix_item *it = &g->ix[i];
@@ -581,8 +660,14 @@ static int plan_index(group *g)
             next->writes |= it->writes;
             continue;
         }
+        zadds |= it->writes & (TRACE_INDEX_W_SET | TRACE_INDEX_W_FAILED | TRACE_INDEX_W_WORKERS);
+        if (!(it->writes & TRACE_INDEX_W_SUMMARY)) continue;
         if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) return -1;
-        g->wrs[g->n_wrs++] = (wr){g, i, 1, 0, 0, 3, 0};
+        g->wrs[g->n_wrs++] = (wr){g, i, 1, 0, 0, 3, 0, 0};
+    }
+    if (zadds) {
+        if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) return -1;
+        g->wrs[g->n_wrs++] = (wr){g, 0, g->n_ix, 0, 0, 5, 0, 0};
     }
     return 0;
 }
@@ -611,7 +696,7 @@ static int plan_trims(bm_persist *p, group *g)
     g->n_trim_names = p->n_trim_names;
     g->trim_set = p->trim_set;
     g->trim_failed = p->trim_failed;
-    g->wrs[g->n_wrs++] = (wr){g, 0, 0, 0, 0, 4, 0};
+    g->wrs[g->n_wrs++] = (wr){g, 0, 0, 0, 0, 4, 0, 0};
     p->trim_set = p->trim_failed = 0;
     p->trim_names.len = 0;
     p->n_trim_names = 0;
@@ -690,10 +775,40 @@ static void on_checkpoint_set(const redisReply *r, void *arg)
         bm_warn("checkpoint not written to %s: %s; entries stay pending until the next one",
                 p->o.state_key, r ? r->str : "the connection to Redis was lost");
     }
-    if (p->finishing) finish_done(p, r && r->type != REDIS_REPLY_ERROR ? 0 : -1);
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (p->finishing && ok && (p->sent || (p->open && p->open->n_acks))) {
+        /* read while this one waited for its groups: the last one covers them */
+        p->barrier = 1;
+        try_checkpoint(p);
+        return;
+    }
+    if (p->finishing) finish_done(p, ok ? 0 : -1);
 }
 
-/* Everything is stored and no read is in flight: encode the state, SET it. */
+/* The encoded checkpoint's SET, once every group it covers is stored. */
+static void send_checkpoint(bm_persist *p)
+{
+    if (!p->ck_waiting) return;
+    for (const group *g = p->sent; g && g->seq <= p->ck_seq; g = g->next)
+        if (!group_stored(g)) return;
+    p->ck_waiting = 0;
+    if (bm_writer_set(p->w, BM_WRITE_STATE, p->o.state_key, p->ck_buf.data, p->ck_buf.size,
+                      p->o.state_ttl_ms, on_checkpoint_set, p)) {
+        p->in_checkpoint = 0;
+        p->stats.checkpoint_failed++;
+        if (p->finishing) finish_done(p, -1);
+        return;
+    }
+    bm_writer_push(p->w);
+}
+
+/*
+ * No read in flight: close the open group, encode the state as of now (the
+ * effects of the groups up to ck_seq) and let reads go on into a new group;
+ * the SET goes once those groups are stored (send_checkpoint), so reading
+ * does not wait for a flush interval's writes. At the finish, and without a
+ * checkpoint, every group is stored first.
+ */
 static void try_checkpoint(bm_persist *p)
 {
     if (!p->barrier || p->in_checkpoint) return;
@@ -703,8 +818,9 @@ static void try_checkpoint(bm_persist *p)
                      p->open->n_ix)) ||
         trim_due(p, bm_mono_us()))
         bm_persist_flush(p);
-    for (group *g = p->sent; g; g = g->next)
-        if (!group_stored(g)) return;
+    if (p->finishing || !p->o.encode || !p->o.state_key)
+        for (group *g = p->sent; g; g = g->next)
+            if (!group_stored(g)) return;
     p->barrier = 0;
     p->ck_seq = p->next_seq;
     p->closed_since_checkpoint = 0;
@@ -716,16 +832,15 @@ static void try_checkpoint(bm_persist *p)
     p->ck_started_us = bm_mono_us();
     p->ck_buf.size = 0;
     memcpy(p->ck_ids, p->applied, p->o.n_streams * sizeof *p->ck_ids);
-    if (p->o.encode(p->applied, p->o.n_streams, &p->ck_buf, p->o.encode_arg) ||
-        bm_writer_set(p->w, BM_WRITE_STATE, p->o.state_key, p->ck_buf.data, p->ck_buf.size,
-                      p->o.state_ttl_ms, on_checkpoint_set, p)) {
+    if (p->o.encode(p->applied, p->o.n_streams, &p->ck_buf, p->o.encode_arg)) {
         p->stats.checkpoint_failed++;
         if (p->finishing) finish_done(p, -1);
         goto resume;
     }
     p->stats.checkpoint_bytes = p->ck_buf.size;
     p->in_checkpoint = 1;
-    bm_writer_push(p->w);
+    p->ck_waiting = 1;
+    send_checkpoint(p);
 resume:
     if (p->reader.resume && bm_persist_reads_allowed(p)) p->reader.resume(p->reader_arg);
 }
@@ -768,7 +883,16 @@ static void on_flush_soon(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    bm_persist_flush(arg);
+    bm_persist_batch_end(arg);
+}
+
+/* The open group's flush interval passed: written, whatever the batches. */
+static void on_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_persist *p = arg;
+    if (p->open && !p->finishing && bm_writer_up(p->w)) bm_persist_flush(p);
 }
 
 static void on_ready(evutil_socket_t fd, short what, void *arg)
@@ -802,7 +926,9 @@ bm_persist *bm_persist_new(const bm_persist_opts *opts, bm_writer *w, struct eve
         p->ev_retry = evtimer_new(base, on_retry, p);
         p->ev_checkpoint = event_new(base, -1, EV_PERSIST, on_checkpoint_tick, p);
         p->ev_ready = event_new(base, -1, 0, on_ready, p);
-        if (!p->ev_flush || !p->ev_retry || !p->ev_checkpoint || !p->ev_ready) goto fail;
+        p->ev_due = evtimer_new(base, on_due, p);
+        if (!p->ev_flush || !p->ev_retry || !p->ev_checkpoint || !p->ev_ready || !p->ev_due)
+            goto fail;
     }
     return p;
 fail:
@@ -824,6 +950,7 @@ void bm_persist_free(bm_persist *p)
     if (p->ev_retry) event_free(p->ev_retry);
     if (p->ev_checkpoint) event_free(p->ev_checkpoint);
     if (p->ev_ready) event_free(p->ev_ready);
+    if (p->ev_due) event_free(p->ev_due);
     msgpack_sbuffer_destroy(&p->ck_buf);
     free(p->applied);
     free(p->confirmed);
@@ -854,7 +981,7 @@ void bm_persist_set_observer(bm_persist *p, bm_persist_observe_cb cb, void *arg)
     p->observe_arg = arg;
 }
 
-int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us)
+int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us, int first)
 {
     if (p->observe && p->observe(ev, duration_us, p->observe_arg)) {
         p->stats.records_skipped++;
@@ -875,6 +1002,7 @@ int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us)
     if (bm_event_encode_msgpack(ev, duration_us, &g->recs)) return -1;
     it->rec_len = g->recs.size - it->rec_off;
     it->seq = g->n_items;
+    it->first = first;
     g->n_items++;
     return 0;
 }
@@ -984,7 +1112,7 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
         p->stats.deadletter_failed++;
         return;
     }
-    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1, 0};
+    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1, 0, 0};
     p->stats.deadletter++;
 }
 
@@ -1015,7 +1143,8 @@ int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *
         g->n_pairs = first;
         return -1;
     }
-    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 2, 0};
+    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 2, 0, 0};
+    g->has_handoff = 1;
     p->stats.forwarded++;
     return 0;
 }
@@ -1056,6 +1185,16 @@ int bm_persist_flush(bm_persist *p)
             ack_upto(p, g->seq);
     }
     return failed ? -1 : 0;
+}
+
+int bm_persist_batch_end(bm_persist *p)
+{
+    group *g = p->open;
+    if (g && p->o.flush_interval_us > 0 && !g->has_handoff && !p->finishing &&
+        bm_mono_us() - g->opened_us < p->o.flush_interval_us &&
+        g->recs.size + g->ixbytes.len < GROUP_BYTES_MAX && g->n_acks < GROUP_ACKS_MAX)
+        return 0; /* takes the next batch too */
+    return bm_persist_flush(p);
 }
 
 void bm_persist_flush_soon(bm_persist *p)

@@ -3,17 +3,30 @@
  * acked before Redis has confirmed the writes that carry its effects and
  * the checkpoint that covers it.
  *
- *   one batch = one group                       Redis (writer connection, pipelined)
+ *   one group = the batches of a flush interval Redis (writer connection, pipelined)
  *   ───────────────────────                     ───────────────────────────────────
- *   records: RPUSH <prefix><tx> r.. ; EXPIRE    ──▶ every reply OK: the group is stored;
+ *   records: RPUSH <prefix><tx> r.. [; EXPIRE]  ──▶ every reply OK: the group is stored;
  *   dead-letters: XADD <deadletter> MAXLEN ~ N      an error reply or a lost connection:
  *   acks: ids per stream, kept                      the write is sent again after a
  *                                                   backoff (250 ms .. 30 s), until OK
  *   every checkpoint interval (1 s):
- *     reads pause; once no read is in flight and every group is stored, the
+ *     reads pause; once no read is in flight the open group is closed, the
  *     state is encoded (the caller's encoder, with the last entry id of each
- *     stream applied so far) and SET <state key>; reads go on
+ *     stream applied so far) and reads go on; once every group it covers is
+ *     stored, SET <state key> (at the stop: every group stored first)
  *     SET OK ──▶ XACK the ids of every group it covers (10,000 per command)
+ *
+ * A group stays open across batches (bm_persist_batch_end) until it is
+ * flush_interval old, holds GROUP_BYTES_MAX (1 MiB) of writes or GROUP_ACKS_MAX
+ * entries, carries a hand-off, or a checkpoint needs it closed: a
+ * transaction's records of that time go out as one RPUSH, its summary as one
+ * SET, the index's new members as one ZADD per set. EXPIRE goes with a
+ * trace key's first write only (the record of the transaction's first event
+ * in memory, or a redelivered one). The entries of an open group are not
+ * acked (they are not stored): the delay of a trace write is the delay of
+ * its entries' acks, and a checkpoint closes the open group before it
+ * encodes the state, so what it covers is stored (nothing is held in the
+ * checkpoint itself).
  *
  * With no checkpoint (interval 0) a group's ids are acked once it is stored.
  * Reading also pauses while more than max_unstored groups are not stored
@@ -60,6 +73,8 @@ typedef struct {
     size_t n_streams;
     const char *state_key;          /* where the checkpoint goes (NULL: no checkpoint) */
     int64_t checkpoint_interval_us; /* 0: no checkpoint, ack once stored */
+    int64_t flush_interval_us;      /* a group takes batches this long at most before it is
+                                       written (0: each batch is written at its end) */
     size_t max_unstored;            /* groups not yet stored above which reading pauses */
     int64_t state_ttl_ms;           /* the checkpoint key expires after this (0: never); it
                                        outlives the agent while its periods are in the window */
@@ -115,8 +130,10 @@ void bm_persist_set_reader(bm_persist *p, const bm_persist_reader *r, void *arg)
 typedef int (*bm_persist_observe_cb)(const bm_event *ev, int64_t duration_us, void *arg);
 void bm_persist_set_observer(bm_persist *p, bm_persist_observe_cb cb, void *arg);
 
-/* Queue one trace record for `ev` (encoded now; ev may be freed after). @return 0 / -1 nomem. */
-int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us);
+/* Queue one trace record for `ev` (encoded now; ev may be freed after);
+ * first: its trace key may not exist yet (the key's EXPIRE goes with it).
+ * @return 0 / -1 nomem. */
+int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us, int first);
 
 /*
  * Queue what the trace search index lacks of transaction s->tx's summary
@@ -164,7 +181,12 @@ int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *
  * writer refused them (they are sent again by the retry timer). */
 int bm_persist_flush(bm_persist *p);
 
-/* Flush after the callbacks now running (coalesced): for inputs without batches. */
+/* A batch ended: close the current group when it is due (flush_interval old,
+ * full, a hand-off in it); otherwise it takes the next batch, and a timer
+ * closes it when the interval passes with no batch. @return as flush. */
+int bm_persist_batch_end(bm_persist *p);
+
+/* bm_persist_batch_end after the callbacks now running (coalesced): for inputs without batches. */
 void bm_persist_flush_soon(bm_persist *p);
 
 /* Reading may go on (no checkpoint waiting for reads, unstored groups under the bound). */

@@ -28,6 +28,7 @@ struct bm_state {
     deadlines *deadlines;
     bm_persist *persist;
     int64_t timeout_grace_us; /* past timeout_seconds before a timeout is called */
+    int64_t expire_again_us;  /* a trace this old (its first event) has its key's TTL set again */
     struct bm_loop *loop;
     bm_state_stats stats;
     uint64_t told[2];    /* refusals already logged: workers, error types */
@@ -73,6 +74,7 @@ bm_state *bm_state_new(const bm_state_opts *o, bm_persist *p)
     if (!st) return NULL;
     st->persist = p;
     st->timeout_grace_us = o->timeout_grace_us;
+    st->expire_again_us = (o->traces.retention_us > 0 ? o->traces.retention_us : 86400000000LL) / 2;
     st->store = trace_store_new(&o->traces);
     st->deadlines = deadlines_new(o->max_timeouts);
     if (!st->store || !st->deadlines || bm_monitor_init(&st->mon, &o->workers, o->max_error_types)) {
@@ -105,6 +107,16 @@ static void count_outcome(bm_state *st, const trace_event *te)
         st->stats.late_answers++;
     else if (trace_event_outcome(&te->ev) == BM_OUTCOME_TIMEOUT)
         st->stats.timeouts++;
+}
+
+/* Whether t's record now may be its key's first write, so it carries the
+ * key's EXPIRE: its first event in memory (a trace evicted and starting
+ * again sets it again: harmless); or a trace older than half the retention
+ * (its key's TTL runs out while it still takes events: set it again rather
+ * than let a later RPUSH make a key without one). */
+static int key_first(const bm_state *st, const trace *t, int64_t now_us)
+{
+    return trace_count(t) <= 1 || now_us - trace_at(t, 0)->ev.ts_us > st->expire_again_us;
 }
 
 /* The transaction changed: its summary for the trace search index (what
@@ -142,12 +154,14 @@ int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redeliv
             /* answered: its deadline goes now, not when it falls due */
             deadlines_cancel(st->deadlines, added->ev.tx,
                              trace_at(t, (size_t)added->paired)->ev.id);
-        if (bm_persist_record(st->persist, &added->ev, added->duration_us)) return -1;
+        if (bm_persist_record(st->persist, &added->ev, added->duration_us,
+                              key_first(st, t, now_us)))
+            return -1;
         if (index_trace(st, t)) return -1;
         break;
     case TRACE_STORE_DUPLICATE:
         st->stats.duplicates++;
-        if (redelivered && bm_persist_record(st->persist, ev, ev->duration_us)) return -1;
+        if (redelivered && bm_persist_record(st->persist, ev, ev->duration_us, 1)) return -1;
         break;
     case TRACE_STORE_TRUNCATED:
         st->stats.truncated++;
@@ -245,7 +259,7 @@ static void time_out(bm_state *st, const deadline *d, int64_t now_us)
     count_outcome(st, added);
     bm_debug("command %s of %s (worker %s) timed out after %g s", d->cmd, d->tx,
              worker[0] ? worker : "?", (double)d->timeout_us / 1e6);
-    bm_persist_record(st->persist, &added->ev, added->duration_us);
+    bm_persist_record(st->persist, &added->ev, added->duration_us, key_first(st, t, now_us));
     index_trace(st, t);
 }
 
@@ -258,7 +272,7 @@ static void on_timeouts(void *arg)
     size_t n = 0;
     for (; n < TIMEOUTS_PER_WAKE && deadlines_pop_due(st->deadlines, now, &d); n++)
         time_out(st, &d, now);
-    if (n) bm_persist_flush(st->persist);
+    if (n) bm_persist_batch_end(st->persist);
 }
 
 static void on_sweep(void *arg)

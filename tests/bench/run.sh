@@ -16,7 +16,7 @@ set -euo pipefail
 
 usage() {
     cat <<EOF
-usage: tests/bench/run.sh [--events N] [--redis URL] [--agents LIST] [--shapes]
+usage: tests/bench/run.sh [--events N] [--redis URL] [--agents LIST] [--shapes] [--pin]
 
   --events N    events to fill and drain (default 1000000; 20000 for a smoke run)
   --agents LIST scale-out mode instead: for each N in LIST (e.g. 1,2,3), N agents
@@ -33,6 +33,9 @@ usage: tests/bench/run.sh [--events N] [--redis URL] [--agents LIST] [--shapes]
   --redis URL   use this Redis (also \$BUSMON_REDIS_URL) instead of a private
                 redis-server on a free 127.0.0.1 port. The benchmark stream is
                 deleted at exit; the agent's trace keys expire after 1 h.
+  --pin         pin redis-server to one CPU and the drains (bare, agent) to another
+                with taskset, so neither takes the other's core (needs the private
+                redis-server and 2 CPUs); the figures say "pinned"
   -h, --help    this help
 
 environment:
@@ -50,6 +53,7 @@ EVENTS=1000000
 URL=${BUSMON_REDIS_URL:-}
 AGENTS_LIST=
 SHAPES=0
+PIN=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --events) [ $# -ge 2 ] || die "--events needs a value"; EVENTS=$2; shift 2 ;;
@@ -59,6 +63,7 @@ while [ $# -gt 0 ]; do
         --agents) [ $# -ge 2 ] || die "--agents needs a list"; AGENTS_LIST=$2; URL=; shift 2 ;;
         --agents=*) AGENTS_LIST=${1#*=}; URL=; shift ;;
         --shapes) SHAPES=1; URL=; shift ;;
+        --pin) PIN=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
@@ -72,6 +77,21 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUSMON_BUILD_DIR:-$SRC/build}
 case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 TIMEOUT=${BUSMON_BENCH_TIMEOUT:-900}
+
+# --pin: redis-server on one CPU, the drains on another (taskset)
+PIN_REDIS=()
+PIN_CLIENT=()
+PINNED=unpinned
+if [ "$PIN" = 1 ]; then
+    [ -z "$URL" ] || die "--pin needs the private redis-server (no --redis)"
+    command -v taskset >/dev/null || die "--pin needs taskset (util-linux)"
+    read -r -a CPUS < <(taskset -pc $$ | awk -F': ' '{print $2}' | tr ',' '\n' |
+        awk -F- '{ if (NF == 2) for (i = $1; i <= $2; i++) printf "%d ", i; else printf "%d ", $1 } END { print "" }')
+    [ "${#CPUS[@]}" -ge 2 ] || die "--pin needs 2 CPUs, this process may use ${#CPUS[*]}"
+    PIN_REDIS=(taskset -c "${CPUS[0]}")
+    PIN_CLIENT=(taskset -c "${CPUS[1]}")
+    PINNED="pinned: redis-server on CPU ${CPUS[0]}, the drain on CPU ${CPUS[1]}"
+fi
 
 TMP=$(mktemp -d /tmp/busmon-bench.XXXXXX)
 REDIS_PID=
@@ -107,7 +127,7 @@ fi
 if [ -z "$URL" ]; then
     command -v redis-server >/dev/null || die "needs redis-server, or --redis URL"
     PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-    redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    "${PIN_REDIS[@]}" redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
         --dir "$TMP" --daemonize no --loglevel warning >"$TMP/redis.log" 2>&1 &
     REDIS_PID=$!
     OWN_REDIS=1
@@ -127,7 +147,7 @@ fi
 "${RCLI[@]}" DEL "$STREAM" >/dev/null
 
 redis_version=$("${RCLI[@]}" INFO server | tr -d '\r' | awk -F: '$1=="redis_version"{print $2}')
-echo "bench: $EVENTS events, stream $STREAM, Redis $redis_version at $URL, $(nproc) CPUs"
+echo "bench: $EVENTS events, stream $STREAM, Redis $redis_version at $URL, $(nproc) CPUs, $PINNED"
 
 # CPU seconds (user + system) redis-server has used so far; empty when it is
 # not ours. Tells whether a drain was bound by the client or by Redis.
@@ -276,7 +296,7 @@ used_before=$("${RCLI[@]}" INFO memory | tr -d '\r' | awk -F: '$1=="used_memory"
 # --- 2. bare drain ----------------------------------------------------------
 rc0=$(redis_cpu_s)
 TIMEFORMAT='%R %U %S'
-{ time "$BUILD/bench-bare-drain" --redis "$URL" --stream "$STREAM" --group bare >"$TMP/bare.out"; } 2>"$TMP/bare.time"
+{ time "${PIN_CLIENT[@]}" "$BUILD/bench-bare-drain" --redis "$URL" --stream "$STREAM" --group bare >"$TMP/bare.out"; } 2>"$TMP/bare.time"
 cat "$TMP/bare.out"
 rc1=$(redis_cpu_s)
 BARE_RATE=$(awk '$1=="bare:" && $3=="events" {for (i=1;i<=NF;i++) if ($i=="ev/s") print $(i-1)}' "$TMP/bare.out")
@@ -287,7 +307,7 @@ rc1b=$(redis_cpu_s)
 read -r -a WRAP <<<"${BUSMON_BENCH_WRAP:-}"
 SUMMARY=$TMP/agent-summary.json
 set +e
-{ time timeout "$TIMEOUT" "${WRAP[@]}" "$BUILD/busmon-agent" --redis "$URL" --stream "$STREAM" \
+{ time timeout "$TIMEOUT" "${PIN_CLIENT[@]}" "${WRAP[@]}" "$BUILD/busmon-agent" --redis "$URL" --stream "$STREAM" \
     --group agent --consumer bench --drain --summary "$SUMMARY" --log-level warn \
     --trace-retention "$RETENTION" >"$TMP/agent.log" 2>&1; } 2>"$TMP/agent.time"
 agent_rc=$?
@@ -327,7 +347,7 @@ n_events=$(jq -r '.event_count' <<<"$trace_json")
 # plain client pays for the agent's Redis writes.
 BAREW_RATE=
 if [ "$OWN_REDIS" = 1 ]; then
-    "$BUILD/bench-bare-drain" --redis "$URL" --stream "$STREAM" --group bare-traces \
+    "${PIN_CLIENT[@]}" "$BUILD/bench-bare-drain" --redis "$URL" --stream "$STREAM" --group bare-traces \
         --write-traces 1 >"$TMP/barew.out"
     sed 's/^bare:/bare+traces:/' "$TMP/barew.out"
     "${RCLI[@]}" -n 1 FLUSHDB >/dev/null
@@ -361,11 +381,16 @@ awk -v bw="$bare_wall" -v bu="$bare_user" -v bs="$bare_sys" -v aw="$wall" -v au=
 # Redis's own CPU per event: its single thread caps a drain at 1 / that.
 if [ -n "$rc0" ]; then
     awk -v n="$EVENTS" -v r0="$rc0" -v r1="$rc1" -v r1b="$rc1b" -v r2="$rc2" -v a="$AGENT_RATE" \
-        -v bw="$BAREW_RATE" 'BEGIN {
+        -v bw="$BAREW_RATE" -v tgt="$([ "$PIN" = 1 ] && echo 0.8 || echo 0.65)" -v pin="${PINNED%%:*}" 'BEGIN {
         ub = 1e6 * (r1 - r0) / n; ua = 1e6 * (r2 - r1b) / n
         printf "redis: %.2f us of redis-server CPU per event for the bare drain, %.2f for the agent (reads, acks, trace writes)\n", ub, ua
         if (ua > 0) printf "redis: at 100 %% of one core that caps the agent drain at %.0f ev/s\n", 1e6 / ua
+        # the same way round as ratio agent/bare: 1 is the bare drain, higher is better
+        if (ua > 0) printf "ratio redis us/event bare/agent: %.2f\n", ub / ua
+        if (ua > 2.0) printf "target missed: agent %.2f us of Redis CPU per event > 2.0\n", ua
+        if (ua > 0 && ub / ua < tgt) printf "target missed: Redis CPU ratio bare/agent %.2f < %.2f\n", ub / ua, tgt
         if (bw > 0) printf "ratio agent/bare+traces: %.2f\n", a / bw
+        if (ua > 0) printf "redis-cpu: agent %.2f us/event, bare %.2f us/event, ratio %.2f, %s\n", ua, ub, ub / ua, pin
     }'
 fi
 awk -v a="$AGENT_RATE" -v b="$BARE_RATE" 'BEGIN {

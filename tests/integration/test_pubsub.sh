@@ -146,6 +146,9 @@ bm_eq "cancelled: duration ends at the last status" 0 \
     "$(jq -r 'select((.duration_ms - (.events[-1].offset_ms)) | fabs > 0.001) | .tx' "$BM_TMP/cancelled.jsonl" | wc -l)"
 
 # --- hand-published, byte for byte as the framework's RedisEventBus writes them
+# (the waits slurp with jq -s: jq 1.6's -e exits 0 on no input, and a trace
+# is written up to traces.flush_interval after its event, so "no trace yet"
+# must be a miss, not a pass)
 ts() { date -u +%Y-%m-%dT%H:%M:%S.%6N; }
 TXL=7c0ffee0-0000-4000-8000-00000000001a
 CMDL=7c0ffee0-0000-4000-8000-00000000001b
@@ -153,10 +156,10 @@ md() { printf '{"transaction_id": "%s", "correlation_id": "%s", "timestamp": "%s
 before=$(w fast .timeouts)
 bm_cli PUBLISH multiagent:command.fast "{\"id\": \"$CMDL\", \"type\": \"command\", \"metadata\": $(md "$TXL.charge" late_flow), \"payload\": {\"amount\": 10}, \"worker_type\": \"fast\", \"timeout_seconds\": 1, \"retry_policy\": null}" >/dev/null
 bm_check "busmon times out the command it has no answer for" bm_wait_for 10 \
-    '"$BUSMON" trace --json $TXL 2>/dev/null | jq -e ".events[] | select(.source == \"busmon\" and .stage == \"timed_out\")" >/dev/null'
+    '"$BUSMON" trace --json $TXL 2>/dev/null | jq -s -e "[.[].events[] | select(.source == \"busmon\" and .stage == \"timed_out\")] | length > 0" >/dev/null'
 bm_cli PUBLISH multiagent:result.fast "{\"id\": \"7c0ffee0-0000-4000-8000-00000000001c\", \"type\": \"result\", \"metadata\": $(md "$TXL.charge" fast), \"payload\": {\"ok\": 1}, \"command_id\": \"$CMDL\", \"success\": true, \"error_message\": null, \"error_details\": null}" >/dev/null
 bm_check "an answer after busmon's timeout is late" bm_wait_for 10 \
-    '"$BUSMON" trace --json $TXL 2>/dev/null | jq -e ".events[] | select(.stage == \"late\" and .step == \"charge\")" >/dev/null'
+    '"$BUSMON" trace --json $TXL 2>/dev/null | jq -s -e "[.[].events[] | select(.stage == \"late\" and .step == \"charge\")] | length > 0" >/dev/null'
 sleep 1 # a rollup later
 J=$("$BUSMON" workers --json --window 1h)
 M=$(curl -s "http://127.0.0.1:$HP/metrics")
@@ -183,6 +186,8 @@ bm_cli PUBLISH multiagent:command.fast "$EV" >/dev/null
 bm_cli XADD busmon:events '*' json "$EV" >/dev/null
 bm_check "the stream copy is read" bm_wait_for 10 \
     '[ "$(bm_cli_raw XINFO GROUPS busmon:events | grep -A1 "^entries-read$" | tail -1)" = 1 ]'
+# its trace is written within traces.flush_interval (1 s) of the read
+bm_check "the trace is written" bm_wait_for 5 '[ -n "$(trace tx-both | jq -r .event_count)" ]'
 bm_eq "an event on both inputs is traced once" "1 fast" \
     "$(trace tx-both | jq -r '"\(.event_count) \(.events[0].worker)"')"
 
@@ -206,7 +211,7 @@ bm_check "pubsub.enabled subscribes to <prefix>*" bm_wait_for 10 \
     '[ "$(bm_cli_raw PUBSUB NUMPAT)" -ge 1 ]'
 bm_cli PUBLISH shop:command.billing "${EV//dup-1/shop-1}" >/dev/null
 bm_check "a message on shop:command.billing is traced" bm_wait_for 10 \
-    '"$BUSMON" trace tx-both --json 2>/dev/null | jq -e ".events[] | select(.id == \"shop-1\")" >/dev/null'
+    '"$BUSMON" trace tx-both --json 2>/dev/null | jq -s -e "[.[].events[] | select(.id == \"shop-1\")] | length > 0" >/dev/null'
 kill -INT "$BM_LAST_PID"; wait "$BM_LAST_PID"
 
 # busmon's own timeouts alone (commands nobody answers) fire error_spike: an

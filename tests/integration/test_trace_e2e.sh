@@ -91,6 +91,21 @@ bm_check "busmon trace --help explains itself" bash -c "'$BUSMON' trace --help |
 ttl=$(redis-cli -p "$BM_PORT" TTL busmon:trace:tx-mp)
 bm_check "trace key has a TTL near 24 h ($ttl)" test "$ttl" -gt 86000 -a "$ttl" -le 86400
 
+# --- a running transaction shows within traces.flush_interval (1 s) + a write:
+# its command alone, then its result read in a later interval appended to the
+# same key (no second EXPIRE needed: the key keeps the TTL of its first write)
+now_us() { echo $(( $(date +%s%N) / 1000 )); }
+bm_cli XADD "$S" '*' type command id c-live tx tx-live worker fast step fetch ts "$(now_us)" >/dev/null
+live_events() { "$BUSMON" trace tx-live --json 2>/dev/null | jq -r .event_count; }
+bm_check "a running transaction shows in busmon trace within 2 s" bm_wait_for 2 '[ "$(live_events)" = 1 ]'
+bm_eq "... as running" running "$("$BUSMON" trace tx-live --json | jq -r .status)"
+sleep 1.2
+bm_cli XADD "$S" '*' type result id r-live tx tx-live cmd c-live worker fast step fetch ok 1 ts "$(now_us)" >/dev/null
+bm_check "its answer a flush interval later shows within 2 s" bm_wait_for 2 '[ "$(live_events)" = 2 ]'
+bm_eq "... completed" completed "$("$BUSMON" trace tx-live --json | jq -r .status)"
+ttl=$(redis-cli -p "$BM_PORT" TTL busmon:trace:tx-live)
+bm_check "the key written twice keeps its first write's TTL ($ttl)" test "$ttl" -gt 86000 -a "$ttl" -le 86400
+
 # --- SIGTERM: flush, exit 0; traces still readable after the agent stopped
 kill -TERM "$AGENT"
 wait "$AGENT"; rc=$?
