@@ -177,6 +177,7 @@ typedef struct {
     uint8_t n_workers;     /* the summary's workers added to their sets */
     uint8_t indexed;       /* in the index set */
     uint8_t failed;        /* the summary was in the failed group */
+    uint8_t queued;        /* changed since its summary was last made (the agent's list) */
 } trace_index_mark;
 
 trace_index_mark *trace_index_mark_of(const trace *t);

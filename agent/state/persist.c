@@ -121,6 +121,8 @@ struct group {
 
 struct bm_persist {
     bm_persist_opts o;
+    void (*before_close)(void *); /* bm_persist_set_before_close */
+    void *before_close_arg;
     bm_writer *w;
     struct event_base *base;
     struct event *ev_flush, *ev_retry, *ev_checkpoint, *ev_ready, *ev_due;
@@ -1149,8 +1151,15 @@ int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *
     return 0;
 }
 
+void bm_persist_set_before_close(bm_persist *p, void (*fn)(void *), void *arg)
+{
+    p->before_close = fn;
+    p->before_close_arg = arg;
+}
+
 int bm_persist_flush(bm_persist *p)
 {
+    if (p->before_close) p->before_close(p->before_close_arg); /* may add to the open group */
     group *g = p->open;
     int trims = trim_due(p, bm_mono_us());
     if (!trims && (!g || (!g->n_items && !g->n_wrs && !g->n_acks && !g->n_ix))) return 0;

@@ -177,6 +177,10 @@ int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *
                        const size_t *field_lens, const char *const *values,
                        const size_t *value_lens);
 
+/* Call fn(arg) whenever a group is about to close (before its writes are
+ * sent): the state adds the index summaries it deferred. NULL: none. */
+void bm_persist_set_before_close(bm_persist *p, void (*fn)(void *), void *arg);
+
 /* Close the current group and send its writes. @return 0, or -1 when the
  * writer refused them (they are sent again by the retry timer). */
 int bm_persist_flush(bm_persist *p);

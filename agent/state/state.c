@@ -35,7 +35,15 @@ struct bm_state {
     int64_t told_us[2];  /* when the last line of each was */
     int metrics_enabled;
     int64_t metrics_told_us; /* the last line about a refused metric */
+    /* transactions changed since their index summary was last made: one
+     * summary each when the write group closes, not one per event */
+    char (*index_due)[BM_ID_MAX + 1];
+    size_t n_index_due;
 };
+
+#define INDEX_DUE_MAX 4096 /* a full list makes its summaries at once */
+
+static void index_due_now(void *arg);
 
 /* A full table refuses: one line per burst (a minute at most) of each table,
  * naming the last one refused and how many since the last line. */
@@ -73,6 +81,7 @@ bm_state *bm_state_new(const bm_state_opts *o, bm_persist *p)
     bm_state *st = calloc(1, sizeof *st);
     if (!st) return NULL;
     st->persist = p;
+    if (p) bm_persist_set_before_close(p, index_due_now, st);
     st->timeout_grace_us = o->timeout_grace_us;
     st->expire_again_us = (o->traces.retention_us > 0 ? o->traces.retention_us : 86400000000LL) / 2;
     st->store = trace_store_new(&o->traces);
@@ -94,6 +103,8 @@ bm_state *bm_state_new(const bm_state_opts *o, bm_persist *p)
 void bm_state_free(bm_state *st)
 {
     if (!st) return;
+    if (st->persist) bm_persist_set_before_close(st->persist, NULL, NULL);
+    free(st->index_due);
     deadlines_free(st->deadlines);
     trace_store_free(st->store); /* before the monitor: its drop callback names it */
     if (st->mon_ready) bm_monitor_deinit(&st->mon);
@@ -122,11 +133,42 @@ static int key_first(const bm_state *st, const trace *t, int64_t now_us)
 /* The transaction changed: its summary for the trace search index (what
  * the index lacks of the last one of a batch is written, with the batch;
  * the trace's mark remembers what was). */
-static int index_trace(bm_state *st, const trace *t)
+static int index_now(bm_state *st, const trace *t)
 {
     trace_summary s;
     trace_index_summarize(t, &s);
     return bm_persist_index(st->persist, &s, trace_index_mark_of(t));
+}
+
+/* The summaries of the transactions changed since the last ones (called as
+ * the write group closes, and when the list is full). One whose trace left
+ * memory meanwhile keeps the summary it had. */
+static void index_due_now(void *arg)
+{
+    bm_state *st = arg;
+    size_t n = st->n_index_due;
+    st->n_index_due = 0;
+    for (size_t i = 0; i < n; i++) {
+        const trace *t = trace_store_get(st->store, st->index_due[i]);
+        if (!t) continue;
+        trace_index_mark_of(t)->queued = 0;
+        if (index_now(st, t)) st->stats.nomem++;
+    }
+}
+
+/* The transaction changed: its summary for the trace search index, made
+ * once per write group (a transaction's events in one group make one
+ * summary; the trace's mark remembers what the index has). */
+static int index_trace(bm_state *st, const trace *t)
+{
+    trace_index_mark *m = trace_index_mark_of(t);
+    if (m->queued) return 0;
+    if (!st->index_due && !(st->index_due = malloc(INDEX_DUE_MAX * sizeof *st->index_due)))
+        return index_now(st, t);
+    if (st->n_index_due == INDEX_DUE_MAX) index_due_now(st);
+    snprintf(st->index_due[st->n_index_due++], BM_ID_MAX + 1, "%s", trace_tx(t));
+    m->queued = 1;
+    return 0;
 }
 
 int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redelivered)
