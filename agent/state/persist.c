@@ -122,6 +122,7 @@ struct group {
 struct bm_persist {
     bm_persist_opts o;
     void (*before_close)(void *); /* bm_persist_set_before_close */
+    int ck_again; /* checkpoint_soon asked while one was under way: another after it */
     void *before_close_arg;
     bm_writer *w;
     struct event_base *base;
@@ -784,7 +785,14 @@ static void on_checkpoint_set(const redisReply *r, void *arg)
         try_checkpoint(p);
         return;
     }
-    if (p->finishing) finish_done(p, ok ? 0 : -1);
+    if (p->finishing) {
+        finish_done(p, ok ? 0 : -1);
+        return;
+    }
+    if (p->ck_again) {
+        p->ck_again = 0;
+        bm_persist_checkpoint_soon(p);
+    }
 }
 
 /* The encoded checkpoint's SET, once every group it covers is stored. */
@@ -1258,6 +1266,12 @@ void bm_persist_finish(bm_persist *p, void (*done)(void *arg, int rc), void *arg
 
 void bm_persist_checkpoint_soon(bm_persist *p)
 {
+    if (p->in_checkpoint && !p->finishing) {
+        /* the one under way was encoded before what is asked for (its SET
+         * waits for its groups): another follows it at once */
+        p->ck_again = 1;
+        return;
+    }
     if (p->finishing || p->barrier || p->in_checkpoint || !bm_writer_up(p->w) || !p->o.encode ||
         !p->o.state_key)
         return;

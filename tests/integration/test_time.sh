@@ -35,7 +35,7 @@ bm_cli XADD busmon:events "$future_ms-0" type command tx t-future worker w ts "$
 
 traced() { "$BUSMON" trace --json "$1" 2>/dev/null | jq -r '.events[0].ts_us'; }
 bm_check "every event is traced" bm_wait_for 15 \
-    "for t in t-1970 t-9999 t-ok t-json t-mp t-ps t-future; do [ -n \"\$(traced \$t)\" ] && [ \"\$(traced \$t)\" != null ] || exit 1; done"
+    "( for t in t-1970 t-9999 t-ok t-json t-mp t-ps t-future; do [ -n \"\$(traced \$t)\" ] && [ \"\$(traced \$t)\" != null ] || exit 1; done )"
 within() { # within TS_US SECONDS_FROM_NOW: |ts - now| <= limit
     local ts=$1 lim=$2 n=$(($(date +%s) * 1000000))
     local d=$(((ts - n) / 1000000))
