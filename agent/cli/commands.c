@@ -22,7 +22,7 @@ static const bm_cli_command commands[] = {
                                  bm_cli_errors_help, bm_cli_errors},
     {"stats",   NULL,   NULL,    "event metrics: rates, latency, throughput per type",
                                  bm_cli_stats_help, bm_cli_stats},
-    {"metrics", NULL,   "NAME",  "business metrics (metric events) per name and tags, over a window",
+    {"metrics", NULL,   "[NAME]", "business metrics (metric events) per name and tags, over a window",
                                  bm_cli_metrics_help, bm_cli_metrics},
     {"top",     NULL,   NULL,    "live dashboard: rates, workers, errors, alerts, lag",
                                  bm_cli_top_help, bm_cli_top},
@@ -30,7 +30,7 @@ static const bm_cli_command commands[] = {
                                  bm_cli_system_help, bm_cli_system},
     {"alerts",  NULL,   NULL,    "alerts firing now and recent notifications; --watch follows them",
                                  bm_cli_alerts_help, bm_cli_alerts},
-    {"baseline", NULL,  "WORKER", "learned baselines vs now; freeze WORKER, clear WORKER",
+    {"baseline", NULL,  "[WORKER]", "learned baselines vs now; freeze WORKER, clear WORKER",
                                  bm_cli_baseline_help, bm_cli_baseline},
     {"help",    NULL,   "CMD",   "what CMD shows and its options (as busmon CMD --help)",
                                  bm_cli_help_help, bm_cli_help},
@@ -49,13 +49,23 @@ const bm_cli_command *bm_cli_command_find(const char *word)
     return NULL;
 }
 
+/* "name OPERAND" into call. @return its length. */
+static int command_call(const bm_cli_command *c, char *call, size_t n)
+{
+    return snprintf(call, n, "%s%s%s", c->name, c->operand ? " " : "",
+                    c->operand ? c->operand : "");
+}
+
 void bm_cli_command_list(FILE *f)
 {
+    int width = 0; /* the summaries start in one column, after the longest call */
+    char call[64];
     for (size_t i = 0; i < N_COMMANDS; i++) {
-        const bm_cli_command *c = &commands[i];
-        char call[64];
-        snprintf(call, sizeof call, "%s%s%s", c->name, c->operand ? " " : "",
-                 c->operand ? c->operand : "");
-        fprintf(f, "  %-13s %s\n", call, c->summary);
+        int n = command_call(&commands[i], call, sizeof call);
+        if (n > width) width = n;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        command_call(&commands[i], call, sizeof call);
+        fprintf(f, "  %-*s  %s\n", width, call, commands[i].summary);
     }
 }
