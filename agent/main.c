@@ -449,13 +449,20 @@ static int build_inputs(agent *a)
                                c->cluster_handoff_prefix,
                                a->handoff_idx,
                                c->max_id_bytes,
-                               c->max_clock_skew_ms * 1000};
+                               c->max_clock_skew_ms * 1000,
+                               c->reclaim_max_deliveries};
     a->p.streams = bm_stream_input_new(&io, a->p.loop, a->p.session, a->p.writer, a->p.state,
                                        a->p.persist);
     if (!a->p.streams) return -1;
-    bm_reclaim_opts ro = {(const char *const *)c->streams, c->n_streams, c->group, c->consumer,
-                          c->state_prefix, c->reclaim_interval_ms, c->reclaim_min_idle_ms,
-                          c->reclaim_max_deliveries};
+    bm_reclaim_opts ro = {(const char *const *)c->streams,
+                          c->n_streams,
+                          c->group,
+                          c->consumer,
+                          c->state_prefix,
+                          c->reclaim_interval_ms,
+                          c->reclaim_min_idle_ms,
+                          c->reclaim_max_deliveries,
+                          c->max_entry_bytes};
     if (!(a->reclaim = bm_reclaim_new(&ro, a->p.loop, a->p.writer, a->p.persist, a->p.streams)))
         return -1;
     if (!c->pubsub_enabled || !c->n_pubsub_patterns) return 0;

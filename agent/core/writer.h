@@ -163,10 +163,14 @@ int bm_writer_get(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb
 /* XPENDING stream group IDLE min_idle_ms - + count: entries idle that long. */
 int bm_writer_xpending_idle(bm_writer *w, const char *stream, const char *group,
                             int64_t min_idle_ms, size_t count, bm_write_cb cb, void *arg);
-/* XCLAIM stream group consumer min_idle_ms id... : they become consumer's (with their content). */
+/*
+ * XCLAIM stream group consumer min_idle_ms id... (in an EVAL): they become
+ * consumer's, with their content; an entry above max_bytes comes back as
+ * its size (an integer reply) in place of its fields, not loaded.
+ */
 int bm_writer_xclaim(bm_writer *w, const char *stream, const char *group, const char *consumer,
-                     int64_t min_idle_ms, size_t n, const char *const *ids, bm_write_cb cb,
-                     void *arg);
+                     int64_t min_idle_ms, size_t max_bytes, size_t n, const char *const *ids,
+                     bm_write_cb cb, void *arg);
 
 /* The sampler's queries: PING, INFO, XLEN stream, XINFO GROUPS stream, CONFIG GET name. */
 typedef enum { BM_QUERY_PING, BM_QUERY_INFO, BM_QUERY_XLEN, BM_QUERY_XINFO_GROUPS, BM_QUERY_CONFIG_GET } bm_query;

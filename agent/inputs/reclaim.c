@@ -5,17 +5,19 @@
  *   every reclaim.interval, per stream, on the writer connection:
  *     XPENDING <stream> <group> IDLE <min_idle> - + 100  (other consumers only)
  *     ──▶ GET <state prefix><owner> for each owner: what its checkpoint covers
- *     ──▶ XCLAIM <stream> <group> <us> <min_idle> id...  (they become ours)
+ *     ──▶ XCLAIM <stream> <group> <us> <min_idle> id...  (they become ours; in
+ *         a script that gives an entry above max_entry_bytes as its size)
  *     ──▶ each claimed entry:
  *           delivered more than max_deliveries   dead-letter "poison", ack
+ *           above max_entry_bytes                dead-letter "oversized", ack
  *           at or below its owner's checkpoint   ack (its effects are in the
  *                                                owner's state)
  *           else                                 apply, ack (as a read does)
  *
  * One stream's round is at most 500 entries (bounded work per wake-up); a
  * full round is followed at once by the next, so a dead consumer's whole
- * backlog is claimed within min_idle + interval. XCLAIM's own min-idle makes a race with a live owner harmless:
- * an entry it touched meanwhile is not claimed.
+ * backlog is claimed within min_idle + interval. XCLAIM's own min-idle makes a race with a live
+ * owner harmless: an entry it touched meanwhile is not claimed.
  */
 #include "agent/inputs/reclaim.h"
 
@@ -124,7 +126,8 @@ static void on_claimed(const redisReply *r, void *arg)
         const char *id = e->element[0]->str;
         const candidate *c = find(rd, id);
         const owner *ow = c ? owner_of(rd, c->owner) : NULL;
-        if (c && c->deliveries > (long long)rc->o.max_deliveries) {
+        if (c && c->deliveries > (long long)rc->o.max_deliveries &&
+            e->element[1]->type != REDIS_REPLY_INTEGER) {
             const redisReply *fv = e->element[1];
             size_t n = fv->type == REDIS_REPLY_ARRAY ? fv->elements / 2 : 0;
             const char *f[64], *v[64];
@@ -165,8 +168,9 @@ static void claim(round *rd)
     const char *ids[ROUND_MAX];
     for (size_t i = 0; i < rd->n; i++)
         ids[i] = rd->c[i].id;
-    if (!rd->n || bm_writer_xclaim(r->w, r->o.streams[rd->sidx], r->o.group, r->o.consumer,
-                                   r->o.min_idle_ms, rd->n, ids, on_claimed, rd))
+    if (!rd->n ||
+        bm_writer_xclaim(r->w, r->o.streams[rd->sidx], r->o.group, r->o.consumer, r->o.min_idle_ms,
+                         r->o.max_entry_bytes, rd->n, ids, on_claimed, rd))
         finish_round(rd);
 }
 

@@ -26,6 +26,7 @@ typedef struct {
     int64_t interval_ms;          /* 0: never */
     int64_t min_idle_ms;
     size_t max_deliveries;
+    size_t max_entry_bytes; /* larger entries are dead-lettered by their size, not loaded */
 } bm_reclaim_opts;
 
 typedef struct bm_reclaim bm_reclaim;

@@ -34,6 +34,7 @@ struct bm_stream_input {
     bm_decoder *dec;
     int reads_in_flight;    /* XREADGROUP sent, reply not yet in (at most 2) */
     int recovering;         /* reading our own pending entries (from id 0) first */
+    int script_off;         /* the recovery script was refused: plain XREADGROUP */
     char (*pel_cursor)[64]; /* per stream: last pending id seen while recovering */
     int stopped;
     /* reused per batch: the field/value pointers of one entry */
@@ -68,16 +69,24 @@ static int64_t entry_id_us(const char *id)
 
 /* ---- one entry ----------------------------------------------------------- */
 
-/* @return 0, or -1 when it could not be applied for lack of memory (the rest
- * of the batch must wait: it is read again). */
+/*
+ * An entry is [id, fields] — or, from the recovery script or a reclaim,
+ * [id, size] when it is above max_entry_bytes (measured in Redis, not
+ * loaded), and [id, fields, deliveries] when the recovery script read it.
+ * @return 0, or -1 when it could not be applied for lack of memory (the rest
+ * of the batch must wait: it is read again).
+ */
 int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *entry,
                             int64_t now_us, int redelivered)
 {
-    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2 || entry->elements > 3 ||
         entry->element[0]->type != REDIS_REPLY_STRING)
         return 0; /* not an entry: nothing to ack either */
     const redisReply *id = entry->element[0];
     const redisReply *fv = entry->element[1];
+    long long deliveries = entry->elements == 3 && entry->element[2]->type == REDIS_REPLY_INTEGER
+                               ? entry->element[2]->integer
+                               : 0;
     in->stats.entries_read++;
     if (in->first_entry_us == 0) in->first_entry_us = now_us;
     if (in->recovering && bm_persist_covered(in->persist, sidx, id->str)) {
@@ -86,6 +95,19 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
         return 0;
     }
 
+    if (fv->type == REDIS_REPLY_INTEGER) { /* its size, measured in Redis: never loaded */
+        in->stats.decode_errors[BM_DECODE_OVERSIZED]++;
+        char detail[200];
+        snprintf(detail, sizeof detail,
+                 "the entry is %lld bytes, more than streams.max_entry_bytes (%zu); measured "
+                 "in Redis, not read",
+                 fv->integer, in->o.max_entry_bytes);
+        bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str,
+                              bm_decode_status_name(BM_DECODE_OVERSIZED), detail, 0, NULL, NULL,
+                              NULL, NULL);
+        bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+        return 0;
+    }
     if (fv->type != REDIS_REPLY_ARRAY) {
         /* a pending entry whose content was trimmed from the stream */
         in->stats.deleted_entries++;
@@ -114,6 +136,20 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
         in->fv_len[i] = f->type == REDIS_REPLY_STRING ? (size_t)f->len : 0;
         in->fv_ptr[n + i] = v->type == REDIS_REPLY_STRING ? v->str : "";
         in->fv_len[n + i] = v->type == REDIS_REPLY_STRING ? (size_t)v->len : 0;
+    }
+    if (in->o.max_deliveries && deliveries > (long long)in->o.max_deliveries) {
+        /* our own pending entry, read again after each of our resets or
+         * restarts: one that keeps coming back is poison, not applied */
+        char detail[256];
+        snprintf(detail, sizeof detail,
+                 "delivered %lld times, more than reclaim.max_deliveries (%zu); last consumer %s",
+                 deliveries, in->o.max_deliveries, in->o.consumer);
+        bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str, "poison", detail, n,
+                              in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n);
+        bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+        in->stats.poison++;
+        bm_warn("entry %s of %s dead-lettered as poison: %s", id->str, in->o.streams[sidx], detail);
+        return 0;
     }
     bm_event ev;
     bm_decode_status st =
@@ -177,6 +213,45 @@ static long stream_index(const bm_stream_input *in, const redisReply *name)
 
 /* ---- reads ----------------------------------------------------------------- */
 
+/*
+ * While recovering, our own pending entries are read by this script (EVAL
+ * on the reader connection): the XREADGROUP of their ids, each entry's
+ * fields and values measured in Redis — one above max_entry_bytes comes
+ * back as its size in place of its fields, never loaded here — and its
+ * delivery count (XPENDING, this delivery included) as a third element.
+ * So an entry that could not be loaded, or that keeps failing us, ends as
+ * a dead-letter (oversized, poison) instead of a loop of resets. New
+ * entries (">") are read with plain XREADGROUP, which can block.
+ * KEYS: the streams; ARGV: group, consumer, count, max bytes, then an id per
+ * stream.
+ */
+static const char RECOVER_SCRIPT[] =
+    "local n = #KEYS\n"
+    "local a = {'XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS'}\n"
+    "for i = 1, n do a[#a + 1] = KEYS[i] end\n"
+    "for i = 1, n do a[#a + 1] = ARGV[4 + i] end\n"
+    "local r = redis.call(unpack(a))\n"
+    "if not r then return r end\n"
+    "local max = tonumber(ARGV[4])\n"
+    "for _, s in ipairs(r) do\n"
+    "  local es = s[2]\n"
+    "  local d = {}\n"
+    "  if #es > 0 then\n"
+    "    local p = redis.call('XPENDING', s[1], ARGV[1], es[1][1], es[#es][1], #es, ARGV[2])\n"
+    "    for _, x in ipairs(p) do d[x[1]] = x[4] end\n"
+    "  end\n"
+    "  for _, e in ipairs(es) do\n"
+    "    local f = e[2]\n"
+    "    if f then\n"
+    "      local size = 0\n"
+    "      for i = 1, #f do size = size + #f[i] end\n"
+    "      if size > max then e[2] = size end\n"
+    "    end\n"
+    "    e[3] = d[e[1]] or 0\n"
+    "  end\n"
+    "end\n"
+    "return r\n";
+
 static void on_group_created(const redisReply *r, void *arg)
 {
     bm_stream_input *in = arg;
@@ -205,7 +280,7 @@ static size_t entries_in(const redisReply *r, size_t *bytes)
         got += entries->elements;
         for (size_t e = 0; e < entries->elements; e++) {
             const redisReply *en = entries->element[e];
-            if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 ||
+            if (en->type != REDIS_REPLY_ARRAY || en->elements < 2 ||
                 en->element[1]->type != REDIS_REPLY_ARRAY)
                 continue;
             for (size_t k = 0; k < en->element[1]->elements; k++)
@@ -244,9 +319,21 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
     if (!r || in->stopped) return; /* connection gone: the session's reset takes over */
     in->stats.reads++;
     if (r->type == REDIS_REPLY_ERROR) {
-        if (!strncmp(r->str, "NOGROUP", 7)) {
+        if (strstr(r->str, "NOGROUP")) { /* from the script too: "NOGROUP ... script: ..." */
             bm_warn("consumer group '%s' is missing (stream deleted?): creating it", in->o.group);
             create_groups(in);
+            return;
+        }
+        if (in->recovering && !in->script_off && strncmp(r->str, "LOADING", 7) &&
+            strncmp(r->str, "BUSY", 4)) {
+            /* the script refused (no EVAL on this server or for this user,
+             * scripting off...): until the next reset, pending entries are
+             * read plainly, without the size and delivery checks */
+            in->script_off = 1;
+            bm_warn("cannot read pending entries through a script (%s): reading them with "
+                    "XREADGROUP, without measuring them in Redis first",
+                    r->str);
+            issue_read(in);
             return;
         }
         if (bm_acl_is_denial(r->str)) /* said once, counted, on /ready (core/acl.h) */
@@ -287,7 +374,7 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
                 break;
             }
             total++;
-            if (in->recovering && entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 &&
+            if (in->recovering && entry->type == REDIS_REPLY_ARRAY && entry->elements >= 2 &&
                 entry->element[0]->type == REDIS_REPLY_STRING)
                 snprintf(in->pel_cursor[sidx], sizeof in->pel_cursor[sidx], "%s",
                          entry->element[0]->str);
@@ -324,11 +411,29 @@ static void issue_read(bm_stream_input *in)
     size_t ns = in->o.n_streams;
     const char *argv[12 + 2 * STREAMS_MAX];
     size_t lens[12 + 2 * STREAMS_MAX];
-    char count[24], block[24];
+    char count[24], block[24], nkeys[24], max[24];
     snprintf(count, sizeof count, "%zu", in->count);
     snprintf(block, sizeof block, "%d", in->o.block_ms);
     int argc = 0;
 #define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
+    if (in->recovering && !in->script_off) {
+        snprintf(nkeys, sizeof nkeys, "%zu", ns);
+        snprintf(max, sizeof max, "%zu", in->o.max_entry_bytes);
+        ARG("EVAL");
+        ARG(RECOVER_SCRIPT);
+        ARG(nkeys);
+        for (size_t i = 0; i < ns; i++)
+            ARG(in->o.streams[i]);
+        ARG(in->o.group);
+        ARG(in->o.consumer);
+        ARG(count);
+        ARG(max);
+        for (size_t i = 0; i < ns; i++)
+            ARG(in->pel_cursor[i]);
+        if (redisAsyncCommandArgv(rd, on_read, in, argc, argv, lens) == REDIS_OK)
+            in->reads_in_flight++;
+        return;
+    }
     ARG("XREADGROUP");
     ARG("GROUP");
     ARG(in->o.group);
@@ -405,6 +510,7 @@ static void on_session_reset(void *arg)
     bm_stream_input *in = arg;
     in->reads_in_flight = 0;
     in->recovering = 1;
+    in->script_off = 0; /* a refused script is tried again after a reset */
     for (size_t i = 0; i < in->o.n_streams; i++)
         strcpy(in->pel_cursor[i], "0");
 }

@@ -91,6 +91,7 @@ typedef struct {
     size_t max_id_bytes;       /* longer ids and names are dead-lettered (0: 256) */
     int64_t max_clock_skew_us; /* event times further from the clock become the entry id's
                                   time (0: none) */
+    size_t max_deliveries; /* an own pending entry delivered more often is poison (0: no check) */
 } bm_stream_input_opts;
 
 typedef struct bm_stream_input bm_stream_input;

@@ -15,8 +15,12 @@
 #      claimed by the other within min_idle + interval and traced;
 #   E. an entry delivered more than reclaim.max_deliveries times is
 #      dead-lettered as poison and never applied;
+#   E2. our own pending entry delivered too often (re-read at each restart):
+#      the same;
 #   F. thirty 10 MB entries: peak RSS within 64 MiB of a run without them,
 #      all dead-lettered with their size, the good entries around them traced;
+#   F2. 40 MB entries pending for us and for a dead consumer: measured in
+#      Redis, dead-lettered by their size, never loaded;
 #   G. the agent started before Redis: /health 200, /ready 503 with the
 #      reason; then it works, nothing lost.
 # Every wait is bounded.
@@ -142,7 +146,8 @@ gen() { awk -v from="$1" -v to="$2" 'BEGIN { for (i = from; i <= to; i++) {
 HC=$(bm_free_port)
 gen 1 1000 # first these are read, stored and acked; then Redis fills up
 agent_start "$CURL" c1 --http "127.0.0.1:$HC"
-bm_wait_for 20 '[ "$(pending $CP busmon:events)" = 0 ]'
+# all read (the group's lag 0) and acked: pending alone is 0 before the first read too
+bm_wait_for 20 '[ "$(redis-cli -p $CP --raw XINFO GROUPS busmon:events | awk "prev == \"lag\" { print } { prev = \$0 }")" = 0 ] && [ "$(pending $CP busmon:events)" = 0 ]'
 stop_agent "$AG"
 gen 1001 3000
 used=$(redis-cli -p "$CP" INFO memory | awk -F: '/^used_memory:/ { print $2 + 0 }')
@@ -217,6 +222,16 @@ bm_check "E: with its delivery count and last consumer ($DL)" grep -q 'delivered
 bm_eq "E: never applied (no trace)" 0 "$(bm_cli_raw EXISTS busmon:trace:tx-poison)"
 bm_check "E: and acked" bm_wait_for 5 '[ "$(redis-cli -p $BM_PORT XPENDING e:events busmon | head -1)" = 0 ]'
 stop_agent "$AG"
+# E2. our own pending entry, read again at each of our restarts: poison too
+PID_E2=$(bm_cli_raw XADD e:events '*' type command tx tx-poison2 worker fast id cmd-poison2)
+bm_cli XREADGROUP GROUP busmon e2 COUNT 1 STREAMS e:events '>' >/dev/null
+bm_cli XCLAIM e:events busmon e2 0 "$PID_E2" RETRYCOUNT 7 >/dev/null
+agent_start "$BM_URL" e2 --stream e:events
+bm_check "E2: our own pending poison entry is dead-lettered at restart" bm_wait_for 15 \
+    "bm_cli_raw XREVRANGE busmon:deadletter + - COUNT 1 | grep -aq 'delivered 8 times.*last consumer e2'"
+bm_eq "E2: never applied (no trace)" 0 "$(bm_cli_raw EXISTS busmon:trace:tx-poison2)"
+bm_check "E2: and acked" bm_wait_for 5 '[ "$(redis-cli -p $BM_PORT XPENDING e:events busmon | head -1)" = 0 ]'
+stop_agent "$AG"
 unset BUSMON_RECLAIM_INTERVAL BUSMON_RECLAIM_MIN_IDLE
 
 # --- F. thirty 10 MB entries ------------------------------------------------------------------
@@ -244,6 +259,35 @@ bm_check "F: the dead-letter names the size" bash -c \
     "redis-cli -p $BM_PORT --raw XRANGE busmon:deadletter - + | grep -aq 'the entry is 1000000[0-9] bytes'"
 bm_eq "F: the good entries around them traced" 31 \
     "$(for i in $(seq 1 31); do bm_cli_raw EXISTS "busmon:trace:tx-f$i"; done | grep -c 1)"
+
+# F2. an entry far above max_entry_bytes pending for us (a read of it that
+# failed) or for a dead consumer: measured in Redis, dead-lettered by its
+# size, never loaded (the largest read stays small)
+bm_cli DEL f:events >/dev/null
+head -c 40000000 /dev/zero | tr '\0' 'y' >"$BM_TMP/huge"
+good 41
+redis-cli -p "$BM_PORT" -x XADD f:events '*' m <"$BM_TMP/huge" >/dev/null
+redis-cli -p "$BM_PORT" -x XADD f:events '*' m <"$BM_TMP/huge" >/dev/null
+good 42
+bm_cli XGROUP CREATE f:events busmon 0 >/dev/null
+bm_cli XREADGROUP GROUP busmon f2 COUNT 3 STREAMS f:events '>' >/dev/null   # ours: good 41 + huge
+bm_cli XREADGROUP GROUP busmon f2gone COUNT 1 STREAMS f:events '>' >/dev/null # a dead one's
+sleep 1
+before=$(bm_cli_raw XRANGE busmon:deadletter - + | grep -ac 'measured in Redis')
+BUSMON_RECLAIM_INTERVAL=300ms BUSMON_RECLAIM_MIN_IDLE=200ms \
+    "$AGENT" --stream f:events --consumer f2 --block-ms 100 \
+    --checkpoint-interval 300ms --summary "$BM_TMP/f2.json" >"$BM_TMP/f2.log" 2>&1 &
+AG=$!
+BM_PIDS+=($AG)
+bm_check "F2: both huge entries dead-lettered by their size, measured in Redis" bm_wait_for 20 \
+    "[ \$((\$(bm_cli_raw XRANGE busmon:deadletter - + | grep -ac 'the entry is 40000001 bytes.*measured in Redis') - $before)) -eq 2 ]"
+bm_check "F2: nothing pending" bm_wait_for 10 '[ "$(redis-cli -p $BM_PORT XPENDING f:events busmon | head -1)" = 0 ]'
+stop_agent "$AG"
+largest=$(jq '.counters["streams.largest_read_bytes"] // .largest_read_bytes // empty' "$BM_TMP/f2.json")
+echo "  largest read: $largest bytes"
+bm_check "F2: never loaded (largest read under 1 MiB)" [ -n "$largest" ] && [ "$largest" -lt 1048576 ]
+bm_eq "F2: the good entries around them traced" 2 \
+    "$(for i in 41 42; do bm_cli_raw EXISTS "busmon:trace:tx-f$i"; done | grep -c 1)"
 
 # --- G. the agent started before Redis -----------------------------------------------------------
 GP=$(bm_free_port)
