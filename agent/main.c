@@ -746,8 +746,8 @@ static int check_redis(const bm_config *cfg, const bm_redis_url *url)
     char err[1024];
     redisContext *sc = bm_redis_connect_sync(url, 3000, err, sizeof err);
     if (!sc) return fail(EXIT_REDIS, "%s", err);
-    int rc = bm_redis_ensure_groups(sc, (const char *const *)cfg->streams, cfg->n_streams,
-                                    cfg->group, err, sizeof err);
+    int rc = bm_writer_ensure_groups_sync(sc, (const char *const *)cfg->streams, cfg->n_streams,
+                                          cfg->group, err, sizeof err);
     redisFree(sc);
     return rc ? fail(EXIT_REDIS, "%s", err) : 0;
 }

@@ -17,8 +17,8 @@
  * one wake-up goes out as one pipeline (redisAppendCommandArgv, then the
  * replies). A failed step ends its transaction.
  *
- * Every event is written in one of the three encodings busmon reads (DESIGN
- * §2), chosen per event: ~60 % msgpack field `m` (busmon's native keys),
+ * Every event is written in one of the three encodings busmon reads (proto/README.md
+ * §3), chosen per event: ~60 % msgpack field `m` (busmon's native keys),
  * ~25 % JSON field `json` (the MultiAgents Framework's shape), ~15 % flat
  * fields. So one transaction usually mixes encodings, as a real system in
  * migration would.

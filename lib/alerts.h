@@ -200,7 +200,7 @@ typedef struct {
 } alert_rule;
 
 /* Defaults: enabled, global, ">", threshold 0, no window, for 0, warning,
- * cooldown 15 min (DESIGN §6), no labels, default description. */
+ * cooldown 15 min, no labels, default description. */
 void alerts_rule_init(alert_rule *r);
 
 /*

@@ -1,5 +1,5 @@
 /*
- * rollup.h - what busmon publishes every rollup interval (DESIGN §3):
+ * rollup.h - what busmon publishes every rollup interval (proto/README.md §8):
  * the global event metrics, each worker's performance and health, and the
  * error patterns, over three windows ("1m", "5m" and the performance window,
  * "1h" by default). Plain data filled by lib/, encoded here as msgpack (field
@@ -12,6 +12,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* The two fields of every record busmon writes to a stream (rollups,
+ * health, system samples, alerts): the same record as msgpack and as JSON. */
+#define BM_RECORD_FIELD_MSGPACK "m"
+#define BM_RECORD_FIELD_JSON    "json"
 
 #define BM_WINDOWS 3 /* [0] 1 minute, [1] 5 minutes, [2] the performance window */
 #define BM_NAME_MAX 257 /* a name of BM_ID_MAX (256) bytes and its NUL: names are never cut */

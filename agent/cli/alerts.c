@@ -20,6 +20,7 @@
 
 #include "agent/cli/cli.h"
 #include "agent/cli/options.h"
+#include "proto/rollup.h"
 
 #define HISTORY_DEFAULT 20
 #define HISTORY_MAX     10000
@@ -284,7 +285,8 @@ static json_t *entry_record(const redisReply *entry)
     const redisReply *fv = entry->element[1];
     if (fv->type != REDIS_REPLY_ARRAY) return NULL;
     for (size_t i = 0; i + 1 < fv->elements; i += 2) {
-        if (fv->element[i]->type != REDIS_REPLY_STRING || strcmp(fv->element[i]->str, "json"))
+        if (fv->element[i]->type != REDIS_REPLY_STRING ||
+            strcmp(fv->element[i]->str, BM_RECORD_FIELD_JSON))
             continue;
         json_error_t e;
         json_t *rec = json_loadb(fv->element[i + 1]->str, (size_t)fv->element[i + 1]->len, 0, &e);

@@ -17,6 +17,7 @@
 
 #include "agent/cli/cli.h"
 #include "agent/cli/options.h"
+#include "proto/rollup.h"
 #include "proto/system.h"
 
 #define MAX_ENTRIES 100000
@@ -90,7 +91,8 @@ static const redisReply *json_field(const redisReply *entry)
     const redisReply *kv = entry->element[1];
     if (kv->type != REDIS_REPLY_ARRAY) return NULL;
     for (size_t k = 0; k + 1 < kv->elements; k += 2)
-        if (kv->element[k]->type == REDIS_REPLY_STRING && !strcmp(kv->element[k]->str, "json") &&
+        if (kv->element[k]->type == REDIS_REPLY_STRING &&
+            !strcmp(kv->element[k]->str, BM_RECORD_FIELD_JSON) &&
             kv->element[k + 1]->type == REDIS_REPLY_STRING)
             return kv->element[k + 1];
     return NULL;

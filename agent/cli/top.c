@@ -104,7 +104,8 @@ static json_t *top_latest_rollup(redisContext *c, int *redis_failed)
                r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
         redisReply *fv = r->element[0]->element[1];
         for (size_t i = 0; i + 1 < fv->elements; i += 2) {
-            if (fv->element[i]->type != REDIS_REPLY_STRING || strcmp(fv->element[i]->str, "json"))
+            if (fv->element[i]->type != REDIS_REPLY_STRING ||
+                strcmp(fv->element[i]->str, BM_RECORD_FIELD_JSON))
                 continue;
             json_error_t e;
             root = json_loadb(fv->element[i + 1]->str, (size_t)fv->element[i + 1]->len, 0, &e);
@@ -161,7 +162,8 @@ static json_t *top_latest_system(redisContext *c)
         r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
         const redisReply *kv = r->element[0]->element[1];
         for (size_t k = 0; kv->type == REDIS_REPLY_ARRAY && k + 1 < kv->elements; k += 2)
-            if (kv->element[k]->type == REDIS_REPLY_STRING && !strcmp(kv->element[k]->str, "json") &&
+            if (kv->element[k]->type == REDIS_REPLY_STRING &&
+                !strcmp(kv->element[k]->str, BM_RECORD_FIELD_JSON) &&
                 kv->element[k + 1]->type == REDIS_REPLY_STRING)
                 j = json_loadb(kv->element[k + 1]->str, kv->element[k + 1]->len, 0, NULL);
     }

@@ -40,8 +40,9 @@ static const struct {
     [BM_ACL_CONFIG_GET] = {"config|get", "CONFIG", "GET", "finds Redis's data dir (disk use)"},
     [BM_ACL_SELECT] = {"select", "SELECT", NULL, "selects the URL's database"},
     [BM_ACL_EVAL] = {"eval", "EVAL", NULL,
-                     "takes and renews the leader's lease (several agents; its script sends GET, "
-                     "SET PX, PEXPIRE, DEL)"},
+                     "takes and renews the leader's lease (its script sends GET, SET PX, PEXPIRE, "
+                     "DEL); reads its pending entries and claims a dead consumer's measured in "
+                     "Redis (XREADGROUP, XPENDING, XCLAIM)"},
     [BM_ACL_PEXPIRE] = {"pexpire", "PEXPIRE", NULL, "renews the leader's lease (in EVAL)"},
     [BM_ACL_HGETALL] = {"hgetall", "HGETALL", NULL,
                         "reads the agents' registry and the baselines' control hash"},

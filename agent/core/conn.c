@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent/core/log.h"
+#include "agent/core/writer.h"
 
 struct bm_conn {
     struct event_base *base;
@@ -104,13 +105,7 @@ int bm_conn_open(bm_conn *c)
     redisLibeventAttach(ac, c->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    if (u->password[0]) {
-        if (u->user[0])
-            redisAsyncCommand(ac, on_setup_reply, c, "AUTH %s %s", u->user, u->password);
-        else
-            redisAsyncCommand(ac, on_setup_reply, c, "AUTH %s", u->password);
-    }
-    if (u->db) redisAsyncCommand(ac, on_setup_reply, c, "SELECT %d", u->db);
+    bm_writer_handshake(ac, on_setup_reply, c, u->user, u->password, u->db);
     return 0;
 }
 

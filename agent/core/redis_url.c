@@ -220,24 +220,6 @@ int bm_redis_url_parse(const char *url, bm_redis_url *out, char *err, size_t err
     return rc;
 }
 
-int bm_redis_ensure_groups(redisContext *c, const char *const *streams, size_t n,
-                           const char *group, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < n; i++) {
-        redisReply *r = redisCommand(c, "XGROUP CREATE %s %s 0 MKSTREAM", streams[i], group);
-        if (!r || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))) {
-            int noperm = r && !strncmp(r->str, "NOPERM", 6);
-            snprintf(err, errlen, "cannot create consumer group '%s' on stream '%s': %s%s", group,
-                     streams[i], r ? r->str : c->errstr,
-                     noperm ? " (busmon-agent --print-acl prints the ACL line busmon needs)" : "");
-            if (r) freeReplyObject(r);
-            return -1;
-        }
-        freeReplyObject(r);
-    }
-    return 0;
-}
-
 /* ---- credentials beside the URL --------------------------------------------- */
 
 #define PASSWORD_ENV "BUSMON_REDIS_PASSWORD"

@@ -37,14 +37,6 @@ int bm_redis_url_parse(const char *url, bm_redis_url *out, char *err, size_t err
 redisContext *bm_redis_connect_sync(const bm_redis_url *u, int timeout_ms, char *err,
                                     size_t errlen);
 
-/*
- * Create `group` on each stream (XGROUP CREATE ... 0 MKSTREAM; an existing
- * group is fine), on a sync connection: the agent's start-up check.
- * @return 0, or -1 with one line in err.
- */
-int bm_redis_ensure_groups(redisContext *c, const char *const *streams, size_t n,
-                           const char *group, char *err, size_t errlen);
-
 /* The URL to use: `flag` when given, else $BUSMON_REDIS_URL, else the default. Borrowed. */
 const char *bm_redis_url_choose(const char *flag);
 

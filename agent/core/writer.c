@@ -513,3 +513,149 @@ int bm_writer_query(bm_writer *w, bm_query q, const char *operand, bm_write_cb c
         lens[i] = strlen(argv[i]);
     return send_argv(w, BM_WRITE_QUERY, argc, argv, lens, cb, arg);
 }
+
+/* ---- the commands of the other connections ------------------------------------------------ */
+
+void bm_writer_handshake(redisAsyncContext *ac, redisCallbackFn *cb, void *arg, const char *user,
+                         const char *password, int db)
+{
+    if (password && password[0]) {
+        const char *argv[3];
+        size_t lens[3];
+        int argc = 0;
+        argv[argc] = "AUTH", lens[argc++] = 4;
+        if (user && user[0]) argv[argc] = user, lens[argc++] = strlen(user);
+        argv[argc] = password, lens[argc++] = strlen(password);
+        redisAsyncCommandArgv(ac, cb, arg, argc, argv, lens);
+    }
+    if (db > 0) {
+        char n[24];
+        snprintf(n, sizeof n, "%d", db);
+        redisAsyncCommandArgv(ac, cb, arg, 2, (const char *[]){"SELECT", n},
+                              (size_t[]){6, strlen(n)});
+    }
+}
+
+/*
+ * The measured read (the stream input reads its own pending entries so
+ * after a reset): the XREADGROUP of their ids, each entry's fields and
+ * values measured in Redis — one above the bound comes back as its size in
+ * place of its fields, never loaded here — and its delivery count
+ * (XPENDING, this delivery included) as a third element. So an entry that
+ * could not be loaded, or that keeps failing us, ends as a dead-letter
+ * (oversized, poison) instead of a loop of resets. New entries (">") are
+ * read with plain XREADGROUP, which can block.
+ * KEYS: the streams; ARGV: group, consumer, count, max bytes, then an id per
+ * stream.
+ */
+static const char MEASURED_READ_SCRIPT[] =
+    "local n = #KEYS\n"
+    "local a = {'XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS'}\n"
+    "for i = 1, n do a[#a + 1] = KEYS[i] end\n"
+    "for i = 1, n do a[#a + 1] = ARGV[4 + i] end\n"
+    "local r = redis.call(unpack(a))\n"
+    "if not r then return r end\n"
+    "local max = tonumber(ARGV[4])\n"
+    "for _, s in ipairs(r) do\n"
+    "  local es = s[2]\n"
+    "  local d = {}\n"
+    "  if #es > 0 then\n"
+    "    local p = redis.call('XPENDING', s[1], ARGV[1], es[1][1], es[#es][1], #es, ARGV[2])\n"
+    "    for _, x in ipairs(p) do d[x[1]] = x[4] end\n"
+    "  end\n"
+    "  for _, e in ipairs(es) do\n"
+    "    local f = e[2]\n"
+    "    if f then\n"
+    "      local size = 0\n"
+    "      for i = 1, #f do size = size + #f[i] end\n"
+    "      if size > max then e[2] = size end\n"
+    "    end\n"
+    "    e[3] = d[e[1]] or 0\n"
+    "  end\n"
+    "end\n"
+    "return r\n";
+
+#define CMD_STREAMS_MAX 64
+
+int bm_writer_read_on(redisAsyncContext *ac, redisCallbackFn *cb, void *arg,
+                      const bm_writer_read *r)
+{
+    if (r->n == 0 || r->n > CMD_STREAMS_MAX) return -1;
+    const char *argv[12 + 2 * CMD_STREAMS_MAX];
+    size_t lens[12 + 2 * CMD_STREAMS_MAX];
+    char count[24], block[24], nkeys[24], max[24];
+    snprintf(count, sizeof count, "%zu", r->count);
+    int argc = 0;
+#define CARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
+    if (r->measure_max) {
+        snprintf(nkeys, sizeof nkeys, "%zu", r->n);
+        snprintf(max, sizeof max, "%zu", r->measure_max);
+        CARG("EVAL");
+        argv[argc] = MEASURED_READ_SCRIPT, lens[argc++] = sizeof MEASURED_READ_SCRIPT - 1;
+        CARG(nkeys);
+        for (size_t i = 0; i < r->n; i++)
+            CARG(r->streams[i]);
+        CARG(r->group);
+        CARG(r->consumer);
+        CARG(count);
+        CARG(max);
+    } else {
+        CARG("XREADGROUP");
+        CARG("GROUP");
+        CARG(r->group);
+        CARG(r->consumer);
+        CARG("COUNT");
+        CARG(count);
+        if (r->block_ms > 0) {
+            snprintf(block, sizeof block, "%d", r->block_ms);
+            CARG("BLOCK");
+            CARG(block);
+        }
+        CARG("STREAMS");
+        for (size_t i = 0; i < r->n; i++)
+            CARG(r->streams[i]);
+    }
+    for (size_t i = 0; i < r->n; i++)
+        CARG(r->ids[i]);
+#undef CARG
+    return redisAsyncCommandArgv(ac, cb, arg, argc, argv, lens) == REDIS_OK ? 0 : -1;
+}
+
+int bm_writer_psubscribe_on(redisAsyncContext *ac, redisCallbackFn *cb, void *arg, size_t n,
+                            const char *const *patterns)
+{
+    const char **argv = malloc((n + 1) * sizeof *argv);
+    size_t *lens = malloc((n + 1) * sizeof *lens);
+    int rc = -1;
+    if (argv && lens) {
+        argv[0] = "PSUBSCRIBE", lens[0] = 10;
+        for (size_t i = 0; i < n; i++)
+            argv[i + 1] = patterns[i], lens[i + 1] = strlen(patterns[i]);
+        rc = redisAsyncCommandArgv(ac, cb, arg, (int)n + 1, argv, lens) == REDIS_OK ? 0 : -1;
+    }
+    free(argv);
+    free(lens);
+    return rc;
+}
+
+int bm_writer_ensure_groups_sync(redisContext *c, const char *const *streams, size_t n,
+                                 const char *group, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *argv[6] = {"XGROUP", "CREATE", streams[i], group, "0", "MKSTREAM"};
+        size_t lens[6];
+        for (int k = 0; k < 6; k++)
+            lens[k] = strlen(argv[k]);
+        redisReply *r = redisCommandArgv(c, 6, argv, lens);
+        if (!r || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))) {
+            int noperm = r && !strncmp(r->str, "NOPERM", 6);
+            snprintf(err, errlen, "cannot create consumer group '%s' on stream '%s': %s%s", group,
+                     streams[i], r ? r->str : c->errstr,
+                     noperm ? " (busmon-agent --print-acl prints the ACL line busmon needs)" : "");
+            if (r) freeReplyObject(r);
+            return -1;
+        }
+        freeReplyObject(r);
+    }
+    return 0;
+}

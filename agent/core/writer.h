@@ -176,4 +176,50 @@ int bm_writer_xclaim(bm_writer *w, const char *stream, const char *group, const 
 typedef enum { BM_QUERY_PING, BM_QUERY_INFO, BM_QUERY_XLEN, BM_QUERY_XINFO_GROUPS, BM_QUERY_CONFIG_GET } bm_query;
 int bm_writer_query(bm_writer *w, bm_query q, const char *operand, bm_write_cb cb, void *arg);
 
+/* ---- the commands of the other connections -------------------------------------------
+ *
+ * The reader's, the pub/sub connection's and the handshake's commands are
+ * built here too, so this file is the one place that spells a Redis command
+ * the agent sends (the CLI and the demo producer, separate programs, have
+ * their own in agent/cli/ and core/redis_url.c). These take the connection
+ * itself, not the writer: their replies are not the writer's pending writes.
+ */
+struct redisContext;
+
+/* AUTH [user] password (when password is set) and SELECT db (when db > 0). */
+void bm_writer_handshake(redisAsyncContext *ac, redisCallbackFn *cb, void *arg, const char *user,
+                         const char *password, int db);
+
+typedef struct {
+    const char *group, *consumer;
+    size_t count;
+    int block_ms; /* BLOCK (<= 0: none) */
+    /*
+     * > 0: read through a script that measures each entry in Redis: one
+     * above measure_max bytes (fields and values) comes back as its size
+     * (an integer) in place of its fields, and every entry gets its
+     * delivery count (XPENDING, this delivery included) as a third element.
+     * For ids other than ">" (the pending list); no BLOCK.
+     */
+    size_t measure_max;
+    size_t n;
+    const char *const *streams, *const *ids;
+} bm_writer_read;
+
+/* XREADGROUP GROUP g c COUNT n [BLOCK ms] STREAMS s... id... (or its measured script). */
+int bm_writer_read_on(redisAsyncContext *ac, redisCallbackFn *cb, void *arg,
+                      const bm_writer_read *r);
+
+/* PSUBSCRIBE pattern... */
+int bm_writer_psubscribe_on(redisAsyncContext *ac, redisCallbackFn *cb, void *arg, size_t n,
+                            const char *const *patterns);
+
+/*
+ * Create `group` on each stream (XGROUP CREATE ... 0 MKSTREAM; an existing
+ * group is fine), on a sync connection: the agent's start-up check.
+ * @return 0, or -1 with one line in err.
+ */
+int bm_writer_ensure_groups_sync(struct redisContext *c, const char *const *streams, size_t n,
+                                 const char *group, char *err, size_t errlen);
+
 #endif

@@ -17,6 +17,7 @@
 #include "agent/core/conn.h"
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
+#include "agent/core/writer.h"
 #include "agent/state/persist.h"
 #include "agent/state/state.h"
 
@@ -123,13 +124,9 @@ static void on_conn_state(bm_conn *c, int up, void *arg)
     if (up) {
         bm_backoff_reset(&in->backoff);
         bm_info("pub/sub: subscribed to %zu pattern(s) on %s", in->o.n_patterns, in->url->display);
-        const char *argv[1 + PATTERNS_MAX];
-        size_t lens[1 + PATTERNS_MAX];
-        int argc = 0;
-        argv[argc] = "PSUBSCRIBE", lens[argc++] = 10;
-        for (size_t i = 0; i < in->o.n_patterns && i < PATTERNS_MAX; i++)
-            argv[argc] = in->o.patterns[i], lens[argc] = strlen(argv[argc]), argc++;
-        redisAsyncCommandArgv(bm_conn_ctx(c), on_message, in, argc, argv, lens);
+        bm_writer_psubscribe_on(bm_conn_ctx(c), on_message, in,
+                                in->o.n_patterns < PATTERNS_MAX ? in->o.n_patterns : PATTERNS_MAX,
+                                in->o.patterns);
         return;
     }
     if (in->subscribed) {

@@ -213,45 +213,6 @@ static long stream_index(const bm_stream_input *in, const redisReply *name)
 
 /* ---- reads ----------------------------------------------------------------- */
 
-/*
- * While recovering, our own pending entries are read by this script (EVAL
- * on the reader connection): the XREADGROUP of their ids, each entry's
- * fields and values measured in Redis — one above max_entry_bytes comes
- * back as its size in place of its fields, never loaded here — and its
- * delivery count (XPENDING, this delivery included) as a third element.
- * So an entry that could not be loaded, or that keeps failing us, ends as
- * a dead-letter (oversized, poison) instead of a loop of resets. New
- * entries (">") are read with plain XREADGROUP, which can block.
- * KEYS: the streams; ARGV: group, consumer, count, max bytes, then an id per
- * stream.
- */
-static const char RECOVER_SCRIPT[] =
-    "local n = #KEYS\n"
-    "local a = {'XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS'}\n"
-    "for i = 1, n do a[#a + 1] = KEYS[i] end\n"
-    "for i = 1, n do a[#a + 1] = ARGV[4 + i] end\n"
-    "local r = redis.call(unpack(a))\n"
-    "if not r then return r end\n"
-    "local max = tonumber(ARGV[4])\n"
-    "for _, s in ipairs(r) do\n"
-    "  local es = s[2]\n"
-    "  local d = {}\n"
-    "  if #es > 0 then\n"
-    "    local p = redis.call('XPENDING', s[1], ARGV[1], es[1][1], es[#es][1], #es, ARGV[2])\n"
-    "    for _, x in ipairs(p) do d[x[1]] = x[4] end\n"
-    "  end\n"
-    "  for _, e in ipairs(es) do\n"
-    "    local f = e[2]\n"
-    "    if f then\n"
-    "      local size = 0\n"
-    "      for i = 1, #f do size = size + #f[i] end\n"
-    "      if size > max then e[2] = size end\n"
-    "    end\n"
-    "    e[3] = d[e[1]] or 0\n"
-    "  end\n"
-    "end\n"
-    "return r\n";
-
 static void on_group_created(const redisReply *r, void *arg)
 {
     bm_stream_input *in = arg;
@@ -408,50 +369,19 @@ static void issue_read(bm_stream_input *in)
         in->stats.paused_reads++;
         return; /* the writer's drain callback or persist's resume goes on */
     }
-    size_t ns = in->o.n_streams;
-    const char *argv[12 + 2 * STREAMS_MAX];
-    size_t lens[12 + 2 * STREAMS_MAX];
-    char count[24], block[24], nkeys[24], max[24];
-    snprintf(count, sizeof count, "%zu", in->count);
-    snprintf(block, sizeof block, "%d", in->o.block_ms);
-    int argc = 0;
-#define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
-    if (in->recovering && !in->script_off) {
-        snprintf(nkeys, sizeof nkeys, "%zu", ns);
-        snprintf(max, sizeof max, "%zu", in->o.max_entry_bytes);
-        ARG("EVAL");
-        ARG(RECOVER_SCRIPT);
-        ARG(nkeys);
-        for (size_t i = 0; i < ns; i++)
-            ARG(in->o.streams[i]);
-        ARG(in->o.group);
-        ARG(in->o.consumer);
-        ARG(count);
-        ARG(max);
-        for (size_t i = 0; i < ns; i++)
-            ARG(in->pel_cursor[i]);
-        if (redisAsyncCommandArgv(rd, on_read, in, argc, argv, lens) == REDIS_OK)
-            in->reads_in_flight++;
-        return;
-    }
-    ARG("XREADGROUP");
-    ARG("GROUP");
-    ARG(in->o.group);
-    ARG(in->o.consumer);
-    ARG("COUNT");
-    ARG(count);
-    if (!in->recovering && !in->o.drain && in->o.block_ms > 0) {
-        ARG("BLOCK");
-        ARG(block);
-    }
-    ARG("STREAMS");
-    for (size_t i = 0; i < ns; i++)
-        ARG(in->o.streams[i]);
-    for (size_t i = 0; i < ns; i++)
-        ARG(in->recovering ? in->pel_cursor[i] : ">");
-#undef ARG
-    if (redisAsyncCommandArgv(rd, on_read, in, argc, argv, lens) == REDIS_OK)
-        in->reads_in_flight++;
+    const char *ids[STREAMS_MAX];
+    for (size_t i = 0; i < in->o.n_streams; i++)
+        ids[i] = in->recovering ? in->pel_cursor[i] : ">";
+    int measured = in->recovering && !in->script_off;
+    bm_writer_read rc = {in->o.group,
+                         in->o.consumer,
+                         in->count,
+                         !in->recovering && !in->o.drain ? in->o.block_ms : 0,
+                         measured ? in->o.max_entry_bytes : 0,
+                         in->o.n_streams,
+                         in->o.streams,
+                         ids};
+    if (bm_writer_read_on(rd, on_read, in, &rc) == 0) in->reads_in_flight++;
 }
 
 /* ---- the session's hooks ------------------------------------------------------ */

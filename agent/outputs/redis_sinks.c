@@ -24,6 +24,7 @@
 #include "agent/core/log.h"
 #include "agent/core/writer.h"
 #include "agent/outputs/sink.h"
+#include "proto/rollup.h"
 
 typedef struct {
     struct event_base *base;
@@ -174,8 +175,9 @@ static bm_sink_result stream_emit(void *self, bm_topic topic, const bm_sink_body
     }
     const char *f[2], *v[2];
     size_t fl[2], vl[2], n = 0;
-    if (b->mp) f[n] = "m", fl[n] = 1, v[n] = b->mp, vl[n] = b->mp_len, n++;
-    f[n] = "json", fl[n] = 4, v[n] = b->data, vl[n] = b->len, n++;
+    if (b->mp)
+        f[n] = BM_RECORD_FIELD_MSGPACK, fl[n] = strlen(f[n]), v[n] = b->mp, vl[n] = b->mp_len, n++;
+    f[n] = BM_RECORD_FIELD_JSON, fl[n] = strlen(f[n]), v[n] = b->data, vl[n] = b->len, n++;
     if (bm_writer_xadd(s->w, BM_WRITE_OUTPUT, s->target, s->maxlen, n, f, fl, v, vl, on_written,
                        s)) {
         s->stats.dropped++;

@@ -5,7 +5,7 @@
  * what a MultiAgents orchestrator writes: transactions of one command followed
  * at once by its answer (a result, or an error about 10 % of the time), each
  * entry one field `m` holding a msgpack map in busmon's native key names
- * (DESIGN §2), about 200 bytes as stored. Entries are written with XADD in
+ * (proto/README.md §3.1), about 200 bytes as stored. Entries are written with XADD in
  * pipelined chunks so that a million of them take seconds, not minutes.
  *
  * One entry, as stored (field `m`, value a msgpack map):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Business metrics with two agents in one consumer group: each counts its
 # share of the metric events (both get some), and every reader sees the
-# merge (DESIGN §5): `busmon metrics` (the leader's rollup) and each agent's
+# merge (README "Several agents, one monitor"): `busmon metrics` (the leader's rollup) and each agent's
 # /api/metrics show exactly the counts, sums, min and max of the whole
 # workload per tag set, p95 within 1 %.
 source "$(dirname "$0")/lib.sh"
