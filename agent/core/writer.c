@@ -453,17 +453,21 @@ int bm_writer_xpending_idle(bm_writer *w, const char *stream, const char *group,
  * in place of its fields, so a huge entry a dead consumer left is never
  * loaded here. The entries' delivery counts go up as with a plain XCLAIM.
  */
-static const char CLAIM_SCRIPT[] = "local r = redis.call('XCLAIM', KEYS[1], unpack(ARGV, 2))\n"
-                                   "local max = tonumber(ARGV[1])\n"
-                                   "for _, e in ipairs(r) do\n"
-                                   "  local f = e[2]\n"
-                                   "  if f then\n"
-                                   "    local size = 0\n"
-                                   "    for i = 1, #f do size = size + #f[i] end\n"
-                                   "    if size > max then e[2] = size end\n"
-                                   "  end\n"
-                                   "end\n"
-                                   "return r\n";
+/* Lua: an entry {id, fields} above max bytes gets its size in place of its fields. */
+#define LUA_MEASURE                                                                                \
+    "local function measure(e, max)\n"                                                             \
+    "  local f = e[2]\n"                                                                           \
+    "  if not f then return end\n"                                                                 \
+    "  local size = 0\n"                                                                           \
+    "  for i = 1, #f do size = size + #f[i] end\n"                                                 \
+    "  if size > max then e[2] = size end\n"                                                       \
+    "end\n"
+
+static const char CLAIM_SCRIPT[] =
+    LUA_MEASURE "local r = redis.call('XCLAIM', KEYS[1], unpack(ARGV, 2))\n"
+                "local max = tonumber(ARGV[1])\n"
+                "for _, e in ipairs(r) do measure(e, max) end\n"
+                "return r\n";
 
 int bm_writer_xclaim(bm_writer *w, const char *stream, const char *group, const char *consumer,
                      int64_t min_idle_ms, size_t max_bytes, size_t n, const char *const *ids,
@@ -548,7 +552,7 @@ void bm_writer_handshake(redisAsyncContext *ac, redisCallbackFn *cb, void *arg, 
  * KEYS: the streams; ARGV: group, consumer, count, max bytes, then an id per
  * stream.
  */
-static const char MEASURED_READ_SCRIPT[] =
+static const char MEASURED_READ_SCRIPT[] = LUA_MEASURE
     "local n = #KEYS\n"
     "local a = {'XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS'}\n"
     "for i = 1, n do a[#a + 1] = KEYS[i] end\n"
@@ -564,12 +568,7 @@ static const char MEASURED_READ_SCRIPT[] =
     "    for _, x in ipairs(p) do d[x[1]] = x[4] end\n"
     "  end\n"
     "  for _, e in ipairs(es) do\n"
-    "    local f = e[2]\n"
-    "    if f then\n"
-    "      local size = 0\n"
-    "      for i = 1, #f do size = size + #f[i] end\n"
-    "      if size > max then e[2] = size end\n"
-    "    end\n"
+    "    measure(e, max)\n"
     "    e[3] = d[e[1]] or 0\n"
     "  end\n"
     "end\n"
