@@ -175,14 +175,45 @@ static int parse_sink(bm_walk *w, const char *list, yaml_node_t *map, int index,
     return 0;
 }
 
+/*
+ * "; did you mean 'X'?" into buf when the sink's reason `why` is an unknown
+ * key ("unknown key 'K'", outputs/sink.c) and X, one of the keys its type
+ * takes (the common ones and its own), is close to K; else "". The sink
+ * judges which keys it takes; only the suggestion is made here, where the
+ * key table's measure is (outputs/ sits below config/ and cannot call it).
+ */
+static void sink_suggestion(const bm_alerting_sink_config *s, const char *why, char *buf,
+                            size_t len)
+{
+    static const char marker[] = "unknown key '";
+    const char *at = strstr(why, marker), *type = kv_find(s, "type");
+    const bm_sink_type *t = bm_sink_type_find(type ? type : "webhook");
+    buf[0] = '\0';
+    if (!at || !t) return;
+    char key[128];
+    at += sizeof marker - 1;
+    size_t klen = strcspn(at, "'");
+    if (!at[klen] || klen >= sizeof key) return;
+    memcpy(key, at, klen);
+    key[klen] = '\0';
+    const char *names[64];
+    size_t n = 0;
+    const bm_sink_key *tables[] = {bm_sink_common_keys, t->keys};
+    for (size_t i = 0; i < 2; i++)
+        for (const bm_sink_key *k = tables[i]; k->name && n < 64; k++)
+            if (k->name[strlen(k->name) - 1] != '.') names[n++] = k->name; /* header.: a prefix */
+    const char *near = bm_names_suggest(names, n, key);
+    if (near) snprintf(buf, len, "; did you mean '%s'?", near);
+}
+
 /* Check the sink as bm_sink_new would make it, to hear what is wrong with it. */
 static int check_sink(bm_walk *w, const char *list, yaml_node_t *map,
                       const bm_alerting_sink_config *s)
 {
-    char why[512] = "";
-    if (bm_sink_check(s->kv, s->n_kv, why, sizeof why))
-        return bm_walk_fail(w, map, "%s: %s", list, why);
-    return 0;
+    char why[512] = "", near[160];
+    if (!bm_sink_check(s->kv, s->n_kv, why, sizeof why)) return 0;
+    sink_suggestion(s, why, near, sizeof near);
+    return bm_walk_fail(w, map, "%s: %s%s", list, why, near);
 }
 
 /* A list of sinks into *list (grown; refused ones are kept to be freed). */

@@ -614,30 +614,45 @@ static const char *leaf(const char *path)
     return dot ? dot + 1 : path;
 }
 
+/*
+ * How close a known `cand` is to the unknown `path`: its edits when one or
+ * two; 3 for a name in the same section starting like it; 4 for the same
+ * name in another section; 5 when it is not close.
+ */
+static size_t closeness(const char *path, const char *cand)
+{
+    size_t score = distance(path, cand);
+    if (score <= 2) return score;
+    size_t section = (size_t)(leaf(path) - path);
+    const char *name = leaf(path), *kname = leaf(cand);
+    size_t kl = strlen(kname), nl = strlen(name);
+    int same_section = (size_t)(kname - cand) == section && !strncmp(cand, path, section);
+    int starts_alike = nl >= 4 && kl >= 4 && !strncmp(kname, name, nl < kl ? nl : kl);
+    if (same_section && starts_alike) return 3;
+    if (!same_section && !strcmp(kname, name)) return 4;
+    return 5;
+}
+
 const bm_config_key *bm_keys_suggest(const bm_config_key *keys, size_t n, const char *path)
 {
     const bm_config_key *best = NULL;
     size_t best_score = 5;
-    size_t section = (size_t)(leaf(path) - path);
-    const char *name = leaf(path);
     for (size_t i = 0; i < n; i++) {
         const bm_config_key *k = &keys[i];
         if (!in_file(k) || k->type == BM_KEY_GUIDE || k->type == BM_KEY_SECTION) continue;
-        size_t score = distance(path, k->path);
-        if (score > 2) {
-            const char *kname = leaf(k->path);
-            size_t kl = strlen(kname), nl = strlen(name);
-            int same_section =
-                (size_t)(kname - k->path) == section && !strncmp(k->path, path, section);
-            int starts_alike = nl >= 4 && kl >= 4 && !strncmp(kname, name, nl < kl ? nl : kl);
-            if (same_section && starts_alike)
-                score = 3;
-            else if (!same_section && !strcmp(kname, name))
-                score = 4;
-            else
-                continue;
-        }
+        size_t score = closeness(path, k->path);
         if (score < best_score) best = k, best_score = score;
+    }
+    return best;
+}
+
+const char *bm_names_suggest(const char *const *names, size_t n, const char *name)
+{
+    const char *best = NULL;
+    size_t best_score = 5;
+    for (size_t i = 0; i < n; i++) {
+        size_t score = names[i] ? closeness(name, names[i]) : 5;
+        if (score < best_score) best = names[i], best_score = score;
     }
     return best;
 }

@@ -140,6 +140,13 @@ int bm_keys_is_section(const bm_config_key *keys, size_t n, const char *path);
 const bm_config_key *bm_keys_suggest(const bm_config_key *keys, size_t n, const char *path);
 
 /*
+ * The same over a list of plain names (a sink's keys, the guides' rule
+ * keys): the name closest to the unknown `name`, by the same measure.
+ * @return one of names (borrowed), or NULL when none is close.
+ */
+const char *bm_names_suggest(const char *const *names, size_t n, const char *name);
+
+/*
  * The environment variable of k into buf (its own name, or the one made
  * from its path). @return 0, or -1 when k has none.
  */

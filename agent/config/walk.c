@@ -267,7 +267,10 @@ static int collect(bm_walk *w, yaml_node_pair_t *p, const char *path, const char
     } else if (w->strict) {
         char known[512];
         known_list(w, known, sizeof known);
-        return bm_walk_fail(w, it->kn, "unknown key '%s' (known: %s)", it->path, known);
+        const bm_config_key *near = bm_keys_suggest(w->keys, w->n_keys, it->canon);
+        return bm_walk_fail(w, it->kn, "unknown key '%s' (known: %s)%s%s%s", it->path, known,
+                            near ? "; did you mean '" : "", near ? near->path : "",
+                            near ? "'?" : "");
     } else {
         it->kind = ITEM_UNKNOWN;
     }

@@ -400,13 +400,72 @@ Test(config, unknown_keys_are_warned_with_line_and_suggestion)
     cr_expect_eq(c.alerting->rules.interval_us, 10000000);
     bm_config_deinit(&c);
 
-    /* unknown keys inside a rule stay fatal */
+    /* unknown keys inside a rule stay fatal, with the suggestion */
     cr_assert_eq(load(&c, "alerts:\n  rules:\n    - name: high_error_rate\n      treshold: 0.2\n",
                       err, sizeof err),
                  -1);
     cr_expect(strstr(err, ":4: rule 'high_error_rate': unknown key 'treshold' (known: name, "
                           "metric, scope, op, threshold,"),
               "%s", err);
+    cr_expect(strstr(err, "); did you mean 'threshold'?"), "%s", err);
+    bm_config_deinit(&c);
+}
+
+/* The lists of their own (rules, sinks, the guides' alerting:) suggest a close key too,
+ * at the line of the rule's key, of the sink, of the guides' key. */
+Test(config, unknown_keys_of_rules_sinks_and_guide_alerting_get_a_suggestion)
+{
+    bm_config c;
+    char err[1024], want[512];
+    static const struct {
+        const char *yaml, *line, *suggestion;
+    } fatal[] = {
+        {"alerts:\n  rules:\n    - name: x\n      metric: error_rate\n      threshold: 1\n"
+         "      comparater: \">\"\n",
+         ":6: rule 'x': unknown key 'comparater' (known: ", "; did you mean 'comparator'?"},
+        {"outputs:\n  sinks:\n    - name: copy\n      type: redis_stream\n      streem: s\n",
+         ":3: outputs.sinks: sink 'copy': unknown key 'streem' (redis_stream takes ",
+         "; did you mean 'stream'?"},
+        {"alerts:\n  webhooks:\n    - url: http://127.0.0.1:1/\n      topic: alert\n",
+         ":3: alerts.webhooks: sink 'generic': unknown key 'topic' (webhook takes ",
+         "; did you mean 'topics'?"},
+        {"alerting:\n  rules:\n    - name: g\n      conditon: error_rate > 0.1\n",
+         ":4: alerting.rules #1: unknown key 'conditon' (known: name, condition, ",
+         "; did you mean 'condition'?"},
+    };
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) {
+        cr_assert_eq(load(&c, fatal[i].yaml, err, sizeof err), -1, "%s", fatal[i].yaml);
+        snprintf(want, sizeof want, "%s%s", yaml_path, fatal[i].line);
+        cr_expect(strstr(err, want) == err, "%s\nwanted: %s", err, want);
+        size_t el = strlen(err), sl = strlen(fatal[i].suggestion);
+        cr_expect(el > sl && !strcmp(err + el - sl, fatal[i].suggestion), "%s", err);
+        bm_config_deinit(&c);
+    }
+    /* a key no sink takes and nothing close: no suggestion */
+    cr_assert_eq(load(&c,
+                      "outputs:\n  sinks:\n    - type: redis_hash\n      key: k\n"
+                      "      zzzzzz: 1\n",
+                      err, sizeof err),
+                 -1);
+    cr_expect(strstr(err, "unknown key 'zzzzzz'") && !strstr(err, "did you mean"), "%s", err);
+    bm_config_deinit(&c);
+
+    /* the guides' alerting: its sections and a channel's keys are warned about */
+    cr_assert_eq(load(&c,
+                      "alerting:\n  rule:\n    - name: g\n  channels:\n    - type: slack\n"
+                      "      url: http://127.0.0.1:1/\n      webhok_url: http://127.0.0.1:2/\n",
+                      err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(n_warnings, 2, "%zu warnings: %s", n_warnings, warnings[0]);
+    snprintf(want, sizeof want,
+             "%s:2: unknown key 'alerting.rule' (ignored; alerting takes rules and channels); did "
+             "you mean 'alerting.rules'?",
+             yaml_path);
+    cr_expect_str_eq(warnings[0], want);
+    snprintf(want, sizeof want,
+             "%s:7: alerting.channels: 'webhok_url' of channel 'slack' is not used", yaml_path);
+    cr_expect(strstr(warnings[1], want) == warnings[1], "%s", warnings[1]);
+    cr_expect(strstr(warnings[1], "; did you mean 'webhook_url'?"), "%s", warnings[1]);
     bm_config_deinit(&c);
 }
 
