@@ -17,6 +17,12 @@
  * and ignores (BM_KEY_GUIDE, with the reason in `help`), and flags that are
  * actions (--help, --check-config). The alert rules' keys are a table of
  * the same rows (alert_rules.c).
+ *
+ * Three files: keys.c (the agent's table and what takes it by name),
+ * key_lookup.c (look-ups over any table) and value.c (one value of a row of
+ * any table). The agent's table names the readers of its YAML rows, so it
+ * sits above them; below it the table is a parameter (bm_keys_*), and calls
+ * between the files of config/ go one way.
  */
 #ifndef BM_AGENT_CONFIG_KEYS_H
 #define BM_AGENT_CONFIG_KEYS_H
