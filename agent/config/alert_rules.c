@@ -7,7 +7,8 @@
  * alerts.builtins (which decides the starting set) is read first,
  * alerts.disable (which may name rules defined under `rules`) last. The
  * section as a whole is read, into a fresh configuration swapped in only
- * when all of it is good, by alerting.c (bm_alert_config_parse too).
+ * when all of it is good, by alerting.c (bm_alert_config_parse and
+ * bm_alert_config_init, which name the agent's table, by alerting_load.c).
  *
  * A rule is a mapping read against rule_keys, a table of the same rows
  * walked strictly (an unknown key is refused) and in table order: `metric`
@@ -38,12 +39,12 @@ static int load_builtins(bm_alert_config *c)
     return 0;
 }
 
-int bm_alert_config_init(bm_alert_config *c)
+int bm_alert_config_init_from(bm_alert_config *c, const bm_config_key *keys, size_t n)
 {
     memset(c, 0, sizeof *c);
     char why[256];
     void *base[BM_BASE__COUNT] = {[BM_BASE_RULES] = c};
-    if (bm_config_keys_defaults(base, why, sizeof why)) return -1;
+    if (bm_keys_defaults(keys, n, base, why, sizeof why)) return -1;
     return load_builtins(c);
 }
 

@@ -64,8 +64,11 @@ typedef struct {
     size_t n_rules;
 } bm_alert_config;
 
-/* Defaults, with the seven built-ins. @return 0 or -1 (out of memory). */
+/* Defaults, with the seven built-ins (alerting_load.c). @return 0 or -1 (out of memory). */
 int bm_alert_config_init(bm_alert_config *c);
+/* The same with the defaults of keys[0..n), the agent's table (a walk's w->keys, below the
+ * table). @return 0 or -1 (out of memory). */
+int bm_alert_config_init_from(bm_alert_config *c, const bm_config_key *keys, size_t n);
 void bm_alert_config_deinit(bm_alert_config *c);
 
 /* Told about each ignorable problem ("FILE:LINE: unknown key 'alerts.x' (ignored)"). */

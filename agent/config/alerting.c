@@ -5,7 +5,9 @@
  * making it once on a throw-away event base.
  *
  * Everything is read into a fresh configuration and swapped in only when
- * all of it is good.
+ * all of it is good. The defaults come from the walk's table: what names
+ * the agent's table (bm_alerting_config_init, the parse entry points) is
+ * alerting_load.c, above the table.
  */
 #include "agent/config/alerting.h"
 
@@ -30,13 +32,13 @@ static void free_sinks(bm_alerting_sink_config *s, size_t n)
     free(s);
 }
 
-int bm_alerting_config_init(bm_alerting_config *c)
+int bm_alerting_config_init_from(bm_alerting_config *c, const bm_config_key *keys, size_t n)
 {
     memset(c, 0, sizeof *c);
     char why[256];
     void *base[BM_BASE__COUNT] = {[BM_BASE_ALERTING] = c};
-    if (bm_alert_config_init(&c->rules) || bm_config_keys_defaults(base, why, sizeof why) ||
-        bm_alerting_config_finish(c)) {
+    if (bm_alert_config_init_from(&c->rules, keys, n) ||
+        bm_keys_defaults(keys, n, base, why, sizeof why) || bm_alerting_config_finish(c)) {
         bm_alerting_config_deinit(c);
         return -1;
     }
@@ -175,14 +177,45 @@ static int parse_sink(bm_walk *w, const char *list, yaml_node_t *map, int index,
     return 0;
 }
 
+/*
+ * "; did you mean 'X'?" into buf when the sink's reason `why` is an unknown
+ * key ("unknown key 'K'", outputs/sink.c) and X, one of the keys its type
+ * takes (the common ones and its own), is close to K; else "". The sink
+ * judges which keys it takes; only the suggestion is made here, where the
+ * key table's measure is (outputs/ sits below config/ and cannot call it).
+ */
+static void sink_suggestion(const bm_alerting_sink_config *s, const char *why, char *buf,
+                            size_t len)
+{
+    static const char marker[] = "unknown key '";
+    const char *at = strstr(why, marker), *type = kv_find(s, "type");
+    const bm_sink_type *t = bm_sink_type_find(type ? type : "webhook");
+    buf[0] = '\0';
+    if (!at || !t) return;
+    char key[128];
+    at += sizeof marker - 1;
+    size_t klen = strcspn(at, "'");
+    if (!at[klen] || klen >= sizeof key) return;
+    memcpy(key, at, klen);
+    key[klen] = '\0';
+    const char *names[64];
+    size_t n = 0;
+    const bm_sink_key *tables[] = {bm_sink_common_keys, t->keys};
+    for (size_t i = 0; i < 2; i++)
+        for (const bm_sink_key *k = tables[i]; k->name && n < 64; k++)
+            if (k->name[strlen(k->name) - 1] != '.') names[n++] = k->name; /* header.: a prefix */
+    const char *near = bm_names_suggest(names, n, key);
+    if (near) snprintf(buf, len, "; did you mean '%s'?", near);
+}
+
 /* Check the sink as bm_sink_new would make it, to hear what is wrong with it. */
 static int check_sink(bm_walk *w, const char *list, yaml_node_t *map,
                       const bm_alerting_sink_config *s)
 {
-    char why[512] = "";
-    if (bm_sink_check(s->kv, s->n_kv, why, sizeof why))
-        return bm_walk_fail(w, map, "%s: %s", list, why);
-    return 0;
+    char why[512] = "", near[160];
+    if (!bm_sink_check(s->kv, s->n_kv, why, sizeof why)) return 0;
+    sink_suggestion(s, why, near, sizeof near);
+    return bm_walk_fail(w, map, "%s: %s%s", list, why, near);
 }
 
 /* A list of sinks into *list (grown; refused ones are kept to be freed). */
@@ -259,25 +292,23 @@ int bm_alerting_add_sink(bm_alerting_config *c, const bm_sink_kv *kv, size_t n, 
 
 /* ---- the section ------------------------------------------------------------- */
 
-/*
- * The `alerts:` value into a fresh configuration, swapped in when all of it
- * is good: into *all (rules, outputs and sinks), or, when all is NULL, into
- * *rules alone (the outputs' keys passed over).
- */
-static int parse_section(bm_alerting_config *all, bm_alert_config *rules, yaml_document_t *doc,
-                         yaml_node_t *node, const char *file, char *err, size_t errlen,
-                         bm_alert_config_warn_cb warn, void *warn_arg)
+int bm_alerting_read_section(const bm_walk *w, bm_alerting_config *all, bm_alert_config *rules,
+                             yaml_node_t *node)
 {
     bm_alerting_config fresh;
-    if (bm_alerting_config_init(&fresh)) {
-        snprintf(err, errlen, "out of memory");
+    if (bm_alerting_config_init_from(&fresh, w->keys, w->n_keys)) {
+        snprintf(w->err, w->errlen, "out of memory");
         return -1;
     }
-    bm_walk w = bm_walk_of_agent(doc, file, warn, warn_arg, err, errlen);
-    w.base[BM_BASE_ALERTING] = all ? &fresh : NULL;
-    w.base[BM_BASE_RULES] = &fresh.rules;
-    int rc = bm_alert_rules_walk_section(&w, node);
-    if (!rc && bm_alerting_config_finish(&fresh)) rc = -1, snprintf(err, errlen, "out of memory");
+    bm_walk sw = *w; /* the agent's table, its document, file and warnings */
+    sw.context = "";
+    sw.strict = sw.by_table = 0;
+    memset(sw.base, 0, sizeof sw.base);
+    sw.base[BM_BASE_ALERTING] = all ? &fresh : NULL;
+    sw.base[BM_BASE_RULES] = &fresh.rules;
+    int rc = bm_alert_rules_walk_section(&sw, node);
+    if (!rc && bm_alerting_config_finish(&fresh))
+        rc = -1, snprintf(w->err, w->errlen, "out of memory");
     if (rc) {
         bm_alerting_config_deinit(&fresh);
         return -1;
@@ -302,50 +333,7 @@ static int parse_section(bm_alerting_config *all, bm_alert_config *rules, yaml_d
     return 0;
 }
 
-/* The same from the text of a whole configuration (its `alerts:` key). */
-static int parse_text(bm_alerting_config *all, bm_alert_config *rules, const char *yaml, size_t len,
-                      const char *file, char *err, size_t errlen, bm_alert_config_warn_cb warn,
-                      void *warn_arg)
-{
-    yaml_document_t doc;
-    yaml_node_t *sec;
-    if (!file) file = "config";
-    if (bm_yaml_load_section(&doc, file, yaml, len, "alerts", &sec, err, errlen)) return -1;
-    int rc = parse_section(all, rules, &doc, sec, file, err, errlen, warn, warn_arg);
-    yaml_document_delete(&doc);
-    return rc;
-}
-
-int bm_alerting_config_parse(bm_alerting_config *c, yaml_document_t *doc, yaml_node_t *node,
-                             const char *file, char *err, size_t errlen,
-                             bm_alert_config_warn_cb warn, void *warn_arg)
-{
-    return parse_section(c, NULL, doc, node, file, err, errlen, warn, warn_arg);
-}
-
-int bm_alert_config_parse(bm_alert_config *c, yaml_document_t *doc, yaml_node_t *node,
-                          const char *file, char *err, size_t errlen, bm_alert_config_warn_cb warn,
-                          void *warn_arg)
-{
-    return parse_section(NULL, c, doc, node, file, err, errlen, warn, warn_arg);
-}
-
-int bm_alerting_config_parse_string(bm_alerting_config *c, const char *yaml, size_t len,
-                                    const char *file, char *err, size_t errlen,
-                                    bm_alert_config_warn_cb warn, void *warn_arg)
-{
-    return parse_text(c, NULL, yaml, len, file, err, errlen, warn, warn_arg);
-}
-
-int bm_alert_config_parse_string(bm_alert_config *c, const char *yaml, size_t len, const char *file,
-                                 char *err, size_t errlen, bm_alert_config_warn_cb warn,
-                                 void *warn_arg)
-{
-    return parse_text(NULL, c, yaml, len, file, err, errlen, warn, warn_arg);
-}
-
 int bm_alerting_yaml_section(bm_walk *w, const bm_walk_pair *p)
 {
-    return bm_alerting_config_parse(w->base[BM_BASE_ALERTING], w->doc, p->value, w->file, w->err,
-                                    w->errlen, w->warn, w->warn_arg);
+    return bm_alerting_read_section(w, w->base[BM_BASE_ALERTING], NULL, p->value);
 }

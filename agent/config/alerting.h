@@ -58,8 +58,12 @@ typedef struct bm_alerting_config {
     int firing_set;  /* alerts.firing was given */
 } bm_alerting_config;
 
-/* Defaults (the seven built-ins, no sinks). @return 0 or -1 (out of memory). */
+/* Defaults (the seven built-ins, no sinks), from the agent's key table (alerting_load.c).
+ * @return 0 or -1 (out of memory). */
 int bm_alerting_config_init(bm_alerting_config *c);
+/* The same from keys[0..n), the agent's table (a walk's w->keys, below the table).
+ * @return 0 or -1 (out of memory). */
+int bm_alerting_config_init_from(bm_alerting_config *c, const bm_config_key *keys, size_t n);
 void bm_alerting_config_deinit(bm_alerting_config *c);
 
 /*
@@ -81,6 +85,16 @@ int bm_alerting_config_parse_string(bm_alerting_config *c, const char *yaml, siz
 /* Name the channel and the firing hash after the stream unless they were
  * given. @return 0 or -1 (out of memory). */
 int bm_alerting_config_finish(bm_alerting_config *c);
+
+/*
+ * Read an `alerts:` value (`node` of w's document) with w's table (the
+ * agent's) into a fresh configuration, swapped into *all when all of it is
+ * good; when all is NULL, into *rules alone (the outputs' keys passed over).
+ * Warnings go to w->warn.
+ * @return 0, or -1 with one line "FILE:LINE: reason" in w->err, *all / *rules unchanged.
+ */
+int bm_alerting_read_section(const bm_walk *w, bm_alerting_config *all, bm_alert_config *rules,
+                             yaml_node_t *node);
 
 /* The key table's readers of `alerts` (the whole section, into a fresh
  * configuration swapped in when all of it is good) and of alerts.webhooks /

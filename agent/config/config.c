@@ -1,6 +1,6 @@
 /*
  * config.c - the configuration as a whole: defaults from the key table, the
- * stream and pattern lists, the config file (read by the walker, walk.c),
+ * config file (read by the walker, walk.c),
  * the finishing step after every source, and the summary --check-config
  * prints. The environment is env.c, the flags args.c, --help usage.c.
  */
@@ -20,15 +20,6 @@
 #include "agent/core/log.h"
 #include "lib/baseline.h"
 #include "lib/redact.h"
-
-int bm_config_set_str(char **field, const char *value)
-{
-    char *copy = value ? strdup(value) : NULL;
-    if (value && !copy) return -1;
-    free(*field);
-    *field = copy;
-    return 0;
-}
 
 int bm_config_init(bm_config *c)
 {
@@ -101,43 +92,6 @@ void bm_config_deinit(bm_config *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Add `name` to a list of at most BM_MAX_STREAMS names (once). `what` names it
- * in reasons. @return 0, or -1 with the reason in err. */
-static int add_name(char **list, size_t *n, const char *name, const char *what, char *err,
-                    size_t errlen)
-{
-    if (!bm_is_key_name(name)) {
-        snprintf(err, errlen, "bad %s '%.200s': 1-256 characters, no spaces", what, name);
-        return -1;
-    }
-    for (size_t i = 0; i < *n; i++)
-        if (!strcmp(list[i], name)) return 0;
-    if (*n == BM_MAX_STREAMS) {
-        snprintf(err, errlen, "too many %ss (at most %d)", what, BM_MAX_STREAMS);
-        return -1;
-    }
-    if (!(list[*n] = strdup(name))) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    (*n)++;
-    return 0;
-}
-
-int bm_config_add_stream(bm_config *c, const char *name, char *err, size_t errlen)
-{
-    return add_name(c->streams, &c->n_streams, name, "stream name", err, errlen);
-}
-
-int bm_config_add_pattern(bm_config *c, const char *pattern, char *err, size_t errlen)
-{
-    if (add_name(c->pubsub_patterns, &c->n_pubsub_patterns, pattern, "pub/sub pattern", err,
-                 errlen))
-        return -1;
-    c->pubsub_enabled = 1;
-    return 0;
-}
-
 int bm_config_set_streams_csv(bm_config *c, const char *csv, char *err, size_t errlen)
 {
     void *base[BM_BASE__COUNT] = {[BM_BASE_CONFIG] = c};
@@ -157,7 +111,8 @@ int bm_config_load_file(bm_config *c, const char *path, char *err, size_t errlen
 {
     yaml_document_t doc;
     if (bm_yaml_load(&doc, path, NULL, 0, err, errlen)) return -1;
-    bm_walk w = bm_walk_of_agent(&doc, path, c->warn, c->warn_arg, err, errlen);
+    bm_walk w = bm_walk_of_doc(&doc, path, c->warn, c->warn_arg, err, errlen);
+    w.keys = bm_config_keys(&w.n_keys);
     w.base[BM_BASE_CONFIG] = c;
     w.base[BM_BASE_ALERTING] = c->alerting; /* `alerts:` is read whole, then swapped in */
     int rc = 0;
@@ -213,11 +168,12 @@ int bm_config_finish(bm_config *c, char *err, size_t errlen)
 
 int bm_config_get(const bm_config *c, const char *path, char *buf, size_t len)
 {
-    const bm_config_key *k = bm_config_key_find(path);
+    size_t n;
+    const bm_config_key *keys = bm_config_keys(&n), *k = bm_keys_find(keys, n, path);
     void *base[BM_BASE__COUNT] = {[BM_BASE_CONFIG] = (void *)c,
                                   [BM_BASE_ALERTING] = c->alerting,
                                   [BM_BASE_RULES] = c->alerting ? &c->alerting->rules : NULL};
-    return k ? bm_config_key_format(k, base, buf, len) : -1;
+    return k ? bm_keys_format(keys, n, k, base, buf, len) : -1;
 }
 
 /* Is `host` ("127.0.0.1", "::1", "localhost") a loopback address? */

@@ -252,6 +252,9 @@ int bm_config_load_file(bm_config *c, const char *path, char *err, size_t errlen
  */
 int bm_config_load_env(bm_config *c, char *err, size_t errlen);
 
+/* The stream and pattern lists and owned strings (value.c, below everything that sets a
+ * value). */
+
 /* Replace the stream list with a comma-separated list. @return 0 or -1. */
 int bm_config_set_streams_csv(bm_config *c, const char *csv, char *err, size_t errlen);
 /* Add one stream (flags are repeatable). @return 0 or -1. */

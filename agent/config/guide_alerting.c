@@ -38,6 +38,7 @@
 #include <strings.h>
 
 #include "agent/config/alerting.h"
+#include "agent/config/keys.h"
 #include "agent/core/parse.h"
 #include "lib/alerts.h"
 
@@ -166,6 +167,19 @@ static int known_key(const char *k, const char *const *list, size_t n)
     return 0;
 }
 
+/* "; did you mean 'X'?" for the unknown k, X the closest of list[0..n), into buf ("" when none
+ * is close). @return buf. */
+static const char *suggestion(const char *k, const char *const *list, size_t n, char *buf,
+                              size_t len)
+{
+    const char *near = k ? bm_names_suggest(list, n, k) : NULL;
+    if (near)
+        snprintf(buf, len, "; did you mean '%s'?", near);
+    else if (len)
+        buf[0] = '\0';
+    return buf;
+}
+
 /* The rule keys of the guides' AlertRule. */
 static const char *const rule_keys[] = {"name",     "condition",        "severity",
                                         "description", "cooldown_minutes", "enabled"};
@@ -179,11 +193,14 @@ static int read_rule(bm_walk *w, yaml_node_t *map, int index)
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
         const char *k = bm_yaml_scalar(bm_walk_node(w, pr->key));
-        if (!known_key(k, rule_keys, sizeof rule_keys / sizeof *rule_keys))
+        size_t n_keys = sizeof rule_keys / sizeof *rule_keys;
+        char near[96];
+        if (!known_key(k, rule_keys, n_keys))
             return bm_walk_fail(w, bm_walk_node(w, pr->key),
                                 "alerting.rules #%d: unknown key '%s' (known: name, condition, "
-                                "severity, description, cooldown_minutes, enabled)",
-                                index, k ? k : "?");
+                                "severity, description, cooldown_minutes, enabled)%s",
+                                index, k ? k : "?",
+                                suggestion(k, rule_keys, n_keys, near, sizeof near));
     }
     const char *name = bm_yaml_scalar(bm_yaml_get(w->doc, map, "name", NULL));
     yaml_node_t *cn = bm_yaml_get(w->doc, map, "condition", NULL);
@@ -259,10 +276,11 @@ static void warn_unused(bm_walk *w, yaml_node_t *map, const char *const *used, s
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
          pr++) {
         const char *k = bm_yaml_scalar(bm_walk_node(w, pr->key));
+        char near[96];
         if (!known_key(k, used, n_used))
             bm_walk_warn(w, bm_walk_node(w, pr->key),
-                         "alerting.channels: '%s' of channel '%s' is not used (ignored): %s",
-                         k ? k : "?", name, takes);
+                         "alerting.channels: '%s' of channel '%s' is not used (ignored): %s%s",
+                         k ? k : "?", name, takes, suggestion(k, used, n_used, near, sizeof near));
     }
 }
 
@@ -379,10 +397,13 @@ static int read_channel(bm_walk *w, yaml_node_t *map, const char *type, int inde
         if (key) kv[n++] = (bm_sink_kv){"routing_key", key};
         if (!url) url = "https://events.pagerduty.com/v2/enqueue";
     } else {
+        static const char *const types[] = {"webhook", "slack", "pagerduty", "email"};
+        char near[96];
+        suggestion(type, types, sizeof types / sizeof *types, near, sizeof near);
         return bm_walk_fail(w, map,
                             "alerting.channels #%d: unknown type '%s' (webhook, slack, pagerduty, "
-                            "email)",
-                            index, type);
+                            "email)%s",
+                            index, type, near);
     }
     if (url) kv[n++] = (bm_sink_kv){"url", url};
     static const char *const used[] = {"type",        "name",        "enabled",        "url",
@@ -409,9 +430,18 @@ int bm_guide_alerting_yaml(bm_walk *w, const bm_walk_pair *p)
         const char *k = bm_yaml_scalar(kn);
         int rules = k && !strcmp(k, "rules"), channels = k && !strcmp(k, "channels");
         if (!rules && !channels) {
-            bm_walk_warn(w, kn, "unknown key 'alerting.%s' (ignored; alerting takes rules and "
-                                "channels)",
-                         k ? k : "?");
+            static const char *const sections[] = {"rules", "channels"};
+            const char *near = k ? bm_names_suggest(sections, 2, k) : NULL;
+            if (near)
+                bm_walk_warn(w, kn,
+                             "unknown key 'alerting.%s' (ignored; alerting takes rules and "
+                             "channels); did you mean 'alerting.%s'?",
+                             k, near);
+            else
+                bm_walk_warn(w, kn,
+                             "unknown key 'alerting.%s' (ignored; alerting takes rules and "
+                             "channels)",
+                             k ? k : "?");
             continue;
         }
         if (bm_yaml_is_null(vn)) continue;

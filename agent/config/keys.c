@@ -1,7 +1,12 @@
 /*
- * keys.c - the agent's settings, one row each (keys.h), and the look-ups
- * over a table: by path, sections, environment names, suggestions for
- * unknown keys.
+ * keys.c - the agent's settings, one row each (keys.h), and what takes the
+ * agent's table by name: bm_config_keys, bm_config_key_find, the agent's
+ * bm_config_key_set and defaults, environment names.
+ *
+ * The table names the YAML readers of its rows (alerts:, alerting:,
+ * otlp.headers, ...), so this file sits above them: the readers, the walker
+ * (walk.c), the values (value.c) and the look-ups (key_lookup.c) are given
+ * a table, they never ask for this one, and calls within config/ go one way.
  *
  * Order matters twice: --help lists flags in the order of their rows within
  * each group, and when two rows could apply (a key and its alias in one
@@ -522,32 +527,11 @@ const bm_config_key *bm_config_keys(size_t *n)
     return agent_keys;
 }
 
-static int in_file(const bm_config_key *k)
-{
-    return !(k->flags & (BM_KEY_F_NO_YAML | BM_KEY_F_INTERNAL));
-}
-
-const bm_config_key *bm_keys_find(const bm_config_key *keys, size_t n, const char *path)
-{
-    for (size_t i = 0; i < n; i++)
-        if (in_file(&keys[i]) && !strcmp(keys[i].path, path)) return &keys[i];
-    return NULL;
-}
-
 const bm_config_key *bm_config_key_find(const char *path)
 {
     size_t n;
     const bm_config_key *keys = bm_config_keys(&n);
     return bm_keys_find(keys, n, path);
-}
-
-int bm_keys_is_section(const bm_config_key *keys, size_t n, const char *path)
-{
-    size_t len = strlen(path);
-    for (size_t i = 0; i < n; i++)
-        if (in_file(&keys[i]) && !strncmp(keys[i].path, path, len) && keys[i].path[len] == '.')
-            return 1;
-    return 0;
 }
 
 int bm_config_key_env(const bm_config_key *k, char *buf, size_t len)
@@ -567,77 +551,17 @@ int bm_config_key_env(const bm_config_key *k, char *buf, size_t len)
     return 0;
 }
 
-int64_t bm_config_key_bare_us(const bm_config_key *k)
+int bm_config_key_set(const bm_config_key *k, void *const base[BM_BASE__COUNT], const char *text,
+                      const char *subject, int how, char *why, size_t whylen)
 {
-    if (k->bare_us > 0) return k->bare_us;
-    /* a key named for its unit: block_ms, interval_seconds, window_minutes, retention_hours */
-    const char *under = strrchr(k->path, '_'), *dot = strrchr(k->path, '.');
-    int64_t us = under && under > dot ? bm_duration_unit_us(under + 1) : 0;
-    if (us > 0) return us;
-    const bm_config_key *c = k->alias_of ? bm_config_key_find(k->alias_of) : NULL;
-    return c && c != k ? bm_config_key_bare_us(c) : BM_KEY_BARE_DEFAULT_US;
+    size_t n;
+    const bm_config_key *keys = bm_config_keys(&n);
+    return bm_keys_set(keys, n, k, base, text, subject, how, why, whylen);
 }
 
-/* Edits from a to b, an adjacent swap counting one (optimal string alignment). */
-static size_t distance(const char *a, const char *b)
+int bm_config_keys_defaults(void *const base[BM_BASE__COUNT], char *why, size_t whylen)
 {
-    enum { MAXLEN = 128 };
-    size_t la = strlen(a), lb = strlen(b);
-    if (la >= MAXLEN || lb >= MAXLEN) return (size_t)-1;
-    size_t rows[3][MAXLEN], *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cost = a[i - 1] != b[j - 1];
-            size_t best = prev[j] + 1;
-            if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
-            if (prev[j - 1] + cost < best) best = prev[j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                prev2[j - 2] + 1 < best)
-                best = prev2[j - 2] + 1;
-            cur[j] = best;
-        }
-        size_t *t = prev2;
-        prev2 = prev;
-        prev = cur;
-        cur = t;
-    }
-    return prev[lb];
-}
-
-/* The part of a path after its last '.'. */
-static const char *leaf(const char *path)
-{
-    const char *dot = strrchr(path, '.');
-    return dot ? dot + 1 : path;
-}
-
-const bm_config_key *bm_keys_suggest(const bm_config_key *keys, size_t n, const char *path)
-{
-    const bm_config_key *best = NULL;
-    size_t best_score = 5;
-    size_t section = (size_t)(leaf(path) - path);
-    const char *name = leaf(path);
-    for (size_t i = 0; i < n; i++) {
-        const bm_config_key *k = &keys[i];
-        if (!in_file(k) || k->type == BM_KEY_GUIDE || k->type == BM_KEY_SECTION) continue;
-        size_t score = distance(path, k->path);
-        if (score > 2) {
-            const char *kname = leaf(k->path);
-            size_t kl = strlen(kname), nl = strlen(name);
-            int same_section =
-                (size_t)(kname - k->path) == section && !strncmp(k->path, path, section);
-            int starts_alike = nl >= 4 && kl >= 4 && !strncmp(kname, name, nl < kl ? nl : kl);
-            if (same_section && starts_alike)
-                score = 3;
-            else if (!same_section && !strcmp(kname, name))
-                score = 4;
-            else
-                continue;
-        }
-        if (score < best_score) best = k, best_score = score;
-    }
-    return best;
+    size_t n;
+    const bm_config_key *keys = bm_config_keys(&n);
+    return bm_keys_defaults(keys, n, base, why, whylen);
 }

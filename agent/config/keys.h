@@ -17,6 +17,12 @@
  * and ignores (BM_KEY_GUIDE, with the reason in `help`), and flags that are
  * actions (--help, --check-config). The alert rules' keys are a table of
  * the same rows (alert_rules.c).
+ *
+ * Three files: keys.c (the agent's table and what takes it by name),
+ * key_lookup.c (look-ups over any table) and value.c (one value of a row of
+ * any table). The agent's table names the readers of its YAML rows, so it
+ * sits above them; below it the table is a parameter (bm_keys_*), and calls
+ * between the files of config/ go one way.
  */
 #ifndef BM_AGENT_CONFIG_KEYS_H
 #define BM_AGENT_CONFIG_KEYS_H
@@ -118,15 +124,35 @@ struct bm_config_key {
 /* otlp.headers / otlp.header_files: NAME: VALUE (or FILE) into bm_config (otlp_headers.c). */
 int bm_otlp_yaml_headers(struct bm_walk *w, const bm_walk_pair *p);
 
+/* ---- the agent's table (keys.c) --------------------------------------------
+ * keys.c names the rows' YAML readers, so it sits above them: nothing it
+ * names calls these. Below it (walk.c, value.c, the readers) the table is a
+ * parameter, the bm_keys_* functions. */
+
 /* The agent's table, in a fixed order. @return the rows; *n their number. */
 const bm_config_key *bm_config_keys(size_t *n);
+
+/* bm_keys_find in the agent's table. @return the row, or NULL. */
+const bm_config_key *bm_config_key_find(const char *path);
+
+/*
+ * The environment variable of k into buf (its own name, or the one made
+ * from its path). @return 0, or -1 when k has none.
+ */
+int bm_config_key_env(const bm_config_key *k, char *buf, size_t len);
+
+/* bm_keys_set with the agent's table (the environment, the flags). @return the same. */
+int bm_config_key_set(const bm_config_key *k, void *const base[BM_BASE__COUNT], const char *text,
+                      const char *subject, int how, char *why, size_t whylen);
+
+/* bm_keys_defaults with the agent's table. @return the same. */
+int bm_config_keys_defaults(void *const base[BM_BASE__COUNT], char *why, size_t whylen);
+
+/* ---- look-ups over any table (key_lookup.c) ------------------------------- */
 
 /* The row of a config file path in a table (aliases included; not flag-only
  * or internal rows). @return the row, or NULL. */
 const bm_config_key *bm_keys_find(const bm_config_key *keys, size_t n, const char *path);
-
-/* The same in the agent's table. @return the row, or NULL. */
-const bm_config_key *bm_config_key_find(const char *path);
 
 /* Whether `path` is a section of the table: some row's path starts with
  * "path.". @return 1 or 0. */
@@ -140,16 +166,22 @@ int bm_keys_is_section(const bm_config_key *keys, size_t n, const char *path);
 const bm_config_key *bm_keys_suggest(const bm_config_key *keys, size_t n, const char *path);
 
 /*
- * The environment variable of k into buf (its own name, or the one made
- * from its path). @return 0, or -1 when k has none.
+ * The same over a list of plain names (a sink's keys, the guides' rule
+ * keys): the name closest to the unknown `name`, by the same measure.
+ * @return one of names (borrowed), or NULL when none is close.
  */
-int bm_config_key_env(const bm_config_key *k, char *buf, size_t len);
+const char *bm_names_suggest(const char *const *names, size_t n, const char *name);
 
-/* A bare duration's unit for k: its own, else from the path's suffix
- * (_ms, _seconds, _minutes, _hours), else seconds. @return µs. */
-int64_t bm_config_key_bare_us(const bm_config_key *k);
+/* A bare duration's unit for k of the table keys[0..n): its own, else from
+ * the path's suffix (_ms, _seconds, _minutes, _hours), else its alias
+ * target's, else seconds. @return µs. */
+int64_t bm_keys_bare_us(const bm_config_key *keys, size_t n, const bm_config_key *k);
 
-/* How bm_config_key_set takes a value (flags). */
+/* ---- one value of a row (value.c) ------------------------------------------
+ * `keys`, `n`: the table k is a row of (its aliases and `also_sets` are
+ * looked up there). */
+
+/* How bm_keys_set takes a value (flags). */
 enum {
     BM_SET_FROM_ARGS = 0, /* the environment or a flag: a list is replaced */
     BM_SET_FROM_FILE = 1, /* the config file: `also_sets` of BM_KEY_F_ARGS_SETS rows is not */
@@ -164,30 +196,32 @@ enum {
  * key is read elsewhere, and nothing is set).
  * @return 0, or -1 with "SUBJECT must be ..., not 'VALUE'" in why.
  */
-int bm_config_key_set(const bm_config_key *k, void *const base[BM_BASE__COUNT], const char *text,
-                      const char *subject, int how, char *why, size_t whylen);
+int bm_keys_set(const bm_config_key *keys, size_t n, const bm_config_key *k,
+                void *const base[BM_BASE__COUNT], const char *text, const char *subject, int how,
+                char *why, size_t whylen);
 
 /*
- * Set the default (`def`) of every row of the agent's table stored in a
- * non-NULL base, aliases and computed defaults left out.
+ * Set the default (`def`) of every row of keys[0..n) stored in a non-NULL
+ * base, aliases and computed defaults left out.
  * @return 0, or -1 with the reason in why (a bad default, out of memory).
  */
-int bm_config_keys_defaults(void *const base[BM_BASE__COUNT], char *why, size_t whylen);
+int bm_keys_defaults(const bm_config_key *keys, size_t n, void *const base[BM_BASE__COUNT],
+                     char *why, size_t whylen);
 
 /*
  * The reason a value of k is refused when it is not text at all (a YAML
  * mapping or list), shown as `shown` ("a mapping").
  * @return -1, with the reason in why.
  */
-int bm_config_key_refuse(const bm_config_key *k, const char *subject, const char *shown, char *why,
-                         size_t whylen);
+int bm_keys_refuse(const bm_config_key *keys, size_t n, const bm_config_key *k, const char *subject,
+                   const char *shown, char *why, size_t whylen);
 
 /*
  * k's current value as text, in the form it would be written ("10s", "1000",
  * "a,b"; "" for no value). @return 0, or -1 when k holds no value (actions,
  * guide keys, YAML-only rows).
  */
-int bm_config_key_format(const bm_config_key *k, void *const base[BM_BASE__COUNT], char *buf,
-                         size_t len);
+int bm_keys_format(const bm_config_key *keys, size_t n, const bm_config_key *k,
+                   void *const base[BM_BASE__COUNT], char *buf, size_t len);
 
 #endif

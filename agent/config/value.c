@@ -3,7 +3,10 @@
  * text is read by its row's type, checked against the row's bounds, and
  * stored at the row's offset. Every reason has the same shape, "SUBJECT
  * must be WHAT, not 'VALUE'", the subject being what the person wrote
- * ('streams.batch', --batch or BUSMON_STREAMS_BATCH).
+ * ('streams.batch', --batch or BUSMON_STREAMS_BATCH). The row's table is a
+ * parameter (keys.h): value.c sits below the agent's table, which names the
+ * readers that call it. The string and list setters of config.h live here
+ * too, the bottom of what sets a value.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +19,63 @@
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
-/* k, or the key k is another name of (same field, k's own bare unit). */
-static const bm_config_key *resolve(const bm_config_key *k, bm_config_key *tmp)
+/* ---- the setters every source ends in (config.h) ---------------------------- */
+
+int bm_config_set_str(char **field, const char *value)
 {
-    const bm_config_key *c = k->alias_of ? bm_config_key_find(k->alias_of) : NULL;
+    char *copy = value ? strdup(value) : NULL;
+    if (value && !copy) return -1;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+/* Add `name` to a list of at most BM_MAX_STREAMS names (once). `what` names it
+ * in reasons. @return 0, or -1 with the reason in err. */
+static int add_name(char **list, size_t *n, const char *name, const char *what, char *err,
+                    size_t errlen)
+{
+    if (!bm_is_key_name(name)) {
+        snprintf(err, errlen, "bad %s '%.200s': 1-256 characters, no spaces", what, name);
+        return -1;
+    }
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp(list[i], name)) return 0;
+    if (*n == BM_MAX_STREAMS) {
+        snprintf(err, errlen, "too many %ss (at most %d)", what, BM_MAX_STREAMS);
+        return -1;
+    }
+    if (!(list[*n] = strdup(name))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    (*n)++;
+    return 0;
+}
+
+int bm_config_add_stream(bm_config *c, const char *name, char *err, size_t errlen)
+{
+    return add_name(c->streams, &c->n_streams, name, "stream name", err, errlen);
+}
+
+int bm_config_add_pattern(bm_config *c, const char *pattern, char *err, size_t errlen)
+{
+    if (add_name(c->pubsub_patterns, &c->n_pubsub_patterns, pattern, "pub/sub pattern", err,
+                 errlen))
+        return -1;
+    c->pubsub_enabled = 1;
+    return 0;
+}
+
+/* ---- one value of a row ------------------------------------------------------ */
+
+/* k, or the key of keys[0..n) k is another name of (same field, k's own bare unit). */
+static const bm_config_key *resolve(const bm_config_key *keys, size_t n, const bm_config_key *k,
+                                    bm_config_key *tmp)
+{
+    const bm_config_key *c = k->alias_of ? bm_keys_find(keys, n, k->alias_of) : NULL;
     *tmp = c && c->type != BM_KEY_SECTION ? *c : *k;
-    tmp->bare_us = bm_config_key_bare_us(k);
+    tmp->bare_us = bm_keys_bare_us(keys, n, k);
     return tmp;
 }
 
@@ -67,11 +121,11 @@ static int must_be(const bm_config_key *k, const char *subject, const char *valu
     return -1;
 }
 
-int bm_config_key_refuse(const bm_config_key *k, const char *subject, const char *shown, char *why,
-                         size_t whylen)
+int bm_keys_refuse(const bm_config_key *keys, size_t n, const bm_config_key *k, const char *subject,
+                   const char *shown, char *why, size_t whylen)
 {
     bm_config_key tmp;
-    k = resolve(k, &tmp);
+    k = resolve(keys, n, k, &tmp);
     if (k->type == BM_KEY_STREAMS || k->type == BM_KEY_PATTERNS || k->type == BM_KEY_DURATIONS) {
         char w[160];
         what(k, w, sizeof w);
@@ -223,21 +277,21 @@ static int set_number(const bm_config_key *k, char *field, const char *text, con
     return 0;
 }
 
-/* Set the BOOL row `path` of the agent's table (internal rows included). */
-static void set_flag(void *const base[BM_BASE__COUNT], const char *path, int on)
+/* Set the BOOL row `path` of keys[0..n) (internal rows included). */
+static void set_flag(const bm_config_key *keys, size_t n, void *const base[BM_BASE__COUNT],
+                     const char *path, int on)
 {
-    size_t n;
-    const bm_config_key *keys = bm_config_keys(&n);
     for (size_t i = 0; i < n; i++)
         if (keys[i].type == BM_KEY_BOOL && !strcmp(keys[i].path, path) && base[keys[i].base])
             *(int *)((char *)base[keys[i].base] + keys[i].offset) = on;
 }
 
-int bm_config_key_set(const bm_config_key *k, void *const base[BM_BASE__COUNT], const char *text,
-                      const char *subject, int how, char *why, size_t whylen)
+int bm_keys_set(const bm_config_key *keys, size_t n, const bm_config_key *k,
+                void *const base[BM_BASE__COUNT], const char *text, const char *subject, int how,
+                char *why, size_t whylen)
 {
     bm_config_key tmp;
-    k = resolve(k, &tmp);
+    k = resolve(keys, n, k, &tmp);
     if (!base[k->base]) return 0;
     char *field = (char *)base[k->base] + k->offset;
     int on = 1, b;
@@ -294,15 +348,15 @@ int bm_config_key_set(const bm_config_key *k, void *const base[BM_BASE__COUNT], 
         return 0;
     }
     if (k->also_sets && (on == 0 || !((how & BM_SET_FROM_FILE) && (k->flags & BM_KEY_F_ARGS_SETS))))
-        set_flag(base, k->also_sets, on);
+        set_flag(keys, n, base, k->also_sets, on);
     return 0;
 }
 
-int bm_config_key_format(const bm_config_key *k, void *const base[BM_BASE__COUNT], char *buf,
-                         size_t len)
+int bm_keys_format(const bm_config_key *keys, size_t n_keys, const bm_config_key *k,
+                   void *const base[BM_BASE__COUNT], char *buf, size_t len)
 {
     bm_config_key tmp;
-    k = resolve(k, &tmp);
+    k = resolve(keys, n_keys, k, &tmp);
     if (!base[k->base] || len == 0) return -1;
     const char *field = (const char *)base[k->base] + k->offset;
     const bm_config *c = base[k->base];
@@ -368,14 +422,14 @@ int bm_config_key_format(const bm_config_key *k, void *const base[BM_BASE__COUNT
     }
 }
 
-int bm_config_keys_defaults(void *const base[BM_BASE__COUNT], char *why, size_t whylen)
+int bm_keys_defaults(const bm_config_key *keys, size_t n, void *const base[BM_BASE__COUNT],
+                     char *why, size_t whylen)
 {
-    size_t n;
-    const bm_config_key *keys = bm_config_keys(&n);
     for (size_t i = 0; i < n; i++) {
         const bm_config_key *k = &keys[i];
         if (!k->def || k->alias_of || (k->flags & BM_KEY_F_COMPUTED) || !base[k->base]) continue;
-        if (bm_config_key_set(k, base, k->def, k->path, BM_SET_FROM_FILE, why, whylen)) return -1;
+        if (bm_keys_set(keys, n, k, base, k->def, k->path, BM_SET_FROM_FILE, why, whylen))
+            return -1;
     }
     return 0;
 }

@@ -4,6 +4,9 @@
  * unknown keys refused), then applied by phase. Sections are walked as
  * they come; a section alias (metrics: for metrics_collection:) is walked
  * with its keys looked up under the other name and shown as written.
+ *
+ * The table is the walk's (w->keys): the walker never asks for the agent's,
+ * whose rows name readers that call back into it.
  */
 #include "agent/config/walk.h"
 #include "agent/core/parse.h"
@@ -138,19 +141,16 @@ void bm_walk_warn(bm_walk *w, const yaml_node_t *at, const char *fmt, ...)
     w->warn(line, w->warn_arg);
 }
 
-bm_walk bm_walk_of_agent(yaml_document_t *doc, const char *file, bm_config_warn_cb warn,
-                         void *warn_arg, char *err, size_t errlen)
+bm_walk bm_walk_of_doc(yaml_document_t *doc, const char *file, bm_config_warn_cb warn,
+                       void *warn_arg, char *err, size_t errlen)
 {
-    size_t n;
     bm_walk w = {.doc = doc,
                  .file = file ? file : "config",
                  .context = "",
-                 .keys = bm_config_keys(&n),
                  .warn = warn,
                  .warn_arg = warn_arg,
                  .err = err,
                  .errlen = errlen};
-    w.n_keys = n;
     return w;
 }
 
@@ -182,28 +182,29 @@ int bm_walk_set(bm_walk *w, const bm_config_key *k, const char *path, yaml_node_
     char subject[PATH_MAX_LEN + 2], why[768];
     snprintf(subject, sizeof subject, "'%s'", path);
     if (is_list(t) && vn->type == YAML_SEQUENCE_NODE) {
-        if (bm_config_key_set(k, w->base, "", subject, BM_SET_FROM_FILE, why, sizeof why))
+        if (bm_keys_set(w->keys, w->n_keys, k, w->base, "", subject, BM_SET_FROM_FILE, why,
+                        sizeof why))
             return bm_walk_fail(w, vn, "%s", why);
         for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top;
              it++) {
             yaml_node_t *item = bm_walk_node(w, *it);
             const char *s = bm_yaml_scalar(item);
             if (!s) {
-                bm_config_key_refuse(t, subject, bm_yaml_kind(item), why, sizeof why);
+                bm_keys_refuse(w->keys, w->n_keys, t, subject, bm_yaml_kind(item), why, sizeof why);
                 return bm_walk_fail(w, item ? item : vn, "%s", why);
             }
-            if (bm_config_key_set(k, w->base, s, subject, BM_SET_APPEND | BM_SET_FROM_FILE, why,
-                                  sizeof why))
+            if (bm_keys_set(w->keys, w->n_keys, k, w->base, s, subject,
+                            BM_SET_APPEND | BM_SET_FROM_FILE, why, sizeof why))
                 return bm_walk_fail(w, item, "%s", why);
         }
         return 0;
     }
     const char *s = bm_yaml_scalar(vn);
     if (!s) {
-        bm_config_key_refuse(t, subject, bm_yaml_kind(vn), why, sizeof why);
+        bm_keys_refuse(w->keys, w->n_keys, t, subject, bm_yaml_kind(vn), why, sizeof why);
         return bm_walk_fail(w, vn, "%s", why);
     }
-    if (bm_config_key_set(k, w->base, s, subject, BM_SET_FROM_FILE, why, sizeof why))
+    if (bm_keys_set(w->keys, w->n_keys, k, w->base, s, subject, BM_SET_FROM_FILE, why, sizeof why))
         return bm_walk_fail(w, vn, "%s", why);
     return 0;
 }
@@ -267,7 +268,10 @@ static int collect(bm_walk *w, yaml_node_pair_t *p, const char *path, const char
     } else if (w->strict) {
         char known[512];
         known_list(w, known, sizeof known);
-        return bm_walk_fail(w, it->kn, "unknown key '%s' (known: %s)", it->path, known);
+        const bm_config_key *near = bm_keys_suggest(w->keys, w->n_keys, it->canon);
+        return bm_walk_fail(w, it->kn, "unknown key '%s' (known: %s)%s%s%s", it->path, known,
+                            near ? "; did you mean '" : "", near ? near->path : "",
+                            near ? "'?" : "");
     } else {
         it->kind = ITEM_UNKNOWN;
     }

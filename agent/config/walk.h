@@ -40,12 +40,13 @@ typedef struct bm_walk {
 } bm_walk;
 
 /*
- * A walk of the agent's key table over doc, strict off, every base NULL
- * (the caller sets those it reads into). `file` NULL is "config".
+ * A walk over doc, strict off, every base NULL and no table yet: the caller
+ * sets the table (w.keys = bm_config_keys(&w.n_keys) for the agent's) and
+ * the bases it reads into. `file` NULL is "config".
  * @return the walk.
  */
-bm_walk bm_walk_of_agent(yaml_document_t *doc, const char *file, bm_config_warn_cb warn,
-                         void *warn_arg, char *err, size_t errlen);
+bm_walk bm_walk_of_doc(yaml_document_t *doc, const char *file, bm_config_warn_cb warn,
+                       void *warn_arg, char *err, size_t errlen);
 
 /*
  * Read mapping `map` whose keys are under `path` (as written; "" at the top)

@@ -257,6 +257,7 @@ static bm_sink *configure(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **own, s
             for (const bm_sink_key *c = t->keys; c->name && k + 1 < sizeof why; c++)
                 k += (size_t)snprintf(why + k, sizeof why - k, "%s%s%s", k ? ", " : "", c->name,
                                       c->name[strlen(c->name) - 1] == '.' ? "NAME" : "");
+            /* config/alerting.c finds "unknown key 'K'" here to suggest a close key */
             bm_set_error(err, errlen,
                          "sink '%s': unknown key '%s' (%s takes type, name, format, "
                          "routing_key, topics, %s)",

@@ -3,7 +3,8 @@
 # --check-config --offline checks the configuration without Redis, plain
 # --check-config says whether it reached Redis (exit 3 when it cannot);
 # deploy/busmon.yaml and a file in the Python guides' shape load without a
-# warning; typos are warned about with their line and a suggestion; a value
+# warning; typos are warned about with their line and a suggestion (fatal,
+# with the suggestion, in a rule or a sink); a value
 # out of bounds is refused with the same reason from the file, the
 # environment and a flag; every flag of --help is accepted.
 source "$(dirname "$0")/lib.sh"
@@ -74,6 +75,16 @@ for want in \
     "typos.yaml:6: unknown key 'http.lisen' (ignored); did you mean 'http.listen'?"; do
     bm_check "warned: ${want%% (ignored)*}" grep -qF -- "$want" "$BM_TMP/err"
 done
+
+# in a rule or a sink a typo stays fatal (exit 2), with the closest key
+printf 'alerts:\n  rules:\n    - name: high_error_rate\n      treshold: 0.2\n' >"$BM_TMP/rule.yaml"
+"$AGENT" --config "$BM_TMP/rule.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "a rule's typo: exit 2" 2 "$rc"
+bm_check "... its line and the closest key" grep -q "rule.yaml:4: rule 'high_error_rate': unknown key 'treshold' (known: .*); did you mean 'threshold'?$" "$BM_TMP/err"
+printf 'outputs:\n  sinks:\n    - type: redis_stream\n      streem: copy\n' >"$BM_TMP/sink.yaml"
+"$AGENT" --config "$BM_TMP/sink.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "a sink's typo: exit 2" 2 "$rc"
+bm_check "... its line and the closest key" grep -q "sink.yaml:3: outputs.sinks: sink 'generic': unknown key 'streem' (.*); did you mean 'stream'?$" "$BM_TMP/err"
 
 # --- one reason from every source ----------------------------------------------------------
 # reason SUBJECT FILE: what follows SUBJECT on the error line

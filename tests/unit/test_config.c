@@ -5,7 +5,8 @@
  * value out of bounds is refused by every source with the same reason;
  * unknown keys are warned about with their line and a suggestion; the
  * monitoring guides' keys are accepted silently; deploy/busmon.yaml loads
- * with no warning and sets only keys of the table; --help names every flag;
+ * with no warning, sets only keys of the table and shows every key of it
+ * (set or commented; uncommented it loads too); --help names every flag;
  * precedence, actions, the finishing step, and the value parsers.
  */
 #include <criterion/criterion.h>
@@ -400,13 +401,72 @@ Test(config, unknown_keys_are_warned_with_line_and_suggestion)
     cr_expect_eq(c.alerting->rules.interval_us, 10000000);
     bm_config_deinit(&c);
 
-    /* unknown keys inside a rule stay fatal */
+    /* unknown keys inside a rule stay fatal, with the suggestion */
     cr_assert_eq(load(&c, "alerts:\n  rules:\n    - name: high_error_rate\n      treshold: 0.2\n",
                       err, sizeof err),
                  -1);
     cr_expect(strstr(err, ":4: rule 'high_error_rate': unknown key 'treshold' (known: name, "
                           "metric, scope, op, threshold,"),
               "%s", err);
+    cr_expect(strstr(err, "); did you mean 'threshold'?"), "%s", err);
+    bm_config_deinit(&c);
+}
+
+/* The lists of their own (rules, sinks, the guides' alerting:) suggest a close key too,
+ * at the line of the rule's key, of the sink, of the guides' key. */
+Test(config, unknown_keys_of_rules_sinks_and_guide_alerting_get_a_suggestion)
+{
+    bm_config c;
+    char err[1024], want[512];
+    static const struct {
+        const char *yaml, *line, *suggestion;
+    } fatal[] = {
+        {"alerts:\n  rules:\n    - name: x\n      metric: error_rate\n      threshold: 1\n"
+         "      comparater: \">\"\n",
+         ":6: rule 'x': unknown key 'comparater' (known: ", "; did you mean 'comparator'?"},
+        {"outputs:\n  sinks:\n    - name: copy\n      type: redis_stream\n      streem: s\n",
+         ":3: outputs.sinks: sink 'copy': unknown key 'streem' (redis_stream takes ",
+         "; did you mean 'stream'?"},
+        {"alerts:\n  webhooks:\n    - url: http://127.0.0.1:1/\n      topic: alert\n",
+         ":3: alerts.webhooks: sink 'generic': unknown key 'topic' (webhook takes ",
+         "; did you mean 'topics'?"},
+        {"alerting:\n  rules:\n    - name: g\n      conditon: error_rate > 0.1\n",
+         ":4: alerting.rules #1: unknown key 'conditon' (known: name, condition, ",
+         "; did you mean 'condition'?"},
+    };
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) {
+        cr_assert_eq(load(&c, fatal[i].yaml, err, sizeof err), -1, "%s", fatal[i].yaml);
+        snprintf(want, sizeof want, "%s%s", yaml_path, fatal[i].line);
+        cr_expect(strstr(err, want) == err, "%s\nwanted: %s", err, want);
+        size_t el = strlen(err), sl = strlen(fatal[i].suggestion);
+        cr_expect(el > sl && !strcmp(err + el - sl, fatal[i].suggestion), "%s", err);
+        bm_config_deinit(&c);
+    }
+    /* a key no sink takes and nothing close: no suggestion */
+    cr_assert_eq(load(&c,
+                      "outputs:\n  sinks:\n    - type: redis_hash\n      key: k\n"
+                      "      zzzzzz: 1\n",
+                      err, sizeof err),
+                 -1);
+    cr_expect(strstr(err, "unknown key 'zzzzzz'") && !strstr(err, "did you mean"), "%s", err);
+    bm_config_deinit(&c);
+
+    /* the guides' alerting: its sections and a channel's keys are warned about */
+    cr_assert_eq(load(&c,
+                      "alerting:\n  rule:\n    - name: g\n  channels:\n    - type: slack\n"
+                      "      url: http://127.0.0.1:1/\n      webhok_url: http://127.0.0.1:2/\n",
+                      err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(n_warnings, 2, "%zu warnings: %s", n_warnings, warnings[0]);
+    snprintf(want, sizeof want,
+             "%s:2: unknown key 'alerting.rule' (ignored; alerting takes rules and channels); did "
+             "you mean 'alerting.rules'?",
+             yaml_path);
+    cr_expect_str_eq(warnings[0], want);
+    snprintf(want, sizeof want,
+             "%s:7: alerting.channels: 'webhok_url' of channel 'slack' is not used", yaml_path);
+    cr_expect(strstr(warnings[1], want) == warnings[1], "%s", warnings[1]);
+    cr_expect(strstr(warnings[1], "; did you mean 'webhook_url'?"), "%s", warnings[1]);
     bm_config_deinit(&c);
 }
 
@@ -511,9 +571,13 @@ Test(config, the_guides_monitoring_yaml_is_honoured_or_warned_about_once)
 
 /* ---- deploy/busmon.yaml ------------------------------------------------------------ */
 
-/* Every leaf path the document sets (scalars and lists) under `prefix`. */
-static void leaves(yaml_document_t *doc, yaml_node_t *map, const char *prefix, char (*out)[128],
-                   size_t *n)
+/*
+ * The paths under `prefix` into out[0..max): with `leaves`, what the document
+ * sets (scalars and lists; `alerts` taken whole), else every mapping key
+ * (sections too; nothing inside lists).
+ */
+static void paths(yaml_document_t *doc, yaml_node_t *map, const char *prefix, int leaves,
+                  char (*out)[128], size_t *n, size_t max)
 {
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
@@ -522,11 +586,20 @@ static void leaves(yaml_document_t *doc, yaml_node_t *map, const char *prefix, c
         char path[128];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "",
                  (const char *)kn->data.scalar.value);
-        if (vn->type == YAML_MAPPING_NODE && strcmp(path, "alerts"))
-            leaves(doc, vn, path, out, n);
-        else if (*n < 128)
-            snprintf(out[(*n)++], 128, "%s", path);
+        int descend = vn->type == YAML_MAPPING_NODE && !(leaves && !strcmp(path, "alerts"));
+        if ((!leaves || !descend) && *n < max) snprintf(out[(*n)++], 128, "%s", path);
+        if (descend) paths(doc, vn, path, leaves, out, n, max);
     }
+}
+
+/* YAML text into *doc (the caller yaml_document_delete's it). */
+static void parse_doc(const char *text, yaml_document_t *doc)
+{
+    yaml_parser_t parser;
+    cr_assert(yaml_parser_initialize(&parser));
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    cr_assert(yaml_parser_load(&parser, doc));
+    yaml_parser_delete(&parser);
 }
 
 static char *read_file(const char *path)
@@ -551,14 +624,11 @@ Test(config, the_example_config_loads_clean_and_uses_only_table_keys)
     bm_config_deinit(&c);
 
     char *text = read_file(path);
-    yaml_parser_t parser;
     yaml_document_t doc;
-    cr_assert(yaml_parser_initialize(&parser));
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
-    cr_assert(yaml_parser_load(&parser, &doc));
+    parse_doc(text, &doc);
     static char found[128][128];
     size_t n = 0;
-    leaves(&doc, yaml_document_get_root_node(&doc), "", found, &n);
+    paths(&doc, yaml_document_get_root_node(&doc), "", 1, found, &n, 128);
     cr_expect_geq(n, 30);
     for (size_t i = 0; i < n; i++) {
         const bm_config_key *k = bm_config_key_find(found[i]);
@@ -566,7 +636,6 @@ Test(config, the_example_config_loads_clean_and_uses_only_table_keys)
         cr_expect(!k || k->type != BM_KEY_GUIDE, "%s is an ignored guide key", found[i]);
     }
     yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
 
     /* the commented-out alerts example, uncommented, loads too */
     static char uncommented[65536];
@@ -585,6 +654,74 @@ Test(config, the_example_config_loads_clean_and_uses_only_table_keys)
     cr_expect_eq(c.alerting->n_sinks, 4);
     cr_expect_eq(c.alerting->rules.n_rules, 10);
     bm_config_deinit(&c);
+}
+
+/* A line whose comment is a key ("# key: value", "  # - name: x"): the key, uncommented. */
+static int commented_key(const char *line, char *out, size_t len)
+{
+    size_t indent = strspn(line, " ");
+    if (line[indent] != '#') return 0;
+    const char *rest = line + indent + 1;
+    if (*rest == ' ') rest++;
+    const char *key = rest + strspn(rest, " ");
+    if (!strncmp(key, "- ", 2)) key += 2;
+    size_t name = strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_");
+    if (!name || key[name] != ':' || (key[name + 1] != ' ' && key[name + 1] != '\0')) return 0;
+    snprintf(out, len, "%*s%s", (int)indent, "", rest);
+    return 1;
+}
+
+/* text with every commented key uncommented (prose stays a comment). Static. */
+static const char *uncomment_keys(const char *text)
+{
+    static char out[65536];
+    size_t at = 0;
+    for (const char *line = text; *line && at < sizeof out;) {
+        size_t len = strcspn(line, "\n");
+        char one[512], key[512];
+        snprintf(one, sizeof one, "%.*s", (int)len, line);
+        at += (size_t)snprintf(out + at, sizeof out - at, "%s\n",
+                               commented_key(one, key, sizeof key) ? key : one);
+        line += len + (line[len] == '\n');
+    }
+    cr_assert_lt(at, sizeof out);
+    return out;
+}
+
+/* --help says deploy/busmon.yaml shows every key: each row of the table that is a key of the
+ * file is there, set or commented. Not looked for: other names of a key (alias_of: the
+ * guides' names, metrics:), the guides' ignored keys (BM_KEY_GUIDE), flag-only and internal
+ * rows (BM_KEY_F_NO_YAML, BM_KEY_F_INTERNAL). Uncommented, the file loads with no warning. */
+Test(config, the_example_config_shows_every_key)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/deploy/busmon.yaml", BM_SOURCE_DIR);
+    const char *text = uncomment_keys(read_file(path));
+    bm_config c;
+    cr_assert_eq(load(&c, text, err, sizeof err), 0, "uncommented: %s", err);
+    cr_expect_eq(n_warnings, 0, "uncommented: %s", warnings[0]);
+    bm_config_deinit(&c);
+
+    yaml_document_t doc;
+    parse_doc(text, &doc);
+    static char found[512][128];
+    size_t n_found = 0, n, checked = 0;
+    paths(&doc, yaml_document_get_root_node(&doc), "", 0, found, &n_found, 512);
+    cr_assert_lt(n_found, 512);
+    const bm_config_key *keys = bm_config_keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        const bm_config_key *k = &keys[i];
+        if (k->alias_of || k->type == BM_KEY_GUIDE || k->type == BM_KEY_ACTION ||
+            (k->flags & (BM_KEY_F_NO_YAML | BM_KEY_F_INTERNAL)))
+            continue;
+        size_t j = 0;
+        while (j < n_found && strcmp(found[j], k->path))
+            j++;
+        cr_expect_lt(j, n_found, "deploy/busmon.yaml does not show %s", k->path);
+        checked++;
+    }
+    cr_expect_geq(checked, 120, "only %zu keys", checked);
+    yaml_document_delete(&doc);
 }
 
 /* ---- --help ---------------------------------------------------------------------------- */
