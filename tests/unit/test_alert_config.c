@@ -312,7 +312,7 @@ Test(alert_config, bad_rules_with_line_and_reason)
                  "      treshold: 0.1\n",
                  "busmon.yaml:5: rule 'x': unknown key 'treshold' (known: name, metric, scope, "
                  "op, threshold, window, for, severity, cooldown, baseline, labels, description, "
-                 "enabled)");
+                 "enabled); did you mean 'threshold'?");
     expect_error("alerts:\n"
                  "  rules:\n"
                  "    - name: x\n"
