@@ -60,7 +60,8 @@ typedef enum {
     BM_DECODE__COUNT
 } bm_decode_status;
 
-/* The stable lower-case name of a status ("ok", "not_msgpack", ...). */
+/* The stable lower-case name of a status ("ok", "not_msgpack", ...); these names and
+ * texts are proto/event_names.c. */
 const char *bm_decode_status_name(bm_decode_status st);
 /* A person-readable detail for a decode failure (the `error` field of a dead-letter). */
 const char *bm_decode_status_detail(bm_decode_status st);
