@@ -188,11 +188,19 @@ static uint64_t deadletters(void *arg)
     return s.deadletter;
 }
 
+/* The counter table's values now, the HTTP server's counters with them. */
+static void collect_counters(const agent *a, bm_counter_snapshot *s)
+{
+    bm_http_stats http;
+    bm_http_get_stats(a->p.http, &http);
+    bm_counters_collect(&a->p, &http, s);
+}
+
 static json_t *counters_json(void *arg)
 {
     agent *a = arg;
     bm_counter_snapshot s;
-    bm_counters_collect(&a->p, &s);
+    collect_counters(a, &s);
     json_t *j = json_object();
     if (j && bm_counters_to_json(&s, j)) {
         json_decref(j);
@@ -684,23 +692,15 @@ static long peak_rss_bytes(void)
     return ru.ru_maxrss * 1024L;
 }
 
-/* The outputs that take alerts, as the summary's alerts.sinks. */
-static json_t *alert_sinks_json(const bm_outputs *o)
+/* The summary's alerts.sinks: of the counter table's outputs.sinks (every
+ * output), those that take alerts, the same objects. */
+static json_t *alert_sinks_json(const bm_outputs *o, json_t *every)
 {
     json_t *sinks = json_object();
     for (size_t i = 0; sinks && i < bm_outputs_count(o); i++) {
         const bm_sink *s = bm_outputs_at(o, i);
-        if (!bm_sink_takes(s, BM_TOPIC_ALERT) && !bm_sink_takes(s, BM_TOPIC_ALERTS_FIRING))
-            continue;
-        bm_sink_stats st;
-        bm_sink_get_stats(s, &st);
-        json_object_set_new(
-            sinks, bm_sink_name(s),
-            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "type", bm_sink_type_name(s),
-                      "format", bm_sink_format(s), "emitted", (json_int_t)st.emitted, "sent",
-                      (json_int_t)st.sent, "failed", (json_int_t)st.failed, "retried",
-                      (json_int_t)st.retried, "dropped", (json_int_t)st.dropped,
-                      "attempt_errors", (json_int_t)st.attempt_errors));
+        if (bm_sink_takes(s, BM_TOPIC_ALERT) || bm_sink_takes(s, BM_TOPIC_ALERTS_FIRING))
+            json_object_set(sinks, bm_sink_name(s), json_object_get(every, bm_sink_name(s)));
     }
     return sinks;
 }
@@ -708,7 +708,7 @@ static json_t *alert_sinks_json(const bm_outputs *o)
 static void write_summary(const agent *a)
 {
     bm_counter_snapshot s;
-    bm_counters_collect(&a->p, &s);
+    collect_counters(a, &s);
     int64_t first = bm_stream_input_first_entry_us(a->p.streams);
     int64_t ps_first = bm_pubsub_input_first_us(a->p.pubsub);
     if (ps_first && (!first || ps_first < first)) first = ps_first;
@@ -719,7 +719,9 @@ static void write_summary(const agent *a)
     double rate = secs > 0 ? (double)s.in.entries_read / secs : 0.0;
     json_t *j = json_object();
     bm_counters_to_json(&s, j);
-    json_object_set_new(json_object_get(j, "alerts"), "sinks", alert_sinks_json(a->p.outputs));
+    json_t *sinks = json_object_get(json_object_get(j, "outputs"), "sinks");
+    json_object_set_new(json_object_get(j, "alerts"), "sinks",
+                        alert_sinks_json(a->p.outputs, sinks));
     json_object_set_new(j, "seconds", json_real(secs));
     json_object_set_new(j, "events_per_s", json_real(rate));
     json_object_set_new(j, "peak_rss_bytes", json_integer(peak_rss_bytes()));
