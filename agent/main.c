@@ -831,6 +831,49 @@ static int make_parent_dirs(const char *path, char *why, size_t whylen)
     return 0;
 }
 
+/*
+ * The logger as configured: level, JSON or text, the file with its
+ * rotation. The guides write file_path: ./logs/x.log with no logs/ yet: it
+ * is made; a directory that cannot be made (or a file that cannot be
+ * opened) is a bad configuration, exit 2, not a quiet fall back to stderr.
+ * @return 0, or the exit code with the line printed.
+ */
+static int setup_logging(const bm_config *cfg)
+{
+    char err[1024], why[1024];
+    bm_log_init("busmon-agent", (bm_log_level)cfg->log_level);
+    if (cfg->log_file_path && make_parent_dirs(cfg->log_file_path, err, sizeof err)) {
+        snprintf(why, sizeof why, "logging.file_path %.300s: %.400s", cfg->log_file_path, err);
+        return fail(EXIT_USAGE, "%s", why);
+    }
+    if (bm_log_configure(cfg->log_json_format, cfg->log_file_path,
+                         (long)(cfg->log_max_file_size_mb * 1024 * 1024),
+                         (int)cfg->log_backup_count)) {
+        snprintf(why, sizeof why, "logging.file_path %.300s: cannot open it for appending: %s",
+                 cfg->log_file_path, strerror(errno));
+        return fail(EXIT_USAGE, "%s", why);
+    }
+    return 0;
+}
+
+/* Said once the logger is set: busmon hid the password, but only now. */
+static void warn_password_in_argv(void)
+{
+    bm_warn("the Redis password was given in a URL on the command line, where every local user "
+            "can read it (ps, /proc/PID/cmdline) until busmon hides it at start; give it with "
+            "--redis-password-file FILE (redis.password_file) or BUSMON_REDIS_PASSWORD instead");
+}
+
+static void log_config(const bm_config *cfg)
+{
+    bm_debug("config: batch %zu, block %d ms, trace retention %lld s, max %zu transactions, "
+             "http %s, system sample every %lld ms, log file %s (rotate at %g MB, %zu backups)",
+             cfg->batch, cfg->block_ms, (long long)cfg->trace_retention_s, cfg->max_transactions,
+             cfg->http_enabled ? cfg->http_listen : "off", (long long)cfg->system_interval_ms,
+             cfg->log_file_path ? cfg->log_file_path : "-", cfg->log_max_file_size_mb,
+             cfg->log_backup_count);
+}
+
 int main(int argc, char **argv)
 {
     bm_config cfg;
@@ -842,7 +885,6 @@ int main(int argc, char **argv)
         bm_clock_set_offset_file(getenv("BUSMON_TEST_CLOCK_FILE"));
     bm_config_action action;
     int rc = 0;
-    int hidden = 0;
     if (bm_config_from_args(&cfg, argc, argv, &action, err, sizeof err)) {
         rc = fail(EXIT_USAGE, "%s", err);
     } else if (action == BM_CONFIG_HELP) {
@@ -850,39 +892,13 @@ int main(int argc, char **argv)
     } else if (action == BM_CONFIG_VERSION) {
         printf("busmon-agent %s\n", BUSMON_VERSION);
     } else {
-        hidden = bm_argv_hide_passwords(argc, argv); /* copied: ps shows it no longer */
-        bm_log_init("busmon-agent", (bm_log_level)cfg.log_level);
-        /* the guides write file_path: ./logs/x.log with no logs/ yet: it is made; a
-         * directory that cannot be made (or a file that cannot be opened) is a bad
-         * configuration, exit 2, not a quiet fall back to stderr */
-        char why[1024];
-        if (cfg.log_file_path && make_parent_dirs(cfg.log_file_path, err, sizeof err)) {
-            snprintf(why, sizeof why, "logging.file_path %.300s: %.400s", cfg.log_file_path, err);
-            rc = fail(EXIT_USAGE, "%s", why);
-        } else if (bm_log_configure(cfg.log_json_format, cfg.log_file_path,
-                                    (long)(cfg.log_max_file_size_mb * 1024 * 1024),
-                                    (int)cfg.log_backup_count)) {
-            snprintf(why, sizeof why, "logging.file_path %.300s: cannot open it for appending: %s",
-                     cfg.log_file_path, strerror(errno));
-            rc = fail(EXIT_USAGE, "%s", why);
+        int hidden = bm_argv_hide_passwords(argc, argv); /* copied: ps shows it no longer */
+        rc = setup_logging(&cfg);
+        if (!rc && hidden) warn_password_in_argv();
+        if (!rc) {
+            log_config(&cfg);
+            rc = run(&cfg, action);
         }
-        if (rc) {
-            bm_config_deinit(&cfg);
-            return rc;
-        }
-        if (hidden)
-            bm_warn("the Redis password was given in a URL on the command line, where every "
-                    "local user can read it (ps, /proc/PID/cmdline) until busmon hides it at "
-                    "start; give it with --redis-password-file FILE (redis.password_file) or "
-                    "BUSMON_REDIS_PASSWORD instead");
-        bm_debug("config: batch %zu, block %d ms, trace retention %lld s, max %zu transactions, "
-                 "http %s, system sample every %lld ms, log file %s (rotate at %g MB, %zu "
-                 "backups)",
-                 cfg.batch, cfg.block_ms, (long long)cfg.trace_retention_s, cfg.max_transactions,
-                 cfg.http_enabled ? cfg.http_listen : "off", (long long)cfg.system_interval_ms,
-                 cfg.log_file_path ? cfg.log_file_path : "-", cfg.log_max_file_size_mb,
-                 cfg.log_backup_count);
-        rc = run(&cfg, action);
     }
     bm_config_deinit(&cfg);
     return rc;
