@@ -5,8 +5,8 @@
  * size bound first (nothing is parsed in an oversized entry), then picks the
  * encoding from the field names and hands the entry to decode_msgpack.c,
  * decode_json.c or decode_flat.c. All three fill the event through the
- * builder in event_fill.c, so the rules of DESIGN §2 are the same whatever
- * the encoding.
+ * builder in event_fill.c, so the rules of proto/README.md (§1 keys, §2
+ * time, §6 unusable entries) are the same whatever the encoding.
  *
  * Not here: the syntax of any one encoding; the key table (event_fill.c);
  * the stable names and texts (event_names.c).

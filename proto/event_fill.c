@@ -4,7 +4,7 @@
  *
  * Every decoder feeds the same builder (bm_evb, see event_internal.h), so a
  * key means the same thing in msgpack, JSON and flat fields, and the rules of
- * DESIGN §2 live in one place:
+ * proto/README.md (§1 keys, §2 time, §6 unusable entries) live in one place:
  *
  *   - alias ranks: `tx` (0) beats `transaction_id` (1) beats
  *     `metadata.transaction_id` (2); the best-ranked present key wins
