@@ -188,11 +188,19 @@ static uint64_t deadletters(void *arg)
     return s.deadletter;
 }
 
+/* The counter table's values now, the HTTP server's counters with them. */
+static void collect_counters(const agent *a, bm_counter_snapshot *s)
+{
+    bm_http_stats http;
+    bm_http_get_stats(a->p.http, &http);
+    bm_counters_collect(&a->p, &http, s);
+}
+
 static json_t *counters_json(void *arg)
 {
     agent *a = arg;
     bm_counter_snapshot s;
-    bm_counters_collect(&a->p, &s);
+    collect_counters(a, &s);
     json_t *j = json_object();
     if (j && bm_counters_to_json(&s, j)) {
         json_decref(j);
@@ -684,23 +692,15 @@ static long peak_rss_bytes(void)
     return ru.ru_maxrss * 1024L;
 }
 
-/* The outputs that take alerts, as the summary's alerts.sinks. */
-static json_t *alert_sinks_json(const bm_outputs *o)
+/* The summary's alerts.sinks: of the counter table's outputs.sinks (every
+ * output), those that take alerts, the same objects. */
+static json_t *alert_sinks_json(const bm_outputs *o, json_t *every)
 {
     json_t *sinks = json_object();
     for (size_t i = 0; sinks && i < bm_outputs_count(o); i++) {
         const bm_sink *s = bm_outputs_at(o, i);
-        if (!bm_sink_takes(s, BM_TOPIC_ALERT) && !bm_sink_takes(s, BM_TOPIC_ALERTS_FIRING))
-            continue;
-        bm_sink_stats st;
-        bm_sink_get_stats(s, &st);
-        json_object_set_new(
-            sinks, bm_sink_name(s),
-            json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "type", bm_sink_type_name(s),
-                      "format", bm_sink_format(s), "emitted", (json_int_t)st.emitted, "sent",
-                      (json_int_t)st.sent, "failed", (json_int_t)st.failed, "retried",
-                      (json_int_t)st.retried, "dropped", (json_int_t)st.dropped,
-                      "attempt_errors", (json_int_t)st.attempt_errors));
+        if (bm_sink_takes(s, BM_TOPIC_ALERT) || bm_sink_takes(s, BM_TOPIC_ALERTS_FIRING))
+            json_object_set(sinks, bm_sink_name(s), json_object_get(every, bm_sink_name(s)));
     }
     return sinks;
 }
@@ -708,7 +708,7 @@ static json_t *alert_sinks_json(const bm_outputs *o)
 static void write_summary(const agent *a)
 {
     bm_counter_snapshot s;
-    bm_counters_collect(&a->p, &s);
+    collect_counters(a, &s);
     int64_t first = bm_stream_input_first_entry_us(a->p.streams);
     int64_t ps_first = bm_pubsub_input_first_us(a->p.pubsub);
     if (ps_first && (!first || ps_first < first)) first = ps_first;
@@ -719,7 +719,9 @@ static void write_summary(const agent *a)
     double rate = secs > 0 ? (double)s.in.entries_read / secs : 0.0;
     json_t *j = json_object();
     bm_counters_to_json(&s, j);
-    json_object_set_new(json_object_get(j, "alerts"), "sinks", alert_sinks_json(a->p.outputs));
+    json_t *sinks = json_object_get(json_object_get(j, "outputs"), "sinks");
+    json_object_set_new(json_object_get(j, "alerts"), "sinks",
+                        alert_sinks_json(a->p.outputs, sinks));
     json_object_set_new(j, "seconds", json_real(secs));
     json_object_set_new(j, "events_per_s", json_real(rate));
     json_object_set_new(j, "peak_rss_bytes", json_integer(peak_rss_bytes()));
@@ -829,6 +831,49 @@ static int make_parent_dirs(const char *path, char *why, size_t whylen)
     return 0;
 }
 
+/*
+ * The logger as configured: level, JSON or text, the file with its
+ * rotation. The guides write file_path: ./logs/x.log with no logs/ yet: it
+ * is made; a directory that cannot be made (or a file that cannot be
+ * opened) is a bad configuration, exit 2, not a quiet fall back to stderr.
+ * @return 0, or the exit code with the line printed.
+ */
+static int setup_logging(const bm_config *cfg)
+{
+    char err[1024], why[1024];
+    bm_log_init("busmon-agent", (bm_log_level)cfg->log_level);
+    if (cfg->log_file_path && make_parent_dirs(cfg->log_file_path, err, sizeof err)) {
+        snprintf(why, sizeof why, "logging.file_path %.300s: %.400s", cfg->log_file_path, err);
+        return fail(EXIT_USAGE, "%s", why);
+    }
+    if (bm_log_configure(cfg->log_json_format, cfg->log_file_path,
+                         (long)(cfg->log_max_file_size_mb * 1024 * 1024),
+                         (int)cfg->log_backup_count)) {
+        snprintf(why, sizeof why, "logging.file_path %.300s: cannot open it for appending: %s",
+                 cfg->log_file_path, strerror(errno));
+        return fail(EXIT_USAGE, "%s", why);
+    }
+    return 0;
+}
+
+/* Said once the logger is set: busmon hid the password, but only now. */
+static void warn_password_in_argv(void)
+{
+    bm_warn("the Redis password was given in a URL on the command line, where every local user "
+            "can read it (ps, /proc/PID/cmdline) until busmon hides it at start; give it with "
+            "--redis-password-file FILE (redis.password_file) or BUSMON_REDIS_PASSWORD instead");
+}
+
+static void log_config(const bm_config *cfg)
+{
+    bm_debug("config: batch %zu, block %d ms, trace retention %lld s, max %zu transactions, "
+             "http %s, system sample every %lld ms, log file %s (rotate at %g MB, %zu backups)",
+             cfg->batch, cfg->block_ms, (long long)cfg->trace_retention_s, cfg->max_transactions,
+             cfg->http_enabled ? cfg->http_listen : "off", (long long)cfg->system_interval_ms,
+             cfg->log_file_path ? cfg->log_file_path : "-", cfg->log_max_file_size_mb,
+             cfg->log_backup_count);
+}
+
 int main(int argc, char **argv)
 {
     bm_config cfg;
@@ -840,7 +885,6 @@ int main(int argc, char **argv)
         bm_clock_set_offset_file(getenv("BUSMON_TEST_CLOCK_FILE"));
     bm_config_action action;
     int rc = 0;
-    int hidden = 0;
     if (bm_config_from_args(&cfg, argc, argv, &action, err, sizeof err)) {
         rc = fail(EXIT_USAGE, "%s", err);
     } else if (action == BM_CONFIG_HELP) {
@@ -848,39 +892,13 @@ int main(int argc, char **argv)
     } else if (action == BM_CONFIG_VERSION) {
         printf("busmon-agent %s\n", BUSMON_VERSION);
     } else {
-        hidden = bm_argv_hide_passwords(argc, argv); /* copied: ps shows it no longer */
-        bm_log_init("busmon-agent", (bm_log_level)cfg.log_level);
-        /* the guides write file_path: ./logs/x.log with no logs/ yet: it is made; a
-         * directory that cannot be made (or a file that cannot be opened) is a bad
-         * configuration, exit 2, not a quiet fall back to stderr */
-        char why[1024];
-        if (cfg.log_file_path && make_parent_dirs(cfg.log_file_path, err, sizeof err)) {
-            snprintf(why, sizeof why, "logging.file_path %.300s: %.400s", cfg.log_file_path, err);
-            rc = fail(EXIT_USAGE, "%s", why);
-        } else if (bm_log_configure(cfg.log_json_format, cfg.log_file_path,
-                                    (long)(cfg.log_max_file_size_mb * 1024 * 1024),
-                                    (int)cfg.log_backup_count)) {
-            snprintf(why, sizeof why, "logging.file_path %.300s: cannot open it for appending: %s",
-                     cfg.log_file_path, strerror(errno));
-            rc = fail(EXIT_USAGE, "%s", why);
+        int hidden = bm_argv_hide_passwords(argc, argv); /* copied: ps shows it no longer */
+        rc = setup_logging(&cfg);
+        if (!rc && hidden) warn_password_in_argv();
+        if (!rc) {
+            log_config(&cfg);
+            rc = run(&cfg, action);
         }
-        if (rc) {
-            bm_config_deinit(&cfg);
-            return rc;
-        }
-        if (hidden)
-            bm_warn("the Redis password was given in a URL on the command line, where every "
-                    "local user can read it (ps, /proc/PID/cmdline) until busmon hides it at "
-                    "start; give it with --redis-password-file FILE (redis.password_file) or "
-                    "BUSMON_REDIS_PASSWORD instead");
-        bm_debug("config: batch %zu, block %d ms, trace retention %lld s, max %zu transactions, "
-                 "http %s, system sample every %lld ms, log file %s (rotate at %g MB, %zu "
-                 "backups)",
-                 cfg.batch, cfg.block_ms, (long long)cfg.trace_retention_s, cfg.max_transactions,
-                 cfg.http_enabled ? cfg.http_listen : "off", (long long)cfg.system_interval_ms,
-                 cfg.log_file_path ? cfg.log_file_path : "-", cfg.log_max_file_size_mb,
-                 cfg.log_backup_count);
-        rc = run(&cfg, action);
     }
     bm_config_deinit(&cfg);
     return rc;

@@ -50,7 +50,6 @@ typedef struct bm_parts_tag {
     struct baselines *baselines;          /* learned baselines; NULL: baselines.enabled false */
     struct bm_baseline_job *baseline_job; /* NULL likewise */
     bm_view view; /* what readers read: the own monitor, or the merge of every agent's */
-    uint64_t http_requests[3]; /* answered by class 2xx, 4xx, 5xx (http/server.c counts) */
     const char *agent;         /* the consumer name */
     const char *group;
     int64_t started_us;

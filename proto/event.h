@@ -1,5 +1,5 @@
 /*
- * event.h - the inbound event envelope and its decoder (DESIGN §2).
+ * event.h - the inbound event envelope and its decoder (proto/README.md §1-§6).
  *
  * One Redis stream entry (or one pub/sub message body) is one event. The
  * decoder detects the encoding per entry:
@@ -60,7 +60,8 @@ typedef enum {
     BM_DECODE__COUNT
 } bm_decode_status;
 
-/* The stable lower-case name of a status ("ok", "not_msgpack", ...). */
+/* The stable lower-case name of a status ("ok", "not_msgpack", ...); these names and
+ * texts are proto/event_names.c. */
 const char *bm_decode_status_name(bm_decode_status st);
 /* A person-readable detail for a decode failure (the `error` field of a dead-letter). */
 const char *bm_decode_status_detail(bm_decode_status st);
@@ -197,7 +198,7 @@ bm_decode_status bm_decode_msgpack(bm_decoder *d, const char *buf, size_t len, b
 bm_decode_status bm_decode_json(bm_decoder *d, const char *buf, size_t len, bm_event *ev);
 
 /*
- * Pub/sub channel naming (DESIGN §2). A framework that publishes on Redis
+ * Pub/sub channel naming (proto/README.md §3.4). A framework that publishes on Redis
  * pub/sub names the event in the channel:
  *
  *   <prefix><word>[<separator><name>]
@@ -275,7 +276,7 @@ int bm_parse_time(const char *s, size_t len, int64_t *ts_us);
 int bm_time_clamp(int64_t *ts_us, int64_t fallback_us, int64_t now_us, int64_t max_skew_us);
 
 /*
- * Encode an event as a msgpack map in busmon's native key names (DESIGN §2):
+ * Encode an event as a msgpack map in busmon's native key names (proto/README.md §1, §3.1):
  * only present values are written. Used for stored trace records (with
  * `duration_us` >= 0 written as `duration_ms`, a float) and by producers.
  * `duration_us` overrides ev->duration_us when >= 0.

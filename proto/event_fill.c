@@ -4,7 +4,7 @@
  *
  * Every decoder feeds the same builder (bm_evb, see event_internal.h), so a
  * key means the same thing in msgpack, JSON and flat fields, and the rules of
- * DESIGN §2 live in one place:
+ * proto/README.md (§1 keys, §2 time, §6 unusable entries) live in one place:
  *
  *   - alias ranks: `tx` (0) beats `transaction_id` (1) beats
  *     `metadata.transaction_id` (2); the best-ranked present key wins
@@ -146,6 +146,56 @@ bm_plan bm_key_plan(bm_scope scope, const char *key, size_t key_len, bm_value_ki
 }
 
 /* ---- value conversion ----------------------------------------------------- */
+
+/* "[ws][+-]digits[.digits][e[+-]digits][ws]", independent of the locale. */
+int bm_parse_number(const char *s, size_t len, double *out)
+{
+    const char *p = s, *end = s + len;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    int neg = 0;
+    if (p < end && (*p == '+' || *p == '-')) neg = *p++ == '-';
+    uint64_t mant = 0;
+    int exp10 = 0, ndigits = 0, sig = 0;
+    for (; p < end && *p >= '0' && *p <= '9'; p++, ndigits++) {
+        if (sig < 19) {
+            mant = mant * 10 + (uint64_t)(*p - '0');
+            if (mant) sig++;
+        } else {
+            exp10++;
+        }
+    }
+    if (p < end && *p == '.') {
+        for (p++; p < end && *p >= '0' && *p <= '9'; p++, ndigits++) {
+            if (sig < 19) {
+                mant = mant * 10 + (uint64_t)(*p - '0');
+                exp10--;
+                if (mant) sig++;
+            }
+        }
+    }
+    if (ndigits == 0) return -1;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        int eneg = 0, e = 0, edigits = 0;
+        if (p < end && (*p == '+' || *p == '-')) eneg = *p++ == '-';
+        for (; p < end && *p >= '0' && *p <= '9'; p++, edigits++)
+            if (e < 10000) e = e * 10 + (*p - '0');
+        if (edigits == 0) return -1;
+        exp10 += eneg ? -e : e;
+    }
+    if (p != end) return -1;
+    double v = (double)mant;
+    if (exp10 > 0)
+        v *= pow(10.0, exp10);
+    else if (exp10 < 0)
+        v /= pow(10.0, -exp10);
+    if (!isfinite(v)) return -1;
+    *out = neg ? -v : v;
+    return 0;
+}
 
 /* A number from any scalar: ints, floats, decimal text. */
 static int value_number(const bm_value *v, double *out)

@@ -48,10 +48,12 @@ const bm_cli_command *bm_cli_command_find(const char *word);
 /* Print the command list of busmon --help, a line per row, on f. */
 void bm_cli_command_list(FILE *f);
 
-/* Print busmon's own help (usage, commands, options) on f. */
+/* Print busmon's own help (usage, commands, options) on f (commands.c). */
 void bm_cli_overview(FILE *f);
 
-/* Print "busmon VERSION" on f. */
+/* help.c: busmon's own help with its command list printed by command_list
+ * (bm_cli_overview hands in bm_cli_command_list); "busmon VERSION". */
+void bm_cli_overview_with(FILE *f, void (*command_list)(FILE *f));
 void bm_cli_version(FILE *f);
 
 struct json_t;
@@ -118,7 +120,7 @@ void bm_cli_system_help(FILE *f);
 /* alerts: firing now and recent notifications; --watch follows them live (alerts.c). */
 bm_cli_handler bm_cli_alerts;
 void bm_cli_alerts_help(FILE *f);
-/* help [CMD]: a command's help, or busmon's (help.c). */
+/* help [CMD]: a command's help, or busmon's (commands.c; its help text: help.c). */
 bm_cli_handler bm_cli_help;
 void bm_cli_help_help(FILE *f);
 

@@ -1,11 +1,18 @@
 /*
- * commands.c - the command table: what `busmon WORD` runs, and the command
- * list of busmon --help. A new command is a row here, its handler and help
- * in a file of its own, and their two declarations in cli.h.
+ * commands.c - the command table: what `busmon WORD` runs, and what reads
+ * the table whole: the command list of busmon --help (the overview),
+ * `busmon help [CMD]`, and busmon's own options, whose --help is the
+ * overview. A new command is a row here, its handler and help in a file of
+ * its own, and their two declarations in cli.h.
+ *
+ * Only this file reads the table, so the files below it (the commands,
+ * the option parser, help.c's texts) never call back up into it.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "agent/cli/cli.h"
+#include "agent/cli/options.h"
 
 /* clang-format off */
 static const bm_cli_command commands[] = {
@@ -68,4 +75,35 @@ void bm_cli_command_list(FILE *f)
         command_call(&commands[i], call, sizeof call);
         fprintf(f, "  %-*s  %s\n", width, call, commands[i].summary);
     }
+}
+
+void bm_cli_overview(FILE *f)
+{
+    bm_cli_overview_with(f, bm_cli_command_list);
+}
+
+int bm_cli_parse_global(const bm_cli_optdef *defs, bm_cli_opts *o, int argc, char **argv,
+                        int *command_at)
+{
+    return bm_cli_parse_leading("busmon", bm_cli_overview, defs, o, argc, argv, command_at);
+}
+
+/* busmon help [CMD]: here, beside the table it looks CMD up in. */
+int bm_cli_help(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
+{
+    bm_cli_opts o = *opts;
+    const char *topic = NULL;
+    int rc = bm_cli_parse(self, NULL, &o, argc, argv, &topic);
+    if (rc != BM_CLI_GO_ON) return rc;
+    if (!topic) {
+        bm_cli_overview(stdout);
+        return BM_EXIT_OK;
+    }
+    const bm_cli_command *cmd = bm_cli_command_find(topic);
+    if (!cmd) {
+        fprintf(stderr, "busmon help: unknown command '%s' (see busmon --help)\n", topic);
+        return BM_EXIT_USAGE;
+    }
+    cmd->help(stdout);
+    return BM_EXIT_OK;
 }

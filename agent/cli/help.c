@@ -1,19 +1,19 @@
 /*
- * help.c - what `busmon` says about itself: its own help (busmon --help,
- * with the command list from the table), its version, and `busmon help
- * [CMD]`, which prints a command's help as `busmon CMD --help` does.
+ * help.c - what `busmon` says about itself, as text: its own help around
+ * the command list (busmon --help), its version, and the help of `busmon
+ * help`. A leaf: the command list is handed in, so nothing here reads the
+ * command table; commands.c, which holds the table, prints through these.
  */
 #include <stdio.h>
 
 #include "agent/cli/cli.h"
-#include "agent/cli/options.h"
 #include "agent/core/redis_url.h"
 
 #ifndef BUSMON_VERSION
 #define BUSMON_VERSION "0.1.0"
 #endif
 
-void bm_cli_overview(FILE *f)
+void bm_cli_overview_with(FILE *f, void (*command_list)(FILE *f))
 {
     fprintf(f, "usage: busmon [--redis URL] COMMAND [ARGS]\n"
                "\n"
@@ -21,7 +21,7 @@ void bm_cli_overview(FILE *f)
                "so it works while the agent runs and after it stopped.\n"
                "\n"
                "commands:\n");
-    bm_cli_command_list(f);
+    command_list(f);
     fprintf(f,
             "\n"
             "options:\n"
@@ -53,23 +53,4 @@ void bm_cli_help_help(FILE *f)
                "without CMD, busmon's own help (busmon --help).\n"
                "\n"
                "exit codes: 0 ok, 2 no such command\n");
-}
-
-int bm_cli_help(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
-{
-    bm_cli_opts o = *opts;
-    const char *topic = NULL;
-    int rc = bm_cli_parse(self, NULL, &o, argc, argv, &topic);
-    if (rc != BM_CLI_GO_ON) return rc;
-    if (!topic) {
-        bm_cli_overview(stdout);
-        return BM_EXIT_OK;
-    }
-    const bm_cli_command *cmd = bm_cli_command_find(topic);
-    if (!cmd) {
-        fprintf(stderr, "busmon help: unknown command '%s' (see busmon --help)\n", topic);
-        return BM_EXIT_USAGE;
-    }
-    cmd->help(stdout);
-    return BM_EXIT_OK;
 }

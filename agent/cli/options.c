@@ -170,10 +170,10 @@ int bm_cli_parse(const bm_cli_command *self, const bm_cli_optdef *defs, bm_cli_o
     return scan(&p, argc, argv, self->operand ? operand : NULL, NULL);
 }
 
-int bm_cli_parse_global(const bm_cli_optdef *defs, bm_cli_opts *o, int argc, char **argv,
-                        int *command_at)
+int bm_cli_parse_leading(const char *who, void (*help)(FILE *f), const bm_cli_optdef *defs,
+                         bm_cli_opts *o, int argc, char **argv, int *command_at)
 {
     parser p;
-    parser_init(&p, "busmon", bm_cli_overview, defs, o);
+    parser_init(&p, who, help, defs, o);
     return scan(&p, argc, argv, NULL, command_at);
 }

@@ -42,11 +42,20 @@ int bm_cli_parse(const bm_cli_command *self, const bm_cli_optdef *defs, bm_cli_o
                  char **argv, const char **operand);
 
 /*
- * Parse busmon's own options, those before the command: `defs` and the
- * shared ones (-h/--help prints bm_cli_overview), up to the first operand.
+ * Parse a program's own options, those before its command word: `defs` and
+ * the shared ones (-h/--help prints help(stdout); `who` names the program
+ * in the messages), up to the first operand.
  * @return BM_CLI_GO_ON with *command_at the index of the command word in
  * argv (argc when there is none), or the exit code to leave with, as
  * bm_cli_parse.
+ */
+int bm_cli_parse_leading(const char *who, void (*help)(FILE *f), const bm_cli_optdef *defs,
+                         bm_cli_opts *o, int argc, char **argv, int *command_at);
+
+/*
+ * busmon's own options: bm_cli_parse_leading as "busmon", whose --help is
+ * bm_cli_overview. In commands.c, beside the table the overview lists (the
+ * parser itself reads no table).
  */
 int bm_cli_parse_global(const bm_cli_optdef *defs, bm_cli_opts *o, int argc, char **argv,
                         int *command_at);

@@ -42,15 +42,20 @@ static const char *http_class(size_t i)
 
 #define SCALAR(n, t, h, k, f)                                                                      \
     {                                                                                              \
-        n, t, h, k, S(f), NULL, NULL, 0, 0                                                         \
+        n, t, h, k, S(f), NULL, NULL, 0, 0, 0                                                      \
     }
 #define SCALED(n, t, h, k, f, x)                                                                   \
     {                                                                                              \
-        n, t, h, k, S(f), NULL, NULL, 0, x                                                         \
+        n, t, h, k, S(f), NULL, NULL, 0, x, 0                                                      \
     }
 #define ARRAY(n, t, h, k, f, l, v, c)                                                              \
     {                                                                                              \
-        n, t, h, k, S(f), l, v, c, 0                                                               \
+        n, t, h, k, S(f), l, v, c, 0, 0                                                            \
+    }
+/* A value of bm_counter_sink, one sample per output; key: outputs.sinks.NAME.k */
+#define SINK(n, t, h, k, f)                                                                        \
+    {                                                                                              \
+        n, t, h, "outputs.sinks.*." k, S(sinks[0].f), NULL, NULL, 0, 0, 1                          \
     }
 #define TOTAL BM_COUNTER_TOTAL
 #define GAUGE BM_COUNTER_GAUGE
@@ -330,6 +335,21 @@ static const bm_counter_row table[] = {
            "Notifications an output took but did not send because of its rate limit (e-mail "
            "max_per_minute; listed in a summary mail instead).",
            "outputs.rate_limited", outputs_rate_limited),
+    /* the outputs (sinks), each labelled by its name and type */
+    SINK("busmon_output_emitted_total", TOTAL, "Messages offered to the output.", "emitted",
+         emitted),
+    SINK("busmon_output_sent_total", TOTAL, "Messages the output delivered.", "sent", sent),
+    SINK("busmon_output_failed_total", TOTAL,
+         "Messages the output gave up on (error reply, 4xx, attempts used, stop deadline).",
+         "failed", failed),
+    SINK("busmon_output_retried_total", TOTAL, "Delivery attempts after the first.", "retried",
+         retried),
+    SINK("busmon_output_dropped_total", TOTAL,
+         "Messages the output refused (queue full, not connected, no body).", "dropped", dropped),
+    SINK("busmon_output_attempt_errors_total", TOTAL,
+         "Delivery attempts that failed, retried or not.", "attempt_errors", attempt_errors),
+    SINK("busmon_output_queued", GAUGE, "Messages the output holds (waiting, in flight).", "queued",
+         queued),
     SCALAR("busmon_alerts_pending", GAUGE, "Alerts pending (true, not yet for long enough).",
            "alerts.pending", alerts_pending),
     SCALAR("busmon_alerts_firing", GAUGE, "Alerts firing.", "alerts.firing", alerts_firing),
@@ -407,7 +427,7 @@ static const bm_counter_row table[] = {
     ARRAY("busmon_http_requests_total", TOTAL,
           "HTTP answers by class, those refused before routing (400, 408, 413, 431, 503) "
           "included (not this scrape).",
-          "http_requests", http_requests, "code", http_class, BM_HTTP_CLASSES),
+          "http_requests", http.requests, "code", http_class, BM_HTTP_CLASSES),
     SCALAR("busmon_http_connections_accepted_total", TOTAL, "HTTP connections accepted.",
            "http.accepted", http.conn.accepted),
     SCALAR("busmon_http_connections", GAUGE, "HTTP connections open.", "http.open", http.conn.open),
@@ -458,10 +478,37 @@ const bm_counter_row *bm_counter_table(size_t *n)
     return table;
 }
 
+/* Slot i of row r: of its array, or of output i. */
 static uint64_t value(const bm_counter_snapshot *s, const bm_counter_row *r, size_t i)
 {
-    const uint64_t *p = (const uint64_t *)((const char *)s + r->offset);
-    return p[i];
+    size_t stride = r->per_sink ? sizeof(bm_counter_sink) : sizeof(uint64_t);
+    return *(const uint64_t *)((const char *)s + r->offset + i * stride);
+}
+
+void bm_counters_put_label(struct evbuffer *out, const char *v)
+{
+    const char *run = v;
+    for (const char *p = v; *p; p++) {
+        const char *esc = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
+        if (!esc) continue;
+        evbuffer_add(out, run, (size_t)(p - run));
+        evbuffer_add(out, esc, 2);
+        run = p + 1;
+    }
+    evbuffer_add(out, run, strlen(run));
+}
+
+/* A per-sink row's samples: {output="NAME",type="TYPE"} each. */
+static void render_sinks(const bm_counter_snapshot *s, const bm_counter_row *r,
+                         struct evbuffer *out)
+{
+    for (size_t i = 0; i < s->n_sinks; i++) {
+        evbuffer_add_printf(out, "%s{output=\"", r->name);
+        bm_counters_put_label(out, s->sink_labels[i].name);
+        evbuffer_add_printf(out, "\",type=\"");
+        bm_counters_put_label(out, s->sink_labels[i].type);
+        evbuffer_add_printf(out, "\"} %" PRIu64 "\n", value(s, r, i));
+    }
 }
 
 int bm_counters_render(const bm_counter_snapshot *s, struct evbuffer *out)
@@ -472,6 +519,10 @@ int bm_counters_render(const bm_counter_snapshot *s, struct evbuffer *out)
         if (evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", r->name, r->help, r->name,
                                 type) < 0)
             return -1;
+        if (r->per_sink) {
+            render_sinks(s, r, out);
+            continue;
+        }
         if (!r->label_of) {
             if (r->scale)
                 evbuffer_add_printf(out, "%s %.9g\n", r->name, (double)value(s, r, 0) * r->scale);
@@ -487,28 +538,61 @@ int bm_counters_render(const bm_counter_snapshot *s, struct evbuffer *out)
     return 0;
 }
 
-/* obj[key], made an object when missing ("a.b": obj["a"]["b"]). */
+/* The object at the dotted path's first len bytes ("a.b": obj["a"]["b"]),
+ * made where missing; obj itself for len 0. @return it, or NULL. */
+static json_t *object_at(json_t *obj, const char *path, size_t len)
+{
+    for (size_t at = 0; obj && at < len;) {
+        const char *dot = memchr(path + at, '.', len - at);
+        size_t n = dot ? (size_t)(dot - path) - at : len - at;
+        char head[64];
+        snprintf(head, sizeof head, "%.*s", (int)n, path + at);
+        json_t *child = json_object_get(obj, head);
+        if (!json_is_object(child)) {
+            child = json_object();
+            if (!child || json_object_set_new(obj, head, child)) return NULL;
+        }
+        obj = child;
+        at += n + 1;
+    }
+    return obj;
+}
+
+/* Where a scalar or array row goes: the object holding its key's last part (*leaf). */
 static json_t *parent_of(json_t *obj, const char *key, const char **leaf)
 {
-    const char *dot = strchr(key, '.');
-    if (!dot) {
-        *leaf = key;
-        return obj;
+    const char *dot = strrchr(key, '.');
+    *leaf = dot ? dot + 1 : key;
+    return dot ? object_at(obj, key, (size_t)(dot - key)) : obj;
+}
+
+/* A per-sink row: outputs.sinks.NAME.KEY, each output's object made with
+ * its type and format. @return 0 or -1. */
+static int sinks_to_json(const bm_counter_snapshot *s, const bm_counter_row *r, json_t *obj)
+{
+    const char *star = strstr(r->summary, ".*.");
+    json_t *all = object_at(obj, r->summary, (size_t)(star - r->summary));
+    if (!all) return -1;
+    for (size_t i = 0; i < s->n_sinks; i++) {
+        const bm_counter_sink_label *l = &s->sink_labels[i];
+        json_t *one = json_object_get(all, l->name);
+        if (!one) {
+            one = json_pack("{s:s?, s:s?}", "type", l->type, "format", l->format);
+            if (json_object_set_new(all, l->name, one)) return -1;
+        }
+        if (json_object_set_new(one, star + 3, json_integer((json_int_t)value(s, r, i)))) return -1;
     }
-    char head[64];
-    snprintf(head, sizeof head, "%.*s", (int)(dot - key), key);
-    json_t *child = json_object_get(obj, head);
-    if (!json_is_object(child)) {
-        child = json_object();
-        if (!child || json_object_set_new(obj, head, child)) return NULL;
-    }
-    return parent_of(child, dot + 1, leaf);
+    return 0;
 }
 
 int bm_counters_to_json(const bm_counter_snapshot *s, json_t *obj)
 {
     for (size_t k = 0; k < sizeof table / sizeof table[0]; k++) {
         const bm_counter_row *r = &table[k];
+        if (r->per_sink) {
+            if (sinks_to_json(s, r, obj)) return -1;
+            continue;
+        }
         const char *leaf;
         json_t *parent = parent_of(obj, r->summary, &leaf);
         if (!parent) return -1;

@@ -10,7 +10,9 @@
  *
  * Values come from a snapshot (bm_counter_snapshot) filled in one go from
  * the components' own stats structs (snapshot.c), so the rendering here is
- * pure and testable with a hand-filled snapshot. What is not a counter of
+ * pure and testable with a hand-filled snapshot. Each output (sink) is
+ * labelled: its rows have one sample per sink, {output="NAME",type="TYPE"}
+ * on /metrics, outputs.sinks.NAME.KEY in the JSON. What is not a counter of
  * the agent (workers, error types, events by type, system figures) is
  * rendered next to the table by http/metrics.c.
  */
@@ -41,8 +43,20 @@ struct evbuffer;
 struct json_t;
 struct bm_parts_tag;
 
-#define BM_HTTP_CLASSES 3 /* 2xx, 4xx, 5xx */
-#define BM_CONNECTIONS  3 /* reader, writer, pub/sub */
+#define BM_CONNECTIONS   3  /* reader, writer, pub/sub */
+#define BM_COUNTER_SINKS 64 /* outputs shown, at most: outputs/outputs.c holds no more */
+
+/* One output's (sink's) counters: outputs/sink.h's bm_sink_stats as values. */
+typedef struct {
+    uint64_t emitted, sent, failed, retried, dropped, attempt_errors;
+    uint64_t queued; /* gauge */
+} bm_counter_sink;
+
+/* What labels an output's samples, borrowed from the sink (valid while the
+ * outputs are): its name and type; in the JSON its format too. */
+typedef struct {
+    const char *name, *type, *format;
+} bm_counter_sink_label;
 
 /* Every value the table reads, taken at one moment. */
 typedef struct {
@@ -74,14 +88,21 @@ typedef struct {
     uint64_t metric_tags_dropped, metric_kind_conflicts;
     uint64_t alerts_enabled, alerts_pending, alerts_firing, alerts_refused;
     uint64_t baselines, baselines_refused, baselines_evicted;
-    uint64_t http_requests[BM_HTTP_CLASSES];
     uint64_t outputs_rate_limited; /* every sink's rate_limited (e-mail) */
     uint64_t redis_denied[BM_ACL__COUNT]; /* NOPERM replies by command (core/acl.h) */
+    bm_counter_sink sinks[BM_COUNTER_SINKS]; /* the outputs in order; the first n_sinks shown */
+    /* not values (BM_COUNTER_VALUES_BYTES ends before): the outputs' labels */
+    size_t n_sinks;
+    bm_counter_sink_label sink_labels[BM_COUNTER_SINKS];
 } bm_counter_snapshot;
+
+/* The snapshot's values (uint64_t, every one shown by a row): its bytes up to here. */
+#define BM_COUNTER_VALUES_BYTES offsetof(bm_counter_snapshot, n_sinks)
 
 typedef enum { BM_COUNTER_TOTAL, BM_COUNTER_GAUGE } bm_counter_type;
 
-/* One row: a scalar, or (label_of != NULL) an array of n_labels values. */
+/* One row: a scalar, or (label_of != NULL) an array of n_labels values, or
+ * (per_sink) one value per output: sinks[i]'s at offset + i * sizeof(bm_counter_sink). */
 typedef struct {
     const char *name; /* Prometheus family name */
     bm_counter_type type;
@@ -92,10 +113,14 @@ typedef struct {
     const char *(*label_of)(size_t i); /* the label value of slot i (NULL: not shown) */
     size_t n_labels;
     double scale; /* /metrics shows value x scale (µs as seconds: 1e-6); 0: the integer */
+    int per_sink; /* labelled {output, type}; summary "outputs.sinks.*.KEY", * the sink's name */
 } bm_counter_row;
 
-/* Fill *s from every component in p (agent/parts.h), at once (snapshot.c). */
-void bm_counters_collect(const struct bm_parts_tag *p, bm_counter_snapshot *s);
+/* Fill *s from every component in p (agent/parts.h) and the HTTP surface's
+ * own counters (http: its server passes them in; zeros when HTTP is off), at
+ * once (snapshot.c). Sink labels are borrowed from p's outputs. */
+void bm_counters_collect(const struct bm_parts_tag *p, const bm_http_stats *http,
+                         bm_counter_snapshot *s);
 
 /* Snapshot fields shown only folded into another row (both inputs' decode
  * errors into decode_errors, the pub/sub input's reconnects into
@@ -114,6 +139,9 @@ int bm_counters_render(const bm_counter_snapshot *s, struct evbuffer *out);
 /* Set every row into obj by its summary key (nested objects for dotted
  * keys; array rows as {label: value}). @return 0 or -1 (out of memory). */
 int bm_counters_to_json(const bm_counter_snapshot *s, struct json_t *obj);
+
+/* Append v as a Prometheus label value: backslash, double quote and newline escaped. */
+void bm_counters_put_label(struct evbuffer *out, const char *v);
 
 /* The read batch histogram (streams), rendered beside the table. */
 void bm_counters_render_batches(const bm_counter_snapshot *s, struct evbuffer *out);

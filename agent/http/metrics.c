@@ -1,9 +1,9 @@
 /*
  * metrics.c - the /metrics page: the agent's state in the Prometheus
  * text exposition format 0.0.4, every family with # HELP and # TYPE. The
- * agent's own counters come from the counter table (counters.h); what is
- * rendered here is state: events by type, workers, error types, the system
- * sample, the outputs, the process.
+ * agent's own counters, the outputs' among them, come from the counter
+ * table (counters.h); what is rendered here is state: events by type,
+ * workers, error types, the system sample, the process.
  *
  * Counters are lifetime totals (monotonic since the agent started), never
  * window values, so rate() works across scrapes. The worker duration
@@ -37,8 +37,7 @@
 #include "agent/core/clock.h"
 #include "agent/core/host_stats.h"
 #include "agent/http/counters.h"
-#include "agent/http/server.h"
-#include "agent/outputs/outputs.h"
+#include "agent/http/metrics.h"
 #include "agent/jobs/sysmon.h"
 #include "agent/parts.h"
 #include "agent/state/state.h"
@@ -50,20 +49,6 @@
 #ifndef BUSMON_REVISION
 #define BUSMON_REVISION "unknown"
 #endif
-
-/* Label value escaping of the text format: backslash, double quote, newline. */
-static void put_label(struct evbuffer *out, const char *v)
-{
-    const char *run = v;
-    for (const char *p = v; *p; p++) {
-        const char *esc = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
-        if (!esc) continue;
-        evbuffer_add(out, run, (size_t)(p - run));
-        evbuffer_add(out, esc, 2);
-        run = p + 1;
-    }
-    evbuffer_add(out, run, strlen(run));
-}
 
 static void family(struct evbuffer *out, const char *name, const char *type, const char *help)
 {
@@ -107,7 +92,7 @@ static void custom_labels(struct evbuffer *out, const custom_metrics_stat *s, co
             dup = !strcmp(names[j], names[n]);
         if (dup) continue;
         evbuffer_add_printf(out, "%s%s=\"", n ? "," : "", names[n]);
-        put_label(out, s->tags[i].value);
+        bm_counters_put_label(out, s->tags[i].value);
         evbuffer_add(out, "\"", 1);
         n++;
     }
@@ -212,7 +197,7 @@ static void workers_families(bm_monitor *mon, struct evbuffer *out, int64_t now_
         uint64_t v[3] = {t[i].successes, t[i].failures, t[i].timeouts};
         for (int k = 0; k < 3; k++) {
             evbuffer_add_printf(out, "busmon_worker_executions_total{worker=\"");
-            put_label(out, t[i].name);
+            bm_counters_put_label(out, t[i].name);
             evbuffer_add_printf(out, "\",status=\"%s\"} %" PRIu64 "\n", st[k], v[k]);
         }
     }
@@ -226,17 +211,17 @@ static void workers_families(bm_monitor *mon, struct evbuffer *out, int64_t now_
         for (size_t b = 0; b < n_bounds; b++) {
             cum += t[i].duration_buckets[b];
             evbuffer_add_printf(out, "busmon_worker_duration_seconds_bucket{worker=\"");
-            put_label(out, t[i].name);
+            bm_counters_put_label(out, t[i].name);
             evbuffer_add_printf(out, "\",le=\"%g\"} %" PRIu64 "\n", (double)bounds[b] / 1e6, cum);
         }
         evbuffer_add_printf(out, "busmon_worker_duration_seconds_bucket{worker=\"");
-        put_label(out, t[i].name);
+        bm_counters_put_label(out, t[i].name);
         evbuffer_add_printf(out, "\",le=\"+Inf\"} %" PRIu64 "\n", t[i].duration_count);
         evbuffer_add_printf(out, "busmon_worker_duration_seconds_sum{worker=\"");
-        put_label(out, t[i].name);
+        bm_counters_put_label(out, t[i].name);
         evbuffer_add_printf(out, "\"} %.6f\n", t[i].duration_sum_us / 1e6);
         evbuffer_add_printf(out, "busmon_worker_duration_seconds_count{worker=\"");
-        put_label(out, t[i].name);
+        bm_counters_put_label(out, t[i].name);
         evbuffer_add_printf(out, "\"} %" PRIu64 "\n", t[i].duration_count);
     }
 
@@ -245,7 +230,7 @@ static void workers_families(bm_monitor *mon, struct evbuffer *out, int64_t now_
     for (size_t i = 0; i < ns; i++)
         for (int h = 0; h < BM_HEALTH__COUNT; h++) {
             evbuffer_add_printf(out, "busmon_worker_health{worker=\"");
-            put_label(out, snap[i].name);
+            bm_counters_put_label(out, snap[i].name);
             evbuffer_add_printf(out, "\",state=\"%s\"} %d\n", bm_health_name((bm_health)h),
                                 snap[i].health == (bm_health)h);
         }
@@ -253,7 +238,7 @@ static void workers_families(bm_monitor *mon, struct evbuffer *out, int64_t now_
            "Commands sent to the worker, not answered yet.");
     for (size_t i = 0; i < ns; i++) {
         evbuffer_add_printf(out, "busmon_worker_in_flight{worker=\"");
-        put_label(out, snap[i].name);
+        bm_counters_put_label(out, snap[i].name);
         evbuffer_add_printf(out, "\"} %u\n", snap[i].in_flight);
     }
     free(t);
@@ -270,7 +255,7 @@ static void errors_family(bm_monitor *mon, struct evbuffer *out, int64_t now_us)
            "Errors by type (error.type, else the message before ':'), since start.");
     for (size_t i = 0; i < n; i++) {
         evbuffer_add_printf(out, "busmon_errors_total{type=\"");
-        put_label(out, p[i].type);
+        bm_counters_put_label(out, p[i].type);
         evbuffer_add_printf(out, "\"} %" PRIu64 "\n", p[i].total);
     }
     free(p);
@@ -363,10 +348,10 @@ static void system_families(const bm_parts *pt, struct evbuffer *out)
             int64_t v = *(const int64_t *)((const char *)&sys->streams[i] + per_stream[k].off);
             if (v < 0) continue;
             evbuffer_add_printf(out, "%s{stream=\"", per_stream[k].name);
-            put_label(out, sys->streams[i].name);
+            bm_counters_put_label(out, sys->streams[i].name);
             if (k > 0) {
                 evbuffer_add_printf(out, "\",group=\"");
-                put_label(out, pt->group);
+                bm_counters_put_label(out, pt->group);
             }
             evbuffer_add_printf(out, "\"} %lld\n", (long long)v);
         }
@@ -376,58 +361,14 @@ static void system_families(const bm_parts *pt, struct evbuffer *out)
     for (size_t i = 0; i < sys->n_streams; i++) {
         if (sys->streams[i].group < 0) continue;
         evbuffer_add_printf(out, "busmon_consumer_group_present{stream=\"");
-        put_label(out, sys->streams[i].name);
+        bm_counters_put_label(out, sys->streams[i].name);
         evbuffer_add_printf(out, "\",group=\"");
-        put_label(out, pt->group);
+        bm_counters_put_label(out, pt->group);
         evbuffer_add_printf(out, "\"} %d\n", sys->streams[i].group);
     }
 }
 
-/* Each output (sink): its counters, labelled by its name and type. */
-static void sink_families(const bm_parts *pt, struct evbuffer *out)
-{
-    static const struct {
-        const char *name, *type, *help;
-        size_t off;
-    } fam[] = {
-        {"busmon_output_emitted_total", "counter", "Messages offered to the output.",
-         offsetof(bm_sink_stats, emitted)},
-        {"busmon_output_sent_total", "counter", "Messages the output delivered.",
-         offsetof(bm_sink_stats, sent)},
-        {"busmon_output_failed_total", "counter",
-         "Messages the output gave up on (error reply, 4xx, attempts used, stop deadline).",
-         offsetof(bm_sink_stats, failed)},
-        {"busmon_output_retried_total", "counter", "Delivery attempts after the first.",
-         offsetof(bm_sink_stats, retried)},
-        {"busmon_output_dropped_total", "counter",
-         "Messages the output refused (queue full, not connected, no body).",
-         offsetof(bm_sink_stats, dropped)},
-    };
-    size_t n = bm_outputs_count(pt->outputs);
-    for (size_t k = 0; k < sizeof fam / sizeof fam[0]; k++) {
-        family(out, fam[k].name, fam[k].type, fam[k].help);
-        for (size_t i = 0; i < n; i++) {
-            const bm_sink *sk = bm_outputs_at(pt->outputs, i);
-            bm_sink_stats st;
-            bm_sink_get_stats(sk, &st);
-            evbuffer_add_printf(out, "%s{output=\"", fam[k].name);
-            put_label(out, bm_sink_name(sk));
-            evbuffer_add_printf(out, "\",type=\"%s\"} %" PRIu64 "\n", bm_sink_type_name(sk),
-                                *(const uint64_t *)((const char *)&st + fam[k].off));
-        }
-    }
-    family(out, "busmon_output_queued", "gauge", "Messages the output holds (waiting, in flight).");
-    for (size_t i = 0; i < n; i++) {
-        const bm_sink *sk = bm_outputs_at(pt->outputs, i);
-        bm_sink_stats st;
-        bm_sink_get_stats(sk, &st);
-        evbuffer_add_printf(out, "busmon_output_queued{output=\"");
-        put_label(out, bm_sink_name(sk));
-        evbuffer_add_printf(out, "\",type=\"%s\"} %u\n", bm_sink_type_name(sk), st.queued);
-    }
-}
-
-int bm_metrics_render(const bm_parts *pt, struct evbuffer *out)
+int bm_metrics_render(const bm_parts *pt, const bm_counter_snapshot *snap, struct evbuffer *out)
 {
     int64_t now_us = bm_now_us();
     bm_monitor *mon = bm_state_monitor(pt->state);
@@ -457,10 +398,8 @@ int bm_metrics_render(const bm_parts *pt, struct evbuffer *out)
     errors_family(mon, out, now_us);
     custom_families(mon, out, now_us);
 
-    bm_counter_snapshot snap;
-    bm_counters_collect(pt, &snap);
-    if (bm_counters_render(&snap, out)) return -1;
-    bm_counters_render_batches(&snap, out);
+    if (bm_counters_render(snap, out)) return -1;
+    bm_counters_render_batches(snap, out);
 
     double cpu_s, rss;
     if (proc_self(&cpu_s, &rss) == 0) {
@@ -472,6 +411,5 @@ int bm_metrics_render(const bm_parts *pt, struct evbuffer *out)
     family(out, "process_start_time_seconds", "gauge", "Start time of the process since epoch.");
     evbuffer_add_printf(out, "process_start_time_seconds %.3f\n", (double)pt->started_us / 1e6);
     system_families(pt, out);
-    sink_families(pt, out);
     return 0;
 }

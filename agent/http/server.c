@@ -58,6 +58,7 @@
 #include "agent/core/session.h"
 #include "agent/http/counters.h"
 #include "agent/http/httpd.h"
+#include "agent/http/metrics.h"
 #include "agent/http/server.h"
 #include "agent/jobs/alerting.h"
 #include "agent/jobs/cluster.h"
@@ -83,8 +84,9 @@ struct bm_http {
     const bm_parts *p;
     bm_http_opts o;
     bm_httpd *httpd;
-    char token[HTTP_TOKEN_MAX]; /* "" : none required */
-    uint64_t unauthorized;      /* requests refused for want of the token */
+    char token[HTTP_TOKEN_MAX];         /* "" : none required */
+    uint64_t unauthorized;              /* requests refused for want of the token */
+    uint64_t requests[BM_HTTP_CLASSES]; /* every answer by class (httpd.c counts) */
 };
 
 /* What a handler gets: the request, the path's tail after a prefix route
@@ -153,6 +155,14 @@ static json_t *fresh_rollup(bm_http *h)
     return j;
 }
 
+/* The counter table's values now, this server's own counters with them. */
+static void collect(const bm_http *h, bm_counter_snapshot *snap)
+{
+    bm_http_stats own;
+    bm_http_get_stats(h, &own);
+    bm_counters_collect(h->p, &own, snap);
+}
+
 static json_t *api_stats(bm_http *h, json_t *roll, const char *window)
 {
     json_t *win = bm_rollup_pick_window(json_object_get(roll, "events"), window);
@@ -162,7 +172,7 @@ static json_t *api_stats(bm_http *h, json_t *roll, const char *window)
     json_object_set_new(out, "agents", h->p->cluster ? bm_cluster_agents_json(h->p->cluster)
                                                      : json_array());
     bm_counter_snapshot snap;
-    bm_counters_collect(h->p, &snap);
+    collect(h, &snap);
     json_t *counters = json_object();
     if (counters && bm_counters_to_json(&snap, counters) == 0)
         json_object_set_new(out, "counters", counters);
@@ -216,8 +226,10 @@ static void serve_metrics(bm_http *h, const request *rq)
                    "/metrics is off (metrics_collection.export_prometheus or .enabled: false)");
         return;
     }
+    bm_counter_snapshot snap;
+    collect(h, &snap);
     struct evbuffer *b = evbuffer_new();
-    if (!b || bm_metrics_render(h->p, b)) {
+    if (!b || bm_metrics_render(h->p, &snap, b)) {
         if (b) evbuffer_free(b);
         send_error(h, req, 500, "out of memory");
         return;
@@ -757,7 +769,7 @@ static int split_listen(const char *listen, char *host, size_t hostlen, unsigned
     return 0;
 }
 
-bm_http *bm_http_new(struct event_base *base, const char *listen, bm_parts *parts,
+bm_http *bm_http_new(struct event_base *base, const char *listen, const bm_parts *parts,
                      const bm_http_opts *o, char *err, size_t errlen)
 {
     char host[256], port_s[8];
@@ -781,12 +793,14 @@ bm_http *bm_http_new(struct event_base *base, const char *listen, bm_parts *part
         return NULL;
     }
     snprintf(port_s, sizeof port_s, "%u", port);
-    bm_httpd_opts ho = {o->max_connections,
-                        o->header_timeout_us,
-                        HTTP_WRITE_TIMEOUT_US,
-                        HTTP_MAX_HEADERS_BYTES,
-                        HTTP_MAX_BODY_BYTES,
-                        parts->http_requests};
+    bm_httpd_opts ho = {
+        .max_connections = o->max_connections,
+        .header_timeout_us = o->header_timeout_us,
+        .write_timeout_us = HTTP_WRITE_TIMEOUT_US,
+        .max_head_bytes = HTTP_MAX_HEADERS_BYTES,
+        .max_body_bytes = HTTP_MAX_BODY_BYTES,
+        .replies = h->requests, /* ours: bm_http_get_stats reports them */
+    };
     char why[512];
     h->httpd = bm_httpd_new(base, host, port_s, &ho, on_request, h, why, sizeof why);
     if (!h->httpd) {
@@ -817,4 +831,5 @@ void bm_http_get_stats(const bm_http *h, bm_http_stats *out)
     if (!h) return;
     bm_httpd_get_stats(h->httpd, &out->conn);
     out->unauthorized = h->unauthorized;
+    memcpy(out->requests, h->requests, sizeof out->requests);
 }

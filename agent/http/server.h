@@ -21,7 +21,6 @@
 
 struct bm_parts_tag;
 struct event_base;
-struct evbuffer;
 typedef struct bm_http bm_http;
 
 typedef struct {
@@ -34,31 +33,30 @@ typedef struct {
                                    .enabled) false: /metrics answers 404 */
 } bm_http_opts;
 
+#define BM_HTTP_CLASSES 3 /* answers by class: 2xx (and 3xx), 4xx, 5xx */
+
 /* The HTTP surface's counters (the counter table shows them). */
 typedef struct {
-    bm_httpd_stats conn;   /* connections: accepted, bound, evicted, timeouts, ... */
-    uint64_t unauthorized; /* requests without the bearer token (401) */
+    bm_httpd_stats conn;                /* connections: accepted, bound, evicted, timeouts, ... */
+    uint64_t unauthorized;              /* requests without the bearer token (401) */
+    uint64_t requests[BM_HTTP_CLASSES]; /* every answer by class, those httpd.c refused
+                                           before routing included */
 } bm_http_stats;
 
 /*
  * Bind `listen` ("host:port", "[v6]:port") on base and serve what `parts`
- * (borrowed; filled in by the caller before the loop runs) shows; every
- * answer is counted in parts->http_requests. With o->token_file, its first
- * line is the bearer token every route but /health requires.
+ * (borrowed, read only; filled in by the caller before the loop runs)
+ * shows; every answer is counted in the server's own stats. With
+ * o->token_file, its first line is the bearer token every route but
+ * /health requires.
  * @return the server (free with bm_http_free), or NULL with the reason in
  * err (a port that cannot be bound, an unreadable token file).
  */
-bm_http *bm_http_new(struct event_base *base, const char *listen, struct bm_parts_tag *parts,
+bm_http *bm_http_new(struct event_base *base, const char *listen, const struct bm_parts_tag *parts,
                      const bm_http_opts *o, char *err, size_t errlen);
 void bm_http_free(bm_http *h);
 
 /* Fill *out (zeros when h is NULL: HTTP off). */
 void bm_http_get_stats(const bm_http *h, bm_http_stats *out);
-
-/*
- * metrics.c: append the whole /metrics page (Prometheus text format 0.0.4)
- * to out. @return 0, or -1 (out of memory).
- */
-int bm_metrics_render(const struct bm_parts_tag *p, struct evbuffer *out);
 
 #endif

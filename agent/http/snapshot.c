@@ -1,6 +1,8 @@
 /*
  * snapshot.c - fill the counter table's snapshot (counters.h) from every
- * component's stats, at one moment.
+ * component's stats, at one moment. It reads the parts only: the HTTP
+ * surface's counters come in from the server, which calls this, so no
+ * call goes back up to it.
  */
 #include <string.h>
 
@@ -10,7 +12,33 @@
 #include "agent/parts.h"
 #include "lib/baseline.h"
 
-void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
+/* Each output's counters and labels (the first BM_COUNTER_SINKS); the
+ * e-mail rate limit summed over all. */
+static void collect_sinks(const bm_outputs *o, bm_counter_snapshot *s)
+{
+    for (size_t i = 0; o && i < bm_outputs_count(o); i++) {
+        const bm_sink *sk = bm_outputs_at(o, i);
+        bm_sink_stats ss;
+        bm_sink_get_stats(sk, &ss);
+        s->outputs_rate_limited += ss.rate_limited;
+        if (i >= BM_COUNTER_SINKS) continue;
+        bm_counter_sink *v = &s->sinks[i];
+        v->emitted = ss.emitted;
+        v->sent = ss.sent;
+        v->failed = ss.failed;
+        v->retried = ss.retried;
+        v->dropped = ss.dropped;
+        v->attempt_errors = ss.attempt_errors;
+        v->queued = ss.queued;
+        bm_counter_sink_label *l = &s->sink_labels[i];
+        l->name = bm_sink_name(sk);
+        l->type = bm_sink_type_name(sk);
+        l->format = bm_sink_format(sk);
+        s->n_sinks = i + 1;
+    }
+}
+
+void bm_counters_collect(const bm_parts *p, const bm_http_stats *http, bm_counter_snapshot *s)
 {
     memset(s, 0, sizeof *s);
     bm_stream_input_get_stats(p->streams, &s->in);
@@ -23,7 +51,7 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     bm_sysmon_get_stats(p->sysmon, &s->sys);
     bm_sampler_get_stats(p->sampler, &s->sampler);
     if (p->cluster) bm_cluster_get_stats(p->cluster, &s->cluster);
-    bm_http_get_stats(p->http, &s->http);
+    s->http = *http;
     bm_finisher_get_stats(p->finisher, &s->fin);
     bm_otlp_metrics_get_stats(p->otlp_metrics, &s->om);
     bm_baseline_job_get_stats(p->baseline_job, &s->bl);
@@ -61,12 +89,6 @@ void bm_counters_collect(const bm_parts *p, bm_counter_snapshot *s)
     s->metric_kind_conflicts = ms.kind_conflicts;
     s->alerts_enabled = (uint64_t)bm_alerting_enabled(p->alerting);
     bm_alerting_get_counts(p->alerting, &s->alerts_pending, &s->alerts_firing, &s->alerts_refused);
-    for (int i = 0; i < BM_HTTP_CLASSES; i++)
-        s->http_requests[i] = p->http_requests[i];
     bm_acl_counts(bm_writer_acl(p->writer), s->redis_denied);
-    for (size_t i = 0; p->outputs && i < bm_outputs_count(p->outputs); i++) {
-        bm_sink_stats ss;
-        bm_sink_get_stats(bm_outputs_at(p->outputs, i), &ss);
-        s->outputs_rate_limited += ss.rate_limited;
-    }
+    collect_sinks(p->outputs, s);
 }
