@@ -35,6 +35,7 @@
 #include "agent/jobs/otlp_metrics.h"
 #include "agent/jobs/publisher.h"
 #include "agent/jobs/sysmon.h"
+#include "agent/outputs/outputs.h"
 #include "agent/state/persist.h"
 #include "agent/state/state.h"
 #include "lib/trace_store.h"
@@ -44,7 +45,7 @@ struct json_t;
 struct bm_parts_tag;
 
 #define BM_CONNECTIONS   3  /* reader, writer, pub/sub */
-#define BM_COUNTER_SINKS 64 /* outputs shown, at most: outputs/outputs.c holds no more */
+#define BM_COUNTER_SINKS BM_OUTPUTS_MAX /* every output is shown */
 
 /* One output's (sink's) counters: outputs/sink.h's bm_sink_stats as values. */
 typedef struct {

@@ -10,7 +10,7 @@
 #include "agent/core/log.h"
 #include "proto/alert.h"
 
-#define SINKS_MAX 64
+#define SINKS_MAX BM_OUTPUTS_MAX
 
 struct bm_outputs {
     bm_sink_env env;

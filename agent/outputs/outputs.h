@@ -17,6 +17,8 @@
 
 #include "agent/outputs/sink.h"
 
+#define BM_OUTPUTS_MAX 64 /* sinks configured, at most */
+
 typedef struct bm_outputs bm_outputs;
 
 /* @return an empty set (caller frees), or NULL. env is copied. */
