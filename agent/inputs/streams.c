@@ -69,6 +69,84 @@ static int64_t entry_id_us(const char *id)
 
 /* ---- one entry ----------------------------------------------------------- */
 
+/* The entry's n fields and values into fv_ptr/fv_len, fields first, then
+ * values: [f0..fn-1, v0..vn-1]. @return 0, or -1 (out of memory). */
+static int spread_fields(bm_stream_input *in, const redisReply *fv, size_t n)
+{
+    if (2 * n > in->fv_cap) {
+        size_t cap = in->fv_cap ? in->fv_cap : 64;
+        while (cap < 2 * n)
+            cap *= 2;
+        const char **p = realloc(in->fv_ptr, cap * sizeof *p);
+        if (p) in->fv_ptr = p;
+        size_t *l = realloc(in->fv_len, cap * sizeof *l);
+        if (l) in->fv_len = l;
+        if (!p || !l) return -1;
+        in->fv_cap = cap;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *f = fv->element[2 * i], *v = fv->element[2 * i + 1];
+        in->fv_ptr[i] = f->type == REDIS_REPLY_STRING ? f->str : "";
+        in->fv_len[i] = f->type == REDIS_REPLY_STRING ? (size_t)f->len : 0;
+        in->fv_ptr[n + i] = v->type == REDIS_REPLY_STRING ? v->str : "";
+        in->fv_len[n + i] = v->type == REDIS_REPLY_STRING ? (size_t)v->len : 0;
+    }
+    return 0;
+}
+
+/* An entry the decoder refused (status st): counted, copied with the reason, acked. */
+static void deadletter_undecodable(bm_stream_input *in, size_t sidx, const redisReply *id,
+                                   bm_decode_status st, size_t n)
+{
+    in->stats.decode_errors[st]++;
+    char detail[200];
+    snprintf(detail, sizeof detail, "%s", bm_decoder_detail(in->dec, st));
+    if (st == BM_DECODE_OVERSIZED) {
+        size_t size = 0;
+        for (size_t i = 0; i < 2 * n; i++)
+            size += in->fv_len[i];
+        snprintf(detail, sizeof detail,
+                 "the entry is %zu bytes, more than streams.max_entry_bytes (%zu)", size,
+                 in->o.max_entry_bytes);
+    }
+    bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str, bm_decode_status_name(st),
+                          detail, n, in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n);
+    bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+}
+
+/* An entry above max_entry_bytes that Redis measured (its size in place of its fields). */
+static void deadletter_unread(bm_stream_input *in, size_t sidx, const redisReply *id,
+                              long long size)
+{
+    in->stats.decode_errors[BM_DECODE_OVERSIZED]++;
+    char detail[200];
+    snprintf(detail, sizeof detail,
+             "the entry is %lld bytes, more than streams.max_entry_bytes (%zu); measured in "
+             "Redis, not read",
+             size, in->o.max_entry_bytes);
+    bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str,
+                          bm_decode_status_name(BM_DECODE_OVERSIZED), detail, 0, NULL, NULL, NULL,
+                          NULL);
+    bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+}
+
+/* Our own pending entry, read again after each of our resets or restarts:
+ * one that keeps coming back is poison, copied (its n fields in fv_ptr), not
+ * applied. */
+static void deadletter_poison(bm_stream_input *in, size_t sidx, const redisReply *id,
+                              long long deliveries, size_t n)
+{
+    char detail[256];
+    snprintf(detail, sizeof detail,
+             "delivered %lld times, more than reclaim.max_deliveries (%zu); last consumer %s",
+             deliveries, in->o.max_deliveries, in->o.consumer);
+    bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str, "poison", detail, n,
+                          in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n);
+    bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+    in->stats.poison++;
+    bm_warn("entry %s of %s dead-lettered as poison: %s", id->str, in->o.streams[sidx], detail);
+}
+
 /*
  * An entry is [id, fields] — or, from the recovery script or a reclaim,
  * [id, size] when it is above max_entry_bytes (measured in Redis, not
@@ -96,16 +174,7 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
     }
 
     if (fv->type == REDIS_REPLY_INTEGER) { /* its size, measured in Redis: never loaded */
-        in->stats.decode_errors[BM_DECODE_OVERSIZED]++;
-        char detail[200];
-        snprintf(detail, sizeof detail,
-                 "the entry is %lld bytes, more than streams.max_entry_bytes (%zu); measured "
-                 "in Redis, not read",
-                 fv->integer, in->o.max_entry_bytes);
-        bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str,
-                              bm_decode_status_name(BM_DECODE_OVERSIZED), detail, 0, NULL, NULL,
-                              NULL, NULL);
-        bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+        deadletter_unread(in, sidx, id, fv->integer);
         return 0;
     }
     if (fv->type != REDIS_REPLY_ARRAY) {
@@ -115,59 +184,19 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
         return 0;
     }
     size_t n = fv->elements / 2;
-    if (2 * n > in->fv_cap) {
-        size_t cap = in->fv_cap ? in->fv_cap : 64;
-        while (cap < 2 * n)
-            cap *= 2;
-        const char **p = realloc(in->fv_ptr, cap * sizeof *p);
-        if (p) in->fv_ptr = p;
-        size_t *l = realloc(in->fv_len, cap * sizeof *l);
-        if (l) in->fv_len = l;
-        if (!p || !l) {
-            in->stats.decode_errors[BM_DECODE_NOMEM]++;
-            return -1; /* not acked: delivered again later */
-        }
-        in->fv_cap = cap;
-    }
-    /* fields first, then values: [f0..fn-1, v0..vn-1] */
-    for (size_t i = 0; i < n; i++) {
-        const redisReply *f = fv->element[2 * i], *v = fv->element[2 * i + 1];
-        in->fv_ptr[i] = f->type == REDIS_REPLY_STRING ? f->str : "";
-        in->fv_len[i] = f->type == REDIS_REPLY_STRING ? (size_t)f->len : 0;
-        in->fv_ptr[n + i] = v->type == REDIS_REPLY_STRING ? v->str : "";
-        in->fv_len[n + i] = v->type == REDIS_REPLY_STRING ? (size_t)v->len : 0;
+    if (spread_fields(in, fv, n)) {
+        in->stats.decode_errors[BM_DECODE_NOMEM]++;
+        return -1; /* not acked: delivered again later */
     }
     if (in->o.max_deliveries && deliveries > (long long)in->o.max_deliveries) {
-        /* our own pending entry, read again after each of our resets or
-         * restarts: one that keeps coming back is poison, not applied */
-        char detail[256];
-        snprintf(detail, sizeof detail,
-                 "delivered %lld times, more than reclaim.max_deliveries (%zu); last consumer %s",
-                 deliveries, in->o.max_deliveries, in->o.consumer);
-        bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str, "poison", detail, n,
-                              in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n);
-        bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
-        in->stats.poison++;
-        bm_warn("entry %s of %s dead-lettered as poison: %s", id->str, in->o.streams[sidx], detail);
+        deadletter_poison(in, sidx, id, deliveries, n);
         return 0;
     }
     bm_event ev;
     bm_decode_status st =
         bm_decode_entry(in->dec, n, in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n, &ev);
     if (st != BM_DECODE_OK) {
-        in->stats.decode_errors[st]++;
-        char detail[200];
-        snprintf(detail, sizeof detail, "%s", bm_decoder_detail(in->dec, st));
-        if (st == BM_DECODE_OVERSIZED) {
-            size_t size = 0;
-            for (size_t i = 0; i < 2 * n; i++)
-                size += in->fv_len[i];
-            snprintf(detail, sizeof detail, "the entry is %zu bytes, more than "
-                     "streams.max_entry_bytes (%zu)", size, in->o.max_entry_bytes);
-        }
-        bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str, bm_decode_status_name(st),
-                              detail, n, in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n);
-        bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+        deadletter_undecodable(in, sidx, id, st, n);
         return 0;
     }
     if (!ev.id[0]) ev.id = id->str;
