@@ -12,9 +12,19 @@
 
 /* The first TRACE_INDEX_TEXT_MAX bytes of src, never ending inside a UTF-8
  * sequence (a cut one would make the summary not JSON). */
+/* src's first cap - 1 bytes and a NUL into dst, as snprintf "%s" (without
+ * its cost: a summary copies a few per event). @return strlen(src). */
+static size_t copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src), c = n < cap - 1 ? n : cap - 1;
+    memcpy(dst, src, c);
+    dst[c] = '\0';
+    return n;
+}
+
 static void copy_cut(char *dst, const char *src)
 {
-    int n = snprintf(dst, TRACE_INDEX_TEXT_MAX + 1, "%s", src ? src : "");
+    size_t n = copy_str(dst, TRACE_INDEX_TEXT_MAX + 1, src ? src : "");
     if (n <= TRACE_INDEX_TEXT_MAX) return;
     size_t len = TRACE_INDEX_TEXT_MAX, lead = len;
     while (lead > 0 && ((uint8_t)dst[lead - 1] & 0xC0) == 0x80)
@@ -36,7 +46,7 @@ static void add_worker(trace_summary *s, const char *w)
 void trace_index_summarize(const trace *t, trace_summary *out)
 {
     memset(out, 0, sizeof *out);
-    snprintf(out->tx, sizeof out->tx, "%s", trace_tx(t));
+    copy_str(out->tx, sizeof out->tx, trace_tx(t));
     out->status = trace_get_status(t);
     out->start_us = trace_first_ts_us(t);
     out->end_us = trace_last_ts_us(t);

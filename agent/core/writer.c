@@ -184,6 +184,16 @@ static size_t decimal_len(uint64_t v)
     return n;
 }
 
+/* v in decimal at p (a '-' first when negative), as "%lld" writes it; the
+ * hot commands' numbers (RPUSH's EXPIRE, SET's PX, ZADD's scores) go
+ * through here rather than snprintf. @return its length (at most 20). */
+static size_t put_int64(char *p, int64_t v)
+{
+    if (v >= 0) return put_decimal(p, (uint64_t)v);
+    *p = '-';
+    return 1 + put_decimal(p + 1, 0 - (uint64_t)v);
+}
+
 /* The RESP of argv ("*<argc>\r\n" then "$<len>\r\n<arg>\r\n" each), as
  * hiredis formats it, into w->cmd. @return its length, or 0 when it would be
  * longer than CMD_BUF_MAX (or no buffer): hiredis formats that one. */
@@ -352,9 +362,8 @@ int bm_writer_rpush_expire(bm_writer *w, bm_write_kind kind, const char *key, si
     if (send_argv(w, kind, argc, w->argv, w->lens, cb, arg)) return -1;
     if (ttl_s <= 0) return 0;
     char ttl[24];
-    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_s);
     const char *exp[3] = {"EXPIRE", key, ttl};
-    size_t exp_len[3] = {6, klen, strlen(ttl)};
+    size_t exp_len[3] = {6, klen, put_int64(ttl, ttl_s)};
     return send_argv(w, kind, 3, exp, exp_len, cb, arg);
 }
 
@@ -384,9 +393,8 @@ int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char 
                   size_t len, int64_t px_ms, bm_write_cb cb, void *arg)
 {
     char px[24];
-    snprintf(px, sizeof px, "%lld", (long long)px_ms);
     const char *argv[5] = {"SET", key, value, "PX", px};
-    size_t lens[5] = {3, strlen(key), len, 2, strlen(px)};
+    size_t lens[5] = {3, strlen(key), len, 2, put_int64(px, px_ms)};
     return send_argv(w, kind, px_ms > 0 ? 5 : 3, argv, lens, cb, arg);
 }
 
@@ -405,8 +413,7 @@ int bm_writer_zadd(bm_writer *w, bm_write_kind kind, const char *key, size_t kle
     ARG("ZADD", 4);
     ARG(key, klen);
     for (size_t i = 0; i < n; i++) {
-        int l = snprintf(sc + 24 * i, 24, "%lld", (long long)scores[i]);
-        ARG(sc + 24 * i, (size_t)l);
+        ARG(sc + 24 * i, put_int64(sc + 24 * i, scores[i]));
         ARG(members[i], mlens[i]);
     }
     int rc = send_argv(w, kind, argc, w->argv, w->lens, cb, arg);

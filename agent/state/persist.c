@@ -223,9 +223,30 @@ static int reserve_argv(bm_persist *p, size_t need)
 
 /* ---- stream ids ------------------------------------------------------------- */
 
-/* "ms-seq" into its two numbers (a bare "ms" has seq 0). */
+/* Up to 19 digits at *s as a number, *s moved past them. @return 0, or -1
+ * when there are none or more (strtoull's rules are then the ones). */
+static int id_digits(const char **s, unsigned long long *v)
+{
+    const char *p = *s;
+    unsigned long long n = 0;
+    for (; *p >= '0' && *p <= '9' && p - *s < 19; p++)
+        n = n * 10 + (unsigned)(*p - '0');
+    if (p == *s || (*p >= '0' && *p <= '9')) return -1;
+    *s = p, *v = n;
+    return 0;
+}
+
+/* "ms-seq" into its two numbers (a bare "ms" has seq 0). Redis's ids
+ * (digits '-' digits) are read by hand, once per entry acked; anything
+ * else as strtoull reads it. */
 static void id_parts(const char *id, unsigned long long *ms, unsigned long long *seq)
 {
+    const char *p = id;
+    unsigned long long a, b = 0;
+    if (!id_digits(&p, &a) && (!*p || (*p == '-' && (p++, !id_digits(&p, &b)) && !*p))) {
+        *ms = a, *seq = b;
+        return;
+    }
     char *end;
     *ms = strtoull(id, &end, 10);
     *seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
@@ -413,11 +434,20 @@ static void on_acked(const redisReply *r, void *arg)
 
 /* ---- sending ----------------------------------------------------------------------- */
 
-/* "<index><suffix><name>" into buf. @return its length. */
+/* "<index><suffix><name>" into buf, cut at INDEX_KEY_MAX - 1 bytes (one
+ * per summary: by hand, not snprintf). @return its length. */
 static size_t index_key(const bm_persist *p, const char *suffix, const char *name, char *buf)
 {
-    int n = snprintf(buf, INDEX_KEY_MAX, "%s%s%s", p->o.index_key, suffix, name);
-    return n < 0 ? 0 : (size_t)n >= INDEX_KEY_MAX ? INDEX_KEY_MAX - 1 : (size_t)n;
+    const char *part[3] = {p->o.index_key, suffix, name};
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t l = strlen(part[i]);
+        if (l > INDEX_KEY_MAX - 1 - n) l = INDEX_KEY_MAX - 1 - n;
+        memcpy(buf + n, part[i], l);
+        n += l;
+    }
+    buf[n] = '\0';
+    return n;
 }
 
 /* One (worker name, member) pair of the group's ZADDs to the workers' sets. */
