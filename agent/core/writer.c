@@ -4,12 +4,13 @@
  * Each command carries a small tag (kind, callback, argument) as hiredis
  * privdata. Tags come from a free list, so a warmed-up writer allocates
  * nothing per command; argv arrays are grow-only scratch space. A command
- * of up to CMD_BUF_MAX bytes is written in RESP into a grow-only buffer of
- * the writer and handed over formatted (hiredis copies it into its output
- * buffer): hiredis' own formatting allocated, measured and printf-formatted
- * each command anew, a fifth of the agent's CPU on the ingest path. Larger
- * ones (checkpoints, big hashes) are formatted by hiredis, so the buffer
- * stays small. The bytes on the wire are the same either way.
+ * is written in RESP by the writer and handed over formatted (hiredis
+ * copies it into its output buffer): hiredis' own formatting allocated,
+ * measured and printf-formatted each command anew, a fifth of the agent's
+ * CPU on the ingest path. Up to CMD_BUF_MAX bytes it goes into a buffer the
+ * writer keeps; a larger one (a group's ZADD, a checkpoint) into one of its
+ * own size, freed once hiredis has it, so the kept buffer stays small. The
+ * bytes on the wire are the ones hiredis would have written.
  */
 #include "agent/core/writer.h"
 
@@ -22,7 +23,7 @@
 #include "agent/core/log.h"
 
 #define ERROR_LOG_EVERY_US (10 * 1000000LL)
-#define CMD_BUF_MAX        (64 * 1024) /* larger commands: formatted by hiredis */
+#define CMD_BUF_MAX        (64 * 1024) /* the kept formatting buffer; larger: their own */
 
 typedef struct wtag {
     struct wtag *next; /* in the free list */
@@ -195,18 +196,17 @@ static size_t put_int64(char *p, int64_t v)
 }
 
 /* The RESP of argv ("*<argc>\r\n" then "$<len>\r\n<arg>\r\n" each), as
- * hiredis formats it, into w->cmd. @return its length, or 0 when it would be
- * longer than CMD_BUF_MAX (or no buffer): hiredis formats that one. */
-static size_t format_argv(bm_writer *w, int argc, const char **argv, const size_t *lens)
+ * hiredis formats it: into w->cmd when it fits CMD_BUF_MAX bytes, else into
+ * *out allocated for it (caller frees *out when it is not w->cmd).
+ * @return its length, or 0 (out of memory). */
+static size_t format_argv(bm_writer *w, int argc, const char **argv, const size_t *lens, char **out)
 {
     size_t total = 1 + decimal_len((uint64_t)argc) + 2;
-    for (int i = 0; i < argc; i++) {
-        if (lens[i] > CMD_BUF_MAX) return 0;
+    for (int i = 0; i < argc; i++)
         total += 1 + decimal_len(lens[i]) + 2 + lens[i] + 2;
-        if (total > CMD_BUF_MAX) return 0;
-    }
     if (!w->cmd && !(w->cmd = malloc(CMD_BUF_MAX))) return 0;
-    char *p = w->cmd;
+    char *p = *out = total <= CMD_BUF_MAX ? w->cmd : malloc(total);
+    if (!p) return 0;
     *p++ = '*';
     p += put_decimal(p, (uint64_t)argc);
     *p++ = '\r', *p++ = '\n';
@@ -218,7 +218,7 @@ static size_t format_argv(bm_writer *w, int argc, const char **argv, const size_
         p += lens[i];
         *p++ = '\r', *p++ = '\n';
     }
-    return (size_t)(p - w->cmd);
+    return (size_t)(p - *out);
 }
 
 static int send_argv(bm_writer *w, bm_write_kind kind, int argc, const char **argv,
@@ -236,9 +236,10 @@ static int send_argv(bm_writer *w, bm_write_kind kind, int argc, const char **ar
         return -1;
     }
     *t = (wtag){NULL, w, kind, argv[0], cb, arg};
-    size_t len = format_argv(w, argc, argv, lens);
-    int rc = len ? redisAsyncFormattedCommand(w->ac, on_reply, t, w->cmd, len)
-                 : redisAsyncCommandArgv(w->ac, on_reply, t, argc, argv, lens);
+    char *cmd = NULL;
+    size_t len = format_argv(w, argc, argv, lens, &cmd);
+    int rc = len ? redisAsyncFormattedCommand(w->ac, on_reply, t, cmd, len) : REDIS_ERR;
+    if (cmd != w->cmd) free(cmd);
     if (rc != REDIS_OK) {
         t->next = w->free_tags;
         w->free_tags = t;
