@@ -139,6 +139,7 @@ struct bm_persist {
     group *open;               /* filling */
     group *sent, *sent_tail;   /* closed, oldest first */
     group *free_groups;
+    group spare; /* only its record buffers: a stored group's, for the next group (group_get) */
     uint64_t next_seq;
 
     char (*applied)[BM_STREAM_ID_MAX];   /* per stream: last entry id applied */
@@ -264,6 +265,24 @@ int bm_stream_id_cmp(const char *a, const char *b)
 
 /* ---- groups ---------------------------------------------------------------------- */
 
+#define SPARE_RECS_MAX (4u << 20) /* record buffers of more bytes are freed, not kept */
+
+/* The record buffers of `from` to `to` (whose own are none), `from` left
+ * with none. */
+static void move_records(group *to, group *from)
+{
+    to->keys = from->keys, to->dlbytes = from->dlbytes, to->recs = from->recs;
+    to->ixbytes = from->ixbytes;
+    to->items = from->items, to->cap_items = from->cap_items;
+    to->wrs = from->wrs, to->cap_wrs = from->cap_wrs;
+    to->pairs = from->pairs, to->cap_pairs = from->cap_pairs;
+    to->ix = from->ix, to->cap_ix = from->cap_ix;
+    from->keys = from->dlbytes = from->ixbytes = (growbuf){0};
+    msgpack_sbuffer_init(&from->recs);
+    from->items = NULL, from->wrs = NULL, from->pairs = NULL, from->ix = NULL;
+    from->cap_items = from->cap_wrs = from->cap_pairs = from->cap_ix = 0;
+}
+
 static group *group_get(bm_persist *p)
 {
     group *g = p->free_groups;
@@ -275,6 +294,7 @@ static group *group_get(bm_persist *p)
         msgpack_sbuffer_init(&g->recs);
         g->p = p;
     }
+    if (!g->recs.data && p->spare.recs.data) move_records(g, &p->spare);
     g->next = NULL;
     g->seq = ++p->next_seq;
     g->keys.len = g->ids.len = g->dlbytes.len = 0;
@@ -319,29 +339,39 @@ static int group_stored(const group *g)
     return g->outstanding == 0 && g->failed == 0;
 }
 
-/* A stored group waits for its checkpoint with its ack ids only: the
- * records' buffers go (they can be large; hiredis had its own copy). */
-static void group_drop_records(group *g)
+/* The record buffers of g freed, g left with none. */
+static void group_free_records(group *g)
 {
+    group none = {0};
     free(g->keys.data);
     free(g->dlbytes.data);
     msgpack_sbuffer_destroy(&g->recs);
-    msgpack_sbuffer_init(&g->recs);
     free(g->items);
     free(g->wrs);
     free(g->pairs);
     free(g->ixbytes.data);
     free(g->ix);
-    g->ixbytes = (growbuf){0};
-    g->ix = NULL;
-    g->cap_ix = g->n_ix = 0;
-    g->keys = (growbuf){0};
-    g->dlbytes = (growbuf){0};
-    g->items = NULL;
-    g->wrs = NULL;
-    g->pairs = NULL;
-    g->cap_items = g->cap_wrs = g->cap_pairs = 0;
-    g->n_items = g->n_wrs = g->n_pairs = 0;
+    move_records(g, &none);
+    g->n_items = g->n_wrs = g->n_pairs = g->n_ix = 0;
+}
+
+/* A stored group waits for its checkpoint with its ack ids only: the
+ * records' buffers go (they can be large; hiredis had its own copy). One
+ * set of them, up to SPARE_RECS_MAX bytes, is kept for the next group:
+ * regrown from nothing, each group's buffers cost their reallocations'
+ * copies and fresh pages' faults again (several per cent of the agent's CPU
+ * on the ingest path). */
+static void group_drop_records(group *g)
+{
+    bm_persist *p = g->p;
+    g->n_items = g->n_wrs = g->n_pairs = g->n_ix = 0;
+    size_t bytes = g->recs.alloc + g->keys.cap + g->dlbytes.cap + g->ixbytes.cap +
+                   g->cap_items * sizeof *g->items + g->cap_wrs * sizeof *g->wrs +
+                   g->cap_pairs * sizeof *g->pairs + g->cap_ix * sizeof *g->ix;
+    if (!p->spare.recs.data && g->recs.data && bytes <= SPARE_RECS_MAX)
+        move_records(&p->spare, g);
+    else
+        group_free_records(g);
 }
 
 /* Back to the free list, or freed when the list is full. */
@@ -979,6 +1009,7 @@ fail:
 void bm_persist_free(bm_persist *p)
 {
     if (!p) return;
+    group_free_records(&p->spare);
     group *lists[3] = {p->open, p->sent, p->free_groups};
     for (int k = 0; k < 3; k++)
         for (group *g = lists[k]; g;) {
