@@ -49,6 +49,7 @@
 #define INDEX_KEY_MAX         (TRACE_INDEX_TEXT_MAX + 300)
 #define GROUP_BYTES_MAX       (1u << 20) /* records + index bytes: an open group is written */
 #define GROUP_ACKS_MAX        200000     /* entries waiting in an open group, at most */
+#define SPARE_SETS            2          /* stored groups' record buffers kept for new groups */
 
 typedef struct {
     char *data;
@@ -139,7 +140,7 @@ struct bm_persist {
     group *open;               /* filling */
     group *sent, *sent_tail;   /* closed, oldest first */
     group *free_groups;
-    group spare; /* only its record buffers: a stored group's, for the next group (group_get) */
+    group spare[SPARE_SETS]; /* only their record buffers: stored groups', for the next ones */
     uint64_t next_seq;
 
     char (*applied)[BM_STREAM_ID_MAX];   /* per stream: last entry id applied */
@@ -265,7 +266,7 @@ int bm_stream_id_cmp(const char *a, const char *b)
 
 /* ---- groups ---------------------------------------------------------------------- */
 
-#define SPARE_RECS_MAX (4u << 20) /* record buffers of more bytes are freed, not kept */
+#define SPARE_RECS_MAX (8u << 20) /* record buffers of more bytes are freed, not kept */
 
 /* The record buffers of `from` to `to` (whose own are none), `from` left
  * with none. */
@@ -294,7 +295,8 @@ static group *group_get(bm_persist *p)
         msgpack_sbuffer_init(&g->recs);
         g->p = p;
     }
-    if (!g->recs.data && p->spare.recs.data) move_records(g, &p->spare);
+    for (int i = 0; i < SPARE_SETS && !g->recs.data; i++)
+        if (p->spare[i].recs.data) move_records(g, &p->spare[i]);
     g->next = NULL;
     g->seq = ++p->next_seq;
     g->keys.len = g->ids.len = g->dlbytes.len = 0;
@@ -356,8 +358,9 @@ static void group_free_records(group *g)
 }
 
 /* A stored group waits for its checkpoint with its ack ids only: the
- * records' buffers go (they can be large; hiredis had its own copy). One
- * set of them, up to SPARE_RECS_MAX bytes, is kept for the next group:
+ * records' buffers go (they can be large; hiredis had its own copy). Up
+ * to SPARE_SETS sets of them, of SPARE_RECS_MAX bytes at most each, are
+ * kept for the next groups (several groups are written at once):
  * regrown from nothing, each group's buffers cost their reallocations'
  * copies and fresh pages' faults again (several per cent of the agent's CPU
  * on the ingest path). */
@@ -368,10 +371,9 @@ static void group_drop_records(group *g)
     size_t bytes = g->recs.alloc + g->keys.cap + g->dlbytes.cap + g->ixbytes.cap +
                    g->cap_items * sizeof *g->items + g->cap_wrs * sizeof *g->wrs +
                    g->cap_pairs * sizeof *g->pairs + g->cap_ix * sizeof *g->ix;
-    if (!p->spare.recs.data && g->recs.data && bytes <= SPARE_RECS_MAX)
-        move_records(&p->spare, g);
-    else
-        group_free_records(g);
+    for (int i = 0; i < SPARE_SETS && g->recs.data && bytes <= SPARE_RECS_MAX; i++)
+        if (!p->spare[i].recs.data) move_records(&p->spare[i], g);
+    group_free_records(g); /* not kept: freed */
 }
 
 /* Back to the free list, or freed when the list is full. */
@@ -1009,7 +1011,8 @@ fail:
 void bm_persist_free(bm_persist *p)
 {
     if (!p) return;
-    group_free_records(&p->spare);
+    for (int i = 0; i < SPARE_SETS; i++)
+        group_free_records(&p->spare[i]);
     group *lists[3] = {p->open, p->sent, p->free_groups};
     for (int k = 0; k < 3; k++)
         for (group *g = lists[k]; g;) {
@@ -1251,8 +1254,10 @@ int bm_persist_flush(bm_persist *p)
     p->stats.batches++;
     p->closed_since_checkpoint++;
     int failed = 0;
-    for (size_t i = 0; i < g->n_wrs; i++)
+    for (size_t i = 0; i < g->n_wrs; i++) {
         if (send_wr(p, g, &g->wrs[i])) failed = 1;
+        bm_writer_push_some(p->w); /* the group's writes go out as they are made */
+    }
     if (failed) note_failure(p, NULL);
     bm_writer_push(p->w);
     if (group_stored(g)) { /* nothing to write: stored already */
