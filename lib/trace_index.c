@@ -77,12 +77,27 @@ int trace_index_is_failed(const trace_summary *s)
     return trace_status_group(s->status) == TRACE_FAILED || s->timed_out;
 }
 
+/* 8 bytes at a time (FNV-1a's byte at a time was 2-3 % of the agent's CPU):
+ * each word multiplied in and rotated, a murmur-style finish. Only ever
+ * compared with itself in memory (the trace's index mark), never stored. */
 uint64_t trace_index_hash(const void *data, size_t n)
 {
     const unsigned char *b = data;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ULL;
+    uint64_t h = 1469598103934665603ULL ^ (n * 0x9E3779B97F4A7C15ULL), w;
+    for (; n >= 8; b += 8, n -= 8) {
+        memcpy(&w, b, sizeof w);
+        h ^= w * 0x87C37B91114253D5ULL;
+        h = ((h << 31) | (h >> 33)) * 0x4CF5AD432745937FULL;
+    }
+    if (n) {
+        w = 0;
+        memcpy(&w, b, n);
+        h ^= w * 0x87C37B91114253D5ULL;
+        h = ((h << 31) | (h >> 33)) * 0x4CF5AD432745937FULL;
+    }
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 33;
     return h;
 }
 
