@@ -193,11 +193,28 @@ static void put_s(jbuf *b, const char *s)
 
 /* A JSON string as jansson writes it by default: ", \ and control
  * characters escaped (\b \f \n \r \t, else \u00XX), UTF-8 as is. */
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* How many of the n bytes at s, 8 at a time from the start, need no escape:
+ * none below 0x20, no '"', no '\\' (the tests are exact for "any"). */
+static size_t plain_run(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, sizeof w);
+        uint64_t q = w ^ ('"' * ONES), bs = w ^ ('\\' * ONES);
+        if ((((w - 0x20 * ONES) & ~w) | ((q - ONES) & ~q) | ((bs - ONES) & ~bs)) & HIGHS) break;
+    }
+    return i;
+}
+
 static void put_str(jbuf *b, const char *s)
 {
     put(b, "\"", 1);
-    const char *run = s;
-    for (; *s; s++) {
+    const char *run = s, *end = s + strlen(s);
+    for (s += plain_run(s, (size_t)(end - s)); s < end; s++) {
         uint8_t c = (uint8_t)*s;
         if (c >= 0x20 && c != '"' && c != '\\') continue;
         put(b, run, (size_t)(s - run));
