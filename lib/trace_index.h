@@ -83,7 +83,8 @@ enum {
 unsigned trace_index_plan(trace_index_mark *mark, const trace_summary *s, uint64_t json_hash,
                           size_t *workers_from);
 
-/* 64-bit FNV-1a of n bytes (the summary JSON's hash for trace_index_plan). */
+/* A 64-bit hash of n bytes (the summary JSON's hash for trace_index_plan; in
+ * memory only, so it may change between versions). */
 uint64_t trace_index_hash(const void *data, size_t n);
 
 /* Parse what trace_index_json wrote. @return 0, or -1 (not a summary). */

@@ -105,7 +105,9 @@ bm_field bm_field_lookup(bm_scope scope, const char *key, size_t key_len, int *r
 {
     for (size_t i = 0; i < sizeof(key_defs) / sizeof(key_defs[0]); i++) {
         const bm_key_def *k = &key_defs[i];
-        if (k->scope == scope && k->len == key_len && memcmp(k->name, key, key_len) == 0) {
+        /* the length and first byte first: most rows differ there */
+        if (k->len == key_len && k->name[0] == key[0] && k->scope == scope &&
+            memcmp(k->name, key, key_len) == 0) {
             *rank = k->rank;
             return k->field;
         }

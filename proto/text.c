@@ -22,7 +22,28 @@
  */
 #include "proto/event.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* How many of the n bytes at s, from the start and 8 at a time, are
+ * printable ASCII (0x20-0x7e): the common case of ids and text, skipped
+ * without a look at each byte. A multiple of 8, the rest is left. */
+static size_t printable_run(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, sizeof w);
+        uint64_t del = w ^ (0x7f * ONES);
+        /* a byte >= 0x80, a byte < 0x20, a byte 0x7f (exact for "any") */
+        if ((w | ((w - 0x20 * ONES) & ~w) | ((del - ONES) & ~del)) & HIGHS) break;
+    }
+    return i;
+}
 
 /* Length of the valid UTF-8 sequence at s[0] (n bytes left), or 0. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
@@ -60,7 +81,11 @@ int bm_identity_check(const char *what, const char *s, size_t len, size_t max_by
                      max_bytes);
         return -1;
     }
-    for (size_t i = 0; i < len;) {
+    for (size_t i = printable_run(p, len); i < len;) {
+        if (p[i] >= 0x20 && p[i] < 0x7f) {
+            i++;
+            continue;
+        }
         if (p[i] == 0) {
             if (why && whylen) snprintf(why, whylen, "%s holds a NUL byte at byte %zu", what, i);
             return -1;
@@ -86,8 +111,14 @@ int bm_identity_check(const char *what, const char *s, size_t len, size_t max_by
 size_t bm_text_scrub(char *dst, const char *src, size_t len)
 {
     const unsigned char *p = (const unsigned char *)src;
-    size_t i = 0;
+    size_t i = printable_run(p, len);
+    memcpy(dst, src, i);
     while (i < len) {
+        if (p[i] < 0x80) { /* ASCII: kept */
+            dst[i] = (char)p[i];
+            i++;
+            continue;
+        }
         size_t n = utf8_seq(p + i, len - i);
         if (n) {
             for (size_t k = 0; k < n; k++)

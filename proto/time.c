@@ -23,7 +23,6 @@
 
 #include <math.h>
 #include <stdbool.h>
-#include <stdio.h>
 
 int64_t bm_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
@@ -49,14 +48,37 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+/* v's last n decimal digits at p, zero-padded. @return p + n. */
+static char *put_digits(char *p, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + n;
+}
+
+/* By hand rather than snprintf: the trace index writes two per summary. */
 int bm_format_time_iso(int64_t ts_us, char out[32])
 {
     if (ts_us < 0 || ts_us > BM_TIME_MAX_US) return -1;
     int64_t secs = ts_us / 1000000, y;
     unsigned m, d, sod = (unsigned)(secs % 86400);
     civil_from_days(secs / 86400, &y, &m, &d);
-    return snprintf(out, 32, "%04d-%02u-%02uT%02u:%02u:%02u.%06uZ", (int)y, m, d, sod / 3600,
-                    sod / 60 % 60, sod % 60, (unsigned)(ts_us % 1000000));
+    char *p = put_digits(out, (unsigned)y, 4); /* 1970..9999 */
+    *p++ = '-';
+    p = put_digits(p, m, 2);
+    *p++ = '-';
+    p = put_digits(p, d, 2);
+    *p++ = 'T';
+    p = put_digits(p, sod / 3600, 2);
+    *p++ = ':';
+    p = put_digits(p, sod / 60 % 60, 2);
+    *p++ = ':';
+    p = put_digits(p, sod % 60, 2);
+    *p++ = '.';
+    p = put_digits(p, (unsigned)(ts_us % 1000000), 6);
+    *p++ = 'Z';
+    *p = '\0';
+    return (int)(p - out);
 }
 
 static bool is_leap(int64_t y)

@@ -1,5 +1,6 @@
 /*
- * time_internal.h - numeric time conversions shared by proto/ decoders.
+ * time_internal.h - numeric time conversions shared by proto/ decoders (and
+ * the ISO formatter, by proto/ encoders and lib/trace_index.c's summaries).
  *
  * bm_parse_time (event.h) reads text; these read numbers that arrive already
  * typed (msgpack ints and floats, JSON numbers) with the same magnitude rule:

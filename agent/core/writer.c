@@ -3,7 +3,14 @@
  *
  * Each command carries a small tag (kind, callback, argument) as hiredis
  * privdata. Tags come from a free list, so a warmed-up writer allocates
- * nothing per command; argv arrays are grow-only scratch space.
+ * nothing per command; argv arrays are grow-only scratch space. A command
+ * is written in RESP by the writer and handed over formatted (hiredis
+ * copies it into its output buffer): hiredis' own formatting allocated,
+ * measured and printf-formatted each command anew, a fifth of the agent's
+ * CPU on the ingest path. Up to CMD_BUF_MAX bytes it goes into a buffer the
+ * writer keeps; a larger one (a group's ZADD, a checkpoint) into one of its
+ * own size, freed once hiredis has it, so the kept buffer stays small. The
+ * bytes on the wire are the ones hiredis would have written.
  */
 #include "agent/core/writer.h"
 
@@ -16,6 +23,8 @@
 #include "agent/core/log.h"
 
 #define ERROR_LOG_EVERY_US (10 * 1000000LL)
+#define CMD_BUF_MAX        (64 * 1024) /* the kept formatting buffer; larger: their own */
+#define PUSH_BYTES         (64 * 1024) /* queued since the last push: written to the socket */
 
 typedef struct wtag {
     struct wtag *next; /* in the free list */
@@ -37,6 +46,8 @@ struct bm_writer {
     const char **argv;
     size_t *lens;
     size_t cap;
+    char *cmd; /* RESP of the command being sent, CMD_BUF_MAX bytes (lazily) */
+    size_t unpushed; /* bytes queued in hiredis' output buffer since the last push */
     int64_t last_error_log_us;
     uint64_t errors_since_log;
     bm_acl *acl; /* ACL denials (NULL: not tracked) */
@@ -69,12 +80,14 @@ void bm_writer_free(bm_writer *w)
     }
     free(w->argv);
     free(w->lens);
+    free(w->cmd);
     free(w);
 }
 
 void bm_writer_attach(bm_writer *w, redisAsyncContext *ac)
 {
     w->ac = ac;
+    w->unpushed = 0;
 }
 
 int bm_writer_up(const bm_writer *w)
@@ -100,7 +113,26 @@ void bm_writer_set_drain_cb(bm_writer *w, void (*cb)(void *arg), void *arg)
 
 void bm_writer_push(bm_writer *w)
 {
+    w->unpushed = 0;
     if (w->ac) redisAsyncHandleWrite(w->ac);
+}
+
+/*
+ * Pushing every PUSH_BYTES rather than once at the end: a group's writes
+ * (megabytes) would otherwise pile up in hiredis' output buffer, grown by
+ * reallocation into fresh pages and freed once written, each time (its
+ * copies and page faults were a tenth of the agent's CPU on the ingest
+ * path). Only when what was pushed before has gone (else the loop writes as
+ * before: pushing again would only move the rest down), and never inside
+ * one of this connection's own callbacks (a failed write frees it at once).
+ */
+void bm_writer_push_some(bm_writer *w)
+{
+    if (w->unpushed < PUSH_BYTES || !w->ac) return;
+    redisAsyncContext *ac = w->ac;
+    int idle = sdslen(ac->c.obuf) <= w->unpushed && !(ac->c.flags & REDIS_IN_CALLBACK);
+    w->unpushed = 0;
+    if (idle) redisAsyncHandleWrite(ac);
 }
 
 void bm_writer_get_stats(const bm_writer *w, bm_writer_stats *out)
@@ -154,6 +186,63 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     if (w->drain_cb && w->pending <= w->high_water / 2) w->drain_cb(w->drain_arg);
 }
 
+/* v in decimal at p. @return its length. */
+static size_t put_decimal(char *p, uint64_t v)
+{
+    char t[20];
+    size_t n = 0;
+    do
+        t[n++] = (char)('0' + v % 10);
+    while (v /= 10);
+    for (size_t i = 0; i < n; i++)
+        p[i] = t[n - 1 - i];
+    return n;
+}
+
+static size_t decimal_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 10)
+        v /= 10, n++;
+    return n;
+}
+
+/* v in decimal at p (a '-' first when negative), as "%lld" writes it; the
+ * hot commands' numbers (RPUSH's EXPIRE, SET's PX, ZADD's scores) go
+ * through here rather than snprintf. @return its length (at most 20). */
+static size_t put_int64(char *p, int64_t v)
+{
+    if (v >= 0) return put_decimal(p, (uint64_t)v);
+    *p = '-';
+    return 1 + put_decimal(p + 1, 0 - (uint64_t)v);
+}
+
+/* The RESP of argv ("*<argc>\r\n" then "$<len>\r\n<arg>\r\n" each), as
+ * hiredis formats it: into w->cmd when it fits CMD_BUF_MAX bytes, else into
+ * *out allocated for it (caller frees *out when it is not w->cmd).
+ * @return its length, or 0 (out of memory). */
+static size_t format_argv(bm_writer *w, int argc, const char **argv, const size_t *lens, char **out)
+{
+    size_t total = 1 + decimal_len((uint64_t)argc) + 2;
+    for (int i = 0; i < argc; i++)
+        total += 1 + decimal_len(lens[i]) + 2 + lens[i] + 2;
+    if (!w->cmd && !(w->cmd = malloc(CMD_BUF_MAX))) return 0;
+    char *p = *out = total <= CMD_BUF_MAX ? w->cmd : malloc(total);
+    if (!p) return 0;
+    *p++ = '*';
+    p += put_decimal(p, (uint64_t)argc);
+    *p++ = '\r', *p++ = '\n';
+    for (int i = 0; i < argc; i++) {
+        *p++ = '$';
+        p += put_decimal(p, lens[i]);
+        *p++ = '\r', *p++ = '\n';
+        memcpy(p, argv[i], lens[i]);
+        p += lens[i];
+        *p++ = '\r', *p++ = '\n';
+    }
+    return (size_t)(p - *out);
+}
+
 static int send_argv(bm_writer *w, bm_write_kind kind, int argc, const char **argv,
                      const size_t *lens, bm_write_cb cb, void *arg)
 {
@@ -169,7 +258,11 @@ static int send_argv(bm_writer *w, bm_write_kind kind, int argc, const char **ar
         return -1;
     }
     *t = (wtag){NULL, w, kind, argv[0], cb, arg};
-    if (redisAsyncCommandArgv(w->ac, on_reply, t, argc, argv, lens) != REDIS_OK) {
+    char *cmd = NULL;
+    size_t len = format_argv(w, argc, argv, lens, &cmd);
+    int rc = len ? redisAsyncFormattedCommand(w->ac, on_reply, t, cmd, len) : REDIS_ERR;
+    if (cmd != w->cmd) free(cmd);
+    if (rc != REDIS_OK) {
         t->next = w->free_tags;
         w->free_tags = t;
         w->stats.refused++;
@@ -177,6 +270,7 @@ static int send_argv(bm_writer *w, bm_write_kind kind, int argc, const char **ar
     }
     w->pending++;
     w->stats.sent[kind]++;
+    w->unpushed += len;
     return 0;
 }
 
@@ -292,9 +386,8 @@ int bm_writer_rpush_expire(bm_writer *w, bm_write_kind kind, const char *key, si
     if (send_argv(w, kind, argc, w->argv, w->lens, cb, arg)) return -1;
     if (ttl_s <= 0) return 0;
     char ttl[24];
-    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_s);
     const char *exp[3] = {"EXPIRE", key, ttl};
-    size_t exp_len[3] = {6, klen, strlen(ttl)};
+    size_t exp_len[3] = {6, klen, put_int64(ttl, ttl_s)};
     return send_argv(w, kind, 3, exp, exp_len, cb, arg);
 }
 
@@ -324,9 +417,8 @@ int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char 
                   size_t len, int64_t px_ms, bm_write_cb cb, void *arg)
 {
     char px[24];
-    snprintf(px, sizeof px, "%lld", (long long)px_ms);
     const char *argv[5] = {"SET", key, value, "PX", px};
-    size_t lens[5] = {3, strlen(key), len, 2, strlen(px)};
+    size_t lens[5] = {3, strlen(key), len, 2, put_int64(px, px_ms)};
     return send_argv(w, kind, px_ms > 0 ? 5 : 3, argv, lens, cb, arg);
 }
 
@@ -345,8 +437,7 @@ int bm_writer_zadd(bm_writer *w, bm_write_kind kind, const char *key, size_t kle
     ARG("ZADD", 4);
     ARG(key, klen);
     for (size_t i = 0; i < n; i++) {
-        int l = snprintf(sc + 24 * i, 24, "%lld", (long long)scores[i]);
-        ARG(sc + 24 * i, (size_t)l);
+        ARG(sc + 24 * i, put_int64(sc + 24 * i, scores[i]));
         ARG(members[i], mlens[i]);
     }
     int rc = send_argv(w, kind, argc, w->argv, w->lens, cb, arg);

@@ -83,6 +83,12 @@ void bm_writer_set_drain_cb(bm_writer *w, void (*cb)(void *arg), void *arg);
 /* Put what is queued on the socket now rather than at the loop's next turn. */
 void bm_writer_push(bm_writer *w);
 
+/* bm_writer_push when 64 KiB or more were queued since the last push and
+ * what that one pushed has gone; for a long run of writes, between them.
+ * A lost connection runs the replies due (NULL) before it returns: call it
+ * only where those callbacks find their writes' bookkeeping done. */
+void bm_writer_push_some(bm_writer *w);
+
 void bm_writer_get_stats(const bm_writer *w, bm_writer_stats *out);
 
 /* Tell `acl` (borrowed; core/acl.h) of every NOPERM reply: counted by

@@ -49,6 +49,7 @@
 #define INDEX_KEY_MAX         (TRACE_INDEX_TEXT_MAX + 300)
 #define GROUP_BYTES_MAX       (1u << 20) /* records + index bytes: an open group is written */
 #define GROUP_ACKS_MAX        200000     /* entries waiting in an open group, at most */
+#define SPARE_SETS            2          /* stored groups' record buffers kept for new groups */
 
 typedef struct {
     char *data;
@@ -139,6 +140,7 @@ struct bm_persist {
     group *open;               /* filling */
     group *sent, *sent_tail;   /* closed, oldest first */
     group *free_groups;
+    group spare[SPARE_SETS]; /* only their record buffers: stored groups', for the next ones */
     uint64_t next_seq;
 
     char (*applied)[BM_STREAM_ID_MAX];   /* per stream: last entry id applied */
@@ -223,9 +225,30 @@ static int reserve_argv(bm_persist *p, size_t need)
 
 /* ---- stream ids ------------------------------------------------------------- */
 
-/* "ms-seq" into its two numbers (a bare "ms" has seq 0). */
+/* Up to 19 digits at *s as a number, *s moved past them. @return 0, or -1
+ * when there are none or more (strtoull's rules are then the ones). */
+static int id_digits(const char **s, unsigned long long *v)
+{
+    const char *p = *s;
+    unsigned long long n = 0;
+    for (; *p >= '0' && *p <= '9' && p - *s < 19; p++)
+        n = n * 10 + (unsigned)(*p - '0');
+    if (p == *s || (*p >= '0' && *p <= '9')) return -1;
+    *s = p, *v = n;
+    return 0;
+}
+
+/* "ms-seq" into its two numbers (a bare "ms" has seq 0). Redis's ids
+ * (digits '-' digits) are read by hand, once per entry acked; anything
+ * else as strtoull reads it. */
 static void id_parts(const char *id, unsigned long long *ms, unsigned long long *seq)
 {
+    const char *p = id;
+    unsigned long long a, b = 0;
+    if (!id_digits(&p, &a) && (!*p || (*p == '-' && (p++, !id_digits(&p, &b)) && !*p))) {
+        *ms = a, *seq = b;
+        return;
+    }
     char *end;
     *ms = strtoull(id, &end, 10);
     *seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
@@ -243,6 +266,24 @@ int bm_stream_id_cmp(const char *a, const char *b)
 
 /* ---- groups ---------------------------------------------------------------------- */
 
+#define SPARE_RECS_MAX (8u << 20) /* record buffers of more bytes are freed, not kept */
+
+/* The record buffers of `from` to `to` (whose own are none), `from` left
+ * with none. */
+static void move_records(group *to, group *from)
+{
+    to->keys = from->keys, to->dlbytes = from->dlbytes, to->recs = from->recs;
+    to->ixbytes = from->ixbytes;
+    to->items = from->items, to->cap_items = from->cap_items;
+    to->wrs = from->wrs, to->cap_wrs = from->cap_wrs;
+    to->pairs = from->pairs, to->cap_pairs = from->cap_pairs;
+    to->ix = from->ix, to->cap_ix = from->cap_ix;
+    from->keys = from->dlbytes = from->ixbytes = (growbuf){0};
+    msgpack_sbuffer_init(&from->recs);
+    from->items = NULL, from->wrs = NULL, from->pairs = NULL, from->ix = NULL;
+    from->cap_items = from->cap_wrs = from->cap_pairs = from->cap_ix = 0;
+}
+
 static group *group_get(bm_persist *p)
 {
     group *g = p->free_groups;
@@ -254,6 +295,8 @@ static group *group_get(bm_persist *p)
         msgpack_sbuffer_init(&g->recs);
         g->p = p;
     }
+    for (int i = 0; i < SPARE_SETS && !g->recs.data; i++)
+        if (p->spare[i].recs.data) move_records(g, &p->spare[i]);
     g->next = NULL;
     g->seq = ++p->next_seq;
     g->keys.len = g->ids.len = g->dlbytes.len = 0;
@@ -298,29 +341,39 @@ static int group_stored(const group *g)
     return g->outstanding == 0 && g->failed == 0;
 }
 
-/* A stored group waits for its checkpoint with its ack ids only: the
- * records' buffers go (they can be large; hiredis had its own copy). */
-static void group_drop_records(group *g)
+/* The record buffers of g freed, g left with none. */
+static void group_free_records(group *g)
 {
+    group none = {0};
     free(g->keys.data);
     free(g->dlbytes.data);
     msgpack_sbuffer_destroy(&g->recs);
-    msgpack_sbuffer_init(&g->recs);
     free(g->items);
     free(g->wrs);
     free(g->pairs);
     free(g->ixbytes.data);
     free(g->ix);
-    g->ixbytes = (growbuf){0};
-    g->ix = NULL;
-    g->cap_ix = g->n_ix = 0;
-    g->keys = (growbuf){0};
-    g->dlbytes = (growbuf){0};
-    g->items = NULL;
-    g->wrs = NULL;
-    g->pairs = NULL;
-    g->cap_items = g->cap_wrs = g->cap_pairs = 0;
-    g->n_items = g->n_wrs = g->n_pairs = 0;
+    move_records(g, &none);
+    g->n_items = g->n_wrs = g->n_pairs = g->n_ix = 0;
+}
+
+/* A stored group waits for its checkpoint with its ack ids only: the
+ * records' buffers go (they can be large; hiredis had its own copy). Up
+ * to SPARE_SETS sets of them, of SPARE_RECS_MAX bytes at most each, are
+ * kept for the next groups (several groups are written at once):
+ * regrown from nothing, each group's buffers cost their reallocations'
+ * copies and fresh pages' faults again (several per cent of the agent's CPU
+ * on the ingest path). */
+static void group_drop_records(group *g)
+{
+    bm_persist *p = g->p;
+    g->n_items = g->n_wrs = g->n_pairs = g->n_ix = 0;
+    size_t bytes = g->recs.alloc + g->keys.cap + g->dlbytes.cap + g->ixbytes.cap +
+                   g->cap_items * sizeof *g->items + g->cap_wrs * sizeof *g->wrs +
+                   g->cap_pairs * sizeof *g->pairs + g->cap_ix * sizeof *g->ix;
+    for (int i = 0; i < SPARE_SETS && g->recs.data && bytes <= SPARE_RECS_MAX; i++)
+        if (!p->spare[i].recs.data) move_records(&p->spare[i], g);
+    group_free_records(g); /* not kept: freed */
 }
 
 /* Back to the free list, or freed when the list is full. */
@@ -413,11 +466,20 @@ static void on_acked(const redisReply *r, void *arg)
 
 /* ---- sending ----------------------------------------------------------------------- */
 
-/* "<index><suffix><name>" into buf. @return its length. */
+/* "<index><suffix><name>" into buf, cut at INDEX_KEY_MAX - 1 bytes (one
+ * per summary: by hand, not snprintf). @return its length. */
 static size_t index_key(const bm_persist *p, const char *suffix, const char *name, char *buf)
 {
-    int n = snprintf(buf, INDEX_KEY_MAX, "%s%s%s", p->o.index_key, suffix, name);
-    return n < 0 ? 0 : (size_t)n >= INDEX_KEY_MAX ? INDEX_KEY_MAX - 1 : (size_t)n;
+    const char *part[3] = {p->o.index_key, suffix, name};
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t l = strlen(part[i]);
+        if (l > INDEX_KEY_MAX - 1 - n) l = INDEX_KEY_MAX - 1 - n;
+        memcpy(buf + n, part[i], l);
+        n += l;
+    }
+    buf[n] = '\0';
+    return n;
 }
 
 /* One (worker name, member) pair of the group's ZADDs to the workers' sets. */
@@ -949,6 +1011,8 @@ fail:
 void bm_persist_free(bm_persist *p)
 {
     if (!p) return;
+    for (int i = 0; i < SPARE_SETS; i++)
+        group_free_records(&p->spare[i]);
     group *lists[3] = {p->open, p->sent, p->free_groups};
     for (int k = 0; k < 3; k++)
         for (group *g = lists[k]; g;) {
@@ -1190,8 +1254,10 @@ int bm_persist_flush(bm_persist *p)
     p->stats.batches++;
     p->closed_since_checkpoint++;
     int failed = 0;
-    for (size_t i = 0; i < g->n_wrs; i++)
+    for (size_t i = 0; i < g->n_wrs; i++) {
         if (send_wr(p, g, &g->wrs[i])) failed = 1;
+        bm_writer_push_some(p->w); /* the group's writes go out as they are made */
+    }
     if (failed) note_failure(p, NULL);
     bm_writer_push(p->w);
     if (group_stored(g)) { /* nothing to write: stored already */

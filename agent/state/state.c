@@ -166,7 +166,10 @@ static int index_trace(bm_state *st, const trace *t)
     if (!st->index_due && !(st->index_due = malloc(INDEX_DUE_MAX * sizeof *st->index_due)))
         return index_now(st, t);
     if (st->n_index_due == INDEX_DUE_MAX) index_due_now(st);
-    snprintf(st->index_due[st->n_index_due++], BM_ID_MAX + 1, "%s", trace_tx(t));
+    const char *tx = trace_tx(t); /* cut at BM_ID_MAX bytes, as "%s" would */
+    size_t len = strnlen(tx, BM_ID_MAX);
+    memcpy(st->index_due[st->n_index_due], tx, len);
+    st->index_due[st->n_index_due++][len] = '\0';
     m->queued = 1;
     return 0;
 }
