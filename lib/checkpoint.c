@@ -51,9 +51,10 @@ typedef struct {
 static void collect_pending(const trace *t, void *arg)
 {
     pending_acc *acc = arg;
-    if (trace_closed_by(t)) return;
+    if (trace_is_closed(t)) return;
+    trace_event view;
     for (size_t i = 0; !acc->failed && i < trace_count(t); i++) {
-        const trace_event *te = trace_at(t, i);
+        const trace_event *te = trace_get(t, i, &view);
         if (te->ev.type != BM_EV_COMMAND || te->paired >= 0) continue;
         if (acc->n == acc->cap) {
             size_t cap = acc->cap ? acc->cap * 2 : 64;
@@ -230,8 +231,7 @@ static size_t unpack_pending(trace_store *s, const msgpack_object *arr, int64_t 
         bm_event ev;
         if (bm_decode_msgpack(d, o->via.bin.ptr, o->via.bin.size, &ev) != BM_DECODE_OK) continue;
         if (ev.type != BM_EV_COMMAND || !ev.tx[0]) continue;
-        const trace_event *added = NULL;
-        if (trace_store_apply(s, &ev, now_us, &added, NULL) == TRACE_STORE_APPLIED) n++;
+        if (trace_store_apply(s, &ev, now_us, NULL, NULL) == TRACE_STORE_APPLIED) n++;
     }
     bm_decoder_free(d);
     return n;

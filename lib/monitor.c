@@ -68,8 +68,9 @@ custom_metrics_result bm_monitor_on_metric(bm_monitor *m, const bm_event *ev, in
 /* t's unanswered commands stop counting in flight (t closed or dropped). */
 static void forget_pending(bm_monitor *m, const trace *t)
 {
+    trace_event view;
     for (size_t i = 0; i < trace_count(t); i++) {
-        const trace_event *te = trace_at(t, i);
+        const trace_event *te = trace_get(t, i, &view);
         if (te->ev.type == BM_EV_COMMAND && te->paired < 0 && te->ev.worker[0])
             worker_stats_forget_pending(m->workers, te->ev.worker);
     }
@@ -78,7 +79,8 @@ static void forget_pending(bm_monitor *m, const trace *t)
 void bm_monitor_on_event(bm_monitor *m, const trace *t, const trace_event *te, int64_t now_us)
 {
     const bm_event *e = &te->ev;
-    const trace_event *closer = trace_closed_by(t);
+    trace_event closer_view;
+    const trace_event *closer = trace_closed_by(t, &closer_view);
     int outcome = trace_event_outcome(e); /* -1: not an answer */
     if (outcome >= 0 && te->late) {
         event_metrics_add(m->events, e->type, EVENT_METRICS_LATE, -1, now_us);
@@ -104,13 +106,14 @@ void bm_monitor_on_event(bm_monitor *m, const trace *t, const trace_event *te, i
         /* a compensation names the compensating action, not a worker that
          * executes commands: it belongs to the trace, not to worker stats */
         if (e->worker[0]) worker_stats_seen(m->workers, e->worker, now_us);
-        if (closer == te) forget_pending(m, t);
+        /* te closed it: ids are unique in a trace */
+        if (closer && !strcmp(closer->ev.id, e->id)) forget_pending(m, t);
     }
 }
 
 void bm_monitor_on_trace_dropped(bm_monitor *m, const trace *t)
 {
-    if (!trace_closed_by(t)) forget_pending(m, t);
+    if (!trace_is_closed(t)) forget_pending(m, t);
 }
 
 int bm_monitor_rollup(bm_monitor *m, int64_t now_us, int64_t interval_us, const char *agent,

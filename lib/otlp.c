@@ -445,12 +445,14 @@ int bm_otlp_trace_spans(const trace *t, const char *sampled_by, bm_otlp_buf *out
 
     /* the steps: one span per command */
     size_t commands = 0;
+    trace_event view, ans_view;
     for (size_t i = 0; i < n; i++) {
-        const trace_event *te = trace_at(t, i);
+        const trace_event *te = trace_get(t, i, &view);
         const bm_event *e = &te->ev;
         if (e->type != BM_EV_COMMAND) continue;
         commands++;
-        const trace_event *ans = te->paired >= 0 ? trace_at(t, (size_t)te->paired) : NULL;
+        const trace_event *ans =
+            te->paired >= 0 ? trace_get(t, (size_t)te->paired, &ans_view) : NULL;
         const bm_event *a = ans ? &ans->ev : NULL;
         char name[600];
         const char *worker = e->worker[0] ? e->worker : (a && a->worker[0] ? a->worker : "");
@@ -509,12 +511,16 @@ int bm_otlp_trace_spans(const trace *t, const char *sampled_by, bm_otlp_buf *out
     trace_status st = trace_get_status(t);
     int compensated = 0;
     const bm_event *last_failure = NULL;
+    trace_event failure_view;
     for (size_t i = 0; i < n; i++) {
-        const bm_event *e = &trace_at(t, i)->ev;
+        const bm_event *e = &trace_get(t, i, &view)->ev;
         if (e->type == BM_EV_COMPENSATION ||
             (e->type == BM_EV_STATUS && !strcmp(e->status, "compensated")))
             compensated = 1;
-        if (is_failure(e)) last_failure = e;
+        if (is_failure(e)) {
+            failure_view = view;
+            last_failure = &failure_view.ev;
+        }
     }
     if (out->len) add_c(out, ',');
     span_open(out, trace_hex, root_id, NULL, "transaction", KIND_INTERNAL, first_ts, last_ts);
@@ -529,7 +535,7 @@ int bm_otlp_trace_spans(const trace *t, const char *sampled_by, bm_otlp_buf *out
     add_s(out, "],\"events\":[");
     int first_event = 1;
     for (size_t i = 0; i < n; i++) {
-        const trace_event *te = trace_at(t, i);
+        const trace_event *te = trace_get(t, i, &view);
         const bm_event *e = &te->ev;
         if (e->type == BM_EV_COMMAND) continue;
         if ((e->type == BM_EV_RESULT || e->type == BM_EV_ERROR) && te->paired >= 0) continue;

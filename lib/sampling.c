@@ -46,8 +46,9 @@ bm_sample_reason bm_sampling_decide(const bm_sampling_policy *p, const trace *t,
     size_t n = trace_count(t);
     int timeout = 0, failed = trace_get_status(t) == TRACE_FAILED, compensated = 0, slow = 0;
     if (p->slow_us > 0 && trace_duration_us(t) > p->slow_us) slow = 1;
+    trace_event view;
     for (size_t i = 0; i < n; i++) {
-        const trace_event *te = trace_at(t, i);
+        const trace_event *te = trace_get(t, i, &view);
         const bm_event *e = &te->ev;
         if (is_failure(e)) {
             failed = 1;

@@ -237,9 +237,19 @@ size_t trace_count(const trace *t)
     return t->n;
 }
 
-const trace_event *trace_at(const trace *t, size_t i)
+/* A reader's copy of node x (trace.h: a view). */
+static const trace_event *view_of(const trace_node *x, trace_event *out)
 {
-    return i < t->n ? &t->items[i]->te : NULL;
+    memset(out, 0, sizeof *out);
+    memcpy(out, &x->te, offsetof(trace_event, ev) + offsetof(bm_event, attrs));
+    memcpy(out->ev.attrs, x->te.ev.attrs, x->te.ev.n_attrs * sizeof *out->ev.attrs);
+    out->ev.metric_name = empty_str;
+    return out;
+}
+
+const trace_event *trace_get(const trace *t, size_t i, trace_event *out)
+{
+    return t && i < t->n ? view_of(t->items[i], out) : NULL;
 }
 
 size_t trace_heap_bytes(const trace *t)
@@ -551,8 +561,7 @@ static int grow_items(trace *t)
  * A duplicate is reported before FULL: an entry delivered again to a full
  * trace was seen, not lost.
  */
-trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events,
-                           const trace_event **added_out)
+trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events, trace_event *added_out)
 {
     if (!t || !ev) return TRACE_ADD_NOMEM;
     const char *id = nz(ev->id);
@@ -582,13 +591,18 @@ trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events,
     if (is_answer(node) && node->te.paired < 0 && answers_timed_out(t, node)) node->te.late = 1;
     if (!t->closed_by && node->te.ev.type == BM_EV_STATUS && status_is_final(node->te.ev.status))
         t->closed_by = node;
-    if (added_out) *added_out = &node->te;
+    if (added_out) view_of(node, added_out);
     return TRACE_ADD_OK;
 }
 
-const trace_event *trace_closed_by(const trace *t)
+const trace_event *trace_closed_by(const trace *t, trace_event *out)
 {
-    return t && t->closed_by ? &t->closed_by->te : NULL;
+    return t && t->closed_by ? view_of(t->closed_by, out) : NULL;
+}
+
+int trace_is_closed(const trace *t)
+{
+    return t && t->closed_by;
 }
 
 /* ---- status and stage ----------------------------------------------------- */

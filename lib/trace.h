@@ -65,15 +65,19 @@ trace_status trace_status_group(trace_status st);
  * group, any other word its own status only; an unknown word nothing. */
 int trace_status_matches(trace_status st, const char *want);
 
-/* One event kept in a trace. `ev`'s strings are owned by the trace. */
+/*
+ * One kept event as a reader sees it: a copy the trace fills in (trace_get,
+ * trace_add, trace_closed_by), not the trace's own record, which is compact.
+ * Its strings are borrowed from the trace: valid until the next trace_add
+ * or trace_free. A view is large (~600 bytes): keep it on the stack, one or
+ * two at a time.
+ */
 typedef struct {
     int64_t duration_us; /* answers: step duration once paired (or reported); -1 unknown */
     int32_t paired;      /* index in the trace of the command / answer it pairs with; -1 */
     uint8_t late;        /* answers: came after busmon called its command timed out */
     uint8_t answers_compensation; /* answers: paired with a compensation, not a command */
-    /* last: a kept event's ev.attrs holds its ev.n_attrs entries only (the
-     * rest is not allocated): read attrs below n_attrs, never copy ev whole */
-    bm_event ev;
+    bm_event ev; /* ev.attrs holds ev.n_attrs entries; the metric fields are empty */
 } trace_event;
 
 /*
@@ -112,16 +116,15 @@ const char *trace_tx(const trace *t);
  * caller fills them from the stream entry when the producer did not).
  * Events are kept ordered by ts_us (ties keep arrival order). Index
  * positions change on insertion: use *added_out immediately, not later.
- * @param added_out  when not NULL and the result is TRACE_ADD_OK, set to the
- *                   kept event (with its pairing and duration as of now).
+ * @param added_out  when not NULL and the result is TRACE_ADD_OK, filled with
+ *                   the kept event (with its pairing and duration as of now).
  * @return TRACE_ADD_OK, _DUPLICATE (same id seen), _FULL, or _NOMEM.
  */
-trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events,
-                           const trace_event **added_out);
+trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events, trace_event *added_out);
 
 size_t trace_count(const trace *t);
-/* Borrowed; valid until the next trace_add or trace_free. */
-const trace_event *trace_at(const trace *t, size_t i);
+/* Fill *out with event i (in time order). @return out, or NULL when i >= trace_count. */
+const trace_event *trace_get(const trace *t, size_t i, trace_event *out);
 
 /*
  * The status, the first rule that applies:
@@ -142,10 +145,13 @@ trace_status trace_get_status(const trace *t);
 /*
  * The event that closed the trace: the first status event kept whose status
  * is final (any of the words above), or NULL while it is open. Commands of a
- * closed trace are no longer awaited (no timeout, not in flight). Borrowed,
- * like trace_at; it stays the same event once set.
+ * closed trace are no longer awaited (no timeout, not in flight). Filled
+ * into *out like trace_get; it stays the same event once set.
  */
-const trace_event *trace_closed_by(const trace *t);
+const trace_event *trace_closed_by(const trace *t, trace_event *out);
+
+/* Whether the trace is closed: trace_closed_by would find an event. */
+int trace_is_closed(const trace *t);
 
 /* Last event time - first event time, µs; 0 for fewer than two events. */
 int64_t trace_duration_us(const trace *t);

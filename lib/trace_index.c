@@ -52,8 +52,9 @@ void trace_index_summarize(const trace *t, trace_summary *out)
     out->end_us = trace_last_ts_us(t);
     out->duration_us = trace_duration_us(t);
     out->events = trace_count(t);
+    trace_event view;
     for (size_t i = 0; i < trace_count(t); i++) {
-        const trace_event *te = trace_at(t, i);
+        const trace_event *te = trace_get(t, i, &view);
         const bm_event *e = &te->ev;
         if (e->type == BM_EV_COMMAND || e->type == BM_EV_COMPENSATION) out->steps++;
         if (e->type == BM_EV_COMMAND || e->type == BM_EV_RESULT || e->type == BM_EV_ERROR)

@@ -80,8 +80,9 @@ json_t *bm_trace_json(const trace *t)
     bm_format_time_us(trace_last_ts_us(t), 'T', when, sizeof when);
     json_object_set_new(root, "ended_at", n ? json_string(when) : json_null());
     json_object_set_new(root, "event_count", json_integer((json_int_t)n));
+    trace_event view, paired_view;
     for (size_t i = 0; i < n; i++) {
-        const trace_event *te = trace_at(t, i);
+        const trace_event *te = trace_get(t, i, &view);
         const bm_event *e = &te->ev;
         json_t *o = json_object();
         if (!o) break;
@@ -115,7 +116,9 @@ json_t *bm_trace_json(const trace *t)
         json_object_set_new(o, "timeout_seconds", e->timeout_s > 0 ? json_real(e->timeout_s) : json_null());
         json_object_set_new(o, "payload_bytes", json_integer((json_int_t)e->payload_bytes));
         json_object_set_new(o, "paired_with",
-                            te->paired >= 0 ? text(trace_at(t, (size_t)te->paired)->ev.id) : json_null());
+                            te->paired >= 0
+                                ? text(trace_get(t, (size_t)te->paired, &paired_view)->ev.id)
+                                : json_null());
         json_t *attrs = json_object();
         for (unsigned a = 0; a < e->n_attrs; a++) json_object_set_new(attrs, e->attrs[a].key, text(e->attrs[a].value));
         json_object_set_new(o, "attrs", attrs);

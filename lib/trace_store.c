@@ -236,9 +236,8 @@ static uint32_t create(trace_store *s, const char *tx, uint32_t h)
 }
 
 trace_store_result trace_store_apply(trace_store *s, const bm_event *ev, int64_t now_us,
-                                     const trace_event **added_out, const trace **trace_out)
+                                     trace_event *added_out, const trace **trace_out)
 {
-    if (added_out) *added_out = NULL;
     if (trace_out) *trace_out = NULL;
     const char *tx = ev->tx ? ev->tx : "";
     uint32_t h = tx_hash(tx);

@@ -58,14 +58,14 @@ void trace_store_free(trace_store *s);
 /*
  * Apply one decoded event (copied): find or create its transaction's trace
  * and add the event. ev->tx, ev->id non-empty and ev->ts_us set by the caller.
- * @param added_out  when not NULL and APPLIED: the kept event, borrowed until
- *                   the next call on the store.
+ * @param added_out  when not NULL and APPLIED: filled with the kept event (its
+ *                   strings borrowed until the next call on the store).
  * @param trace_out  when not NULL: the event's trace (borrowed, same rule),
  *                   or NULL on NOMEM.
  * @return APPLIED, DUPLICATE, TRUNCATED or NOMEM (each counted).
  */
 trace_store_result trace_store_apply(trace_store *s, const bm_event *ev, int64_t now_us,
-                                     const trace_event **added_out, const trace **trace_out);
+                                     trace_event *added_out, const trace **trace_out);
 
 /* The trace of `tx`, or NULL. Borrowed until the next call that changes the store. */
 const trace *trace_store_get(const trace_store *s, const char *tx);

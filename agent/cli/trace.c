@@ -74,8 +74,9 @@ static void print_text(const bm_cli_opts *o, const trace *t)
     printf("%-24s %10s  %-12s %-19s %-14s %-14s %10s  %s\n", "TIME (UTC)", "+OFFSET", "TYPE", "STAGE",
            "WORKER", "STEP", "DURATION", "ERROR");
     int64_t first = trace_first_ts_us(t);
+    trace_event view;
     for (size_t i = 0; i < trace_count(t); i++) {
-        const trace_event *te = trace_at(t, i);
+        const trace_event *te = trace_get(t, i, &view);
         const bm_event *e = &te->ev;
         char when[48], off[32], d[32];
         bm_cli_time(e->ts_us, when, sizeof when);

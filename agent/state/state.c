@@ -127,7 +127,7 @@ static void count_outcome(bm_state *st, const trace_event *te)
  * than let a later RPUSH make a key without one). */
 static int key_first(const bm_state *st, const trace *t, int64_t now_us)
 {
-    return trace_count(t) <= 1 || now_us - trace_at(t, 0)->ev.ts_us > st->expire_again_us;
+    return trace_count(t) <= 1 || now_us - trace_first_ts_us(t) > st->expire_again_us;
 }
 
 /* The transaction changed: its summary for the trace search index (what
@@ -176,16 +176,17 @@ static int index_trace(bm_state *st, const trace *t)
 
 int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redelivered)
 {
-    const trace_event *added = NULL;
+    trace_event added_view, paired_view;
+    const trace_event *added = &added_view;
     const trace *t = NULL;
-    switch (trace_store_apply(st->store, ev, now_us, &added, &t)) {
+    switch (trace_store_apply(st->store, ev, now_us, &added_view, &t)) {
     case TRACE_STORE_APPLIED:
         st->stats.events_applied++;
         bm_monitor_on_event(&st->mon, t, added, now_us);
         count_outcome(st, added);
         tell_refusals(st, now_us);
         if (added->ev.type == BM_EV_COMMAND && added->ev.timeout_s > 0 && added->paired < 0 &&
-            !trace_closed_by(t)) {
+            !trace_is_closed(t)) {
             /* from when the agent saw it, so a backlog read late does not time out
              * before its answer further down the stream is read; and a grace
              * later, because the framework's own timeout answer is sent at
@@ -198,7 +199,7 @@ int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redeliv
             added->paired >= 0 && !added->answers_compensation)
             /* answered: its deadline goes now, not when it falls due */
             deadlines_cancel(st->deadlines, added->ev.tx,
-                             trace_at(t, (size_t)added->paired)->ev.id);
+                             trace_get(t, (size_t)added->paired, &paired_view)->ev.id);
         if (bm_persist_record(st->persist, &added->ev, added->duration_us,
                               key_first(st, t, now_us)))
             return -1;
@@ -265,11 +266,15 @@ static void time_out(bm_state *st, const deadline *d, int64_t now_us)
 {
     const trace *t = trace_store_get(st->store, d->tx);
     if (!t) return; /* evicted: nothing to mark (its in-flight count was forgotten) */
-    if (trace_closed_by(t)) return; /* ended: its commands are not awaited */
+    if (trace_is_closed(t)) return; /* ended: its commands are not awaited */
+    trace_event view, cmd_view;
     const trace_event *cmd = NULL;
     for (size_t i = 0; i < trace_count(t); i++) {
-        const trace_event *te = trace_at(t, i);
-        if (te->ev.type == BM_EV_COMMAND && !strcmp(te->ev.id, d->cmd)) cmd = te;
+        const trace_event *te = trace_get(t, i, &view);
+        if (te->ev.type == BM_EV_COMMAND && !strcmp(te->ev.id, d->cmd)) {
+            cmd_view = view;
+            cmd = &cmd_view;
+        }
     }
     if (!cmd || cmd->paired >= 0) return; /* answered in time */
     char id[DEADLINE_ID_MAX + 16], corr[256], worker[256], step[256], msg[128];
@@ -297,8 +302,9 @@ static void time_out(bm_state *st, const deadline *d, int64_t now_us)
     ev.ok = 0;
     ev.attempt = ev.priority = -1;
     ev.progress = -1;
-    const trace_event *added = NULL;
-    if (trace_store_apply(st->store, &ev, now_us, &added, &t) != TRACE_STORE_APPLIED) return;
+    trace_event added_view;
+    const trace_event *added = &added_view;
+    if (trace_store_apply(st->store, &ev, now_us, &added_view, &t) != TRACE_STORE_APPLIED) return;
     st->stats.timeouts_noticed++;
     bm_monitor_on_event(&st->mon, t, added, now_us);
     count_outcome(st, added);
