@@ -5,25 +5,28 @@
  * Not here: which traces are kept and for how long (lib/trace_store.c), and
  * no proto/ code is called, so this file links on its own.
  *
- * Memory layout. Each kept event is ONE allocation: the node (a little
- * private state, then the public trace_event, whose bm_event is last and
- * cut after its n_attrs attributes: an event without attributes does not
- * carry the 8 empty slots) followed by the bytes of the strings it does not
- * share:
+ * Memory layout. A kept event is a compact record, not a copy of the
+ * decoded bm_event (~570 bytes): readers get a view filled from it
+ * (trace_get). A trace is its header (with the tx and room for two nodes),
+ * the nodes in time order, and one pool:
  *
- *   +---------------------------+------------------------------------+
- *   | trace_node                | "id\0" "corr\0" "worker\0" ...     |
- *   |  te.ev.id ----------------+--^                                  |
- *   |  te.ev.tx -------> trace->tx (shared, equal to the trace's tx)   |
- *   |  te.ev.cmd ------> the previous event's id when equal            |
- *   |  te.ev.step/worker/corr/source -> the previous event's copy      |
- *   +---------------------------+------------------------------------+
+ *   node (32 bytes): ts_us, the pairing (paired, rule, duration), type, ok,
+ *                    flags, the id's hash, and `rec`: where its record is
+ *   pool: records and the strings they do not share
+ *     record: u16 mask (which fields it has), u8 n_attrs, u8 0,
+ *             u32 ref for each string field present (id, corr, cmd, worker,
+ *                 step, source, status, message, error_type, error_message),
+ *             the numbers present (duration_us i64, attempt i32, priority i32,
+ *                 timeout_s f64, progress f64, payload_bytes u32),
+ *             u32 key ref + u32 value ref per attribute
+ *     ref: offset << 2 of a NUL-terminated string in the pool, or REF_TX
+ *          (the trace's tx); 0 = absent. A string equal to the tx, or to the
+ *          same field of the event added last (or, for `cmd`, to its id) is
+ *          not copied again: its ref is reused.
  *
- * Events are never removed from a trace, only freed with it, so a string
- * kept by one event may be pointed at by a later one; an absent value points
- * at one static "". The trace itself is one allocation (header + tx) with
- * room for two event pointers inline: a command + its result costs three
- * allocations in all.
+ * The pool only grows (events are never removed from a trace, only freed
+ * with it), so a ref stays valid; the pool may move on an add, which is why
+ * a view's strings are borrowed only until the next trace_add.
  *
  * Pairing is a one-to-one matching between requests (commands and
  * compensations) and answers (result or error). Each pair remembers the
@@ -33,13 +36,14 @@
  * real command arrived); the partner it displaces looks again. Every such
  * move makes the matching strictly stronger, so the loop ends; it is also
  * capped. `paired` is an index and is fixed up when an insertion shifts
- * positions.
+ * positions. An answer without a worker shows its command's (flag
+ * WORKER_FILLED: read through the pairing, not stored).
  *
  * Two flags follow the pairing: `late` (an unpaired answer whose command
  * holds busmon's own timeout: first outcome wins) is decided when the
  * answer is added and cleared if it pairs later; `answers_compensation` is
- * set and cleared with the link. `closed_by` is the first final status
- * event added, and stays.
+ * set and cleared with the link. The trace is closed by the first final
+ * status event added (closed_rec), and stays closed.
  */
 #include "trace.h"
 
@@ -49,34 +53,64 @@
 
 #define MALLOC_OVERHEAD_BYTES 16 /* per allocation, an estimate for heap figures */
 #define INLINE_ITEMS          2
-#define N_STR_FIELDS          11
-#define MAX_STRS              (N_STR_FIELDS + 2 * BM_EVENT_MAX_ATTRS)
 #define MAX_INDEX             ((size_t)INT32_MAX - 1)
+#define NO_REC                UINT32_MAX
+#define MAX_POOL              ((size_t)UINT32_MAX >> 2) /* refs hold offset << 2 */
 
 static const char empty_str[] = "";
 
+/* Fields of a record, in mask bit order: the strings, then the numbers. */
+enum {
+    F_ID = 0,
+    F_CORR,
+    F_CMD,
+    F_WORKER,
+    F_STEP,
+    F_SOURCE,
+    F_STATUS,
+    F_MESSAGE,
+    F_ERROR_TYPE,
+    F_ERROR_MESSAGE,
+    N_STR_FIELDS, /* 10 */
+    F_DURATION = N_STR_FIELDS,
+    F_ATTEMPT,
+    F_PRIORITY,
+    F_TIMEOUT,
+    F_PROGRESS,
+    F_PAYLOAD,
+    N_FIELDS
+};
+#define STR_MASK ((1u << N_STR_FIELDS) - 1)
+#define REC_HEAD 4
+#define REF_TX   1u /* tag: the trace's tx */
+
+/* Bytes of each number field, F_DURATION .. F_PAYLOAD. */
+static const uint8_t num_size[N_FIELDS - N_STR_FIELDS] = {8, 4, 4, 8, 8, 4};
+
+enum { NF_WORKER_FILLED = 1, NF_LATE = 2, NF_ANSWERS_COMP = 4 };
+
 typedef struct {
-    uint32_t id_hash;      /* fast reject for the dedup scan */
-    uint8_t pair_rule;     /* 1, 2, 3: the rule of the current pairing; 0 unpaired */
-    uint8_t worker_filled; /* answer's worker borrowed from its command */
-    trace_event te;        /* last: its ev.attrs cut to ev.n_attrs (node_size) */
+    int64_t ts_us;
+    int64_t duration_us; /* answers: the pairing's (or the reported) duration; -1 */
+    int32_t paired;      /* index of its partner; -1 */
+    uint32_t rec;        /* its record's offset in the pool */
+    uint32_t id_hash;    /* fast reject for the dedup and id scans */
+    uint8_t type;        /* bm_event_type */
+    int8_t ok;           /* 1, 0, -1 */
+    uint8_t pair_rule;   /* 1, 2, 3: the rule of the current pairing; 0 unpaired */
+    uint8_t flags;       /* NF_* */
 } trace_node;
 
-/* A node's bytes up to its strings: the attributes it has, aligned for the strings after. */
-static size_t node_size(unsigned n_attrs)
-{
-    size_t n = offsetof(trace_node, te.ev.attrs) + n_attrs * sizeof(bm_attr);
-    return (n + 7) & ~(size_t)7;
-}
-
 struct trace {
-    trace_node **items; /* ordered by ts_us; points at inline_items while small */
+    trace_node *items; /* ordered by ts_us; inline_items while small */
+    char *pool;        /* records and strings (see above) */
     uint32_t n, cap;
-    const trace_node *last_added; /* the event added last: its strings are shared */
-    const trace_node *closed_by;  /* the first final status event added; NULL while open */
+    uint32_t pool_len, pool_cap;
+    uint32_t last_rec;   /* the record added last: its strings are shared; NO_REC */
+    uint32_t closed_rec; /* the first final status event's record; NO_REC while open */
     size_t heap_bytes;
     trace_index_mark index_mark; /* the agent's memo (trace.h) */
-    trace_node *inline_items[INLINE_ITEMS];
+    trace_node inline_items[INLINE_ITEMS];
     char tx[]; /* NUL-terminated */
 };
 
@@ -140,22 +174,6 @@ static const char *nz(const char *s)
     return s ? s : empty_str;
 }
 
-static int is_answer(const trace_node *n)
-{
-    return n->te.ev.type == BM_EV_RESULT || n->te.ev.type == BM_EV_ERROR;
-}
-
-static int is_command(const trace_node *n)
-{
-    return n->te.ev.type == BM_EV_COMMAND;
-}
-
-/* What an answer pairs with: a command, or a compensation. */
-static int is_request(const trace_node *n)
-{
-    return n->te.ev.type == BM_EV_COMMAND || n->te.ev.type == BM_EV_COMPENSATION;
-}
-
 int trace_event_outcome(const bm_event *e)
 {
     if (e->type != BM_EV_RESULT && e->type != BM_EV_ERROR) return -1;
@@ -171,29 +189,334 @@ int trace_event_is_busmon_timeout(const bm_event *e)
            trace_event_outcome(e) == BM_OUTCOME_TIMEOUT;
 }
 
-/* An unsuccessful outcome: a failure or a timeout. */
-static int is_failure(const bm_event *e)
+/* ---- records -------------------------------------------------------------- */
+
+static uint16_t rec_mask(const trace *t, uint32_t rec)
 {
-    int o = trace_event_outcome(e);
+    uint16_t m;
+    memcpy(&m, t->pool + rec, sizeof m);
+    return m;
+}
+
+static const char *ref_str(const trace *t, uint32_t ref)
+{
+    if (!ref) return empty_str;
+    return ref == REF_TX ? t->tx : t->pool + (ref >> 2);
+}
+
+/* The ref of string field f of record rec; 0 when it has none. */
+static uint32_t rec_ref(const trace *t, uint32_t rec, unsigned f)
+{
+    uint16_t m = rec_mask(t, rec);
+    if (!(m & (1u << f))) return 0;
+    uint32_t ref;
+    unsigned k = (unsigned)__builtin_popcount(m & ((1u << f) - 1));
+    memcpy(&ref, t->pool + rec + REC_HEAD + 4 * k, sizeof ref);
+    return ref;
+}
+
+static const char *rec_str(const trace *t, uint32_t rec, unsigned f)
+{
+    return ref_str(t, rec_ref(t, rec, f));
+}
+
+/* Where number field f of record rec is, or NULL when it has none. */
+static const char *rec_num(const trace *t, uint32_t rec, unsigned f)
+{
+    uint16_t m = rec_mask(t, rec);
+    if (!(m & (1u << f))) return NULL;
+    size_t off = REC_HEAD + 4 * (size_t)__builtin_popcount(m & STR_MASK);
+    for (unsigned g = N_STR_FIELDS; g < f; g++)
+        if (m & (1u << g)) off += num_size[g - N_STR_FIELDS];
+    return t->pool + rec + off;
+}
+
+static int64_t rec_i64(const trace *t, uint32_t rec, unsigned f, int64_t absent)
+{
+    const char *p = rec_num(t, rec, f);
+    int64_t v = absent;
+    if (p) memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static int32_t rec_i32(const trace *t, uint32_t rec, unsigned f, int32_t absent)
+{
+    const char *p = rec_num(t, rec, f);
+    int32_t v = absent;
+    if (p) memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static double rec_f64(const trace *t, uint32_t rec, unsigned f, double absent)
+{
+    const char *p = rec_num(t, rec, f);
+    double v = absent;
+    if (p) memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* The record's attributes: n_attrs, then their refs after the numbers. */
+static unsigned rec_attrs(const trace *t, uint32_t rec, const char **refs_at)
+{
+    uint16_t m = rec_mask(t, rec);
+    size_t off = REC_HEAD + 4 * (size_t)__builtin_popcount(m & STR_MASK);
+    for (unsigned g = N_STR_FIELDS; g < N_FIELDS; g++)
+        if (m & (1u << g)) off += num_size[g - N_STR_FIELDS];
+    *refs_at = t->pool + rec + off;
+    return (unsigned)(uint8_t)t->pool[rec + 2];
+}
+
+/* A node's string field. */
+static const char *nstr(const trace *t, const trace_node *x, unsigned f)
+{
+    return rec_str(t, x->rec, f);
+}
+
+/* The duration the event itself reported (bm_event.duration_us); -1. */
+static int64_t reported_duration(const trace *t, const trace_node *x)
+{
+    return rec_i64(t, x->rec, F_DURATION, -1);
+}
+
+static int is_answer(const trace_node *n)
+{
+    return n->type == BM_EV_RESULT || n->type == BM_EV_ERROR;
+}
+
+static int is_command(const trace_node *n)
+{
+    return n->type == BM_EV_COMMAND;
+}
+
+/* What an answer pairs with: a command, or a compensation. */
+static int is_request(const trace_node *n)
+{
+    return n->type == BM_EV_COMMAND || n->type == BM_EV_COMPENSATION;
+}
+
+/* trace_event_outcome of a node (the same rules). */
+static int node_outcome(const trace *t, const trace_node *x)
+{
+    if (!is_answer(x)) return -1;
+    if (x->type == BM_EV_RESULT && x->ok > 0) return BM_OUTCOME_SUCCESS;
+    if (!strcasecmp(nstr(t, x, F_ERROR_TYPE), "timeout")) return BM_OUTCOME_TIMEOUT;
+    if (x->type == BM_EV_ERROR || x->ok == 0) return BM_OUTCOME_FAILURE;
+    return BM_OUTCOME_SUCCESS;
+}
+
+/* trace_event_is_busmon_timeout of a node. */
+static int node_is_busmon_timeout(const trace *t, const trace_node *x)
+{
+    return x->type == BM_EV_ERROR && !strcmp(nstr(t, x, F_SOURCE), "busmon") &&
+           node_outcome(t, x) == BM_OUTCOME_TIMEOUT;
+}
+
+/* An unsuccessful outcome: a failure or a timeout. */
+static int node_is_failure(const trace *t, const trace_node *x)
+{
+    int o = node_outcome(t, x);
     return o == BM_OUTCOME_FAILURE || o == BM_OUTCOME_TIMEOUT;
 }
 
-/* The string fields of an event, in a fixed order (see event_str_fields). */
-enum { F_ID = 0, F_TX, F_CORR, F_CMD, F_WORKER, F_STEP };
-
-static void event_str_fields(bm_event *e, const char **out[N_STR_FIELDS])
+/* Make room for `more` bytes at the pool's end. @return 0 or -1. */
+static int pool_reserve(trace *t, size_t more)
 {
-    out[0] = &e->id;
-    out[1] = &e->tx;
-    out[2] = &e->corr;
-    out[3] = &e->cmd;
-    out[4] = &e->worker;
-    out[5] = &e->step;
-    out[6] = &e->source;
-    out[7] = &e->status;
-    out[8] = &e->message;
-    out[9] = &e->error_type;
-    out[10] = &e->error_message;
+    size_t need = (size_t)t->pool_len + more;
+    if (need <= t->pool_cap) return 0;
+    if (need > MAX_POOL) return -1;
+    size_t cap = t->pool_cap + t->pool_cap / 2;
+    if (cap < need) cap = need;
+    cap = (cap + 7) & ~(size_t)7;
+    if (cap > MAX_POOL) cap = MAX_POOL;
+    char *p = realloc(t->pool, cap);
+    if (!p) return -1;
+    t->heap_bytes += cap - t->pool_cap + (t->pool ? 0 : MALLOC_OVERHEAD_BYTES);
+    t->pool = p;
+    t->pool_cap = (uint32_t)cap;
+    return 0;
+}
+
+/* The string fields of an event, in record order. */
+static void event_strs(const bm_event *e, const char *out[N_STR_FIELDS])
+{
+    out[F_ID] = nz(e->id);
+    out[F_CORR] = nz(e->corr);
+    out[F_CMD] = nz(e->cmd);
+    out[F_WORKER] = nz(e->worker);
+    out[F_STEP] = nz(e->step);
+    out[F_SOURCE] = nz(e->source);
+    out[F_STATUS] = nz(e->status);
+    out[F_MESSAGE] = nz(e->message);
+    out[F_ERROR_TYPE] = nz(e->error_type);
+    out[F_ERROR_MESSAGE] = nz(e->error_message);
+}
+
+/*
+ * Append ev's record (and the strings it does not share) to the pool.
+ * @return the record's offset, or NO_REC (out of memory, pool full).
+ */
+static uint32_t rec_add(trace *t, const bm_event *ev)
+{
+    enum { MAX_STRS = N_STR_FIELDS + 2 * BM_EVENT_MAX_ATTRS };
+    const char *src[MAX_STRS];
+    uint32_t ref[MAX_STRS];
+    size_t len[MAX_STRS];
+    unsigned n_attrs = ev->n_attrs < BM_EVENT_MAX_ATTRS ? ev->n_attrs : BM_EVENT_MAX_ATTRS;
+    const char *last_attrs = NULL;
+    unsigned last_n_attrs = t->last_rec != NO_REC ? rec_attrs(t, t->last_rec, &last_attrs) : 0;
+
+    event_strs(ev, src);
+    for (unsigned a = 0; a < n_attrs; a++) {
+        src[N_STR_FIELDS + 2 * a] = nz(ev->attrs[a].key);
+        src[N_STR_FIELDS + 2 * a + 1] = nz(ev->attrs[a].value);
+    }
+    size_t n_strs = N_STR_FIELDS + 2 * (size_t)n_attrs;
+
+    uint16_t mask = 0;
+    size_t n_refs = 0, text = 0;
+    for (size_t i = 0; i < n_strs; i++) {
+        ref[i] = 0;
+        len[i] = 0;
+        if (!src[i][0]) continue; /* ref 0: "" */
+        if (i < N_STR_FIELDS) {
+            mask |= (uint16_t)(1u << i);
+            n_refs++;
+        }
+        uint32_t cand = 0;
+        if (streq(src[i], t->tx)) {
+            ref[i] = REF_TX;
+            continue;
+        }
+        if (t->last_rec != NO_REC) {
+            if (i < N_STR_FIELDS)
+                cand = rec_ref(t, t->last_rec, (unsigned)i);
+            else if ((i - N_STR_FIELDS) / 2 < last_n_attrs)
+                memcpy(&cand, last_attrs + 4 * (i - N_STR_FIELDS), sizeof cand);
+            if (cand && streq(src[i], ref_str(t, cand))) {
+                ref[i] = cand;
+                continue;
+            }
+            if (i == F_CMD) {
+                cand = rec_ref(t, t->last_rec, F_ID);
+                if (cand && streq(src[i], ref_str(t, cand))) {
+                    ref[i] = cand;
+                    continue;
+                }
+            }
+        }
+        len[i] = strlen(src[i]) + 1;
+        text += len[i];
+    }
+
+    int64_t duration = ev->duration_us;
+    int32_t attempt = ev->attempt, priority = ev->priority;
+    double timeout = ev->timeout_s, progress = ev->progress;
+    uint32_t payload = ev->payload_bytes;
+    if (duration != -1) mask |= 1u << F_DURATION;
+    if (attempt != -1) mask |= 1u << F_ATTEMPT;
+    if (priority != -1) mask |= 1u << F_PRIORITY;
+    if (timeout != 0) mask |= 1u << F_TIMEOUT;
+    if (progress != -1) mask |= 1u << F_PROGRESS;
+    if (payload) mask |= 1u << F_PAYLOAD;
+    size_t nums = 0;
+    for (unsigned g = N_STR_FIELDS; g < N_FIELDS; g++)
+        if (mask & (1u << g)) nums += num_size[g - N_STR_FIELDS];
+
+    /* a string read from this trace (a view's) must survive the pool moving */
+    size_t in_pool[MAX_STRS];
+    for (size_t i = 0; i < n_strs; i++) {
+        in_pool[i] = SIZE_MAX;
+        if (len[i] && t->pool && src[i] >= t->pool && src[i] < t->pool + t->pool_cap)
+            in_pool[i] = (size_t)(src[i] - t->pool);
+    }
+    size_t rec_bytes = (REC_HEAD + 4 * n_refs + nums + 8 * (size_t)n_attrs + 3) & ~(size_t)3;
+    if (t->pool_len == 0 && pool_reserve(t, 4)) return NO_REC;
+    if (t->pool_len == 0) {
+        memset(t->pool, 0, 4); /* offset 0 is never a ref's */
+        t->pool_len = 4;
+    }
+    if (pool_reserve(t, rec_bytes + text + 3)) return NO_REC;
+    for (size_t i = 0; i < n_strs; i++)
+        if (in_pool[i] != SIZE_MAX) src[i] = t->pool + in_pool[i];
+    uint32_t rec = t->pool_len;
+    char *r = t->pool + rec;
+    memset(r, 0, rec_bytes);
+    memcpy(r, &mask, sizeof mask);
+    r[2] = (char)n_attrs;
+    size_t at = rec + rec_bytes;
+    for (size_t i = 0; i < n_strs; i++) {
+        if (!len[i]) continue;
+        memcpy(t->pool + at, src[i], len[i]);
+        ref[i] = (uint32_t)(at << 2);
+        at += len[i];
+    }
+    t->pool_len = (uint32_t)((at + 3) & ~(size_t)3);
+
+    char *w = r + REC_HEAD;
+    for (size_t i = 0; i < N_STR_FIELDS; i++) {
+        if (!(mask & (1u << i))) continue;
+        memcpy(w, &ref[i], 4);
+        w += 4;
+    }
+    if (mask & (1u << F_DURATION)) memcpy(w, &duration, 8), w += 8;
+    if (mask & (1u << F_ATTEMPT)) memcpy(w, &attempt, 4), w += 4;
+    if (mask & (1u << F_PRIORITY)) memcpy(w, &priority, 4), w += 4;
+    if (mask & (1u << F_TIMEOUT)) memcpy(w, &timeout, 8), w += 8;
+    if (mask & (1u << F_PROGRESS)) memcpy(w, &progress, 8), w += 8;
+    if (mask & (1u << F_PAYLOAD)) memcpy(w, &payload, 4), w += 4;
+    for (size_t i = N_STR_FIELDS; i < n_strs; i++) {
+        memcpy(w, &ref[i], 4);
+        w += 4;
+    }
+    return rec;
+}
+
+/* A reader's view of node x (trace.h). */
+static const trace_event *view_of(const trace *t, const trace_node *x, trace_event *out)
+{
+    bm_event *e = &out->ev;
+    memset(out, 0, offsetof(trace_event, ev) + offsetof(bm_event, attrs));
+    out->duration_us = x->duration_us;
+    out->paired = x->paired;
+    out->late = (x->flags & NF_LATE) != 0;
+    out->answers_compensation = (x->flags & NF_ANSWERS_COMP) != 0;
+    e->type = (bm_event_type)x->type;
+    e->id = nstr(t, x, F_ID);
+    e->tx = t->tx;
+    e->corr = nstr(t, x, F_CORR);
+    e->cmd = nstr(t, x, F_CMD);
+    e->worker = (x->flags & NF_WORKER_FILLED) && x->paired >= 0
+                    ? nstr(t, &t->items[x->paired], F_WORKER)
+                    : nstr(t, x, F_WORKER);
+    e->step = nstr(t, x, F_STEP);
+    e->source = nstr(t, x, F_SOURCE);
+    e->status = nstr(t, x, F_STATUS);
+    e->message = nstr(t, x, F_MESSAGE);
+    e->error_type = nstr(t, x, F_ERROR_TYPE);
+    e->error_message = nstr(t, x, F_ERROR_MESSAGE);
+    e->ts_us = x->ts_us;
+    e->duration_us = reported_duration(t, x);
+    e->ok = x->ok;
+    e->attempt = rec_i32(t, x->rec, F_ATTEMPT, -1);
+    e->priority = rec_i32(t, x->rec, F_PRIORITY, -1);
+    e->timeout_s = rec_f64(t, x->rec, F_TIMEOUT, 0);
+    e->progress = rec_f64(t, x->rec, F_PROGRESS, -1);
+    e->payload_bytes = (uint32_t)rec_i32(t, x->rec, F_PAYLOAD, 0);
+    const char *refs;
+    e->n_attrs = rec_attrs(t, x->rec, &refs);
+    for (unsigned a = 0; a < e->n_attrs; a++) {
+        uint32_t k, v;
+        memcpy(&k, refs + 8 * a, 4);
+        memcpy(&v, refs + 8 * a + 4, 4);
+        e->attrs[a].key = ref_str(t, k);
+        e->attrs[a].value = ref_str(t, v);
+    }
+    e->metric_name = empty_str;
+    e->metric_value = 0;
+    e->metric_kind = 0;
+    e->n_tags = 0;
+    e->tags_dropped = 0;
+    return out;
 }
 
 trace *trace_new(const char *tx)
@@ -203,10 +526,12 @@ trace *trace_new(const char *tx)
     trace *t = malloc(sizeof *t + len + 1);
     if (!t) return NULL;
     t->items = t->inline_items;
+    t->pool = NULL;
     t->n = 0;
     t->cap = INLINE_ITEMS;
-    t->last_added = NULL;
-    t->closed_by = NULL;
+    t->pool_len = t->pool_cap = 0;
+    t->last_rec = NO_REC;
+    t->closed_rec = NO_REC;
     memset(&t->index_mark, 0, sizeof t->index_mark);
     t->heap_bytes = sizeof *t + len + 1 + MALLOC_OVERHEAD_BYTES;
     memcpy(t->tx, tx, len + 1);
@@ -216,9 +541,8 @@ trace *trace_new(const char *tx)
 void trace_free(trace *t)
 {
     if (!t) return;
-    for (uint32_t i = 0; i < t->n; i++)
-        free(t->items[i]);
     if (t->items != t->inline_items) free(t->items);
+    free(t->pool);
     free(t);
 }
 
@@ -237,19 +561,9 @@ size_t trace_count(const trace *t)
     return t->n;
 }
 
-/* A reader's copy of node x (trace.h: a view). */
-static const trace_event *view_of(const trace_node *x, trace_event *out)
-{
-    memset(out, 0, sizeof *out);
-    memcpy(out, &x->te, offsetof(trace_event, ev) + offsetof(bm_event, attrs));
-    memcpy(out->ev.attrs, x->te.ev.attrs, x->te.ev.n_attrs * sizeof *out->ev.attrs);
-    out->ev.metric_name = empty_str;
-    return out;
-}
-
 const trace_event *trace_get(const trace *t, size_t i, trace_event *out)
 {
-    return t && i < t->n ? view_of(t->items[i], out) : NULL;
+    return t && i < t->n ? view_of(t, &t->items[i], out) : NULL;
 }
 
 size_t trace_heap_bytes(const trace *t)
@@ -259,12 +573,12 @@ size_t trace_heap_bytes(const trace *t)
 
 int64_t trace_first_ts_us(const trace *t)
 {
-    return t->n ? t->items[0]->te.ev.ts_us : 0;
+    return t->n ? t->items[0].ts_us : 0;
 }
 
 int64_t trace_last_ts_us(const trace *t)
 {
-    return t->n ? t->items[t->n - 1]->te.ev.ts_us : 0;
+    return t->n ? t->items[t->n - 1].ts_us : 0;
 }
 
 int64_t trace_duration_us(const trace *t)
@@ -272,95 +586,20 @@ int64_t trace_duration_us(const trace *t)
     return t->n < 2 ? 0 : trace_last_ts_us(t) - trace_first_ts_us(t);
 }
 
-/* ---- one event, one allocation ------------------------------------------- */
-
-/*
- * Copy `ev` into a new node. A string equal to the trace's tx, or to the same
- * field of the event added last (or, for `cmd`, to its id), is shared rather
- * than copied: the command + result of one step usually agree on worker,
- * step, corr, and the result's cmd is the command's id.
- */
-static trace_node *node_new(trace *t, const bm_event *ev, uint32_t ev_id_hash)
-{
-    const char *src[MAX_STRS];
-    const char *use[MAX_STRS];
-    size_t len[MAX_STRS];
-    const char **prev[N_STR_FIELDS];
-    const trace_node *last = t->last_added;
-    unsigned n_attrs = ev->n_attrs < BM_EVENT_MAX_ATTRS ? ev->n_attrs : BM_EVENT_MAX_ATTRS;
-    size_t n_strs = N_STR_FIELDS + 2 * (size_t)n_attrs;
-
-    bm_event tmp = *ev;
-    const char **cur[N_STR_FIELDS];
-    event_str_fields(&tmp, cur);
-    if (last) event_str_fields((bm_event *)&last->te.ev, prev);
-    for (size_t i = 0; i < N_STR_FIELDS; i++)
-        src[i] = nz(*cur[i]);
-    for (unsigned a = 0; a < n_attrs; a++) {
-        src[N_STR_FIELDS + 2 * a] = nz(ev->attrs[a].key);
-        src[N_STR_FIELDS + 2 * a + 1] = nz(ev->attrs[a].value);
-    }
-
-    size_t total = 0;
-    for (size_t i = 0; i < n_strs; i++) {
-        len[i] = 0;
-        use[i] = NULL;
-        if (!src[i][0]) {
-            use[i] = empty_str;
-        } else if (i == F_TX && streq(src[i], t->tx)) {
-            use[i] = t->tx;
-        } else if (last && i != F_ID && i < N_STR_FIELDS && streq(src[i], *prev[i])) {
-            use[i] = *prev[i];
-        } else if (last && i == F_CMD && streq(src[i], last->te.ev.id)) {
-            use[i] = last->te.ev.id;
-        } else if (last && i >= N_STR_FIELDS && (i - N_STR_FIELDS) / 2 < last->te.ev.n_attrs) {
-            const bm_attr *la = &last->te.ev.attrs[(i - N_STR_FIELDS) / 2];
-            const char *cand = (i - N_STR_FIELDS) % 2 ? la->value : la->key;
-            if (cand && streq(src[i], cand)) use[i] = cand;
-        }
-        if (!use[i]) {
-            len[i] = strlen(src[i]) + 1;
-            total += len[i];
-        }
-    }
-
-    size_t head = node_size(n_attrs);
-    trace_node *n = malloc(head + total);
-    if (!n) return NULL;
-    t->heap_bytes += head + total + MALLOC_OVERHEAD_BYTES;
-    memcpy(&n->te.ev, ev, offsetof(bm_event, attrs)); /* the attributes: below */
-    n->te.ev.n_attrs = n_attrs;
-    char *p = (char *)n + head;
-    for (size_t i = 0; i < n_strs; i++) {
-        if (!use[i]) {
-            memcpy(p, src[i], len[i]);
-            use[i] = p;
-            p += len[i];
-        }
-    }
-    event_str_fields(&n->te.ev, cur);
-    for (size_t i = 0; i < N_STR_FIELDS; i++)
-        *cur[i] = use[i];
-    for (unsigned a = 0; a < n_attrs; a++) {
-        n->te.ev.attrs[a].key = use[N_STR_FIELDS + 2 * a];
-        n->te.ev.attrs[a].value = use[N_STR_FIELDS + 2 * a + 1];
-    }
-    n->te.duration_us = ev->duration_us >= 0 ? ev->duration_us : -1;
-    n->te.paired = -1;
-    n->te.late = 0;
-    n->te.answers_compensation = 0;
-    n->id_hash = ev_id_hash;
-    n->pair_rule = 0;
-    n->worker_filled = 0;
-    return n;
-}
-
 /* ---- pairing -------------------------------------------------------------- */
 
 /* The answer's own worker: "" when it only borrowed its command's. */
-static const char *own_worker(const trace_node *a)
+static const char *own_worker(const trace *t, const trace_node *a)
 {
-    return a->worker_filled ? empty_str : a->te.ev.worker;
+    return a->flags & NF_WORKER_FILLED ? empty_str : nstr(t, a, F_WORKER);
+}
+
+/* The worker a node shows (an answer's may be its command's). */
+static const char *shown_worker(const trace *t, const trace_node *x)
+{
+    if ((x->flags & NF_WORKER_FILLED) && x->paired >= 0)
+        return nstr(t, &t->items[x->paired], F_WORKER);
+    return nstr(t, x, F_WORKER);
 }
 
 /* The request (command or compensation) whose id is `id`, or -1. */
@@ -368,8 +607,8 @@ static int32_t find_command_by_id(const trace *t, const char *id)
 {
     uint32_t h = id_hash(id);
     for (uint32_t i = 0; i < t->n; i++) {
-        const trace_node *c = t->items[i];
-        if (c->id_hash == h && is_request(c) && streq(c->te.ev.id, id)) return (int32_t)i;
+        const trace_node *c = &t->items[i];
+        if (c->id_hash == h && is_request(c) && streq(nstr(t, c, F_ID), id)) return (int32_t)i;
     }
     return -1;
 }
@@ -379,15 +618,17 @@ static int32_t find_command_by_id(const trace *t, const char *id)
  * An answer that names a request present in the trace answers that one
  * only (`named_present`). A compensation pairs by id or corr only.
  */
-static int match_rule(const trace_node *a, const trace_node *c, int named_present)
+static int match_rule(const trace *t, const trace_node *a, const trace_node *c, int named_present)
 {
-    const bm_event *ae = &a->te.ev, *ce = &c->te.ev;
-    if (ae->cmd[0] && streq(ae->cmd, ce->id)) return 1;
+    const char *acmd = nstr(t, a, F_CMD);
+    if (acmd[0] && streq(acmd, nstr(t, c, F_ID))) return 1;
     if (named_present) return 0;
-    if (ae->corr[0] && streq(ae->corr, ce->corr)) return 2;
-    if (ce->type == BM_EV_COMPENSATION) return 0;
-    const char *w = own_worker(a);
-    if (streq(ae->step, ce->step) && (!w[0] || streq(w, ce->worker))) return 3;
+    const char *acorr = nstr(t, a, F_CORR);
+    if (acorr[0] && streq(acorr, nstr(t, c, F_CORR))) return 2;
+    if (c->type == BM_EV_COMPENSATION) return 0;
+    const char *w = own_worker(t, a);
+    if (streq(nstr(t, a, F_STEP), nstr(t, c, F_STEP)) && (!w[0] || streq(w, nstr(t, c, F_WORKER))))
+        return 3;
     return 0;
 }
 
@@ -397,28 +638,29 @@ static int match_rule(const trace_node *a, const trace_node *c, int named_presen
  */
 static int can_take(const trace_node *x, int rule)
 {
-    return x->te.paired < 0 || x->pair_rule > rule;
+    return x->paired < 0 || x->pair_rule > rule;
 }
 
 /* The best command for answer `ai`: strongest rule, then free, then earliest. */
 static int32_t best_command_for(const trace *t, uint32_t ai, int *rule_out)
 {
-    const trace_node *a = t->items[ai];
-    if (a->te.ev.cmd[0]) {
-        int32_t ci = find_command_by_id(t, a->te.ev.cmd);
+    const trace_node *a = &t->items[ai];
+    const char *acmd = nstr(t, a, F_CMD);
+    if (acmd[0]) {
+        int32_t ci = find_command_by_id(t, acmd);
         if (ci >= 0) {
             *rule_out = 1;
-            return can_take(t->items[ci], 1) ? ci : -1;
+            return can_take(&t->items[ci], 1) ? ci : -1;
         }
     }
     int32_t best = -1;
     int best_rule = 4, best_free = 0;
     for (uint32_t i = 0; i < t->n; i++) {
-        const trace_node *c = t->items[i];
+        const trace_node *c = &t->items[i];
         if (!is_request(c)) continue;
-        int r = match_rule(a, c, 0);
+        int r = match_rule(t, a, c, 0);
         if (!r || !can_take(c, r)) continue;
-        int is_free = c->te.paired < 0;
+        int is_free = c->paired < 0;
         if (r < best_rule || (r == best_rule && is_free && !best_free)) {
             best = (int32_t)i;
             best_rule = r;
@@ -433,18 +675,19 @@ static int32_t best_command_for(const trace *t, uint32_t ai, int *rule_out)
 /* The best answer for request `ci`, same preferences. */
 static int32_t best_answer_for(const trace *t, uint32_t ci, int *rule_out)
 {
-    const trace_node *c = t->items[ci];
+    const trace_node *c = &t->items[ci];
     int32_t best = -1;
     int best_rule = 4, best_free = 0;
     for (uint32_t i = 0; i < t->n; i++) {
-        const trace_node *a = t->items[i];
+        const trace_node *a = &t->items[i];
         if (!is_answer(a)) continue;
-        int r = match_rule(a, c, 0);
+        int r = match_rule(t, a, c, 0);
         if (!r || !can_take(a, r)) continue;
         /* Only an answer that could move pays for this O(n) look-up: one
          * that names another command present in the trace answers that one. */
-        if (r > 1 && a->te.ev.cmd[0] && find_command_by_id(t, a->te.ev.cmd) >= 0) continue;
-        int is_free = a->te.paired < 0;
+        const char *acmd = nstr(t, a, F_CMD);
+        if (r > 1 && acmd[0] && find_command_by_id(t, acmd) >= 0) continue;
+        int is_free = a->paired < 0;
         if (r < best_rule || (r == best_rule && is_free && !best_free)) {
             best = (int32_t)i;
             best_rule = r;
@@ -456,34 +699,28 @@ static int32_t best_answer_for(const trace *t, uint32_t ci, int *rule_out)
     return best;
 }
 
-static void unlink_node(trace_node *x)
+static void unlink_node(const trace *t, trace_node *x)
 {
-    x->te.paired = -1;
+    x->paired = -1;
     x->pair_rule = 0;
-    x->te.answers_compensation = 0;
+    x->flags &= (uint8_t)~(NF_ANSWERS_COMP | NF_WORKER_FILLED);
     if (is_answer(x)) {
-        if (x->worker_filled) {
-            x->te.ev.worker = empty_str;
-            x->worker_filled = 0;
-        }
-        x->te.duration_us = x->te.ev.duration_us >= 0 ? x->te.ev.duration_us : -1;
+        int64_t d = reported_duration(t, x);
+        x->duration_us = d >= 0 ? d : -1;
     }
 }
 
 static void link_nodes(trace *t, uint32_t ai, uint32_t ci, int rule)
 {
-    trace_node *a = t->items[ai], *c = t->items[ci];
-    a->te.paired = (int32_t)ci;
-    c->te.paired = (int32_t)ai;
+    trace_node *a = &t->items[ai], *c = &t->items[ci];
+    a->paired = (int32_t)ci;
+    c->paired = (int32_t)ai;
     a->pair_rule = c->pair_rule = (uint8_t)rule;
-    a->te.late = 0;
-    a->te.answers_compensation = c->te.ev.type == BM_EV_COMPENSATION;
-    if (!a->te.ev.worker[0] && c->te.ev.worker[0]) {
-        a->te.ev.worker = c->te.ev.worker;
-        a->worker_filled = 1;
-    }
-    a->te.duration_us =
-        a->te.ev.duration_us >= 0 ? a->te.ev.duration_us : a->te.ev.ts_us - c->te.ev.ts_us;
+    a->flags &= (uint8_t)~(NF_LATE | NF_ANSWERS_COMP | NF_WORKER_FILLED);
+    if (c->type == BM_EV_COMPENSATION) a->flags |= NF_ANSWERS_COMP;
+    if (!nstr(t, a, F_WORKER)[0] && nstr(t, c, F_WORKER)[0]) a->flags |= NF_WORKER_FILLED;
+    int64_t d = reported_duration(t, a);
+    a->duration_us = d >= 0 ? d : a->ts_us - c->ts_us;
 }
 
 /* Pair the event at `start`, and re-pair whatever it displaces. */
@@ -491,7 +728,7 @@ static void pair_from(trace *t, uint32_t start)
 {
     int32_t pending = (int32_t)start;
     for (uint32_t guard = 0; pending >= 0 && guard <= 2 * t->n + 8; guard++) {
-        trace_node *p = t->items[pending];
+        const trace_node *p = &t->items[pending];
         int rule = 0;
         int32_t other;
         if (is_answer(p))
@@ -501,8 +738,8 @@ static void pair_from(trace *t, uint32_t start)
         else
             return;
         if (other < 0) return;
-        int32_t displaced = t->items[other]->te.paired;
-        if (displaced >= 0) unlink_node(t->items[displaced]);
+        int32_t displaced = t->items[other].paired;
+        if (displaced >= 0) unlink_node(t, &t->items[displaced]);
         if (is_answer(p))
             link_nodes(t, (uint32_t)pending, (uint32_t)other, rule);
         else
@@ -519,14 +756,14 @@ static void pair_from(trace *t, uint32_t start)
  */
 static int answers_timed_out(const trace *t, const trace_node *a)
 {
-    const bm_event *ae = &a->te.ev;
-    int32_t named = ae->cmd[0] ? find_command_by_id(t, ae->cmd) : -1;
+    const char *acmd = nstr(t, a, F_CMD), *acorr = nstr(t, a, F_CORR);
+    int32_t named = acmd[0] ? find_command_by_id(t, acmd) : -1;
     for (uint32_t i = 0; i < t->n; i++) {
-        const trace_node *c = t->items[i];
-        if (!is_command(c) || c->te.paired < 0) continue;
-        if (named >= 0 ? (int32_t)i != named : !(ae->corr[0] && streq(ae->corr, c->te.ev.corr)))
+        const trace_node *c = &t->items[i];
+        if (!is_command(c) || c->paired < 0) continue;
+        if (named >= 0 ? (int32_t)i != named : !(acorr[0] && streq(acorr, nstr(t, c, F_CORR))))
             continue;
-        if (trace_event_is_busmon_timeout(&t->items[c->te.paired]->te.ev)) return 1;
+        if (node_is_busmon_timeout(t, &t->items[c->paired])) return 1;
     }
     return 0;
 }
@@ -540,7 +777,7 @@ static int grow_items(trace *t)
     if (t->cap >= MAX_INDEX) return -1;
     size_t cap = t->cap < 8 ? 8 : (size_t)t->cap * 2;
     if (cap > MAX_INDEX) cap = MAX_INDEX;
-    trace_node **items;
+    trace_node *items;
     if (t->items == t->inline_items) {
         items = malloc(cap * sizeof *items);
         if (!items) return -1;
@@ -561,48 +798,62 @@ static int grow_items(trace *t)
  * A duplicate is reported before FULL: an entry delivered again to a full
  * trace was seen, not lost.
  */
-trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events, trace_event *added_out)
+trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events,
+                           trace_event *added_out)
 {
     if (!t || !ev) return TRACE_ADD_NOMEM;
     const char *id = nz(ev->id);
     uint32_t h = id_hash(id);
     if (id[0]) {
         for (uint32_t i = t->n; i-- > 0;)
-            if (t->items[i]->id_hash == h && streq(t->items[i]->te.ev.id, id))
+            if (t->items[i].id_hash == h && streq(nstr(t, &t->items[i], F_ID), id))
                 return TRACE_ADD_DUPLICATE;
     }
     if ((max_events && t->n >= max_events) || t->n >= MAX_INDEX) return TRACE_ADD_FULL;
     if (t->n == t->cap && grow_items(t)) return TRACE_ADD_NOMEM;
-    trace_node *node = node_new(t, ev, h);
-    if (!node) return TRACE_ADD_NOMEM;
+    uint32_t rec = rec_add(t, ev);
+    if (rec == NO_REC) return TRACE_ADD_NOMEM;
 
     uint32_t pos = t->n;
-    while (pos > 0 && t->items[pos - 1]->te.ev.ts_us > ev->ts_us)
+    while (pos > 0 && t->items[pos - 1].ts_us > ev->ts_us)
         pos--;
     if (pos < t->n) {
         for (uint32_t i = 0; i < t->n; i++)
-            if (t->items[i]->te.paired >= (int32_t)pos) t->items[i]->te.paired++;
+            if (t->items[i].paired >= (int32_t)pos) t->items[i].paired++;
         memmove(t->items + pos + 1, t->items + pos, (t->n - pos) * sizeof *t->items);
     }
-    t->items[pos] = node;
+    trace_node *node = &t->items[pos];
+    node->ts_us = ev->ts_us;
+    node->duration_us = ev->duration_us >= 0 ? ev->duration_us : -1;
+    node->paired = -1;
+    node->rec = rec;
+    node->id_hash = h;
+    node->type = (uint8_t)ev->type;
+    node->ok = (int8_t)(ev->ok > 0 ? 1 : ev->ok == 0 ? 0 : -1);
+    node->pair_rule = 0;
+    node->flags = 0;
     t->n++;
-    t->last_added = node;
+    t->last_rec = rec;
     if (is_answer(node) || is_request(node)) pair_from(t, pos);
-    if (is_answer(node) && node->te.paired < 0 && answers_timed_out(t, node)) node->te.late = 1;
-    if (!t->closed_by && node->te.ev.type == BM_EV_STATUS && status_is_final(node->te.ev.status))
-        t->closed_by = node;
-    if (added_out) view_of(node, added_out);
+    if (is_answer(node) && node->paired < 0 && answers_timed_out(t, node)) node->flags |= NF_LATE;
+    if (t->closed_rec == NO_REC && node->type == BM_EV_STATUS &&
+        status_is_final(nstr(t, node, F_STATUS)))
+        t->closed_rec = rec;
+    if (added_out) view_of(t, node, added_out);
     return TRACE_ADD_OK;
 }
 
 const trace_event *trace_closed_by(const trace *t, trace_event *out)
 {
-    return t && t->closed_by ? view_of(t->closed_by, out) : NULL;
+    if (!t || t->closed_rec == NO_REC) return NULL;
+    for (uint32_t i = 0; i < t->n; i++)
+        if (t->items[i].rec == t->closed_rec) return view_of(t, &t->items[i], out);
+    return NULL;
 }
 
 int trace_is_closed(const trace *t)
 {
-    return t && t->closed_by;
+    return t && t->closed_rec != NO_REC;
 }
 
 /* ---- status and stage ----------------------------------------------------- */
@@ -651,17 +902,18 @@ static int same_worker(const char *a, const char *b)
 /* An answer that is a step's outcome: not late, not a compensation's. */
 static int is_step_outcome(const trace_node *n)
 {
-    return is_answer(n) && !n->te.late && !n->te.answers_compensation;
+    return is_answer(n) && !(n->flags & (NF_LATE | NF_ANSWERS_COMP));
 }
 
 /* A failure at `i` not followed by a success of the same step and worker. */
 static int failure_stands(const trace *t, uint32_t i)
 {
-    const bm_event *f = &t->items[i]->te.ev;
+    const trace_node *f = &t->items[i];
+    const char *f_step = nstr(t, f, F_STEP), *f_worker = shown_worker(t, f);
     for (uint32_t j = i + 1; j < t->n; j++) {
-        const bm_event *s = &t->items[j]->te.ev;
-        if (is_step_outcome(t->items[j]) && trace_event_outcome(s) == BM_OUTCOME_SUCCESS &&
-            streq(s->step, f->step) && same_worker(s->worker, f->worker))
+        const trace_node *s = &t->items[j];
+        if (is_step_outcome(s) && node_outcome(t, s) == BM_OUTCOME_SUCCESS &&
+            streq(nstr(t, s, F_STEP), f_step) && same_worker(shown_worker(t, s), f_worker))
             return 0;
     }
     return 1;
@@ -673,14 +925,13 @@ trace_status trace_get_status(const trace *t)
     int failure = 0;
     size_t commands = 0, answered = 0;
     for (uint32_t i = 0; i < t->n; i++) {
-        const trace_node *n = t->items[i];
-        const bm_event *e = &n->te.ev;
-        if (e->type == BM_EV_STATUS) {
-            said[status_says(e->status)] = 1;
+        const trace_node *n = &t->items[i];
+        if (n->type == BM_EV_STATUS) {
+            said[status_says(nstr(t, n, F_STATUS))] = 1;
         } else if (is_command(n)) {
             commands++;
-            if (n->te.paired >= 0) answered++;
-        } else if (!failure && is_step_outcome(n) && is_failure(e) && failure_stands(t, i)) {
+            if (n->paired >= 0) answered++;
+        } else if (!failure && is_step_outcome(n) && node_is_failure(t, n) && failure_stands(t, i)) {
             failure = 1;
         }
     }

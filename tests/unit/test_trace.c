@@ -299,7 +299,7 @@ Test(trace, keeps_its_own_copies)
         memset(buf[i], 'X', sizeof buf[i] - 1);
     const bm_event *k = &at(t, 0)->ev;
     cr_assert_str_eq(k->id, "id");
-    cr_assert_str_eq(k->tx, "tx");
+    cr_assert_str_eq(k->tx, trace_tx(t), "a kept event's tx is its trace's");
     cr_assert_str_eq(k->corr, "corr");
     cr_assert_str_eq(k->cmd, "cmd");
     cr_assert_str_eq(k->worker, "worker");
@@ -355,16 +355,17 @@ Test(trace, heap_bytes_grow_with_events)
     bm_event c = cmd_ev("c1", 10, "worker-a", "step-a");
     add_ok(&c);
     size_t h1 = trace_heap_bytes(t);
-    /* an event without attributes is kept without the empty attribute slots */
-    cr_assert_geq(h1, h0 + offsetof(trace_event, ev.attrs) + 3, "at least the event and its id");
-    cr_assert_lt(h1, h0 + sizeof(trace_event) + 64, "not the 8 empty attribute slots");
+    /* a compact record: the node, the fields it has, its strings (not a bm_event) */
+    cr_assert_geq(h1, h0 + 32 + strlen("c1worker-astep-a") + 3, "at least the node and its strings");
+    cr_assert_lt(h1, h0 + 160, "no copy of the decoded event (%zu bytes)", h1 - h0);
     bm_event r = res_ev("r1", 20, "worker-a", "step-a");
     add_ok(&r);
     size_t h2 = trace_heap_bytes(t);
     cr_assert_gt(h2, h1);
+    cr_assert_lt(h2 - h1, 64, "the result shares worker and step (%zu bytes)", h2 - h1);
     bm_event x = mk(BM_EV_CUSTOM, "x", 30);
-    add_ok(&x); /* third event: the index leaves its inline room */
-    cr_assert_gt(trace_heap_bytes(t), h2 + offsetof(trace_event, ev.attrs));
+    add_ok(&x); /* third event: the nodes leave their inline room */
+    cr_assert_gt(trace_heap_bytes(t), h2 + 3 * 32);
 }
 
 /* ---- pairing --------------------------------------------------------------- */
