@@ -703,7 +703,7 @@ static void unlink_node(const trace *t, trace_node *x)
 {
     x->paired = -1;
     x->pair_rule = 0;
-    x->flags &= (uint8_t)~(NF_ANSWERS_COMP | NF_WORKER_FILLED);
+    x->flags &= (uint8_t) ~(NF_ANSWERS_COMP | NF_WORKER_FILLED);
     if (is_answer(x)) {
         int64_t d = reported_duration(t, x);
         x->duration_us = d >= 0 ? d : -1;
@@ -716,7 +716,7 @@ static void link_nodes(trace *t, uint32_t ai, uint32_t ci, int rule)
     a->paired = (int32_t)ci;
     c->paired = (int32_t)ai;
     a->pair_rule = c->pair_rule = (uint8_t)rule;
-    a->flags &= (uint8_t)~(NF_LATE | NF_ANSWERS_COMP | NF_WORKER_FILLED);
+    a->flags &= (uint8_t) ~(NF_LATE | NF_ANSWERS_COMP | NF_WORKER_FILLED);
     if (c->type == BM_EV_COMPENSATION) a->flags |= NF_ANSWERS_COMP;
     if (!nstr(t, a, F_WORKER)[0] && nstr(t, c, F_WORKER)[0]) a->flags |= NF_WORKER_FILLED;
     int64_t d = reported_duration(t, a);
@@ -798,8 +798,7 @@ static int grow_items(trace *t)
  * A duplicate is reported before FULL: an entry delivered again to a full
  * trace was seen, not lost.
  */
-trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events,
-                           trace_event *added_out)
+trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events, trace_event *added_out)
 {
     if (!t || !ev) return TRACE_ADD_NOMEM;
     const char *id = nz(ev->id);
@@ -931,7 +930,8 @@ trace_status trace_get_status(const trace *t)
         } else if (is_command(n)) {
             commands++;
             if (n->paired >= 0) answered++;
-        } else if (!failure && is_step_outcome(n) && node_is_failure(t, n) && failure_stands(t, i)) {
+        } else if (!failure && is_step_outcome(n) && node_is_failure(t, n) &&
+                   failure_stands(t, i)) {
             failure = 1;
         }
     }

@@ -77,8 +77,8 @@ typedef struct {
     int32_t paired;      /* index in the trace of the command / answer it pairs with; -1 */
     uint8_t late;        /* answers: came after busmon called its command timed out */
     uint8_t answers_compensation; /* answers: paired with a compensation, not a command */
-    bm_event ev; /* ev.tx is the trace's tx; ev.attrs holds ev.n_attrs entries;
-                  * the metric fields are empty */
+    bm_event ev;                  /* ev.tx is the trace's tx; ev.attrs holds ev.n_attrs entries;
+                                   * the metric fields are empty */
 } trace_event;
 
 /*
