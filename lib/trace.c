@@ -10,8 +10,10 @@
  * (trace_get). A trace is its header (with the tx and room for two nodes),
  * the nodes in time order, and one pool:
  *
- *   node (32 bytes): ts_us, the pairing (paired, rule, duration), type, ok,
- *                    flags, the id's hash, and `rec`: where its record is
+ *   node (24 bytes): ts_us, the pairing (paired, rule), type, ok, flags,
+ *                    the id's hash, and `rec`: where its record is (an
+ *                    answer's duration is derived: reported, else the time
+ *                    since its request)
  *   pool: records and the strings they do not share
  *     record: u16 mask (which fields it has), u8 n_attrs, u8 0,
  *             u32 ref for each string field present (id, corr, cmd, worker,
@@ -91,7 +93,6 @@ enum { NF_WORKER_FILLED = 1, NF_LATE = 2, NF_ANSWERS_COMP = 4 };
 
 typedef struct {
     int64_t ts_us;
-    int64_t duration_us; /* answers: the pairing's (or the reported) duration; -1 */
     int32_t paired;      /* index of its partner; -1 */
     uint32_t rec;        /* its record's offset in the pool */
     uint32_t id_hash;    /* fast reject for the dedup and id scans */
@@ -108,7 +109,6 @@ struct trace {
     uint32_t pool_len, pool_cap;
     uint32_t last_rec;   /* the record added last: its strings are shared; NO_REC */
     uint32_t closed_rec; /* the first final status event's record; NO_REC while open */
-    size_t heap_bytes;
     trace_index_mark index_mark; /* the agent's memo (trace.h) */
     trace_node inline_items[INLINE_ITEMS];
     char tx[]; /* NUL-terminated */
@@ -283,6 +283,16 @@ static int is_answer(const trace_node *n)
     return n->type == BM_EV_RESULT || n->type == BM_EV_ERROR;
 }
 
+/* The step duration trace.h promises: the reported one, else for a paired
+ * answer the time since its request; -1. Derived, not stored. */
+static int64_t node_duration(const trace *t, const trace_node *x)
+{
+    int64_t d = reported_duration(t, x);
+    if (d >= 0) return d;
+    if (is_answer(x) && x->paired >= 0) return x->ts_us - t->items[x->paired].ts_us;
+    return -1;
+}
+
 static int is_command(const trace_node *n)
 {
     return n->type == BM_EV_COMMAND;
@@ -330,7 +340,6 @@ static int pool_reserve(trace *t, size_t more)
     if (cap > MAX_POOL) cap = MAX_POOL;
     char *p = realloc(t->pool, cap);
     if (!p) return -1;
-    t->heap_bytes += cap - t->pool_cap + (t->pool ? 0 : MALLOC_OVERHEAD_BYTES);
     t->pool = p;
     t->pool_cap = (uint32_t)cap;
     return 0;
@@ -476,7 +485,7 @@ static const trace_event *view_of(const trace *t, const trace_node *x, trace_eve
 {
     bm_event *e = &out->ev;
     memset(out, 0, offsetof(trace_event, ev) + offsetof(bm_event, attrs));
-    out->duration_us = x->duration_us;
+    out->duration_us = node_duration(t, x);
     out->paired = x->paired;
     out->late = (x->flags & NF_LATE) != 0;
     out->answers_compensation = (x->flags & NF_ANSWERS_COMP) != 0;
@@ -533,7 +542,6 @@ trace *trace_new(const char *tx)
     t->last_rec = NO_REC;
     t->closed_rec = NO_REC;
     memset(&t->index_mark, 0, sizeof t->index_mark);
-    t->heap_bytes = sizeof *t + len + 1 + MALLOC_OVERHEAD_BYTES;
     memcpy(t->tx, tx, len + 1);
     return t;
 }
@@ -568,7 +576,11 @@ const trace_event *trace_get(const trace *t, size_t i, trace_event *out)
 
 size_t trace_heap_bytes(const trace *t)
 {
-    return t ? t->heap_bytes : 0;
+    if (!t) return 0;
+    size_t bytes = sizeof *t + strlen(t->tx) + 1 + MALLOC_OVERHEAD_BYTES;
+    if (t->items != t->inline_items) bytes += t->cap * sizeof *t->items + MALLOC_OVERHEAD_BYTES;
+    if (t->pool) bytes += t->pool_cap + MALLOC_OVERHEAD_BYTES;
+    return bytes;
 }
 
 int64_t trace_first_ts_us(const trace *t)
@@ -699,15 +711,11 @@ static int32_t best_answer_for(const trace *t, uint32_t ci, int *rule_out)
     return best;
 }
 
-static void unlink_node(const trace *t, trace_node *x)
+static void unlink_node(trace_node *x)
 {
     x->paired = -1;
     x->pair_rule = 0;
     x->flags &= (uint8_t) ~(NF_ANSWERS_COMP | NF_WORKER_FILLED);
-    if (is_answer(x)) {
-        int64_t d = reported_duration(t, x);
-        x->duration_us = d >= 0 ? d : -1;
-    }
 }
 
 static void link_nodes(trace *t, uint32_t ai, uint32_t ci, int rule)
@@ -719,8 +727,6 @@ static void link_nodes(trace *t, uint32_t ai, uint32_t ci, int rule)
     a->flags &= (uint8_t) ~(NF_LATE | NF_ANSWERS_COMP | NF_WORKER_FILLED);
     if (c->type == BM_EV_COMPENSATION) a->flags |= NF_ANSWERS_COMP;
     if (!nstr(t, a, F_WORKER)[0] && nstr(t, c, F_WORKER)[0]) a->flags |= NF_WORKER_FILLED;
-    int64_t d = reported_duration(t, a);
-    a->duration_us = d >= 0 ? d : a->ts_us - c->ts_us;
 }
 
 /* Pair the event at `start`, and re-pair whatever it displaces. */
@@ -739,7 +745,7 @@ static void pair_from(trace *t, uint32_t start)
             return;
         if (other < 0) return;
         int32_t displaced = t->items[other].paired;
-        if (displaced >= 0) unlink_node(t, &t->items[displaced]);
+        if (displaced >= 0) unlink_node(&t->items[displaced]);
         if (is_answer(p))
             link_nodes(t, (uint32_t)pending, (uint32_t)other, rule);
         else
@@ -782,11 +788,9 @@ static int grow_items(trace *t)
         items = malloc(cap * sizeof *items);
         if (!items) return -1;
         memcpy(items, t->inline_items, t->n * sizeof *items);
-        t->heap_bytes += cap * sizeof *items + MALLOC_OVERHEAD_BYTES;
     } else {
         items = realloc(t->items, cap * sizeof *items);
         if (!items) return -1;
-        t->heap_bytes += (cap - t->cap) * sizeof *items;
     }
     t->items = items;
     t->cap = (uint32_t)cap;
@@ -823,7 +827,6 @@ trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events, trac
     }
     trace_node *node = &t->items[pos];
     node->ts_us = ev->ts_us;
-    node->duration_us = ev->duration_us >= 0 ? ev->duration_us : -1;
     node->paired = -1;
     node->rec = rec;
     node->id_hash = h;
