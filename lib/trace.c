@@ -24,7 +24,11 @@
  *     ref: offset << 2 of a NUL-terminated string in the pool, or REF_TX
  *          (the trace's tx); 0 = absent. A string equal to the tx, or to the
  *          same field of the event added last (or, for `cmd`, to its id) is
- *          not copied again: its ref is reused.
+ *          not copied again: its ref is reused. Packed forms: an id or cmd
+ *          that is a canonical uuid (36 characters, lower-case hex) is kept
+ *          as its 16 bytes (offset << 2 | REF_UUID), a corr equal to
+ *          "<tx>.<step>" (the MultiAgents Framework's) as REF_CORR_DEFAULT;
+ *          a view prints them back into its own text_ buffer.
  *
  * The pool only grows (events are never removed from a trace, only freed
  * with it), so a ref stays valid; the pool may move on an add, which is why
@@ -84,7 +88,11 @@ enum {
 };
 #define STR_MASK ((1u << N_STR_FIELDS) - 1)
 #define REC_HEAD 4
-#define REF_TX   1u /* tag: the trace's tx */
+#define REF_TX           1u /* the trace's tx */
+#define REF_UUID         2u /* tag: offset << 2 | 2, a uuid's 16 bytes (id, cmd) */
+#define REF_CORR_DEFAULT 3u /* corr "<tx>.<step>" of the record's own step */
+#define TEXT_MAX         128 /* a packed corr is at most this long, NUL included */
+#define UUID_TEXT        37
 
 /* Bytes of each number field, F_DURATION .. F_PAYLOAD. */
 static const uint8_t num_size[N_FIELDS - N_STR_FIELDS] = {8, 4, 4, 8, 8, 4};
@@ -204,6 +212,50 @@ static const char *ref_str(const trace *t, uint32_t ref)
     return ref == REF_TX ? t->tx : t->pool + (ref >> 2);
 }
 
+/* A canonical uuid (8-4-4-4-12 lower-case hex) into its 16 bytes. @return 1, or 0 if s is not one. */
+static int uuid_parse(const char *s, uint8_t out[16])
+{
+    static const int8_t hex[256] = {
+        ['0'] = 1, ['1'] = 2, ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+        ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    };
+    size_t k = 0;
+    for (size_t i = 0; i < 36; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') return 0;
+            continue;
+        }
+        if (!hex[c]) return 0;
+        if (k % 2 == 0)
+            out[k / 2] = (uint8_t)((hex[c] - 1) << 4);
+        else
+            out[k / 2] |= (uint8_t)(hex[c] - 1);
+        k++;
+    }
+    return s[36] == '\0';
+}
+
+static void uuid_format(const uint8_t in[16], char out[UUID_TEXT])
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t k = 0; k < 16; k++) {
+        if (k == 4 || k == 6 || k == 8 || k == 10) out[o++] = '-';
+        out[o++] = digits[in[k] >> 4];
+        out[o++] = digits[in[k] & 15];
+    }
+    out[o] = '\0';
+}
+
+/* Whether corr is "<tx>.<step>" and short enough to be packed. */
+static int is_default_corr(const char *tx, const char *step, const char *corr)
+{
+    size_t tl = strlen(tx), sl = strlen(step);
+    return sl && tl + 1 + sl < TEXT_MAX && !strncmp(corr, tx, tl) && corr[tl] == '.' &&
+           !strcmp(corr + tl + 1, step);
+}
+
 /* The ref of string field f of record rec; 0 when it has none. */
 static uint32_t rec_ref(const trace *t, uint32_t rec, unsigned f)
 {
@@ -218,6 +270,24 @@ static uint32_t rec_ref(const trace *t, uint32_t rec, unsigned f)
 static const char *rec_str(const trace *t, uint32_t rec, unsigned f)
 {
     return ref_str(t, rec_ref(t, rec, f));
+}
+
+/* Any ref as text: packed ones printed into buf (TEXT_MAX bytes). */
+static const char *ref_text(const trace *t, uint32_t rec, uint32_t ref, char *buf)
+{
+    if (ref == REF_CORR_DEFAULT) {
+        const char *step = rec_str(t, rec, F_STEP);
+        size_t tl = strlen(t->tx), sl = strlen(step);
+        memcpy(buf, t->tx, tl);
+        buf[tl] = '.';
+        memcpy(buf + tl + 1, step, sl + 1);
+        return buf;
+    }
+    if (ref && ref != REF_TX && (ref & 3) == REF_UUID) {
+        uuid_format((const uint8_t *)t->pool + (ref >> 2), buf);
+        return buf;
+    }
+    return ref_str(t, ref);
 }
 
 /* Where number field f of record rec is, or NULL when it has none. */
@@ -266,10 +336,16 @@ static unsigned rec_attrs(const trace *t, uint32_t rec, const char **refs_at)
     return (unsigned)(uint8_t)t->pool[rec + 2];
 }
 
-/* A node's string field. */
+/* A node's string field that is never packed (not id, cmd, corr). */
 static const char *nstr(const trace *t, const trace_node *x, unsigned f)
 {
     return rec_str(t, x->rec, f);
+}
+
+/* Any string field of a node, packed ones printed into buf (TEXT_MAX bytes). */
+static const char *ftext(const trace *t, const trace_node *x, unsigned f, char *buf)
+{
+    return ref_text(t, x->rec, rec_ref(t, x->rec, f), buf);
 }
 
 /* The duration the event itself reported (bm_event.duration_us); -1. */
@@ -370,6 +446,9 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
     const char *src[MAX_STRS];
     uint32_t ref[MAX_STRS];
     size_t len[MAX_STRS];
+    uint8_t uuid[2][16]; /* F_ID, F_CMD when packed */
+    int packed[2] = {0, 0};
+    char buf[TEXT_MAX];
     unsigned n_attrs = ev->n_attrs < BM_EVENT_MAX_ATTRS ? ev->n_attrs : BM_EVENT_MAX_ATTRS;
     const char *last_attrs = NULL;
     unsigned last_n_attrs = t->last_rec != NO_REC ? rec_attrs(t, t->last_rec, &last_attrs) : 0;
@@ -401,17 +480,28 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
                 cand = rec_ref(t, t->last_rec, (unsigned)i);
             else if ((i - N_STR_FIELDS) / 2 < last_n_attrs)
                 memcpy(&cand, last_attrs + 4 * (i - N_STR_FIELDS), sizeof cand);
-            if (cand && streq(src[i], ref_str(t, cand))) {
+            /* a packed corr means "<tx>.<its own step>": not shared as such */
+            if (cand && cand != REF_CORR_DEFAULT &&
+                streq(src[i], ref_text(t, t->last_rec, cand, buf))) {
                 ref[i] = cand;
                 continue;
             }
             if (i == F_CMD) {
                 cand = rec_ref(t, t->last_rec, F_ID);
-                if (cand && streq(src[i], ref_str(t, cand))) {
+                if (cand && streq(src[i], ref_text(t, t->last_rec, cand, buf))) {
                     ref[i] = cand;
                     continue;
                 }
             }
+        }
+        if (i == F_CORR && is_default_corr(t->tx, src[F_STEP], src[i])) {
+            ref[i] = REF_CORR_DEFAULT;
+            continue;
+        }
+        if ((i == F_ID || i == F_CMD) && uuid_parse(src[i], uuid[i == F_CMD])) {
+            packed[i == F_CMD] = 1;
+            text += 16;
+            continue;
         }
         len[i] = strlen(src[i]) + 1;
         text += len[i];
@@ -453,6 +543,12 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
     memcpy(r, &mask, sizeof mask);
     r[2] = (char)n_attrs;
     size_t at = rec + rec_bytes;
+    for (int k = 0; k < 2; k++) {
+        if (!packed[k]) continue;
+        memcpy(t->pool + at, uuid[k], 16);
+        ref[k ? F_CMD : F_ID] = (uint32_t)(at << 2) | REF_UUID;
+        at += 16;
+    }
     for (size_t i = 0; i < n_strs; i++) {
         if (!len[i]) continue;
         memcpy(t->pool + at, src[i], len[i]);
@@ -490,10 +586,10 @@ static const trace_event *view_of(const trace *t, const trace_node *x, trace_eve
     out->late = (x->flags & NF_LATE) != 0;
     out->answers_compensation = (x->flags & NF_ANSWERS_COMP) != 0;
     e->type = (bm_event_type)x->type;
-    e->id = nstr(t, x, F_ID);
+    e->id = ftext(t, x, F_ID, out->text_);
     e->tx = t->tx;
-    e->corr = nstr(t, x, F_CORR);
-    e->cmd = nstr(t, x, F_CMD);
+    e->cmd = ftext(t, x, F_CMD, out->text_ + 40);
+    e->corr = ftext(t, x, F_CORR, out->text_ + 80);
     e->worker = (x->flags & NF_WORKER_FILLED) && x->paired >= 0
                     ? nstr(t, &t->items[x->paired], F_WORKER)
                     : nstr(t, x, F_WORKER);
@@ -614,13 +710,37 @@ static const char *shown_worker(const trace *t, const trace_node *x)
     return nstr(t, x, F_WORKER);
 }
 
-/* The request (command or compensation) whose id is `id`, or -1. */
-static int32_t find_command_by_id(const trace *t, const char *id)
+static int is_uuid_ref(uint32_t ref)
 {
-    uint32_t h = id_hash(id);
+    return ref && ref != REF_TX && ref != REF_CORR_DEFAULT && (ref & 3) == REF_UUID;
+}
+
+/* Whether field fa of node a and field fb of node b say the same text. */
+static int fields_eq(const trace *t, const trace_node *a, unsigned fa, const trace_node *b,
+                     unsigned fb)
+{
+    uint32_t ra = rec_ref(t, a->rec, fa), rb = rec_ref(t, b->rec, fb);
+    if (!ra || !rb) return !ra && !rb;
+    if (is_uuid_ref(ra) && is_uuid_ref(rb))
+        return !memcmp(t->pool + (ra >> 2), t->pool + (rb >> 2), 16);
+    if (ra == rb && ra != REF_CORR_DEFAULT) return 1;
+    char ba[TEXT_MAX], bb[TEXT_MAX];
+    return !strcmp(ref_text(t, a->rec, ra, ba), ref_text(t, b->rec, rb, bb));
+}
+
+static int has_field(const trace *t, const trace_node *x, unsigned f)
+{
+    return (rec_mask(t, x->rec) >> f) & 1;
+}
+
+/* The request (command or compensation) answer `a` names by its cmd, or -1. */
+static int32_t find_command_by_id(const trace *t, const trace_node *a)
+{
+    char buf[TEXT_MAX];
+    uint32_t h = id_hash(ftext(t, a, F_CMD, buf));
     for (uint32_t i = 0; i < t->n; i++) {
         const trace_node *c = &t->items[i];
-        if (c->id_hash == h && is_request(c) && streq(nstr(t, c, F_ID), id)) return (int32_t)i;
+        if (c->id_hash == h && is_request(c) && fields_eq(t, c, F_ID, a, F_CMD)) return (int32_t)i;
     }
     return -1;
 }
@@ -632,11 +752,9 @@ static int32_t find_command_by_id(const trace *t, const char *id)
  */
 static int match_rule(const trace *t, const trace_node *a, const trace_node *c, int named_present)
 {
-    const char *acmd = nstr(t, a, F_CMD);
-    if (acmd[0] && streq(acmd, nstr(t, c, F_ID))) return 1;
+    if (has_field(t, a, F_CMD) && fields_eq(t, a, F_CMD, c, F_ID)) return 1;
     if (named_present) return 0;
-    const char *acorr = nstr(t, a, F_CORR);
-    if (acorr[0] && streq(acorr, nstr(t, c, F_CORR))) return 2;
+    if (has_field(t, a, F_CORR) && fields_eq(t, a, F_CORR, c, F_CORR)) return 2;
     if (c->type == BM_EV_COMPENSATION) return 0;
     const char *w = own_worker(t, a);
     if (streq(nstr(t, a, F_STEP), nstr(t, c, F_STEP)) && (!w[0] || streq(w, nstr(t, c, F_WORKER))))
@@ -657,9 +775,8 @@ static int can_take(const trace_node *x, int rule)
 static int32_t best_command_for(const trace *t, uint32_t ai, int *rule_out)
 {
     const trace_node *a = &t->items[ai];
-    const char *acmd = nstr(t, a, F_CMD);
-    if (acmd[0]) {
-        int32_t ci = find_command_by_id(t, acmd);
+    if (has_field(t, a, F_CMD)) {
+        int32_t ci = find_command_by_id(t, a);
         if (ci >= 0) {
             *rule_out = 1;
             return can_take(&t->items[ci], 1) ? ci : -1;
@@ -697,8 +814,7 @@ static int32_t best_answer_for(const trace *t, uint32_t ci, int *rule_out)
         if (!r || !can_take(a, r)) continue;
         /* Only an answer that could move pays for this O(n) look-up: one
          * that names another command present in the trace answers that one. */
-        const char *acmd = nstr(t, a, F_CMD);
-        if (r > 1 && acmd[0] && find_command_by_id(t, acmd) >= 0) continue;
+        if (r > 1 && has_field(t, a, F_CMD) && find_command_by_id(t, a) >= 0) continue;
         int is_free = a->paired < 0;
         if (r < best_rule || (r == best_rule && is_free && !best_free)) {
             best = (int32_t)i;
@@ -762,12 +878,12 @@ static void pair_from(trace *t, uint32_t start)
  */
 static int answers_timed_out(const trace *t, const trace_node *a)
 {
-    const char *acmd = nstr(t, a, F_CMD), *acorr = nstr(t, a, F_CORR);
-    int32_t named = acmd[0] ? find_command_by_id(t, acmd) : -1;
+    int32_t named = has_field(t, a, F_CMD) ? find_command_by_id(t, a) : -1;
+    int has_corr = has_field(t, a, F_CORR);
     for (uint32_t i = 0; i < t->n; i++) {
         const trace_node *c = &t->items[i];
         if (!is_command(c) || c->paired < 0) continue;
-        if (named >= 0 ? (int32_t)i != named : !(acorr[0] && streq(acorr, nstr(t, c, F_CORR))))
+        if (named >= 0 ? (int32_t)i != named : !(has_corr && fields_eq(t, a, F_CORR, c, F_CORR)))
             continue;
         if (node_is_busmon_timeout(t, &t->items[c->paired])) return 1;
     }
@@ -807,9 +923,10 @@ trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events, trac
     if (!t || !ev) return TRACE_ADD_NOMEM;
     const char *id = nz(ev->id);
     uint32_t h = id_hash(id);
+    char buf[TEXT_MAX];
     if (id[0]) {
         for (uint32_t i = t->n; i-- > 0;)
-            if (t->items[i].id_hash == h && streq(nstr(t, &t->items[i], F_ID), id))
+            if (t->items[i].id_hash == h && streq(ftext(t, &t->items[i], F_ID, buf), id))
                 return TRACE_ADD_DUPLICATE;
     }
     if ((max_events && t->n >= max_events) || t->n >= MAX_INDEX) return TRACE_ADD_FULL;

@@ -79,6 +79,8 @@ typedef struct {
     uint8_t answers_compensation; /* answers: paired with a compensation, not a command */
     bm_event ev;                  /* ev.tx is the trace's tx; ev.attrs holds ev.n_attrs entries;
                                    * the metric fields are empty */
+    char text_[2 * 40 + 128];     /* private: ev.id, ev.cmd, ev.corr when the trace keeps
+                                   * them packed (a uuid's 16 bytes, "<tx>.<step>") */
 } trace_event;
 
 /*

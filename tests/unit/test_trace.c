@@ -1255,3 +1255,110 @@ Test(trace, second_answer_after_a_real_one_is_not_late)
     cr_assert_not(get("r1")->late);
     cr_assert_eq(get("r1")->paired, -1);
 }
+
+/* ---- packed records: uuids as 16 bytes, corr "<tx>.<step>" not stored ------ */
+
+#define U1 "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+#define U2 "00000000-0000-4000-a000-000000000001"
+#define U3 "ffffffff-ffff-4fff-bfff-fffffffffffe"
+
+Test(trace, packed_ids_and_corr_read_back_exactly)
+{
+    bm_event c = cmd_ev(U1, 100, "w", "charge");
+    c.corr = "tx1.charge";
+    bm_event r = res_ev(U2, 250, "w", "charge");
+    r.cmd = U1;
+    r.corr = "tx1.charge";
+    add_ok(&c);
+    size_t h1 = trace_heap_bytes(t);
+    add_ok(&r);
+    assert_pair(U2, U1);
+    const trace_event *vc = get(U1), *vr = get(U2);
+    cr_assert_str_eq(vc->ev.id, U1);
+    cr_assert_str_eq(vc->ev.corr, "tx1.charge");
+    cr_assert_str_eq(vr->ev.id, U2);
+    cr_assert_str_eq(vr->ev.cmd, U1);
+    cr_assert_str_eq(vr->ev.corr, "tx1.charge");
+    cr_assert_eq(vr->duration_us, 150);
+    /* the result: a record, its uuid's 16 bytes; cmd, corr, worker, step cost a ref each */
+    cr_assert_lt(trace_heap_bytes(t) - h1, 64, "result kept in %zu bytes", trace_heap_bytes(t) - h1);
+    bm_event again = res_ev(U2, 999, "x", "y");
+    cr_assert_eq(trace_add(t, &again, 512, NULL), TRACE_ADD_DUPLICATE, "a packed id dedups");
+}
+
+Test(trace, not_canonical_uuids_are_kept_as_text)
+{
+    const char *upper = "0F1E2D3C-4B5A-4978-8695-A4B3C2D1E0F9";
+    bm_event c = cmd_ev(upper, 100, "w", "s");
+    bm_event r = res_ev(U1 "x", 200, "w", "other"); /* 37 characters: not a uuid */
+    r.cmd = upper;
+    add_ok(&c);
+    add_ok(&r);
+    assert_pair(U1 "x", upper);
+    cr_assert_str_eq(get(upper)->ev.id, upper);
+    cr_assert_str_eq(get(U1 "x")->ev.id, U1 "x");
+    cr_assert_eq(get(U1 "x")->paired, pos_of(upper), "paired by cmd (rule 1)");
+}
+
+Test(trace, a_uuid_cmd_names_only_its_own_command)
+{
+    bm_event c1 = cmd_ev(U1, 100, "w", "s");
+    bm_event c2 = cmd_ev(U3, 110, "w", "s");
+    bm_event r = res_ev(U2, 300, "w", "s");
+    r.cmd = U3;
+    add_ok(&c1);
+    add_ok(&c2);
+    add_ok(&r);
+    assert_pair(U2, U3);
+    cr_assert_eq(get(U1)->paired, -1);
+}
+
+Test(trace, a_packed_corr_follows_its_own_step)
+{
+    /* the command packs its corr ("tx1.s1" = tx + step); the status after it
+     * has the same corr but no step: it must still read "tx1.s1" */
+    bm_event c = cmd_ev("c1", 100, "w", "s1");
+    c.corr = "tx1.s1";
+    bm_event st = mk(BM_EV_STATUS, "st", 150);
+    st.status = "running";
+    st.corr = "tx1.s1";
+    bm_event r = res_ev("r1", 200, "w", "s2");
+    r.corr = "tx1.s1"; /* another step, the command's corr: pairs by corr (rule 2) */
+    add_ok(&c);
+    add_ok(&st);
+    add_ok(&r);
+    cr_assert_str_eq(get("c1")->ev.corr, "tx1.s1");
+    cr_assert_str_eq(get("st")->ev.corr, "tx1.s1");
+    cr_assert_str_eq(get("r1")->ev.corr, "tx1.s1");
+    assert_pair("r1", "c1");
+    bm_event c2 = cmd_ev("c2", 300, "w", "s3");
+    c2.corr = "tx1.s3x"; /* looks like the default, is not */
+    add_ok(&c2);
+    cr_assert_str_eq(get("c2")->ev.corr, "tx1.s3x");
+}
+
+Test(trace, strings_from_the_trace_itself_survive_the_pool_moving)
+{
+    bm_event c = cmd_ev(U1, 100, "a-worker-name-long-enough", "a-step-name");
+    add_ok(&c);
+    trace_event v;
+    trace_get(t, 0, &v);
+    /* an event made of a view's strings, taken after the adds that move the
+     * pool (state.c's timeouts copy theirs; this checks the trace does not
+     * depend on that) */
+    bm_event e = res_ev("copy", 200, "", "");
+    for (int i = 0; i < 20; i++) { /* enough adds to move the pool */
+        char id[16];
+        snprintf(id, sizeof id, "x%d", i);
+        bm_event x = mk(BM_EV_CUSTOM, id, 300 + i);
+        x.message = "padding padding padding padding padding padding";
+        add_ok(&x);
+    }
+    trace_get(t, 0, &v);
+    e.worker = v.ev.worker;
+    e.step = v.ev.step;
+    e.message = v.ev.worker;
+    add_ok(&e);
+    cr_assert_str_eq(get("copy")->ev.worker, "a-worker-name-long-enough");
+    cr_assert_str_eq(get("copy")->ev.step, "a-step-name");
+}
