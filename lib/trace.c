@@ -24,7 +24,9 @@
  *     ref: offset << 2 of a NUL-terminated string in the pool, or REF_TX
  *          (the trace's tx); 0 = absent. A string equal to the tx, or to the
  *          same field of the event added last (or, for `cmd`, to its id) is
- *          not copied again: its ref is reused. Packed forms: an id or cmd
+ *          not copied again: its ref is reused. Worker, step, source,
+ *          status and error type names are interned once per process
+ *          (id << 2 | 1, lib/intern.h) when the table has room. Packed forms: an id or cmd
  *          that is a canonical uuid (36 characters, lower-case hex) is kept
  *          as its 16 bytes (offset << 2 | REF_UUID), a corr equal to
  *          "<tx>.<step>" (the MultiAgents Framework's) as REF_CORR_DEFAULT;
@@ -52,6 +54,8 @@
  * status event added (closed_rec), and stays closed.
  */
 #include "trace.h"
+
+#include "intern.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +92,7 @@ enum {
 };
 #define STR_MASK ((1u << N_STR_FIELDS) - 1)
 #define REC_HEAD 4
-#define REF_TX           1u /* the trace's tx */
+#define REF_TX           1u /* the trace's tx; id << 2 | 1: an interned name (lib/intern.h) */
 #define REF_UUID         2u /* tag: offset << 2 | 2, a uuid's 16 bytes (id, cmd) */
 #define REF_CORR_DEFAULT 3u /* corr "<tx>.<step>" of the record's own step */
 #define TEXT_MAX         128 /* a packed corr is at most this long, NUL included */
@@ -209,7 +213,15 @@ static uint16_t rec_mask(const trace *t, uint32_t rec)
 static const char *ref_str(const trace *t, uint32_t ref)
 {
     if (!ref) return empty_str;
-    return ref == REF_TX ? t->tx : t->pool + (ref >> 2);
+    if (ref == REF_TX) return t->tx;
+    if ((ref & 3) == REF_TX) return bm_intern_name(ref >> 2);
+    return t->pool + (ref >> 2);
+}
+
+/* Fields whose values are names that repeat across transactions. */
+static int internable(size_t f)
+{
+    return f == F_WORKER || f == F_STEP || f == F_SOURCE || f == F_STATUS || f == F_ERROR_TYPE;
 }
 
 /* A canonical uuid (8-4-4-4-12 lower-case hex) into its 16 bytes. @return 1, or 0 if s is not one. */
@@ -473,6 +485,10 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
         uint32_t cand = 0;
         if (streq(src[i], t->tx)) {
             ref[i] = REF_TX;
+            continue;
+        }
+        if (internable(i) && (cand = bm_intern(src[i])) != 0) {
+            ref[i] = cand << 2 | REF_TX;
             continue;
         }
         if (t->last_rec != NO_REC) {

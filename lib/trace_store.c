@@ -22,6 +22,7 @@
  * or similar, 20-40 bytes), finished by a 64-bit avalanche.
  */
 #include "trace_store.h"
+#include "intern.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -314,7 +315,9 @@ size_t trace_store_heap_bytes(const trace_store *s)
     bytes += ((size_t)s->bucket_mask + 1) * sizeof *s->buckets + MALLOC_OVERHEAD_BYTES;
     if (s->entries_cap)
         bytes += (size_t)s->entries_cap * sizeof *s->entries + MALLOC_OVERHEAD_BYTES;
-    return bytes + s->traces_heap_bytes;
+    bm_intern_stats in; /* the names traces share (lib/intern.h): the agent has one store */
+    bm_intern_get_stats(&in);
+    return bytes + s->traces_heap_bytes + in.heap_bytes;
 }
 
 void trace_store_foreach(const trace_store *s, void (*cb)(const trace *t, void *arg), void *arg)
