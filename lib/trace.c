@@ -7,15 +7,17 @@
  *
  * Memory layout. A kept event is a compact record, not a copy of the
  * decoded bm_event (~570 bytes): readers get a view filled from it
- * (trace_get). A trace is its header (with the tx and room for two nodes),
- * the nodes in time order, and one pool:
+ * (trace_get). A trace is its header (with the tx, room for two nodes and
+ * room for the pool: trace_new_sized, sized by the store to what a trace of
+ * two events needed lately), the nodes in time order, and one pool (moved
+ * out of the header for good when it outgrows the room):
  *
  *   node (24 bytes): ts_us, the pairing (paired, rule), type, ok, flags,
  *                    the id's hash, and `rec`: where its record is (an
  *                    answer's duration is derived: reported, else the time
  *                    since its request)
  *   pool: records and the strings they do not share
- *     record: u16 mask (which fields it has), u8 n_attrs, u8 0,
+ *     record: u16 mask (which fields it has), u8 n_attrs, u8 flags,
  *             u32 ref for each string field present (id, corr, cmd, worker,
  *                 step, source, status, message, error_type, error_message),
  *             the numbers present (duration_us i64, attempt i32, priority i32,
@@ -29,7 +31,8 @@
  *          (id << 2 | 1, lib/intern.h) when the table has room. Packed forms: an id or cmd
  *          that is a canonical uuid (36 characters, lower-case hex) is kept
  *          as its 16 bytes (offset << 2 | REF_UUID), a corr equal to
- *          "<tx>.<step>" (the MultiAgents Framework's) as REF_CORR_DEFAULT;
+ *          "<tx>.<step>" (the MultiAgents Framework's) as a record flag, no
+ *          ref (read back as REF_CORR_DEFAULT);
  *          a view prints them back into its own text_ buffer.
  *
  * The pool only grows (events are never removed from a trace, only freed
@@ -63,6 +66,7 @@
 
 #define MALLOC_OVERHEAD_BYTES 16 /* per allocation, an estimate for heap figures */
 #define INLINE_ITEMS          2
+#define INLINE_POOL           88 /* trace_new's room: a command + its result (uuid ids, interned names) */
 #define MAX_INDEX             ((size_t)INT32_MAX - 1)
 #define NO_REC                UINT32_MAX
 #define MAX_POOL              ((size_t)UINT32_MAX >> 2) /* refs hold offset << 2 */
@@ -92,6 +96,7 @@ enum {
 };
 #define STR_MASK ((1u << N_STR_FIELDS) - 1)
 #define REC_HEAD 4
+#define REC_CORR_DEFAULT 1 /* record head byte 3: corr is "<tx>.<step>" (no ref stored) */
 #define REF_TX           1u /* the trace's tx; id << 2 | 1: an interned name (lib/intern.h) */
 #define REF_UUID         2u /* tag: offset << 2 | 2, a uuid's 16 bytes (id, cmd) */
 #define REF_CORR_DEFAULT 3u /* corr "<tx>.<step>" of the record's own step */
@@ -123,7 +128,8 @@ struct trace {
     uint32_t closed_rec; /* the first final status event's record; NO_REC while open */
     trace_index_mark index_mark; /* the agent's memo (trace.h) */
     trace_node inline_items[INLINE_ITEMS];
-    char tx[]; /* NUL-terminated */
+    uint32_t room; /* bytes of pool room after tx; the pool is there while it fits */
+    char tx[];     /* NUL-terminated, then the room */
 };
 
 const char *trace_status_name(trace_status st)
@@ -272,7 +278,8 @@ static int is_default_corr(const char *tx, const char *step, const char *corr)
 static uint32_t rec_ref(const trace *t, uint32_t rec, unsigned f)
 {
     uint16_t m = rec_mask(t, rec);
-    if (!(m & (1u << f))) return 0;
+    if (!(m & (1u << f)))
+        return f == F_CORR && (t->pool[rec + 3] & REC_CORR_DEFAULT) ? REF_CORR_DEFAULT : 0;
     uint32_t ref;
     unsigned k = (unsigned)__builtin_popcount(m & ((1u << f) - 1));
     memcpy(&ref, t->pool + rec + REC_HEAD + 4 * k, sizeof ref);
@@ -416,6 +423,16 @@ static int node_is_failure(const trace *t, const trace_node *x)
     return o == BM_OUTCOME_FAILURE || o == BM_OUTCOME_TIMEOUT;
 }
 
+static char *inline_pool(const trace *t)
+{
+    return (char *)t->tx + strlen(t->tx) + 1;
+}
+
+static int pool_is_inline(const trace *t)
+{
+    return t->room && t->pool == inline_pool(t);
+}
+
 /* Make room for `more` bytes at the pool's end. @return 0 or -1. */
 static int pool_reserve(trace *t, size_t more)
 {
@@ -426,7 +443,13 @@ static int pool_reserve(trace *t, size_t more)
     if (cap < need) cap = need;
     cap = (cap + 7) & ~(size_t)7;
     if (cap > MAX_POOL) cap = MAX_POOL;
-    char *p = realloc(t->pool, cap);
+    char *p;
+    if (pool_is_inline(t)) { /* out of the header's room for good */
+        p = malloc(cap);
+        if (p) memcpy(p, t->pool, t->pool_len);
+    } else {
+        p = realloc(t->pool, cap);
+    }
     if (!p) return -1;
     t->pool = p;
     t->pool_cap = (uint32_t)cap;
@@ -459,7 +482,7 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
     uint32_t ref[MAX_STRS];
     size_t len[MAX_STRS];
     uint8_t uuid[2][16]; /* F_ID, F_CMD when packed */
-    int packed[2] = {0, 0};
+    int packed[2] = {0, 0}, corr_default = 0;
     char buf[TEXT_MAX];
     unsigned n_attrs = ev->n_attrs < BM_EVENT_MAX_ATTRS ? ev->n_attrs : BM_EVENT_MAX_ATTRS;
     const char *last_attrs = NULL;
@@ -478,6 +501,10 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
         ref[i] = 0;
         len[i] = 0;
         if (!src[i][0]) continue; /* ref 0: "" */
+        if (i == F_CORR && is_default_corr(t->tx, src[F_STEP], src[i])) {
+            corr_default = 1; /* before sharing: a flag costs no ref */
+            continue;
+        }
         if (i < N_STR_FIELDS) {
             mask |= (uint16_t)(1u << i);
             n_refs++;
@@ -510,10 +537,6 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
                 }
             }
         }
-        if (i == F_CORR && is_default_corr(t->tx, src[F_STEP], src[i])) {
-            ref[i] = REF_CORR_DEFAULT;
-            continue;
-        }
         if ((i == F_ID || i == F_CMD) && uuid_parse(src[i], uuid[i == F_CMD])) {
             packed[i == F_CMD] = 1;
             text += 16;
@@ -544,13 +567,8 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
         if (len[i] && t->pool && src[i] >= t->pool && src[i] < t->pool + t->pool_cap)
             in_pool[i] = (size_t)(src[i] - t->pool);
     }
-    size_t rec_bytes = (REC_HEAD + 4 * n_refs + nums + 8 * (size_t)n_attrs + 3) & ~(size_t)3;
-    if (t->pool_len == 0 && pool_reserve(t, 4)) return NO_REC;
-    if (t->pool_len == 0) {
-        memset(t->pool, 0, 4); /* offset 0 is never a ref's */
-        t->pool_len = 4;
-    }
-    if (pool_reserve(t, rec_bytes + text + 3)) return NO_REC;
+    size_t rec_bytes = REC_HEAD + 4 * n_refs + nums + 8 * (size_t)n_attrs; /* read with memcpy: unaligned */
+    if (pool_reserve(t, rec_bytes + text)) return NO_REC;
     for (size_t i = 0; i < n_strs; i++)
         if (in_pool[i] != SIZE_MAX) src[i] = t->pool + in_pool[i];
     uint32_t rec = t->pool_len;
@@ -558,6 +576,7 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
     memset(r, 0, rec_bytes);
     memcpy(r, &mask, sizeof mask);
     r[2] = (char)n_attrs;
+    r[3] = corr_default ? REC_CORR_DEFAULT : 0;
     size_t at = rec + rec_bytes;
     for (int k = 0; k < 2; k++) {
         if (!packed[k]) continue;
@@ -571,7 +590,7 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
         ref[i] = (uint32_t)(at << 2);
         at += len[i];
     }
-    t->pool_len = (uint32_t)((at + 3) & ~(size_t)3);
+    t->pool_len = (uint32_t)at;
 
     char *w = r + REC_HEAD;
     for (size_t i = 0; i < N_STR_FIELDS; i++) {
@@ -640,29 +659,44 @@ static const trace_event *view_of(const trace *t, const trace_node *x, trace_eve
     return out;
 }
 
-trace *trace_new(const char *tx)
+trace *trace_new_sized(const char *tx, size_t room)
 {
     tx = nz(tx);
     size_t len = strlen(tx);
-    trace *t = malloc(sizeof *t + len + 1);
+    if (room < 8) room = 8;
+    if (room > TRACE_ROOM_MAX) room = TRACE_ROOM_MAX;
+    trace *t = malloc(offsetof(trace, tx) + len + 1 + room);
     if (!t) return NULL;
+    memcpy(t->tx, tx, len + 1);
+    t->room = (uint32_t)room;
     t->items = t->inline_items;
-    t->pool = NULL;
+    t->pool = inline_pool(t);
     t->n = 0;
     t->cap = INLINE_ITEMS;
-    t->pool_len = t->pool_cap = 0;
+    memset(t->pool, 0, 4); /* offset 0 is never a ref's */
+    t->pool_len = 4;
+    t->pool_cap = (uint32_t)room;
     t->last_rec = NO_REC;
     t->closed_rec = NO_REC;
     memset(&t->index_mark, 0, sizeof t->index_mark);
-    memcpy(t->tx, tx, len + 1);
     return t;
+}
+
+trace *trace_new(const char *tx)
+{
+    return trace_new_sized(tx, INLINE_POOL);
+}
+
+size_t trace_pool_bytes(const trace *t)
+{
+    return t ? t->pool_len : 0;
 }
 
 void trace_free(trace *t)
 {
     if (!t) return;
     if (t->items != t->inline_items) free(t->items);
-    free(t->pool);
+    if (!pool_is_inline(t)) free(t->pool);
     free(t);
 }
 
@@ -689,9 +723,9 @@ const trace_event *trace_get(const trace *t, size_t i, trace_event *out)
 size_t trace_heap_bytes(const trace *t)
 {
     if (!t) return 0;
-    size_t bytes = sizeof *t + strlen(t->tx) + 1 + MALLOC_OVERHEAD_BYTES;
+    size_t bytes = offsetof(trace, tx) + strlen(t->tx) + 1 + t->room + MALLOC_OVERHEAD_BYTES;
     if (t->items != t->inline_items) bytes += t->cap * sizeof *t->items + MALLOC_OVERHEAD_BYTES;
-    if (t->pool) bytes += t->pool_cap + MALLOC_OVERHEAD_BYTES;
+    if (!pool_is_inline(t)) bytes += t->pool_cap + MALLOC_OVERHEAD_BYTES;
     return bytes;
 }
 
@@ -746,7 +780,7 @@ static int fields_eq(const trace *t, const trace_node *a, unsigned fa, const tra
 
 static int has_field(const trace *t, const trace_node *x, unsigned f)
 {
-    return (rec_mask(t, x->rec) >> f) & 1;
+    return rec_ref(t, x->rec, f) != 0;
 }
 
 /* The request (command or compensation) answer `a` names by its cmd, or -1. */

@@ -110,6 +110,15 @@ typedef struct trace trace;
 
 /* @return an empty trace for transaction `tx` (copied), or NULL (out of memory). */
 trace *trace_new(const char *tx);
+
+/* The same with `room` bytes (8 .. TRACE_ROOM_MAX) in the trace's own
+ * allocation for its kept records: while they fit, a trace is one
+ * allocation; trace_new's room fits a command and its result. */
+#define TRACE_ROOM_MAX 1024
+trace *trace_new_sized(const char *tx, size_t room);
+
+/* Bytes of kept records the trace holds (what its room should fit). */
+size_t trace_pool_bytes(const trace *t);
 void trace_free(trace *t);
 
 const char *trace_tx(const trace *t);

@@ -33,6 +33,10 @@
 #define DEFAULT_RETENTION_US         (24LL * 3600 * 1000000)
 #define NIL                          UINT32_MAX
 #define MIN_ENTRIES                  16
+#define ROOM_STEP                    8
+#define ROOM_BUCKETS                 (TRACE_ROOM_MAX / ROOM_STEP)
+#define ROOM_SAMPLES                 1024
+#define ROOM_FIRST                   88 /* trace_new's */
 
 typedef struct {
     trace *t; /* NULL when the entry is free */
@@ -55,6 +59,11 @@ struct trace_store {
     trace_store_stats st;
     trace_store_drop_cb on_drop;
     void *on_drop_arg;
+    /* the room a new trace gets for its records (trace_new_sized), learnt
+     * from the last ROOM_SAMPLES traces of two events */
+    uint32_t room;
+    uint32_t room_samples;
+    uint32_t room_hist[ROOM_BUCKETS + 1]; /* [b]: records of (b-1)*8 .. b*8 bytes; last: more */
 };
 
 static uint64_t load64(const unsigned char *p)
@@ -210,7 +219,7 @@ static uint32_t create(trace_store *s, const char *tx, uint32_t h)
         drop_entry(s, s->lru_tail);
         s->st.evicted++;
     }
-    trace *t = trace_new(tx);
+    trace *t = trace_new_sized(tx, s->room ? s->room : ROOM_FIRST);
     if (!t) return NIL;
     uint32_t i;
     if (s->free_head != NIL) {
@@ -234,6 +243,33 @@ static uint32_t create(trace_store *s, const char *tx, uint32_t h)
     s->st.transactions++;
     s->traces_heap_bytes += trace_heap_bytes(t);
     return i;
+}
+
+/*
+ * A trace just reached two events with `bytes` of records: after
+ * ROOM_SAMPLES of them, new traces get the room that makes the expected
+ * bytes per trace least: the room itself, plus, for the traces that do not
+ * fit it, their records in an allocation of their own.
+ */
+static void room_learn(trace_store *s, size_t bytes)
+{
+    size_t b = (bytes + ROOM_STEP - 1) / ROOM_STEP;
+    s->room_hist[b < ROOM_BUCKETS ? b : ROOM_BUCKETS]++;
+    if (++s->room_samples < ROOM_SAMPLES) return;
+    uint64_t best_cost = UINT64_MAX, over = 0;
+    size_t best = 1;
+    for (size_t r = ROOM_BUCKETS; r >= 1; r--) {
+        /* over: what the traces above room r*8 cost outside it */
+        if (r < ROOM_BUCKETS) over += (uint64_t)s->room_hist[r + 1] * ((r + 1) * ROOM_STEP + 16);
+        uint64_t cost = (uint64_t)s->room_samples * r * ROOM_STEP + over;
+        if (cost <= best_cost) {
+            best_cost = cost;
+            best = r;
+        }
+    }
+    s->room = (uint32_t)(best * ROOM_STEP);
+    s->room_samples = 0;
+    memset(s->room_hist, 0, sizeof s->room_hist);
 }
 
 trace_store_result trace_store_apply(trace_store *s, const bm_event *ev, int64_t now_us,
@@ -261,6 +297,7 @@ trace_store_result trace_store_apply(trace_store *s, const bm_event *ev, int64_t
         s->st.applied++;
         s->st.events++;
         e->updated_us = now_us;
+        if (trace_count(e->t) == 2) room_learn(s, trace_pool_bytes(e->t));
         if (s->lru_head != i) {
             lru_unlink(s, i);
             lru_push_head(s, i);

@@ -351,23 +351,46 @@ Test(trace, shared_strings_stay_right)
 
 Test(trace, heap_bytes_grow_with_events)
 {
+    /* A new trace has room for a command and its result in its own
+     * allocation: they cost nothing more, and no copy of the decoded event. */
     size_t h0 = trace_heap_bytes(t);
+    cr_assert_lt(h0, sizeof(trace_event), "an empty trace is small (%zu bytes)", h0);
     bm_event c = cmd_ev("c1", 10, "worker-a", "step-a");
     add_ok(&c);
-    size_t h1 = trace_heap_bytes(t);
-    /* a compact record: the fields it has, its strings (not a bm_event); worker
-     * and step are interned once per process (lib/intern.h), not here; the
-     * node is in the trace's inline room */
-    cr_assert_geq(h1, h0 + 4 + 4 + 3, "at least a record and its id");
-    cr_assert_lt(h1, h0 + 160, "no copy of the decoded event (%zu bytes)", h1 - h0);
     bm_event r = res_ev("r1", 20, "worker-a", "step-a");
     add_ok(&r);
-    size_t h2 = trace_heap_bytes(t);
-    cr_assert_gt(h2, h1);
-    cr_assert_lt(h2 - h1, 64, "the result shares worker and step (%zu bytes)", h2 - h1);
+    cr_assert_eq(trace_heap_bytes(t), h0, "two events fit the trace's room");
+    cr_assert_leq(trace_pool_bytes(t), 88);
     bm_event x = mk(BM_EV_CUSTOM, "x", 30);
     add_ok(&x); /* third event: the nodes leave their inline room */
-    cr_assert_gt(trace_heap_bytes(t), h2 + 3 * 32);
+    size_t h3 = trace_heap_bytes(t);
+    cr_assert_geq(h3, h0 + 8 * 24, "8 nodes allocated (%zu bytes more)", h3 - h0);
+    char text[600];
+    memset(text, 'm', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    bm_event big = mk(BM_EV_STATUS, "big", 40);
+    big.message = text;
+    add_ok(&big); /* the records leave the trace's room */
+    cr_assert_geq(trace_heap_bytes(t), h3 + sizeof text, "the message is kept");
+    cr_assert_str_eq(get("big")->ev.message, text);
+    cr_assert_str_eq(get("c1")->ev.worker, "worker-a", "records moved out intact");
+    cr_assert_str_eq(get("r1")->ev.cmd, "");
+}
+
+Test(trace, room_is_bounded)
+{
+    trace *u = trace_new_sized("tx-room", 1u << 30);
+    cr_assert_not_null(u);
+    cr_assert_lt(trace_heap_bytes(u), TRACE_ROOM_MAX + sizeof(trace_event));
+    bm_event c = cmd_ev("c1", 10, "w", "s");
+    c.tx = "tx-room";
+    cr_assert_eq(trace_add(u, &c, 0, NULL), TRACE_ADD_OK);
+    trace_free(u);
+    u = trace_new_sized("tx-room", 0); /* the least room: every record outside */
+    cr_assert_not_null(u);
+    cr_assert_eq(trace_add(u, &c, 0, NULL), TRACE_ADD_OK);
+    cr_assert_str_eq(trace_get(u, 0, &ring[0])->ev.id, "c1");
+    trace_free(u);
 }
 
 /* ---- pairing --------------------------------------------------------------- */

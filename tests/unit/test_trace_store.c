@@ -265,10 +265,10 @@ Test(trace_store, heap_bytes_grow_and_shrink)
     apply_ok("a", "a1", 10);
     size_t h1 = trace_store_heap_bytes(s);
     size_t ha1 = trace_heap_bytes(trace_store_get(s, "a"));
-    cr_assert_gt(h1, h0 + sizeof(trace_event) / 8); /* the trace, its node, its record */
+    cr_assert_gt(h1, h0 + sizeof(trace_event) / 8); /* the trace, its room, its record */
     apply_ok("a", "a2", 11);
     size_t h2 = trace_store_heap_bytes(s);
-    cr_assert_gt(h2, h1);
+    cr_assert_geq(h2, h1, "a second event fits the trace's room, or grows it");
     cr_assert_eq(h2 - h1, trace_heap_bytes(trace_store_get(s, "a")) - ha1,
                  "the store's figure moves with the trace's");
     apply_ok("b", "b1", 12);
@@ -331,4 +331,30 @@ Test(trace_store, drop_callback_sees_evicted_and_expired_traces_whole)
     cr_assert_eq(trace_store_sweep(s, 1000, 0), 1);
     cr_assert_eq(calls, 2, "a cleared callback is not called");
     assert_stats(4, 0, 0, 1, 2, 0, 0);
+}
+
+Test(trace_store, new_traces_get_the_room_their_records_need)
+{
+    /* 1024 transactions of a command + a result with long ids: their
+     * records outgrow trace_new's room, so the store learns a bigger one */
+    s = mk_store(5000, 0, 0);
+    char tx[32], id[80];
+    for (int i = 0; i < 1100; i++) {
+        snprintf(tx, sizeof tx, "tx-%04d", i);
+        for (int k = 0; k < 2; k++) {
+            snprintf(id, sizeof id, "event-%04d-%d-with-an-id-longer-than-a-uuid-is-xxxxxxxxxx", i, k);
+            bm_event e = mk(k ? BM_EV_RESULT : BM_EV_COMMAND, tx, id, 10 + k);
+            e.worker = "w";
+            e.step = "s";
+            cr_assert_eq(trace_store_apply(s, &e, 10 + k, NULL, NULL), TRACE_STORE_APPLIED);
+        }
+    }
+    const trace *early = trace_store_get(s, "tx-0000"), *late = trace_store_get(s, "tx-1099");
+    cr_assert_not_null(early);
+    cr_assert_not_null(late);
+    cr_assert_eq(trace_pool_bytes(early), trace_pool_bytes(late), "same shape");
+    cr_assert_gt(trace_pool_bytes(late), 88, "more than trace_new's room");
+    cr_assert_lt(trace_heap_bytes(late), trace_heap_bytes(early),
+                 "after learning: one allocation, not a room and a pool (%zu vs %zu)",
+                 trace_heap_bytes(late), trace_heap_bytes(early));
 }
