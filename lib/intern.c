@@ -19,13 +19,13 @@ typedef struct chunk {
     char text[];
 } chunk;
 
-static const char **names;  /* [id], id 1 .. n */
-static uint32_t *hashes;    /* [id] */
-static uint32_t n, cap;     /* names in use (ids 1..n), slots of names[] */
-static uint32_t *slots;     /* ids; 0 = empty */
-static uint32_t slot_mask;  /* slot count - 1, or 0 before the first */
-static chunk *chunks;       /* newest first */
-static size_t text_bytes;   /* chunk bytes allocated */
+static const char **names; /* [id], id 1 .. n */
+static uint32_t *hashes;   /* [id] */
+static uint32_t n, cap;    /* names in use (ids 1..n), slots of names[] */
+static uint32_t *slots;    /* ids; 0 = empty */
+static uint32_t slot_mask; /* slot count - 1, or 0 before the first */
+static chunk *chunks;      /* newest first */
+static size_t text_bytes;  /* chunk bytes allocated */
 static uint64_t refused;
 
 static uint32_t name_hash(const char *s, size_t len)

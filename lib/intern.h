@@ -22,9 +22,9 @@
 #define BM_INTERN_MAX_LEN   255
 
 typedef struct {
-    size_t names;     /* interned now */
+    size_t names;      /* interned now */
     size_t heap_bytes; /* the table and the text */
-    uint64_t refused; /* names not interned: table full, or too long */
+    uint64_t refused;  /* names not interned: table full, or too long */
 } bm_intern_stats;
 
 /* The id of name s (interning it when new): 1 .. BM_INTERN_MAX_NAMES, or 0

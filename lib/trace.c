@@ -96,10 +96,10 @@ enum {
 };
 #define STR_MASK ((1u << N_STR_FIELDS) - 1)
 #define REC_HEAD 4
-#define REC_CORR_DEFAULT 1 /* record head byte 3: corr is "<tx>.<step>" (no ref stored) */
-#define REF_TX           1u /* the trace's tx; id << 2 | 1: an interned name (lib/intern.h) */
-#define REF_UUID         2u /* tag: offset << 2 | 2, a uuid's 16 bytes (id, cmd) */
-#define REF_CORR_DEFAULT 3u /* corr "<tx>.<step>" of the record's own step */
+#define REC_CORR_DEFAULT 1   /* record head byte 3: corr is "<tx>.<step>" (no ref stored) */
+#define REF_TX           1u  /* the trace's tx; id << 2 | 1: an interned name (lib/intern.h) */
+#define REF_UUID         2u  /* tag: offset << 2 | 2, a uuid's 16 bytes (id, cmd) */
+#define REF_CORR_DEFAULT 3u  /* corr "<tx>.<step>" of the record's own step */
 #define TEXT_MAX         128 /* a packed corr is at most this long, NUL included */
 #define UUID_TEXT        37
 
@@ -230,12 +230,14 @@ static int internable(size_t f)
     return f == F_WORKER || f == F_STEP || f == F_SOURCE || f == F_STATUS || f == F_ERROR_TYPE;
 }
 
-/* A canonical uuid (8-4-4-4-12 lower-case hex) into its 16 bytes. @return 1, or 0 if s is not one. */
+/* A canonical uuid (8-4-4-4-12 lower-case hex) into its 16 bytes. @return 1, or 0 if s is not one.
+ */
 static int uuid_parse(const char *s, uint8_t out[16])
 {
     static const int8_t hex[256] = {
-        ['0'] = 1, ['1'] = 2, ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
-        ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+        ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+        ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+        ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
     };
     size_t k = 0;
     for (size_t i = 0; i < 36; i++) {
@@ -567,7 +569,8 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
         if (len[i] && t->pool && src[i] >= t->pool && src[i] < t->pool + t->pool_cap)
             in_pool[i] = (size_t)(src[i] - t->pool);
     }
-    size_t rec_bytes = REC_HEAD + 4 * n_refs + nums + 8 * (size_t)n_attrs; /* read with memcpy: unaligned */
+    size_t rec_bytes =
+        REC_HEAD + 4 * n_refs + nums + 8 * (size_t)n_attrs; /* read with memcpy: unaligned */
     if (pool_reserve(t, rec_bytes + text)) return NO_REC;
     for (size_t i = 0; i < n_strs; i++)
         if (in_pool[i] != SIZE_MAX) src[i] = t->pool + in_pool[i];

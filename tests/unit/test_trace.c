@@ -1305,7 +1305,8 @@ Test(trace, packed_ids_and_corr_read_back_exactly)
     cr_assert_str_eq(vr->ev.corr, "tx1.charge");
     cr_assert_eq(vr->duration_us, 150);
     /* the result: a record, its uuid's 16 bytes; cmd, corr, worker, step cost a ref each */
-    cr_assert_lt(trace_heap_bytes(t) - h1, 64, "result kept in %zu bytes", trace_heap_bytes(t) - h1);
+    cr_assert_lt(trace_heap_bytes(t) - h1, 64, "result kept in %zu bytes",
+                 trace_heap_bytes(t) - h1);
     bm_event again = res_ev(U2, 999, "x", "y");
     cr_assert_eq(trace_add(t, &again, 512, NULL), TRACE_ADD_DUPLICATE, "a packed id dedups");
 }

@@ -342,7 +342,8 @@ Test(trace_store, new_traces_get_the_room_their_records_need)
     for (int i = 0; i < 1100; i++) {
         snprintf(tx, sizeof tx, "tx-%04d", i);
         for (int k = 0; k < 2; k++) {
-            snprintf(id, sizeof id, "event-%04d-%d-with-an-id-longer-than-a-uuid-is-xxxxxxxxxx", i, k);
+            snprintf(id, sizeof id, "event-%04d-%d-with-an-id-longer-than-a-uuid-is-xxxxxxxxxx", i,
+                     k);
             bm_event e = mk(k ? BM_EV_RESULT : BM_EV_COMMAND, tx, id, 10 + k);
             e.worker = "w";
             e.step = "s";
