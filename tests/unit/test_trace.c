@@ -1387,3 +1387,139 @@ Test(trace, strings_from_the_trace_itself_survive_the_pool_moving)
     cr_assert_str_eq(get("copy")->ev.worker, "a-worker-name-long-enough");
     cr_assert_str_eq(get("copy")->ev.step, "a-step-name");
 }
+
+/* ---- every kept field reads back: random events, packed or not ------------- */
+
+static uint64_t rnd_state = 0x9E3779B97F4A7C15ull;
+
+static uint32_t rnd(uint32_t n)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return (uint32_t)(rnd_state % n);
+}
+
+/* One of a few names, a uuid (lower- or upper-case), the tx, a long text, or "". */
+static void rnd_text(char *out, size_t cap, const char *tx, const char *prev)
+{
+    static const char *names[] = {"w1", "worker-2", "charge", "reserve", "busmon", "timeout",
+                                  "completed", "running", "x"};
+    switch (rnd(8)) {
+    case 0:
+        out[0] = '\0';
+        break;
+    case 1:
+        snprintf(out, cap, "%08x-%04x-4%03x-a%03x-%04x%08x", rnd(1u << 31), rnd(65536), rnd(4096),
+                 rnd(4096), rnd(65536), rnd(1u << 31));
+        if (rnd(4) == 0) out[3] = 'A'; /* not canonical: kept as text */
+        break;
+    case 2:
+        snprintf(out, cap, "%s", tx);
+        break;
+    case 3:
+        snprintf(out, cap, "%s", prev); /* as the event before had it */
+        break;
+    case 4: {
+        size_t n = 1 + rnd((uint32_t)cap - 1);
+        for (size_t i = 0; i < n; i++)
+            out[i] = (char)('a' + rnd(26));
+        out[n] = '\0';
+        break;
+    }
+    default:
+        snprintf(out, cap, "%s", names[rnd(sizeof names / sizeof *names)]);
+    }
+}
+
+typedef struct {
+    char s[11][300];
+    char attr[8][2][40];
+    bm_event e;
+} rnd_event;
+
+Test(trace, random_events_read_back_exactly)
+{
+    static rnd_event evs[24];
+    for (int round = 0; round < 400; round++) {
+        char tx[40];
+        snprintf(tx, sizeof tx, rnd(2) ? "tx-%d" : "%08d-0000-4000-a000-000000000000", round);
+        trace *u = trace_new_sized(tx, rnd(3) ? 88 : rnd(200));
+        cr_assert_not_null(u);
+        int n = 1 + (int)rnd(24);
+        for (int k = 0; k < n; k++) {
+            rnd_event *r = &evs[k];
+            const rnd_event *p = k ? &evs[k - 1] : NULL;
+            for (int f = 0; f < 11; f++)
+                rnd_text(r->s[f], sizeof r->s[f], tx, p ? p->s[f] : "");
+            snprintf(r->s[0], sizeof r->s[0], rnd(2) ? "%08x-1111-4222-a333-%012d" : "id-%d", rnd(1u << 31), k);
+            if (p && rnd(3) == 0) snprintf(r->s[3], sizeof r->s[3], "%s", p->s[0]); /* cmd = prev id */
+            if (rnd(3) == 0) snprintf(r->s[2], sizeof r->s[2], "%s.%s", tx, r->s[5]); /* corr */
+            bm_event *e = &r->e;
+            *e = mk((bm_event_type)rnd(BM_EV_CUSTOM + 1), r->s[0], rnd(1000));
+            e->tx = tx;
+            e->corr = r->s[2];
+            e->cmd = r->s[3];
+            e->worker = r->s[4];
+            e->step = r->s[5];
+            e->source = r->s[6];
+            e->status = r->s[7];
+            e->message = r->s[8];
+            e->error_type = r->s[9];
+            e->error_message = r->s[10];
+            e->duration_us = rnd(3) ? -1 : (int64_t)rnd(1u << 31) * (rnd(2) ? 1000 : 1);
+            e->ok = (int)rnd(3) - 1;
+            e->attempt = (int)rnd(4) - 1;
+            e->priority = (int)rnd(4) - 1;
+            e->timeout_s = rnd(2) ? 0 : rnd(100) / 4.0;
+            e->progress = rnd(2) ? -1 : rnd(100) / 8.0;
+            e->payload_bytes = rnd(2) ? 0 : rnd(1u << 20);
+            e->n_attrs = rnd(9);
+            for (unsigned a = 0; a < e->n_attrs; a++) {
+                rnd_text(r->attr[a][0], sizeof r->attr[a][0], tx, p ? p->attr[a][0] : "");
+                rnd_text(r->attr[a][1], sizeof r->attr[a][1], tx, p ? p->attr[a][1] : "");
+                e->attrs[a] = (bm_attr){r->attr[a][0], r->attr[a][1]};
+            }
+            cr_assert_eq(trace_add(u, e, 0, NULL), TRACE_ADD_OK, "round %d event %d", round, k);
+        }
+        cr_assert_eq(trace_count(u), (size_t)n);
+        for (size_t i = 0; i < trace_count(u); i++) {
+            trace_event v;
+            const bm_event *g = &trace_get(u, i, &v)->ev;
+            const bm_event *e = NULL;
+            for (int k = 0; k < n && !e; k++)
+                if (!strcmp(evs[k].e.id, g->id)) e = &evs[k].e;
+            cr_assert_not_null(e, "round %d: kept id %s was never added", round, g->id);
+            cr_assert_eq(g->type, e->type);
+            cr_assert_str_eq(g->tx, tx);
+            cr_assert_str_eq(g->corr, e->corr, "round %d corr", round);
+            cr_assert_str_eq(g->cmd, e->cmd, "round %d cmd", round);
+            if (!(v.paired >= 0 && !e->worker[0])) /* an answer shows its command's worker */
+                cr_assert_str_eq(g->worker, e->worker, "round %d worker", round);
+            cr_assert_str_eq(g->step, e->step);
+            cr_assert_str_eq(g->source, e->source);
+            cr_assert_str_eq(g->status, e->status);
+            cr_assert_str_eq(g->message, e->message);
+            cr_assert_str_eq(g->error_type, e->error_type);
+            cr_assert_str_eq(g->error_message, e->error_message);
+            cr_assert_eq(g->ts_us, e->ts_us);
+            cr_assert_eq(g->duration_us, e->duration_us);
+            cr_assert_eq(g->ok, e->ok);
+            cr_assert_eq(g->attempt, e->attempt);
+            cr_assert_eq(g->priority, e->priority);
+            cr_assert_eq(g->timeout_s, e->timeout_s);
+            cr_assert_eq(g->progress, e->progress);
+            cr_assert_eq(g->payload_bytes, e->payload_bytes);
+            cr_assert_eq(g->n_attrs, e->n_attrs);
+            for (unsigned a = 0; a < g->n_attrs; a++) {
+                cr_assert_str_eq(g->attrs[a].key, e->attrs[a].key);
+                cr_assert_str_eq(g->attrs[a].value, e->attrs[a].value);
+            }
+            if (v.paired >= 0) {
+                trace_event pv;
+                cr_assert_eq(trace_get(u, (size_t)v.paired, &pv)->paired, (int32_t)i, "pairs are mutual");
+            }
+        }
+        trace_free(u);
+    }
+}
