@@ -1403,8 +1403,8 @@ static uint32_t rnd(uint32_t n)
 /* One of a few names, a uuid (lower- or upper-case), the tx, a long text, or "". */
 static void rnd_text(char *out, size_t cap, const char *tx, const char *prev)
 {
-    static const char *names[] = {"w1", "worker-2", "charge", "reserve", "busmon", "timeout",
-                                  "completed", "running", "x"};
+    static const char *names[] = {"w1",      "worker-2",  "charge",  "reserve", "busmon",
+                                  "timeout", "completed", "running", "x"};
     switch (rnd(8)) {
     case 0:
         out[0] = '\0';
@@ -1452,8 +1452,10 @@ Test(trace, random_events_read_back_exactly)
             const rnd_event *p = k ? &evs[k - 1] : NULL;
             for (int f = 0; f < 11; f++)
                 rnd_text(r->s[f], sizeof r->s[f], tx, p ? p->s[f] : "");
-            snprintf(r->s[0], sizeof r->s[0], rnd(2) ? "%08x-1111-4222-a333-%012d" : "id-%d", rnd(1u << 31), k);
-            if (p && rnd(3) == 0) snprintf(r->s[3], sizeof r->s[3], "%s", p->s[0]); /* cmd = prev id */
+            snprintf(r->s[0], sizeof r->s[0], rnd(2) ? "%08x-1111-4222-a333-%012d" : "id-%d",
+                     rnd(1u << 31), k);
+            if (p && rnd(3) == 0)
+                snprintf(r->s[3], sizeof r->s[3], "%s", p->s[0]); /* cmd = prev id */
             if (rnd(3) == 0) snprintf(r->s[2], sizeof r->s[2], "%s.%s", tx, r->s[5]); /* corr */
             bm_event *e = &r->e;
             *e = mk((bm_event_type)rnd(BM_EV_CUSTOM + 1), r->s[0], rnd(1000));
@@ -1517,7 +1519,8 @@ Test(trace, random_events_read_back_exactly)
             }
             if (v.paired >= 0) {
                 trace_event pv;
-                cr_assert_eq(trace_get(u, (size_t)v.paired, &pv)->paired, (int32_t)i, "pairs are mutual");
+                cr_assert_eq(trace_get(u, (size_t)v.paired, &pv)->paired, (int32_t)i,
+                             "pairs are mutual");
             }
         }
         trace_free(u);
