@@ -209,6 +209,21 @@ int trace_event_is_busmon_timeout(const bm_event *e)
 
 /* ---- records -------------------------------------------------------------- */
 
+/* Bits set in a 16-bit mask (a table: no popcnt instruction assumed). */
+static unsigned popcount16(unsigned m)
+{
+    static const uint8_t bits[256] = {
+#define B2(n) n, n + 1, n + 1, n + 2
+#define B4(n) B2(n), B2(n + 1), B2(n + 1), B2(n + 2)
+#define B6(n) B4(n), B4(n + 1), B4(n + 1), B4(n + 2)
+        B6(0), B6(1), B6(1), B6(2)
+#undef B2
+#undef B4
+#undef B6
+    };
+    return bits[m & 255] + bits[(m >> 8) & 255];
+}
+
 static uint16_t rec_mask(const trace *t, uint32_t rec)
 {
     uint16_t m;
@@ -258,14 +273,23 @@ static int uuid_parse(const char *s, uint8_t out[16])
 
 static void uuid_format(const uint8_t in[16], char out[UUID_TEXT])
 {
-    static const char digits[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t k = 0; k < 16; k++) {
-        if (k == 4 || k == 6 || k == 8 || k == 10) out[o++] = '-';
-        out[o++] = digits[in[k] >> 4];
-        out[o++] = digits[in[k] & 15];
+    /* two digits per byte from one table (views print ids often: ~7 views
+     * per event in the agent) */
+    static char pairs[512];
+    static int ready;
+    static const uint8_t at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+    if (!ready) {
+        static const char digits[] = "0123456789abcdef";
+        for (int v = 0; v < 256; v++) {
+            pairs[2 * v] = digits[v >> 4];
+            pairs[2 * v + 1] = digits[v & 15];
+        }
+        ready = 1;
     }
-    out[o] = '\0';
+    for (size_t k = 0; k < 16; k++)
+        memcpy(out + at[k], pairs + 2 * in[k], 2);
+    out[8] = out[13] = out[18] = out[23] = '-';
+    out[36] = '\0';
 }
 
 /* Whether corr is "<tx>.<step>" and short enough to be packed. */
@@ -283,7 +307,7 @@ static uint32_t rec_ref(const trace *t, uint32_t rec, unsigned f)
     if (!(m & (1u << f)))
         return f == F_CORR && (t->pool[rec + 3] & REC_CORR_DEFAULT) ? REF_CORR_DEFAULT : 0;
     uint32_t ref;
-    unsigned k = (unsigned)__builtin_popcount(m & ((1u << f) - 1));
+    unsigned k = (unsigned)popcount16(m & ((1u << f) - 1));
     memcpy(&ref, t->pool + rec + REC_HEAD + 4 * k, sizeof ref);
     return ref;
 }
@@ -291,6 +315,11 @@ static uint32_t rec_ref(const trace *t, uint32_t rec, unsigned f)
 static const char *rec_str(const trace *t, uint32_t rec, unsigned f)
 {
     return ref_str(t, rec_ref(t, rec, f));
+}
+
+static int is_uuid_ref(uint32_t ref)
+{
+    return ref && ref != REF_TX && ref != REF_CORR_DEFAULT && (ref & 3) == REF_UUID;
 }
 
 /* Any ref as text: packed ones printed into buf (TEXT_MAX bytes). */
@@ -311,46 +340,11 @@ static const char *ref_text(const trace *t, uint32_t rec, uint32_t ref, char *bu
     return ref_str(t, ref);
 }
 
-/* Where number field f of record rec is, or NULL when it has none. */
-static const char *rec_num(const trace *t, uint32_t rec, unsigned f)
-{
-    uint16_t m = rec_mask(t, rec);
-    if (!(m & (1u << f))) return NULL;
-    size_t off = REC_HEAD + 4 * (size_t)__builtin_popcount(m & STR_MASK);
-    for (unsigned g = N_STR_FIELDS; g < f; g++)
-        if (m & (1u << g)) off += num_size[g - N_STR_FIELDS];
-    return t->pool + rec + off;
-}
-
-static int64_t rec_i64(const trace *t, uint32_t rec, unsigned f, int64_t absent)
-{
-    const char *p = rec_num(t, rec, f);
-    int64_t v = absent;
-    if (p) memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static int32_t rec_i32(const trace *t, uint32_t rec, unsigned f, int32_t absent)
-{
-    const char *p = rec_num(t, rec, f);
-    int32_t v = absent;
-    if (p) memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static double rec_f64(const trace *t, uint32_t rec, unsigned f, double absent)
-{
-    const char *p = rec_num(t, rec, f);
-    double v = absent;
-    if (p) memcpy(&v, p, sizeof v);
-    return v;
-}
-
 /* The record's attributes: n_attrs, then their refs after the numbers. */
 static unsigned rec_attrs(const trace *t, uint32_t rec, const char **refs_at)
 {
     uint16_t m = rec_mask(t, rec);
-    size_t off = REC_HEAD + 4 * (size_t)__builtin_popcount(m & STR_MASK);
+    size_t off = REC_HEAD + 4 * (size_t)popcount16(m & STR_MASK);
     for (unsigned g = N_STR_FIELDS; g < N_FIELDS; g++)
         if (m & (1u << g)) off += num_size[g - N_STR_FIELDS];
     *refs_at = t->pool + rec + off;
@@ -369,25 +363,9 @@ static const char *ftext(const trace *t, const trace_node *x, unsigned f, char *
     return ref_text(t, x->rec, rec_ref(t, x->rec, f), buf);
 }
 
-/* The duration the event itself reported (bm_event.duration_us); -1. */
-static int64_t reported_duration(const trace *t, const trace_node *x)
-{
-    return rec_i64(t, x->rec, F_DURATION, -1);
-}
-
 static int is_answer(const trace_node *n)
 {
     return n->type == BM_EV_RESULT || n->type == BM_EV_ERROR;
-}
-
-/* The step duration trace.h promises: the reported one, else for a paired
- * answer the time since its request; -1. Derived, not stored. */
-static int64_t node_duration(const trace *t, const trace_node *x)
-{
-    int64_t d = reported_duration(t, x);
-    if (d >= 0) return d;
-    if (is_answer(x) && x->paired >= 0) return x->ts_us - t->items[x->paired].ts_us;
-    return -1;
 }
 
 static int is_command(const trace_node *n)
@@ -619,34 +597,61 @@ static const trace_event *view_of(const trace *t, const trace_node *x, trace_eve
 {
     bm_event *e = &out->ev;
     memset(out, 0, offsetof(trace_event, ev) + offsetof(bm_event, attrs));
-    out->duration_us = node_duration(t, x);
     out->paired = x->paired;
     out->late = (x->flags & NF_LATE) != 0;
     out->answers_compensation = (x->flags & NF_ANSWERS_COMP) != 0;
     e->type = (bm_event_type)x->type;
-    e->id = ftext(t, x, F_ID, out->text_);
     e->tx = t->tx;
-    e->cmd = ftext(t, x, F_CMD, out->text_ + 40);
-    e->corr = ftext(t, x, F_CORR, out->text_ + 80);
+    e->ts_us = x->ts_us;
+    e->ok = x->ok;
+    /* the record in one pass: its refs in field order, then its numbers */
+    const char *r = t->pool + x->rec, *p = r + REC_HEAD;
+    uint16_t m = rec_mask(t, x->rec);
+    uint32_t ref[N_STR_FIELDS];
+    for (unsigned f = 0; f < N_STR_FIELDS; f++) {
+        ref[f] = 0;
+        if (m & (1u << f)) {
+            memcpy(&ref[f], p, 4);
+            p += 4;
+        }
+    }
+    if (!ref[F_CORR] && (r[3] & REC_CORR_DEFAULT)) ref[F_CORR] = REF_CORR_DEFAULT;
+    char *text = out->text_;
+    e->id = is_uuid_ref(ref[F_ID]) ? ref_text(t, x->rec, ref[F_ID], text) : ref_str(t, ref[F_ID]);
+    e->cmd = is_uuid_ref(ref[F_CMD]) ? ref_text(t, x->rec, ref[F_CMD], text + 40)
+                                     : ref_str(t, ref[F_CMD]);
+    e->corr = ref[F_CORR] == REF_CORR_DEFAULT ? ref_text(t, x->rec, ref[F_CORR], text + 80)
+                                              : ref_str(t, ref[F_CORR]);
     e->worker = (x->flags & NF_WORKER_FILLED) && x->paired >= 0
                     ? nstr(t, &t->items[x->paired], F_WORKER)
-                    : nstr(t, x, F_WORKER);
-    e->step = nstr(t, x, F_STEP);
-    e->source = nstr(t, x, F_SOURCE);
-    e->status = nstr(t, x, F_STATUS);
-    e->message = nstr(t, x, F_MESSAGE);
-    e->error_type = nstr(t, x, F_ERROR_TYPE);
-    e->error_message = nstr(t, x, F_ERROR_MESSAGE);
-    e->ts_us = x->ts_us;
-    e->duration_us = reported_duration(t, x);
-    e->ok = x->ok;
-    e->attempt = rec_i32(t, x->rec, F_ATTEMPT, -1);
-    e->priority = rec_i32(t, x->rec, F_PRIORITY, -1);
-    e->timeout_s = rec_f64(t, x->rec, F_TIMEOUT, 0);
-    e->progress = rec_f64(t, x->rec, F_PROGRESS, -1);
-    e->payload_bytes = (uint32_t)rec_i32(t, x->rec, F_PAYLOAD, 0);
-    const char *refs;
-    e->n_attrs = rec_attrs(t, x->rec, &refs);
+                    : ref_str(t, ref[F_WORKER]);
+    e->step = ref_str(t, ref[F_STEP]);
+    e->source = ref_str(t, ref[F_SOURCE]);
+    e->status = ref_str(t, ref[F_STATUS]);
+    e->message = ref_str(t, ref[F_MESSAGE]);
+    e->error_type = ref_str(t, ref[F_ERROR_TYPE]);
+    e->error_message = ref_str(t, ref[F_ERROR_MESSAGE]);
+    int64_t duration = -1;
+    int32_t attempt = -1, priority = -1;
+    double timeout = 0, progress = -1;
+    uint32_t payload = 0;
+    if (m & (1u << F_DURATION)) memcpy(&duration, p, 8), p += 8;
+    if (m & (1u << F_ATTEMPT)) memcpy(&attempt, p, 4), p += 4;
+    if (m & (1u << F_PRIORITY)) memcpy(&priority, p, 4), p += 4;
+    if (m & (1u << F_TIMEOUT)) memcpy(&timeout, p, 8), p += 8;
+    if (m & (1u << F_PROGRESS)) memcpy(&progress, p, 8), p += 8;
+    if (m & (1u << F_PAYLOAD)) memcpy(&payload, p, 4), p += 4;
+    e->duration_us = duration;
+    e->attempt = attempt;
+    e->priority = priority;
+    e->timeout_s = timeout;
+    e->progress = progress;
+    e->payload_bytes = payload;
+    out->duration_us = duration >= 0                            ? duration
+                       : is_answer(x) && x->paired >= 0 ? x->ts_us - t->items[x->paired].ts_us
+                                                              : -1;
+    const char *refs = p;
+    e->n_attrs = (unsigned)(uint8_t)r[2];
     for (unsigned a = 0; a < e->n_attrs; a++) {
         uint32_t k, v;
         memcpy(&k, refs + 8 * a, 4);
@@ -761,11 +766,6 @@ static const char *shown_worker(const trace *t, const trace_node *x)
     if ((x->flags & NF_WORKER_FILLED) && x->paired >= 0)
         return nstr(t, &t->items[x->paired], F_WORKER);
     return nstr(t, x, F_WORKER);
-}
-
-static int is_uuid_ref(uint32_t ref)
-{
-    return ref && ref != REF_TX && ref != REF_CORR_DEFAULT && (ref & 3) == REF_UUID;
 }
 
 /* Whether field fa of node a and field fb of node b say the same text. */
