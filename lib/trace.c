@@ -647,9 +647,9 @@ static const trace_event *view_of(const trace *t, const trace_node *x, trace_eve
     e->timeout_s = timeout;
     e->progress = progress;
     e->payload_bytes = payload;
-    out->duration_us = duration >= 0                            ? duration
+    out->duration_us = duration >= 0                    ? duration
                        : is_answer(x) && x->paired >= 0 ? x->ts_us - t->items[x->paired].ts_us
-                                                              : -1;
+                                                        : -1;
     const char *refs = p;
     e->n_attrs = (unsigned)(uint8_t)r[2];
     for (unsigned a = 0; a < e->n_attrs; a++) {
