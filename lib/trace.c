@@ -12,28 +12,33 @@
  * two events needed lately), the nodes in time order, and one pool (moved
  * out of the header for good when it outgrows the room):
  *
- *   node (24 bytes): ts_us, the pairing (paired, rule), type, ok, flags,
- *                    the id's hash, and `rec`: where its record is (an
- *                    answer's duration is derived: reported, else the time
- *                    since its request)
- *   pool: records and the strings they do not share
+ *   node (20 bytes): ts_us (two halves), the pairing (paired, rule), type,
+ *                    ok, flags, and `rec`: where its record is (an answer's
+ *                    duration is derived: reported, else the time since its
+ *                    request)
+ *   pool: records and the strings they do not share; no alignment (every
+ *         read is a memcpy)
  *     record: u16 mask (which fields it has), u8 n_attrs, u8 flags,
- *             u32 ref for each string field present (id, corr, cmd, worker,
+ *             a ref for each string field present (id, corr, cmd, worker,
  *                 step, source, status, message, error_type, error_message),
- *             the numbers present (duration_us i64, attempt i32, priority i32,
- *                 timeout_s f64, progress f64, payload_bytes u32),
- *             u32 key ref + u32 value ref per attribute
+ *             the numbers present (duration_us i64 or i32, attempt i32,
+ *                 priority i32, timeout_s f64, progress f64, payload_bytes
+ *                 u32 or u16),
+ *             a key ref + a value ref per attribute
+ *           refs are 2 bytes when all of the record's fit (flag REC_WIDE
+ *           off), else 4; the narrow number forms are flags too
  *     ref: offset << 2 of a NUL-terminated string in the pool, or REF_TX
- *          (the trace's tx); 0 = absent. A string equal to the tx, or to the
- *          same field of the event added last (or, for `cmd`, to its id) is
- *          not copied again: its ref is reused. Worker, step, source,
- *          status and error type names are interned once per process
- *          (id << 2 | 1, lib/intern.h) when the table has room. Packed forms: an id or cmd
- *          that is a canonical uuid (36 characters, lower-case hex) is kept
- *          as its 16 bytes (offset << 2 | REF_UUID), a corr equal to
- *          "<tx>.<step>" (the MultiAgents Framework's) as a record flag, no
- *          ref (read back as REF_CORR_DEFAULT);
- *          a view prints them back into its own text_ buffer.
+ *          (the trace's tx); 0 = absent (no string starts at 0: a record
+ *          head does). A string equal to the tx, or to the same field of the
+ *          latest event (or, for `cmd`, to its id) is not copied again: its
+ *          ref is reused. Worker, step, source, status and error type names
+ *          are interned once per process (id << 2 | 1, lib/intern.h) when
+ *          the table has room. Packed forms: an id or cmd that is a
+ *          canonical uuid (36 characters, lower-case hex) is kept as its 16
+ *          bytes (offset << 2 | REF_UUID), a corr equal to "<tx>.<step>"
+ *          (the MultiAgents Framework's) as a record flag, no ref (read back
+ *          as REF_CORR_DEFAULT); a view prints them back into its own text_
+ *          buffer.
  *
  * The pool only grows (events are never removed from a trace, only freed
  * with it), so a ref stays valid; the pool may move on an add, which is why
@@ -54,7 +59,7 @@
  * holds busmon's own timeout: first outcome wins) is decided when the
  * answer is added and cleared if it pairs later; `answers_compensation` is
  * set and cleared with the link. The trace is closed by the first final
- * status event added (closed_rec), and stays closed.
+ * status event added (its node's NF_CLOSER), and stays closed.
  */
 #include "trace.h"
 
@@ -96,41 +101,98 @@ enum {
 };
 #define STR_MASK ((1u << N_STR_FIELDS) - 1)
 #define REC_HEAD 4
-#define REC_CORR_DEFAULT 1   /* record head byte 3: corr is "<tx>.<step>" (no ref stored) */
+/* record head byte 3, flags */
+#define REC_CORR_DEFAULT 1   /* corr is "<tx>.<step>" (no ref stored) */
+#define REC_WIDE         2   /* refs are 4 bytes (else 2: every ref of the record < 65536) */
+#define REC_DUR32        4   /* duration_us in 4 bytes (0 .. INT32_MAX) */
+#define REC_PAY16        8   /* payload_bytes in 2 bytes */
 #define REF_TX           1u  /* the trace's tx; id << 2 | 1: an interned name (lib/intern.h) */
 #define REF_UUID         2u  /* tag: offset << 2 | 2, a uuid's 16 bytes (id, cmd) */
 #define REF_CORR_DEFAULT 3u  /* corr "<tx>.<step>" of the record's own step */
 #define TEXT_MAX         128 /* a packed corr is at most this long, NUL included */
 #define UUID_TEXT        37
 
-/* Bytes of each number field, F_DURATION .. F_PAYLOAD. */
+/* Bytes of each number field, F_DURATION .. F_PAYLOAD, at their widest. */
 static const uint8_t num_size[N_FIELDS - N_STR_FIELDS] = {8, 4, 4, 8, 8, 4};
 
-enum { NF_WORKER_FILLED = 1, NF_LATE = 2, NF_ANSWERS_COMP = 4 };
+/* Bytes of number field g in a record with head flags `fl`. */
+static size_t num_bytes(unsigned fl, unsigned g)
+{
+    if (g == F_DURATION && (fl & REC_DUR32)) return 4;
+    if (g == F_PAYLOAD && (fl & REC_PAY16)) return 2;
+    return num_size[g - N_STR_FIELDS];
+}
+
+static unsigned ref_width(unsigned fl)
+{
+    return fl & REC_WIDE ? 4 : 2;
+}
+
+static uint32_t get_ref(const char *p, unsigned width)
+{
+    if (width == 4) {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static void put_ref(char *p, uint32_t ref, unsigned width)
+{
+    if (width == 4) {
+        memcpy(p, &ref, 4);
+    } else {
+        uint16_t v = (uint16_t)ref;
+        memcpy(p, &v, 2);
+    }
+}
+
+enum {
+    NF_WORKER_FILLED = 1,
+    NF_LATE = 2,
+    NF_ANSWERS_COMP = 4,
+    NF_CLOSER = 8 /* closed the trace */
+};
 
 typedef struct {
-    int64_t ts_us;
-    int32_t paired;      /* index of its partner; -1 */
-    uint32_t rec;        /* its record's offset in the pool */
-    uint32_t id_hash;    /* fast reject for the dedup and id scans */
-    uint8_t type;        /* bm_event_type */
+    uint32_t ts_lo, ts_hi; /* ts_us in two halves: 4-byte alignment, a 20-byte node */
+    int32_t paired;        /* index of its partner; -1 */
+    uint32_t rec;          /* its record's offset in the pool */
+    uint8_t type;          /* bm_event_type */
     int8_t ok;           /* 1, 0, -1 */
     uint8_t pair_rule;   /* 1, 2, 3: the rule of the current pairing; 0 unpaired */
     uint8_t flags;       /* NF_* */
 } trace_node;
 
 struct trace {
-    trace_node *items; /* ordered by ts_us; inline_items while small */
-    char *pool;        /* records and strings (see above) */
-    uint32_t n, cap;
-    uint32_t pool_len, pool_cap;
-    uint32_t last_rec;   /* the record added last: its strings are shared; NO_REC */
-    uint32_t closed_rec; /* the first final status event's record; NO_REC while open */
+    trace_node *items;           /* ordered by ts_us; inline_items while small */
+    char *pool;                  /* records and strings (see above) */
     trace_index_mark index_mark; /* the agent's memo (trace.h) */
-    trace_node inline_items[INLINE_ITEMS];
+    uint32_t n;                  /* events; the nodes' capacity follows from it (items_cap) */
+    uint32_t pool_len, pool_cap;
     uint32_t room; /* bytes of pool room after tx; the pool is there while it fits */
-    char tx[];     /* NUL-terminated, then the room */
+    trace_node inline_items[INLINE_ITEMS];
+    char tx[]; /* NUL-terminated, then the room */
 };
+
+/* The nodes' capacity: the inline two, then 8, 16, 32, ... as grow_items
+ * makes them (so it is not stored). */
+static uint32_t items_cap(const trace *t)
+{
+    if (t->items == t->inline_items) return INLINE_ITEMS;
+    uint32_t cap = 8;
+    while (cap < t->n && cap < MAX_INDEX / 2)
+        cap *= 2;
+    return cap;
+}
+
+static int64_t ts_of(const trace_node *x)
+{
+    return (int64_t)((uint64_t)x->ts_hi << 32 | x->ts_lo);
+}
 
 const char *trace_status_name(trace_status st)
 {
@@ -159,27 +221,6 @@ int trace_status_matches(trace_status st, const char *want)
     if (!want) return 0;
     if (!strcmp(want, "failed")) return trace_status_group(st) == TRACE_FAILED;
     return !strcmp(want, trace_status_name(st));
-}
-
-/*
- * Word-at-a-time multiply-xorshift over the id (ids are uuids, ~36 bytes:
- * a byte-at-a-time FNV costs more than the rest of an add). It only filters
- * the dedup and id scans; equal strings are still compared.
- */
-static uint32_t id_hash(const char *s)
-{
-    size_t len = strlen(s);
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ len, w;
-    for (; len >= 8; len -= 8, s += 8) {
-        memcpy(&w, s, sizeof w);
-        h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
-        h ^= h >> 31;
-    }
-    w = 0;
-    memcpy(&w, s, len);
-    h = (h ^ w) * 0x94D049BB133111EBull;
-    h ^= h >> 32;
-    return (uint32_t)h;
 }
 
 static int streq(const char *a, const char *b)
@@ -306,10 +347,9 @@ static uint32_t rec_ref(const trace *t, uint32_t rec, unsigned f)
     uint16_t m = rec_mask(t, rec);
     if (!(m & (1u << f)))
         return f == F_CORR && (t->pool[rec + 3] & REC_CORR_DEFAULT) ? REF_CORR_DEFAULT : 0;
-    uint32_t ref;
+    unsigned w = ref_width((uint8_t)t->pool[rec + 3]);
     unsigned k = (unsigned)popcount16(m & ((1u << f) - 1));
-    memcpy(&ref, t->pool + rec + REC_HEAD + 4 * k, sizeof ref);
-    return ref;
+    return get_ref(t->pool + rec + REC_HEAD + w * k, w);
 }
 
 static const char *rec_str(const trace *t, uint32_t rec, unsigned f)
@@ -340,13 +380,16 @@ static const char *ref_text(const trace *t, uint32_t rec, uint32_t ref, char *bu
     return ref_str(t, ref);
 }
 
-/* The record's attributes: n_attrs, then their refs after the numbers. */
-static unsigned rec_attrs(const trace *t, uint32_t rec, const char **refs_at)
+/* The record's attributes: n_attrs, then where their refs are (after the
+ * numbers) and their width. */
+static unsigned rec_attrs(const trace *t, uint32_t rec, const char **refs_at, unsigned *width)
 {
     uint16_t m = rec_mask(t, rec);
-    size_t off = REC_HEAD + 4 * (size_t)popcount16(m & STR_MASK);
+    unsigned fl = (uint8_t)t->pool[rec + 3];
+    *width = ref_width(fl);
+    size_t off = REC_HEAD + *width * (size_t)popcount16(m & STR_MASK);
     for (unsigned g = N_STR_FIELDS; g < N_FIELDS; g++)
-        if (m & (1u << g)) off += num_size[g - N_STR_FIELDS];
+        if (m & (1u << g)) off += num_bytes(fl, g);
     *refs_at = t->pool + rec + off;
     return (unsigned)(uint8_t)t->pool[rec + 2];
 }
@@ -355,12 +398,6 @@ static unsigned rec_attrs(const trace *t, uint32_t rec, const char **refs_at)
 static const char *nstr(const trace *t, const trace_node *x, unsigned f)
 {
     return rec_str(t, x->rec, f);
-}
-
-/* Any string field of a node, packed ones printed into buf (TEXT_MAX bytes). */
-static const char *ftext(const trace *t, const trace_node *x, unsigned f, char *buf)
-{
-    return ref_text(t, x->rec, rec_ref(t, x->rec, f), buf);
 }
 
 static int is_answer(const trace_node *n)
@@ -465,8 +502,12 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
     int packed[2] = {0, 0}, corr_default = 0;
     char buf[TEXT_MAX];
     unsigned n_attrs = ev->n_attrs < BM_EVENT_MAX_ATTRS ? ev->n_attrs : BM_EVENT_MAX_ATTRS;
+    /* strings are shared with the latest event (in time: usually the one
+     * added last, e.g. the command a result answers) */
+    uint32_t last_rec = t->n ? t->items[t->n - 1].rec : NO_REC;
     const char *last_attrs = NULL;
-    unsigned last_n_attrs = t->last_rec != NO_REC ? rec_attrs(t, t->last_rec, &last_attrs) : 0;
+    unsigned last_w = 4;
+    unsigned last_n_attrs = last_rec != NO_REC ? rec_attrs(t, last_rec, &last_attrs, &last_w) : 0;
 
     event_strs(ev, src);
     for (unsigned a = 0; a < n_attrs; a++) {
@@ -498,20 +539,20 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
             ref[i] = cand << 2 | REF_TX;
             continue;
         }
-        if (t->last_rec != NO_REC) {
+        if (last_rec != NO_REC) {
             if (i < N_STR_FIELDS)
-                cand = rec_ref(t, t->last_rec, (unsigned)i);
+                cand = rec_ref(t, last_rec, (unsigned)i);
             else if ((i - N_STR_FIELDS) / 2 < last_n_attrs)
-                memcpy(&cand, last_attrs + 4 * (i - N_STR_FIELDS), sizeof cand);
+                cand = get_ref(last_attrs + last_w * (i - N_STR_FIELDS), last_w);
             /* a packed corr means "<tx>.<its own step>": not shared as such */
             if (cand && cand != REF_CORR_DEFAULT &&
-                streq(src[i], ref_text(t, t->last_rec, cand, buf))) {
+                streq(src[i], ref_text(t, last_rec, cand, buf))) {
                 ref[i] = cand;
                 continue;
             }
             if (i == F_CMD) {
-                cand = rec_ref(t, t->last_rec, F_ID);
-                if (cand && streq(src[i], ref_text(t, t->last_rec, cand, buf))) {
+                cand = rec_ref(t, last_rec, F_ID);
+                if (cand && streq(src[i], ref_text(t, last_rec, cand, buf))) {
                     ref[i] = cand;
                     continue;
                 }
@@ -536,9 +577,20 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
     if (timeout != 0) mask |= 1u << F_TIMEOUT;
     if (progress != -1) mask |= 1u << F_PROGRESS;
     if (payload) mask |= 1u << F_PAYLOAD;
+    unsigned fl = corr_default ? REC_CORR_DEFAULT : 0;
+    if (duration >= 0 && duration <= INT32_MAX) fl |= REC_DUR32;
+    if (payload <= UINT16_MAX) fl |= REC_PAY16;
     size_t nums = 0;
     for (unsigned g = N_STR_FIELDS; g < N_FIELDS; g++)
-        if (mask & (1u << g)) nums += num_size[g - N_STR_FIELDS];
+        if (mask & (1u << g)) nums += num_bytes(fl, g);
+    /* 2-byte refs when every ref of the record fits: the known ones, and
+     * the new strings' offsets (below pool_len + the widest record + text) */
+    int narrow = (size_t)t->pool_len + REC_HEAD + 4 * (n_refs + 2 * (size_t)n_attrs) + nums + text <
+                 (UINT16_MAX >> 2);
+    for (size_t i = 0; narrow && i < n_strs; i++)
+        if (ref[i] > UINT16_MAX) narrow = 0;
+    if (!narrow) fl |= REC_WIDE;
+    unsigned w = ref_width(fl);
 
     /* a string read from this trace (a view's) must survive the pool moving */
     size_t in_pool[MAX_STRS];
@@ -548,7 +600,7 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
             in_pool[i] = (size_t)(src[i] - t->pool);
     }
     size_t rec_bytes =
-        REC_HEAD + 4 * n_refs + nums + 8 * (size_t)n_attrs; /* read with memcpy: unaligned */
+        REC_HEAD + w * n_refs + nums + 2 * w * (size_t)n_attrs; /* read with memcpy: unaligned */
     if (pool_reserve(t, rec_bytes + text)) return NO_REC;
     for (size_t i = 0; i < n_strs; i++)
         if (in_pool[i] != SIZE_MAX) src[i] = t->pool + in_pool[i];
@@ -557,7 +609,7 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
     memset(r, 0, rec_bytes);
     memcpy(r, &mask, sizeof mask);
     r[2] = (char)n_attrs;
-    r[3] = corr_default ? REC_CORR_DEFAULT : 0;
+    r[3] = (char)fl;
     size_t at = rec + rec_bytes;
     for (int k = 0; k < 2; k++) {
         if (!packed[k]) continue;
@@ -573,21 +625,35 @@ static uint32_t rec_add(trace *t, const bm_event *ev)
     }
     t->pool_len = (uint32_t)at;
 
-    char *w = r + REC_HEAD;
+    char *o = r + REC_HEAD;
     for (size_t i = 0; i < N_STR_FIELDS; i++) {
         if (!(mask & (1u << i))) continue;
-        memcpy(w, &ref[i], 4);
-        w += 4;
+        put_ref(o, ref[i], w);
+        o += w;
     }
-    if (mask & (1u << F_DURATION)) memcpy(w, &duration, 8), w += 8;
-    if (mask & (1u << F_ATTEMPT)) memcpy(w, &attempt, 4), w += 4;
-    if (mask & (1u << F_PRIORITY)) memcpy(w, &priority, 4), w += 4;
-    if (mask & (1u << F_TIMEOUT)) memcpy(w, &timeout, 8), w += 8;
-    if (mask & (1u << F_PROGRESS)) memcpy(w, &progress, 8), w += 8;
-    if (mask & (1u << F_PAYLOAD)) memcpy(w, &payload, 4), w += 4;
+    if (mask & (1u << F_DURATION)) {
+        if (fl & REC_DUR32) {
+            int32_t d = (int32_t)duration;
+            memcpy(o, &d, 4), o += 4;
+        } else {
+            memcpy(o, &duration, 8), o += 8;
+        }
+    }
+    if (mask & (1u << F_ATTEMPT)) memcpy(o, &attempt, 4), o += 4;
+    if (mask & (1u << F_PRIORITY)) memcpy(o, &priority, 4), o += 4;
+    if (mask & (1u << F_TIMEOUT)) memcpy(o, &timeout, 8), o += 8;
+    if (mask & (1u << F_PROGRESS)) memcpy(o, &progress, 8), o += 8;
+    if (mask & (1u << F_PAYLOAD)) {
+        if (fl & REC_PAY16) {
+            uint16_t v = (uint16_t)payload;
+            memcpy(o, &v, 2), o += 2;
+        } else {
+            memcpy(o, &payload, 4), o += 4;
+        }
+    }
     for (size_t i = N_STR_FIELDS; i < n_strs; i++) {
-        memcpy(w, &ref[i], 4);
-        w += 4;
+        put_ref(o, ref[i], w);
+        o += w;
     }
     return rec;
 }
@@ -602,17 +668,18 @@ static const trace_event *view_of(const trace *t, const trace_node *x, trace_eve
     out->answers_compensation = (x->flags & NF_ANSWERS_COMP) != 0;
     e->type = (bm_event_type)x->type;
     e->tx = t->tx;
-    e->ts_us = x->ts_us;
+    e->ts_us = ts_of(x);
     e->ok = x->ok;
     /* the record in one pass: its refs in field order, then its numbers */
     const char *r = t->pool + x->rec, *p = r + REC_HEAD;
     uint16_t m = rec_mask(t, x->rec);
+    unsigned fl = (uint8_t)r[3], w = ref_width(fl);
     uint32_t ref[N_STR_FIELDS];
     for (unsigned f = 0; f < N_STR_FIELDS; f++) {
         ref[f] = 0;
         if (m & (1u << f)) {
-            memcpy(&ref[f], p, 4);
-            p += 4;
+            ref[f] = get_ref(p, w);
+            p += w;
         }
     }
     if (!ref[F_CORR] && (r[3] & REC_CORR_DEFAULT)) ref[F_CORR] = REF_CORR_DEFAULT;
@@ -635,12 +702,24 @@ static const trace_event *view_of(const trace *t, const trace_node *x, trace_eve
     int32_t attempt = -1, priority = -1;
     double timeout = 0, progress = -1;
     uint32_t payload = 0;
-    if (m & (1u << F_DURATION)) memcpy(&duration, p, 8), p += 8;
+    if ((m & (1u << F_DURATION)) && (fl & REC_DUR32)) {
+        int32_t d;
+        memcpy(&d, p, 4), p += 4;
+        duration = d;
+    } else if (m & (1u << F_DURATION)) {
+        memcpy(&duration, p, 8), p += 8;
+    }
     if (m & (1u << F_ATTEMPT)) memcpy(&attempt, p, 4), p += 4;
     if (m & (1u << F_PRIORITY)) memcpy(&priority, p, 4), p += 4;
     if (m & (1u << F_TIMEOUT)) memcpy(&timeout, p, 8), p += 8;
     if (m & (1u << F_PROGRESS)) memcpy(&progress, p, 8), p += 8;
-    if (m & (1u << F_PAYLOAD)) memcpy(&payload, p, 4), p += 4;
+    if ((m & (1u << F_PAYLOAD)) && (fl & REC_PAY16)) {
+        uint16_t v;
+        memcpy(&v, p, 2), p += 2;
+        payload = v;
+    } else if (m & (1u << F_PAYLOAD)) {
+        memcpy(&payload, p, 4), p += 4;
+    }
     e->duration_us = duration;
     e->attempt = attempt;
     e->priority = priority;
@@ -648,16 +727,13 @@ static const trace_event *view_of(const trace *t, const trace_node *x, trace_eve
     e->progress = progress;
     e->payload_bytes = payload;
     out->duration_us = duration >= 0                    ? duration
-                       : is_answer(x) && x->paired >= 0 ? x->ts_us - t->items[x->paired].ts_us
+                       : is_answer(x) && x->paired >= 0 ? ts_of(x) - ts_of(&t->items[x->paired])
                                                         : -1;
     const char *refs = p;
     e->n_attrs = (unsigned)(uint8_t)r[2];
     for (unsigned a = 0; a < e->n_attrs; a++) {
-        uint32_t k, v;
-        memcpy(&k, refs + 8 * a, 4);
-        memcpy(&v, refs + 8 * a + 4, 4);
-        e->attrs[a].key = ref_str(t, k);
-        e->attrs[a].value = ref_str(t, v);
+        e->attrs[a].key = ref_str(t, get_ref(refs + 2 * w * a, w));
+        e->attrs[a].value = ref_str(t, get_ref(refs + 2 * w * a + w, w));
     }
     e->metric_name = empty_str;
     e->metric_value = 0;
@@ -680,12 +756,8 @@ trace *trace_new_sized(const char *tx, size_t room)
     t->items = t->inline_items;
     t->pool = inline_pool(t);
     t->n = 0;
-    t->cap = INLINE_ITEMS;
-    memset(t->pool, 0, 4); /* offset 0 is never a ref's */
-    t->pool_len = 4;
+    t->pool_len = 0; /* a string is never at 0 (a record head comes first): ref 0 = absent */
     t->pool_cap = (uint32_t)room;
-    t->last_rec = NO_REC;
-    t->closed_rec = NO_REC;
     memset(&t->index_mark, 0, sizeof t->index_mark);
     return t;
 }
@@ -732,19 +804,20 @@ size_t trace_heap_bytes(const trace *t)
 {
     if (!t) return 0;
     size_t bytes = offsetof(trace, tx) + strlen(t->tx) + 1 + t->room + MALLOC_OVERHEAD_BYTES;
-    if (t->items != t->inline_items) bytes += t->cap * sizeof *t->items + MALLOC_OVERHEAD_BYTES;
+    if (t->items != t->inline_items)
+        bytes += items_cap(t) * sizeof *t->items + MALLOC_OVERHEAD_BYTES;
     if (!pool_is_inline(t)) bytes += t->pool_cap + MALLOC_OVERHEAD_BYTES;
     return bytes;
 }
 
 int64_t trace_first_ts_us(const trace *t)
 {
-    return t->n ? t->items[0].ts_us : 0;
+    return t->n ? ts_of(&t->items[0]) : 0;
 }
 
 int64_t trace_last_ts_us(const trace *t)
 {
-    return t->n ? t->items[t->n - 1].ts_us : 0;
+    return t->n ? ts_of(&t->items[t->n - 1]) : 0;
 }
 
 int64_t trace_duration_us(const trace *t)
@@ -789,13 +862,34 @@ static int has_field(const trace *t, const trace_node *x, unsigned f)
 /* The request (command or compensation) answer `a` names by its cmd, or -1. */
 static int32_t find_command_by_id(const trace *t, const trace_node *a)
 {
-    char buf[TEXT_MAX];
-    uint32_t h = id_hash(ftext(t, a, F_CMD, buf));
     for (uint32_t i = 0; i < t->n; i++) {
         const trace_node *c = &t->items[i];
-        if (c->id_hash == h && is_request(c) && fields_eq(t, c, F_ID, a, F_CMD)) return (int32_t)i;
+        if (is_request(c) && fields_eq(t, c, F_ID, a, F_CMD)) return (int32_t)i;
     }
     return -1;
+}
+
+/*
+ * Whether an event with this id is kept. A uuid is compared as its 16 bytes
+ * with the packed ids (it is kept packed, or as the tx); any other id as
+ * text with the ids kept as text.
+ */
+static int has_id(const trace *t, const char *id)
+{
+    uint8_t u[16];
+    int is_uuid = uuid_parse(id, u);
+    if (streq(id, t->tx)) {
+        for (uint32_t i = 0; i < t->n; i++)
+            if (rec_ref(t, t->items[i].rec, F_ID) == REF_TX) return 1;
+        return 0;
+    }
+    for (uint32_t i = t->n; i-- > 0;) {
+        uint32_t ref = rec_ref(t, t->items[i].rec, F_ID);
+        if (is_uuid_ref(ref) ? is_uuid && !memcmp(t->pool + (ref >> 2), u, 16)
+                             : !is_uuid && ref != REF_TX && streq(ref_str(t, ref), id))
+            return 1;
+    }
+    return 0;
 }
 
 /*
@@ -949,9 +1043,9 @@ static int status_is_final(const char *s);
 
 static int grow_items(trace *t)
 {
-    if (t->cap >= MAX_INDEX) return -1;
-    size_t cap = t->cap < 8 ? 8 : (size_t)t->cap * 2;
-    if (cap > MAX_INDEX) cap = MAX_INDEX;
+    uint32_t old = items_cap(t);
+    if (old >= MAX_INDEX / 2) return -1;
+    size_t cap = t->items == t->inline_items ? 8 : (size_t)old * 2;
     trace_node *items;
     if (t->items == t->inline_items) {
         items = malloc(cap * sizeof *items);
@@ -962,7 +1056,6 @@ static int grow_items(trace *t)
         if (!items) return -1;
     }
     t->items = items;
-    t->cap = (uint32_t)cap;
     return 0;
 }
 
@@ -975,20 +1068,14 @@ trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events, trac
 {
     if (!t || !ev) return TRACE_ADD_NOMEM;
     const char *id = nz(ev->id);
-    uint32_t h = id_hash(id);
-    char buf[TEXT_MAX];
-    if (id[0]) {
-        for (uint32_t i = t->n; i-- > 0;)
-            if (t->items[i].id_hash == h && streq(ftext(t, &t->items[i], F_ID, buf), id))
-                return TRACE_ADD_DUPLICATE;
-    }
+    if (id[0] && has_id(t, id)) return TRACE_ADD_DUPLICATE;
     if ((max_events && t->n >= max_events) || t->n >= MAX_INDEX) return TRACE_ADD_FULL;
-    if (t->n == t->cap && grow_items(t)) return TRACE_ADD_NOMEM;
+    if (t->n == items_cap(t) && grow_items(t)) return TRACE_ADD_NOMEM;
     uint32_t rec = rec_add(t, ev);
     if (rec == NO_REC) return TRACE_ADD_NOMEM;
 
     uint32_t pos = t->n;
-    while (pos > 0 && t->items[pos - 1].ts_us > ev->ts_us)
+    while (pos > 0 && ts_of(&t->items[pos - 1]) > ev->ts_us)
         pos--;
     if (pos < t->n) {
         for (uint32_t i = 0; i < t->n; i++)
@@ -996,36 +1083,38 @@ trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events, trac
         memmove(t->items + pos + 1, t->items + pos, (t->n - pos) * sizeof *t->items);
     }
     trace_node *node = &t->items[pos];
-    node->ts_us = ev->ts_us;
+    node->ts_lo = (uint32_t)(uint64_t)ev->ts_us;
+    node->ts_hi = (uint32_t)((uint64_t)ev->ts_us >> 32);
     node->paired = -1;
     node->rec = rec;
-    node->id_hash = h;
     node->type = (uint8_t)ev->type;
     node->ok = (int8_t)(ev->ok > 0 ? 1 : ev->ok == 0 ? 0 : -1);
     node->pair_rule = 0;
     node->flags = 0;
     t->n++;
-    t->last_rec = rec;
     if (is_answer(node) || is_request(node)) pair_from(t, pos);
     if (is_answer(node) && node->paired < 0 && answers_timed_out(t, node)) node->flags |= NF_LATE;
-    if (t->closed_rec == NO_REC && node->type == BM_EV_STATUS &&
+    if (node->type == BM_EV_STATUS && !trace_is_closed(t) &&
         status_is_final(nstr(t, node, F_STATUS)))
-        t->closed_rec = rec;
+        node->flags |= NF_CLOSER;
     if (added_out) view_of(t, node, added_out);
     return TRACE_ADD_OK;
 }
 
 const trace_event *trace_closed_by(const trace *t, trace_event *out)
 {
-    if (!t || t->closed_rec == NO_REC) return NULL;
+    if (!t) return NULL;
     for (uint32_t i = 0; i < t->n; i++)
-        if (t->items[i].rec == t->closed_rec) return view_of(t, &t->items[i], out);
+        if (t->items[i].flags & NF_CLOSER) return view_of(t, &t->items[i], out);
     return NULL;
 }
 
 int trace_is_closed(const trace *t)
 {
-    return t && t->closed_rec != NO_REC;
+    if (!t) return 0;
+    for (uint32_t i = 0; i < t->n; i++)
+        if (t->items[i].flags & NF_CLOSER) return 1;
+    return 0;
 }
 
 /* ---- status and stage ----------------------------------------------------- */

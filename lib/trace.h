@@ -191,7 +191,8 @@ const char *trace_event_stage(const trace_event *e);
 typedef struct {
     uint64_t summary_hash; /* of the summary JSON last written */
     uint64_t workers_hash; /* of the first n_workers names of the summary, in order */
-    int64_t score_ms;      /* the start time the sets have it under */
+    uint32_t score_lo;     /* the start time (ms) the sets have it under, its low 32
+                            * bits: enough to see it move (by less than 49 days) */
     uint8_t n_workers;     /* the summary's workers added to their sets */
     uint8_t indexed;       /* in the index set */
     uint8_t failed;        /* the summary was in the failed group */

@@ -118,7 +118,7 @@ unsigned trace_index_plan(trace_index_mark *m, const trace_summary *s, uint64_t 
     int failed = trace_index_is_failed(s);
     int64_t score_ms = s->start_us / 1000;
     uint64_t wh = workers_hash(s, s->n_workers);
-    int moved = !m->indexed || m->score_ms != score_ms;
+    int moved = !m->indexed || m->score_lo != (uint32_t)score_ms;
     *workers_from = 0;
     if (!m->indexed || m->summary_hash != json_hash) w |= TRACE_INDEX_W_SUMMARY;
     if (moved) w |= TRACE_INDEX_W_SET;
@@ -133,7 +133,7 @@ unsigned trace_index_plan(trace_index_mark *m, const trace_summary *s, uint64_t 
     m->summary_hash = json_hash;
     m->workers_hash = wh;
     m->n_workers = (uint8_t)s->n_workers;
-    m->score_ms = score_ms;
+    m->score_lo = (uint32_t)score_ms;
     m->indexed = 1;
     m->failed = (uint8_t)failed;
     return w;
