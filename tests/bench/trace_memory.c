@@ -105,8 +105,9 @@ int main(int argc, char **argv)
                "bytes/transaction\n",
                n, est, (double)(after.uordblks - before.uordblks) / (double)n);
     else /* another allocator (a sanitizer's): mallinfo2 does not see it */
-        printf("trace-memory: %ld transactions, estimate %.1f bytes/transaction, glibc in use n/a\n",
-               n, est);
+        printf(
+            "trace-memory: %ld transactions, estimate %.1f bytes/transaction, glibc in use n/a\n",
+            n, est);
     trace_store_free(s);
     return 0;
 }
