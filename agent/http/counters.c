@@ -162,6 +162,12 @@ static const bm_counter_row table[] = {
            "expired", traces_expired),
     SCALAR("busmon_trace_store_bytes", GAUGE, "Heap bytes held by the trace store.",
            "trace_store_bytes", trace_store_bytes),
+    SCALAR("busmon_trace_names", GAUGE,
+           "Worker, step, source, status and error type names kept once for all traces.",
+           "trace_names", trace_names),
+    SCALAR("busmon_trace_names_refused_total", TOTAL,
+           "Names not kept once (table full, or too long): each trace keeps its own copy.",
+           "trace_names_refused", trace_names_refused),
     /* writes */
     SCALAR("busmon_trace_records_written_total", TOTAL, "Trace records sent to Redis.",
            "trace_records", persist.records),

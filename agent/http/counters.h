@@ -83,6 +83,7 @@ typedef struct {
     uint64_t connected[BM_CONNECTIONS];
     uint64_t traces_in_memory, trace_events_in_memory, traces_evicted, traces_expired;
     uint64_t trace_store_bytes;
+    uint64_t trace_names, trace_names_refused; /* lib/intern.h */
     uint64_t workers, workers_refused, error_types_refused;
     uint64_t workers_evicted, error_types_evicted;
     uint64_t metric_series, metric_series_refused, metric_series_evicted; /* lib/custom_metrics */

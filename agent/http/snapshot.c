@@ -11,6 +11,7 @@
 #include "agent/outputs/outputs.h"
 #include "agent/parts.h"
 #include "lib/baseline.h"
+#include "lib/intern.h"
 
 /* Each output's counters and labels (the first BM_COUNTER_SINKS); the
  * e-mail rate limit summed over all. */
@@ -65,6 +66,10 @@ void bm_counters_collect(const bm_parts *p, const bm_http_stats *http, bm_counte
     s->traces_evicted = ts.evicted;
     s->traces_expired = ts.expired;
     s->trace_store_bytes = trace_store_heap_bytes(bm_state_traces(p->state));
+    bm_intern_stats names;
+    bm_intern_get_stats(&names);
+    s->trace_names = names.names;
+    s->trace_names_refused = names.refused;
     for (int i = 0; i < BM_DECODE__COUNT; i++)
         s->decode_errors[i] = s->in.decode_errors[i] + s->ps.decode_errors[i];
     long pending = bm_writer_pending(p->writer);

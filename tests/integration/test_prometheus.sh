@@ -41,6 +41,9 @@ bm_check "busmon_build_info{version=\"$ver\"} 1 with a revision" \
     grep -Eq "^busmon_build_info\{version=\"$ver\",revision=\"([0-9a-f]{12}|unknown)\"\} 1$" "$M"
 # the build's revision is the one configure saw; the checkout may have moved on since
 echo "     build_info: $(grep '^busmon_build_info' "$M") (HEAD now $rev)"
+bm_check "busmon_trace_names: the demo's worker and step names, kept once (>= 4)" \
+    awk '$1 == "busmon_trace_names" && $2 >= 4 { ok = 1 } END { exit !ok }' "$M"
+bm_check "busmon_trace_names_refused_total 0" grep -q '^busmon_trace_names_refused_total 0$' "$M"
 for f in busmon_host_cpu_ratio busmon_host_memory_ratio 'busmon_host_disk_ratio{mount="data"}' busmon_agent_cpu_ratio; do
     bm_check "$f is a ratio in 0..1" awk -v f="$f" '$1 == f && $2 >= 0 && $2 <= 1 { ok = 1 } END { exit !ok }' "$M"
 done
