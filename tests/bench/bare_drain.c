@@ -33,6 +33,19 @@
  * agent's run later starts from the same key space), pipelined before the
  * batch's XACK. It measures the ceiling that storing one key per transaction
  * puts on any client of this Redis.
+ *
+ * --layout picks what --write-traces writes per batch, to compare storage
+ * layouts with everything else equal (tests/bench/redis_floor.sh, "ceiling"):
+ *   keys     RPUSH busmon:trace:<tx> v... + EXPIRE, per transaction (above)
+ *   bucket   one HSET busmon:trace:bucket:<unix s / 300> tx v tx v ... (a
+ *            transaction's values of the batch concatenated in one field), and
+ *            EXPIRE on a bucket the first time this run writes it: one hash
+ *            field per transaction, no key of its own
+ *   segment  one SET busmon:trace:seg:<n> <every value of the batch> EX 3600:
+ *            the bytes only, no item per transaction (nothing could find a
+ *            transaction in it; the least any layout storing the records costs)
+ * The values are written as read, so a transaction split over two batches
+ * has two fields in bucket (the second overwrites): the cost, not a store.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -47,6 +60,9 @@
 #define BARE_DEFAULT_GROUP    "bare"
 #define BARE_DEFAULT_CONSUMER "c1"
 #define BARE_DEFAULT_COUNT    1000
+
+typedef enum { BARE_LAYOUT_KEYS, BARE_LAYOUT_BUCKET, BARE_LAYOUT_SEGMENT } bare_layout;
+static const char *const bare_layout_names[] = {"keys", "bucket", "segment"};
 
 typedef struct {
     char host[256];
@@ -63,6 +79,7 @@ typedef struct {
     const char *consumer;
     int count;
     int write_db; /* --write-traces DB; -1: off */
+    bare_layout layout;
 } bare_opts;
 
 static void bare_usage(FILE *f)
@@ -86,6 +103,9 @@ static void bare_usage(FILE *f)
             "  --write-traces DB\n"
             "                  also write each batch's transactions as busmon-agent does\n"
             "                  (RPUSH busmon:trace:<tx> + EXPIRE) into database DB, undecoded\n"
+            "  --layout L      what --write-traces writes per batch: keys (default; as\n"
+            "                  above), bucket (one HSET of a field per transaction into a\n"
+            "                  5-minute hash) or segment (one SET EX of the batch's values)\n"
             "  -h, --help      this help\n"
             "\n"
             "exit codes: 0 drained, 2 usage error, 3 Redis error\n",
@@ -219,6 +239,7 @@ static int bare_parse_args(int argc, char **argv, bare_opts *o)
     o->consumer = BARE_DEFAULT_CONSUMER;
     o->count = BARE_DEFAULT_COUNT;
     o->write_db = -1;
+    o->layout = BARE_LAYOUT_KEYS;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -230,7 +251,7 @@ static int bare_parse_args(int argc, char **argv, bare_opts *o)
                             : !strcmp(a, "--group")    ? &o->group
                             : !strcmp(a, "--consumer") ? &o->consumer
                                                        : NULL;
-        if (!slot && strcmp(a, "--count") && strcmp(a, "--write-traces")) {
+        if (!slot && strcmp(a, "--count") && strcmp(a, "--write-traces") && strcmp(a, "--layout")) {
             fprintf(stderr, "bench-bare-drain: unknown argument '%s' (see --help)\n", a);
             return -1;
         }
@@ -241,6 +262,19 @@ static int bare_parse_args(int argc, char **argv, bare_opts *o)
         const char *v = argv[++i];
         if (slot) {
             *slot = v;
+            continue;
+        }
+        if (!strcmp(a, "--layout")) {
+            size_t k = 0;
+            while (k < 3 && strcmp(v, bare_layout_names[k]))
+                k++;
+            if (k == 3) {
+                fprintf(stderr,
+                        "bench-bare-drain: --layout must be keys, bucket or segment, not '%s'\n",
+                        v);
+                return -1;
+            }
+            o->layout = (bare_layout)k;
             continue;
         }
         char *end;
@@ -259,6 +293,10 @@ static int bare_parse_args(int argc, char **argv, bare_opts *o)
             return -1;
         }
         o->count = (int)n;
+    }
+    if (o->layout != BARE_LAYOUT_KEYS && o->write_db < 0) {
+        fprintf(stderr, "bench-bare-drain: --layout needs --write-traces DB\n");
+        return -1;
     }
     if (!o->url) o->url = getenv("BUSMON_REDIS_URL");
     if (!o->url || !*o->url) o->url = BARE_DEFAULT_URL;
@@ -328,13 +366,34 @@ static const char *bare_find_tx(const char *s, size_t n)
     return NULL;
 }
 
-/*
- * Queue SELECT db, RPUSH + EXPIRE per transaction of the batch, SELECT back.
- * @return the number of replies to read, or -1 (connection lost).
- */
-static long bare_append_writes(redisContext *c, int db, int back_db, redisReply *entries,
-                               bare_item *items, const char **argv, size_t *lens)
+/* The batch's values joined, for --layout bucket and segment. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    long bucket;        /* the last bucket written; -1: none yet */
+    unsigned long segs; /* segments written */
+} bare_join;
+
+/* Append n bytes to j. @return the copy's start, or NULL (out of memory). */
+static const char *bare_join_add(bare_join *j, const char *s, size_t n)
 {
+    if (j->len + n > j->cap) { /* reserved per batch: never moves mid-batch */
+        return NULL;
+    }
+    memcpy(j->buf + j->len, s, n);
+    j->len += n;
+    return j->buf + j->len - n;
+}
+
+/*
+ * Queue SELECT db, the batch's writes in the layout, SELECT back.
+ * @return the number of replies to read, or -1 (connection lost, out of memory).
+ */
+static long bare_append_writes(redisContext *c, const bare_opts *o, int back_db,
+                               redisReply *entries, bare_item *items, const char **argv,
+                               size_t *lens, bare_join *join, unsigned long long *written)
+{
+    int db = o->write_db;
     size_t n = entries->elements, m = 0;
     for (size_t i = 0; i < n; i++) {
         redisReply *fv = entries->element[i]->element[1];
@@ -351,7 +410,61 @@ static long bare_append_writes(redisContext *c, int db, int back_db, redisReply 
     snprintf(sel, sizeof sel, "SELECT %d", db);
     if (redisAppendCommand(c, sel) != REDIS_OK) return -1;
     replies++;
-    for (size_t i = 0; i < m;) {
+    if (o->layout != BARE_LAYOUT_KEYS && m) {
+        size_t need = 0;
+        for (size_t i = 0; i < m; i++)
+            need += items[i].len;
+        if (need > join->cap) {
+            char *b = realloc(join->buf, need);
+            if (!b) return -1;
+            join->buf = b;
+            join->cap = need;
+        }
+        join->len = 0;
+        char key[64];
+        size_t k = 2;
+        for (size_t i = 0; i < m;) { /* one field per transaction: its values joined */
+            size_t j = i;
+            const char *v = join->buf + join->len;
+            while (j < m && !memcmp(items[j].tx, items[i].tx, 19)) {
+                if (!bare_join_add(join, items[j].val, items[j].len)) return -1;
+                j++;
+            }
+            argv[k] = items[i].tx;
+            lens[k++] = 19;
+            argv[k] = v;
+            lens[k++] = (size_t)(join->buf + join->len - v);
+            (*written)++;
+            i = j;
+        }
+        if (o->layout == BARE_LAYOUT_BUCKET) {
+            long bucket = (long)(time(NULL) / 300);
+            snprintf(key, sizeof key, "busmon:trace:bucket:%ld", bucket);
+            argv[0] = "HSET";
+            lens[0] = 4;
+        } else {
+            snprintf(key, sizeof key, "busmon:trace:seg:%lu", join->segs++);
+            argv[0] = "SET";
+            lens[0] = 3;
+            argv[2] = join->buf;
+            lens[2] = join->len;
+            argv[3] = "EX";
+            lens[3] = 2;
+            argv[4] = "3600";
+            lens[4] = 4;
+            k = 5;
+        }
+        argv[1] = key;
+        lens[1] = strlen(key);
+        if (redisAppendCommandArgv(c, (int)k, argv, lens) != REDIS_OK) return -1;
+        replies++;
+        if (o->layout == BARE_LAYOUT_BUCKET && join->bucket != (long)(time(NULL) / 300)) {
+            join->bucket = (long)(time(NULL) / 300);
+            if (redisAppendCommand(c, "EXPIRE %s 3600", key) != REDIS_OK) return -1;
+            replies++;
+        }
+    }
+    for (size_t i = 0; o->layout == BARE_LAYOUT_KEYS && i < m;) {
         size_t j = i;
         char key[64];
         snprintf(key, sizeof key, "busmon:trace:%.19s", items[i].tx);
@@ -369,6 +482,7 @@ static long bare_append_writes(redisContext *c, int db, int back_db, redisReply 
             redisAppendCommand(c, "EXPIRE %s 3600", key) != REDIS_OK)
             return -1;
         replies += 2;
+        (*written)++;
         i = j;
     }
     snprintf(sel, sizeof sel, "SELECT %d", back_db);
@@ -400,7 +514,8 @@ int main(int argc, char **argv)
     char count[16];
     snprintf(count, sizeof count, "%d", o.count);
     /* XACK stream group id...: the argv is rebuilt per batch, pointing into the reply. */
-    size_t ack_cap = 2 * (size_t)o.count + 5; /* XACK argv, then room for one RPUSH argv */
+    /* XACK argv, then room for one write's argv (RPUSH key v..., HSET key tx v...) */
+    size_t ack_cap = 3 * (size_t)o.count + 5;
     const char **ack_argv = malloc(ack_cap * sizeof *ack_argv);
     size_t *ack_lens = malloc(ack_cap * sizeof *ack_lens);
     if (!ack_argv || !ack_lens) {
@@ -427,6 +542,7 @@ int main(int argc, char **argv)
     }
     unsigned long long writes = 0;
     long write_replies = 0;
+    bare_join join = {NULL, 0, 0, -1, 0};
 
     unsigned long long events = 0, acked = 0, batches = 0;
     size_t last_batch = 0;
@@ -484,13 +600,12 @@ int main(int argc, char **argv)
             ack_lens[3 + i] = id->len;
         }
         if (items) {
-            write_replies = bare_append_writes(c, o.write_db, url_db, entries, items, ack_argv + n + 3,
-                                               ack_lens + n + 3);
+            write_replies = bare_append_writes(c, &o, url_db, entries, items, ack_argv + n + 3,
+                                               ack_lens + n + 3, &join, &writes);
             if (write_replies < 0) {
                 freeReplyObject(r);
                 goto lost;
             }
-            writes += (unsigned long long)(write_replies - 2) / 2;
         }
         /* hiredis formats the command into its output buffer now, so the reply
          * the ids point into can go right after. */
@@ -509,6 +624,7 @@ done:;
     free(items);
     free(ack_argv);
     free(ack_lens);
+    free(join.buf);
     redisFree(c);
     if (rc) return rc;
     if (acked != events) {
@@ -517,7 +633,13 @@ done:;
         return 3;
     }
     printf("bare: %llu batches of up to %d, %llu acked\n", batches, o.count, acked);
-    if (items) printf("bare: %llu transactions written (RPUSH + EXPIRE) into db %d\n", writes, o.write_db);
+    if (items)
+        printf("bare: %llu transactions written (layout %s: %s) into db %d\n", writes,
+               bare_layout_names[o.layout],
+               o.layout == BARE_LAYOUT_KEYS     ? "RPUSH + EXPIRE per transaction"
+               : o.layout == BARE_LAYOUT_BUCKET ? "one HSET field per transaction"
+                                                : "one SET EX per batch",
+               o.write_db);
     printf("bare: %llu events in %.3f s = %.0f ev/s\n", events, secs,
            secs > 0 ? (double)events / secs : 0.0);
     return 0;
@@ -528,6 +650,7 @@ lost:
     free(items);
     free(ack_argv);
     free(ack_lens);
+    free(join.buf);
     redisFree(c);
     return 3;
 }

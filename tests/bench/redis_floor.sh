@@ -16,9 +16,17 @@
 #
 #   floor: <shape> <us> us/tx redis CPU, <us> exec (commandstats), <bytes>/tx
 #
-# and last the least Redis CPU per event an agent could cost:
+# and the least Redis CPU per event an agent could cost:
 #
 #   floor: agent >= <us> us/event redis CPU = drain <us>/event + <shape> <us>/tx / 2 ...
+#
+# Last, the ceilings: the same bare drain of the same stream, once plain and
+# once per storage layout (bench-bare-drain --write-traces 1 --layout L:
+# keys, bucket, segment), read, written and acked in one pipelined loop as the
+# agent does but without decoding, rounds interleaved:
+#
+#   ceiling: <layout> <ev/s> ev/s = <ratio> of the bare drain's <ev/s>, redis <us> us/event
+#   ceiling: best <layout> ...: target ev/s ratio >= 0.65 and <= 2.0 us/event: met|missed
 #
 # A benchmark, not a test: it exits 0 whatever the figures, 2 on a usage
 # error, 1 when the run itself is broken.
@@ -53,6 +61,16 @@ Shapes, each into a flushed database 1 of a private redis-server:
                 one member per transaction (the agent adds ~2.1 per transaction)
   drain         bench-fill N events, then bench-bare-drain (XREADGROUP COUNT
                 1000 + XACK): Redis's cost of reading and acknowledging
+
+Ceilings, each a drain of the same N bench-fill events (a new group each time;
+the records are the events' own bytes, undecoded, into a flushed database 1):
+  bare          read and ack only (the yardstick)
+  keys          + RPUSH busmon:trace:<tx> + EXPIRE per transaction (today's records)
+  bucket        + one HSET per batch, a field per transaction, into a 5-minute hash
+  segment       + one SET EX per batch of all its values (no way to find a
+                transaction: the least any layout storing the records can cost)
+With --warm each layout first drains once unmeasured (its writes freed with
+FLUSHDB ASYNC), as the shapes do.
 
 environment:
   BUSMON_BUILD_DIR  build directory with bench-fill and bench-bare-drain
@@ -298,4 +316,57 @@ awk -v T="$TX" 'BEGIN { TGT = 2.0 }
                 e2, item, TGT, e2 <= TGT ? sprintf("reachable, %.2f to spare", TGT - e2) : sprintf("missed by %.2f", e2 - TGT)
         }
     }' "$RESULTS"
+# --- ceilings: a whole client per layout ------------------------------------------------
+CEILINGS=$TMP/ceilings # layout round ev/s us_per_event
+: >"$CEILINGS"
+# ceiling LAYOUT ROUND: drain the stream again (new group) writing LAYOUT
+ceiling() {
+    local l=$1 r=$2 c0 c1 args=() rate
+    [ "$l" = bare ] || args=(--write-traces 1 --layout "$l")
+    "${RCLI[@]}" -n 1 FLUSHDB SYNC >/dev/null
+    if [ "$WARM" = 1 ] && [ "$l" != bare ]; then # once unmeasured, freed into jemalloc
+        timeout 300 "$BUILD/bench-bare-drain" --redis "$URL" --stream "$STREAM" --group "warm-$l-$r" "${args[@]}" \
+            >"$TMP/ceil.out" 2>&1 || { cat "$TMP/ceil.out" >&2; die "bench-bare-drain --layout $l failed (warm-up)"; }
+        "${RCLI[@]}" -n 1 FLUSHDB ASYNC >/dev/null
+        for _ in $(seq 300); do
+            [ "$("${RCLI[@]}" INFO memory | tr -d '\r' | awk -F: '$1=="lazyfree_pending_objects"{print $2}')" = 0 ] && break
+            sleep 0.1
+        done
+    fi
+    c0=$(redis_cpu)
+    timeout 300 "$BUILD/bench-bare-drain" --redis "$URL" --stream "$STREAM" --group "ceil-$l-$r" "${args[@]}" \
+        >"$TMP/ceil.out" 2>&1 || { cat "$TMP/ceil.out" >&2; die "bench-bare-drain --layout $l failed"; }
+    c1=$(redis_cpu)
+    grep -q "^bare: $ITEMS events" "$TMP/ceil.out" || { cat "$TMP/ceil.out" >&2; die "the $l drain did not read $ITEMS events"; }
+    [ "$l" = bare ] || grep -q "^bare: [1-9][0-9]* transactions written (layout $l" "$TMP/ceil.out" ||
+        { cat "$TMP/ceil.out" >&2; die "the $l drain wrote no transactions"; }
+    rate=$(awk '/^bare: .* ev\/s$/ { print $(NF - 1) }' "$TMP/ceil.out")
+    awk -v l="$l" -v r="$r" -v rate="$rate" -v c0="${c0%% *}" -v c1="${c1%% *}" -v n="$ITEMS" 'BEGIN {
+        printf "%s %d %s %.4f\n", l, r, rate, 1e6 * (c1 - c0) / n >> "'"$CEILINGS"'" }'
+}
+LAYOUTS=(bare keys bucket segment)
+for r in $(seq 1 "$ROUNDS"); do
+    for l in "${LAYOUTS[@]}"; do ceiling "$l" "$r"; done
+done
+"${RCLI[@]}" -n 1 FLUSHDB SYNC >/dev/null
+# per round, each layout against that round's bare drain; then the best of the rounds
+awk '{ rate[$1, $2] = $3; cpu[$1, $2] = $4; if ($2 > R) R = $2; L[$1] = 1 }
+    END {
+        n = split("bare keys bucket segment", order, " ")
+        for (i = 1; i <= n; i++) { l = order[i]; if (!(l in L)) continue
+            for (r = 1; r <= R; r++) {
+                ratio = rate["bare", r] > 0 ? rate[l, r] / rate["bare", r] : 0
+                printf "ceiling: %s %.0f ev/s = %.2f of the bare drain'"'"'s %.0f, redis %.2f µs/event (round %d)\n",
+                    l, rate[l, r], ratio, rate["bare", r], cpu[l, r], r
+                if (l != "bare" && (!(l in best) || ratio > best[l])) { best[l] = ratio; bcpu[l] = cpu[l, r] }
+                if (l != "bare" && (!(l in lcpu) || cpu[l, r] < lcpu[l])) lcpu[l] = cpu[l, r]
+            }
+        }
+        for (i = 2; i <= n; i++) { l = order[i]; if (!(l in best)) continue
+            ok = best[l] >= 0.65 && lcpu[l] <= 2.0
+            printf "ceiling: %s at best %.2f of the bare drain, least %.2f µs/event of redis CPU; issue 15 targets (ratio >= 0.65, <= 2.0 µs/event): %s\n",
+                l, best[l], lcpu[l], ok ? "met" : "missed"
+        }
+    }' "$CEILINGS"
+
 exit 0
