@@ -25,8 +25,8 @@
 # keys, bucket, segment), read, written and acked in one pipelined loop as the
 # agent does but without decoding, rounds interleaved:
 #
-#   ceiling: <layout> <ev/s> ev/s = <ratio> of the bare drain's <ev/s>, redis <us> us/event
-#   ceiling: best <layout> ...: target ev/s ratio >= 0.65 and <= 2.0 us/event: met|missed
+#   ceiling: <layout> <ev/s> ev/s = <r> of the bare drain's <ev/s>, redis <us> us/event = ratio bare/this <r>
+#   ceiling: <layout> at best ...; issue 15 target (<= 2.0 us/event, ratio >= 0.65): met|missed
 #
 # A benchmark, not a test: it exits 0 whatever the figures, 2 on a usage
 # error, 1 when the run itself is broken.
@@ -356,16 +356,18 @@ awk '{ rate[$1, $2] = $3; cpu[$1, $2] = $4; if ($2 > R) R = $2; L[$1] = 1 }
         for (i = 1; i <= n; i++) { l = order[i]; if (!(l in L)) continue
             for (r = 1; r <= R; r++) {
                 ratio = rate["bare", r] > 0 ? rate[l, r] / rate["bare", r] : 0
-                printf "ceiling: %s %.0f ev/s = %.2f of the bare drain'"'"'s %.0f, redis %.2f µs/event (round %d)\n",
-                    l, rate[l, r], ratio, rate["bare", r], cpu[l, r], r
-                if (l != "bare" && (!(l in best) || ratio > best[l])) { best[l] = ratio; bcpu[l] = cpu[l, r] }
+                cr = cpu[l, r] > 0 ? cpu["bare", r] / cpu[l, r] : 0
+                printf "ceiling: %s %.0f ev/s = %.2f of the bare drain'"'"'s %.0f, redis %.2f µs/event = ratio bare/this %.2f (round %d)\n",
+                    l, rate[l, r], ratio, rate["bare", r], cpu[l, r], cr, r
+                if (l != "bare" && (!(l in best) || ratio > best[l])) best[l] = ratio
                 if (l != "bare" && (!(l in lcpu) || cpu[l, r] < lcpu[l])) lcpu[l] = cpu[l, r]
+                if (l != "bare" && (!(l in bcr) || cr > bcr[l])) bcr[l] = cr
             }
         }
         for (i = 2; i <= n; i++) { l = order[i]; if (!(l in best)) continue
-            ok = best[l] >= 0.65 && lcpu[l] <= 2.0
-            printf "ceiling: %s at best %.2f of the bare drain, least %.2f µs/event of redis CPU; issue 15 targets (ratio >= 0.65, <= 2.0 µs/event): %s\n",
-                l, best[l], lcpu[l], ok ? "met" : "missed"
+            ok = bcr[l] >= 0.65 && lcpu[l] <= 2.0
+            printf "ceiling: %s at best %.2f of the bare drain'"'"'s ev/s; least %.2f µs/event of redis CPU, ratio bare/this at best %.2f; issue 15 target (<= 2.0 µs/event, ratio >= 0.65): %s\n",
+                l, best[l], lcpu[l], bcr[l], ok ? "met" : "missed"
         }
     }' "$CEILINGS"
 
