@@ -458,7 +458,8 @@ static int build_inputs(agent *a)
                                a->handoff_idx,
                                c->max_id_bytes,
                                c->max_clock_skew_ms * 1000,
-                               c->reclaim_max_deliveries};
+                               c->reclaim_max_deliveries,
+                               c->read_linger_ms};
     a->p.streams = bm_stream_input_new(&io, a->p.loop, a->p.session, a->p.writer, a->p.state,
                                        a->p.persist);
     if (!a->p.streams) return -1;

@@ -37,6 +37,7 @@ typedef struct {
     char *consumer; /* consumer name, default "busmon-<hostname>" (stable across restarts) */
     size_t batch;   /* XREADGROUP COUNT, default 1000 */
     int block_ms;   /* XREADGROUP BLOCK, default 1000 */
+    int read_linger_ms; /* streams.read_linger_ms: pause after a read that was not full, 10 */
 
     int64_t trace_retention_s;   /* TTL of busmon:trace:<tx> and in-memory retention; 24 h */
     size_t max_transactions;     /* traces in memory, default 100000 */

@@ -79,6 +79,11 @@ static const bm_config_key agent_keys[] = {
     {.path = "streams.block_ms", .type = BM_KEY_DURATION, .def = "1000", .lo = 0, .hi = HOUR,
      .unit_us = MS, .flags = BM_KEY_F_INT, CFG(block_ms), .flag = "block-ms", .metavar = "MS",
      .group = G_INPUT, .help = "how long one read waits for new entries"},
+    {.path = "streams.read_linger_ms", .type = BM_KEY_DURATION, .def = "10", .lo = 0, .hi = 1000 * MS,
+     .unit_us = MS, .flags = BM_KEY_F_INT, CFG(read_linger_ms), .flag = "read-linger-ms",
+     .metavar = "MS", .group = G_INPUT,
+     .help = "after a read that was not full, wait this long before the next, so entries "
+             "arriving one by one are read together (0: read again at once)"},
     {.path = "streams.max_entry_bytes", .type = BM_KEY_SIZE, .def = "1048576", .lo = 1,
      CFG(max_entry_bytes), .help = "larger entries are dead-lettered"},
     {.path = "streams.max_read_bytes", .type = BM_KEY_SIZE, .def = "16M", .lo = 65536,

@@ -5,6 +5,7 @@
 #include "agent/inputs/streams.h"
 #include "agent/inputs/streams_internal.h"
 
+#include <event2/event.h>
 #include <hiredis/async.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ struct bm_stream_input {
     enum { SETUP_NONE, SETUP_GROUPS, SETUP_RESTORE, SETUP_READY } setup;
     size_t groups_out;  /* XGROUP CREATE replies due */
     int groups_lost;    /* ... one came back NULL (connection lost) */
+    struct event *linger; /* the next read after a short one (o.linger_ms) */
     bm_stream_input_stats stats;
 };
 
@@ -385,7 +387,24 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
         bm_loop_stop(in->loop, "streams drained");
         return;
     }
+    /* Entries trickling in: each blocking read would come back with one or
+     * two, a round trip and a wake-up of Redis per entry. Let them gather a
+     * moment instead (an empty read blocks again at once). */
+    if (in->linger && !in->recovering && total > 0 && total < asked) {
+        if (!evtimer_pending(in->linger, NULL)) {
+            struct timeval tv = {in->o.linger_ms / 1000, (in->o.linger_ms % 1000) * 1000};
+            evtimer_add(in->linger, &tv);
+            in->stats.lingered++;
+        }
+        return;
+    }
     issue_read(in);
+}
+
+static void on_linger(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    issue_read(arg);
 }
 
 static void issue_read(bm_stream_input *in)
@@ -497,6 +516,11 @@ bm_stream_input *bm_stream_input_new(const bm_stream_input_opts *o, struct bm_lo
     if (!in->o.read_budget_bytes) in->o.read_budget_bytes = 16u << 20;
     in->count = 1;
     in->loop = loop;
+    if (in->o.linger_ms > 0 && !in->o.drain &&
+        !(in->linger = evtimer_new(bm_loop_base(loop), on_linger, in))) {
+        free(in);
+        return NULL;
+    }
     in->session = session;
     in->writer = writer;
     in->state = state;
@@ -520,6 +544,7 @@ bm_stream_input *bm_stream_input_new(const bm_stream_input_opts *o, struct bm_lo
 void bm_stream_input_free(bm_stream_input *in)
 {
     if (!in) return;
+    if (in->linger) event_free(in->linger);
     bm_decoder_free(in->dec);
     free(in->pel_cursor);
     free(in->fv_ptr);

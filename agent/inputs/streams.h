@@ -45,6 +45,7 @@ typedef struct {
     uint64_t deleted_entries; /* pending entries whose content was trimmed away (acked) */
     uint64_t reads;           /* XREADGROUP calls answered */
     uint64_t paused_reads;    /* reads held back because writes were behind */
+    uint64_t lingered;        /* reads put off by linger_ms after a read that was not full */
     uint64_t decode_errors[BM_DECODE__COUNT]; /* entries not decoded, by reason */
     /* entries per non-empty XREADGROUP reply: cumulative counts for le 1, 10, 100, 1000, 10000 */
     uint64_t batch_le[BM_BATCH_BUCKETS];
@@ -92,6 +93,9 @@ typedef struct {
     int64_t max_clock_skew_us; /* event times further from the clock become the entry id's
                                   time (0: none) */
     size_t max_deliveries; /* an own pending entry delivered more often is poison (0: no check) */
+    int linger_ms; /* after a read that was not full, wait this long before the next (0: read
+                    * again at once); not while draining or recovering: fewer, larger reads
+                    * when entries trickle in */
 } bm_stream_input_opts;
 
 typedef struct bm_stream_input bm_stream_input;

@@ -157,8 +157,8 @@ static const char *sample(const bm_config_key *k, const bm_config *c)
         return "0.25";
     case BM_KEY_MEGABYTES:
         return "2.5";
-    case BM_KEY_DURATION:
-        return "90s";
+    case BM_KEY_DURATION: /* within the key's bounds (hi in µs, 0: none) */
+        return k->hi > 0 && k->hi < 90e6 ? "250ms" : "90s";
     case BM_KEY_LOGLEVEL:
         return "warn";
     case BM_KEY_STREAMS:
