@@ -62,6 +62,7 @@ for tool in redis-server redis-cli awk; do
 done
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$SRC/tests/bench/lib.sh"
 BUILD=${BUSMON_BUILD_DIR:-$SRC/build}
 case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 TMP=$(mktemp -d /tmp/busmon-bench-live.XXXXXX)
@@ -78,16 +79,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-need=(busmon-agent busmon-demo-producer)
-missing=()
-for b in "${need[@]}"; do [ -x "$BUILD/$b" ] || missing+=("$b"); done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "bench-live: building ${missing[*]} in $BUILD"
-    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$TMP/cmake.log" 2>&1 ||
-        { tail -20 "$TMP/cmake.log" >&2; die "cmake configure failed (log above)"; }
-    cmake --build "$BUILD" -j2 --target "${need[@]}" >>"$TMP/cmake.log" 2>&1 ||
-        { tail -30 "$TMP/cmake.log" >&2; die "build failed (log above)"; }
-fi
+bench_build busmon-agent busmon-demo-producer
 "$BUILD/busmon-agent" --help >"$TMP/help.txt"
 DEFAULT_LINGER=$(awk '/--read-linger-ms/ { f = 1 } f && /default/ { sub(/.*default /, ""); sub(/\).*/, ""); print; exit }' "$TMP/help.txt")
 [ -n "$DEFAULT_LINGER" ] || die "busmon-agent --help names no default for --read-linger-ms"
@@ -99,7 +91,7 @@ RESULTS=$TMP/results # mode round entries us_per_event xreadgroup_per_event
 # one MODE ROUND
 one() {
     local mode=$1 r=$2 port url rpid apid="" c0 c1 n st
-    port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    port=$(bench_free_port)
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
         --daemonize no --loglevel warning >"$TMP/redis.log" 2>&1 &
     rpid=$!

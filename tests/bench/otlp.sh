@@ -46,6 +46,7 @@ for tool in jq redis-cli redis-server awk; do
 done
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$SRC/tests/bench/lib.sh"
 BUILD=${BUSMON_BUILD_DIR:-$SRC/build}
 case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 TIMEOUT=${BUSMON_BENCH_TIMEOUT:-900}
@@ -65,10 +66,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' "/proc/$1/stat"; }
 
-PORT=$(free_port)
+PORT=$(bench_free_port)
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
     --daemonize no --loglevel warning >"$TMP/redis.log" 2>&1 &
 REDIS_PID=$!

@@ -60,6 +60,7 @@ for tool in jq redis-cli redis-server curl awk; do
 done
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$SRC/tests/bench/lib.sh"
 BUILD=${BUSMON_BUILD_DIR:-$SRC/build}
 case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 TMP=$(mktemp -d /tmp/busmon-bench-pubsub.XXXXXX)
@@ -76,20 +77,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-need=(bench-publish busmon-agent busmon)
-missing=()
-for b in "${need[@]}"; do [ -x "$BUILD/$b" ] || missing+=("$b"); done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "bench-pubsub: building ${missing[*]} in $BUILD"
-    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$TMP/cmake.log" 2>&1 ||
-        { tail -20 "$TMP/cmake.log" >&2; die "cmake configure failed"; }
-    cmake --build "$BUILD" -j2 --target "${need[@]}" >>"$TMP/cmake.log" 2>&1 ||
-        { tail -30 "$TMP/cmake.log" >&2; die "build failed"; }
-fi
+bench_build bench-publish busmon-agent busmon
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-PORT=$(free_port)
-HP=$(free_port)
+PORT=$(bench_free_port)
+HP=$(bench_free_port)
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
     --daemonize no --loglevel warning >"$TMP/redis.log" 2>&1 &
 REDIS_PID=$!

@@ -108,6 +108,7 @@ for tool in redis-server redis-cli awk; do
 done
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$SRC/tests/bench/lib.sh"
 BUILD=${BUSMON_BUILD_DIR:-$SRC/build}
 case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 TX=$((ITEMS / 2))
@@ -127,19 +128,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- binaries (the drain shape) ------------------------------------------------
-need=(bench-fill bench-bare-drain)
-missing=()
-for b in "${need[@]}"; do [ -x "$BUILD/$b" ] || missing+=("$b"); done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "bench-floor: building ${missing[*]} in $BUILD"
-    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$TMP/cmake.log" 2>&1 ||
-        { tail -20 "$TMP/cmake.log" >&2; die "cmake configure failed (log above)"; }
-    cmake --build "$BUILD" -j2 --target "${need[@]}" >>"$TMP/cmake.log" 2>&1 ||
-        { tail -30 "$TMP/cmake.log" >&2; die "build failed (log above)"; }
-fi
+bench_build bench-fill bench-bare-drain
 
 # --- redis ----------------------------------------------------------------------
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+PORT=$(bench_free_port)
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$TMP" --daemonize no --loglevel warning >"$TMP/redis.log" 2>&1 &
 REDIS_PID=$!
