@@ -404,7 +404,8 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
 static void on_linger(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
-    issue_read(arg);
+    bm_stream_input *in = arg;
+    if (!in->reads_in_flight) issue_read(in); /* else one went out meanwhile (writer drained) */
 }
 
 static void issue_read(bm_stream_input *in)
@@ -488,6 +489,7 @@ static void on_session_reset(void *arg)
     bm_stream_input *in = arg;
     in->reads_in_flight = 0;
     in->recovering = 1;
+    if (in->linger) evtimer_del(in->linger); /* recovery reads one at a time, at once */
     in->script_off = 0; /* a refused script is tried again after a reset */
     for (size_t i = 0; i < in->o.n_streams; i++)
         strcpy(in->pel_cursor[i], "0");
@@ -566,6 +568,7 @@ void bm_stream_input_stop(bm_stream_input *in)
 {
     in->stopped = 1;
     in->reads_in_flight = 0; /* the reader is dropped next: what was in flight stays pending */
+    if (in->linger) evtimer_del(in->linger);
 }
 
 void bm_stream_input_get_stats(const bm_stream_input *in, bm_stream_input_stats *out)

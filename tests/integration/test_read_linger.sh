@@ -5,7 +5,9 @@
 # per entry or two; nothing is lost either way (every entry read and acked,
 # every result an execution), the lingering is counted in
 # busmon_reads_lingered_total, and bad values are refused. The same run with
-# --read-linger-ms 0 is the baseline that shows the count can fail.
+# --read-linger-ms 0 is the baseline that shows the count can fail. Last, the
+# agent's connections are killed while it lingers: it reads its own pending
+# entries again (one read at a time) and still counts every result once.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 AGENT="$BM_BUILD/busmon-agent"
@@ -23,12 +25,12 @@ acked() { # acked GROUP: the group has read every entry and nothing is pending
     [ "$n" -gt 0 ] && [ "$pend" = 0 ] && [ "$last" = "$(dbcli XREVRANGE "$STREAM" + - COUNT 1 | head -1)" ]
 }
 
-# run LINGER_MS DB: a database of its own (agents sharing one merge their
+# run LINGER_MS DB [kill]: a database of its own (agents sharing one merge their
 # figures), an agent lingering LINGER_MS, the
 # producer for 3 s; prints "<entries> <reads> <lingered> <executions> <results
 # the producer wrote (its ground truth)>"
 run() {
-    local linger=$1 port base a reads lingered ex n truth=$BM_TMP/truth$1
+    local linger=$1 port base a reads lingered ex n truth=$BM_TMP/truth$2 kill=${3:-}
     DB=$2
     STREAM="busmon:linger$linger"
     port=$(bm_free_port)
@@ -40,13 +42,19 @@ run() {
     # the group exists before the first entry, so the agent reads them as they come
     bm_wait_for 10 "dbcli XINFO GROUPS $STREAM | grep -qx g$linger" ||
         { echo "no group g$linger" >&2; return 1; }
+    if [ -n "$kill" ]; then # 1.5 s in: every connection but the producer's and this one
+        (sleep 1.5; bm_cli_raw CLIENT LIST | awk '$0 !~ / cmd=(xadd|client)/ { sub(/^id=/, "", $1); print $1 }' |
+            while read -r id; do bm_cli_raw CLIENT KILL ID "$id" >/dev/null; done) &
+    fi
     "$PRODUCER" --redis "$BM_URL/$DB" --stream "$STREAM" --rate 300 --duration 3 \
         --ground-truth "$truth" >/dev/null 2>&1 ||
         { echo "the producer failed" >&2; return 1; }
     bm_wait_for 20 "acked g$linger" || { echo "linger $linger: not everything read and acked" >&2; return 1; }
     n=$(dbcli XLEN "$STREAM")
-    bm_wait_for 10 "[ \"\$(metric $base busmon_entries_read_total)\" = $n ]" ||
+    [ -n "$kill" ] || bm_wait_for 10 "[ \"\$(metric $base busmon_entries_read_total)\" = $n ]" ||
         { echo "linger $linger: the agent counts $(metric $base busmon_entries_read_total) read of $n" >&2; return 1; }
+    [ -z "$kill" ] || bm_wait_for 10 "[ \"\$(metric $base busmon_redis_reconnects_total)\" -ge 1 ]" ||
+        { echo "linger $linger: the agent did not reconnect" >&2; return 1; }
     reads=$(metric "$base" busmon_reads_total)
     lingered=$(metric "$base" busmon_reads_lingered_total)
     ex=$(curl -s "$base/api/workers" | jq '[.workers[].executions] | add')
@@ -58,6 +66,8 @@ read -r n0 reads0 lingered0 ex0 truth0 < <(run 0 1)
 read -r n1 reads1 lingered1 ex1 truth1 < <(run 100 2)
 echo "# linger 0: $n0 entries, $reads0 reads, $lingered0 lingered, $ex0 executions of $truth0 results"
 echo "# linger 100 ms: $n1 entries, $reads1 reads, $lingered1 lingered, $ex1 executions of $truth1 results"
+read -r n2 reads2 lingered2 ex2 truth2 < <(run 100 3 kill)
+echo "# linger 100 ms, connections killed: $n2 entries, $reads2 reads, $lingered2 lingered, $ex2 executions of $truth2 results"
 
 bm_check "the producer wrote entries (>= 500 each run)" [ "${n0:-0}" -ge 500 ] && [ "${n1:-0}" -ge 500 ]
 bm_check "without lingering, a read brings few entries (reads >= entries / 8)" \
@@ -70,6 +80,8 @@ bm_check "busmon_reads_lingered_total counts the reads put off" [ "${lingered1:-
 bm_check "the producer's results were counted (> 0)" [ "${truth0:-0}" -gt 0 ] && [ "${truth1:-0}" -gt 0 ]
 bm_eq "without lingering: every result an execution" "${truth0:-x}" "${ex0:-y}"
 bm_eq "lingering: every result an execution" "${truth1:-x}" "${ex1:-y}"
+bm_check "connections killed while lingering: results counted (> 0)" [ "${truth2:-0}" -gt 0 ]
+bm_eq "connections killed while lingering: every result one execution" "${truth2:-x}" "${ex2:-y}"
 
 # bad values
 out=$("$AGENT" --read-linger-ms 2000 2>&1); rc=$?
