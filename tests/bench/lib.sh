@@ -1,7 +1,19 @@
-# tests/bench/lib.sh - what the benchmark scripts share (sourced).
+# tests/bench/lib.sh - what the benchmark scripts share (sourced, after the
+# script defines die() with its own prefix).
 #
-# Each script sets SRC, BUILD and TMP and defines die() (its own prefix)
-# before it uses these.
+# Sets SRC (the checkout) and BUILD ($BUSMON_BUILD_DIR, else <checkout>/build,
+# made absolute). bench_build also needs the script's TMP.
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUSMON_BUILD_DIR:-$SRC/build}
+case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+
+# bench_tools TOOL...: die unless each is on PATH.
+bench_tools() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || die "needs $tool (deploy/install-deps.sh installs it)"
+    done
+}
 
 # bench_build TARGET...: build with cmake the targets missing from $BUILD
 # (RelWithDebInfo; the log in $TMP/cmake.log, its tail shown on failure).

@@ -57,14 +57,9 @@ done
 [[ $RATE =~ ^[1-9][0-9]{0,5}$ ]] || bad_arg "--rate must be a number from 1 to 999999, not '$RATE'"
 [[ $SECS =~ ^[1-9][0-9]{0,3}$ ]] || bad_arg "--seconds must be a number from 1 to 9999, not '$SECS'"
 [[ $ROUNDS =~ ^[1-9]$ ]] || bad_arg "--rounds must be a number from 1 to 9, not '$ROUNDS'"
-for tool in redis-server redis-cli awk; do
-    command -v "$tool" >/dev/null || die "needs $tool (deploy/install-deps.sh installs it)"
-done
 
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-source "$SRC/tests/bench/lib.sh"
-BUILD=${BUSMON_BUILD_DIR:-$SRC/build}
-case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # SRC, BUILD, bench_build, ...
+bench_tools redis-server redis-cli awk
 TMP=$(mktemp -d /tmp/busmon-bench-live.XXXXXX)
 PIDS=()
 cleanup() {

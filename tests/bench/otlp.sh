@@ -41,14 +41,9 @@ while [ $# -gt 0 ]; do
 done
 [[ $EVENTS =~ ^[0-9]+$ ]] && [ "$EVENTS" -ge 2 ] || die "--events must be a number >= 2"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a number >= 1"
-for tool in jq redis-cli redis-server awk; do
-    command -v "$tool" >/dev/null || die "needs $tool (deploy/install-deps.sh installs it)"
-done
 
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-source "$SRC/tests/bench/lib.sh"
-BUILD=${BUSMON_BUILD_DIR:-$SRC/build}
-case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # SRC, BUILD, bench_build, ...
+bench_tools jq redis-cli redis-server awk
 TIMEOUT=${BUSMON_BENCH_TIMEOUT:-900}
 for b in bench-fill busmon-agent bm-webhook-receiver; do
     [ -x "$BUILD/$b" ] || die "$BUILD/$b missing: cmake --build ${BUILD#$PWD/} (tests on)"

@@ -55,14 +55,9 @@ done
 [[ $SECONDS_PER =~ ^[1-9][0-9]*$ ]] || die "--seconds must be a positive number, not '$SECONDS_PER'"
 [[ $CLIENTS =~ ^[1-9][0-9]*$ ]] || die "--clients must be a positive number, not '$CLIENTS'"
 [[ $RATES =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--rates must be numbers separated by commas, not '$RATES'"
-for tool in jq redis-cli redis-server curl awk; do
-    command -v "$tool" >/dev/null || die "needs $tool (deploy/install-deps.sh installs it)"
-done
 
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-source "$SRC/tests/bench/lib.sh"
-BUILD=${BUSMON_BUILD_DIR:-$SRC/build}
-case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # SRC, BUILD, bench_build, ...
+bench_tools jq redis-cli redis-server curl awk
 TMP=$(mktemp -d /tmp/busmon-bench-pubsub.XXXXXX)
 REDIS_PID= AGENT_PID=
 cleanup() {

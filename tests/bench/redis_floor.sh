@@ -103,14 +103,9 @@ done
 [[ $VBYTES =~ ^[1-9][0-9]{0,4}$ ]] && [ "$VBYTES" -ge 20 ] && [ "$VBYTES" -le 16384 ] ||
     bad_arg "--value-bytes must be a number from 20 to 16384, not '$VBYTES'"
 [[ $ROUNDS =~ ^[1-9]$ ]] || bad_arg "--rounds must be a number from 1 to 9, not '$ROUNDS'"
-for tool in redis-server redis-cli awk; do
-    command -v "$tool" >/dev/null || die "needs $tool (deploy/install-deps.sh installs it)"
-done
 
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-source "$SRC/tests/bench/lib.sh"
-BUILD=${BUSMON_BUILD_DIR:-$SRC/build}
-case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # SRC, BUILD, bench_build, ...
+bench_tools redis-server redis-cli awk
 TX=$((ITEMS / 2))
 export LC_ALL=C # awk's length() in bytes
 

@@ -69,14 +69,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 [[ $EVENTS =~ ^[0-9]+$ ]] && [ "$EVENTS" -ge 2 ] || die "--events must be a number >= 2, not '$EVENTS'"
-for tool in jq redis-cli awk; do
-    command -v "$tool" >/dev/null || die "needs $tool (deploy/install-deps.sh installs it)"
-done
 
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-source "$SRC/tests/bench/lib.sh"
-BUILD=${BUSMON_BUILD_DIR:-$SRC/build}
-case "$BUILD" in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # SRC, BUILD, bench_build, ...
+bench_tools jq redis-cli awk
 TIMEOUT=${BUSMON_BENCH_TIMEOUT:-900}
 
 # --pin: redis-server on one CPU, the drains on another (taskset)
