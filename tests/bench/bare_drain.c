@@ -374,17 +374,6 @@ typedef struct {
     unsigned long segs; /* segments written */
 } bare_join;
 
-/* Append n bytes to j. @return the copy's start, or NULL (out of memory). */
-static const char *bare_join_add(bare_join *j, const char *s, size_t n)
-{
-    if (j->len + n > j->cap) { /* reserved per batch: never moves mid-batch */
-        return NULL;
-    }
-    memcpy(j->buf + j->len, s, n);
-    j->len += n;
-    return j->buf + j->len - n;
-}
-
 /*
  * Queue SELECT db, the batch's writes in the layout, SELECT back.
  * @return the number of replies to read, or -1 (connection lost, out of memory).
@@ -427,7 +416,8 @@ static long bare_append_writes(redisContext *c, const bare_opts *o, int back_db,
             size_t j = i;
             const char *v = join->buf + join->len;
             while (j < m && !memcmp(items[j].tx, items[i].tx, 19)) {
-                if (!bare_join_add(join, items[j].val, items[j].len)) return -1;
+                memcpy(join->buf + join->len, items[j].val, items[j].len); /* room reserved above */
+                join->len += items[j].len;
                 j++;
             }
             argv[k] = items[i].tx;
