@@ -38,6 +38,7 @@ run() {
     bm_bg "$AGENT" --redis "$BM_URL/$DB" --http "127.0.0.1:$port" --stream "$STREAM" --group "g$linger" \
         --consumer c --read-linger-ms "$linger" --block-ms 1000
     a=$BM_LAST_PID
+    trap "kill $a 2>/dev/null" EXIT # run() is a subshell: the test's own clean-up never sees it
     bm_wait_for 10 "curl -sf $base/health" || { echo "agent (linger $linger) did not come up" >&2; return 1; }
     # the group exists before the first entry, so the agent reads them as they come
     bm_wait_for 10 "dbcli XINFO GROUPS $STREAM | grep -qx g$linger" ||
