@@ -23,21 +23,16 @@
 #include <string.h>
 
 #include "lib/trace_store.h"
+#include "proto/event_internal.h" /* bm_event_reset */
 
 static bm_event mk(bm_event_type type, const char *tx, const char *id, int64_t ts)
 {
     bm_event e;
-    memset(&e, 0, sizeof e);
+    bm_event_reset(&e); /* nothing decoded: strings "", numbers absent */
     e.type = type;
     e.id = id;
     e.tx = tx;
-    e.corr = e.cmd = e.worker = e.step = e.source = "";
-    e.status = e.message = e.error_type = e.error_message = "";
     e.ts_us = ts;
-    e.duration_us = -1;
-    e.ok = -1;
-    e.attempt = e.priority = -1;
-    e.progress = -1;
     return e;
 }
 
