@@ -189,7 +189,6 @@ const char *trace_event_stage(const trace_event *e);
  * through a const trace; zeroed by trace_new.
  */
 typedef struct {
-    uint64_t summary_hash; /* of the summary JSON last written */
     uint64_t workers_hash; /* of the first n_workers names of the summary, in order */
     uint32_t score_lo;     /* the start time (ms) the sets have it under, its low 32
                             * bits: enough to see it move (by less than 49 days) */

@@ -1,11 +1,14 @@
 /*
- * trace_index.h - a transaction's summary, as the trace search index keeps
- * it (proto/README.md §7.2), and the one filter every reader applies to it.
+ * trace_index.h - a transaction's summary, what the trace search index is
+ * planned from (proto/README.md §7.2), and the one filter every reader
+ * applies to it.
  *
- * The agent builds a summary from its trace each time a batch changed the
- * transaction (trace_index_summarize, trace_index_json) and stores the JSON
- * beside the index's sorted sets; `busmon traces` and /api/traces parse it
- * back (trace_index_parse) and keep what trace_index_matches accepts, so a
+ * A summary is made from a trace (trace_index_summarize): the agent makes
+ * one from its memory each time a batch changed the transaction, to know
+ * which of the index's sorted sets the transaction must join
+ * (trace_index_plan); `busmon traces` makes one from the stored records of
+ * each candidate the sets propose, /api/traces from the agent's memory. The
+ * summary is not stored: both keep what trace_index_matches accepts, so a
  * filter means the same wherever it is applied. The sorted sets only
  * propose candidates: the summary decides.
  *
@@ -51,20 +54,8 @@ int trace_index_is_failed(const trace_summary *s);
 json_t *trace_index_json(const trace_summary *s);
 
 /*
- * The same JSON as json_dumps(trace_index_json(s), JSON_COMPACT |
- * JSON_PRESERVE_ORDER), byte for byte, written into buf without allocating
- * (the agent writes one per changed transaction). @return its length; when
- * that is >= cap the text was cut (buf holds cap - 1 bytes and a NUL), so
- * call again with more room. TRACE_INDEX_DUMP_MAX always suffices.
- */
-size_t trace_index_dump(const trace_summary *s, char *buf, size_t cap);
-#define TRACE_INDEX_DUMP_MAX                                                                       \
-    (6 * (256 + (TRACE_INDEX_WORKERS_MAX + 2) * (TRACE_INDEX_TEXT_MAX + 1)) + 512)
-
-/*
  * What a summary's index writes must carry, given what was queued for the
  * transaction before (its mark, trace_index_mark_of): bits of
- *   TRACE_INDEX_W_SUMMARY  the summary changed (its JSON's hash): SET it
  *   TRACE_INDEX_W_SET      not in the index set yet, or its start time moved
  *   TRACE_INDEX_W_FAILED   newly failed (or its start moved): ZADD :failed
  *   TRACE_INDEX_W_WORKERS  its workers changed (or its start moved): ZADD
@@ -75,20 +66,15 @@ size_t trace_index_dump(const trace_summary *s, char *buf, size_t cap);
  * (they are queued with the batch and sent again until stored).
  */
 enum {
-    TRACE_INDEX_W_SUMMARY = 1,
-    TRACE_INDEX_W_SET = 2,
-    TRACE_INDEX_W_FAILED = 4,
-    TRACE_INDEX_W_WORKERS = 8,
+    TRACE_INDEX_W_SET = 1,
+    TRACE_INDEX_W_FAILED = 2,
+    TRACE_INDEX_W_WORKERS = 4,
 };
-unsigned trace_index_plan(trace_index_mark *mark, const trace_summary *s, uint64_t json_hash,
-                          size_t *workers_from);
+unsigned trace_index_plan(trace_index_mark *mark, const trace_summary *s, size_t *workers_from);
 
-/* A 64-bit hash of n bytes (the summary JSON's hash for trace_index_plan; in
+/* A 64-bit hash of n bytes (the workers' names for trace_index_plan; in
  * memory only, so it may change between versions). */
 uint64_t trace_index_hash(const void *data, size_t n);
-
-/* Parse what trace_index_json wrote. @return 0, or -1 (not a summary). */
-int trace_index_parse(const char *json, size_t len, trace_summary *out);
 
 /* Status filter words: the statuses of trace_status_matches, and
  * "timed_out" (a step timed out). @return 1 when the word is one. */

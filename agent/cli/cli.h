@@ -13,6 +13,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "lib/sampling.h"
+#include "lib/trace.h"
+
 enum { BM_EXIT_OK = 0, BM_EXIT_NOT_FOUND = 1, BM_EXIT_USAGE = 2, BM_EXIT_REDIS = 3 };
 
 typedef struct {
@@ -55,6 +58,25 @@ void bm_cli_overview(FILE *f);
  * (bm_cli_overview hands in bm_cli_command_list); "busmon VERSION". */
 void bm_cli_overview_with(FILE *f, void (*command_list)(FILE *f));
 void bm_cli_version(FILE *f);
+
+/*
+ * trace.c: the records of a trace key's LRANGE reply (r: NULL or anything
+ * but an array reads as none) replayed into a new trace of tx (*out, the
+ * caller's to trace_free), by the agent's own code: the same ordering,
+ * dedup, pairing and status. @return BM_TRACE_RECORDS_OK (*unreadable
+ * counts the records that could not be read), _NONE (no record: never seen,
+ * or expired), _SAMPLED (a tail-sampling marker, copied to *marker when
+ * given) or _NOMEM.
+ */
+enum {
+    BM_TRACE_RECORDS_OK,
+    BM_TRACE_RECORDS_NONE,
+    BM_TRACE_RECORDS_SAMPLED,
+    BM_TRACE_RECORDS_NOMEM,
+};
+#define TRACE_READ_MAX 100000 /* records read of one trace at most: a bound on the CLI's memory */
+int bm_cli_trace_records(const redisReply *r, const char *tx, bm_decoder *d, trace **out,
+                         size_t *unreadable, bm_sampling_marker *marker);
 
 struct json_t;
 /* o[k] as a number (0 when absent or not a number). */

@@ -17,8 +17,6 @@
 #include "proto/event.h"
 #include "lib/trace_json.h"
 
-#define TRACE_READ_MAX 100000 /* records read at most: a bound on the CLI's memory */
-
 void bm_cli_trace_help(FILE *f)
 {
     fprintf(f,
@@ -96,6 +94,35 @@ static void print_text(const bm_cli_opts *o, const trace *t)
     }
 }
 
+int bm_cli_trace_records(const redisReply *r, const char *tx, bm_decoder *d, trace **out,
+                         size_t *unreadable, bm_sampling_marker *marker)
+{
+    *out = NULL;
+    *unreadable = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) return BM_TRACE_RECORDS_NONE;
+    const redisReply *first = r->element[0];
+    bm_sampling_marker m;
+    if (first->type == REDIS_REPLY_STRING &&
+        bm_sampling_marker_parse(first->str, (size_t)first->len, &m)) {
+        if (marker) *marker = m;
+        return BM_TRACE_RECORDS_SAMPLED;
+    }
+    trace *t = trace_new(tx);
+    if (!t) return BM_TRACE_RECORDS_NOMEM;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *el = r->element[i];
+        bm_event ev;
+        if (el->type != REDIS_REPLY_STRING ||
+            bm_decode_msgpack(d, el->str, (size_t)el->len, &ev) != BM_DECODE_OK || !ev.id[0]) {
+            ++*unreadable;
+            continue;
+        }
+        trace_add(t, &ev, TRACE_READ_MAX, NULL);
+    }
+    *out = t;
+    return BM_TRACE_RECORDS_OK;
+}
+
 /*
  * Read the stored records of tx into a new trace (*out; NULL when there are
  * none). @return BM_EXIT_OK, BM_EXIT_NOT_FOUND or BM_EXIT_REDIS, said on stderr.
@@ -110,54 +137,41 @@ static int read_trace(redisContext *c, const bm_cli_opts *o, const char *tx, tra
         if (r) freeReplyObject(r);
         return BM_EXIT_REDIS;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+    bm_decoder *d = bm_decoder_new(NULL);
+    if (!d) {
+        fprintf(stderr, "busmon trace: out of memory\n");
+        freeReplyObject(r);
+        return BM_EXIT_REDIS;
+    }
+    size_t unreadable;
+    bm_sampling_marker m;
+    int got = bm_cli_trace_records(r, tx, d, out, &unreadable, &m);
+    bm_decoder_free(d);
+    int rc = BM_EXIT_OK;
+    if (got == BM_TRACE_RECORDS_NONE) {
         fprintf(stderr,
                 "busmon trace: no trace for transaction '%s' (never seen by busmon-agent, or "
                 "expired after the trace retention)\n",
                 tx);
-        freeReplyObject(r);
-        return BM_EXIT_NOT_FOUND;
-    }
-    bm_sampling_marker m;
-    redisReply *first = r->element[0];
-    if (first->type == REDIS_REPLY_STRING &&
-        bm_sampling_marker_parse(first->str, (size_t)first->len, &m)) {
+        rc = BM_EXIT_NOT_FOUND;
+    } else if (got == BM_TRACE_RECORDS_SAMPLED) {
         fprintf(stderr,
                 "busmon trace: transaction '%s' was sampled out by tail sampling "
                 "(traces.sampling.rate %g: it did not fail, time out, compensate nor run slow); "
                 "its %llu event(s) were not kept%s\n",
                 tx, m.rate, (unsigned long long)m.events,
                 r->elements > 1 ? " (later records follow the marker)" : "");
-        freeReplyObject(r);
-        return BM_EXIT_NOT_FOUND;
-    }
-    bm_decoder *d = bm_decoder_new(NULL);
-    trace *t = trace_new(tx);
-    if (!d || !t) {
+        rc = BM_EXIT_NOT_FOUND;
+    } else if (got == BM_TRACE_RECORDS_NOMEM) {
         fprintf(stderr, "busmon trace: out of memory\n");
-        bm_decoder_free(d);
-        trace_free(t);
-        freeReplyObject(r);
-        return BM_EXIT_REDIS;
-    }
-    size_t unreadable = 0;
-    for (size_t i = 0; i < r->elements; i++) {
-        redisReply *el = r->element[i];
-        bm_event ev;
-        if (el->type != REDIS_REPLY_STRING ||
-            bm_decode_msgpack(d, el->str, (size_t)el->len, &ev) != BM_DECODE_OK || !ev.id[0]) {
-            unreadable++;
-            continue;
-        }
-        trace_add(t, &ev, TRACE_READ_MAX, NULL);
-    }
-    if (unreadable)
-        fprintf(stderr, "busmon trace: %zu stored record(s) of %s could not be read and are not shown\n",
+        rc = BM_EXIT_REDIS;
+    } else if (unreadable) {
+        fprintf(stderr,
+                "busmon trace: %zu stored record(s) of %s could not be read and are not shown\n",
                 unreadable, tx);
-    bm_decoder_free(d);
+    }
     freeReplyObject(r);
-    *out = t;
-    return BM_EXIT_OK;
+    return rc;
 }
 
 int bm_cli_trace(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)

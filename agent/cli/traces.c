@@ -5,9 +5,11 @@
  *
  * The index's sorted sets propose candidates newest first (the worker's
  * set, else the failed set for a failed-group status, else every
- * transaction); each candidate's summary is read and the filter
- * (lib/trace_index.c, the same as /api/traces) decides. A candidate whose
- * summary expired is skipped. Not here: a transaction's events (`busmon trace`).
+ * transaction); each candidate's stored records are read (pipelined, CHUNK
+ * at a time), replayed into a trace as `busmon trace` does, summarized, and
+ * the filter (lib/trace_index.c, the same as /api/traces) decides. A
+ * candidate whose records expired, or that tail sampling dropped, is
+ * skipped (counted). Not here: a transaction's events (`busmon trace`).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -25,6 +27,7 @@
 #define LIMIT_MAX     10000
 #define PAGE          500
 #define SCAN_MAX      2000000 /* candidates read at most (the index's cap bounds it first) */
+#define CHUNK         50      /* candidates' records asked for at once */
 
 void bm_cli_traces_help(FILE *f)
 {
@@ -34,8 +37,10 @@ void bm_cli_traces_help(FILE *f)
             "\n"
             "Find recent transactions in the trace search index busmon-agent keeps\n"
             "(busmon:traces, proto/README.md 7.2), newest first: start time (UTC),\n"
-            "status, duration, steps, workers, first error and transaction id. Every\n"
-            "filter given must hold. `busmon trace TX` then shows one of them.\n"
+            "status, duration, steps, workers, first error and transaction id, from\n"
+            "each candidate's stored trace (busmon:trace:<tx>, as `busmon trace`\n"
+            "reads it). Every filter given must hold. Transactions whose trace\n"
+            "expired or was sampled out by tail sampling are not listed.\n"
             "\n"
             "options:\n"
             "  --status S        running, completed, failed, compensated, cancelled or\n"
@@ -47,7 +52,8 @@ void bm_cli_traces_help(FILE *f)
             "  --error-type T    its first failed step's error type is T (exact)\n"
             "  --limit N         at most N transactions (default %d, at most %d)\n"
             "  --index-key K     the index's key (default busmon:traces, traces.index_key)\n"
-            "  --json            one JSON object: {\"traces\": [...], \"count\": N, ...}\n"
+            "  --json            one JSON object: {\"traces\": [...], \"count\": N,\n"
+            "                    \"scanned\", \"expired\", \"sampled_out\", \"limited\"}\n"
             "  --redis URL       Redis to read (default: $BUSMON_REDIS_URL, else "
             "redis://127.0.0.1:6379)\n"
             "  -h, --help        this help\n"
@@ -98,13 +104,47 @@ static void format_duration(int64_t us, char *buf, size_t n)
 
 typedef struct {
     trace_summary *found;
-    size_t n, limit, scanned, stale;
+    size_t n, limit, scanned, expired, sampled_out, unreadable;
 } search;
 
-/* Read one page of candidates' summaries and keep the matches.
- * @return the number of candidates in the page, or -1 (Redis said no). */
-static long read_page(redisContext *c, const char *index, const char *set, const char *min,
-                      size_t offset, const trace_filter *f, search *s, char *err, size_t errlen)
+/* One candidate's LRANGE reply: summarized, kept when the filter accepts it.
+ * @return 0, or -1 (out of memory, said in err). */
+static int take(const redisReply *r, const char *tx, bm_decoder *d, const trace_filter *f,
+                search *s, char *err, size_t errlen)
+{
+    s->scanned++;
+    trace *t;
+    size_t unreadable;
+    switch (bm_cli_trace_records(r, tx, d, &t, &unreadable, NULL)) {
+    case BM_TRACE_RECORDS_NONE:
+        s->expired++; /* expired with the retention (or not a trace) */
+        return 0;
+    case BM_TRACE_RECORDS_SAMPLED:
+        s->sampled_out++;
+        return 0;
+    case BM_TRACE_RECORDS_NOMEM:
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    default:
+        break;
+    }
+    s->unreadable += unreadable;
+    if (trace_count(t)) {
+        trace_index_summarize(t, &s->found[s->n]);
+        if (trace_index_matches(&s->found[s->n], f)) s->n++;
+    } else {
+        s->expired++; /* no record could be read */
+    }
+    trace_free(t);
+    return 0;
+}
+
+/* Read one page of candidates, their records CHUNK at a time, and keep the
+ * matches. @return the number of candidates in the page, or -1 (Redis said
+ * no, or no memory: said in err). */
+static long read_page(redisContext *c, const char *prefix, const char *set, const char *min,
+                      size_t offset, const trace_filter *f, search *s, bm_decoder *d, char *err,
+                      size_t errlen)
 {
     char off[24];
     snprintf(off, sizeof off, "%zu", offset);
@@ -115,58 +155,34 @@ static long read_page(redisContext *c, const char *index, const char *set, const
         if (r) freeReplyObject(r);
         return -1;
     }
-    long n = (long)r->elements;
-    if (n == 0) {
-        freeReplyObject(r);
-        return 0;
-    }
-    size_t argc = (size_t)n + 1;
-    const char **argv = calloc(argc, sizeof *argv);
-    size_t *lens = calloc(argc, sizeof *lens);
-    char **keys = calloc(argc, sizeof *keys);
-    long rc = n;
-    if (!argv || !lens || !keys) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
-        goto out;
-    }
-    argv[0] = "MGET", lens[0] = 4;
-    for (long i = 0; i < n; i++) {
-        size_t kl = strlen(index) + 4 + (size_t)r->element[i]->len + 1;
-        keys[i + 1] = malloc(kl);
-        if (!keys[i + 1]) {
-            snprintf(err, errlen, "out of memory");
-            rc = -1;
-            goto out;
+    long rc = (long)r->elements;
+    for (size_t i = 0; rc >= 0 && i < r->elements && s->n < s->limit; i += CHUNK) {
+        size_t m = r->elements - i < CHUNK ? r->elements - i : CHUNK;
+        for (size_t j = 0; j < m; j++) {
+            const redisReply *tx = r->element[i + j];
+            redisAppendCommand(c, "LRANGE %s%b 0 %d", prefix, tx->str, (size_t)tx->len,
+                               TRACE_READ_MAX - 1);
         }
-        snprintf(keys[i + 1], kl, "%s:tx:%s", index, r->element[i]->str);
-        argv[i + 1] = keys[i + 1], lens[i + 1] = strlen(keys[i + 1]);
-    }
-    redisReply *m = redisCommandArgv(c, (int)argc, argv, lens);
-    if (!m || m->type != REDIS_REPLY_ARRAY) {
-        snprintf(err, errlen, "cannot read the summaries: %s",
-                 m && m->type == REDIS_REPLY_ERROR ? m->str : c->errstr);
-        if (m) freeReplyObject(m);
-        rc = -1;
-        goto out;
-    }
-    for (size_t i = 0; i < m->elements && s->n < s->limit; i++) {
-        redisReply *el = m->element[i];
-        s->scanned++;
-        trace_summary sum;
-        if (el->type != REDIS_REPLY_STRING || trace_index_parse(el->str, (size_t)el->len, &sum)) {
-            s->stale++; /* expired with the retention, or not a summary */
-            continue;
+        /* every reply asked for is read, even past the limit or an error */
+        for (size_t j = 0; j < m; j++) {
+            void *got = NULL;
+            if (redisGetReply(c, &got) != REDIS_OK) {
+                snprintf(err, errlen, "cannot read the traces: %s", c->errstr);
+                rc = -1;
+                break;
+            }
+            redisReply *lr = got;
+            if (lr->type == REDIS_REPLY_ERROR && rc >= 0 && strncmp(lr->str, "WRONGTYPE", 9)) {
+                snprintf(err, errlen, "cannot read %s%s: %s", prefix, r->element[i + j]->str,
+                         lr->str);
+                rc = -1;
+            }
+            if (rc >= 0 && s->n < s->limit &&
+                take(lr, r->element[i + j]->str, d, f, s, err, errlen))
+                rc = -1;
+            freeReplyObject(lr);
         }
-        if (trace_index_matches(&sum, f)) s->found[s->n++] = sum;
     }
-    freeReplyObject(m);
-out:
-    for (size_t i = 1; keys && i < argc; i++)
-        free(keys[i]);
-    free(keys);
-    free(argv);
-    free(lens);
     freeReplyObject(r);
     return rc;
 }
@@ -194,6 +210,7 @@ static void print_text(const bm_cli_opts *o, const search *s)
         printf("%-24s %s%-11s%s %11s %5zu  %-24s %-28s %s\n", start, col, status, rst, dur,
                t->steps, workers[0] ? workers : "-", error, t->tx);
     }
+    if (s->sampled_out) printf("(%zu sampled out by tail sampling: not listed)\n", s->sampled_out);
     if (!s->n)
         printf("(no transaction matches)\n");
     else if (s->n == s->limit)
@@ -268,9 +285,12 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
 
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;
-    search s = {calloc(limit, sizeof(trace_summary)), 0, limit, 0, 0};
-    if (!s.found) {
+    search s = {.found = calloc(limit, sizeof(trace_summary)), .limit = limit};
+    bm_decoder *d = bm_decoder_new(NULL);
+    if (!s.found || !d) {
         fprintf(stderr, "busmon traces: out of memory\n");
+        free(s.found);
+        bm_decoder_free(d);
         redisFree(c);
         return BM_EXIT_REDIS;
     }
@@ -278,10 +298,15 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     size_t offset = 0;
     long got;
     do {
-        got = read_page(c, index, set, min, offset, &f, &s, err, sizeof err);
+        got = read_page(c, o.trace_prefix, set, min, offset, &f, &s, d, err, sizeof err);
         offset += got > 0 ? (size_t)got : 0;
     } while (got == PAGE && s.n < limit && offset < SCAN_MAX);
     redisFree(c);
+    bm_decoder_free(d);
+    if (s.unreadable)
+        fprintf(stderr,
+                "busmon traces: %zu stored record(s) could not be read and are not counted\n",
+                s.unreadable);
     if (got < 0) {
         fprintf(stderr, "busmon traces: %s\n", err);
         free(s.found);
@@ -291,8 +316,10 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
         json_t *arr = json_array();
         for (size_t i = 0; i < s.n; i++)
             json_array_append_new(arr, trace_index_json(&s.found[i]));
-        json_t *out = json_pack("{s:o, s:I, s:I, s:b}", "traces", arr, "count", (json_int_t)s.n,
-                                "scanned", (json_int_t)s.scanned, "limited", s.n == limit);
+        json_t *out =
+            json_pack("{s:o, s:I, s:I, s:I, s:I, s:b}", "traces", arr, "count", (json_int_t)s.n,
+                      "scanned", (json_int_t)s.scanned, "expired", (json_int_t)s.expired,
+                      "sampled_out", (json_int_t)s.sampled_out, "limited", s.n == limit);
         char *txt =
             out ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
                 : NULL;

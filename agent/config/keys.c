@@ -162,15 +162,15 @@ static const bm_config_key agent_keys[] = {
      CFG(max_events_per_trace), .help = "events kept per trace; later ones are counted"},
     {.path = "traces.index_key", .type = BM_KEY_NAME, .def = "busmon:traces",
      CFG(trace_index_key),
-     .help = "the trace search index: sorted sets <key>, <key>:failed, <key>:w:<worker> and "
-             "summaries <key>:tx:<tx>"},
+     .help = "the trace search index: sorted sets <key>, <key>:failed and <key>:w:<worker> "
+             "(busmon traces summarizes each candidate from its stored trace)"},
     {.path = "traces.index_max", .type = BM_KEY_SIZE, .def = "100000", .lo = 0, .hi = 10000000,
      CFG(trace_index_max),
      .help = "transactions kept in each index set (the oldest dropped, counted); 0: no index"},
     {.path = "traces.flush_interval", .type = BM_KEY_DURATION, .def = "1s", .lo = 0,
      .hi = HOUR, .unit_us = BM_US_PER_MS, CFG(trace_flush_interval_ms),
      .flag = "trace-flush-interval", .metavar = "D", .group = G_TRACES,
-     .help = "trace records, summaries and index members are written at most this long after "
+     .help = "trace records and index members are written at most this long after "
              "their event is read (one write per transaction per interval; a checkpoint writes "
              "them sooner); the entries are acked after; 0: with every batch"},
     {.path = "traces.index_trim_interval", .type = BM_KEY_DURATION, .def = "1s", .lo = 0,

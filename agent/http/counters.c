@@ -98,8 +98,8 @@ static const bm_counter_row table[] = {
            "Entries of another agent's transaction handed to its hand-off stream.", "handed_off",
            persist.forwarded),
     SCALAR("busmon_trace_index_writes_total", TOTAL,
-           "Index writes sent for a transaction (its summary and/or the sets it joins), only what "
-           "changed.",
+           "Transactions whose trace search index sets were written (only the sets each one "
+           "newly joins).",
            "trace_index_writes", persist.index_writes),
     SCALAR("busmon_trace_index_dropped_total", TOTAL,
            "Trace search index entries dropped by its cap (traces.index_max).",

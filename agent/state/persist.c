@@ -13,10 +13,10 @@
  *   txs   [{first item, n items, pending, failed}...]  one RPUSH each (+ EXPIRE
  *         when one of its records is the key's first)
  *   dls   dead-letter copies: their field/value bytes in `dlbytes`
- *   ix    index writes [{tx, json, workers, what to write}...] in `ixbytes`,
- *         one SET per transaction at close, and one write of the group's
- *         ZADDs (one command per set, every member); then maybe the index trims, of the
- *         sets written since the last trim (their names copied to `ixbytes`)
+ *   ix    index writes [{tx, workers, what to write}...] in `ixbytes`: one
+ *         write of the group's ZADDs (one command per set, every member);
+ *         then maybe the index trims, of the sets written since the last
+ *         trim (their names copied to `ixbytes`)
  *   ids   "1700000000000-0\0..." with acks[{stream,off,len}]
  *
  *   open ──close──▶ sent ──every write OK──▶ stored ──checkpoint OK──▶ acked, recycled
@@ -26,7 +26,6 @@
 #include "agent/state/persist.h"
 
 #include <event2/event.h>
-#include <jansson.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,12 +64,12 @@ typedef struct {
     size_t stream, off, len;
 } ack_item;
 
-/* One transaction summary for the search index: tx, json and workers are
+/* What the search index lacks of one transaction: tx and workers are
  * NUL-terminated strings in the group's ixbytes; `writes` the
  * TRACE_INDEX_W_* bits of what the index lacks (trace_index_plan), the
  * workers' sets from workers[w_from]. */
 typedef struct {
-    size_t tx_off, tx_len, json_off, json_len, w_off, n_workers, w_from, seq;
+    size_t tx_off, tx_len, w_off, n_workers, w_from, seq;
     int64_t score_ms;
     unsigned writes;
     int superseded;
@@ -85,8 +84,8 @@ typedef struct {
     unsigned pending;     /* replies due */
     unsigned char failed; /* an error reply or a lost reply: send again */
     unsigned char is_dl;  /* 0 records; 1 a dead-letter XADD; 2 a hand-off XADD (its first
-                              pair names the stream); 3 a summary's SET (first: its
-                              ix_item); 4 the index trims of the group; 5 the group's ZADDs */
+                              pair names the stream); 4 the index trims of the group;
+                              5 the group's ZADDs */
     unsigned sent_cmds;  /* commands sent by the last send (index writes) */
     unsigned char expire; /* records: EXPIRE after the RPUSH (the key's first write) */
 } wr;
@@ -467,7 +466,7 @@ static void on_acked(const redisReply *r, void *arg)
 /* ---- sending ----------------------------------------------------------------------- */
 
 /* "<index><suffix><name>" into buf, cut at INDEX_KEY_MAX - 1 bytes (one
- * per summary: by hand, not snprintf). @return its length. */
+ * per set written: by hand, not snprintf). @return its length. */
 static size_t index_key(const bm_persist *p, const char *suffix, const char *name, char *buf)
 {
     const char *part[3] = {p->o.index_key, suffix, name};
@@ -505,6 +504,7 @@ static int send_zadds(bm_persist *p, group *g, const wr *x, unsigned *sent)
         const ix_item *it = &g->ix[i];
         if (it->superseded) continue;
         n++;
+        p->stats.index_writes++;
         if (it->writes & TRACE_INDEX_W_WORKERS) n_w += it->n_workers - it->w_from;
     }
     int64_t *scores = malloc((n + n_w + 1) * sizeof *scores);
@@ -556,7 +556,7 @@ static int send_zadds(bm_persist *p, group *g, const wr *x, unsigned *sent)
     return rc;
 }
 
-/* A summary's SET (is_dl 3), the group's ZADDs (is_dl 5) or its trims (is_dl 4).
+/* The group's ZADDs (is_dl 5) or its trims (is_dl 4).
  * x->pending is the number of commands sent. @return 0, or -1 (none sent). */
 static int send_index(bm_persist *p, group *g, wr *x)
 {
@@ -565,17 +565,7 @@ static int send_index(bm_persist *p, group *g, wr *x)
     unsigned sent = 0;
     int rc = 0;
     int64_t ttl_s = p->o.trace_ttl_s;
-    if (x->is_dl == 3) {
-        const ix_item *it = &g->ix[x->first];
-        const char *b = g->ixbytes.data, *tx = b + it->tx_off;
-        if (it->writes & TRACE_INDEX_W_SUMMARY) {
-            klen = index_key(p, ":tx:", tx, key);
-            rc = bm_writer_set(p->w, BM_WRITE_INDEX, key, b + it->json_off, it->json_len,
-                               ttl_s * 1000, on_write, x);
-            sent += rc == 0;
-        }
-        if (!rc) p->stats.index_writes++;
-    } else if (x->is_dl == 5) {
+    if (x->is_dl == 5) {
         rc = send_zadds(p, g, x, &sent);
     } else {
         /* the sets written since the last trim: the index, failed, each worker's */
@@ -702,9 +692,9 @@ static int cmp_ix(const void *a, const void *b, void *bytes)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* One index write per transaction: its last summary, with what the earlier
- * ones of the group needed written (a set they were to be added to); the
- * sets' members in one write of the group (ZADD per set). @return 0 or -1. */
+/* One index entry per transaction: its last summary's, with what the
+ * earlier ones of the group needed written (a set they were to be added
+ * to); the sets' members in one write of the group (ZADD per set). @return 0 or -1. */
 static int plan_index(group *g)
 {
     if (!g->n_ix) return 0;
@@ -725,10 +715,7 @@ static int plan_index(group *g)
             next->writes |= it->writes;
             continue;
         }
-        zadds |= it->writes & (TRACE_INDEX_W_SET | TRACE_INDEX_W_FAILED | TRACE_INDEX_W_WORKERS);
-        if (!(it->writes & TRACE_INDEX_W_SUMMARY)) continue;
-        if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) return -1;
-        g->wrs[g->n_wrs++] = (wr){g, i, 1, 0, 0, 3, 0, 0};
+        zadds |= it->writes;
     }
     if (zadds) {
         if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) return -1;
@@ -1084,19 +1071,10 @@ int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us, in
 int bm_persist_index(bm_persist *p, const trace_summary *s, trace_index_mark *mark)
 {
     if (!p->o.index_key || !*p->o.index_key || !s->tx[0]) return 0;
-    char small[4096], *js = small; /* a summary is ~300 bytes; the longest ~14 KB */
-    size_t json_len = trace_index_dump(s, small, sizeof small);
-    if (json_len >= sizeof small) {
-        if (!(js = malloc(json_len + 1))) return -1;
-        trace_index_dump(s, js, json_len + 1);
-    }
     trace_index_mark before = *mark;
     size_t w_from = 0;
-    unsigned writes = trace_index_plan(mark, s, trace_index_hash(js, json_len), &w_from);
-    if (!writes) {
-        if (js != small) free(js);
-        return 0; /* the index has it all */
-    }
+    unsigned writes = trace_index_plan(mark, s, &w_from);
+    if (!writes) return 0; /* the index has it all */
     group *g = open_group(p);
     if (!g || reserve((void **)&g->ix, &g->cap_ix, g->n_ix + 1, sizeof *g->ix)) goto nomem;
     ix_item *it = &g->ix[g->n_ix];
@@ -1104,16 +1082,12 @@ int bm_persist_index(bm_persist *p, const trace_summary *s, trace_index_mark *ma
     it->tx_off = g->ixbytes.len;
     it->tx_len = strlen(s->tx);
     int bad = grow_append(&g->ixbytes, s->tx, it->tx_len);
-    it->json_off = g->ixbytes.len;
-    it->json_len = json_len;
-    bad |= grow_append(&g->ixbytes, js, it->json_len);
     it->w_off = g->ixbytes.len;
     for (size_t i = 0; i < s->n_workers; i++)
         bad |= grow_append(&g->ixbytes, s->workers[i], strlen(s->workers[i]));
     for (size_t i = w_from; (writes & TRACE_INDEX_W_WORKERS) && i < s->n_workers; i++)
         bad |= trim_later(p, s->workers[i]);
     if (bad) goto nomem;
-    if (js != small) free(js);
     it->n_workers = s->n_workers;
     it->score_ms = s->start_us / 1000;
     it->writes = writes;
@@ -1123,7 +1097,6 @@ int bm_persist_index(bm_persist *p, const trace_summary *s, trace_index_mark *ma
     p->trim_failed |= (writes & TRACE_INDEX_W_FAILED) != 0;
     return 0;
 nomem:
-    if (js != small) free(js);
     *mark = before; /* not queued: still lacking */
     return -1;
 }

@@ -19,8 +19,9 @@
  * A group stays open across batches (bm_persist_batch_end) until it is
  * flush_interval old, holds GROUP_BYTES_MAX (1 MiB) of writes or GROUP_ACKS_MAX
  * entries, carries a hand-off, or a checkpoint needs it closed: a
- * transaction's records of that time go out as one RPUSH, its summary as one
- * SET, the index's new members as one ZADD per set. EXPIRE goes with a
+ * transaction's records of that time go out as one RPUSH, the index's new
+ * members as one ZADD per set (no summary is stored: readers make it from
+ * the records). EXPIRE goes with a
  * trace key's first write only (the record of the transaction's first event
  * in memory, or a redelivered one). The entries of an open group are not
  * acked (they are not stored): the delay of a trace write is the delay of
@@ -108,7 +109,7 @@ typedef struct {
     uint64_t unacked;           /* gauge: entries applied, not yet acked */
     uint64_t covered;           /* entries redelivered that a checkpoint covered (acked only) */
     uint64_t forwarded;         /* entries handed to the agent that owns their transaction */
-    uint64_t index_writes;      /* transaction summaries written to the search index */
+    uint64_t index_writes;      /* transactions whose index sets were written (each send) */
     uint64_t index_dropped;     /* index entries dropped by the cap (index_max) */
     uint64_t index_expired;     /* index entries dropped for being older than the retention */
 } bm_persist_stats;
@@ -136,15 +137,14 @@ void bm_persist_set_observer(bm_persist *p, bm_persist_observe_cb cb, void *arg)
 int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us, int first);
 
 /*
- * Queue what the trace search index lacks of transaction s->tx's summary
- * (copied), as far as `mark` (its trace's, trace_index_mark_of; used during
- * the call only, and updated) says this agent queued before
- * (trace_index_plan): SET <index>:tx:<tx> <json> PX retention when the
- * summary changed; ZADD <index> <start ms> <tx> when it is not there yet or
- * its start moved; ZADD <index>:failed when it became failed; ZADD
- * <index>:w:<worker> for every worker when its workers changed. The last
- * summary of a transaction in a group is the one written, with what every
- * earlier one of the group needed. Part of the group: acked only once
+ * Queue what the trace search index lacks of transaction s->tx, from its
+ * summary (the parts needed are copied), as far as `mark` (its trace's,
+ * trace_index_mark_of; used during the call only, and updated) says this
+ * agent queued before (trace_index_plan): ZADD <index> <start ms> <tx> when
+ * it is not there yet or its start moved; ZADD <index>:failed when it
+ * became failed; ZADD <index>:w:<worker> for every worker when its workers
+ * changed. The last summary of a transaction in a group is the one
+ * planned from, with what every earlier one of the group needed. Part of the group: acked only once
  * stored. The sets written are trimmed (retention, index_max) and given
  * their EXPIRE at most every index_trim_interval_us, by the group flushed
  * then (or by the checkpoint timer's, or at the finish). No-op without

@@ -299,6 +299,13 @@ bm_check "5: 10 % +- 2 points of the rest are stored" \
 TXO=$(comm -23 <(sort "$BM_TMP/samp.tx") <(sort "$BM_TMP/kept1") | head -1)
 out=$("$BUSMON" --redis "$BM_URL" --trace-prefix ts1: trace "$TXO" 2>&1)
 bm_check "5: busmon trace says a dropped one was sampled out" grep -q "sampled out" <<<"$out"
+# busmon traces summarizes each candidate from its stored trace: the kept
+# ones listed, each once; the dropped ones (a marker, no status) counted
+"$BUSMON" --redis "$BM_URL" --trace-prefix ts1: traces --limit 10000 --json >"$BM_TMP/traces5.json"
+bm_eq "5: busmon traces lists exactly the kept transactions" "$(sort "$BM_TMP/kept1")" \
+    "$(jq -r '.traces[].tx' "$BM_TMP/traces5.json" | sort)"
+bm_eq "5: busmon traces counts the sampled-out ones" "$((total - kept))" \
+    "$(jq .sampled_out "$BM_TMP/traces5.json")"
 if [ "$DECODER" = 0 ]; then
     echo "$BM_PASSED passed, $BM_FAILED failed"
     [ "$BM_FAILED" -eq 0 ] || exit 1

@@ -5,8 +5,10 @@
 # failed transaction and nothing else; --worker and --min-duration give
 # exactly the transactions the unfiltered list says; --since bounds by start
 # time; --limit; bad input exits 2; /api/traces (the agent's memory, the
-# same filter) answers as the CLI does, and refuses bad parameters with
-# 400; the index is bounded (a cap, counted) and expires with the retention.
+# same filter) answers as the CLI does (which summarizes each candidate from
+# its stored trace: no summary key is written; an expired trace is skipped,
+# counted), and refuses bad parameters with 400; the index is bounded (a
+# cap, counted) and expires with the retention.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -126,8 +128,14 @@ bm_eq "nothing matched: exit 1" 1 "$?"
 ttl=$(bm_cli_raw TTL busmon:traces)
 bm_check "the index set expires (TTL $ttl s <= 24 h)" [ "$ttl" -gt 0 -a "$ttl" -le 86400 ]
 tx1=$(jq -r '.traces[0].tx' "$ALL")
-ttl=$(bm_cli_raw TTL "busmon:traces:tx:$tx1")
-bm_check "a summary expires (TTL $ttl s)" [ "$ttl" -gt 0 -a "$ttl" -le 86400 ]
+ttl=$(bm_cli_raw TTL "busmon:trace:$tx1")
+bm_check "a listed transaction's trace expires (TTL $ttl s)" [ "$ttl" -gt 0 -a "$ttl" -le 86400 ]
+bm_eq "no summary is stored: readers make it from the records" 0 \
+    "$(bm_cli_raw --scan --pattern 'busmon:traces:tx:*' | wc -l)"
+# a candidate whose trace expired is skipped and counted, not listed
+bm_cli DEL "busmon:trace:$tx1" >/dev/null
+bm_eq "an expired trace: not listed, counted" "0 1" \
+    "$("$BUSMON" traces --limit 10000 --json | jq -r --arg tx "$tx1" '"\([.traces[] | select(.tx == $tx)] | length) \(.expired)"')"
 kill -TERM "$A"; wait "$A" 2>/dev/null
 
 # bounded: a cap of 20, what it drops counted; older than the retention: dropped

@@ -2,16 +2,18 @@
  * test_trace_index.c - lib/trace_index: a trace's summary (status, steps,
  * events, errors, the first error, workers: first seen, deduplicated,
  * capped, cut), the failed set (failed group or a timed-out step), the JSON
- * and its parse (round trip, RFC 3339 times, what is not a summary), the
- * status words, and the filter on each field with its bounds (the same
- * filter for `busmon traces` and /api/traces), and what of a summary the
- * index still needs written (trace_index_plan with the trace's mark).
+ * (RFC 3339 times, every status's name), the summary made again from the
+ * stored records as `busmon traces` makes it (the same summary as from
+ * memory), the status words, the filter on each field with its bounds (the
+ * same filter for `busmon traces` and /api/traces), and what the index
+ * still needs written (trace_index_plan with the trace's mark).
  *
  * Traces are built by hand (every string set, time set by hand, no clock).
  */
 #include "lib/trace_index.h"
 
 #include <criterion/criterion.h>
+#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,19 +68,13 @@ static trace_summary summarize(void)
     return s;
 }
 
-/* The plan for the trace as it is now, with its JSON hashed as the agent does. */
+/* The plan for the trace as it is now, as the agent makes it. */
 static size_t workers_from;
 
 static unsigned plan(void)
 {
     trace_summary s = summarize();
-    json_t *j = trace_index_json(&s);
-    char *js = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    unsigned w = trace_index_plan(trace_index_mark_of(t), &s, trace_index_hash(js, strlen(js)),
-                                  &workers_from);
-    free(js);
-    json_decref(j);
-    return w;
+    return trace_index_plan(trace_index_mark_of(t), &s, &workers_from);
 }
 
 /* ---- the summary ------------------------------------------------------------ */
@@ -211,72 +207,47 @@ Test(trace_index, format_ms_is_rfc3339_utc_with_ms)
     cr_assert_str_eq(buf, "1970-01-01T00:00:00.000Z");
 }
 
-Test(trace_index, json_round_trip)
+Test(trace_index, json_of_a_summary)
 {
     add(mk(BM_EV_COMMAND, "c1", T0, "a", "one"));
     bm_event e = mk(BM_EV_ERROR, "e1", T0 + 1234000, "b", "one");
     e.error_type = "timeout";
     e.error_message = "quote \" and é";
     add(e);
-    trace_summary s = summarize(), back;
+    trace_summary s = summarize();
     json_t *j = trace_index_json(&s);
     cr_assert_not_null(j);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "tx")), "tx1");
     cr_assert_str_eq(json_string_value(json_object_get(j, "start")), "2026-11-30T03:11:20.960Z");
     cr_assert_str_eq(json_string_value(json_object_get(j, "end")), "2026-11-30T03:11:22.194Z");
     cr_assert_eq(json_integer_value(json_object_get(j, "start_unix_ms")), T0 / 1000);
+    cr_assert_eq(json_integer_value(json_object_get(j, "end_unix_ms")), (T0 + 1234000) / 1000);
     cr_assert_float_eq(json_number_value(json_object_get(j, "duration_ms")), 1234.0, 1e-9);
-    char *txt = json_dumps(j, JSON_COMPACT);
+    cr_assert(json_is_true(json_object_get(j, "timed_out")));
+    cr_assert_eq(json_integer_value(json_object_get(j, "steps")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(j, "events")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(j, "errors")), 1);
+    json_t *w = json_object_get(j, "workers");
+    cr_assert_eq(json_array_size(w), 2);
+    cr_assert_str_eq(json_string_value(json_array_get(w, 1)), "b");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "error_type")), "timeout");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "error")), "quote \" and é");
     json_decref(j);
-    cr_assert_eq(trace_index_parse(txt, strlen(txt), &back), 0);
-    free(txt);
-    cr_assert_str_eq(back.tx, s.tx);
-    cr_assert_eq(back.status, s.status);
-    cr_assert_eq(back.timed_out, 1);
-    cr_assert_eq(back.start_us, T0);
-    cr_assert_eq(back.end_us, T0 + 1234000);
-    cr_assert_eq(back.duration_us, 1234000);
-    cr_assert_eq(back.steps, s.steps);
-    cr_assert_eq(back.events, s.events);
-    cr_assert_eq(back.errors, 1);
-    cr_assert_eq(back.n_workers, 2);
-    cr_assert_str_eq(back.workers[1], "b");
-    cr_assert_str_eq(back.error_type, "timeout");
-    cr_assert_str_eq(back.error, "quote \" and é");
 }
 
-Test(trace_index, every_status_round_trips)
+Test(trace_index, every_status_has_its_name_in_json)
 {
     for (int st = TRACE_RUNNING; st <= TRACE_CANCELLED; st++) {
-        trace_summary s, back;
+        trace_summary s;
         memset(&s, 0, sizeof s);
         snprintf(s.tx, sizeof s.tx, "t%d", st);
         s.status = (trace_status)st;
         json_t *j = trace_index_json(&s);
-        char *txt = json_dumps(j, 0);
-        cr_assert_eq(trace_index_parse(txt, strlen(txt), &back), 0);
-        cr_assert_eq(back.status, s.status, "%s", trace_status_name(s.status));
-        free(txt);
+        cr_assert_not_null(j);
+        cr_assert_str_eq(json_string_value(json_object_get(j, "status")),
+                         trace_status_name(s.status));
         json_decref(j);
     }
-}
-
-Test(trace_index, parse_refuses_what_is_not_a_summary)
-{
-    trace_summary s;
-    const char *bad[] = {"",
-                         "not json",
-                         "[1,2]",
-                         "\"tx\"",
-                         "{}",
-                         "{\"tx\": \"a\"}",
-                         "{\"status\": \"failed\"}",
-                         "{\"tx\": 1, \"status\": \"failed\"}"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        cr_assert_eq(trace_index_parse(bad[i], strlen(bad[i]), &s), -1, "%s", bad[i]);
-    const char *minimal = "{\"tx\": \"a\", \"status\": \"completed\"}";
-    cr_assert_eq(trace_index_parse(minimal, strlen(minimal), &s), 0);
-    cr_assert_eq(s.status, TRACE_COMPLETED);
-    cr_assert_eq(s.n_workers, 0);
 }
 
 /* ---- the filter ------------------------------------------------------------- */
@@ -430,29 +401,77 @@ Test(trace_index, every_filter_must_hold)
         cr_assert_not(trace_index_matches(&s, &wrong[i]), "filter %zu", i);
 }
 
-/* The filter on a summary read back from its JSON decides as on the summary
- * itself: the CLI (Redis) and /api/traces (memory) agree. */
-Test(trace_index, parsed_summary_filters_as_the_original)
+/* `busmon traces` summarizes a candidate from its stored records (each
+ * event encoded as the agent stores it, decoded, replayed into a new trace
+ * in arrival order, a redelivered one among them): the same summary as the
+ * agent's from memory, so the CLI (Redis) and /api/traces (memory) agree. */
+Test(trace_index, summary_from_stored_records_is_the_one_from_memory)
 {
-    add(mk(BM_EV_COMMAND, "c1", T0, "flaky", "one"));
-    bm_event e = mk(BM_EV_ERROR, "e1", T0 + 1500000, "flaky", "one");
-    e.error_type = "RateLimitError";
-    add(e);
-    trace_summary s = summarize(), back;
-    json_t *j = trace_index_json(&s);
-    char *txt = json_dumps(j, 0);
-    cr_assert_eq(trace_index_parse(txt, strlen(txt), &back), 0);
-    free(txt);
-    json_decref(j);
+    bm_event ev[6] = {
+        mk(BM_EV_COMMAND, "c1", T0, "flaky", "one"),
+        mk(BM_EV_ERROR, "e1", T0 + 1500000, "flaky", "one"),
+        mk(BM_EV_COMMAND, "c2", T0 + 1600000, "other", "two"),
+        mk(BM_EV_RESULT, "r2", T0 + 1700000, "other", "two"),
+        mk(BM_EV_COMMAND, "c3", T0 + 1800000, "slow", "three"),
+        mk(BM_EV_ERROR, "e3", T0 + 2500000, "slow", "three"),
+    };
+    ev[1].error_type = "RateLimitError";
+    ev[1].error_message = "429 from upstream";
+    ev[1].cmd = "c1";
+    ev[5].error_type = "timeout";
+    ev[5].cmd = "c3";
+    ev[3].cmd = "c2";
+    ev[3].duration_us = 99000;
+    msgpack_sbuffer recs[7];
+    /* stored in arrival order: the answer to c2 before c2, e1 twice */
+    const int order[7] = {0, 3, 2, 1, 4, 1, 5};
+    for (int i = 0; i < 7; i++) {
+        msgpack_sbuffer_init(&recs[i]);
+        cr_assert_eq(bm_event_encode_msgpack(&ev[order[i]], ev[order[i]].duration_us, &recs[i]), 0);
+        if (i != 5) add(ev[order[i]]);
+    }
+    trace_summary mem = summarize();
+
+    bm_decoder *d = bm_decoder_new(NULL);
+    trace *back = trace_new("tx1");
+    cr_assert(d && back);
+    for (int i = 0; i < 7; i++) {
+        bm_event e;
+        cr_assert_eq(bm_decode_msgpack(d, recs[i].data, recs[i].size, &e), BM_DECODE_OK);
+        cr_assert_eq(trace_add(back, &e, 512, NULL), i == 5 ? TRACE_ADD_DUPLICATE : TRACE_ADD_OK,
+                     "record %d", i);
+        msgpack_sbuffer_destroy(&recs[i]);
+    }
+    trace_summary got;
+    trace_index_summarize(back, &got);
+    trace_free(back);
+    bm_decoder_free(d);
+
+    cr_assert_str_eq(got.tx, mem.tx);
+    cr_assert_eq(got.status, mem.status);
+    cr_assert_eq(got.status, TRACE_FAILED);
+    cr_assert_eq(got.timed_out, 1);
+    cr_assert_eq(got.start_us, T0);
+    cr_assert_eq(got.end_us, mem.end_us);
+    cr_assert_eq(got.duration_us, mem.duration_us);
+    cr_assert_eq(got.steps, 3);
+    cr_assert_eq(got.events, 6, "the redelivered record counts once");
+    cr_assert_eq(got.errors, mem.errors);
+    cr_assert_eq(got.n_workers, 3);
+    for (size_t i = 0; i < got.n_workers; i++)
+        cr_assert_str_eq(got.workers[i], mem.workers[i]);
+    cr_assert_str_eq(got.workers[0], "flaky");
+    cr_assert_str_eq(got.error_type, "RateLimitError");
+    cr_assert_str_eq(got.error, "429 from upstream");
     trace_filter fs[] = {
         {"failed", NULL, 0, 0, NULL},     {"completed", NULL, 0, 0, NULL},
-        {NULL, "flaky", 0, 0, NULL},      {NULL, NULL, 1500000, 0, NULL},
-        {NULL, NULL, 1500001, 0, NULL},   {NULL, NULL, 0, T0, NULL},
+        {NULL, "flaky", 0, 0, NULL},      {NULL, NULL, 2500000, 0, NULL},
+        {NULL, NULL, 2500001, 0, NULL},   {NULL, NULL, 0, T0, NULL},
         {NULL, NULL, 0, T0 + 1000, NULL}, {NULL, NULL, 0, 0, "RateLimitError"},
         {"timed_out", NULL, 0, 0, NULL},
     };
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
-        cr_assert_eq(trace_index_matches(&back, &fs[i]), trace_index_matches(&s, &fs[i]),
+        cr_assert_eq(trace_index_matches(&got, &fs[i]), trace_index_matches(&mem, &fs[i]),
                      "filter %zu", i);
 }
 
@@ -461,24 +480,22 @@ Test(trace_index, parsed_summary_filters_as_the_original)
 Test(trace_index, plan_adds_once_then_only_what_changed)
 {
     add(mk(BM_EV_COMMAND, "c1", T0, "a", "one"));
-    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY | TRACE_INDEX_W_SET | TRACE_INDEX_W_WORKERS,
-                 "first: summary, the set, the worker's set");
+    cr_assert_eq(plan(), TRACE_INDEX_W_SET | TRACE_INDEX_W_WORKERS,
+                 "first: the set, the worker's set");
     cr_assert_eq(plan(), 0, "nothing changed: nothing written");
     add(mk(BM_EV_RESULT, "r1", T0 + 10, "a", "one"));
-    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY, "same start, same worker: the summary only");
+    cr_assert_eq(plan(), 0, "same start, same worker: nothing (the summary is not stored)");
     add(mk(BM_EV_COMMAND, "c2", T0 + 20, "b", "two"));
-    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY | TRACE_INDEX_W_WORKERS, "a new worker");
+    cr_assert_eq(plan(), TRACE_INDEX_W_WORKERS, "a new worker");
     cr_assert_eq(workers_from, 1, "only the new one");
     bm_event e = mk(BM_EV_ERROR, "e2", T0 + 30, "b", "two");
     e.error_type = "KeyError";
     add(e);
-    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY | TRACE_INDEX_W_FAILED, "became failed");
+    cr_assert_eq(plan(), TRACE_INDEX_W_FAILED, "became failed");
     add(mk(BM_EV_COMMAND, "c3", T0 + 40, "b", "three"));
-    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY, "still failed: not added again");
+    cr_assert_eq(plan(), 0, "still failed: not added again");
     add(mk(BM_EV_COMMAND, "c0", T0 - 1000, "a", "zero"));
-    cr_assert_eq(plan(),
-                 TRACE_INDEX_W_SUMMARY | TRACE_INDEX_W_SET | TRACE_INDEX_W_FAILED |
-                     TRACE_INDEX_W_WORKERS,
+    cr_assert_eq(plan(), TRACE_INDEX_W_SET | TRACE_INDEX_W_FAILED | TRACE_INDEX_W_WORKERS,
                  "an earlier event came late: every set again, under the new start");
     cr_assert_eq(workers_from, 0);
 }
@@ -488,72 +505,12 @@ Test(trace_index, plan_adds_every_worker_when_their_order_changed)
     add(mk(BM_EV_COMMAND, "c1", T0 + 10, "a", "one"));
     plan();
     add(mk(BM_EV_RESULT, "r1", T0 + 20, "a", "one"));
-    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY, "same workers");
+    cr_assert_eq(plan(), 0, "same workers");
     /* a worker before "a", same start (the same ms): "b" first now */
     add(mk(BM_EV_COMMAND, "c0", T0 + 5, "b", "zero"));
-    cr_assert_eq(plan(), TRACE_INDEX_W_SUMMARY | TRACE_INDEX_W_WORKERS);
+    cr_assert_eq(plan(), TRACE_INDEX_W_WORKERS);
     cr_assert_eq(workers_from, 0, "not the usual append: every worker");
     cr_assert_neq(trace_index_hash("a", 1), trace_index_hash("b", 1));
-}
-
-/* ---- the hand-written JSON is jansson's, byte for byte ------------------------ */
-
-static void same_as_jansson(const trace_summary *s)
-{
-    json_t *j = trace_index_json(s);
-    cr_assert_not_null(j, "jansson takes the summary (valid UTF-8)");
-    char *want = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(j);
-    static char got[TRACE_INDEX_DUMP_MAX];
-    size_t n = trace_index_dump(s, got, sizeof got);
-    cr_assert_eq(n, strlen(want), "length %zu vs jansson's %zu:\n%s\n%s", n, strlen(want), got,
-                 want);
-    cr_assert_str_eq(got, want);
-    /* too small a buffer: cut, terminated, the full length said */
-    char tiny[16];
-    cr_assert_eq(trace_index_dump(s, tiny, sizeof tiny), n);
-    cr_assert_eq(strlen(tiny), sizeof tiny - 1);
-    cr_assert_eq(memcmp(tiny, want, sizeof tiny - 1), 0);
-    free(want);
-}
-
-Test(trace_index, dump_is_jansson_byte_for_byte)
-{
-    add(mk(BM_EV_COMMAND, "c1", T0, "fetcher", "fetch"));
-    add(mk(BM_EV_RESULT, "r1", T0 + 100000, "fetcher", "fetch"));
-    add(mk(BM_EV_COMMAND, "c2", T0 + 110000, "writer", "write"));
-    bm_event e = mk(BM_EV_ERROR, "e1", T0 + 1234567, "writer", "write");
-    e.error_type = "Quote\"Back\\slash";
-    e.error_message = "tab\there, nl\nthere, bell\a, del\x7f, é ü 中文, slash /";
-    add(e);
-    trace_summary s = summarize();
-    same_as_jansson(&s);
-
-    trace_summary z;
-    memset(&z, 0, sizeof z);
-    snprintf(z.tx, sizeof z.tx, "%s", "zero");
-    same_as_jansson(&z); /* no workers, empty texts, 0.0 ms */
-    double durations_ms[] = {0.001, 12.345, 1234.0, 1e15, 123456789012.5, 3e18};
-    for (size_t i = 0; i < sizeof durations_ms / sizeof durations_ms[0]; i++) {
-        z.duration_us = (int64_t)(durations_ms[i] * 1000.0);
-        z.timed_out = (int)(i % 2);
-        z.status = (trace_status)(i % (TRACE_CANCELLED + 1));
-        z.start_us = T0 + (int64_t)i * 1001;
-        z.end_us = z.start_us + z.duration_us;
-        same_as_jansson(&z);
-    }
-    /* the longest summary: every text full of characters that escape */
-    trace_summary big;
-    memset(&big, 0, sizeof big);
-    memset(big.tx, '"', sizeof big.tx - 1);
-    for (size_t i = 0; i < TRACE_INDEX_WORKERS_MAX; i++)
-        memset(big.workers[i], '\x01', TRACE_INDEX_TEXT_MAX);
-    big.n_workers = TRACE_INDEX_WORKERS_MAX;
-    memset(big.error_type, '\x1f', TRACE_INDEX_TEXT_MAX);
-    memset(big.error, '\\', TRACE_INDEX_TEXT_MAX);
-    big.duration_us = INT64_MAX;
-    same_as_jansson(&big);
-    cr_assert_lt(trace_index_dump(&big, NULL, 0), (size_t)TRACE_INDEX_DUMP_MAX);
 }
 
 Test(trace_index, a_long_text_is_cut_between_utf8_characters)
@@ -568,5 +525,7 @@ Test(trace_index, a_long_text_is_cut_between_utf8_characters)
     add(e);
     trace_summary s = summarize();
     cr_assert_eq(strlen(s.error), TRACE_INDEX_TEXT_MAX - 1, "the cut 中 is dropped whole");
-    same_as_jansson(&s); /* jansson refuses invalid UTF-8: it would be NULL */
+    json_t *j = trace_index_json(&s);
+    cr_assert_not_null(j, "jansson takes it: valid UTF-8 (a cut character would make it NULL)");
+    json_decref(j);
 }
