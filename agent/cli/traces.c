@@ -27,7 +27,7 @@
 #define LIMIT_MAX     10000
 #define PAGE          500
 #define SCAN_MAX      2000000 /* candidates read at most (the index's cap bounds it first) */
-#define CHUNK         50      /* candidates' records asked for at once */
+#define CHUNK         200     /* candidates' records asked for at once, at most */
 
 void bm_cli_traces_help(FILE *f)
 {
@@ -139,8 +139,8 @@ static int take(const redisReply *r, const char *tx, bm_decoder *d, const trace_
     return 0;
 }
 
-/* Read one page of candidates, their records CHUNK at a time, and keep the
- * matches. @return the number of candidates in the page, or -1 (Redis said
+/* Read one page of candidates, their records up to CHUNK at a time, and
+ * keep the matches. @return the number of candidates in the page, or -1 (Redis said
  * no, or no memory: said in err). */
 static long read_page(redisContext *c, const char *prefix, const char *set, const char *min,
                       size_t offset, const trace_filter *f, search *s, bm_decoder *d, char *err,
@@ -156,8 +156,12 @@ static long read_page(redisContext *c, const char *prefix, const char *set, cons
         return -1;
     }
     long rc = (long)r->elements;
-    for (size_t i = 0; rc >= 0 && i < r->elements && s->n < s->limit; i += CHUNK) {
-        size_t m = r->elements - i < CHUNK ? r->elements - i : CHUNK;
+    for (size_t i = 0, m = 0; rc >= 0 && i < r->elements && s->n < s->limit; i += m) {
+        /* as many as still wanted (a filter may refuse some: at least 16) */
+        size_t want = s->limit - s->n < 16 ? 16 : s->limit - s->n;
+        m = r->elements - i;
+        if (m > CHUNK) m = CHUNK;
+        if (m > want) m = want;
         for (size_t j = 0; j < m; j++) {
             const redisReply *tx = r->element[i + j];
             redisAppendCommand(c, "LRANGE %s%b 0 %d", prefix, tx->str, (size_t)tx->len,
