@@ -42,7 +42,7 @@ typedef enum {
     BM_WRITE_RECLAIM,    /* XPENDING / XCLAIM of entries idle for other consumers */
     BM_WRITE_CLUSTER,    /* several agents: registry, leader lease, partials, janitor */
     BM_WRITE_HANDOFF,    /* an entry handed to the agent that owns its transaction */
-    BM_WRITE_INDEX,      /* the trace search index: SET summary, ZADD, trims */
+    BM_WRITE_INDEX,      /* the trace search index: ZADD, trims */
     BM_WRITE__COUNT
 } bm_write_kind;
 

@@ -141,8 +141,10 @@ static int index_now(bm_state *st, const trace *t)
 }
 
 /* The summaries of the transactions changed since the last ones (called as
- * the write group closes, and when the list is full). One whose trace left
- * memory meanwhile keeps the summary it had. */
+ * the write group closes, and when the list is full), each planned into
+ * the index writes it lacks. One whose trace left memory meanwhile (evicted,
+ * counted there) is skipped: its records are stored, the sets keep what
+ * earlier groups added. */
 static void index_due_now(void *arg)
 {
     bm_state *st = arg;
