@@ -144,6 +144,44 @@ redis_cpu_s() {
         "/proc/$REDIS_PID/stat"
 }
 
+# Where Redis's CPU goes in one drain, from INFO commandstats (the private
+# redis-server only: CONFIG RESETSTAT would clear a shared server's figures).
+# cmdstats_reset before the drain, cmdstats_save FILE after it;
+# cmdstats_line LABEL CPU_SECONDS FILE prints each command's microseconds per
+# event (and calls per event), largest first, then what is outside the
+# commands: reading queries, writing replies, the event loop, page faults of
+# growing memory.
+cmdstats_reset() {
+    [ "$OWN_REDIS" = 1 ] || return 0
+    "${RCLI[@]}" CONFIG RESETSTAT >/dev/null
+}
+cmdstats_save() {
+    [ "$OWN_REDIS" = 1 ] || return 0
+    "${RCLI[@]}" INFO commandstats | tr -d '\r' >"$1"
+}
+cmdstats_line() {
+    [ -s "$3" ] || return 0
+    awk -F'[:,=]' -v n="$EVENTS" -v label="$1" -v cpu="$2" '
+        /^cmdstat_/ {
+            name = substr($1, 9)
+            if (name ~ /^(info|config|ping)/) next
+            k++; names[k] = name; us[k] = $5; calls[k] = $3; total += $5
+        }
+        END {
+            printf "redis-commands: %s", label
+            for (i = 1; i <= k; i++) { # largest first: a few commands, a selection sort
+                m = i
+                for (j = i + 1; j <= k; j++) if (us[j] > us[m]) m = j
+                t = names[i]; names[i] = names[m]; names[m] = t
+                t = us[i]; us[i] = us[m]; us[m] = t
+                t = calls[i]; calls[i] = calls[m]; calls[m] = t
+                if (us[i] / n >= 0.01)
+                    printf "%s %s %.2f us/event (%.3g calls/event)", (shown++ ? "," : ""), toupper(names[i]), us[i] / n, calls[i] / n
+            }
+            printf "; commands %.2f, outside commands %.2f, total %.2f us/event\n", total / n, 1e6 * cpu / n - total / n, 1e6 * cpu / n
+        }' "$3"
+}
+
 # --- scale-out mode: N agents on one group -----------------------------------
 # process_cpu_s PID: user + system seconds a process has used
 process_cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' "/proc/$1/stat"; }
@@ -281,15 +319,18 @@ used_before=$("${RCLI[@]}" INFO memory | tr -d '\r' | awk -F: '$1=="used_memory"
 
 
 # --- 2. bare drain ----------------------------------------------------------
+cmdstats_reset
 rc0=$(redis_cpu_s)
 TIMEFORMAT='%R %U %S'
 { time "${PIN_CLIENT[@]}" "$BUILD/bench-bare-drain" --redis "$URL" --stream "$STREAM" --group bare >"$TMP/bare.out"; } 2>"$TMP/bare.time"
 cat "$TMP/bare.out"
 rc1=$(redis_cpu_s)
+cmdstats_save "$TMP/bare.cmdstats"
 BARE_RATE=$(awk '$1=="bare:" && $3=="events" {for (i=1;i<=NF;i++) if ($i=="ev/s") print $(i-1)}' "$TMP/bare.out")
 [ -n "$BARE_RATE" ] || die "bench-bare-drain printed no rate"
 
 # --- 3. agent drain ---------------------------------------------------------
+cmdstats_reset
 rc1b=$(redis_cpu_s)
 read -r -a WRAP <<<"${BUSMON_BENCH_WRAP:-}"
 SUMMARY=$TMP/agent-summary.json
@@ -300,6 +341,7 @@ set +e
 agent_rc=$?
 set -e
 rc2=$(redis_cpu_s)
+cmdstats_save "$TMP/agent.cmdstats"
 if [ $agent_rc -ne 0 ] || [ ! -s "$SUMMARY" ]; then
     tail -20 "$TMP/agent.log" >&2
     [ $agent_rc -eq 124 ] && die "busmon-agent did not finish within ${TIMEOUT}s"
@@ -379,6 +421,8 @@ if [ -n "$rc0" ]; then
         if (bw > 0) printf "ratio agent/bare+traces: %.2f\n", a / bw
         if (ua > 0) printf "redis-cpu: agent %.2f us/event, bare %.2f us/event, ratio %.2f, %s\n", ua, ub, ub / ua, pin
     }'
+    cmdstats_line bare "$(awk -v a="$rc0" -v b="$rc1" 'BEGIN { print b - a }')" "$TMP/bare.cmdstats"
+    cmdstats_line agent "$(awk -v a="$rc1b" -v b="$rc2" 'BEGIN { print b - a }')" "$TMP/agent.cmdstats"
 fi
 awk -v a="$AGENT_RATE" -v b="$BARE_RATE" 'BEGIN {
     ratio = b > 0 ? a / b : 0
