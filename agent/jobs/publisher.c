@@ -72,7 +72,9 @@ static void forget_written(bm_publisher *p)
  * `whole`: w is every worker (sorted by name), so a name written since the
  * last whole set and missing from it is gone (evicted): it goes out without
  * a value, which a merge-mode hash removes (HDEL). The hash thus holds the
- * workers the agent tracks, however many names came and went.
+ * workers the agent tracks, however many names came and went. Not whole
+ * (one worker's health change): the body is marked partial, so a
+ * replace-mode hash merges it rather than becoming that one worker.
  */
 static void emit_workers(bm_publisher *p, const bm_worker_snapshot *w, size_t n, int64_t now_us,
                          int whole)
@@ -99,7 +101,7 @@ static void emit_workers(bm_publisher *p, const bm_worker_snapshot *w, size_t n,
         f[k++] = (bm_sink_field){p->written[i], strlen(p->written[i]), NULL, 0};
     }
     f[k++] = (bm_sink_field){"_updated", 8, when, strlen(when)};
-    bm_record b = {NULL, 0, NULL, 0, f, k};
+    bm_record b = {NULL, 0, NULL, 0, f, k, !whole};
     bm_outputs_emit(p->outputs, BM_TOPIC_WORKERS, bm_record_build, NULL, &b);
     if (whole) forget_written(p);
     for (size_t i = 0; i < n; i++)
@@ -144,7 +146,7 @@ static void rollup(bm_publisher *p)
     int mp_ok = j && bm_json_encode_msgpack(j, &sb) == 0; /* m and json from one tree */
     json_decref(j);
     if (js) {
-        bm_record b = {js, strlen(js), mp_ok ? sb.data : NULL, mp_ok ? sb.size : 0, NULL, 0};
+        bm_record b = {js, strlen(js), mp_ok ? sb.data : NULL, mp_ok ? sb.size : 0, NULL, 0, 0};
         bm_emit_result er = bm_outputs_emit(p->outputs, BM_TOPIC_ROLLUP, bm_record_build, NULL, &b);
         if (er.refused < er.offered)
             p->stats.rollups_published++;
@@ -195,7 +197,7 @@ static void on_transition(const bm_worker_snapshot *w, bm_health from, void *arg
     char *js = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     if (js) {
-        bm_record b = {js, strlen(js), NULL, 0, NULL, 0};
+        bm_record b = {js, strlen(js), NULL, 0, NULL, 0, 0};
         bm_outputs_emit(p->outputs, BM_TOPIC_HEALTH, bm_record_build, NULL, &b);
     }
     free(js);

@@ -134,7 +134,7 @@ static void publish(bm_sysmon *s)
     if (!js || bm_sys_sample_encode_msgpack(&s->latest, &sb)) {
         s->stats.not_published++;
     } else {
-        bm_record b = {js, strlen(js), sb.data, sb.size, NULL, 0};
+        bm_record b = {js, strlen(js), sb.data, sb.size, NULL, 0, 0};
         bm_emit_result r = bm_outputs_emit(s->outputs, BM_TOPIC_SYSTEM, bm_record_build, NULL, &b);
         if (r.refused < r.offered)
             s->stats.published++;

@@ -142,6 +142,7 @@ int bm_record_build(const bm_sink *sink, bm_topic topic, bm_sink_body *out, void
     out->mp_len = b->mp_len;
     out->fields = b->fields;
     out->n_fields = b->n_fields;
+    out->partial = b->partial;
     out->content_type = "application/json";
     return 0;
 }

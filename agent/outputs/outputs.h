@@ -60,6 +60,7 @@ typedef struct {
     size_t mp_len;
     const bm_sink_field *fields;
     size_t n_fields;
+    int partial; /* fields: an update of some of the set, not all of it (bm_sink_body) */
 } bm_record;
 int bm_record_build(const bm_sink *sink, bm_topic topic, bm_sink_body *out, void *arg);
 

@@ -8,7 +8,9 @@
  *   redis_hash     mode merge:   HSET <key> f1 v1 ...; HDEL <key> g1 ... (fields given
  *                                without a value: gone from the set, e.g. evicted workers)
  *                  mode replace: MULTI; DEL <key>; HSET <key> f1 v1 ...; EXEC
- *                  (a reader never sees it half done; stale fields go away)
+ *                  (a reader never sees it half done; stale fields go away);
+ *                  a partial body (one worker's update between two whole
+ *                  sets) is merged: HSET only
  *
  * While Redis is not connected a body is refused (dropped, counted) and
  * that is logged once per burst, with one line when writing works again:
@@ -51,7 +53,9 @@ static const bm_sink_key stream_keys[] = {
 
 static const bm_sink_key hash_keys[] = {
     {"key", NULL, "the hash written, required"},
-    {"mode", "merge", "merge (HSET the fields) | replace (the hash becomes exactly the fields)"},
+    {"mode", "merge",
+     "merge (HSET the fields) | replace (the hash becomes exactly the fields of each whole "
+     "set; an update of one worker in between is merged)"},
     {NULL, NULL, NULL},
 };
 
@@ -214,12 +218,13 @@ static bm_sink_result hash_emit(void *self, bm_topic topic, const bm_sink_body *
             f[n] = x->field, fl[n] = x->field_len;
             v[n] = x->value, vl[n++] = x->value_len;
         }
-        rc = s->replace ? bm_writer_hash_replace(s->w, BM_WRITE_OUTPUT, s->target, n, f, fl, v,
-                                                 vl, on_written, s)
-             : n        ? bm_writer_hset(s->w, BM_WRITE_OUTPUT, s->target, n, f, fl, v, vl,
-                                         on_written, s)
-                        : 1;
-        if (rc >= 0 && !s->replace && n_gone)
+        /* a partial body replacing the hash would drop every other field */
+        int replace = s->replace && !b->partial;
+        rc = replace ? bm_writer_hash_replace(s->w, BM_WRITE_OUTPUT, s->target, n, f, fl, v, vl,
+                                              on_written, s)
+             : n ? bm_writer_hset(s->w, BM_WRITE_OUTPUT, s->target, n, f, fl, v, vl, on_written, s)
+                 : 1;
+        if (rc >= 0 && !replace && n_gone)
             bm_writer_hdel(s->w, BM_WRITE_OUTPUT, s->target, n_gone, g, gl, NULL, NULL);
     }
     free(g);

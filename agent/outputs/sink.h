@@ -102,6 +102,9 @@ typedef struct {
     size_t mp_len;
     const bm_sink_field *fields; /* a hash sink's fields */
     size_t n_fields;
+    /* the fields are some of the set (one worker's update between two whole
+     * sets): a replace-mode hash merges them instead */
+    int partial;
     uint32_t n_items;            /* topic spans: the spans in data */
 } bm_sink_body;
 

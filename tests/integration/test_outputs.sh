@@ -4,8 +4,9 @@
 #   1. a webhook taking rollups and health transitions gets them (the
 #      rollup's own JSON, with the agent's counters), a redis_stream copy of
 #      the rollups has m and json, a redis_hash copy of the workers in
-#      replace mode holds every worker and _updated; /metrics counts each
-#      output; the summary's alerts.sinks lists only the sinks that take alerts;
+#      replace mode holds every worker and _updated, and a health change in
+#      between is merged into it (never a replace of that one worker);
+#      /metrics counts each output; the summary's alerts.sinks lists only the sinks that take alerts;
 #   2. bad sinks refuse to start with exit 2 and the reason: an unknown topic,
 #      a redis_stream without a stream, a name taken by a built-in output.
 # Every wait is bounded.
@@ -44,6 +45,11 @@ EOF
 bm_eq "--check-config --offline accepts outputs.sinks" 0 \
     "$("$AGENT" --config "$BM_TMP/outputs.yaml" --check-config --offline >/dev/null 2>&1; echo $?)"
 
+# every command on copy:workers, to see how the hash is written
+redis-cli -p "$BM_PORT" MONITOR >"$BM_TMP/monitor.log" 2>&1 &
+MON=$!
+BM_PIDS+=($MON)
+bm_wait_for 5 '[ -s "$BM_TMP/monitor.log" ]' || echo "FAIL - MONITOR did not start"
 HP=$(bm_free_port)
 "$AGENT" --config "$BM_TMP/outputs.yaml" --block-ms 100 --rollup-interval 500ms \
     --health-interval 500ms --http "127.0.0.1:$HP" --summary "$BM_TMP/summary.json" \
@@ -75,6 +81,25 @@ bm_check "/metrics counts the webhook's posts" \
 bm_check "/metrics has the built-in outputs too" grep -q '^busmon_output_sent_total{output="rollups",type="redis_stream"}' <<<"$M"
 kill -INT "$A"; wait "$A"; rc=$?
 bm_eq "the agent exits 0 on SIGINT" 0 "$rc"
+kill "$MON" 2>/dev/null
+# A replace (MULTI; DEL; HSET) must keep every worker written before (none
+# is evicted here); a health change between two rollups is an HSET of that
+# worker alone, with no DEL before it. Field names are the only unescaped
+# quoted words in MONITOR's line besides the command and the key.
+read -r dropped merges < <(awk '
+    index($0, "\"copy:workers\"") == 0 { next }
+    { line = tolower($0) }
+    line ~ /\] "del" "copy:workers"/ { del = 1; next }
+    line ~ /\] "hset" "copy:workers"/ {
+        for (w in seen) if (del && index($0, " \"" w "\" ") == 0) dropped++
+        split("cpu_heavy fast flaky slow", ws, " ")
+        for (i in ws) if (index($0, " \"" ws[i] "\" ")) seen[ws[i]] = 1
+        if (!del) merges++
+        del = 0
+    }
+    END { print dropped + 0, merges + 0 }' "$BM_TMP/monitor.log")
+bm_eq "copy:workers: no replace drops a worker written before" 0 "$dropped"
+bm_check "copy:workers: health changes are merged between rollups ($merges)" [ "$merges" -ge 1 ]
 bm_eq "summary: alerts.sinks lists the sinks that take alerts only" "alerts,alerts_firing" \
     "$(jq -r '.alerts.sinks | keys | join(",")' "$BM_TMP/summary.json")"
 
