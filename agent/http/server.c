@@ -439,10 +439,15 @@ static void collect_trace(const trace *t, void *arg)
 }
 
 /* Newest first; the same start: the greater id first (as ZREVRANGEBYSCORE). */
+/* The index's order (ZREVRANGEBYSCORE of busmon:traces): the start's
+ * millisecond, the score's resolution, then the transaction id, both
+ * descending. Microseconds would order two starts of one millisecond by
+ * time where `busmon traces` orders them by id. */
 static int hit_newest_first(const void *a, const void *b)
 {
     const trace_hit *x = a, *y = b;
-    if (x->start_us != y->start_us) return x->start_us < y->start_us ? 1 : -1;
+    int64_t xm = x->start_us / 1000, ym = y->start_us / 1000;
+    if (xm != ym) return xm < ym ? 1 : -1;
     return -strcmp(trace_tx(x->t), trace_tx(y->t));
 }
 

@@ -115,6 +115,20 @@ bm_check "tx-old indexed" bm_wait_for 5 '[ -n "$(bm_cli_raw ZSCORE busmon:traces
 bm_check "--since 10m leaves it out" bash -c "! '$BUSMON' traces --since 10m --limit 10000 --json | jq -e '.traces[] | select(.tx == \"tx-old\")' >/dev/null"
 bm_check "--since 1h finds it" bash -c "'$BUSMON' traces --since=1h --limit 10000 --json | jq -e '.traces[] | select(.tx == \"tx-old\")' >/dev/null"
 
+# two starts in one millisecond: the index orders them by id (its score is
+# the millisecond), and /api/traces must order them the same way; the later
+# start (.9) has the smaller id
+tie_s=$(date -u -d @$((now_us / 1000000 - 60)) +%Y-%m-%dT%H:%M:%S)
+for t in "a 123900" "b 123100"; do
+    set -- $t
+    bm_cli PUBLISH multiagent:command.tiew "{\"id\":\"c-tie-$1\",\"type\":\"command\",\"metadata\":{\"transaction_id\":\"tx-tie-$1\",\"correlation_id\":\"tx-tie-$1.s\",\"timestamp\":\"$tie_s.$2\",\"source\":\"orchestrator\"},\"payload\":{},\"worker_type\":\"tiew\"}" >/dev/null
+done
+bm_check "both starts of one millisecond indexed" bm_wait_for 5 '[ "$(bm_cli_raw ZCARD busmon:traces:w:tiew)" = 2 ]'
+bm_eq "busmon traces: one millisecond's starts by id, descending" "tx-tie-b,tx-tie-a" \
+    "$("$BUSMON" traces --worker tiew --json | jq -r '[.traces[].tx] | join(",")')"
+bm_check "/api/traces orders them as the index does" \
+    bm_wait_for 5 "same_answer --worker tiew -- worker=tiew" || same_answer --worker tiew -- worker=tiew
+
 # bad input
 for args in "--status bogus" "--limit 0" "--limit=abc" "--min-duration=fast" "--since=-1h" "--frobnicate"; do
     "$BUSMON" traces $args >/dev/null 2>"$BM_TMP/err"
