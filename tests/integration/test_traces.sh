@@ -51,14 +51,24 @@ same_answer() {
     diff <(jq -c '.[]' <<<"$cli") <(jq -c '.[]' <<<"$api") | head -4 >&2
     return 1
 }
-bm_check "/api/traces?status=failed = busmon traces --status failed --json (every field, in order)" \
-    bm_wait_for 10 "same_answer --status failed -- status=failed" || same_answer --status failed -- status=failed
+# same_check WHAT SECONDS CLI-ARGS -- QUERY: same_answer within SECONDS (retried),
+# else one more try with the difference shown (bm_wait_for hides its output)
+same_check() {
+    local what=$1 secs=$2
+    shift 2
+    if bm_wait_for "$secs" "same_answer $*"; then
+        bm_check "$what" true
+    else
+        bm_check "$what (the difference above: < CLI, > API)" same_answer "$@"
+    fi
+}
+same_check "/api/traces?status=failed = busmon traces --status failed --json (every field, in order)" \
+    10 --status failed -- status=failed
 bm_eq "/api/traces?status=failed: exactly the failed transactions" "$(echo "$want")" \
     "$(curl -s "$API?status=failed&limit=1000" | jq -r '.traces[].tx' | sort)"
 for q in "worker=flaky" "min_duration=1.5s" "status=completed" "status=timed_out"; do
     k=${q%%=*}
-    bm_check "/api/traces?$q = busmon traces --${k//_/-} ${q#*=}" \
-        bm_wait_for 10 "same_answer --${k//_/-} ${q#*=} -- $q" || same_answer --${k//_/-} ${q#*=} -- $q
+    same_check "/api/traces?$q = busmon traces --${k//_/-} ${q#*=}" 10 --${k//_/-} ${q#*=} -- $q
 done
 R=$(curl -s "$API")
 bm_eq "/api/traces: 50 by default, newest first" "50 true" \
@@ -126,8 +136,7 @@ done
 bm_check "both starts of one millisecond indexed" bm_wait_for 5 '[ "$(bm_cli_raw ZCARD busmon:traces:w:tiew)" = 2 ]'
 bm_eq "busmon traces: one millisecond's starts by id, descending" "tx-tie-b,tx-tie-a" \
     "$("$BUSMON" traces --worker tiew --json | jq -r '[.traces[].tx] | join(",")')"
-bm_check "/api/traces orders them as the index does" \
-    bm_wait_for 5 "same_answer --worker tiew -- worker=tiew" || same_answer --worker tiew -- worker=tiew
+same_check "/api/traces orders them as the index does" 5 --worker tiew -- worker=tiew
 
 # bad input
 for args in "--status bogus" "--limit 0" "--limit=abc" "--min-duration=fast" "--since=-1h" "--frobnicate"; do
