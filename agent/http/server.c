@@ -438,11 +438,10 @@ static void collect_trace(const trace *t, void *arg)
     s->hits[s->n++] = (trace_hit){sum.start_us, t};
 }
 
-/* Newest first; the same start: the greater id first (as ZREVRANGEBYSCORE). */
-/* The index's order (ZREVRANGEBYSCORE of busmon:traces): the start's
- * millisecond, the score's resolution, then the transaction id, both
- * descending. Microseconds would order two starts of one millisecond by
- * time where `busmon traces` orders them by id. */
+/* Newest first, in the index's order (ZREVRANGEBYSCORE of busmon:traces):
+ * the start's millisecond, the score's resolution, then the transaction
+ * id, both descending. Microseconds would order two starts of one
+ * millisecond by time where `busmon traces` orders them by id. */
 static int hit_newest_first(const void *a, const void *b)
 {
     const trace_hit *x = a, *y = b;

@@ -6,7 +6,8 @@
 #      the rollups has m and json, a redis_hash copy of the workers in
 #      replace mode holds every worker and _updated, and a health change in
 #      between is merged into it (never a replace of that one worker);
-#      /metrics counts each output; the summary's alerts.sinks lists only the sinks that take alerts;
+#      /metrics counts each output; the summary's alerts.sinks lists only
+#      the sinks that take alerts;
 #   2. bad sinks refuse to start with exit 2 and the reason: an unknown topic,
 #      a redis_stream without a stream, a name taken by a built-in output.
 # Every wait is bounded.
