@@ -162,13 +162,18 @@ static long read_page(redisContext *c, const char *prefix, const char *set, cons
         m = r->elements - i;
         if (m > CHUNK) m = CHUNK;
         if (m > want) m = want;
-        for (size_t j = 0; j < m; j++) {
-            const redisReply *tx = r->element[i + j];
-            redisAppendCommand(c, "LRANGE %s%b 0 %d", prefix, tx->str, (size_t)tx->len,
-                               TRACE_READ_MAX - 1);
+        size_t sent = 0; /* only what went into the buffer has a reply to wait for */
+        for (; sent < m; sent++) {
+            const redisReply *tx = r->element[i + sent];
+            if (redisAppendCommand(c, "LRANGE %s%b 0 %d", prefix, tx->str, (size_t)tx->len,
+                                   TRACE_READ_MAX - 1) != REDIS_OK) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+                break;
+            }
         }
         /* every reply asked for is read, even past the limit or an error */
-        for (size_t j = 0; j < m; j++) {
+        for (size_t j = 0; j < sent; j++) {
             void *got = NULL;
             if (redisGetReply(c, &got) != REDIS_OK) {
                 snprintf(err, errlen, "cannot read the traces: %s", c->errstr);
