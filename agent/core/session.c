@@ -15,6 +15,10 @@
 
 #define BACKOFF_MIN_US (250 * 1000LL)
 #define BACKOFF_MAX_US (30 * 1000000LL)
+/* The backoff starts over only after the connections stayed up this long: a
+ * failure that comes back at once (a read refused, WRONGTYPE) would
+ * otherwise reconnect four times a second for good. */
+#define STABLE_US (10 * 1000000LL)
 
 struct bm_session {
     struct event_base *base;
@@ -27,6 +31,7 @@ struct bm_session {
     bm_backoff backoff;
     uint64_t reconnects;
     int ever_up;      /* both connections were up once */
+    int64_t up_since; /* mono µs both came up (0: not up) */
     int told_waiting; /* "waiting for Redis" said */
     int stopping;
     void (*done)(void *, int);
@@ -36,6 +41,8 @@ struct bm_session {
 static void schedule_reset(bm_session *s)
 {
     if (s->stopping || evtimer_pending(s->ev_reset, NULL)) return;
+    if (s->up_since && bm_mono_us() - s->up_since >= STABLE_US) bm_backoff_reset(&s->backoff);
+    s->up_since = 0;
     int64_t delay = bm_backoff_next(&s->backoff);
     bm_warn("reconnecting to %s in %lld ms", s->url->display, (long long)(delay / 1000));
     struct timeval tv = bm_tv_from_us(delay);
@@ -72,7 +79,7 @@ static void on_conn_state(bm_conn *c, int up, void *arg)
     }
     if (bm_conn_is_up(s->reader_conn) && bm_conn_is_up(s->writer_conn)) {
         s->ever_up = 1;
-        bm_backoff_reset(&s->backoff);
+        s->up_since = bm_mono_us();
         if (s->hooks.on_up) s->hooks.on_up(s->hooks_arg);
     }
 }

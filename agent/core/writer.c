@@ -405,11 +405,12 @@ int bm_writer_xack(bm_writer *w, const char *stream, const char *group, size_t n
     return send_argv(w, BM_WRITE_ACK, argc, w->argv, w->lens, cb, arg);
 }
 
-int bm_writer_xgroup_create(bm_writer *w, const char *stream, const char *group, bm_write_cb cb,
-                            void *arg)
+int bm_writer_xgroup_create(bm_writer *w, const char *stream, const char *group, const char *id,
+                            bm_write_cb cb, void *arg)
 {
-    const char *argv[6] = {"XGROUP", "CREATE", stream, group, "0", "MKSTREAM"};
-    size_t lens[6] = {6, 6, strlen(stream), strlen(group), 1, 8};
+    if (!id || !*id) id = "0";
+    const char *argv[6] = {"XGROUP", "CREATE", stream, group, id, "MKSTREAM"};
+    size_t lens[6] = {6, 6, strlen(stream), strlen(group), strlen(id), 8};
     return send_argv(w, BM_WRITE_SETUP, 6, argv, lens, cb, arg);
 }
 

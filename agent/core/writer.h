@@ -131,9 +131,10 @@ int bm_writer_rpush_expire(bm_writer *w, bm_write_kind kind, const char *key, si
 /* XACK stream group id1 ... */
 int bm_writer_xack(bm_writer *w, const char *stream, const char *group, size_t n,
                    const char *const *ids, const size_t *id_lens, bm_write_cb cb, void *arg);
-/* XGROUP CREATE stream group 0 MKSTREAM (BUSYGROUP is not an error to count). */
-int bm_writer_xgroup_create(bm_writer *w, const char *stream, const char *group, bm_write_cb cb,
-                            void *arg);
+/* XGROUP CREATE stream group id MKSTREAM (id NULL or "": 0, the whole stream;
+ * BUSYGROUP is not an error to count). */
+int bm_writer_xgroup_create(bm_writer *w, const char *stream, const char *group, const char *id,
+                            bm_write_cb cb, void *arg);
 
 /* SET key value [PX px_ms] (the checkpoint; px_ms 0: no expiry). */
 int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char *value,

@@ -123,6 +123,10 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_pubsub_not_owned_total", TOTAL,
            "Pub/sub messages left to the agent that owns their transaction.", "pubsub_not_owned",
            ps.not_owned),
+    SCALAR("busmon_pubsub_shed_total", TOTAL,
+           "Pub/sub messages dropped while Redis refused busmon's writes and they piled up "
+           "(a message cannot wait: pub/sub keeps nothing).",
+           "pubsub_shed", ps.shed),
     /* the state */
     SCALAR("busmon_events_applied_total", TOTAL, "Events kept in a trace.", "events_applied",
            st.events_applied),
@@ -257,6 +261,10 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_entries_covered_total", TOTAL,
            "Entries read again that a checkpoint already covered (acked, not applied again).",
            "entries_covered", persist.covered),
+    SCALAR("busmon_entries_already_queued_total", TOTAL,
+           "Own entries read again after a reset that this process had applied since the "
+           "checkpoint (their acks queued): not applied again.",
+           "entries_already_queued", persist.already_queued),
     SCALAR("busmon_checkpoints_total", TOTAL, "State checkpoints Redis confirmed.", "checkpoints",
            persist.checkpoints),
     SCALAR("busmon_checkpoints_failed_total", TOTAL,

@@ -37,6 +37,7 @@ struct bm_pubsub_input {
     bm_backoff backoff;
     int stopped;
     int subscribed; /* PSUBSCRIBE confirmed on the current connection */
+    int shedding;   /* dropping messages: Redis refuses our writes (said once) */
     int64_t started_us, first_us, last_us;
     uint64_t seq;      /* ids for messages that carry none */
     uint64_t attempts; /* connections tried */
@@ -70,6 +71,23 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
     redisReply *ch = r->element[2], *body = r->element[3];
     if (ch->type != REDIS_REPLY_STRING || body->type != REDIS_REPLY_STRING) return;
     in->stats.messages++;
+    /* Redis refuses our writes and they pile up: a message cannot wait (no
+     * pending list), so it is dropped and counted rather than kept in memory */
+    if (bm_persist_backlogged(in->persist)) {
+        in->stats.shed++;
+        char why[256] = "";
+        if (!in->shedding && bm_persist_failing(in->persist, why, sizeof why))
+            bm_error("pub/sub: Redis refuses busmon's writes (%s): dropping messages until it "
+                     "takes them again (busmon_pubsub_shed_total)",
+                     why);
+        in->shedding = 1;
+        return;
+    }
+    if (in->shedding) {
+        in->shedding = 0;
+        bm_info("pub/sub: Redis takes busmon's writes again; %llu message(s) dropped so far",
+                (unsigned long long)in->stats.shed);
+    }
     int64_t now = bm_now_us();
     if (in->first_us == 0) in->first_us = now;
     in->last_us = now;

@@ -31,6 +31,7 @@ typedef struct {
     uint64_t disconnects; /* subscriber connections lost while subscribed (Redis closed it, e.g.
                              past client-output-buffer-limit pubsub: messages were lost) */
     uint64_t not_owned;   /* messages left to the agent that owns their transaction */
+    uint64_t shed;        /* messages dropped while Redis refused writes (persist backlogged) */
     uint64_t decode_errors[BM_DECODE__COUNT];
     uint64_t clock_skew; /* event times further than max_clock_skew from the clock: set to it */
 } bm_pubsub_input_stats;

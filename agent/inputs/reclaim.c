@@ -3,16 +3,26 @@
  * that went away are claimed and applied here (reclaim.h).
  *
  *   every reclaim.interval, per stream, on the writer connection:
- *     XPENDING <stream> <group> IDLE <min_idle> - + 100  (other consumers only)
+ *     XPENDING <stream> <group> IDLE <min_idle> - + 500  (not our own consumer's)
  *     ──▶ GET <state prefix><owner> for each owner: what its checkpoint covers
- *     ──▶ XCLAIM <stream> <group> <us> <min_idle> id...  (they become ours; in
- *         a script that gives an entry above max_entry_bytes as its size)
+ *     ──▶ XCLAIM <stream> <group> <us>.claimed <min_idle> id...  (they become
+ *         our claims' consumer's; in a script that gives an entry above
+ *         max_entry_bytes as its size)
  *     ──▶ each claimed entry:
  *           delivered more than max_deliveries   dead-letter "poison", ack
  *           above max_entry_bytes                dead-letter "oversized", ack
  *           at or below its owner's checkpoint   ack (its effects are in the
  *                                                owner's state)
  *           else                                 apply, ack (as a read does)
+ *
+ * Claimed entries go to a consumer of their own, "<consumer>.claimed", not
+ * to ours: our pending list then holds only what we read, in order, so
+ * "at or below our checkpoint's id" still means "applied before it" after
+ * a restart (a claimed entry's id says nothing of that). The claims'
+ * consumer has no checkpoint: what stays pending there (a claim whose
+ * reply was lost, the agent killed before the ack) is claimed again after
+ * min_idle, by us or any agent, and applied in full; we skip those of ours
+ * whose ack is queued (applied, waiting for the checkpoint).
  *
  * One stream's round is at most 500 entries (bounded work per wake-up); a
  * full round is followed at once by the next, so a dead consumer's whole
@@ -39,12 +49,12 @@
 
 typedef struct {
     char id[BM_STREAM_ID_MAX];
-    char owner[128];
+    char owner[256];
     long long deliveries;
 } candidate;
 
 typedef struct {
-    char name[128];
+    char name[256];
     char covered[BM_STREAM_ID_MAX]; /* its checkpoint's last id for this stream ("" none) */
 } owner;
 
@@ -58,6 +68,7 @@ struct bm_reclaim {
     bm_stream_input *in;
     round *busy; /* the stream's round in flight (one at a time) */
     size_t next_stream;
+    char claimer[256]; /* <consumer>.claimed: where claims go */
 };
 
 struct round {
@@ -139,19 +150,19 @@ static void on_claimed(const redisReply *r, void *arg)
                 v[k] = fv->element[2 * k + 1]->str ? fv->element[2 * k + 1]->str : "";
                 vl[k] = (size_t)fv->element[2 * k + 1]->len;
             }
-            char detail[256];
+            char detail[400];
             snprintf(detail, sizeof detail,
                      "delivered %lld times, more than reclaim.max_deliveries (%zu); last "
                      "consumer %s",
                      c->deliveries, rc->o.max_deliveries, c->owner);
             bm_persist_deadletter(rc->persist, stream, id, "poison", detail, n, f, fl, v, vl);
-            bm_persist_ack(rc->persist, rd->sidx, id, strlen(id));
+            bm_persist_ack_claimed(rc->persist, rd->sidx, id, strlen(id));
             st->poison++;
             bm_warn("entry %s of %s dead-lettered as poison: %s", id, stream, detail);
         } else if (ow && ow->covered[0] && bm_stream_id_cmp(id, ow->covered) <= 0) {
-            bm_persist_ack(rc->persist, rd->sidx, id, strlen(id)); /* in its owner's state */
+            bm_persist_ack_claimed(rc->persist, rd->sidx, id, strlen(id)); /* in its owner's */
             st->reclaimed_covered++;
-        } else if (bm_stream_input_process(rc->in, rd->sidx, e, now, 1) == 0) {
+        } else if (bm_stream_input_process(rc->in, rd->sidx, e, now, BM_ENTRY_CLAIMED) == 0) {
             st->reclaimed++;
         } else {
             break; /* out of memory: the rest stays ours and pending; read at our next reset */
@@ -169,7 +180,7 @@ static void claim(round *rd)
     for (size_t i = 0; i < rd->n; i++)
         ids[i] = rd->c[i].id;
     if (!rd->n ||
-        bm_writer_xclaim(r->w, r->o.streams[rd->sidx], r->o.group, r->o.consumer, r->o.min_idle_ms,
+        bm_writer_xclaim(r->w, r->o.streams[rd->sidx], r->o.group, r->claimer, r->o.min_idle_ms,
                          r->o.max_entry_bytes, rd->n, ids, on_claimed, rd))
         finish_round(rd);
 }
@@ -214,13 +225,20 @@ static void on_pending(const redisReply *r, void *arg)
         const redisReply *p = r->element[i];
         if (p->type != REDIS_REPLY_ARRAY || p->elements < 4 ||
             p->element[0]->type != REDIS_REPLY_STRING ||
-            p->element[1]->type != REDIS_REPLY_STRING || !strcmp(p->element[1]->str, rc->o.consumer))
-            continue;
+            p->element[1]->type != REDIS_REPLY_STRING ||
+            p->element[3]->type != REDIS_REPLY_INTEGER ||
+            !strcmp(p->element[1]->str, rc->o.consumer))
+            continue; /* ours are read again at our resets */
+        if (!strcmp(p->element[1]->str, rc->claimer) &&
+            bm_persist_claim_queued(rc->persist, rd->sidx, p->element[0]->str))
+            continue; /* claimed and applied by us, its ack waits for the checkpoint */
         candidate *c = &rd->c[rd->n++];
         snprintf(c->id, sizeof c->id, "%s", p->element[0]->str);
-        snprintf(c->owner, sizeof c->owner, "%s", p->element[1]->str);
+        /* a name too long to look up: no checkpoint is taken as covering its entries */
+        snprintf(c->owner, sizeof c->owner, "%s",
+                 (size_t)p->element[1]->len < sizeof c->owner ? p->element[1]->str : "");
         c->deliveries = p->element[3]->integer;
-        if (!owner_of(rd, c->owner) && rd->n_owners < OWNERS_MAX) {
+        if (c->owner[0] && !owner_of(rd, c->owner) && rd->n_owners < OWNERS_MAX) {
             owner *ow = &rd->owners[rd->n_owners++];
             memcpy(ow->name, c->owner, sizeof ow->name);
         }
@@ -270,6 +288,7 @@ bm_reclaim *bm_reclaim_new(const bm_reclaim_opts *o, struct bm_loop *loop, bm_wr
     r->w = w;
     r->persist = persist;
     r->in = in;
+    snprintf(r->claimer, sizeof r->claimer, "%s.claimed", o->consumer);
     if (o->interval_ms > 0 && o->n_streams) {
         /* each tick takes one stream, so every stream comes round once an interval */
         int64_t every_us = o->interval_ms * 1000 / (int64_t)o->n_streams;

@@ -35,6 +35,7 @@ struct bm_stream_input {
     bm_decoder *dec;
     int reads_in_flight;    /* XREADGROUP sent, reply not yet in (at most 2) */
     int recovering;         /* reading our own pending entries (from id 0) first */
+    int claimed;            /* the entry being processed was claimed (inputs/reclaim.c) */
     int script_off;         /* the recovery script was refused: plain XREADGROUP */
     char (*pel_cursor)[64]; /* per stream: last pending id seen while recovering */
     int stopped;
@@ -96,6 +97,13 @@ static int spread_fields(bm_stream_input *in, const redisReply *fv, size_t n)
     return 0;
 }
 
+/* Queue the ack of the entry being processed: ours, or claimed (persist.h). */
+static int ack_entry(bm_stream_input *in, size_t sidx, const redisReply *id)
+{
+    return in->claimed ? bm_persist_ack_claimed(in->persist, sidx, id->str, (size_t)id->len)
+                       : bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+}
+
 /* An entry the decoder refused (status st): counted, copied with the reason, acked. */
 static void deadletter_undecodable(bm_stream_input *in, size_t sidx, const redisReply *id,
                                    bm_decode_status st, size_t n)
@@ -113,7 +121,7 @@ static void deadletter_undecodable(bm_stream_input *in, size_t sidx, const redis
     }
     bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str, bm_decode_status_name(st),
                           detail, n, in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n);
-    bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+    ack_entry(in, sidx, id);
 }
 
 /* An entry above max_entry_bytes that Redis measured (its size in place of its fields). */
@@ -129,7 +137,7 @@ static void deadletter_unread(bm_stream_input *in, size_t sidx, const redisReply
     bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str,
                           bm_decode_status_name(BM_DECODE_OVERSIZED), detail, 0, NULL, NULL, NULL,
                           NULL);
-    bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+    ack_entry(in, sidx, id);
 }
 
 /* Our own pending entry, read again after each of our resets or restarts:
@@ -144,7 +152,7 @@ static void deadletter_poison(bm_stream_input *in, size_t sidx, const redisReply
              deliveries, in->o.max_deliveries, in->o.consumer);
     bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str, "poison", detail, n,
                           in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n);
-    bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+    ack_entry(in, sidx, id);
     in->stats.poison++;
     bm_warn("entry %s of %s dead-lettered as poison: %s", id->str, in->o.streams[sidx], detail);
 }
@@ -156,9 +164,22 @@ static void deadletter_poison(bm_stream_input *in, size_t sidx, const redisReply
  * @return 0, or -1 when it could not be applied for lack of memory (the rest
  * of the batch must wait: it is read again).
  */
+static int process(bm_stream_input *in, size_t sidx, const redisReply *entry, int64_t now_us,
+                   bm_entry_from from);
+
 int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *entry,
-                            int64_t now_us, int redelivered)
+                            int64_t now_us, bm_entry_from from)
 {
+    in->claimed = from == BM_ENTRY_CLAIMED;
+    int rc = process(in, sidx, entry, now_us, from);
+    in->claimed = 0;
+    return rc;
+}
+
+static int process(bm_stream_input *in, size_t sidx, const redisReply *entry, int64_t now_us,
+                   bm_entry_from from)
+{
+    int redelivered = from != BM_ENTRY_NEW;
     if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2 || entry->elements > 3 ||
         entry->element[0]->type != REDIS_REPLY_STRING)
         return 0; /* not an entry: nothing to ack either */
@@ -169,10 +190,13 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
                                : 0;
     in->stats.entries_read++;
     if (in->first_entry_us == 0) in->first_entry_us = now_us;
-    if (in->recovering && bm_persist_covered(in->persist, sidx, id->str)) {
-        /* applied before a restart or a reset, and counted in the checkpoint */
-        bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
-        return 0;
+    if (from == BM_ENTRY_OWN_PENDING) {
+        bm_persist_seen seen = bm_persist_seen_before(in->persist, sidx, id->str);
+        if (seen == BM_SEEN_COVERED) { /* in the checkpoint (or acked): its ack was lost */
+            ack_entry(in, sidx, id);
+            return 0;
+        }
+        if (seen == BM_SEEN_QUEUED) return 0; /* applied since, by this process: ack queued */
     }
 
     if (fv->type == REDIS_REPLY_INTEGER) { /* its size, measured in Redis: never loaded */
@@ -182,7 +206,7 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
     if (fv->type != REDIS_REPLY_ARRAY) {
         /* a pending entry whose content was trimmed from the stream */
         in->stats.deleted_entries++;
-        bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+        ack_entry(in, sidx, id);
         return 0;
     }
     size_t n = fv->elements / 2;
@@ -207,12 +231,12 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
         in->stats.clock_skew++;
     if (ev.metric_name[0]) { /* a metric event: no trace, every agent counts its own share */
         if (bm_state_metric(in->state, &ev, now_us)) return -1; /* not acked: read again */
-        bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+        ack_entry(in, sidx, id);
         return 0;
     }
     if (!ev.tx[0]) {
         bm_state_untraced(in->state);
-        bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+        ack_entry(in, sidx, id);
         return 0;
     }
     const char *owner = in->o.route && (long)sidx != in->o.handoff_idx
@@ -224,13 +248,13 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
         if (bm_persist_forward(in->persist, target, n, in->fv_ptr, in->fv_len, in->fv_ptr + n,
                                in->fv_len + n))
             return -1;
-        return bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+        return ack_entry(in, sidx, id);
     }
     if (bm_state_apply(in->state, &ev, now_us, redelivered)) {
         in->stats.decode_errors[BM_DECODE_NOMEM]++;
         return -1; /* not acked: read again */
     }
-    return bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
+    return ack_entry(in, sidx, id);
 }
 
 static long stream_index(const bm_stream_input *in, const redisReply *name)
@@ -255,7 +279,8 @@ static void on_group_created(const redisReply *r, void *arg)
 static void create_groups(bm_stream_input *in)
 {
     for (size_t i = 0; i < in->o.n_streams; i++)
-        bm_writer_xgroup_create(in->writer, in->o.streams[i], in->o.group, on_group_created, in);
+        bm_writer_xgroup_create(in->writer, in->o.streams[i], in->o.group,
+                                bm_persist_applied_id(in->persist, i), on_group_created, in);
 }
 
 /* Entries in a reply and their bytes (fields and values), before applying it. */
@@ -312,6 +337,7 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
     in->stats.reads++;
     if (r->type == REDIS_REPLY_ERROR) {
         if (strstr(r->str, "NOGROUP")) { /* from the script too: "NOGROUP ... script: ..." */
+            /* made again after the last entry applied: what came before is not applied twice */
             bm_warn("consumer group '%s' is missing (stream deleted?): creating it", in->o.group);
             create_groups(in);
             return;
@@ -361,7 +387,8 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
         if (sidx < 0 || entries->type != REDIS_REPLY_ARRAY) continue;
         for (size_t e = 0; e < entries->elements; e++) {
             const redisReply *entry = entries->element[e];
-            if (bm_stream_input_process(in, (size_t)sidx, entry, now, in->recovering)) {
+            if (bm_stream_input_process(in, (size_t)sidx, entry, now,
+                                        in->recovering ? BM_ENTRY_OWN_PENDING : BM_ENTRY_NEW)) {
                 nomem = 1; /* nothing after it may be acked before it */
                 break;
             }
@@ -478,8 +505,8 @@ static void on_session_up(void *arg)
     in->groups_out = 0;
     in->groups_lost = 0;
     for (size_t i = 0; i < in->o.n_streams; i++)
-        if (bm_writer_xgroup_create(in->writer, in->o.streams[i], in->o.group, on_setup_group, in) ==
-            0)
+        if (bm_writer_xgroup_create(in->writer, in->o.streams[i], in->o.group, "0", on_setup_group,
+                                    in) == 0)
             in->groups_out++;
     if (!in->groups_out) in->setup = SETUP_NONE;
 }

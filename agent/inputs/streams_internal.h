@@ -11,13 +11,22 @@
 
 #include "agent/inputs/streams.h"
 
+/* Where an entry comes from. */
+typedef enum {
+    BM_ENTRY_NEW,         /* a read of new entries (">") */
+    BM_ENTRY_OWN_PENDING, /* our own pending entry, read again after a reset or a restart:
+                             skipped or only acked when it was applied before */
+    BM_ENTRY_CLAIMED,     /* claimed from another consumer: applied (it may have been
+                             before), acked as a claim (persist.h) */
+} bm_entry_from;
+
 /*
  * One entry of stream number sidx, as XREADGROUP or XCLAIM returns it:
- * decode, apply (redelivered: it may have been applied before), queue its
- * ack. @return 0, or -1 for lack of memory (not acked: read again).
+ * decode, apply, queue its ack. @return 0, or -1 for lack of memory (not
+ * acked: read again).
  */
 int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *entry,
-                            int64_t now_us, int redelivered);
+                            int64_t now_us, bm_entry_from from);
 
 /* The input is set up (groups made, state restored) and not stopped. */
 int bm_stream_input_reading(const bm_stream_input *in);

@@ -62,7 +62,15 @@ typedef struct {
 
 typedef struct {
     size_t stream, off, len;
+    unsigned char own; /* read by this consumer (not claimed): raises the stream's marks */
 } ack_item;
+
+/* A claimed entry applied, its ack queued in group `seq` (bm_persist_claim_queued). */
+typedef struct {
+    size_t stream;
+    uint64_t seq;
+    char id[BM_STREAM_ID_MAX];
+} claim_item;
 
 /* What the search index lacks of one transaction: tx and workers are
  * NUL-terminated strings in the group's ixbytes; `writes` the
@@ -142,8 +150,11 @@ struct bm_persist {
     group spare[SPARE_SETS]; /* only their record buffers: stored groups', for the next ones */
     uint64_t next_seq;
 
-    char (*applied)[BM_STREAM_ID_MAX];   /* per stream: last entry id applied */
-    char (*confirmed)[BM_STREAM_ID_MAX]; /* per stream: last id the confirmed checkpoint covers */
+    char (*applied)[BM_STREAM_ID_MAX];   /* per stream: last id of ours applied */
+    char (*confirmed)[BM_STREAM_ID_MAX]; /* per stream: last id of ours the confirmed checkpoint
+                                            covers, or acked (no checkpoint) */
+    claim_item *claims; /* claimed entries whose acks are queued, oldest group first */
+    size_t n_claims, cap_claims;
     char (*ck_ids)[BM_STREAM_ID_MAX];    /* per stream: what the checkpoint in flight covers */
     uint64_t closed_since_checkpoint;
     unsigned idle_ticks;
@@ -395,6 +406,12 @@ static uint64_t count_unacked(const bm_persist *p)
     for (const group *g = p->sent; g; g = g->next)
         n += g->n_acks;
     return n;
+}
+
+/* What a group's writes hold: records, index members, dead-letter copies. */
+static size_t group_bytes(const group *g)
+{
+    return g->recs.size + g->ixbytes.len + g->dlbytes.len;
 }
 
 static size_t count_unstored(const bm_persist *p)
@@ -776,8 +793,15 @@ static void send_acks(bm_persist *p, group *g)
         for (size_t a = 0; a <= g->n_acks; a++) {
             if (a < g->n_acks && g->acks[a].stream == s) {
                 if (reserve_argv(p, n + 1)) return;
-                p->argv[n] = g->ids.data + g->acks[a].off;
-                p->argvlen[n++] = g->acks[a].len;
+                const ack_item *it = &g->acks[a];
+                p->argv[n] = g->ids.data + it->off;
+                p->argvlen[n++] = it->len;
+                /* acked (a lost XACK leaves it pending): read again, it is acked only */
+                if (it->own && it->len < BM_STREAM_ID_MAX &&
+                    bm_stream_id_cmp(p->argv[n - 1], p->confirmed[s]) > 0) {
+                    memcpy(p->confirmed[s], p->argv[n - 1], it->len);
+                    p->confirmed[s][it->len] = '\0';
+                }
             }
             if (n && (n == ACK_IDS_PER_COMMAND || a == g->n_acks)) {
                 bm_writer_xack(p->w, p->o.streams[s], p->o.group, n, p->argv, p->argvlen,
@@ -788,6 +812,17 @@ static void send_acks(bm_persist *p, group *g)
     }
 }
 
+/* The claimed entries of groups up to seq are acked: no longer queued. */
+static void forget_claims(bm_persist *p, uint64_t seq)
+{
+    size_t k = 0;
+    while (k < p->n_claims && p->claims[k].seq <= seq)
+        k++;
+    if (!k) return;
+    memmove(p->claims, p->claims + k, (p->n_claims - k) * sizeof *p->claims);
+    p->n_claims -= k;
+}
+
 /* Ack and recycle every stored group with seq <= upto, oldest first. */
 static void ack_upto(bm_persist *p, uint64_t upto)
 {
@@ -796,6 +831,7 @@ static void ack_upto(bm_persist *p, uint64_t upto)
         p->sent = g->next;
         if (!p->sent) p->sent_tail = NULL;
         send_acks(p, g);
+        forget_claims(p, g->seq);
         group_recycle(p, g);
     }
     bm_writer_push(p->w);
@@ -1015,6 +1051,7 @@ void bm_persist_free(bm_persist *p)
     msgpack_sbuffer_destroy(&p->ck_buf);
     free(p->applied);
     free(p->confirmed);
+    free(p->claims);
     free(p->ck_ids);
     free(p->argv);
     free(p->argvlen);
@@ -1101,21 +1138,42 @@ nomem:
     return -1;
 }
 
-int bm_persist_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_len)
+static int queue_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_len, int own)
 {
     group *g = open_group(p);
     if (!g || id_len >= BM_STREAM_ID_MAX ||
         reserve((void **)&g->acks, &g->cap_acks, g->n_acks + 1, sizeof(ack_item)))
         return -1;
+    if (!own) {
+        if (reserve((void **)&p->claims, &p->cap_claims, p->n_claims + 1, sizeof *p->claims))
+            return -1;
+        claim_item *c = &p->claims[p->n_claims];
+        c->stream = stream_idx;
+        c->seq = g->seq;
+        memcpy(c->id, id, id_len);
+        c->id[id_len] = '\0';
+    }
     ack_item *a = &g->acks[g->n_acks];
     a->stream = stream_idx;
     a->off = g->ids.len;
     a->len = id_len;
+    a->own = (unsigned char)own;
     if (grow_append(&g->ids, id, id_len)) return -1;
     g->n_acks++;
-    if (stream_idx < p->o.n_streams && bm_stream_id_cmp(id, p->applied[stream_idx]) > 0)
+    p->n_claims += !own;
+    if (own && stream_idx < p->o.n_streams && bm_stream_id_cmp(id, p->applied[stream_idx]) > 0)
         memcpy(p->applied[stream_idx], id, id_len + 1);
     return 0;
+}
+
+int bm_persist_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_len)
+{
+    return queue_ack(p, stream_idx, id, id_len, 1);
+}
+
+int bm_persist_ack_claimed(bm_persist *p, size_t stream_idx, const char *id, size_t id_len)
+{
+    return queue_ack(p, stream_idx, id, id_len, 0);
 }
 
 void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, const char *reason,
@@ -1247,8 +1305,8 @@ int bm_persist_batch_end(bm_persist *p)
 {
     group *g = p->open;
     if (g && p->o.flush_interval_us > 0 && !g->has_handoff && !p->finishing &&
-        bm_mono_us() - g->opened_us < p->o.flush_interval_us &&
-        g->recs.size + g->ixbytes.len < GROUP_BYTES_MAX && g->n_acks < GROUP_ACKS_MAX)
+        bm_mono_us() - g->opened_us < p->o.flush_interval_us && group_bytes(g) < GROUP_BYTES_MAX &&
+        g->n_acks < GROUP_ACKS_MAX)
         return 0; /* takes the next batch too */
     return bm_persist_flush(p);
 }
@@ -1270,12 +1328,30 @@ void bm_persist_poke(bm_persist *p)
     if (p->barrier) try_checkpoint(p);
 }
 
-int bm_persist_covered(bm_persist *p, size_t stream_idx, const char *id)
+bm_persist_seen bm_persist_seen_before(bm_persist *p, size_t stream_idx, const char *id)
 {
-    int covered = stream_idx < p->o.n_streams && p->confirmed[stream_idx][0] &&
-                  bm_stream_id_cmp(id, p->confirmed[stream_idx]) <= 0;
-    p->stats.covered += covered;
-    return covered;
+    if (stream_idx >= p->o.n_streams) return BM_SEEN_NOT;
+    if (p->confirmed[stream_idx][0] && bm_stream_id_cmp(id, p->confirmed[stream_idx]) <= 0) {
+        p->stats.covered++;
+        return BM_SEEN_COVERED;
+    }
+    if (p->applied[stream_idx][0] && bm_stream_id_cmp(id, p->applied[stream_idx]) <= 0) {
+        p->stats.already_queued++;
+        return BM_SEEN_QUEUED;
+    }
+    return BM_SEEN_NOT;
+}
+
+int bm_persist_claim_queued(const bm_persist *p, size_t stream_idx, const char *id)
+{
+    for (size_t i = 0; i < p->n_claims; i++)
+        if (p->claims[i].stream == stream_idx && !strcmp(p->claims[i].id, id)) return 1;
+    return 0;
+}
+
+const char *bm_persist_applied_id(const bm_persist *p, size_t stream_idx)
+{
+    return stream_idx < p->o.n_streams ? p->applied[stream_idx] : "";
 }
 
 void bm_persist_restore_ids(bm_persist *p, const char (*last_ids)[BM_STREAM_ID_MAX], size_t n)
@@ -1317,6 +1393,15 @@ void bm_persist_checkpoint_soon(bm_persist *p)
     p->idle_ticks = 0;
     p->barrier = 1;
     event_active(p->ev_ready, EV_TIMEOUT, 0);
+}
+
+int bm_persist_backlogged(const bm_persist *p)
+{
+    if (!p->last_error[0]) return 0;
+    size_t n = 0, bytes = p->open ? group_bytes(p->open) : 0;
+    for (const group *g = p->sent; g; g = g->next)
+        if (!group_stored(g)) n++, bytes += group_bytes(g);
+    return n > p->o.max_unstored || bytes > p->o.max_unstored * (size_t)GROUP_BYTES_MAX;
 }
 
 int bm_persist_failing(const bm_persist *p, char *buf, size_t n)

@@ -36,9 +36,13 @@
  *
  * After a crash the entries read but not acked come back: those at or below
  * the confirmed checkpoint's id of their stream are covered by it and are
- * acked without being applied again (bm_persist_covered); the others are
+ * acked without being applied again (bm_persist_seen_before); the others are
  * applied (their trace records may be written twice; readers drop
- * duplicate event ids).
+ * duplicate event ids). After a reset in the same process, those applied
+ * since (at or below the stream's mark, their acks queued) are skipped.
+ * The mark only counts entries this consumer read: claimed ones live in
+ * the claims' consumer, whose pending entries are applied in full
+ * (inputs/reclaim.c).
  *
  * Not here: decoding (proto/), what the state is (state/state.h, the
  * encoder), which entries to read (inputs/).
@@ -108,6 +112,7 @@ typedef struct {
     uint64_t unstored;          /* gauge: groups not yet stored */
     uint64_t unacked;           /* gauge: entries applied, not yet acked */
     uint64_t covered;           /* entries redelivered that a checkpoint covered (acked only) */
+    uint64_t already_queued;    /* ... applied since, their acks queued (nothing done) */
     uint64_t forwarded;         /* entries handed to the agent that owns their transaction */
     uint64_t index_writes;      /* transactions whose index sets were written (each send) */
     uint64_t index_dropped;     /* index entries dropped by the cap (index_max) */
@@ -152,9 +157,17 @@ int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us, in
  */
 int bm_persist_index(bm_persist *p, const trace_summary *s, trace_index_mark *mark);
 
-/* Entry `id` of stream `stream_idx` is applied (its effects are queued): ack
- * it once its group is stored and a checkpoint covers it. @return 0 / -1. */
+/* Entry `id` of stream `stream_idx`, read by this consumer, is applied (its
+ * effects are queued): ack it once its group is stored and a checkpoint
+ * covers it. It raises the stream's mark, which the checkpoint records.
+ * @return 0 / -1. */
 int bm_persist_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_len);
+
+/* The same for an entry claimed from another consumer: it is held in the
+ * claims' own consumer (inputs/reclaim.c), so it does not raise the mark
+ * (its id says nothing of what came before it); until acked it is listed
+ * for bm_persist_claim_queued. */
+int bm_persist_ack_claimed(bm_persist *p, size_t stream_idx, const char *id, size_t id_len);
 
 /*
  * Queue a dead-letter copy: reason, source stream and id (a pub/sub
@@ -199,9 +212,21 @@ int bm_persist_reads_allowed(bm_persist *p);
 /* A read's reply was applied: a waiting checkpoint may go now. */
 void bm_persist_poke(bm_persist *p);
 
-/* Is entry id of stream i covered by the confirmed checkpoint (applied before
- * and counted in it)? Counted in `covered` when it is. */
-int bm_persist_covered(bm_persist *p, size_t stream_idx, const char *id);
+typedef enum {
+    BM_SEEN_NOT,     /* not applied: apply it */
+    BM_SEEN_COVERED, /* the confirmed checkpoint holds it (or it was acked): ack it only */
+    BM_SEEN_QUEUED,  /* applied by this process, its ack queued: nothing to do */
+} bm_persist_seen;
+
+/* Our own pending entry `id` of stream i, read again after a reset or a
+ * restart: was it applied? Counted in `covered` or `already_queued`. */
+bm_persist_seen bm_persist_seen_before(bm_persist *p, size_t stream_idx, const char *id);
+
+/* Is claimed entry `id` of stream i applied, its ack queued (not yet sent)? */
+int bm_persist_claim_queued(const bm_persist *p, size_t stream_idx, const char *id);
+
+/* The last id of stream i this consumer applied ("" none). */
+const char *bm_persist_applied_id(const bm_persist *p, size_t stream_idx);
 
 /* A restored checkpoint covers these ids (at start). */
 void bm_persist_restore_ids(bm_persist *p, const char (*last_ids)[BM_STREAM_ID_MAX], size_t n);
@@ -222,6 +247,11 @@ void bm_persist_checkpoint_soon(bm_persist *p);
 
 /* Writes are failing now: why (the last error reply) into buf. @return 1, or 0. */
 int bm_persist_failing(const bm_persist *p, char *buf, size_t n);
+
+/* Redis refuses writes and more than max_unstored groups, or their bytes
+ * (max_unstored MiB), wait: an input that cannot pause (pub/sub) drops what
+ * it hears rather than grow. */
+int bm_persist_backlogged(const bm_persist *p);
 
 void bm_persist_get_stats(const bm_persist *p, bm_persist_stats *out);
 
