@@ -105,6 +105,7 @@ typedef struct {
 
     /* pub/sub input (issue 4): frameworks that publish instead of XADD */
     int pubsub_enabled;                    /* pubsub.enabled, or any --psubscribe */
+    int pubsub_enabled_set;                /* pubsub.enabled given: patterns do not turn it on */
     char *pubsub_patterns[BM_MAX_STREAMS]; /* pubsub.patterns; none: "<prefix>*" */
     size_t n_pubsub_patterns;
     char *channel_prefix;    /* pubsub.prefix, "multiagent:" */
@@ -132,7 +133,8 @@ typedef struct {
     int sampling_slow_p99;
 
     /* HTTP (issue 6): /metrics, /health, /ready, /api (agent/http.c) */
-    int http_enabled;  /* http.enabled, default 1; --no-http */
+    int http_enabled;     /* http.enabled, default 1; --no-http */
+    int http_enabled_set; /* http.enabled given: an address does not turn HTTP on */
     char *http_listen; /* http.listen "host:port", default "127.0.0.1:9464"; --http */
     /* http.duration_buckets: le bounds (µs, ascending) of busmon_worker_duration_seconds;
        none: the default (lib/worker_stats.h, R10 1 ms .. 100 s) */

@@ -356,7 +356,9 @@ static const bm_config_key agent_keys[] = {
 
     /* pub/sub input */
     {.path = "pubsub.enabled", .type = BM_KEY_BOOL, .def = "false", CFG(pubsub_enabled),
-     .help = "also read events published on Redis pub/sub"},
+     .also_sets = "pubsub.enabled_set", .help = "also read events published on Redis pub/sub"},
+    {.path = "pubsub.enabled_set", .type = BM_KEY_BOOL, .flags = BM_KEY_F_INTERNAL,
+     CFG(pubsub_enabled_set)},
     {.path = "pubsub.patterns", .type = BM_KEY_PATTERNS, .def = "<pubsub.prefix>*",
      .flags = BM_KEY_F_COMPUTED | BM_KEY_F_ARGS_SETS, CFG(pubsub_patterns),
      .env_alias = "BUSMON_PSUBSCRIBE", .flag = "psubscribe", .metavar = "PAT", .group = G_PUBSUB,
@@ -383,14 +385,16 @@ static const bm_config_key agent_keys[] = {
 
     /* HTTP */
     {.path = "http.enabled", .type = BM_KEY_BOOL, .def = "true", CFG(http_enabled),
-     .help = "serve /metrics, /health, /ready and /api"},
+     .also_sets = "http.enabled_set", .help = "serve /metrics, /health, /ready and /api"},
+    {.path = "http.enabled_set", .type = BM_KEY_BOOL, .flags = BM_KEY_F_INTERNAL,
+     CFG(http_enabled_set)},
     {.path = "http.listen", .type = BM_KEY_LISTEN, .def = "127.0.0.1:9464",
      .flags = BM_KEY_F_ARGS_SETS, CFG(http_listen), .env_alias = "BUSMON_HTTP", .flag = "http",
      .metavar = "ADDR", .group = G_HTTP, .also_sets = "http.enabled",
      .help = "serve /metrics, /health, /ready and /api on host:port; off: do not serve"},
     {.path = "http.enabled", .type = BM_KEY_BOOL, .fixed = "false",
      .flags = BM_KEY_F_NO_YAML | BM_KEY_F_NO_ENV, CFG(http_enabled), .flag = "no-http",
-     .group = G_HTTP, .help = "do not serve HTTP (http.enabled: false)"},
+     .also_sets = "http.enabled_set", .group = G_HTTP, .help = "do not serve HTTP (http.enabled: false)"},
     {.path = "http.duration_buckets", .type = BM_KEY_DURATIONS,
      .def = "ten per decade, 1ms..100s",
      .flags = BM_KEY_F_COMPUTED, .lo = 1, .hi = DAY, CFG(duration_buckets_us),

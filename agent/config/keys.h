@@ -113,7 +113,9 @@ struct bm_config_key {
     int64_t unit_us;       /* durations: the stored unit (BM_US_PER_MS for a *_ms field) */
     int64_t bare_us;       /* durations: a bare number's unit; 0: from the path's suffix */
     const char *alias_of;  /* this row is another name of that key (or section) */
-    const char *also_sets; /* a BOOL key set true with this one (false by "off") */
+    const char *also_sets; /* a BOOL key set true with this one (false by "off"), unless
+                              that key was given itself: its own `also_sets` (an internal
+                              row) says so, and what is given beats what is implied */
     int phase;             /* config file: applied by phase, then file order */
     int flags;             /* BM_KEY_F_* */
     bm_key_yaml_fn yaml;
@@ -186,6 +188,7 @@ enum {
     BM_SET_FROM_ARGS = 0, /* the environment or a flag: a list is replaced */
     BM_SET_FROM_FILE = 1, /* the config file: `also_sets` of BM_KEY_F_ARGS_SETS rows is not */
     BM_SET_APPEND = 2,    /* one item added to a list, as it is (a repeated flag, a YAML list) */
+    BM_SET_DEFAULT = 4,   /* a row's default: nothing given, so `also_sets` is not applied */
 };
 
 /*

@@ -286,6 +286,20 @@ static void set_flag(const bm_config_key *keys, size_t n, void *const base[BM_BA
             *(int *)((char *)base[keys[i].base] + keys[i].offset) = on;
 }
 
+/* Whether the BOOL row `path` was given itself (not only implied by another key's
+ * `also_sets`): its own `also_sets` marker is set. @return 1 or 0. */
+static int given(const bm_config_key *keys, size_t n, void *const base[BM_BASE__COUNT],
+                 const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].type == BM_KEY_BOOL && keys[i].also_sets && !strcmp(keys[i].path, path))
+            for (size_t j = 0; j < n; j++)
+                if (keys[j].type == BM_KEY_BOOL && !strcmp(keys[j].path, keys[i].also_sets) &&
+                    base[keys[j].base])
+                    return *(int *)((char *)base[keys[j].base] + keys[j].offset) > 0;
+    return 0;
+}
+
 int bm_keys_set(const bm_config_key *keys, size_t n, const bm_config_key *k,
                 void *const base[BM_BASE__COUNT], const char *text, const char *subject, int how,
                 char *why, size_t whylen)
@@ -347,7 +361,11 @@ int bm_keys_set(const bm_config_key *keys, size_t n, const bm_config_key *k,
     default:
         return 0;
     }
-    if (k->also_sets && (on == 0 || !((how & BM_SET_FROM_FILE) && (k->flags & BM_KEY_F_ARGS_SETS))))
+    /* an implied "on" never overrides the key given itself, from any source
+     * (BUSMON_HTTP_ENABLED=false stays off with BUSMON_HTTP_LISTEN set) */
+    if (k->also_sets && !(how & BM_SET_DEFAULT) &&
+        (on == 0 || !((how & BM_SET_FROM_FILE) && (k->flags & BM_KEY_F_ARGS_SETS))) &&
+        (on == 0 || !given(keys, n, base, k->also_sets)))
         set_flag(keys, n, base, k->also_sets, on);
     return 0;
 }
@@ -428,7 +446,8 @@ int bm_keys_defaults(const bm_config_key *keys, size_t n, void *const base[BM_BA
     for (size_t i = 0; i < n; i++) {
         const bm_config_key *k = &keys[i];
         if (!k->def || k->alias_of || (k->flags & BM_KEY_F_COMPUTED) || !base[k->base]) continue;
-        if (bm_keys_set(keys, n, k, base, k->def, k->path, BM_SET_FROM_FILE, why, whylen))
+        if (bm_keys_set(keys, n, k, base, k->def, k->path, BM_SET_FROM_FILE | BM_SET_DEFAULT, why,
+                        whylen))
             return -1;
     }
     return 0;

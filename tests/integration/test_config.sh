@@ -109,6 +109,18 @@ bm_eq "system.interval_seconds: the same reason from the file" "$want" "$(reason
 bm_eq "... the environment" "$want" "$(reason BUSMON_SYSTEM_INTERVAL_SECONDS "$BM_TMP/env.err")"
 bm_eq "... and the flag" "$want" "$(reason "--system-interval" "$BM_TMP/flag.err")"
 
+# --- HTTP off stays off: what is given beats what an address implies ---------------------------
+out=$(BUSMON_HTTP_ENABLED=false BUSMON_HTTP_LISTEN=127.0.0.1:9485 "$AGENT" --check-config --offline 2>&1)
+bm_check "BUSMON_HTTP_ENABLED=false with BUSMON_HTTP_LISTEN: metrics line says HTTP off" \
+    grep -q "^metrics: HTTP off: no /metrics$" <<<"$out"
+bm_check "... and no http: line" bash -c '! grep -q "^http: " <<<"$1"' _ "$out"
+printf 'http:\n  enabled: false\n  listen: 127.0.0.1:9485\n' >"$BM_TMP/http_off.yaml"
+out=$(BUSMON_HTTP_LISTEN=127.0.0.1:9485 "$AGENT" --config "$BM_TMP/http_off.yaml" --check-config --offline 2>&1)
+bm_check "http.enabled: false in the file, BUSMON_HTTP_LISTEN set (the image's): HTTP off" \
+    grep -q "^metrics: HTTP off: no /metrics$" <<<"$out"
+out=$(BUSMON_HTTP_LISTEN=127.0.0.1:9485 "$AGENT" --no-http --check-config --offline 2>&1)
+bm_check "--no-http with BUSMON_HTTP_LISTEN: HTTP off" grep -q "^metrics: HTTP off: no /metrics$" <<<"$out"
+
 # --- every flag of --help is accepted ---------------------------------------------------------
 "$AGENT" --help >"$BM_TMP/help.txt"
 flags=$(grep -oE '^  (-h, )?--[a-z-]+( [A-Z]+)?' "$BM_TMP/help.txt" | sed 's/^  //; s/^-h, //')

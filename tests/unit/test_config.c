@@ -910,6 +910,37 @@ Test(config, the_finishing_step)
     cr_expect_eq(c.http_enabled, 0, "an address in the file does not turn HTTP on");
     bm_config_deinit(&c);
 
+    /* an address turns HTTP on, unless http.enabled is given itself, from any source */
+    setenv("BUSMON_HTTP_ENABLED", "false", 1);
+    setenv("BUSMON_HTTP_LISTEN", "127.0.0.1:9485", 1);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, NULL), 0, "%s", err);
+    cr_expect_eq(c.http_enabled, 0, "BUSMON_HTTP_ENABLED=false beats BUSMON_HTTP_LISTEN");
+    bm_config_deinit(&c);
+    unsetenv("BUSMON_HTTP_ENABLED");
+    setenv("BUSMON_HTTP", "127.0.0.1:9486", 1);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--no-http", NULL), 0, "%s", err);
+    cr_expect_eq(c.http_enabled, 0, "--no-http beats an address in the environment");
+    bm_config_deinit(&c);
+    cr_assert_eq(
+        from_args(&c, &action, err, sizeof err, "--no-http", "--http", "127.0.0.1:1", NULL), 0,
+        "%s", err);
+    cr_expect_eq(c.http_enabled, 0, "--no-http beats a later --http");
+    bm_config_deinit(&c);
+    write_yaml("http:\n  enabled: false\n");
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--config", yaml_path, NULL), 0, "%s",
+                 err);
+    cr_expect_eq(c.http_enabled, 0, "http.enabled: false in the file beats BUSMON_HTTP_LISTEN");
+    bm_config_deinit(&c);
+    unsetenv("BUSMON_HTTP");
+    unsetenv("BUSMON_HTTP_LISTEN");
+    setenv("BUSMON_PUBSUB_ENABLED", "false", 1);
+    setenv("BUSMON_PUBSUB_PATTERNS", "x:*", 1);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, NULL), 0, "%s", err);
+    cr_expect_eq(c.pubsub_enabled, 0, "BUSMON_PUBSUB_ENABLED=false beats the patterns");
+    bm_config_deinit(&c);
+    unsetenv("BUSMON_PUBSUB_ENABLED");
+    unsetenv("BUSMON_PUBSUB_PATTERNS");
+
     /* the alerts channel and hash follow the stream, from any source, unless given */
     setenv("BUSMON_ALERTS_STREAM", "ops:alerts", 1);
     cr_assert_eq(from_args(&c, &action, err, sizeof err, NULL), 0, "%s", err);
