@@ -76,9 +76,11 @@ static const bm_config_key agent_keys[] = {
      .metavar = "NAME", .group = G_INPUT, .help = "consumer name, stable across restarts"},
     {.path = "streams.batch", .type = BM_KEY_SIZE, .def = "1000", .lo = 1, .hi = 100000, CFG(batch),
      .flag = "batch", .metavar = "N", .group = G_INPUT, .help = "entries per XREADGROUP"},
-    {.path = "streams.block_ms", .type = BM_KEY_DURATION, .def = "1000", .lo = 0, .hi = HOUR,
+    {.path = "streams.block_ms", .type = BM_KEY_DURATION, .def = "1000", .lo = MS, .hi = HOUR,
      .unit_us = MS, .flags = BM_KEY_F_INT, CFG(block_ms), .flag = "block-ms", .metavar = "MS",
-     .group = G_INPUT, .help = "how long one read waits for new entries"},
+     .group = G_INPUT,
+     .help = "how long one read waits for new entries (at least 1ms: without a wait an idle "
+             "stream is read again and again)"},
     {.path = "streams.read_linger_ms", .type = BM_KEY_DURATION, .def = "10", .lo = 0, .hi = 1000 * MS,
      .unit_us = MS, .flags = BM_KEY_F_INT, CFG(read_linger_ms), .flag = "read-linger-ms",
      .metavar = "MS", .group = G_INPUT,

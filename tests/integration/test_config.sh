@@ -109,6 +109,18 @@ bm_eq "system.interval_seconds: the same reason from the file" "$want" "$(reason
 bm_eq "... the environment" "$want" "$(reason BUSMON_SYSTEM_INTERVAL_SECONDS "$BM_TMP/env.err")"
 bm_eq "... and the flag" "$want" "$(reason "--system-interval" "$BM_TMP/flag.err")"
 
+# streams.block_ms 0 (or rounding to 0) would read an idle stream without a wait, again and again
+want=" must be a duration of at least 1ms (30s, 1m), not '0'"
+printf 'streams:\n  block_ms: 0\n' >"$BM_TMP/block.yaml"
+"$AGENT" --config "$BM_TMP/block.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/file.err"; rc=$?
+bm_eq "streams.block_ms: 0: exit 2" 2 "$rc"
+bm_eq "... the reason names the key" "$want" "$(reason "'streams.block_ms'" "$BM_TMP/file.err")"
+BUSMON_STREAMS_BLOCK_MS=0.4ms "$AGENT" --check-config --offline >/dev/null 2>"$BM_TMP/env.err"; rc=$?
+bm_eq "BUSMON_STREAMS_BLOCK_MS=0.4ms (rounds to 0): exit 2" 2 "$rc"
+bm_check "... refused, naming the variable" grep -q "BUSMON_STREAMS_BLOCK_MS must be a duration of at least 1ms" "$BM_TMP/env.err"
+"$AGENT" --block-ms 0 --check-config --offline >/dev/null 2>"$BM_TMP/flag.err"; rc=$?
+bm_eq "--block-ms 0: exit 2, the same reason" "2 $want" "$rc $(reason "--block-ms" "$BM_TMP/flag.err")"
+
 # --- HTTP off stays off: what is given beats what an address implies ---------------------------
 out=$(BUSMON_HTTP_ENABLED=false BUSMON_HTTP_LISTEN=127.0.0.1:9485 "$AGENT" --check-config --offline 2>&1)
 bm_check "BUSMON_HTTP_ENABLED=false with BUSMON_HTTP_LISTEN: metrics line says HTTP off" \
