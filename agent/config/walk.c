@@ -64,6 +64,51 @@ yaml_node_t *bm_yaml_get(yaml_document_t *doc, const yaml_node_t *map, const cha
     return NULL;
 }
 
+/* Node `id`, reached once more from `at` (its key, or its list). @return 0, or -1 with
+ * err set when it is a mapping or list reached before. */
+static int reach(yaml_document_t *doc, unsigned char *seen, const yaml_node_t *at, int id,
+                 const char *file, char *err, size_t errlen)
+{
+    yaml_node_t *child = yaml_document_get_node(doc, id);
+    if (!child || child->type == YAML_SCALAR_NODE || !seen[id - 1]++) return 0;
+    snprintf(err, errlen,
+             "%s:%zu: YAML aliases of mappings and lists are not supported (the one anchored on "
+             "line %zu is used again)",
+             file, bm_yaml_line(at), bm_yaml_line(child));
+    return -1;
+}
+
+/* A mapping or list reached twice (an alias: libyaml shares the node) would be
+ * walked at every reference, exponentially in the nesting: refused here, once
+ * for every reader. Scalars may be aliased. @return 0, or -1 with err set. */
+static int check_no_shared_collections(yaml_document_t *doc, const char *file, char *err,
+                                       size_t errlen)
+{
+    size_t n = (size_t)(doc->nodes.top - doc->nodes.start);
+    unsigned char *seen = calloc(n ? n : 1, 1);
+    if (!seen) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    if (n) seen[0] = 1; /* the root, reached by the document */
+    for (size_t i = 0; i < n && !rc; i++) {
+        yaml_node_t *node = &doc->nodes.start[i];
+        if (node->type == YAML_MAPPING_NODE)
+            for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
+                 p < node->data.mapping.pairs.top && !rc; p++)
+                rc = reach(doc, seen, node, p->key, file, err, errlen) ||
+                     reach(doc, seen, yaml_document_get_node(doc, p->key), p->value, file, err,
+                           errlen);
+        else if (node->type == YAML_SEQUENCE_NODE)
+            for (yaml_node_item_t *it = node->data.sequence.items.start;
+                 it < node->data.sequence.items.top && !rc; it++)
+                rc = reach(doc, seen, node, *it, file, err, errlen);
+    }
+    free(seen);
+    return rc ? -1 : 0;
+}
+
 int bm_yaml_load(yaml_document_t *doc, const char *file, const char *text, size_t len, char *err,
                  size_t errlen)
 {
@@ -90,6 +135,10 @@ int bm_yaml_load(yaml_document_t *doc, const char *file, const char *text, size_
     }
     yaml_parser_delete(&parser);
     if (f) fclose(f);
+    if (rc == 0 && check_no_shared_collections(doc, file, err, errlen)) {
+        yaml_document_delete(doc);
+        rc = -1;
+    }
     return rc;
 }
 

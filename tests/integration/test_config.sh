@@ -121,6 +121,21 @@ bm_check "... refused, naming the variable" grep -q "BUSMON_STREAMS_BLOCK_MS mus
 "$AGENT" --block-ms 0 --check-config --offline >/dev/null 2>"$BM_TMP/flag.err"; rc=$?
 bm_eq "--block-ms 0: exit 2, the same reason" "2 $want" "$rc $(reason "--block-ms" "$BM_TMP/flag.err")"
 
+# --- YAML aliases of mappings: refused at once, not walked at every reference -------------------
+{
+    echo "a0: &a0 {x: 1}"
+    for i in $(seq 1 40); do echo "a$i: &a$i {p: *a$((i - 1)), q: *a$((i - 1))}"; done
+} >"$BM_TMP/bomb.yaml"
+timeout 10 "$AGENT" --config "$BM_TMP/bomb.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "40 levels of aliased mappings: exit 2 (not a timeout)" 2 "$rc"
+bm_check "... the reason, with the line" grep -q "bomb.yaml:2: YAML aliases of mappings and lists are not supported (the one anchored on line 1 is used again)" "$BM_TMP/err"
+printf 'streams: &s\n  batch: 5\n  more: *s\n' >"$BM_TMP/loop.yaml"
+timeout 10 "$AGENT" --config "$BM_TMP/loop.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "a mapping that holds itself: exit 2" 2 "$rc"
+printf 'defaults: &b 50\nstreams:\n  batch: *b\n' >"$BM_TMP/scalar.yaml"
+out=$(timeout 10 "$AGENT" --config "$BM_TMP/scalar.yaml" --check-config --offline 2>/dev/null); rc=$?
+bm_eq "an aliased value is still read: exit 0" 0 "$rc"
+
 # --- HTTP off stays off: what is given beats what an address implies ---------------------------
 out=$(BUSMON_HTTP_ENABLED=false BUSMON_HTTP_LISTEN=127.0.0.1:9485 "$AGENT" --check-config --offline 2>&1)
 bm_check "BUSMON_HTTP_ENABLED=false with BUSMON_HTTP_LISTEN: metrics line says HTTP off" \
