@@ -72,6 +72,8 @@ enum {
     BM_KEY_F_ARGS_SETS = 1 << 5, /* `also_sets` only from the environment and flags */
     BM_KEY_F_UNLISTED = 1 << 6,  /* accepted, not named in a "known: ..." list */
     BM_KEY_F_COMPUTED = 1 << 7,  /* `def` describes a default computed elsewhere */
+    BM_KEY_F_IDENTITY = 1 << 8,  /* STRING: a name shown in JSON (the consumer, the group):
+                                    valid UTF-8, no control characters, as every NAME */
 };
 
 /* The default when a row gives none: a bare duration is in seconds. */

@@ -16,6 +16,7 @@
 #include "agent/config/keys.h"
 #include "agent/core/parse.h"
 #include "agent/core/log.h"
+#include "proto/event.h"
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -30,11 +31,26 @@ int bm_config_set_str(char **field, const char *value)
     return 0;
 }
 
+/* Why `text`, a name shown in JSON and on /metrics, is not an identity: "SUBJECT must be
+ * valid UTF-8 without control characters (it holds ...)", without the bytes themselves.
+ * @return 0 when it is one, else -1 with the reason in why. */
+static int refuse_non_identity(const char *subject, const char *text, char *why, size_t whylen)
+{
+    char detail[128];
+    if (!bm_identity_check("it", text, strlen(text), 0, detail, sizeof detail)) return 0;
+    snprintf(why, whylen, "%s must be valid UTF-8 without control characters (%s)", subject,
+             detail);
+    return -1;
+}
+
 /* Add `name` to a list of at most BM_MAX_STREAMS names (once). `what` names it
  * in reasons. @return 0, or -1 with the reason in err. */
 static int add_name(char **list, size_t *n, const char *name, const char *what, char *err,
                     size_t errlen)
 {
+    char subject[64];
+    snprintf(subject, sizeof subject, "a %s", what);
+    if (refuse_non_identity(subject, name, err, errlen)) return -1;
     if (!bm_is_key_name(name)) {
         snprintf(err, errlen, "bad %s '%.200s': 1-256 characters, no spaces", what, name);
         return -1;
@@ -166,7 +182,7 @@ static int set_list(const bm_config_key *k, bm_config *c, const char *text, int 
     } else {
         char buf[4096];
         if (strlen(text) >= sizeof buf) {
-            snprintf(why, whylen, "%s: the list is longer than %zu bytes", k->path, sizeof buf - 1);
+            snprintf(why, whylen, "the list is longer than %zu bytes", sizeof buf - 1);
             return -1;
         }
         strcpy(buf, text);
@@ -310,6 +326,7 @@ int bm_keys_set(const bm_config_key *keys, size_t n, const bm_config_key *k,
     char *field = (char *)base[k->base] + k->offset;
     int on = 1, b;
     bm_log_level lv;
+    char inner[512];
     switch (k->type) {
     case BM_KEY_STRING:
     case BM_KEY_NAME:
@@ -322,6 +339,9 @@ int bm_keys_set(const bm_config_key *keys, size_t n, const bm_config_key *k,
             on = 0; /* "off": the address stays, the server does not run */
             break;
         }
+        if ((k->type == BM_KEY_NAME || (k->flags & BM_KEY_F_IDENTITY)) &&
+            refuse_non_identity(subject, text, why, whylen))
+            return -1;
         if ((k->type == BM_KEY_NAME && !bm_is_key_name(text)) ||
             (k->type == BM_KEY_LISTEN && !is_listen(text)))
             return must_be(k, subject, text, NULL, why, whylen);
@@ -352,7 +372,10 @@ int bm_keys_set(const bm_config_key *keys, size_t n, const bm_config_key *k,
         break;
     case BM_KEY_STREAMS:
     case BM_KEY_PATTERNS:
-        if (set_list(k, (bm_config *)base[k->base], text, how, why, whylen)) return -1;
+        if (set_list(k, (bm_config *)base[k->base], text, how, inner, sizeof inner)) {
+            snprintf(why, whylen, "%s: %s", subject, inner); /* the items say what they are */
+            return -1;
+        }
         if (!*text) return 0; /* emptied: nothing turned on */
         break;
     case BM_KEY_DURATIONS:

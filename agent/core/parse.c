@@ -4,6 +4,7 @@
  * leading spaces and signs where none belong are refused rather than read.
  */
 #include "agent/core/parse.h"
+#include "proto/event.h"
 
 #include <errno.h>
 #include <math.h>
@@ -126,10 +127,8 @@ int bm_parse_bool(const char *s, int *out)
 
 int bm_is_key_name(const char *s)
 {
-    if (!s || !*s || strlen(s) > 256) return 0;
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p <= ' ') return 0;
-    return 1;
+    if (!s || !*s || strlen(s) > 256 || strchr(s, ' ')) return 0;
+    return bm_identity_check("name", s, strlen(s), 0, NULL, 0) == 0;
 }
 
 char *bm_format_duration_us(int64_t us, char *buf, size_t len)

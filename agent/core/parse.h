@@ -70,7 +70,8 @@ int bm_parse_decimal(const char *s, double *out);
 
 /*
  * A Redis key, stream, channel or pattern name as busmon takes them:
- * 1-256 bytes, no spaces or control characters.
+ * 1-256 bytes, no spaces, and an identity (bm_identity_check: valid UTF-8,
+ * no control characters), so it can be shown in JSON and on /metrics.
  * @return 1 when `s` is one, else 0.
  */
 int bm_is_key_name(const char *s);

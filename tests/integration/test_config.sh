@@ -121,6 +121,23 @@ bm_check "... refused, naming the variable" grep -q "BUSMON_STREAMS_BLOCK_MS mus
 "$AGENT" --block-ms 0 --check-config --offline >/dev/null 2>"$BM_TMP/flag.err"; rc=$?
 bm_eq "--block-ms 0: exit 2, the same reason" "2 $want" "$rc $(reason "--block-ms" "$BM_TMP/flag.err")"
 
+# --- names shown in JSON and on /metrics: valid UTF-8, no control characters ----------------------
+"$AGENT" --consumer $'host\x01' --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "--consumer with a control character: exit 2" 2 "$rc"
+bm_check "... named, with the byte" grep -q -- "--consumer must be valid UTF-8 without control characters (it holds control character 0x01 at byte 4)" "$BM_TMP/err"
+BUSMON_STREAMS_GROUP=$'g\xff' "$AGENT" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "a group that is not UTF-8: exit 2" 2 "$rc"
+bm_check "... named, with the byte" grep -q "BUSMON_STREAMS_GROUP must be valid UTF-8 without control characters (it is not valid UTF-8 (byte 0xff at byte 1))" "$BM_TMP/err"
+BUSMON_STREAMS=$'ok,bad\x1b' "$AGENT" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "a stream name with ESC: exit 2" 2 "$rc"
+bm_check "... named" grep -q "BUSMON_STREAMS: a stream name must be valid UTF-8 without control characters (it holds control character 0x1b at byte 3)" "$BM_TMP/err"
+printf 'state:\n  key_prefix: "s\\x7f:"\n' >"$BM_TMP/prefix.yaml"
+"$AGENT" --config "$BM_TMP/prefix.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "a key prefix with DEL: exit 2" 2 "$rc"
+bm_check "... named, with its line" grep -q "prefix.yaml:2: 'state.key_prefix' must be valid UTF-8 without control characters (it holds control character 0x7f at byte 1)" "$BM_TMP/err"
+out=$("$AGENT" --consumer 'héllo' --check-config --offline 2>&1); rc=$?
+bm_eq "a UTF-8 consumer name is fine" "0 héllo" "$rc $(sed -n 's/.*consumer //p' <<<"$out" | head -1)"
+
 # --- YAML aliases of mappings: refused at once, not walked at every reference -------------------
 {
     echo "a0: &a0 {x: 1}"
