@@ -121,6 +121,17 @@ bm_check "... refused, naming the variable" grep -q "BUSMON_STREAMS_BLOCK_MS mus
 "$AGENT" --block-ms 0 --check-config --offline >/dev/null 2>"$BM_TMP/flag.err"; rc=$?
 bm_eq "--block-ms 0: exit 2, the same reason" "2 $want" "$rc $(reason "--block-ms" "$BM_TMP/flag.err")"
 
+# sizes and counts have an upper bound, named: max_keys is allocated at start, counts are 32-bit
+BUSMON_BASELINES_MAX_KEYS=100000000000000 "$AGENT" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "BUSMON_BASELINES_MAX_KEYS=1e14: exit 2" 2 "$rc"
+bm_eq "... the reason names it" " must be 1-1000000, not '100000000000000'" "$(reason BUSMON_BASELINES_MAX_KEYS "$BM_TMP/err")"
+printf 'worker_monitoring:\n  min_executions: 4294967296\nbaselines:\n  min_samples: 1000000001\n' >"$BM_TMP/counts.yaml"
+"$AGENT" --config "$BM_TMP/counts.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "min_executions: 2^32 (0 once cast): exit 2" 2 "$rc"
+bm_eq "... the reason names it" " must be 1-1000000000, not '4294967296'" "$(reason "'worker_monitoring.min_executions'" "$BM_TMP/err")"
+BUSMON_BASELINES_SLOT_MIN_SAMPLES=4294967297 "$AGENT" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "BUSMON_BASELINES_SLOT_MIN_SAMPLES=2^32+1: exit 2" 2 "$rc"
+
 # --- names shown in JSON and on /metrics: valid UTF-8, no control characters ----------------------
 "$AGENT" --consumer $'host\x01' --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
 bm_eq "--consumer with a control character: exit 2" 2 "$rc"
