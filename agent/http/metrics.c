@@ -107,13 +107,25 @@ static void custom_series(const custom_metrics_stat *s, void *arg)
     prom_name(fam, sizeof fam, "busmon_custom_", s->name);
     if (s->kind == BM_METRIC_COUNTER) strcat(fam, "_total");
     /* one family, one metric of one kind: a name that sanitises to another's, or a kind
-     * other than the first series', is left out (it stays on /api/metrics) */
-    char owner[BM_ID_MAX + 16];
+     * other than the first series', is left out (it stays on /api/metrics). A summary
+     * also writes FAM_sum and FAM_count: they are its names too, so neither a family
+     * named so before it nor one after it can write the same series. */
+    static const char *const summary_names[] = {"", "_sum", "_count"};
+    size_t n_names = s->kind == BM_METRIC_HISTOGRAM ? 3 : 1;
+    char owner[BM_ID_MAX + 16], name[sizeof fam + 8];
     snprintf(owner, sizeof owner, "%s/%s", s->name, bm_metric_kind_name(s->kind));
     const char *took = json_string_value(json_object_get(c->families, fam));
     if (took && strcmp(took, owner)) return;
     if (!took) {
-        json_object_set_new(c->families, fam, json_string(owner));
+        for (size_t i = 0; i < n_names; i++) {
+            snprintf(name, sizeof name, "%s%s", fam, summary_names[i]);
+            const char *other = json_string_value(json_object_get(c->families, name));
+            if (other && strcmp(other, owner)) return;
+        }
+        for (size_t i = 0; i < n_names; i++) {
+            snprintf(name, sizeof name, "%s%s", fam, summary_names[i]);
+            json_object_set_new(c->families, name, json_string(owner));
+        }
         static const char *const type[BM_METRIC__COUNT] = {
             [BM_METRIC_HISTOGRAM] = "summary",
             [BM_METRIC_COUNTER] = "counter",
