@@ -612,26 +612,31 @@ static void serve_errors(bm_http *h, const request *rq) { serve_rollup(h, rq, 3)
 
 /* The routes: a path, or a prefix whose one remaining path segment is the
  * handler's tail (decoded). Adding a route is one row and its handler. */
+/* Which ?window= a route reads; a route that reads none never parses the query
+ * (its own parameters aside), so /health?probe is as good as /health. */
+typedef enum { WINDOW_NONE, WINDOW_ROLLUP, WINDOW_SYSTEM } window_kind;
+
 static const struct route {
     const char *path;
     int prefix;
+    window_kind window;
     void (*serve)(bm_http *h, const request *rq);
 } routes[] = {
-    {"/", 0, serve_dashboard},
-    {"/index.html", 0, serve_dashboard},
-    {"/metrics", 0, serve_metrics},
-    {"/health", 0, serve_health},
-    {"/ready", 0, serve_ready},
-    {"/api/alerts", 0, serve_alerts},
-    {"/api/baseline", 0, serve_baseline},
-    {"/api/system", 0, serve_system},
-    {"/api/stats", 0, serve_stats},
-    {"/api/workers", 0, serve_workers},
-    {"/api/workers/", 1, serve_worker},
-    {"/api/errors", 0, serve_errors},
-    {"/api/metrics", 0, serve_metrics_api},
-    {"/api/traces", 0, serve_traces},
-    {"/api/traces/", 1, serve_trace},
+    {"/", 0, WINDOW_NONE, serve_dashboard},
+    {"/index.html", 0, WINDOW_NONE, serve_dashboard},
+    {"/metrics", 0, WINDOW_NONE, serve_metrics},
+    {"/health", 0, WINDOW_NONE, serve_health},
+    {"/ready", 0, WINDOW_NONE, serve_ready},
+    {"/api/alerts", 0, WINDOW_NONE, serve_alerts},
+    {"/api/baseline", 0, WINDOW_NONE, serve_baseline},
+    {"/api/system", 0, WINDOW_SYSTEM, serve_system},
+    {"/api/stats", 0, WINDOW_ROLLUP, serve_stats},
+    {"/api/workers", 0, WINDOW_ROLLUP, serve_workers},
+    {"/api/workers/", 1, WINDOW_ROLLUP, serve_worker},
+    {"/api/errors", 0, WINDOW_ROLLUP, serve_errors},
+    {"/api/metrics", 0, WINDOW_ROLLUP, serve_metrics_api},
+    {"/api/traces", 0, WINDOW_NONE, serve_traces},
+    {"/api/traces/", 1, WINDOW_NONE, serve_trace},
 };
 
 /* The route for path, with its decoded tail in *tail (caller frees), or NULL. */
@@ -652,15 +657,16 @@ static const struct route *find_route(const char *path, char **tail)
     return NULL;
 }
 
-/* ?window=: the only parameter (others are ignored); 1m|5m|1h for the
+/* ?window= of a route that reads one (others are ignored); 1m|5m|1h for the
  * rollup routes, any "<n>s|m|h|d" from 10 s to 7 d for /api/system.
  * @return 0, or -1 with the 400 sent. */
-static int read_window(bm_http *h, bm_http_req *req, const struct evhttp_uri *uri,
-                       const char *path, request *rq, char *sys_buf, size_t sys_len)
+static int read_window(bm_http *h, bm_http_req *req, const struct evhttp_uri *uri, window_kind kind,
+                       request *rq, char *sys_buf, size_t sys_len)
 {
     rq->window = "5m";
     rq->sys_window = "1h";
     rq->sys_window_us = 3600LL * 1000000;
+    if (kind == WINDOW_NONE) return 0;
     const char *query = evhttp_uri_get_query(uri);
     struct evkeyvalq q;
     TAILQ_INIT(&q);
@@ -670,7 +676,7 @@ static int read_window(bm_http *h, bm_http_req *req, const struct evhttp_uri *ur
     }
     const char *wv = evhttp_find_header(&q, "window");
     int rc = 0;
-    if (!strcmp(path, "/api/system")) {
+    if (kind == WINDOW_SYSTEM) {
         if (wv && (strlen(wv) >= sys_len || bm_sys_parse_window(wv, &rq->sys_window_us))) {
             send_error(h, req, 400, "window must be a duration like 10m, 1h or 24h (10s to 7d)");
             rc = -1;
@@ -739,12 +745,10 @@ static void on_request(bm_http_req *req, void *arg)
     request rq = {req, NULL, evhttp_uri_get_query(uri), NULL, NULL, 0};
     char sys_buf[16];
     char *tail = NULL;
-    const struct route *r = NULL;
-    if (read_window(h, req, uri, path, &rq, sys_buf, sizeof sys_buf) == 0) {
-        r = find_route(path, &tail);
-        if (!r) send_error(h, req, 404, "no such path");
-    }
-    if (r) {
+    const struct route *r = find_route(path, &tail); /* first: an unknown path is a 404 */
+    if (!r) {
+        send_error(h, req, 404, "no such path");
+    } else if (read_window(h, req, uri, r->window, &rq, sys_buf, sizeof sys_buf) == 0) {
         rq.tail = tail;
         r->serve(h, &rq);
     }
