@@ -119,7 +119,7 @@ redis-cli -p "$BM_PORT" CONFIG SET maxmemory-policy noeviction >/dev/null
 redis-cli -p "$BM_PORT" CONFIG SET maxmemory 1 >/dev/null
 # 50 KB bodies that are not JSON: each one a dead-letter copy waiting to be written
 BIG=$(head -c 50000 /dev/zero | tr '\0' x)
-for round in $(seq 60); do
+for round in $(seq 100); do
     for i in $(seq 20); do echo "PUBLISH multiagent:result.fast $BIG"; done |
         redis-cli -p "$BM_PORT" >/dev/null
     sleep 0.05
@@ -128,7 +128,12 @@ shed=$(metric busmon_pubsub_shed_total)
 bm_check "E: messages dropped and counted while the writes piled up ($shed)" [ "${shed:-0}" -gt 0 ]
 bm_check "E: the log says so" grep -q 'dropping messages until' "$BM_TMP/agent-p1.log"
 after=$(rss)
-bm_check "E: 60 MB heard, peak RSS grew $((after - before)) MiB (at most 64)" [ $((after - before)) -le 64 ]
+if grep -qa __asan_init "$AGENT"; then # its quarantine keeps what is freed: RSS says nothing
+    echo "skip - E: peak RSS under AddressSanitizer (grew $((after - before)) MiB)"
+else
+    bm_check "E: 100 MB heard, peak RSS grew $((after - before)) MiB (at most 96)" \
+        [ $((after - before)) -le 96 ]
+fi
 redis-cli -p "$BM_PORT" CONFIG SET maxmemory 0 >/dev/null
 bm_check "E: writes taken again: every group stored" bm_wait_for 40 \
     '[ "$(metric busmon_write_batches_unstored)" = 0 ]'
