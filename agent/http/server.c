@@ -459,6 +459,8 @@ static const char *read_trace_filter(const struct evkeyvalq *q, trace_filter *f,
     const char *v;
     memset(f, 0, sizeof *f);
     *limit = TRACES_LIMIT_DEFAULT;
+    if (evhttp_find_header(q, "window")) /* the rollups' word: here it would be ignored */
+        return "/api/traces has no window: since=DURATION (15m, 1h, 2d) says how far back";
     if ((v = evhttp_find_header(q, "status")) && *v) {
         if (!trace_index_status_valid(v))
             return "status must be running, completed, failed, compensated, cancelled or "
