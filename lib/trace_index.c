@@ -10,8 +10,6 @@
 
 #include "proto/time_internal.h"
 
-/* The first TRACE_INDEX_TEXT_MAX bytes of src, never ending inside a UTF-8
- * sequence (a cut one would make the summary not JSON). */
 /* src's first cap - 1 bytes and a NUL into dst, as snprintf "%s" (without
  * its cost: a summary copies a few per event). @return strlen(src). */
 static size_t copy_str(char *dst, size_t cap, const char *src)
@@ -22,6 +20,9 @@ static size_t copy_str(char *dst, size_t cap, const char *src)
     return n;
 }
 
+/* The first TRACE_INDEX_TEXT_MAX bytes of src, never ending inside a UTF-8
+ * sequence (a cut one would make the summary not JSON). Names are never
+ * longer (the decoder refuses them), so only a message is ever cut. */
 static void copy_cut(char *dst, const char *src)
 {
     size_t n = copy_str(dst, TRACE_INDEX_TEXT_MAX + 1, src ? src : "");
@@ -46,7 +47,7 @@ static void add_worker(trace_summary *s, const char *w)
 void trace_index_summarize(const trace *t, trace_summary *out)
 {
     memset(out, 0, sizeof *out);
-    copy_str(out->tx, sizeof out->tx, trace_tx(t));
+    copy_cut(out->tx, trace_tx(t));
     out->status = trace_get_status(t);
     out->start_us = trace_first_ts_us(t);
     out->end_us = trace_last_ts_us(t);

@@ -23,11 +23,15 @@
 
 #include "trace.h"
 
-#define TRACE_INDEX_WORKERS_MAX 8   /* workers named in a summary (the first seen) */
-#define TRACE_INDEX_TEXT_MAX    200 /* worker, error type and message cut to this */
+#define TRACE_INDEX_WORKERS_MAX 8 /* workers named in a summary (the first seen) */
+/* The tx, workers and error type are kept whole: they name the index's sets
+ * and are what --worker / --error-type compare, and the decoder accepts none
+ * longer than BM_ID_MAX bytes. The error message (free text) is cut to this,
+ * between UTF-8 characters. */
+#define TRACE_INDEX_TEXT_MAX BM_ID_MAX
 
 typedef struct {
-    char tx[256];
+    char tx[BM_ID_MAX + 1];
     trace_status status;
     int timed_out;      /* a step's outcome was a timeout */
     int64_t start_us;   /* first event time */

@@ -202,7 +202,7 @@ static void print_text(const bm_cli_opts *o, const search *s)
            "WORKERS", "ERROR", "TX");
     for (size_t i = 0; i < s->n; i++) {
         const trace_summary *t = &s->found[i];
-        char start[40], dur[32], workers[256] = "", error[256];
+        char start[40], dur[32], workers[256] = "", error[TRACE_INDEX_TEXT_MAX + 1];
         trace_index_format_ms(t->start_us, start, sizeof start);
         format_duration(t->duration_us, dur, sizeof dur);
         for (size_t w = 0; w < t->n_workers; w++) {
@@ -283,14 +283,19 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
         f.since_us = now_us() - since_us;
         snprintf(min, sizeof min, "%lld", (long long)(f.since_us / 1000));
     }
-    char set[600];
+    char set[600]; /* an index key and a worker of 256 bytes each fit */
+    int set_len;
     if (worker)
-        snprintf(set, sizeof set, "%s:w:%s", index, worker);
+        set_len = snprintf(set, sizeof set, "%s:w:%s", index, worker);
     else if (status && strcmp(status, "running") && strcmp(status, "completed"))
         /* the failed group and timed_out: all in <index>:failed */
-        snprintf(set, sizeof set, "%s:failed", index);
+        set_len = snprintf(set, sizeof set, "%s:failed", index);
     else
-        snprintf(set, sizeof set, "%s", index);
+        set_len = snprintf(set, sizeof set, "%s", index);
+    if (set_len < 0 || (size_t)set_len >= sizeof set) { /* a cut key would name another set */
+        fprintf(stderr, "busmon traces: --index-key and --worker are too long\n");
+        return BM_EXIT_USAGE;
+    }
 
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;

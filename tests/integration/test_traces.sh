@@ -138,6 +138,25 @@ bm_eq "busmon traces: one millisecond's starts by id, descending" "tx-tie-b,tx-t
     "$("$BUSMON" traces --worker tiew --json | jq -r '[.traces[].tx] | join(",")')"
 same_check "/api/traces orders them as the index does" 5 --worker tiew -- worker=tiew
 
+# the longest names the agent accepts (256 bytes, ending in a 2- or 3-byte
+# character) are indexed and read whole: the tx's key, --worker's set and
+# --error-type's compare (a name cut to 255 or 200 bytes was never found)
+LTX=$(printf 't%.0s' $(seq 254))é
+LW=$(printf 'w%.0s' $(seq 253))中
+LET=$(printf 'E%.0s' $(seq 253))中
+for ev in '{type:"command",id:"c-long",tx:$tx,worker:$w,step:"s"}' \
+    '{type:"error",id:"e-long",tx:$tx,worker:$w,step:"s",error_type:$et,error_message:"boom"}'; do
+    bm_cli PUBLISH multiagent:long "$(jq -cn --arg tx "$LTX" --arg w "$LW" --arg et "$LET" "$ev")" >/dev/null
+done
+bm_check "a 256-byte tx is indexed whole" bm_wait_for 5 \
+    '[ -n "$(bm_cli_raw ZSCORE busmon:traces "$LTX")" ] && [ "$(bm_cli_raw ZCARD "busmon:traces:w:$LW")" = 1 ]'
+sleep 0.5 # the error's batch
+bm_eq "busmon traces lists it, none expired" "1 0" \
+    "$("$BUSMON" traces --limit 10000 --json | jq -r --arg tx "$LTX" '"\([.traces[] | select(.tx == $tx)] | length) \(.expired)"')"
+bm_eq "--worker <256 bytes> finds it" "$LTX" "$("$BUSMON" traces --worker "$LW" --json | jq -r '.traces[].tx')"
+bm_eq "--error-type <256 bytes> finds it" "$LTX" \
+    "$("$BUSMON" traces --error-type "$LET" --limit 10000 --json | jq -r '.traces[].tx')"
+
 # bad input
 for args in "--status bogus" "--limit 0" "--limit=abc" "--min-duration=fast" "--since=-1h" "--frobnicate"; do
     "$BUSMON" traces $args >/dev/null 2>"$BM_TMP/err"

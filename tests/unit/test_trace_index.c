@@ -189,6 +189,38 @@ Test(trace_index, workers_first_seen_deduplicated_capped_and_cut)
     cr_assert_eq(strlen(s.workers[0]), TRACE_INDEX_TEXT_MAX);
 }
 
+/* Names name the index's sets and are what the filter compares: the longest
+ * the decoder accepts (BM_ID_MAX bytes, here ending in a 2- or 3-byte
+ * character) are kept whole, or `busmon traces` reads a key that does not
+ * exist and --worker / --error-type find nothing. */
+Test(trace_index, the_longest_names_are_kept_whole)
+{
+    char tx[BM_ID_MAX + 1], worker[BM_ID_MAX + 1], etype[BM_ID_MAX + 1];
+    memset(tx, 't', BM_ID_MAX - 2);
+    strcpy(tx + BM_ID_MAX - 2, "\xc3\xa9"); /* é */
+    memset(worker, 'w', BM_ID_MAX - 3);
+    strcpy(worker + BM_ID_MAX - 3, "\xe4\xb8\xad"); /* 中 */
+    memset(etype, 'E', BM_ID_MAX - 3);
+    strcpy(etype + BM_ID_MAX - 3, "\xe4\xb8\xad");
+    trace_free(t);
+    t = trace_new(tx);
+    cr_assert_not_null(t);
+    bm_event c = mk(BM_EV_COMMAND, "c1", T0, worker, "s");
+    c.tx = tx;
+    add(c);
+    bm_event e = mk(BM_EV_ERROR, "e1", T0 + 1000, worker, "s");
+    e.tx = tx;
+    e.error_type = etype;
+    e.error_message = "boom";
+    add(e);
+    trace_summary s = summarize();
+    cr_assert_str_eq(s.tx, tx);
+    cr_assert_str_eq(s.workers[0], worker);
+    cr_assert_str_eq(s.error_type, etype);
+    trace_filter f = {.worker = worker, .error_type = etype};
+    cr_assert(trace_index_matches(&s, &f), "--worker and --error-type with the whole names");
+}
+
 Test(trace_index, empty_worker_names_are_not_workers)
 {
     add(mk(BM_EV_COMMAND, "c1", T0, "", "s"));
