@@ -182,6 +182,16 @@ int bm_identity_check(const char *what, const char *s, size_t len, size_t max_by
 size_t bm_text_scrub(char *dst, const char *src, size_t len);
 
 /*
+ * src (NULL: "") as a terminal may show it: C0 controls, DEL, the C1 code
+ * points U+0080-U+009F and the bytes of invalid UTF-8 each as "\xNN" (the
+ * byte, or the C1 code point), the rest kept. A terminal obeys escape
+ * sequences and a newline forges a line: every text view prints what came
+ * from events through this. Cut to cap - 1 bytes between characters and
+ * escapes, NUL-terminated. @return the length written.
+ */
+size_t bm_text_for_terminal(char *dst, size_t cap, const char *src);
+
+/*
  * Decode one stream entry given as `n` field/value pairs (borrowed).
  * Detects the encoding: `m`/`msgpack` field -> msgpack; `json`/`data`/
  * `event`/`envelope` -> JSON; else flat fields.

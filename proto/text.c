@@ -130,3 +130,34 @@ size_t bm_text_scrub(char *dst, const char *src, size_t len)
     }
     return len;
 }
+
+/* "\xNN" for byte c into dst at *o, when it fits before cap - 1. @return 0, or -1 (full). */
+static int put_escape(char *dst, size_t cap, size_t *o, unsigned c)
+{
+    if (*o + 4 >= cap) return -1;
+    snprintf(dst + *o, 5, "\\x%02x", c & 0xffu);
+    *o += 4;
+    return 0;
+}
+
+size_t bm_text_for_terminal(char *dst, size_t cap, const char *src)
+{
+    const unsigned char *p = (const unsigned char *)(src ? src : "");
+    size_t o = 0, len = strlen((const char *)p);
+    if (!cap) return 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = p[i] >= 0x20 && p[i] < 0x7f ? 1 : p[i] >= 0x80 ? utf8_seq(p + i, len - i) : 0;
+        int c1 = n == 2 && p[i] == 0xC2 && p[i + 1] < 0xA0; /* U+0080-U+009F */
+        if (!n || c1) {
+            if (put_escape(dst, cap, &o, c1 ? p[i + 1] : p[i])) break;
+            i += c1 ? 2 : 1;
+            continue;
+        }
+        if (o + n >= cap) break;
+        memcpy(dst + o, p + i, n);
+        o += n;
+        i += n;
+    }
+    dst[o] = '\0';
+    return o;
+}

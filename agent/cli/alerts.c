@@ -321,10 +321,11 @@ static void print_firing(const bm_cli_opts *o, json_t *firing, json_t *updated, 
     size_t n = json_array_size(firing);
     printf("alerts firing: %zu", n);
     char as_of[40];
+    bm_cli_safe sb; /* labels and descriptions came from events */
     if (updated)
         printf(" (as of %s by %s)",
                bm_cli_time_str(json_string_value(updated), as_of, sizeof as_of),
-               agent ? json_string_value(agent) : "?");
+               bm_cli_safe_text(&sb, agent ? json_string_value(agent) : "?"));
     printf("\n\n");
     if (!n) {
         printf("(no alerts firing)\n");
@@ -340,10 +341,11 @@ static void print_firing(const bm_cli_opts *o, json_t *firing, json_t *updated, 
         labels_text(rec, labels, sizeof labels);
         fmt_value(rec, value, sizeof value);
         fmt_for(rec, "starts_at", since, sizeof since);
-        const char *sev = bm_cli_str(rec, "severity");
+        const char *sev = bm_cli_safe_str(&sb, rec, "severity");
         printf("%s%-9s%s %-22s %-24s %10s %7s  %s\n", severity_color(o, sev, NULL), sev,
-               o->color ? "\033[0m" : "", bm_cli_str(rec, "rule"), labels, value, since,
-               bm_cli_str(rec, "description"));
+               o->color ? "\033[0m" : "", bm_cli_safe_str(&sb, rec, "rule"),
+               bm_cli_safe_text(&sb, labels), value, since,
+               bm_cli_safe_str(&sb, rec, "description"));
     }
 }
 
@@ -354,10 +356,12 @@ static void print_notification(const bm_cli_opts *o, json_t *rec)
     fmt_time(rec, "ts", when, sizeof when);
     labels_text(rec, labels, sizeof labels);
     fmt_value(rec, value, sizeof value);
-    const char *sev = bm_cli_str(rec, "severity"), *state = bm_cli_str(rec, "state");
+    bm_cli_safe sb;
+    const char *sev = bm_cli_safe_str(&sb, rec, "severity"),
+               *state = bm_cli_safe_str(&sb, rec, "state");
     printf("%-24s %s%-8s %-9s%s %-22s %-24s %10s  %s\n", when, severity_color(o, sev, state), state,
-           sev, o->color ? "\033[0m" : "", bm_cli_str(rec, "rule"), labels, value,
-           bm_cli_str(rec, "description"));
+           sev, o->color ? "\033[0m" : "", bm_cli_safe_str(&sb, rec, "rule"),
+           bm_cli_safe_text(&sb, labels), value, bm_cli_safe_str(&sb, rec, "description"));
 }
 
 static void print_history_header(void)
@@ -432,7 +436,8 @@ static int watch(const bm_cli_opts *o, redisContext *c, const alerts_args *s)
             } else if (json_is_object(rec)) {
                 print_notification(o, rec);
             } else {
-                printf("(not a record: %.*s)\n", (int)payload->len, payload->str);
+                bm_cli_safe sb;
+                printf("(not a record: %s)\n", bm_cli_safe_text(&sb, payload->str));
             }
             json_decref(rec);
             fflush(stdout);

@@ -141,7 +141,9 @@ static void print_worker(const baseline_view *v, const double now[BASELINE__SERI
 {
     char a[32], b[32];
     const char *state = v->frozen ? "frozen" : v->ready ? "ready" : "learning";
-    printf("%-24s %-9s %7llu", v->key, state, (unsigned long long)v->samples);
+    bm_cli_safe sb; /* a worker's or metric's name */
+    printf("%-24s %-9s %7llu", bm_cli_safe_text(&sb, v->key), state,
+           (unsigned long long)v->samples);
     for (int k = BASELINE_P95; k <= BASELINE_ERROR_RATE; k++) {
         const baseline_figure *f = &v->fig[k];
         double x = now[k];
@@ -182,7 +184,9 @@ static int show(redisContext *c, const baseline_args *s)
     json_object_set_new(out, "slots", json_string(baseline_slots_name(baselines_config(b)->slots)));
     json_object_set_new(out, "window", json_string("1m"));
     if (!s->json) {
-        printf("baselines of agent %s at %s (now: the last minute)\n", agent, t);
+        bm_cli_safe sb;
+        printf("baselines of agent %s at %s (now: the last minute)\n", bm_cli_safe_text(&sb, agent),
+               t);
         printf("%-24s %-9s %7s  %9s %9s %6s  %9s %9s %6s\n", "WORKER", "STATE", "SAMPLES",
                "P95 NOW", "BASELINE", "DEV", "ERR NOW", "BASELINE", "DEV");
     }
@@ -206,7 +210,8 @@ static int show(redisContext *c, const baseline_args *s)
                 size_t k;
                 json_array_foreach(json_object_get(w, "deviations"), k, d)
                 {
-                    printf("  %s\n", json_string_value(d));
+                    bm_cli_safe sb;
+                    printf("  %s\n", bm_cli_safe_text(&sb, json_string_value(d)));
                 }
                 json_decref(w);
             }

@@ -85,6 +85,25 @@ double bm_cli_num(struct json_t *o, const char *k);
 const char *bm_cli_str(struct json_t *o, const char *k);
 
 /*
+ * Text that came from Redis as a terminal may show it: control characters,
+ * DEL, C1 and invalid UTF-8 as "\xNN" (bm_text_for_terminal), cut to
+ * BM_CLI_SAFE_BYTES - 1 bytes. Every text view prints names, messages and
+ * labels through these (JSON output is escaped by jansson). Each call takes
+ * the next of the caller's slots, round robin: at most BM_CLI_SAFE_SLOTS
+ * results of one bm_cli_safe in use at once (one printf's arguments).
+ * @return the slot.
+ */
+#define BM_CLI_SAFE_SLOTS 8
+#define BM_CLI_SAFE_BYTES 1024
+typedef struct {
+    char slot[BM_CLI_SAFE_SLOTS][BM_CLI_SAFE_BYTES];
+    unsigned next;
+} bm_cli_safe;
+const char *bm_cli_safe_text(bm_cli_safe *b, const char *s);
+/* bm_cli_str(o, k) through bm_cli_safe_text. */
+const char *bm_cli_safe_str(bm_cli_safe *b, struct json_t *o, const char *k);
+
+/*
  * The one dialect of every command's output. Human output: times are UTC,
  * ISO-8601 with milliseconds and a Z ("2026-11-30T03:11:20.960Z"). JSON
  * output: RFC 3339 strings; an epoch number, when kept, is beside it under

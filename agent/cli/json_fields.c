@@ -1,7 +1,7 @@
 /*
  * json_fields.c - a field of what busmon-agent published (rollups, worker
  * entries, alert records), read for printing: absent or mistyped fields
- * print as 0 or "-" instead of failing.
+ * print as 0 or "-" instead of failing; text for a terminal (bm_cli_safe_text).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -21,6 +21,18 @@ const char *bm_cli_str(json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "-";
+}
+
+const char *bm_cli_safe_text(bm_cli_safe *b, const char *s)
+{
+    char *slot = b->slot[b->next++ % BM_CLI_SAFE_SLOTS];
+    bm_text_for_terminal(slot, BM_CLI_SAFE_BYTES, s);
+    return slot;
+}
+
+const char *bm_cli_safe_str(bm_cli_safe *b, json_t *o, const char *k)
+{
+    return bm_cli_safe_text(b, bm_cli_str(o, k));
 }
 
 const char *bm_cli_window_default(void)

@@ -131,8 +131,9 @@ static void fmt_num(json_t *o, const char *k, char *buf, size_t n)
 
 static void print_table(const metrics_args *m, json_t *roll, json_t *series)
 {
-    printf("business metrics over %s (rollup %s by %s)\n\n", m->window, bm_cli_str(roll, "ts"),
-           bm_cli_str(roll, "agent"));
+    bm_cli_safe sb; /* names and tags came from events */
+    printf("business metrics over %s (rollup %s by %s)\n\n", m->window,
+           bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"));
     printf("%-24s %-9s %-28s %8s %12s %10s %10s %10s %10s %10s %10s\n", "NAME", "KIND", "TAGS",
            "COUNT", "SUM", "MIN", "MAX", "AVG", "P95", "RATE/S", "LAST");
     size_t i;
@@ -150,8 +151,9 @@ static void print_table(const metrics_args *m, json_t *roll, json_t *series)
         const char *keys[] = {"sum", "min", "max", "avg", "p95", "rate_per_s", "last"};
         for (int j = 0; j < 7; j++)
             fmt_num(s, keys[j], f[j], sizeof f[j]);
-        printf("%-24s %-9s %-28s %8.0f %12s %10s %10s %10s %10s %10s %10s\n", bm_cli_str(s, "name"),
-               bm_cli_str(s, "kind"), tags[0] ? tags : "-", bm_cli_num(s, "count"), f[0], f[1],
+        printf("%-24s %-9s %-28s %8.0f %12s %10s %10s %10s %10s %10s %10s\n",
+               bm_cli_safe_str(&sb, s, "name"), bm_cli_safe_str(&sb, s, "kind"),
+               bm_cli_safe_text(&sb, tags[0] ? tags : "-"), bm_cli_num(s, "count"), f[0], f[1],
                f[2], f[3], f[4], f[5], f[6]);
     }
     json_t *meta = json_object_get(roll, "metrics");

@@ -185,12 +185,14 @@ static int show_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     }
     json_t *sum = json_object_get(roll, "summary");
     char avg_all[24];
+    bm_cli_safe sb; /* names and messages came from events */
     fmt_ms(bm_cli_num(sum, "avg_duration_ms"), avg_all, sizeof avg_all);
     printf("workers over %s (rollup %s by %s)\n"
            "summary (performance window): %.0f workers, %.0f commands, avg success %.1f %%, "
            "avg duration %s\n\n",
-           s->window, bm_cli_str(roll, "ts"), bm_cli_str(roll, "agent"), bm_cli_num(sum, "total_workers"),
-           bm_cli_num(sum, "total_commands"), 100 * bm_cli_num(sum, "avg_success_rate"), avg_all);
+           s->window, bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"),
+           bm_cli_num(sum, "total_workers"), bm_cli_num(sum, "total_commands"),
+           100 * bm_cli_num(sum, "avg_success_rate"), avg_all);
     printf("%-20s %-9s %8s %9s %10s %10s %10s %9s  %s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS",
            "AVG", "P95", "P99", "IN FLIGHT", "LAST SEEN");
     size_t i;
@@ -207,10 +209,10 @@ static int show_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
             snprintf(succ, sizeof succ, "%.1f %%", 100 * bm_cli_num(win, "success_rate"));
         else
             snprintf(succ, sizeof succ, "-");
-        const char *h = bm_cli_str(w, "health");
-        printf("%-20s %s%-9s%s %8.0f %9s %10s %10s %10s %9.0f  %s\n", bm_cli_str(w, "name"),
-               health_color(o, h), h, o->color ? "\033[0m" : "", bm_cli_num(win, "executions"), succ, avg,
-               p95, p99, bm_cli_num(w, "in_flight"), ago);
+        const char *h = bm_cli_safe_str(&sb, w, "health");
+        printf("%-20s %s%-9s%s %8.0f %9s %10s %10s %10s %9.0f  %s\n",
+               bm_cli_safe_str(&sb, w, "name"), health_color(o, h), h, o->color ? "\033[0m" : "",
+               bm_cli_num(win, "executions"), succ, avg, p95, p99, bm_cli_num(w, "in_flight"), ago);
     }
     if (json_array_size(workers) == 0) printf("(no workers seen yet)\n");
     double more = bm_cli_num(json_object_get(roll, "omitted"), "workers");
@@ -251,20 +253,24 @@ static int show_worker(const bm_cli_opts *o, redisContext *c, const stats_args *
         json_decref(w);
         return BM_EXIT_OK;
     }
-    const char *h = bm_cli_str(w, "health");
-    printf("worker %s\n", bm_cli_str(w, "name"));
+    bm_cli_safe sb;
+    const char *h = bm_cli_safe_str(&sb, w, "health");
+    printf("worker %s\n", bm_cli_safe_str(&sb, w, "name"));
     printf("  health:         %s%s%s since %s\n", health_color(o, h), h, o->color ? "\033[0m" : "",
-           bm_cli_str(w, "health_since"));
+           bm_cli_safe_str(&sb, w, "health_since"));
     json_t *issues = json_object_get(w, "issues");
     size_t i;
     json_t *v;
-    json_array_foreach(issues, i, v) printf("  issue:          %s\n", json_string_value(v));
+    json_array_foreach(issues, i, v)
+        printf("  issue:          %s\n", bm_cli_safe_text(&sb, json_string_value(v)));
     printf("  in flight:      %.0f\n", bm_cli_num(w, "in_flight"));
-    printf("  last seen:      %s\n", bm_cli_str(w, "last_seen"));
-    printf("  last execution: %s\n", bm_cli_str(w, "last_execution"));
-    printf("  last error:     %s%s%s\n", bm_cli_str(w, "last_error"),
+    printf("  last seen:      %s\n", bm_cli_safe_str(&sb, w, "last_seen"));
+    printf("  last execution: %s\n", bm_cli_safe_str(&sb, w, "last_execution"));
+    printf("  last error:     %s%s%s\n", bm_cli_safe_str(&sb, w, "last_error"),
            json_is_string(json_object_get(w, "last_error_at")) ? " at " : "",
-           json_is_string(json_object_get(w, "last_error_at")) ? bm_cli_str(w, "last_error_at") : "");
+           json_is_string(json_object_get(w, "last_error_at"))
+               ? bm_cli_safe_str(&sb, w, "last_error_at")
+               : "");
     printf("\n%-7s %8s %8s %8s %8s %10s %10s %10s %10s %10s %10s\n", "WINDOW", "EXEC", "OK",
            "FAILED", "TIMEOUT", "SUCCESS", "MIN", "AVG", "P50", "P95", "P99");
     const char *k;
@@ -313,7 +319,8 @@ static int show_errors(const bm_cli_opts *o, const stats_args *s, json_t *roll)
         json_decref(out);
         return BM_EXIT_OK;
     }
-    printf("error patterns over %s (rollup %s)\n\n", s->window, bm_cli_str(roll, "ts"));
+    bm_cli_safe sb;
+    printf("error patterns over %s (rollup %s)\n\n", s->window, bm_cli_safe_str(&sb, roll, "ts"));
     printf("%-24s %7s %7s %-11s %-24s %-28s %s\n", "TYPE", "COUNT", "TOTAL", "TREND", "LAST SEEN",
            "WORKERS", "EXAMPLE");
     size_t i;
@@ -332,9 +339,10 @@ static int show_errors(const bm_cli_opts *o, const stats_args *s, json_t *roll)
         char last[40];
         bm_cli_time_str(bm_cli_str(e, "last_seen"), last, sizeof last);
         json_t *count = bm_rollup_pick_window(json_object_get(e, "count"), s->window);
-        printf("%-24s %7.0f %7.0f %-11s %-24s %-28s %s\n", bm_cli_str(e, "type"),
+        printf("%-24s %7.0f %7.0f %-11s %-24s %-28s %s\n", bm_cli_safe_str(&sb, e, "type"),
                json_is_number(count) ? json_number_value(count) : 0.0, bm_cli_num(e, "total"),
-               bm_cli_str(e, "trend"), last, workers, bm_cli_str(e, "example"));
+               bm_cli_safe_str(&sb, e, "trend"), last, bm_cli_safe_text(&sb, workers),
+               bm_cli_safe_str(&sb, e, "example"));
     }
     if (json_array_size(errors) == 0) printf("(no errors seen)\n");
     double more = bm_cli_num(json_object_get(roll, "omitted"), "errors");
@@ -368,7 +376,8 @@ static int show_stats(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     char avg[24], p95[24];
     fmt_ms(bm_cli_num(win, "avg_latency_ms"), avg, sizeof avg);
     fmt_ms(bm_cli_num(win, "p95_latency_ms"), p95, sizeof p95);
-    printf("events over %s (rollup %s)\n\n", s->window, bm_cli_str(roll, "ts"));
+    bm_cli_safe sb;
+    printf("events over %s (rollup %s)\n\n", s->window, bm_cli_safe_str(&sb, roll, "ts"));
     printf("  events:           %.0f\n", bm_cli_num(win, "total_events"));
     printf("  success rate:     %.1f %%\n", 100 * bm_cli_num(win, "success_rate"));
     printf("  error rate:       %.1f %%\n", 100 * bm_cli_num(win, "error_rate"));
@@ -388,7 +397,7 @@ static int show_stats(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     {
         if (!ai) printf("\n  agents:");
         int live = json_is_true(json_object_get(ag, "live"));
-        printf(" %s%s%s", bm_cli_str(ag, "name"),
+        printf(" %s%s%s", bm_cli_safe_str(&sb, ag, "name"),
                json_is_true(json_object_get(ag, "leader")) ? " (leader)" : "",
                live ? "" : " (stale)");
     }
@@ -396,8 +405,8 @@ static int show_stats(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     json_t *c = json_object_get(roll, "counters");
     if (json_is_object(c))
         printf("\n  agent %s: %.0f entries read, %.0f acked, %.0f dead-lettered, %.0f reconnects\n",
-               bm_cli_str(roll, "agent"), bm_cli_num(c, "entries_read"), bm_cli_num(c, "acked"),
-               bm_cli_num(c, "deadletter"), bm_cli_num(c, "reconnects"));
+               bm_cli_safe_str(&sb, roll, "agent"), bm_cli_num(c, "entries_read"),
+               bm_cli_num(c, "acked"), bm_cli_num(c, "deadletter"), bm_cli_num(c, "reconnects"));
     return BM_EXIT_OK;
 }
 

@@ -146,8 +146,9 @@ static void print_text(const system_args *s, const bm_sys_sample *latest, const 
 {
     char when[40];
     bm_cli_time(latest->p.ts_us, when, sizeof when);
-    printf("system metrics, last %s: %zu sample(s), latest %s from %s (every %.3g s)\n",
-           s->window, agg->samples, when, latest->agent[0] ? latest->agent : "?",
+    bm_cli_safe sb; /* names the samples carry */
+    printf("system metrics, last %s: %zu sample(s), latest %s from %s (every %.3g s)\n", s->window,
+           agg->samples, when, bm_cli_safe_text(&sb, latest->agent[0] ? latest->agent : "?"),
            (double)latest->interval_us / 1e6);
     printf("%-16s %14s %14s %14s\n", "", "latest", "avg", "peak");
     for (int f = 0; f < BM_SYS__COUNT; f++) {
@@ -157,7 +158,8 @@ static void print_text(const system_args *s, const bm_sys_sample *latest, const 
         fmt((bm_sys_field)f, bm_sys_agg_peak(agg, (bm_sys_field)f), pk, sizeof pk);
         printf("%-16s %14s %14s %14s\n", row_label[f], l, av, pk);
     }
-    if (latest->data_path[0]) printf("disk is the file system of %s\n", latest->data_path);
+    if (latest->data_path[0])
+        printf("disk is the file system of %s\n", bm_cli_safe_text(&sb, latest->data_path));
     if (latest->n_streams) printf("\nstreams (latest)\n");
     for (size_t i = 0; i < latest->n_streams; i++) {
         const bm_sys_stream *st = &latest->streams[i];
@@ -165,8 +167,8 @@ static void print_text(const system_args *s, const bm_sys_sample *latest, const 
         if (st->length >= 0) snprintf(len, sizeof len, "%lld", (long long)st->length);
         if (st->lag >= 0) snprintf(lag, sizeof lag, "%lld", (long long)st->lag);
         if (st->pending >= 0) snprintf(pend, sizeof pend, "%lld", (long long)st->pending);
-        printf("  %-28s length %-10s lag %-10s pending %-10s%s\n", st->name, len, lag, pend,
-               st->group == 0 ? "  (consumer group missing)" : "");
+        printf("  %-28s length %-10s lag %-10s pending %-10s%s\n", bm_cli_safe_text(&sb, st->name),
+               len, lag, pend, st->group == 0 ? "  (consumer group missing)" : "");
     }
 }
 

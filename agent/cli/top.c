@@ -124,9 +124,11 @@ static const char *top_health_color(int color, const char *h)
     return "\033[31m";
 }
 
-static void top_lag(redisContext *c, const char *stream)
+static void top_lag(redisContext *c, const char *stream_name)
 {
-    redisReply *r = redisCommand(c, "XINFO GROUPS %s", stream);
+    bm_cli_safe sb; /* names Redis answered */
+    const char *stream = bm_cli_safe_text(&sb, stream_name);
+    redisReply *r = redisCommand(c, "XINFO GROUPS %s", stream_name);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         printf("  %-24s (no stream)\n", stream);
         if (r) freeReplyObject(r);
@@ -140,7 +142,7 @@ static void top_lag(redisContext *c, const char *stream)
             const char *k = g->element[j]->str;
             redisReply *v = g->element[j + 1];
             if (!k) continue;
-            if (!strcmp(k, "name") && v->str) name = v->str;
+            if (!strcmp(k, "name") && v->str) name = bm_cli_safe_text(&sb, v->str);
             if (!strcmp(k, "lag") && v->type == REDIS_REPLY_INTEGER) lag = v->integer;
             if (!strcmp(k, "pending") && v->type == REDIS_REPLY_INTEGER) pending = v->integer;
         }
@@ -180,8 +182,9 @@ static void top_print_rollup(json_t *roll, const char *window, int color)
         return;
     }
     json_t *ev = bm_rollup_pick_window(json_object_get(roll, "events"), window);
+    bm_cli_safe sb; /* names came from events */
     printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
-           bm_cli_str(roll, "ts"), bm_cli_str(roll, "agent"), window);
+           bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"), window);
     printf("events/s %.2f   success %.1f %%   p95 latency %.1f ms   events %.0f\n\n",
            bm_cli_num(ev, "throughput_per_min") / 60.0, /* over the time the window covers */
            100 * bm_cli_num(ev, "success_rate"), bm_cli_num(ev, "p95_latency_ms"),
@@ -193,8 +196,8 @@ static void top_print_rollup(json_t *roll, const char *window, int color)
     json_array_foreach(json_object_get(roll, "workers"), i, w)
     {
         json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), window);
-        const char *h = bm_cli_str(w, "health");
-        printf("%-20s %s%-10s%s %8.0f %8.1f%% %8.1fms %9.0f\n", bm_cli_str(w, "name"),
+        const char *h = bm_cli_safe_str(&sb, w, "health");
+        printf("%-20s %s%-10s%s %8.0f %8.1f%% %8.1fms %9.0f\n", bm_cli_safe_str(&sb, w, "name"),
                top_health_color(color, h), h, color ? reset : "", bm_cli_num(win, "executions"),
                100 * bm_cli_num(win, "success_rate"), bm_cli_num(win, "p95_ms"),
                bm_cli_num(w, "in_flight"));
@@ -206,7 +209,7 @@ static void top_print_rollup(json_t *roll, const char *window, int color)
     {
         if (shown++ >= 5) break;
         json_t *cnt = bm_rollup_pick_window(json_object_get(e, "count"), window);
-        printf("  %-30s %6.0f\n", bm_cli_str(e, "type"),
+        printf("  %-30s %6.0f\n", bm_cli_safe_str(&sb, e, "type"),
                json_is_number(cnt) ? json_number_value(cnt) : bm_cli_num(e, "total"));
     }
     if (!shown) printf("  (none)\n");
@@ -224,6 +227,7 @@ static int top_print_firing(redisContext *c, int color)
     /* fields: one per firing alert (its fingerprint -> its JSON record), and
      * _updated / _agent, which say when and by whom the hash was written */
     size_t firing = 0;
+    bm_cli_safe sb; /* labels and descriptions came from events */
     for (size_t i = 0; a->type == REDIS_REPLY_ARRAY && i + 1 < a->elements; i += 2) {
         const redisReply *k = a->element[i], *v = a->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || k->str[0] == '_' || v->type != REDIS_REPLY_STRING)
@@ -241,9 +245,10 @@ static int top_print_firing(redisContext *c, int color)
                              json_string_value(lv));
             if (n > 0) used += (size_t)n;
         }
-        printf("  %s%-9s%s %-20s %-30s %s\n", color ? "\033[31m" : "", bm_cli_str(rec, "severity"),
-               color ? "\033[0m" : "", bm_cli_str(rec, "rule"), labels,
-               bm_cli_str(rec, "description"));
+        printf("  %s%-9s%s %-20s %-30s %s\n", color ? "\033[31m" : "",
+               bm_cli_safe_str(&sb, rec, "severity"), color ? "\033[0m" : "",
+               bm_cli_safe_str(&sb, rec, "rule"), bm_cli_safe_text(&sb, labels),
+               bm_cli_safe_str(&sb, rec, "description"));
         json_decref(rec);
         firing++;
     }

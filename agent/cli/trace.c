@@ -64,7 +64,8 @@ static void print_text(const bm_cli_opts *o, const trace *t)
     char dur[32], start[48];
     format_duration(trace_duration_us(t), dur, sizeof dur);
     bm_cli_time(trace_first_ts_us(t), start, sizeof start);
-    printf("transaction %s\n", trace_tx(t));
+    bm_cli_safe sb; /* names and messages came from events */
+    printf("transaction %s\n", bm_cli_safe_text(&sb, trace_tx(t)));
     printf("  status:   %s%s%s\n", col, trace_status_name(st), rst);
     printf("  duration: %s\n", dur);
     printf("  started:  %s\n", start);
@@ -89,8 +90,9 @@ static void print_text(const bm_cli_opts *o, const trace *t)
         int failed = !te->late && (outcome == BM_OUTCOME_FAILURE || outcome == BM_OUTCOME_TIMEOUT);
         printf("%-24s %10s  %-12s %s%-19s%s %-14s %-14s %10s  %s\n", when, off,
                bm_event_type_name(e->type), o->color && failed ? "\033[31m" : "",
-               trace_event_stage(te), o->color && failed ? rst : "", dash(e->worker), dash(e->step),
-               d, err);
+               trace_event_stage(te), o->color && failed ? rst : "",
+               bm_cli_safe_text(&sb, dash(e->worker)), bm_cli_safe_text(&sb, dash(e->step)), d,
+               bm_cli_safe_text(&sb, err));
     }
 }
 

@@ -200,6 +200,7 @@ static void print_text(const bm_cli_opts *o, const search *s)
 {
     printf("%-24s %-11s %11s %5s  %-24s %-28s %s\n", "START (UTC)", "STATUS", "DURATION", "STEPS",
            "WORKERS", "ERROR", "TX");
+    bm_cli_safe sb; /* names came from events */
     for (size_t i = 0; i < s->n; i++) {
         const trace_summary *t = &s->found[i];
         char start[40], dur[32], workers[256] = "", error[TRACE_INDEX_TEXT_MAX + 1];
@@ -217,7 +218,8 @@ static void print_text(const bm_cli_opts *o, const search *s)
         snprintf(status, sizeof status, "%s%s", trace_status_name(t->status),
                  t->timed_out ? "*" : "");
         printf("%-24s %s%-11s%s %11s %5zu  %-24s %-28s %s\n", start, col, status, rst, dur,
-               t->steps, workers[0] ? workers : "-", error, t->tx);
+               t->steps, bm_cli_safe_text(&sb, workers[0] ? workers : "-"),
+               bm_cli_safe_text(&sb, error), bm_cli_safe_text(&sb, t->tx));
     }
     if (s->sampled_out) printf("(%zu sampled out by tail sampling: not listed)\n", s->sampled_out);
     if (!s->n)

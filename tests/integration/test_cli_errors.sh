@@ -148,4 +148,33 @@ out=$("$BUSMON" top --once --window=5m --interval=1s --redis="$BM_URL")
 bm_check "busmon top --window=5m --redis=URL" grep -q 'by t1  window 5m$' <<<"$out"
 "$BUSMON" trace --redis="$BM_URL" no-such-tx >/dev/null 2>&1
 bm_eq "busmon trace --redis=URL reaches Redis (no such tx: exit 1)" 1 "$?"
+
+# text views print what came from events as text, never as terminal
+# control: an escape sequence (retitle, clear), a newline (a forged line),
+# C1 (CSI) and DEL are shown as \xNN, in every view
+H='\u001b]0;owned\u0007\u001b[2J\nforged \u009b2J\u007f'
+HS='\x1b]0;owned\x07\x1b[2J\x0aforged \x9b2J\x7f' # as shown
+W="w$H" # a name with it: a rollup and a hash may hold anything
+redis-cli -p "$BM_PORT" XADD busmon:rollups '*' json "$(jq -cn --arg w "$(jq -rn "\"$W\"")" \
+    --arg h "$(jq -rn "\"$H\"")" '{ts: "2026-01-15T10:31:00Z", agent: $h, summary: {},
+    workers: [{name: $w, health: $h, windows: {"5m": {executions: 1}}}],
+    errors: [{type: $h, count: {"5m": 1}, total: 1, trend: $h, workers: [$w], example: $h}],
+    metrics: {series: [{name: $h, kind: "counter", tags: {k: $h}, count: 1}]}}')" >/dev/null
+redis-cli -p "$BM_PORT" HSET busmon:workers "$(jq -rn "\"$W\"")" \
+    "$(jq -cn --arg h "$(jq -rn "\"$H\"")" '{name: $h, health: "healthy", issues: [$h], last_error: $h}')" >/dev/null
+rec=$(jq -cn --arg h "$(jq -rn "\"$H\"")" '{rule: $h, severity: "critical", state: "firing",
+    labels: {worker: $h}, description: $h, value: 1, ts: 1768473000}')
+redis-cli -p "$BM_PORT" HSET busmon:alerts:firing fp1 "$rec" _updated 2026-01-15T10:31:00Z _agent "$(jq -rn "\"$H\"")" >/dev/null
+redis-cli -p "$BM_PORT" XADD busmon:alerts '*' json "$rec" >/dev/null
+# no C0 control but the line ends, no DEL, no C1; the text shown escaped
+no_control() { ! LC_ALL=C grep -qaP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' "$1" && ! grep -q '^forged' "$1"; }
+for view in "workers" "worker $(jq -rn "\"$W\"")" "errors" "top --once" "alerts" "metrics"; do
+    if [ "${view%% *}" = worker ]; then
+        "$BUSMON" --redis="$BM_URL" worker "${view#worker }" >"$BM_TMP/view.txt" 2>&1
+    else
+        "$BUSMON" --redis="$BM_URL" $view >"$BM_TMP/view.txt" 2>&1
+    fi
+    bm_check "busmon ${view%% *}: event text shown as \\xNN, no terminal control" \
+        bash -c "$(declare -f no_control); no_control '$BM_TMP/view.txt' && grep -qF '$HS' '$BM_TMP/view.txt'"
+done
 bm_finish

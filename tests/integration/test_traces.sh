@@ -157,6 +157,20 @@ bm_eq "--worker <256 bytes> finds it" "$LTX" "$("$BUSMON" traces --worker "$LW" 
 bm_eq "--error-type <256 bytes> finds it" "$LTX" \
     "$("$BUSMON" traces --error-type "$LET" --limit 10000 --json | jq -r '.traces[].tx')"
 
+# an error message with terminal control in it: the text views show it as
+# \xNN (JSON escapes it anyway), so it can neither retitle or clear the
+# terminal nor forge a line
+H=$'\e]0;owned\a\e[2J\nforged \u009b2J'
+for ev in '{type:"command",id:"c-esc",tx:"tx-esc",worker:"escw",step:"s"}' \
+    '{type:"error",id:"e-esc",tx:"tx-esc",worker:"escw",step:"s",error_type:"E",error_message:$h}'; do
+    bm_cli PUBLISH multiagent:esc "$(jq -cn --arg h "$H" "$ev")" >/dev/null
+done
+bm_check "tx-esc indexed" bm_wait_for 5 '[ -n "$(bm_cli_raw ZSCORE busmon:traces:failed tx-esc)" ]'
+"$BUSMON" trace tx-esc >"$BM_TMP/esc.txt"
+"$BUSMON" traces --worker escw >>"$BM_TMP/esc.txt"
+bm_check "busmon trace / traces: no terminal control, the message shown as \\xNN" bash -c \
+    "! LC_ALL=C grep -qaP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' '$BM_TMP/esc.txt' && ! grep -q '^forged' '$BM_TMP/esc.txt' && grep -qF '\x1b]0;owned\x07\x1b[2J\x0aforged \x9b2J' '$BM_TMP/esc.txt'"
+
 # bad input
 for args in "--status bogus" "--limit 0" "--limit=abc" "--min-duration=fast" "--since=-1h" "--frobnicate"; do
     "$BUSMON" traces $args >/dev/null 2>"$BM_TMP/err"

@@ -58,6 +58,25 @@ Test(text, scrub)
     cr_assert_eq(bm_identity_check("m", out, n, 0, NULL, 0), 0, "the result is valid UTF-8");
 }
 
+/* What a text view prints: no escape sequence, no forged line reaches the
+ * terminal; the rest (é, 中) is kept; a cut never splits an escape. */
+Test(text, for_terminal)
+{
+    char out[128];
+    bm_text_for_terminal(out, sizeof out, "x\x1b]0;owned\x07\x1b[2J\nforged\x7f");
+    cr_assert_str_eq(out, "x\\x1b]0;owned\\x07\\x1b[2J\\x0aforged\\x7f");
+    bm_text_for_terminal(out, sizeof out,
+                         "csi\xc2\x9b"
+                         "2J nel\xc2\x85 nbsp\xc2\xa0 \xc3\xa9\xe4\xb8\xad bad\xff\x9b");
+    cr_assert_str_eq(out, "csi\\x9b"
+                          "2J nel\\x85 nbsp\xc2\xa0 \xc3\xa9\xe4\xb8\xad bad\\xff\\x9b");
+    cr_assert_eq(bm_text_for_terminal(out, 6, "ab\x1b"), 2, "no room for the whole escape");
+    cr_assert_str_eq(out, "ab");
+    cr_assert_eq(bm_text_for_terminal(out, 4, "ab\xc3\xa9"), 2, "no room for the whole é");
+    bm_text_for_terminal(out, sizeof out, NULL);
+    cr_assert_str_eq(out, "");
+}
+
 /* ---- each identity field, each encoding ---------------------------------- */
 
 static bm_decoder *dec;
