@@ -49,7 +49,9 @@ void bm_cli_alerts_help(FILE *f)
             "                      with starts_at, ends_at and ts as RFC 3339 strings and\n"
             "                      their epoch seconds as starts_at_unix, ends_at_unix, ts_unix)\n"
             "  --watch             follow the alerts channel: print each notification as it\n"
-            "                      comes (one JSON record a line with --json) until Ctrl-C\n"
+            "                      comes (one JSON record a line with --json) until Ctrl-C;\n"
+            "                      with --json a message that is not a JSON object is\n"
+            "                      skipped, said and counted on stderr\n"
             "  --count N           notifications of history to show (default %d)\n"
             "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
             "redis://127.0.0.1:6379)\n"
@@ -407,6 +409,7 @@ static int watch(const bm_cli_opts *o, redisContext *c, const alerts_args *s)
         print_history_header();
     }
     fflush(stdout);
+    size_t skipped = 0; /* --json: messages that were not a record */
     while (!interrupted) {
         void *reply = NULL;
         if (redisGetReplyFromReader(c, &reply) != REDIS_OK) break;
@@ -430,9 +433,10 @@ static int watch(const bm_cli_opts *o, redisContext *c, const alerts_args *s)
                     json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
                 if (line) printf("%s\n", line);
                 free(line);
-            } else if (s->json) {
-                fwrite(payload->str, 1, (size_t)payload->len, stdout);
-                fputc('\n', stdout);
+            } else if (s->json) { /* one JSON record a line, whatever else comes */
+                fprintf(stderr,
+                        "busmon alerts: skipped a message that is not a JSON record (%zu so far)\n",
+                        ++skipped);
             } else if (json_is_object(rec)) {
                 print_notification(o, rec);
             } else {

@@ -109,6 +109,9 @@ W=$!
 BM_PIDS+=($W)
 bm_check "the watcher subscribed" bm_wait_for 10 \
     '[ "$(bm_cli_raw PUBSUB NUMSUB busmon:alerts | tail -1)" = 1 ]'
+# messages that are not records: --watch --json keeps one JSON record a line
+bm_cli PUBLISH busmon:alerts 'not json' >/dev/null
+bm_cli PUBLISH busmon:alerts '[1, 2]' >/dev/null
 
 "$PRODUCER" --count 300 --rate 1500 --seed 7 >/dev/null 2>&1 || echo "FAIL - the producer failed"
 bm_check "every entry is read and acked" bm_wait_for 20 'acked busmon:events'
@@ -214,6 +217,10 @@ bm_eq "every webhook answer was 200" 200 "$(jq -r .status "$BM_TMP/recv.jsonl" |
 
 kill -INT "$W"; wait "$W"; rc=$?
 bm_eq "busmon alerts --watch exits 0 on SIGINT" 0 "$rc"
+bm_check "--watch --json: every line a JSON record (what is not one skipped)" \
+    jq -s -e 'length > 0 and all(.[]; type == "object")' "$BM_TMP/watch.jsonl"
+bm_check "--watch --json: the skipped messages counted on stderr" \
+    grep -q "skipped a message that is not a JSON record (2 so far)" "$BM_TMP/watch.err"
 kill -INT "$A"; wait "$A"; rc=$?
 bm_eq "agent 1 exits 0 on SIGINT" 0 "$rc"
 bm_eq "agent 1: every sink delivered everything (failed, dropped)" "0 0" \
