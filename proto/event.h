@@ -191,6 +191,11 @@ size_t bm_text_scrub(char *dst, const char *src, size_t len);
  */
 size_t bm_text_for_terminal(char *dst, size_t cap, const char *src);
 
+/* How many of the len bytes of UTF-8 text at s to keep for at most max
+ * bytes: never the start of a character without its end (a cut character
+ * would make the text not UTF-8, and not JSON). @return <= max, <= len. */
+size_t bm_text_cut(const char *s, size_t len, size_t max);
+
 /*
  * Decode one stream entry given as `n` field/value pairs (borrowed).
  * Detects the encoding: `m`/`msgpack` field -> msgpack; `json`/`data`/

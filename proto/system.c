@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event.h"
 #include "rollup.h"
 
 static const char *const field_names[BM_SYS__COUNT] = {
@@ -114,10 +115,14 @@ static int64_t int_or_unknown(const json_t *v)
     return json_is_number(v) && json_number_value(v) >= 0 ? (int64_t)json_number_value(v) : -1;
 }
 
+/* v's text into dst (n bytes), cut between UTF-8 characters: a cut one
+ * made the sample not JSON again (busmon system --json failed). */
 static void copy_str(char *dst, size_t n, const json_t *v)
 {
     const char *s = json_string_value(v);
-    snprintf(dst, n, "%s", s ? s : "");
+    size_t len = s ? bm_text_cut(s, strlen(s), n - 1) : 0;
+    if (len) memcpy(dst, s, len);
+    dst[len] = '\0';
 }
 
 int bm_sys_sample_from_json(const json_t *j, bm_sys_sample *out)
@@ -128,7 +133,8 @@ int bm_sys_sample_from_json(const json_t *j, bm_sys_sample *out)
     if (!(t >= 0 && t < 1e11)) return -1;
     out->p.ts_us = (int64_t)llround(t * 1e6);
     double iv = num_or_nan(json_object_get(j, "interval_seconds"));
-    out->interval_us = isnan(iv) || iv < 0 ? 0 : (int64_t)(iv * 1e6);
+    if (!isnan(iv) && !(iv >= 0 && iv <= BM_SYS_INTERVAL_MAX_S)) return -1; /* not an interval */
+    out->interval_us = isnan(iv) ? 0 : (int64_t)(iv * 1e6);
     copy_str(out->agent, sizeof out->agent, json_object_get(j, "agent"));
     copy_str(out->data_path, sizeof out->data_path, json_object_get(j, "data_path"));
     for (int f = 0; f < BM_SYS__COUNT; f++)

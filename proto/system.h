@@ -50,6 +50,7 @@ const char *bm_sys_field_name(bm_sys_field f);
 
 #define BM_SYS_STREAMS_MAX 64
 #define BM_SYS_SERIES_MAX  360 /* points in a window summary's series, at most */
+#define BM_SYS_INTERVAL_MAX_S 31536000.0 /* a sample's interval_seconds, at most (a year) */
 
 typedef struct {
     int64_t ts_us;
@@ -79,8 +80,10 @@ struct json_t *bm_sys_sample_to_json(const bm_sys_sample *s);
 
 /*
  * Read a sample back from its JSON (the `json` field of a stream record).
- * Unknown keys are ignored, missing figures are NAN.
- * @return 0, or -1 when j is not an object with a numeric "t".
+ * Unknown keys are ignored, missing figures are NAN; names longer than
+ * their room are cut between UTF-8 characters.
+ * @return 0, or -1 when j is not an object with a numeric "t", or its
+ * interval_seconds is not a number of seconds from 0 to BM_SYS_INTERVAL_MAX_S.
  */
 int bm_sys_sample_from_json(const struct json_t *j, bm_sys_sample *out);
 

@@ -161,3 +161,12 @@ size_t bm_text_for_terminal(char *dst, size_t cap, const char *src)
     dst[o] = '\0';
     return o;
 }
+
+size_t bm_text_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max) return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--; /* s[n], the first byte left out, continues a character: left out whole */
+    return n;
+}

@@ -122,6 +122,20 @@ bm_check "default: the newest sample's agent, and a note on the others" \
 bm_eq "--agent nosuch: exit 1" 1 "$rc"
 bm_check "... naming the agent" grep -q "agent 'nosuch'" "$BM_TMP/nosuch.err"
 
+# names longer than a sample's room (127 bytes) are cut between characters
+# (a cut é made --json fail with "out of memory"); an interval no sample can
+# have (1e300 s overflowed) is an unreadable record
+LONG=$(printf 'a%.0s' $(seq 126))é
+now=$(date +%s)
+bm_cli XADD sys:long '*' json "$(jq -cn --arg n "$LONG" --argjson t "$now" \
+    '{t: $t, agent: $n, interval_seconds: 1, streams: [{name: $n, length: 1}]}')" >/dev/null
+bm_cli XADD sys:long '*' json "{\"t\": $now.2, \"agent\": \"x\", \"interval_seconds\": 1e300}" >/dev/null
+"$BUSMON" system --stream sys:long --window 1m --json >"$BM_TMP/long.json" 2>"$BM_TMP/long.err"; rc=$?
+bm_eq "long names: busmon system --json exits 0" 0 "$rc"
+bm_eq "long names: cut before the é, whole characters" "$(printf 'a%.0s' $(seq 126)) $(printf 'a%.0s' $(seq 126))" \
+    "$(jq -r '"\(.latest.agent) \(.latest.streams[0].name)"' "$BM_TMP/long.json")"
+bm_check "an interval of 1e300 s: an unreadable record" grep -q "1 unreadable record(s)" "$BM_TMP/long.err"
+
 # a lag of exactly 1000: the group's read counter set 1000 behind the stream,
 # nothing left to deliver (the last id is the newest), so it stays
 len=$(bm_cli_raw XLEN busmon:events)

@@ -92,6 +92,36 @@ Test(system, from_json_refuses_what_is_not_a_sample)
     json_decref(j);
 }
 
+/* Names longer than their room are cut between characters (a cut é made
+ * the sample not JSON again: busmon system --json failed), and an interval
+ * no sample can have is refused, not turned into an overflowed integer. */
+Test(system, from_json_cuts_names_between_characters_and_refuses_bad_intervals)
+{
+    bm_sys_sample s;
+    char name[200];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    memcpy(name + sizeof s.agent - 2, "\xc3\xa9", 2); /* é at bytes 126-127: one too many */
+    json_t *j = json_pack("{s:i, s:s, s:[{s:s}]}", "t", 5, "agent", name, "streams", "name", name);
+    cr_assert_eq(bm_sys_sample_from_json(j, &s), 0);
+    cr_assert_eq(strlen(s.agent), sizeof s.agent - 2, "the é left out whole");
+    cr_assert_eq(strlen(s.streams[0].name), sizeof s.streams[0].name - 2);
+    json_t *again = bm_sys_sample_to_json(&s);
+    cr_assert_not_null(again, "valid UTF-8: JSON again");
+    json_decref(again);
+    json_decref(j);
+    for (int i = 0; i < 3; i++) {
+        static const double bad[] = {1e300, -1, BM_SYS_INTERVAL_MAX_S * 2};
+        j = json_pack("{s:i, s:f}", "t", 5, "interval_seconds", bad[i]);
+        cr_assert_eq(bm_sys_sample_from_json(j, &s), -1, "interval %g", bad[i]);
+        json_decref(j);
+    }
+    j = json_pack("{s:i, s:f}", "t", 5, "interval_seconds", 2.5);
+    cr_assert_eq(bm_sys_sample_from_json(j, &s), 0);
+    cr_assert_eq(s.interval_us, 2500000);
+    json_decref(j);
+}
+
 Test(system, msgpack_is_the_same_tree)
 {
     bm_sys_sample s;
