@@ -101,6 +101,14 @@ static int item_matches(const metrics_args *m, json_t *item)
 }
 
 /* The rollup's items cut to the filter and window: [{name, kind, tags, figures...}]. */
+/* v with a new reference, or JSON null for a value the rollup lacks (a
+ * NULL given to json_pack makes it fail: the series or output vanished). */
+static json_t *or_null(json_t *v)
+{
+    return v ? json_incref(v) : json_null();
+}
+
+/* The series of the rollup that m selects, or NULL (out of memory). */
 static json_t *select_series(const metrics_args *m, json_t *roll)
 {
     json_t *arr = json_array();
@@ -111,11 +119,17 @@ static json_t *select_series(const metrics_args *m, json_t *roll)
         if (!item_matches(m, item)) continue;
         json_t *win = json_object_get(json_object_get(item, "windows"), m->window);
         if (!win) continue;
-        json_t *o = json_pack("{s:O, s:O, s:O}", "name", json_object_get(item, "name"), "kind",
-                              json_object_get(item, "kind"), "tags", json_object_get(item, "tags"));
-        if (!o) continue;
-        json_object_update(o, win);
-        json_array_append_new(arr, o);
+        json_t *o = json_pack("{s:o, s:o, s:o}", "name", or_null(json_object_get(item, "name")),
+                              "kind", or_null(json_object_get(item, "kind")), "tags",
+                              or_null(json_object_get(item, "tags")));
+        if (o && json_object_update(o, win)) {
+            json_decref(o);
+            o = NULL;
+        }
+        if (!o || json_array_append_new(arr, o)) {
+            json_decref(arr);
+            return NULL;
+        }
     }
     return arr;
 }
@@ -190,11 +204,22 @@ int bm_cli_metrics(const bm_cli_command *self, const bm_cli_opts *opts, int argc
     redisFree(c);
     if (!roll) return rc;
     json_t *series = select_series(&m, roll);
+    if (!series) {
+        fprintf(stderr, "busmon metrics: out of memory\n");
+        json_decref(roll);
+        return BM_EXIT_REDIS;
+    }
     if (m.json) {
-        json_t *out = json_pack("{s:s, s:O, s:O}", "window", m.window, "ts",
-                                json_object_get(roll, "ts"), "series", series);
+        /* a rollup without ts: null in it, not no output at all */
+        json_t *out = json_pack("{s:s, s:o, s:O}", "window", m.window, "ts",
+                                or_null(json_object_get(roll, "ts")), "series", series);
         char *s = out ? json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        if (s) printf("%s\n", s);
+        if (s) {
+            printf("%s\n", s);
+        } else {
+            fprintf(stderr, "busmon metrics: out of memory\n");
+            rc = BM_EXIT_REDIS;
+        }
         free(s);
         json_decref(out);
     } else {

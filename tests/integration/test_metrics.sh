@@ -104,6 +104,14 @@ bm_eq "busmon metrics: premium max" "$(jq .order_value.premium.max "$T")" "$(jq 
 bm_check "busmon metrics: a table with every name" bash -c "grep -q '^order_value ' '$BM_TMP/cli.txt' && grep -q '^logins ' '$BM_TMP/cli.txt' && grep -q '^queue_depth ' '$BM_TMP/cli.txt'"
 "$BUSMON" --redis "redis://127.0.0.1:$BM_PORT" metrics nosuch >/dev/null 2>&1
 bm_eq "busmon metrics NAME that has no series: exit 1" 1 "$?"
+# a rollup that lacks a value (no ts, a series without kind or tags): null
+# in the JSON, every series kept; before, --json printed nothing, exit 0
+redis-cli -p "$BM_PORT" XADD bare:rollups '*' json \
+    '{"agent":"t","metrics":{"items":[{"name":"bare","windows":{"5m":{"count":3}}}]}}' >/dev/null
+"$BUSMON" --redis "redis://127.0.0.1:$BM_PORT" metrics --rollups bare:rollups --json >"$BM_TMP/bare.json"
+bm_eq "busmon metrics --json of a rollup without ts: exit 0" 0 "$?"
+bm_eq "... ts and the missing values null, the series kept" "null bare null null 3" \
+    "$(jq -r '"\(.ts) \(.series[0].name) \(.series[0].kind) \(.series[0].tags) \(.series[0].count)"' "$BM_TMP/bare.json")"
 "$BUSMON" --redis "redis://127.0.0.1:$BM_PORT" metrics --tag nonsense >/dev/null 2>&1
 bm_eq "busmon metrics --tag without '=': exit 2" 2 "$?"
 
