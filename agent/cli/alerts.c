@@ -280,24 +280,6 @@ static int read_firing(redisContext *c, const char *key, json_t *firing, json_t 
     return BM_EXIT_OK;
 }
 
-/* The json field of a stream entry, parsed, or NULL. */
-static json_t *entry_record(const redisReply *entry)
-{
-    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) return NULL;
-    const redisReply *fv = entry->element[1];
-    if (fv->type != REDIS_REPLY_ARRAY) return NULL;
-    for (size_t i = 0; i + 1 < fv->elements; i += 2) {
-        if (fv->element[i]->type != REDIS_REPLY_STRING ||
-            strcmp(fv->element[i]->str, BM_RECORD_FIELD_JSON))
-            continue;
-        json_error_t e;
-        json_t *rec = json_loadb(fv->element[i + 1]->str, (size_t)fv->element[i + 1]->len, 0, &e);
-        if (json_is_object(rec)) return rec;
-        json_decref(rec);
-    }
-    return NULL;
-}
-
 /* The last `count` notifications, newest first. @return BM_EXIT_OK or BM_EXIT_REDIS. */
 static int read_history(redisContext *c, const char *stream, long count, json_t *history)
 {
@@ -309,7 +291,7 @@ static int read_history(redisContext *c, const char *stream, long count, json_t 
         return BM_EXIT_REDIS;
     }
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        json_t *rec = entry_record(r->element[i]);
+        json_t *rec = bm_cli_entry_json(r->element[i]);
         if (rec) json_array_append_new(history, rec);
     }
     freeReplyObject(r);

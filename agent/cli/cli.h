@@ -79,6 +79,10 @@ int bm_cli_trace_records(const redisReply *r, const char *tx, bm_decoder *d, tra
                          size_t *unreadable, bm_sampling_marker *marker);
 
 struct json_t;
+/* The first `json` field of a stream entry (an element of an XRANGE reply)
+ * that holds a JSON object, parsed (caller json_decref's), or NULL: what
+ * the agent writes has one, an entry written by hand may have several. */
+struct json_t *bm_cli_entry_json(const redisReply *entry);
 /* o[k] as a number (0 when absent or not a number). */
 double bm_cli_num(struct json_t *o, const char *k);
 /* o[k] as a string ("-" when absent or not a string). */

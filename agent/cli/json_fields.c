@@ -10,6 +10,7 @@
 
 #include "agent/cli/cli.h"
 #include "lib/trace_json.h"
+#include "proto/rollup.h"
 
 double bm_cli_num(json_t *o, const char *k)
 {
@@ -33,6 +34,23 @@ const char *bm_cli_safe_text(bm_cli_safe *b, const char *s)
 const char *bm_cli_safe_str(bm_cli_safe *b, json_t *o, const char *k)
 {
     return bm_cli_safe_text(b, bm_cli_str(o, k));
+}
+
+json_t *bm_cli_entry_json(const redisReply *entry)
+{
+    if (!entry || entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) return NULL;
+    const redisReply *fv = entry->element[1];
+    if (fv->type != REDIS_REPLY_ARRAY) return NULL;
+    for (size_t i = 0; i + 1 < fv->elements; i += 2) {
+        const redisReply *k = fv->element[i], *v = fv->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || strcmp(k->str, BM_RECORD_FIELD_JSON) ||
+            v->type != REDIS_REPLY_STRING)
+            continue;
+        json_t *rec = json_loadb(v->str, (size_t)v->len, 0, NULL);
+        if (json_is_object(rec)) return rec; /* the first readable one: the others unread */
+        json_decref(rec);
+    }
+    return NULL;
 }
 
 const char *bm_cli_window_default(void)

@@ -110,12 +110,7 @@ json_t *bm_cli_latest_rollup(redisContext *c, const char *stream, int *rc)
                 stream);
         *rc = BM_EXIT_NOT_FOUND;
     } else {
-        redisReply *fv = r->element[0]->element[1];
-        for (size_t i = 0; i + 1 < fv->elements; i += 2) {
-            if (strcmp(fv->element[i]->str, BM_RECORD_FIELD_JSON)) continue;
-            json_error_t e;
-            root = json_loadb(fv->element[i + 1]->str, (size_t)fv->element[i + 1]->len, 0, &e);
-        }
+        root = bm_cli_entry_json(r->element[0]);
         if (!root) {
             fprintf(stderr, "busmon: the latest entry of %s has no readable json field\n", stream);
             *rc = BM_EXIT_NOT_FOUND;

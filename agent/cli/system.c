@@ -84,20 +84,6 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
     return BM_CLI_GO_ON;
 }
 
-/* The `json` field of one stream entry ([id, [k, v, ...]]), or NULL. */
-static const redisReply *json_field(const redisReply *entry)
-{
-    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) return NULL;
-    const redisReply *kv = entry->element[1];
-    if (kv->type != REDIS_REPLY_ARRAY) return NULL;
-    for (size_t k = 0; k + 1 < kv->elements; k += 2)
-        if (kv->element[k]->type == REDIS_REPLY_STRING &&
-            !strcmp(kv->element[k]->str, BM_RECORD_FIELD_JSON) &&
-            kv->element[k + 1]->type == REDIS_REPLY_STRING)
-            return kv->element[k + 1];
-    return NULL;
-}
-
 static void fmt_bytes(double v, char *buf, size_t n)
 {
     const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -208,8 +194,7 @@ static void pick_agent(const system_args *s, redisReply *const *entries, size_t 
 {
     snprintf(agent, agent_len, "%s", s->agent ? s->agent : "");
     for (size_t i = 0; !agent[0] && i < n; i++) {
-        const redisReply *js = json_field(entries[i]);
-        json_t *j = js ? json_loadb(js->str, js->len, 0, NULL) : NULL;
+        json_t *j = bm_cli_entry_json(entries[i]);
         if (j && bm_sys_sample_from_json(j, one) == 0)
             snprintf(agent, agent_len, "%s", one->agent);
         json_decref(j);
@@ -220,8 +205,7 @@ static void pick_agent(const system_args *s, redisReply *const *entries, size_t 
 static void collect(redisReply *const *entries, size_t n, const char *agent, samples *sm)
 {
     for (size_t i = n; i-- > 0;) { /* oldest first */
-        const redisReply *js = json_field(entries[i]);
-        json_t *j = js ? json_loadb(js->str, js->len, 0, NULL) : NULL;
+        json_t *j = bm_cli_entry_json(entries[i]);
         if (!j || bm_sys_sample_from_json(j, sm->one)) {
             sm->bad++;
             json_decref(j);

@@ -100,16 +100,8 @@ static json_t *top_latest_rollup(redisContext *c, int *redis_failed)
     json_t *root = NULL;
     if (!r || c->err) {
         *redis_failed = 1;
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-               r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
-        redisReply *fv = r->element[0]->element[1];
-        for (size_t i = 0; i + 1 < fv->elements; i += 2) {
-            if (fv->element[i]->type != REDIS_REPLY_STRING ||
-                strcmp(fv->element[i]->str, BM_RECORD_FIELD_JSON))
-                continue;
-            json_error_t e;
-            root = json_loadb(fv->element[i + 1]->str, (size_t)fv->element[i + 1]->len, 0, &e);
-        }
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+        root = bm_cli_entry_json(r->element[0]);
     }
     if (r) freeReplyObject(r);
     return root;
@@ -160,15 +152,7 @@ static json_t *top_latest_system(redisContext *c)
 {
     redisReply *r = redisCommand(c, "XREVRANGE busmon:system + - COUNT 1");
     json_t *j = NULL;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
-        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
-        const redisReply *kv = r->element[0]->element[1];
-        for (size_t k = 0; kv->type == REDIS_REPLY_ARRAY && k + 1 < kv->elements; k += 2)
-            if (kv->element[k]->type == REDIS_REPLY_STRING &&
-                !strcmp(kv->element[k]->str, BM_RECORD_FIELD_JSON) &&
-                kv->element[k + 1]->type == REDIS_REPLY_STRING)
-                j = json_loadb(kv->element[k + 1]->str, kv->element[k + 1]->len, 0, NULL);
-    }
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1) j = bm_cli_entry_json(r->element[0]);
     if (r) freeReplyObject(r);
     return j;
 }
