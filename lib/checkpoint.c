@@ -296,9 +296,9 @@ static bm_checkpoint_status load_all(const msgpack_object *root, bm_checkpoint *
     return of_load(rc);
 }
 
-bm_checkpoint_status bm_checkpoint_decode(const void *data, size_t len,
-                                          const bm_checkpoint_limits *lim, bm_checkpoint *c,
-                                          char *err, size_t errlen)
+bm_checkpoint_status bm_checkpoint_check(const void *data, size_t len,
+                                         const bm_checkpoint_limits *lim, size_t *objects_out,
+                                         char *err, size_t errlen)
 {
     size_t max_bytes = lim && lim->max_bytes ? lim->max_bytes : DEFAULT_MAX_BYTES;
     size_t max_objects = lim && lim->max_objects ? lim->max_objects : DEFAULT_MAX_OBJECTS;
@@ -323,6 +323,17 @@ bm_checkpoint_status bm_checkpoint_decode(const void *data, size_t len,
     default:
         return say(BM_CHECKPOINT_CORRUPT, err, errlen, "not one msgpack value");
     }
+    if (objects_out) *objects_out = objects;
+    return BM_CHECKPOINT_OK;
+}
+
+bm_checkpoint_status bm_checkpoint_decode(const void *data, size_t len,
+                                          const bm_checkpoint_limits *lim, bm_checkpoint *c,
+                                          char *err, size_t errlen)
+{
+    size_t objects = 0;
+    bm_checkpoint_status checked = bm_checkpoint_check(data, len, lim, &objects, err, errlen);
+    if (checked != BM_CHECKPOINT_OK) return checked;
 
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);

@@ -135,6 +135,19 @@ struct msgpack_sbuffer;
 int bm_checkpoint_encode(const bm_checkpoint *c, struct msgpack_sbuffer *out);
 
 /*
+ * The bounds decode checks before anything is unpacked (layout above):
+ * data[0..len) is one complete msgpack value within lim's bytes, objects
+ * and BM_CHECKPOINT_DEPTH_MAX (lim NULL = defaults). A reader that unpacks
+ * a checkpoint itself (busmon baseline) calls it first: msgpack-c
+ * allocates what a container's header announces. *objects (when not NULL)
+ * gets the count. @return OK, or TRUNCATED / CORRUPT / TOO_BIG with err
+ * saying why. Silent.
+ */
+bm_checkpoint_status bm_checkpoint_check(const void *data, size_t len,
+                                         const bm_checkpoint_limits *lim, size_t *objects,
+                                         char *err, size_t errlen);
+
+/*
  * Decode data[0..len) (borrowed for the call) into c: the envelope's
  * fields, and each part present into c's targets that are not NULL, which
  * must be made with the configuration of the agent that wrote it

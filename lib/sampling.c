@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "otlp.h"
+#include "state_codec.h"
 
 static const char *const reason_names[BM_SAMPLE__COUNT] = {
     "all", "timeout", "failed", "compensated", "slow", "rate", "sampled_out"};
@@ -72,7 +73,9 @@ bm_sample_reason bm_sampling_decide(const bm_sampling_policy *p, const trace *t,
     return bm_sampling_rate_keeps(trace_tx(t), p->rate) ? BM_SAMPLE_RATE : BM_SAMPLE_SAMPLED_OUT;
 }
 
-#define MARKER_KEY "busmon_sampled_out"
+#define MARKER_KEY         "busmon_sampled_out"
+#define MARKER_DEPTH_MAX   2  /* a map of scalars (nested values are skipped, not refused) */
+#define MARKER_OBJECTS_MAX 64 /* its 4 pairs, with room for fields added later */
 
 int bm_sampling_marker_encode(const bm_sampling_marker *m, msgpack_sbuffer *out)
 {
@@ -105,7 +108,9 @@ int bm_sampling_marker_parse(const char *data, size_t len, bm_sampling_marker *m
     msgpack_unpacked_init(&u);
     size_t off = 0;
     int is = 0;
-    if (msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+    /* its few objects checked before msgpack-c allocates what a header announces */
+    if (bm_sc_scan(data, len, MARKER_DEPTH_MAX, MARKER_OBJECTS_MAX, NULL) == BM_SC_SCAN_OK &&
+        msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS &&
         u.data.type == MSGPACK_OBJECT_MAP) {
         memset(m, 0, sizeof *m);
         const msgpack_object_map *map = &u.data.via.map;

@@ -28,6 +28,7 @@
 #include "agent/cli/cli.h"
 #include "agent/cli/options.h"
 #include "lib/baseline.h"
+#include "lib/checkpoint.h"
 #include "proto/rollup.h"
 
 typedef struct {
@@ -70,12 +71,18 @@ static baselines *read_baselines(redisContext *c, const char *key, int64_t *ts_u
 {
     redisReply *r = redisCommand(c, "MGET %s", key);
     baselines *b = NULL;
+    char why[256];
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 1) {
         fprintf(stderr, "busmon: cannot read %s: %s\n", key,
                 r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
         *rc = BM_EXIT_REDIS;
     } else if (r->element[0]->type != REDIS_REPLY_STRING) {
         fprintf(stderr, "busmon: no checkpoint at %s (has the agent run a second?)\n", key);
+        *rc = BM_EXIT_NOT_FOUND;
+    } else if (bm_checkpoint_check(r->element[0]->str, (size_t)r->element[0]->len, NULL, NULL, why,
+                                   sizeof why) != BM_CHECKPOINT_OK) {
+        /* checked as the agent checks it: msgpack-c allocates what a header announces */
+        fprintf(stderr, "busmon: the checkpoint %s cannot be read: %s\n", key, why);
         *rc = BM_EXIT_NOT_FOUND;
     } else {
         msgpack_unpacked u;

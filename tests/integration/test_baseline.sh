@@ -154,4 +154,12 @@ bm_check "... learning again from nothing" bm_wait_for 10 \
     '[ "$(blw steady .frozen)" = false ] && [ "$(blw steady .samples)" -lt "$n1" ]'
 
 bm_check "the agent logged the requests it applied" grep -q 'baselines: froze steady' "$BM_TMP/busmon-agent.log"
+
+# a checkpoint whose 5 bytes announce a map of 2^32 - 1 pairs (~100 GB
+# unpacked): checked as the agent checks it before msgpack-c allocates
+bm_cli XADD evil:rollups '*' json '{"ts":"2026-01-15T10:30:00Z","agent":"evil","workers":[]}' >/dev/null
+printf '\xdf\xff\xff\xff\xff' | bm_cli -x SET busmon:state:evil >/dev/null
+"$BUSMON" baseline --rollups evil:rollups >/dev/null 2>"$BM_TMP/evil.err"; rc=$?
+bm_eq "a hostile checkpoint: exit 1, said" "1 busmon: the checkpoint busmon:state:evil cannot be read: truncated: 5 bytes end inside a value" \
+    "$rc $(cat "$BM_TMP/evil.err")"
 bm_finish

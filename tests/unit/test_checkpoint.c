@@ -906,6 +906,16 @@ Test(checkpoint, hostile_sizes_are_refused_before_anything_is_allocated)
     static const char never_used[] = "\x81\xa1v\xc1";
     cr_assert_eq(decode(never_used, 4, NULL, &m, NULL, NULL, err, sizeof err),
                  BM_CHECKPOINT_CORRUPT);
+    /* the same check alone, for a reader that unpacks the checkpoint itself
+     * (busmon baseline): nothing unpacked, the reason said */
+    size_t objects = 99;
+    cr_assert_eq(bm_checkpoint_check(huge_map, 5, NULL, &objects, err, sizeof err),
+                 BM_CHECKPOINT_TRUNCATED);
+    cr_assert_eq(objects, 99, "untouched unless OK");
+    cr_assert_str_eq(err, "truncated: 5 bytes end inside a value");
+    cr_assert_eq(bm_checkpoint_check("\x81\xa1v\x01", 4, NULL, &objects, err, sizeof err),
+                 BM_CHECKPOINT_OK);
+    cr_assert_eq(objects, 3);
 
     char deep[200];
     memset(deep, 0x91, sizeof deep); /* [[[[ ... ]]]] */
