@@ -74,7 +74,13 @@ enum {
     BM_TRACE_RECORDS_SAMPLED,
     BM_TRACE_RECORDS_NOMEM,
 };
-#define TRACE_READ_MAX 100000 /* records read of one trace at most: a bound on the CLI's memory */
+/* Records read of one trace at most: a bound on the CLI's memory and time.
+ * A trace is replayed by the agent's own code (lib/trace.c), whose pairing
+ * and dedup scan the trace for each event: quadratic, fine for the agent's
+ * traces.max_events (512 by default) but 55 s of CPU for 100,000 records.
+ * 5,000 take about a quarter of a second; a longer trace is read from its
+ * start, and the reader says so. */
+#define TRACE_READ_MAX 5000
 int bm_cli_trace_records(const redisReply *r, const char *tx, bm_decoder *d, trace **out,
                          size_t *unreadable, bm_sampling_marker *marker);
 

@@ -125,6 +125,20 @@ int bm_cli_trace_records(const redisReply *r, const char *tx, bm_decoder *d, tra
     return BM_TRACE_RECORDS_OK;
 }
 
+/* A trace longer than TRACE_READ_MAX records: said on stderr, with its length. */
+static void say_cut(redisContext *c, const bm_cli_opts *o, const char *tx)
+{
+    redisReply *n = redisCommand(c, "LLEN %s%s", o->trace_prefix, tx);
+    char total[32] = "more";
+    int whole = n && n->type == REDIS_REPLY_INTEGER && n->integer <= TRACE_READ_MAX;
+    if (n && n->type == REDIS_REPLY_INTEGER) snprintf(total, sizeof total, "%lld", n->integer);
+    if (n) freeReplyObject(n);
+    if (whole) return; /* exactly TRACE_READ_MAX: all of it was read */
+    bm_cli_safe sb;
+    fprintf(stderr, "busmon trace: %s holds %s records; only its first %d are read and shown\n",
+            bm_cli_safe_text(&sb, tx), total, TRACE_READ_MAX);
+}
+
 /*
  * Read the stored records of tx into a new trace (*out; NULL when there are
  * none). @return BM_EXIT_OK, BM_EXIT_NOT_FOUND or BM_EXIT_REDIS, said on stderr.
@@ -172,6 +186,7 @@ static int read_trace(redisContext *c, const bm_cli_opts *o, const char *tx, tra
                 "busmon trace: %zu stored record(s) of %s could not be read and are not shown\n",
                 unreadable, tx);
     }
+    if (rc == BM_EXIT_OK && r->elements >= TRACE_READ_MAX) say_cut(c, o, tx);
     freeReplyObject(r);
     return rc;
 }

@@ -105,6 +105,7 @@ static void format_duration(int64_t us, char *buf, size_t n)
 typedef struct {
     trace_summary *found;
     size_t n, limit, scanned, expired, sampled_out, unreadable;
+    size_t cut; /* candidates of TRACE_READ_MAX records or more: summarized from those */
 } search;
 
 /* One candidate's LRANGE reply: summarized, kept when the filter accepts it.
@@ -129,6 +130,7 @@ static int take(const redisReply *r, const char *tx, bm_decoder *d, const trace_
         break;
     }
     s->unreadable += unreadable;
+    s->cut += r->elements >= TRACE_READ_MAX;
     if (trace_count(t)) {
         trace_index_summarize(t, &s->found[s->n]);
         if (trace_index_matches(&s->found[s->n], f)) s->n++;
@@ -323,6 +325,11 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
         fprintf(stderr,
                 "busmon traces: %zu stored record(s) could not be read and are not counted\n",
                 s.unreadable);
+    if (s.cut)
+        fprintf(stderr,
+                "busmon traces: %zu trace(s) hold %d records or more: each is summarized from "
+                "its first %d\n",
+                s.cut, TRACE_READ_MAX, TRACE_READ_MAX);
     if (got < 0) {
         fprintf(stderr, "busmon traces: %s\n", err);
         free(s.found);
