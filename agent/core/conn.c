@@ -52,6 +52,10 @@ static void on_connect(const redisAsyncContext *ac, int status)
         return;
     }
     c->up = 1;
+    /* a peer gone without a reset (a host down, a cable pulled) is noticed
+     * by the kernel's probes within a minute, not when the writer's unacked
+     * data times out, or never for a reader blocked in XREADGROUP */
+    if (!c->url->path[0]) redisEnableKeepAlive((redisContext *)&ac->c);
     if (c->on_state) c->on_state(c, 1, c->arg);
 }
 

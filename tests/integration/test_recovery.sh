@@ -23,6 +23,12 @@ A=$BM_LAST_PID
 bm_check "restarted agent acks its pending entries" bm_wait_for 10 '[ "$(redis-cli -p $BM_PORT XPENDING $S busmon | head -1)" = 0 ]'
 J=$("$BUSMON" trace tx-rec --json)
 bm_eq "recovered entries are traced" "completed 2 40" "$(jq -r '"\(.status) \(.event_count) \(.duration_ms|round)"' <<<"$J")"
+# its connections to Redis have TCP keepalive on (a peer gone without a reset is
+# noticed): idle, each shows the keepalive timer (02) in /proc/net/tcp
+port_hex=$(printf '%04X' "$BM_PORT")
+timers() { awk -v p=":$port_hex" '$3 ~ p "$" && $4 == "01" { split($6, t, ":"); print t[1] }' /proc/net/tcp | sort | uniq -c | tr -s ' '; }
+bm_check "the agent's connections keep alive ($(timers))" bm_wait_for 10 \
+    '[ "$(timers | awk "\$2 == \"02\" { print \$1 }")" -ge 2 ] && [ "$(timers | wc -l)" = 1 ]'
 kill -INT "$A"; wait "$A"; rc=$?
 bm_eq "agent exits 0 on SIGINT" 0 "$rc"
 
