@@ -161,8 +161,10 @@ static const bm_config_key agent_keys[] = {
      .help = "traces kept in memory; the oldest are evicted"},
     {.path = "event_monitoring.max_trace_history", .alias_of = "traces.max_transactions",
      .help = "the guides' code's name of traces.max_transactions"},
-    {.path = "traces.max_events", .type = BM_KEY_SIZE, .def = "512", .lo = 1,
-     CFG(max_events_per_trace), .help = "events kept per trace; later ones are counted"},
+    {.path = "traces.max_events", .type = BM_KEY_SIZE, .def = "512", .lo = 1, .hi = 5000,
+     CFG(max_events_per_trace),
+     .help = "events kept per trace (at most 5000, what busmon trace reads); later ones are "
+             "counted"},
     {.path = "traces.index_key", .type = BM_KEY_NAME, .def = "busmon:traces",
      CFG(trace_index_key),
      .help = "the trace search index: sorted sets <key>, <key>:failed and <key>:w:<worker> "

@@ -131,6 +131,10 @@ bm_eq "min_executions: 2^32 (0 once cast): exit 2" 2 "$rc"
 bm_eq "... the reason names it" " must be 1-1000000000, not '4294967296'" "$(reason "'worker_monitoring.min_executions'" "$BM_TMP/err")"
 BUSMON_BASELINES_SLOT_MIN_SAMPLES=4294967297 "$AGENT" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
 bm_eq "BUSMON_BASELINES_SLOT_MIN_SAMPLES=2^32+1: exit 2" 2 "$rc"
+# traces.max_events: the CLI reads 5,000 records of a trace (pairing them costs the square)
+BUSMON_TRACES_MAX_EVENTS=5001 "$AGENT" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "BUSMON_TRACES_MAX_EVENTS=5001: exit 2" 2 "$rc"
+bm_eq "... the reason names it" " must be 1-5000, not '5001'" "$(reason BUSMON_TRACES_MAX_EVENTS "$BM_TMP/err")"
 
 # --- names shown in JSON and on /metrics: valid UTF-8, no control characters ----------------------
 "$AGENT" --consumer $'host\x01' --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
