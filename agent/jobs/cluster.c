@@ -44,9 +44,13 @@ static const char *const LEAVE_SCRIPT =
 
 typedef struct {
     char name[128];
-    int64_t heartbeat_us;
+    int64_t heartbeat_us; /* as it wrote it: its own wall clock */
+    int64_t seen_us;      /* our monotonic clock when its heartbeat last changed */
+    int64_t first_us;     /* ... when we first saw it */
     int stopped;
 } agent_entry;
+
+#define LEASE_SENT_MAX 8 /* lease requests awaiting their reply, oldest first */
 
 typedef struct refresh refresh;
 
@@ -58,6 +62,9 @@ struct bm_cluster {
     struct alerts *engine;
     char leader[128];
     int is_leader;
+    int64_t lease_until;                /* mono µs: our lease surely held until then */
+    int64_t lease_sent[LEASE_SENT_MAX]; /* when each request in flight was sent (mono) */
+    size_t n_lease_sent;
     agent_entry agents[BM_CLUSTER_AGENTS_MAX];
     size_t n_agents;
     int have_registry;
@@ -68,7 +75,8 @@ struct bm_cluster {
     int have_leader_mon;
     refresh *busy;
     int left;
-    /* the janitor: one gone agent at a time */
+    /* the janitor: one gone agent at a time, taken in turn (jan_from) */
+    size_t jan_from;
     char jan_agent[128];
     char jan_next[80]; /* XRANGE from here (exclusive) */
     int jan_busy;
@@ -82,15 +90,47 @@ static int64_t now_us(void)
     return bm_now_us();
 }
 
+/* How long since its heartbeat last changed, on our monotonic clock: another
+ * host's wall clock (or ours jumping) never makes a live agent look gone. */
+static int64_t age_us(const agent_entry *a)
+{
+    return bm_mono_us() - a->seen_us;
+}
+
 /* Counted: its partial is in the view (not forgotten); live: it reads now. */
 static int counted(const bm_cluster *c, const agent_entry *a)
 {
-    return now_us() - a->heartbeat_us <= c->o.forget_us;
+    return age_us(a) <= c->o.forget_us;
 }
 
 static int live(const bm_cluster *c, const agent_entry *a)
 {
-    return !a->stopped && now_us() - a->heartbeat_us <= c->o.stale_us;
+    return !a->stopped && age_us(a) <= c->o.stale_us;
+}
+
+/* When we last saw agent a change its heartbeat: now if it changed (or it
+ * is us); the last time if not; at first sight, what its wall-clock age
+ * says (a gone agent is not new at our start), and first_us is now. */
+static void seen_at(const bm_cluster *c, agent_entry *a, int64_t mono)
+{
+    a->first_us = a->seen_us = mono;
+    if (!strcmp(a->name, c->o.agent)) return;
+    for (size_t i = 0; i < c->n_agents; i++)
+        if (!strcmp(c->agents[i].name, a->name)) {
+            a->first_us = c->agents[i].first_us;
+            if (c->agents[i].heartbeat_us == a->heartbeat_us) a->seen_us = c->agents[i].seen_us;
+            return;
+        }
+    int64_t wall_age = now_us() - a->heartbeat_us;
+    a->seen_us = mono - (wall_age > 0 ? wall_age : 0);
+}
+
+/* Gone for sure: not live, and watched on our own clock long enough to know
+ * (its wall-clock age at first sight may be another host's skew). Only then
+ * are its hand-off stream moved and its registry entry forgotten. */
+static int surely_gone(const bm_cluster *c, const agent_entry *a)
+{
+    return !live(c, a) && bm_mono_us() - a->first_us >= c->o.stale_us;
 }
 
 static void on_registry(const redisReply *r, void *arg)
@@ -98,18 +138,20 @@ static void on_registry(const redisReply *r, void *arg)
     bm_cluster *c = arg;
     if (!r || r->type != REDIS_REPLY_ARRAY) return;
     size_t n = 0;
-    int64_t t = now_us();
+    int64_t mono = bm_mono_us();
     uint64_t n_live = 0, n_counted = 0;
+    agent_entry fresh[BM_CLUSTER_AGENTS_MAX]; /* 64 x 160 bytes */
     for (size_t i = 0; i + 1 < r->elements && n < BM_CLUSTER_AGENTS_MAX; i += 2) {
         const redisReply *k = r->element[i], *v = r->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
         json_t *j = json_loadb(v->str, (size_t)v->len, 0, NULL);
-        agent_entry *a = &c->agents[n];
+        agent_entry *a = &fresh[n];
         snprintf(a->name, sizeof a->name, "%s", k->str);
         a->heartbeat_us = (int64_t)json_integer_value(json_object_get(j, "heartbeat_us"));
         a->stopped = json_is_true(json_object_get(j, "stopped"));
         json_decref(j);
-        if (t - a->heartbeat_us > c->o.forget_us && c->is_leader) {
+        seen_at(c, a, mono);
+        if (age_us(a) > c->o.forget_us && surely_gone(c, a) && c->is_leader) {
             /* its periods have left every window: forget it */
             const char *gone = a->name;
             bm_writer_hdel(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, &gone, NULL, NULL, NULL);
@@ -119,22 +161,44 @@ static void on_registry(const redisReply *r, void *arg)
         n_counted += counted(c, a);
         n++;
     }
+    memcpy(c->agents, fresh, n * sizeof *fresh);
     c->n_agents = n;
     c->have_registry = 1;
     c->stats.agents_live = n_live;
     c->stats.agents_counted = n_counted;
 }
 
+/* Our lease is surely ours until lease_until (counted from when the request
+ * that renewed it was sent, less a margin for the clocks' rates): past it,
+ * with no renewal heard (Redis unreachable, this process paused), we stop
+ * judging, as the agent that takes the lease then starts. */
+static void check_lease(bm_cluster *c)
+{
+    if (!c->is_leader || bm_mono_us() < c->lease_until) return;
+    c->is_leader = 0;
+    c->stats.is_leader = 0;
+    c->leader[0] = '\0'; /* unknown until a reply says */
+    bm_warn("leader: the lease ran out without a renewal from Redis; %s",
+            c->stats.agents_live > 1 ? "not judging until it is back"
+                                     : "judging its own figures, as a lone agent");
+}
+
 static void on_lease(const redisReply *r, void *arg)
 {
     bm_cluster *c = arg;
+    int64_t sent = c->n_lease_sent ? c->lease_sent[0] : 0; /* replies come in order */
+    if (c->n_lease_sent)
+        memmove(c->lease_sent, c->lease_sent + 1, --c->n_lease_sent * sizeof *c->lease_sent);
     if (!r) return;
     int was = c->is_leader;
     if (r->type == REDIS_REPLY_STRING)
         snprintf(c->leader, sizeof c->leader, "%s", r->str);
     else if (r->type == REDIS_REPLY_ERROR)
         bm_warn("leader lease: %s", r->str);
+    if (r->type == REDIS_REPLY_STRING && sent && !strcmp(c->leader, c->o.agent))
+        c->lease_until = sent + c->o.lease_us - c->o.lease_us / 10;
     c->is_leader = !c->left && !strcmp(c->leader, c->o.agent);
+    if (c->is_leader && bm_mono_us() >= c->lease_until) c->is_leader = 0; /* a late reply */
     c->stats.is_leader = (uint64_t)c->is_leader;
     if (c->is_leader && !was) {
         c->stats.leader_terms++;
@@ -150,6 +214,7 @@ static void on_lease(const redisReply *r, void *arg)
 static void on_heartbeat(void *arg)
 {
     bm_cluster *c = arg;
+    check_lease(c);
     if (c->left || !bm_writer_up(c->w)) return;
     char v[160];
     snprintf(v, sizeof v, "{\"heartbeat_us\":%lld,\"stopped\":false}", (long long)now_us());
@@ -160,7 +225,11 @@ static void on_heartbeat(void *arg)
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", (long long)(c->o.lease_us / 1000));
     const char *args[2] = {c->o.agent, ttl};
-    bm_writer_eval1(c->w, BM_WRITE_CLUSTER, LEASE_SCRIPT, c->o.leader_key, 2, args, on_lease, c);
+    if (c->n_lease_sent == LEASE_SENT_MAX) return; /* replies overdue: wait for them */
+    int64_t t = bm_mono_us();
+    if (bm_writer_eval1(c->w, BM_WRITE_CLUSTER, LEASE_SCRIPT, c->o.leader_key, 2, args, on_lease,
+                        c) == 0)
+        c->lease_sent[c->n_lease_sent++] = t;
 }
 
 /* ---- partials ------------------------------------------------------------------- */
@@ -371,13 +440,16 @@ static void janitor(bm_cluster *c)
     for (size_t i = 0; c->jan_agent[0] && i < c->n_agents; i++)
         if (!strcmp(c->agents[i].name, c->jan_agent) && live(c, &c->agents[i]))
             c->jan_agent[0] = '\0'; /* it came back: its stream is its own again */
-    if (!c->jan_agent[0]) {
-        for (size_t i = 0; i < c->n_agents; i++)
-            if (!live(c, &c->agents[i]) && strcmp(c->agents[i].name, c->o.agent)) {
+    if (!c->jan_agent[0]) {         /* the next gone agent after the last one taken */
+        for (size_t k = 0; k < c->n_agents; k++) {
+            size_t i = (c->jan_from + k) % c->n_agents;
+            if (surely_gone(c, &c->agents[i]) && strcmp(c->agents[i].name, c->o.agent)) {
                 snprintf(c->jan_agent, sizeof c->jan_agent, "%s", c->agents[i].name);
                 c->jan_next[0] = '\0';
+                c->jan_from = i + 1;
                 break;
             }
+        }
         if (!c->jan_agent[0]) return;
     }
     c->jan_busy = 1;
@@ -397,6 +469,7 @@ static void janitor(bm_cluster *c)
 static void on_refresh(void *arg)
 {
     bm_cluster *c = arg;
+    check_lease(c);
     if (c->left || c->busy || !bm_writer_up(c->w) || !c->have_registry) return;
     if (c->is_leader) janitor(c);
     size_t others = 0;
@@ -503,12 +576,15 @@ static void view_release(void *arg, bm_monitor *m)
     free(m);
 }
 
-/* The lease holder judges; before any lease is known (no Redis yet), an
- * agent judges its own figures as a lone agent would. */
+/* The lease holder judges. With no holder known (no Redis yet, or our lease
+ * ran out unrenewed) an agent that saw no other live one judges its own
+ * figures as a lone agent would; one that saw others does not: the one
+ * that holds the lease now judges, and two judges would notify twice. */
 static int view_judge(void *arg)
 {
     bm_cluster *c = arg;
-    return !c->left && (c->is_leader || !c->leader[0]);
+    check_lease(c);
+    return !c->left && (c->is_leader || (!c->leader[0] && c->stats.agents_live <= 1));
 }
 
 static void view_judged(void *arg, bm_monitor *m)
@@ -583,13 +659,12 @@ const char *bm_cluster_leader(const bm_cluster *c)
 
 int bm_cluster_is_leader(const bm_cluster *c)
 {
-    return c && c->is_leader;
+    return c && c->is_leader && bm_mono_us() < c->lease_until;
 }
 
 json_t *bm_cluster_agents_json(const bm_cluster *c)
 {
     json_t *arr = json_array();
-    int64_t t = now_us();
     int me_listed = 0;
     for (size_t i = 0; c && arr && i < c->n_agents; i++) {
         const agent_entry *a = &c->agents[i];
@@ -598,10 +673,10 @@ json_t *bm_cluster_agents_json(const bm_cluster *c)
         bm_format_time_us(a->heartbeat_us, 'T', when, sizeof when);
         int me = !strcmp(a->name, c->o.agent);
         me_listed |= me;
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:f, s:b, s:b, s:b}", "name", a->name, "heartbeat", when,
-                           "age_s", (double)(t - a->heartbeat_us) / 1e6, "live", live(c, a),
-                           "leader", !strcmp(a->name, c->leader), "me", me));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:f, s:b, s:b, s:b}", "name", a->name,
+                                             "heartbeat", when, "age_s", (double)age_us(a) / 1e6,
+                                             "live", live(c, a), "leader",
+                                             !strcmp(a->name, c->leader), "me", me));
     }
     if (c && arr && !me_listed)
         json_array_append_new(arr, json_pack("{s:s, s:n, s:f, s:b, s:b, s:b}", "name", c->o.agent,
