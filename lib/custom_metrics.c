@@ -20,6 +20,7 @@
  */
 #include "custom_metrics.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,17 @@ custom_metrics *custom_metrics_new(const custom_metrics_config *cfg)
     else
         snprintf(cm->perf_label, sizeof cm->perf_label, "%llds", (long long)len_s);
     return cm;
+}
+
+/* a + b held at the largest double instead of overflowing: an infinite sum
+ * has no place in JSON or in the checkpoint (which refuses it, and with it
+ * the whole state at the next start). Values are finite (proto/ refuses the
+ * others). */
+static double add_sat(double a, double b)
+{
+    double r = a + b;
+    if (isinf(r)) r = r > 0 ? DBL_MAX : -DBL_MAX;
+    return r;
 }
 
 static void series_free(cm_series *s)
@@ -354,7 +366,7 @@ static int period_add(cm_period *p, bm_metric_kind kind, double v, int64_t ts_us
         p->last_ts_us = ts_us;
     }
     p->count++;
-    p->sum += v;
+    p->sum = add_sat(p->sum, v);
     return 0;
 }
 
@@ -371,7 +383,7 @@ static int period_merge(cm_period *dst, const cm_period *src)
     }
     dst->count += src->count;
     dst->zeros += src->zeros;
-    dst->sum += src->sum;
+    dst->sum = add_sat(dst->sum, src->sum);
     dst->start_us = src->start_us;
     return 0;
 }
@@ -417,7 +429,7 @@ custom_metrics_result custom_metrics_add(custom_metrics *cm, const bm_event *ev,
     }
     s->last_seen_us = now_us;
     s->total_count++;
-    s->total_sum += ev->metric_value;
+    s->total_sum = add_sat(s->total_sum, ev->metric_value);
     for (int w = 0; w < CUSTOM_METRICS_WINDOWS; w++) {
         cm_window *win = &s->win[w];
         int64_t start = period_start(win->period_us, now_us);
@@ -523,12 +535,12 @@ static int acc_add(acc *a, const cm_series *s, int window, int64_t now_us)
         }
         if (!a->oldest || p->start_us < a->oldest) a->oldest = p->start_us;
         a->st.count += p->count;
-        a->st.sum += p->sum;
+        a->st.sum = add_sat(a->st.sum, p->sum);
         a->zeros += p->zeros;
     }
     if (s->last_seen_us > a->st.last_seen_us) a->st.last_seen_us = s->last_seen_us;
     a->st.total_count += s->total_count;
-    a->st.total_sum += s->total_sum;
+    a->st.total_sum = add_sat(a->st.total_sum, s->total_sum);
     return 0;
 }
 
@@ -878,7 +890,7 @@ int custom_metrics_merge(custom_metrics *dst, const custom_metrics *src)
         }
         if (s->last_seen_us > d->last_seen_us) d->last_seen_us = s->last_seen_us;
         d->total_count += s->total_count;
-        d->total_sum += s->total_sum;
+        d->total_sum = add_sat(d->total_sum, s->total_sum);
         for (int w = 0; w < CUSTOM_METRICS_WINDOWS; w++)
             for (unsigned k = 0; k < s->win[w].n; k++)
                 if (window_merge_period(&d->win[w], &s->win[w].p[k]) < 0) return -1;

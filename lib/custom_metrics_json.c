@@ -5,8 +5,16 @@
  */
 #include "lib/custom_metrics_json.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+/* A sum can overflow to infinity (values near 1e308): JSON has no such
+ * number, so it is null rather than a key left out. */
+static json_t *real_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
 
 static json_t *tags_json(const custom_metrics_stat *s)
 {
@@ -26,18 +34,19 @@ json_t *custom_metrics_stat_json(const custom_metrics_stat *s, int with_name)
         json_object_set_new(o, "tags", tags_json(s));
     }
     json_object_set_new(o, "count", json_integer((json_int_t)s->count));
-    json_object_set_new(o, "sum", json_real(s->sum));
-    json_object_set_new(o, "min", json_real(s->min));
-    json_object_set_new(o, "max", json_real(s->max));
-    json_object_set_new(o, "avg", json_real(s->avg));
+    json_object_set_new(o, "sum", real_or_null(s->sum));
+    json_object_set_new(o, "min", real_or_null(s->min));
+    json_object_set_new(o, "max", real_or_null(s->max));
+    json_object_set_new(o, "avg", real_or_null(s->avg));
     if (s->kind == BM_METRIC_HISTOGRAM) {
-        json_object_set_new(o, "p50", json_real(s->p50));
-        json_object_set_new(o, "p95", json_real(s->p95));
-        json_object_set_new(o, "p99", json_real(s->p99));
+        json_object_set_new(o, "p50", real_or_null(s->p50));
+        json_object_set_new(o, "p95", real_or_null(s->p95));
+        json_object_set_new(o, "p99", real_or_null(s->p99));
     }
-    if (s->kind == BM_METRIC_GAUGE) json_object_set_new(o, "last", json_real(s->last));
-    if (s->kind != BM_METRIC_GAUGE) json_object_set_new(o, "rate_per_s", json_real(s->rate_per_s));
-    json_object_set_new(o, "covered_s", json_real((double)s->covered_us / 1e6));
+    if (s->kind == BM_METRIC_GAUGE) json_object_set_new(o, "last", real_or_null(s->last));
+    if (s->kind != BM_METRIC_GAUGE)
+        json_object_set_new(o, "rate_per_s", real_or_null(s->rate_per_s));
+    json_object_set_new(o, "covered_s", real_or_null((double)s->covered_us / 1e6));
     return o;
 }
 

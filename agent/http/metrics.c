@@ -77,6 +77,18 @@ typedef struct {
 /* {k="v",...} with a tag's key made a label name (tag_ in front of one that
  * starts with a digit or "__", or is "quantile"); a second tag of the same
  * label name is left out. `extra` (NULL: none) goes last. */
+/* " <value>\n" as the exposition format spells it: a sum that overflowed is
+ * +Inf / -Inf, not C's "inf". */
+static void prom_value(struct evbuffer *out, double v)
+{
+    if (isnan(v))
+        evbuffer_add_printf(out, " NaN\n");
+    else if (isinf(v))
+        evbuffer_add_printf(out, " %sInf\n", v > 0 ? "+" : "-");
+    else
+        evbuffer_add_printf(out, " %.17g\n", v);
+}
+
 static void custom_labels(struct evbuffer *out, const custom_metrics_stat *s, const char *extra)
 {
     char names[CUSTOM_METRICS_TAGS_MAX][BM_ID_MAX + 8];
@@ -147,11 +159,12 @@ static void custom_series(const custom_metrics_stat *s, void *arg)
         for (int i = 0; i < 3; i++) {
             evbuffer_add(c->out, fam, strlen(fam));
             custom_labels(c->out, s, ql[i]);
-            evbuffer_add_printf(c->out, " %.17g\n", q[i]);
+            prom_value(c->out, q[i]);
         }
         evbuffer_add_printf(c->out, "%s_sum", fam);
         custom_labels(c->out, s, NULL);
-        evbuffer_add_printf(c->out, " %.17g\n%s_count", s->total_sum, fam);
+        prom_value(c->out, s->total_sum);
+        evbuffer_add_printf(c->out, "%s_count", fam);
         custom_labels(c->out, s, NULL);
         evbuffer_add_printf(c->out, " %" PRIu64 "\n", s->total_count);
         break;
@@ -159,12 +172,12 @@ static void custom_series(const custom_metrics_stat *s, void *arg)
     case BM_METRIC_COUNTER:
         evbuffer_add(c->out, fam, strlen(fam));
         custom_labels(c->out, s, NULL);
-        evbuffer_add_printf(c->out, " %.17g\n", s->total_sum);
+        prom_value(c->out, s->total_sum);
         break;
     default:
         evbuffer_add(c->out, fam, strlen(fam));
         custom_labels(c->out, s, NULL);
-        evbuffer_add_printf(c->out, " %.17g\n", s->last);
+        prom_value(c->out, s->last);
         break;
     }
 }
