@@ -6,6 +6,8 @@
 
 #include <event2/event.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 typedef struct cl_sock {
     struct cl_sock *prev, *next;
@@ -13,12 +15,20 @@ typedef struct cl_sock {
     struct event *ev;
 } cl_sock;
 
+/* A socket curl opened and has not closed: its connection cache may keep it
+ * past the transfer (an SMTP connection waits there for the next mail). */
+typedef struct cl_open_fd {
+    struct cl_open_fd *next;
+    curl_socket_t fd;
+} cl_open_fd;
+
 struct bm_curl_loop {
     struct event_base *base;
     CURLM *multi;
-    struct event *timer; /* curl's single timeout */
-    cl_sock *socks;      /* every socket event made */
-    int curl_global;     /* curl_global_init succeeded (balanced in free) */
+    struct event *timer;  /* curl's single timeout */
+    cl_sock *socks;       /* every socket event made */
+    cl_open_fd *open_fds; /* every socket curl opened and has not closed */
+    int curl_global;      /* curl_global_init succeeded (balanced in free) */
     bm_curl_done_cb done;
     bm_curl_round_cb round;
     void *arg;
@@ -109,6 +119,39 @@ static int on_timer_set(CURLM *multi, long timeout_ms, void *userp)
     return evtimer_add(l->timer, &tv) < 0 ? -1 : 0;
 }
 
+/* CURLOPT_OPENSOCKETFUNCTION: open the socket as curl would, and remember it. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+                                    struct curl_sockaddr *address)
+{
+    (void)purpose;
+    bm_curl_loop *l = clientp;
+    cl_open_fd *o = malloc(sizeof *o);
+    if (!o) return CURL_SOCKET_BAD;
+    curl_socket_t fd = socket(address->family, address->socktype, address->protocol);
+    if (fd == CURL_SOCKET_BAD) {
+        free(o);
+        return CURL_SOCKET_BAD;
+    }
+    o->fd = fd;
+    o->next = l->open_fds;
+    l->open_fds = o;
+    return fd;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: forget it, then close it. */
+static int on_close_socket(void *clientp, curl_socket_t fd)
+{
+    bm_curl_loop *l = clientp;
+    for (cl_open_fd **p = &l->open_fds; *p; p = &(*p)->next) {
+        if ((*p)->fd != fd) continue;
+        cl_open_fd *o = *p;
+        *p = o->next;
+        free(o);
+        break;
+    }
+    return close(fd);
+}
+
 bm_curl_loop *bm_curl_loop_new(struct event_base *base, bm_curl_done_cb done,
                                bm_curl_round_cb round, void *arg)
 {
@@ -135,6 +178,10 @@ fail:
 
 int bm_curl_loop_add(bm_curl_loop *l, CURL *easy)
 {
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, l);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, l);
     return curl_multi_add_handle(l->multi, easy) == CURLM_OK ? 0 : -1;
 }
 
@@ -146,7 +193,19 @@ void bm_curl_loop_remove(bm_curl_loop *l, CURL *easy)
 void bm_curl_loop_free(bm_curl_loop *l)
 {
     if (!l) return;
+    /* curl_multi_cleanup says goodbye on every cached connection and waits
+     * for the answer without the loop (SMTP QUIT: up to 120 s, a server that
+     * never answers holds the stop that long). Shut them down first: the
+     * goodbye fails at once; curl still closes each (on_close_socket). */
+    for (cl_open_fd *o = l->open_fds; o; o = o->next)
+        shutdown(o->fd, SHUT_RDWR);
     if (l->multi) curl_multi_cleanup(l->multi); /* may still report sockets it closes */
+    /* none expected: cleanup closed them all */
+    while (l->open_fds) {
+        cl_open_fd *o = l->open_fds;
+        l->open_fds = o->next;
+        free(o);
+    }
     while (l->socks)
         sock_free(l, l->socks);
     if (l->timer) event_free(l->timer);

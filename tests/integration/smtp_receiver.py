@@ -7,10 +7,12 @@ message as received, headers and body). With --user and --password it
 offers AUTH (PLAIN, LOGIN) without TLS and refuses any other login; with
 --reject-rcpt ADDR it answers 550 to that recipient; with --tls-cert and
 --tls-key it offers STARTTLS and requires it before AUTH and MAIL (each
-record then says "tls": true). It writes its port to --port-file and exits
+record then says "tls": true); with --no-quit-reply it never answers QUIT
+(the connection stays open, silent). It writes its port to --port-file and exits
 by itself after --max-seconds.
 """
 import argparse
+import asyncio
 import json
 import socket
 import ssl
@@ -42,6 +44,11 @@ class Handler:
         return "250 Message accepted"
 
 
+class SilentQuit(Handler):
+    async def handle_QUIT(self, server, session, envelope):
+        await asyncio.sleep(3600)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -52,6 +59,7 @@ def main():
     ap.add_argument("--reject-rcpt")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--no-quit-reply", action="store_true")
     a = ap.parse_args()
 
     def auth(server, session, envelope, mechanism, data):
@@ -70,7 +78,8 @@ def main():
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(a.tls_cert, a.tls_key)
         kw.update(tls_context=ctx, require_starttls=True)
-    ctl = Controller(Handler(a.out, a.reject_rcpt), hostname="127.0.0.1", port=port, **kw)
+    handler = (SilentQuit if a.no_quit_reply else Handler)(a.out, a.reject_rcpt)
+    ctl = Controller(handler, hostname="127.0.0.1", port=port, **kw)
     ctl.start()
     with open(a.port_file + ".tmp", "w") as f:
         f.write(str(port))

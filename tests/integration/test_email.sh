@@ -14,7 +14,9 @@
 #      without STARTTLS and `tls: required`: given up; a second server that
 #      requires STARTTLS (a self-signed certificate given as `ca_cert`): the
 #      mail arrives over TLS, logged in, none in clear;
-#   5. bad keys are refused with the reason.
+#   5. a server that accepts mail but never answers QUIT does not hold the
+#      stop (bm-webhook-send exits within seconds, both mails delivered);
+#   6. bad keys are refused with the reason.
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
@@ -189,7 +191,23 @@ bm_check "the exit log counts the sink's mails" grep -Eq "sink mail \(email\): [
 bm_check "the password is in no log line, summary or check output" \
     bash -c "! grep -q '$PASS' '$BM_TMP/agent.log' '$BM_TMP/summary.json' '$BM_TMP/check.out'"
 
-# --- 5. bad keys ---------------------------------------------------------------------
+# --- 5. a server that never answers QUIT does not hold the stop --------------------
+"$PY" "$RECV" --out "$BM_TMP/noquit-mail.jsonl" --port-file "$BM_TMP/noquit.port" --max-seconds 60 \
+    --no-quit-reply >"$BM_TMP/noquit-smtp.log" 2>&1 &
+BM_PIDS+=($!)
+bm_wait_for 15 "[ -s '$BM_TMP/noquit.port' ]" || { echo "the silent-QUIT server did not start"; cat "$BM_TMP/noquit-smtp.log"; exit 1; }
+NPORT=$(cat "$BM_TMP/noquit.port")
+t0=$(date +%s%N)
+timeout 30 "$BM_BUILD/bm-webhook-send" --set type=email --url "smtp://127.0.0.1:$NPORT" \
+    --set from=a@example.org --set to=b@example.org --count 2 --deadline-ms 3000 \
+    >"$BM_TMP/noquit.out" 2>"$BM_TMP/noquit.err"
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+bm_eq "silent QUIT: the sender exits 0 (not killed by timeout 30)" 0 "$rc"
+bm_check "silent QUIT: the sender exits within 5 s ($ms ms)" test "$ms" -lt 5000
+bm_eq "silent QUIT: both mails were delivered" 2 "$(wc -l <"$BM_TMP/noquit-mail.jsonl" 2>/dev/null || echo 0)"
+
+# --- 6. bad keys ---------------------------------------------------------------------
 bad() { # bad WHY KEY:VALUE...
     local why=$1 kv
     shift
