@@ -76,6 +76,7 @@ struct hp_job {
     char errbuf[CURL_ERROR_SIZE];
     char reply[HP_REPLY_LOG_MAX];
     size_t reply_len;
+    int reply_cut; /* the answer's body was longer than reply: not read further */
 };
 
 struct bm_http_post {
@@ -183,7 +184,11 @@ static size_t on_reply_data(char *data, size_t size, size_t nmemb, void *arg)
     memcpy(j->reply + j->reply_len, data, take);
     j->reply_len += take;
     j->reply[j->reply_len] = '\0';
-    return n; /* the rest is read and thrown away */
+    /* The status is known by now and the log keeps no more: reading on would
+     * tie the attempt to a body that may be endless or never complete. A
+     * short count ends the transfer (CURLE_WRITE_ERROR), judged by its status. */
+    if (take < n) j->reply_cut = 1;
+    return take;
 }
 
 /* -- jobs ----------------------------------------------------------------- */
@@ -220,6 +225,7 @@ static int job_start(bm_http_post *p, hp_job *j)
     j->errbuf[0] = '\0';
     j->reply_len = 0;
     j->reply[0] = '\0';
+    j->reply_cut = 0;
     curl_easy_setopt(e, CURLOPT_URL, p->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -344,7 +350,9 @@ static int64_t hp_backoff_ms(const bm_http_post *p, unsigned attempts, int64_t r
     return d < p->backoff_max_ms ? d : p->backoff_max_ms;
 }
 
-/* One attempt of j finished with rc (and HTTP status when rc is CURLE_OK). */
+/* One attempt of j finished with rc and the HTTP status, if one was received.
+ * A 2xx status is delivered whatever rc: the receiver took the body, and a
+ * reply body cut short or too slow must not send it again. */
 static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
 {
     long status = 0;
@@ -358,7 +366,8 @@ static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
     curl_easy_cleanup(j->easy);
     j->easy = NULL;
 
-    if (rc == CURLE_OK && status >= 200 && status < 300) {
+    if (rc == CURLE_WRITE_ERROR && j->reply_cut && status > 0) rc = CURLE_OK;
+    if (status >= 200 && status < 300) {
         hp_note_success(p);
         job_free(j);
         return;

@@ -12,6 +12,7 @@
 #   - a receiver slower than the timeout: timeouts counted as failed attempts
 #     and retried, the loop keeps ticking;
 #   - flush deadline: what is left is given up on time;
+#   - a 2xx whose body is cut short or never ends: delivered, not sent again;
 #   - bad sink keys are refused with the reason.
 # Every wait is bounded: the receiver exits by itself, the driver has a
 # deadline and runs under `timeout`.
@@ -143,6 +144,20 @@ bm_eq "deadline: 3 abandoned, counted as failed" "3 3 0 0 true" \
 bm_check "deadline: kept (elapsed $(counters deadline elapsed_ms) ms)" \
     jq -e '.elapsed_ms >= 450 and .elapsed_ms < 1500' "$BM_TMP/deadline.json"
 bm_check "deadline: the loop kept ticking" ticks_ok deadline
+
+# --- 6b. a 2xx whose body never arrives whole: delivered, not sent again ---------
+start_receiver cut --body-mode cut
+send cut --url "http://127.0.0.1:$PORT/hook" --count 2 --timeout 2s --max-attempts 3 \
+    --backoff 100ms --deadline-ms 10000
+bm_eq "200, body closed short: delivered once each" "2 0 0 0" "$(counters cut sent failed retried attempt_errors)"
+bm_eq "200, body closed short: the receiver saw 2 requests" 2 "$(wc -l <"$BM_TMP/cut.jsonl")"
+start_receiver stuck --body-mode stuck
+send stuck --url "http://127.0.0.1:$PORT/hook" --count 2 --timeout 2s --max-attempts 3 \
+    --backoff 100ms --deadline-ms 10000
+bm_eq "200, endless body: delivered once each" "2 0 0 0" "$(counters stuck sent failed retried attempt_errors)"
+bm_eq "200, endless body: the receiver saw 2 requests" 2 "$(wc -l <"$BM_TMP/stuck.jsonl")"
+bm_check "200, endless body: not held until the timeout ($(counters stuck elapsed_ms) ms)" \
+    jq -e '.elapsed_ms < 1500' "$BM_TMP/stuck.json" >/dev/null
 
 # --- 7. bad sink keys are refused with the reason ---------------------------
 refused() {  # refused DESCRIPTION REGEX FLAGS...

@@ -7,13 +7,16 @@
  *
  * to --out (n counts from 1, t_ms since start, status = what it answers).
  * Modes: answer 200; answer --fail-status (500) to the first --fail-first N
- * requests (with Retry-After: S when --retry-after S); answer only after --delay-ms D. It exits by itself after
+ * requests (with Retry-After: S when --retry-after S); answer only after --delay-ms D;
+ * with --body-mode cut: 200 announcing 100 bytes, then 2 and the connection
+ * closed; --body-mode stuck: 200 announcing 1e9 bytes, 200 sent, then silence
+ * (a 2xx whose body never arrives whole). It exits by itself after
  * --max-seconds (default 30), or on SIGTERM / SIGINT, so a test can never
  * leave it behind. Not a general server: no TLS, no keep-alive tuning.
  *
  *   bm-webhook-receiver --out FILE [--port P | --port 0] [--port-file F]
  *                       [--fail-first N] [--fail-status CODE] [--retry-after S] [--delay-ms D]
- *                       [--max-seconds S]
+ *                       [--body-mode cut|stuck] [--max-seconds S]
  *
  * With --port 0 (the default) the kernel picks a free port; it is printed
  * on stdout (and written to --port-file) once the socket listens.
@@ -40,6 +43,7 @@ typedef struct {
     int fail_status;
     long retry_after_s; /* > 0: a failure answer carries Retry-After: this many seconds */
     long delay_ms;
+    const char *body_mode; /* NULL, "cut" or "stuck": a 2xx whose body is not whole */
     long n_requests;
     struct timespec started;
     pending *pending; /* delayed answers not yet sent */
@@ -86,8 +90,42 @@ static const char *method_name(enum evhttp_cmd_type c)
     return "?";
 }
 
+/* The connection of a "cut" answer, closed once its first bytes are out. */
+static void on_cut_due(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    evhttp_connection_free(arg);
+}
+
+/* 200 with a Content-Length the body never reaches (--body-mode). */
+static void answer_partial(const receiver *r, struct evhttp_request *req)
+{
+    int cut = !strcmp(r->body_mode, "cut");
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "text/plain");
+    evhttp_add_header(h, "Content-Length", cut ? "100" : "1000000000");
+    evhttp_send_reply_start(req, 200, "OK");
+    struct evbuffer *b = evbuffer_new();
+    if (!b) return;
+    if (cut)
+        evbuffer_add(b, "ok", 2);
+    else
+        for (int i = 0; i < 20; i++)
+            evbuffer_add(b, "0123456789", 10);
+    evhttp_send_reply_chunk(req, b);
+    evbuffer_free(b);
+    if (cut)
+        event_base_once(r->base, -1, EV_TIMEOUT, on_cut_due, evhttp_request_get_connection(req),
+                        &(struct timeval){0, 100000});
+}
+
 static void answer(const receiver *r, struct evhttp_request *req, int status)
 {
+    if (status / 100 == 2 && r->body_mode) {
+        answer_partial(r, req);
+        return;
+    }
     struct evbuffer *b = evbuffer_new();
     if (b) evbuffer_add_printf(b, "%s\n", status / 100 == 2 ? "ok" : "failing on purpose");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
@@ -193,7 +231,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bm-webhook-receiver --out FILE [--port P] [--port-file F] "
                     "[--fail-first N] [--fail-status CODE] [--retry-after S] [--delay-ms D] "
-                    "[--max-seconds S]\n");
+                    "[--body-mode cut|stuck] [--max-seconds S]\n");
 }
 
 int main(int argc, char **argv)
@@ -221,6 +259,8 @@ int main(int argc, char **argv)
             r.retry_after_s = atol(v);
         else if (!strcmp(a, "--delay-ms"))
             r.delay_ms = atol(v);
+        else if (!strcmp(a, "--body-mode"))
+            r.body_mode = v;
         else if (!strcmp(a, "--max-seconds"))
             max_seconds = atol(v);
         else {
@@ -230,7 +270,8 @@ int main(int argc, char **argv)
         i++;
     }
     if (!out_path || port < 0 || port > 65535 || max_seconds <= 0 || r.fail_status < 100 ||
-        r.fail_status > 599) {
+        r.fail_status > 599 ||
+        (r.body_mode && strcmp(r.body_mode, "cut") && strcmp(r.body_mode, "stuck"))) {
         usage();
         return 2;
     }
