@@ -611,12 +611,18 @@ static int em_set(email *m, const char *key, const char *v, char *err, size_t er
     int64_t us;
     if (!strcmp(key, "url")) {
         int tls_at_once = !strncasecmp(v, "smtps://", 8);
-        if (strncasecmp(v, "smtp://", 7) && !tls_at_once)
+        if (strncasecmp(v, "smtp://", 7) && !tls_at_once) {
+            /* the value may be a secret (url_file): quote its scheme at most */
+            if (!strstr(v, "://"))
+                return bm_set_error(err, errlen,
+                                    "'url' must start with smtp:// or smtps:// (it has no scheme)"),
+                       -1;
             return bm_set_error(err, errlen,
                                 "'url' must start with smtp:// or smtps://, not "
-                                "'%.*s'",
+                                "'%.*s://'",
                                 (int)strcspn(v, ":"), v),
                    -1;
+        }
         CURLU *cu = curl_url();
         char *host = NULL, *port = NULL;
         int bad = !cu || curl_url_set(cu, CURLUPART_URL, v, 0) != CURLUE_OK ||

@@ -461,9 +461,14 @@ void bm_http_post_opts_deinit(bm_http_post_opts *o)
 int bm_http_post_opts_set_url(bm_http_post_opts *o, const char *url_key, const char *v, char *err,
                               size_t errlen)
 {
+    /* the value may be a secret (url_file, a Slack URL): quote its scheme at most */
     if (strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8)) {
-        bm_set_error(err, errlen, "'%s' must start with http:// or https://, not '%s'", url_key,
-                     v);
+        if (strstr(v, "://"))
+            bm_set_error(err, errlen, "'%s' must start with http:// or https://, not '%.*s://'",
+                         url_key, (int)strcspn(v, ":"), v);
+        else
+            bm_set_error(err, errlen, "'%s' must start with http:// or https:// (it has no scheme)",
+                         url_key);
         return -1;
     }
     CURLU *u8 = curl_url();
@@ -484,7 +489,7 @@ int bm_http_post_opts_set_url(bm_http_post_opts *o, const char *url_key, const c
             bad = 2;
         }
     } else {
-        bm_set_error(err, errlen, "'%s' is not a usable URL: '%s'", url_key, v);
+        bm_set_error(err, errlen, "'%s' is not a usable URL", url_key);
     }
     curl_free(scheme);
     curl_free(host);

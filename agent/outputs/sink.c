@@ -184,6 +184,32 @@ static int resolve_files(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **out, co
     return 0;
 }
 
+/*
+ * msg with every value read from a file (kv[i] where given[i] was "K_file")
+ * replaced by "(from K_file)": a check that refuses a value may quote it, and
+ * such a value is a secret. Values under 4 bytes are left alone (they would
+ * mangle the message, and hide nothing).
+ */
+static void hide_file_secrets(char *msg, size_t len, const bm_sink_kv *given, const bm_sink_kv *kv,
+                              size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!given[i].key || !kv[i].value || !strcmp(given[i].key, kv[i].key) ||
+            strlen(kv[i].value) < 4)
+            continue;
+        char *from = msg, *at;
+        while ((at = strstr(from, kv[i].value))) {
+            char rest[1024];
+            snprintf(rest, sizeof rest, "%s", at + strlen(kv[i].value));
+            int put = snprintf(at, len - (size_t)(at - msg), "(from %s)", given[i].key);
+            size_t room = strlen(at);
+            from = at + ((size_t)put < room ? (size_t)put : room); /* never search the note */
+            snprintf(from, len - (size_t)(from - msg), "%s", rest);
+            memset(rest, 0, sizeof rest);
+        }
+    }
+}
+
 static void free_kv(bm_sink_kv *kv, size_t n)
 {
     for (size_t i = 0; kv && i < n; i++) {
@@ -314,16 +340,23 @@ bm_sink *bm_sink_new(const bm_sink_env *env, const bm_sink_kv *given, size_t n_k
         return NULL;
     }
     bm_sink *s = configure(kv, n_kv, &own, &n_own, err, errlen);
-    free_kv(kv, n_kv);
-    if (!s) return NULL;
+    if (!s) {
+        hide_file_secrets(err, errlen, given, kv, n_kv);
+        free_kv(kv, n_kv);
+        return NULL;
+    }
     char why[256] = "";
     s->self = s->type->init(env, s->name, own, n_own, why, sizeof why);
     free(own);
     if (!s->self) {
         bm_set_error(err, errlen, "sink '%s': %s", s->name, why);
+        memset(why, 0, sizeof why);
+        hide_file_secrets(err, errlen, given, kv, n_kv);
+        free_kv(kv, n_kv);
         bm_sink_free(s);
         return NULL;
     }
+    free_kv(kv, n_kv);
     return s;
 }
 

@@ -173,6 +173,14 @@ U="http://127.0.0.1:$DEAD_PORT/"
 refused "unknown key" "sink 'webhook': unknown key 'retries'" --url "$U" --set retries=3
 refused "url required" "'url' is required" --format slack
 refused "url scheme" "must start with http:// or https://" --url "ftp://127.0.0.1/"
+printf 'SECRETTOKEN-abc\n' >"$BM_TMP/url.secret"
+printf 'SECRETTOKEN-abc\n' >"$BM_TMP/timeout.secret"
+refused "url_file: the error names the key" "'url' must start with http:// or https://" \
+    --set "url_file=$BM_TMP/url.secret"
+bm_check "url_file: the error does not show the secret" bash -c "! grep -q SECRETTOKEN '$BM_TMP/refused.err'"
+refused "timeout_file: the refused value is shown as its file key" "not '\(from timeout_file\)'" \
+    --url "$U" --set "timeout_file=$BM_TMP/timeout.secret"
+bm_check "timeout_file: the error does not show the secret" bash -c "! grep -q SECRETTOKEN '$BM_TMP/refused.err'"
 refused "bad format" "'format' must be generic, slack, pagerduty or alertmanager" --url "$U" --format teams
 refused "pagerduty needs a routing key" "needs a 'routing_key'" --url "$U" --format pagerduty
 refused "bad timeout" "'timeout' must be a duration" --url "$U" --timeout soon

@@ -116,7 +116,7 @@ Test(alerting_config, bad_sinks_are_refused_with_their_line)
                  "busmon.yaml:3: alerts.webhooks: sink 'slack': 'url' is required");
     expect_error("alerts:\n  webhooks:\n    - url: http://x/\n    - url: ftp://x/\n",
                  "busmon.yaml:4: alerts.webhooks: sink 'generic-2': 'url' must start with "
-                 "http:// or https://, not 'ftp://x/'");
+                 "http:// or https://, not 'ftp://'");
     expect_error("alerts:\n  webhooks:\n    - url: http://x/\n      format: pagerduty\n",
                  "busmon.yaml:3: alerts.webhooks: sink 'pagerduty': format pagerduty needs a "
                  "'routing_key'");
