@@ -198,7 +198,8 @@ static void on_lease(const redisReply *r, void *arg)
     if (r->type == REDIS_REPLY_STRING && sent && !strcmp(c->leader, c->o.agent))
         c->lease_until = sent + c->o.lease_us - c->o.lease_us / 10;
     c->is_leader = !c->left && !strcmp(c->leader, c->o.agent);
-    if (c->is_leader && bm_mono_us() >= c->lease_until) c->is_leader = 0; /* a late reply */
+    int late = c->is_leader && bm_mono_us() >= c->lease_until; /* renewed, but too late */
+    if (late) c->is_leader = 0;
     c->stats.is_leader = (uint64_t)c->is_leader;
     if (c->is_leader && !was) {
         c->stats.leader_terms++;
@@ -206,6 +207,9 @@ static void on_lease(const redisReply *r, void *arg)
          * in the engine already, read with its partial) */
         if (c->have_leader_mon) bm_monitor_adopt_health(c->own, &c->leader_mon);
         bm_info("leader: %s judges health and alerts and publishes rollups now", c->o.agent);
+    } else if (!c->is_leader && was && late) {
+        bm_warn("leader: the lease's renewal came after its end (this process paused?); not "
+                "judging until the next one");
     } else if (!c->is_leader && was) {
         bm_warn("leader: lost the lease to %s", c->leader[0] ? c->leader : "nobody");
     }
