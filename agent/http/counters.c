@@ -92,6 +92,13 @@ static const bm_counter_row table[] = {
            "The largest XREADGROUP reply so far, in field and value bytes (streams.max_read_bytes "
            "bounds what one read asks for).",
            "largest_read_bytes", in.largest_read_bytes),
+    SCALAR("busmon_streams_unreadable", GAUGE,
+           "Streams left out of the reads because their key holds another type (WRONGTYPE); "
+           "looked at again every 5 s.",
+           "streams_unreadable", in.unreadable),
+    SCALAR("busmon_stream_wrong_type_total", TOTAL,
+           "Times a stream's key was found to hold another type and was left out of the reads.",
+           "stream_wrong_type", in.wrong_type),
     ARRAY("busmon_decode_errors_total", TOTAL, "Entries that could not be decoded, by reason.",
           "decode_errors", decode_errors, "reason", reason, BM_DECODE__COUNT),
     SCALAR("busmon_entries_handed_off_total", TOTAL,

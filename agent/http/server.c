@@ -60,6 +60,7 @@
 #include "agent/http/httpd.h"
 #include "agent/http/metrics.h"
 #include "agent/http/server.h"
+#include "agent/inputs/streams.h"
 #include "agent/jobs/alerting.h"
 #include "agent/jobs/cluster.h"
 #include "agent/jobs/sysmon.h"
@@ -256,6 +257,16 @@ static void serve_ready(bm_http *h, const request *rq)
     char failing[256];
     if (bm_persist_failing(p->persist, failing, sizeof failing)) {
         snprintf(why, sizeof why, "redis refuses writes, entries are not acked: %s", failing);
+        json_array_append_new(reasons, json_string(why));
+    }
+    const char *unreadable[8];
+    size_t nu = p->streams ? bm_stream_input_unreadable(p->streams, unreadable, 8) : 0;
+    for (size_t i = 0; i < nu && i < 8; i++) {
+        snprintf(why, sizeof why, "stream '%s' is a key of another type: not read", unreadable[i]);
+        json_array_append_new(reasons, json_string(why));
+    }
+    if (nu > 8) {
+        snprintf(why, sizeof why, "%zu more streams are keys of another type", nu - 8);
         json_array_append_new(reasons, json_string(why));
     }
     /* the group and the lag as the last system sample saw them (unknown: no verdict) */

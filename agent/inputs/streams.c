@@ -22,8 +22,15 @@
 
 #define READS_IN_FLIGHT_MAX 2 /* one being applied, one being served */
 #define STREAMS_MAX         64
+#define RECHECK_S           5 /* a key of another type is looked at again this often */
 
 const unsigned bm_batch_bounds[BM_BATCH_BUCKETS] = {1, 10, 100, 1000, 10000};
+
+/* The argument of one stream's XGROUP CREATE reply. */
+typedef struct {
+    struct bm_stream_input *in;
+    size_t idx;
+} stream_arg;
 
 struct bm_stream_input {
     bm_stream_input_opts o;
@@ -48,6 +55,19 @@ struct bm_stream_input {
     enum { SETUP_NONE, SETUP_GROUPS, SETUP_RESTORE, SETUP_READY } setup;
     size_t groups_out;  /* XGROUP CREATE replies due */
     int groups_lost;    /* ... one came back NULL (connection lost) */
+    /*
+     * One XREADGROUP reads every stream, so one key holding another type
+     * (WRONGTYPE) would stop them all: such a stream is left out of the
+     * reads (wrong_type) until an XGROUP CREATE on it, sent every
+     * RECHECK_S, is accepted again. A probe asks every stream (after a read
+     * refused with WRONGTYPE) or only the ones left out (the recheck).
+     */
+    unsigned char *wrong_type;
+    stream_arg *sarg;
+    size_t probes_out; /* probe replies due (reads wait for them) */
+    enum { PROBE_GROUP_MISSING, PROBE_REFUSED, PROBE_RECHECK } probe; /* the one under way */
+    int probe_found; /* ... found a key of another type */
+    struct event *recheck;
     struct event *linger; /* the next read after a short one (o.linger_ms) */
     bm_stream_input_stats stats;
 };
@@ -268,19 +288,87 @@ static long stream_index(const bm_stream_input *in, const redisReply *name)
 
 /* ---- reads ----------------------------------------------------------------- */
 
-static void on_group_created(const redisReply *r, void *arg)
+static int is_wrong_type(const redisReply *r)
 {
-    bm_stream_input *in = arg;
-    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))
-        bm_error("cannot create consumer group '%s': %s", in->o.group, r->str);
-    issue_read(in);
+    return r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "WRONGTYPE");
 }
 
-static void create_groups(bm_stream_input *in)
+/* What an XGROUP CREATE on stream i says of its key: another type (left
+ * out of the reads), or a stream (read again). @return 1 when it is of
+ * another type. */
+static int note_key_type(bm_stream_input *in, size_t i, const redisReply *r)
 {
+    int accepted = r && (r->type != REDIS_REPLY_ERROR || !strncmp(r->str, "BUSYGROUP", 9));
+    if (is_wrong_type(r) && !in->wrong_type[i]) {
+        in->wrong_type[i] = 1;
+        in->stats.unreadable++;
+        in->stats.wrong_type++;
+        bm_error("stream '%s' is a key of another type (%s): not read until it is a stream "
+                 "again or is deleted; the other streams are read",
+                 in->o.streams[i], r->str);
+        if (in->recheck && !evtimer_pending(in->recheck, NULL)) {
+            struct timeval tv = {RECHECK_S, 0};
+            evtimer_add(in->recheck, &tv);
+        }
+    } else if (accepted && in->wrong_type[i]) {
+        in->wrong_type[i] = 0;
+        in->stats.unreadable--;
+        bm_info("stream '%s' is a stream again: reading it", in->o.streams[i]);
+    }
+    return in->wrong_type[i];
+}
+
+static void on_probe(const redisReply *r, void *arg)
+{
+    stream_arg *sa = arg;
+    bm_stream_input *in = sa->in;
+    /* connection gone: the session's reset ends the probe (and a late NULL
+     * must not count against the next one) */
+    if (!r) return;
+    if (r->type == REDIS_REPLY_ERROR && !is_wrong_type(r) && strncmp(r->str, "BUSYGROUP", 9))
+        bm_error("cannot create consumer group '%s' on stream '%s': %s", in->o.group,
+                 in->o.streams[sa->idx], r->str);
+    if (note_key_type(in, sa->idx, r)) in->probe_found = 1;
+    if (!in->probes_out || --in->probes_out) return;
+    if (in->probe == PROBE_REFUSED && !in->probe_found) {
+        /* refused with WRONGTYPE, yet every key is a stream now (or the
+         * refusal came from elsewhere): start over, backing off */
+        bm_error("XREADGROUP failed (WRONGTYPE) and no stream key is of another type; retrying");
+        bm_session_fail(in->session);
+        return;
+    }
+    if (!in->reads_in_flight) issue_read(in);
+}
+
+/*
+ * XGROUP CREATE, at the last entry applied, on every stream (or, for a
+ * recheck, on the ones left out): made again where missing (what came
+ * before is not applied twice), and each key's type noted. Reads wait for
+ * the replies.
+ */
+static void probe_streams(bm_stream_input *in, int why)
+{
+    if (in->probes_out) return; /* one under way */
+    in->probe = why;
+    in->probe_found = 0;
     for (size_t i = 0; i < in->o.n_streams; i++)
-        bm_writer_xgroup_create(in->writer, in->o.streams[i], in->o.group,
-                                bm_persist_applied_id(in->persist, i), on_group_created, in);
+        if ((why != PROBE_RECHECK || in->wrong_type[i]) &&
+            bm_writer_xgroup_create(in->writer, in->o.streams[i], in->o.group,
+                                    bm_persist_applied_id(in->persist, i), on_probe,
+                                    &in->sarg[i]) == 0)
+            in->probes_out++;
+    if (!in->probes_out && why != PROBE_RECHECK) /* the writer refused them all */
+        bm_session_fail(in->session);
+}
+
+static void on_recheck(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    bm_stream_input *in = arg;
+    if (!in->stats.unreadable || in->stopped) return;
+    struct timeval tv = {RECHECK_S, 0};
+    evtimer_add(in->recheck, &tv);
+    if (in->setup == SETUP_READY && bm_writer_up(in->writer)) probe_streams(in, PROBE_RECHECK);
 }
 
 /* Entries in a reply and their bytes (fields and values), before applying it. */
@@ -327,6 +415,51 @@ static void adapt_count(bm_stream_input *in, size_t got, size_t bytes)
     }
 }
 
+/*
+ * A read answered with an error: what is missing is made again (a group, a
+ * key deleted under a blocked read), a key of another type is left out, a
+ * refused script gives way to plain reads; the read goes on after that.
+ * @return 1 when none of these: the session starts over (backing off).
+ */
+static int read_refused(bm_stream_input *in, const redisReply *r)
+{
+    if (strstr(r->str, "NOGROUP")) { /* from the script too: "NOGROUP ... script: ..." */
+        /* made again after the last entry applied: what came before is not applied twice */
+        bm_warn("consumer group '%s' is missing (stream deleted?): creating it", in->o.group);
+        probe_streams(in, PROBE_GROUP_MISSING);
+        return 0;
+    }
+    if (is_wrong_type(r)) { /* a key of another type: which one? (from the script too) */
+        probe_streams(in, PROBE_REFUSED);
+        return 0;
+    }
+    if (!strncmp(r->str, "UNBLOCKED", 9)) {
+        /* a key deleted under the blocked read ("UNBLOCKED the stream key no
+         * longer exists"), or CLIENT UNBLOCK ... ERROR: make what is missing
+         * and read on, no reconnection */
+        bm_warn("XREADGROUP interrupted: %s; reading again", r->str);
+        probe_streams(in, PROBE_GROUP_MISSING);
+        return 0;
+    }
+    if (in->recovering && !in->script_off && strncmp(r->str, "LOADING", 7) &&
+        strncmp(r->str, "BUSY", 4)) {
+        /* the script refused (no EVAL on this server or for this user,
+         * scripting off...): until the next reset, pending entries are read
+         * plainly, without the size and delivery checks */
+        in->script_off = 1;
+        bm_warn("cannot read pending entries through a script (%s): reading them with "
+                "XREADGROUP, without measuring them in Redis first",
+                r->str);
+        issue_read(in);
+        return 0;
+    }
+    if (bm_acl_is_denial(r->str)) /* said once, counted, on /ready (core/acl.h) */
+        bm_acl_denied(bm_writer_acl(in->writer), BM_ACL_XREADGROUP, r->str);
+    else
+        bm_error("XREADGROUP failed: %s; retrying", r->str);
+    return 1;
+}
+
 static void on_read(redisAsyncContext *c, void *reply, void *arg)
 {
     (void)c;
@@ -336,29 +469,10 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
     if (!r || in->stopped) return; /* connection gone: the session's reset takes over */
     in->stats.reads++;
     if (r->type == REDIS_REPLY_ERROR) {
-        if (strstr(r->str, "NOGROUP")) { /* from the script too: "NOGROUP ... script: ..." */
-            /* made again after the last entry applied: what came before is not applied twice */
-            bm_warn("consumer group '%s' is missing (stream deleted?): creating it", in->o.group);
-            create_groups(in);
-            return;
-        }
-        if (in->recovering && !in->script_off && strncmp(r->str, "LOADING", 7) &&
-            strncmp(r->str, "BUSY", 4)) {
-            /* the script refused (no EVAL on this server or for this user,
-             * scripting off...): until the next reset, pending entries are
-             * read plainly, without the size and delivery checks */
-            in->script_off = 1;
-            bm_warn("cannot read pending entries through a script (%s): reading them with "
-                    "XREADGROUP, without measuring them in Redis first",
-                    r->str);
-            issue_read(in);
-            return;
-        }
-        if (bm_acl_is_denial(r->str)) /* said once, counted, on /ready (core/acl.h) */
-            bm_acl_denied(bm_writer_acl(in->writer), BM_ACL_XREADGROUP, r->str);
+        if (read_refused(in, r))
+            bm_session_fail(in->session);
         else
-            bm_error("XREADGROUP failed: %s; retrying", r->str);
-        bm_session_fail(in->session);
+            bm_persist_poke(in->persist); /* a checkpoint may have waited for this read */
         return;
     }
     /* A full batch means more is waiting: ask for the next one now, so Redis
@@ -439,23 +553,31 @@ static void issue_read(bm_stream_input *in)
 {
     redisAsyncContext *rd = bm_session_reader(in->session);
     if (in->stopped || in->setup != SETUP_READY || !rd || !bm_writer_up(in->writer) ||
-        in->reads_in_flight >= READS_IN_FLIGHT_MAX)
+        in->reads_in_flight >= READS_IN_FLIGHT_MAX || in->probes_out)
         return;
     if (bm_writer_congested(in->writer) || !bm_persist_reads_allowed(in->persist)) {
         in->stats.paused_reads++;
         return; /* the writer's drain callback or persist's resume goes on */
     }
-    const char *ids[STREAMS_MAX];
-    for (size_t i = 0; i < in->o.n_streams; i++)
-        ids[i] = in->recovering ? in->pel_cursor[i] : ">";
+    const char *names[STREAMS_MAX], *ids[STREAMS_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < in->o.n_streams; i++) {
+        if (in->wrong_type[i]) continue; /* left out: its key holds another type */
+        names[n] = in->o.streams[i];
+        ids[n++] = in->recovering ? in->pel_cursor[i] : ">";
+    }
+    if (!n) { /* every key holds another type: the recheck reads again when one is a stream */
+        if (in->o.drain) bm_loop_stop(in->loop, "no stream to drain: every key is of another type");
+        return;
+    }
     int measured = in->recovering && !in->script_off;
     bm_writer_read rc = {in->o.group,
                          in->o.consumer,
                          in->count,
                          !in->recovering && !in->o.drain ? in->o.block_ms : 0,
                          measured ? in->o.max_entry_bytes : 0,
-                         in->o.n_streams,
-                         in->o.streams,
+                         n,
+                         names,
                          ids};
     if (bm_writer_read_on(rd, on_read, in, &rc) == 0) in->reads_in_flight++;
 }
@@ -475,11 +597,14 @@ static void on_restored(bm_stream_input *in, int ok)
 
 static void on_setup_group(const redisReply *r, void *arg)
 {
-    bm_stream_input *in = arg;
+    stream_arg *sa = arg;
+    bm_stream_input *in = sa->in;
     if (!r)
         in->groups_lost = 1;
-    else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))
-        bm_error("cannot create consumer group '%s': %s", in->o.group, r->str);
+    else if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) && !is_wrong_type(r))
+        bm_error("cannot create consumer group '%s' on stream '%s': %s", in->o.group,
+                 in->o.streams[sa->idx], r->str);
+    note_key_type(in, sa->idx, r);
     if (--in->groups_out) return;
     if (in->groups_lost) {
         in->setup = SETUP_NONE;
@@ -506,7 +631,7 @@ static void on_session_up(void *arg)
     in->groups_lost = 0;
     for (size_t i = 0; i < in->o.n_streams; i++)
         if (bm_writer_xgroup_create(in->writer, in->o.streams[i], in->o.group, "0", on_setup_group,
-                                    in) == 0)
+                                    &in->sarg[i]) == 0)
             in->groups_out++;
     if (!in->groups_out) in->setup = SETUP_NONE;
 }
@@ -515,6 +640,7 @@ static void on_session_reset(void *arg)
 {
     bm_stream_input *in = arg;
     in->reads_in_flight = 0;
+    in->probes_out = 0; /* their replies come back NULL */
     in->recovering = 1;
     if (in->linger) evtimer_del(in->linger); /* recovery reads one at a time, at once */
     in->script_off = 0; /* a refused script is tried again after a reset */
@@ -556,11 +682,17 @@ bm_stream_input *bm_stream_input_new(const bm_stream_input_opts *o, struct bm_lo
     in->persist = persist;
     bm_decode_limits dl = {o->max_entry_bytes, 0, 0, o->max_id_bytes};
     in->dec = bm_decoder_new(&dl);
-    in->pel_cursor = calloc(o->n_streams ? o->n_streams : 1, sizeof *in->pel_cursor);
-    if (!in->dec || !in->pel_cursor) {
+    size_t ns = o->n_streams ? o->n_streams : 1;
+    in->pel_cursor = calloc(ns, sizeof *in->pel_cursor);
+    in->wrong_type = calloc(ns, 1);
+    in->sarg = calloc(ns, sizeof *in->sarg);
+    in->recheck = evtimer_new(bm_loop_base(loop), on_recheck, in);
+    if (!in->dec || !in->pel_cursor || !in->wrong_type || !in->sarg || !in->recheck) {
         bm_stream_input_free(in);
         return NULL;
     }
+    for (size_t i = 0; i < o->n_streams; i++)
+        in->sarg[i] = (stream_arg){in, i};
     on_session_reset(in); /* the first read is of our own pending entries */
     bm_session_hooks hooks = {on_session_up, on_session_reset};
     bm_session_set_hooks(session, &hooks, in);
@@ -574,8 +706,11 @@ void bm_stream_input_free(bm_stream_input *in)
 {
     if (!in) return;
     if (in->linger) event_free(in->linger);
+    if (in->recheck) event_free(in->recheck);
     bm_decoder_free(in->dec);
     free(in->pel_cursor);
+    free(in->wrong_type);
+    free(in->sarg);
     free(in->fv_ptr);
     free(in->fv_len);
     free(in);
@@ -596,6 +731,7 @@ void bm_stream_input_stop(bm_stream_input *in)
     in->stopped = 1;
     in->reads_in_flight = 0; /* the reader is dropped next: what was in flight stays pending */
     if (in->linger) evtimer_del(in->linger);
+    if (in->recheck) evtimer_del(in->recheck);
 }
 
 void bm_stream_input_get_stats(const bm_stream_input *in, bm_stream_input_stats *out)
@@ -606,4 +742,15 @@ void bm_stream_input_get_stats(const bm_stream_input *in, bm_stream_input_stats 
 int64_t bm_stream_input_first_entry_us(const bm_stream_input *in)
 {
     return in->first_entry_us;
+}
+
+size_t bm_stream_input_unreadable(const bm_stream_input *in, const char **names, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < in->o.n_streams; i++)
+        if (in->wrong_type[i]) {
+            if (n < max) names[n] = in->o.streams[i];
+            n++;
+        }
+    return n;
 }

@@ -56,6 +56,8 @@ typedef struct {
     uint64_t reclaimed_covered;  /* ... their owner's checkpoint had them: acked, not applied */
     uint64_t poison;             /* entries delivered too often: dead-lettered, not applied */
     uint64_t clock_skew; /* event times further than max_clock_skew from the clock: the entry's */
+    uint64_t unreadable; /* gauge: streams left out of the reads, their key of another type */
+    uint64_t wrong_type; /* times a stream's key was found to hold another type */
 } bm_stream_input_stats;
 
 struct bm_stream_input;
@@ -114,6 +116,10 @@ void bm_stream_input_free(bm_stream_input *in);
 void bm_stream_input_stop(bm_stream_input *in);
 
 void bm_stream_input_get_stats(const bm_stream_input *in, bm_stream_input_stats *out);
+
+/* The streams left out of the reads, their key of another type: up to max
+ * names into names. @return how many there are. */
+size_t bm_stream_input_unreadable(const bm_stream_input *in, const char **names, size_t max);
 
 /* Wall-clock µs of the first entry read (0: none yet). */
 int64_t bm_stream_input_first_entry_us(const bm_stream_input *in);

@@ -60,6 +60,8 @@ bm_start_redis() {
 
 bm_cli() { redis-cli --no-raw -p "$BM_PORT" "$@"; }
 bm_cli_raw() { redis-cli --raw -p "$BM_PORT" "$@"; }
+# bm_metric PORT NAME: the value of sample NAME at the agent's /metrics on PORT (empty if none)
+bm_metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { print $2 }'; }
 
 # bm_bg CMD...: run in the background, output to $BM_TMP/<basename>.log
 bm_bg() {
