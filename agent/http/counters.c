@@ -369,7 +369,9 @@ static const bm_counter_row table[] = {
     SINK("busmon_output_retried_total", TOTAL, "Delivery attempts after the first.", "retried",
          retried),
     SINK("busmon_output_dropped_total", TOTAL,
-         "Messages the output refused (queue full, not connected, no body).", "dropped", dropped),
+         "Messages the output refused (queue full, not connected, no body, a topic it cannot "
+         "carry).",
+         "dropped", dropped),
     SINK("busmon_output_attempt_errors_total", TOTAL,
          "Delivery attempts that failed, retried or not.", "attempt_errors", attempt_errors),
     SINK("busmon_output_queued", GAUGE, "Messages the output holds (waiting, in flight).", "queued",

@@ -644,7 +644,7 @@ bm_sink_result bm_http_post_send(bm_http_post *p, const char *body, size_t len,
     }
     const char *ct = content_type ? content_type : "application/json";
     size_t ct_len = strlen(ct);
-    if (ct_len > 200 || strcspn(ct, "\r\n") != ct_len || (!body && len)) {
+    if (ct_len > 200 || strcspn(ct, "\r\n") != ct_len || !body) { /* no body: nothing to POST */
         p->stats.dropped++;
         return BM_SINK_ERROR;
     }

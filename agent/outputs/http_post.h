@@ -77,7 +77,7 @@ bm_http_post *bm_http_post_new(struct event_base *base, const char *kind, const 
 /*
  * Queue one body (copied) with its content type (NULL: application/json).
  * Never blocks. @return BM_SINK_QUEUED, BM_SINK_DROPPED (queue full), or
- * BM_SINK_ERROR (a bad content type, out of memory); counted.
+ * BM_SINK_ERROR (no body, a bad content type, out of memory); counted.
  */
 bm_sink_result bm_http_post_send(bm_http_post *p, const char *body, size_t len,
                                  const char *content_type);

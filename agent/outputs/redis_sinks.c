@@ -197,6 +197,10 @@ static bm_sink_result hash_emit(void *self, bm_topic topic, const bm_sink_body *
     (void)topic;
     redis_sink *s = self;
     s->stats.emitted++;
+    if (!b->n_fields) { /* a body without fields (not a set): nothing to write */
+        s->stats.dropped++;
+        return BM_SINK_ERROR;
+    }
     if (!writable(s)) {
         s->stats.dropped++;
         return BM_SINK_DROPPED;

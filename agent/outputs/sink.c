@@ -24,14 +24,77 @@ const bm_sink_key bm_sink_common_keys[] = {
      "key of a sink can be K_file: PATH)"},
     {"topics", NULL,
      "what it takes, a comma list: alert, alerts_firing, rollup, workers, health, system, "
-     "spans, metrics (default alert; alerts_firing for format alertmanager; spans,metrics "
-     "for type otlp)"},
+     "spans, metrics, of those its type and format carry (default alert; alerts_firing for "
+     "format alertmanager and type redis_hash; spans,metrics for type otlp)"},
     {NULL, NULL, NULL},
 };
 
-static const bm_sink_type *const sink_types[] = {&bm_sink_webhook, &bm_sink_email,
-                                                 &bm_sink_redis_stream, &bm_sink_redis_hash,
-                                                 &bm_sink_otlp};
+/* ---- what a sink can carry ---------------------------------------------------
+ *
+ * A topic's producer builds each sink's body in the sink's format, and what
+ * it builds is one of four shapes (read from the builders: build_body in
+ * jobs/alerting.c for alert and alerts_firing, bm_record_build in
+ * outputs.c for rollup, workers, health and system, build_spans in
+ * jobs/finisher.c and build in jobs/otlp_metrics.c; "-": the builder fails):
+ *
+ *   topic          generic        slack, pagerduty   alertmanager
+ *   alert          alert record   document           document
+ *   alerts_firing  hash fields    -                  document
+ *   rollup         document       -                  -
+ *   workers        hash fields    -                  -
+ *   health         document       -                  -
+ *   system         document       -                  -
+ *   spans          OTLP fragment, whatever the format (span objects, commas between)
+ *   metrics        OTLP fragment, whatever the format (Metric objects, commas between)
+ *
+ * and each sink type writes some shapes (sink_types[] below): a webhook
+ * POSTs a document, a redis_stream XADDs one, a redis_hash HSETs fields, an
+ * e-mail is made from an alert record, otlp wraps fragments into a request.
+ * So a type takes, by format:
+ *
+ *   webhook, redis_stream  generic: alert, rollup, health, system
+ *                          slack, pagerduty: alert
+ *                          alertmanager: alert, alerts_firing
+ *   redis_hash             generic: workers, alerts_firing
+ *   email                  generic: alert
+ *   otlp                   spans, metrics
+ *
+ * Anything else would be "sent" as an empty POST, an empty hash write, a
+ * fragment that is no JSON, or nothing: configure() refuses it, and
+ * bm_sink_emit_built drops (and counts) what a sink cannot carry.
+ */
+enum {
+    SHAPE_DOC = 1u << 0,    /* one JSON document in data (msgpack beside it for some) */
+    SHAPE_ALERT = 1u << 1,  /* busmon's alert record: a document e-mail can read */
+    SHAPE_FIELDS = 1u << 2, /* hash fields only, no data */
+    SHAPE_OTLP = 1u << 3,   /* OTLP objects separated by commas: no document alone */
+};
+
+_Static_assert(BM_ALERT_BODY__COUNT == 4, "topic_shape: a column per format, rows written out");
+static const unsigned char topic_shape[BM_TOPIC__COUNT][BM_ALERT_BODY__COUNT] = {
+    [BM_TOPIC_ALERT] = {SHAPE_ALERT, SHAPE_DOC, SHAPE_DOC, SHAPE_DOC},
+    [BM_TOPIC_ALERTS_FIRING] =
+        {[BM_ALERT_BODY_JSON] = SHAPE_FIELDS, [BM_ALERT_BODY_ALERTMANAGER] = SHAPE_DOC},
+    [BM_TOPIC_ROLLUP] = {[BM_ALERT_BODY_JSON] = SHAPE_DOC},
+    [BM_TOPIC_WORKERS] = {[BM_ALERT_BODY_JSON] = SHAPE_FIELDS},
+    [BM_TOPIC_HEALTH] = {[BM_ALERT_BODY_JSON] = SHAPE_DOC},
+    [BM_TOPIC_SYSTEM] = {[BM_ALERT_BODY_JSON] = SHAPE_DOC},
+    [BM_TOPIC_SPANS] = {SHAPE_OTLP, SHAPE_OTLP, SHAPE_OTLP, SHAPE_OTLP},
+    [BM_TOPIC_METRICS] = {SHAPE_OTLP, SHAPE_OTLP, SHAPE_OTLP, SHAPE_OTLP},
+};
+
+typedef struct {
+    const bm_sink_type *type;
+    unsigned shapes; /* SHAPE_* it writes */
+} sink_type_row;
+
+static const sink_type_row sink_types[] = {
+    {&bm_sink_webhook, SHAPE_DOC | SHAPE_ALERT},
+    {&bm_sink_email, SHAPE_ALERT},
+    {&bm_sink_redis_stream, SHAPE_DOC | SHAPE_ALERT},
+    {&bm_sink_redis_hash, SHAPE_FIELDS},
+    {&bm_sink_otlp, SHAPE_OTLP},
+};
 
 static const char *const topic_names[BM_TOPIC__COUNT] = {
     "alert", "alerts_firing", "rollup", "workers", "health", "system", "spans", "metrics"};
@@ -48,11 +111,79 @@ int bm_topic_parse(const char *s)
     return -1;
 }
 
-const bm_sink_type *bm_sink_type_find(const char *name)
+static const sink_type_row *type_row(const char *name)
 {
     for (size_t i = 0; i < sizeof sink_types / sizeof sink_types[0]; i++)
-        if (!strcmp(sink_types[i]->name, name)) return sink_types[i];
+        if (!strcmp(sink_types[i].type->name, name)) return &sink_types[i];
     return NULL;
+}
+
+const bm_sink_type *bm_sink_type_find(const char *name)
+{
+    const sink_type_row *r = type_row(name);
+    return r ? r->type : NULL;
+}
+
+/* The topics (1 << bm_topic) a type writes something for in format fmt. */
+static unsigned carried_topics(const sink_type_row *r, int fmt)
+{
+    unsigned mask = 0;
+    for (int t = 0; t < BM_TOPIC__COUNT; t++)
+        if (topic_shape[t][fmt] & r->shapes) mask |= 1u << t;
+    return mask;
+}
+
+/* "workers, alerts_firing" (or "no topic") into buf. */
+static void topic_list(unsigned mask, char *buf, size_t len)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int t = 0; t < BM_TOPIC__COUNT && k < len; t++)
+        if ((mask >> t) & 1u)
+            k += (size_t)snprintf(buf + k, len - k, "%s%s", k ? ", " : "", topic_names[t]);
+    if (!mask) snprintf(buf, len, "no topic");
+}
+
+/*
+ * The topics of a sink whose configuration names none: alert, or
+ * alerts_firing for format alertmanager and for a type that carries only
+ * the firing set (redis_hash); a type that carries neither takes what it
+ * carries (otlp: spans, metrics). What it cannot carry is refused by the
+ * caller, with the reason.
+ */
+static unsigned default_topics(unsigned carries, int fmt)
+{
+    unsigned alert = 1u << BM_TOPIC_ALERT, firing = 1u << BM_TOPIC_ALERTS_FIRING;
+    if (carries && !(carries & (alert | firing))) return carries;
+    if (fmt == BM_ALERT_BODY_ALERTMANAGER) return firing;
+    return !carries || (carries & alert) ? alert : firing;
+}
+
+/* A topic in `mask` that the sink cannot carry is refused: @return 0, or -1
+ * with the sink, its type (and format), the topic and what it takes in err. */
+static int check_carried(const char *label, const sink_type_row *r, int fmt, unsigned mask,
+                         char *err, size_t errlen)
+{
+    unsigned carries = carried_topics(r, fmt), cannot = mask & ~carries;
+    if (!cannot) return 0;
+    int bad = 0;
+    while (!((cannot >> bad) & 1u))
+        bad++;
+    char with[64] = "", takes[160], generic[160];
+    if (fmt != BM_ALERT_BODY_JSON)
+        snprintf(with, sizeof with, " with format %s",
+                 bm_alert_body_format_name((bm_alert_body_format)fmt));
+    topic_list(carries, takes, sizeof takes);
+    topic_list(carried_topics(r, BM_ALERT_BODY_JSON), generic, sizeof generic);
+    if (carries || fmt == BM_ALERT_BODY_JSON)
+        bm_set_error(err, errlen, "sink '%s': type %s%s cannot carry topic '%s'; %s%s takes %s",
+                     label, r->type->name, with, topic_names[bad], r->type->name, with, takes);
+    else
+        bm_set_error(err, errlen,
+                     "sink '%s': type %s%s cannot carry topic '%s'; %s takes no topic%s (with "
+                     "format generic: %s)",
+                     label, r->type->name, with, topic_names[bad], r->type->name, with, generic);
+    return -1;
 }
 
 struct bm_sink {
@@ -64,6 +195,8 @@ struct bm_sink {
     bm_sink_kv *kv;    /* every key as configured (owned copies) */
     size_t n_kv;
     uint64_t build_failed; /* bodies the builder could not make (added to `dropped`) */
+    unsigned carries;      /* the topics its type writes something for in its format */
+    uint64_t not_carried;  /* messages on a topic it cannot carry (added to `dropped`) */
     bm_sink_flush_cb flush_cb;
     void *flush_arg;
 };
@@ -238,7 +371,8 @@ static bm_sink *configure(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **own, s
     const char *label = name ? name : type_name;
     char why[256];
 
-    const bm_sink_type *t = bm_sink_type_find(type_name);
+    const sink_type_row *row = type_row(type_name);
+    const bm_sink_type *t = row ? row->type : NULL;
     if (!t) {
         bm_set_error(err, errlen,
                      "sink '%s': unknown type '%s' (known: webhook, email, redis_stream, redis_hash, "
@@ -268,9 +402,7 @@ static bm_sink *configure(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **own, s
         bm_set_error(err, errlen, "sink '%s': format pagerduty needs a 'routing_key'", label);
         return NULL;
     }
-    unsigned mask = 1u << (fmt == BM_ALERT_BODY_ALERTMANAGER ? BM_TOPIC_ALERTS_FIRING
-                                                              : BM_TOPIC_ALERT);
-    if (t == &bm_sink_otlp) mask = 1u << BM_TOPIC_SPANS | 1u << BM_TOPIC_METRICS;
+    unsigned mask = default_topics(carried_topics(row, fmt), fmt);
     if (topics && parse_topics(label, topics, &mask, err, errlen)) return NULL;
     for (size_t i = 0; i < n_kv; i++) {
         if (kv_get(kv, i, kv[i].key)) {
@@ -291,6 +423,7 @@ static bm_sink *configure(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **own, s
             return NULL;
         }
     }
+    if (check_carried(label, row, fmt, mask, err, errlen)) return NULL;
 
     bm_sink *s = calloc(1, sizeof *s);
     *own = calloc(n_kv ? n_kv : 1, sizeof **own);
@@ -298,6 +431,7 @@ static bm_sink *configure(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **own, s
     s->type = t;
     s->format = fmt;
     s->topics = mask;
+    s->carries = carried_topics(row, fmt);
     s->name = strdup(label);
     s->kv = calloc(n_kv ? n_kv : 1, sizeof *s->kv);
     if (!s->name || !s->kv) goto nomem;
@@ -415,6 +549,15 @@ int bm_sink_takes(const bm_sink *s, bm_topic t)
 bm_sink_result bm_sink_emit_built(bm_sink *s, bm_topic topic, bm_sink_build_cb build,
                                   bm_sink_release_cb release, void *arg)
 {
+    if ((unsigned)topic >= BM_TOPIC__COUNT || !((s->carries >> topic) & 1u)) {
+        /* configure() refuses such a sink: this is a producer on a topic it never
+         * took, and nothing it could write is made for it */
+        if (!s->not_carried++)
+            bm_warn("output %s (%s, format %s): a message on topic %s, which it cannot carry: "
+                    "dropped (counted; not logged again)",
+                    s->name, s->type->name, bm_sink_format(s), bm_topic_name(topic));
+        return BM_SINK_ERROR;
+    }
     bm_sink_body body;
     memset(&body, 0, sizeof body);
     int rc = build(s, topic, &body, arg);
@@ -449,6 +592,6 @@ void bm_sink_flush(bm_sink *s, int64_t timeout_ms, bm_sink_flush_cb cb, void *ar
 void bm_sink_get_stats(const bm_sink *s, bm_sink_stats *out)
 {
     s->type->stats(s->self, out);
-    out->emitted += s->build_failed;
-    out->dropped += s->build_failed;
+    out->emitted += s->build_failed + s->not_carried;
+    out->dropped += s->build_failed + s->not_carried;
 }

@@ -23,9 +23,12 @@
  *                  limit with a summary mail, retries)
  *
  * Topics say what a message is; a sink takes the topics its configuration
- * names (`topics:`), and each producer (jobs/publisher.c, jobs/alerting.c,
- * jobs/sysmon.c) emits on its topics through the outputs set
- * (outputs/outputs.h), never to a destination by name:
+ * names (`topics:`) of those its type carries in its format (the table in
+ * sink.c: e.g. a redis_hash takes workers and alerts_firing, an email
+ * alert, otlp spans and metrics; any other is refused), and each producer
+ * (jobs/publisher.c, jobs/alerting.c, jobs/sysmon.c) emits on its topics
+ * through the outputs set (outputs/outputs.h), never to a destination by
+ * name:
  *
  *   alert          one alert transition (firing, repeat, resolved)
  *   alerts_firing  every alert firing now, plus those just resolved, once
@@ -133,7 +136,7 @@ typedef struct {
     uint64_t sent;           /* delivered (HTTP 2xx, Redis OK) */
     uint64_t failed;         /* given up: attempts used, a 4xx, an error reply, the flush deadline */
     uint64_t retried;        /* attempts after the first */
-    uint64_t dropped;        /* refused by emit */
+    uint64_t dropped;        /* refused by emit (also: a topic it cannot carry) */
     uint64_t attempt_errors; /* attempts that failed, retried or not */
     uint64_t rate_limited;   /* taken but not sent: over the sink's rate limit (e-mail) */
     uint32_t in_flight;      /* gauge: on the wire now */
@@ -180,9 +183,11 @@ typedef struct bm_sink bm_sink;
  * A sink from its configuration: the common keys (`type`, default
  * "webhook"; `name`, default the type; `format`, default "generic";
  * `routing_key`, required for format pagerduty; `topics`, a comma list,
- * default "alert" — "alerts_firing" for format alertmanager), then the
- * type's own keys. An unknown key, a bad value or a missing required key
- * is refused. Strings are copied; nothing is sent.
+ * default "alert" — "alerts_firing" for format alertmanager and type
+ * redis_hash, "spans,metrics" for type otlp), then the type's own keys. An
+ * unknown key, a bad value, a missing required key or a topic the type
+ * cannot carry in its format (sink.c's table) is refused. Strings are
+ * copied; nothing is sent.
  * @return the sink (caller frees), or NULL with "sink 'NAME': reason" in err.
  */
 bm_sink *bm_sink_new(const bm_sink_env *env, const bm_sink_kv *kv, size_t n_kv, char *err,
@@ -217,7 +222,8 @@ typedef int (*bm_sink_build_cb)(const bm_sink *sink, bm_topic topic, bm_sink_bod
 typedef void (*bm_sink_release_cb)(bm_sink_body *body, void *arg);
 
 /* build, emit, release. @return a bm_sink_result (BM_SINK_ERROR when build
- * failed; BM_SINK_QUEUED when build had nothing to send). */
+ * failed, or when the sink cannot carry `topic`: counted in `dropped`, never
+ * built; BM_SINK_QUEUED when build had nothing to send). */
 bm_sink_result bm_sink_emit_built(bm_sink *s, bm_topic topic, bm_sink_build_cb build,
                                   bm_sink_release_cb release, void *arg);
 

@@ -6,10 +6,15 @@
 #      the rollups has m and json, a redis_hash copy of the workers in
 #      replace mode holds every worker and _updated, and a health change in
 #      between is merged into it (never a replace of that one worker);
+#      a redis_stream copy of the health transitions has them;
 #      /metrics counts each output; the summary's alerts.sinks lists only
 #      the sinks that take alerts;
 #   2. bad sinks refuse to start with exit 2 and the reason: an unknown topic,
-#      a redis_stream without a stream, a name taken by a built-in output.
+#      a redis_stream without a stream, a name taken by a built-in output;
+#   3. a sink whose type (in its format) cannot carry a topic is refused with
+#      exit 2, naming the sink, its type, the topic and what the type takes
+#      (sink.c's table), under outputs.sinks and alerts.sinks, at
+#      --check-config and at start; every combination the table keeps loads.
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
@@ -42,6 +47,10 @@ outputs:
       key: copy:workers
       mode: replace
       topics: workers
+    - name: health-copy
+      type: redis_stream
+      stream: copy:health
+      topics: health
 EOF
 bm_eq "--check-config --offline accepts outputs.sinks" 0 \
     "$("$AGENT" --config "$BM_TMP/outputs.yaml" --check-config --offline >/dev/null 2>&1; echo $?)"
@@ -69,6 +78,10 @@ bm_eq "copy:rollups entries carry m first" m \
     "$(bm_cli_raw XRANGE copy:rollups - + COUNT 1 | sed -n 2p)"
 bm_eq "copy:rollups' json is a rollup" rollup \
     "$(bm_cli_raw XRANGE copy:rollups - + COUNT 1 | grep -a '^{"v"' | jq -r .kind)"
+bm_check "copy:health has health transitions" bm_wait_for 10 \
+    '[ "$(bm_cli_raw XLEN copy:health)" -gt 0 ]'
+bm_eq "copy:health's json is a health transition" true \
+    "$(bm_cli_raw XRANGE copy:health - + COUNT 1 | grep -a '^{' | head -1 | jq -r '.worker != null and .to != null')"
 bm_check "copy:rollups is trimmed near its maxlen" bm_wait_for 1 '[ "$(bm_cli_raw XLEN copy:rollups)" -lt 200 ]'
 bm_check "copy:workers holds every worker and _updated" bm_wait_for 10 \
     '[ "$(bm_cli_raw HKEYS copy:workers | sort | paste -sd,)" = "_updated,cpu_heavy,fast,flaky,slow" ]'
@@ -127,4 +140,75 @@ printf 'outputs:\n  sinks:\n    - {name: rollups, type: redis_stream, stream: x,
 bm_eq "a name taken by a built-in output: exit 2" 2 "$?"
 bm_check "a name taken: the reason ($(cat "$BM_TMP/clash.err"))" \
     grep -q "sink 'rollups': the name is taken by another output" "$BM_TMP/clash.err"
+
+# --- 3. a topic the sink cannot carry ------------------------------------------------------
+# Each would be taken and counted "sent" while nothing (or an empty POST, an
+# empty hash write, a fragment that is no JSON) is written.
+U='"http://127.0.0.1:1/"'
+cannot() { # NAME SINK WANT [SECTION]: exit 2 and the reason from --check-config --offline
+    bad "$1" "${4:-outputs}:
+  sinks:
+    - $2"
+    bm_eq "$1: exit 2" 2 "$?"
+    bm_check "$1: the reason ($(head -c 300 "$BM_TMP/$1.err"))" grep -qF -- "$3" "$BM_TMP/$1.err"
+}
+cannot email-rollup "{name: mail, type: email, url: \"smtp://127.0.0.1:1\", from: a@example.org, to: b@example.org, topics: rollup}" \
+    "sink 'mail': type email cannot carry topic 'rollup'; email takes alert"
+cannot hash-alert "{name: h, type: redis_hash, key: k, topics: alert}" \
+    "sink 'h': type redis_hash cannot carry topic 'alert'; redis_hash takes alerts_firing, workers"
+cannot hash-system "{name: h, type: redis_hash, key: k, topics: \"workers, system\"}" \
+    "sink 'h': type redis_hash cannot carry topic 'system'; redis_hash takes alerts_firing, workers"
+cannot hash-spans "{name: h, type: redis_hash, key: k, topics: spans}" \
+    "sink 'h': type redis_hash cannot carry topic 'spans'; redis_hash takes alerts_firing, workers"
+cannot hash-alertmanager "{name: h, type: redis_hash, key: k, format: alertmanager}" \
+    "sink 'h': type redis_hash with format alertmanager cannot carry topic 'alerts_firing'; redis_hash takes no topic with format alertmanager (with format generic: alerts_firing, workers)"
+cannot webhook-workers "{name: w, url: $U, topics: workers}" \
+    "sink 'w': type webhook cannot carry topic 'workers'; webhook takes alert, rollup, health, system"
+cannot webhook-firing "{name: w, url: $U, topics: alerts_firing}" \
+    "sink 'w': type webhook cannot carry topic 'alerts_firing'; webhook takes alert, rollup, health, system"
+cannot webhook-spans "{name: w, url: $U, topics: \"rollup, spans\"}" \
+    "sink 'w': type webhook cannot carry topic 'spans'; webhook takes alert, rollup, health, system"
+cannot stream-workers "{name: s, type: redis_stream, stream: x, topics: workers}" \
+    "sink 's': type redis_stream cannot carry topic 'workers'; redis_stream takes alert, rollup, health, system"
+cannot stream-metrics "{name: s, type: redis_stream, stream: x, topics: metrics}" \
+    "sink 's': type redis_stream cannot carry topic 'metrics'; redis_stream takes alert, rollup, health, system"
+cannot otlp-alert "{name: o, type: otlp, endpoint: $U, topics: \"spans, alert\"}" \
+    "sink 'o': type otlp cannot carry topic 'alert'; otlp takes spans, metrics"
+cannot slack-rollup "{name: chat, format: slack, url: $U, topics: rollup}" \
+    "sink 'chat': type webhook with format slack cannot carry topic 'rollup'; webhook with format slack takes alert"
+cannot pagerduty-firing "{name: pd, format: pagerduty, routing_key: R0UT1NG, url: $U, topics: alerts_firing}" \
+    "sink 'pd': type webhook with format pagerduty cannot carry topic 'alerts_firing'; webhook with format pagerduty takes alert"
+cannot alertmanager-health "{name: am, format: alertmanager, url: $U, topics: \"alerts_firing, health\"}" \
+    "sink 'am': type webhook with format alertmanager cannot carry topic 'health'; webhook with format alertmanager takes alert, alerts_firing"
+cannot alerts-sinks-hash "{name: h, type: redis_hash, key: k, topics: alert}" \
+    "sink 'h': type redis_hash cannot carry topic 'alert'; redis_hash takes alerts_firing, workers" alerts
+cannot alerts-sinks-email "{name: mail, type: email, url: \"smtp://127.0.0.1:1\", from: a@example.org, to: b@example.org, topics: \"alert, health\"}" \
+    "sink 'mail': type email cannot carry topic 'health'; email takes alert" alerts
+# at start, as any configuration error (bounded: a build that took it would run on)
+timeout 20 "$AGENT" --config "$BM_TMP/email-rollup.yaml" --no-http >/dev/null 2>"$BM_TMP/email-rollup.start.err"
+bm_eq "email-rollup at start: exit 2" 2 "$?"
+bm_check "email-rollup at start: the line and the reason ($(cat "$BM_TMP/email-rollup.start.err"))" \
+    grep -qF "email-rollup.yaml:3: outputs.sinks: sink 'mail': type email cannot carry topic 'rollup'; email takes alert" \
+    "$BM_TMP/email-rollup.start.err"
+
+# every combination the table keeps still loads (and a redis_hash without topics
+# takes the firing set, the one alert topic it carries)
+cat >"$BM_TMP/carried.yaml" <<EOF
+outputs:
+  sinks:
+    - {name: c1, url: $U, topics: "alert, rollup, health, system"}
+    - {name: c2, format: slack, url: $U, topics: alert}
+    - {name: c3, format: pagerduty, routing_key: R0UT1NG, url: $U}
+    - {name: c4, format: alertmanager, url: $U, topics: "alert, alerts_firing"}
+    - {name: c5, type: redis_stream, stream: s, topics: "alert, rollup, health, system"}
+    - {name: c6, type: redis_stream, stream: s2, format: alertmanager, topics: alerts_firing}
+    - {name: c7, type: redis_hash, key: k, topics: "workers, alerts_firing"}
+    - {name: c8, type: redis_hash, key: k2}
+    - {name: c9, type: email, url: "smtp://127.0.0.1:1", from: a@example.org, to: b@example.org}
+    - {name: c10, type: otlp, endpoint: $U}
+    - {name: c11, type: otlp, endpoint: $U, topics: "spans, metrics"}
+EOF
+"$AGENT" --config "$BM_TMP/carried.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/carried.err"
+bm_eq "every carried combination loads: exit 0" 0 "$?"
+bm_eq "every carried combination loads: nothing on stderr" "" "$(cat "$BM_TMP/carried.err")"
 bm_finish

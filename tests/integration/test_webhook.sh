@@ -13,6 +13,8 @@
 #     and retried, the loop keeps ticking;
 #   - flush deadline: what is left is given up on time;
 #   - a 2xx whose body is cut short or never ends: delivered, not sent again;
+#   - a message on a topic the sink cannot carry (workers, alerts_firing,
+#     spans on a generic webhook): dropped and counted, never POSTed or sent;
 #   - bad sink keys are refused with the reason.
 # Every wait is bounded: the receiver exits by itself, the driver has a
 # deadline and runs under `timeout`.
@@ -158,6 +160,19 @@ bm_eq "200, endless body: delivered once each" "2 0 0 0" "$(counters stuck sent 
 bm_eq "200, endless body: the receiver saw 2 requests" 2 "$(wc -l <"$BM_TMP/stuck.jsonl")"
 bm_check "200, endless body: not held until the timeout ($(counters stuck elapsed_ms) ms)" \
     jq -e '.elapsed_ms < 1500' "$BM_TMP/stuck.json" >/dev/null
+
+# --- 6c. a topic the sink cannot carry: dropped and counted, never POSTed ------
+# (the configuration refuses such a sink, test_outputs.sh; this is the sink's own guard)
+for topic in workers alerts_firing spans; do
+    send "no-$topic" --url "http://127.0.0.1:$UP_PORT/hook/no-$topic" --topic "$topic" --count 3 \
+        --deadline-ms 10000
+    bm_eq "topic $topic on a generic webhook: none accepted or sent, 3 dropped" "0 3 0 0 3 3" \
+        "$SEND_RC $(counters "no-$topic" refused accepted sent dropped emitted)"
+    bm_eq "topic $topic on a generic webhook: nothing POSTed" 0 \
+        "$(jq -c "select(.path == \"/hook/no-$topic\")" "$BM_TMP/up.jsonl" | wc -l)"
+    bm_eq "topic $topic on a generic webhook: said once" 1 \
+        "$(grep -c "a message on topic $topic, which it cannot carry" "$BM_TMP/no-$topic.err")"
+done
 
 # --- 7. bad sink keys are refused with the reason ---------------------------
 refused() {  # refused DESCRIPTION REGEX FLAGS...

@@ -11,11 +11,13 @@
  *                   [--count N] [--timeout T] [--max-attempts N] [--queue N]
  *                   [--backoff T] [--backoff-max T] [--concurrency N]
  *                   [--routing-key K] [--set KEY=VALUE]... [--deadline-ms D]
- *                   [--sent-file F]
+ *                   [--sent-file F] [--topic T]
  *
  * Each alert is distinct (rule "webhook_test", label seq=i, value i); with
  * --sent-file every body sent is written there, one per line, so a test can
- * compare what arrived. Log lines (the sink's warnings) go to stderr.
+ * compare what arrived. --topic emits on another topic than alert (the
+ * bodies are still alerts): a sink that cannot carry it must drop them, never
+ * POST them. Log lines (the sink's warnings) go to stderr.
  * Exit: 0 when the flush finished, 1 when the sink could not be made or the
  * run hit its hard limit, 2 on bad flags.
  */
@@ -38,6 +40,7 @@ typedef struct {
     long next_seq;
     int64_t deadline_ms;
     FILE *sent_file;
+    bm_topic topic;
 
     uint64_t ticks;
     int64_t last_tick_ms, max_tick_gap_ms, started_ms, ended_ms;
@@ -124,7 +127,7 @@ static void on_start(evutil_socket_t fd, short what, void *arg)
     (void)what;
     driver *d = arg;
     for (d->next_seq = 1; d->next_seq <= d->count; d->next_seq++) {
-        if (bm_sink_emit_built(d->sink, BM_TOPIC_ALERT, build_body, release_body, d) == BM_SINK_QUEUED)
+        if (bm_sink_emit_built(d->sink, d->topic, build_body, release_body, d) == BM_SINK_QUEUED)
             d->accepted++;
         else
             d->refused++;
@@ -145,10 +148,11 @@ static void on_hard_limit(evutil_socket_t fd, short what, void *arg)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: bm-webhook-send --url URL [--format F] [--count N] [--timeout T] "
-            "[--max-attempts N] [--queue N] [--backoff T] [--backoff-max T] [--concurrency N] "
-            "[--routing-key K] [--set KEY=VALUE]... [--deadline-ms D] [--sent-file F]\n");
+    fprintf(
+        stderr,
+        "usage: bm-webhook-send --url URL [--format F] [--count N] [--timeout T] "
+        "[--max-attempts N] [--queue N] [--backoff T] [--backoff-max T] [--concurrency N] "
+        "[--routing-key K] [--set KEY=VALUE]... [--deadline-ms D] [--sent-file F] [--topic T]\n");
 }
 
 int main(int argc, char **argv)
@@ -170,7 +174,7 @@ int main(int argc, char **argv)
     bm_sink_kv kv[MAX_KV];
     char *owned[MAX_KV];
     size_t n_kv = 0, n_owned = 0;
-    driver d = {.count = 10, .deadline_ms = 10000};
+    driver d = {.count = 10, .deadline_ms = 10000, .topic = BM_TOPIC_ALERT};
     const char *sent_path = NULL;
 
     bm_log_init("webhook-send", BM_LOG_INFO);
@@ -202,6 +206,13 @@ int main(int argc, char **argv)
             d.deadline_ms = atol(v);
         } else if (!strcmp(a, "--sent-file")) {
             sent_path = v;
+        } else if (!strcmp(a, "--topic")) {
+            int t = bm_topic_parse(v);
+            if (t < 0) {
+                usage();
+                return 2;
+            }
+            d.topic = (bm_topic)t;
         } else {
             usage();
             return 2;
