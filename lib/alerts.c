@@ -568,6 +568,9 @@ struct alerts {
     size_t hist_next, hist_len;
 
     alerts_stats counters;
+    const char **tag_set; /* each_tag rules' value set (eval_each_tag), reused */
+    size_t tag_set_cap;
+    char tag_dropped_rule[BM_ALERT_NAME_MAX]; /* the rule that last left tag values out */
 };
 
 alerts *alerts_new(const alerts_limits *limits)
@@ -607,6 +610,7 @@ void alerts_free(alerts *a)
     free(a->buckets);
     free(a->history);
     free(a->rules);
+    free(a->tag_set);
     free(a);
 }
 
@@ -1059,27 +1063,78 @@ static int custom_value(const alert_rule *r, const alert_gauges *g, const custom
     return 1;
 }
 
-#define TAG_VALUES_MAX 1000 /* instances one each_tag rule looks at per evaluation */
-
+/*
+ * The distinct values of an each_tag rule's tag, in the order first met
+ * (series come in key order: a value may repeat). The first
+ * ALERTS_TAG_VALUES_MAX are kept; the others are counted once each in
+ * `dropped`, told from values met before by `set` (open addressing over
+ * the borrowed value strings, more than twice as many slots as the table
+ * has series, so never full). Without a set (out of memory) the kept
+ * values are found by a scan and every series of a value left out counts.
+ */
 typedef struct {
     const char *key;
-    const char *values[TAG_VALUES_MAX];
+    const char *values[ALERTS_TAG_VALUES_MAX];
     size_t n;
+    const char **set; /* NULL: none */
+    size_t set_mask;
+    uint64_t dropped;
 } tag_values;
 
-/* Collect the distinct values of tag `key` (series come in key order: a value may repeat). */
+/* @return 1 when v was met before this evaluation, else 0 (and it is noted). */
+static int tag_value_seen(tag_values *tv, const char *v)
+{
+    if (!tv->set) {
+        for (size_t k = 0; k < tv->n; k++)
+            if (!strcmp(tv->values[k], v)) return 1;
+        return 0;
+    }
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    for (size_t i = (size_t)h & tv->set_mask;; i = (i + 1) & tv->set_mask) {
+        if (!tv->set[i]) {
+            tv->set[i] = v;
+            return 0;
+        }
+        if (!strcmp(tv->set[i], v)) return 1;
+    }
+}
+
+/* Collect the distinct values of tag `key`. */
 static void note_tag_value(const custom_metrics_stat *st, void *arg)
 {
     tag_values *tv = arg;
     for (unsigned i = 0; i < st->n_tags; i++) {
         if (strcmp(st->tags[i].key, tv->key)) continue;
-        for (size_t k = 0; k < tv->n; k++)
-            if (!strcmp(tv->values[k], st->tags[i].value)) return;
-        if (tv->n < TAG_VALUES_MAX) tv->values[tv->n++] = st->tags[i].value;
+        if (tag_value_seen(tv, st->tags[i].value)) return;
+        if (tv->n < ALERTS_TAG_VALUES_MAX)
+            tv->values[tv->n++] = st->tags[i].value;
+        else
+            tv->dropped++;
     }
 }
 
-/* metric:NAME each_tag KEY: one instance per value of KEY among NAME's series. */
+/* The engine's value set, emptied, with more than twice `series` slots;
+ * NULL when it cannot grow. */
+static const char **tag_set(alerts *a, size_t series, size_t *mask)
+{
+    size_t cap = 64;
+    while (cap < 2 * series + 2)
+        cap *= 2;
+    if (cap > a->tag_set_cap) {
+        const char **p = realloc(a->tag_set, cap * sizeof *p);
+        if (!p) return NULL;
+        a->tag_set = p;
+        a->tag_set_cap = cap;
+    }
+    memset(a->tag_set, 0, cap * sizeof *a->tag_set);
+    *mask = cap - 1;
+    return a->tag_set;
+}
+
+/* metric:NAME each_tag KEY: one instance per value of KEY among NAME's
+ * series, for the first ALERTS_TAG_VALUES_MAX values. */
 static void eval_each_tag(eval_ctx *e, const rule_slot *s, const alert_gauges *g, int w)
 {
     const alert_rule *r = &s->rule;
@@ -1087,8 +1142,16 @@ static void eval_each_tag(eval_ctx *e, const rule_slot *s, const alert_gauges *g
     static tag_values tv; /* large; evaluations never nest */
     tv.key = r->target;
     tv.n = 0;
+    tv.dropped = 0;
+    custom_metrics_stats cs;
+    custom_metrics_get_stats(g->metrics, &cs);
+    tv.set = tag_set(e->a, cs.series, &tv.set_mask);
     custom_metrics_filter all = {.name = r->metric_name};
     custom_metrics_foreach(g->metrics, w, &all, e->now_us, note_tag_value, &tv);
+    if (tv.dropped) {
+        e->a->counters.tag_values_dropped += tv.dropped;
+        snprintf(e->a->tag_dropped_rule, sizeof e->a->tag_dropped_rule, "%s", r->name);
+    }
     for (size_t i = 0; i < tv.n; i++) {
         custom_metrics_filter f = {.name = r->metric_name, .n_tags = 1};
         f.tags[0] = (custom_metrics_tag){r->target, tv.values[i]};
@@ -1232,6 +1295,11 @@ void alerts_get_stats(const alerts *a, alerts_stats *out)
     out->rules = a->n_rules;
     out->pending = a->n_pending;
     out->firing = a->n_firing;
+}
+
+const char *alerts_tag_values_dropped_rule(const alerts *a)
+{
+    return a->tag_dropped_rule;
 }
 
 /* ---- state --------------------------------------------------------------- */

@@ -58,6 +58,8 @@
  *                                                      NAME, each_tag one instance per value
  *                                                      of tag KEY (label KEY=value) over the
  *                                                      series holding it; no series: no data
+ *                                                      (at most ALERTS_TAG_VALUES_MAX values,
+ *                                                      the rest counted in tag_values_dropped)
  *
  * The two anomaly metrics have no data while the worker's baseline is not
  * ready (too few samples, too little time) or while no baselines are given
@@ -292,7 +294,17 @@ typedef struct {
     uint64_t
         transitions; /* firing + resolved, ever; history_evicted = transitions - history kept */
     uint64_t history_evicted;
+    /* values of an each_tag rule's tag past ALERTS_TAG_VALUES_MAX, not evaluated (counted per
+     * rule and evaluation; not saved) */
+    uint64_t tag_values_dropped;
 } alerts_stats;
+
+/*
+ * An each_tag rule evaluates at most this many values of its tag (the first
+ * ones in the series' key order); the others are left out, never alert, and
+ * are counted in alerts_stats.tag_values_dropped.
+ */
+#define ALERTS_TAG_VALUES_MAX 1000
 
 typedef struct alerts alerts;
 
@@ -345,6 +357,10 @@ size_t alerts_firing(const alerts *a, bm_alert *out, size_t max);
 size_t alerts_history(const alerts *a, bm_alert *out, size_t max);
 
 void alerts_get_stats(const alerts *a, alerts_stats *out);
+
+/* The rule that last left tag values out (ALERTS_TAG_VALUES_MAX), "" none.
+ * Borrowed until the next evaluation. */
+const char *alerts_tag_values_dropped_rule(const alerts *a);
 
 struct msgpack_packer;
 struct msgpack_object;

@@ -355,6 +355,10 @@ static const bm_counter_row table[] = {
            al.gauge_errors),
     SCALAR("busmon_alert_body_errors_total", TOTAL, "Notification bodies that could not be made.",
            "alerts.sink_build_errors", al.sink_build_errors),
+    SCALAR("busmon_alert_tag_values_dropped_total", TOTAL,
+           "Tag values an each_tag alert rule left out, past its 1000 per evaluation (never "
+           "alerted on; counted at every evaluation).",
+           "alerts.tag_values_dropped", al.tag_values_dropped),
     SCALAR("busmon_email_rate_limited_total", TOTAL,
            "Notifications an output took but did not send because of its rate limit (e-mail "
            "max_per_minute; listed in a summary mail instead).",

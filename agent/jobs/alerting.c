@@ -60,6 +60,7 @@ struct bm_alerting {
 
     bm_alerting_stats stats;
     int64_t last_eval_us; /* the last evaluation (0 none) */
+    int tag_bound_logged; /* an each_tag rule left values out: said once */
 };
 
 /* ---- bodies --------------------------------------------------------------- */
@@ -307,6 +308,16 @@ static void evaluate(const bm_redis_figures *f, void *arg)
     /* alerts_firing: every alert firing now, then those that just resolved */
     alerts_stats st;
     alerts_get_stats(al->engine, &st);
+    al->stats.tag_values_dropped = st.tag_values_dropped;
+    if (st.tag_values_dropped && !al->tag_bound_logged) {
+        const char *name = alerts_tag_values_dropped_rule(al->engine);
+        const alert_rule *rule = alerts_rule_find(al->engine, name);
+        bm_warn("alerts: rule %s (each_tag %s) has more than %d values of its tag; only the "
+                "first %d (in series order) are evaluated, the others never alert "
+                "(busmon_alert_tag_values_dropped_total counts them; said once)",
+                name, rule ? rule->target : "?", ALERTS_TAG_VALUES_MAX, ALERTS_TAG_VALUES_MAX);
+        al->tag_bound_logged = 1;
+    }
     size_t want = st.firing + al->n_resolved;
     if (want > al->cap_firing) {
         bm_alert *p = realloc(al->firing, want * sizeof *p);

@@ -49,6 +49,8 @@ typedef struct {
     uint64_t gauge_late;        /* evaluations made before every XINFO answer was in */
     uint64_t gauge_errors;      /* XINFO answers that were errors (no stream, no group) */
     uint64_t sink_build_errors; /* bodies that could not be made */
+    uint64_t tag_values_dropped; /* each_tag values past the rule's bound, not evaluated
+                                    (lib/alerts.h ALERTS_TAG_VALUES_MAX) */
 } bm_alerting_stats;
 
 typedef struct {

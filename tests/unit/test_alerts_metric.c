@@ -10,6 +10,7 @@
 #include "lib/custom_metrics.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #define S_US 1000000LL
@@ -26,7 +27,7 @@ static void on_notify(alerts *a, const bm_alert *al, void *arg)
     if (n_got < 16) got[n_got++] = *al;
 }
 
-static void add(const char *tier, double v)
+static void add_in(const char *tier, const char *region, double v)
 {
     bm_event ev;
     memset(&ev, 0, sizeof ev);
@@ -35,9 +36,14 @@ static void add(const char *tier, double v)
     ev.metric_value = v;
     ev.ts_us = T0;
     ev.tags[0] = (bm_attr){"customer_tier", tier};
-    ev.tags[1] = (bm_attr){"region", "eu"};
+    ev.tags[1] = (bm_attr){"region", region};
     ev.n_tags = 2;
     cr_assert_eq(custom_metrics_add(cm, &ev, T0), CUSTOM_METRICS_ADDED);
+}
+
+static void add(const char *tier, double v)
+{
+    add_in(tier, "eu", v);
 }
 
 static void setup(void)
@@ -193,4 +199,37 @@ Test(alerts_metric, from_yaml)
                  -1);
     cr_assert(strstr(err, "unknown stat 'median'"), "%s", err);
     bm_alert_config_deinit(&c);
+}
+
+/* An each_tag rule looks at ALERTS_TAG_VALUES_MAX values of its tag; the
+ * others are counted (each value once, whatever its series), and the rule
+ * that left them out is named. */
+Test(alerts_metric, each_tag_values_past_the_bound_are_counted)
+{
+    for (int i = 0; i < ALERTS_TAG_VALUES_MAX + 2; i++) {
+        char tier[16];
+        snprintf(tier, sizeof tier, "t%04d", i);
+        add_in(tier, "eu", 1); /* two series per value */
+        add_in(tier, "us", 1);
+    }
+    alerts *a = alerts_new(NULL);
+    alert_rule r = metric_rule("orders_by_tier", ALERT_STAT_COUNT, "customer_tier", 0);
+    cr_assert_eq(alerts_set_rule(a, &r), 0);
+    alert_gauges g;
+    alerts_gauges_init(&g);
+    g.metrics = cm;
+    alerts_stats st;
+    alerts_get_stats(a, &st);
+    cr_assert_eq(st.tag_values_dropped, 0);
+    cr_assert_str_eq(alerts_tag_values_dropped_rule(a), "");
+
+    alerts_evaluate(a, NULL, &g, T0 + S_US, NULL, NULL);
+    alerts_get_stats(a, &st);
+    cr_assert_eq(st.firing, ALERTS_TAG_VALUES_MAX, "the first values alert");
+    cr_assert_eq(st.tag_values_dropped, 4, "basic and premium sort first: t0998..t1001 left out");
+    cr_assert_str_eq(alerts_tag_values_dropped_rule(a), "orders_by_tier");
+    alerts_evaluate(a, NULL, &g, T0 + 2 * S_US, NULL, NULL);
+    alerts_get_stats(a, &st);
+    cr_assert_eq(st.tag_values_dropped, 8, "counted again at every evaluation");
+    alerts_free(a);
 }
