@@ -234,11 +234,18 @@ static void learn(ewma *m, double x, double alpha)
     m->var = (1.0 - a) * (m->var + a * diff * diff);
 }
 
+/* A business metric's key: its p50 and p95 are in the metric's own unit, not µs. */
+static int metric_key(const char *key)
+{
+    return !strncmp(key, "metric:", 7);
+}
+
 /* The expected figure of series s of e in slot `slot` (-1 none). */
 static void expected(const baselines *b, const entry *e, int slot, baseline_series s,
                      baseline_figure *f)
 {
     memset(f, 0, sizeof *f);
+    f->own_unit = metric_key(e->key) && (s == BASELINE_P50 || s == BASELINE_P95);
     if (e->frozen_us) {
         f->mean = e->pinned_mean[s];
         f->stddev = e->pinned_sd[s];
@@ -278,6 +285,12 @@ static double floor_of(baseline_series s)
     }
 }
 
+/* The floor under figure f of series s: none in a metric's own unit. */
+static double floor_for(const baseline_figure *f, baseline_series s)
+{
+    return f->own_unit ? 0.0 : floor_of(s);
+}
+
 int baselines_observe(baselines *b, const char *key, const double values[BASELINE__SERIES],
                       int64_t now_us)
 {
@@ -299,9 +312,9 @@ int baselines_observe(baselines *b, const char *key, const double values[BASELIN
         if (ready && b->cfg.outlier_factor > 0 && s != BASELINE_THROUGHPUT) {
             baseline_figure f;
             expected(b, e, slot, (baseline_series)s, &f);
-            double base =
-                f.mean > floor_of((baseline_series)s) ? f.mean : floor_of((baseline_series)s);
-            if (x > b->cfg.outlier_factor * base) {
+            double fl = floor_for(&f, (baseline_series)s);
+            double base = f.mean > fl ? f.mean : fl;
+            if (base > 0 && x > b->cfg.outlier_factor * base) {
                 outlier = 1;
                 continue;
             }
@@ -397,8 +410,9 @@ double baseline_deviation(const baseline_figure *f, baseline_series s, double va
                           baseline_mode mode)
 {
     if (!f || !f->n || isnan(value)) return NAN;
-    double fl = floor_of(s);
+    double fl = floor_for(f, s);
     double base = f->mean > fl ? f->mean : fl;
+    if (!(base > 0)) return NAN; /* a metric's baseline of 0 or below: no ratio */
     if (mode == BASELINE_MODE_RATIO) return value / base;
     double sd = f->stddev > 0.1 * base ? f->stddev : 0.1 * base;
     return (value - f->mean) / sd;
@@ -424,18 +438,27 @@ void baseline_format_value(baseline_series s, double value, char *out, size_t n)
     }
 }
 
+/* A value in a business metric's own unit: "480", "0.25", "-". */
+static void format_own_unit(baseline_series s, double value, char *out, size_t n)
+{
+    (void)s;
+    snprintf(out, n, isnan(value) ? "-" : "%.4g", value);
+}
+
 void baseline_describe(const baseline_figure *f, baseline_series s, double value,
                        baseline_mode mode, char *out, size_t n)
 {
     char now[32], base[32], sd[32];
     const char *name = s == BASELINE_ERROR_RATE ? "error rate" : baseline_series_name(s);
-    baseline_format_value(s, value, now, sizeof now);
-    baseline_format_value(s, f ? f->mean : NAN, base, sizeof base);
+    void (*format)(baseline_series, double, char *, size_t) =
+        f && f->own_unit ? format_own_unit : baseline_format_value;
+    format(s, value, now, sizeof now);
+    format(s, f ? f->mean : NAN, base, sizeof base);
     double d = baseline_deviation(f, s, value, mode);
     if (mode == BASELINE_MODE_RATIO) {
         snprintf(out, n, "%s %s is %.1f \xc3\x97 its baseline %s", name, now, d, base);
     } else {
-        baseline_format_value(s, f ? f->stddev : NAN, sd, sizeof sd);
+        format(s, f ? f->stddev : NAN, sd, sizeof sd);
         snprintf(out, n, "%s %s is %.1f \xcf\x83 %s its baseline %s \xc2\xb1 %s", name, now,
                  fabs(d), d >= 0 ? "above" : "below", base, sd);
     }

@@ -46,7 +46,10 @@
  * floors: 1 ms for latencies, 1 % for error rates, 1 per minute for
  * throughput, so a baseline of zero errors does not make one error an
  * infinite deviation, and a perfectly steady worker is not judged by a
- * standard deviation of zero.
+ * standard deviation of zero. A business metric's p50 and p95 are in its
+ * own unit (an order value, a queue length), where no floor means
+ * anything: none applies, and a baseline of 0 or below gives no deviation
+ * (NAN), rather than an infinite one.
  *
  * Bounds: at most max_keys keys (a key of a name up to BM_NAME_MAX - 1
  * bytes); a full table evicts the key sampled least recently when it has
@@ -124,6 +127,8 @@ typedef struct {
     double mean, stddev; /* the series' unit: µs, 0..1, per minute */
     uint32_t n;          /* samples behind it (0: none; no figure) */
     int from_slot;       /* 1: the time slot's, 0: the global one (or pinned) */
+    int own_unit;        /* 1: a business metric's ("metric:NAME") p50 / p95, in the metric's
+                            own unit: no floor, words without a unit */
 } baseline_figure;
 
 /* A key's baseline as of a time. */

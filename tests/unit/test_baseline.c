@@ -212,19 +212,19 @@ Test(baseline, bounded_refuse_then_evict_idle)
 
 Test(baseline, deviation_modes_and_floors)
 {
-    baseline_figure f = {50000.0, 2000.0, 10, 0};
+    baseline_figure f = {50000.0, 2000.0, 10, 0, 0};
     cr_assert_float_eq(baseline_deviation(&f, BASELINE_P95, 410000.0, BASELINE_MODE_RATIO), 8.2,
                        1e-9);
     /* stddev 2 ms is under 10 % of the mean: 5 ms is used */
     cr_assert_float_eq(baseline_deviation(&f, BASELINE_P95, 410000.0, BASELINE_MODE_STDDEV), 72.0,
                        1e-9);
-    baseline_figure zero = {0.0, 0.0, 10, 0};
+    baseline_figure zero = {0.0, 0.0, 10, 0, 0};
     cr_assert_float_eq(baseline_deviation(&zero, BASELINE_ERROR_RATE, 0.05, BASELINE_MODE_RATIO),
                        5.0, 1e-9, "1 %% floor");
     char text[160];
     baseline_describe(&f, BASELINE_P95, 410000.0, BASELINE_MODE_RATIO, text, sizeof text);
     cr_assert_str_eq(text, "p95 410 ms is 8.2 \xc3\x97 its baseline 50 ms");
-    baseline_figure er = {0.05, 0.01, 10, 0};
+    baseline_figure er = {0.05, 0.01, 10, 0, 0};
     baseline_describe(&er, BASELINE_ERROR_RATE, 0.34, BASELINE_MODE_RATIO, text, sizeof text);
     cr_assert_str_eq(text, "error rate 34 % is 6.8 \xc3\x97 its baseline 5.0 %");
     baseline_describe(&f, BASELINE_P95, 410000.0, BASELINE_MODE_STDDEV, text, sizeof text);
@@ -413,4 +413,38 @@ Test(baseline, only_slots_with_samples_are_saved)
     baselines_free(b);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&buf);
+}
+
+/* A business metric's baseline ("metric:NAME") is in the metric's own unit:
+ * its p50 and p95 are not µs, so the latency floor (1 ms = 1000 µs) does not
+ * apply; an order value of 480 against a baseline of 60 is 8 x, not 0.48 x. */
+Test(baseline, a_metric_baseline_is_in_its_own_unit)
+{
+    cfg.min_samples = 3;
+    cfg.min_learning_us = 0;
+    cfg.slots = BASELINE_SLOTS_NONE;
+    baselines *b = baselines_new(&cfg);
+    double v[BASELINE__SERIES] = {50.0, 60.0, NAN, 120.0};
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(baselines_observe(b, "metric:order_value", v, MONDAY + i * MIN), 0);
+    double high[BASELINE__SERIES] = {400.0, 480.0, NAN, 120.0};
+    cr_assert_eq(baselines_observe(b, "metric:order_value", high, MONDAY + 5 * MIN), 0);
+    baseline_view bv;
+    cr_assert_eq(baselines_get(b, "metric:order_value", MONDAY + 5 * MIN, &bv), 0);
+    cr_assert_eq(bv.outliers, 1, "480 is above 3 x 60: not learned");
+    const baseline_figure *f = &bv.fig[BASELINE_P95];
+    cr_assert_float_eq(f->mean, 60.0, 1e-9);
+    cr_assert_float_eq(baseline_deviation(f, BASELINE_P95, 480.0, BASELINE_MODE_RATIO), 8.0, 1e-9);
+    /* stddev 0: 10 % of the mean, 6 */
+    cr_assert_float_eq(baseline_deviation(f, BASELINE_P95, 480.0, BASELINE_MODE_STDDEV), 70.0,
+                       1e-9);
+    char text[160];
+    baseline_describe(f, BASELINE_P95, 480.0, BASELINE_MODE_RATIO, text, sizeof text);
+    cr_assert_str_eq(text, "p95 480 is 8.0 \xc3\x97 its baseline 60");
+    /* a baseline of 0 or below gives no ratio (rather than an infinite one) */
+    baseline_figure zero = *f;
+    zero.mean = 0;
+    cr_assert(isnan(baseline_deviation(&zero, BASELINE_P95, 5.0, BASELINE_MODE_RATIO)));
+    cr_assert(isnan(baseline_deviation(&zero, BASELINE_P95, 5.0, BASELINE_MODE_STDDEV)));
+    baselines_free(b);
 }
