@@ -132,7 +132,9 @@ static void on_reply(const redisReply *r, void *arg)
             if (r->type == REDIS_REPLY_ARRAY)
                 st->group = bm_xinfo_group(r, s->group, &st->pending, &st->lag);
             else if (r->type == REDIS_REPLY_ERROR)
-                st->group = 0; /* no such key: no stream, so no group either */
+                /* no such key: no stream, so no group either; a key of
+                 * another type: unknown (the stream input says why) */
+                st->group = strstr(r->str, "WRONGTYPE") ? -1 : 0;
             break;
         case BM_QUERY_CONFIG_GET: break;
         }

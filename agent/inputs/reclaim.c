@@ -268,10 +268,12 @@ static void on_tick(void *arg)
     if (r->busy || bm_loop_stopping(r->loop) || !bm_writer_up(r->w) ||
         !bm_stream_input_reading(r->in) || !r->o.n_streams)
         return;
+    size_t sidx = r->next_stream++ % r->o.n_streams;
+    if (bm_stream_input_left_out(r->in, sidx)) return; /* a key of another type: nothing to claim */
     round *rd = calloc(1, sizeof *rd);
     if (!rd) return;
     rd->r = r;
-    rd->sidx = r->next_stream++ % r->o.n_streams;
+    rd->sidx = sidx;
     r->busy = rd;
     if (bm_writer_xpending_idle(r->w, r->o.streams[rd->sidx], r->o.group, r->o.min_idle_ms,
                                 ROUND_MAX, on_pending, rd))

@@ -754,3 +754,8 @@ size_t bm_stream_input_unreadable(const bm_stream_input *in, const char **names,
         }
     return n;
 }
+
+int bm_stream_input_left_out(const bm_stream_input *in, size_t sidx)
+{
+    return sidx < in->o.n_streams && in->wrong_type[sidx];
+}

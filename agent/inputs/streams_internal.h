@@ -31,6 +31,9 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
 /* The input is set up (groups made, state restored) and not stopped. */
 int bm_stream_input_reading(const bm_stream_input *in);
 
+/* Stream sidx is left out of the reads: its key holds another type. */
+int bm_stream_input_left_out(const bm_stream_input *in, size_t sidx);
+
 /* Its counters, for reclaim to count in. */
 bm_stream_input_stats *bm_stream_input_stats_of(bm_stream_input *in);
 

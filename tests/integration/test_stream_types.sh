@@ -33,7 +33,8 @@ command_on() { # STREAM TX
 traced() { "$BUSMON" trace "$1" >/dev/null 2>&1; }
 
 # --- A. a key turned into a string under the running agent -------------------------------------
-agent a1 --stream t:one --stream t:two
+# a system sample every second and a reclaim round every 200 ms: neither trips over the key
+BUSMON_SYSTEM_INTERVAL_SECONDS=1 BUSMON_RECLAIM_INTERVAL=200ms agent a1 --stream t:one --stream t:two
 command_on t:two tx-a0
 bm_check "A: reading before the change" bm_wait_for 10 "traced tx-a0"
 redis-cli -p "$BM_PORT" DEL t:one >/dev/null
@@ -50,8 +51,13 @@ bm_check "A: /ready says why it is not ready ($ready)" \
     jq -e '.status == "not ready" and any(.reasons[]; test("t:one.*another type"))' <<<"$ready"
 for i in $(seq 2 20); do command_on t:two "tx-a$i"; done
 bm_check "A: twenty transactions on t:two, all traced" bm_wait_for 10 "traced tx-a20"
-sleep 1
+sleep 2
 bm_eq "A: no reconnection for it" 0 "$(metric busmon_redis_reconnects_total)"
+bm_eq "A: reclaim leaves the key alone" 0 \
+    "$(metric 'busmon_write_errors_total{kind="reclaim"}')"
+ready=$(curl -s "http://127.0.0.1:$HP/ready")
+bm_check "A: /ready does not call the group missing ($ready)" \
+    jq -e '[.reasons[] | select(test("group .* missing"))] | length == 0' <<<"$ready"
 
 # --- B. the key deleted: read again -----------------------------------------------------------
 redis-cli -p "$BM_PORT" DEL t:one >/dev/null
