@@ -14,15 +14,20 @@
  *   slots[hash & mask] --> worker <-- by_name[i]   (i in name order)
  *
  * Eviction. A full table makes room for a new worker by evicting the one
- * seen least recently, when it has been idle for max_idle_us: junk names
- * (a bug, an attack) fill the table once but cannot keep real workers out
- * once they go quiet. A live event may evict; a load or a merge never does
- * (no clock of its own: what does not fit is refused and counted). Finding
- * the least recent one is a scan of the table, done only when the table is
- * full; when nobody is idle yet, the earliest time somebody can be
- * (`evict_after_us`) is kept, so a flood of refusals costs O(1) each until
- * then (a last-seen time only grows, so that bound stays true). Removal
- * from the hash table is a backward shift (linear probing, no tombstones).
+ * seen least recently among those with no command in flight, when it has
+ * been idle for max_idle_us: junk names (a bug, an attack) fill the table
+ * once but cannot keep real workers out once they go quiet. A worker with
+ * commands waiting for an answer is not idle however quiet it is (its
+ * pending health is the point of tracking it); it becomes evictable when
+ * they are answered or forgotten. A live event may evict; a load or a
+ * merge never does (no clock of its own: what does not fit is refused and
+ * counted). Finding the victim is a scan of the table, done only when the
+ * table is full; when nobody is evictable yet, the earliest time somebody
+ * can be (`evict_after_us`) is kept, so a flood of refusals costs O(1) each
+ * until then: a last-seen time only grows and a command sent only delays a
+ * worker, so that bound stays true, and a worker whose in-flight count
+ * drops to zero lowers it to its own time. Removal from the hash table is
+ * a backward shift (linear probing, no tombstones).
  *
  *   worker = { name, hash, windows 1m | 5m | perf, in flight, busy since,
  *              last seen / execution / error, health, since, issues,
@@ -315,15 +320,25 @@ static void slot_remove(worker_stats *ws, const worker *w)
     ws->slots[hole] = NULL;
 }
 
-/* Remove the worker seen least recently if it has been idle for max_idle
- * at now_us. @return 1 when one was evicted, else 0. */
+/* Remove the worker seen least recently among those with nothing in flight,
+ * if it has been idle for max_idle at now_us. @return 1 when one was
+ * evicted, else 0. */
 static int evict_idle(worker_stats *ws, int64_t now_us)
 {
     if (ws->cfg.max_idle_us <= 0 || ws->count == 0 || now_us < ws->evict_after_us) return 0;
+    worker *w = NULL;
     size_t victim = 0;
-    for (size_t i = 1; i < ws->count; i++)
-        if (ws->by_name[i]->last_seen_us < ws->by_name[victim]->last_seen_us) victim = i;
-    worker *w = ws->by_name[victim];
+    for (size_t i = 0; i < ws->count; i++) {
+        worker *c = ws->by_name[i];
+        if (c->in_flight == 0 && (!w || c->last_seen_us < w->last_seen_us)) {
+            w = c;
+            victim = i;
+        }
+    }
+    if (!w) { /* every worker waits for answers: none before one is done */
+        ws->evict_after_us = INT64_MAX;
+        return 0;
+    }
     if (now_us - w->last_seen_us < ws->cfg.max_idle_us) {
         ws->evict_after_us = w->last_seen_us + ws->cfg.max_idle_us;
         return 0;
@@ -399,10 +414,15 @@ int worker_stats_command(worker_stats *ws, const char *worker_name, int pending,
     return 0;
 }
 
-static void pending_done(worker *w)
+/* One command of w's in flight is done; with none left, w may be evicted
+ * from its last-seen time on (evict_after_us lowered to that). */
+static void pending_done(worker_stats *ws, worker *w)
 {
     if (w->in_flight > 0) w->in_flight--;
-    if (w->in_flight == 0) w->busy_since_us = 0;
+    if (w->in_flight > 0) return;
+    w->busy_since_us = 0;
+    int64_t idle_at = w->last_seen_us + ws->cfg.max_idle_us;
+    if (idle_at < ws->evict_after_us) ws->evict_after_us = idle_at;
 }
 
 /* The fixed bounds of the builds before they were configurable: a save without
@@ -462,14 +482,14 @@ int worker_stats_answer(worker_stats *ws, const char *worker_name, bm_outcome ou
         bm_error_text(type, msg, w->last_error, sizeof w->last_error);
         if (now_us > w->last_error_us) w->last_error_us = now_us;
     }
-    if (was_pending) pending_done(w);
+    if (was_pending) pending_done(ws, w);
     return 0;
 }
 
 void worker_stats_forget_pending(worker_stats *ws, const char *worker_name)
 {
     worker *w = find(ws, worker_name);
-    if (w) pending_done(w);
+    if (w) pending_done(ws, w);
 }
 
 void worker_stats_seen(worker_stats *ws, const char *worker_name, int64_t now_us)

@@ -27,8 +27,10 @@
  *
  * Bounds: at most max_workers workers; per-worker memory is bounded by the
  * windows (sparse histograms). A full table makes room for a new worker by
- * evicting the one seen least recently when it has been idle for
- * max_idle_us (counted in evicted); when none has, the new one is refused
+ * evicting the one seen least recently of those with no command in flight
+ * when it has been idle for max_idle_us (counted in evicted): a worker kept
+ * waiting for answers is never evicted, so its pending health stays until
+ * they are answered or forgotten. When none can go, the new one is refused
  * (counted in refused, its name kept as the last refused). Loads and merges
  * never evict: they refuse what does not fit.
  *
@@ -110,7 +112,7 @@ typedef struct {
     uint32_t inactive_intervals;     /* default 3 */
     uint32_t recovery_evaluations;   /* default 2 */
     int64_t max_idle_us;             /* default 1 h: a full table evicts a worker idle this
-                                        long for a new one; 0: never evict */
+                                        long (none in flight) for a new one; 0: never evict */
     /* upper bounds (µs, strictly ascending) of the lifetime duration histogram
      * (worker_totals); default: WORKER_DURATION_DEFAULT_BOUNDS, 1 ms .. 100 s */
     int64_t duration_bounds_us[WORKER_DURATION_BOUNDS_MAX];
@@ -158,7 +160,7 @@ void worker_stats_evaluate(worker_stats *ws, int64_t now_us, worker_transition_c
 size_t worker_stats_count(const worker_stats *ws);
 /* Workers refused because of max_workers (events naming them: each is counted). */
 uint64_t worker_stats_refused(const worker_stats *ws);
-/* Idle workers evicted to make room for new ones. */
+/* Idle workers (none in flight) evicted to make room for new ones. */
 uint64_t worker_stats_evicted(const worker_stats *ws);
 /* The name last refused ("" none), borrowed until the next refusal. */
 const char *worker_stats_last_refused(const worker_stats *ws);

@@ -538,6 +538,47 @@ Test(worker_stats, a_full_table_evicts_the_longest_idle_worker)
     cr_assert_eq(worker_stats_command(ws, "d", 1, T0 + 365LL * 24 * 60 * MINUTE), -1);
 }
 
+Test(worker_stats, a_worker_with_commands_in_flight_is_not_evicted)
+{
+    /* quiet is not idle while commands wait for an answer: the stuck worker
+     * keeps its failed health (and the alert on it); an idle worker without
+     * commands in flight goes instead, even one seen more recently */
+    cfg.max_workers = 2;
+    cfg.max_idle_us = 60 * MINUTE;
+    start();
+    cr_assert_eq(worker_stats_command(ws, "stuck", 1, T0), 0);
+    worker_stats_seen(ws, "quiet", T0 + 10 * SEC);
+    eval(T0 + 2 * MINUTE);
+    cr_assert_eq(snap("stuck", T0 + 2 * MINUTE).health, BM_HEALTH_FAILED);
+
+    cr_assert_eq(worker_stats_command(ws, "new", 1, T0 + 61 * MINUTE), 0, "quiet idle 1 h");
+    cr_assert_eq(worker_stats_evicted(ws), 1, "counted as before");
+    bm_worker_snapshot s;
+    cr_assert_eq(worker_stats_snapshot_one(ws, "quiet", T0 + 61 * MINUTE, &s), -1,
+                 "quiet went, not the stuck worker seen earlier");
+    s = snap("stuck", T0 + 61 * MINUTE);
+    cr_assert_eq(s.in_flight, 1);
+    cr_assert_eq(s.health, BM_HEALTH_FAILED);
+    eval(T0 + 61 * MINUTE);
+    cr_assert_str_eq(snap("stuck", T0 + 61 * MINUTE).issues[0],
+                     "no answer for 61 min with 1 command pending");
+
+    /* nobody else idle: the newcomer is refused, the stuck worker stays */
+    cr_assert_eq(worker_stats_command(ws, "newer", 1, T0 + 62 * MINUTE), -1);
+    cr_assert_eq(worker_stats_refused(ws), 1);
+    cr_assert_eq(worker_stats_evicted(ws), 1);
+    cr_assert_eq(snap("stuck", T0 + 62 * MINUTE).in_flight, 1);
+    cr_assert_eq(worker_stats_command(ws, "newer", 1, T0 + 63 * MINUTE), -1, "still refused");
+
+    /* its command forgotten (trace gone), it is an idle worker like any other:
+     * the next newcomer gets its place at once */
+    worker_stats_forget_pending(ws, "stuck");
+    cr_assert_eq(worker_stats_command(ws, "newest", 1, T0 + 63 * MINUTE), 0);
+    cr_assert_eq(worker_stats_evicted(ws), 2);
+    cr_assert_eq(worker_stats_snapshot_one(ws, "stuck", T0 + 63 * MINUTE, &s), -1);
+    cr_assert_eq(worker_stats_count(ws), 2);
+}
+
 Test(worker_stats, junk_names_cannot_lock_real_workers_out)
 {
     /* the issue's case: 100,000 junk names fill the 1,000-worker table; once
