@@ -563,8 +563,15 @@ static int build_jobs(agent *a, char *err, size_t errlen)
             bm_baseline_job_new(&bo, a->p.loop, a->p.writer, &a->p.view, a->p.baselines);
         if (!a->p.baseline_job) return snprintf(err, errlen, "out of memory"), -1;
     }
-    bm_alerting_opts ao = {&c->alerting->rules, c->consumer, deadletters, a, checkpoint_soon, a,
-                           a->p.baselines};
+    bm_alerting_opts ao = {.rules = &c->alerting->rules,
+                           .agent = c->consumer,
+                           .deadletters = deadletters,
+                           .deadletters_arg = a,
+                           .notified = checkpoint_soon,
+                           .notified_arg = a,
+                           .baselines = a->p.baselines,
+                           /* tests give the CPU counters as a file */
+                           .proc_stat = getenv("BUSMON_TEST_PROC_STAT")};
     a->p.alerting = bm_alerting_new(&ao, a->p.loop, a->p.sampler, &a->p.view, a->p.outputs);
     if (!a->p.sysmon || !a->p.alerting || bm_sampler_start(a->p.sampler))
         return snprintf(err, errlen, "out of memory"), -1;

@@ -273,6 +273,18 @@ static void evaluate(const bm_redis_figures *f, void *arg)
     if (al->stopping || bm_loop_stopping(al->loop)) return;
     int64_t now = bm_now_us();
     take_streams(al, f);
+    /* The rate gauges' baselines are kept on every agent, judge or not, so
+     * an agent that becomes the judge measures its first cpu_percent over
+     * one interval and deadletter_rate over the last minute, not over the
+     * time since it last judged. Two small /proc reads and a ring slot. */
+    double deadletter_per_min = deadletter_rate(al, now);
+    bm_cpu_times cpu;
+    int cpu_ok = 0;
+    double memory_percent = -1, cpu_percent = -1;
+    bm_host_sample(al->o.proc_stat, NULL, &cpu, &cpu_ok, &memory_percent);
+    if (cpu_ok && al->cpu_prev_ok) cpu_percent = bm_host_cpu_percent(&al->cpu_prev, &cpu);
+    al->cpu_prev = cpu;
+    al->cpu_prev_ok = cpu_ok;
     if (!al->view.judge(al->view.arg)) return; /* one judge evaluates, on the merged figures */
     al->last_eval_us = now;
     bm_rollup r;
@@ -287,16 +299,12 @@ static void evaluate(const bm_redis_figures *f, void *arg)
     alerts_gauges_init(&g);
     g.streams = al->streams;
     g.n_streams = al->n_streams;
-    g.deadletter_per_min = deadletter_rate(al, now);
+    g.deadletter_per_min = deadletter_per_min;
     g.baselines = al->o.baselines;
     g.anomaly_min_executions = mon->wcfg.min_executions; /* as health judges rates */
     g.metrics = mon->metrics; /* metric:NAME rules */
-    bm_cpu_times cpu;
-    int cpu_ok = 0;
-    bm_host_sample(NULL, NULL, &cpu, &cpu_ok, &g.memory_percent);
-    if (cpu_ok && al->cpu_prev_ok) g.cpu_percent = bm_host_cpu_percent(&al->cpu_prev, &cpu);
-    al->cpu_prev = cpu;
-    al->cpu_prev_ok = cpu_ok;
+    g.cpu_percent = cpu_percent;
+    g.memory_percent = memory_percent;
 
     al->n_resolved = 0;
     alerts_evaluate(al->engine, &r, &g, now, on_notify, al);

@@ -5,7 +5,9 @@
  *
  *   every alerts.interval (10 s), with the round's Redis figures:
  *     gauges: per stream our group's lag and pending; dead-lettered entries
- *     per minute; the host's cpu_percent and memory_percent
+ *     per minute; the host's cpu_percent and memory_percent (their
+ *     baselines, the last CPU sample and the dead-letter history, are
+ *     kept on every agent; what follows runs on the judge only)
  *     ──▶ bm_monitor_rollup (fresh) + gauges ──▶ alerts_evaluate
  *     ──▶ per notification: log (warn firing / repeat, info resolve) and
  *         topic alert (busmon:alerts stream and channel, webhooks)
@@ -65,6 +67,9 @@ typedef struct {
     void *notified_arg;
     /* the learned baselines, for the anomaly rules (borrowed; NULL: none) */
     const struct baselines *baselines;
+    /* the host's CPU counters (cpu_percent): NULL reads /proc/stat; tests name
+     * a file of their own (BUSMON_TEST_PROC_STAT, main.c) (borrowed) */
+    const char *proc_stat;
 } bm_alerting_opts;
 
 /*

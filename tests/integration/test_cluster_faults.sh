@@ -8,7 +8,10 @@
 #      clock) and leaves their hand-off streams alone;
 #   3. two agents gone, the first of them stopped cleanly: the janitor takes
 #      them in turn, so the second's hand-off entries are moved at once, not
-#      after the first is forgotten (70 min).
+#      after the first is forgotten (70 min);
+#   4. the lease back to an agent that judged before: its first cpu_percent
+#      and deadletter_rate cover the last interval and the last minute, not
+#      the whole time it followed (followers keep those baselines current).
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
@@ -85,4 +88,57 @@ bm_check "3: j3's five hand-off entries are moved (stale 1.5 s + rounds)" bm_wai
     '[ "$(bm_cli_raw EXISTS busmon:handoff:j3)" = 0 ]'
 bm_check "3: and traced" bm_wait_for 10 "'$BUSMON' trace tx-h5"
 stop_all j1
+bm_cli DEL busmon:leader busmon:agents >/dev/null
+
+# --- 4. a leader again: its first gauges cover one interval ---------------------------------------
+# n2 judges, then follows n1 (n2 paused past its lease); while it follows it
+# dead-letters 5 entries of its own stream, sees its host 100 % busy then
+# idle (its CPU counters are a file: BUSMON_TEST_PROC_STAT) and its clock
+# move 2 min on; then n1 dies. n2's first figures must be those of the last
+# interval (idle: no CPU figure) and the last minute (no dead-letter):
+# neither rule fires until a busy interval or a dead-letter comes.
+printf '%s\n' 'alerts:' '  builtins: false' '  rules:' \
+    '    - {name: cpu_busy, metric: cpu_percent, op: ">", threshold: 25}' \
+    '    - {name: deadletters, metric: deadletter_rate, op: ">", threshold: 0}' \
+    >"$BM_TMP/gauges.yaml"
+# cpu BUSY IDLE NAME: the agent's CPU counters so far (jiffies)
+cpu() { echo "cpu  $1 0 0 $2 0 0 0 0 0 0" >"$BM_TMP/stat-$3.tmp" && mv "$BM_TMP/stat-$3.tmp" "$BM_TMP/stat-$3"; }
+fired_by_n2() { bm_cli_raw XRANGE busmon:alerts "(${mark:-0}" + | grep -a '^{"rule"' |
+    jq -s -e --arg r "$1" 'any(.[]; .rule == $r and .agent == "n2")'; }
+cpu 1000 1000 n1
+cpu 1000 1000 n2
+echo 0 >"$BM_TMP/clock2"
+BUSMON_TEST_PROC_STAT="$BM_TMP/stat-n2" BUSMON_TEST_CLOCK_FILE="$BM_TMP/clock2" \
+    agent n2 --config "$BM_TMP/gauges.yaml" --stream bus-n2
+bm_check "4: n2 leads" bm_wait_for 10 '[ "$(leader)" = n2 ]'
+BUSMON_TEST_PROC_STAT="$BM_TMP/stat-n1" agent n1 --config "$BM_TMP/gauges.yaml" --stream bus-n1
+bm_wait_for 10 '[ "$(bm_cli_raw HLEN busmon:agents)" = 2 ]'
+sleep 1
+kill -STOP "${PID[n2]}"
+bm_check "4: n1 takes the lease while n2 is paused" bm_wait_for 10 '[ "$(leader)" = n1 ]'
+kill -CONT "${PID[n2]}"
+bm_check "4: n2 follows" bm_wait_for 10 '[ "$(metric n2 busmon_cluster_leader)" = 0 ]'
+for i in 1 2 3 4 5; do bm_cli XADD bus-n2 '*' note "not an event $i" >/dev/null; done
+bm_check "4: n2 dead-letters 5 entries" bm_wait_for 10 '[ "$(metric n2 busmon_deadletter_total)" = 5 ]'
+sleep 1
+cpu 11000 1000 n2 # 100 % busy
+sleep 1
+cpu 11000 11000 n2 # then idle
+sleep 1
+echo 120 >"$BM_TMP/clock2"
+sleep 1
+mark=$(bm_cli_raw XREVRANGE busmon:alerts + - COUNT 1 | head -1)
+kill -9 "${PID[n1]}"
+wait "${PID[n1]}" 2>/dev/null
+bm_check "4: n2 leads again" bm_wait_for 10 '[ "$(leader)" = n2 ]'
+sleep 2 # several evaluations
+bm_check "4: n2's first cpu_percent is the last interval's (idle), not 50 % since it last judged" \
+    eval '! fired_by_n2 cpu_busy >/dev/null'
+bm_check "4: n2's first deadletter_rate is the last minute's (none), not 5 over the time it followed" \
+    eval '! fired_by_n2 deadletters >/dev/null'
+cpu 21000 11000 n2
+bm_check "4: a busy interval now: cpu_busy fires" bm_wait_for 5 'fired_by_n2 cpu_busy'
+bm_cli XADD bus-n2 '*' note "not an event 6" >/dev/null
+bm_check "4: a dead-letter now: deadletters fires" bm_wait_for 5 'fired_by_n2 deadletters'
+stop_all n2
 bm_finish
