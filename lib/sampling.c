@@ -45,16 +45,17 @@ bm_sample_reason bm_sampling_decide(const bm_sampling_policy *p, const trace *t,
 {
     if (!bm_sampling_active(p)) return BM_SAMPLE_ALL;
     size_t n = trace_count(t);
-    int timeout = 0, failed = trace_get_status(t) == TRACE_FAILED, compensated = 0, slow = 0;
+    /* failed: the transaction failed, or a step failed and was not retried
+     * into a success (lib/trace.h), so a step retried into a success does
+     * not count; a timed-out step does, as `timeout`, retried or not */
+    int timeout = 0, compensated = 0, slow = 0;
+    int failed = trace_get_status(t) == TRACE_FAILED || trace_step_failed(t);
     if (p->slow_us > 0 && trace_duration_us(t) > p->slow_us) slow = 1;
     trace_event view;
     for (size_t i = 0; i < n; i++) {
         const trace_event *te = trace_get(t, i, &view);
         const bm_event *e = &te->ev;
-        if (is_failure(e)) {
-            failed = 1;
-            if (!strcmp(e->error_type, "timeout")) timeout = 1;
-        }
+        if (is_failure(e) && !strcmp(e->error_type, "timeout")) timeout = 1;
         if (e->type == BM_EV_COMPENSATION ||
             (e->type == BM_EV_STATUS && !strcmp(e->status, "compensated")))
             compensated = 1;

@@ -1180,10 +1180,18 @@ static int failure_stands(const trace *t, uint32_t i)
     return 1;
 }
 
+int trace_step_failed(const trace *t)
+{
+    for (uint32_t i = 0; i < t->n; i++) {
+        const trace_node *n = &t->items[i];
+        if (is_step_outcome(n) && node_is_failure(t, n) && failure_stands(t, i)) return 1;
+    }
+    return 0;
+}
+
 trace_status trace_get_status(const trace *t)
 {
     int said[SAYS_CANCELLED + 1] = {0};
-    int failure = 0;
     size_t commands = 0, answered = 0;
     for (uint32_t i = 0; i < t->n; i++) {
         const trace_node *n = &t->items[i];
@@ -1192,14 +1200,11 @@ trace_status trace_get_status(const trace *t)
         } else if (is_command(n)) {
             commands++;
             if (n->paired >= 0) answered++;
-        } else if (!failure && is_step_outcome(n) && node_is_failure(t, n) &&
-                   failure_stands(t, i)) {
-            failure = 1;
         }
     }
     if (said[SAYS_CANCELLED]) return TRACE_CANCELLED;
     if (said[SAYS_COMPENSATED]) return TRACE_COMPENSATED;
-    if (said[SAYS_FAILED] || failure) return TRACE_FAILED;
+    if (said[SAYS_FAILED] || trace_step_failed(t)) return TRACE_FAILED;
     if (said[SAYS_COMPLETED] || (commands && answered == commands)) return TRACE_COMPLETED;
     return TRACE_RUNNING;
 }

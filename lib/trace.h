@@ -155,6 +155,15 @@ const trace_event *trace_get(const trace *t, size_t i, trace_event *out);
 trace_status trace_get_status(const trace *t);
 
 /*
+ * Whether a step's outcome is a failure or a timeout not followed by a
+ * success of the same step and worker (late answers and answers to
+ * compensations are not a step's outcome): the "failed" of
+ * trace_get_status that needs no status event. A failed step that was
+ * retried into a success is not one.
+ */
+int trace_step_failed(const trace *t);
+
+/*
  * The event that closed the trace: the first status event kept whose status
  * is final (any of the words above), or NULL while it is open. Commands of a
  * closed trace are no longer awaited (no timeout, not in flight). Filled

@@ -6,6 +6,8 @@
  */
 #include "lib/sampling.h"
 
+#include "event_fixture.h"
+
 #include <criterion/criterion.h>
 #include <msgpack.h>
 #include <string.h>
@@ -49,4 +51,78 @@ Test(sampling, hostile_first_records_are_not_markers)
         bm_sampling_marker m;
         cr_assert_eq(bm_sampling_marker_parse(cases[i].bytes, cases[i].len, &m), 0, "case %zu", i);
     }
+}
+
+/* ---- the decision ----------------------------------------------------------- */
+
+static bm_event ev_of(bm_event_type type, const char *id, int64_t ts_us)
+{
+    return fixture_event(type, "tx-sampling", id, ts_us, "w", "charge");
+}
+
+/* rate 0: whatever is not kept for a reason is dropped, so the reason shows */
+static const bm_sampling_policy drop_the_rest = {.rate = 0.0, .slow_us = 0, .slow_p99 = 0};
+
+static void add(trace *t, const bm_event *e)
+{
+    cr_assert_eq(trace_add(t, e, 512, NULL), TRACE_ADD_OK, "adding %s", e->id);
+}
+
+Test(sampling, a_step_retried_into_a_success_is_not_failed)
+{
+    /* the README: every failed transaction is kept; one whose failed step
+     * was retried into a success completed (trace_get_status), so it is
+     * one of "the rest" */
+    trace *t = trace_new("tx-sampling");
+    bm_event c1 = ev_of(BM_EV_COMMAND, "c1", 1000);
+    bm_event e1 = ev_of(BM_EV_ERROR, "e1", 2000);
+    e1.cmd = "c1";
+    e1.error_type = "NetworkError";
+    bm_event c2 = ev_of(BM_EV_COMMAND, "c2", 3000);
+    c2.attempt = 2;
+    bm_event r2 = ev_of(BM_EV_RESULT, "r2", 4000);
+    r2.cmd = "c2";
+    r2.ok = 1;
+    add(t, &c1);
+    add(t, &e1);
+    add(t, &c2);
+    add(t, &r2);
+    cr_assert_eq(trace_get_status(t), TRACE_COMPLETED);
+    cr_assert_eq(bm_sampling_decide(&drop_the_rest, t, NULL, NULL), BM_SAMPLE_SAMPLED_OUT);
+    trace_free(t);
+}
+
+Test(sampling, a_failed_step_not_retried_is_failed)
+{
+    trace *t = trace_new("tx-sampling");
+    bm_event c1 = ev_of(BM_EV_COMMAND, "c1", 1000);
+    bm_event r1 = ev_of(BM_EV_RESULT, "r1", 2000);
+    r1.cmd = "c1";
+    r1.ok = 0;
+    r1.error_type = "ValueError";
+    add(t, &c1);
+    add(t, &r1);
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+    cr_assert_eq(bm_sampling_decide(&drop_the_rest, t, NULL, NULL), BM_SAMPLE_FAILED);
+    trace_free(t);
+}
+
+Test(sampling, a_failed_step_keeps_its_reason_under_a_compensated_status)
+{
+    /* the step failed and was not retried: `failed` (sampling.h), even
+     * though the status the trace shows is the compensation's */
+    trace *t = trace_new("tx-sampling");
+    bm_event c1 = ev_of(BM_EV_COMMAND, "c1", 1000);
+    bm_event e1 = ev_of(BM_EV_ERROR, "e1", 2000);
+    e1.cmd = "c1";
+    e1.error_type = "CardDeclined";
+    bm_event s = ev_of(BM_EV_STATUS, "s1", 3000);
+    s.status = "compensated";
+    add(t, &c1);
+    add(t, &e1);
+    add(t, &s);
+    cr_assert_eq(trace_get_status(t), TRACE_COMPENSATED);
+    cr_assert(trace_step_failed(t));
+    cr_assert_eq(bm_sampling_decide(&drop_the_rest, t, NULL, NULL), BM_SAMPLE_FAILED);
+    trace_free(t);
 }
