@@ -414,7 +414,7 @@ static size_t root_event(bm_otlp_buf *b, int *first_event, const trace *t, const
         } else {
             event_open(b, first_event, "result", e->ts_us);
         }
-        attr_bool(b, &first, "busmon.paired", 0);
+        attr_bool(b, &first, "busmon.paired", te->paired >= 0); /* with a compensation */
         if (e->worker[0]) attr_str(b, &first, "busmon.worker", e->worker);
         if (e->step[0]) attr_str(b, &first, "busmon.step", e->step);
         if (e->cmd[0]) attr_str(b, &first, "busmon.command_id", e->cmd);
@@ -538,7 +538,11 @@ int bm_otlp_trace_spans(const trace *t, const char *sampled_by, bm_otlp_buf *out
         const trace_event *te = trace_get(t, i, &view);
         const bm_event *e = &te->ev;
         if (e->type == BM_EV_COMMAND) continue;
-        if ((e->type == BM_EV_RESULT || e->type == BM_EV_ERROR) && te->paired >= 0) continue;
+        /* a step's answer is in its span; one that answers a compensation
+         * (a root event, not a span) or nothing is a root event */
+        if ((e->type == BM_EV_RESULT || e->type == BM_EV_ERROR) && te->paired >= 0 &&
+            !te->answers_compensation)
+            continue;
         c.events += root_event(out, &first_event, t, te);
     }
     add_c(out, ']');

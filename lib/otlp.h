@@ -13,7 +13,8 @@
  *   root     spanId = id(traceId, "")        name "transaction", kind INTERNAL,
  *            first event .. last event, status from the transaction
  *            (completed OK, failed ERROR, running UNSET), events: status,
- *            compensation, answers without a command, errors of no step
+ *            compensation, answers without a command (unpaired, late, or
+ *            a compensation's: busmon.paired true), errors of no step
  *   step     spanId = id(traceId, command id), parent = root, one per
  *            command; name "<worker>/<step>", kind CONSUMER, command time ..
  *            answer time (unanswered: .. the transaction's last event, and

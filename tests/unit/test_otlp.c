@@ -11,6 +11,8 @@
 
 #include "lib/otlp.h"
 
+#include "event_fixture.h"
+
 Test(otlp, trace_id_of_a_uuid_is_its_hex_and_others_are_stable)
 {
     uint8_t a[16], b[16];
@@ -101,4 +103,53 @@ Test(otlp, exphist_index_boundaries)
     cr_assert_eq(bm_otlp_exphist_index(1.0, 3), -1);
     cr_assert_eq(bm_otlp_exphist_index(2.0, 3), 7);
     cr_assert_eq(bm_otlp_exphist_index(2.0001, 3), 8);
+}
+
+/* ---- spans of a trace ----------------------------------------------------------- */
+
+static bm_event ev_of(bm_event_type type, const char *id, int64_t ts_us)
+{
+    return fixture_event(type, "tx-otlp", id, ts_us, "payments", "charge");
+}
+
+/* The spans of t as one JSON text (caller frees). */
+static char *spans_of(const trace *t, bm_otlp_span_count *c)
+{
+    bm_otlp_buf b;
+    bm_otlp_buf_init(&b);
+    cr_assert_eq(bm_otlp_trace_spans(t, NULL, &b, c), 0);
+    char *s = strndup(b.data, b.len);
+    bm_otlp_buf_deinit(&b);
+    return s;
+}
+
+Test(otlp, a_compensations_answer_is_a_root_event)
+{
+    /* the README: span events for "answers that match no command"; an
+     * answer to a compensation matches none (it pairs with the compensation,
+     * which is a root event itself, not a span) */
+    trace *t = trace_new("tx-otlp");
+    bm_event c1 = ev_of(BM_EV_COMMAND, "c1", 1000);
+    bm_event e1 = ev_of(BM_EV_ERROR, "e1", 2000);
+    e1.cmd = "c1";
+    e1.error_type = "CardDeclined";
+    bm_event k1 = ev_of(BM_EV_COMPENSATION, "k1", 3000);
+    k1.step = "refund";
+    bm_event kr = ev_of(BM_EV_RESULT, "kr1", 4000);
+    kr.cmd = "k1";
+    kr.ok = 0;
+    kr.error_type = "RefundFailed";
+    bm_event *all[] = {&c1, &e1, &k1, &kr};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(trace_add(t, all[i], 512, NULL), TRACE_ADD_OK);
+    trace_event v;
+    cr_assert(trace_get(t, 3, &v)->answers_compensation, "kr1 answers the compensation");
+    bm_otlp_span_count c;
+    char *json = spans_of(t, &c);
+    cr_assert_eq(c.spans, 2, "the step and the root");
+    cr_assert_not_null(strstr(json, "\"kr1\""), "the compensation's answer is exported: %s", json);
+    cr_assert_not_null(strstr(json, "RefundFailed"), "with its failure: %s", json);
+    cr_assert_eq(c.events, 3, "root: the compensation, its answer; the step: its exception");
+    free(json);
+    trace_free(t);
 }
