@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- the buffer ------------------------------------------------------------- */
 
@@ -310,14 +311,17 @@ static void add_time(bm_otlp_buf *b, const char *field, int64_t ts_us)
 enum { KIND_INTERNAL = 1, KIND_CONSUMER = 5 };
 enum { STATUS_UNSET = 0, STATUS_OK = 1, STATUS_ERROR = 2 };
 
+/* An answer's outcome as lib/trace.c reads it (a "timeout" error type in
+ * any case is a timeout), so a span says what `busmon trace` says. */
 static int is_failure(const bm_event *e)
 {
-    return e->type == BM_EV_ERROR || (e->type == BM_EV_RESULT && e->ok == 0);
+    int o = trace_event_outcome(e);
+    return o == BM_OUTCOME_FAILURE || o == BM_OUTCOME_TIMEOUT;
 }
 
 static int is_timeout(const bm_event *e)
 {
-    return is_failure(e) && !strcmp(e->error_type, "timeout");
+    return trace_event_outcome(e) == BM_OUTCOME_TIMEOUT;
 }
 
 /* "Type: message", "Type", "message" or "failed". */
@@ -515,7 +519,7 @@ int bm_otlp_trace_spans(const trace *t, const char *sampled_by, bm_otlp_buf *out
     for (size_t i = 0; i < n; i++) {
         const bm_event *e = &trace_get(t, i, &view)->ev;
         if (e->type == BM_EV_COMPENSATION ||
-            (e->type == BM_EV_STATUS && !strcmp(e->status, "compensated")))
+            (e->type == BM_EV_STATUS && !strcasecmp(e->status, "compensated")))
             compensated = 1;
         if (is_failure(e)) {
             failure_view = view;

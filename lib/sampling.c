@@ -5,6 +5,7 @@
 
 #include <msgpack.h>
 #include <string.h>
+#include <strings.h>
 
 #include "otlp.h"
 #include "state_codec.h"
@@ -35,11 +36,6 @@ int bm_sampling_rate_keeps(const char *tx, double rate)
     return r >= threshold;
 }
 
-static int is_failure(const bm_event *e)
-{
-    return e->type == BM_EV_ERROR || (e->type == BM_EV_RESULT && e->ok == 0);
-}
-
 bm_sample_reason bm_sampling_decide(const bm_sampling_policy *p, const trace *t,
                                     bm_sampling_p99_cb p99, void *arg)
 {
@@ -55,9 +51,10 @@ bm_sample_reason bm_sampling_decide(const bm_sampling_policy *p, const trace *t,
     for (size_t i = 0; i < n; i++) {
         const trace_event *te = trace_get(t, i, &view);
         const bm_event *e = &te->ev;
-        if (is_failure(e) && !strcmp(e->error_type, "timeout")) timeout = 1;
+        /* outcomes and status words as lib/trace.c reads them (any case) */
+        if (trace_event_outcome(e) == BM_OUTCOME_TIMEOUT) timeout = 1;
         if (e->type == BM_EV_COMPENSATION ||
-            (e->type == BM_EV_STATUS && !strcmp(e->status, "compensated")))
+            (e->type == BM_EV_STATUS && !strcasecmp(e->status, "compensated")))
             compensated = 1;
         if (!slow && (e->type == BM_EV_RESULT || e->type == BM_EV_ERROR) && te->duration_us > 0) {
             if (p->slow_us > 0 && te->duration_us > p->slow_us) slow = 1;

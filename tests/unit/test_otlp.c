@@ -153,3 +153,29 @@ Test(otlp, a_compensations_answer_is_a_root_event)
     free(json);
     trace_free(t);
 }
+
+Test(otlp, outcome_and_status_words_read_as_the_trace_reads_them)
+{
+    /* lib/trace.h: a "timeout" error type in any case is a timeout (also on
+     * a result that gave no ok), status words are case-insensitive */
+    trace *t = trace_new("tx-otlp");
+    bm_event c1 = ev_of(BM_EV_COMMAND, "c1", 1000);
+    bm_event r1 = ev_of(BM_EV_RESULT, "r1", 2000);
+    r1.cmd = "c1";
+    r1.error_type = "TIMEOUT";
+    bm_event s = ev_of(BM_EV_STATUS, "s1", 3000);
+    s.status = "Compensated";
+    bm_event *all[] = {&c1, &r1, &s};
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_eq(trace_add(t, all[i], 512, NULL), TRACE_ADD_OK);
+    trace_event v;
+    cr_assert_str_eq(trace_event_stage(trace_get(t, 1, &v)), "timed_out");
+    char *json = spans_of(t, NULL);
+    cr_assert_not_null(strstr(json, "\"busmon.outcome\",\"value\":{\"stringValue\":\"timeout\"}"),
+                       "the step timed out: %s", json);
+    cr_assert_not_null(strstr(json, "\"name\":\"timeout\""), "its span event: %s", json);
+    cr_assert_not_null(strstr(json, "\"busmon.compensated\",\"value\":{\"boolValue\":true}"),
+                       "the transaction was compensated: %s", json);
+    free(json);
+    trace_free(t);
+}

@@ -126,3 +126,28 @@ Test(sampling, a_failed_step_keeps_its_reason_under_a_compensated_status)
     cr_assert_eq(bm_sampling_decide(&drop_the_rest, t, NULL, NULL), BM_SAMPLE_FAILED);
     trace_free(t);
 }
+
+Test(sampling, outcome_and_status_words_read_as_the_trace_reads_them)
+{
+    /* lib/trace.h: a "timeout" error type in any case is a timeout, status
+     * words are case-insensitive */
+    trace *t = trace_new("tx-sampling");
+    bm_event c1 = ev_of(BM_EV_COMMAND, "c1", 1000);
+    bm_event e1 = ev_of(BM_EV_ERROR, "e1", 2000);
+    e1.cmd = "c1";
+    e1.error_type = "Timeout";
+    add(t, &c1);
+    add(t, &e1);
+    trace_event v;
+    cr_assert_str_eq(trace_event_stage(trace_get(t, 1, &v)), "timed_out");
+    cr_assert_eq(bm_sampling_decide(&drop_the_rest, t, NULL, NULL), BM_SAMPLE_TIMEOUT);
+    trace_free(t);
+
+    t = trace_new("tx-sampling");
+    bm_event s = ev_of(BM_EV_STATUS, "s1", 1000);
+    s.status = "Compensated";
+    add(t, &s);
+    cr_assert_eq(trace_get_status(t), TRACE_COMPENSATED);
+    cr_assert_eq(bm_sampling_decide(&drop_the_rest, t, NULL, NULL), BM_SAMPLE_COMPENSATED);
+    trace_free(t);
+}
