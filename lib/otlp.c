@@ -551,14 +551,19 @@ int bm_otlp_trace_spans(const trace *t, const char *sampled_by, bm_otlp_buf *out
     }
     add_c(out, ']');
     text[0] = '\0';
-    if (st == TRACE_FAILED) {
-        if (last_failure)
-            failure_text(last_failure, text, sizeof text);
-        else
-            snprintf(text, sizeof text, "the transaction failed");
-    }
-    span_status(out, st == TRACE_COMPLETED ? STATUS_OK : st == TRACE_FAILED ? STATUS_ERROR
-                                                                            : STATUS_UNSET,
+    /* every unsuccessful end (failed, compensated, cancelled) is an error:
+     * UNSET is only a transaction still running */
+    int unsuccessful = trace_status_group(st) == TRACE_FAILED;
+    if (st == TRACE_FAILED && last_failure)
+        failure_text(last_failure, text, sizeof text);
+    else if (st == TRACE_FAILED)
+        snprintf(text, sizeof text, "the transaction failed");
+    else if (unsuccessful)
+        snprintf(text, sizeof text, "the transaction was %s", trace_status_name(st));
+    span_status(out,
+                st == TRACE_COMPLETED ? STATUS_OK
+                : unsuccessful        ? STATUS_ERROR
+                                      : STATUS_UNSET,
                 text);
     c.spans++;
     if (count) *count = c;

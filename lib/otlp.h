@@ -12,7 +12,8 @@
  *              and every re-export
  *   root     spanId = id(traceId, "")        name "transaction", kind INTERNAL,
  *            first event .. last event, status from the transaction
- *            (completed OK, failed ERROR, running UNSET), events: status,
+ *            (completed OK; failed, compensated, cancelled ERROR; running
+ *            UNSET), events: status,
  *            compensation, answers without a command (unpaired, late, or
  *            a compensation's: busmon.paired true), errors of no step
  *   step     spanId = id(traceId, command id), parent = root, one per

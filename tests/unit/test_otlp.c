@@ -179,3 +179,30 @@ Test(otlp, outcome_and_status_words_read_as_the_trace_reads_them)
     free(json);
     trace_free(t);
 }
+
+Test(otlp, a_compensated_or_cancelled_transaction_is_an_error_not_unset)
+{
+    /* the README: root status OK (completed), ERROR (failed), UNSET (still
+     * running); compensated and cancelled are unsuccessful ends (the failed
+     * group, trace_status_group), not "still running" */
+    static const char *const words[] = {"compensated", "cancelled"};
+    for (size_t w = 0; w < 2; w++) {
+        trace *t = trace_new("tx-otlp");
+        bm_event c1 = ev_of(BM_EV_COMMAND, "c1", 1000);
+        bm_event r1 = ev_of(BM_EV_RESULT, "r1", 2000);
+        r1.cmd = "c1";
+        r1.ok = 1;
+        bm_event s = ev_of(BM_EV_STATUS, "s1", 3000);
+        s.status = words[w];
+        bm_event *all[] = {&c1, &r1, &s};
+        for (size_t i = 0; i < 3; i++)
+            cr_assert_eq(trace_add(t, all[i], 512, NULL), TRACE_ADD_OK);
+        char *json = spans_of(t, NULL);
+        const char *root = strstr(json, "\"name\":\"transaction\"");
+        cr_assert_not_null(root);
+        cr_assert_not_null(strstr(root, "\"code\":2}"), "%s: root status ERROR: %s", words[w],
+                           root);
+        free(json);
+        trace_free(t);
+    }
+}
