@@ -359,6 +359,6 @@ size_t trace_store_heap_bytes(const trace_store *s)
 
 void trace_store_foreach(const trace_store *s, void (*cb)(const trace *t, void *arg), void *arg)
 {
-    for (uint32_t i = s->lru_head; i != NIL; i = s->entries[i].lru_next)
+    for (uint32_t i = s->lru_tail; i != NIL; i = s->entries[i].lru_prev)
         if (s->entries[i].t) cb(s->entries[i].t, arg);
 }

@@ -1138,6 +1138,30 @@ static bm_event pending_ev(bm_event_type type, const char *id, const char *tx, i
     return e;
 }
 
+/* The pending commands of s through a checkpoint into back (restored at
+ * T0 + MIN). @return how many were put back. */
+static size_t pending_round_trip(trace_store *s, trace_store *back)
+{
+    bm_checkpoint *c = calloc(1, sizeof *c);
+    cr_assert_not_null(c);
+    snprintf(c->agent, sizeof c->agent, "busmon-a");
+    c->ts_us = T0;
+    c->traces = s;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    cr_assert_eq(bm_checkpoint_encode(c, &sb), 0);
+    memset(c, 0, sizeof *c);
+    c->traces = back;
+    c->now_us = T0 + MIN;
+    char err[256] = "";
+    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, c, err, sizeof err), BM_CHECKPOINT_OK,
+                 "%s", err);
+    size_t pending = c->pending;
+    free(c);
+    msgpack_sbuffer_destroy(&sb);
+    return pending;
+}
+
 /* "pending" holds the unanswered commands of transactions still open: a
  * command of one that ended (its final status came) is no longer awaited,
  * so it is not put back after a restart. */
@@ -1155,28 +1179,33 @@ Test(checkpoint, pending_commands_of_open_transactions_only)
     for (size_t i = 0; i < 5; i++)
         cr_assert_eq(trace_store_apply(s, all[i], T0, NULL, NULL), TRACE_STORE_APPLIED);
 
-    bm_checkpoint *c = calloc(1, sizeof *c);
-    cr_assert_not_null(c);
-    snprintf(c->agent, sizeof c->agent, "busmon-a");
-    c->ts_us = T0;
-    c->traces = s;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    cr_assert_eq(bm_checkpoint_encode(c, &sb), 0);
-
     trace_store *back = trace_store_new(NULL);
-    memset(c, 0, sizeof *c);
-    c->traces = back;
-    c->now_us = T0 + MIN;
-    char err[256] = "";
-    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, c, err, sizeof err), BM_CHECKPOINT_OK,
-                 "%s", err);
-    cr_assert_eq(c->pending, 2);
+    cr_assert_eq(pending_round_trip(s, back), 2);
     cr_assert_not_null(trace_store_get(back, "tx-open"));
     cr_assert_not_null(trace_store_get(back, "tx-running"), "running closes nothing");
     cr_assert_null(trace_store_get(back, "tx-ended"));
-    free(c);
-    msgpack_sbuffer_destroy(&sb);
+    trace_store_free(s);
+    trace_store_free(back);
+}
+
+/* The restored store evicts the same transaction first as the saved one:
+ * the pending commands go out least recently updated first and come back
+ * in that order. */
+Test(checkpoint, pending_commands_come_back_in_their_eviction_order)
+{
+    trace_store *s = trace_store_new(NULL);
+    bm_event old_cmd = pending_ev(BM_EV_COMMAND, "c-old", "tx-old", T0);
+    bm_event new_cmd = pending_ev(BM_EV_COMMAND, "c-new", "tx-new", T0 + 1);
+    cr_assert_eq(trace_store_apply(s, &old_cmd, T0, NULL, NULL), TRACE_STORE_APPLIED);
+    cr_assert_eq(trace_store_apply(s, &new_cmd, T0 + 1, NULL, NULL), TRACE_STORE_APPLIED);
+
+    trace_store_limits lim = {2, 0, 0};
+    trace_store *back = trace_store_new(&lim);
+    cr_assert_eq(pending_round_trip(s, back), 2);
+    bm_event third = pending_ev(BM_EV_COMMAND, "c-third", "tx-third", T0 + MIN);
+    cr_assert_eq(trace_store_apply(back, &third, T0 + MIN, NULL, NULL), TRACE_STORE_APPLIED);
+    cr_assert_null(trace_store_get(back, "tx-old"), "the least recently updated goes first");
+    cr_assert_not_null(trace_store_get(back, "tx-new"));
     trace_store_free(s);
     trace_store_free(back);
 }

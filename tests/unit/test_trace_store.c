@@ -359,3 +359,24 @@ Test(trace_store, new_traces_get_the_room_their_records_need)
                  "after learning: one allocation, not a room and a pool (%zu vs %zu)",
                  trace_heap_bytes(late), trace_heap_bytes(early));
 }
+
+static void collect_tx(const trace *t, void *arg)
+{
+    char *out = arg;
+    strcat(out, trace_tx(t));
+}
+
+Test(trace_store, foreach_goes_least_recently_updated_first)
+{
+    /* the header's order: the checkpoint writes the pending commands in it
+     * and applies them back in it, so the restored store must evict the
+     * same transaction first as the one it was saved from */
+    s = mk_store(10, 0, 0);
+    apply_ok("a", "a1", 1);
+    apply_ok("b", "b1", 2);
+    apply_ok("c", "c1", 3);
+    apply_ok("a", "a2", 4);
+    char order[16] = "";
+    trace_store_foreach(s, collect_tx, order);
+    cr_assert_str_eq(order, "bca");
+}
