@@ -52,8 +52,11 @@
  * real command arrived); the partner it displaces looks again. Every such
  * move makes the matching strictly stronger, so the loop ends; it is also
  * capped. `paired` is an index and is fixed up when an insertion shifts
- * positions. An answer without a worker shows its command's (flag
- * WORKER_FILLED: read through the pairing, not stored).
+ * positions. An answer remembers whether its cmd names a request present
+ * (NF_NAMES_PRESENT, set when the later of the two arrives), so adding an
+ * event is O(n) in the trace's events, not O(n^2). An answer without a
+ * worker shows its command's (flag WORKER_FILLED: read through the
+ * pairing, not stored).
  *
  * Two flags follow the pairing: `late` (an unpaired answer whose command
  * holds busmon's own timeout: first outcome wins) is decided when the
@@ -154,7 +157,9 @@ enum {
     NF_WORKER_FILLED = 1,
     NF_LATE = 2,
     NF_ANSWERS_COMP = 4,
-    NF_CLOSER = 8 /* closed the trace */
+    NF_CLOSER = 8,        /* closed the trace */
+    NF_NAMES_PRESENT = 16 /* an answer whose cmd names a request in the trace
+                           * (set when either arrives: requests stay) */
 };
 
 typedef struct {
@@ -959,9 +964,10 @@ static int32_t best_answer_for(const trace *t, uint32_t ci, int *rule_out)
         if (!is_answer(a)) continue;
         int r = match_rule(t, a, c, 0);
         if (!r || !can_take(a, r)) continue;
-        /* Only an answer that could move pays for this O(n) look-up: one
-         * that names another command present in the trace answers that one. */
-        if (r > 1 && has_field(t, a, F_CMD) && find_command_by_id(t, a) >= 0) continue;
+        /* One that names another request present in the trace answers
+         * that one (the flag: no O(n) look-up per answer, which made adding
+         * a command O(n^2)). */
+        if (r > 1 && (a->flags & NF_NAMES_PRESENT)) continue;
         int is_free = a->paired < 0;
         if (r < best_rule || (r == best_rule && is_free && !best_free)) {
             best = (int32_t)i;
@@ -1039,6 +1045,23 @@ static int answers_timed_out(const trace *t, const trace_node *a)
 
 /* ---- add ------------------------------------------------------------------ */
 
+/* NF_NAMES_PRESENT for the node just added at `pos`: an answer naming a
+ * request already here, or the answers here that name a new request. */
+static void mark_names_present(trace *t, uint32_t pos)
+{
+    trace_node *x = &t->items[pos];
+    if (is_answer(x) && has_field(t, x, F_CMD) && find_command_by_id(t, x) >= 0) {
+        x->flags |= NF_NAMES_PRESENT;
+    } else if (is_request(x)) {
+        for (uint32_t i = 0; i < t->n; i++) {
+            trace_node *a = &t->items[i];
+            if (is_answer(a) && !(a->flags & NF_NAMES_PRESENT) && has_field(t, a, F_CMD) &&
+                fields_eq(t, a, F_CMD, x, F_ID))
+                a->flags |= NF_NAMES_PRESENT;
+        }
+    }
+}
+
 static int status_is_final(const char *s);
 
 static int grow_items(trace *t)
@@ -1092,6 +1115,7 @@ trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events, trac
     node->pair_rule = 0;
     node->flags = 0;
     t->n++;
+    mark_names_present(t, pos);
     if (is_answer(node) || is_request(node)) pair_from(t, pos);
     if (is_answer(node) && node->paired < 0 && answers_timed_out(t, node)) node->flags |= NF_LATE;
     if (node->type == BM_EV_STATUS && !trace_is_closed(t) &&

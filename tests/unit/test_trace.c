@@ -1526,3 +1526,32 @@ Test(trace, random_events_read_back_exactly)
         trace_free(u);
     }
 }
+
+/* ---- cost ------------------------------------------------------------------ */
+
+/* Answers that name commands not in the trace (their commands on a stream
+ * not read, or not yet read), then commands of the same step and worker:
+ * each command's look-up for an answer once looked up, for every free
+ * answer, whether it named another command (O(n) each): 2500 + 2500 events
+ * (traces.max_events' bound) took ~34 s of the agent's one thread. Now
+ * each add is O(n): well under a second, seconds under ASan. */
+Test(trace, answers_naming_absent_commands_then_commands_add_in_linear_time, .timeout = 20)
+{
+    enum { N = 2500 };
+    static char ids[2 * N][16], cmds[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "a-%d", i);
+        snprintf(cmds[i], sizeof cmds[i], "x-%d", i);
+        bm_event e = res_ev(ids[i], 1001 + 2 * i, "w", "s");
+        e.cmd = cmds[i];
+        cr_assert_eq(trace_add(t, &e, 2 * N, NULL), TRACE_ADD_OK);
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[N + i], sizeof ids[N + i], "c-%d", i);
+        bm_event e = cmd_ev(ids[N + i], 1000 + 2 * i, "w", "s");
+        cr_assert_eq(trace_add(t, &e, 2 * N, NULL), TRACE_ADD_OK);
+    }
+    /* each command took the earliest free answer of its step and worker */
+    for (int i = 0; i < N; i += 499)
+        assert_pair(ids[N + i], ids[i]);
+}
