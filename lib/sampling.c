@@ -41,11 +41,14 @@ bm_sample_reason bm_sampling_decide(const bm_sampling_policy *p, const trace *t,
 {
     if (!bm_sampling_active(p)) return BM_SAMPLE_ALL;
     size_t n = trace_count(t);
-    /* failed: the transaction failed, or a step failed and was not retried
-     * into a success (lib/trace.h), so a step retried into a success does
-     * not count; a timed-out step does, as `timeout`, retried or not */
+    /* failed: the transaction failed or was cancelled (the failed group;
+     * compensated has a reason of its own), or a step failed and was not
+     * retried into a success (lib/trace.h), so a step retried into a
+     * success does not count; a timed-out step does, as `timeout`,
+     * retried or not */
     int timeout = 0, compensated = 0, slow = 0;
-    int failed = trace_get_status(t) == TRACE_FAILED || trace_step_failed(t);
+    trace_status st = trace_get_status(t);
+    int failed = st == TRACE_FAILED || st == TRACE_CANCELLED || trace_step_failed(t);
     if (p->slow_us > 0 && trace_duration_us(t) > p->slow_us) slow = 1;
     trace_event view;
     for (size_t i = 0; i < n; i++) {

@@ -3,10 +3,10 @@
  * keep it or not, and why.
  *
  * Kept, whatever the rate, in this order of reasons: a timed-out step
- * (`timeout`), a failure (`failed`: the transaction's status is failed,
- * trace_get_status: a status event said so, or a step failed and was not
- * retried into a success of the same step and worker; a step retried into
- * a success is not a failure), a compensation (`compensated`),
+ * (`timeout`), a failure (`failed`: the transaction's status is failed or
+ * cancelled, trace_get_status, or a step failed and was not retried into a
+ * success of the same step and worker, trace_step_failed; a step retried
+ * into a success is not a failure), a compensation (`compensated`),
  * a slow one (`slow`: the whole transaction or one step longer than the
  * fixed threshold, or one step longer than its worker's current p99). Of
  * the rest, a fraction `rate` (`rate`), chosen by the trace id

@@ -151,3 +151,20 @@ Test(sampling, outcome_and_status_words_read_as_the_trace_reads_them)
     cr_assert_eq(bm_sampling_decide(&drop_the_rest, t, NULL, NULL), BM_SAMPLE_COMPENSATED);
     trace_free(t);
 }
+
+Test(sampling, a_cancelled_transaction_is_kept_as_failed)
+{
+    /* the README: every failed transaction is kept, and "failed" matches
+     * compensated and cancelled "as everywhere" (trace_status_group, the
+     * `busmon traces --status failed` filter); compensated has a reason
+     * of its own, cancelled goes with failed */
+    trace *t = trace_new("tx-sampling");
+    bm_event c1 = ev_of(BM_EV_COMMAND, "c1", 1000);
+    bm_event s = ev_of(BM_EV_STATUS, "s1", 2000);
+    s.status = "cancelled";
+    add(t, &c1);
+    add(t, &s);
+    cr_assert_eq(trace_get_status(t), TRACE_CANCELLED);
+    cr_assert_eq(bm_sampling_decide(&drop_the_rest, t, NULL, NULL), BM_SAMPLE_FAILED);
+    trace_free(t);
+}
