@@ -1062,6 +1062,28 @@ static void mark_names_present(trace *t, uint32_t pos)
     }
 }
 
+/*
+ * Request `ri` just arrived: an answer that names it, paired with another
+ * request by corr or step + worker (a guess made before `ri` was here),
+ * answers `ri` only from now on (trace.h). pair_from gave `ri` one of them;
+ * the others leave their guess, and the request each leaves looks again.
+ */
+static void leave_guesses_for(trace *t, uint32_t ri)
+{
+    for (uint32_t i = 0; i < t->n; i++) {
+        trace_node *a = &t->items[i];
+        if (!is_answer(a) || !(a->flags & NF_NAMES_PRESENT) || a->paired < 0 ||
+            a->paired == (int32_t)ri || a->pair_rule == 1 ||
+            !fields_eq(t, a, F_CMD, &t->items[ri], F_ID))
+            continue;
+        int32_t left = a->paired;
+        unlink_node(&t->items[left]);
+        unlink_node(a);
+        if (answers_timed_out(t, a)) a->flags |= NF_LATE;
+        pair_from(t, (uint32_t)left);
+    }
+}
+
 static int status_is_final(const char *s);
 
 static int grow_items(trace *t)
@@ -1117,6 +1139,7 @@ trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events, trac
     t->n++;
     mark_names_present(t, pos);
     if (is_answer(node) || is_request(node)) pair_from(t, pos);
+    if (is_request(node)) leave_guesses_for(t, pos);
     if (is_answer(node) && node->paired < 0 && answers_timed_out(t, node)) node->flags |= NF_LATE;
     if (node->type == BM_EV_STATUS && !trace_is_closed(t) &&
         status_is_final(nstr(t, node, F_STATUS)))

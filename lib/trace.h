@@ -15,7 +15,10 @@
  *   3. by step + worker: the earliest unanswered command with the same step
  *      and worker (an empty worker on the answer matches any worker).
  * Pairing works in both arrival orders: a command that arrives after its
- * answer is paired when it arrives. A paired answer's duration is the
+ * answer is paired when it arrives. An answer that names a request present
+ * in the trace answers that one only: a guess (rule 2 or 3) it made before
+ * that request arrived is left when it arrives, and the request it leaves
+ * looks for an answer again. A paired answer's duration is the
  * reported `duration_us` when the worker gave one, else answer.ts - command.ts.
  * An answer without a worker takes the worker of the command it answers.
  *

@@ -1555,3 +1555,32 @@ Test(trace, answers_naming_absent_commands_then_commands_add_in_linear_time, .ti
     for (int i = 0; i < N; i += 499)
         assert_pair(ids[N + i], ids[i]);
 }
+
+/* ---- an answer names the request it answers --------------------------------- */
+
+/* Two answers name command b (the framework's own timeout and the worker's
+ * result), both read before b: the first is guessed onto a, the command of
+ * the same step and worker that was there. When b arrives it takes one of
+ * them; the other names b, present now, so it answers b only (trace.h) and
+ * must leave a, which nobody answered. */
+Test(trace, an_answer_guessed_onto_another_command_leaves_it_when_its_own_arrives)
+{
+    bm_event a = cmd_ev("a", 1000, "img", "resize");
+    bm_event b = cmd_ev("b", 1100, "img", "resize");
+    bm_event tb = mk(BM_EV_ERROR, "tb", 5100);
+    tb.worker = "img";
+    tb.step = "resize";
+    tb.cmd = "b";
+    tb.error_type = "timeout";
+    bm_event rb = res_ev("rb", 5200, "img", "resize");
+    rb.cmd = "b";
+    add_ok(&a);
+    add_ok(&tb); /* b not here yet: a guess, a by step + worker */
+    add_ok(&rb);
+    assert_pair("a", "tb");
+    add_ok(&b);
+    cr_assert_geq(get("b")->paired, 0, "b is answered");
+    cr_assert_eq(get("a")->paired, -1, "a is answered by nobody: %s named b",
+                 get("a")->paired >= 0 ? at(t, (size_t)get("a")->paired)->ev.id : "-");
+    cr_assert_eq(trace_get_status(t), TRACE_RUNNING, "a runs still (on main: completed)");
+}
