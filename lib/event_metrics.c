@@ -152,6 +152,15 @@ void event_metrics_add(event_metrics *m, bm_event_type type, int outcome, int64_
     }
 }
 
+void event_metrics_add_latency(event_metrics *m, bm_event_type type, int64_t latency_us,
+                               int64_t now_us)
+{
+    int row = row_of(type);
+    if (!m || latency_us < 0 || (row != ROW_RESULT && row != ROW_ERROR)) return;
+    for (int w = 0; w < BM_WINDOWS; w++)
+        (void)bm_window_add_duration(&m->win[row][w], now_us, latency_us);
+}
+
 static double ratio(uint64_t num, uint64_t den)
 {
     return den ? (double)num / (double)den : 0.0;

@@ -56,6 +56,12 @@ void event_metrics_free(event_metrics *m);
 void event_metrics_add(event_metrics *m, bm_event_type type, int outcome, int64_t latency_us,
                        int64_t now_us);
 
+/* The latency of an answer counted earlier without one (read before its
+ * command): into its type's latency figures at now_us; nothing is counted
+ * again. Ignored for types that are not answers, and for latency_us < 0. */
+void event_metrics_add_latency(event_metrics *m, bm_event_type type, int64_t latency_us,
+                               int64_t now_us);
+
 /* Fill the three windows at now_us. */
 void event_metrics_snapshot(const event_metrics *m, int64_t now_us, bm_event_window out[BM_WINDOWS]);
 

@@ -9,6 +9,12 @@
  * was counted in flight (unless the trace closed since: closing took its
  * commands out of flight); an answer that arrives before its command is
  * counted when it arrives, and its command then is not counted in flight.
+ * Such an answer had no duration yet (unless reported) and, naming no
+ * worker, no worker: its command's arrival (trace_event.answered_early)
+ * adds the duration to the event metrics' latency and the worker's
+ * figures, or counts the whole execution for the command's worker, once.
+ * A guess that gave the answer a duration is its pairing: the answer's own
+ * command arriving later counts nothing more.
  */
 #include "lib/monitor.h"
 
@@ -76,6 +82,30 @@ static void forget_pending(bm_monitor *m, const trace *t)
     }
 }
 
+/* Request `req` just took an answer read before it (answered_early): what
+ * that answer could not count when it came is counted now. */
+static void count_early_answer(bm_monitor *m, const trace *t, const trace_event *req,
+                               int64_t now_us)
+{
+    trace_event view;
+    const trace_event *a = trace_get(t, (size_t)req->paired, &view);
+    if (!a) return;
+    int outcome = trace_event_outcome(&a->ev);
+    if (outcome < 0) return;
+    int reported = a->ev.duration_us >= 0; /* counted with the answer */
+    if (!reported) event_metrics_add_latency(m->events, a->ev.type, a->duration_us, now_us);
+    if (!a->ev.worker[0]) return;
+    if (a->worker_filled) {
+        /* nobody's execution when it came (error patterns had it then) */
+        if (worker_stats_answer(m->workers, a->ev.worker, (bm_outcome)outcome, a->duration_us,
+                                a->ev.error_type, a->ev.error_message, 0, now_us))
+            m->workers_refused_events++;
+    } else if (!reported) {
+        /* an execution of its worker with no duration: its duration now */
+        worker_stats_duration(m->workers, a->ev.worker, a->duration_us, now_us);
+    }
+}
+
 void bm_monitor_on_event(bm_monitor *m, const trace *t, const trace_event *te, int64_t now_us)
 {
     const bm_event *e = &te->ev;
@@ -88,6 +118,7 @@ void bm_monitor_on_event(bm_monitor *m, const trace *t, const trace_event *te, i
         return;
     }
     event_metrics_add(m->events, e->type, outcome, outcome >= 0 ? te->duration_us : -1, now_us);
+    if (t && te->answered_early && te->paired >= 0) count_early_answer(m, t, te, now_us);
     if (e->type == BM_EV_COMMAND) {
         int pending = te->paired < 0 && !closer;
         if (e->worker[0] && worker_stats_command(m->workers, e->worker, pending, now_us))

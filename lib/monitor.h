@@ -67,7 +67,13 @@ void bm_monitor_deinit(bm_monitor *m);
  * counts:
  *   command       in flight for its worker while unanswered, unless t is
  *                 closed (trace_closed_by: nothing of a closed trace is
- *                 awaited);
+ *                 awaited); one that takes an answer read before it
+ *                 (te->answered_early) adds that answer's duration, now
+ *                 known, to the event metrics' latency and its worker's
+ *                 figures (none when the worker
+ *                 reported one: counted with the answer), or, when the
+ *                 answer named no worker and so counted for none, counts
+ *                 the execution for the worker it takes from the command;
  *   result/error  one execution of its outcome (trace_event_outcome: the
  *                 framework's and busmon's timeouts are timeouts, not
  *                 failures) for its worker, the event metrics, and the
@@ -78,7 +84,8 @@ void bm_monitor_deinit(bm_monitor *m);
  *                 its worker. An answer to a compensation is an execution
  *                 of its worker, never one it had in flight;
  *   compensation  nothing for any worker (its name is the undoing action,
- *                 and no answer is awaited);
+ *                 and no answer is awaited), but an answer read before it
+ *                 is completed as a command's is;
  *   status        seen for its worker; the one that closes t (the first
  *                 final status) takes t's unanswered commands out of
  *                 flight.

@@ -61,7 +61,11 @@
  * Two flags follow the pairing: `late` (an unpaired answer whose command
  * holds busmon's own timeout: first outcome wins) is decided when the
  * answer is added and cleared if it pairs later; `answers_compensation` is
- * set and cleared with the link. The trace is closed by the first final
+ * set and cleared with the link. An answer remembers that it has been
+ * paired once (NF_EVER_PAIRED), so the add of a request can tell whether
+ * the answer it takes was waiting unpaired for it until then
+ * (`answered_early`: the first pairing of an answer read before its
+ * request, and not late then). The trace is closed by the first final
  * status event added (its node's NF_CLOSER), and stays closed.
  */
 #include "trace.h"
@@ -157,9 +161,12 @@ enum {
     NF_WORKER_FILLED = 1,
     NF_LATE = 2,
     NF_ANSWERS_COMP = 4,
-    NF_CLOSER = 8,        /* closed the trace */
-    NF_NAMES_PRESENT = 16 /* an answer whose cmd names a request in the trace
-                           * (set when either arrives: requests stay) */
+    NF_CLOSER = 8,         /* closed the trace */
+    NF_NAMES_PRESENT = 16, /* an answer whose cmd names a request in the trace
+                            * (set when either arrives: requests stay) */
+    NF_EVER_PAIRED = 32,   /* an answer that has been paired (stays when unlinked) */
+    NF_FIRST_LINK = 64     /* an answer, within one trace_add: paired for the first
+                            * time, having been neither paired nor late before */
 };
 
 typedef struct {
@@ -671,6 +678,7 @@ static const trace_event *view_of(const trace *t, const trace_node *x, trace_eve
     out->paired = x->paired;
     out->late = (x->flags & NF_LATE) != 0;
     out->answers_compensation = (x->flags & NF_ANSWERS_COMP) != 0;
+    out->worker_filled = (x->flags & NF_WORKER_FILLED) && x->paired >= 0;
     e->type = (bm_event_type)x->type;
     e->tx = t->tx;
     e->ts_us = ts_of(x);
@@ -993,6 +1001,8 @@ static void link_nodes(trace *t, uint32_t ai, uint32_t ci, int rule)
     a->paired = (int32_t)ci;
     c->paired = (int32_t)ai;
     a->pair_rule = c->pair_rule = (uint8_t)rule;
+    if (!(a->flags & (NF_EVER_PAIRED | NF_LATE))) a->flags |= NF_FIRST_LINK;
+    a->flags |= NF_EVER_PAIRED;
     a->flags &= (uint8_t) ~(NF_LATE | NF_ANSWERS_COMP | NF_WORKER_FILLED);
     if (c->type == BM_EV_COMPENSATION) a->flags |= NF_ANSWERS_COMP;
     if (!nstr(t, a, F_WORKER)[0] && nstr(t, c, F_WORKER)[0]) a->flags |= NF_WORKER_FILLED;
@@ -1141,10 +1151,18 @@ trace_add_result trace_add(trace *t, const bm_event *ev, size_t max_events, trac
     if (is_answer(node) || is_request(node)) pair_from(t, pos);
     if (is_request(node)) leave_guesses_for(t, pos);
     if (is_answer(node) && node->paired < 0 && answers_timed_out(t, node)) node->flags |= NF_LATE;
+    /* a request that gave an answer read before it its first partner */
+    int answered_early =
+        is_request(node) && node->paired >= 0 && (t->items[node->paired].flags & NF_FIRST_LINK);
+    for (uint32_t i = 0; i < t->n; i++)
+        t->items[i].flags &= (uint8_t)~NF_FIRST_LINK;
     if (node->type == BM_EV_STATUS && !trace_is_closed(t) &&
         status_is_final(nstr(t, node, F_STATUS)))
         node->flags |= NF_CLOSER;
-    if (added_out) view_of(t, node, added_out);
+    if (added_out) {
+        view_of(t, node, added_out);
+        added_out->answered_early = (uint8_t)answered_early;
+    }
     return TRACE_ADD_OK;
 }
 

@@ -15,12 +15,14 @@
  *   3. by step + worker: the earliest unanswered command with the same step
  *      and worker (an empty worker on the answer matches any worker).
  * Pairing works in both arrival orders: a command that arrives after its
- * answer is paired when it arrives. An answer that names a request present
- * in the trace answers that one only: a guess (rule 2 or 3) it made before
- * that request arrived is left when it arrives, and the request it leaves
- * looks for an answer again. A paired answer's duration is the
- * reported `duration_us` when the worker gave one, else answer.ts - command.ts.
- * An answer without a worker takes the worker of the command it answers.
+ * answer is paired when it arrives (its view from trace_add says so,
+ * `answered_early`, when that answer had never been paired before). An
+ * answer that names a request present in the trace answers that one
+ * only: a guess (rule 2 or 3) it made before that request arrived is left
+ * when it arrives, and the request it leaves looks for an answer again. A
+ * paired answer's duration is the reported `duration_us` when the worker
+ * gave one, else answer.ts - command.ts. An answer without a worker takes
+ * the worker of the command it answers.
  *
  * A compensation is a request too: an answer pairs with it by rules 1 and 2
  * only (its step is the step it undoes, so a step + worker guess would
@@ -80,6 +82,11 @@ typedef struct {
     int32_t paired;      /* index in the trace of the command / answer it pairs with; -1 */
     uint8_t late;        /* answers: came after busmon called its command timed out */
     uint8_t answers_compensation; /* answers: paired with a compensation, not a command */
+    uint8_t worker_filled;        /* answers: ev.worker is its request's (it names none) */
+    uint8_t answered_early;       /* requests, in trace_add's added_out only: the answer it
+                                   * took was read before it and never paired (nor late)
+                                   * until now: that answer's duration (unless reported),
+                                   * and its worker when it names none, are known from now */
     bm_event ev;                  /* ev.tx is the trace's tx; ev.attrs holds ev.n_attrs entries;
                                    * the metric fields are empty */
     char text_[2 * 40 + 128];     /* private: ev.id, ev.cmd, ev.corr when the trace keeps

@@ -128,6 +128,12 @@ int bm_window_add_execution(bm_window *w, int64_t now_us, bm_outcome outcome, in
     return bm_hist_add(&p->hist, duration_us, 1);
 }
 
+int bm_window_add_duration(bm_window *w, int64_t now_us, int64_t duration_us)
+{
+    if (duration_us < 0) return 0;
+    return bm_hist_add(&current(w, now_us)->hist, duration_us, 1);
+}
+
 void bm_window_add_event(bm_window *w, int64_t now_us, uint64_t n)
 {
     current(w, now_us)->counts.events += n;

@@ -68,6 +68,13 @@ int64_t bm_window_length_us(const bm_window *w);
  */
 int bm_window_add_execution(bm_window *w, int64_t now_us, bm_outcome outcome, int64_t duration_us);
 
+/*
+ * The duration of an execution counted earlier with none (an answer read
+ * before its command): into the histogram of the period of now_us; no
+ * execution is counted. @return 0, or -1 when the histogram could not grow.
+ */
+int bm_window_add_duration(bm_window *w, int64_t now_us, int64_t duration_us);
+
 /* Count one other event (counts.events) at now_us. */
 void bm_window_add_event(bm_window *w, int64_t now_us, uint64_t n);
 

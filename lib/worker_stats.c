@@ -438,15 +438,9 @@ const int64_t *worker_stats_duration_bounds_us(const worker_stats *ws, size_t *n
     return ws->cfg.duration_bounds_us;
 }
 
-static void add_total(const worker_stats_config *cfg, worker_totals *t, bm_outcome outcome,
-                      int64_t duration_us)
+static void add_total_duration(const worker_stats_config *cfg, worker_totals *t,
+                               int64_t duration_us)
 {
-    if (outcome == BM_OUTCOME_SUCCESS)
-        t->successes++;
-    else if (outcome == BM_OUTCOME_FAILURE)
-        t->failures++;
-    else
-        t->timeouts++;
     if (duration_us < 0) return;
     /* binary search: the first bound >= duration (n when none) */
     size_t lo = 0, hi = cfg->n_duration_bounds;
@@ -461,6 +455,18 @@ static void add_total(const worker_stats_config *cfg, worker_totals *t, bm_outco
     t->duration_buckets[i]++;
     t->duration_count++;
     t->duration_sum_us += (double)duration_us;
+}
+
+static void add_total(const worker_stats_config *cfg, worker_totals *t, bm_outcome outcome,
+                      int64_t duration_us)
+{
+    if (outcome == BM_OUTCOME_SUCCESS)
+        t->successes++;
+    else if (outcome == BM_OUTCOME_FAILURE)
+        t->failures++;
+    else
+        t->timeouts++;
+    add_total_duration(cfg, t, duration_us);
 }
 
 int worker_stats_answer(worker_stats *ws, const char *worker_name, bm_outcome outcome,
@@ -484,6 +490,16 @@ int worker_stats_answer(worker_stats *ws, const char *worker_name, bm_outcome ou
     }
     if (was_pending) pending_done(ws, w);
     return 0;
+}
+
+void worker_stats_duration(worker_stats *ws, const char *worker_name, int64_t duration_us,
+                           int64_t now_us)
+{
+    worker *w = find(ws, worker_name);
+    if (!w || duration_us < 0) return;
+    for (int i = 0; i < BM_WINDOWS; i++)
+        (void)bm_window_add_duration(&w->win[i], now_us, duration_us);
+    add_total_duration(&ws->cfg, &w->totals, duration_us);
 }
 
 void worker_stats_forget_pending(worker_stats *ws, const char *worker_name)

@@ -147,6 +147,15 @@ int worker_stats_answer(worker_stats *ws, const char *worker, bm_outcome outcome
                         int64_t duration_us, const char *error_type, const char *error_message,
                         int was_pending, int64_t now_us);
 
+/*
+ * The duration of an execution of `worker` counted earlier with none (its
+ * answer was read before its command): into the windows' histograms at
+ * now_us and the totals' duration buckets; no execution, and nothing for a
+ * worker not in the table (evicted since).
+ */
+void worker_stats_duration(worker_stats *ws, const char *worker, int64_t duration_us,
+                           int64_t now_us);
+
 /* A command counted in flight will never be answered here (its trace was
  * evicted or expired): in flight goes down by one. */
 void worker_stats_forget_pending(worker_stats *ws, const char *worker);

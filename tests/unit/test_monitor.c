@@ -271,6 +271,122 @@ Test(monitor, compensations_are_no_workers)
     cr_assert_eq(totals_of("shop").successes, 1);
 }
 
+/* The worker's figures at T0 + 60 s over the last minute. */
+static bm_window_stats last_minute(const char *worker)
+{
+    bm_worker_snapshot s;
+    cr_assert_eq(worker_stats_snapshot_one(mon.workers, worker, T0 + 50 * SEC, &s), 0);
+    return s.win[0];
+}
+
+/* Feed answer r, then its command c1 to w at T0: w's totals. */
+static worker_totals answer_then_command(const bm_event *r)
+{
+    bm_event c = command("c1", "w", T0);
+    feed(r);
+    feed(&c);
+    return totals_of("w");
+}
+
+/* An answer read before its command (several streams, pub/sub,
+ * redelivery) is one execution when it arrives; its duration is known
+ * when the command arrives, and counts then, once. */
+Test(monitor, answer_before_its_command_gets_its_duration)
+{
+    bm_event r = answer("r1", "c1", "w", "ok", T0 + 250000);
+    bm_event c = command("c1", "w", T0);
+    feed(&r);
+    cr_assert_eq(totals_of("w").successes, 1);
+    cr_assert_eq(totals_of("w").duration_count, 0, "no command yet: no duration");
+    feed(&c);
+    worker_totals w = totals_of("w");
+    cr_assert_eq(w.successes, 1, "one execution");
+    cr_assert_eq(w.duration_count, 1, "its duration, once the command is here");
+    cr_assert_float_eq(w.duration_sum_us, 250000.0, 0.5);
+    bm_window_stats m = last_minute("w");
+    cr_assert_eq(m.executions, 1);
+    cr_assert_float_eq(m.avg_us, 250000.0, 2500.0, "avg %g", m.avg_us);
+    cr_assert_float_eq(m.p95_us, 250000.0, 2500.0, "p95 %g", m.p95_us);
+    cr_assert_eq(in_flight("w"), 0);
+}
+
+/* The event metrics' command -> answer latency, the same. */
+Test(monitor, answer_before_its_command_gets_its_latency)
+{
+    bm_event r = answer("r1", "c1", "", "ok", T0 + 250000);
+    bm_event c = command("c1", "w", T0);
+    feed(&r);
+    feed(&c);
+    bm_event_window ew[BM_WINDOWS];
+    event_metrics_snapshot(mon.events, T0 + 50 * SEC, ew);
+    cr_assert_eq(ew[0].by_type[1].count, 1, "one result");
+    cr_assert_float_eq(ew[0].avg_latency_us, 250000.0, 2500.0, "latency %g", ew[0].avg_latency_us);
+    cr_assert_float_eq(ew[0].p95_latency_us, 250000.0, 2500.0);
+}
+
+Test(monitor, failure_before_its_command_gets_its_duration)
+{
+    bm_event r = answer("r1", "c1", "w", "fail", T0 + 40000);
+    worker_totals w = answer_then_command(&r);
+    cr_assert_eq(w.failures, 1);
+    cr_assert_eq(w.successes, 0);
+    cr_assert_eq(w.duration_count, 1);
+    cr_assert_float_eq(w.duration_sum_us, 40000.0, 0.5);
+    cr_assert_eq(pattern_total("WorkerException"), 1, "one error, once");
+}
+
+/* A duration the worker reported counted when its answer came: its
+ * command adds nothing. */
+Test(monitor, reported_duration_counts_once)
+{
+    bm_event r = answer("r1", "c1", "w", "ok", T0 + 250000);
+    r.duration_us = 100000;
+    worker_totals w = answer_then_command(&r);
+    cr_assert_eq(w.successes, 1);
+    cr_assert_eq(w.duration_count, 1);
+    cr_assert_float_eq(w.duration_sum_us, 100000.0, 0.5);
+    cr_assert_eq(last_minute("w").executions, 1);
+}
+
+/* An answer without a worker takes its command's: read before it, it was
+ * nobody's execution; its command makes it one, with its duration. */
+Test(monitor, workerless_answer_before_its_command_counts_for_its_worker)
+{
+    bm_event r = answer("r1", "c1", "", "timeout", T0 + 2 * SEC);
+    bm_event c = command("c1", "w", T0);
+    feed(&r);
+    feed(&c);
+    worker_totals w = totals_of("w");
+    cr_assert_eq(w.timeouts, 1);
+    cr_assert_eq(w.successes + w.failures, 0);
+    cr_assert_eq(w.duration_count, 1);
+    cr_assert_float_eq(w.duration_sum_us, 2.0 * SEC, 0.5);
+    bm_window_stats m = last_minute("w");
+    cr_assert_eq(m.executions, 1);
+    cr_assert_eq(m.timeouts, 1);
+    cr_assert_eq(in_flight("w"), 0);
+}
+
+/* An answer guessed onto another command (step + worker) before its own
+ * came got a duration with the guess; its own command moves it (lib/trace)
+ * but counts no second duration or execution. */
+Test(monitor, answer_moved_to_its_own_command_counts_once)
+{
+    bm_event r = answer("r1", "c2", "w", "ok", T0 + 3 * SEC);
+    bm_event c1 = command("c1", "w", T0);
+    bm_event c2 = command("c2", "w", T0 + 2 * SEC);
+    feed(&r);
+    feed(&c1);
+    cr_assert_eq(totals_of("w").duration_count, 1, "the guess gives it a duration");
+    const trace_event *added = feed(&c2);
+    cr_assert_geq(added->paired, 0, "r1 answers c2 now");
+    worker_totals w = totals_of("w");
+    cr_assert_eq(w.successes, 1);
+    cr_assert_eq(w.duration_count, 1, "counted once");
+    cr_assert_eq(last_minute("w").executions, 1);
+    cr_assert_eq(in_flight("w"), 0, "neither command entered flight: each came answered");
+}
+
 Test(monitor, event_outside_a_trace)
 {
     bm_event c = command("c1", "w", T0);

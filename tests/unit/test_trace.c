@@ -573,6 +573,49 @@ Test(trace, command_after_answer_by_cmd)
     cr_assert_str_eq(get("r")->ev.worker, "w9", "worker filled when the command arrives");
 }
 
+/* trace_add's view of a request says when the answer it took was read
+ * before it and never paired until then (what a reader counted of that
+ * answer had no duration); the answer's view says whose worker it shows. */
+Test(trace, answered_early_only_for_an_answer_never_paired)
+{
+    trace_event out;
+    bm_event r = res_ev("r", 500, "", "s");
+    r.cmd = "c1";
+    cr_assert_eq(trace_add(t, &r, 512, &out), TRACE_ADD_OK);
+    cr_assert_eq(out.answered_early, 0, "an answer is never answered early");
+    cr_assert_eq(out.worker_filled, 0);
+    bm_event c = cmd_ev("c1", 200, "w9", "s");
+    cr_assert_eq(trace_add(t, &c, 512, &out), TRACE_ADD_OK);
+    cr_assert_eq(out.answered_early, 1);
+    cr_assert(get("r")->worker_filled);
+    cr_assert_eq(get("c1")->answered_early, 0, "trace_add's view only");
+    /* a command whose answer comes after it */
+    bm_event c2 = cmd_ev("c2", 600, "w9", "t");
+    cr_assert_eq(trace_add(t, &c2, 512, &out), TRACE_ADD_OK);
+    cr_assert_eq(out.answered_early, 0);
+    bm_event r2 = res_ev("r2", 700, "w9", "t");
+    cr_assert_eq(trace_add(t, &r2, 512, &out), TRACE_ADD_OK);
+    cr_assert_eq(out.answered_early, 0);
+    cr_assert_eq(out.worker_filled, 0, "it names its worker");
+}
+
+Test(trace, answered_early_not_again_when_a_guess_moves)
+{
+    /* r3 names c3 (absent): c1 guesses it by step + worker, first pairing;
+     * c3 takes it back, but r3 had been paired already */
+    trace_event out;
+    bm_event r3 = res_ev("r3", 500, "w", "s");
+    r3.cmd = "c3";
+    add_ok(&r3);
+    bm_event c1 = cmd_ev("c1", 100, "w", "s");
+    cr_assert_eq(trace_add(t, &c1, 512, &out), TRACE_ADD_OK);
+    cr_assert_eq(out.answered_early, 1);
+    bm_event c3 = cmd_ev("c3", 300, "w", "s");
+    cr_assert_eq(trace_add(t, &c3, 512, &out), TRACE_ADD_OK);
+    assert_pair("r3", "c3");
+    cr_assert_eq(out.answered_early, 0);
+}
+
 Test(trace, command_after_answer_by_corr_and_by_step)
 {
     bm_event r1 = res_ev("r1", 500, "w", "a");

@@ -395,3 +395,21 @@ Test(window, merge_keeps_the_newer_period_of_a_slot)
     cr_assert_eq(bm_window_merge(&old, &w), -1, "another shape");
     bm_window_deinit(&old);
 }
+
+/* A duration learned after its execution: in the histogram, no execution. */
+Test(window, a_duration_alone_counts_no_execution)
+{
+    bm_window w;
+    cr_assert_eq(bm_window_init(&w, 10 * 1000000LL, 6), 0);
+    cr_assert_eq(bm_window_add_execution(&w, 1000000, BM_OUTCOME_SUCCESS, -1), 0);
+    cr_assert_eq(bm_window_add_duration(&w, 2000000, 5000), 0);
+    cr_assert_eq(bm_window_add_duration(&w, 2000000, -1), 0);
+    bm_counts c;
+    bm_hist h;
+    bm_hist_init(&h);
+    cr_assert_eq(bm_window_collect(&w, 3000000, &c, &h), 0);
+    cr_assert_eq(c.executions, 1);
+    cr_assert_eq(h.count, 1);
+    bm_hist_deinit(&h);
+    bm_window_deinit(&w);
+}

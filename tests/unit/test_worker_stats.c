@@ -1168,3 +1168,22 @@ Test(worker_stats, load_refuses_corrupt_saves_and_changes_nothing)
     cr_assert_eq(worker_stats_count(o2), 0);
     worker_stats_free(o2);
 }
+
+/* A duration learned after its execution was counted (its answer was read
+ * before its command): into the histograms and the totals' buckets, no
+ * second execution; a worker the table lacks gets nothing. */
+Test(worker_stats, a_late_known_duration_is_no_execution)
+{
+    ok("w", 1, T0, -1);
+    worker_stats_duration(ws, "w", 300000, T0 + SEC);
+    worker_stats_duration(ws, "nobody", 300000, T0 + SEC);
+    worker_stats_duration(ws, "w", -1, T0 + SEC);
+    bm_worker_snapshot s = snap("w", T0 + 2 * SEC);
+    cr_assert_eq(s.win[0].executions, 1);
+    cr_assert_float_eq(s.win[0].avg_us, 300000.0, 3000.0);
+    worker_totals t[2];
+    cr_assert_eq(worker_stats_totals(ws, t, 2), 1, "no worker made");
+    cr_assert_eq(t[0].successes, 1);
+    cr_assert_eq(t[0].duration_count, 1);
+    cr_assert_float_eq(t[0].duration_sum_us, 300000.0, 0.5);
+}
