@@ -272,6 +272,16 @@ static void room_learn(trace_store *s, size_t bytes)
     memset(s->room_hist, 0, sizeof s->room_hist);
 }
 
+/* Entry i was updated at now_us: the most recent, for eviction and retention. */
+static void touch(trace_store *s, uint32_t i, int64_t now_us)
+{
+    s->entries[i].updated_us = now_us;
+    if (s->lru_head != i) {
+        lru_unlink(s, i);
+        lru_push_head(s, i);
+    }
+}
+
 trace_store_result trace_store_apply(trace_store *s, const bm_event *ev, int64_t now_us,
                                      trace_event *added_out, const trace **trace_out)
 {
@@ -296,12 +306,8 @@ trace_store_result trace_store_apply(trace_store *s, const bm_event *ev, int64_t
     case TRACE_ADD_OK:
         s->st.applied++;
         s->st.events++;
-        e->updated_us = now_us;
+        touch(s, i, now_us);
         if (trace_count(e->t) == 2) room_learn(s, trace_pool_bytes(e->t));
-        if (s->lru_head != i) {
-            lru_unlink(s, i);
-            lru_push_head(s, i);
-        }
         if (trace_out) *trace_out = e->t;
         return TRACE_STORE_APPLIED;
     case TRACE_ADD_DUPLICATE:
@@ -309,7 +315,10 @@ trace_store_result trace_store_apply(trace_store *s, const bm_event *ev, int64_t
         if (trace_out) *trace_out = e->t;
         return TRACE_STORE_DUPLICATE;
     case TRACE_ADD_FULL:
+        /* refused, but the transaction is busy: not idle for eviction or
+         * retention (a duplicate is a redelivery, not news: no touch) */
         s->st.truncated++;
+        touch(s, i, now_us);
         if (trace_out) *trace_out = e->t;
         return TRACE_STORE_TRUNCATED;
     case TRACE_ADD_NOMEM:

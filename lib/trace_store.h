@@ -5,7 +5,8 @@
  *   - a bound on transactions: adding one more evicts the least recently
  *     updated trace (counted in `evicted`);
  *   - a bound on events per trace: events past it are not kept (counted in
- *     `truncated`);
+ *     `truncated`), but each one refused is an update of its trace (a full
+ *     trace that is busy is not the least recently updated, nor expired);
  *   - dedup by event id within a trace (counted in `duplicates`), so an entry
  *     delivered twice (at-least-once) is applied once;
  *   - retention: trace_store_sweep() drops traces not updated for

@@ -158,6 +158,29 @@ Test(trace_store, truncated_past_max_events)
     assert_stats(3, 1, 1, 0, 0, 2, 3);
 }
 
+/* A full trace is still busy: an event it refuses (counted as truncated,
+ * not kept) refreshes its recency, so eviction and retention take idle
+ * traces, not it. */
+Test(trace_store, refused_event_keeps_a_full_trace_recent)
+{
+    s = mk_store(2, 1, 100);
+    apply_ok("full", "f1", 10);
+    apply_ok("idle", "i1", 20);
+    bm_event e = mk(BM_EV_CUSTOM, "full", "f2", 30);
+    cr_assert_eq(trace_store_apply(s, &e, 30, NULL, NULL), TRACE_STORE_TRUNCATED);
+    apply_ok("new", "n1", 40); /* the least recently updated is idle now */
+    cr_assert_not_null(trace_store_get(s, "full"), "a busy full trace is not evicted");
+    cr_assert_null(trace_store_get(s, "idle"));
+    assert_stats(3, 0, 1, 1, 0, 2, 2);
+    /* retention: refused at 130, the trace is 10 us old at 140, not 130 */
+    bm_event g = mk(BM_EV_CUSTOM, "full", "f3", 130);
+    cr_assert_eq(trace_store_apply(s, &g, 130, NULL, NULL), TRACE_STORE_TRUNCATED);
+    cr_assert_eq(trace_store_sweep(s, 145, 0), 1, "only new (40) is past 145 - 100");
+    cr_assert_not_null(trace_store_get(s, "full"), "a busy full trace does not expire");
+    cr_assert_null(trace_store_get(s, "new"));
+    assert_stats(3, 0, 2, 1, 1, 1, 1);
+}
+
 Test(trace_store, default_max_events_is_512)
 {
     s = trace_store_new(NULL);
