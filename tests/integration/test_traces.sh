@@ -24,7 +24,16 @@ bm_check "the agent subscribes" bm_wait_for 10 '[ "$(bm_cli_raw PUBSUB NUMPAT)" 
 n_tx=$(gt '$1 == "tx"' | wc -l)
 bm_check "every transaction is indexed ($n_tx)" bm_wait_for 20 \
     "[ \"\$(bm_cli_raw ZCARD busmon:traces)\" = $n_tx ]"
-sleep 2.5 # the unanswered commands' timeouts (1 s + grace) land in their summaries
+# the unanswered commands' timeouts (busmon's, 1 s + grace after each
+# command) land in their summaries: each such transaction joins the failed
+# set in the write group that stores its timeout record (records first)
+hung=$(gt '$1 == "unanswered" { print $2 }' | sort -u)
+all_hung_failed() {
+    local tx
+    for tx in $hung; do [ -n "$(bm_cli_raw ZSCORE busmon:traces:failed "$tx")" ] || return 1; done
+}
+bm_check "every unanswered command's timeout is stored ($(wc -w <<<"$hung") transactions)" \
+    bm_wait_for 15 all_hung_failed
 
 ALL=$BM_TMP/all.json
 "$BUSMON" traces --limit 10000 --json >"$ALL"
@@ -150,7 +159,10 @@ for ev in '{type:"command",id:"c-long",tx:$tx,worker:$w,step:"s"}' \
 done
 bm_check "a 256-byte tx is indexed whole" bm_wait_for 5 \
     '[ -n "$(bm_cli_raw ZSCORE busmon:traces "$LTX")" ] && [ "$(bm_cli_raw ZCARD "busmon:traces:w:$LW")" = 1 ]'
-sleep 0.5 # the error's batch
+# the error may come in a later write group than the command: both records
+# stored, and the transaction in the failed set (written after them)
+bm_check "its error is stored too" bm_wait_for 5 \
+    '[ "$(bm_cli_raw LLEN "busmon:trace:$LTX")" = 2 ] && [ -n "$(bm_cli_raw ZSCORE busmon:traces:failed "$LTX")" ]'
 bm_eq "busmon traces lists it, none expired" "1 0" \
     "$("$BUSMON" traces --limit 10000 --json | jq -r --arg tx "$LTX" '"\([.traces[] | select(.tx == $tx)] | length) \(.expired)"')"
 bm_eq "--worker <256 bytes> finds it" "$LTX" "$("$BUSMON" traces --worker "$LW" --json | jq -r '.traces[].tx')"
