@@ -8,6 +8,7 @@
  *   open     (by last activity) ──settle passed, status final──▶ finish ──▶ done
  *      │                         └─settle passed, running───▶ idle
  *      ◀──────── any new event ───────────────────────────────────┘
+ *      ◀──────── a new event of a sampled-out one (decided again) ── done
  *   idle     (by last activity) ──idle_flush passed──▶ finish ──▶ done
  *   done     (by finish time)   ──forget_us, or the table full──▶ forgotten
  *
@@ -44,6 +45,8 @@ struct entry {
     entry *prev, *next; /* in its list */
     int list;
     int done;           /* 0 open, DONE_KEPT, DONE_DROPPED */
+    uint8_t exported;   /* its spans went out: never again */
+    uint8_t reopened;   /* sampled out, then a new event: its stored trace is the marker */
     int64_t since_us;   /* last activity (open, idle), finish time (done) */
     uint64_t hash;
     char tx[];
@@ -77,6 +80,7 @@ struct bm_finisher {
     p99_slot p99[P99_CACHE];
     int64_t now_us; /* of the decision being made */
     int warned_markers;
+    int warned_restores;
     bm_persist *persist;
     int flushed; /* the open group of records went out this tick (before a marker) */
 };
@@ -176,26 +180,37 @@ static int build_spans(const bm_sink *sink, bm_topic topic, bm_sink_body *out, v
     return 0;
 }
 
-/* Replace the stored trace with the marker: DEL, RPUSH, EXPIRE (one connection, in order). */
-static void write_marker(bm_finisher *f, const trace *t)
+/*
+ * Replace t's stored trace with n records: DEL, RPUSH, EXPIRE (one
+ * connection, in order). Records of it may wait in persist's open group
+ * (traces.flush_interval): out first, once a tick, so these replace them,
+ * not the reverse. @return 0, or -1 (Redis not connected).
+ */
+static int replace_stored(bm_finisher *f, const trace *t, size_t n, const char *const *v,
+                          const size_t *vl)
 {
     char key[600];
     int kl = snprintf(key, sizeof key, "%s%s", f->trace_prefix, trace_tx(t));
-    if (kl < 0 || (size_t)kl >= sizeof key) return;
+    if (kl < 0 || (size_t)kl >= sizeof key) return -1;
+    if (!f->flushed) bm_persist_flush(f->persist);
+    f->flushed = 1;
+    int rc = bm_writer_del(f->w, BM_WRITE_TRACE, key, NULL, NULL);
+    if (!rc)
+        rc = bm_writer_rpush_expire(f->w, BM_WRITE_TRACE, key, (size_t)kl, n, v, vl,
+                                    f->o.trace_ttl_s, NULL, NULL);
+    return rc;
+}
+
+/* Replace the stored trace with the marker. */
+static void write_marker(bm_finisher *f, const trace *t)
+{
     bm_sampling_marker m = {f->o.sampling.rate, trace_count(t), f->now_us};
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     int rc = bm_sampling_marker_encode(&m, &sb);
     const char *v[1] = {sb.data};
     size_t vl[1] = {sb.size};
-    /* records of it may wait in persist's open group (traces.flush_interval):
-     * out first, once a tick, so the marker replaces them, not the reverse */
-    if (!f->flushed) bm_persist_flush(f->persist);
-    f->flushed = 1;
-    if (!rc) rc = bm_writer_del(f->w, BM_WRITE_TRACE, key, NULL, NULL);
-    if (!rc)
-        rc = bm_writer_rpush_expire(f->w, BM_WRITE_TRACE, key, (size_t)kl, 1, v, vl,
-                                    f->o.trace_ttl_s, NULL, NULL);
+    if (!rc) rc = replace_stored(f, t, 1, v, vl);
     msgpack_sbuffer_destroy(&sb);
     if (rc) {
         f->stats.markers_failed++;
@@ -206,6 +221,49 @@ static void write_marker(bm_finisher *f, const trace *t)
         return;
     }
     f->stats.markers++;
+}
+
+/*
+ * A sampled-out transaction kept when decided again (a later step failed):
+ * its stored trace, the marker and the records written after it, replaced
+ * by the records of its trace in memory.
+ */
+static void restore_trace(bm_finisher *f, const trace *t)
+{
+    size_t n = trace_count(t);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    size_t *off = malloc((n + 1) * sizeof *off);
+    const char **v = malloc((n ? n : 1) * sizeof *v);
+    size_t *vl = malloc((n ? n : 1) * sizeof *vl);
+    int rc = !off || !v || !vl || !n;
+    trace_event view;
+    for (size_t i = 0; !rc && i < n; i++) {
+        const trace_event *te = trace_get(t, i, &view);
+        off[i] = sb.size;
+        rc = bm_event_encode_msgpack(&te->ev, te->duration_us, &sb);
+    }
+    if (!rc) {
+        off[n] = sb.size;
+        for (size_t i = 0; i < n; i++) { /* sb.data moved while it grew: pointers now */
+            v[i] = sb.data + off[i];
+            vl[i] = off[i + 1] - off[i];
+        }
+        rc = replace_stored(f, t, n, v, vl);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    free(off);
+    free(v);
+    free(vl);
+    if (rc) {
+        f->stats.restores_failed++;
+        if (!f->warned_restores++)
+            bm_warn("sampling: a sampled-out transaction kept when decided again could not have "
+                    "its stored trace written back (Redis not connected, or out of memory); it "
+                    "stays the marker (counted in sampling_restores_failed; not logged again)");
+        return;
+    }
+    f->stats.restored++;
 }
 
 static void finish(bm_finisher *f, entry *e, int why_idle)
@@ -224,8 +282,13 @@ static void finish(bm_finisher *f, entry *e, int why_idle)
         if (!kept && f->o.sample_stored) {
             e->done = DONE_DROPPED;
             write_marker(f, t);
+        } else if (e->reopened) {
+            restore_trace(f, t); /* the marker replaced: a failure is kept whole */
         }
-        if (bm_outputs_wants(f->outputs, BM_TOPIC_SPANS) && (kept || !f->o.sample_export)) {
+        e->reopened = 0;
+        if (bm_outputs_wants(f->outputs, BM_TOPIC_SPANS) && (kept || !f->o.sample_export) &&
+            !e->exported) {
+            e->exported = 1;
             bm_otlp_span_count c = {0, 0};
             bm_otlp_buf_reset(&f->spans);
             int rc = bm_otlp_trace_spans(t, bm_sample_reason_name(r), &f->spans, &c);
@@ -304,17 +367,21 @@ static int on_record(const bm_event *ev, int64_t duration_us, void *arg)
     uint64_t h = hash_tx(ev->tx);
     entry *e = find(f, ev->tx, h);
     int64_t now = bm_now_us();
-    if (e && e->done) {
-        if (e->done == DONE_DROPPED) {
-            f->stats.late_skipped++;
-            return 1; /* its stored trace is the marker now */
-        }
+    if (e && e->done == DONE_KEPT) {
         f->stats.late_events++;
         return 0;
     }
-    if (e) {
-        list_remove(f, e);
-    } else {
+    /* sampled out, then a new event (the next step, after a completed one
+     * settled): open again, written after the marker, decided again when it
+     * settles (kept: the marker replaced by its trace, restore_trace) */
+    int reopen = e && e->done == DONE_DROPPED;
+    if (e) list_remove(f, e);
+    if (reopen) {
+        e->done = 0;
+        e->reopened = 1;
+        f->stats.reopened++;
+    }
+    if (!e || reopen) {
         size_t open = f->lists[LIST_OPEN].n + f->lists[LIST_IDLE].n;
         if (open >= f->o.max_open) {
             /* full: the quietest goes now, as it is */
@@ -325,7 +392,10 @@ static int on_record(const bm_event *ev, int64_t duration_us, void *arg)
             finish(f, q, 0);
             forget_done(f, f->o.max_open);
         }
-        if (open + f->lists[LIST_DONE].n + 1 > f->n_buckets) grow_table(f);
+    }
+    if (!e) {
+        size_t n = f->lists[LIST_OPEN].n + f->lists[LIST_IDLE].n + f->lists[LIST_DONE].n;
+        if (n + 1 > f->n_buckets) grow_table(f);
         size_t len = strlen(ev->tx);
         e = calloc(1, sizeof *e + len + 1);
         if (!e) return 0; /* not followed: stored, never exported */

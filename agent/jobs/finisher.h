@@ -1,7 +1,8 @@
 /*
  * finisher.h - when a transaction is over, and what happens then: tail
  * sampling of its stored trace (lib/sampling.h) and its OTLP spans (topic
- * spans, lib/otlp.h). Each transaction is finished once.
+ * spans, lib/otlp.h). Each transaction is finished and exported once, but
+ * a sampled-out one that gets a new event is finished again (below).
  *
  *   persist record (every kept event) ──observe──▶ open: last activity now
  *   every 250 ms, oldest activity first:
@@ -11,13 +12,20 @@
  *                              └──────────▶ spans on topic spans (all, or the kept
  *                                           ones with otlp.sampled)
  *   an event of a finished transaction: kept ──▶ written, not exported again;
- *                                        sampled out ──▶ not written (counted)
+ *     sampled out ──▶ written after the marker, open again, and at its next
+ *     finish decided again: dropped ──▶ the marker again; kept (a later step
+ *     failed) ──▶ DEL; RPUSH the records of its trace in memory; EXPIRE; its
+ *     spans exported if they were not (otlp.sampled)
  *
  * `settle` lets the events that follow a completion or a failure (a
  * compensation, a final status) join the transaction before it is judged.
  * Open and finished transactions are bounded (max_open each): a full open
  * table finishes its quietest transaction early; finished ones are
  * forgotten oldest first, or after forget_us.
+ *
+ * A transaction whose commands are all answered is completed (lib/trace.h),
+ * so one between two steps is finished once `settle` passes; the next step
+ * is then a late event, which is why a sampled-out one is decided again.
  *
  * Not here: how a trace is built (lib/trace.c, state/), the span and
  * sampling rules (lib/), delivery (outputs/otlp.c).
@@ -56,11 +64,13 @@ typedef struct {
     uint64_t finished_idle;  /* ... after idle_flush, still running */
     uint64_t finished_early; /* ... early, to make room in the table */
     uint64_t not_in_memory;  /* ... whose trace had left memory: nothing to judge or export */
-    uint64_t late_events;    /* events of a finished transaction (written, not exported again) */
-    uint64_t late_skipped;   /* ... of a sampled-out one: not written */
+    uint64_t late_events;    /* events of a finished, kept transaction (written, not exported) */
+    uint64_t reopened;       /* sampled-out transactions opened again by a new event */
     uint64_t sampled[BM_SAMPLE__COUNT]; /* decisions by reason (sampled_out: dropped) */
     uint64_t markers;        /* stored traces replaced by the sampled-out marker */
     uint64_t markers_failed; /* ... whose writes were refused (no connection) */
+    uint64_t restored;       /* reopened ones kept: the marker replaced by the trace in memory */
+    uint64_t restores_failed; /* ... whose writes were refused (no connection, no memory) */
     uint64_t exported;       /* transactions whose spans went to the OTLP sinks */
     uint64_t spans;          /* spans offered */
     uint64_t spans_dropped;  /* spans refused (a sink's queue full, out of memory) */
