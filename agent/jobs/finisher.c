@@ -10,7 +10,8 @@
  *      ◀──────── any new event ───────────────────────────────────┘
  *      ◀──────── a new event of a sampled-out one (decided again) ── done
  *   idle     (by last activity) ──idle_flush passed──▶ finish ──▶ done
- *   done     (by finish time)   ──forget_us, or the table full──▶ forgotten
+ *   done     (by finish time)   ──the table full, or forget_us and its
+ *                                  trace gone from memory──▶ forgotten
  *
  * So a tick looks only at list heads: bounded work per wake-up.
  */
@@ -47,7 +48,7 @@ struct entry {
     int done;           /* 0 open, DONE_KEPT, DONE_DROPPED */
     uint8_t exported;   /* its spans went out: never again */
     uint8_t reopened;   /* sampled out, then a new event: its stored trace is the marker */
-    int64_t since_us;   /* last activity (open, idle), finish time (done) */
+    int64_t since_us;   /* last activity (open, idle), finish time or last forget check (done) */
     uint64_t hash;
     char tx[];
 };
@@ -304,11 +305,29 @@ static void finish(bm_finisher *f, entry *e, int why_idle)
     list_push(f, e, LIST_DONE);
 }
 
+/*
+ * Forget finished transactions: the oldest beyond `keep`, and those finished
+ * more than forget_us ago whose trace has left memory. One whose trace is
+ * still there is remembered another forget_us: a late event would find that
+ * trace, and, forgotten, be exported and decided again as a new transaction.
+ */
 static void forget_done(bm_finisher *f, size_t keep)
 {
     entry_list *d = &f->lists[LIST_DONE];
-    while (d->head && (d->n > keep || f->now_us - d->head->since_us > f->o.forget_us))
-        forget(f, d->head);
+    size_t looked = 0;
+    entry *e;
+    while ((e = d->head) && d->n > keep)
+        forget(f, e);
+    while ((e = d->head) && f->now_us - e->since_us > f->o.forget_us &&
+           looked++ < FINISH_PER_TICK) {
+        if (!trace_store_get(f->store, e->tx)) {
+            forget(f, e);
+            continue;
+        }
+        list_remove(f, e);
+        e->since_us = f->now_us;
+        list_push(f, e, LIST_DONE);
+    }
 }
 
 static void on_tick(void *arg)

@@ -21,7 +21,11 @@
  * compensation, a final status) join the transaction before it is judged.
  * Open and finished transactions are bounded (max_open each): a full open
  * table finishes its quietest transaction early; finished ones are
- * forgotten oldest first, or after forget_us.
+ * forgotten oldest first, or after forget_us once their trace has left the
+ * store (until then a late event would find the whole trace, and a
+ * forgotten transaction is finished again: exported and decided again). A
+ * late event of one forgotten because the table was full, or whose trace
+ * left memory, starts a new trace, finished (exported, decided) again.
  *
  * A transaction whose commands are all answered is completed (lib/trace.h),
  * so one between two steps is finished once `settle` passes; the next step
@@ -48,7 +52,7 @@ struct trace_store;
 typedef struct {
     int64_t settle_us;        /* quiet after a completion or failure before it is finished */
     int64_t idle_flush_us;    /* quiet with no end before it is finished anyway */
-    int64_t forget_us;        /* a finished transaction is remembered this long */
+    int64_t forget_us;        /* a finished one is remembered this long (and while in the store) */
     size_t max_open;          /* transactions followed at once (and finished ones remembered) */
     bm_sampling_policy sampling;
     int sample_stored;        /* the policy applies to stored traces */

@@ -7,7 +7,11 @@
 #      stored trace holds all its events, `busmon trace` reads it failed,
 #      `busmon traces --status failed` lists it, and (otlp.sampled) its spans
 #      are exported once, as failed. A second one whose next step succeeds
-#      stays sampled out: the marker again, with the new count.
+#      stays sampled out: the marker again, with the new count;
+#   2. a kept (failed) transaction, finished and exported once; the clock
+#      moves past the hour a finished transaction was remembered for, while
+#      its trace is still in memory; a late event is then stored, not
+#      exported again, and not decided again (one root span, one decision).
 # The transaction ids are fixed: each is sampled out at rate 0.01 (section 1
 # checks that first; a failure there says the id is not, not that the fix is
 # wrong).
@@ -83,4 +87,24 @@ bm_eq "1: decisions: 2 first, 2 again (one failed)" "4 1" \
     "$(decisions) $(curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | awk '$1 == "busmon_sampling_decisions_total{reason=\"failed\"}" {print $2}')"
 kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 
+# --- 2. a late event of a kept transaction after an hour -------------------------------
+CLOCK=$BM_TMP/clock
+echo 0 >"$CLOCK"
+BUSMON_TEST_CLOCK_FILE=$CLOCK start_agent a2 s2
+TXK=late-kept-1
+xadd s2 type command id "$TXK-c1" tx $TXK worker fetcher step fetch ts $NOW
+xadd s2 type error id "$TXK-e1" tx $TXK cmd "$TXK-c1" worker fetcher step fetch ts $((NOW + 10000)) error "Boom: failed"
+bm_check "2: the failed transaction is finished, kept and exported once" \
+    bm_wait_for 15 '[ "$(roots $TXK | wc -l)" = 1 ] && [ "$(metric busmon_transactions_remembered)" = 1 ]'
+bm_eq "2: one decision: failed" 1 "$(decisions)"
+echo 3700 >"$CLOCK" # past the hour a finished transaction was remembered for
+sleep 1             # the clock file is re-read every 100 ms, the finisher ticks every 250 ms
+xadd s2 type status id "$TXK-s1" tx $TXK status failed ts $((NOW + 20000))
+bm_check "2: the late event is stored" \
+    bm_wait_for 10 '[ "$(redis-cli -p "$BM_PORT" LLEN busmon:trace:$TXK)" = 3 ]'
+sleep 1.5 # settle, a tick, an OTLP flush
+bm_eq "2: still one root span exported" "failed" "$(roots $TXK | tr '\n' ' ' | sed 's/ $//')"
+bm_eq "2: still one decision" 1 "$(decisions)"
+bm_eq "2: counted as a late event" 1 "$(metric busmon_transactions_late_events_total)"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 bm_finish
