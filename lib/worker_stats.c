@@ -15,18 +15,17 @@
  *
  * Eviction. A full table makes room for a new worker by evicting the one
  * seen least recently among those with no command in flight, when it has
- * been idle for max_idle_us: junk names (a bug, an attack) fill the table
- * once but cannot keep real workers out once they go quiet. A worker with
- * commands waiting for an answer is not idle however quiet it is (its
- * pending health is the point of tracking it); it becomes evictable when
- * they are answered or forgotten. A live event may evict; a load or a
- * merge never does (no clock of its own: what does not fit is refused and
- * counted). Finding the victim is a scan of the table, done only when the
- * table is full; when nobody is evictable yet, the earliest time somebody
- * can be (`evict_after_us`) is kept, so a flood of refusals costs O(1) each
- * until then: a last-seen time only grows and a command sent only delays a
- * worker, so that bound stays true, and a worker whose in-flight count
- * drops to zero lowers it to its own time. Removal from the hash table is
+ * been idle for max_idle_us; when every idle worker has commands waiting
+ * for an answer, the one seen least recently of all goes. A stuck worker
+ * (quiet because it does not answer) thus keeps its pending health while
+ * any other can make room, and junk names (a bug, an attack), answered or
+ * not, fill the table once but cannot keep real workers out once they go
+ * quiet. A live event may evict; a load or a merge never does (no clock of
+ * its own: what does not fit is refused and counted). Finding the victim is
+ * a scan of the table, done only when the table is full; when nobody is
+ * idle yet, the earliest time somebody can be (`evict_after_us`) is kept,
+ * so a flood of refusals costs O(1) each until then (a last-seen time only
+ * grows, so that bound stays true). Removal from the hash table is
  * a backward shift (linear probing, no tombstones).
  *
  *   worker = { name, hash, windows 1m | 5m | perf, in flight, busy since,
@@ -320,24 +319,31 @@ static void slot_remove(worker_stats *ws, const worker *w)
     ws->slots[hole] = NULL;
 }
 
-/* Remove the worker seen least recently among those with nothing in flight,
- * if it has been idle for max_idle at now_us. @return 1 when one was
- * evicted, else 0. */
+/* Remove the worker seen least recently among those with nothing in flight
+ * that has been idle for max_idle at now_us; when none has, the one seen
+ * least recently of all, if it has. @return 1 when one was evicted, else 0. */
 static int evict_idle(worker_stats *ws, int64_t now_us)
 {
     if (ws->cfg.max_idle_us <= 0 || ws->count == 0 || now_us < ws->evict_after_us) return 0;
-    worker *w = NULL;
-    size_t victim = 0;
+    worker *w = NULL, *oldest = NULL;
+    size_t victim = 0, oldest_i = 0;
     for (size_t i = 0; i < ws->count; i++) {
         worker *c = ws->by_name[i];
         if (c->in_flight == 0 && (!w || c->last_seen_us < w->last_seen_us)) {
             w = c;
             victim = i;
         }
+        if (!oldest || c->last_seen_us < oldest->last_seen_us) {
+            oldest = c;
+            oldest_i = i;
+        }
     }
-    if (!w) { /* every worker waits for answers: none before one is done */
-        ws->evict_after_us = INT64_MAX;
-        return 0;
+    if (!w || now_us - w->last_seen_us < ws->cfg.max_idle_us) {
+        /* every idle worker waits for answers: the one seen least recently
+         * goes as a last resort (names whose commands are never answered
+         * must not lock real workers out) */
+        w = oldest;
+        victim = oldest_i;
     }
     if (now_us - w->last_seen_us < ws->cfg.max_idle_us) {
         ws->evict_after_us = w->last_seen_us + ws->cfg.max_idle_us;

@@ -28,9 +28,11 @@
  * Bounds: at most max_workers workers; per-worker memory is bounded by the
  * windows (sparse histograms). A full table makes room for a new worker by
  * evicting the one seen least recently of those with no command in flight
- * when it has been idle for max_idle_us (counted in evicted): a worker kept
- * waiting for answers is never evicted, so its pending health stays until
- * they are answered or forgotten. When none can go, the new one is refused
+ * when it has been idle for max_idle_us (counted in evicted), so a worker
+ * kept waiting for answers keeps its pending health while another can go;
+ * when every idle worker waits for answers, the one seen least recently
+ * goes (junk names must not lock real workers out). When none is idle, the
+ * new one is refused
  * (counted in refused, its name kept as the last refused). Loads and merges
  * never evict: they refuse what does not fit.
  *

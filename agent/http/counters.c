@@ -305,14 +305,14 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_workers", GAUGE, "Workers tracked.", "workers", workers),
     SCALAR("busmon_workers_refused_total", TOTAL,
            "Events whose worker was refused by the max_workers bound (the table full, none "
-           "idle longer than limits.max_idle with no command in flight).",
+           "idle longer than limits.max_idle).",
            "workers_refused", workers_refused),
     SCALAR("busmon_error_types_refused_total", TOTAL,
            "Errors whose type was refused by the max_error_types bound.", "error_types_refused",
            error_types_refused),
     SCALAR("busmon_workers_evicted_total", TOTAL,
-           "Workers idle longer than limits.max_idle, with no command in flight, evicted to "
-           "make room for new ones.",
+           "Workers idle longer than limits.max_idle evicted to make room for new ones (those "
+           "with no command in flight first).",
            "workers_evicted", workers_evicted),
     SCALAR("busmon_error_types_evicted_total", TOTAL,
            "Error types idle longer than limits.max_idle evicted to make room for new ones.",

@@ -563,20 +563,40 @@ Test(worker_stats, a_worker_with_commands_in_flight_is_not_evicted)
     cr_assert_str_eq(snap("stuck", T0 + 61 * MINUTE).issues[0],
                      "no answer for 61 min with 1 command pending");
 
-    /* nobody else idle: the newcomer is refused, the stuck worker stays */
-    cr_assert_eq(worker_stats_command(ws, "newer", 1, T0 + 62 * MINUTE), -1);
-    cr_assert_eq(worker_stats_refused(ws), 1);
-    cr_assert_eq(worker_stats_evicted(ws), 1);
-    cr_assert_eq(snap("stuck", T0 + 62 * MINUTE).in_flight, 1);
-    cr_assert_eq(worker_stats_command(ws, "newer", 1, T0 + 63 * MINUTE), -1, "still refused");
-
-    /* its command forgotten (trace gone), it is an idle worker like any other:
-     * the next newcomer gets its place at once */
-    worker_stats_forget_pending(ws, "stuck");
-    cr_assert_eq(worker_stats_command(ws, "newest", 1, T0 + 63 * MINUTE), 0);
+    /* every idle worker waits for answers: as a last resort the one seen
+     * least recently goes (names whose commands are never answered must not
+     * lock real workers out) */
+    cr_assert_eq(worker_stats_command(ws, "newer", 1, T0 + 62 * MINUTE), 0);
     cr_assert_eq(worker_stats_evicted(ws), 2);
-    cr_assert_eq(worker_stats_snapshot_one(ws, "stuck", T0 + 63 * MINUTE, &s), -1);
+    cr_assert_eq(worker_stats_refused(ws), 0);
+    cr_assert_eq(worker_stats_snapshot_one(ws, "stuck", T0 + 62 * MINUTE, &s), -1);
+
+    /* the two left were seen within max_idle: the next newcomer is refused */
+    cr_assert_eq(worker_stats_command(ws, "newest", 1, T0 + 63 * MINUTE), -1);
+    cr_assert_eq(worker_stats_refused(ws), 1);
+    cr_assert_eq(worker_stats_evicted(ws), 2);
     cr_assert_eq(worker_stats_count(ws), 2);
+}
+
+Test(worker_stats, junk_names_with_unanswered_commands_cannot_lock_real_workers_out)
+{
+    /* junk names whose commands are never answered fill the table; once they
+     * are quiet for max_idle, a real worker still gets in */
+    cfg.max_workers = 4;
+    cfg.max_idle_us = 60 * MINUTE;
+    start();
+    char name[32];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "junk-%d", i);
+        cr_assert_eq(worker_stats_command(ws, name, 1, T0 + i * SEC), 0);
+    }
+    cr_assert_eq(worker_stats_command(ws, "real", 1, T0 + 30 * MINUTE), -1, "none idle yet");
+    cr_assert_eq(worker_stats_command(ws, "real", 1, T0 + 61 * MINUTE), 0);
+    cr_assert_eq(worker_stats_evicted(ws), 1);
+    bm_worker_snapshot s;
+    cr_assert_eq(worker_stats_snapshot_one(ws, "junk-0", T0 + 61 * MINUTE, &s), -1,
+                 "the one seen least recently went");
+    cr_assert_eq(worker_stats_snapshot_one(ws, "real", T0 + 61 * MINUTE, &s), 0);
 }
 
 Test(worker_stats, junk_names_cannot_lock_real_workers_out)
