@@ -138,7 +138,7 @@ struct bm_persist {
     bm_backoff retry_backoff;
     bm_persist_reader reader;
     void *reader_arg;
-    bm_persist_observe_cb observe; /* jobs/finisher.c: follows transactions, skips sampled-out ones */
+    bm_persist_observe_cb observe; /* jobs/finisher.c: follows transactions (writes every record) */
     void *observe_arg;
     bm_persist_stats stats;
     int64_t last_ack_us;
@@ -1083,7 +1083,7 @@ int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us, in
 {
     if (p->observe && p->observe(ev, duration_us, p->observe_arg)) {
         p->stats.records_skipped++;
-        return 0; /* its transaction's stored trace is gone (sampled out): not written */
+        return 0; /* the observer asked for it not to be written (the finisher never does) */
     }
     group *g = open_group(p);
     if (!g || reserve((void **)&g->items, &g->cap_items, g->n_items + 1, sizeof(rec_item)))

@@ -102,7 +102,8 @@ typedef struct {
     uint64_t deadletter;        /* copies sent to the dead-letter stream */
     uint64_t deadletter_failed; /* ... that could not be queued (out of memory) */
     uint64_t records;           /* trace records sent (again on retries) */
-    uint64_t records_skipped;   /* records of sampled-out transactions, not written */
+    uint64_t records_skipped;   /* records the observer left unwritten (none since the finisher
+                                   reopens sampled-out transactions) */
     uint64_t batches;           /* groups closed */
     uint64_t retried;           /* writes sent again after a failure */
     uint64_t checkpoints;       /* checkpoints Redis confirmed */
