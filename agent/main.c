@@ -808,6 +808,14 @@ static int run(bm_config *cfg, bm_config_action action)
     for (size_t i = 0; i < cfg->n_streams; i++)
         bm_info("  stream %s", cfg->streams[i]);
     rc = bm_loop_run(a.p.loop);
+    const char *left_out[1];
+    size_t n_left =
+        cfg->drain && a.p.streams ? bm_stream_input_unreadable(a.p.streams, left_out, 1) : 0;
+    if (n_left && rc == 0) { /* a batch job must not take a stream it never read for drained */
+        bm_error("%zu stream(s) not drained: their keys hold another type (first: '%s')", n_left,
+                 left_out[0]);
+        rc = EXIT_REDIS;
+    }
     bm_outputs_finish(a.p.outputs); /* sinks deliver what they hold, within the deadline */
     write_summary(&a);
     teardown(&a);

@@ -521,7 +521,8 @@ static const bm_config_key agent_keys[] = {
      .help = "YAML configuration (see deploy/busmon.yaml)"},
     {.path = "drain", .type = BM_KEY_BOOL, .fixed = "true",
      .flags = BM_KEY_F_NO_YAML | BM_KEY_F_NO_ENV, CFG(drain), .flag = "drain", .group = G_RUN,
-     .help = "exit 0 once every stream is read to its end (batch jobs, benchmarks)"},
+     .help = "exit 0 once every stream is read to its end (batch jobs, benchmarks); exit 3 "
+             "when a stream's key holds another type and was not read"},
     {.path = "summary", .type = BM_KEY_STRING, .flags = BM_KEY_F_NO_YAML | BM_KEY_F_NO_ENV,
      CFG(summary_file), .flag = "summary", .metavar = "FILE", .group = G_RUN,
      .help = "write a JSON summary of the run to FILE at exit"},

@@ -11,7 +11,9 @@
 #      rest;
 #   D. every configured key of another type (only the agent's own hand-off
 #      stream is read): no busy loop, no reconnection, and reading starts
-#      when one is fixed.
+#      when one is fixed;
+#   E. --drain exits 3 when a stream was left out (a batch job must not
+#      take it for drained), 0 otherwise.
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
@@ -95,5 +97,17 @@ command_on t:s2 tx-d1
 bm_check "D: once fixed, the stream is read" bm_wait_for 15 "traced tx-d1"
 bm_eq "D: one still left out" 1 "$(metric busmon_streams_unreadable)"
 stop_agent "$AG"
+
+# --- E. --drain: a stream it could not read is not "drained" ---------------------------------------
+redis-cli -p "$BM_PORT" SET t:e1 x >/dev/null
+command_on t:e2 tx-e1
+timeout 30 "$BM_BUILD/busmon-agent" --drain --consumer e1 --stream t:e1 --stream t:e2 \
+    >"$BM_TMP/agent-e1.log" 2>&1
+bm_eq "E: --drain exits 3 when a stream was left out" 3 "$?"
+bm_check "E: ... and says which" grep -q "not drained: their keys hold another type (first: 't:e1')" \
+    "$BM_TMP/agent-e1.log"
+bm_check "E: the other stream was drained" traced tx-e1
+timeout 30 "$BM_BUILD/busmon-agent" --drain --consumer e2 --stream t:e2 >/dev/null 2>&1
+bm_eq "E: --drain of streams only exits 0" 0 "$?"
 
 bm_finish
