@@ -514,16 +514,20 @@ int bm_otlp_trace_spans(const trace *t, const char *sampled_by, bm_otlp_buf *out
     /* the root: the transaction, with the events that are not a step's */
     trace_status st = trace_get_status(t);
     int compensated = 0;
-    const bm_event *last_failure = NULL;
+    /* the root's message: the first failure that made the transaction fail
+     * (a step's, not retried into a success), else the last failure */
+    const bm_event *failure = NULL;
+    int decisive = 0;
     trace_event failure_view;
     for (size_t i = 0; i < n; i++) {
         const bm_event *e = &trace_get(t, i, &view)->ev;
         if (e->type == BM_EV_COMPENSATION ||
             (e->type == BM_EV_STATUS && !strcasecmp(e->status, "compensated")))
             compensated = 1;
-        if (is_failure(e)) {
+        if (!decisive && is_failure(e)) {
+            decisive = trace_failure_stands(t, i);
             failure_view = view;
-            last_failure = &failure_view.ev;
+            failure = &failure_view.ev;
         }
     }
     if (out->len) add_c(out, ',');
@@ -554,8 +558,8 @@ int bm_otlp_trace_spans(const trace *t, const char *sampled_by, bm_otlp_buf *out
     /* every unsuccessful end (failed, compensated, cancelled) is an error:
      * UNSET is only a transaction still running */
     int unsuccessful = trace_status_group(st) == TRACE_FAILED;
-    if (st == TRACE_FAILED && last_failure)
-        failure_text(last_failure, text, sizeof text);
+    if (st == TRACE_FAILED && failure)
+        failure_text(failure, text, sizeof text);
     else if (st == TRACE_FAILED)
         snprintf(text, sizeof text, "the transaction failed");
     else if (unsuccessful)

@@ -1245,12 +1245,17 @@ static int failure_stands(const trace *t, uint32_t i)
     return 1;
 }
 
+int trace_failure_stands(const trace *t, size_t i)
+{
+    if (!t || i >= t->n) return 0;
+    const trace_node *n = &t->items[i];
+    return is_step_outcome(n) && node_is_failure(t, n) && failure_stands(t, (uint32_t)i);
+}
+
 int trace_step_failed(const trace *t)
 {
-    for (uint32_t i = 0; i < t->n; i++) {
-        const trace_node *n = &t->items[i];
-        if (is_step_outcome(n) && node_is_failure(t, n) && failure_stands(t, i)) return 1;
-    }
+    for (uint32_t i = 0; i < t->n; i++)
+        if (trace_failure_stands(t, i)) return 1;
     return 0;
 }
 

@@ -173,6 +173,10 @@ trace_status trace_get_status(const trace *t);
  */
 int trace_step_failed(const trace *t);
 
+/* Event i (trace_get's order) is such a failure: a step's outcome, failed or
+ * timed out, not followed by a success of the same step and worker. */
+int trace_failure_stands(const trace *t, size_t i);
+
 /*
  * The event that closed the trace: the first status event kept whose status
  * is final (any of the words above), or NULL while it is open. Commands of a

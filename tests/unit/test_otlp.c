@@ -206,3 +206,36 @@ Test(otlp, a_compensated_or_cancelled_transaction_is_an_error_not_unset)
         trace_free(t);
     }
 }
+
+Test(otlp, the_roots_message_is_the_failure_that_made_the_transaction_fail)
+{
+    /* ship failed for good; charge failed later but was retried into a
+     * success: the transaction failed because of ship, not of the last
+     * failure in time */
+    trace *t = trace_new("tx-otlp");
+    bm_event c1 = ev_of(BM_EV_COMMAND, "c1", 1000);
+    c1.step = "ship";
+    bm_event e1 = ev_of(BM_EV_ERROR, "e1", 2000);
+    e1.step = "ship", e1.cmd = "c1", e1.error_type = "ShipFailed";
+    bm_event c2 = ev_of(BM_EV_COMMAND, "c2", 3000);
+    bm_event e2 = ev_of(BM_EV_ERROR, "e2", 4000);
+    e2.cmd = "c2", e2.error_type = "CardDeclined";
+    bm_event c3 = ev_of(BM_EV_COMMAND, "c3", 5000);
+    bm_event r3 = ev_of(BM_EV_RESULT, "r3", 6000);
+    r3.cmd = "c3", r3.ok = 1;
+    bm_event *all[] = {&c1, &e1, &c2, &e2, &c3, &r3};
+    for (size_t i = 0; i < 6; i++)
+        cr_assert_eq(trace_add(t, all[i], 512, NULL), TRACE_ADD_OK);
+    cr_assert_eq(trace_get_status(t), TRACE_FAILED);
+    cr_assert(trace_failure_stands(t, 1), "ship's failure stands");
+    cr_assert_not(trace_failure_stands(t, 3), "charge's was retried into a success");
+    char *json = spans_of(t, NULL);
+    const char *root = strstr(json, "\"name\":\"transaction\"");
+    cr_assert_not_null(root);
+    const char *status = strstr(root, "\"status\":");
+    cr_assert_not_null(status);
+    cr_assert_not_null(strstr(status, "ShipFailed"), "the root's message: %s", status);
+    cr_assert_null(strstr(status, "CardDeclined"), "not the retried failure: %s", status);
+    free(json);
+    trace_free(t);
+}
