@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "event_fixture.h"
+
 static trace *t;
 
 /* Views (trace_get) from a ring of 16, so a test can hold several at once. */
@@ -45,20 +47,7 @@ TestSuite(trace, .init = setup, .fini = teardown);
 
 static bm_event mk(bm_event_type type, const char *id, int64_t ts_us)
 {
-    bm_event e;
-    memset(&e, 0, sizeof e);
-    e.type = type;
-    e.id = id;
-    e.tx = "tx1";
-    e.corr = e.cmd = e.worker = e.step = e.source = "";
-    e.status = e.message = e.error_type = e.error_message = "";
-    e.ts_us = ts_us;
-    e.duration_us = -1;
-    e.ok = -1;
-    e.attempt = -1;
-    e.priority = -1;
-    e.progress = -1;
-    return e;
+    return fixture_event(type, "tx1", id, ts_us, "", "");
 }
 
 static bm_event cmd_ev(const char *id, int64_t ts, const char *worker, const char *step)

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "event_fixture.h"
+
 static trace_store *s;
 
 static void teardown(void)
@@ -23,20 +25,7 @@ TestSuite(trace_store, .fini = teardown);
 
 static bm_event mk(bm_event_type type, const char *tx, const char *id, int64_t ts_us)
 {
-    bm_event e;
-    memset(&e, 0, sizeof e);
-    e.type = type;
-    e.id = id;
-    e.tx = tx;
-    e.corr = e.cmd = e.worker = e.step = e.source = "";
-    e.status = e.message = e.error_type = e.error_message = "";
-    e.ts_us = ts_us;
-    e.duration_us = -1;
-    e.ok = -1;
-    e.attempt = -1;
-    e.priority = -1;
-    e.progress = -1;
-    return e;
+    return fixture_event(type, tx, id, ts_us, "", "");
 }
 
 static trace_store *mk_store(size_t max_tx, size_t max_events, int64_t retention_us)
