@@ -78,7 +78,7 @@ void bm_cli_top_help(FILE *f)
                "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
                "redis://127.0.0.1:6379)\n"
                "  -h, --help          this help\n"
-               "exit codes: 0 ok, 2 usage, 3 Redis unreachable\n");
+               "exit codes: 0 ok, 2 usage, 3 Redis unreachable or refusing a read\n");
 }
 
 /* Parse "2s", "500ms", "1m", "3" (seconds) into milliseconds; -1 if bad. */
@@ -93,13 +93,24 @@ static long top_parse_duration_ms(const char *s)
     return -1;
 }
 
-/* Latest rollup or NULL; *redis_failed set when Redis itself failed. */
-static json_t *top_latest_rollup(redisContext *c, int *redis_failed)
+/* What Redis said when a read failed: its error reply, else the connection's. */
+static void top_why(redisContext *c, const redisReply *r, const char *key, char *why, size_t n)
+{
+    snprintf(why, n, "cannot read %s: %s", key,
+             r && r->type == REDIS_REPLY_ERROR ? r->str
+             : c->errstr[0]                    ? c->errstr
+                                               : "error");
+}
+
+/* Latest rollup or NULL (none yet); when Redis failed or refused the read
+ * (an error reply: NOPERM, WRONGTYPE), *redis_failed set and why said. */
+static json_t *top_latest_rollup(redisContext *c, int *redis_failed, char *why, size_t n)
 {
     redisReply *r = redisCommand(c, "XREVRANGE busmon:rollups + - COUNT 1");
     json_t *root = NULL;
-    if (!r || c->err) {
+    if (!r || c->err || r->type == REDIS_REPLY_ERROR) {
         *redis_failed = 1;
+        top_why(c, r, "busmon:rollups", why, n);
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
         root = bm_cli_entry_json(r->element[0]);
     }
@@ -122,7 +133,11 @@ static void top_lag(redisContext *c, const char *stream_name)
     const char *stream = bm_cli_safe_text(&sb, stream_name);
     redisReply *r = redisCommand(c, "XINFO GROUPS %s", stream_name);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        printf("  %-24s (no stream)\n", stream);
+        /* no such key: no stream; another error (NOPERM, WRONGTYPE) is said as it is */
+        if (r && r->type == REDIS_REPLY_ERROR && !strstr(r->str, "no such key"))
+            printf("  %-24s (cannot read: %s)\n", stream, bm_cli_safe_text(&sb, r->str));
+        else
+            printf("  %-24s (no stream)\n", stream);
         if (r) freeReplyObject(r);
         return;
     }
@@ -199,12 +214,14 @@ static void top_print_rollup(json_t *roll, const char *window, int color)
     if (!shown) printf("  (none)\n");
 }
 
-/* The FIRING ALERTS part of a frame. @return 0, or -1 when Redis failed. */
-static int top_print_firing(redisContext *c, int color)
+/* The FIRING ALERTS part of a frame. @return 0, or -1 when Redis failed or
+ * refused (why said). */
+static int top_print_firing(redisContext *c, int color, char *why, size_t n)
 {
     printf("\nFIRING ALERTS\n");
     redisReply *a = redisCommand(c, "HGETALL busmon:alerts:firing");
-    if (!a || c->err) {
+    if (!a || c->err || a->type == REDIS_REPLY_ERROR) {
+        top_why(c, a, "busmon:alerts:firing", why, n);
         if (a) freeReplyObject(a);
         return -1;
     }
@@ -262,19 +279,20 @@ static void top_print_lag(redisContext *c)
     json_decref(sys);
 }
 
-/* Draw one frame; returns 0, or -1 when Redis failed. */
-static int top_frame(redisContext *c, const char *window, int color)
+/* Draw one frame; returns 0, or -1 when Redis failed or refused (why said). */
+static int top_frame(redisContext *c, const char *window, int color, char *why, size_t n)
 {
     int redis_failed = 0;
-    json_t *roll = top_latest_rollup(c, &redis_failed);
+    json_t *roll = top_latest_rollup(c, &redis_failed, why, n);
     if (redis_failed) return -1;
     if (color) printf("\033[H\033[2J");
     top_print_rollup(roll, window, color);
     json_decref(roll);
-    if (top_print_firing(c, color) < 0) return -1;
+    if (top_print_firing(c, color, why, n) < 0) return -1;
     top_print_lag(c);
     if (!color) printf("----\n");
     fflush(stdout);
+    if (c->err) snprintf(why, n, "Redis: %s", c->errstr);
     return c->err ? -1 : 0;
 }
 
@@ -332,8 +350,9 @@ int bm_cli_top(const bm_cli_command *self, const bm_cli_opts *opts, int argc, ch
     if (tty) top_tty_raw(&keys);
     rc = BM_EXIT_OK;
     while (!top_stop) {
-        if (top_frame(c, window, color) < 0) {
-            fprintf(stderr, "busmon top: Redis: %s\n", c->errstr[0] ? c->errstr : "error");
+        char why[512];
+        if (top_frame(c, window, color, why, sizeof why) < 0) {
+            fprintf(stderr, "busmon top: %s\n", why);
             rc = BM_EXIT_REDIS;
             break;
         }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# busmon against what Redis may hold or refuse, without an agent: the data
+# is written by hand.
+#  - a refused read (NOPERM, WRONGTYPE) in top is exit 3 with Redis' words,
+#    never "nothing published";
+source "$(dirname "$0")/lib.sh"
+bm_start_redis
+BUSMON="$BM_BUILD/busmon"
+AGENT="$BM_BUILD/busmon-agent"
+J2M="$BM_BUILD/bm-json2msgpack"
+
+# run NAME CMD...: stdout, stderr and exit code into $BM_TMP/NAME.{out,err}, $rc
+run() {
+    local name=$1; shift
+    "$@" >"$BM_TMP/$name.out" 2>"$BM_TMP/$name.err"; rc=$?
+}
+
+# ---- top: a refused read is a failure, said as Redis said it -------------------------------
+bm_cli ACL SETUSER norollups on '>pw' '~*' '&*' -@all +ping +xinfo '+hgetall' >/dev/null
+bm_cli ACL SETUSER noxinfo on '>pw' '~*' '&*' -@all +ping +xrevrange +hgetall >/dev/null
+echo pw >"$BM_TMP/pw"
+as() { local u=$1; shift; "$BUSMON" --redis-username "$u" --redis-password-file "$BM_TMP/pw" "$@"; }
+
+run top-noperm as norollups top --once
+bm_eq "top: XREVRANGE refused (NOPERM): exit 3" 3 "$rc"
+bm_check "top: ... stderr names the key and Redis' answer" \
+    grep -q "busmon top: cannot read busmon:rollups: NOPERM" "$BM_TMP/top-noperm.err"
+bm_check "top: ... stdout does not say nothing was published" \
+    bash -c "! grep -q 'nothing published' '$BM_TMP/top-noperm.out'"
+
+bm_cli SET busmon:rollups not-a-stream >/dev/null
+run top-wrongtype "$BUSMON" top --once
+bm_eq "top: busmon:rollups of another type: exit 3, as busmon workers" "3 3" \
+    "$rc $("$BUSMON" workers >/dev/null 2>&1; echo $?)"
+bm_check "top: ... WRONGTYPE said" grep -q "cannot read busmon:rollups: WRONGTYPE" "$BM_TMP/top-wrongtype.err"
+bm_cli DEL busmon:rollups >/dev/null
+
+bm_cli HSET busmon:alerts:firing x 1 >/dev/null
+bm_cli ACL SETUSER nofiring on '>pw' '~*' '&*' -@all +ping +xrevrange +xinfo >/dev/null
+run top-nofiring as nofiring top --once
+bm_eq "top: HGETALL of the firing hash refused: exit 3" 3 "$rc"
+bm_check "top: ... said" grep -q "cannot read busmon:alerts:firing: NOPERM" "$BM_TMP/top-nofiring.err"
+
+bm_cli XADD busmon:events '*' type command >/dev/null
+run top-noxinfo as noxinfo top --once
+bm_eq "top: XINFO refused: the frame is still drawn (exit 0)" 0 "$rc"
+bm_check "top: ... the lag line says the refusal, not '(no stream)'" \
+    grep -qE '^  busmon:events +\(cannot read: NOPERM' "$BM_TMP/top-noxinfo.out"
+bm_cli DEL busmon:events >/dev/null
+run top-nostream "$BUSMON" top --once
+bm_check "top: a stream that does not exist is still '(no stream)'" \
+    grep -qE '^  busmon:events +\(no stream\)$' "$BM_TMP/top-nostream.out"
+bm_eq "top: nothing published yet is still exit 0" 0 "$rc"
+
+bm_finish
