@@ -14,6 +14,7 @@
 
 #include "agent/cli/cli.h"
 #include "agent/cli/options.h"
+#include "proto/rollup.h"
 
 #define TAGS_MAX 16
 
@@ -117,7 +118,8 @@ static json_t *select_series(const metrics_args *m, json_t *roll)
     json_array_foreach(json_object_get(json_object_get(roll, "metrics"), "items"), i, item)
     {
         if (!item_matches(m, item)) continue;
-        json_t *win = json_object_get(json_object_get(item, "windows"), m->window);
+        /* 1h is the performance window, labelled by its length ("30m") */
+        json_t *win = bm_rollup_pick_window(json_object_get(item, "windows"), m->window);
         if (!win) continue;
         json_t *o = json_pack("{s:o, s:o, s:o}", "name", or_null(json_object_get(item, "name")),
                               "kind", or_null(json_object_get(item, "kind")), "tags",

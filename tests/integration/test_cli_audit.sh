@@ -3,6 +3,8 @@
 # is written by hand.
 #  - a refused read (NOPERM, WRONGTYPE) in top is exit 3 with Redis' words,
 #    never "nothing published";
+#  - `metrics --window 1h` is the performance window whatever its length (as
+#    every view and /api/metrics);
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -51,5 +53,17 @@ run top-nostream "$BUSMON" top --once
 bm_check "top: a stream that does not exist is still '(no stream)'" \
     grep -qE '^  busmon:events +\(no stream\)$' "$BM_TMP/top-nostream.out"
 bm_eq "top: nothing published yet is still exit 0" 0 "$rc"
+
+# ---- metrics --window 1h: the performance window, here 30 minutes --------------------------
+win() { echo "{\"count\":$1,\"sum\":$2,\"min\":1,\"max\":9,\"avg\":3,\"p50\":3,\"p95\":9,\"p99\":9,\"rate_per_s\":0.1,\"covered_s\":60}"; }
+bm_cli XADD busmon:rollups '*' json "{\"ts\":\"2026-12-05T10:00:00Z\",\"agent\":\"a1\",\"workers\":[{\"name\":\"w1\",\"windows\":{\"1m\":{\"executions\":1},\"5m\":{\"executions\":2},\"30m\":{\"executions\":7}}}],\"metrics\":{\"items\":[{\"name\":\"order_value\",\"kind\":\"histogram\",\"tags\":{},\"windows\":{\"1m\":$(win 1 3),\"5m\":$(win 2 6),\"30m\":$(win 7 21)}}],\"omitted\":0}}" >/dev/null
+run metrics-1h "$BUSMON" metrics order_value --window 1h --json
+bm_eq "metrics NAME --window 1h (a 30m performance window): exit 0" 0 "$rc"
+bm_eq "metrics --window 1h: the performance window's count, as workers --window 1h" "7 7" \
+    "$(jq -r '.series[0].count' "$BM_TMP/metrics-1h.out") $("$BUSMON" workers --window 1h --json | jq -r '.workers[0].executions')"
+bm_eq "metrics --window 5m: still the 5m window" 2 \
+    "$("$BUSMON" metrics --window 5m --json | jq -r '.series[0].count')"
+bm_check "metrics --window 1h: the table lists the series" \
+    bash -c "'$BUSMON' metrics --window 1h | grep -qE '^order_value +histogram +- +7 +21 '"
 
 bm_finish
