@@ -181,6 +181,15 @@ static int read_trace(redisContext *c, const bm_cli_opts *o, const char *tx, tra
     } else if (got == BM_TRACE_RECORDS_NOMEM) {
         fprintf(stderr, "busmon trace: out of memory\n");
         rc = BM_EXIT_REDIS;
+    } else if (trace_count(*out) == 0) {
+        /* nothing to show: not a trace that is "running" with no event */
+        fprintf(stderr,
+                "busmon trace: none of the %zu stored record(s) of '%s' could be read: no "
+                "trace to show\n",
+                unreadable, tx);
+        trace_free(*out);
+        *out = NULL;
+        rc = BM_EXIT_NOT_FOUND;
     } else if (unreadable) {
         fprintf(stderr,
                 "busmon trace: %zu stored record(s) of %s could not be read and are not shown\n",

@@ -5,6 +5,7 @@
 #    never "nothing published";
 #  - `metrics --window 1h` is the performance window whatever its length (as
 #    every view and /api/metrics);
+#  - a trace none of whose records can be read is not shown as "running";
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -65,5 +66,22 @@ bm_eq "metrics --window 5m: still the 5m window" 2 \
     "$("$BUSMON" metrics --window 5m --json | jq -r '.series[0].count')"
 bm_check "metrics --window 1h: the table lists the series" \
     bash -c "'$BUSMON' metrics --window 1h | grep -qE '^order_value +histogram +- +7 +21 '"
+
+# ---- trace: no readable record is no trace -----------------------------------------------------
+bm_cli RPUSH busmon:trace:tx-junk garbage "$(printf '\x81\xa2id')" >/dev/null
+run trace-junk "$BUSMON" trace tx-junk
+bm_eq "trace of unreadable records only: exit 1 (not found), nothing on stdout" "1 0" \
+    "$rc $(wc -c <"$BM_TMP/trace-junk.out")"
+bm_eq "... said in one line" \
+    "busmon trace: none of the 2 stored record(s) of 'tx-junk' could be read: no trace to show" \
+    "$(cat "$BM_TMP/trace-junk.err")"
+run trace-junk-json "$BUSMON" trace tx-junk --json
+bm_eq "... --json: exit 1, no 'running' object" "1 0" "$rc $(wc -c <"$BM_TMP/trace-junk-json.out")"
+echo "{\"type\":\"command\",\"id\":\"c-1\",\"tx\":\"tx-half\",\"worker\":\"w\",\"ts\":$(date +%s)000000}" |
+    "$J2M" | redis-cli -p "$BM_PORT" -x RPUSH busmon:trace:tx-half >/dev/null
+bm_cli RPUSH busmon:trace:tx-half garbage >/dev/null
+run trace-half "$BUSMON" trace tx-half --json
+bm_eq "a trace with one readable record of two: exit 0, its event shown" "0 1" \
+    "$rc $(jq -r .event_count "$BM_TMP/trace-half.out")"
 
 bm_finish
