@@ -55,8 +55,8 @@ static const struct {
 };
 
 const char *const bm_acl_cli_commands[] = {
-    "xrevrange", "lrange", "hget", "hgetall", "xinfo|groups", "subscribe", "ping", "select",
-    "zrevrangebyscore", "mget", NULL,
+    "xrevrange", "lrange",           "llen", "hget", "hgetall", "xinfo|groups", "subscribe", "ping",
+    "select",    "zrevrangebyscore", "mget", NULL,
 };
 
 const char *bm_acl_command_name(bm_acl_command c)

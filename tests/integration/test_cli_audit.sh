@@ -6,6 +6,7 @@
 #  - `metrics --window 1h` is the performance window whatever its length (as
 #    every view and /api/metrics);
 #  - a trace none of whose records can be read is not shown as "running";
+#  - the CLI's ACL line lets `busmon trace` count a long trace (LLEN).
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -84,4 +85,20 @@ run trace-half "$BUSMON" trace tx-half --json
 bm_eq "a trace with one readable record of two: exit 0, its event shown" "0 1" \
     "$rc $(jq -r .event_count "$BM_TMP/trace-half.out")"
 
+# ---- the CLI's ACL line (busmon-agent --print-acl, the README's) and a long trace ----------------
+"$AGENT" --print-acl >"$BM_TMP/acl.txt"
+CLI_LINE=$(sed -n 4p "$BM_TMP/acl.txt")
+bm_check "the printed CLI line is the README's" grep -qF "$CLI_LINE" "$BM_SRC/README.md"
+bm_cli ${CLI_LINE/>PASSWORD/>pw} >/dev/null
+bm_cli EVAL "local r = redis.call('LINDEX', KEYS[1], 0) for i = 1, ARGV[1] do redis.call('RPUSH', KEYS[2], r) end" \
+    2 busmon:trace:tx-half busmon:trace:tx-5001 5001 >/dev/null
+bm_cli EVAL "local r = redis.call('LINDEX', KEYS[1], 0) for i = 1, ARGV[1] do redis.call('RPUSH', KEYS[2], r) end" \
+    2 busmon:trace:tx-half busmon:trace:tx-5000 5000 >/dev/null
+run trace-5001 as busmon-cli trace tx-5001
+bm_eq "as the CLI's ACL user, a trace of 5001 records: its length said" \
+    "0 busmon trace: tx-5001 holds 5001 records; only its first 5000 are read and shown" \
+    "$rc $(cat "$BM_TMP/trace-5001.err")"
+run trace-5000 as busmon-cli trace tx-5000
+bm_eq "as the CLI's ACL user, a trace of exactly 5000 records: read whole, nothing said" "0 " \
+    "$rc $(cat "$BM_TMP/trace-5000.err")"
 bm_finish
