@@ -274,14 +274,6 @@ int bm_cli_baseline(const bm_cli_command *self, const bm_cli_opts *opts, int arg
 {
     bm_cli_opts o = *opts;
     baseline_args s = {0, NULL, "busmon:rollups", "busmon:state:", "busmon:baseline:ctl"};
-    /* a verb first: freeze WORKER, clear WORKER */
-    int op = -1;
-    if (argc > 1 && !strcmp(argv[1], "freeze")) op = BASELINE_REQUEST_FREEZE;
-    if (argc > 1 && !strcmp(argv[1], "clear")) op = BASELINE_REQUEST_CLEAR;
-    if (op >= 0) {
-        argc--;
-        argv++;
-    }
     const bm_cli_optdef options[] = {
         {"json", 0, &s.json, NULL, 0},
         {"rollups", 0, NULL, &s.rollups, 1},
@@ -289,7 +281,20 @@ int bm_cli_baseline(const bm_cli_command *self, const bm_cli_opts *opts, int arg
         {"control-key", 0, NULL, &s.control_key, 1},
         {NULL, 0, NULL, NULL, 0},
     };
-    int rc = bm_cli_parse(self, options, &o, argc, argv, &s.worker);
+    /* a verb as the first operand: freeze WORKER, clear WORKER (options may come before it,
+     * as everywhere: the options up to it are parsed to find it, then taken out of argv) */
+    char who[64];
+    int at, op = -1;
+    snprintf(who, sizeof who, "busmon %s", self->name);
+    int rc = bm_cli_parse_leading(who, self->help, options, &o, argc, argv, &at);
+    if (rc != BM_CLI_GO_ON) return rc;
+    if (at < argc && !strcmp(argv[at], "freeze")) op = BASELINE_REQUEST_FREEZE;
+    if (at < argc && !strcmp(argv[at], "clear")) op = BASELINE_REQUEST_CLEAR;
+    if (op >= 0) { /* with the NULL after the last */
+        memmove(argv + at, argv + at + 1, (size_t)(argc - at) * sizeof *argv);
+        argc--;
+    }
+    rc = bm_cli_parse(self, options, &o, argc, argv, &s.worker);
     if (rc != BM_CLI_GO_ON) return rc;
     if (op >= 0 && (!s.worker || !s.worker[0])) {
         fprintf(stderr, "busmon baseline %s: which worker? (see busmon baseline --help)\n",

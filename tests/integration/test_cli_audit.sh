@@ -6,7 +6,8 @@
 #  - `metrics --window 1h` is the performance window whatever its length (as
 #    every view and /api/metrics);
 #  - a trace none of whose records can be read is not shown as "running";
-#  - the CLI's ACL line lets `busmon trace` count a long trace (LLEN).
+#  - the CLI's ACL line lets `busmon trace` count a long trace (LLEN);
+#  - `busmon baseline freeze|clear WORKER` with options before the verb.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -101,4 +102,17 @@ bm_eq "as the CLI's ACL user, a trace of 5001 records: its length said" \
 run trace-5000 as busmon-cli trace tx-5000
 bm_eq "as the CLI's ACL user, a trace of exactly 5000 records: read whole, nothing said" "0 " \
     "$rc $(cat "$BM_TMP/trace-5000.err")"
+# ---- baseline freeze|clear: options may come before the verb, as before any operand -----------
+run freeze "$BUSMON" baseline --control-key t:ctl freeze w1
+bm_eq "baseline --control-key K freeze W: exit 0" 0 "$rc"
+bm_check "... the request is in K" bash -c "redis-cli -p $BM_PORT HGET t:ctl w1 | grep -q '^freeze 1 '"
+run clear "$BUSMON" baseline --redis "$BM_URL" --control-key=t:ctl clear w1
+bm_check "baseline --redis URL --control-key=K clear W: the request is in K" \
+    bash -c "[ $rc = 0 ] && redis-cli -p $BM_PORT HGET t:ctl w1 | grep -q '^clear 2 '"
+run clear-nowho "$BUSMON" baseline --json clear
+bm_eq "baseline --json clear (no worker): a usage error, not a worker named clear" \
+    "2 busmon baseline clear: which worker? (see busmon baseline --help)" "$rc $(cat "$BM_TMP/clear-nowho.err")"
+run freeze-after "$BUSMON" baseline freeze w2 --control-key t:ctl
+bm_check "baseline freeze W --control-key K: still works" \
+    bash -c "[ $rc = 0 ] && redis-cli -p $BM_PORT HGET t:ctl w2 | grep -q '^freeze '"
 bm_finish
