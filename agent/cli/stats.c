@@ -374,8 +374,17 @@ static int show_stats(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     bm_cli_safe sb;
     printf("events over %s (rollup %s)\n\n", s->window, bm_cli_safe_str(&sb, roll, "ts"));
     printf("  events:           %.0f\n", bm_cli_num(win, "total_events"));
-    printf("  success rate:     %.1f %%\n", 100 * bm_cli_num(win, "success_rate"));
-    printf("  error rate:       %.1f %%\n", 100 * bm_cli_num(win, "error_rate"));
+    /* the rates are of answers (results and errors): none, no rate */
+    json_t *by_type = json_object_get(win, "by_type");
+    char succ[16] = "-", err[16] = "-";
+    if (bm_cli_num(json_object_get(by_type, "result"), "count") +
+            bm_cli_num(json_object_get(by_type, "error"), "count") >
+        0) {
+        snprintf(succ, sizeof succ, "%.1f %%", 100 * bm_cli_num(win, "success_rate"));
+        snprintf(err, sizeof err, "%.1f %%", 100 * bm_cli_num(win, "error_rate"));
+    }
+    printf("  success rate:     %s\n", succ);
+    printf("  error rate:       %s\n", err);
     printf("  latency avg/p95:  %s / %s\n", avg, p95);
     printf("  throughput:       %.1f /min (peak %.1f /min)\n\n", bm_cli_num(win, "throughput_per_min"),
            bm_cli_num(win, "peak_throughput_per_min"));

@@ -184,10 +184,17 @@ static void top_print_rollup(json_t *roll, const char *window, int color)
     bm_cli_safe sb; /* names came from events */
     printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
            bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"), window);
-    printf("events/s %.2f   success %.1f %%   p95 latency %.1f ms   events %.0f\n\n",
+    /* a rate of no answers, a p95 of no latency: "-", as busmon workers and stats say */
+    json_t *by_type = json_object_get(ev, "by_type");
+    double answers = bm_cli_num(json_object_get(by_type, "result"), "count") +
+                     bm_cli_num(json_object_get(by_type, "error"), "count");
+    char succ[16] = "-", p95[24] = "-";
+    if (answers > 0) snprintf(succ, sizeof succ, "%.1f %%", 100 * bm_cli_num(ev, "success_rate"));
+    if (bm_cli_num(ev, "p95_latency_ms") > 0)
+        snprintf(p95, sizeof p95, "%.1f ms", bm_cli_num(ev, "p95_latency_ms"));
+    printf("events/s %.2f   success %s   p95 latency %s   events %.0f\n\n",
            bm_cli_num(ev, "throughput_per_min") / 60.0, /* over the time the window covers */
-           100 * bm_cli_num(ev, "success_rate"), bm_cli_num(ev, "p95_latency_ms"),
-           bm_cli_num(ev, "total_events"));
+           succ, p95, bm_cli_num(ev, "total_events"));
     printf("%-20s %-10s %8s %9s %10s %9s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS", "P95",
            "IN FLIGHT");
     size_t i;
@@ -196,10 +203,14 @@ static void top_print_rollup(json_t *roll, const char *window, int color)
     {
         json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), window);
         const char *h = bm_cli_safe_str(&sb, w, "health");
-        printf("%-20s %s%-10s%s %8.0f %8.1f%% %8.1fms %9.0f\n", bm_cli_safe_str(&sb, w, "name"),
+        char wsucc[16] = "-", wp95[24] = "-"; /* no execution in the window: no rate */
+        if (bm_cli_num(win, "executions") > 0) {
+            snprintf(wsucc, sizeof wsucc, "%.1f%%", 100 * bm_cli_num(win, "success_rate"));
+            snprintf(wp95, sizeof wp95, "%.1fms", bm_cli_num(win, "p95_ms"));
+        }
+        printf("%-20s %s%-10s%s %8.0f %9s %10s %9.0f\n", bm_cli_safe_str(&sb, w, "name"),
                top_health_color(color, h), h, color ? reset : "", bm_cli_num(win, "executions"),
-               100 * bm_cli_num(win, "success_rate"), bm_cli_num(win, "p95_ms"),
-               bm_cli_num(w, "in_flight"));
+               wsucc, wp95, bm_cli_num(w, "in_flight"));
     }
     printf("\nTOP ERRORS\n");
     json_t *e;

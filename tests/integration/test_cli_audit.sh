@@ -7,7 +7,9 @@
 #    every view and /api/metrics);
 #  - a trace none of whose records can be read is not shown as "running";
 #  - the CLI's ACL line lets `busmon trace` count a long trace (LLEN);
-#  - `busmon baseline freeze|clear WORKER` with options before the verb.
+#  - `busmon baseline freeze|clear WORKER` with options before the verb;
+#  - top and stats show no rate ("-") where there is nothing to rate, as
+#    busmon workers does, not 0.0 % success.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -115,4 +117,19 @@ bm_eq "baseline --json clear (no worker): a usage error, not a worker named clea
 run freeze-after "$BUSMON" baseline freeze w2 --control-key t:ctl
 bm_check "baseline freeze W --control-key K: still works" \
     bash -c "[ $rc = 0 ] && redis-cli -p $BM_PORT HGET t:ctl w2 | grep -q '^freeze '"
+# ---- no answers, no rate: "-" in top and stats, as in busmon workers ------------------------------
+idle='{"executions":0,"success_rate":0,"p95_ms":0}'
+ev='{"total_events":4,"success_rate":0,"error_rate":0,"p95_latency_ms":0,"throughput_per_min":4,"by_type":{"command":{"count":4},"result":{"count":0},"error":{"count":0}}}'
+bm_cli XADD busmon:rollups '*' json "{\"ts\":\"2026-12-05T10:00:10Z\",\"agent\":\"a1\",\"events\":{\"5m\":$ev},\"workers\":[{\"name\":\"idle\",\"health\":\"inactive\",\"in_flight\":4,\"windows\":{\"5m\":$idle}}]}" >/dev/null
+run top-idle "$BUSMON" top --once --window 5m
+bm_check "top: a worker with no execution in the window: success and p95 '-'" \
+    grep -qE '^idle +inactive +0 +- +- +4$' "$BM_TMP/top-idle.out"
+bm_check "top: no answer in the window: success and p95 latency '-'" \
+    grep -qE '^events/s [0-9.]+   success -   p95 latency -   events 4$' "$BM_TMP/top-idle.out"
+bm_check "busmon workers says '-' for that worker too" \
+    bash -c "'$BUSMON' workers --window 5m | grep -qE '^idle +inactive +0 +- +- +- +- +4 '"
+run stats-idle "$BUSMON" stats --window 5m
+bm_check "stats: 4 commands, no answer: success and error rate '-'" \
+    bash -c "grep -qE '^  success rate: +-$' '$BM_TMP/stats-idle.out' && grep -qE '^  error rate: +-$' '$BM_TMP/stats-idle.out'"
+bm_eq "stats --json keeps the numbers" "0 0" "$("$BUSMON" stats --window 5m --json | jq -r '"\(.success_rate) \(.error_rate)"')"
 bm_finish
