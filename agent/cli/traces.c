@@ -198,7 +198,7 @@ static long read_page(redisContext *c, const char *prefix, const char *set, cons
     return rc;
 }
 
-static void print_text(const bm_cli_opts *o, const search *s)
+static void print_text(const bm_cli_opts *o, const search *s, int limited)
 {
     printf("%-24s %-11s %11s %5s  %-24s %-28s %s\n", "START (UTC)", "STATUS", "DURATION", "STEPS",
            "WORKERS", "ERROR", "TX");
@@ -226,7 +226,7 @@ static void print_text(const bm_cli_opts *o, const search *s)
     if (s->sampled_out) printf("(%zu sampled out by tail sampling: not listed)\n", s->sampled_out);
     if (!s->n)
         printf("(no transaction matches)\n");
-    else if (s->n == s->limit)
+    else if (limited)
         printf("(first %zu; --limit for more)\n", s->n);
 }
 
@@ -330,6 +330,9 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
                 "busmon traces: %zu trace(s) hold %d records or more: each is summarized from "
                 "its first %d\n",
                 s.cut, TRACE_READ_MAX, TRACE_READ_MAX);
+    /* cut by --limit: candidates left unread (in a page read, or a next page), as
+     * /api/traces' "limited" (more matched); exactly --limit matches and no more is not */
+    int limited = s.n == limit && (s.scanned < offset || got == PAGE);
     if (got < 0) {
         fprintf(stderr, "busmon traces: %s\n", err);
         free(s.found);
@@ -342,7 +345,7 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
         json_t *out =
             json_pack("{s:o, s:I, s:I, s:I, s:I, s:b}", "traces", arr, "count", (json_int_t)s.n,
                       "scanned", (json_int_t)s.scanned, "expired", (json_int_t)s.expired,
-                      "sampled_out", (json_int_t)s.sampled_out, "limited", s.n == limit);
+                      "sampled_out", (json_int_t)s.sampled_out, "limited", limited);
         char *txt =
             out ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
                 : NULL;
@@ -350,7 +353,7 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
         free(txt);
         json_decref(out);
     } else {
-        print_text(&o, &s);
+        print_text(&o, &s, limited);
     }
     rc = s.n ? BM_EXIT_OK : BM_EXIT_NOT_FOUND;
     free(s.found);

@@ -9,7 +9,8 @@
 #  - the CLI's ACL line lets `busmon trace` count a long trace (LLEN);
 #  - `busmon baseline freeze|clear WORKER` with options before the verb;
 #  - top and stats show no rate ("-") where there is nothing to rate, as
-#    busmon workers does, not 0.0 % success.
+#    busmon workers does, not 0.0 % success;
+#  - traces says it was cut by --limit only when candidates were left unread.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -132,4 +133,19 @@ run stats-idle "$BUSMON" stats --window 5m
 bm_check "stats: 4 commands, no answer: success and error rate '-'" \
     bash -c "grep -qE '^  success rate: +-$' '$BM_TMP/stats-idle.out' && grep -qE '^  error rate: +-$' '$BM_TMP/stats-idle.out'"
 bm_eq "stats --json keeps the numbers" "0 0" "$("$BUSMON" stats --window 5m --json | jq -r '"\(.success_rate) \(.error_rate)"')"
+# ---- traces --limit: "limited" when something was left unread, not when exactly N matched -------
+now_s=$(date +%s)
+for t in a b c; do
+    echo "{\"type\":\"command\",\"id\":\"c-$t\",\"tx\":\"tx-$t\",\"worker\":\"w\",\"ts\":${now_s}000000}" |
+        "$J2M" | redis-cli -p "$BM_PORT" -x RPUSH "busmon:trace:tx-$t" >/dev/null
+done
+bm_cli ZADD t:idx "${now_s}001" tx-a "${now_s}002" tx-b "${now_s}003" tx-c >/dev/null
+lim() { "$BUSMON" traces --index-key t:idx --json "$@" | jq -r '"\(.count) \(.limited)"'; }
+bm_eq "traces --limit 3 of 3: all listed, not limited" "3 false" "$(lim --limit 3)"
+bm_eq "traces --limit 2 of 3: limited" "2 true" "$(lim --limit 2)"
+bm_eq "traces --limit 5 of 3: not limited" "3 false" "$(lim --limit 5)"
+bm_check "traces --limit 3 of 3: the table does not ask for a larger --limit" \
+    bash -c "! '$BUSMON' traces --index-key t:idx --limit 3 | grep -q -- '--limit for more'"
+bm_check "traces --limit 2 of 3: it does" \
+    bash -c "'$BUSMON' traces --index-key t:idx --limit 2 | grep -q '(first 2; --limit for more)'"
 bm_finish
