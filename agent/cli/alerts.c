@@ -429,6 +429,7 @@ static int watch(const bm_cli_opts *o, redisContext *c, const alerts_args *s)
             fflush(stdout);
         }
         freeReplyObject(m);
+        if (ferror(stdout)) return BM_EXIT_OK; /* nowhere to write: main says so, exit 4 */
     }
     if (interrupted) return BM_EXIT_OK;
     fprintf(stderr, "busmon alerts: lost the connection to Redis: %s\n",

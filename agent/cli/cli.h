@@ -16,7 +16,13 @@
 #include "lib/sampling.h"
 #include "lib/trace.h"
 
-enum { BM_EXIT_OK = 0, BM_EXIT_NOT_FOUND = 1, BM_EXIT_USAGE = 2, BM_EXIT_REDIS = 3 };
+enum {
+    BM_EXIT_OK = 0,
+    BM_EXIT_NOT_FOUND = 1,
+    BM_EXIT_USAGE = 2,
+    BM_EXIT_REDIS = 3,
+    BM_EXIT_OUTPUT = 4 /* the output could not be written (a full disk): main.c */
+};
 
 typedef struct {
     const char *redis_url;    /* --redis; NULL or "": $BUSMON_REDIS_URL, else the default */

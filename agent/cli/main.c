@@ -3,12 +3,24 @@
  * reaches Redis. busmon's own options, then a command, which the command
  * table (commands.c) runs.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "agent/cli/cli.h"
 #include "agent/cli/options.h"
+
+/* What was printed must have reached its file: a full disk is not "ok". */
+static int output_written(int rc, const char *what)
+{
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) return rc;
+    fprintf(stderr, "busmon%s%s: cannot write the output: %s\n", what ? " " : "", what ? what : "",
+            errno ? strerror(errno) : "write error");
+    return BM_EXIT_OUTPUT;
+}
 
 int main(int argc, char **argv)
 {
@@ -20,10 +32,10 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, NULL, 0},
     };
     int rc = bm_cli_parse_global(options, &o, argc, argv, &at);
-    if (rc != BM_CLI_GO_ON) return rc;
+    if (rc != BM_CLI_GO_ON) return output_written(rc, NULL);
     if (version) {
         bm_cli_version(stdout);
-        return BM_EXIT_OK;
+        return output_written(BM_EXIT_OK, NULL);
     }
     if (at >= argc) {
         bm_cli_overview(stderr);
@@ -36,5 +48,5 @@ int main(int argc, char **argv)
     }
     const char *nc = getenv("NO_COLOR");
     o.color = isatty(STDOUT_FILENO) && !(nc && *nc);
-    return cmd->run(cmd, &o, argc - at, argv + at);
+    return output_written(cmd->run(cmd, &o, argc - at, argv + at), cmd->name);
 }

@@ -10,7 +10,9 @@
 #  - `busmon baseline freeze|clear WORKER` with options before the verb;
 #  - top and stats show no rate ("-") where there is nothing to rate, as
 #    busmon workers does, not 0.0 % success;
-#  - traces says it was cut by --limit only when candidates were left unread.
+#  - traces says it was cut by --limit only when candidates were left unread;
+#  - output that cannot be written (a full disk) is exit 4, said on stderr,
+#    also for --help and alerts --watch (which stops).
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -148,4 +150,25 @@ bm_check "traces --limit 3 of 3: the table does not ask for a larger --limit" \
     bash -c "! '$BUSMON' traces --index-key t:idx --limit 3 | grep -q -- '--limit for more'"
 bm_check "traces --limit 2 of 3: it does" \
     bash -c "'$BUSMON' traces --index-key t:idx --limit 2 | grep -q '(first 2; --limit for more)'"
+# ---- output that cannot be written: exit 4, not 0 -------------------------------------------------
+run full-trace "$BUSMON" trace tx-a
+bm_eq "trace to a terminal-less file: found (exit 0)" 0 "$rc"
+"$BUSMON" trace tx-a >/dev/full 2>"$BM_TMP/full.err"; rc=$?
+bm_eq "trace > /dev/full: exit 4" 4 "$rc"
+bm_check "... stderr says the output could not be written" \
+    grep -q "busmon trace: cannot write the output: No space left on device" "$BM_TMP/full.err"
+"$BUSMON" traces --index-key t:idx --json >/dev/full 2>/dev/null; rc=$?
+bm_eq "traces --json > /dev/full: exit 4" 4 "$rc"
+"$BUSMON" --help >/dev/full 2>/dev/null; rc=$?
+bm_eq "busmon --help > /dev/full: exit 4" 4 "$rc"
+"$BUSMON" trace tx-unknown >/dev/full 2>/dev/null; rc=$?
+bm_eq "trace of an unknown transaction > /dev/full: still exit 1 (nothing to write)" 1 "$rc"
+timeout 20 "$BUSMON" alerts --watch --channel t:alerts >/dev/full 2>"$BM_TMP/watch.err" &
+watch_pid=$!
+for _ in $(seq 1 100); do # until it is subscribed, then one record (bounded: 10 s)
+    [ "$(bm_cli PUBLISH t:alerts '{"rule":"r","state":"firing"}')" = 1 ] && break
+    sleep 0.1
+done
+wait "$watch_pid"; rc=$?
+bm_eq "alerts --watch > /dev/full: stops at the first record, exit 4 (not killed by timeout)" 4 "$rc"
 bm_finish
