@@ -159,7 +159,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 /* A string from at most `cap` bytes of s (fixed arrays may lack their NUL),
  * with each byte that does not start a valid UTF-8 sequence replaced by
  * U+FFFD. NULL reads as "". */
-static json_t *text(const char *s, size_t cap)
+json_t *bm_json_text(const char *s, size_t cap)
 {
     if (!s) return json_string("");
     size_t n = strnlen(s, cap), bad = 0;
@@ -194,7 +194,7 @@ static json_t *text(const char *s, size_t cap)
     return j;
 }
 
-#define TEXT(field) text((field), sizeof(field))
+#define TEXT(field) bm_json_text((field), sizeof(field))
 
 /*
  * The key for window slot i: its label, its slot's default when empty, or
@@ -383,7 +383,7 @@ json_t *bm_rollup_to_json(const bm_rollup *r)
     set(o, "kind", json_string("rollup"), &err);
     set(o, "ts", iso_ms(r->ts_us), &err);
     set(o, "ts_us", json_integer(r->ts_us), &err);
-    set(o, "agent", text(r->agent, SIZE_MAX), &err);
+    set(o, "agent", bm_json_text(r->agent, SIZE_MAX), &err);
     set(o, "interval_s", num((double)r->interval_us / 1e6), &err);
 
     set(summary, "total_workers", count(r->n_workers), &err);

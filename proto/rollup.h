@@ -152,6 +152,13 @@ const struct msgpack_object *bm_msgpack_map_get(const struct msgpack_object *o, 
 /* Any JSON tree as msgpack, appended to out (cut back on failure). @return 0, or -1. */
 int bm_json_encode_msgpack(const struct json_t *j, struct msgpack_sbuffer *out);
 
+/* A JSON string of at most `cap` bytes of s (a fixed array may lack its
+ * NUL; NULL is ""), each byte that does not start a valid UTF-8 sequence
+ * written U+FFFD: jansson refuses text that is not UTF-8, and a name cut
+ * inside a character must not lose the record holding it. @return a new
+ * string, or NULL (out of memory). */
+struct json_t *bm_json_text(const char *s, size_t cap);
+
 /* The size bm_json_encode_msgpack would write for j, without writing it. @return bytes. */
 size_t bm_json_msgpack_size(const struct json_t *j);
 

@@ -77,9 +77,9 @@ json_t *bm_sys_sample_to_json(const bm_sys_sample *s)
     int err = !j || !streams;
     if (!err) {
         put(j, "t", unix_s(s->p.ts_us), &err);
-        put(j, "agent", json_string(s->agent), &err);
+        put(j, "agent", bm_json_text(s->agent, sizeof s->agent), &err);
         put(j, "interval_seconds", figure((double)s->interval_us / 1e6), &err);
-        put(j, "data_path", json_string(s->data_path), &err);
+        put(j, "data_path", bm_json_text(s->data_path, sizeof s->data_path), &err);
         put_point(j, &s->p, &err);
         for (size_t i = 0; i < s->n_streams && !err; i++) {
             const bm_sys_stream *st = &s->streams[i];
@@ -88,7 +88,7 @@ json_t *bm_sys_sample_to_json(const bm_sys_sample *s)
                 err = 1;
                 break;
             }
-            put(o, "name", json_string(st->name), &err);
+            put(o, "name", bm_json_text(st->name, sizeof st->name), &err);
             put(o, "length", opt_int(st->length), &err);
             put(o, "lag", opt_int(st->lag), &err);
             put(o, "pending", opt_int(st->pending), &err);

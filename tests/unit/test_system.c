@@ -122,6 +122,43 @@ Test(system, from_json_cuts_names_between_characters_and_refuses_bad_intervals)
     json_decref(j);
 }
 
+/* The agent writes these names with snprintf into fixed arrays: a stream
+ * name cut inside a character, or a data path that is not UTF-8 (a Latin-1
+ * directory), is not valid UTF-8. jansson refuses such text, and the whole
+ * sample was lost (NULL: not published, /api/system failing) at every
+ * interval. Each bad byte is U+FFFD instead; the rest of the sample stays. */
+Test(system, names_that_are_not_utf8_do_not_lose_the_sample)
+{
+    bm_sys_sample s;
+    sample(&s);
+    strcpy(s.data_path, "/var/lib/r\xe9"
+                        "dis");
+    memset(s.streams[0].name, 'n', sizeof s.streams[0].name - 1);
+    s.streams[0].name[sizeof s.streams[0].name - 2] = '\xc3'; /* half an é, cut by snprintf */
+    s.streams[0].name[sizeof s.streams[0].name - 1] = '\0';
+    strcpy(s.agent, "agent-\xff");
+    json_t *j = bm_sys_sample_to_json(&s);
+    cr_assert_not_null(j, "the sample is still written");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "data_path")), "/var/lib/r\xef\xbf\xbd"
+                                                                         "dis");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "agent")), "agent-\xef\xbf\xbd");
+    const char *name = json_string_value(
+        json_object_get(json_array_get(json_object_get(j, "streams"), 0), "name"));
+    cr_assert_not_null(name);
+    cr_assert_eq(strlen(name), sizeof s.streams[0].name - 2 + 3);
+    cr_assert_eq(json_integer_value(
+                     json_object_get(json_array_get(json_object_get(j, "streams"), 0), "length")),
+                 1200);
+    json_decref(j);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    cr_assert_eq(bm_sys_sample_encode_msgpack(&s, &sb), 0, "its msgpack twin too");
+    msgpack_sbuffer_destroy(&sb);
+    j = bm_sys_window_json("1m", 60000000, 10000000, &s.p, 1, &s);
+    cr_assert_not_null(j, "and a window summary holding it as latest");
+    json_decref(j);
+}
+
 Test(system, msgpack_is_the_same_tree)
 {
     bm_sys_sample s;
