@@ -306,7 +306,8 @@ static int better(uint8_t cur, int rank)
 }
 
 /* "Type: message" -> the two error slots. A text whose head is not a plausible
- * type name (empty, or containing a blank) is all message. */
+ * type name (empty, containing a blank, or not an identity: a newline, a
+ * byte that is not UTF-8) is all message: free text never refuses the event. */
 static void set_error_text(bm_evb *b, const bm_value *v, int rank)
 {
     const char *s = v->str;
@@ -319,7 +320,7 @@ static void set_error_text(bm_evb *b, const bm_value *v, int rank)
         if (s[i] == ' ' || s[i] == '\t') break;
     }
     bm_value type = *v, msg = *v;
-    if (colon > 0 && colon < n) {
+    if (colon > 0 && colon < n && bm_identity_check("error", s, colon, 0, NULL, 0) == 0) {
         type.len = colon;
         size_t m = colon + 1;
         while (m < n && s[m] == ' ')

@@ -126,6 +126,35 @@ Test(event_flat, error_text_and_aliases)
     cr_assert_str_eq(ev.error_message, "m");
 }
 
+/* The error string is free text: its head is a type only when it could be
+ * one (an identity). A head holding a newline or a byte that is not UTF-8
+ * made the type an identity that is not one, and the whole event was
+ * refused as bad_id; now the text is all message, as a head with a blank. */
+Test(event_flat, error_text_whose_head_is_no_name_is_all_message)
+{
+    static const char *const texts[] = {"Traceback\nValueError: bad",
+                                        "Caf\xe9"
+                                        "Error: x",
+                                        "tab\tin: head", "esc\x1b[31m: red"};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        cr_assert_eq(ENTRY("type", "error", "tx", "t", "worker", "w", "error", texts[i]),
+                     BM_DECODE_OK, "%s", texts[i]);
+        cr_assert_str_eq(ev.error_type, "", "%s", texts[i]);
+        cr_assert_eq(strlen(ev.error_message), strlen(texts[i]), "%s", texts[i]);
+        cr_assert_eq(ENTRY("type", "result", "tx", "t", "error", texts[i]), BM_DECODE_OK);
+        cr_assert_eq(ev.ok, 0);
+        cr_assert_str_eq(ev.error_type, "");
+    }
+    const char json[] = "{\"type\":\"error\",\"tx\":\"t\",\"worker\":\"w\","
+                        "\"error\":\"Traceback\\nValueError: bad\"}";
+    cr_assert_eq(bm_decode_json(dec, json, sizeof json - 1, &ev), BM_DECODE_OK);
+    cr_assert_str_eq(ev.error_type, "");
+    cr_assert_str_eq(ev.error_message, "Traceback\nValueError: bad");
+    /* a type given as such is still an identity: refused when it is not one */
+    cr_assert_eq(ENTRY("type", "error", "tx", "t", "worker", "w", "error_type", "a\nb"),
+                 BM_DECODE_BAD_ID);
+}
+
 Test(event_flat, status_and_timestamp_alias)
 {
     cr_assert_eq(ENTRY("type", "status", "tx", "t", "status", "running", "progress", "0.25",
