@@ -437,6 +437,7 @@ bm_decode_status bm_evb_set(bm_evb *b, bm_field f, int rank, const bm_value *in)
         int64_t ts;
         if (v->kind == BM_V_STR && v->len == 0) return BM_DECODE_OK;
         if (value_time(v, &ts) < 0 || ts < 0 || ts > BM_TIME_MAX_US) return BM_DECODE_BAD_FIELD;
+        if (ts == 0) return BM_DECODE_OK; /* 0 is absent, as "": lets an alias fill it */
         if (better(b->rank_ts, rank)) {
             b->ts_us = ts;
             b->rank_ts = (uint8_t)rank;

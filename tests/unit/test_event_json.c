@@ -245,6 +245,26 @@ Test(event_json, native_keys_beat_aliases_in_any_order)
     cr_assert_eq(ev.attempt, 3);
 }
 
+/* A time of 0 means absent (proto/README.md §2), as null and "" do: an
+ * alias fills it. A top-level "ts": 0 (a producer's default) took the rank
+ * and metadata.timestamp was thrown away, the event getting its entry's time. */
+Test(event_json, a_zero_time_is_absent_and_lets_an_alias_fill_it)
+{
+    static const char *const zeros[] = {"0",    "0.0", "\"0\"", "\"1970-01-01T00:00:00Z\"",
+                                        "null", "\"\""};
+    for (size_t i = 0; i < sizeof zeros / sizeof *zeros; i++) {
+        char s[256];
+        snprintf(s, sizeof s,
+                 "{\"type\":\"status\",\"tx\":\"t\",\"ts\":%s,"
+                 "\"metadata\":{\"timestamp\":\"2024-01-15T10:30:00Z\"}}",
+                 zeros[i]);
+        cr_assert_eq(dj(s), BM_DECODE_OK, "%s", s);
+        cr_assert_eq(ev.ts_us, 1705314600000000LL, "ts %s", zeros[i]);
+    }
+    cr_assert_eq(dj("{\"type\":\"status\",\"tx\":\"t\",\"ts\":0}"), BM_DECODE_OK);
+    cr_assert_eq(ev.ts_us, 0, "alone, still absent");
+}
+
 Test(event_json, every_native_key)
 {
     const char *s = "{\"id\":\"i\",\"type\":\"result\",\"tx\":\"t\",\"corr\":\"c\",\"cmd\":\"k\","
