@@ -929,7 +929,7 @@ bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
         const bm_evb_attr *a = &attrs[i];
         if (a->key_len > max_str) continue;
         char *key = d->scratch + pos;
-        memcpy(key, a->key, a->key_len);
+        bm_text_scrub(key, a->key, a->key_len); /* shown as its value is: UTF-8 */
         key[a->key_len] = '\0';
         pos += a->key_len + 1;
         bm_attr *out = &ev->attrs[ev->n_attrs++];

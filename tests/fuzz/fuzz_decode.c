@@ -9,7 +9,8 @@
  * again and decoded back, which must succeed: the encoder writes only what
  * the decoder reads. Every decoded event's ids and names must be identities
  * (proto/text.c: valid UTF-8, no control character, within max_id_bytes),
- * its free text valid UTF-8, and a bad_id must come with its detail.
+ * its free text (attribute keys and values too) valid UTF-8, and a bad_id must come with its
+ * detail.
  *
  * Build with clang -fsanitize=fuzzer,address,undefined, or with
  * standalone_main.c to replay a corpus without clang (ctest does). A run,
@@ -56,8 +57,13 @@ static void check_text(const bm_event *ev, size_t max_id)
                          ev->worker, ev->step, ev->source, ev->error_type};
     for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
         if (bm_identity_check("id", ids[i], strlen(ids[i]), max_id, NULL, 0)) abort();
-    const char *text[] = {ev->status, ev->message, ev->error_message};
-    for (size_t i = 0; i < sizeof text / sizeof *text; i++) {
+    const char *text[3 + 2 * BM_EVENT_MAX_ATTRS] = {ev->status, ev->message, ev->error_message};
+    size_t n_text = 3;
+    for (unsigned a = 0; a < ev->n_attrs; a++) {
+        text[n_text++] = ev->attrs[a].key;
+        text[n_text++] = ev->attrs[a].value;
+    }
+    for (size_t i = 0; i < n_text; i++) {
         /* valid UTF-8: the identity check without its control-character rule */
         char buf[4096];
         size_t n = strlen(text[i]);

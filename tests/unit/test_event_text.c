@@ -217,6 +217,32 @@ Test(text, free_text_is_scrubbed_not_refused, .init = setup, .fini = teardown)
     cr_assert_eq(flat("status", "run\xc3", 4), BM_DECODE_OK);
 }
 
+/* An attribute's key is shown as its value is (traces, /api/traces, OTLP):
+ * its bytes that are not UTF-8 are '?' too. Kept raw, such a key made the
+ * stored trace record a msgpack str that is not UTF-8 and was dropped from
+ * every JSON view (jansson refuses the key), the attribute silently gone. */
+Test(text, attribute_keys_are_scrubbed_as_their_values, .init = setup, .fini = teardown)
+{
+    const enc_fn encs[] = {flat, mp};
+    for (size_t e = 0; e < 2; e++) {
+        cr_assert_eq(encs[e]("gr\xf6\xdf"
+                             "e",
+                             "v\xff", 2),
+                     BM_DECODE_OK);
+        cr_assert_eq(ev.n_attrs, 1);
+        cr_assert_str_eq(ev.attrs[0].key, "gr??e");
+        cr_assert_str_eq(ev.attrs[0].value, "v?");
+        cr_assert_eq(bm_identity_check("key", ev.attrs[0].key, strlen(ev.attrs[0].key), 0, NULL, 0),
+                     0, "valid UTF-8 (and here: no control character)");
+    }
+    /* the stored record (encode.c) carries it as it now is */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    cr_assert_eq(bm_event_encode_msgpack(&ev, -1, &sb), 0);
+    cr_assert_null(memmem(sb.data, sb.size, "\xf6", 1));
+    msgpack_sbuffer_destroy(&sb);
+}
+
 Test(text, pubsub_channels, .init = setup, .fini = teardown)
 {
     const char *body = "{\"tx\": \"t\"}";
