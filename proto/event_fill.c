@@ -398,6 +398,8 @@ bm_decode_status bm_evb_set(bm_evb *b, bm_field f, int rank, const bm_value *in)
 {
     const bm_value cut = is_identity(f) ? *in : cut_at_nul(in), *v = &cut;
     if (v->kind == BM_V_NIL) return BM_DECODE_OK;
+    if (v->kind == BM_V_STR && v->len == 0)
+        return BM_DECODE_OK; /* "" is absent, for every key: lets an alias fill it */
 
     if (f == BM_F_METRIC_VALUE) { /* judged in bm_evb_finish, for metric events only */
         if (better(b->metric_value.rank, rank)) {
@@ -413,8 +415,6 @@ bm_decode_status bm_evb_set(bm_evb *b, bm_field f, int rank, const bm_value *in)
         bm_evb_slot *slot = &b->str[f];
         if ((v->kind == BM_V_MAP || v->kind == BM_V_ARRAY) && f != BM_F_TYPE)
             return BM_DECODE_BAD_FIELD;
-        if (v->kind == BM_V_STR && v->len == 0)
-            return BM_DECODE_OK; /* "" is absent: lets an alias fill it */
         if (better(slot->rank, rank)) {
             slot->v = *v;
             slot->rank = (uint8_t)rank;
@@ -435,7 +435,6 @@ bm_decode_status bm_evb_set(bm_evb *b, bm_field f, int rank, const bm_value *in)
     }
     case BM_F_TS: {
         int64_t ts;
-        if (v->kind == BM_V_STR && v->len == 0) return BM_DECODE_OK;
         if (value_time(v, &ts) < 0 || ts < 0 || ts > BM_TIME_MAX_US) return BM_DECODE_BAD_FIELD;
         if (ts == 0) return BM_DECODE_OK; /* 0 is absent, as "": lets an alias fill it */
         if (better(b->rank_ts, rank)) {

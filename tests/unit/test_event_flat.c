@@ -97,7 +97,51 @@ Test(event_flat, result_ok_texts)
         cr_assert_eq(ev.ok, 0, "%s", no[i]);
     }
     cr_assert_eq(ENTRY("type", "result", "tx", "t", "ok", "2"), BM_DECODE_BAD_FIELD);
-    cr_assert_eq(ENTRY("type", "result", "tx", "t", "ok", ""), BM_DECODE_BAD_FIELD);
+    cr_assert_eq(ENTRY("type", "result", "tx", "t", "ok", ""), BM_DECODE_OK, "\"\" is absent");
+    cr_assert_eq(ev.ok, -1);
+}
+
+/* proto/README.md §1: null and the empty string mean "absent", for every
+ * key. A numeric key given as "" (a shell's unset variable in XADD ...
+ * duration_ms "$DUR", a producer's empty default) refused the whole event as
+ * bad_field; it is absent now, and a weaker alias fills it as for a string. */
+Test(event_flat, an_empty_value_is_absent_for_every_key)
+{
+    static const char *const keys[] = {"duration_ms",
+                                       "execution_time_ms",
+                                       "timeout_seconds",
+                                       "progress",
+                                       "attempt",
+                                       "retry_count",
+                                       "priority",
+                                       "ok",
+                                       "success",
+                                       "payload_bytes",
+                                       "ts",
+                                       "timestamp"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        cr_assert_eq(ENTRY("type", "result", "tx", "t", keys[i], ""), BM_DECODE_OK, "%s", keys[i]);
+        cr_assert_eq(ev.duration_us, -1);
+        cr_assert_eq(ev.attempt, -1);
+        cr_assert_eq(ev.priority, -1);
+        cr_assert_eq(ev.ok, -1);
+        cr_assert_float_eq(ev.progress, -1, 1e-12);
+        cr_assert_float_eq(ev.timeout_s, 0, 1e-12);
+        cr_assert_eq(ev.payload_bytes, 0);
+        cr_assert_eq(ev.ts_us, 0);
+    }
+    cr_assert_eq(ENTRY("type", "result", "tx", "t", "duration_ms", "", "execution_time_ms", "5",
+                       "ok", "", "success", "false", "attempt", "", "retry_count", "2"),
+                 BM_DECODE_OK);
+    cr_assert_eq(ev.duration_us, 5000, "the alias fills it");
+    cr_assert_eq(ev.ok, 0);
+    cr_assert_eq(ev.attempt, 2);
+    const char json[] = "{\"type\":\"command\",\"tx\":\"t\",\"worker\":\"w\","
+                        "\"timeout_seconds\":\"\",\"priority\":\"\",\"progress\":\"\"}";
+    cr_assert_eq(bm_decode_json(dec, json, sizeof json - 1, &ev), BM_DECODE_OK);
+    cr_assert_eq(ev.priority, -1);
+    cr_assert_eq(ENTRY("type", "metric", "name", "m", "value", ""), BM_DECODE_BAD_FIELD);
+    cr_assert_str_eq(bm_decoder_detail(dec, BM_DECODE_BAD_FIELD), "metric 'm' has no value");
 }
 
 Test(event_flat, error_text_and_aliases)
