@@ -19,6 +19,7 @@ bm_decode_status bm_decode_flat(bm_decoder *d, size_t n, const char *const *fiel
 {
     bm_evb b;
     bm_evb_init(&b);
+    b.max_attr_key = bm_limit_string(d);
     for (size_t i = 0; i < n; i++) {
         bm_value v = {.kind = BM_V_STR, .str = values[i], .len = value_lens[i]};
         int rank;

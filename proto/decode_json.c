@@ -942,6 +942,7 @@ bm_decode_status bm_decode_json_hinted(bm_decoder *d, const char *buf, size_t le
 
     bm_evb b;
     bm_evb_init(&b);
+    b.max_attr_key = bm_limit_string(d);
     bm_decode_status st = apply(&b, d->json->pairs, (size_t)n);
     if (st != BM_DECODE_OK) return st;
     bm_evb_apply_hints(&b, hints);

@@ -267,6 +267,7 @@ bm_decode_status bm_decode_msgpack(bm_decoder *d, const char *buf, size_t len, b
 
     bm_evb b;
     bm_evb_init(&b);
+    b.max_attr_key = bm_limit_string(d);
     bm_decode_status st = walk(&b, &c, pairs, BM_SCOPE_TOP);
     if (st != BM_DECODE_OK) return st;
     return bm_evb_finish(d, &b, ev);

@@ -509,6 +509,7 @@ void bm_evb_add_attr(bm_evb *b, const char *key, size_t key_len, const bm_value 
     const char *z = memchr(key, '\0', key_len);
     if (z) key_len = (size_t)(z - key);
     if (b->n_attrs >= BM_EVENT_MAX_ATTRS || key_len == 0) return;
+    if (b->max_attr_key && key_len > b->max_attr_key) return; /* dropped: no place taken */
     if (v->kind == BM_V_NIL || v->kind == BM_V_MAP || v->kind == BM_V_ARRAY) return;
     bm_evb_attr *a = &b->attrs[b->n_attrs++];
     a->key = key;
@@ -681,6 +682,11 @@ size_t bm_limit_entry(const bm_decoder *d)
     return limit_or(d->limits.max_entry_bytes, BM_DEFAULT_MAX_ENTRY_BYTES);
 }
 
+size_t bm_limit_string(const bm_decoder *d)
+{
+    return limit_or(d->limits.max_string_bytes, BM_DEFAULT_MAX_STRING_BYTES);
+}
+
 /*
  * The step a correlation id names, when it is "<tx>.<step>" (the MultiAgents
  * Framework's command and result), or "<tx>.comp.<step>" (its compensation
@@ -779,7 +785,7 @@ static bm_decode_status metric_check(bm_decoder *d, const bm_evb *b, const bm_ev
 
 bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
 {
-    const size_t max_str = limit_or(d->limits.max_string_bytes, BM_DEFAULT_MAX_STRING_BYTES);
+    const size_t max_str = bm_limit_string(d);
     const size_t max_msg = limit_or(d->limits.max_message_bytes, BM_DEFAULT_MAX_MESSAGE_BYTES);
     const size_t max_id = d->limits.max_id_bytes; /* set by bm_decoder_new */
     bm_evb_slot s[BM_F_STR__COUNT];

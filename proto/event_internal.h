@@ -131,6 +131,7 @@ typedef struct {
     uint32_t payload_bytes;
     unsigned n_attrs;
     bm_evb_attr attrs[BM_EVENT_MAX_ATTRS];
+    size_t max_attr_key;      /* longer attribute keys are dropped, taking no place (0: no bound) */
     bm_evb_slot metric_value; /* the value as offered (any kind) */
     unsigned n_tags, tags_dropped;
     bm_evb_attr tags[BM_EVENT_MAX_TAGS];
@@ -191,7 +192,7 @@ bm_decode_status bm_evb_set(bm_evb *b, bm_field f, int rank, const bm_value *v);
 void bm_evb_set_payload(bm_evb *b, uint64_t bytes, int rank);
 
 /* Keep an unknown scalar key as an attribute (first BM_EVENT_MAX_ATTRS;
- * containers and NIL are skipped). */
+ * containers, NIL and keys longer than b->max_attr_key are skipped). */
 void bm_evb_add_attr(bm_evb *b, const char *key, size_t key_len, const bm_value *v);
 
 /* Keep a key of a collecting scope: what BM_PLAN_COLLECT asks for.
@@ -213,6 +214,7 @@ void bm_event_reset(bm_event *ev);
 
 /* The limits with defaults applied. */
 size_t bm_limit_entry(const bm_decoder *d);
+size_t bm_limit_string(const bm_decoder *d);
 
 /* The flat-field decoder (decode_flat.c); bounds already checked. */
 bm_decode_status bm_decode_flat(bm_decoder *d, size_t n, const char *const *fields,

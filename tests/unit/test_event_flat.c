@@ -199,6 +199,26 @@ Test(event_flat, error_text_whose_head_is_no_name_is_all_message)
                  BM_DECODE_BAD_ID);
 }
 
+/* proto/README.md §4: an attribute whose key is longer than 512 bytes is
+ * dropped, and the first 8 attributes are kept. The dropped one still took
+ * one of the 8 places, so an event with 8 good attributes after it kept 7. */
+Test(event_flat, a_dropped_attribute_takes_no_place_among_the_eight)
+{
+    char long_key[514];
+    memset(long_key, 'k', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = '\0';
+    cr_assert_eq(ENTRY("type", "status", "tx", "t", long_key, "x", "a1", "1", "a2", "2", "a3", "3",
+                       "a4", "4", "a5", "5", "a6", "6", "a7", "7", "a8", "8", "a9", "9"),
+                 BM_DECODE_OK);
+    cr_assert_eq(ev.n_attrs, BM_EVENT_MAX_ATTRS, "%u kept", ev.n_attrs);
+    cr_assert_str_eq(ev.attrs[0].key, "a1");
+    cr_assert_str_eq(ev.attrs[7].key, "a8");
+    long_key[512] = '\0'; /* exactly the bound: kept */
+    cr_assert_eq(ENTRY("type", "status", "tx", "t", long_key, "x"), BM_DECODE_OK);
+    cr_assert_eq(ev.n_attrs, 1);
+    cr_assert_eq(strlen(ev.attrs[0].key), 512);
+}
+
 Test(event_flat, status_and_timestamp_alias)
 {
     cr_assert_eq(ENTRY("type", "status", "tx", "t", "status", "running", "progress", "0.25",
