@@ -412,13 +412,20 @@ void alerts_gauges_init(alert_gauges *g)
 typedef struct {
     char *out;
     size_t n, len;
+    int cut; /* something did not fit: nothing more is appended */
 } sbuf;
 
+/* Appends s, or what fits of it ending on a whole UTF-8 character. */
 static void put(sbuf *b, const char *s, size_t len)
 {
-    if (b->len + 1 >= b->n) return;
+    if (b->cut || b->len + 1 >= b->n) return;
     size_t room = b->n - 1 - b->len;
-    if (len > room) len = room;
+    if (len > room) {
+        len = room;
+        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80) /* inside a character */
+            len--;
+        b->cut = 1;
+    }
     memcpy(b->out + b->len, s, len);
     b->len += len;
     b->out[b->len] = '\0';
@@ -473,7 +480,7 @@ static void render(const alert_rule *r, const char *target, const char *window_l
         default_template(r, deflt, sizeof deflt);
         t = deflt;
     }
-    sbuf b = {out, n, 0};
+    sbuf b = {out, n, 0, 0};
     const char *lbl = label_of(r);
     for (const char *p = t; *p;) {
         const char *brace = strchr(p, '{');

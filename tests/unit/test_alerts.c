@@ -282,6 +282,30 @@ Test(alerts, description_rendering)
     cr_assert_eq(strlen(out), 23); /* cut to the buffer */
 }
 
+/* A description cut to its buffer ends on a whole UTF-8 character (a cut
+ * inside one made the alert record's msgpack text invalid UTF-8), and
+ * nothing shorter is appended after the cut. */
+Test(alerts, a_cut_description_ends_on_a_whole_character)
+{
+    alert_rule r = rate_rule("high", 0, 0);
+    strcpy(r.description, "{worker}");
+    for (int i = 0; i < 251; i++) /* "é" is 2 bytes: 8 + 502 = 510 of 511 */
+        strcat(r.description, "\xc3\xa9");
+    char out[BM_ALERT_DESC_MAX];
+    alerts_render_description(&r, "abcdefghijkl", "5m", 1, out, sizeof out); /* 12 + 502 > 511 */
+    size_t n = strlen(out);
+    cr_assert_eq(n, 12 + 498, "cut after 249 whole characters, got %zu bytes", n);
+    cr_assert_eq((unsigned char)out[n - 1], 0xa9);
+
+    strcpy(r.description, "{worker}");
+    for (int i = 0; i < 250; i++)
+        strcat(r.description, "\xc3\xa9");
+    strcat(r.description, "{op}"); /* after a cut, the short ">" is not appended */
+    alerts_render_description(&r, "abcdefghijkl", "5m", 1, out, sizeof out);
+    cr_assert_eq(strlen(out), 12 + 498);
+    cr_assert_eq((unsigned char)out[strlen(out) - 1], 0xa9);
+}
+
 /* ---- lifecycle ----------------------------------------------------------- */
 
 Test(alerts, for_duration_then_firing)
