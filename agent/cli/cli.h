@@ -4,7 +4,7 @@
  *
  * Exit codes (all commands): 0 success, 1 not found (e.g. unknown
  * transaction), 2 usage error (a bad Redis URL too), 3 Redis unreachable
- * or refused.
+ * or refused, 4 the output could not be written (main.c).
  */
 #ifndef BM_AGENT_CLI_H
 #define BM_AGENT_CLI_H

@@ -22,22 +22,23 @@ void bm_cli_overview_with(FILE *f, void (*command_list)(FILE *f))
                "\n"
                "commands:\n");
     command_list(f);
-    fprintf(f,
-            "\n"
-            "options:\n"
-            "  --redis URL          Redis to read (default: $BUSMON_REDIS_URL, else %s)\n"
-            "                       redis://[[user]:password@]host:port[/db] or unix:///path.sock\n"
-            "  --redis-password-file FILE\n"
-            "                       the password, from FILE's first line (also\n"
-            "                       $BUSMON_REDIS_PASSWORD_FILE, or $BUSMON_REDIS_PASSWORD): keeps it\n"
-            "                       off the command line, which every local user can read (ps)\n"
-            "  --redis-username NAME the ACL user (also $BUSMON_REDIS_USERNAME)\n"
-            "  --trace-prefix P     key prefix of stored traces (default busmon:trace:)\n"
-            "  -h, --help           this help\n"
-            "  --version            print the version\n"
-            "\n"
-            "exit codes: 0 ok, 1 not found, 2 usage error, 3 Redis unreachable\n",
-            BM_DEFAULT_REDIS_URL);
+    fprintf(
+        f,
+        "\n"
+        "options:\n"
+        "  --redis URL          Redis to read (default: $BUSMON_REDIS_URL, else %s)\n"
+        "                       redis://[[user]:password@]host:port[/db] or unix:///path.sock\n"
+        "  --redis-password-file FILE\n"
+        "                       the password, from FILE's first line (also\n"
+        "                       $BUSMON_REDIS_PASSWORD_FILE, or $BUSMON_REDIS_PASSWORD): keeps it\n"
+        "                       off the command line, which every local user can read (ps)\n"
+        "  --redis-username NAME the ACL user (also $BUSMON_REDIS_USERNAME)\n"
+        "  --trace-prefix P     key prefix of stored traces (default busmon:trace:)\n"
+        "  -h, --help           this help\n"
+        "  --version            print the version\n"
+        "\n"
+        "exit codes: 0 ok, 1 not found, 2 usage error, 3 Redis unreachable, 4 output not written\n",
+        BM_DEFAULT_REDIS_URL);
 }
 
 void bm_cli_version(FILE *f)
