@@ -31,11 +31,13 @@
  *                          shape), 404 when it is not in memory (evicted,
  *                          expired, or read by another agent: the CLI reads
  *                          Redis and still finds it)
- * Errors are JSON {"error": "..."}: 404 unknown path, 400 bad parameter or
- * over-long URI, 405 wrong method, 401 without the bearer token when
- * http.token_file is set (every route but /health). Connections (httpd.c):
- * at most http.max_connections, a request's head (16 KiB) and body (4 KiB)
- * within http.header_timeout, the answer written within 10 s; URI 2 KiB.
+ * Errors are JSON {"error": "..."}: 404 unknown path, 400 bad parameter
+ * (one given twice, one /api/traces or /api/metrics does not know, a %00
+ * in it or in the path's NAME / TX) or over-long URI, 405 wrong method,
+ * 401 without the bearer token when http.token_file is set (every route
+ * but /health). Connections (httpd.c): at most http.max_connections, a
+ * request's head (16 KiB) and body (4 KiB) within http.header_timeout, the
+ * answer written within 10 s; URI 2 KiB.
  */
 #include <sys/queue.h>
 #include <event2/buffer.h>
@@ -337,6 +339,51 @@ static void send_made(bm_http *h, bm_http_req *req, json_t *j)
     json_decref(j);
 }
 
+/* The query's parameters into *q (the caller clears it): each name at most
+ * once but `repeatable` (NULL: none), and with `known` (NULL-ended; NULL:
+ * any name) none but those. A %00 is refused: the decoded value would end
+ * there, and a cut value reads as another (a worker "fa%00st" as "fa").
+ * @return 0, or -1 with the 400 sent and *q empty. */
+static int read_query(bm_http *h, bm_http_req *req, const char *query, const char *const *known,
+                      const char *repeatable, struct evkeyvalq *q)
+{
+    char why[160];
+    TAILQ_INIT(q);
+    if (!query) return 0;
+    if (strstr(query, "%00")) {
+        send_error(h, req, 400, "a query parameter holds a NUL byte (%00)");
+        return -1;
+    }
+    if (evhttp_parse_query_str(query, q)) {
+        send_error(h, req, 400, "malformed query string");
+        return -1;
+    }
+    struct evkeyval *kv, *seen;
+    TAILQ_FOREACH(kv, q, next)
+    {
+        size_t i = 0;
+        while (known && known[i] && strcmp(known[i], kv->key))
+            i++;
+        if (known && !known[i]) {
+            int at = snprintf(why, sizeof why, "unknown parameter '%.40s' (", kv->key);
+            for (i = 0; known[i] && at > 0 && (size_t)at < sizeof why; i++)
+                at += snprintf(why + at, sizeof why - (size_t)at, "%s%s", i ? ", " : "", known[i]);
+            if (at > 0 && (size_t)at < sizeof why - 1) strcat(why, ")");
+            break;
+        }
+        for (seen = TAILQ_FIRST(q); seen != kv; seen = TAILQ_NEXT(seen, next))
+            if (!strcmp(seen->key, kv->key) && (!repeatable || strcmp(kv->key, repeatable))) break;
+        if (seen != kv) {
+            snprintf(why, sizeof why, "parameter '%.40s' is given more than once", kv->key);
+            break;
+        }
+    }
+    if (!kv) return 0;
+    evhttp_clear_headers(q);
+    send_error(h, req, 400, why);
+    return -1;
+}
+
 static void serve_alerts(bm_http *h, const request *rq)
 {
     send_made(h, rq->req, bm_alerting_api_json(h->p->alerting, ALERTS_HISTORY));
@@ -507,12 +554,10 @@ static const char *read_trace_filter(const struct evkeyvalq *q, trace_filter *f,
 
 static void serve_traces(bm_http *h, const request *rq)
 {
+    static const char *const known[] = {"status",     "worker", "min_duration", "since",
+                                        "error_type", "limit",  "window",       NULL};
     struct evkeyvalq q;
-    TAILQ_INIT(&q);
-    if (rq->query && evhttp_parse_query_str(rq->query, &q)) {
-        send_error(h, rq->req, 400, "malformed query string");
-        return;
-    }
+    if (read_query(h, rq->req, rq->query, known, NULL, &q)) return;
     trace_filter f;
     size_t limit;
     const char *bad = read_trace_filter(&q, &f, &limit, bm_now_us());
@@ -549,12 +594,9 @@ static void serve_traces(bm_http *h, const request *rq)
  */
 static void serve_metrics_api(bm_http *h, const request *rq)
 {
+    static const char *const known[] = {"name", "tag", "window", "limit", NULL};
     struct evkeyvalq q;
-    TAILQ_INIT(&q);
-    if (rq->query && evhttp_parse_query_str(rq->query, &q)) {
-        send_error(h, rq->req, 400, "malformed query string");
-        return;
-    }
+    if (read_query(h, rq->req, rq->query, known, "tag", &q)) return;
     custom_metrics_filter f = {.name = evhttp_find_header(&q, "name")};
     size_t limit = 0;
     const char *bad = NULL;
@@ -652,8 +694,9 @@ static const struct route {
     {"/api/traces/", 1, WINDOW_NONE, serve_trace},
 };
 
-/* The route for path, with its decoded tail in *tail (caller frees), or NULL. */
-static const struct route *find_route(const char *path, char **tail)
+/* The route for path, with its decoded tail in *tail (caller frees) and its
+ * length in *tail_len (more than strlen: it holds a %00), or NULL. */
+static const struct route *find_route(const char *path, char **tail, size_t *tail_len)
 {
     *tail = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -664,7 +707,7 @@ static const struct route *find_route(const char *path, char **tail)
         }
         size_t n = strlen(r->path);
         if (strncmp(path, r->path, n) || !path[n] || strchr(path + n, '/')) continue;
-        *tail = evhttp_uridecode(path + n, 0, NULL);
+        *tail = evhttp_uridecode(path + n, 0, tail_len);
         return *tail ? r : NULL;
     }
     return NULL;
@@ -680,13 +723,8 @@ static int read_window(bm_http *h, bm_http_req *req, const struct evhttp_uri *ur
     rq->sys_window = "1h";
     rq->sys_window_us = 3600LL * 1000000;
     if (kind == WINDOW_NONE) return 0;
-    const char *query = evhttp_uri_get_query(uri);
-    struct evkeyvalq q;
-    TAILQ_INIT(&q);
-    if (query && evhttp_parse_query_str(query, &q)) {
-        send_error(h, req, 400, "malformed query string");
-        return -1;
-    }
+    struct evkeyvalq q; /* any parameter: /api/metrics reads its own too */
+    if (read_query(h, req, evhttp_uri_get_query(uri), NULL, "tag", &q)) return -1;
     const char *wv = evhttp_find_header(&q, "window");
     int rc = 0;
     if (kind == WINDOW_SYSTEM) {
@@ -758,9 +796,12 @@ static void on_request(bm_http_req *req, void *arg)
     request rq = {req, NULL, evhttp_uri_get_query(uri), NULL, NULL, 0};
     char sys_buf[16];
     char *tail = NULL;
-    const struct route *r = find_route(path, &tail); /* first: an unknown path is a 404 */
+    size_t tail_len = 0;
+    const struct route *r = find_route(path, &tail, &tail_len); /* first: unknown is a 404 */
     if (!r) {
         send_error(h, req, 404, "no such path");
+    } else if (tail && strlen(tail) != tail_len) { /* "fast%00x" is not the worker "fast" */
+        send_error(h, req, 400, "a path segment holds a NUL byte (%00)");
     } else if (read_window(h, req, uri, r->window, &rq, sys_buf, sizeof sys_buf) == 0) {
         rq.tail = tail;
         r->serve(h, &rq);
