@@ -206,6 +206,17 @@ static int proc_self(double *cpu_s, double *rss_bytes)
     return 0;
 }
 
+/* A bound in µs as an le value, exact: "0.00125", "1.234567", "100" (%g's six
+ * digits made 1.234567 and 1.234568 s the one bucket "1.23457"). */
+static void put_le(struct evbuffer *out, int64_t us)
+{
+    char frac[8];
+    snprintf(frac, sizeof frac, "%06lld", (long long)(us % 1000000));
+    for (int i = 5; i >= 0 && frac[i] == '0'; i--)
+        frac[i] = '\0';
+    evbuffer_add_printf(out, "%lld%s%s", (long long)(us / 1000000), frac[0] ? "." : "", frac);
+}
+
 static void workers_families(bm_monitor *mon, struct evbuffer *out, int64_t now_us)
 {
     size_t n = worker_stats_count(mon->workers);
@@ -237,7 +248,9 @@ static void workers_families(bm_monitor *mon, struct evbuffer *out, int64_t now_
             cum += t[i].duration_buckets[b];
             evbuffer_add_printf(out, "busmon_worker_duration_seconds_bucket{worker=\"");
             bm_counters_put_label(out, t[i].name);
-            evbuffer_add_printf(out, "\",le=\"%g\"} %" PRIu64 "\n", (double)bounds[b] / 1e6, cum);
+            evbuffer_add_printf(out, "\",le=\"");
+            put_le(out, bounds[b]);
+            evbuffer_add_printf(out, "\"} %" PRIu64 "\n", cum);
         }
         evbuffer_add_printf(out, "busmon_worker_duration_seconds_bucket{worker=\"");
         bm_counters_put_label(out, t[i].name);

@@ -7,6 +7,8 @@
 #     /api/traces and /api/metrics refuse a parameter they do not know (a
 #     typo such as limt= or min_duraton= used to return everything), the
 #     rollup routes still ignore one, as the README says;
+#   - the duration histogram's le values are the configured bounds exactly
+#     (%g cut 1.234567 s and 1.234568 s to one "1.23457");
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 AGENT="$BM_BUILD/busmon-agent"
@@ -18,7 +20,8 @@ unset BUSMON_HTTP
 code() { curl -s -m 5 -o "$BM_TMP/body" -w '%{http_code}' "$BASE$1"; }
 error_has() { jq -r .error "$BM_TMP/body" | grep -qF -- "$1"; }
 
-bm_bg "$AGENT" --http "127.0.0.1:$HPORT" --block-ms 100 --rollup-interval 1 --log-level warn
+BUSMON_HTTP_DURATION_BUCKETS="1.234567s,1.234568s,2" bm_bg "$AGENT" --http "127.0.0.1:$HPORT" \
+    --block-ms 100 --rollup-interval 1 --log-level warn
 A=$BM_LAST_PID
 bm_wait_for 10 "curl -sf $BASE/health" || { echo "agent did not start"; cat "$BM_TMP"/*.log; exit 1; }
 
@@ -62,5 +65,15 @@ bm_eq "/api/workers?window=1h&x=1: 200 (the rollup routes ignore what they do no
     "$(code '/api/workers?window=1h&x=1')"
 bm_eq "/health?probe: 200" 200 "$(code '/health?probe')"
 
+# ---- /metrics --------------------------------------------------------------------
+curl -s "$BASE/metrics" >"$BM_TMP/metrics.txt"
+M=$BM_TMP/metrics.txt
+les=$(sed -n 's/^busmon_worker_duration_seconds_bucket{worker="fast",le="\([^"]*\)"}.*/\1/p' "$M" | paste -sd' ')
+bm_eq "le values are the bounds exactly" "1.234567 1.234568 2 +Inf" "$les"
+bm_eq "... their counts cumulative" "0 1 1 1" \
+    "$(sed -n 's/^busmon_worker_duration_seconds_bucket{worker="fast",le="[^"]*"} //p' "$M" | paste -sd' ')"
+if command -v promtool >/dev/null 2>&1; then
+    bm_check "promtool check metrics accepts the page" bash -c "promtool check metrics <'$M'"
+fi
 bm_check "the agent is alive" kill -0 "$A"
 bm_finish
