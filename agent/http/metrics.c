@@ -74,8 +74,9 @@ typedef struct {
     json_t *families; /* family name -> the metric name and kind that took it */
 } custom_ctx;
 
-/* {k="v",...} with a tag's key made a label name (tag_ in front of one that
- * starts with a digit or "__", or is "quantile"); a second tag of the same
+/* {k="v",...} with a tag's key made a label name (tag_ in front of one that,
+ * once made of [a-zA-Z0-9_], starts with a digit or "__", or is "quantile"),
+ * as Prometheus reserves "__" names; a second tag of the same
  * label name is left out. `extra` (NULL: none) goes last. */
 /* " <value>\n" as the exposition format spells it: a sum that overflowed is
  * +Inf / -Inf, not C's "inf". */
@@ -96,9 +97,11 @@ static void custom_labels(struct evbuffer *out, const custom_metrics_stat *s, co
     if (!s->n_tags && !extra) return; /* no labels: no braces */
     evbuffer_add(out, "{", 1);
     for (unsigned i = 0; i < s->n_tags; i++) {
-        const char *k = s->tags[i].key;
-        int prefix = (k[0] >= '0' && k[0] <= '9') || !strncmp(k, "__", 2) || !strcmp(k, "quantile");
-        prom_name(names[n], sizeof names[n], prefix ? "tag_" : "", k);
+        char plain[sizeof names[0] - 4]; /* judged as written: "é" and ".." are "__" too */
+        prom_name(plain, sizeof plain, "", s->tags[i].key);
+        int prefix = (plain[0] >= '0' && plain[0] <= '9') || !strncmp(plain, "__", 2) ||
+                     !strcmp(plain, "quantile");
+        snprintf(names[n], sizeof names[n], "%s%s", prefix ? "tag_" : "", plain);
         int dup = 0;
         for (unsigned j = 0; j < n && !dup; j++)
             dup = !strcmp(names[j], names[n]);

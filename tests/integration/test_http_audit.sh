@@ -9,6 +9,9 @@
 #     rollup routes still ignore one, as the README says;
 #   - the duration histogram's le values are the configured bounds exactly
 #     (%g cut 1.234567 s and 1.234568 s to one "1.23457");
+#   - a business metric's tag key whose label name, once made of
+#     [a-zA-Z0-9_], starts with "__" ("é", "..x") gets tag_ in front, as one
+#     written "__x" does (Prometheus reserves "__" names).
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 AGENT="$BM_BUILD/busmon-agent"
@@ -31,7 +34,10 @@ for w in fast 'a+b c/d'; do
     bm_cli XADD busmon:events '*' type result transaction_id "tx-$w" correlation_id "tx-$w.s" \
         worker "$w" ok true duration_ms 1234.5675 >/dev/null
 done
-bm_check "the events are in" bm_wait_for 10 "[ \$(code /api/workers/fast) = 200 ]"
+bm_cli XADD busmon:events '*' type metric name odd_tags value 1 kind gauge tag.é 1 tag...x 2 \
+    tag.__y 3 tag.ok 4 >/dev/null
+bm_check "the events are in" bm_wait_for 10 \
+    "[ \$(code /api/workers/fast) = 200 ] && curl -s $BASE/metrics | grep -q '^busmon_custom_odd_tags'"
 
 # ---- %00 ------------------------------------------------------------------------
 bm_eq "/api/workers/fast: 200" 200 "$(code /api/workers/fast)"
@@ -72,6 +78,12 @@ les=$(sed -n 's/^busmon_worker_duration_seconds_bucket{worker="fast",le="\([^"]*
 bm_eq "le values are the bounds exactly" "1.234567 1.234568 2 +Inf" "$les"
 bm_eq "... their counts cumulative" "0 1 1 1" \
     "$(sed -n 's/^busmon_worker_duration_seconds_bucket{worker="fast",le="[^"]*"} //p' "$M" | paste -sd' ')"
+line=$(grep '^busmon_custom_odd_tags' "$M")
+echo "     $line"
+bm_check "no label name of a tag starts with __" bash -c "! grep -Eq '[{,]__' <<<'$line'"
+bm_eq "é and ..x are tag___ and tag___x; __y tag___y; ok stays" \
+    'ok="4" tag___="1" tag___x="2" tag___y="3"' \
+    "$(sed 's/.*{\(.*\)}.*/\1/' <<<"$line" | tr ',' '\n' | LC_ALL=C sort | paste -sd' ')"
 if command -v promtool >/dev/null 2>&1; then
     bm_check "promtool check metrics accepts the page" bash -c "promtool check metrics <'$M'"
 fi
