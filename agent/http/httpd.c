@@ -9,6 +9,9 @@
  *      │ deadline: 408           │ deadline: closed
  *      └─ bad / too large: the error answer, then WRITING
  *
+ * A request with "Expect: 100-continue" goes to WRITING without its body
+ * (its client waits for the answer before sending it; no route reads one).
+ *
  * LINGER: after the answer the socket is shut for writing and what the
  * client still sends is read and dropped until it closes (at most a
  * second), so a client whose request was refused before its body was read
@@ -34,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -211,7 +215,16 @@ static void on_read(struct bufferevent *bev, void *arg)
         return;
     }
     size_t need = head.head_len + (size_t)(head.content_length > 0 ? head.content_length : 0);
-    if (len < need) return; /* the body is on its way (the deadline holds) */
+    if (len < need) {
+        /* The body is on its way (the deadline holds). But a client that sent
+         * "Expect: 100-continue" waits for a 100 or the answer before sending
+         * it: no route reads a body, so it gets the answer now (its body is
+         * dropped while lingering), not a 408 at the deadline. */
+        size_t n;
+        const char *expect = bm_http_head_get(&head, "Expect", &n);
+        if (!expect || n != 12 || strncasecmp(expect, "100-continue", 12)) return;
+        need = len;
+    }
     dispatch(c, &head, need);
 }
 

@@ -11,7 +11,9 @@
 #     (%g cut 1.234567 s and 1.234568 s to one "1.23457");
 #   - a business metric's tag key whose label name, once made of
 #     [a-zA-Z0-9_], starts with "__" ("é", "..x") gets tag_ in front, as one
-#     written "__x" does (Prometheus reserves "__" names).
+#     written "__x" does (Prometheus reserves "__" names);
+#   - a request with "Expect: 100-continue" whose client waits before
+#     sending its body is answered at once, not with a 408 at the deadline.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 AGENT="$BM_BUILD/busmon-agent"
@@ -87,5 +89,29 @@ bm_eq "é and ..x are tag___ and tag___x; __y tag___y; ok stays" \
 if command -v promtool >/dev/null 2>&1; then
     bm_check "promtool check metrics accepts the page" bash -c "promtool check metrics <'$M'"
 fi
+# ---- Expect: 100-continue -----------------------------------------------------------
+# raw: the status line and the seconds it took, for a head sent without its body
+# (a client that waits for 100 Continue before sending it)
+raw() {
+    python3 - "$HPORT" "$1" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(10)
+t = time.time()
+s.sendall(sys.argv[2].encode().replace(b"|", b"\r\n"))
+try:
+    line = s.recv(4096).split(b"\r\n")[0].decode()
+except socket.timeout:
+    line = "(nothing)"
+print(line, "in %.0f s" % (time.time() - t))
+PY
+}
+bm_eq "POST with Expect: 100-continue, no body yet: 405 at once, not 408 at the deadline" \
+    "HTTP/1.1 405 Method Not Allowed in 0 s" \
+    "$(raw 'POST /api/stats HTTP/1.1|Host: x|Content-Length: 100|Expect: 100-continue||')"
+bm_eq "GET /health with Expect: 100-continue: 200 at once" "HTTP/1.1 200 OK in 0 s" \
+    "$(raw 'GET /health HTTP/1.1|Content-Length: 5|expect: 100-Continue||')"
+bm_eq "a body announced without Expect is still waited for: 408" \
+    "HTTP/1.1 408 Request Timeout" "$(raw 'POST /health HTTP/1.1|Content-Length: 5||' | sed 's/ in .*//')"
 bm_check "the agent is alive" kill -0 "$A"
 bm_finish
