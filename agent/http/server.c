@@ -15,6 +15,9 @@
  *                          denied no command (core/acl.h), else 503 with the
  *                          reasons
  *   /api/alerts            as `busmon alerts --json`, from the engine's memory
+ *   /api/baseline          as `busmon baseline --json`, 404 when baselines are off
+ *   /api/metrics           ?name=&tag=K=V(repeats)&window=&limit=: business metric
+ *                          series from memory (lib/custom_metrics_json.c)
  *   /api/system            ?window=10m|1h|24h.. (default 1h): system metrics,
  *                          latest sample, avg and peak, series (sysmon.c)
  *   /api/stats             ?window=1m|5m|1h (default 5m), as `busmon stats --json`,
