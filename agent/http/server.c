@@ -573,7 +573,7 @@ static void serve_traces(bm_http *h, const request *rq)
     trace_store_foreach(bm_state_traces(h->p->state), collect_trace, &s);
     json_t *arr = s.nomem ? NULL : json_array();
     if (arr) {
-        qsort(s.hits, s.n, sizeof *s.hits, hit_newest_first);
+        if (s.n) qsort(s.hits, s.n, sizeof *s.hits, hit_newest_first); /* no match: hits NULL */
         for (size_t i = 0; i < s.n && i < limit; i++) {
             trace_summary sum;
             trace_index_summarize(s.hits[i].t, &sum);

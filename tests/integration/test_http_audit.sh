@@ -13,7 +13,9 @@
 #     [a-zA-Z0-9_], starts with "__" ("é", "..x") gets tag_ in front, as one
 #     written "__x" does (Prometheus reserves "__" names);
 #   - a request with "Expect: 100-continue" whose client waits before
-#     sending its body is answered at once, not with a 408 at the deadline.
+#     sending its body is answered at once, not with a 408 at the deadline;
+#   - /api/traces matching nothing is 200 (under the sanitizer build, the
+#     qsort of its NULL list of hits stopped the agent).
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 AGENT="$BM_BUILD/busmon-agent"
@@ -51,6 +53,8 @@ bm_eq "/api/stats?window=1h%00x: 400" 400 "$(code '/api/stats?window=1h%00x')"
 bm_eq "a worker named 'a+b c/d' is /api/workers/a+b%20c%2Fd" "200 a+b c/d" \
     "$(code '/api/workers/a+b%20c%2Fd') $(jq -r .name "$BM_TMP/body")"
 bm_eq "%2500 is the text %00, not a NUL: 200" 200 "$(code '/api/traces?worker=x%2500')"
+bm_eq "a search that matches nothing: 200, count 0 (no qsort of NULL)" "200 0" \
+    "$(code '/api/traces?worker=nobody') $(jq .count "$BM_TMP/body")"
 
 # ---- a parameter twice, an unknown one ---------------------------------------------
 bm_eq "/api/traces?limit=5&limit=abc: 400" 400 "$(code '/api/traces?limit=5&limit=abc')"
