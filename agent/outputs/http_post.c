@@ -395,7 +395,11 @@ static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
         return;
     }
     if (!j->retry_ev) j->retry_ev = evtimer_new(p->base, on_retry_due, j);
-    int64_t wait_ms = hp_backoff_ms(p, j->attempts, (int64_t)retry_after_s * 1000);
+    /* curl's seconds (a delay or an HTTP-date's distance; 0 for garbage) may be any
+     * size: one beyond what milliseconds hold asks for the longest wait, not a wrapped one */
+    int64_t retry_after_ms =
+        retry_after_s > INT64_MAX / 1000 ? INT64_MAX : (int64_t)retry_after_s * 1000;
+    int64_t wait_ms = hp_backoff_ms(p, j->attempts, retry_after_ms);
     struct timeval tv = ms_to_tv(wait_ms);
     if (!j->retry_ev || evtimer_add(j->retry_ev, &tv) < 0) {
         p->stats.failed++;

@@ -6,6 +6,8 @@
 #     in each format (generic, Slack, PagerDuty, Alertmanager's default path);
 #   - 500 for the first 2 requests (and a 429): retried with growing waits,
 #     all delivered, one warning and one "delivers again" line;
+#   - Retry-After as seconds, an HTTP-date, a number too large for milliseconds
+#     (the longest wait, backoff_max), garbage, negative, a date gone by;
 #   - 4xx: given up at once, never retried;
 #   - receiver down (a closed port): retries, the loop keeps ticking, and
 #     bodies beyond the queue bound are dropped and counted;
@@ -106,6 +108,34 @@ bm_eq "500 x2: one warning, one recovery line" "1 1" \
 start_receiver busy --fail-first 1 --fail-status 429
 send busy --url "http://127.0.0.1:$PORT/hook" --count 2 --backoff 100ms --deadline-ms 10000
 bm_eq "429: retried, then delivered" "2 0 1" "$(counters busy sent failed retried)"
+
+# --- 2b. Retry-After, whatever it says ------------------------------------------
+# retry_after NAME VALUE: one body, a 503 with Retry-After: VALUE, then 200;
+# backoff 100ms, backoff_max 2s
+retry_after() {
+    local name=$1 value=$2
+    start_receiver "$name" --fail-first 1 --fail-status 503 --retry-after "$value"
+    send "$name" --url "http://127.0.0.1:$PORT/hook" --count 1 --backoff 100ms --backoff-max 2s \
+        --deadline-ms 10000
+    bm_eq "Retry-After '$value': delivered on the second attempt" "0 1 0 1 2" \
+        "$SEND_RC $(counters "$name" sent failed retried) $(wc -l <"$BM_TMP/$name.jsonl")"
+}
+gap() { jq -s '.[1].t_ms - .[0].t_ms' "$BM_TMP/$1.jsonl"; }   # ms between the first two requests
+retry_after ra-big 9300000000000000
+bm_check "Retry-After beyond milliseconds: the longest wait, backoff_max 2 s ($(gap ra-big) ms)" \
+    test "$(gap ra-big)" -ge 1900
+retry_after ra-secs 1
+bm_check "Retry-After 1: waited 1 s, not the 100 ms backoff ($(gap ra-secs) ms)" \
+    test "$(gap ra-secs)" -ge 900
+retry_after ra-date "$(date -u -d '+4 sec' '+%a, %d %b %Y %H:%M:%S GMT')"
+bm_check "Retry-After as an HTTP-date 4 s ahead: waited, capped at 2 s ($(gap ra-date) ms)" \
+    test "$(gap ra-date)" -ge 1900 -a "$(gap ra-date)" -lt 3000
+odd=0
+for v in soon -5 "$(date -u -d '-1 hour' '+%a, %d %b %Y %H:%M:%S GMT')"; do
+    n=ra-odd-$((++odd))
+    retry_after "$n" "$v"
+    bm_check "Retry-After '$v': the backoff, 100 ms ($(gap "$n") ms)" test "$(gap "$n")" -lt 900
+done
 
 # --- 3. 4xx: not retried ------------------------------------------------------
 start_receiver reject --fail-first 100 --fail-status 400

@@ -7,7 +7,8 @@
  *
  * to --out (n counts from 1, t_ms since start, status = what it answers).
  * Modes: answer 200; answer --fail-status (500) to the first --fail-first N
- * requests (with Retry-After: S when --retry-after S); answer only after --delay-ms D;
+ * requests (with Retry-After: S when --retry-after S, S sent as given: seconds, an
+ * HTTP-date or any text); answer only after --delay-ms D;
  * with --body-mode cut: 200 announcing 100 bytes, then 2 and the connection
  * closed; --body-mode stuck: 200 announcing 1e9 bytes, 200 sent, then silence
  * (a 2xx whose body never arrives whole). It exits by itself after
@@ -41,7 +42,7 @@ typedef struct {
     FILE *out;
     long fail_first;
     int fail_status;
-    long retry_after_s; /* > 0: a failure answer carries Retry-After: this many seconds */
+    const char *retry_after; /* set: a failure answer carries Retry-After: this, verbatim */
     long delay_ms;
     const char *body_mode; /* NULL, "cut" or "stuck": a 2xx whose body is not whole */
     long n_requests;
@@ -129,11 +130,8 @@ static void answer(const receiver *r, struct evhttp_request *req, int status)
     struct evbuffer *b = evbuffer_new();
     if (b) evbuffer_add_printf(b, "%s\n", status / 100 == 2 ? "ok" : "failing on purpose");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
-    if (status / 100 != 2 && r->retry_after_s > 0) {
-        char ra[24];
-        snprintf(ra, sizeof ra, "%ld", r->retry_after_s);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
-    }
+    if (status / 100 != 2 && r->retry_after)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", r->retry_after);
     evhttp_send_reply(req, status, status / 100 == 2 ? "OK" : "Test Failure", b);
     if (b) evbuffer_free(b);
 }
@@ -256,7 +254,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--fail-status"))
             r.fail_status = atoi(v);
         else if (!strcmp(a, "--retry-after"))
-            r.retry_after_s = atol(v);
+            r.retry_after = v;
         else if (!strcmp(a, "--delay-ms"))
             r.delay_ms = atol(v);
         else if (!strcmp(a, "--body-mode"))
