@@ -255,10 +255,22 @@ static void put_headers(const email *m, text *t, const char *subject)
         subject, (long long)bm_now_us(), (unsigned)getpid(), host);
 }
 
-/* The body's lines end in CRLF; a line of a single "." is doubled by curl. */
+/* The body's lines end in CRLF; a line of a single "." is doubled by curl. A
+ * value's own line breaks (a multi-line description) become CRLF too, the
+ * next line indented under the first: a bare LF or CR in SMTP data breaks
+ * RFC 5321, and servers refuse the mail for it (sendmail) or read it apart. */
 static void put_line(text *t, const char *label, const char *value)
 {
-    if (value && *value) put(t, "%-12s %s\r\n", label, value);
+    if (!value || !*value) return;
+    put(t, "%-12s ", label);
+    for (const char *s = value;;) {
+        size_t n = strcspn(s, "\r\n");
+        put(t, "%.*s\r\n", (int)n, s);
+        s += n;
+        s += s[0] == '\r' && s[1] == '\n' ? 2 : s[0] ? 1 : 0;
+        if (!*s) break;
+        put(t, "%-12s ", "");
+    }
 }
 
 /*
@@ -313,6 +325,7 @@ static char *alert_mail(const email *m, const char *body, size_t len, size_t *ou
     one_line(subject);
     snprintf(oneline, oneline_len, "%s %s %s%s%s at %s", tag, rule, lab, *lab ? " " : "",
              *at ? "" : "", at);
+    one_line(oneline); /* a line of the summary mail */
 
     text t = {0};
     put_headers(m, &t, subject);

@@ -16,6 +16,7 @@
 #      mail arrives over TLS, logged in, none in clear;
 #   5. a server that accepts mail but never answers QUIT does not hold the
 #      stop (bm-webhook-send exits within seconds, both mails delivered);
+#      a description with line breaks: every line of the mail ends in CRLF;
 #   6. bad keys are refused with the reason.
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
@@ -206,6 +207,21 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 bm_eq "silent QUIT: the sender exits 0 (not killed by timeout 30)" 0 "$rc"
 bm_check "silent QUIT: the sender exits within 5 s ($ms ms)" test "$ms" -lt 5000
 bm_eq "silent QUIT: both mails were delivered" 2 "$(wc -l <"$BM_TMP/noquit-mail.jsonl" 2>/dev/null || echo 0)"
+
+# --- 5b. a multi-line description (YAML's `description: |`) --------------------------
+timeout 30 "$BM_BUILD/bm-webhook-send" --set type=email --url "smtp://127.0.0.1:$NPORT" \
+    --set from=a@example.org --set to=multi@example.org --count 1 --deadline-ms 3000 \
+    --description $'Error rate is high.\nRunbook: https://wiki.example.org/rb\r\n.\nlast line\n' \
+    >"$BM_TMP/multi.out" 2>"$BM_TMP/multi.err"
+rc=$?
+bm_eq "multi-line description: the mail is sent" "0 1 0" "$rc $(jq -r '"\(.sent) \(.failed)"' "$BM_TMP/multi.out")"
+jq -c 'select(.to | index("multi@example.org"))' "$BM_TMP/noquit-mail.jsonl" >"$BM_TMP/multi.jsonl"
+bm_eq "multi-line description: one mail arrived" 1 "$(wc -l <"$BM_TMP/multi.jsonl")"
+bm_eq "multi-line description: no bare LF or CR in the mail (SMTP wants CRLF)" false \
+    "$(jq -r '.data | test("[^\r]\n|\r[^\n]")' "$BM_TMP/multi.jsonl")"
+bm_eq "multi-line description: every line of it, under the first" \
+    "Description: Error rate is high.|             Runbook: https://wiki.example.org/rb|             .|             last line|Agent:       webhook-send" \
+    "$(jq -r .data "$BM_TMP/multi.jsonl" | tr -d '\r' | sed -n '/^Description:/,/^Agent:/p' | paste -sd '|')"
 
 # --- 6. bad keys ---------------------------------------------------------------------
 bad() { # bad WHY KEY:VALUE...

@@ -11,13 +11,14 @@
  *                   [--count N] [--timeout T] [--max-attempts N] [--queue N]
  *                   [--backoff T] [--backoff-max T] [--concurrency N]
  *                   [--routing-key K] [--set KEY=VALUE]... [--deadline-ms D]
- *                   [--sent-file F] [--topic T]
+ *                   [--sent-file F] [--topic T] [--description TEXT]
  *
  * Each alert is distinct (rule "webhook_test", label seq=i, value i); with
  * --sent-file every body sent is written there, one per line, so a test can
  * compare what arrived. --topic emits on another topic than alert (the
  * bodies are still alerts): a sink that cannot carry it must drop them, never
- * POST them. Log lines (the sink's warnings) go to stderr.
+ * POST them. --description gives every alert that text (line breaks and all)
+ * instead of "test notification <seq>". Log lines (the sink's warnings) go to stderr.
  * Exit: 0 when the flush finished, 1 when the sink could not be made or the
  * run hit its hard limit, 2 on bad flags.
  */
@@ -41,6 +42,7 @@ typedef struct {
     int64_t deadline_ms;
     FILE *sent_file;
     bm_topic topic;
+    const char *description; /* NULL: "test notification <seq>" */
 
     uint64_t ticks;
     int64_t last_tick_ms, max_tick_gap_ms, started_ms, ended_ms;
@@ -86,7 +88,10 @@ static int build_body(const bm_sink *sink, bm_topic topic, bm_sink_body *out, vo
     snprintf(a.window, sizeof a.window, "5m");
     a.value = (double)d->next_seq;
     a.threshold = 0.1;
-    snprintf(a.description, sizeof a.description, "test notification %ld", d->next_seq);
+    if (d->description)
+        snprintf(a.description, sizeof a.description, "%s", d->description);
+    else
+        snprintf(a.description, sizeof a.description, "test notification %ld", d->next_seq);
     a.starts_at_us = 1700000000000000LL;
     a.ts_us = a.starts_at_us + d->next_seq * 1000000LL;
     a.fingerprint = bm_alert_fingerprint(a.rule, a.labels, a.n_labels);
@@ -148,11 +153,11 @@ static void on_hard_limit(evutil_socket_t fd, short what, void *arg)
 
 static void usage(void)
 {
-    fprintf(
-        stderr,
-        "usage: bm-webhook-send --url URL [--format F] [--count N] [--timeout T] "
-        "[--max-attempts N] [--queue N] [--backoff T] [--backoff-max T] [--concurrency N] "
-        "[--routing-key K] [--set KEY=VALUE]... [--deadline-ms D] [--sent-file F] [--topic T]\n");
+    fprintf(stderr,
+            "usage: bm-webhook-send --url URL [--format F] [--count N] [--timeout T] "
+            "[--max-attempts N] [--queue N] [--backoff T] [--backoff-max T] [--concurrency N] "
+            "[--routing-key K] [--set KEY=VALUE]... [--deadline-ms D] [--sent-file F] [--topic T] "
+            "[--description TEXT]\n");
 }
 
 int main(int argc, char **argv)
@@ -204,6 +209,8 @@ int main(int argc, char **argv)
             d.count = atol(v);
         } else if (!strcmp(a, "--deadline-ms")) {
             d.deadline_ms = atol(v);
+        } else if (!strcmp(a, "--description")) {
+            d.description = v;
         } else if (!strcmp(a, "--sent-file")) {
             sent_path = v;
         } else if (!strcmp(a, "--topic")) {
