@@ -11,6 +11,9 @@
  *                        v  |
  *                      backoff (backoff << (attempt - 1), capped)
  *
+ * A recipient the server refuses is skipped (logged once per burst), so one
+ * stale address does not keep the mail from the others.
+ *
  * One mail at a time, in order (a resolve never overtakes its alert). The
  * body a sink gets is busmon's alert record (format generic, topic alert:
  * proto/alert.c); the mail is made from it here: a subject that says what
@@ -91,6 +94,12 @@ typedef struct {
     uint32_t n_waiting;
     struct event *retry_ev;
     char errbuf[CURL_ERROR_SIZE];
+    /* recipients the server refused in the mail on the wire (the others get it) */
+    int rcpt_asked;              /* the last command sent was a RCPT TO */
+    char rcpt_last[256];         /* its address */
+    unsigned rcpt_refused;       /* refused in this attempt */
+    char rcpt_refused_what[320]; /* the first of them, with the server's answer */
+    int rcpt_refused_logged;     /* said; again once a mail reaches every recipient */
 
     /* the rate limit: the start times of the mails of the last period (a ring) */
     int64_t *sent_at_ms;
@@ -399,6 +408,33 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *arg)
     return n;
 }
 
+/* CURLOPT_DEBUGFUNCTION: the SMTP dialogue, read for the answers to RCPT TO
+ * (nothing else is kept: AUTH and the message pass by unread). */
+static int on_smtp_dialogue(CURL *e, curl_infotype type, char *data, size_t size, void *arg)
+{
+    (void)e;
+    email *m = arg;
+    if (type == CURLINFO_HEADER_OUT) {
+        m->rcpt_asked = size > 8 && !strncasecmp(data, "RCPT TO:", 8);
+        if (m->rcpt_asked) {
+            size_t n = strcspn(data + 8, "\r\n");
+            if (n > size - 8) n = size - 8;
+            snprintf(m->rcpt_last, sizeof m->rcpt_last, "%.*s", (int)n, data + 8);
+        }
+    } else if (type == CURLINFO_HEADER_IN && m->rcpt_asked && size >= 3 && data[0] >= '4' &&
+               data[0] <= '5') {
+        m->rcpt_asked = 0;
+        if (!m->rcpt_refused++) {
+            size_t n = strcspn(data, "\r\n");
+            snprintf(m->rcpt_refused_what, sizeof m->rcpt_refused_what, "%s refused: %.*s",
+                     m->rcpt_last, (int)(n < size ? n : size), data);
+        }
+    } else if (type == CURLINFO_HEADER_IN) {
+        m->rcpt_asked = 0;
+    }
+    return 0;
+}
+
 static void em_check_flush(email *m)
 {
     bm_sink_flusher_check(&m->flush);
@@ -435,6 +471,18 @@ static int em_start(email *m)
     curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
 #endif
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, m->errbuf);
+    /* a recipient refused is skipped, not the mail: one address gone stale must
+       not keep every alert from the rest (refused by all: the mail fails) */
+#if LIBCURL_VERSION_NUM >= 0x080200
+    curl_easy_setopt(e, CURLOPT_MAIL_RCPT_ALLOWFAILS, 1L);
+#else
+    curl_easy_setopt(e, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
+#endif
+    m->rcpt_asked = 0;
+    m->rcpt_refused = 0;
+    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_smtp_dialogue);
+    curl_easy_setopt(e, CURLOPT_DEBUGDATA, m);
+    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L); /* the dialogue goes to on_smtp_dialogue */
     if (bm_curl_loop_add(m->curl, e) < 0) {
         curl_easy_cleanup(e);
         return -1;
@@ -484,6 +532,11 @@ static void on_transfer_done(CURL *easy, CURLcode rc, void *arg)
         m->stats.sent++;
         if (m->failing) bm_info("email '%s': %s delivers again", m->name, m->url_for_log);
         m->failing = 0;
+        if (m->rcpt_refused && !m->rcpt_refused_logged)
+            bm_warn("email '%s': mail sent to %zu of %zu recipient(s): %s (not logged again "
+                    "until a mail reaches every recipient)",
+                    m->name, m->n_to - m->rcpt_refused, m->n_to, m->rcpt_refused_what);
+        m->rcpt_refused_logged = m->rcpt_refused > 0;
         job_free(j);
         m->current = NULL;
         return;

@@ -10,7 +10,8 @@
 #      beyond the first are not mailed, counted on /metrics
 #      (busmon_email_rate_limited_total), and listed in one summary mail;
 #   3. the password (from password_file) is never in the log or the summary;
-#   4. a recipient the server refuses (550): given up, not retried; a server
+#   4. a recipient the server refuses (550): given up, not retried (one of several:
+#      skipped, the others get the mail, said once); a server
 #      without STARTTLS and `tls: required`: given up; a second server that
 #      requires STARTTLS (a self-signed certificate given as `ca_cert`): the
 #      mail arrives over TLS, logged in, none in clear;
@@ -222,6 +223,20 @@ bm_eq "multi-line description: no bare LF or CR in the mail (SMTP wants CRLF)" f
 bm_eq "multi-line description: every line of it, under the first" \
     "Description: Error rate is high.|             Runbook: https://wiki.example.org/rb|             .|             last line|Agent:       webhook-send" \
     "$(jq -r .data "$BM_TMP/multi.jsonl" | tr -d '\r' | sed -n '/^Description:/,/^Agent:/p' | paste -sd '|')"
+
+# --- 5c. one recipient refused among several: the others still get the mail -------
+timeout 30 "$BM_BUILD/bm-webhook-send" --set type=email --url "smtp://127.0.0.1:$SPORT" \
+    --set username=alerts --set "password_file=$BM_TMP/smtp.pass" --set from=a@example.org \
+    --set "to=split1@example.org, nobody@example.org, split2@example.org" --count 2 \
+    --deadline-ms 5000 >"$BM_TMP/split.out" 2>"$BM_TMP/split.err"
+rc=$?
+bm_eq "one of 3 recipients refused: both mails sent, none failed" "0 2 0 0" \
+    "$rc $(jq -r '"\(.sent) \(.failed) \(.retried)"' "$BM_TMP/split.out")"
+bm_eq "one of 3 recipients refused: the other two got both mails" \
+    '["split1@example.org","split2@example.org"] ["split1@example.org","split2@example.org"]' \
+    "$(mails | jq -c 'select(.to | index("split1@example.org")) | .to' | paste -sd ' ')"
+bm_eq "one of 3 recipients refused: said once, with the address and the answer" 1 \
+    "$(grep -c 'mail sent to 2 of 3 recipient(s): <nobody@example.org> refused: 550' "$BM_TMP/split.err")"
 
 # --- 6. bad keys ---------------------------------------------------------------------
 bad() { # bad WHY KEY:VALUE...
