@@ -132,9 +132,12 @@ static uint32_t em_held(const email *m)
     return m->n_waiting + (m->current != NULL);
 }
 
+/* What the stop flush waits for: the mails held, and the summary of what the
+ * rate limit held back (sent when the limit frees within the deadline). */
 static uint32_t em_held_of(void *self)
 {
-    return em_held(self);
+    const email *m = self;
+    return em_held(m) + (m->limited_pending > 0);
 }
 
 static uint64_t em_abandon_all(email *m);
@@ -621,6 +624,7 @@ static void on_limit_free(evutil_socket_t fd, short what, void *arg)
     if (!msg || em_held(m) >= m->queue_max) {
         free(msg);
         m->stats.dropped++;
+        em_check_flush(m);
         return;
     }
     m->stats.emitted++;
@@ -925,6 +929,16 @@ static uint64_t em_abandon_all(email *m)
     }
     m->tail = NULL;
     m->n_waiting = 0;
+    if (m->limited_pending) { /* the summary mail, made never: given up like a mail */
+        bm_warn("email '%s': the summary of %llu notification(s) over the rate limit of %s "
+                "was not mailed before the stop",
+                m->name, (unsigned long long)m->limited_pending, m->rate_text);
+        m->limited_pending = 0;
+        m->limited_len = 0;
+        if (m->limit_ev) evtimer_del(m->limit_ev);
+        m->stats.emitted++;
+        n++;
+    }
     m->stats.failed += n;
     return n;
 }

@@ -18,6 +18,8 @@
 #   5. a server that accepts mail but never answers QUIT does not hold the
 #      stop (bm-webhook-send exits within seconds, both mails delivered);
 #      a description with line breaks: every line of the mail ends in CRLF;
+#      at the stop, the summary of what the rate limit held back is sent when
+#      the limit frees before the deadline, else given up and said;
 #   6. bad keys are refused with the reason.
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
@@ -237,6 +239,27 @@ bm_eq "one of 3 recipients refused: the other two got both mails" \
     "$(mails | jq -c 'select(.to | index("split1@example.org")) | .to' | paste -sd ' ')"
 bm_eq "one of 3 recipients refused: said once, with the address and the answer" 1 \
     "$(grep -c 'mail sent to 2 of 3 recipient(s): <nobody@example.org> refused: 550' "$BM_TMP/split.err")"
+
+# --- 5d. the stop: the summary of what the rate limit held back ---------------------
+# limit_run NAME RATE DEADLINE_MS: 5 alerts to NAME@example.org, then the flush
+limit_run() {
+    timeout 30 "$BM_BUILD/bm-webhook-send" --set type=email --url "smtp://127.0.0.1:$NPORT" \
+        --set from=a@example.org --set "to=$1@example.org" --set "rate_limit=$2" --count 5 \
+        --deadline-ms "$3" >"$BM_TMP/$1.out" 2>"$BM_TMP/$1.err"
+    LIMIT_RC=$?
+}
+limit_run limit2s 2/2s 5000
+bm_eq "rate 2/2s, stop within 5 s: 2 mails and the summary sent, none given up" "0 3 0 0" \
+    "$LIMIT_RC $(jq -r '"\(.sent) \(.failed) \(.abandoned)"' "$BM_TMP/limit2s.out")"
+bm_eq "rate 2/2s: the summary names the 3 held back" \
+    "[busmon] 3 alert notification(s) not mailed (rate limit 2/2s)" \
+    "$(jq -r 'select(.to | index("limit2s@example.org")) | .data' "$BM_TMP/noquit-mail.jsonl" |
+        tr -d '\r' | sed -n 's/^Subject: //p' | tail -1)"
+limit_run limit1m 2/1m 1000
+bm_eq "rate 2/1m, stop within 1 s: 2 mails sent, the summary given up" "0 2 1 1" \
+    "$LIMIT_RC $(jq -r '"\(.sent) \(.failed) \(.abandoned)"' "$BM_TMP/limit1m.out")"
+bm_eq "rate 2/1m: said at the stop" 1 \
+    "$(grep -c "the summary of 3 notification(s) over the rate limit of 2/1m was not mailed" "$BM_TMP/limit1m.err")"
 
 # --- 6. bad keys ---------------------------------------------------------------------
 bad() { # bad WHY KEY:VALUE...
