@@ -247,6 +247,42 @@ static void fmt_number(json_t *v, char out[32])
         snprintf(out, 32, "%.4g", d);
 }
 
+/* The Subject header. A header is ASCII (RFC 5322; raw UTF-8 there needs
+ * SMTPUTF8, and readers show it as mojibake), so a subject with other
+ * characters (a worker's or a label's name) is written as RFC 2047 encoded
+ * words, =?UTF-8?B?...?=, each of whole characters, one per folded line. */
+static void put_subject(text *t, const char *subject)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *s = (const unsigned char *)subject;
+    size_t n = strlen(subject), i = 0;
+    while (i < n && s[i] < 0x80)
+        i++;
+    if (i == n) {
+        put(t, "Subject: %s\r\n", subject);
+        return;
+    }
+    put(t, "Subject:");
+    for (size_t at = 0; at < n;) {
+        size_t take = n - at < 42 ? n - at : 42; /* 56 base64 characters: a 77-byte line */
+        while (take > 4 && at + take < n && (s[at + take] & 0xc0) == 0x80)
+            take--; /* not inside a character */
+        char word[64];
+        size_t w = 0;
+        for (size_t k = 0; k < take; k += 3) {
+            unsigned long v = (unsigned long)s[at + k] << 16 |
+                              (k + 1 < take ? (unsigned long)s[at + k + 1] << 8 : 0) |
+                              (k + 2 < take ? s[at + k + 2] : 0);
+            word[w++] = b64[v >> 18 & 63];
+            word[w++] = b64[v >> 12 & 63];
+            word[w++] = k + 1 < take ? b64[v >> 6 & 63] : '=';
+            word[w++] = k + 2 < take ? b64[v & 63] : '=';
+        }
+        put(t, " =?UTF-8?B?%.*s?=\r\n", (int)w, word);
+        at += take;
+    }
+}
+
 /* Headers of one mail with `subject` (already one line), then the blank line. */
 static void put_headers(const email *m, text *t, const char *subject)
 {
@@ -260,11 +296,13 @@ static void put_headers(const email *m, text *t, const char *subject)
         put(t, "%s%s", i ? ", " : "", m->to[i]);
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
+    put(t, "\r\n");
+    put_subject(t, subject);
     put(t,
-        "\r\nSubject: %s\r\nMessage-ID: <%lld.%u.busmon@%s>\r\nMIME-Version: 1.0\r\n"
+        "Message-ID: <%lld.%u.busmon@%s>\r\nMIME-Version: 1.0\r\n"
         "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
         "X-Mailer: busmon\r\n\r\n",
-        subject, (long long)bm_now_us(), (unsigned)getpid(), host);
+        (long long)bm_now_us(), (unsigned)getpid(), host);
 }
 
 /* The body's lines end in CRLF; a line of a single "." is doubled by curl. A

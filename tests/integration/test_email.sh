@@ -19,7 +19,8 @@
 #      stop (bm-webhook-send exits within seconds, both mails delivered);
 #      a description with line breaks: every line of the mail ends in CRLF;
 #      at the stop, the summary of what the rate limit held back is sent when
-#      the limit frees before the deadline, else given up and said;
+#      the limit frees before the deadline, else given up and said; a subject
+#      beyond ASCII is sent as RFC 2047 encoded words;
 #   6. bad keys are refused with the reason.
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
@@ -260,6 +261,26 @@ bm_eq "rate 2/1m, stop within 1 s: 2 mails sent, the summary given up" "0 2 1 1"
     "$LIMIT_RC $(jq -r '"\(.sent) \(.failed) \(.abandoned)"' "$BM_TMP/limit1m.out")"
 bm_eq "rate 2/1m: said at the stop" 1 \
     "$(grep -c "the summary of 3 notification(s) over the rate limit of 2/1m was not mailed" "$BM_TMP/limit1m.err")"
+
+# --- 5e. a subject beyond ASCII (a worker's name): RFC 2047 encoded words -------------
+W="Zahlungsprüfung-日本語-заказы-üüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüü"
+timeout 30 "$BM_BUILD/bm-webhook-send" --set type=email --url "smtp://127.0.0.1:$NPORT" \
+    --set from=a@example.org --set to=utf8@example.org --count 1 --label "worker=$W" \
+    --deadline-ms 5000 >"$BM_TMP/utf8.out" 2>"$BM_TMP/utf8.err"
+rc=$?
+bm_eq "UTF-8 subject: the mail is sent" "0 1" "$rc $(jq -r .sent "$BM_TMP/utf8.out")"
+jq -c 'select(.to | index("utf8@example.org"))' "$BM_TMP/noquit-mail.jsonl" >"$BM_TMP/utf8.jsonl"
+bm_eq "UTF-8 subject: the headers are ASCII" 0 \
+    "$(jq -r .data "$BM_TMP/utf8.jsonl" | tr -d '\r' | sed '/^$/q' | LC_ALL=C grep -c '[^ -~]')"
+bm_eq "UTF-8 subject: each encoded word is whole characters, and they read back" \
+    "[busmon] FIRING warning: webhook_test seq=1 worker=$W (1 > 0.1)" \
+    "$("$PY" -c '
+import base64, email, json, re, sys
+from email.header import decode_header, make_header
+m = email.message_from_string(json.loads(open(sys.argv[1]).readline())["data"])
+for w in re.findall(r"=\?UTF-8\?B\?([^?]*)\?=", m["Subject"]):
+    base64.b64decode(w).decode("utf-8")  # raises on a character cut in two
+print(str(make_header(decode_header(m["Subject"]))))' "$BM_TMP/utf8.jsonl" 2>&1)"
 
 # --- 6. bad keys ---------------------------------------------------------------------
 bad() { # bad WHY KEY:VALUE...

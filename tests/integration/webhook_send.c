@@ -11,14 +11,15 @@
  *                   [--count N] [--timeout T] [--max-attempts N] [--queue N]
  *                   [--backoff T] [--backoff-max T] [--concurrency N]
  *                   [--routing-key K] [--set KEY=VALUE]... [--deadline-ms D]
- *                   [--sent-file F] [--topic T] [--description TEXT]
+ *                   [--sent-file F] [--topic T] [--description TEXT] [--label K=V]
  *
  * Each alert is distinct (rule "webhook_test", label seq=i, value i); with
  * --sent-file every body sent is written there, one per line, so a test can
  * compare what arrived. --topic emits on another topic than alert (the
  * bodies are still alerts): a sink that cannot carry it must drop them, never
  * POST them. --description gives every alert that text (line breaks and all)
- * instead of "test notification <seq>". Log lines (the sink's warnings) go to stderr.
+ * instead of "test notification <seq>"; --label K=V gives it a second label.
+ * Log lines (the sink's warnings) go to stderr.
  * Exit: 0 when the flush finished, 1 when the sink could not be made or the
  * run hit its hard limit, 2 on bad flags.
  */
@@ -43,6 +44,7 @@ typedef struct {
     FILE *sent_file;
     bm_topic topic;
     const char *description; /* NULL: "test notification <seq>" */
+    const char *label;       /* "K=V": a second label; NULL none */
 
     uint64_t ticks;
     int64_t last_tick_ms, max_tick_gap_ms, started_ms, ended_ms;
@@ -83,6 +85,12 @@ static int build_body(const bm_sink *sink, bm_topic topic, bm_sink_body *out, vo
     a.n_labels = 1;
     snprintf(a.labels[0].key, sizeof a.labels[0].key, "seq");
     snprintf(a.labels[0].value, sizeof a.labels[0].value, "%ld", d->next_seq);
+    const char *eq = d->label ? strchr(d->label, '=') : NULL;
+    if (eq) {
+        snprintf(a.labels[1].key, sizeof a.labels[1].key, "%.*s", (int)(eq - d->label), d->label);
+        snprintf(a.labels[1].value, sizeof a.labels[1].value, "%s", eq + 1);
+        a.n_labels = 2;
+    }
     snprintf(a.metric, sizeof a.metric, "error_rate");
     snprintf(a.op, sizeof a.op, ">");
     snprintf(a.window, sizeof a.window, "5m");
@@ -157,7 +165,7 @@ static void usage(void)
             "usage: bm-webhook-send --url URL [--format F] [--count N] [--timeout T] "
             "[--max-attempts N] [--queue N] [--backoff T] [--backoff-max T] [--concurrency N] "
             "[--routing-key K] [--set KEY=VALUE]... [--deadline-ms D] [--sent-file F] [--topic T] "
-            "[--description TEXT]\n");
+            "[--description TEXT] [--label K=V]\n");
 }
 
 int main(int argc, char **argv)
@@ -209,6 +217,8 @@ int main(int argc, char **argv)
             d.count = atol(v);
         } else if (!strcmp(a, "--deadline-ms")) {
             d.deadline_ms = atol(v);
+        } else if (!strcmp(a, "--label")) {
+            d.label = v;
         } else if (!strcmp(a, "--description")) {
             d.description = v;
         } else if (!strcmp(a, "--sent-file")) {
