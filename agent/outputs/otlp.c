@@ -58,7 +58,7 @@ static const bm_sink_key otlp_keys[] = {
     {"traces_url", NULL, "the whole traces URL, when it is not <endpoint>/v1/traces"},
     {"metrics_url", NULL, "the whole metrics URL, when it is not <endpoint>/v1/metrics"},
     {"encoding", "json", "json (OTLP/HTTP JSON); protobuf is not built in"},
-    {"batch_size", "512", "spans per request at most"},
+    {"batch_size", "512", "spans per request at most (a transaction with more goes alone)"},
     {"flush_interval", "1s", "an open batch is sent at least this often"},
     {"service_name", "busmon", "the resource's service.name"},
     {"service_instance_id", NULL, "the resource's service.instance.id (the agent: its consumer)"},
@@ -66,11 +66,13 @@ static const bm_sink_key otlp_keys[] = {
     {"max_attempts", "5", "attempts per request, the first included"},
     {"backoff", "1s", "wait before the first retry; doubled before each further one"},
     {"backoff_max", "30s", "the longest wait between two attempts (also caps Retry-After)"},
-    {"queue", "64", "requests held at most (waiting, on the wire, waiting to retry); spans "
-                    "that come when it is full are dropped and counted"},
+    {"queue", "64",
+     "requests held at most (waiting, on the wire, waiting to retry); spans "
+     "that come when it is full are dropped and counted"},
     {"concurrency", "2", "requests at once"},
-    {"header.", NULL, "header.NAME: VALUE adds a request header (e.g. header.Authorization; "
-                      "header_file.NAME: PATH reads the value from a file)"},
+    {"header.", NULL,
+     "header.NAME: VALUE adds a request header (e.g. header.Authorization; "
+     "header_file.NAME: PATH reads the value from a file)"},
     {NULL, NULL, NULL},
 };
 
@@ -87,6 +89,12 @@ static void send_batch(otlp_sink *s)
         s->dropped++; /* out of memory: the batch is lost, and said so in the counters */
     bm_otlp_buf_reset(&s->batch);
     s->batch_spans = 0;
+}
+
+/* The traces queue holds all it may: a spans body now would wait for nobody. */
+static int traces_full(const otlp_sink *s)
+{
+    return bm_http_post_held(s->traces) >= bm_http_post_queue_max(s->traces);
 }
 
 static void on_batch_due(evutil_socket_t fd, short what, void *arg)
@@ -244,8 +252,13 @@ static bm_sink_result otlp_emit(void *self, bm_topic topic, const bm_sink_body *
         s->dropped++;
         return BM_SINK_ERROR; /* nothing of another topic is OTLP */
     }
+    /* a request carries batch_size spans at most: the open batch goes first when
+     * this body would take it past that (a transaction with more goes alone, whole) */
+    uint32_t n_spans = body->n_items ? body->n_items : 1;
+    if (s->batch_spans && s->batch_spans + n_spans > s->batch_size && !traces_full(s))
+        send_batch(s);
     /* the queue is full: refuse now rather than hold a batch nobody can send */
-    if (bm_http_post_held(s->traces) >= bm_http_post_queue_max(s->traces)) {
+    if (traces_full(s)) {
         s->dropped++;
         return BM_SINK_DROPPED;
     }
@@ -257,7 +270,7 @@ static bm_sink_result otlp_emit(void *self, bm_topic topic, const bm_sink_body *
         s->dropped++;
         return BM_SINK_ERROR;
     }
-    s->batch_spans += body->n_items ? body->n_items : 1;
+    s->batch_spans += n_spans;
     if (s->batch_spans >= s->batch_size) send_batch(s);
     return BM_SINK_QUEUED;
 }

@@ -15,6 +15,7 @@
 #     and retried, the loop keeps ticking;
 #   - flush deadline: what is left is given up on time;
 #   - a 2xx whose body is cut short or never ends: delivered, not sent again;
+#   - an otlp sink's batches hold batch_size spans at most;
 #   - a message on a topic the sink cannot carry (workers, alerts_firing,
 #     spans on a generic webhook): dropped and counted, never POSTed or sent;
 #   - bad sink keys are refused with the reason.
@@ -203,6 +204,16 @@ for topic in workers alerts_firing spans; do
     bm_eq "topic $topic on a generic webhook: said once" 1 \
         "$(grep -c "a message on topic $topic, which it cannot carry" "$BM_TMP/no-$topic.err")"
 done
+
+# --- 6d. an otlp sink (http_post.c too): batch_size spans a request at most ----------
+# 5 transactions of 2 spans each, batch_size 5: requests of 2, 2 and 1 transaction(s)
+send otlp-batch --set type=otlp --set "endpoint=http://127.0.0.1:$UP_PORT/otlp-batch" \
+    --topic spans --items 2 --set batch_size=5 --count 5 --deadline-ms 10000
+bm_eq "otlp batch_size 5, 2 spans a body: all 5 sent, none dropped" "0 5 0 3" \
+    "$SEND_RC $(counters otlp-batch emitted dropped sent)"
+bm_eq "otlp batch_size 5: no request beyond 5 spans (bodies a request, 2 spans each)" "2 2 1" \
+    "$(jq -r 'select(.path == "/otlp-batch/v1/traces") | .body | fromjson | .resourceSpans[0].scopeSpans[0].spans | length' \
+        "$BM_TMP/up.jsonl" | paste -sd ' ')"
 
 # --- 7. bad sink keys are refused with the reason ---------------------------
 refused() {  # refused DESCRIPTION REGEX FLAGS...

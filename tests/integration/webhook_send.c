@@ -12,13 +12,15 @@
  *                   [--backoff T] [--backoff-max T] [--concurrency N]
  *                   [--routing-key K] [--set KEY=VALUE]... [--deadline-ms D]
  *                   [--sent-file F] [--topic T] [--description TEXT] [--label K=V]
+ *                   [--items N]
  *
  * Each alert is distinct (rule "webhook_test", label seq=i, value i); with
  * --sent-file every body sent is written there, one per line, so a test can
  * compare what arrived. --topic emits on another topic than alert (the
  * bodies are still alerts): a sink that cannot carry it must drop them, never
  * POST them. --description gives every alert that text (line breaks and all)
- * instead of "test notification <seq>"; --label K=V gives it a second label.
+ * instead of "test notification <seq>"; --label K=V gives it a second label;
+ * --items N says each body holds N items (spans, for an otlp sink's batches).
  * Log lines (the sink's warnings) go to stderr.
  * Exit: 0 when the flush finished, 1 when the sink could not be made or the
  * run hit its hard limit, 2 on bad flags.
@@ -45,6 +47,7 @@ typedef struct {
     bm_topic topic;
     const char *description; /* NULL: "test notification <seq>" */
     const char *label;       /* "K=V": a second label; NULL none */
+    uint32_t items;          /* each body's n_items (0: not said) */
 
     uint64_t ticks;
     int64_t last_tick_ms, max_tick_gap_ms, started_ms, ended_ms;
@@ -114,6 +117,7 @@ static int build_body(const bm_sink *sink, bm_topic topic, bm_sink_body *out, vo
     out->data = body;
     out->len = len;
     out->content_type = "application/json";
+    out->n_items = d->items;
     if (d->sent_file) fprintf(d->sent_file, "%s\n", body);
     return 0;
 }
@@ -165,7 +169,7 @@ static void usage(void)
             "usage: bm-webhook-send --url URL [--format F] [--count N] [--timeout T] "
             "[--max-attempts N] [--queue N] [--backoff T] [--backoff-max T] [--concurrency N] "
             "[--routing-key K] [--set KEY=VALUE]... [--deadline-ms D] [--sent-file F] [--topic T] "
-            "[--description TEXT] [--label K=V]\n");
+            "[--description TEXT] [--label K=V] [--items N]\n");
 }
 
 int main(int argc, char **argv)
@@ -217,6 +221,8 @@ int main(int argc, char **argv)
             d.count = atol(v);
         } else if (!strcmp(a, "--deadline-ms")) {
             d.deadline_ms = atol(v);
+        } else if (!strcmp(a, "--items")) {
+            d.items = (uint32_t)atol(v);
         } else if (!strcmp(a, "--label")) {
             d.label = v;
         } else if (!strcmp(a, "--description")) {
