@@ -440,10 +440,13 @@ static bm_sink *configure(const bm_sink_kv *kv, size_t n_kv, bm_sink_kv **own, s
         char *value = NULL;
         if (!strcmp(kv[i].key, "url") && fmt == BM_ALERT_BODY_ALERTMANAGER &&
             !url_has_path(kv[i].value)) {
-            size_t n = strlen(kv[i].value);
-            while (n && kv[i].value[n - 1] == '/')
+            /* the path goes before a query or fragment, which stay as they were */
+            const char *v = kv[i].value, *host = strstr(v, "://");
+            host = host ? host + 3 : v;
+            size_t end = (size_t)(host - v) + strcspn(host, "?#"), n = end;
+            while (n && v[n - 1] == '/')
                 n--;
-            if (asprintf(&value, "%.*s/api/v2/alerts", (int)n, kv[i].value) < 0) value = NULL;
+            if (asprintf(&value, "%.*s/api/v2/alerts%s", (int)n, v, v + end) < 0) value = NULL;
         } else {
             value = strdup(kv[i].value);
         }

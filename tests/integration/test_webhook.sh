@@ -82,6 +82,11 @@ for fmt in generic slack pagerduty alertmanager; do
         cmp -s "$BM_TMP/up-$fmt.sent" <(jq -r .body "$BM_TMP/up-$fmt.got")
     bm_eq "$fmt: nothing logged" "" "$(cat "$BM_TMP/up-$fmt.err")"
 done
+send up-am-query --url "http://127.0.0.1:$PORT/?tenant=t1" --format alertmanager --count 1 \
+    --deadline-ms 10000
+bm_eq "alertmanager, a URL with a query and no path: the path goes before the query" \
+    "0 1 /api/v2/alerts?tenant=t1" \
+    "$SEND_RC $(counters up-am-query sent) $(jq -r 'select(.path | contains("tenant=t1")) | .path' "$BM_TMP/up.jsonl")"
 first() { jq -r .body "$BM_TMP/up-$1.got" | head -1; }
 bm_eq "generic body is the alert record" "webhook_test firing 1" \
     "$(first generic | jq -r '"\(.rule) \(.state) \(.labels.seq)"')"
