@@ -772,6 +772,12 @@ static bm_decode_status metric_check(bm_decoder *d, const bm_evb *b, const bm_ev
             return BM_DECODE_BAD_FIELD;
         }
     }
+    if (*kind == BM_METRIC_COUNTER && *value < 0) { /* its total would go down */
+        snprintf(d->detail, sizeof d->detail,
+                 "metric '%.*s': a counter's value is an increment, never negative (%g)",
+                 (int)name->v.len, name->v.str, *value);
+        return BM_DECODE_BAD_FIELD;
+    }
     for (unsigned i = 0; i < b->n_tags; i++) {
         const bm_evb_attr *t = &b->tags[i];
         if (bm_identity_check("tag key", t->key, t->key_len, max_id, d->detail, sizeof d->detail))

@@ -197,6 +197,22 @@ Test(event_metric, refusals)
     cr_assert_eq(ENTRY("type", "metric", "name", "m", "value", "NaN"), BM_DECODE_BAD_FIELD);
 }
 
+/* A counter's value is an increment: a negative one would make its total
+ * (busmon_custom_<name>_total, a Prometheus counter) go down. */
+Test(event_metric, a_counter_increment_is_never_negative)
+{
+    refused("{\"type\":\"metric\",\"name\":\"m\",\"value\":-3,\"kind\":\"counter\"}",
+            BM_DECODE_BAD_FIELD, "metric 'm': a counter's value is an increment");
+    cr_assert_eq(ENTRY("type", "metric", "name", "m", "value", "-0.5", "kind", "Counter"),
+                 BM_DECODE_BAD_FIELD);
+    /* zero counts; a gauge or a histogram may be negative */
+    cr_assert_eq(dj("{\"type\":\"metric\",\"name\":\"m\",\"value\":0,\"kind\":\"counter\"}"),
+                 BM_DECODE_OK);
+    cr_assert_eq(dj("{\"type\":\"metric\",\"name\":\"m\",\"value\":-3,\"kind\":\"gauge\"}"),
+                 BM_DECODE_OK);
+    cr_assert_eq(ENTRY("type", "metric", "name", "m", "value", "-3"), BM_DECODE_OK);
+}
+
 Test(event_metric, nan_float_in_msgpack)
 {
     msgpack_sbuffer sb;
