@@ -77,7 +77,7 @@ typedef struct {
     bm_parts p;
     bm_channel_scheme scheme;
     int stop_rc;
-    int config_error; /* build failed on the configuration: exit 2 */
+    int config_error;    /* build failed on the configuration (a sink, the HTTP token): exit 2 */
     char state_key[512]; /* busmon:state:<consumer> */
     bm_pubsub_input_opts pubsub_opts;
     bm_reclaim *reclaim;
@@ -646,8 +646,8 @@ static int build(agent *a, char *err, size_t errlen)
     bm_http_opts ho = {c->rollup_interval_ms * 1000, c->ready_max_lag, c->http_max_connections,
                        c->http_header_timeout_ms * 1000LL, c->http_token_file,
                        !c->metrics_export || !c->metrics_collection_enabled};
-    if (c->http_enabled &&
-        !(a->p.http = bm_http_new(bm_loop_base(a->p.loop), c->http_listen, &a->p, &ho, err, errlen)))
+    if (c->http_enabled && !(a->p.http = bm_http_new(bm_loop_base(a->p.loop), c->http_listen, &a->p,
+                                                     &ho, &a->config_error, err, errlen)))
         return -1;
     a->handoff_idx = -1;
     if (c->cluster_enabled) { /* this agent's hand-off stream is read like the others */

@@ -769,6 +769,17 @@ static int authorized(const bm_http *h, bm_http_req *req)
     return diff == 0;
 }
 
+/* Can a client send it? A header value loses its outer blanks (ours too,
+ * above) and carries no control character. */
+static int token_sendable(const char *t)
+{
+    size_t n = strlen(t);
+    if (t[0] == ' ' || t[0] == '\t' || t[n - 1] == ' ' || t[n - 1] == '\t') return 0;
+    for (; *t; t++)
+        if (((unsigned char)*t < 0x20 && *t != '\t') || *t == 0x7f) return 0;
+    return 1;
+}
+
 static void on_request(bm_http_req *req, void *arg)
 {
     bm_http *h = arg;
@@ -835,10 +846,11 @@ static int split_listen(const char *listen, char *host, size_t hostlen, unsigned
 }
 
 bm_http *bm_http_new(struct event_base *base, const char *listen, const bm_parts *parts,
-                     const bm_http_opts *o, char *err, size_t errlen)
+                     const bm_http_opts *o, int *bad_config, char *err, size_t errlen)
 {
     char host[256], port_s[8];
     unsigned short port;
+    *bad_config = 1; /* until the configuration is read: what fails later may pass on a restart */
     if (split_listen(listen, host, sizeof host, &port)) {
         snprintf(err, errlen, "http.listen must be host:port like 127.0.0.1:9464, not '%s'",
                  listen);
@@ -857,6 +869,15 @@ bm_http *bm_http_new(struct event_base *base, const char *listen, const bm_parts
         bm_http_free(h);
         return NULL;
     }
+    if (h->token[0] && !token_sendable(h->token)) {
+        snprintf(err, errlen,
+                 "the HTTP bearer token in %s begins or ends with a space or holds a control "
+                 "character: no Authorization header can carry it, so every request would be 401",
+                 o->token_file);
+        bm_http_free(h);
+        return NULL;
+    }
+    *bad_config = 0;
     snprintf(port_s, sizeof port_s, "%u", port);
     bm_httpd_opts ho = {
         .max_connections = o->max_connections,

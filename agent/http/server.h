@@ -50,10 +50,12 @@ typedef struct {
  * o->token_file, its first line is the bearer token every route but
  * /health requires.
  * @return the server (free with bm_http_free), or NULL with the reason in
- * err (a port that cannot be bound, an unreadable token file).
+ * err (a port that cannot be bound, an unreadable token file, a token no
+ * client can send) and *bad_config set when the configuration is at fault
+ * (the listen address, the token file), so a restart would not help.
  */
 bm_http *bm_http_new(struct event_base *base, const char *listen, const struct bm_parts_tag *parts,
-                     const bm_http_opts *o, char *err, size_t errlen);
+                     const bm_http_opts *o, int *bad_config, char *err, size_t errlen);
 void bm_http_free(bm_http *h);
 
 /* Fill *out (zeros when h is NULL: HTTP off). */

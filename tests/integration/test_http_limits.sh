@@ -139,4 +139,17 @@ BM_PIDS+=($B)
 bm_check "the agent warns at start" bm_wait_for 10 "grep -q 'HTTP listens on 0.0.0.0:$P2, beyond this host, without a token' '$BM_TMP/open.log'"
 kill "$B"
 
+# ---- a token no client can send is refused at start -------------------------------------------
+for bad in 'tok3n ' ' tok3n' $'to\x01k3n'; do
+    printf '%s\n' "$bad" >"$BM_TMP/badtoken"
+    printf 'http:\n  token_file: %s\n' "$BM_TMP/badtoken" >"$BM_TMP/badtoken.yaml"
+    P3=$(bm_free_port)
+    timeout 10 "$AGENT" --config "$BM_TMP/badtoken.yaml" --http "127.0.0.1:$P3" --consumer badtok \
+        >"$BM_TMP/badtoken.log" 2>&1
+    rc=$?
+    bm_eq "token '$(printf %q "$bad")': the agent stops at start with exit 2" 2 "$rc"
+    bm_check "... and says no Authorization header can carry it" \
+        grep -q 'no Authorization header can carry it' "$BM_TMP/badtoken.log"
+done
+
 bm_finish
