@@ -96,7 +96,9 @@ static void emission_free(emission *e)
     free(e->fields);
 }
 
-/* alerts_firing as fields: <fingerprint> <record> ... _updated <now> _agent <name>. */
+/* alerts_firing as fields: <fingerprint> <record> ... _updated <now> _agent <name>, and
+ * each alert resolved by this evaluation as <fingerprint> without a value, so a
+ * merge-mode hash deletes it (a replace-mode one has no use for it). */
 static int firing_fields(emission *e)
 {
     if (e->fields) return 0;
@@ -108,11 +110,14 @@ static int firing_fields(emission *e)
     const char *agent = e->al->o.agent;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (e->alerts[i].state == BM_ALERT_RESOLVED) continue; /* only what fires now */
         size_t len = 0;
+        bm_alert_fingerprint_hex(e->alerts[i].fingerprint, e->fps[i]);
+        if (e->alerts[i].state == BM_ALERT_RESOLVED) { /* gone from the set */
+            e->fields[k++] = (bm_sink_field){e->fps[i], 16, NULL, 0};
+            continue;
+        }
         e->texts[i] = bm_alert_record_text(&e->alerts[i], agent, &len);
         if (!e->texts[i]) continue;
-        bm_alert_fingerprint_hex(e->alerts[i].fingerprint, e->fps[i]);
         e->fields[k++] = (bm_sink_field){e->fps[i], 16, e->texts[i], len};
     }
     bm_format_time_us(e->now_us, 'T', e->when, sizeof e->when);
