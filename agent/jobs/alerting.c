@@ -28,6 +28,7 @@
 #define AM_VALID_MIN_US     (30 * 1000000LL)
 #define BODY_TEXT_FLAGS     (JSON_COMPACT | JSON_REAL_PRECISION(15))
 #define GAUGE_STALE_ROUNDS  3 /* a stream gauge unanswered this many evaluations is unknown */
+#define GONE_MAX            1024 /* resolved alerts a merge-mode hash is still to delete */
 
 typedef struct {
     int64_t t_us;
@@ -57,6 +58,10 @@ struct bm_alerting {
     size_t n_resolved, cap_resolved;
     bm_alert *firing; /* buffer for alerts_firing */
     size_t cap_firing;
+    /* fingerprints a merge-mode hash is to delete: resolved, and not written
+     * yet by every Redis sink (one refused the set: Redis not connected) */
+    uint64_t gone[GONE_MAX];
+    size_t n_gone;
 
     bm_alerting_stats stats;
     int64_t last_eval_us; /* the last evaluation (0 none) */
@@ -97,28 +102,29 @@ static void emission_free(emission *e)
 }
 
 /* alerts_firing as fields: <fingerprint> <record> ... _updated <now> _agent <name>, and
- * each alert resolved by this evaluation as <fingerprint> without a value, so a
- * merge-mode hash deletes it (a replace-mode one has no use for it). */
+ * each resolved alert of al->gone as <fingerprint> without a value, so a merge-mode
+ * hash deletes it (a replace-mode one has no use for it). */
 static int firing_fields(emission *e)
 {
     if (e->fields) return 0;
-    size_t n = e->n;
-    e->fields = calloc(n + 2, sizeof *e->fields);
+    size_t n = e->n, n_gone = e->al->n_gone;
+    e->fields = calloc(n + n_gone + 2, sizeof *e->fields);
     e->texts = calloc(n ? n : 1, sizeof *e->texts);
-    e->fps = calloc(n ? n : 1, sizeof *e->fps);
+    e->fps = calloc(n + n_gone + 1, sizeof *e->fps);
     if (!e->fields || !e->texts || !e->fps) return -1;
     const char *agent = e->al->o.agent;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
+        if (e->alerts[i].state == BM_ALERT_RESOLVED) continue; /* in al->gone */
         size_t len = 0;
-        bm_alert_fingerprint_hex(e->alerts[i].fingerprint, e->fps[i]);
-        if (e->alerts[i].state == BM_ALERT_RESOLVED) { /* gone from the set */
-            e->fields[k++] = (bm_sink_field){e->fps[i], 16, NULL, 0};
-            continue;
-        }
         e->texts[i] = bm_alert_record_text(&e->alerts[i], agent, &len);
         if (!e->texts[i]) continue;
+        bm_alert_fingerprint_hex(e->alerts[i].fingerprint, e->fps[i]);
         e->fields[k++] = (bm_sink_field){e->fps[i], 16, e->texts[i], len};
+    }
+    for (size_t i = 0; i < n_gone; i++) {
+        bm_alert_fingerprint_hex(e->al->gone[i], e->fps[n + i]);
+        e->fields[k++] = (bm_sink_field){e->fps[n + i], 16, NULL, 0};
     }
     bm_format_time_us(e->now_us, 'T', e->when, sizeof e->when);
     e->fields[k++] = (bm_sink_field){"_updated", 8, e->when, strlen(e->when)};
@@ -221,6 +227,25 @@ static void on_notify(alerts *engine, const bm_alert *alert, void *arg)
             al->cap_resolved = cap;
         }
         al->resolved[al->n_resolved++] = *alert;
+    }
+}
+
+/* al->gone: less what fires again (n_firing alerts firing now), plus what this
+ * evaluation resolved; the oldest forgotten past GONE_MAX. */
+static void note_gone(bm_alerting *al, const bm_alert *firing, size_t n_firing)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < al->n_gone; i++) {
+        size_t j = 0;
+        while (j < n_firing && firing[j].fingerprint != al->gone[i])
+            j++;
+        if (j == n_firing) al->gone[k++] = al->gone[i];
+    }
+    al->n_gone = k;
+    for (size_t i = 0; i < al->n_resolved; i++) {
+        if (al->n_gone == GONE_MAX)
+            memmove(al->gone, al->gone + 1, --al->n_gone * sizeof *al->gone);
+        al->gone[al->n_gone++] = al->resolved[i].fingerprint;
     }
 }
 
@@ -340,6 +365,7 @@ static void evaluate(const bm_redis_figures *f, void *arg)
         }
     }
     size_t n = alerts_firing(al->engine, al->firing, al->cap_firing);
+    note_gone(al, al->firing, n);
     for (size_t i = 0; i < al->n_resolved && n < al->cap_firing; i++)
         al->firing[n++] = al->resolved[i];
     emission e;
@@ -349,8 +375,11 @@ static void evaluate(const bm_redis_figures *f, void *arg)
     e.n = n;
     e.now_us = now;
     msgpack_sbuffer_init(&e.mp);
-    bm_outputs_emit(al->outputs, BM_TOPIC_ALERTS_FIRING, build_body, release_body, &e);
+    bm_emit_result sent =
+        bm_outputs_emit(al->outputs, BM_TOPIC_ALERTS_FIRING, build_body, release_body, &e);
     emission_free(&e);
+    /* a hash that refused the set (Redis not connected) deletes them with the next one */
+    if (!sent.redis_refused) al->n_gone = 0;
 }
 
 /* ---- life ------------------------------------------------------------------- */

@@ -9,10 +9,13 @@
 #   3. across a restart (the alert instances come back from the checkpoint),
 #      the other resolves: gone from every hash;
 #   4. two agents, the leader killed with kill -9 while an alert fires: the
-#      new leader resolves it, gone from every hash.
+#      new leader resolves it, gone from every hash;
+#   5. an alert (cpu_percent, the CPU counters a file) resolves while Redis
+#      is down: once Redis is back (its data saved), gone from every hash.
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
+REDIS_PID=${BM_PIDS[0]}
 AGENT="$BM_BUILD/busmon-agent"
 [ -x "$AGENT" ] || { echo "missing $AGENT"; exit 1; }
 export BUSMON_CLUSTER_HEARTBEAT=250ms BUSMON_CLUSTER_LEASE=1s BUSMON_CLUSTER_STALE=1500ms \
@@ -137,4 +140,38 @@ bm_check "4: wc still in every hash" in_all "$FC"
 results wc true 100
 bm_check "4: w_errors resolves for wc" bm_wait_for 15 "resolved wc"
 gone "4: wc" "$FC"
+for p in "$P1" "$P2"; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+
+# --- 5. resolved while Redis is down -----------------------------------------------------
+printf '%s\n' 'alerts:' '  builtins: false' '  rules:' \
+    '    - {name: cpu_busy, metric: cpu_percent, op: ">", threshold: 25}' '  sinks:' \
+    '    - {name: merged, type: redis_hash, key: copy:merge}' \
+    '    - {name: replaced, type: redis_hash, key: copy:replace, mode: replace}' >"$BM_TMP/cpu.yaml"
+# cpu BUSY IDLE: the agent's CPU counters so far (jiffies)
+cpu() { echo "cpu  $1 0 0 $2 0 0 0 0 0 0" >"$BM_TMP/stat.tmp" && mv "$BM_TMP/stat.tmp" "$BM_TMP/stat"; }
+busy() { local b=1000; while :; do b=$((b + 100)); cpu "$b" 1000; sleep 0.1; done; }
+cpu 1000 1000
+busy &
+BUSY=$!
+BM_PIDS+=($BUSY)
+BUSMON_TEST_PROC_STAT="$BM_TMP/stat" "$AGENT" --config "$BM_TMP/cpu.yaml" --consumer c1 \
+    --block-ms 100 --alert-interval 300ms >>"$BM_TMP/agent-c1.log" 2>&1 &
+BM_PIDS+=($!)
+bm_check "5: cpu_busy fires" bm_wait_for 10 \
+    "bm_cli_raw HGETALL busmon:alerts:firing | grep -aq '\"rule\":\"cpu_busy\"'"
+FD=$(bm_cli_raw HGETALL busmon:alerts:firing | paste - - | grep -a '"rule":"cpu_busy"' | cut -f1)
+bm_check "5: cpu_busy in every hash" bm_wait_for 5 "in_all $FD"
+bm_cli SET firing-hash-test:saved 1 >/dev/null
+bm_cli SAVE >/dev/null
+bm_cli SHUTDOWN NOSAVE >/dev/null 2>&1
+wait "$REDIS_PID" 2>/dev/null
+kill "$BUSY"
+bm_check "5: cpu_busy resolves while Redis is down" bm_wait_for 10 \
+    "grep -q 'alert \[RESOLVED\] cpu_busy' '$BM_TMP/agent-c1.log'"
+redis-server --port "$BM_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$BM_TMP" \
+    --daemonize no --loglevel warning >>"$BM_TMP/redis.log" 2>&1 &
+BM_PIDS+=($!)
+bm_check "5: Redis is back, with its data as it was" bm_wait_for 10 \
+    "[ \"\$(bm_cli_raw GET firing-hash-test:saved)\" = 1 ]"
+gone "5: cpu_busy" "$FD"
 bm_finish
