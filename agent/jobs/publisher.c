@@ -102,8 +102,10 @@ static void emit_workers(bm_publisher *p, const bm_worker_snapshot *w, size_t n,
     }
     f[k++] = (bm_sink_field){"_updated", 8, when, strlen(when)};
     bm_record b = {NULL, 0, NULL, 0, f, k, !whole};
-    bm_outputs_emit(p->outputs, BM_TOPIC_WORKERS, bm_record_build, NULL, &b);
-    if (whole) forget_written(p);
+    bm_emit_result res = bm_outputs_emit(p->outputs, BM_TOPIC_WORKERS, bm_record_build, NULL, &b);
+    /* the names this set deletes are forgotten once every Redis sink took it:
+     * a set refused (Redis not connected) leaves them for the next one */
+    if (whole && !res.redis_refused) forget_written(p);
     for (size_t i = 0; i < n; i++)
         note_written(p, w[i].name);
 out:
