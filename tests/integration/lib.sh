@@ -58,6 +58,22 @@ bm_start_redis() {
     bm_wait_for 10 "redis-cli -p $BM_PORT ping" || { echo "redis-server did not start"; cat "$BM_TMP/redis.log"; exit 1; }
 }
 
+# bm_redis_down: the Redis of bm_start_redis saved (dump.rdb in $BM_TMP) and
+# shut down, waited for. bm_redis_up: started again on its port, with that
+# data (BM_REDIS_PID is the new server's pid).
+bm_redis_down() {
+    bm_cli SAVE >/dev/null
+    bm_cli SHUTDOWN NOSAVE >/dev/null 2>&1
+    wait "${BM_REDIS_PID:-${BM_PIDS[0]}}" 2>/dev/null
+}
+bm_redis_up() {
+    redis-server --port "$BM_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$BM_TMP" \
+        --daemonize no --loglevel warning >>"$BM_TMP/redis.log" 2>&1 &
+    BM_REDIS_PID=$!
+    BM_PIDS+=($!)
+    bm_wait_for 10 "redis-cli -p $BM_PORT ping" || { echo "redis-server did not start again"; exit 1; }
+}
+
 bm_cli() { redis-cli --no-raw -p "$BM_PORT" "$@"; }
 bm_cli_raw() { redis-cli --raw -p "$BM_PORT" "$@"; }
 # bm_metric PORT NAME: the value of sample NAME at the agent's /metrics on PORT (empty if none)

@@ -15,7 +15,6 @@
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
-REDIS_PID=${BM_PIDS[0]}
 AGENT="$BM_BUILD/busmon-agent"
 [ -x "$AGENT" ] || { echo "missing $AGENT"; exit 1; }
 export BUSMON_CLUSTER_HEARTBEAT=250ms BUSMON_CLUSTER_LEASE=1s BUSMON_CLUSTER_STALE=1500ms \
@@ -162,15 +161,11 @@ bm_check "5: cpu_busy fires" bm_wait_for 10 \
 FD=$(bm_cli_raw HGETALL busmon:alerts:firing | paste - - | grep -a '"rule":"cpu_busy"' | cut -f1)
 bm_check "5: cpu_busy in every hash" bm_wait_for 5 "in_all $FD"
 bm_cli SET firing-hash-test:saved 1 >/dev/null
-bm_cli SAVE >/dev/null
-bm_cli SHUTDOWN NOSAVE >/dev/null 2>&1
-wait "$REDIS_PID" 2>/dev/null
+bm_redis_down
 kill "$BUSY"
 bm_check "5: cpu_busy resolves while Redis is down" bm_wait_for 10 \
     "grep -q 'alert \[RESOLVED\] cpu_busy' '$BM_TMP/agent-c1.log'"
-redis-server --port "$BM_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$BM_TMP" \
-    --daemonize no --loglevel warning >>"$BM_TMP/redis.log" 2>&1 &
-BM_PIDS+=($!)
+bm_redis_up
 bm_check "5: Redis is back, with its data as it was" bm_wait_for 10 \
     "[ \"\$(bm_cli_raw GET firing-hash-test:saved)\" = 1 ]"
 gone "5: cpu_busy" "$FD"

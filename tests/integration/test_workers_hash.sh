@@ -9,7 +9,6 @@
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
-REDIS_PID=${BM_PIDS[0]}
 AGENT="$BM_BUILD/busmon-agent"
 [ -x "$AGENT" ] || { echo "missing $AGENT"; exit 1; }
 HPORT=$(bm_free_port)
@@ -34,17 +33,13 @@ sleep 1.2 # w1 and w2 idle for limits.max_idle (1 s, its least): evictable
 answered w3
 bm_check "w3 evicts a worker" bm_wait_for 5 \
     "[ \"\$(bm_metric $HPORT busmon_workers_evicted_total)\" -ge 1 ] 2>/dev/null"
-bm_cli SAVE >/dev/null
-bm_cli SHUTDOWN NOSAVE >/dev/null 2>&1
-wait "$REDIS_PID" 2>/dev/null
+bm_redis_down
 dropped() { curl -s "http://127.0.0.1:$HPORT/metrics" |
     awk '$1 ~ /^busmon_output_dropped_total\{.*output="workers"/ { print $2 }'; }
 d0=$(dropped)
 bm_check "a whole set is refused while Redis is down" bm_wait_for 10 \
     "[ \"\$(dropped)\" -gt \"${d0:-0}\" ] 2>/dev/null"
-redis-server --port "$BM_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$BM_TMP" \
-    --daemonize no --loglevel warning >>"$BM_TMP/redis.log" 2>&1 &
-BM_PIDS+=($!)
+bm_redis_up
 bm_check "Redis is back with the hash as it was (w1 w2)" bm_wait_for 10 \
     "[ \"\$(fields)\" = 'w1 w2 ' ]"
 bm_check "the next whole set leaves w2 and w3: the evicted w1 is deleted" bm_wait_for 10 \
