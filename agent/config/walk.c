@@ -109,6 +109,28 @@ static int check_no_shared_collections(yaml_document_t *doc, const char *file, c
     return rc ? -1 : 0;
 }
 
+/* After the first document: a second one (after '---') that holds anything is refused,
+ * as is one that is not valid YAML; its settings would be dropped without a word. An
+ * empty one (a trailing '---') is the end. @return 0, or -1 with err set. */
+static int another_document(yaml_parser_t *parser, const char *file, char *err, size_t errlen)
+{
+    yaml_document_t next;
+    if (!yaml_parser_load(parser, &next)) {
+        snprintf(err, errlen, "%s:%zu: invalid YAML: %s", file, parser->problem_mark.line + 1,
+                 parser->problem ? parser->problem : "parse error");
+        return -1;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&next);
+    int more = root && !bm_yaml_is_null(root);
+    if (more)
+        snprintf(err, errlen,
+                 "%s:%zu: a second YAML document (after '---'): the configuration is one "
+                 "document; put every section in it",
+                 file, next.start_mark.line + 1);
+    yaml_document_delete(&next);
+    return more ? -1 : 0;
+}
+
 int bm_yaml_load(yaml_document_t *doc, const char *file, const char *text, size_t len, char *err,
                  size_t errlen)
 {
@@ -131,6 +153,9 @@ int bm_yaml_load(yaml_document_t *doc, const char *file, const char *text, size_
     if (!yaml_parser_load(&parser, doc)) {
         snprintf(err, errlen, "%s:%zu: invalid YAML: %s", file, parser.problem_mark.line + 1,
                  parser.problem ? parser.problem : "parse error");
+        rc = -1;
+    } else if (another_document(&parser, file, err, errlen)) {
+        yaml_document_delete(doc);
         rc = -1;
     }
     yaml_parser_delete(&parser);

@@ -117,8 +117,11 @@ int bm_yaml_load_section(yaml_document_t *doc, const char *file, const char *tex
 /*
  * Load a YAML document from a file (text NULL) or from text[0..len).
  * `file` names it in messages.
+ * A second document after '---' that holds anything is refused (its
+ * settings would be dropped); an empty one (a trailing '---') is not.
  * @return 0 (the caller yaml_document_delete's doc), or -1 with
- * "cannot read config FILE: why" or "FILE:LINE: invalid YAML: why" in err.
+ * "cannot read config FILE: why", "FILE:LINE: invalid YAML: why" or
+ * "FILE:LINE: a second YAML document ..." in err.
  */
 int bm_yaml_load(yaml_document_t *doc, const char *file, const char *text, size_t len, char *err,
                  size_t errlen);

@@ -1084,3 +1084,53 @@ Test(config, output_sinks_survive_an_alerts_section_after_them)
         bm_config_deinit(&c);
     }
 }
+
+/* ---- a second YAML document -------------------------------------------------- */
+
+Test(config, a_second_yaml_document_is_refused_with_its_line)
+{
+    bm_config c;
+    char err[512];
+    /* the batch of the second document was dropped, and the file called good */
+    cr_expect_eq(load(&c, "streams:\n  batch: 5\n---\nstreams:\n  batch: 0\n", err, sizeof err), -1,
+                 "a file of two documents was read as its first");
+    cr_expect(strstr(err, ":3: ") != NULL, "the '---' line is named: %s", err);
+    cr_expect(strstr(err, "document") != NULL, "the reason says why: %s", err);
+    bm_config_deinit(&c);
+
+    /* a second document that is not even valid YAML was not looked at */
+    cr_expect_eq(load(&c, "streams:\n  batch: 5\n---\nstreams: [\n", err, sizeof err), -1);
+    cr_expect(strstr(err, "invalid YAML") != NULL, "%s", err);
+    bm_config_deinit(&c);
+
+    /* the `alerts:` section read on its own (busmon alerts --check) sees the same */
+    bm_alerting_config al;
+    cr_assert_eq(bm_alerting_config_init(&al), 0);
+    const char *two = "alerts:\n  interval: 5s\n---\nalerts:\n  interval: 1s\n";
+    cr_expect_eq(bm_alerting_config_parse_string(&al, two, strlen(two), "a.yaml", err, sizeof err,
+                                                 NULL, NULL),
+                 -1, "the alerts section of a two-document file was read as its first");
+    bm_alerting_config_deinit(&al);
+}
+
+Test(config, one_document_markers_and_empty_files_still_load)
+{
+    bm_config c;
+    char err[512];
+    static const char *const fine[] = {
+        "---\nstreams:\n  batch: 7\n",      /* a leading marker */
+        "streams:\n  batch: 7\n...\n",      /* an end marker */
+        "---\nstreams:\n  batch: 7\n...\n", /* both */
+        "streams:\n  batch: 7\n---\n",      /* a trailing marker: an empty document */
+        "streams:\n  batch: 7\n---\n# only a comment\n",
+    };
+    for (size_t i = 0; i < sizeof fine / sizeof *fine; i++) {
+        cr_expect_eq(load(&c, fine[i], err, sizeof err), 0, "case %zu: %s", i, err);
+        cr_expect_eq(c.batch, 7, "case %zu", i);
+        bm_config_deinit(&c);
+    }
+    cr_expect_eq(load(&c, "", err, sizeof err), 0, "an empty file: the defaults (%s)", err);
+    bm_config_deinit(&c);
+    cr_expect_eq(load(&c, "# nothing but a comment\n", err, sizeof err), 0, "%s", err);
+    bm_config_deinit(&c);
+}
