@@ -257,7 +257,7 @@ static const bm_config_key agent_keys[] = {
     {.path = "outputs.rollups", .type = BM_KEY_NAME, .def = "busmon:rollups", CFG(rollups_stream),
      .help = "stream and channel of the rollups"},
     {.path = "outputs.rollups_maxlen", .type = BM_KEY_SIZE, .def = "360", .lo = 1,
-     CFG(rollups_maxlen), .help = "XADD MAXLEN ~ of the rollups stream"},
+     .hi = 1000000000, CFG(rollups_maxlen), .help = "XADD MAXLEN ~ of the rollups stream"},
     {.path = "outputs.rollup_max_bytes", .type = BM_KEY_SIZE, .def = "128k", .lo = 16384,
      .hi = 67108864, CFG(rollup_max_bytes),
      .help = "a rollup entry (m + json) at most this big: the most active workers and error "
@@ -269,7 +269,7 @@ static const bm_config_key agent_keys[] = {
     {.path = "outputs.system", .type = BM_KEY_NAME, .def = "busmon:system", CFG(system_stream),
      .help = "stream of the system samples"},
     {.path = "outputs.system_maxlen", .type = BM_KEY_SIZE, .def = "8640", .lo = 1,
-     CFG(system_maxlen), .help = "XADD MAXLEN ~ of the system stream"},
+     .hi = 1000000000, CFG(system_maxlen), .help = "XADD MAXLEN ~ of the system stream"},
 
     /* logging */
     {.path = "logging.level", .type = BM_KEY_LOGLEVEL, .def = "info", CFG(log_level),

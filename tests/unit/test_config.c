@@ -21,6 +21,7 @@
 #include "agent/config/config.h"
 #include "agent/config/keys.h"
 #include "agent/core/parse.h"
+#include "agent/outputs/sink.h"
 
 extern char **environ;
 
@@ -1133,4 +1134,37 @@ Test(config, one_document_markers_and_empty_files_still_load)
     bm_config_deinit(&c);
     cr_expect_eq(load(&c, "# nothing but a comment\n", err, sizeof err), 0, "%s", err);
     bm_config_deinit(&c);
+}
+
+/* ---- the built-in outputs' MAXLEN keys ---------------------------------------- */
+
+Test(config, a_maxlen_key_takes_only_what_its_stream_output_takes)
+{
+    /* the rollups and system streams are redis_stream outputs made at start: a MAXLEN
+     * their sink refuses passed every source and --check-config, then stopped the agent
+     * with "sink 'rollups': 'maxlen' must be ..." naming no key */
+    static const char *const keys[] = {"outputs.rollups_maxlen", "outputs.system_maxlen",
+                                       "alerts.maxlen"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const bm_config_key *k = bm_config_key_find(keys[i]);
+        cr_assert_not_null(k, "%s", keys[i]);
+        cr_expect(k->hi > 0, "%s has no upper bound", keys[i]);
+        char hi[32], err[512];
+        snprintf(hi, sizeof hi, "%.0f", k->hi > 0 ? k->hi : 1e19);
+        const bm_sink_kv kv[] = {{"name", "s"},
+                                 {"type", "redis_stream"},
+                                 {"topics", "rollup"},
+                                 {"stream", "s"},
+                                 {"maxlen", hi}};
+        cr_expect_eq(bm_sink_check(kv, sizeof kv / sizeof *kv, err, sizeof err), 0,
+                     "%s accepts %s, its output does not: %s", keys[i], hi, err);
+    }
+    bm_config c;
+    bm_config_action action;
+    char err[512];
+    setenv("BUSMON_OUTPUTS_ROLLUPS_MAXLEN", "2000000000", 1);
+    cr_expect_eq(from_args(&c, &action, err, sizeof err, "--check-config", "--offline", NULL), -1);
+    cr_expect(strstr(err, "BUSMON_OUTPUTS_ROLLUPS_MAXLEN must be 1-1000000000") != NULL, "%s", err);
+    bm_config_deinit(&c);
+    unsetenv("BUSMON_OUTPUTS_ROLLUPS_MAXLEN");
 }
