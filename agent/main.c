@@ -168,6 +168,23 @@ static int add_outputs(bm_outputs *o, const bm_config *c, char *err, size_t errl
     return add_otlp(o, c, err, errlen);
 }
 
+/*
+ * --check-config: the outputs made as at start, on a throw-away event base and
+ * without Redis, so what would stop the agent there (the otlp: section, a header
+ * file, a sink's name taken by a built-in output) stops the check too.
+ * @return 0, or -1 with the reason in err.
+ */
+static int check_outputs(const bm_config *c, char *err, size_t errlen)
+{
+    struct event_base *base = event_base_new();
+    bm_sink_env env = {base, NULL};
+    bm_outputs *o = base ? bm_outputs_new(&env) : NULL;
+    int rc = o ? add_outputs(o, c, err, errlen) : (snprintf(err, errlen, "out of memory"), -1);
+    bm_outputs_free(o);
+    if (base) event_base_free(base);
+    return rc;
+}
+
 /* ---- the parts ---------------------------------------------------------------- */
 
 static uint64_t ingested(void *arg)
@@ -786,6 +803,9 @@ static int run(bm_config *cfg, bm_config_action action)
         printf("# the busmon CLI: read-only\n%s\n", line);
         return 0;
     }
+    if ((action == BM_CONFIG_CHECK_OFFLINE || action == BM_CONFIG_CHECK) &&
+        check_outputs(cfg, err, sizeof err))
+        return fail(EXIT_USAGE, "%s", err);
     if (action == BM_CONFIG_CHECK_OFFLINE) {
         bm_config_print_summary(stdout, cfg, a.url.display, 0);
         printf("redis password: %s\n", bm_redis_password_from_name(pw_from));

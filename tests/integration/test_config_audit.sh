@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# What --check-config accepts, the agent starts with: a configuration the
+# agent refuses at start (exit 2) is refused by --check-config (with and
+# without --offline) with the same reason -- the otlp: section (endpoint,
+# encoding, headers, header files) and an output's name taken by a built-in
+# one were not looked at before start. A good otlp: section still passes, its
+# header values unprinted.
+source "$(dirname "$0")/lib.sh"
+AGENT="$BM_BUILD/busmon-agent"
+DEAD_PORT=$(bm_free_port) # nothing listens there
+unset BUSMON_REDIS_URL
+EP=http://127.0.0.1:$DEAD_PORT
+
+# refused NAME REASON [ENV=VALUE...] -- YAML on stdin: the agent and --check-config alike
+refused() {
+    local name=$1 reason=$2
+    shift 2
+    cat >"$BM_TMP/$name.yaml"
+    env "$@" timeout 20 "$AGENT" --config "$BM_TMP/$name.yaml" --redis "redis://127.0.0.1:$DEAD_PORT" \
+        --drain >/dev/null 2>"$BM_TMP/$name.run"
+    bm_eq "$name: the agent refuses it at start (exit 2)" 2 "$?"
+    bm_check "... saying why" grep -qF -- "$reason" "$BM_TMP/$name.run"
+    env "$@" "$AGENT" --config "$BM_TMP/$name.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/$name.err"
+    bm_eq "$name: --check-config --offline refuses it too (exit 2)" 2 "$?"
+    bm_check "... with the same reason" grep -qF -- "$reason" "$BM_TMP/$name.err"
+}
+
+refused endpoint "'endpoint' must start with http:// or https://" <<'YAML'
+otlp:
+  endpoint: ftp://collector:4318
+YAML
+refused encoding "'encoding: protobuf' is not built into this busmon" BUSMON_OTLP_ENDPOINT=$EP <<'YAML'
+otlp:
+  encoding: protobuf
+YAML
+refused header "'header.Bad Name': a header needs a name" BUSMON_OTLP_ENDPOINT=$EP <<'YAML'
+otlp:
+  headers:
+    "Bad Name": x
+YAML
+refused header_file "'header.Authorization' from $BM_TMP/missing" BUSMON_OTLP_ENDPOINT=$EP <<YAML
+otlp:
+  header_files:
+    Authorization: $BM_TMP/missing
+YAML
+refused output_name "sink 'health': the name is taken by another output" <<'YAML'
+outputs:
+  sinks:
+    - name: health
+      type: redis_stream
+      stream: other:health
+      topics: health
+YAML
+refused webhook_name "sink 'otlp': the name is taken by another output" BUSMON_OTLP_ENDPOINT=$EP <<YAML
+alerts:
+  webhooks:
+    - name: otlp
+      url: $EP/hook
+YAML
+
+# --- with Redis: refused before Redis is asked -------------------------------------------------
+"$AGENT" --config "$BM_TMP/endpoint.yaml" --redis "redis://127.0.0.1:$DEAD_PORT" --check-config \
+    >/dev/null 2>"$BM_TMP/online.err"
+bm_eq "--check-config (Redis down): the configuration first, exit 2" 2 "$?"
+bm_check "... with its reason" grep -qF "'endpoint' must start with http://" "$BM_TMP/online.err"
+
+# --- a good otlp: section still passes -------------------------------------------------------
+echo "Bearer s3cret-token" >"$BM_TMP/auth"
+cat >"$BM_TMP/good.yaml" <<YAML
+otlp:
+  endpoint: $EP
+  headers:
+    X-Tenant: s3cret-tenant
+  header_files:
+    Authorization: $BM_TMP/auth
+outputs:
+  sinks:
+    - name: my_health
+      type: redis_stream
+      stream: other:health
+      topics: health
+YAML
+out=$("$AGENT" --config "$BM_TMP/good.yaml" --check-config --offline 2>"$BM_TMP/good.err"); rc=$?
+bm_eq "a good otlp: section and output: exit 0" 0 "$rc"
+bm_check "... configuration ok" grep -q "^configuration ok:" <<<"$out"
+bm_eq "... no header value printed" 0 "$(printf '%s\n' "$out" | cat - "$BM_TMP/good.err" | grep -c s3cret)"
+bm_eq "... nothing on stderr" "" "$(cat "$BM_TMP/good.err")"
+
+bm_finish
