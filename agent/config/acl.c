@@ -97,10 +97,11 @@ size_t bm_config_acl_line(const bm_config *c, const char *user, int readonly, ch
     /* the streams read: XREADGROUP (the agent), XINFO GROUPS (busmon top) */
     for (size_t i = 0; i < c->n_streams; i++)
         add(&keys, c->streams[i]);
+    /* the checkpoints: written and read by the agent, read by busmon baseline (MGET) */
+    add_prefix(&keys, c->state_prefix);
     if (!readonly) {
         add(&keys, c->deadletter_stream);
         add(&keys, c->health_stream);
-        add_prefix(&keys, c->state_prefix);
         if (c->baselines_enabled) add(&keys, c->baselines_control_key); /* jobs/baseline.c */
         if (c->cluster_enabled) { /* several agents: jobs/cluster.c */
             add(&keys, c->cluster_registry);

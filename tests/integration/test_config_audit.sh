@@ -4,7 +4,8 @@
 # without --offline) with the same reason -- the otlp: section (endpoint,
 # encoding, headers, header files) and an output's name taken by a built-in
 # one were not looked at before start. A good otlp: section still passes, its
-# header values unprinted.
+# header values unprinted. --print-acl's read-only line lets the CLI read
+# every key it reads, whatever the names (the checkpoints were left out).
 source "$(dirname "$0")/lib.sh"
 AGENT="$BM_BUILD/busmon-agent"
 DEAD_PORT=$(bm_free_port) # nothing listens there
@@ -85,5 +86,36 @@ bm_eq "a good otlp: section and output: exit 0" 0 "$rc"
 bm_check "... configuration ok" grep -q "^configuration ok:" <<<"$out"
 bm_eq "... no header value printed" 0 "$(printf '%s\n' "$out" | cat - "$BM_TMP/good.err" | grep -c s3cret)"
 bm_eq "... nothing on stderr" "" "$(cat "$BM_TMP/good.err")"
+
+# --- --print-acl: the CLI's read-only user may read every key the CLI reads ------------------
+# (names outside busmon:, so none is covered by busmon:*; busmon baseline reads the
+# agents' checkpoints, <state.key_prefix><agent>, with MGET)
+cat >"$BM_TMP/names.yaml" <<'YAML'
+streams:
+  names: [app:events]
+state:
+  key_prefix: "st:"
+outputs:
+  trace_prefix: "tr:"
+  rollups: "ro:rollups"
+  workers: "wk:workers"
+  system: "sy:system"
+traces:
+  index_key: "ix:traces"
+alerts:
+  stream: "al:alerts"
+  firing: "al:firing"
+YAML
+"$AGENT" --config "$BM_TMP/names.yaml" --print-acl >"$BM_TMP/acl.txt"
+CLI_LINE=$(sed -n 4p "$BM_TMP/acl.txt")
+bm_start_redis
+redis-cli -p "$BM_PORT" ${CLI_LINE/>PASSWORD/>cli-pw} >/dev/null
+as_cli() { redis-cli -p "$BM_PORT" --user busmon-cli --pass cli-pw --no-auth-warning "$@" 2>&1; }
+for cmd in "MGET st:busmon-a" "LRANGE tr:tx-1 0 -1" "ZREVRANGEBYSCORE ix:traces +inf -inf" \
+    "XREVRANGE ro:rollups + - COUNT 1" "HGET wk:workers w1" "XREVRANGE sy:system + - COUNT 1" \
+    "HGETALL al:firing" "XREVRANGE al:alerts + - COUNT 1" "XINFO GROUPS app:events"; do
+    bm_eq "the CLI's user may: $cmd" 0 "$(as_cli $cmd | grep -c NOPERM)"
+done
+bm_check "... and still may not write" bash -c "redis-cli -p $BM_PORT --user busmon-cli --pass cli-pw --no-auth-warning SET st:x 1 | grep -q NOPERM"
 
 bm_finish
