@@ -383,6 +383,7 @@ static int read_rule(bm_walk *w, const char *tag, yaml_node_t *map, alert_rule *
     rw.n_keys = sizeof rule_keys / sizeof *rule_keys;
     rw.strict = 1;
     rw.by_table = 1;
+    rw.settings = NULL; /* each rule's keys are its own */
     memset(rw.base, 0, sizeof rw.base);
     rw.base[BM_BASE_RULE] = r;
     rw.base[BM_BASE_RULE_STATE] = &st;

@@ -115,6 +115,12 @@ int bm_config_load_file(bm_config *c, const char *path, char *err, size_t errlen
     w.keys = bm_config_keys(&w.n_keys);
     w.base[BM_BASE_CONFIG] = c;
     w.base[BM_BASE_ALERTING] = c->alerting; /* `alerts:` is read whole, then swapped in */
+    w.max_settings = w.n_keys;
+    if (!(w.settings = calloc(w.max_settings, sizeof *w.settings))) {
+        yaml_document_delete(&doc);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     int rc = 0;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root || bm_yaml_is_null(root)) {
@@ -126,6 +132,7 @@ int bm_config_load_file(bm_config *c, const char *path, char *err, size_t errlen
         rc = bm_walk_mapping(&w, root, "", "");
     }
     yaml_document_delete(&doc);
+    free(w.settings);
     if (rc == 0 && bm_config_set_str(&c->config_file, path)) {
         snprintf(err, errlen, "out of memory");
         return -1;

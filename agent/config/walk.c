@@ -352,6 +352,31 @@ static int collect(bm_walk *w, yaml_node_pair_t *p, const char *path, const char
     return 0;
 }
 
+/* Record that `it` set row t (w->settings), or refuse it when another name of t was set
+ * to another value before. @return 0, or -1 with err set. */
+static int note_setting(bm_walk *w, const bm_config_key *t, const item *it)
+{
+    if (!w->settings) return 0;
+    char value[sizeof w->settings->value];
+    if (bm_keys_format(w->keys, w->n_keys, t, w->base, value, sizeof value)) return 0;
+    for (size_t i = 0; i < w->n_settings; i++) {
+        const bm_walk_setting *s = &w->settings[i];
+        if (s->row != t) continue;
+        if (!strcmp(s->value, value)) return 0;
+        return bm_walk_fail(w, it->kn,
+                            "'%s' and '%s' (line %zu) are one setting, given two values (%s "
+                            "there, %s here): give one of them",
+                            it->path, s->path, s->line, s->value, value);
+    }
+    if (w->n_settings == w->max_settings) return 0;
+    bm_walk_setting *s = &w->settings[w->n_settings++];
+    s->row = t;
+    s->line = bm_yaml_line(it->kn);
+    snprintf(s->path, sizeof s->path, "%s", it->path);
+    snprintf(s->value, sizeof s->value, "%s", value);
+    return 0;
+}
+
 static int apply(bm_walk *w, item *it)
 {
     yaml_node_t *vn = it->vn;
@@ -390,7 +415,8 @@ static int apply(bm_walk *w, item *it)
         if (!w->base[t->base]) return 0; /* read elsewhere */
         if (t->yaml) return t->yaml(w, &(bm_walk_pair){t, it->path, it->kn, vn});
         if (t->type == BM_KEY_YAML) return 0; /* read by the walk's caller */
-        return bm_walk_set(w, it->k, it->path, vn);
+        if (bm_walk_set(w, it->k, it->path, vn)) return -1;
+        return note_setting(w, t, it);
     }
     }
 }

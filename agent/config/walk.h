@@ -9,6 +9,11 @@
  * did you mean 'a.c'?"), or, in a strict walk (a rule's keys), refused with
  * the keys the table knows. A key given twice in one mapping is refused.
  *
+ * With `settings` given, a setting set under two names (traces.retention
+ * and the guides' event_monitoring.trace_retention_hours, a key of
+ * metrics: and of metrics_collection:) to two values is refused too: which
+ * one should win? The same value twice passes.
+ *
  * Order: rows are applied by `phase`, then in file order (in table order
  * for a walk with `by_table`), so a key may depend on one read before it
  * (alerts.builtins, then alerts.rules, then alerts.disable).
@@ -24,6 +29,14 @@
 #include "agent/config/config.h"
 #include "agent/config/keys.h"
 
+/* A setting a walk has set, with where and to what: another name of it must agree. */
+typedef struct {
+    const bm_config_key *row; /* the row it stores into (an alias resolved) */
+    size_t line;
+    char path[256];  /* as written */
+    char value[128]; /* as it reads once set (bm_keys_format) */
+} bm_walk_setting;
+
 typedef struct bm_walk {
     yaml_document_t *doc;
     const char *file;          /* names the source in messages */
@@ -33,6 +46,9 @@ typedef struct bm_walk {
     void *base[BM_BASE__COUNT]; /* where rows are stored; NULL: read elsewhere, skipped */
     int strict;                 /* unknown keys are refused, with the known ones */
     int by_table;               /* within a phase, table order instead of file order */
+    bm_walk_setting *settings;  /* the settings set so far (NULL: not recorded); a row set
+                                   again under another name with another value is refused */
+    size_t n_settings, max_settings;
     bm_config_warn_cb warn;     /* may be NULL */
     void *warn_arg;
     char *err;

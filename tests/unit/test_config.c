@@ -1168,3 +1168,53 @@ Test(config, a_maxlen_key_takes_only_what_its_stream_output_takes)
     bm_config_deinit(&c);
     unsetenv("BUSMON_OUTPUTS_ROLLUPS_MAXLEN");
 }
+
+/* ---- one setting under two names ------------------------------------------------ */
+
+Test(config, one_setting_under_two_names_with_two_values_is_refused)
+{
+    bm_config c;
+    char err[512];
+    /* the guides' name and busmon's, in one file: the later one won without a word */
+    cr_expect_eq(load(&c,
+                      "traces:\n  retention: 7d\n"
+                      "event_monitoring:\n  trace_retention_hours: 24\n",
+                      err, sizeof err),
+                 -1, "two values of traces.retention were taken, the last one winning");
+    cr_expect(strstr(err, ":4: ") != NULL, "the second one's line: %s", err);
+    cr_expect(strstr(err, "'event_monitoring.trace_retention_hours'") != NULL, "%s", err);
+    cr_expect(strstr(err, "'traces.retention'") != NULL, "%s", err);
+    cr_expect(strstr(err, "line 2") != NULL, "the first one's line: %s", err);
+    bm_config_deinit(&c);
+
+    /* a section alias: metrics: is metrics_collection: */
+    cr_expect_eq(load(&c, "metrics_collection:\n  max_series: 5\nmetrics:\n  max_series: 6\n", err,
+                      sizeof err),
+                 -1);
+    cr_expect(strstr(err, ":4: ") != NULL, "%s", err);
+    bm_config_deinit(&c);
+
+    /* in one section: logging.max_size_mb is max_file_size_mb */
+    cr_expect_eq(
+        load(&c, "logging:\n  max_file_size_mb: 100\n  max_size_mb: 50\n", err, sizeof err), -1);
+    bm_config_deinit(&c);
+
+    /* the same value under both names: nothing to choose between */
+    static const char *const same[] = {
+        "traces:\n  retention: 24h\nevent_monitoring:\n  trace_retention_hours: 24\n",
+        "logging:\n  max_file_size_mb: 100\n  max_size_mb: 100\n",
+        "system:\n  interval_seconds: 1m\nmetrics:\n  collection_interval_seconds: 60\n",
+    };
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        cr_expect_eq(load(&c, same[i], err, sizeof err), 0, "case %zu: %s", i, err);
+        bm_config_deinit(&c);
+    }
+    /* each rule is its own: their keys are not one setting */
+    cr_expect_eq(load(&c,
+                      "alerts:\n  rules:\n"
+                      "    - {name: a, metric: error_count, threshold: 1, for: 1s, cooldown: 1m}\n"
+                      "    - {name: b, metric: error_count, threshold: 2, for: 2s, cooldown: 2m}\n",
+                      err, sizeof err),
+                 0, "%s", err);
+    bm_config_deinit(&c);
+}
