@@ -109,6 +109,21 @@ static int check_no_shared_collections(yaml_document_t *doc, const char *file, c
     return rc ? -1 : 0;
 }
 
+/* A scalar holding a NUL ("\0" is a YAML escape) would be read as C text, cut short
+ * there ("a\0b" as "a"): no key or value takes one. @return 0, or -1 with err set. */
+static int check_no_nul(yaml_document_t *doc, const char *file, char *err, size_t errlen)
+{
+    for (yaml_node_t *n = doc->nodes.start; n < doc->nodes.top; n++)
+        if (n->type == YAML_SCALAR_NODE &&
+            strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
+            snprintf(err, errlen,
+                     "%s:%zu: a NUL character (\\0) in a key or value: none may hold one", file,
+                     bm_yaml_line(n));
+            return -1;
+        }
+    return 0;
+}
+
 /* After the first document: a second one (after '---') that holds anything is refused,
  * as is one that is not valid YAML; its settings would be dropped without a word. An
  * empty one (a trailing '---') is the end. @return 0, or -1 with err set. */
@@ -160,7 +175,8 @@ int bm_yaml_load(yaml_document_t *doc, const char *file, const char *text, size_
     }
     yaml_parser_delete(&parser);
     if (f) fclose(f);
-    if (rc == 0 && check_no_shared_collections(doc, file, err, errlen)) {
+    if (rc == 0 && (check_no_nul(doc, file, err, errlen) ||
+                    check_no_shared_collections(doc, file, err, errlen))) {
         yaml_document_delete(doc);
         rc = -1;
     }

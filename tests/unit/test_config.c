@@ -1218,3 +1218,25 @@ Test(config, one_setting_under_two_names_with_two_values_is_refused)
                  0, "%s", err);
     bm_config_deinit(&c);
 }
+
+/* ---- a NUL inside a YAML value ------------------------------------------------- */
+
+Test(config, a_nul_written_into_a_value_is_refused_not_cut_short)
+{
+    bm_config c;
+    char err[512];
+    /* "\0" is a YAML escape: the scalar holds 3 bytes, C read "a" and went on */
+    static const char *const files[] = {
+        "streams:\n  group: \"a\\0b\"\n",
+        "streams:\n  names: [\"s1\", \"x\\0y\"]\n",
+        "alerts:\n  webhooks:\n    - url: \"https://example.org/a\\0b\"\n",
+        "alerting:\n  rules:\n    - name: r\n      condition: \"error_rate > 0.1\\0 and more\"\n",
+        "\"streams\\0x\":\n  batch: 5\n",
+    };
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        cr_expect_eq(load(&c, files[i], err, sizeof err), -1, "case %zu was read cut at the NUL",
+                     i);
+        cr_expect(strstr(err, "NUL") != NULL, "case %zu: %s", i, err);
+        bm_config_deinit(&c);
+    }
+}
