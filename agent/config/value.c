@@ -259,6 +259,11 @@ static int set_duration(const bm_config_key *k, char *field, const char *text, c
     }
     int64_t unit = k->unit_us > 0 ? k->unit_us : 1;
     int64_t v = (us + unit / 2) / unit;
+    if (us > 0 && v == 0) { /* kept in `unit`, it would be 0, which means off or none */
+        snprintf(words, sizeof words, "0 or at least %s",
+                 bm_format_duration_us(unit, bound, sizeof bound));
+        return must_be(k, subject, text, words, why, whylen);
+    }
     if (k->flags & BM_KEY_F_INT)
         *(int *)field = (int)v;
     else

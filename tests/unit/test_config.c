@@ -1240,3 +1240,37 @@ Test(config, a_nul_written_into_a_value_is_refused_not_cut_short)
         bm_config_deinit(&c);
     }
 }
+
+/* ---- a duration that would round to 0 ------------------------------------------ */
+
+Test(config, a_duration_that_rounds_to_zero_is_refused_where_zero_means_off)
+{
+    /* reclaim.interval is kept in ms, and 0 is "never": 400us was taken as never */
+    bm_config c;
+    bm_config_action action;
+    char err[512], v[64];
+    static const char *const envs[] = {
+        "BUSMON_RECLAIM_INTERVAL", "BUSMON_STATE_CHECKPOINT_INTERVAL",
+        "BUSMON_TRACES_FLUSH_INTERVAL", "BUSMON_LIMITS_MAX_CLOCK_SKEW"};
+    for (size_t i = 0; i < sizeof envs / sizeof *envs; i++) {
+        setenv(envs[i], "400us", 1);
+        cr_expect_eq(from_args(&c, &action, err, sizeof err, NULL), -1, "%s=400us was taken as 0",
+                     envs[i]);
+        cr_expect(strstr(err, envs[i]) && strstr(err, "0 or at least 1ms"), "%s", err);
+        bm_config_deinit(&c);
+        setenv(envs[i], "0", 1);
+        cr_expect_eq(from_args(&c, &action, err, sizeof err, NULL), 0, "%s", err);
+        bm_config_deinit(&c);
+        setenv(envs[i], "0.6ms", 1); /* rounds up: 1ms */
+        cr_expect_eq(from_args(&c, &action, err, sizeof err, NULL), 0, "%s", err);
+        bm_config_deinit(&c);
+        unsetenv(envs[i]);
+    }
+    cr_expect_eq(load(&c, "reclaim:\n  interval: 0.1ms\n", err, sizeof err), -1);
+    cr_expect(strstr(err, ":2: 'reclaim.interval' must be 0 or at least 1ms") != NULL, "%s", err);
+    bm_config_deinit(&c);
+    cr_expect_eq(load(&c, "reclaim:\n  interval: 2ms\n", err, sizeof err), 0, "%s", err);
+    value_of(&c, "reclaim.interval", v, sizeof v);
+    cr_expect_str_eq(v, "2ms");
+    bm_config_deinit(&c);
+}
