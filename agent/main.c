@@ -26,6 +26,7 @@
 #include "agent/core/loop.h"
 #include "agent/core/redis_url.h"
 #include "agent/core/sampler.h"
+#include "agent/core/secret_file.h"
 #include "agent/core/session.h"
 #include "agent/core/writer.h"
 #include "agent/http/counters.h"
@@ -182,6 +183,24 @@ static int check_outputs(const bm_config *c, char *err, size_t errlen)
     int rc = o ? add_outputs(o, c, err, errlen) : (snprintf(err, errlen, "out of memory"), -1);
     bm_outputs_free(o);
     if (base) event_base_free(base);
+    return rc;
+}
+
+/*
+ * http.token_file read as the HTTP server reads it at start, then wiped: a
+ * missing, empty or too long one is a bad configuration (exit 2, which a
+ * restart does not fix, and --check-config says so), not a failed start.
+ * @return 0, or -1 with the reason in err.
+ */
+static int check_token_file(const bm_config *c, char *err, size_t errlen)
+{
+    if (!c->http_enabled || !c->http_token_file || !*c->http_token_file) return 0;
+    char token[BM_HTTP_TOKEN_MAX];
+    int rc = bm_secret_file_read(c->http_token_file, "the HTTP bearer token (http.token_file)",
+                                 token, sizeof token, err, errlen);
+    volatile char *v = token;
+    for (size_t i = 0; i < sizeof token; i++)
+        v[i] = 0;
     return rc;
 }
 
@@ -659,6 +678,7 @@ static int build(agent *a, char *err, size_t errlen)
     a->acl = bm_acl_new(a->url.user[0] ? a->url.user : "default", line);
     if (!a->p.loop || !a->p.writer || !a->acl) return snprintf(err, errlen, "out of memory"), -1;
     bm_writer_set_acl(a->p.writer, a->acl);
+    if (check_token_file(c, err, errlen)) return a->config_error = 1, -1;
     /* HTTP first: a port in use is the one line the operator sees */
     bm_http_opts ho = {c->rollup_interval_ms * 1000, c->ready_max_lag, c->http_max_connections,
                        c->http_header_timeout_ms * 1000LL, c->http_token_file,
@@ -804,7 +824,7 @@ static int run(bm_config *cfg, bm_config_action action)
         return 0;
     }
     if ((action == BM_CONFIG_CHECK_OFFLINE || action == BM_CONFIG_CHECK) &&
-        check_outputs(cfg, err, sizeof err))
+        (check_outputs(cfg, err, sizeof err) || check_token_file(cfg, err, sizeof err)))
         return fail(EXIT_USAGE, "%s", err);
     if (action == BM_CONFIG_CHECK_OFFLINE) {
         bm_config_print_summary(stdout, cfg, a.url.display, 0);

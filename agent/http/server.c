@@ -81,7 +81,6 @@
 #define HTTP_MAX_BODY_BYTES    4096
 #define HTTP_MAX_URI_BYTES     2048
 #define HTTP_WRITE_TIMEOUT_US  (10 * 1000000LL)
-#define HTTP_TOKEN_MAX         1024
 #define ALERTS_HISTORY         20 /* transitions on /api/alerts, as `busmon alerts` */
 #define TRACES_LIMIT_DEFAULT   50 /* /api/traces without ?limit= */
 #define TRACES_LIMIT_MAX       1000
@@ -90,7 +89,7 @@ struct bm_http {
     const bm_parts *p;
     bm_http_opts o;
     bm_httpd *httpd;
-    char token[HTTP_TOKEN_MAX];         /* "" : none required */
+    char token[BM_HTTP_TOKEN_MAX];      /* "" : none required */
     uint64_t unauthorized;              /* requests refused for want of the token */
     uint64_t requests[BM_HTTP_CLASSES]; /* every answer by class (httpd.c counts) */
 };

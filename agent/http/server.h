@@ -33,6 +33,7 @@ typedef struct {
                                    .enabled) false: /metrics answers 404 */
 } bm_http_opts;
 
+#define BM_HTTP_TOKEN_MAX 1024 /* http.token_file's first line, its NUL included */
 #define BM_HTTP_CLASSES 3 /* answers by class: 2xx (and 3xx), 4xx, 5xx */
 
 /* The HTTP surface's counters (the counter table shows them). */

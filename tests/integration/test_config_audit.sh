@@ -4,8 +4,10 @@
 # without --offline) with the same reason -- the otlp: section (endpoint,
 # encoding, headers, header files) and an output's name taken by a built-in
 # one were not looked at before start. A good otlp: section still passes, its
-# header values unprinted. --print-acl's read-only line lets the CLI read
-# every key it reads, whatever the names (the checkpoints were left out).
+# header values unprinted; a missing or empty http.token_file is a bad
+# configuration too (exit 2), not a failed start (exit 1). --print-acl's
+# read-only line lets the CLI read every key it reads, whatever the names
+# (the checkpoints were left out).
 source "$(dirname "$0")/lib.sh"
 AGENT="$BM_BUILD/busmon-agent"
 DEAD_PORT=$(bm_free_port) # nothing listens there
@@ -59,6 +61,23 @@ alerts:
       url: $EP/hook
 YAML
 
+# http.token_file: read by the HTTP server at start; missing or empty, it was exit 1 (a
+# service manager restarts that for ever) and --check-config passed it
+: >"$BM_TMP/empty-token"
+for tf in "$BM_TMP/no-token" "$BM_TMP/empty-token"; do
+    name=$(basename "$tf")
+    env BUSMON_HTTP_TOKEN_FILE="$tf" timeout 20 "$AGENT" --redis "redis://127.0.0.1:$DEAD_PORT" \
+        --http "127.0.0.1:$(bm_free_port)" --drain >/dev/null 2>"$BM_TMP/$name.run"
+    bm_eq "$name: the agent stops at start as on a bad configuration (exit 2)" 2 "$?"
+    bm_check "... saying why" grep -qF "the HTTP bearer token (http.token_file)" "$BM_TMP/$name.run"
+    env BUSMON_HTTP_TOKEN_FILE="$tf" "$AGENT" --http 127.0.0.1:9 --check-config --offline \
+        >/dev/null 2>"$BM_TMP/$name.err"
+    bm_eq "$name: --check-config --offline refuses it (exit 2)" 2 "$?"
+    bm_check "... with the same reason" grep -qF "the HTTP bearer token (http.token_file)" "$BM_TMP/$name.err"
+done
+BUSMON_HTTP_TOKEN_FILE="$BM_TMP/no-token" "$AGENT" --no-http --check-config --offline >/dev/null 2>&1
+bm_eq "... but not when HTTP is off" 0 "$?"
+
 # --- with Redis: refused before Redis is asked -------------------------------------------------
 "$AGENT" --config "$BM_TMP/endpoint.yaml" --redis "redis://127.0.0.1:$DEAD_PORT" --check-config \
     >/dev/null 2>"$BM_TMP/online.err"
@@ -81,8 +100,9 @@ outputs:
       stream: other:health
       topics: health
 YAML
-out=$("$AGENT" --config "$BM_TMP/good.yaml" --check-config --offline 2>"$BM_TMP/good.err"); rc=$?
-bm_eq "a good otlp: section and output: exit 0" 0 "$rc"
+out=$(BUSMON_HTTP_TOKEN_FILE="$BM_TMP/auth" "$AGENT" --config "$BM_TMP/good.yaml" --check-config \
+    --offline 2>"$BM_TMP/good.err"); rc=$?
+bm_eq "a good otlp: section, output and token file: exit 0" 0 "$rc"
 bm_check "... configuration ok" grep -q "^configuration ok:" <<<"$out"
 bm_eq "... no header value printed" 0 "$(printf '%s\n' "$out" | cat - "$BM_TMP/good.err" | grep -c s3cret)"
 bm_eq "... nothing on stderr" "" "$(cat "$BM_TMP/good.err")"
