@@ -205,9 +205,10 @@ int bm_config_http_exposed(const bm_config *c, char *buf, size_t len)
     if (n >= 2 && h[0] == '[' && h[n - 1] == ']') h++, n -= 2;
     snprintf(host, sizeof host, "%.*s", (int)(n < sizeof host ? n : sizeof host - 1), h);
     if (is_loopback(host)) return 0;
+    /* no "token: " in it: the logger's redaction would take what follows for the token */
     snprintf(buf, len,
-             "HTTP listens on %s, beyond this host, without a token: /metrics and /api are open "
-             "to the network; set http.token_file (a bearer token) or listen on 127.0.0.1",
+             "HTTP listens on %s, beyond this host, without a token, so /metrics and /api are "
+             "open to the network; set http.token_file (a bearer token) or listen on 127.0.0.1",
              c->http_listen);
     return 1;
 }

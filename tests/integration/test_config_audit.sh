@@ -78,6 +78,15 @@ done
 BUSMON_HTTP_TOKEN_FILE="$BM_TMP/no-token" "$AGENT" --no-http --check-config --offline >/dev/null 2>&1
 bm_eq "... but not when HTTP is off" 0 "$?"
 
+# --- the start-up warning of HTTP beyond loopback without a token, as logged -----------------
+# (192.0.2.1, a documentation address, is not this host's: the bind fails, nothing is sent)
+timeout 20 "$AGENT" --redis "redis://127.0.0.1:$DEAD_PORT" --http 192.0.2.1:9 >/dev/null \
+    2>"$BM_TMP/exposed.log"
+bm_check "the warning names what is open (the log's redaction took '/metrics' for a token)" \
+    grep -q 'HTTP listens on 192.0.2.1:9, beyond this host, without a token.*/metrics and /api are open' \
+    "$BM_TMP/exposed.log"
+bm_eq "... and hides nothing of it" 0 "$(grep -c '\*\*\*' "$BM_TMP/exposed.log")"
+
 # --- with Redis: refused before Redis is asked -------------------------------------------------
 "$AGENT" --config "$BM_TMP/endpoint.yaml" --redis "redis://127.0.0.1:$DEAD_PORT" --check-config \
     >/dev/null 2>"$BM_TMP/online.err"
