@@ -417,6 +417,22 @@ static int read_channel(bm_walk *w, yaml_node_t *map, const char *type, int inde
     return 0;
 }
 
+/* A rule of the list named as one before it: which should be kept? (A rule of another
+ * list, or a built-in, is replaced by name on purpose.) @return 0, or -1 with err set. */
+static int named_before(bm_walk *w, yaml_node_t *list, yaml_node_item_t *it)
+{
+    yaml_node_t *nn = bm_yaml_get(w->doc, bm_walk_node(w, *it), "name", NULL);
+    const char *name = bm_yaml_scalar(nn);
+    for (yaml_node_item_t *q = list->data.sequence.items.start; name && q < it; q++) {
+        yaml_node_t *other = bm_walk_node(w, *q);
+        const char *on = bm_yaml_scalar(bm_yaml_get(w->doc, other, "name", NULL));
+        if (on && !strcmp(on, name))
+            return bm_walk_fail(w, nn, "alerting rule '%s': defined twice (first at line %zu)",
+                                name, bm_yaml_line(other));
+    }
+    return 0;
+}
+
 int bm_guide_alerting_yaml(bm_walk *w, const bm_walk_pair *p)
 {
     yaml_node_t *sec = p->value;
@@ -450,6 +466,7 @@ int bm_guide_alerting_yaml(bm_walk *w, const bm_walk_pair *p)
             for (yaml_node_item_t *it = vn->data.sequence.items.start;
                  it < vn->data.sequence.items.top; it++) {
                 yaml_node_t *item = bm_walk_node(w, *it);
+                if (rules && named_before(w, vn, it)) return -1;
                 if (rules ? read_rule(w, item, ++index)
                           : read_channel(w, item, NULL, ++index, vn))
                     return -1;

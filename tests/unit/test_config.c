@@ -1274,3 +1274,34 @@ Test(config, a_duration_that_rounds_to_zero_is_refused_where_zero_means_off)
     cr_expect_str_eq(v, "2ms");
     bm_config_deinit(&c);
 }
+
+/* ---- the guides' alerting: rules -------------------------------------------------- */
+
+Test(config, a_guides_rule_name_given_twice_is_refused_like_under_alerts_rules)
+{
+    /* the second 'slow' replaced the first without a word (alerts.rules refuses it) */
+    bm_config c;
+    char err[512];
+    cr_expect_eq(load(&c,
+                      "alerting:\n  rules:\n"
+                      "    - name: slow\n      condition: avg_latency_ms > 5000\n"
+                      "    - name: slow\n      condition: error_rate > 0.5\n",
+                      err, sizeof err),
+                 -1, "the first rule 'slow' was dropped");
+    cr_expect(strstr(err, ":5: ") && strstr(err, "'slow'") && strstr(err, "line 3"), "%s", err);
+    bm_config_deinit(&c);
+    /* a guides rule still replaces a built-in, or a rule of alerts.rules, of its name */
+    cr_expect_eq(load(&c,
+                      "alerts:\n  rules:\n    - {name: mine, metric: error_count, threshold: 1}\n"
+                      "alerting:\n  rules:\n"
+                      "    - name: mine\n      condition: error_count > 7\n"
+                      "    - name: high_latency\n      condition: avg_latency_ms > 100\n",
+                      err, sizeof err),
+                 0, "%s", err);
+    const alert_rule *r = bm_alert_config_find(&c.alerting->rules, "mine");
+    cr_assert_not_null(r);
+    cr_expect_eq(r->threshold, 7);
+    cr_assert_not_null(r = bm_alert_config_find(&c.alerting->rules, "high_latency"));
+    cr_expect_eq(r->threshold, 100);
+    bm_config_deinit(&c);
+}
