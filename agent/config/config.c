@@ -160,12 +160,6 @@ int bm_config_finish(bm_config *c, char *err, size_t errlen)
             return -1;
         }
     }
-    if (c->baselines_slots && baseline_slots_parse(c->baselines_slots) < 0) {
-        snprintf(err, errlen,
-                 "baselines.slots: unknown '%.64s' (use none, hour_of_day or hour_of_week)",
-                 c->baselines_slots);
-        return -1;
-    }
     if (bm_alerting_config_finish(c->alerting)) {
         snprintf(err, errlen, "out of memory");
         return -1;

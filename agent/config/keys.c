@@ -22,6 +22,7 @@
 #include "agent/config/config.h"
 #include "agent/core/parse.h"
 #include "agent/core/redis_url.h"
+#include "lib/baseline.h"
 
 #define CFG(f) .base = BM_BASE_CONFIG, .offset = offsetof(bm_config, f)
 #define ALR(f) .base = BM_BASE_ALERTING, .offset = offsetof(bm_alerting_config, f)
@@ -30,6 +31,12 @@
 #define SEC    BM_US_PER_S
 #define HOUR   BM_US_PER_H
 #define DAY    BM_US_PER_DAY
+
+/* baselines.slots: one of lib/baseline.h's names. @return 1 or 0. */
+static int baseline_slots_known(const char *text)
+{
+    return baseline_slots_parse(text) >= 0;
+}
 
 /* clang-format off */
 /* A key of the Python monitoring guides that busmon accepts and ignores: a
@@ -321,7 +328,8 @@ static const bm_config_key agent_keys[] = {
      .help = "learn each worker's normal p50, p95, error rate and throughput (the anomaly "
              "rules and health compare with them)"},
     {.path = "baselines.slots", .type = BM_KEY_STRING, .def = "hour_of_week",
-     CFG(baselines_slots),
+     CFG(baselines_slots), .valid = baseline_slots_known,
+     .valid_words = "none, hour_of_day or hour_of_week",
      .help = "a baseline per hour of the week, per hour of the day, or none (one for all "
              "times): none, hour_of_day or hour_of_week"},
     {.path = "baselines.alpha", .type = BM_KEY_FRACTION, .def = "0.05", CFG(baselines_alpha),

@@ -123,6 +123,8 @@ struct bm_config_key {
     bm_key_yaml_fn yaml;
     const char *quiet_if;  /* BM_KEY_GUIDE: the value busmon does anyway ("true"); any other
                               value is warned about once, with the reason (NULL: always) */
+    int (*valid)(const char *text); /* STRING: whether text is one of its words (NULL: any) */
+    const char *valid_words;        /* ... the words, for the reason ("a, b or c") */
 };
 
 /* otlp.headers / otlp.header_files: NAME: VALUE (or FILE) into bm_config (otlp_headers.c). */

@@ -350,6 +350,8 @@ int bm_keys_set(const bm_config_key *keys, size_t n, const bm_config_key *k,
         if ((k->type == BM_KEY_NAME && !bm_is_key_name(text)) ||
             (k->type == BM_KEY_LISTEN && !is_listen(text)))
             return must_be(k, subject, text, NULL, why, whylen);
+        if (k->valid && !k->valid(text))
+            return must_be(k, subject, text, k->valid_words, why, whylen);
         if (bm_config_set_str((char **)field, text)) {
             snprintf(why, whylen, "out of memory");
             return -1;

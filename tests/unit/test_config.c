@@ -139,8 +139,8 @@ static const char *sample(const bm_config_key *k, const bm_config *c)
 {
     char def[128];
     switch (k->type) {
-    case BM_KEY_STRING:
-        return "sample-text";
+    case BM_KEY_STRING: /* a row of words (baselines.slots): one of them */
+        return k->valid ? "none" : "sample-text";
     case BM_KEY_NAME:
         return "sample:name";
     case BM_KEY_LISTEN:
@@ -1304,4 +1304,28 @@ Test(config, a_guides_rule_name_given_twice_is_refused_like_under_alerts_rules)
     cr_assert_not_null(r = bm_alert_config_find(&c.alerting->rules, "high_latency"));
     cr_expect_eq(r->threshold, 100);
     bm_config_deinit(&c);
+}
+
+/* ---- baselines.slots ------------------------------------------------------------- */
+
+Test(config, an_unknown_baselines_slots_is_refused_with_its_line)
+{
+    /* checked only by the finishing step, it was refused without the file's line */
+    bm_config c;
+    char err[512];
+    cr_expect_eq(load(&c, "streams:\n  batch: 5\nbaselines:\n  slots: weekly\n", err, sizeof err),
+                 -1, "baselines.slots: weekly was taken by the file");
+    cr_expect(strstr(err, ":4: 'baselines.slots'") != NULL, "the line and the key: %s", err);
+    cr_expect(strstr(err, "hour_of_week") != NULL, "what it may be: %s", err);
+    bm_config_deinit(&c);
+    cr_expect_eq(load(&c, "baselines:\n  slots: hour_of_day\n", err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(c.baselines_slots, "hour_of_day");
+    bm_config_deinit(&c);
+    /* from the environment: named as written */
+    bm_config_action action;
+    setenv("BUSMON_BASELINES_SLOTS", "weekly", 1);
+    cr_expect_eq(from_args(&c, &action, err, sizeof err, NULL), -1);
+    cr_expect(strstr(err, "BUSMON_BASELINES_SLOTS") != NULL, "%s", err);
+    bm_config_deinit(&c);
+    unsetenv("BUSMON_BASELINES_SLOTS");
 }
