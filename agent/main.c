@@ -204,6 +204,16 @@ static int check_token_file(const bm_config *c, char *err, size_t errlen)
     return rc;
 }
 
+/* The configuration's ACL line, whole however long its names make it (caller frees).
+ * @return it, or NULL (out of memory). */
+static char *acl_line(const bm_config *c, const char *user, int readonly)
+{
+    size_t n = bm_config_acl_line(c, user, readonly, NULL, 0) + 1;
+    char *line = malloc(n);
+    if (line) bm_config_acl_line(c, user, readonly, line, n);
+    return line;
+}
+
 /* ---- the parts ---------------------------------------------------------------- */
 
 static uint64_t ingested(void *arg)
@@ -673,9 +683,9 @@ static int build(agent *a, char *err, size_t errlen)
     a->p.started_us = bm_now_us();
     a->p.loop = bm_loop_new();
     a->p.writer = bm_writer_new(WRITES_HIGH_WATER);
-    char line[4096];
-    bm_config_acl_line(c, a->url.user[0] ? a->url.user : "busmon", 0, line, sizeof line);
-    a->acl = bm_acl_new(a->url.user[0] ? a->url.user : "default", line);
+    char *line = acl_line(c, a->url.user[0] ? a->url.user : "busmon", 0);
+    a->acl = line ? bm_acl_new(a->url.user[0] ? a->url.user : "default", line) : NULL;
+    free(line);
     if (!a->p.loop || !a->p.writer || !a->acl) return snprintf(err, errlen, "out of memory"), -1;
     bm_writer_set_acl(a->p.writer, a->acl);
     if (check_token_file(c, err, errlen)) return a->config_error = 1, -1;
@@ -815,13 +825,16 @@ static int run(bm_config *cfg, bm_config_action action)
     if (bm_config_http_exposed(cfg, exposed, sizeof exposed) && action == BM_CONFIG_RUN)
         bm_warn("%s", exposed);
     if (action == BM_CONFIG_PRINT_ACL) {
-        char line[4096];
-        bm_config_acl_line(cfg, a.url.user[0] ? a.url.user : "busmon", 0, line, sizeof line);
-        printf("# busmon-agent: exactly the commands it sends, on its keys and channels\n%s\n",
-               line);
-        bm_config_acl_line(cfg, "busmon-cli", 1, line, sizeof line);
-        printf("# the busmon CLI: read-only\n%s\n", line);
-        return 0;
+        char *agent_line = acl_line(cfg, a.url.user[0] ? a.url.user : "busmon", 0);
+        char *cli_line = acl_line(cfg, "busmon-cli", 1);
+        int ok = agent_line && cli_line;
+        if (ok)
+            printf("# busmon-agent: exactly the commands it sends, on its keys and channels\n%s\n"
+                   "# the busmon CLI: read-only\n%s\n",
+                   agent_line, cli_line);
+        free(agent_line);
+        free(cli_line);
+        return ok ? 0 : fail(1, "%s", "out of memory");
     }
     if ((action == BM_CONFIG_CHECK_OFFLINE || action == BM_CONFIG_CHECK) &&
         (check_outputs(cfg, err, sizeof err) || check_token_file(cfg, err, sizeof err)))

@@ -7,7 +7,8 @@
 # header values unprinted; a missing or empty http.token_file is a bad
 # configuration too (exit 2), not a failed start (exit 1). --print-acl's
 # read-only line lets the CLI read every key it reads, whatever the names
-# (the checkpoints were left out).
+# (the checkpoints were left out), and both lines are printed whole however
+# long (they were cut at 4095 bytes).
 source "$(dirname "$0")/lib.sh"
 AGENT="$BM_BUILD/busmon-agent"
 DEAD_PORT=$(bm_free_port) # nothing listens there
@@ -145,6 +146,25 @@ for cmd in "MGET st:busmon-a" "LRANGE tr:tx-1 0 -1" "ZREVRANGEBYSCORE ix:traces 
     "HGETALL al:firing" "XREVRANGE al:alerts + - COUNT 1" "XINFO GROUPS app:events"; do
     bm_eq "the CLI's user may: $cmd" 0 "$(as_cli $cmd | grep -c NOPERM)"
 done
+# --- --print-acl: a long line is printed whole -------------------------------------------------
+# (64 streams of 66 characters: the lines were cut at 4095 bytes, dropping the rest of the
+# keys, the channels, -@all and every command)
+{
+    echo "streams:"
+    echo "  names:"
+    for i in $(seq 1 64); do printf '    - app:events:%055d\n' "$i"; done
+} >"$BM_TMP/many.yaml"
+"$AGENT" --config "$BM_TMP/many.yaml" --print-acl >"$BM_TMP/acl-many.txt"
+LAST=$(printf 'app:events:%055d' 64)
+bm_check "the agent's line holds the last stream" grep -qF " ~$LAST " <(sed -n 2p "$BM_TMP/acl-many.txt")
+bm_check "... and ends with its commands" grep -q -- ' -@all .* +zremrangebyrank$' <(sed -n 2p "$BM_TMP/acl-many.txt")
+bm_check "the CLI's line holds it too, and ends with its commands" \
+    grep -q -- " %R~$LAST resetchannels .* -@all .* +mget$" <(sed -n 4p "$BM_TMP/acl-many.txt")
+MANY=$(sed -n 2p "$BM_TMP/acl-many.txt")
+redis-cli -p "$BM_PORT" ${MANY/busmon on/busmon-many on} >/dev/null
+bm_eq "Redis takes the whole line: the user may read the last stream" 1 \
+    "$(redis-cli -p "$BM_PORT" ACL DRYRUN busmon-many XREADGROUP GROUP g c STREAMS "$LAST" '>' | grep -c '^OK$')"
+
 bm_check "... and still may not write" bash -c "redis-cli -p $BM_PORT --user busmon-cli --pass cli-pw --no-auth-warning SET st:x 1 | grep -q NOPERM"
 
 bm_finish
