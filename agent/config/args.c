@@ -74,6 +74,10 @@ static int find_actions(const flag_set *fs, int argc, char **argv, bm_config_act
             *action = is_action(k, "help") ? BM_CONFIG_HELP : BM_CONFIG_VERSION;
             return 1;
         }
+        if (is_action(k, "config") && !*optarg) { /* `--config "$UNSET"`: not the defaults */
+            snprintf(err, errlen, "--config needs a file name, not ''");
+            return -1;
+        }
         if (is_action(k, "config")) *config_path = optarg;
         check |= is_action(k, "check-config");
         offline |= is_action(k, "offline");

@@ -1329,3 +1329,24 @@ Test(config, an_unknown_baselines_slots_is_refused_with_its_line)
     bm_config_deinit(&c);
     unsetenv("BUSMON_BASELINES_SLOTS");
 }
+
+/* ---- --config "" ------------------------------------------------------------------- */
+
+Test(config, an_empty_config_flag_is_refused_not_run_on_the_defaults)
+{
+    /* `--config "$CFG"` with CFG unset ran on the defaults, the file never named */
+    bm_config c;
+    bm_config_action action;
+    char err[512] = "";
+    cr_expect_eq(from_args(&c, &action, err, sizeof err, "--config", "", NULL), -1,
+                 "--config '' read no file and went on");
+    cr_expect(strstr(err, "--config") != NULL, "%s", err);
+    bm_config_deinit(&c);
+    cr_expect_eq(from_args(&c, &action, err, sizeof err, "--config=", NULL), -1);
+    bm_config_deinit(&c);
+    /* an empty BUSMON_CONFIG still counts as unset, as every empty variable */
+    setenv("BUSMON_CONFIG", "", 1);
+    cr_expect_eq(from_args(&c, &action, err, sizeof err, NULL), 0, "%s", err);
+    bm_config_deinit(&c);
+    unsetenv("BUSMON_CONFIG");
+}
