@@ -230,7 +230,12 @@ void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_disp
     /* the effective rules and sinks, one line each */
     for (size_t i = 0; i < ac->n_rules; i++) {
         const alert_rule *r = &ac->rules[i];
-        char forb[32], cool[32], thr[32];
+        char forb[32], cool[32], thr[32], metric[sizeof r->metric_name + 32];
+        if (r->metric == ALERT_METRIC_CUSTOM) /* as written: metric:NAME and its stat */
+            snprintf(metric, sizeof metric, "metric:%s %s", r->metric_name,
+                     alerts_stat_name(r->stat));
+        else
+            snprintf(metric, sizeof metric, "%s", alerts_metric_name(r->metric));
         if (r->metric == ALERT_METRIC_HEALTH)
             snprintf(thr, sizeof thr, "%s",
                      r->threshold >= ALERT_HEALTH_FAILED     ? "failed"
@@ -239,10 +244,10 @@ void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_disp
         else
             snprintf(thr, sizeof thr, "%g", r->threshold);
         fprintf(f, "  rule %s: %s%s%s%s %s %s, scope %s%s%s, for %s, %s, cooldown %s%s\n", r->name,
-                alerts_metric_name(r->metric), r->window >= 0 ? " over " : "",
-                alerts_window_name(r->window), "", alerts_op_name(r->op), thr,
-                alerts_scope_name(r->scope), r->target[0] ? ":" : "", r->target,
-                bm_format_duration_us(r->for_us, forb, sizeof forb), bm_severity_name(r->severity),
+                metric, r->window >= 0 ? " over " : "", alerts_window_name(r->window), "",
+                alerts_op_name(r->op), thr, alerts_scope_name(r->scope), r->target[0] ? ":" : "",
+                r->target, bm_format_duration_us(r->for_us, forb, sizeof forb),
+                bm_severity_name(r->severity),
                 bm_format_duration_us(r->cooldown_us, cool, sizeof cool),
                 r->enabled ? "" : " (disabled)");
     }

@@ -8,7 +8,8 @@
 # configuration too (exit 2), not a failed start (exit 1). --print-acl's
 # read-only line lets the CLI read every key it reads, whatever the names
 # (the checkpoints were left out), and both lines are printed whole however
-# long (they were cut at 4095 bytes).
+# long (they were cut at 4095 bytes). A business metric rule is printed with
+# its metric and stat.
 source "$(dirname "$0")/lib.sh"
 AGENT="$BM_BUILD/busmon-agent"
 DEAD_PORT=$(bm_free_port) # nothing listens there
@@ -78,6 +79,21 @@ for tf in "$BM_TMP/no-token" "$BM_TMP/empty-token"; do
 done
 BUSMON_HTTP_TOKEN_FILE="$BM_TMP/no-token" "$AGENT" --no-http --check-config --offline >/dev/null 2>&1
 bm_eq "... but not when HTTP is off" 0 "$?"
+
+# --- the effective rules as --check-config prints them ------------------------------------------
+cat >"$BM_TMP/biz.yaml" <<'YAML'
+alerts:
+  rules:
+    - name: big_orders
+      metric: metric:order_value
+      stat: p95
+      each_tag: customer_tier
+      op: ">"
+      threshold: 200
+YAML
+out=$("$AGENT" --config "$BM_TMP/biz.yaml" --check-config --offline 2>&1)
+bm_check "a business metric rule is printed with its name and stat (it read 'metric over 5m')" \
+    grep -q '^  rule big_orders: metric:order_value p95 over 5m > 200, scope each_tag:customer_tier,' <<<"$out"
 
 # --- the start-up warning of HTTP beyond loopback without a token, as logged -----------------
 # (192.0.2.1, a documentation address, is not this host's: the bind fails, nothing is sent)
