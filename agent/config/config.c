@@ -142,9 +142,61 @@ int bm_config_load_file(bm_config *c, const char *path, char *err, size_t errlen
 
 /* ---- after every source ---------------------------------------------------- */
 
+/* The stream a Redis stream sink of `sinks` writes that is `name`, its sink's name in *sink.
+ * @return the stream, or NULL. */
+static const char *sink_writing(const bm_alerting_sink_config *sinks, size_t n, const char *name,
+                                const char **sink)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *type = NULL, *stream = NULL;
+        *sink = "?";
+        for (size_t k = 0; k < sinks[i].n_kv; k++) {
+            const bm_sink_kv *kv = &sinks[i].kv[k];
+            if (!strcmp(kv->key, "type")) type = kv->value;
+            if (!strcmp(kv->key, "stream")) stream = kv->value;
+            if (!strcmp(kv->key, "name")) *sink = kv->value;
+        }
+        if (type && !strcmp(type, "redis_stream") && stream && !strcmp(stream, name)) return stream;
+    }
+    return NULL;
+}
+
+/* An input stream busmon writes itself: read back, each entry it wrote is no event, so
+ * it is dead-lettered, written again, read again, for ever. @return 0, or -1 with err. */
+static int refuse_own_output(const bm_config *c, char *err, size_t errlen)
+{
+    const bm_alerting_config *al = c->alerting;
+    const struct {
+        const char *key, *name;
+    } own[] = {{"outputs.deadletter", c->deadletter_stream},
+               {"outputs.rollups", c->rollups_stream},
+               {"outputs.health", c->health_stream},
+               {"outputs.system", c->system_stream},
+               {"alerts.stream", al->rules.enabled ? al->stream : NULL}};
+    for (size_t i = 0; i < c->n_streams; i++) {
+        const char *s = c->streams[i], *sink, *why = NULL;
+        char as[160];
+        for (size_t j = 0; j < sizeof own / sizeof *own && !why; j++)
+            if (own[j].name && !strcmp(s, own[j].name)) why = own[j].key;
+        if (!why && ((al->rules.enabled && sink_writing(al->sinks, al->n_sinks, s, &sink)) ||
+                     sink_writing(al->output_sinks, al->n_output_sinks, s, &sink))) {
+            snprintf(as, sizeof as, "the sink '%.100s'", sink);
+            why = as;
+        }
+        if (!why) continue;
+        snprintf(err, errlen,
+                 "streams.names: busmon writes '%.200s' itself (%s): read back, each entry it "
+                 "wrote would be dead-lettered and written again, for ever",
+                 s, why);
+        return -1;
+    }
+    return 0;
+}
+
 int bm_config_finish(bm_config *c, char *err, size_t errlen)
 {
     if (c->n_streams == 0 && bm_config_add_stream(c, "busmon:events", err, errlen)) return -1;
+    if (refuse_own_output(c, err, errlen)) return -1;
     if (c->pubsub_enabled && c->n_pubsub_patterns == 0) {
         char def[300];
         snprintf(def, sizeof def, "%s*", c->channel_prefix);

@@ -1350,3 +1350,41 @@ Test(config, an_empty_config_flag_is_refused_not_run_on_the_defaults)
     bm_config_deinit(&c);
     unsetenv("BUSMON_CONFIG");
 }
+
+/* ---- an output read back as input ------------------------------------------------ */
+
+Test(config, a_stream_busmon_writes_is_refused_as_an_input)
+{
+    /* read back, each entry busmon wrote is not an event: dead-lettered, so written
+     * again, read again... for ever (busmon:deadletter grew by itself) */
+    bm_config c;
+    bm_config_action action;
+    char err[512];
+    static const char *const own[][2] = {
+        {"busmon:deadletter", "outputs.deadletter"}, {"busmon:rollups", "outputs.rollups"},
+        {"busmon:health", "outputs.health"},         {"busmon:system", "outputs.system"},
+        {"busmon:alerts", "alerts.stream"},
+    };
+    for (size_t i = 0; i < sizeof own / sizeof *own; i++) {
+        cr_expect_eq(from_args(&c, &action, err, sizeof err, "--stream", "app:events", "--stream",
+                               own[i][0], NULL),
+                     -1, "%s was read as an input", own[i][0]);
+        cr_expect(strstr(err, own[i][0]) && strstr(err, own[i][1]), "%s", err);
+        bm_config_deinit(&c);
+    }
+    /* a Redis sink's stream too */
+    cr_expect_eq(
+        load(&c,
+             "streams:\n  names: [app:events]\n"
+             "outputs:\n  sinks:\n"
+             "    - {name: copy, type: redis_stream, stream: app:events, topics: rollup}\n",
+             err, sizeof err),
+        0, "%s", err);
+    cr_expect_eq(bm_config_finish(&c, err, sizeof err), -1, "a sink's stream was read back");
+    cr_expect(strstr(err, "app:events") && strstr(err, "'copy'"), "%s", err);
+    bm_config_deinit(&c);
+    /* other names: fine */
+    cr_expect_eq(from_args(&c, &action, err, sizeof err, "--stream", "app:events", NULL), 0, "%s",
+                 err);
+    bm_config_deinit(&c);
+}
