@@ -284,10 +284,12 @@ static void warn_unused(bm_walk *w, yaml_node_t *map, const char *const *used, s
     }
 }
 
-/* A scalar, or a sequence of scalars joined with ", " into buf. @return NULL when absent. */
+/* A scalar, or a sequence of scalars joined with ", " into buf (*cut: it did not fit).
+ * @return NULL when absent. */
 static const char *scalar_or_list(bm_walk *w, yaml_node_t *map, const char *a, const char *b,
-                                  char *buf, size_t len)
+                                  char *buf, size_t len, int *cut)
 {
+    *cut = 0;
     yaml_node_t *n = bm_yaml_get(w->doc, map, a, NULL);
     if (!n) n = bm_yaml_get(w->doc, map, b, NULL);
     if (!n || n->type != YAML_SEQUENCE_NODE) return n ? bm_yaml_scalar(n) : NULL;
@@ -299,6 +301,7 @@ static const char *scalar_or_list(bm_walk *w, yaml_node_t *map, const char *a, c
         if (s && at < len)
             at += (size_t)snprintf(buf + at, len - at, "%s%s", at ? ", " : "", s);
     }
+    *cut = at >= len;
     return buf;
 }
 
@@ -319,7 +322,8 @@ static int read_email(bm_walk *w, yaml_node_t *map, const char *name, int index)
     warn_unused(w, map, used, sizeof used / sizeof *used, name,
                 "an e-mail channel takes smtp_host, smtp_port, username, password(_file), "
                 "from_email, to_emails, use_tls; more options under alerts.sinks (type: email)");
-    char url[512], to[2048];
+    char url[512], to[32 * 258]; /* the sink's 32 recipients of up to 256 bytes, ", " apart */
+    int cut;
     const char *u = bm_yaml_scalar(bm_yaml_get(w->doc, map, "url", NULL));
     const char *host = bm_yaml_scalar(bm_yaml_get(w->doc, map, "smtp_host", NULL));
     const char *port = bm_yaml_scalar(bm_yaml_get(w->doc, map, "smtp_port", NULL));
@@ -335,8 +339,11 @@ static int read_email(bm_walk *w, yaml_node_t *map, const char *name, int index)
     if (u) kv[n++] = (bm_sink_kv){"url", u};
     const char *v;
     if ((v = either(w, map, "from_email", "from"))) kv[n++] = (bm_sink_kv){"from", v};
-    if ((v = scalar_or_list(w, map, "to_emails", "to", to, sizeof to)))
+    if ((v = scalar_or_list(w, map, "to_emails", "to", to, sizeof to, &cut)))
         kv[n++] = (bm_sink_kv){"to", v};
+    if (v && cut)
+        return bm_walk_fail(w, map, "alerting.channels #%d: to_emails is longer than %zu bytes",
+                            index, sizeof to - 1);
     static const char *const same[] = {"username", "password", "password_file", "tls",
                                        "dashboard_url", "rate_limit"};
     for (size_t i = 0; i < sizeof same / sizeof *same; i++)

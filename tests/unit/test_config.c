@@ -1388,3 +1388,43 @@ Test(config, a_stream_busmon_writes_is_refused_as_an_input)
                  err);
     bm_config_deinit(&c);
 }
+
+/* ---- the guides' e-mail channel: to_emails --------------------------------------- */
+
+Test(config, a_long_to_emails_list_is_kept_whole)
+{
+    /* joined into 2048 bytes, the addresses past them were dropped or cut without a word */
+    char yaml[8192], err[512];
+    size_t at = (size_t)snprintf(yaml, sizeof yaml,
+                                 "alerting:\n  channels:\n    - type: email\n"
+                                 "      smtp_host: 127.0.0.1\n      from_email: a@example.org\n"
+                                 "      to_emails:\n");
+    char domain[200];
+    snprintf(domain, sizeof domain, "%s.%s.%s.org", "d0123456789012345678901234567890123456789",
+             "d0123456789012345678901234567890123456789",
+             "d0123456789012345678901234567890123456789");
+    for (int i = 0; i < 16; i++)
+        at += (size_t)snprintf(yaml + at, sizeof yaml - at,
+                               "        - user%02d.with.a.long.name.of.sixty.characters.xx@%s\n", i,
+                               domain);
+    bm_config c;
+    cr_assert_eq(load(&c, yaml, err, sizeof err), 0, "%s", err);
+    const char *to = bm_alerting_sink_get(c.alerting, 0, "to");
+    cr_assert_not_null(to);
+    char last[300];
+    snprintf(last, sizeof last, "user15.with.a.long.name.of.sixty.characters.xx@%s", domain);
+    size_t n = strlen(to), ln = strlen(last);
+    cr_expect(n >= ln && !strcmp(to + n - ln, last), "the last recipient is lost: ...%s",
+              n > 60 ? to + n - 60 : to);
+    bm_config_deinit(&c);
+    /* past what any sink takes (32 recipients): refused, not cut */
+    char more[16384];
+    at = (size_t)snprintf(more, sizeof more, "%s", yaml);
+    for (int i = 16; i < 48; i++)
+        at += (size_t)snprintf(more + at, sizeof more - at,
+                               "        - user%02d.with.a.long.name.of.sixty.characters.xx@%s\n", i,
+                               domain);
+    cr_expect_eq(load(&c, more, err, sizeof err), -1);
+    cr_expect(strstr(err, "to_emails is longer than") != NULL, "%s", err);
+    bm_config_deinit(&c);
+}
