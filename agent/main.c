@@ -26,7 +26,6 @@
 #include "agent/core/loop.h"
 #include "agent/core/redis_url.h"
 #include "agent/core/sampler.h"
-#include "agent/core/secret_file.h"
 #include "agent/core/session.h"
 #include "agent/core/writer.h"
 #include "agent/http/counters.h"
@@ -188,16 +187,16 @@ static int check_outputs(const bm_config *c, char *err, size_t errlen)
 
 /*
  * http.token_file read as the HTTP server reads it at start, then wiped: a
- * missing, empty or too long one is a bad configuration (exit 2, which a
- * restart does not fix, and --check-config says so), not a failed start.
+ * missing, empty or too long one, or one no client can send, is a bad
+ * configuration (exit 2, which a restart does not fix, and --check-config
+ * says so), not a failed start.
  * @return 0, or -1 with the reason in err.
  */
 static int check_token_file(const bm_config *c, char *err, size_t errlen)
 {
     if (!c->http_enabled || !c->http_token_file || !*c->http_token_file) return 0;
     char token[BM_HTTP_TOKEN_MAX];
-    int rc = bm_secret_file_read(c->http_token_file, "the HTTP bearer token (http.token_file)",
-                                 token, sizeof token, err, errlen);
+    int rc = bm_http_token_read(c->http_token_file, token, sizeof token, err, errlen);
     volatile char *v = token;
     for (size_t i = 0; i < sizeof token; i++)
         v[i] = 0;

@@ -768,17 +768,6 @@ static int authorized(const bm_http *h, bm_http_req *req)
     return diff == 0;
 }
 
-/* Can a client send it? A header value loses its outer blanks (ours too,
- * above) and carries no control character. */
-static int token_sendable(const char *t)
-{
-    size_t n = strlen(t);
-    if (t[0] == ' ' || t[0] == '\t' || t[n - 1] == ' ' || t[n - 1] == '\t') return 0;
-    for (; *t; t++)
-        if (((unsigned char)*t < 0x20 && *t != '\t') || *t == 0x7f) return 0;
-    return 1;
-}
-
 static void on_request(bm_http_req *req, void *arg)
 {
     bm_http *h = arg;
@@ -844,6 +833,30 @@ static int split_listen(const char *listen, char *host, size_t hostlen, unsigned
     return 0;
 }
 
+/* Can a client send it? A header value loses its outer blanks (authorized()
+ * skips them too) and carries no control character. */
+static int token_sendable(const char *t)
+{
+    size_t n = strlen(t);
+    if (t[0] == ' ' || t[0] == '\t' || t[n - 1] == ' ' || t[n - 1] == '\t') return 0;
+    for (; *t; t++)
+        if (((unsigned char)*t < 0x20 && *t != '\t') || *t == 0x7f) return 0;
+    return 1;
+}
+
+int bm_http_token_read(const char *path, char *buf, size_t len, char *err, size_t errlen)
+{
+    if (bm_secret_file_read(path, "the HTTP bearer token (http.token_file)", buf, len, err, errlen))
+        return -1;
+    if (token_sendable(buf)) return 0;
+    snprintf(err, errlen,
+             "the HTTP bearer token in %s begins or ends with a space or holds a control "
+             "character: no Authorization header can carry it, so every request would be 401",
+             path);
+    memset(buf, 0, len);
+    return -1;
+}
+
 bm_http *bm_http_new(struct event_base *base, const char *listen, const bm_parts *parts,
                      const bm_http_opts *o, int *bad_config, char *err, size_t errlen)
 {
@@ -863,16 +876,7 @@ bm_http *bm_http_new(struct event_base *base, const char *listen, const bm_parts
     h->p = parts;
     h->o = *o;
     if (o->token_file && *o->token_file &&
-        bm_secret_file_read(o->token_file, "the HTTP bearer token (http.token_file)", h->token,
-                            sizeof h->token, err, errlen)) {
-        bm_http_free(h);
-        return NULL;
-    }
-    if (h->token[0] && !token_sendable(h->token)) {
-        snprintf(err, errlen,
-                 "the HTTP bearer token in %s begins or ends with a space or holds a control "
-                 "character: no Authorization header can carry it, so every request would be 401",
-                 o->token_file);
+        bm_http_token_read(o->token_file, h->token, sizeof h->token, err, errlen)) {
         bm_http_free(h);
         return NULL;
     }

@@ -55,6 +55,13 @@ typedef struct {
  * client can send) and *bad_config set when the configuration is at fault
  * (the listen address, the token file), so a restart would not help.
  */
+/*
+ * The bearer token of http.token_file (its first line) into buf, checked
+ * that a client can send it (no space at either end, no control character).
+ * @return 0, or -1 with the reason in err (buf wiped).
+ */
+int bm_http_token_read(const char *path, char *buf, size_t len, char *err, size_t errlen);
+
 bm_http *bm_http_new(struct event_base *base, const char *listen, const struct bm_parts_tag *parts,
                      const bm_http_opts *o, int *bad_config, char *err, size_t errlen);
 void bm_http_free(bm_http *h);

@@ -150,6 +150,9 @@ for bad in 'tok3n ' ' tok3n' $'to\x01k3n'; do
     bm_eq "token '$(printf %q "$bad")': the agent stops at start with exit 2" 2 "$rc"
     bm_check "... and says no Authorization header can carry it" \
         grep -q 'no Authorization header can carry it' "$BM_TMP/badtoken.log"
+    out=$("$AGENT" --config "$BM_TMP/badtoken.yaml" --check-config --offline 2>&1)
+    bm_eq "... --check-config refuses it too (exit 2)" "2 1" \
+        "$?$(grep -q 'no Authorization header can carry it' <<<"$out" && echo ' 1')"
 done
 
 bm_finish
