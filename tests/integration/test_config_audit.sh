@@ -9,7 +9,8 @@
 # read-only line lets the CLI read every key it reads, whatever the names
 # (the checkpoints were left out), and both lines are printed whole however
 # long (they were cut at 4095 bytes). A business metric rule is printed with
-# its metric and stat.
+# its metric and stat; the logged warning of HTTP beyond loopback keeps its
+# words (the log's redaction took '/metrics' for a token).
 source "$(dirname "$0")/lib.sh"
 AGENT="$BM_BUILD/busmon-agent"
 DEAD_PORT=$(bm_free_port) # nothing listens there
