@@ -893,9 +893,10 @@ bm_http *bm_http_new(struct event_base *base, const char *listen, const bm_parts
     char why[512];
     h->httpd = bm_httpd_new(base, host, port_s, &ho, on_request, h, why, sizeof why);
     if (!h->httpd) {
-        /* "cannot listen for HTTP on HOST:PORT: reason", as written in http.listen */
+        /* "cannot listen for HTTP on HOST:PORT: reason": the address as written in
+         * http.listen ([v6]:port), the reason after httpd's first ": " (an address
+         * holds no space) */
         const char *reason = strstr(why, ": ");
-        reason = reason ? strstr(reason + 2, ": ") : NULL;
         snprintf(err, errlen, "cannot listen for HTTP on %s: %s", listen,
                  reason ? reason + 2 : why);
         bm_http_free(h);

@@ -32,6 +32,8 @@ bm_eq "/ready body" "ready true true" "$(jq -r '"\(.status) \(.reader) \(.writer
 bm_check "bind failure: non-zero exit" [ "$rc" -ne 0 ]
 bm_check "bind failure: one line naming the address" \
     bash -c "[ \$(grep -c . '$BM_TMP/bind.err') -eq 1 ] && grep -q 'cannot listen for HTTP on 127.0.0.1:$HPORT' '$BM_TMP/bind.err'"
+bm_check "bind failure: the address said once, then the reason" \
+    grep -qx "busmon-agent: cannot listen for HTTP on 127.0.0.1:$HPORT: Address already in use" "$BM_TMP/bind.err"
 "$AGENT" --http nonsense >/dev/null 2>"$BM_TMP/addr.err"; rc=$?
 bm_check "bad --http address: non-zero exit and the reason" \
     bash -c "[ $rc -ne 0 ] && grep -q 'host:port' '$BM_TMP/addr.err'"
