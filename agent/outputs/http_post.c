@@ -567,6 +567,14 @@ int bm_http_post_opts_set(bm_http_post_opts *o, const char *url_key, const char 
             bm_set_error(err, errlen, "'%s' is set by busmon", key);
             return -1;
         }
+        for (size_t i = 0; i < o->n_headers; i++) /* "Name: value": names are case-blind */
+            if (!strncasecmp(o->headers[i], hn, hl) && o->headers[i][hl] == ':') {
+                bm_set_error(err, errlen,
+                             "'%s': header %.*s is given twice (names are case-insensitive: "
+                             "both would be sent)",
+                             key, (int)hl, o->headers[i]);
+                return -1;
+            }
         if (o->n_headers == BM_HTTP_POST_HEADERS_MAX) {
             bm_set_error(err, errlen, "at most %d headers", BM_HTTP_POST_HEADERS_MAX);
             return -1;

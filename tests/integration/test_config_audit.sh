@@ -44,6 +44,21 @@ otlp:
   headers:
     "Bad Name": x
 YAML
+refused header_twice "'header.authorization': header *** is given twice" BUSMON_OTLP_ENDPOINT=$EP <<'YAML'
+otlp:
+  headers:
+    Authorization: Bearer a
+    authorization: Bearer b
+YAML
+refused webhook_header_twice "header X-Team is given twice" <<'YAML'
+outputs:
+  sinks:
+    - name: hook
+      type: webhook
+      url: http://127.0.0.1:9/hook
+      header.X-Team: a
+      header.x-team: b
+YAML
 refused header_file "'header.Authorization' from $BM_TMP/missing" BUSMON_OTLP_ENDPOINT=$EP <<YAML
 otlp:
   header_files:
