@@ -128,14 +128,33 @@ rcli() {
 
 if [ -z "$REDIS_URL" ]; then
     command -v redis-server >/dev/null || fail "redis-server not found (run ./deploy/install-deps.sh)"
-    PORT=$(free_port) || fail "no free port found"
-    setsid redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
-        --dir "$TMP" --daemonize no --loglevel warning >"$TMP/redis.log" 2>&1 &
-    PIDS+=($!)
-    REDIS_URL="redis://127.0.0.1:$PORT"
-    for _ in $(seq 50); do rcli ping >/dev/null 2>&1 && break; sleep 0.1; done
-    rcli ping >/dev/null 2>&1 || { cat "$TMP/redis.log" >&2; fail "redis-server did not start"; }
-    say "private redis-server on $REDIS_URL (pid ${PIDS[-1]}, data in $TMP)"
+    # The port is free when chosen, but another process may bind it before
+    # redis-server does: then ours exits ("Address already in use") and a
+    # ping there would reach someone else's Redis. Ours is the one whose
+    # INFO names its pid; a clash is tried again on another port.
+    REDIS_PID=""
+    for attempt in 1 2 3; do
+        PORT=$(free_port) || fail "no free port found"
+        setsid redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
+            --dir "$TMP" --daemonize no --loglevel warning >"$TMP/redis.log" 2>&1 &
+        pid=$!
+        PIDS+=("$pid")
+        REDIS_URL="redis://127.0.0.1:$PORT"
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            if rcli info server 2>/dev/null | tr -d '\r' | grep -qx "process_id:$pid"; then
+                REDIS_PID=$pid
+                break 2
+            fi
+            sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; }
+        grep -q 'Address already in use' "$TMP/redis.log" ||
+            { cat "$TMP/redis.log" >&2; fail "redis-server did not start (its log is above)"; }
+        say "port $PORT was taken before redis-server could listen on it (attempt $attempt); trying another"
+    done
+    [ -n "$REDIS_PID" ] || fail "redis-server could not listen on a free port in 3 attempts"
+    say "private redis-server on $REDIS_URL (pid $REDIS_PID, data in $TMP)"
 else
     [ "$(rcli ping 2>/dev/null)" = PONG ] || fail "cannot reach Redis at $REDIS_URL"
     say "using Redis at $REDIS_URL"

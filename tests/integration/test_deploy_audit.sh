@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# test_deploy_audit.sh - how an operator installs and runs busmon.
+#
+#   1. deploy/demo.sh's private Redis: when the free port it chose is taken
+#      before its redis-server listens (another process got there first), the
+#      demo does not use that other Redis: it starts its own on another port.
+#      Ctrl-C (SIGINT to its process group, as a terminal sends it) stops the
+#      producer, the agent and redis-server, removes its directory, exits 0.
+#
+# Needs no root and no network beyond 127.0.0.1.
+source "$(dirname "$0")/lib.sh"
+command -v redis-server >/dev/null || { echo "SKIP: no redis-server"; exit 77; }
+
+# ---- 1. demo.sh: a port taken before the private redis-server listens -------
+
+REAL_REDIS=$(command -v redis-server)
+mkdir -p "$BM_TMP/bin" "$BM_TMP/foreign"
+# A redis-server that, the first time, lets "someone else" (a Redis of this
+# test) take the port it was given before it starts itself: the race between
+# choosing a free port and binding it, made certain.
+cat >"$BM_TMP/bin/redis-server" <<EOF
+#!/usr/bin/env bash
+if [ ! -e "$BM_TMP/foreign/taken" ]; then
+    touch "$BM_TMP/foreign/taken"
+    port=""
+    prev=""
+    for a in "\$@"; do [ "\$prev" = --port ] && port=\$a; prev=\$a; done
+    echo "\$port" >"$BM_TMP/foreign/port"
+    "$REAL_REDIS" --port "\$port" --bind 127.0.0.1 --save '' --appendonly no \\
+        --dir "$BM_TMP/foreign" --daemonize yes --pidfile "$BM_TMP/foreign/redis.pid" \\
+        --logfile "$BM_TMP/foreign/redis.log"
+    for _ in \$(seq 50); do redis-cli -p "\$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+exec "$REAL_REDIS" "\$@"
+EOF
+chmod +x "$BM_TMP/bin/redis-server"
+
+set -m # the demo in a process group of its own, SIGINT not ignored: as in a terminal
+PATH="$BM_TMP/bin:$PATH" BUSMON_BUILD_DIR="$BM_BUILD" \
+    "$BM_SRC/deploy/demo.sh" --no-build --rate 100 >"$BM_TMP/demo.out" 2>&1 &
+DEMO=$!
+set +m
+BM_PIDS+=("$DEMO")
+bm_wait_for 10 "[ -s '$BM_TMP/foreign/redis.pid' ]"
+FOREIGN_PID=$(cat "$BM_TMP/foreign/redis.pid" 2>/dev/null)
+[ -n "$FOREIGN_PID" ] && BM_PIDS+=("$FOREIGN_PID")
+FOREIGN_PORT=$(cat "$BM_TMP/foreign/port" 2>/dev/null)
+bm_wait_for 40 "grep -q 'Press Ctrl-C' '$BM_TMP/demo.out' || ! kill -0 $DEMO"
+bm_check "demo.sh reached its running state" grep -q 'Press Ctrl-C' "$BM_TMP/demo.out"
+
+URL=$(sed -n 's/^demo: private redis-server on \(redis:[^ ]*\) .*/\1/p' "$BM_TMP/demo.out")
+DEMO_REDIS_PID=$(sed -n 's/^demo: private redis-server on .*(pid \([0-9]*\),.*/\1/p' "$BM_TMP/demo.out")
+DEMO_TMP=$(sed -n 's/^demo: private redis-server on .*data in \(.*\))$/\1/p' "$BM_TMP/demo.out")
+AGENT_PID=$(sed -n 's/^demo: busmon-agent (pid \([0-9]*\)).*/\1/p' "$BM_TMP/demo.out")
+PRODUCER_PID=$(sed -n 's/.*busmon-demo-producer (pid \([0-9]*\),.*/\1/p' "$BM_TMP/demo.out")
+bm_check "the port taken first is said ('was taken before redis-server could listen')" \
+    grep -q "port $FOREIGN_PORT was taken before redis-server could listen" "$BM_TMP/demo.out"
+bm_check "the demo's Redis is not the one on the taken port ($URL)" \
+    bash -c "[ -n '$URL' ] && [ '$URL' != 'redis://127.0.0.1:$FOREIGN_PORT' ]"
+bm_check "the pid the demo names is its live redis-server" \
+    bash -c "[ -n '$DEMO_REDIS_PID' ] && [ '$DEMO_REDIS_PID' != '$FOREIGN_PID' ] && kill -0 '$DEMO_REDIS_PID'"
+bm_eq "nothing was written to the other Redis" "0" \
+    "$(redis-cli -p "$FOREIGN_PORT" dbsize 2>/dev/null)"
+bm_check "the producer writes to the demo's own Redis" \
+    bm_wait_for 10 "[ \"\$(redis-cli -u '$URL' xlen busmon:events)\" -gt 0 ]"
+
+kill -INT -- -"$DEMO" 2>/dev/null
+bm_wait_for 20 "! kill -0 $DEMO"
+bm_check "Ctrl-C stops demo.sh" bash -c "! kill -0 $DEMO 2>/dev/null"
+wait "$DEMO"
+bm_eq "demo.sh exits 0 after Ctrl-C" 0 "$?"
+for p in "$AGENT_PID" "$PRODUCER_PID" "$DEMO_REDIS_PID"; do
+    bm_check "pid '$p' the demo started is gone" bash -c "[ -n '$p' ] && ! kill -0 '$p' 2>/dev/null"
+done
+bm_check "the demo's directory ($DEMO_TMP) is removed" bash -c "[ -n '$DEMO_TMP' ] && [ ! -e '$DEMO_TMP' ]"
+bm_check "the other Redis is left alone" kill -0 "$FOREIGN_PID"
+
+bm_finish
