@@ -6,6 +6,11 @@
 #      demo does not use that other Redis: it starts its own on another port.
 #      Ctrl-C (SIGINT to its process group, as a terminal sends it) stops the
 #      producer, the agent and redis-server, removes its directory, exits 0.
+#   2. deploy/busmon.bash-completion: the global options --redis-password-file
+#      and --redis-username are offered, their values are not taken for the
+#      command, and --status offers the statuses `busmon traces` knows; every
+#      command of `busmon --help` and every option of `busmon help CMD` is
+#      offered.
 #
 # Needs no root and no network beyond 127.0.0.1.
 source "$(dirname "$0")/lib.sh"
@@ -74,5 +79,42 @@ for p in "$AGENT_PID" "$PRODUCER_PID" "$DEMO_REDIS_PID"; do
 done
 bm_check "the demo's directory ($DEMO_TMP) is removed" bash -c "[ -n '$DEMO_TMP' ] && [ ! -e '$DEMO_TMP' ]"
 bm_check "the other Redis is left alone" kill -0 "$FOREIGN_PID"
+
+# ---- 2. bash completion -------------------------------------------------------
+
+PATH="$BM_BUILD:$PATH"
+# shellcheck disable=SC1091
+source "$BM_SRC/deploy/busmon.bash-completion"
+# complete WORD...: what completing the last word offers, space-separated, sorted
+complete_line() {
+    COMP_WORDS=("$@")
+    COMP_CWORD=$(($# - 1))
+    COMPREPLY=()
+    _busmon
+    printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+bm_eq "global options offered" "--redis-password-file --redis-username" \
+    "$(complete_line busmon --redis-)"
+bm_eq "no command offered as --redis-username's value" "" \
+    "$(complete_line busmon --redis-username '')"
+bm_eq "the command after --redis-username NAME" "errors" \
+    "$(complete_line busmon --redis-username bob err)"
+bm_eq "the command after --redis-password-file FILE" "errors" \
+    "$(complete_line busmon --redis-password-file /run/secret err)"
+bm_eq "a command's options after --redis-username NAME" "--status" \
+    "$(complete_line busmon --redis-username bob traces --sta)"
+bm_eq "--status offers the statuses" "cancelled compensated completed failed running timed_out" \
+    "$(complete_line busmon traces --status '')"
+
+commands=$(busmon --help | sed -n '/^commands:/,/^$/s/^  \([a-z][a-z]*\) .*/\1/p' | sort | tr '\n' ' ')
+bm_eq "every command of busmon --help is offered" "${commands% }" "$(complete_line busmon '')"
+for cmd in ${commands% }; do
+    [ "$cmd" = help ] && continue
+    want=$(busmon help "$cmd" | grep -o '^  -[-a-z, ]*' | grep -o -- '--\?[a-z][-a-z]*' | sort -u |
+        tr '\n' ' ')
+    bm_eq "busmon $cmd -<TAB> offers each option of 'busmon help $cmd'" "${want% }" \
+        "$(complete_line busmon "$cmd" -)"
+done
 
 bm_finish
