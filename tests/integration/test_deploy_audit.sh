@@ -11,6 +11,9 @@
 #      command, and --status offers the statuses `busmon traces` knows; every
 #      command of `busmon --help` and every option of `busmon help CMD` is
 #      offered.
+#   3. deploy/busmon.yaml: `busmon-agent --config deploy/busmon.yaml
+#      --check-config --offline` passes (exit 0), and its comment on the
+#      alerts section names every built-in rule the agent runs.
 #
 # Needs no root and no network beyond 127.0.0.1.
 source "$(dirname "$0")/lib.sh"
@@ -115,6 +118,19 @@ for cmd in ${commands% }; do
         tr '\n' ' ')
     bm_eq "busmon $cmd -<TAB> offers each option of 'busmon help $cmd'" "${want% }" \
         "$(complete_line busmon "$cmd" -)"
+done
+
+# ---- 3. the shipped configuration ---------------------------------------------
+
+"$BM_BUILD/busmon-agent" --config "$BM_SRC/deploy/busmon.yaml" --check-config --offline \
+    >"$BM_TMP/check.out" 2>&1
+bm_eq "busmon-agent --check-config --offline passes on deploy/busmon.yaml" 0 "$?"
+rules=$(sed -n 's/^  rule \([a-z_]*\):.*/\1/p' "$BM_TMP/check.out")
+bm_check "--check-config lists the built-in rules" [ -n "$rules" ]
+comment=$(sed -n '/^# Alerts (README/,/^#$/p' "$BM_SRC/deploy/busmon.yaml")
+for r in $rules; do
+    bm_check "busmon.yaml's comment on alerts names the built-in rule $r" \
+        grep -qw -- "$r" <<<"$comment"
 done
 
 bm_finish
