@@ -60,6 +60,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -332,14 +333,47 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-/* Read every reply still due on the pipeline. @return 0, or -1 (message printed). */
+/* Wait until the socket is ready for `events`, 100 ms at a time. A stop asked
+ * while Redis does not answer (paused, stopped, a partition) ends the wait: a
+ * blocking read in hiredis retries EINTR, so SIGINT would never get through.
+ * @return true when ready (or an error for hiredis to see), false on a stop. */
+static bool wait_socket(int fd, short events)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = events};
+        int n = poll(&pfd, 1, 100);
+        if (n > 0 || (n < 0 && errno != EINTR)) return true;
+        if (stop_requested) return false;
+    }
+}
+
+/* Read every reply still due on the pipeline. @return 0 (or 1: a stop was asked
+ * while Redis did not answer; p->pipelined replies are left unread), or -1
+ * (message printed). */
 static int pipeline_flush(producer *p)
 {
+    redisContext *c = p->redis;
+    int written = 0;
+    while (!written) {
+        if (!wait_socket(c->fd, POLLOUT)) return 1;
+        if (redisBufferWrite(c, &written) != REDIS_OK) {
+            fprintf(stderr, "busmon-demo-producer: redis: %s\n", c->errstr);
+            return -1;
+        }
+    }
     while (p->pipelined > 0) {
         void *reply = NULL;
-        if (redisGetReply(p->redis, &reply) != REDIS_OK) {
-            fprintf(stderr, "busmon-demo-producer: redis: %s\n", p->redis->errstr);
+        if (redisGetReplyFromReader(c, &reply) != REDIS_OK) {
+            fprintf(stderr, "busmon-demo-producer: redis: %s\n", c->errstr);
             return -1;
+        }
+        if (!reply) {
+            if (!wait_socket(c->fd, POLLIN)) return 1;
+            if (redisBufferRead(c) != REDIS_OK) {
+                fprintf(stderr, "busmon-demo-producer: redis: %s\n", c->errstr);
+                return -1;
+            }
+            continue;
         }
         p->pipelined--;
         redisReply *r = reply;
@@ -1234,6 +1268,11 @@ int main(int argc, char **argv)
     if (pipeline_flush(&p) < 0) rc = 1;
 
 out:
+    if (p.pipelined > 0 && stop_requested)
+        fprintf(stderr,
+                "busmon-demo-producer: stopped while Redis did not answer: %zu write(s) not "
+                "confirmed\n",
+                p.pipelined);
     if (p.opt.pubsub)
         fprintf(stderr,
                 "busmon-demo-producer: %ld transactions, %" PRIu64 " events (%" PRIu64

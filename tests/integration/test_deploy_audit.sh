@@ -14,6 +14,9 @@
 #   3. deploy/busmon.yaml: `busmon-agent --config deploy/busmon.yaml
 #      --check-config --offline` passes (exit 0), and its comment on the
 #      alerts section names every built-in rule the agent runs.
+#   4. busmon-demo-producer stops on SIGINT (exit 0, the writes Redis had
+#      not confirmed said) while Redis does not answer (CLIENT PAUSE WRITE),
+#      as its --help promises, instead of waiting for Redis.
 #
 # Needs no root and no network beyond 127.0.0.1.
 source "$(dirname "$0")/lib.sh"
@@ -132,5 +135,22 @@ for r in $rules; do
     bm_check "busmon.yaml's comment on alerts names the built-in rule $r" \
         grep -qw -- "$r" <<<"$comment"
 done
+# ---- 4. the demo producer stops while Redis does not answer ---------------------
+
+bm_start_redis
+"$BM_BUILD/busmon-demo-producer" --redis "$BM_URL" --rate 200 2>"$BM_TMP/producer.err" &
+PRODUCER=$!
+BM_PIDS+=("$PRODUCER")
+bm_check "the producer writes" bm_wait_for 10 "[ \"\$(bm_cli_raw xlen busmon:events)\" -gt 0 ]"
+bm_cli client pause 5000 write >/dev/null
+bm_check "the producer waits for a paused Redis" \
+    bm_wait_for 3 "bm_cli_raw info clients | tr -d '\\r' | grep -qx 'blocked_clients:1'"
+kill -INT "$PRODUCER"
+bm_check "SIGINT stops the producer within 2 s while Redis is paused" \
+    bm_wait_for 2 "! kill -0 $PRODUCER"
+wait "$PRODUCER"
+bm_eq "the producer exits 0 on SIGINT" 0 "$?"
+bm_check "it says what Redis had not confirmed" \
+    grep -q 'stopped while Redis did not answer: [0-9]* write(s) not confirmed' "$BM_TMP/producer.err"
 
 bm_finish
