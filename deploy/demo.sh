@@ -28,7 +28,7 @@ RATE=50
 DO_BUILD=1
 PUBSUB=0
 
-usage() { sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 say() { printf 'demo: %s\n' "$*"; }
 fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
@@ -44,7 +44,8 @@ while [ $# -gt 0 ]; do
         *) fail "unknown argument '$1' (try --help)" ;;
     esac
 done
-[[ "$RATE" =~ ^[0-9]+([.][0-9]+)?$ ]] || fail "--rate: not a number: '$RATE'"
+[[ "$RATE" =~ ^[0-9]+([.][0-9]+)?$ ]] && awk -v r="$RATE" 'BEGIN { exit !(r >= 0.001) }' ||
+    fail "--rate: events per second, at least 0.001: '$RATE'"
 
 # ---- everything started here is stopped here ---------------------------------
 #

@@ -17,6 +17,8 @@
 #   4. busmon-demo-producer stops on SIGINT (exit 0, the writes Redis had
 #      not confirmed said) while Redis does not answer (CLIENT PAUSE WRITE),
 #      as its --help promises, instead of waiting for Redis.
+#   5. demo.sh's arguments: --help lists every option, -h included; a --rate
+#      the producer would refuse (0) is refused at once, before anything starts.
 #
 # Needs no root and no network beyond 127.0.0.1.
 source "$(dirname "$0")/lib.sh"
@@ -152,5 +154,16 @@ wait "$PRODUCER"
 bm_eq "the producer exits 0 on SIGINT" 0 "$?"
 bm_check "it says what Redis had not confirmed" \
     grep -q 'stopped while Redis did not answer: [0-9]* write(s) not confirmed' "$BM_TMP/producer.err"
+# ---- 5. demo.sh's arguments ------------------------------------------------------
+
+help=$("$BM_SRC/deploy/demo.sh" --help)
+bm_eq "demo.sh --help exits 0" 0 "$?"
+for opt in --redis --rate --pubsub --no-build '-h, --help'; do
+    bm_check "demo.sh --help lists $opt" grep -q -- "^  $opt " <<<"$help"
+done
+# an empty build directory: were the argument taken, the demo stops at the binaries
+out=$(BUSMON_BUILD_DIR="$BM_TMP/no-build" timeout 20 "$BM_SRC/deploy/demo.sh" --no-build --rate 0 2>&1)
+bm_eq "demo.sh --rate 0 exits 1" 1 "$?"
+bm_check "demo.sh --rate 0 says what is wanted ($out)" grep -q "at least 0.001" <<<"$out"
 
 bm_finish
