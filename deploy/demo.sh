@@ -127,6 +127,9 @@ rcli() {
     redis-cli $(cli_args "$REDIS_URL") "$@"
 }
 
+# redis-cli (Debian's redis-tools) finds out whether Redis is up and which
+# transaction to show; without it every Redis would look down
+command -v redis-cli >/dev/null || fail "redis-cli not found (run ./deploy/install-deps.sh)"
 if [ -z "$REDIS_URL" ]; then
     command -v redis-server >/dev/null || fail "redis-server not found (run ./deploy/install-deps.sh)"
     # The port is free when chosen, but another process may bind it before

@@ -18,7 +18,8 @@
 #      not confirmed said) while Redis does not answer (CLIENT PAUSE WRITE),
 #      as its --help promises, instead of waiting for Redis.
 #   5. demo.sh's arguments: --help lists every option, -h included; a --rate
-#      the producer would refuse (0) is refused at once, before anything starts.
+#      the producer would refuse (0) is refused at once, before anything starts;
+#      without redis-cli the demo says so (not "redis-server did not start").
 #
 # Needs no root and no network beyond 127.0.0.1.
 source "$(dirname "$0")/lib.sh"
@@ -165,5 +166,14 @@ done
 out=$(BUSMON_BUILD_DIR="$BM_TMP/no-build" timeout 20 "$BM_SRC/deploy/demo.sh" --no-build --rate 0 2>&1)
 bm_eq "demo.sh --rate 0 exits 1" 1 "$?"
 bm_check "demo.sh --rate 0 says what is wanted ($out)" grep -q "at least 0.001" <<<"$out"
+# every command but redis-cli
+mkdir -p "$BM_TMP/nocli"
+for f in /usr/local/bin/* /usr/bin/* /bin/*; do
+    n=${f##*/}
+    [ "$n" = redis-cli ] || [ -e "$BM_TMP/nocli/$n" ] || ln -s "$f" "$BM_TMP/nocli/$n"
+done
+out=$(PATH="$BM_TMP/nocli" BUSMON_REDIS_URL= BUSMON_BUILD_DIR="$BM_BUILD" timeout 30 "$BM_SRC/deploy/demo.sh" --no-build 2>&1)
+bm_eq "demo.sh without redis-cli exits 1" 1 "$?"
+bm_check "demo.sh without redis-cli says so ($out)" grep -q "redis-cli not found" <<<"$out"
 
 bm_finish
