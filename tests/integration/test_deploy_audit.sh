@@ -20,6 +20,10 @@
 #   5. demo.sh's arguments: --help lists every option, -h included; a --rate
 #      the producer would refuse (0) is refused at once, before anything starts;
 #      without redis-cli the demo says so (not "redis-server did not start").
+#   6. `cmake --install` into a prefix of its own: the tree README's "Install
+#      the .deb" table lists, nothing outside the prefix, the unit pointing at
+#      the prefix, the installed programs running, the installed
+#      configuration passing --check-config --offline.
 #
 # Needs no root and no network beyond 127.0.0.1.
 source "$(dirname "$0")/lib.sh"
@@ -175,5 +179,29 @@ done
 out=$(PATH="$BM_TMP/nocli" BUSMON_REDIS_URL= BUSMON_BUILD_DIR="$BM_BUILD" timeout 30 "$BM_SRC/deploy/demo.sh" --no-build 2>&1)
 bm_eq "demo.sh without redis-cli exits 1" 1 "$?"
 bm_check "demo.sh without redis-cli says so ($out)" grep -q "redis-cli not found" <<<"$out"
+# ---- 6. cmake --install into a prefix --------------------------------------------
+
+PREFIX="$BM_TMP/prefix with space"
+cmake --install "$BM_BUILD" --prefix "$PREFIX" >"$BM_TMP/install.log" 2>&1
+bm_eq "cmake --install --prefix exits 0" 0 "$?"
+for f in bin/busmon-agent bin/busmon bin/busmon-demo-producer \
+    lib/systemd/system/busmon-agent.service etc/busmon/busmon.yaml etc/default/busmon-agent \
+    share/man/man1/busmon.1 share/man/man8/busmon-agent.8 share/doc/busmon/README.md \
+    share/doc/busmon/protocol.md share/doc/busmon/busmon.yaml.example \
+    share/bash-completion/completions/busmon; do
+    bm_check "installed: $f" [ -s "$PREFIX/$f" ]
+done
+bm_check "something installed, nothing outside the prefix" bash -c \
+    "grep -q 'Installing:' '$BM_TMP/install.log' && ! grep 'Installing:' '$BM_TMP/install.log' | grep -v -F '$PREFIX/'"
+unit="$PREFIX/lib/systemd/system/busmon-agent.service"
+bm_check "the unit runs the installed agent with the installed config" \
+    grep -qxF "ExecStart=$PREFIX/bin/busmon-agent --config $PREFIX/etc/busmon/busmon.yaml" "$unit"
+bm_check "the unit reads the installed defaults" \
+    grep -qxF "EnvironmentFile=-$PREFIX/etc/default/busmon-agent" "$unit"
+for b in busmon busmon-agent busmon-demo-producer; do
+    bm_check "installed $b --help runs" bash -c "'$PREFIX/bin/$b' --help >/dev/null"
+done
+bm_check "installed busmon-agent --check-config --offline passes on the installed config" \
+    bash -c "'$PREFIX/bin/busmon-agent' --config '$PREFIX/etc/busmon/busmon.yaml' --check-config --offline >/dev/null"
 
 bm_finish
