@@ -228,6 +228,7 @@ check_alive
 CLI="$(cli_args "$REDIS_URL")"
 SHOW_BUILD=$BUILD # shorter to copy when run from the repository root
 [ "${BUILD#"$PWD"/}" != "$BUILD" ] && SHOW_BUILD=./${BUILD#"$PWD"/}
+SHOW_BUILD=$(printf '%q' "$SHOW_BUILD") # a path with spaces, quoted: the lines below copy as they are
 cat <<EOF
 
 busmon is watching a simulated multi-agent system. In another terminal:

@@ -6,6 +6,8 @@
 #      demo does not use that other Redis: it starts its own on another port.
 #      Ctrl-C (SIGINT to its process group, as a terminal sends it) stops the
 #      producer, the agent and redis-server, removes its directory, exits 0.
+#      The commands it prints run as printed, from a build directory whose
+#      path has a space.
 #   2. deploy/busmon.bash-completion: the global options --redis-password-file
 #      and --redis-username are offered, their values are not taken for the
 #      command, and --status offers the statuses `busmon traces` knows; every
@@ -53,8 +55,10 @@ exec "$REAL_REDIS" "\$@"
 EOF
 chmod +x "$BM_TMP/bin/redis-server"
 
+# the build directory through a path with a space: the commands printed still copy as they are
+ln -s "$BM_BUILD" "$BM_TMP/build dir"
 set -m # the demo in a process group of its own, SIGINT not ignored: as in a terminal
-PATH="$BM_TMP/bin:$PATH" BUSMON_BUILD_DIR="$BM_BUILD" \
+PATH="$BM_TMP/bin:$PATH" BUSMON_BUILD_DIR="$BM_TMP/build dir" \
     "$BM_SRC/deploy/demo.sh" --no-build --rate 100 >"$BM_TMP/demo.out" 2>&1 &
 DEMO=$!
 set +m
@@ -81,6 +85,10 @@ bm_eq "nothing was written to the other Redis" "0" \
     "$(redis-cli -p "$FOREIGN_PORT" dbsize 2>/dev/null)"
 bm_check "the producer writes to the demo's own Redis" \
     bm_wait_for 10 "[ \"\$(redis-cli -u '$URL' xlen busmon:events)\" -gt 0 ]"
+
+workers_line=$(grep -m1 'busmon workers$' "$BM_TMP/demo.out")
+bm_check "the printed 'busmon workers' line runs as printed ($workers_line)" \
+    bash -c "$workers_line >/dev/null"
 
 kill -INT -- -"$DEMO" 2>/dev/null
 bm_wait_for 20 "! kill -0 $DEMO"
