@@ -60,6 +60,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1071,6 +1072,16 @@ static double parse_number(const char *flag, const char *s, double min)
     return v;
 }
 
+/* A whole number in [min, max]: a count, a length, a seed (no 2.5, no 1e30
+ * cast to whatever a long makes of it). */
+static double parse_whole(const char *flag, const char *s, double min, double max)
+{
+    double v = parse_number(flag, s, min);
+    if (v != floor(v) || v > max)
+        die("bad value for %s: '%s' (a whole number, %.0f..%.0f)", flag, s, min, max);
+    return v;
+}
+
 static void parse_options(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
@@ -1127,17 +1138,17 @@ static void parse_options(int argc, char **argv, options *o)
             o->rate_eps = parse_number("--rate", optarg, 0.001);
             break;
         case 'c':
-            o->count_tx = (long)parse_number("--count", optarg, 0);
+            o->count_tx = (long)parse_whole("--count", optarg, 0, 1e15);
             break;
         case 'd':
             o->duration_s = parse_number("--duration", optarg, 0.001);
             break;
         case 'S':
-            o->seed = (uint64_t)parse_number("--seed", optarg, 0);
+            o->seed = (uint64_t)parse_whole("--seed", optarg, 0, 1.8e19);
             o->seed_given = true;
             break;
         case 'm':
-            o->maxlen = (long)parse_number("--maxlen", optarg, 0);
+            o->maxlen = (long)parse_whole("--maxlen", optarg, 0, 1e15);
             break;
         case 'g':
             o->ground_truth_path = optarg;

@@ -18,7 +18,9 @@
 #      alerts section names every built-in rule the agent runs.
 #   4. busmon-demo-producer stops on SIGINT (exit 0, the writes Redis had
 #      not confirmed said) while Redis does not answer (CLIENT PAUSE WRITE),
-#      as its --help promises, instead of waiting for Redis.
+#      as its --help promises, instead of waiting for Redis. --count, --maxlen
+#      and --seed take whole numbers: 2.5 and 1e30 are refused, not cut (1e30
+#      made a negative count: a producer that never stopped).
 #   5. demo.sh's arguments: --help lists every option, -h included; a --rate
 #      the producer would refuse (0) is refused at once, before anything starts;
 #      without redis-cli the demo says so (not "redis-server did not start").
@@ -167,6 +169,12 @@ wait "$PRODUCER"
 bm_eq "the producer exits 0 on SIGINT" 0 "$?"
 bm_check "it says what Redis had not confirmed" \
     grep -q 'stopped while Redis did not answer: [0-9]* write(s) not confirmed' "$BM_TMP/producer.err"
+for bad in "--count 2.5" "--count 1e30" "--maxlen 1e30" "--seed 1.5"; do
+    # shellcheck disable=SC2086
+    out=$("$BM_BUILD/busmon-demo-producer" $bad --redis redis://127.0.0.1:1 2>&1)
+    bm_check "busmon-demo-producer $bad is refused ($out)" grep -q "bad value for ${bad% *}" <<<"$out"
+done
+
 # ---- 5. demo.sh's arguments ------------------------------------------------------
 
 help=$("$BM_SRC/deploy/demo.sh" --help)
