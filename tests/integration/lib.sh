@@ -48,14 +48,31 @@ bm_free_port() {
     fi
 }
 
+# The port is free when asked, but another test may take it before our
+# redis-server binds: the server that answers must be ours (its INFO names our
+# pid), else another port is tried; never someone else's Redis.
 bm_start_redis() {
-    BM_PORT=$(bm_free_port)
-    redis-server --port "$BM_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-        --dir "$BM_TMP" --daemonize no --loglevel warning >"$BM_TMP/redis.log" 2>&1 &
-    BM_PIDS+=($!)
-    BM_URL="redis://127.0.0.1:$BM_PORT"
-    export BUSMON_REDIS_URL="$BM_URL"
-    bm_wait_for 10 "redis-cli -p $BM_PORT ping" || { echo "redis-server did not start"; cat "$BM_TMP/redis.log"; exit 1; }
+    local pid
+    for _ in 1 2 3; do
+        BM_PORT=$(bm_free_port)
+        redis-server --port "$BM_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+            --dir "$BM_TMP" --daemonize no --loglevel warning >"$BM_TMP/redis.log" 2>&1 &
+        pid=$!
+        bm_wait_for 10 "! kill -0 $pid 2>/dev/null || redis-cli -p $BM_PORT ping" >/dev/null
+        if kill -0 "$pid" 2>/dev/null &&
+            redis-cli -p "$BM_PORT" INFO server | tr -d '\r' | grep -qx "process_id:$pid"; then
+            BM_PIDS+=($pid)
+            BM_REDIS_PID=$pid
+            BM_URL="redis://127.0.0.1:$BM_PORT"
+            export BUSMON_REDIS_URL="$BM_URL"
+            return 0
+        fi
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    echo "redis-server did not start"
+    cat "$BM_TMP/redis.log"
+    exit 1
 }
 
 # bm_redis_down: the Redis of bm_start_redis saved (dump.rdb in $BM_TMP) and
