@@ -560,6 +560,19 @@ typedef struct {
     uint32_t id;
 } rule_slot;
 
+/*
+ * A firing instance loaded from a checkpoint whose alert the configuration no
+ * longer makes (its rule removed, or its labels changed: another fingerprint):
+ * resolved at the next evaluation from its last firing record.
+ */
+typedef struct {
+    instance in; /* as saved (rule_id unused) */
+    char rule[BM_ALERT_NAME_MAX];
+    int have_record; /* 0: the history no longer holds it, no resolve can be made */
+    int relabeled;   /* its rule is held, with other labels */
+    bm_alert record; /* its last firing record */
+} orphan;
+
 struct alerts {
     alerts_limits lim;
     rule_slot *rules;
@@ -578,6 +591,8 @@ struct alerts {
     const char **tag_set; /* each_tag rules' value set (eval_each_tag), reused */
     size_t tag_set_cap;
     char tag_dropped_rule[BM_ALERT_NAME_MAX]; /* the rule that last left tag values out */
+    orphan *orphans; /* from the last alerts_load, until the next evaluation */
+    size_t n_orphans;
 };
 
 alerts *alerts_new(const alerts_limits *limits)
@@ -618,6 +633,7 @@ void alerts_free(alerts *a)
     free(a->history);
     free(a->rules);
     free(a->tag_set);
+    free(a->orphans);
     free(a);
 }
 
@@ -1223,6 +1239,32 @@ static void eval_rule(eval_ctx *e, const rule_slot *s, const bm_rollup *ro, cons
     }
 }
 
+/* The loaded alerts the configuration no longer makes, resolved from their
+ * last firing record (same fingerprint, labels and starts_at), then forgotten. */
+static void resolve_orphans(eval_ctx *e)
+{
+    alerts *a = e->a;
+    for (size_t i = 0; i < a->n_orphans; i++) {
+        const orphan *o = &a->orphans[i];
+        if (!o->have_record) continue;
+        bm_alert al = o->record;
+        al.state = BM_ALERT_RESOLVED;
+        al.value = o->in.value;
+        al.ends_at_us = al.ts_us = e->now_us;
+        int room = (int)sizeof al.description - 80; /* the reason and " (was: )" fit before */
+        snprintf(al.description, sizeof al.description, "%s (was: %.*s)",
+                 o->relabeled ? "Resolved: the rule's labels changed in the configuration"
+                              : "Resolved: rule removed from the configuration",
+                 room, o->record.description);
+        a->counters.notifications++;
+        remember(a, &al);
+        if (e->cb) e->cb(a, &al, e->arg);
+    }
+    free(a->orphans);
+    a->orphans = NULL;
+    a->n_orphans = 0;
+}
+
 void alerts_evaluate(alerts *a, const bm_rollup *r, const alert_gauges *g, int64_t now_us,
                      alerts_notify_cb cb, void *arg)
 {
@@ -1231,6 +1273,7 @@ void alerts_evaluate(alerts *a, const bm_rollup *r, const alert_gauges *g, int64
     eval_ctx e = {a, now_us, cb, arg, ""};
     a->epoch++;
     a->counters.evaluations++;
+    resolve_orphans(&e);
     for (size_t i = 0; i < a->n_rules; i++)
         if (a->rules[i].rule.enabled) eval_rule(&e, &a->rules[i], r, g);
 
@@ -1331,7 +1374,8 @@ static int put_raw(msgpack_packer *pk, const char *buf, size_t len)
 
 int alerts_save(const alerts *a, msgpack_packer *pk)
 {
-    saved_ref *refs = malloc((a->n_instances ? a->n_instances : 1) * sizeof *refs);
+    size_t cap = a->n_instances + a->n_orphans;
+    saved_ref *refs = malloc((cap ? cap : 1) * sizeof *refs);
     if (!refs) return -1;
     size_t n = 0;
     for (size_t b = 0; b < a->n_buckets; b++)
@@ -1339,6 +1383,10 @@ int alerts_save(const alerts *a, msgpack_packer *pk)
             const rule_slot *s = slot_by_id(a, in->rule_id);
             if (s && n < a->n_instances) refs[n++] = (saved_ref){in, s->rule.name};
         }
+    /* not resolved yet: saved as they were loaded, so the next load finds them again */
+    for (size_t i = 0; i < a->n_orphans; i++)
+        if (a->orphans[i].have_record)
+            refs[n++] = (saved_ref){&a->orphans[i].in, a->orphans[i].rule};
     qsort(refs, n, sizeof *refs, saved_cmp);
 
     int e = msgpack_pack_map(pk, 3);
@@ -1392,15 +1440,15 @@ static int as_value(const msgpack_object *o, double *v)
     return bm_sc_as_f64(o, v);
 }
 
-/* One saved instance into *in (rule_id set from the held rule). @return 0,
- * 1 when its rule is not held, or BM_LOAD_CORRUPT. */
-static int parse_instance(const alerts *a, const msgpack_object *o, instance *in, char *err,
-                          size_t errlen)
+/* One saved instance into *in (rule_id set from the held rule) and its rule's
+ * name into rule. @return 0, 1 when its rule is not held, or BM_LOAD_CORRUPT. */
+static int parse_instance(const alerts *a, const msgpack_object *o, instance *in,
+                          char rule[BM_ALERT_NAME_MAX], char *err, size_t errlen)
 {
-    char rule[BM_ALERT_NAME_MAX], state[16];
+    char state[16];
     memset(in, 0, sizeof *in);
     if (o->type != MSGPACK_OBJECT_MAP) return bm_sc_fail(err, errlen, "not a map");
-    int rc = bm_sc_need_str(o, "rule", rule, sizeof rule, err, errlen);
+    int rc = bm_sc_need_str(o, "rule", rule, BM_ALERT_NAME_MAX, err, errlen);
     if (!rc) rc = bm_sc_need_str(o, "target", in->target, sizeof in->target, err, errlen);
     if (!rc) rc = bm_sc_need_str(o, "state", state, sizeof state, err, errlen);
     if (!rc) rc = bm_sc_need_time(o, "pending_since", &in->pending_since_us, err, errlen);
@@ -1443,23 +1491,90 @@ static int load_counters(const msgpack_object *o, alerts_stats *c, char *err, si
     return rc;
 }
 
+/* The newest firing record in hist of `rule` that began when `in` began firing
+ * and names in's target among its labels (a global rule's: any), or NULL. */
+static const bm_alert *last_firing_record(const bm_alert *hist, size_t n_hist, const char *rule,
+                                          const instance *in)
+{
+    for (size_t i = n_hist; i-- > 0;) {
+        const bm_alert *h = &hist[i];
+        if (h->state != BM_ALERT_FIRING || strcmp(h->rule, rule) ||
+            h->starts_at_us != in->firing_since_us)
+            continue;
+        if (!in->target[0]) return h;
+        for (unsigned k = 0; k < h->n_labels; k++)
+            if (!strcmp(h->labels[k].value, in->target)) return h;
+    }
+    return NULL;
+}
+
+/*
+ * Is the firing instance `in` of `rule` (its slot s, NULL when not held) an
+ * alert the configuration no longer makes? Its rule is gone, or makes it with
+ * other labels than its last firing record (another fingerprint: the old one
+ * must be resolved, the new alert starts its own lifecycle). @return 1 and
+ * *out filled, or 0 (go on with it).
+ */
+static int orphaned(const rule_slot *s, const char *rule, const instance *in, const bm_alert *hist,
+                    size_t n_hist, orphan *out)
+{
+    const bm_alert *rec = last_firing_record(hist, n_hist, rule, in);
+    if (s) {
+        bm_alert now;
+        if (!rec) return 0; /* nothing to compare with: the alert goes on */
+        make_alert(s, in, BM_ALERT_FIRING, in->evaluated_us, &now);
+        if (now.fingerprint == rec->fingerprint) return 0;
+    }
+    memset(out, 0, sizeof *out);
+    out->in = *in;
+    out->in.next = NULL;
+    snprintf(out->rule, sizeof out->rule, "%s", rule);
+    out->relabeled = s != NULL;
+    out->have_record = rec != NULL;
+    if (rec) out->record = *rec;
+    return 1;
+}
+
+static int load_history(alerts *a, const msgpack_object *o, bm_alert *hist, size_t *n_hist,
+                        char *err, size_t errlen)
+{
+    const msgpack_object *h = bm_sc_need(o, "history", MSGPACK_OBJECT_ARRAY, err, errlen);
+    if (!h) return BM_LOAD_CORRUPT;
+    size_t total = h->via.array.size, from = total > a->lim.history ? total - a->lim.history : 0;
+    for (size_t i = from; i < total; i++) {
+        if (bm_alert_decode_msgpack(&h->via.array.ptr[i], &hist[*n_hist], err, errlen)) {
+            bm_sc_wrap(err, errlen, "history[%zu]", i);
+            return BM_LOAD_CORRUPT;
+        }
+        (*n_hist)++;
+    }
+    return BM_LOAD_OK;
+}
+
 static int load_parts(alerts *a, const msgpack_object *o, instance **nodes, size_t *n_nodes,
-                      bm_alert *hist, size_t *n_hist, alerts_stats *c, char *err, size_t errlen)
+                      orphan *orph, size_t *n_orph, bm_alert *hist, size_t *n_hist, alerts_stats *c,
+                      char *err, size_t errlen)
 {
     int rc = load_counters(o, c, err, errlen);
     if (rc) return rc;
     const msgpack_object *insts = bm_sc_need(o, "instances", MSGPACK_OBJECT_ARRAY, err, errlen);
-    const msgpack_object *h =
-        insts ? bm_sc_need(o, "history", MSGPACK_OBJECT_ARRAY, err, errlen) : NULL;
-    if (!h) return BM_LOAD_CORRUPT;
+    if (!insts) return BM_LOAD_CORRUPT;
+    rc = load_history(a, o, hist, n_hist, err, errlen);
+    if (rc) return rc;
     for (uint32_t i = 0; i < insts->via.array.size; i++) {
         instance in;
-        rc = parse_instance(a, &insts->via.array.ptr[i], &in, err, errlen);
-        if (rc == 1) continue;
-        if (rc) {
+        char rule[BM_ALERT_NAME_MAX];
+        rc = parse_instance(a, &insts->via.array.ptr[i], &in, rule, err, errlen);
+        if (rc && rc != 1) {
             bm_sc_wrap(err, errlen, "instances[%u]", (unsigned)i);
             return rc;
         }
+        const rule_slot *s = rc ? NULL : slot_by_id(a, in.rule_id);
+        if (in.state == INST_FIRING && orphaned(s, rule, &in, hist, *n_hist, &orph[*n_orph])) {
+            (*n_orph)++;
+            continue;
+        }
+        if (!s) continue; /* pending, of a rule no longer held */
         if (*n_nodes >= a->lim.max_instances) {
             c->refused++;
             continue;
@@ -1476,14 +1591,6 @@ static int load_parts(alerts *a, const msgpack_object *o, instance **nodes, size
     for (size_t i = 1; i < *n_nodes; i++)
         if (!instance_cmp(&nodes[i - 1], &nodes[i]))
             return bm_sc_fail(err, errlen, "instances: one of '%s' saved twice", nodes[i]->target);
-    size_t total = h->via.array.size, from = total > a->lim.history ? total - a->lim.history : 0;
-    for (size_t i = from; i < total; i++) {
-        if (bm_alert_decode_msgpack(&h->via.array.ptr[i], &hist[*n_hist], err, errlen)) {
-            bm_sc_wrap(err, errlen, "history[%zu]", i);
-            return BM_LOAD_CORRUPT;
-        }
-        (*n_hist)++;
-    }
     return BM_LOAD_OK;
 }
 
@@ -1494,14 +1601,20 @@ int alerts_load(alerts *a, const msgpack_object *o, char *err, size_t errlen)
     const msgpack_object *insts = bm_sc_get(o, "instances");
     size_t cap = insts && insts->type == MSGPACK_OBJECT_ARRAY ? insts->via.array.size : 0;
     instance **nodes = calloc(cap ? cap : 1, sizeof *nodes);
+    orphan *orph = calloc(cap ? cap : 1, sizeof *orph);
     bm_alert *hist = calloc(a->lim.history, sizeof *hist);
-    size_t n_nodes = 0, n_hist = 0;
+    size_t n_nodes = 0, n_hist = 0, n_orph = 0;
     alerts_stats c = a->counters;
-    int rc = (!nodes || !hist) ? BM_LOAD_NOMEM
-                               : load_parts(a, o, nodes, &n_nodes, hist, &n_hist, &c, err, errlen);
-    if (rc == BM_LOAD_NOMEM && (!nodes || !hist)) bm_sc_fail(err, errlen, "out of memory");
+    int rc = (!nodes || !orph || !hist)
+                 ? BM_LOAD_NOMEM
+                 : load_parts(a, o, nodes, &n_nodes, orph, &n_orph, hist, &n_hist, &c, err, errlen);
+    if (rc == BM_LOAD_NOMEM && (!nodes || !orph || !hist)) bm_sc_fail(err, errlen, "out of memory");
     if (rc == BM_LOAD_OK) {
         drop_all_instances(a);
+        free(a->orphans);
+        a->orphans = n_orph ? orph : NULL;
+        a->n_orphans = n_orph;
+        if (n_orph) orph = NULL; /* the engine's now */
         for (size_t i = 0; i < n_nodes; i++) {
             instance *in = nodes[i];
             size_t k = instance_hash(in->rule_id, in->target) & (a->n_buckets - 1);
@@ -1526,6 +1639,18 @@ int alerts_load(alerts *a, const msgpack_object *o, char *err, size_t errlen)
     for (size_t i = 0; i < n_nodes; i++)
         free(nodes[i]);
     free(nodes);
+    free(orph);
     free(hist);
     return rc;
+}
+
+int alerts_load_unresolved(const alerts *a, size_t i, const char **rule, const char **target)
+{
+    for (size_t k = 0; k < a->n_orphans; k++) {
+        if (a->orphans[k].have_record || i--) continue;
+        *rule = a->orphans[k].rule;
+        *target = a->orphans[k].in.target;
+        return 0;
+    }
+    return -1;
 }

@@ -338,7 +338,8 @@ typedef void (*alerts_notify_cb)(alerts *a, const bm_alert *alert, void *arg);
  * Evaluate every enabled rule against `r` (and `g`, NULL = no gauges) at
  * now_us, moving each instance along the lifecycle above and calling cb
  * (may be NULL) for FIRING, REPEAT and RESOLVED, in rule order, resolves of
- * vanished instances last. Bounded work: rules x (workers + streams +
+ * vanished instances last (those of alerts_load's alerts no longer
+ * configured first). Bounded work: rules x (workers + streams +
  * patterns) + instances.
  */
 void alerts_evaluate(alerts *a, const bm_rollup *r, const alert_gauges *g, int64_t now_us,
@@ -371,15 +372,32 @@ int alerts_save(const alerts *a, struct msgpack_packer *pk);
 
 /*
  * Replace the instances, history and counters with those saved in o; the
- * rules stay as they are. An instance of a rule not held (removed from the
- * configuration) is left out, as alerts_remove_rule would have dropped it;
- * instances past max_instances are refused and counted; only the newest
- * `history` records are kept. Nothing is notified: a firing alert loaded
- * goes on firing (its next notification is a repeat after the cooldown, or
- * its resolve). @return 0, or a bm_load_status (lib/state_codec.h) with the
+ * rules stay as they are. A pending instance of a rule not held (removed
+ * from the configuration) is left out; instances past max_instances are
+ * refused and counted; only the newest `history` records are kept. Nothing
+ * is notified here: a firing alert loaded goes on firing (its next
+ * notification is a repeat after the cooldown, or its resolve).
+ *
+ * A firing alert the configuration no longer makes (its rule not held, or
+ * held with other labels: another fingerprint) is resolved at the next
+ * alerts_evaluate, before the rules, from its last firing record in the
+ * history (its rule, labels, fingerprint, starts_at; value the last known,
+ * the description saying why); a relabeled rule's alert then starts its
+ * own lifecycle under the new labels. Until then alerts_save keeps it. One
+ * whose record the history no longer holds cannot be resolved: it is
+ * dropped and listed by alerts_load_unresolved.
+ * @return 0, or a bm_load_status (lib/state_codec.h) with the
  * reason in err; a is unchanged then.
  */
 int alerts_load(alerts *a, const struct msgpack_object *o, char *err, size_t errlen);
+
+/*
+ * After alerts_load, until the next evaluation: the i-th firing alert
+ * loaded that the configuration no longer makes and whose resolve cannot be
+ * sent (no firing record of it left in the history). *rule and *target
+ * ("" global) are borrowed until then. @return 0, or -1 past the last.
+ */
+int alerts_load_unresolved(const alerts *a, size_t i, const char **rule, const char **target);
 
 /*
  * Fill rule r's description template for one instance into out (used by

@@ -11,6 +11,7 @@
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
+#include "lib/alerts.h"
 #include "lib/checkpoint.h"
 #include "lib/deadlines.h"
 #include "lib/trace_index.h"
@@ -408,6 +409,12 @@ int bm_state_load_checkpoint(bm_state *st, struct alerts *al, struct baselines *
         snprintf(agent_out, agent_len, "%s", c->agent);
         *ts_out = c->ts_us;
         bm_debug("checkpoint: %zu command(s) awaiting an answer put back", c->pending);
+        const char *rule, *target;
+        for (size_t i = 0; al && !alerts_load_unresolved(al, i, &rule, &target); i++)
+            bm_warn("checkpoint: alert %s%s%s was firing and its rule is no longer configured "
+                    "as it was; its last firing record is not in the alert history, so no "
+                    "resolve can be sent (delete it by hand where it is still open)",
+                    rule, target[0] ? " " : "", target);
     } else if (err && !err[0]) {
         snprintf(err, errlen, "%s", bm_checkpoint_status_name(rc));
     }

@@ -1052,6 +1052,117 @@ Test(alerts, load_leaves_out_rules_not_held_and_keeps_the_bound)
     alerts_free(small);
 }
 
+/* Rule r held by eng and firing for worker w1 (half its executions failed) at T0. */
+static void firing_for_w1(const alert_rule *r)
+{
+    alerts_set_rule(eng, r);
+    rollup_reset();
+    worker(0, "w1", 10, 5);
+    eval(T0);
+    cr_assert_eq(stats().firing, 1);
+}
+
+Test(alerts, a_rule_removed_across_a_restart_resolves_its_firing_alerts)
+{
+    alert_rule a = rate_rule("a", 0, 0), b = rate_rule("b", 0, 0);
+    a.labels[0] = (bm_alert_label){"team", "pay"};
+    a.n_labels = 1;
+    firing_for_w1(&a);
+    alerts_set_rule(eng, &b);
+    worker(1, "w2", 10, 5);
+    eval(T0); /* a for w2, b for w1 and w2 */
+    cr_assert_eq(n_seen, 4);
+    bm_alert fired_a[2] = {seen[0], seen[1]};
+    cr_assert_str_eq(fired_a[0].rule, "a");
+    cr_assert_str_eq(fired_a[1].rule, "a");
+    restart(&b, 1); /* rule a removed from the configuration */
+    cr_assert_eq(stats().firing, 2);
+    const char *rule, *target;
+    cr_assert_eq(alerts_load_unresolved(eng, 0, &rule, &target), -1);
+    restart(&b, 1); /* and again before any evaluation: still to resolve */
+    worker(0, "w1", 10, 3);
+    eval(T0 + M);
+    cr_assert_eq(n_seen, 6, "one resolve per alert of the removed rule");
+    for (size_t i = 0; i < 2; i++) {
+        const bm_alert *r = &seen[4 + i], *f = &fired_a[i];
+        cr_assert_eq(r->state, BM_ALERT_RESOLVED);
+        cr_assert_str_eq(r->rule, "a");
+        cr_assert_eq(r->fingerprint, f->fingerprint);
+        cr_assert_eq(r->n_labels, 2);
+        cr_assert_str_eq(r->labels[0].key, "team");
+        cr_assert_str_eq(r->labels[1].value, f->labels[1].value);
+        cr_assert_eq(r->starts_at_us, T0);
+        cr_assert_eq(r->ends_at_us, T0 + M);
+        cr_assert_eq(r->ts_us, T0 + M);
+        cr_assert_eq(r->value, 0.5);
+        cr_assert(strstr(r->description, "rule removed from the configuration"), "%s",
+                  r->description);
+        cr_assert(strstr(r->description, f->description), "%s", r->description);
+    }
+    cr_assert_eq(stats().firing, 2, "rule b's");
+    bm_alert h[8];
+    cr_assert_eq(alerts_history(eng, h, 8), 6);
+    cr_assert_eq(h[0].state, BM_ALERT_RESOLVED);
+    eval(T0 + 2 * M);
+    cr_assert_eq(n_seen, 6, "resolved once");
+    restart(&b, 1);
+    eval(T0 + 3 * M);
+    cr_assert_eq(n_seen, 6, "and not again after another restart");
+}
+
+Test(alerts, a_rule_relabeled_across_a_restart_resolves_the_old_fingerprint)
+{
+    alert_rule r = rate_rule("high", 0, 0);
+    firing_for_w1(&r);
+    uint64_t old_fp = seen[0].fingerprint;
+
+    alert_rule sev = r; /* the severity is not in the fingerprint: the alert goes on */
+    sev.severity = BM_SEVERITY_CRITICAL;
+    restart(&sev, 1);
+    cr_assert_eq(stats().firing, 1);
+    eval(T0 + M);
+    cr_assert_eq(n_seen, 1, "same alert, nothing to say");
+
+    alert_rule lab = sev;
+    lab.labels[0] = (bm_alert_label){"team", "pay"};
+    lab.n_labels = 1;
+    restart(&lab, 1);
+    eval(T0 + 2 * M);
+    cr_assert_eq(n_seen, 3);
+    cr_assert_eq(seen[1].state, BM_ALERT_RESOLVED);
+    cr_assert_eq(seen[1].fingerprint, old_fp);
+    cr_assert_eq(seen[1].n_labels, 1);
+    cr_assert(strstr(seen[1].description, "labels changed"), "%s", seen[1].description);
+    cr_assert_eq(seen[2].state, BM_ALERT_FIRING, "the new alert starts its own lifecycle");
+    cr_assert_neq(seen[2].fingerprint, old_fp);
+    cr_assert_eq(seen[2].n_labels, 2);
+    cr_assert_eq(seen[2].starts_at_us, T0 + 2 * M);
+    cr_assert_eq(stats().firing, 1);
+}
+
+Test(alerts, a_removed_rule_whose_record_is_gone_is_listed_unresolved)
+{
+    alert_rule a = rate_rule("a", 0, 0), b = rate_rule("b", 0, 0);
+    firing_for_w1(&a);
+    alerts_limits lim = {.history = 1};
+    alerts *small = alerts_new(&lim);
+    alerts_set_rule(small, &b);
+    alerts_set_rule(eng, &b);
+    eval(T0 + M); /* b's firing record is the newest: a's is not kept by `small` */
+    cr_assert_eq(alerts_load(small, save(eng), NULL, 0), BM_LOAD_OK);
+    saved_done();
+    const char *rule = NULL, *target = NULL;
+    cr_assert_eq(alerts_load_unresolved(small, 0, &rule, &target), 0);
+    cr_assert_str_eq(rule, "a");
+    cr_assert_str_eq(target, "w1");
+    cr_assert_eq(alerts_load_unresolved(small, 1, &rule, &target), -1);
+    size_t before = n_seen;
+    alerts_evaluate(small, &ro, NULL, T0 + 2 * M, NULL, NULL);
+    cr_assert_eq(n_seen, before);
+    cr_assert_eq(alerts_load_unresolved(small, 0, &rule, &target), -1, "said until then");
+    alerts_free(small);
+}
+
 Test(alerts, load_refuses_corrupt_saves_and_changes_nothing)
 {
     alert_rule r = rate_rule("high", 0, 0);
