@@ -12,7 +12,10 @@
 #      configuration; after the restart its alert is resolved everywhere;
 #   2. w_errors (back) fires for wb; the agent stops; its label team is
 #      changed; after the restart the old fingerprint is resolved everywhere
-#      and the alert fires again under the new one.
+#      and the alert fires again under the new one;
+#   3. with alerts.history 1 (only the newest record kept), w_errors taken
+#      out while it fires for wa and wb: the one whose record is kept is
+#      resolved, the other is named in a warning (no record, no resolve).
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
@@ -33,6 +36,7 @@ config() {
     {
         echo "alerts:"
         echo "  builtins: false"
+        echo "  history: ${HISTORY:-100}"
         echo "  rules:"
         echo "    - {name: never, metric: error_rate, scope: each_worker, op: '>', threshold: 2, window: 1m}"
         [ -n "${1:-}" ] && echo "    - {name: w_errors, metric: error_rate, scope: each_worker, op: '>'," \
@@ -122,5 +126,24 @@ bm_check "2: the alert fires again under its new labels" bm_wait_for 10 \
 FN=$(stream_fp wb firing ops)
 bm_check "2: the merge-mode hash holds the new fingerprint, not the old" bm_wait_for 10 \
     "in_merge $FN && ! in_merge $FB"
+stop_agent
+
+# --- 3. the firing record no longer in the history -------------------------------------------
+HISTORY=1
+config ops
+start_agent
+bm_check "3: the agent runs on with the alerts firing" bm_wait_for 10 "in_merge $FN"
+sleep 1
+stop_agent
+config
+start_agent
+bm_check "3: one of the two is resolved (rule removed)" bm_wait_for 10 \
+    "[ \"\$(bm_cli_raw XRANGE busmon:alerts - + | grep -a '^{\"rule\"' | jq -s '[.[] |
+        select(.state == \"resolved\" and .labels.team == \"ops\" and
+        (.description | test(\"rule removed\")))] | length')\" = 1 ]"
+bm_check "3: the other is named in a warning" bm_wait_for 10 \
+    "grep -a 'alert w_errors w[ab] was firing and its rule is no longer configured' '$BM_TMP/agent.log' |
+        grep -q 'no resolve can be sent'"
+bm_eq "3: one warning" 1 "$(grep -ac 'no resolve can be sent' "$BM_TMP/agent.log")"
 stop_agent
 bm_finish
