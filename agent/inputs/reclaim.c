@@ -24,7 +24,9 @@
  * min_idle, by us or any agent, and applied in full; we skip those of ours
  * whose ack is queued (applied, waiting for the checkpoint).
  *
- * One stream's round is at most 500 entries (bounded work per wake-up); a
+ * One stream's round is at most 500 entries of at most 16 owners (bounded
+ * work per wake-up: an entry of a 17th owner, whose checkpoint is not read,
+ * waits for a later round rather than be applied as if nothing covered it); a
  * full round is followed at once by the next, so a dead consumer's whole
  * backlog is claimed within min_idle + interval. XCLAIM's own min-idle makes a race with a live
  * owner harmless: an entry it touched meanwhile is not claimed.
@@ -78,6 +80,7 @@ struct round {
     size_t n;
     owner owners[OWNERS_MAX];
     size_t n_owners, owners_out;
+    int more;    /* entries of owners beyond OWNERS_MAX left for the next round */
     int claimed; /* XCLAIM answered */
 };
 
@@ -94,7 +97,7 @@ static void finish_round(round *rd)
 {
     bm_reclaim *r = rd->r;
     r->busy = NULL;
-    if (rd->n == ROUND_MAX && rd->claimed) { /* more may be waiting: the same stream again */
+    if ((rd->n == ROUND_MAX || rd->more) && rd->claimed) { /* more waiting: the same stream again */
         r->next_stream = rd->sidx;
         struct timeval now = {0, 0};
         event_base_once(bm_loop_base(r->loop), -1, EV_TIMEOUT, on_again, r, &now);
@@ -232,16 +235,20 @@ static void on_pending(const redisReply *r, void *arg)
         if (!strcmp(p->element[1]->str, rc->claimer) &&
             bm_persist_claim_queued(rc->persist, rd->sidx, p->element[0]->str))
             continue; /* claimed and applied by us, its ack waits for the checkpoint */
+        /* a name too long to look up: no checkpoint is taken as covering its entries */
+        const char *name =
+            (size_t)p->element[1]->len < sizeof rd->c[0].owner ? p->element[1]->str : "";
+        if (name[0] && !owner_of(rd, name)) {
+            if (rd->n_owners == OWNERS_MAX) { /* its checkpoint unread: not claimed this round */
+                rd->more = 1;
+                continue;
+            }
+            snprintf(rd->owners[rd->n_owners++].name, sizeof rd->owners[0].name, "%s", name);
+        }
         candidate *c = &rd->c[rd->n++];
         snprintf(c->id, sizeof c->id, "%s", p->element[0]->str);
-        /* a name too long to look up: no checkpoint is taken as covering its entries */
-        snprintf(c->owner, sizeof c->owner, "%s",
-                 (size_t)p->element[1]->len < sizeof c->owner ? p->element[1]->str : "");
+        snprintf(c->owner, sizeof c->owner, "%s", name);
         c->deliveries = p->element[3]->integer;
-        if (c->owner[0] && !owner_of(rd, c->owner) && rd->n_owners < OWNERS_MAX) {
-            owner *ow = &rd->owners[rd->n_owners++];
-            memcpy(ow->name, c->owner, sizeof ow->name);
-        }
     }
     if (!rd->n) {
         finish_round(rd);

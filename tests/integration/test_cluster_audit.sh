@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Several agents: what other tests of the cluster do not cover.
+#   A. reclaim with more dead owners in one stream than one round looks up
+#      (16): the entries each owner's checkpoint covers are acked, never
+#      applied again, whichever owner they belong to (those of the 17th owner
+#      on were applied a second time before).
+# Every wait is bounded.
+source "$(dirname "$0")/lib.sh"
+AGENT="$BM_BUILD/busmon-agent"
+bm_start_redis
+# run NAME PORT [flags]: an agent in the background with its HTTP on PORT, pid in $AG
+run() {
+    local name=$1 port=$2
+    shift 2
+    "$AGENT" --consumer "$name" --block-ms 100 --rollup-interval 300ms \
+        --http "127.0.0.1:$port" "$@" >>"$BM_TMP/agent-$name.log" 2>&1 &
+    AG=$!
+    BM_PIDS+=($AG)
+    bm_wait_for 20 "curl -s -o /dev/null http://127.0.0.1:$port/health"
+}
+halt() { kill -INT "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+pending() { redis-cli -p "$BM_PORT" XPENDING "$1" busmon | head -1; }
+
+# --- A. more dead owners than one round looks up ----------------------------------------------
+HP=$(bm_free_port)
+metric() { bm_metric "$HP" "$1"; }
+S=a:events
+export BUSMON_CLUSTER_ENABLED=false # one agent at a time: its own figures
+N=24
+for i in $(seq $N); do echo "XADD $S * type metric name logins value 1 kind counter"; done |
+    redis-cli -p "$BM_PORT" >/dev/null
+# seed applies all of them, checkpoints them and acks them
+BUSMON_RECLAIM_INTERVAL=0 run seed "$HP" --stream "$S" --checkpoint-interval 300ms
+bm_check "A: seed counts the $N logins" bm_wait_for 20 "[ \"\$(metric busmon_custom_logins_total)\" = $N ]"
+bm_check "A: seed acks them" bm_wait_for 20 '[ "$(pending "$S")" = 0 ]'
+halt "$AG"
+# N dead owners, d1..dN, each with one entry pending that its checkpoint (seed's) covers:
+# each applied it, checkpointed it and died before its XACK
+i=0
+for id in $(redis-cli -p "$BM_PORT" XRANGE "$S" - + | grep -E '^[0-9]+-[0-9]+$'); do
+    i=$((i + 1))
+    redis-cli -p "$BM_PORT" COPY busmon:state:seed "busmon:state:d$i" >/dev/null
+    redis-cli -p "$BM_PORT" XCLAIM "$S" busmon "d$i" 0 "$id" IDLE 600000 FORCE JUSTID >/dev/null
+done
+bm_eq "A: $N entries pending for $N dead owners" "$N" "$(pending "$S")"
+BUSMON_RECLAIM_INTERVAL=200ms BUSMON_RECLAIM_MIN_IDLE=100ms run rc "$HP" --stream "$S" \
+    --checkpoint-interval 300ms
+bm_check "A: rc acks every dead owner's entry" bm_wait_for 30 '[ "$(pending "$S")" = 0 ]'
+bm_eq "A: all $N were covered by their owner's checkpoint" "$N" \
+    "$(metric busmon_reclaimed_covered_total)"
+bm_eq "A: none applied again" 0 "$(metric busmon_reclaimed_total)"
+n=$(metric busmon_custom_logins_total)
+bm_eq "A: rc counted no login of its own" 0 "${n:-0}"
+halt "$AG"
+unset BUSMON_CLUSTER_ENABLED
+
+bm_finish
