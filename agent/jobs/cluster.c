@@ -133,6 +133,26 @@ static int surely_gone(const bm_cluster *c, const agent_entry *a)
     return !live(c, a) && bm_mono_us() - a->first_us >= c->o.stale_us;
 }
 
+/* Registry entry i of an HGETALL reply read into a (seen_at done): 0, or -1
+ * when it is not a name and a value. */
+static int registry_entry(const bm_cluster *c, const redisReply *r, size_t i, int64_t mono,
+                          agent_entry *a)
+{
+    const redisReply *k = r->element[i], *v = r->element[i + 1];
+    if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) return -1;
+    json_t *j = json_loadb(v->str, (size_t)v->len, 0, NULL);
+    snprintf(a->name, sizeof a->name, "%s", k->str);
+    a->heartbeat_us = (int64_t)json_integer_value(json_object_get(j, "heartbeat_us"));
+    a->stopped = json_is_true(json_object_get(j, "stopped"));
+    json_decref(j);
+    seen_at(c, a, mono);
+    return 0;
+}
+
+/* The registry, at most BM_CLUSTER_AGENTS_MAX agents of it: this one and
+ * the live ones first, whatever order HGETALL gives (gone agents renamed at
+ * each restart can fill the registry within the forget time), then the
+ * others while there is room; every entry is looked at for forgetting. */
 static void on_registry(const redisReply *r, void *arg)
 {
     bm_cluster *c = arg;
@@ -141,26 +161,25 @@ static void on_registry(const redisReply *r, void *arg)
     int64_t mono = bm_mono_us();
     uint64_t n_live = 0, n_counted = 0;
     agent_entry fresh[BM_CLUSTER_AGENTS_MAX]; /* 64 x 160 bytes */
-    for (size_t i = 0; i + 1 < r->elements && n < BM_CLUSTER_AGENTS_MAX; i += 2) {
-        const redisReply *k = r->element[i], *v = r->element[i + 1];
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
-        json_t *j = json_loadb(v->str, (size_t)v->len, 0, NULL);
-        agent_entry *a = &fresh[n];
-        snprintf(a->name, sizeof a->name, "%s", k->str);
-        a->heartbeat_us = (int64_t)json_integer_value(json_object_get(j, "heartbeat_us"));
-        a->stopped = json_is_true(json_object_get(j, "stopped"));
-        json_decref(j);
-        seen_at(c, a, mono);
-        if (age_us(a) > c->o.forget_us && surely_gone(c, a) && c->is_leader) {
-            /* its periods have left every window: forget it */
-            const char *gone = a->name;
-            bm_writer_hdel(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, &gone, NULL, NULL, NULL);
-            continue;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            agent_entry spare; /* full: only forgetting is left */
+            agent_entry *a = n < BM_CLUSTER_AGENTS_MAX ? &fresh[n] : &spare;
+            if (registry_entry(c, r, i, mono, a)) continue;
+            int first = live(c, a) || !strcmp(a->name, c->o.agent);
+            if (first != (pass == 0)) continue; /* taken in the other pass */
+            if (age_us(a) > c->o.forget_us && surely_gone(c, a) && c->is_leader) {
+                /* its periods have left every window: forget it */
+                const char *gone = a->name;
+                bm_writer_hdel(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, &gone, NULL, NULL,
+                               NULL);
+                continue;
+            }
+            if (a == &spare) continue;
+            n_live += live(c, a);
+            n_counted += counted(c, a);
+            n++;
         }
-        n_live += live(c, a);
-        n_counted += counted(c, a);
-        n++;
-    }
     memcpy(c->agents, fresh, n * sizeof *fresh);
     c->n_agents = n;
     c->have_registry = 1;
