@@ -624,6 +624,12 @@ bm_view bm_cluster_view(bm_cluster *c)
 
 /* ---- life ----------------------------------------------------------------------------- */
 
+/* The heartbeat's period: the lease is renewed with it, at least three times per lease. */
+static int64_t heartbeat_every_us(const bm_cluster_opts *o)
+{
+    return o->heartbeat_us < o->lease_us / 3 ? o->heartbeat_us : o->lease_us / 3;
+}
+
 bm_cluster *bm_cluster_new(const bm_cluster_opts *o, struct bm_loop *loop, bm_writer *w,
                            bm_monitor *own, struct alerts *engine)
 {
@@ -634,6 +640,16 @@ bm_cluster *bm_cluster_new(const bm_cluster_opts *o, struct bm_loop *loop, bm_wr
     c->w = w;
     c->own = own;
     c->engine = engine;
+    /* a heartbeat is seen to change once per beat of the writer and one of the
+     * reader: stale within three beats, a live agent would be taken for gone */
+    int64_t beat = heartbeat_every_us(o);
+    if (c->o.stale_us < 3 * beat) {
+        c->o.stale_us = 3 * beat;
+        bm_warn("cluster.stale (%lld ms) is shorter than three heartbeats (%lld ms each): an "
+                "agent is taken as stale after %lld ms",
+                (long long)(o->stale_us / 1000), (long long)(beat / 1000),
+                (long long)(c->o.stale_us / 1000));
+    }
     return c;
 }
 
@@ -644,9 +660,7 @@ void bm_cluster_set_engine(bm_cluster *c, struct alerts *engine)
 
 int bm_cluster_start(bm_cluster *c)
 {
-    /* the lease is renewed with the heartbeat: at least three times per lease */
-    int64_t beat = c->o.heartbeat_us < c->o.lease_us / 3 ? c->o.heartbeat_us : c->o.lease_us / 3;
-    if (!bm_loop_every(c->loop, beat, on_heartbeat, c) ||
+    if (!bm_loop_every(c->loop, heartbeat_every_us(&c->o), on_heartbeat, c) ||
         !bm_loop_every(c->loop, c->o.refresh_us, on_refresh, c))
         return -1;
     return 0;

@@ -7,7 +7,10 @@
 #   B. a registry fuller than the 64 agents an agent keeps (agents renamed
 #      at each restart, within the hour a gone agent's figures count): the
 #      live agents are among those kept, whatever order HGETALL gives (an
-#      agent cut off did not count itself or another live one before).
+#      agent cut off did not count itself or another live one before);
+#   C. cluster.stale shorter than three heartbeats: raised to three, so a
+#      live agent is not taken for gone between two of its heartbeats (it
+#      was, every beat: owners changing, its hand-off stream moved).
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 AGENT="$BM_BUILD/busmon-agent"
@@ -23,6 +26,15 @@ run() {
     bm_wait_for 20 "curl -s -o /dev/null http://127.0.0.1:$port/health"
 }
 halt() { kill -INT "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+# two NAME: agents NAME1 and NAME2 on the stream NAME:events; HTTP ports P1 P2, pids A1 A2
+two() {
+    P1=$(bm_free_port)
+    run "${1}1" "$P1" --stream "$1:events" --checkpoint-interval 300ms
+    A1=$AG
+    P2=$(bm_free_port)
+    run "${1}2" "$P2" --stream "$1:events" --checkpoint-interval 300ms
+    A2=$AG
+}
 pending() { redis-cli -p "$BM_PORT" XPENDING "$1" busmon | head -1; }
 
 # --- A. more dead owners than one round looks up ----------------------------------------------
@@ -69,16 +81,36 @@ done | redis-cli -p "$BM_PORT" >/dev/null
 bm_eq "B: 300 gone agents in the registry" 300 "$(bm_cli_raw HLEN busmon:agents)"
 bm_eq "B: with their heartbeats" "{\"heartbeat_us\":$old_us,\"stopped\":false}" \
     "$(bm_cli_raw HGET busmon:agents ghost-7)"
-P1=$(bm_free_port)
-run b1 "$P1" --stream b:events --checkpoint-interval 300ms
-P2=$(bm_free_port)
-run b2 "$P2" --stream b:events --checkpoint-interval 300ms
+two b
 for p in "$P1" "$P2"; do
     bm_check "B: the agent on :$p sees both live agents among 302" bm_wait_for 20 \
         "[ \"\$(bm_metric $p busmon_cluster_agents_live)\" = 2 ]"
 done
 bm_check "B: one judge of the two" bm_wait_for 20 \
     "[ \"\$(( \$(bm_metric $P1 busmon_cluster_leader) + \$(bm_metric $P2 busmon_cluster_leader) ))\" = 1 ]"
+halt "$A1"
+halt "$A2"
 unset BUSMON_CLUSTER_HEARTBEAT BUSMON_CLUSTER_LEASE BUSMON_CLUSTER_STALE BUSMON_CLUSTER_REFRESH
+
+# --- C. cluster.stale shorter than a heartbeat ----------------------------------------------------
+# a heartbeat every 2 s, stale after 1.5 s: each agent would be taken for gone between two beats
+export BUSMON_CLUSTER_REGISTRY=c:agents BUSMON_CLUSTER_LEADER_KEY=c:leader \
+    BUSMON_CLUSTER_HEARTBEAT=2s BUSMON_CLUSTER_STALE=1500ms BUSMON_CLUSTER_REFRESH=300ms
+two c
+bm_check "C: c1 sees both agents live" bm_wait_for 20 \
+    "[ \"\$(bm_metric $P1 busmon_cluster_agents_live)\" = 2 ]"
+seen=""
+for i in $(seq 32); do # 8 s, four heartbeats: the agents live now, as /api/stats says
+    seen="$seen $(curl -s "http://127.0.0.1:$P1/api/stats" | jq '[.agents[] | select(.live)] | length')"
+    sleep 0.25
+done
+bm_eq "C: both stay live between heartbeats (c1 saw:$seen)" 0 \
+    "$(echo $seen | tr ' ' '\n' | grep -cvx 2)"
+bm_check "C: the log says stale was raised" grep -q "cluster.stale (1500 ms) is shorter than three heartbeats" \
+    "$BM_TMP/agent-c1.log"
+halt "$A1"
+halt "$A2"
+unset BUSMON_CLUSTER_REGISTRY BUSMON_CLUSTER_LEADER_KEY BUSMON_CLUSTER_HEARTBEAT \
+    BUSMON_CLUSTER_STALE BUSMON_CLUSTER_REFRESH
 
 bm_finish
