@@ -9,10 +9,10 @@
  *         our claims' consumer's; in a script that gives an entry above
  *         max_entry_bytes as its size)
  *     ──▶ each claimed entry:
- *           delivered more than max_deliveries   dead-letter "poison", ack
- *           above max_entry_bytes                dead-letter "oversized", ack
  *           at or below its owner's checkpoint   ack (its effects are in the
  *                                                owner's state)
+ *           delivered more than max_deliveries   dead-letter "poison", ack
+ *           above max_entry_bytes                dead-letter "oversized", ack
  *           else                                 apply, ack (as a read does)
  *
  * Claimed entries go to a consumer of their own, "<consumer>.claimed", not
@@ -140,8 +140,12 @@ static void on_claimed(const redisReply *r, void *arg)
         const char *id = e->element[0]->str;
         const candidate *c = find(rd, id);
         const owner *ow = c ? owner_of(rd, c->owner) : NULL;
-        if (c && c->deliveries > (long long)rc->o.max_deliveries &&
-            e->element[1]->type != REDIS_REPLY_INTEGER) {
+        if (ow && ow->covered[0] && bm_stream_id_cmp(id, ow->covered) <= 0) {
+            /* applied by its owner, however often delivered: not poison */
+            bm_persist_ack_claimed(rc->persist, rd->sidx, id, strlen(id));
+            st->reclaimed_covered++;
+        } else if (c && c->deliveries > (long long)rc->o.max_deliveries &&
+                   e->element[1]->type != REDIS_REPLY_INTEGER) {
             const redisReply *fv = e->element[1];
             size_t n = fv->type == REDIS_REPLY_ARRAY ? fv->elements / 2 : 0;
             const char *f[64], *v[64];
@@ -162,9 +166,6 @@ static void on_claimed(const redisReply *r, void *arg)
             bm_persist_ack_claimed(rc->persist, rd->sidx, id, strlen(id));
             st->poison++;
             bm_warn("entry %s of %s dead-lettered as poison: %s", id, stream, detail);
-        } else if (ow && ow->covered[0] && bm_stream_id_cmp(id, ow->covered) <= 0) {
-            bm_persist_ack_claimed(rc->persist, rd->sidx, id, strlen(id)); /* in its owner's */
-            st->reclaimed_covered++;
         } else if (bm_stream_input_process(rc->in, rd->sidx, e, now, BM_ENTRY_CLAIMED) == 0) {
             st->reclaimed++;
         } else {

@@ -3,7 +3,8 @@
 #   A. reclaim with more dead owners in one stream than one round looks up
 #      (16): the entries each owner's checkpoint covers are acked, never
 #      applied again, whichever owner they belong to (those of the 17th owner
-#      on were applied a second time before);
+#      on were applied a second time before), and one delivered more than
+#      reclaim.max_deliveries times is not poison (it was dead-lettered);
 #   B. a registry fuller than the 64 agents an agent keeps (agents renamed
 #      at each restart, within the hour a gone agent's figures count): the
 #      live agents are among those kept, whatever order HGETALL gives (an
@@ -56,7 +57,10 @@ i=0
 for id in $(redis-cli -p "$BM_PORT" XRANGE "$S" - + | grep -E '^[0-9]+-[0-9]+$'); do
     i=$((i + 1))
     redis-cli -p "$BM_PORT" COPY busmon:state:seed "busmon:state:d$i" >/dev/null
-    redis-cli -p "$BM_PORT" XCLAIM "$S" busmon "d$i" 0 "$id" IDLE 600000 FORCE JUSTID >/dev/null
+    # d1's entry was delivered 9 times, more than reclaim.max_deliveries (5): applied all the same
+    tries=$([ $i = 1 ] && echo 9 || echo 1)
+    redis-cli -p "$BM_PORT" XCLAIM "$S" busmon "d$i" 0 "$id" IDLE 600000 RETRYCOUNT "$tries" \
+        FORCE JUSTID >/dev/null
 done
 bm_eq "A: $N entries pending for $N dead owners" "$N" "$(pending "$S")"
 BUSMON_RECLAIM_INTERVAL=200ms BUSMON_RECLAIM_MIN_IDLE=100ms run rc "$HP" --stream "$S" \
@@ -65,6 +69,8 @@ bm_check "A: rc acks every dead owner's entry" bm_wait_for 30 '[ "$(pending "$S"
 bm_eq "A: all $N were covered by their owner's checkpoint" "$N" \
     "$(metric busmon_reclaimed_covered_total)"
 bm_eq "A: none applied again" 0 "$(metric busmon_reclaimed_total)"
+bm_eq "A: none taken for poison" 0 "$(metric busmon_poison_total)"
+bm_eq "A: nothing dead-lettered" 0 "$(redis-cli -p "$BM_PORT" XLEN busmon:deadletter)"
 n=$(metric busmon_custom_logins_total)
 bm_eq "A: rc counted no login of its own" 0 "${n:-0}"
 halt "$AG"
