@@ -857,6 +857,10 @@ static void on_checkpoint_set(const redisReply *r, void *arg)
         p->stats.checkpoint_us = (uint64_t)(bm_mono_us() - p->ck_started_us);
         memcpy(p->confirmed, p->ck_ids, p->o.n_streams * sizeof *p->confirmed);
         ack_upto(p, p->ck_seq);
+        if (!count_unstored(p)) { /* a refusal that was the checkpoint's own is over */
+            bm_backoff_reset(&p->retry_backoff);
+            p->last_error[0] = '\0';
+        }
     } else {
         p->stats.checkpoint_failed++;
         note_failure(p, r);
