@@ -282,6 +282,17 @@ static void on_checkpoint_read(const redisReply *r, void *arg)
         ctx.done(ctx.in, 0);
         return;
     }
+    if (r->type == REDIS_REPLY_ERROR && !bm_acl_is_denial(r->str) && !strstr(r->str, "WRONGTYPE")) {
+        /* LOADING (a restarted Redis reading its data), BUSY, MASTERDOWN...:
+         * the checkpoint is there but unreadable now. Started empty, the next
+         * checkpoint would overwrite it: asked again after a reconnection */
+        bm_warn("checkpoint %s could not be read (%s): reading waits, asked again after a "
+                "reconnection",
+                a->state_key, r->str);
+        ctx.done(ctx.in, 0);
+        bm_session_fail(a->p.session);
+        return;
+    }
     if (r->type == REDIS_REPLY_NIL) {
         bm_info("no checkpoint at %s: starting with an empty state", a->state_key);
     } else if (r->type != REDIS_REPLY_STRING) {
@@ -309,6 +320,7 @@ static void on_checkpoint_read(const redisReply *r, void *arg)
         free(ids);
     }
     if (!a->p.pubsub && start_pubsub(a)) bm_error("pub/sub input not started (out of memory)");
+    if (bm_persist_start(a->p.persist)) bm_error("checkpoint timer not started (out of memory)");
     ctx.done(ctx.in, 1);
 }
 
@@ -320,6 +332,8 @@ static void restore_checkpoint(void *arg, struct bm_stream_input *in,
     if (!a->cfg->checkpoint_interval_ms) { /* no checkpoints: nothing to restore */
         free(ctx);
         if (!a->p.pubsub) start_pubsub(a);
+        if (bm_persist_start(a->p.persist))
+            bm_error("checkpoint timer not started (out of memory)");
         done(in, 1);
         return;
     }
@@ -406,7 +420,7 @@ static int build_state(agent *a)
     po.flush_interval_us = c->trace_flush_interval_ms * 1000;
     po.state_ttl_ms = forget_us(c) / 1000; /* a gone agent's figures count until they age out */
     a->p.persist = bm_persist_new(&po, a->p.writer, bm_loop_base(a->p.loop));
-    if (!a->p.persist || bm_persist_start(a->p.persist)) return -1;
+    if (!a->p.persist) return -1; /* started once the state is restored */
     bm_state_opts so;
     memset(&so, 0, sizeof so);
     so.traces = (trace_store_limits){c->max_transactions, c->max_events_per_trace,

@@ -166,6 +166,7 @@ struct bm_persist {
     int64_t ck_started_us;
     msgpack_sbuffer ck_buf;
     int finishing;
+    int started; /* the state is restored (bm_persist_start): checkpoints may be written */
     void (*done)(void *, int);
     void *done_arg;
 
@@ -1071,10 +1072,13 @@ void bm_persist_set_reader(bm_persist *p, const bm_persist_reader *r, void *arg)
 
 int bm_persist_start(bm_persist *p)
 {
+    if (p->started) return 0;
     if (!p->ev_checkpoint) return -1;
     int64_t every = p->o.checkpoint_interval_us > 0 ? p->o.checkpoint_interval_us : 1000000;
     struct timeval tv = bm_tv_from_us(every);
-    return evtimer_add(p->ev_checkpoint, &tv);
+    if (evtimer_add(p->ev_checkpoint, &tv)) return -1;
+    p->started = 1;
+    return 0;
 }
 
 void bm_persist_set_observer(bm_persist *p, bm_persist_observe_cb cb, void *arg)
@@ -1374,6 +1378,10 @@ void bm_persist_finish(bm_persist *p, void (*done)(void *arg, int rc), void *arg
     p->done = done;
     p->done_arg = arg;
     evtimer_del(p->ev_checkpoint);
+    if (!p->started) { /* nothing read yet, and no checkpoint may replace the unread one */
+        finish_done(p, 0);
+        return;
+    }
     if (!bm_writer_up(p->w)) {
         finish_done(p, -1);
         return;
@@ -1391,8 +1399,8 @@ void bm_persist_checkpoint_soon(bm_persist *p)
         p->ck_again = 1;
         return;
     }
-    if (p->finishing || p->barrier || p->in_checkpoint || !bm_writer_up(p->w) || !p->o.encode ||
-        !p->o.state_key)
+    if (!p->started || p->finishing || p->barrier || p->in_checkpoint || !bm_writer_up(p->w) ||
+        !p->o.encode || !p->o.state_key)
         return;
     p->idle_ticks = 0;
     p->barrier = 1;

@@ -232,7 +232,10 @@ const char *bm_persist_applied_id(const bm_persist *p, size_t stream_idx);
 /* A restored checkpoint covers these ids (at start). */
 void bm_persist_restore_ids(bm_persist *p, const char (*last_ids)[BM_STREAM_ID_MAX], size_t n);
 
-/* Start the checkpoint and retry timers. @return 0 or -1. */
+/* Start the checkpoint timer, once the state is restored (or no checkpoint
+ * was found): before, no checkpoint is written (it would replace the one not
+ * read yet with an empty state), not even at the stop. Again: nothing.
+ * @return 0 or -1. */
 int bm_persist_start(bm_persist *p);
 
 /*
