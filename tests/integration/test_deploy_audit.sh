@@ -32,6 +32,8 @@
 # Needs no root and no network beyond 127.0.0.1.
 source "$(dirname "$0")/lib.sh"
 command -v redis-server >/dev/null || { echo "SKIP: no redis-server"; exit 77; }
+# the demo is run without a Redis given (it starts its own): .ci/run exports one
+unset BUSMON_REDIS_URL
 
 # ---- 1. demo.sh: a port taken before the private redis-server listens -------
 
