@@ -366,6 +366,10 @@ static const bm_counter_row table[] = {
            "Tag values an each_tag alert rule left out, past its 1000 per evaluation (never "
            "alerted on; counted at every evaluation).",
            "alerts.tag_values_dropped", al.tag_values_dropped),
+    SCALAR("busmon_alert_deletions_forgotten_total", TOTAL,
+           "Resolved alerts a merge-mode hash sink was still to delete (Redis refused the sets), "
+           "forgotten past the 1024 kept: their fields stay in the hash.",
+           "alerts.gone_forgotten", al.gone_forgotten),
     SCALAR("busmon_email_rate_limited_total", TOTAL,
            "Notifications an output took but did not send because of its rate limit (e-mail "
            "max_per_minute; listed in a summary mail instead).",
@@ -458,6 +462,10 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_cluster_agents_counted", GAUGE,
            "Agents whose partial figures are in the merged view.", "cluster.agents_counted",
            cluster.agents_counted),
+    SCALAR("busmon_cluster_agents_left_out", GAUGE,
+           "Registry entries past the 64 agents read (gone ones first left out); their "
+           "figures are not in the merged view.",
+           "cluster.agents_left_out", cluster.agents_left_out),
     SCALAR("busmon_cluster_leader", GAUGE, "1 while this agent holds the leader's lease.",
            "cluster.is_leader", cluster.is_leader),
     /* HTTP */

@@ -243,8 +243,10 @@ static void note_gone(bm_alerting *al, const bm_alert *firing, size_t n_firing)
     }
     al->n_gone = k;
     for (size_t i = 0; i < al->n_resolved; i++) {
-        if (al->n_gone == GONE_MAX)
+        if (al->n_gone == GONE_MAX) { /* the oldest is forgotten: counted */
             memmove(al->gone, al->gone + 1, --al->n_gone * sizeof *al->gone);
+            al->stats.gone_forgotten++;
+        }
         al->gone[al->n_gone++] = al->resolved[i].fingerprint;
     }
 }

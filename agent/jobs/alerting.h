@@ -53,6 +53,8 @@ typedef struct {
     uint64_t sink_build_errors; /* bodies that could not be made */
     uint64_t tag_values_dropped; /* each_tag values past the rule's bound, not evaluated
                                     (lib/alerts.h ALERTS_TAG_VALUES_MAX) */
+    uint64_t gone_forgotten;     /* resolved alerts a merge-mode hash was still to delete,
+                                    forgotten past GONE_MAX (alerting.c) */
 } bm_alerting_stats;
 
 typedef struct {

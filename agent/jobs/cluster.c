@@ -159,7 +159,7 @@ static void on_registry(const redisReply *r, void *arg)
     if (!r || r->type != REDIS_REPLY_ARRAY) return;
     size_t n = 0;
     int64_t mono = bm_mono_us();
-    uint64_t n_live = 0, n_counted = 0;
+    uint64_t n_live = 0, n_counted = 0, n_left_out = 0;
     agent_entry fresh[BM_CLUSTER_AGENTS_MAX]; /* 64 x 160 bytes */
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i + 1 < r->elements; i += 2) {
@@ -175,7 +175,10 @@ static void on_registry(const redisReply *r, void *arg)
                                NULL);
                 continue;
             }
-            if (a == &spare) continue;
+            if (a == &spare) {
+                n_left_out++;
+                continue;
+            }
             n_live += live(c, a);
             n_counted += counted(c, a);
             n++;
@@ -185,6 +188,7 @@ static void on_registry(const redisReply *r, void *arg)
     c->have_registry = 1;
     c->stats.agents_live = n_live;
     c->stats.agents_counted = n_counted;
+    c->stats.agents_left_out = n_left_out;
 }
 
 /* Our lease is surely ours until lease_until (counted from when the request

@@ -71,6 +71,7 @@ typedef struct {
     uint64_t handoff_moved;     /* entries the janitor moved from gone agents' hand-off streams */
     uint64_t agents_live;       /* gauge */
     uint64_t agents_counted;    /* gauge: agents whose partial is in the view (me included) */
+    uint64_t agents_left_out;   /* gauge: registry entries past BM_CLUSTER_AGENTS_MAX, not read */
     uint64_t is_leader;         /* gauge */
 } bm_cluster_stats;
 

@@ -92,6 +92,7 @@ for p in "$P1" "$P2"; do
     bm_check "B: the agent on :$p sees both live agents among 302" bm_wait_for 20 \
         "[ \"\$(bm_metric $p busmon_cluster_agents_live)\" = 2 ]"
 done
+bm_eq "B: the 302 - 64 registry entries not read are counted" 238 "$(bm_metric "$P1" busmon_cluster_agents_left_out)"
 bm_check "B: one judge of the two" bm_wait_for 20 \
     "[ \"\$(( \$(bm_metric $P1 busmon_cluster_leader) + \$(bm_metric $P2 busmon_cluster_leader) ))\" = 1 ]"
 halt "$A1"
