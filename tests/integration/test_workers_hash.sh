@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The built-in workers hash (busmon:workers, mode merge) holds the workers
+# The built-in workers hash (busmon:workers, mode replace) holds the workers
 # the agent tracks: a worker evicted from the table leaves it with the next
-# whole set (HDEL). Here the next set after the eviction is refused (Redis
+# whole set. Here the next set after the eviction is refused (Redis
 # is down): the eviction must still reach the hash once Redis is back.
+#   a name an earlier process wrote (ghost) is gone at the first rollup;
 #   worker table of 2, idle after 1 s; w1 and w2 in the hash; w3 evicts w1;
 #   Redis saved and shut down before the next rollup; rollups refused; Redis
 #   back with its data: w1 leaves the hash, w2 and w3 are in it.
@@ -19,6 +20,7 @@ limits:
   max_idle: 1s
 YAML
 fields() { bm_cli_raw HKEYS busmon:workers | grep -v '^_' | sort | tr '\n' ' '; }
+bm_cli HSET busmon:workers ghost '{"name":"ghost","health":"healthy"}' >/dev/null
 answered() { # WORKER: a command and its result
     bm_cli XADD busmon:events '*' type command tx "tx-$1-$RANDOM" id "c-$1-$RANDOM" worker "$1" >/dev/null
     bm_cli XADD busmon:events '*' type result tx "tx-$1-$RANDOM" worker "$1" ok true duration_ms 5 >/dev/null
@@ -28,6 +30,8 @@ answered() { # WORKER: a command and its result
 BM_PIDS+=($!)
 answered w1
 answered w2
+bm_check "a name an earlier process wrote leaves the hash" bm_wait_for 10 \
+    "[ \"\$(bm_cli_raw HEXISTS busmon:workers ghost)\" = 0 ]"
 bm_check "w1 and w2 in the hash" bm_wait_for 10 "[ \"\$(fields)\" = 'w1 w2 ' ]"
 sleep 1.2 # w1 and w2 idle for limits.max_idle (1 s, its least): evictable
 answered w3
