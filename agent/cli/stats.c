@@ -179,15 +179,32 @@ static int show_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
         return BM_EXIT_OK;
     }
     json_t *sum = json_object_get(roll, "summary");
-    char avg_all[24];
+    char avg_all[24], succ_all[16];
     bm_cli_safe sb; /* names and messages came from events */
-    fmt_ms(bm_cli_num(sum, "avg_duration_ms"), avg_all, sizeof avg_all);
+    /* the summary's averages are over the workers with executions in the
+     * performance window, 0 when none had: "-" then, as for one worker. The
+     * rollup keeps the most active workers first, so none in it means none. */
+    int any = 0;
+    size_t iw;
+    json_t *ww;
+    json_array_foreach(workers, iw, ww)
+    {
+        if (bm_cli_num(bm_rollup_pick_window(json_object_get(ww, "windows"), "1h"), "executions") >
+            0)
+            any = 1;
+    }
+    if (any) {
+        fmt_ms(bm_cli_num(sum, "avg_duration_ms"), avg_all, sizeof avg_all);
+        snprintf(succ_all, sizeof succ_all, "%.1f %%", 100 * bm_cli_num(sum, "avg_success_rate"));
+    } else {
+        snprintf(avg_all, sizeof avg_all, "-");
+        snprintf(succ_all, sizeof succ_all, "-");
+    }
     printf("workers over %s (rollup %s by %s)\n"
-           "summary (performance window): %.0f workers, %.0f commands, avg success %.1f %%, "
+           "summary (performance window): %.0f workers, %.0f commands, avg success %s, "
            "avg duration %s\n\n",
            s->window, bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"),
-           bm_cli_num(sum, "total_workers"), bm_cli_num(sum, "total_commands"),
-           100 * bm_cli_num(sum, "avg_success_rate"), avg_all);
+           bm_cli_num(sum, "total_workers"), bm_cli_num(sum, "total_commands"), succ_all, avg_all);
     printf("%-20s %-9s %8s %9s %10s %10s %10s %9s  %s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS",
            "AVG", "P95", "P99", "IN FLIGHT", "LAST SEEN");
     size_t i;

@@ -131,6 +131,8 @@ bm_check "top: no answer in the window: success and p95 latency '-'" \
     grep -qE '^events/s [0-9.]+   success -   p95 latency -   events 4$' "$BM_TMP/top-idle.out"
 bm_check "busmon workers says '-' for that worker too" \
     bash -c "'$BUSMON' workers --window 5m | grep -qE '^idle +inactive +0 +- +- +- +- +4 '"
+bm_check "busmon workers: no execution in the performance window: avg success and duration '-'" \
+    bash -c "'$BUSMON' workers --window 5m | grep -qE '^summary \\(performance window\\): 0 workers, 0 commands, avg success -, avg duration -$'"
 run stats-idle "$BUSMON" stats --window 5m
 bm_check "stats: 4 commands, no answer: success and error rate '-'" \
     bash -c "grep -qE '^  success rate: +-$' '$BM_TMP/stats-idle.out' && grep -qE '^  error rate: +-$' '$BM_TMP/stats-idle.out'"
