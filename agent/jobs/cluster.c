@@ -47,8 +47,13 @@ typedef struct {
     int64_t heartbeat_us; /* as it wrote it: its own wall clock */
     int64_t seen_us;      /* our monotonic clock when its heartbeat last changed */
     int64_t first_us;     /* ... when we first saw it */
+    int64_t every_us;     /* its heartbeat period as it wrote it (0: not said, older agent) */
     int stopped;
 } agent_entry;
+
+/* the longest heartbeat period another agent's entry is believed (cluster.heartbeat's
+ * own bound): a wrong value cannot keep a dead agent live for longer than 3 h */
+#define EVERY_MAX_US (3600LL * 1000000)
 
 #define LEASE_SENT_MAX 8 /* lease requests awaiting their reply, oldest first */
 
@@ -103,9 +108,17 @@ static int counted(const bm_cluster *c, const agent_entry *a)
     return age_us(a) <= c->o.forget_us;
 }
 
+/* How long agent a's heartbeat may stay unchanged before it is stale: our
+ * cluster.stale, or three of its own beats if it beats slower (agents with
+ * other settings, as during a rolling change of cluster.heartbeat). */
+static int64_t stale_for(const bm_cluster *c, const agent_entry *a)
+{
+    return a->every_us > c->o.stale_us / 3 ? 3 * a->every_us : c->o.stale_us;
+}
+
 static int live(const bm_cluster *c, const agent_entry *a)
 {
-    return !a->stopped && age_us(a) <= c->o.stale_us;
+    return !a->stopped && age_us(a) <= stale_for(c, a);
 }
 
 /* When we last saw agent a change its heartbeat: now if it changed (or it
@@ -130,7 +143,7 @@ static void seen_at(const bm_cluster *c, agent_entry *a, int64_t mono)
  * are its hand-off stream moved and its registry entry forgotten. */
 static int surely_gone(const bm_cluster *c, const agent_entry *a)
 {
-    return !live(c, a) && bm_mono_us() - a->first_us >= c->o.stale_us;
+    return !live(c, a) && bm_mono_us() - a->first_us >= stale_for(c, a);
 }
 
 /* Registry entry i of an HGETALL reply read into a (seen_at done): 0, or -1
@@ -144,6 +157,8 @@ static int registry_entry(const bm_cluster *c, const redisReply *r, size_t i, in
     snprintf(a->name, sizeof a->name, "%s", k->str);
     a->heartbeat_us = (int64_t)json_integer_value(json_object_get(j, "heartbeat_us"));
     a->stopped = json_is_true(json_object_get(j, "stopped"));
+    json_int_t every = json_integer_value(json_object_get(j, "every_us"));
+    a->every_us = every > 0 && every <= EVERY_MAX_US ? (int64_t)every : 0;
     json_decref(j);
     seen_at(c, a, mono);
     return 0;
@@ -238,13 +253,20 @@ static void on_lease(const redisReply *r, void *arg)
     }
 }
 
+/* The heartbeat's period: the lease is renewed with it, at least three times per lease. */
+static int64_t heartbeat_every_us(const bm_cluster_opts *o)
+{
+    return o->heartbeat_us < o->lease_us / 3 ? o->heartbeat_us : o->lease_us / 3;
+}
+
 static void on_heartbeat(void *arg)
 {
     bm_cluster *c = arg;
     check_lease(c);
     if (c->left || !bm_writer_up(c->w)) return;
     char v[160];
-    snprintf(v, sizeof v, "{\"heartbeat_us\":%lld,\"stopped\":false}", (long long)now_us());
+    snprintf(v, sizeof v, "{\"heartbeat_us\":%lld,\"every_us\":%lld,\"stopped\":false}",
+             (long long)now_us(), (long long)heartbeat_every_us(&c->o));
     const char *f[1] = {c->o.agent}, *vv[1] = {v};
     bm_writer_hset(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, f, NULL, vv, NULL, NULL, NULL);
     c->stats.heartbeats++;
@@ -627,12 +649,6 @@ bm_view bm_cluster_view(bm_cluster *c)
 }
 
 /* ---- life ----------------------------------------------------------------------------- */
-
-/* The heartbeat's period: the lease is renewed with it, at least three times per lease. */
-static int64_t heartbeat_every_us(const bm_cluster_opts *o)
-{
-    return o->heartbeat_us < o->lease_us / 3 ? o->heartbeat_us : o->lease_us / 3;
-}
 
 bm_cluster *bm_cluster_new(const bm_cluster_opts *o, struct bm_loop *loop, bm_writer *w,
                            bm_monitor *own, struct alerts *engine)

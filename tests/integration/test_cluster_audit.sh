@@ -11,7 +11,10 @@
 #      agent cut off did not count itself or another live one before);
 #   C. cluster.stale shorter than three heartbeats: raised to three, so a
 #      live agent is not taken for gone between two of its heartbeats (it
-#      was, every beat: owners changing, its hand-off stream moved).
+#      was, every beat: owners changing, its hand-off stream moved);
+#   D. agents with different heartbeats (a rolling change of cluster.heartbeat):
+#      each one's entry says its period, and a faster agent waits three of the
+#      slower one's beats before it calls it stale (it flapped every beat).
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 AGENT="$BM_BUILD/busmon-agent"
@@ -119,5 +122,30 @@ halt "$A1"
 halt "$A2"
 unset BUSMON_CLUSTER_REGISTRY BUSMON_CLUSTER_LEADER_KEY BUSMON_CLUSTER_HEARTBEAT \
     BUSMON_CLUSTER_STALE BUSMON_CLUSTER_REFRESH
+
+# --- D. agents with different heartbeats --------------------------------------------------------
+export BUSMON_CLUSTER_REGISTRY=d:agents BUSMON_CLUSTER_LEADER_KEY=d:leader BUSMON_CLUSTER_REFRESH=300ms
+P1=$(bm_free_port)
+BUSMON_CLUSTER_HEARTBEAT=2s BUSMON_CLUSTER_STALE=6s run hb1 "$P1" --stream d:events
+A1=$AG
+P2=$(bm_free_port)
+BUSMON_CLUSTER_HEARTBEAT=200ms BUSMON_CLUSTER_STALE=600ms run hb2 "$P2" --stream d:events
+A2=$AG
+bm_check "D: hb1's entry says its period (2 s)" bm_wait_for 10 \
+    "[ \"\$(redis-cli -p $BM_PORT HGET d:agents hb1 | jq .every_us)\" = 2000000 ]"
+bm_check "D: hb2 sees both agents live" bm_wait_for 20 \
+    "[ \"\$(bm_metric $P2 busmon_cluster_agents_live)\" = 2 ]"
+seen=""
+for i in $(seq 24); do # 6 s, three of hb1's heartbeats, thirty of hb2's
+    seen="$seen $(curl -s "http://127.0.0.1:$P2/api/stats" | jq '[.agents[] | select(.live)] | length')"
+    sleep 0.25
+done
+bm_eq "D: hb2 never takes the slower hb1 for stale (hb2 saw:$seen)" 0 \
+    "$(echo $seen | tr ' ' '\n' | grep -cvx 2)"
+halt "$A1"
+bm_check "D: hb1 stopped: hb2 sees it gone at once (stopped is said)" bm_wait_for 5 \
+    "[ \"\$(bm_metric $P2 busmon_cluster_agents_live)\" = 1 ]"
+halt "$A2"
+unset BUSMON_CLUSTER_REGISTRY BUSMON_CLUSTER_LEADER_KEY BUSMON_CLUSTER_REFRESH
 
 bm_finish
