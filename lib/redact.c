@@ -8,8 +8,10 @@
  *   1. URL userinfo: scheme://user:PASSWORD@host keeps the user and hides
  *      the password; scheme://TOKEN@host (no ':') hides the whole userinfo,
  *      since redis:// and token-in-URL schemes put the secret there. A URL
- *      cut off at the very end of the text before its '@' hides what follows
- *      its first ':' unless that is a port number.
+ *      whose first ':' is followed by no port number before a '/', '?' or '#'
+ *      (a password holding one of them unencoded) hides from that ':' up to
+ *      the URL's last '@'; one cut off at the very end of the text before its
+ *      '@' hides what follows its first ':' unless that is a port number.
  *   2. key=value and key: value, where the key names a secret (below); the
  *      value runs to the closing quote when quoted (JSON "key": "value",
  *      'key': 'value', escaped \"key\":\"value\"), else to a space, '&',
@@ -164,10 +166,21 @@ static key_class classify_key(const char *key, size_t n)
         n -= (size_t)(dot + 1 - key);
         key = dot + 1;
     }
+    /* its last 63 letters and digits: every test below reads the key's end
+     * (the first 63 of a longer key would lose the suffix that says secret) */
     char norm[64];
-    size_t m = 0;
-    for (size_t i = 0; i < n && m < sizeof norm - 1; i++)
-        if (is_alnum((unsigned char)key[i])) norm[m++] = (char)lower((unsigned char)key[i]);
+    size_t m = 0, alnum = 0;
+    for (size_t i = 0; i < n; i++)
+        alnum += is_alnum((unsigned char)key[i]);
+    size_t skip = alnum > sizeof norm - 1 ? alnum - (sizeof norm - 1) : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_alnum((unsigned char)key[i])) continue;
+        if (skip) {
+            skip--;
+            continue;
+        }
+        norm[m++] = (char)lower((unsigned char)key[i]);
+    }
     norm[m] = '\0';
     if (m == 0) return KEY_PLAIN;
     if (ends_with(norm, m, "authorization")) return KEY_AUTH;
@@ -273,18 +286,29 @@ static bool find_userinfo(const char *in, size_t len, size_t i, span *sp)
         sp->end = at;
         return sp->end > sp->start;
     }
-    /* cut off before the '@' at the end of the text: host:port stays, user:pw... does not */
-    if (e < len || a >= len || in[a] == '[') return false;
+    /* No '@' before a '/', '?' or '#': host:port stays, but "user:pw..." (an
+     * empty host, or a "port" that is no number) followed by an '@' later in
+     * the URL is userinfo whose password holds one of them (not
+     * percent-encoded, as a bad URL quoted in an error has it): hidden up to
+     * that '@'; with no '@' it is hidden only when the text ends there (cut
+     * off before its '@'). */
+    if (a >= len || in[a] == '[') return false;
     const char *colon = memchr(in + a, ':', e - a);
     if (!colon) return false;
     size_t s = (size_t)(colon - in) + 1;
-    for (size_t k = s; k < e; k++)
-        if (!is_digit((unsigned char)in[k])) {
-            sp->start = s;
-            sp->end = e;
-            return true;
-        }
-    return false;
+    bool port = colon > in + a && s < e;
+    for (size_t k = s; port && k < e; k++)
+        port = is_digit((unsigned char)in[k]);
+    if (port) return false;
+    size_t end = e < len ? s : e;
+    for (size_t k = e;
+         k < len && !is_space((unsigned char)in[k]) && !is_quote((unsigned char)in[k]) &&
+         in[k] != '<' && in[k] != '>' && in[k] != '`';
+         k++)
+        if (in[k] == '@') end = k;
+    sp->start = s;
+    sp->end = end;
+    return end > s;
 }
 
 /* ---- rule 3: Slack webhooks ---------------------------------------------- */
