@@ -1,0 +1,280 @@
+// dashboard_harness.js - runs the dashboard's script (agent/http/dashboard.html)
+// in node against a fake DOM, fake timers and a fake fetch whose answers the
+// test gives or withholds, so what the page asks the agent for, and when, can
+// be checked without a browser and without waiting in real time.
+//
+//   node dashboard_harness.js PAGE.html
+//
+// One line per check, "ok - ..." or "FAIL - ...", as tests/integration/lib.sh
+// prints them; the exit status is the number of failures (capped at 100).
+"use strict";
+const fs = require("fs");
+const vm = require("vm");
+
+const html = fs.readFileSync(process.argv[2], "utf8");
+const script = html.match(/<script>([\s\S]*?)<\/script>/)[1];
+let failures = 0;
+function check(what, ok, detail)
+{
+    if (ok)
+        console.log("ok - " + what);
+    else {
+        failures++;
+        console.log("FAIL - " + what + (detail !== undefined ? " (" + detail + ")" : ""));
+    }
+}
+
+/* One page: a fresh context with its own DOM, clock and network. */
+function page(hash)
+{
+    const elements = new Map();
+    function makeEl(tag)
+    {
+        const e = {
+            tag,
+            children : [],
+            dataset : {},
+            style : {},
+            listeners : {},
+            textContent : "",
+            className : "",
+            value : "",
+            classList : {add() {}, remove() {}},
+            appendChild(c) {
+                this.children.push(c);
+                return c;
+            },
+            replaceChildren(...c) {
+                this.children = c;
+            },
+            setAttribute(k, v) {
+                this["@" + k] = v;
+            },
+            addEventListener(t, f) {
+                (this.listeners[t] = this.listeners[t] || []).push(f);
+            },
+            querySelectorAll() {
+                return [];
+            },
+            scrollIntoView() {},
+            dispatchEvent() {},
+            closest() {
+                return null;
+            },
+        };
+        Object.defineProperty(e, "innerHTML", {
+            set() {
+                throw new Error("innerHTML assigned");
+            }
+        });
+        return e;
+    }
+    const document = {
+        getElementById(id) {
+            if (!elements.has(id)) elements.set(id, makeEl("#" + id));
+            return elements.get(id);
+        },
+        querySelector(sel) {
+            return document.getElementById(sel);
+        },
+        querySelectorAll() {
+            return [];
+        },
+        createElement : makeEl,
+        createElementNS(ns, tag) {
+            return makeEl(tag);
+        },
+        body : makeEl("body"),
+    };
+    // timers: run only when the test moves the clock
+    let now = 0, nextId = 1;
+    const timers = new Map();
+    function addTimer(fn, ms, every)
+    {
+        const id = nextId++;
+        timers.set(id, {at : now + (ms || 0), fn, every});
+        return id;
+    }
+    // the network: every request waits until the test answers it
+    const requests = [];
+    function fetch(url, opts)
+    {
+        return new Promise((resolve, reject) => {
+            const rq = {url, opts, resolve, reject, done : false};
+            requests.push(rq);
+            if (opts && opts.signal)
+                opts.signal.addEventListener("abort", () => {
+                    if (!rq.done) {
+                        rq.done = true;
+                        reject(opts.signal.reason);
+                    }
+                });
+        });
+    }
+    const windowListeners = {};
+    const location = {hash : hash || ""};
+    const ctx = {
+        document,
+        location,
+        fetch,
+        URLSearchParams,
+        AbortController,
+        console,
+        setTimeout : (fn, ms) => addTimer(fn, ms, 0),
+        setInterval : (fn, ms) => addTimer(fn, ms, ms),
+        clearTimeout : id => timers.delete(id),
+        clearInterval : id => timers.delete(id),
+        MouseEvent : class {
+            constructor(t) {
+                this.type = t;
+            }
+        },
+    };
+    ctx.window = {
+        addEventListener(t, f) {
+            (windowListeners[t] = windowListeners[t] || []).push(f);
+        }
+    };
+    vm.createContext(ctx);
+    let error = null;
+    try {
+        vm.runInContext(script, ctx);
+    } catch (e) {
+        error = e;
+    }
+    const settle = () => new Promise(r => setImmediate(r)); // the page's promise chains run
+    return {
+        error,
+        requests,
+        document,
+        location,
+        pending() {
+            return requests.filter(r => !r.done);
+        },
+        async answerAll(body) {
+            for (const r of requests.filter(r => !r.done)) {
+                r.done = true;
+                const json = body ? body(r.url) : {};
+                r.resolve({ok : true, status : 200, json : () => Promise.resolve(json)});
+            }
+            for (let i = 0; i < 5; i++)
+                await settle();
+        },
+        async advance(ms) {
+            const end = now + ms;
+            for (;;) {
+                let due = null;
+                for (const [id, t] of timers)
+                    if (t.at <= end && (!due || t.at < due[1].at)) due = [ id, t ];
+                if (!due) break;
+                now = due[1].at;
+                if (due[1].every)
+                    due[1].at += due[1].every;
+                else
+                    timers.delete(due[0]);
+                due[1].fn();
+                for (let i = 0; i < 5; i++)
+                    await settle();
+            }
+            now = end;
+            for (let i = 0; i < 5; i++)
+                await settle();
+        },
+        async hashchange(h) {
+            location.hash = h;
+            for (const f of windowListeners.hashchange || [])
+                f();
+            for (let i = 0; i < 5; i++)
+                await settle();
+        },
+    };
+}
+
+const apiTraces = url => url.startsWith("api/traces?")
+                             ? {traces : [], count : 0, matched : 0, scanned : 0, limited : false}
+                             : {};
+
+(async () => {
+    /* Polling: a round of requests at a time. An agent slower than the poll
+     * interval gets no second round while the first is unanswered. */
+    {
+        const p = page("");
+        check("the script runs", !p.error, p.error && String(p.error));
+        await p.advance(0);
+        const round = p.requests.length;
+        check("the first round asks the API (" + round + " requests)", round >= 5);
+        await p.advance(6000); // three poll intervals, the agent answering nothing
+        check("no new round while the last is unanswered (slow agent)", p.requests.length === round,
+              p.requests.length + " requests, " + p.pending().length + " unanswered");
+        await p.answerAll(apiTraces);
+        await p.advance(2000);
+        check("the next round 2 s after the last one's answers", p.requests.length === 2 * round,
+              p.requests.length + " requests");
+        check("the page says it loaded", p.document.body.dataset.loaded === "1");
+        // a round the agent never answers ends by itself (each request has a deadline)
+        await p.advance(30000);
+        check("a request never answered is given up (the banner says so)",
+              p.document.getElementById("banner").style.display === "block",
+              p.pending().length + " unanswered");
+        check("polling goes on after a round that got no answer", p.requests.length > 2 * round,
+              p.requests.length + " requests");
+        // the range selector asks at once, but never doubles the polling loop
+        await p.answerAll(apiTraces);
+        const before = p.requests.length;
+        const range = p.document.getElementById("range");
+        for (const f of range.listeners.change || [])
+            f({target : {value : "6h"}});
+        for (const f of range.listeners.change || [])
+            f({target : {value : "24h"}});
+        await p.advance(0);
+        check("a range change asks the agent at once (one round)",
+              p.requests.length === before + round, (p.requests.length - before) + " new requests");
+        await p.answerAll(apiTraces);
+        await p.advance(0);
+        const after = p.requests.length;
+        check("the range last chosen is asked for",
+              p.requests.slice(before).some(r => r.url === "api/system?window=24h"));
+        await p.answerAll(apiTraces);
+        await p.advance(2000);
+        const n1 = p.requests.length - after;
+        await p.answerAll(apiTraces);
+        await p.advance(2000);
+        const n2 = p.requests.length - after - n1;
+        check("still one round per 2 s after range changes", n1 <= round && n2 <= round,
+              n1 + ", " + n2);
+    }
+
+    /* The fragment: an id with &, +, %, = and a space opens that transaction. */
+    {
+        const tx = "a&b+c%41 d=e";
+        const p = page("");
+        await p.advance(0);
+        await p.answerAll(apiTraces);
+        await p.hashchange("#tx=" + encodeURIComponent(tx)); // what a row's link sets
+        const asked = p.requests.filter(r => r.url.startsWith("api/traces/")).map(r => r.url);
+        check("#tx=<id> asks for that transaction",
+              asked.includes("api/traces/" + encodeURIComponent(tx)), asked.join(" "));
+        const worker = "w+1&x=%41";
+        await p.hashchange("#traces?" +
+                           new URLSearchParams({worker}).toString()); // a worker row's link
+        const last = p.requests.filter(r => r.url.startsWith("api/traces?")).pop();
+        const got =
+            last && new URLSearchParams(last.url.slice(last.url.indexOf("?") + 1)).get("worker");
+        check("#traces?worker=<name> searches that worker", got === worker, got);
+        check("the search form shows that worker",
+              p.document.getElementById("f-worker").value === worker,
+              p.document.getElementById("f-worker").value);
+    }
+
+    /* A fragment that is not valid percent-encoding (typed by hand) does not
+     * stop the page. */
+    {
+        const p = page("#traces?worker=100%");
+        check("a malformed fragment does not stop the script", !p.error,
+              p.error && String(p.error));
+        await p.advance(0);
+        check("the page polls with a malformed fragment",
+              p.requests.some(r => r.url.startsWith("api/stats")));
+    }
+    process.exit(Math.min(failures, 100));
+})();
