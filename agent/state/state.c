@@ -302,7 +302,7 @@ static void time_out(bm_state *st, const deadline *d, int64_t now_us)
     ev.error_message = msg;
     ev.ts_us = cmd->ev.ts_us + d->timeout_us;
     ev.duration_us = d->timeout_us;
-    ev.ok = 0;
+    ev.ok = -1; /* an error event says no "ok" (the decoder drops it): as its record reads back */
     ev.attempt = ev.priority = -1;
     ev.progress = -1;
     trace_event added_view;
