@@ -18,6 +18,8 @@
  *      ',', ';', a quote or a closing bracket. An unquoted key with ':'
  *      needs a space after the ':' (so Redis names like token:abc stay).
  *      For Authorization the scheme word stays: "Authorization: Bearer ***".
+ *      A JSON array of strings is hidden whole ("Cookie": [***]); an
+ *      object's own keys decide.
  *   3. Slack webhooks: hooks.slack.com/<kind>/T.../B.../SECRET hides the
  *      path from its third segment on.
  *   4. A bare "Bearer X" or "Basic X" where X looks like a credential (8 or
@@ -209,6 +211,33 @@ static size_t skip_auth_scheme(const char *in, size_t len, size_t v, char quote)
     return t;
 }
 
+/* A JSON array of strings after a secret key at in[v] == '[' ("Cookie":
+ * ["sid=..."], as header maps print): no key inside decides for it, so
+ * all of it up to its ']' is the value (escaped JSON: up to the first ']'). */
+static bool find_array(const char *in, size_t len, size_t v, span *sp)
+{
+    size_t k = v + 1;
+    while (k < len && is_space((unsigned char)in[k]))
+        k++;
+    bool escaped = k + 1 < len && in[k] == '\\' && in[k + 1] == '"';
+    if (!escaped && (k >= len || in[k] != '"')) return false;
+    for (bool in_str = false; k < len; k++) {
+        if (in_str) {
+            if (in[k] == '\\')
+                k++;
+            else if (in[k] == '"')
+                in_str = false;
+        } else if (in[k] == ']') {
+            break;
+        } else if (in[k] == '"' && !escaped) {
+            in_str = true;
+        }
+    }
+    sp->start = v + 1;
+    sp->end = k < len ? k : len;
+    return true;
+}
+
 /* At a '=' or ':' at in[i]: does the key before it name a secret, and
  * where is the value after it? */
 static bool find_key_value(const char *in, size_t len, size_t i, span *sp)
@@ -237,7 +266,8 @@ static bool find_key_value(const char *in, size_t len, size_t i, span *sp)
     size_t v = i + 1;
     while (v < len && is_blank((unsigned char)in[v]))
         v++;
-    if (v >= len || in[v] == '{' || in[v] == '[') return false; /* nested: its own keys decide */
+    if (v >= len || in[v] == '{') return false; /* nested: its own keys decide */
+    if (in[v] == '[') return find_array(in, len, v, sp);
     char quote = 0;
     bool escaped = false; /* \"value\" inside a JSON string */
     if (in[v] == '\\' && v + 1 < len && is_quote((unsigned char)in[v + 1])) {

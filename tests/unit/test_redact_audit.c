@@ -3,7 +3,8 @@
  * still hold at: a secret key longer than 63 letters (an environment
  * variable's name with its prefixes), and a URL password holding a '/',
  * '?' or '#' that is not percent-encoded (as the "bad Redis URL" error
- * quotes what the user typed), without hiding what is no password.
+ * quotes what the user typed), a secret key's JSON array of strings,
+ * without hiding what is no password.
  */
 #include "lib/redact.h"
 
@@ -50,6 +51,18 @@ Test(redact_audit, a_url_password_holding_a_slash_question_mark_or_hash)
     /* no '@' at all: a URL without userinfo, the text not cut */
     untouched("expected redis://host:port[/db] or unix:///path");
     untouched("redis://:pa/ss and more");
+}
+
+Test(redact_audit, a_secret_keys_array_of_strings_is_hidden)
+{
+    /* header maps as Go and others print them: a list of values per name */
+    expect("{\"Authorization\": [\"Bearer abc\"], \"Cookie\": [\"sid=s3cr3t\", \"x=y\"], "
+           "\"Accept\": [\"*/*\"]}",
+           "{\"Authorization\": [***], \"Cookie\": [***], \"Accept\": [\"*/*\"]}");
+    expect("\"secret\": [\"a]b\", \"c\"], \"n\": 1", "\"secret\": [***], \"n\": 1");
+    expect("{\\\"X-Api-Key\\\":[\\\"k1\\\"],\\\"a\\\":1}", "{\\\"X-Api-Key\\\":[***],\\\"a\\\":1}");
+    /* no strings in it: nothing to hide */
+    untouched("password=[REDACTED] token: [none] cookie: []");
 }
 
 Test(redact_audit, twice_is_once)
