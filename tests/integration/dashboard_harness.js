@@ -266,6 +266,28 @@ const apiTraces = url => url.startsWith("api/traces?")
               p.document.getElementById("f-worker").value);
     }
 
+    /* More business metric series than the page asks for: it says how many
+     * it shows. */
+    {
+        const p = page("");
+        await p.advance(0);
+        const series = [];
+        for (let i = 0; i < 50; i++)
+            series.push({
+                name : "m" + i,
+                kind : "counter",
+                tags : {},
+                count : 1,
+                sum : 1,
+                rate_per_s : 0.1
+            });
+        await p.answerAll(url => url.startsWith("api/metrics")
+                                     ? {series, matched : 80, limited : true}
+                                     : apiTraces(url));
+        const note = p.document.getElementById("metrics-note").textContent;
+        check("50 of 80 metric series: the page says so", note === "first 50 of 80 series", note);
+    }
+
     /* A fragment that is not valid percent-encoding (typed by hand) does not
      * stop the page. */
     {
