@@ -17,8 +17,9 @@
 
 /* Lower-case needles; '_' in a needle also matches '-' or nothing, so
  * api_key matches "api-key" and "apikey". Short needles must stand as a word
- * of their own (not preceded or followed by a letter): "ssn" is secret,
- * "classname" is not. */
+ * of their own (not preceded or followed by a letter, but for a camelCase
+ * capital): "ssn", "user_ssn" and "customerSsn" are secret, "classname" is
+ * not. */
 static const struct {
     const char *needle;
     bool word;
@@ -41,10 +42,27 @@ static unsigned char lower(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
 }
 
+static bool is_lower(char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
+/* Whether a word ends before key[i] (0 < i < len) and another starts
+ * there: not between two letters, unless a capital follows a small letter
+ * or starts a capitalised word after capitals (camelCase: "customerSsn",
+ * "userPwd", "CVVCode"). */
+static bool word_boundary(const char *key, size_t len, size_t i)
+{
+    char a = key[i - 1], b = key[i];
+    if (!is_alpha(a) || !is_alpha(b)) return true;
+    if (is_lower(a)) return !is_lower(b);
+    return !is_lower(b) && i + 1 < len && is_lower(key[i + 1]);
+}
+
 /* Does `needle` match `key` starting at `at`? */
 static bool match_at(const char *key, size_t len, size_t at, const char *needle, bool word)
 {
-    if (word && at > 0 && is_alpha(key[at - 1])) return false;
+    if (word && at > 0 && !word_boundary(key, len, at)) return false;
     size_t i = at;
     for (const char *n = needle; *n; n++) {
         if (*n == '_') {
@@ -54,7 +72,7 @@ static bool match_at(const char *key, size_t len, size_t at, const char *needle,
         if (i >= len || lower((unsigned char)key[i]) != (unsigned char)*n) return false;
         i++;
     }
-    return !word || i >= len || !is_alpha(key[i]);
+    return !word || i >= len || word_boundary(key, len, i);
 }
 
 /*
