@@ -38,7 +38,8 @@
  * (one given twice, one /api/traces or /api/metrics does not know, a %00
  * in it or in the path's NAME / TX) or over-long URI, 405 wrong method,
  * 401 without the bearer token when http.token_file is set (every route
- * but /health). Connections (httpd.c): at most http.max_connections, a
+ * but /health and the dashboard's page, which holds no data: it asks for the
+ * token and sends it with its requests). Connections (httpd.c): at most http.max_connections, a
  * request's head (16 KiB) and body (4 KiB) within http.header_timeout, the
  * answer written within 10 s; URI 2 KiB.
  */
@@ -751,6 +752,13 @@ static int read_window(bm_http *h, bm_http_req *req, const struct evhttp_uri *ur
     return rc;
 }
 
+/* The routes served without the token: /health (liveness probes) and the
+ * dashboard's page (no data in it; its requests carry the token). */
+static int open_path(const char *path)
+{
+    return !strcmp(path, "/health") || !strcmp(path, "/") || !strcmp(path, "/index.html");
+}
+
 /* Does the request carry "Authorization: Bearer <token>"? Compared in
  * time independent of where the first difference is. */
 static int authorized(const bm_http *h, bm_http_req *req)
@@ -784,7 +792,7 @@ static void on_request(bm_http_req *req, void *arg)
         if (uri) evhttp_uri_free(uri); /* libevent 2.1's free takes no NULL */
         return;
     }
-    if (strcmp(path, "/health") && !authorized(h, req)) {
+    if (!open_path(path) && !authorized(h, req)) {
         h->unauthorized++;
         send_error(h, req, 401, "a bearer token is required (Authorization: Bearer ...)");
         evhttp_uri_free(uri);
@@ -903,7 +911,8 @@ bm_http *bm_http_new(struct event_base *base, const char *listen, const bm_parts
         return NULL;
     }
     bm_info("HTTP on http://%s/ (/metrics, /health, /ready, /api/...)%s", listen,
-            h->token[0] ? "; a bearer token is required but on /health" : "");
+            h->token[0] ? "; a bearer token is required but on /health and the dashboard's page"
+                        : "");
     return h;
 }
 

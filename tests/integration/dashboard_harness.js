@@ -160,6 +160,18 @@ function page(hash)
             for (let i = 0; i < 5; i++)
                 await settle();
         },
+        async answerStatus(status) { // every pending request answered with an error
+            for (const r of requests.filter(r => !r.done)) {
+                r.done = true;
+                r.resolve({
+                    ok : false,
+                    status,
+                    json : () => Promise.resolve({error : "HTTP " + status, status})
+                });
+            }
+            for (let i = 0; i < 5; i++)
+                await settle();
+        },
         async advance(ms) {
             const end = now + ms;
             for (;;) {
@@ -286,6 +298,47 @@ const apiTraces = url => url.startsWith("api/traces?")
                                      : apiTraces(url));
         const note = p.document.getElementById("metrics-note").textContent;
         check("50 of 80 metric series: the page says so", note === "first 50 of 80 series", note);
+    }
+
+    /* An agent with http.token_file: the API answers 401 until the page
+     * sends the token, which the operator types into the form it shows. */
+    {
+        const p = page("");
+        await p.advance(0);
+        check("no token asked for before the agent asks",
+              p.document.getElementById("auth").hidden !== false);
+        await p.answerStatus(401);
+        check("a 401 shows the field for the token",
+              p.document.getElementById("auth").hidden === false);
+        const banner = p.document.getElementById("banner");
+        check("the banner says the agent asks for its token",
+              banner.style.display === "block" &&
+                  /asks for its HTTP token/.test(banner.textContent),
+              banner.textContent);
+        p.document.getElementById("auth-token").value = " s3cret ";
+        let prevented = false;
+        for (const f of p.document.getElementById("auth").listeners.submit || [])
+            f({
+                preventDefault() {
+                    prevented = true;
+                }
+            });
+        await p.advance(0);
+        const sent = p.pending();
+        check("the form is not sent anywhere (the page stays)", prevented);
+        check("the token is asked with at once, on every request of the round",
+              sent.length >= 5 && sent.every(r => r.opts && r.opts.headers &&
+                                                  r.opts.headers.Authorization === "Bearer s3cret"),
+              sent.map(r => r.opts && r.opts.headers && r.opts.headers.Authorization).join(","));
+        check("the field is emptied", p.document.getElementById("auth-token").value === "");
+        await p.answerAll(apiTraces);
+        check("answered: the field is hidden again",
+              p.document.getElementById("auth").hidden === true);
+        await p.advance(2000);
+        check("the next round carries the token too",
+              p.pending().length >= 5 &&
+                  p.pending().every(r => r.opts && r.opts.headers &&
+                                         r.opts.headers.Authorization === "Bearer s3cret"));
     }
 
     /* A fragment that is not valid percent-encoding (typed by hand) does not

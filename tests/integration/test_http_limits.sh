@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # HTTP under attack, against a real Redis and a producer writing all along:
-#   - the bearer token (http.token_file): every route but /health needs it;
+#   - the bearer token (http.token_file): every route but /health and the
+#     dashboard's page needs it;
 #   - 1,000 slowloris connections (a header byte every 4 s, reopened when
 #     closed) against an agent started with `ulimit -n 256`: the connection
 #     bound is lowered to the fd limit less the reserve, the slow ones are
@@ -42,6 +43,10 @@ bm_eq "the agent runs with an fd limit of 256" 256 "$(awk '/Max open files/ { pr
 # ---- the token ----------------------------------------------------------------------
 bm_eq "/health needs no token" 200 "$(code $BASE/health)"
 bm_eq "/metrics without the token: 401" 401 "$(code $BASE/metrics)"
+bm_eq "the dashboard's page needs no token (it holds no data; it asks for the token)" 200 "$(code $BASE/)"
+bm_check "... it is the page, with the field for the token" grep -q 'id="auth-token"' "$BM_TMP/body"
+bm_eq "/index.html too" 200 "$(code $BASE/index.html)"
+bm_eq "/api/stats without the token: 401" 401 "$(code $BASE/api/stats)"
 bm_check "401 is JSON and says why" grep -q 'bearer token is required' "$BM_TMP/body"
 bm_eq "/api/workers without the token: 401" 401 "$(code $BASE/api/workers)"
 bm_eq "a wrong token: 401" 401 "$(code $BASE/metrics -H 'Authorization: Bearer nope')"
