@@ -30,7 +30,8 @@
  * and '-' dropped, ends in password, passwd, passphrase, secret, token,
  * apikey, accesskey, secretkey, privatekey, signingkey, sessionkey,
  * routingkey (PagerDuty), integrationkey, servicekey, authorization,
- * credential(s), cookie, creditcard or cardnumber, or is ssn or cvv. The
+ * credential(s), cookie, creditcard or cardnumber (or their plural, but
+ * tokens), or is ssn or cvv. The
  * short words pass, pwd and auth count only with '=' or a quoted key, since
  * "worker auth: healthy" is ordinary text. A bare `key` (Redis key names),
  * dedup_key, max_tokens or token_count name no secret.
@@ -188,6 +189,10 @@ static key_class classify_key(const char *key, size_t n)
     if (ends_with(norm, m, "authorization")) return KEY_AUTH;
     for (size_t i = 0; i < sizeof secret_suffixes / sizeof *secret_suffixes; i++)
         if (ends_with(norm, m, secret_suffixes[i])) return KEY_SECRET;
+    /* plurals (passwords, secrets, apikeys), but tokens: max_tokens counts them */
+    if (m > 1 && norm[m - 1] == 's' && !ends_with(norm, m, "tokens"))
+        for (size_t i = 0; i < sizeof secret_suffixes / sizeof *secret_suffixes; i++)
+            if (ends_with(norm, m - 1, secret_suffixes[i])) return KEY_SECRET;
     for (size_t i = 0; i < sizeof secret_words / sizeof *secret_words; i++)
         if (!strcmp(norm, secret_words[i])) return KEY_SECRET;
     for (size_t i = 0; i < sizeof weak_words / sizeof *weak_words; i++)

@@ -74,3 +74,14 @@ Test(redact_audit, twice_is_once)
     snprintf(once, sizeof once, "%s", redact(in));
     cr_expect_str_eq(redact(once), once);
 }
+
+Test(redact_audit, a_plural_secret_key_is_a_secret_key)
+{
+    expect("passwords=hunter2x", "passwords=***");
+    expect("db_secrets: s3cr3t", "db_secrets: ***");
+    expect("{\"api_keys\": \"k1k2k3\"}", "{\"api_keys\": \"***\"}");
+    expect("cookies=sid%3D42", "cookies=***");
+    /* tokens counts them: no secret */
+    untouched("max_tokens=1024 prompt_tokens=512 tokens=7");
+    untouched("progress: 3 passes, 2 keys");
+}
