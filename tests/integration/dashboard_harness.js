@@ -341,6 +341,72 @@ const apiTraces = url => url.startsWith("api/traces?")
                                          r.opts.headers.Authorization === "Bearer s3cret"));
     }
 
+    /* The waterfall of a saga: a command that succeeded, its compensation
+     * answered with a failure. The failed compensation is red and counted
+     * as failed; the summary counts commands and compensations apart; a
+     * bar's title gives the worker's reported duration. */
+    {
+        const p = page("#tx=saga");
+        await p.advance(0);
+        const ev = (o) =>
+            Object.assign({worker : "w", step : null, cmd : null, duration_ms : null}, o);
+        const trace = {
+            tx : "saga",
+            status : "failed",
+            duration_ms : 900,
+            started_at : "2026-12-05T10:00:00Z",
+            events : [
+                ev({
+                    id : "c1",
+                    type : "command",
+                    stage : "requested",
+                    step : "pay",
+                    ts_us : 0,
+                    paired_with : "r1"
+                }),
+                ev({
+                    id : "r1",
+                    type : "result",
+                    stage : "completed",
+                    ts_us : 400000,
+                    duration_ms : 120,
+                    paired_with : "c1"
+                }),
+                ev({
+                    id : "k1",
+                    type : "compensation",
+                    stage : "requested",
+                    step : "refund",
+                    ts_us : 500000,
+                    paired_with : "e1"
+                }),
+                ev({
+                    id : "e1",
+                    type : "error",
+                    stage : "failed",
+                    ts_us : 900000,
+                    paired_with : "k1"
+                }),
+            ],
+        };
+        await p.answerAll(url => url === "api/traces/saga" ? trace : apiTraces(url));
+        const svg = p.document.getElementById("waterfall");
+        const bars = svg.children.filter(e => e.tag === "rect");
+        const cls = id => (bars.find(b => b["@data-cmd"] === id) || {})["@class"];
+        check("waterfall: the command answered with success is green", cls("c1") === "bar ok",
+              cls("c1"));
+        check("waterfall: a compensation answered with a failure is red", cls("k1") === "bar err",
+              cls("k1"));
+        check("waterfall: the failed compensation counts as failed", svg.dataset.errors === "1",
+              svg.dataset.errors);
+        const sum = p.document.getElementById("wf-summary").textContent;
+        check("waterfall: the summary counts commands and compensations apart",
+              / 1 commands, 1 compensations, 1 failed /.test(sum), sum);
+        const title = bars.find(b => b["@data-cmd"] === "c1").children[0].textContent;
+        check("waterfall: a bar's title gives the reported duration (120 ms), not the gap (400 ms)",
+              /completed after 120/.test(title), title);
+    }
+
     /* A fragment that is not valid percent-encoding (typed by hand) does not
      * stop the page. */
     {
