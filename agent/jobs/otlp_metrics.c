@@ -11,6 +11,8 @@
 #include "agent/outputs/outputs.h"
 #include "lib/histogram.h"
 #include "lib/otlp.h"
+#include "lib/trace.h"
+#include "lib/trace_store.h"
 #include "lib/worker_stats.h"
 
 typedef struct {
@@ -23,6 +25,7 @@ struct bm_otlp_metrics {
     bm_loop *loop;
     struct event *tick;
     const bm_monitor *mon; /* its workers, read at each export (swapped on restore) */
+    const trace_store *traces; /* where an answer's record says whether it came late */
     bm_outputs *outputs;
     int64_t started_us;
     worker_fig *w; /* sorted by name */
@@ -59,19 +62,36 @@ static worker_fig *fig_of(bm_otlp_metrics *m, const char *name)
     return &m->w[lo];
 }
 
+/* Is ev an answer kept as late (its command already timed out: first
+ * outcome wins)? Its own record in its trace says so; looked for from the
+ * end, where a record just added usually is. */
+static int came_late(const bm_otlp_metrics *m, const bm_event *ev)
+{
+    const trace *t = m->traces ? trace_store_get(m->traces, ev->tx) : NULL;
+    if (!t || !ev->id[0]) return 0;
+    trace_event view;
+    for (size_t i = trace_count(t); i-- > 0;) {
+        const trace_event *te = trace_get(t, i, &view);
+        if (te && !strcmp(te->ev.id, ev->id)) return te->late;
+    }
+    return 0;
+}
+
 int bm_otlp_metrics_observe(const bm_event *ev, int64_t duration_us, void *arg)
 {
     bm_otlp_metrics *m = arg;
-    if ((ev->type != BM_EV_RESULT && ev->type != BM_EV_ERROR) || !ev->worker[0]) return 0;
+    /* the outcome as every other count of busmon reads it (lib/trace.c); a
+     * late answer is not an execution: its command's timeout was */
+    int outcome = trace_event_outcome(ev);
+    if (outcome < 0 || !ev->worker[0] || came_late(m, ev)) return 0;
     worker_fig *w = fig_of(m, ev->worker);
     if (!w) {
         m->stats.workers_refused++;
         return 0;
     }
-    int failed = ev->type == BM_EV_ERROR || ev->ok == 0;
-    if (!failed)
+    if (outcome == BM_OUTCOME_SUCCESS)
         w->successes++;
-    else if (!strcmp(ev->error_type, "timeout"))
+    else if (outcome == BM_OUTCOME_TIMEOUT)
         w->timeouts++;
     else
         w->failures++;
@@ -129,12 +149,14 @@ static void on_tick(void *arg)
 }
 
 bm_otlp_metrics *bm_otlp_metrics_new(int64_t interval_us, size_t max_workers, bm_loop *loop,
-                                     const bm_monitor *mon, bm_outputs *outputs)
+                                     const bm_monitor *mon, const trace_store *traces,
+                                     bm_outputs *outputs)
 {
     bm_otlp_metrics *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->loop = loop;
     m->mon = mon;
+    m->traces = traces;
     m->outputs = outputs;
     m->max = max_workers ? max_workers : 1000;
     m->started_us = bm_now_us();

@@ -7,7 +7,9 @@
  *   in flight, health by worker        Gauge
  *
  * Executions and durations are counted here from the trace records
- * (persist's observer, through jobs/finisher.c), since this agent started:
+ * (persist's observer, through jobs/finisher.c), since this agent started,
+ * by the outcome lib/trace.c reads (trace_event_outcome; an answer that
+ * came after busmon timed its command out is late, not an execution):
  * that is the start time of every cumulative point, and the histogram's
  * count is the executions with a known duration. In flight and health are
  * the monitor's (lib/worker_stats.h). Each agent exports its own share, as
@@ -22,6 +24,7 @@
 #include <stdint.h>
 
 #include "lib/monitor.h"
+#include "lib/trace_store.h"
 #include "proto/event.h"
 
 struct bm_loop;
@@ -36,11 +39,13 @@ typedef struct {
 
 typedef struct bm_otlp_metrics bm_otlp_metrics;
 
-/* @return the job (caller frees), or NULL. mon and outputs are borrowed; in-flight
+/* @return the job (caller frees), or NULL. mon, traces and outputs are borrowed
+ * (traces: the state's store, where a record tells whether its answer is late); in-flight
  * and health come from mon->workers, read at each export: a checkpoint restore
  * swaps a new worker_stats into the monitor (bm_monitor_swap) and frees the old. */
 bm_otlp_metrics *bm_otlp_metrics_new(int64_t interval_us, size_t max_workers, struct bm_loop *loop,
-                                     const bm_monitor *mon, struct bm_outputs *outputs);
+                                     const bm_monitor *mon, const trace_store *traces,
+                                     struct bm_outputs *outputs);
 void bm_otlp_metrics_free(bm_otlp_metrics *m);
 
 /* A trace record (a persist observer: bm_persist_observe_cb). @return 0. */

@@ -104,6 +104,17 @@ bm_bg() {
     BM_LAST_PID=$!
 }
 
+# bm_start_receiver NAME: bm-webhook-receiver (an HTTP receiver answering 200)
+# on a free port, its port in BM_RX_PORT, each request a JSON line in
+# $BM_TMP/NAME.jsonl (path, body, ...).
+bm_start_receiver() {
+    bm_bg "$BM_BUILD/bm-webhook-receiver" --out "$BM_TMP/$1.jsonl" --port-file "$BM_TMP/$1.port" \
+        --max-seconds 120
+    bm_wait_for 10 "[ -s '$BM_TMP/$1.port' ]" || { echo "receiver $1 did not start"; exit 1; }
+    BM_RX_PORT=$(cat "$BM_TMP/$1.port")
+    touch "$BM_TMP/$1.jsonl"
+}
+
 # bm_wait_for SECONDS 'shell command': poll every 0.1 s until it succeeds.
 bm_wait_for() {
     local limit=$(( $1 * 10 )) i

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The OTLP worker metrics (jobs/otlp_metrics.c) against busmon's own figures,
+# with bm-webhook-receiver standing in for the collector (the structure is
+# test_otlp.sh's business; this test checks the figures):
+#   1. busmon.worker.executions counts what busmon_worker_executions_total
+#      counts: an answer that came after busmon timed its command out is late,
+#      not a second execution, and an error type "Timeout" (any case) is a
+#      timeout, as everywhere else in busmon.
+source "$(dirname "$0")/lib.sh"
+bm_start_redis
+bm_start_receiver rx
+RX_PORT=$BM_RX_PORT
+
+# the newest metrics request's executions: "worker/status=N" sorted, one line
+otlp_executions() {
+    jq -c 'select(.path == "/v1/metrics") | .body | fromjson' "$BM_TMP/rx.jsonl" | tail -1 |
+        jq -r '.resourceMetrics[0].scopeMetrics[0].metrics[] | select(.name == "busmon.worker.executions")
+               | .sum.dataPoints[] | "\([.attributes[].value.stringValue] | join("/"))=\(.asInt)"' |
+        sort | tr '\n' ' ' | sed 's/ $//'
+}
+# the same from /metrics
+prom_executions() {
+    curl -s "http://127.0.0.1:$HTTP_PORT/metrics" |
+        sed -n 's/^busmon_worker_executions_total{worker="\([^"]*\)",status="\([^"]*\)"} \([0-9]*\)$/\1\/\2=\3/p' |
+        sort | tr '\n' ' ' | sed 's/ $//'
+}
+metrics_requests() { jq -c 'select(.path == "/v1/metrics")' "$BM_TMP/rx.jsonl" | wc -l; }
+
+# --- 1. late answers and the timeout rule -------------------------------------
+S=audit
+HTTP_PORT=$(bm_free_port)
+BUSMON_OTLP_METRICS_INTERVAL=300ms BUSMON_WORKER_MONITORING_TIMEOUT_GRACE=0s \
+    bm_bg "$BM_BUILD/busmon-agent" --redis "$BM_URL" --stream "$S" --group g --consumer c1 \
+    --block-ms 100 --http "127.0.0.1:$HTTP_PORT" --otlp-endpoint "http://127.0.0.1:$RX_PORT"
+AGENT_PID=$BM_LAST_PID
+bm_wait_for 10 "curl -sf http://127.0.0.1:$HTTP_PORT/metrics" || { echo "agent did not start"; cat "$BM_TMP"/*.log; exit 1; }
+
+NOW=$(($(date +%s) * 1000000))
+# slow: a command busmon times out after 1 s, then its answer comes, late
+bm_cli XADD $S '*' type command id c1 tx tx1 worker slow step s timeout_seconds 1 ts $NOW >/dev/null
+bm_check "1: busmon times the command out" bm_wait_for 10 \
+    "[ \"\$(bm_metric $HTTP_PORT 'busmon_worker_executions_total{worker=\"slow\",status=\"timeout\"}')\" = 1 ]"
+bm_cli XADD $S '*' type result id r1 tx tx1 cmd c1 worker slow step s ok true ts $((NOW + 3000000)) >/dev/null
+# other: its own timeout, spelled "Timeout"
+bm_cli XADD $S '*' type command id c2 tx tx2 worker other step s ts $NOW >/dev/null
+bm_cli XADD $S '*' type error id e2 tx tx2 cmd c2 worker other step s error_type Timeout \
+    error "Timeout: gave up" ts $((NOW + 200000)) >/dev/null
+bm_check "1: the late answer and the error are read" bm_wait_for 10 \
+    "[ \"\$(bm_metric $HTTP_PORT 'busmon_events_total{type=\"result\",status=\"late\"}')\" = 1 ] &&
+     [ \"\$(bm_metric $HTTP_PORT 'busmon_worker_executions_total{worker=\"other\",status=\"timeout\"}')\" = 1 ]"
+n=$(metrics_requests)
+bm_check "1: a metrics export after them" bm_wait_for 10 "[ \$(metrics_requests) -gt $((n + 1)) ]"
+bm_eq "1: /metrics: slow timed out once, other timed out once" \
+    "other/failure=0 other/success=0 other/timeout=1 slow/failure=0 slow/success=0 slow/timeout=1" \
+    "$(prom_executions)"
+bm_eq "1: OTLP executions are the same (the late answer is no success, \"Timeout\" a timeout)" \
+    "$(prom_executions)" "$(otlp_executions)"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+
+bm_finish
