@@ -589,9 +589,9 @@ static int build_finisher(agent *a, char *err, size_t errlen)
     bm_config *c = a->cfg;
     bm_monitor *mon = bm_state_monitor(a->p.state);
     if (bm_outputs_wants(a->p.outputs, BM_TOPIC_METRICS)) {
-        a->p.otlp_metrics =
-            bm_otlp_metrics_new(c->otlp_metrics_interval_ms * 1000, c->max_workers, a->p.loop, mon,
-                                bm_state_traces(a->p.state), a->p.outputs);
+        a->p.otlp_metrics = bm_otlp_metrics_new(c->otlp_metrics_interval_ms * 1000, c->max_workers,
+                                                c->max_idle_ms * 1000, a->p.loop, mon,
+                                                bm_state_traces(a->p.state), a->p.outputs);
         if (!a->p.otlp_metrics) return snprintf(err, errlen, "out of memory"), -1;
     }
     bm_finisher_opts fo = {

@@ -726,7 +726,8 @@ int bm_otlp_metrics_fragment(const bm_otlp_worker_point *w, size_t n, int64_t st
         const uint64_t v[3] = {w[i].successes, w[i].failures, w[i].timeouts};
         for (int s = 0; s < 3; s++) {
             if (i || s) add_c(out, ',');
-            point_head(out, w[i].worker, statuses[s], start_us, now_us);
+            point_head(out, w[i].worker, statuses[s], w[i].start_us ? w[i].start_us : start_us,
+                       now_us);
             add_s(out, ",\"asInt\":\"");
             add_u64(out, v[s]);
             add_s(out, "\"}");
@@ -747,7 +748,7 @@ int bm_otlp_metrics_fragment(const bm_otlp_worker_point *w, size_t n, int64_t st
         }
         if (!firstp) add_c(out, ',');
         firstp = 0;
-        point_head(out, w[i].worker, NULL, start_us, now_us);
+        point_head(out, w[i].worker, NULL, w[i].start_us ? w[i].start_us : start_us, now_us);
         add_s(out, ",\"count\":\"");
         add_u64(out, e.count);
         add_s(out, "\",\"sum\":");

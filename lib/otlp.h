@@ -139,7 +139,8 @@ double bm_otlp_exphist_error(int32_t scale);
 /* One worker's figures for one export. */
 typedef struct {
     const char *worker;
-    uint64_t successes, failures, timeouts; /* since start_us */
+    int64_t start_us; /* its cumulative points' start; 0: the call's start_us */
+    uint64_t successes, failures, timeouts; /* since its start */
     uint32_t in_flight;
     int health;             /* bm_health: 0 unknown, 1 healthy, 2 degraded, 3 failed, 4 inactive */
     const bm_hist *duration; /* answers' durations since start_us (µs); may be NULL */
@@ -152,7 +153,8 @@ typedef struct {
  *   busmon.worker.duration    ExponentialHistogram, cumulative, s, by worker
  *   busmon.worker.in_flight   Gauge, {commands}, by worker
  *   busmon.worker.health      Gauge, the health code above, by worker
- * Cumulative points start at start_us; every point is at now_us.
+ * Cumulative points start at their worker's start_us, else at start_us;
+ * every point is at now_us.
  * @return 0, or -1 out of memory.
  */
 int bm_otlp_metrics_fragment(const bm_otlp_worker_point *w, size_t n, int64_t start_us,

@@ -17,6 +17,8 @@
 
 typedef struct {
     char *name;
+    int64_t start_us; /* its cumulative points' start */
+    int64_t last_us;  /* its last answer counted */
     uint64_t successes, failures, timeouts;
     bm_hist duration;
 } worker_fig;
@@ -28,15 +30,36 @@ struct bm_otlp_metrics {
     const trace_store *traces; /* where an answer's record says whether it came late */
     bm_outputs *outputs;
     int64_t started_us;
-    worker_fig *w; /* sorted by name */
+    int64_t max_idle_us; /* a full table evicts a worker idle this long (0: never) */
+    int evicted;         /* a worker was: a worker added since starts its own points */
+    worker_fig *w;       /* sorted by name */
     size_t n, max;
     bm_otlp_metrics_stats stats;
     bm_otlp_buf body;
 };
 
+/* A full table: the worker whose last answer is oldest goes, when it is
+ * max_idle_us old (its series ends; back later, it starts a new one).
+ * @return 0 when one went. */
+static int evict_idle(bm_otlp_metrics *m, int64_t now_us)
+{
+    if (!m->max_idle_us || !m->n) return -1;
+    size_t oldest = 0;
+    for (size_t i = 1; i < m->n; i++)
+        if (m->w[i].last_us < m->w[oldest].last_us) oldest = i;
+    if (now_us - m->w[oldest].last_us < m->max_idle_us) return -1;
+    free(m->w[oldest].name);
+    bm_hist_deinit(&m->w[oldest].duration);
+    memmove(&m->w[oldest], &m->w[oldest + 1], (m->n - oldest - 1) * sizeof *m->w);
+    m->n--;
+    m->evicted = 1;
+    m->stats.workers_evicted++;
+    return 0;
+}
 
-/* The worker's figures, added in order when new. @return them, or NULL (full, out of memory). */
-static worker_fig *fig_of(bm_otlp_metrics *m, const char *name)
+/* The worker's figures, added in order when new (a full table evicts an
+ * idle worker first). @return them, or NULL (full, out of memory). */
+static worker_fig *fig_of(bm_otlp_metrics *m, const char *name, int64_t now_us)
 {
     size_t lo = 0, hi = m->n;
     while (lo < hi) {
@@ -48,7 +71,10 @@ static worker_fig *fig_of(bm_otlp_metrics *m, const char *name)
         else
             lo = mid + 1;
     }
-    if (m->n >= m->max) return NULL;
+    if (m->n >= m->max) {
+        if (evict_idle(m, now_us)) return NULL;
+        return fig_of(m, name, now_us); /* its place moved */
+    }
     worker_fig *grown = realloc(m->w, (m->n + 1) * sizeof *m->w);
     if (!grown) return NULL;
     m->w = grown;
@@ -57,6 +83,9 @@ static worker_fig *fig_of(bm_otlp_metrics *m, const char *name)
     memmove(&m->w[lo + 1], &m->w[lo], (m->n - lo) * sizeof *m->w);
     memset(&m->w[lo], 0, sizeof m->w[lo]);
     m->w[lo].name = copy;
+    /* a name evicted earlier may come back: its new series must not start
+     * when the old one did (a cumulative count going down) */
+    m->w[lo].start_us = m->evicted ? now_us : m->started_us;
     bm_hist_init(&m->w[lo].duration);
     m->n++;
     return &m->w[lo];
@@ -84,11 +113,13 @@ int bm_otlp_metrics_observe(const bm_event *ev, int64_t duration_us, void *arg)
      * late answer is not an execution: its command's timeout was */
     int outcome = trace_event_outcome(ev);
     if (outcome < 0 || !ev->worker[0] || came_late(m, ev)) return 0;
-    worker_fig *w = fig_of(m, ev->worker);
+    int64_t now = bm_now_us();
+    worker_fig *w = fig_of(m, ev->worker, now);
     if (!w) {
         m->stats.workers_refused++;
         return 0;
     }
+    w->last_us = now;
     if (outcome == BM_OUTCOME_SUCCESS)
         w->successes++;
     else if (outcome == BM_OUTCOME_TIMEOUT)
@@ -124,6 +155,7 @@ void bm_otlp_metrics_export(bm_otlp_metrics *m)
     for (size_t i = 0; i < m->n; i++) {
         bm_worker_snapshot snap;
         pts[i].worker = m->w[i].name;
+        pts[i].start_us = m->w[i].start_us;
         pts[i].successes = m->w[i].successes;
         pts[i].failures = m->w[i].failures;
         pts[i].timeouts = m->w[i].timeouts;
@@ -148,9 +180,9 @@ static void on_tick(void *arg)
     bm_otlp_metrics_export(arg);
 }
 
-bm_otlp_metrics *bm_otlp_metrics_new(int64_t interval_us, size_t max_workers, bm_loop *loop,
-                                     const bm_monitor *mon, const trace_store *traces,
-                                     bm_outputs *outputs)
+bm_otlp_metrics *bm_otlp_metrics_new(int64_t interval_us, size_t max_workers, int64_t max_idle_us,
+                                     bm_loop *loop, const bm_monitor *mon,
+                                     const trace_store *traces, bm_outputs *outputs)
 {
     bm_otlp_metrics *m = calloc(1, sizeof *m);
     if (!m) return NULL;
@@ -159,6 +191,7 @@ bm_otlp_metrics *bm_otlp_metrics_new(int64_t interval_us, size_t max_workers, bm
     m->traces = traces;
     m->outputs = outputs;
     m->max = max_workers ? max_workers : 1000;
+    m->max_idle_us = max_idle_us;
     m->started_us = bm_now_us();
     bm_otlp_buf_init(&m->body);
     if (!(m->tick = bm_loop_every(loop, interval_us, on_tick, m))) {

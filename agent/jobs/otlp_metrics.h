@@ -15,7 +15,11 @@
  * the monitor's (lib/worker_stats.h). Each agent exports its own share, as
  * its own service.instance.id; a backend adds them up.
  *
- * Bounded: at most max_workers workers (more are refused and counted).
+ * Bounded: at most max_workers workers; a full table evicts the worker
+ * whose last answer is max_idle_us old (limits.max_idle, as the monitor
+ * does), else refuses the new one (both counted). A worker added after an
+ * eviction starts its cumulative points when it was added (the name may be
+ * one evicted before, whose counts start again from zero).
  */
 #ifndef BM_JOBS_OTLP_METRICS_H
 #define BM_JOBS_OTLP_METRICS_H
@@ -34,6 +38,7 @@ typedef struct {
     uint64_t exports;         /* metrics bodies offered to the OTLP sinks */
     uint64_t exports_refused; /* ... refused by one (queue full) */
     uint64_t workers_refused; /* answers of workers past max_workers, not counted */
+    uint64_t workers_evicted; /* workers idle max_idle_us dropped for a new one */
     uint64_t workers;         /* gauge: workers exported */
 } bm_otlp_metrics_stats;
 
@@ -43,9 +48,9 @@ typedef struct bm_otlp_metrics bm_otlp_metrics;
  * (traces: the state's store, where a record tells whether its answer is late); in-flight
  * and health come from mon->workers, read at each export: a checkpoint restore
  * swaps a new worker_stats into the monitor (bm_monitor_swap) and frees the old. */
-bm_otlp_metrics *bm_otlp_metrics_new(int64_t interval_us, size_t max_workers, struct bm_loop *loop,
-                                     const bm_monitor *mon, const trace_store *traces,
-                                     struct bm_outputs *outputs);
+bm_otlp_metrics *bm_otlp_metrics_new(int64_t interval_us, size_t max_workers, int64_t max_idle_us,
+                                     struct bm_loop *loop, const bm_monitor *mon,
+                                     const trace_store *traces, struct bm_outputs *outputs);
 void bm_otlp_metrics_free(bm_otlp_metrics *m);
 
 /* A trace record (a persist observer: bm_persist_observe_cb). @return 0. */

@@ -5,7 +5,11 @@
 #   1. busmon.worker.executions counts what busmon_worker_executions_total
 #      counts: an answer that came after busmon timed its command out is late,
 #      not a second execution, and an error type "Timeout" (any case) is a
-#      timeout, as everywhere else in busmon.
+#      timeout, as everywhere else in busmon;
+#   2. the table of workers is bounded as the monitor's is: full, it evicts a
+#      worker idle limits.max_idle for a new one (it refused every new worker
+#      for ever once max_workers names had come), and the new worker's
+#      cumulative points start when it came.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 bm_start_receiver rx
@@ -55,6 +59,37 @@ bm_eq "1: /metrics: slow timed out once, other timed out once" \
     "$(prom_executions)"
 bm_eq "1: OTLP executions are the same (the late answer is no success, \"Timeout\" a timeout)" \
     "$(prom_executions)" "$(otlp_executions)"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+
+# --- 2. a full table evicts an idle worker -------------------------------------
+S=evict
+HTTP_PORT=$(bm_free_port)
+: >"$BM_TMP/rx.jsonl"
+BUSMON_OTLP_METRICS_INTERVAL=300ms BUSMON_WORKER_MONITORING_MAX_WORKERS=3 BUSMON_LIMITS_MAX_IDLE=1s \
+    bm_bg "$BM_BUILD/busmon-agent" --redis "$BM_URL" --stream "$S" --group g --consumer c2 \
+    --block-ms 100 --http "127.0.0.1:$HTTP_PORT" --otlp-endpoint "http://127.0.0.1:$RX_PORT"
+AGENT_PID=$BM_LAST_PID
+bm_wait_for 10 "curl -sf http://127.0.0.1:$HTTP_PORT/metrics" || { echo "agent did not start"; exit 1; }
+NOW=$(($(date +%s) * 1000000))
+for w in j1 j2 j3; do
+    bm_cli XADD $S '*' type command id c-$w tx t-$w worker $w step s ts $NOW >/dev/null
+    bm_cli XADD $S '*' type result id r-$w tx t-$w cmd c-$w worker $w step s ok true ts $((NOW + 1000)) >/dev/null
+done
+bm_check "2: three workers fill the table" bm_wait_for 10 \
+    "[ \"\$(bm_metric $HTTP_PORT busmon_otlp_metrics_workers)\" = 3 ]"
+IDLE_FROM=$(date +%s%N)
+bm_wait_for 5 "[ \$(date +%s%N) -gt $((IDLE_FROM + 1500000000)) ]"   # past limits.max_idle
+bm_cli XADD $S '*' type command id c-new tx t-new worker newcomer step s ts $((NOW + 2000000)) >/dev/null
+bm_cli XADD $S '*' type result id r-new tx t-new cmd c-new worker newcomer step s ok true ts $((NOW + 2001000)) >/dev/null
+bm_check "2: the newcomer is in the OTLP metrics" bm_wait_for 10 \
+    "otlp_executions | grep -q 'newcomer/success=1'"
+bm_eq "2: nothing refused, one idle worker evicted" "0 1" \
+    "$(bm_metric $HTTP_PORT busmon_otlp_metrics_workers_refused_total) $(bm_metric $HTTP_PORT busmon_otlp_metrics_workers_evicted_total)"
+bm_eq "2: the newcomer's points start after the agent's (it came after an eviction)" true \
+    "$(jq -c 'select(.path == "/v1/metrics") | .body | fromjson' "$BM_TMP/rx.jsonl" | tail -1 |
+       jq '[.resourceMetrics[0].scopeMetrics[0].metrics[] | select(.name == "busmon.worker.executions") | .sum.dataPoints[]
+            | {w: .attributes[0].value.stringValue, s: (.startTimeUnixNano | tonumber)}]
+           | (map(select(.w == "newcomer") | .s) | min) > (map(select(.w != "newcomer") | .s) | max)')"
 kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 
 bm_finish
