@@ -41,10 +41,10 @@ struct bm_sysmon {
     sysstat_cpu prev_cpu;
     int have_prev_cpu;
     uint64_t prev_proc_ticks;
-    int64_t prev_proc_us;
+    int64_t prev_proc_us; /* monotonic, as every time a rate divides by */
     int have_prev_proc;
     uint64_t prev_ingested;
-    int64_t prev_ingest_us;
+    int64_t prev_ingest_us; /* monotonic */
     int have_prev_ingest;
 
     char data_path[256];
@@ -57,6 +57,8 @@ struct bm_sysmon {
 
 /* ---- local figures ------------------------------------------------------------ */
 
+/* now_us: the monotonic clock (bm_mono_us), so that a step of the wall
+ * clock (NTP, a resumed VM) does not stretch or reverse an interval. */
 static void sample_local(bm_sysmon *s, bm_sys_sample *x, int64_t now_us)
 {
     double *v = x->p.v;
@@ -112,7 +114,7 @@ static void sample_local(bm_sysmon *s, bm_sys_sample *x, int64_t now_us)
     s->have_prev_ingest = 1;
     if (s->mon && s->mon->events) {
         bm_event_window w[BM_WINDOWS];
-        event_metrics_snapshot(s->mon->events, now_us, w);
+        event_metrics_snapshot(s->mon->events, bm_now_us(), w); /* its windows: wall time */
         uint64_t answers = w[0].by_type[BM_EV_RESULT].count + w[0].by_type[BM_EV_ERROR].count;
         if (answers) {
             v[BM_SYS_SUCCESS_RATE] = w[0].success_rate;
@@ -192,7 +194,7 @@ static void on_figures(const bm_redis_figures *f, void *arg)
         out->pending = in->pending;
         out->group = in->group;
     }
-    sample_local(s, &x, bm_now_us());
+    sample_local(s, &x, bm_mono_us());
     x.p.v[BM_SYS_CONSUMER_LAG] = stream_sum(&x, offsetof(bm_sys_stream, lag));
     x.p.v[BM_SYS_PENDING] = stream_sum(&x, offsetof(bm_sys_stream, pending));
     x.p.v[BM_SYS_STREAM_LENGTH] = stream_sum(&x, offsetof(bm_sys_stream, length));
@@ -235,7 +237,7 @@ bm_sysmon *bm_sysmon_new(const bm_sysmon_opts *o, struct bm_sampler *sampler,
     }
     bm_sys_sample scratch;
     bm_sys_sample_clear(&scratch);
-    sample_local(s, &scratch, bm_now_us()); /* the first readings rates are made from */
+    sample_local(s, &scratch, bm_mono_us()); /* the first readings rates are made from */
     return s;
 }
 
