@@ -30,6 +30,9 @@ struct bm_baseline_job {
     size_t cap;
     int primed;  /* the control hash has been read once */
     int polling; /* an HGETALL is out */
+    int learned; /* this process gave the table a sample */
+    int fresh;   /* until primed: the table had no life before this process (no key
+                  * restored, no request applied), as seen before it learned */
     bm_baseline_job_stats stats;
 };
 
@@ -137,8 +140,10 @@ static void on_control(const redisReply *r, void *arg)
         if (seq > top) top = seq;
         if (seq > last) req[n++] = (request){seq, op, f->str};
     }
-    if (!j->primed && last == 0) {
-        /* a table without history: what is there was asked of an earlier one */
+    if (!j->primed && j->fresh) {
+        /* a table without history: what is there was asked of an earlier one
+         * (a table restored from a checkpoint applies what is newer than its
+         * ctl_seq, 0 included: a request made while the agent was down) */
         if (top) bm_info("baselines: %zu earlier request(s) in the control hash taken as done", n);
         baselines_set_ctl_seq(j->table, top);
         j->primed = 1;
@@ -171,7 +176,11 @@ static void tick(void *arg)
 {
     bm_baseline_job *j = arg;
     if (bm_loop_stopping(j->loop)) return;
+    if (!j->primed && !j->learned) /* what the checkpoint restored, if anything */
+        j->fresh = baselines_count(j->table) == 0 && baselines_ctl_seq(j->table) == 0;
+    uint64_t samples = j->stats.samples;
     learn(j, bm_now_us());
+    if (j->stats.samples != samples) j->learned = 1;
     if (!j->polling && bm_writer_up(j->w) &&
         bm_writer_hgetall(j->w, BM_WRITE_QUERY, j->o.control_key, on_control, j) == 0)
         j->polling = 1;

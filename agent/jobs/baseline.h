@@ -19,10 +19,12 @@
  *
  * Every agent reads it and applies what is newer than its own ctl_seq, so
  * with several agents each one's table follows the same requests. An agent
- * that starts with no checkpoint (ctl_seq 0) takes the requests already
- * there as history: it adopts their highest number without applying them
- * (a freeze made for an earlier life of the table would pin nothing
- * learned).
+ * that starts with no baselines of its own (no checkpoint, or one holding no
+ * key and ctl_seq 0) takes the requests already there as history: it adopts
+ * their highest number without applying them (a freeze made for an earlier
+ * life of the table would pin nothing learned). One that restored keys
+ * applies every request newer than its ctl_seq, 0 included (a freeze asked
+ * while the agent was down).
  *
  * Every agent learns, from the view it reads (with several agents the
  * merged figures), so a new leader judges with a baseline of its own.
