@@ -416,8 +416,8 @@ static const bm_counter_row table[] = {
            "Freeze / clear requests applied from the control hash.", "baselines.requests",
            bl.requests),
     SCALAR("busmon_baseline_requests_unknown_total", TOTAL,
-           "Freeze requests not applied: the worker has no baseline.", "baselines.unknown",
-           bl.unknown),
+           "Freeze / clear requests that did nothing: the worker has no baseline.",
+           "baselines.unknown", bl.unknown),
     /* system metrics and the shared Redis sampler */
     SCALAR("busmon_system_samples_total", TOTAL,
            "System metrics samples taken (late: before every Redis reply was in).",

@@ -157,10 +157,10 @@ static void on_control(const redisReply *r, void *arg)
         int rc = req[i].op == BASELINE_REQUEST_FREEZE
                      ? baselines_freeze(j->table, req[i].worker, now)
                      : baselines_clear(j->table, req[i].worker);
-        if (rc && req[i].op == BASELINE_REQUEST_FREEZE) {
+        if (rc) { /* no such key: nothing frozen, nothing cleared */
             j->stats.unknown++;
-            bm_warn("baselines: freeze %s (request %" PRIu64 "): no baseline learned yet",
-                    req[i].worker, req[i].seq);
+            bm_warn("baselines: %s %s (request %" PRIu64 "): no baseline learned yet",
+                    baseline_request_name(req[i].op), req[i].worker, req[i].seq);
         } else {
             j->stats.requests++;
             bm_info("baselines: %s %s (request %" PRIu64 ")",

@@ -50,7 +50,7 @@ typedef struct {
 typedef struct {
     uint64_t samples;  /* worker samples given to the table */
     uint64_t requests; /* control requests applied */
-    uint64_t unknown;  /* freezes of a worker without a baseline (not applied) */
+    uint64_t unknown;  /* freezes and clears of a worker without a baseline (nothing done) */
 } bm_baseline_job_stats;
 
 typedef struct bm_baseline_job bm_baseline_job;

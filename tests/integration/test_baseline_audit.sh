@@ -4,7 +4,9 @@
 # checkpoint (its learned baselines, no request applied yet: ctl_seq 0),
 # applies it. Before, a table restored with ctl_seq 0 was taken for a fresh
 # one: the request was "taken as done" and silently never applied. An agent
-# without a checkpoint still takes what is in the hash as history.
+# without a checkpoint still takes what is in the hash as history. A clear of
+# a name without a baseline is counted and said as doing nothing (it was
+# logged "cleared" and counted as applied).
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 AGENT="$BM_BUILD/busmon-agent"
@@ -42,6 +44,15 @@ bm_check "restarted: steady's baseline came back from the checkpoint" \
 bm_check "... and the agent applied the freeze asked while it was down" \
     bm_wait_for 10 '[ "$(blw steady .frozen)" = true ]'
 bm_check "... said so in its log" grep -q 'baselines: froze steady' "$BM_TMP/busmon-agent.log"
+
+# a clear of a name with no baseline does nothing, and says so
+bm_check "busmon baseline clear ghost (no such baseline)" "$BUSMON" baseline clear ghost
+bm_check "... counted as a request that did nothing" bm_wait_for 10 \
+    "[ \"\$(bm_metric $HP busmon_baseline_requests_unknown_total)\" = 1 ]"
+bm_eq "... not as one applied (the freeze only)" 1 "$(bm_metric $HP busmon_baseline_requests_total)"
+bm_check "... the log says no baseline, never 'cleared ghost'" \
+    bash -c "grep -q 'baselines: clear ghost (request 2): no baseline learned yet' '$BM_TMP/busmon-agent.log' &&
+             ! grep -q 'cleared ghost' '$BM_TMP/busmon-agent.log'"
 stop_agent
 
 # no checkpoint: the requests in the hash belong to an earlier table
