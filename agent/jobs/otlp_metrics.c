@@ -18,7 +18,7 @@
 typedef struct {
     char *name;
     int64_t start_us; /* its cumulative points' start */
-    int64_t last_us;  /* its last answer counted */
+    int64_t last_us;  /* its last answer counted (monotonic: a wall-clock step idles no one) */
     uint64_t successes, failures, timeouts;
     bm_hist duration;
 } worker_fig;
@@ -41,13 +41,13 @@ struct bm_otlp_metrics {
 /* A full table: the worker whose last answer is oldest goes, when it is
  * max_idle_us old (its series ends; back later, it starts a new one).
  * @return 0 when one went. */
-static int evict_idle(bm_otlp_metrics *m, int64_t now_us)
+static int evict_idle(bm_otlp_metrics *m, int64_t mono_us)
 {
     if (!m->max_idle_us || !m->n) return -1;
     size_t oldest = 0;
     for (size_t i = 1; i < m->n; i++)
         if (m->w[i].last_us < m->w[oldest].last_us) oldest = i;
-    if (now_us - m->w[oldest].last_us < m->max_idle_us) return -1;
+    if (mono_us - m->w[oldest].last_us < m->max_idle_us) return -1;
     free(m->w[oldest].name);
     bm_hist_deinit(&m->w[oldest].duration);
     memmove(&m->w[oldest], &m->w[oldest + 1], (m->n - oldest - 1) * sizeof *m->w);
@@ -59,7 +59,7 @@ static int evict_idle(bm_otlp_metrics *m, int64_t now_us)
 
 /* The worker's figures, added in order when new (a full table evicts an
  * idle worker first). @return them, or NULL (full, out of memory). */
-static worker_fig *fig_of(bm_otlp_metrics *m, const char *name, int64_t now_us)
+static worker_fig *fig_of(bm_otlp_metrics *m, const char *name, int64_t now_us, int64_t mono_us)
 {
     size_t lo = 0, hi = m->n;
     while (lo < hi) {
@@ -72,8 +72,8 @@ static worker_fig *fig_of(bm_otlp_metrics *m, const char *name, int64_t now_us)
             lo = mid + 1;
     }
     if (m->n >= m->max) {
-        if (evict_idle(m, now_us)) return NULL;
-        return fig_of(m, name, now_us); /* its place moved */
+        if (evict_idle(m, mono_us)) return NULL;
+        return fig_of(m, name, now_us, mono_us); /* its place moved */
     }
     worker_fig *grown = realloc(m->w, (m->n + 1) * sizeof *m->w);
     if (!grown) return NULL;
@@ -113,13 +113,13 @@ int bm_otlp_metrics_observe(const bm_event *ev, int64_t duration_us, void *arg)
      * late answer is not an execution: its command's timeout was */
     int outcome = trace_event_outcome(ev);
     if (outcome < 0 || !ev->worker[0] || came_late(m, ev)) return 0;
-    int64_t now = bm_now_us();
-    worker_fig *w = fig_of(m, ev->worker, now);
+    int64_t mono = bm_mono_us();
+    worker_fig *w = fig_of(m, ev->worker, bm_now_us(), mono);
     if (!w) {
         m->stats.workers_refused++;
         return 0;
     }
-    w->last_us = now;
+    w->last_us = mono;
     if (outcome == BM_OUTCOME_SUCCESS)
         w->successes++;
     else if (outcome == BM_OUTCOME_TIMEOUT)
