@@ -160,6 +160,15 @@ function page(hash)
             for (let i = 0; i < 5; i++)
                 await settle();
         },
+        async answerOne(pred, json) { // the first pending request pred picks
+            const r = requests.find(r => !r.done && pred(r.url));
+            if (!r) return false;
+            r.done = true;
+            r.resolve({ok : true, status : 200, json : () => Promise.resolve(json)});
+            for (let i = 0; i < 5; i++)
+                await settle();
+            return true;
+        },
         async answerStatus(status) { // every pending request answered with an error
             for (const r of requests.filter(r => !r.done)) {
                 r.done = true;
@@ -405,6 +414,32 @@ const apiTraces = url => url.startsWith("api/traces?")
         const title = bars.find(b => b["@data-cmd"] === "c1").children[0].textContent;
         check("waterfall: a bar's title gives the reported duration (120 ms), not the gap (400 ms)",
               /completed after 120/.test(title), title);
+    }
+
+    /* Answers in another order than asked: a slow answer to an earlier
+     * search or pick does not replace the latest one's. */
+    {
+        const p = page("");
+        await p.advance(0);
+        await p.answerAll(apiTraces);
+        await p.hashchange("#tx=first");
+        await p.hashchange("#tx=second");
+        const tr = tx => ({tx, status : "completed", duration_ms : 1, events : []});
+        await p.answerOne(u => u === "api/traces/second", tr("second"));
+        const late = await p.answerOne(u => u === "api/traces/first", tr("first"));
+        check("waterfall: both picks were asked", late);
+        const title = p.document.getElementById("wf-title").textContent;
+        check("waterfall: the later pick stays shown when the earlier one's answer comes last",
+              title === "second", title);
+        await p.hashchange("#traces?worker=slow");
+        await p.hashchange("#traces?worker=quick");
+        const list = n => ({traces : [], count : 0, matched : 0, scanned : n, limited : false});
+        await p.answerOne(u => u.includes("worker=quick"), list(2));
+        const slow = await p.answerOne(u => u.includes("worker=slow"), list(1));
+        check("search: both searches were asked", slow);
+        const note = p.document.getElementById("traces-note").textContent;
+        check("search: the later search's answer stays shown when the earlier one's comes last",
+              / of 2 in memory/.test(note), note);
     }
 
     /* A fragment that is not valid percent-encoding (typed by hand) does not
