@@ -114,7 +114,8 @@ void bm_monitor_on_event(bm_monitor *m, const trace *t, const trace_event *te, i
     int outcome = trace_event_outcome(e); /* -1: not an answer */
     if (outcome >= 0 && te->late) {
         event_metrics_add(m->events, e->type, EVENT_METRICS_LATE, -1, now_us);
-        if (e->worker[0]) worker_stats_seen(m->workers, e->worker, now_us);
+        if (e->worker[0] && worker_stats_seen(m->workers, e->worker, now_us))
+            m->workers_refused_events++;
         return;
     }
     event_metrics_add(m->events, e->type, outcome, outcome >= 0 ? te->duration_us : -1, now_us);
@@ -136,7 +137,8 @@ void bm_monitor_on_event(bm_monitor *m, const trace *t, const trace_event *te, i
     } else if (e->type != BM_EV_COMPENSATION) {
         /* a compensation names the compensating action, not a worker that
          * executes commands: it belongs to the trace, not to worker stats */
-        if (e->worker[0]) worker_stats_seen(m->workers, e->worker, now_us);
+        if (e->worker[0] && worker_stats_seen(m->workers, e->worker, now_us))
+            m->workers_refused_events++;
         /* te closed it: ids are unique in a trace */
         if (closer && !strcmp(closer->ev.id, e->id)) forget_pending(m, t);
     }

@@ -514,10 +514,12 @@ void worker_stats_forget_pending(worker_stats *ws, const char *worker_name)
     if (w) pending_done(ws, w);
 }
 
-void worker_stats_seen(worker_stats *ws, const char *worker_name, int64_t now_us)
+int worker_stats_seen(worker_stats *ws, const char *worker_name, int64_t now_us)
 {
     worker *w = get(ws, worker_name, now_us, 1);
-    if (w) seen(w, now_us);
+    if (!w) return -1;
+    seen(w, now_us);
+    return 0;
 }
 
 /* ---- words ---------------------------------------------------------- */

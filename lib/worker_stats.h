@@ -162,8 +162,9 @@ void worker_stats_duration(worker_stats *ws, const char *worker, int64_t duratio
  * evicted or expired): in flight goes down by one. */
 void worker_stats_forget_pending(worker_stats *ws, const char *worker);
 
-/* Any other event naming the worker (updates last seen). */
-void worker_stats_seen(worker_stats *ws, const char *worker, int64_t now_us);
+/* Any other event naming the worker (updates last seen).
+ * @return 0, or -1 when the worker was refused (max_workers). */
+int worker_stats_seen(worker_stats *ws, const char *worker, int64_t now_us);
 
 /* Judge every worker's health at now_us; calls cb for each change. */
 void worker_stats_evaluate(worker_stats *ws, int64_t now_us, worker_transition_cb cb, void *arg);
