@@ -562,6 +562,34 @@ static void fmt_duration(char *buf, size_t n, int64_t us)
     }
 }
 
+/*
+ * A duration above `limit_us`, in fmt_duration's words, with as many more
+ * decimals as it takes to read above the limit's own words ("p95 5.03 s >
+ * slow threshold 5 s", not "p95 5 s > slow threshold 5 s").
+ */
+static void fmt_duration_above(char *buf, size_t n, int64_t us, int64_t limit_us)
+{
+    static const struct {
+        const char *word;
+        double us;
+    } units[] = {{" ms", 1e3}, {" s", 1e6}, {" min", 6e7}, {" h", 3.6e9}};
+    char limit[32];
+    fmt_duration(buf, n, us);
+    fmt_duration(limit, sizeof limit, limit_us);
+    const char *unit = strchr(limit, ' ');
+    double shown_limit = strtod(limit, NULL);
+    if (!unit || strcmp(unit, strchr(buf, ' ') ? strchr(buf, ' ') : "") ||
+        strtod(buf, NULL) > shown_limit)
+        return;
+    for (size_t u = 0; u < sizeof units / sizeof *units; u++) {
+        if (strcmp(unit, units[u].word)) continue;
+        for (int decimals = 1; decimals <= 6; decimals++) {
+            (void)(snprintf(buf, n, "%.*f%s", decimals, (double)us / units[u].us, unit) < 0);
+            if (strtod(buf, NULL) > shown_limit) return;
+        }
+    }
+}
+
 /* A threshold as a percentage: "10", "12.5". */
 static void fmt_threshold(char *buf, size_t n, double rate)
 {
@@ -656,7 +684,7 @@ static void judge(const worker_stats *ws, const worker *w, int64_t now_us, bm_hi
     if (scratch->count >= c->min_executions && scratch->count > 0) {
         double p95 = bm_hist_quantile(scratch, 0.95);
         if (p95 > (double)c->slow_threshold_us) {
-            fmt_duration(a, sizeof a, (int64_t)llround(p95));
+            fmt_duration_above(a, sizeof a, (int64_t)llround(p95), c->slow_threshold_us);
             fmt_duration(b, sizeof b, c->slow_threshold_us);
             issue(v, BM_HEALTH_DEGRADED, "p95 %s > slow threshold %s", a, b);
         }
