@@ -173,6 +173,15 @@ int64_t bm_window_covered_us(const bm_window *w, int64_t now_us)
     return covered < w->period_us / 10 ? w->period_us / 10 : covered; /* never a tiny divisor */
 }
 
+int64_t bm_window_watched_us(const bm_window *w, int64_t now_us, int64_t since_us)
+{
+    if (since_us == 0 || since_us > now_us) return 0;
+    int64_t from = period_start(w, since_us);
+    int64_t oldest_live = period_start(w, now_us) - (int64_t)(w->n_periods - 1) * w->period_us;
+    if (from < oldest_live) from = oldest_live;
+    return now_us - from;
+}
+
 uint64_t bm_window_peak_period(const bm_window *w, int64_t now_us)
 {
     int64_t now_start = period_start(w, now_us);

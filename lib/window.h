@@ -93,6 +93,16 @@ int bm_window_collect(const bm_window *w, int64_t now_us, bm_counts *counts, bm_
  * start) does not read low. */
 int64_t bm_window_covered_us(const bm_window *w, int64_t now_us);
 
+/*
+ * The part of the window the caller has fed since since_us (the time it
+ * began counting; 0 or after now_us: unknown, 0 returned): from the start
+ * of since_us's period, or of the oldest live period when that is later,
+ * to now_us. Beside bm_window_covered_us, whose data may start later than
+ * the counting did (nothing to count in the window's first periods), so a
+ * single add after a quiet spell is not rated over its own seconds.
+ */
+int64_t bm_window_watched_us(const bm_window *w, int64_t now_us, int64_t since_us);
+
 /* Largest sum of counts.executions + counts.events in any single live period
  * (peak throughput per period). */
 uint64_t bm_window_peak_period(const bm_window *w, int64_t now_us);

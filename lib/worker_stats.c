@@ -110,6 +110,8 @@ struct worker_stats {
     uint64_t refused;
     uint64_t evicted;        /* idle workers removed to make room */
     int64_t evict_after_us;  /* nobody is evictable before this (0: unknown) */
+    int64_t since_us;        /* first time told of (an event, an evaluation): the windows
+                                count from then on, whoever they name; 0 not yet */
     char last_refused[BM_NAME_MAX];
 };
 
@@ -403,6 +405,12 @@ static worker *get(worker_stats *ws, const char *name, int64_t now_us, int may_e
 
 /* ---- events ------------------------------------------------------------- */
 
+/* The table is told of now_us: its windows count from the first such time. */
+static void watching(worker_stats *ws, int64_t now_us)
+{
+    if (ws && !ws->since_us) ws->since_us = now_us;
+}
+
 static void seen(worker *w, int64_t now_us)
 {
     if (now_us > w->last_seen_us) w->last_seen_us = now_us;
@@ -410,6 +418,7 @@ static void seen(worker *w, int64_t now_us)
 
 int worker_stats_command(worker_stats *ws, const char *worker_name, int pending, int64_t now_us)
 {
+    watching(ws, now_us);
     worker *w = get(ws, worker_name, now_us, 1);
     if (!w) return -1;
     seen(w, now_us);
@@ -479,6 +488,7 @@ int worker_stats_answer(worker_stats *ws, const char *worker_name, bm_outcome ou
                         int64_t duration_us, const char *error_type, const char *error_message,
                         int was_pending, int64_t now_us)
 {
+    watching(ws, now_us);
     worker *w = get(ws, worker_name, now_us, 1);
     if (!w) return -1;
     seen(w, now_us);
@@ -501,6 +511,7 @@ int worker_stats_answer(worker_stats *ws, const char *worker_name, bm_outcome ou
 void worker_stats_duration(worker_stats *ws, const char *worker_name, int64_t duration_us,
                            int64_t now_us)
 {
+    watching(ws, now_us);
     worker *w = find(ws, worker_name);
     if (!w || duration_us < 0) return;
     for (int i = 0; i < BM_WINDOWS; i++)
@@ -516,6 +527,7 @@ void worker_stats_forget_pending(worker_stats *ws, const char *worker_name)
 
 int worker_stats_seen(worker_stats *ws, const char *worker_name, int64_t now_us)
 {
+    watching(ws, now_us);
     worker *w = get(ws, worker_name, now_us, 1);
     if (!w) return -1;
     seen(w, now_us);
@@ -777,7 +789,11 @@ static void fill_window(const worker_stats *ws, const worker *w, int i, int64_t 
         out->p95_us = bm_hist_quantile(scratch, 0.95);
         out->p99_us = bm_hist_quantile(scratch, 0.99);
     }
+    /* rates divide by the time the window holds data, or longer: by the time
+     * the table watched, when the worker was quiet before its data began */
     out->covered_us = bm_window_covered_us(&w->win[i], now_us);
+    int64_t watched_us = bm_window_watched_us(&w->win[i], now_us, ws->since_us);
+    if (out->covered_us && watched_us > out->covered_us) out->covered_us = watched_us;
     double minutes = (double)out->covered_us / (double)MINUTE_US;
     out->throughput_per_min = minutes > 0 ? (double)n.executions / minutes : 0.0;
 }
@@ -813,6 +829,7 @@ static void fill_snapshot(const worker_stats *ws, const worker *w, int64_t now_u
 void worker_stats_evaluate(worker_stats *ws, int64_t now_us, worker_transition_cb cb, void *arg)
 {
     if (!ws) return;
+    watching(ws, now_us);
     bm_hist scratch;
     bm_hist_init(&scratch);
     /* By index, re-reading count: a callback that names a new worker
@@ -972,7 +989,7 @@ static int save_worker(msgpack_packer *pk, const worker *w, size_t n_bounds)
 
 int worker_stats_save(const worker_stats *ws, msgpack_packer *pk)
 {
-    int e = msgpack_pack_map(pk, 4);
+    int e = msgpack_pack_map(pk, 5);
     e |= bm_sc_key_u64(pk, "refused", ws->refused);
     e |= bm_sc_key(pk, "workers");
     e |= msgpack_pack_array(pk, ws->count);
@@ -983,6 +1000,7 @@ int worker_stats_save(const worker_stats *ws, msgpack_packer *pk)
     e |= msgpack_pack_array(pk, ws->cfg.n_duration_bounds);
     for (size_t i = 0; i < ws->cfg.n_duration_bounds; i++)
         e |= msgpack_pack_int64(pk, ws->cfg.duration_bounds_us[i]);
+    e |= bm_sc_key_i64(pk, "since", ws->since_us);
     return e ? -1 : 0;
 }
 
@@ -1155,6 +1173,11 @@ int worker_stats_load(worker_stats *ws, const msgpack_object *o, char *err, size
         bm_sc_fail(err, errlen, "workers: 'evicted' is not an integer >= 0");
         rc = BM_LOAD_CORRUPT;
     }
+    const msgpack_object *since = bm_sc_get(o, "since"); /* absent before it was kept: 0 */
+    if (rc == BM_LOAD_OK && since && bm_sc_as_time(since, &tmp->since_us)) {
+        bm_sc_fail(err, errlen, "workers: 'since' is not a time in µs");
+        rc = BM_LOAD_CORRUPT;
+    }
     /* the save's duration bounds: its own, or the fixed ones of older builds */
     int64_t saved[WORKER_DURATION_BOUNDS_MAX];
     size_t n_saved = LEGACY_BOUNDS;
@@ -1245,6 +1268,8 @@ int worker_stats_merge(worker_stats *dst, const worker_stats *src)
     dst->refused += src->refused;
     dst->evicted += src->evicted;
     dst->evict_after_us = 0; /* older last-seen times may have come in */
+    if (src->since_us && (!dst->since_us || src->since_us < dst->since_us))
+        dst->since_us = src->since_us;
     for (size_t i = 0; i < src->count; i++) {
         const worker *s = src->by_name[i];
         worker *d = find(dst, s->name);

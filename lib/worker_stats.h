@@ -52,16 +52,24 @@
  *                                "duration_sum_us": number },
  *                    "windows": [window 1m, window 5m, window perf] } ],   (lib/window.h)
  *     "evicted": uint,   (absent in saves made before eviction: 0)
- *     "duration_bounds_us": [n x int] }   the totals' bucket bounds (absent in saves made
+ *     "duration_bounds_us": [n x int],    the totals' bucket bounds (absent in saves made
  *                                         before they were configurable: the 14 bounds
  *                                         5 ms .. 60 s of those builds)
+ *     "since": µs }      the first time the table was told of (absent in older saves: 0)
+ *
+ * Rates. A window's rates per minute divide by the part of it that holds
+ * data (bm_window_covered_us), or by the part the table has been watching
+ * since `since` when that is longer: one execution after an hour of quiet
+ * is 1 a minute over the last minute, not 60 (it was no worker's first
+ * minute: the table was watching, and there was nothing to count).
  *
  * A save whose duration bounds differ from the table's is loaded with every
  * worker's duration histogram (buckets, count, sum) at zero: its counts
  * cannot be re-binned, and Prometheus reads the zeros as a counter reset.
  *
  * Merging two tables (one per agent, each fed part of the events) adds
- * refused and evicted, counts, sums, in flight and totals, merges windows period by period
+ * refused and evicted, counts, sums, in flight and totals, takes the earlier since
+ * (of those set), merges windows period by period
  * (lib/window.h), takes the latest last seen / execution / error (with the
  * error's text), and the earlier busy-since of two busy workers. Health is
  * a judgement, not a sum: the merged worker holds the worse of the two

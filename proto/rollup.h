@@ -42,7 +42,8 @@ int bm_health_parse(const char *s);
 typedef struct {
     char label[8];          /* "1m", "5m", "1h" */
     int64_t window_us;
-    int64_t covered_us;     /* the part of the window holding data (rates divide by it) */
+    int64_t covered_us; /* the part of the window holding data, or watched since the
+                           agent's first event when that is longer (rates divide by it) */
     uint64_t executions, successes, failures, timeouts;
     double success_rate, error_rate;
     int64_t min_us, max_us; /* 0 when no durations */

@@ -902,6 +902,32 @@ static void reload(void)
     ws = back;
 }
 
+/* What the table watched since survives a reload and a merge: one execution
+ * of a worker first seen two hours after the table started is one over the
+ * last minute, not one over its own seconds (test_worker_throughput.c). */
+Test(worker_stats, the_time_watched_survives_a_reload_and_a_merge)
+{
+    ok("early", 1, T0, 1000);
+    worker_stats *first = ws;
+    ws = worker_stats_new(&cfg);
+    cr_assert_eq(worker_stats_merge(ws, first), 0);
+    reload();
+    ok("w", 1, T0 + 120 * MINUTE + SEC, 1000);
+    worker_stats *merged = worker_stats_new(&cfg);
+    cr_assert_eq(worker_stats_merge(merged, ws), 0);
+    const worker_stats *tables[2] = {ws, merged};
+    for (int i = 0; i < 2; i++) {
+        bm_worker_snapshot s;
+        cr_assert_eq(worker_stats_snapshot_one(tables[i], "w", T0 + 120 * MINUTE + 2 * SEC, &s), 0);
+        cr_assert_geq(s.win[0].covered_us, 50 * SEC, "table %d: 1m covers %lld us", i,
+                      (long long)s.win[0].covered_us);
+        cr_assert_leq(s.win[0].throughput_per_min, 1.2, "table %d: %.1f a minute", i,
+                      s.win[0].throughput_per_min);
+    }
+    worker_stats_free(merged);
+    worker_stats_free(first);
+}
+
 Test(worker_stats, a_reload_mid_recovery_keeps_the_streak_and_the_wait)
 {
     /* recovery_goes_to_the_worst_state_of_the_streak, reloaded at every step */
@@ -947,9 +973,10 @@ Test(worker_stats, a_reload_with_other_duration_bounds_restarts_the_histogram)
     memcpy(cfg.duration_bounds_us, legacy, sizeof legacy);
     start();
     ok("a", 3, T0, 7000);
-    /* a save of an older build: the same, without its last key "duration_bounds_us" */
+    /* a save of an older build: the same, without its last keys "duration_bounds_us"
+     * and "since" */
     msgpack_object old = *save(ws);
-    cr_assert_eq(old.via.map.size, 4);
+    cr_assert_eq(old.via.map.size, 5);
     cr_assert(bm_sc_str_is(&old.via.map.ptr[3].key, "duration_bounds_us"));
     old.via.map.size = 3;
     char err[256] = "";
