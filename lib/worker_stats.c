@@ -1289,8 +1289,13 @@ void worker_stats_adopt_health(worker_stats *dst, const worker_stats *src)
     for (size_t i = 0; i < src->count; i++) {
         const worker *s = src->by_name[i];
         worker *d = find(dst, s->name);
-        if (!d) d = get(dst, s->name, s->health_since_us, 0); /* the verdict needs a place */
-        if (!d) continue;
+        if (!d) {
+            d = get(dst, s->name, s->health_since_us, 0); /* the verdict needs a place */
+            if (!d) continue;
+            /* and the time it was last seen, so its silence is the judge's, not
+             * "since 1970" (last seen only grows: a later merge keeps the latest) */
+            d->last_seen_us = s->last_seen_us;
+        }
         d->health = s->health;
         d->health_since_us = s->health_since_us;
         d->judged = s->judged;

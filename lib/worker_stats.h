@@ -253,7 +253,8 @@ int worker_stats_merge(worker_stats *dst, const worker_stats *src);
 /*
  * The judge's health into dst: every worker of src takes, in dst, src's
  * health state, issues, since-time and recovery bookkeeping (made in dst,
- * with no figures, when dst lacks it, within max_workers), so a merged table
+ * with no figures but src's last-seen time, when dst lacks it, within
+ * max_workers), so a merged table
  * shows, and goes on judging from, the verdict of the one agent that judges.
  * Workers src lacks keep theirs. dst != src.
  */
