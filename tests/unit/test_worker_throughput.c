@@ -5,9 +5,9 @@
  * hours that answers once reads 1 a minute over the last minute, not 30 or
  * 60; a worker first seen long after the table started, likewise. In the
  * first minute after a start the rate still divides by the seconds there
- * are (no window reads low); a clock gone back, an empty window are
- * harmless. (What the table watched since survives a checkpoint and a merge:
- * test_worker_stats.c.)
+ * are (no window reads low), and a merged view watched since the earlier
+ * of its tables; a clock gone back, an empty window are harmless. (The time
+ * watched survives a checkpoint: test_worker_stats.c.)
  *
  * Time is driven by hand from T0, which is aligned to every period used.
  */
@@ -107,6 +107,26 @@ Test(worker_throughput, the_first_minute_after_a_start_divides_by_its_seconds)
     cr_assert_eq(s.win[0].covered_us, 0);
     cr_assert_eq(s.win[0].throughput_per_min, 0.0);
     worker_stats_free(ws);
+}
+
+/* A merged view (the cluster's) watched since the earlier of its tables; a
+ * table that started late divides by its own seconds, as in the first
+ * minute after any start. */
+Test(worker_throughput, a_merge_keeps_the_earlier_time_watched)
+{
+    worker_stats *early = worker_stats_new(&cfg), *late = worker_stats_new(&cfg);
+    ok(early, "early", T0);
+    ok(late, "w", T0 + 2 * HOUR + 1 * SEC);
+    bm_worker_snapshot s = snap(late, "w", T0 + 2 * HOUR + 2 * SEC);
+    cr_assert_eq(s.win[0].covered_us, 2 * SEC);
+    cr_assert_float_eq(s.win[0].throughput_per_min, 30.0, 1e-9);
+    worker_stats *merged = worker_stats_new(&cfg);
+    cr_assert_eq(worker_stats_merge(merged, late), 0);
+    cr_assert_eq(worker_stats_merge(merged, early), 0);
+    assert_one_of(merged, "w", T0 + 2 * HOUR + 2 * SEC);
+    worker_stats_free(merged);
+    worker_stats_free(late);
+    worker_stats_free(early);
 }
 
 Test(worker_throughput, a_clock_gone_back_rates_over_the_data)
