@@ -164,6 +164,13 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_late_answers_total", TOTAL,
            "Answers that came after busmon called their command timed out (not counted again).",
            "late_answers", st.late_answers),
+    SCALAR("busmon_command_timeouts_awaited", GAUGE,
+           "Commands with timeout_seconds awaiting their answer (busmon times them out).",
+           "timeouts_awaited", st.timeouts_awaited),
+    SCALAR("busmon_command_timeouts_refused_total", TOTAL,
+           "Commands with timeout_seconds busmon does not await (pubsub.max_timeouts "
+           "reached): never timed out by busmon.",
+           "timeouts_refused", st.timeouts_refused),
     /* traces in memory */
     SCALAR("busmon_traces_in_memory", GAUGE, "Transaction traces held in memory.",
            "transactions_in_memory", traces_in_memory),

@@ -36,6 +36,7 @@ struct bm_state {
     int64_t told_us[2];  /* when the last line of each was */
     int metrics_enabled;
     int64_t metrics_told_us; /* the last line about a refused metric */
+    int64_t deadlines_told_us; /* the last line about a command not awaited (bound) */
     /* transactions changed since their index summary was last made: one
      * summary each when the write group closes, not one per event */
     char (*index_due)[BM_ID_MAX + 1];
@@ -70,11 +71,26 @@ static void tell_refusals(bm_state *st, int64_t now_us)
     }
 }
 
+/* t's commands are no longer awaited (it ended, or it leaves memory): their
+ * deadlines go now, not when they fall due, so they take no room under
+ * pubsub.max_timeouts from commands still awaited (at their due time they
+ * would time nothing out: time_out skips an ended or forgotten trace). */
+static void forget_deadlines(bm_state *st, const trace *t)
+{
+    trace_event view;
+    for (size_t i = 0; i < trace_count(t); i++) {
+        const trace_event *te = trace_get(t, i, &view);
+        if (te->ev.type == BM_EV_COMMAND && te->ev.timeout_s > 0 && te->paired < 0)
+            deadlines_cancel(st->deadlines, te->ev.tx, te->ev.id);
+    }
+}
+
 /* A trace leaves memory: its unanswered commands stop counting in flight. */
 static void on_trace_dropped(const trace *t, void *arg)
 {
     bm_state *st = arg;
     bm_monitor_on_trace_dropped(&st->mon, t);
+    if (!trace_is_closed(t)) forget_deadlines(st, t); /* a closed one's went at its end */
 }
 
 bm_state *bm_state_new(const bm_state_opts *o, bm_persist *p)
@@ -195,14 +211,25 @@ int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redeliv
              * later, because the framework's own timeout answer is sent at
              * timeout_seconds and must win the race against ours */
             int64_t timeout_us = (int64_t)(added->ev.timeout_s * 1e6);
-            deadlines_add(st->deadlines, added->ev.tx, added->ev.id,
-                          now_us + timeout_us + st->timeout_grace_us, timeout_us);
+            if (deadlines_add(st->deadlines, added->ev.tx, added->ev.id,
+                              now_us + timeout_us + st->timeout_grace_us, timeout_us) &&
+                now_us - st->deadlines_told_us >= REFUSALS_LOG_US) {
+                bm_warn("command %s of %s will not be timed out by busmon: %zu commands await "
+                        "their answer (pubsub.max_timeouts); %llu refused so far",
+                        added->ev.id, added->ev.tx, deadlines_count(st->deadlines),
+                        (unsigned long long)deadlines_refused(st->deadlines));
+                st->deadlines_told_us = now_us;
+            }
         }
         if ((added->ev.type == BM_EV_RESULT || added->ev.type == BM_EV_ERROR) &&
             added->paired >= 0 && !added->answers_compensation)
             /* answered: its deadline goes now, not when it falls due */
             deadlines_cancel(st->deadlines, added->ev.tx,
                              trace_get(t, (size_t)added->paired, &paired_view)->ev.id);
+        const trace_event *closer =
+            added->ev.type == BM_EV_STATUS ? trace_closed_by(t, &paired_view) : NULL;
+        if (closer && !strcmp(closer->ev.id, added->ev.id))
+            forget_deadlines(st, t); /* it ended the transaction */
         if (bm_persist_record(st->persist, &added->ev, added->duration_us,
                               key_first(st, t, now_us)))
             return -1;
@@ -358,6 +385,8 @@ bm_monitor *bm_state_monitor(bm_state *st)
 void bm_state_get_stats(const bm_state *st, bm_state_stats *out)
 {
     *out = st->stats;
+    out->timeouts_awaited = deadlines_count(st->deadlines);
+    out->timeouts_refused = deadlines_refused(st->deadlines);
 }
 
 int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *al,

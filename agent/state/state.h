@@ -51,6 +51,8 @@ typedef struct {
     uint64_t timeouts;         /* answers that are timeouts: the framework's and busmon's own */
     uint64_t timeouts_noticed; /* of which busmon called (no answer within timeout_seconds + grace) */
     uint64_t late_answers;     /* answers after busmon called their command timed out */
+    uint64_t timeouts_awaited; /* commands with timeout_seconds awaiting their answer (gauge) */
+    uint64_t timeouts_refused; /* ... not awaited: past pubsub.max_timeouts (never timed out) */
     uint64_t nomem;          /* events not kept for lack of memory (read again) */
     uint64_t metric_events;  /* metric events counted in a series */
     uint64_t metric_refused; /* ... refused: series bound, or a kind other than its series' */
