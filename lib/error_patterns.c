@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "state_codec.h"
 
@@ -55,6 +56,7 @@
 #define MIN_PATTERNS_CAP         16
 #define MORE_WORKERS_TRACKED_MAX 1024
 #define MORE_SET_MIN_CAP         16
+#define TIMEOUT_KEY              "timeout" /* the pattern of every timeout, whatever its case */
 
 /* Trend rule (see the header). */
 #define TREND_UP_FACTOR         1.5
@@ -204,7 +206,9 @@ static void copy_cut(char *dst, size_t n, const char *src, size_t len)
  * The group key: the type when it has more than white space, else the
  * message up to its first ':' (all of it when it has none, as Python's
  * message.split(':')[0] would give), trimmed, else "unknown". Cut to n - 1
- * bytes on a UTF-8 boundary.
+ * bytes on a UTF-8 boundary. A type that is "timeout" in any case is
+ * "timeout": that is what makes the error a timeout (lib/trace.c), and
+ * busmon's own timeouts say "timeout", so one pattern holds them all.
  */
 void error_patterns_key(const char *error_type, const char *message, char *buf, size_t n)
 {
@@ -212,6 +216,7 @@ void error_patterns_key(const char *error_type, const char *message, char *buf, 
     const char *s = error_type ? error_type : "";
     size_t len = strlen(s);
     trim(&s, &len);
+    if (len == strlen(TIMEOUT_KEY) && !strncasecmp(s, TIMEOUT_KEY, len)) s = TIMEOUT_KEY;
     if (len == 0) {
         s = message ? message : "";
         const char *colon = strchr(s, ':');

@@ -2,7 +2,8 @@
  * error_patterns.h - errors grouped by type, with counts per window, first
  * and last seen, one example message, the workers hit, and a trend.
  *
- * The group key is the error's type (error.type / error_details.error_type),
+ * The group key is the error's type (error.type / error_details.error_type;
+ * "timeout" in any case is "timeout", the one pattern of every timeout),
  * else the text of the message before its first ':' (trimmed), else
  * "unknown". Per pattern: per-window counts (1 min, 5 min, performance
  * window) and 24 hourly buckets; the trend compares the last full hour (and
