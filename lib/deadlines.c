@@ -243,6 +243,16 @@ size_t deadlines_max(const deadlines *d)
     return d->max;
 }
 
+void deadlines_postpone(deadlines *d, int64_t delta_us)
+{
+    const int64_t max_us = BM_SC_TIME_LIMIT; /* what a load takes back */
+    if (!d || delta_us <= 0) return;
+    for (size_t i = 0; i < d->n; i++) { /* the same shift for all, or max_us: order kept */
+        entry *e = &d->slab[d->heap[i]];
+        e->due_us = e->due_us > max_us - delta_us ? max_us : e->due_us + delta_us;
+    }
+}
+
 void deadlines_swap(deadlines *a, deadlines *b)
 {
     deadlines t = *a;

@@ -72,6 +72,15 @@ int deadlines_save(const deadlines *d, struct msgpack_packer *pk);
  */
 int deadlines_load(deadlines *d, const struct msgpack_object *o, char *err, size_t errlen);
 
+/*
+ * Move every entry's due time delta_us later (delta_us <= 0: nothing), as
+ * after a restart: the time the agent was down does not count against a
+ * timeout, which runs from when the agent saw its command. The order is
+ * unchanged; a due time is held at 2^61 µs (what a load takes) rather than
+ * pass it.
+ */
+void deadlines_postpone(deadlines *d, int64_t delta_us);
+
 /* Exchange the entries, counters and bounds of a and b. */
 void deadlines_swap(deadlines *a, deadlines *b);
 

@@ -437,6 +437,10 @@ int bm_state_load_checkpoint(bm_state *st, struct alerts *al, struct baselines *
         }
         snprintf(agent_out, agent_len, "%s", c->agent);
         *ts_out = c->ts_us;
+        /* the time the agent was down does not count against a timeout (it
+         * runs from when the agent saw its command): answers that came
+         * meanwhile are in the backlog it reads now, and must not be late */
+        deadlines_postpone(st->deadlines, c->now_us - c->ts_us);
         bm_debug("checkpoint: %zu command(s) awaiting an answer put back", c->pending);
         const char *rule, *target;
         for (size_t i = 0; al && !alerts_load_unresolved(al, i, &rule, &target); i++)
