@@ -69,6 +69,7 @@ struct custom_metrics {
     size_t n, cap;
     custom_metrics_stats st;
     char last_refused[BM_ID_MAX + 1];
+    int64_t evict_after_us; /* no series is evictable before this (0: unknown) */
 };
 
 void custom_metrics_config_defaults(custom_metrics_config *c)
@@ -286,13 +287,21 @@ static void remove_at(custom_metrics *cm, size_t i)
 }
 
 /* A full table: evict the least recently seen series when it is idle past
- * every window. @return 1 when room was made. */
+ * every window. When none is, the time the oldest will be is kept: last
+ * seen times only grow, so until then a refusal costs no scan of the table
+ * (a flood of new names into a full table is refused at O(1) each, not at
+ * a pass over 10,000 series each). @return 1 when room was made. */
 static int evict_idle(custom_metrics *cm, int64_t now_us)
 {
+    if (now_us < cm->evict_after_us) return 0;
     long oldest = -1;
     for (size_t i = 0; i < cm->n; i++)
         if (oldest < 0 || cm->s[i]->last_seen_us < cm->s[oldest]->last_seen_us) oldest = (long)i;
-    if (oldest < 0 || cm->s[oldest]->last_seen_us > now_us - cm->cfg.perf_window_us) return 0;
+    if (oldest < 0) return 0;
+    if (cm->s[oldest]->last_seen_us > now_us - cm->cfg.perf_window_us) {
+        cm->evict_after_us = cm->s[oldest]->last_seen_us + cm->cfg.perf_window_us;
+        return 0;
+    }
     remove_at(cm, (size_t)oldest);
     cm->st.evicted++;
     return 1;
@@ -860,6 +869,7 @@ int custom_metrics_load(custom_metrics *cm, const msgpack_object *o, char *err, 
 
 int custom_metrics_merge(custom_metrics *dst, const custom_metrics *src)
 {
+    dst->evict_after_us = 0; /* older last seen times may come in */
     dst->st.refused += src->st.refused;
     dst->st.evicted += src->st.evicted;
     dst->st.tags_dropped += src->st.tags_dropped;
@@ -915,4 +925,5 @@ void custom_metrics_swap(custom_metrics *a, custom_metrics *b)
     b->cap = cap;
     b->st = st;
     memcpy(b->last_refused, last, sizeof last);
+    a->evict_after_us = b->evict_after_us = 0; /* each now holds other series */
 }
