@@ -11,6 +11,7 @@
  * the table (143 us at 10,000 series before cd2383e) reads far below 1.
  */
 #include "lib/custom_metrics.h"
+#include "tests/unit/event_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,13 +23,7 @@
 
 static custom_metrics_result add(custom_metrics *cm, const char *name, int64_t now_us)
 {
-    bm_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = BM_EV_CUSTOM;
-    ev.metric_name = name;
-    ev.metric_value = 1;
-    ev.metric_kind = BM_METRIC_COUNTER;
-    ev.ts_us = now_us;
+    bm_event ev = fixture_counter(name, now_us);
     return custom_metrics_add(cm, &ev, now_us);
 }
 

@@ -10,6 +10,7 @@
  * one run).
  */
 #include "lib/custom_metrics.h"
+#include "event_fixture.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -23,13 +24,7 @@
 
 static custom_metrics_result add(custom_metrics *cm, const char *name, int64_t now_us)
 {
-    bm_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = BM_EV_CUSTOM;
-    ev.metric_name = name;
-    ev.metric_value = 1;
-    ev.metric_kind = BM_METRIC_COUNTER;
-    ev.ts_us = now_us;
+    bm_event ev = fixture_counter(name, now_us);
     return custom_metrics_add(cm, &ev, now_us);
 }
 
