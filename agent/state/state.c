@@ -19,7 +19,7 @@
 #define TIMEOUT_CHECK_US  (250 * 1000LL)
 #define SWEEP_INTERVAL_US (60 * 1000000LL)
 #define SWEEP_MAX_DROP    20000
-#define TIMEOUTS_PER_WAKE 10000 /* bounded work per wake-up of the timeout check */
+#define TIMEOUTS_PER_WAKE 10000            /* bounded work per wake-up of the timeout check */
 #define REFUSALS_LOG_US   (60 * 1000000LL) /* a burst of refusals: one line a minute at most */
 
 struct bm_state {
@@ -32,10 +32,10 @@ struct bm_state {
     int64_t expire_again_us;  /* a trace this old (its first event) has its key's TTL set again */
     struct bm_loop *loop;
     bm_state_stats stats;
-    uint64_t told[2];    /* refusals already logged: workers, error types */
-    int64_t told_us[2];  /* when the last line of each was */
+    uint64_t told[2];   /* refusals already logged: workers, error types */
+    int64_t told_us[2]; /* when the last line of each was */
     int metrics_enabled;
-    int64_t metrics_told_us; /* the last line about a refused metric */
+    int64_t metrics_told_us;   /* the last line about a refused metric */
     int64_t deadlines_told_us; /* the last line about a command not awaited (bound) */
     /* transactions changed since their index summary was last made: one
      * summary each when the write group closes, not one per event */
@@ -85,10 +85,21 @@ static void forget_deadlines(bm_state *st, const trace *t)
     }
 }
 
-/* A trace leaves memory: its unanswered commands stop counting in flight. */
+static int index_now(bm_state *st, const trace *t);
+
+/* A trace leaves memory: its unanswered commands stop counting in flight
+ * (and are no longer awaited), and a change its summary was still due for (the write group is open)
+ * is planned now, while the trace is there to summarize: a transaction created and evicted in one
+ * group would never be indexed, one that failed in the group that evicted it never in the failed
+ * set. */
 static void on_trace_dropped(const trace *t, void *arg)
 {
     bm_state *st = arg;
+    trace_index_mark *m = trace_index_mark_of(t);
+    if (m->queued) {
+        m->queued = 0;
+        if (index_now(st, t)) st->stats.nomem++;
+    }
     bm_monitor_on_trace_dropped(&st->mon, t);
     if (!trace_is_closed(t)) forget_deadlines(st, t); /* a closed one's went at its end */
 }
@@ -103,7 +114,8 @@ bm_state *bm_state_new(const bm_state_opts *o, bm_persist *p)
     st->expire_again_us = (o->traces.retention_us > 0 ? o->traces.retention_us : 86400000000LL) / 2;
     st->store = trace_store_new(&o->traces);
     st->deadlines = deadlines_new(o->max_timeouts);
-    if (!st->store || !st->deadlines || bm_monitor_init(&st->mon, &o->workers, o->max_error_types)) {
+    if (!st->store || !st->deadlines ||
+        bm_monitor_init(&st->mon, &o->workers, o->max_error_types)) {
         bm_state_free(st);
         return NULL;
     }
@@ -160,8 +172,7 @@ static int index_now(bm_state *st, const trace *t)
 /* The summaries of the transactions changed since the last ones (called as
  * the write group closes, and when the list is full), each planned into
  * the index writes it lacks. One whose trace left memory meanwhile (evicted,
- * counted there) is skipped: its records are stored, the sets keep what
- * earlier groups added. */
+ * counted there) had its summary made as it left (on_trace_dropped). */
 static void index_due_now(void *arg)
 {
     bm_state *st = arg;
