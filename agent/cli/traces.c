@@ -141,32 +141,46 @@ static int take(const redisReply *r, const char *tx, bm_decoder *d, const trace_
     return 0;
 }
 
+/* Where the next page of candidates starts: at score `max` (first "+inf"),
+ * past the `skip` members of that score already read. A score bound, not an
+ * offset from the top: the agent adds new transactions at the top while
+ * the pages are read, and an offset would then read the last ones of a page
+ * again (listed twice). */
+typedef struct {
+    char max[32];
+    size_t skip;
+} cursor;
+
 /* Read one page of candidates, their records up to CHUNK at a time, and
- * keep the matches. @return the number of candidates in the page, or -1 (Redis said
- * no, or no memory: said in err). */
+ * keep the matches; the cursor moved past the page. @return the number of
+ * candidates in the page, or -1 (Redis said no, or no memory: said in err). */
 static long read_page(redisContext *c, const char *prefix, const char *set, const char *min,
-                      size_t offset, const trace_filter *f, search *s, bm_decoder *d, char *err,
+                      cursor *cur, const trace_filter *f, search *s, bm_decoder *d, char *err,
                       size_t errlen)
 {
-    char off[24];
-    snprintf(off, sizeof off, "%zu", offset);
-    redisReply *r = redisCommand(c, "ZREVRANGEBYSCORE %s +inf %s LIMIT %s %d", set, min, off, PAGE);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
+    char skip[24];
+    snprintf(skip, sizeof skip, "%zu", cur->skip);
+    redisReply *r = redisCommand(c, "ZREVRANGEBYSCORE %s %s %s WITHSCORES LIMIT %s %d", set,
+                                 cur->max, min, skip, PAGE);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
         snprintf(err, errlen, "cannot read %s: %s", set,
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+                 r && r->type == REDIS_REPLY_ERROR ? r->str
+                 : r                               ? "not a member and score list"
+                                                   : c->errstr);
         if (r) freeReplyObject(r);
         return -1;
     }
-    long rc = (long)r->elements;
-    for (size_t i = 0, m = 0; rc >= 0 && i < r->elements && s->n < s->limit; i += m) {
+    size_t n = r->elements / 2; /* member, score, member, score... */
+    long rc = (long)n;
+    for (size_t i = 0, m = 0; rc >= 0 && i < n && s->n < s->limit; i += m) {
         /* as many as still wanted (a filter may refuse some: at least 16) */
         size_t want = s->limit - s->n < 16 ? 16 : s->limit - s->n;
-        m = r->elements - i;
+        m = n - i;
         if (m > CHUNK) m = CHUNK;
         if (m > want) m = want;
         size_t sent = 0; /* only what went into the buffer has a reply to wait for */
         for (; sent < m; sent++) {
-            const redisReply *tx = r->element[i + sent];
+            const redisReply *tx = r->element[2 * (i + sent)];
             if (redisAppendCommand(c, "LRANGE %s%b 0 %d", prefix, tx->str, (size_t)tx->len,
                                    TRACE_READ_MAX - 1) != REDIS_OK) {
                 snprintf(err, errlen, "out of memory");
@@ -183,16 +197,26 @@ static long read_page(redisContext *c, const char *prefix, const char *set, cons
                 break;
             }
             redisReply *lr = got;
+            const char *tx = r->element[2 * (i + j)]->str;
             if (lr->type == REDIS_REPLY_ERROR && rc >= 0 && strncmp(lr->str, "WRONGTYPE", 9)) {
-                snprintf(err, errlen, "cannot read %s%s: %s", prefix, r->element[i + j]->str,
-                         lr->str);
+                snprintf(err, errlen, "cannot read %s%s: %s", prefix, tx, lr->str);
                 rc = -1;
             }
-            if (rc >= 0 && s->n < s->limit &&
-                take(lr, r->element[i + j]->str, d, f, s, err, errlen))
-                rc = -1;
+            if (rc >= 0 && s->n < s->limit && take(lr, tx, d, f, s, err, errlen)) rc = -1;
             freeReplyObject(lr);
         }
+    }
+    if (n) {
+        /* the next page: from the last score, past its members read so far */
+        const char *last = r->element[2 * n - 1]->str;
+        size_t same = 0;
+        while (same < n && !strcmp(r->element[2 * (n - 1 - same) + 1]->str, last))
+            same++;
+        if (strcmp(cur->max, last)) {
+            snprintf(cur->max, sizeof cur->max, "%s", last);
+            cur->skip = 0;
+        }
+        cur->skip += same;
     }
     freeReplyObject(r);
     return rc;
@@ -313,10 +337,11 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
         return BM_EXIT_REDIS;
     }
     char err[1024];
-    size_t offset = 0;
+    size_t offset = 0; /* candidates read */
+    cursor cur = {"+inf", 0};
     long got;
     do {
-        got = read_page(c, o.trace_prefix, set, min, offset, &f, &s, d, err, sizeof err);
+        got = read_page(c, o.trace_prefix, set, min, &cur, &f, &s, d, err, sizeof err);
         offset += got > 0 ? (size_t)got : 0;
     } while (got == PAGE && s.n < limit && offset < SCAN_MAX);
     redisFree(c);

@@ -5,6 +5,8 @@
 # created and evicted in one group is in the index; one indexed as running
 # whose failure came in the group that evicted it is in the failed set, and
 # `busmon traces --status failed` lists it.
+# `busmon traces` reads the index page after page while the agent adds new
+# transactions at its top: none is listed twice.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -36,5 +38,40 @@ bm_check "tx-f, failed in the group that evicted it, is in the failed set" \
     [ -n "$(bm_cli_raw ZSCORE busmon:traces:failed tx-f)" ]
 bm_eq "busmon traces --status failed lists it" "tx-f" \
     "$("$BUSMON" traces --status failed --json | jq -r '[.traces[].tx] | join(",")')"
+
+# The index read page by page (500 candidates a page) while transactions
+# are added at its top: 5 slow candidates first (5000 records each, a fifth
+# of a second each to replay), 50 matching at the end of the first page; 100
+# new members arrive while the first page is read.
+now_ms=$(($(date +%s%N) / 1000000))
+bm_cli EVAL "
+local base = tonumber(ARGV[1])
+for i = 0, 1199 do
+  local tx = 'tx-n-' .. i
+  if i < 5 then tx = 'tx-slow-' .. i elseif i >= 450 and i < 500 then tx = 'tx-m-' .. i end
+  redis.call('ZADD', KEYS[1], base - i, tx)
+end
+for k = 0, 4 do
+  for i = 1, 5000 do
+    local ty = 'command'
+    if i % 2 == 0 then ty = 'result' end
+    redis.call('RPUSH', 'busmon:trace:tx-slow-' .. k, cmsgpack.pack({type = ty, id = 'e' .. i,
+      tx = 'tx-slow-' .. k, worker = 'w', step = 's', ts = (base - k) * 1000 + i}))
+  end
+end
+for i = 450, 499 do
+  redis.call('RPUSH', 'busmon:trace:tx-m-' .. i, cmsgpack.pack({type = 'error', id = 'e' .. i,
+    tx = 'tx-m-' .. i, worker = 'w', step = 's', ts = (base - i) * 1000,
+    error = {type = 'Boom', message = 'boom'}}))
+end
+return 1" 1 busmon:audit $((now_ms - 60000)) >/dev/null
+"$BUSMON" traces --index-key busmon:audit --error-type Boom --limit 10000 --json >"$BM_TMP/paged.json" 2>/dev/null &
+cli=$!
+bm_check "the first page is being read" bm_wait_for 10 'bm_cli_raw CLIENT LIST | grep -q "cmd=lrange"'
+bm_cli EVAL "for i = 1, 100 do redis.call('ZADD', KEYS[1], ARGV[1], 'tx-new-' .. i) end return 1" \
+    1 busmon:audit $((now_ms + 1000)) >/dev/null
+wait "$cli"
+bm_eq "busmon traces while the index grows: the 50 matches, each once" "50 50 50" \
+    "$(jq -r '"\(.count) \(.traces | length) \([.traces[].tx] | unique | length)"' "$BM_TMP/paged.json")"
 
 bm_finish
