@@ -120,7 +120,7 @@ unsigned trace_index_plan(trace_index_mark *m, const trace_summary *s, size_t *w
     uint64_t wh = workers_hash(s, s->n_workers);
     int moved = !m->indexed || m->score_lo != (uint32_t)score_ms;
     *workers_from = 0;
-    if (moved) w |= TRACE_INDEX_W_SET;
+    if (moved) w |= TRACE_INDEX_W_SET | (m->indexed ? TRACE_INDEX_W_MOVED : 0);
     if (failed && (moved || !m->failed)) w |= TRACE_INDEX_W_FAILED;
     if (s->n_workers && (moved || m->n_workers != s->n_workers || m->workers_hash != wh)) {
         w |= TRACE_INDEX_W_WORKERS;

@@ -66,6 +66,13 @@ json_t *trace_index_json(const trace_summary *s);
  *                          :w:<worker> for workers[*workers_from..] (from
  *                          0 unless the names before are the ones added
  *                          before, in the same order: the usual append)
+ *   TRACE_INDEX_W_MOVED    the start the sets have it under moved (a late,
+ *                          earlier event): the writes replace its score.
+ *                          Without it they only add where it is missing
+ *                          (ZADD NX): a trace new in memory may be a
+ *                          transaction seen again after it left memory (or
+ *                          after a restart), whose start is earlier than
+ *                          the events held, and the index keeps that one.
  * 0: nothing to write. The mark is updated to s as if the writes were done
  * (they are queued with the batch and sent again until stored).
  */
@@ -73,6 +80,7 @@ enum {
     TRACE_INDEX_W_SET = 1,
     TRACE_INDEX_W_FAILED = 2,
     TRACE_INDEX_W_WORKERS = 4,
+    TRACE_INDEX_W_MOVED = 8,
 };
 unsigned trace_index_plan(trace_index_mark *mark, const trace_summary *s, size_t *workers_from);
 

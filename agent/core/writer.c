@@ -423,20 +423,21 @@ int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char 
     return send_argv(w, kind, px_ms > 0 ? 5 : 3, argv, lens, cb, arg);
 }
 
-int bm_writer_zadd(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, size_t n,
+int bm_writer_zadd(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, int nx, size_t n,
                    const int64_t *scores, const char *const *members, const size_t *mlens,
                    bm_write_cb cb, void *arg)
 {
     if (n == 0) return 0;
     /* the scores' text: hiredis copies the command when it is queued */
     char *sc = malloc(n * 24);
-    if (!sc || reserve(w, 2 * n + 2)) {
+    if (!sc || reserve(w, 2 * n + 3)) {
         free(sc);
         return w->stats.refused++, -1;
     }
     int argc = 0;
     ARG("ZADD", 4);
     ARG(key, klen);
+    if (nx) ARG("NX", 2);
     for (size_t i = 0; i < n; i++) {
         ARG(sc + 24 * i, put_int64(sc + 24 * i, scores[i]));
         ARG(members[i], mlens[i]);

@@ -139,9 +139,10 @@ int bm_writer_xgroup_create(bm_writer *w, const char *stream, const char *group,
 /* SET key value [PX px_ms] (the checkpoint; px_ms 0: no expiry). */
 int bm_writer_set(bm_writer *w, bm_write_kind kind, const char *key, const char *value,
                   size_t len, int64_t px_ms, bm_write_cb cb, void *arg);
-/* ZADD key score1 member1 ... (the trace search index: every member a
- * group adds to one set in one command). n 0: nothing sent. */
-int bm_writer_zadd(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, size_t n,
+/* ZADD key [NX] score1 member1 ... (the trace search index: every member a
+ * group adds to one set in one command; nx: members already there keep
+ * their score). n 0: nothing sent. */
+int bm_writer_zadd(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, int nx, size_t n,
                    const int64_t *scores, const char *const *members, const size_t *mlens,
                    bm_write_cb cb, void *arg);
 /* ZREMRANGEBYSCORE key -inf (below; ZREMRANGEBYRANK key 0 -(keep+1); EXPIRE key ttl_s:

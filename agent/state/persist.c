@@ -504,17 +504,22 @@ typedef struct {
     const char *worker, *tx;
     size_t tx_len;
     int64_t score_ms;
+    int nx; /* added where missing (ZADD NX), else its score replaced */
 } worker_member;
 
 static int cmp_worker_member(const void *a, const void *b)
 {
-    return strcmp(((const worker_member *)a)->worker, ((const worker_member *)b)->worker);
+    const worker_member *x = a, *y = b;
+    int c = strcmp(x->worker, y->worker);
+    return c ? c : x->nx - y->nx;
 }
 
-/* The group's index members (is_dl 5): one ZADD for the index set, one for
- * :failed, one per worker's set, every member of the group in it (a
- * superseded summary's sets are its successor's, plan_index). *sent counts
- * the commands sent. @return 0 or -1 (refused: nothing more sent). */
+/* The group's index members (is_dl 5): for the index set, :failed and each
+ * worker's set, one ZADD NX of the members added where missing and one
+ * ZADD of those whose start moved (TRACE_INDEX_W_MOVED; rare), every member
+ * of the group in them (a superseded summary's sets are its successor's,
+ * plan_index). *sent counts the commands sent. @return 0 or -1 (refused:
+ * nothing more sent). */
 static int send_zadds(bm_persist *p, group *g, const wr *x, unsigned *sent)
 {
     size_t n = 0, n_w = 0;
@@ -533,17 +538,19 @@ static int send_zadds(bm_persist *p, group *g, const wr *x, unsigned *sent)
     const char *b = g->ixbytes.data;
     char key[INDEX_KEY_MAX];
     size_t klen;
-    for (int set = 0; !rc && set < 2; set++) { /* the index, then :failed */
-        unsigned bit = set == 0 ? TRACE_INDEX_W_SET : TRACE_INDEX_W_FAILED;
+    for (int set = 0; !rc && set < 4; set++) { /* the index, then :failed; NX, then moved */
+        unsigned bit = set % 2 == 0 ? TRACE_INDEX_W_SET : TRACE_INDEX_W_FAILED;
+        int nx = set < 2;
         size_t k = 0;
         for (size_t i = x->first; i < x->first + x->n; i++) {
             const ix_item *it = &g->ix[i];
-            if (it->superseded || !(it->writes & bit)) continue;
+            int it_nx = (it->writes & TRACE_INDEX_W_MOVED) == 0;
+            if (it->superseded || !(it->writes & bit) || it_nx != nx) continue;
             scores[k] = it->score_ms, members[k] = b + it->tx_off, lens[k++] = it->tx_len;
         }
         if (!k) continue;
-        klen = index_key(p, set == 0 ? "" : ":failed", "", key);
-        rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, k, scores, members, lens, on_write,
+        klen = index_key(p, set % 2 == 0 ? "" : ":failed", "", key);
+        rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, nx, k, scores, members, lens, on_write,
                             (void *)x);
         *sent += rc == 0;
     }
@@ -554,16 +561,17 @@ static int send_zadds(bm_persist *p, group *g, const wr *x, unsigned *sent)
         const char *wk = b + it->w_off;
         for (size_t w = 0; w < it->n_workers; w++, wk += strlen(wk) + 1)
             if (w >= it->w_from)
-                wm[k++] = (worker_member){wk, b + it->tx_off, it->tx_len, it->score_ms};
+                wm[k++] = (worker_member){wk, b + it->tx_off, it->tx_len, it->score_ms,
+                                          !(it->writes & TRACE_INDEX_W_MOVED)};
     }
     if (!rc && k) qsort(wm, k, sizeof *wm, cmp_worker_member);
     for (size_t i = 0; !rc && i < k;) {
         size_t j = i, m = 0;
-        for (; j < k && !strcmp(wm[j].worker, wm[i].worker); j++)
+        for (; j < k && !cmp_worker_member(&wm[j], &wm[i]); j++)
             scores[m] = wm[j].score_ms, members[m] = wm[j].tx, lens[m++] = wm[j].tx_len;
         klen = index_key(p, ":w:", wm[i].worker, key);
-        rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, m, scores, members, lens, on_write,
-                            (void *)x);
+        rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, wm[i].nx, m, scores, members, lens,
+                            on_write, (void *)x);
         *sent += rc == 0;
         i = j;
     }

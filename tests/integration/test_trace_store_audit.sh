@@ -39,6 +39,30 @@ bm_check "tx-f, failed in the group that evicted it, is in the failed set" \
 bm_eq "busmon traces --status failed lists it" "tx-f" \
     "$("$BUSMON" traces --status failed --json | jq -r '[.traces[].tx] | join(",")')"
 
+# evicted, then seen again (its answer comes later): the index keeps its
+# start, not the start of the part the agent saw again, so busmon traces
+# still orders it by when it started
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S.000000; }
+t0=$(($(date +%s) - 60))
+ev() { jq -cn --arg ty "$1" --arg id "$2" --arg tx "$3" --arg ts "$(iso "$4")" \
+    '{type:$ty,id:$id,tx:$tx,cmd:"c-tx-a",worker:"w2",step:"s",ts:$ts}'; }
+bm_cli PUBLISH multiagent:a "$(ev command c-tx-a tx-a "$t0")" >/dev/null
+bm_check "tx-a indexed" bm_wait_for 10 '[ -n "$(bm_cli_raw ZSCORE busmon:traces tx-a)" ]'
+score=$(bm_cli_raw ZSCORE busmon:traces tx-a)
+bm_eq "tx-a's score is its start" "$((t0 * 1000))" "$score"
+bm_cli PUBLISH multiagent:a "$(ev command c-tx-b tx-b $((t0 + 15)))" >/dev/null
+bm_check "tx-b indexed (tx-a evicted)" bm_wait_for 10 '[ -n "$(bm_cli_raw ZSCORE busmon:traces tx-b)" ]'
+bm_cli PUBLISH multiagent:a "$(ev result r-tx-a tx-a $((t0 + 30)))" >/dev/null
+bm_check "tx-a's answer is stored" bm_wait_for 10 '[ "$(bm_cli_raw LLEN busmon:trace:tx-a)" = 2 ]'
+# a later transaction indexed: every write before it is done (one connection, in order)
+bm_cli PUBLISH multiagent:a "$(cmd tx-later)" >/dev/null
+bm_check "... and the index writes of its group are done" bm_wait_for 10 \
+    '[ -n "$(bm_cli_raw ZSCORE busmon:traces tx-later)" ]'
+bm_eq "seen again, tx-a keeps its start in the index" "$score $score $score" \
+    "$(for k in busmon:traces busmon:traces:w:w2; do bm_cli_raw ZSCORE $k tx-a; done | tr '\n' ' ')$("$BUSMON" traces --worker w2 --json | jq -r '.traces[] | select(.tx == "tx-a") | .start_unix_ms')"
+bm_eq "busmon traces: newest first (tx-b started after tx-a)" "tx-b,tx-a" \
+    "$("$BUSMON" traces --worker w2 --json | jq -r '[.traces[].tx] | join(",")')"
+
 # The index read page by page (500 candidates a page) while transactions
 # are added at its top: 5 slow candidates first (5000 records each, a fifth
 # of a second each to replay), 50 matching at the end of the first page; 100
