@@ -210,7 +210,10 @@ static int process(bm_stream_input *in, size_t sidx, const redisReply *entry, in
                                : 0;
     in->stats.entries_read++;
     if (in->first_entry_us == 0) in->first_entry_us = now_us;
-    if (from == BM_ENTRY_OWN_PENDING) {
+    /* A new entry at or below what this consumer applied is one read before:
+     * Redis lost the group's progress and our acks (restarted from an older
+     * snapshot, the group set back) and serves it again as new. */
+    if (from != BM_ENTRY_CLAIMED) {
         bm_persist_seen seen = bm_persist_seen_before(in->persist, sidx, id->str);
         if (seen == BM_SEEN_COVERED) { /* in the checkpoint (or acked): its ack was lost */
             ack_entry(in, sidx, id);
