@@ -63,8 +63,14 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
         r->element[0]->type != REDIS_REPLY_STRING)
         return;
     if (!strcmp(r->element[0]->str, "psubscribe")) {
-        in->subscribed = 1;
         bm_debug("pub/sub: subscribed to %s", r->element[1]->str ? r->element[1]->str : "?");
+        if (in->subscribed) return;
+        in->subscribed = 1;
+        /* the backoff starts over only now: a Redis that takes the connection
+         * and closes it (maxclients) is retried ever more slowly, not four
+         * times a second for good */
+        bm_backoff_reset(&in->backoff);
+        bm_info("pub/sub: subscribed to %zu pattern(s) on %s", in->o.n_patterns, in->url->display);
         return;
     }
     if (strcmp(r->element[0]->str, "pmessage") || r->elements != 4) return;
@@ -140,8 +146,6 @@ static void on_conn_state(bm_conn *c, int up, void *arg)
     bm_pubsub_input *in = arg;
     if (in->stopped) return;
     if (up) {
-        bm_backoff_reset(&in->backoff);
-        bm_info("pub/sub: subscribed to %zu pattern(s) on %s", in->o.n_patterns, in->url->display);
         bm_writer_psubscribe_on(bm_conn_ctx(c), on_message, in,
                                 in->o.n_patterns < PATTERNS_MAX ? in->o.n_patterns : PATTERNS_MAX,
                                 in->o.patterns);

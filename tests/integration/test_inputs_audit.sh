@@ -6,6 +6,12 @@
 # serves the entries the agent already applied again as new ones. They are
 # only acked (busmon_entries_covered_total), never applied twice: a metric
 # event is counted once, a trace event is no duplicate.
+#
+# The pub/sub connection killed while the stream one lives: counted, said,
+# subscribed again, the stream read on. A Redis that takes the pub/sub
+# connection and closes it at once (maxclients) is retried with a growing
+# backoff, not four times a second for good, and "subscribed" is said only
+# when Redis confirmed the subscription.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 S=busmon:events
@@ -35,4 +41,35 @@ bm_eq "three events applied" 3 "$(m busmon_events_applied_total)"
 kill -TERM "$A"; wait "$A"
 bm_eq "the agent exits 0" 0 "$?"
 
+# ---- pub/sub
+LOG=$BM_TMP/pubsub.log
+"$BM_BUILD/busmon-agent" --stream $S --consumer a2 --block-ms 200 --psubscribe 'mp:*' \
+    --http "127.0.0.1:$HP" >"$LOG" 2>&1 &
+A=$!
+BM_PIDS+=($A)
+bm_check "the agent subscribes" bm_wait_for 10 '[ "$(bm_cli_raw PUBSUB NUMPAT)" = 1 ]'
+psub_id() { bm_cli_raw CLIENT LIST | awk '/cmd=psubscribe/ { sub("id=", "", $1); print $1 }'; }
+bm_cli CLIENT KILL ID "$(psub_id)" >/dev/null
+bm_check "the lost subscription is counted" bm_wait_for 10 '[ "$(m busmon_pubsub_disconnects_total)" = 1 ]'
+bm_check "and made again" bm_wait_for 10 '[ "$(bm_cli_raw PUBSUB NUMPAT)" = 1 ]'
+bm_cli PUBLISH mp:command '{"type":"command","id":"pc1","tx":"ptx","worker":"w"}' >/dev/null
+bm_cli XADD $S '*' type command id sc1 tx stx worker w step s >/dev/null
+bm_check "a message after it is heard" bm_wait_for 10 '[ "$(m busmon_pubsub_messages_total)" = 1 ]'
+bm_check "the stream is read on" bm_wait_for 10 drained
+before=$(m busmon_redis_reconnects_total)
+# Redis takes no more clients; the one of this shell stays to lift the limit
+id=$(psub_id)
+exec 3<>/dev/tcp/127.0.0.1/$BM_PORT
+printf 'CONFIG SET maxclients 1\r\nCLIENT KILL ID %s\r\n' "$id" >&3
+sleep 6
+tries=$(( $(m busmon_redis_reconnects_total) - before ))
+bm_check "refused at once, the pub/sub connection is tried with backoff ($tries tries in 6 s)" \
+    [ "$tries" -ge 2 -a "$tries" -le 8 ]
+printf 'CONFIG SET maxclients 10000\r\n' >&3
+exec 3>&-
+bm_check "subscribed again once Redis takes it" bm_wait_for 30 '[ "$(bm_cli_raw PUBSUB NUMPAT)" = 1 ]'
+bm_eq "said subscribed once per subscription" 3 "$(grep -c 'pub/sub: subscribed to' "$LOG")"
+bm_eq "two subscriptions lost, counted" 2 "$(m busmon_pubsub_disconnects_total)"
+kill -TERM "$A"; wait "$A"
+bm_eq "the agent exits 0" 0 "$?"
 bm_finish
