@@ -66,13 +66,24 @@ struct bm_stream_input {
     stream_arg *sarg;
     size_t probes_out; /* probe replies due (reads wait for them) */
     enum { PROBE_GROUP_MISSING, PROBE_REFUSED, PROBE_RECHECK } probe; /* the one under way */
-    int probe_found; /* ... found a key of another type */
+    int probe_found;   /* ... found a key of another type */
+    int probe_failed;  /* ... a group could not be made (OOM, NOPERM...) */
+    int starting_over; /* the session resets after its backoff: no reads until then */
     struct event *recheck;
     struct event *linger; /* the next read after a short one (o.linger_ms) */
     bm_stream_input_stats stats;
 };
 
 static void issue_read(bm_stream_input *in);
+
+/* The session starts over after its backoff; until then nothing is read (a
+ * writer drained or a persist resume would read again at once, the same
+ * refusal in a loop). */
+static void start_over(bm_stream_input *in)
+{
+    in->starting_over = 1;
+    bm_session_fail(in->session);
+}
 
 static void count_batch(bm_stream_input_stats *st, size_t n)
 {
@@ -328,16 +339,24 @@ static void on_probe(const redisReply *r, void *arg)
     /* connection gone: the session's reset ends the probe (and a late NULL
      * must not count against the next one) */
     if (!r) return;
-    if (r->type == REDIS_REPLY_ERROR && !is_wrong_type(r) && strncmp(r->str, "BUSYGROUP", 9))
+    if (r->type == REDIS_REPLY_ERROR && !is_wrong_type(r) && strncmp(r->str, "BUSYGROUP", 9)) {
         bm_error("cannot create consumer group '%s' on stream '%s': %s", in->o.group,
                  in->o.streams[sa->idx], r->str);
+        in->probe_failed = 1;
+    }
     if (note_key_type(in, sa->idx, r)) in->probe_found = 1;
     if (!in->probes_out || --in->probes_out) return;
+    if (in->probe != PROBE_RECHECK && in->probe_failed) {
+        /* a group still missing would refuse the read again at once, a
+         * loop of reads and probes: start over, backing off */
+        start_over(in);
+        return;
+    }
     if (in->probe == PROBE_REFUSED && !in->probe_found) {
         /* refused with WRONGTYPE, yet every key is a stream now (or the
          * refusal came from elsewhere): start over, backing off */
         bm_error("XREADGROUP failed (WRONGTYPE) and no stream key is of another type; retrying");
-        bm_session_fail(in->session);
+        start_over(in);
         return;
     }
     if (!in->reads_in_flight) issue_read(in);
@@ -354,6 +373,7 @@ static void probe_streams(bm_stream_input *in, int why)
     if (in->probes_out) return; /* one under way */
     in->probe = why;
     in->probe_found = 0;
+    in->probe_failed = 0;
     for (size_t i = 0; i < in->o.n_streams; i++)
         if ((why != PROBE_RECHECK || in->wrong_type[i]) &&
             bm_writer_xgroup_create(in->writer, in->o.streams[i], in->o.group,
@@ -361,7 +381,7 @@ static void probe_streams(bm_stream_input *in, int why)
                                     &in->sarg[i]) == 0)
             in->probes_out++;
     if (!in->probes_out && why != PROBE_RECHECK) /* the writer refused them all */
-        bm_session_fail(in->session);
+        start_over(in);
 }
 
 static void on_recheck(evutil_socket_t fd, short what, void *arg)
@@ -473,7 +493,7 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
     in->stats.reads++;
     if (r->type == REDIS_REPLY_ERROR) {
         if (read_refused(in, r))
-            bm_session_fail(in->session);
+            start_over(in);
         else
             bm_persist_poke(in->persist); /* a checkpoint may have waited for this read */
         return;
@@ -521,7 +541,7 @@ static void on_read(redisAsyncContext *c, void *reply, void *arg)
     bm_persist_poke(in->persist);
     if (nomem) {
         bm_error("out of memory applying a batch; reading this consumer's pending entries again");
-        bm_session_fail(in->session);
+        start_over(in);
         return;
     }
     if (in->recovering && total == 0) {
@@ -556,7 +576,7 @@ static void issue_read(bm_stream_input *in)
 {
     redisAsyncContext *rd = bm_session_reader(in->session);
     if (in->stopped || in->setup != SETUP_READY || !rd || !bm_writer_up(in->writer) ||
-        in->reads_in_flight >= READS_IN_FLIGHT_MAX || in->probes_out)
+        in->reads_in_flight >= READS_IN_FLIGHT_MAX || in->probes_out || in->starting_over)
         return;
     if (bm_writer_congested(in->writer) || !bm_persist_reads_allowed(in->persist)) {
         in->stats.paused_reads++;
@@ -643,6 +663,7 @@ static void on_session_reset(void *arg)
 {
     bm_stream_input *in = arg;
     in->reads_in_flight = 0;
+    in->starting_over = 0;
     in->probes_out = 0; /* their replies come back NULL */
     in->recovering = 1;
     if (in->linger) evtimer_del(in->linger); /* recovery reads one at a time, at once */

@@ -12,6 +12,11 @@
 # connection and closes it at once (maxclients) is retried with a growing
 # backoff, not four times a second for good, and "subscribed" is said only
 # when Redis confirmed the subscription.
+#
+# A stream deleted while Redis is at maxmemory (noeviction): the group cannot
+# be made again (OOM). The agent backs off instead of a loop of refused
+# reads and XGROUP CREATEs (thousands of log lines a second), and reads on
+# once Redis takes writes again.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 S=busmon:events
@@ -70,6 +75,22 @@ exec 3>&-
 bm_check "subscribed again once Redis takes it" bm_wait_for 30 '[ "$(bm_cli_raw PUBSUB NUMPAT)" = 1 ]'
 bm_eq "said subscribed once per subscription" 3 "$(grep -c 'pub/sub: subscribed to' "$LOG")"
 bm_eq "two subscriptions lost, counted" 2 "$(m busmon_pubsub_disconnects_total)"
+
+# ---- a group that cannot be made again
+bm_cli CONFIG SET maxmemory-policy noeviction >/dev/null
+bm_cli CONFIG SET maxmemory 1 >/dev/null # below what is used: every write refused (OOM)
+lines_before=$(wc -l <"$LOG")
+bm_cli DEL $S >/dev/null
+bm_check "the missing group is said" bm_wait_for 10 'grep -q "consumer group .busmon. is missing" "$LOG"'
+sleep 3
+said=$(grep -c "consumer group .busmon. is missing" "$LOG")
+bm_check "and tried again with backoff, not in a loop ($said times, $(( $(wc -l <"$LOG") - lines_before )) log lines in 3 s)" \
+    [ "$said" -le 8 ]
+bm_cli CONFIG SET maxmemory 0 >/dev/null
+bm_check "the group is made again once Redis takes writes" \
+    bm_wait_for 40 '[ "$(bm_cli_raw XINFO GROUPS $S 2>/dev/null | head -2 | tail -1)" = busmon ]'
+bm_cli XADD $S '*' type command id sc2 tx stx2 worker w step s >/dev/null
+bm_check "and the stream is read on" bm_wait_for 30 drained
 kill -TERM "$A"; wait "$A"
 bm_eq "the agent exits 0" 0 "$?"
 bm_finish
