@@ -219,6 +219,8 @@ typedef struct {
     uint8_t indexed;       /* in the index set */
     uint8_t failed;        /* the summary was in the failed group */
     uint8_t queued;        /* changed since its summary was last made (the agent's list) */
+    uint32_t expire_s;     /* when its key's EXPIRE was last queued (the agent's wall
+                            * clock, s; 0: not yet): agent/state/state.c key_first */
 } trace_index_mark;
 
 trace_index_mark *trace_index_mark_of(const trace *t);

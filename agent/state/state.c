@@ -29,7 +29,7 @@ struct bm_state {
     deadlines *deadlines;
     bm_persist *persist;
     int64_t timeout_grace_us; /* past timeout_seconds before a timeout is called */
-    int64_t expire_again_us;  /* a trace this old (its first event) has its key's TTL set again */
+    int64_t expire_again_us;  /* its key's EXPIRE queued this long ago: queued again */
     struct bm_loop *loop;
     bm_state_stats stats;
     uint64_t told[2];   /* refusals already logged: workers, error types */
@@ -151,12 +151,19 @@ static void count_outcome(bm_state *st, const trace_event *te)
 
 /* Whether t's record now may be its key's first write, so it carries the
  * key's EXPIRE: its first event in memory (a trace evicted and starting
- * again sets it again: harmless); or a trace older than half the retention
- * (its key's TTL runs out while it still takes events: set it again rather
- * than let a later RPUSH make a key without one). */
+ * again sets it again: harmless); or the last EXPIRE queued for it more
+ * than half the retention ago on this agent's clock (its key's TTL runs out
+ * while it still takes events: set it again rather than let a later RPUSH
+ * make a key without one). Timed by when the EXPIRE went, not by the
+ * events' own times: a producer's clock ahead, a restored command answered
+ * late, or a retention raised across a restart cannot skip it. */
 static int key_first(const bm_state *st, const trace *t, int64_t now_us)
 {
-    return trace_count(t) <= 1 || now_us - trace_first_ts_us(t) > st->expire_again_us;
+    trace_index_mark *m = trace_index_mark_of(t);
+    int64_t now_s = now_us / 1000000, age_us = (now_s - (int64_t)m->expire_s) * 1000000;
+    int due = trace_count(t) <= 1 || !m->expire_s || age_us < 0 || age_us > st->expire_again_us;
+    if (due) m->expire_s = now_s > 0 ? (uint32_t)now_s : 1;
+    return due;
 }
 
 /* The transaction changed: its summary for the trace search index (what

@@ -7,6 +7,10 @@
 # `busmon traces --status failed` lists it.
 # `busmon traces` reads the index page after page while the agent adds new
 # transactions at its top: none is listed twice.
+# A trace key is never left without a TTL: a transaction taking events
+# longer than the retention, from a producer whose clock is a day ahead,
+# has its key's EXPIRE queued again (it was timed by the events' own times,
+# so the key expired and the next RPUSH made it again with none).
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -97,5 +101,21 @@ bm_cli EVAL "for i = 1, 100 do redis.call('ZADD', KEYS[1], ARGV[1], 'tx-new-' ..
 wait "$cli"
 bm_eq "busmon traces while the index grows: the 50 matches, each once" "50 50 50" \
     "$(jq -r '"\(.count) \(.traces | length) \([.traces[].tx] | unique | length)"' "$BM_TMP/paged.json")"
+
+# ---- a key never without a TTL (retention 4 s, the producer's clock a day ahead) -------------
+bm_bg "$BM_BUILD/busmon-agent" --block-ms 100 --stream ttl:events --consumer ttl --no-http \
+    --trace-retention 4s
+bm_check "the agent reads ttl:events" bm_wait_for 10 \
+    '[ "$(bm_cli_raw XINFO GROUPS ttl:events 2>/dev/null | grep -c busmon)" -ge 1 ]'
+future=$(($(date +%s) + 86400))
+ttl_seen=""
+for i in $(seq 0 9); do # 10 events, 1 s apart: the key's 4 s TTL would run out twice
+    bm_cli XADD ttl:events '*' type status status running id "p$i" tx tx-long worker w ts "$((future + i))" >/dev/null
+    sleep 1
+    ttl_seen="$ttl_seen $(bm_cli_raw TTL busmon:trace:tx-long)"
+done
+bm_check "the key holds the events" [ "$(bm_cli_raw LLEN busmon:trace:tx-long)" -ge 1 ]
+bm_eq "tx-long's key always has a TTL while events come (TTLs:$ttl_seen)" 0 \
+    "$(echo $ttl_seen | tr ' ' '\n' | grep -cx -- -1)"
 
 bm_finish
