@@ -671,9 +671,11 @@ static void on_session_stopped(void *arg, int rc)
 static void on_persist_finished(void *arg, int rc)
 {
     agent *a = arg;
-    if (rc)
+    if (rc) { /* nothing is lost, but the stop is not clean: exit 1, as at the hard limit */
         bm_warn("stopping: the last writes or checkpoint were not confirmed; their entries stay "
                 "pending and are read again at the next start");
+        a->stop_rc = 1;
+    }
     bm_info("stopping: flushing %ld pending write(s)", bm_writer_pending(a->p.writer));
     bm_session_stop(a->p.session, STOP_DEADLINE_MS, on_session_stopped, a);
 }
