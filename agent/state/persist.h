@@ -219,8 +219,10 @@ typedef enum {
     BM_SEEN_QUEUED,  /* applied by this process, its ack queued: nothing to do */
 } bm_persist_seen;
 
-/* Our own pending entry `id` of stream i, read again after a reset or a
- * restart: was it applied? Counted in `covered` or `already_queued`. */
+/* Entry `id` of stream i read again: one of our own pending entries after a
+ * reset or a restart, or one Redis serves again as new at or below what
+ * this consumer applied (Redis restarted from an older snapshot: the group
+ * set back). Was it applied? Counted in `covered` or `already_queued`. */
 bm_persist_seen bm_persist_seen_before(bm_persist *p, size_t stream_idx, const char *id);
 
 /* Is claimed entry `id` of stream i applied, its ack queued (not yet sent)? */
