@@ -175,19 +175,23 @@ int bm_monitor_rollup(bm_monitor *m, int64_t now_us, int64_t interval_us, const 
     r->workers = m->snap_workers;
     r->n_patterns = np ? error_patterns_snapshot(m->errors, now_us, m->snap_patterns, np) : 0;
     r->patterns = m->snap_patterns;
-    /* summary over the performance window: averages over workers with executions */
+    /* summary over the performance window: the success rate averaged over the
+     * workers with executions, the duration over those with a known one (a
+     * worker whose answers carry none would count as 0 ms) */
     double sum_rate = 0, sum_avg = 0;
-    size_t with_exec = 0;
+    size_t with_exec = 0, with_time = 0;
     for (size_t i = 0; i < r->n_workers; i++) {
         const bm_window_stats *w = &r->workers[i].win[BM_WINDOWS - 1];
         if (!w->executions) continue;
         sum_rate += w->success_rate;
-        sum_avg += w->avg_us;
         with_exec++;
+        if (!w->timed) continue;
+        sum_avg += w->avg_us;
+        with_time++;
     }
     r->total_commands = r->events[BM_WINDOWS - 1].by_type[0].count;
     r->avg_success_rate = with_exec ? sum_rate / (double)with_exec : 0.0;
-    r->avg_duration_us = with_exec ? sum_avg / (double)with_exec : 0.0;
+    r->avg_duration_us = with_time ? sum_avg / (double)with_time : 0.0;
     r->workers_refused = worker_stats_refused(m->workers);
     r->patterns_refused = error_patterns_refused(m->errors);
     return 0;

@@ -782,6 +782,7 @@ static void fill_window(const worker_stats *ws, const worker *w, int i, int64_t 
         out->error_rate = (double)(n.failures + n.timeouts) / (double)n.executions;
     }
     if (scratch->count) {
+        out->timed = scratch->count;
         out->min_us = scratch->min_us;
         out->max_us = scratch->max_us;
         out->avg_us = bm_hist_mean(scratch);

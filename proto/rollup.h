@@ -45,6 +45,7 @@ typedef struct {
     int64_t covered_us; /* the part of the window holding data, or watched since the
                            agent's first event when that is longer (rates divide by it) */
     uint64_t executions, successes, failures, timeouts;
+    uint64_t timed; /* executions with a known duration (those the durations are of) */
     double success_rate, error_rate;
     int64_t min_us, max_us; /* 0 when no durations */
     double avg_us, p50_us, p95_us, p99_us;

@@ -463,3 +463,23 @@ Test(monitor, metrics_saved_loaded_merged_and_old_saves_load)
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
 }
+
+/* The rollup's summary: the average duration is over the workers with a
+ * known duration; one whose answers carry none (no duration reported, its
+ * command never seen) does not pull it down as 0 ms. */
+Test(monitor, summary_duration_is_over_workers_with_durations)
+{
+    bm_event c = command("c1", "timed", T0);
+    feed(&c);
+    bm_event r = answer("r1", "c1", "timed", "ok", T0 + 100 * 1000);
+    r.duration_us = 100 * 1000;
+    feed(&r);
+    bm_event u = answer("r2", "never-seen", "untimed", "ok", T0 + 200 * 1000);
+    feed(&u);
+    cr_assert_eq(totals_of("untimed").successes, 1, "the untimed answer is an execution");
+    cr_assert_eq(totals_of("untimed").duration_count, 0, "of no known duration");
+    bm_rollup ro;
+    cr_assert_eq(bm_monitor_rollup(&mon, T0 + SEC, 10 * SEC, "a", &ro), 0);
+    cr_expect_float_eq(ro.avg_success_rate, 1.0, 1e-9);
+    cr_expect_float_eq(ro.avg_duration_us, 100 * 1000.0, 1.0, "avg %g us", ro.avg_duration_us);
+}
