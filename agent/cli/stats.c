@@ -348,6 +348,12 @@ static int show_errors(const bm_cli_opts *o, const stats_args *s, json_t *roll)
             strncat(workers, json_string_value(w) ? json_string_value(w) : "?",
                     sizeof workers - strlen(workers) - 1);
         }
+        double wmore = bm_cli_num(e, "workers_more"); /* hit beyond the listed ones */
+        if (wmore > 0) {
+            char tail[40];
+            snprintf(tail, sizeof tail, " +%.0f more", wmore);
+            strncat(workers, tail, sizeof workers - strlen(workers) - 1);
+        }
         char last[40];
         bm_cli_time_str(bm_cli_str(e, "last_seen"), last, sizeof last);
         json_t *count = bm_rollup_pick_window(json_object_get(e, "count"), s->window);

@@ -137,6 +137,10 @@ run stats-idle "$BUSMON" stats --window 5m
 bm_check "stats: 4 commands, no answer: success and error rate '-'" \
     bash -c "grep -qE '^  success rate: +-$' '$BM_TMP/stats-idle.out' && grep -qE '^  error rate: +-$' '$BM_TMP/stats-idle.out'"
 bm_eq "stats --json keeps the numbers" "0 0" "$("$BUSMON" stats --window 5m --json | jq -r '"\(.success_rate) \(.error_rate)"')"
+# ---- busmon errors: workers hit beyond the 8 listed are counted in the table too --------------
+bm_cli XADD busmon:rollups '*' json '{"ts":"2026-12-05T10:00:20Z","agent":"a1","workers":[],"errors":[{"type":"Boom","count":{"5m":12},"total":12,"trend":"stable","last_seen":"2026-12-05T10:00:19Z","workers":["w1","w2","w3","w4","w5","w6","w7","w8"],"workers_more":4,"example":"boom"}]}' >/dev/null
+bm_check "errors: the table says how many more workers were hit (workers_more)" \
+    bash -c "'$BUSMON' errors --window 5m | grep -qE '^Boom .*w1,w2,w3,w4,w5,w6,w7,w8 \+4 more'"
 # ---- traces --limit: "limited" when something was left unread, not when exactly N matched -------
 now_s=$(date +%s)
 for t in a b c; do
