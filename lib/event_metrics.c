@@ -46,6 +46,8 @@ struct event_metrics {
     uint64_t total_failed[BM_EV__COUNT]; /* failures, timeouts apart */
     uint64_t total_timeouts[BM_EV__COUNT];
     uint64_t total_late[BM_EV__COUNT];
+    int64_t since_us; /* first time told of (an event, a rollup): the windows count from then on;
+                         0 not yet */
     char perf_label[8];
 };
 
@@ -110,6 +112,11 @@ void event_metrics_free(event_metrics *m)
     free(m);
 }
 
+void event_metrics_watch(event_metrics *m, int64_t now_us)
+{
+    if (m && !m->since_us) m->since_us = now_us;
+}
+
 /*
  * Results count as executions of their outcome; errors as failed
  * executions unless they say timeout. Commands and other events count as
@@ -122,6 +129,7 @@ void event_metrics_add(event_metrics *m, bm_event_type type, int outcome, int64_
                        int64_t now_us)
 {
     if (!m) return;
+    event_metrics_watch(m, now_us);
     int row = row_of(type);
     int answer = row == ROW_RESULT || row == ROW_ERROR;
     bm_outcome oc = BM_OUTCOME_SUCCESS;
@@ -210,7 +218,11 @@ static void fill_window(const event_metrics *m, int w, int64_t now_us, bm_event_
     out->avg_latency_us = bm_hist_mean(&lat);
     out->p95_latency_us = bm_hist_quantile(&lat, P95);
 
+    /* rates divide by the time the window holds data, or longer: by the time
+     * watched, when it was quiet before its data began */
     out->covered_us = bm_window_covered_us(all, now_us);
+    int64_t watched_us = bm_window_watched_us(all, now_us, m->since_us);
+    if (out->covered_us && watched_us > out->covered_us) out->covered_us = watched_us;
     double window_min = (double)out->covered_us / (double)MINUTE_US;
     double period_min = (double)all->period_us / (double)MINUTE_US;
     out->throughput_per_min = window_min > 0 ? (double)out->total_events / window_min : 0.0;
@@ -265,7 +277,7 @@ static const char *const row_names[ROW__COUNT] = {"command", "result", "error", 
 
 int event_metrics_save(const event_metrics *m, msgpack_packer *pk)
 {
-    int e = msgpack_pack_map(pk, 2);
+    int e = msgpack_pack_map(pk, 3);
     e |= bm_sc_key(pk, "windows");
     e |= msgpack_pack_map(pk, ROW__COUNT);
     for (int r = 0; r < ROW__COUNT && !e; r++) {
@@ -284,6 +296,7 @@ int event_metrics_save(const event_metrics *m, msgpack_packer *pk)
         e |= msgpack_pack_uint64(pk, m->total_timeouts[t]);
         e |= msgpack_pack_uint64(pk, m->total_late[t]);
     }
+    e |= bm_sc_key_i64(pk, "since", m->since_us);
     return e ? -1 : 0;
 }
 
@@ -319,6 +332,9 @@ static int load_into(event_metrics *tmp, const msgpack_object *o, char *err, siz
             return bm_sc_fail(err, errlen, "totals: '%s' is not [total, failed, timeouts, late]",
                               name);
     }
+    const msgpack_object *since = bm_sc_get(o, "since"); /* absent before it was kept: 0 */
+    if (since && bm_sc_as_time(since, &tmp->since_us))
+        return bm_sc_fail(err, errlen, "'since' is not a time in µs");
     return BM_LOAD_OK;
 }
 
@@ -345,6 +361,7 @@ int event_metrics_load(event_metrics *m, const msgpack_object *o, char *err, siz
         memcpy(m->total_failed, tmp->total_failed, sizeof m->total_failed);
         memcpy(m->total_timeouts, tmp->total_timeouts, sizeof m->total_timeouts);
         memcpy(m->total_late, tmp->total_late, sizeof m->total_late);
+        m->since_us = tmp->since_us;
     } else {
         bm_sc_wrap(err, errlen, "events");
     }
@@ -359,6 +376,8 @@ int event_metrics_merge(event_metrics *dst, const event_metrics *src)
     for (int r = 0; r < ROW__COUNT; r++)
         for (int w = 0; w < BM_WINDOWS; w++)
             if (bm_window_merge(&dst->win[r][w], &src->win[r][w]) != 0) rc = -1;
+    if (src->since_us && (!dst->since_us || src->since_us < dst->since_us))
+        dst->since_us = src->since_us;
     for (int t = 0; t < BM_EV__COUNT; t++) {
         dst->total[t] += src->total[t];
         dst->total_failed[t] += src->total_failed[t];

@@ -16,14 +16,16 @@
  *
  *   { "windows": { "command" | "result" | "error" | "other" | "all":
  *                    [window 1m, window 5m, window perf] },
- *     "totals":  { "<event type name>": [total, failed, timeouts, late], ... } }
+ *     "totals":  { "<event type name>": [total, failed, timeouts, late], ... },
+ *     "since": µs }   the first time watched (absent in older saves: 0)
  *
  * (A checkpoint written before timeouts and late answers were apart has
  * [total, failed]: its timeouts are among the failed and its late are 0.)
  *
  * Merging adds the totals and merges the windows period by period, so the
  * merged metrics are those of one table fed both streams of events (the
- * peak period too: the "all" windows merge like the others).
+ * peak period too: the "all" windows merge like the others), watched since
+ * the earlier of the two times (of those set).
  *
  * Pure: time comes in as now_us. Memory does not grow with the number of events.
  */
@@ -47,14 +49,22 @@ void event_metrics_free(event_metrics *m);
 #define EVENT_METRICS_LATE (-1)
 
 /*
- * Count one event at now_us. `outcome`, for results and errors: a
- * bm_outcome (lib/window.h: 0 success, 1 failure, 2 timeout; an error is a
- * failure unless it says timeout), or EVENT_METRICS_LATE; ignored for the
- * other types. `latency_us` >= 0 when the event is an answer paired with
- * its command (its duration), else -1.
+ * Count one event at now_us (watched from then on: event_metrics_watch).
+ * `outcome`, for results and errors: a bm_outcome (lib/window.h: 0
+ * success, 1 failure, 2 timeout; an error is a failure unless it says
+ * timeout), or EVENT_METRICS_LATE; ignored for the other types.
+ * `latency_us` >= 0 when the event is an answer paired with its command
+ * (its duration), else -1.
  */
 void event_metrics_add(event_metrics *m, bm_event_type type, int outcome, int64_t latency_us,
                        int64_t now_us);
+
+/* The metrics are told of now_us, with or without an event (a rollup at
+ * that time): their windows count from the first such time on, so a
+ * window's rates divide by the part of it watched since then when that is
+ * longer than the part holding data (bm_window_watched_us). One event after
+ * a quiet hour is 1 a minute over the last minute, not 60. */
+void event_metrics_watch(event_metrics *m, int64_t now_us);
 
 /* The latency of an answer counted earlier without one (read before its
  * command): into its type's latency figures at now_us; nothing is counted

@@ -76,7 +76,7 @@ typedef struct {
 typedef struct {
     char label[8];
     int64_t window_us;
-    int64_t covered_us;              /* the part of the window holding data */
+    int64_t covered_us; /* holding data, or watched (event_metrics.h) */
     uint64_t total_events;
     double success_rate, error_rate; /* over answers (results + errors) */
     double avg_latency_us, p95_latency_us; /* command -> answer */

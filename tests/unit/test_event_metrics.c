@@ -3,7 +3,8 @@
  * success / error rates over answers, command -> answer latency (average
  * and p95, merged over results and errors), throughput and peak, labels,
  * windows rolling over, and the counts since start; saved and loaded, and
- * merged into the metrics of both streams of events (peak included).
+ * merged into the metrics of both streams of events (peak included), the
+ * time watched with them.
  *
  * Time is driven by hand from T0, a whole hour; nothing reads a clock.
  */
@@ -465,4 +466,62 @@ Test(event_metrics, merge_equals_the_metrics_of_both_streams)
     cr_assert_eq(event_metrics_merge(a, a), -1);
     event_metrics_free(a);
     event_metrics_free(b);
+}
+
+/* One event at `at` - 1 s, read at `at`, after the metrics watched for
+ * hours: 1 a minute over the last minute, not 30 (test_event_metrics_throughput.c). */
+static void one_a_minute(const event_metrics *m, int64_t at)
+{
+    bm_event_window w[BM_WINDOWS];
+    event_metrics_snapshot(m, at, w);
+    cr_assert_eq(w[0].total_events, 1);
+    cr_assert_geq(w[0].covered_us, 50 * SEC, "1m covers %lld us", (long long)w[0].covered_us);
+    cr_assert_leq(w[0].throughput_per_min, 1.2, "1m: %.1f a minute", w[0].throughput_per_min);
+}
+
+Test(event_metrics, the_time_watched_survives_a_reload_and_a_merge)
+{
+    add_n(1, BM_EV_COMMAND, 0, -1, T0);
+    event_metrics *back = event_metrics_new(0);
+    char err[256] = "";
+    cr_assert_eq(event_metrics_load(back, save(em), err, sizeof err), BM_LOAD_OK, "%s", err);
+    saved_done();
+    /* merged into metrics that began later: the earlier time is kept */
+    event_metrics *merged = event_metrics_new(0);
+    event_metrics_add(merged, BM_EV_COMMAND, 0, -1, T0 + 2 * HOUR + 1 * SEC);
+    cr_assert_eq(event_metrics_merge(merged, back), 0);
+    event_metrics_add(back, BM_EV_COMMAND, 0, -1, T0 + 2 * HOUR + 1 * SEC);
+    one_a_minute(back, T0 + 2 * HOUR + 2 * SEC);
+    one_a_minute(merged, T0 + 2 * HOUR + 2 * SEC);
+    event_metrics_free(merged);
+    event_metrics_free(back);
+}
+
+/* A save made before the time watched was kept loads, and reads as before
+ * (over the data's own seconds) until it is fed: watched from then on. */
+Test(event_metrics, a_save_without_the_time_watched_loads)
+{
+    add_n(1, BM_EV_COMMAND, 0, -1, T0);
+    save(em);
+    msgpack_object *o = &saved_obj.data;
+    uint32_t n = o->via.map.size;
+    for (uint32_t k = 0; k < n; k++)
+        if (bm_sc_str_is(&o->via.map.ptr[k].key, "since")) {
+            o->via.map.ptr[k] = o->via.map.ptr[n - 1];
+            o->via.map.size = n - 1;
+            break;
+        }
+    cr_assert_eq(o->via.map.size, 2, "the save keeps the time watched");
+    event_metrics *back = event_metrics_new(0);
+    char err[256] = "";
+    cr_assert_eq(event_metrics_load(back, o, err, sizeof err), BM_LOAD_OK, "%s", err);
+    saved_done();
+    bm_event_window w[BM_WINDOWS];
+    event_metrics_snapshot(back, T0 + 30 * SEC, w);
+    cr_assert_eq(w[0].total_events, 1);
+    cr_assert_eq(w[0].covered_us, 30 * SEC);
+    event_metrics_add(back, BM_EV_COMMAND, 0, -1, T0 + 2 * HOUR);
+    event_metrics_add(back, BM_EV_COMMAND, 0, -1, T0 + 3 * HOUR + 1 * SEC);
+    one_a_minute(back, T0 + 3 * HOUR + 2 * SEC);
+    event_metrics_free(back);
 }
