@@ -11,7 +11,7 @@
  * the table (143 us at 10,000 series before cd2383e) reads far below 1.
  */
 #include "lib/custom_metrics.h"
-#include "tests/unit/event_fixture.h"
+#include "tests/bench/counter_event.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
  * one run).
  */
 #include "lib/custom_metrics.h"
-#include "event_fixture.h"
+#include "tests/bench/counter_event.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
