@@ -1357,6 +1357,8 @@ const char *alerts_tag_values_dropped_rule(const alerts *a)
 typedef struct {
     const instance *in;
     const char *rule;
+    const rule_slot *s;       /* a held instance's rule, else NULL */
+    const bm_alert *resolves; /* an orphan's firing record, else NULL */
 } saved_ref;
 
 static int saved_cmp(const void *x, const void *y)
@@ -1381,20 +1383,24 @@ int alerts_save(const alerts *a, msgpack_packer *pk)
     for (size_t b = 0; b < a->n_buckets; b++)
         for (const instance *in = a->buckets[b]; in; in = in->next) {
             const rule_slot *s = slot_by_id(a, in->rule_id);
-            if (s && n < a->n_instances) refs[n++] = (saved_ref){in, s->rule.name};
+            if (s && n < a->n_instances) refs[n++] = (saved_ref){in, s->rule.name, s, NULL};
         }
     /* not resolved yet: saved as they were loaded, so the next load finds them again */
     for (size_t i = 0; i < a->n_orphans; i++)
         if (a->orphans[i].have_record)
-            refs[n++] = (saved_ref){&a->orphans[i].in, a->orphans[i].rule};
+            refs[n++] =
+                (saved_ref){&a->orphans[i].in, a->orphans[i].rule, NULL, &a->orphans[i].record};
     qsort(refs, n, sizeof *refs, saved_cmp);
 
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
     int e = msgpack_pack_map(pk, 3);
     e |= bm_sc_key(pk, "instances");
     e |= msgpack_pack_array(pk, n);
     for (size_t i = 0; i < n && !e; i++) {
         const instance *in = refs[i].in;
-        e |= msgpack_pack_map(pk, 9);
+        int firing = in->state == INST_FIRING;
+        e |= msgpack_pack_map(pk, firing ? 10 : 9);
         e |= bm_sc_key_str(pk, "rule", refs[i].rule);
         e |= bm_sc_key_str(pk, "target", in->target);
         e |= bm_sc_key_str(pk, "state", in->state == INST_FIRING ? "firing" : "pending");
@@ -1405,13 +1411,22 @@ int alerts_save(const alerts *a, msgpack_packer *pk)
         e |= bm_sc_key(pk, "value");
         e |= msgpack_pack_double(pk, in->value);
         e |= bm_sc_key_str(pk, "window", in->window_label);
+        if (!firing) continue;
+        /* its firing record, so its resolve never depends on the history still holding it */
+        bm_alert rec;
+        if (refs[i].resolves)
+            rec = *refs[i].resolves;
+        else
+            make_alert(refs[i].s, in, BM_ALERT_FIRING, in->firing_since_us, &rec);
+        sb.size = 0;
+        e |= bm_sc_key(pk, "record");
+        e |= bm_alert_encode_msgpack(&rec, NULL, &sb);
+        if (!e) e |= put_raw(pk, sb.data, sb.size);
     }
     free(refs);
 
     e |= bm_sc_key(pk, "history");
     e |= msgpack_pack_array(pk, a->hist_len);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
     for (size_t i = a->hist_len; i-- > 0 && !e;) { /* oldest first */
         size_t k = (a->hist_next + a->lim.history - 1 - i) % a->lim.history;
         sb.size = 0;
@@ -1440,13 +1455,33 @@ static int as_value(const msgpack_object *o, double *v)
     return bm_sc_as_f64(o, v);
 }
 
-/* One saved instance into *in (rule_id set from the held rule) and its rule's
- * name into rule. @return 0, 1 when its rule is not held, or BM_LOAD_CORRUPT. */
+/* A firing instance's own firing record (saved since it was added: absent in
+ * older checkpoints) into *rec. @return 0 none, 1 read, or BM_LOAD_CORRUPT. */
+static int parse_record(const msgpack_object *o, const char *rule, const instance *in,
+                        bm_alert *rec, char *err, size_t errlen)
+{
+    const msgpack_object *r = bm_sc_get(o, "record");
+    if (!r || in->state != INST_FIRING) return 0;
+    if (bm_alert_decode_msgpack(r, rec, err, errlen)) {
+        bm_sc_wrap(err, errlen, "record");
+        return BM_LOAD_CORRUPT;
+    }
+    if (rec->state != BM_ALERT_FIRING || strcmp(rec->rule, rule) ||
+        rec->starts_at_us != in->firing_since_us)
+        return bm_sc_fail(err, errlen, "'record' is not the firing record of this instance");
+    return 1;
+}
+
+/* One saved instance into *in (rule_id set from the held rule), its rule's
+ * name into rule and its firing record, when saved, into *rec (*have_rec 1).
+ * @return 0, 1 when its rule is not held, or BM_LOAD_CORRUPT. */
 static int parse_instance(const alerts *a, const msgpack_object *o, instance *in,
-                          char rule[BM_ALERT_NAME_MAX], char *err, size_t errlen)
+                          char rule[BM_ALERT_NAME_MAX], bm_alert *rec, int *have_rec, char *err,
+                          size_t errlen)
 {
     char state[16];
     memset(in, 0, sizeof *in);
+    *have_rec = 0;
     if (o->type != MSGPACK_OBJECT_MAP) return bm_sc_fail(err, errlen, "not a map");
     int rc = bm_sc_need_str(o, "rule", rule, BM_ALERT_NAME_MAX, err, errlen);
     if (!rc) rc = bm_sc_need_str(o, "target", in->target, sizeof in->target, err, errlen);
@@ -1466,6 +1501,9 @@ static int parse_instance(const alerts *a, const msgpack_object *o, instance *in
         in->state = INST_FIRING;
     else
         return bm_sc_fail(err, errlen, "'state' is '%s', not pending or firing", state);
+    rc = parse_record(o, rule, in, rec, err, errlen);
+    if (rc < 0 || rc > 1) return rc;
+    *have_rec = rc;
     const rule_slot *s = slot_by_name(a, rule);
     if (!s) return 1;
     in->rule_id = s->id;
@@ -1511,14 +1549,16 @@ static const bm_alert *last_firing_record(const bm_alert *hist, size_t n_hist, c
 /*
  * Is the firing instance `in` of `rule` (its slot s, NULL when not held) an
  * alert the configuration no longer makes? Its rule is gone, or makes it with
- * other labels than its last firing record (another fingerprint: the old one
- * must be resolved, the new alert starts its own lifecycle). @return 1 and
- * *out filled, or 0 (go on with it).
+ * other labels than its firing record (another fingerprint: the old one
+ * must be resolved, the new alert starts its own lifecycle). That record is
+ * `own`, saved with the instance, else the last one in the history (a
+ * checkpoint of an older busmon). @return 1 and *out filled, or 0 (go on
+ * with it).
  */
-static int orphaned(const rule_slot *s, const char *rule, const instance *in, const bm_alert *hist,
-                    size_t n_hist, orphan *out)
+static int orphaned(const rule_slot *s, const char *rule, const instance *in, const bm_alert *own,
+                    const bm_alert *hist, size_t n_hist, orphan *out)
 {
-    const bm_alert *rec = last_firing_record(hist, n_hist, rule, in);
+    const bm_alert *rec = own ? own : last_firing_record(hist, n_hist, rule, in);
     if (s) {
         bm_alert now;
         if (!rec) return 0; /* nothing to compare with: the alert goes on */
@@ -1561,16 +1601,19 @@ static int load_parts(alerts *a, const msgpack_object *o, instance **nodes, size
     if (!insts) return BM_LOAD_CORRUPT;
     rc = load_history(a, o, hist, n_hist, err, errlen);
     if (rc) return rc;
+    bm_alert rec[1]; /* an instance's own firing record */
     for (uint32_t i = 0; i < insts->via.array.size; i++) {
         instance in;
         char rule[BM_ALERT_NAME_MAX];
-        rc = parse_instance(a, &insts->via.array.ptr[i], &in, rule, err, errlen);
+        int have_rec;
+        rc = parse_instance(a, &insts->via.array.ptr[i], &in, rule, rec, &have_rec, err, errlen);
         if (rc && rc != 1) {
             bm_sc_wrap(err, errlen, "instances[%u]", (unsigned)i);
             return rc;
         }
         const rule_slot *s = rc ? NULL : slot_by_id(a, in.rule_id);
-        if (in.state == INST_FIRING && orphaned(s, rule, &in, hist, *n_hist, &orph[*n_orph])) {
+        if (in.state == INST_FIRING &&
+            orphaned(s, rule, &in, have_rec ? rec : NULL, hist, *n_hist, &orph[*n_orph])) {
             (*n_orph)++;
             continue;
         }

@@ -80,7 +80,10 @@
  *                      "pending_since", "firing_since",      µs (0 while pending)
  *                      "notified",                           µs, the last notification (cooldown)
  *                      "evaluated": µs, "value": number,     as of the last evaluation
- *                      "window": str } ... ],                the window's label ("" none)
+ *                      "window": str,                        the window's label ("" none)
+ *                      "record": record } ... ],             firing only: its firing record
+ *                                                            (proto/alert.h's `m`; what its
+ *                                                            resolve is made from)
  *     "history":  [ record, ... ],       oldest first; proto/alert.h's record (`m`)
  *     "counters": { "evaluations", "notifications", "refused", "transitions",
  *                   "history_evicted": uint } }
@@ -380,12 +383,13 @@ int alerts_save(const alerts *a, struct msgpack_packer *pk);
  *
  * A firing alert the configuration no longer makes (its rule not held, or
  * held with other labels: another fingerprint) is resolved at the next
- * alerts_evaluate, before the rules, from its last firing record in the
- * history (its rule, labels, fingerprint, starts_at; value the last known,
- * the description saying why); a relabeled rule's alert then starts its
- * own lifecycle under the new labels. Until then alerts_save keeps it. One
- * whose record the history no longer holds cannot be resolved: it is
- * dropped and listed by alerts_load_unresolved.
+ * alerts_evaluate, before the rules, from its firing record saved with it
+ * (its rule, labels, fingerprint, starts_at; value the last known, the
+ * description saying why); a relabeled rule's alert then starts its own
+ * lifecycle under the new labels. Until then alerts_save keeps it. A save
+ * of an older busmon has no record with its instances: the last one in the
+ * history is used, and one whose record the history no longer holds
+ * cannot be resolved: it is dropped and listed by alerts_load_unresolved.
  * @return 0, or a bm_load_status (lib/state_codec.h) with the
  * reason in err; a is unchanged then.
  */

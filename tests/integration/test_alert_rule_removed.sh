@@ -14,8 +14,11 @@
 #      changed; after the restart the old fingerprint is resolved everywhere
 #      and the alert fires again under the new one;
 #   3. with alerts.history 1 (only the newest record kept), w_errors taken
-#      out while it fires for wa and wb: the one whose record is kept is
-#      resolved, the other is named in a warning (no record, no resolve).
+#      out while it fires for wa and wb: both are resolved everywhere, the one
+#      whose firing record left the history too (the checkpoint keeps each
+#      firing alert's record with it), and no warning says otherwise;
+#   4. the same with w_errors relabeled: both old fingerprints are resolved,
+#      both alerts fire under the new labels.
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
@@ -129,21 +132,69 @@ bm_check "2: the merge-mode hash holds the new fingerprint, not the old" bm_wait
 stop_agent
 
 # --- 3. the firing record no longer in the history -------------------------------------------
+# resolved_everywhere FP WHY N: FP's resolve (its description saying WHY) is in busmon:alerts and
+# at the generic webhook, PagerDuty has had N resolves of it, no merge-mode hash field is left
+resolved_everywhere() {
+    local n
+    n=$(bm_cli_raw XRANGE busmon:alerts - + | grep -a '^{"rule"' | jq -s --arg f "$1" --arg w "$2" \
+        '[.[] | select(.state == "resolved" and .fingerprint == $f and (.description | test($w)))]
+        | length')
+    [ "$n" = 1 ] && hook_has /hook ".state == \"resolved\" and .fingerprint == \"$1\"
+        and (.description | test(\"$2\"))" >/dev/null &&
+        [ "$(jq -r 'select(.path == "/pd") | .body' "$BM_TMP/hook.jsonl" | jq -s --arg k "busmon-$1" \
+            '[.[] | select(.event_action == "resolve" and .dedup_key == $k)] | length')" = "$3" ] &&
+        ! in_merge "$1"
+}
 HISTORY=1
 config ops
 start_agent
-bm_check "3: the agent runs on with the alerts firing" bm_wait_for 10 "in_merge $FN"
+results wa false 10
+results wb false 10
+bm_check "3: w_errors fires for wa and wb (team ops)" bm_wait_for 15 \
+    '[ -n "$(stream_fp wa firing ops)" ] && [ -n "$(stream_fp wb firing ops)" ]'
+F3A=$(stream_fp wa firing ops)
+F3B=$(stream_fp wb firing ops)
+bm_check "3: both in the merge-mode hash" bm_wait_for 10 "in_merge $F3A && in_merge $F3B"
+sleep 1 # a checkpoint after the firing (every 300 ms)
+stop_agent
+config # w_errors taken out
+start_agent
+bm_check "3: wa's alert is resolved everywhere (rule removed)" bm_wait_for 10 \
+    "resolved_everywhere $F3A 'rule removed' 1"
+bm_check "3: wb's alert is resolved everywhere (rule removed)" bm_wait_for 10 \
+    "resolved_everywhere $F3B 'rule removed' 1"
+bm_eq "3: no alert is said to be left unresolved" 0 \
+    "$(grep -ac 'no resolve can be sent' "$BM_TMP/agent.log")"
+ALERTS_JSON=$("$BM_BUILD/busmon" --redis "redis://127.0.0.1:$BM_PORT" alerts --json --count 50)
+bm_eq "3: busmon alerts --json: w_errors not firing" 0 \
+    "$(jq '[.firing[] | select(.rule == "w_errors")] | length' <<<"$ALERTS_JSON")"
+bm_eq "3: busmon alerts --json: the newest notification of each is its resolve" "resolved resolved" \
+    "$(jq -r --arg a "$F3A" --arg b "$F3B" '[([.history[] | select(.fingerprint == $a)][0].state),
+        ([.history[] | select(.fingerprint == $b)][0].state)] | join(" ")' <<<"$ALERTS_JSON")"
+stop_agent
+
+# --- 4. relabeled, the firing record no longer in the history ---------------------------------
+config ops
+start_agent
+results wa false 10
+results wb false 10
+bm_check "4: w_errors fires for wa and wb (team ops)" bm_wait_for 15 \
+    "in_merge $F3A && in_merge $F3B"
 sleep 1
 stop_agent
-config
+LAST4=$(bm_cli_raw XREVRANGE busmon:alerts + - COUNT 1 | head -1)
+LOG4=$(wc -l <"$BM_TMP/agent.log")
+config pay
 start_agent
-bm_check "3: one of the two is resolved (rule removed)" bm_wait_for 10 \
-    "[ \"\$(bm_cli_raw XRANGE busmon:alerts - + | grep -a '^{\"rule\"' | jq -s '[.[] |
-        select(.state == \"resolved\" and .labels.team == \"ops\" and
-        (.description | test(\"rule removed\")))] | length')\" = 1 ]"
-bm_check "3: the other is named in a warning" bm_wait_for 10 \
-    "grep -a 'alert w_errors w[ab] was firing and its rule is no longer configured' '$BM_TMP/agent.log' |
-        grep -q 'no resolve can be sent'"
-bm_eq "3: one warning" 1 "$(grep -ac 'no resolve can be sent' "$BM_TMP/agent.log")"
+bm_check "4: wa's old fingerprint is resolved everywhere (labels changed)" bm_wait_for 10 \
+    "resolved_everywhere $F3A 'labels changed' 2"
+bm_check "4: wb's old fingerprint is resolved everywhere (labels changed)" bm_wait_for 10 \
+    "resolved_everywhere $F3B 'labels changed' 2"
+bm_check "4: both fire again under team pay" bm_wait_for 10 \
+    "[ \"\$(bm_cli_raw XRANGE busmon:alerts '($LAST4' + | grep -a '^{\"rule\"' | jq -s '[.[] |
+        select(.state == \"firing\" and .labels.team == \"pay\") | .labels.worker] | sort
+        | join(\" \")')\" = '\"wa wb\"' ]"
+bm_eq "4: no alert is said to be left unresolved" 0 \
+    "$(tail -n +$((LOG4 + 1)) "$BM_TMP/agent.log" | grep -ac 'no resolve can be sent')"
 stop_agent
 bm_finish

@@ -940,11 +940,12 @@ static void saved_done(void)
     msgpack_sbuffer_destroy(&saved_buf);
 }
 
-/* eng replaced by an engine with `rules` loaded from eng's save (a restart
- * with the same configuration). */
-static void restart(const alert_rule *rules, size_t n)
+/* eng replaced by an engine with `rules` and `history` records kept (0: the
+ * default) loaded from eng's save (a restart). */
+static void restart_keeping(const alert_rule *rules, size_t n, size_t history)
 {
-    alerts *back = alerts_new(NULL);
+    alerts_limits lim = {.history = history};
+    alerts *back = alerts_new(&lim);
     for (size_t i = 0; i < n; i++)
         cr_assert_eq(alerts_set_rule(back, &rules[i]), 0);
     char err[256] = "";
@@ -952,6 +953,13 @@ static void restart(const alert_rule *rules, size_t n)
     saved_done();
     alerts_free(eng);
     eng = back;
+}
+
+/* eng replaced by an engine with `rules` loaded from eng's save (a restart
+ * with the same configuration). */
+static void restart(const alert_rule *rules, size_t n)
+{
+    restart_keeping(rules, n, 0);
 }
 
 Test(alerts, a_restart_keeps_pending_for_since_and_the_cooldown)
@@ -1140,16 +1148,116 @@ Test(alerts, a_rule_relabeled_across_a_restart_resolves_the_old_fingerprint)
     cr_assert_eq(stats().firing, 1);
 }
 
-Test(alerts, a_removed_rule_whose_record_is_gone_is_listed_unresolved)
+/* The save of eng with every instance's own firing record taken out: a
+ * checkpoint of a busmon that kept it only in the history ("record" is the
+ * last key of a firing instance). */
+static const msgpack_object *save_without_records(const alerts *x)
+{
+    const msgpack_object *o = save(x);
+    const msgpack_object *insts = bm_sc_get(o, "instances");
+    cr_assert(insts && insts->type == MSGPACK_OBJECT_ARRAY);
+    for (uint32_t i = 0; i < insts->via.array.size; i++) {
+        msgpack_object_map *m = (msgpack_object_map *)&insts->via.array.ptr[i].via.map;
+        const msgpack_object *k = &m->ptr[m->size - 1].key;
+        if (k->via.str.size == 6 && !memcmp(k->via.str.ptr, "record", 6)) m->size--;
+    }
+    cr_assert_null(bm_sc_get(&insts->via.array.ptr[0], "record"));
+    return o;
+}
+
+/* eng: rule a firing for w1 since T0, then rule b too, b's firing record the
+ * newest (an engine keeping one record of history has only b's). */
+static void a_then_b_firing(const alert_rule *a, const alert_rule *b)
+{
+    firing_for_w1(a);
+    alerts_set_rule(eng, b);
+    eval(T0 + M);
+    cr_assert_eq(n_seen, 2);
+    cr_assert_str_eq(seen[1].rule, b->name);
+}
+
+Test(alerts, a_removed_rule_whose_history_record_is_gone_still_resolves)
 {
     alert_rule a = rate_rule("a", 0, 0), b = rate_rule("b", 0, 0);
+    a.labels[0] = (bm_alert_label){"team", "pay"};
+    a.n_labels = 1;
+    a_then_b_firing(&a, &b);
+    bm_alert fired = seen[0];
+    restart_keeping(&b, 1, 1); /* rule a removed */
+    bm_alert h[2];
+    cr_assert_eq(alerts_history(eng, h, 2), 1);
+    cr_assert_str_eq(h[0].rule, "b", "a's firing record is not in the history");
+    const char *rule = NULL, *target = NULL;
+    cr_assert_eq(alerts_load_unresolved(eng, 0, &rule, &target), -1, "nothing unresolved");
+    eval(T0 + 2 * M);
+    cr_assert_eq(n_seen, 3, "the resolve of a's alert");
+    const bm_alert *r = &seen[2];
+    cr_assert_eq(r->state, BM_ALERT_RESOLVED);
+    cr_assert_str_eq(r->rule, "a");
+    cr_assert_eq(r->fingerprint, fired.fingerprint);
+    cr_assert_eq(r->n_labels, 2);
+    cr_assert_str_eq(bm_alert_label_get(r, "team"), "pay");
+    cr_assert_str_eq(bm_alert_label_get(r, "worker"), "w1");
+    cr_assert_eq(r->severity, fired.severity);
+    cr_assert_eq(r->starts_at_us, T0);
+    cr_assert_eq(r->ends_at_us, T0 + 2 * M);
+    cr_assert(strstr(r->description, "rule removed from the configuration"), "%s", r->description);
+    alerts_stats st;
+    alerts_get_stats(eng, &st);
+    cr_assert_eq(st.firing, 1, "b's");
+    eval(T0 + 3 * M);
+    cr_assert_eq(n_seen, 3, "resolved once");
+}
+
+Test(alerts, a_relabeled_rule_whose_history_record_is_gone_resolves_the_old_fingerprint)
+{
+    alert_rule a = rate_rule("a", 0, 0), b = rate_rule("b", 0, 0);
+    a_then_b_firing(&a, &b);
+    uint64_t old_fp = seen[0].fingerprint;
+    alert_rule lab = a;
+    lab.labels[0] = (bm_alert_label){"team", "ops"};
+    lab.n_labels = 1;
+    const alert_rule held[] = {lab, b};
+    restart_keeping(held, 2, 1);
+    eval(T0 + 2 * M);
+    cr_assert_eq(n_seen, 4, "the old alert's resolve, the new one's firing");
+    cr_assert_eq(seen[2].state, BM_ALERT_RESOLVED);
+    cr_assert_eq(seen[2].fingerprint, old_fp);
+    cr_assert(strstr(seen[2].description, "labels changed"), "%s", seen[2].description);
+    cr_assert_eq(seen[3].state, BM_ALERT_FIRING);
+    cr_assert_neq(seen[3].fingerprint, old_fp);
+    cr_assert_str_eq(bm_alert_label_get(&seen[3], "team"), "ops");
+}
+
+Test(alerts, a_saved_firing_instance_carries_its_firing_record)
+{
+    alert_rule a = rate_rule("a", 0, 0);
+    a.cooldown_us = 0;
     firing_for_w1(&a);
+    bm_alert fired = seen[0];
+    worker(0, "w1", 10, 6);
+    eval(T0 + M); /* still firing, another value */
+    const msgpack_object *insts = bm_sc_get(save(eng), "instances");
+    const msgpack_object *r = bm_sc_get(&insts->via.array.ptr[0], "record");
+    cr_assert_not_null(r);
+    bm_alert rec;
+    char err[128];
+    cr_assert_eq(bm_alert_decode_msgpack(r, &rec, err, sizeof err), 0, "%s", err);
+    saved_done();
+    cr_assert_eq(rec.state, BM_ALERT_FIRING);
+    cr_assert_eq(rec.fingerprint, fired.fingerprint);
+    cr_assert_eq(rec.starts_at_us, T0);
+    cr_assert_eq(rec.ts_us, T0);
+}
+
+Test(alerts, an_old_checkpoint_without_the_record_lists_the_alert_unresolved)
+{
+    alert_rule a = rate_rule("a", 0, 0), b = rate_rule("b", 0, 0);
+    a_then_b_firing(&a, &b);
     alerts_limits lim = {.history = 1};
     alerts *small = alerts_new(&lim);
     alerts_set_rule(small, &b);
-    alerts_set_rule(eng, &b);
-    eval(T0 + M); /* b's firing record is the newest: a's is not kept by `small` */
-    cr_assert_eq(alerts_load(small, save(eng), NULL, 0), BM_LOAD_OK);
+    cr_assert_eq(alerts_load(small, save_without_records(eng), NULL, 0), BM_LOAD_OK);
     saved_done();
     const char *rule = NULL, *target = NULL;
     cr_assert_eq(alerts_load_unresolved(small, 0, &rule, &target), 0);
@@ -1161,6 +1269,35 @@ Test(alerts, a_removed_rule_whose_record_is_gone_is_listed_unresolved)
     cr_assert_eq(n_seen, before);
     cr_assert_eq(alerts_load_unresolved(small, 0, &rule, &target), -1, "said until then");
     alerts_free(small);
+}
+
+Test(alerts, load_refuses_a_record_of_another_instance)
+{
+    alert_rule a = rate_rule("a", 0, 0);
+    firing_for_w1(&a);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    bm_alert other = seen[0];
+    other.starts_at_us = T0 - M; /* not when this instance began firing */
+    cr_assert_eq(bm_alert_encode_msgpack(&other, NULL, &sb), 0);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    cr_assert_eq(msgpack_unpack_next(&u, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+    const msgpack_object *insts = bm_sc_get(save(eng), "instances");
+    msgpack_object_map *m = (msgpack_object_map *)&insts->via.array.ptr[0].via.map;
+    m->ptr[m->size - 1].val = u.data;
+    alerts *back = alerts_new(NULL);
+    alerts_set_rule(back, &a);
+    char err[256] = "";
+    cr_assert_eq(alerts_load(back, &saved_obj.data, err, sizeof err), BM_LOAD_CORRUPT);
+    cr_assert(strstr(err, "record"), "%s", err);
+    saved_done();
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    alerts_free(back);
 }
 
 Test(alerts, load_refuses_corrupt_saves_and_changes_nothing)
