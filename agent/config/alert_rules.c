@@ -81,7 +81,7 @@ alerts *bm_alert_config_new_engine(const bm_alert_config *c)
 typedef struct {
     alert_rule *r;
     int is_new; /* not a built-in: metric and threshold are required */
-    int metric_given, scope_given, window_given, op_given;
+    int metric_given, scope_given, window_given, op_given, stat_given;
 } rule_state;
 
 static rule_state *state_of(bm_walk *w)
@@ -216,6 +216,7 @@ static int rule_stat(bm_walk *w, const bm_walk_pair *p)
                             "rate or last)",
                             shown(p->value));
     state_of(w)->r->stat = (alert_metric_stat)st;
+    state_of(w)->stat_given = 1;
     return 0;
 }
 
@@ -401,6 +402,10 @@ static int read_rule(bm_walk *w, const char *tag, yaml_node_t *map, alert_rule *
     }
     if (!st.window_given && st.metric_given)
         r->window = alerts_metric_windowed(r->metric) ? (r->window >= 0 ? r->window : 1) : -1;
+    /* left unused it would pass for what the rule compares (avg_latency_ms with stat: p95) */
+    if (st.stat_given && r->metric != ALERT_METRIC_CUSTOM)
+        return bm_walk_fail(&rw, map, "stat is for metric:NAME rules; %s is compared as it is",
+                            alerts_metric_name(r->metric));
     char why[512];
     if (alerts_rule_check(r, why, sizeof why)) return bm_walk_fail(&rw, map, "%s", why);
     return 0;

@@ -201,6 +201,28 @@ Test(alerts_metric, from_yaml)
     bm_alert_config_deinit(&c);
 }
 
+/* stat: on a metric that is not metric:NAME would be ignored, the rule
+ * comparing something else than its author wrote: refused at its line. */
+Test(alerts_metric, stat_on_another_metric_is_refused)
+{
+    static const char *const bad[] = {
+        "alerts:\n  rules:\n    - name: slow\n      metric: avg_latency_ms\n"
+        "      stat: p95\n      threshold: 100\n",
+        "alerts:\n  rules:\n    - name: high_latency\n      stat: p99\n", /* a built-in's */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        bm_alert_config c;
+        cr_assert_eq(bm_alert_config_init(&c), 0);
+        char err[512] = "";
+        cr_assert_eq(bm_alert_config_parse_string(&c, bad[i], strlen(bad[i]), "busmon.yaml", err,
+                                                  sizeof err, NULL, NULL),
+                     -1, "accepted: %s", bad[i]);
+        cr_assert(strstr(err, "busmon.yaml:3:"), "%s", err);
+        cr_assert(strstr(err, "stat is for metric:NAME rules"), "%s", err);
+        bm_alert_config_deinit(&c);
+    }
+}
+
 /* An each_tag rule looks at ALERTS_TAG_VALUES_MAX values of its tag; the
  * others are counted (each value once, whatever its series), and the rule
  * that left them out is named. */
