@@ -329,6 +329,10 @@ int alerts_rule_check(const alert_rule *r, char *why, size_t n)
     }
     if (!isfinite(r->threshold))
         return fail(why, n, "threshold must be a finite number%s%s", "", "");
+    /* health is 0, 1 or 2: a threshold beyond them is always or never met */
+    if (r->metric == ALERT_METRIC_HEALTH && (r->threshold < 0 || r->threshold > 2))
+        return fail(why, n, "threshold must be failed, degraded, ok or 0-2 for metric health%s%s",
+                    "", "");
     if (r->for_us < 0) return fail(why, n, "'for' must not be negative%s%s", "", "");
     if (r->cooldown_us < 0) return fail(why, n, "cooldown must not be negative%s%s", "", "");
     if (r->n_labels > ALERT_RULE_LABELS_MAX)

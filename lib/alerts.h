@@ -211,10 +211,10 @@ void alerts_rule_init(alert_rule *r);
 /*
  * Is this rule usable? Checks the name ([A-Za-z0-9_.-], not empty), the
  * metric / scope pairing, the target of a named scope, the window (required
- * and 0..2 for windowed metrics, -1 otherwise), finite threshold, durations
- * >= 0, severity, labels (Prometheus names; not alertname, severity,
- * worker, stream, error_type; no duplicates; values not empty) and the
- * description's placeholders.
+ * and 0..2 for windowed metrics, -1 otherwise), finite threshold (0..2 for
+ * health), durations >= 0, severity, labels (Prometheus names; not
+ * alertname, severity, worker, stream, error_type; no duplicates; values
+ * not empty) and the description's placeholders.
  * @return 0, or -1 with the reason (no rule name, no position) in why.
  */
 int alerts_rule_check(const alert_rule *r, char *why, size_t whylen);

@@ -303,6 +303,20 @@ Test(alert_config, bad_rules_with_line_and_reason)
     expect_error("alerts:\n"
                  "  rules:\n"
                  "    - name: x\n"
+                 "      metric: health\n"
+                 "      op: \">=\"\n"
+                 "      threshold: 3\n",
+                 "busmon.yaml:3: rule 'x': threshold must be failed, degraded, ok or 0-2 for "
+                 "metric health");
+    expect_error("alerts:\n" /* a built-in's threshold (5000 ms) kept with another metric */
+                 "  rules:\n"
+                 "    - name: high_latency\n"
+                 "      metric: health\n",
+                 "busmon.yaml:3: rule 'high_latency': threshold must be failed, degraded, ok or "
+                 "0-2 for metric health");
+    expect_error("alerts:\n"
+                 "  rules:\n"
+                 "    - name: x\n"
                  "      metric: error_rate\n",
                  "busmon.yaml:3: rule 'x': missing threshold");
     expect_error("alerts:\n"
