@@ -28,6 +28,7 @@
 
 #include "histogram.h"
 #include "state_codec.h"
+#include "window.h"
 
 #define MINUTE_US    (60LL * 1000000LL)
 #define PERF_PERIODS 12
@@ -70,6 +71,7 @@ struct custom_metrics {
     custom_metrics_stats st;
     char last_refused[BM_ID_MAX + 1];
     int64_t evict_after_us; /* no series is evictable before this (0: unknown) */
+    int64_t since_us;       /* first time told of (an event, a rollup); 0: unknown */
 };
 
 void custom_metrics_config_defaults(custom_metrics_config *c)
@@ -408,9 +410,15 @@ static int window_merge_period(cm_window *dst, const cm_period *src)
     return period_merge(d, src);
 }
 
+void custom_metrics_watch(custom_metrics *cm, int64_t now_us)
+{
+    if (cm && !cm->since_us) cm->since_us = now_us;
+}
+
 custom_metrics_result custom_metrics_add(custom_metrics *cm, const bm_event *ev, int64_t now_us)
 {
     if (!ev->metric_name || !ev->metric_name[0]) return CUSTOM_METRICS_ADDED;
+    custom_metrics_watch(cm, now_us);
     cm->st.tags_dropped += ev->tags_dropped;
     tag_ref t[BM_EVENT_MAX_TAGS];
     unsigned n = kept_tags(cm, ev, t);
@@ -508,7 +516,8 @@ typedef struct {
     bm_hist pos, neg;
     uint64_t zeros;
     int64_t oldest, last_ts;
-    int64_t len_us; /* the window's length */
+    int64_t period_us; /* the window's shape */
+    unsigned n_periods;
 } acc;
 
 static void acc_init(acc *a)
@@ -531,7 +540,8 @@ static void acc_reset(acc *a)
 static int acc_add(acc *a, const cm_series *s, int window, int64_t now_us)
 {
     const cm_window *w = &s->win[window];
-    a->len_us = w->period_us * (int64_t)w->n;
+    a->period_us = w->period_us;
+    a->n_periods = w->n;
     for (unsigned k = 0; k < w->n; k++) {
         const cm_period *p = &w->p[k];
         if (!is_live(w, p, now_us)) continue;
@@ -553,14 +563,23 @@ static int acc_add(acc *a, const cm_series *s, int window, int64_t now_us)
     return 0;
 }
 
-/* The derived figures (avg, quantiles, rate) of what a holds, of `kind`. */
-static void acc_finish(acc *a, bm_metric_kind kind, int64_t now_us)
+/* The derived figures (avg, quantiles, rate) of what a holds, of `kind`,
+ * for a table watching since since_us (0: unknown). */
+static void acc_finish(acc *a, bm_metric_kind kind, int64_t now_us, int64_t since_us)
 {
     custom_metrics_stat *st = &a->st;
     st->kind = kind;
     st->avg = st->sum / (double)st->count;
+    /* rates divide by the time the window holds data, or longer: by the time
+     * the table watched, when the series was quiet (or not yet there) before
+     * its data began; never by less than a tenth of a period (lib/window.h) */
+    int64_t len_us = a->period_us * (int64_t)a->n_periods;
     st->covered_us = now_us - a->oldest;
-    if (st->covered_us > a->len_us) st->covered_us = a->len_us;
+    if (st->covered_us > len_us) st->covered_us = len_us;
+    const bm_window shape = {.period_us = a->period_us, .n_periods = a->n_periods};
+    int64_t watched_us = bm_window_watched_us(&shape, now_us, since_us);
+    if (watched_us > st->covered_us) st->covered_us = watched_us;
+    if (st->covered_us < a->period_us / 10) st->covered_us = a->period_us / 10;
     if (st->covered_us < 1) st->covered_us = 1;
     double secs = (double)st->covered_us / 1e6;
     if (kind == BM_METRIC_HISTOGRAM) {
@@ -595,7 +614,7 @@ int custom_metrics_foreach(const custom_metrics *cm, int window, const custom_me
             break;
         }
         if (!a.st.count) continue;
-        acc_finish(&a, s->kind, now_us);
+        acc_finish(&a, s->kind, now_us, cm->since_us);
         a.st.name = s->name;
         a.st.n_tags = s->n_tags;
         for (unsigned k = 0; k < s->n_tags; k++)
@@ -629,7 +648,7 @@ int custom_metrics_aggregate(const custom_metrics *cm, int window, const custom_
         n++;
     }
     if (n) {
-        acc_finish(&a, first->kind, now_us);
+        acc_finish(&a, first->kind, now_us, cm->since_us);
         *out = a.st;
         out->name = first->name;
     }
@@ -696,11 +715,12 @@ static int save_window(const cm_window *w, msgpack_packer *pk)
 
 int custom_metrics_save(const custom_metrics *cm, msgpack_packer *pk)
 {
-    int e = msgpack_pack_map(pk, 5);
+    int e = msgpack_pack_map(pk, 6);
     e |= bm_sc_key_u64(pk, "refused", cm->st.refused);
     e |= bm_sc_key_u64(pk, "evicted", cm->st.evicted);
     e |= bm_sc_key_u64(pk, "tags_dropped", cm->st.tags_dropped);
     e |= bm_sc_key_u64(pk, "kind_conflicts", cm->st.kind_conflicts);
+    e |= bm_sc_key_i64(pk, "since", cm->since_us);
     e |= bm_sc_key(pk, "series");
     e |= msgpack_pack_array(pk, (uint32_t)cm->n);
     for (size_t i = 0; i < cm->n && !e; i++) {
@@ -839,6 +859,9 @@ int custom_metrics_load(custom_metrics *cm, const msgpack_object *o, char *err, 
     if (!rc) rc = bm_sc_need_u64(o, "evicted", &st.evicted, err, errlen);
     if (!rc) rc = bm_sc_need_u64(o, "tags_dropped", &st.tags_dropped, err, errlen);
     if (!rc) rc = bm_sc_need_u64(o, "kind_conflicts", &st.kind_conflicts, err, errlen);
+    const msgpack_object *since = bm_sc_get(o, "since"); /* absent before it was kept: 0 */
+    if (!rc && since && bm_sc_as_time(since, &tmp->since_us))
+        rc = bm_sc_fail(err, errlen, "'since' is not a time in µs");
     const msgpack_object *series =
         rc ? NULL : bm_sc_need(o, "series", MSGPACK_OBJECT_ARRAY, err, errlen);
     if (!rc && !series) rc = BM_LOAD_CORRUPT;
@@ -870,6 +893,8 @@ int custom_metrics_load(custom_metrics *cm, const msgpack_object *o, char *err, 
 int custom_metrics_merge(custom_metrics *dst, const custom_metrics *src)
 {
     dst->evict_after_us = 0; /* older last seen times may come in */
+    if (src->since_us && (!dst->since_us || src->since_us < dst->since_us))
+        dst->since_us = src->since_us;
     dst->st.refused += src->st.refused;
     dst->st.evicted += src->st.evicted;
     dst->st.tags_dropped += src->st.tags_dropped;
@@ -913,17 +938,20 @@ void custom_metrics_swap(custom_metrics *a, custom_metrics *b)
     cm_series **s = a->s;
     size_t n = a->n, cap = a->cap;
     custom_metrics_stats st = a->st;
+    int64_t since_us = a->since_us;
     char last[sizeof a->last_refused];
     memcpy(last, a->last_refused, sizeof last);
     a->s = b->s;
     a->n = b->n;
     a->cap = b->cap;
     a->st = b->st;
+    a->since_us = b->since_us;
     memcpy(a->last_refused, b->last_refused, sizeof last);
     b->s = s;
     b->n = n;
     b->cap = cap;
     b->st = st;
+    b->since_us = since_us;
     memcpy(b->last_refused, last, sizeof last);
     a->evict_after_us = b->evict_after_us = 0; /* each now holds other series */
 }

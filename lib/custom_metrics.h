@@ -14,8 +14,11 @@
  * Each series keeps three windows of the shapes the workers use: 1 min
  * (6 x 10 s), 5 min (10 x 30 s) and the performance window (12 periods),
  * so `--window 1m|5m|1h` reads the same ring sizes everywhere. Rates divide
- * by the covered time (the oldest live period holding data to now), as
- * lib/window.h does.
+ * by the covered time (the oldest live period holding data to now), or by
+ * the part of the window the table has watched since `since` (its first
+ * event, or custom_metrics_watch) when that is longer, as the workers' and
+ * the events' windows do (lib/window.h): one event of a new series, or of
+ * one quiet for an hour, is one over the window, not one over its second.
  *
  * Bounds: at most max_series series. A full table makes room by evicting
  * the series seen least recently when nothing of it is left in any window
@@ -27,6 +30,7 @@
  * State (custom_metrics_save / _load / _merge), series sorted by key:
  *
  *   { "refused": uint, "evicted": uint, "tags_dropped": uint, "kind_conflicts": uint,
+ *     "since": µs,          first watched (absent in older saves: 0, unknown)
  *     "series": [ { "name": str, "kind": "histogram"|"counter"|"gauge",
  *                   "total_count": uint, "total_sum": number,  since the series began
  *                   "tags": [[key, value], ...],   sorted by key
@@ -42,7 +46,8 @@
  * Merging (one table per agent): series meet by key; periods align by
  * absolute start (same start: counts and sums add, sketches merge, min /
  * max combine, the later last wins; a newer period replaces an older one
- * in its slot, an older one is left out), the latest last seen.
+ * in its slot, an older one is left out), the latest last seen; the earlier
+ * since of those known.
  *
  * Pure: time comes in as now_us; no I/O.
  */
@@ -93,9 +98,15 @@ typedef enum {
     CUSTOM_METRICS_NOMEM,
 } custom_metrics_result;
 
+/* The table is told of now_us (a rollup taken): its windows count from the
+ * first such time, or from the first event's, whichever came first, so a
+ * quiet spell before an event is part of the time its rate divides by. */
+void custom_metrics_watch(custom_metrics *cm, int64_t now_us);
+
 /*
  * Count one metric event (ev->metric_name not "") at event time ev->ts_us
- * into the period of agent time now_us (as the workers' windows do).
+ * into the period of agent time now_us (as the workers' windows do); the
+ * table is watched from then on (custom_metrics_watch).
  * ev->tags_dropped adds to tags_dropped.
  */
 custom_metrics_result custom_metrics_add(custom_metrics *cm, const bm_event *ev, int64_t now_us);
@@ -114,7 +125,7 @@ typedef struct {
     double sum, min, max, avg, last; /* 0 when count is 0 */
     double p50, p95, p99;            /* histograms only, else 0 */
     double rate_per_s;               /* histogram: count / s; counter: sum / s; gauge: 0 */
-    int64_t covered_us;              /* the time the figures cover */
+    int64_t covered_us;              /* the time rates divide by: holding data, or watched */
     int64_t last_seen_us;
     uint64_t total_count; /* since the series began: values counted, their sum */
     double total_sum;

@@ -171,6 +171,7 @@ int bm_monitor_rollup(bm_monitor *m, int64_t now_us, int64_t interval_us, const 
     r->agent = agent;
     r->interval_us = interval_us;
     event_metrics_watch(m->events, now_us); /* quiet since the first rollup: watched */
+    custom_metrics_watch(m->metrics, now_us);
     event_metrics_snapshot(m->events, now_us, r->events);
     r->n_workers = nw ? worker_stats_snapshot(m->workers, now_us, m->snap_workers, nw) : 0;
     r->workers = m->snap_workers;

@@ -125,7 +125,8 @@ void bm_monitor_adopt_health(bm_monitor *dst, const bm_monitor *src);
 void bm_monitor_swap(bm_monitor *a, bm_monitor *b);
 
 /* Build a rollup at now_us into *r (arrays borrowed from m until the next call).
- * The event metrics are watched from the first rollup on (event_metrics_watch).
+ * The event and business metrics are watched from the first rollup on
+ * (event_metrics_watch, custom_metrics_watch).
  * @return 0, or -1 (out of memory). */
 int bm_monitor_rollup(bm_monitor *m, int64_t now_us, int64_t interval_us, const char *agent,
                       bm_rollup *r);

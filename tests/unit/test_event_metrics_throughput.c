@@ -12,6 +12,7 @@
  */
 #include "lib/event_metrics.h"
 #include "lib/monitor.h"
+#include "monitor_fixture.h"
 
 #include <criterion/criterion.h>
 
@@ -73,13 +74,9 @@ Test(event_metrics_throughput, the_first_minute_still_divides_by_its_seconds)
 /* Quiet from the start, with rollups every 10 s: the first event is not a burst. */
 Test(event_metrics_throughput, the_first_event_after_rollups_of_nothing_is_not_a_burst)
 {
-    worker_stats_config cfg;
-    worker_stats_config_defaults(&cfg);
     bm_monitor mon;
-    cr_assert_eq(bm_monitor_init(&mon, &cfg, 0), 0);
+    cr_assert_eq(fixture_quiet_monitor(&mon, T0, T0 + 2 * HOUR), 0);
     bm_rollup r;
-    for (int64_t t = T0; t < T0 + 2 * HOUR; t += 10 * SEC)
-        cr_assert_eq(bm_monitor_rollup(&mon, t, 10 * SEC, "x", &r), 0);
     command(mon.events, T0 + 2 * HOUR + 1 * SEC);
     cr_assert_eq(bm_monitor_rollup(&mon, T0 + 2 * HOUR + 2 * SEC, 10 * SEC, "x", &r), 0);
     cr_assert_eq(r.events[0].total_events, 1);
