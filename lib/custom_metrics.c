@@ -198,22 +198,25 @@ static int in_list(const char (*list)[CUSTOM_METRICS_LIST_KEY_MAX], size_t n, co
     return 0;
 }
 
-/* The event's tags after the lists and the bound, sorted by key. @return how many. */
-static unsigned kept_tags(custom_metrics *cm, const bm_event *ev, tag_ref *out)
+/* The event's tags after the lists and the bound, sorted by key; how many
+ * the lists and the bound dropped into *dropped. @return how many are kept. */
+static unsigned kept_tags(const custom_metrics *cm, const bm_event *ev, tag_ref *out,
+                          unsigned *dropped)
 {
     unsigned n = 0;
+    *dropped = 0;
     for (unsigned i = 0; i < ev->n_tags && i < BM_EVENT_MAX_TAGS; i++) {
         const char *k = ev->tags[i].key;
         if ((cm->cfg.n_tag_allow && !in_list(cm->cfg.tag_allow, cm->cfg.n_tag_allow, k)) ||
             in_list(cm->cfg.tag_deny, cm->cfg.n_tag_deny, k)) {
-            cm->st.tags_dropped++;
+            (*dropped)++;
             continue;
         }
         out[n++] = (tag_ref){k, ev->tags[i].value};
     }
     qsort(out, n, sizeof *out, tag_cmp);
     if (n > cm->cfg.max_tags_per_series) {
-        cm->st.tags_dropped += n - cm->cfg.max_tags_per_series;
+        *dropped += n - cm->cfg.max_tags_per_series;
         n = cm->cfg.max_tags_per_series;
     }
     return n;
@@ -419,9 +422,9 @@ custom_metrics_result custom_metrics_add(custom_metrics *cm, const bm_event *ev,
 {
     if (!ev->metric_name || !ev->metric_name[0]) return CUSTOM_METRICS_ADDED;
     custom_metrics_watch(cm, now_us);
-    cm->st.tags_dropped += ev->tags_dropped;
     tag_ref t[BM_EVENT_MAX_TAGS];
-    unsigned n = kept_tags(cm, ev, t);
+    unsigned dropped;
+    unsigned n = kept_tags(cm, ev, t, &dropped);
     char key[KEY_MAX];
     if (!make_key(key, sizeof key, ev->metric_name, t, n)) return CUSTOM_METRICS_REFUSED;
     long at = find(cm, key);
@@ -444,6 +447,7 @@ custom_metrics_result custom_metrics_add(custom_metrics *cm, const bm_event *ev,
             return CUSTOM_METRICS_NOMEM;
         }
     }
+    cm->st.tags_dropped += ev->tags_dropped + dropped; /* of a kept event only */
     s->last_seen_us = now_us;
     s->total_count++;
     s->total_sum = add_sat(s->total_sum, ev->metric_value);

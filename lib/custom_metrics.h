@@ -24,7 +24,8 @@
  * the series seen least recently when nothing of it is left in any window
  * (idle longer than the performance window); otherwise the event is
  * refused (counted, the name kept as the last refused). Tags a list drops,
- * or past max_tags_per_series (in key order), are counted in tags_dropped;
+ * or past max_tags_per_series (in key order), are counted in tags_dropped
+ * (of the events kept: a refused event's tags are not "dropped");
  * an event whose kind differs from its series' is refused (kind_conflicts).
  *
  * State (custom_metrics_save / _load / _merge), series sorted by key:
@@ -107,7 +108,7 @@ void custom_metrics_watch(custom_metrics *cm, int64_t now_us);
  * Count one metric event (ev->metric_name not "") at event time ev->ts_us
  * into the period of agent time now_us (as the workers' windows do); the
  * table is watched from then on (custom_metrics_watch).
- * ev->tags_dropped adds to tags_dropped.
+ * ev->tags_dropped adds to tags_dropped when the event is kept (ADDED).
  */
 custom_metrics_result custom_metrics_add(custom_metrics *cm, const bm_event *ev, int64_t now_us);
 

@@ -337,8 +337,8 @@ static const bm_counter_row table[] = {
            "Metric series idle for the performance window evicted to make room for new ones.",
            "metric_series_evicted", metric_series_evicted),
     SCALAR("busmon_metric_tags_dropped_total", TOTAL,
-           "Metric tags dropped: by metrics.tag_allow / tag_deny, past "
-           "metrics.max_tags_per_series, or past an event's 16.",
+           "Metric tags dropped from the metric events counted: by metrics.tag_allow / "
+           "tag_deny, past metrics.max_tags_per_series, or past an event's 16.",
            "metric_tags_dropped", metric_tags_dropped),
     SCALAR("busmon_metric_kind_conflicts_total", TOTAL,
            "Metric events whose kind differs from their series' (refused).",
