@@ -65,7 +65,7 @@ struct custom_metrics {
     custom_metrics_config cfg;
     int64_t period_us[CUSTOM_METRICS_WINDOWS];
     unsigned n_periods[CUSTOM_METRICS_WINDOWS];
-    char perf_label[16];
+    char perf_label[8]; /* as the events' and workers' */
     cm_series **s;
     size_t n, cap;
     custom_metrics_stats st;
@@ -128,13 +128,8 @@ custom_metrics *custom_metrics_new(const custom_metrics_config *cfg)
     cm->period_us[2] = cm->cfg.perf_window_us / PERF_PERIODS;
     if (cm->period_us[2] < 1) cm->period_us[2] = 1;
     cm->n_periods[2] = PERF_PERIODS;
-    int64_t len_s = cm->period_us[2] * PERF_PERIODS / 1000000;
-    if (len_s % 3600 == 0)
-        snprintf(cm->perf_label, sizeof cm->perf_label, "%lldh", (long long)(len_s / 3600));
-    else if (len_s % 60 == 0)
-        snprintf(cm->perf_label, sizeof cm->perf_label, "%lldm", (long long)(len_s / 60));
-    else
-        snprintf(cm->perf_label, sizeof cm->perf_label, "%llds", (long long)len_s);
+    /* labelled by the configured length, as the events and workers */
+    bm_window_label(cm->cfg.perf_window_us, cm->perf_label, sizeof cm->perf_label);
     return cm;
 }
 

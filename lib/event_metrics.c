@@ -33,7 +33,6 @@
 
 #define DEFAULT_PERF_WINDOW_US (60LL * 60 * 1000000)
 #define MINUTE_US              (60LL * 1000000)
-#define HOUR_US                (60 * MINUTE_US)
 #define PERF_PERIODS           12
 #define P95                    0.95
 
@@ -65,22 +64,6 @@ static int row_of(bm_event_type type)
     }
 }
 
-/* "1h", "90m", "45s": the largest whole unit, cut to fit label (8 bytes). */
-static void window_label(int64_t window_us, char label[8])
-{
-    char buf[32];
-    if (window_us % HOUR_US == 0)
-        snprintf(buf, sizeof buf, "%lldh", (long long)(window_us / HOUR_US));
-    else if (window_us % MINUTE_US == 0)
-        snprintf(buf, sizeof buf, "%lldm", (long long)(window_us / MINUTE_US));
-    else
-        snprintf(buf, sizeof buf, "%llds", (long long)(window_us / 1000000));
-    size_t len = strlen(buf);
-    if (len > 7) len = 7;
-    memcpy(label, buf, len);
-    label[len] = '\0';
-}
-
 event_metrics *event_metrics_new(int64_t perf_window_us)
 {
     event_metrics *m = calloc(1, sizeof *m);
@@ -99,7 +82,7 @@ event_metrics *event_metrics_new(int64_t perf_window_us)
                 free(m);
                 return NULL;
             }
-    window_label(perf_window_us, m->perf_label);
+    bm_window_label(perf_window_us, m->perf_label, sizeof m->perf_label);
     return m;
 }
 

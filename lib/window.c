@@ -25,6 +25,7 @@
  */
 #include "window.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,6 +181,17 @@ int64_t bm_window_watched_us(const bm_window *w, int64_t now_us, int64_t since_u
     int64_t oldest_live = period_start(w, now_us) - (int64_t)(w->n_periods - 1) * w->period_us;
     if (from < oldest_live) from = oldest_live;
     return now_us - from;
+}
+
+void bm_window_label(int64_t window_us, char *label, size_t cap)
+{
+    const int64_t minute_us = 60 * 1000000LL, hour_us = 60 * minute_us;
+    if (window_us % hour_us == 0)
+        snprintf(label, cap, "%lldh", (long long)(window_us / hour_us));
+    else if (window_us % minute_us == 0)
+        snprintf(label, cap, "%lldm", (long long)(window_us / minute_us));
+    else
+        snprintf(label, cap, "%llds", (long long)(window_us / 1000000));
 }
 
 uint64_t bm_window_peak_period(const bm_window *w, int64_t now_us)

@@ -27,6 +27,7 @@
 #ifndef BM_LIB_WINDOW_H
 #define BM_LIB_WINDOW_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "histogram.h"
@@ -102,6 +103,15 @@ int64_t bm_window_covered_us(const bm_window *w, int64_t now_us);
  * single add after a quiet spell is not rated over its own seconds.
  */
 int64_t bm_window_watched_us(const bm_window *w, int64_t now_us, int64_t since_us);
+
+/*
+ * A window's label: its length in the largest whole unit, "1h", "90m",
+ * "100s" (seconds cut down), cut to fit cap bytes with the NUL. Every table
+ * labels its performance window by the configured length with this, so a
+ * rollup's events, workers and business metrics name it alike (twelve
+ * periods of a length such as 100 s are 99.999996 s: "100s" all the same).
+ */
+void bm_window_label(int64_t window_us, char *label, size_t cap);
 
 /* Largest sum of counts.executions + counts.events in any single live period
  * (peak throughput per period). */

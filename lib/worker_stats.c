@@ -146,22 +146,6 @@ size_t worker_stats_default_duration_bounds(int64_t *out)
     return n;
 }
 
-/* "1h", "30m", "45s": the largest whole unit (as lib/event_metrics.c). */
-static void window_label(int64_t window_us, char label[8])
-{
-    char buf[32];
-    if (window_us % HOUR_US == 0)
-        snprintf(buf, sizeof buf, "%lldh", (long long)(window_us / HOUR_US));
-    else if (window_us % MINUTE_US == 0)
-        snprintf(buf, sizeof buf, "%lldm", (long long)(window_us / MINUTE_US));
-    else
-        snprintf(buf, sizeof buf, "%llds", (long long)(window_us / SEC_US));
-    size_t len = strlen(buf);
-    if (len > 7) len = 7;
-    memcpy(label, buf, len);
-    label[len] = '\0';
-}
-
 worker_stats *worker_stats_new(const worker_stats_config *cfg)
 {
     worker_stats *ws = calloc(1, sizeof *ws);
@@ -180,9 +164,8 @@ worker_stats *worker_stats_new(const worker_stats_config *cfg)
     }
     if (ws->cfg.slow_threshold_us <= 0) ws->cfg.slow_threshold_us = d.slow_threshold_us;
     if (ws->cfg.recovery_evaluations == 0) ws->cfg.recovery_evaluations = 1;
-    int64_t perf_period_us = ws->cfg.perf_window_us / PERF_PERIODS;
-    if (perf_period_us < 1) perf_period_us = 1;
-    window_label(perf_period_us * PERF_PERIODS, ws->perf_label);
+    /* labelled by the configured length, as the events and business metrics */
+    bm_window_label(ws->cfg.perf_window_us, ws->perf_label, sizeof ws->perf_label);
     return ws;
 }
 
