@@ -933,7 +933,11 @@ bm_decode_status bm_evb_finish(bm_decoder *d, const bm_evb *b, bm_event *ev)
             key[t->key_len] = '\0';
             pos += t->key_len + 1;
             ev->tags[ev->n_tags].key = key;
-            ev->tags[ev->n_tags++].value = put_text(d->scratch, &pos, &t->v, BM_ID_MAX);
+            /* a secret's value, as an attribute's, goes nowhere: every secret
+             * of a key is one series, never one per secret */
+            ev->tags[ev->n_tags++].value = bm_key_is_secret(t->key, t->key_len)
+                                               ? bm_redacted
+                                               : put_text(d->scratch, &pos, &t->v, BM_ID_MAX);
         }
     }
     for (unsigned i = 0; i < n_attrs; i++) {

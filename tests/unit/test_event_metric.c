@@ -4,10 +4,12 @@
  * `tags` map, and `tag.K` flat fields), the tag bound, and the refusals
  * (no name, no value, not a number, NaN / Inf, unknown kind, bad tag).
  */
+#include "lib/custom_metrics.h"
 #include "proto/event.h"
 
 #include <criterion/criterion.h>
 #include <msgpack.h>
+#include <stdio.h>
 #include <string.h>
 
 static bm_decoder *dec;
@@ -229,4 +231,40 @@ Test(event_metric, nan_float_in_msgpack)
     cr_assert_eq(bm_decode_msgpack(dec, sb.data, sb.size, &ev), BM_DECODE_BAD_FIELD);
     cr_assert(strstr(bm_decoder_detail(dec, BM_DECODE_BAD_FIELD), "NaN"));
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* A tag whose key looks secret carries "[REDACTED]", as an attribute does
+ * (§5): its value never reaches a series, /metrics, a rollup or the
+ * checkpoint, and
+ * two secrets of one key make one series, not a series per secret. */
+Test(event_metric, a_secret_tag_is_redacted)
+{
+    cr_assert_eq(dj("{\"type\":\"metric\",\"name\":\"calls\",\"value\":1,"
+                    "\"tags\":{\"api_key\":\"sk-live-123\",\"customerSsn\":\"078-05-1120\","
+                    "\"plan\":\"gold\"}}"),
+                 BM_DECODE_OK);
+    cr_assert_eq(ev.n_tags, 3);
+    cr_assert_str_eq(tag("api_key"), "[REDACTED]");
+    cr_assert_str_eq(tag("customerSsn"), "[REDACTED]");
+    cr_assert_str_eq(tag("plan"), "gold");
+    cr_assert_eq(ENTRY("type", "metric", "name", "calls", "value", "1", "tag.session_token",
+                       "abc.def", "tag.region", "eu"),
+                 BM_DECODE_OK);
+    cr_assert_str_eq(tag("session_token"), "[REDACTED]");
+    cr_assert_str_eq(tag("region"), "eu");
+
+    custom_metrics *cm = custom_metrics_new(NULL);
+    const char *secrets[] = {"sk-live-1", "sk-live-2", "sk-live-3"};
+    for (int i = 0; i < 3; i++) {
+        char json[160];
+        snprintf(json, sizeof json,
+                 "{\"type\":\"metric\",\"name\":\"calls\",\"value\":1,\"tags\":{\"token\":\"%s\"}}",
+                 secrets[i]);
+        cr_assert_eq(dj(json), BM_DECODE_OK);
+        cr_assert_eq(custom_metrics_add(cm, &ev, 1700000000LL * 1000000), CUSTOM_METRICS_ADDED);
+    }
+    custom_metrics_stats st;
+    custom_metrics_get_stats(cm, &st);
+    cr_assert_eq(st.series, 1, "one series for every secret of a key");
+    custom_metrics_free(cm);
 }
