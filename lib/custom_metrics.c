@@ -33,7 +33,7 @@
 #define MINUTE_US    (60LL * 1000000LL)
 #define PERF_PERIODS 12
 #define SCALE        1000.0 /* sketch unit: a thousandth */
-#define KEY_MAX      (BM_ID_MAX * (2 * CUSTOM_METRICS_TAGS_MAX + 1) + 2 * CUSTOM_METRICS_TAGS_MAX + 1)
+#define KEY_MAX      CUSTOM_METRICS_KEY_MAX
 
 typedef struct {
     int64_t start_us;

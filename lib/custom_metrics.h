@@ -64,6 +64,9 @@
 #define CUSTOM_METRICS_TAGS_MAX     BM_EVENT_MAX_TAGS
 #define CUSTOM_METRICS_LIST_MAX     32 /* keys in an allow or deny list */
 #define CUSTOM_METRICS_LIST_KEY_MAX 64 /* a listed key's bytes, with its NUL */
+/* a series' key, name US key RS value ..., with its NUL: the longest there is */
+#define CUSTOM_METRICS_KEY_MAX                                                                     \
+    (BM_ID_MAX * (2 * CUSTOM_METRICS_TAGS_MAX + 1) + 2 * CUSTOM_METRICS_TAGS_MAX + 1)
 
 typedef struct {
     size_t max_series;            /* default 10000 */

@@ -96,7 +96,7 @@ typedef struct {
 static void add_window(const custom_metrics_stat *s, void *arg)
 {
     rollup_ctx *c = arg;
-    char key[8192];
+    char key[CUSTOM_METRICS_KEY_MAX]; /* never cut: two series are two items */
     item_key(s, key, sizeof key);
     json_t *wins = json_object_get(c->index, key);
     if (!wins && c->create) {
