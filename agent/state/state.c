@@ -278,7 +278,8 @@ int bm_state_metric(bm_state *st, const bm_event *ev, int64_t now_us)
         st->stats.untraced++;
         return 0;
     }
-    switch (bm_monitor_on_metric(&st->mon, ev, now_us)) {
+    custom_metrics_result r = bm_monitor_on_metric(&st->mon, ev, now_us);
+    switch (r) {
     case CUSTOM_METRICS_ADDED:
         st->stats.metric_events++;
         break;
@@ -290,9 +291,14 @@ int bm_state_metric(bm_state *st, const bm_event *ev, int64_t now_us)
         if (now_us - st->metrics_told_us >= REFUSALS_LOG_US) {
             custom_metrics_stats ms;
             custom_metrics_get_stats(st->mon.metrics, &ms);
-            bm_warn("business metrics: '%s' refused (%zu series, metrics.max_series; %llu refused, "
-                    "%llu of another kind than their series, so far)",
-                    ev->metric_name, ms.series, (unsigned long long)ms.refused,
+            /* the reason of this refusal, then the counts of both so far */
+            bm_warn("business metrics: '%s' refused: %s (%zu series; %llu refused for "
+                    "metrics.max_series, %llu of another kind than their series, so far)",
+                    ev->metric_name,
+                    r == CUSTOM_METRICS_KIND_CONFLICT
+                        ? "its series (name and tags) is of another kind"
+                        : "metrics.max_series reached, no series idle for the performance window",
+                    ms.series, (unsigned long long)ms.refused,
                     (unsigned long long)ms.kind_conflicts);
             st->metrics_told_us = now_us;
         }

@@ -95,6 +95,15 @@ bm_cli() { redis-cli --no-raw -p "$BM_PORT" "$@"; }
 bm_cli_raw() { redis-cli --raw -p "$BM_PORT" "$@"; }
 # bm_metric PORT NAME: the value of sample NAME at the agent's /metrics on PORT (empty if none)
 bm_metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { print $2 }'; }
+# bm_agent_http: the programs in AGENT and BUSMON, a free port for the agent's HTTP in
+# HPORT and its URL in BASE; BUSMON_HTTP unset, so only the test's --http sets it
+bm_agent_http() {
+    AGENT="$BM_BUILD/busmon-agent"
+    BUSMON="$BM_BUILD/busmon"
+    unset BUSMON_HTTP
+    HPORT=$(bm_free_port)
+    BASE="http://127.0.0.1:$HPORT"
+}
 
 # bm_bg CMD...: run in the background, output to $BM_TMP/<basename>.log
 bm_bg() {
