@@ -228,7 +228,16 @@ int bm_cli_metrics(const bm_cli_command *self, const bm_cli_opts *opts, int argc
         print_table(&m, roll, series);
     }
     if (m.name && json_array_size(series) == 0) {
-        fprintf(stderr, "busmon metrics: no series of '%s' over %s\n", m.name, m.window);
+        json_t *meta = json_object_get(roll, "metrics");
+        if (bm_cli_num(meta, "omitted") > 0) /* it may be one the rollup left out */
+            fprintf(stderr,
+                    "busmon metrics: no series of '%s' over %s in the latest rollup, which "
+                    "carries the first %zu series and leaves out %.0f: the agent's /api/metrics "
+                    "has them all\n",
+                    m.name, m.window, json_array_size(json_object_get(meta, "items")),
+                    bm_cli_num(meta, "omitted"));
+        else
+            fprintf(stderr, "busmon metrics: no series of '%s' over %s\n", m.name, m.window);
         rc = BM_EXIT_NOT_FOUND;
     }
     json_decref(series);
