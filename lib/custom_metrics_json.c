@@ -4,6 +4,7 @@
  * Not here: the figures (custom_metrics.c) or where the JSON goes.
  */
 #include "lib/custom_metrics_json.h"
+#include "proto/rollup.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -122,7 +123,9 @@ json_t *custom_metrics_rollup_json(const custom_metrics *cm, int64_t now_us, siz
     json_t *out = NULL;
     if (!c.items || !c.index) goto done;
     for (int w = CUSTOM_METRICS_WINDOWS - 1; w >= 0; w--) { /* the longest first: every series */
-        c.label = custom_metrics_window_label(cm, w);
+        char key[16]; /* the rollup's key: never a fixed window's for the performance window */
+        c.label =
+            bm_rollup_window_key((unsigned)w, custom_metrics_window_label(cm, w), SIZE_MAX, key);
         c.create = w == CUSTOM_METRICS_WINDOWS - 1;
         if (custom_metrics_foreach(cm, w, NULL, now_us, add_window, &c) < 0 || c.nomem) goto done;
     }

@@ -8,7 +8,7 @@
  * of a stream entry, `m` and `json`, can never disagree. Layout of one entry:
  *
  *   json/m = { "v": 1, "kind": "rollup", "ts": ISO|null, "ts_us": int,
- *              "agent": str, "interval_s": float,
+ *              "agent": str, "interval_s": float, "perf_window": str,
  *              "summary": { "total_workers", "total_commands": int,
  *                           "avg_success_rate", "avg_duration_ms": float,
  *                           "workers_refused", "patterns_refused": int },
@@ -26,10 +26,11 @@
  *     it, and 0 is what the structs already mean by "nothing measured";
  *   - text that is not valid UTF-8 (a name cut mid-character by a fixed
  *     array) has each bad byte replaced by U+FFFD, since jansson refuses it;
- *   - windows are keyed by their label; an empty label takes its slot's
- *     default ("1m", "5m", "1h") and a label already used is skipped (only a
- *     performance window configured to 1m or 5m repeats one, and then it
- *     holds the same data as the window already written).
+ *   - windows are keyed by their label (bm_rollup_window_key); an empty
+ *     label takes its slot's default ("1m", "5m", "1h"), and the
+ *     performance window whose label is a fixed window's ("1m", "5m": it is
+ *     configured to 1 or 5 minutes) is keyed "perf", so every rollup holds
+ *     three windows and "perf_window" names the key of the third.
  *
  * Not here: the Redis commands that publish these (agent/), the numbers
  * themselves (lib/).
@@ -196,21 +197,31 @@ json_t *bm_json_text(const char *s, size_t cap)
 
 #define TEXT(field) bm_json_text((field), sizeof(field))
 
-/*
- * The key for window slot i: its label, its slot's default when empty, or
- * NULL when an earlier slot of `obj` already used it (the caller skips it).
- */
-static const char *window_key(const json_t *obj, const char *label, size_t label_cap, unsigned i,
-                              char buf[16])
+const char *bm_rollup_window_key(unsigned slot, const char *label, size_t label_cap, char buf[16])
 {
     static const char *const defaults[BM_WINDOWS] = {"1m", "5m", "1h"};
-    size_t n = strnlen(label, label_cap);
+    size_t n = label ? strnlen(label, label_cap) : 0;
+    if (n > 15) n = 15;
     if (n == 0) {
-        snprintf(buf, 16, "%s", defaults[i]);
+        snprintf(buf, 16, "%s", defaults[slot < BM_WINDOWS ? slot : BM_WINDOWS - 1]);
     } else {
         memcpy(buf, label, n);
         buf[n] = '\0';
     }
+    if (slot == BM_WINDOWS - 1 && (!strcmp(buf, "1m") || !strcmp(buf, "5m")))
+        snprintf(buf, 16, "%s", BM_ROLLUP_PERF_KEY);
+    return buf;
+}
+
+/*
+ * The key for window slot i (bm_rollup_window_key), or NULL when an earlier
+ * slot of `obj` already used it (the caller skips it: only a bm_rollup
+ * filled by hand can repeat one).
+ */
+static const char *window_key(const json_t *obj, const char *label, size_t label_cap, unsigned i,
+                              char buf[16])
+{
+    bm_rollup_window_key(i, label, label_cap, buf);
     return json_object_get(obj, buf) ? NULL : buf;
 }
 
@@ -385,6 +396,10 @@ json_t *bm_rollup_to_json(const bm_rollup *r)
     set(o, "ts_us", json_integer(r->ts_us), &err);
     set(o, "agent", bm_json_text(r->agent, SIZE_MAX), &err);
     set(o, "interval_s", num((double)r->interval_us / 1e6), &err);
+    char perf_key[16];
+    bm_rollup_window_key(BM_WINDOWS - 1, r->events[BM_WINDOWS - 1].label,
+                         sizeof r->events[BM_WINDOWS - 1].label, perf_key);
+    set(o, "perf_window", json_string(perf_key), &err);
 
     set(summary, "total_workers", count(r->n_workers), &err);
     set(summary, "total_commands", count(r->total_commands), &err);
@@ -416,7 +431,8 @@ json_t *bm_rollup_to_json(const bm_rollup *r)
     return o;
 }
 
-/* The window object by label, or the performance window for "1h" whatever its label. */
+/* The window object by key, or the performance window for "1h" whatever its
+ * key ("1h", "30m", "perf"): the one key that is not a fixed window's. */
 json_t *bm_rollup_pick_window(json_t *windows, const char *label)
 {
     json_t *w = json_object_get(windows, label);

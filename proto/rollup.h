@@ -127,10 +127,25 @@ struct json_t *bm_worker_to_json(const bm_worker_snapshot *w);
 /* @return 0, or -1 (out of memory). Appends to out. */
 int bm_rollup_encode_msgpack(const bm_rollup *r, struct msgpack_sbuffer *out);
 
+/* The key of the performance window when its label is a fixed window's. */
+#define BM_ROLLUP_PERF_KEY "perf"
+
+/*
+ * The key of window `slot` (0 1m, 1 5m, 2 the performance window) in a
+ * rollup's per-window objects ("events", a worker's "windows", an error's
+ * "count", a business metric's "windows"), from its label (at most
+ * label_cap bytes; NULL or empty: the slot's default "1m", "5m", "1h"):
+ * the label, but for a performance window labelled as a fixed window ("1m",
+ * "5m": performance_window_minutes 1 or 5) BM_ROLLUP_PERF_KEY, so the
+ * three windows never share a key. @return buf.
+ */
+const char *bm_rollup_window_key(unsigned slot, const char *label, size_t label_cap, char buf[16]);
+
 /*
  * In a rollup's JSON, the member of a per-window object ("windows",
  * "events", "count") for label: by name, or for "1h" the performance
- * window whatever its label. @return it (borrowed), or NULL.
+ * window whatever its key ("30m", "perf": the key that is not "1m" or
+ * "5m"). @return it (borrowed), or NULL.
  */
 struct json_t *bm_rollup_pick_window(struct json_t *windows, const char *label);
 

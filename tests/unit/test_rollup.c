@@ -257,10 +257,11 @@ Test(rollup, trend_names)
 Test(rollup, top_level_and_summary)
 {
     build();
-    static const char *const top[] = {"v",       "kind",       "ts",      "ts_us",
-                                      "agent",   "interval_s", "summary", "events",
-                                      "workers", "errors",     NULL};
+    static const char *const top[] = {"v",      "kind",       "ts",          "ts_us",
+                                      "agent",  "interval_s", "perf_window", "summary",
+                                      "events", "workers",    "errors",      NULL};
     keys_are(j, top);
+    str_is(j, "perf_window", "1h");
     int_is(j, "v", 1);
     str_is(j, "kind", "rollup");
     str_is(j, "ts", T0_ISO);
@@ -532,20 +533,52 @@ Test(rollup, huge_counters_clamp_to_int64_max)
 
 Test(rollup, configured_labels_and_repeats)
 {
-    /* a performance window of 30 minutes, and one configured to 5m (which
-     * repeats window [1]'s label: the repeat is skipped, not overwritten) */
+    /* a performance window of 30 minutes, and one configured to 5m (whose
+     * label is window [1]'s: it is keyed "perf", neither skipped nor
+     * overwriting the 5 minutes) */
     snprintf(roll.events[2].label, sizeof roll.events[2].label, "30m");
     snprintf(workers[0].win[2].label, sizeof workers[0].win[2].label, "5m");
     workers[0].win[2].executions = 999;
     build();
+    str_is(j, "perf_window", "30m");
     static const char *const ev_labels[] = {"1m", "5m", "30m", NULL};
     keys_are(get(j, "events"), ev_labels);
     keys_are(get(json_array_get(get(j, "errors"), 0), "count"), ev_labels);
     int_is(get(json_array_get(get(j, "errors"), 0), "count"), "30m", 30);
-    static const char *const two[] = {"1m", "5m", NULL};
+    static const char *const perf[] = {"1m", "5m", "perf", NULL};
     json_t *wins = get(json_array_get(get(j, "workers"), 0), "windows");
-    keys_are(wins, two);
+    keys_are(wins, perf);
     int_is(get(wins, "5m"), "executions", 50);
+    int_is(get(wins, "perf"), "executions", 999);
+    cr_assert_eq(bm_rollup_pick_window(wins, "1h"), get(wins, "perf"), "1h is the perf window");
+}
+
+Test(rollup, perf_window_of_a_fixed_length_has_its_own_key)
+{
+    /* performance_window_minutes 1: every per-window object holds three
+     * windows, the third under "perf", which "perf_window" names */
+    snprintf(roll.events[2].label, sizeof roll.events[2].label, "1m");
+    for (int i = 0; i < 2; i++)
+        snprintf(workers[i].win[2].label, sizeof workers[i].win[2].label, "1m");
+    build();
+    str_is(j, "perf_window", "perf");
+    static const char *const keys[] = {"1m", "5m", "perf", NULL};
+    keys_are(get(j, "events"), keys);
+    json_t *e = json_array_get(get(j, "errors"), 0);
+    keys_are(get(e, "count"), keys);
+    int_is(get(e, "count"), "perf", 30);
+    cr_assert_eq(bm_rollup_pick_window(get(e, "count"), "1h"), get(get(e, "count"), "perf"));
+    json_t *wins = get(json_array_get(get(j, "workers"), 0), "windows");
+    keys_are(wins, keys);
+    int_is(get(wins, "perf"), "executions", 600);
+    cr_assert_eq(bm_rollup_pick_window(get(j, "events"), "1h"), get(get(j, "events"), "perf"));
+
+    char buf[16];
+    cr_expect_str_eq(bm_rollup_window_key(0, "1m", 8, buf), "1m");
+    cr_expect_str_eq(bm_rollup_window_key(1, "", 8, buf), "5m");
+    cr_expect_str_eq(bm_rollup_window_key(2, NULL, 8, buf), "1h");
+    cr_expect_str_eq(bm_rollup_window_key(2, "5m", 8, buf), "perf");
+    cr_expect_str_eq(bm_rollup_window_key(2, "2h", 8, buf), "2h");
 }
 
 /* ---- text -------------------------------------------------------------- */
