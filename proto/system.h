@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rollup.h" /* BM_NAME_MAX */
+
 typedef enum {
     BM_SYS_CPU = 0,          /* "cpu_percent": host CPU busy, 0..100 */
     BM_SYS_MEMORY,           /* "memory_percent": host memory in use */
@@ -58,7 +60,7 @@ typedef struct {
 } bm_sys_point;
 
 typedef struct {
-    char name[128];
+    char name[BM_NAME_MAX];       /* a stream name is up to 256 bytes: never cut */
     int64_t length, lag, pending; /* -1: unknown */
     int group;                    /* 1 our group is on the stream, 0 it is not, -1 unknown */
 } bm_sys_stream;
@@ -66,7 +68,7 @@ typedef struct {
 typedef struct {
     bm_sys_point p;
     int64_t interval_us;
-    char agent[128];
+    char agent[BM_NAME_MAX]; /* the consumer name, up to 256 bytes */
     char data_path[256];
     size_t n_streams;
     bm_sys_stream streams[BM_SYS_STREAMS_MAX];

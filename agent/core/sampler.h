@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "agent/core/writer.h"
+#include "proto/rollup.h" /* BM_NAME_MAX */
 
 struct bm_loop;
 struct redisReply;
@@ -29,7 +30,7 @@ struct redisReply;
 #define BM_SAMPLER_STREAMS_MAX 64
 
 typedef struct {
-    char name[256];
+    char name[BM_NAME_MAX]; /* a stream name of up to 256 bytes, whole */
     int64_t length;  /* XLEN; -1 unknown */
     int64_t lag;     /* our group's lag (Redis >= 7); -1 unknown */
     int64_t pending; /* our group's pending entries; -1 unknown */

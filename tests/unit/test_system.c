@@ -3,6 +3,7 @@
  * figures as null), its msgpack twin, avg/peak skipping unknowns, the window
  * summary's series cap, window parsing.
  */
+#include "proto/event.h"
 #include "proto/system.h"
 
 #include <criterion/criterion.h>
@@ -98,7 +99,7 @@ Test(system, from_json_refuses_what_is_not_a_sample)
 Test(system, from_json_cuts_names_between_characters_and_refuses_bad_intervals)
 {
     bm_sys_sample s;
-    char name[200];
+    char name[sizeof s.agent + 64];
     memset(name, 'n', sizeof name - 1);
     name[sizeof name - 1] = '\0';
     memcpy(name + sizeof s.agent - 2, "\xc3\xa9", 2); /* é at bytes 126-127: one too many */
@@ -119,6 +120,26 @@ Test(system, from_json_cuts_names_between_characters_and_refuses_bad_intervals)
     j = json_pack("{s:i, s:f}", "t", 5, "interval_seconds", 2.5);
     cr_assert_eq(bm_sys_sample_from_json(j, &s), 0);
     cr_assert_eq(s.interval_us, 2500000);
+    json_decref(j);
+}
+
+/* A consumer or stream name is an identity of up to 256 bytes (BM_ID_MAX):
+ * a sample carries it whole (cut at 127, `busmon top` read the lag of a
+ * stream that does not exist and `busmon system --agent` mixed agents). */
+Test(system, names_of_256_bytes_are_whole)
+{
+    bm_sys_sample s;
+    char name[BM_ID_MAX + 1];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    json_t *j = json_pack("{s:i, s:s, s:[{s:s}]}", "t", 5, "agent", name, "streams", "name", name);
+    cr_assert_eq(bm_sys_sample_from_json(j, &s), 0);
+    cr_assert_str_eq(s.agent, name);
+    cr_assert_str_eq(s.streams[0].name, name);
+    json_t *again = bm_sys_sample_to_json(&s);
+    cr_assert_not_null(again);
+    cr_assert(json_equal(json_object_get(again, "agent"), json_object_get(j, "agent")));
+    json_decref(again);
     json_decref(j);
 }
 
