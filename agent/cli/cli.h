@@ -128,6 +128,11 @@ const char *bm_cli_safe_str(bm_cli_safe *b, struct json_t *o, const char *k);
  */
 #define BM_CLI_WINDOW "5m"
 const char *bm_cli_window_default(void);
+/* `window` as a table's headline says it over the rollup `roll`: "1h" is
+ * the performance window, which is configured (1 min to 30 days): when it
+ * is not one hour, "1h (performance window: 30m)", its length from the
+ * rollup's events. @return window itself, or buf. */
+const char *bm_cli_window_title(struct json_t *roll, const char *window, char *buf, size_t n);
 /* µs since the epoch as "2026-11-30T03:11:20.960Z" ("-" for 0). */
 void bm_cli_time(int64_t ts_us, char *buf, size_t n);
 /* An ISO-8601 UTC string of any precision, as the above. @return buf. */

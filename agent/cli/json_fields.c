@@ -4,6 +4,7 @@
  * print as 0 or "-" instead of failing; text for a terminal (bm_cli_safe_text).
  */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,22 @@ const char *bm_cli_window_default(void)
 {
     const char *w = getenv("BUSMON_WINDOW");
     return w && *w ? w : BM_CLI_WINDOW;
+}
+
+const char *bm_cli_window_title(json_t *roll, const char *window, char *buf, size_t n)
+{
+    if (strcmp(window, "1h")) return window;
+    json_t *perf = bm_rollup_pick_window(json_object_get(roll, "events"), "1h");
+    double s = bm_cli_num(perf, "window_s");
+    long long whole = llround(s);
+    if (s <= 0 || whole == 3600) return window; /* unknown (an older rollup): as asked */
+    if (whole % 3600 == 0)
+        snprintf(buf, n, "1h (performance window: %lldh)", whole / 3600);
+    else if (whole % 60 == 0)
+        snprintf(buf, n, "1h (performance window: %lldm)", whole / 60);
+    else
+        snprintf(buf, n, "1h (performance window: %llds)", whole);
+    return buf;
 }
 
 void bm_cli_time(int64_t ts_us, char *buf, size_t n)

@@ -148,7 +148,9 @@ static void fmt_num(json_t *o, const char *k, char *buf, size_t n)
 static void print_table(const metrics_args *m, json_t *roll, json_t *series)
 {
     bm_cli_safe sb; /* names and tags came from events */
-    printf("business metrics over %s (rollup %s by %s)\n\n", m->window,
+    char title[64];
+    printf("business metrics over %s (rollup %s by %s)\n\n",
+           bm_cli_window_title(roll, m->window, title, sizeof title),
            bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"));
     printf("%-24s %-9s %-28s %8s %12s %10s %10s %10s %10s %10s %10s\n", "NAME", "KIND", "TAGS",
            "COUNT", "SUM", "MIN", "MAX", "AVG", "P95", "RATE/S", "LAST");

@@ -200,10 +200,12 @@ static int show_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
         snprintf(avg_all, sizeof avg_all, "-");
         snprintf(succ_all, sizeof succ_all, "-");
     }
+    char title[64];
     printf("workers over %s (rollup %s by %s)\n"
            "summary (performance window): %.0f workers, %.0f commands, avg success %s, "
            "avg duration %s\n\n",
-           s->window, bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"),
+           bm_cli_window_title(roll, s->window, title, sizeof title),
+           bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"),
            bm_cli_num(sum, "total_workers"), bm_cli_num(sum, "total_commands"), succ_all, avg_all);
     printf("%-20s %-9s %8s %9s %10s %10s %10s %9s  %s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS",
            "AVG", "P95", "P99", "IN FLIGHT", "LAST SEEN");
@@ -332,7 +334,10 @@ static int show_errors(const bm_cli_opts *o, const stats_args *s, json_t *roll)
         return BM_EXIT_OK;
     }
     bm_cli_safe sb;
-    printf("error patterns over %s (rollup %s)\n\n", s->window, bm_cli_safe_str(&sb, roll, "ts"));
+    char title[64];
+    printf("error patterns over %s (rollup %s)\n\n",
+           bm_cli_window_title(roll, s->window, title, sizeof title),
+           bm_cli_safe_str(&sb, roll, "ts"));
     printf("%-24s %7s %7s %-11s %-24s %-28s %s\n", "TYPE", "COUNT", "TOTAL", "TREND", "LAST SEEN",
            "WORKERS", "EXAMPLE");
     size_t i;
@@ -395,7 +400,10 @@ static int show_stats(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     fmt_ms(bm_cli_num(win, "avg_latency_ms"), avg, sizeof avg);
     fmt_ms(bm_cli_num(win, "p95_latency_ms"), p95, sizeof p95);
     bm_cli_safe sb;
-    printf("events over %s (rollup %s)\n\n", s->window, bm_cli_safe_str(&sb, roll, "ts"));
+    char title[64];
+    printf("events over %s (rollup %s)\n\n",
+           bm_cli_window_title(roll, s->window, title, sizeof title),
+           bm_cli_safe_str(&sb, roll, "ts"));
     printf("  events:           %.0f\n", bm_cli_num(win, "total_events"));
     /* the rates are of answers (results and errors): none, no rate */
     json_t *by_type = json_object_get(win, "by_type");

@@ -182,8 +182,10 @@ static void top_print_rollup(json_t *roll, const char *window, int color)
     }
     json_t *ev = bm_rollup_pick_window(json_object_get(roll, "events"), window);
     bm_cli_safe sb; /* names came from events */
+    char title[64];
     printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
-           bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"), window);
+           bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"),
+           bm_cli_window_title(roll, window, title, sizeof title));
     /* a rate of no answers, a p95 of no latency: "-", as busmon workers and stats say */
     json_t *by_type = json_object_get(ev, "by_type");
     double answers = bm_cli_num(json_object_get(by_type, "result"), "count") +

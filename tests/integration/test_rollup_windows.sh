@@ -104,6 +104,21 @@ run_window() {
     bm_eq "[$minutes] /api/worker/a?window=1h: 4 executions" 4 \
         "$(curl -s "$api/workers/a?window=1h" | jq '.stats.executions')"
 
+    # a headline says what "1h" is when the performance window is not an hour
+    local title="1h"
+    [ "$minutes" = 60 ] || title="1h (performance window: ${key/perf/${minutes}m})"
+    bm_check "[$minutes] stats --window 1h says \"events over $title\"" \
+        grep -qF "events over $title (rollup" <<<"$("$BUSMON" stats --window 1h)"
+    bm_check "[$minutes] workers --window 1h says \"workers over $title\"" \
+        grep -qF "workers over $title (rollup" <<<"$("$BUSMON" workers --window 1h)"
+    bm_check "[$minutes] errors --window 1h says \"error patterns over $title\"" \
+        grep -qF "error patterns over $title (rollup" <<<"$("$BUSMON" errors --window 1h)"
+    bm_check "[$minutes] metrics --window 1h says \"business metrics over $title\"" \
+        grep -qF "business metrics over $title (rollup" <<<"$("$BUSMON" metrics --window 1h)"
+    bm_check "[$minutes] top --window 1h says \"window $title\"" grep -qF "window $title" <<<"$top"
+    bm_check "[$minutes] stats --window 5m says \"events over 5m\"" \
+        grep -qF "events over 5m (rollup" <<<"$("$BUSMON" stats --window 5m)"
+
     kill "$pid"
     bm_check "[$minutes] the agent stops" bm_wait_for 15 "! kill -0 $pid"
 }
