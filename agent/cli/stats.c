@@ -316,6 +316,8 @@ static int show_errors(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     if (s->json) {
         json_t *out = json_object();
         json_object_set_new(out, "window", json_string(s->window));
+        json_t *ev = bm_rollup_pick_window(json_object_get(roll, "events"), s->window);
+        json_object_set(out, "window_s", json_object_get(ev, "window_s")); /* as /api/errors */
         json_object_set(out, "ts", json_object_get(roll, "ts"));
         json_t *arr = json_array();
         size_t i;

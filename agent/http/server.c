@@ -208,6 +208,9 @@ static json_t *api_errors(json_t *roll, const char *window)
 {
     json_t *out = json_object();
     json_object_set_new(out, "window", json_string(window));
+    /* the counts' window's length (the performance window's is configured) */
+    json_t *ev = bm_rollup_pick_window(json_object_get(roll, "events"), window);
+    json_object_set(out, "window_s", json_object_get(ev, "window_s"));
     json_object_set(out, "ts", json_object_get(roll, "ts"));
     json_t *arr = json_array();
     size_t i;

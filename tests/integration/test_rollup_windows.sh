@@ -16,6 +16,11 @@ for tool in jq curl; do command -v $tool >/dev/null || { echo "$tool is needed";
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
 
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+[ -n "$CHROMIUM" ] || echo "note: chromium not installed: the dashboard's checks are skipped"
+chrome() { timeout 90 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --no-first-run --user-data-dir="$BM_TMP/chrome" --virtual-time-budget=6000 "$@" \
+    2>>"$BM_TMP/chromium.log"; }
 answered() { # WORKER OK: a command and its result, 5 ms
     local tx="tx-$1-$RANDOM$RANDOM"
     bm_cli XADD busmon:events '*' type command tx "$tx" id "c-$tx" worker "$1" >/dev/null
@@ -94,7 +99,19 @@ run_window() {
     bm_eq "[$minutes] metrics --window 1h --json: logins counted" 1 \
         "$("$BUSMON" metrics --json --window 1h logins | jq '.series[0].count')"
 
+    bm_eq "[$minutes] errors --window 1h --json: the window's length" "$secs" \
+        "$("$BUSMON" errors --json --window 1h | jq '.window_s' | cut -d. -f1)"
     local api="http://127.0.0.1:$http/api"
+    bm_eq "[$minutes] /api/errors?window=1h: the window's length" "$secs" \
+        "$(curl -s "$api/errors?window=1h" | jq '.window_s' | cut -d. -f1)"
+    if [ -n "$CHROMIUM" ]; then # the dashboard's error patterns say over how long
+        local range="last $minutes min"
+        [ "$minutes" = 60 ] && range="last hour"
+        chrome --dump-dom "http://127.0.0.1:$http/" >"$BM_TMP/dash-$minutes.html"
+        bm_check "[$minutes] the dashboard: \"Error patterns ($range)\"" \
+            grep -qF "Error patterns ($range)" <<<"$(sed 's/<[^>]*>//g' "$BM_TMP/dash-$minutes.html")"
+        bm_check "[$minutes] the dashboard lists Boom" grep -q 'data-error-type="Boom"' "$BM_TMP/dash-$minutes.html"
+    fi
     bm_eq "[$minutes] /api/workers?window=1h: 4 executions" 4 \
         "$(curl -s "$api/workers?window=1h" | jq '.workers[0].executions')"
     bm_eq "[$minutes] /api/stats?window=1h: 4 results" 4 \
