@@ -473,6 +473,12 @@ const char *custom_metrics_window_label(const custom_metrics *cm, int window)
     return window == 0 ? "1m" : window == 1 ? "5m" : cm->perf_label;
 }
 
+int64_t custom_metrics_window_us(const custom_metrics *cm, int window)
+{
+    if (window < 0 || window >= CUSTOM_METRICS_WINDOWS) return 0;
+    return cm->period_us[window] * (int64_t)cm->n_periods[window];
+}
+
 /* The value of rank r (1-based) among the merged values. */
 static double value_at_rank(const bm_hist *pos, const bm_hist *neg, uint64_t zeros, uint64_t r)
 {

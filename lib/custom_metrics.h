@@ -147,6 +147,8 @@ typedef struct {
 int custom_metrics_window_index(const custom_metrics *cm, const char *label);
 /* "1m", "5m", "1h" (the performance window's length). */
 const char *custom_metrics_window_label(const custom_metrics *cm, int window);
+/* The length of window `window` in µs (0 for no such window). */
+int64_t custom_metrics_window_us(const custom_metrics *cm, int window);
 
 typedef void (*custom_metrics_cb)(const custom_metrics_stat *s, void *arg);
 

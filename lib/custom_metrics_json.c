@@ -122,11 +122,20 @@ json_t *custom_metrics_rollup_json(const custom_metrics *cm, int64_t now_us, siz
     rollup_ctx c = {json_array(), json_object(), NULL, max_items, 0, 1, 0};
     json_t *out = NULL;
     if (!c.items || !c.index) goto done;
-    for (int w = CUSTOM_METRICS_WINDOWS - 1; w >= 0; w--) { /* the longest first: every series */
+    /* the longest window first, whose series are every window's: the
+     * performance window, or 5 minutes when it is shorter */
+    int order[CUSTOM_METRICS_WINDOWS], longest = CUSTOM_METRICS_WINDOWS - 1, n = 0;
+    for (int w = 0; w < CUSTOM_METRICS_WINDOWS; w++)
+        if (custom_metrics_window_us(cm, w) > custom_metrics_window_us(cm, longest)) longest = w;
+    order[n++] = longest;
+    for (int w = CUSTOM_METRICS_WINDOWS - 1; w >= 0; w--)
+        if (w != longest) order[n++] = w;
+    for (int i = 0; i < n; i++) {
+        int w = order[i];
         char key[16]; /* the rollup's key: never a fixed window's for the performance window */
         c.label =
             bm_rollup_window_key((unsigned)w, custom_metrics_window_label(cm, w), SIZE_MAX, key);
-        c.create = w == CUSTOM_METRICS_WINDOWS - 1;
+        c.create = i == 0;
         if (custom_metrics_foreach(cm, w, NULL, now_us, add_window, &c) < 0 || c.nomem) goto done;
     }
     custom_metrics_stats st;

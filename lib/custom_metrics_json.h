@@ -31,8 +31,9 @@ json_t *custom_metrics_json(const custom_metrics *cm, int window, const custom_m
 /*
  * A rollup's `metrics`: {"series": n, "omitted": k, "items": [{"name",
  * "kind", "tags", "windows": {"1m": stat, "5m": stat, "1h": stat}}]}: the
- * first max_items series (key order) with anything in the performance
- * window; a window with nothing in it is left out of "windows". The
+ * first max_items series (key order) with anything in the longest window
+ * (the performance window, or 5 minutes when it is shorter); a window with
+ * nothing in it is left out of "windows". The
  * windows are keyed as the rollup's others (bm_rollup_window_key: the
  * performance window "perf" when it is 1 or 5 minutes long).
  * @return a new object, or NULL (out of memory).

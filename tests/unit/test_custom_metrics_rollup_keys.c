@@ -81,3 +81,33 @@ Test(custom_metrics_rollup_keys, the_usual_labels_stay)
     json_decref(roll);
     custom_metrics_free(cm);
 }
+
+/* A performance window shorter than 5 minutes: a series with values only
+ * in the 5 minutes is still an item, with its "5m" window (the rollup made
+ * items from the performance window alone: `busmon metrics --window 5m`
+ * lost what /api/metrics?window=5m showed). */
+Test(custom_metrics_rollup_keys, a_short_perf_window_keeps_the_5m_series)
+{
+    custom_metrics_config cfg;
+    custom_metrics_config_defaults(&cfg);
+    cfg.perf_window_us = 60 * S_US;
+    custom_metrics *cm = custom_metrics_new(&cfg);
+    bm_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = BM_EV_CUSTOM;
+    ev.metric_name = "logins";
+    ev.metric_kind = BM_METRIC_COUNTER;
+    ev.metric_value = 3;
+    ev.ts_us = T0;
+    cr_assert_eq(custom_metrics_add(cm, &ev, T0), CUSTOM_METRICS_ADDED);
+    json_t *roll = custom_metrics_rollup_json(cm, T0 + 120 * S_US, 50);
+    cr_assert_not_null(roll);
+    json_t *items = json_object_get(roll, "items");
+    cr_assert_eq(json_array_size(items), 1, "the series of the last 5 minutes");
+    json_t *wins = json_object_get(json_array_get(items, 0), "windows");
+    cr_expect_eq(count_in(wins, "5m"), 1);
+    cr_expect_eq(count_in(wins, "1m"), -1);
+    cr_expect_eq(count_in(wins, "perf"), -1);
+    json_decref(roll);
+    custom_metrics_free(cm);
+}
