@@ -128,6 +128,10 @@ const char *bm_cli_safe_str(bm_cli_safe *b, struct json_t *o, const char *k);
  */
 #define BM_CLI_WINDOW "5m"
 const char *bm_cli_window_default(void);
+/* Where a window refused came from, for the usage error: " (from
+ * $BUSMON_WINDOW)" when `window` is bm_cli_window_default()'s value of the
+ * variable (no --window was given), else "". */
+const char *bm_cli_window_origin(const char *window);
 /* `window` as a table's headline says it over the rollup `roll`: "1h" is
  * the performance window, which is configured (1 min to 30 days): when it
  * is not one hour, "1h (performance window: 30m)", its length from the

@@ -60,6 +60,12 @@ const char *bm_cli_window_default(void)
     return w && *w ? w : BM_CLI_WINDOW;
 }
 
+const char *bm_cli_window_origin(const char *window)
+{
+    const char *w = getenv("BUSMON_WINDOW");
+    return w && window == w ? " (from $BUSMON_WINDOW)" : "";
+}
+
 const char *bm_cli_window_title(json_t *roll, const char *window, char *buf, size_t n)
 {
     if (strcmp(window, "1h")) return window;

@@ -89,8 +89,8 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
     int rc = bm_cli_parse(self, options, o, argc, argv, &s->name);
     if (rc != BM_CLI_GO_ON) return rc;
     if (strcmp(s->window, "1m") && strcmp(s->window, "5m") && strcmp(s->window, "1h")) {
-        fprintf(stderr, "busmon %s: --window must be 1m, 5m or 1h, not '%s'\n", self->name,
-                s->window);
+        fprintf(stderr, "busmon %s: --window must be 1m, 5m or 1h, not '%s'%s\n", self->name,
+                s->window, bm_cli_window_origin(s->window));
         return BM_EXIT_USAGE;
     }
     return BM_CLI_GO_ON;

@@ -335,7 +335,8 @@ static int top_parse_args(const bm_cli_command *self, const bm_cli_opts *opts, i
         return BM_EXIT_USAGE;
     }
     if (strcmp(*window, "1m") && strcmp(*window, "5m") && strcmp(*window, "1h")) {
-        fprintf(stderr, "busmon top: --window must be 1m, 5m or 1h\n");
+        fprintf(stderr, "busmon top: --window must be 1m, 5m or 1h, not '%s'%s\n", *window,
+                bm_cli_window_origin(*window));
         return BM_EXIT_USAGE;
     }
     return BM_CLI_GO_ON;

@@ -140,6 +140,19 @@ run_window() {
     bm_check "[$minutes] the agent stops" bm_wait_for 15 "! kill -0 $pid"
 }
 
+# a window refused says where it came from: $BUSMON_WINDOW (busmon system
+# takes 24h, so a user may have set it for that) or --window
+for cmd in workers "worker a" errors stats top metrics; do
+    # shellcheck disable=SC2086 # cmd is the command and its words
+    BUSMON_WINDOW=24h "$BUSMON" $cmd >/dev/null 2>"$BM_TMP/env.err"
+    bm_eq "BUSMON_WINDOW=24h busmon $cmd: exit 2" 2 "$?"
+    bm_check "BUSMON_WINDOW=24h busmon $cmd: the error names \$BUSMON_WINDOW" \
+        grep -qF "not '24h' (from \$BUSMON_WINDOW)" "$BM_TMP/env.err"
+    BUSMON_WINDOW=24h "$BUSMON" $cmd --window 2h >/dev/null 2>"$BM_TMP/flag.err"
+    bm_check "busmon $cmd --window 2h: the error names the flag's value alone" \
+        bash -c 'grep -qF "not '"'2h'"'" "$1" && ! grep -q BUSMON_WINDOW "$1"' _ "$BM_TMP/flag.err"
+done
+
 run_window 1 perf
 run_window 5 perf
 run_window 60 1h
