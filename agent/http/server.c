@@ -639,6 +639,15 @@ static void serve_metrics_api(bm_http *h, const request *rq)
         int w = custom_metrics_window_index(mon->metrics, rq->window);
         if (w < 0) w = CUSTOM_METRICS_WINDOWS - 1; /* "1h": the performance window, any length */
         out = custom_metrics_json(mon->metrics, w, &f, bm_now_us(), limit);
+        /* the window as asked, as the other routes and `busmon metrics --json` say it (its
+         * label would be "1m" for a performance window of one minute), and its length */
+        if (out && (json_object_set_new(out, "window", json_string(rq->window)) ||
+                    json_object_set_new(
+                        out, "window_s",
+                        json_real((double)custom_metrics_window_us(mon->metrics, w) / 1e6)))) {
+            json_decref(out);
+            out = NULL;
+        }
     }
     v->release(v->arg, mon);
     evhttp_clear_headers(&q);

@@ -118,6 +118,11 @@ run_window() {
         "$(curl -s "$api/stats?window=1h" | jq '.by_type.result.count')"
     bm_eq "[$minutes] /api/errors?window=1h: Boom 1" 1 \
         "$(curl -s "$api/errors?window=1h" | jq '.errors[] | select(.type == "Boom") | .count')"
+    local m
+    m=$(curl -s "$api/metrics?window=1h&name=logins")
+    bm_eq "[$minutes] /api/metrics?window=1h: the window as asked" 1h "$(jq -r '.window' <<<"$m")"
+    bm_eq "[$minutes] /api/metrics?window=1h: its length" "$secs" "$(jq '.window_s' <<<"$m" | cut -d. -f1)"
+    bm_eq "[$minutes] /api/metrics?window=1h: logins counted" 1 "$(jq '.series[0].count' <<<"$m")"
     bm_eq "[$minutes] /api/worker/a?window=1h: 4 executions" 4 \
         "$(curl -s "$api/workers/a?window=1h" | jq '.stats.executions')"
 
