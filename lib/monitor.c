@@ -149,6 +149,12 @@ void bm_monitor_on_trace_dropped(bm_monitor *m, const trace *t)
     if (!trace_is_closed(t)) forget_pending(m, t);
 }
 
+void bm_monitor_watch(bm_monitor *m, int64_t now_us)
+{
+    event_metrics_watch(m->events, now_us);
+    custom_metrics_watch(m->metrics, now_us);
+}
+
 int bm_monitor_rollup(bm_monitor *m, int64_t now_us, int64_t interval_us, const char *agent,
                       bm_rollup *r)
 {
@@ -170,8 +176,7 @@ int bm_monitor_rollup(bm_monitor *m, int64_t now_us, int64_t interval_us, const 
     r->ts_us = now_us;
     r->agent = agent;
     r->interval_us = interval_us;
-    event_metrics_watch(m->events, now_us); /* quiet since the first rollup: watched */
-    custom_metrics_watch(m->metrics, now_us);
+    bm_monitor_watch(m, now_us); /* quiet since the first rollup: watched */
     event_metrics_snapshot(m->events, now_us, r->events);
     r->n_workers = nw ? worker_stats_snapshot(m->workers, now_us, m->snap_workers, nw) : 0;
     r->workers = m->snap_workers;

@@ -124,9 +124,14 @@ void bm_monitor_adopt_health(bm_monitor *dst, const bm_monitor *src);
  * made with the same configuration; each keeps its rollup buffers. */
 void bm_monitor_swap(bm_monitor *a, bm_monitor *b);
 
+/* The event and business metrics are watched from now_us on, if not before
+ * (event_metrics_watch, custom_metrics_watch): a rate after a quiet spell is
+ * taken over the time watched. An agent in a cluster rolls up a merged copy,
+ * so it watches its own monitor with this whenever it makes one. */
+void bm_monitor_watch(bm_monitor *m, int64_t now_us);
+
 /* Build a rollup at now_us into *r (arrays borrowed from m until the next call).
- * The event and business metrics are watched from the first rollup on
- * (event_metrics_watch, custom_metrics_watch).
+ * m is watched from the first rollup on (bm_monitor_watch).
  * @return 0, or -1 (out of memory). */
 int bm_monitor_rollup(bm_monitor *m, int64_t now_us, int64_t interval_us, const char *agent,
                       bm_rollup *r);

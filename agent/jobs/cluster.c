@@ -602,6 +602,9 @@ static bm_monitor *view_acquire(void *arg)
 {
     bm_cluster *c = arg;
     if (!c->have_others) return c->own; /* alone: the own monitor as it is */
+    /* the view is rolled up, not the own monitor: watch that from now, or a
+     * quiet start would not count towards its rates (bm_monitor_watch) */
+    bm_monitor_watch(c->own, now_us());
     bm_monitor *t = malloc(sizeof *t);
     if (!t || monitor_like(c, t)) {
         free(t);

@@ -105,6 +105,24 @@ bm_agent_http() {
     BASE="http://127.0.0.1:$HPORT"
 }
 
+# bm_cluster_agents PREFIX N ARGS...: N agents (consumers PREFIX1..PREFIXN) of one
+# cluster with quick heartbeats, each with --http on a free port (in HPORTS) and
+# ARGS; logs in $BM_TMP/agent-PREFIXi.log. Sets AGENT and BUSMON as bm_agent_http.
+bm_cluster_agents() {
+    local prefix=$1 n=$2 i hp
+    shift 2
+    bm_agent_http
+    export BUSMON_CLUSTER_HEARTBEAT=250ms BUSMON_CLUSTER_LEASE=1s BUSMON_CLUSTER_STALE=1500ms \
+        BUSMON_CLUSTER_REFRESH=300ms
+    HPORTS=()
+    for ((i = 1; i <= n; i++)); do
+        hp=$(bm_free_port)
+        "$AGENT" --consumer "$prefix$i" --http "127.0.0.1:$hp" "$@" >>"$BM_TMP/agent-$prefix$i.log" 2>&1 &
+        BM_PIDS+=($!)
+        HPORTS+=("$hp")
+    done
+}
+
 # bm_bg CMD...: run in the background, output to $BM_TMP/<basename>.log
 bm_bg() {
     local log="$BM_TMP/$(basename "$1").log"

@@ -6,19 +6,7 @@
 # workload per tag set, p95 within 1 %.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
-AGENT="$BM_BUILD/busmon-agent"
-BUSMON="$BM_BUILD/busmon"
-unset BUSMON_HTTP
-export BUSMON_CLUSTER_HEARTBEAT=250ms BUSMON_CLUSTER_LEASE=1s BUSMON_CLUSTER_STALE=1500ms \
-    BUSMON_CLUSTER_REFRESH=300ms
-HPORTS=()
-for i in 1 2; do
-    hp=$(bm_free_port)
-    "$AGENT" --consumer "m$i" --block-ms 100 --rollup-interval 300ms --checkpoint-interval 300ms \
-        --http "127.0.0.1:$hp" >>"$BM_TMP/agent-m$i.log" 2>&1 &
-    BM_PIDS+=($!)
-    HPORTS+=("$hp")
-done
+bm_cluster_agents m 2 --block-ms 100 --rollup-interval 300ms --checkpoint-interval 300ms
 bm_check "both agents registered" bm_wait_for 15 "[ \"\$(bm_cli_raw HLEN busmon:agents)\" -ge 2 ]"
 sleep 1
 
