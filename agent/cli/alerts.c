@@ -245,8 +245,8 @@ static void print_json(json_t *j)
  * The firing hash: its records sorted worst first, and its _updated and
  * _agent fields. @return BM_EXIT_OK, or BM_EXIT_REDIS with the reason printed.
  */
-static int read_firing(redisContext *c, const char *key, json_t *firing, json_t **updated,
-                       json_t **agent)
+static int read_firing(redisContext *c, const char *key, json_t *firing, double *every_s,
+                       json_t **updated, json_t **agent)
 {
     redisReply *r = redisCommand(c, "HGETALL %s", key);
     if (!r || r->type == REDIS_REPLY_ERROR) {
@@ -263,6 +263,8 @@ static int read_firing(redisContext *c, const char *key, json_t *firing, json_t 
             *updated = json_string(v->str);
         } else if (!strcmp(f->str, "_agent")) {
             *agent = json_string(v->str);
+        } else if (!strcmp(f->str, "_every")) {
+            *every_s = strtod(v->str, NULL);
         } else if (f->str[0] != '_') {
             json_error_t e;
             json_t *rec = json_loadb(v->str, (size_t)v->len, 0, &e);
@@ -459,7 +461,14 @@ int bm_cli_alerts(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     }
     json_t *firing = json_array(), *history = json_array();
     json_t *updated = NULL, *agent = NULL;
-    rc = read_firing(c, s.firing, firing, &updated, &agent);
+    double every_s = 0; /* absent: written by a busmon before _every */
+    rc = read_firing(c, s.firing, firing, &every_s, &updated, &agent);
+    if (rc == BM_EXIT_OK && json_is_string(updated)) {
+        char what[600];
+        snprintf(what, sizeof what, "the firing hash %s", s.firing);
+        bm_cli_warn_stale(what, (double)time(NULL) - bm_cli_iso_s(json_string_value(updated)),
+                          every_s);
+    }
     if (rc == BM_EXIT_OK) rc = read_history(c, s.stream, s.count, history);
     if (rc == BM_EXIT_OK && s.json) {
         records_times_rfc3339(firing);

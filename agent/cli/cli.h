@@ -141,6 +141,15 @@ const char *bm_cli_window_title(struct json_t *roll, const char *window, char *b
 void bm_cli_time(int64_t ts_us, char *buf, size_t n);
 /* An ISO-8601 UTC string of any precision, as the above. @return buf. */
 const char *bm_cli_time_str(const char *iso, char *buf, size_t n);
+/* The ISO-8601 UTC time iso in seconds since the epoch (whole seconds), or
+ * NAN when iso is not one. */
+double bm_cli_iso_s(const char *iso);
+/* Say on stderr that `what`, which the agent rewrites every every_s seconds,
+ * was last written age_s ago, when that is over three of its periods and a
+ * minute (the writer's clock and this host's may differ by some seconds):
+ * the figures shown are of an agent that stopped writing them. Nothing when
+ * either figure is unknown (NAN, or every_s <= 0). @return 1 when said. */
+int bm_cli_warn_stale(const char *what, double age_s, double every_s);
 
 /*
  * Connect to the Redis of o->redis_url (else $BUSMON_REDIS_URL, else the

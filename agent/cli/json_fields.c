@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/cli/cli.h"
 #include "lib/trace_json.h"
@@ -88,6 +89,32 @@ void bm_cli_time(int64_t ts_us, char *buf, size_t n)
         snprintf(buf, n, "-");
     else
         bm_format_time_ms(ts_us, buf, n);
+}
+
+double bm_cli_iso_s(const char *iso)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!iso || !strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm)) return NAN;
+    return (double)timegm(&tm);
+}
+
+int bm_cli_warn_stale(const char *what, double age_s, double every_s)
+{
+    if (!(age_s > 60 && every_s > 0 && age_s > 3 * every_s)) return 0;
+    char age[32];
+    if (age_s < 7200)
+        snprintf(age, sizeof age, "%.0f min", age_s / 60);
+    else if (age_s < 2 * 86400)
+        snprintf(age, sizeof age, "%.1f h", age_s / 3600);
+    else
+        snprintf(age, sizeof age, "%.1f days", age_s / 86400);
+    fprintf(stderr,
+            "busmon: warning: %s was last written %s ago, though the agent writes it every "
+            "%g s: no busmon-agent is writing it now (stopped, cut off from Redis, or this "
+            "part switched off); what follows is as of then\n",
+            what, age, every_s);
+    return 1;
 }
 
 const char *bm_cli_time_str(const char *iso, char *buf, size_t n)

@@ -114,6 +114,11 @@ json_t *bm_cli_latest_rollup(redisContext *c, const char *stream, int *rc)
         if (!root) {
             fprintf(stderr, "busmon: the latest entry of %s has no readable json field\n", stream);
             *rc = BM_EXIT_NOT_FOUND;
+        } else {
+            char what[600];
+            snprintf(what, sizeof what, "the latest rollup on %s", stream);
+            bm_cli_warn_stale(what, (double)time(NULL) - bm_cli_iso_s(bm_cli_str(root, "ts")),
+                              bm_cli_num(root, "interval_s"));
         }
     }
     if (r) freeReplyObject(r);
@@ -135,13 +140,11 @@ static void fmt_ms(double ms, char *buf, size_t n)
 /* "12s ago" from an ISO time, relative to the rollup's time. */
 static void fmt_ago(const char *iso, double rollup_ts_us, char *buf, size_t n)
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (!iso || !strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm)) {
+    double t = bm_cli_iso_s(iso);
+    if (isnan(t)) {
         snprintf(buf, n, "never");
         return;
     }
-    double t = (double)timegm(&tm);
     double ago = rollup_ts_us / 1e6 - t;
     if (ago < 0) ago = 0;
     if (ago < 120)

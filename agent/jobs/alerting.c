@@ -87,6 +87,7 @@ typedef struct {
     char (*fps)[17];
     size_t n_fields;
     char when[48];
+    char every[32]; /* alerts.interval in seconds: readers tell a stale hash by it */
 } emission;
 
 static void emission_free(emission *e)
@@ -101,14 +102,15 @@ static void emission_free(emission *e)
     free(e->fields);
 }
 
-/* alerts_firing as fields: <fingerprint> <record> ... _updated <now> _agent <name>, and
+/* alerts_firing as fields: <fingerprint> <record> ... _updated <now> _agent <name>
+ * _every <alerts.interval in s>, and
  * each resolved alert of al->gone as <fingerprint> without a value, so a merge-mode
  * hash deletes it (a replace-mode one has no use for it). */
 static int firing_fields(emission *e)
 {
     if (e->fields) return 0;
     size_t n = e->n, n_gone = e->al->n_gone;
-    e->fields = calloc(n + n_gone + 2, sizeof *e->fields);
+    e->fields = calloc(n + n_gone + 3, sizeof *e->fields);
     e->texts = calloc(n ? n : 1, sizeof *e->texts);
     e->fps = calloc(n + n_gone + 1, sizeof *e->fps);
     if (!e->fields || !e->texts || !e->fps) return -1;
@@ -129,6 +131,8 @@ static int firing_fields(emission *e)
     bm_format_time_us(e->now_us, 'T', e->when, sizeof e->when);
     e->fields[k++] = (bm_sink_field){"_updated", 8, e->when, strlen(e->when)};
     e->fields[k++] = (bm_sink_field){"_agent", 6, agent, strlen(agent)};
+    snprintf(e->every, sizeof e->every, "%g", (double)e->al->interval_us / 1e6);
+    e->fields[k++] = (bm_sink_field){"_every", 6, e->every, strlen(e->every)};
     e->n_fields = k;
     return 0;
 }

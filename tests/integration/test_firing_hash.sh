@@ -96,7 +96,7 @@ FB=$(fp wb)
 bm_check "1: both in every hash" bm_wait_for 5 "in_all $FA && in_all $FB"
 bm_check "1: the user hashes hold what the built-in holds" bm_wait_for 3 same
 same || show
-bm_eq "1: the merge-mode hash has _updated and _agent" "_agent _updated" \
+bm_eq "1: the merge-mode hash has _updated, _agent and _every" "_agent _every _updated" \
     "$(bm_cli_raw HKEYS copy:merge | grep '^_' | sort | paste -sd' ')"
 
 # --- 2. one resolves ------------------------------------------------------------------
