@@ -20,6 +20,10 @@
  *
  *   { "busmon_sampled_out": true, "rate": float, "events": uint, "at": µs }
  *
+ * Its first bytes are always BM_SAMPLING_MARKER_PREFIX (a map of 4, the key,
+ * true), so Redis can tell a marker at the head of a stored trace (an EVAL
+ * compares them: agent/jobs/finisher.c).
+ *
  * Pure: no I/O, no clock.
  */
 #ifndef BM_LIB_SAMPLING_H
@@ -70,6 +74,13 @@ typedef struct {
     uint64_t events;
     int64_t at_us;
 } bm_sampling_marker;
+
+/* The first bytes of every marker bm_sampling_marker_encode writes: fixmap 4,
+ * fixstr 18 "busmon_sampled_out", true. */
+#define BM_SAMPLING_MARKER_PREFIX                                                                  \
+    "\x84\xb2"                                                                                     \
+    "busmon_sampled_out"                                                                           \
+    "\xc3"
 
 struct msgpack_sbuffer;
 /* Append the marker's msgpack map to out. @return 0 or -1. */

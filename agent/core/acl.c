@@ -42,7 +42,8 @@ static const struct {
     [BM_ACL_EVAL] = {"eval", "EVAL", NULL,
                      "takes and renews the leader's lease (its script sends GET, SET PX, PEXPIRE, "
                      "DEL); reads its pending entries and claims a dead consumer's measured in "
-                     "Redis (XREADGROUP, XPENDING, XCLAIM)"},
+                     "Redis (XREADGROUP, XPENDING, XCLAIM); takes a sampled-out marker out of "
+                     "a stored trace that failed later (LINDEX, LPOP)"},
     [BM_ACL_PEXPIRE] = {"pexpire", "PEXPIRE", NULL, "renews the leader's lease (in EVAL)"},
     [BM_ACL_HGETALL] = {"hgetall", "HGETALL", NULL,
                         "reads the agents' registry and the baselines' control hash"},
@@ -52,6 +53,10 @@ static const struct {
                                  "drops index entries older than the trace retention"},
     [BM_ACL_ZREMRANGEBYRANK] = {"zremrangebyrank", "ZREMRANGEBYRANK", NULL,
                                 "keeps the trace search index under its cap"},
+    [BM_ACL_LINDEX] = {"lindex", "LINDEX", NULL,
+                       "finds a sampled-out marker ahead of a later failure (in EVAL)"},
+    [BM_ACL_LPOP] = {"lpop", "LPOP", NULL,
+                     "takes that marker out, so the failure is read (in EVAL)"},
 };
 
 const char *const bm_acl_cli_commands[] = {

@@ -55,6 +55,8 @@ typedef enum {
     BM_ACL_ZADD,
     BM_ACL_ZREMRANGEBYSCORE,
     BM_ACL_ZREMRANGEBYRANK,
+    BM_ACL_LINDEX,
+    BM_ACL_LPOP,
     BM_ACL__COUNT
 } bm_acl_command;
 

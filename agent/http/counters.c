@@ -225,7 +225,8 @@ static const bm_counter_row table[] = {
            "Sampled-out transactions opened again by a later event, to be decided again.",
            "sampling.reopened", fin.reopened),
     SCALAR("busmon_sampling_restored_total", TOTAL,
-           "Reopened transactions kept when decided again: the marker replaced by their trace.",
+           "Sampled-out transactions kept when decided again: the marker replaced by their trace, "
+           "or taken out of its head (a decision not remembered: a restart).",
            "sampling.restored", fin.restored),
     SCALAR("busmon_sampling_restores_failed_total", TOTAL,
            "Reopened transactions kept whose trace could not be written back (left the marker).",

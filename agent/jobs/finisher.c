@@ -224,6 +224,17 @@ static void write_marker(bm_finisher *f, const trace *t)
     f->stats.markers++;
 }
 
+static void restore_failed(bm_finisher *f)
+{
+    f->stats.restores_failed++;
+    if (!f->warned_restores++)
+        bm_warn(
+            "sampling: a sampled-out transaction kept when decided again could not have "
+            "its stored trace written back (Redis not connected or refused it, or out of memory); "
+            "it "
+            "stays the marker (counted in sampling_restores_failed; not logged again)");
+}
+
 /*
  * A sampled-out transaction kept when decided again (a later step failed):
  * its stored trace, the marker and the records written after it, replaced
@@ -257,14 +268,50 @@ static void restore_trace(bm_finisher *f, const trace *t)
     free(v);
     free(vl);
     if (rc) {
-        f->stats.restores_failed++;
-        if (!f->warned_restores++)
-            bm_warn("sampling: a sampled-out transaction kept when decided again could not have "
-                    "its stored trace written back (Redis not connected, or out of memory); it "
-                    "stays the marker (counted in sampling_restores_failed; not logged again)");
+        restore_failed(f);
         return;
     }
     f->stats.restored++;
+}
+
+/*
+ * The marker at the head of key, taken out (LPOP) when it is one: the
+ * records after it stay. In one EVAL, so a stored trace that does not begin
+ * with a marker is never touched.
+ */
+static const char take_out_marker_script[] =
+    "local f = redis.call('LINDEX', KEYS[1], 0) "
+    "if f and string.sub(f, 1, #ARGV[1]) == ARGV[1] then redis.call('LPOP', KEYS[1]) return 1 end "
+    "return 0";
+
+static void on_marker_taken_out(const redisReply *r, void *arg)
+{
+    bm_finisher *f = arg;
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        if (r->integer == 1) f->stats.restored++;
+    } else {
+        restore_failed(f); /* an error reply is logged by the writer (a denial: by the ACL) */
+    }
+}
+
+/*
+ * t kept for a cause (it failed, timed out, compensated, ran slow) at its
+ * first decision here, though the rate rule drops it: a decision this agent
+ * does not remember (made before a restart, by the transaction's previous
+ * owner, or forgotten: the table of finished ones full) may have replaced
+ * its stored trace with the marker, and the records written since follow
+ * it. The marker is taken out, so the failure is read (busmon trace, busmon
+ * traces --status failed); what it stood for is gone either way.
+ */
+static void take_out_marker(bm_finisher *f, const trace *t)
+{
+    char key[600];
+    int kl = snprintf(key, sizeof key, "%s%s", f->trace_prefix, trace_tx(t));
+    const char *prefix = BM_SAMPLING_MARKER_PREFIX;
+    if (kl < 0 || (size_t)kl >= sizeof key ||
+        bm_writer_eval1(f->w, BM_WRITE_TRACE, take_out_marker_script, key, 1, &prefix,
+                        on_marker_taken_out, f))
+        restore_failed(f);
 }
 
 static void finish(bm_finisher *f, entry *e, int why_idle)
@@ -285,6 +332,9 @@ static void finish(bm_finisher *f, entry *e, int why_idle)
             write_marker(f, t);
         } else if (e->reopened) {
             restore_trace(f, t); /* the marker replaced: a failure is kept whole */
+        } else if (f->o.sample_stored && r != BM_SAMPLE_RATE &&
+                   !bm_sampling_rate_keeps(trace_tx(t), f->o.sampling.rate)) {
+            take_out_marker(f, t); /* sampled out by a decision not remembered here */
         }
         e->reopened = 0;
         if (bm_outputs_wants(f->outputs, BM_TOPIC_SPANS) && (kept || !f->o.sample_export) &&

@@ -16,6 +16,9 @@
  *     finish decided again: dropped ──▶ the marker again; kept (a later step
  *     failed) ──▶ DEL; RPUSH the records of its trace in memory; EXPIRE; its
  *     spans exported if they were not (otlp.sampled)
+ *   kept for a cause at a first decision here, though the rate rule drops it
+ *     (sampled out by a decision not remembered: a restart, another owner)
+ *     ──▶ EVAL: the marker at the head of its stored trace, if one, LPOPed
  *
  * `settle` lets the events that follow a completion or a failure (a
  * compensation, a final status) join the transaction before it is judged.
@@ -73,7 +76,8 @@ typedef struct {
     uint64_t sampled[BM_SAMPLE__COUNT]; /* decisions by reason (sampled_out: dropped) */
     uint64_t markers;        /* stored traces replaced by the sampled-out marker */
     uint64_t markers_failed; /* ... whose writes were refused (no connection) */
-    uint64_t restored;       /* reopened ones kept: the marker replaced by the trace in memory */
+    uint64_t restored;       /* reopened ones kept: the marker replaced by the trace in memory;
+                                and markers taken out of a kept one's head (take_out_marker) */
     uint64_t restores_failed; /* ... whose writes were refused (no connection, no memory) */
     uint64_t exported;       /* transactions whose spans went to the OTLP sinks */
     uint64_t spans;          /* spans offered */

@@ -22,6 +22,10 @@ Test(sampling, a_marker_reads_back)
     cr_assert_float_eq(back.rate, 0.25, 1e-12);
     cr_assert_eq(back.events, 7);
     cr_assert_eq(back.at_us, m.at_us);
+    /* the bytes Redis compares to find a marker at a stored trace's head */
+    cr_assert_geq(sb.size, sizeof BM_SAMPLING_MARKER_PREFIX - 1);
+    cr_assert_eq(memcmp(sb.data, BM_SAMPLING_MARKER_PREFIX, sizeof BM_SAMPLING_MARKER_PREFIX - 1),
+                 0);
     msgpack_sbuffer_destroy(&sb);
 }
 
