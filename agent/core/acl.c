@@ -37,7 +37,9 @@ static const struct {
     [BM_ACL_PSUBSCRIBE] = {"psubscribe", "PSUBSCRIBE", NULL, "reads pub/sub events"},
     [BM_ACL_PING] = {"ping", "PING", NULL, "checks Redis and measures its round trip"},
     [BM_ACL_INFO] = {"info", "INFO", NULL, "reads Redis's clients and memory (system metrics)"},
-    [BM_ACL_CONFIG_GET] = {"config|get", "CONFIG", "GET", "finds Redis's data dir (disk use)"},
+    [BM_ACL_CONFIG_GET] = {"config|get", "CONFIG", "GET",
+                           "finds Redis's data dir (disk use) and the longest value it takes "
+                           "(proto-max-bulk-len: the checkpoint)"},
     [BM_ACL_SELECT] = {"select", "SELECT", NULL, "selects the URL's database"},
     [BM_ACL_EVAL] = {"eval", "EVAL", NULL,
                      "takes and renews the leader's lease (its script sends GET, SET PX, PEXPIRE, "

@@ -294,6 +294,10 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_checkpoints_failed_total", TOTAL,
            "State checkpoints not written (encoding or Redis refused; the next one tries again).",
            "checkpoints_failed", persist.checkpoint_failed),
+    SCALAR("busmon_checkpoints_too_big_total", TOTAL,
+           "Checkpoints longer than Redis takes in one value (proto-max-bulk-len): refused, or "
+           "not sent again; their entries acknowledged once stored.",
+           "checkpoints_too_big", persist.checkpoint_too_big),
     SCALAR("busmon_checkpoint_bytes", GAUGE, "Size of the last state checkpoint.",
            "checkpoint_bytes", persist.checkpoint_bytes),
     SCALED("busmon_checkpoint_duration_seconds", GAUGE,

@@ -25,6 +25,7 @@
  */
 #include "agent/state/persist.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -165,6 +166,10 @@ struct bm_persist {
     uint64_t ck_seq;     /* the groups it covers: seq <= ck_seq */
     int64_t ck_started_us;
     msgpack_sbuffer ck_buf;
+    size_t too_long_bytes;  /* the shortest checkpoint Redis refused as too long (0: none) */
+    size_t max_value_bytes; /* Redis's proto-max-bulk-len, when CONFIG GET told (0: not known) */
+    int ask_max_value;      /* a checkpoint was too long: CONFIG GET it again at the next tick */
+    int said_too_long;
     int finishing;
     int started; /* the state is restored (bm_persist_start): checkpoints may be written */
     void (*done)(void *, int);
@@ -854,29 +859,73 @@ static void finish_done(bm_persist *p, int rc)
     done(p->done_arg, rc);
 }
 
-static void on_checkpoint_set(const redisReply *r, void *arg)
+/* Redis refuses a value longer than its proto-max-bulk-len with a protocol
+ * error, and closes the connection. */
+static int too_long(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "invalid bulk length");
+}
+
+/*
+ * The checkpoint is longer than Redis takes in one value: none as long is
+ * sent again (each would cost the connection, every interval), and the
+ * entries of the next ones are acked once stored, as without checkpoints,
+ * rather than never. Not those of the refused one (`ack` 0: Redis is
+ * closing the connection, and hiredis must not be given commands in a
+ * reply callback then): the next checkpoint acks them, or, at the stop,
+ * they stay pending and the next start reads them again.
+ */
+static void checkpoint_too_long(bm_persist *p, int ack)
+{
+    p->stats.checkpoint_failed++;
+    p->stats.checkpoint_too_big++;
+    p->ask_max_value = 1; /* raised since? */
+    if (!p->said_too_long++)
+        bm_error("checkpoint not written to %s: its %zu bytes are more than Redis takes in one "
+                 "value (proto-max-bulk-len, %s). Checkpoints that long are not sent (counted in "
+                 "checkpoints_too_big): entries are acknowledged once stored, and a restart "
+                 "restores the last checkpoint written, not this run's state; raise "
+                 "proto-max-bulk-len (CONFIG SET proto-max-bulk-len); said once",
+                 p->o.state_key, p->ck_buf.size,
+                 p->max_value_bytes ? "as CONFIG GET reads it" : "Redis refused it");
+    if (!p->max_value_bytes && (!p->too_long_bytes || p->ck_buf.size < p->too_long_bytes))
+        p->too_long_bytes = p->ck_buf.size;
+    if (p->finishing)
+        bm_warn("stopping: the last checkpoint (%zu bytes) was not written: longer than Redis's "
+                "proto-max-bulk-len",
+                p->ck_buf.size);
+    else if (ack)
+        ack_upto(p, p->ck_seq);
+}
+
+static void on_max_value(const redisReply *r, void *arg)
 {
     bm_persist *p = arg;
-    p->in_checkpoint = 0;
-    if (denied(r)) { /* SET denied: ack as without checkpoints rather than never */
-        p->stats.checkpoint_failed++;
-        ack_upto(p, p->ck_seq);
-    } else if (r && r->type != REDIS_REPLY_ERROR) {
-        p->stats.checkpoints++;
-        p->stats.checkpoint_us = (uint64_t)(bm_mono_us() - p->ck_started_us);
-        memcpy(p->confirmed, p->ck_ids, p->o.n_streams * sizeof *p->confirmed);
-        ack_upto(p, p->ck_seq);
-        if (!count_unstored(p)) { /* a refusal that was the checkpoint's own is over */
-            bm_backoff_reset(&p->retry_backoff);
-            p->last_error[0] = '\0';
-        }
-    } else {
-        p->stats.checkpoint_failed++;
-        note_failure(p, r);
-        bm_warn("checkpoint not written to %s: %s; entries stay pending until the next one",
-                p->o.state_key, r ? r->str : "the connection to Redis was lost");
-    }
-    int ok = r && r->type != REDIS_REPLY_ERROR;
+    char *end;
+    unsigned long long v;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[1]->type != REDIS_REPLY_STRING)
+        return; /* CONFIG refused (a managed Redis): the refusals tell */
+    errno = 0;
+    v = strtoull(r->element[1]->str, &end, 10);
+    if (errno || *end || !v) return;
+    p->max_value_bytes = (size_t)v;
+    p->too_long_bytes = 0; /* what Redis says now is the bound */
+}
+
+/* Redis's proto-max-bulk-len, so no checkpoint longer is sent (Redis would
+ * drop the connection). */
+static void ask_max_value(bm_persist *p)
+{
+    p->ask_max_value = 0;
+    if (p->o.encode && p->o.state_key)
+        bm_writer_query(p->w, BM_QUERY_CONFIG_GET, "proto-max-bulk-len", on_max_value, p);
+}
+
+/* A checkpoint's end (ok: Redis confirmed it): the stop's next step, or
+ * the one asked for meanwhile. */
+static void checkpoint_after(bm_persist *p, int ok)
+{
     if (p->finishing && ok && (p->sent || (p->open && p->open->n_acks))) {
         /* read while this one waited for its groups: the last one covers them */
         p->barrier = 1;
@@ -893,6 +942,33 @@ static void on_checkpoint_set(const redisReply *r, void *arg)
     }
 }
 
+static void on_checkpoint_set(const redisReply *r, void *arg)
+{
+    bm_persist *p = arg;
+    p->in_checkpoint = 0;
+    if (denied(r)) { /* SET denied: ack as without checkpoints rather than never */
+        p->stats.checkpoint_failed++;
+        ack_upto(p, p->ck_seq);
+    } else if (too_long(r)) {
+        checkpoint_too_long(p, 0);
+    } else if (r && r->type != REDIS_REPLY_ERROR) {
+        p->stats.checkpoints++;
+        p->stats.checkpoint_us = (uint64_t)(bm_mono_us() - p->ck_started_us);
+        memcpy(p->confirmed, p->ck_ids, p->o.n_streams * sizeof *p->confirmed);
+        ack_upto(p, p->ck_seq);
+        if (!count_unstored(p)) { /* a refusal that was the checkpoint's own is over */
+            bm_backoff_reset(&p->retry_backoff);
+            p->last_error[0] = '\0';
+        }
+    } else {
+        p->stats.checkpoint_failed++;
+        note_failure(p, r);
+        bm_warn("checkpoint not written to %s: %s; entries stay pending until the next one",
+                p->o.state_key, r ? r->str : "the connection to Redis was lost");
+    }
+    checkpoint_after(p, r && r->type != REDIS_REPLY_ERROR);
+}
+
 /* The encoded checkpoint's SET, once every group it covers is stored. */
 static void send_checkpoint(bm_persist *p)
 {
@@ -900,6 +976,13 @@ static void send_checkpoint(bm_persist *p)
     for (const group *g = p->sent; g && g->seq <= p->ck_seq; g = g->next)
         if (!group_stored(g)) return;
     p->ck_waiting = 0;
+    if ((p->max_value_bytes && p->ck_buf.size > p->max_value_bytes) ||
+        (p->too_long_bytes && p->ck_buf.size >= p->too_long_bytes)) { /* Redis would refuse it */
+        p->in_checkpoint = 0;
+        checkpoint_too_long(p, 1);
+        checkpoint_after(p, 0);
+        return;
+    }
     if (bm_writer_set(p->w, BM_WRITE_STATE, p->o.state_key, p->ck_buf.data, p->ck_buf.size,
                       p->o.state_ttl_ms, on_checkpoint_set, p)) {
         p->in_checkpoint = 0;
@@ -960,6 +1043,7 @@ static void on_checkpoint_tick(evutil_socket_t fd, short what, void *arg)
     bm_persist *p = arg;
     /* index sets written and no group since to trim them: one of their own */
     if (!p->finishing && trim_due(p, bm_mono_us()) && bm_writer_up(p->w)) bm_persist_flush(p);
+    if (p->ask_max_value && bm_writer_up(p->w)) ask_max_value(p);
     if (p->finishing || p->barrier || p->in_checkpoint) return;
     int nothing_new = !p->closed_since_checkpoint && !(p->open && p->open->n_acks);
     if (nothing_new && ++p->idle_ticks < IDLE_CHECKPOINTS) return;
@@ -1086,6 +1170,7 @@ int bm_persist_start(bm_persist *p)
     struct timeval tv = bm_tv_from_us(every);
     if (evtimer_add(p->ev_checkpoint, &tv)) return -1;
     p->started = 1;
+    ask_max_value(p);
     return 0;
 }
 

@@ -108,6 +108,8 @@ typedef struct {
     uint64_t retried;           /* writes sent again after a failure */
     uint64_t checkpoints;       /* checkpoints Redis confirmed */
     uint64_t checkpoint_failed; /* ... refused (the next one tries again) */
+    uint64_t checkpoint_too_big; /* ... of them longer than Redis takes in one value
+                                    (proto-max-bulk-len): refused, or not sent */
     uint64_t checkpoint_bytes;  /* gauge: the last checkpoint's size */
     uint64_t checkpoint_us;     /* gauge: the last one's encode + round trip, µs */
     uint64_t unstored;          /* gauge: groups not yet stored */
