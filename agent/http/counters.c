@@ -229,7 +229,8 @@ static const bm_counter_row table[] = {
            "or taken out of its head (a decision not remembered: a restart).",
            "sampling.restored", fin.restored),
     SCALAR("busmon_sampling_restores_failed_total", TOTAL,
-           "Reopened transactions kept whose trace could not be written back (left the marker).",
+           "Sampled-out transactions kept whose marker could not be replaced or taken out (left "
+           "the marker).",
            "sampling.restores_failed", fin.restores_failed),
     SCALAR("busmon_sampling_markers_total", TOTAL,
            "Stored traces replaced by the sampled-out marker.", "sampling.markers", fin.markers),
