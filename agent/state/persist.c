@@ -43,6 +43,8 @@
 #define RETRY_MIN_US          (250 * 1000LL)
 #define RETRY_MAX_US          (30 * 1000000LL)
 #define IDLE_CHECKPOINTS      10 /* with nothing new, checkpoint every 10 intervals */
+#define TOO_LONG_RETRY_US     (60 * 1000000LL) /* a checkpoint Redis refused as too long */
+#define LEAST_MAX_VALUE_BYTES (1024 * 1024)    /* the least proto-max-bulk-len Redis takes */
 #define FREE_GROUPS_MAX       8  /* recycled groups kept (their buffers warm) */
 #define HANDOFF_MAXLEN        1000000
 #define INDEX_TRIM_KEYS_MAX   64 /* worker sets waiting for a trim: trimmed now, whatever the interval */
@@ -167,9 +169,11 @@ struct bm_persist {
     int64_t ck_started_us;
     msgpack_sbuffer ck_buf;
     size_t too_long_bytes;  /* the shortest checkpoint Redis refused as too long (0: none) */
+    int64_t too_long_at_us; /* ... when (mono): a shorter one is tried a minute after */
     size_t max_value_bytes; /* Redis's proto-max-bulk-len, when CONFIG GET told (0: not known) */
     int ask_max_value;      /* a checkpoint was too long: CONFIG GET it again at the next tick */
     int said_too_long;
+    int lost_long_sets; /* checkpoints longer than LEAST_MAX_VALUE_BYTES lost with the connection */
     int finishing;
     int started; /* the state is restored (bm_persist_start): checkpoints may be written */
     void (*done)(void *, int);
@@ -867,15 +871,16 @@ static int too_long(const redisReply *r)
 }
 
 /*
- * The checkpoint is longer than Redis takes in one value: none as long is
- * sent again (each would cost the connection, every interval), and the
- * entries of the next ones are acked once stored, as without checkpoints,
- * rather than never. Not those of the refused one (`ack` 0: Redis is
+ * The checkpoint is longer than Redis takes in one value (`refused`: Redis
+ * said so, else would_be_refused did): none as long is sent again (each
+ * would cost the connection, every interval), and the entries of the next
+ * ones are acked once stored, as without checkpoints, rather than never.
+ * Not those of the one Redis refused (`ack` 0: Redis is
  * closing the connection, and hiredis must not be given commands in a
  * reply callback then): the next checkpoint acks them, or, at the stop,
  * they stay pending and the next start reads them again.
  */
-static void checkpoint_too_long(bm_persist *p, int ack)
+static void checkpoint_too_long(bm_persist *p, int refused, int ack)
 {
     p->stats.checkpoint_failed++;
     p->stats.checkpoint_too_big++;
@@ -888,8 +893,11 @@ static void checkpoint_too_long(bm_persist *p, int ack)
                  "proto-max-bulk-len (CONFIG SET proto-max-bulk-len); said once",
                  p->o.state_key, p->ck_buf.size,
                  p->max_value_bytes ? "as CONFIG GET reads it" : "Redis refused it");
-    if (!p->max_value_bytes && (!p->too_long_bytes || p->ck_buf.size < p->too_long_bytes))
-        p->too_long_bytes = p->ck_buf.size;
+    if (refused) { /* by Redis, not by us: the bound until CONFIG GET tells */
+        if (!p->too_long_bytes || p->ck_buf.size < p->too_long_bytes)
+            p->too_long_bytes = p->ck_buf.size;
+        p->too_long_at_us = bm_mono_us();
+    }
     if (p->finishing)
         bm_warn("stopping: the last checkpoint (%zu bytes) was not written: longer than Redis's "
                 "proto-max-bulk-len",
@@ -942,6 +950,20 @@ static void checkpoint_after(bm_persist *p, int ok)
     }
 }
 
+/*
+ * Redis may close the connection before its refusal of a long SET is read
+ * (the agent is still sending it): the reply is then lost with the
+ * connection. Two such checkpoints in a row, each longer than the least
+ * proto-max-bulk-len Redis allows (1 MB), while the bound is not known, are
+ * taken as refused for their length: a passing network fault rarely ends
+ * two checkpoints running.
+ */
+static int lost_as_too_long(bm_persist *p, const redisReply *r)
+{
+    if (r || p->max_value_bytes || p->ck_buf.size <= LEAST_MAX_VALUE_BYTES) return 0;
+    return ++p->lost_long_sets >= 2;
+}
+
 static void on_checkpoint_set(const redisReply *r, void *arg)
 {
     bm_persist *p = arg;
@@ -949,9 +971,10 @@ static void on_checkpoint_set(const redisReply *r, void *arg)
     if (denied(r)) { /* SET denied: ack as without checkpoints rather than never */
         p->stats.checkpoint_failed++;
         ack_upto(p, p->ck_seq);
-    } else if (too_long(r)) {
-        checkpoint_too_long(p, 0);
+    } else if (too_long(r) || lost_as_too_long(p, r)) {
+        checkpoint_too_long(p, 1, 0);
     } else if (r && r->type != REDIS_REPLY_ERROR) {
+        p->lost_long_sets = 0;
         p->stats.checkpoints++;
         p->stats.checkpoint_us = (uint64_t)(bm_mono_us() - p->ck_started_us);
         memcpy(p->confirmed, p->ck_ids, p->o.n_streams * sizeof *p->confirmed);
@@ -969,6 +992,16 @@ static void on_checkpoint_set(const redisReply *r, void *arg)
     checkpoint_after(p, r && r->type != REDIS_REPLY_ERROR);
 }
 
+/* Is the encoded checkpoint longer than Redis takes? Not known (CONFIG
+ * refused): as long as one it refused, or shorter within a minute of that
+ * refusal (each try costs the connection). */
+static int would_be_refused(const bm_persist *p)
+{
+    if (p->max_value_bytes) return p->ck_buf.size > p->max_value_bytes;
+    return p->too_long_bytes && (p->ck_buf.size >= p->too_long_bytes ||
+                                 bm_mono_us() - p->too_long_at_us < TOO_LONG_RETRY_US);
+}
+
 /* The encoded checkpoint's SET, once every group it covers is stored. */
 static void send_checkpoint(bm_persist *p)
 {
@@ -976,10 +1009,9 @@ static void send_checkpoint(bm_persist *p)
     for (const group *g = p->sent; g && g->seq <= p->ck_seq; g = g->next)
         if (!group_stored(g)) return;
     p->ck_waiting = 0;
-    if ((p->max_value_bytes && p->ck_buf.size > p->max_value_bytes) ||
-        (p->too_long_bytes && p->ck_buf.size >= p->too_long_bytes)) { /* Redis would refuse it */
+    if (would_be_refused(p)) {
         p->in_checkpoint = 0;
-        checkpoint_too_long(p, 1);
+        checkpoint_too_long(p, 0, 1);
         checkpoint_after(p, 0);
         return;
     }
