@@ -228,11 +228,9 @@ static void restore_failed(bm_finisher *f)
 {
     f->stats.restores_failed++;
     if (!f->warned_restores++)
-        bm_warn(
-            "sampling: a sampled-out transaction kept when decided again could not have "
-            "its stored trace written back (Redis not connected or refused it, or out of memory); "
-            "it "
-            "stays the marker (counted in sampling_restores_failed; not logged again)");
+        bm_warn("sampling: a sampled-out transaction kept when decided again could not have its "
+                "stored trace written back (Redis not connected or refusing, or out of memory); it "
+                "stays the marker (counted in sampling_restores_failed; not logged again)");
 }
 
 /*
