@@ -144,11 +144,13 @@ const char *bm_cli_time_str(const char *iso, char *buf, size_t n);
 /* The ISO-8601 UTC time iso in seconds since the epoch (whole seconds), or
  * NAN when iso is not one. */
 double bm_cli_iso_s(const char *iso);
-/* Say on stderr that `what`, which the agent rewrites every every_s seconds,
- * was last written age_s ago, when that is over three of its periods and a
+/* Into buf, that `what`, which the agent rewrites every every_s seconds, was
+ * last written age_s ago, when that is over three of its periods and a
  * minute (the writer's clock and this host's may differ by some seconds):
  * the figures shown are of an agent that stopped writing them. Nothing when
- * either figure is unknown (NAN, or every_s <= 0). @return 1 when said. */
+ * either figure is unknown (NAN, or every_s <= 0). @return 1 when stale. */
+int bm_cli_stale_text(const char *what, double age_s, double every_s, char *buf, size_t n);
+/* The same said on stderr as a warning (the table views). @return 1 when said. */
 int bm_cli_warn_stale(const char *what, double age_s, double every_s);
 
 /*

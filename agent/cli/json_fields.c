@@ -99,7 +99,7 @@ double bm_cli_iso_s(const char *iso)
     return (double)timegm(&tm);
 }
 
-int bm_cli_warn_stale(const char *what, double age_s, double every_s)
+int bm_cli_stale_text(const char *what, double age_s, double every_s, char *buf, size_t n)
 {
     if (!(age_s > 60 && every_s > 0 && age_s > 3 * every_s)) return 0;
     char age[32];
@@ -109,11 +109,19 @@ int bm_cli_warn_stale(const char *what, double age_s, double every_s)
         snprintf(age, sizeof age, "%.1f h", age_s / 3600);
     else
         snprintf(age, sizeof age, "%.1f days", age_s / 86400);
-    fprintf(stderr,
-            "busmon: warning: %s was last written %s ago, though the agent writes it every "
-            "%g s: no busmon-agent is writing it now (stopped, cut off from Redis, or this "
-            "part switched off); what follows is as of then\n",
-            what, age, every_s);
+    snprintf(buf, n,
+             "%s was last written %s ago, though the agent writes it every %g s: no "
+             "busmon-agent is writing it now (stopped, cut off from Redis, or this part "
+             "switched off)",
+             what, age, every_s);
+    return 1;
+}
+
+int bm_cli_warn_stale(const char *what, double age_s, double every_s)
+{
+    char text[1024];
+    if (!bm_cli_stale_text(what, age_s, every_s, text, sizeof text)) return 0;
+    fprintf(stderr, "busmon: warning: %s; what follows is as of then\n", text);
     return 1;
 }
 

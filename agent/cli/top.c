@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/select.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/cli/cli.h"
@@ -186,6 +187,11 @@ static void top_print_rollup(json_t *roll, const char *window, int color)
     printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
            bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"),
            bm_cli_window_title(roll, window, title, sizeof title));
+    char stale[1024];
+    if (bm_cli_stale_text("the latest rollup",
+                          (double)time(NULL) - bm_cli_iso_s(bm_cli_str(roll, "ts")),
+                          bm_cli_num(roll, "interval_s"), stale, sizeof stale))
+        printf("%sSTALE: %s%s\n\n", color ? "\033[31m" : "", stale, reset);
     /* a rate of no answers, a p95 of no latency: "-", as busmon workers and stats say */
     json_t *by_type = json_object_get(ev, "by_type");
     double answers = bm_cli_num(json_object_get(by_type, "result"), "count") +

@@ -4,7 +4,7 @@
 # over three of its periods and a minute (the agent stopped, lost Redis, or
 # alerting was switched off), they say so on stderr; figures a few periods
 # old, or a hash from a busmon before _every, draw no warning. stdout and
-# the exit code are as before.
+# the exit code are as before; busmon top's frame says STALE.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 bm_agent_http
@@ -52,12 +52,17 @@ bm_eq "busmon workers: exit code as before" 0 "$(cat "$BM_TMP/old-workers.rc")"
 bm_check "busmon workers: stdout names the worker as before" grep -q w1 "$BM_TMP/old-workers.out"
 run old-json workers --json
 bm_check "busmon workers --json: stdout stays JSON" bash -c "jq -e . '$BM_TMP/old-json.out' >/dev/null"
+run old-top top --once
+bm_check "busmon top --once on a rollup 2 h old: the frame says STALE" \
+    grep -q "STALE: the latest rollup was last written 2.0 h ago" "$BM_TMP/old-top.out"
 
 # two seconds over three periods but under a minute: no warning
 near=$(date -u -d '-50 seconds' +%Y-%m-%dT%H:%M:%S.000Z)
 jq -c --arg t "$near" '.ts = $t' "$BM_TMP/old.json" >"$BM_TMP/near.json"
 bm_cli_raw XADD busmon:rollups '*' json "$(cat "$BM_TMP/near.json")" >/dev/null
 run near-stats stats
+run near-top top --once
+bm_check "busmon top --once on a rollup 50 s old: not STALE" bash -c "! grep -q STALE '$BM_TMP/near-top.out'"
 bm_check "a rollup 50 s old (every 1 s): under a minute, no warning" bash -c "! grep -q warning '$BM_TMP/near-stats.err'"
 
 # the firing hash left two hours ago
