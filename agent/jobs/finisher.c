@@ -426,10 +426,10 @@ static int grow_table(bm_finisher *f)
     return 0;
 }
 
-static int on_record(const bm_event *ev, int64_t duration_us, void *arg)
+static int on_record(const bm_event *ev, int64_t duration_us, int again, void *arg)
 {
     bm_finisher *f = arg;
-    if (f->o.also) f->o.also(ev, duration_us, f->o.also_arg);
+    if (f->o.also) f->o.also(ev, duration_us, again, f->o.also_arg);
     if (!ev->tx || !ev->tx[0]) return 0;
     uint64_t h = hash_tx(ev->tx);
     entry *e = find(f, ev->tx, h);

@@ -106,9 +106,10 @@ static int came_late(const bm_otlp_metrics *m, const bm_event *ev)
     return 0;
 }
 
-int bm_otlp_metrics_observe(const bm_event *ev, int64_t duration_us, void *arg)
+int bm_otlp_metrics_observe(const bm_event *ev, int64_t duration_us, int again, void *arg)
 {
     bm_otlp_metrics *m = arg;
+    if (again) return 0; /* a redelivered duplicate: counted when it was applied */
     /* the outcome as every other count of busmon reads it (lib/trace.c); a
      * late answer is not an execution: its command's timeout was */
     int outcome = trace_event_outcome(ev);

@@ -9,8 +9,9 @@
  * Executions and durations are counted here from the trace records
  * (persist's observer, through jobs/finisher.c), since this agent started,
  * by the outcome lib/trace.c reads (trace_event_outcome; an answer that
- * came after busmon timed its command out is late, not an execution):
- * that is the start time of every cumulative point, and the histogram's
+ * came after busmon timed its command out is late, not an execution; the
+ * record of a redelivered entry already applied, written again, is no
+ * second one): that is the start time of every cumulative point, and the histogram's
  * count is the executions with a known duration. In flight and health are
  * the monitor's (lib/worker_stats.h). Each agent exports its own share, as
  * its own service.instance.id; a backend adds them up.
@@ -53,8 +54,9 @@ bm_otlp_metrics *bm_otlp_metrics_new(int64_t interval_us, size_t max_workers, in
                                      const trace_store *traces, struct bm_outputs *outputs);
 void bm_otlp_metrics_free(bm_otlp_metrics *m);
 
-/* A trace record (a persist observer: bm_persist_observe_cb). @return 0. */
-int bm_otlp_metrics_observe(const bm_event *ev, int64_t duration_us, void *arg);
+/* A trace record (a persist observer: bm_persist_observe_cb; one written
+ * again, `again`, counts nothing). @return 0. */
+int bm_otlp_metrics_observe(const bm_event *ev, int64_t duration_us, int again, void *arg);
 
 /* Export now (the stop). */
 void bm_otlp_metrics_export(bm_otlp_metrics *m);

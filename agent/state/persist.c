@@ -1212,9 +1212,9 @@ void bm_persist_set_observer(bm_persist *p, bm_persist_observe_cb cb, void *arg)
     p->observe_arg = arg;
 }
 
-int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us, int first)
+static int record(bm_persist *p, const bm_event *ev, int64_t duration_us, int first, int again)
 {
-    if (p->observe && p->observe(ev, duration_us, p->observe_arg)) {
+    if (p->observe && p->observe(ev, duration_us, again, p->observe_arg)) {
         p->stats.records_skipped++;
         return 0; /* the observer asked for it not to be written (the finisher never does) */
     }
@@ -1236,6 +1236,16 @@ int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us, in
     it->first = first;
     g->n_items++;
     return 0;
+}
+
+int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us, int first)
+{
+    return record(p, ev, duration_us, first, 0);
+}
+
+int bm_persist_record_again(bm_persist *p, const bm_event *ev)
+{
+    return record(p, ev, ev->duration_us, 1, 1);
 }
 
 int bm_persist_index(bm_persist *p, const trace_summary *s, trace_index_mark *mark)

@@ -132,17 +132,22 @@ void bm_persist_set_reader(bm_persist *p, const bm_persist_reader *r, void *arg)
 
 /*
  * Told of every trace record before it is queued (ev borrowed for the call):
- * jobs/finisher.c follows transactions this way. @return 1 to leave the
- * record unwritten (its transaction was sampled out; counted in
- * records_skipped), 0 to write it.
+ * jobs/finisher.c follows transactions this way. `again`: the record of an
+ * event already applied, written again (bm_persist_record_again): nothing
+ * new happened. @return 1 to leave the record unwritten (its transaction
+ * was sampled out; counted in records_skipped), 0 to write it.
  */
-typedef int (*bm_persist_observe_cb)(const bm_event *ev, int64_t duration_us, void *arg);
+typedef int (*bm_persist_observe_cb)(const bm_event *ev, int64_t duration_us, int again, void *arg);
 void bm_persist_set_observer(bm_persist *p, bm_persist_observe_cb cb, void *arg);
 
 /* Queue one trace record for `ev` (encoded now; ev may be freed after);
  * first: its trace key may not exist yet (the key's EXPIRE goes with it).
  * @return 0 / -1 nomem. */
 int bm_persist_record(bm_persist *p, const bm_event *ev, int64_t duration_us, int first);
+/* The record of a redelivered entry whose event is already applied (in
+ * memory), written again: its first write may be what was lost. It carries
+ * the key's EXPIRE; the observer is told it is one seen before. */
+int bm_persist_record_again(bm_persist *p, const bm_event *ev);
 
 /*
  * Queue what the trace search index lacks of transaction s->tx, from its

@@ -255,7 +255,7 @@ int bm_state_apply(bm_state *st, const bm_event *ev, int64_t now_us, int redeliv
         break;
     case TRACE_STORE_DUPLICATE:
         st->stats.duplicates++;
-        if (redelivered && bm_persist_record(st->persist, ev, ev->duration_us, 1)) return -1;
+        if (redelivered && bm_persist_record_again(st->persist, ev)) return -1;
         break;
     case TRACE_STORE_TRUNCATED:
         st->stats.truncated++;

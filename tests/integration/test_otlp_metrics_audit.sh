@@ -10,15 +10,24 @@
 #      worker idle limits.max_idle for a new one (it refused every new worker
 #      for ever once max_workers names had come), and the new worker's
 #      cumulative points start when it came.
+#   3. an entry claimed from a dead consumer whose event this agent already
+#      applied (a producer's retry read by another consumer) is a duplicate:
+#      not a second execution, and its transaction's spans go out once; an
+#      answer read before its command counts as /metrics counts it: naming
+#      no worker, an execution of its command's worker once the command
+#      comes (it was not counted at all), naming no duration, its duration
+#      then (the histogram's count fell short of the executions); a duration
+#      of 0 is in the histogram's zeroCount (OTLP's data model), not in a
+#      positive bucket just under 1 µs.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 bm_start_receiver rx
 RX_PORT=$BM_RX_PORT
 
-# the newest metrics request's executions: "worker/status=N" sorted, one line
+# the newest metrics request, and its executions: "worker/status=N" sorted, one line
+last_metrics() { jq -c 'select(.path == "/v1/metrics") | .body | fromjson' "$BM_TMP/rx.jsonl" | tail -1; }
 otlp_executions() {
-    jq -c 'select(.path == "/v1/metrics") | .body | fromjson' "$BM_TMP/rx.jsonl" | tail -1 |
-        jq -r '.resourceMetrics[0].scopeMetrics[0].metrics[] | select(.name == "busmon.worker.executions")
+    last_metrics | jq -r '.resourceMetrics[0].scopeMetrics[0].metrics[] | select(.name == "busmon.worker.executions")
                | .sum.dataPoints[] | "\([.attributes[].value.stringValue] | join("/"))=\(.asInt)"' |
         sort | tr '\n' ' ' | sed 's/ $//'
 }
@@ -90,6 +99,58 @@ bm_eq "2: the newcomer's points start after the agent's (it came after an evicti
        jq '[.resourceMetrics[0].scopeMetrics[0].metrics[] | select(.name == "busmon.worker.executions") | .sum.dataPoints[]
             | {w: .attributes[0].value.stringValue, s: (.startTimeUnixNano | tonumber)}]
            | (map(select(.w == "newcomer") | .s) | min) > (map(select(.w != "newcomer") | .s) | max)')"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+
+# --- 3. unusual paths --------------------------------------------------------------
+# a field of WORKER's duration point in the newest metrics request: duration FIELD WORKER
+duration() {
+    last_metrics | jq -r --arg w "$2" '.resourceMetrics[0].scopeMetrics[0].metrics[]
+        | select(.name == "busmon.worker.duration") | .exponentialHistogram.dataPoints[]
+        | select(.attributes[0].value.stringValue == $w) | '"$1"
+}
+S=agree
+: >"$BM_TMP/rx.jsonl"
+NOW=$(($(date +%s) * 1000000))
+# a producer's retry: a copy of result r-d read by consumer "ghost", which dies
+bm_cli XGROUP CREATE $S g 0 MKSTREAM >/dev/null
+bm_cli XADD $S '*' type result id r-d tx t-d cmd c-d worker dup step s ok true ts $((NOW + 1000)) >/dev/null
+bm_cli XREADGROUP GROUP g ghost COUNT 1 STREAMS $S '>' >/dev/null
+# answers before their command: one names no worker, one no duration
+bm_cli XADD $S '*' type result id r-a tx t-a cmd c-a step s ok true ts $((NOW + 5000)) >/dev/null
+bm_cli XADD $S '*' type command id c-a tx t-a worker early step s ts $NOW >/dev/null
+bm_cli XADD $S '*' type result id r-b tx t-b cmd c-b worker nodur step s ok true ts $((NOW + 7000)) >/dev/null
+bm_cli XADD $S '*' type command id c-b tx t-b worker nodur step s ts $NOW >/dev/null
+# the original of the copy, read by the agent
+bm_cli XADD $S '*' type command id c-d tx t-d worker dup step s ts $NOW >/dev/null
+bm_cli XADD $S '*' type result id r-d tx t-d cmd c-d worker dup step s ok true ts $((NOW + 1000)) >/dev/null
+# a zero duration
+bm_cli XADD $S '*' type command id c-z tx t-z worker zero step s ts $NOW >/dev/null
+bm_cli XADD $S '*' type result id r-z tx t-z cmd c-z worker zero step s ok true duration_ms 0 \
+    ts $NOW >/dev/null
+HTTP_PORT=$(bm_free_port)
+# the ghost's copy is claimed 3 s after it was read: long after the agent read the original
+BUSMON_OTLP_METRICS_INTERVAL=300ms BUSMON_RECLAIM_INTERVAL=300ms BUSMON_RECLAIM_MIN_IDLE=3s \
+    BUSMON_OTLP_SETTLE=200ms \
+    bm_bg "$BM_BUILD/busmon-agent" --redis "$BM_URL" --stream "$S" --group g --consumer c3 \
+    --block-ms 100 --http "127.0.0.1:$HTTP_PORT" --otlp-endpoint "http://127.0.0.1:$RX_PORT"
+AGENT_PID=$BM_LAST_PID
+bm_wait_for 10 "curl -sf http://127.0.0.1:$HTTP_PORT/metrics" || { echo "agent did not start"; exit 1; }
+bm_check "3: the agent applied its own eight entries" bm_wait_for 10 \
+    "[ \"\$(bm_metric $HTTP_PORT 'busmon_worker_executions_total{worker=\"zero\",status=\"success\"}')\" = 1 ]"
+bm_check "3: the ghost's copy is claimed, a duplicate" bm_wait_for 15 \
+    "[ \"\$(bm_metric $HTTP_PORT busmon_reclaimed_total)\" = 1 ] &&
+     [ \"\$(bm_metric $HTTP_PORT busmon_events_duplicate_total)\" = 1 ]"
+n=$(metrics_requests)
+bm_check "3: a metrics export after the claim" bm_wait_for 10 "[ \$(metrics_requests) -gt $((n + 1)) ]"
+EXPECT="dup/failure=0 dup/success=1 dup/timeout=0 early/failure=0 early/success=1 early/timeout=0"
+EXPECT="$EXPECT nodur/failure=0 nodur/success=1 nodur/timeout=0 zero/failure=0 zero/success=1 zero/timeout=0"
+bm_eq "3: /metrics: one execution each" "$EXPECT" "$(prom_executions)"
+bm_eq "3: the duplicate's OTLP executions are the same" \
+    "$(prom_executions | tr ' ' '\n' | grep '^dup/')" "$(otlp_executions | tr ' ' '\n' | grep '^dup/')"
+bm_check "3: spans went out" bm_wait_for 10 "grep -q '/v1/traces' '$BM_TMP/rx.jsonl'"
+bm_eq "3: the duplicate's step went out as a span once" 1 \
+    "$(jq -c 'select(.path == "/v1/traces") | .body | fromjson' "$BM_TMP/rx.jsonl" |
+       jq -r '.resourceSpans[].scopeSpans[].spans[] | select(.name == "dup/s") | .spanId' | wc -l)"
 kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 
 bm_finish
