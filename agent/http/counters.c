@@ -258,6 +258,10 @@ static const bm_counter_row table[] = {
            "otlp.metrics_workers_evicted", om.workers_evicted),
     SCALAR("busmon_otlp_metrics_workers", GAUGE, "Workers in the last OTLP metrics export.",
            "otlp.metrics_workers", om.workers),
+    SCALAR("busmon_otlp_metrics_early_forgotten_total", TOTAL,
+           "Answers read before their command, forgotten by the OTLP metrics before it came "
+           "(4096 wait): not counted there, or without their duration.",
+           "otlp.metrics_early_forgotten", om.early_forgotten),
     SCALAR("busmon_deadletter_total", TOTAL, "Entries copied to the dead-letter stream.",
            "deadletter", persist.deadletter),
     SCALAR("busmon_deadletter_failed_total", TOTAL,

@@ -23,6 +23,13 @@ typedef struct {
     bm_hist duration;
 } worker_fig;
 
+/* Answers read before their command, awaiting it (a ring, the oldest
+ * forgotten when full): one naming no worker was not counted (nobody's
+ * execution yet), one naming no duration had none. Its command's arrival
+ * counts what is missing, as the monitor does (lib/monitor.c). */
+#define EARLY_MAX       4096
+#define EARLY_NO_WORKER 1u /* the low bit of a key: not counted at all */
+
 struct bm_otlp_metrics {
     bm_loop *loop;
     struct event *tick;
@@ -36,6 +43,8 @@ struct bm_otlp_metrics {
     size_t n, max;
     bm_otlp_metrics_stats stats;
     bm_otlp_buf body;
+    uint64_t early[EARLY_MAX]; /* hash of tx and answer id, low bit EARLY_NO_WORKER; 0 free */
+    size_t early_next;         /* where the next one goes */
 };
 
 /* A full table: the worker whose last answer is oldest goes, when it is
@@ -91,19 +100,80 @@ static worker_fig *fig_of(bm_otlp_metrics *m, const char *name, int64_t now_us, 
     return &m->w[lo];
 }
 
-/* Is ev an answer kept as late (its command already timed out: first
- * outcome wins)? Its own record in its trace says so; looked for from the
- * end, where a record just added usually is. */
-static int came_late(const bm_otlp_metrics *m, const bm_event *ev)
+/* ev's own record in its trace (into view), looked for from the end,
+ * where a record just added usually is. @return it, or NULL. */
+static const trace_event *record_of(const bm_otlp_metrics *m, const bm_event *ev, trace_event *view)
 {
     const trace *t = m->traces ? trace_store_get(m->traces, ev->tx) : NULL;
-    if (!t || !ev->id[0]) return 0;
-    trace_event view;
+    if (!t || !ev->id[0]) return NULL;
     for (size_t i = trace_count(t); i-- > 0;) {
-        const trace_event *te = trace_get(t, i, &view);
-        if (te && !strcmp(te->ev.id, ev->id)) return te->late;
+        const trace_event *te = trace_get(t, i, view);
+        if (te && !strcmp(te->ev.id, ev->id)) return te;
     }
-    return 0;
+    return NULL;
+}
+
+/* An answer's key in the ring: FNV-1a 64 of tx, NUL, id; never 0. */
+static uint64_t early_key(const char *tx, const char *id, unsigned no_worker)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *s = tx; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    h *= 1099511628211ULL; /* the NUL between them */
+    for (const char *s = id; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    h = (h & ~(uint64_t)EARLY_NO_WORKER) | no_worker;
+    return h > EARLY_NO_WORKER ? h : 2 | no_worker;
+}
+
+static void early_remember(bm_otlp_metrics *m, const bm_event *ev, unsigned no_worker)
+{
+    if (m->early[m->early_next]) m->stats.early_forgotten++;
+    m->early[m->early_next] = early_key(ev->tx, ev->id, no_worker);
+    m->early_next = (m->early_next + 1) % EARLY_MAX;
+}
+
+static void count(worker_fig *w, int outcome, int64_t duration_us, int64_t mono_us)
+{
+    w->last_us = mono_us;
+    if (outcome == BM_OUTCOME_SUCCESS)
+        w->successes++;
+    else if (outcome == BM_OUTCOME_TIMEOUT)
+        w->timeouts++;
+    else
+        w->failures++;
+    if (duration_us >= 0) bm_hist_add(&w->duration, duration_us, 1);
+}
+
+/* Request ev just came: the answer it took, when that answer was read
+ * before it and is remembered, is counted now (it was not counted at
+ * all, or without its duration). */
+static void count_early_answer(bm_otlp_metrics *m, const bm_event *ev)
+{
+    trace_event req_view, view;
+    const trace_event *req = record_of(m, ev, &req_view);
+    const trace_event *a = req && req->paired >= 0 ? trace_get(trace_store_get(m->traces, ev->tx),
+                                                               (size_t)req->paired, &view)
+                                                   : NULL;
+    if (!a || a->late) return;
+    uint64_t key = early_key(ev->tx, a->ev.id, 0);
+    size_t i = 0;
+    while (i < EARLY_MAX && (m->early[i] & ~(uint64_t)EARLY_NO_WORKER) != key)
+        i++;
+    if (i == EARLY_MAX) return;
+    int no_worker = m->early[i] & EARLY_NO_WORKER;
+    m->early[i] = 0;
+    int outcome = trace_event_outcome(&a->ev);
+    if (outcome < 0 || !a->ev.worker[0]) return;
+    int64_t mono = bm_mono_us();
+    worker_fig *w = fig_of(m, a->ev.worker, bm_now_us(), mono);
+    if (!w) {
+        m->stats.workers_refused++;
+    } else if (no_worker) {
+        count(w, outcome, a->duration_us, mono);
+    } else if (a->duration_us >= 0) {
+        bm_hist_add(&w->duration, a->duration_us, 1);
+    }
 }
 
 int bm_otlp_metrics_observe(const bm_event *ev, int64_t duration_us, int again, void *arg)
@@ -113,21 +183,26 @@ int bm_otlp_metrics_observe(const bm_event *ev, int64_t duration_us, int again, 
     /* the outcome as every other count of busmon reads it (lib/trace.c); a
      * late answer is not an execution: its command's timeout was */
     int outcome = trace_event_outcome(ev);
-    if (outcome < 0 || !ev->worker[0] || came_late(m, ev)) return 0;
+    if (ev->type == BM_EV_COMMAND || ev->type == BM_EV_COMPENSATION) {
+        count_early_answer(m, ev);
+        return 0;
+    }
+    if (outcome < 0) return 0;
+    /* its own record says whether it is late (its command already timed
+     * out: first outcome wins, not an execution) or not paired yet */
+    trace_event view;
+    const trace_event *te = record_of(m, ev, &view);
+    if (te && te->late) return 0;
+    if (te && te->paired < 0 && (!ev->worker[0] || ev->duration_us < 0))
+        early_remember(m, ev, !ev->worker[0]); /* no worker, or no duration yet */
+    if (!ev->worker[0]) return 0;
     int64_t mono = bm_mono_us();
     worker_fig *w = fig_of(m, ev->worker, bm_now_us(), mono);
     if (!w) {
         m->stats.workers_refused++;
         return 0;
     }
-    w->last_us = mono;
-    if (outcome == BM_OUTCOME_SUCCESS)
-        w->successes++;
-    else if (outcome == BM_OUTCOME_TIMEOUT)
-        w->timeouts++;
-    else
-        w->failures++;
-    if (duration_us >= 0) bm_hist_add(&w->duration, duration_us, 1);
+    count(w, outcome, duration_us, mono);
     return 0;
 }
 

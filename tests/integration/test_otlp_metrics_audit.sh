@@ -145,8 +145,12 @@ bm_check "3: a metrics export after the claim" bm_wait_for 10 "[ \$(metrics_requ
 EXPECT="dup/failure=0 dup/success=1 dup/timeout=0 early/failure=0 early/success=1 early/timeout=0"
 EXPECT="$EXPECT nodur/failure=0 nodur/success=1 nodur/timeout=0 zero/failure=0 zero/success=1 zero/timeout=0"
 bm_eq "3: /metrics: one execution each" "$EXPECT" "$(prom_executions)"
-bm_eq "3: the duplicate's OTLP executions are the same" \
-    "$(prom_executions | tr ' ' '\n' | grep '^dup/')" "$(otlp_executions | tr ' ' '\n' | grep '^dup/')"
+bm_eq "3: OTLP executions are the same (the duplicate once, the early answer its command's worker's)" \
+    "$(prom_executions)" "$(otlp_executions)"
+bm_eq "3: an answer with no duration has it in the histogram once its command came (count, sum)" \
+    "1 0.007" "$(duration .count nodur) $(duration .sum nodur)"
+bm_eq "3: an answer naming no worker: in its command's worker's histogram" \
+    "1 0.005" "$(duration .count early) $(duration .sum early)"
 bm_check "3: spans went out" bm_wait_for 10 "grep -q '/v1/traces' '$BM_TMP/rx.jsonl'"
 bm_eq "3: the duplicate's step went out as a span once" 1 \
     "$(jq -c 'select(.path == "/v1/traces") | .body | fromjson' "$BM_TMP/rx.jsonl" |
