@@ -740,11 +740,20 @@ int bm_otlp_metrics_fragment(const bm_otlp_worker_point *w, size_t n, int64_t st
                 "exponentialHistogram");
     int firstp = 1;
     for (size_t i = 0; i < n; i++) {
-        if (!w[i].duration) continue;
+        if (!w[i].duration && !w[i].zero_durations) continue;
         bm_otlp_exphist e;
-        if (bm_otlp_exphist_from(w[i].duration, 1e6, BM_OTLP_MAX_BUCKETS, &e)) {
+        bm_hist none;
+        bm_hist_init(&none);
+        if (bm_otlp_exphist_from(w[i].duration ? w[i].duration : &none, 1e6, BM_OTLP_MAX_BUCKETS,
+                                 &e)) {
             out->failed = 1;
             break;
+        }
+        uint64_t zeros = w[i].zero_durations;
+        if (zeros) { /* below every positive value */
+            e.max = e.count ? e.max : 0;
+            e.min = 0;
+            e.count += zeros;
         }
         if (!firstp) add_c(out, ',');
         firstp = 0;
@@ -755,7 +764,9 @@ int bm_otlp_metrics_fragment(const bm_otlp_worker_point *w, size_t n, int64_t st
         add_double(out, e.sum);
         add_s(out, ",\"scale\":");
         add_i64(out, e.scale);
-        add_s(out, ",\"zeroCount\":\"0\",\"positive\":{\"offset\":");
+        add_s(out, ",\"zeroCount\":\"");
+        add_u64(out, zeros);
+        add_s(out, "\",\"positive\":{\"offset\":");
         add_i64(out, e.offset);
         add_s(out, ",\"bucketCounts\":[");
         for (uint32_t k = 0; k < e.n; k++) {

@@ -143,14 +143,16 @@ typedef struct {
     uint64_t successes, failures, timeouts; /* since its start */
     uint32_t in_flight;
     int health;             /* bm_health: 0 unknown, 1 healthy, 2 degraded, 3 failed, 4 inactive */
-    const bm_hist *duration; /* answers' durations since start_us (µs); may be NULL */
+    const bm_hist *duration; /* answers' durations above 0 since start_us (µs); may be NULL */
+    uint64_t zero_durations; /* ... and those of 0: the histogram's zeroCount */
 } bm_otlp_worker_point;
 
 /*
  * The metrics of n workers as JSON Metric objects separated by commas:
  *   busmon.worker.executions  Sum, monotonic, cumulative, {executions}, by worker and status
  *                             (success, failure, timeout)
- *   busmon.worker.duration    ExponentialHistogram, cumulative, s, by worker
+ *   busmon.worker.duration    ExponentialHistogram, cumulative, s, by worker; durations
+ *                             of 0 in zeroCount (zero_threshold 0), the others in positive
  *   busmon.worker.in_flight   Gauge, {commands}, by worker
  *   busmon.worker.health      Gauge, the health code above, by worker
  * Cumulative points start at their worker's start_us, else at start_us;

@@ -20,7 +20,9 @@ typedef struct {
     int64_t start_us; /* its cumulative points' start */
     int64_t last_us;  /* its last answer counted (monotonic: a wall-clock step idles no one) */
     uint64_t successes, failures, timeouts;
-    bm_hist duration;
+    bm_hist duration; /* durations above 0 */
+    uint64_t
+        zero_durations; /* OTLP's zero bucket: not in the sketch, whose lowest bucket is ~1 µs */
 } worker_fig;
 
 /* Answers read before their command, awaiting it (a ring, the oldest
@@ -133,6 +135,14 @@ static void early_remember(bm_otlp_metrics *m, const bm_event *ev, unsigned no_w
     m->early_next = (m->early_next + 1) % EARLY_MAX;
 }
 
+static void add_duration(worker_fig *w, int64_t duration_us)
+{
+    if (duration_us == 0)
+        w->zero_durations++;
+    else if (duration_us > 0)
+        bm_hist_add(&w->duration, duration_us, 1);
+}
+
 static void count(worker_fig *w, int outcome, int64_t duration_us, int64_t mono_us)
 {
     w->last_us = mono_us;
@@ -142,7 +152,7 @@ static void count(worker_fig *w, int outcome, int64_t duration_us, int64_t mono_
         w->timeouts++;
     else
         w->failures++;
-    if (duration_us >= 0) bm_hist_add(&w->duration, duration_us, 1);
+    add_duration(w, duration_us);
 }
 
 /* Request ev just came: the answer it took, when that answer was read
@@ -171,8 +181,8 @@ static void count_early_answer(bm_otlp_metrics *m, const bm_event *ev)
         m->stats.workers_refused++;
     } else if (no_worker) {
         count(w, outcome, a->duration_us, mono);
-    } else if (a->duration_us >= 0) {
-        bm_hist_add(&w->duration, a->duration_us, 1);
+    } else {
+        add_duration(w, a->duration_us);
     }
 }
 
@@ -236,6 +246,7 @@ void bm_otlp_metrics_export(bm_otlp_metrics *m)
         pts[i].failures = m->w[i].failures;
         pts[i].timeouts = m->w[i].timeouts;
         pts[i].duration = &m->w[i].duration;
+        pts[i].zero_durations = m->w[i].zero_durations;
         if (m->mon && !worker_stats_snapshot_one(m->mon->workers, m->w[i].name, now, &snap)) {
             pts[i].in_flight = snap.in_flight;
             pts[i].health = (int)snap.health;

@@ -151,6 +151,8 @@ bm_eq "3: an answer with no duration has it in the histogram once its command ca
     "1 0.007" "$(duration .count nodur) $(duration .sum nodur)"
 bm_eq "3: an answer naming no worker: in its command's worker's histogram" \
     "1 0.005" "$(duration .count early) $(duration .sum early)"
+bm_eq "3: a zero duration is in zeroCount, in no positive bucket (count, zeroCount, positive, min)" \
+    "1 1 0 0" "$(duration .count zero) $(duration .zeroCount zero) $(duration '[.positive.bucketCounts[]? | tonumber] | add // 0' zero) $(duration .min zero)"
 bm_check "3: spans went out" bm_wait_for 10 "grep -q '/v1/traces' '$BM_TMP/rx.jsonl'"
 bm_eq "3: the duplicate's step went out as a span once" 1 \
     "$(jq -c 'select(.path == "/v1/traces") | .body | fromjson' "$BM_TMP/rx.jsonl" |

@@ -97,6 +97,36 @@ Test(otlp, exphist_error_bounds)
     cr_assert(bm_otlp_exphist_error(2) < 0.1);
 }
 
+Test(otlp, zero_durations_are_the_zero_count_not_a_positive_bucket)
+{
+    /* OTLP's data model: a value of exactly 0 is counted in zero_count;
+     * positive buckets hold values above 0 only */
+    bm_hist h;
+    bm_hist_init(&h);
+    bm_hist_add(&h, 1500, 1);
+    bm_otlp_worker_point w = {.worker = "w", .successes = 3, .duration = &h, .zero_durations = 2};
+    bm_otlp_buf b;
+    bm_otlp_buf_init(&b);
+    cr_assert_eq(bm_otlp_metrics_fragment(&w, 1, 1, 2, &b), 0);
+    bm_otlp_buf_add(&b, "", 1);
+    cr_assert(strstr(b.data, "\"count\":\"3\",\"sum\":0.0015,"), "%s", b.data);
+    cr_assert(strstr(b.data, "\"zeroCount\":\"2\""), "%s", b.data);
+    cr_assert(strstr(b.data, "\"bucketCounts\":[\"1\"]}"), "%s", b.data);
+    cr_assert(strstr(b.data, "\"min\":0,\"max\":0.0015"), "%s", b.data);
+    /* only zeros: a point with no positive bucket */
+    bm_hist_reset(&h);
+    bm_otlp_buf_reset(&b);
+    w.zero_durations = 1;
+    cr_assert_eq(bm_otlp_metrics_fragment(&w, 1, 1, 2, &b), 0);
+    bm_otlp_buf_add(&b, "", 1);
+    cr_assert(strstr(b.data, "\"count\":\"1\",\"sum\":0,"), "%s", b.data);
+    cr_assert(strstr(b.data, "\"zeroCount\":\"1\",\"positive\":{\"offset\":0,\"bucketCounts\":[]}"),
+              "%s", b.data);
+    cr_assert(strstr(b.data, "\"min\":0,\"max\":0}"), "%s", b.data);
+    bm_otlp_buf_deinit(&b);
+    bm_hist_deinit(&h);
+}
+
 Test(otlp, exphist_index_boundaries)
 {
     /* (base^k, base^(k+1)]: 1 is the top of bucket -1, 2 the top of bucket 2^s - 1 */
