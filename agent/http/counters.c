@@ -259,8 +259,8 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_otlp_metrics_workers", GAUGE, "Workers in the last OTLP metrics export.",
            "otlp.metrics_workers", om.workers),
     SCALAR("busmon_otlp_metrics_early_forgotten_total", TOTAL,
-           "Answers read before their command, forgotten by the OTLP metrics before it came "
-           "(4096 wait): not counted there, or without their duration.",
+           "Answers read before their command that the OTLP metrics stopped waiting for (4096 "
+           "wait): if the command still comes, not counted there (or without the duration).",
            "otlp.metrics_early_forgotten", om.early_forgotten),
     SCALAR("busmon_deadletter_total", TOTAL, "Entries copied to the dead-letter stream.",
            "deadletter", persist.deadletter),

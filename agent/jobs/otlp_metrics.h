@@ -41,8 +41,9 @@ typedef struct {
     uint64_t workers_refused; /* answers of workers past max_workers, not counted */
     uint64_t workers_evicted; /* workers idle max_idle_us dropped for a new one */
     uint64_t workers;         /* gauge: workers exported */
-    uint64_t early_forgotten; /* answers read before their command, forgotten before it came
-                                 (4096 wait at most): not counted, or without a duration */
+    uint64_t early_forgotten; /* answers read before their command, no longer awaited (4096
+                                 wait at most): one whose command still comes is not counted,
+                                 or counted without its duration */
 } bm_otlp_metrics_stats;
 
 typedef struct bm_otlp_metrics bm_otlp_metrics;
