@@ -88,6 +88,7 @@ struct bm_http_post {
     char *url_for_log; /* scheme://host[:port] only: paths and queries carry tokens (Slack) */
     int64_t timeout_ms;
     unsigned max_attempts;
+    int otlp_retry; /* bm_http_post_opts.otlp_retry */
     int64_t backoff_ms, backoff_max_ms;
     uint32_t queue_max;
     uint32_t concurrency;
@@ -385,7 +386,8 @@ static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
         while (j->reply_len && j->reply[j->reply_len - 1] == ' ')
             j->reply[--j->reply_len] = '\0';
         snprintf(what, sizeof what, "HTTP %ld%s%s", status, j->reply_len ? ": " : "", j->reply);
-        retryable = status >= 500 || status == 429 || status == 408;
+        retryable = p->otlp_retry ? status == 429 || status == 502 || status == 503 || status == 504
+                                  : status >= 500 || status == 429 || status == 408;
     }
     int retry = retryable && j->attempts < p->max_attempts;
     hp_note_failure(p, what, retry, !retry);
@@ -624,6 +626,7 @@ bm_http_post *bm_http_post_new(struct event_base *base, const char *kind, const 
     p->url_for_log = o->url_for_log;
     p->timeout_ms = o->timeout_ms;
     p->max_attempts = o->max_attempts;
+    p->otlp_retry = o->otlp_retry;
     p->backoff_ms = o->backoff_ms;
     p->backoff_max_ms = o->backoff_max_ms;
     p->queue_max = o->queue_max;

@@ -44,6 +44,10 @@ typedef struct {
     uint32_t concurrency;
     char *headers[BM_HTTP_POST_HEADERS_MAX]; /* "Name: value" (owned) */
     size_t n_headers;
+    /* which replies are retried: 0 (webhooks) every 5xx, 429 and 408; 1 the
+     * OTLP/HTTP rule, only 429, 502, 503 and 504 (a collector's 500 is not
+     * sent again: it may have taken the request in part) */
+    int otlp_retry;
 } bm_http_post_opts;
 
 /* The defaults: timeout 5 s, 5 attempts, backoff 1 s .. 60 s, queue 1000, concurrency 1. */

@@ -209,6 +209,7 @@ static void *otlp_init(const bm_sink_env *env, const char *name, const bm_sink_k
     free(tu);
     free(mu);
     if (bad) goto fail;
+    t.otlp_retry = m.otlp_retry = 1;
     s->traces = bm_http_post_new(s->base, "otlp", s->name, "request", &t, err, errlen);
     if (!s->traces) goto fail;
     s->metrics = bm_http_post_new(s->base, "otlp", s->name, "request", &m, err, errlen);

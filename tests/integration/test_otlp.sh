@@ -244,6 +244,18 @@ bm_eq "3: counted: 1 retried, 0 failed" "1 0" \
     "$(curl -sf http://127.0.0.1:$HTTP_PORT/metrics | awk '/^busmon_output_retried_total\{output="otlp"/ {r=$2} /^busmon_output_failed_total\{output="otlp"/ {f=$2} END {print r+0, f+0}')"
 kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 
+# --- 3b. 500: not sent again (OTLP/HTTP retries only 429, 502, 503, 504) ---------------------
+start_receiver no-retry --fail-first 1 --fail-status 500
+bm_cli XADD no-retry '*' type command id nc1 tx tx-500 worker w step s ts "$NOW" >/dev/null
+bm_cli XADD no-retry '*' type result id nr1 tx tx-500 cmd nc1 worker w step s ts $((NOW + 1000)) ok true >/dev/null
+BUSMON_OTLP_METRICS=false start_agent no-retry no-retry --otlp-endpoint "http://127.0.0.1:$PORT"
+bm_check "3b: the request is answered 500" bm_wait_for 20 '[ "$(jq -s "map(select(.path == \"/v1/traces\")) | length" "$BM_TMP/no-retry.jsonl")" -ge 1 ]'
+bm_check "3b: counted failed, not retried" bm_wait_for 10 '[ "$(curl -sf http://127.0.0.1:$HTTP_PORT/metrics | awk '"'"'/^busmon_output_retried_total\{output="otlp"/ {r=$2} /^busmon_output_failed_total\{output="otlp"/ {f=$2} END {print r+0, f+0}'"'"')" = "0 1" ]'
+sleep 2 # a retry would come after the 1 s backoff
+bm_eq "3b: one request only, its 500" "500" \
+    "$(jq -s -r 'map(select(.path == "/v1/traces")) | map(.status | tostring) | join(" ")' "$BM_TMP/no-retry.jsonl")"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+
 # --- 4. receiver down: ingest unaffected, drops counted at the bound ------------------------
 DOWN=$(bm_free_port)
 "$PRODUCER" --redis "$BM_URL" --stream down --count 300 --rate 5000 --seed 4 >/dev/null 2>&1
