@@ -44,6 +44,7 @@
 #include "agent/parts.h"
 #include "agent/state/persist.h"
 #include "agent/state/state.h"
+#include "lib/checkpoint.h"
 #include "lib/redact.h"
 #include "lib/trace_json.h"
 
@@ -506,7 +507,8 @@ static int build_state(agent *a)
                           c->cluster_refresh_ms * 1000,
                           so.workers,
                           so.max_error_types,
-                          so.metrics};
+                          so.metrics,
+                          bm_checkpoint_limits_for(c->max_workers, c->baselines_max_keys)};
     if (c->cluster_enabled) {
         a->p.cluster = bm_cluster_new(&co, a->p.loop, a->p.writer, bm_state_monitor(a->p.state),
                                       NULL);
@@ -551,7 +553,8 @@ static int build_inputs(agent *a)
                           c->reclaim_interval_ms,
                           c->reclaim_min_idle_ms,
                           c->reclaim_max_deliveries,
-                          c->max_entry_bytes};
+                          c->max_entry_bytes,
+                          bm_checkpoint_limits_for(c->max_workers, c->baselines_max_keys)};
     if (!(a->reclaim = bm_reclaim_new(&ro, a->p.loop, a->p.writer, a->p.persist, a->p.streams)))
         return -1;
     if (!c->pubsub_enabled || !c->n_pubsub_patterns) return 0;

@@ -296,6 +296,24 @@ static bm_checkpoint_status load_all(const msgpack_object *root, bm_checkpoint *
     return of_load(rc);
 }
 
+/* *bound += (n past BM_CHECKPOINT_HELD) * each, saturating: a bound past
+ * memory is no bound, never a wrapped small one. */
+static void grow(size_t *bound, size_t n, size_t each)
+{
+    size_t more = n > BM_CHECKPOINT_HELD ? n - BM_CHECKPOINT_HELD : 0;
+    *bound = more > (SIZE_MAX - *bound) / each ? SIZE_MAX : *bound + more * each;
+}
+
+bm_checkpoint_limits bm_checkpoint_limits_for(size_t max_workers, size_t max_baseline_keys)
+{
+    bm_checkpoint_limits lim = {DEFAULT_MAX_BYTES, DEFAULT_MAX_OBJECTS};
+    grow(&lim.max_bytes, max_workers, BM_CHECKPOINT_WORKER_BYTES);
+    grow(&lim.max_objects, max_workers, BM_CHECKPOINT_WORKER_OBJECTS);
+    grow(&lim.max_bytes, max_baseline_keys, BM_CHECKPOINT_BASELINE_KEY_BYTES);
+    grow(&lim.max_objects, max_baseline_keys, BM_CHECKPOINT_BASELINE_KEY_OBJECTS);
+    return lim;
+}
+
 bm_checkpoint_status bm_checkpoint_check(const void *data, size_t len,
                                          const bm_checkpoint_limits *lim, size_t *objects_out,
                                          char *err, size_t errlen)
@@ -331,6 +349,12 @@ bm_checkpoint_status bm_checkpoint_decode(const void *data, size_t len,
                                           const bm_checkpoint_limits *lim, bm_checkpoint *c,
                                           char *err, size_t errlen)
 {
+    bm_checkpoint_limits own;
+    if (!lim) { /* what an agent of the targets' configuration writes */
+        own = bm_checkpoint_limits_for(c->monitor ? c->monitor->wcfg.max_workers : 0,
+                                       c->baselines ? baselines_config(c->baselines)->max_keys : 0);
+        lim = &own;
+    }
     size_t objects = 0;
     bm_checkpoint_status checked = bm_checkpoint_check(data, len, lim, &objects, err, errlen);
     if (checked != BM_CHECKPOINT_OK) return checked;

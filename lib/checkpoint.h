@@ -52,8 +52,10 @@
  * alert instances are bounded by the targets' own configuration (what they
  * refuse is counted), histograms by their bucket range. The default limits
  * hold 1,000 workers with full windows (7-12 MiB, ~0.6 M objects:
- * tests/bench/checkpoint.c) five times over; a configuration with more
- * workers passes limits of its own.
+ * tests/bench/checkpoint.c) five times over; past 1,000 workers or baseline
+ * keys they grow with worker_monitoring.max_workers and baselines.max_keys
+ * (bm_checkpoint_limits_for), so what an agent writes, an agent of the same
+ * configuration reads back.
  *
  * Pure: no I/O, no clock (ts_us is given).
  */
@@ -107,6 +109,30 @@ typedef struct {
     size_t max_objects; /* default 4 Mi (about 96 MiB unpacked) */
 } bm_checkpoint_limits;
 
+/* The room of one worker with full windows, every histogram at its bucket
+ * bound: about 12-14 KiB and 550-650 objects (tests/bench/checkpoint.c
+ * --spread 2.5); of one learned baseline key with every hour-of-week slot:
+ * 9.4 KiB in a few dozen objects. More than that, so the estimate is never
+ * short. */
+#define BM_CHECKPOINT_WORKER_BYTES         (32u << 10)
+#define BM_CHECKPOINT_WORKER_OBJECTS       1024u
+#define BM_CHECKPOINT_BASELINE_KEY_BYTES   (16u << 10)
+#define BM_CHECKPOINT_BASELINE_KEY_OBJECTS 64u
+#define BM_CHECKPOINT_HELD                 1000u /* workers and baseline keys the defaults are sized for */
+
+/*
+ * The limits for a configuration of max_workers workers and
+ * max_baseline_keys learned baseline keys: the defaults, and for each one
+ * past BM_CHECKPOINT_HELD the room of a worker with full windows or a key
+ * with every slot (saturating). decode takes these when given no limits
+ * (with its targets' configurations), and the agent checks what it is about
+ * to write against them. A reader takes its own configuration's: agents
+ * that share worker_monitoring.max_workers and baselines.max_keys read each
+ * other's checkpoints; one configured for fewer may refuse a larger one
+ * (TOO_BIG).
+ */
+bm_checkpoint_limits bm_checkpoint_limits_for(size_t max_workers, size_t max_baseline_keys);
+
 typedef enum {
     BM_CHECKPOINT_OK = 0,
     BM_CHECKPOINT_TRUNCATED,     /* the bytes end inside the map (a cut value) */
@@ -153,7 +179,9 @@ bm_checkpoint_status bm_checkpoint_check(const void *data, size_t len,
  * must be made with the configuration of the agent that wrote it
  * (MISMATCH otherwise). All or nothing: on any status but OK, c and its
  * targets are unchanged, and err says why (for a version: "format version
- * 2, this build reads 1"). lim NULL = defaults. Silent.
+ * 2, this build reads 1"). lim NULL = bm_checkpoint_limits_for the target
+ * monitor's max_workers and baselines' max_keys (0 for a target not given).
+ * Silent.
  */
 bm_checkpoint_status bm_checkpoint_decode(const void *data, size_t len,
                                           const bm_checkpoint_limits *lim, bm_checkpoint *c,

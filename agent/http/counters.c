@@ -301,7 +301,8 @@ static const bm_counter_row table[] = {
            "checkpoints_failed", persist.checkpoint_failed),
     SCALAR("busmon_checkpoints_too_big_total", TOTAL,
            "Checkpoints longer than Redis takes in one value (proto-max-bulk-len): refused, or "
-           "not sent again; their entries acknowledged once stored.",
+           "not sent again; or larger than a start of this configuration reads back: not sent. "
+           "Their entries acknowledged once stored.",
            "checkpoints_too_big", persist.checkpoint_too_big),
     SCALAR("busmon_checkpoint_bytes", GAUGE, "Size of the last state checkpoint.",
            "checkpoint_bytes", persist.checkpoint_bytes),

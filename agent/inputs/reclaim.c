@@ -204,8 +204,9 @@ static void on_owner_state(const redisReply *r, void *arg)
     if (r && r->type == REDIS_REPLY_STRING) {
         bm_checkpoint *c = calloc(1, sizeof *c);
         char err[128];
-        if (c && bm_checkpoint_decode(r->str, (size_t)r->len, NULL, c, err, sizeof err) ==
-                     BM_CHECKPOINT_OK) {
+        /* only the envelope is read, but the whole checkpoint is checked */
+        if (c && bm_checkpoint_decode(r->str, (size_t)r->len, &rd->r->o.checkpoint_limits, c, err,
+                                      sizeof err) == BM_CHECKPOINT_OK) {
             const char *stream = rd->r->o.streams[rd->sidx];
             for (size_t i = 0; i < c->n_streams; i++)
                 if (!strcmp(c->streams[i].name, stream))

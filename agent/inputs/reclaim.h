@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/checkpoint.h"
+
 struct bm_loop;
 struct bm_writer;
 struct bm_persist;
@@ -27,6 +29,8 @@ typedef struct {
     int64_t min_idle_ms;
     size_t max_deliveries;
     size_t max_entry_bytes; /* larger entries are dead-lettered by their size, not loaded */
+    bm_checkpoint_limits checkpoint_limits; /* an owner's checkpoint: what one of this
+                                               configuration writes (bm_checkpoint_limits_for) */
 } bm_reclaim_opts;
 
 typedef struct bm_reclaim bm_reclaim;

@@ -67,6 +67,7 @@ struct bm_cluster {
     struct alerts *engine;
     char leader[128];
     int is_leader;
+    int said_refused;                   /* a partial not merged: warned once, then debug */
     int64_t lease_until;                /* mono µs: our lease surely held until then */
     int64_t lease_sent[LEASE_SENT_MAX]; /* when each request in flight was sent (mono) */
     size_t n_lease_sent;
@@ -345,8 +346,8 @@ static void on_partial(const redisReply *r, void *arg)
             ck->monitor = &tmp;
             /* the judge's alert instances, for /api/alerts and a takeover */
             ck->alerts = is_leader_partial && !c->is_leader ? c->engine : NULL;
-            if (bm_checkpoint_decode(r->str, (size_t)r->len, NULL, ck, err, sizeof err) ==
-                BM_CHECKPOINT_OK) {
+            if (bm_checkpoint_decode(r->str, (size_t)r->len, &c->o.checkpoint_limits, ck, err,
+                                     sizeof err) == BM_CHECKPOINT_OK) {
                 bm_monitor_merge(&rf->merged, &tmp);
                 c->stats.partials_read++;
                 rf->n++;
@@ -358,7 +359,14 @@ static void on_partial(const redisReply *r, void *arg)
                 }
             } else {
                 c->stats.partials_refused++;
-                bm_debug("partial of %s not merged: %s", q.name, err);
+                if (!c->said_refused++)
+                    bm_warn("partial of %s not merged: %s; the cluster's figures miss that agent "
+                            "while it is refused (counted in cluster.partials_refused; its "
+                            "worker_monitoring.max_workers and windows should be this agent's); "
+                            "said once",
+                            q.name, err);
+                else
+                    bm_debug("partial of %s not merged: %s", q.name, err);
                 bm_monitor_deinit(&tmp);
             }
         }
@@ -414,8 +422,8 @@ static void on_gone_state(const redisReply *r, void *arg)
     if (r->type == REDIS_REPLY_STRING) {
         bm_checkpoint *ck = calloc(1, sizeof *ck);
         char err[128];
-        if (ck && bm_checkpoint_decode(r->str, (size_t)r->len, NULL, ck, err, sizeof err) ==
-                      BM_CHECKPOINT_OK)
+        if (ck && bm_checkpoint_decode(r->str, (size_t)r->len, &c->o.checkpoint_limits, ck, err,
+                                       sizeof err) == BM_CHECKPOINT_OK)
             for (size_t i = 0; i < ck->n_streams; i++)
                 if (!strcmp(ck->streams[i].name, stream) && ck->streams[i].last_id[0])
                     snprintf(c->jan_next, sizeof c->jan_next, "(%s", ck->streams[i].last_id);

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "agent/state/view.h"
+#include "lib/checkpoint.h"
 #include "lib/monitor.h"
 
 struct bm_loop;
@@ -60,6 +61,8 @@ typedef struct {
     worker_stats_config wcfg;   /* to make monitors like the own one */
     size_t max_patterns;
     custom_metrics_config mcfg; /* the business metrics table's (lib/custom_metrics.h) */
+    bm_checkpoint_limits checkpoint_limits; /* the others' checkpoints: what an agent of this
+                                               configuration writes (bm_checkpoint_limits_for) */
 } bm_cluster_opts;
 
 typedef struct {

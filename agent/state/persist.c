@@ -173,6 +173,8 @@ struct bm_persist {
     size_t max_value_bytes; /* Redis's proto-max-bulk-len, when CONFIG GET told (0: not known) */
     int ask_max_value;      /* a checkpoint was too long: CONFIG GET it again at the next tick */
     int said_too_long;
+    int ck_unreadable; /* the encoded one is past what a start decodes: not sent */
+    int said_unreadable;
     int lost_long_sets; /* checkpoints longer than LEAST_MAX_VALUE_BYTES lost with the connection */
     int finishing;
     int started; /* the state is restored (bm_persist_start): checkpoints may be written */
@@ -1002,6 +1004,32 @@ static int would_be_refused(const bm_persist *p)
                                  bm_mono_us() - p->too_long_at_us < TOO_LONG_RETRY_US);
 }
 
+/*
+ * The checkpoint is larger than a start of this configuration decodes (its
+ * encoder said so): sent, it would replace the last readable one, and every
+ * restart would begin empty. Not sent; as with one too long for Redis, the
+ * entries are acked once stored.
+ */
+static void checkpoint_unreadable(bm_persist *p)
+{
+    p->stats.checkpoint_failed++;
+    p->stats.checkpoint_too_big++;
+    if (!p->said_unreadable++)
+        bm_error("checkpoint not written to %s: its %zu bytes hold more than a start of this "
+                 "configuration reads back (the limits grow with worker_monitoring.max_workers; "
+                 "the rest is the commands awaiting an answer, series, baselines). Checkpoints "
+                 "that big are not sent (counted in checkpoints_too_big): entries are "
+                 "acknowledged once stored, and a restart restores the last checkpoint written, "
+                 "not this run's state; said once",
+                 p->o.state_key, p->ck_buf.size);
+    if (p->finishing)
+        bm_warn("stopping: the last checkpoint (%zu bytes) was not written: larger than a start "
+                "reads back",
+                p->ck_buf.size);
+    else
+        ack_upto(p, p->ck_seq);
+}
+
 /* The encoded checkpoint's SET, once every group it covers is stored. */
 static void send_checkpoint(bm_persist *p)
 {
@@ -1009,6 +1037,12 @@ static void send_checkpoint(bm_persist *p)
     for (const group *g = p->sent; g && g->seq <= p->ck_seq; g = g->next)
         if (!group_stored(g)) return;
     p->ck_waiting = 0;
+    if (p->ck_unreadable) {
+        p->in_checkpoint = 0;
+        checkpoint_unreadable(p);
+        checkpoint_after(p, 0);
+        return;
+    }
     if (would_be_refused(p)) {
         p->in_checkpoint = 0;
         checkpoint_too_long(p, 0, 1);
@@ -1055,7 +1089,9 @@ static void try_checkpoint(bm_persist *p)
     p->ck_started_us = bm_mono_us();
     p->ck_buf.size = 0;
     memcpy(p->ck_ids, p->applied, p->o.n_streams * sizeof *p->ck_ids);
-    if (p->o.encode(p->applied, p->o.n_streams, &p->ck_buf, p->o.encode_arg)) {
+    int encoded = p->o.encode(p->applied, p->o.n_streams, &p->ck_buf, p->o.encode_arg);
+    p->ck_unreadable = encoded > 0;
+    if (encoded < 0) {
         p->stats.checkpoint_failed++;
         if (p->finishing) finish_done(p, -1);
         goto resume;

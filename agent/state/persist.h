@@ -64,7 +64,9 @@ typedef struct bm_persist bm_persist;
 #define BM_STREAM_ID_MAX 48 /* "18446744073709551615-18446744073709551615" fits */
 
 /* Encode the state as of now into out; last_ids[i] is stream i's last entry
- * id whose effects it holds ("" none). @return 0 or -1 (not written). */
+ * id whose effects it holds ("" none). @return 0, -1 (not written), or 1:
+ * encoded, but larger than a start would decode (not sent, counted as too
+ * big, its entries acked once stored). */
 typedef int (*bm_persist_encode_cb)(const char (*last_ids)[BM_STREAM_ID_MAX], size_t n_streams,
                                     struct msgpack_sbuffer *out, void *arg);
 
@@ -109,7 +111,8 @@ typedef struct {
     uint64_t checkpoints;       /* checkpoints Redis confirmed */
     uint64_t checkpoint_failed; /* ... refused (the next one tries again) */
     uint64_t checkpoint_too_big; /* ... of them longer than Redis takes in one value
-                                    (proto-max-bulk-len): refused, or not sent */
+                                    (proto-max-bulk-len): refused, or not sent; or larger
+                                    than a start decodes: not sent */
     uint64_t checkpoint_bytes;  /* gauge: the last checkpoint's size */
     uint64_t checkpoint_us;     /* gauge: the last one's encode + round trip, µs */
     uint64_t unstored;          /* gauge: groups not yet stored */

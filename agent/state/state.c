@@ -4,6 +4,7 @@
  */
 #include "agent/state/state.h"
 
+#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,9 +434,22 @@ int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *a
     c->alerts = al;
     c->baselines = bl;
     c->traces = st->store;
+    size_t start = out->size;
     int rc = bm_checkpoint_encode(c, out);
     free(c);
-    return rc;
+    if (rc) return rc;
+    /* what the next start (or another agent of this configuration) decodes:
+     * a checkpoint past it would be written every interval and refused at
+     * every start. Objects are at least a byte each: only a checkpoint of
+     * more bytes than max_objects needs counting them */
+    bm_checkpoint_limits lim =
+        bm_checkpoint_limits_for(st->mon.wcfg.max_workers, bl ? baselines_config(bl)->max_keys : 0);
+    size_t len = out->size - start;
+    if (len > lim.max_bytes ||
+        (len > lim.max_objects &&
+         bm_checkpoint_check(out->data + start, len, &lim, NULL, NULL, 0) != BM_CHECKPOINT_OK))
+        return 1;
+    return 0;
 }
 
 int bm_state_load_checkpoint(bm_state *st, struct alerts *al, struct baselines *bl,

@@ -98,7 +98,9 @@ void bm_state_get_stats(const bm_state *st, bm_state_stats *out);
  * figures and health, event metrics, error patterns, the commands awaiting
  * an answer (their trace records, for pairing and timeouts), and the alert
  * engine `al` (may be NULL), covering streams[i] up to ids[i], appended to
- * out. @return 0 or -1 (out of memory).
+ * out. @return 0, -1 (out of memory), or 1: appended, but past the limits
+ * an agent of this configuration decodes (bm_checkpoint_limits_for its
+ * max_workers and bl's max_keys): the next start would refuse it.
  */
 int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *al,
                                struct baselines *bl, const char *const *streams,

@@ -1273,3 +1273,113 @@ Test(checkpoint, baselines_ride_along_and_an_older_checkpoint_without_them_resto
     baselines_free(b);
     baselines_free(into);
 }
+
+/* ---- the limits follow the configuration ------------------------------------ */
+/* (bm_checkpoint_limits_for): what an agent of many workers writes, an agent
+ * of the same configuration reads back. The big case keeps its memory
+ * modest: a 2-minute performance window (a worker's objects are the same
+ * for any length) and one duration, so each histogram holds one bucket. */
+
+static void fill(bm_monitor *m, size_t workers, int64_t span_us, int spread)
+{
+    char name[32];
+    for (int64_t t = T0; t < T0 + span_us; t += 10 * SEC)
+        for (size_t w = 0; w < workers; w++) {
+            snprintf(name, sizeof name, "worker-%05zu", w);
+            /* spread: durations over many buckets (the histograms' worst case) */
+            int64_t dur = spread ? 1 + (int64_t)((t / SEC + w) % 977) * 1000 : 1000;
+            for (int k = 0; k < (spread ? 400 : 1); k++)
+                cr_assert_eq(worker_stats_answer(m->workers, name, BM_OUTCOME_SUCCESS,
+                                                 spread ? dur * (k + 1) : dur, "", "", 0,
+                                                 t + (int64_t)w),
+                             0);
+        }
+}
+
+static size_t objects_of(const msgpack_sbuffer *sb)
+{
+    bm_checkpoint_limits all = {SIZE_MAX, SIZE_MAX};
+    size_t n = 0;
+    cr_assert_eq(bm_checkpoint_check(sb->data, sb->size, &all, &n, NULL, 0), BM_CHECKPOINT_OK);
+    return n;
+}
+
+Test(checkpoint, the_defaults_up_to_1000_workers_then_room_for_each_one_more)
+{
+    bm_checkpoint_limits d = bm_checkpoint_limits_for(0, 0),
+                         k = bm_checkpoint_limits_for(1000, 1000);
+    cr_assert_eq(d.max_bytes, 64u << 20);
+    cr_assert_eq(d.max_objects, 4u << 20);
+    cr_assert_eq(k.max_bytes, d.max_bytes);
+    cr_assert_eq(k.max_objects, d.max_objects);
+    bm_checkpoint_limits big = bm_checkpoint_limits_for(11000, 3000);
+    cr_assert_eq(big.max_bytes, d.max_bytes + 10000u * BM_CHECKPOINT_WORKER_BYTES +
+                                    2000u * BM_CHECKPOINT_BASELINE_KEY_BYTES);
+    cr_assert_eq(big.max_objects, d.max_objects + 10000u * BM_CHECKPOINT_WORKER_OBJECTS +
+                                      2000u * BM_CHECKPOINT_BASELINE_KEY_OBJECTS);
+    bm_checkpoint_limits huge = bm_checkpoint_limits_for(SIZE_MAX, 5);
+    cr_assert_eq(huge.max_bytes, SIZE_MAX, "saturates, never wraps to a small bound");
+    cr_assert_eq(huge.max_objects, SIZE_MAX);
+    huge = bm_checkpoint_limits_for(5000, SIZE_MAX);
+    cr_assert_eq(huge.max_bytes, SIZE_MAX);
+}
+
+/* The room per worker is never short: a worker with full windows and wide
+ * histograms takes less. */
+Test(checkpoint, a_worker_with_full_windows_fits_the_room_of_one)
+{
+    worker_stats_config wc = wcfg;
+    bm_monitor empty, m;
+    cr_assert_eq(bm_monitor_init(&empty, &wc, 0), 0);
+    cr_assert_eq(bm_monitor_init(&m, &wc, 0), 0);
+    const size_t n = 4;
+    fill(&m, n, 60 * 60 * SEC, 1);
+    msgpack_sbuffer e = encode(&empty, NULL, NULL, T0), f = encode(&m, NULL, NULL, T0);
+    size_t bytes = (f.size - e.size) / n, objects = (objects_of(&f) - objects_of(&e)) / n;
+    cr_log_info("one worker: %zu bytes, %zu objects", bytes, objects);
+    cr_assert_gt(bytes, 4096, "the histograms are wide (%zu bytes)", bytes);
+    cr_assert_lt(bytes, BM_CHECKPOINT_WORKER_BYTES, "%zu bytes", bytes);
+    cr_assert_lt(objects, BM_CHECKPOINT_WORKER_OBJECTS, "%zu objects", objects);
+    msgpack_sbuffer_destroy(&e);
+    msgpack_sbuffer_destroy(&f);
+    bm_monitor_deinit(&empty);
+    bm_monitor_deinit(&m);
+}
+
+/* 8,000 workers with full windows: more msgpack objects than the default
+ * limits; an agent configured for them restores its checkpoint (it was
+ * refused as too big, and the agent started empty at every restart). */
+Test(checkpoint, a_checkpoint_of_8000_workers_is_read_by_their_configuration, .timeout = 120)
+{
+    worker_stats_config wc = wcfg;
+    wc.max_workers = 8000;
+    wc.perf_window_us = 120 * SEC;
+    bm_monitor m, back;
+    cr_assert_eq(bm_monitor_init(&m, &wc, 0), 0);
+    fill(&m, 8000, 300 * SEC, 0);
+    cr_assert_eq(worker_stats_count(m.workers), 8000);
+    msgpack_sbuffer sb = encode(&m, NULL, NULL, T0);
+    size_t objects = objects_of(&sb);
+    cr_log_info("8000 workers: %zu bytes, %zu objects", sb.size, objects);
+    bm_checkpoint_limits d = bm_checkpoint_limits_for(0, 0);
+    cr_assert_gt(objects, d.max_objects, "past the defaults (%zu objects)", objects);
+    bm_monitor_deinit(&m);
+
+    char err[256] = "";
+    cr_assert_eq(bm_monitor_init(&back, &wc, 0), 0);
+    bm_checkpoint_status st = decode(sb.data, sb.size, NULL, &back, NULL, NULL, err, sizeof err);
+    cr_assert_eq(st, BM_CHECKPOINT_OK, "%s: %s", bm_checkpoint_status_name(st), err);
+    cr_assert_eq(worker_stats_count(back.workers), 8000);
+    bm_monitor_deinit(&back);
+
+    /* a reader configured for the default 1,000 workers refuses it, saying why */
+    wc.max_workers = 1000;
+    cr_assert_eq(bm_monitor_init(&back, &wc, 0), 0);
+    err[0] = '\0';
+    cr_assert_eq(decode(sb.data, sb.size, NULL, &back, NULL, NULL, err, sizeof err),
+                 BM_CHECKPOINT_TOO_BIG);
+    cr_assert(strstr(err, "msgpack objects"), "%s", err);
+    cr_assert_eq(worker_stats_count(back.workers), 0);
+    bm_monitor_deinit(&back);
+    msgpack_sbuffer_destroy(&sb);
+}
