@@ -249,7 +249,7 @@ static bm_checkpoint_status load_all(const msgpack_object *root, bm_checkpoint *
         return BM_CHECKPOINT_CORRUPT;
 
     bm_monitor tmp_mon;
-    int have_mon = 0;
+    int have_mon = 0, skipped = 0;
     deadlines *tmp_dl = NULL;
     int rc = BM_LOAD_OK;
     if (c->monitor && mon) {
@@ -261,6 +261,14 @@ static bm_checkpoint_status load_all(const msgpack_object *root, bm_checkpoint *
         }
         have_mon = 1;
         rc = bm_monitor_load(&tmp_mon, mon, err, errlen);
+        if (rc == BM_LOAD_MISMATCH && c->monitor_optional) {
+            /* the windows changed shape: their figures cannot be read into
+             * these, but the rest (commands awaited, alerts, baselines) can */
+            bm_monitor_deinit(&tmp_mon);
+            have_mon = 0;
+            rc = BM_LOAD_OK;
+            skipped = 1;
+        }
     }
     if (rc == BM_LOAD_OK && c->deadlines && dl) {
         tmp_dl = deadlines_new(deadlines_max(c->deadlines));
@@ -284,6 +292,7 @@ static bm_checkpoint_status load_all(const msgpack_object *root, bm_checkpoint *
     if (rc == BM_LOAD_OK) {
         /* commit: nothing below can fail */
         if (have_mon) bm_monitor_swap(c->monitor, &tmp_mon);
+        c->monitor_skipped = skipped;
         if (tmp_dl) deadlines_swap(c->deadlines, tmp_dl);
         if (tmp_bl) baselines_swap(c->baselines, tmp_bl);
         c->pending = 0;

@@ -101,6 +101,9 @@ typedef struct {
                               decode: they are put back in it (for pairing and timeouts) */
     int64_t now_us;        /* decode: the time given to the trace store for them */
     size_t pending;        /* decode: how many such commands were put back */
+    int monitor_optional;  /* decode: a monitor of other window shapes (MISMATCH) is left
+                              out and the rest loaded, rather than nothing */
+    int monitor_skipped;   /* decode: ... it was (err says why; the monitor is unchanged) */
 } bm_checkpoint;
 
 /* Bounds of what decode accepts. Zero fields take the defaults. */
@@ -177,7 +180,9 @@ bm_checkpoint_status bm_checkpoint_check(const void *data, size_t len,
  * Decode data[0..len) (borrowed for the call) into c: the envelope's
  * fields, and each part present into c's targets that are not NULL, which
  * must be made with the configuration of the agent that wrote it
- * (MISMATCH otherwise). All or nothing: on any status but OK, c and its
+ * (MISMATCH otherwise; with monitor_optional, a monitor of other window
+ * shapes is left out, monitor_skipped set, and the rest loaded: OK, err
+ * saying what was left out). All or nothing: on any status but OK, c and its
  * targets are unchanged, and err says why (for a version: "format version
  * 2, this build reads 1"). lim NULL = bm_checkpoint_limits_for the target
  * monitor's max_workers and baselines' max_keys (0 for a target not given).

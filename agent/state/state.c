@@ -465,8 +465,14 @@ int bm_state_load_checkpoint(bm_state *st, struct alerts *al, struct baselines *
     c->baselines = bl;
     c->traces = st->store;
     c->now_us = bm_now_us();
+    c->monitor_optional = 1; /* a window setting changed: the rest is still worth having */
     bm_checkpoint_status rc = bm_checkpoint_decode(data, len, NULL, c, err, errlen);
     if (rc == BM_CHECKPOINT_OK) {
+        if (c->monitor_skipped)
+            bm_warn("checkpoint: the worker figures, event metrics, error patterns and business "
+                    "metrics were not restored: %s (a window setting changed since it was "
+                    "written); the rest was",
+                    err);
         for (size_t i = 0; i < n; i++) {
             ids_out[i][0] = '\0';
             for (size_t k = 0; k < c->n_streams; k++)
