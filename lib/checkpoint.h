@@ -74,7 +74,7 @@
 #define BM_CHECKPOINT_VERSION         1
 #define BM_CHECKPOINT_KIND            "busmon-state"
 #define BM_CHECKPOINT_STREAMS_MAX     64
-#define BM_CHECKPOINT_STREAM_NAME_MAX 256 /* bytes with the NUL */
+#define BM_CHECKPOINT_STREAM_NAME_MAX 257 /* bytes with the NUL: a stream name is 1-256 */
 #define BM_CHECKPOINT_ENTRY_ID_MAX    48  /* "<ms>-<seq>": 41 characters at most */
 #define BM_CHECKPOINT_DEPTH_MAX       16
 

@@ -79,3 +79,34 @@ Test(state_restore, other_window_shapes_keep_the_commands_awaited)
     deadlines_free(dl);
     bm_monitor_deinit(&mon);
 }
+
+/* A stream name may be 256 characters (the configuration's bound): the
+ * checkpoint keeps it whole, so the restore knows how far that stream was
+ * applied (a cut name matched no stream: its pending entries were applied
+ * a second time after a crash). */
+Test(state_restore, a_stream_of_the_longest_name_keeps_its_id)
+{
+    char name[257];
+    memset(name, 's', 256);
+    name[256] = '\0';
+    const char *streams[] = {"short", name};
+    char ids[2][BM_STREAM_ID_MAX] = {"3-0", "7-0"};
+    bm_state *st = state_with_perf_window(0);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    cr_assert_eq(bm_state_encode_checkpoint(st, "c1", NULL, NULL, streams,
+                                            (const char(*)[BM_STREAM_ID_MAX])ids, 2, bm_now_us(),
+                                            &sb),
+                 0);
+    bm_state *back = state_with_perf_window(0);
+    char out[2][BM_STREAM_ID_MAX], who[64], err[256] = "";
+    int64_t ts;
+    cr_assert_eq(bm_state_load_checkpoint(back, NULL, NULL, sb.data, sb.size, streams, out, 2, who,
+                                          sizeof who, &ts, err, sizeof err),
+                 0, "%s", err);
+    cr_assert_str_eq(out[0], "3-0");
+    cr_assert_str_eq(out[1], "7-0", "the 256-character stream's id is restored");
+    bm_state_free(st);
+    bm_state_free(back);
+    msgpack_sbuffer_destroy(&sb);
+}
