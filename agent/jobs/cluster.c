@@ -362,8 +362,8 @@ static void on_partial(const redisReply *r, void *arg)
                 if (!c->said_refused++)
                     bm_warn("partial of %s not merged: %s; the cluster's figures miss that agent "
                             "while it is refused (counted in cluster.partials_refused; its "
-                            "worker_monitoring.max_workers and windows should be this agent's); "
-                            "said once",
+                            "worker_monitoring.max_workers, baselines.max_keys and windows should "
+                            "be this agent's); said once",
                             q.name, err);
                 else
                     bm_debug("partial of %s not merged: %s", q.name, err);
