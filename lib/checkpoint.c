@@ -284,11 +284,12 @@ static bm_checkpoint_status load_all(const msgpack_object *root, bm_checkpoint *
         rc = tmp_bl ? baselines_load(tmp_bl, bl, err, errlen)
                     : (bm_sc_fail(err, errlen, "out of memory"), BM_LOAD_NOMEM);
     }
-    if (rc == BM_LOAD_OK && c->alerts && al) rc = alerts_load(c->alerts, al, err, errlen);
     const msgpack_object *pend = bm_sc_get(root, "pending");
     if (rc == BM_LOAD_OK && pend && pend->type != MSGPACK_OBJECT_ARRAY &&
         pend->type != MSGPACK_OBJECT_NIL)
         rc = (bm_sc_fail(err, errlen, "'pending' is not a list"), BM_LOAD_CORRUPT);
+    /* last of all: the alerts load in place, so nothing may refuse after them */
+    if (rc == BM_LOAD_OK && c->alerts && al) rc = alerts_load(c->alerts, al, err, errlen);
     if (rc == BM_LOAD_OK) {
         /* commit: nothing below can fail */
         if (have_mon) bm_monitor_swap(c->monitor, &tmp_mon);

@@ -763,6 +763,36 @@ static void free_targets(bm_monitor *m, deadlines *d, alerts *a)
     alerts_free(a);
 }
 
+/* A "pending" that is not a list refuses the checkpoint, and then nothing
+ * was loaded: not even the alert instances (loaded in place before that
+ * member was looked at, they stayed while the agent said it started empty). */
+Test(checkpoint, a_pending_member_not_a_list_changes_no_target)
+{
+    bm_monitor src;
+    deadlines *src_dl;
+    alerts *src_al;
+    targets(&src, &src_dl, &src_al);
+    small_state(&src, src_dl, src_al);
+    msgpack_sbuffer sb = encode(&src, src_dl, src_al, T0);
+    free_targets(&src, src_dl, src_al);
+    bm_monitor t; /* the targets: empty ones */
+    deadlines *td;
+    alerts *ta;
+    targets(&t, &td, &ta);
+    cr_assert_eq((unsigned char)sb.data[0], 0x88, "a map of 8 members");
+    sb.data[0] = (char)0x89; /* ... and a ninth: "pending": 5 */
+    msgpack_sbuffer_write(&sb, "\xa7pending\x05", 9);
+    msgpack_sbuffer before = fingerprint(&t, td, ta);
+    char err[256] = "";
+    cr_assert_eq(decode(sb.data, sb.size, NULL, &t, td, ta, err, sizeof err), BM_CHECKPOINT_CORRUPT,
+                 "%s", err);
+    cr_assert_str_eq(err, "'pending' is not a list");
+    assert_unchanged(&before, &t, td, ta, "a bad 'pending'");
+    msgpack_sbuffer_destroy(&before);
+    msgpack_sbuffer_destroy(&sb);
+    free_targets(&t, td, ta);
+}
+
 Test(checkpoint, every_prefix_is_truncated_and_changes_nothing)
 {
     bm_monitor m, t;
