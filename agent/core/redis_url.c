@@ -42,6 +42,35 @@ static int parse_int(const char *s, size_t n, int lo, int hi, int *out)
     return 0;
 }
 
+static int hex_digit(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode s in place, as URLs carry user info (RFC 3986: "%2F" for
+ * '/', "%40" for '@'; redis-cli -u reads it so). A '%' not followed by two
+ * hex digits stays as it is. @return -1 for "%00" (no NUL in a C string). */
+static int percent_decode(char *s)
+{
+    char *out = s;
+    for (const char *in = s; *in; in++) {
+        int hi = in[0] == '%' ? hex_digit(in[1]) : -1;
+        int lo = hi >= 0 ? hex_digit(in[2]) : -1;
+        if (lo < 0) {
+            *out++ = *in;
+            continue;
+        }
+        if (!hi && !lo) return -1;
+        *out++ = (char)(hi * 16 + lo);
+        in += 2;
+    }
+    *out = '\0';
+    return 0;
+}
+
 /* u->display: the URL with the password as *** (safe to log). */
 static void make_display(bm_redis_url *u)
 {
@@ -113,6 +142,10 @@ static int parse(const char *url, bm_redis_url *out, char *err, size_t errlen)
             }
         } else if (copy_part(out->password, sizeof out->password, p, (size_t)(at - p))) {
             snprintf(err, errlen, "bad Redis URL: password too long");
+            return -1;
+        }
+        if (percent_decode(out->user) || percent_decode(out->password)) {
+            snprintf(err, errlen, "bad Redis URL: %%00 in the user or password");
             return -1;
         }
         p = at + 1;
