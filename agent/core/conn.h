@@ -8,6 +8,14 @@
  *        │                ▼                                 ▼ set-up error
  *        └── owner ◀── on_state(c, 0): the owner decides when to open again
  *
+ * A host name is looked up first, in the loop (libevent's evdns: the
+ * system's resolv.conf and /etc/hosts), never by hiredis, whose own look-up
+ * would block the loop; its addresses are tried in order, the next one when
+ * a connect is refused. A look-up that fails or takes longer than
+ * BM_CONN_RESOLVE_TIMEOUT_MS is logged, counted and reported as a loss.
+ * Unix sockets and numeric addresses are used as they are. Tests point the
+ * resolver at other files: $BUSMON_TEST_RESOLV_CONF, $BUSMON_TEST_HOSTS.
+ *
  * Reconnecting is the owner's business (a reader and a writer are reset
  * together; the pub/sub input alone): this module only reports. Following
  * hiredis' rule, a connection is never freed from inside its own
@@ -17,8 +25,13 @@
 #define BM_CORE_CONN_H
 
 #include <hiredis/async.h>
+#include <stdint.h>
 
 #include "agent/core/redis_url.h"
+
+/* How long a host name's look-up may take before the connect is given up
+ * (and tried again after the owner's backoff). */
+#define BM_CONN_RESOLVE_TIMEOUT_MS 5000
 
 struct event_base;
 typedef struct bm_conn bm_conn;
@@ -34,19 +47,22 @@ typedef void (*bm_conn_state_cb)(bm_conn *c, int up, void *arg);
 bm_conn *bm_conn_new(struct event_base *base, const bm_redis_url *url, const char *role,
                      bm_conn_state_cb on_state, void *arg);
 
-/* Drop the connection if any (see bm_conn_drop), then free. NULL is a no-op. */
+/* Drop the connection if any (see bm_conn_drop), then free. NULL is a no-op.
+ * A cancelled look-up evdns has not called back yet is let finish first
+ * (one pass of the loop, not from inside a loop callback). */
 void bm_conn_free(bm_conn *c);
 
 /*
- * Start connecting (a no-op while a connection exists). The outcome comes
- * through on_state. @return 0, or -1 when not even the socket could be made
- * (logged; on_state is not called).
+ * Start connecting, or looking the host up (a no-op while a connection or
+ * a look-up exists). The outcome comes through on_state. @return 0, or -1
+ * when not even the socket (or the resolver) could be made (logged;
+ * on_state is not called).
  */
 int bm_conn_open(bm_conn *c);
 
 /*
- * Close now: replies still due are delivered as NULL to their callbacks;
- * on_state is not called. Not from inside this connection's own callbacks.
+ * Close now (a look-up under way is cancelled): replies still due are delivered as NULL to their
+ * callbacks; on_state is not called. Not from inside this connection's own callbacks.
  */
 void bm_conn_drop(bm_conn *c);
 
@@ -58,5 +74,8 @@ redisAsyncContext *bm_conn_ctx(const bm_conn *c);
 
 /* 1 while connected and set up. */
 int bm_conn_is_up(const bm_conn *c);
+
+/* Look-ups of the host name that failed or timed out, since bm_conn_new. */
+uint64_t bm_conn_resolve_failures(const bm_conn *c);
 
 #endif

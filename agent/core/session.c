@@ -224,3 +224,8 @@ uint64_t bm_session_reconnects(const bm_session *s)
 {
     return s->reconnects;
 }
+
+uint64_t bm_session_resolve_failures(const bm_session *s)
+{
+    return bm_conn_resolve_failures(s->reader_conn) + bm_conn_resolve_failures(s->writer_conn);
+}

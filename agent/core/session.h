@@ -75,4 +75,7 @@ void bm_session_drop_reader(bm_session *s);
 /* Connection resets since start. */
 uint64_t bm_session_reconnects(const bm_session *s);
 
+/* Look-ups of Redis's host name that failed or timed out (both connections). */
+uint64_t bm_session_resolve_failures(const bm_session *s);
+
 #endif

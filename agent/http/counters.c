@@ -316,6 +316,10 @@ static const bm_counter_row table[] = {
            writer.refused),
     SCALAR("busmon_redis_reconnects_total", TOTAL, "Reconnections to Redis.", "reconnects",
            reconnects),
+    SCALAR("busmon_redis_resolve_failures_total", TOTAL,
+           "Look-ups of Redis's host name that failed or timed out (each logged; the connection "
+           "is tried again after the reconnect backoff).",
+           "resolve_failures", resolve_failures),
     ARRAY("busmon_redis_denied_total", TOTAL,
           "Commands Redis's ACL denied (NOPERM), by command: each one is logged once with the "
           "ACL SETUSER words that allow it, and named on /ready (busmon-agent --print-acl).",
@@ -533,6 +537,7 @@ const bm_counter_folded bm_counters_folded[] = {
     {S(in.decode_errors), BM_DECODE__COUNT},
     {S(ps.decode_errors), BM_DECODE__COUNT},
     {S(ps.reconnects), 1},
+    {S(ps.resolve_failures), 1},
     {S(in.clock_skew), 1},
     {S(ps.clock_skew), 1},
     {0, 0},

@@ -79,6 +79,7 @@ typedef struct {
     uint64_t decode_errors[BM_DECODE__COUNT]; /* both inputs */
     uint64_t writes_pending;
     uint64_t reconnects; /* the session and the pub/sub input */
+    uint64_t resolve_failures; /* likewise */
     uint64_t clock_skew; /* both inputs */
     uint64_t connected[BM_CONNECTIONS];
     uint64_t traces_in_memory, trace_events_in_memory, traces_evicted, traces_expired;

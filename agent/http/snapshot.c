@@ -75,6 +75,7 @@ void bm_counters_collect(const bm_parts *p, const bm_http_stats *http, bm_counte
     long pending = bm_writer_pending(p->writer);
     s->writes_pending = pending > 0 ? (uint64_t)pending : 0;
     s->reconnects = bm_session_reconnects(p->session) + s->ps.reconnects;
+    s->resolve_failures = bm_session_resolve_failures(p->session) + s->ps.resolve_failures;
     s->clock_skew = s->in.clock_skew + s->ps.clock_skew;
     s->connected[0] = (uint64_t)bm_session_reader_up(p->session);
     s->connected[1] = (uint64_t)bm_session_writer_up(p->session);

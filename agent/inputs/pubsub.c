@@ -232,9 +232,10 @@ int bm_pubsub_input_up(const bm_pubsub_input *in)
 
 void bm_pubsub_input_get_stats(const bm_pubsub_input *in, bm_pubsub_input_stats *out)
 {
-    if (in)
+    if (in) {
         *out = in->stats;
-    else
+        out->resolve_failures = bm_conn_resolve_failures(in->conn);
+    } else
         memset(out, 0, sizeof *out);
 }
 

@@ -34,6 +34,7 @@ typedef struct {
     uint64_t shed;        /* messages dropped while Redis refused writes (persist backlogged) */
     uint64_t decode_errors[BM_DECODE__COUNT];
     uint64_t clock_skew; /* event times further than max_clock_skew from the clock: set to it */
+    uint64_t resolve_failures; /* look-ups of Redis's host name failed or timed out */
 } bm_pubsub_input_stats;
 
 typedef struct {

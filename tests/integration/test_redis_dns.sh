@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Redis given by host name: the agent looks the name up in its loop (evdns),
+# so a resolver that never answers does not stall it. Checks:
+#   - a name from the hosts file (localhost) connects, reads and acks;
+#   - a name with several addresses: those refused are passed over, in order
+#     (::1 and 127.0.0.2 refuse, Redis listens on 127.0.0.1 only);
+#   - a name whose DNS server swallows every query (a UDP sink on loopback):
+#     /health and /metrics keep answering at once during the look-up (hiredis'
+#     own getaddrinfo held the whole loop for ~10 s each time), then the
+#     failure is logged and counted, and SIGTERM stops the agent promptly.
+# As root (unshare works) the test runs in its own network and mount
+# namespace, with /etc/resolv.conf and /etc/hosts bind-mounted, the sink on
+# 127.0.0.1:53: the system's own files are read, and no query leaves the
+# namespace. Otherwise the agent is pointed at the same files through
+# BUSMON_TEST_RESOLV_CONF and BUSMON_TEST_HOSTS (for tests only; BM_DNS_NS=0
+# picks this way as root too).
+if [ -z "${BM_DNS_NS:-}" ] && unshare -mn true 2>/dev/null; then
+    BM_DNS_NS=1 exec unshare -mn bash "$0" "$@"
+fi
+source "$(dirname "$0")/lib.sh"
+bm_agent_http
+
+# the sink: a UDP socket that counts the queries it swallows
+SINK_PY='import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+n = 0
+while True:
+    s.recv(4096)
+    n += 1
+    open(sys.argv[2], "w").write(str(n))'
+HOSTS_LINES="::1 bm-multi.test
+127.0.0.2 bm-multi.test
+127.0.0.1 bm-multi.test"
+if [ "${BM_DNS_NS:-}" = 1 ]; then
+    ip link set lo up
+    DNS_PORT=53
+    printf 'nameserver 127.0.0.1\n' >"$BM_TMP/resolv.conf"
+    { cat /etc/hosts; echo "$HOSTS_LINES"; } >"$BM_TMP/hosts"
+    mount --bind "$BM_TMP/resolv.conf" /etc/resolv.conf
+    mount --bind "$BM_TMP/hosts" /etc/hosts
+    echo "# in a private network and mount namespace"
+else
+    DNS_PORT=$(bm_free_port)
+    printf 'nameserver 127.0.0.1:%s\n' "$DNS_PORT" >"$BM_TMP/resolv.conf"
+    echo "$HOSTS_LINES" >"$BM_TMP/hosts"
+    export BUSMON_TEST_RESOLV_CONF="$BM_TMP/resolv.conf" BUSMON_TEST_HOSTS="$BM_TMP/hosts"
+    echo "# not root: the resolver files given by BUSMON_TEST_RESOLV_CONF, BUSMON_TEST_HOSTS"
+fi
+bm_start_redis
+/usr/bin/python3 -c "$SINK_PY" "$DNS_PORT" "$BM_TMP/queries" &
+BM_PIDS+=($!)
+
+# ms URL: how long the answer took in ms (a large number when none came in 3 s)
+ms() { curl -s -o /dev/null -m 3 -w '%{http_code} %{time_total}' "$1" |
+    awk '$1 == 200 { printf "%d\n", $2 * 1000; next } { print 99999 }'; }
+# met NAME: the sample NAME at the agent's /metrics (empty when none came in 3 s)
+met() { curl -s -m 3 "$BASE/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+# run NAME URL: an agent on URL, its pid in AG, its log $BM_TMP/agent-NAME.log
+run() {
+    "$AGENT" --redis "$2" --consumer "$1" --block-ms 100 --http "127.0.0.1:$HPORT" \
+        >"$BM_TMP/agent-$1.log" 2>&1 &
+    AG=$!
+    BM_PIDS+=($AG)
+}
+stop() {
+    kill -TERM "$AG"
+    for _ in $(seq 100); do kill -0 "$AG" 2>/dev/null || break; sleep 0.1; done
+    ! kill -0 "$AG" 2>/dev/null
+}
+acked() { [ "$(bm_cli_raw XPENDING busmon:events busmon | head -1)" = 0 ]; }
+
+# 1. localhost, from the hosts file
+run local "redis://localhost:$BM_PORT"
+bm_check "localhost: the writer connects" bm_wait_for 10 \
+    "[ \"\$(met 'busmon_redis_connected{connection=\"writer\"}')\" = 1 ]"
+bm_cli XADD busmon:events '*' type command tx t1 id c1 worker w >/dev/null
+bm_check "localhost: the entry is read and acked" bm_wait_for 10 acked
+bm_eq "localhost: no look-up failed" 0 "$(met busmon_redis_resolve_failures_total)"
+bm_check "localhost: stops on SIGTERM" stop
+
+# 2. several addresses: the refused ones are passed over, in order
+run multi "redis://bm-multi.test:$BM_PORT"
+bm_check "several addresses: the writer connects" bm_wait_for 10 \
+    "[ \"\$(met 'busmon_redis_connected{connection=\"writer\"}')\" = 1 ]"
+bm_cli XADD busmon:events '*' type command tx t2 id c2 worker w >/dev/null
+bm_check "several addresses: the entry is read and acked" bm_wait_for 10 acked
+bm_check "several addresses: ::1 refused, 127.0.0.2 tried next" \
+    grep -q 'on ::1: .*trying 127.0.0.2' "$BM_TMP/agent-multi.log"
+bm_check "several addresses: 127.0.0.2 refused, 127.0.0.1 tried next" \
+    grep -q 'on 127.0.0.2: .*trying 127.0.0.1' "$BM_TMP/agent-multi.log"
+bm_check "several addresses: stops on SIGTERM" stop
+
+# 3. a resolver that never answers
+run hang "redis://bm-hang.test:$BM_PORT"
+bm_check "hang: the agent asks the resolver" bm_wait_for 10 "[ -s '$BM_TMP/queries' ]"
+worst=0
+for _ in $(seq 10); do # ~2 s of the 5 s look-up
+    t=$(ms "$BASE/health")
+    [ "$t" -gt "$worst" ] && worst=$t
+    t=$(ms "$BASE/metrics")
+    [ "$t" -gt "$worst" ] && worst=$t
+    sleep 0.1
+done
+echo "# slowest answer during the look-up: $worst ms"
+bm_check "hang: /health and /metrics answer within 500 ms during the look-up" [ "$worst" -lt 500 ]
+bm_check "hang: the failed look-up is logged" bm_wait_for 10 \
+    "grep -q 'cannot resolve the Redis host bm-hang.test' '$BM_TMP/agent-hang.log'"
+bm_check "hang: and counted" bm_wait_for 5 \
+    "[ \"\$(met busmon_redis_resolve_failures_total)\" -ge 1 ]"
+bm_check "hang: looked up again after the backoff, and failed again" bm_wait_for 15 \
+    "[ \"\$(met busmon_redis_resolve_failures_total)\" -ge 3 ]"
+bm_eq "hang: never connected" 0 \
+    "$(met 'busmon_redis_connected{connection="writer"}')"
+t0=$(date +%s%N)
+bm_check "hang: stops on SIGTERM during a look-up" stop
+t=$((($(date +%s%N) - t0) / 1000000))
+bm_check "hang: within 3 s ($t ms)" [ "$t" -lt 3000 ]
+bm_check "hang: no sanitizer report" bash -c "! grep -q 'Sanitizer' '$BM_TMP/agent-hang.log'"
+bm_finish
