@@ -242,9 +242,13 @@ static struct evdns_base *make_resolver(struct event_base *base)
     struct evdns_base *dns = evdns_base_new(base, 0);
     if (!dns) return NULL;
     const char *conf = getenv("BUSMON_TEST_RESOLV_CONF");
-    int rc = evdns_base_resolv_conf_parse(dns, DNS_OPTIONS_ALL,
-                                          conf && *conf ? conf : "/etc/resolv.conf");
-    if (rc) bm_debug("resolv.conf: not read (%d); using a name server on 127.0.0.1", rc);
+    if (!conf || !*conf) conf = "/etc/resolv.conf";
+    int rc = evdns_base_resolv_conf_parse(dns, DNS_OPTIONS_ALL, conf);
+    if (!evdns_base_count_nameservers(dns)) /* unreadable: evdns would wait for ever */
+        evdns_base_nameserver_ip_add(dns, "127.0.0.1");
+    if (rc)
+        bm_debug("%s: missing, unreadable or without a name server (%d): asking 127.0.0.1", conf,
+                 rc);
     const char *hosts = getenv("BUSMON_TEST_HOSTS");
     if (hosts && *hosts) evdns_base_load_hosts(dns, hosts);
     return dns;

@@ -7,7 +7,8 @@
 #   - a name whose DNS server swallows every query (a UDP sink on loopback):
 #     /health and /metrics keep answering at once during the look-up (hiredis'
 #     own getaddrinfo held the whole loop for ~10 s each time), then the
-#     failure is logged and counted, and SIGTERM stops the agent promptly.
+#     failure is logged and counted, and SIGTERM stops the agent promptly;
+#   - without a usable resolv.conf, the name server on 127.0.0.1 is asked.
 # As root (unshare works) the test runs in its own network and mount
 # namespace, with /etc/resolv.conf and /etc/hosts bind-mounted, the sink on
 # 127.0.0.1:53: the system's own files are read, and no query leaves the
@@ -117,4 +118,16 @@ bm_check "hang: stops on SIGTERM during a look-up" stop
 t=$((($(date +%s%N) - t0) / 1000000))
 bm_check "hang: within 3 s ($t ms)" [ "$t" -lt 3000 ]
 bm_check "hang: no sanitizer report" bash -c "! grep -q 'Sanitizer' '$BM_TMP/agent-hang.log'"
+
+# 4. no usable resolv.conf (missing; a directory, unreadable): as glibc does,
+# the name server on 127.0.0.1 is asked (the sink there: namespace only)
+if [ "${BM_DNS_NS:-}" = 1 ]; then
+    for f in "$BM_TMP/none" "$BM_TMP"; do
+        n=$(cat "$BM_TMP/queries")
+        BUSMON_TEST_RESOLV_CONF=$f run noconf "redis://bm-hang.test:$BM_PORT"
+        bm_check "resolv.conf $f: 127.0.0.1 is asked" bm_wait_for 4 \
+            "[ \$(cat '$BM_TMP/queries') -gt $n ]"
+        bm_check "resolv.conf $f: stops on SIGTERM" stop
+    done
+fi
 bm_finish
