@@ -8,6 +8,7 @@
 #     /health and /metrics keep answering at once during the look-up (hiredis'
 #     own getaddrinfo held the whole loop for ~10 s each time), then the
 #     failure is logged and counted, and SIGTERM stops the agent promptly;
+#   - a Unix socket is used as it is, with no look-up;
 #   - without a usable resolv.conf, the name server on 127.0.0.1 is asked.
 # As root (unshare works) the test runs in its own network and mount
 # namespace, with /etc/resolv.conf and /etc/hosts bind-mounted, the sink on
@@ -123,7 +124,21 @@ t=$((($(date +%s%N) - t0) / 1000000))
 bm_check "hang: within 3 s ($t ms)" [ "$t" -lt 3000 ]
 bm_check "hang: no sanitizer report" bash -c "! grep -q 'Sanitizer' '$BM_TMP/agent-hang.log'"
 
-# 4. no usable resolv.conf (missing; a directory, unreadable): as glibc does,
+# 4. a Unix socket: no look-up
+redis-server --port 0 --unixsocket "$BM_TMP/redis.sock" --save '' --appendonly no \
+    --dir "$BM_TMP" --daemonize no --loglevel warning >>"$BM_TMP/redis-unix.log" 2>&1 &
+BM_PIDS+=($!)
+bm_wait_for 10 "redis-cli -s '$BM_TMP/redis.sock' ping" || { echo "no Unix socket Redis"; exit 1; }
+n=$(cat "$BM_TMP/queries")
+run unix "unix://$BM_TMP/redis.sock"
+redis-cli -s "$BM_TMP/redis.sock" XADD busmon:events '*' type command tx t3 id c3 worker w >/dev/null
+bm_check "Unix socket: the entry is read and acked" bm_wait_for 10 \
+    "[ \"\$(redis-cli -s '$BM_TMP/redis.sock' --raw XPENDING busmon:events busmon | head -1)\" = 0 ]"
+bm_eq "Unix socket: nothing looked up" "0 $n" \
+    "$(met busmon_redis_resolve_failures_total) $(cat "$BM_TMP/queries")"
+bm_check "Unix socket: stops on SIGTERM" stop
+
+# 5. no usable resolv.conf (missing; a directory, unreadable): as glibc does,
 # the name server on 127.0.0.1 is asked (the sink there: namespace only)
 if [ "${BM_DNS_NS:-}" = 1 ]; then
     for f in "$BM_TMP/none" "$BM_TMP"; do
