@@ -30,8 +30,10 @@
 #include "agent/core/redis_url.h"
 
 /* How long a host name's look-up may take before the connect is given up
- * (and tried again after the owner's backoff). */
-#define BM_CONN_RESOLVE_TIMEOUT_MS 5000
+ * (and tried again after the owner's backoff): glibc's own worst case with
+ * its defaults (timeout:5 attempts:2), so one lost query (sent again after
+ * 5 s) is not taken for a failed look-up. */
+#define BM_CONN_RESOLVE_TIMEOUT_MS 10000
 
 struct event_base;
 typedef struct bm_conn bm_conn;
