@@ -15,7 +15,7 @@ PACKAGES=(
     # libraries (proto/, lib/, agent/)
     libhiredis-dev libevent-dev libmsgpack-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
     # tests
-    libcriterion-dev
+    libcriterion-dev valgrind
     # runtime: a Redis for the demo and the integration tests, and tools to look at it
     redis-server redis-tools jq
     # tests: promtool (checks /metrics), curl (the HTTP test), headless chromium

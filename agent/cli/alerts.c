@@ -307,7 +307,7 @@ static void print_firing(const bm_cli_opts *o, json_t *firing, json_t *updated, 
     size_t n = json_array_size(firing);
     printf("alerts firing: %zu", n);
     char as_of[40];
-    bm_cli_safe sb; /* labels and descriptions came from events */
+    bm_cli_safe sb = {.next = 0}; /* labels and descriptions came from events */
     if (updated)
         printf(" (as of %s by %s)",
                bm_cli_time_str(json_string_value(updated), as_of, sizeof as_of),
@@ -342,7 +342,7 @@ static void print_notification(const bm_cli_opts *o, json_t *rec)
     fmt_time(rec, "ts", when, sizeof when);
     labels_text(rec, labels, sizeof labels);
     fmt_value(rec, value, sizeof value);
-    bm_cli_safe sb;
+    bm_cli_safe sb = {.next = 0};
     const char *sev = bm_cli_safe_str(&sb, rec, "severity"),
                *state = bm_cli_safe_str(&sb, rec, "state");
     printf("%-24s %s%-8s %-9s%s %-22s %-24s %10s  %s\n", when, severity_color(o, sev, state), state,
@@ -424,7 +424,7 @@ static int watch(const bm_cli_opts *o, redisContext *c, const alerts_args *s)
             } else if (json_is_object(rec)) {
                 print_notification(o, rec);
             } else {
-                bm_cli_safe sb;
+                bm_cli_safe sb = {.next = 0};
                 printf("(not a record: %s)\n", bm_cli_safe_text(&sb, payload->str));
             }
             json_decref(rec);

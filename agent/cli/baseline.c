@@ -148,7 +148,7 @@ static void print_worker(const baseline_view *v, const double now[BASELINE__SERI
 {
     char a[32], b[32];
     const char *state = v->frozen ? "frozen" : v->ready ? "ready" : "learning";
-    bm_cli_safe sb; /* a worker's or metric's name */
+    bm_cli_safe sb = {.next = 0}; /* a worker's or metric's name */
     printf("%-24s %-9s %7llu", bm_cli_safe_text(&sb, v->key), state,
            (unsigned long long)v->samples);
     for (int k = BASELINE_P95; k <= BASELINE_ERROR_RATE; k++) {
@@ -191,7 +191,7 @@ static int show(redisContext *c, const baseline_args *s)
     json_object_set_new(out, "slots", json_string(baseline_slots_name(baselines_config(b)->slots)));
     json_object_set_new(out, "window", json_string("1m"));
     if (!s->json) {
-        bm_cli_safe sb;
+        bm_cli_safe sb = {.next = 0};
         printf("baselines of agent %s at %s (now: the last minute)\n", bm_cli_safe_text(&sb, agent),
                t);
         printf("%-24s %-9s %7s  %9s %9s %6s  %9s %9s %6s\n", "WORKER", "STATE", "SAMPLES",
@@ -217,7 +217,7 @@ static int show(redisContext *c, const baseline_args *s)
                 size_t k;
                 json_array_foreach(json_object_get(w, "deviations"), k, d)
                 {
-                    bm_cli_safe sb;
+                    bm_cli_safe sb = {.next = 0};
                     printf("  %s\n", bm_cli_safe_text(&sb, json_string_value(d)));
                 }
                 json_decref(w);

@@ -107,6 +107,7 @@ const char *bm_cli_str(struct json_t *o, const char *k);
  * labels through these (JSON output is escaped by jansson). Each call takes
  * the next of the caller's slots, round robin: at most BM_CLI_SAFE_SLOTS
  * results of one bm_cli_safe in use at once (one printf's arguments).
+ * Declare it initialised (`bm_cli_safe sb = {.next = 0};`).
  * @return the slot.
  */
 #define BM_CLI_SAFE_SLOTS 8

@@ -147,7 +147,7 @@ static void fmt_num(json_t *o, const char *k, char *buf, size_t n)
 
 static void print_table(const metrics_args *m, json_t *roll, json_t *series)
 {
-    bm_cli_safe sb; /* names and tags came from events */
+    bm_cli_safe sb = {.next = 0}; /* names and tags came from events */
     char title[64];
     printf("business metrics over %s (rollup %s by %s)\n\n",
            bm_cli_window_title(roll, m->window, title, sizeof title),

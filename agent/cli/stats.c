@@ -183,7 +183,7 @@ static int show_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     }
     json_t *sum = json_object_get(roll, "summary");
     char avg_all[24], succ_all[16];
-    bm_cli_safe sb; /* names and messages came from events */
+    bm_cli_safe sb = {.next = 0}; /* names and messages came from events */
     /* the summary's averages are over the workers with executions in the
      * performance window, 0 when none had: "-" then, as for one worker. The
      * rollup keeps the most active workers first, so none in it means none. */
@@ -270,7 +270,7 @@ static int show_worker(const bm_cli_opts *o, redisContext *c, const stats_args *
         json_decref(w);
         return BM_EXIT_OK;
     }
-    bm_cli_safe sb;
+    bm_cli_safe sb = {.next = 0};
     const char *h = bm_cli_safe_str(&sb, w, "health");
     printf("worker %s\n", bm_cli_safe_str(&sb, w, "name"));
     printf("  health:         %s%s%s since %s\n", health_color(o, h), h, o->color ? "\033[0m" : "",
@@ -338,7 +338,7 @@ static int show_errors(const bm_cli_opts *o, const stats_args *s, json_t *roll)
         json_decref(out);
         return BM_EXIT_OK;
     }
-    bm_cli_safe sb;
+    bm_cli_safe sb = {.next = 0};
     char title[64];
     printf("error patterns over %s (rollup %s)\n\n",
            bm_cli_window_title(roll, s->window, title, sizeof title),
@@ -404,7 +404,7 @@ static int show_stats(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     char avg[24], p95[24];
     fmt_ms(bm_cli_num(win, "avg_latency_ms"), avg, sizeof avg);
     fmt_ms(bm_cli_num(win, "p95_latency_ms"), p95, sizeof p95);
-    bm_cli_safe sb;
+    bm_cli_safe sb = {.next = 0};
     char title[64];
     printf("events over %s (rollup %s)\n\n",
            bm_cli_window_title(roll, s->window, title, sizeof title),

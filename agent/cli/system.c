@@ -132,7 +132,7 @@ static void print_text(const system_args *s, const bm_sys_sample *latest, const 
 {
     char when[40];
     bm_cli_time(latest->p.ts_us, when, sizeof when);
-    bm_cli_safe sb; /* names the samples carry */
+    bm_cli_safe sb = {.next = 0}; /* names the samples carry */
     printf("system metrics, last %s: %zu sample(s), latest %s from %s (every %.3g s)\n", s->window,
            agg->samples, when, bm_cli_safe_text(&sb, latest->agent[0] ? latest->agent : "?"),
            (double)latest->interval_us / 1e6);

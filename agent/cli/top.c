@@ -130,7 +130,7 @@ static const char *top_health_color(int color, const char *h)
 
 static void top_lag(redisContext *c, const char *stream_name)
 {
-    bm_cli_safe sb; /* names Redis answered */
+    bm_cli_safe sb = {.next = 0}; /* names Redis answered */
     const char *stream = bm_cli_safe_text(&sb, stream_name);
     redisReply *r = redisCommand(c, "XINFO GROUPS %s", stream_name);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
@@ -182,7 +182,7 @@ static void top_print_rollup(json_t *roll, const char *window, int color)
         return;
     }
     json_t *ev = bm_rollup_pick_window(json_object_get(roll, "events"), window);
-    bm_cli_safe sb; /* names came from events */
+    bm_cli_safe sb = {.next = 0}; /* names came from events */
     char title[64];
     printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
            bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"),
@@ -247,7 +247,7 @@ static int top_print_firing(redisContext *c, int color, char *why, size_t n)
     /* fields: one per firing alert (its fingerprint -> its JSON record), and
      * _updated / _agent, which say when and by whom the hash was written */
     size_t firing = 0;
-    bm_cli_safe sb; /* labels and descriptions came from events */
+    bm_cli_safe sb = {.next = 0}; /* labels and descriptions came from events */
     for (size_t i = 0; a->type == REDIS_REPLY_ARRAY && i + 1 < a->elements; i += 2) {
         const redisReply *k = a->element[i], *v = a->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || k->str[0] == '_' || v->type != REDIS_REPLY_STRING)

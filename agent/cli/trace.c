@@ -64,7 +64,7 @@ static void print_text(const bm_cli_opts *o, const trace *t)
     char dur[32], start[48];
     format_duration(trace_duration_us(t), dur, sizeof dur);
     bm_cli_time(trace_first_ts_us(t), start, sizeof start);
-    bm_cli_safe sb; /* names and messages came from events */
+    bm_cli_safe sb = {.next = 0}; /* names and messages came from events */
     printf("transaction %s\n", bm_cli_safe_text(&sb, trace_tx(t)));
     printf("  status:   %s%s%s\n", col, trace_status_name(st), rst);
     printf("  duration: %s\n", dur);
@@ -134,7 +134,7 @@ static void say_cut(redisContext *c, const bm_cli_opts *o, const char *tx)
     if (n && n->type == REDIS_REPLY_INTEGER) snprintf(total, sizeof total, "%lld", n->integer);
     if (n) freeReplyObject(n);
     if (whole) return; /* exactly TRACE_READ_MAX: all of it was read */
-    bm_cli_safe sb;
+    bm_cli_safe sb = {.next = 0};
     fprintf(stderr, "busmon trace: %s holds %s records; only its first %d are read and shown\n",
             bm_cli_safe_text(&sb, tx), total, TRACE_READ_MAX);
 }

@@ -226,7 +226,7 @@ static void print_text(const bm_cli_opts *o, const search *s, int limited)
 {
     printf("%-24s %-11s %11s %5s  %-24s %-28s %s\n", "START (UTC)", "STATUS", "DURATION", "STEPS",
            "WORKERS", "ERROR", "TX");
-    bm_cli_safe sb; /* names came from events */
+    bm_cli_safe sb = {.next = 0}; /* names came from events */
     for (size_t i = 0; i < s->n; i++) {
         const trace_summary *t = &s->found[i];
         char start[40], dur[32], workers[256] = "", error[TRACE_INDEX_TEXT_MAX + 1];
