@@ -8,7 +8,9 @@
 #     /metrics, the JSON API and refused requests; writes its rollups and
 #     traces; stops on SIGTERM with nothing definitely lost;
 #   - every read-only `busmon` command, text and --json, reads what it wrote:
-#     no memcheck error, and the same exit code as without valgrind.
+#     no memcheck error, and the same exit code as without valgrind;
+#   - restarted (its checkpoint restored) with pub/sub, tail sampling, the
+#     OTLP export and an alert rule firing at a webhook: the same.
 # Exit 77 (skipped, said why) when valgrind is not installed.
 source "$(dirname "$0")/lib.sh"
 if ! command -v valgrind >/dev/null 2>&1; then
@@ -91,6 +93,60 @@ rc=$?
 bm_check "agent: exit $rc, not memcheck's 99" [ "$rc" -ne 99 ]
 bm_check "agent: memcheck's log is empty (no error, nothing definitely lost)" \
     [ ! -s "$BM_TMP/vg-agent.log" ]
+# 2. restarted with the same consumer (its checkpoint restored) and the
+# parts a plain run leaves off: pub/sub, tail sampling, the OTLP export, an
+# alert rule that fires and its webhook (both to a local receiver)
+bm_start_receiver rx
+cat >"$BM_TMP/vg.yaml" <<EOF
+pubsub:
+  enabled: true
+traces:
+  sampling:
+    rate: 0.5
+otlp:
+  endpoint: http://127.0.0.1:$BM_RX_PORT
+  flush_interval: 200ms
+  settle: 200ms
+  metrics_interval: 1s
+outputs:
+  rollup_interval_seconds: 1
+alerts:
+  interval: 1s
+  rules:
+    - name: vg_errors
+      metric: error_count
+      scope: each_worker
+      op: ">"
+      threshold: 0
+      window: 5m
+      for: 0s
+  webhooks:
+    - name: rx
+      format: generic
+      url: http://127.0.0.1:$BM_RX_PORT/hook
+EOF
+"${VG[@]}" --log-file="$BM_TMP/vg-agent2.log" "$AGENT" --consumer vg --block-ms 100 \
+    --config "$BM_TMP/vg.yaml" --http "127.0.0.1:$HPORT" >"$BM_TMP/agent2.log" 2>&1 &
+AG=$!
+BM_PIDS+=($AG)
+bm_check "agent 2: restores the first one's checkpoint" bm_wait_for 60 \
+    "grep -q 'restored the state from busmon:state:vg' '$BM_TMP/agent2.log'"
+bm_check "agent 2: subscribed" bm_wait_for 60 '[ "$(bm_cli_raw PUBSUB NUMPAT)" -ge 1 ]'
+for i in $(seq 20); do
+    bm_cli PUBLISH multiagent:command.vgw "{\"metadata\": {\"event_type\": \"command\", \"transaction_id\": \"ps-$i\"}, \"command_id\": \"c$i\", \"payload\": {}}" >/dev/null
+    bm_cli PUBLISH multiagent:error.vgw "{\"metadata\": {\"event_type\": \"error\", \"transaction_id\": \"ps-$i\"}, \"command_id\": \"c$i\", \"error_details\": {\"error_type\": \"VgError\", \"message\": \"boom\"}}" >/dev/null
+done
+bm_check "agent 2: the published events are read" bm_wait_for 60 \
+    '[ "$(bm_metric "$HPORT" busmon_pubsub_messages_total)" = 40 ]'
+bm_check "agent 2: the rule fires at the webhook" bm_wait_for 60 "grep -q vg_errors '$BM_TMP/rx.jsonl'"
+bm_check "agent 2: spans are exported" bm_wait_for 60 "grep -q /v1/traces '$BM_TMP/rx.jsonl'"
+kill -TERM "$AG"
+bm_check "agent 2: stops on SIGTERM" bm_wait_for 60 "! kill -0 $AG"
+wait "$AG" 2>/dev/null
+rc=$?
+bm_check "agent 2: exit $rc, not memcheck's 99" [ "$rc" -ne 99 ]
+bm_check "agent 2: memcheck's log is empty" [ ! -s "$BM_TMP/vg-agent2.log" ]
+
 for f in "$BM_TMP"/vg-*.log; do
     [ -s "$f" ] && { echo "# $f:"; head -40 "$f"; }
 done
