@@ -1182,7 +1182,7 @@ int worker_stats_load(worker_stats *ws, const msgpack_object *o, char *err, size
                 }
         }
     }
-    int same = n_saved == ws->cfg.n_duration_bounds &&
+    int same = rc == BM_LOAD_OK && n_saved == ws->cfg.n_duration_bounds &&
                !memcmp(saved, ws->cfg.duration_bounds_us, n_saved * sizeof *saved);
     for (uint32_t i = 0; i < list->via.array.size && rc == BM_LOAD_OK; i++) {
         rc = load_worker(tmp, &list->via.array.ptr[i], n_saved, same, err, errlen);

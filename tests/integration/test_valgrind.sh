@@ -11,6 +11,9 @@
 #     no memcheck error, and the same exit code as without valgrind;
 #   - restarted (its checkpoint restored) with pub/sub, tail sampling, the
 #     OTLP export and an alert rule firing at a webhook: the same.
+#   - the decoders' fuzz corpus and the checkpoint test that flips every
+#     byte: the same (a corrupt checkpoint's bounds were compared
+#     uninitialised).
 # Exit 77 (skipped, said why) when valgrind is not installed.
 source "$(dirname "$0")/lib.sh"
 if ! command -v valgrind >/dev/null 2>&1; then
@@ -21,6 +24,22 @@ bm_agent_http
 bm_start_redis
 VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
     --show-leak-kinds=definite)
+
+# 0. the decoders on hostile bytes: the fuzz targets over their seed corpus,
+# and the checkpoint test that flips every byte of a checkpoint
+for f in fuzz_checkpoint fuzz_decode; do
+    "${VG[@]}" --log-file="$BM_TMP/vg-$f.log" "$BM_BUILD/$f" "$BM_SRC/tests/fuzz/corpus" \
+        >"$BM_TMP/$f.out" 2>&1
+    rc=$?
+    bm_check "$f over the corpus under memcheck: exit $rc, log empty" \
+        [ "$rc" -eq 0 -a ! -s "$BM_TMP/vg-$f.log" ]
+done
+"${VG[@]}" --trace-children=yes --log-file="$BM_TMP/vg-flip.%p.log" "$BM_BUILD/test_checkpoint" \
+    --jobs 1 --filter 'checkpoint/flipped_bytes*' >"$BM_TMP/flip.out" 2>&1
+rc=$?
+bm_check "test_checkpoint's flipped bytes under memcheck: exit $rc" [ "$rc" -eq 0 ]
+bm_check "test_checkpoint's flipped bytes: memcheck's logs are empty" \
+    bash -c "! find '$BM_TMP' -name 'vg-flip.*.log' -size +0 | grep -q ."
 
 "$BM_BUILD/bench-fill" --redis "$BM_URL" --stream busmon:events --events 3000 >/dev/null
 "$BM_BUILD/bench-fill" --redis "$BM_URL" --stream busmon:events --events 1000 \
