@@ -4,6 +4,10 @@
  *   points[cap]:  [ 5 ][ 6 ][ 7 ][ 2 ][ 3 ][ 4 ]
  *                              ^head (oldest)     len = 6 = cap: the next push
  *                                                 overwrites 2 and moves head
+ *
+ * The points are in time order from head on, whatever order they came in
+ * (after the wall clock steps back, a new point goes before those stamped
+ * later than it), so a window is one run of them.
  */
 #include "syshist.h"
 
@@ -36,15 +40,29 @@ void syshist_free(syshist *h)
     free(h);
 }
 
+/* Slot of the i-th point, oldest first. */
+static bm_sys_point *at(const syshist *h, size_t i)
+{
+    return &h->points[(h->head + i) % h->cap];
+}
+
 void syshist_push(syshist *h, const bm_sys_point *p)
 {
-    if (h->len == h->cap) {
-        h->points[h->head] = *p;
-        h->head = (h->head + 1) % h->cap;
+    /* where it goes in time order: after the last point not newer than it
+     * (the end, unless the wall clock stepped back since that point) */
+    size_t pos = h->len;
+    while (pos > 0 && at(h, pos - 1)->ts_us > p->ts_us)
+        pos--;
+    if (h->len == h->cap) { /* full: the oldest goes (the new point, when it is older) */
         h->overwritten++;
-        return;
+        if (pos == 0) return;
+        h->head = (h->head + 1) % h->cap;
+        h->len--;
+        pos--;
     }
-    h->points[(h->head + h->len) % h->cap] = *p;
+    for (size_t i = h->len; i > pos; i--)
+        *at(h, i) = *at(h, i - 1);
+    *at(h, pos) = *p;
     h->len++;
 }
 
@@ -63,22 +81,21 @@ uint64_t syshist_overwritten(const syshist *h)
     return h->overwritten;
 }
 
-size_t syshist_since(const syshist *h, int64_t from_us, bm_sys_point *out, size_t max)
+size_t syshist_since(const syshist *h, int64_t from_us, int64_t to_us, bm_sys_point *out,
+                     size_t max)
 {
-    /* points are pushed in time order: find the first one in the window */
-    size_t first = h->len;
-    for (size_t i = 0; i < h->len; i++) {
-        if (h->points[(h->head + i) % h->cap].ts_us >= from_us) {
-            first = i;
-            break;
-        }
-    }
-    size_t n = h->len - first;
+    /* points are kept in time order: the window is one run of them */
+    size_t first = 0, end = h->len;
+    while (first < end && at(h, first)->ts_us < from_us)
+        first++;
+    while (end > first && at(h, end - 1)->ts_us > to_us)
+        end--;
+    size_t n = end - first;
     if (n > max) {
         first += n - max;
         n = max;
     }
     for (size_t i = 0; i < n; i++)
-        out[i] = h->points[(h->head + first + i) % h->cap];
+        out[i] = *at(h, first + i);
     return n;
 }

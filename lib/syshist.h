@@ -21,7 +21,12 @@ typedef struct syshist syshist;
 syshist *syshist_new(size_t capacity);
 void syshist_free(syshist *h);
 
-/* Append a point (copied); when full, the oldest is overwritten and counted. */
+/*
+ * Add a point (copied) in time order: at the end, or, when the wall clock
+ * stepped back since an earlier point, before the points stamped after it.
+ * When full, the oldest point (this one, if it is the oldest) is dropped
+ * and counted.
+ */
 void syshist_push(syshist *h, const bm_sys_point *p);
 
 size_t syshist_len(const syshist *h);
@@ -30,10 +35,13 @@ size_t syshist_capacity(const syshist *h);
 uint64_t syshist_overwritten(const syshist *h);
 
 /*
- * Copy the points with ts_us >= from_us, oldest first, at most max of the
- * newest of them, into out.
+ * Copy the points with from_us <= ts_us <= to_us, oldest first, at most max
+ * of the newest of them, into out. (to_us: the reader's now, so that points
+ * stamped before the wall clock stepped back stay out of a window they are
+ * not in yet.)
  * @return the number copied.
  */
-size_t syshist_since(const syshist *h, int64_t from_us, bm_sys_point *out, size_t max);
+size_t syshist_since(const syshist *h, int64_t from_us, int64_t to_us, bm_sys_point *out,
+                     size_t max);
 
 #endif

@@ -265,7 +265,8 @@ void bm_sysmon_get_stats(const bm_sysmon *s, bm_sysmon_stats *out)
 json_t *bm_sysmon_window_json(bm_sysmon *s, const char *label, int64_t window_us)
 {
     size_t cap = syshist_capacity(s->hist);
-    size_t n = syshist_since(s->hist, bm_now_us() - window_us, s->window_buf, cap);
+    int64_t now_us = bm_now_us();
+    size_t n = syshist_since(s->hist, now_us - window_us, now_us, s->window_buf, cap);
     return bm_sys_window_json(label, window_us, s->o.interval_us, s->window_buf, n,
                               bm_sysmon_latest(s));
 }

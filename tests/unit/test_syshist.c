@@ -28,7 +28,7 @@ Test(syshist, keeps_order_and_overwrites_the_oldest)
     cr_assert_eq(syshist_len(h), 4);
     cr_assert_eq(syshist_overwritten(h), 2);
     bm_sys_point out[8];
-    size_t n = syshist_since(h, 0, out, 8);
+    size_t n = syshist_since(h, 0, INT64_MAX, out, 8);
     cr_assert_eq(n, 4);
     for (size_t i = 0; i < n; i++) {
         cr_assert_eq(out[i].ts_us, (int64_t)(i + 3) * 1000);
@@ -46,14 +46,14 @@ Test(syshist, since_cuts_the_window_and_keeps_the_newest_when_capped)
         syshist_push(h, &p);
     }
     bm_sys_point out[100];
-    size_t n = syshist_since(h, 300, out, 100);
+    size_t n = syshist_since(h, 300, INT64_MAX, out, 100);
     cr_assert_eq(n, 20);
     cr_assert_eq(out[0].ts_us, 300);
     cr_assert_eq(out[19].ts_us, 490);
-    n = syshist_since(h, 300, out, 5); /* at most 5: the 5 newest */
+    n = syshist_since(h, 300, INT64_MAX, out, 5); /* at most 5: the 5 newest */
     cr_assert_eq(n, 5);
     cr_assert_eq(out[0].ts_us, 450);
-    cr_assert_eq(syshist_since(h, 10000, out, 100), 0);
+    cr_assert_eq(syshist_since(h, 10000, INT64_MAX, out, 100), 0);
     syshist_free(h);
     syshist_free(NULL);
 }
@@ -65,7 +65,7 @@ Test(syshist, capacity_zero_is_one)
     syshist_push(h, &a);
     syshist_push(h, &b);
     cr_assert_eq(syshist_capacity(h), 1);
-    cr_assert_eq(syshist_since(h, 0, out, 2), 1);
+    cr_assert_eq(syshist_since(h, 0, INT64_MAX, out, 2), 1);
     cr_assert_eq(out[0].ts_us, 2);
     syshist_free(h);
 }
