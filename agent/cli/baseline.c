@@ -10,7 +10,12 @@
  * (busmon:state:<agent>, lib/checkpoint.h), the agent named by the latest
  * rollup; "now" is that rollup's 1 minute window. Both are the agent's
  * figures at its own time: readiness and the hour slot are judged at the
- * checkpoint's time, not this machine's.
+ * checkpoint's time, not this machine's. The checkpoint is read within the
+ * limits an agent of the same worker_monitoring.max_workers and
+ * baselines.max_keys reads it with (bm_checkpoint_limits_for): --max-workers,
+ * --max-baseline-keys, else the agent's own environment variables for them,
+ * else the defaults. Not more on its own: past them, the reader says which
+ * settings to give.
  *
  * Where it writes (freeze, clear only): a request in the agent's control
  * hash (busmon:baseline:ctl, agent/jobs/baseline.h): HINCRBY _seq, then
@@ -27,6 +32,7 @@
 
 #include "agent/cli/cli.h"
 #include "agent/cli/options.h"
+#include "agent/core/parse.h"
 #include "lib/baseline.h"
 #include "lib/checkpoint.h"
 #include "proto/rollup.h"
@@ -37,7 +43,16 @@ typedef struct {
     const char *rollups;
     const char *state_prefix;
     const char *control_key;
+    const char *max_workers;       /* --max-workers; NULL: the agent's variable, below */
+    const char *max_baseline_keys; /* --max-baseline-keys; NULL: likewise */
+    size_t workers, keys;          /* their values (0: the agent's default, 1000) */
+    bm_checkpoint_limits limits;   /* what an agent of those settings reads */
 } baseline_args;
+
+/* The agent's environment variables of worker_monitoring.max_workers and
+ * baselines.max_keys: a CLI run beside the agent reads what it reads. */
+#define MAX_WORKERS_ENV       "BUSMON_WORKER_MONITORING_MAX_WORKERS"
+#define MAX_BASELINE_KEYS_ENV "BUSMON_BASELINES_MAX_KEYS"
 
 void bm_cli_baseline_help(FILE *f)
 {
@@ -59,16 +74,57 @@ void bm_cli_baseline_help(FILE *f)
                "  --rollups KEY       the rollups stream (default busmon:rollups)\n"
                "  --state-prefix P    the agents' checkpoints (default busmon:state:)\n"
                "  --control-key KEY   the agent's control hash (default busmon:baseline:ctl)\n"
+               "  --max-workers N     the agent's worker_monitoring.max_workers (default:\n"
+               "                      $BUSMON_WORKER_MONITORING_MAX_WORKERS, else 1000)\n"
+               "  --max-baseline-keys N\n"
+               "                      the agent's baselines.max_keys (default:\n"
+               "                      $BUSMON_BASELINES_MAX_KEYS, else 1000)\n"
                "  -h, --help          this help\n"
-               "\nexit codes: 0 ok, 1 nothing published yet / no baseline for WORKER, 2 usage, "
-               "3 Redis unreachable\n");
+               "\nThe checkpoint is read within the limits the agent reads it with: 64 MiB and\n"
+               "4 Mi msgpack objects, more for an agent configured for more than 1,000 workers\n"
+               "or baseline keys. For a checkpoint past them, give the agent's two settings.\n"
+               "exit codes: 0 ok, 1 nothing published yet / no baseline for WORKER / the\n"
+               "checkpoint cannot be read, 2 usage, 3 Redis unreachable\n");
 }
 
 /* ---- reading ---------------------------------------------------------------- */
 
-/* The baselines of the agent's checkpoint, its time in *ts_us. NULL: said, *rc set. */
-static baselines *read_baselines(redisContext *c, const char *key, int64_t *ts_us, int *rc)
+/* One of the agent's settings: `given` (--name), else $env (empty: unset, as
+ * the agent takes it), else 0 (the default). @return 0, or -1 said. */
+static int agent_setting(const char *name, const char *env, const char *given, size_t *out)
 {
+    const char *text = given;
+    if (!text && (text = getenv(env)) && !*text) text = NULL;
+    *out = 0;
+    if (!text) return 0;
+    if (bm_parse_size(text, out) || *out < 1) {
+        fprintf(stderr,
+                "busmon baseline: %s%s must be a positive number, not '%s' (see busmon baseline "
+                "--help)\n",
+                given ? "--" : "$", given ? name : env, text);
+        return -1;
+    }
+    return 0;
+}
+
+/* Say that the checkpoint at key is past s's limits (why), and what to give. */
+static void say_too_big(const baseline_args *s, const char *key, const char *why)
+{
+    fprintf(stderr,
+            "busmon: the checkpoint %s cannot be read: %s (the limits of an agent of "
+            "worker_monitoring.max_workers %zu and baselines.max_keys %zu: %zu bytes, %zu "
+            "msgpack objects); an agent configured for more workers or baseline keys writes "
+            "more: give its settings, --max-workers N --max-baseline-keys N (or $%s and $%s)\n",
+            key, why, s->workers ? s->workers : BM_CHECKPOINT_HELD,
+            s->keys ? s->keys : BM_CHECKPOINT_HELD, s->limits.max_bytes, s->limits.max_objects,
+            MAX_WORKERS_ENV, MAX_BASELINE_KEYS_ENV);
+}
+
+/* The baselines of the agent's checkpoint, its time in *ts_us. NULL: said, *rc set. */
+static baselines *read_baselines(redisContext *c, const baseline_args *s, const char *key,
+                                 int64_t *ts_us, int *rc)
+{
+    bm_checkpoint_status st;
     redisReply *r = redisCommand(c, "MGET %s", key);
     baselines *b = NULL;
     char why[256];
@@ -79,17 +135,25 @@ static baselines *read_baselines(redisContext *c, const char *key, int64_t *ts_u
     } else if (r->element[0]->type != REDIS_REPLY_STRING) {
         fprintf(stderr, "busmon: no checkpoint at %s (has the agent run a second?)\n", key);
         *rc = BM_EXIT_NOT_FOUND;
-    } else if (bm_checkpoint_check(r->element[0]->str, (size_t)r->element[0]->len, NULL, NULL, why,
-                                   sizeof why) != BM_CHECKPOINT_OK) {
+    } else if ((st = bm_checkpoint_check(r->element[0]->str, (size_t)r->element[0]->len, &s->limits,
+                                         NULL, why, sizeof why)) != BM_CHECKPOINT_OK) {
         /* checked as the agent checks it: msgpack-c allocates what a header announces */
-        fprintf(stderr, "busmon: the checkpoint %s cannot be read: %s\n", key, why);
+        if (st == BM_CHECKPOINT_TOO_BIG)
+            say_too_big(s, key, why);
+        else
+            fprintf(stderr, "busmon: the checkpoint %s cannot be read: %s\n", key, why);
         *rc = BM_EXIT_NOT_FOUND;
     } else {
         msgpack_unpacked u;
         msgpack_unpacked_init(&u);
         size_t off = 0;
         const redisReply *v = r->element[0];
-        if (msgpack_unpack_next(&u, v->str, (size_t)v->len, &off) == MSGPACK_UNPACK_SUCCESS) {
+        msgpack_unpack_return ur = msgpack_unpack_next(&u, v->str, (size_t)v->len, &off);
+        if (ur == MSGPACK_UNPACK_NOMEM_ERROR) {
+            fprintf(stderr, "busmon: out of memory reading the checkpoint %s\n", key);
+        } else if (ur != MSGPACK_UNPACK_SUCCESS) {
+            fprintf(stderr, "busmon: the checkpoint %s is not msgpack\n", key);
+        } else {
             const msgpack_object *ts = bm_msgpack_map_get(&u.data, "ts_us");
             if (ts && ts->type == MSGPACK_OBJECT_POSITIVE_INTEGER) *ts_us = (int64_t)ts->via.u64;
             const msgpack_object *bo = bm_msgpack_map_get(&u.data, "baselines");
@@ -101,8 +165,6 @@ static baselines *read_baselines(redisContext *c, const char *key, int64_t *ts_u
                         key);
             else if (!(b = baselines_from_save(bo, err, sizeof err)))
                 fprintf(stderr, "busmon: the baselines in %s cannot be read: %s\n", key, err);
-        } else {
-            fprintf(stderr, "busmon: the checkpoint %s is not msgpack\n", key);
         }
         msgpack_unpacked_destroy(&u);
         if (!b) *rc = BM_EXIT_NOT_FOUND;
@@ -178,7 +240,7 @@ static int show(redisContext *c, const baseline_args *s)
     char key[512];
     snprintf(key, sizeof key, "%s%s", s->state_prefix, agent);
     int64_t ts_us = 0;
-    baselines *b = read_baselines(c, key, &ts_us, &rc);
+    baselines *b = read_baselines(c, s, key, &ts_us, &rc);
     if (!b) {
         json_decref(roll);
         return rc;
@@ -273,12 +335,16 @@ static int request(redisContext *c, const baseline_args *s, baseline_request_op 
 int bm_cli_baseline(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
 {
     bm_cli_opts o = *opts;
-    baseline_args s = {0, NULL, "busmon:rollups", "busmon:state:", "busmon:baseline:ctl"};
+    baseline_args s = {.rollups = "busmon:rollups",
+                       .state_prefix = "busmon:state:",
+                       .control_key = "busmon:baseline:ctl"};
     const bm_cli_optdef options[] = {
         {"json", 0, &s.json, NULL, 0},
         {"rollups", 0, NULL, &s.rollups, 1},
         {"state-prefix", 0, NULL, &s.state_prefix, 1},
         {"control-key", 0, NULL, &s.control_key, 1},
+        {"max-workers", 0, NULL, &s.max_workers, 1},
+        {"max-baseline-keys", 0, NULL, &s.max_baseline_keys, 1},
         {NULL, 0, NULL, NULL, 0},
     };
     /* a verb as the first operand: freeze WORKER, clear WORKER (options may come before it,
@@ -301,6 +367,10 @@ int bm_cli_baseline(const bm_cli_command *self, const bm_cli_opts *opts, int arg
                 baseline_request_name((baseline_request_op)op));
         return BM_EXIT_USAGE;
     }
+    if (agent_setting("max-workers", MAX_WORKERS_ENV, s.max_workers, &s.workers) ||
+        agent_setting("max-baseline-keys", MAX_BASELINE_KEYS_ENV, s.max_baseline_keys, &s.keys))
+        return BM_EXIT_USAGE;
+    s.limits = bm_checkpoint_limits_for(s.workers, s.keys);
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;
     rc = op >= 0 ? request(c, &s, (baseline_request_op)op) : show(c, &s);

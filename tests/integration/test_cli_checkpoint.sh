@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# `busmon baseline` reads the judging agent's checkpoint (agent/cli/baseline.c)
+# as the agent reads it, against a real redis-server and agent:
+#   - limits: an agent configured for more baseline keys (or workers) than
+#     the default limits hold reads and writes a checkpoint past them
+#     (bm_checkpoint_limits_for). Here 125,000 keys (baselines.slots none:
+#     17 MB, 4.4 M msgpack objects, past the default 4 Mi): the checkpoint
+#     is made by the library's encoder (bm-checkpoint-gen), restored by a
+#     real agent of baselines.max_keys 125000, which then writes its own.
+#     Without the agent's settings the CLI says which to give (exit 1);
+#     with --max-baseline-keys, --max-workers or the agent's own variable
+#     ($BUSMON_BASELINES_MAX_KEYS) it shows the baselines; a bad setting is
+#     a usage error (exit 2).
+source "$(dirname "$0")/lib.sh"
+bm_start_redis
+BUSMON="$BM_BUILD/busmon"
+GEN="$BM_BUILD/bm-checkpoint-gen"
+KEYS=125000
+has() { grep -q -- "$2" "$1"; }
+
+# ---- the checkpoint of an agent of 125,000 baseline keys --------------------------
+SEEDED_US=$((($(date +%s) - 60) * 1000000))
+"$GEN" --agent big --keys $KEYS --ts-us $SEEDED_US >"$BM_TMP/big.ck" 2>"$BM_TMP/gen.log"
+bm_check "the checkpoint: past the default limits, within those of baselines.max_keys $KEYS: $(cat "$BM_TMP/gen.log")" \
+    has "$BM_TMP/gen.log" "default too_big keys ok"
+bm_cli_raw -x SET busmon:state:big <"$BM_TMP/big.ck" >/dev/null
+SEEDED_LEN=$(bm_cli_raw STRLEN busmon:state:big)
+
+# the agent of that configuration restores it, then writes its own (an event makes it)
+BUSMON_BASELINES_MAX_KEYS=$KEYS BUSMON_BASELINES_SLOTS=none bm_bg "$BM_BUILD/busmon-agent" \
+    --consumer big --block-ms 100 --rollup-interval 1 --log-level info
+bm_check "the agent restored the checkpoint" \
+    bm_wait_for 30 "grep -q 'restored the state from busmon:state:big' '$BM_TMP/busmon-agent.log'"
+bm_cli XADD busmon:events '*' type command tx t1 worker w1 >/dev/null
+bm_check "the agent wrote its own checkpoint" \
+    bm_wait_for 30 '[ "$(bm_cli_raw STRLEN busmon:state:big)" != "$SEEDED_LEN" ]'
+bm_check "the agent published a rollup naming it" \
+    bm_wait_for 15 '[ "$(bm_cli_raw XLEN busmon:rollups)" -ge 1 ]'
+
+# bl NAME ARGS...: busmon baseline ARGS, its exit code in $BM_TMP/NAME.rc, out, err
+bl() {
+    local name=$1
+    shift
+    "$BUSMON" baseline "$@" >"$BM_TMP/$name.out" 2>"$BM_TMP/$name.err"
+    echo $? >"$BM_TMP/$name.rc"
+}
+rc() { cat "$BM_TMP/$1.rc"; }
+
+bl plain key-0000007
+bm_check "default limits: exit 1 ($(rc plain))" [ "$(rc plain)" = 1 ]
+bm_check "default limits: says what is past them" has "$BM_TMP/plain.err" "more than 4194304 msgpack objects"
+bm_check "default limits: says which settings to give" \
+    bash -c "grep -q -- '--max-workers N --max-baseline-keys N' '$BM_TMP/plain.err' &&
+             grep -q 'BUSMON_BASELINES_MAX_KEYS' '$BM_TMP/plain.err'"
+
+bl keys --max-baseline-keys $KEYS key-0000007
+bm_check "--max-baseline-keys $KEYS: exit 0 ($(rc keys): $(cat "$BM_TMP/keys.err"))" [ "$(rc keys)" = 0 ]
+bm_check "--max-baseline-keys $KEYS: the key, ready, at its 50 ms" \
+    bash -c "grep -Eq '^key-0000007 +ready +20 .* 50 ms' '$BM_TMP/keys.out'"
+
+bl json --json --max-baseline-keys=$KEYS
+bm_check "--json: every key of the agent's checkpoint ($(rc json))" \
+    bash -c "[ $(rc json) = 0 ] && jq -e '.agent == \"big\" and (.workers | length) == $KEYS' '$BM_TMP/json.out' >/dev/null"
+
+BUSMON_BASELINES_MAX_KEYS=125k bl env key-0000007
+bm_check "the agent's own variable, BUSMON_BASELINES_MAX_KEYS=125k: exit 0 ($(rc env))" \
+    [ "$(rc env)" = 0 ]
+bl workers --max-workers 5000 key-0000007
+bm_check "--max-workers 5000 (limits grow with either setting): exit 0 ($(rc workers))" \
+    [ "$(rc workers)" = 0 ]
+
+bl zero --max-baseline-keys 0
+bm_check "--max-baseline-keys 0: usage error ($(rc zero))" \
+    bash -c "[ $(rc zero) = 2 ] && grep -q 'must be a positive number' '$BM_TMP/zero.err'"
+bl neg --max-workers -3
+bm_check "--max-workers -3: usage error ($(rc neg))" [ "$(rc neg)" = 2 ]
+BUSMON_WORKER_MONITORING_MAX_WORKERS=lots bl badenv
+bm_check "BUSMON_WORKER_MONITORING_MAX_WORKERS=lots: usage error naming it ($(rc badenv))" \
+    bash -c "[ $(rc badenv) = 2 ] && grep -q 'BUSMON_WORKER_MONITORING_MAX_WORKERS must be' '$BM_TMP/badenv.err'"
+bm_check "--help says both settings" \
+    bash -c "'$BUSMON' baseline --help | grep -q -- '--max-baseline-keys N' &&
+             '$BUSMON' baseline --help | grep -q -- '--max-workers N'"
+
+bm_finish
