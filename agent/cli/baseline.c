@@ -35,6 +35,7 @@
 #include "agent/core/parse.h"
 #include "lib/baseline.h"
 #include "lib/checkpoint.h"
+#include "lib/state_codec.h"
 #include "proto/rollup.h"
 
 typedef struct {
@@ -120,6 +121,27 @@ static void say_too_big(const baseline_args *s, const char *key, const char *why
             MAX_WORKERS_ENV, MAX_BASELINE_KEYS_ENV);
 }
 
+/* Is root (the checkpoint at key) a checkpoint of this build's version? @return 0,
+ * or -1 said: a newer agent's layout is not read as this one's. */
+static int envelope_check(const msgpack_object *root, const char *key)
+{
+    int64_t v = 0;
+    if (root->type != MSGPACK_OBJECT_MAP ||
+        !bm_sc_str_is(bm_sc_get(root, "kind"), BM_CHECKPOINT_KIND)) {
+        fprintf(stderr, "busmon: %s is not a busmon state checkpoint (kind is not \"%s\")\n", key,
+                BM_CHECKPOINT_KIND);
+        return -1;
+    }
+    if (bm_sc_as_i64(bm_sc_get(root, "v"), &v) || v != BM_CHECKPOINT_VERSION) {
+        fprintf(stderr,
+                "busmon: the checkpoint %s is of format version %lld, this busmon reads %d: use "
+                "the busmon of the agent's release\n",
+                key, (long long)v, BM_CHECKPOINT_VERSION);
+        return -1;
+    }
+    return 0;
+}
+
 /* The baselines of the agent's checkpoint, its time in *ts_us. NULL: said, *rc set. */
 static baselines *read_baselines(redisContext *c, const baseline_args *s, const char *key,
                                  int64_t *ts_us, int *rc)
@@ -153,7 +175,7 @@ static baselines *read_baselines(redisContext *c, const baseline_args *s, const 
             fprintf(stderr, "busmon: out of memory reading the checkpoint %s\n", key);
         } else if (ur != MSGPACK_UNPACK_SUCCESS) {
             fprintf(stderr, "busmon: the checkpoint %s is not msgpack\n", key);
-        } else {
+        } else if (envelope_check(&u.data, key) == 0) {
             const msgpack_object *ts = bm_msgpack_map_get(&u.data, "ts_us");
             if (ts && ts->type == MSGPACK_OBJECT_POSITIVE_INTEGER) *ts_us = (int64_t)ts->via.u64;
             const msgpack_object *bo = bm_msgpack_map_get(&u.data, "baselines");

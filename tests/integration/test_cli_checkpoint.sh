@@ -10,7 +10,9 @@
 #     Without the agent's settings the CLI says which to give (exit 1);
 #     with --max-baseline-keys, --max-workers or the agent's own variable
 #     ($BUSMON_BASELINES_MAX_KEYS) it shows the baselines; a bad setting is
-#     a usage error (exit 2).
+#     a usage error (exit 2);
+#   - format version: a checkpoint of another version (a newer agent's) is
+#     refused with the version named, not read as this one's layout.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -80,5 +82,19 @@ bm_check "BUSMON_WORKER_MONITORING_MAX_WORKERS=lots: usage error naming it ($(rc
 bm_check "--help says both settings" \
     bash -c "'$BUSMON' baseline --help | grep -q -- '--max-baseline-keys N' &&
              '$BUSMON' baseline --help | grep -q -- '--max-workers N'"
+
+# ---- a checkpoint of another format version --------------------------------------
+"$GEN" --agent future --keys 3 --version 2 2>/dev/null | bm_cli_raw -x SET busmon:state:future >/dev/null
+bm_cli XADD test:rollups '*' json '{"agent":"future","workers":[]}' >/dev/null
+bl future --rollups test:rollups
+bm_check "format version 2: exit 1 ($(rc future))" [ "$(rc future)" = 1 ]
+bm_check "format version 2: nothing shown as if read" [ ! -s "$BM_TMP/future.out" ]
+bm_check "format version 2: the version named ($(cat "$BM_TMP/future.err"))" \
+    has "$BM_TMP/future.err" "is of format version 2, this busmon reads 1"
+bm_cli_raw SET busmon:state:other "$(printf '\x81\xa4kind\xa5other')" >/dev/null
+bm_cli XADD test:rollups '*' json '{"agent":"other","workers":[]}' >/dev/null
+bl other --rollups test:rollups
+bm_check "another kind of msgpack map: exit 1, not a checkpoint ($(cat "$BM_TMP/other.err"))" \
+    bash -c "[ $(rc other) = 1 ] && grep -q 'is not a busmon state checkpoint' '$BM_TMP/other.err'"
 
 bm_finish
