@@ -389,6 +389,15 @@ int bm_cli_baseline(const bm_cli_command *self, const bm_cli_opts *opts, int arg
                 baseline_request_name((baseline_request_op)op));
         return BM_EXIT_USAGE;
     }
+    if (op >= 0 && !strcmp(s.worker, "_seq")) {
+        /* its field holds the hash's request counter: a request there would replace the
+         * number HINCRBY needs, and the agent never reads that field as a request */
+        fprintf(stderr,
+                "busmon baseline %s: _seq is the control hash's request counter, not a "
+                "worker's field: a worker of that name cannot be asked for\n",
+                baseline_request_name((baseline_request_op)op));
+        return BM_EXIT_USAGE;
+    }
     if (agent_setting("max-workers", MAX_WORKERS_ENV, s.max_workers, &s.workers) ||
         agent_setting("max-baseline-keys", MAX_BASELINE_KEYS_ENV, s.max_baseline_keys, &s.keys))
         return BM_EXIT_USAGE;
