@@ -155,7 +155,12 @@ static baselines *read_baselines(redisContext *c, const baseline_args *s, const 
                 r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
         *rc = BM_EXIT_REDIS;
     } else if (r->element[0]->type != REDIS_REPLY_STRING) {
-        fprintf(stderr, "busmon: no checkpoint at %s (has the agent run a second?)\n", key);
+        fprintf(stderr,
+                "busmon: no checkpoint at %s: the agent has not written one yet (it does every "
+                "state.checkpoint_interval, 1 s), writes none (state.checkpoint_interval: 0; its "
+                "/api/baseline has the baselines), or writes it under another state.key_prefix "
+                "(--state-prefix)\n",
+                key);
         *rc = BM_EXIT_NOT_FOUND;
     } else if ((st = bm_checkpoint_check(r->element[0]->str, (size_t)r->element[0]->len, &s->limits,
                                          NULL, why, sizeof why)) != BM_CHECKPOINT_OK) {

@@ -12,7 +12,9 @@
 #     ($BUSMON_BASELINES_MAX_KEYS) it shows the baselines; a bad setting is
 #     a usage error (exit 2);
 #   - format version: a checkpoint of another version (a newer agent's) is
-#     refused with the version named, not read as this one's layout.
+#     refused with the version named, not read as this one's layout;
+#   - no checkpoint (an agent of state.checkpoint_interval 0): the message
+#     names that setting, where the baselines are then, and --state-prefix.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -31,6 +33,7 @@ SEEDED_LEN=$(bm_cli_raw STRLEN busmon:state:big)
 # the agent of that configuration restores it, then writes its own (an event makes it)
 BUSMON_BASELINES_MAX_KEYS=$KEYS BUSMON_BASELINES_SLOTS=none bm_bg "$BM_BUILD/busmon-agent" \
     --consumer big --block-ms 100 --rollup-interval 1 --log-level info
+BIG_AGENT=$BM_LAST_PID
 bm_check "the agent restored the checkpoint" \
     bm_wait_for 30 "grep -q 'restored the state from busmon:state:big' '$BM_TMP/busmon-agent.log'"
 bm_cli XADD busmon:events '*' type command tx t1 worker w1 >/dev/null
@@ -96,5 +99,19 @@ bm_cli XADD test:rollups '*' json '{"agent":"other","workers":[]}' >/dev/null
 bl other --rollups test:rollups
 bm_check "another kind of msgpack map: exit 1, not a checkpoint ($(cat "$BM_TMP/other.err"))" \
     bash -c "[ $(rc other) = 1 ] && grep -q 'is not a busmon state checkpoint' '$BM_TMP/other.err'"
+
+# ---- no checkpoint: an agent of state.checkpoint_interval 0 writes none ----------
+kill "$BIG_AGENT"
+wait "$BIG_AGENT" 2>/dev/null
+BUSMON_OUTPUTS_ROLLUPS=nock:rollups BUSMON_CLUSTER_ENABLED=false bm_bg "$BM_BUILD/busmon-agent" \
+    --consumer nock --group nock --stream nock:events --checkpoint-interval 0 --rollup-interval 1
+bm_check "the agent without checkpoints publishes a rollup" \
+    bm_wait_for 15 '[ "$(bm_cli_raw XLEN nock:rollups)" -ge 1 ] 2>/dev/null'
+bl nock --rollups nock:rollups
+bm_check "no checkpoint: exit 1 ($(rc nock))" [ "$(rc nock)" = 1 ]
+bm_check "no checkpoint: names state.checkpoint_interval 0 and where the baselines are then ($(cat "$BM_TMP/nock.err"))" \
+    bash -c "grep -q 'state.checkpoint_interval: 0' '$BM_TMP/nock.err' && grep -q '/api/baseline' '$BM_TMP/nock.err'"
+bm_check "no checkpoint: names --state-prefix (an agent of another state.key_prefix)" \
+    has "$BM_TMP/nock.err" "--state-prefix"
 
 bm_finish
