@@ -403,8 +403,9 @@ int bm_cli_baseline(const bm_cli_command *self, const bm_cli_opts *opts, int arg
                 baseline_request_name((baseline_request_op)op));
         return BM_EXIT_USAGE;
     }
-    if (agent_setting("max-workers", MAX_WORKERS_ENV, s.max_workers, &s.workers) ||
-        agent_setting("max-baseline-keys", MAX_BASELINE_KEYS_ENV, s.max_baseline_keys, &s.keys))
+    if (op < 0 && /* a request reads no checkpoint */
+        (agent_setting("max-workers", MAX_WORKERS_ENV, s.max_workers, &s.workers) ||
+         agent_setting("max-baseline-keys", MAX_BASELINE_KEYS_ENV, s.max_baseline_keys, &s.keys)))
         return BM_EXIT_USAGE;
     s.limits = bm_checkpoint_limits_for(s.workers, s.keys);
     redisContext *c = bm_cli_connect(&o, &rc);

@@ -6,7 +6,8 @@
 # the agent would skip it (the field is never a request), and every later
 # freeze or clear would fail on HINCRBY ("hash value is not an integer").
 # Checked: such a request is refused as a usage error, the counter stays a
-# number, and the next request is written.
+# number, and the next request is written. A request reads no checkpoint,
+# so the settings of its limits (BUSMON_BASELINES_MAX_KEYS) do not stop it.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -27,5 +28,10 @@ bm_eq "the counter is still a number" 1 "$(bm_cli_raw HGET busmon:baseline:ctl _
 rc=$?
 bm_eq "the next request is written ($(cat "$BM_TMP/next.err"))" 0 "$rc"
 bm_check "... as request 2" bash -c "[ \"\$(redis-cli -p $BM_PORT HGET busmon:baseline:ctl steady | cut -d' ' -f1,2)\" = 'clear 2' ]"
+
+# a request reads no checkpoint: the limits' settings are not its business
+BUSMON_BASELINES_MAX_KEYS=lots "$BUSMON" baseline freeze steady >/dev/null 2>"$BM_TMP/env.err"
+rc=$?
+bm_eq "freeze with a bad \$BUSMON_BASELINES_MAX_KEYS (only a reader's limit) is written ($(cat "$BM_TMP/env.err"))" 0 "$rc"
 
 bm_finish
