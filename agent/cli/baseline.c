@@ -263,7 +263,15 @@ static int show(redisContext *c, const baseline_args *s)
     int rc = BM_EXIT_OK;
     json_t *roll = bm_cli_latest_rollup(c, s->rollups, &rc);
     if (!roll) return rc;
-    const char *agent = bm_cli_str(roll, "agent");
+    const char *agent = json_string_value(json_object_get(roll, "agent"));
+    if (!agent || !*agent) {
+        fprintf(stderr,
+                "busmon: the latest rollup in %s names no agent, so no checkpoint "
+                "to read (a rollup not written by busmon-agent?)\n",
+                s->rollups);
+        json_decref(roll);
+        return BM_EXIT_NOT_FOUND;
+    }
     char key[512];
     snprintf(key, sizeof key, "%s%s", s->state_prefix, agent);
     int64_t ts_us = 0;

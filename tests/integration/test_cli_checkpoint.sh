@@ -100,6 +100,12 @@ bl other --rollups test:rollups
 bm_check "another kind of msgpack map: exit 1, not a checkpoint ($(cat "$BM_TMP/other.err"))" \
     bash -c "[ $(rc other) = 1 ] && grep -q 'is not a busmon state checkpoint' '$BM_TMP/other.err'"
 
+bm_cli XADD test:rollups '*' json '{"workers":[]}' >/dev/null
+bl noagent --rollups test:rollups
+bm_check "a rollup naming no agent: exit 1, said so ($(cat "$BM_TMP/noagent.err"))" \
+    bash -c "[ $(rc noagent) = 1 ] && [ ! -s '$BM_TMP/noagent.out' ] &&
+             grep -q 'names no agent' '$BM_TMP/noagent.err'"
+
 # ---- no checkpoint: an agent of state.checkpoint_interval 0 writes none ----------
 kill "$BIG_AGENT"
 wait "$BIG_AGENT" 2>/dev/null
