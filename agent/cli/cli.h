@@ -94,6 +94,12 @@ struct json_t;
 /* The first `json` field of a stream entry (an element of an XRANGE reply)
  * that holds a JSON object, parsed (caller json_decref's), or NULL: what
  * the agent writes has one, an entry written by hand may have several. */
+/*
+ * Whether a rollup is of the format this busmon reads (proto/README §8.2:
+ * a change of meaning gets a new "v"). A rollup without "v" (older agents,
+ * hand-written test rollups) is read. @return 1, or 0 with why said in buf.
+ */
+int bm_cli_rollup_version_ok(struct json_t *roll, char *buf, size_t n);
 struct json_t *bm_cli_entry_json(const redisReply *entry);
 /* o[k] as a number (0 when absent or not a number). */
 double bm_cli_num(struct json_t *o, const char *k);

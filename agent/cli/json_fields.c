@@ -38,6 +38,20 @@ const char *bm_cli_safe_str(bm_cli_safe *b, json_t *o, const char *k)
     return bm_cli_safe_text(b, bm_cli_str(o, k));
 }
 
+int bm_cli_rollup_version_ok(json_t *roll, char *buf, size_t n)
+{
+    json_t *v = json_object_get(roll, "v");
+    if (!v || (json_is_integer(v) && json_integer_value(v) == 1)) return 1;
+    char got[32] = "not a number";
+    if (json_is_integer(v))
+        snprintf(got, sizeof got, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    snprintf(buf, n,
+             "the latest rollup is of format version %s; this busmon reads version 1 "
+             "(a newer busmon-agent? upgrade the CLI with it)",
+             got);
+    return 0;
+}
+
 json_t *bm_cli_entry_json(const redisReply *entry)
 {
     if (!entry || entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) return NULL;

@@ -100,6 +100,7 @@ json_t *bm_cli_latest_rollup(redisContext *c, const char *stream, int *rc)
 {
     redisReply *r = redisCommand(c, "XREVRANGE %s + - COUNT 1", stream);
     json_t *root = NULL;
+    char why[256];
     if (!r || r->type == REDIS_REPLY_ERROR) {
         fprintf(stderr, "busmon: cannot read %s: %s\n", stream, r ? r->str : c->errstr);
         *rc = BM_EXIT_REDIS;
@@ -113,6 +114,11 @@ json_t *bm_cli_latest_rollup(redisContext *c, const char *stream, int *rc)
         root = bm_cli_entry_json(r->element[0]);
         if (!root) {
             fprintf(stderr, "busmon: the latest entry of %s has no readable json field\n", stream);
+            *rc = BM_EXIT_NOT_FOUND;
+        } else if (!bm_cli_rollup_version_ok(root, why, sizeof why)) {
+            fprintf(stderr, "busmon: %s: %s\n", stream, why);
+            json_decref(root);
+            root = NULL;
             *rc = BM_EXIT_NOT_FOUND;
         } else {
             char what[600];

@@ -181,6 +181,11 @@ static void top_print_rollup(json_t *roll, const char *window, int color)
         printf("busmon top: nothing published on busmon:rollups yet (is busmon-agent running?)\n");
         return;
     }
+    char why[256];
+    if (!bm_cli_rollup_version_ok(roll, why, sizeof why)) {
+        printf("busmon top: busmon:rollups: %s\n", why);
+        return;
+    }
     json_t *ev = bm_rollup_pick_window(json_object_get(roll, "events"), window);
     bm_cli_safe sb = {.next = 0}; /* names came from events */
     char title[64];
