@@ -67,6 +67,9 @@ Test(event_metrics_throughput, the_first_minute_still_divides_by_its_seconds)
     for (int k = 0; k < 2; k++) { /* (1h floors at a tenth of its 5 min period) */
         cr_assert_eq(w[k].covered_us, 20 * SEC, "window %s", w[k].label);
         cr_assert_float_eq(w[k].throughput_per_min, 60.0, 1e-9, "window %s", w[k].label);
+        /* the peak is never below the average it is shown beside */
+        cr_assert_float_eq(w[k].peak_throughput_per_min, 60.0, 1e-9, "window %s: peak %.2f",
+                           w[k].label, w[k].peak_throughput_per_min);
     }
     event_metrics_free(m);
 }
