@@ -94,6 +94,9 @@ stats
 stats --json
 workers
 workers --json
+worker fast-worker-1
+worker fast-worker-1 --json
+worker vg-no-such-worker
 errors
 errors --json
 alerts
