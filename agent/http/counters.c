@@ -34,6 +34,10 @@ static const char *sample_reason(size_t i)
 {
     return bm_sample_reason_name((bm_sample_reason)i);
 }
+static const char *otlp_signal(size_t i)
+{
+    return bm_otlp_signal_name((bm_otlp_signal)i);
+}
 static const char *http_class(size_t i)
 {
     static const char *const names[BM_HTTP_CLASSES] = {"2xx", "4xx", "5xx"};
@@ -245,6 +249,10 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_otlp_spans_dropped_total", TOTAL,
            "Spans an OTLP sink refused (its queue full) or that could not be built.",
            "otlp.spans_dropped", fin.spans_dropped),
+    ARRAY("busmon_otlp_rejected_total", TOTAL,
+          "Spans (signal traces) and data points (signal metrics) an OTLP collector rejected in "
+          "a 2xx reply (partial success).",
+          "otlp.rejected", otlp_rejected, "signal", otlp_signal, BM_OTLP__SIGNALS),
     SCALAR("busmon_otlp_metrics_exports_total", TOTAL,
            "Worker metrics exports offered to the OTLP sinks.", "otlp.metrics_exports", om.exports),
     SCALAR("busmon_otlp_metrics_exports_refused_total", TOTAL,

@@ -14,7 +14,7 @@
 #include "lib/intern.h"
 
 /* Each output's counters and labels (the first BM_COUNTER_SINKS); the
- * e-mail rate limit summed over all. */
+ * e-mail rate limit and the OTLP partial successes summed over all. */
 static void collect_sinks(const bm_outputs *o, bm_counter_snapshot *s)
 {
     for (size_t i = 0; o && i < bm_outputs_count(o); i++) {
@@ -22,6 +22,8 @@ static void collect_sinks(const bm_outputs *o, bm_counter_snapshot *s)
         bm_sink_stats ss;
         bm_sink_get_stats(sk, &ss);
         s->outputs_rate_limited += ss.rate_limited;
+        s->otlp_rejected[0] += ss.otlp_rejected_spans;
+        s->otlp_rejected[1] += ss.otlp_rejected_points;
         if (i >= BM_COUNTER_SINKS) continue;
         bm_counter_sink *v = &s->sinks[i];
         v->emitted = ss.emitted;

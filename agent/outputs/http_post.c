@@ -74,9 +74,9 @@ struct hp_job {
     struct curl_slist *headers;
     struct event *retry_ev; /* while in backoff (made on first use) */
     char errbuf[CURL_ERROR_SIZE];
-    char reply[HP_REPLY_LOG_MAX];
-    size_t reply_len;
-    int reply_cut; /* the answer's body was longer than reply: not read further */
+    char *reply; /* the answer's body, reply_max bytes at most (grown as it comes) */
+    size_t reply_len, reply_cap;
+    int reply_cut; /* the answer's body was longer than reply_max: not read further */
 };
 
 struct bm_http_post {
@@ -89,6 +89,9 @@ struct bm_http_post {
     int64_t timeout_ms;
     unsigned max_attempts;
     int otlp_retry; /* bm_http_post_opts.otlp_retry */
+    bm_http_post_reply_cb on_reply;
+    void *on_reply_arg;
+    size_t reply_max; /* bytes of an answer's body read at most */
     int64_t backoff_ms, backoff_max_ms;
     uint32_t queue_max;
     uint32_t concurrency;
@@ -159,6 +162,7 @@ static void job_free(hp_job *j)
     }
     curl_slist_free_all(j->headers);
     if (j->retry_ev) event_free(j->retry_ev);
+    free(j->reply);
     free(j->body);
     free(j);
 }
@@ -180,8 +184,18 @@ static uint64_t hp_abandon_all(bm_http_post *p)
 static size_t on_reply_data(char *data, size_t size, size_t nmemb, void *arg)
 {
     hp_job *j = arg;
-    size_t n = size * nmemb, room = sizeof j->reply - 1 - j->reply_len;
+    size_t n = size * nmemb, room = j->p->reply_max - j->reply_len;
     size_t take = n < room ? n : room;
+    if (j->reply_len + take + 1 > j->reply_cap) {
+        size_t cap = j->reply_cap ? j->reply_cap : 256;
+        while (cap < j->reply_len + take + 1)
+            cap *= 2;
+        if (cap > j->p->reply_max + 1) cap = j->p->reply_max + 1;
+        char *r = realloc(j->reply, cap);
+        if (!r) return 0; /* out of memory: the transfer ends, judged by its status */
+        j->reply = r;
+        j->reply_cap = cap;
+    }
     memcpy(j->reply + j->reply_len, data, take);
     j->reply_len += take;
     j->reply[j->reply_len] = '\0';
@@ -225,7 +239,7 @@ static int job_start(bm_http_post *p, hp_job *j)
     if (!e) return -1;
     j->errbuf[0] = '\0';
     j->reply_len = 0;
-    j->reply[0] = '\0';
+    if (j->reply) j->reply[0] = '\0';
     j->reply_cut = 0;
     curl_easy_setopt(e, CURLOPT_URL, p->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -362,14 +376,22 @@ static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
 #if LIBCURL_VERSION_NUM >= 0x074200
     curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after_s);
 #endif
+    char reply_type[128] = "";
+    const char *ct = NULL;
+    if (curl_easy_getinfo(j->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+        snprintf(reply_type, sizeof reply_type, "%s", ct);
     list_remove(j);
     bm_curl_loop_remove(p->curl, j->easy);
     curl_easy_cleanup(j->easy);
     j->easy = NULL;
 
+    int whole = rc == CURLE_OK && !j->reply_cut;
     if (rc == CURLE_WRITE_ERROR && j->reply_cut && status > 0) rc = CURLE_OK;
     if (status >= 200 && status < 300) {
         hp_note_success(p);
+        if (p->on_reply)
+            p->on_reply(j->reply ? j->reply : "", j->reply_len, whole,
+                        reply_type[0] ? reply_type : NULL, j->len, p->on_reply_arg);
         job_free(j);
         return;
     }
@@ -380,12 +402,15 @@ static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
         snprintf(what, sizeof what, "%s", j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc));
         retryable = curl_error_retryable(rc);
     } else {
-        /* keep the receiver's reason on one line */
-        for (char *p = j->reply; *p; p++)
-            if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
-        while (j->reply_len && j->reply[j->reply_len - 1] == ' ')
-            j->reply[--j->reply_len] = '\0';
-        snprintf(what, sizeof what, "HTTP %ld%s%s", status, j->reply_len ? ": " : "", j->reply);
+        /* keep the receiver's reason on one line, as much of it as the log keeps */
+        size_t n = j->reply_len < HP_REPLY_LOG_MAX - 1 ? j->reply_len : HP_REPLY_LOG_MAX - 1;
+        for (size_t i = 0; i < n; i++)
+            if (j->reply[i] == '\n' || j->reply[i] == '\r' || j->reply[i] == '\t')
+                j->reply[i] = ' ';
+        while (n && j->reply[n - 1] == ' ')
+            n--;
+        snprintf(what, sizeof what, "HTTP %ld%s%.*s", status, n ? ": " : "", (int)n,
+                 n ? j->reply : "");
         retryable = p->otlp_retry ? status == 429 || status == 502 || status == 503 || status == 504
                                   : status >= 500 || status == 429 || status == 408;
     }
@@ -627,6 +652,9 @@ bm_http_post *bm_http_post_new(struct event_base *base, const char *kind, const 
     p->timeout_ms = o->timeout_ms;
     p->max_attempts = o->max_attempts;
     p->otlp_retry = o->otlp_retry;
+    p->on_reply = o->on_reply;
+    p->on_reply_arg = o->on_reply_arg;
+    p->reply_max = o->reply_max_bytes ? o->reply_max_bytes : HP_REPLY_LOG_MAX - 1;
     p->backoff_ms = o->backoff_ms;
     p->backoff_max_ms = o->backoff_max_ms;
     p->queue_max = o->queue_max;

@@ -34,6 +34,16 @@ struct event_base;
 #define BM_HTTP_POST_HEADERS_MAX 16
 
 /* Delivery settings; fill with bm_http_post_opts_init, free with _deinit. */
+/*
+ * A 2xx reply's body, for a sink that reads it (otlp.c: OTLP's partial
+ * success): its first reply_max_bytes at most, `whole` 0 when there was
+ * more or the body did not arrive complete; its Content-Type (NULL: none);
+ * the length of the request it answers. Borrowed for the call; the body is
+ * delivered whatever the callback makes of it.
+ */
+typedef void (*bm_http_post_reply_cb)(const char *body, size_t len, int whole,
+                                      const char *content_type, size_t request_len, void *arg);
+
 typedef struct {
     char *url;         /* required; http:// or https:// */
     char *url_for_log; /* scheme://host[:port] only: paths and queries carry tokens */
@@ -48,6 +58,10 @@ typedef struct {
      * OTLP/HTTP rule, only 429, 502, 503 and 504 (a collector's 500 is not
      * sent again: it may have taken the request in part) */
     int otlp_retry;
+    /* told of each 2xx reply's body (NULL: replies are read only to log a failure) */
+    bm_http_post_reply_cb on_reply;
+    void *on_reply_arg;
+    size_t reply_max_bytes; /* a reply's body kept at most (0: 160, what a failure logs) */
 } bm_http_post_opts;
 
 /* The defaults: timeout 5 s, 5 attempts, backoff 1 s .. 60 s, queue 1000, concurrency 1. */

@@ -16,7 +16,10 @@
  *
  * Counters (bm_sink_stats): emitted and dropped count bodies (a
  * transaction's spans, a metrics export); sent, failed, retried and
- * attempt_errors count requests.
+ * attempt_errors count requests; otlp_rejected_spans and _points the items
+ * a collector refused in a 2xx reply (OTLP's partial success, read by
+ * lib/otlp_reply.h from the reply's first 64 KiB; logged a line a minute at
+ * most per signal, with its error_message).
  *
  * Not here: what a span or a metric says (lib/otlp.c), when a transaction
  * is over (jobs/finisher.c), the metrics job (jobs/otlp_metrics.c).
@@ -26,11 +29,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <strings.h>
+
+#include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/core/parse.h"
 #include "agent/outputs/http_post.h"
 #include "agent/outputs/sink.h"
 #include "lib/otlp.h"
+#include "lib/otlp_reply.h"
+
+#define OTLP_REPLY_MAX_BYTES    (64 * 1024)   /* of a 2xx reply, read for its partial success */
+#define OTLP_REPLY_LOG_EVERY_US BM_US_PER_MIN /* a line at most this often per signal */
+
+/* What one signal's 2xx replies said (lib/otlp_reply.h), and their log. */
+typedef struct {
+    const char *sink_name; /* the sink's, for log lines */
+    bm_otlp_signal sig;
+    uint64_t rejected; /* spans / data points refused in partial successes */
+    /* the last line's time, and what came since without a line of its own */
+    int64_t logged_us;
+    int logged;
+    uint64_t quiet_partial, quiet_rejected, quiet_unread;
+} otlp_replies;
 
 typedef struct {
     struct event_base *base;
@@ -44,6 +65,7 @@ typedef struct {
     uint32_t batch_spans;
     bm_otlp_buf request;
     uint64_t emitted, dropped;
+    otlp_replies replies[BM_OTLP__SIGNALS];
     /* flush: both posters, then the caller */
     bm_sink_flush_cb flush_cb;
     void *flush_arg;
@@ -77,6 +99,84 @@ static const bm_sink_key otlp_keys[] = {
 };
 
 static void otlp_free(void *self);
+
+/* A line about r's replies may go now (a minute since the last): @return 1,
+ * with what went unlogged since told in tally and forgotten; else 0. */
+static int replies_log_due(otlp_replies *r, char *tally, size_t tallylen)
+{
+    int64_t now = bm_mono_us();
+    if (r->logged && now - r->logged_us < OTLP_REPLY_LOG_EVERY_US) return 0;
+    tally[0] = '\0';
+    if (r->quiet_partial || r->quiet_unread)
+        snprintf(tally, tallylen,
+                 " (since the last line: %llu more partial success(es), %llu %s rejected, %llu "
+                 "reply(ies) not read)",
+                 (unsigned long long)r->quiet_partial, (unsigned long long)r->quiet_rejected,
+                 r->sig == BM_OTLP_METRICS ? "data point(s)" : "span(s)",
+                 (unsigned long long)r->quiet_unread);
+    else if (!r->logged)
+        snprintf(tally, tallylen, " (such lines: one a minute at most; %s counts every one)",
+                 r->sig == BM_OTLP_METRICS ? "busmon_otlp_rejected_total{signal=\"metrics\"}"
+                                           : "busmon_otlp_rejected_total{signal=\"traces\"}");
+    r->quiet_partial = r->quiet_rejected = r->quiet_unread = 0;
+    r->logged = 1;
+    r->logged_us = now;
+    return 1;
+}
+
+/* A media type that says JSON: application/json, application/...+json, text/json. */
+static int is_json_type(const char *ct)
+{
+    size_t n = strcspn(ct, "; \t");
+    return n >= 4 && !strncasecmp(ct + n - 4, "json", 4);
+}
+
+/* A 2xx reply of one signal's poster (http_post.h's bm_http_post_reply_cb):
+ * its partial success counted and logged. A body that is not an OTLP
+ * response is logged (when it says it is JSON, or says nothing) and
+ * otherwise ignored: the request was delivered either way. */
+static void on_reply(const char *body, size_t len, int whole, const char *content_type,
+                     size_t request_len, void *arg)
+{
+    otlp_replies *r = arg;
+    const char *sig = bm_otlp_signal_name(r->sig);
+    char why[200], tally[200];
+    bm_otlp_reply rep;
+    if (content_type && !is_json_type(content_type)) {
+        if (len)
+            bm_debug("otlp '%s': a %s reply of type %.64s, not JSON: no partial success read",
+                     r->sink_name, sig, content_type);
+        return;
+    }
+    if (!whole)
+        snprintf(why, sizeof why, "its body did not arrive whole (or is over %d KiB)",
+                 OTLP_REPLY_MAX_BYTES / 1024);
+    if (!whole || bm_otlp_reply_parse(r->sig, body, len, request_len, &rep, why, sizeof why)) {
+        if (replies_log_due(r, tally, sizeof tally))
+            bm_warn("otlp '%s': a %s reply (2xx) is not an OTLP response, its partial success "
+                    "not read: %s%s",
+                    r->sink_name, sig, why, tally);
+        else
+            r->quiet_unread++;
+        return;
+    }
+    if (!rep.rejected && !rep.message[0]) return; /* a full success */
+    r->rejected += rep.rejected;
+    const char *items = r->sig == BM_OTLP_METRICS ? "data point(s)" : "span(s)";
+    if (!replies_log_due(r, tally, sizeof tally)) {
+        r->quiet_partial += rep.rejected > 0;
+        r->quiet_rejected += rep.rejected;
+        return;
+    }
+    if (rep.rejected)
+        bm_warn("otlp '%s': the collector rejected %llu %s of a %s request (partial success): "
+                "\"%s%s\"%s",
+                r->sink_name, (unsigned long long)rep.rejected, items, sig,
+                rep.message[0] ? rep.message : "(no message)", rep.message_cut ? "..." : "", tally);
+    else
+        bm_warn("otlp '%s': the collector took a %s request whole, with a warning: \"%s%s\"%s",
+                r->sink_name, sig, rep.message, rep.message_cut ? "..." : "", tally);
+}
 
 /* The open batch as one request. */
 static void send_batch(otlp_sink *s)
@@ -210,6 +310,14 @@ static void *otlp_init(const bm_sink_env *env, const char *name, const bm_sink_k
     free(mu);
     if (bad) goto fail;
     t.otlp_retry = m.otlp_retry = 1;
+    for (int i = 0; i < BM_OTLP__SIGNALS; i++) {
+        s->replies[i].sink_name = s->name;
+        s->replies[i].sig = (bm_otlp_signal)i;
+    }
+    t.on_reply = m.on_reply = on_reply;
+    t.on_reply_arg = &s->replies[BM_OTLP_TRACES];
+    m.on_reply_arg = &s->replies[BM_OTLP_METRICS];
+    t.reply_max_bytes = m.reply_max_bytes = OTLP_REPLY_MAX_BYTES;
     s->traces = bm_http_post_new(s->base, "otlp", s->name, "request", &t, err, errlen);
     if (!s->traces) goto fail;
     s->metrics = bm_http_post_new(s->base, "otlp", s->name, "request", &m, err, errlen);
@@ -314,6 +422,8 @@ static void otlp_stats(const void *self, bm_sink_stats *out)
     out->attempt_errors = t.attempt_errors + m.attempt_errors;
     out->in_flight = t.in_flight + m.in_flight;
     out->queued = t.queued + m.queued;
+    out->otlp_rejected_spans = s->replies[BM_OTLP_TRACES].rejected;
+    out->otlp_rejected_points = s->replies[BM_OTLP_METRICS].rejected;
 }
 
 static void otlp_free(void *self)

@@ -139,6 +139,8 @@ typedef struct {
     uint64_t dropped;        /* refused by emit (also: a topic it cannot carry) */
     uint64_t attempt_errors; /* attempts that failed, retried or not */
     uint64_t rate_limited;   /* taken but not sent: over the sink's rate limit (e-mail) */
+    /* items a receiver refused in a 2xx reply (OTLP's partial success): spans, data points */
+    uint64_t otlp_rejected_spans, otlp_rejected_points;
     uint32_t in_flight;      /* gauge: on the wire now */
     uint32_t queued;         /* gauge: held (waiting, in flight, waiting to retry) */
 } bm_sink_stats;

@@ -11,13 +11,16 @@
  * HTTP-date or any text); answer only after --delay-ms D;
  * with --body-mode cut: 200 announcing 100 bytes, then 2 and the connection
  * closed; --body-mode stuck: 200 announcing 1e9 bytes, 200 sent, then silence
- * (a 2xx whose body never arrives whole). It exits by itself after
+ * (a 2xx whose body never arrives whole); --reply-file F: a 2xx answer's
+ * body is F's bytes (read at start), of type --reply-type (application/json)
+ * (an OTLP collector's partial success). It exits by itself after
  * --max-seconds (default 30), or on SIGTERM / SIGINT, so a test can never
  * leave it behind. Not a general server: no TLS, no keep-alive tuning.
  *
  *   bm-webhook-receiver --out FILE [--port P | --port 0] [--port-file F]
  *                       [--fail-first N] [--fail-status CODE] [--retry-after S] [--delay-ms D]
- *                       [--body-mode cut|stuck] [--max-seconds S]
+ *                       [--body-mode cut|stuck] [--reply-file F [--reply-type CT]]
+ *                       [--max-seconds S]
  *
  * With --port 0 (the default) the kernel picks a free port; it is printed
  * on stdout (and written to --port-file) once the socket listens.
@@ -45,6 +48,9 @@ typedef struct {
     const char *retry_after; /* set: a failure answer carries Retry-After: this, verbatim */
     long delay_ms;
     const char *body_mode; /* NULL, "cut" or "stuck": a 2xx whose body is not whole */
+    char *reply;           /* --reply-file's bytes: a 2xx answer's body (NULL: "ok\n") */
+    size_t reply_len;
+    const char *reply_type;
     long n_requests;
     struct timespec started;
     pending *pending; /* delayed answers not yet sent */
@@ -128,8 +134,13 @@ static void answer(const receiver *r, struct evhttp_request *req, int status)
         return;
     }
     struct evbuffer *b = evbuffer_new();
-    if (b) evbuffer_add_printf(b, "%s\n", status / 100 == 2 ? "ok" : "failing on purpose");
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
+    int own = status / 100 == 2 && r->reply;
+    if (b && own)
+        evbuffer_add(b, r->reply, r->reply_len);
+    else if (b)
+        evbuffer_add_printf(b, "%s\n", status / 100 == 2 ? "ok" : "failing on purpose");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      own ? r->reply_type : "text/plain");
     if (status / 100 != 2 && r->retry_after)
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", r->retry_after);
     evhttp_send_reply(req, status, status / 100 == 2 ? "OK" : "Test Failure", b);
@@ -229,13 +240,14 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bm-webhook-receiver --out FILE [--port P] [--port-file F] "
                     "[--fail-first N] [--fail-status CODE] [--retry-after S] [--delay-ms D] "
-                    "[--body-mode cut|stuck] [--max-seconds S]\n");
+                    "[--body-mode cut|stuck] [--reply-file F [--reply-type CT]] "
+                    "[--max-seconds S]\n");
 }
 
 int main(int argc, char **argv)
 {
-    receiver r = {.fail_status = 500};
-    const char *out_path = NULL, *port_file = NULL;
+    receiver r = {.fail_status = 500, .reply_type = "application/json"};
+    const char *out_path = NULL, *port_file = NULL, *reply_file = NULL;
     long port = 0, max_seconds = 30;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -259,6 +271,10 @@ int main(int argc, char **argv)
             r.delay_ms = atol(v);
         else if (!strcmp(a, "--body-mode"))
             r.body_mode = v;
+        else if (!strcmp(a, "--reply-file"))
+            reply_file = v;
+        else if (!strcmp(a, "--reply-type"))
+            r.reply_type = v;
         else if (!strcmp(a, "--max-seconds"))
             max_seconds = atol(v);
         else {
@@ -272,6 +288,17 @@ int main(int argc, char **argv)
         (r.body_mode && strcmp(r.body_mode, "cut") && strcmp(r.body_mode, "stuck"))) {
         usage();
         return 2;
+    }
+    if (reply_file) {
+        FILE *f = fopen(reply_file, "rb");
+        static char buf[1 << 20];
+        r.reply_len = f ? fread(buf, 1, sizeof buf, f) : 0;
+        if (!f || ferror(f)) {
+            perror(reply_file);
+            return 1;
+        }
+        fclose(f);
+        r.reply = buf;
     }
     signal(SIGPIPE, SIG_IGN);
     clock_gettime(CLOCK_MONOTONIC, &r.started);
