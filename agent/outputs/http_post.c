@@ -185,6 +185,13 @@ static size_t on_reply_data(char *data, size_t size, size_t nmemb, void *arg)
 {
     hp_job *j = arg;
     size_t n = size * nmemb, room = j->p->reply_max - j->reply_len;
+    curl_off_t announced = -1;
+    if (j->reply_len == 0 && j->easy &&
+        curl_easy_getinfo(j->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
+        announced > (curl_off_t)j->p->reply_max) {
+        j->reply_cut = 1; /* more than is read: not waited for (it may never come whole) */
+        return 0;
+    }
     size_t take = n < room ? n : room;
     if (j->reply_len + take + 1 > j->reply_cap) {
         size_t cap = j->reply_cap ? j->reply_cap : 256;

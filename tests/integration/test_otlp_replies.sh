@@ -9,7 +9,9 @@
 #      signal; the request is delivered, not sent again;
 #   2. a reply body that is not an OTLP response (cut JSON, a count that is
 #      not one, binary bytes, a body over the 64 KiB read) is logged and
-#      counts nothing; the agent lives on and delivery is unaffected.
+#      counts nothing; the agent lives on and delivery is unaffected;
+#   3. a 200 announcing a body far over the 64 KiB read is delivered at once,
+#      not held until the timeout.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 export BUSMON_OTLP_SETTLE=100ms BUSMON_OTLP_FLUSH_INTERVAL=100ms BUSMON_OTLP_METRICS_INTERVAL=300ms
@@ -92,4 +94,18 @@ for c in cut negative toomany binary huge; do
         logged "$BM_TMP/agent-$c.log" "reply (2xx) is not an OTLP response, its partial success not read"
     kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 done
+
+# --- 3. a 200 announcing more than is read: done at once ---------------------------------
+# (not held a connection and a slot until the 10 s timeout: the body may never come)
+"$BM_BUILD/bm-webhook-receiver" --out "$BM_TMP/stuck.jsonl" --port-file "$BM_TMP/stuck.port" \
+    --max-seconds 120 --body-mode stuck >"$BM_TMP/stuck.rx.log" 2>&1 &
+BM_PIDS+=($!)
+bm_wait_for 10 "[ -s '$BM_TMP/stuck.port' ]" || { echo "receiver stuck did not start"; exit 1; }
+RX_PORT=$(cat "$BM_TMP/stuck.port")
+start_agent stuck
+transactions stuck 1
+bm_check "3: the traces request is answered" bm_wait_for 20 "[ \$(requests stuck traces) -ge 1 ]"
+bm_check "3: delivered within 3 s of its answer, not at the 10 s timeout" bm_wait_for 3 \
+    "[ \"\$(otlp_out sent)\" -ge 1 ] && [ \"\$(bm_metric $HTTP_PORT 'busmon_output_queued{output=\"otlp\",type=\"otlp\"}')\" = 0 ]"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 bm_finish
