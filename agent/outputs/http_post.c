@@ -184,12 +184,19 @@ static uint64_t hp_abandon_all(bm_http_post *p)
 static size_t on_reply_data(char *data, size_t size, size_t nmemb, void *arg)
 {
     hp_job *j = arg;
-    size_t n = size * nmemb, room = j->p->reply_max - j->reply_len;
+    /* a 2xx's body is read for the sink (reply_max); any other's for the log only */
+    long status = 0;
+    if (j->easy) curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+    int for_sink = j->p->on_reply && status >= 200 && status < 300;
+    size_t max = for_sink ? j->p->reply_max : HP_REPLY_LOG_MAX - 1;
+    if (max > j->p->reply_max) max = j->p->reply_max;
+    size_t n = size * nmemb, room = max > j->reply_len ? max - j->reply_len : 0;
     curl_off_t announced = -1;
-    if (j->reply_len == 0 && j->easy &&
+    if (for_sink && j->reply_len == 0 && j->easy &&
         curl_easy_getinfo(j->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
-        announced > (curl_off_t)j->p->reply_max) {
-        j->reply_cut = 1; /* more than is read: not waited for (it may never come whole) */
+        announced > (curl_off_t)max) {
+        /* more than the sink reads, which a part is no use to: not waited for */
+        j->reply_cut = 1;
         return 0;
     }
     size_t take = n < room ? n : room;
@@ -373,8 +380,10 @@ static int64_t hp_backoff_ms(const bm_http_post *p, unsigned attempts, int64_t r
 }
 
 /* One attempt of j finished with rc and the HTTP status, if one was received.
- * A 2xx status is delivered whatever rc: the receiver took the body, and a
- * reply body cut short or too slow must not send it again. */
+ * A status that came is the answer whatever rc: a 2xx is delivered (the
+ * receiver took the body, and a reply body cut short or too slow must not
+ * send it again), a 400 is refused (OTLP/HTTP: MUST NOT be sent again)
+ * however its body ended. Only no answer at all is a transfer error. */
 static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
 {
     long status = 0;
@@ -393,7 +402,7 @@ static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
     j->easy = NULL;
 
     int whole = rc == CURLE_OK && !j->reply_cut;
-    if (rc == CURLE_WRITE_ERROR && j->reply_cut && status > 0) rc = CURLE_OK;
+    if (status >= 200) rc = CURLE_OK;
     if (status >= 200 && status < 300) {
         hp_note_success(p);
         if (p->on_reply)

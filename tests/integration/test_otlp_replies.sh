@@ -11,7 +11,9 @@
 #      not one, binary bytes, a body over the 64 KiB read) is logged and
 #      counts nothing; the agent lives on and delivery is unaffected;
 #   3. a 200 announcing a body far over the 64 KiB read is delivered at once,
-#      not held until the timeout.
+#      not held until the timeout;
+#   4. a 400 whose body is cut short or trickles is a 400: failed, not sent
+#      again (OTLP/HTTP: MUST NOT), and not held until the timeout.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 export BUSMON_OTLP_SETTLE=100ms BUSMON_OTLP_FLUSH_INTERVAL=100ms BUSMON_OTLP_METRICS_INTERVAL=300ms
@@ -108,4 +110,23 @@ bm_check "3: the traces request is answered" bm_wait_for 20 "[ \$(requests stuck
 bm_check "3: delivered within 3 s of its answer, not at the 10 s timeout" bm_wait_for 3 \
     "[ \"\$(otlp_out sent)\" -ge 1 ] && [ \"\$(bm_metric $HTTP_PORT 'busmon_output_queued{output=\"otlp\",type=\"otlp\"}')\" = 0 ]"
 kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+
+# --- 4. a 400 whose body does not arrive whole: judged by its status ----------------------
+# OTLP/HTTP: a 400 MUST NOT be sent again. Its status line came, so it is a
+# 400 however its body ends: cut short (connection closed), or trickling
+# until the timeout (its first bytes are all the log keeps: not waited for).
+for mode in cut trickle; do
+    "$BM_BUILD/bm-webhook-receiver" --out "$BM_TMP/r400$mode.jsonl" --port-file "$BM_TMP/r400$mode.port" \
+        --max-seconds 120 --fail-first 1 --fail-status 400 --body-mode $mode >"$BM_TMP/r400$mode.rx.log" 2>&1 &
+    BM_PIDS+=($!)
+    bm_wait_for 10 "[ -s '$BM_TMP/r400$mode.port' ]" || { echo "receiver did not start"; exit 1; }
+    RX_PORT=$(cat "$BM_TMP/r400$mode.port")
+    BUSMON_OTLP_METRICS=false BUSMON_OTLP_TIMEOUT=4s BUSMON_OTLP_BACKOFF=100ms start_agent "r400$mode"
+    transactions "r400$mode" 1
+    bm_check "4 $mode: the traces request is answered 400" bm_wait_for 20 "[ \$(requests r400$mode traces) -ge 1 ]"
+    bm_check "4 $mode: counted failed within 2 s (not at the 4 s timeout)" bm_wait_for 2 "[ \"\$(otlp_out failed)\" = 1 ]"
+    sleep 1 # a retry would come after the 100 ms backoff
+    bm_eq "4 $mode: not sent again: one request, nothing retried" "1 0" "$(requests r400$mode traces) $(otlp_out retried)"
+    kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+done
 bm_finish

@@ -9,17 +9,18 @@
  * Modes: answer 200; answer --fail-status (500) to the first --fail-first N
  * requests (with Retry-After: S when --retry-after S, S sent as given: seconds, an
  * HTTP-date or any text); answer only after --delay-ms D;
- * with --body-mode cut: 200 announcing 100 bytes, then 2 and the connection
- * closed; --body-mode stuck: 200 announcing 1e9 bytes, 200 sent, then silence
- * (a 2xx whose body never arrives whole); --reply-file F: a 2xx answer's
- * body is F's bytes (read at start), of type --reply-type (application/json)
- * (an OTLP collector's partial success). It exits by itself after
+ * with --body-mode cut: the answer (200, or the failure's status) announcing
+ * 100 bytes, then 2 and the connection closed; --body-mode stuck: announcing
+ * 1e9 bytes, 200 sent, then silence; --body-mode trickle: no length
+ * (chunked), 200 bytes, then silence (a body that never arrives whole); --reply-file F: a 2xx
+ * answer's body is F's bytes (read at start), of type --reply-type (application/json) (an OTLP
+ * collector's partial success). It exits by itself after
  * --max-seconds (default 30), or on SIGTERM / SIGINT, so a test can never
  * leave it behind. Not a general server: no TLS, no keep-alive tuning.
  *
  *   bm-webhook-receiver --out FILE [--port P | --port 0] [--port-file F]
  *                       [--fail-first N] [--fail-status CODE] [--retry-after S] [--delay-ms D]
- *                       [--body-mode cut|stuck] [--reply-file F [--reply-type CT]]
+ *                       [--body-mode cut|stuck|trickle] [--reply-file F [--reply-type CT]]
  *                       [--max-seconds S]
  *
  * With --port 0 (the default) the kernel picks a free port; it is printed
@@ -105,14 +106,15 @@ static void on_cut_due(evutil_socket_t fd, short what, void *arg)
     evhttp_connection_free(arg);
 }
 
-/* 200 with a Content-Length the body never reaches (--body-mode). */
-static void answer_partial(const receiver *r, struct evhttp_request *req)
+/* An answer whose body never arrives whole (--body-mode). */
+static void answer_partial(const receiver *r, struct evhttp_request *req, int status)
 {
     int cut = !strcmp(r->body_mode, "cut");
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Content-Type", "text/plain");
-    evhttp_add_header(h, "Content-Length", cut ? "100" : "1000000000");
-    evhttp_send_reply_start(req, 200, "OK");
+    if (strcmp(r->body_mode, "trickle"))
+        evhttp_add_header(h, "Content-Length", cut ? "100" : "1000000000");
+    evhttp_send_reply_start(req, status, status / 100 == 2 ? "OK" : "Test Failure");
     struct evbuffer *b = evbuffer_new();
     if (!b) return;
     if (cut)
@@ -129,8 +131,8 @@ static void answer_partial(const receiver *r, struct evhttp_request *req)
 
 static void answer(const receiver *r, struct evhttp_request *req, int status)
 {
-    if (status / 100 == 2 && r->body_mode) {
-        answer_partial(r, req);
+    if (r->body_mode) {
+        answer_partial(r, req, status);
         return;
     }
     struct evbuffer *b = evbuffer_new();
@@ -240,7 +242,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bm-webhook-receiver --out FILE [--port P] [--port-file F] "
                     "[--fail-first N] [--fail-status CODE] [--retry-after S] [--delay-ms D] "
-                    "[--body-mode cut|stuck] [--reply-file F [--reply-type CT]] "
+                    "[--body-mode cut|stuck|trickle] [--reply-file F [--reply-type CT]] "
                     "[--max-seconds S]\n");
 }
 
@@ -285,7 +287,8 @@ int main(int argc, char **argv)
     }
     if (!out_path || port < 0 || port > 65535 || max_seconds <= 0 || r.fail_status < 100 ||
         r.fail_status > 599 ||
-        (r.body_mode && strcmp(r.body_mode, "cut") && strcmp(r.body_mode, "stuck"))) {
+        (r.body_mode && strcmp(r.body_mode, "cut") && strcmp(r.body_mode, "stuck") &&
+         strcmp(r.body_mode, "trickle"))) {
         usage();
         return 2;
     }
