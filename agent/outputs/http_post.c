@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/util.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,13 +370,26 @@ static int curl_error_retryable(CURLcode rc)
     }
 }
 
-/* The wait before attempt `attempts` + 1: backoff, doubled per attempt, capped. */
+/* A random whole number in [0, n]. */
+static int64_t hp_random_upto(int64_t n)
+{
+    ev_uint32_t r = 0;
+    evutil_secure_rng_get_bytes(&r, sizeof r);
+    return n > 0 ? (int64_t)(r % ((uint64_t)n + 1)) : 0;
+}
+
+/* The wait before attempt `attempts` + 1: backoff, doubled per attempt, plus
+ * up to a fifth at random (OTLP/HTTP wants jitter: senders that lost the same
+ * receiver do not all come back in step); at the cap, backoff_max minus up to
+ * a fifth. A 429/503's Retry-After, when longer, is waited as it says (capped). */
 static int64_t hp_backoff_ms(const bm_http_post *p, unsigned attempts, int64_t retry_after_ms)
 {
     int64_t d = p->backoff_ms;
     for (unsigned i = 1; i < attempts && d < p->backoff_max_ms; i++)
         d *= 2;
-    if (retry_after_ms > d) d = retry_after_ms; /* a 429/503's Retry-After, when longer */
+    d += hp_random_upto(d / 5);
+    if (d > p->backoff_max_ms) d = p->backoff_max_ms - hp_random_upto(p->backoff_max_ms / 5);
+    if (retry_after_ms > d) d = retry_after_ms;
     return d < p->backoff_max_ms ? d : p->backoff_max_ms;
 }
 

@@ -7,8 +7,9 @@
  *   send --> waiting --pump--> in_flight --2xx--> sent, freed
  *     |        (FIFO)            |   ^  \--4xx / attempts used up--> failed, freed
  *     |                          v   |
- *     |                        backoff (its own evtimer: backoff << (attempt - 1),
- *     |                                 or Retry-After when longer; capped)
+ *     |                        backoff (its own evtimer: backoff << (attempt - 1)
+ *     |                                 plus up to a fifth at random, or Retry-After
+ *     |                                 when longer; capped)
  *     \--held >= queue--> dropped (never queued)
  *
  * held = waiting + in_flight + backoff is what `queue` bounds. A body in

@@ -13,7 +13,8 @@
 #   3. a 200 announcing a body far over the 64 KiB read is delivered at once,
 #      not held until the timeout;
 #   4. a 400 whose body is cut short or trickles is a 400: failed, not sent
-#      again (OTLP/HTTP: MUST NOT), and not held until the timeout.
+#      again (OTLP/HTTP: MUST NOT), and not held until the timeout;
+#   5. the waits between retries have a random jitter (OTLP/HTTP: must).
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 export BUSMON_OTLP_SETTLE=100ms BUSMON_OTLP_FLUSH_INTERVAL=100ms BUSMON_OTLP_METRICS_INTERVAL=300ms
@@ -129,4 +130,24 @@ for mode in cut trickle; do
     bm_eq "4 $mode: not sent again: one request, nothing retried" "1 0" "$(requests r400$mode traces) $(otlp_out retried)"
     kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 done
+
+# --- 5. retries wait with a random jitter --------------------------------------------------
+# (OTLP/HTTP: "the interval between retries must have a random jitter", so
+# agents that lost the same collector do not all come back in step.) backoff
+# = backoff_max = 500 ms: without jitter every wait is 500 ms or a little more
+# (a timer never fires early); with it each is 400-500 ms, at random.
+"$BM_BUILD/bm-webhook-receiver" --out "$BM_TMP/jitter.jsonl" --port-file "$BM_TMP/jitter.port" \
+    --max-seconds 120 --fail-first 8 --fail-status 503 >"$BM_TMP/jitter.rx.log" 2>&1 &
+BM_PIDS+=($!)
+bm_wait_for 10 "[ -s '$BM_TMP/jitter.port' ]" || { echo "receiver did not start"; exit 1; }
+RX_PORT=$(cat "$BM_TMP/jitter.port")
+BUSMON_OTLP_METRICS=false BUSMON_OTLP_BACKOFF=500ms BUSMON_OTLP_BACKOFF_MAX=500ms \
+    BUSMON_OTLP_MAX_ATTEMPTS=10 start_agent jitter
+transactions jitter 1
+bm_check "5: 8 answers 503, then the 200" bm_wait_for 30 \
+    "[ \"\$(jq -s 'map(select(.path == \"/v1/traces\")) | map(.status) | (length == 9 and .[8] == 200)' $BM_TMP/jitter.jsonl)\" = true ]"
+gaps=$(jq -s -c '[map(select(.path == "/v1/traces")) | .[].t_ms] | [range(1; length) as $i | .[$i] - .[$i - 1]]' "$BM_TMP/jitter.jsonl")
+bm_check "5: every wait within 400-600 ms ($gaps)" jq -e 'all(.[]; . >= 390 and . <= 600)' <<<"$gaps"
+bm_check "5: the waits differ at random: some under 480 ms ($gaps)" jq -e 'any(.[]; . < 480)' <<<"$gaps"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 bm_finish
