@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto/event.h"
+
 const char *bm_otlp_signal_name(bm_otlp_signal s)
 {
     return s == BM_OTLP_METRICS ? "metrics" : "traces";
@@ -68,13 +70,8 @@ static int read_count(json_t *v, uint64_t *out)
 /* s (n bytes) on one line into out, cut on a UTF-8 boundary. */
 static void keep_message(bm_otlp_reply *out, const char *s, size_t n)
 {
-    size_t k = n;
-    if (k > BM_OTLP_REPLY_MESSAGE_MAX) {
-        k = BM_OTLP_REPLY_MESSAGE_MAX;
-        while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) /* s[k] continues a character */
-            k--;
-        out->message_cut = 1;
-    }
+    size_t k = bm_text_cut(s, n, BM_OTLP_REPLY_MESSAGE_MAX);
+    out->message_cut = k < n;
     for (size_t i = 0; i < k; i++)
         out->message[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
     out->message[k] = '\0';

@@ -27,6 +27,7 @@
 
 #include "agent/core/log.h"
 #include "agent/core/parse.h"
+#include "proto/event.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -432,15 +433,16 @@ static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
         snprintf(what, sizeof what, "%s", j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc));
         retryable = curl_error_retryable(rc);
     } else {
-        /* keep the receiver's reason on one line, as much of it as the log keeps */
-        size_t n = j->reply_len < HP_REPLY_LOG_MAX - 1 ? j->reply_len : HP_REPLY_LOG_MAX - 1;
+        /* the receiver's reason, as much as the log keeps, on one line of UTF-8:
+         * its bytes may be anything (a terminal escape, binary, a cut character) */
+        char reason[HP_REPLY_LOG_MAX];
+        size_t n = j->reply ? bm_text_cut(j->reply, j->reply_len, sizeof reason - 1) : 0;
+        bm_text_scrub(reason, j->reply ? j->reply : "", n);
         for (size_t i = 0; i < n; i++)
-            if (j->reply[i] == '\n' || j->reply[i] == '\r' || j->reply[i] == '\t')
-                j->reply[i] = ' ';
-        while (n && j->reply[n - 1] == ' ')
+            if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7f) reason[i] = ' ';
+        while (n && reason[n - 1] == ' ')
             n--;
-        snprintf(what, sizeof what, "HTTP %ld%s%.*s", status, n ? ": " : "", (int)n,
-                 n ? j->reply : "");
+        snprintf(what, sizeof what, "HTTP %ld%s%.*s", status, n ? ": " : "", (int)n, reason);
         retryable = p->otlp_retry ? status == 429 || status == 502 || status == 503 || status == 504
                                   : status >= 500 || status == 429 || status == 408;
     }

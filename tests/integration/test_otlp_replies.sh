@@ -14,7 +14,9 @@
 #      not held until the timeout;
 #   4. a 400 whose body is cut short or trickles is a 400: failed, not sent
 #      again (OTLP/HTTP: MUST NOT), and not held until the timeout;
-#   5. the waits between retries have a random jitter (OTLP/HTTP: must).
+#   5. the waits between retries have a random jitter (OTLP/HTTP: must);
+#   6. a refusal's reason (its body's first bytes) is logged on one line of
+#      valid UTF-8 without control characters, whatever bytes it holds.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 export BUSMON_OTLP_SETTLE=100ms BUSMON_OTLP_FLUSH_INTERVAL=100ms BUSMON_OTLP_METRICS_INTERVAL=300ms
@@ -150,4 +152,29 @@ gaps=$(jq -s -c '[map(select(.path == "/v1/traces")) | .[].t_ms] | [range(1; len
 bm_check "5: every wait within 400-600 ms ($gaps)" jq -e 'all(.[]; . >= 390 and . <= 600)' <<<"$gaps"
 bm_check "5: the waits differ at random: some under 480 ms ($gaps)" jq -e 'any(.[]; . < 480)' <<<"$gaps"
 kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+
+# --- 6. a refusal's reason in the log: one line, valid UTF-8 ------------------------------
+# (the log is JSON a line: a shipper drops a line that is not UTF-8.) The body:
+# a terminal escape, bytes that are not UTF-8, then two-byte characters past
+# the 160 bytes the log keeps, so the cut falls inside one of them.
+{ printf 'quota \033[31mexceeded\r\n \xff\xfe\x80 tenant '; for i in $(seq 100); do printf '\xc3\xa9'; done; } >"$BM_TMP/reason.txt"
+"$BM_BUILD/bm-webhook-receiver" --out "$BM_TMP/reason.jsonl" --port-file "$BM_TMP/reason400.port" \
+    --max-seconds 120 --fail-first 100 --fail-status 400 --reply-file "$BM_TMP/reason.txt" \
+    --reply-type text/plain >"$BM_TMP/reason400.rx.log" 2>&1 &
+BM_PIDS+=($!)
+bm_wait_for 10 "[ -s '$BM_TMP/reason400.port' ]" || { echo "receiver did not start"; exit 1; }
+RX_PORT=$(cat "$BM_TMP/reason400.port")
+BUSMON_OTLP_METRICS=false start_agent reason400
+transactions reason400 1
+bm_check "6: the 400 is logged with its reason" bm_wait_for 20 \
+    "grep -q 'HTTP 400: quota' '$BM_TMP/agent-reason400.log'"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+bm_check "6: every log line is JSON in valid UTF-8" python3 -c '
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8", errors="strict"):
+    json.loads(line)' "$BM_TMP/agent-reason400.log"
+bm_check "6: the reason without the terminal escape or a line break" python3 -c '
+import json, sys
+m = [json.loads(l)["msg"] for l in open(sys.argv[1], encoding="utf-8", errors="replace") if "HTTP 400" in l][0]
+sys.exit(0 if "\x1b" not in m and "\r" not in m and "\n" not in m and "exceeded" in m else 1)' "$BM_TMP/agent-reason400.log"
 bm_finish

@@ -12,9 +12,9 @@
  * with --body-mode cut: the answer (200, or the failure's status) announcing
  * 100 bytes, then 2 and the connection closed; --body-mode stuck: announcing
  * 1e9 bytes, 200 sent, then silence; --body-mode trickle: no length
- * (chunked), 200 bytes, then silence (a body that never arrives whole); --reply-file F: a 2xx
+ * (chunked), 200 bytes, then silence (a body that never arrives whole); --reply-file F: every
  * answer's body is F's bytes (read at start), of type --reply-type (application/json) (an OTLP
- * collector's partial success). It exits by itself after
+ * collector's partial success, or its reason for a failure). It exits by itself after
  * --max-seconds (default 30), or on SIGTERM / SIGINT, so a test can never
  * leave it behind. Not a general server: no TLS, no keep-alive tuning.
  *
@@ -136,7 +136,7 @@ static void answer(const receiver *r, struct evhttp_request *req, int status)
         return;
     }
     struct evbuffer *b = evbuffer_new();
-    int own = status / 100 == 2 && r->reply;
+    int own = r->reply != NULL;
     if (b && own)
         evbuffer_add(b, r->reply, r->reply_len);
     else if (b)
