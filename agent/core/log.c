@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "lib/redact.h"
+#include "proto/event.h" /* bm_text_scrub, bm_text_for_terminal */
 
 /* The longest message formatted whole before redaction (longer ones are cut first). */
 #define LOG_MSG_MAX_BYTES (1 << 20)
@@ -171,17 +172,25 @@ void bm_log(bm_log_level level, const char *fmt, ...)
     size_t k = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(stamp + k, sizeof stamp - k, ".%03ldZ", now.tv_nsec / 1000000);
 
-    char line[4400];
+    /* A message may carry text from outside (a Redis error, a name): a JSON
+     * line holds only valid UTF-8 (log shippers drop the rest), a text line
+     * no control character a terminal would obey */
+    char shown[4096];
+    if (log_json)
+        shown[bm_text_scrub(shown, msg, strlen(msg))] = '\0';
+    else
+        bm_text_for_terminal(shown, sizeof shown, msg);
+    char line[8400];
     size_t n;
     if (log_json) {
         n = (size_t)snprintf(line, sizeof line,
                              "{\"ts\":\"%s\",\"level\":\"%s\",\"program\":\"%s\",\"msg\":\"", stamp,
                              level_names[level], log_program);
-        n = json_escape(line, sizeof line, n, msg);
+        n = json_escape(line, sizeof line, n, shown);
         n += (size_t)snprintf(line + n, sizeof line - n, "\"}\n");
     } else {
         n = (size_t)snprintf(line, sizeof line, "%s %-5s %s: %s\n", stamp, level_names[level],
-                             log_program, msg);
+                             log_program, shown);
     }
     if (n >= sizeof line) n = sizeof line - 1;
     if (log_fd != STDERR_FILENO && log_max_bytes > 0 && log_size_bytes > 0 &&
