@@ -15,6 +15,13 @@
  * While Redis is not connected a body is refused (dropped, counted) and
  * that is logged once per burst, with one line when writing works again:
  * Redis keeps no queue here, the next message carries the current state.
+ * The same holds while Redis does not answer (connected, but stalled: a
+ * long script, a paused server, a network that lost it): a sink keeps at
+ * most `max_pending` bytes of writes unanswered (one write always goes),
+ * else hiredis' output buffer would take every rollup and whole workers
+ * set until the connection breaks. A write Redis refuses (a key of another
+ * type, NOPERM, OOM) is counted failed and logged once per burst with the
+ * sink, its key and Redis's answer; a write that succeeds ends the burst.
  * Flushing is the writer's business (the session drains it at stop), so
  * flush reports done at once.
  */
@@ -24,6 +31,7 @@
 #include <string.h>
 
 #include "agent/core/log.h"
+#include "agent/core/parse.h"
 #include "agent/core/writer.h"
 #include "agent/outputs/sink.h"
 #include "proto/rollup.h"
@@ -37,8 +45,13 @@ typedef struct {
     size_t maxlen; /* redis_stream: 0 none */
     int replace;   /* redis_hash: mode replace */
     int is_hash;
+    size_t max_pending_bytes; /* unanswered writes held at most (0: no bound) */
+    size_t pending_bytes;     /* written, not answered yet */
     bm_sink_stats stats;
     int down_logged;
+    int full_logged;    /* the burst of bodies refused for max_pending_bytes is said */
+    int refused_logged; /* the burst of writes Redis refused is said */
+    uint64_t refused_in_burst;
     bm_sink_flush_cb flush_cb;
     void *flush_arg;
     struct event *flush_ev;
@@ -48,6 +61,8 @@ static const bm_sink_key stream_keys[] = {
     {"stream", NULL, "the stream written (XADD), required"},
     {"maxlen", "10000", "XADD MAXLEN ~ (0: no trimming)"},
     {"channel", NULL, "also PUBLISH the JSON on this channel (default: none)"},
+    {"max_pending", "32M",
+     "bytes of writes Redis has not answered yet, at most; more are dropped (counted)"},
     {NULL, NULL, NULL},
 };
 
@@ -56,6 +71,8 @@ static const bm_sink_key hash_keys[] = {
     {"mode", "merge",
      "merge (HSET the fields) | replace (the hash becomes exactly the fields of each whole "
      "set; an update of one worker in between is merged)"},
+    {"max_pending", "32M",
+     "bytes of writes Redis has not answered yet, at most; more are dropped (counted)"},
     {NULL, NULL, NULL},
 };
 
@@ -97,6 +114,7 @@ static void *rs_init_common(const bm_sink_env *env, const char *name, const bm_s
     s->w = env->writer;
     s->is_hash = is_hash;
     s->maxlen = 10000;
+    s->max_pending_bytes = 32000000;
     for (size_t i = 0; i < n_kv; i++) {
         const char *k = kv[i].key, *v = kv[i].value;
         if (!strcmp(k, "stream") || !strcmp(k, "key")) {
@@ -111,6 +129,13 @@ static void *rs_init_common(const bm_sink_env *env, const char *name, const bm_s
                 goto fail;
             }
             s->maxlen = (size_t)n;
+        } else if (!strcmp(k, "max_pending")) {
+            if (bm_parse_size(v, &s->max_pending_bytes)) {
+                bm_set_error(err, errlen,
+                             "'max_pending' must be a size in bytes (k, M; 0: no bound), not '%s'",
+                             v);
+                goto fail;
+            }
         } else if (!strcmp(k, "mode")) {
             if (strcmp(v, "merge") && strcmp(v, "replace")) {
                 bm_set_error(err, errlen, "'mode' must be merge or replace, not '%s'", v);
@@ -141,14 +166,36 @@ static void *hash_init(const bm_sink_env *env, const char *name, const bm_sink_k
     return rs_init_common(env, name, kv, n_kv, 1, err, errlen);
 }
 
+/* One write on the wire: its sink and its bytes (the arg of its reply). */
+typedef struct {
+    redis_sink *s;
+    size_t bytes;
+} rs_write;
+
 static void on_written(const redisReply *r, void *arg)
 {
-    redis_sink *s = arg;
+    rs_write *wr = arg;
+    redis_sink *s = wr->s;
+    s->pending_bytes -= wr->bytes < s->pending_bytes ? wr->bytes : s->pending_bytes;
+    free(wr);
     if (s->stats.in_flight) s->stats.in_flight--;
-    if (r && r->type != REDIS_REPLY_ERROR)
+    if (r && r->type != REDIS_REPLY_ERROR) {
         s->stats.sent++;
-    else
-        s->stats.failed++;
+        if (s->refused_logged)
+            bm_info("output %s: Redis takes the writes to %s again (%llu refused)", s->name,
+                    s->target, (unsigned long long)s->refused_in_burst);
+        s->refused_logged = 0;
+        s->refused_in_burst = 0;
+        return;
+    }
+    s->stats.failed++;
+    if (!r) return; /* the connection went: said by the session */
+    s->refused_in_burst++;
+    if (!s->refused_logged)
+        bm_warn("output %s: Redis refused the write to %s: %.*s (counted as failed; not logged "
+                "again until a write succeeds)",
+                s->name, s->target, (int)(r->len < 200 ? r->len : 200), r->str);
+    s->refused_logged = 1;
 }
 
 /* Writer state changes, logged once per burst. @return 1 when it can be written. */
@@ -168,6 +215,38 @@ static int writable(redis_sink *s)
     return 0;
 }
 
+/*
+ * Room for a write of `bytes` beside what Redis has not answered yet (one
+ * write always goes): @return its reply's arg (caller sends, or frees it),
+ * or NULL, refused, the burst logged once.
+ */
+static rs_write *take_pending(redis_sink *s, size_t bytes)
+{
+    if (s->max_pending_bytes && s->pending_bytes &&
+        s->pending_bytes + bytes > s->max_pending_bytes) {
+        if (!s->full_logged)
+            bm_warn("output %s: Redis has not answered %zu bytes of writes to %s "
+                    "(max_pending %zu): messages are dropped until it does (counted)",
+                    s->name, s->pending_bytes, s->target, s->max_pending_bytes);
+        s->full_logged = 1;
+        return NULL;
+    }
+    rs_write *wr = malloc(sizeof *wr);
+    if (!wr) return NULL;
+    if (s->full_logged)
+        bm_info("output %s: Redis answers again: writing to %s", s->name, s->target);
+    s->full_logged = 0;
+    *wr = (rs_write){s, bytes};
+    return wr;
+}
+
+/* A write sent with wr as its reply's arg: held until answered. */
+static void sent_pending(redis_sink *s, rs_write *wr)
+{
+    s->pending_bytes += wr->bytes;
+    s->stats.in_flight++;
+}
+
 static bm_sink_result stream_emit(void *self, bm_topic topic, const bm_sink_body *b)
 {
     (void)topic;
@@ -182,12 +261,14 @@ static bm_sink_result stream_emit(void *self, bm_topic topic, const bm_sink_body
     if (b->mp)
         f[n] = BM_RECORD_FIELD_MSGPACK, fl[n] = strlen(f[n]), v[n] = b->mp, vl[n] = b->mp_len, n++;
     f[n] = BM_RECORD_FIELD_JSON, fl[n] = strlen(f[n]), v[n] = b->data, vl[n] = b->len, n++;
-    if (bm_writer_xadd(s->w, BM_WRITE_OUTPUT, s->target, s->maxlen, n, f, fl, v, vl, on_written,
-                       s)) {
+    rs_write *wr = take_pending(s, b->mp_len + b->len + (s->channel ? b->len : 0));
+    if (!wr || bm_writer_xadd(s->w, BM_WRITE_OUTPUT, s->target, s->maxlen, n, f, fl, v, vl,
+                              on_written, wr)) {
+        free(wr);
         s->stats.dropped++;
         return BM_SINK_DROPPED;
     }
-    s->stats.in_flight++;
+    sent_pending(s, wr);
     if (s->channel) bm_writer_publish(s->w, BM_WRITE_OUTPUT, s->channel, b->data, b->len, NULL, NULL);
     return BM_SINK_QUEUED;
 }
@@ -211,8 +292,12 @@ static bm_sink_result hash_emit(void *self, bm_topic topic, const bm_sink_body *
     size_t *fl = calloc(cap, sizeof *fl), *vl = calloc(cap, sizeof *vl);
     const char **g = calloc(cap, sizeof *g);
     size_t *gl = calloc(cap, sizeof *gl);
+    size_t bytes = 0;
+    for (size_t i = 0; i < total; i++)
+        bytes += b->fields[i].field_len + b->fields[i].value_len;
+    rs_write *wr = take_pending(s, bytes);
     int rc = -1;
-    if (f && v && fl && vl && g && gl) {
+    if (wr && f && v && fl && vl && g && gl) {
         for (size_t i = 0; i < total; i++) {
             const bm_sink_field *x = &b->fields[i];
             if (!x->value) { /* gone from the set */
@@ -225,8 +310,8 @@ static bm_sink_result hash_emit(void *self, bm_topic topic, const bm_sink_body *
         /* a partial body replacing the hash would drop every other field */
         int replace = s->replace && !b->partial;
         rc = replace ? bm_writer_hash_replace(s->w, BM_WRITE_OUTPUT, s->target, n, f, fl, v, vl,
-                                              on_written, s)
-             : n ? bm_writer_hset(s->w, BM_WRITE_OUTPUT, s->target, n, f, fl, v, vl, on_written, s)
+                                              on_written, wr)
+             : n ? bm_writer_hset(s->w, BM_WRITE_OUTPUT, s->target, n, f, fl, v, vl, on_written, wr)
                  : 1;
         if (rc >= 0 && !replace && n_gone)
             bm_writer_hdel(s->w, BM_WRITE_OUTPUT, s->target, n_gone, g, gl, NULL, NULL);
@@ -237,12 +322,13 @@ static bm_sink_result hash_emit(void *self, bm_topic topic, const bm_sink_body *
     free(v);
     free(fl);
     free(vl);
+    if (rc != 0) free(wr); /* not sent, or nothing to merge */
     if (rc < 0) {
         s->stats.dropped++;
         return BM_SINK_DROPPED;
     }
     if (rc == 0)
-        s->stats.in_flight++;
+        sent_pending(s, wr);
     else
         s->stats.sent++; /* nothing to merge */
     return BM_SINK_QUEUED;
