@@ -15,7 +15,10 @@
  * with slack for the array headers and the omitted figures' digits.
  *
  *   budget = max_bytes - base
- *   workers, most active first, while they fit in 3/4 of the budget
+ *   business metrics ("metrics": the publisher's first 50 series), in their
+ *   order, while they fit (a rollup that fits keeps them all, as before;
+ *   the cut ones are added to metrics.omitted)
+ *   workers, most active first, while they fit in 3/4 of what is left
  *   errors, most counted first, in what is left
  *   workers again, in what is left after that
  *
@@ -130,14 +133,19 @@ int bm_rollup_fit(json_t *roll, size_t max_bytes)
 {
     json_t *workers = json_incref(json_object_get(roll, "workers"));
     json_t *errors = json_incref(json_object_get(roll, "errors"));
+    json_t *metrics = json_object_get(roll, "metrics");
+    json_t *series = json_incref(json_object_get(metrics, "items"));
     json_t *omitted = omitted_zero(roll);
     size_t nw = json_array_size(workers), ne = json_array_size(errors);
+    size_t nm = json_array_size(series);
     item *wi = calloc(nw + 1, sizeof *wi), *ei = calloc(ne + 1, sizeof *ei);
-    char *wk = calloc(nw + 1, 1), *ek = calloc(ne + 1, 1);
+    item *mi = calloc(nm + 1, sizeof *mi);
+    char *wk = calloc(nw + 1, 1), *ek = calloc(ne + 1, 1), *mk = calloc(nm + 1, 1);
     int rc = -1;
-    if (!omitted || !wi || !ei || !wk || !ek ||
+    if (!omitted || !wi || !ei || !mi || !wk || !ek || !mk ||
         json_object_set_new(roll, "workers", json_array()) ||
         json_object_set_new(roll, "errors", json_array()) ||
+        (series && json_object_set_new(metrics, "items", json_array())) ||
         json_object_set(roll, "omitted", omitted))
         goto out;
 
@@ -152,6 +160,9 @@ int bm_rollup_fit(json_t *roll, size_t max_bytes)
     }
     for (size_t i = 0; i < ne; i++)
         ei[i] = (item){i, cost_of(json_array_get(errors, i)), 0, 0, "", ""};
+    for (size_t i = 0; i < nm; i++)
+        mi[i] = (item){i, cost_of(json_array_get(series, i)), 0, 0, "", ""};
+    take(mi, nm, mk, &left, left); /* in their order */
     qsort(wi, nw, sizeof *wi, by_activity);
     take(wi, nw, wk, &left, left - left / 4);
     take(ei, ne, ek, &left, left); /* errors are in the snapshot's order: most counted first */
@@ -185,22 +196,34 @@ int bm_rollup_fit(json_t *roll, size_t max_bytes)
         json_object_foreach(json_object_get(e, "count"), k, c) if (json_object_get(ec, k))
             add_to(ec, k, num_of(json_object_get(e, "count"), k));
     }
+    size_t cut_series = 0;
+    for (size_t i = 0; i < nm; i++)
+        cut_series += !mk[i];
     json_t *kw = kept_of(workers, wk), *ke = kept_of(errors, ek);
-    if (!kw || !ke) {
+    json_t *km = series ? kept_of(series, mk) : NULL;
+    if (!kw || !ke || (series && !km)) {
         json_decref(kw);
         json_decref(ke);
+        json_decref(km);
         goto out;
     }
     json_object_set_new(roll, "workers", kw);
     json_object_set_new(roll, "errors", ke);
+    if (series) {
+        json_object_set_new(metrics, "items", km);
+        add_to(metrics, "omitted", cut_series);
+    }
     rc = 0;
 out:
     json_decref(omitted);
     json_decref(workers);
     json_decref(errors);
+    json_decref(series);
     free(wi);
     free(ei);
+    free(mi);
     free(wk);
     free(ek);
+    free(mk);
     return rc;
 }

@@ -8,7 +8,10 @@
 #   2. Redis stalled (SIGSTOP: connected, never answering): a sink holds at
 #      most max_pending bytes of unanswered writes; beyond that its messages
 #      are dropped and counted, said once, not piled up in the output buffer
-#      until the connection breaks; when Redis answers again it writes again.
+#      until the connection breaks; when Redis answers again it writes again;
+#   3. outputs.rollup_max_bytes holds with business metrics: 50 tagged series
+#      (~70 KB) in a 16 KiB budget were written whole, the entry 4 x its
+#      bound; now the series that fit, the rest counted in metrics.omitted.
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
@@ -70,6 +73,31 @@ bm_check "copy: written again once Redis answers" bm_wait_for 10 \
 sent=$(out sent_total copy)
 bm_check "copy: sent goes on ($sent)" bm_wait_for 10 "[ \"\$(out sent_total copy)\" -gt $sent ]"
 bm_eq "rollups (default max_pending) dropped nothing" 0 "$(out dropped_total rollups)"
+kill -INT "$A"
+wait "$A"
+bm_eq "the agent exits 0 on SIGINT" 0 "$?"
+
+# --- 3. rollup_max_bytes with business metrics -----------------------------------------------
+bm_cli DEL busmon:rollups >/dev/null
+printf 'outputs:\n  rollup_max_bytes: 16384\n' >"$BM_TMP/small.yaml"
+"$AGENT" --config "$BM_TMP/small.yaml" --block-ms 100 --rollup-interval 200ms \
+    >"$BM_TMP/agent3.log" 2>&1 &
+A=$!
+BM_PIDS+=($A)
+for i in $(seq 0 59); do
+    echo "XADD busmon:events * type metric name checkout_latency_ms value $i tag.region region-$i tag.service checkout-service-$i tag.tier premium"
+done | redis-cli -p "$BM_PORT" >/dev/null
+"$PRODUCER" --count 50 --rate 2000 --seed 5 >/dev/null 2>&1 || echo "FAIL - the producer failed"
+latest() { bm_cli_raw XREVRANGE busmon:rollups + - COUNT 1 | awk 'p { print; exit } $0 == "json" { p = 1 }'; }
+bm_check "a rollup with the 60 series is published" bm_wait_for 20 \
+    "latest | jq -e '.metrics.series == 60 and .summary.total_workers == 4'"
+entry_bytes=$(redis-cli -p "$BM_PORT" --raw EVAL \
+    "local e = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1][2]; local n = 0; for i = 2, #e, 2 do n = n + #e[i] end; return n" \
+    1 busmon:rollups)
+bm_check "the entry (m + json) is within rollup_max_bytes 16384 ($entry_bytes bytes)" \
+    [ "${entry_bytes:-999999}" -le 16384 ]
+bm_eq "kept + omitted series = every series" 60 \
+    "$(latest | jq '(.metrics.items | length) + .metrics.omitted')"
 kill -INT "$A"
 wait "$A"
 bm_eq "the agent exits 0 on SIGINT" 0 "$?"
