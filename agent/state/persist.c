@@ -446,6 +446,23 @@ static void note_failure(bm_persist *p, const redisReply *r)
     }
 }
 
+/* A write of x refused: noted as note_failure does, and a dead-letter or
+ * hand-off XADD names its stream there (/ready reads it) and in one line
+ * per burst: a key of another type there holds every ack until it is
+ * fixed, and Redis's answer alone ("WRONGTYPE ...") does not say where. */
+static void note_write_failure(bm_persist *p, const redisReply *r, const wr *x)
+{
+    int burst = !p->last_error[0];
+    note_failure(p, r);
+    if (!r || (x->is_dl != 1 && x->is_dl != 2)) return;
+    const char *stream =
+        x->is_dl == 1 ? p->o.deadletter_stream : x->g->dlbytes.data + x->g->pairs[x->first].f_off;
+    snprintf(p->last_error, sizeof p->last_error, "%.160s (XADD %s)", r->str, stream);
+    if (burst)
+        bm_warn("%s not written to %s: %.160s; entries are not acked until it is (sent again)",
+                x->is_dl == 1 ? "dead-letter" : "hand-off", stream, r->str);
+}
+
 /* An ACL denial (NOPERM) is not retried: it lasts until someone changes the
  * ACL, and retrying would stop ingest for good. The writer counts and logs
  * it (core/acl.h); what it refused is given up and the batch goes on. */
@@ -467,7 +484,7 @@ static void on_write(const redisReply *r, void *arg)
     if ((!r || r->type == REDIS_REPLY_ERROR) && !denied(r)) {
         if (!x->failed) g->failed++;
         x->failed = 1;
-        note_failure(p, r);
+        note_write_failure(p, r, x);
     }
     if (--x->pending == 0) {
         g->outstanding--;

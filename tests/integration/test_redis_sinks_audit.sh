@@ -11,7 +11,11 @@
 #      until the connection breaks; when Redis answers again it writes again;
 #   3. outputs.rollup_max_bytes holds with business metrics: 50 tagged series
 #      (~70 KB) in a 16 KiB budget were written whole, the entry 4 x its
-#      bound; now the series that fit, the rest counted in metrics.omitted.
+#      bound; now the series that fit, the rest counted in metrics.omitted;
+#   4. busmon:deadletter of another type: its XADD is refused and sent again,
+#      and until it is stored no entry is acked (by design: stored before
+#      acked); /ready and one log line name the stream, not only Redis's
+#      "WRONGTYPE ..."; once the key is gone the entries are acked.
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
@@ -98,6 +102,27 @@ bm_check "the entry (m + json) is within rollup_max_bytes 16384 ($entry_bytes by
     [ "${entry_bytes:-999999}" -le 16384 ]
 bm_eq "kept + omitted series = every series" 60 \
     "$(latest | jq '(.metrics.items | length) + .metrics.omitted')"
+kill -INT "$A"
+wait "$A"
+bm_eq "the agent exits 0 on SIGINT" 0 "$?"
+
+# --- 4. a dead-letter stream of another type ---------------------------------------------------
+bm_cli SET busmon:deadletter not-a-stream >/dev/null
+"$AGENT" --block-ms 100 --http "127.0.0.1:$HPORT" >"$BM_TMP/agent4.log" 2>&1 &
+A=$!
+BM_PIDS+=($A)
+bm_check "HTTP up" bm_wait_for 10 "curl -sf http://127.0.0.1:$HPORT/health"
+for i in 1 2 3; do bm_cli XADD busmon:events '*' junk "$i" >/dev/null; done
+ready() { curl -s "http://127.0.0.1:$HPORT/ready"; }
+bm_check "/ready names the dead-letter stream" bm_wait_for 10 \
+    "ready | jq -e '.reasons | any(test(\"WRONGTYPE.*XADD busmon:deadletter\"))'"
+bm_eq "one log line names it" 1 \
+    "$(grep -c 'dead-letter not written to busmon:deadletter: WRONGTYPE' "$BM_TMP/agent4.log")"
+bm_cli DEL busmon:deadletter >/dev/null
+bm_check "once the key is gone the dead letters are stored" bm_wait_for 20 \
+    '[ "$(bm_cli_raw XLEN busmon:deadletter)" -ge 3 ]'
+bm_check "and the entries acked" bm_wait_for 20 \
+    '[ "$(bm_cli_raw XPENDING busmon:events busmon | head -1)" = 0 ]'
 kill -INT "$A"
 wait "$A"
 bm_eq "the agent exits 0 on SIGINT" 0 "$?"
