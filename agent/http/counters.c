@@ -125,6 +125,10 @@ static const bm_counter_row table[] = {
     /* the pub/sub input */
     SCALAR("busmon_pubsub_messages_total", TOTAL, "Pub/sub messages received.", "pubsub_messages",
            ps.messages),
+    SCALAR("busmon_pubsub_overlapped_total", TOTAL,
+           "Pub/sub messages received again through another subscribed pattern (patterns that "
+           "overlap): used once.",
+           "pubsub_overlapped", ps.overlapped),
     SCALAR("busmon_pubsub_bad_total", TOTAL,
            "Pub/sub messages that could not be used (dead-lettered).", "pubsub_bad", ps.bad),
     SCALAR("busmon_pubsub_disconnects_total", TOTAL,

@@ -41,10 +41,56 @@ struct bm_pubsub_input {
     int64_t started_us, first_us, last_us;
     uint64_t seq;      /* ids for messages that carry none */
     uint64_t attempts; /* connections tried */
+    /* the message last heard (a hash of its channel and body) and the patterns
+     * it came through: patterns that overlap deliver it once per pattern */
+    uint64_t last_hash;
+    uint64_t last_patterns; /* bit i: in->o.patterns[i] */
+    int told_overlap;       /* the first repeat logged */
     bm_pubsub_input_stats stats;
 };
 
 static void schedule_connect(bm_pubsub_input *in, int at_once);
+
+/* The bit of the subscribed pattern a pmessage names (0: none of ours). */
+static uint64_t pattern_bit(const bm_pubsub_input *in, const redisReply *pat)
+{
+    size_t n = in->o.n_patterns < PATTERNS_MAX ? in->o.n_patterns : PATTERNS_MAX;
+    for (size_t i = 0; pat->type == REDIS_REPLY_STRING && i < n; i++)
+        if (!strcmp(in->o.patterns[i], pat->str)) return 1ULL << i;
+    return 0;
+}
+
+/* FNV-1a of bytes, continuing from h. */
+static uint64_t hash_bytes(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/*
+ * A message is delivered once per subscribed pattern that matches its
+ * channel, one copy right after the other (Redis writes them in the one
+ * PUBLISH). A copy of the message just heard, through a pattern it has not
+ * come through yet, is that message again; through a pattern it already came
+ * through, it is a new message with the same bytes (published twice).
+ * @return 1 when this pmessage repeats the last one.
+ */
+static int heard_already(bm_pubsub_input *in, const redisReply *pat, const redisReply *ch,
+                         const redisReply *body)
+{
+    if (in->o.n_patterns < 2) return 0;
+    uint64_t bit = pattern_bit(in, pat);
+    uint64_t h = hash_bytes(0xcbf29ce484222325ULL, ch->str, (size_t)ch->len);
+    h = hash_bytes(h ^ (uint64_t)ch->len, body->str, (size_t)body->len) ^ (uint64_t)body->len;
+    if (bit && h == in->last_hash && !(in->last_patterns & bit)) {
+        in->last_patterns |= bit;
+        return 1;
+    }
+    in->last_hash = h;
+    in->last_patterns = bit;
+    return 0;
+}
 
 static void on_message(redisAsyncContext *c, void *reply, void *arg)
 {
@@ -76,6 +122,15 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
     if (strcmp(r->element[0]->str, "pmessage") || r->elements != 4) return;
     redisReply *ch = r->element[2], *body = r->element[3];
     if (ch->type != REDIS_REPLY_STRING || body->type != REDIS_REPLY_STRING) return;
+    if (heard_already(in, r->element[1], ch, body)) {
+        in->stats.overlapped++;
+        if (!in->told_overlap++)
+            bm_warn("pub/sub: a message on %s came again through pattern %s: the patterns "
+                    "overlap, so Redis sends such messages once per pattern; busmon uses each "
+                    "once (busmon_pubsub_overlapped_total)",
+                    ch->str, r->element[1]->str);
+        return;
+    }
     in->stats.messages++;
     /* Redis refuses our writes and they pile up: a message cannot wait (no
      * pending list), so it is dropped and counted rather than kept in memory */

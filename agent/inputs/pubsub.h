@@ -26,6 +26,7 @@ struct bm_persist;
 
 typedef struct {
     uint64_t messages;    /* pub/sub messages received */
+    uint64_t overlapped;  /* ... received again through another pattern: not used again */
     uint64_t bad;         /* ... that could not be used (dead-lettered) */
     uint64_t reconnects;  /* subscriber connections re-made */
     uint64_t disconnects; /* subscriber connections lost while subscribed (Redis closed it, e.g.

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The pub/sub input's edges: patterns that overlap (Redis delivers a message
+# once per matching pattern: busmon must use it once), a PSUBSCRIBE the ACL
+# denies (counted, on /ready, said once with the words that allow it), and
+# several agents subscribed (a bad message is dead-lettered once).
+source "$(dirname "$0")/lib.sh"
+bm_start_redis
+bm_agent_http
+metric() { bm_metric "$HPORT" "$1"; }
+
+# --- patterns that overlap: multiagent:command.* is inside multiagent:*
+bm_bg "$AGENT" --block-ms 100 --http "127.0.0.1:$HPORT" \
+    --psubscribe 'multiagent:*' --psubscribe 'multiagent:command.*'
+A=$BM_LAST_PID
+bm_check "the agent subscribes to both patterns" bm_wait_for 10 '[ "$(bm_cli_raw PUBSUB NUMPAT)" = 2 ]'
+pub() { bm_cli_raw PUBLISH "$1" "$2" >/dev/null; }
+M1='{"type":"metric","name":"orders","value":1}'
+pub multiagent:command.fast "$M1"
+pub multiagent:command.fast "$M1" # the same bytes published twice: two messages
+pub multiagent:command.fast '{"type":"command","tx":"ov-noid","timeout_seconds":30}'
+pub multiagent:command.fast '{"type":"custom","note":"no transaction"}'
+pub multiagent:command.fast 'not json {'
+pub multiagent:status.x '{"type":"metric","name":"logins","value":1}' # one pattern matches
+pub multiagent:status.x '{"type":"metric","name":"logins","value":1}'
+pub multiagent:command.fast '{"id":"ov-last","type":"command","tx":"ov-last","timeout_seconds":30}'
+bm_check "the last message is applied" bm_wait_for 10 \
+    '[ "$(metric busmon_events_applied_total)" -ge 2 ]'
+sleep 0.5 # nothing more may come: a message heard twice would be applied within this
+bm_eq "messages received: each once" 8 "$(metric busmon_pubsub_messages_total)"
+bm_eq "deliveries through the second pattern counted as overlapped" 6 \
+    "$(metric busmon_pubsub_overlapped_total)"
+series() { curl -s "$BASE/api/metrics?name=$1" | jq '[.series[].count] | add // 0'; }
+bm_eq "a metric published twice on an overlapped channel counts 2, on one pattern's 2" "2 2" \
+    "$(series orders) $(series logins)"
+bm_eq "an event without id is one event of its trace" 1 \
+    "$(curl -s "$BASE/api/traces/ov-noid" | jq '.events | length')"
+bm_eq "untraced and metric events once each" "1 4" \
+    "$(metric busmon_events_untraced_total) $(metric busmon_metric_events_total)"
+bm_check "the bad message is dead-lettered" bm_wait_for 10 '[ "$(bm_cli_raw XLEN busmon:deadletter)" -ge 1 ]'
+sleep 1.2 # a dead-letter is written within traces.flush_interval
+bm_eq "... once" "1 1" "$(bm_cli_raw XLEN busmon:deadletter) $(metric busmon_pubsub_bad_total)"
+bm_check "the overlap is said" grep -q "patterns overlap" "$BM_TMP/busmon-agent.log"
+kill -INT "$A"; wait "$A"
+
+bm_finish
