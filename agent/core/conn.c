@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "agent/core/acl.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/core/writer.h"
@@ -52,6 +53,7 @@ struct bm_conn {
     char addrs[ADDRS_MAX][ADDR_LEN];
     int n_addrs, next_addr; /* the answer's addresses; the next one to try */
     uint64_t resolve_failures;
+    char lost_why[128]; /* hiredis' error when the last connection was lost ("": none) */
 };
 
 static void report_down(bm_conn *c)
@@ -103,7 +105,10 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     bm_conn *c = ac->data;
     if (!c || ac != c->ctx) return; /* let go of on purpose */
     c->ctx = NULL; /* hiredis frees it after this callback */
-    if (status != REDIS_OK)
+    snprintf(c->lost_why, sizeof c->lost_why, "%s", status != REDIS_OK ? ac->errstr : "");
+    /* hiredis closes a subscriber whose PSUBSCRIBE Redis refuses: a denial is
+     * the owner's to tell (the ACL tracker says it once, with its fix) */
+    if (status != REDIS_OK && !bm_acl_is_denial(ac->errstr))
         bm_error("lost the %s connection to Redis at %s: %s", c->role, c->url->display,
                  ac->errstr);
     report_down(c);
@@ -330,6 +335,7 @@ int bm_conn_open(bm_conn *c)
     if (c->ctx || c->resolving) return 0;
     c->up = 0;
     c->reported_down = 0;
+    c->lost_why[0] = '\0';
     c->n_addrs = c->next_addr = 0;
     if (host_is_numeric(c->url)) return connect_to(c, c->url->host);
     return start_lookup(c);
@@ -369,4 +375,9 @@ int bm_conn_is_up(const bm_conn *c)
 uint64_t bm_conn_resolve_failures(const bm_conn *c)
 {
     return c ? c->resolve_failures : 0;
+}
+
+const char *bm_conn_lost_reason(const bm_conn *c)
+{
+    return c ? c->lost_why : "";
 }

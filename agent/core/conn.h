@@ -77,6 +77,10 @@ redisAsyncContext *bm_conn_ctx(const bm_conn *c);
 /* 1 while connected and set up. */
 int bm_conn_is_up(const bm_conn *c);
 
+/* Why the last connection was lost: hiredis' error ("NOPERM ..." when Redis
+ * refused a subscriber's PSUBSCRIBE), "" when it closed cleanly or since
+ * bm_conn_open. Borrowed until the next open. */
+const char *bm_conn_lost_reason(const bm_conn *c);
 /* Look-ups of the host name that failed or timed out, since bm_conn_new. */
 uint64_t bm_conn_resolve_failures(const bm_conn *c);
 

@@ -98,7 +98,7 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
     bm_pubsub_input *in = arg;
     redisReply *r = reply;
     if (!r || in->stopped) return;
-    if (r->type == REDIS_REPLY_ERROR) {
+    if (r->type == REDIS_REPLY_ERROR) { /* hiredis 0.14 closes instead: on_conn_state */
         if (bm_acl_is_denial(r->str)) /* said once, counted, on /ready (core/acl.h) */
             bm_acl_denied(in->o.acl, BM_ACL_PSUBSCRIBE, r->str);
         else
@@ -206,6 +206,10 @@ static void on_conn_state(bm_conn *c, int up, void *arg)
                                 in->o.patterns);
         return;
     }
+    /* a refused PSUBSCRIBE closes the connection (hiredis has no callback
+     * for a subscriber's error reply): said once, counted, on /ready */
+    const char *why = bm_conn_lost_reason(c);
+    if (bm_acl_is_denial(why)) bm_acl_denied(in->o.acl, BM_ACL_PSUBSCRIBE, why);
     if (in->subscribed) {
         in->subscribed = 0;
         in->stats.disconnects++;

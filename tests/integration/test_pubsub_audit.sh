@@ -42,4 +42,24 @@ bm_eq "... once" "1 1" "$(bm_cli_raw XLEN busmon:deadletter) $(metric busmon_pub
 bm_check "the overlap is said" grep -q "patterns overlap" "$BM_TMP/busmon-agent.log"
 kill -INT "$A"; wait "$A"
 
+# --- a PSUBSCRIBE the ACL denies: hiredis closes the subscriber on the
+# NOPERM reply; it must still be a denial (counted, /ready, said once)
+bm_cli ACL SETUSER ps on '>pw' '~*' resetchannels '&busmon:*' '+@all' >/dev/null
+bm_bg "$AGENT" --block-ms 100 --http "127.0.0.1:$HPORT" --consumer c-acl \
+    --redis "redis://ps:pw@127.0.0.1:$BM_PORT" --psubscribe 'multiagent:*'
+A=$BM_LAST_PID
+denied() { metric 'busmon_redis_denied_total{command="psubscribe"}'; }
+bm_check "the denied PSUBSCRIBE is counted (tried again: 2)" bm_wait_for 10 '[ "$(denied)" -ge 2 ]'
+R=$(curl -s -w ' %{http_code}' "$BASE/ready")
+bm_check "/ready is 503 and names psubscribe" \
+    bash -c '[ "${1##* }" = 503 ] && grep -q "redis denies psubscribe" <<<"$1"' _ "$R"
+bm_eq "said once, with the words that allow it; no 'lost the connection' per try" "1 0" \
+    "$(grep -c 'redis denies a channel of psubscribe.*ACL SETUSER ps .*&multiagent:\*' "$BM_TMP/busmon-agent.log") $(grep -c 'lost the pub/sub connection.*NOPERM' "$BM_TMP/busmon-agent.log")"
+bm_cli ACL SETUSER ps '&multiagent:*' >/dev/null
+bm_check "once allowed, it subscribes (tried again with backoff)" bm_wait_for 15 \
+    '[ "$(bm_cli_raw PUBSUB NUMPAT)" = 1 ]'
+pub multiagent:command.fast '{"id":"acl-1","type":"command","tx":"acl-1"}'
+bm_check "... and reads" bm_wait_for 10 '[ "$(metric busmon_pubsub_messages_total)" = 1 ]'
+kill -INT "$A"; wait "$A"
+
 bm_finish
