@@ -92,6 +92,15 @@ static int heard_already(bm_pubsub_input *in, const redisReply *pat, const redis
     return 0;
 }
 
+/* Several agents: is `key` (a channel, for a message that names no
+ * transaction) another agent's? Counted as not owned: that agent counts it. */
+static int elsewhere(bm_pubsub_input *in, const char *key)
+{
+    if (!in->o.route || !in->o.route(in->o.route_arg, key)) return 0;
+    in->stats.not_owned++;
+    return 1;
+}
+
 static void on_message(redisAsyncContext *c, void *reply, void *arg)
 {
     (void)c;
@@ -156,6 +165,7 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
     bm_decode_status st = bm_decode_pubsub(in->dec, &in->o.scheme, ch->str, (size_t)ch->len,
                                            body->str, (size_t)body->len, &ev);
     if (st != BM_DECODE_OK) {
+        if (elsewhere(in, ch->str)) return; /* one dead-letter in the cluster, not one per agent */
         in->stats.decode_errors[st]++;
         in->stats.bad++;
         char chan[512];
@@ -184,7 +194,7 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
         return;
     }
     if (!ev.tx[0]) {
-        bm_state_untraced(in->state);
+        if (!elsewhere(in, ch->str)) bm_state_untraced(in->state);
         return;
     }
     if (in->o.route && in->o.route(in->o.route_arg, ev.tx)) {

@@ -31,7 +31,7 @@ typedef struct {
     uint64_t reconnects;  /* subscriber connections re-made */
     uint64_t disconnects; /* subscriber connections lost while subscribed (Redis closed it, e.g.
                              past client-output-buffer-limit pubsub: messages were lost) */
-    uint64_t not_owned;   /* messages left to the agent that owns their transaction */
+    uint64_t not_owned;   /* messages left to the agent that owns their transaction (or channel) */
     uint64_t shed;        /* messages dropped while Redis refused writes (persist backlogged) */
     uint64_t decode_errors[BM_DECODE__COUNT];
     uint64_t clock_skew; /* event times further than max_clock_skew from the clock: set to it */
@@ -44,7 +44,8 @@ typedef struct {
     bm_channel_scheme scheme; /* its strings borrowed */
     size_t max_entry_bytes;
     /* Several agents: every agent gets every message; only the owner of its
-     * transaction applies it (route returns NULL for this agent). */
+     * transaction applies it (route returns NULL for this agent); one that
+     * names none, or is bad, goes by its channel (a metric by its name). */
     const char *(*route)(void *arg, const char *tx);
     void *route_arg;
     size_t max_id_bytes;       /* longer ids and channels are dead-lettered (0: 256) */

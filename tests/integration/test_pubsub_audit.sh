@@ -62,4 +62,21 @@ pub multiagent:command.fast '{"id":"acl-1","type":"command","tx":"acl-1"}'
 bm_check "... and reads" bm_wait_for 10 '[ "$(metric busmon_pubsub_messages_total)" = 1 ]'
 kill -INT "$A"; wait "$A"
 
+# --- two agents of one cluster, both subscribed, in database 4: a message
+# that names no transaction (bad, or untraced) is counted by one agent
+bm_cluster_agents ag 2 --block-ms 100 --redis "$BM_URL/4" --psubscribe 'multiagent:*'
+bm_check "both agents registered" bm_wait_for 15 '[ "$(bm_cli_raw -n 4 HLEN busmon:agents)" = 2 ]'
+sleep 1 # every agent has seen the other (heartbeat 250 ms)
+for i in 1 2 3 4 5 6; do
+    pub multiagent:command.w$i 'not json {'
+    pub multiagent:command.w$i '{"type":"custom","note":"no transaction"}'
+done
+sum() { local p t=0 v; for p in "${HPORTS[@]}"; do v=$(bm_metric "$p" "$1"); t=$((t + ${v:-0})); done; echo $t; }
+bm_check "every agent heard every message" bm_wait_for 10 '[ "$(sum busmon_pubsub_messages_total)" = 24 ]'
+bm_check "the bad messages are dead-lettered" bm_wait_for 10 '[ "$(bm_cli_raw -n 4 XLEN busmon:deadletter)" -ge 6 ]'
+sleep 1.2 # a second agent's dead-letters would be written within traces.flush_interval
+bm_eq "each bad message dead-lettered and counted once in the cluster" "6 6 6" \
+    "$(bm_cli_raw -n 4 XLEN busmon:deadletter) $(sum busmon_pubsub_bad_total) $(sum 'busmon_decode_errors_total{reason="not_json"}')"
+bm_eq "each untraced message counted once in the cluster" 6 "$(sum busmon_events_untraced_total)"
+
 bm_finish
