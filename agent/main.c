@@ -81,6 +81,7 @@ typedef struct {
     int config_error;    /* build failed on the configuration (a sink, the HTTP token): exit 2 */
     char state_key[512]; /* busmon:state:<consumer> */
     bm_pubsub_input_opts pubsub_opts;
+    const char **own_channels; /* the channels busmon PUBLISHes on (the config's strings) */
     bm_reclaim *reclaim;
     long handoff_idx; /* this agent's hand-off stream in cfg->streams (-1: none) */
     bm_acl *acl; /* what Redis's ACL denied (core/acl.h) */
@@ -287,6 +288,7 @@ static int encode_checkpoint(const char (*ids)[BM_STREAM_ID_MAX], size_t n,
 }
 
 static int start_pubsub(agent *a);
+static int own_channels(agent *a, bm_pubsub_input_opts *po);
 
 /* The checkpoint came back (or did not): load it, then let reading start. */
 typedef struct {
@@ -566,11 +568,49 @@ static int build_inputs(agent *a)
     a->scheme.error = c->channel_words[2];
     a->scheme.status = c->channel_words[3];
     a->scheme.compensation = c->channel_words[4];
-    bm_pubsub_input_opts po = {(const char *const *)c->pubsub_patterns, c->n_pubsub_patterns,
-                               a->scheme, c->max_entry_bytes,
-                               a->p.cluster ? route_tx : NULL, a, c->max_id_bytes,
-                               c->max_clock_skew_ms * 1000, a->acl};
+    bm_pubsub_input_opts po = {(const char *const *)c->pubsub_patterns,
+                               c->n_pubsub_patterns,
+                               a->scheme,
+                               c->max_entry_bytes,
+                               a->p.cluster ? route_tx : NULL,
+                               a,
+                               c->max_id_bytes,
+                               c->max_clock_skew_ms * 1000,
+                               a->acl,
+                               NULL,
+                               0};
+    if (own_channels(a, &po)) return -1;
     a->pubsub_opts = po; /* started once the state is restored: nothing applied before */
+    return 0;
+}
+
+/* The channels the default outputs and the configured sinks PUBLISH on: a
+ * pattern that matches one (`*`, `busmon:*`) must not read busmon's own
+ * rollups, health and alerts back as bad events. @return 0, or -1 (no memory). */
+static int own_channels(agent *a, bm_pubsub_input_opts *po)
+{
+    const bm_config *c = a->cfg;
+    const bm_alerting_config *al = c->alerting;
+    const bm_alerting_sink_config *sinks[2] = {al->sinks, al->output_sinks};
+    size_t n_sinks[2] = {al->n_sinks, al->n_output_sinks}, n = 0;
+    if (!(a->own_channels = malloc((3 + n_sinks[0] + n_sinks[1]) * sizeof *a->own_channels)))
+        return -1;
+    const char *fixed[3] = {c->rollups_stream, c->health_stream, al->channel};
+    for (size_t i = 0; i < 3; i++)
+        if (fixed[i]) a->own_channels[n++] = fixed[i];
+    for (size_t t = 0; t < 2; t++)
+        for (size_t i = 0; i < n_sinks[t]; i++) {
+            const char *type = NULL, *channel = NULL; /* a redis_stream sink's channel */
+            for (size_t k = 0; k < sinks[t][i].n_kv; k++) {
+                const bm_sink_kv *kv = &sinks[t][i].kv[k];
+                if (!strcmp(kv->key, "type")) type = kv->value;
+                if (!strcmp(kv->key, "channel")) channel = kv->value;
+            }
+            if (type && !strcmp(type, "redis_stream") && channel && *channel)
+                a->own_channels[n++] = channel;
+        }
+    po->own_channels = a->own_channels;
+    po->n_own_channels = n;
     return 0;
 }
 
@@ -757,6 +797,7 @@ static void teardown(agent *a)
 {
     bm_http_free(a->p.http);
     bm_pubsub_input_free(a->p.pubsub);
+    free(a->own_channels);
     bm_session_free(a->p.session);
     bm_reclaim_free(a->reclaim);
     bm_stream_input_free(a->p.streams);

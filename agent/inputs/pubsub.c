@@ -46,6 +46,7 @@ struct bm_pubsub_input {
     uint64_t last_hash;
     uint64_t last_patterns; /* bit i: in->o.patterns[i] */
     int told_overlap;       /* the first repeat logged */
+    int told_own;           /* the first of busmon's own messages logged */
     bm_pubsub_input_stats stats;
 };
 
@@ -92,6 +93,22 @@ static int heard_already(bm_pubsub_input *in, const redisReply *pat, const redis
     return 0;
 }
 
+/* Is ch one busmon PUBLISHes on itself (its rollups, health, alerts)? Not an
+ * event: not read. The first is said. */
+static int own_channel(bm_pubsub_input *in, const redisReply *ch, const redisReply *pat)
+{
+    for (size_t i = 0; i < in->o.n_own_channels; i++) {
+        const char *own = in->o.own_channels[i];
+        if (strlen(own) != (size_t)ch->len || memcmp(own, ch->str, (size_t)ch->len)) continue;
+        if (!in->told_own++)
+            bm_info("pub/sub: pattern %s matches %s, a channel busmon publishes on itself: "
+                    "busmon's own messages are not read as events",
+                    pat->type == REDIS_REPLY_STRING ? pat->str : "?", own);
+        return 1;
+    }
+    return 0;
+}
+
 /* Several agents: is `key` (a channel, for a message that names no
  * transaction) another agent's? Counted as not owned: that agent counts it. */
 static int elsewhere(bm_pubsub_input *in, const char *key)
@@ -131,6 +148,7 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
     if (strcmp(r->element[0]->str, "pmessage") || r->elements != 4) return;
     redisReply *ch = r->element[2], *body = r->element[3];
     if (ch->type != REDIS_REPLY_STRING || body->type != REDIS_REPLY_STRING) return;
+    if (own_channel(in, ch, r->element[1])) return;
     if (heard_already(in, r->element[1], ch, body)) {
         in->stats.overlapped++;
         if (!in->told_overlap++)

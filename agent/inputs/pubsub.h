@@ -52,6 +52,10 @@ typedef struct {
     int64_t max_clock_skew_us; /* event times further from the clock become the receive
                                   time (0: none) */
     struct bm_acl *acl;        /* told of a PSUBSCRIBE denied (borrowed; NULL: not told) */
+    /* the channels busmon itself PUBLISHes on (rollups, health, alerts, sinks):
+     * a pattern matching one does not read them back (borrowed) */
+    const char *const *own_channels;
+    size_t n_own_channels;
 } bm_pubsub_input_opts;
 
 typedef struct bm_pubsub_input bm_pubsub_input;

@@ -79,4 +79,21 @@ bm_eq "each bad message dead-lettered and counted once in the cluster" "6 6 6" \
     "$(bm_cli_raw -n 4 XLEN busmon:deadletter) $(sum busmon_pubsub_bad_total) $(sum 'busmon_decode_errors_total{reason="not_json"}')"
 bm_eq "each untraced message counted once in the cluster" 6 "$(sum busmon_events_untraced_total)"
 
+# --- a pattern that matches busmon's own channels ('*'): its rollups,
+# health and alerts are not read back as bad events (database 5)
+printf 'outputs:\n  sinks:\n    - name: copy\n      type: redis_stream\n      topics: rollup\n      stream: my:copy\n      channel: my:copy\n' >"$BM_TMP/own.yaml"
+bm_bg "$AGENT" --config "$BM_TMP/own.yaml" --block-ms 100 --rollup-interval 300ms \
+    --health-interval 300ms --redis "$BM_URL/5" --psubscribe '*' --consumer c-own \
+    --http "127.0.0.1:$HPORT"
+A=$BM_LAST_PID
+bm_check "rollups published, on busmon:rollups and the sink's channel" bm_wait_for 10 \
+    '[ "$(bm_cli_raw -n 5 XLEN busmon:rollups)" -ge 3 ] && [ "$(bm_cli_raw -n 5 XLEN my:copy)" -ge 3 ]'
+bm_cli_raw -n 5 PUBLISH app:x '{"type":"command","tx":"own-1","id":"own-1","worker":"w"}' >/dev/null
+bm_check "an event on another channel is read" bm_wait_for 10 \
+    '"$BUSMON" trace --json --redis "$BM_URL/5" own-1 2>/dev/null | jq -s -e ".[0].event_count == 1" >/dev/null'
+bm_eq "busmon's own messages are not read: nothing dead-lettered, one message" "0 0 1" \
+    "$(bm_cli_raw -n 5 XLEN busmon:deadletter) $(metric busmon_pubsub_bad_total) $(metric busmon_pubsub_messages_total)"
+bm_check "... and that is said" grep -q "a channel busmon publishes on itself" "$BM_TMP/busmon-agent.log"
+kill -INT "$A"; wait "$A"
+
 bm_finish
