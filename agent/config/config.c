@@ -198,9 +198,20 @@ int bm_config_finish(bm_config *c, char *err, size_t errlen)
     if (c->n_streams == 0 && bm_config_add_stream(c, "busmon:events", err, errlen)) return -1;
     if (refuse_own_output(c, err, errlen)) return -1;
     if (c->pubsub_enabled && c->n_pubsub_patterns == 0) {
-        char def[300];
-        snprintf(def, sizeof def, "%s*", c->channel_prefix);
-        if (bm_config_add_pattern(c, def, err, errlen)) return -1;
+        /* "<prefix>*", the prefix's glob characters escaped: "shop[eu]:" must
+         * not match "shope:..." and miss "shop[eu]:..." */
+        const char *p = c->channel_prefix;
+        char *def = malloc(2 * strlen(p) + 2), *at = def;
+        if (!def) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        for (; *p; *at++ = *p++)
+            if (strchr("*?[]\\", *p)) *at++ = '\\';
+        strcpy(at, "*");
+        int rc = bm_config_add_pattern(c, def, err, errlen);
+        free(def);
+        if (rc) return -1;
     }
     /* the guides' export_port moves HTTP (and /metrics with it) when http.listen is
      * the default address; an http.listen of its own wins */

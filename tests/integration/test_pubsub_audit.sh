@@ -96,4 +96,20 @@ bm_eq "busmon's own messages are not read: nothing dead-lettered, one message" "
 bm_check "... and that is said" grep -q "a channel busmon publishes on itself" "$BM_TMP/busmon-agent.log"
 kill -INT "$A"; wait "$A"
 
+# --- a prefix holding glob characters: the default pattern is the prefix
+# itself, escaped ("shop[eu]:*" would match shope:... and miss shop[eu]:...)
+printf 'pubsub:\n  enabled: true\n  prefix: "shop[eu]:"\n' >"$BM_TMP/glob.yaml"
+subs() { grep -c "pub/sub: subscribed to" "$BM_TMP/busmon-agent.log"; }
+n0=$(subs)
+bm_bg "$AGENT" --config "$BM_TMP/glob.yaml" --block-ms 100 --redis "$BM_URL/6" \
+    --consumer c-glob --http "127.0.0.1:$HPORT"
+A=$BM_LAST_PID
+bm_check "the agent subscribes" bm_wait_for 10 '[ "$(subs)" -gt "$n0" ]'
+pub 'shop[eu]:command.billing' '{"type":"command","tx":"glob-1","id":"glob-1"}'
+pub 'shope:command.billing' '{"type":"command","tx":"glob-2","id":"glob-2"}'
+bm_check "a message on shop[eu]:command.billing is read, with the channel's worker" bm_wait_for 10 \
+    '[ "$(curl -s "$BASE/api/traces/glob-1" | jq -r ".events[0].worker")" = billing ]'
+bm_eq "one on shope:command.billing is not" 1 "$(metric busmon_pubsub_messages_total)"
+kill -INT "$A"; wait "$A"
+
 bm_finish

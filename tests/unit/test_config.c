@@ -877,6 +877,12 @@ Test(config, the_finishing_step)
     cr_expect_eq(c.n_pubsub_patterns, 1);
     cr_expect_str_eq(c.pubsub_patterns[0], "shop:*");
     bm_config_deinit(&c);
+    /* a prefix's glob characters are the prefix's, not a glob */
+    write_yaml("pubsub:\n  enabled: true\n  prefix: \"shop[eu]*?\\\\:\"\n");
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--config", yaml_path, NULL), 0, "%s",
+                 err);
+    cr_expect_str_eq(c.pubsub_patterns[0], "shop\\[eu\\]\\*\\?\\\\:*");
+    bm_config_deinit(&c);
     write_yaml("pubsub:\n  patterns: [\"a:*\"]\n");
     cr_assert_eq(from_args(&c, &action, err, sizeof err, "--config", yaml_path, NULL), 0, "%s",
                  err);
