@@ -100,10 +100,12 @@ static int own_channel(bm_pubsub_input *in, const redisReply *ch, const redisRep
     for (size_t i = 0; i < in->o.n_own_channels; i++) {
         const char *own = in->o.own_channels[i];
         if (strlen(own) != (size_t)ch->len || memcmp(own, ch->str, (size_t)ch->len)) continue;
-        if (!in->told_own++)
+        if (!in->told_own) {
+            in->told_own = 1;
             bm_info("pub/sub: pattern %s matches %s, a channel busmon publishes on itself: "
                     "busmon's own messages are not read as events",
                     pat->type == REDIS_REPLY_STRING ? pat->str : "?", own);
+        }
         return 1;
     }
     return 0;
@@ -151,11 +153,13 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
     if (own_channel(in, ch, r->element[1])) return;
     if (heard_already(in, r->element[1], ch, body)) {
         in->stats.overlapped++;
-        if (!in->told_overlap++)
+        if (!in->told_overlap) {
+            in->told_overlap = 1;
             bm_warn("pub/sub: a message on %s came again through pattern %s: the patterns "
                     "overlap, so Redis sends such messages once per pattern; busmon uses each "
                     "once (busmon_pubsub_overlapped_total)",
                     ch->str, r->element[1]->str);
+        }
         return;
     }
     in->stats.messages++;
