@@ -204,6 +204,9 @@ void bm_cli_system_help(FILE *f);
 /* alerts: firing now and recent notifications; --watch follows them live (alerts.c). */
 bm_cli_handler bm_cli_alerts;
 void bm_cli_alerts_help(FILE *f);
+/* deadletters [replay]: the dead-letter stream, and copies put back (deadletters.c). */
+bm_cli_handler bm_cli_deadletters;
+void bm_cli_deadletters_help(FILE *f);
 /* help [CMD]: a command's help, or busmon's (commands.c; its help text: help.c). */
 bm_cli_handler bm_cli_help;
 void bm_cli_help_help(FILE *f);

@@ -14,6 +14,8 @@
 #include "agent/cli/cli.h"
 #include "agent/cli/options.h"
 
+static const char *const dl_aliases[] = {"deadletter", "dlq", NULL};
+
 /* clang-format off */
 static const bm_cli_command commands[] = {
     /* name     aliases operand  summary (busmon --help), then help and handler */
@@ -37,6 +39,8 @@ static const bm_cli_command commands[] = {
                                  bm_cli_system_help, bm_cli_system},
     {"alerts",  NULL,   NULL,    "alerts firing now and recent notifications; --watch follows them",
                                  bm_cli_alerts_help, bm_cli_alerts},
+    {"deadletters", dl_aliases, "[replay]", "entries the agent could not use, why; replay puts them back",
+                                 bm_cli_deadletters_help, bm_cli_deadletters},
     {"baseline", NULL,  "[WORKER]", "learned baselines vs now; freeze WORKER, clear WORKER",
                                  bm_cli_baseline_help, bm_cli_baseline},
     {"help",    NULL,   "CMD",   "what CMD shows and its options (as busmon CMD --help)",

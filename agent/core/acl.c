@@ -63,7 +63,7 @@ static const struct {
 
 const char *const bm_acl_cli_commands[] = {
     "xrevrange", "lrange",           "llen", "hget", "hgetall", "xinfo|groups", "subscribe", "ping",
-    "select",    "zrevrangebyscore", "mget", NULL,
+    "select",    "zrevrangebyscore", "mget", "xlen", "xrange",  NULL,
 };
 
 const char *bm_acl_command_name(bm_acl_command c)

@@ -39,6 +39,7 @@
 
 #define DEADLETTER_VALUE_MAX  (64 * 1024)
 #define DEADLETTER_FIELDS_MAX 64
+#define DEADLETTER_NAME_MAX   250 /* of a field's name, without the "f." */
 #define ACK_IDS_PER_COMMAND   10000
 #define RETRY_MIN_US          (250 * 1000LL)
 #define RETRY_MAX_US          (30 * 1000000LL)
@@ -667,8 +668,8 @@ static int send_wr(bm_persist *p, group *g, wr *x)
             maxlen = HANDOFF_MAXLEN;
             first++, n--;
         }
-        const char *f[4 + DEADLETTER_FIELDS_MAX], *v[4 + DEADLETTER_FIELDS_MAX];
-        size_t fl[4 + DEADLETTER_FIELDS_MAX], vl[4 + DEADLETTER_FIELDS_MAX];
+        const char *f[5 + DEADLETTER_FIELDS_MAX], *v[5 + DEADLETTER_FIELDS_MAX];
+        size_t fl[5 + DEADLETTER_FIELDS_MAX], vl[5 + DEADLETTER_FIELDS_MAX];
         for (size_t i = 0; i < n; i++) {
             const dl_pair *d = &g->pairs[first + i];
             f[i] = g->dlbytes.data + d->f_off, fl[i] = d->f_len;
@@ -1378,8 +1379,10 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
                            const size_t *value_lens)
 {
     group *g = open_group(p);
-    if (n > DEADLETTER_FIELDS_MAX) n = DEADLETTER_FIELDS_MAX;
-    if (!g || reserve((void **)&g->pairs, &g->cap_pairs, g->n_pairs + n + 4, sizeof(dl_pair)) ||
+    if (!g ||
+        reserve((void **)&g->pairs, &g->cap_pairs,
+                g->n_pairs + (n > DEADLETTER_FIELDS_MAX ? DEADLETTER_FIELDS_MAX : n) + 5,
+                sizeof(dl_pair)) ||
         reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) {
         p->stats.deadletter_failed++;
         return;
@@ -1399,9 +1402,29 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
     PAIR("stream", 6, stream, strlen(stream));
     PAIR("id", 2, id, strlen(id));
     PAIR("error", 5, detail, strlen(detail));
+    /* what did not fit is said, so no one takes the copy for the whole entry
+     * (`busmon deadletters replay` refuses such a copy) */
+    size_t values_cut = 0, names_cut = 0,
+           copied = n > DEADLETTER_FIELDS_MAX ? DEADLETTER_FIELDS_MAX : n;
+    for (size_t i = 0; i < copied; i++) {
+        values_cut += value_lens[i] > DEADLETTER_VALUE_MAX;
+        names_cut += field_lens[i] > DEADLETTER_NAME_MAX;
+    }
+    if (copied < n || values_cut || names_cut) {
+        char cut[200];
+        int k = snprintf(cut, sizeof cut, "%zu of %zu fields copied", copied, n);
+        if (values_cut)
+            k += snprintf(cut + k, sizeof cut - (size_t)k, "; %zu value(s) cut to %d bytes",
+                          values_cut, DEADLETTER_VALUE_MAX);
+        if (names_cut)
+            snprintf(cut + k, sizeof cut - (size_t)k, "; %zu field name(s) cut to %d bytes",
+                     names_cut, DEADLETTER_NAME_MAX);
+        PAIR("cut", 3, cut, strlen(cut));
+    }
+    n = copied;
     for (size_t i = 0; i < n; i++) {
         char name[260];
-        size_t nl = field_lens[i] > 250 ? 250 : field_lens[i];
+        size_t nl = field_lens[i] > DEADLETTER_NAME_MAX ? DEADLETTER_NAME_MAX : field_lens[i];
         memcpy(name, "f.", 2);
         memcpy(name + 2, fields[i], nl);
         PAIR(name, nl + 2, values[i],

@@ -117,7 +117,8 @@ bm_eq "busmon_redis_denied_total is 0 for every command" 0 \
 cli() { "$BUSMON" --redis "$DB" --redis-username busmon-cli --redis-password-file "$BM_TMP/cli.pw" "$@"; }
 tx=$(admin --scan --pattern 'busmon:trace:tx-*' | head -1)
 tx=${tx#busmon:trace:}
-for cmd in "workers" "worker e5" "errors" "stats" "system" "alerts" "trace $tx" "top --once"; do
+for cmd in "workers" "worker e5" "errors" "stats" "system" "alerts" "trace $tx" "top --once" \
+    "deadletters" "deadletters --json"; do
     cli $cmd >"$BM_TMP/cli.out" 2>&1
     bm_eq "busmon $cmd as the read-only user" "0 " "$? $(grep -i noperm "$BM_TMP/cli.out")"
 done
