@@ -131,6 +131,8 @@ bm_eq "a command's options after --redis-username NAME" "--status" \
     "$(complete_line busmon --redis-username bob traces --sta)"
 bm_eq "--status offers the statuses" "cancelled compensated completed failed running timed_out" \
     "$(complete_line busmon traces --status '')"
+bm_eq "--reason offers the dead-letter reasons" "not_json not_msgpack" \
+    "$(complete_line busmon deadletters --reason not_)"
 
 commands=$(busmon --help | sed -n '/^commands:/,/^$/s/^  \([a-z][a-z]*\) .*/\1/p' | sort | tr '\n' ' ')
 bm_eq "every command of busmon --help is offered" "${commands% }" "$(complete_line busmon '')"
