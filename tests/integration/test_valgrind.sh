@@ -106,6 +106,10 @@ system --json
 metrics
 baseline
 top --once
+deadletters
+deadletters --json
+deadletters replay --all --dry-run --json
+deadletters replay --id 1-0
 EOF
 
 kill -TERM "$AG"
