@@ -668,15 +668,20 @@ static int send_wr(bm_persist *p, group *g, wr *x)
             maxlen = HANDOFF_MAXLEN;
             first++, n--;
         }
-        const char *f[5 + DEADLETTER_FIELDS_MAX], *v[5 + DEADLETTER_FIELDS_MAX];
-        size_t fl[5 + DEADLETTER_FIELDS_MAX], vl[5 + DEADLETTER_FIELDS_MAX];
-        for (size_t i = 0; i < n; i++) {
-            const dl_pair *d = &g->pairs[first + i];
-            f[i] = g->dlbytes.data + d->f_off, fl[i] = d->f_len;
-            v[i] = g->dlbytes.data + d->v_off, vl[i] = d->v_len;
+        /* a hand-off has as many fields as its entry: names, then values
+         * (out of memory: failed, sent again with the group) */
+        rc = reserve_argv(p, 2 * n);
+        if (rc == 0) {
+            const char **f = p->argv, **v = p->argv + n;
+            size_t *fl = p->argvlen, *vl = p->argvlen + n;
+            for (size_t i = 0; i < n; i++) {
+                const dl_pair *d = &g->pairs[first + i];
+                f[i] = g->dlbytes.data + d->f_off, fl[i] = d->f_len;
+                v[i] = g->dlbytes.data + d->v_off, vl[i] = d->v_len;
+            }
+            rc = bm_writer_xadd(p->w, x->is_dl == 2 ? BM_WRITE_HANDOFF : BM_WRITE_DEADLETTER,
+                                stream, maxlen, n, f, fl, v, vl, on_write, x);
         }
-        rc = bm_writer_xadd(p->w, x->is_dl == 2 ? BM_WRITE_HANDOFF : BM_WRITE_DEADLETTER, stream,
-                            maxlen, n, f, fl, v, vl, on_write, x);
         x->pending = rc == 0 ? 1 : 0;
     } else {
         if (reserve_argv(p, x->n)) return -1;
@@ -1445,7 +1450,8 @@ int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *
                        const size_t *value_lens)
 {
     group *g = open_group(p);
-    if (n > DEADLETTER_FIELDS_MAX) return -1;
+    /* every field: the owner decodes the entry from its hand-off (the entry's
+     * size, and so its fields, are bounded by streams.max_entry_bytes) */
     if (!g || reserve((void **)&g->pairs, &g->cap_pairs, g->n_pairs + n + 1, sizeof(dl_pair)) ||
         reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs))
         return -1;

@@ -195,7 +195,7 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
  * Queue a hand-off: XADD <stream> MAXLEN ~ 1000000 * with the entry's own
  * fields (names and values copied), part of the current group, so the
  * entry it came from is acked only once the hand-off is stored.
- * @return 0, or -1 (out of memory, more than 64 fields).
+ * @return 0, or -1 (out of memory).
  */
 int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *const *fields,
                        const size_t *field_lens, const char *const *values,
