@@ -688,25 +688,25 @@ typedef enum { WINDOW_NONE, WINDOW_ROLLUP, WINDOW_SYSTEM } window_kind;
 
 static const struct route {
     const char *path;
-    int prefix;
+    const char *tail; /* NULL: the path exactly; else a prefix, and what its tail names */
     window_kind window;
     void (*serve)(bm_http *h, const request *rq);
 } routes[] = {
-    {"/", 0, WINDOW_NONE, serve_dashboard},
-    {"/index.html", 0, WINDOW_NONE, serve_dashboard},
-    {"/metrics", 0, WINDOW_NONE, serve_metrics},
-    {"/health", 0, WINDOW_NONE, serve_health},
-    {"/ready", 0, WINDOW_NONE, serve_ready},
-    {"/api/alerts", 0, WINDOW_NONE, serve_alerts},
-    {"/api/baseline", 0, WINDOW_NONE, serve_baseline},
-    {"/api/system", 0, WINDOW_SYSTEM, serve_system},
-    {"/api/stats", 0, WINDOW_ROLLUP, serve_stats},
-    {"/api/workers", 0, WINDOW_ROLLUP, serve_workers},
-    {"/api/workers/", 1, WINDOW_ROLLUP, serve_worker},
-    {"/api/errors", 0, WINDOW_ROLLUP, serve_errors},
-    {"/api/metrics", 0, WINDOW_ROLLUP, serve_metrics_api},
-    {"/api/traces", 0, WINDOW_NONE, serve_traces},
-    {"/api/traces/", 1, WINDOW_NONE, serve_trace},
+    {"/", NULL, WINDOW_NONE, serve_dashboard},
+    {"/index.html", NULL, WINDOW_NONE, serve_dashboard},
+    {"/metrics", NULL, WINDOW_NONE, serve_metrics},
+    {"/health", NULL, WINDOW_NONE, serve_health},
+    {"/ready", NULL, WINDOW_NONE, serve_ready},
+    {"/api/alerts", NULL, WINDOW_NONE, serve_alerts},
+    {"/api/baseline", NULL, WINDOW_NONE, serve_baseline},
+    {"/api/system", NULL, WINDOW_SYSTEM, serve_system},
+    {"/api/stats", NULL, WINDOW_ROLLUP, serve_stats},
+    {"/api/workers", NULL, WINDOW_ROLLUP, serve_workers},
+    {"/api/workers/", "NAME", WINDOW_ROLLUP, serve_worker},
+    {"/api/errors", NULL, WINDOW_ROLLUP, serve_errors},
+    {"/api/metrics", NULL, WINDOW_ROLLUP, serve_metrics_api},
+    {"/api/traces", NULL, WINDOW_NONE, serve_traces},
+    {"/api/traces/", "TX", WINDOW_NONE, serve_trace},
 };
 
 /* The route for path, with its decoded tail in *tail (caller frees) and its
@@ -716,7 +716,7 @@ static const struct route *find_route(const char *path, char **tail, size_t *tai
     *tail = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *r = &routes[i];
-        if (!r->prefix) {
+        if (!r->tail) {
             if (!strcmp(path, r->path)) return r;
             continue;
         }
@@ -726,6 +726,19 @@ static const struct route *find_route(const char *path, char **tail, size_t *tai
         return *tail ? r : NULL;
     }
     return NULL;
+}
+
+/* A 404 that names the paths there are ("/api/workers/NAME" for a prefix route),
+ * so a typo is answered with the right spelling. */
+static void send_not_found(bm_http *h, bm_http_req *req)
+{
+    char msg[640];
+    size_t at = (size_t)snprintf(msg, sizeof msg, "no such path; the paths:");
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && at < sizeof msg; i++) {
+        at += (size_t)snprintf(msg + at, sizeof msg - at, "%s %s%s", i ? "," : "", routes[i].path,
+                               routes[i].tail ? routes[i].tail : "");
+    }
+    send_error(h, req, 404, msg);
 }
 
 /* ?window= of a route that reads one (others are ignored); 1m|5m|1h for the
@@ -821,7 +834,7 @@ static void on_request(bm_http_req *req, void *arg)
     size_t tail_len = 0;
     const struct route *r = find_route(path, &tail, &tail_len); /* first: unknown is a 404 */
     if (!r) {
-        send_error(h, req, 404, "no such path");
+        send_not_found(h, req);
     } else if (tail && strlen(tail) != tail_len) { /* "fast%00x" is not the worker "fast" */
         send_error(h, req, 400, "a path segment holds a NUL byte (%00)");
     } else if (read_window(h, req, uri, r->window, &rq, sys_buf, sizeof sys_buf) == 0) {

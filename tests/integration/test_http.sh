@@ -132,6 +132,8 @@ bm_eq "POST /: 405" 405 "$(code $BASE/ -X POST -d x=1)"
 
 # bad requests
 bm_eq "unknown path: 404" 404 "$(code $BASE/nope)"
+bm_check "unknown path: the 404 names the paths there are" bash -c \
+    "curl -s $BASE/api/worker | jq -e '.error | test(\"^no such path; the paths: /, .* /api/workers, /api/workers/NAME, .* /api/traces/TX\$\")' >/dev/null"
 bm_check "unknown path: JSON error" qjq .error "$BM_TMP/body"
 bm_eq "bad window: 400" 400 "$(code "$BASE/api/stats?window=2d")"
 bm_check "bad window: JSON error names the windows" grep -q '1m, 5m or 1h' "$BM_TMP/body"
