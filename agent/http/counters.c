@@ -274,7 +274,8 @@ static const bm_counter_row table[] = {
            "Answers read before their command that the OTLP metrics stopped waiting for (4096 "
            "wait): if the command still comes, not counted there (or without the duration).",
            "otlp.metrics_early_forgotten", om.early_forgotten),
-    SCALAR("busmon_deadletter_total", TOTAL, "Entries copied to the dead-letter stream.",
+    SCALAR("busmon_deadletter_total", TOTAL,
+           "Entries copied to the dead-letter stream (busmon deadletters lists them).",
            "deadletter", persist.deadletter),
     SCALAR("busmon_deadletter_failed_total", TOTAL,
            "Dead-letter copies that could not be sent (the entry is still acked).",
