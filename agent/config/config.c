@@ -18,6 +18,7 @@
 #include "agent/config/keys.h"
 #include "agent/config/walk.h"
 #include "agent/core/log.h"
+#include "agent/core/parse.h"
 #include "lib/baseline.h"
 #include "lib/redact.h"
 
@@ -275,21 +276,21 @@ void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_disp
 {
     fprintf(f, "configuration ok: %s, %zu stream(s), group %s, consumer %s\n", redis_display,
             c->n_streams, c->group, c->consumer);
-    char exposed[256];
+    char exposed[256], dur[32]; /* durations as written ("1h", not "3.6e+03 s") */
     if (c->http_enabled)
-        fprintf(f, "http: %s, at most %d connection(s), headers within %.3g s, %s\n",
-                c->http_listen, c->http_max_connections, c->http_header_timeout_ms / 1000.0,
-                c->http_token_file ? "a bearer token required (http.token_file)"
-                                   : "no token");
+        fprintf(f, "http: %s, at most %d connection(s), headers within %s, %s\n", c->http_listen,
+                c->http_max_connections,
+                bm_format_duration_us((int64_t)c->http_header_timeout_ms * 1000, dur, sizeof dur),
+                c->http_token_file ? "a bearer token required (http.token_file)" : "no token");
     if (bm_config_http_exposed(c, exposed, sizeof exposed)) fprintf(f, "warning: %s\n", exposed);
     fprintf(f, "metrics: %s\n",
             c->metrics_export && c->metrics_collection_enabled
                 ? (c->http_enabled ? "/metrics served with HTTP" : "HTTP off: no /metrics")
                 : "/metrics off (metrics_collection.export_prometheus or .enabled: false)");
     const bm_alert_config *ac = &c->alerting->rules;
-    fprintf(f, "alerts: %s, %zu rule(s) every %.3g s, %zu sink(s)\n",
-            ac->enabled ? "enabled" : "disabled", ac->n_rules, (double)ac->interval_us / 1e6,
-            c->alerting->n_sinks);
+    fprintf(f, "alerts: %s, %zu rule(s) every %s, %zu sink(s)\n",
+            ac->enabled ? "enabled" : "disabled", ac->n_rules,
+            bm_format_duration_us(ac->interval_us, dur, sizeof dur), c->alerting->n_sinks);
     /* the effective rules and sinks, one line each */
     for (size_t i = 0; i < ac->n_rules; i++) {
         const alert_rule *r = &ac->rules[i];

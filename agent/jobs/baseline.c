@@ -14,6 +14,7 @@
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
+#include "agent/core/parse.h"
 #include "agent/core/writer.h"
 #include "lib/custom_metrics.h"
 #include "proto/rollup.h"
@@ -203,10 +204,12 @@ bm_baseline_job *bm_baseline_job_new(const bm_baseline_job_opts *o, struct bm_lo
         return NULL;
     }
     const baseline_config *c = baselines_config(table);
-    bm_info("baselines: learning every %.3g s, %s slots, ready after %u sample(s) and %.3g s; "
+    char every[32], learning[32]; /* "1h", not "3.6e+03 s" */
+    bm_info("baselines: learning every %s, %s slots, ready after %u sample(s) and %s; "
             "requests from %s",
-            (double)o->interval_us / 1e6, baseline_slots_name(c->slots), c->min_samples,
-            (double)c->min_learning_us / 1e6, o->control_key);
+            bm_format_duration_us(o->interval_us, every, sizeof every),
+            baseline_slots_name(c->slots), c->min_samples,
+            bm_format_duration_us(c->min_learning_us, learning, sizeof learning), o->control_key);
     return j;
 }
 

@@ -30,6 +30,9 @@ HP=$(bm_free_port)
 BUSMON_TEST_CLOCK_FILE=$CLOCK bm_bg "$AGENT" --config "$BM_TMP/busmon.yaml" --block-ms 100 \
     --rollup-interval 1 --health-interval 1 --alert-interval 500ms --http "127.0.0.1:$HP"
 bm_check "the agent is up" bm_wait_for 10 "curl -sf http://127.0.0.1:$HP/health"
+bm_check "its start line gives durations as written (1h, not 3.6e+03 s)" \
+    grep -q 'baselines: learning every 1s, hour_of_week slots, ready after 5 sample(s) and 1h;' \
+    "$BM_TMP/busmon-agent.log"
 
 # the producer: a command and its result per worker switched on, every ~50 ms,
 # at the latency in lat_<worker>

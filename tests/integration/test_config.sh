@@ -18,8 +18,11 @@ out=$("$AGENT" --config "$BM_SRC/deploy/busmon.yaml" --redis "redis://127.0.0.1:
 bm_eq "--check-config --offline: exit 0 with Redis down" 0 "$rc"
 bm_eq "deploy/busmon.yaml: nothing on stderr" "" "$(cat "$BM_TMP/err")"
 bm_check "... the summary: streams, group, consumer" grep -q "configuration ok: .*1 stream(s), group busmon, consumer " <<<"$out"
-bm_check "... the alerts line" grep -q "^alerts: enabled, 9 rule(s) every 10 s, 0 sink(s)$" <<<"$out"
+bm_check "... the alerts line" grep -q "^alerts: enabled, 9 rule(s) every 10s, 0 sink(s)$" <<<"$out"
 bm_check "... and that Redis was not checked" grep -q "^redis: not checked (--offline)$" <<<"$out"
+out=$("$AGENT" --redis "redis://127.0.0.1:$DEAD_PORT" --alert-interval 1h --check-config --offline)
+bm_check "... durations as written: alerts every 1h, not 3.6e+03 s" \
+    grep -q "^alerts: enabled, 9 rule(s) every 1h, 0 sink(s)$" <<<"$out"
 
 "$AGENT" --redis "redis://127.0.0.1:$DEAD_PORT" --check-config >/dev/null 2>"$BM_TMP/err"; rc=$?
 bm_eq "--check-config, Redis unreachable: exit 3" 3 "$rc"
