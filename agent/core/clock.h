@@ -17,12 +17,14 @@
 int64_t bm_now_us(void);
 
 /*
- * Tests only: the wall clock reads `offset` seconds ahead, where offset is
- * the number in the file at `path` (re-read at most every 100 ms; absent or
- * unreadable: 0). main() calls it when BUSMON_TEST_CLOCK_FILE is set, so an
- * integration test can move the agent's time (a baseline's learning hour,
- * a window's minute) without waiting. The monotonic clock never moves.
- * Not thread-safe (the agent has one thread). NULL: off.
+ * Tests only: the clocks read ahead by the numbers in the file at `path`,
+ * "WALL [MONO]" in seconds (re-read at most every 100 ms; absent or
+ * unreadable: 0). WALL moves the wall clock alone (a step of it, as an NTP
+ * correction or a resumed VM makes); MONO moves the monotonic clock too (time
+ * passing: a dead-letter rate's minute, an alert's `for`), and only forward
+ * (a smaller MONO than one read before is ignored). main() calls it when
+ * BUSMON_TEST_CLOCK_FILE is set, so an integration test can move the agent's
+ * time without waiting. Not thread-safe (the agent has one thread). NULL: off.
  */
 void bm_clock_set_offset_file(const char *path);
 

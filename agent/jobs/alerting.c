@@ -255,7 +255,9 @@ static void note_gone(bm_alerting *al, const bm_alert *firing, size_t n_firing)
     }
 }
 
-/* Dead-lettered entries per minute over the last minute (since start at first). */
+/* Dead-lettered entries per minute over the last minute (since start at first);
+ * now_us is the monotonic clock, so a step of the wall clock neither hides the
+ * minute's dead-letters nor leaves the rate unknown until the step ages out. */
 static double deadletter_rate(bm_alerting *al, int64_t now_us)
 {
     uint64_t count = al->o.deadletters ? al->o.deadletters(al->o.deadletters_arg) : 0;
@@ -307,13 +309,13 @@ static void evaluate(const bm_redis_figures *f, void *arg)
 {
     bm_alerting *al = arg;
     if (al->stopping || bm_loop_stopping(al->loop)) return;
-    int64_t now = bm_now_us();
+    int64_t now = bm_now_us(), mono = bm_mono_us();
     take_streams(al, f);
     /* The rate gauges' baselines are kept on every agent, judge or not, so
      * an agent that becomes the judge measures its first cpu_percent over
      * one interval and deadletter_rate over the last minute, not over the
      * time since it last judged. Two small /proc reads and a ring slot. */
-    double deadletter_per_min = deadletter_rate(al, now);
+    double deadletter_per_min = deadletter_rate(al, mono);
     bm_cpu_times cpu;
     int cpu_ok = 0;
     double memory_percent = -1, cpu_percent = -1;
@@ -419,7 +421,7 @@ bm_alerting *bm_alerting_new(const bm_alerting_opts *o, struct bm_loop *loop,
         return NULL;
     }
     /* the start is the deadletter rate's first base */
-    al->dl_ring[0] = (dl_sample){bm_now_us(), 0};
+    al->dl_ring[0] = (dl_sample){bm_mono_us(), 0};
     al->dl_len = 1;
     size_t enabled = 0;
     for (size_t i = 0; i < o->rules->n_rules; i++)

@@ -125,7 +125,7 @@ cpu 11000 1000 n2 # 100 % busy
 sleep 1
 cpu 11000 11000 n2 # then idle
 sleep 1
-echo 120 >"$BM_TMP/clock2"
+echo "120 120" >"$BM_TMP/clock2" # 2 min pass: both clocks (deadletter_rate is monotonic)
 sleep 1
 mark=$(bm_cli_raw XREVRANGE busmon:alerts + - COUNT 1 | head -1)
 kill -9 "${PID[n1]}"
