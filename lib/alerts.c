@@ -552,7 +552,11 @@ typedef struct instance {
     uint32_t rule_id;
     inst_state state;
     uint64_t seen; /* evaluation number when its condition was last true */
-    int64_t pending_since_us, firing_since_us, notified_us, evaluated_us;
+    int64_t pending_since_us, firing_since_us, notified_us, evaluated_us; /* wall clock */
+    /* the same moments on the caller's monotonic clock, which `for` and the
+     * cooldown are measured on (not saved: made from the wall ones' ages at
+     * the first evaluation after alerts_load) */
+    int64_t pending_mono_us, notified_mono_us;
     double value; /* last known */
     char window_label[8];
     char target[BM_NAME_MAX];
@@ -597,6 +601,7 @@ struct alerts {
     char tag_dropped_rule[BM_ALERT_NAME_MAX]; /* the rule that last left tag values out */
     orphan *orphans; /* from the last alerts_load, until the next evaluation */
     size_t n_orphans;
+    int mono_unset; /* instances loaded: their monotonic times are made at the next evaluation */
 };
 
 alerts *alerts_new(const alerts_limits *limits)
@@ -971,7 +976,8 @@ static void remember(alerts *a, const bm_alert *al)
 
 typedef struct {
     alerts *a;
-    int64_t now_us;
+    int64_t now_us;  /* wall clock: the records' times */
+    int64_t mono_us; /* monotonic: `for` and the cooldown */
     alerts_notify_cb cb;
     void *arg;
     char detail[BM_ISSUE_LEN]; /* the value's words for step(), "" none */
@@ -1022,6 +1028,7 @@ static void step(eval_ctx *e, const rule_slot *s, const char *target, int have, 
         }
         in->state = INST_PENDING;
         in->pending_since_us = e->now_us;
+        in->pending_mono_us = e->mono_us;
         a->n_pending++;
     }
     in->seen = a->epoch;
@@ -1030,14 +1037,16 @@ static void step(eval_ctx *e, const rule_slot *s, const char *target, int have, 
     in->evaluated_us = e->now_us;
     snprintf(in->window_label, sizeof in->window_label, "%s", window_label ? window_label : "");
     if (in->state == INST_PENDING) {
-        if (e->now_us - in->pending_since_us < r->for_us) return;
+        if (e->mono_us - in->pending_mono_us < r->for_us) return;
         in->state = INST_FIRING;
         in->firing_since_us = in->notified_us = e->now_us;
+        in->notified_mono_us = e->mono_us;
         a->n_pending--;
         a->n_firing++;
         notify(e, s, in, BM_ALERT_FIRING);
-    } else if (r->cooldown_us > 0 && e->now_us - in->notified_us >= r->cooldown_us) {
+    } else if (r->cooldown_us > 0 && e->mono_us - in->notified_mono_us >= r->cooldown_us) {
         in->notified_us = e->now_us;
+        in->notified_mono_us = e->mono_us;
         notify(e, s, in, BM_ALERT_REPEAT);
     }
 }
@@ -1269,12 +1278,34 @@ static void resolve_orphans(eval_ctx *e)
     a->n_orphans = 0;
 }
 
+/* Loaded instances: their monotonic times from their wall times' ages now
+ * (across a restart the wall clock is all there is; a time ahead of it: age 0). */
+static void set_loaded_mono(alerts *a, int64_t now_us, int64_t mono_us)
+{
+    a->mono_unset = 0;
+    for (size_t b = 0; b < a->n_buckets; b++) {
+        for (instance *in = a->buckets[b]; in; in = in->next) {
+            int64_t pending_age = now_us - in->pending_since_us;
+            int64_t notified_age = now_us - in->notified_us;
+            in->pending_mono_us = mono_us - (pending_age > 0 ? pending_age : 0);
+            in->notified_mono_us = mono_us - (notified_age > 0 ? notified_age : 0);
+        }
+    }
+}
+
 void alerts_evaluate(alerts *a, const bm_rollup *r, const alert_gauges *g, int64_t now_us,
                      alerts_notify_cb cb, void *arg)
 {
+    alerts_evaluate_mono(a, r, g, now_us, now_us, cb, arg);
+}
+
+void alerts_evaluate_mono(alerts *a, const bm_rollup *r, const alert_gauges *g, int64_t now_us,
+                          int64_t mono_us, alerts_notify_cb cb, void *arg)
+{
     static const bm_rollup empty;
     if (!r) r = &empty;
-    eval_ctx e = {a, now_us, cb, arg, ""};
+    eval_ctx e = {a, now_us, mono_us, cb, arg, ""};
+    if (a->mono_unset) set_loaded_mono(a, now_us, mono_us);
     a->epoch++;
     a->counters.evaluations++;
     resolve_orphans(&e);
@@ -1676,6 +1707,7 @@ int alerts_load(alerts *a, const msgpack_object *o, char *err, size_t errlen)
             maybe_grow(a);
         }
         n_nodes = 0; /* owned by the table now */
+        a->mono_unset = 1;
         memcpy(a->history, hist, n_hist * sizeof *hist);
         a->hist_len = n_hist;
         a->hist_next = n_hist % a->lim.history;

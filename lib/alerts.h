@@ -349,6 +349,18 @@ void alerts_evaluate(alerts *a, const bm_rollup *r, const alert_gauges *g, int64
                      alerts_notify_cb cb, void *arg);
 
 /*
+ * alerts_evaluate with `for` and the cooldown measured on mono_us, a
+ * monotonic clock (the agent's), and now_us (the wall clock) used for the
+ * records' times and the windows only: a step of the wall clock neither
+ * fires a pending alert early nor holds it back (nor a repeat). An instance
+ * loaded by alerts_load takes its age on the wall clock (pending_since,
+ * notified) at its first evaluation. alerts_evaluate is this with
+ * mono_us = now_us.
+ */
+void alerts_evaluate_mono(alerts *a, const bm_rollup *r, const alert_gauges *g, int64_t now_us,
+                          int64_t mono_us, alerts_notify_cb cb, void *arg);
+
+/*
  * The alerts firing now (state BM_ALERT_FIRING, value and description as of
  * the last evaluation, ts = that evaluation), sorted by severity (critical
  * first), then rule, then labels. @return the number written (<= max);

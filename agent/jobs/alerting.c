@@ -345,7 +345,7 @@ static void evaluate(const bm_redis_figures *f, void *arg)
     g.memory_percent = memory_percent;
 
     al->n_resolved = 0;
-    alerts_evaluate(al->engine, &r, &g, now, on_notify, al);
+    alerts_evaluate_mono(al->engine, &r, &g, now, mono, on_notify, al); /* `for`, cooldowns */
     al->stats.evaluations++;
     al->view.release(al->view.arg, mon);
     if (al->stats.notifications != notified_before && al->o.notified)

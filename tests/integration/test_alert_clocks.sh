@@ -7,6 +7,11 @@
 #      rate still counts the 10 of the last minute and the alert goes on
 #      firing (on the wall clock it read 0 after the forward step and was
 #      unknown after the step back: resolved twice).
+#   2. `for` and cooldown: `held` (for 30 s) pending, `repeats` (cooldown
+#      30 s) firing; the wall clock an hour ahead, then two back: `held` stays
+#      pending and `repeats` does not repeat (on the wall clock the step ahead
+#      fired the one and repeated the other at once); 31 s passing then
+#      fires `held` and repeats `repeats`.
 # Time passing is the file's second number (both clocks ahead); every wait is
 # bounded.
 source "$(dirname "$0")/lib.sh"
@@ -53,4 +58,39 @@ bm_eq "1: never resolved" 0 "$(resolves)"
 # a minute passing (both clocks) ages them out: resolved
 echo "60 61" >"$CLOCK"
 bm_check "1: a minute later (both clocks): resolved" bm_wait_for 10 '[ -z "$(value deadletters)" ]'
+stop_agent() { kill -INT "$BM_LAST_PID"; bm_wait_for 15 "! kill -0 $BM_LAST_PID 2>/dev/null"; }
+stop_agent
+
+# --- 2. for and cooldown across wall clock steps ---------------------------------------------
+bm_cli DEL busmon:alerts >/dev/null
+echo 0 >"$CLOCK"
+cat >"$BM_TMP/busmon.yaml" <<'YAML'
+alerts:
+  builtins: false
+  rules:
+    - {name: held, metric: memory_percent, op: ">=", threshold: 0, for: 30s, cooldown: 0s}
+    - {name: repeats, metric: memory_percent, op: ">=", threshold: 0, for: 0s, cooldown: 30s}
+YAML
+BUSMON_TEST_CLOCK_FILE=$CLOCK bm_bg "$AGENT" --config "$BM_TMP/busmon.yaml" --consumer a2 \
+    --block-ms 100 --rollup-interval 300ms --alert-interval 300ms --http "127.0.0.1:$HP"
+bm_check "2: the agent is up" bm_wait_for 10 "curl -sf http://127.0.0.1:$HP/health"
+# sent RULE STATE: notifications of RULE in STATE in busmon:alerts
+sent() { bm_cli_raw XRANGE busmon:alerts - + | grep -a '^{"rule"' |
+    jq -s --arg r "$1" --arg s "$2" '[.[] | select(.rule == $r and .state == $s)] | length'; }
+bm_check "2: repeats fires" bm_wait_for 10 '[ "$(sent repeats firing)" = 1 ]'
+bm_check "2: held is pending" bm_wait_for 10 '[ "$(bm_metric $HP busmon_alerts_pending)" = 1 ]'
+echo 3600 >"$CLOCK"
+after_evaluations 4
+bm_eq "2: the wall clock an hour ahead: held still pending" "1 0" \
+    "$(bm_metric $HP busmon_alerts_pending) $(sent held firing)"
+bm_eq "2: ... repeats not repeated" 0 "$(sent repeats repeat)"
+echo -3600 >"$CLOCK"
+after_evaluations 4
+bm_eq "2: the wall clock two hours back: held still pending" "1 0" \
+    "$(bm_metric $HP busmon_alerts_pending) $(sent held firing)"
+bm_eq "2: ... repeats not repeated" 0 "$(sent repeats repeat)"
+echo "-3600 31" >"$CLOCK"
+bm_check "2: 31 s later (the monotonic clock): held fires" bm_wait_for 10 '[ "$(sent held firing)" = 1 ]'
+bm_check "2: ... and repeats repeats" bm_wait_for 10 '[ "$(sent repeats repeat)" = 1 ]'
+stop_agent
 bm_finish

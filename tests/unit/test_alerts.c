@@ -6,7 +6,8 @@
  * and loaded: a pending alert fires after its `for`, a firing one repeats
  * after its cooldown and resolves, history and counters carry on; instances
  * of rules not held are left out, the bound holds, corrupt saves change
- * nothing.
+ * nothing. `for` and the cooldown on a monotonic clock: a step of the wall
+ * clock neither fires, repeats nor holds back; a restart ages on the wall clock.
  */
 #include "lib/alerts.h"
 #include "lib/state_codec.h"
@@ -1425,4 +1426,84 @@ Test(alerts, error_rate_anomaly_in_standard_deviations)
     /* (0.5 - 0.1) / max(0, 10 % of 0.1) = 40 standard deviations */
     cr_assert_float_eq(seen[0].value, 40.0, 1e-9);
     baselines_free(b);
+}
+
+/* ---- `for` and the cooldown on the monotonic clock (alerts_evaluate_mono) ---- */
+
+#define MONO0 (42 * S) /* the monotonic clock at the start */
+
+/* held (for 30 s) and repeats (cooldown 30 s): memory_percent >= 0, always true */
+static alert_rule clock_rules[2];
+
+static void add_clock_rules(void)
+{
+    for (int i = 0; i < 2; i++) {
+        alert_rule *r = &clock_rules[i];
+        alerts_rule_init(r);
+        snprintf(r->name, sizeof r->name, "%s", i ? "repeats" : "held");
+        r->metric = ALERT_METRIC_MEMORY_PERCENT;
+        r->op = ALERT_OP_GE;
+        r->for_us = i ? 0 : 30 * S;
+        r->cooldown_us = i ? 30 * S : 0;
+        cr_assert_eq(alerts_set_rule(eng, r), 0);
+    }
+}
+
+static void eval_mono(int64_t wall, int64_t mono)
+{
+    alert_gauges g;
+    alerts_gauges_init(&g);
+    g.memory_percent = 50;
+    alerts_evaluate_mono(eng, NULL, &g, wall, mono, record, &n_seen);
+}
+
+/* notifications of `rule` in `state` so far */
+static size_t sent(const char *rule, bm_alert_state state)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < n_seen; i++)
+        n += !strcmp(seen[i].rule, rule) && seen[i].state == state;
+    return n;
+}
+
+Test(alerts, a_wall_clock_step_ahead_neither_fires_nor_repeats)
+{
+    add_clock_rules();
+    eval_mono(T0, MONO0);
+    cr_assert_eq(sent("repeats", BM_ALERT_FIRING), 1);
+    eval_mono(T0 + 3610 * S, MONO0 + 10 * S); /* the wall clock an hour ahead, 10 s on */
+    cr_assert_eq(sent("held", BM_ALERT_FIRING), 0, "held fired 10 s into its 30 s");
+    cr_assert_eq(sent("repeats", BM_ALERT_REPEAT), 0, "repeated 10 s into its 30 s");
+    eval_mono(T0 + 3630 * S, MONO0 + 30 * S);
+    cr_assert_eq(sent("held", BM_ALERT_FIRING), 1);
+    cr_assert_eq(sent("repeats", BM_ALERT_REPEAT), 1);
+    cr_assert_eq(seen[n_seen - 1].ts_us, T0 + 3630 * S, "records keep the wall clock");
+}
+
+Test(alerts, a_wall_clock_step_back_holds_nothing_back)
+{
+    add_clock_rules();
+    eval_mono(T0, MONO0);
+    eval_mono(T0 - 3590 * S, MONO0 + 10 * S); /* the wall clock an hour back, 10 s on */
+    cr_assert_eq(sent("held", BM_ALERT_FIRING), 0);
+    eval_mono(T0 - 3570 * S, MONO0 + 30 * S);
+    cr_assert_eq(sent("held", BM_ALERT_FIRING), 1, "held waits for the wall clock's hour");
+    cr_assert_eq(sent("repeats", BM_ALERT_REPEAT), 1, "repeats waits for the wall clock's hour");
+}
+
+Test(alerts, a_restart_ages_on_the_wall_clock_with_another_monotonic_clock)
+{
+    add_clock_rules();
+    eval_mono(T0, MONO0);
+    eval_mono(T0 + 10 * S, MONO0 + 10 * S);
+    restart(clock_rules, 2); /* 5 s later; the new process's monotonic clock starts near 0 */
+    eval_mono(T0 + 15 * S, 1 * S);
+    cr_assert_eq(sent("held", BM_ALERT_FIRING), 0, "held fired 15 s into its 30 s");
+    cr_assert_eq(sent("repeats", BM_ALERT_REPEAT), 0);
+    eval_mono(T0 + 29 * S, 15 * S);
+    cr_assert_eq(sent("held", BM_ALERT_FIRING), 0);
+    eval_mono(T0 + 30 * S, 16 * S);
+    cr_assert_eq(sent("held", BM_ALERT_FIRING), 1, "held's 30 s counted across the restart");
+    cr_assert_eq(sent("repeats", BM_ALERT_REPEAT), 1);
+    cr_assert_eq(sent("repeats", BM_ALERT_FIRING), 1, "not fired again after the restart");
 }
