@@ -165,6 +165,7 @@ static int build_body(const bm_sink *sink, bm_topic topic, bm_sink_body *out, vo
     bm_alert_body_opts o = {0};
     o.agent = al->o.agent;
     o.routing_key = bm_sink_option(sink, "routing_key");
+    o.generator_url = bm_sink_option(sink, "dashboard_url"); /* a webhook's key */
     int64_t valid = 4 * al->interval_us;
     o.firing_valid_us = valid > AM_VALID_MIN_US ? valid : AM_VALID_MIN_US;
     char *text = NULL;

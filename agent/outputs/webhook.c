@@ -32,6 +32,9 @@ static const bm_sink_key webhook_keys[] = {
     {"concurrency", "1",
      "requests at once; 1 delivers in order (a retrying notification holds back the rest)"},
     {"header.", NULL, "header.NAME: VALUE adds a request header (e.g. header.Authorization)"},
+    {"dashboard_url", NULL,
+     "a link back to busmon in each alert body: Slack title_link, PagerDuty client_url, "
+     "Alertmanager generatorURL"},
     {NULL, NULL, NULL},
 };
 
@@ -41,6 +44,7 @@ static void *wh_init(const bm_sink_env *env, const char *name, const bm_sink_kv 
     bm_http_post_opts o;
     bm_http_post_opts_init(&o);
     for (size_t i = 0; i < n_kv; i++) {
+        if (!strcmp(kv[i].key, "dashboard_url")) continue; /* the alert bodies' (bm_sink_option) */
         int rc = bm_http_post_opts_set(&o, "url", kv[i].key, kv[i].value ? kv[i].value : "", err,
                                        errlen);
         if (rc > 0) bm_set_error(err, errlen, "unknown key '%s'", kv[i].key);
