@@ -81,7 +81,7 @@ alerts *bm_alert_config_new_engine(const bm_alert_config *c)
 typedef struct {
     alert_rule *r;
     int is_new; /* not a built-in: metric and threshold are required */
-    int metric_given, scope_given, window_given, op_given, stat_given;
+    int metric_given, scope_given, window_given, op_given, stat_given, baseline_given;
 } rule_state;
 
 static rule_state *state_of(bm_walk *w)
@@ -280,6 +280,7 @@ static int rule_baseline(bm_walk *w, const bm_walk_pair *p)
         return bm_walk_fail(w, p->value, "unknown baseline mode '%s' (use ratio or stddev)",
                             shown(p->value));
     state_of(w)->r->baseline_mode = (baseline_mode)m;
+    state_of(w)->baseline_given = 1;
     return 0;
 }
 
@@ -405,6 +406,12 @@ static int read_rule(bm_walk *w, const char *tag, yaml_node_t *map, alert_rule *
     /* left unused it would pass for what the rule compares (avg_latency_ms with stat: p95) */
     if (st.stat_given && r->metric != ALERT_METRIC_CUSTOM)
         return bm_walk_fail(&rw, map, "stat is for metric:NAME rules; %s is compared as it is",
+                            alerts_metric_name(r->metric));
+    if (st.baseline_given && r->metric != ALERT_METRIC_LATENCY_ANOMALY &&
+        r->metric != ALERT_METRIC_ERROR_RATE_ANOMALY)
+        return bm_walk_fail(&rw, map,
+                            "baseline is for latency_anomaly and error_rate_anomaly rules; %s is "
+                            "compared with the threshold as it is",
                             alerts_metric_name(r->metric));
     char why[512];
     if (alerts_rule_check(r, why, sizeof why)) return bm_walk_fail(&rw, map, "%s", why);

@@ -431,6 +431,34 @@ Test(alert_config, bad_rules_with_line_and_reason)
                  "scope each_worker (it allows: global)");
 }
 
+/* baseline: on a metric that is not an anomaly metric was ignored: the rule
+ * compared the raw figure with its threshold, not a deviation. */
+Test(alert_config, baseline_on_another_metric_is_refused)
+{
+    expect_error(
+        "alerts:\n"
+        "  rules:\n"
+        "    - name: slow\n"
+        "      metric: p95_latency_ms\n"
+        "      window: 1m\n"
+        "      baseline: stddev\n"
+        "      threshold: 3\n",
+        "busmon.yaml:3: rule 'slow': baseline is for latency_anomaly and "
+        "error_rate_anomaly rules; p95_latency_ms is compared with the threshold as it is");
+    expect_error(
+        "alerts:\n"
+        "  rules:\n"
+        "    - name: high_latency\n" /* a built-in's */
+        "      baseline: ratio\n",
+        "busmon.yaml:3: rule 'high_latency': baseline is for latency_anomaly and "
+        "error_rate_anomaly rules; avg_latency_ms is compared with the threshold as it is");
+    const char *ok = "alerts:\n"
+                     "  rules:\n"
+                     "    - name: latency_anomaly\n"
+                     "      baseline: stddev\n";
+    cr_assert_eq(parse(ok), 0, "%s", err);
+}
+
 Test(alert_config, bad_section_values)
 {
     expect_error("alerts:\n  history: 0\n",
