@@ -510,7 +510,8 @@ static int build_state(agent *a)
                           so.workers,
                           so.max_error_types,
                           so.metrics,
-                          bm_checkpoint_limits_for(c->max_workers, c->baselines_max_keys)};
+                          bm_checkpoint_limits_for(c->max_workers, c->baselines_max_keys),
+                          {c->max_entry_bytes, 0, 0, c->max_id_bytes}};
     if (c->cluster_enabled) {
         a->p.cluster = bm_cluster_new(&co, a->p.loop, a->p.writer, bm_state_monitor(a->p.state),
                                       NULL);

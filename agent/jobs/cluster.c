@@ -450,7 +450,7 @@ static void on_gone_stream(const redisReply *r, void *arg)
         return;
     }
     jan_batch *b = calloc(1, sizeof *b);
-    bm_decoder *d = bm_decoder_new(NULL);
+    bm_decoder *d = bm_decoder_new(&c->o.decode_limits); /* as the agent's own reads */
     if (!b || !d) {
         free(b);
         bm_decoder_free(d);
@@ -468,16 +468,29 @@ static void on_gone_stream(const redisReply *r, void *arg)
         snprintf(b->last, sizeof b->last, "%s", e->element[0]->str);
         const redisReply *fv = e->element[1];
         size_t n = fv->elements / 2;
-        if (n == 0 || n > 16) continue;
-        const char *f[16], *v[16];
-        size_t fl[16], vl[16];
+        if (n == 0) continue; /* a stream entry has a field: not one */
+        /* every field, however many: the entry moves whole (the writer
+         * copies the arguments, so they are freed once it is sent) */
+        const char **f = malloc(2 * n * sizeof *f);
+        size_t *fl = malloc(2 * n * sizeof *fl);
+        if (!f || !fl) {
+            free(f);
+            free(fl);
+            b->failed = 1; /* out of memory: the batch is taken again */
+            break;
+        }
+        const char **v = f + n;
+        size_t *vl = fl + n;
         for (size_t k = 0; k < n; k++) {
             f[k] = fv->element[2 * k]->str, fl[k] = (size_t)fv->element[2 * k]->len;
             v[k] = fv->element[2 * k + 1]->str, vl[k] = (size_t)fv->element[2 * k + 1]->len;
         }
+        /* an entry that does not decode here (an agent of other limits
+         * forwarded it) goes to this agent's own stream, whose reader
+         * dead-letters it with its reason: moved, never dropped */
         bm_event ev;
-        if (bm_decode_entry(d, n, f, fl, v, vl, &ev) != BM_DECODE_OK) continue;
-        const char *owner = owner_of(c, ev.tx);
+        const char *owner =
+            bm_decode_entry(d, n, f, fl, v, vl, &ev) == BM_DECODE_OK ? owner_of(c, ev.tx) : NULL;
         char target[512];
         snprintf(target, sizeof target, "%s%s", c->o.handoff_prefix, owner ? owner : c->o.agent);
         if (bm_writer_xadd(c->w, BM_WRITE_CLUSTER, target, 1000000, n, f, fl, v, vl, on_moved,
@@ -485,6 +498,8 @@ static void on_gone_stream(const redisReply *r, void *arg)
             b->out++;
         else
             b->failed = 1;
+        free(f);
+        free(fl);
     }
     bm_decoder_free(d);
     if (--b->out == 0) jan_batch_done(b);

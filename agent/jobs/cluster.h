@@ -38,6 +38,7 @@
 #include "agent/state/view.h"
 #include "lib/checkpoint.h"
 #include "lib/monitor.h"
+#include "proto/event.h"
 
 struct bm_loop;
 struct bm_writer;
@@ -63,6 +64,8 @@ typedef struct {
     custom_metrics_config mcfg; /* the business metrics table's (lib/custom_metrics.h) */
     bm_checkpoint_limits checkpoint_limits; /* the others' checkpoints: what an agent of this
                                                configuration writes (bm_checkpoint_limits_for) */
+    bm_decode_limits decode_limits; /* the agent's entry limits: the janitor finds an entry's
+                                       owner with them */
 } bm_cluster_opts;
 
 typedef struct {
