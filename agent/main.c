@@ -253,7 +253,8 @@ static uint64_t deadletters(void *arg)
     agent *a = arg;
     bm_persist_stats s;
     bm_persist_get_stats(a->p.persist, &s);
-    return s.deadletter;
+    /* several agents: every agent's, so the rate is the cluster's */
+    return s.deadletter + bm_cluster_others_deadlettered(a->p.cluster);
 }
 
 /* The counter table's values now, the HTTP server's counters with them. */

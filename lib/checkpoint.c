@@ -101,13 +101,15 @@ int bm_checkpoint_encode(const bm_checkpoint *c, msgpack_sbuffer *out)
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     size_t n_streams =
         c->n_streams < BM_CHECKPOINT_STREAMS_MAX ? c->n_streams : BM_CHECKPOINT_STREAMS_MAX;
-    int e = msgpack_pack_map(&pk, (c->traces ? 9 : 8) + (c->baselines ? 1 : 0));
+    int e = msgpack_pack_map(&pk, (c->traces ? 10 : 9) + (c->baselines ? 1 : 0));
     e |= bm_sc_key_i64(&pk, "v", BM_CHECKPOINT_VERSION);
     e |= bm_sc_key_str(&pk, "kind", BM_CHECKPOINT_KIND);
     e |= bm_sc_key(&pk, "agent");
     e |= msgpack_pack_str(&pk, strnlen(c->agent, sizeof c->agent));
     e |= msgpack_pack_str_body(&pk, c->agent, strnlen(c->agent, sizeof c->agent));
     e |= bm_sc_key_i64(&pk, "ts_us", c->ts_us);
+    e |= bm_sc_key(&pk, "deadlettered");
+    e |= msgpack_pack_uint64(&pk, c->deadlettered);
     e |= bm_sc_key(&pk, "streams");
     e |= msgpack_pack_map(&pk, n_streams);
     for (size_t i = 0; i < n_streams; i++) {
@@ -188,6 +190,9 @@ static bm_checkpoint_status read_envelope(const msgpack_object *root, bm_checkpo
     if (bm_sc_need_str(root, "agent", env->agent, sizeof env->agent, err, errlen) ||
         bm_sc_need_i64(root, "ts_us", &env->ts_us, err, errlen))
         return BM_CHECKPOINT_CORRUPT;
+    const msgpack_object *dl = bm_sc_get(root, "deadlettered"); /* optional: added in v1 */
+    if (dl && bm_sc_as_u64(dl, &env->deadlettered))
+        return say(BM_CHECKPOINT_CORRUPT, err, errlen, "'deadlettered' is not a count");
     const msgpack_object *st = bm_sc_need(root, "streams", MSGPACK_OBJECT_MAP, err, errlen);
     if (!st) return BM_CHECKPOINT_CORRUPT;
     if (st->via.map.size > BM_CHECKPOINT_STREAMS_MAX)
@@ -398,6 +403,7 @@ bm_checkpoint_status bm_checkpoint_decode(const void *data, size_t len,
         if (st == BM_CHECKPOINT_OK) {
             memcpy(c->agent, env->agent, sizeof c->agent);
             c->ts_us = env->ts_us;
+            c->deadlettered = env->deadlettered;
             c->n_streams = env->n_streams;
             memcpy(c->streams, env->streams, env->n_streams * sizeof *env->streams);
         }

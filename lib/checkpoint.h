@@ -99,6 +99,9 @@ typedef struct {
     baselines *baselines;  /* learned baselines (lib/baseline.h); encode: written when set */
     trace_store *traces;   /* encode: its commands awaiting an answer go in "pending";
                               decode: they are put back in it (for pairing and timeouts) */
+    uint64_t deadlettered; /* entries the writer dead-lettered since it started: with several
+                              agents, the judge's deadletter_rate counts every agent's
+                              (decode: 0 when absent, as from agents before it) */
     int64_t now_us;        /* decode: the time given to the trace store for them */
     size_t pending;        /* decode: how many such commands were put back */
     int monitor_optional;  /* decode: a monitor of other window shapes (MISMATCH) is left

@@ -81,6 +81,14 @@ struct bm_cluster {
     int have_leader_mon;
     refresh *busy;
     int left;
+    /* the others' dead-letter counts as last read, and their growth summed:
+     * the judge's deadletter_rate counts every agent's */
+    struct {
+        char name[128];
+        uint64_t count;
+    } dl_seen[BM_CLUSTER_AGENTS_MAX];
+    size_t n_dl_seen, dl_next_slot;
+    uint64_t others_deadlettered;
     /* the janitor: one gone agent at a time, taken in turn (jan_from) */
     size_t jan_from;
     char jan_agent[128];
@@ -329,6 +337,31 @@ static void refresh_done(refresh *rf)
     free(rf);
 }
 
+/* Agent `name`'s checkpoint says it dead-lettered `count` since it started:
+ * what it adds since its last one is summed (a count that went down is a
+ * restart: all of it is new). An agent seen for the first time adds
+ * nothing: its past is not the last minute's. */
+static void note_deadlettered(bm_cluster *c, const char *name, uint64_t count)
+{
+    for (size_t i = 0; i < c->n_dl_seen; i++) {
+        if (strcmp(c->dl_seen[i].name, name)) continue;
+        c->others_deadlettered +=
+            count >= c->dl_seen[i].count ? count - c->dl_seen[i].count : count;
+        c->dl_seen[i].count = count;
+        return;
+    }
+    size_t i = c->n_dl_seen < BM_CLUSTER_AGENTS_MAX
+                   ? c->n_dl_seen++
+                   : c->dl_next_slot++ % BM_CLUSTER_AGENTS_MAX; /* full: the slots in turn */
+    snprintf(c->dl_seen[i].name, sizeof c->dl_seen[i].name, "%s", name);
+    c->dl_seen[i].count = count;
+}
+
+uint64_t bm_cluster_others_deadlettered(const bm_cluster *c)
+{
+    return c ? c->others_deadlettered : 0;
+}
+
 static void on_partial(const redisReply *r, void *arg)
 {
     partial_req q = *(partial_req *)arg;
@@ -349,6 +382,7 @@ static void on_partial(const redisReply *r, void *arg)
             if (bm_checkpoint_decode(r->str, (size_t)r->len, &c->o.checkpoint_limits, ck, err,
                                      sizeof err) == BM_CHECKPOINT_OK) {
                 bm_monitor_merge(&rf->merged, &tmp);
+                note_deadlettered(c, q.name, ck->deadlettered);
                 c->stats.partials_read++;
                 rf->n++;
                 if (is_leader_partial && !rf->have_leader_mon) {

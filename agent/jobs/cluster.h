@@ -99,6 +99,11 @@ bm_view bm_cluster_view(bm_cluster *c);
 /* The live agent that owns transaction tx, or NULL when it is this one. */
 const char *bm_cluster_owner(const bm_cluster *c, const char *tx);
 
+/* The entries the other agents dead-lettered, summed as their checkpoints
+ * show them grow (this agent's own are not in it): with this agent's own,
+ * the cluster's deadletter_rate. */
+uint64_t bm_cluster_others_deadlettered(const bm_cluster *c);
+
 /* The current lease holder ("" unknown), and whether it is this agent. */
 const char *bm_cluster_leader(const bm_cluster *c);
 int bm_cluster_is_leader(const bm_cluster *c);

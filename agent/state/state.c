@@ -423,6 +423,11 @@ int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *a
     if (!c) return -1;
     snprintf(c->agent, sizeof c->agent, "%s", agent);
     c->ts_us = now_us;
+    if (st->persist) { /* the judge of several agents sums them (deadletter_rate) */
+        bm_persist_stats ps;
+        bm_persist_get_stats(st->persist, &ps);
+        c->deadlettered = ps.deadletter;
+    }
     for (size_t i = 0; i < n && c->n_streams < BM_CHECKPOINT_STREAMS_MAX; i++) {
         if (!ids[i][0]) continue; /* nothing applied from it yet */
         bm_checkpoint_stream *cs = &c->streams[c->n_streams++];

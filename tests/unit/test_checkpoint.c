@@ -779,8 +779,8 @@ Test(checkpoint, a_pending_member_not_a_list_changes_no_target)
     deadlines *td;
     alerts *ta;
     targets(&t, &td, &ta);
-    cr_assert_eq((unsigned char)sb.data[0], 0x88, "a map of 8 members");
-    sb.data[0] = (char)0x89; /* ... and a ninth: "pending": 5 */
+    cr_assert_eq((unsigned char)sb.data[0], 0x89, "a map of 9 members");
+    sb.data[0] = (char)0x8a; /* ... and a tenth: "pending": 5 */
     msgpack_sbuffer_write(&sb, "\xa7pending\x05", 9);
     msgpack_sbuffer before = fingerprint(&t, td, ta);
     char err[256] = "";
@@ -918,6 +918,17 @@ Test(checkpoint, other_versions_and_kinds_are_named)
     bm_monitor_deinit(&m);
 }
 
+/* "monitor", "deadlines" and "alerts", each nil (not written). */
+static void pack_no_parts(msgpack_packer *pk)
+{
+    bm_sc_key(pk, "monitor");
+    msgpack_pack_nil(pk);
+    bm_sc_key(pk, "deadlines");
+    msgpack_pack_nil(pk);
+    bm_sc_key(pk, "alerts");
+    msgpack_pack_nil(pk);
+}
+
 Test(checkpoint, hostile_sizes_are_refused_before_anything_is_allocated)
 {
     bm_monitor m;
@@ -992,12 +1003,7 @@ Test(checkpoint, hostile_sizes_are_refused_before_anything_is_allocated)
         snprintf(name, sizeof name, "s%d", i);
         bm_sc_key_str(&pk, name, "1-1");
     }
-    bm_sc_key(&pk, "monitor");
-    msgpack_pack_nil(&pk);
-    bm_sc_key(&pk, "deadlines");
-    msgpack_pack_nil(&pk);
-    bm_sc_key(&pk, "alerts");
-    msgpack_pack_nil(&pk);
+    pack_no_parts(&pk);
     cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, c, err, sizeof err),
                  BM_CHECKPOINT_TOO_BIG);
     cr_assert_str_eq(err, "65 streams, at most 64 are read");
@@ -1412,4 +1418,75 @@ Test(checkpoint, a_checkpoint_of_8000_workers_is_read_by_their_configuration, .t
     cr_assert_eq(worker_stats_count(back.workers), 0);
     bm_monitor_deinit(&back);
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* An envelope by hand: the keys every writer writes, plus "deadlettered"
+ * packed by `dl` (NULL: absent, as in checkpoints before it). */
+static msgpack_sbuffer envelope_with(void (*dl)(msgpack_packer *pk))
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, dl ? 9 : 8);
+    bm_sc_key_i64(&pk, "v", BM_CHECKPOINT_VERSION);
+    bm_sc_key_str(&pk, "kind", BM_CHECKPOINT_KIND);
+    bm_sc_key_str(&pk, "agent", "old-agent");
+    bm_sc_key_i64(&pk, "ts_us", T0);
+    if (dl) {
+        bm_sc_key(&pk, "deadlettered");
+        dl(&pk);
+    }
+    bm_sc_key(&pk, "streams");
+    msgpack_pack_map(&pk, 0);
+    pack_no_parts(&pk);
+    return sb;
+}
+
+static void dl_text(msgpack_packer *pk)
+{
+    bm_sc_str(pk, "many");
+}
+static void dl_negative(msgpack_packer *pk)
+{
+    msgpack_pack_int64(pk, -3);
+}
+
+Test(checkpoint, the_dead_letter_count_rides_along_and_an_older_checkpoint_reads_as_zero)
+{
+    bm_checkpoint *c = calloc(1, sizeof *c), *back = calloc(1, sizeof *back);
+    cr_assert(c && back);
+    snprintf(c->agent, sizeof c->agent, "busmon-a");
+    c->deadlettered = 12345678901ULL;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    cr_assert_eq(bm_checkpoint_encode(c, &sb), 0);
+    char err[256] = "";
+    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
+                 BM_CHECKPOINT_OK, "%s", err);
+    cr_assert_eq(back->deadlettered, 12345678901ULL);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* written before the count existed: read, and the count is 0 */
+    back->deadlettered = 99;
+    sb = envelope_with(NULL);
+    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
+                 BM_CHECKPOINT_OK, "%s", err);
+    cr_assert_eq(back->deadlettered, 0);
+    cr_assert_str_eq(back->agent, "old-agent");
+    msgpack_sbuffer_destroy(&sb);
+
+    /* not a count: corrupt, said, nothing taken */
+    void (*bad[])(msgpack_packer *) = {dl_text, dl_negative};
+    for (size_t i = 0; i < 2; i++) {
+        back->deadlettered = 7;
+        sb = envelope_with(bad[i]);
+        cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
+                     BM_CHECKPOINT_CORRUPT);
+        cr_assert_str_eq(err, "'deadlettered' is not a count");
+        cr_assert_eq(back->deadlettered, 7);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    free(c);
+    free(back);
 }
