@@ -1,11 +1,11 @@
 /*
  * top.c - `busmon top`: a live terminal dashboard over what busmon-agent
  * publishes (latest rollup on busmon:rollups, busmon:alerts:firing, consumer
- * groups of busmon:events). On a terminal it redraws every interval and `q`
- * quits (termios non-canonical mode, restored when top ends: q, SIGINT,
- * SIGTERM); otherwise it prints one plain frame per interval without escape
- * codes.
- * It reads only Redis; it is not an alerting or storage path.
+ * groups of the streams the latest busmon:system sample names; each name as
+ * the agent's configuration says: --rollups, --firing, --system). On a terminal it redraws every
+ * interval and `q` quits (termios non-canonical mode, restored when top ends: q, SIGINT, SIGTERM);
+ * otherwise it prints one plain frame per interval without escape codes. It reads only Redis; it is
+ * not an alerting or storage path.
  */
 #include <jansson.h>
 #include <signal.h>
@@ -20,6 +20,13 @@
 #include "agent/cli/cli.h"
 #include "agent/cli/options.h"
 #include "proto/rollup.h"
+
+/* The keys top reads: the agent's outputs.rollups, alerts.firing, outputs.system. */
+typedef struct {
+    const char *rollups;
+    const char *firing;
+    const char *system;
+} top_keys;
 
 /* Set by SIGINT / SIGTERM: a signal handler has nowhere else to say it. */
 static volatile sig_atomic_t top_stop;
@@ -68,18 +75,25 @@ static int top_wait_for_q(const top_tty *t, long interval_ms)
 
 void bm_cli_top_help(FILE *f)
 {
-    fprintf(f, "usage: busmon top [--interval D] [--window 1m|5m|1h] [--once] [--redis URL]\n\n"
-               "A live dashboard: events per second, success rate, p95 latency, each worker's\n"
-               "health, error patterns, firing alerts and consumer lag. `q` quits.\n\n"
-               "options:\n"
-               "  --interval D        refresh every D (e.g. 2s, 500ms; default 2s)\n"
-               "  --window W          1m, 5m or 1h; default $BUSMON_WINDOW, else 5m (the same\n"
-               "                      in every view); rates are over the time it covers\n"
-               "  --once              print one frame and exit\n"
-               "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
-               "redis://127.0.0.1:6379)\n"
-               "  -h, --help          this help\n"
-               "exit codes: 0 ok, 2 usage, 3 Redis unreachable or refusing a read\n");
+    fprintf(f,
+            "usage: busmon top [--interval D] [--window 1m|5m|1h] [--once] [--redis URL]\n"
+            "                  [--rollups KEY] [--firing KEY] [--system KEY]\n\n"
+            "A live dashboard: events per second, success rate, p95 latency, each worker's\n"
+            "health, error patterns, firing alerts and consumer lag. `q` quits.\n\n"
+            "options:\n"
+            "  --interval D        refresh every D (e.g. 2s, 500ms; default 2s)\n"
+            "  --window W          1m, 5m or 1h; default $BUSMON_WINDOW, else 5m (the same\n"
+            "                      in every view); rates are over the time it covers\n"
+            "  --once              print one frame and exit\n"
+            "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
+            "redis://127.0.0.1:6379)\n"
+            "  --rollups KEY       the rollups stream (default busmon:rollups; outputs.rollups)\n"
+            "  --firing KEY        the firing alerts hash (default busmon:alerts:firing;\n"
+            "                      alerts.firing)\n"
+            "  --system KEY        the system stream, whose latest sample names the streams\n"
+            "                      the agent reads (default busmon:system; outputs.system)\n"
+            "  -h, --help          this help\n"
+            "exit codes: 0 ok, 2 usage, 3 Redis unreachable or refusing a read\n");
 }
 
 /* Parse "2s", "500ms", "1m", "3" (seconds) into milliseconds; -1 if bad. */
@@ -105,13 +119,14 @@ static void top_why(redisContext *c, const redisReply *r, const char *key, char 
 
 /* Latest rollup or NULL (none yet); when Redis failed or refused the read
  * (an error reply: NOPERM, WRONGTYPE), *redis_failed set and why said. */
-static json_t *top_latest_rollup(redisContext *c, int *redis_failed, char *why, size_t n)
+static json_t *top_latest_rollup(redisContext *c, const char *stream, int *redis_failed, char *why,
+                                 size_t n)
 {
-    redisReply *r = redisCommand(c, "XREVRANGE busmon:rollups + - COUNT 1");
+    redisReply *r = redisCommand(c, "XREVRANGE %s + - COUNT 1", stream);
     json_t *root = NULL;
     if (!r || c->err || r->type == REDIS_REPLY_ERROR) {
         *redis_failed = 1;
-        top_why(c, r, "busmon:rollups", why, n);
+        top_why(c, r, stream, why, n);
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
         root = bm_cli_entry_json(r->element[0]);
     }
@@ -163,10 +178,10 @@ static void top_lag(redisContext *c, const char *stream_name)
     freeReplyObject(r);
 }
 
-/* The latest busmon:system sample's JSON, or NULL (none yet, unreadable). */
-static json_t *top_latest_system(redisContext *c)
+/* The latest system sample's JSON, or NULL (none yet, unreadable). */
+static json_t *top_latest_system(redisContext *c, const char *stream)
 {
-    redisReply *r = redisCommand(c, "XREVRANGE busmon:system + - COUNT 1");
+    redisReply *r = redisCommand(c, "XREVRANGE %s + - COUNT 1", stream);
     json_t *j = NULL;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1) j = bm_cli_entry_json(r->element[0]);
     if (r) freeReplyObject(r);
@@ -174,20 +189,21 @@ static json_t *top_latest_system(redisContext *c)
 }
 
 /* The rollup's part of a frame: headline figures, workers, top errors. */
-static void top_print_rollup(json_t *roll, const char *window, int color)
+static void top_print_rollup(json_t *roll, const char *stream, const char *window, int color)
 {
     const char *reset = color ? "\033[0m" : "";
+    bm_cli_safe sb = {.next = 0}; /* names came from events, the stream's from the person */
     if (!roll) {
-        printf("busmon top: nothing published on busmon:rollups yet (is busmon-agent running?)\n");
+        printf("busmon top: nothing published on %s yet (is busmon-agent running?)\n",
+               bm_cli_safe_text(&sb, stream));
         return;
     }
     char why[256];
     if (!bm_cli_rollup_version_ok(roll, why, sizeof why)) {
-        printf("busmon top: busmon:rollups: %s\n", why);
+        printf("busmon top: %s: %s\n", bm_cli_safe_text(&sb, stream), why);
         return;
     }
     json_t *ev = bm_rollup_pick_window(json_object_get(roll, "events"), window);
-    bm_cli_safe sb = {.next = 0}; /* names came from events */
     char title[64];
     printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
            bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"),
@@ -240,12 +256,12 @@ static void top_print_rollup(json_t *roll, const char *window, int color)
 
 /* The FIRING ALERTS part of a frame. @return 0, or -1 when Redis failed or
  * refused (why said). */
-static int top_print_firing(redisContext *c, int color, char *why, size_t n)
+static int top_print_firing(redisContext *c, const char *hash, int color, char *why, size_t n)
 {
     printf("\nFIRING ALERTS\n");
-    redisReply *a = redisCommand(c, "HGETALL busmon:alerts:firing");
+    redisReply *a = redisCommand(c, "HGETALL %s", hash);
     if (!a || c->err || a->type == REDIS_REPLY_ERROR) {
-        top_why(c, a, "busmon:alerts:firing", why, n);
+        top_why(c, a, hash, why, n);
         if (a) freeReplyObject(a);
         return -1;
     }
@@ -284,10 +300,10 @@ static int top_print_firing(redisContext *c, int color, char *why, size_t n)
 
 /* The CONSUMER LAG part of a frame: the streams the agent reads, as its latest system sample
  * names them (busmon:events when there is none). */
-static void top_print_lag(redisContext *c)
+static void top_print_lag(redisContext *c, const char *system)
 {
     printf("\nCONSUMER LAG\n");
-    json_t *sys = top_latest_system(c);
+    json_t *sys = top_latest_system(c, system);
     json_t *streams = sys ? json_object_get(sys, "streams") : NULL;
     if (json_is_array(streams) && json_array_size(streams) > 0) {
         size_t i;
@@ -304,16 +320,17 @@ static void top_print_lag(redisContext *c)
 }
 
 /* Draw one frame; returns 0, or -1 when Redis failed or refused (why said). */
-static int top_frame(redisContext *c, const char *window, int color, char *why, size_t n)
+static int top_frame(redisContext *c, const top_keys *keys, const char *window, int color,
+                     char *why, size_t n)
 {
     int redis_failed = 0;
-    json_t *roll = top_latest_rollup(c, &redis_failed, why, n);
+    json_t *roll = top_latest_rollup(c, keys->rollups, &redis_failed, why, n);
     if (redis_failed) return -1;
     if (color) printf("\033[H\033[2J");
-    top_print_rollup(roll, window, color);
+    top_print_rollup(roll, keys->rollups, window, color);
     json_decref(roll);
-    if (top_print_firing(c, color, why, n) < 0) return -1;
-    top_print_lag(c);
+    if (top_print_firing(c, keys->firing, color, why, n) < 0) return -1;
+    top_print_lag(c, keys->system);
     if (!color) printf("----\n");
     fflush(stdout);
     if (c->err) snprintf(why, n, "Redis: %s", c->errstr);
@@ -321,21 +338,26 @@ static int top_frame(redisContext *c, const char *window, int color, char *why, 
 }
 
 /*
- * The options, into *o (a copy of opts), *interval_ms, *window and *once.
- * @return BM_CLI_GO_ON, or the exit code (help printed, usage error said).
+ * The options, into *o (a copy of opts), *interval_ms, *window, *once and
+ * *keys. @return BM_CLI_GO_ON, or the exit code (help printed, usage error
+ * said).
  */
 static int top_parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
                           char **argv, bm_cli_opts *o, long *interval_ms, const char **window,
-                          int *once)
+                          int *once, top_keys *keys)
 {
     *o = *opts;
     const char *interval = NULL;
     *window = bm_cli_window_default();
     *once = 0;
+    *keys = (top_keys){"busmon:rollups", "busmon:alerts:firing", "busmon:system"};
     const bm_cli_optdef options[] = {
         {"interval", 0, NULL, &interval, 0},
         {"window", 0, NULL, window, 0},
         {"once", 0, once, NULL, 0},
+        {"rollups", 0, NULL, &keys->rollups, 1},
+        {"firing", 0, NULL, &keys->firing, 1},
+        {"system", 0, NULL, &keys->system, 1},
         {NULL, 0, NULL, NULL, 0},
     };
     int rc = bm_cli_parse(self, options, o, argc, argv, NULL);
@@ -359,7 +381,8 @@ int bm_cli_top(const bm_cli_command *self, const bm_cli_opts *opts, int argc, ch
     long interval_ms;
     const char *window;
     int once;
-    int rc = top_parse_args(self, opts, argc, argv, &o, &interval_ms, &window, &once);
+    top_keys names;
+    int rc = top_parse_args(self, opts, argc, argv, &o, &interval_ms, &window, &once, &names);
     if (rc != BM_CLI_GO_ON) return rc;
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;
@@ -376,7 +399,7 @@ int bm_cli_top(const bm_cli_command *self, const bm_cli_opts *opts, int argc, ch
     rc = BM_EXIT_OK;
     while (!top_stop) {
         char why[512];
-        if (top_frame(c, window, color, why, sizeof why) < 0) {
+        if (top_frame(c, &names, window, color, why, sizeof why) < 0) {
             fprintf(stderr, "busmon top: %s\n", why);
             rc = BM_EXIT_REDIS;
             break;
