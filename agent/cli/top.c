@@ -319,19 +319,21 @@ static void top_print_lag(redisContext *c, const char *system)
     json_decref(sys);
 }
 
-/* Draw one frame; returns 0, or -1 when Redis failed or refused (why said). */
-static int top_frame(redisContext *c, const top_keys *keys, const char *window, int color,
+/* Draw one frame: over the last one when live (a terminal), else after it,
+ * "----" between; colour is another matter (NO_COLOR). Returns 0, or -1 when
+ * Redis failed or refused (why said). */
+static int top_frame(redisContext *c, const top_keys *keys, const char *window, int live, int color,
                      char *why, size_t n)
 {
     int redis_failed = 0;
     json_t *roll = top_latest_rollup(c, keys->rollups, &redis_failed, why, n);
     if (redis_failed) return -1;
-    if (color) printf("\033[H\033[2J");
+    if (live) printf("\033[H\033[2J");
     top_print_rollup(roll, keys->rollups, window, color);
     json_decref(roll);
     if (top_print_firing(c, keys->firing, color, why, n) < 0) return -1;
     top_print_lag(c, keys->system);
-    if (!color) printf("----\n");
+    if (!live) printf("----\n");
     fflush(stdout);
     if (c->err) snprintf(why, n, "Redis: %s", c->errstr);
     return c->err ? -1 : 0;
@@ -386,8 +388,7 @@ int bm_cli_top(const bm_cli_command *self, const bm_cli_opts *opts, int argc, ch
     if (rc != BM_CLI_GO_ON) return rc;
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;
-    int tty = isatty(STDOUT_FILENO) && !once;
-    int color = tty && o.color;
+    int live = isatty(STDOUT_FILENO) && !once; /* redrawn in place, `q` read */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = top_on_signal;
@@ -395,11 +396,11 @@ int bm_cli_top(const bm_cli_command *self, const bm_cli_opts *opts, int argc, ch
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     top_tty keys = {.raw = 0};
-    if (tty) top_tty_raw(&keys);
+    if (live) top_tty_raw(&keys);
     rc = BM_EXIT_OK;
     while (!top_stop) {
         char why[512];
-        if (top_frame(c, &names, window, color, why, sizeof why) < 0) {
+        if (top_frame(c, &names, window, live, o.color, why, sizeof why) < 0) {
             fprintf(stderr, "busmon top: %s\n", why);
             rc = BM_EXIT_REDIS;
             break;
