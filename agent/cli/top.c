@@ -2,9 +2,11 @@
  * top.c - `busmon top`: a live terminal dashboard over what busmon-agent
  * publishes (latest rollup on busmon:rollups, busmon:alerts:firing, consumer
  * groups of the streams the latest busmon:system sample names; each name as
- * the agent's configuration says: --rollups, --firing, --system). On a terminal it redraws every
- * interval and `q` quits (termios non-canonical mode, restored when top ends: q, SIGINT, SIGTERM);
- * otherwise it prints one plain frame per interval without escape codes. It reads only Redis; it is
+ * the agent's configuration says: --rollups, --firing, --system). On a
+ * terminal it redraws every interval, and at once on a resize, each frame
+ * fitted to the terminal's size, and `q` quits (termios non-canonical mode,
+ * restored when top ends: q, SIGINT, SIGTERM); otherwise it prints one
+ * plain frame per interval without escape codes. It reads only Redis; it is
  * not an alerting or storage path.
  */
 #include <jansson.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <termios.h>
 #include <time.h>
@@ -28,13 +31,16 @@ typedef struct {
     const char *system;
 } top_keys;
 
-/* Set by SIGINT / SIGTERM: a signal handler has nowhere else to say it. */
-static volatile sig_atomic_t top_stop;
+/* Set by SIGINT / SIGTERM, and by SIGWINCH (the terminal's size changed:
+ * draw again now): a signal handler has nowhere else to say it. */
+static volatile sig_atomic_t top_stop, top_resized;
 
 static void top_on_signal(int sig)
 {
-    (void)sig;
-    top_stop = 1;
+    if (sig == SIGWINCH)
+        top_resized = 1;
+    else
+        top_stop = 1;
 }
 
 /* The terminal top reads `q` from: non-canonical, no echo, while top runs. */
@@ -60,9 +66,11 @@ static void top_tty_restore(top_tty *t)
     t->raw = 0;
 }
 
-/* Wait interval_ms, or less when a key comes. @return 1 when it was q. */
+/* Wait interval_ms, or less when a key or a signal comes (a resize: draw
+ * again). @return 1 when it was q. */
 static int top_wait_for_q(const top_tty *t, long interval_ms)
 {
+    if (top_resized) return 0;
     struct timeval tv = {interval_ms / 1000, (interval_ms % 1000) * 1000};
     fd_set rd;
     FD_ZERO(&rd);
@@ -143,7 +151,7 @@ static const char *top_health_color(int color, const char *h)
     return "\033[31m";
 }
 
-static void top_lag(redisContext *c, const char *stream_name)
+static void top_lag(FILE *out, redisContext *c, const char *stream_name)
 {
     bm_cli_safe sb = {.next = 0}; /* names Redis answered */
     const char *stream = bm_cli_safe_text(&sb, stream_name);
@@ -151,9 +159,9 @@ static void top_lag(redisContext *c, const char *stream_name)
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         /* no such key: no stream; another error (NOPERM, WRONGTYPE) is said as it is */
         if (r && r->type == REDIS_REPLY_ERROR && !strstr(r->str, "no such key"))
-            printf("  %-24s (cannot read: %s)\n", stream, bm_cli_safe_text(&sb, r->str));
+            fprintf(out, "  %-24s (cannot read: %s)\n", stream, bm_cli_safe_text(&sb, r->str));
         else
-            printf("  %-24s (no stream)\n", stream);
+            fprintf(out, "  %-24s (no stream)\n", stream);
         if (r) freeReplyObject(r);
         return;
     }
@@ -170,11 +178,12 @@ static void top_lag(redisContext *c, const char *stream_name)
             if (!strcmp(k, "pending") && v->type == REDIS_REPLY_INTEGER) pending = v->integer;
         }
         if (lag >= 0)
-            printf("  %-24s group %-20s lag %lld  pending %lld\n", stream, name, lag, pending);
+            fprintf(out, "  %-24s group %-20s lag %lld  pending %lld\n", stream, name, lag,
+                    pending);
         else
-            printf("  %-24s group %-20s lag ?  pending %lld\n", stream, name, pending);
+            fprintf(out, "  %-24s group %-20s lag ?  pending %lld\n", stream, name, pending);
     }
-    if (r->elements == 0) printf("  %-24s (no consumer groups)\n", stream);
+    if (r->elements == 0) fprintf(out, "  %-24s (no consumer groups)\n", stream);
     freeReplyObject(r);
 }
 
@@ -189,30 +198,31 @@ static json_t *top_latest_system(redisContext *c, const char *stream)
 }
 
 /* The rollup's part of a frame: headline figures, workers, top errors. */
-static void top_print_rollup(json_t *roll, const char *stream, const char *window, int color)
+static void top_print_rollup(FILE *out, json_t *roll, const char *stream, const char *window,
+                             int color, long *workers_at, long *workers_end)
 {
     const char *reset = color ? "\033[0m" : "";
     bm_cli_safe sb = {.next = 0}; /* names came from events, the stream's from the person */
     if (!roll) {
-        printf("busmon top: nothing published on %s yet (is busmon-agent running?)\n",
-               bm_cli_safe_text(&sb, stream));
+        fprintf(out, "busmon top: nothing published on %s yet (is busmon-agent running?)\n",
+                bm_cli_safe_text(&sb, stream));
         return;
     }
     char why[256];
     if (!bm_cli_rollup_version_ok(roll, why, sizeof why)) {
-        printf("busmon top: %s: %s\n", bm_cli_safe_text(&sb, stream), why);
+        fprintf(out, "busmon top: %s: %s\n", bm_cli_safe_text(&sb, stream), why);
         return;
     }
     json_t *ev = bm_rollup_pick_window(json_object_get(roll, "events"), window);
     char title[64];
-    printf("%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
-           bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"),
-           bm_cli_window_title(roll, window, title, sizeof title));
+    fprintf(out, "%sbusmon top%s  rollup %s by %s  window %s\n\n", color ? "\033[1m" : "", reset,
+            bm_cli_safe_str(&sb, roll, "ts"), bm_cli_safe_str(&sb, roll, "agent"),
+            bm_cli_window_title(roll, window, title, sizeof title));
     char stale[1024];
     if (bm_cli_stale_text("the latest rollup",
                           (double)time(NULL) - bm_cli_iso_s(bm_cli_str(roll, "ts")),
                           bm_cli_num(roll, "interval_s"), stale, sizeof stale))
-        printf("%sSTALE: %s%s\n\n", color ? "\033[31m" : "", stale, reset);
+        fprintf(out, "%sSTALE: %s%s\n\n", color ? "\033[31m" : "", stale, reset);
     /* a rate of no answers, a p95 of no latency: "-", as busmon workers and stats say */
     json_t *by_type = json_object_get(ev, "by_type");
     double answers = bm_cli_num(json_object_get(by_type, "result"), "count") +
@@ -221,11 +231,12 @@ static void top_print_rollup(json_t *roll, const char *stream, const char *windo
     if (answers > 0) snprintf(succ, sizeof succ, "%.1f %%", 100 * bm_cli_num(ev, "success_rate"));
     if (bm_cli_num(ev, "p95_latency_ms") > 0)
         snprintf(p95, sizeof p95, "%.1f ms", bm_cli_num(ev, "p95_latency_ms"));
-    printf("events/s %.2f   success %s   p95 latency %s   events %.0f\n\n",
-           bm_cli_num(ev, "throughput_per_min") / 60.0, /* over the time the window covers */
-           succ, p95, bm_cli_num(ev, "total_events"));
-    printf("%-20s %-10s %8s %9s %10s %9s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS", "P95",
-           "IN FLIGHT");
+    fprintf(out, "events/s %.2f   success %s   p95 latency %s   events %.0f\n\n",
+            bm_cli_num(ev, "throughput_per_min") / 60.0, /* over the time the window covers */
+            succ, p95, bm_cli_num(ev, "total_events"));
+    fprintf(out, "%-20s %-10s %8s %9s %10s %9s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS", "P95",
+            "IN FLIGHT");
+    *workers_at = ftell(out);
     size_t i;
     json_t *w;
     json_array_foreach(json_object_get(roll, "workers"), i, w)
@@ -237,28 +248,30 @@ static void top_print_rollup(json_t *roll, const char *stream, const char *windo
             snprintf(wsucc, sizeof wsucc, "%.1f%%", 100 * bm_cli_num(win, "success_rate"));
             snprintf(wp95, sizeof wp95, "%.1fms", bm_cli_num(win, "p95_ms"));
         }
-        printf("%-20s %s%-10s%s %8.0f %9s %10s %9.0f\n", bm_cli_safe_str(&sb, w, "name"),
-               top_health_color(color, h), h, color ? reset : "", bm_cli_num(win, "executions"),
-               wsucc, wp95, bm_cli_num(w, "in_flight"));
+        fprintf(out, "%-20s %s%-10s%s %8.0f %9s %10s %9.0f\n", bm_cli_safe_str(&sb, w, "name"),
+                top_health_color(color, h), h, color ? reset : "", bm_cli_num(win, "executions"),
+                wsucc, wp95, bm_cli_num(w, "in_flight"));
     }
-    printf("\nTOP ERRORS\n");
+    *workers_end = ftell(out);
+    fprintf(out, "\nTOP ERRORS\n");
     json_t *e;
     size_t shown = 0;
     json_array_foreach(json_object_get(roll, "errors"), i, e)
     {
         if (shown++ >= 5) break;
         json_t *cnt = bm_rollup_pick_window(json_object_get(e, "count"), window);
-        printf("  %-30s %6.0f\n", bm_cli_safe_str(&sb, e, "type"),
-               json_is_number(cnt) ? json_number_value(cnt) : bm_cli_num(e, "total"));
+        fprintf(out, "  %-30s %6.0f\n", bm_cli_safe_str(&sb, e, "type"),
+                json_is_number(cnt) ? json_number_value(cnt) : bm_cli_num(e, "total"));
     }
-    if (!shown) printf("  (none)\n");
+    if (!shown) fprintf(out, "  (none)\n");
 }
 
 /* The FIRING ALERTS part of a frame. @return 0, or -1 when Redis failed or
  * refused (why said). */
-static int top_print_firing(redisContext *c, const char *hash, int color, char *why, size_t n)
+static int top_print_firing(FILE *out, redisContext *c, const char *hash, int color, char *why,
+                            size_t n)
 {
-    printf("\nFIRING ALERTS\n");
+    fprintf(out, "\nFIRING ALERTS\n");
     redisReply *a = redisCommand(c, "HGETALL %s", hash);
     if (!a || c->err || a->type == REDIS_REPLY_ERROR) {
         top_why(c, a, hash, why, n);
@@ -286,23 +299,23 @@ static int top_print_firing(redisContext *c, const char *hash, int color, char *
                              json_string_value(lv));
             if (n > 0) used += (size_t)n;
         }
-        printf("  %s%-9s%s %-20s %-30s %s\n", color ? "\033[31m" : "",
-               bm_cli_safe_str(&sb, rec, "severity"), color ? "\033[0m" : "",
-               bm_cli_safe_str(&sb, rec, "rule"), bm_cli_safe_text(&sb, labels),
-               bm_cli_safe_str(&sb, rec, "description"));
+        fprintf(out, "  %s%-9s%s %-20s %-30s %s\n", color ? "\033[31m" : "",
+                bm_cli_safe_str(&sb, rec, "severity"), color ? "\033[0m" : "",
+                bm_cli_safe_str(&sb, rec, "rule"), bm_cli_safe_text(&sb, labels),
+                bm_cli_safe_str(&sb, rec, "description"));
         json_decref(rec);
         firing++;
     }
-    if (!firing) printf("  (none)\n");
+    if (!firing) fprintf(out, "  (none)\n");
     freeReplyObject(a);
     return 0;
 }
 
 /* The CONSUMER LAG part of a frame: the streams the agent reads, as its latest system sample
  * names them (busmon:events when there is none). */
-static void top_print_lag(redisContext *c, const char *system)
+static void top_print_lag(FILE *out, redisContext *c, const char *system)
 {
-    printf("\nCONSUMER LAG\n");
+    fprintf(out, "\nCONSUMER LAG\n");
     json_t *sys = top_latest_system(c, system);
     json_t *streams = sys ? json_object_get(sys, "streams") : NULL;
     if (json_is_array(streams) && json_array_size(streams) > 0) {
@@ -311,30 +324,152 @@ static void top_print_lag(redisContext *c, const char *system)
         json_array_foreach(streams, i, s)
         {
             const char *name = bm_cli_str(s, "name");
-            if (*name && strcmp(name, "-")) top_lag(c, name);
+            if (*name && strcmp(name, "-")) top_lag(out, c, name);
         }
     } else {
-        top_lag(c, "busmon:events");
+        top_lag(out, c, "busmon:events");
     }
     json_decref(sys);
 }
 
-/* Draw one frame: over the last one when live (a terminal), else after it,
- * "----" between; colour is another matter (NO_COLOR). Returns 0, or -1 when
- * Redis failed or refused (why said). */
+/* The terminal's rows and columns (0, 0 when stdout says none). */
+static void top_term_size(int *rows, int *cols)
+{
+    struct winsize ws;
+    int ok = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0;
+    *rows = ok ? ws.ws_row : 0;
+    *cols = ok ? ws.ws_col : 0;
+}
+
+/* One line of a frame (without its '\n') on stdout, cut to `cols` columns
+ * (0: whole): escape sequences take none, a UTF-8 character one. A cut
+ * line ends its colour. */
+static void top_put_line(const char *s, size_t len, int cols, int color)
+{
+    size_t i = 0;
+    int used = 0;
+    while (i < len) {
+        if (s[i] == '\033') { /* ESC [ parameters final byte: top's colours */
+            size_t k = i + 1;
+            if (k < len && s[k] == '[')
+                for (k++; k < len && (s[k] < 0x40 || s[k] > 0x7e); k++)
+                    continue;
+            i = k < len ? k + 1 : len;
+            continue;
+        }
+        if (((unsigned char)s[i] & 0xC0) != 0x80 && cols > 0 && used++ == cols) break;
+        i++;
+    }
+    fwrite(s, 1, i, stdout);
+    if (i < len && color) fputs("\033[0m", stdout);
+    putchar('\n');
+}
+
+/* The line starts of buf[0, len) into at[] (NULL: only counted). @return how many. */
+static size_t top_lines(const char *buf, size_t len, const char **at)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        if (i == 0 || buf[i - 1] == '\n') {
+            if (at) at[n] = buf + i;
+            n++;
+        }
+    return n;
+}
+
+/*
+ * A frame on a terminal of rows x cols: every line cut to the width (a
+ * wrapped line would push the headline off the screen), and, when the frame
+ * is taller than the screen, the worker rows [workers_at, workers_end) cut
+ * first (the rollup lists the most active first), then the frame's end,
+ * each cut said on its last line. rows 0: the frame as it is.
+ */
+static void top_put_fitted(const char *buf, size_t len, long workers_at, long workers_end, int rows,
+                           int cols, int color)
+{
+    size_t n = top_lines(buf, len, NULL);
+    const char **line = malloc((n + 1) * sizeof *line);
+    if (!line) { /* the frame as it is */
+        fwrite(buf, 1, len, stdout);
+        return;
+    }
+    top_lines(buf, len, line);
+    size_t w0 = n, w1 = n; /* the worker rows: lines [w0, w1) */
+    for (size_t k = 0; workers_at >= 0 && k < n; k++) {
+        if (line[k] - buf == workers_at) w0 = k;
+        if (line[k] - buf == workers_end) w1 = k;
+    }
+    if (w0 > w1) w0 = w1;
+    size_t fit = rows > 1 ? (size_t)rows - 1 : n; /* the last row stays free: no scroll */
+    size_t drop = 0;                              /* worker rows not shown */
+    if (n > fit && w1 > w0) {
+        size_t over = n - fit + 1; /* +1: the line that says so */
+        drop = over < w1 - w0 ? over : w1 - w0;
+    }
+    size_t shown = 0, total = n - drop + (drop > 0);
+    for (size_t k = 0; k < n; k++) {
+        if (k >= w0 + (w1 - w0 - drop) && k < w1) {
+            if (k == w1 - 1 && shown + 1 < fit) {
+                char more[96];
+                snprintf(more, sizeof more, "... %zu more workers (busmon workers lists them)",
+                         drop);
+                top_put_line(more, strlen(more), cols, color);
+                shown++;
+            }
+            continue;
+        }
+        if (total > fit && shown + 1 == fit) {
+            char more[96];
+            snprintf(more, sizeof more, "... %zu more lines (a taller terminal shows them)",
+                     total - shown);
+            top_put_line(more, strlen(more), cols, color);
+            break;
+        }
+        const char *end = k + 1 < n ? line[k + 1] : buf + len;
+        size_t l = (size_t)(end - line[k]);
+        if (l && line[k][l - 1] == '\n') l--;
+        top_put_line(line[k], l, cols, color);
+        shown++;
+    }
+    free(line);
+}
+
+/* Draw one frame: over the last one when live (a terminal, fitted to its
+ * size), else after it, "----" between; colour is another matter
+ * (NO_COLOR). Returns 0, or -1 when Redis failed or refused (why said;
+ * what was drawn is shown). */
 static int top_frame(redisContext *c, const top_keys *keys, const char *window, int live, int color,
                      char *why, size_t n)
 {
     int redis_failed = 0;
     json_t *roll = top_latest_rollup(c, keys->rollups, &redis_failed, why, n);
     if (redis_failed) return -1;
-    if (live) printf("\033[H\033[2J");
-    top_print_rollup(roll, keys->rollups, window, color);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    if (!out) {
+        json_decref(roll);
+        snprintf(why, n, "out of memory");
+        return -1;
+    }
+    long workers_at = -1, workers_end = -1;
+    top_print_rollup(out, roll, keys->rollups, window, color, &workers_at, &workers_end);
     json_decref(roll);
-    if (top_print_firing(c, keys->firing, color, why, n) < 0) return -1;
-    top_print_lag(c, keys->system);
-    if (!live) printf("----\n");
+    int rc = top_print_firing(out, c, keys->firing, color, why, n);
+    if (rc == 0) top_print_lag(out, c, keys->system);
+    fclose(out);
+    if (live) {
+        int rows, cols;
+        top_term_size(&rows, &cols);
+        fputs("\033[H\033[2J", stdout);
+        top_put_fitted(buf, len, workers_at, workers_end, rows, cols, color);
+    } else {
+        fwrite(buf, 1, len, stdout);
+        if (rc == 0) fputs("----\n", stdout);
+    }
+    free(buf);
     fflush(stdout);
+    if (rc < 0) return -1;
     if (c->err) snprintf(why, n, "Redis: %s", c->errstr);
     return c->err ? -1 : 0;
 }
@@ -394,12 +529,15 @@ int bm_cli_top(const bm_cli_command *self, const bm_cli_opts *opts, int argc, ch
     sa.sa_handler = top_on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_flags = SA_RESTART; /* a resize interrupts the wait, never a read or a write */
+    if (live) sigaction(SIGWINCH, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     top_tty keys = {.raw = 0};
     if (live) top_tty_raw(&keys);
     rc = BM_EXIT_OK;
     while (!top_stop) {
         char why[512];
+        top_resized = 0;
         if (top_frame(c, &names, window, live, o.color, why, sizeof why) < 0) {
             fprintf(stderr, "busmon top: %s\n", why);
             rc = BM_EXIT_REDIS;

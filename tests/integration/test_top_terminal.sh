@@ -4,6 +4,9 @@
 #  - NO_COLOR takes the colour away, not the redraw: each frame still
 #    replaces the last (no "----" between frames); `--once` on a terminal
 #    is coloured, as every other view;
+#  - a frame fits the terminal: no line wider, no more lines than it has
+#    (the worker rows cut first, and said), so the headline stays on the
+#    screen; a resize (SIGWINCH) draws it again at once at the new size;
 #  - q, SIGINT and SIGTERM end it with the terminal's modes as they were.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
@@ -16,7 +19,7 @@ bm_bg "$BM_BUILD/busmon-agent" --block-ms 100 --rollup-interval 1 --health-inter
     echo "FAIL - the producer failed"
 for i in $(seq -w 1 40); do
     echo "XADD busmon:events * type command tx w$i worker extra_$i step s"
-    echo "XADD busmon:events * type result tx w$i worker extra_$i status completed"
+    echo "XADD busmon:events * type result tx w$i worker extra_$i step s status completed"
 done | bm_cli >/dev/null
 bm_check "a rollup lists the 44 workers" bm_wait_for 20 \
     '[ "$("$BUSMON" --redis "$URL" workers --json 2>/dev/null | jq ".workers | length")" = 44 ]'
@@ -44,6 +47,30 @@ pty once 60x120 5 -- "$BUSMON" --redis "$URL" top --once
 bm_eq "--once on a terminal: exit 0" 0 "$rc"
 bm_check "--once on a terminal: coloured, as busmon workers" grep -q $'\x1b\\[3[0-9]m' "$BM_TMP/once.raw"
 bm_check "--once on a terminal: no screen clear (it is not redrawn)" [ "$(clears once)" = 0 ]
+
+# ---- the frame fits the terminal; a resize draws it again at once ----------------------------
+# frame NAME N: the Nth frame drawn (1 = the first), colour codes taken out
+frame() {
+    python3 -c 'import re, sys
+t = open(sys.argv[1], "rb").read().decode("utf-8", "replace").split("\x1b[H\x1b[2J")
+f = t[int(sys.argv[2])] if len(t) > int(sys.argv[2]) else ""
+sys.stdout.write(re.sub(r"\x1b\[[0-9;]*m", "", f).replace("\r", ""))' "$BM_TMP/$1.raw" "$2"
+}
+pty fit 24x60 3 --at 1.5 size=70x120 -- "$BUSMON" --redis "$URL" top --interval 30s
+frame fit 1 >"$BM_TMP/fit1.txt"
+bm_check "24x60: the first frame is drawn" grep -q '^busmon top' "$BM_TMP/fit1.txt"
+bm_check "24x60: at most 23 lines (the headline stays on the screen: $(wc -l <"$BM_TMP/fit1.txt"))" \
+    [ "$(wc -l <"$BM_TMP/fit1.txt")" -le 23 ]
+bm_check "24x60: no line wider than 60 columns (a wrapped line pushes the rest down)" \
+    bash -c "! awk 'length(\$0) > 60 { bad = 1 } END { exit !bad }' '$BM_TMP/fit1.txt'"
+bm_check "24x60: the worker rows are cut, and it says so" \
+    grep -qE '^\.\.\. [0-9]+ more workers \(busmon workers lists them\)' "$BM_TMP/fit1.txt"
+bm_check "24x60: the sections below the workers are still shown" \
+    bash -c "grep -q '^TOP ERRORS' '$BM_TMP/fit1.txt' && grep -q '^FIRING ALERTS' '$BM_TMP/fit1.txt'"
+bm_eq "a resize (SIGWINCH) draws the frame again at once, not after the 30 s interval" 2 "$(clears fit)"
+frame fit 2 >"$BM_TMP/fit2.txt"
+bm_eq "70x120: all 44 worker rows" 44 "$(grep -cE '^(cpu_heavy|fast|flaky|slow|extra_[0-9]+) ' "$BM_TMP/fit2.txt")"
+bm_check "70x120: the consumer lag shown" grep -qE '^  busmon:events +group busmon' "$BM_TMP/fit2.txt"
 
 # ---- the terminal is given back as it was ----------------------------------------------------
 for how in keys=q signal=2 signal=15; do
