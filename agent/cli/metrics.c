@@ -192,7 +192,7 @@ int bm_cli_metrics(const bm_cli_command *self, const bm_cli_opts *opts, int argc
     const bm_cli_optdef options[] = {
         {"json", 0, &m.json, NULL, 0},
         {"window", 0, NULL, &m.window, 0},
-        {"rollups", 0, NULL, &m.rollups, 0},
+        {"rollups", 0, NULL, &m.rollups, 1},
         {NULL, 0, NULL, NULL, 0},
     };
     rc = bm_cli_parse(self, options, &o, argc, argv, &m.name);

@@ -26,49 +26,60 @@ typedef struct {
     const char *workers_hash;
 } stats_args;
 
-/* A command's help: its usage line and what it shows, then the options all four take. */
-static void rollup_help(FILE *f, const char *usage, const char *about)
+/* A command's help: its usage line and what it shows, then the options all
+ * four take, `key` the line of the one that names what it reads. */
+static void rollup_help(FILE *f, const char *usage, const char *about, const char *key)
 {
     fprintf(f, "usage: busmon %s\n\n%s", usage, about);
-    fprintf(f, "\noptions:\n"
-               "  --json              print JSON (the rollup's shapes, see proto/README.md)\n"
-               "  --window W          1m, 5m or 1h (the performance window); default\n"
-               "                      $BUSMON_WINDOW, else 5m (the same in every view)\n"
-               "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
-               "redis://127.0.0.1:6379)\n"
-               "  --rollups KEY       the rollups stream (default busmon:rollups)\n"
-               "  -h, --help          this help\n"
-               "\nReads what busmon-agent publishes every rollup interval (default 10 s).\n"
-               "exit codes: 0 ok, 1 nothing published yet / no such worker, 2 usage, 3 Redis "
-               "unreachable\n");
+    fprintf(f,
+            "\noptions:\n"
+            "  --json              print JSON (the rollup's shapes, see proto/README.md)\n"
+            "  --window W          1m, 5m or 1h (the performance window); default\n"
+            "                      $BUSMON_WINDOW, else 5m (the same in every view)\n"
+            "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
+            "redis://127.0.0.1:6379)\n"
+            "%s"
+            "  -h, --help          this help\n"
+            "\nReads what busmon-agent publishes every rollup interval (default 10 s).\n"
+            "exit codes: 0 ok, 1 nothing published yet / no such worker, 2 usage, 3 Redis "
+            "unreachable\n",
+            key);
 }
+
+static const char rollups_line[] =
+    "  --rollups KEY       the rollups stream (default busmon:rollups; outputs.rollups)\n";
 
 void bm_cli_workers_help(FILE *f)
 {
     rollup_help(f, "workers [--json] [--window 1m|5m|1h] [--redis URL]",
                 "Every worker: health, executions, success %, avg / p95 / p99 duration,\n"
-                "commands in flight and last seen, over the window.\n");
+                "commands in flight and last seen, over the window.\n",
+                rollups_line);
 }
 
 void bm_cli_worker_help(FILE *f)
 {
-    rollup_help(f, "worker [--json] [--window 1m|5m|1h] [--redis URL] NAME",
-                "One worker in detail: health and the issues behind it, in flight, last seen,\n"
-                "last error, and its performance over each window.\n");
+    rollup_help(
+        f, "worker [--json] [--window 1m|5m|1h] [--redis URL] [--workers KEY] NAME",
+        "One worker in detail: health and the issues behind it, in flight, last seen,\n"
+        "last error, and its performance over each window.\n",
+        "  --workers KEY       the workers hash (default busmon:workers; outputs.workers)\n");
 }
 
 void bm_cli_errors_help(FILE *f)
 {
     rollup_help(f, "errors [--json] [--window 1m|5m|1h] [--redis URL]",
                 "Error patterns: errors grouped by type, with their count over the window,\n"
-                "total, first and last seen, trend, the workers they hit and an example.\n");
+                "total, first and last seen, trend, the workers they hit and an example.\n",
+                rollups_line);
 }
 
 void bm_cli_stats_help(FILE *f)
 {
     rollup_help(f, "stats [--json] [--window 1m|5m|1h] [--redis URL]",
                 "Event metrics over the window: events, success and error rate, latency\n"
-                "(command -> answer), throughput and peak throughput, per event type.\n");
+                "(command -> answer), throughput and peak throughput, per event type.\n",
+                rollups_line);
 }
 
 /*
@@ -80,10 +91,14 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
 {
     *o = *opts;
     *s = (stats_args){0, bm_cli_window_default(), NULL, "busmon:rollups", "busmon:workers"};
+    /* worker reads the workers hash, the others the rollups stream */
+    const bm_cli_optdef key = self->run == bm_cli_worker
+                                  ? (bm_cli_optdef){"workers", 0, NULL, &s->workers_hash, 1}
+                                  : (bm_cli_optdef){"rollups", 0, NULL, &s->rollups, 1};
     const bm_cli_optdef options[] = {
         {"json", 0, &s->json, NULL, 0},
         {"window", 0, NULL, &s->window, 0},
-        {"rollups", 0, NULL, &s->rollups, 0},
+        key,
         {NULL, 0, NULL, NULL, 0},
     };
     int rc = bm_cli_parse(self, options, o, argc, argv, &s->name);

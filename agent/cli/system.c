@@ -68,7 +68,7 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
     const bm_cli_optdef options[] = {
         {"json", 0, &s->json, NULL, 0},
         {"window", 0, NULL, &s->window, 0},
-        {"stream", 0, NULL, &s->stream, 0},
+        {"stream", 0, NULL, &s->stream, 1},
         {"agent", 0, NULL, &s->agent, 0},
         {NULL, 0, NULL, NULL, 0},
     };

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# `busmon top` against an agent whose output names are not the defaults
-# (outputs.rollups, outputs.system, alerts.stream and so alerts.firing, the
-# stream it reads): --rollups, --firing and --system name them, as
-# `busmon stats --rollups`, `busmon alerts --firing` and `busmon system
-# --stream` do, and top shows that agent's workers, its firing alert and the
-# lag of the stream it reads. An empty KEY is a usage error (exit 2).
+# The CLI's views against an agent whose output names are not the defaults
+# (outputs.rollups, outputs.system, outputs.workers, alerts.stream and so
+# alerts.firing, the stream it reads):
+#  - top: --rollups, --firing and --system name them, as `busmon stats
+#    --rollups`, `busmon alerts --firing` and `busmon system --stream` do,
+#    and top shows that agent's workers, its firing alert and the lag of the
+#    stream it reads;
+#  - worker NAME: --workers names the workers hash it reads (it took
+#    --rollups, which it does not read);
+#  - an empty KEY is a usage error (exit 2) in every view, not "nothing
+#    published on  yet".
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -55,5 +60,26 @@ bm_check "without the options top still reads busmon:rollups (nothing there)" \
 for o in rollups firing system; do
     bm_check "top --help names --$o" bash -c "'$BUSMON' top --help | grep -q -- '--$o KEY'"
     bm_eq "top --$o '': exit 2" 2 "$("$BUSMON" top --once --$o '' >/dev/null 2>&1; echo $?)"
+done
+
+# ---- worker NAME --workers KEY ------------------------------------------------------------
+"$BUSMON" worker --workers ops:workers flaky >"$BM_TMP/worker.txt" 2>&1
+bm_eq "worker --workers ops:workers flaky: exit 0" 0 "$?"
+bm_check "... shows the worker" grep -q '^worker flaky' "$BM_TMP/worker.txt"
+bm_eq "worker --json --workers=ops:workers flaky: its JSON" flaky \
+    "$("$BUSMON" worker --json --workers=ops:workers flaky 2>/dev/null | jq -r .name)"
+bm_eq "worker flaky without it: not in busmon:workers (exit 1)" 1 \
+    "$("$BUSMON" worker flaky >/dev/null 2>&1; echo $?)"
+bm_eq "worker --rollups: not an option of worker (exit 2)" 2 \
+    "$("$BUSMON" worker --rollups ops:rollups flaky >/dev/null 2>&1; echo $?)"
+bm_check "worker --help names --workers, not --rollups" \
+    bash -c "'$BUSMON' worker --help | grep -q -- '--workers KEY' && ! '$BUSMON' worker --help | grep -q -- '--rollups'"
+
+# ---- an empty KEY ---------------------------------------------------------------------------
+for cmd in "stats --rollups" "workers --rollups" "errors --rollups" "metrics --rollups" \
+    "system --stream" "worker flaky --workers"; do
+    "$BUSMON" $cmd '' >/dev/null 2>"$BM_TMP/empty.err"
+    bm_eq "$cmd '': exit 2" 2 "$?"
+    bm_check "$cmd '': says the option needs a value" grep -q 'needs a value' "$BM_TMP/empty.err"
 done
 bm_finish
