@@ -124,8 +124,7 @@ static void labels_text(json_t *rec, char *buf, size_t n)
     if (!k) snprintf(buf, n, "-");
 }
 
-/* Worst first, then by rule, then by labels (the agent's own order). */
-static int firing_cmp(const void *x, const void *y)
+int bm_cli_firing_cmp(const void *x, const void *y)
 {
     json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
     int ra = severity_rank(bm_cli_str(a, "severity")),
@@ -274,7 +273,7 @@ static int read_firing(redisContext *c, const char *key, json_t *firing, double 
                 json_decref(rec);
         }
     }
-    if (n) qsort(recs, n, sizeof *recs, firing_cmp);
+    if (n) qsort(recs, n, sizeof *recs, bm_cli_firing_cmp);
     for (size_t i = 0; i < n; i++)
         json_array_append_new(firing, recs[i]);
     free(recs);

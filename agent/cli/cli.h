@@ -204,6 +204,9 @@ void bm_cli_system_help(FILE *f);
 /* alerts: firing now and recent notifications; --watch follows them live (alerts.c). */
 bm_cli_handler bm_cli_alerts;
 void bm_cli_alerts_help(FILE *f);
+/* qsort's order of firing alert records (json_t *, objects): worst severity
+ * first, then by rule, then by labels (the agent's own order). */
+int bm_cli_firing_cmp(const void *x, const void *y);
 /* deadletters [replay]: the dead-letter stream, and copies put back (deadletters.c). */
 bm_cli_handler bm_cli_deadletters;
 void bm_cli_deadletters_help(FILE *f);

@@ -281,13 +281,24 @@ static int top_print_firing(FILE *out, redisContext *c, const char *hash, int co
     /* fields: one per firing alert (its fingerprint -> its JSON record), and
      * _updated / _agent, which say when and by whom the hash was written */
     size_t firing = 0;
-    bm_cli_safe sb = {.next = 0}; /* labels and descriptions came from events */
-    for (size_t i = 0; a->type == REDIS_REPLY_ARRAY && i + 1 < a->elements; i += 2) {
+    json_t **recs = calloc(a->elements / 2 + 1, sizeof *recs);
+    for (size_t i = 0; recs && a->type == REDIS_REPLY_ARRAY && i + 1 < a->elements; i += 2) {
         const redisReply *k = a->element[i], *v = a->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || k->str[0] == '_' || v->type != REDIS_REPLY_STRING)
             continue;
         json_t *rec = json_loadb(v->str, v->len, 0, NULL);
-        if (!rec) continue;
+        if (json_is_object(rec))
+            recs[firing++] = rec;
+        else
+            json_decref(rec);
+    }
+    freeReplyObject(a);
+    /* worst first, as busmon alerts lists them (the hash's order is Redis's):
+     * a frame cut to the terminal keeps the worst */
+    if (firing) qsort(recs, firing, sizeof *recs, bm_cli_firing_cmp);
+    bm_cli_safe sb = {.next = 0}; /* labels and descriptions came from events */
+    for (size_t i = 0; i < firing; i++) {
+        json_t *rec = recs[i];
         char labels[256] = "";
         size_t used = 0;
         const char *lk;
@@ -304,10 +315,9 @@ static int top_print_firing(FILE *out, redisContext *c, const char *hash, int co
                 bm_cli_safe_str(&sb, rec, "rule"), bm_cli_safe_text(&sb, labels),
                 bm_cli_safe_str(&sb, rec, "description"));
         json_decref(rec);
-        firing++;
     }
+    free(recs);
     if (!firing) fprintf(out, "  (none)\n");
-    freeReplyObject(a);
     return 0;
 }
 

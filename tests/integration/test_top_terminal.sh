@@ -7,6 +7,7 @@
 #  - a frame fits the terminal: no line wider, no more lines than it has
 #    (the worker rows cut first, and said), so the headline stays on the
 #    screen; a resize (SIGWINCH) draws it again at once at the new size;
+#  - firing alerts worst first, as busmon alerts lists them;
 #  - q, SIGINT and SIGTERM end it with the terminal's modes as they were.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
@@ -71,6 +72,16 @@ bm_eq "a resize (SIGWINCH) draws the frame again at once, not after the 30 s int
 frame fit 2 >"$BM_TMP/fit2.txt"
 bm_eq "70x120: all 44 worker rows" 44 "$(grep -cE '^(cpu_heavy|fast|flaky|slow|extra_[0-9]+) ' "$BM_TMP/fit2.txt")"
 bm_check "70x120: the consumer lag shown" grep -qE '^  busmon:events +group busmon' "$BM_TMP/fit2.txt"
+
+# ---- firing alerts worst first (the cut keeps the worst), as busmon alerts -----------------
+rec() { printf '{"rule":"%s","state":"firing","severity":"%s","labels":{"worker":"%s"},"description":"d"}' "$@"; }
+bm_cli HSET hand:firing f1 "$(rec info_rule info a)" f2 "$(rec crit_rule critical b)" \
+    f3 "$(rec warn_rule warning c)" f4 "$(rec a_warn_rule warning d)" _updated 2026-11-23T01:15:20Z >/dev/null
+"$BUSMON" --redis "$URL" top --once --firing hand:firing >"$BM_TMP/firing.txt" 2>&1
+bm_eq "top: firing alerts worst first, then by rule" "critical warning warning info crit_rule a_warn_rule warn_rule info_rule" \
+    "$(awk '/^FIRING ALERTS/ { on = 1; next } on && /^$/ { exit } on { s = s $1 " "; r = r " " $2 } END { print s substr(r, 2) }' "$BM_TMP/firing.txt")"
+bm_eq "busmon alerts: the same order" "crit_rule a_warn_rule warn_rule info_rule" \
+    "$("$BUSMON" --redis "$URL" alerts --json --firing hand:firing --count 0 2>/dev/null | jq -r '[.firing[].rule] | join(" ")')"
 
 # ---- the terminal is given back as it was ----------------------------------------------------
 for how in keys=q signal=2 signal=15; do
