@@ -89,7 +89,7 @@ void bm_cli_top_help(FILE *f)
             "A live dashboard: events per second, success rate, p95 latency, each worker's\n"
             "health, error patterns, firing alerts and consumer lag. `q` quits.\n\n"
             "options:\n"
-            "  --interval D        refresh every D (e.g. 2s, 500ms; default 2s)\n"
+            "  --interval D        refresh every D (e.g. 2s, 500ms, 1m; 1ms to a day; default 2s)\n"
             "  --window W          1m, 5m or 1h; default $BUSMON_WINDOW, else 5m (the same\n"
             "                      in every view); rates are over the time it covers\n"
             "  --once              print one frame and exit\n"
@@ -104,16 +104,21 @@ void bm_cli_top_help(FILE *f)
             "exit codes: 0 ok, 2 usage, 3 Redis unreachable or refusing a read\n");
 }
 
-/* Parse "2s", "500ms", "1m", "3" (seconds) into milliseconds; -1 if bad. */
+#define TOP_INTERVAL_MAX_MS (24L * 3600 * 1000)
+
+/* Parse "2s", "500ms", "1m", "3" (seconds) into milliseconds, 1 ms to a
+ * day; -1 if not one (nan, inf and 1e30 too: never cast out of range). */
 static long top_parse_duration_ms(const char *s)
 {
     char *end;
     double v = strtod(s, &end);
-    if (end == s || v <= 0) return -1;
-    if (!*end || !strcmp(end, "s")) return (long)(v * 1000);
-    if (!strcmp(end, "ms")) return (long)v;
-    if (!strcmp(end, "m")) return (long)(v * 60000);
-    return -1;
+    double unit_ms = !*end || !strcmp(end, "s") ? 1000
+                     : !strcmp(end, "ms")       ? 1
+                     : !strcmp(end, "m")        ? 60000
+                                                : 0;
+    double ms = v * unit_ms;
+    if (end == s || !(ms >= 1 && ms <= TOP_INTERVAL_MAX_MS)) return -1;
+    return (long)ms;
 }
 
 /* What Redis said when a read failed: its error reply, else the connection's. */
@@ -511,7 +516,10 @@ static int top_parse_args(const bm_cli_command *self, const bm_cli_opts *opts, i
     if (rc != BM_CLI_GO_ON) return rc;
     *interval_ms = interval ? top_parse_duration_ms(interval) : 2000;
     if (*interval_ms <= 0) {
-        fprintf(stderr, "busmon top: bad --interval %s\n", interval);
+        fprintf(stderr,
+                "busmon top: --interval must be a duration like 2s, 500ms or 1m (1ms to a day), "
+                "not '%s'\n",
+                interval);
         return BM_EXIT_USAGE;
     }
     if (strcmp(*window, "1m") && strcmp(*window, "5m") && strcmp(*window, "1h")) {
