@@ -31,13 +31,15 @@ typedef struct {
     const char *system;
 } top_keys;
 
-/* Set by SIGINT / SIGTERM, and by SIGWINCH (the terminal's size changed:
- * draw again now): a signal handler has nowhere else to say it. */
+/* Set by SIGINT / SIGTERM, and by SIGWINCH (the terminal's size changed)
+ * or SIGCONT (back from Ctrl-Z: the shell has set its own modes and drawn
+ * on the screen): draw again now, keys read again. A signal handler has
+ * nowhere else to say it. */
 static volatile sig_atomic_t top_stop, top_resized;
 
 static void top_on_signal(int sig)
 {
-    if (sig == SIGWINCH)
+    if (sig == SIGWINCH || sig == SIGCONT)
         top_resized = 1;
     else
         top_stop = 1;
@@ -49,15 +51,21 @@ typedef struct {
     int raw; /* switched, to be restored */
 } top_tty;
 
-static void top_tty_raw(top_tty *t)
+/* The saved modes less ICANON and ECHO, set. @return 1 when set. */
+static int top_tty_apply(const top_tty *t)
 {
-    t->raw = 0;
-    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t->saved) != 0) return;
     struct termios raw = t->saved;
     raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
     raw.c_cc[VMIN] = 0;
     raw.c_cc[VTIME] = 0;
-    t->raw = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+    return tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+}
+
+static void top_tty_raw(top_tty *t)
+{
+    t->raw = 0;
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t->saved) != 0) return;
+    t->raw = top_tty_apply(t);
 }
 
 static void top_tty_restore(top_tty *t)
@@ -549,12 +557,14 @@ int bm_cli_top(const bm_cli_command *self, const bm_cli_opts *opts, int argc, ch
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_flags = SA_RESTART; /* a resize interrupts the wait, never a read or a write */
     if (live) sigaction(SIGWINCH, &sa, NULL);
+    if (live) sigaction(SIGCONT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     top_tty keys = {.raw = 0};
     if (live) top_tty_raw(&keys);
     rc = BM_EXIT_OK;
     while (!top_stop) {
         char why[512];
+        if (top_resized && keys.raw) top_tty_apply(&keys); /* after fg: the shell's modes */
         top_resized = 0;
         if (top_frame(c, &names, window, live, o.color, why, sizeof why) < 0) {
             fprintf(stderr, "busmon top: %s\n", why);

@@ -8,7 +8,8 @@
 #    (the worker rows cut first, and said), so the headline stays on the
 #    screen; a resize (SIGWINCH) draws it again at once at the new size;
 #  - firing alerts worst first, as busmon alerts lists them;
-#  - q, SIGINT and SIGTERM end it with the terminal's modes as they were.
+#  - q, SIGINT and SIGTERM end it with the terminal's modes as they were;
+#  - after Ctrl-Z and fg, q quits again (the modes are set again on SIGCONT).
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -90,4 +91,44 @@ for how in keys=q signal=2 signal=15; do
     bm_eq "$how: the terminal's modes restored ($modes)" same \
         "$(sed -E 's/^lflag=([0-9]+) before=\1$/same/' <<<"$modes")"
 done
+
+# ---- Ctrl-Z, fg: the keys are read again (q quits), the shell's modes are not kept ------------
+# an interactive bash on a pty runs top; prints the terminal's ICANON|ECHO bits
+# while top runs, after fg, and whether a command typed after q ran
+cat >"$BM_TMP/jobs.py" <<'PY'
+import os, pty, select, struct, sys, termios, time, fcntl
+pid, m = pty.fork()
+if pid == 0:
+    os.environ["HISTFILE"] = "/dev/null"
+    os.execvp("bash", ["bash", "--norc", "--noprofile", "-i"])
+fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack("HHHH", 60, 120, 0, 0))
+out = bytearray()
+def drain(t):
+    end = time.time() + t
+    while time.time() < end:
+        if select.select([m], [], [], 0.05)[0]:
+            try:
+                out.extend(os.read(m, 65536))
+            except OSError:
+                return
+def cooked():
+    return bool(termios.tcgetattr(m)[3] & (termios.ICANON | termios.ECHO))
+drain(1)
+os.write(m, (sys.argv[1] + "\n").encode()); drain(2)
+running = cooked()
+os.write(m, b"\x1a"); drain(1)
+os.write(m, b"fg\n"); drain(2)
+after_fg = cooked()
+os.write(m, b"q"); drain(1.5)
+os.write(m, b"echo done-$((6*7))\n"); drain(1.5)
+os.write(m, b"exit\n"); drain(0.5)
+try:
+    os.kill(pid, 9)
+except OSError:
+    pass
+print(f"running={'cooked' if running else 'raw'} after_fg={'cooked' if after_fg else 'raw'} "
+      f"q={'quit' if b'done-42' in out else 'ignored'}")
+PY
+bm_eq "Ctrl-Z then fg: keys read again, q quits" "running=raw after_fg=raw q=quit" \
+    "$(python3 "$BM_TMP/jobs.py" "'$BUSMON' --redis '$URL' top --interval 1s")"
 bm_finish
