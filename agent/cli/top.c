@@ -210,7 +210,27 @@ static json_t *top_latest_system(redisContext *c, const char *stream)
     return j;
 }
 
-/* The rollup's part of a frame: headline figures, workers, top errors. */
+/* A worker's row, for the order top lists them in. */
+typedef struct {
+    json_t *w;
+    int rank;          /* 0 failed, 1 degraded, 2 any other health */
+    double executions; /* in the window */
+    const char *name;
+} top_worker_row;
+
+/* Failed, then degraded, then the rest; within each the most executions in
+ * the window first, then by name: a frame cut to the terminal keeps these
+ * (the rollup lists its workers in its own order). */
+static int top_worker_cmp(const void *x, const void *y)
+{
+    const top_worker_row *a = x, *b = y;
+    if (a->rank != b->rank) return a->rank < b->rank ? -1 : 1;
+    if (a->executions != b->executions) return a->executions > b->executions ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+/* The rollup's part of a frame: headline figures, workers (worst and
+ * busiest first), top errors. */
 static void top_print_rollup(FILE *out, json_t *roll, const char *stream, const char *window,
                              int color, long *workers_at, long *workers_end)
 {
@@ -250,10 +270,22 @@ static void top_print_rollup(FILE *out, json_t *roll, const char *stream, const 
     fprintf(out, "%-20s %-10s %8s %9s %10s %9s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS", "P95",
             "IN FLIGHT");
     *workers_at = ftell(out);
-    size_t i;
-    json_t *w;
-    json_array_foreach(json_object_get(roll, "workers"), i, w)
-    {
+    json_t *workers = json_object_get(roll, "workers");
+    size_t nw = json_array_size(workers);
+    top_worker_row *rows = calloc(nw + 1, sizeof *rows);
+    for (size_t k = 0; rows && k < nw; k++) {
+        json_t *wk = json_array_get(workers, k);
+        json_t *win = bm_rollup_pick_window(json_object_get(wk, "windows"), window);
+        const char *h = bm_cli_str(wk, "health");
+        rows[k] = (top_worker_row){wk,
+                                   !strcmp(h, "failed")     ? 0
+                                   : !strcmp(h, "degraded") ? 1
+                                                            : 2,
+                                   bm_cli_num(win, "executions"), bm_cli_str(wk, "name")};
+    }
+    if (rows) qsort(rows, nw, sizeof *rows, top_worker_cmp);
+    for (size_t k = 0; rows && k < nw; k++) {
+        json_t *w = rows[k].w;
         json_t *win = bm_rollup_pick_window(json_object_get(w, "windows"), window);
         const char *h = bm_cli_safe_str(&sb, w, "health");
         char wsucc[16] = "-", wp95[24] = "-"; /* no execution in the window: no rate */
@@ -265,8 +297,10 @@ static void top_print_rollup(FILE *out, json_t *roll, const char *stream, const 
                 top_health_color(color, h), h, color ? reset : "", bm_cli_num(win, "executions"),
                 wsucc, wp95, bm_cli_num(w, "in_flight"));
     }
+    free(rows);
     *workers_end = ftell(out);
     fprintf(out, "\nTOP ERRORS\n");
+    size_t i;
     json_t *e;
     size_t shown = 0;
     json_array_foreach(json_object_get(roll, "errors"), i, e)
@@ -404,7 +438,8 @@ static size_t top_lines(const char *buf, size_t len, const char **at)
  * A frame on a terminal of rows x cols: every line cut to the width (a
  * wrapped line would push the headline off the screen), and, when the frame
  * is taller than the screen, the worker rows [workers_at, workers_end) cut
- * first (the rollup lists the most active first), then the frame's end,
+ * first (from the end: failed, degraded and busiest are listed first),
+ * then the frame's end,
  * each cut said on its last line. rows 0: the frame as it is.
  */
 static void top_put_fitted(const char *buf, size_t len, long workers_at, long workers_end, int rows,

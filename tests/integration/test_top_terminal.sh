@@ -5,8 +5,10 @@
 #    replaces the last (no "----" between frames); `--once` on a terminal
 #    is coloured, as every other view;
 #  - a frame fits the terminal: no line wider, no more lines than it has
-#    (the worker rows cut first, and said), so the headline stays on the
-#    screen; a resize (SIGWINCH) draws it again at once at the new size;
+#    (the worker rows cut first, and said; failed, degraded and busiest
+#    workers are listed first, so they are the ones kept), so the headline
+#    stays on the screen; a resize (SIGWINCH) draws it again at once at the
+#    new size;
 #  - firing alerts worst first, as busmon alerts lists them;
 #  - q, SIGINT and SIGTERM end it with the terminal's modes as they were;
 #  - after Ctrl-Z and fg, q quits again (the modes are set again on SIGCONT).
@@ -69,6 +71,17 @@ bm_check "24x60: the worker rows are cut, and it says so" \
     grep -qE '^\.\.\. [0-9]+ more workers \(busmon workers lists them\)' "$BM_TMP/fit1.txt"
 bm_check "24x60: the sections below the workers are still shown" \
     bash -c "grep -q '^TOP ERRORS' '$BM_TMP/fit1.txt' && grep -q '^FIRING ALERTS' '$BM_TMP/fit1.txt'"
+# the worker rows of a frame: NAME HEALTH EXEC
+rows() { awk '/^WORKER/ { on = 1; next } on && !/^[a-z_0-9]+ / { exit } on { print $1, $2, $3 }' "$1"; }
+"$BUSMON" --redis "$URL" top --once >"$BM_TMP/order.txt" 2>&1
+rows "$BM_TMP/order.txt" >"$BM_TMP/order.rows"
+bm_check "--once: workers failed, then degraded, then the rest, each busiest first ($(grep -cE ' (failed|degraded) ' "$BM_TMP/order.rows") failed/degraded)" \
+    awk '{ r = $2 == "failed" ? 0 : $2 == "degraded" ? 1 : 2
+           if (NR > 1 && (r < pr || (r == pr && $3 > pe))) bad = 1; pr = r; pe = $3 }
+         END { exit bad || NR != 44 }' "$BM_TMP/order.rows"
+bm_check "24x60: every failed or degraded worker is among the rows kept" \
+    bash -c "for w in \$(awk '\$2 == \"failed\" || \$2 == \"degraded\" { print \$1 }' '$BM_TMP/order.rows'); do
+                 grep -q \"^\$w \" '$BM_TMP/fit1.txt' || exit 1; done"
 bm_eq "a resize (SIGWINCH) draws the frame again at once, not after the 30 s interval" 2 "$(clears fit)"
 frame fit 2 >"$BM_TMP/fit2.txt"
 bm_eq "70x120: all 44 worker rows" 44 "$(grep -cE '^(cpu_heavy|fast|flaky|slow|extra_[0-9]+) ' "$BM_TMP/fit2.txt")"
