@@ -10,6 +10,7 @@
  * not an alerting or storage path.
  */
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,13 +327,17 @@ static int top_print_firing(FILE *out, redisContext *c, const char *hash, int co
         return -1;
     }
     /* fields: one per firing alert (its fingerprint -> its JSON record), and
-     * _updated / _agent, which say when and by whom the hash was written */
+     * _updated / _agent / _every, which say when and by whom the hash was
+     * written, and how often it is */
     size_t firing = 0;
+    double updated_s = NAN, every_s = 0;
     json_t **recs = calloc(a->elements / 2 + 1, sizeof *recs);
     for (size_t i = 0; recs && a->type == REDIS_REPLY_ARRAY && i + 1 < a->elements; i += 2) {
         const redisReply *k = a->element[i], *v = a->element[i + 1];
-        if (k->type != REDIS_REPLY_STRING || k->str[0] == '_' || v->type != REDIS_REPLY_STRING)
-            continue;
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+        if (!strcmp(k->str, "_updated")) updated_s = bm_cli_iso_s(v->str);
+        if (!strcmp(k->str, "_every")) every_s = strtod(v->str, NULL);
+        if (k->str[0] == '_') continue;
         json_t *rec = json_loadb(v->str, v->len, 0, NULL);
         if (json_is_object(rec))
             recs[firing++] = rec;
@@ -343,6 +348,10 @@ static int top_print_firing(FILE *out, redisContext *c, const char *hash, int co
     /* worst first, as busmon alerts lists them (the hash's order is Redis's):
      * a frame cut to the terminal keeps the worst */
     if (firing) qsort(recs, firing, sizeof *recs, bm_cli_firing_cmp);
+    char stale[1024]; /* as busmon alerts warns: what is listed may be long over */
+    if (bm_cli_stale_text("the firing hash", (double)time(NULL) - updated_s, every_s, stale,
+                          sizeof stale))
+        fprintf(out, "  %sSTALE: %s%s\n", color ? "\033[31m" : "", stale, color ? "\033[0m" : "");
     bm_cli_safe sb = {.next = 0}; /* labels and descriptions came from events */
     for (size_t i = 0; i < firing; i++) {
         json_t *rec = recs[i];

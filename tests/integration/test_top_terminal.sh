@@ -9,7 +9,8 @@
 #    workers are listed first, so they are the ones kept), so the headline
 #    stays on the screen; a resize (SIGWINCH) draws it again at once at the
 #    new size;
-#  - firing alerts worst first, as busmon alerts lists them;
+#  - firing alerts worst first, as busmon alerts lists them, and STALE said
+#    when no agent rewrites the firing hash any more (as busmon alerts warns);
 #  - q, SIGINT and SIGTERM end it with the terminal's modes as they were;
 #  - after Ctrl-Z and fg, q quits again (the modes are set again on SIGCONT).
 source "$(dirname "$0")/lib.sh"
@@ -96,6 +97,16 @@ bm_eq "top: firing alerts worst first, then by rule" "critical warning warning i
     "$(awk '/^FIRING ALERTS/ { on = 1; next } on && /^$/ { exit } on { s = s $1 " "; r = r " " $2 } END { print s substr(r, 2) }' "$BM_TMP/firing.txt")"
 bm_eq "busmon alerts: the same order" "crit_rule a_warn_rule warn_rule info_rule" \
     "$("$BUSMON" --redis "$URL" alerts --json --firing hand:firing --count 0 2>/dev/null | jq -r '[.firing[].rule] | join(" ")')"
+# a firing hash no agent rewrites any more (_updated long ago, _every 10 s): said, as busmon alerts warns
+bm_cli HSET hand:firing _every 10 >/dev/null
+"$BUSMON" --redis "$URL" top --once --firing hand:firing >"$BM_TMP/stale.txt" 2>&1
+bm_check "top: a firing hash not written for 3 intervals and a minute says STALE under FIRING ALERTS" \
+    bash -c "sed -n '/^FIRING ALERTS/,/^\$/p' '$BM_TMP/stale.txt' | grep -q '^  STALE: the firing hash was last written .* ago, though the agent writes it every 10 s'"
+bm_check "busmon alerts warns of the same hash" \
+    bash -c "'$BUSMON' --redis '$URL' alerts --firing hand:firing --count 0 2>&1 >/dev/null | grep -q 'the firing hash hand:firing was last written'"
+bm_cli HSET hand:firing _updated "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >/dev/null
+bm_check "top: a fresh firing hash: no STALE" \
+    bash -c "! '$BUSMON' --redis '$URL' top --once --firing hand:firing | grep -q STALE"
 
 # ---- the terminal is given back as it was ----------------------------------------------------
 for how in keys=q signal=2 signal=15; do
