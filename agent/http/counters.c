@@ -257,6 +257,11 @@ static const bm_counter_row table[] = {
           "Spans (signal traces) and data points (signal metrics) an OTLP collector rejected in "
           "a 2xx reply (partial success).",
           "otlp.rejected", otlp_rejected, "signal", otlp_signal, BM_OTLP__SIGNALS),
+    ARRAY("busmon_otlp_replies_unread_total", TOTAL,
+          "2xx replies of an OTLP collector whose body could not be read as an OTLP JSON "
+          "response (another type, e.g. protobuf, or JSON that is not one): a partial success "
+          "in it is not counted.",
+          "otlp.replies_unread", otlp_unread, "signal", otlp_signal, BM_OTLP__SIGNALS),
     SCALAR("busmon_otlp_metrics_exports_total", TOTAL,
            "Worker metrics exports offered to the OTLP sinks.", "otlp.metrics_exports", om.exports),
     SCALAR("busmon_otlp_metrics_exports_refused_total", TOTAL,

@@ -94,6 +94,7 @@ typedef struct {
     uint64_t baselines, baselines_refused, baselines_evicted;
     uint64_t outputs_rate_limited; /* every sink's rate_limited (e-mail) */
     uint64_t otlp_rejected[BM_OTLP__SIGNALS]; /* every sink's otlp_rejected_spans, _points */
+    uint64_t otlp_unread[BM_OTLP__SIGNALS];   /* every sink's otlp_unread_traces, _metrics */
     uint64_t redis_denied[BM_ACL__COUNT]; /* NOPERM replies by command (core/acl.h) */
     bm_counter_sink sinks[BM_COUNTER_SINKS]; /* the outputs in order; the first n_sinks shown */
     /* not values (BM_COUNTER_VALUES_BYTES ends before): the outputs' labels */

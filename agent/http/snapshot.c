@@ -24,6 +24,8 @@ static void collect_sinks(const bm_outputs *o, bm_counter_snapshot *s)
         s->outputs_rate_limited += ss.rate_limited;
         s->otlp_rejected[0] += ss.otlp_rejected_spans;
         s->otlp_rejected[1] += ss.otlp_rejected_points;
+        s->otlp_unread[0] += ss.otlp_unread_traces;
+        s->otlp_unread[1] += ss.otlp_unread_metrics;
         if (i >= BM_COUNTER_SINKS) continue;
         bm_counter_sink *v = &s->sinks[i];
         v->emitted = ss.emitted;

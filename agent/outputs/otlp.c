@@ -19,7 +19,9 @@
  * attempt_errors count requests; otlp_rejected_spans and _points the items
  * a collector refused in a 2xx reply (OTLP's partial success, read by
  * lib/otlp_reply.h from the reply's first 64 KiB; logged a line a minute at
- * most per signal, with its error_message).
+ * most per signal, with its error_message); otlp_unread_* the 2xx replies
+ * whose body could not be read so (not JSON, e.g. protobuf; or JSON that is
+ * not an OTLP response), logged the same way.
  *
  * Not here: what a span or a metric says (lib/otlp.c), when a transaction
  * is over (jobs/finisher.c), the metrics job (jobs/otlp_metrics.c).
@@ -47,6 +49,7 @@ typedef struct {
     const char *sink_name; /* the sink's, for log lines */
     bm_otlp_signal sig;
     uint64_t rejected; /* spans / data points refused in partial successes */
+    uint64_t unread;   /* 2xx replies with a body not read as an OTLP JSON response */
     /* the last line's time, and what came since without a line of its own */
     int64_t logged_us;
     int logged;
@@ -115,9 +118,10 @@ static int replies_log_due(otlp_replies *r, char *tally, size_t tallylen)
                  r->sig == BM_OTLP_METRICS ? "data point(s)" : "span(s)",
                  (unsigned long long)r->quiet_unread);
     else if (!r->logged)
-        snprintf(tally, tallylen, " (such lines: one a minute at most; %s counts every one)",
-                 r->sig == BM_OTLP_METRICS ? "busmon_otlp_rejected_total{signal=\"metrics\"}"
-                                           : "busmon_otlp_rejected_total{signal=\"traces\"}");
+        snprintf(tally, tallylen,
+                 " (such lines: one a minute at most; busmon_otlp_rejected_total{signal=\"%s\"} "
+                 "and busmon_otlp_replies_unread_total{signal=\"%s\"} count every one)",
+                 bm_otlp_signal_name(r->sig), bm_otlp_signal_name(r->sig));
     r->quiet_partial = r->quiet_rejected = r->quiet_unread = 0;
     r->logged = 1;
     r->logged_us = now;
@@ -143,15 +147,25 @@ static void on_reply(const char *body, size_t len, int whole, const char *conten
     char why[200], tally[200];
     bm_otlp_reply rep;
     if (content_type && !is_json_type(content_type)) {
-        if (len)
-            bm_debug("otlp '%s': a %s reply of type %.64s, not JSON: no partial success read",
-                     r->sink_name, sig, content_type);
+        /* busmon sends JSON, and OTLP/HTTP answers in the request's encoding: a
+         * body of another type (protobuf) hides what it says, a partial success
+         * among it. An empty body says nothing (a full success). */
+        if (!len) return;
+        r->unread++;
+        if (replies_log_due(r, tally, sizeof tally))
+            bm_warn("otlp '%s': a %s reply (2xx) of type %.64s, not JSON: busmon sends OTLP/HTTP "
+                    "JSON and reads only a JSON reply, so a partial success in it is not read "
+                    "(is a proxy or the collector misconfigured?)%s",
+                    r->sink_name, sig, content_type, tally);
+        else
+            r->quiet_unread++;
         return;
     }
     if (!whole)
         snprintf(why, sizeof why, "its body did not arrive whole (or is over %d KiB)",
                  OTLP_REPLY_MAX_BYTES / 1024);
     if (!whole || bm_otlp_reply_parse(r->sig, body, len, request_len, &rep, why, sizeof why)) {
+        r->unread++;
         if (replies_log_due(r, tally, sizeof tally))
             bm_warn("otlp '%s': a %s reply (2xx) is not an OTLP response, its partial success "
                     "not read: %s%s",
@@ -424,6 +438,8 @@ static void otlp_stats(const void *self, bm_sink_stats *out)
     out->queued = t.queued + m.queued;
     out->otlp_rejected_spans = s->replies[BM_OTLP_TRACES].rejected;
     out->otlp_rejected_points = s->replies[BM_OTLP_METRICS].rejected;
+    out->otlp_unread_traces = s->replies[BM_OTLP_TRACES].unread;
+    out->otlp_unread_metrics = s->replies[BM_OTLP_METRICS].unread;
 }
 
 static void otlp_free(void *self)

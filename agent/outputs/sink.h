@@ -141,6 +141,8 @@ typedef struct {
     uint64_t rate_limited;   /* taken but not sent: over the sink's rate limit (e-mail) */
     /* items a receiver refused in a 2xx reply (OTLP's partial success): spans, data points */
     uint64_t otlp_rejected_spans, otlp_rejected_points;
+    /* 2xx replies whose body was not read as an OTLP JSON response (protobuf, not OTLP) */
+    uint64_t otlp_unread_traces, otlp_unread_metrics;
     uint32_t in_flight;      /* gauge: on the wire now */
     uint32_t queued;         /* gauge: held (waiting, in flight, waiting to retry) */
 } bm_sink_stats;

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# What a collector that does not answer as OTLP/HTTP JSON expects
+# (agent/outputs/otlp.c),
+# with bm-webhook-receiver standing in for the collector:
+#   1. a 2xx reply in protobuf (Content-Type application/x-protobuf) to a
+#      JSON request: its partial success cannot be read; counted in
+#      busmon_otlp_replies_unread_total{signal} and warned, a line a minute
+#      at most per signal; delivered all the same;
+source "$(dirname "$0")/lib.sh"
+bm_start_redis
+export BUSMON_OTLP_SETTLE=100ms BUSMON_OTLP_FLUSH_INTERVAL=100ms BUSMON_OTLP_METRICS_INTERVAL=300ms
+
+# start_rx NAME [receiver options...]: the receiver; sets RX_PORT
+start_rx() {
+    local name=$1
+    shift
+    "$BM_BUILD/bm-webhook-receiver" --out "$BM_TMP/$name.jsonl" --port-file "$BM_TMP/$name.port" \
+        --max-seconds 120 "$@" >"$BM_TMP/$name.rx.log" 2>&1 &
+    BM_PIDS+=($!)
+    bm_wait_for 10 "[ -s '$BM_TMP/$name.port' ]" || { echo "receiver $name did not start"; cat "$BM_TMP/$name.rx.log"; exit 1; }
+    RX_PORT=$(cat "$BM_TMP/$name.port")
+}
+# start_agent NAME [agent options...]: the agent on stream NAME exporting to RX_PORT
+start_agent() {
+    local name=$1
+    shift
+    HTTP_PORT=$(bm_free_port)
+    BUSMON_LIMITS_MAX_CLOCK_SKEW=0 "$BM_BUILD/busmon-agent" --redis "$BM_URL" --stream "$name" \
+        --group g --consumer "$name" --block-ms 100 --http "127.0.0.1:$HTTP_PORT" --log-level info \
+        --otlp-endpoint "http://127.0.0.1:$RX_PORT" "$@" >"$BM_TMP/agent-$name.log" 2>&1 &
+    BM_PIDS+=($!)
+    AGENT_PID=$!
+    bm_wait_for 10 "curl -sf http://127.0.0.1:$HTTP_PORT/metrics" || { echo "agent $name did not start"; cat "$BM_TMP/agent-$name.log"; exit 1; }
+}
+# step STREAM TX CMD TS_US: one command of TX and its answer 1 ms later
+step() {
+    bm_cli XADD "$1" '*' type command id "$3" tx "$2" worker w step s ts "$4" >/dev/null
+    bm_cli XADD "$1" '*' type result id "r-$3" tx "$2" cmd "$3" worker w step s ts $(($4 + 1000)) ok true >/dev/null
+}
+NOW=$(($(date +%s) * 1000000))
+requests() { jq -c "select(.path == \"/v1/$2\")" "$BM_TMP/$1.jsonl" 2>/dev/null | wc -l; }
+otlp_out() { bm_metric "$HTTP_PORT" "busmon_output_$1_total{output=\"otlp\",type=\"otlp\"}"; }
+unread() { bm_metric "$HTTP_PORT" "busmon_otlp_replies_unread_total{signal=\"$1\"}"; }
+
+# --- 1. a reply in protobuf ------------------------------------------------------------
+# an ExportTraceServiceResponse with partial_success {rejected_spans: 3,
+# error_message: "quota"}: field 1 (len 9) { field 1 varint 3, field 2 "quota" }
+printf '\x0a\x09\x08\x03\x12\x05quota' >"$BM_TMP/partial.pb"
+start_rx pb --reply-file "$BM_TMP/partial.pb" --reply-type application/x-protobuf
+start_agent pb
+step pb tx-pb c1 "$NOW"
+bm_check "1: spans and at least 3 metrics exports answered" bm_wait_for 20 \
+    "[ \$(requests pb traces) -ge 1 ] && [ \$(requests pb metrics) -ge 3 ]"
+bm_check "1: busmon_otlp_replies_unread_total counts each signal's protobuf replies" bm_wait_for 10 \
+    "[ \"\$(unread traces)\" = \$(requests pb traces) ] && [ \"\$(unread metrics)\" -ge 3 ]"
+bm_eq "1: its HELP line says what it counts" 1 \
+    "$(curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | grep -c '^# HELP busmon_otlp_replies_unread_total .*protobuf')"
+bm_check "1: warned: the traces reply's type, and that its partial success is not read" \
+    grep -q 'a traces reply (2xx) of type application/x-protobuf, not JSON.*partial success in it is not read' "$BM_TMP/agent-pb.log"
+bm_eq "1: the metrics replies warned once in the minute (3 or more came)" 1 \
+    "$(grep -c 'a metrics reply (2xx) of type application/x-protobuf' "$BM_TMP/agent-pb.log")"
+bm_eq "1: a warning, not a debug line" 1 \
+    "$(grep 'a metrics reply (2xx) of type' "$BM_TMP/agent-pb.log" | grep -c '"level":"warn')"
+bm_eq "1: delivered: nothing failed, nothing rejected counted" "0 0" \
+    "$(otlp_out failed) $(bm_metric "$HTTP_PORT" 'busmon_otlp_rejected_total{signal="traces"}')"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+
+bm_finish
