@@ -222,6 +222,24 @@ static size_t on_reply_data(char *data, size_t size, size_t nmemb, void *arg)
     return take;
 }
 
+/* A URL's scheme://host[:port] into out, what a log may show of it (its path
+ * and query may carry a token). @return 0, or -1 not a URL. */
+static int url_origin(const char *url, char *out, size_t outlen)
+{
+    CURLU *u8 = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    int bad = !u8 || curl_url_set(u8, CURLUPART_URL, url, 0) != CURLUE_OK ||
+              curl_url_get(u8, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+              curl_url_get(u8, CURLUPART_HOST, &host, 0) != CURLUE_OK;
+    if (!bad) curl_url_get(u8, CURLUPART_PORT, &port, 0);
+    if (!bad) snprintf(out, outlen, "%s://%s%s%s", scheme, host, port ? ":" : "", port ? port : "");
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u8);
+    return bad ? -1 : 0;
+}
+
 /* -- jobs ----------------------------------------------------------------- */
 
 static int job_headers(hp_job *j)
@@ -411,6 +429,11 @@ static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
     const char *ct = NULL;
     if (curl_easy_getinfo(j->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
         snprintf(reply_type, sizeof reply_type, "%s", ct);
+    char location[1024] = ""; /* a 3xx's Location, made absolute by curl */
+    const char *loc = NULL;
+    if (status >= 300 && status < 400 &&
+        curl_easy_getinfo(j->easy, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+        snprintf(location, sizeof location, "%s", loc);
     list_remove(j);
     bm_curl_loop_remove(p->curl, j->easy);
     curl_easy_cleanup(j->easy);
@@ -443,6 +466,17 @@ static void hp_attempt_done(bm_http_post *p, hp_job *j, CURLcode rc)
         while (n && reason[n - 1] == ' ')
             n--;
         snprintf(what, sizeof what, "HTTP %ld%s%.*s", status, n ? ": " : "", (int)n, reason);
+        if (status >= 300 && status < 400) {
+            /* not followed: the headers (an API key) would go to wherever it points */
+            char origin[300] = "nowhere (no Location)";
+            if (location[0] && url_origin(location, origin, sizeof origin))
+                snprintf(origin, sizeof origin, "a Location that is not a URL");
+            int same = !strcmp(origin, p->url_for_log);
+            snprintf(what, sizeof what,
+                     "HTTP %ld, a redirect to %s%s: redirects are not followed (the request's "
+                     "headers may carry credentials); set the URL to where it points",
+                     status, same ? "another path on " : "", origin);
+        }
         retryable = p->otlp_retry ? status == 429 || status == 502 || status == 503 || status == 504
                                   : status >= 500 || status == 429 || status == 408;
     }
@@ -534,15 +568,9 @@ int bm_http_post_opts_set_url(bm_http_post_opts *o, const char *url_key, const c
                          url_key);
         return -1;
     }
-    CURLU *u8 = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL;
-    int bad = !u8 || curl_url_set(u8, CURLUPART_URL, v, 0) != CURLUE_OK ||
-              curl_url_get(u8, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-              curl_url_get(u8, CURLUPART_HOST, &host, 0) != CURLUE_OK;
-    if (!bad) curl_url_get(u8, CURLUPART_PORT, &port, 0);
+    char buf[512];
+    int bad = url_origin(v, buf, sizeof buf);
     if (!bad) {
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s://%s%s%s", scheme, host, port ? ":" : "", port ? port : "");
         free(o->url);
         free(o->url_for_log);
         o->url = strdup(v);
@@ -554,10 +582,6 @@ int bm_http_post_opts_set_url(bm_http_post_opts *o, const char *url_key, const c
     } else {
         bm_set_error(err, errlen, "'%s' is not a usable URL", url_key);
     }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u8);
     return bad ? -1 : 0;
 }
 

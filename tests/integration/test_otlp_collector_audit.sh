@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # What a collector that does not answer as OTLP/HTTP JSON expects
-# (agent/outputs/otlp.c),
+# (agent/outputs/otlp.c, http_post.c),
 # with bm-webhook-receiver standing in for the collector:
 #   1. a 2xx reply in protobuf (Content-Type application/x-protobuf) to a
 #      JSON request: its partial success cannot be read; counted in
 #      busmon_otlp_replies_unread_total{signal} and warned, a line a minute
 #      at most per signal; delivered all the same;
+#   2. a 3xx redirect is not followed (the headers carry the API key): a
+#      failure, not sent again, logged naming where the Location points
+#      (its origin: a path or query may carry a token) and saying so;
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 export BUSMON_OTLP_SETTLE=100ms BUSMON_OTLP_FLUSH_INTERVAL=100ms BUSMON_OTLP_METRICS_INTERVAL=300ms
@@ -63,6 +66,25 @@ bm_eq "1: a warning, not a debug line" 1 \
     "$(grep 'a metrics reply (2xx) of type' "$BM_TMP/agent-pb.log" | grep -c '"level":"warn')"
 bm_eq "1: delivered: nothing failed, nothing rejected counted" "0 0" \
     "$(otlp_out failed) $(bm_metric "$HTTP_PORT" 'busmon_otlp_rejected_total{signal="traces"}')"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+
+# --- 2. a redirect ---------------------------------------------------------------------
+# to another port where a second receiver listens: never reached (it would
+# get the headers), the token in the Location's query never logged
+start_rx other
+OTHER_PORT=$RX_PORT
+start_rx redirect --fail-first 1000 --fail-status 307 \
+    --location "http://127.0.0.1:$OTHER_PORT/v1/traces?token=s3cr3t-in-query"
+BUSMON_OTLP_METRICS=false BUSMON_OTLP_BACKOFF=100ms start_agent redirect
+step redirect tx-redirect c1 "$NOW"
+bm_check "2: the traces request is answered 307" bm_wait_for 20 "[ \$(requests redirect traces) -ge 1 ]"
+bm_check "2: counted failed" bm_wait_for 5 "[ \"\$(otlp_out failed)\" = 1 ]"
+sleep 1 # a retry would come after the 100 ms backoff
+bm_eq "2: not sent again, and not followed: one request, nothing retried, none elsewhere" "1 0 0" \
+    "$(requests redirect traces) $(otlp_out retried) $(jq -s length "$BM_TMP/other.jsonl" 2>/dev/null || echo 0)"
+bm_check "2: logged: where it points (the origin) and that redirects are not followed" \
+    grep -q "HTTP 307, a redirect to http://127.0.0.1:$OTHER_PORT: redirects are not followed" "$BM_TMP/agent-redirect.log"
+bm_eq "2: the Location's query (a token) is not logged" 0 "$(grep -c 's3cr3t' "$BM_TMP/agent-redirect.log")"
 kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 
 bm_finish

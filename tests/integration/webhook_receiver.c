@@ -8,7 +8,7 @@
  * to --out (n counts from 1, t_ms since start, status = what it answers).
  * Modes: answer 200; answer --fail-status (500) to the first --fail-first N
  * requests (with Retry-After: S when --retry-after S, S sent as given: seconds, an
- * HTTP-date or any text); answer only after --delay-ms D;
+ * HTTP-date or any text; with Location: URL when --location URL); answer only after --delay-ms D;
  * with --body-mode cut: the answer (200, or the failure's status) announcing
  * 100 bytes, then 2 and the connection closed; --body-mode stuck: announcing
  * 1e9 bytes, 200 sent, then silence; --body-mode trickle: no length
@@ -19,7 +19,8 @@
  * leave it behind. Not a general server: no TLS, no keep-alive tuning.
  *
  *   bm-webhook-receiver --out FILE [--port P | --port 0] [--port-file F]
- *                       [--fail-first N] [--fail-status CODE] [--retry-after S] [--delay-ms D]
+ *                       [--fail-first N] [--fail-status CODE] [--retry-after S] [--location URL]
+ *                       [--delay-ms D]
  *                       [--body-mode cut|stuck|trickle] [--reply-file F [--reply-type CT]]
  *                       [--max-seconds S]
  *
@@ -47,6 +48,7 @@ typedef struct {
     long fail_first;
     int fail_status;
     const char *retry_after; /* set: a failure answer carries Retry-After: this, verbatim */
+    const char *location;    /* set: a failure answer carries Location: this (a 3xx's) */
     long delay_ms;
     const char *body_mode; /* NULL, "cut" or "stuck": a 2xx whose body is not whole */
     char *reply;           /* --reply-file's bytes: a 2xx answer's body (NULL: "ok\n") */
@@ -145,6 +147,8 @@ static void answer(const receiver *r, struct evhttp_request *req, int status)
                       own ? r->reply_type : "text/plain");
     if (status / 100 != 2 && r->retry_after)
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", r->retry_after);
+    if (status / 100 != 2 && r->location)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Location", r->location);
     evhttp_send_reply(req, status, status / 100 == 2 ? "OK" : "Test Failure", b);
     if (b) evbuffer_free(b);
 }
@@ -241,7 +245,8 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void usage(void)
 {
     fprintf(stderr, "usage: bm-webhook-receiver --out FILE [--port P] [--port-file F] "
-                    "[--fail-first N] [--fail-status CODE] [--retry-after S] [--delay-ms D] "
+                    "[--fail-first N] [--fail-status CODE] [--retry-after S] [--location URL] "
+                    "[--delay-ms D] "
                     "[--body-mode cut|stuck|trickle] [--reply-file F [--reply-type CT]] "
                     "[--max-seconds S]\n");
 }
@@ -269,6 +274,8 @@ int main(int argc, char **argv)
             r.fail_status = atoi(v);
         else if (!strcmp(a, "--retry-after"))
             r.retry_after = v;
+        else if (!strcmp(a, "--location"))
+            r.location = v;
         else if (!strcmp(a, "--delay-ms"))
             r.delay_ms = atol(v);
         else if (!strcmp(a, "--body-mode"))
