@@ -225,14 +225,29 @@ void bm_otlp_trace_id(const char *tx, uint8_t out[16])
     put_be64(out + 8, lo);
 }
 
-void bm_otlp_span_id(const uint8_t trace_id[16], const char *key, uint8_t out[8])
+/* A span id from the trace id, a namespace (ns_len bytes) and a key. */
+static void span_id_in(const uint8_t trace_id[16], const char *ns, size_t ns_len, const char *key,
+                       uint8_t out[8])
 {
     u128 h = fnv1a128(fnv_basis(), trace_id, 16);
     h = fnv1a128(h, "/", 1);
+    h = fnv1a128(h, ns, ns_len);
     h = fnv1a128(h, key, strlen(key));
     uint64_t v = mix64((uint64_t)(h >> 64) ^ (uint64_t)h);
     if (!v) v = 1;
     put_be64(out, v);
+}
+
+void bm_otlp_span_id(const uint8_t trace_id[16], const char *key, uint8_t out[8])
+{
+    span_id_in(trace_id, "", 0, key, out);
+}
+
+void bm_otlp_root_span_id(const uint8_t trace_id[16], const char *first_event_id, uint8_t out[8])
+{
+    /* a NUL no command id holds keeps it apart from every step's */
+    static const char ns[] = "\0root/";
+    span_id_in(trace_id, ns, sizeof ns - 1, first_event_id, out);
 }
 
 void bm_otlp_hex(const uint8_t *b, size_t n, char *out)
@@ -444,7 +459,8 @@ int bm_otlp_trace_spans(const trace *t, const char *sampled_by, bm_otlp_buf *out
     size_t n = trace_count(t);
     bm_otlp_trace_id(trace_tx(t), tid);
     bm_otlp_hex(tid, 16, trace_hex);
-    bm_otlp_span_id(tid, "", root_id);
+    trace_event first_view;
+    bm_otlp_root_span_id(tid, n ? trace_get(t, 0, &first_view)->ev.id : "", root_id);
     int64_t first_ts = trace_first_ts_us(t), last_ts = trace_last_ts_us(t);
 
     /* the steps: one span per command */

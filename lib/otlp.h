@@ -10,7 +10,11 @@
  *              without a UUID's dashes), else FNV-1a 128 of its bytes, each
  *              half mixed by a 64-bit finaliser: the same on every agent
  *              and every re-export
- *   root     spanId = id(traceId, "")        name "transaction", kind INTERNAL,
+ *   root     spanId = id(traceId, its first event's id): one transaction
+ *            exported again with only what came since (its trace left memory,
+ *            another agent took it over) has a root of its own, never a
+ *            second span of the same id (Tempo keeps one, Jaeger flags both);
+ *            name "transaction", kind INTERNAL,
  *            first event .. last event, status from the transaction
  *            (completed OK; failed, compensated, cancelled ERROR; running
  *            UNSET), events: status,
@@ -56,8 +60,10 @@ void bm_otlp_buf_str(bm_otlp_buf *b, const char *s);
 
 /* The trace id of a transaction (above). */
 void bm_otlp_trace_id(const char *tx, uint8_t out[16]);
-/* A span id in a trace: the root's for key "", a step's for its command id. Never all zero. */
+/* A step's span id in a trace, from its command id. Never all zero. */
 void bm_otlp_span_id(const uint8_t trace_id[16], const char *key, uint8_t out[8]);
+/* The root's, from the id of the first event exported with it (above). Never all zero. */
+void bm_otlp_root_span_id(const uint8_t trace_id[16], const char *first_event_id, uint8_t out[8]);
 /* n bytes as 2n lowercase hex digits and a NUL into out. */
 void bm_otlp_hex(const uint8_t *b, size_t n, char *out);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# What a collector that does not answer as OTLP/HTTP JSON expects
-# (agent/outputs/otlp.c, http_post.c),
+# What a collector that does not answer as OTLP/HTTP JSON expects, and a
+# transaction exported twice (agent/outputs/otlp.c, http_post.c, lib/otlp.c),
 # with bm-webhook-receiver standing in for the collector:
 #   1. a 2xx reply in protobuf (Content-Type application/x-protobuf) to a
 #      JSON request: its partial success cannot be read; counted in
@@ -9,6 +9,9 @@
 #   2. a 3xx redirect is not followed (the headers carry the API key): a
 #      failure, not sent again, logged naming where the Location points
 #      (its origin: a path or query may carry a token) and saying so;
+#   3. a transaction exported again with only what came since (its trace
+#      left memory: --max-transactions 2) has a root span of its own: no
+#      span id twice in its trace.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 export BUSMON_OTLP_SETTLE=100ms BUSMON_OTLP_FLUSH_INTERVAL=100ms BUSMON_OTLP_METRICS_INTERVAL=300ms
@@ -87,4 +90,29 @@ bm_check "2: logged: where it points (the origin) and that redirects are not fol
 bm_eq "2: the Location's query (a token) is not logged" 0 "$(grep -c 's3cr3t' "$BM_TMP/agent-redirect.log")"
 kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 
+# --- 3. a transaction exported twice ---------------------------------------------------
+start_rx again
+BUSMON_OTLP_METRICS=false start_agent again --max-transactions 2
+spans_of() { jq -c 'select(.path == "/v1/traces") | .body | fromjson | .resourceSpans[].scopeSpans[].spans[]' "$BM_TMP/again.jsonl"; }
+step again tx-a a1 "$NOW"
+bm_check "3: tx-a exported" bm_wait_for 20 "[ \$(spans_of | jq -s 'map(select(.name == \"transaction\")) | length') -ge 1 ]"
+# three more transactions: tx-a's trace leaves memory, and the agent forgets it
+roots() { spans_of | jq -s 'map(select(.name == "transaction")) | length'; }
+for i in 1 2 3; do
+    step again "tx-$i" "b$i" $((NOW + i * 1000))
+    bm_check "3: tx-$i exported" bm_wait_for 20 "[ \$(roots) -ge $((i + 1)) ]"
+done
+bm_check "3: tx-a's trace left memory" bm_wait_for 10 \
+    "[ \"\$(bm_metric $HTTP_PORT busmon_traces_evicted_total)\" -ge 2 ]"
+# a later step of tx-a: a new trace, exported again with what came since
+step again tx-a a2 $((NOW + 10000000))
+bm_check "3: tx-a exported again" bm_wait_for 20 "[ \$(roots) -ge 5 ]"
+TA=$(spans_of | jq -r 'select(.name == "transaction" and any(.attributes[]; .key == "busmon.transaction_id" and .value.stringValue == "tx-a")) | .traceId' | head -1)
+bm_eq "3: tx-a: two roots, two steps in one trace" "2 2" \
+    "$(spans_of | jq -s -r --arg t "$TA" 'map(select(.traceId == $t)) | "\(map(select(.name == "transaction")) | length) \(map(select(.name != "transaction")) | length)"')"
+bm_eq "3: no span id twice in tx-a's trace" "4" \
+    "$(spans_of | jq -s -r --arg t "$TA" 'map(select(.traceId == $t) | .spanId) | unique | length')"
+bm_eq "3: each step's parent is its own export's root" "true" \
+    "$(spans_of | jq -s -r --arg t "$TA" 'map(select(.traceId == $t)) | (map(select(.name == "transaction") | .spanId)) as $roots | all(.[] | select(.name != "transaction"); .parentSpanId as $p | $roots | index($p) != null)')"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 bm_finish
