@@ -11,7 +11,10 @@
 #      (its origin: a path or query may carry a token) and saying so;
 #   3. a transaction exported again with only what came since (its trace
 #      left memory: --max-transactions 2) has a root span of its own: no
-#      span id twice in its trace.
+#      span id twice in its trace;
+#   4. a metrics export refused at the full queue (the collector down) is
+#      dropped, not also failed: busmon_output_failed_total counts what was
+#      given up after its attempts, not a request that was never sent.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 export BUSMON_OTLP_SETTLE=100ms BUSMON_OTLP_FLUSH_INTERVAL=100ms BUSMON_OTLP_METRICS_INTERVAL=300ms
@@ -114,5 +117,17 @@ bm_eq "3: no span id twice in tx-a's trace" "4" \
     "$(spans_of | jq -s -r --arg t "$TA" 'map(select(.traceId == $t) | .spanId) | unique | length')"
 bm_eq "3: each step's parent is its own export's root" "true" \
     "$(spans_of | jq -s -r --arg t "$TA" 'map(select(.traceId == $t)) | (map(select(.name == "transaction") | .spanId)) as $roots | all(.[] | select(.name != "transaction"); .parentSpanId as $p | $roots | index($p) != null)')"
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+
+# --- 4. metrics exports refused while the collector is down ----------------------------
+# every 100 ms an export; the metrics queue holds 4, each retried for ~15 s
+# (backoff 1 s doubled, 5 attempts): in the first seconds nothing is given up
+RX_PORT=$(bm_free_port)
+BUSMON_OTLP_METRICS_INTERVAL=100ms BUSMON_OTLP_TRACES=false start_agent down
+step down tx-d d1 "$NOW"
+bm_check "4: metrics exports refused at the full queue" bm_wait_for 10 \
+    "[ \"\$(bm_metric $HTTP_PORT busmon_otlp_metrics_exports_refused_total)\" -ge 3 ]"
+bm_eq "4: each refused export dropped, none given up yet: failed 0" "true 0" \
+    "$([ "$(otlp_out dropped)" -ge 3 ] && echo true) $(otlp_out failed)"
 kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 bm_finish
