@@ -107,10 +107,36 @@ static const char *kv_find(const bm_alerting_sink_config *s, const char *key)
     return NULL;
 }
 
+/* `topics:` written as a YAML list ([rollup, health] or one "- rollup" a
+ * line): its names joined into the comma list the sink reads. */
+static int topics_joined(bm_walk *w, const char *list, int index, yaml_node_t *seq,
+                         bm_alerting_sink_config *out, size_t *cap)
+{
+    char joined[512] = "";
+    size_t len = 0;
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = bm_walk_node(w, *it);
+        const char *t = bm_yaml_scalar(item);
+        if (!t)
+            return bm_walk_fail(w, item ? item : seq,
+                                "%s #%d: 'topics' must list topic names, not %s", list, index,
+                                bm_yaml_kind(item));
+        int n = snprintf(joined + len, sizeof joined - len, "%s%s", len ? ", " : "", t);
+        if (n < 0 || (size_t)n >= sizeof joined - len)
+            return bm_walk_fail(w, seq, "%s #%d: 'topics' is too long", list, index);
+        len += (size_t)n;
+    }
+    if (push_kv(out, cap, "topics", joined)) return bm_walk_fail(w, seq, "out of memory");
+    return 0;
+}
+
 /*
- * One sink mapping into *out: scalars as they are, `headers:` (a mapping)
+ * One sink mapping into *out: scalars as they are, `topics:` as a comma
+ * list or a YAML list, `headers:` (a mapping)
  * as header.NAME pairs, `header_files:` as header_file.NAME pairs (the
- * values read from those files by the sink, outputs/sink.c). Every sink gets a name: without one, its format
+ * values read from those files by the sink, outputs/sink.c). Every sink gets a name: without one,
+ * its format
  * ("slack"), made unique with "-2", "-3", ... among the sinks before it.
  * `list` is the key as written (alerts.webhooks), for messages.
  */
@@ -143,6 +169,10 @@ static int parse_sink(bm_walk *w, const char *list, yaml_node_t *map, int index,
                 snprintf(name, sizeof name, "%s.%s", files ? "header_file" : "header", hk);
                 if (push_kv(out, &cap, name, hv)) return bm_walk_fail(w, vn, "out of memory");
             }
+            continue;
+        }
+        if (!strcmp(k, "topics") && vn->type == YAML_SEQUENCE_NODE) {
+            if (topics_joined(w, list, index, vn, out, &cap)) return -1;
             continue;
         }
         const char *v = bm_yaml_scalar(vn);

@@ -23,7 +23,8 @@ const bm_sink_key bm_sink_common_keys[] = {
      "the routing key from a file's first line (also url_file, header_file.NAME: any secret "
      "key of a sink can be K_file: PATH)"},
     {"topics", NULL,
-     "what it takes, a comma list: alert, alerts_firing, rollup, workers, health, system, "
+     "what it takes, a comma list or a YAML list: alert, alerts_firing, rollup, workers, health, "
+     "system, "
      "spans, metrics, of those its type and format carry (default alert; alerts_firing for "
      "format alertmanager and type redis_hash; spans,metrics for type otlp)"},
     {NULL, NULL, NULL},
