@@ -181,7 +181,10 @@ size_t bm_json_msgpack_size(const struct json_t *j);
 
 /*
  * Bound a rollup entry (rollup_fit.c): cut the "workers" and "errors" arrays
- * of `roll` (a rollup's JSON, whatever else the caller added) so that its
+ * of `roll` (a rollup's JSON, whatever else the caller added), and the
+ * "agents" array and "counters.outputs.sinks" members the publisher adds
+ * (this agent and the leader kept first; "counters" left out whole when
+ * even its table without the outputs does not fit) so that its
  * compact JSON and its msgpack (bm_json_encode_msgpack) together take at
  * most max_bytes. The most active are kept (workers by executions over the
  * performance window, then in flight, then last seen; errors by their
@@ -192,7 +195,8 @@ size_t bm_json_msgpack_size(const struct json_t *j);
  *   "omitted": { "workers": int, "errors": int,
  *                "workers_health": { "unknown", "healthy", ...: int },
  *                "workers_executions": { "<label>": int } x3, "workers_failures": {...},
- *                "workers_in_flight": int, "errors_count": { "<label>": int } x3 }
+ *                "workers_in_flight": int, "errors_count": { "<label>": int } x3,
+ *                "agents": int, "outputs": int, "counters": 0 | 1 }
  *
  * When even an entry with no worker and no error is larger, it keeps none.
  * @return 0, or -1 (out of memory: roll is left as it was, or without its

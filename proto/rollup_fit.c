@@ -14,7 +14,12 @@
  * over a base of the entry with empty arrays and a full "omitted" object,
  * with slack for the array headers and the omitted figures' digits.
  *
- *   budget = max_bytes - base
+ *   budget = max_bytes - base (the counters' table without its outputs; the
+ *   entry without "counters" when even that does not fit)
+ *   the agents ("agents": this agent and the leader first, then in their
+ *   order) and the outputs' counters ("counters.outputs.sinks", in their
+ *   order), while they fit (64 of each at most; a rollup that fits keeps
+ *   them all; the cut ones are counted in omitted.agents, omitted.outputs)
  *   business metrics ("metrics": the publisher's first 50 series), in their
  *   order, while they fit (a rollup that fits keeps them all, as before;
  *   the cut ones are added to metrics.omitted)
@@ -30,7 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLACK_BYTES 160 /* array headers (5 + 5 bytes each side) and up to 20-digit counts */
+/* array and map headers (5 + 5 bytes each side, 5 of them) and up to 20-digit counts */
+#define SLACK_BYTES 220
 
 typedef struct {
     size_t idx;
@@ -69,6 +75,12 @@ static size_t cost_of(json_t *v)
     return json_dumpb(v, NULL, 0, JSON_COMPACT) + 1 + bm_json_msgpack_size(v);
 }
 
+/* A member of an object: its value, and its key in both ("key": and a str header of up to 5). */
+static size_t member_cost(const char *key, json_t *v)
+{
+    return cost_of(v) + 2 * strlen(key) + 8;
+}
+
 /* Add n to obj[key] (an integer). */
 static void add_to(json_t *obj, const char *key, uint64_t n)
 {
@@ -105,6 +117,9 @@ static json_t *omitted_zero(json_t *roll)
     json_object_set_new(o, "workers_failures", fa);
     json_object_set_new(o, "workers_in_flight", json_integer(0));
     json_object_set_new(o, "errors_count", ec);
+    json_object_set_new(o, "agents", json_integer(0));
+    json_object_set_new(o, "outputs", json_integer(0));
+    json_object_set_new(o, "counters", json_integer(0));
     return o;
 }
 
@@ -129,29 +144,84 @@ static json_t *kept_of(json_t *arr, const char *kept)
     return out;
 }
 
+/* This agent first, then the leader, then the others in their order. */
+static int by_rank(const void *a, const void *b)
+{
+    const item *x = a, *y = b;
+    if (x->executions != y->executions) return x->executions > y->executions ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static size_t entry_base(json_t *roll)
+{
+    return json_dumpb(roll, NULL, 0, JSON_COMPACT) + bm_json_msgpack_size(roll) + SLACK_BYTES;
+}
+
 int bm_rollup_fit(json_t *roll, size_t max_bytes)
 {
     json_t *workers = json_incref(json_object_get(roll, "workers"));
     json_t *errors = json_incref(json_object_get(roll, "errors"));
     json_t *metrics = json_object_get(roll, "metrics");
     json_t *series = json_incref(json_object_get(metrics, "items"));
+    json_t *agents = json_incref(json_object_get(roll, "agents"));
+    json_t *counters = json_incref(json_object_get(roll, "counters"));
+    json_t *outputs = json_object_get(json_object_get(counters, "outputs"), "sinks");
     json_t *omitted = omitted_zero(roll);
     size_t nw = json_array_size(workers), ne = json_array_size(errors);
-    size_t nm = json_array_size(series);
+    size_t nm = json_array_size(series), na = json_array_size(agents);
+    size_t no = json_object_size(outputs);
     item *wi = calloc(nw + 1, sizeof *wi), *ei = calloc(ne + 1, sizeof *ei);
-    item *mi = calloc(nm + 1, sizeof *mi);
+    item *mi = calloc(nm + 1, sizeof *mi), *ai = calloc(na + 1, sizeof *ai);
+    item *oi = calloc(no + 1, sizeof *oi);
     char *wk = calloc(nw + 1, 1), *ek = calloc(ne + 1, 1), *mk = calloc(nm + 1, 1);
+    char *ak = calloc(na + 1, 1), *ok = calloc(no + 1, 1);
+    const char **okey = calloc(no + 1, sizeof *okey); /* the outputs' names, borrowed */
+    json_t *kept_outputs = json_object();
     int rc = -1;
-    if (!omitted || !wi || !ei || !mi || !wk || !ek || !mk ||
-        json_object_set_new(roll, "workers", json_array()) ||
+    json_incref(outputs);
+    if (!omitted || !wi || !ei || !mi || !ai || !oi || !wk || !ek || !mk || !ak || !ok || !okey ||
+        !kept_outputs || json_object_set_new(roll, "workers", json_array()) ||
         json_object_set_new(roll, "errors", json_array()) ||
         (series && json_object_set_new(metrics, "items", json_array())) ||
+        (json_is_array(agents) && json_object_set_new(roll, "agents", json_array())) ||
+        (outputs && json_object_set(json_object_get(counters, "outputs"), "sinks", kept_outputs)) ||
         json_object_set(roll, "omitted", omitted))
         goto out;
 
-    size_t base = json_dumpb(roll, NULL, 0, JSON_COMPACT) + bm_json_msgpack_size(roll) +
-                  SLACK_BYTES;
+    size_t base = entry_base(roll);
+    if (base > max_bytes && counters) { /* even the counters' table does not fit: left out */
+        json_object_del(roll, "counters");
+        add_to(omitted, "counters", 1);
+        no = 0;
+        base = entry_base(roll);
+    }
     size_t left = base < max_bytes ? max_bytes - base : 0;
+    for (size_t i = 0; i < na; i++) {
+        json_t *a = json_array_get(agents, i);
+        ai[i] = (item){i,
+                       cost_of(a),
+                       json_is_true(json_object_get(a, "me"))       ? 2u
+                       : json_is_true(json_object_get(a, "leader")) ? 1u
+                                                                    : 0u,
+                       0,
+                       "",
+                       ""};
+    }
+    qsort(ai, na, sizeof *ai, by_rank);
+    take(ai, na, ak, &left, left);
+    {
+        size_t i = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(outputs, k, v)
+        {
+            if (i == no) break;
+            okey[i] = k;
+            oi[i] = (item){i, member_cost(k, v), 0, 0, "", ""};
+            i++;
+        }
+    }
+    take(oi, no, ok, &left, left); /* in their order */
     for (size_t i = 0; i < nw; i++) {
         json_t *w = json_array_get(workers, i);
         json_t *perf = bm_rollup_pick_window(json_object_get(w, "windows"), "1h");
@@ -199,6 +269,14 @@ int bm_rollup_fit(json_t *roll, size_t max_bytes)
     size_t cut_series = 0;
     for (size_t i = 0; i < nm; i++)
         cut_series += !mk[i];
+    for (size_t i = 0; i < na; i++)
+        if (!ak[i]) add_to(omitted, "agents", 1);
+    for (size_t i = 0; i < no; i++) {
+        if (ok[i])
+            json_object_set(kept_outputs, okey[i], json_object_get(outputs, okey[i]));
+        else
+            add_to(omitted, "outputs", 1);
+    }
     json_t *kw = kept_of(workers, wk), *ke = kept_of(errors, ek);
     json_t *km = series ? kept_of(series, mk) : NULL;
     if (!kw || !ke || (series && !km)) {
@@ -209,6 +287,10 @@ int bm_rollup_fit(json_t *roll, size_t max_bytes)
     }
     json_object_set_new(roll, "workers", kw);
     json_object_set_new(roll, "errors", ke);
+    if (json_is_array(agents)) {
+        json_t *ka = kept_of(agents, ak);
+        if (ka) json_object_set_new(roll, "agents", ka);
+    }
     if (series) {
         json_object_set_new(metrics, "items", km);
         add_to(metrics, "omitted", cut_series);
@@ -219,6 +301,15 @@ out:
     json_decref(workers);
     json_decref(errors);
     json_decref(series);
+    json_decref(agents);
+    json_decref(counters);
+    json_decref(outputs);
+    json_decref(kept_outputs);
+    free(ai);
+    free(oi);
+    free(ak);
+    free(ok);
+    free(okey);
     free(wi);
     free(ei);
     free(mi);
