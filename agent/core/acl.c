@@ -48,7 +48,8 @@ static const struct {
                      "a stored trace that failed later (LINDEX, LPOP)"},
     [BM_ACL_PEXPIRE] = {"pexpire", "PEXPIRE", NULL, "renews the leader's lease (in EVAL)"},
     [BM_ACL_HGETALL] = {"hgetall", "HGETALL", NULL,
-                        "reads the agents' registry and the baselines' control hash"},
+                        "reads the agents' registry, the baselines' control hash and a merge-mode "
+                        "workers hash (the names no longer tracked)"},
     [BM_ACL_XRANGE] = {"xrange", "XRANGE", NULL, "reads a gone agent's hand-off stream"},
     [BM_ACL_ZADD] = {"zadd", "ZADD", NULL, "indexes transactions for trace search"},
     [BM_ACL_ZREMRANGEBYSCORE] = {"zremrangebyscore", "ZREMRANGEBYSCORE", NULL,

@@ -11,6 +11,11 @@
  *                  (a reader never sees it half done; stale fields go away);
  *                  a partial body (one worker's update between two whole
  *                  sets) is merged: HSET only
+ *                  merge, topic workers, a whole set: then HGETALL <key> and
+ *                  HDEL of the worker records (a value {"name":...,"windows":...})
+ *                  not in the set: names an earlier process or a former
+ *                  leader wrote, which this one never knew to remove; the
+ *                  hash's other fields are left alone
  *
  * While Redis is not connected a body is refused (dropped, counted) and
  * that is logged once per burst, with one line when writing works again:
@@ -69,8 +74,9 @@ static const bm_sink_key stream_keys[] = {
 static const bm_sink_key hash_keys[] = {
     {"key", NULL, "the hash written, required"},
     {"mode", "merge",
-     "merge (HSET the fields) | replace (the hash becomes exactly the fields of each whole "
-     "set; an update of one worker in between is merged)"},
+     "merge (HSET the fields; topic workers: the worker records a whole set does not hold "
+     "are taken out, other fields kept) | replace (the hash becomes exactly the fields of each "
+     "whole set; an update of one worker in between is merged)"},
     {"max_pending", "32M",
      "bytes of writes Redis has not answered yet, at most; more are dropped (counted)"},
     {NULL, NULL, NULL},
@@ -198,6 +204,87 @@ static void on_written(const redisReply *r, void *arg)
     s->refused_logged = 1;
 }
 
+/* ---- merge mode, topic workers: the worker records a whole set does not hold ----- */
+
+typedef struct {
+    const char *p;
+    size_t len;
+} name_ref;
+
+/* The names of a whole set just written, owned (one block), sorted, until
+ * the hash is read back. */
+typedef struct {
+    redis_sink *s;
+    size_t n;
+    name_ref names[];
+} rs_sweep;
+
+static int by_name(const void *a, const void *b)
+{
+    const name_ref *x = a, *y = b;
+    int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* A value busmon wrote for a worker (proto/README.md §8.4): an object that
+ * begins with its name and has its windows. Anything else is not ours. */
+static int is_worker_record(const char *v, size_t len)
+{
+    static const char head[] = "{\"name\":", windows[] = "\"windows\":{";
+    if (len < sizeof head - 1 || memcmp(v, head, sizeof head - 1)) return 0;
+    for (size_t i = 0; i + sizeof windows - 1 <= len; i++)
+        if (v[i] == '"' && !memcmp(v + i, windows, sizeof windows - 1)) return 1;
+    return 0;
+}
+
+static void on_hash_read(const redisReply *r, void *arg)
+{
+    rs_sweep *sw = arg;
+    redis_sink *s = sw->s;
+    size_t n = r && r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0, n_stale = 0;
+    const char **g = n ? calloc(n, sizeof *g) : NULL;
+    size_t *gl = n ? calloc(n, sizeof *gl) : NULL;
+    for (size_t i = 0; g && gl && i < n; i++) {
+        const redisReply *f = r->element[2 * i], *v = r->element[2 * i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+        name_ref key = {f->str, f->len};
+        if (bsearch(&key, sw->names, sw->n, sizeof key, by_name) ||
+            !is_worker_record(v->str, v->len))
+            continue;
+        g[n_stale] = f->str, gl[n_stale++] = f->len;
+    }
+    if (n_stale) {
+        bm_info("output %s: %zu worker(s) no longer tracked taken out of %s (written by an "
+                "earlier process or another agent)",
+                s->name, n_stale, s->target);
+        bm_writer_hdel(s->w, BM_WRITE_OUTPUT, s->target, n_stale, g, gl, NULL, NULL);
+    }
+    free(g);
+    free(gl);
+    free(sw);
+}
+
+/* After a whole set of n fields (f, fl) went out: read the hash back (HGETALL) and
+ * take out the worker records it does not hold. Best effort: out of memory, none. */
+static void sweep_after(redis_sink *s, size_t n, const char *const *f, const size_t *fl)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += fl[i];
+    rs_sweep *sw = malloc(sizeof *sw + n * sizeof(name_ref) + bytes + 1);
+    if (!sw) return;
+    char *at = (char *)&sw->names[n];
+    sw->s = s;
+    sw->n = n;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(at, f[i], fl[i]);
+        sw->names[i] = (name_ref){at, fl[i]};
+        at += fl[i];
+    }
+    qsort(sw->names, n, sizeof *sw->names, by_name);
+    if (bm_writer_hgetall(s->w, BM_WRITE_OUTPUT, s->target, on_hash_read, sw)) free(sw);
+}
+
 /* Writer state changes, logged once per burst. @return 1 when it can be written. */
 static int writable(redis_sink *s)
 {
@@ -275,7 +362,6 @@ static bm_sink_result stream_emit(void *self, bm_topic topic, const bm_sink_body
 
 static bm_sink_result hash_emit(void *self, bm_topic topic, const bm_sink_body *b)
 {
-    (void)topic;
     redis_sink *s = self;
     s->stats.emitted++;
     if (!b->n_fields) { /* a body without fields (not a set): nothing to write */
@@ -315,6 +401,8 @@ static bm_sink_result hash_emit(void *self, bm_topic topic, const bm_sink_body *
                  : 1;
         if (rc >= 0 && !replace && n_gone)
             bm_writer_hdel(s->w, BM_WRITE_OUTPUT, s->target, n_gone, g, gl, NULL, NULL);
+        if (rc == 0 && !s->replace && !b->partial && topic == BM_TOPIC_WORKERS)
+            sweep_after(s, n, f, fl);
     }
     free(g);
     free(gl);
