@@ -84,7 +84,7 @@ bm_eq "the agent exits 0 on SIGINT" 0 "$?"
 # --- 3. rollup_max_bytes with business metrics -----------------------------------------------
 bm_cli DEL busmon:rollups >/dev/null
 printf 'outputs:\n  rollup_max_bytes: 16384\n' >"$BM_TMP/small.yaml"
-"$AGENT" --config "$BM_TMP/small.yaml" --block-ms 100 --rollup-interval 200ms \
+"$AGENT" --config "$BM_TMP/small.yaml" --block-ms 100 --rollup-interval 200ms --http "127.0.0.1:$HPORT" \
     >"$BM_TMP/agent3.log" 2>&1 &
 A=$!
 BM_PIDS+=($A)
