@@ -11,8 +11,10 @@
  *
  * Sizes are measured, not guessed: each element's compact JSON
  * (json_dumpb) plus its msgpack twin (bm_json_msgpack_size) plus a comma,
- * over a base of the entry with empty arrays and a full "omitted" object,
- * with slack for the array headers and the omitted figures' digits.
+ * over a base of the entry with empty arrays and an "omitted" object that
+ * holds what it would if everything were cut (its figures only shrink
+ * as elements are kept, and so do their digits), with slack for the
+ * arrays' headers.
  *
  *   budget = max_bytes - base (the counters' table without its outputs; the
  *   entry without "counters" when even that does not fit)
@@ -35,8 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* array and map headers (5 + 5 bytes each side, 5 of them) and up to 20-digit counts */
-#define SLACK_BYTES 220
+/* the headers of the arrays and the map that are cut, empty in the base (1 byte of
+ * msgpack) and up to 5 bytes when filled: 5 of them */
+#define SLACK_BYTES 32
 
 typedef struct {
     size_t idx;
@@ -144,6 +147,43 @@ static json_t *kept_of(json_t *arr, const char *kept)
     return out;
 }
 
+/* Add to `omitted` (zeros) what the kept flags wk, ek leave out of workers and
+ * errors, and the agents and outputs cut. */
+static void summarise(json_t *omitted, json_t *workers, const char *wk, json_t *errors,
+                      const char *ek, size_t cut_agents, size_t cut_outputs)
+{
+    size_t nw = json_array_size(workers), ne = json_array_size(errors);
+    json_t *h = json_object_get(omitted, "workers_health");
+    json_t *ex = json_object_get(omitted, "workers_executions");
+    json_t *fa = json_object_get(omitted, "workers_failures");
+    json_t *ec = json_object_get(omitted, "errors_count");
+    for (size_t i = 0; i < nw; i++) {
+        if (wk[i]) continue;
+        json_t *w = json_array_get(workers, i);
+        add_to(omitted, "workers", 1);
+        add_to(h, str_of(w, "health"), 1);
+        add_to(omitted, "workers_in_flight", num_of(w, "in_flight"));
+        const char *k;
+        json_t *win;
+        json_object_foreach(json_object_get(w, "windows"), k, win)
+        {
+            if (json_object_get(ex, k)) add_to(ex, k, num_of(win, "executions"));
+            if (json_object_get(fa, k)) add_to(fa, k, num_of(win, "failures"));
+        }
+    }
+    for (size_t i = 0; i < ne; i++) {
+        if (ek[i]) continue;
+        json_t *e = json_array_get(errors, i);
+        add_to(omitted, "errors", 1);
+        const char *k;
+        json_t *c;
+        json_object_foreach(json_object_get(e, "count"), k, c) if (json_object_get(ec, k))
+            add_to(ec, k, num_of(json_object_get(e, "count"), k));
+    }
+    add_to(omitted, "agents", cut_agents);
+    add_to(omitted, "outputs", cut_outputs);
+}
+
 /* This agent first, then the leader, then the others in their order. */
 static int by_rank(const void *a, const void *b)
 {
@@ -188,10 +228,15 @@ int bm_rollup_fit(json_t *roll, size_t max_bytes)
         json_object_set(roll, "omitted", omitted))
         goto out;
 
+    /* the base holds "omitted" as if everything were cut: its largest figures */
+    json_int_t series_omitted = json_integer_value(json_object_get(metrics, "omitted"));
+    if (series)
+        json_object_set_new(metrics, "omitted", json_integer(series_omitted + (json_int_t)nm));
+    summarise(omitted, workers, wk, errors, ek, na, no);
+    add_to(omitted, "counters", counters ? 1 : 0);
     size_t base = entry_base(roll);
     if (base > max_bytes && counters) { /* even the counters' table does not fit: left out */
         json_object_del(roll, "counters");
-        add_to(omitted, "counters", 1);
         no = 0;
         base = entry_base(roll);
     }
@@ -238,45 +283,25 @@ int bm_rollup_fit(json_t *roll, size_t max_bytes)
     take(ei, ne, ek, &left, left); /* errors are in the snapshot's order: most counted first */
     take(wi, nw, wk, &left, left);
 
-    /* what was cut, summarised */
-    json_t *h = json_object_get(omitted, "workers_health");
-    json_t *ex = json_object_get(omitted, "workers_executions");
-    json_t *fa = json_object_get(omitted, "workers_failures");
-    json_t *ec = json_object_get(omitted, "errors_count");
-    for (size_t i = 0; i < nw; i++) {
-        if (wk[i]) continue;
-        json_t *w = json_array_get(workers, i);
-        add_to(omitted, "workers", 1);
-        add_to(h, str_of(w, "health"), 1);
-        add_to(omitted, "workers_in_flight", num_of(w, "in_flight"));
-        const char *k;
-        json_t *win;
-        json_object_foreach(json_object_get(w, "windows"), k, win)
-        {
-            if (json_object_get(ex, k)) add_to(ex, k, num_of(win, "executions"));
-            if (json_object_get(fa, k)) add_to(fa, k, num_of(win, "failures"));
-        }
-    }
-    for (size_t i = 0; i < ne; i++) {
-        if (ek[i]) continue;
-        json_t *e = json_array_get(errors, i);
-        add_to(omitted, "errors", 1);
-        const char *k;
-        json_t *c;
-        json_object_foreach(json_object_get(e, "count"), k, c) if (json_object_get(ec, k))
-            add_to(ec, k, num_of(json_object_get(e, "count"), k));
-    }
-    size_t cut_series = 0;
+    size_t cut_series = 0, cut_agents = 0, cut_outputs = 0;
     for (size_t i = 0; i < nm; i++)
         cut_series += !mk[i];
     for (size_t i = 0; i < na; i++)
-        if (!ak[i]) add_to(omitted, "agents", 1);
+        cut_agents += !ak[i];
     for (size_t i = 0; i < no; i++) {
         if (ok[i])
             json_object_set(kept_outputs, okey[i], json_object_get(outputs, okey[i]));
         else
-            add_to(omitted, "outputs", 1);
+            cut_outputs++;
     }
+    json_t *cut = omitted_zero(roll);
+    if (!cut || json_object_set(roll, "omitted", cut)) {
+        json_decref(cut);
+        goto out;
+    }
+    if (counters && !json_object_get(roll, "counters")) add_to(cut, "counters", 1);
+    summarise(cut, workers, wk, errors, ek, cut_agents, cut_outputs);
+    json_decref(cut);
     json_t *kw = kept_of(workers, wk), *ke = kept_of(errors, ek);
     json_t *km = series ? kept_of(series, mk) : NULL;
     if (!kw || !ke || (series && !km)) {
@@ -293,7 +318,8 @@ int bm_rollup_fit(json_t *roll, size_t max_bytes)
     }
     if (series) {
         json_object_set_new(metrics, "items", km);
-        add_to(metrics, "omitted", cut_series);
+        json_object_set_new(metrics, "omitted",
+                            json_integer(series_omitted + (json_int_t)cut_series));
     }
     rc = 0;
 out:

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rollup_fit_fixture.h"
+
 #define NA 64 /* BM_CLUSTER_AGENTS_MAX */
 #define NS 64 /* BM_OUTPUTS_MAX */
 
@@ -64,17 +66,6 @@ static json_t *rollup_with(int n_counters)
 static json_t *rollup_with_agents_and_outputs(void)
 {
     return rollup_with(40);
-}
-
-static size_t entry_bytes(json_t *j)
-{
-    size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    cr_assert_eq(bm_json_encode_msgpack(j, &sb), 0);
-    n += sb.size;
-    msgpack_sbuffer_destroy(&sb);
-    return n;
 }
 
 static size_t n_sinks(json_t *j)
