@@ -143,21 +143,62 @@ int bm_config_load_file(bm_config *c, const char *path, char *err, size_t errlen
 
 /* ---- after every source ---------------------------------------------------- */
 
-/* The stream a Redis stream sink of `sinks` writes that is `name`, its sink's name in *sink.
- * @return the stream, or NULL. */
+/* The stream a Redis stream sink of `sinks` writes that is `name` (with `hashes`, or the
+ * key a Redis hash sink writes), its sink's name in *sink. @return the key, or NULL. */
 static const char *sink_writing(const bm_alerting_sink_config *sinks, size_t n, const char *name,
-                                const char **sink)
+                                int hashes, const char **sink)
 {
     for (size_t i = 0; i < n; i++) {
-        const char *type = NULL, *stream = NULL;
+        const char *type = NULL, *stream = NULL, *key = NULL;
         *sink = "?";
         for (size_t k = 0; k < sinks[i].n_kv; k++) {
             const bm_sink_kv *kv = &sinks[i].kv[k];
             if (!strcmp(kv->key, "type")) type = kv->value;
             if (!strcmp(kv->key, "stream")) stream = kv->value;
+            if (!strcmp(kv->key, "key")) key = kv->value;
             if (!strcmp(kv->key, "name")) *sink = kv->value;
         }
         if (type && !strcmp(type, "redis_stream") && stream && !strcmp(stream, name)) return stream;
+        if (hashes && type && !strcmp(type, "redis_hash") && key && !strcmp(key, name)) return key;
+    }
+    return NULL;
+}
+
+/* The keys of the built-in outputs (NULL: not written, alerting off), in *out.
+ * @return how many. */
+typedef struct {
+    const char *key, *name;
+} own_output;
+
+static size_t own_outputs(const bm_config *c, own_output out[7])
+{
+    const bm_alerting_config *al = c->alerting;
+    const own_output own[] = {{"outputs.deadletter", c->deadletter_stream},
+                              {"outputs.rollups", c->rollups_stream},
+                              {"outputs.health", c->health_stream},
+                              {"outputs.system", c->system_stream},
+                              {"alerts.stream", al->rules.enabled ? al->stream : NULL},
+                              {"outputs.workers", c->workers_hash},
+                              {"alerts.firing", al->rules.enabled ? al->firing_hash : NULL}};
+    memcpy(out, own, sizeof own);
+    return sizeof own / sizeof *own;
+}
+
+#define OWN_STREAMS 5 /* the first ones of own_outputs are streams */
+
+/* Who writes `name`: one of own[from, to) (its key), else a Redis sink (its streams;
+ * with `hashes` its hash keys too) as "the sink 'x'" in as. @return it, or NULL. */
+static const char *writer_of(const bm_config *c, const own_output *own, size_t from, size_t to,
+                             const char *name, int hashes, char *as, size_t aslen)
+{
+    const bm_alerting_config *al = c->alerting;
+    const char *sink;
+    for (size_t j = from; j < to; j++)
+        if (own[j].name && !strcmp(own[j].name, name)) return own[j].key;
+    if ((al->rules.enabled && sink_writing(al->sinks, al->n_sinks, name, hashes, &sink)) ||
+        sink_writing(al->output_sinks, al->n_output_sinks, name, hashes, &sink)) {
+        snprintf(as, aslen, "the sink '%.100s'", sink);
+        return as;
     }
     return NULL;
 }
@@ -166,29 +207,44 @@ static const char *sink_writing(const bm_alerting_sink_config *sinks, size_t n, 
  * it is dead-lettered, written again, read again, for ever. @return 0, or -1 with err. */
 static int refuse_own_output(const bm_config *c, char *err, size_t errlen)
 {
-    const bm_alerting_config *al = c->alerting;
-    const struct {
-        const char *key, *name;
-    } own[] = {{"outputs.deadletter", c->deadletter_stream},
-               {"outputs.rollups", c->rollups_stream},
-               {"outputs.health", c->health_stream},
-               {"outputs.system", c->system_stream},
-               {"alerts.stream", al->rules.enabled ? al->stream : NULL}};
+    own_output own[7];
+    own_outputs(c, own);
     for (size_t i = 0; i < c->n_streams; i++) {
-        const char *s = c->streams[i], *sink, *why = NULL;
+        const char *s = c->streams[i];
         char as[160];
-        for (size_t j = 0; j < sizeof own / sizeof *own && !why; j++)
-            if (own[j].name && !strcmp(s, own[j].name)) why = own[j].key;
-        if (!why && ((al->rules.enabled && sink_writing(al->sinks, al->n_sinks, s, &sink)) ||
-                     sink_writing(al->output_sinks, al->n_output_sinks, s, &sink))) {
-            snprintf(as, sizeof as, "the sink '%.100s'", sink);
-            why = as;
-        }
+        const char *why = writer_of(c, own, 0, OWN_STREAMS, s, 0, as, sizeof as);
         if (!why) continue;
         snprintf(err, errlen,
                  "streams.names: busmon writes '%.200s' itself (%s): read back, each entry it "
                  "wrote would be dead-lettered and written again, for ever",
                  s, why);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * One key, one output: a stream and a hash on one key fight (Redis refuses
+ * one of them, for ever), and two streams mix their entries (busmon's
+ * readers would take a health transition for a rollup). The built-in
+ * outputs' keys differ, and no sink writes one of them. Sinks of one's own
+ * may share a key of their own (one stream of several topics). @return 0,
+ * or -1 with err.
+ */
+static int refuse_shared_output(const bm_config *c, char *err, size_t errlen)
+{
+    own_output own[7];
+    const size_t n_own = own_outputs(c, own);
+    for (size_t i = 0; i < n_own; i++) {
+        const char *name = own[i].name;
+        char as[160];
+        const char *other = name ? writer_of(c, own, i + 1, n_own, name, 1, as, sizeof as) : NULL;
+        if (!other) continue;
+        snprintf(err, errlen,
+                 "%s and %s both write '%.200s': one key holds one output (a stream and a hash "
+                 "on one key: Redis refuses one of them; two streams: their entries mix); "
+                 "name them apart",
+                 own[i].key, other, name);
         return -1;
     }
     return 0;
@@ -228,7 +284,7 @@ int bm_config_finish(bm_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    return 0;
+    return refuse_shared_output(c, err, errlen);
 }
 
 int bm_config_get(const bm_config *c, const char *path, char *buf, size_t len)
