@@ -4,6 +4,7 @@
  * table (commands.c) runs.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,11 @@ static int output_written(int rc, const char *what)
 {
     errno = 0;
     if (fflush(stdout) == 0 && !ferror(stdout)) return rc;
+    /* the reader left (`busmon top | head`): nothing to say, as a program a
+     * SIGPIPE ends says nothing; still not "ok". (The failed write may be
+     * long past, its errno gone: a pipe without a reader polls POLLERR.) */
+    struct pollfd out = {.fd = STDOUT_FILENO, .events = POLLOUT};
+    if (errno == EPIPE || (poll(&out, 1, 0) == 1 && (out.revents & POLLERR))) return BM_EXIT_OUTPUT;
     fprintf(stderr, "busmon%s%s: cannot write the output: %s\n", what ? " " : "", what ? what : "",
             errno ? strerror(errno) : "write error");
     return BM_EXIT_OUTPUT;
