@@ -462,6 +462,9 @@ static int show_stats(const bm_cli_opts *o, const stats_args *s, json_t *roll)
                json_is_true(json_object_get(ag, "leader")) ? " (leader)" : "",
                live ? "" : " (stale)");
     }
+    double more_agents = bm_cli_num(json_object_get(roll, "omitted"), "agents");
+    if (more_agents > 0) /* cut to outputs.rollup_max_bytes: say so, never a short list as whole */
+        printf(" ... and %.0f more (not in this rollup: outputs.rollup_max_bytes)", more_agents);
     if (json_array_size(json_object_get(roll, "agents"))) printf("\n");
     json_t *c = json_object_get(roll, "counters");
     if (json_is_object(c))
