@@ -402,6 +402,8 @@ static int replay_one(redisContext *c, const dl_args *s, const dl_copy *d, repla
     bm_cli_safe sb = {.next = 0};
     t->matched++;
     const char *why = not_replayable(d);
+    if (!why && !s->to && !str(d->stream)[0])
+        why = "the copy names no stream it came from (--to STREAM puts it on one)";
     if (why) {
         t->skipped++;
         if (s->json)

@@ -89,6 +89,11 @@ bm_eq "the copy put back is deleted" "" "$(bm_cli_raw XRANGE busmon:deadletter "
 bm_eq "pub/sub and field-less copies are skipped (exit 0)" "0 2" \
     "$(jq -r '"\(.replayed | length) \(.skipped | length)"' "$BM_TMP/json")"
 bm_check "and why" jq -e '[.skipped[].why] == ["a pub/sub message, not a stream entry", "the copy holds no field (the entry was too big to read)"]' "$BM_TMP/json" >/dev/null
+nid=$(bm_cli_raw XADD busmon:deadletter '*' reason poison error e f.json '{}')
+"$BUSMON" deadletters replay --id "$nid" >"$BM_TMP/out"
+bm_check "a copy naming no stream is skipped, said (not put on a stream named '')" \
+    grep -q "^skipped  $nid (poison): the copy names no stream it came from (--to STREAM puts it on one)" "$BM_TMP/out"
+bm_eq "... and no key '' was made" 0 "$(bm_cli_raw EXISTS '')"
 "$BUSMON" deadletters replay --id 1-0 >/dev/null 2>"$BM_TMP/err"
 bm_eq "--id naming no copy: exit 1" 1 $?
 bm_check "and said" grep -q 'no copy 1-0 in busmon:deadletter' "$BM_TMP/err"
