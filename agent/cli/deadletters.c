@@ -53,7 +53,8 @@ void bm_cli_deadletters_help(FILE *f)
             "a copy with no field (an entry too big to read), a pub/sub message.\n"
             "\n"
             "options:\n"
-            "  --json              print JSON: {\"stream\", \"length\", \"entries\": [{\"dl_id\",\n"
+            "  --json              print JSON: {\"stream\", \"length\", \"reasons\" (of those\n"
+            "                      shown: counts), \"entries\": [{\"dl_id\",\n"
             "                      \"ts\", \"ts_unix\", \"reason\", \"stream\", \"id\", \"error\", "
             "\"cut\",\n"
             "                      \"fields\": [{\"name\", \"bytes\", \"text\" | \"base64\"}]}]};\n"
@@ -328,6 +329,38 @@ static int chosen(const dl_args *s, const dl_copy *d)
     return !s->reason || is(d->reason, s->reason);
 }
 
+typedef struct {
+    const char *reason;
+    json_int_t n;
+} reason_count;
+
+/* Most first, then by name. */
+static int reason_cmp(const void *x, const void *y)
+{
+    const reason_count *a = x, *b = y;
+    if (a->n != b->n) return a->n > b->n ? -1 : 1;
+    return strcmp(a->reason, b->reason);
+}
+
+/* " not_json 3, unknown_type 2" (most first) and a newline. */
+static void print_reasons(json_t *reasons)
+{
+    size_t n = json_object_size(reasons), k = 0;
+    reason_count *rc = calloc(n ? n : 1, sizeof *rc);
+    const char *key;
+    json_t *v;
+    json_object_foreach(reasons, key, v)
+    {
+        if (rc) rc[k++] = (reason_count){key, json_integer_value(v)};
+    }
+    if (rc) qsort(rc, k, sizeof *rc, reason_cmp);
+    bm_cli_safe sb = {.next = 0};
+    for (size_t i = 0; i < k; i++)
+        printf("%s %s %lld", i ? "," : "", bm_cli_safe_text(&sb, rc[i].reason), (long long)rc[i].n);
+    printf("\n");
+    free(rc);
+}
+
 static int list(redisContext *c, const dl_args *s)
 {
     long want = s->count < 0 ? SHOW_DEFAULT : s->count;
@@ -342,7 +375,7 @@ static int list(redisContext *c, const dl_args *s)
     }
     long long length = len->integer;
     freeReplyObject(len);
-    json_t *entries = json_array();
+    json_t *entries = json_array(), *reasons = json_object(); /* of those shown: counts */
     long shown = 0, scanned = 0;
     char at[64] = "+";
     int rc = BM_EXIT_OK, more = 1;
@@ -363,6 +396,11 @@ static int list(redisContext *c, const dl_args *s)
             scanned++;
             if (copy_read(r->element[i], &d) || !chosen(s, &d)) continue;
             shown++;
+            json_t *why = jstr(d.reason);
+            const char *key = json_is_string(why) ? json_string_value(why) : "-";
+            json_object_set_new(
+                reasons, key, json_integer(json_integer_value(json_object_get(reasons, key)) + 1));
+            json_decref(why);
             if (s->json)
                 json_array_append_new(entries, copy_json(&d));
             else
@@ -375,17 +413,23 @@ static int list(redisContext *c, const dl_args *s)
     if (s->json) {
         if (rc != BM_EXIT_OK) {
             json_decref(entries);
+            json_decref(reasons);
             return rc;
         }
-        return print_json(json_pack("{s:s, s:I, s:o}", "stream", s->stream, "length",
-                                    (json_int_t)length, "entries", entries));
+        return print_json(json_pack("{s:s, s:I, s:o, s:o}", "stream", s->stream, "length",
+                                    (json_int_t)length, "reasons", reasons, "entries", entries));
     }
     json_decref(entries);
+    if (rc == BM_EXIT_OK && shown) { /* at a glance: what the shown ones were refused for */
+        printf("\n%ld shown:", shown);
+        print_reasons(reasons);
+    }
+    json_decref(reasons);
     if (rc != BM_EXIT_OK) return rc;
     if (!shown)
         printf("(none)\n");
     else if (scanned >= SCAN_MAX && shown < want)
-        printf("\n(looked at the newest %d entries only)\n", SCAN_MAX);
+        printf("(looked at the newest %d entries only)\n", SCAN_MAX);
     return BM_EXIT_OK;
 }
 

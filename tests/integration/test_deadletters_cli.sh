@@ -38,6 +38,8 @@ bm_eq "an entry copied whole has no cut field" 2 \
 bm_eq "busmon deadletters exits 0" 0 $?
 bm_check "it counts the five" grep -q 'dead letters in busmon:deadletter: 5 entries' "$BM_TMP/out"
 bm_eq "one header line per copy" 5 "$(grep -c '  from busmon:events ' "$BM_TMP/out")"
+bm_eq "the last line counts the shown ones by reason, most first" "5 shown: unknown_type 3, not_json 2" \
+    "$(tail -1 "$BM_TMP/out")"
 bm_check "the detail of the JSON that does not parse" \
     grep -q 'error: the JSON field does not parse: the text ends inside a value' "$BM_TMP/out"
 bm_check "the msgpack value shown as bytes" grep -q 'm (12 bytes): binary: 81 a4 74 79' "$BM_TMP/out"
@@ -47,6 +49,7 @@ bm_eq "--reason unknown_type --count 1 shows one" 1 \
     "$("$BUSMON" deadletters --reason unknown_type --count 1 | grep -Ec '^[0-9]+-[0-9]+ .* unknown_type ')"
 "$BUSMON" deadletters --json >"$BM_TMP/json"
 bm_eq "--json: length and entries" "5 5" "$(jq -r '"\(.length) \(.entries | length)"' "$BM_TMP/json")"
+bm_eq "--json: reasons of those shown" '{"not_json":2,"unknown_type":3}' "$(jq -cS .reasons "$BM_TMP/json")"
 bm_eq "--json: the msgpack value in base64 is the entry's bytes" "$(base64 <"$BM_TMP/m.bin")" \
     "$(jq -r '.entries[] | .fields[] | select(.name == "m") | .base64' "$BM_TMP/json")"
 bm_eq "--json: all 64 copied fields, named without f." "64 json" \
