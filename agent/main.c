@@ -906,6 +906,8 @@ static int run(bm_config *cfg, bm_config_action action)
     char exposed[256];
     if (bm_config_http_exposed(cfg, exposed, sizeof exposed) && action == BM_CONFIG_RUN)
         bm_warn("%s", exposed);
+    if (action == BM_CONFIG_PRINT_CONFIG)
+        return bm_config_print(stdout, cfg) ? fail(1, "%s", "cannot print the settings") : 0;
     if (action == BM_CONFIG_PRINT_ACL) {
         char *agent_line = acl_line(cfg, a.url.user[0] ? a.url.user : "busmon", 0);
         char *cli_line = acl_line(cfg, "busmon-cli", 1);

@@ -60,7 +60,7 @@ static int is_action(const bm_config_key *k, const char *name)
 static int find_actions(const flag_set *fs, int argc, char **argv, bm_config_action *action,
                         const char **config_path, char *err, size_t errlen)
 {
-    int check = 0, offline = 0, acl = 0, o;
+    int check = 0, offline = 0, acl = 0, print = 0, o;
     optind = 0; /* a full restart of getopt (callers may read argv more than once) */
     opterr = 0;
     while ((o = getopt_long(argc, argv, fs->shorts, fs->opts, NULL)) != -1) {
@@ -82,6 +82,7 @@ static int find_actions(const flag_set *fs, int argc, char **argv, bm_config_act
         check |= is_action(k, "check-config");
         offline |= is_action(k, "offline");
         acl |= is_action(k, "print-acl");
+        print |= is_action(k, "print-config");
     }
     if (optind < argc) {
         snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
@@ -91,8 +92,9 @@ static int find_actions(const flag_set *fs, int argc, char **argv, bm_config_act
         snprintf(err, errlen, "--offline goes with --check-config");
         return -1;
     }
-    *action = acl      ? BM_CONFIG_PRINT_ACL
-              : !check ? BM_CONFIG_RUN
+    *action = print     ? BM_CONFIG_PRINT_CONFIG
+              : acl     ? BM_CONFIG_PRINT_ACL
+              : !check  ? BM_CONFIG_RUN
               : offline ? BM_CONFIG_CHECK_OFFLINE
                         : BM_CONFIG_CHECK;
     return 0;

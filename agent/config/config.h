@@ -174,11 +174,12 @@ typedef struct {
 /* What bm_config_from_args asks the caller to do. */
 typedef enum {
     BM_CONFIG_RUN,
-    BM_CONFIG_HELP,         /* -h, --help: print bm_config_usage, exit 0 */
-    BM_CONFIG_VERSION,      /* --version */
-    BM_CONFIG_CHECK,        /* --check-config: the configuration is good; check Redis, exit */
+    BM_CONFIG_HELP,          /* -h, --help: print bm_config_usage, exit 0 */
+    BM_CONFIG_VERSION,       /* --version */
+    BM_CONFIG_CHECK,         /* --check-config: the configuration is good; check Redis, exit */
     BM_CONFIG_CHECK_OFFLINE, /* --check-config --offline: the configuration is good; exit */
-    BM_CONFIG_PRINT_ACL      /* --print-acl: print the Redis ACL lines it needs; exit */
+    BM_CONFIG_PRINT_ACL,     /* --print-acl: print the Redis ACL lines it needs; exit */
+    BM_CONFIG_PRINT_CONFIG   /* --print-config: print the settings in effect; exit */
 } bm_config_action;
 
 /* Fill the defaults of the key table (owned strings). @return 0 or -1 (out of memory). */
@@ -214,6 +215,15 @@ int bm_config_finish(bm_config *c, char *err, size_t errlen);
  */
 void bm_config_print_summary(FILE *f, const bm_config *c, const char *redis_display,
                              int redis_checked);
+
+/*
+ * Write the settings in effect to f as a config file busmon-agent reads
+ * back to the same settings (print.c): every key of the table with a value,
+ * sorted by path, "# default" beside those not changed; redis.url without a
+ * password; the alert rules and sinks only counted.
+ * @return 0, or -1 (out of memory, a write error).
+ */
+int bm_config_print(FILE *f, const bm_config *c);
 
 /*
  * The value of the key at `path` (a YAML path of the key table) as it

@@ -541,6 +541,10 @@ static const bm_config_key agent_keys[] = {
      .group = G_RUN,
      .help = "print the Redis ACL SETUSER lines this configuration needs (the agent's: "
              "exactly the commands it sends; the CLI's: read-only), then exit"},
+    {.path = "print-config", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML,
+     .flag = "print-config", .group = G_RUN,
+     .help = "print the settings in effect (defaults, file, environment, flags) as a config "
+             "file it reads back, defaults marked, a password in redis.url left out; then exit"},
     {.path = "offline", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML, .flag = "offline",
      .group = G_RUN, .help = "with --check-config: check the configuration only, not Redis"},
     {.path = "help", .type = BM_KEY_ACTION, .flags = BM_KEY_F_NO_YAML, .flag = "help",
