@@ -41,6 +41,13 @@ bm_check "test_checkpoint's flipped bytes under memcheck: exit $rc" [ "$rc" -eq 
 bm_check "test_checkpoint's flipped bytes: memcheck's logs are empty" \
     bash -c "! find '$BM_TMP' -name 'vg-flip.*.log' -size +0 | grep -q ."
 
+# the agent's printed settings (every key of the table formatted)
+"${VG[@]}" --log-file="$BM_TMP/vg-print.log" "$AGENT" --config "$BM_SRC/deploy/busmon.yaml" \
+    --print-config >"$BM_TMP/print.out" 2>&1
+rc=$?
+bm_check "busmon-agent --print-config under memcheck: exit $rc, log empty" \
+    [ "$rc" -eq 0 -a ! -s "$BM_TMP/vg-print.log" ]
+
 "$BM_BUILD/bench-fill" --redis "$BM_URL" --stream busmon:events --events 3000 >/dev/null
 "$BM_BUILD/bench-fill" --redis "$BM_URL" --stream busmon:events --events 1000 \
     --shape multiagents --seed 2 >/dev/null
