@@ -36,12 +36,41 @@ static void copy_cut(char *dst, const char *src)
     if (len - (lead - 1) < need) dst[lead - 1] = '\0'; /* incomplete: drop it */
 }
 
+/* Whether w is one of the n names of list. */
+static int listed(const char (*list)[TRACE_INDEX_TEXT_MAX + 1], size_t n, const char *w)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strncmp(list[i], w, TRACE_INDEX_TEXT_MAX)) return 1;
+    return 0;
+}
+
+/* The worker an event of a trace runs on, for the summary: a command's or
+ * an answer's (NULL: none). */
+static const char *event_worker(const bm_event *e)
+{
+    if (e->type != BM_EV_COMMAND && e->type != BM_EV_RESULT && e->type != BM_EV_ERROR) return NULL;
+    return e->worker && e->worker[0] ? e->worker : NULL;
+}
+
 static void add_worker(trace_summary *s, const char *w)
 {
     if (!w || !*w) return;
-    for (size_t i = 0; i < s->n_workers; i++)
-        if (!strncmp(s->workers[i], w, TRACE_INDEX_TEXT_MAX)) return;
+    if (listed(s->workers, s->n_workers, w)) return;
     if (s->n_workers < TRACE_INDEX_WORKERS_MAX) copy_cut(s->workers[s->n_workers++], w);
+}
+
+size_t trace_index_more_workers(const trace *t, const trace_summary *s,
+                                char (*more)[TRACE_INDEX_TEXT_MAX + 1], size_t max)
+{
+    size_t n = 0;
+    if (s->n_workers < TRACE_INDEX_WORKERS_MAX) return 0;
+    trace_event view;
+    for (size_t i = 0; i < trace_count(t) && n < max; i++) {
+        const char *w = event_worker(&trace_get(t, i, &view)->ev);
+        if (w && !listed(s->workers, s->n_workers, w) && !listed(more, n, w))
+            copy_cut(more[n++], w);
+    }
+    return n;
 }
 
 void trace_index_summarize(const trace *t, trace_summary *out)
@@ -58,8 +87,7 @@ void trace_index_summarize(const trace *t, trace_summary *out)
         const trace_event *te = trace_get(t, i, &view);
         const bm_event *e = &te->ev;
         if (e->type == BM_EV_COMMAND || e->type == BM_EV_COMPENSATION) out->steps++;
-        if (e->type == BM_EV_COMMAND || e->type == BM_EV_RESULT || e->type == BM_EV_ERROR)
-            add_worker(out, e->worker);
+        add_worker(out, event_worker(e));
         int outcome = trace_event_outcome(e);
         if (te->late || te->answers_compensation) continue;
         if (outcome == BM_OUTCOME_TIMEOUT) out->timed_out = 1;
@@ -199,4 +227,21 @@ int trace_index_matches(const trace_summary *s, const trace_filter *f)
     if (f->since_us > 0 && s->start_us < f->since_us) return 0;
     if (f->error_type && *f->error_type && strcmp(s->error_type, f->error_type)) return 0;
     return 1;
+}
+
+int trace_index_matches_trace(const trace *t, const trace_summary *s, const trace_filter *f)
+{
+    if (!f->worker || !*f->worker || s->n_workers < TRACE_INDEX_WORKERS_MAX ||
+        listed(s->workers, s->n_workers, f->worker))
+        return trace_index_matches(s, f);
+    trace_event view;
+    for (size_t i = 0; i < trace_count(t); i++) {
+        const char *w = event_worker(&trace_get(t, i, &view)->ev);
+        if (w && !strcmp(w, f->worker)) {
+            trace_filter any_worker = *f;
+            any_worker.worker = NULL;
+            return trace_index_matches(s, &any_worker);
+        }
+    }
+    return 0;
 }

@@ -24,6 +24,9 @@
 #include "trace.h"
 
 #define TRACE_INDEX_WORKERS_MAX 8 /* workers named in a summary (the first seen) */
+/* workers after those the index's worker sets also hold a transaction
+ * under (trace_index_more_workers): 64 in all */
+#define TRACE_INDEX_MORE_WORKERS_MAX 56
 /* The tx, workers and error type are kept whole: they name the index's sets
  * and are what --worker / --error-type compare, and the decoder accepts none
  * longer than BM_ID_MAX bytes. The error message (free text) is cut to this,
@@ -101,6 +104,19 @@ typedef struct {
 } trace_filter;
 
 int trace_index_matches(const trace_summary *s, const trace_filter *f);
+
+/* trace_index_matches of s, the summary of t, except that --worker also
+ * finds a worker the summary does not name (one after its first
+ * TRACE_INDEX_WORKERS_MAX): "a step on the worker", whatever its rank. */
+int trace_index_matches_trace(const trace *t, const trace_summary *s, const trace_filter *f);
+
+/* The workers of t after the ones s (its summary) names, in the order first
+ * seen, at most max, copied into more: only when s names
+ * TRACE_INDEX_WORKERS_MAX (else there are none). The agent adds the
+ * transaction to their sets too, so --worker reads it from the worker's set.
+ * @return how many. */
+size_t trace_index_more_workers(const trace *t, const trace_summary *s,
+                                char (*more)[TRACE_INDEX_TEXT_MAX + 1], size_t max);
 
 /* "2026-11-30T03:11:20.960Z" (ms, UTC). */
 void trace_index_format_ms(int64_t ts_us, char *buf, size_t n);

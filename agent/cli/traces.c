@@ -133,7 +133,7 @@ static int take(const redisReply *r, const char *tx, bm_decoder *d, const trace_
     s->cut += r->elements >= TRACE_READ_MAX;
     if (trace_count(t)) {
         trace_index_summarize(t, &s->found[s->n]);
-        if (trace_index_matches(&s->found[s->n], f)) s->n++;
+        if (trace_index_matches_trace(t, &s->found[s->n], f)) s->n++;
     } else {
         s->expired++; /* no record could be read */
     }

@@ -489,7 +489,7 @@ static void collect_trace(const trace *t, void *arg)
     s->scanned++;
     if (!may_match(t, s->f)) return;
     trace_index_summarize(t, &sum);
-    if (s->nomem || !trace_index_matches(&sum, s->f)) return;
+    if (s->nomem || !trace_index_matches_trace(t, &sum, s->f)) return;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 256;
         trace_hit *h = realloc(s->hits, cap * sizeof *h);

@@ -1307,12 +1307,18 @@ int bm_persist_record_again(bm_persist *p, const bm_event *ev)
     return record(p, ev, ev->duration_us, 1, 1);
 }
 
-int bm_persist_index(bm_persist *p, const trace_summary *s, trace_index_mark *mark)
+int bm_persist_index(bm_persist *p, const trace_summary *s,
+                     const char (*more)[TRACE_INDEX_TEXT_MAX + 1], size_t n_more,
+                     trace_index_mark *mark)
 {
     if (!p->o.index_key || !*p->o.index_key || !s->tx[0]) return 0;
     trace_index_mark before = *mark;
     size_t w_from = 0;
     unsigned writes = trace_index_plan(mark, s, &w_from);
+    if (n_more && !(writes & TRACE_INDEX_W_WORKERS)) {
+        writes |= TRACE_INDEX_W_WORKERS; /* the mark knows only the summary's */
+        w_from = s->n_workers;
+    }
     if (!writes) return 0; /* the index has it all */
     group *g = open_group(p);
     if (!g || reserve((void **)&g->ix, &g->cap_ix, g->n_ix + 1, sizeof *g->ix)) goto nomem;
@@ -1322,12 +1328,14 @@ int bm_persist_index(bm_persist *p, const trace_summary *s, trace_index_mark *ma
     it->tx_len = strlen(s->tx);
     int bad = grow_append(&g->ixbytes, s->tx, it->tx_len);
     it->w_off = g->ixbytes.len;
-    for (size_t i = 0; i < s->n_workers; i++)
-        bad |= grow_append(&g->ixbytes, s->workers[i], strlen(s->workers[i]));
-    for (size_t i = w_from; (writes & TRACE_INDEX_W_WORKERS) && i < s->n_workers; i++)
-        bad |= trim_later(p, s->workers[i]);
+    size_t n_workers = s->n_workers + n_more;
+    for (size_t i = 0; i < n_workers; i++) {
+        const char *w = i < s->n_workers ? s->workers[i] : more[i - s->n_workers];
+        bad |= grow_append(&g->ixbytes, w, strlen(w));
+        if ((writes & TRACE_INDEX_W_WORKERS) && i >= w_from) bad |= trim_later(p, w);
+    }
     if (bad) goto nomem;
-    it->n_workers = s->n_workers;
+    it->n_workers = n_workers;
     it->score_ms = s->start_us / 1000;
     it->writes = writes;
     it->w_from = w_from;

@@ -159,14 +159,18 @@ int bm_persist_record_again(bm_persist *p, const bm_event *ev);
  * agent queued before (trace_index_plan): ZADD <index> <start ms> <tx> when
  * it is not there yet or its start moved; ZADD <index>:failed when it
  * became failed; ZADD <index>:w:<worker> for every worker when its workers
- * changed. The last summary of a transaction in a group is the one
+ * changed, and for each of `more` (the workers after the summary's,
+ * trace_index_more_workers: ZADD NX again with every summary, as the mark
+ * does not remember them). The last summary of a transaction in a group is the one
  * planned from, with what every earlier one of the group needed. Part of the group: acked only once
  * stored. The sets written are trimmed (retention, index_max) and given
  * their EXPIRE at most every index_trim_interval_us, by the group flushed
  * then (or by the checkpoint timer's, or at the finish). No-op without
  * index_key. @return 0 / -1 nomem.
  */
-int bm_persist_index(bm_persist *p, const trace_summary *s, trace_index_mark *mark);
+int bm_persist_index(bm_persist *p, const trace_summary *s,
+                     const char (*more)[TRACE_INDEX_TEXT_MAX + 1], size_t n_more,
+                     trace_index_mark *mark);
 
 /* Entry `id` of stream `stream_idx`, read by this consumer, is applied (its
  * effects are queued): ack it once its group is stored and a checkpoint

@@ -173,8 +173,10 @@ static int key_first(const bm_state *st, const trace *t, int64_t now_us)
 static int index_now(bm_state *st, const trace *t)
 {
     trace_summary s;
+    char more[TRACE_INDEX_MORE_WORKERS_MAX][TRACE_INDEX_TEXT_MAX + 1];
     trace_index_summarize(t, &s);
-    return bm_persist_index(st->persist, &s, trace_index_mark_of(t));
+    size_t n_more = trace_index_more_workers(t, &s, more, TRACE_INDEX_MORE_WORKERS_MAX);
+    return bm_persist_index(st->persist, &s, more, n_more, trace_index_mark_of(t));
 }
 
 /* The summaries of the transactions changed since the last ones (called as
