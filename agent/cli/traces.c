@@ -7,7 +7,12 @@
  * set, else the failed set for a failed-group status, else every
  * transaction); each candidate's stored records are read (pipelined, CHUNK
  * at a time), replayed into a trace as `busmon trace` does, summarized, and
- * the filter (lib/trace_index.c, the same as /api/traces) decides. A
+ * the filter (lib/trace_index.c, the same as /api/traces) decides. A set's
+ * score may be later than the stored trace's start (the agent saw the
+ * transaction again after it left its memory, or after a restart: it adds
+ * it to a set with the start of the events it holds), never earlier: so
+ * the newest --limit matches by their stored start are kept, and the
+ * reading stops once no candidate left can start later than all of them. A
  * candidate whose records expired, or that tail sampling dropped, is
  * skipped (counted). Not here: a transaction's events (`busmon trace`).
  */
@@ -102,11 +107,47 @@ static void format_duration(int64_t us, char *buf, size_t n)
         snprintf(buf, n, "%.3f s", (double)us / 1e6);
 }
 
+/* found[0..n) the newest matches so far (limit at most, in no order) and
+ * found[limit] room for the next candidate's summary. */
 typedef struct {
     trace_summary *found;
     size_t n, limit, scanned, expired, sampled_out, unreadable;
-    size_t cut; /* candidates of TRACE_READ_MAX records or more: summarized from those */
+    size_t cut;     /* candidates of TRACE_READ_MAX records or more: summarized from those */
+    size_t dropped; /* matches left out: older than the limit's newest */
+    int stop;       /* the limit's newest found: no candidate left can be newer */
 } search;
+
+/* Whether a starts after b: its start's millisecond, then its id, both
+ * descending (the index's order, and /api/traces'). */
+static int newer(const trace_summary *a, const trace_summary *b)
+{
+    int64_t am = a->start_us / 1000, bm = b->start_us / 1000;
+    if (am != bm) return am > bm;
+    return strcmp(a->tx, b->tx) > 0;
+}
+
+static int cmp_newest_first(const void *a, const void *b)
+{
+    return newer(a, b) ? -1 : newer(b, a) ? 1 : 0;
+}
+
+/* The oldest of the matches kept. */
+static size_t oldest(const search *s)
+{
+    size_t o = 0;
+    for (size_t i = 1; i < s->n; i++)
+        if (newer(&s->found[o], &s->found[i])) o = i;
+    return o;
+}
+
+/* Whether the search is over before a candidate of index score `score`
+ * (ms): the limit is full and that start, at the latest its score (a set
+ * keeps the start it was first written under; the trace may hold earlier
+ * events, never later), is older than every match kept. */
+static int complete(const search *s, const char *score)
+{
+    return s->n == s->limit && s->found[oldest(s)].start_us / 1000 > (int64_t)strtod(score, NULL);
+}
 
 /* One candidate's LRANGE reply: summarized, kept when the filter accepts it.
  * @return 0, or -1 (out of memory, said in err). */
@@ -132,8 +173,17 @@ static int take(const redisReply *r, const char *tx, bm_decoder *d, const trace_
     s->unreadable += unreadable;
     s->cut += r->elements >= TRACE_READ_MAX;
     if (trace_count(t)) {
-        trace_index_summarize(t, &s->found[s->n]);
-        if (trace_index_matches_trace(t, &s->found[s->n], f)) s->n++;
+        trace_summary *sum = &s->found[s->n];
+        trace_index_summarize(t, sum);
+        if (!trace_index_matches_trace(t, sum, f)) {
+            /* not listed */
+        } else if (s->n < s->limit) {
+            s->n++;
+        } else { /* the limit is full: the oldest of them and this one, one left out */
+            size_t o = oldest(s);
+            if (newer(sum, &s->found[o])) s->found[o] = *sum;
+            s->dropped++;
+        }
     } else {
         s->expired++; /* no record could be read */
     }
@@ -172,7 +222,11 @@ static long read_page(redisContext *c, const char *prefix, const char *set, cons
     }
     size_t n = r->elements / 2; /* member, score, member, score... */
     long rc = (long)n;
-    for (size_t i = 0, m = 0; rc >= 0 && i < n && s->n < s->limit; i += m) {
+    for (size_t i = 0, m = 0; rc >= 0 && i < n && !s->stop; i += m) {
+        if (complete(s, r->element[2 * i + 1]->str)) {
+            s->stop = 1;
+            break;
+        }
         /* as many as still wanted (a filter may refuse some: at least 16) */
         size_t want = s->limit - s->n < 16 ? 16 : s->limit - s->n;
         m = n - i;
@@ -202,7 +256,7 @@ static long read_page(redisContext *c, const char *prefix, const char *set, cons
                 snprintf(err, errlen, "cannot read %s%s: %s", prefix, tx, lr->str);
                 rc = -1;
             }
-            if (rc >= 0 && s->n < s->limit && take(lr, tx, d, f, s, err, errlen)) rc = -1;
+            if (rc >= 0 && take(lr, tx, d, f, s, err, errlen)) rc = -1;
             freeReplyObject(lr);
         }
     }
@@ -327,7 +381,7 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
 
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;
-    search s = {.found = calloc(limit, sizeof(trace_summary)), .limit = limit};
+    search s = {.found = calloc(limit + 1, sizeof(trace_summary)), .limit = limit};
     bm_decoder *d = bm_decoder_new(NULL);
     if (!s.found || !d) {
         fprintf(stderr, "busmon traces: out of memory\n");
@@ -343,7 +397,8 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     do {
         got = read_page(c, o.trace_prefix, set, min, &cur, &f, &s, d, err, sizeof err);
         offset += got > 0 ? (size_t)got : 0;
-    } while (got == PAGE && s.n < limit && offset < SCAN_MAX);
+    } while (got == PAGE && !s.stop && offset < SCAN_MAX);
+    qsort(s.found, s.n, sizeof *s.found, cmp_newest_first);
     redisFree(c);
     bm_decoder_free(d);
     if (s.unreadable)
@@ -355,9 +410,9 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
                 "busmon traces: %zu trace(s) hold %d records or more: each is summarized from "
                 "its first %d\n",
                 s.cut, TRACE_READ_MAX, TRACE_READ_MAX);
-    /* cut by --limit: candidates left unread (in a page read, or a next page), as
+    /* cut by --limit: matches left out, or candidates left unread, as
      * /api/traces' "limited" (more matched); exactly --limit matches and no more is not */
-    int limited = s.n == limit && (s.scanned < offset || got == PAGE);
+    int limited = s.dropped || s.stop;
     if (got < 0) {
         fprintf(stderr, "busmon traces: %s\n", err);
         free(s.found);
