@@ -31,7 +31,7 @@
 #define LIMIT_DEFAULT 20
 #define LIMIT_MAX     10000
 #define PAGE          500
-#define SCAN_MAX      2000000 /* candidates read at most (the index's cap bounds it first) */
+#define SCAN_MAX      2000000 /* candidates read at most (traces.index_max may allow more: said) */
 #define CHUNK         200     /* candidates' records asked for at once, at most */
 
 void bm_cli_traces_help(FILE *f)
@@ -276,6 +276,18 @@ static long read_page(redisContext *c, const char *prefix, const char *set, cons
     return rc;
 }
 
+/* Whether the set holds a candidate past the cursor (one not read). */
+static int more_candidates(redisContext *c, const char *set, const char *min, const cursor *cur)
+{
+    char skip[24];
+    snprintf(skip, sizeof skip, "%zu", cur->skip);
+    redisReply *r =
+        redisCommand(c, "ZREVRANGEBYSCORE %s %s %s LIMIT %s 1", set, cur->max, min, skip);
+    int more = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0;
+    if (r) freeReplyObject(r);
+    return more;
+}
+
 static void print_text(const bm_cli_opts *o, const search *s, int limited)
 {
     printf("%-24s %-11s %11s %5s  %-24s %-28s %s\n", "START (UTC)", "STATUS", "DURATION", "STEPS",
@@ -398,6 +410,8 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
         got = read_page(c, o.trace_prefix, set, min, &cur, &f, &s, d, err, sizeof err);
         offset += got > 0 ? (size_t)got : 0;
     } while (got == PAGE && !s.stop && offset < SCAN_MAX);
+    int scan_cut =
+        got == PAGE && !s.stop && offset >= SCAN_MAX && more_candidates(c, set, min, &cur);
     qsort(s.found, s.n, sizeof *s.found, cmp_newest_first);
     redisFree(c);
     bm_decoder_free(d);
@@ -413,6 +427,13 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     /* cut by --limit: matches left out, or candidates left unread, as
      * /api/traces' "limited" (more matched); exactly --limit matches and no more is not */
     int limited = s.dropped || s.stop;
+    if (scan_cut) {
+        fprintf(stderr,
+                "busmon traces: searched the newest %d transactions of %s only; older ones "
+                "were not read (narrow the search: --since, --status, --worker)\n",
+                SCAN_MAX, set);
+        limited = 1;
+    }
     if (got < 0) {
         fprintf(stderr, "busmon traces: %s\n", err);
         free(s.found);
