@@ -26,6 +26,7 @@
 
 #include "agent/cli/cli.h"
 #include "agent/cli/options.h"
+#include "agent/core/parse.h"
 #include "lib/trace_index.h"
 
 #define LIMIT_DEFAULT 20
@@ -67,29 +68,12 @@ void bm_cli_traces_help(FILE *f)
             LIMIT_DEFAULT, LIMIT_MAX);
 }
 
-/* "2s", "500ms", "1.5m", "1h", "2d" (a bare number is seconds) into µs. @return 0 or -1. */
+/* "2s", "500ms", "1.5m", "1h", "2d" (a bare number is seconds) into µs, rounded
+ * as the agent reads a duration (/api/traces' min_duration and since: one
+ * bound means the same transactions). @return 0 or -1. */
 static int parse_duration_us(const char *s, int64_t *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || v < 0 || !isdigit((unsigned char)*s)) return -1;
-    double unit = 1e6;
-    if (!strcmp(end, "ms"))
-        unit = 1e3;
-    else if (!strcmp(end, "s") || !*end)
-        unit = 1e6;
-    else if (!strcmp(end, "m"))
-        unit = 60e6;
-    else if (!strcmp(end, "h"))
-        unit = 3600e6;
-    else if (!strcmp(end, "d"))
-        unit = 86400e6;
-    else
-        return -1;
-    if (v * unit > 9e18) return -1;
-    *out = (int64_t)(v * unit);
-    return 0;
+    return bm_parse_duration_us(s, BM_US_PER_S, out) == BM_PARSE_OK ? 0 : -1;
 }
 
 static int64_t now_us(void)
