@@ -5,12 +5,9 @@
 # the agent adds it to their :w:<worker> sets too (also when a worker joins
 # in a later write group), and the filter looks the worker up in the trace.
 source "$(dirname "$0")/lib.sh"
-bm_start_redis
-BUSMON="$BM_BUILD/busmon"
+source "$(dirname "$0")/traces_lib.sh"
 HP=$(bm_free_port)
-bm_bg "$BM_BUILD/busmon-agent" --block-ms 100 --http "127.0.0.1:$HP" --trace-flush-interval 200ms
-bm_check "the agent reads busmon:events" bm_wait_for 10 \
-    '[ "$(bm_cli_raw XINFO GROUPS busmon:events 2>/dev/null | grep -c busmon)" -ge 1 ]'
+traces_start_agent --http "127.0.0.1:$HP" --trace-flush-interval 200ms
 now=$(($(date +%s%N) / 1000))
 step() { # step TX WORKER N FAIL: a command on WORKER and its answer
     bm_cli XADD busmon:events '*' type command id "$1-c$3" tx "$1" worker "$2" step "s$3" \

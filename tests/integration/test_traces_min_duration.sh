@@ -5,12 +5,9 @@
 # of 4,099,999 µs is left out by both (the CLI read "4.1s" as 4,099,999 µs,
 # 4.1 * 1e6 in floating point, and listed it).
 source "$(dirname "$0")/lib.sh"
-bm_start_redis
-BUSMON="$BM_BUILD/busmon"
+source "$(dirname "$0")/traces_lib.sh"
 HP=$(bm_free_port)
-bm_bg "$BM_BUILD/busmon-agent" --block-ms 100 --http "127.0.0.1:$HP" --trace-flush-interval 100ms
-bm_check "the agent reads busmon:events" bm_wait_for 10 \
-    '[ "$(bm_cli_raw XINFO GROUPS busmon:events 2>/dev/null | grep -c busmon)" -ge 1 ]'
+traces_start_agent --http "127.0.0.1:$HP" --trace-flush-interval 100ms
 t0=$(($(date +%s%N) / 1000 - 30000000))
 tx() { # tx TX DURATION-µs: a command and its result DURATION apart
     bm_cli XADD busmon:events '*' type command id "$1-c" tx "$1" worker w step s ts "$t0" >/dev/null

@@ -5,12 +5,8 @@
 # the events it then held, later than its stored trace's start; it must
 # not be listed before, or instead of, a transaction that started later.
 source "$(dirname "$0")/lib.sh"
-bm_start_redis
-BUSMON="$BM_BUILD/busmon"
-bm_bg "$BM_BUILD/busmon-agent" --block-ms 100 --no-http --max-transactions 2 \
-    --trace-flush-interval 100ms
-bm_check "the agent reads busmon:events" bm_wait_for 10 \
-    '[ "$(bm_cli_raw XINFO GROUPS busmon:events 2>/dev/null | grep -c busmon)" -ge 1 ]'
+source "$(dirname "$0")/traces_lib.sh"
+traces_start_agent --no-http --max-transactions 2 --trace-flush-interval 100ms
 t0=$(($(date +%s%N) / 1000 - 60000000)) # a minute ago, µs
 ev() { # ev TYPE ID TX SECONDS-AFTER-T0 [more fields]
     local type=$1 id=$2 tx=$3 at=$4
