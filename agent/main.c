@@ -298,6 +298,36 @@ typedef struct {
     void (*done)(struct bm_stream_input *in, int ok);
 } restore_ctx;
 
+static void inputs_go(void *arg)
+{
+    restore_ctx ctx = *(restore_ctx *)arg;
+    free(arg);
+    if (!ctx.a->p.pubsub && start_pubsub(ctx.a))
+        bm_error("pub/sub input not started (out of memory)");
+    if (bm_persist_start(ctx.a->p.persist))
+        bm_error("checkpoint timer not started (out of memory)");
+    ctx.done(ctx.in, 1);
+}
+
+/* The state restored: the inputs start, in a cluster once the registry is
+ * read (knowing no other agent, this one would keep every pub/sub message,
+ * counted twice with its owner's copy, and apply every entry itself, the
+ * commands of other agents' transactions left to time out here). */
+static void inputs_start(agent *a, struct bm_stream_input *in,
+                         void (*done)(struct bm_stream_input *in, int ok))
+{
+    restore_ctx *ctx = malloc(sizeof *ctx);
+    if (!ctx) {
+        done(in, 0);
+        return;
+    }
+    *ctx = (restore_ctx){a, in, done};
+    if (a->p.cluster)
+        bm_cluster_when_known(a->p.cluster, inputs_go, ctx);
+    else
+        inputs_go(ctx);
+}
+
 static void on_checkpoint_read(const redisReply *r, void *arg)
 {
     restore_ctx ctx = *(restore_ctx *)arg;
@@ -344,9 +374,7 @@ static void on_checkpoint_read(const redisReply *r, void *arg)
         }
         free(ids);
     }
-    if (!a->p.pubsub && start_pubsub(a)) bm_error("pub/sub input not started (out of memory)");
-    if (bm_persist_start(a->p.persist)) bm_error("checkpoint timer not started (out of memory)");
-    ctx.done(ctx.in, 1);
+    inputs_start(a, ctx.in, ctx.done);
 }
 
 static void restore_checkpoint(void *arg, struct bm_stream_input *in,
@@ -356,10 +384,7 @@ static void restore_checkpoint(void *arg, struct bm_stream_input *in,
     restore_ctx *ctx = malloc(sizeof *ctx);
     if (!a->cfg->checkpoint_interval_ms) { /* no checkpoints: nothing to restore */
         free(ctx);
-        if (!a->p.pubsub) start_pubsub(a);
-        if (bm_persist_start(a->p.persist))
-            bm_error("checkpoint timer not started (out of memory)");
-        done(in, 1);
+        inputs_start(a, in, done);
         return;
     }
     if (!ctx) {

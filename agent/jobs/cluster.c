@@ -74,6 +74,8 @@ struct bm_cluster {
     agent_entry agents[BM_CLUSTER_AGENTS_MAX];
     size_t n_agents;
     int have_registry;
+    void (*known_fn)(void *); /* bm_cluster_when_known: waits for the registry */
+    void *known_arg;
     bm_monitor others; /* every other counted agent's partial, merged */
     int have_others;
     size_t n_others;
@@ -177,10 +179,21 @@ static int registry_entry(const bm_cluster *c, const redisReply *r, size_t i, in
  * the live ones first, whatever order HGETALL gives (gone agents renamed at
  * each restart can fill the registry within the forget time), then the
  * others while there is room; every entry is looked at for forgetting. */
+static void registry_known(bm_cluster *c)
+{
+    void (*fn)(void *) = c->known_fn;
+    c->known_fn = NULL;
+    if (fn) fn(c->known_arg);
+}
+
 static void on_registry(const redisReply *r, void *arg)
 {
     bm_cluster *c = arg;
-    if (!r || r->type != REDIS_REPLY_ARRAY) return;
+    if (!r) return;
+    if (r->type != REDIS_REPLY_ARRAY) { /* refused: the inputs go on, as a lone agent */
+        registry_known(c);
+        return;
+    }
     size_t n = 0;
     int64_t mono = bm_mono_us();
     uint64_t n_live = 0, n_counted = 0, n_left_out = 0;
@@ -213,6 +226,7 @@ static void on_registry(const redisReply *r, void *arg)
     c->stats.agents_live = n_live;
     c->stats.agents_counted = n_counted;
     c->stats.agents_left_out = n_left_out;
+    registry_known(c);
 }
 
 /* Our lease is surely ours until lease_until (counted from when the request
@@ -288,6 +302,17 @@ static void on_heartbeat(void *arg)
     if (bm_writer_eval1(c->w, BM_WRITE_CLUSTER, LEASE_SCRIPT, c->o.leader_key, 2, args, on_lease,
                         c) == 0)
         c->lease_sent[c->n_lease_sent++] = t;
+}
+
+void bm_cluster_when_known(bm_cluster *c, void (*fn)(void *), void *arg)
+{
+    if (c->have_registry) {
+        fn(arg);
+        return;
+    }
+    c->known_fn = fn;
+    c->known_arg = arg;
+    on_heartbeat(c); /* registered and read now, not a heartbeat later */
 }
 
 /* ---- partials ------------------------------------------------------------------- */

@@ -96,6 +96,11 @@ int bm_cluster_start(bm_cluster *c);
 /* The view of state/view.h over this cluster. */
 bm_view bm_cluster_view(bm_cluster *c);
 
+/* Call fn(arg) once the registry has been read (at once if it has been, or
+ * when Redis refused it): until then this agent knows no other and would take
+ * every transaction for its own. Asks for it now when it has not yet. */
+void bm_cluster_when_known(bm_cluster *c, void (*fn)(void *), void *arg);
+
 /* The live agent that owns transaction tx, or NULL when it is this one. */
 const char *bm_cluster_owner(const bm_cluster *c, const char *tx);
 
