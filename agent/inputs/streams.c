@@ -128,6 +128,38 @@ static int spread_fields(bm_stream_input *in, const redisReply *fv, size_t n)
     return 0;
 }
 
+/* Whether text[0..len) is a stream entry id ("<ms>-<seq>"). */
+static int is_entry_id(const char *text, size_t len)
+{
+    size_t i = 0, ms = 0, seq = 0;
+    for (; i < len && text[i] >= '0' && text[i] <= '9'; i++)
+        ms++;
+    if (i == len || text[i++] != '-') return 0;
+    for (; i < len && text[i] >= '0' && text[i] <= '9'; i++)
+        seq++;
+    return i == len && ms && seq && len < 48;
+}
+
+/* A hand-off entry of our own stream starts with BM_HANDOFF_ID_FIELD, the id
+ * of the entry it carries: taken out of the n fields in fv_ptr/fv_len.
+ * @return that id (in the reply), or NULL when the entry has none (written
+ * by hand, or by an older agent). */
+static const char *handoff_entry_id(bm_stream_input *in, size_t *n)
+{
+    const size_t k = strlen(BM_HANDOFF_ID_FIELD), m = *n;
+    if (m < 2 || in->fv_len[0] != k || memcmp(in->fv_ptr[0], BM_HANDOFF_ID_FIELD, k) ||
+        !is_entry_id(in->fv_ptr[m], in->fv_len[m]))
+        return NULL;
+    const char *id = in->fv_ptr[m];
+    /* [f0 f1..fm-1 v0 v1..vm-1] -> [f1..fm-1 v1..vm-1] */
+    memmove(in->fv_ptr, in->fv_ptr + 1, (m - 1) * sizeof *in->fv_ptr);
+    memmove(in->fv_ptr + m - 1, in->fv_ptr + m + 1, (m - 1) * sizeof *in->fv_ptr);
+    memmove(in->fv_len, in->fv_len + 1, (m - 1) * sizeof *in->fv_len);
+    memmove(in->fv_len + m - 1, in->fv_len + m + 1, (m - 1) * sizeof *in->fv_len);
+    *n = m - 1;
+    return id;
+}
+
 /* Queue the ack of the entry being processed: ours, or claimed (persist.h). */
 static int ack_entry(bm_stream_input *in, size_t sidx, const redisReply *id)
 {
@@ -248,6 +280,10 @@ static int process(bm_stream_input *in, size_t sidx, const redisReply *entry, in
         in->stats.decode_errors[BM_DECODE_NOMEM]++;
         return -1; /* not acked: delivered again later */
     }
+    /* the id standing in for a missing `id` and `ts`: the entry's own, also
+     * when it came through a hand-off */
+    const char *own_id = (long)sidx == in->o.handoff_idx ? handoff_entry_id(in, &n) : NULL;
+    if (!own_id) own_id = id->str;
     if (in->o.max_deliveries && deliveries > (long long)in->o.max_deliveries) {
         deadletter_poison(in, sidx, id, deliveries, n);
         return 0;
@@ -259,9 +295,9 @@ static int process(bm_stream_input *in, size_t sidx, const redisReply *entry, in
         deadletter_undecodable(in, sidx, id, st, n);
         return 0;
     }
-    if (!ev.id[0]) ev.id = id->str;
-    if (!ev.ts_us) ev.ts_us = entry_id_us(id->str);
-    if (bm_time_clamp(&ev.ts_us, entry_id_us(id->str), now_us, in->o.max_clock_skew_us))
+    if (!ev.id[0]) ev.id = own_id;
+    if (!ev.ts_us) ev.ts_us = entry_id_us(own_id);
+    if (bm_time_clamp(&ev.ts_us, entry_id_us(own_id), now_us, in->o.max_clock_skew_us))
         in->stats.clock_skew++;
     if (ev.metric_name[0]) { /* a metric event: no trace, every agent counts its own share */
         if (bm_state_metric(in->state, &ev, now_us)) return -1; /* not acked: read again */
@@ -279,8 +315,8 @@ static int process(bm_stream_input *in, size_t sidx, const redisReply *entry, in
     if (owner) { /* another agent's transaction: to its hand-off stream */
         char target[512];
         snprintf(target, sizeof target, "%s%s", in->o.handoff_prefix, owner);
-        if (bm_persist_forward(in->persist, target, n, in->fv_ptr, in->fv_len, in->fv_ptr + n,
-                               in->fv_len + n))
+        if (bm_persist_forward(in->persist, target, own_id, n, in->fv_ptr, in->fv_len,
+                               in->fv_ptr + n, in->fv_len + n))
             return -1;
         return ack_entry(in, sidx, id);
     }

@@ -25,6 +25,7 @@
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
 #include "agent/core/writer.h"
+#include "agent/state/persist.h"
 #include "lib/checkpoint.h"
 #include "lib/trace_json.h"
 #include "proto/event.h"
@@ -529,31 +530,41 @@ static void on_gone_stream(const redisReply *r, void *arg)
         size_t n = fv->elements / 2;
         if (n == 0) continue; /* a stream entry has a field: not one */
         /* every field, however many: the entry moves whole (the writer
-         * copies the arguments, so they are freed once it is sent) */
-        const char **f = malloc(2 * n * sizeof *f);
-        size_t *fl = malloc(2 * n * sizeof *fl);
+         * copies the arguments, so they are freed once it is sent), after
+         * the id of the entry it carries (this one's, when it says none) */
+        const char **f = malloc(2 * (n + 1) * sizeof *f);
+        size_t *fl = malloc(2 * (n + 1) * sizeof *fl);
         if (!f || !fl) {
             free(f);
             free(fl);
             b->failed = 1; /* out of memory: the batch is taken again */
             break;
         }
-        const char **v = f + n;
-        size_t *vl = fl + n;
-        for (size_t k = 0; k < n; k++) {
-            f[k] = fv->element[2 * k]->str, fl[k] = (size_t)fv->element[2 * k]->len;
-            v[k] = fv->element[2 * k + 1]->str, vl[k] = (size_t)fv->element[2 * k + 1]->len;
+        const char **v = f + n + 1;
+        size_t *vl = fl + n + 1;
+        f[0] = BM_HANDOFF_ID_FIELD, fl[0] = strlen(BM_HANDOFF_ID_FIELD);
+        v[0] = e->element[0]->str, vl[0] = (size_t)e->element[0]->len;
+        size_t from = fv->element[0]->len == fl[0] &&
+                      !memcmp(fv->element[0]->str, BM_HANDOFF_ID_FIELD, fl[0]);
+        for (size_t k = from; k < n; k++) {
+            f[k + 1 - from] = fv->element[2 * k]->str;
+            fl[k + 1 - from] = (size_t)fv->element[2 * k]->len;
+            v[k + 1 - from] = fv->element[2 * k + 1]->str;
+            vl[k + 1 - from] = (size_t)fv->element[2 * k + 1]->len;
         }
+        if (from) v[0] = fv->element[1]->str, vl[0] = (size_t)fv->element[1]->len;
         /* an entry that does not decode here (an agent of other limits
          * forwarded it) goes to this agent's own stream, whose reader
          * dead-letters it with its reason: moved, never dropped */
         bm_event ev;
         const char *owner =
-            bm_decode_entry(d, n, f, fl, v, vl, &ev) == BM_DECODE_OK ? owner_of(c, ev.tx) : NULL;
+            bm_decode_entry(d, n - from, f + 1, fl + 1, v + 1, vl + 1, &ev) == BM_DECODE_OK
+                ? owner_of(c, ev.tx)
+                : NULL;
         char target[512];
         snprintf(target, sizeof target, "%s%s", c->o.handoff_prefix, owner ? owner : c->o.agent);
-        if (bm_writer_xadd(c->w, BM_WRITE_CLUSTER, target, 1000000, n, f, fl, v, vl, on_moved,
-                           b) == 0)
+        if (bm_writer_xadd(c->w, BM_WRITE_CLUSTER, target, 1000000, n + 1 - from, f, fl, v, vl,
+                           on_moved, b) == 0)
             b->out++;
         else
             b->failed = 1;

@@ -1453,14 +1453,14 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
     p->stats.deadletter++;
 }
 
-int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *const *fields,
-                       const size_t *field_lens, const char *const *values,
-                       const size_t *value_lens)
+int bm_persist_forward(bm_persist *p, const char *stream, const char *entry_id, size_t n,
+                       const char *const *fields, const size_t *field_lens,
+                       const char *const *values, const size_t *value_lens)
 {
     group *g = open_group(p);
     /* every field: the owner decodes the entry from its hand-off (the entry's
      * size, and so its fields, are bounded by streams.max_entry_bytes) */
-    if (!g || reserve((void **)&g->pairs, &g->cap_pairs, g->n_pairs + n + 1, sizeof(dl_pair)) ||
+    if (!g || reserve((void **)&g->pairs, &g->cap_pairs, g->n_pairs + n + 2, sizeof(dl_pair)) ||
         reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs))
         return -1;
     size_t first = g->n_pairs;
@@ -1470,6 +1470,11 @@ int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *
     bad |= grow_append(&g->dlbytes, stream, d->f_len);
     d->v_off = g->dlbytes.len, d->v_len = 0;
     bad |= grow_append(&g->dlbytes, "", 0);
+    d = &g->pairs[g->n_pairs++];
+    d->f_off = g->dlbytes.len, d->f_len = strlen(BM_HANDOFF_ID_FIELD);
+    bad |= grow_append(&g->dlbytes, BM_HANDOFF_ID_FIELD, d->f_len);
+    d->v_off = g->dlbytes.len, d->v_len = strlen(entry_id);
+    bad |= grow_append(&g->dlbytes, entry_id, d->v_len);
     for (size_t i = 0; i < n; i++) {
         d = &g->pairs[g->n_pairs++];
         d->f_off = g->dlbytes.len, d->f_len = field_lens[i];

@@ -195,15 +195,21 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
                            const size_t *field_lens, const char *const *values,
                            const size_t *value_lens);
 
+/* A hand-off entry's first field: the id of the entry it carries, which
+ * stands in for a missing `id` and `ts` as the entry's own id would (not
+ * the hand-off's: a new one at each hand-off). */
+#define BM_HANDOFF_ID_FIELD "busmon.entry_id"
+
 /*
- * Queue a hand-off: XADD <stream> MAXLEN ~ 1000000 * with the entry's own
- * fields (names and values copied), part of the current group, so the
- * entry it came from is acked only once the hand-off is stored.
+ * Queue a hand-off: XADD <stream> MAXLEN ~ 1000000 * with BM_HANDOFF_ID_FIELD
+ * (entry_id), then the entry's own fields (names and values copied), part of
+ * the current group, so the entry it came from is acked only once the
+ * hand-off is stored.
  * @return 0, or -1 (out of memory).
  */
-int bm_persist_forward(bm_persist *p, const char *stream, size_t n, const char *const *fields,
-                       const size_t *field_lens, const char *const *values,
-                       const size_t *value_lens);
+int bm_persist_forward(bm_persist *p, const char *stream, const char *entry_id, size_t n,
+                       const char *const *fields, const size_t *field_lens,
+                       const char *const *values, const size_t *value_lens);
 
 /* Call fn(arg) whenever a group is about to close (before its writes are
  * sent): the state adds the index summaries it deferred. NULL: none. */
