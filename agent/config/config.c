@@ -250,9 +250,27 @@ static int refuse_shared_output(const bm_config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* In a cluster the agent reads its hand-off stream too, one of the
+ * BM_MAX_STREAMS: refused here, not at start after --check-config said yes. */
+static int refuse_no_room_for_handoff(const bm_config *c, char *err, size_t errlen)
+{
+    if (!c->cluster_enabled || c->n_streams < BM_MAX_STREAMS) return 0;
+    char handoff[512];
+    snprintf(handoff, sizeof handoff, "%s%s", c->cluster_handoff_prefix, c->consumer);
+    for (size_t i = 0; i < c->n_streams; i++)
+        if (!strcmp(c->streams[i], handoff)) return 0;
+    snprintf(err, errlen,
+             "%zu streams and cluster.enabled: the agent also reads its hand-off stream "
+             "'%.200s', and reads at most %d; name at most %d streams (or set cluster.enabled: "
+             "false)",
+             c->n_streams, handoff, BM_MAX_STREAMS, BM_MAX_STREAMS - 1);
+    return -1;
+}
+
 int bm_config_finish(bm_config *c, char *err, size_t errlen)
 {
     if (c->n_streams == 0 && bm_config_add_stream(c, "busmon:events", err, errlen)) return -1;
+    if (refuse_no_room_for_handoff(c, err, errlen)) return -1;
     if (refuse_own_output(c, err, errlen)) return -1;
     if (c->pubsub_enabled && c->n_pubsub_patterns == 0) {
         /* "<prefix>*", the prefix's glob characters escaped: "shop[eu]:" must
