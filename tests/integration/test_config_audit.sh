@@ -180,8 +180,10 @@ for cmd in "MGET st:busmon-a" "LRANGE tr:tx-1 0 -1" "ZREVRANGEBYSCORE ix:traces 
 done
 # --- --print-acl: a long line is printed whole -------------------------------------------------
 # (64 streams of 66 characters: the lines were cut at 4095 bytes, dropping the rest of the
-# keys, the channels, -@all and every command)
+# keys, the channels, -@all and every command; without the cluster, whose hand-off stream
+# would be a 65th)
 {
+    printf 'cluster:\n  enabled: false\n'
     echo "streams:"
     echo "  names:"
     for i in $(seq 1 64); do printf '    - app:events:%055d\n' "$i"; done
