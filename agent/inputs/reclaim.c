@@ -125,7 +125,6 @@ static void on_claimed(const redisReply *r, void *arg)
     round *rd = arg;
     bm_reclaim *rc = rd->r;
     bm_stream_input_stats *st = bm_stream_input_stats_of(rc->in);
-    const char *stream = rc->o.streams[rd->sidx];
     if (!r || r->type != REDIS_REPLY_ARRAY || !bm_stream_input_reading(rc->in)) {
         finish_round(rd);
         return;
@@ -146,26 +145,7 @@ static void on_claimed(const redisReply *r, void *arg)
             st->reclaimed_covered++;
         } else if (c && c->deliveries > (long long)rc->o.max_deliveries &&
                    e->element[1]->type != REDIS_REPLY_INTEGER) {
-            const redisReply *fv = e->element[1];
-            size_t n = fv->type == REDIS_REPLY_ARRAY ? fv->elements / 2 : 0;
-            const char *f[64], *v[64];
-            size_t fl[64], vl[64];
-            if (n > 64) n = 64;
-            for (size_t k = 0; k < n; k++) {
-                f[k] = fv->element[2 * k]->str ? fv->element[2 * k]->str : "";
-                fl[k] = (size_t)fv->element[2 * k]->len;
-                v[k] = fv->element[2 * k + 1]->str ? fv->element[2 * k + 1]->str : "";
-                vl[k] = (size_t)fv->element[2 * k + 1]->len;
-            }
-            char detail[400];
-            snprintf(detail, sizeof detail,
-                     "delivered %lld times, more than reclaim.max_deliveries (%zu); last "
-                     "consumer %s",
-                     c->deliveries, rc->o.max_deliveries, c->owner);
-            bm_persist_deadletter(rc->persist, stream, id, "poison", detail, n, f, fl, v, vl);
-            bm_persist_ack_claimed(rc->persist, rd->sidx, id, strlen(id));
-            st->poison++;
-            bm_warn("entry %s of %s dead-lettered as poison: %s", id, stream, detail);
+            if (bm_stream_input_poison(rc->in, rd->sidx, e, c->deliveries, c->owner)) break;
         } else if (bm_stream_input_process(rc->in, rd->sidx, e, now, BM_ENTRY_CLAIMED) == 0) {
             st->reclaimed++;
         } else {

@@ -203,16 +203,16 @@ static void deadletter_unread(bm_stream_input *in, size_t sidx, const redisReply
     ack_entry(in, sidx, id);
 }
 
-/* Our own pending entry, read again after each of our resets or restarts:
- * one that keeps coming back is poison, copied (its n fields in fv_ptr), not
- * applied. */
+/* A pending entry (ours, read again after each of our resets or restarts,
+ * or claimed from last_consumer) that keeps coming back is poison: copied
+ * (its n fields in fv_ptr), not applied. */
 static void deadletter_poison(bm_stream_input *in, size_t sidx, const redisReply *id,
-                              long long deliveries, size_t n)
+                              long long deliveries, size_t n, const char *last_consumer)
 {
-    char detail[256];
+    char detail[400];
     snprintf(detail, sizeof detail,
              "delivered %lld times, more than reclaim.max_deliveries (%zu); last consumer %s",
-             deliveries, in->o.max_deliveries, in->o.consumer);
+             deliveries, in->o.max_deliveries, last_consumer);
     bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str, "poison", detail, n,
                           in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n);
     ack_entry(in, sidx, id);
@@ -237,6 +237,24 @@ int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *
     int rc = process(in, sidx, entry, now_us, from);
     in->claimed = 0;
     return rc;
+}
+
+int bm_stream_input_poison(bm_stream_input *in, size_t sidx, const redisReply *entry,
+                           long long deliveries, const char *last_consumer)
+{
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2 ||
+        entry->element[0]->type != REDIS_REPLY_STRING)
+        return 0;
+    const redisReply *fv = entry->element[1];
+    size_t n = fv->type == REDIS_REPLY_ARRAY ? fv->elements / 2 : 0;
+    if (spread_fields(in, fv, n)) {
+        in->stats.decode_errors[BM_DECODE_NOMEM]++;
+        return -1;
+    }
+    in->claimed = 1;
+    deadletter_poison(in, sidx, entry->element[0], deliveries, n, last_consumer);
+    in->claimed = 0;
+    return 0;
 }
 
 static int process(bm_stream_input *in, size_t sidx, const redisReply *entry, int64_t now_us,
@@ -285,7 +303,7 @@ static int process(bm_stream_input *in, size_t sidx, const redisReply *entry, in
     const char *own_id = (long)sidx == in->o.handoff_idx ? handoff_entry_id(in, &n) : NULL;
     if (!own_id) own_id = id->str;
     if (in->o.max_deliveries && deliveries > (long long)in->o.max_deliveries) {
-        deadletter_poison(in, sidx, id, deliveries, n);
+        deadletter_poison(in, sidx, id, deliveries, n, in->o.consumer);
         return 0;
     }
     bm_event ev;

@@ -28,6 +28,16 @@ typedef enum {
 int bm_stream_input_process(bm_stream_input *in, size_t sidx, const redisReply *entry,
                             int64_t now_us, bm_entry_from from);
 
+/*
+ * A claimed entry of stream number sidx (as XCLAIM returns it) delivered
+ * more often than reclaim.max_deliveries: copied whole to the dead-letter
+ * stream as "poison" (with its delivery count and last consumer), its ack
+ * queued as a claim's; never applied. @return 0, or -1 for lack of memory
+ * (not acked: claimed again).
+ */
+int bm_stream_input_poison(bm_stream_input *in, size_t sidx, const redisReply *entry,
+                           long long deliveries, const char *last_consumer);
+
 /* The input is set up (groups made, state restored) and not stopped. */
 int bm_stream_input_reading(const bm_stream_input *in);
 
