@@ -12,6 +12,7 @@
  *           at or below its owner's checkpoint   ack (its effects are in the
  *                                                owner's state)
  *           delivered more than max_deliveries   dead-letter "poison", ack
+ *           (this claim counted)
  *           above max_entry_bytes                dead-letter "oversized", ack
  *           else                                 apply, ack (as a read does)
  *
@@ -143,9 +144,10 @@ static void on_claimed(const redisReply *r, void *arg)
             /* applied by its owner, however often delivered: not poison */
             bm_persist_ack_claimed(rc->persist, rd->sidx, id, strlen(id));
             st->reclaimed_covered++;
-        } else if (c && c->deliveries > (long long)rc->o.max_deliveries &&
+        } else if (c && c->deliveries + 1 > (long long)rc->o.max_deliveries &&
                    e->element[1]->type != REDIS_REPLY_INTEGER) {
-            if (bm_stream_input_poison(rc->in, rd->sidx, e, c->deliveries, c->owner)) break;
+            /* XCLAIM counted this delivery too, as a read of our own pending entry does */
+            if (bm_stream_input_poison(rc->in, rd->sidx, e, c->deliveries + 1, c->owner)) break;
         } else if (bm_stream_input_process(rc->in, rd->sidx, e, now, BM_ENTRY_CLAIMED) == 0) {
             st->reclaimed++;
         } else {
