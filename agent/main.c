@@ -581,6 +581,7 @@ static int build_inputs(agent *a)
                           c->state_prefix,
                           c->reclaim_interval_ms,
                           c->reclaim_min_idle_ms,
+                          c->checkpoint_interval_ms,
                           c->reclaim_max_deliveries,
                           c->max_entry_bytes,
                           bm_checkpoint_limits_for(c->max_workers, c->baselines_max_keys)};

@@ -4,7 +4,11 @@
  *
  *   every reclaim.interval, per stream, on the writer connection:
  *     XPENDING <stream> <group> IDLE <min_idle> - + 500  (not our own consumer's)
- *     ──▶ GET <state prefix><owner> for each owner: what its checkpoint covers
+ *     ──▶ GET <state prefix><owner> for each owner: what its checkpoint covers,
+ *         and its age: an owner whose checkpoint is younger than twice our
+ *         state.checkpoint_interval is alive (X.claimed: X's checkpoint), and
+ *         an entry delivered to it since that checkpoint is left to it
+ *         (applied there, acked after its next checkpoint)
  *     ──▶ XCLAIM <stream> <group> <us>.claimed <min_idle> id...  (they become
  *         our claims' consumer's; in a script that gives an entry above
  *         max_entry_bytes as its size)
@@ -54,11 +58,14 @@ typedef struct {
     char id[BM_STREAM_ID_MAX];
     char owner[256];
     long long deliveries;
+    int64_t idle_us; /* since its last delivery */
 } candidate;
 
 typedef struct {
     char name[256];
     char covered[BM_STREAM_ID_MAX]; /* its checkpoint's last id for this stream ("" none) */
+    int64_t alive_since_us; /* a live owner (checkpoint younger than twice our interval): that
+                               checkpoint's age, else -1 */
 } owner;
 
 typedef struct round round;
@@ -82,6 +89,7 @@ struct round {
     owner owners[OWNERS_MAX];
     size_t n_owners, owners_out;
     int more;    /* entries of owners beyond OWNERS_MAX left for the next round */
+    int full;    /* XPENDING gave ROUND_MAX entries: more may wait behind them */
     int claimed; /* XCLAIM answered */
 };
 
@@ -98,12 +106,20 @@ static void finish_round(round *rd)
 {
     bm_reclaim *r = rd->r;
     r->busy = NULL;
-    if ((rd->n == ROUND_MAX || rd->more) && rd->claimed) { /* more waiting: the same stream again */
+    if ((rd->full || rd->more) && rd->claimed) { /* more waiting: the same stream again */
         r->next_stream = rd->sidx;
         struct timeval now = {0, 0};
         event_base_once(bm_loop_base(r->loop), -1, EV_TIMEOUT, on_again, r, &now);
     }
     free(rd);
+}
+
+/* The length of X when name is another agent's claims' consumer "X.claimed", else 0. */
+static size_t claims_of(const bm_reclaim *r, const char *name)
+{
+    size_t n = strlen(name), k = sizeof ".claimed" - 1;
+    if (n <= k || strcmp(name + n - k, ".claimed") || !strcmp(name, r->claimer)) return 0;
+    return n - k;
 }
 
 static const candidate *find(const round *rd, const char *id)
@@ -163,6 +179,16 @@ static void claim(round *rd)
 {
     bm_reclaim *r = rd->r;
     const char *ids[ROUND_MAX];
+    size_t kept = 0;
+    for (size_t i = 0; i < rd->n; i++) {
+        const owner *ow = owner_of(rd, rd->c[i].owner);
+        /* delivered to a live owner since its checkpoint: applied there, its ack
+         * waits for that owner's next checkpoint (or it is read again at the
+         * owner's next reset); claimed, it would be counted twice */
+        if (ow && ow->alive_since_us >= 0 && rd->c[i].idle_us < ow->alive_since_us) continue;
+        rd->c[kept++] = rd->c[i];
+    }
+    rd->n = kept;
     for (size_t i = 0; i < rd->n; i++)
         ids[i] = rd->c[i].id;
     if (!rd->n ||
@@ -190,9 +216,12 @@ static void on_owner_state(const redisReply *r, void *arg)
         if (c && bm_checkpoint_decode(r->str, (size_t)r->len, &rd->r->o.checkpoint_limits, c, err,
                                       sizeof err) == BM_CHECKPOINT_OK) {
             const char *stream = rd->r->o.streams[rd->sidx];
-            for (size_t i = 0; i < c->n_streams; i++)
+            for (size_t i = 0; i < c->n_streams && !claims_of(rd->r, ow->name); i++)
                 if (!strcmp(c->streams[i].name, stream))
                     snprintf(ow->covered, sizeof ow->covered, "%s", c->streams[i].last_id);
+            int64_t age_us = bm_now_us() - c->ts_us,
+                    every_us = rd->r->o.checkpoint_interval_ms * 1000;
+            if (age_us >= 0 && age_us < 2 * every_us) ow->alive_since_us = age_us;
         }
         free(c);
     }
@@ -227,23 +256,30 @@ static void on_pending(const redisReply *r, void *arg)
                 rd->more = 1;
                 continue;
             }
+            rd->owners[rd->n_owners].alive_since_us = -1;
             snprintf(rd->owners[rd->n_owners++].name, sizeof rd->owners[0].name, "%s", name);
         }
         candidate *c = &rd->c[rd->n++];
         snprintf(c->id, sizeof c->id, "%s", p->element[0]->str);
         snprintf(c->owner, sizeof c->owner, "%s", name);
         c->deliveries = p->element[3]->integer;
+        c->idle_us = p->element[2]->type == REDIS_REPLY_INTEGER ? p->element[2]->integer * 1000 : 0;
     }
     if (!rd->n) {
         finish_round(rd);
         return;
     }
+    rd->full = rd->n == ROUND_MAX;
     bm_stream_input_stats_of(rc->in)->reclaim_rounds++;
     rd->owners_out = rd->n_owners;
     for (size_t k = 0; k < rd->n_owners; k++) {
         owner_req *q = malloc(sizeof *q);
         char key[512];
-        snprintf(key, sizeof key, "%s%s", rc->o.state_prefix, rd->owners[k].name);
+        /* X.claimed has no checkpoint: X's tells whether X is alive */
+        const char *name = rd->owners[k].name;
+        size_t base = claims_of(rc, name);
+        snprintf(key, sizeof key, "%s%.*s", rc->o.state_prefix,
+                 base ? (int)base : (int)strlen(name), name);
         if (q) *q = (owner_req){rd, k};
         if (!q || bm_writer_get(rc->w, BM_WRITE_RECLAIM, key, on_owner_state, q)) {
             free(q);

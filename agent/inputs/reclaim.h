@@ -27,6 +27,9 @@ typedef struct {
     const char *state_prefix;     /* owners' checkpoints: <prefix><owner> */
     int64_t interval_ms;          /* 0: never */
     int64_t min_idle_ms;
+    int64_t checkpoint_interval_ms; /* state.checkpoint_interval (0: none): an owner whose
+                                       checkpoint of the stream is younger than twice this is
+                                       alive, its entries not claimed but those it covers */
     size_t max_deliveries;
     size_t max_entry_bytes; /* larger entries are dead-lettered by their size, not loaded */
     bm_checkpoint_limits checkpoint_limits; /* an owner's checkpoint: what one of this

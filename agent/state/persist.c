@@ -1262,6 +1262,13 @@ int bm_persist_start(bm_persist *p)
     if (evtimer_add(p->ev_checkpoint, &tv)) return -1;
     p->started = 1;
     ask_max_value(p);
+    /* one checkpoint at once, not an interval later: its time tells the other
+     * agents' reclaim that this consumer is alive, so they do not claim the
+     * pending entries it reads again now (reclaim.c) */
+    if (p->o.encode && p->o.state_key && bm_writer_up(p->w)) {
+        p->barrier = 1;
+        try_checkpoint(p);
+    }
     return 0;
 }
 
