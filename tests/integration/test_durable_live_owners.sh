@@ -5,7 +5,8 @@
 # entries it applied wait pending past min_idle. The other agent must not
 # claim and apply them again: 3,000 counter metric events are counted 3,000
 # times across the two, none reclaimed. Then one agent is killed with kill -9
-# mid-stream: the survivor claims what it left. Cluster mode off, so each
+# mid-stream: the survivor claims what it left. Last, a live agent's claims
+# (its consumer X.claimed) are left alone too. Cluster mode off, so each
 # agent's figures are its own (the leader's view would merge the other's).
 source "$(dirname "$0")/lib.sh"
 export BUSMON_HTTP=off BUSMON_RECLAIM_INTERVAL=1s BUSMON_RECLAIM_MIN_IDLE=1s BUSMON_CLUSTER_ENABLED=false
@@ -14,9 +15,9 @@ S=lo:events
 bm_cli XGROUP CREATE "$S" busmon 0 MKSTREAM >/dev/null
 H1=$(bm_free_port)
 H2=$(bm_free_port)
-agent() { # agent NAME HTTP_PORT
+agent() { # agent NAME HTTP_PORT [CHECKPOINT_INTERVAL]
     bm_bg "$BM_BUILD/busmon-agent" --consumer "$1" --stream "$S" --block-ms 100 \
-        --checkpoint-interval 4s --http "127.0.0.1:$2"
+        --checkpoint-interval "${3:-4s}" --http "127.0.0.1:$2"
 }
 # logins PORT: the agent's count of metric 'logins'
 logins() { curl -s "http://127.0.0.1:$1/api/metrics" | jq '[.series[]? | select(.name == "logins") | .count] | add // 0'; }
@@ -43,13 +44,37 @@ bm_eq "no live agent's entry claimed" "0 0" "$(reclaimed "$H1") $(reclaimed "$H2
 bm_eq "3000 events counted 3000 times" 3000 $(($(logins "$H1") + $(logins "$H2")))
 
 # l1 killed mid-stream: what it held is claimed by l2 once idle, counted once
+held_by() { redis-cli -p "$BM_PORT" XINFO CONSUMERS "$S" busmon | awk -v c="$1" '
+    $0 == "name" { getline; n = $0 } $0 == "pending" { getline; if (n == c) print }'; }
 burst 2000 &
 BURST=$!
-bm_wait_for 10 '[ "$(redis-cli -p $BM_PORT XPENDING $S busmon - + 10 l1 | wc -l)" -gt 0 ]'
+bm_wait_for 10 '[ "$(held_by l1)" -gt 0 ]'
 kill -9 "$L1"
 wait "$L1" 2>/dev/null
+held=$(held_by l1)
 wait "$BURST"
+bm_check "l1 held entries when killed ($held)" [ "${held:-0}" -gt 0 ]
 bm_check "l2 claims what l1 left" bm_wait_for 30 '[ "$(pending)" = 0 ] && [ "$(lag)" = 0 ]'
-bm_check "l2 reclaimed entries" [ "$(reclaimed "$H2")" -gt 0 ]
-echo "  l2 reclaimed $(reclaimed "$H2")"
+covered=$(bm_metric "$H2" busmon_reclaimed_covered_total)
+bm_eq "l2 claimed each once (applied, or acked as l1's checkpoint held it)" "$held" \
+    $(($(reclaimed "$H2") + covered))
+kill -TERM "$BM_LAST_PID"
+wait "$BM_LAST_PID"
+
+# A live agent's claims (its consumer l3.claimed) wait for its checkpoint
+# too: another live agent leaves them alone. A dead consumer held 2000.
+S=lc:events
+bm_cli XGROUP CREATE "$S" busmon 0 MKSTREAM >/dev/null
+burst 2000
+bm_cli XREADGROUP GROUP busmon ghost COUNT 2000 STREAMS "$S" '>' >/dev/null
+H3=$(bm_free_port)
+H4=$(bm_free_port)
+agent l3 "$H3" 10s
+bm_check "l3 claims the dead consumer's 2000" bm_wait_for 20 '[ "$(reclaimed "$H3")" = 2000 ]'
+agent l4 "$H4" 10s
+bm_check "l4 makes a round while l3's claims wait for its checkpoint" bm_wait_for 8 \
+    '[ "$(bm_metric "$H4" busmon_reclaim_rounds_total)" -gt 0 ]'
+bm_check "all acked once l3's checkpoint is written" bm_wait_for 30 '[ "$(pending)" = 0 ]'
+bm_eq "l4 claimed none of l3's claims" 0 "$(reclaimed "$H4")"
+bm_eq "2000 counted 2000 times" 2000 $(($(logins "$H3") + $(logins "$H4")))
 bm_finish
