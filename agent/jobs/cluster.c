@@ -159,13 +159,21 @@ static int surely_gone(const bm_cluster *c, const agent_entry *a)
 }
 
 /* Registry entry i of an HGETALL reply read into a (seen_at done): 0, or -1
- * when it is not a name and a value. */
+ * when it is not a name and a value, or an agent of another group. */
 static int registry_entry(const bm_cluster *c, const redisReply *r, size_t i, int64_t mono,
                           agent_entry *a)
 {
     const redisReply *k = r->element[i], *v = r->element[i + 1];
     if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) return -1;
     json_t *j = json_loadb(v->str, (size_t)v->len, 0, NULL);
+    /* an agent of another consumer group reads every entry itself: not one
+     * of ours (no owner, no hand-off, not ours to forget); absent: an older
+     * agent, taken as ours */
+    const char *group = json_string_value(json_object_get(j, "group"));
+    if (group && strcmp(group, c->o.group)) {
+        json_decref(j);
+        return -1;
+    }
     snprintf(a->name, sizeof a->name, "%s", k->str);
     a->heartbeat_us = (int64_t)json_integer_value(json_object_get(j, "heartbeat_us"));
     a->stopped = json_is_true(json_object_get(j, "stopped"));
@@ -283,16 +291,26 @@ static int64_t heartbeat_every_us(const bm_cluster_opts *o)
     return o->heartbeat_us < o->lease_us / 3 ? o->heartbeat_us : o->lease_us / 3;
 }
 
+/* This agent's registry value (caller frees; NULL: out of memory). */
+static char *registry_value(const bm_cluster *c, int stopped)
+{
+    json_t *j = json_pack("{s:I, s:I, s:b, s:s}", "heartbeat_us", (json_int_t)now_us(), "every_us",
+                          (json_int_t)(stopped ? 0 : heartbeat_every_us(&c->o)), "stopped",
+                          stopped, "group", c->o.group ? c->o.group : "");
+    char *v = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    return v;
+}
+
 static void on_heartbeat(void *arg)
 {
     bm_cluster *c = arg;
     check_lease(c);
     if (c->left || !bm_writer_up(c->w)) return;
-    char v[160];
-    snprintf(v, sizeof v, "{\"heartbeat_us\":%lld,\"every_us\":%lld,\"stopped\":false}",
-             (long long)now_us(), (long long)heartbeat_every_us(&c->o));
+    char *v = registry_value(c, 0);
     const char *f[1] = {c->o.agent}, *vv[1] = {v};
-    bm_writer_hset(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, f, NULL, vv, NULL, NULL, NULL);
+    if (v) bm_writer_hset(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, f, NULL, vv, NULL, NULL, NULL);
+    free(v);
     c->stats.heartbeats++;
     bm_writer_hgetall(c->w, BM_WRITE_CLUSTER, c->o.registry_key, on_registry, c);
     char ttl[24];
@@ -797,10 +815,10 @@ void bm_cluster_leave(bm_cluster *c)
     c->is_leader = 0;
     c->stats.is_leader = 0;
     if (!bm_writer_up(c->w)) return;
-    char v[160];
-    snprintf(v, sizeof v, "{\"heartbeat_us\":%lld,\"stopped\":true}", (long long)now_us());
+    char *v = registry_value(c, 1);
     const char *f[1] = {c->o.agent}, *vv[1] = {v};
-    bm_writer_hset(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, f, NULL, vv, NULL, NULL, NULL);
+    if (v) bm_writer_hset(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, f, NULL, vv, NULL, NULL, NULL);
+    free(v);
     const char *args[1] = {c->o.agent};
     bm_writer_eval1(c->w, BM_WRITE_CLUSTER, LEAVE_SCRIPT, c->o.leader_key, 1, args, NULL, NULL);
 }

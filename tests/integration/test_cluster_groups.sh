@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Two agents of different consumer groups on one Redis (two independent
+# monitors of one stream) share the default registry key. Each reads every
+# entry itself, so neither is the other's peer: each registry entry names
+# its group, and an agent counts only the agents of its own. They took each
+# other for members and handed half their transactions to each other's
+# hand-off stream, read there in the other group (figures wrong in both).
+source "$(dirname "$0")/lib.sh"
+bm_start_redis
+bm_agent_http
+declare -A HP
+for g in ga gb; do
+    HP[$g]=$(bm_free_port)
+    BUSMON_CLUSTER_HEARTBEAT=250ms bm_bg "$AGENT" --group "$g" --consumer "c-$g" --block-ms 100 \
+        --http "127.0.0.1:${HP[$g]}"
+done
+for g in ga gb; do
+    bm_check "$g: up, and has beaten its heart" bm_wait_for 15 \
+        "[ \"\$(bm_metric ${HP[$g]} busmon_cluster_heartbeats_total)\" -ge 2 ]"
+done
+sleep 1 # each has read the registry with the other in it
+for t in $(seq 1 40); do
+    bm_cli XADD busmon:events '*' type command tx "g-$t" id "c$t" worker w step s >/dev/null
+    bm_cli XADD busmon:events '*' type result tx "g-$t" id "r$t" cmd "c$t" worker w step s ok true >/dev/null
+done
+for g in ga gb; do
+    bm_check "$g: reads all 80 entries itself" bm_wait_for 15 \
+        "[ \"\$(bm_metric ${HP[$g]} busmon_entries_read_total)\" -ge 80 ]"
+    bm_eq "$g: hands nothing to the other group's agent" 0 \
+        "$(bm_metric "${HP[$g]}" busmon_entries_handed_off_total)"
+    bm_eq "$g: sees one live agent (itself)" 1 "$(bm_metric "${HP[$g]}" busmon_cluster_agents_live)"
+done
+bm_check "the registry entries name their groups" \
+    bash -c "[ \"\$(redis-cli -p $BM_PORT HGET busmon:agents c-ga | jq -r .group)\" = ga ]"
+bm_finish
