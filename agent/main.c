@@ -469,6 +469,12 @@ static int build_state(agent *a)
     po.index_trim_interval_us = c->trace_index_trim_interval_ms * 1000;
     po.flush_interval_us = c->trace_flush_interval_ms * 1000;
     po.state_ttl_ms = forget_us(c) / 1000; /* a gone agent's figures count until they age out */
+    /* a claim whose ack was lost is pending again after min_idle, and found by
+     * a round of its stream (one stream per reclaim.interval) */
+    po.claims_keep_us =
+        (c->reclaim_min_idle_ms + (int64_t)(c->n_streams + 2) * c->reclaim_interval_ms +
+         2 * c->checkpoint_interval_ms + 60000) *
+        1000;
     a->p.persist = bm_persist_new(&po, a->p.writer, bm_loop_base(a->p.loop));
     if (!a->p.persist) return -1; /* started once the state is restored */
     bm_state_opts so;

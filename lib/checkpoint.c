@@ -94,6 +94,42 @@ static int pack_pending(const trace_store *s, msgpack_packer *pk, size_t *n_out)
     return e ? -1 : 0;
 }
 
+/* "claimed": map { stream: [id, ...] }, the claims grouped by stream, at
+ * most BM_CHECKPOINT_CLAIMED_MAX (the first ones: what a reader takes). */
+static int pack_claimed(const bm_checkpoint *c, msgpack_packer *pk)
+{
+    size_t n = c->n_claimed < BM_CHECKPOINT_CLAIMED_MAX ? c->n_claimed : BM_CHECKPOINT_CLAIMED_MAX;
+    size_t n_streams = c->n_claimed_streams < BM_CHECKPOINT_STREAMS_MAX ? c->n_claimed_streams
+                                                                        : BM_CHECKPOINT_STREAMS_MAX;
+    size_t used = 0; /* streams that have claims */
+    for (size_t s = 0; s < n_streams; s++)
+        for (size_t i = 0; i < n; i++)
+            if (c->claimed[i].stream == s) {
+                used++;
+                break;
+            }
+    int e = bm_sc_key(pk, "claimed");
+    e |= msgpack_pack_map(pk, used);
+    for (size_t s = 0; s < n_streams; s++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            k += c->claimed[i].stream == s;
+        if (!k) continue;
+        const char *name = c->claimed_streams[s];
+        size_t nl = strnlen(name, BM_CHECKPOINT_STREAM_NAME_MAX);
+        e |= msgpack_pack_str(pk, nl);
+        e |= msgpack_pack_str_body(pk, name, nl);
+        e |= msgpack_pack_array(pk, k);
+        for (size_t i = 0; i < n; i++) {
+            if (c->claimed[i].stream != s) continue;
+            size_t il = strnlen(c->claimed[i].id, sizeof c->claimed[i].id);
+            e |= msgpack_pack_str(pk, il);
+            e |= msgpack_pack_str_body(pk, c->claimed[i].id, il);
+        }
+    }
+    return e;
+}
+
 int bm_checkpoint_encode(const bm_checkpoint *c, msgpack_sbuffer *out)
 {
     size_t start = out->size;
@@ -101,7 +137,8 @@ int bm_checkpoint_encode(const bm_checkpoint *c, msgpack_sbuffer *out)
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
     size_t n_streams =
         c->n_streams < BM_CHECKPOINT_STREAMS_MAX ? c->n_streams : BM_CHECKPOINT_STREAMS_MAX;
-    int e = msgpack_pack_map(&pk, (c->traces ? 10 : 9) + (c->baselines ? 1 : 0));
+    int claims = c->claimed && c->n_claimed > 0;
+    int e = msgpack_pack_map(&pk, (c->traces ? 10 : 9) + (c->baselines ? 1 : 0) + claims);
     e |= bm_sc_key_i64(&pk, "v", BM_CHECKPOINT_VERSION);
     e |= bm_sc_key_str(&pk, "kind", BM_CHECKPOINT_KIND);
     e |= bm_sc_key(&pk, "agent");
@@ -120,6 +157,7 @@ int bm_checkpoint_encode(const bm_checkpoint *c, msgpack_sbuffer *out)
         e |= msgpack_pack_str(&pk, il);
         e |= msgpack_pack_str_body(&pk, s->last_id, il);
     }
+    if (claims) e |= pack_claimed(c, &pk); /* absent when none: older readers skip it anyway */
     e |= bm_sc_key(&pk, "monitor");
     e |= c->monitor ? bm_monitor_save(c->monitor, &pk) : msgpack_pack_nil(&pk);
     e |= bm_sc_key(&pk, "deadlines");
@@ -210,6 +248,51 @@ static bm_checkpoint_status read_envelope(const msgpack_object *root, bm_checkpo
                        "streams: '%s': the last id is not \"<ms>-<seq>\"", s->name);
     }
     env->n_streams = st->via.map.size;
+    return BM_CHECKPOINT_OK;
+}
+
+/* "claimed" (optional) checked; into env's claimed_* when keep. */
+static bm_checkpoint_status read_claimed(const msgpack_object *root, bm_checkpoint *env, int keep,
+                                         char *err, size_t errlen)
+{
+    const msgpack_object *cl = bm_sc_get(root, "claimed");
+    if (!cl || cl->type == MSGPACK_OBJECT_NIL) return BM_CHECKPOINT_OK;
+    if (cl->type != MSGPACK_OBJECT_MAP)
+        return say(BM_CHECKPOINT_CORRUPT, err, errlen, "'claimed' is not a map");
+    if (cl->via.map.size > BM_CHECKPOINT_STREAMS_MAX)
+        return say(BM_CHECKPOINT_TOO_BIG, err, errlen, "claimed: %u streams, at most %d are read",
+                   (unsigned)cl->via.map.size, BM_CHECKPOINT_STREAMS_MAX);
+    size_t total = 0;
+    for (uint32_t s = 0; s < cl->via.map.size; s++) {
+        const msgpack_object *ids = &cl->via.map.ptr[s].val;
+        char *name = env->claimed_streams[s];
+        if (bm_sc_as_str(&cl->via.map.ptr[s].key, name, BM_CHECKPOINT_STREAM_NAME_MAX) || !name[0])
+            return say(BM_CHECKPOINT_CORRUPT, err, errlen,
+                       "claimed: name %u is not a string of 1..%d bytes", (unsigned)s,
+                       BM_CHECKPOINT_STREAM_NAME_MAX - 1);
+        if (ids->type != MSGPACK_OBJECT_ARRAY)
+            return say(BM_CHECKPOINT_CORRUPT, err, errlen, "claimed: '%s' is not a list", name);
+        total += ids->via.array.size;
+    }
+    if (total > BM_CHECKPOINT_CLAIMED_MAX)
+        return say(BM_CHECKPOINT_TOO_BIG, err, errlen, "claimed: %zu ids, at most %d are read",
+                   total, BM_CHECKPOINT_CLAIMED_MAX);
+    if (keep && total && !(env->claimed = malloc(total * sizeof *env->claimed)))
+        return say(BM_CHECKPOINT_NOMEM, err, errlen, "out of memory");
+    bm_checkpoint_claim one;
+    for (uint32_t s = 0; s < cl->via.map.size; s++) {
+        const msgpack_object *ids = &cl->via.map.ptr[s].val;
+        for (uint32_t i = 0; i < ids->via.array.size; i++) {
+            bm_checkpoint_claim *k = keep ? &env->claimed[env->n_claimed] : &one;
+            if (bm_sc_as_str(&ids->via.array.ptr[i], k->id, sizeof k->id) || !is_entry_id(k->id))
+                return say(BM_CHECKPOINT_CORRUPT, err, errlen,
+                           "claimed: '%s': id %u is not \"<ms>-<seq>\"", env->claimed_streams[s],
+                           (unsigned)i);
+            k->stream = s;
+            env->n_claimed += keep;
+        }
+    }
+    env->n_claimed_streams = cl->via.map.size;
     return BM_CHECKPOINT_OK;
 }
 
@@ -370,6 +453,10 @@ bm_checkpoint_status bm_checkpoint_decode(const void *data, size_t len,
                                        c->baselines ? baselines_config(c->baselines)->max_keys : 0);
         lim = &own;
     }
+    if (c->keep_claimed) { /* an output: set below once everything is read */
+        c->claimed = NULL;
+        c->n_claimed = c->n_claimed_streams = 0;
+    }
     size_t objects = 0;
     bm_checkpoint_status checked = bm_checkpoint_check(data, len, lim, &objects, err, errlen);
     if (checked != BM_CHECKPOINT_OK) return checked;
@@ -399,7 +486,16 @@ bm_checkpoint_status bm_checkpoint_decode(const void *data, size_t len,
     } else if (!(env = calloc(1, sizeof *env))) {
         st = say(BM_CHECKPOINT_NOMEM, err, errlen, "out of memory");
     } else {
-        st = load_all(root, c, env, err, errlen);
+        st = read_claimed(root, env, c->keep_claimed, err, errlen);
+        if (st == BM_CHECKPOINT_OK) st = load_all(root, c, env, err, errlen);
+        if (st == BM_CHECKPOINT_OK && c->keep_claimed) {
+            c->n_claimed_streams = env->n_claimed_streams;
+            memcpy(c->claimed_streams, env->claimed_streams,
+                   env->n_claimed_streams * sizeof *env->claimed_streams);
+            c->claimed = env->claimed;
+            c->n_claimed = env->n_claimed;
+            env->claimed = NULL;
+        }
         if (st == BM_CHECKPOINT_OK) {
             memcpy(c->agent, env->agent, sizeof c->agent);
             c->ts_us = env->ts_us;
@@ -408,6 +504,7 @@ bm_checkpoint_status bm_checkpoint_decode(const void *data, size_t len,
             memcpy(c->streams, env->streams, env->n_streams * sizeof *env->streams);
         }
     }
+    if (env) free(env->claimed);
     free(env);
     msgpack_unpacked_destroy(&u);
     return st;

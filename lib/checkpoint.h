@@ -77,11 +77,20 @@
 #define BM_CHECKPOINT_STREAM_NAME_MAX 257 /* bytes with the NUL: a stream name is 1-256 */
 #define BM_CHECKPOINT_ENTRY_ID_MAX    48  /* "<ms>-<seq>": 41 characters at most */
 #define BM_CHECKPOINT_DEPTH_MAX       16
+#define BM_CHECKPOINT_CLAIMED_MAX     32768 /* ids in "claimed", all streams together */
 
 typedef struct {
     char name[BM_CHECKPOINT_STREAM_NAME_MAX];
     char last_id[BM_CHECKPOINT_ENTRY_ID_MAX]; /* the last entry applied: "1700000000000-3" */
 } bm_checkpoint_stream;
+
+/* An entry claimed from another consumer (agent/inputs/reclaim.c): its
+ * effects are in this state, its ack may not have reached Redis. Whoever
+ * finds it pending acks it and does not apply it again. */
+typedef struct {
+    unsigned stream; /* index in claimed_streams */
+    char id[BM_CHECKPOINT_ENTRY_ID_MAX];
+} bm_checkpoint_claim;
 
 /*
  * One checkpoint. bm_checkpoint_encode reads it; bm_checkpoint_decode fills
@@ -102,6 +111,14 @@ typedef struct {
     uint64_t deadlettered; /* entries the writer dead-lettered since it started: with several
                               agents, the judge's deadletter_rate counts every agent's
                               (decode: 0 when absent, as from agents before it) */
+    /* "claimed" (optional: absent when none, and in older checkpoints).
+     * encode: borrowed; decode: checked always, kept only with keep_claimed
+     * (claimed then malloc'd, or NULL when none: the caller frees it) */
+    size_t n_claimed_streams;
+    char claimed_streams[BM_CHECKPOINT_STREAMS_MAX][BM_CHECKPOINT_STREAM_NAME_MAX];
+    bm_checkpoint_claim *claimed;
+    size_t n_claimed;
+    int keep_claimed;
     int64_t now_us;        /* decode: the time given to the trace store for them */
     size_t pending;        /* decode: how many such commands were put back */
     int monitor_optional;  /* decode: a monitor of other window shapes (MISMATCH) is left

@@ -312,6 +312,14 @@ static const bm_counter_row table[] = {
            "Own entries read again after a reset that this process had applied since the "
            "checkpoint (their acks queued): not applied again.",
            "entries_already_queued", persist.already_queued),
+    SCALAR("busmon_claims_acked_again_total", TOTAL,
+           "Claimed entries found pending again after their ack was sent (the XACK lost or "
+           "refused, or the agent stopped before it): acked again, not applied again.",
+           "claims_acked_again", persist.claims_acked_again),
+    SCALAR("busmon_claims_forgotten_total", TOTAL,
+           "Acked claims let go by the memory bound before their keep time: one found pending "
+           "again would be applied again.",
+           "claims_forgotten", persist.claims_forgotten),
     SCALAR("busmon_checkpoints_total", TOTAL, "State checkpoints Redis confirmed.", "checkpoints",
            persist.checkpoints),
     SCALAR("busmon_checkpoints_failed_total", TOTAL,

@@ -13,8 +13,8 @@
  *         our claims' consumer's; in a script that gives an entry above
  *         max_entry_bytes as its size)
  *     ──▶ each claimed entry:
- *           at or below its owner's checkpoint   ack (its effects are in the
- *                                                owner's state)
+ *           at or below its owner's checkpoint,  ack (its effects are in the
+ *           or listed in X's "claimed" (X.claimed's)  owner's state)
  *           delivered more than max_deliveries   dead-letter "poison", ack
  *           (this claim counted)
  *           above max_entry_bytes                dead-letter "oversized", ack
@@ -24,10 +24,16 @@
  * to ours: our pending list then holds only what we read, in order, so
  * "at or below our checkpoint's id" still means "applied before it" after
  * a restart (a claimed entry's id says nothing of that). The claims'
- * consumer has no checkpoint: what stays pending there (a claim whose
- * reply was lost, the agent killed before the ack) is claimed again after
- * min_idle, by us or any agent, and applied in full; we skip those of ours
- * whose ack is queued (applied, waiting for the checkpoint).
+ * consumer has no checkpoint of its own: what stays pending there (a claim
+ * whose reply was lost, the agent killed before the checkpoint) is claimed
+ * again after min_idle, by us or any agent, and applied in full. Not what
+ * was applied: we skip those of ours whose ack is queued (waiting for the
+ * checkpoint), ack again those whose ack we sent lately (lost or refused;
+ * or listed by the checkpoint restored at start: killed between checkpoint
+ * and XACK), and another agent acks those X's checkpoint lists in
+ * "claimed" (state/persist.h). Rounds stop while
+ * BM_PERSIST_CLAIMS_QUEUED_MAX claims wait for their acks (each is listed
+ * in every checkpoint).
  *
  * One stream's round is at most 500 entries of at most 16 owners (bounded
  * work per wake-up: an entry of a 17th owner, whose checkpoint is not read,
@@ -58,7 +64,8 @@ typedef struct {
     char id[BM_STREAM_ID_MAX];
     char owner[256];
     long long deliveries;
-    int64_t idle_us; /* since its last delivery */
+    int64_t idle_us;   /* since its last delivery */
+    int held_by_owner; /* X.claimed's: X's checkpoint lists it as applied ("claimed") */
 } candidate;
 
 typedef struct {
@@ -156,7 +163,8 @@ static void on_claimed(const redisReply *r, void *arg)
         const char *id = e->element[0]->str;
         const candidate *c = find(rd, id);
         const owner *ow = c ? owner_of(rd, c->owner) : NULL;
-        if (ow && ow->covered[0] && bm_stream_id_cmp(id, ow->covered) <= 0) {
+        if ((ow && ow->covered[0] && bm_stream_id_cmp(id, ow->covered) <= 0) ||
+            (c && c->held_by_owner)) {
             /* applied by its owner, however often delivered: not poison */
             bm_persist_ack_claimed(rc->persist, rd->sidx, id, strlen(id));
             st->reclaimed_covered++;
@@ -213,9 +221,17 @@ static void on_owner_state(const redisReply *r, void *arg)
         bm_checkpoint *c = calloc(1, sizeof *c);
         char err[128];
         /* only the envelope is read, but the whole checkpoint is checked */
+        /* X.claimed's entries: those X's checkpoint lists were applied by X */
+        if (c) c->keep_claimed = claims_of(rd->r, ow->name) != 0;
         if (c && bm_checkpoint_decode(r->str, (size_t)r->len, &rd->r->o.checkpoint_limits, c, err,
                                       sizeof err) == BM_CHECKPOINT_OK) {
             const char *stream = rd->r->o.streams[rd->sidx];
+            for (size_t i = 0; i < c->n_claimed; i++) {
+                if (strcmp(c->claimed_streams[c->claimed[i].stream], stream)) continue;
+                for (size_t k = 0; k < rd->n; k++)
+                    if (!strcmp(rd->c[k].owner, ow->name) && !strcmp(rd->c[k].id, c->claimed[i].id))
+                        rd->c[k].held_by_owner = 1;
+            }
             for (size_t i = 0; i < c->n_streams && !claims_of(rd->r, ow->name); i++)
                 if (!strcmp(c->streams[i].name, stream))
                     snprintf(ow->covered, sizeof ow->covered, "%s", c->streams[i].last_id);
@@ -223,6 +239,7 @@ static void on_owner_state(const redisReply *r, void *arg)
                     every_us = rd->r->o.checkpoint_interval_ms * 1000;
             if (age_us >= 0 && age_us < 2 * every_us) ow->alive_since_us = age_us;
         }
+        if (c) free(c->claimed);
         free(c);
     }
     if (--rd->owners_out == 0) claim(rd);
@@ -237,6 +254,7 @@ static void on_pending(const redisReply *r, void *arg)
         return;
     }
     /* [[id, consumer, idle_ms, deliveries], ...] */
+    size_t acked_again = 0;
     for (size_t i = 0; i < r->elements && rd->n < ROUND_MAX; i++) {
         const redisReply *p = r->element[i];
         if (p->type != REDIS_REPLY_ARRAY || p->elements < 4 ||
@@ -248,6 +266,11 @@ static void on_pending(const redisReply *r, void *arg)
         if (!strcmp(p->element[1]->str, rc->claimer) &&
             bm_persist_claim_queued(rc->persist, rd->sidx, p->element[0]->str))
             continue; /* claimed and applied by us, its ack waits for the checkpoint */
+        if (!strcmp(p->element[1]->str, rc->claimer) &&
+            bm_persist_claim_acked(rc->persist, rd->sidx, p->element[0]->str)) {
+            acked_again++; /* applied by us, its ack lost (or we stopped first): acked again */
+            continue;
+        }
         /* a name too long to look up: no checkpoint is taken as covering its entries */
         const char *name =
             (size_t)p->element[1]->len < sizeof rd->c[0].owner ? p->element[1]->str : "";
@@ -264,6 +287,10 @@ static void on_pending(const redisReply *r, void *arg)
         snprintf(c->owner, sizeof c->owner, "%s", name);
         c->deliveries = p->element[3]->integer;
         c->idle_us = p->element[2]->type == REDIS_REPLY_INTEGER ? p->element[2]->integer * 1000 : 0;
+    }
+    if (acked_again) {
+        bm_persist_flush(rc->persist);
+        bm_persist_poke(rc->persist);
     }
     if (!rd->n) {
         finish_round(rd);
@@ -297,6 +324,8 @@ static void on_tick(void *arg)
         return;
     size_t sidx = r->next_stream++ % r->o.n_streams;
     if (bm_stream_input_left_out(r->in, sidx)) return; /* a key of another type: nothing to claim */
+    /* each claim applied is listed in every checkpoint until acked: bounded */
+    if (bm_persist_claims_queued(r->persist) >= BM_PERSIST_CLAIMS_QUEUED_MAX) return;
     round *rd = calloc(1, sizeof *rd);
     if (!rd) return;
     rd->r = r;

@@ -53,6 +53,8 @@
 #define GROUP_BYTES_MAX       (1u << 20) /* records + index bytes: an open group is written */
 #define GROUP_ACKS_MAX        200000     /* entries waiting in an open group, at most */
 #define SPARE_SETS            2          /* stored groups' record buffers kept for new groups */
+#define CLAIMS_ACKED_MAX      16384      /* acked claims remembered (their acks may be lost) */
+#define CLAIMS_KEEP_US        (600 * 1000000LL)
 
 typedef struct {
     char *data;
@@ -69,10 +71,12 @@ typedef struct {
     unsigned char own; /* read by this consumer (not claimed): raises the stream's marks */
 } ack_item;
 
-/* A claimed entry applied, its ack queued in group `seq` (bm_persist_claim_queued). */
+/* A claimed entry applied: its ack queued in group `seq` (bm_persist_claim_queued),
+ * or sent at acked_us (mono; bm_persist_claim_acked). */
 typedef struct {
     size_t stream;
     uint64_t seq;
+    int64_t acked_us;
     char id[BM_STREAM_ID_MAX];
 } claim_item;
 
@@ -159,6 +163,8 @@ struct bm_persist {
                                             covers, or acked (no checkpoint) */
     claim_item *claims; /* claimed entries whose acks are queued, oldest group first */
     size_t n_claims, cap_claims;
+    claim_item *acked_claims; /* ... whose acks were sent, oldest first (CLAIMS_ACKED_MAX) */
+    size_t n_acked_claims, cap_acked_claims;
     char (*ck_ids)[BM_STREAM_ID_MAX];    /* per stream: what the checkpoint in flight covers */
     uint64_t closed_since_checkpoint;
     unsigned idle_ticks;
@@ -855,13 +861,45 @@ static void send_acks(bm_persist *p, group *g)
     }
 }
 
-/* The claimed entries of groups up to seq are acked: no longer queued. */
+/* Acked claims older than claims_keep_us, or past the bound, are let go. */
+static void prune_acked_claims(bm_persist *p, int64_t now_us)
+{
+    int64_t keep = p->o.claims_keep_us > 0 ? p->o.claims_keep_us : CLAIMS_KEEP_US;
+    size_t k = 0;
+    while (k < p->n_acked_claims && (p->n_acked_claims - k > CLAIMS_ACKED_MAX ||
+                                     now_us - p->acked_claims[k].acked_us > keep)) {
+        if (now_us - p->acked_claims[k].acked_us <= keep) p->stats.claims_forgotten++;
+        k++;
+    }
+    if (!k) return;
+    memmove(p->acked_claims, p->acked_claims + k, (p->n_acked_claims - k) * sizeof *p->claims);
+    p->n_acked_claims -= k;
+}
+
+/* Remember claimed entries as acked at now_us (an ack can be lost: the
+ * XACK refused, or the connection gone before it was read). */
+static void remember_acked(bm_persist *p, const claim_item *c, size_t n, int64_t now_us)
+{
+    if (reserve((void **)&p->acked_claims, &p->cap_acked_claims, p->n_acked_claims + n,
+                sizeof *p->acked_claims)) {
+        p->stats.claims_forgotten += n;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        p->acked_claims[p->n_acked_claims] = c[i];
+        p->acked_claims[p->n_acked_claims++].acked_us = now_us;
+    }
+    prune_acked_claims(p, now_us);
+}
+
+/* The claimed entries of groups up to seq are acked: no longer queued, remembered as sent. */
 static void forget_claims(bm_persist *p, uint64_t seq)
 {
     size_t k = 0;
     while (k < p->n_claims && p->claims[k].seq <= seq)
         k++;
     if (!k) return;
+    remember_acked(p, p->claims, k, bm_mono_us());
     memmove(p->claims, p->claims + k, (p->n_claims - k) * sizeof *p->claims);
     p->n_claims -= k;
 }
@@ -1240,6 +1278,7 @@ void bm_persist_free(bm_persist *p)
     free(p->applied);
     free(p->confirmed);
     free(p->claims);
+    free(p->acked_claims);
     free(p->ck_ids);
     free(p->argv);
     free(p->argvlen);
@@ -1367,6 +1406,7 @@ static int queue_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id
         claim_item *c = &p->claims[p->n_claims];
         c->stream = stream_idx;
         c->seq = g->seq;
+        c->acked_us = 0;
         memcpy(c->id, id, id_len);
         c->id[id_len] = '\0';
     }
@@ -1592,6 +1632,64 @@ int bm_persist_claim_queued(const bm_persist *p, size_t stream_idx, const char *
     for (size_t i = 0; i < p->n_claims; i++)
         if (p->claims[i].stream == stream_idx && !strcmp(p->claims[i].id, id)) return 1;
     return 0;
+}
+
+size_t bm_persist_claims_queued(const bm_persist *p)
+{
+    return p->n_claims;
+}
+
+int bm_persist_claim_acked(bm_persist *p, size_t stream_idx, const char *id)
+{
+    prune_acked_claims(p, bm_mono_us());
+    for (size_t i = 0; i < p->n_acked_claims; i++) {
+        if (p->acked_claims[i].stream != stream_idx || strcmp(p->acked_claims[i].id, id)) continue;
+        if (bm_persist_ack_claimed(p, stream_idx, id, strlen(id))) return 1; /* next round */
+        memmove(p->acked_claims + i, p->acked_claims + i + 1,
+                (p->n_acked_claims - i - 1) * sizeof *p->acked_claims);
+        p->n_acked_claims--;
+        p->stats.claims_acked_again++;
+        return 1;
+    }
+    return 0;
+}
+
+int bm_persist_claims_fill(const bm_persist *p, bm_checkpoint *c)
+{
+    size_t n = p->n_claims + p->n_acked_claims;
+    c->claimed = NULL;
+    c->n_claimed = 0;
+    c->n_claimed_streams = 0;
+    if (!n) return 0;
+    if (n > BM_CHECKPOINT_CLAIMED_MAX) n = BM_CHECKPOINT_CLAIMED_MAX; /* the queued ones first */
+    if (!(c->claimed = malloc(n * sizeof *c->claimed))) return -1;
+    size_t ns =
+        p->o.n_streams < BM_CHECKPOINT_STREAMS_MAX ? p->o.n_streams : BM_CHECKPOINT_STREAMS_MAX;
+    for (size_t s = 0; s < ns; s++)
+        snprintf(c->claimed_streams[s], sizeof c->claimed_streams[s], "%s", p->o.streams[s]);
+    c->n_claimed_streams = ns;
+    for (size_t i = 0; i < p->n_claims + p->n_acked_claims && c->n_claimed < n; i++) {
+        const claim_item *it = i < p->n_claims ? &p->claims[i] : &p->acked_claims[i - p->n_claims];
+        if (it->stream >= ns) continue;
+        c->claimed[c->n_claimed].stream = (unsigned)it->stream;
+        snprintf(c->claimed[c->n_claimed++].id, sizeof c->claimed[0].id, "%s", it->id);
+    }
+    return 0;
+}
+
+void bm_persist_restore_claims(bm_persist *p, const bm_checkpoint *c)
+{
+    int64_t now = bm_mono_us();
+    for (size_t i = 0; i < c->n_claimed; i++) {
+        const char *name = c->claimed_streams[c->claimed[i].stream];
+        for (size_t s = 0; s < p->o.n_streams; s++) {
+            if (strcmp(p->o.streams[s], name)) continue;
+            claim_item it = {.stream = s};
+            snprintf(it.id, sizeof it.id, "%s", c->claimed[i].id);
+            remember_acked(p, &it, 1, now);
+            break;
+        }
+    }
 }
 
 const char *bm_persist_applied_id(const bm_persist *p, size_t stream_idx)

@@ -41,8 +41,9 @@
  * duplicate event ids). After a reset in the same process, those applied
  * since (at or below the stream's mark, their acks queued) are skipped.
  * The mark only counts entries this consumer read: claimed ones live in
- * the claims' consumer, whose pending entries are applied in full
- * (inputs/reclaim.c).
+ * the claims' consumer (inputs/reclaim.c), and the checkpoint lists those
+ * it holds whose acks may be lost ("claimed"), so they are acked, not
+ * applied, when found pending again.
  *
  * Not here: decoding (proto/), what the state is (state/state.h, the
  * encoder), which entries to read (inputs/).
@@ -54,6 +55,7 @@
 #include <stdint.h>
 
 #include "agent/core/writer.h"
+#include "lib/checkpoint.h"
 #include "lib/trace_index.h"
 #include "proto/event.h"
 
@@ -91,6 +93,8 @@ typedef struct {
     size_t index_max;      /* members kept per index set; the oldest are dropped */
     int64_t index_trim_interval_us; /* a written index set is trimmed at most this often
                                        (0: with every group) */
+    int64_t claims_keep_us; /* a claimed entry whose ack was sent is remembered this long, in
+                               case the ack was lost (0: 10 min); see bm_persist_claim_acked */
 } bm_persist_opts;
 
 /* What the stream input tells persist, and is told. */
@@ -123,6 +127,10 @@ typedef struct {
     uint64_t index_writes;      /* transactions whose index sets were written (each send) */
     uint64_t index_dropped;     /* index entries dropped by the cap (index_max) */
     uint64_t index_expired;     /* index entries dropped for being older than the retention */
+    uint64_t claims_acked_again; /* claimed entries found pending again after their ack was
+                                    sent (lost, or the agent stopped first): acked only */
+    uint64_t claims_forgotten;   /* acked claims dropped from memory by its bound before
+                                    claims_keep_us (found pending again, they would be applied) */
 } bm_persist_stats;
 
 /* @return a persister (caller frees), or NULL. opts' strings and w are
@@ -247,6 +255,30 @@ bm_persist_seen bm_persist_seen_before(bm_persist *p, size_t stream_idx, const c
 
 /* Is claimed entry `id` of stream i applied, its ack queued (not yet sent)? */
 int bm_persist_claim_queued(const bm_persist *p, size_t stream_idx, const char *id);
+
+/* Claimed entries applied, their acks queued: the reclaim claims no more
+ * above BM_PERSIST_CLAIMS_QUEUED_MAX (each is listed in every checkpoint). */
+#define BM_PERSIST_CLAIMS_QUEUED_MAX 8192
+size_t bm_persist_claims_queued(const bm_persist *p);
+
+/*
+ * Claimed entry `id` of stream i is pending in our claims' consumer again:
+ * was it applied here, its ack sent since (and lost: a dropped connection,
+ * a refused XACK), or does the checkpoint restored at start list it (the
+ * agent stopped between its checkpoint and the XACK)? Then its ack is
+ * queued again, it is counted in claims_acked_again and 1 is returned: it
+ * must not be applied again. Else 0.
+ */
+int bm_persist_claim_acked(bm_persist *p, size_t stream_idx, const char *id);
+
+/* The checkpoint's "claimed" into c: the claimed entries whose effects the
+ * state holds and whose acks may not have reached Redis (queued, or sent
+ * within claims_keep_us). c->claimed is malloc'd (the caller frees it).
+ * @return 0 or -1 (out of memory: c has none). */
+int bm_persist_claims_fill(const bm_persist *p, bm_checkpoint *c);
+
+/* The restored checkpoint's "claimed" (at start): remembered as sent. */
+void bm_persist_restore_claims(bm_persist *p, const bm_checkpoint *c);
 
 /* The last id of stream i this consumer applied ("" none). */
 const char *bm_persist_applied_id(const bm_persist *p, size_t stream_idx);

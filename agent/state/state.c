@@ -429,6 +429,12 @@ int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *a
         bm_persist_stats ps;
         bm_persist_get_stats(st->persist, &ps);
         c->deadlettered = ps.deadletter;
+        /* claims this state holds whose acks may not have reached Redis: not
+         * applied again when found pending (persist.h) */
+        if (bm_persist_claims_fill(st->persist, c)) {
+            free(c);
+            return -1;
+        }
     }
     for (size_t i = 0; i < n && c->n_streams < BM_CHECKPOINT_STREAMS_MAX; i++) {
         if (!ids[i][0]) continue; /* nothing applied from it yet */
@@ -443,6 +449,7 @@ int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *a
     c->traces = st->store;
     size_t start = out->size;
     int rc = bm_checkpoint_encode(c, out);
+    free(c->claimed);
     free(c);
     if (rc) return rc;
     /* what the next start (or another agent of this configuration) decodes:
@@ -473,8 +480,10 @@ int bm_state_load_checkpoint(bm_state *st, struct alerts *al, struct baselines *
     c->traces = st->store;
     c->now_us = bm_now_us();
     c->monitor_optional = 1; /* a window setting changed: the rest is still worth having */
+    c->keep_claimed = st->persist != NULL;
     bm_checkpoint_status rc = bm_checkpoint_decode(data, len, NULL, c, err, errlen);
     if (rc == BM_CHECKPOINT_OK) {
+        if (st->persist) bm_persist_restore_claims(st->persist, c);
         if (c->monitor_skipped)
             bm_warn("checkpoint: the worker figures, event metrics, error patterns and business "
                     "metrics were not restored: %s (a window setting changed since it was "
@@ -502,6 +511,7 @@ int bm_state_load_checkpoint(bm_state *st, struct alerts *al, struct baselines *
     } else if (err && !err[0]) {
         snprintf(err, errlen, "%s", bm_checkpoint_status_name(rc));
     }
+    free(c->claimed);
     free(c);
     return rc == BM_CHECKPOINT_OK ? 0 : -1;
 }

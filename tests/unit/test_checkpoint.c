@@ -1420,27 +1420,32 @@ Test(checkpoint, a_checkpoint_of_8000_workers_is_read_by_their_configuration, .t
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* An envelope by hand: the keys every writer writes, plus "deadlettered"
- * packed by `dl` (NULL: absent, as in checkpoints before it). */
-static msgpack_sbuffer envelope_with(void (*dl)(msgpack_packer *pk))
+/* An envelope by hand: the keys every writer writes, plus `key` packed by
+ * `fn` (NULL: absent, as in checkpoints before it). */
+static msgpack_sbuffer envelope_with_key(const char *key, void (*fn)(msgpack_packer *pk))
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, dl ? 9 : 8);
+    msgpack_pack_map(&pk, fn ? 9 : 8);
     bm_sc_key_i64(&pk, "v", BM_CHECKPOINT_VERSION);
     bm_sc_key_str(&pk, "kind", BM_CHECKPOINT_KIND);
     bm_sc_key_str(&pk, "agent", "old-agent");
     bm_sc_key_i64(&pk, "ts_us", T0);
-    if (dl) {
-        bm_sc_key(&pk, "deadlettered");
-        dl(&pk);
+    if (fn) {
+        bm_sc_key(&pk, key);
+        fn(&pk);
     }
     bm_sc_key(&pk, "streams");
     msgpack_pack_map(&pk, 0);
     pack_no_parts(&pk);
     return sb;
+}
+
+static msgpack_sbuffer envelope_with(void (*dl)(msgpack_packer *pk))
+{
+    return envelope_with_key("deadlettered", dl);
 }
 
 static void dl_text(msgpack_packer *pk)
@@ -1485,6 +1490,100 @@ Test(checkpoint, the_dead_letter_count_rides_along_and_an_older_checkpoint_reads
                      BM_CHECKPOINT_CORRUPT);
         cr_assert_str_eq(err, "'deadlettered' is not a count");
         cr_assert_eq(back->deadlettered, 7);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    free(c);
+    free(back);
+}
+
+static void claimed_bad_id(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    bm_sc_str(pk, "events");
+    msgpack_pack_array(pk, 2);
+    bm_sc_str(pk, "1-1");
+    bm_sc_str(pk, "1-x");
+}
+static void claimed_not_a_map(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 0);
+}
+static void claimed_too_many(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    bm_sc_str(pk, "events");
+    msgpack_pack_array(pk, BM_CHECKPOINT_CLAIMED_MAX + 1);
+    for (int i = 0; i <= BM_CHECKPOINT_CLAIMED_MAX; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%d-0", i + 1);
+        bm_sc_str(pk, id);
+    }
+}
+
+Test(checkpoint, claimed_entries_ride_along_by_stream_and_an_older_checkpoint_has_none)
+{
+    bm_checkpoint *c = calloc(1, sizeof *c), *back = calloc(1, sizeof *back);
+    cr_assert(c && back);
+    snprintf(c->agent, sizeof c->agent, "busmon-a");
+    bm_checkpoint_claim claims[] = {{1, "5-0"}, {0, "1700000000000-3"}, {1, "2-7"}, {0, "9-9"}};
+    c->n_claimed_streams = 3; /* the third has none: left out */
+    snprintf(c->claimed_streams[0], sizeof c->claimed_streams[0], "orders");
+    snprintf(c->claimed_streams[1], sizeof c->claimed_streams[1], "events");
+    snprintf(c->claimed_streams[2], sizeof c->claimed_streams[2], "quiet");
+    c->claimed = claims;
+    c->n_claimed = 4;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    cr_assert_eq(bm_checkpoint_encode(c, &sb), 0);
+    char err[256] = "";
+    back->keep_claimed = 1;
+    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
+                 BM_CHECKPOINT_OK, "%s", err);
+    cr_assert_eq(back->n_claimed_streams, 2);
+    cr_assert_eq(back->n_claimed, 4);
+    const char *want[][2] = {
+        {"orders", "1700000000000-3"}, {"orders", "9-9"}, {"events", "5-0"}, {"events", "2-7"}};
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert_str_eq(back->claimed_streams[back->claimed[i].stream], want[i][0]);
+        cr_assert_str_eq(back->claimed[i].id, want[i][1]);
+    }
+    free(back->claimed);
+
+    /* not asked for: checked, not kept */
+    memset(back, 0, sizeof *back);
+    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
+                 BM_CHECKPOINT_OK, "%s", err);
+    cr_assert_null(back->claimed);
+    cr_assert_eq(back->n_claimed, 0);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* none: the key is left out, as older agents wrote */
+    c->n_claimed = 0;
+    msgpack_sbuffer_init(&sb);
+    cr_assert_eq(bm_checkpoint_encode(c, &sb), 0);
+    cr_assert_null(memmem(sb.data, sb.size, "claimed", 7));
+    back->keep_claimed = 1;
+    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
+                 BM_CHECKPOINT_OK, "%s", err);
+    cr_assert_null(back->claimed);
+    msgpack_sbuffer_destroy(&sb);
+
+    /* wrong: corrupt or too big, said, nothing kept */
+    struct {
+        void (*fn)(msgpack_packer *);
+        bm_checkpoint_status st;
+        const char *err;
+    } bad[] = {
+        {claimed_bad_id, BM_CHECKPOINT_CORRUPT, "claimed: 'events': id 1 is not \"<ms>-<seq>\""},
+        {claimed_not_a_map, BM_CHECKPOINT_CORRUPT, "'claimed' is not a map"},
+        {claimed_too_many, BM_CHECKPOINT_TOO_BIG, "claimed: 32769 ids, at most 32768 are read"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sb = envelope_with_key("claimed", bad[i].fn);
+        cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err), bad[i].st,
+                     "case %zu: %s", i, err);
+        cr_assert_str_eq(err, bad[i].err);
+        cr_assert_null(back->claimed);
         msgpack_sbuffer_destroy(&sb);
     }
     free(c);
