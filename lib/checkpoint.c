@@ -138,13 +138,14 @@ int bm_checkpoint_encode(const bm_checkpoint *c, msgpack_sbuffer *out)
     size_t n_streams =
         c->n_streams < BM_CHECKPOINT_STREAMS_MAX ? c->n_streams : BM_CHECKPOINT_STREAMS_MAX;
     int claims = c->claimed && c->n_claimed > 0;
-    int e = msgpack_pack_map(&pk, (c->traces ? 10 : 9) + (c->baselines ? 1 : 0) + claims);
+    int e = msgpack_pack_map(&pk, (c->traces ? 11 : 10) + (c->baselines ? 1 : 0) + claims);
     e |= bm_sc_key_i64(&pk, "v", BM_CHECKPOINT_VERSION);
     e |= bm_sc_key_str(&pk, "kind", BM_CHECKPOINT_KIND);
     e |= bm_sc_key(&pk, "agent");
     e |= msgpack_pack_str(&pk, strnlen(c->agent, sizeof c->agent));
     e |= msgpack_pack_str_body(&pk, c->agent, strnlen(c->agent, sizeof c->agent));
     e |= bm_sc_key_i64(&pk, "ts_us", c->ts_us);
+    e |= bm_sc_key_i64(&pk, "every_us", c->every_us);
     e |= bm_sc_key(&pk, "deadlettered");
     e |= msgpack_pack_uint64(&pk, c->deadlettered);
     e |= bm_sc_key(&pk, "streams");
@@ -228,6 +229,9 @@ static bm_checkpoint_status read_envelope(const msgpack_object *root, bm_checkpo
     if (bm_sc_need_str(root, "agent", env->agent, sizeof env->agent, err, errlen) ||
         bm_sc_need_i64(root, "ts_us", &env->ts_us, err, errlen))
         return BM_CHECKPOINT_CORRUPT;
+    const msgpack_object *ev = bm_sc_get(root, "every_us"); /* optional: added in v1 */
+    if (ev && (bm_sc_as_i64(ev, &env->every_us) || env->every_us < 0))
+        return say(BM_CHECKPOINT_CORRUPT, err, errlen, "'every_us' is not a duration");
     const msgpack_object *dl = bm_sc_get(root, "deadlettered"); /* optional: added in v1 */
     if (dl && bm_sc_as_u64(dl, &env->deadlettered))
         return say(BM_CHECKPOINT_CORRUPT, err, errlen, "'deadlettered' is not a count");
@@ -500,6 +504,7 @@ bm_checkpoint_status bm_checkpoint_decode(const void *data, size_t len,
             memcpy(c->agent, env->agent, sizeof c->agent);
             c->ts_us = env->ts_us;
             c->deadlettered = env->deadlettered;
+            c->every_us = env->every_us;
             c->n_streams = env->n_streams;
             memcpy(c->streams, env->streams, env->n_streams * sizeof *env->streams);
         }

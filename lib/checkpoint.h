@@ -108,6 +108,8 @@ typedef struct {
     baselines *baselines;  /* learned baselines (lib/baseline.h); encode: written when set */
     trace_store *traces;   /* encode: its commands awaiting an answer go in "pending";
                               decode: they are put back in it (for pairing and timeouts) */
+    int64_t every_us;      /* the writer's checkpoint interval (other agents' reclaim judges
+                              it alive by it; decode: 0 when absent, as from agents before it) */
     uint64_t deadlettered; /* entries the writer dead-lettered since it started: with several
                               agents, the judge's deadletter_rate counts every agent's
                               (decode: 0 when absent, as from agents before it) */

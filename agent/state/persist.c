@@ -1634,6 +1634,11 @@ int bm_persist_claim_queued(const bm_persist *p, size_t stream_idx, const char *
     return 0;
 }
 
+int64_t bm_persist_checkpoint_interval_us(const bm_persist *p)
+{
+    return p->o.checkpoint_interval_us;
+}
+
 size_t bm_persist_claims_queued(const bm_persist *p)
 {
     return p->n_claims;

@@ -277,6 +277,10 @@ int bm_persist_claim_acked(bm_persist *p, size_t stream_idx, const char *id);
  * @return 0 or -1 (out of memory: c has none). */
 int bm_persist_claims_fill(const bm_persist *p, bm_checkpoint *c);
 
+/* opts.checkpoint_interval_us: written in the checkpoint, by which other
+ * agents' reclaim judges this one alive. */
+int64_t bm_persist_checkpoint_interval_us(const bm_persist *p);
+
 /* The restored checkpoint's "claimed" (at start): remembered as sent. */
 void bm_persist_restore_claims(bm_persist *p, const bm_checkpoint *c);
 

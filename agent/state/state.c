@@ -429,6 +429,7 @@ int bm_state_encode_checkpoint(bm_state *st, const char *agent, struct alerts *a
         bm_persist_stats ps;
         bm_persist_get_stats(st->persist, &ps);
         c->deadlettered = ps.deadletter;
+        c->every_us = bm_persist_checkpoint_interval_us(st->persist);
         /* claims this state holds whose acks may not have reached Redis: not
          * applied again when found pending (persist.h) */
         if (bm_persist_claims_fill(st->persist, c)) {

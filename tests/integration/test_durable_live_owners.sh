@@ -8,6 +8,7 @@
 # mid-stream: the survivor claims what it left. Last, a live agent's claims
 # (its consumer X.claimed) are left alone too. Cluster mode off, so each
 # agent's figures are its own (the leader's view would merge the other's).
+# Last, agents with checkpoint intervals of their own (4 s and 500 ms).
 source "$(dirname "$0")/lib.sh"
 export BUSMON_HTTP=off BUSMON_RECLAIM_INTERVAL=1s BUSMON_RECLAIM_MIN_IDLE=1s BUSMON_CLUSTER_ENABLED=false
 bm_start_redis
@@ -77,4 +78,27 @@ bm_check "l4 makes a round while l3's claims wait for its checkpoint" bm_wait_fo
 bm_check "all acked once l3's checkpoint is written" bm_wait_for 30 '[ "$(pending)" = 0 ]'
 bm_eq "l4 claimed none of l3's claims" 0 "$(reclaimed "$H4")"
 bm_eq "2000 counted 2000 times" 2000 $(($(logins "$H3") + $(logins "$H4")))
+kill -TERM "$BM_LAST_PID"
+wait "$BM_LAST_PID"
+
+# Agents of one group with checkpoint intervals of their own: each is judged
+# alive by its own interval (its checkpoint says it), not by the judge's.
+# m1 checkpoints every 4 s, m2 every 500 ms: m2 must not take m1 for dead
+# between m1's checkpoints and claim what m1 applied.
+S=lm:events
+bm_cli XGROUP CREATE "$S" busmon 0 MKSTREAM >/dev/null
+H5=$(bm_free_port)
+H6=$(bm_free_port)
+agent m1 "$H5" 4s
+agent m2 "$H6" 500ms
+bm_check "both agents ready" bm_wait_for 20 "curl -sf http://127.0.0.1:$H5/ready && curl -sf http://127.0.0.1:$H6/ready"
+for _ in $(seq 1 6); do
+    burst 500
+    sleep 0.5
+done
+bm_check "every entry acked" bm_wait_for 30 '[ "$(pending)" = 0 ] && [ "$(lag)" = 0 ]'
+bm_check "m1's entries waited past min_idle (m2 made a round)" \
+    [ "$(bm_metric "$H6" busmon_reclaim_rounds_total)" != 0 ]
+bm_eq "m2 claimed none of m1's entries" 0 "$(reclaimed "$H6")"
+bm_eq "3000 counted 3000 times" 3000 $(($(logins "$H5") + $(logins "$H6")))
 bm_finish

@@ -779,8 +779,8 @@ Test(checkpoint, a_pending_member_not_a_list_changes_no_target)
     deadlines *td;
     alerts *ta;
     targets(&t, &td, &ta);
-    cr_assert_eq((unsigned char)sb.data[0], 0x89, "a map of 9 members");
-    sb.data[0] = (char)0x8a; /* ... and a tenth: "pending": 5 */
+    cr_assert_eq((unsigned char)sb.data[0], 0x8a, "a map of 10 members");
+    sb.data[0] = (char)0x8b; /* ... and an eleventh: "pending": 5 */
     msgpack_sbuffer_write(&sb, "\xa7pending\x05", 9);
     msgpack_sbuffer before = fingerprint(&t, td, ta);
     char err[256] = "";
@@ -1586,6 +1586,43 @@ Test(checkpoint, claimed_entries_ride_along_by_stream_and_an_older_checkpoint_ha
         cr_assert_null(back->claimed);
         msgpack_sbuffer_destroy(&sb);
     }
+    free(c);
+    free(back);
+}
+
+static void every_negative(msgpack_packer *pk)
+{
+    msgpack_pack_int64(pk, -1000000);
+}
+
+Test(checkpoint, the_writers_interval_rides_along_and_an_older_checkpoint_reads_as_zero)
+{
+    bm_checkpoint *c = calloc(1, sizeof *c), *back = calloc(1, sizeof *back);
+    cr_assert(c && back);
+    snprintf(c->agent, sizeof c->agent, "busmon-a");
+    c->every_us = 4000000;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    cr_assert_eq(bm_checkpoint_encode(c, &sb), 0);
+    char err[256] = "";
+    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
+                 BM_CHECKPOINT_OK, "%s", err);
+    cr_assert_eq(back->every_us, 4000000);
+    msgpack_sbuffer_destroy(&sb);
+
+    sb = envelope_with_key("every_us", NULL); /* an older agent's */
+    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
+                 BM_CHECKPOINT_OK, "%s", err);
+    cr_assert_eq(back->every_us, 0);
+    msgpack_sbuffer_destroy(&sb);
+
+    back->every_us = 7;
+    sb = envelope_with_key("every_us", every_negative);
+    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
+                 BM_CHECKPOINT_CORRUPT);
+    cr_assert_str_eq(err, "'every_us' is not a duration");
+    cr_assert_eq(back->every_us, 7);
+    msgpack_sbuffer_destroy(&sb);
     free(c);
     free(back);
 }
