@@ -1457,12 +1457,20 @@ static void dl_negative(msgpack_packer *pk)
     msgpack_pack_int64(pk, -3);
 }
 
-Test(checkpoint, the_dead_letter_count_rides_along_and_an_older_checkpoint_reads_as_zero)
+static void every_negative(msgpack_packer *pk)
+{
+    msgpack_pack_int64(pk, -1000000);
+}
+
+/* Optional envelope keys added within version 1: the dead-letter count and
+ * the writer's checkpoint interval. */
+Test(checkpoint, the_dead_letter_count_and_interval_ride_along_and_an_older_checkpoint_reads_zero)
 {
     bm_checkpoint *c = calloc(1, sizeof *c), *back = calloc(1, sizeof *back);
     cr_assert(c && back);
     snprintf(c->agent, sizeof c->agent, "busmon-a");
     c->deadlettered = 12345678901ULL;
+    c->every_us = 4000000;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     cr_assert_eq(bm_checkpoint_encode(c, &sb), 0);
@@ -1470,6 +1478,7 @@ Test(checkpoint, the_dead_letter_count_rides_along_and_an_older_checkpoint_reads
     cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
                  BM_CHECKPOINT_OK, "%s", err);
     cr_assert_eq(back->deadlettered, 12345678901ULL);
+    cr_assert_eq(back->every_us, 4000000);
     msgpack_sbuffer_destroy(&sb);
 
     /* written before the count existed: read, and the count is 0 */
@@ -1478,7 +1487,16 @@ Test(checkpoint, the_dead_letter_count_rides_along_and_an_older_checkpoint_reads
     cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
                  BM_CHECKPOINT_OK, "%s", err);
     cr_assert_eq(back->deadlettered, 0);
+    cr_assert_eq(back->every_us, 0);
     cr_assert_str_eq(back->agent, "old-agent");
+    msgpack_sbuffer_destroy(&sb);
+
+    back->every_us = 7;
+    sb = envelope_with_key("every_us", every_negative);
+    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
+                 BM_CHECKPOINT_CORRUPT);
+    cr_assert_str_eq(err, "'every_us' is not a duration");
+    cr_assert_eq(back->every_us, 7);
     msgpack_sbuffer_destroy(&sb);
 
     /* not a count: corrupt, said, nothing taken */
@@ -1586,43 +1604,6 @@ Test(checkpoint, claimed_entries_ride_along_by_stream_and_an_older_checkpoint_ha
         cr_assert_null(back->claimed);
         msgpack_sbuffer_destroy(&sb);
     }
-    free(c);
-    free(back);
-}
-
-static void every_negative(msgpack_packer *pk)
-{
-    msgpack_pack_int64(pk, -1000000);
-}
-
-Test(checkpoint, the_writers_interval_rides_along_and_an_older_checkpoint_reads_as_zero)
-{
-    bm_checkpoint *c = calloc(1, sizeof *c), *back = calloc(1, sizeof *back);
-    cr_assert(c && back);
-    snprintf(c->agent, sizeof c->agent, "busmon-a");
-    c->every_us = 4000000;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    cr_assert_eq(bm_checkpoint_encode(c, &sb), 0);
-    char err[256] = "";
-    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
-                 BM_CHECKPOINT_OK, "%s", err);
-    cr_assert_eq(back->every_us, 4000000);
-    msgpack_sbuffer_destroy(&sb);
-
-    sb = envelope_with_key("every_us", NULL); /* an older agent's */
-    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
-                 BM_CHECKPOINT_OK, "%s", err);
-    cr_assert_eq(back->every_us, 0);
-    msgpack_sbuffer_destroy(&sb);
-
-    back->every_us = 7;
-    sb = envelope_with_key("every_us", every_negative);
-    cr_assert_eq(bm_checkpoint_decode(sb.data, sb.size, NULL, back, err, sizeof err),
-                 BM_CHECKPOINT_CORRUPT);
-    cr_assert_str_eq(err, "'every_us' is not a duration");
-    cr_assert_eq(back->every_us, 7);
-    msgpack_sbuffer_destroy(&sb);
     free(c);
     free(back);
 }
