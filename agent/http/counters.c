@@ -38,6 +38,10 @@ static const char *otlp_signal(size_t i)
 {
     return bm_otlp_signal_name((bm_otlp_signal)i);
 }
+static const char *sysmon_source(size_t i)
+{
+    return bm_sysmon_source_name((bm_sysmon_source)i);
+}
 static const char *http_class(size_t i)
 {
     static const char *const names[BM_HTTP_CLASSES] = {"2xx", "4xx", "5xx"};
@@ -46,20 +50,25 @@ static const char *http_class(size_t i)
 
 #define SCALAR(n, t, h, k, f)                                                                      \
     {                                                                                              \
-        n, t, h, k, S(f), NULL, NULL, 0, 0, 0                                                      \
+        n, t, h, k, S(f), NULL, NULL, 0, 0, 0, 0                                                   \
     }
 #define SCALED(n, t, h, k, f, x)                                                                   \
     {                                                                                              \
-        n, t, h, k, S(f), NULL, NULL, 0, x, 0                                                      \
+        n, t, h, k, S(f), NULL, NULL, 0, x, 0, 0                                                   \
     }
 #define ARRAY(n, t, h, k, f, l, v, c)                                                              \
     {                                                                                              \
-        n, t, h, k, S(f), l, v, c, 0, 0                                                            \
+        n, t, h, k, S(f), l, v, c, 0, 0, 0                                                         \
     }
 /* A value of bm_counter_sink, one sample per output; key: outputs.sinks.NAME.k */
 #define SINK(n, t, h, k, f)                                                                        \
     {                                                                                              \
-        n, t, h, "outputs.sinks.*." k, S(sinks[0].f), NULL, NULL, 0, 0, 1                          \
+        n, t, h, "outputs.sinks.*." k, S(sinks[0].f), NULL, NULL, 0, 0, 1, 0                       \
+    }
+/* A gauge that is 0 only when unknown (scaled by x, or 0): absent then. */
+#define KNOWN(n, h, k, f, x)                                                                       \
+    {                                                                                              \
+        n, BM_COUNTER_GAUGE, h, k, S(f), NULL, NULL, 0, x, 0, 1                                    \
     }
 #define TOTAL BM_COUNTER_TOTAL
 #define GAUGE BM_COUNTER_GAUGE
@@ -480,8 +489,13 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_system_history_overwritten_total", TOTAL,
            "System history points dropped to keep system.history_hours (oldest first).",
            "system.history_overwritten", sys.history_overwritten),
-    SCALAR("busmon_host_memory_total_bytes", GAUGE, "Host memory (MemTotal); 0 unknown.",
-           "system.memory_total_bytes", sys.memory_total_bytes),
+    KNOWN("busmon_host_memory_total_bytes",
+          "Host memory (MemTotal of /proc/meminfo); absent while unknown.",
+          "system.memory_total_bytes", sys.memory_total_bytes, 0),
+    ARRAY("busmon_system_read_errors_total", TOTAL,
+          "System samples whose source could not be read or was not understood (its figures "
+          "absent).",
+          "system.read_errors", sys.read_errors, "source", sysmon_source, BM_SYSMON__SOURCES),
     SCALAR("busmon_redis_sample_rounds_total", TOTAL,
            "Rounds of Redis figures (PING, INFO, XLEN, XINFO GROUPS) completed.", "sampler.rounds",
            sampler.rounds),
@@ -613,6 +627,7 @@ int bm_counters_render(const bm_counter_snapshot *s, struct evbuffer *out)
     for (size_t k = 0; k < sizeof table / sizeof table[0]; k++) {
         const bm_counter_row *r = &table[k];
         const char *type = r->type == BM_COUNTER_TOTAL ? "counter" : "gauge";
+        if (r->zero_unknown && !value(s, r, 0)) continue;
         if (evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", r->name, r->help, r->name,
                                 type) < 0)
             return -1;
@@ -695,7 +710,8 @@ int bm_counters_to_json(const bm_counter_snapshot *s, json_t *obj)
         if (!parent) return -1;
         json_t *v;
         if (!r->label_of) {
-            v = json_integer((json_int_t)value(s, r, 0));
+            uint64_t x = value(s, r, 0);
+            v = r->zero_unknown && !x ? json_null() : json_integer((json_int_t)x);
         } else {
             v = json_object();
             for (size_t i = 0; v && i < r->n_labels; i++)

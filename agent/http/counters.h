@@ -120,6 +120,7 @@ typedef struct {
     size_t n_labels;
     double scale; /* /metrics shows value x scale (µs as seconds: 1e-6); 0: the integer */
     int per_sink; /* labelled {output, type}; summary "outputs.sinks.*.KEY", * the sink's name */
+    int zero_unknown; /* a gauge whose 0 means unknown: no family on /metrics, null in the JSON */
 } bm_counter_row;
 
 /* Fill *s from every component in p (agent/parts.h) and the HTTP surface's

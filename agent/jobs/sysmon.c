@@ -4,8 +4,8 @@
  *   sampler round (every interval) ──▶ /proc + statvfs + the agent's counters
  *   + the round's Redis figures ──▶ sums over streams ──▶ history ──▶ topic system
  *
- * Nothing is logged per sample: what fails is counted (bm_sysmon_stats)
- * and shows as unknown.
+ * Nothing is logged per sample: what fails is counted (bm_sysmon_stats
+ * read_errors), said once per source, and shows as unknown.
  */
 #include "agent/jobs/sysmon.h"
 
@@ -22,6 +22,7 @@
 
 #include "agent/core/clock.h"
 #include "agent/core/host_stats.h"
+#include "agent/core/log.h"
 #include "agent/core/sampler.h"
 #include "agent/outputs/outputs.h"
 #include "lib/syshist.h"
@@ -49,6 +50,7 @@ struct bm_sysmon {
 
     char data_path[256];
     int data_path_fixed; /* configured, or settled from Redis's dir */
+    unsigned said;       /* sources whose failure was logged, a bit each */
 
     bm_sys_sample latest;
     int have_latest;
@@ -56,6 +58,29 @@ struct bm_sysmon {
 };
 
 /* ---- local figures ------------------------------------------------------------ */
+
+const char *bm_sysmon_source_name(bm_sysmon_source src)
+{
+    static const char *const names[BM_SYSMON__SOURCES] = {
+        "proc_stat",
+        "proc_meminfo",
+        "proc_loadavg",
+        "proc_self_stat",
+    };
+    return (unsigned)src < BM_SYSMON__SOURCES ? names[src] : "?";
+}
+
+/* A source that could not be read or understood: counted each time, said once. */
+static void read_failed(bm_sysmon *s, bm_sysmon_source src, const char *path)
+{
+    s->stats.read_errors[src]++;
+    if (s->said & 1u << src) return;
+    s->said |= 1u << src;
+    bm_warn("system metrics: %s cannot be read or is not understood; the figures from it are "
+            "left out (unknown) while it stays so, busmon_system_read_errors_total{source=\"%s\"} "
+            "counts each sample (said once)",
+            path, bm_sysmon_source_name(src));
+}
 
 /* now_us: the monotonic clock (bm_mono_us), so that a step of the wall
  * clock (NTP, a resumed VM) does not stretch or reverse an interval. */
@@ -71,12 +96,18 @@ static void sample_local(bm_sysmon *s, bm_sys_sample *x, int64_t now_us)
         }
         s->prev_cpu = cpu;
         s->have_prev_cpu = 1;
+    } else {
+        read_failed(s, BM_SYSMON_PROC_STAT, "/proc/stat");
     }
     uint64_t total_kb, avail_kb;
-    if (bm_host_read("/proc/meminfo", buf, sizeof buf) == 0 &&
+    const char *meminfo = s->o.proc_meminfo ? s->o.proc_meminfo : "/proc/meminfo";
+    if (bm_host_read(meminfo, buf, sizeof buf) == 0 &&
         sysstat_parse_meminfo(buf, &total_kb, &avail_kb) == 0 && total_kb > 0) {
         s->stats.memory_total_bytes = total_kb * 1024;
         v[BM_SYS_MEMORY] = 100.0 * (double)(total_kb - avail_kb) / (double)total_kb;
+    } else {
+        s->stats.memory_total_bytes = 0; /* unknown: no sample on /metrics, null in JSON */
+        read_failed(s, BM_SYSMON_PROC_MEMINFO, meminfo);
     }
     double load[3];
     if (bm_host_read("/proc/loadavg", buf, sizeof buf) == 0 &&
@@ -84,6 +115,8 @@ static void sample_local(bm_sysmon *s, bm_sys_sample *x, int64_t now_us)
         v[BM_SYS_LOAD1] = load[0];
         v[BM_SYS_LOAD5] = load[1];
         v[BM_SYS_LOAD15] = load[2];
+    } else {
+        read_failed(s, BM_SYSMON_PROC_LOADAVG, "/proc/loadavg");
     }
     struct statvfs fs;
     if (statvfs(s->data_path, &fs) == 0 && fs.f_blocks > 0) {
@@ -104,6 +137,8 @@ static void sample_local(bm_sysmon *s, bm_sys_sample *x, int64_t now_us)
         s->prev_proc_ticks = ticks;
         s->prev_proc_us = now_us;
         s->have_prev_proc = 1;
+    } else {
+        read_failed(s, BM_SYSMON_PROC_SELF_STAT, "/proc/self/stat");
     }
     uint64_t ingested = s->o.ingested ? s->o.ingested(s->o.ingested_arg) : 0;
     if (s->have_prev_ingest && now_us > s->prev_ingest_us && ingested >= s->prev_ingested)

@@ -30,13 +30,27 @@ struct json_t;
 
 typedef struct bm_sysmon bm_sysmon;
 
+/* What a sample reads that can fail: a failure is counted (read_errors),
+ * said once in the log, and the figures from it are unknown (absent). */
+typedef enum {
+    BM_SYSMON_PROC_STAT,
+    BM_SYSMON_PROC_MEMINFO,
+    BM_SYSMON_PROC_LOADAVG,
+    BM_SYSMON_PROC_SELF_STAT,
+    BM_SYSMON__SOURCES
+} bm_sysmon_source;
+
+/* "proc_meminfo", ... (a label value). */
+const char *bm_sysmon_source_name(bm_sysmon_source src);
+
 typedef struct {
     uint64_t samples;             /* samples completed */
     uint64_t late;                /* ... completed before every Redis reply was in */
     uint64_t published;           /* samples taken by an output */
     uint64_t not_published;       /* ... taken by none (no Redis, out of memory) */
     uint64_t history_overwritten; /* points the history ring dropped (oldest) */
-    uint64_t memory_total_bytes;  /* host MemTotal */
+    uint64_t memory_total_bytes;  /* host MemTotal of the last sample; 0: unknown */
+    uint64_t read_errors[BM_SYSMON__SOURCES]; /* reads that failed, by source */
 } bm_sysmon_stats;
 
 typedef struct {
@@ -47,6 +61,8 @@ typedef struct {
     /* entries and messages read so far (for events per second) */
     uint64_t (*ingested)(void *arg);
     void *ingested_arg;
+    /* another file, for tests (NULL: /proc/meminfo) (borrowed) */
+    const char *proc_meminfo;
 } bm_sysmon_opts;
 
 /*

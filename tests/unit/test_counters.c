@@ -3,7 +3,8 @@
  * every row is on /metrics with its value and in the summary JSON under its
  * key, every value of the snapshot is shown by some row (none forgotten),
  * the outputs' rows have one sample per output, labelled, and the rendering
- * is valid Prometheus text (names, HELP, TYPE).
+ * is valid Prometheus text (names, HELP, TYPE); a gauge whose 0 means
+ * unknown (the host memory total) is absent then, never 0.
  */
 #include "agent/http/counters.h"
 
@@ -234,4 +235,56 @@ Test(counters, outputs_families)
               json_object_size(at(j, "outputs.sinks")) == 0);
     cr_assert_not_null(at(j, "outputs.rate_limited"));
     json_decref(j);
+}
+
+/* The unlabelled sample line of `name` ("\nNAME "), else NULL. */
+static const char *sample_of(const char *text, const char *name)
+{
+    char want[128];
+    snprintf(want, sizeof want, "\n%s ", name);
+    return strstr(text, want);
+}
+
+static json_t *system_json(const bm_counter_snapshot *s)
+{
+    json_t *j = json_object();
+    cr_assert_eq(bm_counters_to_json(s, j), 0);
+    json_t *sys = json_incref(json_object_get(j, "system"));
+    json_decref(j);
+    cr_assert_not_null(sys, "no system object");
+    return sys;
+}
+
+/* A gauge that cannot be known is not shown as 0: the host memory total while
+ * /proc/meminfo cannot be read has no sample on /metrics (a memory alert
+ * dividing by it would compute nonsense) and is null in the summary JSON;
+ * known, it is its value. */
+Test(counters, memory_total_unknown_is_absent_not_zero)
+{
+    bm_counter_snapshot s;
+    memset(&s, 0, sizeof s); /* /proc/meminfo could not be read: memory_total_bytes 0 */
+    char *text = render(&s);
+    cr_assert_null(sample_of(text, "busmon_host_memory_total_bytes"),
+                   "an unknown memory total is on /metrics as a figure: %.45s",
+                   sample_of(text, "busmon_host_memory_total_bytes"));
+    cr_assert_not_null(sample_of(text, "busmon_entries_read_total"), "a counter's 0 stays");
+    free(text);
+    json_t *sys = system_json(&s);
+    json_t *v = json_object_get(sys, "memory_total_bytes");
+    cr_assert(json_is_null(v), "memory_total_bytes unknown: null, not %s",
+              v ? (json_is_integer(v) ? "an integer" : "another type") : "missing");
+    json_decref(sys);
+}
+
+Test(counters, memory_total_known_is_its_value)
+{
+    bm_counter_snapshot s;
+    memset(&s, 0, sizeof s);
+    s.sys.memory_total_bytes = 8ull << 30;
+    char *text = render(&s);
+    cr_assert_not_null(strstr(text, "\nbusmon_host_memory_total_bytes 8589934592\n"));
+    free(text);
+    json_t *sys = system_json(&s);
+    cr_assert_eq(json_integer_value(json_object_get(sys, "memory_total_bytes")), 8ll << 30);
+    json_decref(sys);
 }
