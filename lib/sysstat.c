@@ -101,6 +101,51 @@ int sysstat_parse_proc_self(const char *text, uint64_t *cpu_ticks, uint64_t *rss
     return 0;
 }
 
+/* A whole number at *p, digits only (no sign, no blanks before). @return 0
+ * and *out, *p past it; or -1. */
+static int whole_number(const char **p, uint64_t *out)
+{
+    if (**p < '0' || **p > '9') return -1;
+    uint64_t v = 0;
+    for (; **p >= '0' && **p <= '9'; (*p)++) {
+        unsigned d = (unsigned)(**p - '0');
+        if (v > (UINT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Nothing after p but one optional newline. */
+static int at_end(const char *p)
+{
+    return !*p || !strcmp(p, "\n");
+}
+
+int sysstat_parse_cgroup_value(const char *text, uint64_t *out)
+{
+    if (!strncmp(text, "max", 3) && at_end(text + 3)) return 1;
+    const char *p = text;
+    if (whole_number(&p, out) || !at_end(p)) return -1;
+    return 0;
+}
+
+int sysstat_parse_cgroup_cpu_max(const char *text, uint64_t *millicores)
+{
+    const char *p = text;
+    uint64_t quota = 0, period;
+    int unlimited = !strncmp(p, "max", 3);
+    if (unlimited)
+        p += 3;
+    else if (whole_number(&p, &quota) || quota == 0)
+        return -1;
+    if (*p++ != ' ' || whole_number(&p, &period) || period == 0 || !at_end(p)) return -1;
+    if (unlimited) return 1;
+    uint64_t m = quota > UINT64_MAX / 1000 ? UINT64_MAX / period : quota * 1000 / period;
+    *millicores = m ? m : 1;
+    return 0;
+}
+
 int sysstat_info_field(const char *info, const char *key, double *out)
 {
     size_t klen = strlen(key);

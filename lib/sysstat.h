@@ -3,7 +3,8 @@
  * MetricsCollector's system metrics): CPU busy percentage between two
  * samples of /proc/stat, memory used percentage from /proc/meminfo, load
  * averages from /proc/loadavg, the process's own CPU time and RSS from
- * /proc/self/stat, and numeric fields of Redis INFO text.
+ * /proc/self/stat, numeric fields of Redis INFO text, and the cgroup v2
+ * limit files (memory.max, memory.current, cpu.max) a container is held to.
  *
  * Pure: the caller reads the files and passes their text; nothing here
  * opens a file or reads a clock (the sampling lives in agent/jobs/sysmon.c).
@@ -35,6 +36,22 @@ int sysstat_parse_loadavg(const char *loadavg, double load[3]);
  * /proc/self/stat (or /proc/PID/stat). @return 0, or -1 when malformed.
  */
 int sysstat_parse_proc_self(const char *proc_pid_stat, uint64_t *cpu_ticks, uint64_t *rss_pages);
+
+/*
+ * One cgroup v2 value file (memory.max, memory.current): a whole number of
+ * bytes, or "max", then at most a newline.
+ * @return 0 and *out; 1: "max" (no limit); -1: anything else (empty, a
+ * sign, a fraction, trailing text, out of range).
+ */
+int sysstat_parse_cgroup_value(const char *text, uint64_t *out);
+
+/*
+ * cgroup v2 cpu.max, "QUOTA PERIOD" (µs of CPU time per period) or "max
+ * PERIOD": the quota as thousandths of a CPU, quota x 1000 / period (at
+ * least 1). @return 0 and *millicores; 1: "max"; -1: anything else (a
+ * zero period or quota included).
+ */
+int sysstat_parse_cgroup_cpu_max(const char *text, uint64_t *millicores);
 
 /*
  * A numeric "key:value" line of Redis INFO text (e.g. "connected_clients",

@@ -10,8 +10,8 @@
  * 0..100). Memory use is 100 x (MemTotal - MemAvailable) / MemTotal: what
  * the kernel says could not be handed out without swapping.
  *
- * Not here: cgroup limits (a container sees its host's numbers), the
- * agent's own usage.
+ * Not here: cgroup limits (a container sees its host's numbers here; its
+ * limits are core/cgroup.h's), the agent's own usage.
  */
 #ifndef BM_AGENT_HOST_STATS_H
 #define BM_AGENT_HOST_STATS_H

@@ -490,11 +490,24 @@ static const bm_counter_row table[] = {
            "System history points dropped to keep system.history_hours (oldest first).",
            "system.history_overwritten", sys.history_overwritten),
     KNOWN("busmon_host_memory_total_bytes",
-          "Host memory (MemTotal of /proc/meminfo); absent while unknown.",
+          "Host memory (MemTotal of /proc/meminfo: in a container, the host's; its limit is "
+          "busmon_cgroup_memory_limit_bytes); absent while unknown.",
           "system.memory_total_bytes", sys.memory_total_bytes, 0),
+    KNOWN("busmon_cgroup_memory_limit_bytes",
+          "The cgroup v2 memory limit this agent is held to (the tightest memory.max of its "
+          "cgroup and their parents: a container's); absent when none (max, no cgroup v2).",
+          "system.cgroup.memory_limit_bytes", sys.cgroup_memory_limit_bytes, 0),
+    KNOWN("busmon_cgroup_memory_usage_bytes",
+          "memory.current of the cgroup whose limit busmon_cgroup_memory_limit_bytes is; "
+          "absent when no limit.",
+          "system.cgroup.memory_usage_bytes", sys.cgroup_memory_usage_bytes, 0),
+    KNOWN("busmon_cgroup_cpu_limit_cores",
+          "The cgroup v2 CPU quota in CPUs (the tightest cpu.max, quota / period); absent when "
+          "none (max, no cgroup v2).",
+          "system.cgroup.cpu_limit_millicores", sys.cgroup_cpu_limit_millicores, 1e-3),
     ARRAY("busmon_system_read_errors_total", TOTAL,
           "System samples whose source could not be read or was not understood (its figures "
-          "absent).",
+          "absent; a cgroup file that is not there is no limit, not an error).",
           "system.read_errors", sys.read_errors, "source", sysmon_source, BM_SYSMON__SOURCES),
     SCALAR("busmon_redis_sample_rounds_total", TOTAL,
            "Rounds of Redis figures (PING, INFO, XLEN, XINFO GROUPS) completed.", "sampler.rounds",

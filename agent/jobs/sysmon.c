@@ -1,8 +1,8 @@
 /*
  * sysmon.c - the system metrics collector (sysmon.h has the picture).
  *
- *   sampler round (every interval) ──▶ /proc + statvfs + the agent's counters
- *   + the round's Redis figures ──▶ sums over streams ──▶ history ──▶ topic system
+ *   sampler round (every interval) ──▶ /proc + cgroup v2 + statvfs + the agent's
+ *   counters + the round's Redis figures ──▶ sums over streams ──▶ history ──▶ topic system
  *
  * Nothing is logged per sample: what fails is counted (bm_sysmon_stats
  * read_errors), said once per source, and shows as unknown.
@@ -20,6 +20,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "agent/core/cgroup.h"
 #include "agent/core/clock.h"
 #include "agent/core/host_stats.h"
 #include "agent/core/log.h"
@@ -50,7 +51,8 @@ struct bm_sysmon {
 
     char data_path[256];
     int data_path_fixed; /* configured, or settled from Redis's dir */
-    unsigned said;       /* sources whose failure was logged, a bit each */
+    char cgroup_own[256]; /* this process's cgroup v2 path (/proc/self/cgroup), "/" if none */
+    unsigned said;        /* sources whose failure was logged, a bit each */
 
     bm_sys_sample latest;
     int have_latest;
@@ -62,10 +64,8 @@ struct bm_sysmon {
 const char *bm_sysmon_source_name(bm_sysmon_source src)
 {
     static const char *const names[BM_SYSMON__SOURCES] = {
-        "proc_stat",
-        "proc_meminfo",
-        "proc_loadavg",
-        "proc_self_stat",
+        "proc_stat",         "proc_meminfo",          "proc_loadavg",   "proc_self_stat",
+        "cgroup_memory_max", "cgroup_memory_current", "cgroup_cpu_max",
     };
     return (unsigned)src < BM_SYSMON__SOURCES ? names[src] : "?";
 }
@@ -80,6 +80,24 @@ static void read_failed(bm_sysmon *s, bm_sysmon_source src, const char *path)
             "left out (unknown) while it stays so, busmon_system_read_errors_total{source=\"%s\"} "
             "counts each sample (said once)",
             path, bm_sysmon_source_name(src));
+}
+
+/* The cgroup v2 limits (core/cgroup.h) into the stats; a file there that
+ * fails is a read error, its figure no limit. */
+static void sample_cgroup(bm_sysmon *s)
+{
+    static const bm_sysmon_source source[BM_CGROUP__FILES] = {
+        [BM_CGROUP_MEMORY_MAX] = BM_SYSMON_CGROUP_MEMORY_MAX,
+        [BM_CGROUP_MEMORY_CURRENT] = BM_SYSMON_CGROUP_MEMORY_CURRENT,
+        [BM_CGROUP_CPU_MAX] = BM_SYSMON_CGROUP_CPU_MAX,
+    };
+    bm_cgroup_limits lim;
+    bm_cgroup_read(s->o.cgroup_root, s->cgroup_own, &lim);
+    s->stats.cgroup_memory_limit_bytes = lim.memory_limit_bytes;
+    s->stats.cgroup_memory_usage_bytes = lim.memory_usage_bytes;
+    s->stats.cgroup_cpu_limit_millicores = lim.cpu_limit_millicores;
+    for (int f = 0; f < BM_CGROUP__FILES; f++)
+        if (lim.bad_path[f][0]) read_failed(s, source[f], lim.bad_path[f]);
 }
 
 /* now_us: the monotonic clock (bm_mono_us), so that a step of the wall
@@ -109,6 +127,7 @@ static void sample_local(bm_sysmon *s, bm_sys_sample *x, int64_t now_us)
         s->stats.memory_total_bytes = 0; /* unknown: no sample on /metrics, null in JSON */
         read_failed(s, BM_SYSMON_PROC_MEMINFO, meminfo);
     }
+    sample_cgroup(s);
     double load[3];
     if (bm_host_read("/proc/loadavg", buf, sizeof buf) == 0 &&
         sysstat_parse_loadavg(buf, load) == 0) {
@@ -270,6 +289,10 @@ bm_sysmon *bm_sysmon_new(const bm_sysmon_opts *o, struct bm_sampler *sampler,
     } else {
         snprintf(s->data_path, sizeof s->data_path, "/");
     }
+    char text[4096];
+    if (bm_host_read("/proc/self/cgroup", text, sizeof text) ||
+        bm_cgroup_own_path(text, s->cgroup_own, sizeof s->cgroup_own))
+        snprintf(s->cgroup_own, sizeof s->cgroup_own, "/"); /* no cgroup v2 line: the root */
     bm_sys_sample scratch;
     bm_sys_sample_clear(&scratch);
     sample_local(s, &scratch, bm_mono_us()); /* the first readings rates are made from */

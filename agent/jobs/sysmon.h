@@ -4,6 +4,8 @@
  *
  * Every system.interval_seconds (10 s) one sample (proto/system.h):
  *   /proc      host CPU %, memory %, load; the agent's CPU % and RSS;
+ *   cgroup v2  the memory and CPU limits a container is held to, and its
+ *              memory use (core/cgroup.h), beside the host's figures;
  *   statvfs    disk % of the data path (system.data_path; by default Redis's
  *              `dir` when that directory exists on this host, else /);
  *   the agent  events read per second over the interval; p95 latency and
@@ -31,16 +33,20 @@ struct json_t;
 typedef struct bm_sysmon bm_sysmon;
 
 /* What a sample reads that can fail: a failure is counted (read_errors),
- * said once in the log, and the figures from it are unknown (absent). */
+ * said once in the log, and the figures from it are unknown (absent). A
+ * cgroup file that is not there is no failure: no limit. */
 typedef enum {
     BM_SYSMON_PROC_STAT,
     BM_SYSMON_PROC_MEMINFO,
     BM_SYSMON_PROC_LOADAVG,
     BM_SYSMON_PROC_SELF_STAT,
+    BM_SYSMON_CGROUP_MEMORY_MAX,
+    BM_SYSMON_CGROUP_MEMORY_CURRENT,
+    BM_SYSMON_CGROUP_CPU_MAX,
     BM_SYSMON__SOURCES
 } bm_sysmon_source;
 
-/* "proc_meminfo", ... (a label value). */
+/* "proc_meminfo", "cgroup_memory_max", ... (a label value). */
 const char *bm_sysmon_source_name(bm_sysmon_source src);
 
 typedef struct {
@@ -50,6 +56,10 @@ typedef struct {
     uint64_t not_published;       /* ... taken by none (no Redis, out of memory) */
     uint64_t history_overwritten; /* points the history ring dropped (oldest) */
     uint64_t memory_total_bytes;  /* host MemTotal of the last sample; 0: unknown */
+    /* the cgroup v2 limits of the last sample (core/cgroup.h); 0: no limit */
+    uint64_t cgroup_memory_limit_bytes;
+    uint64_t cgroup_memory_usage_bytes;
+    uint64_t cgroup_cpu_limit_millicores;
     uint64_t read_errors[BM_SYSMON__SOURCES]; /* reads that failed, by source */
 } bm_sysmon_stats;
 
@@ -61,8 +71,9 @@ typedef struct {
     /* entries and messages read so far (for events per second) */
     uint64_t (*ingested)(void *arg);
     void *ingested_arg;
-    /* another file, for tests (NULL: /proc/meminfo) (borrowed) */
+    /* other files, for tests (NULL: /proc/meminfo, /sys/fs/cgroup) (borrowed) */
     const char *proc_meminfo;
+    const char *cgroup_root;
 } bm_sysmon_opts;
 
 /*
