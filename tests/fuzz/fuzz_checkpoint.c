@@ -57,6 +57,7 @@ static int state_init(state *s, int tight)
     s->c.monitor = &s->mon;
     s->c.deadlines = s->dl;
     s->c.alerts = s->al;
+    s->c.keep_claimed = 1; /* "claimed" kept, so it is encoded again and compared too */
     return 0;
 }
 
@@ -66,6 +67,7 @@ static void state_free(state *s)
     deadlines_free(s->dl);
     alerts_free(s->al);
     baselines_free(s->bl);
+    free(s->c.claimed);
 }
 
 /* Rollups, judgements and alert evaluations on whatever was loaded. */
