@@ -83,6 +83,7 @@ void trace_index_summarize(const trace *t, trace_summary *out)
     out->duration_us = trace_duration_us(t);
     out->events = trace_count(t);
     trace_event view;
+    int named = 0; /* the error of a failed step whose failure stands is copied */
     for (size_t i = 0; i < trace_count(t); i++) {
         const trace_event *te = trace_get(t, i, &view);
         const bm_event *e = &te->ev;
@@ -92,7 +93,11 @@ void trace_index_summarize(const trace *t, trace_summary *out)
         if (te->late || te->answers_compensation) continue;
         if (outcome == BM_OUTCOME_TIMEOUT) out->timed_out = 1;
         if (outcome == BM_OUTCOME_FAILURE || outcome == BM_OUTCOME_TIMEOUT) {
-            if (!out->errors++) {
+            out->errors++;
+            /* the step's outcome, as trace_get_status judges it: a failure a
+             * retry turned into a success names no error */
+            if (!named && trace_failure_stands(t, i)) {
+                named = 1;
                 copy_cut(out->error_type, e->error_type[0]                ? e->error_type
                                           : outcome == BM_OUTCOME_TIMEOUT ? "timeout"
                                                                           : "");

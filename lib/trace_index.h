@@ -45,7 +45,8 @@ typedef struct {
     size_t errors;      /* answers whose outcome is a failure or a timeout */
     size_t n_workers;
     char workers[TRACE_INDEX_WORKERS_MAX][TRACE_INDEX_TEXT_MAX + 1];
-    char error_type[TRACE_INDEX_TEXT_MAX + 1]; /* the first failed step's, "" none */
+    char error_type[TRACE_INDEX_TEXT_MAX + 1]; /* the first failed step's whose failure
+                                                * stands (trace_failure_stands), "" none */
     char error[TRACE_INDEX_TEXT_MAX + 1];      /* its message */
 } trace_summary;
 

@@ -149,6 +149,54 @@ Test(trace_index, a_timeout_is_timed_out_and_named)
     cr_assert(trace_index_is_failed(&s));
 }
 
+/* One failed answer of a step and what came after it: a step's error is
+ * named (and found by --error-type) only when its failure stands, as
+ * trace_get_status, `busmon trace` and the OTLP spans judge it. */
+static void answer(const char *id, int64_t dt, const char *worker, const char *step,
+                   const char *error_type)
+{
+    char cid[16];
+    snprintf(cid, sizeof cid, "c-%s", id);
+    add(mk(BM_EV_COMMAND, cid, T0 + dt, worker, step)); /* copied by trace_add */
+    bm_event a = mk(error_type ? BM_EV_ERROR : BM_EV_RESULT, id, T0 + dt + 5, worker, step);
+    if (error_type) a.error_type = error_type;
+    add(a);
+}
+
+static int found_by_error_type(const char *etype)
+{
+    trace_summary s = summarize();
+    trace_filter f = {.error_type = etype};
+    return trace_index_matches_trace(t, &s, &f);
+}
+
+Test(trace_index, a_failure_retried_into_a_success_names_no_error)
+{
+    answer("e1", 0, "w", "charge", "WorkerException");
+    answer("r2", 10, "w", "charge", NULL);
+    trace_summary s = summarize();
+    cr_assert_eq(s.status, TRACE_COMPLETED, "busmon trace says completed");
+    cr_assert_eq(s.errors, 1, "the failed answer is still an error answer");
+    cr_assert_str_eq(s.error_type, "", "no step's outcome is a failure");
+    cr_assert_not(found_by_error_type("WorkerException"), "a failure retried is not found");
+}
+
+Test(trace_index, the_error_named_is_the_first_that_stands)
+{
+    answer("e1", 0, "w", "charge", "Transient");
+    answer("r2", 10, "w", "charge", NULL);
+    answer("e3", 20, "v", "ship", "KeyError");
+    answer("e4", 30, "v", "ship", "Fatal");
+    answer("e5", 40, "u", "pack", "Healed"); /* a success on another worker heals nothing */
+    answer("r6", 50, "other", "pack", NULL);
+    trace_summary s = summarize();
+    cr_assert_eq(trace_status_group(s.status), TRACE_FAILED);
+    cr_assert_eq(s.errors, 4);
+    cr_assert_str_eq(s.error_type, "KeyError", "the first failed step whose failure stands");
+    cr_assert(found_by_error_type("KeyError"));
+    cr_assert_not(found_by_error_type("Transient"));
+}
+
 Test(trace_index, compensations_are_steps_status_events_are_not)
 {
     add(mk(BM_EV_COMMAND, "c1", T0, "a", "one"));
