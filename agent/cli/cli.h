@@ -127,6 +127,18 @@ const char *bm_cli_safe_text(bm_cli_safe *b, const char *s);
 const char *bm_cli_safe_str(bm_cli_safe *b, struct json_t *o, const char *k);
 
 /*
+ * Terminal columns (columns.c): a character of UTF-8 text at s (n bytes
+ * left) takes 2 (East Asian Wide and Fullwidth: CJK, Hangul, most emoji),
+ * 0 (a combining mark, a variation selector, a zero-width joiner) or 1 (any
+ * other, and a byte that is not UTF-8), its length in bytes into *len;
+ * bm_cli_columns sums a string's. bm_cli_pad prints s and spaces up to
+ * `width` columns (as printf's "%-*s" would, counting columns, not bytes).
+ */
+int bm_cli_char_columns(const char *s, size_t n, size_t *len);
+size_t bm_cli_columns(const char *s);
+void bm_cli_pad(FILE *out, const char *s, int width);
+
+/*
  * The one dialect of every command's output. Human output: times are UTC,
  * ISO-8601 with milliseconds and a Z ("2026-11-30T03:11:20.960Z"). JSON
  * output: RFC 3339 strings; an epoch number, when kept, is beside it under

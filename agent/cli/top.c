@@ -172,10 +172,12 @@ static void top_lag(FILE *out, redisContext *c, const char *stream_name)
     redisReply *r = redisCommand(c, "XINFO GROUPS %s", stream_name);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         /* no such key: no stream; another error (NOPERM, WRONGTYPE) is said as it is */
+        fputs("  ", out);
+        bm_cli_pad(out, stream, 24);
         if (r && r->type == REDIS_REPLY_ERROR && !strstr(r->str, "no such key"))
-            fprintf(out, "  %-24s (cannot read: %s)\n", stream, bm_cli_safe_text(&sb, r->str));
+            fprintf(out, " (cannot read: %s)\n", bm_cli_safe_text(&sb, r->str));
         else
-            fprintf(out, "  %-24s (no stream)\n", stream);
+            fprintf(out, " (no stream)\n");
         if (r) freeReplyObject(r);
         return;
     }
@@ -191,13 +193,20 @@ static void top_lag(FILE *out, redisContext *c, const char *stream_name)
             if (!strcmp(k, "lag") && v->type == REDIS_REPLY_INTEGER) lag = v->integer;
             if (!strcmp(k, "pending") && v->type == REDIS_REPLY_INTEGER) pending = v->integer;
         }
+        fputs("  ", out);
+        bm_cli_pad(out, stream, 24);
+        fputs(" group ", out);
+        bm_cli_pad(out, name, 20);
         if (lag >= 0)
-            fprintf(out, "  %-24s group %-20s lag %lld  pending %lld\n", stream, name, lag,
-                    pending);
+            fprintf(out, " lag %lld  pending %lld\n", lag, pending);
         else
-            fprintf(out, "  %-24s group %-20s lag ?  pending %lld\n", stream, name, pending);
+            fprintf(out, " lag ?  pending %lld\n", pending);
     }
-    if (r->elements == 0) fprintf(out, "  %-24s (no consumer groups)\n", stream);
+    if (r->elements == 0) {
+        fputs("  ", out);
+        bm_cli_pad(out, stream, 24);
+        fputs(" (no consumer groups)\n", out);
+    }
     freeReplyObject(r);
 }
 
@@ -230,10 +239,18 @@ static int top_worker_cmp(const void *x, const void *y)
     return strcmp(a->name, b->name);
 }
 
+/* Rows of a frame that a short terminal cuts (top_put_fitted): the worker
+ * rows, then the firing alert rows, at their byte offsets in the frame. */
+typedef struct {
+    long at, end;     /* [at, end); -1: none */
+    const char *what; /* "workers (busmon workers lists them)" */
+} top_part;
+#define TOP_PARTS 2
+
 /* The rollup's part of a frame: headline figures, workers (worst and
- * busiest first), top errors. */
+ * busiest first: their rows into *rows), top errors. */
 static void top_print_rollup(FILE *out, json_t *roll, const char *stream, const char *window,
-                             int color, long *workers_at, long *workers_end)
+                             int color, top_part *rows_out)
 {
     const char *reset = color ? "\033[0m" : "";
     bm_cli_safe sb = {.next = 0}; /* names came from events, the stream's from the person */
@@ -270,7 +287,7 @@ static void top_print_rollup(FILE *out, json_t *roll, const char *stream, const 
             succ, p95, bm_cli_num(ev, "total_events"));
     fprintf(out, "%-20s %-10s %8s %9s %10s %9s\n", "WORKER", "HEALTH", "EXEC", "SUCCESS", "P95",
             "IN FLIGHT");
-    *workers_at = ftell(out);
+    rows_out->at = ftell(out);
     json_t *workers = json_object_get(roll, "workers");
     size_t nw = json_array_size(workers);
     top_worker_row *rows = calloc(nw + 1, sizeof *rows);
@@ -294,12 +311,14 @@ static void top_print_rollup(FILE *out, json_t *roll, const char *stream, const 
             snprintf(wsucc, sizeof wsucc, "%.1f%%", 100 * bm_cli_num(win, "success_rate"));
             snprintf(wp95, sizeof wp95, "%.1fms", bm_cli_num(win, "p95_ms"));
         }
-        fprintf(out, "%-20s %s%-10s%s %8.0f %9s %10s %9.0f\n", bm_cli_safe_str(&sb, w, "name"),
-                top_health_color(color, h), h, color ? reset : "", bm_cli_num(win, "executions"),
+        bm_cli_pad(out, bm_cli_safe_str(&sb, w, "name"), 20);
+        fprintf(out, " %s", top_health_color(color, h));
+        bm_cli_pad(out, h, 10);
+        fprintf(out, "%s %8.0f %9s %10s %9.0f\n", color ? reset : "", bm_cli_num(win, "executions"),
                 wsucc, wp95, bm_cli_num(w, "in_flight"));
     }
     free(rows);
-    *workers_end = ftell(out);
+    rows_out->end = ftell(out);
     fprintf(out, "\nTOP ERRORS\n");
     size_t i;
     json_t *e;
@@ -308,16 +327,18 @@ static void top_print_rollup(FILE *out, json_t *roll, const char *stream, const 
     {
         if (shown++ >= 5) break;
         json_t *cnt = bm_rollup_pick_window(json_object_get(e, "count"), window);
-        fprintf(out, "  %-30s %6.0f\n", bm_cli_safe_str(&sb, e, "type"),
+        fputs("  ", out);
+        bm_cli_pad(out, bm_cli_safe_str(&sb, e, "type"), 30);
+        fprintf(out, " %6.0f\n",
                 json_is_number(cnt) ? json_number_value(cnt) : bm_cli_num(e, "total"));
     }
     if (!shown) fprintf(out, "  (none)\n");
 }
 
-/* The FIRING ALERTS part of a frame. @return 0, or -1 when Redis failed or
- * refused (why said). */
-static int top_print_firing(FILE *out, redisContext *c, const char *hash, int color, char *why,
-                            size_t n)
+/* The FIRING ALERTS part of a frame (worst first: their rows into *rows).
+ * @return 0, or -1 when Redis failed or refused (why said). */
+static int top_print_firing(FILE *out, redisContext *c, const char *hash, int color,
+                            top_part *rows_out, char *why, size_t n)
 {
     fprintf(out, "\nFIRING ALERTS\n");
     redisReply *a = redisCommand(c, "HGETALL %s", hash);
@@ -353,6 +374,7 @@ static int top_print_firing(FILE *out, redisContext *c, const char *hash, int co
                           sizeof stale))
         fprintf(out, "  %sSTALE: %s%s\n", color ? "\033[31m" : "", stale, color ? "\033[0m" : "");
     bm_cli_safe sb = {.next = 0}; /* labels and descriptions came from events */
+    rows_out->at = ftell(out);
     for (size_t i = 0; i < firing; i++) {
         json_t *rec = recs[i];
         char labels[256] = "";
@@ -366,13 +388,17 @@ static int top_print_firing(FILE *out, redisContext *c, const char *hash, int co
                              json_string_value(lv));
             if (n > 0) used += (size_t)n;
         }
-        fprintf(out, "  %s%-9s%s %-20s %-30s %s\n", color ? "\033[31m" : "",
-                bm_cli_safe_str(&sb, rec, "severity"), color ? "\033[0m" : "",
-                bm_cli_safe_str(&sb, rec, "rule"), bm_cli_safe_text(&sb, labels),
-                bm_cli_safe_str(&sb, rec, "description"));
+        fprintf(out, "  %s", color ? "\033[31m" : "");
+        bm_cli_pad(out, bm_cli_safe_str(&sb, rec, "severity"), 9);
+        fprintf(out, "%s ", color ? "\033[0m" : "");
+        bm_cli_pad(out, bm_cli_safe_str(&sb, rec, "rule"), 20);
+        fputc(' ', out);
+        bm_cli_pad(out, bm_cli_safe_text(&sb, labels), 30);
+        fprintf(out, " %s\n", bm_cli_safe_str(&sb, rec, "description"));
         json_decref(rec);
     }
     free(recs);
+    rows_out->end = ftell(out);
     if (!firing) fprintf(out, "  (none)\n");
     return 0;
 }
@@ -408,8 +434,9 @@ static void top_term_size(int *rows, int *cols)
 }
 
 /* One line of a frame (without its '\n') on stdout, cut to `cols` columns
- * (0: whole): escape sequences take none, a UTF-8 character one. A cut
- * line ends its colour. */
+ * (0: whole): escape sequences take none, a character its columns
+ * (bm_cli_char_columns: a wide one two), never cut through. A cut line
+ * ends its colour. */
 static void top_put_line(const char *s, size_t len, int cols, int color)
 {
     size_t i = 0;
@@ -423,8 +450,11 @@ static void top_put_line(const char *s, size_t len, int cols, int color)
             i = k < len ? k + 1 : len;
             continue;
         }
-        if (((unsigned char)s[i] & 0xC0) != 0x80 && cols > 0 && used++ == cols) break;
-        i++;
+        size_t n;
+        int w = bm_cli_char_columns(s + i, len - i, &n);
+        if (cols > 0 && used + w > cols) break;
+        used += w;
+        i += n;
     }
     fwrite(s, 1, i, stdout);
     if (i < len && color) fputs("\033[0m", stdout);
@@ -446,13 +476,15 @@ static size_t top_lines(const char *buf, size_t len, const char **at)
 /*
  * A frame on a terminal of rows x cols: every line cut to the width (a
  * wrapped line would push the headline off the screen), and, when the frame
- * is taller than the screen, the worker rows [workers_at, workers_end) cut
- * first (from the end: failed, degraded and busiest are listed first),
- * then the frame's end,
- * each cut said on its last line. rows 0: the frame as it is.
+ * is taller than the screen, the rows of its parts (the workers, the firing
+ * alerts) cut from their ends (failed, degraded and busiest workers, and the
+ * worst alerts, are listed first), a row at a time from the part that shows
+ * more, so neither takes the screen from the other nor from the sections
+ * below them; each part's cut said on its last line; then, when that is not
+ * enough, the frame's end, said the same way. rows 0: the frame as it is.
  */
-static void top_put_fitted(const char *buf, size_t len, long workers_at, long workers_end, int rows,
-                           int cols, int color)
+static void top_put_fitted(const char *buf, size_t len, const top_part *parts, int rows, int cols,
+                           int color)
 {
     size_t n = top_lines(buf, len, NULL);
     const char **line = malloc((n + 1) * sizeof *line);
@@ -461,25 +493,40 @@ static void top_put_fitted(const char *buf, size_t len, long workers_at, long wo
         return;
     }
     top_lines(buf, len, line);
-    size_t w0 = n, w1 = n; /* the worker rows: lines [w0, w1) */
-    for (size_t k = 0; workers_at >= 0 && k < n; k++) {
-        if (line[k] - buf == workers_at) w0 = k;
-        if (line[k] - buf == workers_end) w1 = k;
+    size_t p0[TOP_PARTS], p1[TOP_PARTS], keep[TOP_PARTS]; /* part i: lines [p0, p1) */
+    for (size_t i = 0; i < TOP_PARTS; i++) {
+        p0[i] = p1[i] = n;
+        for (size_t k = 0; parts[i].at >= 0 && k < n; k++) {
+            if (line[k] - buf == parts[i].at) p0[i] = k;
+            if (line[k] - buf == parts[i].end) p1[i] = k;
+        }
+        if (p0[i] > p1[i]) p0[i] = p1[i];
+        keep[i] = p1[i] - p0[i];
     }
-    if (w0 > w1) w0 = w1;
     size_t fit = rows > 1 ? (size_t)rows - 1 : n; /* the last row stays free: no scroll */
-    size_t drop = 0;                              /* worker rows not shown */
-    if (n > fit && w1 > w0) {
-        size_t over = n - fit + 1; /* +1: the line that says so */
-        drop = over < w1 - w0 ? over : w1 - w0;
+    size_t total = n; /* lines of the frame with its parts cut as keep[] says */
+    while (total > fit) {
+        size_t cut = TOP_PARTS; /* the part showing the most rows that can lose one */
+        for (size_t i = 0; i < TOP_PARTS; i++)
+            if (keep[i] > 0 && (keep[i] < p1[i] - p0[i] || keep[i] >= 2) &&
+                (cut == TOP_PARTS || keep[i] > keep[cut]))
+                cut = i;
+        if (cut == TOP_PARTS) break;
+        /* a part's first cut takes two rows: one gives way to the line saying so */
+        size_t by = keep[cut] == p1[cut] - p0[cut] ? 2 : 1;
+        keep[cut] -= by;
+        total -= 1;
     }
-    size_t shown = 0, total = n - drop + (drop > 0);
+    size_t shown = 0;
     for (size_t k = 0; k < n; k++) {
-        if (k >= w0 + (w1 - w0 - drop) && k < w1) {
-            if (k == w1 - 1 && shown + 1 < fit) {
+        size_t in = TOP_PARTS; /* the part whose cut rows hold line k */
+        for (size_t i = 0; i < TOP_PARTS; i++)
+            if (k >= p0[i] + keep[i] && k < p1[i]) in = i;
+        if (in < TOP_PARTS) {
+            if (k == p1[in] - 1 && shown + 1 < fit) {
                 char more[96];
-                snprintf(more, sizeof more, "... %zu more workers (busmon workers lists them)",
-                         drop);
+                snprintf(more, sizeof more, "... %zu more %s", p1[in] - p0[in] - keep[in],
+                         parts[in].what);
                 top_put_line(more, strlen(more), cols, color);
                 shown++;
             }
@@ -519,17 +566,18 @@ static int top_frame(redisContext *c, const top_keys *keys, const char *window, 
         snprintf(why, n, "out of memory");
         return -1;
     }
-    long workers_at = -1, workers_end = -1;
-    top_print_rollup(out, roll, keys->rollups, window, color, &workers_at, &workers_end);
+    top_part parts[TOP_PARTS] = {{-1, -1, "workers (busmon workers lists them)"},
+                                 {-1, -1, "alerts (busmon alerts lists them)"}};
+    top_print_rollup(out, roll, keys->rollups, window, color, &parts[0]);
     json_decref(roll);
-    int rc = top_print_firing(out, c, keys->firing, color, why, n);
+    int rc = top_print_firing(out, c, keys->firing, color, &parts[1], why, n);
     if (rc == 0) top_print_lag(out, c, keys->system);
     fclose(out);
     if (live) {
         int rows, cols;
         top_term_size(&rows, &cols);
         fputs("\033[H\033[2J", stdout);
-        top_put_fitted(buf, len, workers_at, workers_end, rows, cols, color);
+        top_put_fitted(buf, len, parts, rows, cols, color);
     } else {
         fwrite(buf, 1, len, stdout);
         if (rc == 0) fputs("----\n", stdout);
