@@ -232,6 +232,15 @@ static json_t *base64(const unsigned char *s, size_t n)
     return j;
 }
 
+/* A JSON string of s (a stream's name, given or from a copy): "(not UTF-8)"
+ * when it is not, as jstr says (json_pack with a NULL "o" fails: the whole
+ * output, or a copy put back, would be missing). */
+static json_t *jtext(const char *s)
+{
+    json_t *t = json_string(s);
+    return t ? t : json_string("(not UTF-8)");
+}
+
 /* A JSON string of r, or null when absent. */
 static json_t *jstr(const redisReply *r)
 {
@@ -417,7 +426,7 @@ static int list(redisContext *c, const dl_args *s)
             json_decref(reasons);
             return rc;
         }
-        return print_json(json_pack("{s:s, s:I, s:o, s:o}", "stream", s->stream, "length",
+        return print_json(json_pack("{s:o, s:I, s:o, s:o}", "stream", jtext(s->stream), "length",
                                     (json_int_t)length, "reasons", reasons, "entries", entries));
     }
     json_decref(entries);
@@ -499,9 +508,9 @@ static int replay_one(redisContext *c, const dl_args *s, const dl_copy *d, repla
     }
     t->replayed++;
     if (s->json)
-        json_array_append_new(t->done, json_pack("{s:s, s:o, s:s, s:s*}", "dl_id", d->id->str,
-                                                 "reason", jstr(d->reason), "to", to, "new_id",
-                                                 s->dry_run ? NULL : new_id));
+        json_array_append_new(t->done, json_pack("{s:s, s:o, s:o, s:s*}", "dl_id", d->id->str,
+                                                 "reason", jstr(d->reason), "to", jtext(to),
+                                                 "new_id", s->dry_run ? NULL : new_id));
     else
         printf("%s %s (%s) to %s%s%s\n", s->dry_run ? "would put back" : "put back", d->id->str,
                bm_cli_safe_text(&sb, str(d->reason)), bm_cli_safe_text(&sb, to),

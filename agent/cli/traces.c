@@ -493,8 +493,15 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     }
     if (json) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < s.n; i++)
-            json_array_append_new(arr, trace_index_json(&s.found[i]));
+        for (size_t i = 0; i < s.n; i++) {
+            json_t *one = trace_index_json(&s.found[i]);
+            if (!one) { /* a member written by hand, not UTF-8: its bytes that are not as '?' */
+                trace_summary shown = s.found[i];
+                bm_text_scrub(shown.tx, s.found[i].tx, strlen(s.found[i].tx) + 1);
+                one = trace_index_json(&shown);
+            }
+            json_array_append_new(arr, one);
+        }
         json_t *out =
             json_pack("{s:o, s:I, s:I, s:I, s:I, s:b}", "traces", arr, "count", (json_int_t)s.n,
                       "scanned", (json_int_t)s.scanned, "expired", (json_int_t)s.expired,
