@@ -90,6 +90,22 @@ enum {
 int bm_cli_trace_records(const redisReply *r, const char *tx, bm_decoder *d, trace **out,
                          size_t *unreadable, bm_sampling_marker *marker);
 
+/*
+ * trace.c: the earliest and latest event times (µs) of the records of
+ * <prefix><tx> (tx_len bytes) past its first TRACE_READ_MAX, read
+ * BM_CLI_SPAN_PAGE at a time, only their times kept (records read as
+ * bm_cli_trace_records reads them), widening *span (start it at {INT64_MAX,
+ * INT64_MIN}). A trace that long is replayed from its first records (the
+ * pairing's cost); its start and end are those of all its records.
+ * @return 0, or -1 (Redis failed: said in err).
+ */
+typedef struct {
+    int64_t first_us, last_us;
+} bm_cli_span;
+#define BM_CLI_SPAN_PAGE 5000
+int bm_cli_trace_span(redisContext *c, const char *prefix, const char *tx, size_t tx_len,
+                      bm_decoder *d, bm_cli_span *span, char *err, size_t errlen);
+
 struct json_t;
 /* The first `json` field of a stream entry (an element of an XRANGE reply)
  * that holds a JSON object, parsed (caller json_decref's), or NULL: what

@@ -125,8 +125,39 @@ int bm_cli_trace_records(const redisReply *r, const char *tx, bm_decoder *d, tra
     return BM_TRACE_RECORDS_OK;
 }
 
-/* A trace longer than TRACE_READ_MAX records: said on stderr, with its length. */
-static void say_cut(redisContext *c, const bm_cli_opts *o, const char *tx)
+int bm_cli_trace_span(redisContext *c, const char *prefix, const char *tx, size_t tx_len,
+                      bm_decoder *d, bm_cli_span *span, char *err, size_t errlen)
+{
+    for (long long from = TRACE_READ_MAX;; from += BM_CLI_SPAN_PAGE) {
+        redisReply *r = redisCommand(c, "LRANGE %s%b %lld %lld", prefix, tx, tx_len, from,
+                                     from + BM_CLI_SPAN_PAGE - 1);
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            snprintf(err, errlen, "cannot read %s%s: %s", prefix, tx,
+                     r && r->type == REDIS_REPLY_ERROR ? r->str
+                     : r                               ? "not a list"
+                                                       : c->errstr);
+            if (r) freeReplyObject(r);
+            return -1;
+        }
+        for (size_t i = 0; i < r->elements; i++) {
+            const redisReply *el = r->element[i];
+            bm_event ev;
+            if (el->type != REDIS_REPLY_STRING ||
+                bm_decode_msgpack(d, el->str, (size_t)el->len, &ev) != BM_DECODE_OK || !ev.id[0])
+                continue;
+            if (ev.ts_us < span->first_us) span->first_us = ev.ts_us;
+            if (ev.ts_us > span->last_us) span->last_us = ev.ts_us;
+        }
+        size_t got = r->elements;
+        freeReplyObject(r);
+        if (got < BM_CLI_SPAN_PAGE) return 0;
+    }
+}
+
+/* A trace longer than TRACE_READ_MAX records: said on stderr, with its
+ * length, and the span of all its records when the ones not read widen the
+ * shown trace's (as busmon traces lists it). */
+static void say_cut(redisContext *c, const bm_cli_opts *o, const char *tx, const trace *t)
 {
     redisReply *n = redisCommand(c, "LLEN %s%s", o->trace_prefix, tx);
     char total[32] = "more";
@@ -135,8 +166,20 @@ static void say_cut(redisContext *c, const bm_cli_opts *o, const char *tx)
     if (n) freeReplyObject(n);
     if (whole) return; /* exactly TRACE_READ_MAX: all of it was read */
     bm_cli_safe sb = {.next = 0};
-    fprintf(stderr, "busmon trace: %s holds %s records; only its first %d are read and shown\n",
+    fprintf(stderr, "busmon trace: %s holds %s records; only its first %d are read and shown",
             bm_cli_safe_text(&sb, tx), total, TRACE_READ_MAX);
+    bm_cli_span span = {trace_first_ts_us(t), trace_last_ts_us(t)};
+    bm_decoder *d = bm_decoder_new(NULL);
+    char err[256], from[48], to[48];
+    if (d && !bm_cli_trace_span(c, o->trace_prefix, tx, strlen(tx), d, &span, err, sizeof err) &&
+        (span.first_us < trace_first_ts_us(t) || span.last_us > trace_last_ts_us(t))) {
+        bm_cli_time(span.first_us, from, sizeof from);
+        bm_cli_time(span.last_us, to, sizeof to);
+        fprintf(stderr, "; all of them span %s to %s (%.3f s)", from, to,
+                (double)(span.last_us - span.first_us) / 1e6);
+    }
+    bm_decoder_free(d);
+    fputc('\n', stderr);
 }
 
 /*
@@ -195,7 +238,7 @@ static int read_trace(redisContext *c, const bm_cli_opts *o, const char *tx, tra
                 "busmon trace: %zu stored record(s) of %s could not be read and are not shown\n",
                 unreadable, tx);
     }
-    if (rc == BM_EXIT_OK && r->elements >= TRACE_READ_MAX) say_cut(c, o, tx);
+    if (rc == BM_EXIT_OK && r->elements >= TRACE_READ_MAX) say_cut(c, o, tx, *out);
     freeReplyObject(r);
     return rc;
 }

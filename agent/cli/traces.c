@@ -34,7 +34,6 @@
 #define PAGE          500
 #define SCAN_MAX      2000000 /* candidates read at most (traces.index_max may allow more: said) */
 #define CHUNK         200     /* candidates' records asked for at once, at most */
-#define TAIL_PAGE     5000    /* records past TRACE_READ_MAX asked for at once (their times) */
 
 void bm_cli_traces_help(FILE *f)
 {
@@ -99,7 +98,7 @@ typedef struct {
     trace_summary *found;
     size_t n, limit, scanned, expired, sampled_out, unreadable;
     size_t cut;     /* candidates of TRACE_READ_MAX records or more: summarized from those,
-                     * their start and end from all their records (tail_times) */
+                     * their start and end from all their records (bm_cli_trace_span) */
     size_t dropped; /* matches left out: older than the limit's newest */
     int stop;       /* the limit's newest found: no candidate left can be newer */
 } search;
@@ -136,55 +135,11 @@ static int complete(const search *s, const char *score)
     return s->n == s->limit && s->found[oldest(s)].start_us / 1000 > (int64_t)strtod(score, NULL);
 }
 
-/* The times of a trace's records past its first TRACE_READ_MAX, read by
- * tail_times: the earliest and the latest (INT64_MAX, INT64_MIN: none). */
-typedef struct {
-    int64_t first_us, last_us;
-} tail_span;
-
-/*
- * The earliest and latest event times of tx's records past its first
- * TRACE_READ_MAX, TAIL_PAGE at a time (only their times are kept). A trace
- * that long is summarized from its first records (the pairing's cost), but
- * its start and end are those of all its records: its index score is
- * never earlier than that start, so the search's order and its stop hold,
- * and --since and --min-duration judge its real span. @return 0, or -1
- * (Redis failed: said in err).
- */
-static int tail_times(redisContext *c, const char *prefix, const redisReply *tx, bm_decoder *d,
-                      tail_span *span, char *err, size_t errlen)
-{
-    for (long long from = TRACE_READ_MAX;; from += TAIL_PAGE) {
-        redisReply *r = redisCommand(c, "LRANGE %s%b %lld %lld", prefix, tx->str, (size_t)tx->len,
-                                     from, from + TAIL_PAGE - 1);
-        if (!r || r->type != REDIS_REPLY_ARRAY) {
-            snprintf(err, errlen, "cannot read %s%s: %s", prefix, tx->str,
-                     r && r->type == REDIS_REPLY_ERROR ? r->str
-                     : r                               ? "not a list"
-                                                       : c->errstr);
-            if (r) freeReplyObject(r);
-            return -1;
-        }
-        for (size_t i = 0; i < r->elements; i++) {
-            const redisReply *el = r->element[i];
-            bm_event ev; /* read as bm_cli_trace_records reads a record */
-            if (el->type != REDIS_REPLY_STRING ||
-                bm_decode_msgpack(d, el->str, (size_t)el->len, &ev) != BM_DECODE_OK || !ev.id[0])
-                continue;
-            if (ev.ts_us < span->first_us) span->first_us = ev.ts_us;
-            if (ev.ts_us > span->last_us) span->last_us = ev.ts_us;
-        }
-        size_t got = r->elements;
-        freeReplyObject(r);
-        if (got < TAIL_PAGE) return 0;
-    }
-}
-
 /* One candidate's LRANGE reply: summarized (its start and end widened to
  * the times of its records past the reply, *tail), kept when the filter
  * accepts it. @return 0, or -1 (out of memory, said in err). */
 static int take(const redisReply *r, const char *tx, bm_decoder *d, const trace_filter *f,
-                const tail_span *tail, search *s, char *err, size_t errlen)
+                const bm_cli_span *tail, search *s, char *err, size_t errlen)
 {
     s->scanned++;
     trace *t;
@@ -300,14 +255,16 @@ static long read_page(redisContext *c, const char *prefix, const char *set, cons
                 longer[n_longer++] = lr;
                 continue;
             }
-            tail_span none = {INT64_MAX, INT64_MIN};
+            bm_cli_span none = {INT64_MAX, INT64_MIN};
             if (rc >= 0 && take(lr, tx, d, f, &none, s, err, errlen)) rc = -1;
             freeReplyObject(lr);
         }
         for (size_t k = 0; k < n_longer; k++) {
             const redisReply *tx = r->element[2 * longer_at[k]];
-            tail_span tail = {INT64_MAX, INT64_MIN};
-            if (rc >= 0 && tail_times(c, prefix, tx, d, &tail, err, errlen)) rc = -1;
+            bm_cli_span tail = {INT64_MAX, INT64_MIN};
+            if (rc >= 0 &&
+                bm_cli_trace_span(c, prefix, tx->str, (size_t)tx->len, d, &tail, err, errlen))
+                rc = -1;
             if (rc >= 0 && take(longer[k], tx->str, d, f, &tail, s, err, errlen)) rc = -1;
             freeReplyObject(longer[k]);
         }

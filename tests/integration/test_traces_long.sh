@@ -7,6 +7,7 @@
 # its index score bounds: --limit 1 and --limit 2 agree on which is newer.
 # (Before: its start was the first 5,000 records' earliest, 100 s later, so
 # it was listed first with --limit 2 and not at all with --limit 1.)
+# busmon trace, which shows its first 5,000 records, says that span too.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -42,4 +43,10 @@ bm_eq "--min-duration 150s: tx-long (its records span 200 s)" "tx-long" \
     "$("$BUSMON" traces --min-duration 150s --json 2>/dev/null | jq -r '[.traces[].tx] | join(" ")')"
 bm_check "stderr says it was summarized from its first 5000 records" \
     grep -q "1 trace(s) hold 5000 records or more: each is summarized from its first 5000" "$BM_TMP/all.err"
+from=$(date -u -d "@$((t0 / 1000))" +%Y-%m-%dT%H:%M:%S.000Z)
+to=$(date -u -d "@$((t0 / 1000 + 200))" +%Y-%m-%dT%H:%M:%S.000Z)
+"$BUSMON" trace tx-long >/dev/null 2>"$BM_TMP/trace.err"
+bm_eq "busmon trace says it is cut, and the span of all its records, as busmon traces lists it" \
+    "busmon trace: tx-long holds 5002 records; only its first 5000 are read and shown; all of them span $from to $to (200.000 s)" \
+    "$(cat "$BM_TMP/trace.err")"
 bm_finish
