@@ -11,6 +11,7 @@
  * (the agent's inputs) or reading the entries again (the agent does, as any
  * new entry: one refused again is dead-lettered again).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -595,6 +596,28 @@ static int replay(redisContext *c, const dl_args *s)
 
 /* ---- the command -------------------------------------------------------------- */
 
+/* Whether id[0, len) is a stream entry id Redis takes: MS or MS-SEQ, each a
+ * whole number below 2^64. */
+static int stream_id_ok(const char *id, size_t len)
+{
+    char buf[48];
+    if (len >= sizeof buf) return 0;
+    memcpy(buf, id, len);
+    buf[len] = '\0';
+    char *p = buf;
+    for (int part = 0; part < 2; part++) {
+        char *end;
+        errno = 0;
+        if (!isdigit((unsigned char)*p)) return 0;
+        (void)strtoull(p, &end, 10);
+        if (errno) return 0;
+        if (!*end) return 1;
+        if (*end != '-' || part) return 0;
+        p = end + 1;
+    }
+    return 0;
+}
+
 static int parse_args(const bm_cli_command *self, bm_cli_opts *o, int argc, char **argv, dl_args *s)
 {
     const char *count = NULL;
@@ -663,6 +686,19 @@ static int parse_args(const bm_cli_command *self, bm_cli_opts *o, int argc, char
             fprintf(stderr, "busmon deadletters replay: at most %d ids in --id, not %zu\n", IDS_MAX,
                     n);
             return BM_EXIT_USAGE;
+        }
+        /* every id checked before any is put back: a typo in the list said
+         * as one, not as Redis' refusal after the copies before it were moved */
+        for (const char *p = s->ids; *p;) {
+            size_t len = strcspn(p, ",");
+            if (len && !stream_id_ok(p, len)) {
+                fprintf(stderr,
+                        "busmon deadletters replay: --id '%.*s' is not a stream entry id (as "
+                        "listed: 1796530130884-0)\n",
+                        (int)len, p);
+                return BM_EXIT_USAGE;
+            }
+            p += len + (p[len] == ',');
         }
     }
     if (s->to && !strcmp(s->to, s->stream)) {
