@@ -304,7 +304,11 @@ static void print_text(const bm_cli_opts *o, const search *s, int limited)
     bm_cli_safe sb = {.next = 0}; /* names came from events */
     for (size_t i = 0; i < s->n; i++) {
         const trace_summary *t = &s->found[i];
-        char start[40], dur[32], workers[256] = "", error[TRACE_INDEX_TEXT_MAX + 1];
+        /* every name whole: bm_cli_safe_text cuts the list, between characters */
+        char start[40], dur[32],
+            workers[TRACE_INDEX_WORKERS_MAX * (TRACE_INDEX_TEXT_MAX + 1)] = "",
+                                                                      error[TRACE_INDEX_TEXT_MAX +
+                                                                            1];
         trace_index_format_ms(t->start_us, start, sizeof start);
         format_duration(t->duration_us, dur, sizeof dur);
         for (size_t w = 0; w < t->n_workers; w++) {
