@@ -118,7 +118,10 @@ static void labels_text(json_t *rec, char *buf, size_t n)
     {
         const char *val = json_string_value(v);
         int w = snprintf(buf + k, n - k, "%s%s=%s", k ? "," : "", key, val ? val : "");
-        if (w < 0 || (size_t)w >= n - k) break;
+        if (w < 0 || (size_t)w >= n - k) { /* left out whole: never cut in a character */
+            buf[k] = '\0';
+            break;
+        }
         k += (size_t)w;
     }
     if (!k) snprintf(buf, n, "-");

@@ -2,7 +2,7 @@
 # Long names of wide characters in the text views are never cut inside a
 # character: busmon traces listed a transaction's workers cut at 255 bytes
 # (the rest left out without a word, a character cut in two shown as
-# "\xe4\xbd"), busmon top an alert's labels the same way. Now every worker
+# "\xe4\xbd"), busmon top and busmon alerts an alert's labels the same way. Now every worker
 # name is listed whole (the text layer cuts a very long line, between
 # characters), and a label that does not fit top's room is left out whole.
 source "$(dirname "$0")/lib.sh"
@@ -28,4 +28,8 @@ bm_cli HSET hand:firing f1 "{\"rule\":\"r\",\"severity\":\"warning\",\"labels\":
 bm_check "top: a long label of wide characters shown whole, the next one after it" \
     grep -qF "a=$long b=tail" "$BM_TMP/top.txt"
 bm_check "top: no character cut in two (no \\x escape)" bash -c "! grep -qF '\\x' '$BM_TMP/top.txt'"
+bm_cli HSET hand:firing f2 "{\"rule\":\"r2\",\"severity\":\"warning\",\"labels\":{\"a\":\"s\",\"b\":\"z$long$long\"},\"description\":\"d\"}" >/dev/null
+"$BUSMON" alerts --firing hand:firing --count 0 >"$BM_TMP/alerts.txt" 2>&1
+bm_check "alerts: a label too long for its room is left out whole (no \\x escape)" \
+    bash -c "grep -qE '^warning +r2 +a=s +' '$BM_TMP/alerts.txt' && ! grep -qF '\\x' '$BM_TMP/alerts.txt'"
 bm_finish
