@@ -267,8 +267,31 @@ static int refuse_no_room_for_handoff(const bm_config *c, char *err, size_t errl
     return -1;
 }
 
+/* The leader's lease, when cluster.leader_key is not given: busmon:leader for
+ * the default group, busmon:leader:<group> for another, so that independent
+ * monitors (other groups) on one Redis each have their own judge. */
+static int default_leader_key(bm_config *c)
+{
+    if (c->cluster_leader_key_set) return 0;
+    size_t n;
+    const bm_config_key *keys = bm_config_keys(&n), *g = bm_keys_find(keys, n, "streams.group");
+    const char *base = "busmon:leader";
+    if (!c->group || (g && g->def && !strcmp(c->group, g->def)))
+        return bm_config_set_str(&c->cluster_leader_key, base);
+    char *key = malloc(strlen(base) + 1 + strlen(c->group) + 1);
+    if (!key) return -1;
+    sprintf(key, "%s:%s", base, c->group);
+    free(c->cluster_leader_key);
+    c->cluster_leader_key = key;
+    return 0;
+}
+
 int bm_config_finish(bm_config *c, char *err, size_t errlen)
 {
+    if (default_leader_key(c)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (c->n_streams == 0 && bm_config_add_stream(c, "busmon:events", err, errlen)) return -1;
     if (refuse_no_room_for_handoff(c, err, errlen)) return -1;
     if (refuse_own_output(c, err, errlen)) return -1;

@@ -54,7 +54,8 @@ typedef struct {
     size_t reclaim_max_deliveries;  /* reclaim.max_deliveries, 5 */
     int cluster_enabled;            /* cluster.enabled */
     char *cluster_registry;         /* "busmon:agents" */
-    char *cluster_leader_key;       /* "busmon:leader" */
+    char *cluster_leader_key;       /* "busmon:leader"; another group's: "busmon:leader:<group>" */
+    int cluster_leader_key_set;     /* cluster.leader_key given: it does not follow the group */
     char *cluster_handoff_prefix;   /* "busmon:handoff:" */
     int64_t cluster_heartbeat_ms, cluster_stale_ms, cluster_lease_ms, cluster_refresh_ms;
 

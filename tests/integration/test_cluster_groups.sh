@@ -5,6 +5,8 @@
 # its group, and an agent counts only the agents of its own. They took each
 # other for members and handed half their transactions to each other's
 # hand-off stream, read there in the other group (figures wrong in both).
+# Each group has its own leader's lease (busmon:leader:<group>, the default
+# group busmon:leader), so both monitors judge and publish.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 bm_agent_http
@@ -32,4 +34,17 @@ for g in ga gb; do
 done
 bm_check "the registry entries name their groups" \
     bash -c "[ \"\$(redis-cli -p $BM_PORT HGET busmon:agents c-ga | jq -r .group)\" = ga ]"
+# Each monitor has its judge: with cluster.leader_key not set, a group other
+# than busmon takes the lease busmon:leader:<group>. They shared busmon:leader,
+# so one of the two monitors judged nothing and published no rollup.
+for g in ga gb; do
+    bm_check "$g: leads its own group" bm_wait_for 10 \
+        "[ \"\$(bm_metric ${HP[$g]} busmon_cluster_leader)\" = 1 ]"
+    bm_eq "$g: its lease is busmon:leader:$g" "c-$g" "$(bm_cli_raw GET "busmon:leader:$g")"
+done
+bm_eq "busmon:leader (the default group's) is nobody's" "" "$(bm_cli_raw GET busmon:leader)"
+# an agent of the default group keeps the documented busmon:leader
+BUSMON_CLUSTER_HEARTBEAT=250ms bm_bg "$AGENT" --consumer c-def --block-ms 100 --no-http
+bm_check "the default group's agent holds busmon:leader" bm_wait_for 10 \
+    "[ \"\$(bm_cli_raw GET busmon:leader)\" = c-def ]"
 bm_finish
