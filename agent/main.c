@@ -70,6 +70,8 @@ static int fail(int code, const char *fmt, const char *a)
 #define STOP_DEADLINE_MS  10000 /* the writer's flush at stop */
 #define FLUSH_DEADLINE_MS 5000  /* the sinks' delivery at stop */
 #define STOP_HARD_LIMIT_S 20    /* the whole stop, whatever hangs */
+/* the most a stop keeps reading pub/sub for the other agents to take over */
+#define PUBSUB_LINGER_MAX_US (5 * 1000000LL)
 
 /* Everything main builds, so teardown can free it in the right order. */
 typedef struct {
@@ -435,6 +437,12 @@ static const char *route_tx(void *arg, const char *tx)
     return bm_cluster_owner(a->p.cluster, tx);
 }
 
+static const char *route_pubsub(void *arg, const char *key, int64_t t_us)
+{
+    agent *a = arg;
+    return bm_cluster_pubsub_owner(a->p.cluster, key, t_us);
+}
+
 static void checkpoint_soon(void *arg)
 {
     agent *a = arg;
@@ -606,7 +614,7 @@ static int build_inputs(agent *a)
                                c->n_pubsub_patterns,
                                a->scheme,
                                c->max_entry_bytes,
-                               a->p.cluster ? route_tx : NULL,
+                               a->p.cluster ? route_pubsub : NULL,
                                a,
                                c->max_id_bytes,
                                c->max_clock_skew_ms * 1000,
@@ -775,24 +783,46 @@ static void on_stop_limit(evutil_socket_t fd, short what, void *arg)
     bm_loop_exit(a->p.loop, 1);
 }
 
+/* The stop, once no input is read any more: the last figures out, then
+ * stored, checkpointed and acked. */
+static void stop_when_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    agent *a = arg;
+    bm_pubsub_input_stop(a->p.pubsub);
+    bm_finisher_final(a->p.finisher);    /* ended transactions: sampled, exported */
+    if (a->p.otlp_metrics) bm_otlp_metrics_export(a->p.otlp_metrics);
+    bm_outputs_flush(a->p.outputs, FLUSH_DEADLINE_MS); /* sinks deliver what they hold */
+    bm_info("stopping: %ld pending write(s), last checkpoint and acks next",
+            bm_writer_pending(a->p.writer));
+    bm_persist_finish(a->p.persist, on_persist_finished, a); /* stored, checkpoint, acks */
+}
+
 /* Stop hook: the order of a stop, first to last. */
 static void stop_in_order(void *arg, const char *why)
 {
     agent *a = arg;
     struct timeval limit = {STOP_HARD_LIMIT_S, 0};
     event_base_once(bm_loop_base(a->p.loop), -1, EV_TIMEOUT, on_stop_limit, a, &limit);
-    bm_publisher_final(a->p.publisher);  /* what readers see is current */
-    bm_alerting_stop(a->p.alerting);     /* no more evaluations */
-    bm_cluster_leave(a->p.cluster);      /* lease given up, no more hand-offs to us */
-    bm_finisher_final(a->p.finisher);    /* ended transactions: sampled, exported */
-    if (a->p.otlp_metrics) bm_otlp_metrics_export(a->p.otlp_metrics);
-    bm_outputs_flush(a->p.outputs, FLUSH_DEADLINE_MS); /* sinks deliver what they hold */
-    bm_stream_input_stop(a->p.streams);  /* no more reads */
-    bm_pubsub_input_stop(a->p.pubsub);
+    bm_publisher_final(a->p.publisher); /* what readers see is current */
+    bm_alerting_stop(a->p.alerting);    /* no more evaluations */
+    /* lease given up, no more hand-offs to us; the other agents take our share
+     * of pub/sub at an instant named ahead: counted here until then */
+    int64_t linger_us = bm_cluster_leave(a->p.cluster);
+    bm_stream_input_stop(a->p.streams);   /* no more reads */
     bm_session_drop_reader(a->p.session); /* a read in flight stays pending: read next start */
-    bm_info("stopping (%s): %ld pending write(s), last checkpoint and acks next", why,
-            bm_writer_pending(a->p.writer));
-    bm_persist_finish(a->p.persist, on_persist_finished, a); /* stored, checkpoint, acks */
+    if (!a->p.pubsub || linger_us <= 0) {
+        bm_info("stopping (%s)", why);
+        stop_when_read(-1, 0, a);
+        return;
+    }
+    if (linger_us > PUBSUB_LINGER_MAX_US) linger_us = PUBSUB_LINGER_MAX_US;
+    bm_info("stopping (%s): pub/sub read %lld ms more, until the other agents take this one's "
+            "share",
+            why, (long long)(linger_us / 1000));
+    struct timeval tv = bm_tv_from_us(linger_us);
+    event_base_once(bm_loop_base(a->p.loop), -1, EV_TIMEOUT, stop_when_read, a, &tv);
 }
 
 static int build(agent *a, char *err, size_t errlen)

@@ -113,9 +113,9 @@ static int own_channel(bm_pubsub_input *in, const redisReply *ch, const redisRep
 
 /* Several agents: is `key` (a channel, for a message that names no
  * transaction) another agent's? Counted as not owned: that agent counts it. */
-static int elsewhere(bm_pubsub_input *in, const char *key)
+static int elsewhere(bm_pubsub_input *in, const char *key, int64_t t_us)
 {
-    if (!in->o.route || !in->o.route(in->o.route_arg, key)) return 0;
+    if (!in->o.route || !in->o.route(in->o.route_arg, key, t_us)) return 0;
     in->stats.not_owned++;
     return 1;
 }
@@ -187,7 +187,8 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
     bm_decode_status st = bm_decode_pubsub(in->dec, &in->o.scheme, ch->str, (size_t)ch->len,
                                            body->str, (size_t)body->len, &ev);
     if (st != BM_DECODE_OK) {
-        if (elsewhere(in, ch->str)) return; /* one dead-letter in the cluster, not one per agent */
+        if (elsewhere(in, ch->str, now))
+            return; /* one dead-letter in the cluster, not one per agent */
         in->stats.decode_errors[st]++;
         in->stats.bad++;
         char chan[512];
@@ -209,17 +210,17 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
     if (!ev.ts_us) ev.ts_us = now;
     if (bm_time_clamp(&ev.ts_us, now, now, in->o.max_clock_skew_us)) in->stats.clock_skew++;
     if (ev.metric_name[0]) { /* every agent hears it: only one that owns no routing counts it */
-        if (!in->o.route || in->o.route(in->o.route_arg, ev.metric_name) == NULL)
+        if (!in->o.route || in->o.route(in->o.route_arg, ev.metric_name, ev.ts_us) == NULL)
             (void)bm_state_metric(in->state, &ev, now); /* out of memory: counted, gone */
         else
             in->stats.not_owned++;
         return;
     }
     if (!ev.tx[0]) {
-        if (!elsewhere(in, ch->str)) bm_state_untraced(in->state);
+        if (!elsewhere(in, ch->str, ev.ts_us)) bm_state_untraced(in->state);
         return;
     }
-    if (in->o.route && in->o.route(in->o.route_arg, ev.tx)) {
+    if (in->o.route && in->o.route(in->o.route_arg, ev.tx, ev.ts_us)) {
         in->stats.not_owned++; /* its owner got it too */
         return;
     }

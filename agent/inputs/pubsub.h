@@ -45,8 +45,10 @@ typedef struct {
     size_t max_entry_bytes;
     /* Several agents: every agent gets every message; only the owner of its
      * transaction applies it (route returns NULL for this agent); one that
-     * names none, or is bad, goes by its channel (a metric by its name). */
-    const char *(*route)(void *arg, const char *tx);
+     * names none, or is bad, goes by its channel (a metric by its name).
+     * t_us: the message's time (its event time, else when it came), for an
+     * owner every agent agrees on while agents join or stop. */
+    const char *(*route)(void *arg, const char *key, int64_t t_us);
     void *route_arg;
     size_t max_id_bytes;       /* longer ids and channels are dead-lettered (0: 256) */
     int64_t max_clock_skew_us; /* event times further from the clock become the receive

@@ -49,6 +49,10 @@ typedef struct {
     int64_t seen_us;      /* our monotonic clock when its heartbeat last changed */
     int64_t first_us;     /* ... when we first saw it */
     int64_t every_us;     /* its heartbeat period as it wrote it (0: not said, older agent) */
+    /* pub/sub: it owns its share of the messages of times in [owns_from, owns_until),
+     * as it wrote them (its wall clock: every agent compares the same numbers);
+     * 0: not said (an older agent: from when it is live, until it stops) */
+    int64_t owns_from_us, owns_until_us;
     int stopped;
 } agent_entry;
 
@@ -84,6 +88,9 @@ struct bm_cluster {
     int have_leader_mon;
     refresh *busy;
     int left;
+    /* pub/sub: this agent owns its share of the messages of times in
+     * [owns_from_us, owns_until_us) (wall µs; until: 0 while it runs) */
+    int64_t owns_from_us, owns_until_us;
     /* the others' dead-letter counts as last read, and their growth summed:
      * the judge's deadletter_rate counts every agent's */
     struct {
@@ -179,6 +186,8 @@ static int registry_entry(const bm_cluster *c, const redisReply *r, size_t i, in
     a->stopped = json_is_true(json_object_get(j, "stopped"));
     json_int_t every = json_integer_value(json_object_get(j, "every_us"));
     a->every_us = every > 0 && every <= EVERY_MAX_US ? (int64_t)every : 0;
+    a->owns_from_us = (int64_t)json_integer_value(json_object_get(j, "owns_from_us"));
+    a->owns_until_us = (int64_t)json_integer_value(json_object_get(j, "owns_until_us"));
     json_decref(j);
     seen_at(c, a, mono);
     return 0;
@@ -291,12 +300,26 @@ static int64_t heartbeat_every_us(const bm_cluster_opts *o)
     return o->heartbeat_us < o->lease_us / 3 ? o->heartbeat_us : o->lease_us / 3;
 }
 
-/* This agent's registry value (caller frees; NULL: out of memory). */
-static char *registry_value(const bm_cluster *c, int stopped)
+/* How far ahead an agent names the instant its share of pub/sub changes
+ * hands: every other agent reads the registry once per heartbeat, so two of
+ * them pass before it comes. */
+static int64_t switch_ahead_us(const bm_cluster_opts *o)
 {
-    json_t *j = json_pack("{s:I, s:I, s:b, s:s}", "heartbeat_us", (json_int_t)now_us(), "every_us",
-                          (json_int_t)(stopped ? 0 : heartbeat_every_us(&c->o)), "stopped",
-                          stopped, "group", c->o.group ? c->o.group : "");
+    return 2 * heartbeat_every_us(o);
+}
+
+/* This agent's registry value (caller frees; NULL: out of memory). The first
+ * one names when it starts to own its share of pub/sub messages: ahead, so
+ * the agents that count that share now have read it by then. */
+static char *registry_value(bm_cluster *c, int stopped)
+{
+    if (!c->owns_from_us) c->owns_from_us = now_us() + switch_ahead_us(&c->o);
+    json_t *j = json_pack("{s:I, s:I, s:b, s:s, s:I}", "heartbeat_us", (json_int_t)now_us(),
+                          "every_us", (json_int_t)(stopped ? 0 : heartbeat_every_us(&c->o)),
+                          "stopped", stopped, "group", c->o.group ? c->o.group : "", "owns_from_us",
+                          (json_int_t)c->owns_from_us);
+    if (j && c->owns_until_us)
+        json_object_set_new(j, "owns_until_us", json_integer((json_int_t)c->owns_until_us));
     char *v = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     return v;
@@ -707,6 +730,43 @@ const char *bm_cluster_owner(const bm_cluster *c, const char *tx)
     return c && !c->left ? owner_of(c, tx) : NULL;
 }
 
+/* Does agent a own a share of the pub/sub messages of time t? A joining one
+ * from the instant it named, a stopping one until the instant it named (while
+ * not stale: a value never rewritten is not believed for ever). */
+static int owns_pubsub_at(const bm_cluster *c, const agent_entry *a, int64_t t)
+{
+    if (a->owns_from_us > t) return 0;
+    if (!a->stopped) return live(c, a);
+    return a->owns_until_us > t && age_us(a) <= stale_for(c, a);
+}
+
+const char *bm_cluster_pubsub_owner(const bm_cluster *c, const char *key, int64_t t_us)
+{
+    if (!c) return NULL;
+    /* the message's instant: its own time, so that every agent takes the same
+     * one, but not after now (every switch up to now is known here) nor long
+     * before (a stopped agent counts the times before its end for a while only) */
+    int64_t now = now_us(), lag = heartbeat_every_us(&c->o);
+    int64_t t = t_us > now ? now : t_us < now - lag ? now - lag : t_us;
+    const char *best = NULL;
+    uint64_t best_w = 0;
+    if (c->owns_from_us <= t && (!c->left || c->owns_until_us > t)) {
+        best = c->o.agent;
+        best_w = weight(c->o.agent, key);
+    }
+    for (size_t i = 0; i < c->n_agents; i++) {
+        const agent_entry *a = &c->agents[i];
+        if (!strcmp(a->name, c->o.agent) || !owns_pubsub_at(c, a, t)) continue;
+        uint64_t wgt = weight(a->name, key);
+        if (!best || wgt > best_w || (wgt == best_w && strcmp(a->name, best) < 0)) {
+            best = a->name;
+            best_w = wgt;
+        }
+    }
+    if (!best) return c->left ? NULL : owner_of(c, key); /* nobody yet (all just started) */
+    return best == c->o.agent ? NULL : best;
+}
+
 /* ---- the view ------------------------------------------------------------------------ */
 
 static bm_monitor *view_acquire(void *arg)
@@ -808,19 +868,28 @@ void bm_cluster_free(bm_cluster *c)
     free(c);
 }
 
-void bm_cluster_leave(bm_cluster *c)
+int64_t bm_cluster_leave(bm_cluster *c)
 {
-    if (!c || c->left) return;
+    if (!c || c->left) return 0;
     c->left = 1;
     c->is_leader = 0;
     c->stats.is_leader = 0;
-    if (!bm_writer_up(c->w)) return;
+    if (!bm_writer_up(c->w)) return 0;
+    /* others live: they take this agent's share of pub/sub at an instant
+     * named ahead, and it counts that share until then (and a heartbeat
+     * more, for messages of times before it that come late) */
+    int64_t linger = 0;
+    if (c->stats.agents_live > 1) {
+        c->owns_until_us = now_us() + switch_ahead_us(&c->o);
+        linger = switch_ahead_us(&c->o) + heartbeat_every_us(&c->o);
+    }
     char *v = registry_value(c, 1);
     const char *f[1] = {c->o.agent}, *vv[1] = {v};
     if (v) bm_writer_hset(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, f, NULL, vv, NULL, NULL, NULL);
     free(v);
     const char *args[1] = {c->o.agent};
     bm_writer_eval1(c->w, BM_WRITE_CLUSTER, LEAVE_SCRIPT, c->o.leader_key, 1, args, NULL, NULL);
+    return linger;
 }
 
 const char *bm_cluster_leader(const bm_cluster *c)

@@ -22,7 +22,9 @@
  *              its id over the live agents' names): an event read by another
  *              agent is handed to the owner through busmon:handoff:<owner>,
  *              so a command and its answer always meet (durations, in-flight
- *              counts, timeouts); a pub/sub event is applied by its owner only
+ *              counts, timeouts); a pub/sub event is applied by its owner only,
+ *              the owner at the message's time: a joining or stopping agent's
+ *              share changes hands at an instant it names ahead in the registry
  *   janitor    the leader moves what waits in a gone agent's hand-off stream
  *              (after what its checkpoint holds) to the transactions' owners
  *
@@ -113,9 +115,19 @@ uint64_t bm_cluster_others_deadlettered(const bm_cluster *c);
 const char *bm_cluster_leader(const bm_cluster *c);
 int bm_cluster_is_leader(const bm_cluster *c);
 
+/* The live agent that owns the pub/sub messages of key (a transaction, a
+ * channel, a metric name) of time t_us (the message's time, wall µs), or NULL
+ * when it is this one. Every agent hears every message: the share of an
+ * agent that joins or stops changes hands at an instant it names in its
+ * registry entry, read by the others before it comes, so every agent takes
+ * the same owner for a message and it is counted once. */
+const char *bm_cluster_pubsub_owner(const bm_cluster *c, const char *key, int64_t t_us);
+
 /* The stop: give up the lease and say so in the registry (others stop
- * handing transactions to this agent at once). */
-void bm_cluster_leave(bm_cluster *c);
+ * handing transactions to this agent at once). @return how long (µs) this
+ * agent must still count its share of pub/sub messages, named in its
+ * registry entry (0: no other agent is live, nobody takes it). */
+int64_t bm_cluster_leave(bm_cluster *c);
 
 /* [{"name", "heartbeat", "age_s", "live", "leader", "me"}] for the rollup
  * and /api/stats. @return a new array, or NULL. */
