@@ -79,6 +79,7 @@ struct bm_cluster {
     agent_entry agents[BM_CLUSTER_AGENTS_MAX];
     size_t n_agents;
     int have_registry;
+    int64_t registry_since_us; /* mono: the first registry read (an agent seen after it is new) */
     void (*known_fn)(void *); /* bm_cluster_when_known: waits for the registry */
     void *known_arg;
     bm_monitor others; /* every other counted agent's partial, merged */
@@ -240,6 +241,7 @@ static void on_registry(const redisReply *r, void *arg)
         }
     memcpy(c->agents, fresh, n * sizeof *fresh);
     c->n_agents = n;
+    if (!c->have_registry) c->registry_since_us = mono;
     c->have_registry = 1;
     c->stats.agents_live = n_live;
     c->stats.agents_counted = n_counted;
@@ -404,10 +406,22 @@ static void refresh_done(refresh *rf)
     free(rf);
 }
 
+/* Did agent `name` come into the registry after this agent first read it?
+ * Then it started since, and all it counts is recent. */
+/* Agent `name` as the registry was last read, or NULL. */
+static const agent_entry *registered(const bm_cluster *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_agents; i++)
+        if (!strcmp(c->agents[i].name, name)) return &c->agents[i];
+    return NULL;
+}
+
 /* Agent `name`'s checkpoint says it dead-lettered `count` since it started:
  * what it adds since its last one is summed (a count that went down is a
  * restart: all of it is new). An agent seen for the first time adds
- * nothing: its past is not the last minute's. */
+ * nothing, its past is not the last minute's, unless it came into the
+ * registry after this agent first read it: it started since, so all of it
+ * is new (a burst before its first checkpoint read here would be left out). */
 static void note_deadlettered(bm_cluster *c, const char *name, uint64_t count)
 {
     for (size_t i = 0; i < c->n_dl_seen; i++) {
@@ -417,11 +431,21 @@ static void note_deadlettered(bm_cluster *c, const char *name, uint64_t count)
         c->dl_seen[i].count = count;
         return;
     }
-    size_t i = c->n_dl_seen < BM_CLUSTER_AGENTS_MAX
-                   ? c->n_dl_seen++
-                   : c->dl_next_slot++ % BM_CLUSTER_AGENTS_MAX; /* full: the slots in turn */
+    size_t i = c->n_dl_seen;
+    if (i < BM_CLUSTER_AGENTS_MAX) {
+        c->n_dl_seen++;
+    } else { /* full: an agent no longer registered gives its place, else in turn */
+        i = c->dl_next_slot++ % BM_CLUSTER_AGENTS_MAX;
+        for (size_t k = 0; k < BM_CLUSTER_AGENTS_MAX; k++)
+            if (!registered(c, c->dl_seen[k].name)) {
+                i = k;
+                break;
+            }
+    }
     snprintf(c->dl_seen[i].name, sizeof c->dl_seen[i].name, "%s", name);
     c->dl_seen[i].count = count;
+    const agent_entry *a = registered(c, name);
+    if (a && a->first_us > c->registry_since_us) c->others_deadlettered += count;
 }
 
 uint64_t bm_cluster_others_deadlettered(const bm_cluster *c)
