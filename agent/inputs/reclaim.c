@@ -57,6 +57,7 @@
 
 #define ROUND_MAX  500 /* entries per stream per round; a full round goes on at once */
 #define OWNERS_MAX 16  /* distinct owners looked up per round */
+#define ACKS_WAIT_US 250000 /* claims queued at their bound: looked at again after this */
 
 typedef struct {
     char id[BM_STREAM_ID_MAX];
@@ -84,6 +85,7 @@ struct bm_reclaim {
     round *busy; /* the stream's round in flight (one at a time) */
     size_t next_stream;
     char claimer[256]; /* <consumer>.claimed: where claims go */
+    int waiting_acks;  /* claims queued at the bound: a look again is due (on_acks_waited) */
 };
 
 struct round {
@@ -105,6 +107,13 @@ static void on_again(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     on_tick(arg);
+}
+
+static void on_acks_waited(evutil_socket_t fd, short what, void *arg)
+{
+    bm_reclaim *r = arg;
+    r->waiting_acks = 0;
+    on_again(fd, what, arg);
 }
 
 static void finish_round(round *rd)
@@ -322,10 +331,18 @@ static void on_tick(void *arg)
     if (r->busy || bm_loop_stopping(r->loop) || !bm_writer_up(r->w) ||
         !bm_stream_input_reading(r->in) || !r->o.n_streams)
         return;
+    /* each claim applied is listed in every checkpoint until acked: bounded.
+     * The next checkpoint acks them: looked at again soon, not an interval later */
+    if (bm_persist_claims_queued(r->persist) >= BM_PERSIST_CLAIMS_QUEUED_MAX) {
+        if (!r->waiting_acks) {
+            struct timeval soon = {0, ACKS_WAIT_US};
+            r->waiting_acks = 1;
+            event_base_once(bm_loop_base(r->loop), -1, EV_TIMEOUT, on_acks_waited, r, &soon);
+        }
+        return;
+    }
     size_t sidx = r->next_stream++ % r->o.n_streams;
     if (bm_stream_input_left_out(r->in, sidx)) return; /* a key of another type: nothing to claim */
-    /* each claim applied is listed in every checkpoint until acked: bounded */
-    if (bm_persist_claims_queued(r->persist) >= BM_PERSIST_CLAIMS_QUEUED_MAX) return;
     round *rd = calloc(1, sizeof *rd);
     if (!rd) return;
     rd->r = r;

@@ -53,7 +53,10 @@
 #define GROUP_BYTES_MAX       (1u << 20) /* records + index bytes: an open group is written */
 #define GROUP_ACKS_MAX        200000     /* entries waiting in an open group, at most */
 #define SPARE_SETS            2          /* stored groups' record buffers kept for new groups */
-#define CLAIMS_ACKED_MAX      16384      /* acked claims remembered (their acks may be lost) */
+#define CLAIMS_ACKED_MAX                                                                           \
+    16000 /* acked claims remembered (their acks may be lost); with the                            \
+             queued ones (BM_PERSIST_CLAIMS_QUEUED_MAX and a round) under                          \
+             BM_CHECKPOINT_CLAIMED_MAX */
 #define CLAIMS_KEEP_US        (600 * 1000000LL)
 
 typedef struct {

@@ -258,7 +258,7 @@ int bm_persist_claim_queued(const bm_persist *p, size_t stream_idx, const char *
 
 /* Claimed entries applied, their acks queued: the reclaim claims no more
  * above BM_PERSIST_CLAIMS_QUEUED_MAX (each is listed in every checkpoint). */
-#define BM_PERSIST_CLAIMS_QUEUED_MAX 8192
+#define BM_PERSIST_CLAIMS_QUEUED_MAX 16000
 size_t bm_persist_claims_queued(const bm_persist *p);
 
 /*

@@ -6,7 +6,9 @@
 #   2. the agent killed after the checkpoint that holds its claims and before
 #      their ack: at its restart they are acked, not applied again;
 #   3. the same, but another agent finds the dead agent's claims (consumer
-#      k3.claimed): the dead agent's checkpoint lists them, so it acks them.
+#      k3.claimed): the dead agent's checkpoint lists them, so it acks them;
+#   4. 20,000 claims, past the 16,000 held unacked at once: all claimed
+#      within seconds of the bound, each counted once.
 # 2,000 counter metric events each, left by a consumer that read them and died.
 # Cluster mode off: each agent's figures are its own.
 source "$(dirname "$0")/lib.sh"
@@ -16,18 +18,19 @@ admin() { redis-cli -p "$BM_PORT" "$@"; }
 admin ACL SETUSER busmon on '>agent-pw' '~*' '&*' +@all >/dev/null
 URL="redis://busmon:agent-pw@127.0.0.1:$BM_PORT"
 
-agent() { # agent NAME STREAM HTTP_PORT MIN_IDLE
+agent() { # agent NAME STREAM HTTP_PORT MIN_IDLE [CHECKPOINT_INTERVAL]
     BUSMON_RECLAIM_MIN_IDLE=$4 bm_bg "$BM_BUILD/busmon-agent" --redis "$URL" --consumer "$1" \
-        --stream "$2" --block-ms 100 --checkpoint-interval 1s --http "127.0.0.1:$3"
+        --stream "$2" --block-ms 100 --checkpoint-interval "${5:-1s}" --http "127.0.0.1:$3"
 }
 logins() { curl -s "http://127.0.0.1:$1/api/metrics" | jq '[.series[]? | select(.name == "logins") | .count] | add // 0'; }
 metric() { local v; v=$(bm_metric "$1" "$2"); echo "${v:-0}"; }
 pending() { admin XPENDING "$1" busmon | head -1; }
-left_by_ghost() { # left_by_ghost STREAM: 2000 events read by a consumer that died
+left_by_ghost() { # left_by_ghost STREAM [N]: N (2000) events read by a consumer that died
+    local n=${2:-2000}
     admin XGROUP CREATE "$1" busmon 0 MKSTREAM >/dev/null
-    for _ in $(seq 1 2000); do echo "XADD $1 * type metric name logins value 1 kind counter"; done |
+    for _ in $(seq 1 "$n"); do echo "XADD $1 * type metric name logins value 1 kind counter"; done |
         admin >/dev/null
-    admin XREADGROUP GROUP busmon ghost COUNT 2000 STREAMS "$1" '>' >/dev/null
+    admin XREADGROUP GROUP busmon ghost COUNT "$n" STREAMS "$1" '>' >/dev/null
 }
 
 # ---- 1. live: the XACK refused, the claims found pending again -------------------------------
@@ -95,4 +98,23 @@ bm_eq "k4 acked them as k3's checkpoint lists them" 2000 "$(metric "$H4" busmon_
 bm_eq "... and applied none" "0 0" "$(metric "$H4" busmon_reclaimed_total) $(logins "$H4")"
 kill -TERM "$K4"
 wait "$K4"
+
+# ---- 4. more claims than are held unacked at once (16,000) -----------------------------------
+# Claims wait for a checkpoint's ack at most 16,000 at a time (each is listed
+# in every checkpoint): the rest are claimed once the next checkpoint (every
+# 5 s here) acks them, not a reclaim interval (40 s here) later.
+S=kd:events
+left_by_ghost "$S" 20000
+H5=$(bm_free_port)
+BUSMON_RECLAIM_INTERVAL=40s agent k5 "$S" "$H5" 1s 5s
+K5=$BM_LAST_PID
+bm_check "k5's first rounds claim up to the bound" bm_wait_for 60 \
+    '[ "$(metric "$H5" busmon_reclaimed_total)" -ge 16000 ]'
+bm_eq "... and stop there while they wait for their acks" 16000 "$(metric "$H5" busmon_reclaimed_total)"
+bm_check "the rest once a checkpoint acks them, not the next interval" bm_wait_for 15 \
+    '[ "$(metric "$H5" busmon_reclaimed_total)" = 20000 ]'
+bm_check "all acked" bm_wait_for 20 '[ "$(pending "$S")" = 0 ]'
+bm_eq "20000 counted 20000 times" 20000 "$(logins "$H5")"
+kill -TERM "$K5"
+wait "$K5"
 bm_finish
