@@ -111,10 +111,15 @@ void bm_writer_set_drain_cb(bm_writer *w, void (*cb)(void *arg), void *arg)
     w->drain_arg = arg;
 }
 
+/* Not inside one of this connection's own callbacks: hiredis 0.14 frees the
+ * connection at once when the write fails (a Redis gone), under the
+ * callback still running (a use after free ASan caught from
+ * on_checkpoint_set's acks). There the write event hiredis armed with each
+ * command writes them once the callbacks return. */
 void bm_writer_push(bm_writer *w)
 {
     w->unpushed = 0;
-    if (w->ac) redisAsyncHandleWrite(w->ac);
+    if (w->ac && !(w->ac->c.flags & REDIS_IN_CALLBACK)) redisAsyncHandleWrite(w->ac);
 }
 
 /*

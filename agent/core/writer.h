@@ -80,7 +80,9 @@ int bm_writer_congested(const bm_writer *w);
  * nothing is pending): where a paused reader resumes and a stop finishes. */
 void bm_writer_set_drain_cb(bm_writer *w, void (*cb)(void *arg), void *arg);
 
-/* Put what is queued on the socket now rather than at the loop's next turn. */
+/* Put what is queued on the socket now rather than at the loop's next turn
+ * (inside one of the connection's reply callbacks: at the loop's next turn,
+ * as a failed write would free the connection under the callback). */
 void bm_writer_push(bm_writer *w);
 
 /* bm_writer_push when 64 KiB or more were queued since the last push and
