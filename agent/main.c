@@ -437,6 +437,12 @@ static const char *route_tx(void *arg, const char *tx)
     return bm_cluster_owner(a->p.cluster, tx);
 }
 
+static int owner_gone(void *arg, const char *owner)
+{
+    agent *a = arg;
+    return bm_cluster_gone(a->p.cluster, owner);
+}
+
 static const char *route_pubsub(void *arg, const char *key, int64_t t_us)
 {
     agent *a = arg;
@@ -598,7 +604,9 @@ static int build_inputs(agent *a)
                           c->checkpoint_interval_ms,
                           c->reclaim_max_deliveries,
                           c->max_entry_bytes,
-                          bm_checkpoint_limits_for(c->max_workers, c->baselines_max_keys)};
+                          bm_checkpoint_limits_for(c->max_workers, c->baselines_max_keys),
+                          a->p.cluster ? owner_gone : NULL,
+                          a};
     if (!(a->reclaim = bm_reclaim_new(&ro, a->p.loop, a->p.writer, a->p.persist, a->p.streams)))
         return -1;
     if (!c->pubsub_enabled || !c->n_pubsub_patterns) return 0;

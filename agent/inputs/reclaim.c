@@ -6,10 +6,14 @@
  *     XPENDING <stream> <group> IDLE <min_idle> - + 500  (not our own consumer's)
  *     ──▶ GET <state prefix><owner> for each owner: what its checkpoint covers,
  *         and its age: an owner whose checkpoint is younger than twice its
- *         state.checkpoint_interval (written in it; ours for an older agent's) is alive (X.claimed:
- * X's checkpoint), and an entry delivered to it since that checkpoint is left to it (applied there,
- * acked after its next checkpoint) ──▶ XCLAIM <stream> <group> <us>.claimed <min_idle> id...  (they
- * become our claims' consumer's; in a script that gives an entry above max_entry_bytes as its size)
+ *         state.checkpoint_interval (written in it; ours for an older
+ *         agent's) is alive, unless its registry heartbeat is stale (several
+ *         agents) (X.claimed: X's checkpoint), and an entry delivered to it
+ *         since that checkpoint is left to it (applied there, acked after its
+ *         next checkpoint)
+ *     ──▶ XCLAIM <stream> <group> <us>.claimed <min_idle> id...  (they
+ *         become our claims' consumer's; in a script that gives an entry
+ *         above max_entry_bytes as its size)
  *     ──▶ each claimed entry:
  *           at or below its owner's checkpoint,  ack (its effects are in the
  *           or listed in X's "claimed" (X.claimed's)  owner's state)
@@ -246,7 +250,12 @@ static void on_owner_state(const redisReply *r, void *arg)
             int64_t age_us = bm_now_us() - c->ts_us,
                     every_us =
                         c->every_us > 0 ? c->every_us : rd->r->o.checkpoint_interval_ms * 1000;
-            if (age_us >= 0 && age_us < 2 * every_us) ow->alive_since_us = age_us;
+            char base[sizeof ow->name];
+            size_t n = claims_of(rd->r, ow->name);
+            snprintf(base, sizeof base, "%.*s", n ? (int)n : (int)strlen(ow->name), ow->name);
+            const bm_reclaim_opts *o = &rd->r->o;
+            if (age_us >= 0 && age_us < 2 * every_us && !(o->gone && o->gone(o->gone_arg, base)))
+                ow->alive_since_us = age_us;
         }
         if (c) free(c->claimed);
         free(c);

@@ -28,12 +28,17 @@ typedef struct {
     int64_t interval_ms;          /* 0: never */
     int64_t min_idle_ms;
     int64_t checkpoint_interval_ms; /* state.checkpoint_interval (0: none): an owner whose
-                                       checkpoint of the stream is younger than twice this is
-                                       alive, its entries not claimed but those it covers */
+                                       checkpoint of the stream is younger than twice its
+                                       interval (this for an older agent's) is alive, its
+                                       entries not claimed but those it covers */
     size_t max_deliveries;
     size_t max_entry_bytes; /* larger entries are dead-lettered by their size, not loaded */
     bm_checkpoint_limits checkpoint_limits; /* an owner's checkpoint: what one of this
                                                configuration writes (bm_checkpoint_limits_for) */
+    /* several agents: is this owner's registry heartbeat stale? Then it is
+     * dead whatever its checkpoint's age (NULL: the checkpoint judges alone) */
+    int (*gone)(void *arg, const char *owner);
+    void *gone_arg;
 } bm_reclaim_opts;
 
 typedef struct bm_reclaim bm_reclaim;

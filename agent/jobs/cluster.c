@@ -749,6 +749,15 @@ static const char *owner_of(const bm_cluster *c, const char *tx)
     return best == c->o.agent ? NULL : best;
 }
 
+int bm_cluster_gone(const bm_cluster *c, const char *agent)
+{
+    if (!c || !c->have_registry) return 0;
+    for (size_t i = 0; i < c->n_agents; i++)
+        if (!strcmp(c->agents[i].name, agent))
+            return age_us(&c->agents[i]) > stale_for(c, &c->agents[i]);
+    return 0;
+}
+
 const char *bm_cluster_owner(const bm_cluster *c, const char *tx)
 {
     return c && !c->left ? owner_of(c, tx) : NULL;
