@@ -49,7 +49,7 @@ static const struct {
     [BM_ACL_PEXPIRE] = {"pexpire", "PEXPIRE", NULL, "renews the leader's lease (in EVAL)"},
     [BM_ACL_HGETALL] = {"hgetall", "HGETALL", NULL,
                         "reads the agents' registry, the baselines' control hash and a merge-mode "
-                        "workers hash (the names no longer tracked)"},
+                        "workers or firing-alerts hash (the records no longer held)"},
     [BM_ACL_XRANGE] = {"xrange", "XRANGE", NULL, "reads a gone agent's hand-off stream"},
     [BM_ACL_ZADD] = {"zadd", "ZADD", NULL, "indexes transactions for trace search"},
     [BM_ACL_ZREMRANGEBYSCORE] = {"zremrangebyscore", "ZREMRANGEBYSCORE", NULL,

@@ -11,11 +11,14 @@
  *                  (a reader never sees it half done; stale fields go away);
  *                  a partial body (one worker's update between two whole
  *                  sets) is merged: HSET only
- *                  merge, topic workers, a whole set: then HGETALL <key> and
- *                  HDEL of the worker records (a value {"name":...,"windows":...})
- *                  not in the set: names an earlier process or a former
- *                  leader wrote, which this one never knew to remove; the
- *                  hash's other fields are left alone
+ *                  merge, topic workers or alerts_firing, a whole set: then
+ *                  HGETALL <key> and HDEL of the records of that topic not in
+ *                  the set (a worker's {"name":...,"windows":...}; an alert's
+ *                  {"rule":...,"fingerprint":"<its field>"...}): those an
+ *                  earlier process or a former leader wrote, or an alert
+ *                  whose resolve was lost (its rule removed with the
+ *                  checkpoint gone, a refused write), which this one never
+ *                  knew to remove; the hash's other fields are left alone
  *
  * While Redis is not connected a body is refused (dropped, counted) and
  * that is logged once per burst, with one line when writing works again:
@@ -74,9 +77,9 @@ static const bm_sink_key stream_keys[] = {
 static const bm_sink_key hash_keys[] = {
     {"key", NULL, "the hash written, required"},
     {"mode", "merge",
-     "merge (HSET the fields; topic workers: the worker records a whole set does not hold "
-     "are taken out, other fields kept) | replace (the hash becomes exactly the fields of each "
-     "whole set; an update of one worker in between is merged)"},
+     "merge (HSET the fields; topics workers and alerts_firing: the worker or alert records a "
+     "whole set does not hold are taken out, other fields kept) | replace (the hash becomes "
+     "exactly the fields of each whole set; an update of one worker in between is merged)"},
     {"max_pending", "32M",
      "bytes of writes Redis has not answered yet, at most; more are dropped (counted)"},
     {NULL, NULL, NULL},
@@ -204,7 +207,7 @@ static void on_written(const redisReply *r, void *arg)
     s->refused_logged = 1;
 }
 
-/* ---- merge mode, topic workers: the worker records a whole set does not hold ----- */
+/* ---- merge mode, topics workers and alerts_firing: the records a whole set does not hold */
 
 typedef struct {
     const char *p;
@@ -215,6 +218,7 @@ typedef struct {
  * the hash is read back. */
 typedef struct {
     redis_sink *s;
+    bm_topic topic;
     size_t n;
     name_ref names[];
 } rs_sweep;
@@ -237,6 +241,19 @@ static int is_worker_record(const char *v, size_t len)
     return 0;
 }
 
+/* A value busmon wrote for an alert firing (proto/README.md §9): its record,
+ * which begins with its rule and holds its fingerprint, the field's name. */
+static int is_alert_record(const char *field, size_t field_len, const char *v, size_t len)
+{
+    static const char head[] = "{\"rule\":", fp[] = "\"fingerprint\":\"";
+    if (field_len != 16 || len < sizeof head - 1 || memcmp(v, head, sizeof head - 1)) return 0;
+    for (size_t i = 0; i + sizeof fp - 1 + 17 <= len; i++)
+        if (v[i] == '"' && !memcmp(v + i, fp, sizeof fp - 1) &&
+            !memcmp(v + i + sizeof fp - 1, field, 16) && v[i + sizeof fp - 1 + 16] == '"')
+            return 1;
+    return 0;
+}
+
 static void on_hash_read(const redisReply *r, void *arg)
 {
     rs_sweep *sw = arg;
@@ -248,15 +265,18 @@ static void on_hash_read(const redisReply *r, void *arg)
         const redisReply *f = r->element[2 * i], *v = r->element[2 * i + 1];
         if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
         name_ref key = {f->str, f->len};
-        if (bsearch(&key, sw->names, sw->n, sizeof key, by_name) ||
-            !is_worker_record(v->str, v->len))
-            continue;
+        int ours = sw->topic == BM_TOPIC_WORKERS ? is_worker_record(v->str, v->len)
+                                                 : is_alert_record(f->str, f->len, v->str, v->len);
+        if (!ours || bsearch(&key, sw->names, sw->n, sizeof key, by_name)) continue;
         g[n_stale] = f->str, gl[n_stale++] = f->len;
     }
     if (n_stale) {
-        bm_info("output %s: %zu worker(s) no longer tracked taken out of %s (written by an "
-                "earlier process or another agent)",
-                s->name, n_stale, s->target);
+        bm_info("output %s: %zu %s taken out of %s (written by an earlier process or another "
+                "agent, or resolved while its write failed)",
+                s->name, n_stale,
+                sw->topic == BM_TOPIC_WORKERS ? "worker(s) no longer tracked"
+                                              : "alert(s) no longer firing",
+                s->target);
         bm_writer_hdel(s->w, BM_WRITE_OUTPUT, s->target, n_stale, g, gl, NULL, NULL);
     }
     free(g);
@@ -264,9 +284,11 @@ static void on_hash_read(const redisReply *r, void *arg)
     free(sw);
 }
 
-/* After a whole set of n fields (f, fl) went out: read the hash back (HGETALL) and
- * take out the worker records it does not hold. Best effort: out of memory, none. */
-static void sweep_after(redis_sink *s, size_t n, const char *const *f, const size_t *fl)
+/* After a whole set of n fields (f, fl) of topic went out: read the hash back (HGETALL)
+ * and take out the records of that topic it does not hold. Best effort: out of memory,
+ * none. */
+static void sweep_after(redis_sink *s, bm_topic topic, size_t n, const char *const *f,
+                        const size_t *fl)
 {
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++)
@@ -275,6 +297,7 @@ static void sweep_after(redis_sink *s, size_t n, const char *const *f, const siz
     if (!sw) return;
     char *at = (char *)&sw->names[n];
     sw->s = s;
+    sw->topic = topic;
     sw->n = n;
     for (size_t i = 0; i < n; i++) {
         memcpy(at, f[i], fl[i]);
@@ -401,8 +424,9 @@ static bm_sink_result hash_emit(void *self, bm_topic topic, const bm_sink_body *
                  : 1;
         if (rc >= 0 && !replace && n_gone)
             bm_writer_hdel(s->w, BM_WRITE_OUTPUT, s->target, n_gone, g, gl, NULL, NULL);
-        if (rc == 0 && !s->replace && !b->partial && topic == BM_TOPIC_WORKERS)
-            sweep_after(s, n, f, fl);
+        if (rc == 0 && !s->replace && !b->partial &&
+            (topic == BM_TOPIC_WORKERS || topic == BM_TOPIC_ALERTS_FIRING))
+            sweep_after(s, topic, n, f, fl);
     }
     free(g);
     free(gl);
