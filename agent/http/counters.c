@@ -447,6 +447,10 @@ static const bm_counter_row table[] = {
          "Messages the output refused (queue full, not connected, no body, a topic it cannot "
          "carry).",
          "dropped", dropped),
+    SINK("busmon_output_queue_bytes_dropped_total", TOTAL,
+         "Messages the output refused because the bodies it held reached its queue_bytes (also in "
+         "busmon_output_dropped_total).",
+         "queue_bytes_dropped", queue_bytes_dropped),
     SINK("busmon_output_attempt_errors_total", TOTAL,
          "Delivery attempts that failed, retried or not.", "attempt_errors", attempt_errors),
     SINK("busmon_output_queued", GAUGE, "Messages the output holds (waiting, in flight).", "queued",

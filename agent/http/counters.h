@@ -50,7 +50,7 @@ struct bm_parts_tag;
 
 /* One output's (sink's) counters: outputs/sink.h's bm_sink_stats as values. */
 typedef struct {
-    uint64_t emitted, sent, failed, retried, dropped, attempt_errors;
+    uint64_t emitted, sent, failed, retried, dropped, attempt_errors, queue_bytes_dropped;
     uint64_t queued; /* gauge */
 } bm_counter_sink;
 

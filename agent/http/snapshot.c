@@ -33,6 +33,7 @@ static void collect_sinks(const bm_outputs *o, bm_counter_snapshot *s)
         v->failed = ss.failed;
         v->retried = ss.retried;
         v->dropped = ss.dropped;
+        v->queue_bytes_dropped = ss.queue_bytes_dropped;
         v->attempt_errors = ss.attempt_errors;
         v->queued = ss.queued;
         bm_counter_sink_label *l = &s->sink_labels[i];

@@ -96,6 +96,8 @@ struct bm_http_post {
     size_t reply_max; /* bytes of an answer's body read at most */
     int64_t backoff_ms, backoff_max_ms;
     uint32_t queue_max;
+    size_t queue_max_bytes; /* 0: no bound */
+    size_t held_bytes;      /* the bodies of the jobs held */
     uint32_t concurrency;
     char *headers[BM_HTTP_POST_HEADERS_MAX]; /* "Name: value" */
     size_t n_headers;
@@ -158,6 +160,7 @@ static void job_free(hp_job *j)
 {
     bm_http_post *p = j->p;
     list_remove(j);
+    p->held_bytes -= j->len < p->held_bytes ? j->len : p->held_bytes;
     if (j->easy) {
         bm_curl_loop_remove(p->curl, j->easy);
         curl_easy_cleanup(j->easy);
@@ -624,6 +627,14 @@ int bm_http_post_opts_set(bm_http_post_opts *o, const char *url_key, const char 
         o->queue_max = (uint32_t)u;
         return 0;
     }
+    if (!strcmp(key, "queue_bytes")) {
+        if (bm_parse_size(v, &o->queue_max_bytes)) {
+            bm_set_error(err, errlen,
+                         "'queue_bytes' must be a size in bytes (k, M; 0: no bound), not '%s'", v);
+            return -1;
+        }
+        return 0;
+    }
     if (!strcmp(key, "concurrency")) {
         if (parse_uint(v, 1, 64, &u) < 0) {
             bm_set_error(err, errlen, "'concurrency' must be 1-64, not '%s'", v);
@@ -714,6 +725,7 @@ bm_http_post *bm_http_post_new(struct event_base *base, const char *kind, const 
     p->backoff_ms = o->backoff_ms;
     p->backoff_max_ms = o->backoff_max_ms;
     p->queue_max = o->queue_max;
+    p->queue_max_bytes = o->queue_max_bytes;
     p->concurrency = o->concurrency;
     memcpy(p->headers, o->headers, sizeof p->headers);
     p->n_headers = o->n_headers;
@@ -730,14 +742,24 @@ bm_sink_result bm_http_post_send(bm_http_post *p, const char *body, size_t len,
                                  const char *content_type)
 {
     p->stats.emitted++;
-    if (hp_held(p) >= p->queue_max) {
+    /* a body alone always goes, however large */
+    int over_bytes =
+        p->queue_max_bytes && p->held_bytes &&
+        (p->held_bytes >= p->queue_max_bytes || len > p->queue_max_bytes - p->held_bytes);
+    if (hp_held(p) >= p->queue_max || over_bytes) {
         p->stats.dropped++;
+        if (over_bytes) p->stats.queue_bytes_dropped++;
         if (p->failing) p->burst_dropped++;
         if (!p->drop_logged) {
             p->drop_logged = 1;
-            bm_warn("%s '%s': queue full (%u %ss held), dropping new ones (counted; not logged "
-                    "again until it delivers)",
-                    p->kind, p->name, p->queue_max, p->what);
+            if (over_bytes)
+                bm_warn("%s '%s': queue full (%u %ss held, %zu bytes of queue_bytes %zu), "
+                        "dropping new ones (counted; not logged again until it delivers)",
+                        p->kind, p->name, hp_held(p), p->what, p->held_bytes, p->queue_max_bytes);
+            else
+                bm_warn("%s '%s': queue full (%u %ss held), dropping new ones (counted; not "
+                        "logged again until it delivers)",
+                        p->kind, p->name, p->queue_max, p->what);
         }
         return BM_SINK_DROPPED;
     }
@@ -763,6 +785,7 @@ bm_sink_result bm_http_post_send(bm_http_post *p, const char *body, size_t len,
     j->len = len;
     j->content_type = copy + len + 1;
     list_push(&p->waiting, j);
+    p->held_bytes += len;
     hp_pump(p);
     return BM_SINK_QUEUED;
 }

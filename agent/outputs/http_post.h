@@ -10,9 +10,11 @@
  *     |                        backoff (its own evtimer: backoff << (attempt - 1)
  *     |                                 plus up to a fifth at random, or Retry-After
  *     |                                 when longer; capped)
- *     \--held >= queue--> dropped (never queued)
+ *     \--held >= queue, or held bytes + its bytes > queue_bytes--> dropped (never queued)
  *
- * held = waiting + in_flight + backoff is what `queue` bounds. A body in
+ * held = waiting + in_flight + backoff is what `queue` bounds, and their
+ * bodies' bytes what `queue_bytes` bounds (a body alone always goes, so one
+ * larger than the bound is still sent when nothing else is held). A body in
  * backoff keeps its concurrency slot, so with concurrency 1 bodies are
  * delivered strictly in order.
  *
@@ -52,6 +54,7 @@ typedef struct {
     unsigned max_attempts;
     int64_t backoff_ms, backoff_max_ms;
     uint32_t queue_max;
+    size_t queue_max_bytes; /* bodies' bytes held at most (0: no bound) */
     uint32_t concurrency;
     char *headers[BM_HTTP_POST_HEADERS_MAX]; /* "Name: value" (owned) */
     size_t n_headers;
@@ -71,7 +74,8 @@ void bm_http_post_opts_deinit(bm_http_post_opts *o);
 
 /*
  * Set one delivery key: url, timeout, max_attempts, backoff, backoff_max,
- * queue, concurrency, header.NAME. `url_key` is what the sink calls the URL
+ * queue, queue_bytes, concurrency, header.NAME (a sink takes those its key
+ * table lists). `url_key` is what the sink calls the URL
  * ("url", "endpoint") for its messages.
  * @return 0 set, -1 bad value (reason in err), 1 not a delivery key.
  */
@@ -95,7 +99,8 @@ bm_http_post *bm_http_post_new(struct event_base *base, const char *kind, const 
 
 /*
  * Queue one body (copied) with its content type (NULL: application/json).
- * Never blocks. @return BM_SINK_QUEUED, BM_SINK_DROPPED (queue full), or
+ * Never blocks. @return BM_SINK_QUEUED, BM_SINK_DROPPED (queue full, by count
+ * or bytes), or
  * BM_SINK_ERROR (no body, a bad content type, out of memory); counted.
  */
 bm_sink_result bm_http_post_send(bm_http_post *p, const char *body, size_t len,

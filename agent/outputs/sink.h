@@ -137,6 +137,7 @@ typedef struct {
     uint64_t failed;         /* given up: attempts used, a 4xx, an error reply, the flush deadline */
     uint64_t retried;        /* attempts after the first */
     uint64_t dropped;        /* refused by emit (also: a topic it cannot carry) */
+    uint64_t queue_bytes_dropped; /* of those, refused for the bytes held (HTTP queue_bytes) */
     uint64_t attempt_errors; /* attempts that failed, retried or not */
     uint64_t rate_limited;   /* taken but not sent: over the sink's rate limit (e-mail) */
     /* items a receiver refused in a 2xx reply (OTLP's partial success): spans, data points */

@@ -19,6 +19,8 @@
 #include "agent/outputs/http_post.h"
 #include "agent/outputs/sink.h"
 
+#define WEBHOOK_QUEUE_BYTES 16000000 /* queue_bytes' default, "16M" */
+
 static const bm_sink_key webhook_keys[] = {
     {"url", NULL,
      "http(s) URL each body is POSTed to (required); for format alertmanager a URL without a "
@@ -29,6 +31,9 @@ static const bm_sink_key webhook_keys[] = {
     {"backoff_max", "60s", "the longest wait between two attempts (also caps Retry-After)"},
     {"queue", "1000",
      "notifications held at most (waiting, on the wire or waiting to retry); more are dropped"},
+    {"queue_bytes", "16M",
+     "bytes of the bodies held at most (0: no bound; one body alone always goes): a rollup may "
+     "be megabytes; more are dropped (counted)"},
     {"concurrency", "1",
      "requests at once; 1 delivers in order (a retrying notification holds back the rest)"},
     {"header.", NULL, "header.NAME: VALUE adds a request header (e.g. header.Authorization)"},
@@ -43,6 +48,7 @@ static void *wh_init(const bm_sink_env *env, const char *name, const bm_sink_kv 
 {
     bm_http_post_opts o;
     bm_http_post_opts_init(&o);
+    o.queue_max_bytes = WEBHOOK_QUEUE_BYTES;
     for (size_t i = 0; i < n_kv; i++) {
         if (!strcmp(kv[i].key, "dashboard_url")) continue; /* the alert bodies' (bm_sink_option) */
         int rc = bm_http_post_opts_set(&o, "url", kv[i].key, kv[i].value ? kv[i].value : "", err,
