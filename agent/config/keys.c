@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent/config/alerting.h"
 #include "agent/config/config.h"
@@ -37,6 +38,22 @@ static int baseline_slots_known(const char *text)
 {
     return baseline_slots_parse(text) >= 0;
 }
+
+/* pubsub.prefix, .separator, .channels.*: a part of the channel names, never
+ * "off". Every mapping is on and the prefix is never empty, so a YAML null or
+ * a word meaning "off" is refused rather than taken as the word itself
+ * ("null*" subscribed to, an "off" channel mapped). @return 1 or 0. */
+static int channel_part_ok(const char *text)
+{
+    static const char *const off[] = {"null", "~", "none", "off", "false", "no"};
+    for (size_t i = 0; i < sizeof off / sizeof *off; i++)
+        if (!strcasecmp(text, off[i])) return 0;
+    return 1;
+}
+#define CHANNEL_PART                                                                               \
+    .valid = channel_part_ok,                                                                      \
+    .valid_words = "a part of the channel names (a mapping cannot be turned off, nor the prefix "  \
+                   "left out: null, ~, none, off, false and no are refused)"
 
 /* clang-format off */
 /* A key of the Python monitoring guides that busmon accepts and ignores: a
@@ -386,22 +403,22 @@ static const bm_config_key agent_keys[] = {
      .help = "channel patterns to PSUBSCRIBE (the channel names type and worker: "
              "multiagent:command.<worker>, result.<worker>, status.*); from a flag or the "
              "environment they turn the pub/sub input on"},
-    {.path = "pubsub.prefix", .type = BM_KEY_STRING, .def = "multiagent:", CFG(channel_prefix),
-     .flags = BM_KEY_F_IDENTITY,
+    {.path = "pubsub.prefix", .type = BM_KEY_STRING, CHANNEL_PART, .def = "multiagent:",
+     CFG(channel_prefix), .flags = BM_KEY_F_IDENTITY,
      .help = "channel names: <prefix><word><separator><worker>"},
-    {.path = "pubsub.separator", .type = BM_KEY_STRING, .def = ".", CFG(channel_separator),
-     .flags = BM_KEY_F_IDENTITY,
+    {.path = "pubsub.separator", .type = BM_KEY_STRING, CHANNEL_PART, .def = ".",
+     CFG(channel_separator), .flags = BM_KEY_F_IDENTITY,
      .help = "between the word and the worker in channel names"},
-    {.path = "pubsub.channels.command", .type = BM_KEY_STRING, .def = "command",
+    {.path = "pubsub.channels.command", .type = BM_KEY_STRING, CHANNEL_PART, .def = "command",
      .flags = BM_KEY_F_IDENTITY, CFG(channel_words[0]), .help = "the word of command channels"},
-    {.path = "pubsub.channels.result", .type = BM_KEY_STRING, .def = "result",
+    {.path = "pubsub.channels.result", .type = BM_KEY_STRING, CHANNEL_PART, .def = "result",
      .flags = BM_KEY_F_IDENTITY, CFG(channel_words[1]), .help = "the word of result channels"},
-    {.path = "pubsub.channels.error", .type = BM_KEY_STRING, .def = "error",
+    {.path = "pubsub.channels.error", .type = BM_KEY_STRING, CHANNEL_PART, .def = "error",
      .flags = BM_KEY_F_IDENTITY, CFG(channel_words[2]), .help = "the word of error channels"},
-    {.path = "pubsub.channels.status", .type = BM_KEY_STRING, .def = "status",
+    {.path = "pubsub.channels.status", .type = BM_KEY_STRING, CHANNEL_PART, .def = "status",
      .flags = BM_KEY_F_IDENTITY, CFG(channel_words[3]), .help = "the word of status channels"},
-    {.path = "pubsub.channels.compensation", .type = BM_KEY_STRING, .def = "compensation",
-     .flags = BM_KEY_F_IDENTITY, CFG(channel_words[4]),
+    {.path = "pubsub.channels.compensation", .type = BM_KEY_STRING, CHANNEL_PART,
+     .def = "compensation", .flags = BM_KEY_F_IDENTITY, CFG(channel_words[4]),
      .help = "the word of compensation channels"},
     {.path = "pubsub.max_timeouts", .type = BM_KEY_SIZE, .def = "100000", .lo = 1,
      CFG(max_timeouts), .help = "commands with a timeout awaiting their answer (more: counted)"},

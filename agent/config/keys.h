@@ -123,8 +123,9 @@ struct bm_config_key {
     bm_key_yaml_fn yaml;
     const char *quiet_if;  /* BM_KEY_GUIDE: the value busmon does anyway ("true"); any other
                               value is warned about once, with the reason (NULL: always) */
-    int (*valid)(const char *text); /* STRING: whether text is one of its words (NULL: any) */
-    const char *valid_words;        /* ... the words, for the reason ("a, b or c") */
+    int (*valid)(const char *text); /* STRING: whether text is one of its words, or not one
+                                       of the words it refuses (NULL: any) */
+    const char *valid_words;        /* ... what it may be, for the reason ("a, b or c") */
 };
 
 /* otlp.headers / otlp.header_files: NAME: VALUE (or FILE) into bm_config (otlp_headers.c). */

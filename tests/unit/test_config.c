@@ -140,7 +140,7 @@ static const char *sample(const bm_config_key *k, const bm_config *c)
     char def[128];
     switch (k->type) {
     case BM_KEY_STRING: /* a row of words (baselines.slots): one of them */
-        return k->valid ? "none" : "sample-text";
+        return k->valid && k->valid("none") ? "none" : "sample-text";
     case BM_KEY_NAME:
         return "sample:name";
     case BM_KEY_LISTEN:
