@@ -330,9 +330,9 @@ static void print_firing(const bm_cli_opts *o, json_t *firing, json_t *updated, 
         fmt_value(rec, value, sizeof value);
         fmt_for(rec, "starts_at", since, sizeof since);
         const char *sev = bm_cli_safe_str(&sb, rec, "severity");
-        printf("%s%-9s%s %-22s %-24s %10s %7s  %s\n", severity_color(o, sev, NULL), sev,
-               o->color ? "\033[0m" : "", bm_cli_safe_str(&sb, rec, "rule"),
-               bm_cli_safe_text(&sb, labels), value, since,
+        printf("%s%-9s%s %s %s %10s %7s  %s\n", severity_color(o, sev, NULL), sev,
+               o->color ? "\033[0m" : "", bm_cli_safe_pad(&sb, bm_cli_str(rec, "rule"), 22),
+               bm_cli_safe_pad(&sb, labels, 24), value, since,
                bm_cli_safe_str(&sb, rec, "description"));
     }
 }
@@ -347,9 +347,9 @@ static void print_notification(const bm_cli_opts *o, json_t *rec)
     bm_cli_safe sb = {.next = 0};
     const char *sev = bm_cli_safe_str(&sb, rec, "severity"),
                *state = bm_cli_safe_str(&sb, rec, "state");
-    printf("%-24s %s%-8s %-9s%s %-22s %-24s %10s  %s\n", when, severity_color(o, sev, state), state,
-           sev, o->color ? "\033[0m" : "", bm_cli_safe_str(&sb, rec, "rule"),
-           bm_cli_safe_text(&sb, labels), value, bm_cli_safe_str(&sb, rec, "description"));
+    printf("%-24s %s%-8s %-9s%s %s %s %10s  %s\n", when, severity_color(o, sev, state), state, sev,
+           o->color ? "\033[0m" : "", bm_cli_safe_pad(&sb, bm_cli_str(rec, "rule"), 22),
+           bm_cli_safe_pad(&sb, labels, 24), value, bm_cli_safe_str(&sb, rec, "description"));
 }
 
 static void print_history_header(void)

@@ -238,7 +238,7 @@ static void print_worker(const baseline_view *v, const double now[BASELINE__SERI
     char a[32], b[32];
     const char *state = v->frozen ? "frozen" : v->ready ? "ready" : "learning";
     bm_cli_safe sb = {.next = 0}; /* a worker's or metric's name */
-    printf("%-24s %-9s %7llu", bm_cli_safe_text(&sb, v->key), state,
+    printf("%s %-9s %7llu", bm_cli_safe_pad(&sb, v->key, 24), state,
            (unsigned long long)v->samples);
     for (int k = BASELINE_P95; k <= BASELINE_ERROR_RATE; k++) {
         const baseline_figure *f = &v->fig[k];

@@ -153,6 +153,12 @@ const char *bm_cli_safe_str(bm_cli_safe *b, struct json_t *o, const char *k);
 int bm_cli_char_columns(const char *s, size_t n, size_t *len);
 size_t bm_cli_columns(const char *s);
 void bm_cli_pad(FILE *out, const char *s, int width);
+/* s through bm_cli_safe_text, then spaces up to `width` columns (as
+ * bm_cli_pad): a table's cell for printf's "%s" where "%-*s" would count
+ * bytes. Text longer than width is whole (the row is pushed, as printf's);
+ * zero-width characters that fill the slot are cut to leave room for the
+ * spaces. @return the slot (width < BM_CLI_SAFE_BYTES). */
+const char *bm_cli_safe_pad(bm_cli_safe *b, const char *s, int width);
 
 /*
  * The one dialect of every command's output. Human output: times are UTC,

@@ -1,11 +1,12 @@
 /*
  * columns.c - how many terminal columns text takes, for the views that pad
- * columns and cut lines to a terminal's width (`busmon top`): an East Asian
- * Wide or Fullwidth character (CJK, Hangul, kana, most emoji) takes two, a
- * combining mark, variation selector or zero-width joiner none, any other
- * character one. A table of our own, not wcwidth(3): that one answers only
- * under a UTF-8 locale, which the CLI cannot rely on (LANG=C under cron, a
- * container without locales), and a table does not change with the host.
+ * columns (every text table) and cut lines to a terminal's width (`busmon
+ * top`): an East Asian Wide or Fullwidth character (CJK, Hangul, kana,
+ * most emoji) takes two, a combining mark, variation selector or zero-width
+ * joiner none, any other character one. A table of our own, not
+ * wcwidth(3): that one answers only under a UTF-8 locale, which the CLI
+ * cannot rely on (LANG=C under cron, a container without locales), and a
+ * table does not change with the host.
  * The ranges are Unicode 15's East Asian Width W and F, merged where the gap
  * holds no assigned character of another width.
  */
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "agent/cli/cli.h"
+#include "proto/event.h" /* bm_text_for_terminal */
 
 typedef struct {
     uint32_t lo, hi;
@@ -103,4 +105,20 @@ void bm_cli_pad(FILE *out, const char *s, int width)
     fputs(s, out);
     for (size_t used = bm_cli_columns(s); used < (size_t)(width > 0 ? width : 0); used++)
         fputc(' ', out);
+}
+
+const char *bm_cli_safe_pad(bm_cli_safe *b, const char *s, int width)
+{
+    char *slot = b->slot[b->next++ % BM_CLI_SAFE_SLOTS];
+    size_t want = width > 0 ? (size_t)width : 0;
+    size_t len = bm_text_for_terminal(slot, BM_CLI_SAFE_BYTES, s);
+    size_t cols = bm_cli_columns(slot);
+    if (cols < want && len + want - cols >= BM_CLI_SAFE_BYTES) {
+        len = bm_text_for_terminal(slot, BM_CLI_SAFE_BYTES - want, s);
+        cols = bm_cli_columns(slot);
+    }
+    for (; cols < want; cols++)
+        slot[len++] = ' ';
+    slot[len] = '\0';
+    return slot;
 }

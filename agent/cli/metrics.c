@@ -169,9 +169,9 @@ static void print_table(const metrics_args *m, json_t *roll, json_t *series)
         const char *keys[] = {"sum", "min", "max", "avg", "p95", "rate_per_s", "last"};
         for (int j = 0; j < 7; j++)
             fmt_num(s, keys[j], f[j], sizeof f[j]);
-        printf("%-24s %-9s %-28s %8.0f %12s %10s %10s %10s %10s %10s %10s\n",
-               bm_cli_safe_str(&sb, s, "name"), bm_cli_safe_str(&sb, s, "kind"),
-               bm_cli_safe_text(&sb, tags[0] ? tags : "-"), bm_cli_num(s, "count"), f[0], f[1],
+        printf("%s %-9s %s %8.0f %12s %10s %10s %10s %10s %10s %10s\n",
+               bm_cli_safe_pad(&sb, bm_cli_str(s, "name"), 24), bm_cli_safe_str(&sb, s, "kind"),
+               bm_cli_safe_pad(&sb, tags[0] ? tags : "-", 28), bm_cli_num(s, "count"), f[0], f[1],
                f[2], f[3], f[4], f[5], f[6]);
     }
     json_t *meta = json_object_get(roll, "metrics");

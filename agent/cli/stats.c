@@ -248,9 +248,10 @@ static int show_workers(const bm_cli_opts *o, const stats_args *s, json_t *roll)
         else
             snprintf(succ, sizeof succ, "-");
         const char *h = bm_cli_safe_str(&sb, w, "health");
-        printf("%-20s %s%-9s%s %8.0f %9s %10s %10s %10s %9.0f  %s\n",
-               bm_cli_safe_str(&sb, w, "name"), health_color(o, h), h, o->color ? "\033[0m" : "",
-               bm_cli_num(win, "executions"), succ, avg, p95, p99, bm_cli_num(w, "in_flight"), ago);
+        printf("%s %s%-9s%s %8.0f %9s %10s %10s %10s %9.0f  %s\n",
+               bm_cli_safe_pad(&sb, bm_cli_str(w, "name"), 20), health_color(o, h), h,
+               o->color ? "\033[0m" : "", bm_cli_num(win, "executions"), succ, avg, p95, p99,
+               bm_cli_num(w, "in_flight"), ago);
     }
     if (json_array_size(workers) == 0) printf("(no workers seen yet)\n");
     double more = bm_cli_num(json_object_get(roll, "omitted"), "workers");
@@ -388,9 +389,10 @@ static int show_errors(const bm_cli_opts *o, const stats_args *s, json_t *roll)
         char last[40];
         bm_cli_time_str(bm_cli_str(e, "last_seen"), last, sizeof last);
         json_t *count = bm_rollup_pick_window(json_object_get(e, "count"), s->window);
-        printf("%-24s %7.0f %7.0f %-11s %-24s %-28s %s\n", bm_cli_safe_str(&sb, e, "type"),
+        printf("%s %7.0f %7.0f %-11s %-24s %s %s\n",
+               bm_cli_safe_pad(&sb, bm_cli_str(e, "type"), 24),
                json_is_number(count) ? json_number_value(count) : 0.0, bm_cli_num(e, "total"),
-               bm_cli_safe_str(&sb, e, "trend"), last, bm_cli_safe_text(&sb, workers),
+               bm_cli_safe_str(&sb, e, "trend"), last, bm_cli_safe_pad(&sb, workers, 28),
                bm_cli_safe_str(&sb, e, "example"));
     }
     if (json_array_size(errors) == 0) printf("(no errors seen)\n");

@@ -153,7 +153,7 @@ static void print_text(const system_args *s, const bm_sys_sample *latest, const 
         if (st->length >= 0) snprintf(len, sizeof len, "%lld", (long long)st->length);
         if (st->lag >= 0) snprintf(lag, sizeof lag, "%lld", (long long)st->lag);
         if (st->pending >= 0) snprintf(pend, sizeof pend, "%lld", (long long)st->pending);
-        printf("  %-28s length %-10s lag %-10s pending %-10s%s\n", bm_cli_safe_text(&sb, st->name),
+        printf("  %s length %-10s lag %-10s pending %-10s%s\n", bm_cli_safe_pad(&sb, st->name, 28),
                len, lag, pend, st->group == 0 ? "  (consumer group missing)" : "");
     }
 }

@@ -88,11 +88,11 @@ static void print_text(const bm_cli_opts *o, const trace *t)
             snprintf(err, sizeof err, "(%s)", e->message);
         int outcome = trace_event_outcome(e);
         int failed = !te->late && (outcome == BM_OUTCOME_FAILURE || outcome == BM_OUTCOME_TIMEOUT);
-        printf("%-24s %10s  %-12s %s%-19s%s %-14s %-14s %10s  %s\n", when, off,
+        printf("%-24s %10s  %-12s %s%-19s%s %s %s %10s  %s\n", when, off,
                bm_event_type_name(e->type), o->color && failed ? "\033[31m" : "",
                trace_event_stage(te), o->color && failed ? rst : "",
-               bm_cli_safe_text(&sb, dash(e->worker)), bm_cli_safe_text(&sb, dash(e->step)), d,
-               bm_cli_safe_text(&sb, err));
+               bm_cli_safe_pad(&sb, dash(e->worker), 14), bm_cli_safe_pad(&sb, dash(e->step), 14),
+               d, bm_cli_safe_text(&sb, err));
     }
 }
 

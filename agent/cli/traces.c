@@ -322,9 +322,9 @@ static void print_text(const bm_cli_opts *o, const search *s, int limited)
         char status[24];
         snprintf(status, sizeof status, "%s%s", trace_status_name(t->status),
                  t->timed_out ? "*" : "");
-        printf("%-24s %s%-11s%s %11s %5zu  %-24s %-28s %s\n", start, col, status, rst, dur,
-               t->steps, bm_cli_safe_text(&sb, workers[0] ? workers : "-"),
-               bm_cli_safe_text(&sb, error), bm_cli_safe_text(&sb, t->tx));
+        printf("%-24s %s%-11s%s %11s %5zu  %s %s %s\n", start, col, status, rst, dur, t->steps,
+               bm_cli_safe_pad(&sb, workers[0] ? workers : "-", 24),
+               bm_cli_safe_pad(&sb, error, 28), bm_cli_safe_text(&sb, t->tx));
     }
     if (s->sampled_out) printf("(%zu sampled out by tail sampling: not listed)\n", s->sampled_out);
     if (!s->n)
