@@ -141,6 +141,15 @@ typedef struct {
 const char *bm_cli_safe_text(bm_cli_safe *b, const char *s);
 /* bm_cli_str(o, k) through bm_cli_safe_text. */
 const char *bm_cli_safe_str(bm_cli_safe *b, struct json_t *o, const char *k);
+/*
+ * A list in one cell (an error's workers, a series' tags): fmt's text
+ * appended to buf (n bytes, *len of them used) when it fits whole with
+ * `spare` bytes left for what follows (" +2 more"), else nothing: a list
+ * cut to its buffer loses whole items, never half a name or a character.
+ * @return 1 appended, 0 left out.
+ */
+int bm_cli_append_whole(char *buf, size_t n, size_t *len, size_t spare, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /*
  * Terminal columns (columns.c): a character of UTF-8 text at s (n bytes

@@ -5,6 +5,7 @@
  */
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,21 @@ const char *bm_cli_safe_text(bm_cli_safe *b, const char *s)
 const char *bm_cli_safe_str(bm_cli_safe *b, json_t *o, const char *k)
 {
     return bm_cli_safe_text(b, bm_cli_str(o, k));
+}
+
+int bm_cli_append_whole(char *buf, size_t n, size_t *len, size_t spare, const char *fmt, ...)
+{
+    if (*len + spare >= n) return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *len, n - spare - *len, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w >= n - spare - *len) {
+        buf[*len] = '\0';
+        return 0;
+    }
+    *len += (size_t)w;
+    return 1;
 }
 
 int bm_cli_rollup_version_ok(json_t *roll, char *buf, size_t n)

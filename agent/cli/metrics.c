@@ -158,13 +158,19 @@ static void print_table(const metrics_args *m, json_t *roll, json_t *series)
     json_t *s;
     json_array_foreach(series, i, s)
     {
-        char tags[256] = "";
+        /* the pairs that fit the text layer whole, the rest in "+N more" */
+        char tags[BM_CLI_SAFE_BYTES] = "";
         const char *k;
         json_t *v;
-        size_t at = 0;
-        json_object_foreach(json_object_get(s, "tags"), k, v) if (at < sizeof tags) at +=
-            (size_t)snprintf(tags + at, sizeof tags - at, "%s%s=%s", at ? "," : "", k,
-                             json_string_value(v));
+        size_t at = 0, more = 0;
+        json_object_foreach(json_object_get(s, "tags"), k, v)
+        {
+            const char *val = json_string_value(v);
+            if (more || !bm_cli_append_whole(tags, sizeof tags, &at, 24, "%s%s=%s", at ? "," : "",
+                                             k, val ? val : "-"))
+                more++;
+        }
+        if (more) bm_cli_append_whole(tags, sizeof tags, &at, 0, " +%zu more", more);
         char f[7][32];
         const char *keys[] = {"sum", "min", "max", "avg", "p95", "rate_per_s", "last"};
         for (int j = 0; j < 7; j++)

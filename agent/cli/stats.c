@@ -371,21 +371,20 @@ static int show_errors(const bm_cli_opts *o, const stats_args *s, json_t *roll)
     json_t *e;
     json_array_foreach(errors, i, e)
     {
-        char workers[256] = "";
-        size_t j;
+        /* the names that fit the text layer whole, the rest in "+N more" */
+        char workers[BM_CLI_SAFE_BYTES] = "";
+        size_t j, len = 0, left_out = 0;
         json_t *w;
         json_array_foreach(json_object_get(e, "workers"), j, w)
         {
-            if (j) strncat(workers, ",", sizeof workers - strlen(workers) - 1);
-            strncat(workers, json_string_value(w) ? json_string_value(w) : "?",
-                    sizeof workers - strlen(workers) - 1);
+            const char *name = json_string_value(w);
+            if (left_out || !bm_cli_append_whole(workers, sizeof workers, &len, 40, "%s%s",
+                                                 j ? "," : "", name ? name : "?"))
+                left_out++;
         }
-        double wmore = bm_cli_num(e, "workers_more"); /* hit beyond the listed ones */
-        if (wmore > 0) {
-            char tail[40];
-            snprintf(tail, sizeof tail, " +%.0f more", wmore);
-            strncat(workers, tail, sizeof workers - strlen(workers) - 1);
-        }
+        /* hit beyond the listed ones, and the listed ones left out */
+        double wmore = bm_cli_num(e, "workers_more") + (double)left_out;
+        if (wmore > 0) bm_cli_append_whole(workers, sizeof workers, &len, 0, " +%.0f more", wmore);
         char last[40];
         bm_cli_time_str(bm_cli_str(e, "last_seen"), last, sizeof last);
         json_t *count = bm_rollup_pick_window(json_object_get(e, "count"), s->window);

@@ -7,7 +7,9 @@
 # in each table (workers, errors, metrics, system, alerts firing and
 # history, traces, trace TX, baseline) the field after a name starts (or,
 # right-aligned, ends) at the same display column as in the plain ASCII
-# row. --json carries the names as they are.
+# row. Long lists in one cell (an error's workers, a series' tags) are
+# never cut inside a character nor cut without a word. --json carries the
+# names as they are.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 AGENT="$BM_BUILD/busmon-agent"
@@ -144,4 +146,31 @@ bm_eq "traces --json: the workers whole" "$(printf '%s\n' "${W[@]}" | sort)" \
     "$("$BUSMON" traces --json | jq -r '.traces[] | select(.tx == "tx-mixed") | .workers[]' | sort)"
 bm_eq "baseline --json: the workers whole" "$(printf '%s\n' "${W[@]}" | sort)" \
     "$("$BUSMON" baseline --json | jq -r '.workers[].name | select(startswith("metric:") | not)' | sort)"
+
+# ---- a cell holding a list longer than 255 bytes: whole items, "+N more" said ------------------
+# LongErr hits 10 workers of 48-byte names: the rollup lists 8 (workers_more 2); busmon errors
+# joined them into 255 bytes, cutting the 6th name inside a character and dropping " +2 more".
+# LongTags has 4 tags of 92 bytes each: busmon metrics cut them into 255 bytes the same way.
+long=$(printf '工作者%.0s' 1 2 3 4 5)
+tag=$(printf '値%.0s' $(seq 1 30))
+{
+    for i in $(seq 1 10); do
+        printf 'XADD busmon:events * type command tx tx-long-%d worker x%s-%02d step s\n' "$i" "$long" "$i"
+        printf 'XADD busmon:events * type error tx tx-long-%d worker x%s-%02d error "LongErr: x"\n' \
+            "$i" "$long" "$i"
+    done
+    printf 'XADD busmon:events * type metric name LongTags value 1 tag.a %s tag.b %s tag.c %s tag.d %s\n' \
+        "$tag" "$tag" "$tag" "$tag"
+} | redis-cli -p "$BM_PORT" >/dev/null
+bm_check "the rollup lists 8 of LongErr's workers and 2 more" bm_wait_for 20 \
+    "holds errors '[.errors[] | select(.type == \"LongErr\")] | .[0].workers_more == 2'"
+bm_check "the rollup has LongTags" bm_wait_for 20 "holds metrics '[.series[].name] | index(\"LongTags\") != null'"
+"$BUSMON" errors >"$BM_TMP/errors-long.txt"
+"$BUSMON" metrics LongTags >"$BM_TMP/metrics-long.txt"
+listed=$("$BUSMON" errors --json | jq -r '.errors[] | select(.type == "LongErr") | .workers | join(",")')
+bm_check "errors: LongErr's 8 listed workers whole, then +2 more" \
+    bash -c '[ -n "$1" ] && grep -qF "$1 +2 more" "$2"' _ "$listed" "$BM_TMP/errors-long.txt"
+bm_check "errors: no character cut in two (no \\x escape)" bash -c "! grep -qF '\\x' '$BM_TMP/errors-long.txt'"
+bm_check "metrics: LongTags' 4 tags whole" grep -qF "a=$tag,b=$tag,c=$tag,d=$tag " "$BM_TMP/metrics-long.txt"
+bm_check "metrics: no character cut in two (no \\x escape)" bash -c "! grep -qF '\\x' '$BM_TMP/metrics-long.txt'"
 bm_finish
