@@ -107,23 +107,22 @@ static int severity_rank(const char *s)
     return -1;
 }
 
-/* "worker=flaky,team=search", or "-" for none. */
+/* "worker=flaky,team=search", or "-" for none; the labels that do not fit
+ * are left out whole (never cut in a character) and said: "a=b +1 more". */
 static void labels_text(json_t *rec, char *buf, size_t n)
 {
-    size_t k = 0;
+    size_t k = 0, left_out = 0;
     buf[0] = '\0';
     const char *key;
     json_t *v;
     json_object_foreach(json_object_get(rec, "labels"), key, v)
     {
         const char *val = json_string_value(v);
-        int w = snprintf(buf + k, n - k, "%s%s=%s", k ? "," : "", key, val ? val : "");
-        if (w < 0 || (size_t)w >= n - k) { /* left out whole: never cut in a character */
-            buf[k] = '\0';
-            break;
-        }
-        k += (size_t)w;
+        if (left_out ||
+            !bm_cli_append_whole(buf, n, &k, 24, "%s%s=%s", k ? "," : "", key, val ? val : ""))
+            left_out++;
     }
+    if (left_out) bm_cli_append_whole(buf, n, &k, 0, "%s+%zu more", k ? " " : "", left_out);
     if (!k) snprintf(buf, n, "-");
 }
 

@@ -7,8 +7,8 @@
 # in each table (workers, errors, metrics, system, alerts firing and
 # history, traces, trace TX, baseline) the field after a name starts (or,
 # right-aligned, ends) at the same display column as in the plain ASCII
-# row. Long lists in one cell (an error's workers, a series' tags) are
-# never cut inside a character nor cut without a word. --json carries the
+# row. Long lists in one cell (an error's workers, a series' tags, an
+# alert's labels) are never cut inside a character nor cut without a word. --json carries the
 # names as they are.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
@@ -173,4 +173,12 @@ bm_check "errors: LongErr's 8 listed workers whole, then +2 more" \
 bm_check "errors: no character cut in two (no \\x escape)" bash -c "! grep -qF '\\x' '$BM_TMP/errors-long.txt'"
 bm_check "metrics: LongTags' 4 tags whole" grep -qF "a=$tag,b=$tag,c=$tag,d=$tag " "$BM_TMP/metrics-long.txt"
 bm_check "metrics: no character cut in two (no \\x escape)" bash -c "! grep -qF '\\x' '$BM_TMP/metrics-long.txt'"
+
+# ---- alert labels too long for their cell: left out whole, and said ----------------------------
+# busmon alerts left out the labels past its 511 bytes without a word
+big=$(printf '値%.0s' $(seq 1 200))
+bm_cli HSET hand:firing f1 "{\"rule\":\"r\",\"severity\":\"warning\",\"labels\":{\"a\":\"s\",\"b\":\"$big\",\"c\":\"t\"},\"description\":\"d\"}" >/dev/null
+"$BUSMON" alerts --firing hand:firing --count 0 >"$BM_TMP/alerts-long.txt" 2>&1
+bm_check "alerts: the labels that do not fit are said (+2 more)" \
+    grep -qE '^warning +r +a=s \+2 more +- ' "$BM_TMP/alerts-long.txt"
 bm_finish
