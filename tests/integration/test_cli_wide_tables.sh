@@ -181,4 +181,14 @@ bm_cli HSET hand:firing f1 "{\"rule\":\"r\",\"severity\":\"warning\",\"labels\":
 "$BUSMON" alerts --firing hand:firing --count 0 >"$BM_TMP/alerts-long.txt" 2>&1
 bm_check "alerts: the labels that do not fit are said (+2 more)" \
     grep -qE '^warning +r +a=s \+2 more +- ' "$BM_TMP/alerts-long.txt"
+
+# ---- a long error message in busmon trace: never cut inside a character -----------------------
+# the timeline joined type and message into 599 bytes: a 900-byte message was cut mid-character
+msg=$(printf '失%.0s' $(seq 1 300))
+printf 'XADD busmon:events * type command tx tx-msg worker w step s\nXADD busmon:events * type error tx tx-msg worker w error_type E error_message %s\n' \
+    "$msg" | redis-cli -p "$BM_PORT" >/dev/null
+bm_check "the agent stored tx-msg's error" bm_wait_for 20 "'$BUSMON' trace tx-msg | grep -q ' E: '"
+"$BUSMON" trace tx-msg >"$BM_TMP/trace-msg.txt" 2>&1
+bm_check "trace: the long error message has no character cut in two (no \\x escape)" \
+    bash -c "grep -q ' E: 失失失' '$BM_TMP/trace-msg.txt' && ! grep -qF '\\x' '$BM_TMP/trace-msg.txt'"
 bm_finish
