@@ -5,12 +5,12 @@
  *   every reclaim.interval, per stream, on the writer connection:
  *     XPENDING <stream> <group> IDLE <min_idle> - + 500  (not our own consumer's)
  *     ──▶ GET <state prefix><owner> for each owner: what its checkpoint covers,
- *         and its age: an owner whose checkpoint is younger than twice its
- *         state.checkpoint_interval (written in it; ours for an older
- *         agent's) is alive, unless its registry heartbeat is stale (several
- *         agents) (X.claimed: X's checkpoint), and an entry delivered to it
- *         since that checkpoint is left to it (applied there, acked after its
- *         next checkpoint)
+ *         and whether it is alive: its checkpoint changed (its stamp) within
+ *         twice its state.checkpoint_interval (written in it; ours for an
+ *         older agent's) on OUR monotonic clock, unless its registry
+ *         heartbeat is stale (several agents) (X.claimed: X's checkpoint);
+ *         an entry delivered to a live owner since that checkpoint is left
+ *         to it (applied there, acked after its next checkpoint)
  *     ──▶ XCLAIM <stream> <group> <us>.claimed <min_idle> id...  (they
  *         become our claims' consumer's; in a script that gives an entry
  *         above max_entry_bytes as its size)
@@ -37,6 +37,16 @@
  * BM_PERSIST_CLAIMS_QUEUED_MAX claims wait for their acks (each is listed
  * in every checkpoint).
  *
+ * Never the owner's wall-clock stamp against ours: hosts' clocks differ, and
+ * an owner 10 s behind would look dead while it applies its entries (claimed
+ * and applied twice), one ahead younger than it is. So this agent remembers,
+ * per owner, the stamp it last read and, on its monotonic clock, when it first
+ * read it and when it last read the one before: the checkpoint was written
+ * between the two. An owner read for the first time is alive for twice its
+ * interval (no history: a dead one waits that long, and its stream is looked
+ * at again then, not an interval later), and while nothing says when its
+ * checkpoint was written, none of its entries is claimed.
+ *
  * One stream's round is at most 500 entries of at most 16 owners (bounded
  * work per wake-up: an entry of a 17th owner, whose checkpoint is not read,
  * waits for a later round rather than be applied as if nothing covered it); a
@@ -62,6 +72,7 @@
 #define ROUND_MAX  500 /* entries per stream per round; a full round goes on at once */
 #define OWNERS_MAX 16  /* distinct owners looked up per round */
 #define ACKS_WAIT_US 250000 /* claims queued at their bound: looked at again after this */
+#define WATCHED_MAX  64 /* owners whose checkpoint stamps are remembered (least read first out) */
 
 typedef struct {
     char id[BM_STREAM_ID_MAX];
@@ -74,9 +85,22 @@ typedef struct {
 typedef struct {
     char name[256];
     char covered[BM_STREAM_ID_MAX]; /* its checkpoint's last id for this stream ("" none) */
-    int64_t alive_since_us; /* a live owner (checkpoint younger than twice our interval): that
-                               checkpoint's age, else -1 */
+    int64_t alive_since_us;         /* a live owner: at least its checkpoint's age (INT64_MAX: not
+                                       known yet), else -1 */
+    int64_t dead_in_us; /* a live owner: dead after this unless its checkpoint changes */
 } owner;
+
+/* An owner's checkpoint as this agent read it. The stamp is the writer's wall
+ * clock, compared only with itself (did it change?); the times are ours,
+ * monotonic. */
+typedef struct {
+    char name[256];     /* X (X.claimed's too: X's checkpoint) */
+    int64_t stamp_us;   /* its checkpoint's ts_us, last read */
+    int64_t changed_us; /* the reply that first gave this stamp: written before it */
+    int64_t before_us;  /* the request of the last read that gave the stamp before it:
+                           written after it (0: none, first read) */
+    int64_t asked_us;   /* the request of the last read */
+} watched;
 
 typedef struct round round;
 
@@ -90,6 +114,10 @@ struct bm_reclaim {
     size_t next_stream;
     char claimer[256]; /* <consumer>.claimed: where claims go */
     int waiting_acks;  /* claims queued at the bound: a look again is due (on_acks_waited) */
+    watched seen[WATCHED_MAX];
+    size_t n_seen;
+    struct event *ev_recheck; /* a live owner's span ends before the next interval */
+    size_t recheck_stream;
 };
 
 struct round {
@@ -102,6 +130,9 @@ struct round {
     int more;    /* entries of owners beyond OWNERS_MAX left for the next round */
     int full;    /* XPENDING gave ROUND_MAX entries: more may wait behind them */
     int claimed; /* XCLAIM answered */
+    int64_t asked_us;   /* mono: the owners' checkpoints asked for */
+    int64_t recheck_us; /* > 0: a live owner's entries were left, and it is dead after this
+                           unless its checkpoint changes: look again then */
 };
 
 static void on_tick(void *arg);
@@ -120,10 +151,24 @@ static void on_acks_waited(evutil_socket_t fd, short what, void *arg)
     on_again(fd, what, arg);
 }
 
+static void on_recheck(evutil_socket_t fd, short what, void *arg)
+{
+    bm_reclaim *r = arg;
+    r->next_stream = r->recheck_stream;
+    on_again(fd, what, arg);
+}
+
 static void finish_round(round *rd)
 {
     bm_reclaim *r = rd->r;
     r->busy = NULL;
+    /* one look again at a time: a later one is left to the intervals */
+    if (rd->recheck_us > 0 && rd->recheck_us < r->o.interval_ms * 1000 &&
+        !evtimer_pending(r->ev_recheck, NULL)) {
+        struct timeval tv = bm_tv_from_us(rd->recheck_us);
+        r->recheck_stream = rd->sidx;
+        evtimer_add(r->ev_recheck, &tv);
+    }
     if ((rd->full || rd->more) && rd->claimed) { /* more waiting: the same stream again */
         r->next_stream = rd->sidx;
         struct timeval now = {0, 0};
@@ -204,7 +249,10 @@ static void claim(round *rd)
         /* delivered to a live owner since its checkpoint: applied there, its ack
          * waits for that owner's next checkpoint (or it is read again at the
          * owner's next reset); claimed, it would be counted twice */
-        if (ow && ow->alive_since_us >= 0 && rd->c[i].idle_us < ow->alive_since_us) continue;
+        if (ow && ow->alive_since_us >= 0 && rd->c[i].idle_us < ow->alive_since_us) {
+            if (!rd->recheck_us || ow->dead_in_us < rd->recheck_us) rd->recheck_us = ow->dead_in_us;
+            continue;
+        }
         rd->c[kept++] = rd->c[i];
     }
     rd->n = kept;
@@ -214,6 +262,35 @@ static void claim(round *rd)
         bm_writer_xclaim(r->w, r->o.streams[rd->sidx], r->o.group, r->claimer, r->o.min_idle_ms,
                          r->o.max_entry_bytes, rd->n, ids, on_claimed, rd))
         finish_round(rd);
+}
+
+/* Owner `base`'s checkpoint stamped stamp_us, asked for at asked_us and
+ * answered at now_us (mono): its watch, updated (a new one in the place of the
+ * least lately read when the table is full). */
+static const watched *watch(bm_reclaim *r, const char *base, int64_t stamp_us, int64_t asked_us,
+                            int64_t now_us)
+{
+    watched *w = NULL;
+    for (size_t i = 0; i < r->n_seen && !w; i++)
+        if (!strcmp(r->seen[i].name, base)) w = &r->seen[i];
+    if (w && w->stamp_us != stamp_us) {
+        w->before_us = w->asked_us;
+        w->changed_us = now_us;
+    } else if (!w) {
+        if (r->n_seen < WATCHED_MAX) {
+            w = &r->seen[r->n_seen++];
+        } else {
+            w = &r->seen[0];
+            for (size_t i = 1; i < WATCHED_MAX; i++)
+                if (r->seen[i].asked_us < w->asked_us) w = &r->seen[i];
+        }
+        memset(w, 0, sizeof *w);
+        snprintf(w->name, sizeof w->name, "%s", base);
+        w->changed_us = now_us; /* no history: as if it changed now */
+    }
+    w->stamp_us = stamp_us;
+    w->asked_us = asked_us;
+    return w;
 }
 
 /* One owner's checkpoint: only its envelope (the stream ids) is read. */
@@ -246,16 +323,21 @@ static void on_owner_state(const redisReply *r, void *arg)
             for (size_t i = 0; i < c->n_streams && !claims_of(rd->r, ow->name); i++)
                 if (!strcmp(c->streams[i].name, stream))
                     snprintf(ow->covered, sizeof ow->covered, "%s", c->streams[i].last_id);
-            /* by the owner's own interval (ours for an older agent's checkpoint) */
-            int64_t age_us = bm_now_us() - c->ts_us,
-                    every_us =
-                        c->every_us > 0 ? c->every_us : rd->r->o.checkpoint_interval_ms * 1000;
+            /* by the owner's own interval (ours for an older agent's checkpoint),
+             * timed on our clock from when we saw its checkpoint change */
+            int64_t every_us =
+                c->every_us > 0 ? c->every_us : rd->r->o.checkpoint_interval_ms * 1000;
             char base[sizeof ow->name];
             size_t n = claims_of(rd->r, ow->name);
             snprintf(base, sizeof base, "%.*s", n ? (int)n : (int)strlen(ow->name), ow->name);
+            int64_t now = bm_mono_us();
+            const watched *w = watch(rd->r, base, c->ts_us, rd->asked_us, now);
             const bm_reclaim_opts *o = &rd->r->o;
-            if (age_us >= 0 && age_us < 2 * every_us && !(o->gone && o->gone(o->gone_arg, base)))
-                ow->alive_since_us = age_us;
+            if (now - w->changed_us < 2 * every_us && !(o->gone && o->gone(o->gone_arg, base))) {
+                /* written after our read before this stamp: at most that old */
+                ow->alive_since_us = w->before_us ? now - w->before_us : INT64_MAX;
+                ow->dead_in_us = w->changed_us + 2 * every_us - now;
+            }
         }
         if (c) free(c->claimed);
         free(c);
@@ -317,6 +399,7 @@ static void on_pending(const redisReply *r, void *arg)
     rd->full = rd->n == ROUND_MAX;
     bm_stream_input_stats_of(rc->in)->reclaim_rounds++;
     rd->owners_out = rd->n_owners;
+    rd->asked_us = bm_mono_us();
     for (size_t k = 0; k < rd->n_owners; k++) {
         owner_req *q = malloc(sizeof *q);
         char key[512];
@@ -373,10 +456,15 @@ bm_reclaim *bm_reclaim_new(const bm_reclaim_opts *o, struct bm_loop *loop, bm_wr
     r->persist = persist;
     r->in = in;
     snprintf(r->claimer, sizeof r->claimer, "%s.claimed", o->consumer);
+    if (!(r->ev_recheck = evtimer_new(bm_loop_base(loop), on_recheck, r))) {
+        free(r);
+        return NULL;
+    }
     if (o->interval_ms > 0 && o->n_streams) {
         /* each tick takes one stream, so every stream comes round once an interval */
         int64_t every_us = o->interval_ms * 1000 / (int64_t)o->n_streams;
         if (!bm_loop_every(loop, every_us > 1000 ? every_us : 1000, on_tick, r)) {
+            event_free(r->ev_recheck);
             free(r);
             return NULL;
         }
@@ -386,5 +474,6 @@ bm_reclaim *bm_reclaim_new(const bm_reclaim_opts *o, struct bm_loop *loop, bm_wr
 
 void bm_reclaim_free(bm_reclaim *r)
 {
+    if (r) event_free(r->ev_recheck);
     free(r); /* a round in flight belongs to its callbacks: freed when they run (NULL replies) */
 }

@@ -28,8 +28,8 @@ typedef struct {
     int64_t interval_ms;          /* 0: never */
     int64_t min_idle_ms;
     int64_t checkpoint_interval_ms; /* state.checkpoint_interval (0: none): an owner whose
-                                       checkpoint of the stream is younger than twice its
-                                       interval (this for an older agent's) is alive, its
+                                       checkpoint changed within twice its interval (this
+                                       for an older agent's), on our clock, is alive, its
                                        entries not claimed but those it covers */
     size_t max_deliveries;
     size_t max_entry_bytes; /* larger entries are dead-lettered by their size, not loaded */

@@ -752,9 +752,13 @@ static const char *owner_of(const bm_cluster *c, const char *tx)
 int bm_cluster_gone(const bm_cluster *c, const char *agent)
 {
     if (!c || !c->have_registry) return 0;
-    for (size_t i = 0; i < c->n_agents; i++)
-        if (!strcmp(c->agents[i].name, agent))
-            return age_us(&c->agents[i]) > stale_for(c, &c->agents[i]);
+    /* stale, and watched that long on our clock: at first sight its age is
+     * its wall clock against ours, and a host behind ours is not dead */
+    for (size_t i = 0; i < c->n_agents; i++) {
+        const agent_entry *a = &c->agents[i];
+        if (!strcmp(a->name, agent))
+            return age_us(a) > stale_for(c, a) && bm_mono_us() - a->first_us >= stale_for(c, a);
+    }
     return 0;
 }
 

@@ -113,9 +113,10 @@ uint64_t bm_cluster_others_deadlettered(const bm_cluster *c);
 
 /* The current lease holder ("" unknown), and whether it is this agent. */
 /* Is consumer `agent` an agent of this cluster whose heartbeat went stale
- * (killed, or cut off)? 0 when it is live, not in the registry, or the
- * registry is not read yet (c NULL: 0). Reclaim takes such an owner for dead
- * whatever its checkpoint's age says. */
+ * (killed, or cut off), and watched that long by this agent (its wall-clock
+ * age at first sight is not believed)? 0 when it is live, not in the
+ * registry, or the registry is not read yet (c NULL: 0). Reclaim takes such
+ * an owner for dead whatever its checkpoint says. */
 int bm_cluster_gone(const bm_cluster *c, const char *agent);
 
 const char *bm_cluster_leader(const bm_cluster *c);
