@@ -735,7 +735,8 @@ static int build_jobs(agent *a, char *err, size_t errlen)
                          ingested,
                          a,
                          getenv("BUSMON_TEST_PROC_MEMINFO"),
-                         getenv("BUSMON_TEST_CGROUP_ROOT")};
+                         getenv("BUSMON_TEST_CGROUP_ROOT"),
+                         getenv("BUSMON_TEST_PROC_SELF_CGROUP")};
     a->p.sysmon = bm_sysmon_new(&so, a->p.sampler, mon, a->p.outputs);
     if (a->p.baselines) {
         bm_baseline_job_opts bo = {c->health_interval_ms * 1000, c->baselines_control_key};
@@ -750,8 +751,11 @@ static int build_jobs(agent *a, char *err, size_t errlen)
                            .notified = checkpoint_soon,
                            .notified_arg = a,
                            .baselines = a->p.baselines,
-                           /* tests give the CPU counters as a file */
-                           .proc_stat = getenv("BUSMON_TEST_PROC_STAT")};
+                           /* tests give the CPU counters, memory figures and cgroups as files */
+                           .proc_stat = getenv("BUSMON_TEST_PROC_STAT"),
+                           .proc_meminfo = getenv("BUSMON_TEST_PROC_MEMINFO"),
+                           .cgroup_root = getenv("BUSMON_TEST_CGROUP_ROOT"),
+                           .proc_self_cgroup = getenv("BUSMON_TEST_PROC_SELF_CGROUP")};
     a->p.alerting = bm_alerting_new(&ao, a->p.loop, a->p.sampler, &a->p.view, a->p.outputs);
     if (!a->p.sysmon || !a->p.alerting || bm_sampler_start(a->p.sampler))
         return snprintf(err, errlen, "out of memory"), -1;

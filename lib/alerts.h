@@ -44,8 +44,10 @@
  *   consumer_lag        global, stream                 entries (global: sum over streams)
  *   pending             global, stream                 entries in the group's PEL
  *   deadletter_rate     global                         dead-lettered entries per minute
- *   cpu_percent         global                         0..100, of the agent's host
- *   memory_percent      global                         0..100, of the agent's host
+ *   cpu_percent         global                         0..100, of the agent's cgroup quota
+ *                                                      when set, else of its host
+ *   memory_percent      global                         0..100, of the agent's cgroup memory
+ *                                                      limit when set, else of its host
  *   latency_anomaly  W  worker                         the window's p95 against the worker's
  *                                                      learned p95 (lib/baseline.h): a ratio
  *                                                      (x baseline) or standard deviations

@@ -146,6 +146,48 @@ int sysstat_parse_cgroup_cpu_max(const char *text, uint64_t *millicores)
     return 0;
 }
 
+int sysstat_parse_cgroup_cpu_usage(const char *text, uint64_t *usec)
+{
+    for (const char *p = text; p && *p;) {
+        if (!strncmp(p, "usage_usec ", 11)) {
+            const char *q = p + 11;
+            if (whole_number(&q, usec) || (*q && *q != '\n')) return -1;
+            return 0;
+        }
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    return -1;
+}
+
+int sysstat_parse_cgroup_v1_limit(const char *text, uint64_t *out)
+{
+    int rc = sysstat_parse_cgroup_value(text, out);
+    if (rc == 1) return -1; /* v1 never says "max" */
+    return rc == 0 && *out >= SYSSTAT_CGROUP_V1_UNLIMITED ? 1 : rc;
+}
+
+int sysstat_parse_cgroup_v1_cpu(const char *quota, const char *period, uint64_t *millicores)
+{
+    if (!strcmp(quota, "-1") || !strcmp(quota, "-1\n")) return 1;
+    const char *q = quota, *p = period;
+    uint64_t us, per;
+    if (whole_number(&q, &us) || !at_end(q) || us == 0) return -1;
+    if (whole_number(&p, &per) || !at_end(p) || per == 0) return -1;
+    uint64_t m = us > UINT64_MAX / 1000 ? UINT64_MAX / per : us * 1000 / per;
+    *millicores = m ? m : 1;
+    return 0;
+}
+
+double sysstat_cgroup_cpu_percent(uint64_t prev_usec, uint64_t cur_usec, int64_t elapsed_us,
+                                  uint64_t millicores)
+{
+    if (elapsed_us <= 0 || !millicores || cur_usec < prev_usec) return -1;
+    double p =
+        100.0 * (double)(cur_usec - prev_usec) / ((double)elapsed_us * (double)millicores / 1000.0);
+    return p > 100 ? 100 : p;
+}
+
 int sysstat_info_field(const char *info, const char *key, double *out)
 {
     size_t klen = strlen(key);

@@ -16,12 +16,26 @@
 #include "rollup.h"
 
 static const char *const field_names[BM_SYS__COUNT] = {
-    "cpu_percent",       "memory_percent",          "disk_percent",
-    "load1",             "load5",                   "load15",
-    "agent_cpu_percent", "agent_rss_bytes",         "events_per_sec",
-    "p95_latency_ms",    "success_rate",            "redis_connected_clients",
-    "redis_used_memory_bytes", "redis_rtt_ms",      "consumer_lag",
-    "pending",           "stream_length",
+    "cpu_percent",
+    "memory_percent",
+    "disk_percent",
+    "load1",
+    "load5",
+    "load15",
+    "agent_cpu_percent",
+    "agent_rss_bytes",
+    "events_per_sec",
+    "p95_latency_ms",
+    "success_rate",
+    "redis_connected_clients",
+    "redis_used_memory_bytes",
+    "redis_rtt_ms",
+    "consumer_lag",
+    "pending",
+    "stream_length",
+    "cgroup_memory_limit_bytes",
+    "cgroup_memory_usage_bytes",
+    "cgroup_cpu_limit_cores",
 };
 
 const char *bm_sys_field_name(bm_sys_field f)

@@ -27,23 +27,30 @@
 #include "rollup.h" /* BM_NAME_MAX */
 
 typedef enum {
-    BM_SYS_CPU = 0,          /* "cpu_percent": host CPU busy, 0..100 */
-    BM_SYS_MEMORY,           /* "memory_percent": host memory in use */
-    BM_SYS_DISK,             /* "disk_percent": the data path's file system, used */
-    BM_SYS_LOAD1,            /* "load1" */
-    BM_SYS_LOAD5,            /* "load5" */
-    BM_SYS_LOAD15,           /* "load15" */
-    BM_SYS_AGENT_CPU,        /* "agent_cpu_percent": busmon-agent, of one core */
-    BM_SYS_AGENT_RSS,        /* "agent_rss_bytes" */
-    BM_SYS_EVENTS_PER_SEC,   /* "events_per_sec": entries + messages read, over the interval */
-    BM_SYS_P95_LATENCY_MS,   /* "p95_latency_ms": command -> answer, last minute */
-    BM_SYS_SUCCESS_RATE,     /* "success_rate": answers that succeeded, last minute, 0..1 */
-    BM_SYS_REDIS_CLIENTS,    /* "redis_connected_clients" */
-    BM_SYS_REDIS_MEMORY,     /* "redis_used_memory_bytes" */
-    BM_SYS_REDIS_RTT_MS,     /* "redis_rtt_ms": PING on the write connection */
-    BM_SYS_CONSUMER_LAG,     /* "consumer_lag": summed over the streams that know it */
-    BM_SYS_PENDING,          /* "pending": delivered, not yet acked, summed */
-    BM_SYS_STREAM_LENGTH,    /* "stream_length": XLEN, summed */
+    BM_SYS_CPU = 0,        /* "cpu_percent": host CPU busy, 0..100 */
+    BM_SYS_MEMORY,         /* "memory_percent": host memory in use */
+    BM_SYS_DISK,           /* "disk_percent": the data path's file system, used */
+    BM_SYS_LOAD1,          /* "load1" */
+    BM_SYS_LOAD5,          /* "load5" */
+    BM_SYS_LOAD15,         /* "load15" */
+    BM_SYS_AGENT_CPU,      /* "agent_cpu_percent": busmon-agent, of one core */
+    BM_SYS_AGENT_RSS,      /* "agent_rss_bytes" */
+    BM_SYS_EVENTS_PER_SEC, /* "events_per_sec": entries + messages read, over the interval */
+    BM_SYS_P95_LATENCY_MS, /* "p95_latency_ms": command -> answer, last minute */
+    BM_SYS_SUCCESS_RATE,   /* "success_rate": answers that succeeded, last minute, 0..1 */
+    BM_SYS_REDIS_CLIENTS,  /* "redis_connected_clients" */
+    BM_SYS_REDIS_MEMORY,   /* "redis_used_memory_bytes" */
+    BM_SYS_REDIS_RTT_MS,   /* "redis_rtt_ms": PING on the write connection */
+    BM_SYS_CONSUMER_LAG,   /* "consumer_lag": summed over the streams that know it */
+    BM_SYS_PENDING,        /* "pending": delivered, not yet acked, summed */
+    BM_SYS_STREAM_LENGTH,  /* "stream_length": XLEN, summed */
+    /* the agent's cgroup (a container's), unknown when no limit is set:
+     * "cgroup_memory_limit_bytes", the tightest memory limit;
+     * "cgroup_memory_usage_bytes", the use of the cgroup holding it;
+     * "cgroup_cpu_limit_cores", the tightest CPU quota in CPUs */
+    BM_SYS_CGROUP_MEMORY_LIMIT,
+    BM_SYS_CGROUP_MEMORY_USAGE,
+    BM_SYS_CGROUP_CPU_LIMIT,
     BM_SYS__COUNT
 } bm_sys_field;
 

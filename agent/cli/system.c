@@ -2,7 +2,7 @@
  * system.c - `busmon system [--window 1h] [--json]`: the system metrics
  * busmon-agent samples (host CPU, memory, disk, load; its own CPU and RSS;
  * ingest rate, p95 latency, success rate; Redis clients, memory and round
- * trip; per stream length, lag and pending) with their average and peak
+ * trip; per stream length, lag and pending; its cgroup's limits) with their average and peak
  * over a window, read from the busmon:system stream.
  *
  * The JSON is proto/system.h's window summary, the same as /api/system.
@@ -36,8 +36,10 @@ void bm_cli_system_help(FILE *f)
                "System metrics as busmon-agent samples them (every 10 s by default): host\n"
                "CPU, memory, disk of the data path and load; the agent's CPU and RSS;\n"
                "events/s, p95 latency and success rate; Redis clients, memory and round\n"
-               "trip; per stream length, consumer lag and pending. Each with its latest\n"
-               "value and its average and peak over the window.\n"
+               "trip; per stream length, consumer lag and pending; the memory limit, its\n"
+               "use and the CPU quota of the agent's cgroup (a container's: \"-\" and null\n"
+               "when none is set). Each with its latest value and its average and peak\n"
+               "over the window.\n"
                "\noptions:\n"
                "  --json              print JSON (the /api/system shape: latest, avg, peak,\n"
                "                      series; times as RFC 3339 strings, t_unix, from_unix\n"
@@ -95,7 +97,7 @@ static void fmt_bytes(double v, char *buf, size_t n)
     snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
 }
 
-/* One figure for the table: "-" when unknown. */
+/* One figure for the table: "-" when unknown (a cgroup figure: no limit). */
 static void fmt(bm_sys_field f, double v, char *buf, size_t n)
 {
     if (isnan(v)) {
@@ -104,7 +106,14 @@ static void fmt(bm_sys_field f, double v, char *buf, size_t n)
     }
     switch (f) {
     case BM_SYS_AGENT_RSS:
-    case BM_SYS_REDIS_MEMORY: fmt_bytes(v, buf, n); break;
+    case BM_SYS_REDIS_MEMORY:
+    case BM_SYS_CGROUP_MEMORY_LIMIT:
+    case BM_SYS_CGROUP_MEMORY_USAGE:
+        fmt_bytes(v, buf, n);
+        break;
+    case BM_SYS_CGROUP_CPU_LIMIT:
+        snprintf(buf, n, "%.2f cpus", v);
+        break;
     case BM_SYS_SUCCESS_RATE: snprintf(buf, n, "%.1f %%", v * 100); break;
     case BM_SYS_REDIS_CLIENTS:
     case BM_SYS_CONSUMER_LAG:
@@ -121,11 +130,13 @@ static void fmt(bm_sys_field f, double v, char *buf, size_t n)
 }
 
 static const char *const row_label[BM_SYS__COUNT] = {
-    "host cpu",         "host memory",  "disk",          "load 1m",
-    "load 5m",          "load 15m",     "agent cpu",     "agent rss",
-    "events/s",         "p95 latency",  "success rate",  "redis clients",
-    "redis memory",     "redis rtt",    "consumer lag",  "pending",
-    "stream length",
+    "host cpu",        "host memory",      "disk",
+    "load 1m",         "load 5m",          "load 15m",
+    "agent cpu",       "agent rss",        "events/s",
+    "p95 latency",     "success rate",     "redis clients",
+    "redis memory",    "redis rtt",        "consumer lag",
+    "pending",         "stream length",    "cgroup mem limit",
+    "cgroup mem used", "cgroup cpu limit",
 };
 
 static void print_text(const system_args *s, const bm_sys_sample *latest, const bm_sys_agg *agg)

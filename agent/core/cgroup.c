@@ -1,17 +1,17 @@
 /*
- * cgroup.c - the cgroup v2 limits of this process (cgroup.h has the picture).
+ * cgroup.c - the cgroup v2 and v1 limits of this process (cgroup.h has the picture).
  */
 #include "agent/core/cgroup.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "agent/core/host_stats.h"
 #include "lib/sysstat.h"
 
 #define DEFAULT_ROOT "/sys/fs/cgroup"
-
-static const char *const file_names[BM_CGROUP__FILES] = {"memory.max", "memory.current", "cpu.max"};
 
 int bm_cgroup_own_path(const char *text, char *out, size_t n)
 {
@@ -32,6 +32,60 @@ int bm_cgroup_own_path(const char *text, char *out, size_t n)
     return -1;
 }
 
+/* Whether the comma-separated list (len bytes) names the controller. */
+static int lists(const char *list, size_t len, const char *controller)
+{
+    size_t n = strlen(controller);
+    for (const char *p = list, *end = list + len; p < end;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        size_t l = comma ? (size_t)(comma - p) : (size_t)(end - p);
+        if (l == n && !strncmp(p, controller, n)) return 1;
+        p += l + 1;
+    }
+    return 0;
+}
+
+/* A v1 line "ID:LIST:PATH" into the places of the controllers it lists. */
+static void take_v1_line(const char *line, size_t len, bm_cgroup_own *out)
+{
+    const char *c1 = memchr(line, ':', len);
+    const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
+    if (!c2) return;
+    size_t list_len = (size_t)(c2 - c1 - 1), path_len = len - (size_t)(c2 + 1 - line);
+    const char *path = c2 + 1;
+    if (!list_len || list_len >= sizeof out->memory.controllers ||
+        path_len >= sizeof out->memory.path || *path != '/')
+        return;
+    bm_cgroup_place *places[] = {&out->memory, &out->cpu, &out->cpuacct};
+    static const char *const names[] = {"memory", "cpu", "cpuacct"};
+    for (size_t i = 0; i < 3; i++) {
+        if (!lists(c1 + 1, list_len, names[i])) continue;
+        snprintf(places[i]->controllers, sizeof places[i]->controllers, "%.*s", (int)list_len,
+                 c1 + 1);
+        snprintf(places[i]->path, sizeof places[i]->path, "%.*s", (int)path_len, path);
+        if (strstr(places[i]->path, "/..")) places[i]->path[0] = '\0'; /* not below the root */
+    }
+}
+
+void bm_cgroup_own_parse(const char *text, bm_cgroup_own *out)
+{
+    memset(out, 0, sizeof *out);
+    bm_cgroup_own_path(text, out->v2, sizeof out->v2);
+    for (const char *p = text; p && *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (strncmp(p, "0::", 3)) take_v1_line(p, len, out);
+        p = end ? end + 1 : NULL;
+    }
+}
+
+void bm_cgroup_own_read(const char *path, bm_cgroup_own *out)
+{
+    char text[4096];
+    if (bm_host_read(path ? path : "/proc/self/cgroup", text, sizeof text)) text[0] = '\0';
+    bm_cgroup_own_parse(text, out);
+}
+
 typedef enum { FILE_MISSING, FILE_BAD, FILE_READ } file_read;
 
 /* A small file into buf, NUL-terminated: not there (no cgroup v2, no such
@@ -48,59 +102,178 @@ static file_read read_small(const char *path, char *buf, size_t n)
     return failed || !got ? FILE_BAD : FILE_READ;
 }
 
-/* One file of dir. @return 0 and *v (a figure); 1: none (not there, "max");
- * -1: there but unreadable or not understood (flagged in out). */
-static int value_in(bm_cgroup_limits *out, const char *dir, bm_cgroup_file which, uint64_t *v)
+/* A use is a figure, never "max". */
+static int parse_use(const char *text, uint64_t *v)
 {
-    char path[BM_CGROUP_PATH_MAX], buf[128];
-    int n = snprintf(path, sizeof path, "%s/%s", dir, file_names[which]);
-    if (n < 0 || (size_t)n >= sizeof path) return 1; /* longer than any cgroup path */
-    int rc;
-    switch (read_small(path, buf, sizeof buf)) {
-    case FILE_MISSING:
-        return 1;
-    case FILE_BAD:
-        rc = -1;
-        break;
-    default:
-        rc = which == BM_CGROUP_CPU_MAX ? sysstat_parse_cgroup_cpu_max(buf, v)
-                                        : sysstat_parse_cgroup_value(buf, v);
-        if (rc == 1 && which == BM_CGROUP_MEMORY_CURRENT) rc = -1; /* a use is never "max" */
-        break;
-    }
-    if (rc < 0 && !out->bad_path[which][0]) snprintf(out->bad_path[which], sizeof path, "%s", path);
+    int rc = sysstat_parse_cgroup_value(text, v);
+    return rc == 1 ? -1 : rc;
+}
+
+/* v1 cpuacct.usage: nanoseconds, as µs. */
+static int parse_v1_cpu_usage(const char *text, uint64_t *v)
+{
+    int rc = parse_use(text, v);
+    if (rc == 0) *v /= 1000;
     return rc;
+}
+
+/* One file `name` of dir into buf. @return 0 read; 1: not there; -1: there
+ * but unreadable (flagged in out as `kind`). */
+static int read_in(bm_cgroup_limits *out, const char *dir, const char *name, bm_cgroup_file kind,
+                   char *buf, size_t n)
+{
+    char path[BM_CGROUP_PATH_MAX];
+    int len = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (len < 0 || (size_t)len >= sizeof path) return 1; /* longer than any cgroup path */
+    file_read r = read_small(path, buf, n);
+    if (r == FILE_MISSING) return 1;
+    if (r == FILE_READ) return 0;
+    if (!out->bad_path[kind][0]) snprintf(out->bad_path[kind], sizeof path, "%s", path);
+    return -1;
+}
+
+/* The first failure of a kind: its path, flagged. */
+static void flag(bm_cgroup_limits *out, const char *dir, const char *name, bm_cgroup_file kind)
+{
+    if (!out->bad_path[kind][0])
+        snprintf(out->bad_path[kind], sizeof out->bad_path[kind], "%s/%s", dir, name);
+}
+
+/* One value file of dir. @return 0 and *v (a figure); 1: none (not there, no
+ * limit); -1: there but unreadable or not understood (flagged in out). */
+static int value_in(bm_cgroup_limits *out, const char *dir, const char *name, bm_cgroup_file kind,
+                    int (*parse)(const char *, uint64_t *), uint64_t *v)
+{
+    char buf[128];
+    int rc = read_in(out, dir, name, kind, buf, sizeof buf);
+    if (rc) return rc;
+    rc = parse(buf, v);
+    if (rc < 0) flag(out, dir, name, kind);
+    return rc;
+}
+
+/* v1's quota is two files: cpu.cfs_quota_us ("-1": none) and cpu.cfs_period_us. */
+static int v1_cpu_limit(bm_cgroup_limits *out, const char *dir, uint64_t *millicores)
+{
+    char quota[64], period[64];
+    int rc = read_in(out, dir, "cpu.cfs_quota_us", BM_CGROUP_CPU_MAX, quota, sizeof quota);
+    if (rc) return rc;
+    if (read_in(out, dir, "cpu.cfs_period_us", BM_CGROUP_CPU_MAX, period, sizeof period))
+        period[0] = '\0'; /* a quota without its period is not understood */
+    rc = sysstat_parse_cgroup_v1_cpu(quota, period, millicores);
+    if (rc < 0) flag(out, dir, "cpu.cfs_quota_us", BM_CGROUP_CPU_MAX);
+    return rc;
+}
+
+/* The files of one hierarchy: v2 (all kinds), v1 memory, v1 cpu. */
+typedef enum { HIER_V2, HIER_V1_MEMORY, HIER_V1_CPU } hierarchy;
+
+/* dir's memory limit, kept with the use beside it when tighter than the one kept. */
+static void take_memory(bm_cgroup_limits *out, const char *dir, int v1)
+{
+    uint64_t v, used;
+    if (value_in(out, dir, v1 ? "memory.limit_in_bytes" : "memory.max", BM_CGROUP_MEMORY_MAX,
+                 v1 ? sysstat_parse_cgroup_v1_limit : sysstat_parse_cgroup_value, &v) ||
+        !v || (out->memory_limit_bytes && v >= out->memory_limit_bytes))
+        return;
+    out->memory_limit_bytes = v;
+    out->memory_usage_bytes = value_in(out, dir, v1 ? "memory.usage_in_bytes" : "memory.current",
+                                       BM_CGROUP_MEMORY_CURRENT, parse_use, &used)
+                                  ? 0
+                                  : used;
+}
+
+/* dir's CPU quota, kept with the CPU time used (v1: read in usage_dir,
+ * the cpuacct hierarchy's same cgroup) when tighter than the one kept. */
+static void take_cpu(bm_cgroup_limits *out, const char *dir, const char *usage_dir, int v1)
+{
+    uint64_t m, used;
+    if ((v1 ? v1_cpu_limit(out, dir, &m)
+            : value_in(out, dir, "cpu.max", BM_CGROUP_CPU_MAX, sysstat_parse_cgroup_cpu_max, &m)) ||
+        (out->cpu_limit_millicores && m >= out->cpu_limit_millicores))
+        return;
+    out->cpu_limit_millicores = m;
+    out->cpu_usage_known =
+        value_in(out, usage_dir, v1 ? "cpuacct.usage" : "cpu.stat", BM_CGROUP_CPU_USAGE,
+                 v1 ? parse_v1_cpu_usage : sysstat_parse_cgroup_cpu_usage, &used) == 0;
+    out->cpu_usage_usec = out->cpu_usage_known ? used : 0;
+}
+
+/*
+ * base/own into dir (n bytes), no trailing slash; base alone when own is
+ * no path below it or no directory there (a container's mount is often its
+ * own cgroup). @return the length of base in dir, or -1 (too long).
+ */
+static int cgroup_dir(const char *base, const char *own, char *dir, size_t n)
+{
+    int len = snprintf(dir, n, "%s", base);
+    if (len < 0 || (size_t)len >= n) return -1;
+    while (len > 0 && dir[len - 1] == '/')
+        dir[--len] = '\0';
+    size_t base_len = (size_t)len;
+    if (!own || *own != '/' || strstr(own, "/..")) return len;
+    len = snprintf(dir + base_len, n - base_len, "%s", own);
+    if (len < 0 || (size_t)len >= n - base_len) return -1;
+    for (size_t l = strlen(dir); l > base_len && dir[l - 1] == '/';)
+        dir[--l] = '\0';
+    struct stat st;
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) dir[base_len] = '\0';
+    return (int)base_len;
+}
+
+/* From the cgroup `own` below base up to base: the tightest limits of the hierarchy's kinds.
+ * usage_base: v1 cpu, the cpuacct hierarchy (the CPU time at the same path below it). */
+static void walk(bm_cgroup_limits *out, const char *base, const char *own, hierarchy h,
+                 const char *usage_base)
+{
+    char dir[BM_CGROUP_PATH_MAX], usage_dir[BM_CGROUP_PATH_MAX];
+    int base_len = cgroup_dir(base, own, dir, sizeof dir);
+    if (base_len < 0) return;
+    for (;;) {
+        if (h != HIER_V1_CPU) take_memory(out, dir, h == HIER_V1_MEMORY);
+        if (h == HIER_V2) {
+            take_cpu(out, dir, dir, 0);
+        } else if (h == HIER_V1_CPU) {
+            int n = snprintf(usage_dir, sizeof usage_dir, "%s%s", usage_base, dir + base_len);
+            if (n > 0 && (size_t)n < sizeof usage_dir) take_cpu(out, dir, usage_dir, 1);
+        }
+        char *slash = strlen(dir) > (size_t)base_len ? strrchr(dir + base_len, '/') : NULL;
+        if (!slash) break;
+        *slash = '\0';
+    }
 }
 
 void bm_cgroup_read(const char *root, const char *own, bm_cgroup_limits *out)
 {
     memset(out, 0, sizeof *out);
-    char dir[BM_CGROUP_PATH_MAX];
-    int n = snprintf(dir, sizeof dir, "%s", root ? root : DEFAULT_ROOT);
-    if (n < 0 || (size_t)n >= sizeof dir) return;
-    while (n > 0 && dir[n - 1] == '/')
-        dir[--n] = '\0';
-    size_t root_len = (size_t)n;
-    if (own && *own == '/' && !strstr(own, "/..")) {
-        n = snprintf(dir + root_len, sizeof dir - root_len, "%s", own);
-        if (n < 0 || (size_t)n >= sizeof dir - root_len) return;
-        for (size_t len = strlen(dir); len > root_len && dir[len - 1] == '/';)
-            dir[--len] = '\0';
+    walk(out, root ? root : DEFAULT_ROOT, own, HIER_V2, NULL);
+}
+
+/* A v1 hierarchy's top, into base: root/<its controllers as listed>, else
+ * root/<controller> (the name a co-mount's link has). @return 0, or -1: none there. */
+static int v1_base(const char *root, const bm_cgroup_place *pl, const char *controller, char *base,
+                   size_t n)
+{
+    if (!pl->path[0]) return -1;
+    const char *names[] = {pl->controllers, controller};
+    for (size_t i = 0; i < 2; i++) {
+        struct stat st;
+        int len = snprintf(base, n, "%s/%s", root, names[i]);
+        if (len > 0 && (size_t)len < n && !stat(base, &st) && S_ISDIR(st.st_mode)) return 0;
     }
-    /* from the own cgroup up to the root: the tightest limit of each kind */
-    for (;;) {
-        uint64_t v, used;
-        if (value_in(out, dir, BM_CGROUP_MEMORY_MAX, &v) == 0 && v > 0 &&
-            (!out->memory_limit_bytes || v < out->memory_limit_bytes)) {
-            out->memory_limit_bytes = v;
-            out->memory_usage_bytes =
-                value_in(out, dir, BM_CGROUP_MEMORY_CURRENT, &used) == 0 ? used : 0;
-        }
-        if (value_in(out, dir, BM_CGROUP_CPU_MAX, &v) == 0 &&
-            (!out->cpu_limit_millicores || v < out->cpu_limit_millicores))
-            out->cpu_limit_millicores = v;
-        char *slash = strlen(dir) > root_len ? strrchr(dir + root_len, '/') : NULL;
-        if (!slash) break;
-        *slash = '\0';
-    }
+    return -1;
+}
+
+void bm_cgroup_read_all(const char *root, const bm_cgroup_own *own, bm_cgroup_limits *out)
+{
+    if (!root) root = DEFAULT_ROOT;
+    bm_cgroup_read(root, own->v2, out);
+    char base[BM_CGROUP_PATH_MAX], usage_base[BM_CGROUP_PATH_MAX];
+    if (!v1_base(root, &own->memory, "memory", base, sizeof base))
+        walk(out, base, own->memory.path, HIER_V1_MEMORY, NULL);
+    if (v1_base(root, &own->cpu, "cpu", base, sizeof base)) return;
+    /* the CPU time: the cpuacct hierarchy (the same one when co-mounted) */
+    if (v1_base(root, &own->cpuacct, "cpuacct", usage_base, sizeof usage_base))
+        snprintf(usage_base, sizeof usage_base, "%s", base);
+    walk(out, base, own->cpu.path, HIER_V1_CPU, usage_base);
 }

@@ -498,16 +498,18 @@ static const bm_counter_row table[] = {
           "busmon_cgroup_memory_limit_bytes); absent while unknown.",
           "system.memory_total_bytes", sys.memory_total_bytes, 0),
     KNOWN("busmon_cgroup_memory_limit_bytes",
-          "The cgroup v2 memory limit this agent is held to (the tightest memory.max of its "
-          "cgroup and their parents: a container's); absent when none (max, no cgroup v2).",
+          "The cgroup memory limit this agent is held to (the tightest memory.max, v1 "
+          "memory.limit_in_bytes, of its cgroup and their parents: a container's); absent when "
+          "none (max, no cgroup).",
           "system.cgroup.memory_limit_bytes", sys.cgroup_memory_limit_bytes, 0),
     KNOWN("busmon_cgroup_memory_usage_bytes",
-          "memory.current of the cgroup whose limit busmon_cgroup_memory_limit_bytes is; "
+          "memory.current (v1 memory.usage_in_bytes) of the cgroup whose limit "
+          "busmon_cgroup_memory_limit_bytes is; "
           "absent when no limit.",
           "system.cgroup.memory_usage_bytes", sys.cgroup_memory_usage_bytes, 0),
     KNOWN("busmon_cgroup_cpu_limit_cores",
-          "The cgroup v2 CPU quota in CPUs (the tightest cpu.max, quota / period); absent when "
-          "none (max, no cgroup v2).",
+          "The cgroup CPU quota in CPUs (the tightest cpu.max, v1 cpu.cfs_quota_us, quota / "
+          "period); absent when none (max, no cgroup).",
           "system.cgroup.cpu_limit_millicores", sys.cgroup_cpu_limit_millicores, 1e-3),
     ARRAY("busmon_system_read_errors_total", TOTAL,
           "System samples whose source could not be read or was not understood (its figures "

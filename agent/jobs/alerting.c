@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/core/cgroup.h"
 #include "agent/core/clock.h"
 #include "agent/core/host_stats.h"
 #include "agent/core/log.h"
@@ -21,6 +22,7 @@
 #include "agent/core/sampler.h"
 #include "agent/outputs/outputs.h"
 #include "lib/alerts.h"
+#include "lib/sysstat.h"
 #include "lib/trace_json.h"
 
 #define DEADLETTER_SPAN_US  (60 * 1000000LL) /* deadletter_rate: over the last minute */
@@ -50,6 +52,10 @@ struct bm_alerting {
     size_t n_streams;
     bm_cpu_times cpu_prev;
     int cpu_prev_ok;
+    bm_cgroup_own cgroup_own;      /* this process's cgroups, read at start */
+    uint64_t cgroup_cpu_prev_usec; /* the CPU time of the cgroup holding the quota */
+    int64_t cgroup_cpu_prev_mono_us;
+    int cgroup_cpu_prev_ok;
     dl_sample *dl_ring; /* deadletter counter samples, oldest first from dl_head */
     size_t dl_cap, dl_head, dl_len;
 
@@ -306,6 +312,36 @@ static void take_streams(bm_alerting *al, const bm_redis_figures *f)
     if (!f->complete) al->stats.gauge_late++;
 }
 
+/*
+ * In a cgroup with a limit (a container's, a systemd unit's), cpu_percent
+ * and memory_percent are of that limit, not of the host: memory, the use of
+ * the cgroup holding the tightest memory limit over that limit; CPU, the CPU
+ * time the cgroup holding the tightest quota used since the last
+ * evaluation over the quota's share of that time (capped at 100). With no
+ * limit ("max", v1's huge number, no cgroup) the host's figures stay. A limit
+ * whose use cannot be read is unknown, never the host's figure (sysmon says
+ * which file fails). A few small reads, once an evaluation.
+ */
+static void against_cgroup_limits(bm_alerting *al, int64_t mono, double *cpu_percent,
+                                  double *memory_percent)
+{
+    bm_cgroup_limits lim;
+    bm_cgroup_read_all(al->o.cgroup_root, &al->cgroup_own, &lim);
+    if (lim.memory_limit_bytes)
+        *memory_percent = lim.memory_usage_bytes ? 100.0 * (double)lim.memory_usage_bytes /
+                                                       (double)lim.memory_limit_bytes
+                                                 : -1;
+    if (lim.cpu_limit_millicores)
+        *cpu_percent = lim.cpu_usage_known && al->cgroup_cpu_prev_ok
+                           ? sysstat_cgroup_cpu_percent(
+                                 al->cgroup_cpu_prev_usec, lim.cpu_usage_usec,
+                                 mono - al->cgroup_cpu_prev_mono_us, lim.cpu_limit_millicores)
+                           : -1;
+    al->cgroup_cpu_prev_usec = lim.cpu_usage_usec;
+    al->cgroup_cpu_prev_mono_us = mono;
+    al->cgroup_cpu_prev_ok = lim.cpu_usage_known;
+}
+
 static void evaluate(const bm_redis_figures *f, void *arg)
 {
     bm_alerting *al = arg;
@@ -315,15 +351,17 @@ static void evaluate(const bm_redis_figures *f, void *arg)
     /* The rate gauges' baselines are kept on every agent, judge or not, so
      * an agent that becomes the judge measures its first cpu_percent over
      * one interval and deadletter_rate over the last minute, not over the
-     * time since it last judged. Two small /proc reads and a ring slot. */
+     * time since it last judged. Two small /proc reads, the cgroup's few
+     * small files and a ring slot. */
     double deadletter_per_min = deadletter_rate(al, mono);
     bm_cpu_times cpu;
     int cpu_ok = 0;
     double memory_percent = -1, cpu_percent = -1;
-    bm_host_sample(al->o.proc_stat, NULL, &cpu, &cpu_ok, &memory_percent);
+    bm_host_sample(al->o.proc_stat, al->o.proc_meminfo, &cpu, &cpu_ok, &memory_percent);
     if (cpu_ok && al->cpu_prev_ok) cpu_percent = bm_host_cpu_percent(&al->cpu_prev, &cpu);
     al->cpu_prev = cpu;
     al->cpu_prev_ok = cpu_ok;
+    against_cgroup_limits(al, mono, &cpu_percent, &memory_percent);
     if (!al->view.judge(al->view.arg)) return; /* one judge evaluates, on the merged figures */
     al->last_eval_us = now;
     bm_rollup r;
@@ -407,6 +445,7 @@ bm_alerting *bm_alerting_new(const bm_alerting_opts *o, struct bm_loop *loop,
     al->view = *view;
     al->outputs = outputs;
     al->interval_us = o->rules->interval_us;
+    bm_cgroup_own_read(o->proc_self_cgroup, &al->cgroup_own);
     if (!o->rules->enabled) {
         bm_info("alerts: disabled (alerts.enabled: false)");
         return al;

@@ -5,8 +5,9 @@
  *
  *   every alerts.interval (10 s), with the round's Redis figures:
  *     gauges: per stream our group's lag and pending; dead-lettered entries
- *     per minute; the host's cpu_percent and memory_percent (their
- *     baselines, the last CPU sample and the dead-letter history, are
+ *     per minute; cpu_percent and memory_percent, of the tightest cgroup
+ *     limit when one is set (a container's), else of the host (their
+ *     baselines, the last CPU samples and the dead-letter history, are
  *     kept on every agent; what follows runs on the judge only)
  *     ──▶ bm_monitor_rollup (fresh) + gauges ──▶ alerts_evaluate
  *     ──▶ per notification: log (warn firing / repeat, info resolve) and
@@ -69,9 +70,14 @@ typedef struct {
     void *notified_arg;
     /* the learned baselines, for the anomaly rules (borrowed; NULL: none) */
     const struct baselines *baselines;
-    /* the host's CPU counters (cpu_percent): NULL reads /proc/stat; tests name
-     * a file of their own (BUSMON_TEST_PROC_STAT, main.c) (borrowed) */
+    /* the host's CPU counters (cpu_percent), memory figures (memory_percent),
+     * the cgroup root and the process's cgroups: NULL reads /proc/stat,
+     * /proc/meminfo, /sys/fs/cgroup and /proc/self/cgroup; tests name files of
+     * their own (BUSMON_TEST_PROC_STAT, ..., main.c) (borrowed) */
     const char *proc_stat;
+    const char *proc_meminfo;
+    const char *cgroup_root;
+    const char *proc_self_cgroup;
 } bm_alerting_opts;
 
 /*

@@ -51,7 +51,7 @@ struct bm_sysmon {
 
     char data_path[256];
     int data_path_fixed; /* configured, or settled from Redis's dir */
-    char cgroup_own[256]; /* this process's cgroup v2 path (/proc/self/cgroup), "/" if none */
+    bm_cgroup_own cgroup_own; /* this process's cgroups (/proc/self/cgroup), read at start */
     unsigned said;        /* sources whose failure was logged, a bit each */
 
     bm_sys_sample latest;
@@ -65,7 +65,7 @@ const char *bm_sysmon_source_name(bm_sysmon_source src)
 {
     static const char *const names[BM_SYSMON__SOURCES] = {
         "proc_stat",         "proc_meminfo",          "proc_loadavg",   "proc_self_stat",
-        "cgroup_memory_max", "cgroup_memory_current", "cgroup_cpu_max",
+        "cgroup_memory_max", "cgroup_memory_current", "cgroup_cpu_max", "cgroup_cpu_usage",
     };
     return (unsigned)src < BM_SYSMON__SOURCES ? names[src] : "?";
 }
@@ -82,20 +82,26 @@ static void read_failed(bm_sysmon *s, bm_sysmon_source src, const char *path)
             path, bm_sysmon_source_name(src));
 }
 
-/* The cgroup v2 limits (core/cgroup.h) into the stats; a file there that
- * fails is a read error, its figure no limit. */
-static void sample_cgroup(bm_sysmon *s)
+/* The cgroup limits (core/cgroup.h) into the stats and the sample; a file
+ * there that fails is a read error, its figure no limit. */
+static void sample_cgroup(bm_sysmon *s, double *v)
 {
     static const bm_sysmon_source source[BM_CGROUP__FILES] = {
         [BM_CGROUP_MEMORY_MAX] = BM_SYSMON_CGROUP_MEMORY_MAX,
         [BM_CGROUP_MEMORY_CURRENT] = BM_SYSMON_CGROUP_MEMORY_CURRENT,
         [BM_CGROUP_CPU_MAX] = BM_SYSMON_CGROUP_CPU_MAX,
+        [BM_CGROUP_CPU_USAGE] = BM_SYSMON_CGROUP_CPU_USAGE,
     };
     bm_cgroup_limits lim;
-    bm_cgroup_read(s->o.cgroup_root, s->cgroup_own, &lim);
+    bm_cgroup_read_all(s->o.cgroup_root, &s->cgroup_own, &lim);
     s->stats.cgroup_memory_limit_bytes = lim.memory_limit_bytes;
     s->stats.cgroup_memory_usage_bytes = lim.memory_usage_bytes;
     s->stats.cgroup_cpu_limit_millicores = lim.cpu_limit_millicores;
+    /* no limit, or a use not read: unknown (null), never 0 */
+    if (lim.memory_limit_bytes) v[BM_SYS_CGROUP_MEMORY_LIMIT] = (double)lim.memory_limit_bytes;
+    if (lim.memory_usage_bytes) v[BM_SYS_CGROUP_MEMORY_USAGE] = (double)lim.memory_usage_bytes;
+    if (lim.cpu_limit_millicores)
+        v[BM_SYS_CGROUP_CPU_LIMIT] = (double)lim.cpu_limit_millicores / 1000.0;
     for (int f = 0; f < BM_CGROUP__FILES; f++)
         if (lim.bad_path[f][0]) read_failed(s, source[f], lim.bad_path[f]);
 }
@@ -127,7 +133,7 @@ static void sample_local(bm_sysmon *s, bm_sys_sample *x, int64_t now_us)
         s->stats.memory_total_bytes = 0; /* unknown: no sample on /metrics, null in JSON */
         read_failed(s, BM_SYSMON_PROC_MEMINFO, meminfo);
     }
-    sample_cgroup(s);
+    sample_cgroup(s, v);
     double load[3];
     if (bm_host_read("/proc/loadavg", buf, sizeof buf) == 0 &&
         sysstat_parse_loadavg(buf, load) == 0) {
@@ -289,10 +295,7 @@ bm_sysmon *bm_sysmon_new(const bm_sysmon_opts *o, struct bm_sampler *sampler,
     } else {
         snprintf(s->data_path, sizeof s->data_path, "/");
     }
-    char text[4096];
-    if (bm_host_read("/proc/self/cgroup", text, sizeof text) ||
-        bm_cgroup_own_path(text, s->cgroup_own, sizeof s->cgroup_own))
-        snprintf(s->cgroup_own, sizeof s->cgroup_own, "/"); /* no cgroup v2 line: the root */
+    bm_cgroup_own_read(s->o.proc_self_cgroup, &s->cgroup_own);
     bm_sys_sample scratch;
     bm_sys_sample_clear(&scratch);
     sample_local(s, &scratch, bm_mono_us()); /* the first readings rates are made from */

@@ -4,8 +4,8 @@
  *
  * Every system.interval_seconds (10 s) one sample (proto/system.h):
  *   /proc      host CPU %, memory %, load; the agent's CPU % and RSS;
- *   cgroup v2  the memory and CPU limits a container is held to, and its
- *              memory use (core/cgroup.h), beside the host's figures;
+ *   cgroup     the memory and CPU limits a container is held to (v2 or v1),
+ *              and its memory use (core/cgroup.h), beside the host's figures;
  *   statvfs    disk % of the data path (system.data_path; by default Redis's
  *              `dir` when that directory exists on this host, else /);
  *   the agent  events read per second over the interval; p95 latency and
@@ -43,6 +43,7 @@ typedef enum {
     BM_SYSMON_CGROUP_MEMORY_MAX,
     BM_SYSMON_CGROUP_MEMORY_CURRENT,
     BM_SYSMON_CGROUP_CPU_MAX,
+    BM_SYSMON_CGROUP_CPU_USAGE,
     BM_SYSMON__SOURCES
 } bm_sysmon_source;
 
@@ -56,7 +57,7 @@ typedef struct {
     uint64_t not_published;       /* ... taken by none (no Redis, out of memory) */
     uint64_t history_overwritten; /* points the history ring dropped (oldest) */
     uint64_t memory_total_bytes;  /* host MemTotal of the last sample; 0: unknown */
-    /* the cgroup v2 limits of the last sample (core/cgroup.h); 0: no limit */
+    /* the cgroup limits of the last sample (core/cgroup.h); 0: no limit */
     uint64_t cgroup_memory_limit_bytes;
     uint64_t cgroup_memory_usage_bytes;
     uint64_t cgroup_cpu_limit_millicores;
@@ -71,9 +72,11 @@ typedef struct {
     /* entries and messages read so far (for events per second) */
     uint64_t (*ingested)(void *arg);
     void *ingested_arg;
-    /* other files, for tests (NULL: /proc/meminfo, /sys/fs/cgroup) (borrowed) */
+    /* other files, for tests (NULL: /proc/meminfo, /sys/fs/cgroup,
+     * /proc/self/cgroup) (borrowed) */
     const char *proc_meminfo;
     const char *cgroup_root;
+    const char *proc_self_cgroup;
 } bm_sysmon_opts;
 
 /*
