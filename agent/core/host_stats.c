@@ -47,12 +47,18 @@ int bm_host_read(const char *path, char *buf, size_t n)
 }
 
 void bm_host_sample(const char *stat_path, const char *meminfo_path, bm_cpu_times *cpu, int *cpu_ok,
-                    double *mem_percent)
+                    double *mem_percent, uint64_t *mem_total_bytes)
 {
     char buf[8192]; /* the cpu line is first; meminfo's keys are in its first lines */
     *cpu_ok = bm_host_read(stat_path ? stat_path : "/proc/stat", buf, sizeof buf) == 0 &&
               bm_host_parse_cpu(buf, cpu) == 0;
+    uint64_t total_kb, available_kb;
     if (bm_host_read(meminfo_path ? meminfo_path : "/proc/meminfo", buf, sizeof buf) ||
-        bm_host_parse_memory_percent(buf, mem_percent))
+        sysstat_parse_meminfo(buf, &total_kb, &available_kb)) {
         *mem_percent = -1;
+        *mem_total_bytes = 0;
+        return;
+    }
+    *mem_percent = 100.0 * (double)(total_kb - available_kb) / (double)total_kb;
+    *mem_total_bytes = total_kb * 1024;
 }

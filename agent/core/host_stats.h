@@ -43,9 +43,10 @@ int bm_host_read(const char *path, char *buf, size_t n);
 /*
  * Sample both files (paths: NULL for /proc/stat and /proc/meminfo): *cpu
  * and *cpu_ok = 1, or *cpu_ok = 0 when it could not be read; *mem_percent,
- * or -1. Reads two small /proc files, nothing more.
+ * or -1, and *mem_total_bytes (MemTotal), or 0. Reads two small /proc
+ * files, nothing more.
  */
 void bm_host_sample(const char *stat_path, const char *meminfo_path, bm_cpu_times *cpu, int *cpu_ok,
-                    double *mem_percent);
+                    double *mem_percent, uint64_t *mem_total_bytes);
 
 #endif

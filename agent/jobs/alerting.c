@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/core/cgroup.h"
 #include "agent/core/clock.h"
@@ -318,15 +319,21 @@ static void take_streams(bm_alerting *al, const bm_redis_figures *f)
  * the cgroup holding the tightest memory limit over that limit; CPU, the CPU
  * time the cgroup holding the tightest quota used since the last
  * evaluation over the quota's share of that time (capped at 100). With no
- * limit ("max", v1's huge number, no cgroup) the host's figures stay. A limit
- * whose use cannot be read is unknown, never the host's figure (sysmon says
- * which file fails). A few small reads, once an evaluation.
+ * limit ("max", v1's huge number, no cgroup), or one the host is tighter than
+ * (a memory limit of MemTotal or more, a quota of as many CPUs as are online
+ * or more), the host's figures stay. A limit whose use cannot be read is
+ * unknown, never the host's figure (sysmon says which file fails). A few
+ * small reads, once an evaluation.
  */
-static void against_cgroup_limits(bm_alerting *al, int64_t mono, double *cpu_percent,
-                                  double *memory_percent)
+static void against_cgroup_limits(bm_alerting *al, int64_t mono, uint64_t host_memory_bytes,
+                                  double *cpu_percent, double *memory_percent)
 {
     bm_cgroup_limits lim;
     bm_cgroup_read_all(al->o.cgroup_root, &al->cgroup_own, &lim);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (host_memory_bytes && lim.memory_limit_bytes >= host_memory_bytes)
+        lim.memory_limit_bytes = 0; /* no tighter than the host */
+    if (cpus > 0 && lim.cpu_limit_millicores >= (uint64_t)cpus * 1000) lim.cpu_limit_millicores = 0;
     if (lim.memory_limit_bytes)
         *memory_percent = lim.memory_usage_bytes ? 100.0 * (double)lim.memory_usage_bytes /
                                                        (double)lim.memory_limit_bytes
@@ -357,11 +364,13 @@ static void evaluate(const bm_redis_figures *f, void *arg)
     bm_cpu_times cpu;
     int cpu_ok = 0;
     double memory_percent = -1, cpu_percent = -1;
-    bm_host_sample(al->o.proc_stat, al->o.proc_meminfo, &cpu, &cpu_ok, &memory_percent);
+    uint64_t memory_total_bytes;
+    bm_host_sample(al->o.proc_stat, al->o.proc_meminfo, &cpu, &cpu_ok, &memory_percent,
+                   &memory_total_bytes);
     if (cpu_ok && al->cpu_prev_ok) cpu_percent = bm_host_cpu_percent(&al->cpu_prev, &cpu);
     al->cpu_prev = cpu;
     al->cpu_prev_ok = cpu_ok;
-    against_cgroup_limits(al, mono, &cpu_percent, &memory_percent);
+    against_cgroup_limits(al, mono, memory_total_bytes, &cpu_percent, &memory_percent);
     if (!al->view.judge(al->view.arg)) return; /* one judge evaluates, on the merged figures */
     al->last_eval_us = now;
     bm_rollup r;

@@ -12,7 +12,9 @@
 #   2. the system sample: the limit, its use and the quota in /api/system and
 #      `busmon system` (--json and the table).
 #   3. "max": no limit, the host's figures: memory resolves (1 %), CPU fires
-#      again (the host's 100 %); the sample's cgroup figures null and "-", never 0.
+#      again (the host's 100 %); the sample's cgroup figures null and "-",
+#      never 0. A limit the host is tighter than (128 GiB on 64 GiB, 100000
+#      CPUs): the host's figures too.
 #   4. v1 (memory and cpu,cpuacct hierarchies, /docker/abc): the same limits
 #      on /metrics and in the alert gauges; v1's "no limit" number is none.
 source "$(dirname "$0")/lib.sh"
@@ -115,6 +117,19 @@ bm_check "3: busmon system --json: null" bm_wait_for 10 \
     "\"$BUSMON\" system --redis redis://127.0.0.1:$BM_PORT --window 10s --json | jq -e '.latest.cgroup_memory_limit_bytes == null and .latest.cgroup_cpu_limit_cores == null'"
 "$BUSMON" system --redis "redis://127.0.0.1:$BM_PORT" --window 10s >"$BM_TMP/system.txt"
 bm_check "3: busmon system: '-' for no limit" grep -Eq '^cgroup mem limit +- +' "$BM_TMP/system.txt"
+# a limit the host is tighter than: a memory limit of 128 GiB on the 64 GiB
+# host (95 % in use), a quota of 100000 CPUs: the host's figures
+printf '100000 100000\n' >"$CG/cpu.max"
+bm_check "3: a 1-CPU quota again, its cgroup idle: cpu_high resolves" bm_wait_for 15 "not_firing cpu_high"
+printf '10000000000 100000\n' >"$CG/cpu.max"
+bm_check "3: a quota of more CPUs than the host has: the host's 100 %: cpu_high fires" \
+    bm_wait_for 15 "firing cpu_high"
+printf 'MemTotal:       67108864 kB\nMemFree: 100 kB\nMemAvailable:   3355443 kB\n' >"$BM_TMP/meminfo"
+printf '137438953472\n' >"$CG/memory.max"
+bm_check "3: a memory limit above MemTotal: the host's 95 %: mem_high fires" \
+    bm_wait_for 15 "firing mem_high"
+bm_check "3: ... at the host's 95 %, not 500 MiB of 128 GiB" in_range "$(value_of mem_high)" 94.9 95.1
+printf 'MemTotal:       67108864 kB\nMemFree: 100 kB\nMemAvailable:   66437775 kB\n' >"$BM_TMP/meminfo"
 kill "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null
 

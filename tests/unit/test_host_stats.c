@@ -75,15 +75,18 @@ Test(host_stats, sample_reads_files)
     bm_cpu_times t;
     int ok = 0;
     double pct = 0;
-    bm_host_sample(stat, mem, &t, &ok, &pct);
+    uint64_t total = 0;
+    bm_host_sample(stat, mem, &t, &ok, &pct, &total);
     cr_assert_eq(ok, 1);
     cr_assert_eq(t.total_jiffies, 36);
     cr_assert_float_eq(pct, 75.0, 1e-9);
+    cr_assert_eq(total, 200 * 1024);
     remove(stat);
     remove(mem);
-    bm_host_sample(stat, mem, &t, &ok, &pct); /* gone: unknown */
+    bm_host_sample(stat, mem, &t, &ok, &pct, &total); /* gone: unknown */
     cr_assert_eq(ok, 0);
     cr_assert_eq(pct, -1);
+    cr_assert_eq(total, 0, "unknown");
     remove(dir);
 }
 
@@ -92,7 +95,8 @@ Test(host_stats, this_host)
     bm_cpu_times t;
     int ok = 0;
     double pct = -1;
-    bm_host_sample(NULL, NULL, &t, &ok, &pct);
+    uint64_t total = 0;
+    bm_host_sample(NULL, NULL, &t, &ok, &pct, &total);
     cr_assert_eq(ok, 1);
     cr_assert(pct >= 0 && pct <= 100);
 }
