@@ -81,13 +81,13 @@ bm_wait_for 5 "[ -s '$BM_TMP/stat' ]"
 start_agent c1
 # --- 1. v2 limits: the gauges are of the container ---------------------------------
 bm_check "1: memory_percent > 90 fires on 500 MiB of a 512 MiB limit" bm_wait_for 15 "firing mem_high"
-bm_check "1: ... at usage / limit (97.66 %), not the host's 1 %" in_range "$(value_of mem_high)" 97.6 97.7
+bm_check "1: ... at usage / limit (97.66 %), not the host's 1 %" bm_wait_for 10 "in_range \"\$(value_of mem_high)\" 97.6 97.7"
 wait_evaluations 6
 bm_check "1: cpu_percent > 50 quiet while the cgroup uses no CPU (the host 100 % busy)" \
     not_firing cpu_high
 touch "$BM_TMP/grow"
 bm_check "1: the cgroup's CPU time at 10 CPUs against 1: cpu_high fires" bm_wait_for 15 "firing cpu_high"
-bm_check "1: ... at 100 (capped)" in_range "$(value_of cpu_high)" 99.99 100
+bm_check "1: ... at 100 (capped)" bm_wait_for 10 "in_range \"\$(value_of cpu_high)\" 99.99 100"
 rm -f "$BM_TMP/grow"
 bm_check "1: the cgroup's CPU time stops: cpu_high resolves" bm_wait_for 15 "not_firing cpu_high"
 
@@ -110,7 +110,7 @@ bm_check "3: memory.max max: memory_percent is the host's 1 %: mem_high resolves
     bm_wait_for 15 "not_firing mem_high"
 bm_check "3: cpu.max max: cpu_percent is the host's 100 %: cpu_high fires again" \
     bm_wait_for 15 "firing cpu_high"
-bm_check "3: ... at the host's 100" in_range "$(value_of cpu_high)" 99.99 100
+bm_check "3: ... at the host's 100" bm_wait_for 10 "in_range \"\$(value_of cpu_high)\" 99.99 100"
 bm_eq "3: the sample's cgroup figures null, never 0" '[null,null,null]' \
     "$(curl -s -m 5 "$BASE/api/system" | jq -c '.latest | [.cgroup_memory_limit_bytes, .cgroup_memory_usage_bytes, .cgroup_cpu_limit_cores]')"
 bm_check "3: busmon system --json: null" bm_wait_for 10 \
@@ -128,7 +128,7 @@ printf 'MemTotal:       67108864 kB\nMemFree: 100 kB\nMemAvailable:   3355443 kB
 printf '137438953472\n' >"$CG/memory.max"
 bm_check "3: a memory limit above MemTotal: the host's 95 %: mem_high fires" \
     bm_wait_for 15 "firing mem_high"
-bm_check "3: ... at the host's 95 %, not 500 MiB of 128 GiB" in_range "$(value_of mem_high)" 94.9 95.1
+bm_check "3: ... at the host's 95 %, not 500 MiB of 128 GiB" bm_wait_for 10 "in_range \"\$(value_of mem_high)\" 94.9 95.1"
 printf 'MemTotal:       67108864 kB\nMemFree: 100 kB\nMemAvailable:   66437775 kB\n' >"$BM_TMP/meminfo"
 kill "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null
