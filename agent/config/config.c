@@ -267,28 +267,40 @@ static int refuse_no_room_for_handoff(const bm_config *c, char *err, size_t errl
     return -1;
 }
 
-/* The leader's lease, when cluster.leader_key is not given: busmon:leader for
- * the default group, busmon:leader:<group> for another, so that independent
- * monitors (other groups) on one Redis each have their own judge. */
-static int default_leader_key(bm_config *c)
+/* A key of this group's own when its setting is not given (`given`): `base`
+ * for the default group, as it always was, `base`:<group> for another, then
+ * `tail` (":" for a prefix), so that independent monitors (other groups) on
+ * one Redis share no lease, registry, checkpoint or hand-off stream. */
+static int group_key(const bm_config *c, char **field, int given, const char *base,
+                     const char *tail)
 {
-    if (c->cluster_leader_key_set) return 0;
+    if (given) return 0;
     size_t n;
     const bm_config_key *keys = bm_config_keys(&n), *g = bm_keys_find(keys, n, "streams.group");
-    const char *base = "busmon:leader";
-    if (!c->group || (g && g->def && !strcmp(c->group, g->def)))
-        return bm_config_set_str(&c->cluster_leader_key, base);
-    char *key = malloc(strlen(base) + 1 + strlen(c->group) + 1);
+    int own = c->group && !(g && g->def && !strcmp(c->group, g->def));
+    const char *group = own ? c->group : "";
+    char *key = malloc(strlen(base) + 1 + strlen(group) + strlen(tail) + 1);
     if (!key) return -1;
-    sprintf(key, "%s:%s", base, c->group);
-    free(c->cluster_leader_key);
-    c->cluster_leader_key = key;
+    sprintf(key, "%s%s%s%s", base, own ? ":" : "", group, tail);
+    free(*field);
+    *field = key;
     return 0;
+}
+
+/* The keys that follow the group unless given (README "Several agents, one
+ * monitor"). */
+static int group_keys(bm_config *c)
+{
+    return group_key(c, &c->cluster_leader_key, c->cluster_leader_key_set, "busmon:leader", "") ||
+           group_key(c, &c->cluster_registry, c->cluster_registry_set, "busmon:agents", "") ||
+           group_key(c, &c->state_prefix, c->state_prefix_set, "busmon:state", ":") ||
+           group_key(c, &c->cluster_handoff_prefix, c->cluster_handoff_prefix_set, "busmon:handoff",
+                     ":");
 }
 
 int bm_config_finish(bm_config *c, char *err, size_t errlen)
 {
-    if (default_leader_key(c)) {
+    if (group_keys(c)) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }

@@ -48,15 +48,19 @@ typedef struct {
     int64_t max_clock_skew_ms;      /* limits.max_clock_skew, 24 h; 0: none */
     int64_t max_idle_ms;            /* limits.max_idle, 1 h: evictable when the table is full */
     int64_t checkpoint_interval_ms; /* state.checkpoint_interval, 1 s; 0: none */
-    char *state_prefix;             /* state.key_prefix, "busmon:state:" */
+    char *state_prefix;             /* state.key_prefix, "busmon:state:"; another group's:
+                                       "busmon:state:<group>:" */
+    int state_prefix_set;           /* state.key_prefix given: it does not follow the group */
     int64_t reclaim_interval_ms;    /* reclaim.interval, 30 s; 0: never */
     int64_t reclaim_min_idle_ms;    /* reclaim.min_idle, 60 s */
     size_t reclaim_max_deliveries;  /* reclaim.max_deliveries, 5 */
     int cluster_enabled;            /* cluster.enabled */
-    char *cluster_registry;         /* "busmon:agents" */
+    char *cluster_registry;         /* "busmon:agents"; another group's: "busmon:agents:<group>" */
+    int cluster_registry_set;       /* cluster.registry given: it does not follow the group */
     char *cluster_leader_key;       /* "busmon:leader"; another group's: "busmon:leader:<group>" */
     int cluster_leader_key_set;     /* cluster.leader_key given: it does not follow the group */
-    char *cluster_handoff_prefix;   /* "busmon:handoff:" */
+    char *cluster_handoff_prefix;   /* "busmon:handoff:"; another group's: ...:<group>: */
+    int cluster_handoff_prefix_set; /* cluster.handoff_prefix given: it does not follow the group */
     int64_t cluster_heartbeat_ms, cluster_stale_ms, cluster_lease_ms, cluster_refresh_ms;
 
     char *trace_prefix;       /* "busmon:trace:" */

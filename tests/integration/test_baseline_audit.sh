@@ -56,7 +56,7 @@ bm_check "... the log says no baseline, never 'cleared ghost'" \
 stop_agent
 
 # no checkpoint: the requests in the hash belong to an earlier table
-bm_cli DEL busmon:state:c1 >/dev/null
+bm_cli DEL busmon:state:g:c1 >/dev/null
 : >"$BM_TMP/busmon-agent.log"
 start_agent
 produce steady 2

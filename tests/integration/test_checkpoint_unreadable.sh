@@ -35,8 +35,8 @@ bm_check "the 18,000 commands applied" \
 bm_check "the checkpoint is found too big for a start, counted" \
     bm_wait_for 15 '[ "$(metric busmon_checkpoints_too_big_total)" -ge 1 ] 2>/dev/null'
 bm_check "the log says it was not written, and why" \
-    grep -q 'checkpoint not written to busmon:state:c1: its [0-9]* bytes hold more than a start' "$LOG"
-LEN=$(bm_cli_raw STRLEN busmon:state:c1)
+    grep -q 'checkpoint not written to busmon:state:g:c1: its [0-9]* bytes hold more than a start' "$LOG"
+LEN=$(bm_cli_raw STRLEN busmon:state:g:c1)
 bm_check "what is stored is an earlier checkpoint a start reads ($LEN bytes), none larger" \
     [ "$LEN" -le 67108864 ]
 bm_check "entries are acknowledged once stored: nothing left pending" \
@@ -47,7 +47,7 @@ bm_eq "the stop exits 1: its last checkpoint was not written" 1 "$?"
 bm_check "the stop says so" grep -q 'stopping: the last checkpoint.*was not written: larger than a start' "$LOG"
 start 2
 bm_check "the restart restores the last checkpoint written (or finds none)" \
-    bm_wait_for 10 "grep -Eq 'restored the state from busmon:state:c1|no checkpoint at' '$LOG'"
+    bm_wait_for 10 "grep -Eq 'restored the state from busmon:state:g:c1|no checkpoint at' '$LOG'"
 bm_check "... and refuses none as too big" bash -c "! grep -q 'not restored' '$LOG'"
 kill -TERM $AGENT
 wait $AGENT

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Two agents of different consumer groups on one Redis (two independent
-# monitors of one stream) share the default registry key. Each reads every
+# monitors of one stream) shared the default registry key. Each reads every
 # entry itself, so neither is the other's peer: each registry entry names
 # its group, and an agent counts only the agents of its own. They took each
 # other for members and handed half their transactions to each other's
@@ -32,8 +32,9 @@ for g in ga gb; do
         "$(bm_metric "${HP[$g]}" busmon_entries_handed_off_total)"
     bm_eq "$g: sees one live agent (itself)" 1 "$(bm_metric "${HP[$g]}" busmon_cluster_agents_live)"
 done
+# each group has its registry, busmon:agents:<group> (test_cluster_group_keys.sh)
 bm_check "the registry entries name their groups" \
-    bash -c "[ \"\$(redis-cli -p $BM_PORT HGET busmon:agents c-ga | jq -r .group)\" = ga ]"
+    bash -c "[ \"\$(redis-cli -p $BM_PORT HGET busmon:agents:ga c-ga | jq -r .group)\" = ga ]"
 # Each monitor has its judge: with cluster.leader_key not set, a group other
 # than busmon takes the lease busmon:leader:<group>. They shared busmon:leader,
 # so one of the two monitors judged nothing and published no rollup.

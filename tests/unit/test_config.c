@@ -961,6 +961,37 @@ Test(config, the_finishing_step)
     bm_config_deinit(&c);
 }
 
+/* Two groups (independent monitors) on one Redis share no key of the cluster or the
+ * checkpoint: another group than busmon has its own, a key set is used as given. */
+Test(config, keys_follow_the_group_unless_set)
+{
+    bm_config c;
+    bm_config_action action;
+    char err[512];
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, NULL), 0, "%s", err);
+    cr_expect_str_eq(c.state_prefix, "busmon:state:");
+    cr_expect_str_eq(c.cluster_handoff_prefix, "busmon:handoff:");
+    cr_expect_str_eq(c.cluster_registry, "busmon:agents");
+    cr_expect_str_eq(c.cluster_leader_key, "busmon:leader");
+    bm_config_deinit(&c);
+    cr_assert_eq(from_args(&c, &action, err, sizeof err, "--group", "gb", NULL), 0, "%s", err);
+    cr_expect_str_eq(c.state_prefix, "busmon:state:gb:");
+    cr_expect_str_eq(c.cluster_handoff_prefix, "busmon:handoff:gb:");
+    cr_expect_str_eq(c.cluster_registry, "busmon:agents:gb");
+    cr_expect_str_eq(c.cluster_leader_key, "busmon:leader:gb");
+    bm_config_deinit(&c);
+    write_yaml("state:\n  key_prefix: \"busmon:state:\"\ncluster:\n  registry: reg\n"
+               "  handoff_prefix: \"ho:\"\n");
+    cr_assert_eq(
+        from_args(&c, &action, err, sizeof err, "--config", yaml_path, "--group", "gb", NULL), 0,
+        "%s", err);
+    cr_expect_str_eq(c.state_prefix, "busmon:state:");
+    cr_expect_str_eq(c.cluster_handoff_prefix, "ho:");
+    cr_expect_str_eq(c.cluster_registry, "reg");
+    cr_expect_str_eq(c.cluster_leader_key, "busmon:leader:gb");
+    bm_config_deinit(&c);
+}
+
 Test(config, bare_numbers_are_in_the_keys_unit)
 {
     bm_config c;
