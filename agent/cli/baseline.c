@@ -7,7 +7,8 @@
  * clear WORKER` forgets it (learning starts again).
  *
  * Where it reads: the baselines are part of the judging agent's checkpoint
- * (busmon:state:<agent>, lib/checkpoint.h), the agent named by the latest
+ * (busmon:state:<agent>; another group's busmon:state:<group>:<agent>,
+ * --group or $BUSMON_GROUP; lib/checkpoint.h), the agent named by the latest
  * rollup; "now" is that rollup's 1 minute window. Both are the agent's
  * figures at its own time: readiness and the hour slot are judged at the
  * checkpoint's time, not this machine's. The checkpoint is read within the
@@ -42,7 +43,8 @@ typedef struct {
     int json;
     const char *worker;
     const char *rollups;
-    const char *state_prefix;
+    const char *state_prefix; /* --state-prefix; NULL: the group's, below */
+    const char *group;        /* --group; NULL: $BUSMON_GROUP, else busmon */
     const char *control_key;
     const char *max_workers;       /* --max-workers; NULL: the agent's variable, below */
     const char *max_baseline_keys; /* --max-baseline-keys; NULL: likewise */
@@ -73,7 +75,12 @@ void bm_cli_baseline_help(FILE *f)
                "  --redis URL         Redis (default: $BUSMON_REDIS_URL, else "
                "redis://127.0.0.1:6379)\n"
                "  --rollups KEY       the rollups stream (default busmon:rollups)\n"
-               "  --state-prefix P    the agents' checkpoints (default busmon:state:)\n"
+               "  --group G           the agent's consumer group (default: $BUSMON_GROUP or\n"
+               "                      $BUSMON_STREAMS_GROUP, else busmon): its checkpoints are\n"
+               "                      busmon:state:G:<agent>\n"
+               "                      (the group busmon's: busmon:state:<agent>)\n"
+               "  --state-prefix P    the agents' checkpoints, whatever the group (the agent's\n"
+               "                      state.key_prefix, when it sets it)\n"
                "  --control-key KEY   the agent's control hash (default busmon:baseline:ctl)\n"
                "  --max-workers N     the agent's worker_monitoring.max_workers (default:\n"
                "                      $BUSMON_WORKER_MONITORING_MAX_WORKERS, else 1000)\n"
@@ -273,7 +280,15 @@ static int show(redisContext *c, const baseline_args *s)
         return BM_EXIT_NOT_FOUND;
     }
     char key[512];
-    snprintf(key, sizeof key, "%s%s", s->state_prefix, agent);
+    /* the agent's: another group than busmon has its own (agent/config/config.c group_keys) */
+    const char *group = s->group ? s->group : getenv("BUSMON_GROUP");
+    if (!s->group && (!group || !*group)) group = getenv("BUSMON_STREAMS_GROUP");
+    if (s->state_prefix)
+        snprintf(key, sizeof key, "%s%s", s->state_prefix, agent);
+    else if (group && *group && strcmp(group, "busmon"))
+        snprintf(key, sizeof key, "busmon:state:%s:%s", group, agent);
+    else
+        snprintf(key, sizeof key, "busmon:state:%s", agent);
     int64_t ts_us = 0;
     baselines *b = read_baselines(c, s, key, &ts_us, &rc);
     if (!b) {
@@ -370,13 +385,12 @@ static int request(redisContext *c, const baseline_args *s, baseline_request_op 
 int bm_cli_baseline(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
 {
     bm_cli_opts o = *opts;
-    baseline_args s = {.rollups = "busmon:rollups",
-                       .state_prefix = "busmon:state:",
-                       .control_key = "busmon:baseline:ctl"};
+    baseline_args s = {.rollups = "busmon:rollups", .control_key = "busmon:baseline:ctl"};
     const bm_cli_optdef options[] = {
         {"json", 0, &s.json, NULL, 0},
         {"rollups", 0, NULL, &s.rollups, 1},
         {"state-prefix", 0, NULL, &s.state_prefix, 1},
+        {"group", 0, NULL, &s.group, 1},
         {"control-key", 0, NULL, &s.control_key, 1},
         {"max-workers", 0, NULL, &s.max_workers, 1},
         {"max-baseline-keys", 0, NULL, &s.max_baseline_keys, 1},

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `busmon baseline` of an agent of a consumer group other than busmon: its
+# checkpoint is busmon:state:<group>:<agent> (test_cluster_group_keys.sh).
+# The CLI read busmon:state:<agent>, the default group's agent of that name
+# (another monitor's baselines) or nothing. It takes the group from --group,
+# else the agent's variable BUSMON_GROUP / BUSMON_STREAMS_GROUP;
+# --state-prefix is used as given.
+source "$(dirname "$0")/lib.sh"
+bm_start_redis
+bm_agent_http
+bm_bg "$AGENT" --stream ev --group gb --consumer c1 --block-ms 100 --rollup-interval 1 \
+    --health-interval 1 --checkpoint-interval 200ms --http "127.0.0.1:$HPORT"
+bm_wait_for 10 "curl -sf $BASE/health" || { echo "the agent did not start"; exit 1; }
+for i in $(seq 5); do
+    printf 'XADD ev * type command tx t-%d worker wgb\nXADD ev * type result tx t-%d worker wgb duration_ms 50\n' "$i" "$i"
+done | redis-cli -p "$BM_PORT" >/dev/null
+bm_check "wgb has a baseline in the agent" bm_wait_for 15 \
+    "curl -sf $BASE/api/baseline | jq -e '.workers[] | select(.name == \"wgb\") | .samples >= 1'"
+bm_check "its checkpoint holds it" bm_wait_for 10 \
+    "[ \"\$(bm_cli_raw EXISTS busmon:state:gb:c1)\" = 1 ] && '$BUSMON' baseline --group gb --json | jq -e '.workers[] | select(.name == \"wgb\")'"
+# another monitor's agent of the same name, in the default group: its key is not gb's
+bm_cli SET busmon:state:c1 "the default group's" >/dev/null
+out=$("$BUSMON" baseline --group gb --json 2>"$BM_TMP/err")
+bm_eq "--group gb: exit 0" "0 " "$? $(cat "$BM_TMP/err")"
+bm_eq "... the agent c1's baselines, wgb among them" wgb "$(jq -r '.workers[].name' <<<"$out" | grep -x wgb)"
+out=$(BUSMON_GROUP=gb "$BUSMON" baseline --json 2>"$BM_TMP/err")
+bm_eq "BUSMON_GROUP=gb: exit 0 (reads busmon:state:gb:c1)" "0 " "$? $(cat "$BM_TMP/err")"
+out=$(BUSMON_STREAMS_GROUP=gb "$BUSMON" baseline --json 2>"$BM_TMP/err")
+bm_eq "BUSMON_STREAMS_GROUP=gb: exit 0" "0 " "$? $(cat "$BM_TMP/err")"
+"$BUSMON" baseline --json >/dev/null 2>"$BM_TMP/err"
+bm_eq "no group: the default group's busmon:state:c1, not a checkpoint: exit 1" 1 "$?"
+bm_check "... said with its key" grep -q 'the checkpoint busmon:state:c1 cannot be read' "$BM_TMP/err"
+bm_cli DEL busmon:state:c1 >/dev/null
+BUSMON_GROUP=gb "$BUSMON" baseline --state-prefix 'x:' --json >/dev/null 2>"$BM_TMP/err"
+bm_check "--state-prefix is used as given, whatever the group" \
+    grep -q 'no checkpoint at x:c1' "$BM_TMP/err"
+bm_finish
