@@ -19,7 +19,8 @@
  * settings to give.
  *
  * Where it writes (freeze, clear only): a request in the agent's control
- * hash (busmon:baseline:ctl, agent/jobs/baseline.h): HINCRBY _seq, then
+ * hash (busmon:baseline:ctl; another group's busmon:baseline:ctl:<group>;
+ * agent/jobs/baseline.h): HINCRBY _seq, then
  * HSET <worker> "<op> <seq> <unix µs>". Every agent applies it at its next
  * health interval.
  */
@@ -44,7 +45,8 @@ typedef struct {
     const char *worker;
     const char *rollups;
     const char *state_prefix; /* --state-prefix; NULL: the group's, below */
-    const char *group;        /* --group; NULL: $BUSMON_GROUP, else busmon */
+    const char *group;        /* --group, else $BUSMON_GROUP...; NULL: the default group */
+    char control_own[300];    /* the group's control hash */
     const char *control_key;
     const char *max_workers;       /* --max-workers; NULL: the agent's variable, below */
     const char *max_baseline_keys; /* --max-baseline-keys; NULL: likewise */
@@ -81,7 +83,8 @@ void bm_cli_baseline_help(FILE *f)
                "                      (the group busmon's: busmon:state:<agent>)\n"
                "  --state-prefix P    the agents' checkpoints, whatever the group (the agent's\n"
                "                      state.key_prefix, when it sets it)\n"
-               "  --control-key KEY   the agent's control hash (default busmon:baseline:ctl)\n"
+               "  --control-key KEY   the agent's control hash (default busmon:baseline:ctl;\n"
+               "                      another group's busmon:baseline:ctl:G)\n"
                "  --max-workers N     the agent's worker_monitoring.max_workers (default:\n"
                "                      $BUSMON_WORKER_MONITORING_MAX_WORKERS, else 1000)\n"
                "  --max-baseline-keys N\n"
@@ -280,13 +283,10 @@ static int show(redisContext *c, const baseline_args *s)
         return BM_EXIT_NOT_FOUND;
     }
     char key[512];
-    /* the agent's: another group than busmon has its own (agent/config/config.c group_keys) */
-    const char *group = s->group ? s->group : getenv("BUSMON_GROUP");
-    if (!s->group && (!group || !*group)) group = getenv("BUSMON_STREAMS_GROUP");
     if (s->state_prefix)
         snprintf(key, sizeof key, "%s%s", s->state_prefix, agent);
-    else if (group && *group && strcmp(group, "busmon"))
-        snprintf(key, sizeof key, "busmon:state:%s:%s", group, agent);
+    else if (s->group)
+        snprintf(key, sizeof key, "busmon:state:%s:%s", s->group, agent);
     else
         snprintf(key, sizeof key, "busmon:state:%s", agent);
     int64_t ts_us = 0;
@@ -354,6 +354,22 @@ static int show(redisContext *c, const baseline_args *s)
 
 /* ---- requests ----------------------------------------------------------------- */
 
+/* The agent's consumer group: --group, else its variables; NULL for the default
+ * group, whose keys are as they always were. Another group has its own checkpoints
+ * and control hash (agent/config/config.c group_keys). */
+static void take_group(baseline_args *s)
+{
+    if (!s->group || !*s->group) s->group = getenv("BUSMON_GROUP");
+    if (!s->group || !*s->group) s->group = getenv("BUSMON_STREAMS_GROUP");
+    if (s->group && (!*s->group || !strcmp(s->group, "busmon"))) s->group = NULL;
+    if (s->control_key) return;
+    if (s->group)
+        snprintf(s->control_own, sizeof s->control_own, "busmon:baseline:ctl:%.255s", s->group);
+    else
+        snprintf(s->control_own, sizeof s->control_own, "busmon:baseline:ctl");
+    s->control_key = s->control_own;
+}
+
 static int request(redisContext *c, const baseline_args *s, baseline_request_op op)
 {
     redisReply *r = redisCommand(c, "HINCRBY %s _seq 1", s->control_key);
@@ -385,7 +401,7 @@ static int request(redisContext *c, const baseline_args *s, baseline_request_op 
 int bm_cli_baseline(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
 {
     bm_cli_opts o = *opts;
-    baseline_args s = {.rollups = "busmon:rollups", .control_key = "busmon:baseline:ctl"};
+    baseline_args s = {.rollups = "busmon:rollups", .control_key = NULL};
     const bm_cli_optdef options[] = {
         {"json", 0, &s.json, NULL, 0},
         {"rollups", 0, NULL, &s.rollups, 1},
@@ -430,6 +446,7 @@ int bm_cli_baseline(const bm_cli_command *self, const bm_cli_opts *opts, int arg
          agent_setting("max-baseline-keys", MAX_BASELINE_KEYS_ENV, s.max_baseline_keys, &s.keys)))
         return BM_EXIT_USAGE;
     s.limits = bm_checkpoint_limits_for(s.workers, s.keys);
+    take_group(&s);
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;
     rc = op >= 0 ? request(c, &s, (baseline_request_op)op) : show(c, &s);

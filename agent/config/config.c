@@ -270,7 +270,8 @@ static int refuse_no_room_for_handoff(const bm_config *c, char *err, size_t errl
 /* A key of this group's own when its setting is not given (`given`): `base`
  * for the default group, as it always was, `base`:<group> for another, then
  * `tail` (":" for a prefix), so that independent monitors (other groups) on
- * one Redis share no lease, registry, checkpoint or hand-off stream. */
+ * one Redis share no lease, registry, checkpoint, hand-off stream or baseline
+ * requests. */
 static int group_key(const bm_config *c, char **field, int given, const char *base,
                      const char *tail)
 {
@@ -295,7 +296,9 @@ static int group_keys(bm_config *c)
            group_key(c, &c->cluster_registry, c->cluster_registry_set, "busmon:agents", "") ||
            group_key(c, &c->state_prefix, c->state_prefix_set, "busmon:state", ":") ||
            group_key(c, &c->cluster_handoff_prefix, c->cluster_handoff_prefix_set, "busmon:handoff",
-                     ":");
+                     ":") ||
+           group_key(c, &c->baselines_control_key, c->baselines_control_key_set,
+                     "busmon:baseline:ctl", "");
 }
 
 int bm_config_finish(bm_config *c, char *err, size_t errlen)

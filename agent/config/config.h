@@ -92,7 +92,9 @@ typedef struct {
     size_t baselines_outlier_factor;   /* baselines.outlier_factor, 3; 0: learn everything */
     size_t baselines_degrade_ratio;    /* baselines.degrade_ratio, 5; 0: health ignores them */
     size_t baselines_max_keys;         /* baselines.max_keys, 1000 */
-    char *baselines_control_key;       /* baselines.control_key, "busmon:baseline:ctl" */
+    char *baselines_control_key;       /* baselines.control_key, "busmon:baseline:ctl" (another
+                                          group's: "busmon:baseline:ctl:<group>") */
+    int baselines_control_key_set;     /* baselines.control_key given: not the group's */
     /* business metrics (metric events); YAML `metrics:` is metrics_collection: */
     int custom_metrics_enabled; /* metrics_collection.custom_metrics_enabled, true */
     size_t metrics_max_series;  /* metrics_collection.max_series, 10000 */

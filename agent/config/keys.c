@@ -388,9 +388,13 @@ static const bm_config_key agent_keys[] = {
      CFG(baselines_max_keys),
      .help = "baselines kept (their table is allocated at start); an idle one makes room, "
              "else refused"},
-    {.path = "baselines.control_key", .type = BM_KEY_NAME, .def = "busmon:baseline:ctl",
-     CFG(baselines_control_key),
+    {.path = "baselines.control_key", .type = BM_KEY_NAME,
+     .def = "busmon:baseline:ctl (another streams.group: busmon:baseline:ctl:<group>)",
+     .flags = BM_KEY_F_COMPUTED, CFG(baselines_control_key),
+     .also_sets = "baselines.control_key_set",
      .help = "hash the CLI writes freeze / clear requests to (busmon baseline freeze W)"},
+    {.path = "baselines.control_key_set", .type = BM_KEY_BOOL, .flags = BM_KEY_F_INTERNAL,
+     CFG(baselines_control_key_set)},
 
     /* event monitoring */
     {.path = "event_monitoring.max_error_types", .type = BM_KEY_SIZE, .def = "200", .lo = 1,

@@ -37,7 +37,7 @@ produce steady 1
 bm_check "steady has a baseline" bm_wait_for 15 '[ "$(blw steady .samples)" -ge 1 ]'
 stop_agent
 
-bm_check "busmon baseline freeze steady, the agent down" "$BUSMON" baseline freeze steady
+bm_check "busmon baseline freeze steady, the agent down" "$BUSMON" baseline --group g freeze steady
 start_agent
 bm_check "restarted: steady's baseline came back from the checkpoint" \
     bm_wait_for 10 '[ "$(blw steady .samples)" -ge 1 ]'
@@ -46,7 +46,7 @@ bm_check "... and the agent applied the freeze asked while it was down" \
 bm_check "... said so in its log" grep -q 'baselines: froze steady' "$BM_TMP/busmon-agent.log"
 
 # a clear of a name with no baseline does nothing, and says so
-bm_check "busmon baseline clear ghost (no such baseline)" "$BUSMON" baseline clear ghost
+bm_check "busmon baseline clear ghost (no such baseline)" "$BUSMON" baseline --group g clear ghost
 bm_check "... counted as a request that did nothing" bm_wait_for 10 \
     "[ \"\$(bm_metric $HP busmon_baseline_requests_unknown_total)\" = 1 ]"
 bm_eq "... not as one applied (the freeze only)" 1 "$(bm_metric $HP busmon_baseline_requests_total)"

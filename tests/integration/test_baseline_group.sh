@@ -4,7 +4,9 @@
 # The CLI read busmon:state:<agent>, the default group's agent of that name
 # (another monitor's baselines) or nothing. It takes the group from --group,
 # else the agent's variable BUSMON_GROUP / BUSMON_STREAMS_GROUP;
-# --state-prefix is used as given.
+# --state-prefix is used as given. Its freeze and clear requests go to the
+# group's control hash, busmon:baseline:ctl:<group>, which that group's agents
+# read.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 bm_agent_http
@@ -31,6 +33,22 @@ bm_eq "BUSMON_STREAMS_GROUP=gb: exit 0" "0 " "$? $(cat "$BM_TMP/err")"
 bm_eq "no group: the default group's busmon:state:c1, not a checkpoint: exit 1" 1 "$?"
 bm_check "... said with its key" grep -q 'the checkpoint busmon:state:c1 cannot be read' "$BM_TMP/err"
 bm_cli DEL busmon:state:c1 >/dev/null
+# freeze: gb's control hash, busmon:baseline:ctl:gb. The default group's agent
+# (c1 of another monitor) with a worker of the same name reads busmon:baseline:ctl
+# and is left alone; both read busmon:baseline:ctl before, so both froze it.
+HD=$(bm_free_port)
+bm_bg "$AGENT" --stream sa --consumer c1 --block-ms 100 --rollup-interval 1 \
+    --health-interval 1 --checkpoint-interval 200ms --http "127.0.0.1:$HD"
+for i in $(seq 5); do
+    printf 'XADD sa * type command tx a-%d worker wgb\nXADD sa * type result tx a-%d worker wgb duration_ms 50\n' "$i" "$i"
+done | redis-cli -p "$BM_PORT" >/dev/null
+frozen() { curl -sf "http://127.0.0.1:$1/api/baseline" | jq -r '.workers[] | select(.name == "wgb") | .frozen'; }
+bm_check "the default group's agent has wgb's baseline" bm_wait_for 15 "[ \"\$(frozen $HD)\" = false ]"
+bm_check "busmon baseline --group gb freeze wgb" "$BUSMON" baseline --group gb freeze wgb
+bm_check "gb's agent froze wgb" bm_wait_for 10 "[ \"\$(frozen $HPORT)\" = true ]"
+bm_eq "... from busmon:baseline:ctl:gb" 1 "$(bm_cli_raw HEXISTS busmon:baseline:ctl:gb wgb)"
+sleep 2 # two health intervals of the default group's agent
+bm_eq "the default group's agent did not" false "$(frozen "$HD")"
 BUSMON_GROUP=gb "$BUSMON" baseline --state-prefix 'x:' --json >/dev/null 2>"$BM_TMP/err"
 bm_check "--state-prefix is used as given, whatever the group" \
     grep -q 'no checkpoint at x:c1' "$BM_TMP/err"

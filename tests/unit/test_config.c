@@ -973,12 +973,14 @@ Test(config, keys_follow_the_group_unless_set)
     cr_expect_str_eq(c.cluster_handoff_prefix, "busmon:handoff:");
     cr_expect_str_eq(c.cluster_registry, "busmon:agents");
     cr_expect_str_eq(c.cluster_leader_key, "busmon:leader");
+    cr_expect_str_eq(c.baselines_control_key, "busmon:baseline:ctl");
     bm_config_deinit(&c);
     cr_assert_eq(from_args(&c, &action, err, sizeof err, "--group", "gb", NULL), 0, "%s", err);
     cr_expect_str_eq(c.state_prefix, "busmon:state:gb:");
     cr_expect_str_eq(c.cluster_handoff_prefix, "busmon:handoff:gb:");
     cr_expect_str_eq(c.cluster_registry, "busmon:agents:gb");
     cr_expect_str_eq(c.cluster_leader_key, "busmon:leader:gb");
+    cr_expect_str_eq(c.baselines_control_key, "busmon:baseline:ctl:gb");
     bm_config_deinit(&c);
     write_yaml("state:\n  key_prefix: \"busmon:state:\"\ncluster:\n  registry: reg\n"
                "  handoff_prefix: \"ho:\"\n");
