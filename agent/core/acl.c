@@ -36,6 +36,8 @@ static const struct {
     [BM_ACL_PUBLISH] = {"publish", "PUBLISH", NULL, "publishes rollups, health and alerts"},
     [BM_ACL_PSUBSCRIBE] = {"psubscribe", "PSUBSCRIBE", NULL, "reads pub/sub events"},
     [BM_ACL_PING] = {"ping", "PING", NULL, "checks Redis and measures its round trip"},
+    [BM_ACL_TIME] = {"time", "TIME", NULL,
+                     "reads Redis's clock: several agents hand pub/sub over on it"},
     [BM_ACL_INFO] = {"info", "INFO", NULL, "reads Redis's clients and memory (system metrics)"},
     [BM_ACL_CONFIG_GET] = {"config|get", "CONFIG", "GET",
                            "finds Redis's data dir (disk use) and the longest value it takes "

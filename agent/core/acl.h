@@ -45,6 +45,7 @@ typedef enum {
     BM_ACL_PUBLISH,
     BM_ACL_PSUBSCRIBE,
     BM_ACL_PING,
+    BM_ACL_TIME,
     BM_ACL_INFO,
     BM_ACL_CONFIG_GET,
     BM_ACL_SELECT,

@@ -478,6 +478,13 @@ int bm_writer_hgetall(bm_writer *w, bm_write_kind kind, const char *key, bm_writ
     return send_argv(w, kind, 2, argv, lens, cb, arg);
 }
 
+int bm_writer_time(bm_writer *w, bm_write_kind kind, bm_write_cb cb, void *arg)
+{
+    const char *argv[1] = {"TIME"};
+    size_t lens[1] = {4};
+    return send_argv(w, kind, 1, argv, lens, cb, arg);
+}
+
 int bm_writer_del(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb, void *arg)
 {
     const char *argv[2] = {"DEL", key};

@@ -155,6 +155,8 @@ int bm_writer_ztrim(bm_writer *w, bm_write_kind kind, const char *key, size_t kl
 /* HGETALL key. */
 int bm_writer_hgetall(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb,
                       void *arg);
+/* TIME: Redis's clock, [seconds, microseconds] (several agents agree on it). */
+int bm_writer_time(bm_writer *w, bm_write_kind kind, bm_write_cb cb, void *arg);
 /* DEL key. */
 int bm_writer_del(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb, void *arg);
 /* EVAL script 1 key arg... (one key: a script never spans keys). */

@@ -187,7 +187,7 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
     bm_decode_status st = bm_decode_pubsub(in->dec, &in->o.scheme, ch->str, (size_t)ch->len,
                                            body->str, (size_t)body->len, &ev);
     if (st != BM_DECODE_OK) {
-        if (elsewhere(in, ch->str, now))
+        if (elsewhere(in, ch->str, 0))
             return; /* one dead-letter in the cluster, not one per agent */
         in->stats.decode_errors[st]++;
         in->stats.bad++;
@@ -207,20 +207,23 @@ static void on_message(redisAsyncContext *c, void *reply, void *arg)
                  (unsigned long long)++in->seq);
         ev.id = id;
     }
+    /* its owner goes by its own time as sent (0: none, when it came), held
+     * to the cluster's clock there, not this host's */
+    int64_t sent_us = ev.ts_us;
     if (!ev.ts_us) ev.ts_us = now;
     if (bm_time_clamp(&ev.ts_us, now, now, in->o.max_clock_skew_us)) in->stats.clock_skew++;
     if (ev.metric_name[0]) { /* every agent hears it: only one that owns no routing counts it */
-        if (!in->o.route || in->o.route(in->o.route_arg, ev.metric_name, ev.ts_us) == NULL)
+        if (!in->o.route || in->o.route(in->o.route_arg, ev.metric_name, sent_us) == NULL)
             (void)bm_state_metric(in->state, &ev, now); /* out of memory: counted, gone */
         else
             in->stats.not_owned++;
         return;
     }
     if (!ev.tx[0]) {
-        if (!elsewhere(in, ch->str, ev.ts_us)) bm_state_untraced(in->state);
+        if (!elsewhere(in, ch->str, sent_us)) bm_state_untraced(in->state);
         return;
     }
-    if (in->o.route && in->o.route(in->o.route_arg, ev.tx, ev.ts_us)) {
+    if (in->o.route && in->o.route(in->o.route_arg, ev.tx, sent_us)) {
         in->stats.not_owned++; /* its owner got it too */
         return;
     }

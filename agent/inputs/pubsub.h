@@ -46,8 +46,8 @@ typedef struct {
     /* Several agents: every agent gets every message; only the owner of its
      * transaction applies it (route returns NULL for this agent); one that
      * names none, or is bad, goes by its channel (a metric by its name).
-     * t_us: the message's time (its event time, else when it came), for an
-     * owner every agent agrees on while agents join or stop. */
+     * t_us: the message's time as sent (its event time; 0: none, when it
+     * came), for an owner every agent agrees on while agents join or stop. */
     const char *(*route)(void *arg, const char *key, int64_t t_us);
     void *route_arg;
     size_t max_id_bytes;       /* longer ids and channels are dead-lettered (0: 256) */

@@ -3,7 +3,8 @@
  *
  * Everything here runs on the writer connection from two timers:
  *
- *   heartbeat (1 s)  HSET registry me {...}; HGETALL registry -> agents[];
+ *   heartbeat (1 s)  TIME -> our offset to Redis's clock (the pub/sub instants);
+ *                    HSET registry me {...}; HGETALL registry -> agents[];
  *                    EVAL lease script -> the holder (me: judge)
  *   refresh          GET <state prefix><agent> for every other counted agent
  *                    -> decode its monitor (and, from the leader's partial,
@@ -45,12 +46,12 @@ static const char *const LEAVE_SCRIPT =
 
 typedef struct {
     char name[128];
-    int64_t heartbeat_us; /* as it wrote it: its own wall clock */
+    int64_t heartbeat_us; /* as it wrote it: Redis's clock as it read it (older: its wall) */
     int64_t seen_us;      /* our monotonic clock when its heartbeat last changed */
     int64_t first_us;     /* ... when we first saw it */
     int64_t every_us;     /* its heartbeat period as it wrote it (0: not said, older agent) */
     /* pub/sub: it owns its share of the messages of times in [owns_from, owns_until),
-     * as it wrote them (its wall clock: every agent compares the same numbers);
+     * as it wrote them (Redis's clock: every agent compares the same numbers);
      * 0: not said (an older agent: from when it is live, until it stops) */
     int64_t owns_from_us, owns_until_us;
     int stopped;
@@ -61,6 +62,11 @@ typedef struct {
 #define EVERY_MAX_US (3600LL * 1000000)
 
 #define LEASE_SENT_MAX 8 /* lease requests awaiting their reply, oldest first */
+#define TIME_SENT_MAX  8 /* TIME requests awaiting their reply, oldest first */
+#define CLOCK_SAMPLES  4 /* the last readings of Redis's clock, the most precise used */
+/* two readings further apart than their round trips allow (plus this for
+ * the clocks' rates): one clock stepped */
+#define CLOCK_SLACK_US 2000
 
 typedef struct refresh refresh;
 
@@ -90,8 +96,19 @@ struct bm_cluster {
     refresh *busy;
     int left;
     /* pub/sub: this agent owns its share of the messages of times in
-     * [owns_from_us, owns_until_us) (wall µs; until: 0 while it runs) */
+     * [owns_from_us, owns_until_us) (Redis's clock, µs; until: 0 while it runs) */
     int64_t owns_from_us, owns_until_us;
+    /* Redis's clock as read with TIME once per heartbeat: each reading is
+     * Redis's time less our monotonic clock halfway through its round trip,
+     * good to half that round trip; the one of the shortest is used */
+    struct {
+        int64_t offset_us, rtt_us;
+    } clock[CLOCK_SAMPLES];
+    size_t n_clock;
+    int clock_known;                  /* a reading (or TIME refused: our wall clock) */
+    int time_refused;                 /* TIME answered an error: not asked again */
+    int64_t time_sent[TIME_SENT_MAX]; /* mono, when each TIME in flight was sent */
+    size_t n_time_sent;
     /* the others' dead-letter counts as last read, and their growth summed:
      * the judge's deadletter_rate counts every agent's */
     struct {
@@ -113,6 +130,42 @@ struct bm_cluster {
 static int64_t now_us(void)
 {
     return bm_now_us();
+}
+
+/* Now on Redis's clock, the one every agent reads: the instants a joining
+ * or stopping agent names, and the "now" a message's time is held to, so
+ * agents whose own wall clocks differ still agree. Before a reading (TIME
+ * refused: an ACL line from before it) our wall clock. */
+static int64_t redis_now_us(const bm_cluster *c)
+{
+    if (!c->n_clock) return now_us();
+    size_t best = 0;
+    for (size_t i = 1; i < c->n_clock; i++)
+        if (c->clock[i].rtt_us < c->clock[best].rtt_us) best = i;
+    return bm_mono_us() + c->clock[best].offset_us;
+}
+
+static int64_t gap_us(int64_t a, int64_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
+/* A reading of Redis's clock (sent: our monotonic clock when TIME went):
+ * the readings it contradicts (a clock stepped since) are dropped, the
+ * oldest when all are kept. */
+static void clock_reading(bm_cluster *c, int64_t redis_us, int64_t sent)
+{
+    int64_t rtt = bm_mono_us() - sent;
+    int64_t offset = redis_us - (sent + rtt / 2);
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_clock; i++)
+        if (gap_us(c->clock[i].offset_us, offset) <=
+            (c->clock[i].rtt_us + rtt) / 2 + CLOCK_SLACK_US)
+            c->clock[n++] = c->clock[i];
+    if (n == CLOCK_SAMPLES) memmove(c->clock, c->clock + 1, --n * sizeof *c->clock);
+    c->clock[n].offset_us = offset;
+    c->clock[n].rtt_us = rtt;
+    c->n_clock = n + 1;
 }
 
 /* How long since its heartbeat last changed, on our monotonic clock: another
@@ -142,8 +195,9 @@ static int live(const bm_cluster *c, const agent_entry *a)
 }
 
 /* When we last saw agent a change its heartbeat: now if it changed (or it
- * is us); the last time if not; at first sight, what its wall-clock age
- * says (a gone agent is not new at our start), and first_us is now. */
+ * is us); the last time if not; at first sight, what its age on Redis's
+ * clock says (a gone agent is not new at our start; an older agent's wall
+ * clock may be off), and first_us is now. */
 static void seen_at(const bm_cluster *c, agent_entry *a, int64_t mono)
 {
     a->first_us = a->seen_us = mono;
@@ -154,8 +208,8 @@ static void seen_at(const bm_cluster *c, agent_entry *a, int64_t mono)
             if (c->agents[i].heartbeat_us == a->heartbeat_us) a->seen_us = c->agents[i].seen_us;
             return;
         }
-    int64_t wall_age = now_us() - a->heartbeat_us;
-    a->seen_us = mono - (wall_age > 0 ? wall_age : 0);
+    int64_t age = redis_now_us(c) - a->heartbeat_us;
+    a->seen_us = mono - (age > 0 ? age : 0);
 }
 
 /* Gone for sure: not live, and watched on our own clock long enough to know
@@ -264,12 +318,20 @@ static void check_lease(bm_cluster *c)
                                      : "judging its own figures, as a lone agent");
 }
 
+/* When the oldest request in flight of a queue (sent, *n) went: its reply
+ * is the one come (replies come in order); 0 when none was noted. */
+static int64_t sent_first(int64_t *sent, size_t *n)
+{
+    if (!*n) return 0;
+    int64_t t = sent[0];
+    memmove(sent, sent + 1, --*n * sizeof *sent);
+    return t;
+}
+
 static void on_lease(const redisReply *r, void *arg)
 {
     bm_cluster *c = arg;
-    int64_t sent = c->n_lease_sent ? c->lease_sent[0] : 0; /* replies come in order */
-    if (c->n_lease_sent)
-        memmove(c->lease_sent, c->lease_sent + 1, --c->n_lease_sent * sizeof *c->lease_sent);
+    int64_t sent = sent_first(c->lease_sent, &c->n_lease_sent);
     if (!r) return;
     int was = c->is_leader;
     if (r->type == REDIS_REPLY_STRING)
@@ -315,8 +377,8 @@ static int64_t switch_ahead_us(const bm_cluster_opts *o)
  * the agents that count that share now have read it by then. */
 static char *registry_value(bm_cluster *c, int stopped)
 {
-    if (!c->owns_from_us) c->owns_from_us = now_us() + switch_ahead_us(&c->o);
-    json_t *j = json_pack("{s:I, s:I, s:b, s:s, s:I}", "heartbeat_us", (json_int_t)now_us(),
+    if (!c->owns_from_us) c->owns_from_us = redis_now_us(c) + switch_ahead_us(&c->o);
+    json_t *j = json_pack("{s:I, s:I, s:b, s:s, s:I}", "heartbeat_us", (json_int_t)redis_now_us(c),
                           "every_us", (json_int_t)(stopped ? 0 : heartbeat_every_us(&c->o)),
                           "stopped", stopped, "group", c->o.group ? c->o.group : "", "owns_from_us",
                           (json_int_t)c->owns_from_us);
@@ -327,11 +389,9 @@ static char *registry_value(bm_cluster *c, int stopped)
     return v;
 }
 
-static void on_heartbeat(void *arg)
+/* The heartbeat's writes and reads once Redis's clock is known. */
+static void beat(bm_cluster *c)
 {
-    bm_cluster *c = arg;
-    check_lease(c);
-    if (c->left || !bm_writer_up(c->w)) return;
     char *v = registry_value(c, 0);
     const char *f[1] = {c->o.agent}, *vv[1] = {v};
     if (v) bm_writer_hset(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, f, NULL, vv, NULL, NULL, NULL);
@@ -346,6 +406,41 @@ static void on_heartbeat(void *arg)
     if (bm_writer_eval1(c->w, BM_WRITE_CLUSTER, LEASE_SCRIPT, c->o.leader_key, 2, args, on_lease,
                         c) == 0)
         c->lease_sent[c->n_lease_sent++] = t;
+}
+
+static void on_time(const redisReply *r, void *arg)
+{
+    bm_cluster *c = arg;
+    int64_t sent = sent_first(c->time_sent, &c->n_time_sent);
+    if (!r) return;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING &&
+        sent)
+        clock_reading(c,
+                      strtoll(r->element[0]->str, NULL, 10) * 1000000 +
+                          strtoll(r->element[1]->str, NULL, 10),
+                      sent);
+    else if (!c->time_refused++) /* refused (a denial: the writer told the ACL tracker) */
+        bm_warn("cluster: Redis's clock could not be read (TIME: %s): pub/sub hands over at "
+                "instants of this host's wall clock, exact only while the agents' clocks agree",
+                r->type == REDIS_REPLY_ERROR ? r->str : "not two numbers");
+    if (c->clock_known || c->left || !bm_writer_up(c->w)) return;
+    c->clock_known = 1; /* the first heartbeat waited for it: registered now */
+    beat(c);
+}
+
+static void on_heartbeat(void *arg)
+{
+    bm_cluster *c = arg;
+    check_lease(c);
+    if (c->left || !bm_writer_up(c->w)) return;
+    int64_t t = bm_mono_us();
+    if (!c->time_refused && c->n_time_sent < TIME_SENT_MAX &&
+        bm_writer_time(c->w, BM_WRITE_CLUSTER, on_time, c) == 0)
+        c->time_sent[c->n_time_sent++] = t;
+    /* the first registry entry names an instant on Redis's clock: it waits
+     * for the first reading (on_time) */
+    if (c->clock_known) beat(c);
 }
 
 void bm_cluster_when_known(bm_cluster *c, void (*fn)(void *), void *arg)
@@ -782,9 +877,11 @@ const char *bm_cluster_pubsub_owner(const bm_cluster *c, const char *key, int64_
     if (!c) return NULL;
     /* the message's instant: its own time, so that every agent takes the same
      * one, but not after now (every switch up to now is known here) nor long
-     * before (a stopped agent counts the times before its end for a while only) */
-    int64_t now = now_us(), lag = heartbeat_every_us(&c->o);
-    int64_t t = t_us > now ? now : t_us < now - lag ? now - lag : t_us;
+     * before (a stopped agent counts the times before its end for a while
+     * only); "now" is Redis's clock, as the instants, so agents whose wall
+     * clocks differ agree; a message without a time: when it came */
+    int64_t now = redis_now_us(c), lag = heartbeat_every_us(&c->o);
+    int64_t t = t_us <= 0 || t_us > now ? now : t_us < now - lag ? now - lag : t_us;
     const char *best = NULL;
     uint64_t best_w = 0;
     if (c->owns_from_us <= t && (!c->left || c->owns_until_us > t)) {
@@ -917,7 +1014,7 @@ int64_t bm_cluster_leave(bm_cluster *c)
      * more, for messages of times before it that come late) */
     int64_t linger = 0;
     if (c->stats.agents_live > 1) {
-        c->owns_until_us = now_us() + switch_ahead_us(&c->o);
+        c->owns_until_us = redis_now_us(c) + switch_ahead_us(&c->o);
         linger = switch_ahead_us(&c->o) + heartbeat_every_us(&c->o);
     }
     char *v = registry_value(c, 1);

@@ -123,8 +123,11 @@ const char *bm_cluster_leader(const bm_cluster *c);
 int bm_cluster_is_leader(const bm_cluster *c);
 
 /* The live agent that owns the pub/sub messages of key (a transaction, a
- * channel, a metric name) of time t_us (the message's time, wall µs), or NULL
- * when it is this one. Every agent hears every message: the share of an
+ * channel, a metric name) of time t_us (the message's time, µs, as its
+ * producer sent it; 0: none, taken as now), or NULL when it is this one.
+ * The instants, and the "now" a time is held to (at most now, at least a
+ * heartbeat before), are Redis's clock (TIME, read once per heartbeat), so
+ * agents whose wall clocks differ agree. Every agent hears every message: the share of an
  * agent that joins or stops changes hands at an instant it names in its
  * registry entry, read by the others before it comes, so every agent takes
  * the same owner for a message and it is counted once. */

@@ -32,7 +32,7 @@ bm_check "the README gives the CLI's read-only line" grep -qF "$CLI_LINE" "$READ
 PS_LINE=$(sed -n 2p "$BM_TMP/acl-ps.txt")
 bm_check "the README gives the line with pub/sub" grep -qF "$PS_LINE" "$README"
 for c in xreadgroup xack xadd 'xgroup|create' xpending xclaim xlen 'xinfo|groups' rpush expire \
-    hset hdel del multi exec set get publish psubscribe ping info 'config|get' select; do
+    hset hdel del multi exec set get publish psubscribe ping time info 'config|get' select; do
     bm_check "the line allows $c" grep -qF " +$c" <<<"$PS_LINE"
 done
 bm_check "and nothing else: -@all" grep -qF ' -@all ' <<<"$PS_LINE"
