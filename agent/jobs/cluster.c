@@ -105,6 +105,7 @@ struct bm_cluster {
         int64_t offset_us, rtt_us;
     } clock[CLOCK_SAMPLES];
     size_t n_clock;
+    int64_t clock_offset_us;          /* the shortest one's: Redis's now is our mono + this */
     int clock_known;                  /* a reading (or TIME refused: our wall clock) */
     int time_refused;                 /* TIME answered an error: not asked again */
     int64_t time_sent[TIME_SENT_MAX]; /* mono, when each TIME in flight was sent */
@@ -138,11 +139,7 @@ static int64_t now_us(void)
  * refused: an ACL line from before it) our wall clock. */
 static int64_t redis_now_us(const bm_cluster *c)
 {
-    if (!c->n_clock) return now_us();
-    size_t best = 0;
-    for (size_t i = 1; i < c->n_clock; i++)
-        if (c->clock[i].rtt_us < c->clock[best].rtt_us) best = i;
-    return bm_mono_us() + c->clock[best].offset_us;
+    return c->n_clock ? bm_mono_us() + c->clock_offset_us : now_us();
 }
 
 static int64_t gap_us(int64_t a, int64_t b)
@@ -152,7 +149,8 @@ static int64_t gap_us(int64_t a, int64_t b)
 
 /* A reading of Redis's clock (sent: our monotonic clock when TIME went):
  * the readings it contradicts (a clock stepped since) are dropped, the
- * oldest when all are kept. */
+ * oldest when all are kept; the offset of the shortest round trip kept is
+ * the one used (once per heartbeat, nothing per message). */
 static void clock_reading(bm_cluster *c, int64_t redis_us, int64_t sent)
 {
     int64_t rtt = bm_mono_us() - sent;
@@ -166,6 +164,10 @@ static void clock_reading(bm_cluster *c, int64_t redis_us, int64_t sent)
     c->clock[n].offset_us = offset;
     c->clock[n].rtt_us = rtt;
     c->n_clock = n + 1;
+    size_t best = n;
+    for (size_t i = 0; i < n; i++)
+        if (c->clock[i].rtt_us < c->clock[best].rtt_us) best = i;
+    c->clock_offset_us = c->clock[best].offset_us;
 }
 
 /* How long since its heartbeat last changed, on our monotonic clock: another

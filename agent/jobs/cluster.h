@@ -24,7 +24,8 @@
  *              so a command and its answer always meet (durations, in-flight
  *              counts, timeouts); a pub/sub event is applied by its owner only,
  *              the owner at the message's time: a joining or stopping agent's
- *              share changes hands at an instant it names ahead in the registry
+ *              share changes hands at an instant it names ahead in the registry,
+ *              on Redis's clock (TIME), so hosts' wall clocks may differ
  *   janitor    the leader moves what waits in a gone agent's hand-off stream
  *              (after what its checkpoint holds) to the transactions' owners
  *
