@@ -43,16 +43,22 @@ static const struct {
                            "finds Redis's data dir (disk use) and the longest value it takes "
                            "(proto-max-bulk-len: the checkpoint)"},
     [BM_ACL_SELECT] = {"select", "SELECT", NULL, "selects the URL's database"},
-    [BM_ACL_EVAL] = {"eval", "EVAL", NULL,
-                     "takes and renews the leader's lease (its script sends GET, SET PX, PEXPIRE, "
-                     "DEL); reads its pending entries and claims a dead consumer's measured in "
-                     "Redis (XREADGROUP, XPENDING, XCLAIM); takes a sampled-out marker out of "
-                     "a stored trace that failed later (LINDEX, LPOP)"},
+    [BM_ACL_EVAL] =
+        {"eval", "EVAL", NULL,
+         "takes and renews the leader's lease (its script sends GET, SET PX, PEXPIRE, "
+         "DEL); reads its pending entries and claims a dead consumer's measured in "
+         "Redis (XREADGROUP, XPENDING, XCLAIM); takes a sampled-out marker out of "
+         "a stored trace that failed later (LINDEX, LPOP); moves a gone agent's hand-offs "
+         "(HGET, XRANGE, XADD, XDEL, DEL)"},
     [BM_ACL_PEXPIRE] = {"pexpire", "PEXPIRE", NULL, "renews the leader's lease (in EVAL)"},
     [BM_ACL_HGETALL] = {"hgetall", "HGETALL", NULL,
                         "reads the agents' registry, the baselines' control hash and a merge-mode "
                         "workers or firing-alerts hash (the records no longer held)"},
+    [BM_ACL_HGET] = {"hget", "HGET", NULL,
+                     "checks a gone agent is still gone before moving its hand-offs (in EVAL)"},
     [BM_ACL_XRANGE] = {"xrange", "XRANGE", NULL, "reads a gone agent's hand-off stream"},
+    [BM_ACL_XDEL] = {"xdel", "XDEL", NULL,
+                     "deletes a gone agent's hand-offs as it moves them (in EVAL)"},
     [BM_ACL_ZADD] = {"zadd", "ZADD", NULL, "indexes transactions for trace search"},
     [BM_ACL_ZREMRANGEBYSCORE] = {"zremrangebyscore", "ZREMRANGEBYSCORE", NULL,
                                  "drops index entries older than the trace retention"},

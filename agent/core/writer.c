@@ -506,6 +506,24 @@ int bm_writer_eval1(bm_writer *w, bm_write_kind kind, const char *script, const 
     return send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
 }
 
+int bm_writer_eval(bm_writer *w, bm_write_kind kind, const char *script, size_t n_keys,
+                   const char *const *keys, size_t n, const char *const *args, bm_write_cb cb,
+                   void *arg)
+{
+    if (reserve(w, n_keys + n + 3)) return w->stats.refused++, -1;
+    char nk[24];
+    snprintf(nk, sizeof nk, "%zu", n_keys);
+    int argc = 0;
+    ARG("EVAL", 4);
+    ARGS(script);
+    ARGS(nk);
+    for (size_t i = 0; i < n_keys; i++)
+        ARGS(keys[i]);
+    for (size_t i = 0; i < n; i++)
+        ARGS(args[i]);
+    return send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
+}
+
 int bm_writer_xrange(bm_writer *w, bm_write_kind kind, const char *stream, const char *start,
                      const char *end, size_t count, bm_write_cb cb, void *arg)
 {

@@ -162,6 +162,11 @@ int bm_writer_del(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb
 /* EVAL script 1 key arg... (one key: a script never spans keys). */
 int bm_writer_eval1(bm_writer *w, bm_write_kind kind, const char *script, const char *key,
                     size_t n, const char *const *args, bm_write_cb cb, void *arg);
+/* EVAL script n_keys key... arg...: a script whose keys must be read and
+ * written in one step (the janitor's fenced move of a gone agent's batch). */
+int bm_writer_eval(bm_writer *w, bm_write_kind kind, const char *script, size_t n_keys,
+                   const char *const *keys, size_t n, const char *const *args, bm_write_cb cb,
+                   void *arg);
 /* XRANGE stream start end COUNT count. */
 int bm_writer_xrange(bm_writer *w, bm_write_kind kind, const char *stream, const char *start,
                      const char *end, size_t count, bm_write_cb cb, void *arg);

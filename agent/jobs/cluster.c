@@ -122,6 +122,7 @@ struct bm_cluster {
     size_t jan_from;
     char jan_agent[128];
     char jan_next[80]; /* XRANGE from here (exclusive) */
+    int64_t jan_heartbeat_us; /* its registry heartbeat when judged gone: the move's fence */
     int jan_busy;
     bm_cluster_stats stats;
 };
@@ -601,31 +602,68 @@ static void on_partial(const redisReply *r, void *arg)
 
 static const char *owner_of(const bm_cluster *c, const char *tx);
 
+/* A batch of a gone agent's hand-off stream moves in one script, fenced: only
+ * while the agent's registry heartbeat is still the one it was judged gone
+ * with. An agent writes its heartbeat before it reads its hand-off stream
+ * (bm_cluster_when_known), so either the whole batch is copied and deleted
+ * before it can read, or nothing is: no entry is applied by it and by the
+ * agent given the copy. KEYS: the registry, the gone agent's stream, the
+ * targets; ARGV: its name, that heartbeat, then per entry its id and the
+ * index in KEYS of its target (0: copied already, only deleted). No entry:
+ * the stream, all moved, is deleted. Reply: -1 when the agent came back,
+ * else how many entries moved. An entry absent from the registry (forgotten)
+ * is gone: only coming back writes it. */
+static const char *const MOVE_SCRIPT =
+    "local v = redis.call('HGET', KEYS[1], ARGV[1]) "
+    "if v and (string.match(v, '\"heartbeat_us\":%s*(%-?%d+)') or '0') ~= ARGV[2] then "
+    "return -1 end "
+    "if #ARGV == 2 then redis.call('DEL', KEYS[2]) return 0 end "
+    "local moved = 0 "
+    "for i = 3, #ARGV, 2 do "
+    "local e = redis.call('XRANGE', KEYS[2], ARGV[i], ARGV[i])[1] "
+    "local k = tonumber(ARGV[i + 1]) "
+    "if e and k > 0 then "
+    "local f = e[2] "
+    "local a = {'XADD', KEYS[k], 'MAXLEN', '~', '1000000', '*'} "
+    "if f[1] ~= '" BM_HANDOFF_ID_FIELD "' then a[7] = '" BM_HANDOFF_ID_FIELD "' a[8] = ARGV[i] end "
+    "for j = 1, #f do a[#a + 1] = f[j] end "
+    "redis.call(unpack(a)) "
+    "end "
+    "if e then redis.call('XDEL', KEYS[2], ARGV[i]) moved = moved + 1 end "
+    "end "
+    "return moved";
+
+/* An entry of more fields than a script passes on (Lua's stack holds about
+ * 8,000 values) is copied by XADD ahead of the script, which deletes it:
+ * that entry alone is copied unfenced. */
+#define JANITOR_SCRIPT_FIELDS 3000
+#define JANITOR_TARGETS       (BM_CLUSTER_AGENTS_MAX + 1) /* every owner, and this agent */
+
 typedef struct {
     bm_cluster *c;
     char agent[128];
-    char last[64];
-    size_t out;
-    int failed;
+    char last[64]; /* the batch's last id ("": the stream's deletion) */
 } jan_batch;
-
-static void jan_batch_done(jan_batch *b)
-{
-    bm_cluster *c = b->c;
-    if (!b->failed && !strcmp(c->jan_agent, b->agent))
-        snprintf(c->jan_next, sizeof c->jan_next, "(%s", b->last);
-    c->jan_busy = 0;
-    free(b);
-}
 
 static void on_moved(const redisReply *r, void *arg)
 {
     jan_batch *b = arg;
-    if (!r || r->type == REDIS_REPLY_ERROR)
-        b->failed = 1;
-    else
-        b->c->stats.handoff_moved++;
-    if (--b->out == 0) jan_batch_done(b);
+    bm_cluster *c = b->c;
+    int same = !strcmp(c->jan_agent, b->agent);
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer < 0) {
+        if (same) {
+            bm_info("janitor: %s came back; its hand-off stream is its own again", b->agent);
+            c->jan_agent[0] = '\0';
+        }
+    } else if (r && r->type == REDIS_REPLY_INTEGER) {
+        c->stats.handoff_moved += (uint64_t)r->integer;
+        if (same && b->last[0])
+            snprintf(c->jan_next, sizeof c->jan_next, "(%s", b->last);
+        else if (same)
+            c->jan_agent[0] = '\0'; /* all moved, the stream deleted */
+    } /* else refused or the connection gone: the batch is taken again */
+    c->jan_busy = 0;
+    free(b);
 }
 
 static void on_gone_stream(const redisReply *r, void *arg);
@@ -665,24 +703,25 @@ static void on_gone_stream(const redisReply *r, void *arg)
         c->jan_busy = 0;
         return;
     }
-    if (r->elements == 0) { /* all moved: the stream goes */
-        bm_writer_del(c->w, BM_WRITE_CLUSTER, stream, NULL, NULL);
-        c->jan_agent[0] = '\0';
-        c->jan_busy = 0;
-        return;
-    }
     jan_batch *b = calloc(1, sizeof *b);
     bm_decoder *d = bm_decoder_new(&c->o.decode_limits); /* as the agent's own reads */
-    if (!b || !d) {
-        free(b);
-        bm_decoder_free(d);
-        c->jan_busy = 0;
-        return;
+    const char **args = malloc((2 + 2 * r->elements) * sizeof *args);
+    char(*index)[24] = malloc((r->elements + 1) * sizeof *index);
+    char(*targets)[512] = malloc(JANITOR_TARGETS * sizeof *targets);
+    const char *keys[2 + JANITOR_TARGETS];
+    char heartbeat[24];
+    size_t n_args = 2, n_targets = 0;
+    int failed = !b || !d || !args || !index || !targets;
+    if (!failed) {
+        b->c = c;
+        snprintf(b->agent, sizeof b->agent, "%s", c->jan_agent);
+        snprintf(heartbeat, sizeof heartbeat, "%lld", (long long)c->jan_heartbeat_us);
+        keys[0] = c->o.registry_key;
+        keys[1] = stream;
+        args[0] = c->jan_agent;
+        args[1] = heartbeat;
     }
-    b->c = c;
-    snprintf(b->agent, sizeof b->agent, "%s", c->jan_agent);
-    b->out = 1; /* held until every XADD is sent */
-    for (size_t i = 0; i < r->elements; i++) {
+    for (size_t i = 0; !failed && i < r->elements; i++) {
         const redisReply *e = r->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
             e->element[1]->type != REDIS_REPLY_ARRAY)
@@ -691,15 +730,14 @@ static void on_gone_stream(const redisReply *r, void *arg)
         const redisReply *fv = e->element[1];
         size_t n = fv->elements / 2;
         if (n == 0) continue; /* a stream entry has a field: not one */
-        /* every field, however many: the entry moves whole (the writer
-         * copies the arguments, so they are freed once it is sent), after
-         * the id of the entry it carries (this one's, when it says none) */
+        /* every field, however many: the entry moves whole, after the id
+         * of the entry it carries (this one's, when it says none) */
         const char **f = malloc(2 * (n + 1) * sizeof *f);
         size_t *fl = malloc(2 * (n + 1) * sizeof *fl);
         if (!f || !fl) {
             free(f);
             free(fl);
-            b->failed = 1; /* out of memory: the batch is taken again */
+            failed = 1; /* out of memory: the batch is taken again */
             break;
         }
         const char **v = f + n + 1;
@@ -725,16 +763,33 @@ static void on_gone_stream(const redisReply *r, void *arg)
                 : NULL;
         char target[512];
         snprintf(target, sizeof target, "%s%s", c->o.handoff_prefix, owner ? owner : c->o.agent);
-        if (bm_writer_xadd(c->w, BM_WRITE_CLUSTER, target, 1000000, n + 1 - from, f, fl, v, vl,
-                           on_moved, b) == 0)
-            b->out++;
-        else
-            b->failed = 1;
+        size_t t = 0;
+        while (t < n_targets && strcmp(targets[t], target))
+            t++;
+        if (t == n_targets) memcpy(targets[n_targets++], target, sizeof target);
+        keys[2 + t] = targets[t];
+        size_t k = 3 + t; /* its target in KEYS (from 1) */
+        if (n > JANITOR_SCRIPT_FIELDS) {
+            k = 0;
+            failed = bm_writer_xadd(c->w, BM_WRITE_CLUSTER, target, 1000000, n + 1 - from, f, fl, v,
+                                    vl, NULL, NULL) != 0;
+        }
         free(f);
         free(fl);
+        snprintf(index[i], sizeof index[i], "%zu", k);
+        args[n_args++] = e->element[0]->str;
+        args[n_args++] = index[i];
+    }
+    /* the writer copies the arguments: they are freed once it is sent */
+    if (failed || bm_writer_eval(c->w, BM_WRITE_CLUSTER, MOVE_SCRIPT, 2 + n_targets, keys, n_args,
+                                 args, on_moved, b)) {
+        free(b);
+        c->jan_busy = 0;
     }
     bm_decoder_free(d);
-    if (--b->out == 0) jan_batch_done(b);
+    free(args);
+    free(index);
+    free(targets);
 }
 
 /* One round: the first gone agent with a hand-off stream, one batch. */
@@ -749,6 +804,7 @@ static void janitor(bm_cluster *c)
             size_t i = (c->jan_from + k) % c->n_agents;
             if (surely_gone(c, &c->agents[i]) && strcmp(c->agents[i].name, c->o.agent)) {
                 snprintf(c->jan_agent, sizeof c->jan_agent, "%s", c->agents[i].name);
+                c->jan_heartbeat_us = c->agents[i].heartbeat_us; /* the fence */
                 c->jan_next[0] = '\0';
                 c->jan_from = i + 1;
                 break;

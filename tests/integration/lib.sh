@@ -105,6 +105,12 @@ bm_agent_http() {
     BASE="http://127.0.0.1:$HPORT"
 }
 
+# bm_cluster_env: the quick heartbeats, lease, stale time and refresh of a test's cluster
+bm_cluster_env() {
+    export BUSMON_CLUSTER_HEARTBEAT=250ms BUSMON_CLUSTER_LEASE=1s BUSMON_CLUSTER_STALE=1500ms \
+        BUSMON_CLUSTER_REFRESH=300ms
+}
+
 # bm_cluster_agents PREFIX N ARGS...: N agents (consumers PREFIX1..PREFIXN) of one
 # cluster with quick heartbeats, each with --http on a free port (in HPORTS) and
 # ARGS; logs in $BM_TMP/agent-PREFIXi.log. Sets AGENT and BUSMON as bm_agent_http.
@@ -112,8 +118,7 @@ bm_cluster_agents() {
     local prefix=$1 n=$2 i hp
     shift 2
     bm_agent_http
-    export BUSMON_CLUSTER_HEARTBEAT=250ms BUSMON_CLUSTER_LEASE=1s BUSMON_CLUSTER_STALE=1500ms \
-        BUSMON_CLUSTER_REFRESH=300ms
+    bm_cluster_env
     HPORTS=()
     for ((i = 1; i <= n; i++)); do
         hp=$(bm_free_port)

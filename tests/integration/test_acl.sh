@@ -6,7 +6,8 @@
 #     letters, rollups, the workers hash (HSET, HDEL of an evicted worker),
 #     health, system samples (PING, INFO, CONFIG GET, XLEN, XINFO GROUPS),
 #     alerts (XADD, PUBLISH, MULTI/DEL/HSET/EXEC), the checkpoint (SET, and
-#     GET at a restart), reclaim (XPENDING, XCLAIM): no denial, /ready 200;
+#     GET at a restart), reclaim (XPENDING, XCLAIM), the janitor of a gone
+#     agent's hand-offs (EVAL: HGET, XRANGE, XADD, XDEL): no denial, /ready 200;
 #   - every CLI command as the read-only user;
 #   - a command taken away (PUBLISH, then RPUSH): the denial logged once with
 #     the words that fix it, on /ready and /metrics, and ingest goes on.
@@ -95,6 +96,12 @@ bm_check "health transitions are written" bm_wait_for 10 "[ \$(admin XLEN busmon
 bm_check "the checkpoint is written" bm_wait_for 10 "[ \$(admin EXISTS busmon:state:busmon-$(hostname)) = 1 ] || [ \$(admin --scan --pattern 'busmon:state:*' | wc -l) -gt 0 ]"
 bm_check "a dead letter is written" bm_wait_for 10 "[ \$(admin XLEN busmon:deadletter) -gt 0 ]"
 bm_check "traces are stored" bm_wait_for 10 "[ \$(admin --scan --pattern 'busmon:trace:*' | wc -l) -gt 0 ]"
+# a gone agent's hand-off stream, moved by the janitor (EVAL: HGET, XRANGE, XADD, XDEL, DEL)
+admin HSET busmon:agents ghost "{\"heartbeat_us\":$(($(date +%s%6N) - 60000000)),\"every_us\":1000000,\"stopped\":false,\"group\":\"busmon\"}" >/dev/null
+admin XADD busmon:handoff:ghost '*' type command tx ghost-1 id ghost-c1 worker w step s >/dev/null
+bm_check "a gone agent's hand-off stream is moved and deleted" bm_wait_for 20 \
+    "[ \$(admin EXISTS busmon:handoff:ghost) = 0 ]"
+bm_check "... its entry traced" bm_wait_for 10 "[ \$(admin LLEN busmon:trace:ghost-1) = 1 ]"
 # eviction: 5 new workers in a full table of 5 idle for 2 s: the evicted leave the hash (HDEL)
 bm_check "flaky is in the workers hash" bm_wait_for 10 "[ \$(admin HEXISTS busmon:workers flaky) = 1 ]"
 sleep 3
