@@ -330,6 +330,22 @@ int bm_writer_xadd(bm_writer *w, bm_write_kind kind, const char *stream, size_t 
     return send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
 }
 
+int bm_writer_xadd_acked(bm_writer *w, bm_write_kind kind, const char *stream, size_t maxlen,
+                         size_t n, const char *const *f, const size_t *fl, const char *const *v,
+                         const size_t *vl, const char *from, const char *group, const char *id,
+                         size_t id_len, bm_write_cb cb, void *arg)
+{
+    const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
+    size_t multi_len[1] = {5}, exec_len[1] = {4};
+    if (send_argv(w, kind, 1, multi, multi_len, NULL, NULL)) return -1;
+    if (bm_writer_xadd(w, kind, stream, maxlen, n, f, fl, v, vl, NULL, NULL)) {
+        send_argv(w, kind, 1, exec, exec_len, NULL, NULL); /* nothing queued: nothing done */
+        return -1;
+    }
+    bm_writer_xack(w, from, group, 1, &id, &id_len, NULL, NULL); /* not sent: acked later */
+    return send_argv(w, kind, 1, exec, exec_len, cb, arg);
+}
+
 int bm_writer_publish(bm_writer *w, bm_write_kind kind, const char *channel, const char *data,
                       size_t len, bm_write_cb cb, void *arg)
 {

@@ -333,7 +333,7 @@ static int process(bm_stream_input *in, size_t sidx, const redisReply *entry, in
     if (owner) { /* another agent's transaction: to its hand-off stream */
         char target[512];
         snprintf(target, sizeof target, "%s%s", in->o.handoff_prefix, owner);
-        if (bm_persist_forward(in->persist, target, own_id, n, in->fv_ptr, in->fv_len,
+        if (bm_persist_forward(in->persist, sidx, target, own_id, n, in->fv_ptr, in->fv_len,
                                in->fv_ptr + n, in->fv_len + n))
             return -1;
         return ack_entry(in, sidx, id);

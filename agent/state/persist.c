@@ -107,6 +107,7 @@ typedef struct {
                               5 the group's ZADDs */
     unsigned sent_cmds;  /* commands sent by the last send (index writes) */
     unsigned char expire; /* records: EXPIRE after the RPUSH (the key's first write) */
+    size_t from;          /* a hand-off: the stream its entry was read from, + 1 */
 } wr;
 
 typedef struct {
@@ -491,7 +492,10 @@ static void on_write(const redisReply *r, void *arg)
         if (at % 3 == 0) p->stats.index_expired += (uint64_t)r->integer;
         if (at % 3 == 1) p->stats.index_dropped += (uint64_t)r->integer;
     }
-    if ((!r || r->type == REDIS_REPLY_ERROR) && !denied(r)) {
+    /* a hand-off's EXEC: the XADD's reply, then the XACK's */
+    if (x->is_dl == 2 && r && r->type == REDIS_REPLY_ARRAY && r->elements) r = r->element[0];
+    if ((!r || r->type == REDIS_REPLY_ERROR || (x->is_dl == 2 && r->type == REDIS_REPLY_NIL)) &&
+        !denied(r)) {
         if (!x->failed) g->failed++;
         x->failed = 1;
         note_write_failure(p, r, x);
@@ -688,8 +692,13 @@ static int send_wr(bm_persist *p, group *g, wr *x)
                 f[i] = g->dlbytes.data + d->f_off, fl[i] = d->f_len;
                 v[i] = g->dlbytes.data + d->v_off, vl[i] = d->v_len;
             }
-            rc = bm_writer_xadd(p->w, x->is_dl == 2 ? BM_WRITE_HANDOFF : BM_WRITE_DEADLETTER,
-                                stream, maxlen, n, f, fl, v, vl, on_write, x);
+            if (x->is_dl == 2 && x->from) /* acked with it: never handed on twice */
+                rc = bm_writer_xadd_acked(p->w, BM_WRITE_HANDOFF, stream, maxlen, n, f, fl, v, vl,
+                                          p->o.streams[x->from - 1], p->o.group, v[0], vl[0],
+                                          on_write, x);
+            else
+                rc = bm_writer_xadd(p->w, x->is_dl == 2 ? BM_WRITE_HANDOFF : BM_WRITE_DEADLETTER,
+                                    stream, maxlen, n, f, fl, v, vl, on_write, x);
         }
         x->pending = rc == 0 ? 1 : 0;
     } else {
@@ -747,7 +756,7 @@ static int plan_records(group *g)
         unsigned char expire = 0;
         for (size_t k = i; k < j; k++)
             expire |= g->items[k].first != 0;
-        g->wrs[g->n_wrs++] = (wr){g, i, j - i, 0, 0, 0, 0, expire};
+        g->wrs[g->n_wrs++] = (wr){g, i, j - i, 0, 0, 0, 0, expire, 0};
         i = j;
     }
     return 0;
@@ -788,7 +797,7 @@ static int plan_index(group *g)
     }
     if (zadds) {
         if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) return -1;
-        g->wrs[g->n_wrs++] = (wr){g, 0, g->n_ix, 0, 0, 5, 0, 0};
+        g->wrs[g->n_wrs++] = (wr){g, 0, g->n_ix, 0, 0, 5, 0, 0, 0};
     }
     return 0;
 }
@@ -817,7 +826,7 @@ static int plan_trims(bm_persist *p, group *g)
     g->n_trim_names = p->n_trim_names;
     g->trim_set = p->trim_set;
     g->trim_failed = p->trim_failed;
-    g->wrs[g->n_wrs++] = (wr){g, 0, 0, 0, 0, 4, 0, 0};
+    g->wrs[g->n_wrs++] = (wr){g, 0, 0, 0, 0, 4, 0, 0, 0};
     p->trim_set = p->trim_failed = 0;
     p->trim_names.len = 0;
     p->n_trim_names = 0;
@@ -1499,12 +1508,12 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
         p->stats.deadletter_failed++;
         return;
     }
-    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1, 0, 0};
+    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1, 0, 0, 0};
     p->stats.deadletter++;
 }
 
-int bm_persist_forward(bm_persist *p, const char *stream, const char *entry_id, size_t n,
-                       const char *const *fields, const size_t *field_lens,
+int bm_persist_forward(bm_persist *p, size_t from, const char *stream, const char *entry_id,
+                       size_t n, const char *const *fields, const size_t *field_lens,
                        const char *const *values, const size_t *value_lens)
 {
     group *g = open_group(p);
@@ -1536,7 +1545,7 @@ int bm_persist_forward(bm_persist *p, const char *stream, const char *entry_id, 
         g->n_pairs = first;
         return -1;
     }
-    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 2, 0, 0};
+    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 2, 0, 0, from + 1};
     g->has_handoff = 1;
     p->stats.forwarded++;
     return 0;

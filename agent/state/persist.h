@@ -210,13 +210,15 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
 
 /*
  * Queue a hand-off: XADD <stream> MAXLEN ~ 1000000 * with BM_HANDOFF_ID_FIELD
- * (entry_id), then the entry's own fields (names and values copied), part of
- * the current group, so the entry it came from is acked only once the
- * hand-off is stored.
+ * (entry_id: the entry's id in stream `from`), then the entry's own fields
+ * (names and values copied), part of the current group; the XADD goes with
+ * the XACK of the entry it came from in one MULTI...EXEC, so an agent killed
+ * before its next checkpoint never reads that entry again and hands it on a
+ * second time (to an owner that no longer remembers it, or another one).
  * @return 0, or -1 (out of memory).
  */
-int bm_persist_forward(bm_persist *p, const char *stream, const char *entry_id, size_t n,
-                       const char *const *fields, const size_t *field_lens,
+int bm_persist_forward(bm_persist *p, size_t from, const char *stream, const char *entry_id,
+                       size_t n, const char *const *fields, const size_t *field_lens,
                        const char *const *values, const size_t *value_lens);
 
 /* Call fn(arg) whenever a group is about to close (before its writes are
