@@ -32,6 +32,7 @@ typedef struct {
     const char *stream;
     const char *channel; /* NULL: the stream's name */
     const char *firing;  /* NULL: <stream>:firing */
+    char stream_own[320]; /* the group's stream, when not given */
 } alerts_args;
 
 void bm_cli_alerts_help(FILE *f)
@@ -58,6 +59,8 @@ void bm_cli_alerts_help(FILE *f)
             "  --stream KEY        the alerts stream (default busmon:alerts; alerts.stream)\n"
             "  --channel NAME      the alerts channel for --watch (default: the stream's name)\n"
             "  --firing KEY        the firing hash (default <stream>:firing; alerts.firing)\n"
+            "  --group G           the agent's consumer group, whose keys are read\n"
+            "                      (default $BUSMON_GROUP; see busmon --help)\n"
             "  -h, --help          this help\n"
             "\n"
             "busmon-agent evaluates its rules every alerts.interval (default 10 s).\n"
@@ -73,7 +76,7 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
                       bm_cli_opts *o, alerts_args *s)
 {
     *o = *opts;
-    *s = (alerts_args){0, 0, HISTORY_DEFAULT, "busmon:alerts", NULL, NULL};
+    *s = (alerts_args){0, 0, HISTORY_DEFAULT, NULL, NULL, NULL, ""};
     const char *count = NULL;
     const bm_cli_optdef options[] = {
         {"json", 0, &s->json, NULL, 0},
@@ -85,7 +88,9 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
         {NULL, 0, NULL, NULL, 0},
     };
     int rc = bm_cli_parse(self, options, o, argc, argv, NULL);
-    if (rc != BM_CLI_GO_ON || !count) return rc;
+    if (rc != BM_CLI_GO_ON) return rc;
+    s->stream = bm_cli_key(o, s->stream, "busmon:alerts", "", s->stream_own, sizeof s->stream_own);
+    if (!count) return BM_CLI_GO_ON;
     char *end;
     errno = 0;
     long n = strtol(count, &end, 10);

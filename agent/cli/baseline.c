@@ -44,10 +44,9 @@ typedef struct {
     int json;
     const char *worker;
     const char *rollups;
-    const char *state_prefix; /* --state-prefix; NULL: the group's, below */
-    const char *group;        /* --group, else $BUSMON_GROUP...; NULL: the default group */
-    char control_own[300];    /* the group's control hash */
-    const char *control_key;
+    const char *state_prefix; /* --state-prefix, else the group's (bm_cli_key) */
+    const char *control_key;  /* --control-key, else the group's */
+    char rollups_own[320], state_own[320], control_own[320]; /* the group's keys */
     const char *max_workers;       /* --max-workers; NULL: the agent's variable, below */
     const char *max_baseline_keys; /* --max-baseline-keys; NULL: likewise */
     size_t workers, keys;          /* their values (0: the agent's default, 1000) */
@@ -76,10 +75,11 @@ void bm_cli_baseline_help(FILE *f)
                "  --json              print JSON\n"
                "  --redis URL         Redis (default: $BUSMON_REDIS_URL, else "
                "redis://127.0.0.1:6379)\n"
-               "  --rollups KEY       the rollups stream (default busmon:rollups)\n"
+               "  --rollups KEY       the rollups stream (default busmon:rollups; another\n"
+               "                      group's busmon:rollups:G)\n"
                "  --group G           the agent's consumer group (default: $BUSMON_GROUP or\n"
-               "                      $BUSMON_STREAMS_GROUP, else busmon): its checkpoints are\n"
-               "                      busmon:state:G:<agent>\n"
+               "                      $BUSMON_STREAMS_GROUP, else busmon): its rollups and\n"
+               "                      checkpoints are busmon:rollups:G, busmon:state:G:<agent>\n"
                "                      (the group busmon's: busmon:state:<agent>)\n"
                "  --state-prefix P    the agents' checkpoints, whatever the group (the agent's\n"
                "                      state.key_prefix, when it sets it)\n"
@@ -283,12 +283,7 @@ static int show(redisContext *c, const baseline_args *s)
         return BM_EXIT_NOT_FOUND;
     }
     char key[512];
-    if (s->state_prefix)
-        snprintf(key, sizeof key, "%s%s", s->state_prefix, agent);
-    else if (s->group)
-        snprintf(key, sizeof key, "busmon:state:%s:%s", s->group, agent);
-    else
-        snprintf(key, sizeof key, "busmon:state:%s", agent);
+    snprintf(key, sizeof key, "%s%s", s->state_prefix, agent);
     int64_t ts_us = 0;
     baselines *b = read_baselines(c, s, key, &ts_us, &rc);
     if (!b) {
@@ -354,22 +349,6 @@ static int show(redisContext *c, const baseline_args *s)
 
 /* ---- requests ----------------------------------------------------------------- */
 
-/* The agent's consumer group: --group, else its variables; NULL for the default
- * group, whose keys are as they always were. Another group has its own checkpoints
- * and control hash (agent/config/config.c group_keys). */
-static void take_group(baseline_args *s)
-{
-    if (!s->group || !*s->group) s->group = getenv("BUSMON_GROUP");
-    if (!s->group || !*s->group) s->group = getenv("BUSMON_STREAMS_GROUP");
-    if (s->group && (!*s->group || !strcmp(s->group, "busmon"))) s->group = NULL;
-    if (s->control_key) return;
-    if (s->group)
-        snprintf(s->control_own, sizeof s->control_own, "busmon:baseline:ctl:%.255s", s->group);
-    else
-        snprintf(s->control_own, sizeof s->control_own, "busmon:baseline:ctl");
-    s->control_key = s->control_own;
-}
-
 static int request(redisContext *c, const baseline_args *s, baseline_request_op op)
 {
     redisReply *r = redisCommand(c, "HINCRBY %s _seq 1", s->control_key);
@@ -401,12 +380,11 @@ static int request(redisContext *c, const baseline_args *s, baseline_request_op 
 int bm_cli_baseline(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
 {
     bm_cli_opts o = *opts;
-    baseline_args s = {.rollups = "busmon:rollups", .control_key = NULL};
+    baseline_args s = {.rollups = NULL, .control_key = NULL};
     const bm_cli_optdef options[] = {
         {"json", 0, &s.json, NULL, 0},
         {"rollups", 0, NULL, &s.rollups, 1},
         {"state-prefix", 0, NULL, &s.state_prefix, 1},
-        {"group", 0, NULL, &s.group, 1},
         {"control-key", 0, NULL, &s.control_key, 1},
         {"max-workers", 0, NULL, &s.max_workers, 1},
         {"max-baseline-keys", 0, NULL, &s.max_baseline_keys, 1},
@@ -446,7 +424,13 @@ int bm_cli_baseline(const bm_cli_command *self, const bm_cli_opts *opts, int arg
          agent_setting("max-baseline-keys", MAX_BASELINE_KEYS_ENV, s.max_baseline_keys, &s.keys)))
         return BM_EXIT_USAGE;
     s.limits = bm_checkpoint_limits_for(s.workers, s.keys);
-    take_group(&s);
+    /* the agent's group's keys (agent/config/config.c group_keys), unless given */
+    s.rollups =
+        bm_cli_key(&o, s.rollups, "busmon:rollups", "", s.rollups_own, sizeof s.rollups_own);
+    s.state_prefix =
+        bm_cli_key(&o, s.state_prefix, "busmon:state", ":", s.state_own, sizeof s.state_own);
+    s.control_key = bm_cli_key(&o, s.control_key, "busmon:baseline:ctl", "", s.control_own,
+                               sizeof s.control_own);
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;
     rc = op >= 0 ? request(c, &s, (baseline_request_op)op) : show(c, &s);

@@ -28,7 +28,8 @@ typedef struct {
     const char *redis_url;    /* --redis; NULL or "": $BUSMON_REDIS_URL, else the default */
     const char *redis_password_file; /* --redis-password-file; NULL: $BUSMON_REDIS_PASSWORD_FILE */
     const char *redis_username;      /* --redis-username; NULL: $BUSMON_REDIS_USERNAME */
-    const char *trace_prefix; /* "busmon:trace:" unless --trace-prefix */
+    const char *trace_prefix;        /* --trace-prefix; NULL: the group's (bm_cli_key) */
+    const char *group;               /* --group; NULL or "": $BUSMON_GROUP, ... (bm_cli_group) */
     int color;                /* stdout is a terminal and NO_COLOR unset */
 } bm_cli_opts;
 
@@ -214,6 +215,23 @@ int bm_cli_warn_stale(const char *what, double age_s, double every_s);
  * unreachable or refuses.
  */
 redisContext *bm_cli_connect(const bm_cli_opts *o, int *exit_code);
+
+/*
+ * The consumer group of the agent whose keys are read (connect.c): o->group
+ * (--group), else $BUSMON_GROUP, else $BUSMON_STREAMS_GROUP (the agent's
+ * variables). @return it, or NULL for the default group, busmon.
+ */
+#define BM_CLI_DEFAULT_GROUP "busmon"
+const char *bm_cli_group(const bm_cli_opts *o);
+/*
+ * A key the agent writes: `given` (a command's --KEY option) when not NULL,
+ * else the group's default key, as the agent takes it when its setting is
+ * not given (agent/config/config.c): `base` then `tail` for the default
+ * group, `base`:<group> then `tail` for another, written into buf (n bytes).
+ * @return given, or buf.
+ */
+const char *bm_cli_key(const bm_cli_opts *o, const char *given, const char *base, const char *tail,
+                       char *buf, size_t n);
 
 /* The commands: handler and help of each row of the table (commands.c). */
 

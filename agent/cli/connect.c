@@ -2,10 +2,13 @@
  * connect.c - how every `busmon` command reaches Redis: the URL chosen
  * (--redis, else $BUSMON_REDIS_URL, else the default), checked, then a
  * synchronous connection. A URL that cannot be one is the person's mistake
- * (exit 2); a Redis that does not answer is not (exit 3).
+ * (exit 2); a Redis that does not answer is not (exit 3). And whose keys are
+ * read: the agent's consumer group (--group, else the agent's variables),
+ * whose default keys carry its name unless it is busmon.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agent/cli/cli.h"
 #include "agent/core/redis_url.h"
@@ -41,4 +44,21 @@ redisContext *bm_cli_connect(const bm_cli_opts *o, int *exit_code)
         *exit_code = BM_EXIT_REDIS;
     }
     return c;
+}
+
+const char *bm_cli_group(const bm_cli_opts *o)
+{
+    const char *group = o->group;
+    if (!group || !*group) group = getenv("BUSMON_GROUP");
+    if (!group || !*group) group = getenv("BUSMON_STREAMS_GROUP");
+    return group && *group && strcmp(group, BM_CLI_DEFAULT_GROUP) ? group : NULL;
+}
+
+const char *bm_cli_key(const bm_cli_opts *o, const char *given, const char *base, const char *tail,
+                       char *buf, size_t n)
+{
+    if (given) return given;
+    const char *group = bm_cli_group(o);
+    snprintf(buf, n, "%s%s%s%s", base, group ? ":" : "", group ? group : "", tail);
+    return buf;
 }

@@ -34,6 +34,7 @@ typedef struct {
     int json, all, dry_run, replay;
     long count; /* -1: the default (SHOW_DEFAULT, or every selected one for replay) */
     const char *stream, *reason, *ids, *to;
+    char stream_own[320]; /* the group's stream, when not given */
 } dl_args;
 
 void bm_cli_deadletters_help(FILE *f)
@@ -73,6 +74,8 @@ void bm_cli_deadletters_help(FILE *f)
             "                      outputs.deadletter)\n"
             "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
             "redis://127.0.0.1:6379)\n"
+            "  --group G           the agent's consumer group, whose keys are read\n"
+            "                      (default $BUSMON_GROUP; see busmon --help)\n"
             "  -h, --help          this help\n"
             "\n"
             "At most %d entries are looked at by one command.\n"
@@ -645,6 +648,8 @@ static int parse_args(const bm_cli_command *self, bm_cli_opts *o, int argc, char
     }
     rc = bm_cli_parse(self, options, o, argc, argv, NULL);
     if (rc != BM_CLI_GO_ON) return rc;
+    s->stream =
+        bm_cli_key(o, s->stream, "busmon:deadletter", "", s->stream_own, sizeof s->stream_own);
     if (count) {
         char *end;
         errno = 0;
@@ -712,7 +717,7 @@ static int parse_args(const bm_cli_command *self, bm_cli_opts *o, int argc, char
 int bm_cli_deadletters(const bm_cli_command *self, const bm_cli_opts *opts, int argc, char **argv)
 {
     bm_cli_opts o = *opts;
-    dl_args s = {.count = -1, .stream = "busmon:deadletter"};
+    dl_args s = {.count = -1, .stream = NULL};
     int rc = parse_args(self, &o, argc, argv, &s);
     if (rc != BM_CLI_GO_ON) return rc;
     redisContext *c = bm_cli_connect(&o, &rc);

@@ -30,7 +30,7 @@ static int output_written(int rc, const char *what)
 
 int main(int argc, char **argv)
 {
-    bm_cli_opts o = {.trace_prefix = "busmon:trace:"};
+    bm_cli_opts o = {.trace_prefix = NULL};
     int version = 0, at;
     const bm_cli_optdef options[] = {
         {"trace-prefix", 0, NULL, &o.trace_prefix, 0},

@@ -24,6 +24,7 @@ typedef struct {
     size_t n_tags;
     const char *tag_key[TAGS_MAX];
     char tag_buf[TAGS_MAX][512];
+    char rollups_own[320]; /* the group's stream, when not given */
 } metrics_args;
 
 void bm_cli_metrics_help(FILE *f)
@@ -42,6 +43,8 @@ void bm_cli_metrics_help(FILE *f)
         "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
         "redis://127.0.0.1:6379)\n"
         "  --rollups KEY       the rollups stream (default busmon:rollups)\n"
+        "  --group G           the agent's consumer group, whose keys are read\n"
+        "                      (default $BUSMON_GROUP; see busmon --help)\n"
         "  -h, --help          this help\n"
         "\nReads the latest rollup busmon-agent published (the first 50 series; the agent's\n"
         "/api/metrics has them all).\n"
@@ -191,7 +194,6 @@ int bm_cli_metrics(const bm_cli_command *self, const bm_cli_opts *opts, int argc
     metrics_args m;
     memset(&m, 0, sizeof m);
     m.window = bm_cli_window_default();
-    m.rollups = "busmon:rollups";
     int rc = take_tags(&argc, argv, &m);
     if (rc != BM_CLI_GO_ON) return rc;
     bm_cli_opts o = *opts;
@@ -203,6 +205,8 @@ int bm_cli_metrics(const bm_cli_command *self, const bm_cli_opts *opts, int argc
     };
     rc = bm_cli_parse(self, options, &o, argc, argv, &m.name);
     if (rc != BM_CLI_GO_ON) return rc;
+    m.rollups =
+        bm_cli_key(&o, m.rollups, "busmon:rollups", "", m.rollups_own, sizeof m.rollups_own);
     if (strcmp(m.window, "1m") && strcmp(m.window, "5m") && strcmp(m.window, "1h")) {
         fprintf(stderr, "busmon metrics: --window must be 1m, 5m or 1h, not '%s'%s\n", m.window,
                 bm_cli_window_origin(m.window));

@@ -23,7 +23,8 @@ typedef struct {
     char who[64];            /* "busmon trace": starts every message, and "(see <who> --help)" */
     void (*help)(FILE *f);   /* what -h, --help prints */
     int want_help;           /* the shared --help's flag */
-    bm_cli_optdef shared[5]; /* --redis, --redis-password-file, --redis-username, --help, end */
+    bm_cli_optdef shared[6]; /* --redis, --redis-password-file, --redis-username, --group,
+                                --help, end */
     const bm_cli_optdef *def[OPTS_MAX];
     size_t n;
     struct option longs[OPTS_MAX + 1];
@@ -57,7 +58,8 @@ static void parser_init(parser *p, const char *who, void (*help)(FILE *f),
     p->shared[0] = (bm_cli_optdef){"redis", 0, NULL, &o->redis_url, 0};
     p->shared[1] = (bm_cli_optdef){"redis-password-file", 0, NULL, &o->redis_password_file, 1};
     p->shared[2] = (bm_cli_optdef){"redis-username", 0, NULL, &o->redis_username, 1};
-    p->shared[3] = (bm_cli_optdef){"help", 'h', &p->want_help, NULL, 0};
+    p->shared[3] = (bm_cli_optdef){"group", 0, NULL, &o->group, 1};
+    p->shared[4] = (bm_cli_optdef){"help", 'h', &p->want_help, NULL, 0};
     strcpy(p->shorts, "-:");
     add_table(p, defs);
     add_table(p, p->shared);

@@ -4,7 +4,8 @@
  *
  * A command describes its options in a table of bm_cli_optdef pointing at
  * its own variables; the parser adds what every command takes (--redis URL,
- * --redis-password-file FILE, --redis-username NAME, -h/--help), so `--opt VALUE` and `--opt=VALUE` work the same everywhere.
+ * --redis-password-file FILE, --redis-username NAME, --group G, -h/--help),
+ * so `--opt VALUE` and `--opt=VALUE` work the same everywhere.
  * Long names are taken whole (no abbreviations: `--win` is unknown, so a new
  * option can never change what an old command line means). On a mistake it
  * prints one line on stderr naming it, "(see busmon CMD --help)".
@@ -29,7 +30,8 @@ typedef struct {
 /*
  * Parse a command's arguments, argv[1..argc) (argv[0] is the word typed):
  * `defs` (NULL for none) and the shared options, --redis URL (sets
- * o->redis_url), --redis-password-file, --redis-username and -h/--help (prints self->help on stdout). Options may
+ * o->redis_url), --redis-password-file, --redis-username, --group (sets
+ * o->group) and -h/--help (prints self->help on stdout). Options may
  * come before, between and after operands; `--` ends them. The command
  * takes one operand when self->operand names it: it goes to *operand
  * (left as it was when none is given); without self->operand, operand may

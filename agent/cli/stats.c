@@ -24,6 +24,7 @@ typedef struct {
     const char *name;   /* worker NAME */
     const char *rollups;
     const char *workers_hash;
+    char rollups_own[320], workers_own[320]; /* the group's, when not given */
 } stats_args;
 
 /* A command's help: its usage line and what it shows, then the options all
@@ -39,6 +40,8 @@ static void rollup_help(FILE *f, const char *usage, const char *about, const cha
             "  --redis URL         Redis to read (default: $BUSMON_REDIS_URL, else "
             "redis://127.0.0.1:6379)\n"
             "%s"
+            "  --group G           the agent's consumer group, whose keys are read\n"
+            "                      (default $BUSMON_GROUP; see busmon --help)\n"
             "  -h, --help          this help\n"
             "\nReads what busmon-agent publishes every rollup interval (default 10 s).\n"
             "exit codes: 0 ok, 1 nothing published yet / no such worker, 2 usage, 3 Redis "
@@ -90,7 +93,7 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
                       bm_cli_opts *o, stats_args *s)
 {
     *o = *opts;
-    *s = (stats_args){0, bm_cli_window_default(), NULL, "busmon:rollups", "busmon:workers"};
+    *s = (stats_args){0, bm_cli_window_default(), NULL, NULL, NULL, "", ""};
     /* worker reads the workers hash, the others the rollups stream */
     const bm_cli_optdef key = self->run == bm_cli_worker
                                   ? (bm_cli_optdef){"workers", 0, NULL, &s->workers_hash, 1}
@@ -103,6 +106,10 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
     };
     int rc = bm_cli_parse(self, options, o, argc, argv, &s->name);
     if (rc != BM_CLI_GO_ON) return rc;
+    s->rollups =
+        bm_cli_key(o, s->rollups, "busmon:rollups", "", s->rollups_own, sizeof s->rollups_own);
+    s->workers_hash =
+        bm_cli_key(o, s->workers_hash, "busmon:workers", "", s->workers_own, sizeof s->workers_own);
     if (strcmp(s->window, "1m") && strcmp(s->window, "5m") && strcmp(s->window, "1h")) {
         fprintf(stderr, "busmon %s: --window must be 1m, 5m or 1h, not '%s'%s\n", self->name,
                 s->window, bm_cli_window_origin(s->window));

@@ -27,6 +27,7 @@ typedef struct {
     const char *window;
     const char *stream;
     const char *agent; /* only this agent's samples; NULL: the agent of the newest one */
+    char stream_own[320]; /* the group's stream, when not given */
 } system_args;
 
 void bm_cli_system_help(FILE *f)
@@ -53,6 +54,8 @@ void bm_cli_system_help(FILE *f)
                "  --agent NAME        the samples of this agent (consumer name); default: the\n"
                "                      agent that wrote the newest sample (agents sharing a\n"
                "                      group each write their own)\n"
+               "  --group G           the agent's consumer group, whose keys are read\n"
+               "                      (default $BUSMON_GROUP; see busmon --help)\n"
                "  -h, --help          this help\n"
                "\nexit codes: 0 ok, 1 no sample in the window, 2 usage, 3 Redis unreachable\n");
 }
@@ -66,7 +69,7 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
                       bm_cli_opts *o, system_args *s, int64_t *window_us)
 {
     *o = *opts;
-    *s = (system_args){0, bm_cli_window_default(), "busmon:system", NULL};
+    *s = (system_args){0, bm_cli_window_default(), NULL, NULL, ""};
     const bm_cli_optdef options[] = {
         {"json", 0, &s->json, NULL, 0},
         {"window", 0, NULL, &s->window, 0},
@@ -76,6 +79,7 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
     };
     int rc = bm_cli_parse(self, options, o, argc, argv, NULL);
     if (rc != BM_CLI_GO_ON) return rc;
+    s->stream = bm_cli_key(o, s->stream, "busmon:system", "", s->stream_own, sizeof s->stream_own);
     if (bm_sys_parse_window(s->window, window_us)) {
         fprintf(stderr,
                 "busmon system: --window must be a duration like 10m, 1h or 24h (10s to 7d), not "

@@ -30,6 +30,7 @@ typedef struct {
     const char *rollups;
     const char *firing;
     const char *system;
+    char rollups_own[320], firing_own[320], system_own[320]; /* the group's, when not given */
 } top_keys;
 
 /* Set by SIGINT / SIGTERM, and by SIGWINCH (the terminal's size changed)
@@ -109,6 +110,8 @@ void bm_cli_top_help(FILE *f)
             "                      alerts.firing)\n"
             "  --system KEY        the system stream, whose latest sample names the streams\n"
             "                      the agent reads (default busmon:system; outputs.system)\n"
+            "  --group G           the agent's consumer group, whose keys are read\n"
+            "                      (default $BUSMON_GROUP; see busmon --help)\n"
             "  -h, --help          this help\n"
             "exit codes: 0 ok, 2 usage, 3 Redis unreachable or refusing a read\n");
 }
@@ -607,7 +610,7 @@ static int top_parse_args(const bm_cli_command *self, const bm_cli_opts *opts, i
     const char *interval = NULL;
     *window = bm_cli_window_default();
     *once = 0;
-    *keys = (top_keys){"busmon:rollups", "busmon:alerts:firing", "busmon:system"};
+    *keys = (top_keys){NULL, NULL, NULL, "", "", ""};
     const bm_cli_optdef options[] = {
         {"interval", 0, NULL, &interval, 0},
         {"window", 0, NULL, window, 0},
@@ -619,6 +622,12 @@ static int top_parse_args(const bm_cli_command *self, const bm_cli_opts *opts, i
     };
     int rc = bm_cli_parse(self, options, o, argc, argv, NULL);
     if (rc != BM_CLI_GO_ON) return rc;
+    keys->rollups = bm_cli_key(o, keys->rollups, "busmon:rollups", "", keys->rollups_own,
+                               sizeof keys->rollups_own);
+    keys->firing = bm_cli_key(o, keys->firing, "busmon:alerts", ":firing", keys->firing_own,
+                              sizeof keys->firing_own);
+    keys->system =
+        bm_cli_key(o, keys->system, "busmon:system", "", keys->system_own, sizeof keys->system_own);
     *interval_ms = interval ? top_parse_duration_ms(interval) : 2000;
     if (*interval_ms <= 0) {
         fprintf(stderr,

@@ -19,24 +19,27 @@
 
 void bm_cli_trace_help(FILE *f)
 {
-    fprintf(f,
-            "usage: busmon trace [--json] [--redis URL] TX\n"
-            "\n"
-            "Print transaction TX's timeline: each event's time, type, worker, step,\n"
-            "stage, duration and error, then the transaction's status (running,\n"
-            "completed, failed, compensated or cancelled: a final status event of\n"
-            "the framework's wins, else it is derived from the answers) and total\n"
-            "duration. Reads %s<TX> from Redis, so it works while busmon-agent runs\n"
-            "and after it stopped, until the trace's retention (default 24 h)\n"
-            "expires it.\n"
-            "\n"
-            "options:\n"
-            "  --json        print the trace as one JSON object\n"
-            "  --redis URL   Redis to read (default: $BUSMON_REDIS_URL, else redis://127.0.0.1:6379)\n"
-            "  -h, --help    this help\n"
-            "\n"
-            "exit codes: 0 found, 1 no such transaction, 2 usage error, 3 Redis unreachable\n",
-            "busmon:trace:");
+    fprintf(
+        f,
+        "usage: busmon trace [--json] [--redis URL] TX\n"
+        "\n"
+        "Print transaction TX's timeline: each event's time, type, worker, step,\n"
+        "stage, duration and error, then the transaction's status (running,\n"
+        "completed, failed, compensated or cancelled: a final status event of\n"
+        "the framework's wins, else it is derived from the answers) and total\n"
+        "duration. Reads %s<TX> from Redis, so it works while busmon-agent runs\n"
+        "and after it stopped, until the trace's retention (default 24 h)\n"
+        "expires it.\n"
+        "\n"
+        "options:\n"
+        "  --json        print the trace as one JSON object\n"
+        "  --redis URL   Redis to read (default: $BUSMON_REDIS_URL, else redis://127.0.0.1:6379)\n"
+        "  --group G     the agent's consumer group, whose keys are read\n"
+        "                (default $BUSMON_GROUP; see busmon --help)\n"
+        "  -h, --help    this help\n"
+        "\n"
+        "exit codes: 0 found, 1 no such transaction, 2 usage error, 3 Redis unreachable\n",
+        "busmon:trace:");
 }
 
 static const char *dash(const char *s)
@@ -260,6 +263,8 @@ int bm_cli_trace(const bm_cli_command *self, const bm_cli_opts *opts, int argc, 
         fprintf(stderr, "busmon trace: which transaction? usage: busmon trace [--json] TX\n");
         return BM_EXIT_USAGE;
     }
+    char prefix[320];
+    o.trace_prefix = bm_cli_key(&o, o.trace_prefix, "busmon:trace", ":", prefix, sizeof prefix);
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;
     trace *t;

@@ -63,6 +63,8 @@ void bm_cli_traces_help(FILE *f)
             "                    \"scanned\", \"expired\", \"sampled_out\", \"limited\"}\n"
             "  --redis URL       Redis to read (default: $BUSMON_REDIS_URL, else "
             "redis://127.0.0.1:6379)\n"
+            "  --group G         the agent's consumer group, whose keys are read\n"
+            "                    (default $BUSMON_GROUP; see busmon --help)\n"
             "  -h, --help        this help\n"
             "\n"
             "exit codes: 0 found, 1 none matched, 2 usage error, 3 Redis unreachable\n",
@@ -338,7 +340,7 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     bm_cli_opts o = *opts;
     int json = 0;
     const char *status = NULL, *worker = NULL, *min_dur = NULL, *since = NULL, *etype = NULL,
-               *limit_s = NULL, *index = "busmon:traces";
+               *limit_s = NULL, *index = NULL;
     const bm_cli_optdef options[] = {
         {"status", 0, NULL, &status, 1},
         {"worker", 0, NULL, &worker, 1},
@@ -352,6 +354,9 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     };
     int rc = bm_cli_parse(self, options, &o, argc, argv, NULL);
     if (rc != BM_CLI_GO_ON) return rc;
+    char prefix[320], index_own[320];
+    o.trace_prefix = bm_cli_key(&o, o.trace_prefix, "busmon:trace", ":", prefix, sizeof prefix);
+    index = bm_cli_key(&o, index, "busmon:traces", "", index_own, sizeof index_own);
     trace_filter f = {status, worker, 0, 0, etype};
     if (status && !trace_index_status_valid(status)) {
         fprintf(stderr,

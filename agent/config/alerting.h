@@ -46,7 +46,7 @@ typedef struct {
 
 typedef struct bm_alerting_config {
     bm_alert_config rules; /* enabled, interval, history, max_alerts, the rule set */
-    char *stream;          /* "busmon:alerts" */
+    char *stream;          /* "busmon:alerts"; another group's: "busmon:alerts:<group>" */
     char *channel;         /* "busmon:alerts" (the stream's name unless set) */
     size_t maxlen;         /* 10000 */
     char *firing_hash;     /* "<stream>:firing" unless set */
@@ -56,6 +56,7 @@ typedef struct bm_alerting_config {
     size_t n_output_sinks;
     int channel_set; /* alerts.channel was given: it does not follow the stream */
     int firing_set;  /* alerts.firing was given */
+    int stream_set;  /* alerts.stream was given: it does not follow the group */
 } bm_alerting_config;
 
 /* Defaults (the seven built-ins, no sinks), from the agent's key table (alerting_load.c).

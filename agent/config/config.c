@@ -270,8 +270,10 @@ static int refuse_no_room_for_handoff(const bm_config *c, char *err, size_t errl
 /* A key of this group's own when its setting is not given (`given`): `base`
  * for the default group, as it always was, `base`:<group> for another, then
  * `tail` (":" for a prefix), so that independent monitors (other groups) on
- * one Redis share no lease, registry, checkpoint, hand-off stream or baseline
- * requests. */
+ * one Redis share no lease, registry, checkpoint, hand-off stream, baseline
+ * requests or outputs (rollups, workers, health, system, dead letters, traces
+ * and their index, alerts: the alerts' channel and firing hash follow their
+ * stream in bm_alerting_config_finish). */
 static int group_key(const bm_config *c, char **field, int given, const char *base,
                      const char *tail)
 {
@@ -298,7 +300,15 @@ static int group_keys(bm_config *c)
            group_key(c, &c->cluster_handoff_prefix, c->cluster_handoff_prefix_set, "busmon:handoff",
                      ":") ||
            group_key(c, &c->baselines_control_key, c->baselines_control_key_set,
-                     "busmon:baseline:ctl", "");
+                     "busmon:baseline:ctl", "") ||
+           group_key(c, &c->rollups_stream, c->rollups_stream_set, "busmon:rollups", "") ||
+           group_key(c, &c->workers_hash, c->workers_hash_set, "busmon:workers", "") ||
+           group_key(c, &c->health_stream, c->health_stream_set, "busmon:health", "") ||
+           group_key(c, &c->system_stream, c->system_stream_set, "busmon:system", "") ||
+           group_key(c, &c->deadletter_stream, c->deadletter_stream_set, "busmon:deadletter", "") ||
+           group_key(c, &c->trace_prefix, c->trace_prefix_set, "busmon:trace", ":") ||
+           group_key(c, &c->trace_index_key, c->trace_index_key_set, "busmon:traces", "") ||
+           group_key(c, &c->alerting->stream, c->alerting->stream_set, "busmon:alerts", "");
 }
 
 int bm_config_finish(bm_config *c, char *err, size_t errlen)

@@ -63,12 +63,16 @@ typedef struct {
     int cluster_handoff_prefix_set; /* cluster.handoff_prefix given: it does not follow the group */
     int64_t cluster_heartbeat_ms, cluster_stale_ms, cluster_lease_ms, cluster_refresh_ms;
 
-    char *trace_prefix;       /* "busmon:trace:" */
-    char *trace_index_key;    /* traces.index_key, "busmon:traces" (the search index) */
+    char *trace_prefix;       /* "busmon:trace:"; another group's: "busmon:trace:<group>:" */
+    int trace_prefix_set;     /* outputs.trace_prefix given: it does not follow the group */
+    char *trace_index_key;    /* traces.index_key, "busmon:traces" (the search index); another
+                                 group's: "busmon:traces:<group>" */
+    int trace_index_key_set;  /* traces.index_key given */
     size_t trace_index_max;   /* traces.index_max, 100000; 0: no index */
     int64_t trace_index_trim_interval_ms; /* traces.index_trim_interval, 1 s */
     int64_t trace_flush_interval_ms;      /* traces.flush_interval, 1 s */
-    char *deadletter_stream;  /* "busmon:deadletter" */
+    char *deadletter_stream;              /* "busmon:deadletter"; another group's: ...:<group> */
+    int deadletter_stream_set;            /* outputs.deadletter given */
     size_t deadletter_maxlen; /* MAXLEN ~, default 100000 */
 
     /* worker performance and health (issue 3); the monitoring guides' keys */
@@ -104,11 +108,15 @@ typedef struct {
 
     /* rollups */
     int64_t rollup_interval_ms; /* outputs.rollup_interval_seconds, 10 s */
-    char *rollups_stream;       /* outputs.rollups: stream and channel, "busmon:rollups" */
+    char *rollups_stream;       /* outputs.rollups: stream and channel, "busmon:rollups";
+                                   another group's: "busmon:rollups:<group>", and so the rest */
+    int rollups_stream_set;     /* outputs.rollups given: it does not follow the group */
     size_t rollups_maxlen;      /* outputs.rollups_maxlen, 360 (1 h at 10 s) */
     size_t rollup_max_bytes;    /* outputs.rollup_max_bytes, 128 KiB per entry */
     char *workers_hash;         /* outputs.workers: "busmon:workers" */
+    int workers_hash_set;       /* outputs.workers given */
     char *health_stream; /* outputs.health: transitions, stream and channel, "busmon:health" */
+    int health_stream_set; /* outputs.health given */
 
     /* pub/sub input (issue 4): frameworks that publish instead of XADD */
     int pubsub_enabled;                    /* pubsub.enabled, or any --psubscribe */
@@ -163,6 +171,7 @@ typedef struct {
     char *system_data_path;   /* system.data_path: disk % of this path; NULL: Redis's dir if local,
                                  else / */
     char *system_stream;      /* outputs.system: "busmon:system" */
+    int system_stream_set;    /* outputs.system given */
     size_t system_maxlen;     /* outputs.system_maxlen, 8640 (24 h at 10 s) */
 
     int log_level;               /* bm_log_level */

@@ -974,6 +974,9 @@ Test(config, keys_follow_the_group_unless_set)
     cr_expect_str_eq(c.cluster_registry, "busmon:agents");
     cr_expect_str_eq(c.cluster_leader_key, "busmon:leader");
     cr_expect_str_eq(c.baselines_control_key, "busmon:baseline:ctl");
+    cr_expect_str_eq(c.rollups_stream, "busmon:rollups");
+    cr_expect_str_eq(c.trace_prefix, "busmon:trace:");
+    cr_expect_str_eq(c.alerting->firing_hash, "busmon:alerts:firing");
     bm_config_deinit(&c);
     cr_assert_eq(from_args(&c, &action, err, sizeof err, "--group", "gb", NULL), 0, "%s", err);
     cr_expect_str_eq(c.state_prefix, "busmon:state:gb:");
@@ -981,9 +984,25 @@ Test(config, keys_follow_the_group_unless_set)
     cr_expect_str_eq(c.cluster_registry, "busmon:agents:gb");
     cr_expect_str_eq(c.cluster_leader_key, "busmon:leader:gb");
     cr_expect_str_eq(c.baselines_control_key, "busmon:baseline:ctl:gb");
+    /* what the group publishes: its own outputs */
+    const struct {
+        const char *got, *want;
+    } outputs[] = {{c.rollups_stream, "busmon:rollups:gb"},
+                   {c.workers_hash, "busmon:workers:gb"},
+                   {c.health_stream, "busmon:health:gb"},
+                   {c.system_stream, "busmon:system:gb"},
+                   {c.deadletter_stream, "busmon:deadletter:gb"},
+                   {c.trace_prefix, "busmon:trace:gb:"},
+                   {c.trace_index_key, "busmon:traces:gb"},
+                   {c.alerting->stream, "busmon:alerts:gb"},
+                   {c.alerting->channel, "busmon:alerts:gb"},
+                   {c.alerting->firing_hash, "busmon:alerts:gb:firing"}};
+    for (size_t i = 0; i < sizeof outputs / sizeof *outputs; i++)
+        cr_expect_str_eq(outputs[i].got, outputs[i].want);
     bm_config_deinit(&c);
     write_yaml("state:\n  key_prefix: \"busmon:state:\"\ncluster:\n  registry: reg\n"
-               "  handoff_prefix: \"ho:\"\n");
+               "  handoff_prefix: \"ho:\"\noutputs:\n  rollups: busmon:rollups\n"
+               "alerts:\n  stream: al\n");
     cr_assert_eq(
         from_args(&c, &action, err, sizeof err, "--config", yaml_path, "--group", "gb", NULL), 0,
         "%s", err);
@@ -991,6 +1010,10 @@ Test(config, keys_follow_the_group_unless_set)
     cr_expect_str_eq(c.cluster_handoff_prefix, "ho:");
     cr_expect_str_eq(c.cluster_registry, "reg");
     cr_expect_str_eq(c.cluster_leader_key, "busmon:leader:gb");
+    cr_expect_str_eq(c.rollups_stream, "busmon:rollups");
+    cr_expect_str_eq(c.workers_hash, "busmon:workers:gb");
+    cr_expect_str_eq(c.alerting->stream, "al");
+    cr_expect_str_eq(c.alerting->firing_hash, "al:firing");
     bm_config_deinit(&c);
 }
 
