@@ -628,6 +628,8 @@ static int build_inputs(agent *a)
                                c->max_clock_skew_ms * 1000,
                                a->acl,
                                NULL,
+                               0,
+                               NULL,
                                0};
     if (own_channels(a, &po)) return -1;
     a->pubsub_opts = po; /* started once the state is restored: nothing applied before */
@@ -661,6 +663,10 @@ static int own_channels(agent *a, bm_pubsub_input_opts *po)
         }
     po->own_channels = a->own_channels;
     po->n_own_channels = n;
+    /* another consumer group's busmon publishes on <default>:<group> (config.c group_keys) */
+    static const char *const others[] = {"busmon:rollups:", "busmon:health:", "busmon:alerts:"};
+    po->others_prefixes = others;
+    po->n_others_prefixes = sizeof others / sizeof *others;
     return 0;
 }
 

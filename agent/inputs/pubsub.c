@@ -93,13 +93,18 @@ static int heard_already(bm_pubsub_input *in, const redisReply *pat, const redis
     return 0;
 }
 
-/* Is ch one busmon PUBLISHes on itself (its rollups, health, alerts)? Not an
- * event: not read. The first is said. */
+/* Is ch one busmon PUBLISHes on itself (its rollups, health, alerts), or
+ * another group's busmon does? Not an event: not read. The first is said. */
 static int own_channel(bm_pubsub_input *in, const redisReply *ch, const redisReply *pat)
 {
-    for (size_t i = 0; i < in->o.n_own_channels; i++) {
-        const char *own = in->o.own_channels[i];
-        if (strlen(own) != (size_t)ch->len || memcmp(own, ch->str, (size_t)ch->len)) continue;
+    size_t n = in->o.n_own_channels + in->o.n_others_prefixes;
+    for (size_t i = 0; i < n; i++) {
+        int whole = i < in->o.n_own_channels;
+        const char *own =
+            whole ? in->o.own_channels[i] : in->o.others_prefixes[i - in->o.n_own_channels];
+        size_t len = strlen(own);
+        if ((whole ? len != (size_t)ch->len : len > (size_t)ch->len) || memcmp(own, ch->str, len))
+            continue;
         if (!in->told_own) {
             in->told_own = 1;
             bm_info("pub/sub: pattern %s matches %s, a channel busmon publishes on itself: "

@@ -58,6 +58,11 @@ typedef struct {
      * a pattern matching one does not read them back (borrowed) */
     const char *const *own_channels;
     size_t n_own_channels;
+    /* channels beginning with one of these are another busmon's, of another
+     * consumer group (its rollups, health, alerts: "busmon:rollups:<group>"),
+     * not read either (borrowed) */
+    const char *const *others_prefixes;
+    size_t n_others_prefixes;
 } bm_pubsub_input_opts;
 
 typedef struct bm_pubsub_input bm_pubsub_input;

@@ -112,4 +112,15 @@ bm_check "busmon top --once --group gb shows wb" bash -c \
     "'$BUSMON' top --once --group gb 2>/dev/null | grep -qw wb"
 bm_eq "busmon baseline --group gb reads gb's rollups, then b1's checkpoint" 0 \
     "$("$BUSMON" baseline --group gb --json >"$BM_TMP/baseline.out" 2>&1; echo $?)"
+
+# a monitor whose pub/sub pattern matches every channel ('*', in database 3:
+# channels are not per database) reads neither its own outputs nor gb's
+# (busmon:rollups:gb, busmon:health:gb, busmon:alerts:gb) as events
+PC=$(bm_free_port)
+start c1 "$PC" --redis "$BM_URL/3" --stream sc --consumer c1 --psubscribe '*'
+bm_check "the '*' monitor hears busmon's channels (and says it)" bm_wait_for 10 \
+    "grep -q 'a channel busmon publishes on' '$BM_TMP/agent-c1.log'"
+bm_wait_for 3 "[ \"\$(bm_metric $PC busmon_pubsub_bad_total)\" != 0 ]"
+bm_eq "... reads none of gb's rollups, health or alerts: nothing bad, nothing dead-lettered" "0 0" \
+    "$(bm_metric "$PC" busmon_pubsub_bad_total) $(bm_cli_raw -n 3 XLEN busmon:deadletter)"
 bm_finish
