@@ -29,6 +29,10 @@ out=$(BUSMON_GROUP=gb "$BUSMON" baseline --json 2>"$BM_TMP/err")
 bm_eq "BUSMON_GROUP=gb: exit 0 (reads busmon:state:gb:c1)" "0 " "$? $(cat "$BM_TMP/err")"
 out=$(BUSMON_STREAMS_GROUP=gb "$BUSMON" baseline --json 2>"$BM_TMP/err")
 bm_eq "BUSMON_STREAMS_GROUP=gb: exit 0" "0 " "$? $(cat "$BM_TMP/err")"
+# the default group's monitor publishes on busmon:rollups (gb's on busmon:rollups:gb)
+bm_eq "no group: nothing on the default group's busmon:rollups: exit 1" 1 \
+    "$("$BUSMON" baseline --json >/dev/null 2>&1; echo $?)"
+bm_cli XADD busmon:rollups '*' json '{"agent":"c1"}' >/dev/null
 "$BUSMON" baseline --json >/dev/null 2>"$BM_TMP/err"
 bm_eq "no group: the default group's busmon:state:c1, not a checkpoint: exit 1" 1 "$?"
 bm_check "... said with its key" grep -q 'the checkpoint busmon:state:c1 cannot be read' "$BM_TMP/err"
