@@ -39,6 +39,8 @@ RECV="$BM_BUILD/bm-webhook-receiver"
 PRODUCER="$BM_BUILD/busmon-demo-producer"
 BUSMON="$BM_BUILD/busmon"
 bm_start_redis
+# the agents' group is not busmon: the trace keys this test reads are set as the default group's
+export BUSMON_OUTPUTS_TRACE_PREFIX=busmon:trace: BUSMON_TRACES_INDEX_KEY=busmon:traces
 
 # start_receiver NAME [flags...]: sets PORT; requests in $BM_TMP/NAME.jsonl
 start_receiver() {

@@ -20,6 +20,8 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 RECV="$BM_BUILD/bm-webhook-receiver"
 BUSMON="$BM_BUILD/busmon"
 bm_start_redis
+# the agents' group is not busmon: the trace keys this test reads are set as the default group's
+export BUSMON_OUTPUTS_TRACE_PREFIX=busmon:trace: BUSMON_TRACES_INDEX_KEY=busmon:traces
 
 "$RECV" --out "$BM_TMP/otlp.jsonl" --port-file "$BM_TMP/otlp.port" --max-seconds 120 \
     >"$BM_TMP/receiver.log" 2>&1 &

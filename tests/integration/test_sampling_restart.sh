@@ -21,6 +21,8 @@
 source "$(dirname "$0")/lib.sh"
 BUSMON="$BM_BUILD/busmon"
 bm_start_redis
+# the agents' group is not busmon: the trace keys this test reads are set as the default group's
+export BUSMON_OUTPUTS_TRACE_PREFIX=busmon:trace: BUSMON_TRACES_INDEX_KEY=busmon:traces
 
 # The agent runs as the user of the line `busmon-agent --print-acl` prints.
 ACL_LINE=$("$BM_BUILD/busmon-agent" --print-acl --stream s1 | sed -n 2p)

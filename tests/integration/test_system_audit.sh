@@ -13,7 +13,7 @@ S=sys-audit
 BUSMON_TEST_CLOCK_FILE=$CLOCK BUSMON_LIMITS_MAX_CLOCK_SKEW=0 \
     bm_bg "$BM_BUILD/busmon-agent" --redis "$BM_URL" --stream "$S" --group g --consumer c1 \
     --block-ms 100 --system-interval 1
-bm_wait_for 10 "[ \$(bm_cli_raw XLEN busmon:system) -ge 1 ]" || { echo "no system sample"; cat "$BM_TMP"/*.log; exit 1; }
+bm_wait_for 10 "[ \$(bm_cli_raw XLEN busmon:system:g) -ge 1 ]" || { echo "no system sample"; cat "$BM_TMP"/*.log; exit 1; }
 
 # a steady ~300 entries a second (fewer on a slow machine) for 6 s; the wall clock jumps 1 h ahead at 3 s
 produce() {
@@ -34,7 +34,7 @@ wait "$PRODUCER"
 
 # samples: "t events_per_sec", in order
 samples() {
-    redis-cli --raw -p "$BM_PORT" XRANGE busmon:system - + | grep -a '^{"t"' |
+    redis-cli --raw -p "$BM_PORT" XRANGE busmon:system:g - + | grep -a '^{"t"' |
         jq -r '"\(.t | floor) \(.events_per_sec)"'
 }
 bm_check "samples after the jump" bm_wait_for 10 "[ \$(samples | awk -v j=$JUMPED '\$1 >= j' | wc -l) -ge 2 ]"
