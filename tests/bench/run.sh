@@ -194,7 +194,8 @@ if [ -n "$AGENTS_LIST" ]; then
         "$BUILD/bench-fill" --redis "$URL" --stream "$STREAM" --events "$EVENTS" >"$TMP/fill.out"
         pids=()
         handoffs=()
-        for i in $(seq 1 "$N"); do handoffs+=("busmon:handoff:b$i"); done
+        # group agents: its own hand-off streams
+        for i in $(seq 1 "$N"); do handoffs+=("busmon:handoff:agents:b$i"); done
         rc0=$(redis_cpu_s)
         t0=$(date +%s%N)
         for i in $(seq 1 "$N"); do
@@ -219,7 +220,7 @@ if [ -n "$AGENTS_LIST" ]; then
         acpu=0
         for p in "${pids[@]}"; do acpu=$(awk -v a="$acpu" -v b="$(process_cpu_s "$p")" 'BEGIN { print a + b }'); done
         sleep 2 # a merged rollup after the drain
-        execs=$("$BUILD/busmon" --redis "$URL" workers --json --window 1h | jq '[.workers[].executions] | add // 0')
+        execs=$("$BUILD/busmon" --redis "$URL" --group agents workers --json --window 1h | jq '[.workers[].executions] | add // 0')
         handed=$(for k in "${handoffs[@]}"; do "${RCLI[@]}" XLEN "$k"; done | awk '{ s += $1 } END { print s + 0 }')
         for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null; done
         for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
@@ -263,7 +264,7 @@ shape_drain() {
     pending=$("${RCLI[@]}" XPENDING "$STREAM" "agent-$shape" | head -1)
     [ "$pending" = 0 ] || die "FAILED: $label: $pending entries still pending"
     # what the agent's last rollup says per worker, against the fill's truth
-    "$BUILD/busmon" --redis "$URL" workers --json --window 1h 2>/dev/null |
+    "$BUILD/busmon" --redis "$URL" --group "agent-$shape" workers --json --window 1h 2>/dev/null |
         jq -r '.workers[] | "\(.name) \(.executions) \(.failures) \(.p95_ms)"' >"$out.workers" ||
         die "FAILED: $label: busmon workers --json"
     local check
@@ -363,7 +364,7 @@ pending=$("${RCLI[@]}" XPENDING "$STREAM" agent | head -1)
 [ "$pending" = 0 ] || die "FAILED: $pending entries still pending in group agent"
 
 # Spot check: the first transaction's trace is stored with both its events.
-trace_json=$("$BUILD/busmon" --redis "$URL" trace --json "$SAMPLE_TX" 2>"$TMP/cli.err") ||
+trace_json=$("$BUILD/busmon" --redis "$URL" --group agent trace --json "$SAMPLE_TX" 2>"$TMP/cli.err") ||
     { cat "$TMP/cli.err" >&2; die "FAILED: busmon trace $SAMPLE_TX failed"; }
 n_events=$(jq -r '.event_count' <<<"$trace_json")
 [ "$n_events" = 2 ] || die "FAILED: busmon trace $SAMPLE_TX shows $n_events events, not 2"
