@@ -330,19 +330,17 @@ int bm_writer_xadd(bm_writer *w, bm_write_kind kind, const char *stream, size_t 
     return send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
 }
 
-int bm_writer_xadd_acked(bm_writer *w, bm_write_kind kind, const char *stream, size_t maxlen,
-                         size_t n, const char *const *f, const size_t *fl, const char *const *v,
-                         const size_t *vl, const char *from, const char *group, const char *id,
-                         size_t id_len, bm_write_cb cb, void *arg)
+int bm_writer_multi(bm_writer *w, bm_write_kind kind)
 {
-    const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
-    size_t multi_len[1] = {5}, exec_len[1] = {4};
-    if (send_argv(w, kind, 1, multi, multi_len, NULL, NULL)) return -1;
-    if (bm_writer_xadd(w, kind, stream, maxlen, n, f, fl, v, vl, NULL, NULL)) {
-        send_argv(w, kind, 1, exec, exec_len, NULL, NULL); /* nothing queued: nothing done */
-        return -1;
-    }
-    bm_writer_xack(w, from, group, 1, &id, &id_len, NULL, NULL); /* not sent: acked later */
+    const char *multi[1] = {"MULTI"};
+    size_t multi_len[1] = {5};
+    return send_argv(w, kind, 1, multi, multi_len, NULL, NULL);
+}
+
+int bm_writer_exec(bm_writer *w, bm_write_kind kind, bm_write_cb cb, void *arg)
+{
+    const char *exec[1] = {"EXEC"};
+    size_t exec_len[1] = {4};
     return send_argv(w, kind, 1, exec, exec_len, cb, arg);
 }
 
@@ -384,14 +382,12 @@ int bm_writer_hash_replace(bm_writer *w, bm_write_kind kind, const char *key, si
                            const char *const *f, const size_t *fl, const char *const *v,
                            const size_t *vl, bm_write_cb cb, void *arg)
 {
-    const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
-    size_t multi_len[1] = {5}, exec_len[1] = {4};
     const char *del[2] = {"DEL", key};
     size_t del_len[2] = {3, strlen(key)};
-    if (send_argv(w, kind, 1, multi, multi_len, NULL, NULL)) return -1;
+    if (bm_writer_multi(w, kind)) return -1;
     send_argv(w, kind, 2, del, del_len, NULL, NULL);
     if (n) bm_writer_hset(w, kind, key, n, f, fl, v, vl, NULL, NULL);
-    return send_argv(w, kind, 1, exec, exec_len, cb, arg);
+    return bm_writer_exec(w, kind, cb, arg);
 }
 
 int bm_writer_rpush_expire(bm_writer *w, bm_write_kind kind, const char *key, size_t klen,

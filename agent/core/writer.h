@@ -110,12 +110,13 @@ struct bm_acl *bm_writer_acl(const bm_writer *w);
 int bm_writer_xadd(bm_writer *w, bm_write_kind kind, const char *stream, size_t maxlen, size_t n,
                    const char *const *f, const size_t *fl, const char *const *v, const size_t *vl,
                    bm_write_cb cb, void *arg);
-/* MULTI, XADD as bm_writer_xadd, XACK from group id, EXEC (cb gets EXEC's
- * reply): an entry handed on and acked at once, or neither. */
-int bm_writer_xadd_acked(bm_writer *w, bm_write_kind kind, const char *stream, size_t maxlen,
-                         size_t n, const char *const *f, const size_t *fl, const char *const *v,
-                         const size_t *vl, const char *from, const char *group, const char *id,
-                         size_t id_len, bm_write_cb cb, void *arg);
+/* MULTI, and the EXEC that ends it (cb gets EXEC's reply: an array of
+ * the queued commands' replies, in order; an error or nil when the whole
+ * was not run). The commands between them are sent with no cb (their
+ * replies are QUEUED). Every MULTI sent must be followed by its EXEC, even
+ * after a command between them was refused: what was queued then runs. */
+int bm_writer_multi(bm_writer *w, bm_write_kind kind);
+int bm_writer_exec(bm_writer *w, bm_write_kind kind, bm_write_cb cb, void *arg);
 /* PUBLISH channel data. */
 int bm_writer_publish(bm_writer *w, bm_write_kind kind, const char *channel, const char *data,
                       size_t len, bm_write_cb cb, void *arg);

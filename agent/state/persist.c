@@ -48,6 +48,7 @@
 #define LEAST_MAX_VALUE_BYTES (1024 * 1024)    /* the least proto-max-bulk-len Redis takes */
 #define FREE_GROUPS_MAX       8  /* recycled groups kept (their buffers warm) */
 #define HANDOFF_MAXLEN        1000000
+#define HANDOFF_BATCH_MAX     512 /* hand-offs in one MULTI ... EXEC */
 #define INDEX_TRIM_KEYS_MAX   64 /* worker sets waiting for a trim: trimmed now, whatever the interval */
 #define INDEX_KEY_MAX         (TRACE_INDEX_TEXT_MAX + 300)
 #define GROUP_BYTES_MAX       (1u << 20) /* records + index bytes: an open group is written */
@@ -108,6 +109,7 @@ typedef struct {
     unsigned sent_cmds;  /* commands sent by the last send (index writes) */
     unsigned char expire; /* records: EXPIRE after the RPUSH (the key's first write) */
     size_t from;          /* a hand-off: the stream its entry was read from, + 1 */
+    size_t lead;          /* a hand-off: its batch's first write (index + 1; send_handoffs) */
 } wr;
 
 typedef struct {
@@ -482,9 +484,10 @@ static int denied(const redisReply *r)
     return r && r->type == REDIS_REPLY_ERROR && bm_acl_is_denial(r->str);
 }
 
-static void on_write(const redisReply *r, void *arg)
+/* The reply r of one command of x: an error (or none: the connection was
+ * lost) marks x to be sent again. @return 1 when it was x's last reply. */
+static int wr_replied(wr *x, const redisReply *r)
 {
-    wr *x = arg;
     group *g = x->g;
     bm_persist *p = g->p;
     if (x->is_dl == 4 && r && r->type == REDIS_REPLY_INTEGER) {
@@ -492,26 +495,56 @@ static void on_write(const redisReply *r, void *arg)
         if (at % 3 == 0) p->stats.index_expired += (uint64_t)r->integer;
         if (at % 3 == 1) p->stats.index_dropped += (uint64_t)r->integer;
     }
-    /* a hand-off's EXEC: the XADD's reply, then the XACK's */
-    if (x->is_dl == 2 && r && r->type == REDIS_REPLY_ARRAY && r->elements) r = r->element[0];
     if ((!r || r->type == REDIS_REPLY_ERROR || (x->is_dl == 2 && r->type == REDIS_REPLY_NIL)) &&
         !denied(r)) {
         if (!x->failed) g->failed++;
         x->failed = 1;
         note_write_failure(p, r, x);
     }
-    if (--x->pending == 0) {
-        g->outstanding--;
-        if (group_stored(g)) {
-            group_drop_records(g);
-            bm_backoff_reset(&p->retry_backoff);
-            p->last_error[0] = '\0';
-            if (!p->o.encode || !p->o.state_key) ack_upto(p, UINT64_MAX); /* no checkpoint */
-            send_checkpoint(p);
-            try_checkpoint(p);
-            if (p->reader.resume && bm_persist_reads_allowed(p)) p->reader.resume(p->reader_arg);
-        }
+    if (--x->pending) return 0;
+    g->outstanding--;
+    return 1;
+}
+
+/* Every write of g confirmed: its records dropped, the checkpoint and the
+ * reads let go on. */
+static void group_settled(group *g)
+{
+    bm_persist *p = g->p;
+    if (!group_stored(g)) return;
+    group_drop_records(g);
+    bm_backoff_reset(&p->retry_backoff);
+    p->last_error[0] = '\0';
+    if (!p->o.encode || !p->o.state_key) ack_upto(p, UINT64_MAX); /* no checkpoint */
+    send_checkpoint(p);
+    try_checkpoint(p);
+    if (p->reader.resume && bm_persist_reads_allowed(p)) p->reader.resume(p->reader_arg);
+}
+
+static void on_write(const redisReply *r, void *arg)
+{
+    wr *x = arg;
+    if (wr_replied(x, r)) group_settled(x->g);
+}
+
+/* The EXEC of a batch of hand-offs (send_handoffs), arg its first write:
+ * the XADDs' replies in the order of their writes, then the XACKs'. The
+ * batch is the writes of the group that name it as their lead and wait
+ * for a reply (one sent again since is in a batch of its own). */
+static void on_handoffs(const redisReply *r, void *arg)
+{
+    wr *lead = arg;
+    group *g = lead->g;
+    size_t at = (size_t)(lead - g->wrs), k = 0, n = g->n_wrs;
+    int all = r && r->type == REDIS_REPLY_ARRAY, last = 0;
+    for (size_t i = at; i < n; i++) {
+        wr *x = &g->wrs[i];
+        if (x->lead != at + 1 || !x->pending) continue;
+        const redisReply *e = !all ? r : k < r->elements ? r->element[k] : NULL;
+        k++;
+        last |= wr_replied(x, e);
     }
+    if (last) group_settled(g);
 }
 
 static void on_acked(const redisReply *r, void *arg)
@@ -666,67 +699,163 @@ static int send_index(bm_persist *p, group *g, wr *x)
     return rc;
 }
 
-/* Send one write of g. @return 0, or -1 (refused: marked failed). */
-static int send_wr(bm_persist *p, group *g, wr *x)
+/* The fields of dead-letter or hand-off x into p->argv and p->argvlen:
+ * *n names, then *n values (a hand-off has as many as its entry; its first
+ * pair names the stream). @return the stream, or NULL (out of memory). */
+static const char *xadd_fields(bm_persist *p, group *g, const wr *x, size_t *n, size_t *maxlen)
 {
-    int rc;
-    if (x->is_dl >= 3) {
-        rc = send_index(p, g, x);
-    } else if (x->is_dl) {
-        size_t first = x->first, n = x->n;
-        const char *stream = p->o.deadletter_stream;
-        size_t maxlen = p->o.deadletter_maxlen;
-        if (x->is_dl == 2) { /* hand-off: the stream first */
-            stream = g->dlbytes.data + g->pairs[first].f_off;
-            maxlen = HANDOFF_MAXLEN;
-            first++, n--;
-        }
-        /* a hand-off has as many fields as its entry: names, then values
-         * (out of memory: failed, sent again with the group) */
-        rc = reserve_argv(p, 2 * n);
-        if (rc == 0) {
-            const char **f = p->argv, **v = p->argv + n;
-            size_t *fl = p->argvlen, *vl = p->argvlen + n;
-            for (size_t i = 0; i < n; i++) {
-                const dl_pair *d = &g->pairs[first + i];
-                f[i] = g->dlbytes.data + d->f_off, fl[i] = d->f_len;
-                v[i] = g->dlbytes.data + d->v_off, vl[i] = d->v_len;
-            }
-            if (x->is_dl == 2 && x->from) /* acked with it: never handed on twice */
-                rc = bm_writer_xadd_acked(p->w, BM_WRITE_HANDOFF, stream, maxlen, n, f, fl, v, vl,
-                                          p->o.streams[x->from - 1], p->o.group, v[0], vl[0],
-                                          on_write, x);
-            else
-                rc = bm_writer_xadd(p->w, x->is_dl == 2 ? BM_WRITE_HANDOFF : BM_WRITE_DEADLETTER,
-                                    stream, maxlen, n, f, fl, v, vl, on_write, x);
-        }
-        x->pending = rc == 0 ? 1 : 0;
-    } else {
-        if (reserve_argv(p, x->n)) return -1;
-        for (size_t j = 0; j < x->n; j++) {
-            const rec_item *it = &g->items[x->first + j];
-            p->argv[j] = g->recs.data + it->rec_off;
-            p->argvlen[j] = it->rec_len;
-        }
-        const rec_item *it = &g->items[x->first];
-        rc = bm_writer_rpush_expire(p->w, BM_WRITE_TRACE, g->keys.data + it->key_off, it->key_len,
-                                    x->n, p->argv, p->argvlen, x->expire ? p->o.trace_ttl_s : 0,
-                                    on_write, x);
-        x->pending = rc == 0 ? 1u + x->expire : 0;
-        if (rc == 0) p->stats.records += x->n;
+    size_t first = x->first;
+    const char *stream = p->o.deadletter_stream;
+    *n = x->n;
+    *maxlen = p->o.deadletter_maxlen;
+    if (x->is_dl == 2) {
+        stream = g->dlbytes.data + g->pairs[first].f_off;
+        *maxlen = HANDOFF_MAXLEN;
+        first++, (*n)--;
     }
-    if (rc == 1) return -1; /* partly sent: failed, its replies due (send_index) */
-    if (rc) {
-        if (!x->failed) g->failed++;
-        x->failed = 1;
-        return -1;
+    if (reserve_argv(p, 2 * *n)) return NULL;
+    for (size_t i = 0; i < *n; i++) {
+        const dl_pair *d = &g->pairs[first + i];
+        p->argv[i] = g->dlbytes.data + d->f_off, p->argvlen[i] = d->f_len;
+        p->argv[*n + i] = g->dlbytes.data + d->v_off, p->argvlen[*n + i] = d->v_len;
     }
+    return stream;
+}
+
+/* x refused: to be sent again. */
+static void wr_refused(group *g, wr *x)
+{
+    x->pending = 0;
+    if (!x->failed) g->failed++;
+    x->failed = 1;
+}
+
+/* x sent: `pending` replies due. */
+static void wr_out(group *g, wr *x, unsigned pending)
+{
+    x->pending = pending;
     if (x->failed) {
         x->failed = 0;
         g->failed--;
     }
     g->outstanding++;
+}
+
+/* Send one write of g (not a hand-off: send_handoffs). @return 0, or -1
+ * (refused: marked failed). */
+static int send_wr(bm_persist *p, group *g, wr *x)
+{
+    int rc;
+    unsigned pending = 1;
+    if (x->is_dl >= 3) {
+        rc = send_index(p, g, x);
+        if (rc == 1) return -1; /* partly sent: failed, its replies due (send_index) */
+        pending = x->pending;
+    } else if (x->is_dl) {
+        size_t n, maxlen;
+        const char *stream = xadd_fields(p, g, x, &n, &maxlen); /* out of memory: sent again */
+        rc = !stream ? -1
+                     : bm_writer_xadd(p->w, BM_WRITE_DEADLETTER, stream, maxlen, n, p->argv,
+                                      p->argvlen, p->argv + n, p->argvlen + n, on_write, x);
+    } else {
+        rc = reserve_argv(p, x->n); /* out of memory: sent again */
+        for (size_t j = 0; !rc && j < x->n; j++) {
+            const rec_item *it = &g->items[x->first + j];
+            p->argv[j] = g->recs.data + it->rec_off;
+            p->argvlen[j] = it->rec_len;
+        }
+        const rec_item *it = &g->items[x->first];
+        if (!rc)
+            rc = bm_writer_rpush_expire(p->w, BM_WRITE_TRACE, g->keys.data + it->key_off,
+                                        it->key_len, x->n, p->argv, p->argvlen,
+                                        x->expire ? p->o.trace_ttl_s : 0, on_write, x);
+        pending = 1u + x->expire;
+        if (rc == 0) p->stats.records += x->n;
+    }
+    if (rc) {
+        wr_refused(g, x);
+        return -1;
+    }
+    wr_out(g, x, pending);
     return 0;
+}
+
+/* The hand-offs idx[0..nb) of g (ascending) in one MULTI ... EXEC: their
+ * XADDs, then one XACK per stream they were read from, of their entries'
+ * ids. Each entry is handed on and acked at once: an agent killed before
+ * its checkpoint acked it would hand it on again at its restart, and the
+ * owner would apply it twice (tests/integration/test_cluster_handoff_once.sh).
+ * One EXEC and one XACK for the batch, not one per entry: Redis's work per
+ * hand-off is its XADD. An XADD refused inside (a key of another type) is
+ * acked all the same (EXEC runs the rest): that write is sent again until
+ * it lands, and holds the group's checkpoint meanwhile
+ * (tests/integration/test_cluster_handoff_batch.sh). @return 0, or -1 (some
+ * refused: marked failed). */
+static int send_handoffs(bm_persist *p, group *g, const size_t *idx, size_t nb)
+{
+    size_t queued = 0;
+    int multi = bm_writer_multi(p->w, BM_WRITE_HANDOFF) == 0, rc = !multi;
+    while (!rc && queued < nb) {
+        wr *x = &g->wrs[idx[queued]];
+        size_t n, maxlen;
+        const char *stream = xadd_fields(p, g, x, &n, &maxlen);
+        rc = !stream ? -1
+                     : bm_writer_xadd(p->w, BM_WRITE_HANDOFF, stream, maxlen, n, p->argv,
+                                      p->argvlen, p->argv + n, p->argvlen + n, NULL, NULL);
+        queued += rc == 0;
+    }
+    /* out of memory for the ids: the XADDs run alone, acked at the checkpoint */
+    int ids = queued && reserve_argv(p, queued) == 0;
+    for (size_t s = 0; ids && s < p->o.n_streams; s++) {
+        size_t k = 0;
+        for (size_t i = 0; i < queued; i++) {
+            const wr *x = &g->wrs[idx[i]];
+            const dl_pair *id = &g->pairs[x->first + 1]; /* BM_HANDOFF_ID_FIELD's value */
+            if (x->from != s + 1) continue;
+            p->argv[k] = g->dlbytes.data + id->v_off;
+            p->argvlen[k++] = id->v_len;
+        }
+        bm_writer_xack(p->w, p->o.streams[s], p->o.group, k, p->argv, p->argvlen, NULL, NULL);
+    }
+    /* a MULTI sent ends with its EXEC, whatever was queued (writer.h) */
+    int exec = multi && bm_writer_exec(p->w, BM_WRITE_HANDOFF, on_handoffs, &g->wrs[idx[0]]) == 0;
+    for (size_t i = 0; i < nb; i++) {
+        wr *x = &g->wrs[idx[i]];
+        if (exec && i < queued) {
+            x->lead = idx[0] + 1;
+            wr_out(g, x, 1);
+        } else {
+            wr_refused(g, x);
+        }
+    }
+    return exec && queued == nb ? 0 : -1;
+}
+
+/* The writes of g: every one, or (retry) those failed with no reply due.
+ * Hand-offs go in batches of HANDOFF_BATCH_MAX (send_handoffs). @return 0,
+ * or -1 (some refused: marked failed, sent again). */
+static int send_wrs(bm_persist *p, group *g, int retry)
+{
+    size_t batch[HANDOFF_BATCH_MAX], nb = 0;
+    int failed = 0;
+    for (size_t i = 0; i < g->n_wrs; i++) {
+        wr *x = &g->wrs[i];
+        if (retry && (!x->failed || x->pending)) continue;
+        if (retry) p->stats.retried++;
+        if (x->is_dl == 2) {
+            batch[nb++] = i;
+        } else {
+            failed |= send_wr(p, g, x) != 0;
+            bm_writer_push_some(p->w); /* the group's writes go out as they are made */
+        }
+        if (nb == HANDOFF_BATCH_MAX) {
+            failed |= send_handoffs(p, g, batch, nb) != 0;
+            nb = 0;
+            bm_writer_push_some(p->w);
+        }
+    }
+    if (nb) failed |= send_handoffs(p, g, batch, nb) != 0;
+    return failed ? -1 : 0;
 }
 
 static int cmp_items(const void *a, const void *b, void *keys)
@@ -756,7 +885,7 @@ static int plan_records(group *g)
         unsigned char expire = 0;
         for (size_t k = i; k < j; k++)
             expire |= g->items[k].first != 0;
-        g->wrs[g->n_wrs++] = (wr){g, i, j - i, 0, 0, 0, 0, expire, 0};
+        g->wrs[g->n_wrs++] = (wr){g, i, j - i, 0, 0, 0, 0, expire, 0, 0};
         i = j;
     }
     return 0;
@@ -797,7 +926,7 @@ static int plan_index(group *g)
     }
     if (zadds) {
         if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) return -1;
-        g->wrs[g->n_wrs++] = (wr){g, 0, g->n_ix, 0, 0, 5, 0, 0, 0};
+        g->wrs[g->n_wrs++] = (wr){g, 0, g->n_ix, 0, 0, 5, 0, 0, 0, 0};
     }
     return 0;
 }
@@ -826,7 +955,7 @@ static int plan_trims(bm_persist *p, group *g)
     g->n_trim_names = p->n_trim_names;
     g->trim_set = p->trim_set;
     g->trim_failed = p->trim_failed;
-    g->wrs[g->n_wrs++] = (wr){g, 0, 0, 0, 0, 4, 0, 0, 0};
+    g->wrs[g->n_wrs++] = (wr){g, 0, 0, 0, 0, 4, 0, 0, 0, 0};
     p->trim_set = p->trim_failed = 0;
     p->trim_names.len = 0;
     p->n_trim_names = 0;
@@ -1204,11 +1333,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
         return;
     }
     for (group *g = p->sent; g; g = g->next)
-        for (size_t i = 0; g->failed && i < g->n_wrs; i++)
-            if (g->wrs[i].failed && !g->wrs[i].pending) {
-                p->stats.retried++;
-                if (send_wr(p, g, &g->wrs[i])) note_failure(p, NULL);
-            }
+        if (g->failed && send_wrs(p, g, 1)) note_failure(p, NULL);
     bm_writer_push(p->w);
 }
 
@@ -1508,7 +1633,7 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
         p->stats.deadletter_failed++;
         return;
     }
-    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1, 0, 0, 0};
+    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1, 0, 0, 0, 0};
     p->stats.deadletter++;
 }
 
@@ -1545,7 +1670,7 @@ int bm_persist_forward(bm_persist *p, size_t from, const char *stream, const cha
         g->n_pairs = first;
         return -1;
     }
-    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 2, 0, 0, from + 1};
+    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 2, 0, 0, from + 1, 0};
     g->has_handoff = 1;
     p->stats.forwarded++;
     return 0;
@@ -1581,11 +1706,7 @@ int bm_persist_flush(bm_persist *p)
     p->sent_tail = g;
     p->stats.batches++;
     p->closed_since_checkpoint++;
-    int failed = 0;
-    for (size_t i = 0; i < g->n_wrs; i++) {
-        if (send_wr(p, g, &g->wrs[i])) failed = 1;
-        bm_writer_push_some(p->w); /* the group's writes go out as they are made */
-    }
+    int failed = send_wrs(p, g, 0) != 0;
     if (failed) note_failure(p, NULL);
     bm_writer_push(p->w);
     if (group_stored(g)) { /* nothing to write: stored already */

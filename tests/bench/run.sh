@@ -192,6 +192,7 @@ if [ -n "$AGENTS_LIST" ]; then
         [[ $N =~ ^[1-9]$ ]] || die "--agents: 1 to 9 agents, not '$N'"
         "${RCLI[@]}" FLUSHALL >/dev/null
         "$BUILD/bench-fill" --redis "$URL" --stream "$STREAM" --events "$EVENTS" >"$TMP/fill.out"
+        "${RCLI[@]}" CONFIG RESETSTAT >/dev/null # the commands counted are the agents'
         pids=()
         handoffs=()
         # group agents: its own hand-off streams
@@ -222,13 +223,15 @@ if [ -n "$AGENTS_LIST" ]; then
         sleep 2 # a merged rollup after the drain
         execs=$("$BUILD/busmon" --redis "$URL" --group agents workers --json --window 1h | jq '[.workers[].executions] | add // 0')
         handed=$(for k in "${handoffs[@]}"; do "${RCLI[@]}" XLEN "$k"; done | awk '{ s += $1 } END { print s + 0 }')
+        # EXECs: a batch of hand-offs is one (MULTI, its XADDs, an XACK, EXEC); the outputs' few
+        execs_cmd=$("${RCLI[@]}" INFO commandstats | tr -d '\r' | awk -F'[=,]' '/^cmdstat_exec:/ { print $2 }')
         for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null; done
         for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
         awk -v n="$EVENTS" -v N="$N" -v t0="$t0" -v t1="$t1" -v r0="$rc0" -v r1="$rc1" -v ac="$acpu" \
-            -v ex="$execs" -v h="$handed" 'BEGIN {
+            -v ex="$execs" -v h="$handed" -v xc="${execs_cmd:-0}" 'BEGIN {
             s = (t1 - t0) / 1e9
-            printf "scale-out: %d agent(s): %d events in %.2f s = %.0f ev/s; redis %.2f us CPU/event, agents %.2f us CPU/event; %d handed off; merged executions %d of %d %s\n",
-                N, n, s, n / s, 1e6 * (r1 - r0) / n, 1e6 * ac / n, h, ex, n / 2, (ex == n / 2 ? "(exact)" : "(WRONG)")
+            printf "scale-out: %d agent(s): %d events in %.2f s = %.0f ev/s; redis %.2f us CPU/event, agents %.2f us CPU/event; %d handed off in %d EXEC (%.3f per hand-off); merged executions %d of %d %s\n",
+                N, n, s, n / s, 1e6 * (r1 - r0) / n, 1e6 * ac / n, h, xc, (h ? xc / h : 0), ex, n / 2, (ex == n / 2 ? "(exact)" : "(WRONG)")
         }'
     done
     exit 0
