@@ -281,13 +281,8 @@ static void on_registry(const redisReply *r, void *arg)
             if (registry_entry(c, r, i, mono, a)) continue;
             int first = live(c, a) || !strcmp(a->name, c->o.agent);
             if (first != (pass == 0)) continue; /* taken in the other pass */
-            if (age_us(a) > c->o.forget_us && surely_gone(c, a) && c->is_leader) {
-                /* its periods have left every window: forget it */
-                const char *gone = a->name;
-                bm_writer_hdel(c->w, BM_WRITE_CLUSTER, c->o.registry_key, 1, &gone, NULL, NULL,
-                               NULL);
-                continue;
-            }
+            /* one whose periods have left every window is forgotten by the
+             * janitor, once its hand-off stream is moved (MOVE_SCRIPT) */
             if (a == &spare) {
                 n_left_out++;
                 continue;
@@ -612,12 +607,16 @@ static const char *owner_of(const bm_cluster *c, const char *tx);
  * index in KEYS of its target (0: copied already, only deleted). No entry:
  * the stream, all moved, is deleted. Reply: -1 when the agent came back,
  * else how many entries moved. An entry absent from the registry (forgotten)
- * is gone: only coming back writes it. */
+ * is gone: only coming back writes it. The last call, with no entry, may
+ * give a third ARGV, 1: the agent is forgotten (its registry entry deleted)
+ * with its stream, so no agent is forgotten before its stream is moved (an
+ * agent forgotten first was never moved: its entries stranded). */
 static const char *const MOVE_SCRIPT =
     "local v = redis.call('HGET', KEYS[1], ARGV[1]) "
     "if v and (string.match(v, '\"heartbeat_us\":%s*(%-?%d+)') or '0') ~= ARGV[2] then "
     "return -1 end "
-    "if #ARGV == 2 then redis.call('DEL', KEYS[2]) return 0 end "
+    "if #ARGV <= 3 then redis.call('DEL', KEYS[2]) "
+    "if ARGV[3] == '1' then redis.call('HDEL', KEYS[1], ARGV[1]) end return 0 end "
     "local moved = 0 "
     "for i = 3, #ARGV, 2 do "
     "local e = redis.call('XRANGE', KEYS[2], ARGV[i], ARGV[i])[1] "
@@ -694,6 +693,16 @@ static void on_gone_state(const redisReply *r, void *arg)
         c->jan_busy = 0;
 }
 
+/* The gone agent `name`'s periods have left every window (or it has left
+ * the registry): its entry goes with its moved stream. */
+static int forgettable(const bm_cluster *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_agents; i++)
+        if (!strcmp(c->agents[i].name, name))
+            return age_us(&c->agents[i]) > c->o.forget_us && surely_gone(c, &c->agents[i]);
+    return 1;
+}
+
 static void on_gone_stream(const redisReply *r, void *arg)
 {
     bm_cluster *c = arg;
@@ -705,7 +714,7 @@ static void on_gone_stream(const redisReply *r, void *arg)
     }
     jan_batch *b = calloc(1, sizeof *b);
     bm_decoder *d = bm_decoder_new(&c->o.decode_limits); /* as the agent's own reads */
-    const char **args = malloc((2 + 2 * r->elements) * sizeof *args);
+    const char **args = malloc((3 + 2 * r->elements) * sizeof *args);
     char(*index)[24] = malloc((r->elements + 1) * sizeof *index);
     char(*targets)[512] = malloc(JANITOR_TARGETS * sizeof *targets);
     const char *keys[2 + JANITOR_TARGETS];
@@ -720,6 +729,7 @@ static void on_gone_stream(const redisReply *r, void *arg)
         keys[1] = stream;
         args[0] = c->jan_agent;
         args[1] = heartbeat;
+        if (r->elements == 0) args[n_args++] = forgettable(c, c->jan_agent) ? "1" : "0";
     }
     for (size_t i = 0; !failed && i < r->elements; i++) {
         const redisReply *e = r->element[i];
