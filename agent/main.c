@@ -563,6 +563,9 @@ static int build_state(agent *a)
                                       NULL);
         if (!a->p.cluster || bm_cluster_start(a->p.cluster)) return -1;
         a->p.view = bm_cluster_view(a->p.cluster);
+        /* a command's answer may go to another owner: read before a timeout */
+        bm_decode_limits dl = {c->max_entry_bytes, 0, 0, c->max_id_bytes};
+        bm_state_check_stored_answers(a->p.state, a->p.writer, c->trace_prefix, &dl);
     } else {
         a->p.view = own_view(a);
     }

@@ -149,6 +149,11 @@ void bm_monitor_on_trace_dropped(bm_monitor *m, const trace *t)
     if (!trace_is_closed(t)) forget_pending(m, t);
 }
 
+void bm_monitor_answered_elsewhere(bm_monitor *m, const char *worker)
+{
+    if (worker[0]) worker_stats_forget_pending(m->workers, worker);
+}
+
 void bm_monitor_watch(bm_monitor *m, int64_t now_us)
 {
     event_metrics_watch(m->events, now_us);

@@ -98,6 +98,10 @@ void bm_monitor_on_event(bm_monitor *m, const trace *t, const trace_event *te, i
  * closed trace stopped when it closed). */
 void bm_monitor_on_trace_dropped(bm_monitor *m, const trace *t);
 
+/* Command `cmd` (counted in flight) was answered at another agent, which
+ * counted the answer: it stops counting in flight here, and nothing else. */
+void bm_monitor_answered_elsewhere(bm_monitor *m, const char *worker);
+
 struct msgpack_packer;
 struct msgpack_object;
 

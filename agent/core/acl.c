@@ -70,6 +70,9 @@ static const struct {
                        "finds a sampled-out marker ahead of a later failure (in EVAL)"},
     [BM_ACL_LPOP] = {"lpop", "LPOP", NULL,
                      "takes that marker out, so the failure is read (in EVAL)"},
+    [BM_ACL_LRANGE] = {"lrange", "LRANGE", NULL,
+                       "several agents: reads a stored trace before it calls a timeout (the "
+                       "answer may have gone to another owner)"},
 };
 
 const char *const bm_acl_cli_commands[] = {

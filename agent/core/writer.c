@@ -569,6 +569,16 @@ int bm_writer_get(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb
     return send_argv(w, kind, 2, argv, lens, cb, arg);
 }
 
+int bm_writer_lrange(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, long start,
+                     long stop, bm_write_cb cb, void *arg)
+{
+    char from[24], to[24];
+    const char *argv[4] = {"LRANGE", key, from, to};
+    size_t lens[4] = {6, klen, (size_t)snprintf(from, sizeof from, "%ld", start),
+                      (size_t)snprintf(to, sizeof to, "%ld", stop)};
+    return send_argv(w, kind, 4, argv, lens, cb, arg);
+}
+
 int bm_writer_xpending_idle(bm_writer *w, const char *stream, const char *group,
                             int64_t min_idle_ms, size_t count, bm_write_cb cb, void *arg)
 {

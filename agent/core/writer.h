@@ -183,6 +183,9 @@ int bm_writer_xreadgroup(bm_writer *w, bm_write_kind kind, const char *group,
                          bm_write_cb cb, void *arg);
 /* GET key (restoring the checkpoint). */
 int bm_writer_get(bm_writer *w, bm_write_kind kind, const char *key, bm_write_cb cb, void *arg);
+/* LRANGE key start stop (a stored trace's records). */
+int bm_writer_lrange(bm_writer *w, bm_write_kind kind, const char *key, size_t klen, long start,
+                     long stop, bm_write_cb cb, void *arg);
 
 /* XPENDING stream group IDLE min_idle_ms - + count: entries idle that long. */
 int bm_writer_xpending_idle(bm_writer *w, const char *stream, const char *group,

@@ -188,6 +188,14 @@ static const bm_counter_row table[] = {
            "Commands with timeout_seconds busmon does not await (pubsub.max_timeouts "
            "reached): never timed out by busmon.",
            "timeouts_refused", st.timeouts_refused),
+    SCALAR("busmon_timeout_checks_total", TOTAL,
+           "Several agents: stored traces read before busmon called a timeout (the answer may "
+           "have gone to another owner).",
+           "timeout_checks", st.timeout_checks),
+    SCALAR("busmon_answered_elsewhere_total", TOTAL,
+           "Several agents: commands due to time out whose answer another agent applied (found "
+           "in the stored trace): no timeout, not counted again.",
+           "answered_elsewhere", st.answered_elsewhere),
     /* traces in memory */
     SCALAR("busmon_traces_in_memory", GAUGE, "Transaction traces held in memory.",
            "transactions_in_memory", traces_in_memory),

@@ -12,6 +12,7 @@
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
+#include "agent/core/writer.h"
 #include "lib/alerts.h"
 #include "lib/checkpoint.h"
 #include "lib/deadlines.h"
@@ -22,6 +23,20 @@
 #define SWEEP_MAX_DROP    20000
 #define TIMEOUTS_PER_WAKE 10000            /* bounded work per wake-up of the timeout check */
 #define REFUSALS_LOG_US   (60 * 1000000LL) /* a burst of refusals: one line a minute at most */
+#define CHECKS_MAX        1000 /* stored traces read at once before timeouts (answer_checks) */
+#define CHECK_AGAIN_US    (2 * 1000000LL) /* a check with no reply by then: sent again */
+#define CHECK_RECORDS_MAX 4999            /* a stored trace's records read by a check, at most */
+
+/* A command due to time out whose stored trace is being read (several
+ * agents; bm_state_check_stored_answers). Its deadline is back in the heap,
+ * CHECK_AGAIN_US later: a lost reply is a check sent again, a reply that
+ * finds it gone (answered here meanwhile, or decided by an earlier reply)
+ * does nothing. */
+typedef struct answer_check {
+    struct bm_state *st; /* NULL: the state was freed (the reply only frees this) */
+    struct answer_check *prev, *next;
+    deadline d;
+} answer_check;
 
 struct bm_state {
     trace_store *store;
@@ -42,6 +57,12 @@ struct bm_state {
      * summary each when the write group closes, not one per event */
     char (*index_due)[BM_ID_MAX + 1];
     size_t n_index_due;
+    /* several agents: a stored trace read before a timeout is called */
+    bm_writer *check_w;
+    const char *trace_prefix;
+    bm_decoder *check_dec;
+    answer_check *checks; /* replies due */
+    size_t n_checks;
 };
 
 #define INDEX_DUE_MAX 4096 /* a full list makes its summaries at once */
@@ -134,6 +155,9 @@ void bm_state_free(bm_state *st)
 {
     if (!st) return;
     if (st->persist) bm_persist_set_before_close(st->persist, NULL, NULL);
+    for (answer_check *c = st->checks; c; c = c->next)
+        c->st = NULL; /* their replies come with the writer's end */
+    bm_decoder_free(st->check_dec);
     free(st->index_due);
     deadlines_free(st->deadlines);
     trace_store_free(st->store); /* before the monitor: its drop callback names it */
@@ -319,21 +343,31 @@ int bm_state_metric(bm_state *st, const bm_event *ev, int64_t now_us)
  * a closed transaction (its final status came) is no longer awaited: no
  * timeout. An answer that still comes later is late (first outcome wins).
  */
-static void time_out(bm_state *st, const deadline *d, int64_t now_us)
+/* The command d awaits, still unanswered in its trace in memory (*t):
+ * filled into *out, or NULL (evicted, ended, answered). */
+static const trace_event *awaited(bm_state *st, const deadline *d, const trace **t,
+                                  trace_event *out)
 {
-    const trace *t = trace_store_get(st->store, d->tx);
-    if (!t) return; /* evicted: nothing to mark (its in-flight count was forgotten) */
-    if (trace_is_closed(t)) return; /* ended: its commands are not awaited */
-    trace_event view, cmd_view;
+    *t = trace_store_get(st->store, d->tx);
+    if (!*t || trace_is_closed(*t)) return NULL; /* evicted, or ended: not awaited */
     const trace_event *cmd = NULL;
-    for (size_t i = 0; i < trace_count(t); i++) {
-        const trace_event *te = trace_get(t, i, &view);
+    trace_event view;
+    for (size_t i = 0; i < trace_count(*t); i++) {
+        const trace_event *te = trace_get(*t, i, &view);
         if (te->ev.type == BM_EV_COMMAND && !strcmp(te->ev.id, d->cmd)) {
-            cmd_view = view;
-            cmd = &cmd_view;
+            *out = view;
+            cmd = out;
         }
     }
-    if (!cmd || cmd->paired >= 0) return; /* answered in time */
+    return cmd && cmd->paired < 0 ? cmd : NULL;
+}
+
+static void time_out(bm_state *st, const deadline *d, int64_t now_us)
+{
+    const trace *t;
+    trace_event cmd_view;
+    const trace_event *cmd = awaited(st, d, &t, &cmd_view);
+    if (!cmd) return;
     char id[DEADLINE_ID_MAX + 16], corr[256], worker[256], step[256], msg[128];
     snprintf(id, sizeof id, "%s:timeout", d->cmd);
     snprintf(corr, sizeof corr, "%s", cmd->ev.corr);
@@ -371,6 +405,116 @@ static void time_out(bm_state *st, const deadline *d, int64_t now_us)
     index_trace(st, t);
 }
 
+/* The answer to command d in its stored trace r (LRANGE's reply), read
+ * as `busmon trace` reads it: another agent's record paired with our
+ * command's. Found: kept in our trace too (no timeout, no late answer;
+ * not counted: that agent counted it) and the command out of flight.
+ * @return 1 when found. */
+static int answered_elsewhere(bm_state *st, const deadline *d, const redisReply *r, int64_t now_us)
+{
+    trace *stored = trace_new(d->tx);
+    if (!stored) return 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *el = r->element[i];
+        bm_event ev;
+        if (el->type == REDIS_REPLY_STRING &&
+            bm_decode_msgpack(st->check_dec, el->str, (size_t)el->len, &ev) == BM_DECODE_OK &&
+            ev.id[0])
+            trace_add(stored, &ev, CHECK_RECORDS_MAX + 1, NULL);
+    }
+    int found = 0;
+    trace_event view, answer;
+    for (size_t i = 0; !found && i < trace_count(stored); i++) {
+        const trace_event *te = trace_get(stored, i, &view);
+        found = te->ev.type == BM_EV_COMMAND && !strcmp(te->ev.id, d->cmd) && te->paired >= 0 &&
+                trace_get(stored, (size_t)te->paired, &answer) &&
+                !trace_event_is_busmon_timeout(&answer.ev);
+    }
+    const trace *t;
+    trace_event cmd_view, added;
+    const trace_event *cmd = found ? awaited(st, d, &t, &cmd_view) : NULL;
+    if (cmd) {
+        char worker[256];
+        snprintf(worker, sizeof worker, "%s", cmd->ev.worker);
+        if (trace_store_apply(st->store, &answer.ev, now_us, &added, &t) == TRACE_STORE_APPLIED &&
+            added.paired >= 0)
+            bm_monitor_answered_elsewhere(&st->mon, worker);
+        st->stats.answered_elsewhere++;
+        bm_debug("command %s of %s was answered at another agent (its stored trace): no timeout",
+                 d->cmd, d->tx);
+    }
+    trace_free(stored);
+    return found;
+}
+
+static void on_stored_trace(const redisReply *r, void *arg)
+{
+    answer_check *c = arg;
+    bm_state *st = c->st;
+    if (st) {
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            st->checks = c->next;
+        if (c->next) c->next->prev = c->prev;
+        st->n_checks--;
+    }
+    /* none (the connection lost): the deadline, back in the heap, reads it
+     * again; gone from the heap: answered here meanwhile, or decided */
+    if (st && r && deadlines_cancel(st->deadlines, c->d.tx, c->d.cmd)) {
+        int64_t now = bm_now_us();
+        /* an error (an ACL without LRANGE: counted and told once by the
+         * writer) or no answer there: busmon's timeout, as a lone agent's */
+        if (r->type != REDIS_REPLY_ARRAY || !answered_elsewhere(st, &c->d, r, now))
+            time_out(st, &c->d, now);
+        bm_persist_batch_end(st->persist);
+    }
+    free(c);
+}
+
+/* Command d is due. Several agents (check_w): its answer may have gone to
+ * another owner (ours was gone past cluster.stale, or the membership
+ * changed), so its stored trace is read first; the deadline waits in the
+ * heap meanwhile. A lone agent times it out now. */
+static void due(bm_state *st, const deadline *d, int64_t now_us)
+{
+    const trace *t;
+    trace_event view;
+    if (!st->check_w || !awaited(st, d, &t, &view)) {
+        time_out(st, d, now_us);
+        return;
+    }
+    if (deadlines_add(st->deadlines, d->tx, d->cmd, now_us + CHECK_AGAIN_US, d->timeout_us)) {
+        time_out(st, d, now_us); /* not kept (out of memory): decided unchecked */
+        return;
+    }
+    if (st->n_checks >= CHECKS_MAX || !bm_writer_up(st->check_w)) return; /* read later */
+    answer_check *c = calloc(1, sizeof *c);
+    char key[DEADLINE_ID_MAX + 512];
+    int klen = snprintf(key, sizeof key, "%s%s", st->trace_prefix, d->tx);
+    if (!c || klen < 0 || (size_t)klen >= sizeof key ||
+        bm_writer_lrange(st->check_w, BM_WRITE_CLUSTER, key, (size_t)klen, 0, CHECK_RECORDS_MAX,
+                         on_stored_trace, c)) {
+        free(c); /* read later */
+        return;
+    }
+    c->st = st;
+    c->d = *d;
+    c->next = st->checks;
+    if (st->checks) st->checks->prev = c;
+    st->checks = c;
+    st->n_checks++;
+    st->stats.timeout_checks++;
+}
+
+void bm_state_check_stored_answers(bm_state *st, bm_writer *w, const char *trace_prefix,
+                                   const bm_decode_limits *limits)
+{
+    if (!st->check_dec && !(st->check_dec = bm_decoder_new(limits))) return;
+    st->check_w = w;
+    st->trace_prefix = trace_prefix;
+}
+
 static void on_timeouts(void *arg)
 {
     bm_state *st = arg;
@@ -379,7 +523,7 @@ static void on_timeouts(void *arg)
     deadline d;
     size_t n = 0;
     for (; n < TIMEOUTS_PER_WAKE && deadlines_pop_due(st->deadlines, now, &d); n++)
-        time_out(st, &d, now);
+        due(st, &d, now);
     if (n) bm_persist_batch_end(st->persist);
 }
 

@@ -53,6 +53,8 @@ typedef struct {
     uint64_t late_answers;     /* answers after busmon called their command timed out */
     uint64_t timeouts_awaited; /* commands with timeout_seconds awaiting their answer (gauge) */
     uint64_t timeouts_refused; /* ... not awaited: past pubsub.max_timeouts (never timed out) */
+    uint64_t timeout_checks;   /* several agents: stored traces read before a timeout */
+    uint64_t answered_elsewhere; /* ... that held the answer (another owner's): no timeout */
     uint64_t nomem;          /* events not kept for lack of memory (read again) */
     uint64_t metric_events;  /* metric events counted in a series */
     uint64_t metric_refused; /* ... refused: series bound, or a kind other than its series' */
@@ -61,6 +63,19 @@ typedef struct {
 /* @return the state (caller frees), or NULL (out of memory). p is borrowed. */
 bm_state *bm_state_new(const bm_state_opts *o, bm_persist *p);
 void bm_state_free(bm_state *st);
+
+/*
+ * Several agents: a command's answer may have gone to another owner (ours
+ * was gone past cluster.stale, or the membership changed while it waited),
+ * which applied and counted it there. Before busmon calls a timeout, the
+ * command's stored trace (trace_prefix + tx, LRANGE on w) is read: an
+ * answer paired with it there ends it without a timeout (out of flight, in
+ * its trace in memory, not counted again). Without this, a timeout is
+ * called when due. w and trace_prefix are borrowed.
+ */
+struct bm_writer;
+void bm_state_check_stored_answers(bm_state *st, struct bm_writer *w, const char *trace_prefix,
+                                   const bm_decode_limits *limits);
 
 /* Start the timeout check (250 ms) and the retention sweep (60 s) on loop. @return 0 / -1. */
 int bm_state_start(bm_state *st, struct bm_loop *loop);

@@ -128,6 +128,18 @@ bm_cluster_agents() {
     done
 }
 
+# bm_cluster_agent NAME ARGS...: one agent of consumer NAME in the background with
+# --block-ms 100 and ARGS, on the same HTTP port each time it starts (the caller
+# declares `declare -A PID PORT`: PORT[NAME], PID[NAME]); log in
+# $BM_TMP/agent-NAME.log. AGENT as bm_agent_http sets it.
+bm_cluster_agent() {
+    PORT[$1]=${PORT[$1]:-$(bm_free_port)}
+    "$AGENT" --consumer "$1" --http "127.0.0.1:${PORT[$1]}" --block-ms 100 "${@:2}" \
+        >>"$BM_TMP/agent-$1.log" 2>&1 &
+    PID[$1]=$!
+    BM_PIDS+=($!)
+}
+
 # bm_bg CMD...: run in the background, output to $BM_TMP/<basename>.log
 bm_bg() {
     local log="$BM_TMP/$(basename "$1").log"

@@ -10,8 +10,7 @@
 #   and its result) in its hand-off stream; one agent starts: it counts
 #   the 100, every stream is moved and deleted, every gone agent forgotten.
 source "$(dirname "$0")/lib.sh"
-export BUSMON_CLUSTER_HEARTBEAT=250ms BUSMON_CLUSTER_LEASE=1s BUSMON_CLUSTER_STALE=1500ms \
-    BUSMON_CLUSTER_REFRESH=300ms
+bm_cluster_env
 bm_start_redis
 bm_agent_http
 now_us=$(bm_cli_raw TIME | awk 'NR == 1 { s = $1 } NR == 2 { printf "%d%06d", s, $1 }')

@@ -13,13 +13,7 @@ export BUSMON_CLUSTER_HEARTBEAT=250ms BUSMON_CLUSTER_LEASE=1s BUSMON_CLUSTER_STA
     BUSMON_CLUSTER_REFRESH=300ms
 bm_start_redis
 bm_agent_http
-start() { # start NAME [flags]: in the background
-    PORT[$1]=${PORT[$1]:-$(bm_free_port)}
-    "$AGENT" --consumer "$1" --http "127.0.0.1:${PORT[$1]}" --block-ms 100 \
-        --checkpoint-interval 300ms "${@:2}" >>"$BM_TMP/agent-$1.log" 2>&1 &
-    PID[$1]=$!
-    BM_PIDS+=($!)
-}
+start() { bm_cluster_agent "$@" --checkpoint-interval 300ms; }
 live3() { [ "$(bm_metric "${PORT[$1]}" busmon_cluster_agents_live)" = 3 ]; }
 start h2 --stream h2:nothing
 start h3 --stream h3:nothing

@@ -13,17 +13,10 @@
 #   executions, 60 successes, not 60 + h2's share.
 source "$(dirname "$0")/lib.sh"
 declare -A PID PORT
-export BUSMON_CLUSTER_HEARTBEAT=250ms BUSMON_CLUSTER_LEASE=1s BUSMON_CLUSTER_STALE=1500ms \
-    BUSMON_CLUSTER_REFRESH=300ms
+bm_cluster_env
 bm_start_redis
 bm_agent_http
-start() { # start NAME [flags]: in the background, on the same HTTP port each time
-    PORT[$1]=${PORT[$1]:-$(bm_free_port)}
-    "$AGENT" --consumer "$1" --http "127.0.0.1:${PORT[$1]}" --block-ms 100 "${@:2}" \
-        >>"$BM_TMP/agent-$1.log" 2>&1 &
-    PID[$1]=$!
-    BM_PIDS+=($!)
-}
+start() { bm_cluster_agent "$@"; }
 live2() { [ "$(bm_metric "${PORT[$1]}" busmon_cluster_agents_live)" = 2 ]; }
 start h1 --checkpoint-interval 60s
 start h2 --checkpoint-interval 300ms --stream h2:nothing
