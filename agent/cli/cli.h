@@ -221,7 +221,6 @@ redisContext *bm_cli_connect(const bm_cli_opts *o, int *exit_code);
  * (--group), else $BUSMON_GROUP, else $BUSMON_STREAMS_GROUP (the agent's
  * variables). @return it, or NULL for the default group, busmon.
  */
-#define BM_CLI_DEFAULT_GROUP "busmon"
 const char *bm_cli_group(const bm_cli_opts *o);
 /*
  * A key the agent writes: `given` (a command's --KEY option) when not NULL,

@@ -4,13 +4,15 @@
  * synchronous connection. A URL that cannot be one is the person's mistake
  * (exit 2); a Redis that does not answer is not (exit 3). And whose keys are
  * read: the agent's consumer group (--group, else the agent's variables),
- * whose default keys carry its name unless it is busmon.
+ * whose default keys carry its name unless it is busmon (a name the agent
+ * refuses, core/group_keys.c, is the person's mistake too).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/cli/cli.h"
+#include "agent/core/group_keys.h"
 #include "agent/core/redis_url.h"
 
 static const char *flag_or_env(const char *flag, const char *env)
@@ -20,10 +22,31 @@ static const char *flag_or_env(const char *flag, const char *env)
     return v && *v ? v : NULL;
 }
 
+/* The group asked for and where it was said (--group, else the agent's variables). */
+static const char *group_asked(const bm_cli_opts *o, const char **from)
+{
+    static const char *const vars[] = {"BUSMON_GROUP", "BUSMON_STREAMS_GROUP"};
+    *from = "--group";
+    if (o->group && *o->group) return o->group;
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        *from = vars[i];
+        if (v && *v) return v;
+    }
+    return NULL;
+}
+
 redisContext *bm_cli_connect(const bm_cli_opts *o, int *exit_code)
 {
     bm_redis_url u;
     char err[512];
+    const char *from, *group = group_asked(o, &from);
+    /* a name the agent refuses, whose keys would be another group's: read none */
+    if (bm_group_name_check(group, from, err, sizeof err)) {
+        fprintf(stderr, "busmon: %s\n", err);
+        *exit_code = BM_EXIT_USAGE;
+        return NULL;
+    }
     if (bm_redis_url_parse(bm_redis_url_choose(o->redis_url), &u, err, sizeof err) ||
         bm_redis_url_credentials(&u, flag_or_env(o->redis_username, "BUSMON_REDIS_USERNAME"),
                                  flag_or_env(o->redis_password_file,
@@ -48,10 +71,8 @@ redisContext *bm_cli_connect(const bm_cli_opts *o, int *exit_code)
 
 const char *bm_cli_group(const bm_cli_opts *o)
 {
-    const char *group = o->group;
-    if (!group || !*group) group = getenv("BUSMON_GROUP");
-    if (!group || !*group) group = getenv("BUSMON_STREAMS_GROUP");
-    return group && *group && strcmp(group, BM_CLI_DEFAULT_GROUP) ? group : NULL;
+    const char *from, *group = group_asked(o, &from);
+    return group && strcmp(group, BM_GROUP_DEFAULT) ? group : NULL;
 }
 
 const char *bm_cli_key(const bm_cli_opts *o, const char *given, const char *base, const char *tail,

@@ -17,6 +17,7 @@
 #include "agent/config/alerting.h"
 #include "agent/config/keys.h"
 #include "agent/config/walk.h"
+#include "agent/core/group_keys.h"
 #include "agent/core/log.h"
 #include "agent/core/parse.h"
 #include "lib/baseline.h"
@@ -267,52 +268,51 @@ static int refuse_no_room_for_handoff(const bm_config *c, char *err, size_t errl
     return -1;
 }
 
-/* A key of this group's own when its setting is not given (`given`): `base`
- * for the default group, as it always was, `base`:<group> for another, then
- * `tail` (":" for a prefix), so that independent monitors (other groups) on
- * one Redis share no lease, registry, checkpoint, hand-off stream, baseline
- * requests or outputs (rollups, workers, health, system, dead letters, traces
- * and their index, alerts: the alerts' channel and firing hash follow their
- * stream in bm_alerting_config_finish). */
-static int group_key(const bm_config *c, char **field, int given, const char *base,
-                     const char *tail)
+/* A key of this group's own when its setting is not given (README "Several
+ * agents, one monitor"): the row's base for the default group, as it always
+ * was, base:<group> for another, then its tail (":" for a prefix), so that
+ * independent monitors (other groups) on one Redis share no lease, registry,
+ * checkpoint, hand-off stream, baseline requests or outputs (rollups,
+ * workers, health, system, dead letters, traces and their index, alerts: the
+ * alerts' channel and firing hash follow their stream in
+ * bm_alerting_config_finish). The rows: core/group_keys.c, which the CLI and
+ * the pub/sub input read too. @return 0, or -1 (no memory). */
+static int group_key(bm_config *c, const bm_group_key *gk)
 {
-    if (given) return 0;
     size_t n;
-    const bm_config_key *keys = bm_config_keys(&n), *g = bm_keys_find(keys, n, "streams.group");
-    int own = c->group && !(g && g->def && !strcmp(c->group, g->def));
-    const char *group = own ? c->group : "";
-    char *key = malloc(strlen(base) + 1 + strlen(group) + strlen(tail) + 1);
+    const bm_config_key *keys = bm_config_keys(&n), *k = bm_config_key_find(gk->setting),
+                        *set = NULL; /* its internal row, whether it was given */
+    for (size_t i = 0; k && k->also_sets && !set && i < n; i++)
+        if (!strcmp(keys[i].path, k->also_sets)) set = &keys[i];
+    void *base[BM_BASE__COUNT] = {[BM_BASE_CONFIG] = c, [BM_BASE_ALERTING] = c->alerting};
+    if (!k || !set || !base[k->base] || !base[set->base]) return -1; /* a row renamed */
+    if (*(int *)((char *)base[set->base] + set->offset)) return 0;   /* given: as given */
+    char **field = (char **)((char *)base[k->base] + k->offset);
+    int len = bm_group_key_name(gk, c->group, NULL, 0);
+    char *key = len < 0 ? NULL : malloc((size_t)len + 1);
     if (!key) return -1;
-    sprintf(key, "%s%s%s%s", base, own ? ":" : "", group, tail);
+    bm_group_key_name(gk, c->group, key, (size_t)len + 1);
     free(*field);
     *field = key;
     return 0;
 }
 
-/* The keys that follow the group unless given (README "Several agents, one
- * monitor"). */
 static int group_keys(bm_config *c)
 {
-    return group_key(c, &c->cluster_leader_key, c->cluster_leader_key_set, "busmon:leader", "") ||
-           group_key(c, &c->cluster_registry, c->cluster_registry_set, "busmon:agents", "") ||
-           group_key(c, &c->state_prefix, c->state_prefix_set, "busmon:state", ":") ||
-           group_key(c, &c->cluster_handoff_prefix, c->cluster_handoff_prefix_set, "busmon:handoff",
-                     ":") ||
-           group_key(c, &c->baselines_control_key, c->baselines_control_key_set,
-                     "busmon:baseline:ctl", "") ||
-           group_key(c, &c->rollups_stream, c->rollups_stream_set, "busmon:rollups", "") ||
-           group_key(c, &c->workers_hash, c->workers_hash_set, "busmon:workers", "") ||
-           group_key(c, &c->health_stream, c->health_stream_set, "busmon:health", "") ||
-           group_key(c, &c->system_stream, c->system_stream_set, "busmon:system", "") ||
-           group_key(c, &c->deadletter_stream, c->deadletter_stream_set, "busmon:deadletter", "") ||
-           group_key(c, &c->trace_prefix, c->trace_prefix_set, "busmon:trace", ":") ||
-           group_key(c, &c->trace_index_key, c->trace_index_key_set, "busmon:traces", "") ||
-           group_key(c, &c->alerting->stream, c->alerting->stream_set, "busmon:alerts", "");
+    size_t n;
+    const bm_group_key *gk = bm_group_keys(&n);
+    for (size_t i = 0; i < n; i++)
+        if (group_key(c, &gk[i])) return -1;
+    return 0;
 }
 
 int bm_config_finish(bm_config *c, char *err, size_t errlen)
 {
+    char why[512];
+    if (bm_group_name_check(c->group, "streams.group", why, sizeof why)) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
     if (group_keys(c)) {
         snprintf(err, errlen, "out of memory");
         return -1;

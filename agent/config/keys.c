@@ -21,6 +21,7 @@
 
 #include "agent/config/alerting.h"
 #include "agent/config/config.h"
+#include "agent/core/group_keys.h"
 #include "agent/core/parse.h"
 #include "agent/core/redis_url.h"
 #include "lib/baseline.h"
@@ -92,7 +93,7 @@ static const bm_config_key agent_keys[] = {
     {.path = "streams.names", .type = BM_KEY_STREAMS, .def = "busmon:events",
      .flags = BM_KEY_F_COMPUTED, CFG(streams), .env_alias = "BUSMON_STREAMS", .flag = "stream",
      .metavar = "NAME", .group = G_INPUT, .help = "the streams read through the consumer group"},
-    {.path = "streams.group", .type = BM_KEY_STRING, .def = "busmon", CFG(group),
+    {.path = "streams.group", .type = BM_KEY_STRING, .def = BM_GROUP_DEFAULT, CFG(group),
      .flags = BM_KEY_F_IDENTITY, .env_alias = "BUSMON_GROUP", .flag = "group", .metavar = "NAME",
      .group = G_INPUT, .help = "consumer group, created when missing"},
     {.path = "streams.consumer", .type = BM_KEY_STRING, .def = "busmon-<hostname>",

@@ -41,6 +41,28 @@ one_line_error "cli: trace without a tx" "which transaction" "$BUSMON" trace
 "$BUSMON" trace tx-1 --redis "redis://127.0.0.1:$DEAD_PORT" >/dev/null 2>&1; rc=$?
 bm_eq "cli: Redis unreachable exits 3" 3 "$rc"
 
+# a group whose keys would be the default group's (or another group's) is refused, exit 2,
+# by the agent and the CLI alike, before any Redis: the keys named
+"$AGENT" --group firing --check-config --offline >/dev/null 2>&1; rc=$?
+bm_eq "agent --group firing: exit 2" 2 "$rc"
+one_line_error "... its alerts stream is the default group's firing hash" \
+    "streams.group 'firing' would write the default group's keys: its alerts stream busmon:alerts:firing falls on the default group's firing hash busmon:alerts:firing" \
+    "$AGENT" --group firing --check-config --offline
+BUSMON_STREAMS_GROUP=failed one_line_error "agent BUSMON_STREAMS_GROUP=failed: the failed index" \
+    "busmon:traces:failed falls on the default group's index of failed transactions busmon:traces:failed" \
+    "$AGENT" --check-config --offline
+one_line_error "agent --group a:b: ':' refused" "streams.group 'a:b' holds ':'.*name the group without ':'" \
+    "$AGENT" --group a:b --check-config --offline
+"$BUSMON" --group w --redis "redis://127.0.0.1:$DEAD_PORT" stats >/dev/null 2>&1; rc=$?
+bm_eq "cli --group w: exit 2, not 3 (Redis not tried)" 2 "$rc"
+one_line_error "... its index falls on the default group's per-worker sets" \
+    "^busmon: --group 'w' would write the default group's keys: its trace index busmon:traces:w falls on the default group's index of a worker's transactions busmon:traces:w:<worker>" \
+    "$BUSMON" --group w --redis "redis://127.0.0.1:$DEAD_PORT" stats
+BUSMON_GROUP=gb:firing one_line_error "cli BUSMON_GROUP=gb:firing: ':' refused" \
+    "^busmon: BUSMON_GROUP 'gb:firing' holds ':'" "$BUSMON" --redis "redis://127.0.0.1:$DEAD_PORT" alerts
+"$BUSMON" --group ctl trace tx-1 --redis "redis://127.0.0.1:$DEAD_PORT" >/dev/null 2>&1; rc=$?
+bm_eq "cli --group ctl (busmon:baseline:ctl:ctl, no one's): goes on to Redis, exit 3" 3 "$rc"
+
 for flag in --redis --stream --group --consumer --config; do
     bm_check "agent --help lists $flag" bash -c "'$AGENT' --help | grep -q -- '$flag'"
 done

@@ -20,6 +20,7 @@
 #include "agent/config/alerting.h"
 #include "agent/config/config.h"
 #include "agent/config/keys.h"
+#include "agent/core/group_keys.h"
 #include "agent/core/parse.h"
 #include "agent/outputs/sink.h"
 
@@ -1015,6 +1016,90 @@ Test(config, keys_follow_the_group_unless_set)
     cr_expect_str_eq(c.alerting->stream, "al");
     cr_expect_str_eq(c.alerting->firing_hash, "al:firing");
     bm_config_deinit(&c);
+}
+
+/* A group's name is the part of its keys after the default group's and ':'. A
+ * name the default group's keys already have there, or one holding ':', would
+ * write keys that are not its own: refused, from every source, the keys named
+ * (group firing's alerts stream busmon:alerts:firing is the default group's
+ * firing hash: a stream on a hash, Redis refuses one of them). */
+Test(config, group_names_whose_keys_are_taken_are_refused)
+{
+    bm_config c;
+    bm_config_action action;
+    char err[512];
+    static const struct {
+        const char *group, *says[2];
+    } taken[] = {
+        {"firing", {"its alerts stream busmon:alerts:firing", "firing hash busmon:alerts:firing"}},
+        {"failed",
+         {"its trace index busmon:traces:failed", "failed transactions busmon:traces:failed"}},
+        {"w", {"its trace index busmon:traces:w ", "transactions busmon:traces:w:<worker>"}},
+        {"tx", {"its trace index busmon:traces:tx ", "busmon:traces:tx:<tx>"}},
+        {"gb:failed", {"holds ':'", "group 'gb''s"}},
+        {"a:b",
+         {"holds ':'", "busmon:state:a:b:<consumer> is the checkpoint of group 'a''s "
+                       "consumer 'b:<consumer>'"}},
+    };
+    for (size_t i = 0; i < sizeof taken / sizeof *taken; i++) {
+        char head[64];
+        snprintf(head, sizeof head, "streams.group '%s'", taken[i].group);
+        cr_expect_eq(from_args(&c, &action, err, sizeof err, "--group", taken[i].group, NULL), -1,
+                     "--group %s was taken", taken[i].group);
+        cr_expect(strstr(err, head) && strstr(err, taken[i].says[0]) &&
+                      strstr(err, taken[i].says[1]),
+                  "--group %s: %s", taken[i].group, err);
+        bm_config_deinit(&c);
+        setenv("BUSMON_GROUP", taken[i].group, 1);
+        cr_expect_eq(from_args(&c, &action, err, sizeof err, NULL), -1, "BUSMON_GROUP=%s was taken",
+                     taken[i].group);
+        bm_config_deinit(&c);
+        unsetenv("BUSMON_GROUP");
+        char yaml[128];
+        snprintf(yaml, sizeof yaml, "streams:\n  group: \"%s\"\n", taken[i].group);
+        write_yaml(yaml);
+        cr_expect_eq(from_args(&c, &action, err, sizeof err, "--config", yaml_path, NULL), -1,
+                     "group: %s in a file was taken", taken[i].group);
+        bm_config_deinit(&c);
+    }
+    /* no key of the default group's has these after its base: ctl is busmon:baseline:ctl's
+     * last part, not one after it (group ctl: busmon:baseline:ctl:ctl) */
+    static const char *const fine[] = {"busmon", "gb",          "ctl",   "firing2",
+                                       "w-1",    "failed_jobs", "agents"};
+    for (size_t i = 0; i < sizeof fine / sizeof *fine; i++) {
+        cr_expect_eq(from_args(&c, &action, err, sizeof err, "--group", fine[i], NULL), 0,
+                     "--group %s: %s", fine[i], err);
+        bm_config_deinit(&c);
+    }
+}
+
+/* core/group_keys.c's rows are the settings' keys, for the default group and another:
+ * the pub/sub input and the CLI name them from those rows (a setting renamed, or its
+ * default, would leave them on another key); the firing hash is the sub-key the table
+ * refuses as a group name. */
+Test(config, the_group_keys_table_names_the_settings_keys)
+{
+    static const char *const groups[] = {"busmon", "gb"};
+    for (size_t g = 0; g < 2; g++) {
+        bm_config c;
+        bm_config_action action;
+        char err[512], got[256], want[256];
+        cr_assert_eq(from_args(&c, &action, err, sizeof err, "--group", groups[g], NULL), 0, "%s",
+                     err);
+        size_t n;
+        const bm_group_key *rows = bm_group_keys(&n);
+        for (size_t i = 0; i < n; i++) {
+            value_of(&c, rows[i].setting, got, sizeof got);
+            bm_group_key_name(&rows[i], groups[g], want, sizeof want);
+            cr_expect_str_eq(got, want, "%s of group %s", rows[i].setting, groups[g]);
+        }
+        const bm_group_key *alerts = bm_group_key_find("alerts.stream");
+        cr_assert(alerts && alerts->channel && alerts->sub[0].name);
+        snprintf(want, sizeof want, "%s:%s", c.alerting->stream, alerts->sub[0].name);
+        cr_expect_str_eq(c.alerting->firing_hash, want);
+        cr_expect_str_eq(c.alerting->channel, c.alerting->stream);
+        bm_config_deinit(&c);
+    }
 }
 
 Test(config, bare_numbers_are_in_the_keys_unit)
