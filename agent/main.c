@@ -22,6 +22,7 @@
 #include "agent/config/config.h"
 #include "agent/core/acl.h"
 #include "agent/core/clock.h"
+#include "agent/core/group_keys.h"
 #include "agent/core/log.h"
 #include "agent/core/loop.h"
 #include "agent/core/redis_url.h"
@@ -84,6 +85,8 @@ typedef struct {
     char state_key[512]; /* busmon:state:<consumer> */
     bm_pubsub_input_opts pubsub_opts;
     const char **own_channels; /* the channels busmon PUBLISHes on (the config's strings) */
+    char **other_channels;     /* another group's: core/group_keys.c's channel rows, base + ':' */
+    size_t n_other_channels;
     bm_reclaim *reclaim;
     long handoff_idx; /* this agent's hand-off stream in cfg->streams (-1: none) */
     bm_acl *acl; /* what Redis's ACL denied (core/acl.h) */
@@ -666,10 +669,20 @@ static int own_channels(agent *a, bm_pubsub_input_opts *po)
         }
     po->own_channels = a->own_channels;
     po->n_own_channels = n;
-    /* another consumer group's busmon publishes on <default>:<group> (config.c group_keys) */
-    static const char *const others[] = {"busmon:rollups:", "busmon:health:", "busmon:alerts:"};
-    po->others_prefixes = others;
-    po->n_others_prefixes = sizeof others / sizeof *others;
+    /* another consumer group's busmon publishes on <default>:<group>, the keys of
+     * core/group_keys.c's channel rows (config.c names this group's from them) */
+    size_t n_rows;
+    const bm_group_key *rows = bm_group_keys(&n_rows);
+    if (!(a->other_channels = calloc(n_rows, sizeof *a->other_channels))) return -1;
+    for (size_t i = 0; i < n_rows; i++) {
+        if (!rows[i].channel) continue;
+        char *prefix = malloc(strlen(rows[i].base) + 2);
+        if (!prefix) return -1;
+        sprintf(prefix, "%s:", rows[i].base);
+        a->other_channels[a->n_other_channels++] = prefix;
+    }
+    po->others_prefixes = (const char *const *)a->other_channels;
+    po->n_others_prefixes = a->n_other_channels;
     return 0;
 }
 
@@ -890,6 +903,9 @@ static void teardown(agent *a)
     bm_http_free(a->p.http);
     bm_pubsub_input_free(a->p.pubsub);
     free(a->own_channels);
+    for (size_t i = 0; i < a->n_other_channels; i++)
+        free(a->other_channels[i]);
+    free(a->other_channels);
     bm_session_free(a->p.session);
     bm_reclaim_free(a->reclaim);
     bm_stream_input_free(a->p.streams);
