@@ -28,7 +28,7 @@
 #define PREVIEW_BYTES 72     /* of a field's value, in the text view */
 #define FIELDS_SHOWN  8      /* of a copy, in the text view */
 #define IDS_MAX       1000   /* --id list */
-#define FIELDS_MAX    200    /* of one copy read back (the agent writes at most 64 + 5) */
+#define FIELDS_MAX    200    /* of one copy read back (the agent writes at most 64 + 6) */
 
 typedef struct {
     int json, all, dry_run, replay;
@@ -46,7 +46,8 @@ void bm_cli_deadletters_help(FILE *f)
             "\n"
             "The entries busmon-agent could not use (an undecodable entry, a missing\n"
             "key, a poison entry delivered too often...), newest first: when, the reason,\n"
-            "the stream and id it came from, the agent's detail and its fields.\n"
+            "the stream and id it came from, the group that refused it, the agent's\n"
+            "detail and its fields.\n"
             "\n"
             "replay puts copies back, oldest first, as new entries of the stream each came\n"
             "from (or --to STREAM: a copy read from an agent's hand-off stream goes back\n"
@@ -58,8 +59,8 @@ void bm_cli_deadletters_help(FILE *f)
             "options:\n"
             "  --json              print JSON: {\"stream\", \"length\", \"reasons\" (of those\n"
             "                      shown: counts), \"entries\": [{\"dl_id\",\n"
-            "                      \"ts\", \"ts_unix\", \"reason\", \"stream\", \"id\", \"error\", "
-            "\"cut\",\n"
+            "                      \"ts\", \"ts_unix\", \"reason\", \"stream\", \"id\", \"group\", "
+            "\"error\", \"cut\",\n"
             "                      \"fields\": [{\"name\", \"bytes\", \"text\" | \"base64\"}]}]};\n"
             "                      replay: {\"replayed\": [...], \"skipped\": [...], \"dry_run\"}\n"
             "  --count N           entries to show (default %d); replay: at most N\n"
@@ -90,6 +91,7 @@ void bm_cli_deadletters_help(FILE *f)
 typedef struct {
     const redisReply *id; /* its id on the dead-letter stream */
     const redisReply *reason, *stream, *src_id, *error, *cut;
+    const redisReply *group; /* the consumer group that refused it (absent: an older agent) */
     size_t n_fields;
     const redisReply *name[FIELDS_MAX], *value[FIELDS_MAX]; /* the f.<field> pairs */
 } dl_copy;
@@ -127,6 +129,8 @@ static int copy_read(const redisReply *e, dl_copy *d)
             d->error = v;
         else if (is(k, "cut"))
             d->cut = v;
+        else if (is(k, "group"))
+            d->group = v;
         else if (k->len > 2 && !memcmp(k->str, "f.", 2) && d->n_fields < FIELDS_MAX) {
             d->name[d->n_fields] = k;
             d->value[d->n_fields++] = v;
@@ -200,8 +204,10 @@ static void print_copy(const dl_copy *d)
     char when[40];
     long long ms;
     id_time(d->id, when, sizeof when, &ms);
-    printf("%s  %s  %-14s from %s %s\n", d->id->str, when, bm_cli_safe_text(&sb, str(d->reason)),
+    printf("%s  %s  %-14s from %s %s", d->id->str, when, bm_cli_safe_text(&sb, str(d->reason)),
            bm_cli_safe_text(&sb, str(d->stream)), bm_cli_safe_text(&sb, str(d->src_id)));
+    if (d->group) printf(" in group %s", bm_cli_safe_text(&sb, str(d->group)));
+    printf("\n");
     if (d->error && d->error->len) printf("    error: %s\n", bm_cli_safe_text(&sb, d->error->str));
     if (d->cut) printf("    cut: %s\n", bm_cli_safe_text(&sb, d->cut->str));
     for (size_t i = 0; i < d->n_fields && i < FIELDS_SHOWN; i++) {
@@ -276,6 +282,7 @@ static json_t *copy_json(const dl_copy *d)
     json_object_set_new(j, "reason", jstr(d->reason));
     json_object_set_new(j, "stream", jstr(d->stream));
     json_object_set_new(j, "id", jstr(d->src_id));
+    json_object_set_new(j, "group", jstr(d->group));
     json_object_set_new(j, "error", jstr(d->error));
     json_object_set_new(j, "cut", jstr(d->cut));
     json_object_set_new(j, "fields", fields);

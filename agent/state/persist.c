@@ -1578,7 +1578,7 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
     group *g = open_group(p);
     if (!g ||
         reserve((void **)&g->pairs, &g->cap_pairs,
-                g->n_pairs + (n > DEADLETTER_FIELDS_MAX ? DEADLETTER_FIELDS_MAX : n) + 5,
+                g->n_pairs + (n > DEADLETTER_FIELDS_MAX ? DEADLETTER_FIELDS_MAX : n) + 6,
                 sizeof(dl_pair)) ||
         reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) {
         p->stats.deadletter_failed++;
@@ -1599,6 +1599,9 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
     PAIR("stream", 6, stream, strlen(stream));
     PAIR("id", 2, id, strlen(id));
     PAIR("error", 5, detail, strlen(detail));
+    /* the consumer group that refused it: two groups reading one stream both copy
+     * an entry neither can use (a replay puts back the f. fields only) */
+    if (p->o.group) PAIR("group", 5, p->o.group, strlen(p->o.group));
     /* what did not fit is said, so no one takes the copy for the whole entry
      * (`busmon deadletters replay` refuses such a copy) */
     size_t values_cut = 0, names_cut = 0,

@@ -32,12 +32,16 @@ bm_eq "a 70,000-byte value: the copy says it was cut" \
     "$(bm_cli_raw XREVRANGE busmon:deadletter + - COUNT 5 | grep -x '1 of 1 fields.*')"
 bm_eq "an entry copied whole has no cut field" 2 \
     "$(bm_cli_raw XREVRANGE busmon:deadletter + - COUNT 5 | grep -cx cut)"
+bm_eq "each copy names the consumer group that refused it (group busmon)" 5 \
+    "$(bm_cli_raw XREVRANGE busmon:deadletter + - COUNT 5 | grep -A1 -x group | grep -cx busmon)"
 
 # ---- listing ---------------------------------------------------------------------------
 "$BUSMON" deadletters >"$BM_TMP/out" 2>"$BM_TMP/err"
 bm_eq "busmon deadletters exits 0" 0 $?
 bm_check "it counts the five" grep -q 'dead letters in busmon:deadletter: 5 entries' "$BM_TMP/out"
 bm_eq "one header line per copy" 5 "$(grep -c '  from busmon:events ' "$BM_TMP/out")"
+bm_eq "... each with the group that refused it" 5 \
+    "$(grep -Ec '  from busmon:events [0-9]+-[0-9]+ in group busmon$' "$BM_TMP/out")"
 bm_eq "the last line counts the shown ones by reason, most first" "5 shown: unknown_type 3, not_json 2" \
     "$(tail -1 "$BM_TMP/out")"
 bm_check "the detail of the JSON that does not parse" \
@@ -50,6 +54,8 @@ bm_eq "--reason unknown_type --count 1 shows one" 1 \
 "$BUSMON" deadletters --json >"$BM_TMP/json"
 bm_eq "--json: length and entries" "5 5" "$(jq -r '"\(.length) \(.entries | length)"' "$BM_TMP/json")"
 bm_eq "--json: reasons of those shown" '{"not_json":2,"unknown_type":3}' "$(jq -cS .reasons "$BM_TMP/json")"
+bm_eq "--json: each entry's group" "busmon busmon busmon busmon busmon" \
+    "$(jq -r '[.entries[].group] | join(" ")' "$BM_TMP/json")"
 bm_eq "--json: the msgpack value in base64 is the entry's bytes" "$(base64 <"$BM_TMP/m.bin")" \
     "$(jq -r '.entries[] | .fields[] | select(.name == "m") | .base64' "$BM_TMP/json")"
 bm_eq "--json: all 64 copied fields, named without f." "64 json" \
@@ -76,7 +82,8 @@ bm_eq "--dry-run changes nothing" 5 "$(dl_len)"
 # a copy of a good event (as the agent writes a poison entry's), one of a
 # pub/sub message and one of an entry too big to read
 pid=$(bm_cli_raw XADD busmon:deadletter '*' reason poison stream busmon:events id 1-1 \
-    error 'delivered 6 times' f.json '{"type":"command","tx":"back-tx","id":"c1","worker":"w","step":"s"}')
+    error 'delivered 6 times' group busmon \
+    f.json '{"type":"command","tx":"back-tx","id":"c1","worker":"w","step":"s"}')
 sid=$(bm_cli_raw XADD busmon:deadletter '*' reason not_json stream 'chan.x' id pubsub error e \
     f.channel chan.x f.body '{')
 bid=$(bm_cli_raw XADD busmon:deadletter '*' reason oversized stream busmon:events id 2-1 \
@@ -87,6 +94,8 @@ bm_check "it says where the copy went" grep -q "^put back $pid (poison) to busmo
 bm_check "the agent reads it: busmon trace back-tx" \
     bm_wait_for 15 "'$BUSMON' trace back-tx | grep -q ' command .* dispatched .* w '"
 bm_eq "the copy put back is deleted" "" "$(bm_cli_raw XRANGE busmon:deadletter "$pid" "$pid" | tr -d '\n')"
+bm_eq "... put back with its own fields only (no group, no reason)" "json" \
+    "$(bm_cli_raw XREVRANGE busmon:events + - COUNT 1 | sed -n 2p)$(bm_cli_raw XREVRANGE busmon:events + - COUNT 1 | sed -n 4p)"
 
 "$BUSMON" deadletters replay --id "$sid,$bid" --json >"$BM_TMP/json"
 bm_eq "pub/sub and field-less copies are skipped (exit 0)" "0 2" \

@@ -99,6 +99,8 @@ bm_check "busmon system --group gb: gb's b1" bm_wait_for 10 "[ \"\$(agent_of --g
 dl() { "$BUSMON" deadletters "$@" --json 2>/dev/null | jq -r '.entries | length'; }
 bm_check "busmon deadletters --group gb: gb's dead letter" bm_wait_for 10 "[ \"\$(dl --group gb)\" = 1 ]"
 bm_eq "busmon deadletters: none of gb's" 0 "$(dl)"
+bm_eq "... and gb's copy names group gb (text and --json)" "in group gb gb" \
+    "$("$BUSMON" deadletters --group gb | grep -o 'in group gb$') $("$BUSMON" deadletters --group gb --json | jq -r '.entries[0].group')"
 bm_check "busmon trace wb-1 --group gb finds gb's trace" bm_wait_for 10 \
     "'$BUSMON' trace wb-1 --group gb --json"
 bm_eq "busmon trace wb-1 (the default monitor's keys): not there" 1 \
