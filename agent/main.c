@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/config/alerting.h"
 #include "agent/config/config.h"
@@ -31,6 +32,7 @@
 #include "agent/core/writer.h"
 #include "agent/http/counters.h"
 #include "agent/http/server.h"
+#include "agent/inputs/away.h"
 #include "agent/inputs/pubsub.h"
 #include "agent/inputs/reclaim.h"
 #include "agent/inputs/streams.h"
@@ -53,7 +55,7 @@
 #define BUSMON_VERSION "0.1.0"
 #endif
 
-enum { EXIT_USAGE = 2, EXIT_REDIS = 3 };
+enum { EXIT_USAGE = 2, EXIT_REDIS = 3, EXIT_AWAY = 75 /* could not start again */ };
 
 /* One error line on stderr (secrets redacted, as in the log). */
 static int fail(int code, const char *fmt, const char *a)
@@ -74,6 +76,15 @@ static int fail(int code, const char *fmt, const char *a)
 /* the most a stop keeps reading pub/sub for the other agents to take over */
 #define PUBSUB_LINGER_MAX_US (5 * 1000000LL)
 
+/* What starting this process again takes (main.c away_reset): argv as given
+ * (copied before a password in it is hidden), where the password came from. */
+typedef struct {
+    char **argv;
+    int pw_from_env; /* $BUSMON_REDIS_PASSWORD: wiped at start, set again for the new image */
+} restart_args;
+
+#define AWAY_RESETS_ENV "BUSMON_AGENT_AWAY_RESETS" /* away resets before this image */
+
 /* Everything main builds, so teardown can free it in the right order. */
 typedef struct {
     bm_config *cfg;
@@ -88,6 +99,8 @@ typedef struct {
     char **other_channels;     /* another group's: core/group_keys.c's channel rows, base + ':' */
     size_t n_other_channels;
     bm_reclaim *reclaim;
+    bm_away *away;
+    restart_args *restart;
     long handoff_idx; /* this agent's hand-off stream in cfg->streams (-1: none) */
     bm_acl *acl; /* what Redis's ACL denied (core/acl.h) */
     baseline_health baseline_health; /* the worker table's judge hook reads it */
@@ -575,6 +588,73 @@ static int build_state(agent *a)
     return 0;
 }
 
+/*
+ * An entry applied here since the last checkpoint was claimed by another
+ * agent while this one was away (inputs/away.c): start again as a restart
+ * does, from that checkpoint, by executing this program again with the same
+ * arguments (same pid; every descriptor but stdin/out/err closed on exec).
+ * Not in this process: every component holding effects of the entries
+ * applied since (the state and its traces, deadlines, the finisher, persist's
+ * groups and writes in flight, alerting, baselines) would need a reset of
+ * its own; the start is the one path that builds them from the checkpoint.
+ * At the stop: nothing (the checkpoint is dropped, the entries stay pending).
+ */
+static void away_reset(void *arg, int64_t away_us)
+{
+    agent *a = arg;
+    (void)away_us;
+    if (bm_loop_stopping(a->p.loop) || !a->restart || !a->restart->argv) return;
+    bm_stream_input_stats st;
+    bm_stream_input_get_stats(a->p.streams, &st);
+    char n[24];
+    snprintf(n, sizeof n, "%llu", (unsigned long long)st.away_resets);
+    setenv(AWAY_RESETS_ENV, n, 1);
+    if (a->restart->pw_from_env) setenv("BUSMON_REDIS_PASSWORD", a->url.password, 1);
+    fflush(stdout);
+    fflush(stderr);
+    /* the HTTP listener, Redis and the log file must not outlive this image,
+     * nor a signal blocked now (the mask is inherited) */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv("/proc/self/exe", a->restart->argv);
+    bm_error("cannot start again (%s): exiting without a checkpoint, as a crash would",
+             strerror(errno));
+    _exit(EXIT_AWAY);
+}
+
+static int build_away(agent *a)
+{
+    const bm_config *c = a->cfg;
+    /* another agent's reclaim: twice our checkpoint interval without a new
+     * checkpoint, or our registry heartbeat older than cluster.stale (our
+     * last heartbeat may be one interval older than our last checkpoint) */
+    int64_t judge_us = 2 * c->checkpoint_interval_ms * 1000;
+    int64_t stale_us = (c->cluster_stale_ms - c->cluster_heartbeat_ms) * 1000;
+    if (a->p.cluster && stale_us > 0 && stale_us < judge_us) judge_us = stale_us;
+    /* counted across the images: the count before this one from the last */
+    unsigned long long before = 0;
+    const char *env = getenv(AWAY_RESETS_ENV);
+    if (env) {
+        char *end;
+        before = strtoull(env, &end, 10);
+        if (!*env || *end) before = 0;
+        unsetenv(AWAY_RESETS_ENV);
+    }
+    bm_away_opts ao = {(const char *const *)c->streams,
+                       c->n_streams,
+                       c->group,
+                       c->consumer,
+                       a->handoff_idx,
+                       judge_us,
+                       before,
+                       away_reset,
+                       a};
+    if (!(a->away = bm_away_new(&ao, a->p.writer, a->p.persist, a->p.streams))) return -1;
+    return 0;
+}
+
 static int build_inputs(agent *a)
 {
     bm_config *c = a->cfg;
@@ -615,6 +695,7 @@ static int build_inputs(agent *a)
                           a};
     if (!(a->reclaim = bm_reclaim_new(&ro, a->p.loop, a->p.writer, a->p.persist, a->p.streams)))
         return -1;
+    if (c->checkpoint_interval_ms && build_away(a)) return -1;
     if (!c->pubsub_enabled || !c->n_pubsub_patterns) return 0;
     bm_channel_scheme_default(&a->scheme);
     a->scheme.prefix = c->channel_prefix;
@@ -908,6 +989,7 @@ static void teardown(agent *a)
     free(a->other_channels);
     bm_session_free(a->p.session);
     bm_reclaim_free(a->reclaim);
+    bm_away_free(a->away);
     bm_stream_input_free(a->p.streams);
     bm_alerting_free(a->p.alerting);
     bm_sysmon_free(a->p.sysmon);
@@ -997,11 +1079,12 @@ static int check_redis(const bm_config *cfg, const bm_redis_url *url)
     return rc ? fail(EXIT_REDIS, "%s", err) : 0;
 }
 
-static int run(bm_config *cfg, bm_config_action action)
+static int run(bm_config *cfg, bm_config_action action, restart_args *restart)
 {
     agent a;
     memset(&a, 0, sizeof a);
     a.cfg = cfg;
+    a.restart = restart;
     char err[1024];
     const char *url = bm_redis_url_choose(cfg->redis_url);
     bm_redis_password_from pw_from;
@@ -1009,6 +1092,7 @@ static int run(bm_config *cfg, bm_config_action action)
         bm_redis_url_credentials(&a.url, cfg->redis_username, cfg->redis_password_file, &pw_from,
                                  err, sizeof err))
         return fail(EXIT_USAGE, "%s", err);
+    restart->pw_from_env = pw_from == BM_REDIS_PASSWORD_ENV;
     char exposed[256];
     if (bm_config_http_exposed(cfg, exposed, sizeof exposed) && action == BM_CONFIG_RUN)
         bm_warn("%s", exposed);
@@ -1144,6 +1228,16 @@ int main(int argc, char **argv)
         bm_clock_set_offset_file(getenv("BUSMON_TEST_CLOCK_FILE"));
     bm_config_action action;
     int rc = 0;
+    /* argv as given, before a password in it is hidden: a start again
+     * (away_reset) takes the same (NULL: out of memory, never started again) */
+    restart_args restart = {calloc((size_t)argc + 1, sizeof(char *)), 0};
+    for (int i = 0; restart.argv && i < argc; i++)
+        if (!(restart.argv[i] = strdup(argv[i]))) {
+            for (int k = 0; k < i; k++)
+                free(restart.argv[k]);
+            free(restart.argv);
+            restart.argv = NULL;
+        }
     if (bm_config_from_args(&cfg, argc, argv, &action, err, sizeof err)) {
         rc = fail(EXIT_USAGE, "%s", err);
     } else if (action == BM_CONFIG_HELP) {
@@ -1156,9 +1250,12 @@ int main(int argc, char **argv)
         if (!rc && hidden) warn_password_in_argv();
         if (!rc) {
             log_config(&cfg);
-            rc = run(&cfg, action);
+            rc = run(&cfg, action, &restart);
         }
     }
     bm_config_deinit(&cfg);
+    for (int i = 0; restart.argv && i < argc; i++)
+        free(restart.argv[i]);
+    free(restart.argv);
     return rc;
 }

@@ -592,6 +592,19 @@ int bm_writer_xpending_idle(bm_writer *w, const char *stream, const char *group,
     return send_argv(w, BM_WRITE_RECLAIM, 8, argv, lens, cb, arg);
 }
 
+int bm_writer_xpending_of(bm_writer *w, const char *stream, const char *group, const char *start,
+                          const char *end, size_t count, const char *consumer, bm_write_cb cb,
+                          void *arg)
+{
+    char cnt[24];
+    snprintf(cnt, sizeof cnt, "%zu", count);
+    const char *argv[7] = {"XPENDING", stream, group, start, end, cnt, consumer};
+    size_t lens[7];
+    for (int i = 0; i < 7; i++)
+        lens[i] = strlen(argv[i]);
+    return send_argv(w, BM_WRITE_RECLAIM, 7, argv, lens, cb, arg);
+}
+
 /*
  * XCLAIM inside a script that measures each claimed entry in Redis: one
  * above max_bytes (fields and values) comes back as its size (an integer)

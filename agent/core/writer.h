@@ -190,6 +190,11 @@ int bm_writer_lrange(bm_writer *w, bm_write_kind kind, const char *key, size_t k
 /* XPENDING stream group IDLE min_idle_ms - + count: entries idle that long. */
 int bm_writer_xpending_idle(bm_writer *w, const char *stream, const char *group,
                             int64_t min_idle_ms, size_t count, bm_write_cb cb, void *arg);
+/* XPENDING stream group start end count consumer: consumer's pending entries
+ * in [start, end] ("(id" excludes it), oldest first (inputs/away.c). */
+int bm_writer_xpending_of(bm_writer *w, const char *stream, const char *group, const char *start,
+                          const char *end, size_t count, const char *consumer, bm_write_cb cb,
+                          void *arg);
 /*
  * XCLAIM stream group consumer min_idle_ms id... (in an EVAL): they become
  * consumer's, with their content; an entry above max_bytes comes back as

@@ -101,6 +101,14 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_poison_total", TOTAL,
            "Entries delivered more than reclaim.max_deliveries times: dead-lettered as poison.",
            "reclaim.poison", in.poison),
+    SCALAR("busmon_agent_away_checks_total", TOTAL,
+           "Checkpoints held while this agent checked that no entry it applied since its last "
+           "one was claimed by another agent (away, paused or cut off, long enough to look dead).",
+           "away.checks", in.away_checks),
+    SCALAR("busmon_agent_away_resets_total", TOTAL,
+           "Checks that found an entry applied here claimed by another agent: the agent started "
+           "again from its last checkpoint (re-executed itself) rather than count it twice.",
+           "away.resets", in.away_resets),
     SCALAR("busmon_read_largest_bytes", GAUGE,
            "The largest XREADGROUP reply so far, in field and value bytes (streams.max_read_bytes "
            "bounds what one read asks for).",

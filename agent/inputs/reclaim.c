@@ -222,7 +222,7 @@ static void on_claimed(const redisReply *r, void *arg)
         if ((ow && ow->covered[0] && bm_stream_id_cmp(id, ow->covered) <= 0) ||
             (c && c->held_by_owner)) {
             /* applied by its owner, however often delivered: not poison */
-            bm_persist_ack_claimed(rc->persist, rd->sidx, id, strlen(id));
+            bm_persist_ack_unapplied(rc->persist, rd->sidx, id, strlen(id), 1);
             st->reclaimed_covered++;
         } else if (c && c->deliveries + 1 > (long long)rc->o.max_deliveries &&
                    e->element[1]->type != REDIS_REPLY_INTEGER) {

@@ -167,6 +167,13 @@ static int ack_entry(bm_stream_input *in, size_t sidx, const redisReply *id)
                        : bm_persist_ack(in->persist, sidx, id->str, (size_t)id->len);
 }
 
+/* The same for an entry whose effects are not in our memory (covered, handed
+ * on, poison): another agent's claim of it counts nothing twice (away.c). */
+static int ack_unapplied(bm_stream_input *in, size_t sidx, const redisReply *id)
+{
+    return bm_persist_ack_unapplied(in->persist, sidx, id->str, (size_t)id->len, in->claimed);
+}
+
 /* An entry the decoder refused (status st): counted, copied with the reason, acked. */
 static void deadletter_undecodable(bm_stream_input *in, size_t sidx, const redisReply *id,
                                    bm_decode_status st, size_t n)
@@ -215,7 +222,7 @@ static void deadletter_poison(bm_stream_input *in, size_t sidx, const redisReply
              deliveries, in->o.max_deliveries, last_consumer);
     bm_persist_deadletter(in->persist, in->o.streams[sidx], id->str, "poison", detail, n,
                           in->fv_ptr, in->fv_len, in->fv_ptr + n, in->fv_len + n);
-    ack_entry(in, sidx, id);
+    ack_unapplied(in, sidx, id);
     in->stats.poison++;
     bm_warn("entry %s of %s dead-lettered as poison: %s", id->str, in->o.streams[sidx], detail);
 }
@@ -277,7 +284,7 @@ static int process(bm_stream_input *in, size_t sidx, const redisReply *entry, in
     if (from != BM_ENTRY_CLAIMED) {
         bm_persist_seen seen = bm_persist_seen_before(in->persist, sidx, id->str);
         if (seen == BM_SEEN_COVERED) { /* in the checkpoint (or acked): its ack was lost */
-            ack_entry(in, sidx, id);
+            ack_unapplied(in, sidx, id);
             return 0;
         }
         if (seen == BM_SEEN_QUEUED) return 0; /* applied since, by this process: ack queued */
@@ -290,7 +297,7 @@ static int process(bm_stream_input *in, size_t sidx, const redisReply *entry, in
     if (fv->type != REDIS_REPLY_ARRAY) {
         /* a pending entry whose content was trimmed from the stream */
         in->stats.deleted_entries++;
-        ack_entry(in, sidx, id);
+        ack_unapplied(in, sidx, id);
         return 0;
     }
     size_t n = fv->elements / 2;
@@ -336,7 +343,7 @@ static int process(bm_stream_input *in, size_t sidx, const redisReply *entry, in
         if (bm_persist_forward(in->persist, sidx, target, own_id, n, in->fv_ptr, in->fv_len,
                                in->fv_ptr + n, in->fv_len + n))
             return -1;
-        return ack_entry(in, sidx, id);
+        return ack_unapplied(in, sidx, id);
     }
     if (bm_state_apply(in->state, &ev, now_us, redelivered)) {
         in->stats.decode_errors[BM_DECODE_NOMEM]++;

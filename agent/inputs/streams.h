@@ -55,6 +55,10 @@ typedef struct {
     uint64_t reclaimed;          /* entries claimed from other consumers, applied */
     uint64_t reclaimed_covered;  /* ... their owner's checkpoint had them: acked, not applied */
     uint64_t poison;             /* entries delivered too often: dead-lettered, not applied */
+    uint64_t away_checks;        /* checkpoints held to check nothing applied was claimed away
+                                    (this agent away long enough to look dead: inputs/away.c) */
+    uint64_t away_resets;        /* ... that found a claimed one: started again from the checkpoint
+                                    (counted across the restarts: the environment carries it) */
     uint64_t clock_skew; /* event times further than max_clock_skew from the clock: the entry's */
     uint64_t unreadable; /* gauge: streams left out of the reads, their key of another type */
     uint64_t wrong_type; /* times a stream's key was found to hold another type */

@@ -73,6 +73,7 @@ typedef struct {
 typedef struct {
     size_t stream, off, len;
     unsigned char own; /* read by this consumer (not claimed): raises the stream's marks */
+    unsigned char unapplied; /* acked without effects in memory (bm_persist_ack_unapplied) */
 } ack_item;
 
 /* A claimed entry applied: its ack queued in group `seq` (bm_persist_claim_queued),
@@ -191,6 +192,11 @@ struct bm_persist {
     int lost_long_sets; /* checkpoints longer than LEAST_MAX_VALUE_BYTES lost with the connection */
     int finishing;
     int started; /* the state is restored (bm_persist_start): checkpoints may be written */
+    bm_persist_gate_cb gate; /* asked before each checkpoint's SET (bm_persist_set_gate) */
+    void *gate_arg;
+    int gate_passed;           /* ... and it let the one waiting go */
+    int64_t ck_sent_us;        /* mono: the checkpoint's SET sent */
+    int64_t confirmed_sent_us; /* ... the last confirmed one's (the start's time before one) */
     void (*done)(void *, int);
     void *done_arg;
 
@@ -1182,6 +1188,7 @@ static void on_checkpoint_set(const redisReply *r, void *arg)
         p->stats.checkpoints++;
         p->stats.checkpoint_us = (uint64_t)(bm_mono_us() - p->ck_started_us);
         memcpy(p->confirmed, p->ck_ids, p->o.n_streams * sizeof *p->confirmed);
+        p->confirmed_sent_us = p->ck_sent_us;
         ack_upto(p, p->ck_seq);
         if (!count_unstored(p)) { /* a refusal that was the checkpoint's own is over */
             bm_backoff_reset(&p->retry_backoff);
@@ -1238,6 +1245,9 @@ static void send_checkpoint(bm_persist *p)
     if (!p->ck_waiting) return;
     for (const group *g = p->sent; g && g->seq <= p->ck_seq; g = g->next)
         if (!group_stored(g)) return;
+    if (p->gate && !p->gate_passed && !p->ck_unreadable && p->gate(p, p->gate_arg))
+        return; /* held: bm_persist_gate_done */
+    p->gate_passed = 0;
     p->ck_waiting = 0;
     if (p->ck_unreadable) {
         p->in_checkpoint = 0;
@@ -1251,6 +1261,7 @@ static void send_checkpoint(bm_persist *p)
         checkpoint_after(p, 0);
         return;
     }
+    p->ck_sent_us = bm_mono_us();
     if (bm_writer_set(p->w, BM_WRITE_STATE, p->o.state_key, p->ck_buf.data, p->ck_buf.size,
                       p->o.state_ttl_ms, on_checkpoint_set, p)) {
         p->in_checkpoint = 0;
@@ -1437,6 +1448,7 @@ int bm_persist_start(bm_persist *p)
     struct timeval tv = bm_tv_from_us(every);
     if (evtimer_add(p->ev_checkpoint, &tv)) return -1;
     p->started = 1;
+    p->confirmed_sent_us = bm_mono_us(); /* judged from now by the other agents */
     ask_max_value(p);
     /* one checkpoint at once, not an interval later: its time tells the other
      * agents' reclaim that this consumer is alive, so they do not claim the
@@ -1531,7 +1543,8 @@ nomem:
     return -1;
 }
 
-static int queue_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_len, int own)
+static int queue_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_len, int own,
+                     int unapplied)
 {
     group *g = open_group(p);
     if (!g || id_len >= BM_STREAM_ID_MAX ||
@@ -1552,6 +1565,7 @@ static int queue_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id
     a->off = g->ids.len;
     a->len = id_len;
     a->own = (unsigned char)own;
+    a->unapplied = (unsigned char)unapplied;
     if (grow_append(&g->ids, id, id_len)) return -1;
     g->n_acks++;
     p->n_claims += !own;
@@ -1562,12 +1576,18 @@ static int queue_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id
 
 int bm_persist_ack(bm_persist *p, size_t stream_idx, const char *id, size_t id_len)
 {
-    return queue_ack(p, stream_idx, id, id_len, 1);
+    return queue_ack(p, stream_idx, id, id_len, 1, 0);
 }
 
 int bm_persist_ack_claimed(bm_persist *p, size_t stream_idx, const char *id, size_t id_len)
 {
-    return queue_ack(p, stream_idx, id, id_len, 0);
+    return queue_ack(p, stream_idx, id, id_len, 0, 0);
+}
+
+int bm_persist_ack_unapplied(bm_persist *p, size_t stream_idx, const char *id, size_t id_len,
+                             int claimed)
+{
+    return queue_ack(p, stream_idx, id, id_len, !claimed, 1);
 }
 
 void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, const char *reason,
@@ -1785,7 +1805,7 @@ int bm_persist_claim_acked(bm_persist *p, size_t stream_idx, const char *id)
     prune_acked_claims(p, bm_mono_us());
     for (size_t i = 0; i < p->n_acked_claims; i++) {
         if (p->acked_claims[i].stream != stream_idx || strcmp(p->acked_claims[i].id, id)) continue;
-        if (bm_persist_ack_claimed(p, stream_idx, id, strlen(id))) return 1; /* next round */
+        if (queue_ack(p, stream_idx, id, strlen(id), 0, 1)) return 1; /* next round */
         memmove(p->acked_claims + i, p->acked_claims + i + 1,
                 (p->n_acked_claims - i - 1) * sizeof *p->acked_claims);
         p->n_acked_claims--;
@@ -1909,4 +1929,51 @@ void bm_persist_get_stats(const bm_persist *p, bm_persist_stats *out)
 int64_t bm_persist_last_ack_us(const bm_persist *p)
 {
     return p->last_ack_us;
+}
+
+void bm_persist_set_gate(bm_persist *p, bm_persist_gate_cb cb, void *arg)
+{
+    p->gate = cb;
+    p->gate_arg = arg;
+}
+
+void bm_persist_gate_done(bm_persist *p, int ok)
+{
+    if (!p->ck_waiting) return;
+    if (ok) {
+        p->gate_passed = 1;
+        send_checkpoint(p);
+        return;
+    }
+    p->ck_waiting = 0; /* as a SET refused: the next checkpoint covers its entries */
+    p->in_checkpoint = 0;
+    p->stats.checkpoint_failed++;
+    checkpoint_after(p, 0);
+}
+
+int64_t bm_persist_confirmed_sent_us(const bm_persist *p)
+{
+    return p->confirmed_sent_us;
+}
+
+static void applied_in(const bm_persist *p, const group *g, bm_persist_applied_cb cb, void *arg)
+{
+    for (size_t i = 0; i < g->n_acks; i++) {
+        const ack_item *a = &g->acks[i];
+        char id[BM_STREAM_ID_MAX];
+        if (a->unapplied || a->stream >= p->o.n_streams || a->len >= sizeof id) continue;
+        memcpy(id, g->ids.data + a->off, a->len);
+        id[a->len] = '\0';
+        if (a->own && p->confirmed[a->stream][0] &&
+            bm_stream_id_cmp(id, p->confirmed[a->stream]) <= 0)
+            continue; /* the confirmed checkpoint holds it */
+        cb(a->stream, id, !a->own, arg);
+    }
+}
+
+void bm_persist_applied_since(const bm_persist *p, bm_persist_applied_cb cb, void *arg)
+{
+    for (const group *g = p->sent; g; g = g->next)
+        applied_in(p, g, cb, arg);
+    if (p->open) applied_in(p, p->open, cb, arg);
 }

@@ -322,6 +322,35 @@ void bm_persist_get_stats(const bm_persist *p, bm_persist_stats *out);
 /* Wall-clock µs of the last ack reply (0: none yet). */
 int64_t bm_persist_last_ack_us(const bm_persist *p);
 
+/* The same for an entry acked without effects in this process's memory:
+ * one a confirmed checkpoint covers, handed to its owner, dead-lettered as
+ * poison, a claim its owner had applied (claimed: held in the claims'
+ * consumer). Left out of bm_persist_applied_since. */
+int bm_persist_ack_unapplied(bm_persist *p, size_t stream_idx, const char *id, size_t id_len,
+                             int claimed);
+
+/*
+ * The checkpoint's gate (inputs/away.c): asked, once every group a
+ * checkpoint covers is stored, whether its SET may go. @return 0 to send it
+ * now, 1 to hold it until bm_persist_gate_done(p, ok): ok sends it (the
+ * gate is not asked again for it), !ok drops it as a refused SET would be
+ * (its entries wait for the next checkpoint; at the stop, the finish ends
+ * with -1). NULL: none.
+ */
+typedef int (*bm_persist_gate_cb)(bm_persist *p, void *arg);
+void bm_persist_set_gate(bm_persist *p, bm_persist_gate_cb cb, void *arg);
+void bm_persist_gate_done(bm_persist *p, int ok);
+
+/* Mono µs the last checkpoint Redis confirmed was sent (before one: when
+ * bm_persist_start ran); another agent's reclaim times this one from it. */
+int64_t bm_persist_confirmed_sent_us(const bm_persist *p);
+
+/* Every entry whose effects this process applied since its confirmed
+ * checkpoint (its ack queued): stream, id (borrowed for the call) and
+ * whether it was claimed (held in the claims' consumer, else in ours). */
+typedef void (*bm_persist_applied_cb)(size_t stream_idx, const char *id, int claimed, void *arg);
+void bm_persist_applied_since(const bm_persist *p, bm_persist_applied_cb cb, void *arg);
+
 /* Compare two stream entry ids ("ms-seq"): <0, 0, >0. */
 int bm_stream_id_cmp(const char *a, const char *b);
 
