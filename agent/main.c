@@ -830,7 +830,7 @@ static int build_jobs(agent *a, char *err, size_t errlen)
                                   c->n_streams);
     if (!a->p.publisher || !a->p.sampler || bm_publisher_start(a->p.publisher))
         return snprintf(err, errlen, "out of memory"), -1;
-    /* tests give the memory figures and the cgroup limits as files of their own */
+    /* tests give the memory and CPU figures and the cgroup limits as files of their own */
     bm_sysmon_opts so = {c->system_interval_ms * 1000,
                          c->system_history_s * 1000000,
                          c->system_data_path,
@@ -839,7 +839,8 @@ static int build_jobs(agent *a, char *err, size_t errlen)
                          a,
                          getenv("BUSMON_TEST_PROC_MEMINFO"),
                          getenv("BUSMON_TEST_CGROUP_ROOT"),
-                         getenv("BUSMON_TEST_PROC_SELF_CGROUP")};
+                         getenv("BUSMON_TEST_PROC_SELF_CGROUP"),
+                         getenv("BUSMON_TEST_PROC_STAT")};
     a->p.sysmon = bm_sysmon_new(&so, a->p.sampler, mon, a->p.outputs);
     if (a->p.baselines) {
         bm_baseline_job_opts bo = {c->health_interval_ms * 1000, c->baselines_control_key};

@@ -35,6 +35,7 @@ static const char *const field_names[BM_SYS__COUNT] = {
     "stream_length",
     "cgroup_memory_limit_bytes",
     "cgroup_memory_usage_bytes",
+    "cgroup_memory_working_set_bytes",
     "cgroup_cpu_limit_cores",
 };
 

@@ -47,9 +47,12 @@ typedef enum {
     /* the agent's cgroup (a container's), unknown when no limit is set:
      * "cgroup_memory_limit_bytes", the tightest memory limit;
      * "cgroup_memory_usage_bytes", the use of the cgroup holding it;
-     * "cgroup_cpu_limit_cores", the tightest CPU quota in CPUs */
+     * "cgroup_memory_working_set_bytes", that use less its inactive page
+     * cache (what memory_percent judges);
+     * "cgroup_cpu_limit_cores", the tightest CPU limit in CPUs (quota or cpuset) */
     BM_SYS_CGROUP_MEMORY_LIMIT,
     BM_SYS_CGROUP_MEMORY_USAGE,
+    BM_SYS_CGROUP_MEMORY_WORKING_SET,
     BM_SYS_CGROUP_CPU_LIMIT,
     BM_SYS__COUNT
 } bm_sys_field;

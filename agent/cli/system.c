@@ -113,6 +113,7 @@ static void fmt(bm_sys_field f, double v, char *buf, size_t n)
     case BM_SYS_REDIS_MEMORY:
     case BM_SYS_CGROUP_MEMORY_LIMIT:
     case BM_SYS_CGROUP_MEMORY_USAGE:
+    case BM_SYS_CGROUP_MEMORY_WORKING_SET:
         fmt_bytes(v, buf, n);
         break;
     case BM_SYS_CGROUP_CPU_LIMIT:
@@ -134,13 +135,13 @@ static void fmt(bm_sys_field f, double v, char *buf, size_t n)
 }
 
 static const char *const row_label[BM_SYS__COUNT] = {
-    "host cpu",        "host memory",      "disk",
-    "load 1m",         "load 5m",          "load 15m",
-    "agent cpu",       "agent rss",        "events/s",
-    "p95 latency",     "success rate",     "redis clients",
-    "redis memory",    "redis rtt",        "consumer lag",
-    "pending",         "stream length",    "cgroup mem limit",
-    "cgroup mem used", "cgroup cpu limit",
+    "host cpu",        "host memory",     "disk",
+    "load 1m",         "load 5m",         "load 15m",
+    "agent cpu",       "agent rss",       "events/s",
+    "p95 latency",     "success rate",    "redis clients",
+    "redis memory",    "redis rtt",       "consumer lag",
+    "pending",         "stream length",   "cgroup mem limit",
+    "cgroup mem used", "cgroup mem wset", "cgroup cpu limit",
 };
 
 static void print_text(const system_args *s, const bm_sys_sample *latest, const bm_sys_agg *agg)

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -56,9 +57,9 @@ static void take_v1_line(const char *line, size_t len, bm_cgroup_own *out)
     if (!list_len || list_len >= sizeof out->memory.controllers ||
         path_len >= sizeof out->memory.path || *path != '/')
         return;
-    bm_cgroup_place *places[] = {&out->memory, &out->cpu, &out->cpuacct};
-    static const char *const names[] = {"memory", "cpu", "cpuacct"};
-    for (size_t i = 0; i < 3; i++) {
+    bm_cgroup_place *places[] = {&out->memory, &out->cpu, &out->cpuacct, &out->cpuset};
+    static const char *const names[] = {"memory", "cpu", "cpuacct", "cpuset"};
+    for (size_t i = 0; i < 4; i++) {
         if (!lists(c1 + 1, list_len, names[i])) continue;
         snprintf(places[i]->controllers, sizeof places[i]->controllers, "%.*s", (int)list_len,
                  c1 + 1);
@@ -86,6 +87,12 @@ void bm_cgroup_own_read(const char *path, bm_cgroup_own *out)
     bm_cgroup_own_parse(text, out);
 }
 
+/* Nothing after p but one optional newline. */
+static int at_line_end(const char *p)
+{
+    return !*p || !strcmp(p, "\n");
+}
+
 typedef enum { FILE_MISSING, FILE_BAD, FILE_READ } file_read;
 
 /* A small file into buf, NUL-terminated: not there (no cgroup v2, no such
@@ -100,6 +107,50 @@ static file_read read_small(const char *path, char *buf, size_t n)
     fclose(f);
     buf[got] = '\0';
     return failed || !got ? FILE_BAD : FILE_READ;
+}
+
+int bm_cgroup_parse_cpu_list(const char *text, unsigned *cpus)
+{
+    const char *p = text;
+    unsigned n = 0;
+    for (;;) {
+        char *end;
+        if (*p < '0' || *p > '9') return -1;
+        unsigned long first = strtoul(p, &end, 10), last = first;
+        p = end;
+        if (*p == '-') {
+            if (p[1] < '0' || p[1] > '9') return -1;
+            last = strtoul(p + 1, &end, 10);
+            p = end;
+        }
+        if (last < first || last > 65535) return -1;
+        n += (unsigned)(last - first + 1);
+        if (*p != ',') break;
+        p++;
+    }
+    if (!at_line_end(p)) return -1;
+    *cpus = n;
+    return 0;
+}
+
+int bm_cgroup_parse_stat_field(const char *text, const char *key, uint64_t *v)
+{
+    size_t klen = strlen(key);
+    for (const char *p = text; p && *p;) {
+        if (!strncmp(p, key, klen) && p[klen] == ' ') {
+            const char *q = p + klen + 1;
+            char *end;
+            if (*q < '0' || *q > '9') return -1;
+            errno = 0;
+            unsigned long long n = strtoull(q, &end, 10);
+            if (errno || (*end && *end != '\n')) return -1;
+            *v = (uint64_t)n;
+            return 0;
+        }
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    return -1;
 }
 
 /* A use is a figure, never "max". */
@@ -165,10 +216,34 @@ static int v1_cpu_limit(bm_cgroup_limits *out, const char *dir, uint64_t *millic
     return rc;
 }
 
-/* The files of one hierarchy: v2 (all kinds), v1 memory, v1 cpu. */
-typedef enum { HIER_V2, HIER_V1_MEMORY, HIER_V1_CPU } hierarchy;
+/* The files of one hierarchy: v2 (all kinds), v1 memory, v1 cpu, v1 cpuset. */
+typedef enum { HIER_V2, HIER_V1_MEMORY, HIER_V1_CPU, HIER_V1_CPUSET } hierarchy;
 
-/* dir's memory limit, kept with the use beside it when tighter than the one kept. */
+/*
+ * The working set of the cgroup dir using `used` bytes: less the inactive
+ * page cache of its memory.stat (the kernel drops that before it kills),
+ * floored at 0. memory.stat not there, unreadable or without the line:
+ * flagged, and the use itself (never 0, never a guess below it).
+ */
+static uint64_t working_set(bm_cgroup_limits *out, const char *dir, int v1, uint64_t used)
+{
+    static const char name[] = "memory.stat";
+    const char *key = v1 ? "total_inactive_file" : "inactive_file";
+    char text[16384];
+    uint64_t inactive;
+    if (read_in(out, dir, name, BM_CGROUP_MEMORY_STAT, text, sizeof text) == 0) {
+        size_t len = strlen(text);
+        char *last = len == sizeof text - 1 ? strrchr(text, '\n') : NULL;
+        if (last) last[1] = '\0'; /* a file longer than the room: its whole lines only */
+        if (bm_cgroup_parse_stat_field(text, key, &inactive) == 0)
+            return inactive < used ? used - inactive : 0;
+    }
+    flag(out, dir, name, BM_CGROUP_MEMORY_STAT);
+    return used;
+}
+
+/* dir's memory limit, kept with the use and working set beside it when
+ * tighter than the one kept. */
 static void take_memory(bm_cgroup_limits *out, const char *dir, int v1)
 {
     uint64_t v, used;
@@ -181,22 +256,67 @@ static void take_memory(bm_cgroup_limits *out, const char *dir, int v1)
                                        BM_CGROUP_MEMORY_CURRENT, parse_use, &used)
                                   ? 0
                                   : used;
+    out->memory_working_set_bytes =
+        out->memory_usage_bytes ? working_set(out, dir, v1, out->memory_usage_bytes) : 0;
 }
 
-/* dir's CPU quota, kept with the CPU time used (v1: read in usage_dir,
- * the cpuacct hierarchy's same cgroup) when tighter than the one kept. */
-static void take_cpu(bm_cgroup_limits *out, const char *dir, const char *usage_dir, int v1)
+/* m millicores held by a cgroup: kept in *keep with the CPU time of
+ * usage_dir (v1: the cpuacct hierarchy's same cgroup) when tighter than
+ * the one kept. */
+static void keep_cpu(bm_cgroup_limits *out, bm_cgroup_cpu *keep, uint64_t m, const char *usage_dir,
+                     int v1)
 {
-    uint64_t m, used;
-    if ((v1 ? v1_cpu_limit(out, dir, &m)
-            : value_in(out, dir, "cpu.max", BM_CGROUP_CPU_MAX, sysstat_parse_cgroup_cpu_max, &m)) ||
-        (out->cpu_limit_millicores && m >= out->cpu_limit_millicores))
-        return;
-    out->cpu_limit_millicores = m;
-    out->cpu_usage_known =
+    uint64_t used;
+    if (keep->millicores && m >= keep->millicores) return;
+    keep->millicores = m;
+    keep->usage_known =
         value_in(out, usage_dir, v1 ? "cpuacct.usage" : "cpu.stat", BM_CGROUP_CPU_USAGE,
                  v1 ? parse_v1_cpu_usage : sysstat_parse_cgroup_cpu_usage, &used) == 0;
-    out->cpu_usage_usec = out->cpu_usage_known ? used : 0;
+    keep->usage_usec = keep->usage_known ? used : 0;
+}
+
+/* dir's CPU quota. */
+static void take_cpu(bm_cgroup_limits *out, const char *dir, const char *usage_dir, int v1)
+{
+    uint64_t m;
+    if (!(v1 ? v1_cpu_limit(out, dir, &m)
+             : value_in(out, dir, "cpu.max", BM_CGROUP_CPU_MAX, sysstat_parse_cgroup_cpu_max, &m)))
+        keep_cpu(out, &out->quota, m, usage_dir, v1);
+}
+
+static int parse_cpu_list_millicores(const char *text, uint64_t *millicores)
+{
+    unsigned cpus;
+    if (bm_cgroup_parse_cpu_list(text, &cpus)) return -1;
+    *millicores = (uint64_t)cpus * 1000;
+    return 0;
+}
+
+/* dir's cpuset: v2 cpuset.cpus.effective; v1 cpuset.effective_cpus, or
+ * cpuset.cpus where a kernel has no effective one. A list not understood
+ * is flagged, no limit. */
+static void take_cpuset(bm_cgroup_limits *out, const char *dir, const char *usage_dir, int v1)
+{
+    uint64_t m;
+    int rc = value_in(out, dir, v1 ? "cpuset.effective_cpus" : "cpuset.cpus.effective",
+                      BM_CGROUP_CPUSET, parse_cpu_list_millicores, &m);
+    if (rc == 1 && v1)
+        rc = value_in(out, dir, "cpuset.cpus", BM_CGROUP_CPUSET, parse_cpu_list_millicores, &m);
+    if (rc == 0) keep_cpu(out, &out->cpuset, m, usage_dir, v1);
+}
+
+/* The CPU limit: the least of the quota and a cpuset of fewer CPUs than
+ * the host has (0: unknown), with the CPU time of the cgroup holding it. */
+static void settle_cpu(bm_cgroup_limits *out, unsigned host_cpus)
+{
+    if (host_cpus && out->cpuset.millicores >= (uint64_t)host_cpus * 1000)
+        memset(&out->cpuset, 0, sizeof out->cpuset); /* every CPU: the root's, no limit */
+    const bm_cgroup_cpu *kept = &out->quota;
+    if (out->cpuset.millicores && (!kept->millicores || out->cpuset.millicores < kept->millicores))
+        kept = &out->cpuset;
+    out->cpu_limit_millicores = kept->millicores;
+    out->cpu_usage_usec = kept->usage_usec;
+    out->cpu_usage_known = kept->millicores && kept->usage_known;
 }
 
 /*
@@ -230,12 +350,14 @@ static void walk(bm_cgroup_limits *out, const char *base, const char *own, hiera
     int base_len = cgroup_dir(base, own, dir, sizeof dir);
     if (base_len < 0) return;
     for (;;) {
-        if (h != HIER_V1_CPU) take_memory(out, dir, h == HIER_V1_MEMORY);
+        if (h == HIER_V2 || h == HIER_V1_MEMORY) take_memory(out, dir, h == HIER_V1_MEMORY);
         if (h == HIER_V2) {
             take_cpu(out, dir, dir, 0);
-        } else if (h == HIER_V1_CPU) {
+            take_cpuset(out, dir, dir, 0);
+        } else if (h == HIER_V1_CPU || h == HIER_V1_CPUSET) {
             int n = snprintf(usage_dir, sizeof usage_dir, "%s%s", usage_base, dir + base_len);
-            if (n > 0 && (size_t)n < sizeof usage_dir) take_cpu(out, dir, usage_dir, 1);
+            if (n > 0 && (size_t)n < sizeof usage_dir)
+                (h == HIER_V1_CPU ? take_cpu : take_cpuset)(out, dir, usage_dir, 1);
         }
         char *slash = strlen(dir) > (size_t)base_len ? strrchr(dir + base_len, '/') : NULL;
         if (!slash) break;
@@ -247,6 +369,7 @@ void bm_cgroup_read(const char *root, const char *own, bm_cgroup_limits *out)
 {
     memset(out, 0, sizeof *out);
     walk(out, root ? root : DEFAULT_ROOT, own, HIER_V2, NULL);
+    settle_cpu(out, 0);
 }
 
 /* A v1 hierarchy's top, into base: root/<its controllers as listed>, else
@@ -264,16 +387,22 @@ static int v1_base(const char *root, const bm_cgroup_place *pl, const char *cont
     return -1;
 }
 
-void bm_cgroup_read_all(const char *root, const bm_cgroup_own *own, bm_cgroup_limits *out)
+void bm_cgroup_read_all(const char *root, const bm_cgroup_own *own, unsigned host_cpus,
+                        bm_cgroup_limits *out)
 {
     if (!root) root = DEFAULT_ROOT;
-    bm_cgroup_read(root, own->v2, out);
+    memset(out, 0, sizeof *out);
+    walk(out, root, own->v2, HIER_V2, NULL);
     char base[BM_CGROUP_PATH_MAX], usage_base[BM_CGROUP_PATH_MAX];
     if (!v1_base(root, &own->memory, "memory", base, sizeof base))
         walk(out, base, own->memory.path, HIER_V1_MEMORY, NULL);
-    if (v1_base(root, &own->cpu, "cpu", base, sizeof base)) return;
-    /* the CPU time: the cpuacct hierarchy (the same one when co-mounted) */
-    if (v1_base(root, &own->cpuacct, "cpuacct", usage_base, sizeof usage_base))
-        snprintf(usage_base, sizeof usage_base, "%s", base);
-    walk(out, base, own->cpu.path, HIER_V1_CPU, usage_base);
+    /* the CPU time: the cpuacct hierarchy (the same one as cpu when co-mounted) */
+    int have_cpuacct = !v1_base(root, &own->cpuacct, "cpuacct", usage_base, sizeof usage_base);
+    if (!v1_base(root, &own->cpu, "cpu", base, sizeof base)) {
+        if (!have_cpuacct) snprintf(usage_base, sizeof usage_base, "%s", base);
+        walk(out, base, own->cpu.path, HIER_V1_CPU, usage_base);
+    }
+    if (have_cpuacct && !v1_base(root, &own->cpuset, "cpuset", base, sizeof base))
+        walk(out, base, own->cpuset.path, HIER_V1_CPUSET, usage_base);
+    settle_cpu(out, host_cpus);
 }

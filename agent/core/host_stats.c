@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The parsing is lib/sysstat's (shared with /metrics' host figures); these
  * keep the alert gauges' busy/total view of it. */
@@ -44,6 +45,20 @@ int bm_host_read(const char *path, char *buf, size_t n)
     fclose(f);
     buf[got] = '\0';
     return got ? 0 : -1;
+}
+
+unsigned bm_host_cpu_count(const char *stat_path)
+{
+    enum { TEXT_MAX = 65536 }; /* a /proc/stat of many CPUs; only tests read one here */
+    char *text = stat_path ? malloc(TEXT_MAX) : NULL;
+    unsigned n = 0;
+    if (text && bm_host_read(stat_path, text, TEXT_MAX) == 0)
+        for (const char *p = text; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+            if (!strncmp(p, "cpu", 3) && p[3] >= '0' && p[3] <= '9') n++;
+    free(text);
+    if (n) return n;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 ? (unsigned)cpus : 1;
 }
 
 void bm_host_sample(const char *stat_path, const char *meminfo_path, bm_cpu_times *cpu, int *cpu_ok,

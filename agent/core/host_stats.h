@@ -36,6 +36,10 @@ double bm_host_cpu_percent(const bm_cpu_times *before, const bm_cpu_times *after
  * @return 0 and *percent (0..100), or -1: no MemTotal. */
 int bm_host_parse_memory_percent(const char *proc_meminfo, double *percent);
 
+/* The host's online CPUs: sysconf's, or with stat_path (a test's
+ * /proc/stat) the cpuN lines of that file when it has any. @return >= 1. */
+unsigned bm_host_cpu_count(const char *stat_path);
+
 /* Read a small file (a /proc file) into buf, NUL-terminated.
  * @return 0, or -1 when it cannot be read or is empty. */
 int bm_host_read(const char *path, char *buf, size_t n);

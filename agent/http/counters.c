@@ -523,9 +523,15 @@ static const bm_counter_row table[] = {
           "busmon_cgroup_memory_limit_bytes is; "
           "absent when no limit.",
           "system.cgroup.memory_usage_bytes", sys.cgroup_memory_usage_bytes, 0),
+    KNOWN("busmon_cgroup_memory_working_set_bytes",
+          "busmon_cgroup_memory_usage_bytes less the inactive page cache (memory.stat "
+          "inactive_file, v1 total_inactive_file): what the memory_percent alert gauge judges; "
+          "absent when no limit.",
+          "system.cgroup.memory_working_set_bytes", sys.cgroup_memory_working_set_bytes, 0),
     KNOWN("busmon_cgroup_cpu_limit_cores",
-          "The cgroup CPU quota in CPUs (the tightest cpu.max, v1 cpu.cfs_quota_us, quota / "
-          "period); absent when none (max, no cgroup).",
+          "The cgroup CPU limit in CPUs: the least of the tightest cpu.max (v1 "
+          "cpu.cfs_quota_us) quota / period and the CPUs of cpuset.cpus.effective (v1 "
+          "cpuset.effective_cpus) when fewer than the host's; absent when none (max, no cgroup).",
           "system.cgroup.cpu_limit_millicores", sys.cgroup_cpu_limit_millicores, 1e-3),
     ARRAY("busmon_system_read_errors_total", TOTAL,
           "System samples whose source could not be read or was not understood (its figures "

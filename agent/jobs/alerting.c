@@ -315,13 +315,15 @@ static void take_streams(bm_alerting *al, const bm_redis_figures *f)
 
 /*
  * In a cgroup with a limit (a container's, a systemd unit's), cpu_percent
- * and memory_percent are of that limit, not of the host: memory, the use of
- * the cgroup holding the tightest memory limit over that limit; CPU, the CPU
- * time the cgroup holding the tightest quota used since the last
- * evaluation over the quota's share of that time (capped at 100). With no
+ * and memory_percent are of that limit, not of the host: memory, the
+ * working set (the use less its inactive page cache, which the kernel
+ * reclaims before it kills) of the cgroup holding the tightest memory limit
+ * over that limit; CPU, the CPU time the cgroup holding the tightest CPU
+ * limit (the least of the quota and the cpuset's CPUs) used since the last
+ * evaluation over that limit's share of that time (capped at 100). With no
  * limit ("max", v1's huge number, no cgroup), or one the host is tighter than
- * (a memory limit of MemTotal or more, a quota of as many CPUs as are online
- * or more), the host's figures stay. A limit whose use cannot be read is
+ * (a memory limit of MemTotal or more, a CPU limit of as many CPUs as are
+ * online or more), the host's figures stay. A limit whose use cannot be read is
  * unknown, never the host's figure (sysmon says which file fails). A few
  * small reads, once an evaluation.
  */
@@ -329,13 +331,13 @@ static void against_cgroup_limits(bm_alerting *al, int64_t mono, uint64_t host_m
                                   double *cpu_percent, double *memory_percent)
 {
     bm_cgroup_limits lim;
-    bm_cgroup_read_all(al->o.cgroup_root, &al->cgroup_own, &lim);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned cpus = bm_host_cpu_count(al->o.proc_stat);
+    bm_cgroup_read_all(al->o.cgroup_root, &al->cgroup_own, cpus, &lim);
     if (host_memory_bytes && lim.memory_limit_bytes >= host_memory_bytes)
         lim.memory_limit_bytes = 0; /* no tighter than the host */
-    if (cpus > 0 && lim.cpu_limit_millicores >= (uint64_t)cpus * 1000) lim.cpu_limit_millicores = 0;
+    if (lim.cpu_limit_millicores >= (uint64_t)cpus * 1000) lim.cpu_limit_millicores = 0;
     if (lim.memory_limit_bytes)
-        *memory_percent = lim.memory_usage_bytes ? 100.0 * (double)lim.memory_usage_bytes /
+        *memory_percent = lim.memory_usage_bytes ? 100.0 * (double)lim.memory_working_set_bytes /
                                                        (double)lim.memory_limit_bytes
                                                  : -1;
     if (lim.cpu_limit_millicores)

@@ -64,8 +64,9 @@ struct bm_sysmon {
 const char *bm_sysmon_source_name(bm_sysmon_source src)
 {
     static const char *const names[BM_SYSMON__SOURCES] = {
-        "proc_stat",         "proc_meminfo",          "proc_loadavg",   "proc_self_stat",
-        "cgroup_memory_max", "cgroup_memory_current", "cgroup_cpu_max", "cgroup_cpu_usage",
+        "proc_stat",          "proc_meminfo",          "proc_loadavg",   "proc_self_stat",
+        "cgroup_memory_max",  "cgroup_memory_current", "cgroup_cpu_max", "cgroup_cpu_usage",
+        "cgroup_memory_stat", "cgroup_cpuset",
     };
     return (unsigned)src < BM_SYSMON__SOURCES ? names[src] : "?";
 }
@@ -91,15 +92,22 @@ static void sample_cgroup(bm_sysmon *s, double *v)
         [BM_CGROUP_MEMORY_CURRENT] = BM_SYSMON_CGROUP_MEMORY_CURRENT,
         [BM_CGROUP_CPU_MAX] = BM_SYSMON_CGROUP_CPU_MAX,
         [BM_CGROUP_CPU_USAGE] = BM_SYSMON_CGROUP_CPU_USAGE,
+        [BM_CGROUP_MEMORY_STAT] = BM_SYSMON_CGROUP_MEMORY_STAT,
+        [BM_CGROUP_CPUSET] = BM_SYSMON_CGROUP_CPUSET,
     };
     bm_cgroup_limits lim;
-    bm_cgroup_read_all(s->o.cgroup_root, &s->cgroup_own, &lim);
+    bm_cgroup_read_all(s->o.cgroup_root, &s->cgroup_own, bm_host_cpu_count(s->o.proc_stat), &lim);
     s->stats.cgroup_memory_limit_bytes = lim.memory_limit_bytes;
     s->stats.cgroup_memory_usage_bytes = lim.memory_usage_bytes;
+    s->stats.cgroup_memory_working_set_bytes = lim.memory_working_set_bytes;
     s->stats.cgroup_cpu_limit_millicores = lim.cpu_limit_millicores;
-    /* no limit, or a use not read: unknown (null), never 0 */
+    /* no limit, or a use not read: unknown (null), never 0; a working set
+     * may be 0 (all of the use inactive page cache) */
     if (lim.memory_limit_bytes) v[BM_SYS_CGROUP_MEMORY_LIMIT] = (double)lim.memory_limit_bytes;
-    if (lim.memory_usage_bytes) v[BM_SYS_CGROUP_MEMORY_USAGE] = (double)lim.memory_usage_bytes;
+    if (lim.memory_usage_bytes) {
+        v[BM_SYS_CGROUP_MEMORY_USAGE] = (double)lim.memory_usage_bytes;
+        v[BM_SYS_CGROUP_MEMORY_WORKING_SET] = (double)lim.memory_working_set_bytes;
+    }
     if (lim.cpu_limit_millicores)
         v[BM_SYS_CGROUP_CPU_LIMIT] = (double)lim.cpu_limit_millicores / 1000.0;
     for (int f = 0; f < BM_CGROUP__FILES; f++)
@@ -113,7 +121,8 @@ static void sample_local(bm_sysmon *s, bm_sys_sample *x, int64_t now_us)
     double *v = x->p.v;
     char buf[8192];
     sysstat_cpu cpu;
-    if (bm_host_read("/proc/stat", buf, sizeof buf) == 0 && sysstat_parse_cpu(buf, &cpu) == 0) {
+    const char *proc_stat = s->o.proc_stat ? s->o.proc_stat : "/proc/stat";
+    if (bm_host_read(proc_stat, buf, sizeof buf) == 0 && sysstat_parse_cpu(buf, &cpu) == 0) {
         if (s->have_prev_cpu) {
             double p = sysstat_cpu_percent(&s->prev_cpu, &cpu);
             if (p >= 0) v[BM_SYS_CPU] = p;
@@ -121,7 +130,7 @@ static void sample_local(bm_sysmon *s, bm_sys_sample *x, int64_t now_us)
         s->prev_cpu = cpu;
         s->have_prev_cpu = 1;
     } else {
-        read_failed(s, BM_SYSMON_PROC_STAT, "/proc/stat");
+        read_failed(s, BM_SYSMON_PROC_STAT, proc_stat);
     }
     uint64_t total_kb, avail_kb;
     const char *meminfo = s->o.proc_meminfo ? s->o.proc_meminfo : "/proc/meminfo";

@@ -44,6 +44,8 @@ typedef enum {
     BM_SYSMON_CGROUP_MEMORY_CURRENT,
     BM_SYSMON_CGROUP_CPU_MAX,
     BM_SYSMON_CGROUP_CPU_USAGE,
+    BM_SYSMON_CGROUP_MEMORY_STAT,
+    BM_SYSMON_CGROUP_CPUSET,
     BM_SYSMON__SOURCES
 } bm_sysmon_source;
 
@@ -60,6 +62,7 @@ typedef struct {
     /* the cgroup limits of the last sample (core/cgroup.h); 0: no limit */
     uint64_t cgroup_memory_limit_bytes;
     uint64_t cgroup_memory_usage_bytes;
+    uint64_t cgroup_memory_working_set_bytes;
     uint64_t cgroup_cpu_limit_millicores;
     uint64_t read_errors[BM_SYSMON__SOURCES]; /* reads that failed, by source */
 } bm_sysmon_stats;
@@ -73,10 +76,11 @@ typedef struct {
     uint64_t (*ingested)(void *arg);
     void *ingested_arg;
     /* other files, for tests (NULL: /proc/meminfo, /sys/fs/cgroup,
-     * /proc/self/cgroup) (borrowed) */
+     * /proc/self/cgroup, /proc/stat) (borrowed) */
     const char *proc_meminfo;
     const char *cgroup_root;
     const char *proc_self_cgroup;
+    const char *proc_stat;
 } bm_sysmon_opts;
 
 /*

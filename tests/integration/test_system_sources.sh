@@ -8,7 +8,8 @@
 #     absent from /metrics, null in /api/stats' counters, counted in
 #     busmon_system_read_errors_total{source="proc_meminfo"}, said once in the
 #     log; readable again: the figure is back.
-#   cgroup limited: memory limit, its memory.current, the CPU quota in cores
+#   cgroup limited: memory limit, its memory.current and working set
+#     (memory.current - memory.stat's inactive_file), the CPU quota in cores
 #     on /metrics, /api/stats and the rollup; "max": absent; garbage: absent,
 #     counted, said once, the agent goes on; missing: absent, not an error.
 source "$(dirname "$0")/lib.sh"
@@ -19,6 +20,7 @@ MEMINFO=$BM_TMP/meminfo # not there at first
 mkdir -p "$CG"
 printf '536870912\n' >"$CG/memory.max"
 printf '123456789\n' >"$CG/memory.current"
+printf 'anon 100000000\nfile 23456789\ninactive_file 23456789\n' >"$CG/memory.stat"
 printf '150000 100000\n' >"$CG/cpu.max"
 
 metrics() { curl -s -m 5 "$BASE/metrics" >"$BM_TMP/m.txt" && cat "$BM_TMP/m.txt"; }
@@ -53,13 +55,14 @@ bm_eq "... said once in the log, naming the file" 1 "$(grep -c "$MEMINFO" "$LOG"
 metrics >/dev/null
 bm_eq "cgroup memory limit" 536870912 "$(sample busmon_cgroup_memory_limit_bytes)"
 bm_eq "cgroup memory use" 123456789 "$(sample busmon_cgroup_memory_usage_bytes)"
+bm_eq "cgroup memory working set" 100000000 "$(sample busmon_cgroup_memory_working_set_bytes)"
 bm_eq "cgroup CPU quota in cores" 1.5 "$(sample busmon_cgroup_cpu_limit_cores)"
-bm_eq "/api/stats counters.system.cgroup" '{"cpu_limit_millicores":1500,"memory_limit_bytes":536870912,"memory_usage_bytes":123456789}' \
+bm_eq "/api/stats counters.system.cgroup" '{"cpu_limit_millicores":1500,"memory_limit_bytes":536870912,"memory_usage_bytes":123456789,"memory_working_set_bytes":100000000}' \
     "$(curl -s -m 5 "$BASE/api/stats" | jq -cS '.counters.system.cgroup')"
 bm_check "the rollup carries the limits" bm_wait_for 10 \
     "bm_cli_raw XREVRANGE busmon:rollups + - COUNT 1 | grep -a '^{\"v\"' | jq -se '.[0].counters.system.cgroup.memory_limit_bytes == 536870912'"
-bm_eq "no read error where none is (proc_stat, cgroup_memory_max)" "0 0" \
-    "$(errors_of proc_stat) $(errors_of cgroup_memory_max)"
+bm_eq "no read error where none is (proc_stat, cgroup_memory_max, cgroup_memory_stat)" "0 0 0" \
+    "$(errors_of proc_stat) $(errors_of cgroup_memory_max) $(errors_of cgroup_memory_stat)"
 
 # a readable meminfo: the host figure is back, as read
 printf 'MemTotal:       2048000 kB\nMemFree:  100 kB\nMemAvailable:   1024000 kB\n' >"$MEMINFO"
@@ -76,7 +79,7 @@ wait_samples 1
 metrics >/dev/null
 bm_eq "... nor its use" "" "$(sample busmon_cgroup_memory_usage_bytes)"
 bm_eq "cpu.max max: no busmon_cgroup_cpu_limit_cores" "" "$(sample busmon_cgroup_cpu_limit_cores)"
-bm_eq "... null in /api/stats" '{"cpu_limit_millicores":null,"memory_limit_bytes":null,"memory_usage_bytes":null}' \
+bm_eq "... null in /api/stats" '{"cpu_limit_millicores":null,"memory_limit_bytes":null,"memory_usage_bytes":null,"memory_working_set_bytes":null}' \
     "$(curl -s -m 5 "$BASE/api/stats" | jq -cS '.counters.system.cgroup')"
 bm_eq "\"max\" is no error" "0 0" "$(errors_of cgroup_memory_max) $(errors_of cgroup_cpu_max)"
 

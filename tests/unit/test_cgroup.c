@@ -2,8 +2,9 @@
  * test_cgroup.c - the cgroup v2 limits (agent/core/cgroup.h, the parsers in
  * lib/sysstat.h): memory.max and cpu.max limited, "max", missing and
  * garbage; the own cgroup's path from /proc/self/cgroup; the tightest
- * limit of the own cgroup and its parents, the memory use beside it; a
- * file there that cannot be understood flagged, never a figure.
+ * limit of the own cgroup and its parents, the memory use and working set
+ * beside it; the CPU limit the least of the quota and the cpuset; a file
+ * there that cannot be understood flagged, never a figure.
  */
 #include "agent/core/cgroup.h"
 #include "lib/sysstat.h"
@@ -109,6 +110,7 @@ static void read_root(const char *memory_max, const char *memory_current, const 
 {
     put("", "memory.max", memory_max);
     put("", "memory.current", memory_current);
+    put("", "memory.stat", "anon 1\ninactive_file 0\n");
     put("", "cpu.max", cpu_max);
     bm_cgroup_read(root, "/", l);
 }
@@ -176,9 +178,11 @@ Test(cgroup_read, tightest_of_the_own_cgroup_and_its_parents)
     /* the service says max, its slice holds the limit; the CPU quota is on the service */
     put("/system.slice/busmon.service", "memory.max", "max\n");
     put("/system.slice/busmon.service", "memory.current", "1000\n");
+    put("/system.slice/busmon.service", "memory.stat", "inactive_file 0\n");
     put("/system.slice/busmon.service", "cpu.max", "50000 100000\n");
     put("/system.slice", "memory.max", "4000000\n");
     put("/system.slice", "memory.current", "3000000\n");
+    put("/system.slice", "memory.stat", "inactive_file 0\n");
     put("/system.slice", "cpu.max", "200000 100000\n");
     bm_cgroup_limits l;
     bm_cgroup_read(root, "/system.slice/busmon.service/", &l);
@@ -208,7 +212,7 @@ static void read_self(const char *self, bm_cgroup_limits *l)
 {
     bm_cgroup_own o;
     bm_cgroup_own_parse(self, &o);
-    bm_cgroup_read_all(root, &o, l);
+    bm_cgroup_read_all(root, &o, 64, l); /* a host of 64 CPUs */
 }
 
 Test(cgroup, cpu_usage_and_v1_files)
@@ -307,13 +311,14 @@ static void v1_tree(const char *mem_limit, const char *quota)
             {"/memory", "memory.usage_in_bytes", "90000000000\n"},
             {"/memory/docker/abc", "memory.limit_in_bytes", mem_limit},
             {"/memory/docker/abc", "memory.usage_in_bytes", "524288000\n"},
+            {"/memory/docker/abc", "memory.stat", "inactive_file 9\ntotal_inactive_file 0\n"},
             {"/cpu,cpuacct", "cpu.cfs_quota_us", "-1\n"},
             {"/cpu,cpuacct", "cpu.cfs_period_us", "100000\n"},
             {"/cpu,cpuacct", "cpuacct.usage", "900000000000\n"},
             {"/cpu,cpuacct/docker/abc", "cpu.cfs_quota_us", quota},
             {"/cpu,cpuacct/docker/abc", "cpu.cfs_period_us", "100000\n"},
         },
-        9);
+        10);
     put("/cpu,cpuacct/docker/abc", "cpuacct.usage", "2500000000\n"); /* ns */
 }
 
@@ -348,11 +353,12 @@ Test(cgroup_read, v1_tightest_of_parents_and_garbage_flagged)
         (const char *const[][3]){
             {"/memory/docker", "memory.limit_in_bytes", "1073741824\n"},
             {"/memory/docker", "memory.usage_in_bytes", "700000000\n"},
+            {"/memory/docker", "memory.stat", "total_inactive_file 0\n"},
             {"/cpu,cpuacct/docker", "cpu.cfs_quota_us", "200000\n"},
             {"/cpu,cpuacct/docker", "cpu.cfs_period_us", "100000\n"},
             {"/cpu,cpuacct/docker", "cpuacct.usage", "7000\n"},
         },
-        5);
+        6);
     bm_cgroup_limits l;
     read_self(v1_self, &l);
     assert_figures(&l, 1073741824, 700000000, 2000);
@@ -382,11 +388,12 @@ Test(cgroup_read, v1_mount_is_the_own_cgroup)
         (const char *const[][3]){
             {"/memory", "memory.limit_in_bytes", "268435456\n"},
             {"/memory", "memory.usage_in_bytes", "1000000\n"},
+            {"/memory", "memory.stat", "total_inactive_file 0\n"},
             {"/cpu", "cpu.cfs_quota_us", "25000\n"},
             {"/cpu", "cpu.cfs_period_us", "100000\n"},
             {"/cpuacct", "cpuacct.usage", "3000000\n"},
         },
-        5);
+        6);
     bm_cgroup_limits l;
     read_self("9:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n", &l);
     assert_figures(&l, 268435456, 1000000, 250);
@@ -409,4 +416,213 @@ Test(cgroup_read, v1_separate_cpuacct)
     assert_figures(&l, 0, 0, 3000);
     cr_assert(l.cpu_usage_known);
     cr_assert_eq(l.cpu_usage_usec, 5000);
+}
+
+/* ---- the working set, the cpuset ------------------------------------------------ */
+
+Test(cgroup, stat_field)
+{
+    const char *stat = "anon 100\nfile 900\ninactive_anon 0\ninactive_file 800\n"
+                       "total_inactive_file 5\n";
+    uint64_t v = 7;
+    cr_assert_eq(bm_cgroup_parse_stat_field(stat, "inactive_file", &v), 0);
+    cr_assert_eq(v, 800, "the whole key at a line's start, not inactive_anon nor total_*");
+    cr_assert_eq(bm_cgroup_parse_stat_field(stat, "total_inactive_file", &v), 0);
+    cr_assert_eq(v, 5);
+    cr_assert_eq(bm_cgroup_parse_stat_field("inactive_file 12", "inactive_file", &v), 0);
+    cr_assert_eq(v, 12, "the last line without its newline");
+    cr_assert_eq(bm_cgroup_parse_stat_field(stat, "active_file", &v), -1, "no such line");
+    cr_assert_eq(bm_cgroup_parse_stat_field("inactive_file x\n", "inactive_file", &v), -1);
+    cr_assert_eq(bm_cgroup_parse_stat_field("inactive_file -1\n", "inactive_file", &v), -1);
+    cr_assert_eq(bm_cgroup_parse_stat_field("inactive_file 1 2\n", "inactive_file", &v), -1);
+    cr_assert_eq(
+        bm_cgroup_parse_stat_field("inactive_file 99999999999999999999\n", "inactive_file", &v), -1,
+        "out of range");
+    cr_assert_eq(bm_cgroup_parse_stat_field("", "inactive_file", &v), -1);
+}
+
+Test(cgroup, cpu_list)
+{
+    static const struct {
+        const char *text;
+        unsigned cpus;
+    } good[] = {{"0-3,8,10-11\n", 7}, {"0\n", 1},       {"5", 1},     {"0-63\n", 64},
+                {"2-3\n", 2},         {"0,2,4,6\n", 4}, {"7-7\n", 1}, {"0-65535", 65536}};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        unsigned n = 0;
+        cr_assert_eq(bm_cgroup_parse_cpu_list(good[i].text, &n), 0, "[%s]", good[i].text);
+        cr_assert_eq(n, good[i].cpus, "[%s]", good[i].text);
+    }
+    static const char *const bad[] = {"",      "\n",   "3-1\n",   "a\n",  "0-\n",
+                                      "-1\n",  "0,,1", "0-3 \n",  "1,\n", "65536\n",
+                                      "0-7:2", " 0-3", "0-3\n\n", "+1\n", "0-99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        unsigned n = 7;
+        cr_assert_eq(bm_cgroup_parse_cpu_list(bad[i], &n), -1, "[%s]", bad[i]);
+        cr_assert_eq(n, 7, "[%s] left alone", bad[i]);
+    }
+}
+
+/* A v2 container: 500 MiB used of a 512 MiB limit, `inactive` of it page
+ * cache not used lately (memory.stat's text). */
+static void v2_memory(const char *stat)
+{
+    put("/ctr", "memory.max", "536870912\n");
+    put("/ctr", "memory.current", "524288000\n");
+    if (stat) put("/ctr", "memory.stat", stat);
+}
+
+Test(cgroup_read, v2_working_set)
+{
+    bm_cgroup_limits l;
+    v2_memory("anon 104857600\nfile 419430400\ninactive_anon 0\nactive_file 0\n"
+              "inactive_file 419430400\n");
+    read_self("0::/ctr\n", &l);
+    assert_figures(&l, 536870912, 524288000, 0);
+    cr_assert_eq(l.memory_working_set_bytes, 104857600, "the use less its inactive page cache");
+    assert_none_bad(&l);
+    /* more inactive than in use (read at other instants): 0, not a wrap */
+    put("/ctr", "memory.stat", "inactive_file 600000000\n");
+    read_self("0::/ctr\n", &l);
+    cr_assert_eq(l.memory_working_set_bytes, 0);
+    assert_none_bad(&l);
+}
+
+Test(cgroup_read, working_set_unreadable_is_the_use_flagged)
+{
+    bm_cgroup_limits l;
+    char want[128];
+    /* without the line (v1's total_* name on v2 is not it), not a number, not there */
+    static const char *const stats[] = {"anon 5\ntotal_inactive_file 400\n", "inactive_file lots\n",
+                                        NULL};
+    for (size_t i = 0; i < 3; i++) {
+        drop_root();
+        make_root();
+        v2_memory(stats[i]);
+        snprintf(want, sizeof want, "%s/ctr/memory.stat", root);
+        read_self("0::/ctr\n", &l);
+        cr_assert_eq(l.memory_usage_bytes, 524288000);
+        cr_assert_eq(l.memory_working_set_bytes, 524288000, "case %zu: the use, never 0", i);
+        cr_assert_str_eq(l.bad_path[BM_CGROUP_MEMORY_STAT], want, "case %zu", i);
+    }
+}
+
+Test(cgroup_read, v1_working_set)
+{
+    v1_tree("536870912\n", "-1\n");
+    put("/memory/docker/abc", "memory.stat",
+        "cache 400000000\ninactive_file 1\ntotal_cache 400000000\ntotal_inactive_file 419430400\n");
+    bm_cgroup_limits l;
+    read_self(v1_self, &l);
+    cr_assert_eq(l.memory_usage_bytes, 524288000);
+    cr_assert_eq(l.memory_working_set_bytes, 104857600, "total_inactive_file, not inactive_file");
+    assert_none_bad(&l);
+}
+
+/* A v2 host of 64 CPUs: the root's cpuset every CPU, a pod's two of them. */
+static void v2_cpuset(const char *pod_cpus)
+{
+    put_rows(
+        (const char *const[][3]){
+            {"", "cpuset.cpus.effective", "0-63\n"},
+            {"", "cpu.stat", "usage_usec 900000000\n"},
+            {"/pod", "cpuset.cpus.effective", pod_cpus},
+            {"/pod", "cpu.stat", "usage_usec 4000\n"},
+            {"/pod/c", "cpuset.cpus.effective", pod_cpus},
+            {"/pod/c", "cpu.stat", "usage_usec 1000\n"},
+        },
+        6);
+}
+
+Test(cgroup_read, v2_cpuset_is_a_cpu_limit)
+{
+    bm_cgroup_limits l;
+    v2_cpuset("8,40\n");
+    read_self("0::/pod/c\n", &l);
+    cr_assert_eq(l.cpu_limit_millicores, 2000, "2 of 64 CPUs, no quota");
+    cr_assert_eq(l.cpuset.millicores, 2000);
+    cr_assert_eq(l.quota.millicores, 0);
+    cr_assert(l.cpu_usage_known);
+    cr_assert_eq(l.cpu_usage_usec, 1000, "the own cgroup's: the deepest with those CPUs");
+    assert_none_bad(&l);
+    /* a quota tighter than the cpuset wins, with its holder's CPU time */
+    put("/pod", "cpu.max", "150000 100000\n");
+    read_self("0::/pod/c\n", &l);
+    cr_assert_eq(l.cpu_limit_millicores, 1500);
+    cr_assert_eq(l.cpu_usage_usec, 4000);
+    /* a looser one does not */
+    put("/pod", "cpu.max", "400000 100000\n");
+    read_self("0::/pod/c\n", &l);
+    cr_assert_eq(l.cpu_limit_millicores, 2000);
+    cr_assert_eq(l.quota.millicores, 4000);
+    cr_assert_eq(l.cpu_usage_usec, 1000);
+}
+
+Test(cgroup_read, cpuset_of_every_cpu_is_no_limit)
+{
+    bm_cgroup_limits l;
+    v2_cpuset("0-63\n");
+    read_self("0::/pod/c\n", &l);
+    cr_assert_eq(l.cpu_limit_millicores, 0, "the host's 64");
+    cr_assert(!l.cpu_usage_known);
+    assert_none_bad(&l);
+    /* 2 CPUs of a host of 2: none either */
+    v2_cpuset("0-1\n");
+    bm_cgroup_own o;
+    bm_cgroup_own_parse("0::/pod/c\n", &o);
+    bm_cgroup_read_all(root, &o, 2, &l);
+    cr_assert_eq(l.cpu_limit_millicores, 0);
+    bm_cgroup_read_all(root, &o, 0, &l);
+    cr_assert_eq(l.cpu_limit_millicores, 2000, "the host's CPUs unknown: any cpuset is one");
+}
+
+Test(cgroup_read, cpuset_garbage_is_flagged_not_a_limit)
+{
+    bm_cgroup_limits l;
+    v2_cpuset("0-3:2\n");
+    put("/pod", "cpuset.cpus.effective", "3-1\n");
+    put("/pod", "cpu.max", "300000 100000\n");
+    read_self("0::/pod/c\n", &l);
+    cr_assert_eq(l.cpu_limit_millicores, 3000, "the quota alone");
+    cr_assert_eq(l.cpuset.millicores, 0);
+    char want[128];
+    snprintf(want, sizeof want, "%s/pod/c/cpuset.cpus.effective", root);
+    cr_assert_str_eq(l.bad_path[BM_CGROUP_CPUSET], want, "the first one failing");
+    cr_assert_str_empty(l.bad_path[BM_CGROUP_CPU_MAX]);
+}
+
+Test(cgroup_read, v1_cpuset)
+{
+    v1_tree("9223372036854771712\n", "-1\n");
+    put_rows(
+        (const char *const[][3]){
+            {"/cpuset", "cpuset.effective_cpus", "0-63\n"},
+            {"/cpuset", "cpuset.cpus", "0-63\n"},
+            {"/cpuset/docker/abc", "cpuset.effective_cpus", "2-3\n"},
+            {"/cpuset/docker/abc", "cpuset.cpus", "2-5\n"},
+        },
+        4);
+    static const char self[] = "11:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n"
+                               "3:cpuset:/docker/abc\n";
+    bm_cgroup_limits l;
+    read_self(self, &l);
+    cr_assert_eq(l.cpu_limit_millicores, 2000, "cpuset.effective_cpus");
+    cr_assert(l.cpu_usage_known);
+    cr_assert_eq(l.cpu_usage_usec, 2500000, "cpuacct.usage of the same cgroup");
+    assert_none_bad(&l);
+    /* an older kernel: cpuset.cpus only */
+    char path[160];
+    snprintf(path, sizeof path, "%s/cpuset/docker/abc/cpuset.effective_cpus", root);
+    cr_assert_eq(unlink(path), 0);
+    read_self(self, &l);
+    cr_assert_eq(l.cpu_limit_millicores, 4000, "cpuset.cpus");
+    /* a quota below it wins */
+    put("/cpu,cpuacct/docker/abc", "cpu.cfs_quota_us", "50000\n");
+    read_self(self, &l);
+    cr_assert_eq(l.cpu_limit_millicores, 500);
+    put("/cpuset/docker/abc", "cpuset.cpus", "lots\n");
+    put("/cpu,cpuacct/docker/abc", "cpu.cfs_quota_us", "-1\n");
+    read_self(self, &l);
+    cr_assert_eq(l.cpu_limit_millicores, 0);
+    cr_assert_str_not_empty(l.bad_path[BM_CGROUP_CPUSET]);
 }

@@ -7,6 +7,8 @@
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 Test(host_stats, cpu_line_sums_busy_and_idle)
 {
@@ -99,4 +101,23 @@ Test(host_stats, this_host)
     bm_host_sample(NULL, NULL, &t, &ok, &pct, &total);
     cr_assert_eq(ok, 1);
     cr_assert(pct >= 0 && pct <= 100);
+}
+
+Test(host_stats, cpu_count)
+{
+    char path[] = "/tmp/bm-host-cpus-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("cpu  1 2 3 4\ncpu0 1 2 3 4\ncpu1 1 2 3 4\ncpu63 1 2 3 4\nintr 5\ncpufreq 1\n", f);
+    fclose(f);
+    cr_assert_eq(bm_host_cpu_count(path), 3, "the cpuN lines");
+    long here = sysconf(_SC_NPROCESSORS_ONLN);
+    f = fopen(path, "w");
+    fputs("cpu  1 2 3 4\n", f); /* no per-CPU lines: this host's count */
+    fclose(f);
+    cr_assert_eq(bm_host_cpu_count(path), (unsigned)here);
+    remove(path);
+    cr_assert_eq(bm_host_cpu_count(path), (unsigned)here, "not there");
+    cr_assert_eq(bm_host_cpu_count(NULL), (unsigned)here);
 }
