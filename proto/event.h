@@ -190,6 +190,9 @@ size_t bm_text_scrub(char *dst, const char *src, size_t len);
  * escapes, NUL-terminated. @return the length written.
  */
 size_t bm_text_for_terminal(char *dst, size_t cap, const char *src);
+/* The same, and into *src_used (NULL: not wanted) how many bytes of src it
+ * shows: strlen(src) when whole, fewer when cut (a view that cuts says so). */
+size_t bm_text_for_terminal_part(char *dst, size_t cap, const char *src, size_t *src_used);
 
 /* How many of the len bytes of UTF-8 text at s to keep for at most max
  * bytes: never the start of a character without its end (a cut character

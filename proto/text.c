@@ -142,10 +142,16 @@ static int put_escape(char *dst, size_t cap, size_t *o, unsigned c)
 
 size_t bm_text_for_terminal(char *dst, size_t cap, const char *src)
 {
+    return bm_text_for_terminal_part(dst, cap, src, NULL);
+}
+
+size_t bm_text_for_terminal_part(char *dst, size_t cap, const char *src, size_t *src_used)
+{
     const unsigned char *p = (const unsigned char *)(src ? src : "");
-    size_t o = 0, len = strlen((const char *)p);
+    size_t o = 0, len = strlen((const char *)p), i = 0;
+    if (src_used) *src_used = 0;
     if (!cap) return 0;
-    for (size_t i = 0; i < len;) {
+    while (i < len) {
         size_t n = p[i] >= 0x20 && p[i] < 0x7f ? 1 : p[i] >= 0x80 ? utf8_seq(p + i, len - i) : 0;
         int c1 = n == 2 && p[i] == 0xC2 && p[i + 1] < 0xA0; /* U+0080-U+009F */
         if (!n || c1) {
@@ -159,6 +165,7 @@ size_t bm_text_for_terminal(char *dst, size_t cap, const char *src)
         i += n;
     }
     dst[o] = '\0';
+    if (src_used) *src_used = i;
     return o;
 }
 

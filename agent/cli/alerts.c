@@ -112,9 +112,7 @@ static int severity_rank(const char *s)
     return -1;
 }
 
-/* "worker=flaky,team=search", or "-" for none; the labels that do not fit
- * are left out whole (never cut in a character) and said: "a=b +1 more". */
-static void labels_text(json_t *rec, char *buf, size_t n)
+void bm_cli_labels_text(json_t *rec, const char *sep, char *buf, size_t n)
 {
     size_t k = 0, left_out = 0;
     buf[0] = '\0';
@@ -124,7 +122,7 @@ static void labels_text(json_t *rec, char *buf, size_t n)
     {
         const char *val = json_string_value(v);
         if (left_out ||
-            !bm_cli_append_whole(buf, n, &k, 24, "%s%s=%s", k ? "," : "", key, val ? val : ""))
+            !bm_cli_append_whole(buf, n, &k, 24, "%s%s=%s", k ? sep : "", key, val ? val : ""))
             left_out++;
     }
     if (left_out) bm_cli_append_whole(buf, n, &k, 0, "%s+%zu more", k ? " " : "", left_out);
@@ -140,8 +138,8 @@ int bm_cli_firing_cmp(const void *x, const void *y)
     int c = strcmp(bm_cli_str(a, "rule"), bm_cli_str(b, "rule"));
     if (c) return c;
     char la[512], lb[512];
-    labels_text(a, la, sizeof la);
-    labels_text(b, lb, sizeof lb);
+    bm_cli_labels_text(a, ",", la, sizeof la);
+    bm_cli_labels_text(b, ",", lb, sizeof lb);
     return strcmp(la, lb);
 }
 
@@ -330,7 +328,7 @@ static void print_firing(const bm_cli_opts *o, json_t *firing, json_t *updated, 
     json_array_foreach(firing, i, rec)
     {
         char labels[512], value[32], since[16];
-        labels_text(rec, labels, sizeof labels);
+        bm_cli_labels_text(rec, ",", labels, sizeof labels);
         fmt_value(rec, value, sizeof value);
         fmt_for(rec, "starts_at", since, sizeof since);
         const char *sev = bm_cli_safe_str(&sb, rec, "severity");
@@ -346,7 +344,7 @@ static void print_notification(const bm_cli_opts *o, json_t *rec)
 {
     char when[32], labels[512], value[32];
     fmt_time(rec, "ts", when, sizeof when);
-    labels_text(rec, labels, sizeof labels);
+    bm_cli_labels_text(rec, ",", labels, sizeof labels);
     fmt_value(rec, value, sizeof value);
     bm_cli_safe sb = {.next = 0};
     const char *sev = bm_cli_safe_str(&sb, rec, "severity"),

@@ -124,9 +124,21 @@ double bm_cli_num(struct json_t *o, const char *k);
 const char *bm_cli_str(struct json_t *o, const char *k);
 
 /*
+ * s (NULL: "") as a terminal may show it (bm_text_for_terminal) into buf (n
+ * bytes): whole when it fits, else cut between characters (never in one,
+ * nor in an escape) and marked at the end with how many of its bytes are
+ * left out, "…(+1234 bytes)" (BM_CLI_CUT_MARK; --json shows them all).
+ * @return the length written.
+ */
+#define BM_CLI_CUT_MARK     "\u2026(+%zu bytes)"
+#define BM_CLI_CUT_MARK_MAX 40 /* the mark's bytes at most, with a 20-digit count */
+size_t bm_cli_terminal_text(char *buf, size_t n, const char *s);
+
+/*
  * Text that came from Redis as a terminal may show it: control characters,
  * DEL, C1 and invalid UTF-8 as "\xNN" (bm_text_for_terminal), cut to
- * BM_CLI_SAFE_BYTES - 1 bytes. Every text view prints names, messages and
+ * BM_CLI_SAFE_BYTES - 1 bytes and the cut marked (bm_cli_terminal_text).
+ * Every text view prints names, messages and
  * labels through these (JSON output is escaped by jansson). Each call takes
  * the next of the caller's slots, round robin: at most BM_CLI_SAFE_SLOTS
  * results of one bm_cli_safe in use at once (one printf's arguments).
@@ -267,6 +279,10 @@ void bm_cli_alerts_help(FILE *f);
 /* qsort's order of firing alert records (json_t *, objects): worst severity
  * first, then by rule, then by labels (the agent's own order). */
 int bm_cli_firing_cmp(const void *x, const void *y);
+/* An alert record's labels as "worker=flaky<sep>team=search" into buf (n
+ * bytes), "-" for none; those that do not fit are left out whole (never cut
+ * in a character) and counted: "a=b +1 more" (alerts.c). */
+void bm_cli_labels_text(struct json_t *rec, const char *sep, char *buf, size_t n);
 /* deadletters [replay]: the dead-letter stream, and copies put back (deadletters.c). */
 bm_cli_handler bm_cli_deadletters;
 void bm_cli_deadletters_help(FILE *f);

@@ -111,10 +111,10 @@ const char *bm_cli_safe_pad(bm_cli_safe *b, const char *s, int width)
 {
     char *slot = b->slot[b->next++ % BM_CLI_SAFE_SLOTS];
     size_t want = width > 0 ? (size_t)width : 0;
-    size_t len = bm_text_for_terminal(slot, BM_CLI_SAFE_BYTES, s);
+    size_t len = bm_cli_terminal_text(slot, BM_CLI_SAFE_BYTES, s);
     size_t cols = bm_cli_columns(slot);
     if (cols < want && len + want - cols >= BM_CLI_SAFE_BYTES) {
-        len = bm_text_for_terminal(slot, BM_CLI_SAFE_BYTES - want, s);
+        len = bm_cli_terminal_text(slot, BM_CLI_SAFE_BYTES - want, s);
         cols = bm_cli_columns(slot);
     }
     for (; cols < want; cols++)

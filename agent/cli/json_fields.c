@@ -27,10 +27,20 @@ const char *bm_cli_str(json_t *o, const char *k)
     return s ? s : "-";
 }
 
+size_t bm_cli_terminal_text(char *buf, size_t n, const char *s)
+{
+    size_t used, len = bm_text_for_terminal_part(buf, n, s, &used), total = s ? strlen(s) : 0;
+    if (used == total || n <= BM_CLI_CUT_MARK_MAX) return len;
+    /* cut again, leaving room for the mark: at a character or an escape, never in one */
+    len = bm_text_for_terminal_part(buf, n - BM_CLI_CUT_MARK_MAX, s, &used);
+    int w = snprintf(buf + len, n - len, BM_CLI_CUT_MARK, total - used);
+    return len + (w > 0 ? (size_t)w : 0);
+}
+
 const char *bm_cli_safe_text(bm_cli_safe *b, const char *s)
 {
     char *slot = b->slot[b->next++ % BM_CLI_SAFE_SLOTS];
-    bm_text_for_terminal(slot, BM_CLI_SAFE_BYTES, s);
+    bm_cli_terminal_text(slot, BM_CLI_SAFE_BYTES, s);
     return slot;
 }
 

@@ -380,22 +380,8 @@ static int top_print_firing(FILE *out, redisContext *c, const char *hash, int co
     rows_out->at = ftell(out);
     for (size_t i = 0; i < firing; i++) {
         json_t *rec = recs[i];
-        char labels[BM_CLI_SAFE_BYTES] = ""; /* what bm_cli_safe_text shows at most */
-        size_t used = 0;
-        const char *lk;
-        json_t *lv;
-        json_object_foreach(json_object_get(rec, "labels"), lk, lv)
-        {
-            if (!json_is_string(lv) || used >= sizeof labels) continue;
-            int n = snprintf(labels + used, sizeof labels - used, "%s%s=%s", used ? " " : "", lk,
-                             json_string_value(lv));
-            if (n > 0 && (size_t)n < sizeof labels - used) {
-                used += (size_t)n;
-            } else { /* a pair that does not fit is left out whole: never cut in a character */
-                labels[used] = '\0';
-                used = sizeof labels;
-            }
-        }
+        char labels[BM_CLI_SAFE_BYTES]; /* what bm_cli_safe_text shows at most */
+        bm_cli_labels_text(rec, " ", labels, sizeof labels);
         fprintf(out, "  %s", color ? "\033[31m" : "");
         bm_cli_pad(out, bm_cli_safe_str(&sb, rec, "severity"), 9);
         fprintf(out, "%s ", color ? "\033[0m" : "");

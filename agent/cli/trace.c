@@ -85,7 +85,7 @@ static void print_text(const bm_cli_opts *o, const trace *t)
         snprintf(off, sizeof off, "+%.3fs", (double)(e->ts_us - first) / 1e6);
         format_duration(te->duration_us, d, sizeof d);
         /* whole: a type (256 bytes) and a message (1024, the decoder's bound); the
-         * text layer cuts the line between characters */
+         * text layer cuts a longer cell between characters and marks the cut */
         char err[2 * BM_CLI_SAFE_BYTES] = "";
         if (e->error_type[0] || e->error_message[0])
             bm_error_text(e->error_type, e->error_message, err, sizeof err);

@@ -77,6 +77,21 @@ Test(text, for_terminal)
     cr_assert_str_eq(out, "");
 }
 
+/* How much of the text a cut one shows, so the view can say what it left out. */
+Test(text, for_terminal_part_says_what_it_showed)
+{
+    char out[128];
+    size_t used = 99;
+    cr_assert_eq(bm_text_for_terminal_part(out, sizeof out, "ab\x1b\xc3\xa9", &used), 8);
+    cr_assert_eq(used, 5, "whole: every byte");
+    cr_assert_eq(bm_text_for_terminal_part(out, 6, "ab\x1b", &used), 2);
+    cr_assert_eq(used, 2, "the escape left out");
+    cr_assert_eq(bm_text_for_terminal_part(out, 4, "ab\xc3\xa9", &used), 2);
+    cr_assert_eq(used, 2, "the é left out whole");
+    bm_text_for_terminal_part(out, sizeof out, NULL, &used);
+    cr_assert_eq(used, 0);
+}
+
 /* ---- each identity field, each encoding ---------------------------------- */
 
 static bm_decoder *dec;
