@@ -102,6 +102,7 @@ void trace_index_summarize(const trace *t, trace_summary *out)
                                           : outcome == BM_OUTCOME_TIMEOUT ? "timeout"
                                                                           : "");
                 copy_cut(out->error, e->error_message);
+                out->error_event = i;
             }
         }
     }

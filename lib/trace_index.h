@@ -47,7 +47,9 @@ typedef struct {
     char workers[TRACE_INDEX_WORKERS_MAX][TRACE_INDEX_TEXT_MAX + 1];
     char error_type[TRACE_INDEX_TEXT_MAX + 1]; /* the first failed step's whose failure
                                                 * stands (trace_failure_stands), "" none */
-    char error[TRACE_INDEX_TEXT_MAX + 1];      /* its message */
+    char error[TRACE_INDEX_TEXT_MAX + 1];      /* its message (its start, when longer) */
+    size_t error_event; /* that step's answer: trace_get(t, error_event) (when error_type or
+                         * error is not ""), whose error_message is the whole message */
 } trace_summary;
 
 /* The summary of t as of now. */

@@ -94,16 +94,40 @@ static void format_duration(int64_t us, char *buf, size_t n)
         snprintf(buf, n, "%.3f s", (double)us / 1e6);
 }
 
-/* found[0..n) the newest matches so far (limit at most, in no order) and
- * found[limit] room for the next candidate's summary. */
+/* What a summary leaves out that a listing shows: the workers after its
+ * first TRACE_INDEX_WORKERS_MAX (counted up to MORE_COUNTED), and its error
+ * message whole when the summary holds only its start. */
+#define MORE_COUNTED 1000
 typedef struct {
-    trace_summary *found;
+    size_t workers_more;
+    char *error; /* NULL: the summary's is whole */
+} summary_more;
+
+/* A match: its summary and what the summary leaves out. */
+typedef struct {
+    trace_summary sum;
+    summary_more more;
+} match;
+
+/* found[0..n) the newest matches so far (limit at most, in no order) and
+ * found[limit] room for the next candidate's. */
+typedef struct {
+    match *found;
+    char (*names)[TRACE_INDEX_TEXT_MAX + 1]; /* MORE_COUNTED: room to count workers in */
     size_t n, limit, scanned, expired, sampled_out, unreadable;
     size_t cut;     /* candidates of TRACE_READ_MAX records or more: summarized from those,
                      * their start and end from all their records (bm_cli_trace_span) */
     size_t dropped; /* matches left out: older than the limit's newest */
     int stop;       /* the limit's newest found: no candidate left can be newer */
 } search;
+
+static void search_free(search *s)
+{
+    for (size_t i = 0; s->found && i <= s->limit; i++)
+        free(s->found[i].more.error);
+    free(s->found);
+    free(s->names);
+}
 
 /* Whether a starts after b: its start's millisecond, then its id, both
  * descending (the index's order, and /api/traces'). */
@@ -116,7 +140,8 @@ static int newer(const trace_summary *a, const trace_summary *b)
 
 static int cmp_newest_first(const void *a, const void *b)
 {
-    return newer(a, b) ? -1 : newer(b, a) ? 1 : 0;
+    const trace_summary *x = &((const match *)a)->sum, *y = &((const match *)b)->sum;
+    return newer(x, y) ? -1 : newer(y, x) ? 1 : 0;
 }
 
 /* The oldest of the matches kept. */
@@ -124,7 +149,7 @@ static size_t oldest(const search *s)
 {
     size_t o = 0;
     for (size_t i = 1; i < s->n; i++)
-        if (newer(&s->found[o], &s->found[i])) o = i;
+        if (newer(&s->found[o].sum, &s->found[i].sum)) o = i;
     return o;
 }
 
@@ -134,7 +159,23 @@ static size_t oldest(const search *s)
  * events, never later), is older than every match kept. */
 static int complete(const search *s, const char *score)
 {
-    return s->n == s->limit && s->found[oldest(s)].start_us / 1000 > (int64_t)strtod(score, NULL);
+    return s->n == s->limit &&
+           s->found[oldest(s)].sum.start_us / 1000 > (int64_t)strtod(score, NULL);
+}
+
+/* Into *more, what t's summary sum leaves out (names: MORE_COUNTED of room).
+ * @return 0, or -1 (no memory). */
+static int take_more(const trace *t, const trace_summary *sum,
+                     char (*names)[TRACE_INDEX_TEXT_MAX + 1], summary_more *more)
+{
+    more->workers_more = trace_index_more_workers(t, sum, names, MORE_COUNTED);
+    more->error = NULL;
+    if (!sum->error[0]) return 0;
+    trace_event view;
+    const char *whole = trace_get(t, sum->error_event, &view)->ev.error_message;
+    if (!strcmp(whole, sum->error)) return 0;
+    more->error = strdup(whole);
+    return more->error ? 0 : -1;
 }
 
 /* One candidate's LRANGE reply: summarized (its start and end widened to
@@ -162,8 +203,14 @@ static int take(const redisReply *r, const char *tx, bm_decoder *d, const trace_
     s->unreadable += unreadable;
     s->cut += r->elements >= TRACE_READ_MAX;
     if (trace_count(t)) {
-        trace_summary *sum = &s->found[s->n];
+        trace_summary *sum = &s->found[s->n].sum;
+        summary_more *more = &s->found[s->n].more;
         trace_index_summarize(t, sum);
+        if (take_more(t, sum, s->names, more)) {
+            trace_free(t);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
         if (tail->first_us < sum->start_us) sum->start_us = tail->first_us;
         if (tail->last_us > sum->end_us) sum->end_us = tail->last_us;
         sum->duration_us = sum->end_us - sum->start_us;
@@ -171,10 +218,19 @@ static int take(const redisReply *r, const char *tx, bm_decoder *d, const trace_
             /* not listed */
         } else if (s->n < s->limit) {
             s->n++;
+            more = NULL; /* kept */
         } else { /* the limit is full: the oldest of them and this one, one left out */
             size_t o = oldest(s);
-            if (newer(sum, &s->found[o])) s->found[o] = *sum;
+            if (newer(sum, &s->found[o].sum)) { /* the spare slot takes the one left out */
+                match gone = s->found[o];
+                s->found[o] = s->found[s->n];
+                s->found[s->n] = gone;
+            }
             s->dropped++;
+        }
+        if (more) { /* the spare slot's, for the next candidate */
+            free(more->error);
+            more->error = NULL;
         }
     } else {
         s->expired++; /* no record could be read */
@@ -305,18 +361,19 @@ static void print_text(const bm_cli_opts *o, const search *s, int limited)
            "WORKERS", "ERROR", "TX");
     bm_cli_safe sb = {.next = 0}; /* names came from events */
     for (size_t i = 0; i < s->n; i++) {
-        const trace_summary *t = &s->found[i];
-        /* every name whole: bm_cli_safe_text cuts the list, between characters */
-        char start[40], dur[32],
-            workers[TRACE_INDEX_WORKERS_MAX * (TRACE_INDEX_TEXT_MAX + 1)] = "",
-                                                                      error[TRACE_INDEX_TEXT_MAX +
-                                                                            1];
+        const trace_summary *t = &s->found[i].sum;
+        /* the names that fit the text layer whole; the rest, and those the
+         * summary does not name, in "+N more" */
+        char start[40], dur[32], workers[BM_CLI_SAFE_BYTES] = "", error[TRACE_INDEX_TEXT_MAX + 1];
         trace_index_format_ms(t->start_us, start, sizeof start);
         format_duration(t->duration_us, dur, sizeof dur);
-        for (size_t w = 0; w < t->n_workers; w++) {
-            size_t len = strlen(workers);
-            snprintf(workers + len, sizeof workers - len, "%s%s", w ? "," : "", t->workers[w]);
-        }
+        size_t len = 0, left_out = s->found[i].more.workers_more;
+        for (size_t w = 0; w < t->n_workers; w++)
+            if (left_out > s->found[i].more.workers_more ||
+                !bm_cli_append_whole(workers, sizeof workers, &len, 40, "%s%s", w ? "," : "",
+                                     t->workers[w]))
+                left_out++;
+        if (left_out) bm_cli_append_whole(workers, sizeof workers, &len, 0, " +%zu more", left_out);
         snprintf(error, sizeof error, "%s", t->error_type[0] ? t->error_type : "-");
         int bad = trace_index_is_failed(t);
         const char *col = o->color && bad ? "\033[31m" : "",
@@ -411,11 +468,13 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
 
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;
-    search s = {.found = calloc(limit + 1, sizeof(trace_summary)), .limit = limit};
+    search s = {.found = calloc(limit + 1, sizeof(match)),
+                .names = malloc(MORE_COUNTED * sizeof *s.names),
+                .limit = limit};
     bm_decoder *d = bm_decoder_new(NULL);
-    if (!s.found || !d) {
+    if (!s.found || !s.names || !d) {
         fprintf(stderr, "busmon traces: out of memory\n");
-        free(s.found);
+        search_free(&s);
         bm_decoder_free(d);
         redisFree(c);
         return BM_EXIT_REDIS;
@@ -454,18 +513,24 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     }
     if (got < 0) {
         fprintf(stderr, "busmon traces: %s\n", err);
-        free(s.found);
+        search_free(&s);
         return BM_EXIT_REDIS;
     }
     if (json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < s.n; i++) {
-            json_t *one = trace_index_json(&s.found[i]);
+            json_t *one = trace_index_json(&s.found[i].sum);
             if (!one) { /* a member written by hand, not UTF-8: its bytes that are not as '?' */
-                trace_summary shown = s.found[i];
-                bm_text_scrub(shown.tx, s.found[i].tx, strlen(s.found[i].tx) + 1);
+                trace_summary shown = s.found[i].sum;
+                bm_text_scrub(shown.tx, s.found[i].sum.tx, strlen(shown.tx) + 1);
                 one = trace_index_json(&shown);
             }
+            /* the summary's message is its start: the whole one, never cut */
+            if (one && s.found[i].more.error)
+                json_object_set_new(one, "error", json_string(s.found[i].more.error));
+            if (one)
+                json_object_set_new(one, "workers_more",
+                                    json_integer((json_int_t)s.found[i].more.workers_more));
             json_array_append_new(arr, one);
         }
         json_t *out =
@@ -482,6 +547,6 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
         print_text(&o, &s, limited);
     }
     rc = s.n ? BM_EXIT_OK : BM_EXIT_NOT_FOUND;
-    free(s.found);
+    search_free(&s);
     return rc;
 }

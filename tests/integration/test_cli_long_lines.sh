@@ -37,15 +37,20 @@ bm_bg "$BM_BUILD/busmon-agent" --config "$BM_TMP/busmon.yaml" --stream busmon:ev
     printf 'XADD busmon:events * type command tx tx-long worker w step s\n'
     printf 'XADD busmon:events * type error tx tx-long worker w step s error_type %s error_message %s\n' \
         "$ETYPE" "$MSG"
+    for i in $(seq -w 1 10); do # through 10 workers: a summary names the first 8
+        printf 'XADD busmon:events * type command tx tx-wide worker wk-%s step s\n' "$i"
+    done
 } | redis-cli -p "$BM_PORT" >/dev/null
 bm_cli XADD busmon:events '*' type status tx tx-long status running message "$STATUS_MSG" >/dev/null
 holds() { "$BUSMON" $1 --json 2>/dev/null | jq "$2" 2>/dev/null | grep -qx true; }
+bm_check "the index holds tx-wide" bm_wait_for 20 "holds traces '[.traces[].tx] | index(\"tx-wide\") != null'"
 bm_check "the agent stored tx-long's error and status" bm_wait_for 20 \
     "'$BUSMON' trace tx-long | grep ' Err' && '$BUSMON' trace tx-long | grep -F '(ok\\x0a'"
 bm_check "an alert fires" bm_wait_for 20 "holds alerts '(.firing | length) >= 1'"
 
 "$BUSMON" trace tx-long >"$BM_TMP/trace.txt" 2>&1
 "$BUSMON" alerts >"$BM_TMP/alerts.txt" 2>&1
+"$BUSMON" traces >"$BM_TMP/traces.txt" 2>&1
 "$BUSMON" top --once >"$BM_TMP/top.txt" 2>&1
 
 # cut FILE NEEDLE FULL: on the first line holding NEEDLE, the text from NEEDLE on ends
@@ -84,6 +89,15 @@ bm_check "trace: the long status message is cut with a mark saying the bytes lef
 bm_check "trace --json: the status message whole" bash -c '"$1" trace tx-long --json |
     jq --arg m "$2" "[.events[] | select(.type == \"status\") | .message == \$m] == [true]" | grep -qx true' \
     _ "$BUSMON" "$STATUS_MSG"
+
+# ---- busmon traces: a summary names 8 workers and keeps a message's first 256 bytes -------------
+bm_check "traces: the workers past the first 8 are counted (+2 more)" \
+    grep -qE "wk-01,wk-02,wk-03,wk-04,wk-05,wk-06,wk-07,wk-08 \\+2 more .* tx-wide$" "$BM_TMP/traces.txt"
+bm_eq "traces --json: the workers past the first 8 are counted" 2 \
+    "$("$BUSMON" traces --json | jq '.traces[] | select(.tx == "tx-wide") | .workers_more')"
+bm_eq "traces --json: the error message whole" "$MSG" \
+    "$("$BUSMON" traces --json | jq -r '.traces[] | select(.tx == "tx-long") | .error')"
+bm_check "traces: the output is valid UTF-8" utf8 "$BM_TMP/traces.txt"
 
 # ---- alert labels past 1023 bytes: busmon top counts those left out ----------------------------
 bm_eq "alerts --json: every label whole" "$LA $LA $LA $LA $LA" \

@@ -119,6 +119,8 @@ Test(trace_index, summary_keeps_the_first_error)
     cr_assert_eq(s.errors, 2);
     cr_assert_str_eq(s.error_type, "ValueError");
     cr_assert_str_eq(s.error, "bad input");
+    trace_event view; /* the answer named, whose message a reader shows whole */
+    cr_assert_str_eq(trace_get(t, s.error_event, &view)->ev.id, "e1");
     cr_assert_eq(s.timed_out, 0);
     cr_assert(trace_index_is_failed(&s));
 }
