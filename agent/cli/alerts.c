@@ -453,7 +453,12 @@ int bm_cli_alerts(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     if (rc != BM_CLI_GO_ON) return rc;
     char firing_key[512];
     if (!s.firing) {
-        snprintf(firing_key, sizeof firing_key, "%s:firing", s.stream);
+        int n = snprintf(firing_key, sizeof firing_key, "%s:firing", s.stream);
+        if (n < 0 || (size_t)n >= sizeof firing_key) { /* a cut key would name another hash */
+            fprintf(stderr, "busmon alerts: --stream is too long to name its firing hash "
+                            "(give --firing)\n");
+            return BM_EXIT_USAGE;
+        }
         s.firing = firing_key;
     }
     redisContext *c = bm_cli_connect(&o, &rc);

@@ -282,10 +282,18 @@ static int show(redisContext *c, const baseline_args *s)
         json_decref(roll);
         return BM_EXIT_NOT_FOUND;
     }
-    char key[512];
-    snprintf(key, sizeof key, "%s%s", s->state_prefix, agent);
+    /* the key whole, however long the prefix given: a cut one names another agent's */
+    size_t key_len = strlen(s->state_prefix) + strlen(agent) + 1;
+    char *key = malloc(key_len);
+    if (!key) {
+        fprintf(stderr, "busmon: out of memory\n");
+        json_decref(roll);
+        return BM_EXIT_REDIS;
+    }
+    snprintf(key, key_len, "%s%s", s->state_prefix, agent);
     int64_t ts_us = 0;
     baselines *b = read_baselines(c, s, key, &ts_us, &rc);
+    free(key);
     if (!b) {
         json_decref(roll);
         return rc;

@@ -10,6 +10,7 @@
  * ':' for a missing value): the messages are ours.
  */
 #include "agent/cli/options.h"
+#include "proto/event.h" /* BM_ID_MAX */
 
 #include <getopt.h>
 #include <stdio.h>
@@ -169,7 +170,18 @@ int bm_cli_parse(const bm_cli_command *self, const bm_cli_optdef *defs, bm_cli_o
     char who[64];
     snprintf(who, sizeof who, "busmon %s", self->name);
     parser_init(&p, who, self->help, defs, o);
-    return scan(&p, argc, argv, self->operand ? operand : NULL, NULL);
+    int rc = scan(&p, argc, argv, self->operand ? operand : NULL, NULL);
+    /* no agent's group is longer (an identity): its keys, cut to their
+     * buffers (bm_cli_key), would name another group's */
+    const char *group = bm_cli_group(o);
+    if (rc == BM_CLI_GO_ON && group && strlen(group) > BM_ID_MAX) {
+        fprintf(stderr,
+                "%s: the consumer group (--group, $BUSMON_GROUP) is %zu bytes; an "
+                "agent's is %d at most\n",
+                who, strlen(group), BM_ID_MAX);
+        return BM_EXIT_USAGE;
+    }
+    return rc;
 }
 
 int bm_cli_parse_leading(const char *who, void (*help)(FILE *f), const bm_cli_optdef *defs,

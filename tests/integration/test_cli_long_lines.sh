@@ -2,12 +2,13 @@
 # A text view of the busmon CLI shows a cell of at most 1023 bytes (the text
 # layer's slot, bm_cli_safe_text). A longer one (an error's type and message
 # in busmon trace, a status message whose control characters print as
-# "\xNN") is
-# cut between characters and the cut is marked with what was left out,
-# "…(+N bytes)"; a label set too long for busmon top's cell loses whole
-# labels, counted ("+N more"), as busmon alerts says it. Every text output
-# stays valid UTF-8, and --json carries every value whole. A real agent is
-# fed real events over a real redis-server.
+# "\xNN") is cut between characters and the cut is marked with what was left
+# out, "…(+N bytes)"; a list too long for its cell (busmon top's alert labels,
+# busmon traces' workers past the summary's 8) loses whole items, counted
+# ("+N more"). Every text output stays valid UTF-8, and --json carries every
+# value whole (busmon traces' error message too, which the summary cuts at
+# 256 bytes). A key is never cut (a long --group, --stream, --state-prefix).
+# A real agent is fed real events over a real redis-server.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
 BUSMON="$BM_BUILD/busmon"
@@ -107,4 +108,20 @@ bm_check "alerts: the output is valid UTF-8" utf8 "$BM_TMP/alerts.txt"
 bm_check "top: the labels that do not fit are counted (+N more)" \
     grep -qE "a=$LA b=$LA c=$LA \\+$((labels - 3)) more " "$BM_TMP/top.txt"
 bm_check "top: the output is valid UTF-8" utf8 "$BM_TMP/top.txt"
+# ---- a key is never cut: a cut one names another group's, hash or agent's --------------------
+G300=$(rep g 300)
+"$BUSMON" --group "$G300" workers >/dev/null 2>"$BM_TMP/group.err"
+bm_eq "a --group longer than any agent's (256 bytes): exit 2" 2 "$?"
+bm_check "... said" grep -q 'consumer group .* is 300 bytes' "$BM_TMP/group.err"
+BUSMON_GROUP="$G300" "$BUSMON" traces >/dev/null 2>&1
+bm_eq "the same from \$BUSMON_GROUP: exit 2" 2 "$?"
+"$BUSMON" alerts --stream "$(rep s 600)" >/dev/null 2>"$BM_TMP/stream.err"
+bm_eq "alerts: a --stream too long to name its firing hash: exit 2" 2 "$?"
+# the checkpoint under a prefix of 600 bytes: read whole (it was cut at 511 bytes, not found)
+agent=$("$BUSMON" baseline --json | jq -r .agent)
+P600="$(rep p 599):"
+bm_cli COPY "busmon:state:$agent" "$P600$agent" >/dev/null
+bm_check "baseline: a checkpoint under a 600-byte --state-prefix is read" \
+    bash -c '"$1" baseline --state-prefix "$2" --json >"$3" && jq -e --arg a "$4" ".agent == \$a" "$3" >/dev/null' \
+    _ "$BUSMON" "$P600" "$BM_TMP/baseline.json" "$agent"
 bm_finish
