@@ -51,7 +51,8 @@ static const struct {
          "DEL); reads its pending entries and claims a dead consumer's measured in "
          "Redis (XREADGROUP, XPENDING, XCLAIM); takes a sampled-out marker out of "
          "a stored trace that failed later (LINDEX, LPOP); moves a gone agent's hand-offs "
-         "(HGET, XRANGE, XADD, XDEL, DEL)"},
+         "(HGET, XRANGE, XADD, XDEL, DEL); hands entries on only while still its own, when it "
+         "may have looked dead (XPENDING, XADD, XACK)"},
     [BM_ACL_PEXPIRE] = {"pexpire", "PEXPIRE", NULL, "renews the leader's lease (in EVAL)"},
     [BM_ACL_HGETALL] = {"hgetall", "HGETALL", NULL,
                         "reads the agents' registry, the baselines' control hash and a merge-mode "

@@ -518,9 +518,9 @@ int bm_writer_eval1(bm_writer *w, bm_write_kind kind, const char *script, const 
     return send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
 }
 
-int bm_writer_eval(bm_writer *w, bm_write_kind kind, const char *script, size_t n_keys,
-                   const char *const *keys, size_t n, const char *const *args, bm_write_cb cb,
-                   void *arg)
+int bm_writer_evaln(bm_writer *w, bm_write_kind kind, const char *script, size_t n_keys,
+                    const char *const *keys, size_t n, const char *const *args, const size_t *lens,
+                    bm_write_cb cb, void *arg)
 {
     if (reserve(w, n_keys + n + 3)) return w->stats.refused++, -1;
     char nk[24];
@@ -532,8 +532,15 @@ int bm_writer_eval(bm_writer *w, bm_write_kind kind, const char *script, size_t 
     for (size_t i = 0; i < n_keys; i++)
         ARGS(keys[i]);
     for (size_t i = 0; i < n; i++)
-        ARGS(args[i]);
+        ARG(args[i], lens ? lens[i] : strlen(args[i]));
     return send_argv(w, kind, argc, w->argv, w->lens, cb, arg);
+}
+
+int bm_writer_eval(bm_writer *w, bm_write_kind kind, const char *script, size_t n_keys,
+                   const char *const *keys, size_t n, const char *const *args, bm_write_cb cb,
+                   void *arg)
+{
+    return bm_writer_evaln(w, kind, script, n_keys, keys, n, args, NULL, cb, arg);
 }
 
 int bm_writer_xrange(bm_writer *w, bm_write_kind kind, const char *stream, const char *start,

@@ -174,6 +174,10 @@ int bm_writer_eval1(bm_writer *w, bm_write_kind kind, const char *script, const 
 int bm_writer_eval(bm_writer *w, bm_write_kind kind, const char *script, size_t n_keys,
                    const char *const *keys, size_t n, const char *const *args, bm_write_cb cb,
                    void *arg);
+/* The same with each argument's length (binary arguments: a stream entry's values). */
+int bm_writer_evaln(bm_writer *w, bm_write_kind kind, const char *script, size_t n_keys,
+                    const char *const *keys, size_t n, const char *const *args, const size_t *lens,
+                    bm_write_cb cb, void *arg);
 /* XRANGE stream start end COUNT count. */
 int bm_writer_xrange(bm_writer *w, bm_write_kind kind, const char *stream, const char *start,
                      const char *end, size_t count, bm_write_cb cb, void *arg);

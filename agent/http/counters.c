@@ -125,6 +125,10 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_entries_handed_off_total", TOTAL,
            "Entries of another agent's transaction handed to its hand-off stream.", "handed_off",
            persist.forwarded),
+    SCALAR("busmon_handoffs_skipped_total", TOTAL,
+           "Hand-offs not sent: sent while this agent may have looked dead, their entry was no "
+           "longer pending for it (another agent claimed it and hands it on).",
+           "handoffs_skipped", persist.handoffs_skipped),
     SCALAR("busmon_trace_index_writes_total", TOTAL,
            "Transactions whose trace search index sets were written (only the sets each one "
            "newly joins).",

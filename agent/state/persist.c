@@ -49,6 +49,7 @@
 #define FREE_GROUPS_MAX       8  /* recycled groups kept (their buffers warm) */
 #define HANDOFF_MAXLEN        1000000
 #define HANDOFF_BATCH_MAX     512 /* hand-offs in one MULTI ... EXEC */
+#define GUARD_FIELDS_MAX      3000 /* an entry's fields a guarded hand-off passes (Lua's stack) */
 #define INDEX_TRIM_KEYS_MAX   64 /* worker sets waiting for a trim: trimmed now, whatever the interval */
 #define INDEX_KEY_MAX         (TRACE_INDEX_TEXT_MAX + 300)
 #define GROUP_BYTES_MAX       (1u << 20) /* records + index bytes: an open group is written */
@@ -111,6 +112,7 @@ typedef struct {
     unsigned char expire; /* records: EXPIRE after the RPUSH (the key's first write) */
     size_t from;          /* a hand-off: the stream its entry was read from, + 1 */
     size_t lead;          /* a hand-off: its batch's first write (index + 1; send_handoffs) */
+    unsigned char acked;  /* a hand-off whose XADD was refused in an EXEC that acked its entry */
 } wr;
 
 typedef struct {
@@ -197,6 +199,8 @@ struct bm_persist {
     int gate_passed;           /* ... and it let the one waiting go */
     int64_t ck_sent_us;        /* mono: the checkpoint's SET sent */
     int64_t confirmed_sent_us; /* ... the last confirmed one's (the start's time before one) */
+    int64_t guard_us;          /* bm_persist_set_handoff_guard */
+    char guard_consumer[256], guard_claimer[256];
     void (*done)(void *, int);
     void *done_arg;
 
@@ -537,9 +541,8 @@ static void on_write(const redisReply *r, void *arg)
  * the XADDs' replies in the order of their writes, then the XACKs'. The
  * batch is the writes of the group that name it as their lead and wait
  * for a reply (one sent again since is in a batch of its own). */
-static void on_handoffs(const redisReply *r, void *arg)
+static void handoffs_replied(const redisReply *r, wr *lead, int exec)
 {
-    wr *lead = arg;
     group *g = lead->g;
     size_t at = (size_t)(lead - g->wrs), k = 0, n = g->n_wrs;
     int all = r && r->type == REDIS_REPLY_ARRAY, last = 0;
@@ -548,9 +551,16 @@ static void on_handoffs(const redisReply *r, void *arg)
         if (x->lead != at + 1 || !x->pending) continue;
         const redisReply *e = !all ? r : k < r->elements ? r->element[k] : NULL;
         k++;
+        /* EXEC ran the XACK all the same: no longer pending, sent again as ours */
+        if (exec && all && e && e->type == REDIS_REPLY_ERROR) x->acked = 1;
         last |= wr_replied(x, e);
     }
     if (last) group_settled(g);
+}
+
+static void on_handoffs(const redisReply *r, void *arg)
+{
+    handoffs_replied(r, arg, 1);
 }
 
 static void on_acked(const redisReply *r, void *arg)
@@ -797,7 +807,7 @@ static int send_wr(bm_persist *p, group *g, wr *x)
  * it lands, and holds the group's checkpoint meanwhile
  * (tests/integration/test_cluster_handoff_batch.sh). @return 0, or -1 (some
  * refused: marked failed). */
-static int send_handoffs(bm_persist *p, group *g, const size_t *idx, size_t nb)
+static int send_handoffs_exec(bm_persist *p, group *g, const size_t *idx, size_t nb)
 {
     size_t queued = 0;
     int multi = bm_writer_multi(p->w, BM_WRITE_HANDOFF) == 0, rc = !multi;
@@ -835,6 +845,131 @@ static int send_handoffs(bm_persist *p, group *g, const size_t *idx, size_t nb)
         }
     }
     return exec && queued == nb ? 0 : -1;
+}
+
+/* A guarded batch's reply (send_handoffs_guarded), arg its first write: per
+ * hand-off 1 (handed on and acked), 0 (no longer ours: skipped) or an error. */
+static void on_guarded(const redisReply *r, void *arg)
+{
+    wr *lead = arg;
+    group *g = lead->g;
+    if (r && r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < r->elements; i++)
+            g->p->stats.handoffs_skipped +=
+                r->element[i]->type == REDIS_REPLY_INTEGER && r->element[i]->integer == 0;
+    handoffs_replied(r, lead, 0);
+}
+
+/*
+ * The guarded form of a batch (bm_persist_set_handoff_guard): per entry,
+ * XPENDING of its id in the stream it was read from; pending for this
+ * consumer or its claims' consumer, XADD to the owner's stream and XACK;
+ * else 0: another agent claimed it while this one looked dead and hands it
+ * on itself (sent now, it would be handed on twice and counted twice by
+ * the owner: tests/integration/test_cluster_handoff_guard.sh). An XADD
+ * refused (a key of another type) is not acked: that entry's reply is the
+ * error, and it is sent again.
+ * KEYS: the streams read (KEYS[from]), then the owners' hand-off streams;
+ * ARGV: group, consumer, claimer, then per entry: its stream's and its
+ * target's KEYS index, its id, its field count, its fields and values.
+ */
+static const char *const GUARD_SCRIPT =
+    "local group, me, claimer = ARGV[1], ARGV[2], ARGV[3] "
+    "local out = {} "
+    "local i = 4 "
+    "while i <= #ARGV do "
+    "local src, dst, id, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), ARGV[i + 2], "
+    "tonumber(ARGV[i + 3]) "
+    "local p = redis.call('XPENDING', KEYS[src], group, id, id, 1)[1] "
+    "if p and (p[2] == me or p[2] == claimer) then "
+    "local a = {'XADD', KEYS[dst], 'MAXLEN', '~', '1000000', '*'} "
+    "for j = 1, 2 * n do a[6 + j] = ARGV[i + 3 + j] end "
+    "local r = redis.pcall(unpack(a)) "
+    "if type(r) == 'table' and r.err then out[#out + 1] = r "
+    "else redis.call('XACK', KEYS[src], group, id) out[#out + 1] = 1 end "
+    "else out[#out + 1] = 0 end "
+    "i = i + 4 + 2 * n "
+    "end "
+    "return out";
+
+static int send_handoffs_guarded(bm_persist *p, group *g, const size_t *idx, size_t nb)
+{
+    size_t n_args = 3, ns = p->o.n_streams, n_targets = 0;
+    for (size_t i = 0; i < nb; i++)
+        n_args += 4 + 2 * (g->wrs[idx[i]].n - 1);
+    const char **keys = malloc((ns + nb) * sizeof *keys);
+    const char **args = malloc(n_args * sizeof *args);
+    size_t *lens = malloc(n_args * sizeof *lens);
+    char(*nums)[3][24] = malloc(nb * sizeof *nums);
+    int rc = !keys || !args || !lens || !nums ? -1 : 0;
+    size_t a = 0;
+    if (!rc) {
+        for (size_t s = 0; s < ns; s++)
+            keys[s] = p->o.streams[s];
+        const char *head[3] = {p->o.group, p->guard_consumer, p->guard_claimer};
+        for (; a < 3; a++)
+            args[a] = head[a], lens[a] = strlen(head[a]);
+    }
+    for (size_t i = 0; !rc && i < nb; i++) {
+        const wr *x = &g->wrs[idx[i]];
+        const dl_pair *d = &g->pairs[x->first];
+        const char *target = g->dlbytes.data + d->f_off;
+        size_t t = 0;
+        while (t < n_targets && strcmp(keys[ns + t], target))
+            t++;
+        if (t == n_targets) keys[ns + n_targets++] = target;
+        int l0 = snprintf(nums[i][0], sizeof nums[i][0], "%zu", x->from);
+        int l1 = snprintf(nums[i][1], sizeof nums[i][1], "%zu", ns + t + 1);
+        int l2 = snprintf(nums[i][2], sizeof nums[i][2], "%zu", x->n - 1);
+        const dl_pair *id = &g->pairs[x->first + 1]; /* BM_HANDOFF_ID_FIELD's value */
+        args[a] = nums[i][0], lens[a++] = (size_t)l0;
+        args[a] = nums[i][1], lens[a++] = (size_t)l1;
+        args[a] = g->dlbytes.data + id->v_off, lens[a++] = id->v_len;
+        args[a] = nums[i][2], lens[a++] = (size_t)l2;
+        for (size_t k = 1; k < x->n; k++) {
+            d = &g->pairs[x->first + k];
+            args[a] = g->dlbytes.data + d->f_off, lens[a++] = d->f_len;
+            args[a] = g->dlbytes.data + d->v_off, lens[a++] = d->v_len;
+        }
+    }
+    /* the writer copies the arguments before it returns */
+    if (!rc)
+        rc = bm_writer_evaln(p->w, BM_WRITE_HANDOFF, GUARD_SCRIPT, ns + n_targets, keys, a, args,
+                             lens, on_guarded, &g->wrs[idx[0]]);
+    free(keys);
+    free(args);
+    free(lens);
+    free(nums);
+    for (size_t i = 0; i < nb; i++) {
+        wr *x = &g->wrs[idx[i]];
+        if (rc) {
+            wr_refused(g, x);
+        } else {
+            x->lead = idx[0] + 1;
+            wr_out(g, x, 1);
+        }
+    }
+    return rc ? -1 : 0;
+}
+
+/* Hand-offs idx[0..nb) of g: one MULTI ... EXEC (send_handoffs_exec); the
+ * guarded script while this agent may look dead (a wide entry, past what
+ * the script passes, and one whose entry an EXEC acked though its XADD was
+ * refused (no longer pending, yet ours), as before). @return 0, or -1 (some
+ * refused). */
+static int send_handoffs(bm_persist *p, group *g, const size_t *idx, size_t nb)
+{
+    if (!p->guard_us || bm_mono_us() - p->confirmed_sent_us <= p->guard_us)
+        return send_handoffs_exec(p, g, idx, nb);
+    size_t narrow[HANDOFF_BATCH_MAX], k = 0;
+    int rc = 0;
+    for (size_t i = 0; i < nb; i++)
+        if (g->wrs[idx[i]].n > GUARD_FIELDS_MAX || g->wrs[idx[i]].acked)
+            rc |= send_handoffs_exec(p, g, &idx[i], 1);
+        else
+            narrow[k++] = idx[i];
+    if (k) rc |= send_handoffs_guarded(p, g, narrow, k);
+    return rc ? -1 : 0;
 }
 
 /* The writes of g: every one, or (retry) those failed with no reply due.
@@ -891,7 +1026,7 @@ static int plan_records(group *g)
         unsigned char expire = 0;
         for (size_t k = i; k < j; k++)
             expire |= g->items[k].first != 0;
-        g->wrs[g->n_wrs++] = (wr){g, i, j - i, 0, 0, 0, 0, expire, 0, 0};
+        g->wrs[g->n_wrs++] = (wr){g, i, j - i, 0, 0, 0, 0, expire, 0, 0, 0};
         i = j;
     }
     return 0;
@@ -932,7 +1067,7 @@ static int plan_index(group *g)
     }
     if (zadds) {
         if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) return -1;
-        g->wrs[g->n_wrs++] = (wr){g, 0, g->n_ix, 0, 0, 5, 0, 0, 0, 0};
+        g->wrs[g->n_wrs++] = (wr){g, 0, g->n_ix, 0, 0, 5, 0, 0, 0, 0, 0};
     }
     return 0;
 }
@@ -961,7 +1096,7 @@ static int plan_trims(bm_persist *p, group *g)
     g->n_trim_names = p->n_trim_names;
     g->trim_set = p->trim_set;
     g->trim_failed = p->trim_failed;
-    g->wrs[g->n_wrs++] = (wr){g, 0, 0, 0, 0, 4, 0, 0, 0, 0};
+    g->wrs[g->n_wrs++] = (wr){g, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0};
     p->trim_set = p->trim_failed = 0;
     p->trim_names.len = 0;
     p->n_trim_names = 0;
@@ -1656,7 +1791,7 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
         p->stats.deadletter_failed++;
         return;
     }
-    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1, 0, 0, 0, 0};
+    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1, 0, 0, 0, 0, 0};
     p->stats.deadletter++;
 }
 
@@ -1693,7 +1828,7 @@ int bm_persist_forward(bm_persist *p, size_t from, const char *stream, const cha
         g->n_pairs = first;
         return -1;
     }
-    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 2, 0, 0, from + 1, 0};
+    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 2, 0, 0, from + 1, 0, 0};
     g->has_handoff = 1;
     p->stats.forwarded++;
     return 0;
@@ -1949,6 +2084,14 @@ void bm_persist_gate_done(bm_persist *p, int ok)
     p->in_checkpoint = 0;
     p->stats.checkpoint_failed++;
     checkpoint_after(p, 0);
+}
+
+void bm_persist_set_handoff_guard(bm_persist *p, int64_t guard_us, const char *consumer,
+                                  const char *claimer)
+{
+    p->guard_us = guard_us;
+    snprintf(p->guard_consumer, sizeof p->guard_consumer, "%s", consumer);
+    snprintf(p->guard_claimer, sizeof p->guard_claimer, "%s", claimer);
 }
 
 int64_t bm_persist_confirmed_sent_us(const bm_persist *p)

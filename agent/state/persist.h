@@ -124,6 +124,8 @@ typedef struct {
     uint64_t covered;           /* entries redelivered that a checkpoint covered (acked only) */
     uint64_t already_queued;    /* ... applied since, their acks queued (nothing done) */
     uint64_t forwarded;         /* entries handed to the agent that owns their transaction */
+    uint64_t handoffs_skipped;  /* ... not handed on: no longer ours (claimed elsewhere) when
+                                   the guarded hand-off ran (bm_persist_set_handoff_guard) */
     uint64_t index_writes;      /* transactions whose index sets were written (each send) */
     uint64_t index_dropped;     /* index entries dropped by the cap (index_max) */
     uint64_t index_expired;     /* index entries dropped for being older than the retention */
@@ -344,6 +346,14 @@ void bm_persist_gate_done(bm_persist *p, int ok);
 /* Mono µs the last checkpoint Redis confirmed was sent (before one: when
  * bm_persist_start ran); another agent's reclaim times this one from it. */
 int64_t bm_persist_confirmed_sent_us(const bm_persist *p);
+
+/* Hand-offs sent while the last confirmed checkpoint was sent more than
+ * guard_us ago (another agent may have claimed their entries: this agent
+ * may look dead) go through a script that hands on and acks only an entry
+ * still pending for `consumer` or `claimer` (XPENDING), and skips the rest
+ * (another agent has it). 0: never. Names copied. */
+void bm_persist_set_handoff_guard(bm_persist *p, int64_t guard_us, const char *consumer,
+                                  const char *claimer);
 
 /* Every entry whose effects this process applied since its confirmed
  * checkpoint (its ack queued): stream, id (borrowed for the call) and

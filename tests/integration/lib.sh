@@ -140,6 +140,17 @@ bm_cluster_agent() {
     BM_PIDS+=($!)
 }
 
+# bm_pending_all [STREAM...]: entries pending in group busmon over the streams
+# (busmon:events when none given) and every hand-off stream
+bm_pending_all() {
+    local s n=0 k
+    for s in "${@:-busmon:events}" $(bm_cli_raw --scan --pattern 'busmon:handoff:*'); do
+        k=$(bm_cli_raw XPENDING "$s" busmon 2>/dev/null | head -1)
+        n=$((n + ${k:-0}))
+    done
+    echo "$n"
+}
+
 # bm_bg CMD...: run in the background, output to $BM_TMP/<basename>.log
 bm_bg() {
     local log="$BM_TMP/$(basename "$1").log"

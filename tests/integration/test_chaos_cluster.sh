@@ -94,15 +94,7 @@ cli_seen() { cli_all | cut -d' ' -f1,3,4; }
 api_seen() { api_all "$1" | cut -d' ' -f1,3,4; }
 # consistent: every row's executions = successes + failures + timeouts
 consistent() { cli_all | awk 'NF != 5 || $2 != $3 + $4 + $5 { bad = 1 } END { exit bad || NR == 0 }'; }
-# pending_all: entries pending in the group, over the streams and the hand-off streams
-pending_all() {
-    local s n=0 k
-    for s in "${STREAMS[@]}" $(bm_cli_raw --scan --pattern 'busmon:handoff:*'); do
-        k=$(bm_cli_raw XPENDING "$s" busmon 2>/dev/null | head -1)
-        n=$((n + ${k:-0}))
-    done
-    echo "$n"
-}
+pending_all() { bm_pending_all "${STREAMS[@]}"; }
 # traces_ok FILE: every transaction in FILE traced, each event once, every command answered
 traces_ok() {
     local tx j

@@ -33,14 +33,6 @@ cli_seen() { "$BUSMON" workers --json --window 1h 2>/dev/null |
     jq -r '.workers[] | "\(.name) \(.successes) \(.failures)"' | sort; }
 api_seen() { curl -s "http://127.0.0.1:${PORT[$1]}/api/workers?window=1h" |
     jq -r '.workers[] | "\(.name) \(.successes) \(.failures)"' | sort; }
-pending_all() {
-    local s n=0 k
-    for s in busmon:events $(bm_cli_raw --scan --pattern 'busmon:handoff:*'); do
-        k=$(bm_cli_raw XPENDING "$s" busmon 2>/dev/null | head -1)
-        n=$((n + ${k:-0}))
-    done
-    echo "$n"
-}
 # kill_conns PID: CLIENT KILL of every connection of that process to our Redis
 kill_conns() {
     local port
@@ -72,7 +64,7 @@ for _ in $(seq 20); do # cut off 4 s: each reconnection killed again
 done
 wait "$PROD"
 bm_eq "the producer wrote every transaction" 0 "$?"
-bm_check "nothing pending (the stream and the hand-offs)" bm_wait_for 60 '[ "$(pending_all)" = 0 ]'
+bm_check "nothing pending (the stream and the hand-offs)" bm_wait_for 60 '[ "$(bm_pending_all)" = 0 ]'
 TRUTH=$(truth)
 bm_check "busmon workers: successes, failures exactly as produced" bm_wait_for 20 \
     '[ "$(cli_seen)" = "$TRUTH" ]'
