@@ -650,7 +650,8 @@ static int build_away(agent *a)
                        judge_us,
                        before,
                        away_reset,
-                       a};
+                       a,
+                       c->reclaim_min_idle_ms * 1000};
     if (!(a->away = bm_away_new(&ao, a->p.writer, a->p.persist, a->p.streams))) return -1;
     return 0;
 }

@@ -227,7 +227,8 @@ bm_away *bm_away_new(const bm_away_opts *o, bm_writer *w, bm_persist *p, bm_stre
     bm_stream_input_stats_of(in)->away_resets = o->resets_before;
     bm_persist_set_gate(p, gate, a);
     /* the hand-offs sent meanwhile: only of entries still ours (persist.h) */
-    bm_persist_set_handoff_guard(p, o->judge_us / 4 * 3, o->consumer, a->claimer);
+    bm_persist_set_handoff_guard(p, o->judge_us / 4 * 3, o->min_idle_us / 4 * 3, o->consumer,
+                                 a->claimer);
     return a;
 }
 

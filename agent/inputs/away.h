@@ -47,6 +47,7 @@ typedef struct {
      * waiting is then dropped. */
     void (*reset)(void *arg, int64_t away_us);
     void *reset_arg;
+    int64_t min_idle_us; /* reclaim.min_idle: an entry read more recently is nobody else's */
 } bm_away_opts;
 
 typedef struct bm_away bm_away;

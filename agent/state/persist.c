@@ -113,6 +113,7 @@ typedef struct {
     size_t from;          /* a hand-off: the stream its entry was read from, + 1 */
     size_t lead;          /* a hand-off: its batch's first write (index + 1; send_handoffs) */
     unsigned char acked;  /* a hand-off whose XADD was refused in an EXEC that acked its entry */
+    int64_t read_us;      /* a hand-off: when its entry was read (mono) */
 } wr;
 
 typedef struct {
@@ -199,7 +200,7 @@ struct bm_persist {
     int gate_passed;           /* ... and it let the one waiting go */
     int64_t ck_sent_us;        /* mono: the checkpoint's SET sent */
     int64_t confirmed_sent_us; /* ... the last confirmed one's (the start's time before one) */
-    int64_t guard_us;          /* bm_persist_set_handoff_guard */
+    int64_t guard_us, guard_idle_us; /* bm_persist_set_handoff_guard */
     char guard_consumer[256], guard_claimer[256];
     void (*done)(void *, int);
     void *done_arg;
@@ -953,21 +954,26 @@ static int send_handoffs_guarded(bm_persist *p, group *g, const size_t *idx, siz
 }
 
 /* Hand-offs idx[0..nb) of g: one MULTI ... EXEC (send_handoffs_exec); the
- * guarded script while this agent may look dead (a wide entry, past what
+ * guarded script for entries read longer ago than a claim's idle time while
+ * this agent may look dead (a wide entry, past what
  * the script passes, and one whose entry an EXEC acked though its XADD was
  * refused (no longer pending, yet ours), as before). @return 0, or -1 (some
  * refused). */
 static int send_handoffs(bm_persist *p, group *g, const size_t *idx, size_t nb)
 {
-    if (!p->guard_us || bm_mono_us() - p->confirmed_sent_us <= p->guard_us)
+    int64_t now = bm_mono_us();
+    if (!p->guard_us || now - p->confirmed_sent_us <= p->guard_us)
         return send_handoffs_exec(p, g, idx, nb);
-    size_t narrow[HANDOFF_BATCH_MAX], k = 0;
-    int rc = 0;
-    for (size_t i = 0; i < nb; i++)
-        if (g->wrs[idx[i]].n > GUARD_FIELDS_MAX || g->wrs[idx[i]].acked)
-            rc |= send_handoffs_exec(p, g, &idx[i], 1);
+    size_t plain[HANDOFF_BATCH_MAX], narrow[HANDOFF_BATCH_MAX], n_plain = 0, k = 0;
+    for (size_t i = 0; i < nb; i++) {
+        const wr *x = &g->wrs[idx[i]];
+        /* read more recently than a claim's min_idle: nobody else can have it */
+        if (now - x->read_us <= p->guard_idle_us || x->n > GUARD_FIELDS_MAX || x->acked)
+            plain[n_plain++] = idx[i];
         else
             narrow[k++] = idx[i];
+    }
+    int rc = n_plain ? send_handoffs_exec(p, g, plain, n_plain) : 0;
     if (k) rc |= send_handoffs_guarded(p, g, narrow, k);
     return rc ? -1 : 0;
 }
@@ -1026,7 +1032,7 @@ static int plan_records(group *g)
         unsigned char expire = 0;
         for (size_t k = i; k < j; k++)
             expire |= g->items[k].first != 0;
-        g->wrs[g->n_wrs++] = (wr){g, i, j - i, 0, 0, 0, 0, expire, 0, 0, 0};
+        g->wrs[g->n_wrs++] = (wr){g, i, j - i, 0, 0, 0, 0, expire, 0, 0, 0, 0};
         i = j;
     }
     return 0;
@@ -1067,7 +1073,7 @@ static int plan_index(group *g)
     }
     if (zadds) {
         if (reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) return -1;
-        g->wrs[g->n_wrs++] = (wr){g, 0, g->n_ix, 0, 0, 5, 0, 0, 0, 0, 0};
+        g->wrs[g->n_wrs++] = (wr){g, 0, g->n_ix, 0, 0, 5, 0, 0, 0, 0, 0, 0};
     }
     return 0;
 }
@@ -1096,7 +1102,7 @@ static int plan_trims(bm_persist *p, group *g)
     g->n_trim_names = p->n_trim_names;
     g->trim_set = p->trim_set;
     g->trim_failed = p->trim_failed;
-    g->wrs[g->n_wrs++] = (wr){g, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0};
+    g->wrs[g->n_wrs++] = (wr){g, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0};
     p->trim_set = p->trim_failed = 0;
     p->trim_names.len = 0;
     p->n_trim_names = 0;
@@ -1791,7 +1797,7 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
         p->stats.deadletter_failed++;
         return;
     }
-    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1, 0, 0, 0, 0, 0};
+    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1, 0, 0, 0, 0, 0, 0};
     p->stats.deadletter++;
 }
 
@@ -1828,7 +1834,8 @@ int bm_persist_forward(bm_persist *p, size_t from, const char *stream, const cha
         g->n_pairs = first;
         return -1;
     }
-    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 2, 0, 0, from + 1, 0, 0};
+    g->wrs[g->n_wrs++] =
+        (wr){g, first, g->n_pairs - first, 0, 0, 2, 0, 0, from + 1, 0, 0, bm_mono_us()};
     g->has_handoff = 1;
     p->stats.forwarded++;
     return 0;
@@ -2086,10 +2093,11 @@ void bm_persist_gate_done(bm_persist *p, int ok)
     checkpoint_after(p, 0);
 }
 
-void bm_persist_set_handoff_guard(bm_persist *p, int64_t guard_us, const char *consumer,
-                                  const char *claimer)
+void bm_persist_set_handoff_guard(bm_persist *p, int64_t guard_us, int64_t idle_us,
+                                  const char *consumer, const char *claimer)
 {
     p->guard_us = guard_us;
+    p->guard_idle_us = idle_us;
     snprintf(p->guard_consumer, sizeof p->guard_consumer, "%s", consumer);
     snprintf(p->guard_claimer, sizeof p->guard_claimer, "%s", claimer);
 }

@@ -348,12 +348,13 @@ void bm_persist_gate_done(bm_persist *p, int ok);
 int64_t bm_persist_confirmed_sent_us(const bm_persist *p);
 
 /* Hand-offs sent while the last confirmed checkpoint was sent more than
- * guard_us ago (another agent may have claimed their entries: this agent
- * may look dead) go through a script that hands on and acks only an entry
- * still pending for `consumer` or `claimer` (XPENDING), and skips the rest
- * (another agent has it). 0: never. Names copied. */
-void bm_persist_set_handoff_guard(bm_persist *p, int64_t guard_us, const char *consumer,
-                                  const char *claimer);
+ * guard_us ago (this agent may look dead), of entries read more than
+ * idle_us ago (idle long enough to be claimed), go through a script that
+ * hands on and acks only an entry still pending for `consumer` or
+ * `claimer` (XPENDING), and skips the rest (another agent claimed it).
+ * guard_us 0: never. Names copied. */
+void bm_persist_set_handoff_guard(bm_persist *p, int64_t guard_us, int64_t idle_us,
+                                  const char *consumer, const char *claimer);
 
 /* Every entry whose effects this process applied since its confirmed
  * checkpoint (its ack queued): stream, id (borrowed for the call) and
