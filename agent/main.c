@@ -651,7 +651,9 @@ static int build_away(agent *a)
                        before,
                        away_reset,
                        a,
-                       c->reclaim_min_idle_ms * 1000};
+                       c->reclaim_min_idle_ms * 1000,
+                       c->state_prefix,
+                       bm_loop_base(a->p.loop)};
     if (!(a->away = bm_away_new(&ao, a->p.writer, a->p.persist, a->p.streams))) return -1;
     return 0;
 }

@@ -52,7 +52,9 @@ static const struct {
          "Redis (XREADGROUP, XPENDING, XCLAIM); takes a sampled-out marker out of "
          "a stored trace that failed later (LINDEX, LPOP); moves a gone agent's hand-offs "
          "(HGET, XRANGE, XADD, XDEL, DEL); hands entries on only while still its own, when it "
-         "may have looked dead (XPENDING, XADD, XACK)"},
+         "may have looked dead (XPENDING, XADD, XACK); claims only while the owner's checkpoint "
+         "is the one read, marking the claim (GETRANGE, XCLAIM, SET PX); writes its checkpoint "
+         "only while no claim marked it since its check (GET, SET PX)"},
     [BM_ACL_PEXPIRE] = {"pexpire", "PEXPIRE", NULL, "renews the leader's lease (in EVAL)"},
     [BM_ACL_HGETALL] = {"hgetall", "HGETALL", NULL,
                         "reads the agents' registry, the baselines' control hash and a merge-mode "
@@ -74,6 +76,9 @@ static const struct {
     [BM_ACL_LRANGE] = {"lrange", "LRANGE", NULL,
                        "several agents: reads a stored trace before it calls a timeout (the "
                        "answer may have gone to another owner)"},
+    [BM_ACL_GETRANGE] = {"getrange", "GETRANGE", NULL,
+                         "claims a dead consumer's entries only while its checkpoint is the one "
+                         "read (in EVAL)"},
 };
 
 const char *const bm_acl_cli_commands[] = {

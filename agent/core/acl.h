@@ -61,6 +61,7 @@ typedef enum {
     BM_ACL_LINDEX,
     BM_ACL_LPOP,
     BM_ACL_LRANGE,
+    BM_ACL_GETRANGE,
     BM_ACL__COUNT
 } bm_acl_command;
 

@@ -628,20 +628,49 @@ int bm_writer_xpending_of(bm_writer *w, const char *stream, const char *group, c
     "  if size > max then e[2] = size end\n"                                                       \
     "end\n"
 
-static const char CLAIM_SCRIPT[] =
-    LUA_MEASURE "local r = redis.call('XCLAIM', KEYS[1], unpack(ARGV, 2))\n"
-                "local max = tonumber(ARGV[1])\n"
-                "for _, e in ipairs(r) do measure(e, max) end\n"
-                "return r\n";
+/* KEYS[1] the stream; ARGV: max, group, consumer, min_idle, token, mark_ttl_ms,
+ * fence bytes, owners, then per owner key, seen, mark, n, its n ids. */
+static const char CLAIM_SCRIPT[] = LUA_MEASURE
+    "local max, fence = tonumber(ARGV[1]), tonumber(ARGV[7])\n"
+    "local out, left, i = {}, 0, 9\n"
+    "for _ = 1, tonumber(ARGV[8]) do\n"
+    "  local key, seen, mark, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])\n"
+    "  i = i + 4\n"
+    "  if key == '' or redis.call('GETRANGE', key, 0, fence - 1) == seen then\n"
+    "    local r = redis.call('XCLAIM', KEYS[1], ARGV[2], ARGV[3], ARGV[4],\n"
+    "                         unpack(ARGV, i, i + n - 1))\n"
+    "    if #r > 0 and mark ~= '' then\n"
+    "      if ARGV[6] ~= '0' then redis.call('SET', mark, ARGV[5], 'PX', ARGV[6])\n"
+    "      else redis.call('SET', mark, ARGV[5]) end\n"
+    "    end\n"
+    "    for _, e in ipairs(r) do measure(e, max); out[#out + 1] = e end\n"
+    "  else\n"
+    "    left = left + n\n"
+    "  end\n"
+    "  i = i + n\n"
+    "end\n"
+    "return {out, left}\n";
 
 int bm_writer_xclaim(bm_writer *w, const char *stream, const char *group, const char *consumer,
-                     int64_t min_idle_ms, size_t max_bytes, size_t n, const char *const *ids,
+                     int64_t min_idle_ms, size_t max_bytes, const char *token, int64_t mark_ttl_ms,
+                     size_t n_owners, const bm_claim_owner *owners, const char *const *ids,
                      bm_write_cb cb, void *arg)
 {
-    if (n == 0 || reserve(w, n + 8)) return w->stats.refused++, -1;
-    char idle[24], max[24];
+    size_t n = 0;
+    for (size_t k = 0; k < n_owners; k++)
+        n += owners[k].n;
+    /* the owners' numbers' text: hiredis copies the command when it is queued */
+    char *num = malloc((n_owners + 1) * 24);
+    if (n == 0 || !num || reserve(w, n + 4 * n_owners + 12)) {
+        free(num);
+        return w->stats.refused++, -1;
+    }
+    char idle[24], max[24], ttl[24], fence[24], no[24];
     snprintf(idle, sizeof idle, "%lld", (long long)min_idle_ms);
     snprintf(max, sizeof max, "%zu", max_bytes);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(mark_ttl_ms > 0 ? mark_ttl_ms : 0));
+    snprintf(fence, sizeof fence, "%d", BM_CLAIM_FENCE_BYTES);
+    snprintf(no, sizeof no, "%zu", n_owners);
     int argc = 0;
     ARG("EVAL", 4);
     ARG(CLAIM_SCRIPT, sizeof CLAIM_SCRIPT - 1);
@@ -651,9 +680,24 @@ int bm_writer_xclaim(bm_writer *w, const char *stream, const char *group, const 
     ARGS(group);
     ARGS(consumer);
     ARGS(idle);
-    for (size_t i = 0; i < n; i++)
-        ARGS(ids[i]);
-    return send_argv(w, BM_WRITE_RECLAIM, argc, w->argv, w->lens, cb, arg);
+    ARGS(token);
+    ARGS(ttl);
+    ARGS(fence);
+    ARGS(no);
+    for (size_t k = 0, at = 0; k < n_owners; k++) {
+        const bm_claim_owner *o = &owners[k];
+        char *nk = num + 24 * k;
+        snprintf(nk, 24, "%zu", o->n);
+        ARGS(o->key ? o->key : "");
+        ARG(o->seen ? o->seen : "", o->seen ? o->seen_len : 0);
+        ARGS(o->mark ? o->mark : "");
+        ARGS(nk);
+        for (size_t i = 0; i < o->n; i++, at++)
+            ARGS(ids[at]); /* ARGS names its argument twice */
+    }
+    int rc = send_argv(w, BM_WRITE_RECLAIM, argc, w->argv, w->lens, cb, arg);
+    free(num);
+    return rc;
 }
 
 int bm_writer_query(bm_writer *w, bm_query q, const char *operand, bm_write_cb cb, void *arg)

@@ -200,12 +200,27 @@ int bm_writer_xpending_of(bm_writer *w, const char *stream, const char *group, c
                           const char *end, size_t count, const char *consumer, bm_write_cb cb,
                           void *arg);
 /*
- * XCLAIM stream group consumer min_idle_ms id... (in an EVAL): they become
- * consumer's, with their content; an entry above max_bytes comes back as
- * its size (an integer reply) in place of its fields, not loaded.
+ * The ids of one owner in a claim, and its fences (inputs/reclaim.c):
+ *   key   the owner's checkpoint; its first BM_CLAIM_FENCE_BYTES must still
+ *         be `seen` (what the claimer judged it dead by), else its ids are
+ *         not claimed: it wrote a checkpoint since, it is alive ("" no check)
+ *   mark  set to `token` when one of its ids is claimed, so that the owner's
+ *         next checkpoint sees the claim (inputs/away.c; "" none)
+ */
+#define BM_CLAIM_FENCE_BYTES 1024
+typedef struct {
+    const char *key, *seen, *mark;
+    size_t seen_len, n; /* n: its ids, next in the claim's list */
+} bm_claim_owner;
+/*
+ * XCLAIM stream group consumer min_idle_ms id... (in an EVAL), per owner
+ * behind its fence: they become consumer's, with their content; an entry
+ * above max_bytes comes back as its size (an integer reply) in place of its
+ * fields, not loaded. Reply: [entries, ids left for an owner alive].
  */
 int bm_writer_xclaim(bm_writer *w, const char *stream, const char *group, const char *consumer,
-                     int64_t min_idle_ms, size_t max_bytes, size_t n, const char *const *ids,
+                     int64_t min_idle_ms, size_t max_bytes, const char *token, int64_t mark_ttl_ms,
+                     size_t n_owners, const bm_claim_owner *owners, const char *const *ids,
                      bm_write_cb cb, void *arg);
 
 /* The sampler's queries: PING, INFO, XLEN stream, XINFO GROUPS stream, CONFIG GET name. */

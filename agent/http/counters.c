@@ -98,6 +98,10 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_reclaimed_covered_total", TOTAL,
            "Entries claimed whose owner's checkpoint already held them: acked, not applied.",
            "reclaim.covered", in.reclaimed_covered),
+    SCALAR("busmon_reclaim_fenced_total", TOTAL,
+           "Entries not claimed because their owner wrote a checkpoint between our read of it "
+           "and the claim (alive after all: they are its own).",
+           "reclaim.fenced", in.reclaim_fenced),
     SCALAR("busmon_poison_total", TOTAL,
            "Entries delivered more than reclaim.max_deliveries times: dead-lettered as poison.",
            "reclaim.poison", in.poison),
@@ -354,6 +358,10 @@ static const bm_counter_row table[] = {
     SCALAR("busmon_checkpoints_failed_total", TOTAL,
            "State checkpoints not written (encoding or Redis refused; the next one tries again).",
            "checkpoints_failed", persist.checkpoint_failed),
+    SCALAR("busmon_checkpoints_fenced_total", TOTAL,
+           "Checkpoints of an agent that may have looked dead held back because another agent "
+           "claimed its entries after its check began: checked again.",
+           "checkpoints_fenced", persist.checkpoint_fenced),
     SCALAR("busmon_checkpoints_too_big_total", TOTAL,
            "Checkpoints longer than Redis takes in one value (proto-max-bulk-len): refused, or "
            "not sent again; or larger than a start of this configuration reads back: not sent. "

@@ -32,6 +32,11 @@ struct bm_away {
     bm_persist *p;
     bm_stream_input *in;
     char claimer[256]; /* <consumer>.claimed */
+    char mark_key[600]; /* where a claim of ours leaves its mark (reclaim.c) */
+    char *mark;         /* ... what it held when the check began (NULL: none) */
+    size_t mark_len;
+    int64_t set_delay_ms; /* tests: the first SET after a check of an absence at least this
+                             long waits this long */
     /* the check under way */
     int checking;
     int collect_failed;
@@ -81,12 +86,51 @@ static void sort_items(bm_away *a)
     a->n = k;
 }
 
-/* The checkpoint goes (ok) or is dropped; the check is over. */
+static void on_set_delayed(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bm_away *a = arg;
+    a->checking = 0;
+    bm_persist_gate_done_fenced(a->p, a->mark_key, a->mark ? a->mark : "", a->mark_len);
+}
+
+/* The checkpoint goes (ok: while no claim marked us since the check began)
+ * or is dropped; the check is over. */
 static void done(bm_away *a, int ok)
 {
-    a->checking = 0;
     a->n = 0;
-    bm_persist_gate_done(a->p, ok);
+    if (!ok) {
+        a->checking = 0;
+        bm_persist_gate_done(a->p, 0);
+    } else if (a->set_delay_ms > 0 && a->o.base && a->away_us >= a->set_delay_ms * 1000) {
+        /* tests: the first check of an absence that long holds its SET (and
+         * the gate, still checking) that long; a claim may come meanwhile */
+        struct timeval tv = {a->set_delay_ms / 1000, (a->set_delay_ms % 1000) * 1000};
+        a->set_delay_ms = 0;
+        bm_info("test: the checkpoint's SET after the away check waits %ld.%03ld s",
+                (long)tv.tv_sec, (long)tv.tv_usec / 1000);
+        if (event_base_once(a->o.base, -1, EV_TIMEOUT, on_set_delayed, a, &tv))
+            on_set_delayed(-1, 0, a);
+    } else {
+        on_set_delayed(-1, 0, a);
+    }
+}
+
+/* The mark as the check begins: a claim after this changes it (away.h). */
+static void on_mark(const redisReply *r, void *arg)
+{
+    bm_away *a = arg;
+    free(a->mark);
+    a->mark = NULL;
+    a->mark_len = 0;
+    if (r && r->type == REDIS_REPLY_STRING && (a->mark = malloc((size_t)r->len + 1))) {
+        memcpy(a->mark, r->str, (size_t)r->len);
+        a->mark[r->len] = '\0';
+        a->mark_len = (size_t)r->len;
+    }
+    /* none, or not a string (the SET's script reads that as none too); lost:
+     * the pages after it are lost too, and the check ends with them */
 }
 
 /* Item at was taken away: the state in memory counts it twice. */
@@ -211,6 +255,12 @@ static int gate(bm_persist *p, void *arg)
     a->away_us = since;
     a->at = a->seg_start = a->seg_end = 0;
     a->in_stream = 0;
+    /* before the pages, on the same connection: a claim that their replies
+     * miss changes it, and the SET's fence sees that */
+    if (bm_writer_get(a->w, BM_WRITE_RECLAIM, a->mark_key, on_mark, a)) {
+        done(a, 0);
+        return 1;
+    }
     ask(a);
     return 1; /* the SET waits for the check (done) */
 }
@@ -224,6 +274,9 @@ bm_away *bm_away_new(const bm_away_opts *o, bm_writer *w, bm_persist *p, bm_stre
     a->p = p;
     a->in = in;
     snprintf(a->claimer, sizeof a->claimer, "%s.claimed", o->consumer);
+    snprintf(a->mark_key, sizeof a->mark_key, "%s%s.claimed", o->state_prefix, o->consumer);
+    const char *delay = getenv("BUSMON_TEST_AWAY_SET_DELAY_MS");
+    a->set_delay_ms = delay ? atoll(delay) : 0;
     bm_stream_input_stats_of(in)->away_resets = o->resets_before;
     bm_persist_set_gate(p, gate, a);
     /* the hand-offs sent meanwhile: only of entries still ours (persist.h) */
@@ -235,6 +288,7 @@ bm_away *bm_away_new(const bm_away_opts *o, bm_writer *w, bm_persist *p, bm_stre
 void bm_away_free(bm_away *a)
 {
     if (!a) return;
+    free(a->mark);
     free(a->items);
     free(a);
 }

@@ -9,16 +9,26 @@
  *       XPENDING <stream> <group> <first> <last> 1000 <consumer>   (and
  *       <consumer>.claimed for claims), paged, compared with them; our
  *       hand-off stream's also XRANGE'd (the janitor deletes what it moves)
- *         all still pending for us ──▶ SET (nothing was claimed: slow only)
+ *         all still pending for us ──▶ SET, fenced (nothing was claimed: slow only)
  *         one is not ──▶ reset(): the state in memory counts it twice;
  *                        start again from the confirmed checkpoint
  *
  * Only what a claim can take is looked at: an entry is claimed from a
  * consumer's pending list, and one acked by us without effects in memory
- * (persist's bm_persist_ack_unapplied) counts nothing twice. The check and
- * the SET are not one step: a claim decided before the check and sent after
- * it is not seen (the claimer's XCLAIM min-idle and its reads of our
- * checkpoint make that a window of about one round trip).
+ * (persist's bm_persist_ack_unapplied) counts nothing twice.
+ *
+ * The check and the SET are two steps, so each is fenced against a claim
+ * coming between them (both scripts, so nothing comes between check and
+ * write inside them):
+ *   GET <state prefix><consumer>.claimed   before the pages: the claims mark
+ *   SET behind it (persist's FENCED_SET_SCRIPT): only while the mark is
+ *     unchanged; else held (checkpoints_fenced) and the gate asked again:
+ *     the new check sees the claim's entries gone
+ *   the claim (reclaim.c) sets the mark, and takes an owner's entries only
+ *     while the first BM_CLAIM_FENCE_BYTES of its checkpoint (its ts_us in
+ *     them) are those it read: our SET after its read stops it
+ * The mark's key is the checkpoint key of consumer "<consumer>.claimed",
+ * our claims' consumer, which never writes one.
  *
  * Not here: what starting again is (main.c), the claims (reclaim.c).
  */
@@ -48,6 +58,8 @@ typedef struct {
     void (*reset)(void *arg, int64_t away_us);
     void *reset_arg;
     int64_t min_idle_us; /* reclaim.min_idle: an entry read more recently is nobody else's */
+    const char *state_prefix; /* checkpoints' (<prefix><consumer>): our claims mark beside it */
+    struct event_base *base;  /* tests only (BUSMON_TEST_AWAY_SET_DELAY_MS) */
 } bm_away_opts;
 
 typedef struct bm_away bm_away;

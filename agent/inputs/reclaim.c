@@ -13,7 +13,10 @@
  *         to it (applied there, acked after its next checkpoint)
  *     ──▶ XCLAIM <stream> <group> <us>.claimed <min_idle> id...  (they
  *         become our claims' consumer's; in a script that gives an entry
- *         above max_entry_bytes as its size)
+ *         above max_entry_bytes as its size, and, per owner, claims only
+ *         while its checkpoint's first bytes are those read (a checkpoint
+ *         written since: alive, counted in reclaim_fenced) and sets its
+ *         claims mark, which the owner's late checkpoint checks: away.h)
  *     ──▶ each claimed entry:
  *           at or below its owner's checkpoint,  ack (its effects are in the
  *           or listed in X's "claimed" (X.claimed's)  owner's state)
@@ -73,6 +76,8 @@
 #define OWNERS_MAX 16  /* distinct owners looked up per round */
 #define ACKS_WAIT_US 250000 /* claims queued at their bound: looked at again after this */
 #define WATCHED_MAX  64 /* owners whose checkpoint stamps are remembered (least read first out) */
+#define MARK_TTL_MS  3600000 /* an owner's claims mark: read by its next checkpoint, seconds later \
+                              */
 
 typedef struct {
     char id[BM_STREAM_ID_MAX];
@@ -88,6 +93,9 @@ typedef struct {
     int64_t alive_since_us;         /* a live owner: at least its checkpoint's age (INT64_MAX: not
                                        known yet), else -1 */
     int64_t dead_in_us; /* a live owner: dead after this unless its checkpoint changes */
+    int read;           /* its checkpoint was read (or found not there): the claim's fence */
+    size_t seen_len;
+    char seen[BM_CLAIM_FENCE_BYTES]; /* ... its first bytes, as read */
 } owner;
 
 /* An owner's checkpoint as this agent read it. The stamp is the writer's wall
@@ -118,6 +126,8 @@ struct bm_reclaim {
     size_t n_seen;
     struct event *ev_recheck; /* a live owner's span ends before the next interval */
     size_t recheck_stream;
+    uint64_t claims_sent;   /* makes each claim's mark a value never written before */
+    int64_t claim_delay_ms; /* tests: the first claim from an owner judged dead waits this long */
 };
 
 struct round {
@@ -205,12 +215,17 @@ static void on_claimed(const redisReply *r, void *arg)
     round *rd = arg;
     bm_reclaim *rc = rd->r;
     bm_stream_input_stats *st = bm_stream_input_stats_of(rc->in);
-    if (!r || r->type != REDIS_REPLY_ARRAY || !bm_stream_input_reading(rc->in)) {
+    /* [entries, ids left: their owner wrote a checkpoint since we read it] */
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_ARRAY || !bm_stream_input_reading(rc->in)) {
         finish_round(rd);
         return;
     }
+    if (r->element[1]->type == REDIS_REPLY_INTEGER && r->element[1]->integer > 0)
+        st->reclaim_fenced += (uint64_t)r->element[1]->integer;
     rd->claimed = 1;
     int64_t now = bm_now_us();
+    r = r->element[0];
     for (size_t i = 0; i < r->elements; i++) {
         const redisReply *e = r->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
@@ -239,6 +254,16 @@ static void on_claimed(const redisReply *r, void *arg)
     finish_round(rd);
 }
 
+/* The key of owner `name`'s checkpoint (X.claimed: X's) into key; its claims
+ * mark, when mark: the key a consumer "X.claimed" would checkpoint to, and
+ * X.claimed is X's claims' consumer, which never does (away.h). */
+static void owner_key(const bm_reclaim *r, const char *name, int mark, char *key, size_t n)
+{
+    size_t base = claims_of(r, name);
+    snprintf(key, n, "%s%.*s%s", r->o.state_prefix, base ? (int)base : (int)strlen(name), name,
+             mark ? ".claimed" : "");
+}
+
 static void claim(round *rd)
 {
     bm_reclaim *r = rd->r;
@@ -256,12 +281,70 @@ static void claim(round *rd)
         rd->c[kept++] = rd->c[i];
     }
     rd->n = kept;
-    for (size_t i = 0; i < rd->n; i++)
-        ids[i] = rd->c[i].id;
-    if (!rd->n ||
+    /*
+     * Per owner, behind two fences (one script, so nothing comes between):
+     * its checkpoint is still the one read (one written since says it is
+     * alive, and covers what we would apply), and a claim sets its mark,
+     * which its next checkpoint's SET checks (away.h).
+     */
+    bm_claim_owner cl[OWNERS_MAX + 1];
+    char keys[OWNERS_MAX + 1][2][600];
+    size_t n_cl = 0, at = 0;
+    for (size_t k = 0; k <= rd->n_owners; k++) {
+        const owner *ow = k < rd->n_owners ? &rd->owners[k] : NULL; /* NULL: names too long */
+        const char *name = ow ? ow->name : "";
+        bm_claim_owner *o = &cl[n_cl];
+        *o = (bm_claim_owner){"", NULL, "", 0, 0};
+        for (size_t i = 0; i < rd->n; i++)
+            if (!strcmp(rd->c[i].owner, name)) ids[at + o->n++] = rd->c[i].id;
+        if (!o->n) continue;
+        at += o->n;
+        if (ow) {
+            owner_key(r, name, 1, keys[n_cl][1], sizeof keys[n_cl][1]);
+            o->mark = keys[n_cl][1];
+        }
+        if (ow && ow->read) { /* not read (no reply): claimed as before the fence */
+            owner_key(r, name, 0, keys[n_cl][0], sizeof keys[n_cl][0]);
+            o->key = keys[n_cl][0];
+            o->seen = ow->seen;
+            o->seen_len = ow->seen_len;
+        }
+        n_cl++;
+    }
+    char token[320];
+    snprintf(token, sizeof token, "%s %lld %llu", r->claimer, (long long)bm_now_us(),
+             (unsigned long long)++r->claims_sent);
+    if (!at ||
         bm_writer_xclaim(r->w, r->o.streams[rd->sidx], r->o.group, r->claimer, r->o.min_idle_ms,
-                         r->o.max_entry_bytes, rd->n, ids, on_claimed, rd))
+                         r->o.max_entry_bytes, token, MARK_TTL_MS, n_cl, cl, ids, on_claimed, rd))
         finish_round(rd);
+}
+
+static void on_claim_delayed(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    claim(arg);
+}
+
+/* claim(), at once but in tests (BUSMON_TEST_CLAIM_DELAY_MS): there, the
+ * first round with an owner judged dead waits, so that the owner can write
+ * a checkpoint between our read of it and the claim. */
+static void claim_soon(round *rd)
+{
+    bm_reclaim *r = rd->r;
+    int dead = 0;
+    for (size_t k = 0; k < rd->n_owners; k++)
+        dead |= rd->owners[k].read && rd->owners[k].alive_since_us < 0;
+    if (r->claim_delay_ms > 0 && dead) {
+        struct timeval tv = {r->claim_delay_ms / 1000, (r->claim_delay_ms % 1000) * 1000};
+        r->claim_delay_ms = 0;
+        bm_info("test: the claim from an owner judged dead waits %ld.%03ld s", (long)tv.tv_sec,
+                (long)tv.tv_usec / 1000);
+        if (!event_base_once(bm_loop_base(r->loop), -1, EV_TIMEOUT, on_claim_delayed, rd, &tv))
+            return;
+    }
+    claim(rd);
 }
 
 /* Owner `base`'s checkpoint stamped stamp_us, asked for at asked_us and
@@ -305,6 +388,12 @@ static void on_owner_state(const redisReply *r, void *arg)
     free(arg);
     round *rd = q.rd;
     owner *ow = &rd->owners[q.k];
+    if (r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL)) {
+        ow->read = 1; /* the claim's fence: this, unchanged (GETRANGE of none is "") */
+        size_t len = r->type == REDIS_REPLY_STRING ? (size_t)r->len : 0;
+        ow->seen_len = len < sizeof ow->seen ? len : sizeof ow->seen;
+        if (ow->seen_len) memcpy(ow->seen, r->str, ow->seen_len);
+    }
     if (r && r->type == REDIS_REPLY_STRING) {
         bm_checkpoint *c = calloc(1, sizeof *c);
         char err[128];
@@ -342,7 +431,7 @@ static void on_owner_state(const redisReply *r, void *arg)
         if (c) free(c->claimed);
         free(c);
     }
-    if (--rd->owners_out == 0) claim(rd);
+    if (--rd->owners_out == 0) claim_soon(rd);
 }
 
 static void on_pending(const redisReply *r, void *arg)
@@ -402,19 +491,16 @@ static void on_pending(const redisReply *r, void *arg)
     rd->asked_us = bm_mono_us();
     for (size_t k = 0; k < rd->n_owners; k++) {
         owner_req *q = malloc(sizeof *q);
-        char key[512];
+        char key[600];
         /* X.claimed has no checkpoint: X's tells whether X is alive */
-        const char *name = rd->owners[k].name;
-        size_t base = claims_of(rc, name);
-        snprintf(key, sizeof key, "%s%.*s", rc->o.state_prefix,
-                 base ? (int)base : (int)strlen(name), name);
+        owner_key(rc, rd->owners[k].name, 0, key, sizeof key);
         if (q) *q = (owner_req){rd, k};
         if (!q || bm_writer_get(rc->w, BM_WRITE_RECLAIM, key, on_owner_state, q)) {
             free(q);
             rd->owners_out--;
         }
     }
-    if (rd->owners_out == 0) claim(rd);
+    if (rd->owners_out == 0) claim_soon(rd);
 }
 
 static void on_tick(void *arg)
@@ -456,6 +542,8 @@ bm_reclaim *bm_reclaim_new(const bm_reclaim_opts *o, struct bm_loop *loop, bm_wr
     r->persist = persist;
     r->in = in;
     snprintf(r->claimer, sizeof r->claimer, "%s.claimed", o->consumer);
+    const char *delay = getenv("BUSMON_TEST_CLAIM_DELAY_MS");
+    r->claim_delay_ms = delay ? atoll(delay) : 0;
     if (!(r->ev_recheck = evtimer_new(bm_loop_base(loop), on_recheck, r))) {
         free(r);
         return NULL;

@@ -55,6 +55,8 @@ typedef struct {
     uint64_t reclaimed;          /* entries claimed from other consumers, applied */
     uint64_t reclaimed_covered;  /* ... their owner's checkpoint had them: acked, not applied */
     uint64_t poison;             /* entries delivered too often: dead-lettered, not applied */
+    uint64_t reclaim_fenced;     /* ... not claimed: their owner wrote a checkpoint after we
+                                    read it (alive; what it covers is its own) */
     uint64_t away_checks;        /* checkpoints held to check nothing applied was claimed away
                                     (this agent away long enough to look dead: inputs/away.c) */
     uint64_t away_resets;        /* ... that found a claimed one: started again from the checkpoint

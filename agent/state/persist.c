@@ -198,6 +198,8 @@ struct bm_persist {
     bm_persist_gate_cb gate; /* asked before each checkpoint's SET (bm_persist_set_gate) */
     void *gate_arg;
     int gate_passed;           /* ... and it let the one waiting go */
+    char *fence_mark, *fence_seen; /* ... behind this fence (bm_persist_gate_done_fenced) */
+    size_t fence_len;
     int64_t ck_sent_us;        /* mono: the checkpoint's SET sent */
     int64_t confirmed_sent_us; /* ... the last confirmed one's (the start's time before one) */
     int64_t guard_us, guard_idle_us; /* bm_persist_set_handoff_guard */
@@ -1318,6 +1320,12 @@ static int lost_as_too_long(bm_persist *p, const redisReply *r)
 static void on_checkpoint_set(const redisReply *r, void *arg)
 {
     bm_persist *p = arg;
+    if (r && r->type == REDIS_REPLY_INTEGER) { /* fenced: a claim since the gate looked */
+        p->stats.checkpoint_fenced++;
+        p->ck_waiting = 1; /* the same checkpoint, the gate asked again */
+        send_checkpoint(p);
+        return;
+    }
     p->in_checkpoint = 0;
     if (denied(r)) { /* SET denied: ack as without checkpoints rather than never */
         p->stats.checkpoint_failed++;
@@ -1380,6 +1388,36 @@ static void checkpoint_unreadable(bm_persist *p)
         ack_upto(p, p->ck_seq);
 }
 
+static void clear_fence(bm_persist *p)
+{
+    free(p->fence_mark);
+    free(p->fence_seen);
+    p->fence_mark = p->fence_seen = NULL;
+}
+
+/* KEYS: the checkpoint, the mark; ARGV: the checkpoint, the mark seen, px (0: none).
+ * A mark of another type reads as none, as the gate's GET of it did. */
+static const char FENCED_SET_SCRIPT[] =
+    "local m = redis.pcall('GET', KEYS[2])\n"
+    "if type(m) ~= 'string' then m = '' end\n"
+    "if m ~= ARGV[2] then return 0 end\n"
+    "if ARGV[3] ~= '0' then return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end\n"
+    "return redis.call('SET', KEYS[1], ARGV[1])\n";
+
+/* The checkpoint's SET behind the gate's fence (consumed). @return as bm_writer_set. */
+static int set_fenced(bm_persist *p)
+{
+    char px[24];
+    snprintf(px, sizeof px, "%lld", (long long)(p->o.state_ttl_ms > 0 ? p->o.state_ttl_ms : 0));
+    const char *keys[2] = {p->o.state_key, p->fence_mark};
+    const char *args[3] = {p->ck_buf.data, p->fence_seen, px};
+    size_t lens[3] = {p->ck_buf.size, p->fence_len, strlen(px)};
+    int rc = bm_writer_evaln(p->w, BM_WRITE_STATE, FENCED_SET_SCRIPT, 2, keys, 3, args, lens,
+                             on_checkpoint_set, p);
+    clear_fence(p);
+    return rc;
+}
+
 /* The encoded checkpoint's SET, once every group it covers is stored. */
 static void send_checkpoint(bm_persist *p)
 {
@@ -1390,6 +1428,7 @@ static void send_checkpoint(bm_persist *p)
         return; /* held: bm_persist_gate_done */
     p->gate_passed = 0;
     p->ck_waiting = 0;
+    if (p->ck_unreadable || would_be_refused(p)) clear_fence(p); /* not sent */
     if (p->ck_unreadable) {
         p->in_checkpoint = 0;
         checkpoint_unreadable(p);
@@ -1403,8 +1442,9 @@ static void send_checkpoint(bm_persist *p)
         return;
     }
     p->ck_sent_us = bm_mono_us();
-    if (bm_writer_set(p->w, BM_WRITE_STATE, p->o.state_key, p->ck_buf.data, p->ck_buf.size,
-                      p->o.state_ttl_ms, on_checkpoint_set, p)) {
+    if (p->fence_mark ? set_fenced(p)
+                      : bm_writer_set(p->w, BM_WRITE_STATE, p->o.state_key, p->ck_buf.data,
+                                      p->ck_buf.size, p->o.state_ttl_ms, on_checkpoint_set, p)) {
         p->in_checkpoint = 0;
         p->stats.checkpoint_failed++;
         if (p->finishing) finish_done(p, -1);
@@ -1549,6 +1589,7 @@ fail:
 void bm_persist_free(bm_persist *p)
 {
     if (!p) return;
+    clear_fence(p);
     for (int i = 0; i < SPARE_SETS; i++)
         group_free_records(&p->spare[i]);
     group *lists[3] = {p->open, p->sent, p->free_groups};
@@ -2079,6 +2120,22 @@ void bm_persist_set_gate(bm_persist *p, bm_persist_gate_cb cb, void *arg)
     p->gate_arg = arg;
 }
 
+void bm_persist_gate_done_fenced(bm_persist *p, const char *mark, const char *seen, size_t len)
+{
+    if (!p->ck_waiting) return;
+    clear_fence(p);
+    if ((p->fence_mark = strdup(mark)) && (p->fence_seen = malloc(len + 1))) {
+        memcpy(p->fence_seen, seen, len);
+        p->fence_seen[len] = '\0';
+        p->fence_len = len;
+    } else {
+        clear_fence(p); /* out of memory: as a refused SET, tried again next interval */
+        bm_persist_gate_done(p, 0);
+        return;
+    }
+    bm_persist_gate_done(p, 1);
+}
+
 void bm_persist_gate_done(bm_persist *p, int ok)
 {
     if (!p->ck_waiting) return;
@@ -2087,6 +2144,7 @@ void bm_persist_gate_done(bm_persist *p, int ok)
         send_checkpoint(p);
         return;
     }
+    clear_fence(p);
     p->ck_waiting = 0; /* as a SET refused: the next checkpoint covers its entries */
     p->in_checkpoint = 0;
     p->stats.checkpoint_failed++;

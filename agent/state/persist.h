@@ -114,6 +114,8 @@ typedef struct {
     uint64_t retried;           /* writes sent again after a failure */
     uint64_t checkpoints;       /* checkpoints Redis confirmed */
     uint64_t checkpoint_failed; /* ... refused (the next one tries again) */
+    uint64_t
+        checkpoint_fenced; /* ... held back: a claim came after the gate's check (asked again) */
     uint64_t checkpoint_too_big; /* ... of them longer than Redis takes in one value
                                     (proto-max-bulk-len): refused, or not sent; or larger
                                     than a start decodes: not sent */
@@ -342,6 +344,14 @@ int bm_persist_ack_unapplied(bm_persist *p, size_t stream_idx, const char *id, s
 typedef int (*bm_persist_gate_cb)(bm_persist *p, void *arg);
 void bm_persist_set_gate(bm_persist *p, bm_persist_gate_cb cb, void *arg);
 void bm_persist_gate_done(bm_persist *p, int ok);
+/*
+ * As bm_persist_gate_done(p, 1), the SET behind a fence: it goes only while
+ * `mark` still holds `seen` (len bytes; 0: the key not there), in one script
+ * with the check. Another value there means a claim came after the gate
+ * looked: the SET is not made (checkpoint_fenced) and the gate is asked again
+ * for the same checkpoint. Both copied.
+ */
+void bm_persist_gate_done_fenced(bm_persist *p, const char *mark, const char *seen, size_t len);
 
 /* Mono µs the last checkpoint Redis confirmed was sent (before one: when
  * bm_persist_start ran); another agent's reclaim times this one from it. */

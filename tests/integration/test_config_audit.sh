@@ -191,7 +191,7 @@ done
 "$AGENT" --config "$BM_TMP/many.yaml" --print-acl >"$BM_TMP/acl-many.txt"
 LAST=$(printf 'app:events:%055d' 64)
 bm_check "the agent's line holds the last stream" grep -qF " ~$LAST " <(sed -n 2p "$BM_TMP/acl-many.txt")
-bm_check "... and ends with its commands" grep -q -- ' -@all .* +lrange$' <(sed -n 2p "$BM_TMP/acl-many.txt")
+bm_check "... and ends with its commands" grep -q -- ' -@all .* +getrange$' <(sed -n 2p "$BM_TMP/acl-many.txt")
 bm_check "the CLI's line holds it too, and ends with its commands" \
     grep -q -- " %R~$LAST resetchannels .* -@all .* +mget +xlen +xrange$" <(sed -n 4p "$BM_TMP/acl-many.txt")
 MANY=$(sed -n 2p "$BM_TMP/acl-many.txt")
