@@ -20,6 +20,7 @@
 
 #include "agent/cli/cli.h"
 #include "agent/cli/options.h"
+#include "agent/core/group_keys.h"
 #include "proto/rollup.h"
 
 #define HISTORY_DEFAULT 20
@@ -89,7 +90,8 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
     };
     int rc = bm_cli_parse(self, options, o, argc, argv, NULL);
     if (rc != BM_CLI_GO_ON) return rc;
-    s->stream = bm_cli_key(o, s->stream, "busmon:alerts", "", s->stream_own, sizeof s->stream_own);
+    s->stream =
+        bm_cli_key(o, s->stream, "alerts.stream", NULL, s->stream_own, sizeof s->stream_own);
     if (!count) return BM_CLI_GO_ON;
     char *end;
     errno = 0;
@@ -453,7 +455,7 @@ int bm_cli_alerts(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     if (rc != BM_CLI_GO_ON) return rc;
     char firing_key[512];
     if (!s.firing) {
-        int n = snprintf(firing_key, sizeof firing_key, "%s:firing", s.stream);
+        int n = snprintf(firing_key, sizeof firing_key, "%s:" BM_GROUP_SUB_FIRING, s.stream);
         if (n < 0 || (size_t)n >= sizeof firing_key) { /* a cut key would name another hash */
             fprintf(stderr, "busmon alerts: --stream is too long to name its firing hash "
                             "(give --firing)\n");

@@ -434,10 +434,10 @@ int bm_cli_baseline(const bm_cli_command *self, const bm_cli_opts *opts, int arg
     s.limits = bm_checkpoint_limits_for(s.workers, s.keys);
     /* the agent's group's keys (agent/config/config.c group_keys), unless given */
     s.rollups =
-        bm_cli_key(&o, s.rollups, "busmon:rollups", "", s.rollups_own, sizeof s.rollups_own);
+        bm_cli_key(&o, s.rollups, "outputs.rollups", NULL, s.rollups_own, sizeof s.rollups_own);
     s.state_prefix =
-        bm_cli_key(&o, s.state_prefix, "busmon:state", ":", s.state_own, sizeof s.state_own);
-    s.control_key = bm_cli_key(&o, s.control_key, "busmon:baseline:ctl", "", s.control_own,
+        bm_cli_key(&o, s.state_prefix, "state.key_prefix", NULL, s.state_own, sizeof s.state_own);
+    s.control_key = bm_cli_key(&o, s.control_key, "baselines.control_key", NULL, s.control_own,
                                sizeof s.control_own);
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;

@@ -236,13 +236,15 @@ redisContext *bm_cli_connect(const bm_cli_opts *o, int *exit_code);
 const char *bm_cli_group(const bm_cli_opts *o);
 /*
  * A key the agent writes: `given` (a command's --KEY option) when not NULL,
- * else the group's default key, as the agent takes it when its setting is
- * not given (agent/config/config.c): `base` then `tail` for the default
- * group, `base`:<group> then `tail` for another, written into buf (n bytes).
- * @return given, or buf.
+ * else the group's default key of the agent's `setting` ("outputs.rollups"),
+ * read from the row of core/group_keys.c the agent takes it from when the
+ * setting is not given (agent/config/config.c group_keys), then ':' and
+ * `below` when not NULL (BM_GROUP_SUB_FIRING: the firing hash below
+ * alerts.stream), written into buf (n bytes). A setting the table lacks (a
+ * bug) is said on stderr and names the empty key. @return given, or buf.
  */
-const char *bm_cli_key(const bm_cli_opts *o, const char *given, const char *base, const char *tail,
-                       char *buf, size_t n);
+const char *bm_cli_key(const bm_cli_opts *o, const char *given, const char *setting,
+                       const char *below, char *buf, size_t n);
 
 /* The commands: handler and help of each row of the table (commands.c). */
 

@@ -75,11 +75,18 @@ const char *bm_cli_group(const bm_cli_opts *o)
     return group && strcmp(group, BM_GROUP_DEFAULT) ? group : NULL;
 }
 
-const char *bm_cli_key(const bm_cli_opts *o, const char *given, const char *base, const char *tail,
-                       char *buf, size_t n)
+const char *bm_cli_key(const bm_cli_opts *o, const char *given, const char *setting,
+                       const char *below, char *buf, size_t n)
 {
     if (given) return given;
-    const char *group = bm_cli_group(o);
-    snprintf(buf, n, "%s%s%s%s", base, group ? ":" : "", group ? group : "", tail);
+    /* the agent's row (config.c group_keys): no second spelling to drift from */
+    const bm_group_key *k = bm_group_key_find(setting);
+    if (!k) { /* a row renamed in the table and not here: read no key rather than a wrong one */
+        fprintf(stderr, "busmon: internal error: core/group_keys.c has no key '%s'\n", setting);
+        snprintf(buf, n, "%s", "");
+        return buf;
+    }
+    int len = bm_group_key_name(k, bm_cli_group(o), buf, n);
+    if (below && len >= 0 && (size_t)len < n) snprintf(buf + len, n - (size_t)len, ":%s", below);
     return buf;
 }

@@ -656,7 +656,7 @@ static int parse_args(const bm_cli_command *self, bm_cli_opts *o, int argc, char
     rc = bm_cli_parse(self, options, o, argc, argv, NULL);
     if (rc != BM_CLI_GO_ON) return rc;
     s->stream =
-        bm_cli_key(o, s->stream, "busmon:deadletter", "", s->stream_own, sizeof s->stream_own);
+        bm_cli_key(o, s->stream, "outputs.deadletter", NULL, s->stream_own, sizeof s->stream_own);
     if (count) {
         char *end;
         errno = 0;

@@ -206,7 +206,7 @@ int bm_cli_metrics(const bm_cli_command *self, const bm_cli_opts *opts, int argc
     rc = bm_cli_parse(self, options, &o, argc, argv, &m.name);
     if (rc != BM_CLI_GO_ON) return rc;
     m.rollups =
-        bm_cli_key(&o, m.rollups, "busmon:rollups", "", m.rollups_own, sizeof m.rollups_own);
+        bm_cli_key(&o, m.rollups, "outputs.rollups", NULL, m.rollups_own, sizeof m.rollups_own);
     if (strcmp(m.window, "1m") && strcmp(m.window, "5m") && strcmp(m.window, "1h")) {
         fprintf(stderr, "busmon metrics: --window must be 1m, 5m or 1h, not '%s'%s\n", m.window,
                 bm_cli_window_origin(m.window));

@@ -107,9 +107,9 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
     int rc = bm_cli_parse(self, options, o, argc, argv, &s->name);
     if (rc != BM_CLI_GO_ON) return rc;
     s->rollups =
-        bm_cli_key(o, s->rollups, "busmon:rollups", "", s->rollups_own, sizeof s->rollups_own);
-    s->workers_hash =
-        bm_cli_key(o, s->workers_hash, "busmon:workers", "", s->workers_own, sizeof s->workers_own);
+        bm_cli_key(o, s->rollups, "outputs.rollups", NULL, s->rollups_own, sizeof s->rollups_own);
+    s->workers_hash = bm_cli_key(o, s->workers_hash, "outputs.workers", NULL, s->workers_own,
+                                 sizeof s->workers_own);
     if (strcmp(s->window, "1m") && strcmp(s->window, "5m") && strcmp(s->window, "1h")) {
         fprintf(stderr, "busmon %s: --window must be 1m, 5m or 1h, not '%s'%s\n", self->name,
                 s->window, bm_cli_window_origin(s->window));

@@ -79,7 +79,8 @@ static int parse_args(const bm_cli_command *self, const bm_cli_opts *opts, int a
     };
     int rc = bm_cli_parse(self, options, o, argc, argv, NULL);
     if (rc != BM_CLI_GO_ON) return rc;
-    s->stream = bm_cli_key(o, s->stream, "busmon:system", "", s->stream_own, sizeof s->stream_own);
+    s->stream =
+        bm_cli_key(o, s->stream, "outputs.system", NULL, s->stream_own, sizeof s->stream_own);
     if (bm_sys_parse_window(s->window, window_us)) {
         fprintf(stderr,
                 "busmon system: --window must be a duration like 10m, 1h or 24h (10s to 7d), not "

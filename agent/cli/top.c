@@ -23,6 +23,7 @@
 
 #include "agent/cli/cli.h"
 #include "agent/cli/options.h"
+#include "agent/core/group_keys.h"
 #include "proto/rollup.h"
 
 /* The keys top reads: the agent's outputs.rollups, alerts.firing, outputs.system. */
@@ -413,7 +414,7 @@ static void top_print_lag(FILE *out, redisContext *c, const char *system)
             if (*name && strcmp(name, "-")) top_lag(out, c, name);
         }
     } else {
-        top_lag(out, c, "busmon:events");
+        top_lag(out, c, BM_STREAM_DEFAULT);
     }
     json_decref(sys);
 }
@@ -608,12 +609,12 @@ static int top_parse_args(const bm_cli_command *self, const bm_cli_opts *opts, i
     };
     int rc = bm_cli_parse(self, options, o, argc, argv, NULL);
     if (rc != BM_CLI_GO_ON) return rc;
-    keys->rollups = bm_cli_key(o, keys->rollups, "busmon:rollups", "", keys->rollups_own,
+    keys->rollups = bm_cli_key(o, keys->rollups, "outputs.rollups", NULL, keys->rollups_own,
                                sizeof keys->rollups_own);
-    keys->firing = bm_cli_key(o, keys->firing, "busmon:alerts", ":firing", keys->firing_own,
-                              sizeof keys->firing_own);
-    keys->system =
-        bm_cli_key(o, keys->system, "busmon:system", "", keys->system_own, sizeof keys->system_own);
+    keys->firing = bm_cli_key(o, keys->firing, "alerts.stream", BM_GROUP_SUB_FIRING,
+                              keys->firing_own, sizeof keys->firing_own);
+    keys->system = bm_cli_key(o, keys->system, "outputs.system", NULL, keys->system_own,
+                              sizeof keys->system_own);
     *interval_ms = interval ? top_parse_duration_ms(interval) : 2000;
     if (*interval_ms <= 0) {
         fprintf(stderr,

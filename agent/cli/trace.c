@@ -264,7 +264,8 @@ int bm_cli_trace(const bm_cli_command *self, const bm_cli_opts *opts, int argc, 
         return BM_EXIT_USAGE;
     }
     char prefix[320];
-    o.trace_prefix = bm_cli_key(&o, o.trace_prefix, "busmon:trace", ":", prefix, sizeof prefix);
+    o.trace_prefix =
+        bm_cli_key(&o, o.trace_prefix, "outputs.trace_prefix", NULL, prefix, sizeof prefix);
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;
     trace *t;

@@ -26,6 +26,7 @@
 
 #include "agent/cli/cli.h"
 #include "agent/cli/options.h"
+#include "agent/core/group_keys.h"
 #include "agent/core/parse.h"
 #include "lib/trace_index.h"
 
@@ -412,8 +413,9 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     int rc = bm_cli_parse(self, options, &o, argc, argv, NULL);
     if (rc != BM_CLI_GO_ON) return rc;
     char prefix[320], index_own[320];
-    o.trace_prefix = bm_cli_key(&o, o.trace_prefix, "busmon:trace", ":", prefix, sizeof prefix);
-    index = bm_cli_key(&o, index, "busmon:traces", "", index_own, sizeof index_own);
+    o.trace_prefix =
+        bm_cli_key(&o, o.trace_prefix, "outputs.trace_prefix", NULL, prefix, sizeof prefix);
+    index = bm_cli_key(&o, index, "traces.index_key", NULL, index_own, sizeof index_own);
     trace_filter f = {status, worker, 0, 0, etype};
     if (status && !trace_index_status_valid(status)) {
         fprintf(stderr,
@@ -455,10 +457,10 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     char set[600]; /* an index key and a worker of 256 bytes each fit */
     int set_len;
     if (worker)
-        set_len = snprintf(set, sizeof set, "%s:w:%s", index, worker);
+        set_len = snprintf(set, sizeof set, "%s:" BM_GROUP_SUB_WORKER ":%s", index, worker);
     else if (status && strcmp(status, "running") && strcmp(status, "completed"))
         /* the failed group and timed_out: all in <index>:failed */
-        set_len = snprintf(set, sizeof set, "%s:failed", index);
+        set_len = snprintf(set, sizeof set, "%s:" BM_GROUP_SUB_FAILED, index);
     else
         set_len = snprintf(set, sizeof set, "%s", index);
     if (set_len < 0 || (size_t)set_len >= sizeof set) { /* a cut key would name another set */

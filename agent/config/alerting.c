@@ -17,8 +17,9 @@
 #include <string.h>
 
 #include "agent/config/keys.h"
+#include "agent/core/group_keys.h"
 
-#define FIRING_SUFFIX ":firing"
+#define FIRING_SUFFIX ":" BM_GROUP_SUB_FIRING
 
 static void free_sinks(bm_alerting_sink_config *s, size_t n)
 {

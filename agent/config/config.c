@@ -317,7 +317,7 @@ int bm_config_finish(bm_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (c->n_streams == 0 && bm_config_add_stream(c, "busmon:events", err, errlen)) return -1;
+    if (c->n_streams == 0 && bm_config_add_stream(c, BM_STREAM_DEFAULT, err, errlen)) return -1;
     if (refuse_no_room_for_handoff(c, err, errlen)) return -1;
     if (refuse_own_output(c, err, errlen)) return -1;
     if (c->pubsub_enabled && c->n_pubsub_patterns == 0) {

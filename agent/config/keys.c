@@ -90,7 +90,7 @@ static const bm_config_key agent_keys[] = {
      .help = "the Redis ACL user to AUTH as (with the password from the file or the "
              "environment)"},
     {.path = "streams", .alias_of = "streams.names"},
-    {.path = "streams.names", .type = BM_KEY_STREAMS, .def = "busmon:events",
+    {.path = "streams.names", .type = BM_KEY_STREAMS, .def = BM_STREAM_DEFAULT,
      .flags = BM_KEY_F_COMPUTED, CFG(streams), .env_alias = "BUSMON_STREAMS", .flag = "stream",
      .metavar = "NAME", .group = G_INPUT, .help = "the streams read through the consumer group"},
     {.path = "streams.group", .type = BM_KEY_STRING, .def = BM_GROUP_DEFAULT, CFG(group),

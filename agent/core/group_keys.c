@@ -41,11 +41,16 @@ static const bm_group_key keys[] = {
      "",
      "trace index",
      0,
-     {{"failed", "", "index of failed transactions"},
-      {"w", ":<worker>", "index of a worker's transactions"},
+     {{BM_GROUP_SUB_FAILED, "", "index of failed transactions"},
+      {BM_GROUP_SUB_WORKER, ":<worker>", "index of a worker's transactions"},
       {"tx", ":<tx>", "transaction summaries (of earlier agents)"}}},
     /* alerts.channel follows the stream (and so its group) unless set */
-    {"alerts.stream", "busmon:alerts", "", "alerts stream", 1, {{"firing", "", "firing hash"}}},
+    {"alerts.stream",
+     "busmon:alerts",
+     "",
+     "alerts stream",
+     1,
+     {{BM_GROUP_SUB_FIRING, "", "firing hash"}}},
 };
 
 const bm_group_key *bm_group_keys(size_t *n)

@@ -36,6 +36,20 @@ typedef struct {
 /* The default group's name: its keys are the bases themselves. */
 #define BM_GROUP_DEFAULT "busmon"
 
+/* The keys a group writes below one of its keys, after ':' (the `sub` rows
+ * name them for the default group): the firing hash below alerts.stream, the
+ * failed transactions' index set and a worker's (then ':' and the worker)
+ * below traces.index_key. Spelled here once for their writers
+ * (config/alerting.c, state/persist.c) and the CLI. */
+#define BM_GROUP_SUB_FIRING "firing"
+#define BM_GROUP_SUB_FAILED "failed"
+#define BM_GROUP_SUB_WORKER "w"
+
+/* The stream read when none is named (streams.names). Every group's: it
+ * does not follow the group, so it has no row; spelled here once for the
+ * configuration and the CLI (busmon top's lag when no sample names one). */
+#define BM_STREAM_DEFAULT "busmon:events"
+
 /* The rows, in the configuration's order. @return the table; *n its length. */
 const bm_group_key *bm_group_keys(size_t *n);
 

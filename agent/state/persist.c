@@ -35,6 +35,7 @@
 #include "agent/core/acl.h"
 #include "agent/core/backoff.h"
 #include "agent/core/clock.h"
+#include "agent/core/group_keys.h"
 #include "agent/core/log.h"
 
 #define DEADLETTER_VALUE_MAX  (64 * 1024)
@@ -643,7 +644,7 @@ static int send_zadds(bm_persist *p, group *g, const wr *x, unsigned *sent)
             scores[k] = it->score_ms, members[k] = b + it->tx_off, lens[k++] = it->tx_len;
         }
         if (!k) continue;
-        klen = index_key(p, set % 2 == 0 ? "" : ":failed", "", key);
+        klen = index_key(p, set % 2 == 0 ? "" : ":" BM_GROUP_SUB_FAILED, "", key);
         rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, nx, k, scores, members, lens, on_write,
                             (void *)x);
         *sent += rc == 0;
@@ -663,7 +664,7 @@ static int send_zadds(bm_persist *p, group *g, const wr *x, unsigned *sent)
         size_t j = i, m = 0;
         for (; j < k && !cmp_worker_member(&wm[j], &wm[i]); j++)
             scores[m] = wm[j].score_ms, members[m] = wm[j].tx, lens[m++] = wm[j].tx_len;
-        klen = index_key(p, ":w:", wm[i].worker, key);
+        klen = index_key(p, ":" BM_GROUP_SUB_WORKER ":", wm[i].worker, key);
         rc = bm_writer_zadd(p->w, BM_WRITE_INDEX, key, klen, wm[i].nx, m, scores, members, lens,
                             on_write, (void *)x);
         *sent += rc == 0;
@@ -695,10 +696,10 @@ static int send_index(bm_persist *p, group *g, wr *x)
             if (k == 0 && !g->trim_set) continue;
             if (k == 1 && !g->trim_failed) continue;
             if (k >= 2) {
-                klen = index_key(p, ":w:", name, key);
+                klen = index_key(p, ":" BM_GROUP_SUB_WORKER ":", name, key);
                 name += strlen(name) + 1;
             } else {
-                klen = index_key(p, k == 0 ? "" : ":failed", "", key);
+                klen = index_key(p, k == 0 ? "" : ":" BM_GROUP_SUB_FAILED, "", key);
             }
             rc = bm_writer_ztrim(p->w, BM_WRITE_INDEX, key, klen, below_ms, p->o.index_max, ttl_s,
                                  on_write, x);
