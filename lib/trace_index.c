@@ -5,6 +5,7 @@
 #include "trace_index.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -71,6 +72,27 @@ size_t trace_index_more_workers(const trace *t, const trace_summary *s,
             copy_cut(more[n++], w);
     }
     return n;
+}
+
+const char *trace_index_error_whole(const trace *t, const trace_summary *s)
+{
+    if (!s->error[0]) return "";
+    trace_event view;
+    return trace_get(t, s->error_event, &view)->ev.error_message;
+}
+
+json_t *trace_index_text_json(const char *text)
+{
+    json_t *j = json_string(text);
+    if (j) return j;
+    size_t n = strlen(text);
+    char *shown = malloc(n + 1);
+    if (!shown) return NULL;
+    bm_text_scrub(shown, text, n);
+    shown[n] = '\0';
+    j = json_string(shown);
+    free(shown);
+    return j;
 }
 
 void trace_index_summarize(const trace *t, trace_summary *out)

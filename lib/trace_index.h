@@ -121,6 +121,21 @@ int trace_index_matches_trace(const trace *t, const trace_summary *s, const trac
 size_t trace_index_more_workers(const trace *t, const trace_summary *s,
                                 char (*more)[TRACE_INDEX_TEXT_MAX + 1], size_t max);
 
+/* How many workers after a summary's first TRACE_INDEX_WORKERS_MAX a
+ * listing counts ("workers_more": `busmon traces --json`, /api/traces). */
+#define TRACE_INDEX_MORE_COUNTED 1000
+
+/* The error message of s, the summary of t, whole: s->error holds its first
+ * TRACE_INDEX_TEXT_MAX bytes only. @return a string borrowed from t ("":
+ * s names no error). */
+const char *trace_index_error_whole(const trace *t, const trace_summary *s);
+
+/* text as a JSON string, each byte of an invalid UTF-8 sequence as '?'
+ * (jansson refuses text that is not UTF-8: a listing's message must never
+ * make its answer fail or fall back to the cut one). @return a new
+ * reference, or NULL (no memory). */
+json_t *trace_index_text_json(const char *text);
+
 /* "2026-11-30T03:11:20.960Z" (ms, UTC). */
 void trace_index_format_ms(int64_t ts_us, char *buf, size_t n);
 

@@ -96,9 +96,8 @@ static void format_duration(int64_t us, char *buf, size_t n)
 }
 
 /* What a summary leaves out that a listing shows: the workers after its
- * first TRACE_INDEX_WORKERS_MAX (counted up to MORE_COUNTED), and its error
+ * first TRACE_INDEX_WORKERS_MAX (counted up to TRACE_INDEX_MORE_COUNTED), and its error
  * message whole when the summary holds only its start. */
-#define MORE_COUNTED 1000
 typedef struct {
     size_t workers_more;
     char *error; /* NULL: the summary's is whole */
@@ -114,7 +113,7 @@ typedef struct {
  * found[limit] room for the next candidate's. */
 typedef struct {
     match *found;
-    char (*names)[TRACE_INDEX_TEXT_MAX + 1]; /* MORE_COUNTED: room to count workers in */
+    char (*names)[TRACE_INDEX_TEXT_MAX + 1]; /* TRACE_INDEX_MORE_COUNTED: to count in */
     size_t n, limit, scanned, expired, sampled_out, unreadable;
     size_t cut;     /* candidates of TRACE_READ_MAX records or more: summarized from those,
                      * their start and end from all their records (bm_cli_trace_span) */
@@ -164,16 +163,14 @@ static int complete(const search *s, const char *score)
            s->found[oldest(s)].sum.start_us / 1000 > (int64_t)strtod(score, NULL);
 }
 
-/* Into *more, what t's summary sum leaves out (names: MORE_COUNTED of room).
+/* Into *more, what t's summary sum leaves out (names: TRACE_INDEX_MORE_COUNTED of room).
  * @return 0, or -1 (no memory). */
 static int take_more(const trace *t, const trace_summary *sum,
                      char (*names)[TRACE_INDEX_TEXT_MAX + 1], summary_more *more)
 {
-    more->workers_more = trace_index_more_workers(t, sum, names, MORE_COUNTED);
+    more->workers_more = trace_index_more_workers(t, sum, names, TRACE_INDEX_MORE_COUNTED);
     more->error = NULL;
-    if (!sum->error[0]) return 0;
-    trace_event view;
-    const char *whole = trace_get(t, sum->error_event, &view)->ev.error_message;
+    const char *whole = trace_index_error_whole(t, sum);
     if (!strcmp(whole, sum->error)) return 0;
     more->error = strdup(whole);
     return more->error ? 0 : -1;
@@ -471,7 +468,7 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
     redisContext *c = bm_cli_connect(&o, &rc);
     if (!c) return rc;
     search s = {.found = calloc(limit + 1, sizeof(match)),
-                .names = malloc(MORE_COUNTED * sizeof *s.names),
+                .names = malloc(TRACE_INDEX_MORE_COUNTED * sizeof *s.names),
                 .limit = limit};
     bm_decoder *d = bm_decoder_new(NULL);
     if (!s.found || !s.names || !d) {
@@ -529,7 +526,7 @@ int bm_cli_traces(const bm_cli_command *self, const bm_cli_opts *opts, int argc,
             }
             /* the summary's message is its start: the whole one, never cut */
             if (one && s.found[i].more.error)
-                json_object_set_new(one, "error", json_string(s.found[i].more.error));
+                json_object_set_new(one, "error", trace_index_text_json(s.found[i].more.error));
             if (one)
                 json_object_set_new(one, "workers_more",
                                     json_integer((json_int_t)s.found[i].more.workers_more));

@@ -514,6 +514,26 @@ static int hit_newest_first(const void *a, const void *b)
     return -strcmp(trace_tx(x->t), trace_tx(y->t));
 }
 
+/* A match as `busmon traces --json` lists it: its summary, the error
+ * message whole (the summary holds its first TRACE_INDEX_TEXT_MAX bytes)
+ * and the workers after the summary's first TRACE_INDEX_WORKERS_MAX,
+ * counted (names: TRACE_INDEX_MORE_COUNTED of room). @return NULL: no
+ * memory. */
+static json_t *trace_listed_json(const trace *t, char (*names)[TRACE_INDEX_TEXT_MAX + 1])
+{
+    trace_summary sum;
+    trace_index_summarize(t, &sum);
+    json_t *one = trace_index_json(&sum);
+    json_t *error = trace_index_text_json(trace_index_error_whole(t, &sum));
+    size_t more = trace_index_more_workers(t, &sum, names, TRACE_INDEX_MORE_COUNTED);
+    if (!one || json_object_set_new(one, "error", error) ||
+        json_object_set_new(one, "workers_more", json_integer((json_int_t)more))) {
+        json_decref(one);
+        return NULL;
+    }
+    return one;
+}
+
 /* The parameters of /api/traces into f and *limit, durations as the CLI
  * reads them (a bare number is seconds). @return NULL, or the reason for
  * a 400. */
@@ -573,16 +593,22 @@ static void serve_traces(bm_http *h, const request *rq)
         return;
     }
     trace_search s = {&f, NULL, 0, 0, 0, 0};
+    char(*names)[TRACE_INDEX_TEXT_MAX + 1] = NULL; /* room to count the workers_more in */
     trace_store_foreach(bm_state_traces(h->p->state), collect_trace, &s);
     json_t *arr = s.nomem ? NULL : json_array();
     if (arr) {
         if (s.n) qsort(s.hits, s.n, sizeof *s.hits, hit_newest_first); /* no match: hits NULL */
+        names = s.n ? malloc(TRACE_INDEX_MORE_COUNTED * sizeof *names) : NULL;
         for (size_t i = 0; i < s.n && i < limit; i++) {
-            trace_summary sum;
-            trace_index_summarize(s.hits[i].t, &sum);
-            json_array_append_new(arr, trace_index_json(&sum));
+            json_t *one = names ? trace_listed_json(s.hits[i].t, names) : NULL;
+            if (!one || json_array_append_new(arr, one)) {
+                json_decref(arr); /* no memory: a 500, never a list short of a match */
+                arr = NULL;
+                break;
+            }
         }
     }
+    free(names);
     free(s.hits);
     evhttp_clear_headers(&q);
     send_made(h, rq->req,

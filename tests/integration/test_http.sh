@@ -119,6 +119,37 @@ bm_eq "/api/traces/TX = busmon trace --json (tx, events)" \
     "$("$BUSMON" trace --json "$tx" | jq -c '[.tx, .event_count]')" "$(jq -c '[.tx, .event_count]' "$BM_TMP/body")"
 bm_eq "/api/traces/unknown: 404" 404 "$(code $BASE/api/traces/no-such-tx)"
 bm_check "/api/traces/unknown: JSON error" qjq .error "$BM_TMP/body"
+# /api/traces lists a match as `busmon traces --json` does: its error message whole
+# (past the summary's 256 bytes: a 2-byte character across byte 256, a byte
+# that is not UTF-8 further on, shown as '?' and still JSON) and the workers
+# after the summary's 8 counted (workers_more)
+LONGMSG="$(printf 'm%.0s' $(seq 255))é$(printf 'n%.0s' $(seq 40))"$'\xff'"end"
+for i in $(seq 1 10); do
+    bm_cli XADD busmon:events '*' type command id "wide-c$i" tx tx-wide worker "w$i" step "s$i" >/dev/null
+    if [ "$i" = 10 ]; then
+        bm_cli XADD busmon:events '*' type error id "wide-r$i" tx tx-wide worker "w$i" step "s$i" \
+            cmd "wide-c$i" error_type Boom error_message "$LONGMSG" >/dev/null
+    else
+        bm_cli XADD busmon:events '*' type result id "wide-r$i" tx tx-wide worker "w$i" step "s$i" \
+            cmd "wide-c$i" ok true >/dev/null
+    fi
+done
+wide() { curl -s "$BASE/api/traces?worker=w1&status=failed" | jq -c '[.traces[] | select(.tx == "tx-wide")][0]'; }
+bm_check "/api/traces: tx-wide failed in memory" bm_wait_for 10 '[ "$(wide | jq -r .error_type)" = Boom ]'
+bm_eq "/api/traces?worker=w1: 200, valid JSON" "200 1" \
+    "$(code "$BASE/api/traces?worker=w1&status=failed") $(jq '[.traces[] | select(.tx == "tx-wide")] | length' "$BM_TMP/body")"
+WANTMSG="$(printf 'm%.0s' $(seq 255))é$(printf 'n%.0s' $(seq 40))?end"
+bm_eq "/api/traces: the error message whole (${#WANTMSG} characters, the bad byte as '?')" "$WANTMSG" \
+    "$(wide | jq -r .error)"
+bm_eq "/api/traces: workers_more 2 after the summary's 8 workers" "8 2" \
+    "$(wide | jq -r '"\(.workers | length) \(.workers_more)"')"
+bm_eq "/api/traces: workers_more 0 when none are left out" 0 \
+    "$(curl -s "$BASE/api/traces?limit=1000" | jq '[.traces[] | select(.tx != "tx-wide") | .workers_more] | max')"
+bm_check "busmon traces --json: tx-wide stored" bm_wait_for 10 \
+    '"$BUSMON" traces --worker w1 --status failed --json 2>/dev/null | jq -e ".traces[] | select(.tx == \"tx-wide\")" >/dev/null'
+bm_eq "/api/traces = busmon traces --json for tx-wide (error, workers, workers_more, error_type)" \
+    "$("$BUSMON" traces --worker w1 --status failed --json | jq -c '.traces[] | select(.tx == "tx-wide") | [.error, .workers, .workers_more, .error_type]')" \
+    "$(wide | jq -c '[.error, .workers, .workers_more, .error_type]')"
 bm_eq "/api/alerts: 200" 200 "$(code $BASE/api/alerts)"
 bm_eq "/api/alerts: busmon alerts --json's keys and enabled" '["agent","enabled","firing","history","updated"]' \
     "$(jq -c keys "$BM_TMP/body")"

@@ -613,3 +613,19 @@ Test(trace_index, a_long_text_is_cut_between_utf8_characters)
     cr_assert_not_null(j, "jansson takes it: valid UTF-8 (a cut character would make it NULL)");
     json_decref(j);
 }
+
+/* A listing's message as JSON: text that is not UTF-8 (a message built by
+ * hand, or bytes the decoder did not see) never fails the answer: each byte
+ * of a bad sequence is '?', the rest kept. */
+Test(trace_index, text_json_is_json_for_any_bytes)
+{
+    json_t *ok = trace_index_text_json("caf\xc3\xa9");
+    json_t *bad = trace_index_text_json("a\xff"
+                                        "b\xc3(c\xe2\x82");
+    cr_assert_not_null(ok);
+    cr_assert_not_null(bad);
+    cr_assert_str_eq(json_string_value(ok), "caf\xc3\xa9");
+    cr_assert_str_eq(json_string_value(bad), "a?b?(c??");
+    json_decref(ok);
+    json_decref(bad);
+}
