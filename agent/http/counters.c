@@ -50,25 +50,30 @@ static const char *http_class(size_t i)
 
 #define SCALAR(n, t, h, k, f)                                                                      \
     {                                                                                              \
-        n, t, h, k, S(f), NULL, NULL, 0, 0, 0, 0                                                   \
+        n, t, h, k, S(f), NULL, NULL, 0, 0, 0, 0, 0                                                \
     }
 #define SCALED(n, t, h, k, f, x)                                                                   \
     {                                                                                              \
-        n, t, h, k, S(f), NULL, NULL, 0, x, 0, 0                                                   \
+        n, t, h, k, S(f), NULL, NULL, 0, x, 0, 0, 0                                                \
     }
 #define ARRAY(n, t, h, k, f, l, v, c)                                                              \
     {                                                                                              \
-        n, t, h, k, S(f), l, v, c, 0, 0, 0                                                         \
+        n, t, h, k, S(f), l, v, c, 0, 0, 0, 0                                                      \
     }
 /* A value of bm_counter_sink, one sample per output; key: outputs.sinks.NAME.k */
 #define SINK(n, t, h, k, f)                                                                        \
     {                                                                                              \
-        n, t, h, "outputs.sinks.*." k, S(sinks[0].f), NULL, NULL, 0, 0, 1, 0                       \
+        n, t, h, "outputs.sinks.*." k, S(sinks[0].f), NULL, NULL, 0, 0, 1, 0, 0                    \
     }
 /* A gauge that is 0 only when unknown (scaled by x, or 0): absent then. */
 #define KNOWN(n, h, k, f, x)                                                                       \
     {                                                                                              \
-        n, BM_COUNTER_GAUGE, h, k, S(f), NULL, NULL, 0, x, 0, 1                                    \
+        n, BM_COUNTER_GAUGE, h, k, S(f), NULL, NULL, 0, x, 0, 1, 0                                 \
+    }
+/* A gauge unknown (absent) while the snapshot's field flag is 0, its own 0 a value. */
+#define KNOWN_WHILE(n, h, k, f, flag)                                                              \
+    {                                                                                              \
+        n, BM_COUNTER_GAUGE, h, k, S(f), NULL, NULL, 0, 0, 0, 0, S(flag) + 1                       \
     }
 #define TOTAL BM_COUNTER_TOTAL
 #define GAUGE BM_COUNTER_GAUGE
@@ -535,11 +540,12 @@ static const bm_counter_row table[] = {
           "busmon_cgroup_memory_limit_bytes is; "
           "absent when no limit.",
           "system.cgroup.memory_usage_bytes", sys.cgroup_memory_usage_bytes, 0),
-    KNOWN("busmon_cgroup_memory_working_set_bytes",
-          "busmon_cgroup_memory_usage_bytes less the inactive page cache (memory.stat "
-          "inactive_file, v1 total_inactive_file): what the memory_percent alert gauge judges; "
-          "absent when no limit.",
-          "system.cgroup.memory_working_set_bytes", sys.cgroup_memory_working_set_bytes, 0),
+    KNOWN_WHILE("busmon_cgroup_memory_working_set_bytes",
+                "busmon_cgroup_memory_usage_bytes less the inactive page cache (memory.stat "
+                "inactive_file, v1 total_inactive_file; 0 when all of the use is): what the "
+                "memory_percent alert gauge judges; absent when no limit.",
+                "system.cgroup.memory_working_set_bytes", sys.cgroup_memory_working_set_bytes,
+                sys.cgroup_memory_usage_bytes),
     KNOWN("busmon_cgroup_cpu_limit_cores",
           "The cgroup CPU limit in CPUs: the least of the tightest cpu.max (v1 "
           "cpu.cfs_quota_us) quota / period and the CPUs of cpuset.cpus.effective (v1 "
@@ -649,6 +655,14 @@ static uint64_t value(const bm_counter_snapshot *s, const bm_counter_row *r, siz
     return *(const uint64_t *)((const char *)s + r->offset + i * stride);
 }
 
+/* Whether a gauge row is unknown now: its flag (known_while) is 0, or its
+ * own value is 0 when 0 means unknown. */
+static int unknown(const bm_counter_snapshot *s, const bm_counter_row *r)
+{
+    if (r->known_while) return !*(const uint64_t *)((const char *)s + r->known_while - 1);
+    return r->zero_unknown && !value(s, r, 0);
+}
+
 void bm_counters_put_label(struct evbuffer *out, const char *v)
 {
     const char *run = v;
@@ -680,7 +694,7 @@ int bm_counters_render(const bm_counter_snapshot *s, struct evbuffer *out)
     for (size_t k = 0; k < sizeof table / sizeof table[0]; k++) {
         const bm_counter_row *r = &table[k];
         const char *type = r->type == BM_COUNTER_TOTAL ? "counter" : "gauge";
-        if (r->zero_unknown && !value(s, r, 0)) continue;
+        if (unknown(s, r)) continue;
         if (evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", r->name, r->help, r->name,
                                 type) < 0)
             return -1;
@@ -764,7 +778,7 @@ int bm_counters_to_json(const bm_counter_snapshot *s, json_t *obj)
         json_t *v;
         if (!r->label_of) {
             uint64_t x = value(s, r, 0);
-            v = r->zero_unknown && !x ? json_null() : json_integer((json_int_t)x);
+            v = unknown(s, r) ? json_null() : json_integer((json_int_t)x);
         } else {
             v = json_object();
             for (size_t i = 0; v && i < r->n_labels; i++)

@@ -121,6 +121,10 @@ typedef struct {
     double scale; /* /metrics shows value x scale (µs as seconds: 1e-6); 0: the integer */
     int per_sink; /* labelled {output, type}; summary "outputs.sinks.*.KEY", * the sink's name */
     int zero_unknown; /* a gauge whose 0 means unknown: no family on /metrics, null in the JSON */
+    /* 0, or 1 + the offset of the snapshot value whose 0 says this gauge is
+     * unknown (no family, null), its own 0 then a value: a figure that may be
+     * 0 flagged by the one its source sets (the working set by the use) */
+    size_t known_while;
 } bm_counter_row;
 
 /* Fill *s from every component in p (agent/parts.h) and the HTTP surface's

@@ -20,8 +20,9 @@
 #      memory.stat's total_inactive_file makes the working set; a cpuset.
 #   5. the working set (v2, a pod's cgroup): 400 MiB of the 500 MiB used is
 #      inactive page cache: memory_percent is 100 MiB of 512 (19.5), not 97.7;
-#      /api/system and `busmon system` show the use and the working set;
-#      memory.stat gone: the use itself, counted and said once.
+#      /api/system and `busmon system` show the use and the working set; all
+#      of it inactive: a working set of 0 on /metrics (a value); memory.stat
+#      gone: the use itself, counted and said once; no limit: absent.
 #   6. a cpuset (v2) of 2 of the host's 64 CPUs, no quota: cpu_percent is the
 #      cgroup's CPU time against 2 CPUs (idle: quiet though the host is busy;
 #      1 CPU: about 50), the limit 2 cores; a looser quota does not loosen
@@ -259,6 +260,14 @@ bm_check "5: busmon system --json: the working set" bm_wait_for 10 \
     "\"$BUSMON\" system --redis redis://127.0.0.1:$BM_PORT --window 10s --json | jq -e '.latest.cgroup_memory_working_set_bytes == 104857600'"
 bm_check "5: busmon system: cgroup mem used 500.0 MiB" table_has 'cgroup mem used' '500\.0 MiB'
 bm_check "5: busmon system: cgroup mem wset 100.0 MiB" table_has 'cgroup mem wset' '100\.0 MiB'
+# all of the use inactive page cache: the working set is 0, a value (not "no sample")
+printf 'anon 0\nfile 524288000\ninactive_file 524288000\n' >"$CG2/pod/memory.stat"
+bm_check "5: inactive_file = memory.current: busmon_cgroup_memory_working_set_bytes 0 on /metrics" \
+    bm_wait_for 10 '[ "$(m busmon_cgroup_memory_working_set_bytes)" = 0 ]'
+bm_eq "5: ... 0 in /api/stats counters, not null" 0 \
+    "$(curl -s -m 5 "$BASE/api/stats" | jq '.counters.system.cgroup.memory_working_set_bytes')"
+bm_eq "5: ... and in /api/system" '[524288000,0]' \
+    "$(sample_of .cgroup_memory_usage_bytes,.cgroup_memory_working_set_bytes)"
 rm -f "$CG2/pod/memory.stat"
 bm_check "5: memory.stat gone: the use itself, mem_high fires" bm_wait_for 15 "firing mem_high"
 bm_check "5: ... at 97.66 %" bm_wait_for 10 "in_range \"\$(value_of mem_high)\" 97.6 97.7"
@@ -267,6 +276,10 @@ bm_check "5: ... counted (cgroup_memory_stat)" bm_wait_for 10 \
 bm_eq "5: ... the working set shown as the use" 524288000 "$(m busmon_cgroup_memory_working_set_bytes)"
 bm_eq "5: ... said once in the log" 1 "$(grep -c "$CG2/pod/memory.stat" "$BM_TMP/busmon-agent.log")"
 printf 'max\n' >"$CG2/pod/memory.max"
+bm_check "5: no limit: the working set unknown, absent from /metrics (not 0)" bm_wait_for 10 \
+    '[ -z "$(m busmon_cgroup_memory_limit_bytes)$(m busmon_cgroup_memory_working_set_bytes)" ]'
+bm_eq "5: ... null in /api/stats counters" null \
+    "$(curl -s -m 5 "$BASE/api/stats" | jq '.counters.system.cgroup.memory_working_set_bytes')"
 
 # --- 6. a cpuset (v2) ---------------------------------------------------------------------------
 # alerts every second here: several ticks of the CPU time in each interval
