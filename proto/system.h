@@ -21,6 +21,7 @@
 #ifndef BM_PROTO_SYSTEM_H
 #define BM_PROTO_SYSTEM_H
 
+#include <limits.h> /* PATH_MAX */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,7 +80,7 @@ typedef struct {
     bm_sys_point p;
     int64_t interval_us;
     char agent[BM_NAME_MAX]; /* the consumer name, up to 256 bytes */
-    char data_path[256];
+    char data_path[PATH_MAX]; /* whole: the agent takes none longer (sysmon.c) */
     size_t n_streams;
     bm_sys_stream streams[BM_SYS_STREAMS_MAX];
 } bm_sys_sample;

@@ -161,8 +161,11 @@ static void print_text(const system_args *s, const bm_sys_sample *latest, const 
         fmt((bm_sys_field)f, bm_sys_agg_peak(agg, (bm_sys_field)f), pk, sizeof pk);
         printf("%-16s %14s %14s %14s\n", row_label[f], l, av, pk);
     }
-    if (latest->data_path[0])
-        printf("disk is the file system of %s\n", bm_cli_safe_text(&sb, latest->data_path));
+    if (latest->data_path[0]) { /* whole (each byte shown as \xNN at most: 4 each) */
+        static char path[4 * sizeof latest->data_path];
+        bm_text_for_terminal(path, sizeof path, latest->data_path);
+        printf("disk is the file system of %s\n", path);
+    }
     if (latest->n_streams) printf("\nstreams (latest)\n");
     for (size_t i = 0; i < latest->n_streams; i++) {
         const bm_sys_stream *st = &latest->streams[i];

@@ -15,6 +15,7 @@
 #include "agent/config/keys.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -38,6 +39,13 @@
 static int baseline_slots_known(const char *text)
 {
     return baseline_slots_parse(text) >= 0;
+}
+
+/* system.data_path: short enough for statvfs (PATH_MAX with its NUL):
+ * a longer one would be cut, and the disk of a cut path is another's. */
+static int data_path_fits(const char *text)
+{
+    return strlen(text) < PATH_MAX;
 }
 
 /* pubsub.prefix, .separator, .channels.*: a part of the channel names, never
@@ -506,6 +514,7 @@ static const bm_config_key agent_keys[] = {
      .hi = 3650.0 * DAY, .unit_us = SEC, CFG(system_history_s),
      .help = "system samples kept in memory for /api/system"},
     {.path = "system.data_path", .type = BM_KEY_STRING, CFG(system_data_path),
+     .valid = data_path_fits, .valid_words = "a path of at most 4095 bytes (PATH_MAX)",
      .help = "disk use of this path; default: Redis's dir when local, else /"},
     {.path = "metrics_collection.collection_interval_seconds",
      .alias_of = "system.interval_seconds", .help = "guide key, read as system.interval_seconds"},

@@ -49,7 +49,7 @@ struct bm_sampler {
     uint64_t round;
     size_t outstanding;
     int closed;
-    char dir[512];
+    char *dir; /* CONFIG GET dir's answer, whole */
     int have_dir;
     bm_sampler_stats stats;
 };
@@ -97,12 +97,18 @@ static void on_reply(const redisReply *r, void *arg)
     bm_sampler *s = tok.s;
     if (tok.kind == BM_QUERY_CONFIG_GET) {
         /* ["dir", "/var/lib/redis"]; asked again next round when it did not answer */
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-            r->element[1]->type == REDIS_REPLY_STRING) {
-            snprintf(s->dir, sizeof s->dir, "%s", r->element[1]->str);
+        const redisReply *d = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                                      r->element[1]->type == REDIS_REPLY_STRING
+                                  ? r->element[1]
+                                  : NULL;
+        if (d && !memchr(d->str, '\0', d->len)) { /* whole, never cut: sysmon judges it */
+            free(s->dir);
+            s->dir = malloc(d->len + 1);
+            if (!s->dir) return; /* asked again next round */
+            memcpy(s->dir, d->str, d->len + 1);
             s->have_dir = 1;
         } else if (r) {
-            s->have_dir = -1; /* refused (ACL) or not a string: do not ask again */
+            s->have_dir = -1; /* refused (ACL), not a string, or not a path: do not ask again */
         }
         return;
     }
@@ -244,6 +250,7 @@ void bm_sampler_free(bm_sampler *s)
         free(s->streams[i]);
     free(s->streams);
     free(s->group);
+    free(s->dir);
     free(s);
 }
 

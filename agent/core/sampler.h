@@ -43,7 +43,7 @@ typedef struct {
     double rtt_ms;             /* PING round trip; NAN unknown */
     double redis_clients;      /* INFO connected_clients; NAN unknown */
     double redis_used_memory;  /* INFO used_memory, bytes; NAN unknown */
-    const char *redis_dir;     /* CONFIG GET dir as Redis answered it, or NULL */
+    const char *redis_dir;     /* CONFIG GET dir as Redis answered it, whole, or NULL */
     int complete;              /* every reply came back */
     size_t n_streams;
     bm_sampled_stream streams[BM_SAMPLER_STREAMS_MAX];

@@ -10,6 +10,7 @@
 #include "agent/jobs/sysmon.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <msgpack.h>
 #include <stddef.h>
@@ -49,8 +50,10 @@ struct bm_sysmon {
     int64_t prev_ingest_us; /* monotonic */
     int have_prev_ingest;
 
-    char data_path[256];
-    int data_path_fixed; /* configured, or settled from Redis's dir */
+    char data_path[PATH_MAX];   /* whole; "": too long (data_path_bytes), the disk unknown */
+    size_t data_path_bytes;     /* the length of the one refused as too long */
+    const char *data_path_from; /* "system.data_path" or "Redis's dir" */
+    int data_path_fixed;        /* configured, or settled from Redis's dir */
     bm_cgroup_own cgroup_own; /* this process's cgroups (/proc/self/cgroup), read at start */
     unsigned said;        /* sources whose failure was logged, a bit each */
 
@@ -59,6 +62,10 @@ struct bm_sysmon {
     bm_sysmon_stats stats;
 };
 
+/* a sample carries the data path whole: the same room */
+_Static_assert(sizeof((bm_sys_sample *)0)->data_path == sizeof((bm_sysmon *)0)->data_path,
+               "the sample's data_path holds the collector's");
+
 /* ---- local figures ------------------------------------------------------------ */
 
 const char *bm_sysmon_source_name(bm_sysmon_source src)
@@ -66,7 +73,7 @@ const char *bm_sysmon_source_name(bm_sysmon_source src)
     static const char *const names[BM_SYSMON__SOURCES] = {
         "proc_stat",          "proc_meminfo",          "proc_loadavg",   "proc_self_stat",
         "cgroup_memory_max",  "cgroup_memory_current", "cgroup_cpu_max", "cgroup_cpu_usage",
-        "cgroup_memory_stat", "cgroup_cpuset",
+        "cgroup_memory_stat", "cgroup_cpuset",         "data_path",
     };
     return (unsigned)src < BM_SYSMON__SOURCES ? names[src] : "?";
 }
@@ -153,7 +160,12 @@ static void sample_local(bm_sysmon *s, bm_sys_sample *x, int64_t now_us)
         read_failed(s, BM_SYSMON_PROC_LOADAVG, "/proc/loadavg");
     }
     struct statvfs fs;
-    if (statvfs(s->data_path, &fs) == 0 && fs.f_blocks > 0) {
+    if (!s->data_path[0]) {
+        char what[96];
+        snprintf(what, sizeof what, "%s (%zu bytes: longer than a path may be, %d)",
+                 s->data_path_from, s->data_path_bytes, PATH_MAX - 1);
+        read_failed(s, BM_SYSMON_DATA_PATH, what);
+    } else if (statvfs(s->data_path, &fs) == 0 && fs.f_blocks > 0) {
         /* as df: used / (used + available to unprivileged users) */
         double used = (double)(fs.f_blocks - fs.f_bfree);
         double avail = (double)fs.f_bavail;
@@ -230,14 +242,31 @@ static double stream_sum(const bm_sys_sample *x, size_t off)
     return known ? sum : NAN;
 }
 
-/* Redis's dir, when it names a directory here, is the data path (once). */
+/* path, named by `from`, as the data path, whole: one too long for
+ * statvfs (PATH_MAX) is never cut (the disk of a cut path is another
+ * directory's, or none): "", counted and said by each sample. */
+static void set_data_path(bm_sysmon *s, const char *path, const char *from)
+{
+    size_t n = strlen(path);
+    s->data_path_from = from;
+    if (n >= sizeof s->data_path) {
+        s->data_path[0] = '\0';
+        s->data_path_bytes = n;
+        return;
+    }
+    memcpy(s->data_path, path, n + 1);
+}
+
+/* Redis's dir, when it names a directory here, is the data path (once);
+ * one too long to be a path here (stat: ENAMETOOLONG) is flagged, never
+ * taken for a remote Redis's. */
 static void settle_data_path(bm_sysmon *s, const char *dir)
 {
     struct stat st;
     if (s->data_path_fixed || !dir) return;
     s->data_path_fixed = 1;
-    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-        snprintf(s->data_path, sizeof s->data_path, "%s", dir);
+    if (strlen(dir) >= sizeof s->data_path || (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)))
+        set_data_path(s, dir, "Redis's dir");
 }
 
 static void on_figures(const bm_redis_figures *f, void *arg)
@@ -249,7 +278,7 @@ static void on_figures(const bm_redis_figures *f, void *arg)
     x.p.ts_us = f->ts_us;
     x.interval_us = s->o.interval_us;
     snprintf(x.agent, sizeof x.agent, "%s", s->o.agent);
-    snprintf(x.data_path, sizeof x.data_path, "%s", s->data_path);
+    memcpy(x.data_path, s->data_path, sizeof x.data_path); /* the same room: whole */
     x.p.v[BM_SYS_REDIS_RTT_MS] = f->rtt_ms;
     x.p.v[BM_SYS_REDIS_CLIENTS] = f->redis_clients;
     x.p.v[BM_SYS_REDIS_MEMORY] = f->redis_used_memory;
@@ -299,10 +328,10 @@ bm_sysmon *bm_sysmon_new(const bm_sysmon_opts *o, struct bm_sampler *sampler,
         return NULL;
     }
     if (o->data_path && *o->data_path) {
-        snprintf(s->data_path, sizeof s->data_path, "%s", o->data_path);
+        set_data_path(s, o->data_path, "system.data_path");
         s->data_path_fixed = 1;
     } else {
-        snprintf(s->data_path, sizeof s->data_path, "/");
+        set_data_path(s, "/", "/");
     }
     bm_cgroup_own_read(s->o.proc_self_cgroup, &s->cgroup_own);
     bm_sys_sample scratch;

@@ -46,6 +46,8 @@ typedef enum {
     BM_SYSMON_CGROUP_CPU_USAGE,
     BM_SYSMON_CGROUP_MEMORY_STAT,
     BM_SYSMON_CGROUP_CPUSET,
+    BM_SYSMON_DATA_PATH, /* the disk's path (configured, or Redis's dir) longer than a path
+                          * may be (PATH_MAX): never cut, its disk unknown */
     BM_SYSMON__SOURCES
 } bm_sysmon_source;
 
@@ -70,7 +72,8 @@ typedef struct {
 typedef struct {
     int64_t interval_us;
     int64_t history_us;
-    const char *data_path; /* NULL or "": Redis's dir when local, else / */
+    const char *data_path; /* NULL or "": Redis's dir when local, else /; PATH_MAX - 1
+                            * bytes at most (config refuses longer), else flagged */
     const char *agent;     /* the consumer name (borrowed) */
     /* entries and messages read so far (for events per second) */
     uint64_t (*ingested)(void *arg);
