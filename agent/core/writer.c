@@ -629,14 +629,18 @@ int bm_writer_xpending_of(bm_writer *w, const char *stream, const char *group, c
     "end\n"
 
 /* KEYS[1] the stream; ARGV: max, group, consumer, min_idle, token, mark_ttl_ms,
- * fence bytes, owners, then per owner key, seen, mark, n, its n ids. */
+ * fence bytes, owners, then per owner key, seen, mark, n, its n ids. A
+ * GETRANGE refused (an ACL of an older busmon without it) claims as before
+ * the fence, counted in the reply's third element. */
 static const char CLAIM_SCRIPT[] = LUA_MEASURE
     "local max, fence = tonumber(ARGV[1]), tonumber(ARGV[7])\n"
-    "local out, left, i = {}, 0, 9\n"
+    "local out, left, blind, i = {}, 0, 0, 9\n"
     "for _ = 1, tonumber(ARGV[8]) do\n"
     "  local key, seen, mark, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])\n"
     "  i = i + 4\n"
-    "  if key == '' or redis.call('GETRANGE', key, 0, fence - 1) == seen then\n"
+    "  local now = key ~= '' and redis.pcall('GETRANGE', key, 0, fence - 1) or seen\n"
+    "  if type(now) == 'table' then now, blind = seen, blind + 1 end\n"
+    "  if now == seen then\n"
     "    local r = redis.call('XCLAIM', KEYS[1], ARGV[2], ARGV[3], ARGV[4],\n"
     "                         unpack(ARGV, i, i + n - 1))\n"
     "    if #r > 0 and mark ~= '' then\n"
@@ -649,7 +653,7 @@ static const char CLAIM_SCRIPT[] = LUA_MEASURE
     "  end\n"
     "  i = i + n\n"
     "end\n"
-    "return {out, left}\n";
+    "return {out, left, blind}\n";
 
 int bm_writer_xclaim(bm_writer *w, const char *stream, const char *group, const char *consumer,
                      int64_t min_idle_ms, size_t max_bytes, const char *token, int64_t mark_ttl_ms,

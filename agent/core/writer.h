@@ -216,7 +216,8 @@ typedef struct {
  * XCLAIM stream group consumer min_idle_ms id... (in an EVAL), per owner
  * behind its fence: they become consumer's, with their content; an entry
  * above max_bytes comes back as its size (an integer reply) in place of its
- * fields, not loaded. Reply: [entries, ids left for an owner alive].
+ * fields, not loaded. Reply: [entries, ids left for an owner alive, owners
+ * claimed without the fence: their checkpoint unreadable (GETRANGE denied)].
  */
 int bm_writer_xclaim(bm_writer *w, const char *stream, const char *group, const char *consumer,
                      int64_t min_idle_ms, size_t max_bytes, const char *token, int64_t mark_ttl_ms,

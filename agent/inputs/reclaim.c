@@ -127,6 +127,7 @@ struct bm_reclaim {
     struct event *ev_recheck; /* a live owner's span ends before the next interval */
     size_t recheck_stream;
     uint64_t claims_sent;   /* makes each claim's mark a value never written before */
+    int said_blind;         /* claims without the fence (GETRANGE denied) were reported */
     int64_t claim_delay_ms; /* tests: the first claim from an owner judged dead waits this long */
 };
 
@@ -216,13 +217,18 @@ static void on_claimed(const redisReply *r, void *arg)
     bm_reclaim *rc = rd->r;
     bm_stream_input_stats *st = bm_stream_input_stats_of(rc->in);
     /* [entries, ids left: their owner wrote a checkpoint since we read it] */
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
         r->element[0]->type != REDIS_REPLY_ARRAY || !bm_stream_input_reading(rc->in)) {
         finish_round(rd);
         return;
     }
     if (r->element[1]->type == REDIS_REPLY_INTEGER && r->element[1]->integer > 0)
         st->reclaim_fenced += (uint64_t)r->element[1]->integer;
+    if (r->element[2]->type == REDIS_REPLY_INTEGER && r->element[2]->integer > 0 &&
+        !rc->said_blind++)
+        bm_warn("claims are made without checking that the owner wrote no checkpoint since it "
+                "was judged dead: Redis refuses GETRANGE to this user (in the claim script); "
+                "add +getrange to its ACL (busmon-agent --print-acl). Said once");
     rd->claimed = 1;
     int64_t now = bm_now_us();
     r = r->element[0];
