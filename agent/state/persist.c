@@ -193,6 +193,7 @@ struct bm_persist {
     int said_too_long;
     int ck_unreadable; /* the encoded one is past what a start decodes: not sent */
     int said_unreadable;
+    int said_handoff_dl; /* a hand-off dead-lettered (handoff_to_deadletter) was logged */
     int lost_long_sets; /* checkpoints longer than LEAST_MAX_VALUE_BYTES lost with the connection */
     int finishing;
     int started; /* the state is restored (bm_persist_start): checkpoints may be written */
@@ -221,6 +222,8 @@ struct bm_persist {
 };
 
 static void try_checkpoint(bm_persist *p);
+static int handoff_to_deadletter(bm_persist *p, group *g, wr *x, const char *err);
+static int send_wr(bm_persist *p, group *g, wr *x);
 static void send_checkpoint(bm_persist *p);
 static void ack_upto(bm_persist *p, uint64_t upto);
 
@@ -555,8 +558,18 @@ static void handoffs_replied(const redisReply *r, wr *lead, int exec)
         if (x->lead != at + 1 || !x->pending) continue;
         const redisReply *e = !all ? r : k < r->elements ? r->element[k] : NULL;
         k++;
-        /* EXEC ran the XACK all the same: no longer pending, sent again as ours */
-        if (exec && all && e && e->type == REDIS_REPLY_ERROR) x->acked = 1;
+        /* EXEC ran the XACK all the same: no longer pending, sent again as ours;
+         * a key of another type will not pass: dead-lettered (handoff_to_deadletter) */
+        if (exec && all && e && e->type == REDIS_REPLY_ERROR) {
+            x->acked = 1;
+            if (!strncmp(e->str, "WRONGTYPE", 9) && !handoff_to_deadletter(g->p, g, x, e->str)) {
+                x->pending = 0;
+                g->outstanding--;
+                if (send_wr(g->p, g, x)) note_failure(g->p, NULL); /* sent again, a dead-letter */
+                bm_writer_push(g->p->w);
+                continue;
+            }
+        }
         last |= wr_replied(x, e);
     }
     if (last) group_settled(g);
@@ -806,9 +819,10 @@ static int send_wr(bm_persist *p, group *g, wr *x)
  * its checkpoint acked it would hand it on again at its restart, and the
  * owner would apply it twice (tests/integration/test_cluster_handoff_once.sh).
  * One EXEC and one XACK for the batch, not one per entry: Redis's work per
- * hand-off is its XADD. An XADD refused inside (a key of another type) is
- * acked all the same (EXEC runs the rest): that write is sent again until
- * it lands, and holds the group's checkpoint meanwhile
+ * hand-off is its XADD. An XADD refused inside is acked all the same (EXEC
+ * runs the rest): refused for a key of another type, it is dead-lettered
+ * (handoff_to_deadletter: tests/integration/test_cluster_handoff_wrongtype.sh),
+ * else sent again until it lands, holding the group's checkpoint meanwhile
  * (tests/integration/test_cluster_handoff_batch.sh). @return 0, or -1 (some
  * refused: marked failed). */
 static int send_handoffs_exec(bm_persist *p, group *g, const size_t *idx, size_t nb)
@@ -1773,20 +1787,20 @@ int bm_persist_ack_unapplied(bm_persist *p, size_t stream_idx, const char *id, s
     return queue_ack(p, stream_idx, id, id_len, !claimed, 1);
 }
 
-void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, const char *reason,
-                           const char *detail, size_t n, const char *const *fields,
-                           const size_t *field_lens, const char *const *values,
-                           const size_t *value_lens)
+/* A dead-letter copy's pairs appended to g's (reason, stream, id, error,
+ * group, what was cut, then each field as "f.<name>"). @return the index
+ * of its first pair and *n_pairs their count, or -1 (out of memory: g's
+ * pairs as they were). */
+static long add_deadletter_pairs(bm_persist *p, group *g, const char *stream, const char *id,
+                                 const char *reason, const char *detail, size_t n,
+                                 const char *const *fields, const size_t *field_lens,
+                                 const char *const *values, const size_t *value_lens,
+                                 size_t *n_pairs)
 {
-    group *g = open_group(p);
-    if (!g ||
-        reserve((void **)&g->pairs, &g->cap_pairs,
+    if (reserve((void **)&g->pairs, &g->cap_pairs,
                 g->n_pairs + (n > DEADLETTER_FIELDS_MAX ? DEADLETTER_FIELDS_MAX : n) + 6,
-                sizeof(dl_pair)) ||
-        reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)) {
-        p->stats.deadletter_failed++;
-        return;
-    }
+                sizeof(dl_pair)))
+        return -1;
     size_t first = g->n_pairs;
     int bad = 0;
 #define PAIR(a, al, b, bl)                                                                         \
@@ -1836,11 +1850,96 @@ void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, co
 #undef PAIR
     if (bad) {
         g->n_pairs = first;
+        return -1;
+    }
+    *n_pairs = g->n_pairs - first;
+    return (long)first;
+}
+
+void bm_persist_deadletter(bm_persist *p, const char *stream, const char *id, const char *reason,
+                           const char *detail, size_t n, const char *const *fields,
+                           const size_t *field_lens, const char *const *values,
+                           const size_t *value_lens)
+{
+    group *g = open_group(p);
+    size_t n_pairs = 0;
+    long first = !g || reserve((void **)&g->wrs, &g->cap_wrs, g->n_wrs + 1, sizeof *g->wrs)
+                     ? -1
+                     : add_deadletter_pairs(p, g, stream, id, reason, detail, n, fields, field_lens,
+                                            values, value_lens, &n_pairs);
+    if (first < 0) {
         p->stats.deadletter_failed++;
         return;
     }
-    g->wrs[g->n_wrs++] = (wr){g, first, g->n_pairs - first, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    g->wrs[g->n_wrs++] = (wr){g, (size_t)first, n_pairs, 0, 0, 1, 0, 0, 0, 0, 0, 0};
     p->stats.deadletter++;
+}
+
+/* s[0..len) copied to *at with a NUL, *at moved past it. @return the copy. */
+static const char *copy_out(char **at, const char *s, size_t len)
+{
+    char *d = *at;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    *at += len + 1;
+    return d;
+}
+
+/* Hand-off x, whose XADD an EXEC refused because the owner's hand-off key
+ * holds another type (WRONGTYPE) while the same EXEC's XACK acked its
+ * entry, made a write of its dead-letter copy in place (reason
+ * handoff_wrongtype, the key named in `error`, the entry's fields; a replay
+ * puts it back on the stream it was read from). A key of another type
+ * does not mend itself: sent again, the hand-off would live only in this
+ * agent's memory and hold every checkpoint back as long. Counted in
+ * deadletter and handoffs_deadlettered, once (x is no longer a hand-off);
+ * the first one logged. @return 0, or -1 (out of memory: x left as it was,
+ * a hand-off sent again). */
+static int handoff_to_deadletter(bm_persist *p, group *g, wr *x, const char *err)
+{
+    /* the hand-off's pairs: the key, the entry's id, then its fields; copied
+     * out first, as the copy's pairs are appended to the same buffers */
+    size_t n = x->n - 2, bytes = 0;
+    for (size_t i = 0; i < x->n; i++)
+        bytes += g->pairs[x->first + i].f_len + g->pairs[x->first + i].v_len + 2;
+    char *buf = malloc(bytes);
+    const char **text = malloc((2 * n + 2) * sizeof *text);
+    size_t *lens = malloc((2 * n + 2) * sizeof *lens);
+    int rc = -1;
+    if (buf && text && lens) {
+        /* text: the key, the id, the n names, the n values */
+        char *at = buf;
+        for (size_t i = 0; i < x->n; i++) {
+            const dl_pair *d = &g->pairs[x->first + i];
+            const char *name = g->dlbytes.data + d->f_off, *value = g->dlbytes.data + d->v_off;
+            if (i != 1) text[i] = copy_out(&at, name, lens[i] = d->f_len);
+            if (i == 1) text[1] = copy_out(&at, value, lens[1] = d->v_len);
+            if (i >= 2) text[n + i] = copy_out(&at, value, lens[n + i] = d->v_len);
+        }
+        const char *key = text[0], *id = text[1];
+        char detail[512];
+        snprintf(detail, sizeof detail, "%.200s holds another type: %.250s", key, err);
+        size_t n_pairs = 0;
+        long first =
+            add_deadletter_pairs(p, g, p->o.streams[x->from - 1], id, "handoff_wrongtype", detail,
+                                 n, text + 2, lens + 2, text + 2 + n, lens + 2 + n, &n_pairs);
+        if (first >= 0) {
+            if (!p->said_handoff_dl)
+                bm_warn("hand-off to %s refused (%.160s): its entry %s, acked in the same EXEC, "
+                        "dead-lettered as handoff_wrongtype to %s (counted in "
+                        "busmon_handoffs_deadlettered_total; said once)",
+                        key, err, id, p->o.deadletter_stream);
+            p->said_handoff_dl = 1;
+            x->is_dl = 1, x->first = (size_t)first, x->n = n_pairs, x->lead = 0;
+            p->stats.deadletter++;
+            p->stats.handoffs_deadlettered++;
+            rc = 0;
+        }
+    }
+    free(buf);
+    free(text);
+    free(lens);
+    return rc;
 }
 
 int bm_persist_forward(bm_persist *p, size_t from, const char *stream, const char *entry_id,
