@@ -73,8 +73,15 @@ enum {
     BM_KEY_F_UNLISTED = 1 << 6,  /* accepted, not named in a "known: ..." list */
     BM_KEY_F_COMPUTED = 1 << 7,  /* `def` describes a default computed elsewhere */
     BM_KEY_F_IDENTITY = 1 << 8,  /* STRING: a name shown in JSON (the consumer, the group):
-                                    valid UTF-8, no control characters, as every NAME */
+                                    valid UTF-8, no control characters, as every NAME, and
+                                    at most BM_IDENTITY_MAX bytes */
 };
+
+/* The longest name of BM_KEY_F_IDENTITY (bytes). A consumer's name goes
+ * into keys and fixed buffers with suffixes ("<consumer>.claimed", at most
+ * 255 bytes) and into the first bytes of its checkpoint, which a claim
+ * compares (BM_CLAIM_FENCE_BYTES): longer is refused, never cut. */
+#define BM_IDENTITY_MAX 200
 
 /* The default when a row gives none: a bare duration is in seconds. */
 #define BM_KEY_BARE_DEFAULT_US 1000000LL

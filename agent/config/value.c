@@ -347,6 +347,11 @@ int bm_keys_set(const bm_config_key *keys, size_t n, const bm_config_key *k,
         if ((k->type == BM_KEY_NAME || (k->flags & BM_KEY_F_IDENTITY)) &&
             refuse_non_identity(subject, text, why, whylen))
             return -1;
+        if ((k->flags & BM_KEY_F_IDENTITY) && strlen(text) > BM_IDENTITY_MAX) {
+            snprintf(why, whylen, "%s is too long: %zu bytes, at most %d", subject, strlen(text),
+                     BM_IDENTITY_MAX);
+            return -1;
+        }
         if ((k->type == BM_KEY_NAME && !bm_is_key_name(text)) ||
             (k->type == BM_KEY_LISTEN && !is_listen(text)))
             return must_be(k, subject, text, NULL, why, whylen);

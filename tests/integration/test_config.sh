@@ -155,6 +155,18 @@ bm_eq "a key prefix with DEL: exit 2" 2 "$rc"
 bm_check "... named, with its line" grep -q "prefix.yaml:2: 'state.key_prefix' must be valid UTF-8 without control characters (it holds control character 0x7f at byte 1)" "$BM_TMP/err"
 out=$("$AGENT" --consumer 'héllo' --check-config --offline 2>&1); rc=$?
 bm_eq "a UTF-8 consumer name is fine" "0 héllo" "$rc $(sed -n 's/.*consumer //p' <<<"$out" | head -1)"
+# a consumer's name goes into keys, buffers ("<consumer>.claimed") and the checkpoint's first
+# bytes a claim compares: at most 200 bytes, longer refused (never cut)
+long200=$(printf '%0200d' 0 | tr 0 c)
+out=$("$AGENT" --consumer "$long200" --check-config --offline 2>&1); rc=$?
+bm_eq "a consumer name of 200 bytes is fine, kept whole" "0 $long200" "$rc $(sed -n 's/.*consumer //p' <<<"$out" | head -1)"
+"$AGENT" --consumer "${long200}é" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "a consumer name of 202 bytes: exit 2" 2 "$rc"
+bm_check "... named, with its length" grep -qx -- "busmon-agent: --consumer is too long: 202 bytes, at most 200" "$BM_TMP/err"
+printf 'streams:\n  group: "%s"\n' "${long200}gg" >"$BM_TMP/group.yaml"
+"$AGENT" --config "$BM_TMP/group.yaml" --check-config --offline >/dev/null 2>"$BM_TMP/err"; rc=$?
+bm_eq "a group name of 202 bytes in YAML: exit 2" 2 "$rc"
+bm_check "... named, with its line" grep -q "group.yaml:2: 'streams.group' is too long: 202 bytes, at most 200" "$BM_TMP/err"
 
 # --- YAML aliases of mappings: refused at once, not walked at every reference -------------------
 {
