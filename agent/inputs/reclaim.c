@@ -129,6 +129,8 @@ struct bm_reclaim {
     uint64_t claims_sent;   /* makes each claim's mark a value never written before */
     int said_blind;         /* claims without the fence (GETRANGE denied) were reported */
     int64_t claim_delay_ms; /* tests: the first claim from an owner judged dead waits this long */
+    struct event *ev_delay; /* ... on this timer (owned: freed with its round at a stop) */
+    round *delayed;         /* the round it holds */
 };
 
 struct round {
@@ -330,7 +332,10 @@ static void on_claim_delayed(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    claim(arg);
+    bm_reclaim *r = arg;
+    round *rd = r->delayed;
+    r->delayed = NULL;
+    claim(rd);
 }
 
 /* claim(), at once but in tests (BUSMON_TEST_CLAIM_DELAY_MS): there, the
@@ -347,8 +352,11 @@ static void claim_soon(round *rd)
         r->claim_delay_ms = 0;
         bm_info("test: the claim from an owner judged dead waits %ld.%03ld s", (long)tv.tv_sec,
                 (long)tv.tv_usec / 1000);
-        if (!event_base_once(bm_loop_base(r->loop), -1, EV_TIMEOUT, on_claim_delayed, rd, &tv))
+        if (!r->ev_delay) r->ev_delay = evtimer_new(bm_loop_base(r->loop), on_claim_delayed, r);
+        if (r->ev_delay && !evtimer_add(r->ev_delay, &tv)) {
+            r->delayed = rd;
             return;
+        }
     }
     claim(rd);
 }
@@ -568,6 +576,10 @@ bm_reclaim *bm_reclaim_new(const bm_reclaim_opts *o, struct bm_loop *loop, bm_wr
 
 void bm_reclaim_free(bm_reclaim *r)
 {
-    if (r) event_free(r->ev_recheck);
+    if (r) {
+        event_free(r->ev_recheck);
+        if (r->ev_delay) event_free(r->ev_delay);
+        free(r->delayed); /* held by the test hook: no callback of its is due */
+    }
     free(r); /* a round in flight belongs to its callbacks: freed when they run (NULL replies) */
 }
