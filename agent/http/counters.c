@@ -140,7 +140,8 @@ static const bm_counter_row table[] = {
            "handoffs_skipped", persist.handoffs_skipped),
     SCALAR("busmon_handoffs_deadlettered_total", TOTAL,
            "Hand-offs refused because the owner's hand-off key holds another type (WRONGTYPE), "
-           "their entry acked in the same EXEC: dead-lettered as handoff_wrongtype.",
+           "their entry acked all the same (EXEC or guard script): dead-lettered as "
+           "handoff_wrongtype.",
            "handoffs_deadlettered", persist.handoffs_deadlettered),
     SCALAR("busmon_trace_index_writes_total", TOTAL,
            "Transactions whose trace search index sets were written (only the sets each one "

@@ -113,7 +113,8 @@ typedef struct {
     unsigned char expire; /* records: EXPIRE after the RPUSH (the key's first write) */
     size_t from;          /* a hand-off: the stream its entry was read from, + 1 */
     size_t lead;          /* a hand-off: its batch's first write (index + 1; send_handoffs) */
-    unsigned char acked;  /* a hand-off whose XADD was refused in an EXEC that acked its entry */
+    unsigned char acked;  /* a hand-off whose XADD was refused where its entry was acked all
+                             the same (an EXEC; the guard script for WRONGTYPE) */
     int64_t read_us;      /* a hand-off: when its entry was read (mono) */
 } wr;
 
@@ -544,10 +545,13 @@ static void on_write(const redisReply *r, void *arg)
     if (wr_replied(x, r)) group_settled(x->g);
 }
 
-/* The EXEC of a batch of hand-offs (send_handoffs), arg its first write:
- * the XADDs' replies in the order of their writes, then the XACKs'. The
- * batch is the writes of the group that name it as their lead and wait
- * for a reply (one sent again since is in a batch of its own). */
+/* The reply r to a batch of hand-offs (send_handoffs), arg its first write:
+ * exec 1, its EXEC's (the XADDs' replies in the order of their writes, then
+ * the XACKs'); exec 0, the guard script's (one element per write, in order:
+ * on_guarded). The batch is the writes of the group that name it as their
+ * lead and wait for a reply (one sent again since is in a batch of its own).
+ * An XADD refused with WRONGTYPE had its entry acked either way (the EXEC
+ * runs its XACK; the script acks such an entry): dead-lettered in place. */
 static void handoffs_replied(const redisReply *r, wr *lead, int exec)
 {
     group *g = lead->g;
@@ -558,11 +562,15 @@ static void handoffs_replied(const redisReply *r, wr *lead, int exec)
         if (x->lead != at + 1 || !x->pending) continue;
         const redisReply *e = !all ? r : k < r->elements ? r->element[k] : NULL;
         k++;
-        /* EXEC ran the XACK all the same: no longer pending, sent again as ours;
-         * a key of another type will not pass: dead-lettered (handoff_to_deadletter) */
-        if (exec && all && e && e->type == REDIS_REPLY_ERROR) {
+        /* EXEC ran the XACK all the same, and the script acks a WRONGTYPE one:
+         * no longer pending, sent again as ours; a key of another type will
+         * not pass: dead-lettered (handoff_to_deadletter). The script's other
+         * errors left their entry pending: sent again through it. */
+        int refused = all && e && e->type == REDIS_REPLY_ERROR;
+        int wrongtype = refused && !strncmp(e->str, "WRONGTYPE", 9);
+        if ((exec && refused) || wrongtype) {
             x->acked = 1;
-            if (!strncmp(e->str, "WRONGTYPE", 9) && !handoff_to_deadletter(g->p, g, x, e->str)) {
+            if (wrongtype && !handoff_to_deadletter(g->p, g, x, e->str)) {
                 x->pending = 0;
                 g->outstanding--;
                 if (send_wr(g->p, g, x)) note_failure(g->p, NULL); /* sent again, a dead-letter */
@@ -866,7 +874,8 @@ static int send_handoffs_exec(bm_persist *p, group *g, const size_t *idx, size_t
 }
 
 /* A guarded batch's reply (send_handoffs_guarded), arg its first write: per
- * hand-off 1 (handed on and acked), 0 (no longer ours: skipped) or an error. */
+ * hand-off 1 (handed on and acked), 0 (no longer ours: skipped) or an error
+ * (WRONGTYPE: acked, dead-lettered; any other: not acked, sent again). */
 static void on_guarded(const redisReply *r, void *arg)
 {
     wr *lead = arg;
@@ -885,8 +894,11 @@ static void on_guarded(const redisReply *r, void *arg)
  * else 0: another agent claimed it while this one looked dead and hands it
  * on itself (sent now, it would be handed on twice and counted twice by
  * the owner: tests/integration/test_cluster_handoff_guard.sh). An XADD
- * refused (a key of another type) is not acked: that entry's reply is the
- * error, and it is sent again.
+ * refused is that entry's reply, the error. Refused with WRONGTYPE (the
+ * owner's key holds another type, which does not mend itself) the entry is
+ * acked as well, as the EXEC form acks it, and dead-lettered on the reply
+ * (handoffs_replied; tests/integration/test_cluster_handoff_wrongtype.sh,
+ * its second case); any other refusal leaves it pending, sent again.
  * KEYS: the streams read (KEYS[from]), then the owners' hand-off streams;
  * ARGV: group, consumer, claimer, then per entry: its stream's and its
  * target's KEYS index, its id, its field count, its fields and values.
@@ -903,7 +915,9 @@ static const char *const GUARD_SCRIPT =
     "local a = {'XADD', KEYS[dst], 'MAXLEN', '~', '1000000', '*'} "
     "for j = 1, 2 * n do a[6 + j] = ARGV[i + 3 + j] end "
     "local r = redis.pcall(unpack(a)) "
-    "if type(r) == 'table' and r.err then out[#out + 1] = r "
+    "if type(r) == 'table' and r.err then "
+    "if string.sub(r.err, 1, 9) == 'WRONGTYPE' then redis.call('XACK', KEYS[src], group, id) end "
+    "out[#out + 1] = r "
     "else redis.call('XACK', KEYS[src], group, id) out[#out + 1] = 1 end "
     "else out[#out + 1] = 0 end "
     "i = i + 4 + 2 * n "
@@ -973,9 +987,9 @@ static int send_handoffs_guarded(bm_persist *p, group *g, const size_t *idx, siz
 /* Hand-offs idx[0..nb) of g: one MULTI ... EXEC (send_handoffs_exec); the
  * guarded script for entries read longer ago than a claim's idle time while
  * this agent may look dead (a wide entry, past what
- * the script passes, and one whose entry an EXEC acked though its XADD was
- * refused (no longer pending, yet ours), as before). @return 0, or -1 (some
- * refused). */
+ * the script passes, and one whose entry was acked though its XADD was
+ * refused (an EXEC, or the script for WRONGTYPE; no longer pending, yet
+ * ours), as before). @return 0, or -1 (some refused). */
 static int send_handoffs(bm_persist *p, group *g, const size_t *idx, size_t nb)
 {
     int64_t now = bm_mono_us();
@@ -1885,10 +1899,11 @@ static const char *copy_out(char **at, const char *s, size_t len)
     return d;
 }
 
-/* Hand-off x, whose XADD an EXEC refused because the owner's hand-off key
- * holds another type (WRONGTYPE) while the same EXEC's XACK acked its
- * entry, made a write of its dead-letter copy in place (reason
- * handoff_wrongtype, the key named in `error`, the entry's fields; a replay
+/* Hand-off x, whose XADD was refused because the owner's hand-off key
+ * holds another type (WRONGTYPE) while its entry was acked all the same
+ * (by the same EXEC's XACK, or by the guard script, which acks such an
+ * entry: handoffs_replied), made a write of its dead-letter copy in place
+ * (reason handoff_wrongtype, the key named in `error`, the entry's fields; a replay
  * puts it back on the stream it was read from). A key of another type
  * does not mend itself: sent again, the hand-off would live only in this
  * agent's memory and hold every checkpoint back as long. Counted in
@@ -1925,7 +1940,7 @@ static int handoff_to_deadletter(bm_persist *p, group *g, wr *x, const char *err
                                  n, text + 2, lens + 2, text + 2 + n, lens + 2 + n, &n_pairs);
         if (first >= 0) {
             if (!p->said_handoff_dl)
-                bm_warn("hand-off to %s refused (%.160s): its entry %s, acked in the same EXEC, "
+                bm_warn("hand-off to %s refused (%.160s): its entry %s, acked all the same, "
                         "dead-lettered as handoff_wrongtype to %s (counted in "
                         "busmon_handoffs_deadlettered_total; said once)",
                         key, err, id, p->o.deadletter_stream);

@@ -128,9 +128,10 @@ typedef struct {
     uint64_t forwarded;         /* entries handed to the agent that owns their transaction */
     uint64_t handoffs_skipped;  /* ... not handed on: no longer ours (claimed elsewhere) when
                                    the guarded hand-off ran (bm_persist_set_handoff_guard) */
-    uint64_t handoffs_deadlettered; /* hand-offs refused in the EXEC that acked their entry, the
-                                       owner's key of another type (WRONGTYPE): dead-lettered
-                                       as handoff_wrongtype (also in deadletter) */
+    uint64_t handoffs_deadlettered; /* hand-offs refused, the owner's key of another type
+                                       (WRONGTYPE), their entry acked all the same (by the EXEC
+                                       or the guard script): dead-lettered as
+                                       handoff_wrongtype (also in deadletter) */
     uint64_t index_writes;      /* transactions whose index sets were written (each send) */
     uint64_t index_dropped;     /* index entries dropped by the cap (index_max) */
     uint64_t index_expired;     /* index entries dropped for being older than the retention */
