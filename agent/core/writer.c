@@ -231,7 +231,10 @@ static size_t format_argv(bm_writer *w, int argc, const char **argv, const size_
     size_t total = 1 + decimal_len((uint64_t)argc) + 2;
     for (int i = 0; i < argc; i++)
         total += 1 + decimal_len(lens[i]) + 2 + lens[i] + 2;
-    if (!w->cmd && !(w->cmd = malloc(CMD_BUF_MAX))) return 0;
+    /* zeroed once: hiredis compares a command's name with "subscribe\r\n"
+     * and the like, and glibc's vectorised compare reads on past a short
+     * name into bytes no command wrote yet (memcheck: a jump on them) */
+    if (!w->cmd && !(w->cmd = calloc(1, CMD_BUF_MAX))) return 0;
     char *p = *out = total <= CMD_BUF_MAX ? w->cmd : malloc(total);
     if (!p) return 0;
     *p++ = '*';
