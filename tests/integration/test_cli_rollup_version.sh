@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 bm_agent_http
 bm_start_redis
-bm_bg "$AGENT" --consumer rv --rollup-interval 1
+bm_bg "$AGENT" --consumer rv --rollup-interval 1 --no-http
 bm_cli XADD busmon:events '*' type command tx t1 id c1 worker w step s >/dev/null
 bm_cli XADD busmon:events '*' type result tx t1 id r1 cmd c1 worker w step s >/dev/null
 bm_check "the agent publishes a rollup" bm_wait_for 15 '[ "$(bm_cli_raw XLEN busmon:rollups)" -ge 1 ]'

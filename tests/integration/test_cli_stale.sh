@@ -10,7 +10,7 @@ bm_start_redis
 bm_agent_http
 R="--redis redis://127.0.0.1:$BM_PORT"
 # shellcheck disable=SC2086
-"$AGENT" $R --consumer st --rollup-interval 1s >>"$BM_TMP/agent.log" 2>&1 &
+"$AGENT" $R --consumer st --rollup-interval 1s --no-http >>"$BM_TMP/agent.log" 2>&1 &
 BM_PIDS+=($!)
 apid=$!
 printf 'XADD busmon:events * type command tx st-1 worker w1 step s\nXADD busmon:events * type result tx st-1 worker w1 duration_ms 5\n' |
