@@ -7,6 +7,7 @@
 #include "otlp.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -534,7 +535,7 @@ int bm_otlp_trace_spans(const trace *t, const char *sampled_by, bm_otlp_buf *out
      * (a step's, not retried into a success), else the last failure */
     const bm_event *failure = NULL;
     int decisive = 0;
-    trace_event failure_view;
+    size_t failure_at = SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
         const bm_event *e = &trace_get(t, i, &view)->ev;
         if (e->type == BM_EV_COMPENSATION ||
@@ -542,10 +543,12 @@ int bm_otlp_trace_spans(const trace *t, const char *sampled_by, bm_otlp_buf *out
             compensated = 1;
         if (!decisive && is_failure(e)) {
             decisive = trace_failure_stands(t, i);
-            failure_view = view;
-            failure = &failure_view.ev;
+            failure_at = i;
         }
     }
+    /* read again, not copied: a view's id, cmd and corr point into its own text */
+    trace_event failure_view;
+    if (failure_at != SIZE_MAX) failure = &trace_get(t, failure_at, &failure_view)->ev;
     if (out->len) add_c(out, ',');
     span_open(out, trace_hex, root_id, NULL, "transaction", KIND_INTERNAL, first_ts, last_ts);
     int first = 1;

@@ -75,7 +75,10 @@ int trace_status_matches(trace_status st, const char *want);
  * trace_add, trace_closed_by), not the trace's own record, which is compact.
  * Its strings are borrowed from the trace: valid until the next trace_add
  * or trace_free. A view is large (~600 bytes): keep it on the stack, one or
- * two at a time.
+ * two at a time. Never copy one (`a = b`): its ev.id, ev.cmd and ev.corr may
+ * point into its own text_, so the copy's would still point into the
+ * original's (gone once that one's function returns); fill the view you keep
+ * with trace_get.
  */
 typedef struct {
     int64_t duration_us; /* answers: step duration once paired (or reported); -1 unknown */

@@ -5,6 +5,7 @@
 #include "agent/state/state.h"
 
 #include <msgpack.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,22 +345,22 @@ int bm_state_metric(bm_state *st, const bm_event *ev, int64_t now_us)
  * timeout. An answer that still comes later is late (first outcome wins).
  */
 /* The command d awaits, still unanswered in its trace in memory (*t):
- * filled into *out, or NULL (evicted, ended, answered). */
+ * filled into *out, or NULL (evicted, ended, answered). The last command of
+ * that id is read again into *out: a view is never copied (its id, cmd and
+ * corr may point into its own text, trace.h). */
 static const trace_event *awaited(bm_state *st, const deadline *d, const trace **t,
                                   trace_event *out)
 {
     *t = trace_store_get(st->store, d->tx);
     if (!*t || trace_is_closed(*t)) return NULL; /* evicted, or ended: not awaited */
-    const trace_event *cmd = NULL;
-    trace_event view;
+    size_t found = SIZE_MAX;
     for (size_t i = 0; i < trace_count(*t); i++) {
-        const trace_event *te = trace_get(*t, i, &view);
-        if (te->ev.type == BM_EV_COMMAND && !strcmp(te->ev.id, d->cmd)) {
-            *out = view;
-            cmd = out;
-        }
+        const trace_event *te = trace_get(*t, i, out);
+        if (te->ev.type == BM_EV_COMMAND && !strcmp(te->ev.id, d->cmd)) found = i;
     }
-    return cmd && cmd->paired < 0 ? cmd : NULL;
+    if (found == SIZE_MAX) return NULL;
+    const trace_event *cmd = trace_get(*t, found, out);
+    return cmd->paired < 0 ? cmd : NULL;
 }
 
 static void time_out(bm_state *st, const deadline *d, int64_t now_us)
