@@ -5,7 +5,8 @@
 # entries it applied wait pending past min_idle. The other agent must not
 # claim and apply them again: 3,000 counter metric events are counted 3,000
 # times across the two, none reclaimed. Then one agent is killed with kill -9
-# mid-stream: the survivor claims what it left. Last, a live agent's claims
+# mid-stream: the survivor claims what it left, and l1 started again (its
+# checkpoint) plus the survivor count every event once. Then a live agent's claims
 # (its consumer X.claimed) are left alone too. Cluster mode off, so each
 # agent's figures are its own (the leader's view would merge the other's).
 # Last, agents with checkpoint intervals of their own (4 s and 500 ms).
@@ -33,6 +34,7 @@ burst() { # burst N: N counter events
 agent l1 "$H1"
 L1=$BM_LAST_PID
 agent l2 "$H2"
+L2=$BM_LAST_PID
 bm_check "both agents ready" bm_wait_for 20 "curl -sf http://127.0.0.1:$H1/ready && curl -sf http://127.0.0.1:$H2/ready"
 for _ in $(seq 1 6); do
     burst 500
@@ -65,19 +67,32 @@ wait "$L1" 2>/dev/null
 # still served by Redis, into l1's pending list (3 counted, 162 claimed, once)
 sleep 0.3
 held=$(held_by l1)
+# ... and l1's own claims (consumer l1.claimed), if it made any, are l2's too
+held_claims=$(held_by l1.claimed)
 wait "$BURST"
-bm_check "l1 held entries when killed ($held)" [ "${held:-0}" -gt 0 ]
+bm_check "l1 held entries when killed ($held; ${held_claims:-0} of its claims)" [ "${held:-0}" -gt 0 ]
+held=$((held + ${held_claims:-0}))
 bm_check "l2 claims what l1 left" bm_wait_for 30 '[ "$(pending)" = 0 ] && [ "$(lag)" = 0 ]'
 covered=$(bm_metric "$H2" busmon_reclaimed_covered_total)
-claimed=$(($(reclaimed "$H2") + covered))
-# At least what l1 held (applied, or acked as l1's checkpoint held it). Not
-# "exactly": in 2 of 3 CI runs on 2026-12-06 l2 claimed more than was counted
-# (162 for 3 counted with l1 stopped; 730 for 270 counted after the kill and
-# 0.3 s), which late reads explain only for the first. Open: see the issue
-# note of that day; the events' totals in the other phases stay exact.
-bm_check "l2 claimed what l1 held ($held held, $claimed claimed)" [ "$claimed" -ge "${held:-0}" ]
-kill -TERM "$BM_LAST_PID"
-wait "$BM_LAST_PID"
+applied=$(reclaimed "$H2")
+claimed=$((applied + covered))
+# At least what l1 held (applied, or acked as l1's checkpoint covers it).
+# Not "exactly": l2 also claims a live owner's entries that its checkpoint
+# already covers while their ack is on its way (acked, counted in covered),
+# and such claims before the count are not in it (CI runs on 2026-12-06:
+# 730 claimed for 270 held). Counted once is checked below, on the events.
+bm_check "l2 claimed what l1 held ($held held; $applied applied, $covered covered)" \
+    [ "$claimed" -ge "${held:-0}" ]
+# Each event counted once: l1 started again restores its last checkpoint;
+# with l2's figures that is every event of both phases, once. An entry
+# claimed twice, or applied by l2 and also in l1's checkpoint, breaks it.
+H1B=$(bm_free_port)
+agent l1 "$H1B"
+L1=$BM_LAST_PID
+bm_check "l1 back, from its checkpoint" bm_wait_for 20 "curl -sf http://127.0.0.1:$H1B/ready"
+bm_eq "5000 counted once across l1's checkpoint and l2" 5000 $(($(logins "$H1B") + $(logins "$H2")))
+kill -TERM "$L1" "$L2"
+wait "$L1" "$L2"
 
 # A live agent's claims (its consumer l3.claimed) wait for its checkpoint
 # too: another live agent leaves them alone. A dead consumer held 2000.
