@@ -57,6 +57,11 @@ typedef struct {
     long n_requests;
     struct timespec started;
     pending *pending; /* delayed answers not yet sent */
+    /* answers never ended (stuck, trickle): ended at exit. libevent 2.1 leaves
+     * such a request to us when its client hangs up (it frees it at
+     * evhttp_send_reply_end), and frees it with its connection otherwise */
+    struct evhttp_request **open;
+    size_t n_open, cap_open;
 } receiver;
 
 struct pending {
@@ -109,7 +114,7 @@ static void on_cut_due(evutil_socket_t fd, short what, void *arg)
 }
 
 /* An answer whose body never arrives whole (--body-mode). */
-static void answer_partial(const receiver *r, struct evhttp_request *req, int status)
+static void answer_partial(receiver *r, struct evhttp_request *req, int status)
 {
     int cut = !strcmp(r->body_mode, "cut");
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -126,12 +131,22 @@ static void answer_partial(const receiver *r, struct evhttp_request *req, int st
             evbuffer_add(b, "0123456789", 10);
     evhttp_send_reply_chunk(req, b);
     evbuffer_free(b);
-    if (cut)
+    if (cut) {
         event_base_once(r->base, -1, EV_TIMEOUT, on_cut_due, evhttp_request_get_connection(req),
                         &(struct timeval){0, 100000});
+        return;
+    }
+    if (r->n_open == r->cap_open) {
+        size_t cap = r->cap_open ? 2 * r->cap_open : 16;
+        struct evhttp_request **more = realloc(r->open, cap * sizeof *more);
+        if (!more) return; /* then only LeakSanitizer minds */
+        r->open = more;
+        r->cap_open = cap;
+    }
+    r->open[r->n_open++] = req;
 }
 
-static void answer(const receiver *r, struct evhttp_request *req, int status)
+static void answer(receiver *r, struct evhttp_request *req, int status)
 {
     if (r->body_mode) {
         answer_partial(r, req, status);
@@ -366,6 +381,9 @@ int main(int argc, char **argv)
         event_free(p->ev);
         free(p);
     }
+    for (size_t i = 0; i < r.n_open; i++)
+        evhttp_send_reply_end(r.open[i]);
+    free(r.open);
     evhttp_free(http);
     event_free(ev_max);
     event_free(ev_term);
