@@ -612,6 +612,16 @@ static int emit_event(producer *p, const tx_state *tx, event_kind kind, const ch
     }
 }
 
+/* When the answer to a command just sent is due: duration_ms after the
+ * command's own timestamp, not after `mono` (when this round of the loop
+ * began), so a command sent late in a busy round never gets an answer whose
+ * timestamps are closer than the duration_ms it reports. */
+static int64_t due_after(int64_t mono, int duration_ms)
+{
+    int64_t now = mono_us();
+    return (now > mono ? now : mono) + (int64_t)duration_ms * 1000;
+}
+
 /* Send the command for tx->cur_step and schedule its answer. */
 static int send_command(producer *p, tx_state *tx, int64_t mono)
 {
@@ -621,9 +631,9 @@ static int send_command(producer *p, tx_state *tx, int64_t mono)
     tx->duration_ms = rng_range(w->min_ms, w->max_ms);
     tx->ok = rng_unit() >= w->fail_rate;
     tx->error = tx->ok ? 0 : rng_range(0, (int)N_ERRORS - 1);
-    tx->due_mono_us = mono + (int64_t)tx->duration_ms * 1000;
     uuid_random(tx->cmd_id);
     if (emit_event(p, tx, EV_COMMAND, tx->cmd_id) < 0) return -1;
+    tx->due_mono_us = due_after(mono, tx->duration_ms);
     if (heap_push(&p->heap, tx) < 0) die("out of memory");
     return 0;
 }
@@ -868,13 +878,13 @@ static int ps_send_command(producer *p, tx_state *tx, int64_t mono)
         tx->answer = ANSWER_OK;
     }
     tx->ok = tx->answer == ANSWER_OK;
-    tx->due_mono_us = mono + (int64_t)tx->duration_ms * 1000;
     uuid_random(tx->cmd_id);
     memcpy(tx->step_cmd_ids[tx->cur_step], tx->cmd_id, sizeof(tx->cmd_id));
     if (p->ground_truth)
         fprintf(p->ground_truth, "step\t%s\t%s\t%s\t%s\n", tx->id, tx->cmd_id, STEPS[tx->cur_step],
                 w->name);
     if (ps_command(p, tx) < 0) return -1;
+    tx->due_mono_us = due_after(mono, tx->duration_ms);
     if (heap_push(&p->heap, tx) < 0) die("out of memory");
     return 0;
 }
