@@ -155,9 +155,24 @@ bm_acl *bm_writer_acl(const bm_writer *w)
     return w ? w->acl : NULL;
 }
 
-static int is_expected_error(bm_write_kind kind, const redisReply *r)
+/*
+ * Refusals that are not failures, each handled (and counted) by its caller:
+ *   - XGROUP CREATE: the group is there already (BUSYGROUP), or the key holds
+ *     another type (WRONGTYPE: the stream input leaves it out, counts it in
+ *     stream_wrong_type and says which key);
+ *   - a reclaim round (XPENDING, then the claim script) on a stream whose key
+ *     was just deleted or made another type (a race: rounds skip the keys the
+ *     input left out). The input learns it from its next read and leaves the
+ *     key out or makes the group again; the round is skipped, nothing is lost.
+ */
+static int is_expected_error(const wtag *t, const redisReply *r)
 {
-    return kind == BM_WRITE_SETUP && !strncmp(r->str, "BUSYGROUP", 9);
+    if (t->kind == BM_WRITE_SETUP)
+        return !strncmp(r->str, "BUSYGROUP", 9) || !strncmp(r->str, "WRONGTYPE", 9);
+    if (t->kind == BM_WRITE_RECLAIM &&
+        (!strcmp(t->command, "XPENDING") || !strcmp(t->command, "EVAL")))
+        return !strncmp(r->str, "WRONGTYPE", 9) || !strncmp(r->str, "NOGROUP", 7);
+    return 0;
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -172,7 +187,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     } else if (r->type == REDIS_REPLY_ERROR && bm_acl_is_denial(r->str)) {
         w->stats.errors[t->kind]++; /* logged once per command by the ACL tracker */
         bm_acl_denied(w->acl, bm_acl_command_of(t->command, NULL), r->str);
-    } else if (r->type == REDIS_REPLY_ERROR && !is_expected_error(t->kind, r)) {
+    } else if (r->type == REDIS_REPLY_ERROR && !is_expected_error(t, r)) {
         w->stats.errors[t->kind]++;
         w->errors_since_log++;
         int64_t now = bm_mono_us();

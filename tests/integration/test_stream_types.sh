@@ -13,7 +13,9 @@
 #      stream is read): no busy loop, no reconnection, and reading starts
 #      when one is fixed;
 #   E. --drain exits 3 when a stream was left out (a batch job must not
-#      take it for drained), 0 otherwise.
+#      take it for drained), 0 otherwise;
+#   F. a reclaim round racing a key that changes type or goes is not a
+#      failed write.
 # Every wait is bounded.
 source "$(dirname "$0")/lib.sh"
 bm_start_redis
@@ -109,5 +111,25 @@ bm_check "E: ... and says which" grep -q "not drained: their keys hold another t
 bm_check "E: the other stream was drained" traced tx-e1
 timeout 30 "$BM_BUILD/busmon-agent" --drain --consumer e2 --stream t:e2 >/dev/null 2>&1
 bm_eq "E: --drain of streams only exits 0" 0 "$?"
+
+# --- F. a reclaim round in flight when a key changes type or goes ------------------------------------
+# A round every 2 ms asks XPENDING of a key the input has not yet seen change:
+# WRONGTYPE or NOGROUP then is a race, not a failed write (3 counted in 30
+# flips before 2026-12-07). The input still learns it and reads on.
+BUSMON_RECLAIM_INTERVAL=2ms agent f1 --stream t:f1 --stream t:f2
+for _ in $(seq 1 40); do
+    redis-cli -p "$BM_PORT" SET t:f1 x >/dev/null
+    sleep 0.05
+    redis-cli -p "$BM_PORT" DEL t:f1 >/dev/null
+    sleep 0.05
+done
+command_on t:f1 tx-f1
+bm_check "F: the key flipped forty times, read again" bm_wait_for 15 "traced tx-f1"
+bm_eq "F: no reclaim write counted as failed" 0 "$(metric 'busmon_write_errors_total{kind="reclaim"}')"
+# nor the input's XGROUP CREATE that found the key's type (counted as that)
+bm_check "F: the type found, counted as such" [ "$(metric busmon_stream_wrong_type_total)" -ge 1 ]
+bm_eq "F: no write failed at all" 0 "$(curl -s "http://127.0.0.1:$HP/metrics" |
+    awk '/^busmon_write_errors_total/ { n += $2 } END { print n + 0 }')"
+stop_agent "$AG"
 
 bm_finish
