@@ -7,7 +7,8 @@
 #                     fuzz corpus replays);
 #   3. build-asan/  : AddressSanitizer + UBSan (-DBUSMON_SANITIZE=ON); the unit
 #                     tests and fuzz corpus replays again, and the agent against
-#                     a real Redis in test_pubsub and test_writer_reentry;
+#                     a real Redis in test_pubsub, test_writer_reentry,
+#                     test_webhook and test_otlp;
 #   4. tests/stack/ : the compose stack, the image, the .deb and the systemd
 #                     unit under podman (root only; 2.5-3 min with the images built, 5-7 min after a source change).
 #
@@ -91,23 +92,26 @@ cmake --build build -j "$JOBS" || finish 1 "build (build/)"
 step "tests (build/)"
 ctest_run "tests" build || finish 1 "tests in build/"
 
-# ---- 3. sanitizer build, unit tests + fuzz corpus + two integration tests ----------
+# ---- 3. sanitizer build, unit tests + fuzz corpus + four integration tests ---------
 # test_pubsub runs the ASan-built agent through busmon's own timeouts, whose
 # records once held bytes read from a dead stack frame (ASan reports that
 # as stack-use-after-return, with the option below); test_writer_reentry the
-# writer's push from inside a reply callback.
+# writer's push from inside a reply callback; test_webhook and test_otlp the
+# agent's HTTP senders (libcurl: retries, bodies cut or never ending, the
+# queues' bounds), which no other ASan run reaches.
 if [ "$ASAN" -eq 1 ]; then
     step "build (build-asan/, -DBUSMON_SANITIZE=ON)"
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUSMON_WERROR=ON \
         -DBUSMON_SANITIZE=ON >/dev/null || finish 1 "cmake configure (build-asan/)"
     cmake --build build-asan -j "$JOBS" || finish 1 "build (build-asan/)"
 
-    step "unit + fuzz tests, test_pubsub and test_writer_reentry under ASan/UBSan (build-asan/)"
+    step "unit + fuzz tests, test_pubsub, test_writer_reentry, test_webhook and test_otlp under ASan/UBSan (build-asan/)"
     # detect_stack_use_after_return: a pointer into a returned function's
     # frame is reported, not read by luck (the timeout records above)
     export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-    ctest_run "asan" build-asan -R '^unit\.|^fuzz\.|^integration\.(test_pubsub|test_writer_reentry)$' ||
+    ctest_run "asan" build-asan \
+        -R '^unit\.|^fuzz\.|^integration\.(test_pubsub|test_writer_reentry|test_webhook|test_otlp)$' ||
         finish 1 "sanitizer tests in build-asan/"
 fi
 

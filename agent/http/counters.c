@@ -249,7 +249,8 @@ static const bm_counter_row table[] = {
 
     /* transactions finished: tail sampling and OpenTelemetry export */
     SCALAR("busmon_transactions_finished_total", TOTAL,
-           "Transactions judged over (completed or failed and settled, or idle).",
+           "Transactions judged over (completed or failed and settled, or idle); one "
+           "decided again (sampled out, then a new event) counts once.",
            "finisher.finished", fin.finished),
     SCALAR("busmon_transactions_finished_idle_total", TOTAL,
            "Transactions finished after otlp.idle_flush without an end.", "finisher.idle",

@@ -316,8 +316,10 @@ static void finish(bm_finisher *f, entry *e, int why_idle)
 {
     const trace *t = trace_store_get(f->store, e->tx);
     list_remove(f, e);
-    f->stats.finished++;
-    if (why_idle) f->stats.finished_idle++;
+    if (!e->reopened) { /* transactions, not decisions: a reopened one was counted */
+        f->stats.finished++;
+        if (why_idle) f->stats.finished_idle++;
+    }
     e->done = DONE_KEPT;
     if (!t) {
         f->stats.not_in_memory++;

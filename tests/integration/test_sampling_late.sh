@@ -87,6 +87,9 @@ bm_eq "1: ... its marker alone, counting its 4 events" "1 4" \
 bm_eq "1: ... and not exported" "" "$(roots $TXO)"
 bm_eq "1: decisions: 2 first, 2 again (one failed)" "4 1" \
     "$(decisions) $(curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" | awk '$1 == "busmon_sampling_decisions_total{reason=\"failed\"}" {print $2}')"
+# finished counts transactions, not decisions (4 here before 2026-12-07)
+bm_eq "1: two transactions finished, each decided twice" "2 2" \
+    "$(metric busmon_transactions_finished_total) $(metric busmon_sampling_reopened_total)"
 kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 
 # --- 2. a late event of a kept transaction after an hour -------------------------------
