@@ -33,8 +33,8 @@
         if (!(c)) abort();                                                                         \
     } while (0)
 
-#define PREFIXES_MAX 600 /* prefixes tried per input: all of a short one, spread over a long one   \
-                          */
+/* prefixes tried per input: all of a short one, spread over a long one */
+#define PREFIXES_MAX 600
 
 static int within(const char *p, size_t n, const char *buf, size_t len)
 {
