@@ -117,7 +117,11 @@ BUSMON_GROUP="$G300" "$BUSMON" traces >/dev/null 2>&1
 bm_eq "the same from \$BUSMON_GROUP: exit 2" 2 "$?"
 "$BUSMON" alerts --stream "$(rep s 600)" >/dev/null 2>"$BM_TMP/stream.err"
 bm_eq "alerts: a --stream too long to name its firing hash: exit 2" 2 "$?"
-# the checkpoint under a prefix of 600 bytes: read whole (it was cut at 511 bytes, not found)
+# the checkpoint under a prefix of 600 bytes: read whole (it was cut at 511 bytes, not found).
+# busmon baseline names the agent from its rollups: the first may not be out yet (a CI run
+# got here within the agent's first second)
+bm_check "baseline: the agent's rollup and checkpoint are there" bm_wait_for 20 \
+    '[ -n "$("$BUSMON" baseline --json 2>/dev/null | jq -r ".agent // empty")" ]'
 agent=$("$BUSMON" baseline --json | jq -r .agent)
 P600="$(rep p 599):"
 bm_cli COPY "busmon:state:$agent" "$P600$agent" >/dev/null
