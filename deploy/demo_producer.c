@@ -884,7 +884,10 @@ static int ps_send_command(producer *p, tx_state *tx, int64_t mono)
         fprintf(p->ground_truth, "step\t%s\t%s\t%s\t%s\n", tx->id, tx->cmd_id, STEPS[tx->cur_step],
                 w->name);
     if (ps_command(p, tx) < 0) return -1;
-    tx->due_mono_us = due_after(mono, tx->duration_ms);
+    /* from the round's start, not after the command (due_after): a worker's
+     * own timeout answer (duration_ms = timeout_ms) must stay ahead of the
+     * deadline busmon counts from the command's timestamp */
+    tx->due_mono_us = mono + (int64_t)tx->duration_ms * 1000;
     if (heap_push(&p->heap, tx) < 0) die("out of memory");
     return 0;
 }
